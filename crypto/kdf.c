@@ -1,0 +1,29 @@
+/* kdf: domain-separated subkeys through libsodium's crypto_kdf. See kdf.h. */
+#include "crypto/kdf.h"
+
+#include <sodium.h>
+
+#include "base/banned.h"
+
+_Static_assert(KDF_KEY_BYTES == crypto_kdf_KEYBYTES, "kdf master key size");
+_Static_assert(KDF_CONTEXT_BYTES == crypto_kdf_CONTEXTBYTES, "kdf context size");
+_Static_assert(KDF_SUBKEY_MIN == crypto_kdf_BYTES_MIN, "kdf minimum subkey");
+_Static_assert(KDF_SUBKEY_MAX == crypto_kdf_BYTES_MAX, "kdf maximum subkey");
+
+int
+kdf_derive(unsigned char *out, size_t out_len, const unsigned char key[KDF_KEY_BYTES],
+           const char context[KDF_CONTEXT_BYTES], uint64_t id, struct errbuf *eb)
+{
+    if (out_len < KDF_SUBKEY_MIN || out_len > KDF_SUBKEY_MAX)
+        return errbuf_set(eb, -ERR_RANGE, "subkey of %zu bytes requested (%d..%d allowed)",
+                          out_len, KDF_SUBKEY_MIN, KDF_SUBKEY_MAX);
+    if (crypto_kdf_derive_from_key(out, out_len, id, context, key) != 0)
+        return errbuf_set(eb, -ERR_INTERNAL, "crypto_kdf_derive_from_key failed");
+    return 0;
+}
+
+void
+kdf_master_from_stream(unsigned char key[KDF_KEY_BYTES], struct rng *r)
+{
+    rng_bytes(r, key, KDF_KEY_BYTES);
+}

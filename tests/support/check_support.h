@@ -1,0 +1,36 @@
+/*
+ * check_support: helpers shared by the Check unit tests of every library.
+ *
+ * - ck_assert_rel_tol(a, b, rel): relative tolerance (Check's own is absolute only).
+ * - tsupport_main(): the common main() of a test executable: initialises libsodium, turns
+ *   GSL's abort-on-error handler off, runs the given suites (CK_RUN_SUITE narrows), and
+ *   returns the exit status.
+ * - tsupport_tmpdir(): a fresh temporary directory for the test (owned string, removed by
+ *   the caller with tsupport_rmtree()).
+ */
+#ifndef FEDBITS_TESTS_CHECK_SUPPORT_H
+#define FEDBITS_TESTS_CHECK_SUPPORT_H
+
+#include <check.h>
+#include <math.h>
+
+#define ck_assert_rel_tol(a, b, rel)                                                            \
+    do {                                                                                       \
+        double ck_a_ = (double)(a), ck_b_ = (double)(b), ck_r_ = (double)(rel);                \
+        double ck_s_ = fmax(fabs(ck_a_), fabs(ck_b_));                                         \
+        ck_assert_msg(fabs(ck_a_ - ck_b_) <= ck_r_ * ck_s_,                                    \
+                      "%s = %.10g and %s = %.10g differ by more than relative %.3g", #a,      \
+                      ck_a_, #b, ck_b_, ck_r_);                                                \
+    } while (0)
+
+typedef Suite *tsupport_suite_fn(void);
+
+/* Runs the NULL-terminated list of suites; returns EXIT_SUCCESS when all pass. */
+int tsupport_main(tsupport_suite_fn *const *suites);
+
+/* Creates a temporary directory; returns an owned path (free()). */
+char *tsupport_tmpdir(void);
+/* Removes a directory tree made by tsupport_tmpdir(). */
+void tsupport_rmtree(const char *path);
+
+#endif

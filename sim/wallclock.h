@@ -1,0 +1,19 @@
+/*
+ * wallclock: the one module that reads the real clock (STYLE.md convention 8's exception).
+ *
+ * Simulated time never comes from here. The wall clock is used for progress display, for
+ * the runs table's started_at/finished_at, and for throughput figures in benchmarks and
+ * `fedbits dme`; none of it feeds back into a result.
+ */
+#ifndef FEDBITS_SIM_WALLCLOCK_H
+#define FEDBITS_SIM_WALLCLOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Monotonic nanoseconds since an arbitrary origin. */
+int64_t wallclock_ns(void);
+/* Writes the current UTC time as "2026-11-23T18:17:53Z" into out (>= 21 bytes). */
+void wallclock_utc_iso8601(char *out, size_t out_len);
+
+#endif

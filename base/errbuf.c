@@ -88,14 +88,14 @@ errbuf_format(const struct errbuf *eb, char *out, size_t out_len)
         n = w > 0 ? (size_t)w : 0;
     }
     if (n < out_len) {
-        const char *msg = eb->msg[0] != '\0' ? eb->msg : err_name(eb->code);
+        const char *msg = eb->msg[0] != '\0' ? eb->msg : errbuf_code_name(eb->code);
         snprintf(out + n, out_len - n, "error: %s", msg);
     }
     return out;
 }
 
 const char *
-err_name(int code)
+errbuf_code_name(int code)
 {
     switch (code < 0 ? -code : code) {
     case ERR_OK:

@@ -75,6 +75,6 @@ int errbuf_prefix(struct errbuf *eb, const char *fmt, ...) __attribute__((format
 char *errbuf_format(const struct errbuf *eb, char *out, size_t out_len);
 
 /* The short name of a code ("corrupt input"), for either sign of the code. */
-const char *err_name(int code);
+const char *errbuf_code_name(int code);
 
 #endif

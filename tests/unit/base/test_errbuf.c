@@ -47,10 +47,10 @@ END_TEST
 START_TEST(every_code_has_a_name)
 {
     for (int c = ERR_OK; c <= ERR_INTERNAL; c++) {
-        ck_assert_str_ne(err_name(-c), "unknown error");
-        ck_assert_str_eq(err_name(-c), err_name(c));
+        ck_assert_str_ne(errbuf_code_name(-c), "unknown error");
+        ck_assert_str_eq(errbuf_code_name(-c), errbuf_code_name(c));
     }
-    ck_assert_str_eq(err_name(-999), "unknown error");
+    ck_assert_str_eq(errbuf_code_name(-999), "unknown error");
 }
 END_TEST
 

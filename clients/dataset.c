@@ -1,0 +1,140 @@
+/* dataset: splits and per-client rows. See dataset.h. */
+#include "clients/dataset.h"
+
+#include <math.h>
+#include <stdint.h>
+
+#include "base/mem.h"
+#include "base/banned.h"
+
+static int
+dataset_split_init(struct dataset_split *s, size_t n, size_t n_features)
+{
+    s->n = n;
+    if (n_features != 0 && n > SIZE_MAX / sizeof(float) / n_features)
+        return -1;
+    s->x = mem_calloc(n * n_features, sizeof *s->x);
+    s->y = mem_calloc(n, sizeof *s->y);
+    return s->x != NULL && s->y != NULL ? 0 : -1;
+}
+
+static int
+dataset_rows_init(struct dataset_rows *r, size_t n_clients, size_t n_rows)
+{
+    r->off = mem_calloc(n_clients + 1, sizeof *r->off);
+    r->rows = mem_calloc(n_rows, sizeof *r->rows);
+    return r->off != NULL && r->rows != NULL ? 0 : -1;
+}
+
+struct dataset *
+dataset_new(size_t n_features, size_t n_classes, size_t n_clients, size_t n_train, size_t n_test)
+{
+    if (n_train > UINT32_MAX || n_test > UINT32_MAX || n_clients == SIZE_MAX)
+        return NULL;
+    struct dataset *ds = mem_calloc(1, sizeof *ds);
+    if (ds == NULL)
+        return NULL;
+    ds->n_features = n_features;
+    ds->n_classes = n_classes;
+    ds->n_clients = n_clients;
+    if (dataset_split_init(&ds->train, n_train, n_features) < 0 ||
+        dataset_split_init(&ds->test, n_test, n_features) < 0 ||
+        dataset_rows_init(&ds->client_train, n_clients, n_train) < 0 ||
+        dataset_rows_init(&ds->client_test, n_clients, n_test) < 0) {
+        dataset_free(ds);
+        return NULL;
+    }
+    return ds;
+}
+
+void
+dataset_free(struct dataset *ds)
+{
+    if (ds == NULL)
+        return;
+    mem_free(ds->train.x);
+    mem_free(ds->train.y);
+    mem_free(ds->test.x);
+    mem_free(ds->test.y);
+    mem_free(ds->client_train.off);
+    mem_free(ds->client_train.rows);
+    mem_free(ds->client_test.off);
+    mem_free(ds->client_test.rows);
+    mem_free(ds);
+}
+
+const uint32_t *
+dataset_client_train(const struct dataset *ds, size_t k, size_t *n)
+{
+    const struct dataset_rows *r = &ds->client_train;
+    *n = r->off[k + 1] - r->off[k];
+    return r->rows + r->off[k];
+}
+
+const uint32_t *
+dataset_client_test(const struct dataset *ds, size_t k, size_t *n)
+{
+    const struct dataset_rows *r = &ds->client_test;
+    *n = r->off[k + 1] - r->off[k];
+    return r->rows + r->off[k];
+}
+
+size_t
+dataset_max_client_train(const struct dataset *ds)
+{
+    size_t best = 0;
+    for (size_t k = 0; k < ds->n_clients; k++) {
+        size_t n = ds->client_train.off[k + 1] - ds->client_train.off[k];
+        if (n > best)
+            best = n;
+    }
+    return best;
+}
+
+static int
+dataset_check_rows(const struct dataset *ds, const struct dataset_rows *r, size_t n_split,
+                   size_t cap, const char *what, struct errbuf *eb)
+{
+    if (r->off[0] != 0)
+        return errbuf_set(eb, -ERR_CORRUPT, "%s rows: first offset is not 0", what);
+    for (size_t k = 0; k < ds->n_clients; k++) {
+        if (r->off[k + 1] < r->off[k] || r->off[k + 1] > cap)
+            return errbuf_set(eb, -ERR_CORRUPT, "%s rows: bad offset for client %zu", what, k);
+    }
+    for (size_t i = 0; i < r->off[ds->n_clients]; i++) {
+        if (r->rows[i] >= n_split)
+            return errbuf_set(eb, -ERR_CORRUPT, "%s rows: row %u out of range", what,
+                              (unsigned)r->rows[i]);
+    }
+    return 0;
+}
+
+static int
+dataset_check_split(const struct dataset *ds, const struct dataset_split *s, const char *what,
+                    struct errbuf *eb)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->y[i] >= ds->n_classes)
+            return errbuf_set(eb, -ERR_CORRUPT, "%s row %zu: label %u not below %zu classes",
+                              what, i, (unsigned)s->y[i], ds->n_classes);
+    }
+    for (size_t i = 0; i < s->n * ds->n_features; i++) {
+        if (!isfinite(s->x[i]))
+            return errbuf_set(eb, -ERR_CORRUPT, "%s row %zu: feature %zu is not finite", what,
+                              i / ds->n_features, i % ds->n_features);
+    }
+    return 0;
+}
+
+int
+dataset_check(const struct dataset *ds, struct errbuf *eb)
+{
+    int rc = dataset_check_split(ds, &ds->train, "train", eb);
+    if (rc == 0)
+        rc = dataset_check_split(ds, &ds->test, "test", eb);
+    if (rc == 0)
+        rc = dataset_check_rows(ds, &ds->client_train, ds->train.n, ds->train.n, "train", eb);
+    if (rc == 0)
+        rc = dataset_check_rows(ds, &ds->client_test, ds->test.n, ds->test.n, "test", eb);
+    return rc;
+}

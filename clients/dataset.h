@@ -1,0 +1,65 @@
+/*
+ * dataset: samples, labels and which client holds which rows.
+ *
+ * A struct dataset holds a train split and a test split, each a row-major float matrix
+ * (n rows of n_features) with one uint16 label per row, and for every client the list of
+ * its train rows and its local test rows (compressed-row form: client k's rows are
+ * rows[off[k] .. off[k+1])). The global held-out test set is the whole test split.
+ * Generators and loaders (clients/synthetic.h, ...) build a dataset with dataset_new() and
+ * fill it; the simulator owns the result and frees it with dataset_free(). After it is
+ * built a dataset is read-only, so any number of threads may read it at once.
+ */
+#ifndef FEDBITS_CLIENTS_DATASET_H
+#define FEDBITS_CLIENTS_DATASET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/errbuf.h"
+
+struct dataset_split {
+    float *x;    /* n * n_features, row-major */
+    uint16_t *y; /* n labels in [0, n_classes) */
+    size_t n;    /* rows */
+};
+
+/* Rows of each client in one split: client k has rows[off[k] .. off[k + 1]). */
+struct dataset_rows {
+    size_t *off;    /* n_clients + 1 offsets, off[0] = 0 */
+    uint32_t *rows; /* off[n_clients] row indices into the split */
+};
+
+struct dataset {
+    size_t n_features;
+    size_t n_classes;
+    size_t n_clients;
+    struct dataset_split train;
+    struct dataset_split test;
+    struct dataset_rows client_train; /* every client's training rows */
+    struct dataset_rows client_test;  /* every client's local test rows (may be empty) */
+};
+
+/*
+ * Returns an owned dataset (free with dataset_free) with zeroed splits of the given sizes
+ * and room for n_train (n_test) client row entries, or NULL if out of memory or if a size
+ * overflows. The caller fills x, y, off and rows.
+ */
+struct dataset *dataset_new(size_t n_features, size_t n_classes, size_t n_clients,
+                            size_t n_train, size_t n_test);
+void dataset_free(struct dataset *ds);
+
+/* Rows of client k in the train split, as a (pointer, count) pair valid as long as ds. */
+const uint32_t *dataset_client_train(const struct dataset *ds, size_t k, size_t *n);
+/* Rows of client k in the test split. */
+const uint32_t *dataset_client_test(const struct dataset *ds, size_t k, size_t *n);
+/* The largest number of training rows any client holds. */
+size_t dataset_max_client_train(const struct dataset *ds);
+
+/*
+ * Checks the invariants (offsets non-decreasing and in range, rows in range, labels below
+ * n_classes, features finite); -ERR_CORRUPT naming the first violation.
+ */
+int dataset_check(const struct dataset *ds, struct errbuf *eb)
+    __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,121 @@
+/* trainer: per-client SGD and evaluation. See trainer.h. */
+#include "clients/trainer.h"
+
+#include <string.h>
+
+#include "base/mem.h"
+#include "base/banned.h"
+
+/* Rows gathered per evaluation batch (a multiple of typical SIMD widths; any value works). */
+#define TRAINER_EVAL_BATCH 512
+
+struct trainer {
+    const struct dataset *ds;
+    struct model_spec spec;
+    size_t batch;       /* rows a workspace batch can hold */
+    struct model_ws *ws;
+    float *x;           /* batch x n_features gather buffer */
+    uint16_t *y;        /* batch labels */
+    uint32_t *order;    /* largest client's row order */
+    float *vel;         /* momentum buffer, one per parameter */
+};
+
+struct trainer *
+trainer_new(const struct model_spec *spec, const struct dataset *ds, size_t batch_size)
+{
+    struct trainer *t = mem_calloc(1, sizeof *t);
+    if (t == NULL)
+        return NULL;
+    t->ds = ds;
+    t->spec = *spec;
+    t->batch = batch_size > TRAINER_EVAL_BATCH ? batch_size : TRAINER_EVAL_BATCH;
+    t->ws = model_ws_new(spec, t->batch);
+    t->x = mem_alloc(t->batch * ds->n_features * sizeof *t->x);
+    t->y = mem_alloc(t->batch * sizeof *t->y);
+    t->order = mem_alloc((dataset_max_client_train(ds) + 1) * sizeof *t->order);
+    t->vel = mem_alloc(model_param_count(spec) * sizeof *t->vel);
+    if (t->ws == NULL || t->x == NULL || t->y == NULL || t->order == NULL || t->vel == NULL) {
+        trainer_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+void
+trainer_free(struct trainer *t)
+{
+    if (t == NULL)
+        return;
+    model_ws_free(t->ws);
+    mem_free(t->x);
+    mem_free(t->y);
+    mem_free(t->order);
+    mem_free(t->vel);
+    mem_free(t);
+}
+
+static void
+trainer_gather(struct trainer *t, const struct dataset_split *s, const uint32_t *rows,
+               size_t first, size_t n)
+{
+    size_t d = t->ds->n_features;
+    for (size_t i = 0; i < n; i++) {
+        size_t row = rows != NULL ? rows[first + i] : first + i;
+        memcpy(t->x + i * d, s->x + row * d, d * sizeof *t->x);
+        t->y[i] = s->y[row];
+    }
+}
+
+void
+trainer_train(struct trainer *t, float *w, const float *global, size_t k,
+              const struct train_params *p, struct rng *r, struct train_result *res)
+{
+    size_t n;
+    const uint32_t *rows = dataset_client_train(t->ds, k, &n);
+    *res = (struct train_result){ .samples = n };
+    if (n == 0)
+        return;
+    size_t bs = p->batch_size < n ? p->batch_size : n;
+    size_t per_epoch = (n + bs - 1) / bs;
+    size_t total = p->steps > 0 ? p->steps : per_epoch * p->epochs;
+    float *vel = NULL;
+    if (p->momentum > 0.0f) {
+        vel = t->vel;
+        memset(vel, 0, model_param_count(&t->spec) * sizeof *vel);
+    }
+    const float *centre = p->prox_mu > 0.0f ? global : NULL;
+    double loss = 0;
+    size_t pos = n; /* forces a shuffle before the first step */
+    for (size_t step = 0; step < total; step++) {
+        if (pos >= n) {
+            memcpy(t->order, rows, n * sizeof *t->order);
+            rng_shuffle_u32(r, t->order, n);
+            pos = 0;
+        }
+        size_t take = n - pos < bs ? n - pos : bs;
+        trainer_gather(t, &t->ds->train, t->order, pos, take);
+        pos += take;
+        loss += model_sgd_step(t->ws, w, t->x, t->y, take, p->lr, p->l2, p->momentum, vel,
+                               centre, p->prox_mu);
+    }
+    res->steps = total;
+    res->loss = total > 0 ? loss / (double)total : 0.0;
+}
+
+void
+trainer_evaluate(struct trainer *t, const float *w, const struct dataset_split *split,
+                 const uint32_t *rows, size_t n, struct eval_result *res)
+{
+    double loss = 0;
+    size_t correct = 0;
+    for (size_t at = 0; at < n; at += t->batch) {
+        size_t take = n - at < t->batch ? n - at : t->batch;
+        trainer_gather(t, split, rows, at, take);
+        model_eval_batch(t->ws, w, t->x, t->y, take, &loss, &correct);
+    }
+    *res = (struct eval_result){
+        .n = n,
+        .correct = correct,
+        .loss = n > 0 ? loss / (double)n : 0.0,
+    };
+}

@@ -1,0 +1,1076 @@
+/* scenario: schema-driven loading and validation of scenario files. See scenario.h. */
+#include "sim/scenario.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aggregator/server_opt.h"
+#include "base/mem.h"
+#include "sim/yaml_doc.h"
+#include "base/banned.h"
+
+enum skey_type {
+    SKEY_STRING,
+    SKEY_U64,
+    SKEY_F64,
+    SKEY_BOOL,
+    SKEY_ENUM,
+    SKEY_U64_LIST,
+};
+
+/* An enumerated key's names, either a fixed list or the functions of the owning module. */
+struct skey_enum {
+    const char *const *names; /* NULL-terminated, value = index */
+    size_t (*count)(void);
+    const char *(*name)(int v);
+};
+
+struct skey {
+    const char *path;
+    enum skey_type type;
+    size_t offset;          /* into struct scenario */
+    size_t size;            /* string buffer bytes, or list capacity */
+    size_t count_offset;    /* lists: where the element count goes */
+    const char *def;        /* default as YAML text; NULL = required; SKEY_KEEP = prefilled */
+    double min, max;        /* inclusive range of numbers */
+    bool min_open;          /* min itself is excluded */
+    const struct skey_enum *choices;
+    const char *help;
+};
+
+static const char SKEY_KEEP[] = "(keep)";
+
+/* Enumerations owned here */
+static const char *const dataset_names[] = { "synthetic", "synthetic_iid", NULL };
+static const char *const partition_names[] = { "natural", NULL };
+static const char *const model_names[] = { "logreg", "mlp", NULL };
+static const char *const secure_names[] = { "none", NULL };
+static const char *const phase_names[] = { "before_download", "during_training", "before_upload",
+                                           "after_upload", "any", NULL };
+static const char *const scale_names[] = { "unbiased", "biased", "matched_norm", NULL };
+static const char *const rotation_names[] = { "per_client", "shared", NULL };
+
+static size_t
+scenario_codec_count(void)
+{
+    return CODEC_KIND_COUNT;
+}
+
+static const char *
+scenario_codec_name(int v)
+{
+    return codec_kind_name((enum codec_kind)v);
+}
+
+static size_t
+scenario_server_opt_count(void)
+{
+    return SERVER_OPT_KIND_COUNT;
+}
+
+static const char *
+scenario_server_opt_name(int v)
+{
+    return server_opt_kind_name((enum server_opt_kind)v);
+}
+
+static const struct skey_enum e_dataset = { .names = dataset_names };
+static const struct skey_enum e_partition = { .names = partition_names };
+static const struct skey_enum e_model = { .names = model_names };
+static const struct skey_enum e_secure = { .names = secure_names };
+static const struct skey_enum e_phase = { .names = phase_names };
+static const struct skey_enum e_scale = { .names = scale_names };
+static const struct skey_enum e_rotation = { .names = rotation_names };
+static const struct skey_enum e_codec = { .count = scenario_codec_count,
+                                          .name = scenario_codec_name };
+static const struct skey_enum e_server_opt = { .count = scenario_server_opt_count,
+                                               .name = scenario_server_opt_name };
+
+#define OFF(member) offsetof(struct scenario, member)
+#define NOLIMIT     INFINITY
+
+/*
+ * The schema. Keys of one section are contiguous (scenario_to_json() relies on it), in the
+ * order they are documented in docs/scenarios.md.
+ */
+static const struct skey scenario_keys[] = {
+    { "name", SKEY_STRING, OFF(name), SCENARIO_NAME_BYTES, 0, "unnamed", 0, 0, false, NULL,
+      "a short name for the run, stored in the results" },
+    { "seed", SKEY_U64, OFF(seed), 0, 0, "1", 0, 9.2e18, false, NULL,
+      "root of every random stream of the run" },
+
+    { "data.dataset", SKEY_ENUM, OFF(data.dataset), 0, 0, NULL, 0, 0, false, &e_dataset,
+      "which data the clients hold" },
+    { "data.clients", SKEY_U64, OFF(data.clients), 0, 0, "30", 1, 10000000, false, NULL,
+      "population size (number of virtual clients)" },
+    { "data.alpha", SKEY_F64, OFF(data.alpha), 0, 0, "0", 0, 100, false, NULL,
+      "Synthetic(alpha, beta): std of the per-client model mean" },
+    { "data.beta", SKEY_F64, OFF(data.beta), 0, 0, "0", 0, 100, false, NULL,
+      "Synthetic(alpha, beta): std of the per-client feature mean" },
+    { "data.dim", SKEY_U64, OFF(data.dim), 0, 0, "60", 1, 1000000, false, NULL,
+      "synthetic: number of features" },
+    { "data.classes", SKEY_U64, OFF(data.classes), 0, 0, "10", 2, 65535, false, NULL,
+      "synthetic: number of classes" },
+    { "data.train_fraction", SKEY_F64, OFF(data.train_fraction), 0, 0, "0.9", 0, 1, true, NULL,
+      "share of each client's samples used for training (rest: held-out test)" },
+    { "data.partition.type", SKEY_ENUM, OFF(data.partition), 0, 0, "natural", 0, 0, false,
+      &e_partition, "how samples are split among clients" },
+
+    { "model.type", SKEY_ENUM, OFF(model.type), 0, 0, NULL, 0, 0, false, &e_model,
+      "logreg (multinomial logistic regression) or mlp" },
+    { "model.hidden", SKEY_U64_LIST, OFF(model.hidden), MODEL_MAX_HIDDEN, OFF(model.n_hidden),
+      "[200]", 1, 1000000, false, NULL, "mlp: widths of the hidden ReLU layers" },
+
+    { "train.rounds", SKEY_U64, OFF(train.rounds), 0, 0, NULL, 1, 10000000, false, NULL,
+      "number of rounds" },
+    { "train.clients_per_round", SKEY_U64, OFF(train.clients_per_round), 0, 0, "10", 1,
+      10000000, false, NULL, "clients selected each round (uniformly, without replacement)" },
+    { "train.local_epochs", SKEY_U64, OFF(train.local_epochs), 0, 0, "1", 1, 100000, false, NULL,
+      "passes over the local data per round" },
+    { "train.local_steps", SKEY_U64, OFF(train.local_steps), 0, 0, "0", 0, 100000000, false,
+      NULL, "fixed number of local SGD steps instead of epochs (0: use epochs)" },
+    { "train.batch_size", SKEY_U64, OFF(train.batch_size), 0, 0, "10", 1, 1000000, false, NULL,
+      "minibatch size of local SGD" },
+    { "train.lr", SKEY_F64, OFF(train.lr), 0, 0, "0.01", 0, 1000, true, NULL,
+      "client learning rate" },
+    { "train.momentum", SKEY_F64, OFF(train.momentum), 0, 0, "0", 0, 1, false, NULL,
+      "client SGD momentum (0: plain SGD)" },
+    { "train.weight_decay", SKEY_F64, OFF(train.weight_decay), 0, 0, "0", 0, 1000, false, NULL,
+      "L2 penalty on the weights" },
+    { "train.prox_mu", SKEY_F64, OFF(train.prox_mu), 0, 0, "0", 0, 1000, false, NULL,
+      "FedProx proximal coefficient (0: FedAvg)" },
+
+    { "uplink.codec", SKEY_ENUM, OFF(uplink.codec.kind), 0, 0, "none", 0, 0, false, &e_codec,
+      "compressor of client updates" },
+    { "uplink.bits", SKEY_F64, OFF(uplink.codec.bits), 0, 0, SKEY_KEEP, 0, 64, true, NULL,
+      "bits per coordinate (codec default when absent)" },
+    { "uplink.scale", SKEY_ENUM, OFF(uplink.codec.scale), 0, 0, "unbiased", 0, 0, false,
+      &e_scale, "EDEN/DRIVE scale" },
+    { "uplink.rotation", SKEY_ENUM, OFF(uplink.codec.rotation), 0, 0, "per_client", 0, 0, false,
+      &e_rotation, "rotation seed per client or shared by the round" },
+    { "uplink.error_feedback", SKEY_BOOL, OFF(uplink.error_feedback), 0, 0, "false", 0, 0, false,
+      NULL, "keep the compression residual on the client and add it next time" },
+
+    { "downlink.codec", SKEY_ENUM, OFF(downlink.codec.kind), 0, 0, "none", 0, 0, false, &e_codec,
+      "compressor of the model sent to clients" },
+    { "downlink.bits", SKEY_F64, OFF(downlink.codec.bits), 0, 0, SKEY_KEEP, 0, 64, true, NULL,
+      "bits per coordinate (codec default when absent)" },
+    { "downlink.scale", SKEY_ENUM, OFF(downlink.codec.scale), 0, 0, "unbiased", 0, 0, false,
+      &e_scale, "EDEN/DRIVE scale" },
+    { "downlink.rotation", SKEY_ENUM, OFF(downlink.codec.rotation), 0, 0, "shared", 0, 0, false,
+      &e_rotation, "rotation seed per client or shared by the round" },
+
+    { "aggregation.secure", SKEY_ENUM, OFF(aggregation.secure), 0, 0, "none", 0, 0, false,
+      &e_secure, "secure aggregation protocol" },
+
+    { "server.optimizer", SKEY_ENUM, OFF(server.optimizer), 0, 0, "fedavg", 0, 0, false,
+      &e_server_opt, "how the mean update changes the global model" },
+    { "server.lr", SKEY_F64, OFF(server.lr), 0, 0, "1", 0, 1000, true, NULL,
+      "server learning rate" },
+
+    { "population.compute.seconds_per_sample", SKEY_F64, OFF(population.seconds_per_sample), 0,
+      0, "0.03", 0, 3600, false, NULL, "simulated training time per sample and epoch" },
+    { "population.network.downlink_mbps", SKEY_F64, OFF(population.downlink_mbps), 0, 0, "6", 0,
+      1e6, true, NULL, "server-to-client bandwidth" },
+    { "population.network.uplink_mbps", SKEY_F64, OFF(population.uplink_mbps), 0, 0, "4.5", 0,
+      1e6, true, NULL, "client-to-server bandwidth" },
+    { "population.network.latency_ms", SKEY_F64, OFF(population.latency_ms), 0, 0, "50", 0,
+      1e6, false, NULL, "one-way latency added to every transfer" },
+    { "population.dropout.probability", SKEY_F64, OFF(population.dropout_probability), 0, 0, "0",
+      0, 1, false, NULL, "chance that a selected client vanishes during the round" },
+    { "population.dropout.phase", SKEY_ENUM, OFF(population.dropout_phase), 0, 0,
+      "before_upload", 0, 0, false, &e_phase, "when a dropping client vanishes" },
+
+    { "output.db", SKEY_STRING, OFF(output.db), SCENARIO_PATH_BYTES, 0, "results.db", 0, 0,
+      false, NULL, "SQLite results database" },
+    { "output.eval_every", SKEY_U64, OFF(output.eval_every), 0, 0, "1", 1, 10000000, false,
+      NULL, "evaluate the global model every this many rounds (and after the last)" },
+};
+
+#define SCENARIO_NKEYS (sizeof scenario_keys / sizeof scenario_keys[0])
+
+/* Schema lookups */
+
+static const struct skey *
+scenario_find_key(const char *path)
+{
+    for (size_t i = 0; i < SCENARIO_NKEYS; i++) {
+        if (strcmp(scenario_keys[i].path, path) == 0)
+            return &scenario_keys[i];
+    }
+    return NULL;
+}
+
+/* True when path names a section: a proper prefix (at a dot) of some key. */
+static bool
+scenario_is_section(const char *path)
+{
+    size_t n = strlen(path);
+    if (n == 0)
+        return true;
+    for (size_t i = 0; i < SCENARIO_NKEYS; i++) {
+        const char *k = scenario_keys[i].path;
+        if (strncmp(k, path, n) == 0 && k[n] == '.')
+            return true;
+    }
+    return false;
+}
+
+static size_t
+skey_choice_count(const struct skey_enum *e)
+{
+    if (e->names != NULL) {
+        size_t n = 0;
+        while (e->names[n] != NULL)
+            n++;
+        return n;
+    }
+    return e->count();
+}
+
+static const char *
+skey_choice_name(const struct skey_enum *e, int v)
+{
+    if (v < 0 || (size_t)v >= skey_choice_count(e))
+        return NULL;
+    return e->names != NULL ? e->names[v] : e->name(v);
+}
+
+/* Edit distance for "did you mean" hints (short strings only). */
+static size_t
+scenario_edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63)
+        return 64;
+    size_t prev[64], cur[64];
+    for (size_t j = 0; j <= lb; j++)
+        prev[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        cur[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+        memcpy(prev, cur, (lb + 1) * sizeof *prev);
+    }
+    return prev[lb];
+}
+
+/* Writes into out the closest child name of section (or "" when none is close). */
+static void
+scenario_suggest(const char *section, const char *key, char *out, size_t out_len)
+{
+    out[0] = '\0';
+    size_t sn = strlen(section), best = 3;
+    for (size_t i = 0; i < SCENARIO_NKEYS; i++) {
+        const char *k = scenario_keys[i].path;
+        if (sn > 0 && (strncmp(k, section, sn) != 0 || k[sn] != '.'))
+            continue;
+        const char *child = sn > 0 ? k + sn + 1 : k;
+        char name[64];
+        size_t len = strcspn(child, ".");
+        if (len >= sizeof name)
+            continue;
+        memcpy(name, child, len);
+        name[len] = '\0';
+        size_t d = scenario_edit_distance(key, name);
+        if (d < best) {
+            best = d;
+            snprintf(out, out_len, "%s", name);
+        }
+    }
+}
+
+/* Error helpers */
+
+struct scenario_ctx {
+    const char *file;
+    struct errbuf *eb;
+};
+
+static int
+scenario_error(struct scenario_ctx *c, const char *source, long line, long col, const char *key,
+               int code, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+
+static int
+scenario_error(struct scenario_ctx *c, const char *source, long line, long col, const char *key,
+               int code, const char *fmt, ...)
+{
+    if (c->eb == NULL)
+        return code;
+    errbuf_set_location(c->eb, source != NULL ? source : c->file, line, col);
+    errbuf_set_key(c->eb, key);
+    char msg[ERRBUF_MSG_BYTES];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return errbuf_set(c->eb, code, "%s", msg);
+}
+
+static int
+scenario_node_error(struct scenario_ctx *c, const struct ynode *n, const char *key, int code,
+                    const char *what)
+{
+    return scenario_error(c, n->source, n->line, n->column, key, code, "%s", what);
+}
+
+/* Scalar conversion */
+
+static const char *
+scenario_kind_word(const struct ynode *n)
+{
+    return n->kind == YNODE_MAP ? "a mapping" : n->kind == YNODE_SEQ ? "a list" : "a scalar";
+}
+
+static int
+scenario_parse_u64(const char *s, uint64_t *out)
+{
+    if (s[0] == '\0' || s[0] == '-' || s[0] == '+' || s[0] == ' ')
+        return -1;
+    for (const char *p = s; *p != '\0'; p++) {
+        if (*p < '0' || *p > '9')
+            return -1;
+    }
+    errno = 0;
+    char *end = NULL;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return -1;
+    *out = (uint64_t)v;
+    return 0;
+}
+
+static int
+scenario_parse_f64(const char *s, double *out)
+{
+    if (s[0] == '\0' || s[0] == ' ')
+        return -1;
+    errno = 0;
+    char *end = NULL;
+    double v = strtod(s, &end);
+    if (errno == ERANGE || *end != '\0' || !isfinite(v))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int
+scenario_check_range(struct scenario_ctx *c, const struct skey *k, const struct ynode *n,
+                     double v)
+{
+    bool low = k->min_open ? !(v > k->min) : !(v >= k->min);
+    if (low || !(v <= k->max)) {
+        char lo[32], hi[32];
+        snprintf(lo, sizeof lo, "%.17g", k->min);
+        snprintf(hi, sizeof hi, "%.17g", k->max);
+        return scenario_error(c, n->source, n->line, n->column, k->path, -ERR_RANGE,
+                              "%s = %s is out of range (%s%s, %s]", k->path, n->text,
+                              k->min_open ? "(" : "[", lo,
+                              isinf(k->max) ? "inf" : hi);
+    }
+    return 0;
+}
+
+static int
+scenario_convert(struct scenario_ctx *c, const struct skey *k, const struct ynode *n,
+                 struct scenario *s)
+{
+    char *base = (char *)s + k->offset;
+    if (k->type == SKEY_U64_LIST) {
+        if (n->kind != YNODE_SEQ)
+            return scenario_error(c, n->source, n->line, n->column, k->path, -ERR_INVALID,
+                                  "%s: expected a list of integers, got %s", k->path,
+                                  scenario_kind_word(n));
+        if (n->n > k->size)
+            return scenario_error(c, n->source, n->line, n->column, k->path, -ERR_RANGE,
+                                  "%s: at most %zu entries are supported, got %zu", k->path,
+                                  k->size, n->n);
+        uint64_t *list = (uint64_t *)(void *)base;
+        for (size_t i = 0; i < n->n; i++) {
+            const struct ynode *it = n->items[i];
+            if (it->kind != YNODE_SCALAR || it->quoted || scenario_parse_u64(it->text, &list[i]) < 0)
+                return scenario_error(c, it->source, it->line, it->column, k->path, -ERR_INVALID,
+                                      "%s[%zu]: expected a non-negative integer", k->path, i);
+            int rc = scenario_check_range(c, k, it, (double)list[i]);
+            if (rc < 0)
+                return rc;
+        }
+        *(size_t *)(void *)((char *)s + k->count_offset) = n->n;
+        return 0;
+    }
+    if (n->kind != YNODE_SCALAR) {
+        const char *want = k->type == SKEY_STRING ? "a string"
+                           : k->type == SKEY_BOOL ? "true or false"
+                           : k->type == SKEY_ENUM ? "a name"
+                                                  : "a number";
+        return scenario_error(c, n->source, n->line, n->column, k->path, -ERR_INVALID,
+                              "%s: expected %s, got %s", k->path, want, scenario_kind_word(n));
+    }
+    switch (k->type) {
+    case SKEY_STRING: {
+        size_t len = strlen(n->text);
+        if (len >= k->size)
+            return scenario_error(c, n->source, n->line, n->column, k->path, -ERR_RANGE,
+                                  "%s: longer than %zu characters", k->path, k->size - 1);
+        if (len == 0)
+            return scenario_error(c, n->source, n->line, n->column, k->path, -ERR_INVALID,
+                                  "%s: must not be empty", k->path);
+        memcpy(base, n->text, len + 1);
+        return 0;
+    }
+    case SKEY_U64: {
+        uint64_t v;
+        if (n->quoted || scenario_parse_u64(n->text, &v) < 0)
+            return scenario_error(c, n->source, n->line, n->column, k->path, -ERR_INVALID,
+                                  "%s: expected a non-negative integer, got '%s'", k->path,
+                                  n->text);
+        int rc = scenario_check_range(c, k, n, (double)v);
+        if (rc < 0)
+            return rc;
+        memcpy(base, &v, sizeof v);
+        return 0;
+    }
+    case SKEY_F64: {
+        double v;
+        if (n->quoted || scenario_parse_f64(n->text, &v) < 0)
+            return scenario_error(c, n->source, n->line, n->column, k->path, -ERR_INVALID,
+                                  "%s: expected a number, got '%s'", k->path, n->text);
+        int rc = scenario_check_range(c, k, n, v);
+        if (rc < 0)
+            return rc;
+        memcpy(base, &v, sizeof v);
+        return 0;
+    }
+    case SKEY_BOOL: {
+        bool v;
+        if (!n->quoted && (strcmp(n->text, "true") == 0 || strcmp(n->text, "True") == 0 ||
+                           strcmp(n->text, "TRUE") == 0))
+            v = true;
+        else if (!n->quoted && (strcmp(n->text, "false") == 0 || strcmp(n->text, "False") == 0 ||
+                                strcmp(n->text, "FALSE") == 0))
+            v = false;
+        else
+            return scenario_error(c, n->source, n->line, n->column, k->path, -ERR_INVALID,
+                                  "%s: expected true or false, got '%s'", k->path, n->text);
+        memcpy(base, &v, sizeof v);
+        return 0;
+    }
+    case SKEY_ENUM: {
+        size_t count = skey_choice_count(k->choices);
+        for (size_t i = 0; i < count; i++) {
+            if (strcmp(n->text, skey_choice_name(k->choices, (int)i)) == 0) {
+                int v = (int)i;
+                memcpy(base, &v, sizeof v);
+                return 0;
+            }
+        }
+        char known[256] = "";
+        size_t used = 0;
+        for (size_t i = 0; i < count && used < sizeof known; i++) {
+            int w = snprintf(known + used, sizeof known - used, "%s%s", i > 0 ? ", " : "",
+                             skey_choice_name(k->choices, (int)i));
+            used += w > 0 ? (size_t)w : 0;
+        }
+        return scenario_error(c, n->source, n->line, n->column, k->path, -ERR_INVALID,
+                              "%s: unknown value '%s' (expected one of: %s)", k->path, n->text,
+                              known);
+    }
+    case SKEY_U64_LIST:
+        break;
+    }
+    return -ERR_INTERNAL;
+}
+
+/* Tree walk: reject unknown keys and sections given the wrong shape. */
+static int
+scenario_check_tree(struct scenario_ctx *c, const struct ynode *m, const char *prefix)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        char path[256];
+        int w = snprintf(path, sizeof path, "%s%s%s", prefix, prefix[0] ? "." : "", m->keys[i]);
+        const char *src = m->items[i]->source;
+        if (w < 0 || (size_t)w >= sizeof path)
+            return scenario_error(c, src, m->key_lines[i], m->key_columns[i], "", -ERR_INVALID,
+                                  "key path too long");
+        const struct ynode *v = m->items[i];
+        if (scenario_find_key(path) != NULL)
+            continue;
+        if (scenario_is_section(path)) {
+            if (v->kind != YNODE_MAP)
+                return scenario_error(c, src, v->line, v->column, path, -ERR_INVALID,
+                                      "'%s' must be a mapping of keys, got %s", path,
+                                      scenario_kind_word(v));
+            int rc = scenario_check_tree(c, v, path);
+            if (rc < 0)
+                return rc;
+            continue;
+        }
+        char hint[160], suggestion[64];
+        scenario_suggest(prefix, m->keys[i], suggestion, sizeof suggestion);
+        hint[0] = '\0';
+        if (suggestion[0] != '\0')
+            snprintf(hint, sizeof hint, " (did you mean '%s'?)", suggestion);
+        if (prefix[0] != '\0')
+            return scenario_error(c, src, m->key_lines[i], m->key_columns[i], path, -ERR_INVALID,
+                                  "unknown key '%s' in '%s'%s", m->keys[i], prefix, hint);
+        return scenario_error(c, src, m->key_lines[i], m->key_columns[i], path, -ERR_INVALID,
+                              "unknown key '%s'%s", m->keys[i], hint);
+    }
+    return 0;
+}
+
+/* Finds the node at a dotted path, and the deepest existing map on the way (for locations). */
+static const struct ynode *
+scenario_lookup(const struct ynode *root, const char *path, const struct ynode **deepest)
+{
+    const struct ynode *n = root;
+    *deepest = root;
+    char part[256];
+    const char *p = path;
+    while (n != NULL) {
+        size_t len = strcspn(p, ".");
+        if (len >= sizeof part)
+            return NULL;
+        memcpy(part, p, len);
+        part[len] = '\0';
+        if (n->kind != YNODE_MAP)
+            return NULL;
+        *deepest = n;
+        n = ynode_map_get(n, part);
+        if (p[len] == '\0')
+            return n;
+        p += len + 1;
+    }
+    return NULL;
+}
+
+/* Prefilled values for keys whose default is SKEY_KEEP. */
+static void
+scenario_prefill(struct scenario *s)
+{
+    memset(s, 0, sizeof *s);
+    codec_params_default(&s->uplink.codec);
+    codec_params_default(&s->downlink.codec);
+}
+
+static int
+scenario_fill(struct scenario_ctx *c, const struct ynode *root, struct scenario *s)
+{
+    for (size_t i = 0; i < SCENARIO_NKEYS; i++) {
+        const struct skey *k = &scenario_keys[i];
+        const struct ynode *deepest = NULL;
+        const struct ynode *n = scenario_lookup(root, k->path, &deepest);
+        if (n != NULL) {
+            int rc = scenario_convert(c, k, n, s);
+            if (rc < 0)
+                return rc;
+            continue;
+        }
+        if (k->def == NULL)
+            return scenario_error(c, deepest->source, deepest->line, deepest->column, k->path,
+                                  -ERR_INVALID, "missing required key '%s'", k->path);
+        if (k->def == SKEY_KEEP)
+            continue;
+        struct ynode *dn = NULL;
+        struct errbuf inner;
+        errbuf_clear(&inner);
+        int rc = yaml_doc_parse("(default)", k->def, strlen(k->def), &dn, &inner);
+        if (rc < 0) {
+            errbuf_set_key(c->eb, k->path);
+            return errbuf_set(c->eb, -ERR_INTERNAL, "bad default for %s", k->path);
+        }
+        struct scenario_ctx dc = { .file = "(default)", .eb = c->eb };
+        rc = scenario_convert(&dc, k, dn, s);
+        ynode_free(dn);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Rules that tie keys together; errors point at the key that must change. */
+static int
+scenario_cross_check(struct scenario_ctx *c, const struct ynode *root, struct scenario *s)
+{
+    const struct ynode *deepest;
+    const struct ynode *n;
+#define AT(path) ((n = scenario_lookup(root, path, &deepest)) != NULL ? n : deepest)
+    if (s->train.clients_per_round > s->data.clients) {
+        n = AT("train.clients_per_round");
+        return scenario_error(c, n->source, n->line, n->column, "train.clients_per_round",
+                              -ERR_RANGE,
+                              "train.clients_per_round = %llu exceeds data.clients = %llu",
+                              (unsigned long long)s->train.clients_per_round,
+                              (unsigned long long)s->data.clients);
+    }
+    if (s->model.type == MODEL_LOGREG && scenario_lookup(root, "model.hidden", &deepest) != NULL) {
+        n = AT("model.hidden");
+        return scenario_node_error(c, n, "model.hidden", -ERR_INVALID,
+                                   "model.hidden applies to model type 'mlp' only");
+    }
+    if (s->model.type == MODEL_MLP && s->model.n_hidden == 0) {
+        n = AT("model.hidden");
+        return scenario_node_error(c, n, "model.hidden", -ERR_INVALID,
+                                   "model.hidden: an mlp needs at least one hidden layer");
+    }
+    if (s->model.type == MODEL_LOGREG)
+        s->model.n_hidden = 0;
+    if (s->data.dataset == DATASET_SYNTHETIC_IID &&
+        (scenario_lookup(root, "data.alpha", &deepest) != NULL ||
+         scenario_lookup(root, "data.beta", &deepest) != NULL)) {
+        n = AT(scenario_lookup(root, "data.alpha", &deepest) != NULL ? "data.alpha" : "data.beta");
+        return scenario_node_error(c, n, "data", -ERR_INVALID,
+                                   "alpha and beta apply to dataset 'synthetic' only");
+    }
+
+    struct model_spec spec;
+    scenario_model_spec(s, &spec);
+    struct errbuf inner;
+    errbuf_clear(&inner);
+    if (model_spec_check(&spec, &inner) < 0) {
+        n = AT("model");
+        return scenario_node_error(c, n, "model", inner.code, inner.msg);
+    }
+    size_t dim = model_param_count(&spec);
+    static const char *const links[] = { "uplink", "downlink" };
+    for (int l = 0; l < 2; l++) {
+        const struct link_config *lc = l == 0 ? &s->uplink : &s->downlink;
+        errbuf_clear(&inner);
+        if (codec_params_check(&lc->codec, dim, &inner) < 0) {
+            char path[32];
+            snprintf(path, sizeof path, "%s.codec", links[l]);
+            n = AT(path);
+            return scenario_error(c, n->source, n->line, n->column, path, inner.code, "%s: %s",
+                                  links[l], inner.msg);
+        }
+    }
+#undef AT
+    return 0;
+}
+
+/* --set overrides */
+
+static int
+scenario_apply_set(struct scenario_ctx *c, struct ynode *root, const char *set, size_t ordinal)
+{
+    const char *eq = strchr(set, '=');
+    long line = (long)ordinal;
+    if (eq == NULL || eq == set)
+        return scenario_error(c, "--set", line, 1, "", -ERR_INVALID,
+                              "override '%s' is not of the form key.path=value", set);
+    char path[256];
+    size_t plen = (size_t)(eq - set);
+    if (plen >= sizeof path)
+        return scenario_error(c, "--set", line, 1, "", -ERR_INVALID, "override key too long");
+    memcpy(path, set, plen);
+    path[plen] = '\0';
+    if (scenario_find_key(path) == NULL) {
+        char hint[600] = "", suggestion[64];
+        const char *dot = strrchr(path, '.');
+        char section[256] = "";
+        if (dot != NULL) {
+            memcpy(section, path, (size_t)(dot - path));
+            section[dot - path] = '\0';
+        }
+        scenario_suggest(section, dot != NULL ? dot + 1 : path, suggestion, sizeof suggestion);
+        if (suggestion[0] != '\0')
+            snprintf(hint, sizeof hint, " (did you mean '%s%s%s'?)", section,
+                     section[0] ? "." : "", suggestion);
+        return scenario_error(c, "--set", line, 1, path, -ERR_INVALID, "unknown key '%s'%s", path,
+                              hint);
+    }
+    const char *value = eq + 1;
+    struct ynode *v = NULL;
+    struct errbuf inner;
+    errbuf_clear(&inner);
+    int rc = yaml_doc_parse("--set", value, strlen(value), &v, &inner);
+    if (rc < 0)
+        return scenario_error(c, "--set", line, (long)plen + 1 + inner.column, path, rc, "%s",
+                              inner.msg);
+    /* An empty value parses as an empty map; treat it as the empty string. */
+    if (v->kind == YNODE_MAP && v->n == 0) {
+        ynode_free(v);
+        v = ynode_new(YNODE_SCALAR, "", 1, 1);
+        if (v == NULL)
+            return -ERR_NOMEM;
+    }
+    /* Locate the override on the command line: line = its ordinal, column = value start. */
+    struct ynode *stack[64];
+    size_t top = 0;
+    stack[top++] = v;
+    while (top > 0) {
+        struct ynode *x = stack[--top];
+        x->source = "--set";
+        x->column = (long)plen + 1 + x->column;
+        x->line = line;
+        for (size_t i = 0; i < x->n && top < 64; i++)
+            stack[top++] = x->items[i];
+    }
+    /* Walk/create the sections down to the key. */
+    struct ynode *m = root;
+    const char *p = path;
+    for (;;) {
+        size_t len = strcspn(p, ".");
+        char part[256];
+        memcpy(part, p, len);
+        part[len] = '\0';
+        if (p[len] == '\0')
+            return ynode_map_set(m, part, v, line, 1);
+        struct ynode *next = ynode_map_get(m, part);
+        if (next == NULL) {
+            next = ynode_new(YNODE_MAP, NULL, line, 1);
+            if (next == NULL) {
+                ynode_free(v);
+                return -ERR_NOMEM;
+            }
+            next->source = "--set";
+            rc = ynode_map_set(m, part, next, line, 1);
+            if (rc < 0) {
+                ynode_free(v);
+                return rc;
+            }
+        } else if (next->kind != YNODE_MAP) {
+            ynode_free(v);
+            return scenario_error(c, next->source, next->line, next->column, path, -ERR_INVALID,
+                                  "cannot override '%s': '%s' is not a mapping", path, part);
+        }
+        m = next;
+        p += len + 1;
+    }
+}
+
+int
+scenario_load(struct scenario *out, const char *name, const char *text, size_t len,
+              const char *const *sets, size_t n_sets, struct errbuf *eb)
+{
+    struct scenario_ctx c = { .file = name, .eb = eb };
+    struct scenario s;
+    scenario_prefill(&s);
+    struct ynode *root = NULL;
+    int rc = yaml_doc_parse(name, text, len, &root, eb);
+    if (rc < 0)
+        return rc;
+    if (root->kind != YNODE_MAP) {
+        rc = scenario_node_error(&c, root, "", -ERR_INVALID,
+                                 "a scenario must be a mapping of sections");
+        goto out;
+    }
+    for (size_t i = 0; i < n_sets && rc == 0; i++)
+        rc = scenario_apply_set(&c, root, sets[i], i + 1);
+    if (rc == 0)
+        rc = scenario_check_tree(&c, root, "");
+    if (rc == 0)
+        rc = scenario_fill(&c, root, &s);
+    if (rc == 0)
+        rc = scenario_cross_check(&c, root, &s);
+    if (rc < 0)
+        goto out;
+    snprintf(s.source_name, sizeof s.source_name, "%s", name);
+    s.source_text = mem_alloc(len + 1);
+    if (s.source_text == NULL) {
+        rc = errbuf_set(eb, -ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    memcpy(s.source_text, text, len);
+    s.source_text[len] = '\0';
+    *out = s;
+out:
+    if (rc == -ERR_NOMEM && eb != NULL && eb->msg[0] == '\0')
+        errbuf_set(eb, rc, "out of memory loading the scenario");
+    ynode_free(root);
+    return rc;
+}
+
+int
+scenario_load_file(struct scenario *out, const char *path, const char *const *sets,
+                   size_t n_sets, struct errbuf *eb)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        errbuf_set_location(eb, path, 0, 0);
+        return errbuf_set(eb, -ERR_IO, "cannot open scenario: %s", strerror(errno));
+    }
+    char *text = NULL;
+    size_t len = 0, cap = 0;
+    int rc = 0;
+    for (;;) {
+        if (cap - len < 4096) {
+            size_t ncap = cap == 0 ? 8192 : cap * 2;
+            if (ncap > (size_t)64 << 20) {
+                errbuf_set_location(eb, path, 0, 0);
+                rc = errbuf_set(eb, -ERR_RANGE, "scenario file is larger than 64 MiB");
+                goto out;
+            }
+            char *t = mem_realloc(text, ncap);
+            if (t == NULL) {
+                rc = errbuf_set(eb, -ERR_NOMEM, "out of memory reading '%s'", path);
+                goto out;
+            }
+            text = t;
+            cap = ncap;
+        }
+        size_t got = fread(text + len, 1, cap - len, f);
+        len += got;
+        if (got == 0)
+            break;
+    }
+    if (ferror(f)) {
+        errbuf_set_location(eb, path, 0, 0);
+        rc = errbuf_set(eb, -ERR_IO, "cannot read scenario: %s", strerror(errno));
+        goto out;
+    }
+    rc = scenario_load(out, path, text, len, sets, n_sets, eb);
+out:
+    fclose(f);
+    mem_free(text);
+    return rc;
+}
+
+void
+scenario_release(struct scenario *s)
+{
+    if (s == NULL)
+        return;
+    mem_free(s->source_text);
+    s->source_text = NULL;
+}
+
+void
+scenario_model_spec(const struct scenario *s, struct model_spec *spec)
+{
+    *spec = (struct model_spec){
+        .n_inputs = (size_t)s->data.dim,
+        .n_classes = (size_t)s->data.classes,
+        .n_hidden = s->model.type == MODEL_MLP ? s->model.n_hidden : 0,
+    };
+    for (size_t i = 0; i < spec->n_hidden; i++)
+        spec->hidden[i] = (size_t)s->model.hidden[i];
+}
+
+/* JSON output */
+
+struct scenario_json {
+    char *buf;
+    size_t len, cap;
+    bool oom;
+};
+
+static void
+scenario_json_put(struct scenario_json *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+scenario_json_put(struct scenario_json *j, const char *fmt, ...)
+{
+    if (j->oom)
+        return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int w = vsnprintf(j->buf + j->len, j->cap - j->len, fmt, ap);
+        va_end(ap);
+        if (w < 0) {
+            j->oom = true;
+            return;
+        }
+        if ((size_t)w < j->cap - j->len) {
+            j->len += (size_t)w;
+            return;
+        }
+        size_t ncap = j->cap * 2 + (size_t)w;
+        char *b = mem_realloc(j->buf, ncap);
+        if (b == NULL) {
+            j->oom = true;
+            return;
+        }
+        j->buf = b;
+        j->cap = ncap;
+    }
+}
+
+static void
+scenario_json_string(struct scenario_json *j, const char *s)
+{
+    scenario_json_put(j, "\"");
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        if (*p == '"' || *p == '\\')
+            scenario_json_put(j, "\\%c", *p);
+        else if (*p < 0x20)
+            scenario_json_put(j, "\\u%04x", *p);
+        else
+            scenario_json_put(j, "%c", *p);
+    }
+    scenario_json_put(j, "\"");
+}
+
+/* Number of leading path components a and b share. */
+static size_t
+scenario_common_depth(const char *a, const char *b)
+{
+    size_t depth = 0;
+    for (;;) {
+        size_t la = strcspn(a, "."), lb = strcspn(b, ".");
+        if (a[la] == '\0' || b[lb] == '\0' || la != lb || strncmp(a, b, la) != 0)
+            return depth;
+        depth++;
+        a += la + 1;
+        b += lb + 1;
+    }
+}
+
+static size_t
+scenario_depth(const char *p)
+{
+    size_t d = 0;
+    for (; *p != '\0'; p++)
+        d += *p == '.';
+    return d;
+}
+
+static void
+scenario_json_value(struct scenario_json *j, const struct skey *k, const struct scenario *s)
+{
+    const char *base = (const char *)s + k->offset;
+    switch (k->type) {
+    case SKEY_STRING:
+        scenario_json_string(j, base);
+        break;
+    case SKEY_U64: {
+        uint64_t v;
+        memcpy(&v, base, sizeof v);
+        scenario_json_put(j, "%llu", (unsigned long long)v);
+        break;
+    }
+    case SKEY_F64: {
+        double v;
+        memcpy(&v, base, sizeof v);
+        scenario_json_put(j, "%.17g", v);
+        break;
+    }
+    case SKEY_BOOL: {
+        bool v;
+        memcpy(&v, base, sizeof v);
+        scenario_json_put(j, "%s", v ? "true" : "false");
+        break;
+    }
+    case SKEY_ENUM: {
+        int v;
+        memcpy(&v, base, sizeof v);
+        const char *name = skey_choice_name(k->choices, v);
+        scenario_json_string(j, name != NULL ? name : "?");
+        break;
+    }
+    case SKEY_U64_LIST: {
+        size_t n;
+        memcpy(&n, (const char *)s + k->count_offset, sizeof n);
+        const uint64_t *list = (const uint64_t *)(const void *)base;
+        scenario_json_put(j, "[");
+        for (size_t i = 0; i < n; i++)
+            scenario_json_put(j, "%s%llu", i > 0 ? ", " : "", (unsigned long long)list[i]);
+        scenario_json_put(j, "]");
+        break;
+    }
+    }
+}
+
+char *
+scenario_to_json(const struct scenario *s)
+{
+    struct scenario_json j = { .cap = 4096 };
+    j.buf = mem_alloc(j.cap);
+    if (j.buf == NULL)
+        return NULL;
+    j.buf[0] = '\0';
+    scenario_json_put(&j, "{");
+    const char *prev = "";
+    size_t open = 0; /* sections currently open */
+    for (size_t i = 0; i < SCENARIO_NKEYS; i++) {
+        const struct skey *k = &scenario_keys[i];
+        size_t common = i == 0 ? 0 : scenario_common_depth(prev, k->path);
+        bool first_in_section = i == 0;
+        while (open > common) {
+            scenario_json_put(&j, "}");
+            open--;
+        }
+        if (i > 0 && !first_in_section)
+            scenario_json_put(&j, ", ");
+        /* Open the sections of this key below the common prefix. */
+        const char *p = k->path;
+        for (size_t d = 0; d < common; d++)
+            p += strcspn(p, ".") + 1;
+        size_t depth = scenario_depth(k->path);
+        bool opened = false;
+        while (open < depth) {
+            size_t len = strcspn(p, ".");
+            char part[128];
+            memcpy(part, p, len);
+            part[len] = '\0';
+            if (opened)
+                scenario_json_put(&j, "{");
+            scenario_json_string(&j, part);
+            scenario_json_put(&j, ": ");
+            opened = true;
+            open++;
+            p += len + 1;
+        }
+        if (opened)
+            scenario_json_put(&j, "{");
+        scenario_json_string(&j, p);
+        scenario_json_put(&j, ": ");
+        scenario_json_value(&j, k, s);
+        prev = k->path;
+    }
+    while (open > 0) {
+        scenario_json_put(&j, "}");
+        open--;
+    }
+    scenario_json_put(&j, "}");
+    if (j.oom) {
+        mem_free(j.buf);
+        return NULL;
+    }
+    return j.buf;
+}
+
+/* Schema access */
+
+size_t
+scenario_schema_count(void)
+{
+    return SCENARIO_NKEYS;
+}
+
+void
+scenario_schema_key(size_t i, const char **path, const char **type, const char **def,
+                    const char **help)
+{
+    static const char *const type_names[] = {
+        [SKEY_STRING] = "string", [SKEY_U64] = "integer", [SKEY_F64] = "number",
+        [SKEY_BOOL] = "boolean",  [SKEY_ENUM] = "name",   [SKEY_U64_LIST] = "list of integers",
+    };
+    const struct skey *k = &scenario_keys[i];
+    *path = k->path;
+    *type = type_names[k->type];
+    *def = k->def == SKEY_KEEP ? "(codec default)" : k->def;
+    *help = k->help;
+}
+
+size_t
+scenario_choice_count(const char *path)
+{
+    const struct skey *k = scenario_find_key(path);
+    return k != NULL && k->type == SKEY_ENUM ? skey_choice_count(k->choices) : 0;
+}
+
+const char *
+scenario_choice_name(const char *path, int v)
+{
+    const struct skey *k = scenario_find_key(path);
+    return k != NULL && k->type == SKEY_ENUM ? skey_choice_name(k->choices, v) : NULL;
+}

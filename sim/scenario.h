@@ -1,0 +1,150 @@
+/*
+ * scenario: a validated, fully resolved description of one simulation run.
+ *
+ * A scenario file is YAML (docs/scenarios.md documents every key). scenario_load() parses
+ * it, applies `--set key.path=value` overrides, checks every key against one schema table
+ * (unknown keys, wrong types, out-of-range values, missing required keys, and rules that
+ * tie keys together) and fills a struct scenario with every default resolved. Errors name
+ * the file, line, column and key: "s.yaml:4:3: error: unknown key 'bitz' in 'uplink' (did
+ * you mean 'bits'?)". An override's errors name "--set" and the override's position on the
+ * command line instead of a file.
+ *
+ * struct scenario is a plain value (no pointers but the owned source text), so a run can
+ * copy it. scenario_to_json() writes the resolved configuration, which the results store
+ * keeps with every run. scenario_schema_*() expose the table for `fedbits list` and the
+ * documentation test.
+ */
+#ifndef FEDBITS_SIM_SCENARIO_H
+#define FEDBITS_SIM_SCENARIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/errbuf.h"
+#include "clients/model.h"
+#include "codec/codec.h"
+
+#define SCENARIO_NAME_BYTES 128
+#define SCENARIO_PATH_BYTES 1024
+
+enum dataset_kind {
+    DATASET_SYNTHETIC = 0, /* FedProx Synthetic(alpha, beta) */
+    DATASET_SYNTHETIC_IID,  /* FedProx Synthetic-IID */
+};
+
+enum partition_kind {
+    PARTITION_NATURAL = 0, /* the generator's own split */
+};
+
+enum model_kind {
+    MODEL_LOGREG = 0,
+    MODEL_MLP,
+};
+
+enum secure_kind {
+    SECURE_NONE = 0,
+};
+
+/* When a selected client that drops out vanishes (names shared with secure aggregation). */
+enum dropout_phase {
+    DROPOUT_BEFORE_DOWNLOAD = 0,
+    DROPOUT_DURING_TRAINING,
+    DROPOUT_BEFORE_UPLOAD,
+    DROPOUT_AFTER_UPLOAD,
+    DROPOUT_ANY,
+};
+
+struct link_config {
+    struct codec_params codec; /* kind and parameters */
+    bool error_feedback;       /* client-side residual memory */
+};
+
+struct scenario {
+    char name[SCENARIO_NAME_BYTES];
+    uint64_t seed;
+    struct {
+        int dataset; /* enum dataset_kind */
+        uint64_t clients;
+        double alpha, beta;
+        uint64_t dim, classes;
+        double train_fraction;
+        int partition; /* enum partition_kind */
+    } data;
+    struct {
+        int type; /* enum model_kind */
+        uint64_t hidden[MODEL_MAX_HIDDEN];
+        size_t n_hidden;
+    } model;
+    struct {
+        uint64_t rounds;
+        uint64_t clients_per_round;
+        uint64_t local_epochs;
+        uint64_t local_steps;
+        uint64_t batch_size;
+        double lr, momentum, weight_decay, prox_mu;
+    } train;
+    struct link_config uplink;
+    struct link_config downlink;
+    struct {
+        int secure; /* enum secure_kind */
+    } aggregation;
+    struct {
+        int optimizer; /* enum server_opt_kind */
+        double lr;
+    } server;
+    struct {
+        double seconds_per_sample;
+        double downlink_mbps, uplink_mbps, latency_ms;
+        double dropout_probability;
+        int dropout_phase; /* enum dropout_phase */
+    } population;
+    struct {
+        char db[SCENARIO_PATH_BYTES];
+        uint64_t eval_every;
+    } output;
+
+    char source_name[SCENARIO_PATH_BYTES]; /* file name, or "(embedded default)" */
+    char *source_text;                      /* owned copy of the file's text */
+};
+
+/* Loading */
+/*
+ * Parses text[0..len) (named `name` in errors), applies the n_sets overrides
+ * ("key.path=value", each a YAML value), validates and resolves into *out. On error *out
+ * holds nothing to free. On success free with scenario_release().
+ */
+int scenario_load(struct scenario *out, const char *name, const char *text, size_t len,
+                  const char *const *sets, size_t n_sets, struct errbuf *eb)
+    __attribute__((warn_unused_result));
+/* Reads the file at path, then scenario_load(). -ERR_IO naming the file if unreadable. */
+int scenario_load_file(struct scenario *out, const char *path, const char *const *sets,
+                       size_t n_sets, struct errbuf *eb) __attribute__((warn_unused_result));
+void scenario_release(struct scenario *s);
+
+/* Derived values */
+/* The model shape the scenario describes. */
+void scenario_model_spec(const struct scenario *s, struct model_spec *spec);
+
+/* Output */
+/*
+ * Returns the resolved configuration as an owned JSON string (free with mem_free), keys in
+ * schema order, or NULL if out of memory.
+ */
+char *scenario_to_json(const struct scenario *s);
+
+/* Schema */
+/* Number of leaf keys in the schema. */
+size_t scenario_schema_count(void);
+/* Dotted path, type name ("number", ...), default text (NULL if required) and help of key i. */
+void scenario_schema_key(size_t i, const char **path, const char **type, const char **def,
+                         const char **help);
+
+/*
+ * Choices of an enumerated key (e.g. "data.dataset"): how many there are, and the name of
+ * the one with value v (NULL when path is not an enumerated key or v is out of range).
+ */
+size_t scenario_choice_count(const char *path);
+const char *scenario_choice_name(const char *path, int v);
+
+#endif

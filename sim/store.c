@@ -1,0 +1,224 @@
+/* store: SQLite results. See store.h. */
+#include "sim/store.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/mem.h"
+#include "base/banned.h"
+
+/* How long a writer waits for another process's lock before giving up. */
+#define STORE_BUSY_TIMEOUT_MS 10000
+
+struct store {
+    sqlite3 *db;
+    char path[1024];
+    sqlite3_stmt *insert_round;
+};
+
+static const char store_schema_v1[] =
+    "CREATE TABLE IF NOT EXISTS runs ("
+    " id INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL,"
+    " scenario TEXT NOT NULL,"
+    " config_json TEXT NOT NULL,"
+    " seed INTEGER NOT NULL,"
+    " version TEXT NOT NULL,"
+    " status TEXT NOT NULL CHECK (status IN ('running','finished','failed','interrupted')),"
+    " started_at TEXT NOT NULL,"
+    " finished_at TEXT,"
+    " wall_time_s REAL,"
+    " event_fingerprint TEXT,"
+    " error TEXT);"
+    "CREATE TABLE IF NOT EXISTS rounds ("
+    " run_id INTEGER NOT NULL REFERENCES runs(id),"
+    " round INTEGER NOT NULL,"
+    " sim_time_s REAL NOT NULL,"
+    " accuracy REAL CHECK (accuracy IS NULL OR (accuracy >= 0 AND accuracy <= 1)),"
+    " loss REAL,"
+    " train_loss REAL,"
+    " selected INTEGER NOT NULL,"
+    " participants INTEGER NOT NULL,"
+    " dropped INTEGER NOT NULL,"
+    " uplink_bits INTEGER NOT NULL,"
+    " downlink_bits INTEGER NOT NULL,"
+    " PRIMARY KEY (run_id, round));";
+
+static int
+store_db_error(struct store *st, struct errbuf *eb, const char *what)
+{
+    int code = sqlite3_errcode(st->db);
+    const char *hint = "";
+    if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
+        hint = " (another process holds the database; try again or use --db)";
+    else if (code == SQLITE_FULL)
+        hint = " (the disk is full)";
+    else if (code == SQLITE_READONLY || code == SQLITE_CANTOPEN || code == SQLITE_PERM)
+        hint = " (check the path and its permissions)";
+    errbuf_set_location(eb, st->path, 0, 0);
+    return errbuf_set(eb, -ERR_DB, "%s: %s%s", what, sqlite3_errmsg(st->db), hint);
+}
+
+static int
+store_exec(struct store *st, const char *sql, const char *what, struct errbuf *eb)
+{
+    if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return store_db_error(st, eb, what);
+    return 0;
+}
+
+static int
+store_migrate(struct store *st, struct errbuf *eb)
+{
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &q, NULL) != SQLITE_OK)
+        return store_db_error(st, eb, "cannot read the schema version");
+    int version = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : 0;
+    sqlite3_finalize(q);
+    if (version > STORE_SCHEMA_VERSION) {
+        errbuf_set_location(eb, st->path, 0, 0);
+        return errbuf_set(eb, -ERR_UNSUPPORTED,
+                          "results schema version %d is newer than this fedbits (%d)", version,
+                          STORE_SCHEMA_VERSION);
+    }
+    if (version == STORE_SCHEMA_VERSION)
+        return 0;
+    int rc = store_exec(st, "BEGIN IMMEDIATE", "cannot start the schema transaction", eb);
+    if (rc < 0)
+        return rc;
+    rc = store_exec(st, store_schema_v1, "cannot create the results schema", eb);
+    if (rc == 0) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "PRAGMA user_version = %d", STORE_SCHEMA_VERSION);
+        rc = store_exec(st, sql, "cannot set the schema version", eb);
+    }
+    if (rc == 0)
+        return store_exec(st, "COMMIT", "cannot commit the schema", eb);
+    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+int
+store_open(struct store **out, const char *path, struct errbuf *eb)
+{
+    *out = NULL;
+    struct store *st = mem_calloc(1, sizeof *st);
+    if (st == NULL)
+        return errbuf_set(eb, -ERR_NOMEM, "out of memory opening the results database");
+    snprintf(st->path, sizeof st->path, "%s", path);
+    int rc = 0;
+    if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        rc = st->db != NULL ? store_db_error(st, eb, "cannot open the results database")
+                            : errbuf_set(eb, -ERR_NOMEM, "out of memory opening '%s'", path);
+        goto fail;
+    }
+    sqlite3_extended_result_codes(st->db, 0);
+    sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT_MS);
+    rc = store_exec(st, "PRAGMA journal_mode = WAL", "cannot switch to WAL mode", eb);
+    if (rc == 0)
+        rc = store_exec(st, "PRAGMA foreign_keys = ON", "cannot enable foreign keys", eb);
+    if (rc == 0)
+        rc = store_migrate(st, eb);
+    if (rc < 0)
+        goto fail;
+    if (sqlite3_prepare_v2(st->db,
+                           "INSERT INTO rounds (run_id, round, sim_time_s, accuracy, loss, "
+                           "train_loss, selected, participants, dropped, uplink_bits, "
+                           "downlink_bits) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                           -1, &st->insert_round, NULL) != SQLITE_OK) {
+        rc = store_db_error(st, eb, "cannot prepare the rounds insert");
+        goto fail;
+    }
+    *out = st;
+    return 0;
+fail:
+    store_close(st);
+    return rc;
+}
+
+void
+store_close(struct store *st)
+{
+    if (st == NULL)
+        return;
+    sqlite3_finalize(st->insert_round);
+    sqlite3_close(st->db);
+    mem_free(st);
+}
+
+int
+store_begin_run(struct store *st, const struct store_run_info *info, int64_t *run_id,
+                struct errbuf *eb)
+{
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(st->db,
+                           "INSERT INTO runs (name, scenario, config_json, seed, version, status, "
+                           "started_at) VALUES (?,?,?,?,?,'running',?)",
+                           -1, &q, NULL) != SQLITE_OK)
+        return store_db_error(st, eb, "cannot prepare the runs insert");
+    sqlite3_bind_text(q, 1, info->name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(q, 2, info->scenario_text, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(q, 3, info->config_json, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(q, 4, (sqlite3_int64)info->seed);
+    sqlite3_bind_text(q, 5, info->version, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(q, 6, info->started_at, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(q) == SQLITE_DONE ? 0 : store_db_error(st, eb, "cannot record the run");
+    sqlite3_finalize(q);
+    if (rc == 0)
+        *run_id = sqlite3_last_insert_rowid(st->db);
+    return rc;
+}
+
+int
+store_write_round(struct store *st, int64_t run_id, const struct store_round *r,
+                  struct errbuf *eb)
+{
+    sqlite3_stmt *q = st->insert_round;
+    sqlite3_reset(q);
+    sqlite3_clear_bindings(q);
+    sqlite3_bind_int64(q, 1, run_id);
+    sqlite3_bind_int64(q, 2, (sqlite3_int64)r->round);
+    sqlite3_bind_double(q, 3, (double)r->sim_time_us / 1e6);
+    if (r->evaluated) {
+        sqlite3_bind_double(q, 4, r->accuracy);
+        sqlite3_bind_double(q, 5, r->loss);
+    }
+    if (r->participants > 0)
+        sqlite3_bind_double(q, 6, r->train_loss);
+    sqlite3_bind_int64(q, 7, (sqlite3_int64)r->selected);
+    sqlite3_bind_int64(q, 8, (sqlite3_int64)r->participants);
+    sqlite3_bind_int64(q, 9, (sqlite3_int64)r->dropped);
+    sqlite3_bind_int64(q, 10, (sqlite3_int64)r->uplink_bits);
+    sqlite3_bind_int64(q, 11, (sqlite3_int64)r->downlink_bits);
+    /* A single statement outside BEGIN is its own transaction (autocommit). */
+    int step = sqlite3_step(q);
+    int rc = step == SQLITE_DONE ? 0 : store_db_error(st, eb, "cannot record the round");
+    sqlite3_reset(q);
+    return rc;
+}
+
+int
+store_finish_run(struct store *st, int64_t run_id, const char *status, const char *finished_at,
+                 double wall_time_s, const char *fingerprint, const char *error,
+                 struct errbuf *eb)
+{
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(st->db,
+                           "UPDATE runs SET status = ?, finished_at = ?, wall_time_s = ?, "
+                           "event_fingerprint = ?, error = ? WHERE id = ?",
+                           -1, &q, NULL) != SQLITE_OK)
+        return store_db_error(st, eb, "cannot prepare the run update");
+    sqlite3_bind_text(q, 1, status, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(q, 2, finished_at, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_double(q, 3, wall_time_s);
+    if (fingerprint != NULL)
+        sqlite3_bind_text(q, 4, fingerprint, -1, SQLITE_TRANSIENT);
+    if (error != NULL)
+        sqlite3_bind_text(q, 5, error, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(q, 6, run_id);
+    int rc = sqlite3_step(q) == SQLITE_DONE ? 0 : store_db_error(st, eb, "cannot finish the run");
+    sqlite3_finalize(q);
+    return rc;
+}

@@ -1,0 +1,77 @@
+/*
+ * store: the SQLite results database (DESIGN.md "Results store").
+ *
+ * One database holds many runs. store_open() creates or upgrades the schema (documented in
+ * docs/results.md; the version is PRAGMA user_version), switches to WAL mode and sets a
+ * busy timeout. A run is begun (status 'running'), receives one row per round, each in its
+ * own transaction so an interrupted process loses nothing that was reported, and is
+ * finished with its final status: finished, failed or interrupted.
+ *
+ * Schema (version 1):
+ *   runs(id INTEGER PRIMARY KEY, name, scenario TEXT, config_json TEXT, seed, version,
+ *        status, started_at, finished_at, wall_time_s, event_fingerprint, error)
+ *   rounds(run_id, round, sim_time_s, accuracy, loss, train_loss, selected, participants,
+ *          dropped, uplink_bits, downlink_bits, PRIMARY KEY (run_id, round))
+ * accuracy and loss are NULL in rounds without evaluation; bits are exact integers, the
+ * total over the round's clients.
+ *
+ * Errors (a locked or read-only database, a full disk) are -ERR_DB with SQLite's message.
+ * The struct store owns its connection; it is not thread-safe.
+ */
+#ifndef FEDBITS_SIM_STORE_H
+#define FEDBITS_SIM_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/errbuf.h"
+
+#define STORE_SCHEMA_VERSION 1
+
+struct store;
+
+/* What one round reports. */
+struct store_round {
+    uint64_t round;          /* 1-based */
+    int64_t sim_time_us;     /* virtual time at which the round closed */
+    bool evaluated;          /* accuracy and loss are set */
+    double accuracy;         /* global test accuracy in [0, 1] */
+    double loss;             /* global test loss */
+    double train_loss;       /* mean local training loss of the participants */
+    uint64_t selected;       /* clients selected */
+    uint64_t participants;   /* updates aggregated */
+    uint64_t dropped;        /* selected clients that dropped out */
+    uint64_t uplink_bits;    /* bits sent client -> server */
+    uint64_t downlink_bits;  /* bits sent server -> clients */
+};
+
+/* What the runs row says about a run before it starts. */
+struct store_run_info {
+    const char *name;
+    const char *scenario_text;
+    const char *config_json;
+    uint64_t seed;
+    const char *version;
+    const char *started_at; /* ISO 8601 UTC */
+};
+
+/* Opens (creating if needed) the database at path into *out (owned; store_close()). */
+int store_open(struct store **out, const char *path, struct errbuf *eb)
+    __attribute__((warn_unused_result));
+void store_close(struct store *st);
+
+/* Inserts a runs row with status 'running'; its id goes to *run_id. */
+int store_begin_run(struct store *st, const struct store_run_info *info, int64_t *run_id,
+                    struct errbuf *eb) __attribute__((warn_unused_result));
+/* Writes one rounds row in its own transaction. */
+int store_write_round(struct store *st, int64_t run_id, const struct store_round *r,
+                      struct errbuf *eb) __attribute__((warn_unused_result));
+/*
+ * Sets the run's final status ("finished", "failed", "interrupted"), finish time, wall
+ * time, event fingerprint (may be NULL) and error text (may be NULL).
+ */
+int store_finish_run(struct store *st, int64_t run_id, const char *status,
+                     const char *finished_at, double wall_time_s, const char *fingerprint,
+                     const char *error, struct errbuf *eb) __attribute__((warn_unused_result));
+
+#endif

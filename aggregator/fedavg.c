@@ -70,8 +70,7 @@ fedavg_count(const struct fedavg *a)
 }
 
 int
-fedavg_finish(struct fedavg *a, float *out, const struct codec_link *round_link,
-              struct errbuf *eb)
+fedavg_finish(struct fedavg *a, float *out, const struct codec_link *round_link, struct errbuf *eb)
 {
     if (a->count == 0)
         return errbuf_set(eb, -ERR_ABORTED, "no update reached the server this round");

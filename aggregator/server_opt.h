@@ -14,10 +14,7 @@
 
 #include "base/errbuf.h"
 
-enum server_opt_kind {
-    SERVER_OPT_FEDAVG = 0,
-    SERVER_OPT_KIND_COUNT
-};
+enum server_opt_kind { SERVER_OPT_FEDAVG = 0, SERVER_OPT_KIND_COUNT };
 
 struct server_opt_params {
     enum server_opt_kind kind;

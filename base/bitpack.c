@@ -100,9 +100,8 @@ bitpack_read(struct bitpack_reader *r, uint64_t *v, unsigned nbits, struct errbu
     if (nbits > bitpack_reader_left(r)) {
         if (eb != NULL)
             eb->offset = (long)(r->bits_ / 8);
-        return errbuf_set(eb, -ERR_CORRUPT,
-                          "message truncated: %u bits wanted at byte %llu of %zu", nbits,
-                          (unsigned long long)(r->bits_ / 8), r->len_);
+        return errbuf_set(eb, -ERR_CORRUPT, "message truncated: %u bits wanted at byte %llu of %zu",
+                          nbits, (unsigned long long)(r->bits_ / 8), r->len_);
     }
     uint64_t out = 0;
     unsigned got = 0;
@@ -135,8 +134,8 @@ bitpack_read_bytes(struct bitpack_reader *r, void *dst, size_t n, struct errbuf 
     if (n > r->len_ - at) {
         if (eb != NULL)
             eb->offset = (long)at;
-        return errbuf_set(eb, -ERR_CORRUPT, "message truncated: %zu bytes wanted at byte %zu of %zu",
-                          n, at, r->len_);
+        return errbuf_set(eb, -ERR_CORRUPT,
+                          "message truncated: %zu bytes wanted at byte %zu of %zu", n, at, r->len_);
     }
     if (n > 0)
         memcpy(dst, r->buf_ + at, n);

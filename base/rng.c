@@ -113,8 +113,7 @@ rng_init(struct rng *r, const struct rng_key *key)
 }
 
 void
-rng_init_stream(struct rng *r, uint64_t seed, uint32_t purpose, uint64_t round,
-                uint64_t client)
+rng_init_stream(struct rng *r, uint64_t seed, uint32_t purpose, uint64_t round, uint64_t client)
 {
     struct rng_key key;
     rng_key_derive(&key, seed, purpose, round, client);

@@ -42,19 +42,19 @@ enum rng_purpose {
     RNG_PURPOSE_DATA = 2,      /* dataset generation (per client) */
     RNG_PURPOSE_PARTITION = 3, /* partitioning and train/test splits */
     RNG_PURPOSE_MODEL_INIT = 4,
-    RNG_PURPOSE_SELECT = 5,         /* client selection (per round) */
-    RNG_PURPOSE_TRAIN = 6,          /* minibatch shuffling (per round, client) */
-    RNG_PURPOSE_CODEC_SHARED = 7,   /* randomness both ends derive (rotations) */
-    RNG_PURPOSE_CODEC_PRIVATE = 8,  /* encoder-only randomness (stochastic rounding) */
-    RNG_PURPOSE_DROPOUT = 9,        /* who drops and when (per round, client) */
-    RNG_PURPOSE_DEVICE = 10,        /* compute speed draws (per client) */
-    RNG_PURPOSE_NETWORK = 11,       /* bandwidth, latency, jitter */
-    RNG_PURPOSE_AVAILABILITY = 12,  /* availability patterns */
-    RNG_PURPOSE_SECAGG = 13,        /* seeded key material of secure aggregation */
-    RNG_PURPOSE_DME = 14,           /* vectors of the mean-estimation experiment */
-    RNG_PURPOSE_EVAL_SAMPLE = 15,   /* client sample for local evaluation */
-    RNG_PURPOSE_TEST = 16,          /* unit tests */
-    RNG_PURPOSE_DOWNLINK = 17,      /* downlink codec randomness */
+    RNG_PURPOSE_SELECT = 5,        /* client selection (per round) */
+    RNG_PURPOSE_TRAIN = 6,         /* minibatch shuffling (per round, client) */
+    RNG_PURPOSE_CODEC_SHARED = 7,  /* randomness both ends derive (rotations) */
+    RNG_PURPOSE_CODEC_PRIVATE = 8, /* encoder-only randomness (stochastic rounding) */
+    RNG_PURPOSE_DROPOUT = 9,       /* who drops and when (per round, client) */
+    RNG_PURPOSE_DEVICE = 10,       /* compute speed draws (per client) */
+    RNG_PURPOSE_NETWORK = 11,      /* bandwidth, latency, jitter */
+    RNG_PURPOSE_AVAILABILITY = 12, /* availability patterns */
+    RNG_PURPOSE_SECAGG = 13,       /* seeded key material of secure aggregation */
+    RNG_PURPOSE_DME = 14,          /* vectors of the mean-estimation experiment */
+    RNG_PURPOSE_EVAL_SAMPLE = 15,  /* client sample for local evaluation */
+    RNG_PURPOSE_TEST = 16,         /* unit tests */
+    RNG_PURPOSE_DOWNLINK = 17,     /* downlink codec randomness */
 };
 
 struct rng_key {
@@ -64,13 +64,13 @@ struct rng_key {
 /* The state behind the gsl_rng; fields are private to rng.c. */
 struct rng_state {
     unsigned char key_[RNG_KEY_BYTES];
-    uint64_t block_;                       /* block index of buf_[0] */
-    size_t pos_;                           /* next unread byte in buf_ */
+    uint64_t block_; /* block index of buf_[0] */
+    size_t pos_;     /* next unread byte in buf_ */
     unsigned char buf_[RNG_BUFFER_BYTES];
 };
 
 struct rng {
-    gsl_rng gsl_;           /* type = rng_chacha20_type, state = &st_ */
+    gsl_rng gsl_; /* type = rng_chacha20_type, state = &st_ */
     struct rng_state st_;
 };
 

@@ -115,8 +115,8 @@ dataset_check_split(const struct dataset *ds, const struct dataset_split *s, con
 {
     for (size_t i = 0; i < s->n; i++) {
         if (s->y[i] >= ds->n_classes)
-            return errbuf_set(eb, -ERR_CORRUPT, "%s row %zu: label %u not below %zu classes",
-                              what, i, (unsigned)s->y[i], ds->n_classes);
+            return errbuf_set(eb, -ERR_CORRUPT, "%s row %zu: label %u not below %zu classes", what,
+                              i, (unsigned)s->y[i], ds->n_classes);
     }
     for (size_t i = 0; i < s->n * ds->n_features; i++) {
         if (!isfinite(s->x[i]))

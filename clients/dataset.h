@@ -44,8 +44,8 @@ struct dataset {
  * and room for n_train (n_test) client row entries, or NULL if out of memory or if a size
  * overflows. The caller fills x, y, off and rows.
  */
-struct dataset *dataset_new(size_t n_features, size_t n_classes, size_t n_clients,
-                            size_t n_train, size_t n_test);
+struct dataset *dataset_new(size_t n_features, size_t n_classes, size_t n_clients, size_t n_train,
+                            size_t n_test);
 void dataset_free(struct dataset *ds);
 
 /* Rows of client k in the train split, as a (pointer, count) pair valid as long as ds. */
@@ -59,7 +59,6 @@ size_t dataset_max_client_train(const struct dataset *ds);
  * Checks the invariants (offsets non-decreasing and in range, rows in range, labels below
  * n_classes, features finite); -ERR_CORRUPT naming the first violation.
  */
-int dataset_check(const struct dataset *ds, struct errbuf *eb)
-    __attribute__((warn_unused_result));
+int dataset_check(const struct dataset *ds, struct errbuf *eb) __attribute__((warn_unused_result));
 
 #endif

@@ -11,7 +11,7 @@
 
 struct model_ws {
     struct model_spec spec;
-    size_t n_layers;         /* n_hidden + 1 */
+    size_t n_layers;                    /* n_hidden + 1 */
     size_t width[MODEL_MAX_HIDDEN + 2]; /* width[0] = inputs ... width[n_layers] = classes */
     size_t max_batch;
     float *act[MODEL_MAX_HIDDEN + 2];   /* act[l]: max_batch x width[l]; act[0] unused */
@@ -160,8 +160,8 @@ model_softmax_xent(const float *logits, float *p, size_t classes, uint16_t y)
 }
 
 double
-model_sgd_step(struct model_ws *ws, float *w, const float *x, const uint16_t *y, size_t n,
-               float lr, float l2, float momentum, float *vel, const float *prox_center, float mu)
+model_sgd_step(struct model_ws *ws, float *w, const float *x, const uint16_t *y, size_t n, float lr,
+               float l2, float momentum, float *vel, const float *prox_center, float mu)
 {
     model_forward(ws, w, x, n);
     size_t top = ws->n_layers, classes = ws->width[top];
@@ -239,8 +239,8 @@ model_sgd_step(struct model_ws *ws, float *w, const float *x, const uint16_t *y,
 }
 
 void
-model_eval_batch(struct model_ws *ws, const float *w, const float *x, const uint16_t *y,
-                 size_t n, double *loss_sum, size_t *correct)
+model_eval_batch(struct model_ws *ws, const float *w, const float *x, const uint16_t *y, size_t n,
+                 double *loss_sum, size_t *correct)
 {
     model_forward(ws, w, x, n);
     size_t top = ws->n_layers, classes = ws->width[top];

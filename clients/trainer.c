@@ -12,12 +12,12 @@
 struct trainer {
     const struct dataset *ds;
     struct model_spec spec;
-    size_t batch;       /* rows a workspace batch can hold */
+    size_t batch; /* rows a workspace batch can hold */
     struct model_ws *ws;
-    float *x;           /* batch x n_features gather buffer */
-    uint16_t *y;        /* batch labels */
-    uint32_t *order;    /* largest client's row order */
-    float *vel;         /* momentum buffer, one per parameter */
+    float *x;        /* batch x n_features gather buffer */
+    uint16_t *y;     /* batch labels */
+    uint32_t *order; /* largest client's row order */
+    float *vel;      /* momentum buffer, one per parameter */
 };
 
 struct trainer *
@@ -55,8 +55,8 @@ trainer_free(struct trainer *t)
 }
 
 static void
-trainer_gather(struct trainer *t, const struct dataset_split *s, const uint32_t *rows,
-               size_t first, size_t n)
+trainer_gather(struct trainer *t, const struct dataset_split *s, const uint32_t *rows, size_t first,
+               size_t n)
 {
     size_t d = t->ds->n_features;
     for (size_t i = 0; i < n; i++) {
@@ -95,8 +95,8 @@ trainer_train(struct trainer *t, float *w, const float *global, size_t k,
         size_t take = n - pos < bs ? n - pos : bs;
         trainer_gather(t, &t->ds->train, t->order, pos, take);
         pos += take;
-        loss += model_sgd_step(t->ws, w, t->x, t->y, take, p->lr, p->l2, p->momentum, vel,
-                               centre, p->prox_mu);
+        loss += model_sgd_step(t->ws, w, t->x, t->y, take, p->lr, p->l2, p->momentum, vel, centre,
+                               p->prox_mu);
     }
     res->steps = total;
     res->loss = total > 0 ? loss / (double)total : 0.0;

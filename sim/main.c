@@ -80,59 +80,56 @@ main_parse_u64(const char *s, uint64_t max, uint64_t *out)
 static void
 main_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: fedbits COMMAND [OPTIONS]\n"
-            "\n"
-            "Federated-learning simulation with exact bits on the wire.\n"
-            "\n"
-            "commands:\n"
-            "  run [SCENARIO]    run a scenario (the embedded default when none is given)\n"
-            "  validate SCENARIO check a scenario file without running it\n"
-            "  list              name the datasets, models, codecs and aggregators\n"
-            "  dme               distributed mean estimation with the codecs (no training)\n"
-            "  bench codecs      encode/decode speed of every codec\n"
-            "\n"
-            "options:\n"
-            "  -h, --help        show this help (fedbits COMMAND --help for a command's)\n"
-            "  -V, --version     print the version\n");
+    fprintf(f, "usage: fedbits COMMAND [OPTIONS]\n"
+               "\n"
+               "Federated-learning simulation with exact bits on the wire.\n"
+               "\n"
+               "commands:\n"
+               "  run [SCENARIO]    run a scenario (the embedded default when none is given)\n"
+               "  validate SCENARIO check a scenario file without running it\n"
+               "  list              name the datasets, models, codecs and aggregators\n"
+               "  dme               distributed mean estimation with the codecs (no training)\n"
+               "  bench codecs      encode/decode speed of every codec\n"
+               "\n"
+               "options:\n"
+               "  -h, --help        show this help (fedbits COMMAND --help for a command's)\n"
+               "  -V, --version     print the version\n");
 }
 
 static void
 main_run_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: fedbits run [SCENARIO.yaml] [OPTIONS]\n"
-            "\n"
-            "Runs a scenario and writes every round to the results database. Without\n"
-            "SCENARIO, runs the embedded default (Synthetic-IID, 1,000 clients, 100 per\n"
-            "round, 50 rounds, logistic regression, FedAvg).\n"
-            "\n"
-            "options:\n"
-            "  --db PATH            results database (overrides output.db; default results.db)\n"
-            "  --seed N             run seed (overrides seed)\n"
-            "  --set KEY.PATH=VALUE override one scenario key, validated like the file;\n"
-            "                       repeatable, e.g. --set train.rounds=10\n"
-            "  --threads N          train up to N clients in parallel (default: all cores);\n"
-            "                       results are identical for every N\n"
-            "  -q, --quiet          no progress display\n"
-            "  -h, --help           show this help\n"
-            "\n"
-            "Progress goes to stderr when it is a terminal; the summary goes to stdout.\n"
-            "Exit status: 0 finished, 1 failed, 2 bad scenario or options, 130 interrupted.\n");
+    fprintf(f, "usage: fedbits run [SCENARIO.yaml] [OPTIONS]\n"
+               "\n"
+               "Runs a scenario and writes every round to the results database. Without\n"
+               "SCENARIO, runs the embedded default (Synthetic-IID, 1,000 clients, 100 per\n"
+               "round, 50 rounds, logistic regression, FedAvg).\n"
+               "\n"
+               "options:\n"
+               "  --db PATH            results database (overrides output.db; default results.db)\n"
+               "  --seed N             run seed (overrides seed)\n"
+               "  --set KEY.PATH=VALUE override one scenario key, validated like the file;\n"
+               "                       repeatable, e.g. --set train.rounds=10\n"
+               "  --threads N          train up to N clients in parallel (default: all cores);\n"
+               "                       results are identical for every N\n"
+               "  -q, --quiet          no progress display\n"
+               "  -h, --help           show this help\n"
+               "\n"
+               "Progress goes to stderr when it is a terminal; the summary goes to stdout.\n"
+               "Exit status: 0 finished, 1 failed, 2 bad scenario or options, 130 interrupted.\n");
 }
 
 static void
 main_validate_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: fedbits validate SCENARIO.yaml [--set KEY.PATH=VALUE]...\n"
-            "\n"
-            "Checks every key of a scenario (and of the overrides) without running it.\n"
-            "Errors are printed as FILE:LINE:COL: error: MESSAGE; exit status 2 on error.\n"
-            "\n"
-            "options:\n"
-            "  --set KEY.PATH=VALUE override one key before validation (repeatable)\n"
-            "  -h, --help           show this help\n");
+    fprintf(f, "usage: fedbits validate SCENARIO.yaml [--set KEY.PATH=VALUE]...\n"
+               "\n"
+               "Checks every key of a scenario (and of the overrides) without running it.\n"
+               "Errors are printed as FILE:LINE:COL: error: MESSAGE; exit status 2 on error.\n"
+               "\n"
+               "options:\n"
+               "  --set KEY.PATH=VALUE override one key before validation (repeatable)\n"
+               "  -h, --help           show this help\n");
 }
 
 static void
@@ -191,8 +188,8 @@ main_parse_opts(int argc, char **argv, bool is_run, struct main_opts *mo)
     optind = 1;
     opterr = 0;
     for (;;) {
-        int c = getopt_long(argc, argv, is_run ? "qh" : "h", is_run ? run_opts : validate_opts,
-                            NULL);
+        int c =
+            getopt_long(argc, argv, is_run ? "qh" : "h", is_run ? run_opts : validate_opts, NULL);
         if (c == -1)
             break;
         switch (c) {
@@ -305,8 +302,9 @@ main_on_round(void *ctx, const struct scenario *s, const struct store_round *r)
     else
         snprintf(acc, sizeof acc, "(not evaluated)");
     double wall = (double)(wallclock_ns() - p->started_ns) / 1e9;
-    fprintf(stderr, "\r\033[Kround %llu/%llu  %s  up %s  down %s  clients %llu/%llu  sim %.1f s"
-                    "  wall %.1f s",
+    fprintf(stderr,
+            "\r\033[Kround %llu/%llu  %s  up %s  down %s  clients %llu/%llu  sim %.1f s"
+            "  wall %.1f s",
             (unsigned long long)r->round, (unsigned long long)s->train.rounds, acc, up, down,
             (unsigned long long)r->participants, (unsigned long long)r->selected,
             simtime_to_s(r->sim_time_us), wall);
@@ -405,9 +403,7 @@ main_cmd_run(int argc, char **argv)
     double wall = (double)(wallclock_ns() - prog.started_ns) / 1e9;
     if (prog.tty && sum.rounds < s.train.rounds)
         fputc('\n', stderr);
-    const char *final = rc == 0                  ? "finished"
-                        : rc == -ERR_INTERRUPTED ? "interrupted"
-                                                 : "failed";
+    const char *final = rc == 0 ? "finished" : rc == -ERR_INTERRUPTED ? "interrupted" : "failed";
     char err_text[ERRBUF_MSG_BYTES + ERRBUF_PATH_BYTES + 64] = "";
     if (rc < 0)
         errbuf_format(&eb, err_text, sizeof err_text);
@@ -415,14 +411,14 @@ main_cmd_run(int argc, char **argv)
     wallclock_utc_iso8601(finished, sizeof finished);
     struct errbuf eb2;
     errbuf_clear(&eb2);
-    int frc = store_finish_run(st, run_id, final, finished, wall,
-                               rc == 0 ? sum.fingerprint : NULL, rc < 0 ? err_text : NULL, &eb2);
+    int frc = store_finish_run(st, run_id, final, finished, wall, rc == 0 ? sum.fingerprint : NULL,
+                               rc < 0 ? err_text : NULL, &eb2);
     if (rc < 0)
         main_print_error("run", &eb);
     if (frc < 0)
         main_print_error("run", &eb2);
     main_print_summary(&s, run_id, final, &sum, wall);
-    status = rc == 0 && frc == 0        ? EXIT_SUCCESS
+    status = rc == 0 && frc == 0      ? EXIT_SUCCESS
              : rc == -ERR_INTERRUPTED ? EXIT_INTERRUPTED
                                       : EXIT_FAILURE;
 out:

@@ -23,19 +23,19 @@
 #endif
 #include "base/banned.h"
 
-#define RUN_NO_CLIENT UINT64_MAX
+#define RUN_NO_CLIENT  UINT64_MAX
 #define RUN_NO_DROPOUT (-1)
 
 /* One selected client of the current round: its inputs, its computed work, its timing. */
 struct run_slot {
     uint64_t client;
-    int dropout;         /* enum dropout_phase, or RUN_NO_DROPOUT */
-    double drop_frac;    /* where in training a during_training dropout happens */
-    size_t samples;      /* training rows (the FedAvg weight) */
-    float *w;            /* received model, then the update (dim floats) */
-    uint8_t *msg;        /* uplink message */
+    int dropout;      /* enum dropout_phase, or RUN_NO_DROPOUT */
+    double drop_frac; /* where in training a during_training dropout happens */
+    size_t samples;   /* training rows (the FedAvg weight) */
+    float *w;         /* received model, then the update (dim floats) */
+    uint8_t *msg;     /* uplink message */
     size_t msg_len;
-    uint64_t down_bits;  /* downlink message bits */
+    uint64_t down_bits;            /* downlink message bits */
     int64_t t_down, t_train, t_up; /* phase durations */
     struct train_result tr;
     int rc;
@@ -45,10 +45,10 @@ struct run_slot {
 /* Per-thread workspaces. */
 struct run_thread {
     struct trainer *trainer;
-    struct codec *up;      /* uplink encoder */
-    struct codec *down;    /* downlink encoder and decoder */
-    uint8_t *down_msg;     /* downlink message buffer */
-    float *received;       /* the model as the client decoded it */
+    struct codec *up;   /* uplink encoder */
+    struct codec *down; /* downlink encoder and decoder */
+    uint8_t *down_msg;  /* downlink message buffer */
+    float *received;    /* the model as the client decoded it */
 };
 
 struct run_world {
@@ -59,13 +59,13 @@ struct run_world {
     struct dataset *ds;
     struct model_spec spec;
     size_t dim;
-    float *w;              /* global model */
-    float *mean;           /* the round's mean update */
+    float *w;    /* global model */
+    float *mean; /* the round's mean update */
     struct fedavg *agg;
     struct server_opt *opt;
     struct run_slot *slots;
-    size_t n_slots;        /* clients per round */
-    uint32_t *perm;        /* selection scratch, n_clients entries */
+    size_t n_slots; /* clients per round */
+    uint32_t *perm; /* selection scratch, n_clients entries */
     struct run_thread *th;
     unsigned n_threads;
     struct event_queue *q;
@@ -160,8 +160,8 @@ run_world_init(struct run_world *w, struct errbuf *eb)
                                     .lr = s->server.lr };
     w->opt = server_opt_new(&op, w->dim);
     w->q = event_queue_new();
-    if (w->w == NULL || w->mean == NULL || w->perm == NULL || w->slots == NULL ||
-        w->th == NULL || w->agg == NULL || w->opt == NULL || w->q == NULL)
+    if (w->w == NULL || w->mean == NULL || w->perm == NULL || w->slots == NULL || w->th == NULL ||
+        w->agg == NULL || w->opt == NULL || w->q == NULL)
         goto nomem;
     for (unsigned t = 0; t < w->n_threads; t++) {
         struct run_thread *th = &w->th[t];
@@ -188,8 +188,10 @@ run_world_init(struct run_world *w, struct errbuf *eb)
     crypto_generichash_init(&w->fp, NULL, 0, 32);
     return 0;
 nomem:
-    return errbuf_set(eb, -ERR_NOMEM, "out of memory setting up the run (%zu parameters, %zu "
-                      "clients per round)", w->dim, w->n_slots);
+    return errbuf_set(eb, -ERR_NOMEM,
+                      "out of memory setting up the run (%zu parameters, %zu "
+                      "clients per round)",
+                      w->dim, w->n_slots);
 }
 
 static int
@@ -210,7 +212,8 @@ run_push(struct run_world *w, int64_t time, uint32_t type, uint64_t client, stru
 static int64_t
 run_transfer_time(uint64_t bits, double mbps, double latency_ms)
 {
-    return simtime_add(simtime_from_s(latency_ms / 1e3), simtime_from_s((double)bits / (mbps * 1e6)));
+    return simtime_add(simtime_from_s(latency_ms / 1e3),
+                       simtime_from_s((double)bits / (mbps * 1e6)));
 }
 
 /* Everything one selected client computes this round; runs in parallel across slots. */
@@ -232,20 +235,19 @@ run_compute_slot(struct run_world *w, struct run_slot *sl, struct run_thread *th
 
     /* Downlink: the server encodes the model for this client; the client decodes it. */
     size_t down_len = 0;
-    sl->rc = codec_encode(th->down, th->down_msg, codec_max_bytes(th->down), &down_len, w->w,
-                          &link, &sl->eb);
+    sl->rc = codec_encode(th->down, th->down_msg, codec_max_bytes(th->down), &down_len, w->w, &link,
+                          &sl->eb);
     if (sl->rc == 0)
         sl->rc = codec_decode(th->down, th->received, th->down_msg, down_len, &link, &sl->eb);
     if (sl->rc < 0)
         return;
     sl->down_bits = (uint64_t)down_len * 8;
-    sl->t_down = run_transfer_time(sl->down_bits, s->population.downlink_mbps,
-                                   s->population.latency_ms);
+    sl->t_down =
+        run_transfer_time(sl->down_bits, s->population.downlink_mbps, s->population.latency_ms);
 
     size_t epochs = (size_t)s->train.local_epochs;
-    double work = s->train.local_steps > 0
-                      ? (double)(s->train.local_steps * s->train.batch_size)
-                      : (double)(n * epochs);
+    double work = s->train.local_steps > 0 ? (double)(s->train.local_steps * s->train.batch_size)
+                                           : (double)(n * epochs);
     sl->t_train = simtime_from_s(work * s->population.seconds_per_sample);
     if (sl->dropout == DROPOUT_DURING_TRAINING)
         return;
@@ -269,8 +271,8 @@ run_compute_slot(struct run_world *w, struct run_slot *sl, struct run_thread *th
     if (sl->dropout == DROPOUT_BEFORE_UPLOAD)
         return;
 
-    sl->rc = codec_encode(th->up, sl->msg, codec_max_bytes(th->up), &sl->msg_len, sl->w, &link,
-                          &sl->eb);
+    sl->rc =
+        codec_encode(th->up, sl->msg, codec_max_bytes(th->up), &sl->msg_len, sl->w, &link, &sl->eb);
     if (sl->rc < 0)
         return;
     sl->t_up = run_transfer_time((uint64_t)sl->msg_len * 8, s->population.uplink_mbps,
@@ -409,8 +411,7 @@ run_fingerprint(struct run_world *w, const struct event *ev)
 }
 
 static int
-run_handle(struct run_world *w, const struct event *ev, struct run_summary *sum,
-           struct errbuf *eb)
+run_handle(struct run_world *w, const struct event *ev, struct run_summary *sum, struct errbuf *eb)
 {
     const struct scenario *s = w->s;
     struct run_slot *sl = ev->client < w->n_slots ? &w->slots[ev->client] : NULL;
@@ -440,8 +441,7 @@ run_handle(struct run_world *w, const struct event *ev, struct run_summary *sum,
             int rc = fedavg_add(w->agg, sl->msg, sl->msg_len, (double)sl->samples, &link, eb);
             if (rc < 0)
                 return errbuf_prefix(eb, "round %llu, update of client %llu",
-                                     (unsigned long long)w->round,
-                                     (unsigned long long)sl->client);
+                                     (unsigned long long)w->round, (unsigned long long)sl->client);
         }
         return run_client_done(w, ev->time, eb);
     }
@@ -456,8 +456,8 @@ run_handle(struct run_world *w, const struct event *ev, struct run_summary *sum,
 }
 
 int
-run_execute(const struct scenario *s, struct store *st, int64_t run_id,
-            const struct run_options *o, struct run_summary *sum, struct errbuf *eb)
+run_execute(const struct scenario *s, struct store *st, int64_t run_id, const struct run_options *o,
+            struct run_summary *sum, struct errbuf *eb)
 {
     *sum = (struct run_summary){ 0 };
     struct run_world w = { .s = s, .st = st, .run_id = run_id, .o = o, .round = 1 };

@@ -48,22 +48,22 @@ enum run_event {
 typedef void run_round_fn(void *ctx, const struct scenario *s, const struct store_round *r);
 
 struct run_options {
-    unsigned threads;                   /* 0 = as many as the machine has */
-    const volatile sig_atomic_t *stop;  /* set by a signal handler; may be NULL */
-    run_round_fn *on_round;             /* called after each round is stored; may be NULL */
-    void *ctx;                          /* passed to on_round */
+    unsigned threads;                  /* 0 = as many as the machine has */
+    const volatile sig_atomic_t *stop; /* set by a signal handler; may be NULL */
+    run_round_fn *on_round;            /* called after each round is stored; may be NULL */
+    void *ctx;                         /* passed to on_round */
 };
 
 struct run_summary {
-    uint64_t rounds;          /* rounds completed */
-    double final_accuracy;    /* last evaluated accuracy */
-    double final_loss;        /* last evaluated loss */
-    uint64_t uplink_bits;     /* total over the run */
+    uint64_t rounds;       /* rounds completed */
+    double final_accuracy; /* last evaluated accuracy */
+    double final_loss;     /* last evaluated loss */
+    uint64_t uplink_bits;  /* total over the run */
     uint64_t downlink_bits;
-    int64_t sim_time_us;      /* virtual time when the last round closed */
-    uint64_t events;          /* events processed */
-    size_t model_dim;         /* parameters of the model */
-    unsigned threads;         /* threads used */
+    int64_t sim_time_us; /* virtual time when the last round closed */
+    uint64_t events;     /* events processed */
+    size_t model_dim;    /* parameters of the model */
+    unsigned threads;    /* threads used */
     char fingerprint[RUN_FINGERPRINT_HEX];
 };
 

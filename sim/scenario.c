@@ -32,25 +32,28 @@ struct skey_enum {
 struct skey {
     const char *path;
     enum skey_type type;
-    size_t offset;          /* into struct scenario */
-    size_t size;            /* string buffer bytes, or list capacity */
-    size_t count_offset;    /* lists: where the element count goes */
-    const char *def;        /* default as YAML text; NULL = required; SKEY_KEEP = prefilled */
-    double min, max;        /* inclusive range of numbers */
-    bool min_open;          /* min itself is excluded */
+    size_t offset;       /* into struct scenario */
+    size_t size;         /* string buffer bytes, or list capacity */
+    size_t count_offset; /* lists: where the element count goes */
+    const char *def;     /* default as YAML text; NULL = required; SKEY_KEEP = prefilled */
+    double min, max;     /* inclusive range of numbers */
+    unsigned open;       /* SKEY_OPEN_MIN / SKEY_OPEN_MAX: bound itself excluded */
     const struct skey_enum *choices;
     const char *help;
 };
 
 static const char SKEY_KEEP[] = "(keep)";
 
+enum { SKEY_OPEN_MIN = 1, SKEY_OPEN_MAX = 2 };
+
 /* Enumerations owned here */
 static const char *const dataset_names[] = { "synthetic", "synthetic_iid", NULL };
 static const char *const partition_names[] = { "natural", NULL };
 static const char *const model_names[] = { "logreg", "mlp", NULL };
 static const char *const secure_names[] = { "none", NULL };
-static const char *const phase_names[] = { "before_download", "during_training", "before_upload",
-                                           "after_upload", "any", NULL };
+static const char *const phase_names[] = {
+    "before_download", "during_training", "before_upload", "after_upload", "any", NULL
+};
 static const char *const scale_names[] = { "unbiased", "biased", "matched_norm", NULL };
 static const char *const rotation_names[] = { "per_client", "shared", NULL };
 
@@ -98,97 +101,98 @@ static const struct skey_enum e_server_opt = { .count = scenario_server_opt_coun
  * order they are documented in docs/scenarios.md.
  */
 static const struct skey scenario_keys[] = {
-    { "name", SKEY_STRING, OFF(name), SCENARIO_NAME_BYTES, 0, "unnamed", 0, 0, false, NULL,
+    { "name", SKEY_STRING, OFF(name), SCENARIO_NAME_BYTES, 0, "unnamed", 0, 0, 0, NULL,
       "a short name for the run, stored in the results" },
-    { "seed", SKEY_U64, OFF(seed), 0, 0, "1", 0, 9.2e18, false, NULL,
+    { "seed", SKEY_U64, OFF(seed), 0, 0, "1", 0, 9.2e18, 0, NULL,
       "root of every random stream of the run" },
 
-    { "data.dataset", SKEY_ENUM, OFF(data.dataset), 0, 0, NULL, 0, 0, false, &e_dataset,
+    { "data.dataset", SKEY_ENUM, OFF(data.dataset), 0, 0, NULL, 0, 0, 0, &e_dataset,
       "which data the clients hold" },
-    { "data.clients", SKEY_U64, OFF(data.clients), 0, 0, "30", 1, 10000000, false, NULL,
+    { "data.clients", SKEY_U64, OFF(data.clients), 0, 0, "30", 1, 10000000, 0, NULL,
       "population size (number of virtual clients)" },
-    { "data.alpha", SKEY_F64, OFF(data.alpha), 0, 0, "0", 0, 100, false, NULL,
+    { "data.alpha", SKEY_F64, OFF(data.alpha), 0, 0, "0", 0, 100, 0, NULL,
       "Synthetic(alpha, beta): std of the per-client model mean" },
-    { "data.beta", SKEY_F64, OFF(data.beta), 0, 0, "0", 0, 100, false, NULL,
+    { "data.beta", SKEY_F64, OFF(data.beta), 0, 0, "0", 0, 100, 0, NULL,
       "Synthetic(alpha, beta): std of the per-client feature mean" },
-    { "data.dim", SKEY_U64, OFF(data.dim), 0, 0, "60", 1, 1000000, false, NULL,
+    { "data.dim", SKEY_U64, OFF(data.dim), 0, 0, "60", 1, 1000000, 0, NULL,
       "synthetic: number of features" },
-    { "data.classes", SKEY_U64, OFF(data.classes), 0, 0, "10", 2, 65535, false, NULL,
+    { "data.classes", SKEY_U64, OFF(data.classes), 0, 0, "10", 2, 65535, 0, NULL,
       "synthetic: number of classes" },
-    { "data.train_fraction", SKEY_F64, OFF(data.train_fraction), 0, 0, "0.9", 0, 1, true, NULL,
+    { "data.train_fraction", SKEY_F64, OFF(data.train_fraction), 0, 0, "0.9", 0, 1,
+      SKEY_OPEN_MIN | SKEY_OPEN_MAX, NULL,
       "share of each client's samples used for training (rest: held-out test)" },
-    { "data.partition.type", SKEY_ENUM, OFF(data.partition), 0, 0, "natural", 0, 0, false,
-      &e_partition, "how samples are split among clients" },
+    { "data.partition.type", SKEY_ENUM, OFF(data.partition), 0, 0, "natural", 0, 0, 0, &e_partition,
+      "how samples are split among clients" },
 
-    { "model.type", SKEY_ENUM, OFF(model.type), 0, 0, NULL, 0, 0, false, &e_model,
+    { "model.type", SKEY_ENUM, OFF(model.type), 0, 0, NULL, 0, 0, 0, &e_model,
       "logreg (multinomial logistic regression) or mlp" },
     { "model.hidden", SKEY_U64_LIST, OFF(model.hidden), MODEL_MAX_HIDDEN, OFF(model.n_hidden),
-      "[200]", 1, 1000000, false, NULL, "mlp: widths of the hidden ReLU layers" },
+      "[200]", 1, 1000000, 0, NULL, "mlp: widths of the hidden ReLU layers" },
 
-    { "train.rounds", SKEY_U64, OFF(train.rounds), 0, 0, NULL, 1, 10000000, false, NULL,
+    { "train.rounds", SKEY_U64, OFF(train.rounds), 0, 0, NULL, 1, 10000000, 0, NULL,
       "number of rounds" },
-    { "train.clients_per_round", SKEY_U64, OFF(train.clients_per_round), 0, 0, "10", 1,
-      10000000, false, NULL, "clients selected each round (uniformly, without replacement)" },
-    { "train.local_epochs", SKEY_U64, OFF(train.local_epochs), 0, 0, "1", 1, 100000, false, NULL,
+    { "train.clients_per_round", SKEY_U64, OFF(train.clients_per_round), 0, 0, "10", 1, 10000000, 0,
+      NULL, "clients selected each round (uniformly, without replacement)" },
+    { "train.local_epochs", SKEY_U64, OFF(train.local_epochs), 0, 0, "1", 1, 100000, 0, NULL,
       "passes over the local data per round" },
-    { "train.local_steps", SKEY_U64, OFF(train.local_steps), 0, 0, "0", 0, 100000000, false,
-      NULL, "fixed number of local SGD steps instead of epochs (0: use epochs)" },
-    { "train.batch_size", SKEY_U64, OFF(train.batch_size), 0, 0, "10", 1, 1000000, false, NULL,
+    { "train.local_steps", SKEY_U64, OFF(train.local_steps), 0, 0, "0", 0, 100000000, 0, NULL,
+      "fixed number of local SGD steps instead of epochs (0: use epochs)" },
+    { "train.batch_size", SKEY_U64, OFF(train.batch_size), 0, 0, "10", 1, 1000000, 0, NULL,
       "minibatch size of local SGD" },
-    { "train.lr", SKEY_F64, OFF(train.lr), 0, 0, "0.01", 0, 1000, true, NULL,
+    { "train.lr", SKEY_F64, OFF(train.lr), 0, 0, "0.01", 0, 1000, SKEY_OPEN_MIN, NULL,
       "client learning rate" },
-    { "train.momentum", SKEY_F64, OFF(train.momentum), 0, 0, "0", 0, 1, false, NULL,
+    { "train.momentum", SKEY_F64, OFF(train.momentum), 0, 0, "0", 0, 1, 0, NULL,
       "client SGD momentum (0: plain SGD)" },
-    { "train.weight_decay", SKEY_F64, OFF(train.weight_decay), 0, 0, "0", 0, 1000, false, NULL,
+    { "train.weight_decay", SKEY_F64, OFF(train.weight_decay), 0, 0, "0", 0, 1000, 0, NULL,
       "L2 penalty on the weights" },
-    { "train.prox_mu", SKEY_F64, OFF(train.prox_mu), 0, 0, "0", 0, 1000, false, NULL,
+    { "train.prox_mu", SKEY_F64, OFF(train.prox_mu), 0, 0, "0", 0, 1000, 0, NULL,
       "FedProx proximal coefficient (0: FedAvg)" },
 
-    { "uplink.codec", SKEY_ENUM, OFF(uplink.codec.kind), 0, 0, "none", 0, 0, false, &e_codec,
+    { "uplink.codec", SKEY_ENUM, OFF(uplink.codec.kind), 0, 0, "none", 0, 0, 0, &e_codec,
       "compressor of client updates" },
-    { "uplink.bits", SKEY_F64, OFF(uplink.codec.bits), 0, 0, SKEY_KEEP, 0, 64, true, NULL,
+    { "uplink.bits", SKEY_F64, OFF(uplink.codec.bits), 0, 0, SKEY_KEEP, 0, 64, SKEY_OPEN_MIN, NULL,
       "bits per coordinate (codec default when absent)" },
-    { "uplink.scale", SKEY_ENUM, OFF(uplink.codec.scale), 0, 0, "unbiased", 0, 0, false,
-      &e_scale, "EDEN/DRIVE scale" },
-    { "uplink.rotation", SKEY_ENUM, OFF(uplink.codec.rotation), 0, 0, "per_client", 0, 0, false,
+    { "uplink.scale", SKEY_ENUM, OFF(uplink.codec.scale), 0, 0, "unbiased", 0, 0, 0, &e_scale,
+      "EDEN/DRIVE scale" },
+    { "uplink.rotation", SKEY_ENUM, OFF(uplink.codec.rotation), 0, 0, "per_client", 0, 0, 0,
       &e_rotation, "rotation seed per client or shared by the round" },
-    { "uplink.error_feedback", SKEY_BOOL, OFF(uplink.error_feedback), 0, 0, "false", 0, 0, false,
-      NULL, "keep the compression residual on the client and add it next time" },
+    { "uplink.error_feedback", SKEY_BOOL, OFF(uplink.error_feedback), 0, 0, "false", 0, 0, 0, NULL,
+      "keep the compression residual on the client and add it next time" },
 
-    { "downlink.codec", SKEY_ENUM, OFF(downlink.codec.kind), 0, 0, "none", 0, 0, false, &e_codec,
+    { "downlink.codec", SKEY_ENUM, OFF(downlink.codec.kind), 0, 0, "none", 0, 0, 0, &e_codec,
       "compressor of the model sent to clients" },
-    { "downlink.bits", SKEY_F64, OFF(downlink.codec.bits), 0, 0, SKEY_KEEP, 0, 64, true, NULL,
-      "bits per coordinate (codec default when absent)" },
-    { "downlink.scale", SKEY_ENUM, OFF(downlink.codec.scale), 0, 0, "unbiased", 0, 0, false,
-      &e_scale, "EDEN/DRIVE scale" },
-    { "downlink.rotation", SKEY_ENUM, OFF(downlink.codec.rotation), 0, 0, "shared", 0, 0, false,
+    { "downlink.bits", SKEY_F64, OFF(downlink.codec.bits), 0, 0, SKEY_KEEP, 0, 64, SKEY_OPEN_MIN,
+      NULL, "bits per coordinate (codec default when absent)" },
+    { "downlink.scale", SKEY_ENUM, OFF(downlink.codec.scale), 0, 0, "unbiased", 0, 0, 0, &e_scale,
+      "EDEN/DRIVE scale" },
+    { "downlink.rotation", SKEY_ENUM, OFF(downlink.codec.rotation), 0, 0, "shared", 0, 0, 0,
       &e_rotation, "rotation seed per client or shared by the round" },
 
-    { "aggregation.secure", SKEY_ENUM, OFF(aggregation.secure), 0, 0, "none", 0, 0, false,
-      &e_secure, "secure aggregation protocol" },
+    { "aggregation.secure", SKEY_ENUM, OFF(aggregation.secure), 0, 0, "none", 0, 0, 0, &e_secure,
+      "secure aggregation protocol" },
 
-    { "server.optimizer", SKEY_ENUM, OFF(server.optimizer), 0, 0, "fedavg", 0, 0, false,
-      &e_server_opt, "how the mean update changes the global model" },
-    { "server.lr", SKEY_F64, OFF(server.lr), 0, 0, "1", 0, 1000, true, NULL,
+    { "server.optimizer", SKEY_ENUM, OFF(server.optimizer), 0, 0, "fedavg", 0, 0, 0, &e_server_opt,
+      "how the mean update changes the global model" },
+    { "server.lr", SKEY_F64, OFF(server.lr), 0, 0, "1", 0, 1000, SKEY_OPEN_MIN, NULL,
       "server learning rate" },
 
-    { "population.compute.seconds_per_sample", SKEY_F64, OFF(population.seconds_per_sample), 0,
-      0, "0.03", 0, 3600, false, NULL, "simulated training time per sample and epoch" },
+    { "population.compute.seconds_per_sample", SKEY_F64, OFF(population.seconds_per_sample), 0, 0,
+      "0.03", 0, 3600, 0, NULL, "simulated training time per sample and epoch" },
     { "population.network.downlink_mbps", SKEY_F64, OFF(population.downlink_mbps), 0, 0, "6", 0,
-      1e6, true, NULL, "server-to-client bandwidth" },
-    { "population.network.uplink_mbps", SKEY_F64, OFF(population.uplink_mbps), 0, 0, "4.5", 0,
-      1e6, true, NULL, "client-to-server bandwidth" },
-    { "population.network.latency_ms", SKEY_F64, OFF(population.latency_ms), 0, 0, "50", 0,
-      1e6, false, NULL, "one-way latency added to every transfer" },
-    { "population.dropout.probability", SKEY_F64, OFF(population.dropout_probability), 0, 0, "0",
-      0, 1, false, NULL, "chance that a selected client vanishes during the round" },
-    { "population.dropout.phase", SKEY_ENUM, OFF(population.dropout_phase), 0, 0,
-      "before_upload", 0, 0, false, &e_phase, "when a dropping client vanishes" },
+      1e6, SKEY_OPEN_MIN, NULL, "server-to-client bandwidth" },
+    { "population.network.uplink_mbps", SKEY_F64, OFF(population.uplink_mbps), 0, 0, "4.5", 0, 1e6,
+      SKEY_OPEN_MIN, NULL, "client-to-server bandwidth" },
+    { "population.network.latency_ms", SKEY_F64, OFF(population.latency_ms), 0, 0, "50", 0, 1e6, 0,
+      NULL, "one-way latency added to every transfer" },
+    { "population.dropout.probability", SKEY_F64, OFF(population.dropout_probability), 0, 0, "0", 0,
+      1, 0, NULL, "chance that a selected client vanishes during the round" },
+    { "population.dropout.phase", SKEY_ENUM, OFF(population.dropout_phase), 0, 0, "before_upload",
+      0, 0, 0, &e_phase, "when a dropping client vanishes" },
 
-    { "output.db", SKEY_STRING, OFF(output.db), SCENARIO_PATH_BYTES, 0, "results.db", 0, 0,
-      false, NULL, "SQLite results database" },
-    { "output.eval_every", SKEY_U64, OFF(output.eval_every), 0, 0, "1", 1, 10000000, false,
-      NULL, "evaluate the global model every this many rounds (and after the last)" },
+    { "output.db", SKEY_STRING, OFF(output.db), SCENARIO_PATH_BYTES, 0, "results.db", 0, 0, false,
+      NULL, "SQLite results database" },
+    { "output.eval_every", SKEY_U64, OFF(output.eval_every), 0, 0, "1", 1, 10000000, 0, NULL,
+      "evaluate the global model every this many rounds (and after the last)" },
 };
 
 #define SCENARIO_NKEYS (sizeof scenario_keys / sizeof scenario_keys[0])
@@ -294,9 +298,9 @@ struct scenario_ctx {
     struct errbuf *eb;
 };
 
-static int
-scenario_error(struct scenario_ctx *c, const char *source, long line, long col, const char *key,
-               int code, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+static int scenario_error(struct scenario_ctx *c, const char *source, long line, long col,
+                          const char *key, int code, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
 
 static int
 scenario_error(struct scenario_ctx *c, const char *source, long line, long col, const char *key,
@@ -362,18 +366,18 @@ scenario_parse_f64(const char *s, double *out)
 }
 
 static int
-scenario_check_range(struct scenario_ctx *c, const struct skey *k, const struct ynode *n,
-                     double v)
+scenario_check_range(struct scenario_ctx *c, const struct skey *k, const struct ynode *n, double v)
 {
-    bool low = k->min_open ? !(v > k->min) : !(v >= k->min);
-    if (low || !(v <= k->max)) {
+    bool low = (k->open & SKEY_OPEN_MIN) ? !(v > k->min) : !(v >= k->min);
+    bool high = (k->open & SKEY_OPEN_MAX) ? !(v < k->max) : !(v <= k->max);
+    if (low || high) {
         char lo[32], hi[32];
         snprintf(lo, sizeof lo, "%.17g", k->min);
         snprintf(hi, sizeof hi, "%.17g", k->max);
         return scenario_error(c, n->source, n->line, n->column, k->path, -ERR_RANGE,
-                              "%s = %s is out of range (%s%s, %s]", k->path, n->text,
-                              k->min_open ? "(" : "[", lo,
-                              isinf(k->max) ? "inf" : hi);
+                              "%s = %s is out of range %s%s, %s%s", k->path, n->text,
+                              (k->open & SKEY_OPEN_MIN) ? "(" : "[", lo, isinf(k->max) ? "inf" : hi,
+                              (k->open & SKEY_OPEN_MAX) || isinf(k->max) ? ")" : "]");
     }
     return 0;
 }
@@ -395,7 +399,8 @@ scenario_convert(struct scenario_ctx *c, const struct skey *k, const struct ynod
         uint64_t *list = (uint64_t *)(void *)base;
         for (size_t i = 0; i < n->n; i++) {
             const struct ynode *it = n->items[i];
-            if (it->kind != YNODE_SCALAR || it->quoted || scenario_parse_u64(it->text, &list[i]) < 0)
+            if (it->kind != YNODE_SCALAR || it->quoted ||
+                scenario_parse_u64(it->text, &list[i]) < 0)
                 return scenario_error(c, it->source, it->line, it->column, k->path, -ERR_INVALID,
                                       "%s[%zu]: expected a non-negative integer", k->path, i);
             int rc = scenario_check_range(c, k, it, (double)list[i]);
@@ -409,6 +414,7 @@ scenario_convert(struct scenario_ctx *c, const struct skey *k, const struct ynod
         const char *want = k->type == SKEY_STRING ? "a string"
                            : k->type == SKEY_BOOL ? "true or false"
                            : k->type == SKEY_ENUM ? "a name"
+                           : k->type == SKEY_U64  ? "a non-negative integer"
                                                   : "a number";
         return scenario_error(c, n->source, n->line, n->column, k->path, -ERR_INVALID,
                               "%s: expected %s, got %s", k->path, want, scenario_kind_word(n));
@@ -604,11 +610,10 @@ scenario_cross_check(struct scenario_ctx *c, const struct ynode *root, struct sc
 #define AT(path) ((n = scenario_lookup(root, path, &deepest)) != NULL ? n : deepest)
     if (s->train.clients_per_round > s->data.clients) {
         n = AT("train.clients_per_round");
-        return scenario_error(c, n->source, n->line, n->column, "train.clients_per_round",
-                              -ERR_RANGE,
-                              "train.clients_per_round = %llu exceeds data.clients = %llu",
-                              (unsigned long long)s->train.clients_per_round,
-                              (unsigned long long)s->data.clients);
+        return scenario_error(
+            c, n->source, n->line, n->column, "train.clients_per_round", -ERR_RANGE,
+            "train.clients_per_round = %llu exceeds data.clients = %llu",
+            (unsigned long long)s->train.clients_per_round, (unsigned long long)s->data.clients);
     }
     if (s->model.type == MODEL_LOGREG && scenario_lookup(root, "model.hidden", &deepest) != NULL) {
         n = AT("model.hidden");
@@ -681,8 +686,8 @@ scenario_apply_set(struct scenario_ctx *c, struct ynode *root, const char *set, 
         }
         scenario_suggest(section, dot != NULL ? dot + 1 : path, suggestion, sizeof suggestion);
         if (suggestion[0] != '\0')
-            snprintf(hint, sizeof hint, " (did you mean '%s%s%s'?)", section,
-                     section[0] ? "." : "", suggestion);
+            snprintf(hint, sizeof hint, " (did you mean '%s%s%s'?)", section, section[0] ? "." : "",
+                     suggestion);
         return scenario_error(c, "--set", line, 1, path, -ERR_INVALID, "unknown key '%s'%s", path,
                               hint);
     }
@@ -789,8 +794,8 @@ out:
 }
 
 int
-scenario_load_file(struct scenario *out, const char *path, const char *const *sets,
-                   size_t n_sets, struct errbuf *eb)
+scenario_load_file(struct scenario *out, const char *path, const char *const *sets, size_t n_sets,
+                   struct errbuf *eb)
 {
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
@@ -862,8 +867,8 @@ struct scenario_json {
     bool oom;
 };
 
-static void
-scenario_json_put(struct scenario_json *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void scenario_json_put(struct scenario_json *j, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void
 scenario_json_put(struct scenario_json *j, const char *fmt, ...)

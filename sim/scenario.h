@@ -30,7 +30,7 @@
 
 enum dataset_kind {
     DATASET_SYNTHETIC = 0, /* FedProx Synthetic(alpha, beta) */
-    DATASET_SYNTHETIC_IID,  /* FedProx Synthetic-IID */
+    DATASET_SYNTHETIC_IID, /* FedProx Synthetic-IID */
 };
 
 enum partition_kind {
@@ -105,7 +105,7 @@ struct scenario {
     } output;
 
     char source_name[SCENARIO_PATH_BYTES]; /* file name, or "(embedded default)" */
-    char *source_text;                      /* owned copy of the file's text */
+    char *source_text;                     /* owned copy of the file's text */
 };
 
 /* Loading */

@@ -172,8 +172,7 @@ store_begin_run(struct store *st, const struct store_run_info *info, int64_t *ru
 }
 
 int
-store_write_round(struct store *st, int64_t run_id, const struct store_round *r,
-                  struct errbuf *eb)
+store_write_round(struct store *st, int64_t run_id, const struct store_round *r, struct errbuf *eb)
 {
     sqlite3_stmt *q = st->insert_round;
     sqlite3_reset(q);
@@ -201,8 +200,7 @@ store_write_round(struct store *st, int64_t run_id, const struct store_round *r,
 
 int
 store_finish_run(struct store *st, int64_t run_id, const char *status, const char *finished_at,
-                 double wall_time_s, const char *fingerprint, const char *error,
-                 struct errbuf *eb)
+                 double wall_time_s, const char *fingerprint, const char *error, struct errbuf *eb)
 {
     sqlite3_stmt *q = NULL;
     if (sqlite3_prepare_v2(st->db,

@@ -32,17 +32,17 @@ struct store;
 
 /* What one round reports. */
 struct store_round {
-    uint64_t round;          /* 1-based */
-    int64_t sim_time_us;     /* virtual time at which the round closed */
-    bool evaluated;          /* accuracy and loss are set */
-    double accuracy;         /* global test accuracy in [0, 1] */
-    double loss;             /* global test loss */
-    double train_loss;       /* mean local training loss of the participants */
-    uint64_t selected;       /* clients selected */
-    uint64_t participants;   /* updates aggregated */
-    uint64_t dropped;        /* selected clients that dropped out */
-    uint64_t uplink_bits;    /* bits sent client -> server */
-    uint64_t downlink_bits;  /* bits sent server -> clients */
+    uint64_t round;         /* 1-based */
+    int64_t sim_time_us;    /* virtual time at which the round closed */
+    bool evaluated;         /* accuracy and loss are set */
+    double accuracy;        /* global test accuracy in [0, 1] */
+    double loss;            /* global test loss */
+    double train_loss;      /* mean local training loss of the participants */
+    uint64_t selected;      /* clients selected */
+    uint64_t participants;  /* updates aggregated */
+    uint64_t dropped;       /* selected clients that dropped out */
+    uint64_t uplink_bits;   /* bits sent client -> server */
+    uint64_t downlink_bits; /* bits sent server -> clients */
 };
 
 /* What the runs row says about a run before it starts. */
@@ -70,8 +70,8 @@ int store_write_round(struct store *st, int64_t run_id, const struct store_round
  * Sets the run's final status ("finished", "failed", "interrupted"), finish time, wall
  * time, event fingerprint (may be NULL) and error text (may be NULL).
  */
-int store_finish_run(struct store *st, int64_t run_id, const char *status,
-                     const char *finished_at, double wall_time_s, const char *fingerprint,
-                     const char *error, struct errbuf *eb) __attribute__((warn_unused_result));
+int store_finish_run(struct store *st, int64_t run_id, const char *status, const char *finished_at,
+                     double wall_time_s, const char *fingerprint, const char *error,
+                     struct errbuf *eb) __attribute__((warn_unused_result));
 
 #endif

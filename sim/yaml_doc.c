@@ -186,7 +186,8 @@ yaml_doc_collection(struct yaml_doc_parser *p, struct ynode *n, int depth)
         }
         /* A mapping: ev is the key. */
         if (ev.type != YAML_SCALAR_EVENT) {
-            rc = yaml_doc_error_at(p, &ev.start_mark, -ERR_CORRUPT, "mapping keys must be plain scalars");
+            rc = yaml_doc_error_at(p, &ev.start_mark, -ERR_CORRUPT,
+                                   "mapping keys must be plain scalars");
             yaml_event_delete(&ev);
             return rc;
         }

@@ -27,17 +27,17 @@ enum ynode_kind {
 
 struct ynode {
     enum ynode_kind kind;
-    char *text;          /* scalar text (owned), NULL for collections */
-    bool quoted;         /* scalar was single- or double-quoted */
-    long line, column;   /* 1-based start mark */
-    const char *source;  /* where the node came from when not the parsed file (e.g. "--set"),
-                            a string that outlives the tree; NULL for the file itself */
-    size_t n;            /* entries (map) or items (seq) */
-    size_t cap_;         /* allocated entries */
-    char **keys;         /* map keys (owned), n of them */
-    long *key_lines;     /* 1-based line of each key */
-    long *key_columns;   /* 1-based column of each key */
-    struct ynode **items;/* map values or seq items (owned), n of them */
+    char *text;           /* scalar text (owned), NULL for collections */
+    bool quoted;          /* scalar was single- or double-quoted */
+    long line, column;    /* 1-based start mark */
+    const char *source;   /* where the node came from when not the parsed file (e.g. "--set"),
+                             a string that outlives the tree; NULL for the file itself */
+    size_t n;             /* entries (map) or items (seq) */
+    size_t cap_;          /* allocated entries */
+    char **keys;          /* map keys (owned), n of them */
+    long *key_lines;      /* 1-based line of each key */
+    long *key_columns;    /* 1-based column of each key */
+    struct ynode **items; /* map values or seq items (owned), n of them */
 };
 
 /*

@@ -14,13 +14,13 @@
 #include <check.h>
 #include <math.h>
 
-#define ck_assert_rel_tol(a, b, rel)                                                            \
-    do {                                                                                       \
-        double ck_a_ = (double)(a), ck_b_ = (double)(b), ck_r_ = (double)(rel);                \
-        double ck_s_ = fmax(fabs(ck_a_), fabs(ck_b_));                                         \
-        ck_assert_msg(fabs(ck_a_ - ck_b_) <= ck_r_ * ck_s_,                                    \
-                      "%s = %.10g and %s = %.10g differ by more than relative %.3g", #a,      \
-                      ck_a_, #b, ck_b_, ck_r_);                                                \
+#define ck_assert_rel_tol(a, b, rel)                                                               \
+    do {                                                                                           \
+        double ck_a_ = (double)(a), ck_b_ = (double)(b), ck_r_ = (double)(rel);                    \
+        double ck_s_ = fmax(fabs(ck_a_), fabs(ck_b_));                                             \
+        ck_assert_msg(fabs(ck_a_ - ck_b_) <= ck_r_ * ck_s_,                                        \
+                      "%s = %.10g and %s = %.10g differ by more than relative %.3g", #a, ck_a_,    \
+                      #b, ck_b_, ck_r_);                                                           \
     } while (0)
 
 typedef Suite *tsupport_suite_fn(void);

@@ -7,7 +7,7 @@
 int
 main(void)
 {
-    static tsupport_suite_fn *const suites[] = { errbuf_suite, mem_suite, rng_suite,
+    static tsupport_suite_fn *const suites[] = { errbuf_suite,  mem_suite,     rng_suite,
                                                  bitpack_suite, simtime_suite, NULL };
     return tsupport_main(suites);
 }

@@ -1,0 +1,253 @@
+#!/usr/bin/env python3
+"""End-to-end tests of the fedbits binary (tests/e2e/README in docs/testing.md).
+
+Usage: e2e.py CHECK FEDBITS_BINARY SOURCE_DIR
+
+Each CHECK runs the real binary in a fresh temporary directory and compares what a user
+would see: exit status, messages, and the rows of the results database. Python's standard
+library only (sqlite3, subprocess).
+"""
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+ROUND_COLUMNS = ("round, sim_time_s, accuracy, loss, train_loss, selected, participants, "
+                 "dropped, uplink_bits, downlink_bits")
+
+
+def run(binary, args, cwd, check=None, env=None):
+    p = subprocess.run([binary] + args, cwd=cwd, capture_output=True, text=True, env=env)
+    if check is not None and p.returncode != check:
+        sys.exit(f"fedbits {' '.join(args)}: exit {p.returncode}, wanted {check}\n"
+                 f"stdout:\n{p.stdout}\nstderr:\n{p.stderr}")
+    return p
+
+
+def rows(db, run_id=None):
+    con = sqlite3.connect(db)
+    if run_id is None:
+        run_id = con.execute("SELECT max(id) FROM runs").fetchone()[0]
+    r = con.execute(f"SELECT {ROUND_COLUMNS} FROM rounds WHERE run_id = ? ORDER BY round",
+                    (run_id,)).fetchall()
+    con.close()
+    return r
+
+
+def run_row(db, run_id=None):
+    con = sqlite3.connect(db)
+    con.row_factory = sqlite3.Row
+    if run_id is None:
+        run_id = con.execute("SELECT max(id) FROM runs").fetchone()[0]
+    r = dict(con.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone())
+    con.close()
+    return r
+
+
+def dump(db):
+    """The rounds table as text, the form of the .expected files."""
+    out = [ROUND_COLUMNS.replace(" ", "")]
+    for r in rows(db):
+        out.append("|".join("NULL" if v is None else (f"{v:.6f}" if isinstance(v, float) else str(v))
+                            for v in r))
+    return "\n".join(out) + "\n"
+
+
+def fail(msg):
+    sys.exit("FAIL: " + msg)
+
+
+def check_default(binary, src, tmp):
+    """The quick-start run: embedded default scenario, accuracy >= 0.75, full summary."""
+    p = run(binary, ["run", "--db", "r.db"], tmp, check=0)
+    for word in ("rounds", "final accuracy", "uplink bits", "downlink bits", "simulated time",
+                 "wall time"):
+        if word not in p.stdout:
+            fail(f"summary lacks '{word}':\n{p.stdout}")
+    if p.stderr.strip():
+        fail(f"stderr is not a terminal, yet something was printed:\n{p.stderr}")
+    r = rows(os.path.join(tmp, "r.db"))
+    if len(r) != 50:
+        fail(f"{len(r)} rounds stored, wanted 50")
+    acc = r[-1][2]
+    if not acc >= 0.75:
+        fail(f"final accuracy {acc} below 0.75")
+    info = run_row(os.path.join(tmp, "r.db"))
+    if info["status"] != "finished" or not info["event_fingerprint"]:
+        fail(f"run row: {info}")
+    if '"clients": 1000' not in info["config_json"]:
+        fail("resolved config lacks the population: " + info["config_json"])
+    times = [x[1] for x in r]
+    if times != sorted(times):
+        fail("sim_time_s decreases")
+    for x in r:
+        if x[8] != x[6] * 32 * 610 or x[9] != x[5] * 32 * 610:
+            fail(f"bits of round {x[0]} are not 32 x 610 per client: {x}")
+    print(f"default scenario: final accuracy {acc:.4f}, {len(r)} rounds")
+
+
+def check_determinism(binary, src, tmp):
+    """Same scenario and seed: identical rows whatever the threads; another seed differs."""
+    sc = os.path.join(src, "tests", "e2e", "tiny.yaml")
+    run(binary, ["run", sc, "--db", "a.db", "--threads", "1"], tmp, check=0)
+    run(binary, ["run", sc, "--db", "b.db", "--threads", "2"], tmp, check=0)
+    run(binary, ["run", sc, "--db", "c.db", "--seed", "8"], tmp, check=0)
+    a, b, c = (rows(os.path.join(tmp, f)) for f in ("a.db", "b.db", "c.db"))
+    if a != b:
+        fail("1 and 2 threads give different rows")
+    if a == c:
+        fail("seeds 7 and 8 give the same rows")
+    fa = run_row(os.path.join(tmp, "a.db"))["event_fingerprint"]
+    fb = run_row(os.path.join(tmp, "b.db"))["event_fingerprint"]
+    if fa != fb:
+        fail("event fingerprints differ between thread counts")
+    print("determinism: 1 and 2 threads identical; seed changes the run")
+
+
+def check_golden(binary, src, tmp):
+    """The tiny scenario's rounds table, byte for byte (regenerate: tools/regen-expected)."""
+    sc = os.path.join(src, "tests", "e2e", "tiny.yaml")
+    run(binary, ["run", sc, "--db", "g.db"], tmp, check=0)
+    got = dump(os.path.join(tmp, "g.db"))
+    with open(os.path.join(src, "tests", "e2e", "tiny.expected")) as f:
+        want = f.read()
+    if got != want:
+        fail(f"rounds differ from tiny.expected\n--- expected\n{want}--- got\n{got}")
+    print("golden: tiny.expected matches")
+
+
+def check_bad_inputs(binary, src, tmp):
+    """Every file in tests/e2e/bad/ fails validation with the message in its first line."""
+    bad = os.path.join(src, "tests", "e2e", "bad")
+    n = 0
+    for name in sorted(os.listdir(bad)):
+        if not name.endswith(".yaml"):
+            continue
+        path = os.path.join(bad, name)
+        with open(path) as f:
+            first = f.readline()
+        if not first.startswith("# expect: "):
+            fail(f"{name}: first line must be '# expect: MESSAGE'")
+        want = first[len("# expect: "):].rstrip("\n").replace("FILE", path)
+        for cmd in (["validate", path], ["run", path, "--db", "x.db"]):
+            p = run(binary, cmd, tmp, check=2)
+            got = p.stderr.strip().splitlines()[0] if p.stderr.strip() else ""
+            if got != want:
+                fail(f"{name} ({cmd[0]}): got\n  {got}\nwanted\n  {want}")
+        if os.path.exists(os.path.join(tmp, "x.db")):
+            con = sqlite3.connect(os.path.join(tmp, "x.db"))
+            if con.execute("SELECT count(*) FROM runs").fetchone()[0] != 0:
+                fail(f"{name}: a run was started despite the bad scenario")
+            con.close()
+        n += 1
+    # Overrides use the same validation.
+    p = run(binary, ["validate", os.path.join(src, "scenarios", "default.yaml"), "--set",
+                     "train.lr=-1"], tmp, check=2)
+    if not p.stderr.startswith("--set:1:10: error: train.lr = -1 is out of range"):
+        fail("--set error: " + p.stderr)
+    p = run(binary, ["run", "--set", "uplink.bitz=2"], tmp, check=2)
+    if "unknown key 'uplink.bitz' (did you mean 'uplink.bits'?)" not in p.stderr:
+        fail("--set unknown key: " + p.stderr)
+    p = run(binary, ["validate", "missing.yaml"], tmp, check=2)
+    if "missing.yaml: error: cannot open scenario: No such file or directory" not in p.stderr:
+        fail("missing file: " + p.stderr)
+    print(f"bad inputs: {n} files and overrides rejected with the expected messages")
+
+
+def check_cli(binary, src, tmp):
+    """Help, version, list, and usage errors."""
+    p = run(binary, ["--version"], tmp, check=0)
+    if not p.stdout.startswith("fedbits "):
+        fail("--version: " + p.stdout)
+    for cmd in (["--help"], ["run", "--help"], ["validate", "--help"], ["list", "--help"]):
+        p = run(binary, cmd, tmp, check=0)
+        if "usage: fedbits" not in p.stdout:
+            fail(f"{cmd}: no usage text")
+    p = run(binary, ["run", "--help"], tmp, check=0)
+    for opt in ("--db", "--seed", "--set", "--threads", "--quiet"):
+        if opt not in p.stdout:
+            fail(f"run --help does not document {opt}")
+    p = run(binary, ["list"], tmp, check=0)
+    for word in ("synthetic_iid", "logreg", "none", "fedavg"):
+        if word not in p.stdout:
+            fail(f"list lacks {word}")
+    p = run(binary, ["list", "--keys"], tmp, check=0)
+    with open(os.path.join(src, "docs", "scenarios.md")) as f:
+        doc = f.read()
+    for line in p.stdout.splitlines():
+        key = line.split()[0]
+        if f"`{key}`" not in doc:
+            fail(f"scenario key {key} is not documented in docs/scenarios.md")
+    run(binary, ["frobnicate"], tmp, check=2)
+    run(binary, [], tmp, check=2)
+    run(binary, ["run", "--threads", "0"], tmp, check=2)
+    run(binary, ["run", "--seed", "-4"], tmp, check=2)
+    run(binary, ["run", "--bogus"], tmp, check=2)
+    run(binary, ["validate"], tmp, check=2)
+    p = run(binary, ["validate", os.path.join(src, "scenarios", "default.yaml")], tmp, check=0)
+    if ": ok" not in p.stdout:
+        fail("validate ok: " + p.stdout)
+    # An unwritable database is a clear error, not a crash.
+    p = run(binary, ["run", "--db", "/nonexistent-dir/r.db", "--set", "train.rounds=1"], tmp,
+            check=1)
+    if "cannot open the results database" not in p.stderr:
+        fail("bad db path: " + p.stderr)
+    print("cli: help, version, list and usage errors behave")
+
+
+def check_interrupt(binary, src, tmp):
+    """SIGINT mid-run: exit 130, status 'interrupted', completed rounds kept."""
+    db = os.path.join(tmp, "i.db")
+    p = subprocess.Popen([binary, "run", "--db", db, "--set", "train.rounds=100000",
+                          "--set", "data.clients=200", "--set", "train.clients_per_round=20",
+                          "--threads", "1"], cwd=tmp, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        time.sleep(0.2)
+        if os.path.exists(db):
+            try:
+                con = sqlite3.connect(db)
+                n = con.execute("SELECT count(*) FROM rounds").fetchone()[0]
+                con.close()
+            except sqlite3.Error:
+                n = 0
+            if n >= 3:
+                break
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=120)
+    if p.returncode != 130:
+        fail(f"exit {p.returncode} after SIGINT\n{out}\n{err}")
+    info = run_row(db)
+    kept = len(rows(db))
+    if info["status"] != "interrupted" or kept < 3:
+        fail(f"after SIGINT: status {info['status']}, {kept} rounds")
+    print(f"interrupt: status interrupted, {kept} rounds kept")
+
+
+CHECKS = {
+    "default": check_default,
+    "determinism": check_determinism,
+    "golden": check_golden,
+    "bad-inputs": check_bad_inputs,
+    "cli": check_cli,
+    "interrupt": check_interrupt,
+}
+
+
+def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "dump":
+        sys.stdout.write(dump(sys.argv[2]))
+        return
+    if len(sys.argv) != 4 or sys.argv[1] not in CHECKS:
+        sys.exit(f"usage: e2e.py {{{'|'.join(CHECKS)}}} FEDBITS SOURCE_DIR")
+    binary = os.path.abspath(sys.argv[2])
+    with tempfile.TemporaryDirectory(prefix="fedbits-e2e-") as tmp:
+        CHECKS[sys.argv[1]](binary, os.path.abspath(sys.argv[3]), tmp)
+
+
+if __name__ == "__main__":
+    main()

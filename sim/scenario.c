@@ -10,7 +10,7 @@
 
 #include "aggregator/server_opt.h"
 #include "base/mem.h"
-#include "sim/yaml_doc.h"
+#include "sim/ynode.h"
 #include "base/banned.h"
 
 enum skey_type {
@@ -587,7 +587,7 @@ scenario_fill(struct scenario_ctx *c, const struct ynode *root, struct scenario 
         struct ynode *dn = NULL;
         struct errbuf inner;
         errbuf_clear(&inner);
-        int rc = yaml_doc_parse("(default)", k->def, strlen(k->def), &dn, &inner);
+        int rc = ynode_parse("(default)", k->def, strlen(k->def), &dn, &inner);
         if (rc < 0) {
             errbuf_set_key(c->eb, k->path);
             return errbuf_set(c->eb, -ERR_INTERNAL, "bad default for %s", k->path);
@@ -695,7 +695,7 @@ scenario_apply_set(struct scenario_ctx *c, struct ynode *root, const char *set, 
     struct ynode *v = NULL;
     struct errbuf inner;
     errbuf_clear(&inner);
-    int rc = yaml_doc_parse("--set", value, strlen(value), &v, &inner);
+    int rc = ynode_parse("--set", value, strlen(value), &v, &inner);
     if (rc < 0)
         return scenario_error(c, "--set", line, (long)plen + 1 + inner.column, path, rc, "%s",
                               inner.msg);
@@ -759,7 +759,7 @@ scenario_load(struct scenario *out, const char *name, const char *text, size_t l
     struct scenario s;
     scenario_prefill(&s);
     struct ynode *root = NULL;
-    int rc = yaml_doc_parse(name, text, len, &root, eb);
+    int rc = ynode_parse(name, text, len, &root, eb);
     if (rc < 0)
         return rc;
     if (root->kind != YNODE_MAP) {

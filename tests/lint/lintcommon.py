@@ -130,6 +130,9 @@ def object_stem(member):
     stem = member
     if stem.startswith("meson-generated_"):
         stem = stem[len("meson-generated_"):]
+    # A generated source outside the object's folder appears as '.._name.c.o'.
+    while stem.startswith(".._"):
+        stem = stem[len(".._"):]
     for suffix in (".o", ".obj"):
         if stem.endswith(suffix):
             stem = stem[: -len(suffix)]

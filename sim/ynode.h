@@ -1,9 +1,9 @@
 /*
- * yaml_doc: a YAML document as a small tree of nodes that remember where they came from.
+ * ynode: a YAML document as a small tree of nodes that remember where they came from.
  *
  * The scenario loader validates keys after parsing, and every error must name the file,
  * line and column (STYLE.md convention 5), so each node keeps libyaml's start mark.
- * yaml_doc_parse() reads one document with libyaml's event parser into an owned tree
+ * ynode_parse() reads one document with libyaml's event parser into an owned tree
  * (free with ynode_free); anchors and aliases, tags and multi-document streams are
  * rejected, since a scenario has no use for them and they make locations ambiguous.
  * Parse errors carry libyaml's `problem` and mark. Mapping keys must be scalars and
@@ -11,8 +11,8 @@
  * Nodes are plain data: the tree may be edited (the --set overrides do) with the helpers
  * below.
  */
-#ifndef FEDBITS_SIM_YAML_DOC_H
-#define FEDBITS_SIM_YAML_DOC_H
+#ifndef FEDBITS_SIM_YNODE_H
+#define FEDBITS_SIM_YNODE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -45,8 +45,8 @@ struct ynode {
  * An empty document gives an empty map. -ERR_CORRUPT with location on a syntax error or
  * an unsupported construct, -ERR_NOMEM when memory runs out.
  */
-int yaml_doc_parse(const char *name, const char *text, size_t len, struct ynode **root,
-                   struct errbuf *eb) __attribute__((warn_unused_result));
+int ynode_parse(const char *name, const char *text, size_t len, struct ynode **root,
+                struct errbuf *eb) __attribute__((warn_unused_result));
 
 /* Node helpers */
 void ynode_free(struct ynode *n);

@@ -1,5 +1,5 @@
-/* yaml_doc: libyaml events to a located node tree. See yaml_doc.h. */
-#include "sim/yaml_doc.h"
+/* ynode: libyaml events to a located node tree. See ynode.h. */
+#include "sim/ynode.h"
 
 #include <string.h>
 #include <yaml.h>
@@ -8,7 +8,7 @@
 #include "base/banned.h"
 
 /* Nesting limit: a scenario is a few levels deep; this bounds recursion on hostile input. */
-#define YAML_DOC_MAX_DEPTH 64
+#define YNODE_MAX_DEPTH 64
 
 struct ynode *
 ynode_new(enum ynode_kind kind, const char *text, long line, long column)
@@ -128,21 +128,21 @@ ynode_seq_push(struct ynode *s, struct ynode *item)
     return 0;
 }
 
-struct yaml_doc_parser {
+struct ynode_parser {
     yaml_parser_t parser;
     const char *name;
     struct errbuf *eb;
 };
 
 static int
-yaml_doc_error_at(struct yaml_doc_parser *p, const yaml_mark_t *mark, int code, const char *what)
+ynode_error_at(struct ynode_parser *p, const yaml_mark_t *mark, int code, const char *what)
 {
     errbuf_set_location(p->eb, p->name, (long)mark->line + 1, (long)mark->column + 1);
     return errbuf_set(p->eb, code, "%s", what);
 }
 
 static int
-yaml_doc_next(struct yaml_doc_parser *p, yaml_event_t *ev)
+ynode_next(struct ynode_parser *p, yaml_event_t *ev)
 {
     if (yaml_parser_parse(&p->parser, ev))
         return 0;
@@ -158,16 +158,15 @@ yaml_doc_next(struct yaml_doc_parser *p, yaml_event_t *ev)
                       p->parser.problem != NULL ? p->parser.problem : "syntax error");
 }
 
-static int yaml_doc_node(struct yaml_doc_parser *p, yaml_event_t *ev, int depth,
-                         struct ynode **out);
+static int ynode_node(struct ynode_parser *p, yaml_event_t *ev, int depth, struct ynode **out);
 
 /* Reads the entries of a mapping or sequence whose start event was just consumed. */
 static int
-yaml_doc_collection(struct yaml_doc_parser *p, struct ynode *n, int depth)
+ynode_collection(struct ynode_parser *p, struct ynode *n, int depth)
 {
     for (;;) {
         yaml_event_t ev;
-        int rc = yaml_doc_next(p, &ev);
+        int rc = ynode_next(p, &ev);
         if (rc < 0)
             return rc;
         if (ev.type == YAML_MAPPING_END_EVENT || ev.type == YAML_SEQUENCE_END_EVENT) {
@@ -176,7 +175,7 @@ yaml_doc_collection(struct yaml_doc_parser *p, struct ynode *n, int depth)
         }
         if (n->kind == YNODE_SEQ) {
             struct ynode *item = NULL;
-            rc = yaml_doc_node(p, &ev, depth + 1, &item);
+            rc = ynode_node(p, &ev, depth + 1, &item);
             yaml_event_delete(&ev);
             if (rc == 0)
                 rc = ynode_seq_push(n, item);
@@ -186,8 +185,8 @@ yaml_doc_collection(struct yaml_doc_parser *p, struct ynode *n, int depth)
         }
         /* A mapping: ev is the key. */
         if (ev.type != YAML_SCALAR_EVENT) {
-            rc = yaml_doc_error_at(p, &ev.start_mark, -ERR_CORRUPT,
-                                   "mapping keys must be plain scalars");
+            rc = ynode_error_at(p, &ev.start_mark, -ERR_CORRUPT,
+                                "mapping keys must be plain scalars");
             yaml_event_delete(&ev);
             return rc;
         }
@@ -204,13 +203,13 @@ yaml_doc_collection(struct yaml_doc_parser *p, struct ynode *n, int depth)
         if (key == NULL)
             return -ERR_NOMEM;
         yaml_event_t vev;
-        rc = yaml_doc_next(p, &vev);
+        rc = ynode_next(p, &vev);
         if (rc < 0) {
             mem_free(key);
             return rc;
         }
         struct ynode *value = NULL;
-        rc = yaml_doc_node(p, &vev, depth + 1, &value);
+        rc = ynode_node(p, &vev, depth + 1, &value);
         yaml_event_delete(&vev);
         if (rc == 0)
             rc = ynode_map_set(n, key, value, kline, kcol);
@@ -222,23 +221,23 @@ yaml_doc_collection(struct yaml_doc_parser *p, struct ynode *n, int depth)
 
 /* Builds the node that starts with event ev (not consumed here). */
 static int
-yaml_doc_node(struct yaml_doc_parser *p, yaml_event_t *ev, int depth, struct ynode **out)
+ynode_node(struct ynode_parser *p, yaml_event_t *ev, int depth, struct ynode **out)
 {
     *out = NULL;
     long line = (long)ev->start_mark.line + 1, col = (long)ev->start_mark.column + 1;
-    if (depth > YAML_DOC_MAX_DEPTH)
-        return yaml_doc_error_at(p, &ev->start_mark, -ERR_CORRUPT, "YAML nested too deeply");
+    if (depth > YNODE_MAX_DEPTH)
+        return ynode_error_at(p, &ev->start_mark, -ERR_CORRUPT, "YAML nested too deeply");
     switch (ev->type) {
     case YAML_ALIAS_EVENT:
-        return yaml_doc_error_at(p, &ev->start_mark, -ERR_UNSUPPORTED,
-                                 "YAML aliases are not supported in scenarios");
+        return ynode_error_at(p, &ev->start_mark, -ERR_UNSUPPORTED,
+                              "YAML aliases are not supported in scenarios");
     case YAML_SCALAR_EVENT: {
         if (ev->data.scalar.anchor != NULL)
-            return yaml_doc_error_at(p, &ev->start_mark, -ERR_UNSUPPORTED,
-                                     "YAML anchors are not supported in scenarios");
+            return ynode_error_at(p, &ev->start_mark, -ERR_UNSUPPORTED,
+                                  "YAML anchors are not supported in scenarios");
         if (memchr(ev->data.scalar.value, '\0', ev->data.scalar.length) != NULL)
-            return yaml_doc_error_at(p, &ev->start_mark, -ERR_CORRUPT,
-                                     "scalar contains a NUL character");
+            return ynode_error_at(p, &ev->start_mark, -ERR_CORRUPT,
+                                  "scalar contains a NUL character");
         struct ynode *n = ynode_new(YNODE_SCALAR, (const char *)ev->data.scalar.value, line, col);
         if (n == NULL)
             return -ERR_NOMEM;
@@ -255,12 +254,12 @@ yaml_doc_node(struct yaml_doc_parser *p, yaml_event_t *ev, int depth, struct yno
         const yaml_char_t *anchor =
             map ? ev->data.mapping_start.anchor : ev->data.sequence_start.anchor;
         if (anchor != NULL)
-            return yaml_doc_error_at(p, &ev->start_mark, -ERR_UNSUPPORTED,
-                                     "YAML anchors are not supported in scenarios");
+            return ynode_error_at(p, &ev->start_mark, -ERR_UNSUPPORTED,
+                                  "YAML anchors are not supported in scenarios");
         struct ynode *n = ynode_new(map ? YNODE_MAP : YNODE_SEQ, NULL, line, col);
         if (n == NULL)
             return -ERR_NOMEM;
-        int rc = yaml_doc_collection(p, n, depth);
+        int rc = ynode_collection(p, n, depth);
         if (rc < 0) {
             ynode_free(n);
             return rc;
@@ -269,16 +268,15 @@ yaml_doc_node(struct yaml_doc_parser *p, yaml_event_t *ev, int depth, struct yno
         return 0;
     }
     default:
-        return yaml_doc_error_at(p, &ev->start_mark, -ERR_CORRUPT, "unexpected YAML event");
+        return ynode_error_at(p, &ev->start_mark, -ERR_CORRUPT, "unexpected YAML event");
     }
 }
 
 int
-yaml_doc_parse(const char *name, const char *text, size_t len, struct ynode **root,
-               struct errbuf *eb)
+ynode_parse(const char *name, const char *text, size_t len, struct ynode **root, struct errbuf *eb)
 {
     *root = NULL;
-    struct yaml_doc_parser p = { .name = name, .eb = eb };
+    struct ynode_parser p = { .name = name, .eb = eb };
     if (!yaml_parser_initialize(&p.parser))
         return errbuf_set(eb, -ERR_NOMEM, "out of memory starting the YAML parser");
     yaml_parser_set_input_string(&p.parser, (const unsigned char *)text, len);
@@ -287,7 +285,7 @@ yaml_doc_parse(const char *name, const char *text, size_t len, struct ynode **ro
     bool seen_doc = false;
     for (;;) {
         yaml_event_t ev;
-        rc = yaml_doc_next(&p, &ev);
+        rc = ynode_next(&p, &ev);
         if (rc < 0)
             break;
         yaml_event_type_t type = ev.type;
@@ -296,8 +294,8 @@ yaml_doc_parse(const char *name, const char *text, size_t len, struct ynode **ro
             break;
         }
         if (type == YAML_DOCUMENT_START_EVENT && seen_doc) {
-            rc = yaml_doc_error_at(&p, &ev.start_mark, -ERR_UNSUPPORTED,
-                                   "a scenario file holds one YAML document");
+            rc = ynode_error_at(&p, &ev.start_mark, -ERR_UNSUPPORTED,
+                                "a scenario file holds one YAML document");
             yaml_event_delete(&ev);
             break;
         }
@@ -305,7 +303,7 @@ yaml_doc_parse(const char *name, const char *text, size_t len, struct ynode **ro
             seen_doc = true;
         if (type == YAML_SCALAR_EVENT || type == YAML_MAPPING_START_EVENT ||
             type == YAML_SEQUENCE_START_EVENT || type == YAML_ALIAS_EVENT) {
-            rc = yaml_doc_node(&p, &ev, 0, &doc);
+            rc = ynode_node(&p, &ev, 0, &doc);
         }
         yaml_event_delete(&ev);
         if (rc < 0)

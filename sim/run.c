@@ -38,6 +38,7 @@ struct run_slot {
     uint64_t down_bits;            /* downlink message bits */
     int64_t t_down, t_train, t_up; /* phase durations */
     struct train_result tr;
+    bool uploaded; /* the update reached the server this round */
     int rc;
     struct errbuf eb;
 };
@@ -59,8 +60,9 @@ struct run_world {
     struct dataset *ds;
     struct model_spec spec;
     size_t dim;
-    float *w;    /* global model */
-    float *mean; /* the round's mean update */
+    float *w;      /* global model */
+    float *mean;   /* the round's mean update */
+    double *exact; /* uncompressed mean of the same updates (output.nmse) */
     struct fedavg *agg;
     struct server_opt *opt;
     struct run_slot *slots;
@@ -111,6 +113,7 @@ run_world_release(struct run_world *w)
     mem_free(w->perm);
     mem_free(w->w);
     mem_free(w->mean);
+    mem_free(w->exact);
     fedavg_free(w->agg);
     server_opt_free(w->opt);
     event_queue_free(w->q);
@@ -152,6 +155,11 @@ run_world_init(struct run_world *w, struct errbuf *eb)
 
     w->w = mem_alloc(w->dim * sizeof *w->w);
     w->mean = mem_alloc(w->dim * sizeof *w->mean);
+    if (s->output.nmse) {
+        w->exact = mem_alloc(w->dim * sizeof *w->exact);
+        if (w->exact == NULL)
+            goto nomem;
+    }
     w->perm = mem_alloc(w->ds->n_clients * sizeof *w->perm);
     w->slots = mem_calloc(w->n_slots, sizeof *w->slots);
     w->th = mem_calloc(w->n_threads, sizeof *w->th);
@@ -223,6 +231,7 @@ run_compute_slot(struct run_world *w, struct run_slot *sl, struct run_thread *th
     const struct scenario *s = w->s;
     struct codec_link link = { .seed = s->seed, .round = w->round, .client = sl->client };
     sl->rc = 0;
+    sl->uploaded = false;
     sl->msg_len = 0;
     sl->down_bits = 0;
     sl->tr = (struct train_result){ 0 };
@@ -358,6 +367,34 @@ run_client_done(struct run_world *w, int64_t now, struct errbuf *eb)
     return run_push(w, now, RUN_EV_AGGREGATE, RUN_NO_CLIENT, eb);
 }
 
+/*
+ * NMSE of the decoded aggregate against the exact weighted mean of the same updates
+ * (the uncompressed vectors the clients encoded), summed in slot order in double.
+ */
+static double
+run_nmse(struct run_world *w)
+{
+    memset(w->exact, 0, w->dim * sizeof *w->exact);
+    double total = 0;
+    for (size_t k = 0; k < w->n_slots; k++) {
+        const struct run_slot *sl = &w->slots[k];
+        if (!sl->uploaded || sl->samples == 0)
+            continue;
+        double wt = (double)sl->samples;
+        total += wt;
+        for (size_t i = 0; i < w->dim; i++)
+            w->exact[i] += wt * (double)sl->w[i];
+    }
+    double err = 0, norm = 0;
+    for (size_t i = 0; i < w->dim; i++) {
+        double e = w->exact[i] / total;
+        double d = (double)w->mean[i] - e;
+        err += d * d;
+        norm += e * e;
+    }
+    return norm > 0 ? err / norm : 0.0;
+}
+
 static int
 run_round_close(struct run_world *w, int64_t now, struct run_summary *sum, struct errbuf *eb)
 {
@@ -368,6 +405,10 @@ run_round_close(struct run_world *w, int64_t now, struct run_summary *sum, struc
         int rc = fedavg_finish(w->agg, w->mean, &link, eb);
         if (rc < 0)
             return rc;
+        if (s->output.nmse) {
+            rec->has_nmse = true;
+            rec->nmse = run_nmse(w);
+        }
         server_opt_apply(w->opt, w->w, w->mean);
     }
     rec->sim_time_us = now;
@@ -434,6 +475,7 @@ run_handle(struct run_world *w, const struct event *ev, struct run_summary *sum,
         struct codec_link link = { .seed = s->seed, .round = w->round, .client = sl->client };
         w->rec.uplink_bits += (uint64_t)sl->msg_len * 8;
         w->rec.participants++;
+        sl->uploaded = true;
         w->train_loss_sum += sl->tr.loss;
         if (sl->dropout == DROPOUT_AFTER_UPLOAD)
             w->rec.dropped++;

@@ -193,6 +193,8 @@ static const struct skey scenario_keys[] = {
       NULL, "SQLite results database" },
     { "output.eval_every", SKEY_U64, OFF(output.eval_every), 0, 0, "1", 1, 10000000, 0, NULL,
       "evaluate the global model every this many rounds (and after the last)" },
+    { "output.nmse", SKEY_BOOL, OFF(output.nmse), 0, 0, "false", 0, 0, 0, NULL,
+      "record each round's NMSE of the aggregate against the uncompressed mean" },
 };
 
 #define SCENARIO_NKEYS (sizeof scenario_keys / sizeof scenario_keys[0])

@@ -102,6 +102,7 @@ struct scenario {
     struct {
         char db[SCENARIO_PATH_BYTES];
         uint64_t eval_every;
+        bool nmse; /* measure the NMSE of each round's aggregate */
     } output;
 
     char source_name[SCENARIO_PATH_BYTES]; /* file name, or "(embedded default)" */

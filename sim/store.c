@@ -43,6 +43,7 @@ static const char store_schema_v1[] =
     " dropped INTEGER NOT NULL,"
     " uplink_bits INTEGER NOT NULL,"
     " downlink_bits INTEGER NOT NULL,"
+    " nmse REAL,"
     " PRIMARY KEY (run_id, round));";
 
 static int
@@ -126,7 +127,7 @@ store_open(struct store **out, const char *path, struct errbuf *eb)
     if (sqlite3_prepare_v2(st->db,
                            "INSERT INTO rounds (run_id, round, sim_time_s, accuracy, loss, "
                            "train_loss, selected, participants, dropped, uplink_bits, "
-                           "downlink_bits) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                           "downlink_bits, nmse) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &st->insert_round, NULL) != SQLITE_OK) {
         rc = store_db_error(st, eb, "cannot prepare the rounds insert");
         goto fail;
@@ -191,6 +192,8 @@ store_write_round(struct store *st, int64_t run_id, const struct store_round *r,
     sqlite3_bind_int64(q, 9, (sqlite3_int64)r->dropped);
     sqlite3_bind_int64(q, 10, (sqlite3_int64)r->uplink_bits);
     sqlite3_bind_int64(q, 11, (sqlite3_int64)r->downlink_bits);
+    if (r->has_nmse)
+        sqlite3_bind_double(q, 12, r->nmse);
     /* A single statement outside BEGIN is its own transaction (autocommit). */
     int step = sqlite3_step(q);
     int rc = step == SQLITE_DONE ? 0 : store_db_error(st, eb, "cannot record the round");

@@ -11,7 +11,7 @@
  *   runs(id INTEGER PRIMARY KEY, name, scenario TEXT, config_json TEXT, seed, version,
  *        status, started_at, finished_at, wall_time_s, event_fingerprint, error)
  *   rounds(run_id, round, sim_time_s, accuracy, loss, train_loss, selected, participants,
- *          dropped, uplink_bits, downlink_bits, PRIMARY KEY (run_id, round))
+ *          dropped, uplink_bits, downlink_bits, nmse, PRIMARY KEY (run_id, round))
  * accuracy and loss are NULL in rounds without evaluation; bits are exact integers, the
  * total over the round's clients.
  *
@@ -43,6 +43,8 @@ struct store_round {
     uint64_t dropped;       /* selected clients that dropped out */
     uint64_t uplink_bits;   /* bits sent client -> server */
     uint64_t downlink_bits; /* bits sent server -> clients */
+    bool has_nmse;          /* nmse is set */
+    double nmse;            /* ||aggregate - exact mean||^2 / ||exact mean||^2 */
 };
 
 /* What the runs row says about a run before it starts. */

@@ -89,8 +89,8 @@ mutate(struct rng *r, uint8_t *buf, size_t len, const struct corpus *c)
                 buf[rng_below(r, len)] ^= (uint8_t)(1u << rng_below(r, 8));
             break;
         case 1: { /* overwrite with an interesting byte */
-            static const uint8_t bytes[] = { 0, ':', '\n', '{', '}', '[', ']', '-', '9', '"',
-                                             '\'', '&', '*', '!', '#', ' ', 0xff, 0x80, '.', ',' };
+            static const uint8_t bytes[] = { 0,    ':', '\n', '{', '}', '[', ']',  '-',  '9', '"',
+                                             '\'', '&', '*',  '!', '#', ' ', 0xff, 0x80, '.', ',' };
             if (len > 0)
                 buf[rng_below(r, len)] = bytes[rng_below(r, sizeof bytes)];
             break;

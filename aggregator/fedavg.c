@@ -1,6 +1,7 @@
 /* fedavg: weighted mean of decoded updates. See fedavg.h. */
 #include "aggregator/fedavg.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "base/mem.h"
@@ -53,7 +54,7 @@ int
 fedavg_add(struct fedavg *a, const uint8_t *msg, size_t len, double weight,
            const struct codec_link *link, struct errbuf *eb)
 {
-    if (!(weight > 0.0))
+    if (!(weight > 0.0) || !isfinite(weight))
         return errbuf_set(eb, -ERR_INVALID, "update weight %g is not positive", weight);
     int rc = codec_decode_add(a->codec, a->acc, msg, len, weight, link, eb);
     if (rc < 0)

@@ -26,7 +26,7 @@ void fedavg_free(struct fedavg *a);
 
 /* Starts a round: empties the accumulator. */
 void fedavg_begin(struct fedavg *a);
-/* Adds one message with weight (> 0); -ERR_CORRUPT for a bad message (nothing added). */
+/* Adds one message with weight (finite, > 0); -ERR_CORRUPT for a bad message (nothing added). */
 int fedavg_add(struct fedavg *a, const uint8_t *msg, size_t len, double weight,
                const struct codec_link *link, struct errbuf *eb)
     __attribute__((warn_unused_result));

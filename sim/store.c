@@ -149,6 +149,12 @@ store_close(struct store *st)
     mem_free(st);
 }
 
+void
+store_set_busy_timeout(struct store *st, int ms)
+{
+    sqlite3_busy_timeout(st->db, ms);
+}
+
 int
 store_begin_run(struct store *st, const struct store_run_info *info, int64_t *run_id,
                 struct errbuf *eb)

@@ -62,6 +62,9 @@ int store_open(struct store **out, const char *path, struct errbuf *eb)
     __attribute__((warn_unused_result));
 void store_close(struct store *st);
 
+/* Sets how long a write waits for another connection's lock (default 10 s). */
+void store_set_busy_timeout(struct store *st, int ms);
+
 /* Inserts a runs row with status 'running'; its id goes to *run_id. */
 int store_begin_run(struct store *st, const struct store_run_info *info, int64_t *run_id,
                     struct errbuf *eb) __attribute__((warn_unused_result));

@@ -232,6 +232,9 @@ ynode_node(struct ynode_parser *p, yaml_event_t *ev, int depth, struct ynode **o
         return ynode_error_at(p, &ev->start_mark, -ERR_UNSUPPORTED,
                               "YAML aliases are not supported in scenarios");
     case YAML_SCALAR_EVENT: {
+        if (ev->data.scalar.tag != NULL)
+            return ynode_error_at(p, &ev->start_mark, -ERR_UNSUPPORTED,
+                                  "YAML tags are not supported in scenarios");
         if (ev->data.scalar.anchor != NULL)
             return ynode_error_at(p, &ev->start_mark, -ERR_UNSUPPORTED,
                                   "YAML anchors are not supported in scenarios");
@@ -256,6 +259,10 @@ ynode_node(struct ynode_parser *p, yaml_event_t *ev, int depth, struct ynode **o
         if (anchor != NULL)
             return ynode_error_at(p, &ev->start_mark, -ERR_UNSUPPORTED,
                                   "YAML anchors are not supported in scenarios");
+        const yaml_char_t *tag = map ? ev->data.mapping_start.tag : ev->data.sequence_start.tag;
+        if (tag != NULL)
+            return ynode_error_at(p, &ev->start_mark, -ERR_UNSUPPORTED,
+                                  "YAML tags are not supported in scenarios");
         struct ynode *n = ynode_new(map ? YNODE_MAP : YNODE_SEQ, NULL, line, col);
         if (n == NULL)
             return -ERR_NOMEM;
@@ -313,6 +320,11 @@ ynode_parse(const char *name, const char *text, size_t len, struct ynode **root,
     if (rc < 0) {
         ynode_free(doc);
         return rc;
+    }
+    /* An explicit empty document ("---") is a plain empty scalar: treat it as no document. */
+    if (doc != NULL && doc->kind == YNODE_SCALAR && !doc->quoted && doc->text[0] == '\0') {
+        ynode_free(doc);
+        doc = NULL;
     }
     if (doc == NULL) {
         doc = ynode_new(YNODE_MAP, NULL, 1, 1);

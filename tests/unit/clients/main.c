@@ -1,0 +1,13 @@
+/* Test runner for fedbits_clients. */
+#include <stdlib.h>
+
+#include "tests/support/check_support.h"
+#include "tests/unit/clients/suites.h"
+
+int
+main(void)
+{
+    static tsupport_suite_fn *const suites[] = { dataset_suite, synthetic_suite, model_suite,
+                                                 trainer_suite, NULL };
+    return tsupport_main(suites);
+}

@@ -1,0 +1,14 @@
+/* Test runner for fedbits_sim. */
+#include <stdlib.h>
+
+#include "tests/support/check_support.h"
+#include "tests/unit/sim/suites.h"
+
+int
+main(void)
+{
+    static tsupport_suite_fn *const suites[] = {
+        event_queue_suite, ynode_suite, scenario_suite, store_suite, run_suite, oom_suite, NULL
+    };
+    return tsupport_main(suites);
+}

@@ -1,0 +1,11 @@
+/* The Check suites of the sim library, one per module. */
+#ifndef FEDBITS_TESTS_UNIT_SIM_SUITES_H
+#define FEDBITS_TESTS_UNIT_SIM_SUITES_H
+#include <check.h>
+Suite *event_queue_suite(void);
+Suite *ynode_suite(void);
+Suite *scenario_suite(void);
+Suite *store_suite(void);
+Suite *run_suite(void);
+Suite *oom_suite(void);
+#endif

@@ -1,0 +1,315 @@
+/* store: schema creation, runs and rounds, constraints, locks and bad paths. */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/store.h"
+#include "tests/support/check_support.h"
+#include "tests/unit/sim/suites.h"
+
+struct st_fixture {
+    char *dir;
+    char path[4096];
+    struct store *st;
+};
+
+static void
+st_open(struct st_fixture *f)
+{
+    f->dir = tsupport_tmpdir();
+    snprintf(f->path, sizeof f->path, "%s/results.db", f->dir);
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    int rc = store_open(&f->st, f->path, &eb);
+    ck_assert_msg(rc == 0, "store_open: %s", eb.msg);
+    ck_assert_ptr_nonnull(f->st);
+}
+
+static void
+st_close(struct st_fixture *f)
+{
+    store_close(f->st);
+    tsupport_rmtree(f->dir);
+    free(f->dir);
+}
+
+/* A second, independent connection for inspecting the file. */
+static sqlite3 *
+st_peek(const char *path)
+{
+    sqlite3 *db = NULL;
+    ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    return db;
+}
+
+static int64_t
+st_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *q = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    return v;
+}
+
+/* The first column of the first row as text ("NULL" for NULL), into out. */
+static const char *
+st_text(sqlite3 *db, const char *sql, char *out, size_t out_len)
+{
+    sqlite3_stmt *q = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+    const unsigned char *t = sqlite3_column_text(q, 0);
+    snprintf(out, out_len, "%s", t != NULL ? (const char *)t : "NULL");
+    sqlite3_finalize(q);
+    return out;
+}
+
+static const struct store_run_info st_info = {
+    .name = "unit",
+    .scenario_text = "train: {rounds: 2}\n",
+    .config_json = "{\"train\": {\"rounds\": 2}}",
+    .seed = 77,
+    .version = "0.1.0",
+    .started_at = "2026-01-02T03:04:05Z",
+};
+
+START_TEST(open_creates_schema)
+{
+    struct st_fixture f;
+    st_open(&f);
+    sqlite3 *db = st_peek(f.path);
+    ck_assert_int_eq(st_int(db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+    ck_assert_int_eq(STORE_SCHEMA_VERSION, 1);
+    char buf[256];
+    ck_assert_str_eq(st_text(db, "PRAGMA journal_mode", buf, sizeof buf), "wal");
+    ck_assert_int_eq(st_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
+                                "name IN ('runs', 'rounds')"),
+                     2);
+    ck_assert_int_eq(st_int(db, "SELECT count(*) FROM runs"), 0);
+    sqlite3_close(db);
+    /* Reopening an existing database keeps it (no second migration). */
+    store_close(f.st);
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    ck_assert_int_eq(store_open(&f.st, f.path, &eb), 0);
+    st_close(&f);
+}
+END_TEST
+
+START_TEST(run_lifecycle)
+{
+    struct st_fixture f;
+    st_open(&f);
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    int64_t id = -1;
+    ck_assert_int_eq(store_begin_run(f.st, &st_info, &id, &eb), 0);
+    ck_assert_int_gt(id, 0);
+    sqlite3 *db = st_peek(f.path);
+    char buf[256], sql[256];
+    snprintf(sql, sizeof sql, "SELECT status FROM runs WHERE id = %lld", (long long)id);
+    ck_assert_str_eq(st_text(db, sql, buf, sizeof buf), "running");
+
+    /* Round 1 evaluated, round 2 not and without participants: NULLs where documented. */
+    struct store_round r1 = { .round = 1,
+                              .sim_time_us = 1500000,
+                              .evaluated = true,
+                              .accuracy = 0.625,
+                              .loss = 1.25,
+                              .train_loss = 2.5,
+                              .selected = 5,
+                              .participants = 4,
+                              .dropped = 1,
+                              .uplink_bits = 78080,
+                              .downlink_bits = 97600 };
+    struct store_round r2 = { .round = 2, .sim_time_us = 3000001, .selected = 5, .dropped = 5 };
+    ck_assert_int_eq(store_write_round(f.st, id, &r1, &eb), 0);
+    ck_assert_int_eq(store_write_round(f.st, id, &r2, &eb), 0);
+    snprintf(sql, sizeof sql,
+             "SELECT printf('%%d|%%.6f|%%s|%%s|%%s|%%d|%%d|%%d|%%d|%%d', round, sim_time_s, "
+             "quote(accuracy), quote(loss), quote(train_loss), selected, participants, dropped, "
+             "uplink_bits, downlink_bits) FROM rounds WHERE run_id = %lld ORDER BY round",
+             (long long)id);
+    ck_assert_str_eq(st_text(db, sql, buf, sizeof buf),
+                     "1|1.500000|0.625|1.25|2.5|5|4|1|78080|97600");
+    snprintf(sql, sizeof sql,
+             "SELECT printf('%%d|%%.6f|%%s|%%s|%%s|%%d|%%d|%%d|%%d|%%d', round, sim_time_s, "
+             "quote(accuracy), quote(loss), quote(train_loss), selected, participants, dropped, "
+             "uplink_bits, downlink_bits) FROM rounds WHERE run_id = %lld AND round = 2",
+             (long long)id);
+    ck_assert_str_eq(st_text(db, sql, buf, sizeof buf), "2|3.000001|NULL|NULL|NULL|5|0|5|0|0");
+
+    ck_assert_int_eq(
+        store_finish_run(f.st, id, "finished", "2026-01-02T03:05:00Z", 12.5, "ab12", NULL, &eb), 0);
+    snprintf(sql, sizeof sql,
+             "SELECT name || '|' || scenario || '|' || config_json || '|' || seed || '|' || "
+             "version || '|' || status || '|' || started_at || '|' || finished_at || '|' || "
+             "wall_time_s || '|' || event_fingerprint || '|' || quote(error) FROM runs "
+             "WHERE id = %lld",
+             (long long)id);
+    ck_assert_str_eq(st_text(db, sql, buf, sizeof buf),
+                     "unit|train: {rounds: 2}\n|{\"train\": {\"rounds\": 2}}|77|0.1.0|finished|"
+                     "2026-01-02T03:04:05Z|2026-01-02T03:05:00Z|12.5|ab12|NULL");
+    sqlite3_close(db);
+    st_close(&f);
+}
+END_TEST
+
+START_TEST(many_runs_in_one_db)
+{
+    struct st_fixture f;
+    st_open(&f);
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    int64_t ids[6];
+    for (int k = 0; k < 6; k++) {
+        ck_assert_int_eq(store_begin_run(f.st, &st_info, &ids[k], &eb), 0);
+        for (int j = 0; j < k; j++)
+            ck_assert_int_ne(ids[k], ids[j]);
+        for (uint64_t r = 1; r <= 3; r++) {
+            struct store_round rec = { .round = r,
+                                       .sim_time_us = (int64_t)r * 1000,
+                                       .selected = 2,
+                                       .participants = 2,
+                                       .uplink_bits = (uint64_t)k };
+            ck_assert_int_eq(store_write_round(f.st, ids[k], &rec, &eb), 0);
+        }
+        ck_assert_int_eq(store_finish_run(f.st, ids[k], k % 2 ? "failed" : "interrupted",
+                                          "2026-01-02T03:05:00Z", 1.0, NULL, "boom", &eb),
+                         0);
+    }
+    /* The same round number in two runs is fine; in one run it is not. */
+    struct store_round dup = { .round = 2, .selected = 1 };
+    ck_assert_int_eq(store_write_round(f.st, ids[0], &dup, &eb), -ERR_DB);
+    ck_assert_msg(strstr(eb.msg, "UNIQUE constraint failed") != NULL, "%s", eb.msg);
+    sqlite3 *db = st_peek(f.path);
+    ck_assert_int_eq(st_int(db, "SELECT count(*) FROM runs"), 6);
+    ck_assert_int_eq(st_int(db, "SELECT count(*) FROM rounds"), 18);
+    ck_assert_int_eq(st_int(db, "SELECT count(DISTINCT run_id) FROM rounds"), 6);
+    ck_assert_int_eq(st_int(db, "SELECT sum(uplink_bits) FROM rounds"),
+                     3 * (0 + 1 + 2 + 3 + 4 + 5));
+    ck_assert_int_eq(st_int(db, "SELECT count(*) FROM runs WHERE status = 'failed'"), 3);
+    sqlite3_close(db);
+    st_close(&f);
+}
+END_TEST
+
+START_TEST(constraints_reject_bad_rows)
+{
+    struct st_fixture f;
+    st_open(&f);
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    int64_t id;
+    ck_assert_int_eq(store_begin_run(f.st, &st_info, &id, &eb), 0);
+    static const double bad[] = { 1.5, -0.25, 1.0000001 };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct store_round r = {
+            .round = 1 + i, .evaluated = true, .accuracy = bad[i], .loss = 1.0
+        };
+        errbuf_clear(&eb);
+        ck_assert_int_eq(store_write_round(f.st, id, &r, &eb), -ERR_DB);
+        ck_assert_msg(strstr(eb.msg, "CHECK constraint failed") != NULL, "%s", eb.msg);
+        ck_assert_msg(strncmp(eb.msg, "cannot record the round: ", 25) == 0, "%s", eb.msg);
+        ck_assert_str_eq(eb.file, f.path);
+    }
+    /* The bounds themselves are accepted, and the statement still works after errors. */
+    struct store_round lo = { .round = 1, .evaluated = true, .accuracy = 0.0 };
+    struct store_round hi = { .round = 2, .evaluated = true, .accuracy = 1.0 };
+    ck_assert_int_eq(store_write_round(f.st, id, &lo, &eb), 0);
+    ck_assert_int_eq(store_write_round(f.st, id, &hi, &eb), 0);
+    /* A run that does not exist (foreign key), and a status outside the list. */
+    struct store_round orphan = { .round = 1 };
+    ck_assert_int_eq(store_write_round(f.st, id + 100, &orphan, &eb), -ERR_DB);
+    ck_assert_msg(strstr(eb.msg, "FOREIGN KEY constraint failed") != NULL, "%s", eb.msg);
+    ck_assert_int_eq(store_finish_run(f.st, id, "done", "x", 0.0, NULL, NULL, &eb), -ERR_DB);
+    ck_assert_msg(strstr(eb.msg, "CHECK constraint failed") != NULL, "%s", eb.msg);
+    st_close(&f);
+}
+END_TEST
+
+START_TEST(open_in_missing_directory)
+{
+    char *dir = tsupport_tmpdir();
+    char path[4096];
+    snprintf(path, sizeof path, "%s/no/such/dir/results.db", dir);
+    struct store *st = (struct store *)dir; /* any non-NULL value: store_open resets it */
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    ck_assert_int_eq(store_open(&st, path, &eb), -ERR_DB);
+    ck_assert_ptr_null(st);
+    ck_assert_str_eq(eb.file, path);
+    ck_assert_str_eq(eb.msg, "cannot open the results database: unable to open database file "
+                             "(check the path and its permissions)");
+    tsupport_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+START_TEST(newer_schema_is_refused)
+{
+    struct st_fixture f;
+    st_open(&f);
+    store_close(f.st);
+    f.st = NULL;
+    sqlite3 *db = st_peek(f.path);
+    ck_assert_int_eq(sqlite3_exec(db, "PRAGMA user_version = 2", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    ck_assert_int_eq(store_open(&f.st, f.path, &eb), -ERR_UNSUPPORTED);
+    ck_assert_ptr_null(f.st);
+    ck_assert_str_eq(eb.msg, "results schema version 2 is newer than this fedbits (1)");
+    st_close(&f);
+}
+END_TEST
+
+/*
+ * A second writer holding the database: another connection keeps BEGIN EXCLUSIVE open,
+ * so the store's write waits its busy timeout (shortened here to 50 ms) and then fails
+ * with -ERR_DB naming the lock.
+ */
+START_TEST(second_writer_gets_lock_error)
+{
+    struct st_fixture f;
+    st_open(&f);
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    int64_t id;
+    ck_assert_int_eq(store_begin_run(f.st, &st_info, &id, &eb), 0);
+    store_set_busy_timeout(f.st, 50);
+    sqlite3 *other = st_peek(f.path);
+    ck_assert_int_eq(sqlite3_exec(other, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+    struct store_round r = { .round = 1, .selected = 1 };
+    ck_assert_int_eq(store_write_round(f.st, id, &r, &eb), -ERR_DB);
+    ck_assert_str_eq(eb.msg, "cannot record the round: database is locked (another process "
+                             "holds the database; try again or use --db)");
+    ck_assert_int_eq(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(other);
+    /* Once the lock is gone the same write succeeds. */
+    ck_assert_int_eq(store_write_round(f.st, id, &r, &eb), 0);
+    st_close(&f);
+}
+END_TEST
+
+Suite *
+store_suite(void)
+{
+    Suite *s = suite_create("store");
+    TCase *tc = tcase_create("store");
+    tcase_add_test(tc, open_creates_schema);
+    tcase_add_test(tc, run_lifecycle);
+    tcase_add_test(tc, many_runs_in_one_db);
+    tcase_add_test(tc, constraints_reject_bad_rows);
+    tcase_add_test(tc, open_in_missing_directory);
+    tcase_add_test(tc, newer_schema_is_refused);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("lock");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, second_writer_gets_lock_error);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -590,6 +590,8 @@ scenario_fill(struct scenario_ctx *c, const struct ynode *root, struct scenario 
         struct errbuf inner;
         errbuf_clear(&inner);
         int rc = ynode_parse("(default)", k->def, strlen(k->def), &dn, &inner);
+        if (rc == -ERR_NOMEM)
+            return errbuf_set(c->eb, rc, "out of memory resolving defaults");
         if (rc < 0) {
             errbuf_set_key(c->eb, k->path);
             return errbuf_set(c->eb, -ERR_INTERNAL, "bad default for %s", k->path);
@@ -763,7 +765,7 @@ scenario_load(struct scenario *out, const char *name, const char *text, size_t l
     struct ynode *root = NULL;
     int rc = ynode_parse(name, text, len, &root, eb);
     if (rc < 0)
-        return rc;
+        goto out;
     if (root->kind != YNODE_MAP) {
         rc = scenario_node_error(&c, root, "", -ERR_INVALID,
                                  "a scenario must be a mapping of sections");

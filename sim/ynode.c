@@ -319,6 +319,8 @@ ynode_parse(const char *name, const char *text, size_t len, struct ynode **root,
     yaml_parser_delete(&p.parser);
     if (rc < 0) {
         ynode_free(doc);
+        if (rc == -ERR_NOMEM && (eb == NULL || eb->msg[0] == '\0'))
+            errbuf_set(eb, rc, "out of memory parsing '%s'", name);
         return rc;
     }
     /* An explicit empty document ("---") is a plain empty scalar: treat it as no document. */

@@ -24,6 +24,7 @@ struct event {
     uint32_t type;   /* what happens; meaning owned by the simulation */
     uint64_t round;  /* round the event belongs to */
     uint64_t client; /* client concerned, or UINT64_MAX */
+    uint64_t arg;    /* handler-defined payload (e.g. a slot index); not part of the order */
     uint64_t seq;    /* insertion sequence, set by event_queue_push() */
 };
 

@@ -499,7 +499,7 @@ main_cmd_list(int argc, char **argv)
         for (size_t i = 0; i < scenario_schema_count(); i++) {
             const char *path, *type, *def, *help;
             scenario_schema_key(i, &path, &type, &def, &help);
-            printf("%-40s %-17s %-18s %s\n", path, type, def != NULL ? def : "(required)", help);
+            printf("%s\t%s\t%s\t%s\n", path, type, def != NULL ? def : "(required)", help);
         }
         return EXIT_SUCCESS;
     }

@@ -2,6 +2,7 @@
 #include "sim/run.h"
 
 #include <cblas.h>
+#include <math.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "codec/codec.h"
 #include "fedbits_config.h"
 #include "sim/event_queue.h"
+#include "sim/population.h"
 #if FEDBITS_HAVE_OPENMP
 #include <omp.h>
 #endif
@@ -25,20 +27,32 @@
 
 #define RUN_NO_CLIENT  UINT64_MAX
 #define RUN_NO_DROPOUT (-1)
+/* Deadlines sort after every client event at the same instant: an update arriving exactly
+ * at the deadline counts. */
+#define RUN_DEADLINE_KEY UINT64_MAX
 
-/* One selected client of the current round: its inputs, its computed work, its timing. */
-struct run_slot {
+static const char *const run_phase_names[] = { "before_download", "during_training",
+                                               "before_upload", "after_upload" };
+
+/* One client's participation: its inputs, computed work, timing and fate. */
+struct run_job {
+    bool active;  /* started and not yet ended */
+    uint64_t gen; /* job number (names its random streams in async runs) */
     uint64_t client;
+    uint64_t round;   /* round (sync) or aggregation period (async) it started in */
+    uint64_t stream;  /* the "round" part of its random streams' names */
+    uint64_t version; /* model version it trained from */
     int dropout;      /* enum dropout_phase, or RUN_NO_DROPOUT */
     double drop_frac; /* where in training a during_training dropout happens */
     size_t samples;   /* training rows (the FedAvg weight) */
     float *w;         /* received model, then the update (dim floats) */
     uint8_t *msg;     /* uplink message */
     size_t msg_len;
-    uint64_t down_bits;            /* downlink message bits */
+    uint64_t down_bits;
     int64_t t_down, t_train, t_up; /* phase durations */
+    int64_t exp_total;             /* expected duration without jitter (deadline quantile) */
+    int64_t started_at;
     struct train_result tr;
-    bool uploaded; /* the update reached the server this round */
     int rc;
     struct errbuf eb;
 };
@@ -58,6 +72,7 @@ struct run_world {
     int64_t run_id;
     const struct run_options *o;
     struct dataset *ds;
+    struct population *pop;
     struct model_spec spec;
     size_t dim;
     float *w;      /* global model */
@@ -65,21 +80,39 @@ struct run_world {
     double *exact; /* uncompressed mean of the same updates (output.nmse) */
     struct fedavg *agg;
     struct server_opt *opt;
-    struct run_slot *slots;
-    size_t n_slots; /* clients per round */
-    uint32_t *perm; /* selection scratch, n_clients entries */
+    struct run_job *jobs;
+    size_t n_jobs; /* pool size */
+    size_t *batch; /* jobs started at the current instant, not yet computed */
+    size_t n_batch;
+    uint32_t *eligible; /* selection scratch, n_clients entries */
+    bool *busy;         /* client has an active job (async) */
     struct run_thread *th;
     unsigned n_threads;
     struct event_queue *q;
     crypto_generichash_state fp;
+    int64_t now; /* virtual time of the event being handled */
+    uint64_t next_gen;
+    uint64_t version;    /* aggregations applied so far */
+    uint64_t selections; /* async client draws so far (names their streams) */
+    bool done;
 
-    /* The open round. */
+    /* The open round (sync) or aggregation period (async). */
     uint64_t round;
-    int64_t round_start;
-    size_t pending;        /* selected clients not yet uploaded or dropped */
-    double train_loss_sum; /* over participants */
+    bool closed;
+    size_t received; /* updates accepted */
+    size_t pending;  /* sync: jobs of the round still active */
+    double train_loss_sum;
+    double staleness_sum;
     struct store_round rec;
+    struct store_client_event *events; /* clients_rounds rows of the open round */
+    size_t n_events, cap_events;
 };
+
+static bool
+run_is_async(const struct run_world *w)
+{
+    return w->s->protocol.type == PROTOCOL_ASYNC;
+}
 
 static unsigned
 run_thread_count(unsigned asked)
@@ -102,21 +135,25 @@ run_world_release(struct run_world *w)
             mem_free(w->th[t].received);
         }
     }
-    if (w->slots != NULL) {
-        for (size_t i = 0; i < w->n_slots; i++) {
-            mem_free(w->slots[i].w);
-            mem_free(w->slots[i].msg);
+    if (w->jobs != NULL) {
+        for (size_t i = 0; i < w->n_jobs; i++) {
+            mem_free(w->jobs[i].w);
+            mem_free(w->jobs[i].msg);
         }
     }
     mem_free(w->th);
-    mem_free(w->slots);
-    mem_free(w->perm);
+    mem_free(w->jobs);
+    mem_free(w->batch);
+    mem_free(w->eligible);
+    mem_free(w->busy);
+    mem_free(w->events);
     mem_free(w->w);
     mem_free(w->mean);
     mem_free(w->exact);
     fedavg_free(w->agg);
     server_opt_free(w->opt);
     event_queue_free(w->q);
+    population_free(w->pop);
     dataset_free(w->ds);
 }
 
@@ -140,19 +177,65 @@ run_load_data(struct run_world *w, struct errbuf *eb)
 }
 
 static int
+run_load_population(struct run_world *w, struct errbuf *eb)
+{
+    const struct scenario *s = w->s;
+#define sp (&s->population)
+    struct population_params pp = {
+        .compute = sp->compute,
+        .seconds_per_sample = sp->seconds_per_sample,
+        .compute_sigma = sp->compute_sigma,
+        .n_tiers = sp->n_tier_shares,
+        .compute_trace = sp->compute_trace,
+        /* The scenario's network names skip "tiers"; map them onto population_dist. */
+        .network = sp->network == SCENARIO_NETWORK_TRACE       ? POPULATION_TRACE
+                   : sp->network == SCENARIO_NETWORK_LOGNORMAL ? POPULATION_LOGNORMAL
+                                                               : POPULATION_CONSTANT,
+        .downlink_mbps = sp->downlink_mbps,
+        .uplink_mbps = sp->uplink_mbps,
+        .network_sigma = sp->network_sigma,
+        .latency_ms = sp->latency_ms,
+        .jitter = sp->jitter,
+        .network_trace = sp->network_trace,
+        .availability = sp->availability,
+        .availability_p = sp->availability_p,
+        .diurnal_amplitude = sp->diurnal_amplitude,
+        .diurnal_period_s = sp->diurnal_period_s,
+        .availability_trace = sp->availability_trace,
+        .dropout_p = sp->dropout_probability,
+        .dropout_sigma = sp->dropout_propensity_sigma,
+    };
+    for (size_t i = 0; i < pp.n_tiers && i < POPULATION_MAX_TIERS; i++) {
+        pp.tier_share[i] = sp->tier_shares[i];
+        pp.tier_seconds[i] = sp->tier_seconds[i];
+    }
+#undef sp
+    int rc = population_new(&w->pop, &pp, w->ds->n_clients, s->seed, eb);
+    if (rc < 0)
+        return errbuf_prefix(eb, "population");
+    return 0;
+}
+
+static int
 run_world_init(struct run_world *w, struct errbuf *eb)
 {
     const struct scenario *s = w->s;
     int rc = run_load_data(w, eb);
+    if (rc == 0)
+        rc = run_load_population(w, eb);
     if (rc < 0)
         return rc;
     scenario_model_spec(s, &w->spec);
     w->dim = model_param_count(&w->spec);
-    w->n_slots = (size_t)s->train.clients_per_round;
+    if (run_is_async(w))
+        w->n_jobs = (size_t)s->protocol.concurrency;
+    else
+        w->n_jobs = (size_t)ceil(s->protocol.over_selection * (double)s->train.clients_per_round);
     w->n_threads = run_thread_count(w->o->threads);
-    if (w->n_threads > w->n_slots)
-        w->n_threads = (unsigned)w->n_slots;
+    if (w->n_threads > w->n_jobs)
+        w->n_threads = (unsigned)w->n_jobs;
 
+    size_t n_clients = w->ds->n_clients;
     w->w = mem_alloc(w->dim * sizeof *w->w);
     w->mean = mem_alloc(w->dim * sizeof *w->mean);
     if (s->output.nmse) {
@@ -160,16 +243,19 @@ run_world_init(struct run_world *w, struct errbuf *eb)
         if (w->exact == NULL)
             goto nomem;
     }
-    w->perm = mem_alloc(w->ds->n_clients * sizeof *w->perm);
-    w->slots = mem_calloc(w->n_slots, sizeof *w->slots);
+    w->eligible = mem_alloc(n_clients * sizeof *w->eligible);
+    w->busy = mem_calloc(n_clients, sizeof *w->busy);
+    w->jobs = mem_calloc(w->n_jobs, sizeof *w->jobs);
+    w->batch = mem_alloc(w->n_jobs * sizeof *w->batch);
     w->th = mem_calloc(w->n_threads, sizeof *w->th);
     w->agg = fedavg_new(&s->uplink.codec, w->dim);
     struct server_opt_params op = { .kind = (enum server_opt_kind)s->server.optimizer,
                                     .lr = s->server.lr };
     w->opt = server_opt_new(&op, w->dim);
     w->q = event_queue_new();
-    if (w->w == NULL || w->mean == NULL || w->perm == NULL || w->slots == NULL || w->th == NULL ||
-        w->agg == NULL || w->opt == NULL || w->q == NULL)
+    if (w->w == NULL || w->mean == NULL || w->eligible == NULL || w->busy == NULL ||
+        w->jobs == NULL || w->batch == NULL || w->th == NULL || w->agg == NULL || w->opt == NULL ||
+        w->q == NULL)
         goto nomem;
     for (unsigned t = 0; t < w->n_threads; t++) {
         struct run_thread *th = &w->th[t];
@@ -184,10 +270,10 @@ run_world_init(struct run_world *w, struct errbuf *eb)
             goto nomem;
     }
     size_t up_max = codec_max_bytes(w->th[0].up);
-    for (size_t i = 0; i < w->n_slots; i++) {
-        w->slots[i].w = mem_alloc(w->dim * sizeof(float));
-        w->slots[i].msg = mem_alloc(up_max);
-        if (w->slots[i].w == NULL || w->slots[i].msg == NULL)
+    for (size_t i = 0; i < w->n_jobs; i++) {
+        w->jobs[i].w = mem_alloc(w->dim * sizeof(float));
+        w->jobs[i].msg = mem_alloc(up_max);
+        if (w->jobs[i].w == NULL || w->jobs[i].msg == NULL)
             goto nomem;
     }
     struct rng r;
@@ -197,72 +283,75 @@ run_world_init(struct run_world *w, struct errbuf *eb)
     return 0;
 nomem:
     return errbuf_set(eb, -ERR_NOMEM,
-                      "out of memory setting up the run (%zu parameters, %zu "
-                      "clients per round)",
-                      w->dim, w->n_slots);
+                      "out of memory setting up the run (%zu parameters, %zu concurrent clients)",
+                      w->dim, w->n_jobs);
 }
 
+/* Events carry the job's slot and number in `arg`: gen * pool + slot. */
 static int
-run_push(struct run_world *w, int64_t time, uint32_t type, uint64_t client, struct errbuf *eb)
+run_push(struct run_world *w, int64_t time, uint32_t type, uint64_t client, uint64_t key,
+         uint64_t arg, struct errbuf *eb)
 {
     struct event ev = {
         .time = time,
-        .key = client,
+        .key = key,
         .type = type,
         .round = w->round,
         .client = client,
+        .arg = arg,
     };
     if (event_queue_push(w->q, &ev) < 0)
         return errbuf_set(eb, -ERR_NOMEM, "out of memory queueing events");
     return 0;
 }
 
-static int64_t
-run_transfer_time(uint64_t bits, double mbps, double latency_ms)
+static int
+run_push_job(struct run_world *w, int64_t time, uint32_t type, size_t slot, struct errbuf *eb)
 {
-    return simtime_add(simtime_from_s(latency_ms / 1e3),
-                       simtime_from_s((double)bits / (mbps * 1e6)));
+    const struct run_job *j = &w->jobs[slot];
+    return run_push(w, time, type, j->client, j->client, j->gen * w->n_jobs + slot, eb);
 }
 
-/* Everything one selected client computes this round; runs in parallel across slots. */
+/* Everything one started client computes; runs in parallel across the batch. */
 static void
-run_compute_slot(struct run_world *w, struct run_slot *sl, struct run_thread *th)
+run_compute_job(struct run_world *w, struct run_job *j, struct run_thread *th)
 {
     const struct scenario *s = w->s;
-    struct codec_link link = { .seed = s->seed, .round = w->round, .client = sl->client };
-    sl->rc = 0;
-    sl->uploaded = false;
-    sl->msg_len = 0;
-    sl->down_bits = 0;
-    sl->tr = (struct train_result){ 0 };
-    errbuf_clear(&sl->eb);
+    struct codec_link link = { .seed = s->seed, .round = j->stream, .client = j->client };
+    size_t k = (size_t)j->client;
+    j->rc = 0;
+    j->msg_len = 0;
+    j->down_bits = 0;
+    j->t_down = j->t_train = j->t_up = 0;
+    j->tr = (struct train_result){ 0 };
+    errbuf_clear(&j->eb);
     size_t n;
-    dataset_client_train(w->ds, (size_t)sl->client, &n);
-    sl->samples = n;
-    if (sl->dropout == DROPOUT_BEFORE_DOWNLOAD)
+    dataset_client_train(w->ds, k, &n);
+    j->samples = n;
+    if (j->dropout == DROPOUT_BEFORE_DOWNLOAD)
         return;
 
     /* Downlink: the server encodes the model for this client; the client decodes it. */
     size_t down_len = 0;
-    sl->rc = codec_encode(th->down, th->down_msg, codec_max_bytes(th->down), &down_len, w->w, &link,
-                          &sl->eb);
-    if (sl->rc == 0)
-        sl->rc = codec_decode(th->down, th->received, th->down_msg, down_len, &link, &sl->eb);
-    if (sl->rc < 0)
+    j->rc = codec_encode(th->down, th->down_msg, codec_max_bytes(th->down), &down_len, w->w, &link,
+                         &j->eb);
+    if (j->rc == 0)
+        j->rc = codec_decode(th->down, th->received, th->down_msg, down_len, &link, &j->eb);
+    if (j->rc < 0)
         return;
-    sl->down_bits = (uint64_t)down_len * 8;
-    sl->t_down =
-        run_transfer_time(sl->down_bits, s->population.downlink_mbps, s->population.latency_ms);
+    j->down_bits = (uint64_t)down_len * 8;
+    j->t_down = population_transfer_us(w->pop, k, j->stream, true, j->down_bits);
 
-    size_t epochs = (size_t)s->train.local_epochs;
     double work = s->train.local_steps > 0 ? (double)(s->train.local_steps * s->train.batch_size)
-                                           : (double)(n * epochs);
-    sl->t_train = simtime_from_s(work * s->population.seconds_per_sample);
-    if (sl->dropout == DROPOUT_DURING_TRAINING)
+                                           : (double)(n * s->train.local_epochs);
+    j->t_train = population_compute_us(w->pop, k, work);
+    j->exp_total =
+        simtime_add(population_expected_transfer_us(w->pop, k, true, j->down_bits), j->t_train);
+    if (j->dropout == DROPOUT_DURING_TRAINING)
         return;
 
     /* Local training from the received model; the update is local minus received. */
-    memcpy(sl->w, th->received, w->dim * sizeof *sl->w);
+    memcpy(j->w, th->received, w->dim * sizeof *j->w);
     struct train_params tp = {
         .epochs = (unsigned)s->train.local_epochs,
         .steps = (size_t)s->train.local_steps,
@@ -273,117 +362,136 @@ run_compute_slot(struct run_world *w, struct run_slot *sl, struct run_thread *th
         .prox_mu = (float)s->train.prox_mu,
     };
     struct rng r;
-    rng_init_stream(&r, s->seed, RNG_PURPOSE_TRAIN, w->round, sl->client);
-    trainer_train(th->trainer, sl->w, th->received, (size_t)sl->client, &tp, &r, &sl->tr);
+    rng_init_stream(&r, s->seed, RNG_PURPOSE_TRAIN, j->stream, j->client);
+    trainer_train(th->trainer, j->w, th->received, k, &tp, &r, &j->tr);
     for (size_t i = 0; i < w->dim; i++)
-        sl->w[i] -= th->received[i];
-    if (sl->dropout == DROPOUT_BEFORE_UPLOAD)
+        j->w[i] -= th->received[i];
+    if (j->dropout == DROPOUT_BEFORE_UPLOAD)
         return;
 
-    sl->rc =
-        codec_encode(th->up, sl->msg, codec_max_bytes(th->up), &sl->msg_len, sl->w, &link, &sl->eb);
-    if (sl->rc < 0)
+    j->rc = codec_encode(th->up, j->msg, codec_max_bytes(th->up), &j->msg_len, j->w, &link, &j->eb);
+    if (j->rc < 0)
         return;
-    sl->t_up = run_transfer_time((uint64_t)sl->msg_len * 8, s->population.uplink_mbps,
-                                 s->population.latency_ms);
+    uint64_t up_bits = (uint64_t)j->msg_len * 8;
+    j->t_up = population_transfer_us(w->pop, k, j->stream, false, up_bits);
+    j->exp_total =
+        simtime_add(j->exp_total, population_expected_transfer_us(w->pop, k, false, up_bits));
 }
 
+/* Starts a job for client at `now` in slot; it is computed at the next flush. */
 static void
-run_compute_round(struct run_world *w)
-{
-#if FEDBITS_HAVE_OPENMP
-    long n = (long)w->n_slots;
-#pragma omp parallel for num_threads(w->n_threads) schedule(dynamic, 1)
-    for (long i = 0; i < n; i++)
-        run_compute_slot(w, &w->slots[i], &w->th[omp_get_thread_num()]);
-#else
-    for (size_t i = 0; i < w->n_slots; i++)
-        run_compute_slot(w, &w->slots[i], &w->th[0]);
-#endif
-}
-
-/* Selects the round's clients and who of them drops out, then does their work. */
-static int
-run_round_start(struct run_world *w, int64_t now, struct errbuf *eb)
+run_start_job(struct run_world *w, size_t slot, uint64_t client, uint64_t stream, int64_t now)
 {
     const struct scenario *s = w->s;
-    size_t n_clients = w->ds->n_clients;
-    w->round_start = now;
-    w->pending = w->n_slots;
-    w->train_loss_sum = 0;
-    w->rec = (struct store_round){ .round = w->round, .selected = w->n_slots };
-
-    /* Uniform selection without replacement: a partial Fisher-Yates shuffle. */
-    struct rng r;
-    rng_init_stream(&r, s->seed, RNG_PURPOSE_SELECT, w->round, RNG_ANY);
-    for (size_t i = 0; i < n_clients; i++)
-        w->perm[i] = (uint32_t)i;
-    for (size_t i = 0; i < w->n_slots; i++) {
-        size_t j = i + (size_t)rng_below(&r, n_clients - i);
-        uint32_t t = w->perm[i];
-        w->perm[i] = w->perm[j];
-        w->perm[j] = t;
+    struct run_job *j = &w->jobs[slot];
+    j->active = true;
+    j->gen = w->next_gen++;
+    j->client = client;
+    j->round = w->round;
+    j->stream = stream;
+    j->version = w->version;
+    j->started_at = now;
+    struct rng d;
+    rng_init_stream(&d, s->seed, RNG_PURPOSE_DROPOUT, stream, client);
+    double u = rng_uniform(&d);
+    j->dropout = RUN_NO_DROPOUT;
+    if (u < population_dropout_p(w->pop, (size_t)client)) {
+        j->dropout = s->population.dropout_phase;
+        if (j->dropout == DROPOUT_ANY)
+            j->dropout = (int)rng_below(&d, DROPOUT_ANY);
     }
-    for (size_t i = 0; i < w->n_slots; i++) {
-        struct run_slot *sl = &w->slots[i];
-        sl->client = w->perm[i];
-        struct rng d;
-        rng_init_stream(&d, s->seed, RNG_PURPOSE_DROPOUT, w->round, sl->client);
-        double u = rng_uniform(&d);
-        sl->dropout = RUN_NO_DROPOUT;
-        if (u < s->population.dropout_probability) {
-            sl->dropout = s->population.dropout_phase;
-            if (sl->dropout == DROPOUT_ANY)
-                sl->dropout = (int)rng_below(&d, DROPOUT_ANY);
-        }
-        sl->drop_frac = rng_uniform(&d);
-    }
+    j->drop_frac = rng_uniform(&d);
+    w->busy[client] = true;
+    w->batch[w->n_batch++] = slot;
+    w->rec.selected++;
+}
 
-    run_compute_round(w);
-
-    for (size_t i = 0; i < w->n_slots; i++) {
-        struct run_slot *sl = &w->slots[i];
-        if (sl->rc < 0) {
-            *eb = sl->eb;
+/* Computes every job started at this instant (in parallel), then queues their events. */
+static int
+run_flush(struct run_world *w, int64_t now, struct errbuf *eb)
+{
+    if (w->n_batch == 0)
+        return 0;
+#if FEDBITS_HAVE_OPENMP
+    long n = (long)w->n_batch;
+    unsigned threads = w->n_threads < w->n_batch ? w->n_threads : (unsigned)w->n_batch;
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+    for (long i = 0; i < n; i++)
+        run_compute_job(w, &w->jobs[w->batch[i]], &w->th[omp_get_thread_num()]);
+#else
+    for (size_t i = 0; i < w->n_batch; i++)
+        run_compute_job(w, &w->jobs[w->batch[i]], &w->th[0]);
+#endif
+    for (size_t i = 0; i < w->n_batch; i++) {
+        size_t slot = w->batch[i];
+        struct run_job *j = &w->jobs[slot];
+        if (j->rc < 0) {
+            *eb = j->eb;
             return errbuf_prefix(eb, "round %llu, client %llu", (unsigned long long)w->round,
-                                 (unsigned long long)sl->client);
+                                 (unsigned long long)j->client);
         }
         int rc;
-        if (sl->dropout == DROPOUT_BEFORE_DOWNLOAD)
-            rc = run_push(w, now, RUN_EV_DROPOUT, i, eb);
+        if (j->dropout == DROPOUT_BEFORE_DOWNLOAD)
+            rc = run_push_job(w, now, RUN_EV_DROPOUT, slot, eb);
         else
-            rc = run_push(w, simtime_add(now, sl->t_down), RUN_EV_DOWNLINK_DONE, i, eb);
+            rc = run_push_job(w, simtime_add(now, j->t_down), RUN_EV_DOWNLINK_DONE, slot, eb);
         if (rc < 0)
             return rc;
     }
+    w->n_batch = 0;
     return 0;
 }
 
 static int
-run_client_done(struct run_world *w, int64_t now, struct errbuf *eb)
+run_note_client(struct run_world *w, const struct run_job *j, int outcome, int64_t now,
+                uint64_t staleness, struct errbuf *eb)
 {
-    if (--w->pending > 0)
+    if (!w->s->output.client_events)
         return 0;
-    return run_push(w, now, RUN_EV_AGGREGATE, RUN_NO_CLIENT, eb);
+    if (w->n_events == w->cap_events) {
+        size_t cap = w->cap_events == 0 ? 64 : w->cap_events * 2;
+        struct store_client_event *e = mem_realloc(w->events, cap * sizeof *e);
+        if (e == NULL)
+            return errbuf_set(eb, -ERR_NOMEM, "out of memory recording client events");
+        w->events = e;
+        w->cap_events = cap;
+    }
+    bool arrived = j->msg_len > 0 && outcome != STORE_TIMED_OUT &&
+                   (j->dropout == RUN_NO_DROPOUT || j->dropout == DROPOUT_AFTER_UPLOAD);
+    bool received = j->dropout != DROPOUT_BEFORE_DOWNLOAD &&
+                    (outcome != STORE_TIMED_OUT || now >= simtime_add(j->started_at, j->t_down));
+    w->events[w->n_events++] = (struct store_client_event){
+        .client = j->client,
+        .outcome = outcome,
+        .dropout_phase = outcome == STORE_DROPPED ? run_phase_names[j->dropout] : NULL,
+        .started_us = j->started_at,
+        .finished_us = outcome == STORE_TIMED_OUT ? -1 : now,
+        .samples = j->samples,
+        .downlink_bits = received ? j->down_bits : 0,
+        .uplink_bits = arrived ? (uint64_t)j->msg_len * 8 : 0,
+        .staleness = staleness,
+    };
+    return 0;
 }
 
 /*
- * NMSE of the decoded aggregate against the exact weighted mean of the same updates
- * (the uncompressed vectors the clients encoded), summed in slot order in double.
+ * NMSE of the decoded aggregate against the exact weighted mean of the same updates (the
+ * uncompressed vectors the clients encoded). Sync runs only: the contributors are the jobs
+ * of the round whose update was accepted, summed in slot order in double.
  */
 static double
-run_nmse(struct run_world *w)
+run_nmse(struct run_world *w, const bool *accepted)
 {
     memset(w->exact, 0, w->dim * sizeof *w->exact);
     double total = 0;
-    for (size_t k = 0; k < w->n_slots; k++) {
-        const struct run_slot *sl = &w->slots[k];
-        if (!sl->uploaded || sl->samples == 0)
+    for (size_t k = 0; k < w->n_jobs; k++) {
+        const struct run_job *j = &w->jobs[k];
+        if (!accepted[k] || j->samples == 0)
             continue;
-        double wt = (double)sl->samples;
+        double wt = (double)j->samples;
         total += wt;
         for (size_t i = 0; i < w->dim; i++)
-            w->exact[i] += wt * (double)sl->w[i];
+            w->exact[i] += wt * (double)j->w[i];
     }
     double err = 0, norm = 0;
     for (size_t i = 0; i < w->dim; i++) {
@@ -395,24 +503,34 @@ run_nmse(struct run_world *w)
     return norm > 0 ? err / norm : 0.0;
 }
 
+/* Applies the aggregate (if enough updates), evaluates, stores the round. */
 static int
-run_round_close(struct run_world *w, int64_t now, struct run_summary *sum, struct errbuf *eb)
+run_close(struct run_world *w, int64_t now, int64_t next_at, const bool *accepted,
+          struct run_summary *sum, struct errbuf *eb)
 {
     const struct scenario *s = w->s;
     struct store_round *rec = &w->rec;
+    int rc = run_flush(w, now, eb); /* jobs started this instant see the old model */
+    if (rc < 0)
+        return rc;
+    size_t need = run_is_async(w) ? 1 : (size_t)s->protocol.min_clients;
     struct codec_link link = { .seed = s->seed, .round = w->round, .client = RUN_NO_CLIENT };
-    if (fedavg_count(w->agg) > 0) {
-        int rc = fedavg_finish(w->agg, w->mean, &link, eb);
+    rec->round = w->round;
+    rec->failed = w->received < need || fedavg_count(w->agg) == 0;
+    if (!rec->failed) {
+        rc = fedavg_finish(w->agg, w->mean, &link, eb);
         if (rc < 0)
             return rc;
-        if (s->output.nmse) {
+        if (s->output.nmse && accepted != NULL) {
             rec->has_nmse = true;
-            rec->nmse = run_nmse(w);
+            rec->nmse = run_nmse(w, accepted);
         }
         server_opt_apply(w->opt, w->w, w->mean);
+        w->version++;
     }
     rec->sim_time_us = now;
     rec->train_loss = rec->participants > 0 ? w->train_loss_sum / (double)rec->participants : 0;
+    rec->staleness_mean = rec->participants > 0 ? w->staleness_sum / (double)rec->participants : 0;
     if (w->round % s->output.eval_every == 0 || w->round == s->train.rounds) {
         struct eval_result er;
         trainer_evaluate(w->th[0].trainer, w->w, &w->ds->test, NULL, w->ds->test.n, &er);
@@ -422,7 +540,7 @@ run_round_close(struct run_world *w, int64_t now, struct run_summary *sum, struc
         sum->final_accuracy = rec->accuracy;
         sum->final_loss = rec->loss;
     }
-    int rc = store_write_round(w->st, w->run_id, rec, eb);
+    rc = store_write_round_clients(w->st, w->run_id, rec, w->events, w->n_events, eb);
     if (rc < 0)
         return rc;
     sum->rounds = w->round;
@@ -431,11 +549,220 @@ run_round_close(struct run_world *w, int64_t now, struct run_summary *sum, struc
     sum->sim_time_us = now;
     if (w->o->on_round != NULL)
         w->o->on_round(w->o->ctx, s, rec);
-    if (w->round < s->train.rounds) {
-        w->round++;
-        return run_push(w, now, RUN_EV_ROUND_START, RUN_NO_CLIENT, eb);
+
+    /* Open the next round or period. */
+    w->n_events = 0;
+    w->received = 0;
+    w->train_loss_sum = 0;
+    w->staleness_sum = 0;
+    fedavg_begin(w->agg);
+    if (w->round >= s->train.rounds) {
+        w->done = true;
+        return 0;
+    }
+    w->round++;
+    w->rec = (struct store_round){ .round = w->round };
+    if (!run_is_async(w))
+        return run_push(w, next_at, RUN_EV_ROUND_START, RUN_NO_CLIENT, RUN_NO_CLIENT, 0, eb);
+    return 0;
+}
+
+/* Sync: selects the round's cohort among the available clients and starts their jobs. */
+static int
+run_sync_round_start(struct run_world *w, int64_t now, struct run_summary *sum, struct errbuf *eb)
+{
+    const struct scenario *s = w->s;
+    size_t n_clients = w->ds->n_clients, n_elig = 0;
+    for (size_t k = 0; k < n_clients; k++) {
+        if (population_available(w->pop, k, w->round, now))
+            w->eligible[n_elig++] = (uint32_t)k;
+    }
+    w->closed = false;
+    w->received = 0;
+    w->rec = (struct store_round){ .round = w->round };
+    if (n_elig < s->protocol.min_clients || n_elig == 0) {
+        /* Too few clients online: the round fails; try again after retry_s. */
+        w->closed = true;
+        int64_t retry = simtime_add(now, simtime_from_s(s->protocol.retry_s));
+        return run_close(w, now, retry, NULL, sum, eb);
+    }
+    size_t m = w->n_jobs < n_elig ? w->n_jobs : n_elig;
+    struct rng r;
+    rng_init_stream(&r, s->seed, RNG_PURPOSE_SELECT, w->round, RNG_ANY);
+    for (size_t i = 0; i < m; i++) {
+        size_t j = i + (size_t)rng_below(&r, n_elig - i);
+        uint32_t t = w->eligible[i];
+        w->eligible[i] = w->eligible[j];
+        w->eligible[j] = t;
+    }
+    for (size_t i = 0; i < w->n_jobs; i++)
+        w->jobs[i].active = false;
+    for (size_t i = 0; i < m; i++)
+        run_start_job(w, i, w->eligible[i], w->round, now);
+    w->pending = m;
+    int rc = run_flush(w, now, eb);
+    if (rc < 0)
+        return rc;
+
+    int64_t deadline = -1;
+    if (s->protocol.deadline_s > 0) {
+        deadline = simtime_add(now, simtime_from_s(s->protocol.deadline_s));
+    } else if (s->protocol.deadline_quantile > 0) {
+        /* The quantile of the cohort's expected completion times (no jitter, no dropouts). */
+        int64_t *t = mem_alloc(m * sizeof *t);
+        if (t == NULL)
+            return errbuf_set(eb, -ERR_NOMEM, "out of memory computing the deadline");
+        for (size_t i = 0; i < m; i++)
+            t[i] = w->jobs[i].exp_total;
+        for (size_t i = 1; i < m; i++) { /* insertion sort: m is a cohort, not a population */
+            int64_t v = t[i];
+            size_t k = i;
+            for (; k > 0 && t[k - 1] > v; k--)
+                t[k] = t[k - 1];
+            t[k] = v;
+        }
+        size_t at = (size_t)ceil(s->protocol.deadline_quantile * (double)m);
+        deadline = simtime_add(now, t[at == 0 ? 0 : at - 1]);
+        mem_free(t);
+    }
+    if (deadline >= 0)
+        return run_push(w, deadline, RUN_EV_DEADLINE, RUN_NO_CLIENT, RUN_DEADLINE_KEY, 0, eb);
+    return 0;
+}
+
+/* Sync: closes the open round, timing out the jobs still running. */
+static int
+run_sync_close(struct run_world *w, int64_t now, struct run_summary *sum, struct errbuf *eb)
+{
+    bool *acc = mem_calloc(w->n_jobs, sizeof *acc);
+    if (acc == NULL)
+        return errbuf_set(eb, -ERR_NOMEM, "out of memory closing the round");
+    w->closed = true;
+    for (size_t i = 0; i < w->n_jobs; i++) {
+        struct run_job *j = &w->jobs[i];
+        acc[i] = !j->active && j->round == w->round && j->msg_len > 0 &&
+                 (j->dropout == RUN_NO_DROPOUT || j->dropout == DROPOUT_AFTER_UPLOAD);
+        if (j->active && j->round == w->round) {
+            w->rec.timed_out++;
+            int rc = run_note_client(w, j, STORE_TIMED_OUT, now, 0, eb);
+            if (rc < 0) {
+                mem_free(acc);
+                return rc;
+            }
+            j->active = false;
+            w->busy[j->client] = false;
+        }
+    }
+    int rc = run_close(w, now, now, acc, sum, eb);
+    mem_free(acc);
+    return rc;
+}
+
+/* Async: draws a client that is available and idle; false when none is. */
+static bool
+run_async_pick(struct run_world *w, int64_t now, uint64_t *client)
+{
+    size_t n_elig = 0;
+    uint64_t draw = w->selections++;
+    for (size_t k = 0; k < w->ds->n_clients; k++) {
+        if (!w->busy[k] && population_available(w->pop, k, draw, now))
+            w->eligible[n_elig++] = (uint32_t)k;
+    }
+    if (n_elig == 0)
+        return false;
+    struct rng r;
+    rng_init_stream(&r, w->s->seed, RNG_PURPOSE_SELECT, draw, RNG_ANY);
+    *client = w->eligible[rng_below(&r, n_elig)];
+    return true;
+}
+
+/* Async: fills every free slot with a new job (or retries later when nobody is online). */
+static int
+run_async_fill(struct run_world *w, int64_t now, struct errbuf *eb)
+{
+    bool retry = false;
+    for (size_t slot = 0; slot < w->n_jobs; slot++) {
+        if (w->jobs[slot].active)
+            continue;
+        uint64_t client;
+        if (!run_async_pick(w, now, &client)) {
+            retry = true;
+            break;
+        }
+        run_start_job(w, slot, client, w->next_gen, now);
+    }
+    if (retry) {
+        int64_t at = simtime_add(now, simtime_from_s(w->s->protocol.retry_s));
+        return run_push(w, at, RUN_EV_ROUND_START, RUN_NO_CLIENT, RUN_NO_CLIENT, 0, eb);
     }
     return 0;
+}
+
+static double
+run_staleness_weight(const struct scenario *s, uint64_t staleness)
+{
+    if (s->protocol.staleness == STALENESS_CONSTANT)
+        return 1.0;
+    return 1.0 / sqrt(1.0 + (double)staleness);
+}
+
+/* A job ended (uploaded or dropped): account it and, in async runs, restart its slot. */
+static int
+run_job_end(struct run_world *w, size_t slot, int64_t now, struct run_summary *sum,
+            struct errbuf *eb)
+{
+    struct run_job *j = &w->jobs[slot];
+    j->active = false;
+    w->busy[j->client] = false;
+    if (run_is_async(w)) {
+        if (w->received >= w->s->protocol.buffer_size) {
+            int rc = run_close(w, now, now, NULL, sum, eb);
+            if (rc < 0 || w->done)
+                return rc;
+        }
+        return run_async_fill(w, now, eb);
+    }
+    w->pending--;
+    if (w->received >= w->s->train.clients_per_round || w->pending == 0)
+        return run_sync_close(w, now, sum, eb);
+    return 0;
+}
+
+static int
+run_upload(struct run_world *w, size_t slot, int64_t now, struct run_summary *sum,
+           struct errbuf *eb)
+{
+    const struct scenario *s = w->s;
+    struct run_job *j = &w->jobs[slot];
+    struct codec_link link = { .seed = s->seed, .round = j->stream, .client = j->client };
+    uint64_t staleness = w->version - j->version;
+    w->rec.uplink_bits += (uint64_t)j->msg_len * 8;
+    if (j->dropout == DROPOUT_AFTER_UPLOAD)
+        w->rec.dropped++;
+    int outcome = j->dropout == DROPOUT_AFTER_UPLOAD ? STORE_DROPPED : STORE_COMPLETED;
+    if (s->protocol.max_staleness > 0 && staleness > s->protocol.max_staleness) {
+        w->rec.discarded++;
+        outcome = STORE_DISCARDED;
+    } else {
+        double weight = (double)j->samples * run_staleness_weight(s, staleness);
+        if (j->samples > 0) {
+            int rc = fedavg_add(w->agg, j->msg, j->msg_len, weight, &link, eb);
+            if (rc < 0)
+                return errbuf_prefix(eb, "round %llu, update of client %llu",
+                                     (unsigned long long)w->round, (unsigned long long)j->client);
+        }
+        w->received++;
+        w->rec.participants++;
+        w->train_loss_sum += j->tr.loss;
+        w->staleness_sum += (double)staleness;
+        w->rec.stale += staleness > 0;
+        if (staleness > w->rec.staleness_max)
+            w->rec.staleness_max = staleness;
+    }
+    int rc = run_note_client(w, j, outcome, now, staleness, eb);
+    if (rc < 0)
+        return rc;
+    return run_job_end(w, slot, now, sum, eb);
 }
 
 static void
@@ -454,44 +781,40 @@ run_fingerprint(struct run_world *w, const struct event *ev)
 static int
 run_handle(struct run_world *w, const struct event *ev, struct run_summary *sum, struct errbuf *eb)
 {
-    const struct scenario *s = w->s;
-    struct run_slot *sl = ev->client < w->n_slots ? &w->slots[ev->client] : NULL;
-    switch (ev->type) {
-    case RUN_EV_ROUND_START:
-        fedavg_begin(w->agg);
-        return run_round_start(w, ev->time, eb);
-    case RUN_EV_DOWNLINK_DONE:
-        w->rec.downlink_bits += sl->down_bits;
-        if (sl->dropout == DROPOUT_DURING_TRAINING) {
-            int64_t at = simtime_from_s(simtime_to_s(sl->t_train) * sl->drop_frac);
-            return run_push(w, simtime_add(ev->time, at), RUN_EV_DROPOUT, ev->client, eb);
-        }
-        return run_push(w, simtime_add(ev->time, sl->t_train), RUN_EV_TRAIN_DONE, ev->client, eb);
-    case RUN_EV_TRAIN_DONE:
-        if (sl->dropout == DROPOUT_BEFORE_UPLOAD)
-            return run_push(w, ev->time, RUN_EV_DROPOUT, ev->client, eb);
-        return run_push(w, simtime_add(ev->time, sl->t_up), RUN_EV_UPLINK_DONE, ev->client, eb);
-    case RUN_EV_UPLINK_DONE: {
-        struct codec_link link = { .seed = s->seed, .round = w->round, .client = sl->client };
-        w->rec.uplink_bits += (uint64_t)sl->msg_len * 8;
-        w->rec.participants++;
-        sl->uploaded = true;
-        w->train_loss_sum += sl->tr.loss;
-        if (sl->dropout == DROPOUT_AFTER_UPLOAD)
-            w->rec.dropped++;
-        if (sl->samples > 0) {
-            int rc = fedavg_add(w->agg, sl->msg, sl->msg_len, (double)sl->samples, &link, eb);
-            if (rc < 0)
-                return errbuf_prefix(eb, "round %llu, update of client %llu",
-                                     (unsigned long long)w->round, (unsigned long long)sl->client);
-        }
-        return run_client_done(w, ev->time, eb);
+    if (ev->type == RUN_EV_ROUND_START)
+        return run_is_async(w) ? run_async_fill(w, ev->time, eb)
+                               : run_sync_round_start(w, ev->time, sum, eb);
+    if (ev->type == RUN_EV_DEADLINE) {
+        if (ev->round != w->round || w->closed)
+            return 0;
+        return run_sync_close(w, ev->time, sum, eb);
     }
-    case RUN_EV_DROPOUT:
+    size_t slot = (size_t)(ev->arg % w->n_jobs);
+    uint64_t gen = ev->arg / w->n_jobs;
+    struct run_job *j = &w->jobs[slot];
+    if (!j->active || j->gen != gen)
+        return 0; /* the job was timed out when its round closed */
+    switch (ev->type) {
+    case RUN_EV_DOWNLINK_DONE:
+        w->rec.downlink_bits += j->down_bits;
+        if (j->dropout == DROPOUT_DURING_TRAINING) {
+            int64_t at = simtime_from_s(simtime_to_s(j->t_train) * j->drop_frac);
+            return run_push_job(w, simtime_add(ev->time, at), RUN_EV_DROPOUT, slot, eb);
+        }
+        return run_push_job(w, simtime_add(ev->time, j->t_train), RUN_EV_TRAIN_DONE, slot, eb);
+    case RUN_EV_TRAIN_DONE:
+        if (j->dropout == DROPOUT_BEFORE_UPLOAD)
+            return run_push_job(w, ev->time, RUN_EV_DROPOUT, slot, eb);
+        return run_push_job(w, simtime_add(ev->time, j->t_up), RUN_EV_UPLINK_DONE, slot, eb);
+    case RUN_EV_UPLINK_DONE:
+        return run_upload(w, slot, ev->time, sum, eb);
+    case RUN_EV_DROPOUT: {
         w->rec.dropped++;
-        return run_client_done(w, ev->time, eb);
-    case RUN_EV_AGGREGATE:
-        return run_round_close(w, ev->time, sum, eb);
+        int rc = run_note_client(w, j, STORE_DROPPED, ev->time, 0, eb);
+        if (rc < 0)
+            return rc;
+        return run_job_end(w, slot, ev->time, sum, eb);
+    }
     default:
         return errbuf_set(eb, -ERR_INTERNAL, "unknown event type %u", ev->type);
     }
@@ -510,9 +833,19 @@ run_execute(const struct scenario *s, struct store *st, int64_t run_id, const st
         goto out;
     sum->model_dim = w.dim;
     sum->threads = w.n_threads;
-    rc = run_push(&w, 0, RUN_EV_ROUND_START, RUN_NO_CLIENT, eb);
+    w.rec.round = 1;
+    fedavg_begin(w.agg);
+    rc = run_push(&w, 0, RUN_EV_ROUND_START, RUN_NO_CLIENT, RUN_NO_CLIENT, 0, eb);
     struct event ev;
-    while (rc == 0 && event_queue_pop(w.q, &ev)) {
+    while (rc == 0 && !w.done) {
+        /* Jobs started at the current instant are computed before time moves on. */
+        const struct event *next = event_queue_peek(w.q);
+        if (w.n_batch > 0 && (next == NULL || next->time > w.now)) {
+            rc = run_flush(&w, w.now, eb);
+            continue;
+        }
+        if (!event_queue_pop(w.q, &ev))
+            break;
         if (o->stop != NULL && *o->stop) {
             rc = errbuf_set(eb, -ERR_INTERRUPTED, "interrupted after %llu rounds",
                             (unsigned long long)sum->rounds);
@@ -520,8 +853,12 @@ run_execute(const struct scenario *s, struct store *st, int64_t run_id, const st
         }
         run_fingerprint(&w, &ev);
         sum->events++;
+        w.now = ev.time;
         rc = run_handle(&w, &ev, sum, eb);
     }
+    if (rc == 0 && !w.done)
+        rc = errbuf_set(eb, -ERR_INTERNAL, "the event queue ran dry after %llu rounds",
+                        (unsigned long long)sum->rounds);
     unsigned char digest[32];
     crypto_generichash_final(&w.fp, digest, sizeof digest);
     sodium_bin2hex(sum->fingerprint, sizeof sum->fingerprint, digest, sizeof digest);

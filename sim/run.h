@@ -3,20 +3,27 @@
  *
  * run_execute() builds the world the scenario describes (dataset, population, global
  * model, codecs, aggregator), then processes events in virtual-time order until the last
- * round closes. A synchronous round is the event chain
+ * round closes. A client's participation is a *job*, the event chain
  *
- *   ROUND_START -> per client: DOWNLINK_DONE -> TRAIN_DONE -> UPLINK_DONE
- *               -> AGGREGATE (when every non-dropped client has uploaded) -> next ROUND_START
+ *   start -> DOWNLINK_DONE -> TRAIN_DONE -> UPLINK_DONE      (or DROPOUT at its phase)
  *
- * with DROPOUT events where a selected client vanishes. Transfer times come from the
- * exact message sizes (bits / bandwidth + latency) and training time from the work done
- * (samples x epochs x seconds per sample), so compression changes simulated time.
+ * where transfer times come from the exact message sizes over the client's own network
+ * (latency + bits / bandwidth, jittered) and training time from the work done times the
+ * client's seconds per sample, so compression changes simulated time.
  *
- * Determinism: every random draw comes from a stream named (seed, purpose, round,
- * client); the clients of a round compute in parallel (OpenMP, `threads`), each into its
- * own slot, and the server consumes the slots in event order, so the results are
- * bit-identical whatever the number of threads. A BLAKE2b fingerprint over every processed
- * event (time, type, client) is returned so that two runs can be compared.
+ * Protocols (scenario `protocol:`):
+ *  - sync: ROUND_START selects ceil(over_selection * clients_per_round) available clients;
+ *    the round closes at the clients_per_round-th update, when every job has ended, or at
+ *    the DEADLINE; with fewer than min_clients updates it fails and the model is unchanged.
+ *  - async (FedBuff, Nguyen et al., AISTATS 2022): `concurrency` jobs run at all times; each
+ *    update joins a buffer with weight samples * w(staleness); every buffer_size updates the
+ *    server aggregates ("a round") and the model version advances.
+ *
+ * Determinism: every random draw comes from a stream named (seed, purpose, round, client).
+ * Jobs that start together from the same model version are computed in parallel (OpenMP,
+ * `threads`), each into its own slot, and the server consumes slots in event order, so the
+ * results are bit-identical whatever the number of threads. A BLAKE2b fingerprint over every
+ * processed event (time, type, client) is returned so that two runs can be compared.
  *
  * The caller owns the store and the scenario; run_execute() reports each round to the
  * store and to an optional callback (progress display) and returns a summary. It checks
@@ -27,6 +34,7 @@
 #define FEDBITS_SIM_RUN_H
 
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "base/errbuf.h"
@@ -35,7 +43,7 @@
 
 #define RUN_FINGERPRINT_HEX 65 /* 32-byte BLAKE2b in hex, plus NUL */
 
-/* Event types of the synchronous round protocol (values enter the fingerprint). */
+/* Event types (their values enter the fingerprint: never renumber). */
 enum run_event {
     RUN_EV_ROUND_START = 1,
     RUN_EV_DOWNLINK_DONE = 2,
@@ -43,6 +51,7 @@ enum run_event {
     RUN_EV_UPLINK_DONE = 4,
     RUN_EV_DROPOUT = 5,
     RUN_EV_AGGREGATE = 6,
+    RUN_EV_DEADLINE = 7,
 };
 
 typedef void run_round_fn(void *ctx, const struct scenario *s, const struct store_round *r);

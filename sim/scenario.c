@@ -10,6 +10,7 @@
 
 #include "aggregator/server_opt.h"
 #include "base/mem.h"
+#include "sim/population.h"
 #include "sim/ynode.h"
 #include "base/banned.h"
 
@@ -20,6 +21,7 @@ enum skey_type {
     SKEY_BOOL,
     SKEY_ENUM,
     SKEY_U64_LIST,
+    SKEY_F64_LIST,
 };
 
 /* An enumerated key's names, either a fixed list or the functions of the owning module. */
@@ -56,6 +58,12 @@ static const char *const phase_names[] = {
 };
 static const char *const scale_names[] = { "unbiased", "biased", "matched_norm", NULL };
 static const char *const rotation_names[] = { "per_client", "shared", NULL };
+static const char *const compute_dist_names[] = { "constant", "lognormal", "tiers", "trace", NULL };
+static const char *const network_dist_names[] = { "constant", "lognormal", "trace", NULL };
+static const char *const availability_names[] = { "always", "probability", "diurnal", "trace",
+                                                  NULL };
+static const char *const protocol_names[] = { "sync", "async", NULL };
+static const char *const staleness_names[] = { "sqrt", "constant", NULL };
 
 static size_t
 scenario_codec_count(void)
@@ -88,6 +96,11 @@ static const struct skey_enum e_secure = { .names = secure_names };
 static const struct skey_enum e_phase = { .names = phase_names };
 static const struct skey_enum e_scale = { .names = scale_names };
 static const struct skey_enum e_rotation = { .names = rotation_names };
+static const struct skey_enum e_compute_dist = { .names = compute_dist_names };
+static const struct skey_enum e_network_dist = { .names = network_dist_names };
+static const struct skey_enum e_availability = { .names = availability_names };
+static const struct skey_enum e_protocol = { .names = protocol_names };
+static const struct skey_enum e_staleness = { .names = staleness_names };
 static const struct skey_enum e_codec = { .count = scenario_codec_count,
                                           .name = scenario_codec_name };
 static const struct skey_enum e_server_opt = { .count = scenario_server_opt_count,
@@ -176,23 +189,79 @@ static const struct skey scenario_keys[] = {
     { "server.lr", SKEY_F64, OFF(server.lr), 0, 0, "1", 0, 1000, SKEY_OPEN_MIN, NULL,
       "server learning rate" },
 
+    { "population.compute.distribution", SKEY_ENUM, OFF(population.compute), 0, 0, "constant", 0, 0,
+      0, &e_compute_dist, "how seconds per sample vary across clients" },
     { "population.compute.seconds_per_sample", SKEY_F64, OFF(population.seconds_per_sample), 0, 0,
-      "0.03", 0, 3600, 0, NULL, "simulated training time per sample and epoch" },
+      "0.03", 0, 3600, 0, NULL, "training time per sample and epoch (median when lognormal)" },
+    { "population.compute.sigma", SKEY_F64, OFF(population.compute_sigma), 0, 0, "0.6", 0, 10, 0,
+      NULL, "lognormal: std of log seconds per sample" },
+    { "population.compute.tier_shares", SKEY_F64_LIST, OFF(population.tier_shares),
+      SCENARIO_MAX_TIERS, OFF(population.n_tier_shares), "[0.53, 0.46, 0.01]", 0, 1, 0, NULL,
+      "tiers: share of clients in each tier" },
+    { "population.compute.tier_seconds_per_sample", SKEY_F64_LIST, OFF(population.tier_seconds),
+      SCENARIO_MAX_TIERS, OFF(population.n_tier_seconds), "[0.1, 0.03, 0.005]", 0, 3600,
+      SKEY_OPEN_MIN, NULL, "tiers: seconds per sample of each tier" },
+    { "population.compute.trace", SKEY_STRING, OFF(population.compute_trace), SCENARIO_PATH_BYTES,
+      0, "", 0, 0, 0, NULL, "trace: file with one seconds-per-sample value per line" },
+    { "population.network.distribution", SKEY_ENUM, OFF(population.network), 0, 0, "constant", 0, 0,
+      0, &e_network_dist, "how bandwidth varies across clients" },
     { "population.network.downlink_mbps", SKEY_F64, OFF(population.downlink_mbps), 0, 0, "6", 0,
-      1e6, SKEY_OPEN_MIN, NULL, "server-to-client bandwidth" },
+      1e6, SKEY_OPEN_MIN, NULL, "server-to-client bandwidth (median when lognormal)" },
     { "population.network.uplink_mbps", SKEY_F64, OFF(population.uplink_mbps), 0, 0, "4.5", 0, 1e6,
-      SKEY_OPEN_MIN, NULL, "client-to-server bandwidth" },
+      SKEY_OPEN_MIN, NULL, "client-to-server bandwidth (median when lognormal)" },
+    { "population.network.sigma", SKEY_F64, OFF(population.network_sigma), 0, 0, "0.5", 0, 10, 0,
+      NULL, "lognormal: std of log bandwidth" },
     { "population.network.latency_ms", SKEY_F64, OFF(population.latency_ms), 0, 0, "50", 0, 1e6, 0,
       NULL, "one-way latency added to every transfer" },
+    { "population.network.jitter", SKEY_F64, OFF(population.jitter), 0, 0, "0", 0, 10, 0, NULL,
+      "relative std of each transfer's duration (0: none)" },
+    { "population.network.trace", SKEY_STRING, OFF(population.network_trace), SCENARIO_PATH_BYTES,
+      0, "", 0, 0, 0, NULL, "trace: file with 'downlink_mbps uplink_mbps [latency_ms]' per line" },
+    { "population.availability.type", SKEY_ENUM, OFF(population.availability), 0, 0, "always", 0, 0,
+      0, &e_availability, "when clients can be selected" },
+    { "population.availability.probability", SKEY_F64, OFF(population.availability_p), 0, 0, "1", 0,
+      1, 0, NULL, "probability / diurnal: base probability of being available" },
+    { "population.availability.amplitude", SKEY_F64, OFF(population.diurnal_amplitude), 0, 0, "0.4",
+      0, 0.5, 0, NULL, "diurnal: p(t) = p * (0.5 + amplitude * sin(2 pi (t/period + phase)))" },
+    { "population.availability.period_s", SKEY_F64, OFF(population.diurnal_period_s), 0, 0, "86400",
+      0, 1e9, SKEY_OPEN_MIN, NULL, "diurnal: period in seconds" },
+    { "population.availability.trace", SKEY_STRING, OFF(population.availability_trace),
+      SCENARIO_PATH_BYTES, 0, "", 0, 0, 0, NULL,
+      "trace: active intervals per client (docs/population.md)" },
     { "population.dropout.probability", SKEY_F64, OFF(population.dropout_probability), 0, 0, "0", 0,
-      1, 0, NULL, "chance that a selected client vanishes during the round" },
+      1, 0, NULL, "mean chance that a selected client vanishes during the round" },
     { "population.dropout.phase", SKEY_ENUM, OFF(population.dropout_phase), 0, 0, "before_upload",
       0, 0, 0, &e_phase, "when a dropping client vanishes" },
+    { "population.dropout.propensity_sigma", SKEY_F64, OFF(population.dropout_propensity_sigma), 0,
+      0, "0", 0, 5, 0, NULL, "per-client spread (lognormal sigma) of the dropout probability" },
+
+    { "protocol.type", SKEY_ENUM, OFF(protocol.type), 0, 0, "sync", 0, 0, 0, &e_protocol,
+      "sync rounds or async buffered aggregation (FedBuff)" },
+    { "protocol.over_selection", SKEY_F64, OFF(protocol.over_selection), 0, 0, "1", 1, 10, 0, NULL,
+      "sync: select this many times clients_per_round; the first clients_per_round count" },
+    { "protocol.deadline.seconds", SKEY_F64, OFF(protocol.deadline_s), 0, 0, "0", 0, 1e9, 0, NULL,
+      "sync: round deadline after its start (0: none)" },
+    { "protocol.deadline.quantile", SKEY_F64, OFF(protocol.deadline_quantile), 0, 0, "0", 0, 1, 0,
+      NULL, "sync: deadline at this quantile of the cohort's expected completion (0: none)" },
+    { "protocol.min_clients", SKEY_U64, OFF(protocol.min_clients), 0, 0, "1", 1, 10000000, 0, NULL,
+      "sync: fewest updates for a round to count; below it the round fails" },
+    { "protocol.retry_s", SKEY_F64, OFF(protocol.retry_s), 0, 0, "60", 0, 1e9, SKEY_OPEN_MIN, NULL,
+      "sync: wait before the next round when too few clients were available" },
+    { "protocol.concurrency", SKEY_U64, OFF(protocol.concurrency), 0, 0, "100", 1, 10000000, 0,
+      NULL, "async: clients training at once" },
+    { "protocol.buffer_size", SKEY_U64, OFF(protocol.buffer_size), 0, 0, "10", 1, 10000000, 0, NULL,
+      "async: updates per aggregation" },
+    { "protocol.staleness", SKEY_ENUM, OFF(protocol.staleness), 0, 0, "sqrt", 0, 0, 0, &e_staleness,
+      "async: update weight by staleness s, (1 + s)^-1/2 or constant" },
+    { "protocol.max_staleness", SKEY_U64, OFF(protocol.max_staleness), 0, 0, "0", 0, 10000000, 0,
+      NULL, "async: discard updates staler than this (0: keep all)" },
 
     { "output.db", SKEY_STRING, OFF(output.db), SCENARIO_PATH_BYTES, 0, "results.db", 0, 0, false,
       NULL, "SQLite results database" },
     { "output.eval_every", SKEY_U64, OFF(output.eval_every), 0, 0, "1", 1, 10000000, 0, NULL,
       "evaluate the global model every this many rounds (and after the last)" },
+    { "output.client_events", SKEY_BOOL, OFF(output.client_events), 0, 0, "false", 0, 0, 0, NULL,
+      "write one clients_rounds row per selected client and round" },
     { "output.nmse", SKEY_BOOL, OFF(output.nmse), 0, 0, "false", 0, 0, 0, NULL,
       "record each round's NMSE of the aggregate against the uncompressed mean" },
 };
@@ -412,6 +481,29 @@ scenario_convert(struct scenario_ctx *c, const struct skey *k, const struct ynod
         *(size_t *)(void *)((char *)s + k->count_offset) = n->n;
         return 0;
     }
+    if (k->type == SKEY_F64_LIST) {
+        if (n->kind != YNODE_SEQ)
+            return scenario_error(c, n->source, n->line, n->column, k->path, -ERR_INVALID,
+                                  "%s: expected a list of numbers, got %s", k->path,
+                                  scenario_kind_word(n));
+        if (n->n > k->size)
+            return scenario_error(c, n->source, n->line, n->column, k->path, -ERR_RANGE,
+                                  "%s: at most %zu entries are supported, got %zu", k->path,
+                                  k->size, n->n);
+        double *list = (double *)(void *)base;
+        for (size_t i = 0; i < n->n; i++) {
+            const struct ynode *it = n->items[i];
+            if (it->kind != YNODE_SCALAR || it->quoted ||
+                scenario_parse_f64(it->text, &list[i]) < 0)
+                return scenario_error(c, it->source, it->line, it->column, k->path, -ERR_INVALID,
+                                      "%s[%zu]: expected a number", k->path, i);
+            int rc = scenario_check_range(c, k, it, list[i]);
+            if (rc < 0)
+                return rc;
+        }
+        *(size_t *)(void *)((char *)s + k->count_offset) = n->n;
+        return 0;
+    }
     if (n->kind != YNODE_SCALAR) {
         const char *want = k->type == SKEY_STRING ? "a string"
                            : k->type == SKEY_BOOL ? "true or false"
@@ -427,7 +519,7 @@ scenario_convert(struct scenario_ctx *c, const struct skey *k, const struct ynod
         if (len >= k->size)
             return scenario_error(c, n->source, n->line, n->column, k->path, -ERR_RANGE,
                                   "%s: longer than %zu characters", k->path, k->size - 1);
-        if (len == 0)
+        if (len == 0 && !(k->def != NULL && k->def[0] == '\0'))
             return scenario_error(c, n->source, n->line, n->column, k->path, -ERR_INVALID,
                                   "%s: must not be empty", k->path);
         memcpy(base, n->text, len + 1);
@@ -491,6 +583,7 @@ scenario_convert(struct scenario_ctx *c, const struct skey *k, const struct ynod
                               known);
     }
     case SKEY_U64_LIST:
+    case SKEY_F64_LIST:
         break;
     }
     return -ERR_INTERNAL;
@@ -586,6 +679,10 @@ scenario_fill(struct scenario_ctx *c, const struct ynode *root, struct scenario 
                                   -ERR_INVALID, "missing required key '%s'", k->path);
         if (k->def == SKEY_KEEP)
             continue;
+        if (k->type == SKEY_STRING && k->def[0] == '\0') {
+            ((char *)s + k->offset)[0] = '\0';
+            continue;
+        }
         struct ynode *dn = NULL;
         struct errbuf inner;
         errbuf_clear(&inner);
@@ -659,6 +756,74 @@ scenario_cross_check(struct scenario_ctx *c, const struct ynode *root, struct sc
             return scenario_error(c, n->source, n->line, n->column, path, inner.code, "%s: %s",
                                   links[l], inner.msg);
         }
+    }
+    static const struct {
+        const char *dist_path, *trace_path;
+        size_t trace_off;
+        size_t dist_off;
+        int trace_value;
+    } traces[] = {
+        { "population.compute.distribution", "population.compute.trace",
+          OFF(population.compute_trace), OFF(population.compute), POPULATION_TRACE },
+        { "population.network.distribution", "population.network.trace",
+          OFF(population.network_trace), OFF(population.network), SCENARIO_NETWORK_TRACE },
+        { "population.availability.type", "population.availability.trace",
+          OFF(population.availability_trace), OFF(population.availability),
+          POPULATION_AVAILABILITY_TRACE },
+    };
+    for (size_t i = 0; i < sizeof traces / sizeof traces[0]; i++) {
+        int v;
+        memcpy(&v, (const char *)s + traces[i].dist_off, sizeof v);
+        const char *path = (const char *)s + traces[i].trace_off;
+        if (v == traces[i].trace_value && path[0] == '\0') {
+            n = AT(traces[i].dist_path);
+            return scenario_node_error(c, n, traces[i].trace_path, -ERR_INVALID,
+                                       "a trace needs its file: set the 'trace' key");
+        }
+        if (v != traces[i].trace_value && path[0] != '\0') {
+            n = AT(traces[i].trace_path);
+            return scenario_node_error(c, n, traces[i].trace_path, -ERR_INVALID,
+                                       "a trace file is given but the distribution is not 'trace'");
+        }
+    }
+    if (s->population.compute == POPULATION_TIERS &&
+        s->population.n_tier_shares != s->population.n_tier_seconds) {
+        n = AT("population.compute.tier_seconds_per_sample");
+        return scenario_node_error(c, n, "population.compute.tier_seconds_per_sample", -ERR_INVALID,
+                                   "tier_shares and tier_seconds_per_sample differ in length");
+    }
+    if (s->population.compute == POPULATION_TIERS && s->population.n_tier_shares == 0) {
+        n = AT("population.compute.tier_shares");
+        return scenario_node_error(c, n, "population.compute.tier_shares", -ERR_INVALID,
+                                   "tiers need at least one tier");
+    }
+    if (s->protocol.deadline_s > 0 && s->protocol.deadline_quantile > 0) {
+        n = AT("protocol.deadline.quantile");
+        return scenario_node_error(c, n, "protocol.deadline", -ERR_INVALID,
+                                   "give the deadline in seconds or as a quantile, not both");
+    }
+    if (s->protocol.type == PROTOCOL_SYNC) {
+        double selected = ceil(s->protocol.over_selection * (double)s->train.clients_per_round);
+        if (selected > (double)s->data.clients) {
+            n = AT("protocol.over_selection");
+            return scenario_error(c, n->source, n->line, n->column, "protocol.over_selection",
+                                  -ERR_RANGE,
+                                  "over-selection asks for %.0f clients of %llu per round",
+                                  selected, (unsigned long long)s->data.clients);
+        }
+        if (s->protocol.min_clients > s->train.clients_per_round) {
+            n = AT("protocol.min_clients");
+            return scenario_error(c, n->source, n->line, n->column, "protocol.min_clients",
+                                  -ERR_RANGE,
+                                  "protocol.min_clients = %llu exceeds train.clients_per_round",
+                                  (unsigned long long)s->protocol.min_clients);
+        }
+    } else if (s->protocol.concurrency > s->data.clients) {
+        n = AT("protocol.concurrency");
+        return scenario_error(c, n->source, n->line, n->column, "protocol.concurrency", -ERR_RANGE,
+                              "protocol.concurrency = %llu exceeds data.clients = %llu",
+                              (unsigned long long)s->protocol.concurrency,
+                              (unsigned long long)s->data.clients);
     }
 #undef AT
     return 0;
@@ -985,6 +1150,16 @@ scenario_json_value(struct scenario_json *j, const struct skey *k, const struct 
         scenario_json_put(j, "]");
         break;
     }
+    case SKEY_F64_LIST: {
+        size_t n;
+        memcpy(&n, (const char *)s + k->count_offset, sizeof n);
+        const double *list = (const double *)(const void *)base;
+        scenario_json_put(j, "[");
+        for (size_t i = 0; i < n; i++)
+            scenario_json_put(j, "%s%.17g", i > 0 ? ", " : "", list[i]);
+        scenario_json_put(j, "]");
+        break;
+    }
     }
 }
 
@@ -1060,8 +1235,13 @@ scenario_schema_key(size_t i, const char **path, const char **type, const char *
                     const char **help)
 {
     static const char *const type_names[] = {
-        [SKEY_STRING] = "string", [SKEY_U64] = "integer", [SKEY_F64] = "number",
-        [SKEY_BOOL] = "boolean",  [SKEY_ENUM] = "name",   [SKEY_U64_LIST] = "list of integers",
+        [SKEY_STRING] = "string",
+        [SKEY_U64] = "integer",
+        [SKEY_F64] = "number",
+        [SKEY_BOOL] = "boolean",
+        [SKEY_ENUM] = "name",
+        [SKEY_U64_LIST] = "list of integers",
+        [SKEY_F64_LIST] = "list of numbers",
     };
     const struct skey *k = &scenario_keys[i];
     *path = k->path;

@@ -27,6 +27,24 @@
 
 #define SCENARIO_NAME_BYTES 128
 #define SCENARIO_PATH_BYTES 1024
+#define SCENARIO_MAX_TIERS  8
+
+enum protocol_kind {
+    PROTOCOL_SYNC = 0, /* rounds with selection, over-selection and a deadline */
+    PROTOCOL_ASYNC,    /* FedBuff buffered asynchronous aggregation */
+};
+
+/* population.network.distribution: constant, lognormal or trace (no tiers for networks). */
+enum scenario_network_dist {
+    SCENARIO_NETWORK_CONSTANT = 0,
+    SCENARIO_NETWORK_LOGNORMAL,
+    SCENARIO_NETWORK_TRACE,
+};
+
+enum staleness_kind {
+    STALENESS_SQRT = 0, /* weight (1 + s)^-1/2 (Nguyen et al., FedBuff) */
+    STALENESS_CONSTANT, /* weight 1 */
+};
 
 enum dataset_kind {
     DATASET_SYNTHETIC = 0, /* FedProx Synthetic(alpha, beta) */
@@ -94,15 +112,40 @@ struct scenario {
         double lr;
     } server;
     struct {
-        double seconds_per_sample;
-        double downlink_mbps, uplink_mbps, latency_ms;
+        int compute; /* enum population_dist */
+        double seconds_per_sample, compute_sigma;
+        double tier_shares[SCENARIO_MAX_TIERS];
+        size_t n_tier_shares;
+        double tier_seconds[SCENARIO_MAX_TIERS];
+        size_t n_tier_seconds;
+        char compute_trace[SCENARIO_PATH_BYTES];
+        int network; /* enum population_dist (constant, lognormal, trace) */
+        double downlink_mbps, uplink_mbps, network_sigma, latency_ms, jitter;
+        char network_trace[SCENARIO_PATH_BYTES];
+        int availability; /* enum population_availability */
+        double availability_p, diurnal_amplitude, diurnal_period_s;
+        char availability_trace[SCENARIO_PATH_BYTES];
         double dropout_probability;
         int dropout_phase; /* enum dropout_phase */
+        double dropout_propensity_sigma;
     } population;
+    struct {
+        int type; /* enum protocol_kind */
+        double over_selection;
+        double deadline_s;        /* 0: none */
+        double deadline_quantile; /* 0: none */
+        uint64_t min_clients;
+        uint64_t concurrency;   /* async */
+        uint64_t buffer_size;   /* async */
+        int staleness;          /* enum staleness_kind */
+        uint64_t max_staleness; /* 0: unlimited */
+        double retry_s;         /* wait before retrying a round that found too few clients */
+    } protocol;
     struct {
         char db[SCENARIO_PATH_BYTES];
         uint64_t eval_every;
-        bool nmse; /* measure the NMSE of each round's aggregate */
+        bool client_events; /* write the per-client table clients_rounds */
+        bool nmse;          /* measure the NMSE of each round's aggregate */
     } output;
 
     char source_name[SCENARIO_PATH_BYTES]; /* file name, or "(embedded default)" */

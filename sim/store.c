@@ -15,6 +15,7 @@ struct store {
     sqlite3 *db;
     char path[1024];
     sqlite3_stmt *insert_round;
+    sqlite3_stmt *insert_client;
 };
 
 static const char store_schema_v1[] =
@@ -44,7 +45,26 @@ static const char store_schema_v1[] =
     " uplink_bits INTEGER NOT NULL,"
     " downlink_bits INTEGER NOT NULL,"
     " nmse REAL,"
-    " PRIMARY KEY (run_id, round));";
+    " timed_out INTEGER NOT NULL DEFAULT 0,"
+    " stale INTEGER NOT NULL DEFAULT 0,"
+    " staleness_mean REAL,"
+    " staleness_max INTEGER NOT NULL DEFAULT 0,"
+    " discarded INTEGER NOT NULL DEFAULT 0,"
+    " failed INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY (run_id, round));"
+    "CREATE TABLE IF NOT EXISTS clients_rounds ("
+    " run_id INTEGER NOT NULL REFERENCES runs(id),"
+    " round INTEGER NOT NULL,"
+    " client INTEGER NOT NULL,"
+    " outcome TEXT NOT NULL CHECK (outcome IN ('completed','dropped','timed_out','discarded')),"
+    " dropout_phase TEXT,"
+    " started_s REAL NOT NULL,"
+    " finished_s REAL,"
+    " samples INTEGER NOT NULL,"
+    " downlink_bits INTEGER NOT NULL,"
+    " uplink_bits INTEGER NOT NULL,"
+    " staleness INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS clients_rounds_by_round ON clients_rounds (run_id, round);";
 
 static int
 store_db_error(struct store *st, struct errbuf *eb, const char *what)
@@ -127,9 +147,19 @@ store_open(struct store **out, const char *path, struct errbuf *eb)
     if (sqlite3_prepare_v2(st->db,
                            "INSERT INTO rounds (run_id, round, sim_time_s, accuracy, loss, "
                            "train_loss, selected, participants, dropped, uplink_bits, "
-                           "downlink_bits, nmse) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                           "downlink_bits, nmse, timed_out, stale, staleness_mean, "
+                           "staleness_max, discarded, failed) "
+                           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &st->insert_round, NULL) != SQLITE_OK) {
         rc = store_db_error(st, eb, "cannot prepare the rounds insert");
+        goto fail;
+    }
+    if (sqlite3_prepare_v2(st->db,
+                           "INSERT INTO clients_rounds (run_id, round, client, outcome, "
+                           "dropout_phase, started_s, finished_s, samples, downlink_bits, "
+                           "uplink_bits, staleness) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                           -1, &st->insert_client, NULL) != SQLITE_OK) {
+        rc = store_db_error(st, eb, "cannot prepare the clients_rounds insert");
         goto fail;
     }
     *out = st;
@@ -145,6 +175,7 @@ store_close(struct store *st)
     if (st == NULL)
         return;
     sqlite3_finalize(st->insert_round);
+    sqlite3_finalize(st->insert_client);
     sqlite3_close(st->db);
     mem_free(st);
 }
@@ -200,10 +231,61 @@ store_write_round(struct store *st, int64_t run_id, const struct store_round *r,
     sqlite3_bind_int64(q, 11, (sqlite3_int64)r->downlink_bits);
     if (r->has_nmse)
         sqlite3_bind_double(q, 12, r->nmse);
+    sqlite3_bind_int64(q, 13, (sqlite3_int64)r->timed_out);
+    sqlite3_bind_int64(q, 14, (sqlite3_int64)r->stale);
+    if (r->participants > 0)
+        sqlite3_bind_double(q, 15, r->staleness_mean);
+    sqlite3_bind_int64(q, 16, (sqlite3_int64)r->staleness_max);
+    sqlite3_bind_int64(q, 17, (sqlite3_int64)r->discarded);
+    sqlite3_bind_int(q, 18, r->failed ? 1 : 0);
     /* A single statement outside BEGIN is its own transaction (autocommit). */
     int step = sqlite3_step(q);
     int rc = step == SQLITE_DONE ? 0 : store_db_error(st, eb, "cannot record the round");
     sqlite3_reset(q);
+    return rc;
+}
+
+static int
+store_insert_client(struct store *st, int64_t run_id, uint64_t round,
+                    const struct store_client_event *e, struct errbuf *eb)
+{
+    static const char *const outcomes[] = { "completed", "dropped", "timed_out", "discarded" };
+    sqlite3_stmt *q = st->insert_client;
+    sqlite3_reset(q);
+    sqlite3_clear_bindings(q);
+    sqlite3_bind_int64(q, 1, run_id);
+    sqlite3_bind_int64(q, 2, (sqlite3_int64)round);
+    sqlite3_bind_int64(q, 3, (sqlite3_int64)e->client);
+    sqlite3_bind_text(q, 4, outcomes[e->outcome], -1, SQLITE_STATIC);
+    if (e->dropout_phase != NULL)
+        sqlite3_bind_text(q, 5, e->dropout_phase, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_double(q, 6, (double)e->started_us / 1e6);
+    if (e->finished_us >= 0)
+        sqlite3_bind_double(q, 7, (double)e->finished_us / 1e6);
+    sqlite3_bind_int64(q, 8, (sqlite3_int64)e->samples);
+    sqlite3_bind_int64(q, 9, (sqlite3_int64)e->downlink_bits);
+    sqlite3_bind_int64(q, 10, (sqlite3_int64)e->uplink_bits);
+    sqlite3_bind_int64(q, 11, (sqlite3_int64)e->staleness);
+    int rc = sqlite3_step(q) == SQLITE_DONE ? 0 : store_db_error(st, eb, "cannot record a client");
+    sqlite3_reset(q);
+    return rc;
+}
+
+int
+store_write_round_clients(struct store *st, int64_t run_id, const struct store_round *r,
+                          const struct store_client_event *ev, size_t n, struct errbuf *eb)
+{
+    if (n == 0)
+        return store_write_round(st, run_id, r, eb);
+    int rc = store_exec(st, "BEGIN IMMEDIATE", "cannot start the round transaction", eb);
+    if (rc < 0)
+        return rc;
+    rc = store_write_round(st, run_id, r, eb);
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = store_insert_client(st, run_id, r->round, &ev[i], eb);
+    if (rc == 0)
+        return store_exec(st, "COMMIT", "cannot commit the round", eb);
+    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
     return rc;
 }
 

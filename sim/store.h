@@ -11,9 +11,13 @@
  *   runs(id INTEGER PRIMARY KEY, name, scenario TEXT, config_json TEXT, seed, version,
  *        status, started_at, finished_at, wall_time_s, event_fingerprint, error)
  *   rounds(run_id, round, sim_time_s, accuracy, loss, train_loss, selected, participants,
- *          dropped, uplink_bits, downlink_bits, nmse, PRIMARY KEY (run_id, round))
+ *          dropped, uplink_bits, downlink_bits, nmse, timed_out, stale, staleness_mean,
+ *          staleness_max, discarded, failed, PRIMARY KEY (run_id, round))
+ *   clients_rounds(run_id, round, client, outcome, dropout_phase, started_s, finished_s,
+ *          samples, downlink_bits, uplink_bits, staleness)    (optional, output.client_events;
+ *          indexed by (run_id, round): in async runs a client may appear twice in a round)
  * accuracy and loss are NULL in rounds without evaluation; bits are exact integers, the
- * total over the round's clients.
+ * total over the round's clients. docs/results.md documents every column.
  *
  * Errors (a locked or read-only database, a full disk) are -ERR_DB with SQLite's message.
  * The struct store owns its connection; it is not thread-safe.
@@ -22,6 +26,7 @@
 #define FEDBITS_SIM_STORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "base/errbuf.h"
@@ -45,6 +50,30 @@ struct store_round {
     uint64_t downlink_bits; /* bits sent server -> clients */
     bool has_nmse;          /* nmse is set */
     double nmse;            /* ||aggregate - exact mean||^2 / ||exact mean||^2 */
+    uint64_t timed_out;     /* selected clients still working when the round closed */
+    uint64_t stale;         /* aggregated updates computed from an older model (async) */
+    double staleness_mean;  /* mean staleness of the aggregated updates */
+    uint64_t staleness_max; /* largest staleness aggregated */
+    uint64_t discarded;     /* updates that arrived but were not used (too stale) */
+    bool failed;            /* too few updates: the model did not change */
+};
+
+/* Outcome of one selected client in a round (clients_rounds). */
+enum store_outcome {
+    STORE_COMPLETED = 0, /* its update was aggregated */
+    STORE_DROPPED,       /* it dropped out (after_upload: aggregated and dropped) */
+    STORE_TIMED_OUT,     /* still working when the round closed */
+    STORE_DISCARDED,     /* arrived but not used (too stale, or after the round was full) */
+};
+
+struct store_client_event {
+    uint64_t client;
+    int outcome;               /* enum store_outcome */
+    const char *dropout_phase; /* NULL when it did not drop */
+    int64_t started_us, finished_us;
+    uint64_t samples;
+    uint64_t downlink_bits, uplink_bits;
+    uint64_t staleness;
 };
 
 /* What the runs row says about a run before it starts. */
@@ -71,6 +100,10 @@ int store_begin_run(struct store *st, const struct store_run_info *info, int64_t
 /* Writes one rounds row in its own transaction. */
 int store_write_round(struct store *st, int64_t run_id, const struct store_round *r,
                       struct errbuf *eb) __attribute__((warn_unused_result));
+/* Writes a rounds row and n clients_rounds rows in one transaction. */
+int store_write_round_clients(struct store *st, int64_t run_id, const struct store_round *r,
+                              const struct store_client_event *ev, size_t n, struct errbuf *eb)
+    __attribute__((warn_unused_result));
 /*
  * Sets the run's final status ("finished", "failed", "interrupted"), finish time, wall
  * time, event fingerprint (may be NULL) and error text (may be NULL).

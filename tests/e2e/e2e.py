@@ -228,6 +228,141 @@ def check_interrupt(binary, src, tmp):
     print(f"interrupt: status interrupted, {kept} rounds kept")
 
 
+def query(db, sql, args=()):
+    con = sqlite3.connect(db)
+    r = con.execute(sql, args).fetchall()
+    con.close()
+    return r
+
+
+POPULATION = """
+name: e2e-population
+seed: 5
+data: {dataset: synthetic_iid, clients: 400}
+model: {type: logreg}
+train: {rounds: 12, clients_per_round: 20, batch_size: 10, lr: 0.05}
+population:
+  compute: {distribution: lognormal, seconds_per_sample: 0.01, sigma: 1.0}
+  network: {distribution: lognormal, downlink_mbps: 6, uplink_mbps: 4.5, sigma: 0.8, jitter: 0.4}
+  availability: {type: diurnal, probability: 1, amplitude: 0.4, period_s: 3600}
+  dropout: {probability: 0.1, phase: any, propensity_sigma: 1}
+protocol: {type: sync, over_selection: 1.3, deadline: {quantile: 0.8}, min_clients: 5}
+output: {eval_every: 4, client_events: true}
+"""
+
+
+def check_population(binary, src, tmp):
+    """Heterogeneous sync rounds: over-selection, deadline, dropouts, accounting adds up."""
+    sc = os.path.join(tmp, "pop.yaml")
+    with open(sc, "w") as f:
+        f.write(POPULATION)
+    run(binary, ["run", sc, "--db", "a.db", "--threads", "1"], tmp, check=0)
+    run(binary, ["run", sc, "--db", "b.db", "--threads", "2"], tmp, check=0)
+    a, b = os.path.join(tmp, "a.db"), os.path.join(tmp, "b.db")
+    if rows(a) != rows(b) or run_row(a)["event_fingerprint"] != run_row(b)["event_fingerprint"]:
+        fail("population run differs between 1 and 2 threads")
+    r = query(a, "SELECT round, sim_time_s, selected, participants, dropped, timed_out, failed "
+                 "FROM rounds ORDER BY round")
+    times = [x[1] for x in r]
+    if times != sorted(times):
+        fail("sim_time_s decreases")
+    total_timed_out = 0
+    for rnd, _, selected, part, dropped, timed_out, failed in r:
+        if selected != 26:
+            fail(f"round {rnd}: selected {selected}, wanted ceil(1.3 x 20) = 26")
+        if part > 20:
+            fail(f"round {rnd}: {part} participants beyond clients_per_round")
+        after_upload = query(a, "SELECT count(*) FROM clients_rounds WHERE round = ? AND "
+                                "dropout_phase = 'after_upload' AND outcome = 'dropped'", (rnd,))[0][0]
+        if part + dropped - after_upload + timed_out != selected:
+            fail(f"round {rnd}: {part} + {dropped} - {after_upload} + {timed_out} != {selected}")
+        n = query(a, "SELECT count(*) FROM clients_rounds WHERE round = ?", (rnd,))[0][0]
+        if n != selected:
+            fail(f"round {rnd}: {n} clients_rounds rows for {selected} selected")
+        total_timed_out += timed_out
+    if total_timed_out == 0:
+        fail("the deadline never cut a straggler")
+    bits = query(a, "SELECT sum(uplink_bits) FROM rounds")[0][0]
+    cbits = query(a, "SELECT sum(uplink_bits) FROM clients_rounds")[0][0]
+    if bits != cbits:
+        fail(f"rounds say {bits} uplink bits, clients_rounds {cbits}")
+    # Too few clients per round: every round fails and the model never changes.
+    run(binary, ["run", sc, "--db", "f.db", "--set", "protocol.min_clients=20",
+                 "--set", "protocol.deadline.quantile=0.05"], tmp, check=0)
+    f = query(os.path.join(tmp, "f.db"), "SELECT failed, accuracy FROM rounds")
+    if not all(x[0] == 1 for x in f):
+        fail(f"rounds with under min_clients updates did not fail: {f}")
+    accs = {x[1] for x in f if x[1] is not None}
+    if len(accs) != 1:
+        fail(f"failed rounds changed the model: accuracies {accs}")
+    print(f"population: {len(r)} rounds, {total_timed_out} clients timed out, bits agree")
+
+
+def check_async(binary, src, tmp):
+    """FedBuff: every round aggregates buffer_size updates; staleness is recorded."""
+    sc = os.path.join(src, "scenarios", "population", "fedbuff-1k.yaml")
+    args = ["--set", "train.rounds=30", "--set", "data.clients=300",
+            "--set", "protocol.concurrency=30", "--set", "protocol.buffer_size=5"]
+    run(binary, ["run", sc, "--db", "a.db", "--threads", "1"] + args, tmp, check=0)
+    run(binary, ["run", sc, "--db", "b.db", "--threads", "2"] + args, tmp, check=0)
+    a, b = os.path.join(tmp, "a.db"), os.path.join(tmp, "b.db")
+    if rows(a) != rows(b):
+        fail("async run differs between 1 and 2 threads")
+    r = query(a, "SELECT round, participants, stale, staleness_max FROM rounds ORDER BY round")
+    if len(r) != 30 or any(x[1] != 5 for x in r):
+        fail(f"async rounds: {r}")
+    if max(x[3] for x in r) == 0:
+        fail("no update was ever stale with 30 clients in flight")
+    st = query(a, "SELECT staleness, count(*) FROM clients_rounds WHERE outcome = 'completed' "
+                  "OR dropout_phase = 'after_upload' GROUP BY staleness")
+    if sum(c for _, c in st) != 150:
+        fail(f"staleness distribution covers {sum(c for _, c in st)} updates, wanted 150")
+    run(binary, ["run", sc, "--db", "c.db", "--set", "protocol.max_staleness=1"] + args, tmp,
+        check=0)
+    d = query(os.path.join(tmp, "c.db"), "SELECT sum(discarded), max(staleness_max) FROM rounds")
+    if d[0][0] == 0 or d[0][1] > 1:
+        fail(f"max_staleness=1: discarded {d[0][0]}, staleness_max {d[0][1]}")
+    print(f"async: 30 aggregations of 5, staleness up to {max(x[3] for x in r)}")
+
+
+def check_traces(binary, src, tmp):
+    """Trace files drive compute, network and availability; bad traces are clear errors."""
+    with open(os.path.join(tmp, "compute.txt"), "w") as f:
+        f.write("# seconds per sample\n0.01\n0.02\n0.05\n")
+    with open(os.path.join(tmp, "net.txt"), "w") as f:
+        f.write("10 5 20\n1, 0.5\n")
+    # Client k is online only in [0, 1000] s of every 3600 s when k is even, always when odd.
+    with open(os.path.join(tmp, "avail.txt"), "w") as f:
+        f.write("3600 0 1000\n3600 0 3600\n")
+    sc = os.path.join(tmp, "t.yaml")
+    with open(sc, "w") as f:
+        f.write("data: {dataset: synthetic_iid, clients: 60}\n"
+                "model: {type: logreg}\n"
+                "train: {rounds: 40, clients_per_round: 10, local_epochs: 5}\n"
+                "population:\n"
+                "  compute: {distribution: trace, trace: compute.txt}\n"
+                "  network: {distribution: trace, trace: net.txt}\n"
+                "  availability: {type: trace, trace: avail.txt}\n"
+                "output: {client_events: true}\n")
+    run(binary, ["run", sc, "--db", "t.db"], tmp, check=0)
+    db = os.path.join(tmp, "t.db")
+    bad = query(db, "SELECT client, started_s FROM clients_rounds WHERE client % 2 = 0 AND "
+                    "(started_s % 3600) > 1000")
+    if bad:
+        fail(f"even clients selected outside their trace window: {bad[:5]}")
+    if not query(db, "SELECT 1 FROM clients_rounds WHERE (started_s % 3600) > 1000"):
+        fail("the run never reached the part of the day the trace restricts")
+    with open(os.path.join(tmp, "net.txt"), "w") as f:
+        f.write("10 5\n3 x\n")
+    p = run(binary, ["run", sc, "--db", "t.db"], tmp, check=1)
+    if "net.txt:2:3: error: population: expected a non-negative number" not in p.stderr:
+        fail("bad trace: " + p.stderr)
+    p = run(binary, ["validate", sc, "--set", "population.network.trace="], tmp, check=2)
+    if "a trace needs its file" not in p.stderr:
+        fail("trace without file: " + p.stderr)
+    print("traces: compute, network and availability traces respected; bad trace rejected")
+
+
 CHECKS = {
     "default": check_default,
     "determinism": check_determinism,
@@ -235,6 +370,9 @@ CHECKS = {
     "bad-inputs": check_bad_inputs,
     "cli": check_cli,
     "interrupt": check_interrupt,
+    "population": check_population,
+    "async": check_async,
+    "traces": check_traces,
 }
 
 

@@ -642,7 +642,8 @@ START_TEST(to_json_is_valid_and_resolved)
         "\"downlink\": {\"codec\": \"none\", ",
         "\"rotation\": \"shared\"",
         "\"server\": {\"optimizer\": \"fedavg\", \"lr\": 1}",
-        "\"dropout\": {\"probability\": 0, \"phase\": \"before_upload\"}",
+        "\"dropout\": {\"probability\": 0, \"phase\": \"before_upload\", ",
+        "\"protocol\": {\"type\": \"sync\", \"over_selection\": 1, ",
         "\"output\": {\"db\": \"results.db\", \"eval_every\": 1",
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)

@@ -603,6 +603,8 @@ scenario_check_tree(struct scenario_ctx *c, const struct ynode *m, const char *p
         const struct ynode *v = m->items[i];
         if (scenario_find_key(path) != NULL)
             continue;
+        if (prefix[0] == '\0' && strcmp(m->keys[i], "sweep") == 0)
+            continue; /* validated and expanded by sim/sweep.c */
         if (scenario_is_section(path)) {
             if (v->kind != YNODE_MAP)
                 return scenario_error(c, src, v->line, v->column, path, -ERR_INVALID,
@@ -963,15 +965,16 @@ out:
 }
 
 int
-scenario_load_file(struct scenario *out, const char *path, const char *const *sets, size_t n_sets,
-                   struct errbuf *eb)
+scenario_read_file(const char *path, char **text, size_t *len_out, struct errbuf *eb)
 {
+    *text = NULL;
+    *len_out = 0;
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
         errbuf_set_location(eb, path, 0, 0);
         return errbuf_set(eb, -ERR_IO, "cannot open scenario: %s", strerror(errno));
     }
-    char *text = NULL;
+    char *buf = NULL;
     size_t len = 0, cap = 0;
     int rc = 0;
     for (;;) {
@@ -982,15 +985,15 @@ scenario_load_file(struct scenario *out, const char *path, const char *const *se
                 rc = errbuf_set(eb, -ERR_RANGE, "scenario file is larger than 64 MiB");
                 goto out;
             }
-            char *t = mem_realloc(text, ncap);
+            char *t = mem_realloc(buf, ncap);
             if (t == NULL) {
                 rc = errbuf_set(eb, -ERR_NOMEM, "out of memory reading '%s'", path);
                 goto out;
             }
-            text = t;
+            buf = t;
             cap = ncap;
         }
-        size_t got = fread(text + len, 1, cap - len, f);
+        size_t got = fread(buf + len, 1, cap - len - 1, f);
         len += got;
         if (got == 0)
             break;
@@ -1000,9 +1003,26 @@ scenario_load_file(struct scenario *out, const char *path, const char *const *se
         rc = errbuf_set(eb, -ERR_IO, "cannot read scenario: %s", strerror(errno));
         goto out;
     }
-    rc = scenario_load(out, path, text, len, sets, n_sets, eb);
+    buf[len] = '\0';
+    *text = buf;
+    *len_out = len;
+    buf = NULL;
 out:
     fclose(f);
+    mem_free(buf);
+    return rc;
+}
+
+int
+scenario_load_file(struct scenario *out, const char *path, const char *const *sets, size_t n_sets,
+                   struct errbuf *eb)
+{
+    char *text;
+    size_t len;
+    int rc = scenario_read_file(path, &text, &len, eb);
+    if (rc < 0)
+        return rc;
+    rc = scenario_load(out, path, text, len, sets, n_sets, eb);
     mem_free(text);
     return rc;
 }
@@ -1248,6 +1268,12 @@ scenario_schema_key(size_t i, const char **path, const char **type, const char *
     *type = type_names[k->type];
     *def = k->def == SKEY_KEEP ? "(codec default)" : k->def;
     *help = k->help;
+}
+
+bool
+scenario_key_exists(const char *path)
+{
+    return scenario_find_key(path) != NULL;
 }
 
 size_t

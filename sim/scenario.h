@@ -161,6 +161,12 @@ struct scenario {
 int scenario_load(struct scenario *out, const char *name, const char *text, size_t len,
                   const char *const *sets, size_t n_sets, struct errbuf *eb)
     __attribute__((warn_unused_result));
+/*
+ * Reads the file at path into *text (owned, NUL-terminated; free with mem_free) and its
+ * length; -ERR_IO naming the file if unreadable.
+ */
+int scenario_read_file(const char *path, char **text, size_t *len, struct errbuf *eb)
+    __attribute__((warn_unused_result));
 /* Reads the file at path, then scenario_load(). -ERR_IO naming the file if unreadable. */
 int scenario_load_file(struct scenario *out, const char *path, const char *const *sets,
                        size_t n_sets, struct errbuf *eb) __attribute__((warn_unused_result));
@@ -183,6 +189,9 @@ size_t scenario_schema_count(void);
 /* Dotted path, type name ("number", ...), default text (NULL if required) and help of key i. */
 void scenario_schema_key(size_t i, const char **path, const char **type, const char **def,
                          const char **help);
+
+/* True when path is a key of the schema (e.g. "uplink.bits"). */
+bool scenario_key_exists(const char *path);
 
 /*
  * Choices of an enumerated key (e.g. "data.dataset"): how many there are, and the name of

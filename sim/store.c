@@ -1,6 +1,7 @@
 /* store: SQLite results. See store.h. */
 #include "sim/store.h"
 
+#include <sodium.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,14 +25,26 @@ static const char store_schema_v1[] =
     " name TEXT NOT NULL,"
     " scenario TEXT NOT NULL,"
     " config_json TEXT NOT NULL,"
+    " config_hash TEXT NOT NULL,"
     " seed INTEGER NOT NULL,"
     " version TEXT NOT NULL,"
-    " status TEXT NOT NULL CHECK (status IN ('running','finished','failed','interrupted')),"
+    " status TEXT NOT NULL"
+    "  CHECK (status IN ('queued','running','finished','failed','interrupted')),"
     " started_at TEXT NOT NULL,"
     " finished_at TEXT,"
     " wall_time_s REAL,"
     " event_fingerprint TEXT,"
-    " error TEXT);"
+    " error TEXT,"
+    " sweep_id INTEGER REFERENCES sweeps(id),"
+    " sweep_index INTEGER,"
+    " sweep_label TEXT);"
+    "CREATE TABLE IF NOT EXISTS sweeps ("
+    " id INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL,"
+    " scenario TEXT NOT NULL,"
+    " swept_keys TEXT NOT NULL,"
+    " combinations INTEGER NOT NULL,"
+    " created_at TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS rounds ("
     " run_id INTEGER NOT NULL REFERENCES runs(id),"
     " round INTEGER NOT NULL,"
@@ -186,26 +199,137 @@ store_set_busy_timeout(struct store *st, int ms)
     sqlite3_busy_timeout(st->db, ms);
 }
 
-int
-store_begin_run(struct store *st, const struct store_run_info *info, int64_t *run_id,
-                struct errbuf *eb)
+/* The hex BLAKE2b-128 of the resolved configuration: equal configs, equal hashes. */
+static void
+store_config_hash(char out[33], const char *config_json)
+{
+    unsigned char h[16];
+    crypto_generichash(h, sizeof h, (const unsigned char *)config_json, strlen(config_json), NULL,
+                       0);
+    sodium_bin2hex(out, 33, h, sizeof h);
+}
+
+static int
+store_insert_run(struct store *st, const struct store_run_info *info, const char *status,
+                 int64_t *run_id, struct errbuf *eb)
 {
     sqlite3_stmt *q = NULL;
     if (sqlite3_prepare_v2(st->db,
-                           "INSERT INTO runs (name, scenario, config_json, seed, version, status, "
-                           "started_at) VALUES (?,?,?,?,?,'running',?)",
+                           "INSERT INTO runs (name, scenario, config_json, config_hash, seed, "
+                           "version, status, started_at, sweep_id, sweep_index, sweep_label) "
+                           "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &q, NULL) != SQLITE_OK)
         return store_db_error(st, eb, "cannot prepare the runs insert");
+    char hash[33];
+    store_config_hash(hash, info->hash_json != NULL ? info->hash_json : info->config_json);
     sqlite3_bind_text(q, 1, info->name, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(q, 2, info->scenario_text, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(q, 3, info->config_json, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(q, 4, (sqlite3_int64)info->seed);
-    sqlite3_bind_text(q, 5, info->version, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(q, 6, info->started_at, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(q, 4, hash, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(q, 5, (sqlite3_int64)info->seed);
+    sqlite3_bind_text(q, 6, info->version, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(q, 7, status, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 8, info->started_at, -1, SQLITE_TRANSIENT);
+    if (info->sweep_id > 0) {
+        sqlite3_bind_int64(q, 9, info->sweep_id);
+        sqlite3_bind_int64(q, 10, (sqlite3_int64)info->sweep_index);
+        sqlite3_bind_text(q, 11, info->sweep_label, -1, SQLITE_TRANSIENT);
+    }
     int rc = sqlite3_step(q) == SQLITE_DONE ? 0 : store_db_error(st, eb, "cannot record the run");
     sqlite3_finalize(q);
     if (rc == 0)
         *run_id = sqlite3_last_insert_rowid(st->db);
+    return rc;
+}
+
+int
+store_begin_run(struct store *st, const struct store_run_info *info, int64_t *run_id,
+                struct errbuf *eb)
+{
+    return store_insert_run(st, info, "running", run_id, eb);
+}
+
+int
+store_queue_run(struct store *st, const struct store_run_info *info, int64_t *run_id,
+                struct errbuf *eb)
+{
+    return store_insert_run(st, info, "queued", run_id, eb);
+}
+
+int
+store_start_run(struct store *st, int64_t run_id, const char *started_at, struct errbuf *eb)
+{
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(st->db,
+                           "UPDATE runs SET status = 'running', started_at = ? WHERE id = ? AND "
+                           "status = 'queued'",
+                           -1, &q, NULL) != SQLITE_OK)
+        return store_db_error(st, eb, "cannot prepare the run start");
+    sqlite3_bind_text(q, 1, started_at, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(q, 2, run_id);
+    int rc = sqlite3_step(q) == SQLITE_DONE ? 0 : store_db_error(st, eb, "cannot start the run");
+    sqlite3_finalize(q);
+    if (rc == 0 && sqlite3_changes(st->db) != 1) {
+        errbuf_set_location(eb, st->path, 0, 0);
+        return errbuf_set(eb, -ERR_NOTFOUND, "run %lld is not queued", (long long)run_id);
+    }
+    return rc;
+}
+
+int
+store_run_result(struct store *st, int64_t run_id, struct store_run_result *out, struct errbuf *eb)
+{
+    *out = (struct store_run_result){ 0 };
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(
+            st->db,
+            "SELECT r.status, count(d.round), coalesce(sum(d.uplink_bits), 0), "
+            "coalesce(sum(d.downlink_bits), 0), coalesce(max(d.sim_time_s), 0), "
+            "(SELECT accuracy FROM rounds WHERE run_id = r.id AND accuracy IS NOT NULL "
+            " ORDER BY round DESC LIMIT 1) "
+            "FROM runs r LEFT JOIN rounds d ON d.run_id = r.id WHERE r.id = ? GROUP BY r.id",
+            -1, &q, NULL) != SQLITE_OK)
+        return store_db_error(st, eb, "cannot prepare the run summary");
+    sqlite3_bind_int64(q, 1, run_id);
+    int step = sqlite3_step(q);
+    int rc = 0;
+    if (step == SQLITE_ROW) {
+        snprintf(out->status, sizeof out->status, "%s", (const char *)sqlite3_column_text(q, 0));
+        out->rounds = (uint64_t)sqlite3_column_int64(q, 1);
+        out->uplink_bits = (uint64_t)sqlite3_column_int64(q, 2);
+        out->downlink_bits = (uint64_t)sqlite3_column_int64(q, 3);
+        out->sim_time_s = sqlite3_column_double(q, 4);
+        out->final_accuracy = sqlite3_column_double(q, 5);
+    } else if (step == SQLITE_DONE) {
+        errbuf_set_location(eb, st->path, 0, 0);
+        rc = errbuf_set(eb, -ERR_NOTFOUND, "no run %lld in the database", (long long)run_id);
+    } else {
+        rc = store_db_error(st, eb, "cannot read the run summary");
+    }
+    sqlite3_finalize(q);
+    return rc;
+}
+
+int
+store_begin_sweep(struct store *st, const char *name, const char *scenario_text,
+                  const char *swept_keys, uint64_t combinations, const char *created_at,
+                  int64_t *sweep_id, struct errbuf *eb)
+{
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(st->db,
+                           "INSERT INTO sweeps (name, scenario, swept_keys, combinations, "
+                           "created_at) VALUES (?,?,?,?,?)",
+                           -1, &q, NULL) != SQLITE_OK)
+        return store_db_error(st, eb, "cannot prepare the sweeps insert");
+    sqlite3_bind_text(q, 1, name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(q, 2, scenario_text, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(q, 3, swept_keys, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(q, 4, (sqlite3_int64)combinations);
+    sqlite3_bind_text(q, 5, created_at, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(q) == SQLITE_DONE ? 0 : store_db_error(st, eb, "cannot record the sweep");
+    sqlite3_finalize(q);
+    if (rc == 0)
+        *sweep_id = sqlite3_last_insert_rowid(st->db);
     return rc;
 }
 

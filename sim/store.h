@@ -8,8 +8,10 @@
  * finished with its final status: finished, failed or interrupted.
  *
  * Schema (version 1):
- *   runs(id INTEGER PRIMARY KEY, name, scenario TEXT, config_json TEXT, seed, version,
- *        status, started_at, finished_at, wall_time_s, event_fingerprint, error)
+ *   runs(id INTEGER PRIMARY KEY, name, scenario TEXT, config_json TEXT, config_hash, seed,
+ *        version, status, started_at, finished_at, wall_time_s, event_fingerprint, error,
+ *        sweep_id, sweep_index, sweep_label)
+ *   sweeps(id INTEGER PRIMARY KEY, name, scenario TEXT, swept_keys, combinations, created_at)
  *   rounds(run_id, round, sim_time_s, accuracy, loss, train_loss, selected, participants,
  *          dropped, uplink_bits, downlink_bits, nmse, timed_out, stale, staleness_mean,
  *          staleness_max, discarded, failed, PRIMARY KEY (run_id, round))
@@ -81,9 +83,24 @@ struct store_run_info {
     const char *name;
     const char *scenario_text;
     const char *config_json;
+    const char *hash_json; /* what config_hash is computed from (NULL: config_json); the
+                              simulator leaves out where results are written */
     uint64_t seed;
     const char *version;
-    const char *started_at; /* ISO 8601 UTC */
+    const char *started_at;  /* ISO 8601 UTC */
+    int64_t sweep_id;        /* sweeps row the run belongs to, 0 for none */
+    uint64_t sweep_index;    /* its combination number in the sweep */
+    const char *sweep_label; /* its overrides, "uplink.bits=2 seed=3" (NULL for none) */
+};
+
+/* What a finished (or stopped) run amounts to, read back from the database. */
+struct store_run_result {
+    char status[16];       /* runs.status */
+    uint64_t rounds;       /* rounds stored */
+    double final_accuracy; /* last evaluated accuracy (0 when none) */
+    uint64_t uplink_bits;  /* sum over the rounds */
+    uint64_t downlink_bits;
+    double sim_time_s; /* last round's close */
 };
 
 /* Opens (creating if needed) the database at path into *out (owned; store_close()). */
@@ -97,6 +114,19 @@ void store_set_busy_timeout(struct store *st, int ms);
 /* Inserts a runs row with status 'running'; its id goes to *run_id. */
 int store_begin_run(struct store *st, const struct store_run_info *info, int64_t *run_id,
                     struct errbuf *eb) __attribute__((warn_unused_result));
+/* Inserts a runs row with status 'queued' (a sweep run another process will start). */
+int store_queue_run(struct store *st, const struct store_run_info *info, int64_t *run_id,
+                    struct errbuf *eb) __attribute__((warn_unused_result));
+/* Marks a queued run 'running' from started_at. */
+int store_start_run(struct store *st, int64_t run_id, const char *started_at, struct errbuf *eb)
+    __attribute__((warn_unused_result));
+/* Reads back run run_id's outcome; -ERR_NOTFOUND when there is no such run. */
+int store_run_result(struct store *st, int64_t run_id, struct store_run_result *out,
+                     struct errbuf *eb) __attribute__((warn_unused_result));
+/* Inserts a sweeps row; its id goes to *sweep_id. */
+int store_begin_sweep(struct store *st, const char *name, const char *scenario_text,
+                      const char *swept_keys, uint64_t combinations, const char *created_at,
+                      int64_t *sweep_id, struct errbuf *eb) __attribute__((warn_unused_result));
 /* Writes one rounds row in its own transaction. */
 int store_write_round(struct store *st, int64_t run_id, const struct store_round *r,
                       struct errbuf *eb) __attribute__((warn_unused_result));

@@ -363,6 +363,56 @@ def check_traces(binary, src, tmp):
     print("traces: compute, network and availability traces respected; bad trace rejected")
 
 
+SWEEP = """
+name: e2e-sweep
+data: {dataset: synthetic_iid, clients: 100}
+model: {type: logreg}
+train: {rounds: 4, clients_per_round: 10, lr: 0.05}
+sweep:
+  grid: {train.lr: [0.05, 0.1], seed: [1, 2]}
+  zip: {train.batch_size: [10, 20], train.local_epochs: [1, 2]}
+"""
+
+
+def check_sweep(binary, src, tmp):
+    """A sweep runs every combination; --jobs gives the same rows; bad values stop it early."""
+    sc = os.path.join(tmp, "sw.yaml")
+    with open(sc, "w") as f:
+        f.write(SWEEP)
+    p = run(binary, ["run", sc, "--dry-run"], tmp, check=0)
+    lines = [x for x in p.stdout.splitlines() if x.startswith("  ")]
+    if len(lines) != 8 or "train.lr=0.1 seed=2 train.batch_size=20 train.local_epochs=2" \
+            not in lines[-1]:
+        fail("dry run:\n" + p.stdout)
+    if os.path.exists(os.path.join(tmp, "results.db")):
+        fail("--dry-run created a database")
+    run(binary, ["run", sc, "--db", "a.db", "-q"], tmp, check=0)
+    run(binary, ["run", sc, "--db", "b.db", "-q", "--jobs", "3"], tmp, check=0)
+    q = ("SELECT r.id, r.sweep_index, r.sweep_label, r.config_hash, d.round, d.accuracy, "
+         "d.loss, d.uplink_bits FROM runs r JOIN rounds d ON d.run_id = r.id ORDER BY r.id, d.round")
+    a, b = query(os.path.join(tmp, "a.db"), q), query(os.path.join(tmp, "b.db"), q)
+    if a != b or len(a) != 32:
+        fail(f"--jobs 3 differs from sequential ({len(a)} and {len(b)} rows)")
+    sweeps = query(os.path.join(tmp, "a.db"), "SELECT combinations, swept_keys FROM sweeps")
+    if sweeps != [(8, "train.lr,seed,train.batch_size,train.local_epochs")]:
+        fail(f"sweeps table: {sweeps}")
+    with open(sc, "a") as f:
+        f.write("  extra: {train.rounds: [1, x]}\n")
+    p = run(binary, ["run", sc, "--db", "c.db"], tmp, check=2)
+    if "unknown key 'extra' beside grid/zip" not in p.stderr:
+        fail("bad sweep: " + p.stderr)
+    with open(sc, "w") as f:
+        f.write(SWEEP.replace("seed: [1, 2]", "train.rounds: [2, -1]"))
+    p = run(binary, ["run", sc, "--db", "c.db"], tmp, check=2)
+    if "sw.yaml:7:51: error: sweep combination 3: train.rounds: expected a non-negative " \
+            "integer, got '-1'" not in p.stderr:
+        fail("bad sweep value: " + p.stderr)
+    if os.path.exists(os.path.join(tmp, "c.db")) and \
+            query(os.path.join(tmp, "c.db"), "SELECT count(*) FROM runs")[0][0] != 0:
+        fail("a sweep with a bad combination started running")
+    print("sweep: 8 combinations, --jobs 3 identical, bad sweeps rejected before running")
+
+
 CHECKS = {
     "default": check_default,
     "determinism": check_determinism,
@@ -373,6 +423,7 @@ CHECKS = {
     "population": check_population,
     "async": check_async,
     "traces": check_traces,
+    "sweep": check_sweep,
 }
 
 

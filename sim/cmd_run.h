@@ -1,0 +1,17 @@
+/*
+ * cmd_run: the scenario commands of the fedbits binary, `fedbits run` and `fedbits validate`.
+ *
+ * cmd_run() loads a scenario (a file or the embedded default), expands its sweep (one
+ * combination when it has none), validates every combination before anything runs, and
+ * runs them into the results database: one after another, or in --jobs parallel processes
+ * (the runs are queued in the database first, so their ids and rows do not depend on the
+ * schedule). Progress goes to stderr on a terminal; the summary to stdout. Each takes the
+ * command's own argv (argv[0] is the command name) and returns the process exit status.
+ */
+#ifndef FEDBITS_SIM_CMD_RUN_H
+#define FEDBITS_SIM_CMD_RUN_H
+
+int cmd_run(int argc, char **argv);
+int cmd_run_validate(int argc, char **argv);
+
+#endif

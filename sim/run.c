@@ -833,6 +833,9 @@ run_execute(const struct scenario *s, struct store *st, int64_t run_id, const st
         goto out;
     sum->model_dim = w.dim;
     sum->threads = w.n_threads;
+    rc = store_set_model_params(st, run_id, w.dim, eb);
+    if (rc < 0)
+        goto out;
     w.rec.round = 1;
     fedavg_begin(w.agg);
     rc = run_push(&w, 0, RUN_EV_ROUND_START, RUN_NO_CLIENT, RUN_NO_CLIENT, 0, eb);

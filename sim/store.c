@@ -37,7 +37,8 @@ static const char store_schema_v1[] =
     " error TEXT,"
     " sweep_id INTEGER REFERENCES sweeps(id),"
     " sweep_index INTEGER,"
-    " sweep_label TEXT);"
+    " sweep_label TEXT,"
+    " model_params INTEGER);"
     "CREATE TABLE IF NOT EXISTS sweeps ("
     " id INTEGER PRIMARY KEY,"
     " name TEXT NOT NULL,"
@@ -273,6 +274,20 @@ store_start_run(struct store *st, int64_t run_id, const char *started_at, struct
         errbuf_set_location(eb, st->path, 0, 0);
         return errbuf_set(eb, -ERR_NOTFOUND, "run %lld is not queued", (long long)run_id);
     }
+    return rc;
+}
+
+int
+store_set_model_params(struct store *st, int64_t run_id, uint64_t params, struct errbuf *eb)
+{
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(st->db, "UPDATE runs SET model_params = ? WHERE id = ?", -1, &q, NULL) !=
+        SQLITE_OK)
+        return store_db_error(st, eb, "cannot prepare the run update");
+    sqlite3_bind_int64(q, 1, (sqlite3_int64)params);
+    sqlite3_bind_int64(q, 2, run_id);
+    int rc = sqlite3_step(q) == SQLITE_DONE ? 0 : store_db_error(st, eb, "cannot update the run");
+    sqlite3_finalize(q);
     return rc;
 }
 

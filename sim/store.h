@@ -10,7 +10,7 @@
  * Schema (version 1):
  *   runs(id INTEGER PRIMARY KEY, name, scenario TEXT, config_json TEXT, config_hash, seed,
  *        version, status, started_at, finished_at, wall_time_s, event_fingerprint, error,
- *        sweep_id, sweep_index, sweep_label)
+ *        sweep_id, sweep_index, sweep_label, model_params)
  *   sweeps(id INTEGER PRIMARY KEY, name, scenario TEXT, swept_keys, combinations, created_at)
  *   rounds(run_id, round, sim_time_s, accuracy, loss, train_loss, selected, participants,
  *          dropped, uplink_bits, downlink_bits, nmse, timed_out, stale, staleness_mean,
@@ -119,6 +119,9 @@ int store_queue_run(struct store *st, const struct store_run_info *info, int64_t
                     struct errbuf *eb) __attribute__((warn_unused_result));
 /* Marks a queued run 'running' from started_at. */
 int store_start_run(struct store *st, int64_t run_id, const char *started_at, struct errbuf *eb)
+    __attribute__((warn_unused_result));
+/* Records the number of model parameters of a run (for bits per coordinate). */
+int store_set_model_params(struct store *st, int64_t run_id, uint64_t params, struct errbuf *eb)
     __attribute__((warn_unused_result));
 /* Reads back run run_id's outcome; -ERR_NOTFOUND when there is no such run. */
 int store_run_result(struct store *st, int64_t run_id, struct store_run_result *out,

@@ -744,13 +744,18 @@ cmd_run_validate(int argc, char **argv)
         }
         if (i == 0) {
             struct model_spec spec;
-            scenario_model_spec(&s, &spec);
-            printf("%s: ok ('%s': %llu rounds, %llu of %llu clients per round, %zu model "
-                   "parameters, uplink %s, downlink %s",
+            size_t features, classes;
+            char params[48] = "model size set by the data file";
+            if (scenario_data_shape(&s, &features, &classes)) {
+                scenario_model_spec(&s, features, classes, &spec);
+                snprintf(params, sizeof params, "%zu model parameters", model_param_count(&spec));
+            }
+            printf("%s: ok ('%s': %llu rounds, %llu of %llu clients per round, %s, uplink %s, "
+                   "downlink %s",
                    mo.scenario, s.name, (unsigned long long)s.train.rounds,
                    (unsigned long long)s.train.clients_per_round,
-                   (unsigned long long)s.data.clients, model_param_count(&spec),
-                   codec_kind_name(s.uplink.codec.kind), codec_kind_name(s.downlink.codec.kind));
+                   (unsigned long long)s.data.clients, params, codec_kind_name(s.uplink.codec.kind),
+                   codec_kind_name(s.downlink.codec.kind));
             if (plan.sweep.n > 0)
                 printf("; a sweep of %zu runs over %s", plan.n, plan.sweep.label_keys);
             printf(")\n");

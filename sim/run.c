@@ -14,7 +14,7 @@
 #include "base/rng.h"
 #include "base/simtime.h"
 #include "clients/dataset.h"
-#include "clients/synthetic.h"
+#include "clients/data_source.h"
 #include "clients/trainer.h"
 #include "codec/codec.h"
 #include "fedbits_config.h"
@@ -160,17 +160,9 @@ run_world_release(struct run_world *w)
 static int
 run_load_data(struct run_world *w, struct errbuf *eb)
 {
-    const struct scenario *s = w->s;
-    struct synthetic_params sp;
-    synthetic_params_default(&sp);
-    sp.iid = s->data.dataset == DATASET_SYNTHETIC_IID;
-    sp.alpha = s->data.alpha;
-    sp.beta = s->data.beta;
-    sp.clients = (size_t)s->data.clients;
-    sp.dim = (size_t)s->data.dim;
-    sp.classes = (size_t)s->data.classes;
-    sp.train_fraction = s->data.train_fraction;
-    int rc = synthetic_generate(&w->ds, &sp, s->seed, eb);
+    struct data_params dp;
+    scenario_data_params(w->s, &dp);
+    int rc = data_source_load(&w->ds, &dp, w->s->seed, eb);
     if (rc < 0)
         return errbuf_prefix(eb, "data");
     return 0;
@@ -225,8 +217,16 @@ run_world_init(struct run_world *w, struct errbuf *eb)
         rc = run_load_population(w, eb);
     if (rc < 0)
         return rc;
-    scenario_model_spec(s, &w->spec);
+    /* The model's shape comes from the data as loaded (file datasets carry their own). */
+    scenario_model_spec(s, w->ds->n_features, w->ds->n_classes, &w->spec);
+    rc = model_spec_check(&w->spec, eb);
+    if (rc < 0)
+        return errbuf_prefix(eb, "model");
     w->dim = model_param_count(&w->spec);
+    if (codec_params_check(&s->uplink.codec, w->dim, eb) < 0)
+        return errbuf_prefix(eb, "uplink");
+    if (codec_params_check(&s->downlink.codec, w->dim, eb) < 0)
+        return errbuf_prefix(eb, "downlink");
     if (run_is_async(w))
         w->n_jobs = (size_t)s->protocol.concurrency;
     else
@@ -249,8 +249,8 @@ run_world_init(struct run_world *w, struct errbuf *eb)
     w->batch = mem_alloc(w->n_jobs * sizeof *w->batch);
     w->th = mem_calloc(w->n_threads, sizeof *w->th);
     w->agg = fedavg_new(&s->uplink.codec, w->dim);
-    struct server_opt_params op = { .kind = (enum server_opt_kind)s->server.optimizer,
-                                    .lr = s->server.lr };
+    struct server_opt_params op;
+    scenario_server_opt_params(s, &op);
     w->opt = server_opt_new(&op, w->dim);
     w->q = event_queue_new();
     if (w->w == NULL || w->mean == NULL || w->eligible == NULL || w->busy == NULL ||

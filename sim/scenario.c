@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "aggregator/server_opt.h"
+#include "clients/data_source.h"
+#include "clients/partition.h"
 #include "base/mem.h"
 #include "sim/population.h"
 #include "sim/ynode.h"
@@ -49,8 +51,6 @@ static const char SKEY_KEEP[] = "(keep)";
 enum { SKEY_OPEN_MIN = 1, SKEY_OPEN_MAX = 2 };
 
 /* Enumerations owned here */
-static const char *const dataset_names[] = { "synthetic", "synthetic_iid", NULL };
-static const char *const partition_names[] = { "natural", NULL };
 static const char *const model_names[] = { "logreg", "mlp", NULL };
 static const char *const secure_names[] = { "none", NULL };
 static const char *const phase_names[] = {
@@ -89,8 +89,34 @@ scenario_server_opt_name(int v)
     return server_opt_kind_name((enum server_opt_kind)v);
 }
 
-static const struct skey_enum e_dataset = { .names = dataset_names };
-static const struct skey_enum e_partition = { .names = partition_names };
+static size_t
+scenario_dataset_count(void)
+{
+    return DATA_KIND_COUNT;
+}
+
+static const char *
+scenario_dataset_name(int v)
+{
+    return data_source_kind_name((enum data_kind)v);
+}
+
+static size_t
+scenario_partition_count(void)
+{
+    return PARTITION_KIND_COUNT;
+}
+
+static const char *
+scenario_partition_name(int v)
+{
+    return partition_kind_name((enum partition_kind)v);
+}
+
+static const struct skey_enum e_dataset = { .count = scenario_dataset_count,
+                                            .name = scenario_dataset_name };
+static const struct skey_enum e_partition = { .count = scenario_partition_count,
+                                              .name = scenario_partition_name };
 static const struct skey_enum e_model = { .names = model_names };
 static const struct skey_enum e_secure = { .names = secure_names };
 static const struct skey_enum e_phase = { .names = phase_names };
@@ -123,19 +149,37 @@ static const struct skey scenario_keys[] = {
       "which data the clients hold" },
     { "data.clients", SKEY_U64, OFF(data.clients), 0, 0, "30", 1, 10000000, 0, NULL,
       "population size (number of virtual clients)" },
+    { "data.path", SKEY_STRING, OFF(data.path), SCENARIO_PATH_BYTES, 0, "", 0, 0, 0, NULL,
+      "fashion_mnist: folder (default the Debian package's); csv: training file; idx: images" },
+    { "data.labels_path", SKEY_STRING, OFF(data.labels_path), SCENARIO_PATH_BYTES, 0, "", 0, 0, 0,
+      NULL, "idx: training labels file" },
+    { "data.test_path", SKEY_STRING, OFF(data.test_path), SCENARIO_PATH_BYTES, 0, "", 0, 0, 0, NULL,
+      "csv: test file; idx: test images (absent: hold out test_fraction)" },
+    { "data.test_labels_path", SKEY_STRING, OFF(data.test_labels_path), SCENARIO_PATH_BYTES, 0, "",
+      0, 0, 0, NULL, "idx: test labels file" },
+    { "data.test_fraction", SKEY_F64, OFF(data.test_fraction), 0, 0, "0.2", 0, 1,
+      SKEY_OPEN_MIN | SKEY_OPEN_MAX, NULL, "csv, idx without a test file: share held out" },
     { "data.alpha", SKEY_F64, OFF(data.alpha), 0, 0, "0", 0, 100, 0, NULL,
       "Synthetic(alpha, beta): std of the per-client model mean" },
     { "data.beta", SKEY_F64, OFF(data.beta), 0, 0, "0", 0, 100, 0, NULL,
       "Synthetic(alpha, beta): std of the per-client feature mean" },
     { "data.dim", SKEY_U64, OFF(data.dim), 0, 0, "60", 1, 1000000, 0, NULL,
-      "synthetic: number of features" },
-    { "data.classes", SKEY_U64, OFF(data.classes), 0, 0, "10", 2, 65535, 0, NULL,
-      "synthetic: number of classes" },
+      "synthetic, leaf_synthetic: number of features" },
+    { "data.classes", SKEY_U64, OFF(data.classes), 0, 0, "0", 0, 65535, 0, NULL,
+      "classes (0: the dataset's own; synthetic 10, leaf_synthetic 5, files from the labels)" },
     { "data.train_fraction", SKEY_F64, OFF(data.train_fraction), 0, 0, "0.9", 0, 1,
       SKEY_OPEN_MIN | SKEY_OPEN_MAX, NULL,
-      "share of each client's samples used for training (rest: held-out test)" },
-    { "data.partition.type", SKEY_ENUM, OFF(data.partition), 0, 0, "natural", 0, 0, 0, &e_partition,
-      "how samples are split among clients" },
+      "synthetic: share of each client's samples used for training (rest: held-out test)" },
+    { "data.partition.type", SKEY_ENUM, OFF(data.partition.type), 0, 0, SKEY_KEEP, 0, 0, 0,
+      &e_partition, "how samples are split among clients (natural for generators, else iid)" },
+    { "data.partition.alpha", SKEY_F64, OFF(data.partition.alpha), 0, 0, "0.5", 0, 1e6,
+      SKEY_OPEN_MIN, NULL, "dirichlet: concentration (0.5 moderate, 0.1 severe label skew)" },
+    { "data.partition.min_size", SKEY_U64, OFF(data.partition.min_size), 0, 0, "10", 0, 1000000, 0,
+      NULL, "dirichlet: rows every client must get (redrawn until true)" },
+    { "data.partition.per_client", SKEY_U64, OFF(data.partition.per_client), 0, 0, "2", 1, 65535, 0,
+      NULL, "shards: shards per client; labels: labels per client" },
+    { "data.partition.size_sigma", SKEY_F64, OFF(data.partition.size_sigma), 0, 0, "0", 0, 10, 0,
+      NULL, "iid: quantity skew, client sizes ~ LogNormal(0, size_sigma)" },
 
     { "model.type", SKEY_ENUM, OFF(model.type), 0, 0, NULL, 0, 0, 0, &e_model,
       "logreg (multinomial logistic regression) or mlp" },
@@ -188,6 +232,14 @@ static const struct skey scenario_keys[] = {
       "how the mean update changes the global model" },
     { "server.lr", SKEY_F64, OFF(server.lr), 0, 0, "1", 0, 1000, SKEY_OPEN_MIN, NULL,
       "server learning rate" },
+    { "server.momentum", SKEY_F64, OFF(server.momentum), 0, 0, "0.9", 0, 1, SKEY_OPEN_MAX, NULL,
+      "fedavgm: server momentum" },
+    { "server.beta1", SKEY_F64, OFF(server.beta1), 0, 0, "0.9", 0, 1, SKEY_OPEN_MAX, NULL,
+      "fedadam, fedyogi, fedadagrad: first-moment decay" },
+    { "server.beta2", SKEY_F64, OFF(server.beta2), 0, 0, "0.99", 0, 1, SKEY_OPEN_MAX, NULL,
+      "fedadam, fedyogi: second-moment decay" },
+    { "server.tau", SKEY_F64, OFF(server.tau), 0, 0, "0.001", 0, 1e6, SKEY_OPEN_MIN, NULL,
+      "adaptive optimizers: adaptivity (epsilon; v starts at tau^2)" },
 
     { "population.compute.distribution", SKEY_ENUM, OFF(population.compute), 0, 0, "constant", 0, 0,
       0, &e_compute_dist, "how seconds per sample vary across clients" },
@@ -661,6 +713,7 @@ scenario_prefill(struct scenario *s)
     memset(s, 0, sizeof *s);
     codec_params_default(&s->uplink.codec);
     codec_params_default(&s->downlink.codec);
+    s->data.partition.type = -1; /* resolved by scenario_cross_check() */
 }
 
 static int
@@ -730,33 +783,123 @@ scenario_cross_check(struct scenario_ctx *c, const struct ynode *root, struct sc
     }
     if (s->model.type == MODEL_LOGREG)
         s->model.n_hidden = 0;
-    if (s->data.dataset == DATASET_SYNTHETIC_IID &&
-        (scenario_lookup(root, "data.alpha", &deepest) != NULL ||
-         scenario_lookup(root, "data.beta", &deepest) != NULL)) {
-        n = AT(scenario_lookup(root, "data.alpha", &deepest) != NULL ? "data.alpha" : "data.beta");
-        return scenario_node_error(c, n, "data", -ERR_INVALID,
-                                   "alpha and beta apply to dataset 'synthetic' only");
+    /* Keys that only some datasets read: naming one for another dataset is a mistake. */
+    enum {
+        D_SYN = 1 << DATA_SYNTHETIC,
+        D_IID = 1 << DATA_SYNTHETIC_IID,
+        D_FM = 1 << DATA_FASHION_MNIST,
+        D_CSV = 1 << DATA_CSV,
+        D_IDX = 1 << DATA_IDX,
+        D_LEAF = 1 << DATA_LEAF_SYNTHETIC,
+    };
+    static const struct {
+        const char *path;
+        unsigned datasets; /* where the key applies */
+        unsigned required; /* where it must be given */
+    } data_keys[] = {
+        { "data.alpha", D_SYN, 0 },
+        { "data.beta", D_SYN, 0 },
+        { "data.dim", D_SYN | D_IID | D_LEAF, 0 },
+        { "data.train_fraction", D_SYN | D_IID | D_LEAF, 0 },
+        { "data.path", D_FM | D_CSV | D_IDX, D_CSV | D_IDX },
+        { "data.labels_path", D_IDX, D_IDX },
+        { "data.test_path", D_CSV | D_IDX, 0 },
+        { "data.test_labels_path", D_IDX, 0 },
+        { "data.test_fraction", D_CSV | D_IDX, 0 },
+    };
+    unsigned ds = 1u << s->data.dataset;
+    const char *ds_name = data_source_kind_name((enum data_kind)s->data.dataset);
+    for (size_t i = 0; i < sizeof data_keys / sizeof data_keys[0]; i++) {
+        bool given = scenario_lookup(root, data_keys[i].path, &deepest) != NULL;
+        if (given && !(data_keys[i].datasets & ds)) {
+            n = AT(data_keys[i].path);
+            return scenario_error(c, n->source, n->line, n->column, data_keys[i].path, -ERR_INVALID,
+                                  "%s does not apply to dataset '%s'", data_keys[i].path, ds_name);
+        }
+        if (!given && (data_keys[i].required & ds)) {
+            n = AT(data_keys[i].path);
+            return scenario_error(c, n->source, n->line, n->column, data_keys[i].path, -ERR_INVALID,
+                                  "dataset '%s' needs %s", ds_name, data_keys[i].path);
+        }
+    }
+    if (s->data.dataset == DATA_IDX && s->data.test_path[0] != '\0' &&
+        s->data.test_labels_path[0] == '\0') {
+        n = AT("data.test_path");
+        return scenario_node_error(c, n, "data.test_labels_path", -ERR_INVALID,
+                                   "an idx test_path needs its test_labels_path");
+    }
+    bool generator = (ds & (D_SYN | D_IID | D_LEAF)) != 0;
+    if (s->data.partition.type < 0)
+        s->data.partition.type = generator ? PARTITION_NATURAL : PARTITION_IID;
+    if (generator != (s->data.partition.type == PARTITION_NATURAL)) {
+        n = AT("data.partition.type");
+        return scenario_error(c, n->source, n->line, n->column, "data.partition.type", -ERR_INVALID,
+                              "dataset '%s' takes %s partition", ds_name,
+                              generator ? "only the 'natural'"
+                                        : "an iid, dirichlet, shards or "
+                                          "labels");
+    }
+    static const struct {
+        const char *path;
+        int type;  /* the partition it belongs to */
+        int type2; /* or this one (-1: none) */
+    } part_keys[] = {
+        { "data.partition.alpha", PARTITION_DIRICHLET, -1 },
+        { "data.partition.min_size", PARTITION_DIRICHLET, -1 },
+        { "data.partition.per_client", PARTITION_SHARDS, PARTITION_LABELS },
+        { "data.partition.size_sigma", PARTITION_IID, -1 },
+    };
+    for (size_t i = 0; i < sizeof part_keys / sizeof part_keys[0]; i++) {
+        if (scenario_lookup(root, part_keys[i].path, &deepest) != NULL &&
+            s->data.partition.type != part_keys[i].type &&
+            s->data.partition.type != part_keys[i].type2) {
+            n = AT(part_keys[i].path);
+            return scenario_error(c, n->source, n->line, n->column, part_keys[i].path, -ERR_INVALID,
+                                  "%s does not apply to a '%s' partition", part_keys[i].path,
+                                  partition_kind_name((enum partition_kind)s->data.partition.type));
+        }
+    }
+    size_t features, classes;
+    if (s->data.classes == 1) {
+        n = AT("data.classes");
+        return scenario_node_error(c, n, "data.classes", -ERR_RANGE,
+                                   "data.classes: at least two classes (0: the dataset's own)");
+    }
+    if (s->data.dataset == DATA_FASHION_MNIST && s->data.classes != 0 && s->data.classes != 10) {
+        n = AT("data.classes");
+        return scenario_node_error(c, n, "data.classes", -ERR_RANGE,
+                                   "Fashion-MNIST has 10 classes");
     }
 
-    struct model_spec spec;
-    scenario_model_spec(s, &spec);
     struct errbuf inner;
     errbuf_clear(&inner);
-    if (model_spec_check(&spec, &inner) < 0) {
-        n = AT("model");
-        return scenario_node_error(c, n, "model", inner.code, inner.msg);
+    struct server_opt_params sp;
+    scenario_server_opt_params(s, &sp);
+    if (server_opt_params_check(&sp, &inner) < 0) {
+        n = AT(inner.key[0] != '\0' ? inner.key : "server");
+        return scenario_node_error(c, n, inner.key, inner.code, inner.msg);
     }
-    size_t dim = model_param_count(&spec);
-    static const char *const links[] = { "uplink", "downlink" };
-    for (int l = 0; l < 2; l++) {
-        const struct link_config *lc = l == 0 ? &s->uplink : &s->downlink;
-        errbuf_clear(&inner);
-        if (codec_params_check(&lc->codec, dim, &inner) < 0) {
-            char path[32];
-            snprintf(path, sizeof path, "%s.codec", links[l]);
-            n = AT(path);
-            return scenario_error(c, n->source, n->line, n->column, path, inner.code, "%s: %s",
-                                  links[l], inner.msg);
+
+    /* Model and codec sizes, when the data's shape is known before loading it. */
+    if (scenario_data_shape(s, &features, &classes)) {
+        struct model_spec spec;
+        scenario_model_spec(s, features, classes, &spec);
+        if (model_spec_check(&spec, &inner) < 0) {
+            n = AT("model");
+            return scenario_node_error(c, n, "model", inner.code, inner.msg);
+        }
+        size_t dim = model_param_count(&spec);
+        static const char *const links[] = { "uplink", "downlink" };
+        for (int l = 0; l < 2; l++) {
+            const struct link_config *lc = l == 0 ? &s->uplink : &s->downlink;
+            errbuf_clear(&inner);
+            if (codec_params_check(&lc->codec, dim, &inner) < 0) {
+                char path[32];
+                snprintf(path, sizeof path, "%s.codec", links[l]);
+                n = AT(path);
+                return scenario_error(c, n->source, n->line, n->column, path, inner.code, "%s: %s",
+                                      links[l], inner.msg);
+            }
         }
     }
     static const struct {
@@ -1036,12 +1179,77 @@ scenario_release(struct scenario *s)
     s->source_text = NULL;
 }
 
+bool
+scenario_data_shape(const struct scenario *s, size_t *features, size_t *classes)
+{
+    switch (s->data.dataset) {
+    case DATA_SYNTHETIC:
+    case DATA_SYNTHETIC_IID:
+        *features = (size_t)s->data.dim;
+        *classes = s->data.classes != 0 ? (size_t)s->data.classes : 10;
+        return true;
+    case DATA_LEAF_SYNTHETIC:
+        *features = (size_t)s->data.dim;
+        *classes = s->data.classes != 0 ? (size_t)s->data.classes : 5;
+        return true;
+    case DATA_FASHION_MNIST:
+        *features = 784;
+        *classes = 10;
+        return true;
+    default:
+        *features = 0;
+        *classes = (size_t)s->data.classes;
+        return false;
+    }
+}
+
 void
-scenario_model_spec(const struct scenario *s, struct model_spec *spec)
+scenario_server_opt_params(const struct scenario *s, struct server_opt_params *p)
+{
+    server_opt_params_default(p);
+    p->kind = (enum server_opt_kind)s->server.optimizer;
+    p->lr = s->server.lr;
+    p->beta1 = s->server.beta1;
+    p->beta2 = s->server.beta2;
+    p->tau = s->server.tau;
+    p->momentum = s->server.momentum;
+}
+
+void
+scenario_data_params(const struct scenario *s, struct data_params *p)
+{
+    data_source_params_default(p);
+    p->kind = (enum data_kind)s->data.dataset;
+    snprintf(p->path, sizeof p->path, "%s", s->data.path);
+    snprintf(p->labels_path, sizeof p->labels_path, "%s", s->data.labels_path);
+    snprintf(p->test_path, sizeof p->test_path, "%s", s->data.test_path);
+    snprintf(p->test_labels_path, sizeof p->test_labels_path, "%s", s->data.test_labels_path);
+    p->clients = (size_t)s->data.clients;
+    p->classes = (size_t)s->data.classes;
+    p->test_fraction = s->data.test_fraction;
+    p->synthetic.alpha = s->data.alpha;
+    p->synthetic.beta = s->data.beta;
+    p->synthetic.dim = (size_t)s->data.dim;
+    p->synthetic.classes = s->data.classes != 0 ? (size_t)s->data.classes : 10;
+    p->synthetic.train_fraction = s->data.train_fraction;
+    p->leaf.dim = (size_t)s->data.dim;
+    if (s->data.classes != 0)
+        p->leaf.classes = (size_t)s->data.classes;
+    p->leaf.train_fraction = s->data.train_fraction;
+    p->partition.kind = (enum partition_kind)s->data.partition.type;
+    p->partition.alpha = s->data.partition.alpha;
+    p->partition.min_size = (size_t)s->data.partition.min_size;
+    p->partition.per_client = (size_t)s->data.partition.per_client;
+    p->partition.size_sigma = s->data.partition.size_sigma;
+}
+
+void
+scenario_model_spec(const struct scenario *s, size_t features, size_t classes,
+                    struct model_spec *spec)
 {
     *spec = (struct model_spec){
-        .n_inputs = (size_t)s->data.dim,
-        .n_classes = (size_t)s->data.classes,
+        .n_inputs = features,
+        .n_classes = classes,
         .n_hidden = s->model.type == MODEL_MLP ? s->model.n_hidden : 0,
     };
     for (size_t i = 0; i < spec->n_hidden; i++)

@@ -21,7 +21,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "aggregator/server_opt.h"
 #include "base/errbuf.h"
+#include "clients/data_source.h"
 #include "clients/model.h"
 #include "codec/codec.h"
 
@@ -44,15 +46,6 @@ enum scenario_network_dist {
 enum staleness_kind {
     STALENESS_SQRT = 0, /* weight (1 + s)^-1/2 (Nguyen et al., FedBuff) */
     STALENESS_CONSTANT, /* weight 1 */
-};
-
-enum dataset_kind {
-    DATASET_SYNTHETIC = 0, /* FedProx Synthetic(alpha, beta) */
-    DATASET_SYNTHETIC_IID, /* FedProx Synthetic-IID */
-};
-
-enum partition_kind {
-    PARTITION_NATURAL = 0, /* the generator's own split */
 };
 
 enum model_kind {
@@ -82,12 +75,24 @@ struct scenario {
     char name[SCENARIO_NAME_BYTES];
     uint64_t seed;
     struct {
-        int dataset; /* enum dataset_kind */
+        int dataset; /* enum data_kind (clients/data_source.h) */
         uint64_t clients;
-        double alpha, beta;
-        uint64_t dim, classes;
-        double train_fraction;
-        int partition; /* enum partition_kind */
+        char path[SCENARIO_PATH_BYTES];             /* file datasets */
+        char labels_path[SCENARIO_PATH_BYTES];      /* idx */
+        char test_path[SCENARIO_PATH_BYTES];        /* csv, idx */
+        char test_labels_path[SCENARIO_PATH_BYTES]; /* idx */
+        double test_fraction;                       /* csv, idx without test files */
+        double alpha, beta;                         /* synthetic */
+        uint64_t dim;                               /* synthetic, leaf_synthetic */
+        uint64_t classes;                           /* 0: the dataset's own */
+        double train_fraction;                      /* generators */
+        struct {
+            int type; /* enum partition_kind (clients/partition.h) */
+            double alpha;
+            uint64_t min_size;
+            uint64_t per_client;
+            double size_sigma;
+        } partition;
     } data;
     struct {
         int type; /* enum model_kind */
@@ -109,7 +114,7 @@ struct scenario {
     } aggregation;
     struct {
         int optimizer; /* enum server_opt_kind */
-        double lr;
+        double lr, beta1, beta2, tau, momentum;
     } server;
     struct {
         int compute; /* enum population_dist */
@@ -173,8 +178,17 @@ int scenario_load_file(struct scenario *out, const char *path, const char *const
 void scenario_release(struct scenario *s);
 
 /* Derived values */
-/* The model shape the scenario describes. */
-void scenario_model_spec(const struct scenario *s, struct model_spec *spec);
+/*
+ * The data's number of features and classes when the scenario determines them (generators,
+ * Fashion-MNIST); false for file datasets whose shape is known only once loaded.
+ */
+bool scenario_data_shape(const struct scenario *s, size_t *features, size_t *classes);
+/* The model shape the scenario describes, for data of that shape. */
+void scenario_model_spec(const struct scenario *s, size_t features, size_t classes,
+                         struct model_spec *spec);
+/* The data source, partition and server optimizer parameters the scenario describes. */
+void scenario_data_params(const struct scenario *s, struct data_params *p);
+void scenario_server_opt_params(const struct scenario *s, struct server_opt_params *p);
 
 /* Output */
 /*

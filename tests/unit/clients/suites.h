@@ -6,4 +6,10 @@ Suite *dataset_suite(void);
 Suite *synthetic_suite(void);
 Suite *model_suite(void);
 Suite *trainer_suite(void);
+Suite *idx_suite(void);
+Suite *csv_suite(void);
+Suite *partition_suite(void);
+Suite *fashion_mnist_suite(void);
+Suite *leaf_synthetic_suite(void);
+Suite *data_source_suite(void);
 #endif

@@ -47,9 +47,9 @@ START_TEST(default_scenario_loads)
     sc_load_ok(&s, sc_default_yaml, NULL, 0);
     ck_assert_str_eq(s.name, "synthetic-iid-fedavg");
     ck_assert_uint_eq(s.seed, 1);
-    ck_assert_int_eq(s.data.dataset, DATASET_SYNTHETIC_IID);
+    ck_assert_int_eq(s.data.dataset, DATA_SYNTHETIC_IID);
     ck_assert_uint_eq(s.data.clients, 1000);
-    ck_assert_int_eq(s.data.partition, PARTITION_NATURAL);
+    ck_assert_int_eq(s.data.partition.type, PARTITION_NATURAL);
     ck_assert_int_eq(s.model.type, MODEL_LOGREG);
     ck_assert_uint_eq(s.model.n_hidden, 0);
     ck_assert_uint_eq(s.train.rounds, 50);
@@ -66,7 +66,7 @@ START_TEST(default_scenario_loads)
     ck_assert_double_eq(s.data.alpha, 0.0);
     ck_assert_double_eq(s.data.beta, 0.0);
     ck_assert_uint_eq(s.data.dim, 60);
-    ck_assert_uint_eq(s.data.classes, 10);
+    ck_assert_uint_eq(s.data.classes, 0); /* the dataset's own: 10 for synthetic */
     ck_assert_double_eq(s.data.train_fraction, 0.9);
     ck_assert_uint_eq(s.train.local_steps, 0);
     ck_assert_double_eq(s.train.momentum, 0.0);
@@ -88,7 +88,11 @@ START_TEST(default_scenario_loads)
     ck_assert_str_eq(s.source_name, "s.yaml");
     ck_assert_str_eq(s.source_text, sc_default_yaml);
     struct model_spec spec;
-    scenario_model_spec(&s, &spec);
+    {
+        size_t f_, c_;
+        ck_assert(scenario_data_shape(&s, &f_, &c_));
+        scenario_model_spec(&s, f_, c_, &spec);
+    }
     ck_assert_uint_eq(model_param_count(&spec), 610);
     scenario_release(&s);
     ck_assert_ptr_null(s.source_text);
@@ -102,7 +106,7 @@ START_TEST(minimal_scenario_takes_defaults)
     sc_load_ok(&s, sc_minimal, NULL, 0);
     ck_assert_str_eq(s.name, "unnamed");
     ck_assert_uint_eq(s.seed, 1);
-    ck_assert_int_eq(s.data.dataset, DATASET_SYNTHETIC);
+    ck_assert_int_eq(s.data.dataset, DATA_SYNTHETIC);
     ck_assert_uint_eq(s.data.clients, 30);
     ck_assert_uint_eq(s.train.clients_per_round, 10);
     ck_assert_double_eq(s.train.lr, 0.01);
@@ -123,7 +127,11 @@ START_TEST(mlp_hidden_layers)
     ck_assert_uint_eq(s.model.hidden[0], 200);
     ck_assert_uint_eq(s.model.hidden[1], 50);
     struct model_spec spec;
-    scenario_model_spec(&s, &spec);
+    {
+        size_t f_, c_;
+        ck_assert(scenario_data_shape(&s, &f_, &c_));
+        scenario_model_spec(&s, f_, c_, &spec);
+    }
     ck_assert_uint_eq(model_param_count(&spec), 200 * 785 + 50 * 201 + 10 * 51);
     scenario_release(&s);
     /* The default width is one layer of 200. */
@@ -297,7 +305,7 @@ static const struct sc_bad sc_bads[] = {
       { NULL },
       -ERR_INVALID,
       "s.yaml:2:12: error: data.dataset: unknown value 'mnist' (expected one of: synthetic, "
-      "synthetic_iid)",
+      "synthetic_iid, fashion_mnist, csv, idx, leaf_synthetic)",
       "data.dataset" },
     { "bad dropout phase",
       "data:\n  dataset: synthetic\n" SC_TRAIN_TAIL "population:\n  dropout: {phase: never}\n",
@@ -335,8 +343,8 @@ static const struct sc_bad sc_bads[] = {
       "data:\n  dataset: synthetic_iid\n  alpha: 0.5\n" SC_TRAIN_TAIL,
       { NULL },
       -ERR_INVALID,
-      "s.yaml:3:10: error: alpha and beta apply to dataset 'synthetic' only",
-      "data" },
+      "s.yaml:3:10: error: data.alpha does not apply to dataset 'synthetic_iid'",
+      "data.alpha" },
     { "empty name",
       "name: ''\ndata:\n  dataset: synthetic\n" SC_TRAIN_TAIL,
       { NULL },
@@ -633,15 +641,16 @@ START_TEST(to_json_is_valid_and_resolved)
     ck_assert_int_eq(depth, 0);
     static const char *const want[] = {
         "{\"name\": \"quote\\\"and\\\\back\", \"seed\": 1, ",
-        "\"data\": {\"dataset\": \"synthetic_iid\", \"clients\": 1000, \"alpha\": 0, ",
-        "\"train_fraction\": 0.90000000000000002, \"partition\": {\"type\": \"natural\"}}",
+        "\"data\": {\"dataset\": \"synthetic_iid\", \"clients\": 1000, \"path\": \"\", ",
+        "\"alpha\": 0, \"beta\": 0, \"dim\": 60, \"classes\": 0, ",
+        "\"train_fraction\": 0.90000000000000002, \"partition\": {\"type\": \"natural\", ",
         "\"model\": {\"type\": \"logreg\", \"hidden\": []}",
         "\"train\": {\"rounds\": 50, \"clients_per_round\": 100, \"local_epochs\": 1, ",
         "\"lr\": 0.050000000000000003, ",
         "\"uplink\": {\"codec\": \"none\", ",
         "\"downlink\": {\"codec\": \"none\", ",
         "\"rotation\": \"shared\"",
-        "\"server\": {\"optimizer\": \"fedavg\", \"lr\": 1}",
+        "\"server\": {\"optimizer\": \"fedavg\", \"lr\": 1, ",
         "\"dropout\": {\"probability\": 0, \"phase\": \"before_upload\", ",
         "\"protocol\": {\"type\": \"sync\", \"over_selection\": 1, ",
         "\"output\": {\"db\": \"results.db\", \"eval_every\": 1",
@@ -671,9 +680,9 @@ START_TEST(schema_accessors)
         }
     }
     ck_assert(saw_rounds);
-    ck_assert_uint_eq(scenario_choice_count("data.dataset"), 2);
+    ck_assert_uint_eq(scenario_choice_count("data.dataset"), 6);
     ck_assert_str_eq(scenario_choice_name("data.dataset", 1), "synthetic_iid");
-    ck_assert_ptr_null(scenario_choice_name("data.dataset", 2));
+    ck_assert_ptr_null(scenario_choice_name("data.dataset", 6));
     ck_assert_ptr_null(scenario_choice_name("data.dataset", -1));
     ck_assert_uint_eq(scenario_choice_count("train.lr"), 0);
     ck_assert_ptr_null(scenario_choice_name("no.such.key", 0));

@@ -1,0 +1,292 @@
+/* data_source: generators and file datasets behind one call. See data_source.h. */
+#include "clients/data_source.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "base/mem.h"
+#include "base/rng.h"
+#include "clients/csv.h"
+#include "clients/fashion_mnist.h"
+#include "clients/idx.h"
+#include "base/banned.h"
+
+static const char *const data_source_names[DATA_KIND_COUNT] = {
+    [DATA_SYNTHETIC] = "synthetic",
+    [DATA_SYNTHETIC_IID] = "synthetic_iid",
+    [DATA_FASHION_MNIST] = "fashion_mnist",
+    [DATA_CSV] = "csv",
+    [DATA_IDX] = "idx",
+    [DATA_LEAF_SYNTHETIC] = "leaf_synthetic",
+};
+
+void
+data_source_params_default(struct data_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->kind = DATA_SYNTHETIC;
+    p->clients = 30;
+    p->classes = 0;
+    p->test_fraction = 0.2;
+    p->max_file_bytes = (size_t)1 << 30;
+    synthetic_params_default(&p->synthetic);
+    leaf_synthetic_params_default(&p->leaf);
+    partition_params_default(&p->partition);
+    p->partition.kind = PARTITION_NATURAL;
+}
+
+const char *
+data_source_kind_name(enum data_kind kind)
+{
+    return (unsigned)kind < DATA_KIND_COUNT ? data_source_names[kind] : "?";
+}
+
+int
+data_source_kind_parse(const char *name, enum data_kind *kind, struct errbuf *eb)
+{
+    for (unsigned k = 0; k < DATA_KIND_COUNT; k++) {
+        if (strcmp(name, data_source_names[k]) == 0) {
+            *kind = (enum data_kind)k;
+            return 0;
+        }
+    }
+    return errbuf_set(eb, -ERR_INVALID,
+                      "unknown dataset '%s' (known: synthetic, synthetic_iid, fashion_mnist, "
+                      "csv, idx, leaf_synthetic)",
+                      name);
+}
+
+static int
+data_source_bad(struct errbuf *eb, const char *key, const char *msg, const char *detail)
+{
+    errbuf_set_key(eb, key);
+    return errbuf_set(eb, -ERR_INVALID, "%s%s", msg, detail);
+}
+
+static void
+data_source_split_free(struct dataset_split *s)
+{
+    mem_free(s->x);
+    mem_free(s->y);
+    memset(s, 0, sizeof *s);
+}
+
+static int
+data_source_generate(struct dataset **out, const struct data_params *p, uint64_t seed,
+                     struct errbuf *eb)
+{
+    if (p->partition.kind != PARTITION_NATURAL)
+        return data_source_bad(eb, "partition.type", "dataset generators bring their own clients: ",
+                               "partition type must be 'natural'");
+    if (p->kind == DATA_LEAF_SYNTHETIC) {
+        struct leaf_synthetic_params lp = p->leaf;
+        lp.clients = p->clients;
+        return leaf_synthetic_generate(out, &lp, seed, eb);
+    }
+    struct synthetic_params sp = p->synthetic;
+    sp.clients = p->clients;
+    sp.iid = p->kind == DATA_SYNTHETIC_IID;
+    return synthetic_generate(out, &sp, seed, eb);
+}
+
+/* Reads one labelled file of the csv or idx kinds. */
+static int
+data_source_read(struct dataset_split *s, size_t *nf, unsigned *top, const struct data_params *p,
+                 const char *path, const char *labels_path, const char *labels_key,
+                 struct errbuf *eb)
+{
+    unsigned limit = (unsigned)p->classes;
+    if (p->kind == DATA_CSV)
+        return csv_read(s, nf, top, path, limit, p->max_file_bytes, eb);
+    if (labels_path[0] == '\0')
+        return data_source_bad(eb, labels_key, "dataset idx needs a labels file for ", path);
+    return idx_read_split(s, nf, top, path, labels_path, limit, p->max_file_bytes, eb);
+}
+
+/* Copies the rows of src flagged (or not) in `pick` into dst, keeping their order. */
+static void
+data_source_copy_rows(struct dataset_split *dst, const struct dataset_split *src, size_t nf,
+                      const unsigned char *pick, unsigned char want)
+{
+    size_t at = 0;
+    for (size_t i = 0; i < src->n; i++) {
+        if (pick[i] != want)
+            continue;
+        memcpy(dst->x + at * nf, src->x + i * nf, nf * sizeof *dst->x);
+        dst->y[at] = src->y[i];
+        at++;
+    }
+    dst->n = at;
+}
+
+/* Splits all into train and test: round(fraction * n) rows drawn at random go to test. */
+static int
+data_source_hold_out(struct dataset_split *train, struct dataset_split *test,
+                     struct dataset_split *all, size_t nf, const struct data_params *p,
+                     uint64_t seed, struct errbuf *eb)
+{
+    size_t n = all->n;
+    double t = floor(p->test_fraction * (double)n + 0.5);
+    size_t n_test = (size_t)t;
+    if (n_test == 0 || n_test >= n) {
+        errbuf_set_key(eb, "data.test_fraction");
+        return errbuf_set(eb, -ERR_INVALID,
+                          "test_fraction %g of %zu rows leaves the training or the test set "
+                          "empty",
+                          p->test_fraction, n);
+    }
+    int rc = -ERR_NOMEM;
+    uint32_t *perm = mem_alloc(n * sizeof *perm);
+    unsigned char *pick = mem_calloc(n, 1);
+    train->x = mem_alloc((n - n_test) * nf * sizeof *train->x);
+    train->y = mem_alloc((n - n_test) * sizeof *train->y);
+    test->x = mem_alloc(n_test * nf * sizeof *test->x);
+    test->y = mem_alloc(n_test * sizeof *test->y);
+    if (perm == NULL || pick == NULL || train->x == NULL || train->y == NULL || test->x == NULL ||
+        test->y == NULL)
+        goto out;
+    for (size_t i = 0; i < n; i++)
+        perm[i] = (uint32_t)i;
+    struct rng r;
+    rng_init_stream(&r, seed, RNG_PURPOSE_PARTITION, PARTITION_STREAM_HOLDOUT, RNG_ANY);
+    rng_shuffle_u32(&r, perm, n);
+    for (size_t i = 0; i < n_test; i++)
+        pick[perm[i]] = 1;
+    data_source_copy_rows(train, all, nf, pick, 0);
+    data_source_copy_rows(test, all, nf, pick, 1);
+    rc = 0;
+out:
+    mem_free(perm);
+    mem_free(pick);
+    if (rc < 0) {
+        data_source_split_free(train);
+        data_source_split_free(test);
+        errbuf_set(eb, rc, "out of memory holding out a test set");
+    }
+    return rc;
+}
+
+static int
+data_source_files(struct dataset **out, const struct data_params *p, uint64_t seed,
+                  struct errbuf *eb)
+{
+    if (p->partition.kind == PARTITION_NATURAL)
+        return data_source_bad(eb, "partition.type", "file datasets need a partition: ",
+                               "type iid, dirichlet, shards or labels");
+    if (p->clients == 0)
+        return data_source_bad(eb, "data.clients", "data needs at least one client", "");
+    if (p->classes > (size_t)UINT16_MAX + 1 || p->classes == 1)
+        return data_source_bad(eb, "data.classes", "data classes must be 0 (from the labels) or ",
+                               "2..65536");
+    if (memchr(p->path, '\0', sizeof p->path) == NULL ||
+        memchr(p->labels_path, '\0', sizeof p->labels_path) == NULL ||
+        memchr(p->test_path, '\0', sizeof p->test_path) == NULL ||
+        memchr(p->test_labels_path, '\0', sizeof p->test_labels_path) == NULL)
+        return data_source_bad(eb, "data.path", "a data path is not terminated", "");
+    if ((p->kind == DATA_CSV || p->kind == DATA_IDX) && p->path[0] == '\0')
+        return data_source_bad(eb, "data.path", "dataset ",
+                               p->kind == DATA_CSV ? "csv needs data.path" : "idx needs data.path");
+
+    struct dataset_split train = { 0 }, test = { 0 }, all = { 0 };
+    struct dataset *ds = NULL;
+    size_t nf = 0, nf_test = 0, classes = p->classes;
+    unsigned top = 0, top_test = 0;
+    int rc = 0;
+    if (p->kind == DATA_FASHION_MNIST) {
+        rc = fashion_mnist_load(&train, &test, p->path, eb);
+        nf = nf_test = FASHION_MNIST_FEATURES;
+        classes = FASHION_MNIST_CLASSES;
+    } else {
+        bool hold_out = p->test_path[0] == '\0';
+        if (hold_out && !(p->test_fraction > 0.0 && p->test_fraction < 1.0)) {
+            rc = data_source_bad(eb, "data.test_fraction",
+                                 "without data.test_path, test_fraction must lie in (0, 1)", "");
+            goto out;
+        }
+        rc = data_source_read(hold_out ? &all : &train, &nf, &top, p, p->path, p->labels_path,
+                              "data.labels_path", eb);
+        if (rc < 0)
+            goto out;
+        if (hold_out) {
+            rc = data_source_hold_out(&train, &test, &all, nf, p, seed, eb);
+            nf_test = nf;
+        } else {
+            rc = data_source_read(&test, &nf_test, &top_test, p, p->test_path, p->test_labels_path,
+                                  "data.test_labels_path", eb);
+        }
+        if (rc < 0)
+            goto out;
+        if (nf_test != nf) {
+            errbuf_set_location(eb, p->test_path, 0, 0);
+            rc = errbuf_set(eb, -ERR_CORRUPT, "'%s' has %zu features but '%s' has %zu",
+                            p->test_path, nf_test, p->path, nf);
+            goto out;
+        }
+        if (classes == 0)
+            classes = (size_t)(top > top_test ? top : top_test) + 1;
+        if (classes < 2) {
+            errbuf_set_key(eb, "data.classes");
+            rc = errbuf_set(eb, -ERR_INVALID,
+                            "'%s' has only label 0; set data.classes or provide two classes",
+                            p->path);
+            goto out;
+        }
+    }
+    if (rc < 0)
+        goto out;
+    if (train.n > UINT32_MAX || test.n > UINT32_MAX) {
+        rc = errbuf_set(eb, -ERR_RANGE, "'%s' has more than 2^32-1 rows", p->path);
+        goto out;
+    }
+    ds = dataset_new(nf, classes, p->clients, train.n, test.n);
+    if (ds == NULL) {
+        rc = errbuf_set(eb, -ERR_NOMEM, "out of memory building the dataset");
+        goto out;
+    }
+    /* Hand the loaded buffers to the dataset in place of the zeroed ones it made. */
+    mem_free(ds->train.x);
+    mem_free(ds->train.y);
+    mem_free(ds->test.x);
+    mem_free(ds->test.y);
+    ds->train = train;
+    ds->test = test;
+    memset(&train, 0, sizeof train);
+    memset(&test, 0, sizeof test);
+    rc = partition_apply(&ds->client_train, ds->train.y, ds->train.n, classes, p->clients,
+                         &p->partition, seed, eb);
+    if (rc < 0)
+        goto out;
+    rc = dataset_check(ds, eb);
+    if (rc < 0)
+        goto out;
+    *out = ds;
+    ds = NULL;
+out:
+    dataset_free(ds);
+    data_source_split_free(&train);
+    data_source_split_free(&test);
+    data_source_split_free(&all);
+    return rc;
+}
+
+int
+data_source_load(struct dataset **out, const struct data_params *p, uint64_t seed,
+                 struct errbuf *eb)
+{
+    *out = NULL;
+    switch (p->kind) {
+    case DATA_SYNTHETIC:
+    case DATA_SYNTHETIC_IID:
+    case DATA_LEAF_SYNTHETIC:
+        return data_source_generate(out, p, seed, eb);
+    case DATA_FASHION_MNIST:
+    case DATA_CSV:
+    case DATA_IDX:
+        return data_source_files(out, p, seed, eb);
+    case DATA_KIND_COUNT:
+        break;
+    }
+    errbuf_set_key(eb, "data.dataset");
+    return errbuf_set(eb, -ERR_INVALID, "unknown dataset kind %u", (unsigned)p->kind);
+}

@@ -21,8 +21,18 @@
  * once per client. Decoders validate every byte they read; a truncated or corrupted
  * message is -ERR_CORRUPT, never an out-of-bounds read.
  *
+ * Packet loss (codec_params.packet_loss) is simulated at the receiver: which rotated
+ * coordinates a message lost is drawn from the per-client shared stream at a fixed far
+ * offset (codec/codec_int.h); lost ones are zeroed, the rest scaled by 1/(1 − loss).
+ *
  * This header owns the codec kinds and parameters; each algorithm lives in its own module
- * (codec/eden.h, codec/drive.h, ...) that this interface dispatches to.
+ * that this interface dispatches to: codec/eden.h (EDEN, TurboQuant_mse), codec/drive.h,
+ * codec/quicfl.h, codec/thc.h (with the integer interface secure aggregation sums in a
+ * ring: thc_encode_ints(), thc_decode_sum(), thc_ring_bits()), codec/hadamard_sq.h,
+ * codec/kashin_sq.h, codec/qsgd.h, codec/turboquant.h; building blocks codec/rht.h,
+ * codec/lloyd_max.h, codec/lloyd_beta.h, codec/sq.h, codec/packing.h; and
+ * codec/error_feedback.h, the residual-memory wrapper around any codec. Each module's
+ * header documents its wire format.
  */
 #ifndef FEDBITS_CODEC_CODEC_H
 #define FEDBITS_CODEC_CODEC_H
@@ -34,7 +44,16 @@
 #include "base/errbuf.h"
 
 enum codec_kind {
-    CODEC_NONE = 0, /* float32 little-endian, 32 bits per coordinate */
+    CODEC_NONE = 0,        /* float32 little-endian, 32 bits per coordinate */
+    CODEC_DRIVE,           /* DRIVE / DRIVE+, 1 bit (codec/drive.h) */
+    CODEC_EDEN,            /* EDEN, any b in (0, 8] (codec/eden.h) */
+    CODEC_QUICFL,          /* QUIC-FL, b = 1..4 (codec/quicfl.h) */
+    CODEC_THC,             /* THC homomorphic quantisation (codec/thc.h) */
+    CODEC_HADAMARD_SQ,     /* RHT + stochastic uniform quantisation (codec/hadamard_sq.h) */
+    CODEC_KASHIN_SQ,       /* Kashin representation + SQ (codec/kashin_sq.h) */
+    CODEC_QSGD,            /* QSGD, L-infinity norm (codec/qsgd.h) */
+    CODEC_TURBOQUANT_MSE,  /* TurboQuant_mse = EDEN with S = ‖x‖/√D (codec/eden.h) */
+    CODEC_TURBOQUANT_PROD, /* TurboQuant_prod (codec/turboquant.h) */
     CODEC_KIND_COUNT
 };
 
@@ -55,6 +74,11 @@ struct codec_params {
     double bits;                  /* bits per coordinate (codec-specific meaning) */
     enum codec_scale scale;       /* EDEN/DRIVE scale */
     enum codec_rotation rotation; /* per-client or round-shared rotation */
+    double p;                     /* QUIC-FL: fraction sent exactly (default 1/512) */
+    unsigned shared_bits;         /* QUIC-FL: shared-randomness bits per coordinate, 0 = auto */
+    double packet_loss;           /* fraction of rotated coordinates lost, [0, 1) */
+    bool drive_plus;              /* DRIVE: 2-means centres instead of signs (DRIVE+) */
+    bool exact_codebook;          /* EDEN/TurboQuant_mse: finite-D shifted-Beta codebook */
 };
 
 /* Names the shared randomness of one message. */
@@ -67,8 +91,14 @@ struct codec_link {
 struct codec;
 
 /* Kinds and parameters */
-/* Fills p with the defaults of `none`. */
+/* Fills p with the defaults of `none` (bits 32, unbiased, per-client rotation, p = 1/512,
+ * shared_bits 0 = the codec's choice, no packet loss). */
 void codec_params_default(struct codec_params *p);
+/*
+ * The bits per coordinate a scenario gets when it names `kind` without `bits`: 32 for none,
+ * 1 for DRIVE, 3 for TurboQuant_prod (2-bit mse + 1-bit QJL), 4 for THC, 2 otherwise.
+ */
+double codec_kind_default_bits(enum codec_kind kind);
 /* The scenario name of kind ("none", "eden", ...). */
 const char *codec_kind_name(enum codec_kind kind);
 /* Looks up a scenario name; -ERR_INVALID listing the known names when unknown. */
@@ -76,7 +106,16 @@ int codec_kind_parse(const char *name, enum codec_kind *kind, struct errbuf *eb)
     __attribute__((warn_unused_result));
 /* One-line description of kind, for `fedbits list`. */
 const char *codec_kind_summary(enum codec_kind kind);
-/* -ERR_INVALID/-ERR_RANGE when p cannot be used for vectors of dimension dim. */
+/* Scenario names of scales ("unbiased", "biased", "matched_norm") and rotations
+ * ("per_client", "shared"); the parsers return -ERR_INVALID listing the known names. */
+const char *codec_scale_name(enum codec_scale scale);
+int codec_scale_parse(const char *name, enum codec_scale *out, struct errbuf *eb)
+    __attribute__((warn_unused_result));
+const char *codec_rotation_name(enum codec_rotation rotation);
+int codec_rotation_parse(const char *name, enum codec_rotation *out, struct errbuf *eb)
+    __attribute__((warn_unused_result));
+/* -ERR_INVALID/-ERR_RANGE when p cannot be used for vectors of dimension dim; the message
+ * names the parameter (bits, p, shared_bits, packet_loss, ...). */
 int codec_params_check(const struct codec_params *p, size_t dim, struct errbuf *eb)
     __attribute__((warn_unused_result));
 

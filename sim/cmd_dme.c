@@ -1,12 +1,664 @@
-/* cmd_dme: `fedbits dme`. Placeholder until the codec library lands (issue 3). */
+/*
+ * cmd_dme: `fedbits dme`, a distributed mean-estimation experiment without training
+ * (issue 3; reference compression.md §6). For each trial, n client vectors are drawn (or
+ * read), each client encodes its vector on its own link (seed, round = trial, client), the
+ * server decodes each message alone (for vNMSE) and sums all of them with
+ * codec_decode_add()/codec_decode_finish() (for NMSE of the mean), exactly as in a round.
+ * Several --codec/--bits values give one row each: every codec with every bits value, or,
+ * with --zip, the i-th codec with the i-th bits value.
+ */
 #include "sim/cmd_codec.h"
 
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_randist.h>
+
+#include "base/errbuf.h"
+#include "base/mem.h"
+#include "base/rng.h"
+#include "codec/codec.h"
+#include "sim/wallclock.h"
+#include "base/banned.h"
+
+#define DME_MAX_ROWS 64
+
+enum dme_dist { DME_NORMAL, DME_LOGNORMAL, DME_EXPONENTIAL, DME_UNIFORM, DME_FILE };
+static const char *const dme_dist_names[] = { "normal", "lognormal", "exponential", "uniform",
+                                              "file" };
+
+enum dme_format { DME_TABLE, DME_CSV, DME_JSON };
+
+/* One --codec value: NAME[:OPTION...], options overriding the common flags for that row. */
+struct dme_spec {
+    enum codec_kind kind;
+    int scale;    /* enum codec_scale, or -1 for the --scale value */
+    int rotation; /* enum codec_rotation, or -1 for the --rotation value */
+    bool plus;    /* DRIVE+ */
+    bool exact;   /* exact shifted-Beta codebook */
+};
+
+struct dme_opts {
+    struct dme_spec codecs[DME_MAX_ROWS];
+    size_t n_codecs;
+    double bits[DME_MAX_ROWS];
+    size_t n_bits;
+    size_t dim;
+    size_t clients;
+    enum dme_dist dist;
+    const char *input;
+    size_t trials;
+    bool same_vector;
+    bool zip;
+    uint64_t seed;
+    struct codec_params base; /* scale, rotation, p, shared_bits, packet_loss, drive_plus */
+    enum dme_format format;
+};
+
+struct dme_result {
+    struct codec_params params;
+    double bits;
+    double vnmse, vnmse_se, nmse, nmse_se;
+    double bits_per_coord, enc_ns, dec_ns;
+};
+
+static void
+dme_usage(FILE *f)
+{
+    fprintf(f, "usage: fedbits dme --codec NAME[:OPT...] [--codec ...] --bits B [--bits B ...]\n"
+               "         [--dim D] [--clients N] [--dist normal|lognormal|exponential|uniform]\n"
+               "         [--input FILE(.npy or raw float32)] [--trials T] [--same-vector]\n"
+               "         [--seed N] [--scale unbiased|biased|matched_norm]\n"
+               "         [--rotation per_client|shared] [--p P] [--shared-bits L]\n"
+               "         [--packet-loss F] [--drive-plus] [--exact-codebook]\n"
+               "         [--format table|csv|json]\n"
+               "Several --codec/--bits give one row each: zipped when both lists have the same\n"
+               "length, otherwise every codec with every bits value. OPT overrides a flag for\n"
+               "one row: a scale (unbiased, biased, matched_norm), a rotation (per_client,\n"
+               "shared) or plus (DRIVE+), e.g. --codec eden:biased --codec hadamard_sq:shared.\n");
+}
+
+static int
+dme_bad(const char *fmt, const char *a, const char *b)
+{
+    fprintf(stderr, "fedbits dme: ");
+    fprintf(stderr, fmt, a, b);
+    fprintf(stderr, "\n");
+    return 2;
+}
+
+static int
+dme_parse_size(const char *flag, const char *s, size_t lo, size_t hi, size_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < lo || v > hi) {
+        fprintf(stderr, "fedbits dme: %s '%s' must be an integer in [%zu, %zu]\n", flag, s, lo, hi);
+        return 2;
+    }
+    *out = (size_t)v;
+    return 0;
+}
+
+static int
+dme_parse_double(const char *flag, const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno != 0 || end == s || *end != '\0' || !isfinite(v)) {
+        fprintf(stderr, "fedbits dme: %s '%s' is not a number\n", flag, s);
+        return 2;
+    }
+    *out = v;
+    return 0;
+}
+
+static int
+dme_parse_spec(const char *v, struct dme_spec *sp)
+{
+    char buf[128];
+    if (strlen(v) >= sizeof buf)
+        return dme_bad("--codec '%s' is too long%s", v, "");
+    memcpy(buf, v, strlen(v) + 1);
+    *sp = (struct dme_spec){ .scale = -1, .rotation = -1 };
+    char *opt = strchr(buf, ':');
+    if (opt != NULL)
+        *opt++ = '\0';
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    if (codec_kind_parse(buf, &sp->kind, &eb) < 0)
+        return dme_bad("--codec: %s%s", eb.msg, "");
+    while (opt != NULL) {
+        char *next = strchr(opt, ':');
+        if (next != NULL)
+            *next++ = '\0';
+        enum codec_scale sc;
+        enum codec_rotation ro;
+        if (codec_scale_parse(opt, &sc, NULL) == 0)
+            sp->scale = (int)sc;
+        else if (codec_rotation_parse(opt, &ro, NULL) == 0)
+            sp->rotation = (int)ro;
+        else if (strcmp(opt, "plus") == 0)
+            sp->plus = true;
+        else if (strcmp(opt, "exact") == 0)
+            sp->exact = true;
+        else
+            return dme_bad("--codec '%s': unknown option '%s' (a scale, a rotation, plus, exact)",
+                           v, opt);
+        opt = next;
+    }
+    return 0;
+}
+
+/* The parameters of one row. */
+static void
+dme_row_params(const struct dme_opts *o, const struct dme_spec *sp, double bits,
+               struct codec_params *p)
+{
+    *p = o->base;
+    p->kind = sp->kind;
+    p->bits = bits;
+    if (sp->scale >= 0)
+        p->scale = (enum codec_scale)sp->scale;
+    if (sp->rotation >= 0)
+        p->rotation = (enum codec_rotation)sp->rotation;
+    if (sp->plus)
+        p->drive_plus = true;
+    if (sp->exact)
+        p->exact_codebook = true;
+}
+
+static int
+dme_parse(int argc, char **argv, struct dme_opts *o)
+{
+    codec_params_default(&o->base);
+    o->dim = 65536;
+    o->clients = 1;
+    o->dist = DME_NORMAL;
+    o->trials = 100;
+    o->seed = 1;
+    o->format = DME_TABLE;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            dme_usage(stdout);
+            return 1;
+        }
+        if (strcmp(a, "--same-vector") == 0) {
+            o->same_vector = true;
+            continue;
+        }
+        if (strcmp(a, "--zip") == 0) {
+            o->zip = true;
+            continue;
+        }
+        if (strcmp(a, "--drive-plus") == 0) {
+            o->base.drive_plus = true;
+            continue;
+        }
+        if (strcmp(a, "--exact-codebook") == 0) {
+            o->base.exact_codebook = true;
+            continue;
+        }
+        if (strncmp(a, "--", 2) != 0)
+            return dme_bad("unexpected argument '%s'%s", a, "");
+        if (i + 1 >= argc)
+            return dme_bad("option '%s' needs a value%s", a, "");
+        const char *v = argv[++i];
+        struct errbuf eb;
+        errbuf_clear(&eb);
+        int rc = 0;
+        size_t tmp;
+        if (strcmp(a, "--codec") == 0) {
+            if (o->n_codecs == DME_MAX_ROWS)
+                return dme_bad("too many --codec values%s%s", "", "");
+            rc = dme_parse_spec(v, &o->codecs[o->n_codecs]);
+            o->n_codecs++;
+        } else if (strcmp(a, "--bits") == 0) {
+            if (o->n_bits == DME_MAX_ROWS)
+                return dme_bad("too many --bits values%s%s", "", "");
+            rc = dme_parse_double(a, v, &o->bits[o->n_bits]);
+            o->n_bits++;
+        } else if (strcmp(a, "--dim") == 0) {
+            rc = dme_parse_size(a, v, 1, (size_t)1 << 30, &o->dim);
+        } else if (strcmp(a, "--clients") == 0) {
+            rc = dme_parse_size(a, v, 1, 100000, &o->clients);
+        } else if (strcmp(a, "--trials") == 0) {
+            rc = dme_parse_size(a, v, 1, 100000000, &o->trials);
+        } else if (strcmp(a, "--seed") == 0) {
+            rc = dme_parse_size(a, v, 0, SIZE_MAX, &tmp);
+            o->seed = tmp;
+        } else if (strcmp(a, "--dist") == 0) {
+            unsigned k;
+            for (k = 0; k < DME_FILE; k++)
+                if (strcmp(v, dme_dist_names[k]) == 0)
+                    break;
+            if (k == DME_FILE)
+                return dme_bad("unknown --dist '%s' (known: normal, lognormal, exponential, "
+                               "uniform)%s",
+                               v, "");
+            o->dist = (enum dme_dist)k;
+        } else if (strcmp(a, "--input") == 0) {
+            o->input = v;
+            o->dist = DME_FILE;
+        } else if (strcmp(a, "--scale") == 0) {
+            if (codec_scale_parse(v, &o->base.scale, &eb) < 0)
+                return dme_bad("--scale: %s%s", eb.msg, "");
+        } else if (strcmp(a, "--rotation") == 0) {
+            if (codec_rotation_parse(v, &o->base.rotation, &eb) < 0)
+                return dme_bad("--rotation: %s%s", eb.msg, "");
+        } else if (strcmp(a, "--p") == 0) {
+            rc = dme_parse_double(a, v, &o->base.p);
+        } else if (strcmp(a, "--shared-bits") == 0) {
+            rc = dme_parse_size(a, v, 0, 64, &tmp);
+            o->base.shared_bits = (unsigned)tmp;
+        } else if (strcmp(a, "--packet-loss") == 0) {
+            rc = dme_parse_double(a, v, &o->base.packet_loss);
+        } else if (strcmp(a, "--format") == 0) {
+            if (strcmp(v, "table") == 0)
+                o->format = DME_TABLE;
+            else if (strcmp(v, "csv") == 0)
+                o->format = DME_CSV;
+            else if (strcmp(v, "json") == 0)
+                o->format = DME_JSON;
+            else
+                return dme_bad("unknown --format '%s' (known: table, csv, json)%s", v, "");
+        } else {
+            return dme_bad("unknown option '%s'%s", a, "");
+        }
+        if (rc != 0)
+            return rc;
+    }
+    if (o->n_codecs == 0)
+        return dme_bad("--codec is required (e.g. --codec eden --bits 2)%s%s", "", "");
+    if (o->zip && o->n_bits != o->n_codecs)
+        return dme_bad("--zip needs as many --bits as --codec values%s%s", "", "");
+    if (o->n_bits == 0) {
+        o->bits[0] = 32;
+        o->n_bits = 1;
+        for (size_t k = 0; k < o->n_codecs; k++)
+            if (o->codecs[k].kind != CODEC_NONE)
+                return dme_bad("--bits is required for codec '%s'%s",
+                               codec_kind_name(o->codecs[k].kind), "");
+    }
+    return 0;
+}
+
+/* Reads a 1-D or 2-D little-endian float32/float64 .npy, or raw float32. */
+static int
+dme_read_input(const char *path, float **out, size_t *rows, size_t *cols)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        fprintf(stderr, "fedbits dme: cannot open '%s': %s\n", path, strerror(errno));
+        return 2;
+    }
+    int rc = 2;
+    unsigned char *raw = NULL;
+    if (fseek(f, 0, SEEK_END) != 0)
+        goto out;
+    long size = ftell(f);
+    if (size < 0 || fseek(f, 0, SEEK_SET) != 0)
+        goto out;
+    raw = mem_alloc((size_t)size + 1);
+    if (raw == NULL || fread(raw, 1, (size_t)size, f) != (size_t)size) {
+        fprintf(stderr, "fedbits dme: cannot read '%s'\n", path);
+        goto out;
+    }
+    size_t n = (size_t)size, off = 0, esize = 4;
+    *rows = 1;
+    if (n >= 10 && memcmp(raw, "\x93NUMPY", 6) == 0) {
+        size_t hlen = raw[6] == 1 ? (size_t)raw[8] | (size_t)raw[9] << 8 : 0;
+        if (raw[6] != 1 || 10 + hlen > n) {
+            fprintf(stderr, "fedbits dme: '%s': unsupported .npy version or header\n", path);
+            goto out;
+        }
+        char hdr[1024];
+        size_t hl = hlen < sizeof hdr - 1 ? hlen : sizeof hdr - 1;
+        memcpy(hdr, raw + 10, hl);
+        hdr[hl] = '\0';
+        if (strstr(hdr, "'<f4'") != NULL)
+            esize = 4;
+        else if (strstr(hdr, "'<f8'") != NULL)
+            esize = 8;
+        else {
+            fprintf(stderr, "fedbits dme: '%s': dtype must be <f4 or <f8\n", path);
+            goto out;
+        }
+        if (strstr(hdr, "'fortran_order': True") != NULL) {
+            fprintf(stderr, "fedbits dme: '%s': fortran_order arrays are not supported\n", path);
+            goto out;
+        }
+        const char *sh = strstr(hdr, "'shape': (");
+        unsigned long long d0 = 0, d1 = 0;
+        if (sh == NULL || sscanf(sh, "'shape': (%llu, %llu", &d0, &d1) < 1) {
+            fprintf(stderr, "fedbits dme: '%s': cannot read the shape\n", path);
+            goto out;
+        }
+        off = 10 + hlen;
+        if (d1 > 0) {
+            *rows = (size_t)d0;
+            *cols = (size_t)d1;
+        } else {
+            *cols = (size_t)d0;
+        }
+        if (*rows == 0 || *cols == 0 || (n - off) / esize < *rows * *cols) {
+            fprintf(stderr, "fedbits dme: '%s': data shorter than its shape\n", path);
+            goto out;
+        }
+    } else {
+        if (n % 4 != 0 || n == 0) {
+            fprintf(stderr, "fedbits dme: '%s': raw float32 file size %zu is not a multiple of 4\n",
+                    path, n);
+            goto out;
+        }
+        *cols = n / 4;
+    }
+    size_t total = *rows * *cols;
+    *out = mem_alloc(total * sizeof **out);
+    if (*out == NULL)
+        goto out;
+    for (size_t i = 0; i < total; i++) {
+        if (esize == 4) {
+            memcpy(&(*out)[i], raw + off + 4 * i, 4);
+        } else {
+            double v;
+            memcpy(&v, raw + off + 8 * i, 8);
+            (*out)[i] = (float)v;
+        }
+        if (!isfinite((*out)[i])) {
+            fprintf(stderr, "fedbits dme: '%s': element %zu is not finite\n", path, i);
+            mem_free(*out);
+            *out = NULL;
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    mem_free(raw);
+    fclose(f);
+    return rc;
+}
+
+static void
+dme_draw(float *x, size_t d, enum dme_dist dist, struct rng *r)
+{
+    gsl_rng *g = rng_gsl(r);
+    for (size_t i = 0; i < d; i++) {
+        double v = 0;
+        switch (dist) {
+        case DME_NORMAL:
+            v = gsl_ran_gaussian_ziggurat(g, 1.0);
+            break;
+        case DME_LOGNORMAL:
+            v = gsl_ran_lognormal(g, 0.0, 1.0);
+            break;
+        case DME_EXPONENTIAL:
+            v = gsl_ran_exponential(g, 1.0);
+            break;
+        case DME_UNIFORM:
+            v = gsl_rng_uniform(g);
+            break;
+        case DME_FILE:
+            break;
+        }
+        x[i] = (float)v;
+    }
+}
+
+struct dme_buffers {
+    float *xs;   /* clients x dim (or one vector) */
+    float *mean; /* true mean */
+    float *xhat; /* one decoded vector */
+    float *acc;
+    float *est;
+    uint8_t *msg; /* clients x max_bytes */
+    size_t *len;
+};
+
+static int
+dme_run_row(const struct dme_opts *o, const struct codec_params *pp, const float *file,
+            size_t file_rows, struct dme_result *res)
+{
+    size_t d = o->dim, n = o->clients;
+    struct codec_params p = *pp;
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    struct codec *c = codec_new(&p, d);
+    struct dme_buffers b = { 0 };
+    int status = 1;
+    if (c == NULL)
+        goto oom;
+    size_t cap = codec_max_bytes(c), acc_len = codec_acc_len(c);
+    size_t nvec = o->same_vector ? 1 : n;
+    b.xs = mem_alloc(nvec * d * sizeof *b.xs);
+    b.mean = mem_alloc(d * sizeof *b.mean);
+    b.xhat = mem_alloc(d * sizeof *b.xhat);
+    b.acc = mem_alloc_aligned(64, acc_len * sizeof *b.acc);
+    b.est = mem_alloc(d * sizeof *b.est);
+    b.msg = mem_alloc(n * cap);
+    b.len = mem_alloc(n * sizeof *b.len);
+    if (b.xs == NULL || b.mean == NULL || b.xhat == NULL || b.acc == NULL || b.est == NULL ||
+        b.msg == NULL || b.len == NULL)
+        goto oom;
+    double sv = 0, sv2 = 0, sn = 0, sn2 = 0, bytes = 0;
+    int64_t enc_ns = 0, dec_ns = 0;
+    for (size_t t = 0; t < o->trials; t++) {
+        for (size_t k = 0; k < nvec; k++) {
+            float *x = b.xs + k * d;
+            if (o->dist == DME_FILE) {
+                memcpy(x, file + ((t * nvec + k) % file_rows) * d, d * sizeof *x);
+            } else {
+                struct rng r;
+                rng_init_stream(&r, o->seed, RNG_PURPOSE_DME, t, o->same_vector ? RNG_ANY : k);
+                dme_draw(x, d, o->dist, &r);
+            }
+        }
+        double norm_sum = 0;
+        memset(b.mean, 0, d * sizeof *b.mean);
+        for (size_t k = 0; k < n; k++) {
+            const float *x = b.xs + (o->same_vector ? 0 : k) * d;
+            double s = 0;
+            for (size_t i = 0; i < d; i++) {
+                s += (double)x[i] * x[i];
+                b.mean[i] += x[i] / (float)n;
+            }
+            norm_sum += s;
+        }
+        /* Encode every client (timed). */
+        for (size_t k = 0; k < n; k++) {
+            const float *x = b.xs + (o->same_vector ? 0 : k) * d;
+            struct codec_link link = { .seed = o->seed, .round = t, .client = k };
+            int64_t t0 = wallclock_ns();
+            int rc = codec_encode(c, b.msg + k * cap, cap, &b.len[k], x, &link, &eb);
+            enc_ns += wallclock_ns() - t0;
+            if (rc < 0) {
+                fprintf(stderr, "fedbits dme: encode failed: %s\n", eb.msg);
+                goto out;
+            }
+            bytes += (double)b.len[k];
+        }
+        /* Aggregate (timed): decode_add every message, finish once. */
+        int64_t t0 = wallclock_ns();
+        memset(b.acc, 0, acc_len * sizeof *b.acc);
+        for (size_t k = 0; k < n; k++) {
+            struct codec_link link = { .seed = o->seed, .round = t, .client = k };
+            int rc =
+                codec_decode_add(c, b.acc, b.msg + k * cap, b.len[k], 1.0 / (double)n, &link, &eb);
+            if (rc < 0) {
+                fprintf(stderr, "fedbits dme: decode failed: %s\n", eb.msg);
+                goto out;
+            }
+        }
+        struct codec_link round_link = { .seed = o->seed, .round = t, .client = 0 };
+        codec_decode_finish(c, b.est, b.acc, &round_link);
+        dec_ns += wallclock_ns() - t0;
+        double err = 0;
+        for (size_t i = 0; i < d; i++) {
+            double e = (double)b.est[i] - b.mean[i];
+            err += e * e;
+        }
+        double nmse = norm_sum > 0 ? err / (norm_sum / (double)n) : 0.0;
+        /* vNMSE: each client decoded alone (untimed). */
+        double v = 0;
+        for (size_t k = 0; k < n; k++) {
+            const float *x = b.xs + (o->same_vector ? 0 : k) * d;
+            struct codec_link link = { .seed = o->seed, .round = t, .client = k };
+            if (codec_decode(c, b.xhat, b.msg + k * cap, b.len[k], &link, &eb) < 0) {
+                fprintf(stderr, "fedbits dme: decode failed: %s\n", eb.msg);
+                goto out;
+            }
+            double e2 = 0, x2 = 0;
+            for (size_t i = 0; i < d; i++) {
+                double e = (double)b.xhat[i] - x[i];
+                e2 += e * e;
+                x2 += (double)x[i] * x[i];
+            }
+            v += x2 > 0 ? e2 / x2 : 0.0;
+        }
+        v /= (double)n;
+        sv += v;
+        sv2 += v * v;
+        sn += nmse;
+        sn2 += nmse * nmse;
+    }
+    double T = (double)o->trials;
+    res->params = p;
+    res->vnmse = sv / T;
+    res->nmse = sn / T;
+    res->vnmse_se = T > 1 ? sqrt(fmax(0.0, (sv2 - sv * sv / T) / (T - 1)) / T) : 0.0;
+    res->nmse_se = T > 1 ? sqrt(fmax(0.0, (sn2 - sn * sn / T) / (T - 1)) / T) : 0.0;
+    res->bits_per_coord = 8.0 * bytes / (T * (double)n * (double)d);
+    res->enc_ns = (double)enc_ns / (T * (double)n * (double)d);
+    res->dec_ns = (double)dec_ns / (T * (double)n * (double)d);
+    status = 0;
+    goto out;
+oom:
+    fprintf(stderr, "fedbits dme: out of memory\n");
+out:
+    mem_free(b.xs);
+    mem_free(b.mean);
+    mem_free(b.xhat);
+    mem_free_aligned(b.acc);
+    mem_free(b.est);
+    mem_free(b.msg);
+    mem_free(b.len);
+    codec_free(c);
+    return status;
+}
+
+/* The codec name of a row ("drive+" for DRIVE+). */
+static const char *
+dme_row_name(const struct codec_params *p)
+{
+    if (p->kind == CODEC_DRIVE && p->drive_plus)
+        return "drive+";
+    if (p->kind == CODEC_EDEN && p->exact_codebook)
+        return "eden:exact";
+    if (p->kind == CODEC_TURBOQUANT_MSE && p->exact_codebook)
+        return "turboquant_mse:exact";
+    return codec_kind_name(p->kind);
+}
+
+static void
+dme_print(const struct dme_opts *o, const struct dme_result *r, size_t nrows)
+{
+    const char *dist = dme_dist_names[o->dist];
+    if (o->format == DME_CSV) {
+        printf("codec,bits,scale,rotation,dim,clients,dist,trials,vnmse,vnmse_se,nmse,nmse_se,"
+               "bits_per_coord,encode_ns_per_coord,decode_ns_per_coord\n");
+        for (size_t k = 0; k < nrows; k++)
+            printf("%s,%g,%s,%s,%zu,%zu,%s,%zu,%.6g,%.3g,%.6g,%.3g,%.6g,%.4g,%.4g\n",
+                   dme_row_name(&r[k].params), r[k].params.bits,
+                   codec_scale_name(r[k].params.scale), codec_rotation_name(r[k].params.rotation),
+                   o->dim, o->clients, dist, o->trials, r[k].vnmse, r[k].vnmse_se, r[k].nmse,
+                   r[k].nmse_se, r[k].bits_per_coord, r[k].enc_ns, r[k].dec_ns);
+    } else if (o->format == DME_JSON) {
+        printf("[\n");
+        for (size_t k = 0; k < nrows; k++)
+            printf("  {\"codec\": \"%s\", \"bits\": %g, \"scale\": \"%s\", "
+                   "\"rotation\": \"%s\", \"dim\": %zu, "
+                   "\"clients\": %zu, \"dist\": \"%s\", \"trials\": %zu, \"vnmse\": %.6g, "
+                   "\"vnmse_se\": %.3g, \"nmse\": %.6g, \"nmse_se\": %.3g, "
+                   "\"bits_per_coord\": %.6g, \"encode_ns_per_coord\": %.4g, "
+                   "\"decode_ns_per_coord\": %.4g}%s\n",
+                   dme_row_name(&r[k].params), r[k].params.bits,
+                   codec_scale_name(r[k].params.scale), codec_rotation_name(r[k].params.rotation),
+                   o->dim, o->clients, dist, o->trials, r[k].vnmse, r[k].vnmse_se, r[k].nmse,
+                   r[k].nmse_se, r[k].bits_per_coord, r[k].enc_ns, r[k].dec_ns,
+                   k + 1 < nrows ? "," : "");
+        printf("]\n");
+    } else {
+        printf("# dme: dim %zu, clients %zu%s, dist %s, trials %zu, seed %llu\n", o->dim,
+               o->clients, o->same_vector ? " (same vector)" : "", dist, o->trials,
+               (unsigned long long)o->seed);
+        printf("%-20s %5s %-12s %-10s %11s %9s %11s %9s %9s %9s %9s\n", "codec", "bits", "scale",
+               "rotation", "vnmse", "se", "nmse", "se", "bits/crd", "enc ns/c", "dec ns/c");
+        for (size_t k = 0; k < nrows; k++)
+            printf("%-20s %5g %-12s %-10s %11.6g %9.3g %11.6g %9.3g %9.4f %9.3f %9.3f\n",
+                   dme_row_name(&r[k].params), r[k].params.bits,
+                   codec_scale_name(r[k].params.scale), codec_rotation_name(r[k].params.rotation),
+                   r[k].vnmse, r[k].vnmse_se, r[k].nmse, r[k].nmse_se, r[k].bits_per_coord,
+                   r[k].enc_ns, r[k].dec_ns);
+    }
+}
 
 int
 cmd_dme(int argc, char **argv)
 {
-    (void)argc;
-    fprintf(stderr, "fedbits %s: no codecs are built into this version yet\n", argv[0]);
-    return 2;
+    struct dme_opts o = { 0 };
+    int rc = dme_parse(argc, argv, &o);
+    if (rc != 0)
+        return rc == 1 ? 0 : rc;
+    float *file = NULL;
+    size_t file_rows = 1;
+    if (o.dist == DME_FILE) {
+        size_t cols;
+        rc = dme_read_input(o.input, &file, &file_rows, &cols);
+        if (rc != 0)
+            return rc;
+        o.dim = cols;
+    }
+    size_t nrows = o.zip ? o.n_codecs : o.n_codecs * o.n_bits;
+    struct dme_result *res = mem_calloc(nrows, sizeof *res);
+    struct codec_params *params = mem_calloc(nrows, sizeof *params);
+    if (res == NULL || params == NULL) {
+        mem_free(res);
+        mem_free(params);
+        mem_free(file);
+        fprintf(stderr, "fedbits dme: out of memory\n");
+        return 1;
+    }
+    /* Check every row before running any. */
+    for (size_t k = 0; k < nrows; k++) {
+        size_t ci = o.zip ? k : k / o.n_bits;
+        size_t bi = o.zip ? k : k % o.n_bits;
+        dme_row_params(&o, &o.codecs[ci], o.bits[bi], &params[k]);
+        struct codec_params p = params[k];
+        struct errbuf eb;
+        errbuf_clear(&eb);
+        if (codec_params_check(&p, o.dim, &eb) < 0) {
+            fprintf(stderr, "fedbits dme: codec '%s' with bits %g: %s\n", codec_kind_name(p.kind),
+                    p.bits, eb.msg);
+            rc = 2;
+            goto out;
+        }
+    }
+    for (size_t k = 0; k < nrows; k++) {
+        rc = dme_run_row(&o, &params[k], file, file_rows, &res[k]);
+        if (rc != 0)
+            goto out;
+    }
+    dme_print(&o, res, nrows);
+out:
+    mem_free(res);
+    mem_free(params);
+    mem_free(file);
+    return rc;
 }

@@ -17,6 +17,7 @@
 #include "clients/data_source.h"
 #include "clients/trainer.h"
 #include "codec/codec.h"
+#include "codec/error_feedback.h"
 #include "fedbits_config.h"
 #include "sim/event_queue.h"
 #include "sim/population.h"
@@ -60,10 +61,11 @@ struct run_job {
 /* Per-thread workspaces. */
 struct run_thread {
     struct trainer *trainer;
-    struct codec *up;   /* uplink encoder */
-    struct codec *down; /* downlink encoder and decoder */
-    uint8_t *down_msg;  /* downlink message buffer */
-    float *received;    /* the model as the client decoded it */
+    struct codec *up;          /* uplink encoder */
+    struct error_feedback *ef; /* wraps `up` when uplink.error_feedback is on */
+    struct codec *down;        /* downlink encoder and decoder */
+    uint8_t *down_msg;         /* downlink message buffer */
+    float *received;           /* the model as the client decoded it */
 };
 
 struct run_world {
@@ -86,6 +88,7 @@ struct run_world {
     size_t n_batch;
     uint32_t *eligible; /* selection scratch, n_clients entries */
     bool *busy;         /* client has an active job (async) */
+    float **residual;   /* error feedback: per-client residual, allocated on first use */
     struct run_thread *th;
     unsigned n_threads;
     struct event_queue *q;
@@ -129,6 +132,7 @@ run_world_release(struct run_world *w)
     if (w->th != NULL) {
         for (unsigned t = 0; t < w->n_threads; t++) {
             trainer_free(w->th[t].trainer);
+            error_feedback_free(w->th[t].ef);
             codec_free(w->th[t].up);
             codec_free(w->th[t].down);
             mem_free(w->th[t].down_msg);
@@ -146,6 +150,11 @@ run_world_release(struct run_world *w)
     mem_free(w->batch);
     mem_free(w->eligible);
     mem_free(w->busy);
+    if (w->residual != NULL) {
+        for (size_t k = 0; k < w->ds->n_clients; k++)
+            mem_free(w->residual[k]);
+    }
+    mem_free(w->residual);
     mem_free(w->events);
     mem_free(w->w);
     mem_free(w->mean);
@@ -245,6 +254,11 @@ run_world_init(struct run_world *w, struct errbuf *eb)
     }
     w->eligible = mem_alloc(n_clients * sizeof *w->eligible);
     w->busy = mem_calloc(n_clients, sizeof *w->busy);
+    if (s->uplink.error_feedback) {
+        w->residual = mem_calloc(n_clients, sizeof *w->residual);
+        if (w->residual == NULL)
+            goto nomem;
+    }
     w->jobs = mem_calloc(w->n_jobs, sizeof *w->jobs);
     w->batch = mem_alloc(w->n_jobs * sizeof *w->batch);
     w->th = mem_calloc(w->n_threads, sizeof *w->th);
@@ -264,6 +278,11 @@ run_world_init(struct run_world *w, struct errbuf *eb)
         th->down = codec_new(&s->downlink.codec, w->dim);
         if (th->trainer == NULL || th->up == NULL || th->down == NULL)
             goto nomem;
+        if (s->uplink.error_feedback) {
+            th->ef = error_feedback_new(th->up);
+            if (th->ef == NULL)
+                goto nomem;
+        }
         th->down_msg = mem_alloc(codec_max_bytes(th->down));
         th->received = mem_alloc(w->dim * sizeof *th->received);
         if (th->down_msg == NULL || th->received == NULL)
@@ -369,7 +388,12 @@ run_compute_job(struct run_world *w, struct run_job *j, struct run_thread *th)
     if (j->dropout == DROPOUT_BEFORE_UPLOAD)
         return;
 
-    j->rc = codec_encode(th->up, j->msg, codec_max_bytes(th->up), &j->msg_len, j->w, &link, &j->eb);
+    if (th->ef != NULL)
+        j->rc = error_feedback_encode(th->ef, w->residual[k], j->msg, codec_max_bytes(th->up),
+                                      &j->msg_len, j->w, &link, &j->eb);
+    else
+        j->rc =
+            codec_encode(th->up, j->msg, codec_max_bytes(th->up), &j->msg_len, j->w, &link, &j->eb);
     if (j->rc < 0)
         return;
     uint64_t up_bits = (uint64_t)j->msg_len * 8;
@@ -378,10 +402,20 @@ run_compute_job(struct run_world *w, struct run_job *j, struct run_thread *th)
         simtime_add(j->exp_total, population_expected_transfer_us(w->pop, k, false, up_bits));
 }
 
-/* Starts a job for client at `now` in slot; it is computed at the next flush. */
-static void
-run_start_job(struct run_world *w, size_t slot, uint64_t client, uint64_t stream, int64_t now)
+/*
+ * Starts a job for client at `now` in slot; it is computed at the next flush. Fails only
+ * when the client's error-feedback residual cannot be allocated.
+ */
+static int
+run_start_job(struct run_world *w, size_t slot, uint64_t client, uint64_t stream, int64_t now,
+              struct errbuf *eb)
 {
+    if (w->residual != NULL && w->residual[client] == NULL) {
+        w->residual[client] = mem_calloc(w->dim, sizeof(float));
+        if (w->residual[client] == NULL)
+            return errbuf_set(eb, -ERR_NOMEM, "out of memory for client %llu's residual",
+                              (unsigned long long)client);
+    }
     const struct scenario *s = w->s;
     struct run_job *j = &w->jobs[slot];
     j->active = true;
@@ -404,6 +438,7 @@ run_start_job(struct run_world *w, size_t slot, uint64_t client, uint64_t stream
     w->busy[client] = true;
     w->batch[w->n_batch++] = slot;
     w->rec.selected++;
+    return 0;
 }
 
 /* Computes every job started at this instant (in parallel), then queues their events. */
@@ -597,8 +632,11 @@ run_sync_round_start(struct run_world *w, int64_t now, struct run_summary *sum, 
     }
     for (size_t i = 0; i < w->n_jobs; i++)
         w->jobs[i].active = false;
-    for (size_t i = 0; i < m; i++)
-        run_start_job(w, i, w->eligible[i], w->round, now);
+    for (size_t i = 0; i < m; i++) {
+        int rc = run_start_job(w, i, w->eligible[i], w->round, now, eb);
+        if (rc < 0)
+            return rc;
+    }
     w->pending = m;
     int rc = run_flush(w, now, eb);
     if (rc < 0)
@@ -689,7 +727,9 @@ run_async_fill(struct run_world *w, int64_t now, struct errbuf *eb)
             retry = true;
             break;
         }
-        run_start_job(w, slot, client, w->next_gen, now);
+        int rc = run_start_job(w, slot, client, w->next_gen, now, eb);
+        if (rc < 0)
+            return rc;
     }
     if (retry) {
         int64_t at = simtime_add(now, simtime_from_s(w->s->protocol.retry_s));

@@ -24,6 +24,7 @@ enum skey_type {
     SKEY_ENUM,
     SKEY_U64_LIST,
     SKEY_F64_LIST,
+    SKEY_UINT, /* unsigned int */
 };
 
 /* An enumerated key's names, either a fixed list or the functions of the owning module. */
@@ -208,18 +209,29 @@ static const struct skey scenario_keys[] = {
     { "uplink.codec", SKEY_ENUM, OFF(uplink.codec.kind), 0, 0, "none", 0, 0, 0, &e_codec,
       "compressor of client updates" },
     { "uplink.bits", SKEY_F64, OFF(uplink.codec.bits), 0, 0, SKEY_KEEP, 0, 64, SKEY_OPEN_MIN, NULL,
-      "bits per coordinate (codec default when absent)" },
+      "bits per coordinate (absent: 32 none, 1 drive, 4 thc, 3 turboquant_prod, else 2)" },
     { "uplink.scale", SKEY_ENUM, OFF(uplink.codec.scale), 0, 0, "unbiased", 0, 0, 0, &e_scale,
       "EDEN/DRIVE scale" },
     { "uplink.rotation", SKEY_ENUM, OFF(uplink.codec.rotation), 0, 0, "per_client", 0, 0, 0,
       &e_rotation, "rotation seed per client or shared by the round" },
+
+    { "uplink.p", SKEY_F64, OFF(uplink.codec.p), 0, 0, SKEY_KEEP, 0, 1, SKEY_OPEN_MIN, NULL,
+      "quicfl: fraction of coordinates sent exactly (default 1/512)" },
+    { "uplink.shared_bits", SKEY_UINT, OFF(uplink.codec.shared_bits), 0, 0, "0", 0, 8, 0, NULL,
+      "quicfl: shared-randomness bits per coordinate (0: the codec's choice)" },
+    { "uplink.packet_loss", SKEY_F64, OFF(uplink.codec.packet_loss), 0, 0, "0", 0, 1, SKEY_OPEN_MAX,
+      NULL, "fraction of rotated coordinates lost in transit (receiver rescales)" },
+    { "uplink.drive_plus", SKEY_BOOL, OFF(uplink.codec.drive_plus), 0, 0, "false", 0, 0, 0, NULL,
+      "drive: 2-means centres instead of signs (DRIVE+)" },
+    { "uplink.exact_codebook", SKEY_BOOL, OFF(uplink.codec.exact_codebook), 0, 0, "false", 0, 0, 0,
+      NULL, "eden, turboquant_mse: exact finite-d (shifted Beta) codebook" },
     { "uplink.error_feedback", SKEY_BOOL, OFF(uplink.error_feedback), 0, 0, "false", 0, 0, 0, NULL,
       "keep the compression residual on the client and add it next time" },
 
     { "downlink.codec", SKEY_ENUM, OFF(downlink.codec.kind), 0, 0, "none", 0, 0, 0, &e_codec,
       "compressor of the model sent to clients" },
     { "downlink.bits", SKEY_F64, OFF(downlink.codec.bits), 0, 0, SKEY_KEEP, 0, 64, SKEY_OPEN_MIN,
-      NULL, "bits per coordinate (codec default when absent)" },
+      NULL, "bits per coordinate (absent: 32 none, 1 drive, 4 thc, 3 turboquant_prod, else 2)" },
     { "downlink.scale", SKEY_ENUM, OFF(downlink.codec.scale), 0, 0, "unbiased", 0, 0, 0, &e_scale,
       "EDEN/DRIVE scale" },
     { "downlink.rotation", SKEY_ENUM, OFF(downlink.codec.rotation), 0, 0, "shared", 0, 0, 0,
@@ -557,11 +569,11 @@ scenario_convert(struct scenario_ctx *c, const struct skey *k, const struct ynod
         return 0;
     }
     if (n->kind != YNODE_SCALAR) {
-        const char *want = k->type == SKEY_STRING ? "a string"
-                           : k->type == SKEY_BOOL ? "true or false"
-                           : k->type == SKEY_ENUM ? "a name"
-                           : k->type == SKEY_U64  ? "a non-negative integer"
-                                                  : "a number";
+        const char *want = k->type == SKEY_STRING                        ? "a string"
+                           : k->type == SKEY_BOOL                        ? "true or false"
+                           : k->type == SKEY_ENUM                        ? "a name"
+                           : k->type == SKEY_U64 || k->type == SKEY_UINT ? "a non-negative integer"
+                                                                         : "a number";
         return scenario_error(c, n->source, n->line, n->column, k->path, -ERR_INVALID,
                               "%s: expected %s, got %s", k->path, want, scenario_kind_word(n));
     }
@@ -598,6 +610,19 @@ scenario_convert(struct scenario_ctx *c, const struct skey *k, const struct ynod
         if (rc < 0)
             return rc;
         memcpy(base, &v, sizeof v);
+        return 0;
+    }
+    case SKEY_UINT: {
+        uint64_t v;
+        if (n->quoted || scenario_parse_u64(n->text, &v) < 0)
+            return scenario_error(c, n->source, n->line, n->column, k->path, -ERR_INVALID,
+                                  "%s: expected a non-negative integer, got '%s'", k->path,
+                                  n->text);
+        int rc = scenario_check_range(c, k, n, (double)v);
+        if (rc < 0)
+            return rc;
+        unsigned u = (unsigned)v;
+        memcpy(base, &u, sizeof u);
         return 0;
     }
     case SKEY_BOOL: {
@@ -783,6 +808,45 @@ scenario_cross_check(struct scenario_ctx *c, const struct ynode *root, struct sc
     }
     if (s->model.type == MODEL_LOGREG)
         s->model.n_hidden = 0;
+    /* Codec parameters that the chosen codec does not read are mistakes, not no-ops. */
+    static const struct {
+        const char *key;
+        unsigned kinds; /* bit per enum codec_kind */
+    } codec_keys[] = {
+        { "p", 1u << CODEC_QUICFL },
+        { "shared_bits", 1u << CODEC_QUICFL },
+        { "drive_plus", 1u << CODEC_DRIVE },
+        { "exact_codebook", 1u << CODEC_EDEN | 1u << CODEC_TURBOQUANT_MSE },
+        { "scale", 1u << CODEC_EDEN | 1u << CODEC_DRIVE },
+        { "bits", ~(1u << CODEC_NONE) },
+    };
+    for (int l = 0; l < 2; l++) {
+        const char *link = l == 0 ? "uplink" : "downlink";
+        enum codec_kind kind = l == 0 ? s->uplink.codec.kind : s->downlink.codec.kind;
+        for (size_t i = 0; i < sizeof codec_keys / sizeof codec_keys[0]; i++) {
+            char path[64];
+            snprintf(path, sizeof path, "%s.%s", link, codec_keys[i].key);
+            if (scenario_lookup(root, path, &deepest) != NULL &&
+                !(codec_keys[i].kinds & (1u << kind))) {
+                n = AT(path);
+                return scenario_error(c, n->source, n->line, n->column, path, -ERR_INVALID,
+                                      "%s does not apply to codec '%s'", path,
+                                      codec_kind_name(kind));
+            }
+        }
+    }
+    if (s->uplink.error_feedback && s->uplink.codec.kind == CODEC_NONE) {
+        n = AT("uplink.error_feedback");
+        return scenario_node_error(c, n, "uplink.error_feedback", -ERR_INVALID,
+                                   "error feedback needs a lossy uplink codec");
+    }
+
+    /* A codec named without bits gets its own default (32 would not fit most codecs). */
+    if (scenario_lookup(root, "uplink.bits", &deepest) == NULL)
+        s->uplink.codec.bits = codec_kind_default_bits(s->uplink.codec.kind);
+    if (scenario_lookup(root, "downlink.bits", &deepest) == NULL)
+        s->downlink.codec.bits = codec_kind_default_bits(s->downlink.codec.kind);
+
     /* Keys that only some datasets read: naming one for another dataset is a mistake. */
     enum {
         D_SYN = 1 << DATA_SYNTHETIC,
@@ -1361,6 +1425,12 @@ scenario_json_value(struct scenario_json *j, const struct skey *k, const struct 
         scenario_json_put(j, "%s", v ? "true" : "false");
         break;
     }
+    case SKEY_UINT: {
+        unsigned v;
+        memcpy(&v, base, sizeof v);
+        scenario_json_put(j, "%u", v);
+        break;
+    }
     case SKEY_ENUM: {
         int v;
         memcpy(&v, base, sizeof v);
@@ -1470,6 +1540,7 @@ scenario_schema_key(size_t i, const char **path, const char **type, const char *
         [SKEY_ENUM] = "name",
         [SKEY_U64_LIST] = "list of integers",
         [SKEY_F64_LIST] = "list of numbers",
+        [SKEY_UINT] = "integer",
     };
     const struct skey *k = &scenario_keys[i];
     *path = k->path;

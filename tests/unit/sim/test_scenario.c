@@ -144,11 +144,13 @@ END_TEST
 
 START_TEST(set_overrides)
 {
-    static const char *const sets[] = { "train.lr=0.25", "data.clients=400",
-                                        "uplink.error_feedback=true", "name=from-set",
-                                        "population.dropout.phase=any" };
+    static const char *const sets[] = { "train.lr=0.25",     "data.clients=400",
+                                        "uplink.codec=eden", "uplink.error_feedback=true",
+                                        "name=from-set",     "population.dropout.phase=any" };
     struct scenario s;
-    sc_load_ok(&s, sc_default_yaml, sets, 5);
+    sc_load_ok(&s, sc_default_yaml, sets, 6);
+    ck_assert_int_eq(s.uplink.codec.kind, CODEC_EDEN);
+    ck_assert_double_eq(s.uplink.codec.bits, 2.0); /* EDEN's default without 'bits' */
     ck_assert_double_eq(s.train.lr, 0.25);
     ck_assert_uint_eq(s.data.clients, 400);
     ck_assert(s.uplink.error_feedback);

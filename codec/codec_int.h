@@ -1,0 +1,95 @@
+/*
+ * codec_int: helpers shared by the codec modules (codec/eden.c, codec/drive.c, ...), not
+ * part of the public interface. Defined in codec/codec.c.
+ *
+ * - Streams: the shared stream of a link is (seed, RNG_PURPOSE_CODEC_SHARED, round,
+ *   client), with client = RNG_ANY under a round-shared rotation; the private stream is
+ *   (seed, RNG_PURPOSE_CODEC_PRIVATE, round, client). Each codec draws from the shared
+ *   stream in a fixed documented order (rotation signs first).
+ * - Packet loss: which rotated coordinates of a message are lost is drawn from the
+ *   per-client shared stream at byte offset CODEC_LOSS_STREAM_OFFSET, far beyond anything a
+ *   codec draws, so loss never perturbs the codec's own randomness.
+ * - Wire helpers: float32 little-endian scalars and corrupt-message errors with the offset.
+ */
+#ifndef FEDBITS_CODEC_CODEC_INT_H
+#define FEDBITS_CODEC_CODEC_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/errbuf.h"
+#include "base/rng.h"
+#include "codec/codec.h"
+
+#define CODEC_LOSS_STREAM_OFFSET ((uint64_t)1 << 60)
+
+/* Streams */
+void codec_shared_stream(struct rng *r, const struct codec_link *link,
+                         enum codec_rotation rotation);
+void codec_private_stream(struct rng *r, const struct codec_link *link);
+/*
+ * Sets bit i of mask (LSB-first, rht sign layout) with probability f, independently, from
+ * r (one 32-bit draw per coordinate); returns the number of set bits.
+ */
+size_t codec_mask_draw(uint8_t *mask, size_t D, double f, struct rng *r);
+/* True when bit i of a mask is set. */
+static inline int
+codec_mask_bit(const uint8_t *mask, size_t i)
+{
+    return mask[i / 8] >> (i % 8) & 1;
+}
+
+/*
+ * Batched 32-bit draws: the same values, in the same order, as repeated rng_u32() on the
+ * stream (keystream bytes little-endian), fetched CODEC_RAND_BATCH at a time.
+ */
+#define CODEC_RAND_BATCH 256
+struct codec_rand {
+    struct rng *r;
+    size_t pos;
+    uint32_t buf[CODEC_RAND_BATCH];
+};
+
+static inline void
+codec_rand_init(struct codec_rand *cr, struct rng *r)
+{
+    cr->r = r;
+    cr->pos = CODEC_RAND_BATCH;
+}
+
+static inline uint32_t
+codec_rand_u32(struct codec_rand *cr)
+{
+    if (cr->pos == CODEC_RAND_BATCH) {
+        rng_bytes(cr->r, cr->buf, sizeof cr->buf);
+        cr->pos = 0;
+    }
+    return cr->buf[cr->pos++];
+}
+
+/* Packet loss */
+/*
+ * Zeroes the coordinates of the rotated vector y[0..D) that the link lost (each with
+ * probability loss) and multiplies the others by 1/(1 - loss). No-op when loss == 0.
+ */
+void codec_loss_apply(float *y, size_t D, double loss, const struct codec_link *link);
+
+/* Wire helpers */
+void codec_put_f32(uint8_t *p, float v);
+float codec_get_f32(const uint8_t *p);
+/* Records -ERR_CORRUPT with eb->offset = offset; returns -ERR_CORRUPT. */
+int codec_corrupt(struct errbuf *eb, size_t offset, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Reads a float32 scale at msg[off..off+4) of a len-byte message; rejects NaN/inf. */
+int codec_get_scale(float *out, const uint8_t *msg, size_t len, size_t off, const char *what,
+                    struct errbuf *eb) __attribute__((warn_unused_result));
+
+/* Shared-rotation aggregation */
+/*
+ * Inverts the round's shared rotation of acc[0..D) in place (signs drawn into signs_ws from
+ * the link's shared stream with client = RNG_ANY) and moves its first d entries to out.
+ */
+void codec_shared_finish(float *out, float *acc, size_t d, size_t D, uint8_t *signs_ws,
+                         const struct codec_link *link);
+
+#endif

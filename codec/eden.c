@@ -1,0 +1,521 @@
+/* eden: EDEN quantiser (and DRIVE, TurboQuant_mse). See eden.h. */
+#include "codec/eden.h"
+
+#include <assert.h>
+#include <math.h>
+#include <string.h>
+
+#include "base/mem.h"
+#include "codec/codec_int.h"
+#include "codec/lloyd_beta.h"
+#include "codec/lloyd_max.h"
+#include "codec/packing.h"
+#include "codec/rht.h"
+#include "base/banned.h"
+
+#define EDEN_MAX_LEVELS  (1u << LLOYD_MAX_MAX_BITS)
+#define EDEN_SCALE_BYTES 4
+
+enum eden_mode {
+    EDEN_MODE_INT,    /* b integer */
+    EDEN_MODE_FRAC,   /* b = b_lo + f */
+    EDEN_MODE_SPARSE, /* b < 1: keep with probability p, then 1 bit */
+};
+
+/* One quantiser: 2^b centroids and 2^b - 1 boundaries, both increasing, N(0,1) units. */
+struct eden_book {
+    unsigned bits;
+    unsigned levels;
+    float cent[EDEN_MAX_LEVELS];
+    double bound[EDEN_MAX_LEVELS - 1];
+};
+
+struct eden {
+    size_t d, D;
+    enum eden_mode mode;
+    double f; /* FRAC: probability of the high book; SPARSE: keep probability */
+    enum codec_scale scale;
+    bool fixed_scale; /* EDEN_FIXED_SCALE */
+    bool ties_up;     /* EDEN_TIES_UP */
+    enum codec_rotation rotation;
+    double loss;
+    struct eden_book lo, hi; /* hi used in FRAC mode only */
+    float *y;                /* D floats: rotated vector / decode workspace */
+    uint8_t *signs;          /* rht_sign_bytes(D) */
+    uint8_t *mask;           /* rht_sign_bytes(D): FRAC/SPARSE mask */
+    uint16_t *idx;           /* D indices */
+    uint16_t *idx_hi;        /* D indices under the high book (FRAC only) */
+};
+
+/* Fills bk from the Gaussian codebook, or the exact shifted-Beta one for dimension D. */
+static int
+eden_book_init(struct eden_book *bk, unsigned bits, size_t exact_D)
+{
+    double beta[1u << (LLOYD_BETA_MAX_BITS - 1)];
+    const double *half = lloyd_max_half(bits);
+    if (exact_D > 0) {
+        if (lloyd_beta_solve(beta, bits, exact_D) < 0)
+            return -1;
+        half = beta;
+    }
+    unsigned K = 1u << (bits - 1);
+    bk->bits = bits;
+    bk->levels = 2 * K;
+    for (unsigned k = 0; k < K; k++) {
+        bk->cent[K + k] = (float)half[k];
+        bk->cent[K - 1 - k] = (float)-half[k];
+    }
+    for (unsigned k = 0; k + 1 < bk->levels; k++) {
+        double lo = k < K ? -half[K - 1 - k] : half[k - K];
+        double hi = k + 1 < K ? -half[K - 2 - k] : half[k + 1 - K];
+        bk->bound[k] = 0.5 * (lo + hi);
+    }
+    /* The middle boundary is exactly 0 by symmetry; make it so in floating point. */
+    bk->bound[K - 1] = 0.0;
+    return 0;
+}
+
+int
+eden_params_check(const struct codec_params *p, size_t dim, struct errbuf *eb)
+{
+    if (!(p->bits > 0.0) || p->bits > LLOYD_MAX_MAX_BITS || !isfinite(p->bits))
+        return errbuf_set(eb, -ERR_RANGE, "bits %g outside (0, %d] for codec '%s'", p->bits,
+                          LLOYD_MAX_MAX_BITS, codec_kind_name(p->kind));
+    if (p->exact_codebook && ceil(p->bits) > LLOYD_BETA_MAX_BITS)
+        return errbuf_set(eb, -ERR_RANGE, "exact_codebook: bits %g above the %d the solver serves",
+                          p->bits, LLOYD_BETA_MAX_BITS);
+    if (p->exact_codebook && (dim < 3 || dim > LLOYD_BETA_MAX_DIM))
+        return errbuf_set(eb, -ERR_RANGE,
+                          "exact_codebook: dimension %zu outside 3..%d (beyond, the Gaussian "
+                          "codebook is exact to 1e-5)",
+                          dim, LLOYD_BETA_MAX_DIM);
+    return 0;
+}
+
+struct eden *
+eden_new(const struct codec_params *p, size_t dim, unsigned flags)
+{
+    struct eden *e = mem_calloc(1, sizeof *e);
+    if (e == NULL)
+        return NULL;
+    e->d = dim;
+    e->D = rht_padded_len(dim);
+    e->scale = p->scale;
+    e->fixed_scale = (flags & EDEN_FIXED_SCALE) != 0;
+    e->ties_up = (flags & EDEN_TIES_UP) != 0;
+    e->rotation = p->rotation;
+    e->loss = p->packet_loss;
+    double bl = floor(p->bits);
+    size_t exact_D = p->exact_codebook ? e->D : 0;
+    int rc = 0;
+    if (p->bits < 1.0) {
+        e->mode = EDEN_MODE_SPARSE;
+        e->f = p->bits;
+        rc = eden_book_init(&e->lo, 1, exact_D);
+    } else if (p->bits == bl) {
+        e->mode = EDEN_MODE_INT;
+        rc = eden_book_init(&e->lo, (unsigned)bl, exact_D);
+    } else {
+        e->mode = EDEN_MODE_FRAC;
+        e->f = p->bits - bl;
+        rc = eden_book_init(&e->lo, (unsigned)bl, exact_D);
+        if (rc == 0)
+            rc = eden_book_init(&e->hi, (unsigned)bl + 1, exact_D);
+    }
+    if (rc < 0) {
+        eden_free(e);
+        return NULL;
+    }
+    e->y = mem_alloc_aligned(64, e->D * sizeof *e->y);
+    e->signs = mem_alloc(rht_sign_bytes(e->D));
+    e->mask = mem_alloc(rht_sign_bytes(e->D));
+    e->idx = mem_alloc(e->D * sizeof *e->idx);
+    if (e->mode == EDEN_MODE_FRAC)
+        e->idx_hi = mem_alloc(e->D * sizeof *e->idx_hi);
+    if (e->y == NULL || e->signs == NULL || e->mask == NULL || e->idx == NULL ||
+        (e->mode == EDEN_MODE_FRAC && e->idx_hi == NULL)) {
+        eden_free(e);
+        return NULL;
+    }
+    return e;
+}
+
+void
+eden_free(struct eden *e)
+{
+    if (e == NULL)
+        return;
+    mem_free_aligned(e->y);
+    mem_free(e->signs);
+    mem_free(e->mask);
+    mem_free(e->idx);
+    mem_free(e->idx_hi);
+    mem_free(e);
+}
+
+/* Payload bits of a message; n_hi = number of mask bits set (FRAC/SPARSE). */
+static size_t
+eden_payload_bits(const struct eden *e, size_t n_hi)
+{
+    switch (e->mode) {
+    case EDEN_MODE_INT:
+        return e->D * e->lo.bits;
+    case EDEN_MODE_FRAC:
+        return e->D * e->lo.bits + n_hi;
+    case EDEN_MODE_SPARSE:
+        return n_hi;
+    }
+    return 0;
+}
+
+size_t
+eden_max_bytes(const struct eden *e)
+{
+    return EDEN_SCALE_BYTES + (eden_payload_bits(e, e->D) + 7) / 8;
+}
+
+size_t
+eden_acc_len(const struct eden *e)
+{
+    return e->rotation == CODEC_ROTATION_SHARED ? e->D : e->d;
+}
+
+/* Draws the rotation signs and, for FRAC/SPARSE, the mask; returns the mask count. */
+static size_t
+eden_draw_shared(struct eden *e, const struct codec_link *link)
+{
+    struct rng r;
+    codec_shared_stream(&r, link, e->rotation);
+    rht_signs_draw(e->signs, e->D, &r);
+    if (e->mode == EDEN_MODE_INT)
+        return 0;
+    return codec_mask_draw(e->mask, e->D, e->f, &r);
+}
+
+/*
+ * Cell indices of y[0..n) against boundaries thr[0..nb) (increasing, already multiplied by
+ * ‖x‖/√D): the count of boundaries below y (ties to the lower cell) or not above y (ties
+ * up). Blocked so that the compare-and-count loops vectorise.
+ */
+static void
+eden_bucketize(uint16_t *idx, const float *y, size_t n, const float *thr, unsigned nb, bool ties_up)
+{
+    if (nb > 15) {
+        for (size_t i = 0; i < n; i++) {
+            unsigned lo = 0, hi = nb; /* first boundary not below y */
+            while (lo < hi) {
+                unsigned mid = (lo + hi) / 2;
+                bool below = ties_up ? thr[mid] <= y[i] : thr[mid] < y[i];
+                if (below)
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            idx[i] = (uint16_t)lo;
+        }
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        idx[i] = 0;
+    for (unsigned k = 0; k < nb; k++) {
+        float t = thr[k];
+        if (ties_up) {
+            for (size_t i = 0; i < n; i++)
+                idx[i] = (uint16_t)(idx[i] + (y[i] >= t));
+        } else {
+            for (size_t i = 0; i < n; i++)
+                idx[i] = (uint16_t)(idx[i] + (y[i] > t));
+        }
+    }
+}
+
+/* ⟨y, q⟩ and ‖q‖² for indices into cent, in double. */
+static void
+eden_dots(double *yq, double *qq, const float *y, const uint16_t *idx, size_t n, const float *cent)
+{
+    double a0 = 0, a1 = 0, b0 = 0, b1 = 0;
+    size_t i = 0;
+    for (; i + 2 <= n; i += 2) {
+        float c0 = cent[idx[i]], c1 = cent[idx[i + 1]];
+        a0 += (double)(y[i] * c0);
+        a1 += (double)(y[i + 1] * c1);
+        b0 += (double)(c0 * c0);
+        b1 += (double)(c1 * c1);
+    }
+    for (; i < n; i++) {
+        float c = cent[idx[i]];
+        a0 += (double)(y[i] * c);
+        b0 += (double)(c * c);
+    }
+    *yq = a0 + a1;
+    *qq = b0 + b1;
+}
+
+/* GCC vector extensions for the quantiser's hot loop (AVX2 or two SSE registers). */
+typedef float eden_v8 __attribute__((vector_size(32)));
+typedef int32_t eden_i8 __attribute__((vector_size(32)));
+#define EDEN_SUM_BLOCK 1024 /* float partial sums are flushed to double this often */
+
+/*
+ * For b <= 4: idx[i] = cell of y[i] against thr[0..nb), and ⟨y,q⟩, ‖q‖² with
+ * q_i = cent[idx[i]] written as cent[0] + Σ_k [y_i above thr_k]·(cent[k+1] − cent[k]), so
+ * that no gather is needed. n is a multiple of 8. Partial sums run in float over blocks of
+ * EDEN_SUM_BLOCK coordinates and are accumulated in double.
+ */
+static inline __attribute__((always_inline)) void
+eden_quantize_kernel(uint16_t *idx, uint8_t *packed, unsigned bits, double *yq_out, double *qq_out,
+                     const float *y, size_t n, const float *thr, const float *cent, unsigned nb,
+                     bool ties_up)
+{
+    eden_v8 tv[15], dv[15];
+    for (unsigned k = 0; k < nb; k++) {
+        float t = thr[k], dc = cent[k + 1] - cent[k];
+        tv[k] = (eden_v8){ t, t, t, t, t, t, t, t };
+        dv[k] = (eden_v8){ dc, dc, dc, dc, dc, dc, dc, dc };
+    }
+    float c0 = cent[0];
+    const eden_v8 base = { c0, c0, c0, c0, c0, c0, c0, c0 };
+    double yq = 0, qq = 0;
+    for (size_t blk = 0; blk < n; blk += EDEN_SUM_BLOCK) {
+        size_t end = blk + EDEN_SUM_BLOCK < n ? blk + EDEN_SUM_BLOCK : n;
+        eden_v8 ayq = { 0 }, aqq = { 0 };
+        for (size_t i = blk; i < end; i += 8) {
+            eden_v8 yv;
+            memcpy(&yv, y + i, sizeof yv);
+            eden_i8 cnt = { 0 };
+            eden_v8 q = base;
+            for (unsigned k = 0; k < nb; k++) {
+                eden_i8 m = ties_up ? (yv >= tv[k]) : (yv > tv[k]);
+                cnt -= m;
+                q += (eden_v8)(m & (eden_i8)dv[k]);
+            }
+            ayq += yv * q;
+            aqq += q * q;
+            if (packed != NULL) {
+                /* 8 fields of bits (1, 2 or 4) bits: exactly `bits` bytes, LSB-first. */
+                uint32_t word = 0;
+                for (int l = 0; l < 8; l++)
+                    word |= (uint32_t)cnt[l] << (l * (int)bits);
+                for (unsigned byte = 0; byte < bits; byte++)
+                    packed[i / 8 * bits + byte] = (uint8_t)(word >> (8 * byte));
+            } else {
+                for (int l = 0; l < 8; l++)
+                    idx[i + (size_t)l] = (uint16_t)cnt[l];
+            }
+        }
+        for (int l = 0; l < 8; l++) {
+            yq += (double)ayq[l];
+            qq += (double)aqq[l];
+        }
+    }
+    *yq_out = yq;
+    *qq_out = qq;
+}
+
+#define EDEN_KERNEL_ENTRY(name, attr)                                                              \
+    attr static void name(uint16_t *idx, uint8_t *packed, unsigned bits, double *yq, double *qq,   \
+                          const float *y, size_t n, const float *thr, const float *cent,           \
+                          unsigned nb, bool ties_up)                                               \
+    {                                                                                              \
+        if (ties_up)                                                                               \
+            eden_quantize_kernel(idx, packed, bits, yq, qq, y, n, thr, cent, nb, true);            \
+        else                                                                                       \
+            eden_quantize_kernel(idx, packed, bits, yq, qq, y, n, thr, cent, nb, false);           \
+    }
+EDEN_KERNEL_ENTRY(eden_quantize_avx2, __attribute__((target("avx2"))))
+EDEN_KERNEL_ENTRY(eden_quantize_portable, )
+
+/*
+ * Cell indices and dot products of y[0..n) for one codebook (any b). When packed is not
+ * NULL the indices are also packed into it (bitpack layout) and idx may be left unwritten.
+ */
+static void
+eden_quantize(uint16_t *idx, uint8_t *packed, double *yq, double *qq, const float *y, size_t n,
+              const float *thr, const struct eden_book *bk, bool ties_up)
+{
+    unsigned nb = bk->levels - 1;
+    if (nb <= 15 && n % 8 == 0) {
+        /* Fused packing for 1, 2 and 4 bits (8 fields are whole bytes). */
+        uint8_t *fused = bk->bits <= 4 && bk->bits != 3 ? packed : NULL;
+        if (__builtin_cpu_supports("avx2"))
+            eden_quantize_avx2(idx, fused, bk->bits, yq, qq, y, n, thr, bk->cent, nb, ties_up);
+        else
+            eden_quantize_portable(idx, fused, bk->bits, yq, qq, y, n, thr, bk->cent, nb, ties_up);
+        if (fused == NULL && packed != NULL)
+            packing_pack(packed, idx, n, bk->bits);
+        return;
+    }
+    eden_bucketize(idx, y, n, thr, nb, ties_up);
+    eden_dots(yq, qq, y, idx, n, bk->cent);
+    if (packed != NULL)
+        packing_pack(packed, idx, n, bk->bits);
+}
+
+static double
+eden_scale(const struct eden *e, double nx2, double ny2_sel, double yq, double qq)
+{
+    if (e->fixed_scale)
+        return sqrt(nx2 / (double)e->D);
+    if (yq <= 0.0 || qq <= 0.0)
+        return 0.0;
+    switch (e->scale) {
+    case CODEC_SCALE_UNBIASED:
+        return ny2_sel / yq;
+    case CODEC_SCALE_BIASED:
+        return yq / qq;
+    case CODEC_SCALE_MATCHED_NORM:
+        return sqrt(ny2_sel / qq);
+    }
+    return 0.0;
+}
+
+static void
+eden_thresholds(float *thr, const struct eden_book *bk, double unit)
+{
+    for (unsigned k = 0; k + 1 < bk->levels; k++)
+        thr[k] = (float)(bk->bound[k] * unit);
+}
+
+int
+eden_encode(struct eden *e, uint8_t *out, size_t cap, size_t *len, const float *x,
+            const struct codec_link *link, struct errbuf *eb)
+{
+    size_t d = e->d, D = e->D;
+    size_t i;
+    size_t n_hi = eden_draw_shared(e, link);
+    double nx2 = rht_forward_from(e->y, x, d, D, e->signs);
+    if (!isfinite(nx2))
+        return errbuf_set(eb, -ERR_RANGE, "eden: input vector is not finite");
+    size_t bytes = EDEN_SCALE_BYTES + (eden_payload_bits(e, n_hi) + 7) / 8;
+    if (cap < bytes)
+        return errbuf_set(eb, -ERR_RANGE, "eden: buffer of %zu bytes, %zu needed", cap, bytes);
+    float *y = e->y;
+
+    double unit = sqrt(nx2 / (double)D); /* y_i = unit · z_i */
+    float thr[EDEN_MAX_LEVELS - 1], thr_hi[EDEN_MAX_LEVELS - 1];
+    eden_thresholds(thr, &e->lo, unit);
+    double yq = 0, qq = 0, ny2_sel = nx2;
+    uint8_t *payload = out + EDEN_SCALE_BYTES;
+    if (e->mode == EDEN_MODE_INT) {
+        eden_quantize(e->idx, payload, &yq, &qq, y, D, thr, &e->lo, e->ties_up);
+    } else {
+        /*
+         * Cell indices under the low book (and, for fractional b, the high book) for every
+         * coordinate, vectorised; then one pass picks each coordinate's book by the mask,
+         * accumulates the dot products and appends its field (bitpack layout).
+         */
+        double unused_yq, unused_qq;
+        bool frac = e->mode == EDEN_MODE_FRAC;
+        eden_quantize(e->idx, NULL, &unused_yq, &unused_qq, y, D, thr, &e->lo, e->ties_up);
+        if (frac) {
+            eden_thresholds(thr_hi, &e->hi, unit);
+            eden_quantize(e->idx_hi, NULL, &unused_yq, &unused_qq, y, D, thr_hi, &e->hi,
+                          e->ties_up);
+        }
+        uint64_t acc = 0;
+        unsigned have = 0;
+        size_t o = 0;
+        ny2_sel = 0;
+        const uint16_t *src[2] = { e->idx, frac ? e->idx_hi : e->idx };
+        const float *cents[2] = { e->lo.cent, frac ? e->hi.cent : e->lo.cent };
+        for (i = 0; i < D; i++) {
+            unsigned sel = (unsigned)codec_mask_bit(e->mask, i);
+            if (!frac && !sel)
+                continue;
+            unsigned high = frac ? sel : 0; /* indexes, not branches: the mask is random */
+            unsigned k = src[high][i];
+            float c = cents[high][k];
+            yq += (double)(y[i] * c);
+            qq += (double)(c * c);
+            ny2_sel += (double)y[i] * y[i];
+            acc |= (uint64_t)k << have;
+            have += e->lo.bits + high;
+            while (have >= 8) {
+                payload[o++] = (uint8_t)acc;
+                acc >>= 8;
+                have -= 8;
+            }
+        }
+        if (have > 0)
+            payload[o++] = (uint8_t)acc;
+        assert(o == bytes - EDEN_SCALE_BYTES);
+        if (frac)
+            ny2_sel = nx2;
+    }
+    double s = eden_scale(e, nx2, ny2_sel, yq, qq);
+    codec_put_f32(out, (float)s);
+    *len = bytes;
+    return 0;
+}
+
+int
+eden_decode_add(struct eden *e, float *acc, const uint8_t *msg, size_t len, double weight,
+                const struct codec_link *link, struct errbuf *eb)
+{
+    size_t D = e->D;
+    size_t n_hi = eden_draw_shared(e, link);
+    size_t bytes = EDEN_SCALE_BYTES + (eden_payload_bits(e, n_hi) + 7) / 8;
+    if (len != bytes)
+        return codec_corrupt(eb, len < bytes ? len : bytes,
+                             "eden: message of %zu bytes, expected %zu", len, bytes);
+    float s;
+    int rc = codec_get_scale(&s, msg, len, 0, "eden scale", eb);
+    if (rc < 0)
+        return rc;
+    const uint8_t *payload = msg + EDEN_SCALE_BYTES;
+    float *y = e->y;
+    if (e->mode == EDEN_MODE_INT) {
+        float lut[EDEN_MAX_LEVELS];
+        for (unsigned k = 0; k < e->lo.levels; k++)
+            lut[k] = s * e->lo.cent[k];
+        packing_unpack_lut(y, payload, D, e->lo.bits, lut);
+    } else {
+        /* The length check above guarantees the fields fit in the payload. */
+        bool frac = e->mode == EDEN_MODE_FRAC;
+        float inv_p = frac ? 1.0f : (float)(1.0 / e->f);
+        float lut_lo[EDEN_MAX_LEVELS], lut_hi[EDEN_MAX_LEVELS];
+        for (unsigned k = 0; k < e->lo.levels; k++)
+            lut_lo[k] = s * e->lo.cent[k] * inv_p;
+        for (unsigned k = 0; frac && k < e->hi.levels; k++)
+            lut_hi[k] = s * e->hi.cent[k];
+        uint64_t word = 0;
+        unsigned have = 0;
+        size_t o = 0;
+        const float *luts[2] = { lut_lo, lut_hi };
+        for (size_t i = 0; i < D; i++) {
+            unsigned sel = (unsigned)codec_mask_bit(e->mask, i);
+            if (!frac && !sel) {
+                y[i] = 0.0f;
+                continue;
+            }
+            unsigned high = frac ? sel : 0; /* indexes, not branches: the mask is random */
+            unsigned w = e->lo.bits + high;
+            while (have < w) {
+                word |= (uint64_t)payload[o++] << have;
+                have += 8;
+            }
+            unsigned k = (unsigned)(word & ((1u << w) - 1));
+            word >>= w;
+            have -= w;
+            y[i] = luts[high][k];
+        }
+    }
+    codec_loss_apply(y, D, e->loss, link);
+    if (e->rotation == CODEC_ROTATION_SHARED) {
+        float w = (float)weight;
+        for (size_t i = 0; i < D; i++)
+            acc[i] += w * y[i];
+    } else {
+        rht_inverse_add(acc, e->d, y, D, e->signs, (float)weight);
+    }
+    return 0;
+}
+
+void
+eden_decode_finish(struct eden *e, float *out, float *acc, const struct codec_link *link)
+{
+    if (e->rotation == CODEC_ROTATION_SHARED)
+        codec_shared_finish(out, acc, e->d, e->D, e->signs, link);
+    else if (out != acc)
+        memmove(out, acc, e->d * sizeof *out);
+}

@@ -1,0 +1,126 @@
+/* hadamard_sq: RHT + min-max stochastic quantisation. See hadamard_sq.h. */
+#include "codec/hadamard_sq.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "base/mem.h"
+#include "codec/codec_int.h"
+#include "codec/rht.h"
+#include "codec/sq.h"
+#include "base/banned.h"
+
+struct hadamard_sq {
+    size_t d, D;
+    unsigned bits;
+    enum codec_rotation rotation;
+    double loss;
+    float *y;
+    uint8_t *signs;
+    uint16_t *idx;
+};
+
+int
+hadamard_sq_params_check(const struct codec_params *p, size_t dim, struct errbuf *eb)
+{
+    if (!(p->bits >= 1 && p->bits <= SQ_MAX_BITS) || p->bits != floor(p->bits))
+        return errbuf_set(eb, -ERR_RANGE, "bits %g: codec '%s' needs an integer in 1..%d", p->bits,
+                          codec_kind_name(p->kind), SQ_MAX_BITS);
+    return 0;
+}
+
+struct hadamard_sq *
+hadamard_sq_new(const struct codec_params *p, size_t dim)
+{
+    struct hadamard_sq *h = mem_calloc(1, sizeof *h);
+    if (h == NULL)
+        return NULL;
+    h->d = dim;
+    h->D = rht_padded_len(dim);
+    h->bits = (unsigned)p->bits;
+    h->rotation = p->rotation;
+    h->loss = p->packet_loss;
+    h->y = mem_alloc_aligned(64, h->D * sizeof *h->y);
+    h->signs = mem_alloc(rht_sign_bytes(h->D));
+    h->idx = mem_alloc(h->D * sizeof *h->idx);
+    if (h->y == NULL || h->signs == NULL || h->idx == NULL) {
+        hadamard_sq_free(h);
+        return NULL;
+    }
+    return h;
+}
+
+void
+hadamard_sq_free(struct hadamard_sq *h)
+{
+    if (h == NULL)
+        return;
+    mem_free_aligned(h->y);
+    mem_free(h->signs);
+    mem_free(h->idx);
+    mem_free(h);
+}
+
+size_t
+hadamard_sq_max_bytes(const struct hadamard_sq *h)
+{
+    return sq_bytes(h->D, h->bits);
+}
+
+size_t
+hadamard_sq_acc_len(const struct hadamard_sq *h)
+{
+    return h->rotation == CODEC_ROTATION_SHARED ? h->D : h->d;
+}
+
+static void
+hadamard_sq_draw_signs(struct hadamard_sq *h, const struct codec_link *link)
+{
+    struct rng r;
+    codec_shared_stream(&r, link, h->rotation);
+    rht_signs_draw(h->signs, h->D, &r);
+}
+
+int
+hadamard_sq_encode(struct hadamard_sq *h, uint8_t *out, size_t cap, size_t *len, const float *x,
+                   const struct codec_link *link, struct errbuf *eb)
+{
+    hadamard_sq_draw_signs(h, link);
+    (void)rht_forward_from(h->y, x, h->d, h->D, h->signs);
+    struct rng r;
+    codec_private_stream(&r, link);
+    int rc = sq_encode(out, cap, h->idx, h->y, h->D, h->bits, &r, eb);
+    if (rc < 0)
+        return rc;
+    *len = sq_bytes(h->D, h->bits);
+    return 0;
+}
+
+int
+hadamard_sq_decode_add(struct hadamard_sq *h, float *acc, const uint8_t *msg, size_t len,
+                       double weight, const struct codec_link *link, struct errbuf *eb)
+{
+    int rc = sq_decode(h->y, h->idx, msg, len, h->D, h->bits, eb);
+    if (rc < 0)
+        return rc;
+    codec_loss_apply(h->y, h->D, h->loss, link);
+    if (h->rotation == CODEC_ROTATION_SHARED) {
+        float w = (float)weight;
+        for (size_t i = 0; i < h->D; i++)
+            acc[i] += w * h->y[i];
+        return 0;
+    }
+    hadamard_sq_draw_signs(h, link);
+    rht_inverse_add(acc, h->d, h->y, h->D, h->signs, (float)weight);
+    return 0;
+}
+
+void
+hadamard_sq_decode_finish(struct hadamard_sq *h, float *out, float *acc,
+                          const struct codec_link *link)
+{
+    if (h->rotation == CODEC_ROTATION_SHARED)
+        codec_shared_finish(out, acc, h->d, h->D, h->signs, link);
+    else if (out != acc)
+        memmove(out, acc, h->d * sizeof *out);
+}

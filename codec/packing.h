@@ -1,0 +1,22 @@
+/*
+ * packing: fast fixed-width index packing for the codec payloads.
+ *
+ * The layout is exactly base/bitpack.h's bitpack_pack() (b-bit fields, LSB-first, no
+ * padding between fields; the last byte zero-padded), so any decoder may use either. For
+ * b = 1, 2, 4, 8 whole 64-bit words are assembled at a time (64/b fields per word), which
+ * the compiler vectorises; other widths fall back to bitpack_pack()/bitpack_unpack().
+ * packing_unpack_lut() decodes straight into lut[index] floats, which is what every
+ * dequantiser wants. Pure functions over caller buffers.
+ */
+#ifndef FEDBITS_CODEC_PACKING_H
+#define FEDBITS_CODEC_PACKING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Packs idx[0..n) (each < 2^b, b = 1..16) into out[0..bitpack_bytes(n, b)). */
+void packing_pack(uint8_t *out, const uint16_t *idx, size_t n, unsigned b);
+/* y[i] = lut[field i] for i < n; in holds bitpack_bytes(n, b) bytes, lut 2^b entries. */
+void packing_unpack_lut(float *y, const uint8_t *in, size_t n, unsigned b, const float *lut);
+
+#endif

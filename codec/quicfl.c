@@ -1,0 +1,534 @@
+/* quicfl: QUIC-FL with our own solved tables. See quicfl.h. */
+#include "codec/quicfl.h"
+
+#include <gsl/gsl_cdf.h>
+#include <gsl/gsl_randist.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/bitpack.h"
+#include "base/mem.h"
+#include "codec/codec_int.h"
+#include "codec/quicfl_tables.h"
+#include "codec/rht.h"
+#include "base/banned.h"
+
+#define QUICFL_GRID        (2 * QUICFL_GRID_HALF + 1)
+#define QUICFL_MAX_X       (1u << QUICFL_MAX_BITS)
+#define QUICFL_MAX_H       (1u << QUICFL_MAX_SHARED_BITS)
+#define QUICFL_NO_H        0xffffu
+#define QUICFL_HEADER      4
+#define QUICFL_PAIR_BYTES  8
+#define QUICFL_SOLVE_ITERS 4000
+#define QUICFL_DEFAULT_P   (1.0 / 512.0)
+
+/* One breakpoint of the sender walk: column h moves up one level when c passes c. */
+struct quicfl_bp {
+    double c;
+    double jump; /* increase of the mean reconstruction, (R[x+1][h] - R[x][h]) / 2^ℓ */
+    unsigned h;
+};
+
+struct quicfl {
+    size_t d, D;
+    unsigned bits, ell, nx, nh;
+    double T, delta;
+    size_t max_exact; /* bound on |E|: Σ z_i² = D and |z_i| > T on E give |E| < D/T² */
+    enum codec_rotation rotation;
+    double loss;
+    float R[QUICFL_MAX_X * QUICFL_MAX_H]; /* R[x * nh + h] */
+    uint8_t *sx;                          /* QUICFL_GRID x nh base messages */
+    uint16_t *fh;                         /* per grid point: the randomised column, or NO_H */
+    float *fp;                            /* per grid point: its probability of moving up */
+    float *y;
+    uint8_t *signs;
+    uint8_t *hbuf;
+    uint16_t *idx;
+};
+
+unsigned
+quicfl_default_shared_bits(unsigned b)
+{
+    static const unsigned ell[QUICFL_MAX_BITS + 1] = { 0, 6, 5, 4, 4 };
+    return b <= QUICFL_MAX_BITS ? ell[b] : 4;
+}
+
+int
+quicfl_params_check(const struct codec_params *p, size_t dim, struct errbuf *eb)
+{
+    if (!(p->bits >= 1 && p->bits <= QUICFL_MAX_BITS) || p->bits != floor(p->bits))
+        return errbuf_set(eb, -ERR_RANGE, "bits %g: codec 'quicfl' needs an integer in 1..%d",
+                          p->bits, QUICFL_MAX_BITS);
+    if (!(p->p > 0.0 && p->p < 1.0))
+        return errbuf_set(eb, -ERR_RANGE, "p %g: QUIC-FL's exact fraction must be in (0, 1)", p->p);
+    if (p->shared_bits > QUICFL_MAX_SHARED_BITS)
+        return errbuf_set(eb, -ERR_RANGE, "shared_bits %u outside 0..%d (0 = default)",
+                          p->shared_bits, QUICFL_MAX_SHARED_BITS);
+    return 0;
+}
+
+static int
+quicfl_bp_cmp(const void *a, const void *b)
+{
+    const struct quicfl_bp *u = a, *v = b;
+    if (u->c != v->c)
+        return u->c < v->c ? -1 : 1;
+    return u->h < v->h ? -1 : u->h > v->h;
+}
+
+/* Sorts every column of R increasing (messages are labels, so this changes nothing). */
+static void
+quicfl_sort_columns(double *R, unsigned nx, unsigned nh)
+{
+    for (unsigned h = 0; h < nh; h++)
+        for (unsigned i = 1; i < nx; i++)
+            for (unsigned k = i; k > 0 && R[(k - 1) * nh + h] > R[k * nh + h]; k--) {
+                double t = R[(k - 1) * nh + h];
+                R[(k - 1) * nh + h] = R[k * nh + h];
+                R[k * nh + h] = t;
+            }
+}
+
+/* Builds and sorts the breakpoints; V[s] = mean reconstruction after s of them. */
+static void
+quicfl_walk(struct quicfl_bp *bp, double *V, const double *R, unsigned nx, unsigned nh)
+{
+    size_t n = 0;
+    double g0 = 0;
+    for (unsigned h = 0; h < nh; h++) {
+        g0 += R[h];
+        for (unsigned x = 0; x + 1 < nx; x++) {
+            bp[n++] = (struct quicfl_bp){
+                .c = 0.5 * (R[x * nh + h] + R[(x + 1) * nh + h]),
+                .jump = (R[(x + 1) * nh + h] - R[x * nh + h]) / nh,
+                .h = h,
+            };
+        }
+    }
+    qsort(bp, n, sizeof *bp, quicfl_bp_cmp);
+    V[0] = g0 / nh;
+    for (size_t s = 0; s < n; s++)
+        V[s + 1] = V[s] + bp[s].jump;
+}
+
+/*
+ * Sweeps the grid points z_j = (j - half)·delta in increasing order and calls back with the
+ * sender's choice at each: cnt[h] = base level of column h, fh = randomised column or
+ * QUICFL_NO_H, fp = its probability of moving up, c = the walk point (for the KKT update).
+ */
+struct quicfl_sweep {
+    const struct quicfl_bp *bp;
+    const double *V;
+    size_t nbp;
+    size_t done;
+    unsigned cnt[QUICFL_MAX_H];
+};
+
+static void
+quicfl_sweep_init(struct quicfl_sweep *sw, const struct quicfl_bp *bp, const double *V, size_t nbp)
+{
+    *sw = (struct quicfl_sweep){ .bp = bp, .V = V, .nbp = nbp };
+}
+
+/* Advances to z (non-decreasing across calls); returns fh, sets *fp and *c. */
+static unsigned
+quicfl_sweep_to(struct quicfl_sweep *sw, double z, double *fp, double *c, unsigned nh)
+{
+    const double *V = sw->V;
+    size_t n = sw->nbp;
+    /* e = the first entry whose completion reaches z; entries before it are applied. */
+    size_t e = sw->done;
+    while (e < n && V[e + 1] < z)
+        e++;
+    while (sw->done < e) {
+        sw->cnt[sw->bp[sw->done].h]++;
+        sw->done++;
+    }
+    if (z <= V[0]) {
+        *fp = 0;
+        *c = n > 0 ? sw->bp[0].c - (V[0] - z) : z;
+        return QUICFL_NO_H;
+    }
+    if (e == n) {
+        *fp = 0;
+        *c = n > 0 ? sw->bp[n - 1].c + (z - V[n]) : z;
+        return QUICFL_NO_H;
+    }
+    double span = V[e + 1] - V[e];
+    *fp = span > 0 ? (z - V[e]) / span : 0.0;
+    *c = sw->bp[e].c;
+    return sw->bp[e].h;
+}
+
+/*
+ * One evaluation of the mean squared error F(R) over the grid (R's columns are sorted
+ * first) and of its gradient: by the envelope theorem, dF/dR[x][h] =
+ * 2·Σ_j w_j P(x | z_j, h)(R[x][h] − c(z_j)), with the sender fixed at its optimum.
+ */
+static double
+quicfl_table_eval(double *R, double *grad, unsigned nx, unsigned nh, double delta,
+                  struct quicfl_bp *bp, double *V, double *num, double *den)
+{
+    size_t nbp = (size_t)nh * (nx - 1);
+    quicfl_sort_columns(R, nx, nh);
+    quicfl_walk(bp, V, R, nx, nh);
+    memset(num, 0, (size_t)nx * nh * sizeof *num);
+    memset(den, 0, (size_t)nx * nh * sizeof *den);
+    struct quicfl_sweep sw;
+    quicfl_sweep_init(&sw, bp, V, nbp);
+    double err = 0;
+    for (int j = -QUICFL_GRID_HALF; j <= QUICFL_GRID_HALF; j++) {
+        double z = j * delta;
+        double w = gsl_ran_ugaussian_pdf(z) * delta / nh;
+        double fp, c;
+        unsigned fh = quicfl_sweep_to(&sw, z, &fp, &c, nh);
+        for (unsigned h = 0; h < nh; h++) {
+            unsigned x = sw.cnt[h];
+            double pu = h == fh ? fp : 0.0;
+            double r0 = R[x * nh + h] - z;
+            err += w * (1 - pu) * r0 * r0;
+            num[x * nh + h] += w * (1 - pu) * c;
+            den[x * nh + h] += w * (1 - pu);
+            if (pu > 0) {
+                double r1 = R[(x + 1) * nh + h] - z;
+                err += w * pu * r1 * r1;
+                num[(x + 1) * nh + h] += w * pu * c;
+                den[(x + 1) * nh + h] += w * pu;
+            }
+        }
+    }
+    for (size_t k = 0; k < (size_t)nx * nh; k++)
+        grad[k] = 2.0 * (den[k] * R[k] - num[k]);
+    return err;
+}
+
+/*
+ * Keeps every z in [-T, T] reachable without bias: the mean over h of the lowest (highest)
+ * level must be at most -T (at least T); the extreme rows are shifted by the shortfall,
+ * the least-squares projection onto that constraint.
+ */
+static void
+quicfl_table_project(double *R, unsigned nx, unsigned nh, double T)
+{
+    quicfl_sort_columns(R, nx, nh);
+    double lo = 0, hi = 0;
+    for (unsigned h = 0; h < nh; h++) {
+        lo += R[h];
+        hi += R[(nx - 1) * nh + h];
+    }
+    lo /= nh;
+    hi /= nh;
+    for (unsigned h = 0; h < nh; h++) {
+        if (lo > -T)
+            R[h] -= lo + T;
+        if (hi < T)
+            R[(nx - 1) * nh + h] += T - hi;
+    }
+}
+
+double
+quicfl_table_solve(double *R, unsigned b, unsigned ell, double p, int iters)
+{
+    unsigned nx = 1u << b, nh = 1u << ell;
+    size_t nr = (size_t)nx * nh;
+    double T = gsl_cdf_ugaussian_Qinv(p / 2.0);
+    double delta = T / QUICFL_GRID_HALF;
+    size_t nbp = (size_t)nh * (nx - 1);
+    struct quicfl_bp *bp = mem_alloc(nbp * sizeof *bp);
+    double *V = mem_alloc((nbp + 1) * sizeof *V);
+    double *work = mem_alloc(5 * nr * sizeof *work);
+    if (bp == NULL || V == NULL || work == NULL) {
+        mem_free(bp);
+        mem_free(V);
+        mem_free(work);
+        return -1.0;
+    }
+    double *num = work, *den = work + nr, *grad = work + 2 * nr, *gtry = work + 3 * nr;
+    double *Rtry = work + 4 * nr;
+    if (iters <= 0)
+        iters = QUICFL_SOLVE_ITERS;
+    /* Start: evenly spaced levels over [-T, T], column h shifted by (h + 1/2)/2^ℓ − 1/2. */
+    double spacing = 2.0 * T / (nx - 1);
+    for (unsigned x = 0; x < nx; x++)
+        for (unsigned h = 0; h < nh; h++)
+            R[x * nh + h] = -T + (x + (h + 0.5) / nh - 0.5) * spacing;
+    /* Projected gradient descent with a backtracking step. */
+    double f = quicfl_table_eval(R, grad, nx, nh, delta, bp, V, num, den);
+    double step = 1.0;
+    for (int it = 0; it < iters && step > 1e-12; it++) {
+        for (size_t k = 0; k < nr; k++)
+            Rtry[k] = R[k] - step * grad[k];
+        quicfl_table_project(Rtry, nx, nh, T);
+        double ft = quicfl_table_eval(Rtry, gtry, nx, nh, delta, bp, V, num, den);
+        if (ft < f) {
+            memcpy(R, Rtry, nr * sizeof *R);
+            memcpy(grad, gtry, nr * sizeof *grad);
+            f = ft;
+            step *= 1.5;
+        } else {
+            step *= 0.5;
+        }
+    }
+    quicfl_sort_columns(R, nx, nh);
+    mem_free(bp);
+    mem_free(V);
+    mem_free(work);
+    return f;
+}
+
+/* Builds the sender tables from q->R. Returns 0 or -1 on OOM. */
+static int
+quicfl_build_sender(struct quicfl *q, const double *R)
+{
+    unsigned nx = q->nx, nh = q->nh;
+    size_t nbp = (size_t)nh * (nx - 1);
+    struct quicfl_bp *bp = mem_alloc(nbp * sizeof *bp);
+    double *V = mem_alloc((nbp + 1) * sizeof *V);
+    if (bp == NULL || V == NULL) {
+        mem_free(bp);
+        mem_free(V);
+        return -1;
+    }
+    quicfl_walk(bp, V, R, nx, nh);
+    struct quicfl_sweep sw;
+    quicfl_sweep_init(&sw, bp, V, nbp);
+    for (size_t g = 0; g < QUICFL_GRID; g++) {
+        double z = ((double)g - QUICFL_GRID_HALF) * q->delta;
+        double fp, c;
+        unsigned fh = quicfl_sweep_to(&sw, z, &fp, &c, nh);
+        for (unsigned h = 0; h < nh; h++)
+            q->sx[g * nh + h] = (uint8_t)sw.cnt[h];
+        q->fh[g] = (uint16_t)fh;
+        q->fp[g] = (float)fp;
+    }
+    mem_free(bp);
+    mem_free(V);
+    return 0;
+}
+
+struct quicfl *
+quicfl_new(const struct codec_params *p, size_t dim)
+{
+    struct quicfl *q = mem_calloc(1, sizeof *q);
+    if (q == NULL)
+        return NULL;
+    double R[QUICFL_MAX_X * QUICFL_MAX_H];
+    q->d = dim;
+    q->D = rht_padded_len(dim);
+    q->bits = (unsigned)p->bits;
+    q->ell = p->shared_bits != 0 ? p->shared_bits : quicfl_default_shared_bits(q->bits);
+    q->nx = 1u << q->bits;
+    q->nh = 1u << q->ell;
+    q->T = gsl_cdf_ugaussian_Qinv(p->p / 2.0);
+    q->delta = q->T / QUICFL_GRID_HALF;
+    /* 0.1 % and one spare entry absorb float rounding of Σ z_i² around D. */
+    q->max_exact = (size_t)((double)q->D * 1.001 / (q->T * q->T)) + 1;
+    if (q->max_exact > q->D)
+        q->max_exact = q->D;
+    q->rotation = p->rotation;
+    q->loss = p->packet_loss;
+    const double *builtin =
+        p->p == QUICFL_DEFAULT_P ? quicfl_tables_builtin(q->bits, q->ell) : NULL;
+    if (builtin != NULL)
+        memcpy(R, builtin, (size_t)q->nx * q->nh * sizeof *R);
+    else if (quicfl_table_solve(R, q->bits, q->ell, p->p, 0) < 0)
+        goto fail;
+    for (size_t k = 0; k < (size_t)q->nx * q->nh; k++)
+        q->R[k] = (float)R[k];
+    q->sx = mem_alloc((size_t)QUICFL_GRID * q->nh);
+    q->fh = mem_alloc(QUICFL_GRID * sizeof *q->fh);
+    q->fp = mem_alloc(QUICFL_GRID * sizeof *q->fp);
+    q->y = mem_alloc_aligned(64, q->D * sizeof *q->y);
+    q->signs = mem_alloc(rht_sign_bytes(q->D));
+    q->hbuf = mem_alloc(q->D);
+    q->idx = mem_alloc(q->D * sizeof *q->idx);
+    if (q->sx == NULL || q->fh == NULL || q->fp == NULL || q->y == NULL || q->signs == NULL ||
+        q->hbuf == NULL || q->idx == NULL)
+        goto fail;
+    if (quicfl_build_sender(q, R) < 0)
+        goto fail;
+    return q;
+fail:
+    quicfl_free(q);
+    return NULL;
+}
+
+void
+quicfl_free(struct quicfl *q)
+{
+    if (q == NULL)
+        return;
+    mem_free(q->sx);
+    mem_free(q->fh);
+    mem_free(q->fp);
+    mem_free_aligned(q->y);
+    mem_free(q->signs);
+    mem_free(q->hbuf);
+    mem_free(q->idx);
+    mem_free(q);
+}
+
+static size_t
+quicfl_payload_bytes(const struct quicfl *q)
+{
+    return bitpack_bytes(q->D, q->bits);
+}
+
+size_t
+quicfl_max_bytes(const struct quicfl *q)
+{
+    return QUICFL_HEADER + quicfl_payload_bytes(q) + QUICFL_PAIR_BYTES * q->max_exact;
+}
+
+size_t
+quicfl_acc_len(const struct quicfl *q)
+{
+    return q->rotation == CODEC_ROTATION_SHARED ? q->D : q->d;
+}
+
+static void
+quicfl_draw_shared(struct quicfl *q, const struct codec_link *link)
+{
+    struct rng r;
+    codec_shared_stream(&r, link, q->rotation);
+    rht_signs_draw(q->signs, q->D, &r);
+    codec_shared_stream(&r, link, CODEC_ROTATION_PER_CLIENT);
+    rng_seek(&r, QUICFL_H_OFFSET);
+    rng_bytes(&r, q->hbuf, q->D);
+}
+
+static void
+quicfl_put_u32(uint8_t *p, uint32_t v)
+{
+    for (int k = 0; k < 4; k++)
+        p[k] = (uint8_t)(v >> (8 * k));
+}
+
+static uint32_t
+quicfl_get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+int
+quicfl_encode(struct quicfl *q, uint8_t *out, size_t cap, size_t *len, const float *x,
+              const struct codec_link *link, struct errbuf *eb)
+{
+    size_t d = q->d, D = q->D;
+    size_t base = QUICFL_HEADER + quicfl_payload_bytes(q);
+    if (cap < base)
+        return errbuf_set(eb, -ERR_RANGE, "quicfl: buffer of %zu bytes, at least %zu needed", cap,
+                          base);
+    quicfl_draw_shared(q, link);
+    double nx2 = rht_forward_from(q->y, x, d, D, q->signs);
+    if (!isfinite(nx2))
+        return errbuf_set(eb, -ERR_RANGE, "quicfl: input vector is not finite");
+    double sc = nx2 > 0 ? sqrt((double)D / nx2) : 0.0;
+    struct rng r;
+    codec_private_stream(&r, link);
+    struct codec_rand cr;
+    codec_rand_init(&cr, &r);
+    size_t off = base;
+    unsigned hmask = q->nh - 1;
+    for (size_t i = 0; i < D; i++) {
+        double z = sc * q->y[i];
+        if (fabs(z) > q->T) {
+            if (off + QUICFL_PAIR_BYTES > cap || (off - base) / QUICFL_PAIR_BYTES >= q->max_exact)
+                return errbuf_set(eb, -ERR_RANGE, "quicfl: buffer of %zu bytes too small", cap);
+            quicfl_put_u32(out + off, (uint32_t)i);
+            codec_put_f32(out + off + 4, (float)z);
+            off += QUICFL_PAIR_BYTES;
+            q->idx[i] = 0;
+            continue;
+        }
+        double t = z / q->delta + QUICFL_GRID_HALF;
+        double fl = (double)(uint64_t)t; /* floor: t >= 0 since |z| <= T */
+        size_t g = (size_t)fl;
+        g += (t - fl) * 0x1p32 > (double)codec_rand_u32(&cr); /* branch-free coin flip */
+        if (g >= QUICFL_GRID)
+            g = QUICFL_GRID - 1;
+        unsigned h = q->hbuf[i] & hmask;
+        unsigned m = q->sx[g * q->nh + h];
+        double up = codec_rand_u32(&cr) * 0x1p-32;
+        m += (h == q->fh[g]) & (up < q->fp[g]);
+        q->idx[i] = (uint16_t)m;
+    }
+    codec_put_f32(out, (float)sqrt(nx2));
+    bitpack_pack(out + QUICFL_HEADER, q->idx, D, q->bits);
+    *len = off;
+    return 0;
+}
+
+int
+quicfl_decode_add(struct quicfl *q, float *acc, const uint8_t *msg, size_t len, double weight,
+                  const struct codec_link *link, struct errbuf *eb)
+{
+    size_t D = q->D;
+    size_t base = QUICFL_HEADER + quicfl_payload_bytes(q);
+    if (len < base || (len - base) % QUICFL_PAIR_BYTES != 0 ||
+        (len - base) / QUICFL_PAIR_BYTES > q->max_exact)
+        return codec_corrupt(eb, len < base ? len : base,
+                             "quicfl: message of %zu bytes is not %zu + 8·k (k <= %zu)", len, base,
+                             q->max_exact);
+    float norm;
+    int rc = codec_get_scale(&norm, msg, len, 0, "quicfl norm", eb);
+    if (rc < 0)
+        return rc;
+    if (norm < 0)
+        return codec_corrupt(eb, 0, "quicfl: negative norm %g", (double)norm);
+    quicfl_draw_shared(q, link);
+    float unit = (float)(norm / sqrt((double)D));
+    bitpack_unpack(q->idx, msg + QUICFL_HEADER, D, q->bits);
+    unsigned hmask = q->nh - 1;
+    for (size_t i = 0; i < D; i++)
+        q->y[i] = unit * q->R[q->idx[i] * q->nh + (q->hbuf[i] & hmask)];
+    size_t next = 0;
+    for (size_t off = base; off < len; off += QUICFL_PAIR_BYTES) {
+        uint32_t i = quicfl_get_u32(msg + off);
+        float z = codec_get_f32(msg + off + 4);
+        if (i >= D || i < next)
+            return codec_corrupt(eb, off, "quicfl: exact index %u out of order or >= %zu", i, D);
+        if (!isfinite(z))
+            return codec_corrupt(eb, off + 4, "quicfl: exact value is not finite");
+        q->y[i] = unit * z;
+        next = (size_t)i + 1;
+    }
+    codec_loss_apply(q->y, D, q->loss, link);
+    if (q->rotation == CODEC_ROTATION_SHARED) {
+        float w = (float)weight;
+        for (size_t i = 0; i < D; i++)
+            acc[i] += w * q->y[i];
+    } else {
+        rht_inverse_add(acc, q->d, q->y, D, q->signs, (float)weight);
+    }
+    return 0;
+}
+
+void
+quicfl_decode_finish(struct quicfl *q, float *out, float *acc, const struct codec_link *link)
+{
+    if (q->rotation == CODEC_ROTATION_SHARED)
+        codec_shared_finish(out, acc, q->d, q->D, q->signs, link);
+    else if (out != acc)
+        memmove(out, acc, q->d * sizeof *out);
+}
+
+double
+quicfl_max_bias(const struct quicfl *q)
+{
+    double worst = 0;
+    for (size_t g = 0; g < QUICFL_GRID; g++) {
+        double z = ((double)g - QUICFL_GRID_HALF) * q->delta;
+        double m = 0;
+        for (unsigned h = 0; h < q->nh; h++) {
+            unsigned x = q->sx[g * q->nh + h];
+            double r = q->R[x * q->nh + h];
+            if (h == q->fh[g])
+                r += q->fp[g] * (q->R[(x + 1) * q->nh + h] - r);
+            m += r;
+        }
+        worst = fmax(worst, fabs(m / q->nh - z));
+    }
+    return worst;
+}

@@ -1,0 +1,403 @@
+/* rht: randomized Hadamard transform. See rht.h. */
+#include "codec/rht.h"
+
+#include <assert.h>
+#include <math.h>
+#include <string.h>
+
+#include "base/banned.h"
+
+/*
+ * Blocking. A block of RHT_L1_BLOCK floats (16 KiB) gets all its low levels while it sits
+ * in L1; a chunk of RHT_L2_CHUNK floats (512 KiB) then gets the middle levels while it sits
+ * in L2; the top levels are passes over the whole vector, three levels per pass (radix 8),
+ * so a 2^20 transform touches memory beyond L2 about twice.
+ */
+#ifndef RHT_L1_LOG
+#define RHT_L1_LOG 11
+#endif
+#ifndef RHT_L2_LOG
+#define RHT_L2_LOG 17
+#endif
+#define RHT_L1_BLOCK ((size_t)1 << RHT_L1_LOG)
+#define RHT_L2_CHUNK ((size_t)1 << RHT_L2_LOG)
+
+/* GCC vector extensions: 8 floats, lowered to AVX2 or to pairs of SSE registers. */
+typedef float rht_v8 __attribute__((vector_size(32)));
+typedef int32_t rht_i8 __attribute__((vector_size(32)));
+
+#define RHT_LOAD(x, p)  memcpy(&(x), (p), sizeof(rht_v8))
+#define RHT_STORE(p, x) memcpy((p), &(x), sizeof(rht_v8))
+#define RHT_BFLY(a, b)                                                                             \
+    do {                                                                                           \
+        rht_v8 t_ = (a);                                                                           \
+        (a) = t_ + (b);                                                                            \
+        (b) = t_ - (b);                                                                            \
+    } while (0)
+
+size_t
+rht_padded_len(size_t d)
+{
+    assert(d >= 1 && d <= ((size_t)1 << (sizeof(size_t) * 8 - 2)));
+    size_t D = 1;
+    while (D < d)
+        D <<= 1;
+    return D;
+}
+
+size_t
+rht_sign_bytes(size_t D)
+{
+    return (D + 7) / 8;
+}
+
+void
+rht_signs_draw(uint8_t *signs, size_t D, struct rng *r)
+{
+    rng_bytes(r, signs, rht_sign_bytes(D));
+}
+
+float
+rht_sign(const uint8_t *signs, size_t i)
+{
+    return (signs[i / 8] >> (i % 8) & 1) ? -1.0f : 1.0f;
+}
+
+/* Levels h = 1, 2, 4 inside each 8-lane vector, after the optional signs and scale. */
+static inline __attribute__((always_inline)) void
+rht_levels_in8(float *v, size_t n, const uint8_t *signs, float scale)
+{
+    const rht_v8 m1 = { 1, -1, 1, -1, 1, -1, 1, -1 };
+    const rht_v8 m2 = { 1, 1, -1, -1, 1, 1, -1, -1 };
+    const rht_v8 m4 = { 1, 1, 1, 1, -1, -1, -1, -1 };
+    const rht_i8 p1 = { 1, 0, 3, 2, 5, 4, 7, 6 };
+    const rht_i8 p2 = { 2, 3, 0, 1, 6, 7, 4, 5 };
+    const rht_i8 p4 = { 4, 5, 6, 7, 0, 1, 2, 3 };
+    const rht_i8 sel = { 1, 2, 4, 8, 16, 32, 64, 128 };
+    const rht_i8 zero = { 0 };
+    const rht_i8 sign_bit = { INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN,
+                              INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN };
+    for (size_t i = 0; i < n; i += 8) {
+        rht_v8 x;
+        RHT_LOAD(x, v + i);
+        if (signs != NULL) {
+            /* Lane k gets its sign bit flipped when bit k of the sign byte is set. */
+            int32_t b = (int32_t)signs[i / 8];
+            rht_i8 bb = { b, b, b, b, b, b, b, b };
+            rht_i8 on = (bb & sel) != zero;
+            x = (rht_v8)((rht_i8)x ^ (on & sign_bit));
+        }
+        x = x * scale;
+        x = __builtin_shuffle(x, p1) + x * m1;
+        x = __builtin_shuffle(x, p2) + x * m2;
+        x = __builtin_shuffle(x, p4) + x * m4;
+        RHT_STORE(v + i, x);
+    }
+}
+
+/* Levels h and 2h over v[0..n) (h >= 8). */
+static inline __attribute__((always_inline)) void
+rht_pass4(float *v, size_t n, size_t h)
+{
+    for (size_t base = 0; base < n; base += 4 * h) {
+        for (size_t j = base; j < base + h; j += 8) {
+            rht_v8 a0, a1, a2, a3;
+            RHT_LOAD(a0, v + j);
+            RHT_LOAD(a1, v + j + h);
+            RHT_LOAD(a2, v + j + 2 * h);
+            RHT_LOAD(a3, v + j + 3 * h);
+            RHT_BFLY(a0, a1);
+            RHT_BFLY(a2, a3);
+            RHT_BFLY(a0, a2);
+            RHT_BFLY(a1, a3);
+            RHT_STORE(v + j, a0);
+            RHT_STORE(v + j + h, a1);
+            RHT_STORE(v + j + 2 * h, a2);
+            RHT_STORE(v + j + 3 * h, a3);
+        }
+    }
+}
+
+/* Levels h, 2h and 4h over v[0..n) (h >= 8). */
+static inline __attribute__((always_inline)) void
+rht_pass8(float *v, size_t n, size_t h)
+{
+    for (size_t base = 0; base < n; base += 8 * h) {
+        for (size_t j = base; j < base + h; j += 8) {
+            rht_v8 a0, a1, a2, a3, a4, a5, a6, a7;
+            RHT_LOAD(a0, v + j);
+            RHT_LOAD(a1, v + j + h);
+            RHT_LOAD(a2, v + j + 2 * h);
+            RHT_LOAD(a3, v + j + 3 * h);
+            RHT_LOAD(a4, v + j + 4 * h);
+            RHT_LOAD(a5, v + j + 5 * h);
+            RHT_LOAD(a6, v + j + 6 * h);
+            RHT_LOAD(a7, v + j + 7 * h);
+            RHT_BFLY(a0, a1);
+            RHT_BFLY(a2, a3);
+            RHT_BFLY(a4, a5);
+            RHT_BFLY(a6, a7);
+            RHT_BFLY(a0, a2);
+            RHT_BFLY(a1, a3);
+            RHT_BFLY(a4, a6);
+            RHT_BFLY(a5, a7);
+            RHT_BFLY(a0, a4);
+            RHT_BFLY(a1, a5);
+            RHT_BFLY(a2, a6);
+            RHT_BFLY(a3, a7);
+            RHT_STORE(v + j, a0);
+            RHT_STORE(v + j + h, a1);
+            RHT_STORE(v + j + 2 * h, a2);
+            RHT_STORE(v + j + 3 * h, a3);
+            RHT_STORE(v + j + 4 * h, a4);
+            RHT_STORE(v + j + 5 * h, a5);
+            RHT_STORE(v + j + 6 * h, a6);
+            RHT_STORE(v + j + 7 * h, a7);
+        }
+    }
+}
+
+/* Levels h0, 2·h0, ..., n/2 over v[0..n), up to three per pass (h0 >= 8). */
+static inline __attribute__((always_inline)) void
+rht_levels_from(float *v, size_t n, size_t h0)
+{
+    size_t h = h0;
+    while (h < n) {
+        size_t left = 0;
+        for (size_t t = h; t < n; t <<= 1)
+            left++;
+        if (left >= 3 && left != 4) {
+            rht_pass8(v, n, h);
+            h <<= 3;
+        } else if (left >= 2) {
+            rht_pass4(v, n, h);
+            h <<= 2;
+        } else {
+            for (size_t j = 0; j < h; j += 8) {
+                rht_v8 a, b;
+                RHT_LOAD(a, v + j);
+                RHT_LOAD(b, v + j + h);
+                RHT_BFLY(a, b);
+                RHT_STORE(v + j, a);
+                RHT_STORE(v + j + h, b);
+            }
+            h <<= 1;
+        }
+    }
+}
+
+/*
+ * All levels of a block of n <= RHT_L1_BLOCK floats (n >= 8). With src, the block is first
+ * loaded from src[0..src_len) (zeros beyond) and Σ src² is added to *norm2: the copy costs
+ * nothing extra because the block then sits in L1 for its levels.
+ */
+static inline __attribute__((always_inline)) void
+rht_block(float *v, size_t n, const uint8_t *signs, float scale, const float *src, size_t src_len,
+          double *norm2)
+{
+    if (src != NULL) {
+        size_t m = src_len < n ? src_len : n;
+        float part[8] = { 0 };
+        size_t i = 0;
+        for (; i + 8 <= m; i += 8) {
+            for (int l = 0; l < 8; l++) {
+                float t = src[i + (size_t)l];
+                v[i + (size_t)l] = t;
+                part[l] += t * t;
+            }
+        }
+        for (; i < m; i++) {
+            v[i] = src[i];
+            part[0] += src[i] * src[i];
+        }
+        for (; i < n; i++)
+            v[i] = 0.0f;
+        double sum = 0;
+        for (int l = 0; l < 8; l++)
+            sum += (double)part[l];
+        *norm2 += sum;
+    }
+    rht_levels_in8(v, n, signs, scale);
+    rht_levels_from(v, n, 8);
+}
+
+/* The whole transform for n >= 8; inlined into each ISA-specific entry point. */
+static inline __attribute__((always_inline)) void
+rht_kernel(float *v, size_t n, const uint8_t *signs, float scale, const float *src, size_t src_len,
+           double *norm2)
+{
+    if (n <= RHT_L1_BLOCK) {
+        rht_block(v, n, signs, scale, src, src_len, norm2);
+        return;
+    }
+    size_t chunk = n < RHT_L2_CHUNK ? n : RHT_L2_CHUNK;
+    for (size_t c = 0; c < n; c += chunk) {
+        for (size_t k = c; k < c + chunk; k += RHT_L1_BLOCK)
+            rht_block(v + k, RHT_L1_BLOCK, signs != NULL ? signs + k / 8 : NULL, scale,
+                      src != NULL ? src + k : NULL, src_len > k ? src_len - k : 0, norm2);
+        rht_levels_from(v + c, chunk, RHT_L1_BLOCK);
+    }
+    if (n > chunk)
+        rht_levels_from(v, n, chunk);
+}
+
+__attribute__((target("avx2"))) static void
+rht_kernel_avx2(float *v, size_t n, const uint8_t *signs, float scale, const float *src,
+                size_t src_len, double *norm2)
+{
+    rht_kernel(v, n, signs, scale, src, src_len, norm2);
+}
+
+static void
+rht_kernel_portable(float *v, size_t n, const uint8_t *signs, float scale, const float *src,
+                    size_t src_len, double *norm2)
+{
+    rht_kernel(v, n, signs, scale, src, src_len, norm2);
+}
+
+/* Textbook butterflies for D < 8. */
+static void
+rht_small(float *v, size_t n, const uint8_t *signs, float scale)
+{
+    for (size_t i = 0; i < n; i++)
+        v[i] *= signs != NULL ? scale * rht_sign(signs, i) : scale;
+    for (size_t h = 1; h < n; h <<= 1) {
+        for (size_t base = 0; base < n; base += 2 * h) {
+            for (size_t j = base; j < base + h; j++) {
+                float a = v[j], b = v[j + h];
+                v[j] = a + b;
+                v[j + h] = a - b;
+            }
+        }
+    }
+}
+
+void
+rht_fwht(float *v, size_t D, const uint8_t *signs, float scale)
+{
+    assert(D >= 1 && (D & (D - 1)) == 0);
+    if (D < 8)
+        rht_small(v, D, signs, scale);
+    else if (__builtin_cpu_supports("avx2"))
+        rht_kernel_avx2(v, D, signs, scale, NULL, 0, NULL);
+    else
+        rht_kernel_portable(v, D, signs, scale, NULL, 0, NULL);
+}
+
+void
+rht_forward(float *v, size_t D, const uint8_t *signs)
+{
+    rht_fwht(v, D, signs, (float)(1.0 / sqrt((double)D)));
+}
+
+double
+rht_forward_from(float *y, const float *x, size_t d, size_t D, const uint8_t *signs)
+{
+    assert(d >= 1 && d <= D && (D & (D - 1)) == 0);
+    float scale = (float)(1.0 / sqrt((double)D));
+    double norm2 = 0;
+    if (D < 8) {
+        for (size_t i = 0; i < D; i++) {
+            y[i] = i < d ? x[i] : 0.0f;
+            norm2 += (double)y[i] * y[i];
+        }
+        rht_small(y, D, signs, scale);
+    } else if (__builtin_cpu_supports("avx2")) {
+        rht_kernel_avx2(y, D, signs, scale, x, d, &norm2);
+    } else {
+        rht_kernel_portable(y, D, signs, scale, x, d, &norm2);
+    }
+    return norm2;
+}
+
+/* v[i] <- s_i · v[i] for i < n, branch-free (flips the sign bit). */
+static inline __attribute__((always_inline)) void
+rht_signs_kernel(float *v, size_t n, const uint8_t *signs)
+{
+    const rht_i8 sel = { 1, 2, 4, 8, 16, 32, 64, 128 };
+    const rht_i8 zero = { 0 };
+    const rht_i8 sign_bit = { INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN,
+                              INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN };
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        rht_v8 x;
+        RHT_LOAD(x, v + i);
+        int32_t b = (int32_t)signs[i / 8];
+        rht_i8 bb = { b, b, b, b, b, b, b, b };
+        rht_i8 on = (bb & sel) != zero;
+        x = (rht_v8)((rht_i8)x ^ (on & sign_bit));
+        RHT_STORE(v + i, x);
+    }
+    for (; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &v[i], sizeof u);
+        u ^= (uint32_t)(signs[i / 8] >> (i % 8) & 1) << 31;
+        memcpy(&v[i], &u, sizeof u);
+    }
+}
+
+__attribute__((target("avx2"))) static void
+rht_signs_avx2(float *v, size_t n, const uint8_t *signs)
+{
+    rht_signs_kernel(v, n, signs);
+}
+
+static void
+rht_apply_signs(float *v, size_t n, const uint8_t *signs)
+{
+    if (__builtin_cpu_supports("avx2"))
+        rht_signs_avx2(v, n, signs);
+    else
+        rht_signs_kernel(v, n, signs);
+}
+
+void
+rht_inverse(float *v, size_t D, const uint8_t *signs)
+{
+    rht_fwht(v, D, NULL, (float)(1.0 / sqrt((double)D)));
+    if (signs != NULL)
+        rht_apply_signs(v, D, signs);
+}
+
+/* acc[i] += s_i · v[i] for i < n, branch-free. */
+static inline __attribute__((always_inline)) void
+rht_signs_add_kernel(float *acc, const float *v, size_t n, const uint8_t *signs)
+{
+    const rht_i8 sel = { 1, 2, 4, 8, 16, 32, 64, 128 };
+    const rht_i8 zero = { 0 };
+    const rht_i8 sign_bit = { INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN,
+                              INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN };
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        rht_v8 x, a;
+        RHT_LOAD(x, v + i);
+        RHT_LOAD(a, acc + i);
+        if (signs != NULL) {
+            int32_t b = (int32_t)signs[i / 8];
+            rht_i8 bb = { b, b, b, b, b, b, b, b };
+            rht_i8 on = (bb & sel) != zero;
+            x = (rht_v8)((rht_i8)x ^ (on & sign_bit));
+        }
+        a += x;
+        RHT_STORE(acc + i, a);
+    }
+    for (; i < n; i++)
+        acc[i] += signs != NULL ? rht_sign(signs, i) * v[i] : v[i];
+}
+
+__attribute__((target("avx2"))) static void
+rht_signs_add_avx2(float *acc, const float *v, size_t n, const uint8_t *signs)
+{
+    rht_signs_add_kernel(acc, v, n, signs);
+}
+
+void
+rht_inverse_add(float *acc, size_t d, float *v, size_t D, const uint8_t *signs, float weight)
+{
+    assert(d <= D);
+    rht_fwht(v, D, NULL, (float)((double)weight / sqrt((double)D)));
+    if (__builtin_cpu_supports("avx2"))
+        rht_signs_add_avx2(acc, v, d, signs);
+    else
+        rht_signs_add_kernel(acc, v, d, signs);
+}

@@ -1,0 +1,61 @@
+/*
+ * rht: the randomized Hadamard transform every rotation-based codec uses (reference
+ * compression.md §0.2; DRIVE, Vargaftik et al., NeurIPS 2021, §4; EDEN, ICML 2022, §3).
+ *
+ * The forward rotation of a vector x of dimension d is y = H·(s ⊙ x_pad)/√D, where D is the
+ * smallest power of two >= d, x_pad is x followed by D - d zeros, s is a vector of D
+ * Rademacher signs and H the unnormalised Sylvester/Walsh–Hadamard matrix in natural order
+ * (in-place butterflies on pairs (j, j+h), h = 1, 2, 4, ...; (a, b) -> (a+b, a-b)). H/√D is
+ * orthonormal and its own inverse, so x_pad = s ⊙ (H·y/√D).
+ *
+ * Signs are a bit vector of rht_sign_bytes(D) bytes, bit i (LSB-first in byte i/8) set
+ * meaning s_i = -1. rht_signs_draw() takes them from a keyed stream (base/rng.h), so both
+ * ends of a link derive the same rotation from (seed, RNG_PURPOSE_CODEC_SHARED, round,
+ * client) without sending it.
+ *
+ * Everything works in place on caller-owned float arrays of D entries and allocates
+ * nothing. The butterflies are cache-blocked (L1 blocks of 2^12 floats, L2 chunks of 2^17)
+ * and use 8-wide vectors, compiled twice: for AVX2 and for the baseline ISA, picked at run
+ * time with __builtin_cpu_supports(). Sums are formed in the same order in both versions,
+ * so the result is bit-identical whichever runs. Reentrant; no state.
+ */
+#ifndef FEDBITS_CODEC_RHT_H
+#define FEDBITS_CODEC_RHT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/rng.h"
+
+/* Sizes */
+/* Smallest power of two >= d (d >= 1). */
+size_t rht_padded_len(size_t d);
+/* Bytes of a sign vector for D coordinates. */
+size_t rht_sign_bytes(size_t D);
+
+/* Signs */
+/* Fills signs[0..rht_sign_bytes(D)) with the next bytes of r (i.i.d. fair signs). */
+void rht_signs_draw(uint8_t *signs, size_t D, struct rng *r);
+/* +1.0f or -1.0f: the sign of coordinate i. */
+float rht_sign(const uint8_t *signs, size_t i);
+
+/* Transforms (D a power of two; v has D entries) */
+/* v <- H·(scale · s ⊙ v); signs may be NULL for s = 1. The unnormalised core. */
+void rht_fwht(float *v, size_t D, const uint8_t *signs, float scale);
+/* v <- H·(s ⊙ v)/√D (the forward rotation of an already padded vector). */
+void rht_forward(float *v, size_t D, const uint8_t *signs);
+/*
+ * y[0..D) <- H·(s ⊙ x_pad)/√D for x[0..d) (d <= D), loading x block by block inside the
+ * transform (no separate copy pass); returns ‖x‖² (float partial sums per block, summed in
+ * double). x and y must not overlap.
+ */
+double rht_forward_from(float *y, const float *x, size_t d, size_t D, const uint8_t *signs);
+/* v <- s ⊙ (H·v)/√D (the inverse rotation). */
+void rht_inverse(float *v, size_t D, const uint8_t *signs);
+/*
+ * acc[i] += weight · (s ⊙ H·v/√D)_i for i < d: inverse-rotates v and adds its first d
+ * entries into acc in one pass. v is used as workspace and left undefined.
+ */
+void rht_inverse_add(float *acc, size_t d, float *v, size_t D, const uint8_t *signs, float weight);
+
+#endif

@@ -1,0 +1,73 @@
+/* sq: min-max stochastic uniform quantisation. See sq.h. */
+#include "codec/sq.h"
+
+#include <math.h>
+#include <stdbool.h>
+
+#include "base/bitpack.h"
+#include "codec/codec_int.h"
+#include "base/banned.h"
+
+size_t
+sq_bytes(size_t n, unsigned b)
+{
+    return SQ_HEADER_BYTES + bitpack_bytes(n, b);
+}
+
+int
+sq_encode(uint8_t *out, size_t cap, uint16_t *idx, const float *v, size_t n, unsigned b,
+          struct rng *r, struct errbuf *eb)
+{
+    size_t bytes = sq_bytes(n, b);
+    if (cap < bytes)
+        return errbuf_set(eb, -ERR_RANGE, "sq: buffer of %zu bytes, %zu needed", cap, bytes);
+    float lo = v[0], hi = v[0];
+    bool finite = true;
+    for (size_t i = 0; i < n; i++) {
+        lo = v[i] < lo ? v[i] : lo;
+        hi = v[i] > hi ? v[i] : hi;
+        finite &= isfinite(v[i]);
+    }
+    if (!finite)
+        return errbuf_set(eb, -ERR_RANGE, "sq: input vector is not finite");
+    unsigned top = (1u << b) - 1;
+    double step = ((double)hi - lo) / top;
+    double inv = step > 0 ? 1.0 / step : 0.0;
+    struct codec_rand cr;
+    codec_rand_init(&cr, r);
+    for (size_t i = 0; i < n; i++) {
+        double u = ((double)v[i] - lo) * inv;
+        double fl = (double)(uint64_t)u; /* floor: u >= 0 */
+        double frac = u - fl;
+        unsigned k = (unsigned)fl;
+        k += frac * 0x1p32 > (double)codec_rand_u32(&cr); /* branch-free: it is a coin flip */
+        idx[i] = (uint16_t)(k > top ? top : k);
+    }
+    codec_put_f32(out, lo);
+    codec_put_f32(out + 4, hi);
+    bitpack_pack(out + SQ_HEADER_BYTES, idx, n, b);
+    return 0;
+}
+
+int
+sq_decode(float *v, uint16_t *idx, const uint8_t *msg, size_t len, size_t n, unsigned b,
+          struct errbuf *eb)
+{
+    size_t bytes = sq_bytes(n, b);
+    if (len != bytes)
+        return codec_corrupt(eb, len < bytes ? len : bytes,
+                             "sq: message of %zu bytes, expected %zu", len, bytes);
+    float lo, hi;
+    int rc = codec_get_scale(&lo, msg, len, 0, "sq minimum", eb);
+    if (rc == 0)
+        rc = codec_get_scale(&hi, msg, len, 4, "sq maximum", eb);
+    if (rc < 0)
+        return rc;
+    if (!(hi >= lo))
+        return codec_corrupt(eb, 4, "sq: maximum %g below minimum %g", (double)hi, (double)lo);
+    double step = ((double)hi - lo) / ((1u << b) - 1);
+    bitpack_unpack(idx, msg + SQ_HEADER_BYTES, n, b);
+    for (size_t i = 0; i < n; i++)
+        v[i] = (float)(lo + step * idx[i]);
+    return 0;
+}

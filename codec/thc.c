@@ -1,0 +1,299 @@
+/* thc: homomorphic quantisation with an integer table. See thc.h. */
+#include "codec/thc.h"
+
+#include <gsl/gsl_cdf.h>
+#include <gsl/gsl_randist.h>
+#include <math.h>
+#include <string.h>
+
+#include "base/bitpack.h"
+#include "base/mem.h"
+#include "codec/codec_int.h"
+#include "codec/rht.h"
+#include "base/banned.h"
+
+#define THC_HEADER_BYTES 4
+#define THC_MAX_LEVELS   (1u << THC_MAX_BITS)
+#define THC_MAX_G        (2 * THC_MAX_LEVELS - 2)
+
+struct thc {
+    size_t d, D;
+    unsigned bits, levels, g;
+    double T;
+    enum codec_rotation rotation;
+    double loss;
+    uint16_t table[THC_MAX_LEVELS];
+    float *y;
+    uint8_t *signs;
+    uint16_t *idx;
+};
+
+int
+thc_params_check(const struct codec_params *p, size_t dim, struct errbuf *eb)
+{
+    if (!(p->bits >= 1 && p->bits <= THC_MAX_BITS) || p->bits != floor(p->bits))
+        return errbuf_set(eb, -ERR_RANGE, "bits %g: codec 'thc' needs an integer in 1..%d", p->bits,
+                          THC_MAX_BITS);
+    return 0;
+}
+
+/* E[(z_j - Z)(Z - z_i); z_i < Z <= z_j] for Z ~ N(0,1), closed form. */
+static double
+thc_cell_cost(double zi, double zj)
+{
+    double m0 = gsl_cdf_ugaussian_P(zj) - gsl_cdf_ugaussian_P(zi);
+    double pi = gsl_ran_ugaussian_pdf(zi), pj = gsl_ran_ugaussian_pdf(zj);
+    double m1 = pi - pj;
+    double m2 = m0 + zi * pi - zj * pj;
+    return -m2 + (zi + zj) * m1 - zi * zj * m0;
+}
+
+/* Dynamic programme over the integer grid; fills t->table. Returns 0, or -1 on OOM. */
+static int
+thc_solve_table(struct thc *t)
+{
+    unsigned g = t->g, K = t->levels;
+    size_t cells = (size_t)(g + 1) * (g + 1);
+    double *cost = mem_alloc(cells * sizeof *cost);
+    double *best = mem_alloc((size_t)K * (g + 1) * sizeof *best);
+    unsigned *from = mem_alloc((size_t)K * (g + 1) * sizeof *from);
+    if (cost == NULL || best == NULL || from == NULL) {
+        mem_free(cost);
+        mem_free(best);
+        mem_free(from);
+        return -1;
+    }
+    double step = 2.0 * t->T / g;
+    for (unsigned i = 0; i <= g; i++)
+        for (unsigned j = i + 1; j <= g; j++)
+            cost[(size_t)i * (g + 1) + j] = thc_cell_cost(-t->T + i * step, -t->T + j * step);
+    /* best[k][j]: least cost of covering [0, j] with k+1 points ending at j. */
+    for (unsigned j = 0; j <= g; j++)
+        best[j] = j == 0 ? 0.0 : HUGE_VAL;
+    for (unsigned k = 1; k < K; k++) {
+        for (unsigned j = 0; j <= g; j++) {
+            double b = HUGE_VAL;
+            unsigned arg = 0;
+            for (unsigned i = 0; i < j; i++) {
+                double c = best[(size_t)(k - 1) * (g + 1) + i] + cost[(size_t)i * (g + 1) + j];
+                if (c < b) {
+                    b = c;
+                    arg = i;
+                }
+            }
+            best[(size_t)k * (g + 1) + j] = b;
+            from[(size_t)k * (g + 1) + j] = arg;
+        }
+    }
+    unsigned j = g;
+    for (unsigned k = K - 1; k > 0; k--) {
+        t->table[k] = (uint16_t)j;
+        j = from[(size_t)k * (g + 1) + j];
+    }
+    t->table[0] = 0;
+    mem_free(cost);
+    mem_free(best);
+    mem_free(from);
+    return 0;
+}
+
+struct thc *
+thc_new(const struct codec_params *p, size_t dim)
+{
+    struct thc *t = mem_calloc(1, sizeof *t);
+    if (t == NULL)
+        return NULL;
+    t->d = dim;
+    t->D = rht_padded_len(dim);
+    t->bits = (unsigned)p->bits;
+    t->levels = 1u << t->bits;
+    t->g = 2 * t->levels - 2;
+    t->T = gsl_cdf_ugaussian_Qinv(1.0 / (2.0 * THC_OFREQ));
+    t->rotation = p->rotation;
+    t->loss = p->packet_loss;
+    t->y = mem_alloc_aligned(64, t->D * sizeof *t->y);
+    t->signs = mem_alloc(rht_sign_bytes(t->D));
+    t->idx = mem_alloc(t->D * sizeof *t->idx);
+    if (t->y == NULL || t->signs == NULL || t->idx == NULL || thc_solve_table(t) < 0) {
+        thc_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+void
+thc_free(struct thc *t)
+{
+    if (t == NULL)
+        return;
+    mem_free_aligned(t->y);
+    mem_free(t->signs);
+    mem_free(t->idx);
+    mem_free(t);
+}
+
+size_t
+thc_max_bytes(const struct thc *t)
+{
+    return THC_HEADER_BYTES + bitpack_bytes(t->D, t->bits);
+}
+
+size_t
+thc_acc_len(const struct thc *t)
+{
+    return t->rotation == CODEC_ROTATION_SHARED ? t->D : t->d;
+}
+
+unsigned
+thc_table(const struct thc *t, const uint16_t **levels)
+{
+    *levels = t->table;
+    return t->g;
+}
+
+size_t
+thc_padded_len(const struct thc *t)
+{
+    return t->D;
+}
+
+unsigned
+thc_ring_bits(const struct thc *t, size_t n)
+{
+    double top = (double)n * t->g + 1;
+    return (unsigned)ceil(log2(top));
+}
+
+static void
+thc_draw_signs(struct thc *t, const struct codec_link *link)
+{
+    struct rng r;
+    codec_shared_stream(&r, link, t->rotation);
+    rht_signs_draw(t->signs, t->D, &r);
+}
+
+/* Rotates x and writes table positions into t->idx under the norm; private randomness. */
+static int
+thc_quantize(struct thc *t, const float *x, double norm, const struct codec_link *link,
+             struct errbuf *eb)
+{
+    if (!isfinite(norm) || norm < 0)
+        return errbuf_set(eb, -ERR_RANGE, "thc: norm %g is not a finite non-negative number", norm);
+    thc_draw_signs(t, link);
+    (void)rht_forward_from(t->y, x, t->d, t->D, t->signs);
+    double sc = norm > 0 ? sqrt((double)t->D) / norm : 0.0;
+    double to_u = t->g / (2.0 * t->T);
+    /* cell[u] = index k of the table cell [v_k, v_{k+1}) containing integer part u. */
+    uint16_t cell[THC_MAX_G + 1];
+    for (unsigned k = 0, u = 0; u <= t->g; u++) {
+        while (k + 2 < t->levels && t->table[k + 1] <= u)
+            k++;
+        cell[u] = (uint16_t)k;
+    }
+    struct rng r;
+    codec_private_stream(&r, link);
+    struct codec_rand cr;
+    codec_rand_init(&cr, &r);
+    for (size_t i = 0; i < t->D; i++) {
+        double z = sc * t->y[i];
+        if (!isfinite(z))
+            return errbuf_set(eb, -ERR_RANGE, "thc: input vector is not finite");
+        z = z < -t->T ? -t->T : z > t->T ? t->T : z;
+        double u = (z + t->T) * to_u;
+        unsigned k = cell[u < (double)t->g ? (unsigned)u : t->g]; /* u >= 0: truncation = floor */
+        double lo = t->table[k], hi = t->table[k + 1];
+        double up = (u - lo) / (hi - lo);
+        k += up * 0x1p32 > (double)codec_rand_u32(&cr); /* branch-free coin flip */
+        t->idx[i] = (uint16_t)k;
+    }
+    return 0;
+}
+
+int
+thc_encode(struct thc *t, uint8_t *out, size_t cap, size_t *len, const float *x,
+           const struct codec_link *link, struct errbuf *eb)
+{
+    size_t bytes = thc_max_bytes(t);
+    if (cap < bytes)
+        return errbuf_set(eb, -ERR_RANGE, "thc: buffer of %zu bytes, %zu needed", cap, bytes);
+    double nx2 = 0;
+    for (size_t i = 0; i < t->d; i++)
+        nx2 += (double)x[i] * x[i];
+    int rc = thc_quantize(t, x, sqrt(nx2), link, eb);
+    if (rc < 0)
+        return rc;
+    codec_put_f32(out, (float)sqrt(nx2));
+    bitpack_pack(out + THC_HEADER_BYTES, t->idx, t->D, t->bits);
+    *len = bytes;
+    return 0;
+}
+
+int
+thc_encode_ints(struct thc *t, uint16_t *ints, const float *x, double norm,
+                const struct codec_link *link, struct errbuf *eb)
+{
+    int rc = thc_quantize(t, x, norm, link, eb);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < t->D; i++)
+        ints[i] = t->table[t->idx[i]];
+    return 0;
+}
+
+int
+thc_decode_add(struct thc *t, float *acc, const uint8_t *msg, size_t len, double weight,
+               const struct codec_link *link, struct errbuf *eb)
+{
+    size_t bytes = thc_max_bytes(t);
+    if (len != bytes)
+        return codec_corrupt(eb, len < bytes ? len : bytes,
+                             "thc: message of %zu bytes, expected %zu", len, bytes);
+    float norm;
+    int rc = codec_get_scale(&norm, msg, len, 0, "thc norm", eb);
+    if (rc < 0)
+        return rc;
+    if (norm < 0)
+        return codec_corrupt(eb, 0, "thc: negative norm %g", (double)norm);
+    /* Rotated coordinate of table entry k: (v_k·2T/g − T)·norm/√D. */
+    double unit = norm / sqrt((double)t->D);
+    float lut[THC_MAX_LEVELS];
+    for (unsigned k = 0; k < t->levels; k++)
+        lut[k] = (float)((t->table[k] * 2.0 * t->T / t->g - t->T) * unit);
+    bitpack_unpack(t->idx, msg + THC_HEADER_BYTES, t->D, t->bits);
+    for (size_t i = 0; i < t->D; i++)
+        t->y[i] = lut[t->idx[i]];
+    codec_loss_apply(t->y, t->D, t->loss, link);
+    if (t->rotation == CODEC_ROTATION_SHARED) {
+        float w = (float)weight;
+        for (size_t i = 0; i < t->D; i++)
+            acc[i] += w * t->y[i];
+        return 0;
+    }
+    thc_draw_signs(t, link);
+    rht_inverse_add(acc, t->d, t->y, t->D, t->signs, (float)weight);
+    return 0;
+}
+
+void
+thc_decode_finish(struct thc *t, float *out, float *acc, const struct codec_link *link)
+{
+    if (t->rotation == CODEC_ROTATION_SHARED)
+        codec_shared_finish(out, acc, t->d, t->D, t->signs, link);
+    else if (out != acc)
+        memmove(out, acc, t->d * sizeof *out);
+}
+
+void
+thc_decode_sum(struct thc *t, float *out, const uint64_t *sum, size_t n, double norm,
+               const struct codec_link *link)
+{
+    double unit = norm / sqrt((double)t->D);
+    double a = 2.0 * t->T / t->g / (double)n;
+    for (size_t i = 0; i < t->D; i++)
+        t->y[i] = (float)(((double)sum[i] * a - t->T) * unit);
+    struct rng r;
+    codec_shared_stream(&r, link, t->rotation);
+    rht_signs_draw(t->signs, t->D, &r);
+    rht_inverse(t->y, t->D, t->signs);
+    memcpy(out, t->y, t->d * sizeof *out);
+}

@@ -1,0 +1,32 @@
+/* The Check suites of the codec library, one per module, and the shared helpers. */
+#ifndef FEDBITS_TESTS_UNIT_CODEC_SUITES_H
+#define FEDBITS_TESTS_UNIT_CODEC_SUITES_H
+
+#include <check.h>
+#include <stddef.h>
+
+#include "codec/codec.h"
+
+Suite *rht_suite(void);
+Suite *lloyd_max_suite(void);
+Suite *eden_suite(void);
+Suite *quicfl_suite(void);
+Suite *baselines_suite(void);
+Suite *codec_suite(void);
+
+enum tdme_dist { TDME_NORMAL, TDME_LOGNORMAL, TDME_EXPONENTIAL };
+
+/* Result of a small mean-estimation run (the unit-test twin of `fedbits dme`). */
+struct tdme {
+    double vnmse, vnmse_se; /* mean over trials of the mean over clients, and its se */
+    double nmse, nmse_se;   /* error of the decoded mean, normalised by mean ‖x_c‖² */
+    double bytes;           /* mean message length */
+};
+
+/* Runs trials of n clients (same vector or independent) through codec p at dimension d. */
+struct tdme tdme_run(const struct codec_params *p, size_t d, enum tdme_dist dist, size_t n,
+                     int same_vector, size_t trials, unsigned long seed);
+/* Fills p for kind and bits with the other fields at their defaults. */
+void tdme_params(struct codec_params *p, enum codec_kind kind, double bits);
+
+#endif

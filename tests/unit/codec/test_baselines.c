@@ -1,0 +1,150 @@
+/* hadamard_sq, kashin_sq, qsgd, thc, turboquant: the reference's figures (§5, §6, vector 17). */
+#include <math.h>
+#include <stdlib.h>
+
+#include "base/rng.h"
+#include "codec/thc.h"
+#include "tests/support/check_support.h"
+#include "tests/unit/codec/suites.h"
+
+#define ck_assert_stat(got, se, want, rel)                                                         \
+    ck_assert_msg(fabs((got) - (want)) <= fmax((rel) * (want), 4 * (se)),                          \
+                  "%s = %.6g (se %.2g), want %.6g within %.2g%% or 4 se", #got, (got), (se),       \
+                  (want), 100 * (rel))
+
+/* Test vector 14 and §6.3(a): n = 10, same vector, d = 8192, shared rotation, 1 bit. */
+START_TEST(hadamard_and_kashin_nmse)
+{
+    struct codec_params p;
+    tdme_params(&p, CODEC_HADAMARD_SQ, 1);
+    p.rotation = CODEC_ROTATION_SHARED;
+    struct tdme r = tdme_run(&p, 8192, TDME_NORMAL, 10, 1, 60, 101);
+    ck_assert_stat(r.nmse, r.nmse_se, 1.338, 0.03);
+    ck_assert_double_eq(r.bytes, 8192 / 8 + 8); /* test vector 18: b·D + 64 bits */
+    tdme_params(&p, CODEC_KASHIN_SQ, 1);
+    p.rotation = CODEC_ROTATION_SHARED;
+    r = tdme_run(&p, 8192, TDME_NORMAL, 10, 1, 60, 102);
+    ck_assert_stat(r.nmse, r.nmse_se, 0.3189, 0.03);
+    ck_assert_double_eq(r.bytes, 2 * 8192 / 8 + 8); /* b·D_k + 64 bits, D_k = 2d */
+}
+END_TEST
+
+/* §6.1: QSGD with the max-abs norm, d = 2^16, N(0,1): b = 2 → 0.37686; b + 1 bits each. */
+START_TEST(qsgd_linf)
+{
+    struct codec_params p;
+    tdme_params(&p, CODEC_QSGD, 2);
+    struct tdme r = tdme_run(&p, 65536, TDME_NORMAL, 1, 1, 20, 103);
+    ck_assert_stat(r.vnmse, r.vnmse_se, 0.37686, 0.03);
+    ck_assert_double_eq(r.bytes, 3 * 65536 / 8 + 4);
+}
+END_TEST
+
+/* §5: THC, 4 bits, g = 30, one clamped coordinate in 32: single-client vNMSE 0.02034. */
+START_TEST(thc_table_and_vnmse)
+{
+    struct codec_params p;
+    tdme_params(&p, CODEC_THC, 4);
+    struct thc *t = thc_new(&p, 4096);
+    const uint16_t *lv;
+    ck_assert_uint_eq(thc_table(t, &lv), 30);
+    ck_assert_uint_eq(lv[0], 0);
+    ck_assert_uint_eq(lv[15], 30);
+    for (int k = 1; k < 16; k++)
+        ck_assert_uint_gt(lv[k], lv[k - 1]);
+    ck_assert_uint_eq(thc_ring_bits(t, 10), 9); /* ceil(log2(301)) */
+    thc_free(t);
+    struct tdme r = tdme_run(&p, 4096, TDME_NORMAL, 1, 1, 200, 104);
+    ck_assert_stat(r.vnmse, r.vnmse_se, 0.02034, 0.02);
+}
+END_TEST
+
+/*
+ * THC is homomorphic: summing the clients' table integers and decoding the sum once gives
+ * the same mean as decoding each client (same common norm, shared rotation).
+ */
+START_TEST(thc_sum_in_ring)
+{
+    size_t d = 1000, n = 5;
+    struct codec_params p;
+    tdme_params(&p, CODEC_THC, 3);
+    p.rotation = CODEC_ROTATION_SHARED;
+    struct thc *t = thc_new(&p, d);
+    size_t D = thc_padded_len(t);
+    const uint16_t *lv;
+    unsigned g = thc_table(t, &lv);
+    float *x = malloc(n * d * sizeof *x), *out = malloc(d * sizeof *out);
+    uint16_t *ints = malloc(D * sizeof *ints);
+    uint64_t *sum = calloc(D, sizeof *sum);
+    double *ref = calloc(d, sizeof *ref);
+    struct rng r;
+    rng_init_stream(&r, 5, RNG_PURPOSE_TEST, 0, 0);
+    for (size_t i = 0; i < n * d; i++)
+        x[i] = (float)(rng_uniform(&r) - 0.5);
+    double norm = 0;
+    for (size_t k = 0; k < n; k++) {
+        double s = 0;
+        for (size_t i = 0; i < d; i++)
+            s += (double)x[k * d + i] * x[k * d + i];
+        norm = fmax(norm, sqrt(s));
+    }
+    for (size_t k = 0; k < n; k++) {
+        struct codec_link link = { .seed = 5, .round = 2, .client = k };
+        ck_assert_int_eq(thc_encode_ints(t, ints, x + k * d, norm, &link, NULL), 0);
+        for (size_t i = 0; i < D; i++) {
+            ck_assert_uint_le(ints[i], g);
+            sum[i] += ints[i];
+        }
+    }
+    struct codec_link round = { .seed = 5, .round = 2, .client = 0 };
+    thc_decode_sum(t, out, sum, n, norm, &round);
+    /* Each coordinate's error is that of an unbiased quantiser on a grid of step 2T/g·norm/√D. */
+    double err = 0, sig = 0;
+    for (size_t i = 0; i < d; i++) {
+        double m = 0;
+        for (size_t k = 0; k < n; k++)
+            m += x[k * d + i] / (double)n;
+        err += (out[i] - m) * (out[i] - m);
+        sig += m * m;
+    }
+    ck_assert_double_lt(err / sig, 0.5);
+    thc_free(t);
+    free(x);
+    free(out);
+    free(ints);
+    free(sum);
+    free(ref);
+}
+END_TEST
+
+/*
+ * Test vector 17: TurboQuant_prod(3) at d = 128 = (π/2 − 1/d)·vNMSE(TQ_mse, 2) ≈ 0.1813
+ * within 2 %, and 2-bit unbiased EDEN below it.
+ */
+START_TEST(turboquant_prod)
+{
+    struct codec_params p;
+    tdme_params(&p, CODEC_TURBOQUANT_PROD, 3);
+    struct tdme r = tdme_run(&p, 128, TDME_NORMAL, 1, 1, 1500, 105);
+    ck_assert_stat(r.vnmse, r.vnmse_se, 0.1813, 0.02);
+    ck_assert_double_eq(r.bytes, 2 * 128 / 8 + 4 + 4 + 128 / 8);
+    tdme_params(&p, CODEC_EDEN, 2);
+    struct tdme e = tdme_run(&p, 128, TDME_NORMAL, 1, 1, 1500, 106);
+    ck_assert_double_lt(e.vnmse + 4 * e.vnmse_se, r.vnmse - 4 * r.vnmse_se);
+}
+END_TEST
+
+Suite *
+baselines_suite(void)
+{
+    Suite *s = suite_create("baselines");
+    TCase *tc = tcase_create("figures");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, hadamard_and_kashin_nmse);
+    tcase_add_test(tc, qsgd_linf);
+    tcase_add_test(tc, thc_table_and_vnmse);
+    tcase_add_test(tc, thc_sum_in_ring);
+    tcase_add_test(tc, turboquant_prod);
+    suite_add_tcase(s, tc);
+    return s;
+}

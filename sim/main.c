@@ -7,6 +7,10 @@
  *   fedbits list
  *   fedbits dme ...              (distributed mean estimation, sim/cmd_dme.c)
  *   fedbits bench codecs ...     (codec speed, sim/cmd_bench.c)
+ *   fedbits report DB ...        (one row per run, sim/cmd_report.c)
+ *   fedbits export DB --run ID   (one run's rows as CSV/JSON, sim/cmd_report.c)
+ *   fedbits check DB --baseline BASE.db   (regression check, sim/cmd_report.c)
+ *   fedbits plot DB -o FILE ...  (curves via tools/plot.py, sim/cmd_plot.c)
  *
  * Exit status: 0 success; 1 the run failed; 2 bad usage or input (scenario, flags);
  * 130 interrupted by SIGINT/SIGTERM (the run is marked 'interrupted', rounds kept).
@@ -26,6 +30,8 @@
 #include "base/simtime.h"
 #include "fedbits_config.h"
 #include "sim/cmd_codec.h"
+#include "sim/cmd_plot.h"
+#include "sim/cmd_report.h"
 #include "sim/cmd_run.h"
 #include "sim/run.h"
 #include "sim/scenario.h"
@@ -49,6 +55,10 @@ main_usage(FILE *f)
                "  list              name the datasets, models, codecs and aggregators\n"
                "  dme               distributed mean estimation with the codecs (no training)\n"
                "  bench codecs      encode/decode speed of every codec\n"
+               "  report DB         one row per run: accuracy, bits, time to a target accuracy\n"
+               "  export DB         the rounds of one run as CSV or JSON\n"
+               "  check DB          compare with a baseline database; exit 1 on a regression\n"
+               "  plot DB -o FILE   draw accuracy (or loss, NMSE) against rounds, time or bits\n"
                "\n"
                "options:\n"
                "  -h, --help        show this help (fedbits COMMAND --help for a command's)\n"
@@ -142,6 +152,14 @@ main(int argc, char **argv)
         return main_cmd_list(argc - 1, argv + 1);
     if (strcmp(cmd, "dme") == 0)
         return cmd_dme(argc - 1, argv + 1);
+    if (strcmp(cmd, "report") == 0)
+        return cmd_report(argc - 1, argv + 1);
+    if (strcmp(cmd, "export") == 0)
+        return cmd_report_export(argc - 1, argv + 1);
+    if (strcmp(cmd, "check") == 0)
+        return cmd_report_check(argc - 1, argv + 1);
+    if (strcmp(cmd, "plot") == 0)
+        return cmd_plot(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0) {
         if (argc >= 3 && strcmp(argv[2], "codecs") == 0)
             return cmd_bench_codecs(argc - 2, argv + 2);

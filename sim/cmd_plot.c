@@ -1,0 +1,318 @@
+/* cmd_plot: `fedbits plot`, through the embedded tools/plot.py. See cmd_plot.h. */
+#include "sim/cmd_plot.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/mem.h"
+#include "base/banned.h"
+
+#define CMD_PLOT_EXIT_FAILURE 1
+#define CMD_PLOT_EXIT_USAGE   2
+/* What the child exits with when no interpreter could be started (the shell's convention). */
+#define CMD_PLOT_EXIT_NOEXEC 127
+
+/* The embedded tools/plot.py (tools/embed, see sim/meson.build). */
+extern const char cmd_plot_script_py[];
+extern const size_t cmd_plot_script_py_len;
+
+static void
+cmd_plot_usage(FILE *f)
+{
+    fprintf(f, "usage: fedbits plot RESULTS.db -o FILE.png|FILE.svg [--x AXIS] [--y METRIC]\n"
+               "                    [--run ID]... [--sweep ID] [--title TITLE]\n"
+               "\n"
+               "Draws one curve per run (all runs, the runs of a sweep, or the given runs),\n"
+               "labelled by what differs between them (the sweep label, else the differing\n"
+               "scenario keys), and writes a PNG or an SVG image chosen by the file extension.\n"
+               "\n"
+               "options:\n"
+               "  -o, --output FILE  the image to write (.png or .svg)\n"
+               "  --x AXIS           round (default), sim_time_s, uplink_bits or total_bits\n"
+               "                     (bits are cumulative; total = uplink + downlink)\n"
+               "  --y METRIC         accuracy (default), loss, train_loss or nmse\n"
+               "  --run ID           plot run ID (repeatable)\n"
+               "  --sweep ID         plot the runs of sweep ID\n"
+               "  --title TITLE      the plot title (default: the database and the runs' names)\n"
+               "  -h, --help         show this help\n"
+               "\n"
+               "Needs python3 with matplotlib (Debian: apt-get install python3-matplotlib); the\n"
+               "interpreter is /usr/bin/python3, else python3 on PATH, or $FEDBITS_PYTHON.\n"
+               "Exit status: 0 written, 1 plotting failed, 2 bad options or input.\n");
+}
+
+static bool
+cmd_plot_one_of(const char *s, const char *const *choices, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(s, choices[i]) == 0)
+            return true;
+    return false;
+}
+
+static bool
+cmd_plot_is_id(const char *s)
+{
+    if (s[0] < '1' || s[0] > '9' || strlen(s) > 18)
+        return false;
+    for (const char *p = s; *p != '\0'; p++)
+        if (*p < '0' || *p > '9')
+            return false;
+    return true;
+}
+
+static bool
+cmd_plot_has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n > k && strcasecmp(s + n - k, suffix) == 0;
+}
+
+/* Writes the embedded script to a new private temporary file; its path goes to path. */
+static int
+cmd_plot_write_script(char *path, size_t len)
+{
+    const char *dir = getenv("TMPDIR");
+    if (dir == NULL || dir[0] == '\0')
+        dir = "/tmp";
+    int n = snprintf(path, len, "%s/fedbits-plot-XXXXXX", dir);
+    if (n < 0 || (size_t)n >= len) {
+        fprintf(stderr, "fedbits plot: temporary directory path too long: '%s'\n", dir);
+        return -1;
+    }
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        fprintf(stderr, "fedbits plot: cannot create a temporary file in '%s': %s\n", dir,
+                strerror(errno));
+        return -1;
+    }
+    size_t at = 0;
+    while (at < cmd_plot_script_py_len) {
+        ssize_t w = write(fd, cmd_plot_script_py + at, cmd_plot_script_py_len - at);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            fprintf(stderr, "fedbits plot: cannot write '%s': %s\n", path, strerror(errno));
+            close(fd);
+            unlink(path);
+            return -1;
+        }
+        at += (size_t)w;
+    }
+    if (close(fd) != 0) {
+        fprintf(stderr, "fedbits plot: cannot write '%s': %s\n", path, strerror(errno));
+        unlink(path);
+        return -1;
+    }
+    return 0;
+}
+
+/* Runs argv (argv[0] replaced by the interpreter) and returns the child's exit status. */
+static int
+cmd_plot_spawn(char **argv)
+{
+    fflush(stdout);
+    fflush(stderr);
+    /*
+     * Ctrl-C reaches the whole foreground process group: the interpreter stops, and this
+     * process, ignoring SIGINT meanwhile, lives on to remove the temporary script.
+     */
+    struct sigaction ignore = { .sa_handler = SIG_IGN }, old;
+    sigemptyset(&ignore.sa_mask);
+    sigaction(SIGINT, &ignore, &old);
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "fedbits plot: cannot start python3: %s\n", strerror(errno));
+        sigaction(SIGINT, &old, NULL);
+        return CMD_PLOT_EXIT_FAILURE;
+    }
+    if (pid == 0) {
+        sigaction(SIGINT, &old, NULL);
+        const char *python = getenv("FEDBITS_PYTHON");
+        if (python != NULL && python[0] != '\0') {
+            argv[0] = (char *)python;
+            execvp(python, argv);
+        } else if (access("/usr/bin/python3", X_OK) == 0) {
+            argv[0] = (char *)"/usr/bin/python3";
+            execv(argv[0], argv);
+        } else {
+            argv[0] = (char *)"python3";
+            execvp(argv[0], argv);
+        }
+        fprintf(stderr,
+                "fedbits plot: cannot run %s: %s (install python3 and python3-matplotlib)\n",
+                argv[0], strerror(errno));
+        _exit(CMD_PLOT_EXIT_NOEXEC);
+    }
+    int ws = 0;
+    pid_t waited = waitpid(pid, &ws, 0);
+    while (waited < 0 && errno == EINTR)
+        waited = waitpid(pid, &ws, 0);
+    sigaction(SIGINT, &old, NULL);
+    if (waited < 0) {
+        fprintf(stderr, "fedbits plot: waiting for python3: %s\n", strerror(errno));
+        return CMD_PLOT_EXIT_FAILURE;
+    }
+    if (WIFSIGNALED(ws)) {
+        fprintf(stderr, "fedbits plot: python3 was killed by signal %d\n", WTERMSIG(ws));
+        return CMD_PLOT_EXIT_FAILURE;
+    }
+    int code = WIFEXITED(ws) ? WEXITSTATUS(ws) : CMD_PLOT_EXIT_FAILURE;
+    /* The script exits 0, 1 or 2 with the meanings of ours; anything else is a failure. */
+    return code == EXIT_SUCCESS || code == CMD_PLOT_EXIT_USAGE ? code : CMD_PLOT_EXIT_FAILURE;
+}
+
+int
+cmd_plot(int argc, char **argv)
+{
+    enum { OPT_X = 256, OPT_Y, OPT_RUN, OPT_SWEEP, OPT_TITLE };
+    static const struct option opts[] = {
+        { "output", required_argument, NULL, 'o' },
+        { "x", required_argument, NULL, OPT_X },
+        { "y", required_argument, NULL, OPT_Y },
+        { "run", required_argument, NULL, OPT_RUN },
+        { "sweep", required_argument, NULL, OPT_SWEEP },
+        { "title", required_argument, NULL, OPT_TITLE },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    static const char *const xs[] = { "round", "sim_time_s", "uplink_bits", "total_bits" };
+    static const char *const ys[] = { "accuracy", "loss", "train_loss", "nmse" };
+    const char *cmd = argv[0];
+    const char *output = NULL, *x = "round", *y = "accuracy", *sweep = NULL, *title = NULL;
+    /* The script's argv: interpreter, script, db, 6 for -o/--x/--y, 2 per option, NULL. */
+    char **args = mem_calloc((size_t)argc * 2 + 16, sizeof *args);
+    if (args == NULL) {
+        fprintf(stderr, "fedbits %s: out of memory\n", cmd);
+        return CMD_PLOT_EXIT_FAILURE;
+    }
+    size_t nargs = 9; /* the runs go after the fixed part */
+    int status = CMD_PLOT_EXIT_USAGE;
+    char script[4096] = "";
+    optind = 1;
+    opterr = 0;
+    for (;;) {
+        int c = getopt_long(argc, argv, "ho:", opts, NULL);
+        if (c == -1)
+            break;
+        switch (c) {
+        case 'h':
+            cmd_plot_usage(stdout);
+            status = EXIT_SUCCESS;
+            goto out;
+        case 'o':
+            output = optarg;
+            break;
+        case OPT_X:
+            if (!cmd_plot_one_of(optarg, xs, sizeof xs / sizeof xs[0])) {
+                fprintf(stderr,
+                        "fedbits %s: --x '%s' must be round, sim_time_s, uplink_bits or "
+                        "total_bits\n",
+                        cmd, optarg);
+                goto out;
+            }
+            x = optarg;
+            break;
+        case OPT_Y:
+            if (!cmd_plot_one_of(optarg, ys, sizeof ys / sizeof ys[0])) {
+                fprintf(stderr, "fedbits %s: --y '%s' must be accuracy, loss, train_loss or nmse\n",
+                        cmd, optarg);
+                goto out;
+            }
+            y = optarg;
+            break;
+        case OPT_RUN:
+            if (!cmd_plot_is_id(optarg)) {
+                fprintf(stderr, "fedbits %s: --run '%s' is not a run id\n", cmd, optarg);
+                goto out;
+            }
+            args[nargs++] = (char *)"--run";
+            args[nargs++] = optarg;
+            break;
+        case OPT_SWEEP:
+            if (!cmd_plot_is_id(optarg)) {
+                fprintf(stderr, "fedbits %s: --sweep '%s' is not a sweep id\n", cmd, optarg);
+                goto out;
+            }
+            sweep = optarg;
+            break;
+        case OPT_TITLE:
+            title = optarg;
+            break;
+        default:
+            if (optopt != 0)
+                fprintf(stderr, "fedbits %s: option '-%c' is not valid here or needs a value\n",
+                        cmd, optopt);
+            else
+                fprintf(stderr, "fedbits %s: unknown option or missing value in '%s'\n", cmd,
+                        argv[optind - 1]);
+            fprintf(stderr, "try 'fedbits %s --help'\n", cmd);
+            goto out;
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "fedbits %s: which results database? (fedbits %s RESULTS.db -o FILE.png)\n",
+                cmd, cmd);
+        goto out;
+    }
+    const char *db = argv[optind++];
+    if (optind < argc) {
+        fprintf(stderr, "fedbits %s: unexpected argument '%s'\n", cmd, argv[optind]);
+        goto out;
+    }
+    if (output == NULL) {
+        fprintf(stderr, "fedbits %s: -o FILE.png or -o FILE.svg is required\n", cmd);
+        goto out;
+    }
+    if (!cmd_plot_has_suffix(output, ".png") && !cmd_plot_has_suffix(output, ".svg")) {
+        fprintf(stderr, "fedbits %s: output '%s' must end in .png or .svg\n", cmd, output);
+        goto out;
+    }
+    struct stat sb;
+    if (stat(db, &sb) != 0) {
+        fprintf(stderr, "fedbits %s: cannot open '%s': %s\n", cmd, db, strerror(errno));
+        goto out;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        fprintf(stderr, "fedbits %s: '%s' is not a regular file\n", cmd, db);
+        goto out;
+    }
+    if (sweep != NULL) {
+        args[nargs++] = (char *)"--sweep";
+        args[nargs++] = (char *)sweep;
+    }
+    if (title != NULL) {
+        args[nargs++] = (char *)"--title";
+        args[nargs++] = (char *)title;
+    }
+    args[nargs] = NULL;
+    if (cmd_plot_write_script(script, sizeof script) < 0) {
+        script[0] = '\0';
+        status = CMD_PLOT_EXIT_FAILURE;
+        goto out;
+    }
+    /* argv[0] is set by the child to the interpreter it runs. */
+    args[1] = script;
+    args[2] = (char *)db;
+    args[3] = (char *)"-o";
+    args[4] = (char *)output;
+    args[5] = (char *)"--x";
+    args[6] = (char *)x;
+    args[7] = (char *)"--y";
+    args[8] = (char *)y;
+    status = cmd_plot_spawn(args);
+out:
+    if (script[0] != '\0')
+        unlink(script);
+    mem_free(args);
+    return status;
+}

@@ -7,6 +7,7 @@
  *   fedbits list
  *   fedbits dme ...              (distributed mean estimation, sim/cmd_dme.c)
  *   fedbits bench codecs ...     (codec speed, sim/cmd_bench.c)
+ *   fedbits bench secagg ...     (secure aggregation cost, sim/cmd_bench_secagg.c)
  *   fedbits report DB ...        (one row per run, sim/cmd_report.c)
  *   fedbits export DB --run ID   (one run's rows as CSV/JSON, sim/cmd_report.c)
  *   fedbits check DB --baseline BASE.db   (regression check, sim/cmd_report.c)
@@ -30,6 +31,7 @@
 #include "base/simtime.h"
 #include "fedbits_config.h"
 #include "sim/cmd_codec.h"
+#include "sim/cmd_secagg.h"
 #include "sim/cmd_plot.h"
 #include "sim/cmd_report.h"
 #include "sim/cmd_run.h"
@@ -55,6 +57,7 @@ main_usage(FILE *f)
                "  list              name the datasets, models, codecs and aggregators\n"
                "  dme               distributed mean estimation with the codecs (no training)\n"
                "  bench codecs      encode/decode speed of every codec\n"
+               "  bench secagg      SecAgg/SecAgg+ seconds and bytes per round\n"
                "  report DB         one row per run: accuracy, bits, time to a target accuracy\n"
                "  export DB         the rounds of one run as CSV or JSON\n"
                "  check DB          compare with a baseline database; exit 1 on a regression\n"
@@ -163,7 +166,11 @@ main(int argc, char **argv)
     if (strcmp(cmd, "bench") == 0) {
         if (argc >= 3 && strcmp(argv[2], "codecs") == 0)
             return cmd_bench_codecs(argc - 2, argv + 2);
-        fprintf(stderr, "usage: fedbits bench codecs [--dim D] [--format table|csv]\n");
+        if (argc >= 3 && strcmp(argv[2], "secagg") == 0)
+            return cmd_bench_secagg(argc - 2, argv + 2);
+        fprintf(stderr, "usage: fedbits bench codecs [--dim D] [--format table|csv]\n"
+                        "       fedbits bench secagg [--clients N]... [--dim D] "
+                        "[--mode full|accounting] [--format table|csv]\n");
         return argc >= 3 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)
                    ? EXIT_SUCCESS
                    : EXIT_USAGE;

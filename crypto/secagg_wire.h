@@ -1,0 +1,245 @@
+/*
+ * secagg_wire: the messages of the secure-aggregation protocol, shared by its two halves
+ * (clients/secagg_client and aggregator/secagg_server), and the round's parameters.
+ *
+ * One protocol engine runs SecAgg (Bonawitz et al., CCS 2017, §4; reference
+ * secagg-docofl.md §1) on the complete graph and SecAgg+ (Bell et al., CCS 2020; reference
+ * §2) on a randomly relabelled Harary graph. A round has the phases of enum secagg_phase;
+ * in each one the server sends every live client one request and the client answers with
+ * one reply. The simulator carries the bytes, so every size below is what is charged.
+ *
+ * Every message starts with the same header (all integers little-endian):
+ *
+ *   OFFSET  SIZE  MEANING
+ *   0       1     type (enum secagg_wire_type)
+ *   1       1     version, SECAGG_WIRE_VERSION
+ *   2       2     zero
+ *   4       4     client index: the receiver of a request, the sender of a reply
+ *   8       8     session id (struct secagg_params.session)
+ *   16      8     round
+ *
+ * and then a body; L1/L2 are u32 counts (<= n) each followed by that many fixed-size
+ * entries, B = ceil(n/8) bytes of bitmap (bit u = byte u/8, bit u%8; padding bits zero),
+ * S = semi-malicious threat model only:
+ *
+ *   type           body after the header (OFFSET relative to byte 24)
+ *   ADVERTISE_REQ  nothing
+ *   ADVERTISE_REP  0: c_pk (32), 32: s_pk (32), [S] 64: Ed25519 signature (64) over
+ *                  "FBSA-ADV" || session || round || le32 client || c_pk || s_pk
+ *   SHARE_REQ      L1 of { le32 neighbour v, c_pk_v (32), s_pk_v (32), [S] sig_v (64) },
+ *                  the live neighbours of the receiver, v strictly increasing
+ *   SHARE_REP      L1 of { le32 receiver v, envelope (96) }, v strictly increasing: the
+ *                  XChaCha20-Poly1305 envelope (crypto/envelope.h, AD = session, round,
+ *                  sender, receiver) of s_u^SK-share (40) || b_u-share (40), Shamir over
+ *                  GF(2^61 - 1) at x = v + 1
+ *   MASKED_REQ     L1 of { le32 sender v, envelope (96) }: the envelopes addressed to the
+ *                  receiver by its neighbours in U2, v strictly increasing
+ *   MASKED_REP     ceil(m * ring_bits / 8) bytes: y_u, coordinate i in bits
+ *                  [i * ring_bits, (i + 1) * ring_bits), LSB-first; padding bits zero
+ *   CONSIST_REQ    [S only] B: the set U3
+ *   CONSIST_REP    [S only] sig (64) over "FBSA-U3_" || session || round || B
+ *   UNMASK_REQ     [S] B: U3 again; L1 of { le32 peer v, kind (1) }: v strictly increasing,
+ *                  kind SECAGG_UNMASK_SELF_SEED (send the share of b_v) or
+ *                  SECAGG_UNMASK_MASK_KEY (send the share of s_v^SK); [S] L2 of
+ *                  { le32 v, sig_v (64) }: the ConsistencyCheck signatures of the
+ *                  receiver's neighbourhood
+ *   UNMASK_REP     L1 of { le32 peer v, share (40) }, exactly the entries requested
+ *
+ * Parsing (secagg_wire_parse) works from (pointer, length), checks the header, every count
+ * against n and the exact total length before any entry is read, and fails with
+ * -ERR_CORRUPT and eb->offset at the first bad byte. The entries of a parsed message can
+ * then be read without further bounds checks; their *values* (order, membership) are the
+ * protocol's to check.
+ *
+ * Parameters: struct secagg_params is the round's configuration, the same on both sides.
+ * All key material comes from (seed, round, client) through base/rng streams and
+ * crypto/kdf (no randombytes). session = 0 binds no session into the pair seeds (the
+ * reference's §7.2 toy run); any other value is bound as 8 little-endian bytes.
+ * The module has no state; all buffers are the caller's. Thread-safe.
+ */
+#ifndef FEDBITS_CRYPTO_SECAGG_WIRE_H
+#define FEDBITS_CRYPTO_SECAGG_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/errbuf.h"
+#include "crypto/sign.h"
+
+/* Sizes */
+#define SECAGG_WIRE_VERSION        1
+#define SECAGG_WIRE_HEADER_BYTES   24
+#define SECAGG_WIRE_COUNT_BYTES    4
+#define SECAGG_WIRE_INDEX_BYTES    4
+#define SECAGG_WIRE_KEY_BYTES      32 /* KX_PUBLIC_BYTES */
+#define SECAGG_WIRE_SIG_BYTES      64 /* SIGN_BYTES */
+#define SECAGG_WIRE_SHARE_BYTES    40 /* SHAMIR_P61_SHARE_BYTES */
+#define SECAGG_WIRE_PLAIN_BYTES    80 /* s-share || b-share */
+#define SECAGG_WIRE_ENVELOPE_BYTES 96 /* SECAGG_WIRE_PLAIN_BYTES + ENVELOPE_TAG_BYTES */
+#define SECAGG_WIRE_SESSION_BYTES  8
+#define SECAGG_WIRE_CLIENTS_MAX    1000000u /* n bound (reference §2.3 guard) */
+
+/* The phases of a round, in order. CONSISTENCY_CHECK runs only for the semi-malicious model. */
+enum secagg_phase {
+    SECAGG_PHASE_ADVERTISE_KEYS = 0,
+    SECAGG_PHASE_SHARE_KEYS = 1,
+    SECAGG_PHASE_MASKED_INPUT = 2,
+    SECAGG_PHASE_CONSISTENCY_CHECK = 3,
+    SECAGG_PHASE_UNMASKING = 4,
+};
+#define SECAGG_PHASES 5
+
+enum secagg_graph_kind {
+    SECAGG_GRAPH_COMPLETE = 1, /* SecAgg: every client neighbours every other */
+    SECAGG_GRAPH_HARARY = 2,   /* SecAgg+: randomly relabelled Harary graph of even degree */
+};
+
+enum secagg_threat {
+    SECAGG_THREAT_CURIOUS = 1,        /* honest-but-curious server */
+    SECAGG_THREAT_SEMI_MALICIOUS = 2, /* Ed25519 signatures and ConsistencyCheck */
+};
+
+enum secagg_masks {
+    SECAGG_MASKS_FULL = 1,       /* the real protocol */
+    SECAGG_MASKS_ACCOUNTING = 2, /* same bytes and dropout logic, no key agreement, no
+                                    encryption, no masks; same result */
+};
+
+/* Which share a client reveals for a peer in Unmasking. */
+enum secagg_unmask_kind {
+    SECAGG_UNMASK_SELF_SEED = 1, /* share of b_v: v's masked input arrived */
+    SECAGG_UNMASK_MASK_KEY = 2,  /* share of s_v^SK: v dropped before its masked input */
+};
+
+enum secagg_wire_type {
+    SECAGG_WIRE_ADVERTISE_REQ = 1,
+    SECAGG_WIRE_ADVERTISE_REP = 2,
+    SECAGG_WIRE_SHARE_REQ = 3,
+    SECAGG_WIRE_SHARE_REP = 4,
+    SECAGG_WIRE_MASKED_REQ = 5,
+    SECAGG_WIRE_MASKED_REP = 6,
+    SECAGG_WIRE_CONSIST_REQ = 7,
+    SECAGG_WIRE_CONSIST_REP = 8,
+    SECAGG_WIRE_UNMASK_REQ = 9,
+    SECAGG_WIRE_UNMASK_REP = 10,
+};
+
+/* The configuration of one round, identical at the server and every client. */
+struct secagg_params {
+    enum secagg_graph_kind graph;
+    uint32_t n;          /* clients selected for the round, indices 0..n-1 */
+    uint32_t t;          /* Shamir threshold over a neighbourhood (self included), >= 2 */
+    uint32_t degree;     /* neighbours per client excluding self: n - 1 for the complete
+                            graph, the even k of secagg_graph for SecAgg+ */
+    unsigned ring_bits;  /* masked values live in Z_{2^ring_bits}, 1..64 */
+    unsigned value_bits; /* b: inputs are < 2^b; ring_bits must be >= ring_bits_for(n, b).
+                            0 = not checked (the caller vouches, e.g. the §7.2 toy run) */
+    enum secagg_threat threat;
+    enum secagg_masks masks;
+    uint64_t session; /* protocol instance id; 0 binds none into pair seeds */
+    uint64_t seed;    /* run seed: every key of the round derives from it */
+    uint64_t round;
+    size_t m; /* coordinates of every input vector, >= 1 */
+};
+
+/* A parsed message: views into the caller's buffer, valid as long as it is. */
+struct secagg_wire_msg {
+    enum secagg_wire_type type;
+    uint32_t client;            /* header client index */
+    const unsigned char *fixed; /* fixed body part (keys, payload, bitmap, signature) */
+    size_t fixed_len;
+    const unsigned char *list1; /* count1 entries of stride1 bytes */
+    uint32_t count1;
+    size_t stride1;
+    const unsigned char *list2; /* count2 entries of stride2 bytes */
+    uint32_t count2;
+    size_t stride2;
+};
+
+/* Parameters */
+/*
+ * Checks p: n in 2..SECAGG_WIRE_CLIENTS_MAX, t in 2..degree + 1, degree (n - 1 for the
+ * complete graph, even and < n - 1 for Harary), ring_bits 1..64 and at least
+ * ring_bits_for(n, value_bits), known enums, m >= 1 and the MASKED_REP size fits a size_t.
+ * -ERR_INVALID (or -ERR_RANGE for ring sizing) naming the field.
+ */
+int secagg_wire_params_check(const struct secagg_params *p, struct errbuf *eb)
+    __attribute__((warn_unused_result));
+/* The pair-seed session bytes of p into out; returns their length (0 or 8). */
+size_t secagg_wire_session_bytes(const struct secagg_params *p,
+                                 unsigned char out[SECAGG_WIRE_SESSION_BYTES]);
+
+/* Sizes */
+/* Body layout of type under p: fixed bytes, and the entry strides (0 = no such list). */
+void secagg_wire_layout(enum secagg_wire_type type, const struct secagg_params *p, size_t *fixed,
+                        size_t *stride1, size_t *stride2);
+/* Exact bytes of a message of type with count1/count2 entries (0 on size overflow). */
+size_t secagg_wire_bytes(enum secagg_wire_type type, const struct secagg_params *p, uint32_t count1,
+                         uint32_t count2);
+/* The named sizes of each message (count = entries of its list). */
+size_t secagg_wire_advertise_req_bytes(const struct secagg_params *p);
+size_t secagg_wire_advertise_rep_bytes(const struct secagg_params *p);
+size_t secagg_wire_share_req_bytes(const struct secagg_params *p, uint32_t neighbours);
+size_t secagg_wire_share_rep_bytes(const struct secagg_params *p, uint32_t neighbours);
+size_t secagg_wire_masked_req_bytes(const struct secagg_params *p, uint32_t senders);
+size_t secagg_wire_masked_rep_bytes(const struct secagg_params *p);
+size_t secagg_wire_consist_req_bytes(const struct secagg_params *p);
+size_t secagg_wire_consist_rep_bytes(const struct secagg_params *p);
+size_t secagg_wire_unmask_req_bytes(const struct secagg_params *p, uint32_t peers,
+                                    uint32_t signatures);
+size_t secagg_wire_unmask_rep_bytes(const struct secagg_params *p, uint32_t peers);
+/* Bytes of the membership bitmap, ceil(n / 8). */
+size_t secagg_wire_bitmap_bytes(const struct secagg_params *p);
+
+/* Encoding */
+/* Writes the header of a message of type for client into out[0..SECAGG_WIRE_HEADER_BYTES). */
+void secagg_wire_put_header(unsigned char *out, enum secagg_wire_type type, uint32_t client,
+                            const struct secagg_params *p);
+void secagg_wire_put_u32(unsigned char *out, uint32_t v);
+void secagg_wire_put_u64(unsigned char *out, uint64_t v);
+uint32_t secagg_wire_get_u32(const unsigned char *in);
+uint64_t secagg_wire_get_u64(const unsigned char *in);
+
+/*
+ * Packs vals[0..n) (each < 2^bits) LSB-first into out starting at bit 0; writes exactly
+ * ceil(n * bits / 8) bytes (padding bits zero). Used for MASKED_REP slices.
+ */
+void secagg_wire_pack(unsigned char *out, const uint64_t *vals, size_t n, unsigned bits);
+/* acc[i] = acc[i] + value i of in (packed as above) mod 2^bits, for i < n. */
+void secagg_wire_unpack_add(uint64_t *acc, const unsigned char *in, size_t n, unsigned bits);
+/* Reads value i of a packed array (tests, small vectors). */
+uint64_t secagg_wire_unpack_one(const unsigned char *in, size_t i, unsigned bits);
+
+/* Parsing */
+/*
+ * Parses buf[0..len) as a message of type under p (see the table): header fields (type,
+ * version, zero, session, round), counts <= n and the exact total length. -ERR_CORRUPT with
+ * eb->offset on any mismatch; -ERR_INVALID for a type that does not exist under p (the
+ * ConsistencyCheck messages in the curious model).
+ */
+int secagg_wire_parse(struct secagg_wire_msg *msg, const unsigned char *buf, size_t len,
+                      enum secagg_wire_type type, const struct secagg_params *p, struct errbuf *eb)
+    __attribute__((warn_unused_result));
+
+/* Signed statements and the PKI the simulator plays */
+/* Bytes signed in AdvertiseKeys: "FBSA-ADV" || session || round || le32 client || keys. */
+#define SECAGG_WIRE_ADV_SIGNED_BYTES (8 + 8 + 8 + 4 + 2 * SECAGG_WIRE_KEY_BYTES)
+void secagg_wire_adv_statement(unsigned char out[SECAGG_WIRE_ADV_SIGNED_BYTES],
+                               const struct secagg_params *p, uint32_t client,
+                               const unsigned char c_pk[SECAGG_WIRE_KEY_BYTES],
+                               const unsigned char s_pk[SECAGG_WIRE_KEY_BYTES]);
+/* Bytes signed in ConsistencyCheck: "FBSA-U3_" || session || round || bitmap; out holds
+ * 24 + secagg_wire_bitmap_bytes(p) bytes. Returns the length written. */
+size_t secagg_wire_u3_statement(unsigned char *out, const struct secagg_params *p,
+                                const unsigned char *bitmap);
+/*
+ * The Ed25519 key pair of client (seeded from (seed, RNG_PURPOSE_SECAGG, RNG_ANY, client)
+ * and KDF_CTX_SIGN: per run, not per round). Clients sign with it; the verification keys
+ * are the pre-distributed PKI, which both halves obtain here.
+ */
+int secagg_wire_sign_keypair(struct sign_keypair *kp, const struct secagg_params *p,
+                             uint32_t client, struct errbuf *eb)
+    __attribute__((warn_unused_result));
+
+#endif

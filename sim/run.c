@@ -1,5 +1,5 @@
 /* run: the discrete-event loop of one run. See run.h. */
-#include "sim/run.h"
+#include "sim/run_int.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -26,92 +26,10 @@
 #endif
 #include "base/banned.h"
 
-#define RUN_NO_CLIENT  UINT64_MAX
-#define RUN_NO_DROPOUT (-1)
-/* Deadlines sort after every client event at the same instant: an update arriving exactly
- * at the deadline counts. */
-#define RUN_DEADLINE_KEY UINT64_MAX
-
 static const char *const run_phase_names[] = { "before_download", "during_training",
                                                "before_upload", "after_upload" };
 
-/* One client's participation: its inputs, computed work, timing and fate. */
-struct run_job {
-    bool active;  /* started and not yet ended */
-    uint64_t gen; /* job number (names its random streams in async runs) */
-    uint64_t client;
-    uint64_t round;   /* round (sync) or aggregation period (async) it started in */
-    uint64_t stream;  /* the "round" part of its random streams' names */
-    uint64_t version; /* model version it trained from */
-    int dropout;      /* enum dropout_phase, or RUN_NO_DROPOUT */
-    double drop_frac; /* where in training a during_training dropout happens */
-    size_t samples;   /* training rows (the FedAvg weight) */
-    float *w;         /* received model, then the update (dim floats) */
-    uint8_t *msg;     /* uplink message */
-    size_t msg_len;
-    uint64_t down_bits;
-    int64_t t_down, t_train, t_up; /* phase durations */
-    int64_t exp_total;             /* expected duration without jitter (deadline quantile) */
-    int64_t started_at;
-    struct train_result tr;
-    int rc;
-    struct errbuf eb;
-};
-
-/* Per-thread workspaces. */
-struct run_thread {
-    struct trainer *trainer;
-    struct codec *up;          /* uplink encoder */
-    struct error_feedback *ef; /* wraps `up` when uplink.error_feedback is on */
-    struct codec *down;        /* downlink encoder and decoder */
-    uint8_t *down_msg;         /* downlink message buffer */
-    float *received;           /* the model as the client decoded it */
-};
-
-struct run_world {
-    const struct scenario *s;
-    struct store *st;
-    int64_t run_id;
-    const struct run_options *o;
-    struct dataset *ds;
-    struct population *pop;
-    struct model_spec spec;
-    size_t dim;
-    float *w;      /* global model */
-    float *mean;   /* the round's mean update */
-    double *exact; /* uncompressed mean of the same updates (output.nmse) */
-    struct fedavg *agg;
-    struct server_opt *opt;
-    struct run_job *jobs;
-    size_t n_jobs; /* pool size */
-    size_t *batch; /* jobs started at the current instant, not yet computed */
-    size_t n_batch;
-    uint32_t *eligible; /* selection scratch, n_clients entries */
-    bool *busy;         /* client has an active job (async) */
-    float **residual;   /* error feedback: per-client residual, allocated on first use */
-    struct run_thread *th;
-    unsigned n_threads;
-    struct event_queue *q;
-    crypto_generichash_state fp;
-    int64_t now; /* virtual time of the event being handled */
-    uint64_t next_gen;
-    uint64_t version;    /* aggregations applied so far */
-    uint64_t selections; /* async client draws so far (names their streams) */
-    bool done;
-
-    /* The open round (sync) or aggregation period (async). */
-    uint64_t round;
-    bool closed;
-    size_t received; /* updates accepted */
-    size_t pending;  /* sync: jobs of the round still active */
-    double train_loss_sum;
-    double staleness_sum;
-    struct store_round rec;
-    struct store_client_event *events; /* clients_rounds rows of the open round */
-    size_t n_events, cap_events;
-};
-
-static bool
+bool
 run_is_async(const struct run_world *w)
 {
     return w->s->protocol.type == PROTOCOL_ASYNC;
@@ -129,6 +47,7 @@ run_thread_count(unsigned asked)
 static void
 run_world_release(struct run_world *w)
 {
+    run_secure_release(w);
     if (w->th != NULL) {
         for (unsigned t = 0; t < w->n_threads; t++) {
             trainer_free(w->th[t].trainer);
@@ -295,6 +214,9 @@ run_world_init(struct run_world *w, struct errbuf *eb)
         if (w->jobs[i].w == NULL || w->jobs[i].msg == NULL)
             goto nomem;
     }
+    rc = run_secure_init(w, eb);
+    if (rc < 0)
+        return rc;
     struct rng r;
     rng_init_stream(&r, s->seed, RNG_PURPOSE_MODEL_INIT, RNG_ANY, RNG_ANY);
     model_init_params(&w->spec, w->w, &r);
@@ -307,7 +229,7 @@ nomem:
 }
 
 /* Events carry the job's slot and number in `arg`: gen * pool + slot. */
-static int
+int
 run_push(struct run_world *w, int64_t time, uint32_t type, uint64_t client, uint64_t key,
          uint64_t arg, struct errbuf *eb)
 {
@@ -324,7 +246,7 @@ run_push(struct run_world *w, int64_t time, uint32_t type, uint64_t client, uint
     return 0;
 }
 
-static int
+int
 run_push_job(struct run_world *w, int64_t time, uint32_t type, size_t slot, struct errbuf *eb)
 {
     const struct run_job *j = &w->jobs[slot];
@@ -400,6 +322,8 @@ run_compute_job(struct run_world *w, struct run_job *j, struct run_thread *th)
     j->t_up = population_transfer_us(w->pop, k, j->stream, false, up_bits);
     j->exp_total =
         simtime_add(j->exp_total, population_expected_transfer_us(w->pop, k, false, up_bits));
+    if (s->aggregation.secure != SECURE_NONE)
+        run_secure_encode_job(w, j, th);
 }
 
 /*
@@ -465,6 +389,8 @@ run_flush(struct run_world *w, int64_t now, struct errbuf *eb)
             return errbuf_prefix(eb, "round %llu, client %llu", (unsigned long long)w->round,
                                  (unsigned long long)j->client);
         }
+        if (w->s->aggregation.secure != SECURE_NONE)
+            continue; /* the protocol drives the round (run_secure.c) */
         int rc;
         if (j->dropout == DROPOUT_BEFORE_DOWNLOAD)
             rc = run_push_job(w, now, RUN_EV_DROPOUT, slot, eb);
@@ -477,7 +403,7 @@ run_flush(struct run_world *w, int64_t now, struct errbuf *eb)
     return 0;
 }
 
-static int
+int
 run_note_client(struct run_world *w, const struct run_job *j, int outcome, int64_t now,
                 uint64_t staleness, struct errbuf *eb)
 {
@@ -539,7 +465,7 @@ run_nmse(struct run_world *w, const bool *accepted)
 }
 
 /* Applies the aggregate (if enough updates), evaluates, stores the round. */
-static int
+int
 run_close(struct run_world *w, int64_t now, int64_t next_at, const bool *accepted,
           struct run_summary *sum, struct errbuf *eb)
 {
@@ -551,11 +477,15 @@ run_close(struct run_world *w, int64_t now, int64_t next_at, const bool *accepte
     size_t need = run_is_async(w) ? 1 : (size_t)s->protocol.min_clients;
     struct codec_link link = { .seed = s->seed, .round = w->round, .client = RUN_NO_CLIENT };
     rec->round = w->round;
-    rec->failed = w->received < need || fedavg_count(w->agg) == 0;
+    bool secure = w->s->aggregation.secure != SECURE_NONE;
+    rec->failed =
+        w->received < need || (secure ? !w->secure_mean_ready : fedavg_count(w->agg) == 0);
     if (!rec->failed) {
-        rc = fedavg_finish(w->agg, w->mean, &link, eb);
-        if (rc < 0)
-            return rc;
+        if (!secure) {
+            rc = fedavg_finish(w->agg, w->mean, &link, eb);
+            if (rc < 0)
+                return rc;
+        }
         if (s->output.nmse && accepted != NULL) {
             rec->has_nmse = true;
             rec->nmse = run_nmse(w, accepted);
@@ -665,6 +595,8 @@ run_sync_round_start(struct run_world *w, int64_t now, struct run_summary *sum, 
     }
     if (deadline >= 0)
         return run_push(w, deadline, RUN_EV_DEADLINE, RUN_NO_CLIENT, RUN_DEADLINE_KEY, 0, eb);
+    if (s->aggregation.secure != SECURE_NONE)
+        return run_secure_round_start(w, now, m, sum, eb);
     return 0;
 }
 
@@ -777,6 +709,7 @@ run_upload(struct run_world *w, size_t slot, int64_t now, struct run_summary *su
     struct codec_link link = { .seed = s->seed, .round = j->stream, .client = j->client };
     uint64_t staleness = w->version - j->version;
     w->rec.uplink_bits += (uint64_t)j->msg_len * 8;
+    w->rec.uplink_payload_bits += (uint64_t)j->msg_len * 8;
     if (j->dropout == DROPOUT_AFTER_UPLOAD)
         w->rec.dropped++;
     int outcome = j->dropout == DROPOUT_AFTER_UPLOAD ? STORE_DROPPED : STORE_COMPLETED;
@@ -824,6 +757,8 @@ run_handle(struct run_world *w, const struct event *ev, struct run_summary *sum,
     if (ev->type == RUN_EV_ROUND_START)
         return run_is_async(w) ? run_async_fill(w, ev->time, eb)
                                : run_sync_round_start(w, ev->time, sum, eb);
+    if (ev->type == RUN_EV_SECAGG_REPLY)
+        return run_secure_reply(w, ev, sum, eb);
     if (ev->type == RUN_EV_DEADLINE) {
         if (ev->round != w->round || w->closed)
             return 0;

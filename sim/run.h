@@ -52,6 +52,7 @@ enum run_event {
     RUN_EV_DROPOUT = 5,
     RUN_EV_AGGREGATE = 6,
     RUN_EV_DEADLINE = 7,
+    RUN_EV_SECAGG_REPLY = 8, /* a secure-aggregation reply reached the server */
 };
 
 typedef void run_round_fn(void *ctx, const struct scenario *s, const struct store_round *r);

@@ -53,7 +53,9 @@ enum { SKEY_OPEN_MIN = 1, SKEY_OPEN_MAX = 2 };
 
 /* Enumerations owned here */
 static const char *const model_names[] = { "logreg", "mlp", NULL };
-static const char *const secure_names[] = { "none", NULL };
+static const char *const secure_names[] = { "none", "secagg", "secagg+", NULL };
+static const char *const threat_names[] = { "curious", "semi-malicious", NULL };
+static const char *const masks_names[] = { "full", "accounting", NULL };
 static const char *const phase_names[] = {
     "before_download", "during_training", "before_upload", "after_upload", "any", NULL
 };
@@ -120,6 +122,8 @@ static const struct skey_enum e_partition = { .count = scenario_partition_count,
                                               .name = scenario_partition_name };
 static const struct skey_enum e_model = { .names = model_names };
 static const struct skey_enum e_secure = { .names = secure_names };
+static const struct skey_enum e_threat = { .names = threat_names };
+static const struct skey_enum e_masks = { .names = masks_names };
 static const struct skey_enum e_phase = { .names = phase_names };
 static const struct skey_enum e_scale = { .names = scale_names };
 static const struct skey_enum e_rotation = { .names = rotation_names };
@@ -238,7 +242,21 @@ static const struct skey scenario_keys[] = {
       &e_rotation, "rotation seed per client or shared by the round" },
 
     { "aggregation.secure", SKEY_ENUM, OFF(aggregation.secure), 0, 0, "none", 0, 0, 0, &e_secure,
-      "secure aggregation protocol" },
+      "secure aggregation: none, secagg (complete graph) or secagg+ (Harary graph)" },
+    { "aggregation.threat", SKEY_ENUM, OFF(aggregation.threat), 0, 0, "curious", 0, 0, 0, &e_threat,
+      "curious server, or semi-malicious (signatures, ConsistencyCheck)" },
+    { "aggregation.masks", SKEY_ENUM, OFF(aggregation.masks), 0, 0, "full", 0, 0, 0, &e_masks,
+      "full protocol, or accounting (same bytes and model, no cryptography)" },
+    { "aggregation.dropout_rate", SKEY_F64, OFF(aggregation.dropout_rate), 0, 0, "0.05", 0, 0.9, 0,
+      NULL, "design dropout rate delta for the SecAgg+ parameter rule" },
+    { "aggregation.corruption_rate", SKEY_F64, OFF(aggregation.corruption_rate), 0, 0, "0.05", 0,
+      0.9, 0, NULL, "design fraction gamma of corrupt clients for the threshold" },
+    { "aggregation.threshold", SKEY_U64, OFF(aggregation.threshold), 0, 0, "0", 0, 1000000, 0, NULL,
+      "Shamir threshold t (0: from the rule, docs/secure.md)" },
+    { "aggregation.fixed_point_bits", SKEY_UINT, OFF(aggregation.fixed_point_bits), 0, 0, "16", 1,
+      40, 0, NULL, "precision f of the fixed-point ring embedding (resolution 2^-f)" },
+    { "aggregation.clip", SKEY_F64, OFF(aggregation.clip), 0, 0, "1", 1, 1e6, 0, NULL,
+      "weighted updates (weight <= 1) are clipped to [-clip, clip] in the ring" },
 
     { "server.optimizer", SKEY_ENUM, OFF(server.optimizer), 0, 0, "fedavg", 0, 0, 0, &e_server_opt,
       "how the mean update changes the global model" },
@@ -832,6 +850,47 @@ scenario_cross_check(struct scenario_ctx *c, const struct ynode *root, struct sc
                 return scenario_error(c, n->source, n->line, n->column, path, -ERR_INVALID,
                                       "%s does not apply to codec '%s'", path,
                                       codec_kind_name(kind));
+            }
+        }
+    }
+    if (s->aggregation.secure != SECURE_NONE) {
+        const char *bad = NULL;
+        if (s->protocol.type == PROTOCOL_ASYNC)
+            bad = "protocol.type";
+        else if (s->protocol.over_selection != 1.0)
+            bad = "protocol.over_selection";
+        else if (s->protocol.deadline_s > 0 || s->protocol.deadline_quantile > 0)
+            bad = "protocol.deadline";
+        if (bad != NULL) {
+            n = AT(bad);
+            return scenario_node_error(c, n, bad, -ERR_UNSUPPORTED,
+                                       "secure aggregation runs sync rounds without "
+                                       "over-selection or deadline (the protocol closes each "
+                                       "phase when every live client has answered)");
+        }
+        if (s->train.clients_per_round < 3) {
+            n = AT("train.clients_per_round");
+            return scenario_node_error(c, n, "train.clients_per_round", -ERR_RANGE,
+                                       "secure aggregation needs at least 3 clients per round");
+        }
+        if (s->aggregation.threshold > s->train.clients_per_round) {
+            n = AT("aggregation.threshold");
+            return scenario_node_error(c, n, "aggregation.threshold", -ERR_RANGE,
+                                       "aggregation.threshold exceeds train.clients_per_round");
+        }
+    } else {
+        static const char *const secure_keys[] = {
+            "aggregation.threat",       "aggregation.masks",
+            "aggregation.dropout_rate", "aggregation.corruption_rate",
+            "aggregation.threshold",    "aggregation.fixed_point_bits",
+            "aggregation.clip",
+        };
+        for (size_t i = 0; i < sizeof secure_keys / sizeof secure_keys[0]; i++) {
+            if (scenario_lookup(root, secure_keys[i], &deepest) != NULL) {
+                n = AT(secure_keys[i]);
+                return scenario_error(c, n->source, n->line, n->column, secure_keys[i],
+                                      -ERR_INVALID, "%s applies to secure aggregation only",
+                                      secure_keys[i]);
             }
         }
     }

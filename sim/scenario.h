@@ -55,6 +55,18 @@ enum model_kind {
 
 enum secure_kind {
     SECURE_NONE = 0,
+    SECURE_SECAGG,      /* Bonawitz et al. 2017: complete graph */
+    SECURE_SECAGG_PLUS, /* Bell et al. 2020: relabelled Harary graph */
+};
+
+enum secure_threat {
+    SECURE_CURIOUS = 0,    /* honest-but-curious server */
+    SECURE_SEMI_MALICIOUS, /* signatures and ConsistencyCheck */
+};
+
+enum secure_masks {
+    SECURE_MASKS_FULL = 0,   /* the real protocol */
+    SECURE_MASKS_ACCOUNTING, /* same bytes and dropouts, no cryptography, same model */
 };
 
 /* When a selected client that drops out vanishes (names shared with secure aggregation). */
@@ -110,7 +122,14 @@ struct scenario {
     struct link_config uplink;
     struct link_config downlink;
     struct {
-        int secure; /* enum secure_kind */
+        int secure;                /* enum secure_kind */
+        int threat;                /* enum secure_threat */
+        int masks;                 /* enum secure_masks */
+        double dropout_rate;       /* SecAgg+ design dropout rate (delta) */
+        double corruption_rate;    /* design fraction of corrupt clients (gamma) */
+        uint64_t threshold;        /* Shamir threshold t, 0: from the rule */
+        unsigned fixed_point_bits; /* precision f of the ring embedding */
+        double clip;               /* weighted updates are clipped to [-clip, clip] */
     } aggregation;
     struct {
         int optimizer; /* enum server_opt_kind */

@@ -64,6 +64,10 @@ static const char store_schema_v1[] =
     " staleness_mean REAL,"
     " staleness_max INTEGER NOT NULL DEFAULT 0,"
     " discarded INTEGER NOT NULL DEFAULT 0,"
+    " uplink_payload_bits INTEGER NOT NULL DEFAULT 0,"
+    " uplink_protocol_bits INTEGER NOT NULL DEFAULT 0,"
+    " downlink_protocol_bits INTEGER NOT NULL DEFAULT 0,"
+    " secure_aborted INTEGER,"
     " failed INTEGER NOT NULL DEFAULT 0,"
     " PRIMARY KEY (run_id, round));"
     "CREATE TABLE IF NOT EXISTS clients_rounds ("
@@ -162,8 +166,9 @@ store_open(struct store **out, const char *path, struct errbuf *eb)
                            "INSERT INTO rounds (run_id, round, sim_time_s, accuracy, loss, "
                            "train_loss, selected, participants, dropped, uplink_bits, "
                            "downlink_bits, nmse, timed_out, stale, staleness_mean, "
-                           "staleness_max, discarded, failed) "
-                           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           "staleness_max, discarded, failed, uplink_payload_bits, "
+                           "uplink_protocol_bits, downlink_protocol_bits, secure_aborted) "
+                           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &st->insert_round, NULL) != SQLITE_OK) {
         rc = store_db_error(st, eb, "cannot prepare the rounds insert");
         goto fail;
@@ -377,6 +382,11 @@ store_write_round(struct store *st, int64_t run_id, const struct store_round *r,
     sqlite3_bind_int64(q, 16, (sqlite3_int64)r->staleness_max);
     sqlite3_bind_int64(q, 17, (sqlite3_int64)r->discarded);
     sqlite3_bind_int(q, 18, r->failed ? 1 : 0);
+    sqlite3_bind_int64(q, 19, (sqlite3_int64)r->uplink_payload_bits);
+    sqlite3_bind_int64(q, 20, (sqlite3_int64)r->uplink_protocol_bits);
+    sqlite3_bind_int64(q, 21, (sqlite3_int64)r->downlink_protocol_bits);
+    if (r->secure)
+        sqlite3_bind_int(q, 22, r->secure_aborted ? 1 : 0);
     /* A single statement outside BEGIN is its own transaction (autocommit). */
     int step = sqlite3_step(q);
     int rc = step == SQLITE_DONE ? 0 : store_db_error(st, eb, "cannot record the round");

@@ -14,8 +14,9 @@
  *   sweeps(id INTEGER PRIMARY KEY, name, scenario TEXT, swept_keys, combinations, created_at)
  *   rounds(run_id, round, sim_time_s, accuracy, loss, train_loss, selected, participants,
  *          dropped, uplink_bits, downlink_bits, nmse, timed_out, stale, staleness_mean,
- *          staleness_max, discarded, failed, PRIMARY KEY (run_id, round))
- *   clients_rounds(run_id, round, client, outcome, dropout_phase, started_s, finished_s,
+ *          staleness_max, discarded, failed, uplink_payload_bits,
+ *          uplink_protocol_bits, downlink_protocol_bits, secure_aborted, PRIMARY KEY (run_id,
+ * round)) clients_rounds(run_id, round, client, outcome, dropout_phase, started_s, finished_s,
  *          samples, downlink_bits, uplink_bits, staleness)    (optional, output.client_events;
  *          indexed by (run_id, round): in async runs a client may appear twice in a round)
  * accuracy and loss are NULL in rounds without evaluation; bits are exact integers, the
@@ -39,25 +40,31 @@ struct store;
 
 /* What one round reports. */
 struct store_round {
-    uint64_t round;         /* 1-based */
-    int64_t sim_time_us;    /* virtual time at which the round closed */
-    bool evaluated;         /* accuracy and loss are set */
-    double accuracy;        /* global test accuracy in [0, 1] */
-    double loss;            /* global test loss */
-    double train_loss;      /* mean local training loss of the participants */
-    uint64_t selected;      /* clients selected */
-    uint64_t participants;  /* updates aggregated */
-    uint64_t dropped;       /* selected clients that dropped out */
-    uint64_t uplink_bits;   /* bits sent client -> server */
-    uint64_t downlink_bits; /* bits sent server -> clients */
-    bool has_nmse;          /* nmse is set */
-    double nmse;            /* ||aggregate - exact mean||^2 / ||exact mean||^2 */
-    uint64_t timed_out;     /* selected clients still working when the round closed */
-    uint64_t stale;         /* aggregated updates computed from an older model (async) */
-    double staleness_mean;  /* mean staleness of the aggregated updates */
-    uint64_t staleness_max; /* largest staleness aggregated */
-    uint64_t discarded;     /* updates that arrived but were not used (too stale) */
-    bool failed;            /* too few updates: the model did not change */
+    uint64_t round;                  /* 1-based */
+    int64_t sim_time_us;             /* virtual time at which the round closed */
+    bool evaluated;                  /* accuracy and loss are set */
+    double accuracy;                 /* global test accuracy in [0, 1] */
+    double loss;                     /* global test loss */
+    double train_loss;               /* mean local training loss of the participants */
+    uint64_t selected;               /* clients selected */
+    uint64_t participants;           /* updates aggregated */
+    uint64_t dropped;                /* selected clients that dropped out */
+    uint64_t uplink_bits;            /* bits sent client -> server (payload + protocol) */
+    uint64_t downlink_bits;          /* bits sent server -> clients (model + protocol) */
+    uint64_t uplink_payload_bits;    /* of uplink_bits: the updates (k bits per coordinate
+                                        under secure aggregation) */
+    uint64_t uplink_protocol_bits;   /* of uplink_bits: keys, envelopes, shares, headers */
+    uint64_t downlink_protocol_bits; /* of downlink_bits: protocol requests */
+    bool secure;                     /* the round ran secure aggregation */
+    bool secure_aborted;             /* too few clients survived the protocol */
+    bool has_nmse;                   /* nmse is set */
+    double nmse;                     /* ||aggregate - exact mean||^2 / ||exact mean||^2 */
+    uint64_t timed_out;              /* selected clients still working when the round closed */
+    uint64_t stale;                  /* aggregated updates computed from an older model (async) */
+    double staleness_mean;           /* mean staleness of the aggregated updates */
+    uint64_t staleness_max;          /* largest staleness aggregated */
+    uint64_t discarded;              /* updates that arrived but were not used (too stale) */
+    bool failed;                     /* too few updates: the model did not change */
 };
 
 /* Outcome of one selected client in a round (clients_rounds). */

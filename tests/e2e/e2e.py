@@ -413,6 +413,53 @@ def check_sweep(binary, src, tmp):
     print("sweep: 8 combinations, --jobs 3 identical, bad sweeps rejected before running")
 
 
+def check_secure(binary, src, tmp):
+    """SecAgg and SecAgg+: full protocol == accounting mode bit for bit, close to plain,
+    aborted rounds below the threshold, bits split into payload and protocol."""
+    base = ["--set", "data.clients=120", "--set", "train.clients_per_round=30",
+            "--set", "train.rounds=6", "--set", "population.dropout.probability=0.1",
+            "--set", "population.dropout.phase=any", "-q"]
+    q = ("SELECT round, accuracy, loss, participants, dropped, uplink_bits, downlink_bits, "
+         "uplink_payload_bits, uplink_protocol_bits, downlink_protocol_bits, secure_aborted "
+         "FROM rounds ORDER BY round")
+    for kind in ("secagg", "secagg+"):
+        run(binary, ["run", "--db", "full.db", "--set", f"aggregation.secure={kind}",
+                     "--threads", "2"] + base, tmp, check=0)
+        run(binary, ["run", "--db", "acc.db", "--set", f"aggregation.secure={kind}",
+                     "--set", "aggregation.masks=accounting", "--threads", "1"] + base, tmp,
+            check=0)
+        full, acc = query(os.path.join(tmp, "full.db"), q), query(os.path.join(tmp, "acc.db"), q)
+        if full != acc:
+            fail(f"{kind}: accounting mode differs from the full protocol")
+        for r in full:
+            if r[5] != r[7] + r[8] or r[8] == 0 or r[9] == 0 or r[10] != 0:
+                fail(f"{kind}: bits or status of round {r[0]}: {r}")
+        os.remove(os.path.join(tmp, "full.db"))
+        os.remove(os.path.join(tmp, "acc.db"))
+    run(binary, ["run", "--db", "plain.db"] + base, tmp, check=0)
+    run(binary, ["run", "--db", "sec.db", "--set", "aggregation.secure=secagg"] + base, tmp,
+        check=0)
+    plain = query(os.path.join(tmp, "plain.db"), "SELECT accuracy FROM rounds ORDER BY round")
+    sec = query(os.path.join(tmp, "sec.db"), "SELECT accuracy FROM rounds ORDER BY round")
+    if abs(plain[-1][0] - sec[-1][0]) > 0.02:
+        fail(f"secure aggregation drifts from plain: {sec[-1][0]} vs {plain[-1][0]}")
+    # Half the cohort vanishing before upload is below every threshold: rounds abort.
+    run(binary, ["run", "--db", "ab.db", "--set", "aggregation.secure=secagg+",
+                 "--set", "population.dropout.probability=0.6",
+                 "--set", "population.dropout.phase=before_upload"] + base[:6] + ["-q"], tmp,
+        check=0)
+    ab = query(os.path.join(tmp, "ab.db"), "SELECT failed, secure_aborted FROM rounds")
+    if not all(x == (1, 1) for x in ab):
+        fail(f"rounds below the threshold did not abort: {ab}")
+    p = run(binary, ["validate", os.path.join(src, "scenarios", "default.yaml"), "--set",
+                     "aggregation.secure=secagg", "--set", "protocol.over_selection=1.3"], tmp,
+            check=2)
+    if "secure aggregation runs sync rounds without over-selection" not in p.stderr:
+        fail("secagg with over-selection: " + p.stderr)
+    print(f"secure: full == accounting for secagg and secagg+; plain {plain[-1][0]:.4f} vs "
+          f"secagg {sec[-1][0]:.4f}; aborts below threshold")
+
+
 CHECKS = {
     "default": check_default,
     "determinism": check_determinism,
@@ -424,6 +471,7 @@ CHECKS = {
     "async": check_async,
     "traces": check_traces,
     "sweep": check_sweep,
+    "secure": check_secure,
 }
 
 

@@ -1,0 +1,414 @@
+/*
+ * run_secure: the secure-aggregation round of the discrete-event loop (run_int.h).
+ *
+ * With aggregation.secure = secagg or secagg+, a round's cohort runs the protocol of
+ * clients/secagg_client.h and aggregator/secagg_server.h: AdvertiseKeys (its request
+ * travels with the model), ShareKeys, MaskedInputCollection (a client answers once its
+ * training is done), ConsistencyCheck (semi-malicious only) and Unmasking. Every phase is a
+ * request per live client and a reply per answering client; each reply is an event at the
+ * time its bytes arrive (latency + bits / bandwidth of that client), and the phase closes
+ * when every expected reply is in. A selected client that drops out stops answering in the
+ * phase its dropout phase maps to (docs/secure.md): before_download in AdvertiseKeys,
+ * during_training in ShareKeys, before_upload in MaskedInputCollection (its pairwise masks
+ * are recovered from shares), after_upload in Unmasking (its self mask is rebuilt). Below
+ * the threshold the server aborts and the round fails with the model unchanged.
+ *
+ * What is summed: each client decodes its own uplink message (exactly what a plain server
+ * would decode), scales it by its FedAvg weight samples / weight_norm <= 1, and embeds it
+ * with the weight as one more coordinate in fixed point (codec/fixed_point.h); the server
+ * unmasks the ring sum and divides. Accounting mode runs the same messages without
+ * cryptography and gives the bit-identical sum. Bits: the masked input's k bits per
+ * coordinate are uplink payload; every other byte of the protocol is protocol bits.
+ */
+#include "sim/run_int.h"
+
+#include <string.h>
+
+#include "aggregator/secagg_graph.h"
+#include "base/mem.h"
+#include "base/rng.h"
+#include "base/simtime.h"
+#include "fedbits_config.h"
+#if FEDBITS_HAVE_OPENMP
+#include <omp.h>
+#endif
+#include "base/banned.h"
+
+/* The phase in which a client whose dropout phase is `phase` stops answering. */
+static int
+run_secure_drop_phase(int dropout)
+{
+    switch (dropout) {
+    case DROPOUT_BEFORE_DOWNLOAD:
+        return SECAGG_PHASE_ADVERTISE_KEYS;
+    case DROPOUT_DURING_TRAINING:
+        return SECAGG_PHASE_SHARE_KEYS;
+    case DROPOUT_BEFORE_UPLOAD:
+        return SECAGG_PHASE_MASKED_INPUT;
+    case DROPOUT_AFTER_UPLOAD:
+        return SECAGG_PHASE_UNMASKING;
+    default:
+        return -1;
+    }
+}
+
+int
+run_secure_init(struct run_world *w, struct errbuf *eb)
+{
+    const struct scenario *s = w->s;
+    if (s->aggregation.secure == SECURE_NONE)
+        return 0;
+    int rc = fixed_point_init(&w->ring_fp, s->aggregation.fixed_point_bits, s->aggregation.clip,
+                              w->n_jobs, eb);
+    if (rc < 0)
+        return errbuf_prefix(eb, "aggregation");
+    size_t max_samples = dataset_max_client_train(w->ds);
+    w->weight_norm = max_samples > 0 ? (double)max_samples : 1.0;
+    w->ring_sum = mem_alloc((w->dim + 1) * sizeof *w->ring_sum);
+    w->mean_d = mem_alloc((w->dim + 1) * sizeof *w->mean_d);
+    if (w->ring_sum == NULL || w->mean_d == NULL)
+        goto nomem;
+    for (size_t i = 0; i < w->n_jobs; i++) {
+        w->jobs[i].ring = mem_alloc((w->dim + 1) * sizeof(uint64_t));
+        if (w->jobs[i].ring == NULL)
+            goto nomem;
+    }
+    for (unsigned t = 0; t < w->n_threads; t++) {
+        w->th[t].decoded = mem_alloc(w->dim * sizeof(float));
+        if (w->th[t].decoded == NULL)
+            goto nomem;
+    }
+    return 0;
+nomem:
+    return errbuf_set(eb, -ERR_NOMEM, "out of memory for secure aggregation");
+}
+
+static void
+run_secure_end_round(struct run_world *w)
+{
+    for (size_t i = 0; i < w->n_jobs; i++) {
+        secagg_client_free(w->jobs[i].sa);
+        w->jobs[i].sa = NULL;
+    }
+    secagg_server_free(w->sa);
+    w->sa = NULL;
+}
+
+void
+run_secure_release(struct run_world *w)
+{
+    if (w->jobs != NULL) {
+        run_secure_end_round(w);
+        for (size_t i = 0; i < w->n_jobs; i++) {
+            mem_free(w->jobs[i].ring);
+            mem_free(w->jobs[i].req);
+            mem_free(w->jobs[i].reply);
+        }
+    }
+    if (w->th != NULL) {
+        for (unsigned t = 0; t < w->n_threads; t++)
+            mem_free(w->th[t].decoded);
+    }
+    mem_free(w->ring_sum);
+    mem_free(w->mean_d);
+}
+
+void
+run_secure_encode_job(struct run_world *w, struct run_job *j, struct run_thread *th)
+{
+    struct codec_link link = { .seed = w->s->seed, .round = j->stream, .client = j->client };
+    j->rc = codec_decode(th->up, th->decoded, j->msg, j->msg_len, &link, &j->eb);
+    if (j->rc < 0)
+        return;
+    struct rng r;
+    rng_init_stream(&r, w->s->seed, RNG_PURPOSE_SECAGG, j->stream, j->client);
+    double weight = (double)j->samples / w->weight_norm;
+    j->rc =
+        fixed_point_encode_weighted(&w->ring_fp, j->ring, th->decoded, w->dim, weight, &r, &j->eb);
+}
+
+/* The threshold: the SecAgg+ rule, or for the complete graph the rule of reference §1.6. */
+static int
+run_secure_params(struct run_world *w, uint32_t n, struct errbuf *eb)
+{
+    const struct scenario *s = w->s;
+    struct secagg_params *p = &w->sa_params;
+    double gamma = s->aggregation.corruption_rate;
+    enum secagg_threat threat = s->aggregation.threat == SECURE_SEMI_MALICIOUS
+                                    ? SECAGG_THREAT_SEMI_MALICIOUS
+                                    : SECAGG_THREAT_CURIOUS;
+    *p = (struct secagg_params){
+        .graph = SECAGG_GRAPH_COMPLETE,
+        .n = n,
+        .degree = n - 1,
+        .ring_bits = fixed_point_ring_bits(&w->ring_fp),
+        .value_bits = w->ring_fp.value_bits,
+        .threat = threat,
+        .masks = s->aggregation.masks == SECURE_MASKS_ACCOUNTING ? SECAGG_MASKS_ACCOUNTING
+                                                                 : SECAGG_MASKS_FULL,
+        .session = w->round,
+        .seed = s->seed,
+        .round = w->round,
+        .m = w->dim + 1,
+    };
+    uint32_t t = 0;
+    if (s->aggregation.secure == SECURE_SECAGG_PLUS) {
+        uint32_t degree;
+        int rc = secagg_graph_harary_params(&degree, &t, n, gamma, s->aggregation.dropout_rate,
+                                            threat, eb);
+        if (rc < 0)
+            return errbuf_prefix(eb, "aggregation");
+        if (rc == 0) {
+            p->graph = SECAGG_GRAPH_HARARY;
+            p->degree = degree;
+        }
+    }
+    if (t == 0) {
+        /* Complete graph (reference §1.6): t > gamma n against a curious server colluding
+         * with gamma n clients, 2t > n + gamma n against a semi-malicious one; and always a
+         * majority. */
+        double need = threat == SECAGG_THREAT_SEMI_MALICIOUS ? ((double)n + gamma * n) / 2.0
+                                                             : gamma * (double)n;
+        t = (uint32_t)need + 1;
+        if (t < n / 2 + 1)
+            t = n / 2 + 1;
+    }
+    if (s->aggregation.threshold > 0)
+        t = (uint32_t)s->aggregation.threshold;
+    if (t < 2)
+        t = 2;
+    if (t > p->degree + 1)
+        t = p->degree + 1;
+    p->t = t;
+    return secagg_wire_params_check(p, eb);
+}
+
+static int
+run_secure_grow(unsigned char **buf, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return 0;
+    unsigned char *b = mem_realloc(*buf, need);
+    if (b == NULL)
+        return -ERR_NOMEM;
+    *buf = b;
+    *cap = need;
+    return 0;
+}
+
+static void
+run_secure_step(struct run_world *w, struct run_job *j)
+{
+    j->sa_rc = secagg_client_step(j->sa, (enum secagg_phase)w->sa_phase, j->req, j->req_len,
+                                  j->reply, j->reply_cap, &j->reply_len, NULL);
+}
+
+static int run_secure_close_phase(struct run_world *w, int64_t now, struct run_summary *sum,
+                                  struct errbuf *eb);
+
+/* Sends the open phase's requests at `now` and schedules the replies. */
+static int
+run_secure_phase(struct run_world *w, int64_t now, struct run_summary *sum, struct errbuf *eb)
+{
+    enum secagg_phase phase = (enum secagg_phase)w->sa_phase;
+    size_t n_reply = 0;
+    for (size_t i = 0; i < w->sa_n; i++) {
+        struct run_job *j = &w->jobs[i];
+        j->replies = false;
+        if (secagg_server_dropped_phase(w->sa, (uint32_t)i) >= 0 || secagg_client_failed(j->sa))
+            continue;
+        size_t len;
+        int rc = secagg_server_message_for(w->sa, phase, (uint32_t)i, NULL, 0, &len, eb);
+        if (rc == 0 && run_secure_grow(&j->req, &j->req_cap, len) < 0)
+            rc = errbuf_set(eb, -ERR_NOMEM, "out of memory for protocol messages");
+        if (rc == 0)
+            rc = secagg_server_message_for(w->sa, phase, (uint32_t)i, j->req, j->req_cap,
+                                           &j->req_len, eb);
+        if (rc < 0)
+            return errbuf_prefix(eb, "round %llu, secure aggregation",
+                                 (unsigned long long)w->round);
+        bool gets_model =
+            phase != SECAGG_PHASE_ADVERTISE_KEYS || j->dropout != DROPOUT_BEFORE_DOWNLOAD;
+        if (gets_model) {
+            w->rec.downlink_bits += (uint64_t)j->req_len * 8;
+            w->rec.downlink_protocol_bits += (uint64_t)j->req_len * 8;
+        }
+        if (run_secure_drop_phase(j->dropout) == (int)phase)
+            continue; /* vanishes now: receives the request, never answers */
+        if (run_secure_grow(&j->reply, &j->reply_cap, secagg_client_reply_bytes(j->sa, phase)) < 0)
+            return errbuf_set(eb, -ERR_NOMEM, "out of memory for protocol messages");
+        j->replies = true;
+        n_reply++;
+    }
+    /* The clients answer in parallel: masking a long vector is the protocol's heavy part. */
+#if FEDBITS_HAVE_OPENMP
+    long n = (long)w->sa_n;
+#pragma omp parallel for num_threads(w->n_threads) schedule(dynamic, 1)
+    for (long i = 0; i < n; i++) {
+        if (w->jobs[i].replies)
+            run_secure_step(w, &w->jobs[i]);
+    }
+#else
+    for (size_t i = 0; i < w->sa_n; i++) {
+        if (w->jobs[i].replies)
+            run_secure_step(w, &w->jobs[i]);
+    }
+#endif
+    w->sa_pending = 0;
+    for (size_t i = 0; i < w->sa_n; i++) {
+        struct run_job *j = &w->jobs[i];
+        if (!j->replies)
+            continue;
+        if (j->sa_rc == -ERR_NOMEM)
+            return errbuf_set(eb, -ERR_NOMEM, "out of memory in a secure aggregation client");
+        if (j->sa_rc < 0) {
+            j->replies = false; /* a client that cannot answer is a client that drops */
+            continue;
+        }
+        size_t k = (size_t)j->client;
+        int64_t at = simtime_add(
+            now, population_transfer_us(w->pop, k, j->stream, true, (uint64_t)j->req_len * 8));
+        if (phase == SECAGG_PHASE_ADVERTISE_KEYS)
+            at = simtime_add(at, j->t_down); /* the request travels with the model */
+        if (phase == SECAGG_PHASE_MASKED_INPUT) {
+            int64_t trained = simtime_add(simtime_add(j->started_at, j->t_down), j->t_train);
+            at = at > trained ? at : trained;
+        }
+        at = simtime_add(
+            at, population_transfer_us(w->pop, k, j->stream, false, (uint64_t)j->reply_len * 8));
+        int rc = run_push_job(w, at, RUN_EV_SECAGG_REPLY, i, eb);
+        if (rc < 0)
+            return rc;
+        w->sa_pending++;
+    }
+    (void)n_reply;
+    if (w->sa_pending == 0)
+        return run_secure_close_phase(w, now, sum, eb);
+    return 0;
+}
+
+int
+run_secure_round_start(struct run_world *w, int64_t now, size_t n, struct run_summary *sum,
+                       struct errbuf *eb)
+{
+    w->sa_n = n;
+    w->rec.secure = true;
+    for (size_t i = 0; i < n; i++) {
+        if (w->jobs[i].dropout != DROPOUT_BEFORE_DOWNLOAD)
+            w->rec.downlink_bits += w->jobs[i].down_bits;
+    }
+    int rc = run_secure_params(w, (uint32_t)n, eb);
+    if (rc == 0)
+        rc = secagg_server_new(&w->sa, &w->sa_params, eb);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        rc = secagg_client_new(&w->jobs[i].sa, &w->sa_params, (uint32_t)i, eb);
+        if (rc == 0)
+            rc = secagg_client_set_input(w->jobs[i].sa, w->jobs[i].ring, eb);
+    }
+    if (rc < 0)
+        return errbuf_prefix(eb, "round %llu, secure aggregation", (unsigned long long)w->round);
+    w->sa_phase = SECAGG_PHASE_ADVERTISE_KEYS;
+    return run_secure_phase(w, now, sum, eb);
+}
+
+/* The round's outcome: the unmasked weighted mean, or a failed round when aborted. */
+static int
+run_secure_finish(struct run_world *w, int64_t now, bool aborted, struct run_summary *sum,
+                  struct errbuf *eb)
+{
+    bool *accepted = mem_calloc(w->n_jobs, sizeof *accepted);
+    if (accepted == NULL)
+        return errbuf_set(eb, -ERR_NOMEM, "out of memory closing the round");
+    w->rec.secure_aborted = aborted;
+    int rc = 0;
+    size_t included = 0;
+    for (size_t i = 0; i < w->sa_n; i++) {
+        struct run_job *j = &w->jobs[i];
+        bool in = !aborted && secagg_server_included(w->sa, (uint32_t)i);
+        int dropped = secagg_server_dropped_phase(w->sa, (uint32_t)i);
+        accepted[i] = in;
+        included += in;
+        if (in) {
+            w->rec.participants++;
+            w->train_loss_sum += j->tr.loss;
+        }
+        /* An after_upload client is both included and dropped, as in the plain round. */
+        int outcome = in && dropped < 0 ? STORE_COMPLETED : STORE_DROPPED;
+        w->rec.dropped += dropped >= 0;
+        if (rc == 0)
+            rc = run_note_client(w, j, outcome, now, 0, eb);
+        j->active = false;
+    }
+    w->received = included;
+    w->secure_mean_ready = false;
+    if (rc == 0 && !aborted && included > 0) {
+        rc = secagg_server_result(w->sa, w->ring_sum, w->dim + 1, eb);
+        if (rc == 0)
+            rc = fixed_point_decode_weighted(&w->ring_fp, w->mean_d, w->ring_sum, w->dim, included,
+                                             eb);
+        if (rc == 0) {
+            for (size_t i = 0; i < w->dim; i++)
+                w->mean[i] = (float)w->mean_d[i];
+            w->secure_mean_ready = true;
+        }
+    }
+    run_secure_end_round(w);
+    if (rc == 0)
+        rc = run_close(w, now, now, accepted, sum, eb);
+    mem_free(accepted);
+    return rc;
+}
+
+static int
+run_secure_close_phase(struct run_world *w, int64_t now, struct run_summary *sum, struct errbuf *eb)
+{
+    enum secagg_phase phase = (enum secagg_phase)w->sa_phase;
+    struct errbuf inner;
+    errbuf_clear(&inner);
+    int rc = secagg_server_close_phase(w->sa, phase, &inner);
+    if (rc == -ERR_ABORTED)
+        return run_secure_finish(w, now, true, sum, eb);
+    if (rc < 0) {
+        *eb = inner;
+        return errbuf_prefix(eb, "round %llu, secure aggregation", (unsigned long long)w->round);
+    }
+    if (phase == SECAGG_PHASE_UNMASKING)
+        return run_secure_finish(w, now, false, sum, eb);
+    if (phase == SECAGG_PHASE_MASKED_INPUT)
+        w->sa_phase = w->sa_params.threat == SECAGG_THREAT_SEMI_MALICIOUS
+                          ? SECAGG_PHASE_CONSISTENCY_CHECK
+                          : SECAGG_PHASE_UNMASKING;
+    else
+        w->sa_phase = (int)phase + 1;
+    return run_secure_phase(w, now, sum, eb);
+}
+
+int
+run_secure_reply(struct run_world *w, const struct event *ev, struct run_summary *sum,
+                 struct errbuf *eb)
+{
+    size_t slot = (size_t)(ev->arg % w->n_jobs);
+    struct run_job *j = &w->jobs[slot];
+    if (w->sa == NULL || ev->round != w->round || !j->replies)
+        return 0;
+    enum secagg_phase phase = (enum secagg_phase)w->sa_phase;
+    uint64_t bits = (uint64_t)j->reply_len * 8;
+    w->rec.uplink_bits += bits;
+    if (phase == SECAGG_PHASE_MASKED_INPUT) {
+        uint64_t payload = (uint64_t)(w->dim + 1) * w->sa_params.ring_bits;
+        w->rec.uplink_payload_bits += payload;
+        w->rec.uplink_protocol_bits += bits - payload;
+    } else {
+        w->rec.uplink_protocol_bits += bits;
+    }
+    struct errbuf inner;
+    errbuf_clear(&inner);
+    int rc = secagg_server_receive(w->sa, phase, (uint32_t)slot, j->reply, j->reply_len, &inner);
+    if (rc == -ERR_NOMEM)
+        return errbuf_set(eb, rc, "out of memory in the secure aggregation server");
+    /* Any other refusal means the server counts that client as dropped. */
+    j->replies = false;
+    if (--w->sa_pending > 0)
+        return 0;
+    return run_secure_close_phase(w, ev->time, sum, eb);
+}

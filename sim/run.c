@@ -5,6 +5,7 @@
 #include <math.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -269,6 +270,9 @@ run_compute_job(struct run_world *w, struct run_job *j, struct run_thread *th)
     size_t n;
     dataset_client_train(w->ds, k, &n);
     j->samples = n;
+    /* A client that vanishes before uploading never fills its ring input: keep it defined. */
+    if (j->ring != NULL)
+        memset(j->ring, 0, (w->dim + 1) * sizeof *j->ring);
     if (j->dropout == DROPOUT_BEFORE_DOWNLOAD)
         return;
 
@@ -464,6 +468,66 @@ run_nmse(struct run_world *w, const bool *accepted)
     return norm > 0 ? err / norm : 0.0;
 }
 
+static int
+run_cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/*
+ * The fairness view: the global model's accuracy on the local data of a sample of clients
+ * (their local test rows, or their training rows when they hold no test rows), drawn from
+ * (seed, RNG_PURPOSE_EVAL_SAMPLE, round); the mean and the 10th percentile go to the round.
+ */
+static int
+run_client_eval(struct run_world *w, struct store_round *rec, struct errbuf *eb)
+{
+    size_t n_clients = w->ds->n_clients;
+    size_t m = (size_t)w->s->output.client_eval;
+    if (m > n_clients)
+        m = n_clients;
+    double *acc = mem_alloc(m * sizeof *acc);
+    if (acc == NULL)
+        return errbuf_set(eb, -ERR_NOMEM, "out of memory evaluating clients");
+    struct rng r;
+    rng_init_stream(&r, w->s->seed, RNG_PURPOSE_EVAL_SAMPLE, w->round, RNG_ANY);
+    for (size_t i = 0; i < n_clients; i++)
+        w->eligible[i] = (uint32_t)i;
+    size_t got = 0;
+    double total = 0;
+    for (size_t i = 0; i < m; i++) {
+        size_t j = i + (size_t)rng_below(&r, n_clients - i);
+        uint32_t t = w->eligible[i];
+        w->eligible[i] = w->eligible[j];
+        w->eligible[j] = t;
+        size_t k = w->eligible[i], n;
+        const uint32_t *rows = dataset_client_test(w->ds, k, &n);
+        const struct dataset_split *split = &w->ds->test;
+        if (n == 0) {
+            rows = dataset_client_train(w->ds, k, &n);
+            split = &w->ds->train;
+        }
+        if (n == 0)
+            continue;
+        struct eval_result er;
+        trainer_evaluate(w->th[0].trainer, w->w, split, rows, n, &er);
+        acc[got] = (double)er.correct / (double)er.n;
+        total += acc[got];
+        got++;
+    }
+    if (got > 0) {
+        qsort(acc, got, sizeof *acc, run_cmp_double);
+        rec->has_client_eval = true;
+        rec->client_acc_mean = total / (double)got;
+        /* The 10th percentile, nearest rank. */
+        size_t at = (size_t)ceil(0.1 * (double)got);
+        rec->client_acc_p10 = acc[at == 0 ? 0 : at - 1];
+    }
+    mem_free(acc);
+    return 0;
+}
+
 /* Applies the aggregate (if enough updates), evaluates, stores the round. */
 int
 run_close(struct run_world *w, int64_t now, int64_t next_at, const bool *accepted,
@@ -504,6 +568,11 @@ run_close(struct run_world *w, int64_t now, int64_t next_at, const bool *accepte
         rec->loss = er.loss;
         sum->final_accuracy = rec->accuracy;
         sum->final_loss = rec->loss;
+        if (s->output.client_eval > 0) {
+            rc = run_client_eval(w, rec, eb);
+            if (rc < 0)
+                return rc;
+        }
     }
     rc = store_write_round_clients(w->st, w->run_id, rec, w->events, w->n_events, eb);
     if (rc < 0)

@@ -342,6 +342,8 @@ static const struct skey scenario_keys[] = {
       NULL, "SQLite results database" },
     { "output.eval_every", SKEY_U64, OFF(output.eval_every), 0, 0, "1", 1, 10000000, 0, NULL,
       "evaluate the global model every this many rounds (and after the last)" },
+    { "output.client_eval", SKEY_U64, OFF(output.client_eval), 0, 0, "0", 0, 10000000, 0, NULL,
+      "at each evaluation, also the mean and 10th-percentile accuracy on this many clients' data" },
     { "output.client_events", SKEY_BOOL, OFF(output.client_events), 0, 0, "false", 0, 0, 0, NULL,
       "write one clients_rounds row per selected client and round" },
     { "output.nmse", SKEY_BOOL, OFF(output.nmse), 0, 0, "false", 0, 0, 0, NULL,

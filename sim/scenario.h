@@ -168,8 +168,9 @@ struct scenario {
     struct {
         char db[SCENARIO_PATH_BYTES];
         uint64_t eval_every;
-        bool client_events; /* write the per-client table clients_rounds */
-        bool nmse;          /* measure the NMSE of each round's aggregate */
+        bool client_events;   /* write the per-client table clients_rounds */
+        bool nmse;            /* measure the NMSE of each round's aggregate */
+        uint64_t client_eval; /* clients whose local accuracy is measured, 0: none */
     } output;
 
     char source_name[SCENARIO_PATH_BYTES]; /* file name, or "(embedded default)" */

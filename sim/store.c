@@ -68,6 +68,8 @@ static const char store_schema_v1[] =
     " uplink_protocol_bits INTEGER NOT NULL DEFAULT 0,"
     " downlink_protocol_bits INTEGER NOT NULL DEFAULT 0,"
     " secure_aborted INTEGER,"
+    " client_acc_mean REAL,"
+    " client_acc_p10 REAL,"
     " failed INTEGER NOT NULL DEFAULT 0,"
     " PRIMARY KEY (run_id, round));"
     "CREATE TABLE IF NOT EXISTS clients_rounds ("
@@ -167,8 +169,9 @@ store_open(struct store **out, const char *path, struct errbuf *eb)
                            "train_loss, selected, participants, dropped, uplink_bits, "
                            "downlink_bits, nmse, timed_out, stale, staleness_mean, "
                            "staleness_max, discarded, failed, uplink_payload_bits, "
-                           "uplink_protocol_bits, downlink_protocol_bits, secure_aborted) "
-                           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           "uplink_protocol_bits, downlink_protocol_bits, secure_aborted, "
+                           "client_acc_mean, client_acc_p10) "
+                           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &st->insert_round, NULL) != SQLITE_OK) {
         rc = store_db_error(st, eb, "cannot prepare the rounds insert");
         goto fail;
@@ -387,6 +390,10 @@ store_write_round(struct store *st, int64_t run_id, const struct store_round *r,
     sqlite3_bind_int64(q, 21, (sqlite3_int64)r->downlink_protocol_bits);
     if (r->secure)
         sqlite3_bind_int(q, 22, r->secure_aborted ? 1 : 0);
+    if (r->has_client_eval) {
+        sqlite3_bind_double(q, 23, r->client_acc_mean);
+        sqlite3_bind_double(q, 24, r->client_acc_p10);
+    }
     /* A single statement outside BEGIN is its own transaction (autocommit). */
     int step = sqlite3_step(q);
     int rc = step == SQLITE_DONE ? 0 : store_db_error(st, eb, "cannot record the round");

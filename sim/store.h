@@ -15,7 +15,8 @@
  *   rounds(run_id, round, sim_time_s, accuracy, loss, train_loss, selected, participants,
  *          dropped, uplink_bits, downlink_bits, nmse, timed_out, stale, staleness_mean,
  *          staleness_max, discarded, failed, uplink_payload_bits,
- *          uplink_protocol_bits, downlink_protocol_bits, secure_aborted, PRIMARY KEY (run_id,
+ *          uplink_protocol_bits, downlink_protocol_bits, secure_aborted, client_acc_mean,
+ *          client_acc_p10, PRIMARY KEY (run_id,
  * round)) clients_rounds(run_id, round, client, outcome, dropout_phase, started_s, finished_s,
  *          samples, downlink_bits, uplink_bits, staleness)    (optional, output.client_events;
  *          indexed by (run_id, round): in async runs a client may appear twice in a round)
@@ -55,6 +56,9 @@ struct store_round {
                                         under secure aggregation) */
     uint64_t uplink_protocol_bits;   /* of uplink_bits: keys, envelopes, shares, headers */
     uint64_t downlink_protocol_bits; /* of downlink_bits: protocol requests */
+    bool has_client_eval;            /* client_acc_* are set (output.client_eval) */
+    double client_acc_mean;          /* mean accuracy on a sample of clients' local data */
+    double client_acc_p10;           /* its 10th percentile (the fairness view) */
     bool secure;                     /* the round ran secure aggregation */
     bool secure_aborted;             /* too few clients survived the protocol */
     bool has_nmse;                   /* nmse is set */

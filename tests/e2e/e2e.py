@@ -247,7 +247,7 @@ population:
   availability: {type: diurnal, probability: 1, amplitude: 0.4, period_s: 3600}
   dropout: {probability: 0.1, phase: any, propensity_sigma: 1}
 protocol: {type: sync, over_selection: 1.3, deadline: {quantile: 0.8}, min_clients: 5}
-output: {eval_every: 4, client_events: true}
+output: {eval_every: 4, client_events: true, client_eval: 30}
 """
 
 
@@ -266,6 +266,9 @@ def check_population(binary, src, tmp):
     times = [x[1] for x in r]
     if times != sorted(times):
         fail("sim_time_s decreases")
+    ce = query(a, "SELECT client_acc_mean, client_acc_p10 FROM rounds WHERE accuracy IS NOT NULL")
+    if not ce or any(m is None or p is None or not 0 <= p <= m <= 1 for m, p in ce):
+        fail(f"client evaluation columns: {ce}")
     total_timed_out = 0
     for rnd, _, selected, part, dropped, timed_out, failed in r:
         if selected != 26:

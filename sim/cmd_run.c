@@ -118,6 +118,8 @@ struct cmd_run_opts {
     uint64_t jobs;
     bool quiet;
     bool dry_run;
+    const unsigned char *resume; /* fedbits resume: the checkpoint to continue from */
+    size_t resume_len;
 };
 
 static int
@@ -417,6 +419,8 @@ cmd_run_execute(const struct scenario *s, struct store *st, int64_t run_id,
         .stop = &cmd_run_signal_stop,
         .on_round = cmd_run_on_round,
         .ctx = &prog,
+        .resume = mo->resume,
+        .resume_len = mo->resume_len,
     };
     struct run_summary sum;
     int rc = run_execute(s, st, run_id, &ro, &sum, &eb);
@@ -766,5 +770,114 @@ cmd_run_validate(int argc, char **argv)
 out:
     cmd_run_plan_release(&plan);
     mem_free(mo.sets);
+    return status;
+}
+
+static void
+cmd_run_resume_usage(FILE *f)
+{
+    fprintf(f, "usage: fedbits resume RESULTS.db --run ID [--threads N] [--quiet]\n"
+               "\n"
+               "Continues run ID of the database from its latest checkpoint\n"
+               "(output.checkpoint_every), or from the start when it has none. Rounds stored\n"
+               "after the checkpoint are replaced; the final rows are bit-identical to those\n"
+               "of an uninterrupted run. The run's own resolved configuration is used.\n"
+               "\n"
+               "options:\n"
+               "  --run ID      the run to continue (see fedbits report)\n"
+               "  --threads N   threads (results do not depend on it)\n"
+               "  -q, --quiet   no progress display\n"
+               "  -h, --help    show this help\n");
+}
+
+int
+cmd_run_resume(int argc, char **argv)
+{
+    enum { OPT_RUN = 256, OPT_THREADS };
+    static const struct option opts[] = {
+        { "run", required_argument, NULL, OPT_RUN },
+        { "threads", required_argument, NULL, OPT_THREADS },
+        { "quiet", no_argument, NULL, 'q' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    struct cmd_run_opts mo = { 0 };
+    uint64_t run_id = 0;
+    optind = 1;
+    opterr = 0;
+    for (;;) {
+        int c = getopt_long(argc, argv, "qh", opts, NULL);
+        if (c == -1)
+            break;
+        if (c == 'h') {
+            cmd_run_resume_usage(stdout);
+            return EXIT_SUCCESS;
+        }
+        if (c == 'q') {
+            mo.quiet = true;
+            continue;
+        }
+        uint64_t *v = c == OPT_RUN ? &run_id : c == OPT_THREADS ? &mo.threads : NULL;
+        uint64_t max = c == OPT_RUN ? UINT64_C(9200000000000000000) : 1024;
+        if (v == NULL || cmd_run_parse_u64(optarg, max, v) < 0 || *v == 0) {
+            fprintf(stderr, "fedbits resume: bad option or value (try 'fedbits resume --help')\n");
+            return CMD_EXIT_USAGE;
+        }
+    }
+    if (optind != argc - 1 || run_id == 0) {
+        fprintf(stderr, "fedbits resume: which database and run? "
+                        "(fedbits resume RESULTS.db --run ID)\n");
+        return CMD_EXIT_USAGE;
+    }
+    const char *db = argv[optind];
+    if (access(db, R_OK | W_OK) != 0) {
+        fprintf(stderr, "%s: error: cannot open the results database: %s\n", db, strerror(errno));
+        return CMD_EXIT_USAGE;
+    }
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    struct store *st = NULL;
+    char *config = NULL;
+    unsigned char *state = NULL;
+    size_t state_len = 0;
+    uint64_t round = 0;
+    struct scenario s = { 0 };
+    int status = EXIT_FAILURE;
+    char status_text[16];
+    if (store_open(&st, db, &eb) < 0 ||
+        store_run_config(st, (int64_t)run_id, &config, status_text, &eb) < 0) {
+        cmd_run_print_error("resume", &eb);
+        status = eb.code == -ERR_NOTFOUND ? CMD_EXIT_USAGE : EXIT_FAILURE;
+        goto out;
+    }
+    if (strcmp(status_text, "finished") == 0) {
+        fprintf(stderr, "fedbits resume: run %llu of '%s' already finished\n",
+                (unsigned long long)run_id, db);
+        status = CMD_EXIT_USAGE;
+        goto out;
+    }
+    char db_set[SCENARIO_PATH_BYTES + 16];
+    snprintf(db_set, sizeof db_set, "output.db=%s", db);
+    const char *sets[] = { db_set };
+    char name[64];
+    snprintf(name, sizeof name, "(configuration of run %llu)", (unsigned long long)run_id);
+    if (scenario_load_resolved(&s, name, config, strlen(config), sets, 1, &eb) < 0 ||
+        store_load_checkpoint(st, (int64_t)run_id, &state, &state_len, &round, &eb) < 0 ||
+        store_rewind_run(st, (int64_t)run_id, round, &eb) < 0) {
+        cmd_run_print_error("resume", &eb);
+        goto out;
+    }
+    if (!mo.quiet)
+        fprintf(stderr, "resuming run %llu after round %llu%s\n", (unsigned long long)run_id,
+                (unsigned long long)round, state == NULL ? " (no checkpoint: from the start)" : "");
+    mo.resume = state;
+    mo.resume_len = state_len;
+    cmd_run_install_signals();
+    status = cmd_run_execute(&s, st, (int64_t)run_id, &mo, true, NULL);
+out:
+    scenario_release(&s);
+    mem_free(state);
+    mem_free(config);
+    store_close(st);
     return status;
 }

@@ -13,5 +13,7 @@
 
 int cmd_run(int argc, char **argv);
 int cmd_run_validate(int argc, char **argv);
+/* `fedbits resume RESULTS.db --run ID`: continue a run from its latest checkpoint. */
+int cmd_run_resume(int argc, char **argv);
 
 #endif

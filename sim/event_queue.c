@@ -1,6 +1,8 @@
 /* event_queue: binary heap with deterministic ties. See event_queue.h. */
 #include "sim/event_queue.h"
 
+#include <string.h>
+
 #include "base/errbuf.h"
 #include "base/mem.h"
 #include "base/banned.h"
@@ -107,4 +109,32 @@ void
 event_queue_clear(struct event_queue *q)
 {
     q->n = 0;
+}
+
+const struct event *
+event_queue_events(const struct event_queue *q, size_t *n)
+{
+    *n = q->n;
+    return q->heap;
+}
+
+int
+event_queue_restore(struct event_queue *q, const struct event *ev, size_t n, uint64_t next_seq)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (ev[i].seq >= next_seq || (i > 0 && event_before(&ev[i], &ev[(i - 1) / 2])))
+            return -ERR_CORRUPT;
+    }
+    if (n > q->cap) {
+        struct event *h = mem_realloc(q->heap, n * sizeof *h);
+        if (h == NULL)
+            return -ERR_NOMEM;
+        q->heap = h;
+        q->cap = n;
+    }
+    if (n > 0)
+        memcpy(q->heap, ev, n * sizeof *ev);
+    q->n = n;
+    q->next_seq = next_seq;
+    return 0;
 }

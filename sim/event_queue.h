@@ -47,4 +47,15 @@ uint64_t event_queue_pushed(const struct event_queue *q);
 /* Removes every event (the sequence counter keeps counting). */
 void event_queue_clear(struct event_queue *q);
 
+/* Checkpoints */
+/* The pending events in heap order: a view valid until the next push, pop or clear. */
+const struct event *event_queue_events(const struct event_queue *q, size_t *n);
+/*
+ * Replaces the contents with n events (as returned by event_queue_events(), so already a
+ * heap) and sets the next sequence number. -ERR_NOMEM, or -ERR_CORRUPT when the events do
+ * not form a heap or a sequence number is not below next_seq.
+ */
+int event_queue_restore(struct event_queue *q, const struct event *ev, size_t n, uint64_t next_seq)
+    __attribute__((warn_unused_result));
+
 #endif

@@ -54,6 +54,7 @@ main_usage(FILE *f)
                "commands:\n"
                "  run [SCENARIO]    run a scenario (the embedded default when none is given)\n"
                "  validate SCENARIO check a scenario file without running it\n"
+               "  resume DB --run N continue an interrupted run from its last checkpoint\n"
                "  list              name the datasets, models, codecs and aggregators\n"
                "  dme               distributed mean estimation with the codecs (no training)\n"
                "  bench codecs      encode/decode speed of every codec\n"
@@ -151,6 +152,8 @@ main(int argc, char **argv)
         return cmd_run(argc - 1, argv + 1);
     if (strcmp(cmd, "validate") == 0)
         return cmd_run_validate(argc - 1, argv + 1);
+    if (strcmp(cmd, "resume") == 0)
+        return cmd_run_resume(argc - 1, argv + 1);
     if (strcmp(cmd, "list") == 0)
         return main_cmd_list(argc - 1, argv + 1);
     if (strcmp(cmd, "dme") == 0)

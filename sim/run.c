@@ -22,6 +22,7 @@
 #include "fedbits_config.h"
 #include "sim/event_queue.h"
 #include "sim/population.h"
+#include "sim/wallclock.h"
 #if FEDBITS_HAVE_OPENMP
 #include <omp.h>
 #endif
@@ -577,6 +578,9 @@ run_close(struct run_world *w, int64_t now, int64_t next_at, const bool *accepte
     rc = store_write_round_clients(w->st, w->run_id, rec, w->events, w->n_events, eb);
     if (rc < 0)
         return rc;
+    if (s->output.checkpoint_every > 0 && w->round % s->output.checkpoint_every == 0 &&
+        w->round < s->train.rounds)
+        w->checkpoint_due = true;
     sum->rounds = w->round;
     sum->uplink_bits += rec->uplink_bits;
     sum->downlink_bits += rec->downlink_bits;
@@ -882,9 +886,27 @@ run_execute(const struct scenario *s, struct store *st, int64_t run_id, const st
         goto out;
     w.rec.round = 1;
     fedavg_begin(w.agg);
-    rc = run_push(&w, 0, RUN_EV_ROUND_START, RUN_NO_CLIENT, RUN_NO_CLIENT, 0, eb);
+    if (o->resume != NULL) {
+        rc = run_checkpoint_load(&w, sum, o->resume, o->resume_len, eb);
+        sum->model_dim = w.dim;
+        sum->threads = w.n_threads; /* results do not depend on it; report this process's */
+    } else {
+        rc = run_push(&w, 0, RUN_EV_ROUND_START, RUN_NO_CLIENT, RUN_NO_CLIENT, 0, eb);
+    }
     struct event ev;
     while (rc == 0 && !w.done) {
+        if (w.checkpoint_due && w.n_batch == 0 && w.n_events == 0) {
+            w.checkpoint_due = false;
+            unsigned char *state = NULL;
+            size_t len = 0;
+            char now[32];
+            wallclock_utc_iso8601(now, sizeof now);
+            rc = run_checkpoint_save(&w, sum, &state, &len, eb);
+            if (rc == 0)
+                rc = store_save_checkpoint(st, run_id, sum->rounds, state, len, now, eb);
+            mem_free(state);
+            continue;
+        }
         /* Jobs started at the current instant are computed before time moves on. */
         const struct event *next = event_queue_peek(w.q);
         if (w.n_batch > 0 && (next == NULL || next->time > w.now)) {

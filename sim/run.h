@@ -62,6 +62,8 @@ struct run_options {
     const volatile sig_atomic_t *stop; /* set by a signal handler; may be NULL */
     run_round_fn *on_round;            /* called after each round is stored; may be NULL */
     void *ctx;                         /* passed to on_round */
+    const unsigned char *resume;       /* a checkpoint to continue from, or NULL */
+    size_t resume_len;
 };
 
 struct run_summary {

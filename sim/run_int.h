@@ -104,6 +104,7 @@ struct run_world {
     uint64_t version;    /* aggregations applied so far */
     uint64_t selections; /* async client draws so far (names their streams) */
     bool done;
+    bool checkpoint_due; /* a round that asks for a checkpoint has just been stored */
 
     /* The open round (sync) or aggregation period (async). */
     uint64_t round;
@@ -138,6 +139,14 @@ int run_close(struct run_world *w, int64_t now, int64_t next_at, const bool *acc
               struct run_summary *sum, struct errbuf *eb) __attribute__((warn_unused_result));
 int run_note_client(struct run_world *w, const struct run_job *j, int outcome, int64_t now,
                     uint64_t staleness, struct errbuf *eb) __attribute__((warn_unused_result));
+/* Checkpoints (run_checkpoint.c) */
+/* The run's state as owned bytes (free with mem_free). Only between events, batch flushed. */
+int run_checkpoint_save(const struct run_world *w, const struct run_summary *sum,
+                        unsigned char **out, size_t *out_len, struct errbuf *eb)
+    __attribute__((warn_unused_result));
+/* Restores a state saved by run_checkpoint_save() into a freshly initialised world. */
+int run_checkpoint_load(struct run_world *w, struct run_summary *sum, const unsigned char *in,
+                        size_t len, struct errbuf *eb) __attribute__((warn_unused_result));
 /* The secure round (run_secure.c) */
 /* Allocates the per-slot protocol buffers; no-op for plain aggregation. */
 int run_secure_init(struct run_world *w, struct errbuf *eb) __attribute__((warn_unused_result));

@@ -344,6 +344,8 @@ static const struct skey scenario_keys[] = {
       "evaluate the global model every this many rounds (and after the last)" },
     { "output.client_eval", SKEY_U64, OFF(output.client_eval), 0, 0, "0", 0, 10000000, 0, NULL,
       "at each evaluation, also the mean and 10th-percentile accuracy on this many clients' data" },
+    { "output.checkpoint_every", SKEY_U64, OFF(output.checkpoint_every), 0, 0, "0", 0, 10000000, 0,
+      NULL, "store the run's state every this many rounds, for fedbits resume (0: never)" },
     { "output.client_events", SKEY_BOOL, OFF(output.client_events), 0, 0, "false", 0, 0, 0, NULL,
       "write one clients_rounds row per selected client and round" },
     { "output.nmse", SKEY_BOOL, OFF(output.nmse), 0, 0, "false", 0, 0, 0, NULL,
@@ -451,6 +453,7 @@ scenario_suggest(const char *section, const char *key, char *out, size_t out_len
 struct scenario_ctx {
     const char *file;
     struct errbuf *eb;
+    bool resolved; /* the input is a resolved configuration: every key is present */
 };
 
 static int scenario_error(struct scenario_ctx *c, const char *source, long line, long col,
@@ -816,7 +819,12 @@ scenario_cross_check(struct scenario_ctx *c, const struct ynode *root, struct sc
             "train.clients_per_round = %llu exceeds data.clients = %llu",
             (unsigned long long)s->train.clients_per_round, (unsigned long long)s->data.clients);
     }
-    if (s->model.type == MODEL_LOGREG && scenario_lookup(root, "model.hidden", &deepest) != NULL) {
+    /*
+     * "Named but does not apply" checks catch mistakes in hand-written scenarios; a resolved
+     * configuration (scenario_to_json()) names every key, so it skips them.
+     */
+#define NAMED(path) (!c->resolved && scenario_lookup(root, (path), &deepest) != NULL)
+    if (s->model.type == MODEL_LOGREG && NAMED("model.hidden")) {
         n = AT("model.hidden");
         return scenario_node_error(c, n, "model.hidden", -ERR_INVALID,
                                    "model.hidden applies to model type 'mlp' only");
@@ -846,8 +854,7 @@ scenario_cross_check(struct scenario_ctx *c, const struct ynode *root, struct sc
         for (size_t i = 0; i < sizeof codec_keys / sizeof codec_keys[0]; i++) {
             char path[64];
             snprintf(path, sizeof path, "%s.%s", link, codec_keys[i].key);
-            if (scenario_lookup(root, path, &deepest) != NULL &&
-                !(codec_keys[i].kinds & (1u << kind))) {
+            if (NAMED(path) && !(codec_keys[i].kinds & (1u << kind))) {
                 n = AT(path);
                 return scenario_error(c, n->source, n->line, n->column, path, -ERR_INVALID,
                                       "%s does not apply to codec '%s'", path,
@@ -888,7 +895,7 @@ scenario_cross_check(struct scenario_ctx *c, const struct ynode *root, struct sc
             "aggregation.clip",
         };
         for (size_t i = 0; i < sizeof secure_keys / sizeof secure_keys[0]; i++) {
-            if (scenario_lookup(root, secure_keys[i], &deepest) != NULL) {
+            if (NAMED(secure_keys[i])) {
                 n = AT(secure_keys[i]);
                 return scenario_error(c, n->source, n->line, n->column, secure_keys[i],
                                       -ERR_INVALID, "%s applies to secure aggregation only",
@@ -936,7 +943,7 @@ scenario_cross_check(struct scenario_ctx *c, const struct ynode *root, struct sc
     const char *ds_name = data_source_kind_name((enum data_kind)s->data.dataset);
     for (size_t i = 0; i < sizeof data_keys / sizeof data_keys[0]; i++) {
         bool given = scenario_lookup(root, data_keys[i].path, &deepest) != NULL;
-        if (given && !(data_keys[i].datasets & ds)) {
+        if (NAMED(data_keys[i].path) && !(data_keys[i].datasets & ds)) {
             n = AT(data_keys[i].path);
             return scenario_error(c, n->source, n->line, n->column, data_keys[i].path, -ERR_INVALID,
                                   "%s does not apply to dataset '%s'", data_keys[i].path, ds_name);
@@ -975,8 +982,7 @@ scenario_cross_check(struct scenario_ctx *c, const struct ynode *root, struct sc
         { "data.partition.size_sigma", PARTITION_IID, -1 },
     };
     for (size_t i = 0; i < sizeof part_keys / sizeof part_keys[0]; i++) {
-        if (scenario_lookup(root, part_keys[i].path, &deepest) != NULL &&
-            s->data.partition.type != part_keys[i].type &&
+        if (NAMED(part_keys[i].path) && s->data.partition.type != part_keys[i].type &&
             s->data.partition.type != part_keys[i].type2) {
             n = AT(part_keys[i].path);
             return scenario_error(c, n->source, n->line, n->column, part_keys[i].path, -ERR_INVALID,
@@ -1095,6 +1101,7 @@ scenario_cross_check(struct scenario_ctx *c, const struct ynode *root, struct sc
                               (unsigned long long)s->protocol.concurrency,
                               (unsigned long long)s->data.clients);
     }
+#undef NAMED
 #undef AT
     return 0;
 }
@@ -1190,11 +1197,32 @@ scenario_apply_set(struct scenario_ctx *c, struct ynode *root, const char *set, 
     }
 }
 
+static int scenario_load_ctx(struct scenario_ctx *c, struct scenario *out, const char *text,
+                             size_t len, const char *const *sets, size_t n_sets);
+
 int
 scenario_load(struct scenario *out, const char *name, const char *text, size_t len,
               const char *const *sets, size_t n_sets, struct errbuf *eb)
 {
     struct scenario_ctx c = { .file = name, .eb = eb };
+    return scenario_load_ctx(&c, out, text, len, sets, n_sets);
+}
+
+int
+scenario_load_resolved(struct scenario *out, const char *name, const char *json, size_t len,
+                       const char *const *sets, size_t n_sets, struct errbuf *eb)
+{
+    struct scenario_ctx c = { .file = name, .eb = eb, .resolved = true };
+    return scenario_load_ctx(&c, out, json, len, sets, n_sets);
+}
+
+static int
+scenario_load_ctx(struct scenario_ctx *cp, struct scenario *out, const char *text, size_t len,
+                  const char *const *sets, size_t n_sets)
+{
+    struct scenario_ctx c = *cp;
+    const char *name = c.file;
+    struct errbuf *eb = c.eb;
     struct scenario s;
     scenario_prefill(&s);
     struct ynode *root = NULL;

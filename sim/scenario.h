@@ -168,9 +168,10 @@ struct scenario {
     struct {
         char db[SCENARIO_PATH_BYTES];
         uint64_t eval_every;
-        bool client_events;   /* write the per-client table clients_rounds */
-        bool nmse;            /* measure the NMSE of each round's aggregate */
-        uint64_t client_eval; /* clients whose local accuracy is measured, 0: none */
+        bool client_events;        /* write the per-client table clients_rounds */
+        bool nmse;                 /* measure the NMSE of each round's aggregate */
+        uint64_t client_eval;      /* clients whose local accuracy is measured, 0: none */
+        uint64_t checkpoint_every; /* rounds between checkpoints, 0: none */
     } output;
 
     char source_name[SCENARIO_PATH_BYTES]; /* file name, or "(embedded default)" */
@@ -191,6 +192,14 @@ int scenario_load(struct scenario *out, const char *name, const char *text, size
  * length; -ERR_IO naming the file if unreadable.
  */
 int scenario_read_file(const char *path, char **text, size_t *len, struct errbuf *eb)
+    __attribute__((warn_unused_result));
+/*
+ * Loads a resolved configuration as written by scenario_to_json() (JSON is YAML): every key
+ * is present, so the "named for the wrong dataset/codec" checks are skipped; all other
+ * validation applies. Used to resume a stored run.
+ */
+int scenario_load_resolved(struct scenario *out, const char *name, const char *json, size_t len,
+                           const char *const *sets, size_t n_sets, struct errbuf *eb)
     __attribute__((warn_unused_result));
 /* Reads the file at path, then scenario_load(). -ERR_IO naming the file if unreadable. */
 int scenario_load_file(struct scenario *out, const char *path, const char *const *sets,

@@ -72,6 +72,12 @@ static const char store_schema_v1[] =
     " client_acc_p10 REAL,"
     " failed INTEGER NOT NULL DEFAULT 0,"
     " PRIMARY KEY (run_id, round));"
+    "CREATE TABLE IF NOT EXISTS checkpoints ("
+    " run_id INTEGER NOT NULL REFERENCES runs(id),"
+    " round INTEGER NOT NULL,"
+    " created_at TEXT NOT NULL,"
+    " state BLOB NOT NULL,"
+    " PRIMARY KEY (run_id, round));"
     "CREATE TABLE IF NOT EXISTS clients_rounds ("
     " run_id INTEGER NOT NULL REFERENCES runs(id),"
     " round INTEGER NOT NULL,"
@@ -296,6 +302,141 @@ store_set_model_params(struct store *st, int64_t run_id, uint64_t params, struct
     sqlite3_bind_int64(q, 2, run_id);
     int rc = sqlite3_step(q) == SQLITE_DONE ? 0 : store_db_error(st, eb, "cannot update the run");
     sqlite3_finalize(q);
+    return rc;
+}
+
+int
+store_save_checkpoint(struct store *st, int64_t run_id, uint64_t round, const unsigned char *state,
+                      size_t len, const char *created_at, struct errbuf *eb)
+{
+    int rc = store_exec(st, "BEGIN IMMEDIATE", "cannot start the checkpoint transaction", eb);
+    if (rc < 0)
+        return rc;
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(st->db, "DELETE FROM checkpoints WHERE run_id = ?", -1, &q, NULL) !=
+        SQLITE_OK) {
+        rc = store_db_error(st, eb, "cannot prepare the checkpoint cleanup");
+        goto out;
+    }
+    sqlite3_bind_int64(q, 1, run_id);
+    if (sqlite3_step(q) != SQLITE_DONE) {
+        rc = store_db_error(st, eb, "cannot remove older checkpoints");
+        goto out;
+    }
+    sqlite3_finalize(q);
+    q = NULL;
+    if (sqlite3_prepare_v2(st->db,
+                           "INSERT INTO checkpoints (run_id, round, created_at, state) "
+                           "VALUES (?,?,?,?)",
+                           -1, &q, NULL) != SQLITE_OK) {
+        rc = store_db_error(st, eb, "cannot prepare the checkpoint insert");
+        goto out;
+    }
+    sqlite3_bind_int64(q, 1, run_id);
+    sqlite3_bind_int64(q, 2, (sqlite3_int64)round);
+    sqlite3_bind_text(q, 3, created_at, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_blob64(q, 4, state, (sqlite3_uint64)len, SQLITE_STATIC);
+    if (sqlite3_step(q) != SQLITE_DONE)
+        rc = store_db_error(st, eb, "cannot store the checkpoint");
+out:
+    sqlite3_finalize(q);
+    if (rc == 0)
+        return store_exec(st, "COMMIT", "cannot commit the checkpoint", eb);
+    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+int
+store_load_checkpoint(struct store *st, int64_t run_id, unsigned char **state, size_t *len,
+                      uint64_t *round, struct errbuf *eb)
+{
+    *state = NULL;
+    *len = 0;
+    *round = 0;
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT round, state FROM checkpoints WHERE run_id = ? "
+                           "ORDER BY round DESC LIMIT 1",
+                           -1, &q, NULL) != SQLITE_OK)
+        return store_db_error(st, eb, "cannot prepare the checkpoint query");
+    sqlite3_bind_int64(q, 1, run_id);
+    int rc = 0;
+    int step = sqlite3_step(q);
+    if (step == SQLITE_ROW) {
+        size_t n = (size_t)sqlite3_column_bytes(q, 1);
+        const void *blob = sqlite3_column_blob(q, 1);
+        unsigned char *copy = mem_alloc(n > 0 ? n : 1);
+        if (copy == NULL) {
+            rc = errbuf_set(eb, -ERR_NOMEM, "out of memory reading a checkpoint");
+        } else {
+            if (n > 0)
+                memcpy(copy, blob, n);
+            *state = copy;
+            *len = n;
+            *round = (uint64_t)sqlite3_column_int64(q, 0);
+        }
+    } else if (step != SQLITE_DONE) {
+        rc = store_db_error(st, eb, "cannot read the checkpoint");
+    }
+    sqlite3_finalize(q);
+    return rc;
+}
+
+int
+store_run_config(struct store *st, int64_t run_id, char **config_json, char status[16],
+                 struct errbuf *eb)
+{
+    *config_json = NULL;
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(st->db, "SELECT config_json, status FROM runs WHERE id = ?", -1, &q,
+                           NULL) != SQLITE_OK)
+        return store_db_error(st, eb, "cannot prepare the run query");
+    sqlite3_bind_int64(q, 1, run_id);
+    int rc = 0;
+    int step = sqlite3_step(q);
+    if (step == SQLITE_ROW) {
+        *config_json = mem_strdup((const char *)sqlite3_column_text(q, 0));
+        snprintf(status, 16, "%s", (const char *)sqlite3_column_text(q, 1));
+        if (*config_json == NULL)
+            rc = errbuf_set(eb, -ERR_NOMEM, "out of memory");
+    } else if (step == SQLITE_DONE) {
+        errbuf_set_location(eb, st->path, 0, 0);
+        rc = errbuf_set(eb, -ERR_NOTFOUND, "no run %lld in the database", (long long)run_id);
+    } else {
+        rc = store_db_error(st, eb, "cannot read the run");
+    }
+    sqlite3_finalize(q);
+    return rc;
+}
+
+int
+store_rewind_run(struct store *st, int64_t run_id, uint64_t round, struct errbuf *eb)
+{
+    static const char *const sql[] = {
+        "DELETE FROM rounds WHERE run_id = ?1 AND round > ?2",
+        "DELETE FROM clients_rounds WHERE run_id = ?1 AND round > ?2",
+        "UPDATE runs SET status = 'running', finished_at = NULL, error = NULL, "
+        "event_fingerprint = NULL WHERE id = ?1",
+    };
+    int rc = store_exec(st, "BEGIN IMMEDIATE", "cannot start the rewind", eb);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; rc == 0 && i < sizeof sql / sizeof sql[0]; i++) {
+        sqlite3_stmt *q = NULL;
+        if (sqlite3_prepare_v2(st->db, sql[i], -1, &q, NULL) != SQLITE_OK) {
+            rc = store_db_error(st, eb, "cannot prepare the rewind");
+            break;
+        }
+        sqlite3_bind_int64(q, 1, run_id);
+        if (sqlite3_bind_parameter_count(q) >= 2)
+            sqlite3_bind_int64(q, 2, (sqlite3_int64)round);
+        if (sqlite3_step(q) != SQLITE_DONE)
+            rc = store_db_error(st, eb, "cannot rewind the run");
+        sqlite3_finalize(q);
+    }
+    if (rc == 0)
+        return store_exec(st, "COMMIT", "cannot commit the rewind", eb);
+    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
     return rc;
 }
 

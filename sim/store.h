@@ -12,6 +12,7 @@
  *        version, status, started_at, finished_at, wall_time_s, event_fingerprint, error,
  *        sweep_id, sweep_index, sweep_label, model_params)
  *   sweeps(id INTEGER PRIMARY KEY, name, scenario TEXT, swept_keys, combinations, created_at)
+ *   checkpoints(run_id, round, created_at, state BLOB, PRIMARY KEY (run_id, round))
  *   rounds(run_id, round, sim_time_s, accuracy, loss, train_loss, selected, participants,
  *          dropped, uplink_bits, downlink_bits, nmse, timed_out, stale, staleness_mean,
  *          staleness_max, discarded, failed, uplink_payload_bits,
@@ -133,6 +134,26 @@ int store_start_run(struct store *st, int64_t run_id, const char *started_at, st
     __attribute__((warn_unused_result));
 /* Records the number of model parameters of a run (for bits per coordinate). */
 int store_set_model_params(struct store *st, int64_t run_id, uint64_t params, struct errbuf *eb)
+    __attribute__((warn_unused_result));
+/* Checkpoints */
+/* Stores the state of run_id after `round`, replacing the run's older checkpoints. */
+int store_save_checkpoint(struct store *st, int64_t run_id, uint64_t round,
+                          const unsigned char *state, size_t len, const char *created_at,
+                          struct errbuf *eb) __attribute__((warn_unused_result));
+/*
+ * The latest checkpoint of run_id into *state (owned, mem_free) and its round; *state = NULL
+ * and *round = 0 when the run has none.
+ */
+int store_load_checkpoint(struct store *st, int64_t run_id, unsigned char **state, size_t *len,
+                          uint64_t *round, struct errbuf *eb) __attribute__((warn_unused_result));
+/* What resuming a run needs from its row: the resolved configuration and the status. */
+int store_run_config(struct store *st, int64_t run_id, char **config_json, char status[16],
+                     struct errbuf *eb) __attribute__((warn_unused_result));
+/*
+ * Prepares run_id to continue after `round`: deletes its later rounds and client rows and
+ * marks it running again.
+ */
+int store_rewind_run(struct store *st, int64_t run_id, uint64_t round, struct errbuf *eb)
     __attribute__((warn_unused_result));
 /* Reads back run run_id's outcome; -ERR_NOTFOUND when there is no such run. */
 int store_run_result(struct store *st, int64_t run_id, struct store_run_result *out,

@@ -660,11 +660,7 @@ cmd_run(int argc, char **argv)
         }
         char *json = scenario_to_json(&s);
         /* Two runs of the same experiment written to different databases match. */
-        char saved_db[SCENARIO_PATH_BYTES];
-        memcpy(saved_db, s.output.db, sizeof saved_db);
-        s.output.db[0] = '\0';
-        char *hash_json = scenario_to_json(&s);
-        memcpy(s.output.db, saved_db, sizeof saved_db);
+        char *hash_json = scenario_identity(&s);
         rows[i].label = cmd_run_label(&plan, i);
         struct store_run_info info = {
             .name = s.name,

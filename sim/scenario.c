@@ -1609,6 +1609,74 @@ scenario_to_json(const struct scenario *s)
     return j.buf;
 }
 
+/*
+ * The keys that change an experiment's results and differ from their defaults, as
+ * "path=value" lines in schema order. Keys added to the schema later with a default
+ * therefore leave the identity (and the config hash of results databases) unchanged.
+ */
+char *
+scenario_identity(const struct scenario *s)
+{
+    static const char *const excluded[] = { "output.db", "output.checkpoint_every",
+                                            "output.client_events" };
+    struct scenario_json j = { .cap = 1024 };
+    j.buf = mem_alloc(j.cap);
+    if (j.buf == NULL)
+        return NULL;
+    j.buf[0] = '\0';
+    struct scenario *def = mem_alloc(sizeof *def);
+    if (def == NULL) {
+        mem_free(j.buf);
+        return NULL;
+    }
+    for (size_t i = 0; i < SCENARIO_NKEYS && !j.oom; i++) {
+        const struct skey *k = &scenario_keys[i];
+        bool skip = false;
+        for (size_t e = 0; e < sizeof excluded / sizeof excluded[0]; e++)
+            skip |= strcmp(k->path, excluded[e]) == 0;
+        if (skip)
+            continue;
+        struct scenario_json v = { .cap = 256 };
+        v.buf = mem_alloc(v.cap);
+        if (v.buf == NULL) {
+            j.oom = true;
+            break;
+        }
+        v.buf[0] = '\0';
+        scenario_json_value(&v, k, s);
+        bool is_default = false;
+        if (k->def != NULL && k->def != SKEY_KEEP) {
+            /* Render the default through the same conversion and compare the texts. */
+            scenario_prefill(def);
+            struct ynode *dn = NULL;
+            struct scenario_ctx dc = { .file = "(default)", .eb = NULL };
+            if (k->type == SKEY_STRING && k->def[0] == '\0') {
+                is_default = strcmp(v.buf, "\"\"") == 0;
+            } else if (ynode_parse("(default)", k->def, strlen(k->def), &dn, NULL) == 0 &&
+                       scenario_convert(&dc, k, dn, def) == 0) {
+                struct scenario_json d = { .cap = 256 };
+                d.buf = mem_alloc(d.cap);
+                if (d.buf != NULL) {
+                    d.buf[0] = '\0';
+                    scenario_json_value(&d, k, def);
+                    is_default = !d.oom && strcmp(d.buf, v.buf) == 0;
+                    mem_free(d.buf);
+                }
+            }
+            ynode_free(dn);
+        }
+        if (!is_default)
+            scenario_json_put(&j, "%s=%s\n", k->path, v.oom ? "?" : v.buf);
+        mem_free(v.buf);
+    }
+    mem_free(def);
+    if (j.oom) {
+        mem_free(j.buf);
+        return NULL;
+    }
+    return j.buf;
+}
+
 /* Schema access */
 
 size_t

@@ -226,6 +226,14 @@ void scenario_server_opt_params(const struct scenario *s, struct server_opt_para
  */
 char *scenario_to_json(const struct scenario *s);
 
+/*
+ * Returns an owned text naming the experiment (free with mem_free), or NULL if out of
+ * memory: the keys that change results and differ from their defaults, "path=value" per
+ * line. Equal experiments have equal identities, and adding a key with a default to a
+ * later version does not change them; the results store hashes it (runs.config_hash).
+ */
+char *scenario_identity(const struct scenario *s);
+
 /* Schema */
 /* Number of leaf keys in the schema. */
 size_t scenario_schema_count(void);

@@ -96,7 +96,7 @@ struct store_run_info {
     const char *scenario_text;
     const char *config_json;
     const char *hash_json; /* what config_hash is computed from (NULL: config_json); the
-                              simulator leaves out where results are written */
+                              simulator hashes scenario_identity() */
     uint64_t seed;
     const char *version;
     const char *started_at;  /* ISO 8601 UTC */

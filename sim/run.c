@@ -54,6 +54,7 @@ run_world_release(struct run_world *w)
         for (unsigned t = 0; t < w->n_threads; t++) {
             trainer_free(w->th[t].trainer);
             error_feedback_free(w->th[t].ef);
+            docofl_client_free(w->th[t].dc);
             codec_free(w->th[t].up);
             codec_free(w->th[t].down);
             mem_free(w->th[t].down_msg);
@@ -76,6 +77,8 @@ run_world_release(struct run_world *w)
             mem_free(w->residual[k]);
     }
     mem_free(w->residual);
+    docofl_server_free(w->docofl);
+    mem_free(w->dc_state);
     mem_free(w->events);
     mem_free(w->w);
     mem_free(w->mean);
@@ -85,6 +88,18 @@ run_world_release(struct run_world *w)
     event_queue_free(w->q);
     population_free(w->pop);
     dataset_free(w->ds);
+}
+
+static void
+run_docofl_params(const struct scenario *s, struct docofl_wire_params *p)
+{
+    docofl_wire_params_default(p);
+    p->anchor_every = (uint32_t)s->downlink.anchor_every;
+    p->anchors = (uint32_t)s->downlink.anchors;
+    p->anchor_codec = (enum docofl_wire_anchor_codec)s->downlink.anchor_codec;
+    p->anchor_bits = s->downlink.anchor_bits;
+    p->correction_bits = s->downlink.correction_bits;
+    p->seed = s->seed;
 }
 
 static int
@@ -197,6 +212,13 @@ run_world_init(struct run_world *w, struct errbuf *eb)
         th->trainer = trainer_new(&w->spec, w->ds, (size_t)s->train.batch_size);
         th->up = codec_new(&s->uplink.codec, w->dim);
         th->down = codec_new(&s->downlink.codec, w->dim);
+        if (s->downlink.docofl) {
+            struct docofl_wire_params dp;
+            run_docofl_params(s, &dp);
+            th->dc = docofl_client_new(&dp, w->dim);
+            if (th->dc == NULL)
+                goto nomem;
+        }
         if (th->trainer == NULL || th->up == NULL || th->down == NULL)
             goto nomem;
         if (s->uplink.error_feedback) {
@@ -219,6 +241,19 @@ run_world_init(struct run_world *w, struct errbuf *eb)
     rc = run_secure_init(w, eb);
     if (rc < 0)
         return rc;
+    if (s->downlink.docofl) {
+        struct docofl_wire_params dp;
+        run_docofl_params(s, &dp);
+        rc = docofl_wire_params_check(&dp, w->dim, eb);
+        if (rc < 0)
+            return errbuf_prefix(eb, "downlink");
+        w->docofl = docofl_server_new(&dp, w->dim, n_clients);
+        w->dc_state = mem_alloc(n_clients * sizeof *w->dc_state);
+        if (w->docofl == NULL || w->dc_state == NULL)
+            goto nomem;
+        for (size_t k = 0; k < n_clients; k++)
+            docofl_client_state_init(&w->dc_state[k]);
+    }
     struct rng r;
     rng_init_stream(&r, s->seed, RNG_PURPOSE_MODEL_INIT, RNG_ANY, RNG_ANY);
     model_init_params(&w->spec, w->w, &r);
@@ -277,22 +312,36 @@ run_compute_job(struct run_world *w, struct run_job *j, struct run_thread *th)
     if (j->dropout == DROPOUT_BEFORE_DOWNLOAD)
         return;
 
-    /* Downlink: the server encodes the model for this client; the client decodes it. */
-    size_t down_len = 0;
-    j->rc = codec_encode(th->down, th->down_msg, codec_max_bytes(th->down), &down_len, w->w, &link,
-                         &j->eb);
-    if (j->rc == 0)
-        j->rc = codec_decode(th->down, th->received, th->down_msg, down_len, &link, &j->eb);
-    if (j->rc < 0)
-        return;
-    j->down_bits = (uint64_t)down_len * 8;
-    j->t_down = population_transfer_us(w->pop, k, j->stream, true, j->down_bits);
+    uint64_t critical_bits; /* downlink bits the round waits for */
+    if (w->docofl != NULL) {
+        /* DoCoFL: the client rebuilds the model from its anchor and this round's correction;
+         * only the correction is on the critical path (the anchor was fetched ahead). */
+        j->rc =
+            docofl_client_model(th->dc, th->received, &w->dc_state[k], j->anchor_msg, j->anchor_len,
+                                j->corr_msg, j->corr_len, (uint32_t)w->round, &j->eb);
+        if (j->rc < 0)
+            return;
+        j->down_bits = j->corr_bits + j->anchor_bits;
+        critical_bits = j->corr_bits;
+    } else {
+        /* Downlink: the server encodes the model for this client; the client decodes it. */
+        size_t down_len = 0;
+        j->rc = codec_encode(th->down, th->down_msg, codec_max_bytes(th->down), &down_len, w->w,
+                             &link, &j->eb);
+        if (j->rc == 0)
+            j->rc = codec_decode(th->down, th->received, th->down_msg, down_len, &link, &j->eb);
+        if (j->rc < 0)
+            return;
+        j->down_bits = (uint64_t)down_len * 8;
+        critical_bits = j->down_bits;
+    }
+    j->t_down = population_transfer_us(w->pop, k, j->stream, true, critical_bits);
 
     double work = s->train.local_steps > 0 ? (double)(s->train.local_steps * s->train.batch_size)
                                            : (double)(n * s->train.local_epochs);
     j->t_train = population_compute_us(w->pop, k, work);
     j->exp_total =
-        simtime_add(population_expected_transfer_us(w->pop, k, true, j->down_bits), j->t_train);
+        simtime_add(population_expected_transfer_us(w->pop, k, true, critical_bits), j->t_train);
     if (j->dropout == DROPOUT_DURING_TRAINING)
         return;
 
@@ -641,6 +690,26 @@ run_sync_round_start(struct run_world *w, int64_t now, struct run_summary *sum, 
             return rc;
     }
     w->pending = m;
+    if (w->docofl != NULL) {
+        /* The server refreshes its deposit and prepares each client's anchor and correction. */
+        int rc = docofl_server_begin_round(w->docofl, (uint32_t)w->round, w->w, eb);
+        for (size_t i = 0; rc == 0 && i < m; i++) {
+            struct run_job *j = &w->jobs[i];
+            j->anchor_bits = j->corr_bits = 0;
+            if (j->dropout == DROPOUT_BEFORE_DOWNLOAD)
+                continue;
+            struct docofl_server_msgs msgs;
+            rc = docofl_server_prepare(w->docofl, j->client, &msgs, eb);
+            j->anchor_msg = msgs.anchor;
+            j->anchor_len = msgs.anchor_len;
+            j->corr_msg = msgs.correction;
+            j->corr_len = msgs.correction_len;
+            j->anchor_bits = msgs.anchor_bits;
+            j->corr_bits = msgs.correction_bits;
+        }
+        if (rc < 0)
+            return errbuf_prefix(eb, "round %llu, docofl", (unsigned long long)w->round);
+    }
     int rc = run_flush(w, now, eb);
     if (rc < 0)
         return rc;
@@ -845,6 +914,8 @@ run_handle(struct run_world *w, const struct event *ev, struct run_summary *sum,
     switch (ev->type) {
     case RUN_EV_DOWNLINK_DONE:
         w->rec.downlink_bits += j->down_bits;
+        w->rec.downlink_anchor_bits += j->anchor_bits;
+        w->rec.downlink_correction_bits += j->corr_bits;
         if (j->dropout == DROPOUT_DURING_TRAINING) {
             int64_t at = simtime_from_s(simtime_to_s(j->t_train) * j->drop_frac);
             return run_push_job(w, simtime_add(ev->time, at), RUN_EV_DROPOUT, slot, eb);

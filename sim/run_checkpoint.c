@@ -161,6 +161,21 @@ run_checkpoint_save(const struct run_world *w, const struct run_summary *sum, un
         PUT(&b, client);
         run_checkpoint_put(&b, w->residual[k], w->dim * sizeof(float));
     }
+    /* DoCoFL: the deposit and every client's anchor id. */
+    uint64_t dc_len = w->docofl != NULL ? docofl_server_state_size(w->docofl) : 0;
+    PUT(&b, dc_len);
+    if (dc_len > 0 && !b.oom) {
+        unsigned char *st = mem_alloc(dc_len);
+        size_t got = 0;
+        if (st == NULL || docofl_server_state_get(w->docofl, st, dc_len, &got, eb) < 0) {
+            mem_free(st);
+            mem_free(b.p);
+            return st == NULL ? errbuf_set(eb, -ERR_NOMEM, "out of memory") : eb->code;
+        }
+        run_checkpoint_put(&b, st, dc_len);
+        mem_free(st);
+        run_checkpoint_put(&b, w->dc_state, w->ds->n_clients * sizeof *w->dc_state);
+    }
     if (b.oom) {
         mem_free(b.p);
         return errbuf_set(eb, -ERR_NOMEM, "out of memory writing a checkpoint");
@@ -267,6 +282,20 @@ run_checkpoint_load(struct run_world *w, struct run_summary *sum, const unsigned
                 return errbuf_set(eb, -ERR_NOMEM, "out of memory reading a checkpoint");
         }
         run_checkpoint_get(&r, w->residual[client], w->dim * sizeof(float));
+    }
+    uint64_t dc_len;
+    GET(&r, dc_len);
+    if (r.bad || (dc_len > 0) != (w->docofl != NULL) ||
+        (w->docofl != NULL && dc_len != docofl_server_state_size(w->docofl)))
+        return errbuf_set(eb, -ERR_CORRUPT, "checkpoint: DoCoFL state does not match");
+    if (dc_len > 0) {
+        if (dc_len > r.len - r.at)
+            return errbuf_set(eb, -ERR_CORRUPT, "checkpoint: truncated DoCoFL state");
+        int rc2 = docofl_server_state_set(w->docofl, r.p + r.at, (size_t)dc_len, eb);
+        if (rc2 < 0)
+            return rc2;
+        r.at += (size_t)dc_len;
+        run_checkpoint_get(&r, w->dc_state, w->ds->n_clients * sizeof *w->dc_state);
     }
     if (r.bad || r.at != r.len)
         return errbuf_set(eb, -ERR_CORRUPT, "checkpoint: %s",

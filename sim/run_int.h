@@ -11,11 +11,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "aggregator/docofl.h"
 #include "aggregator/fedavg.h"
 #include "aggregator/secagg_server.h"
 #include "aggregator/server_opt.h"
 #include "base/errbuf.h"
 #include "clients/dataset.h"
+#include "clients/docofl_client.h"
 #include "clients/secagg_client.h"
 #include "clients/trainer.h"
 #include "codec/codec.h"
@@ -59,6 +61,13 @@ struct run_job {
     size_t reply_cap, reply_len;
     bool replies; /* answers the open phase */
     int sa_rc;    /* its protocol step's result */
+    /* DoCoFL downlink (downlink.codec = docofl): views into the server's deposit */
+    const uint8_t *anchor_msg; /* the anchor it holds or fetches */
+    size_t anchor_len;
+    const uint8_t *corr_msg; /* this round's correction for that anchor */
+    size_t corr_len;
+    uint64_t anchor_bits; /* anchor bits fetched now (off the critical path), or 0 */
+    uint64_t corr_bits;   /* correction bits (on the critical path) */
     int rc;
     struct errbuf eb;
 };
@@ -72,6 +81,7 @@ struct run_thread {
     uint8_t *down_msg;         /* downlink message buffer */
     float *received;           /* the model as the client decoded it */
     float *decoded;            /* secure aggregation: its update as the server decodes it */
+    struct docofl_client *dc;  /* DoCoFL reconstruction workspace */
 };
 
 struct run_world {
@@ -92,9 +102,11 @@ struct run_world {
     size_t n_jobs; /* pool size */
     size_t *batch; /* jobs started at the current instant, not yet computed */
     size_t n_batch;
-    uint32_t *eligible; /* selection scratch, n_clients entries */
-    bool *busy;         /* client has an active job (async) */
-    float **residual;   /* error feedback: per-client residual, allocated on first use */
+    uint32_t *eligible;           /* selection scratch, n_clients entries */
+    bool *busy;                   /* client has an active job (async) */
+    float **residual;             /* error feedback: per-client residual, allocated on first use */
+    struct docofl_server *docofl; /* DoCoFL anchor deposit, NULL without */
+    struct docofl_client_state *dc_state; /* each client's anchor id (DoCoFL) */
     struct run_thread *th;
     unsigned n_threads;
     struct event_queue *q;

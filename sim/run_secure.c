@@ -294,8 +294,11 @@ run_secure_round_start(struct run_world *w, int64_t now, size_t n, struct run_su
     w->sa_n = n;
     w->rec.secure = true;
     for (size_t i = 0; i < n; i++) {
-        if (w->jobs[i].dropout != DROPOUT_BEFORE_DOWNLOAD)
+        if (w->jobs[i].dropout != DROPOUT_BEFORE_DOWNLOAD) {
             w->rec.downlink_bits += w->jobs[i].down_bits;
+            w->rec.downlink_anchor_bits += w->jobs[i].anchor_bits;
+            w->rec.downlink_correction_bits += w->jobs[i].corr_bits;
+        }
     }
     int rc = run_secure_params(w, (uint32_t)n, eb);
     if (rc == 0)

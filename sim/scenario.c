@@ -132,6 +132,23 @@ static const struct skey_enum e_network_dist = { .names = network_dist_names };
 static const struct skey_enum e_availability = { .names = availability_names };
 static const struct skey_enum e_protocol = { .names = protocol_names };
 static const struct skey_enum e_staleness = { .names = staleness_names };
+static size_t
+scenario_down_codec_count(void)
+{
+    return CODEC_KIND_COUNT + 1;
+}
+
+static const char *
+scenario_down_codec_name(int v)
+{
+    return v == SCENARIO_DOCOFL ? "docofl" : codec_kind_name((enum codec_kind)v);
+}
+
+/* Values follow enum docofl_wire_anchor_codec, which starts at 1; 0 is never valid. */
+static const char *const anchor_codec_names[] = { "(none)", "ecuq", "eden", NULL };
+static const struct skey_enum e_anchor_codec = { .names = anchor_codec_names };
+static const struct skey_enum e_down_codec = { .count = scenario_down_codec_count,
+                                               .name = scenario_down_codec_name };
 static const struct skey_enum e_codec = { .count = scenario_codec_count,
                                           .name = scenario_codec_name };
 static const struct skey_enum e_server_opt = { .count = scenario_server_opt_count,
@@ -232,7 +249,7 @@ static const struct skey scenario_keys[] = {
     { "uplink.error_feedback", SKEY_BOOL, OFF(uplink.error_feedback), 0, 0, "false", 0, 0, 0, NULL,
       "keep the compression residual on the client and add it next time" },
 
-    { "downlink.codec", SKEY_ENUM, OFF(downlink.codec.kind), 0, 0, "none", 0, 0, 0, &e_codec,
+    { "downlink.codec", SKEY_ENUM, OFF(downlink.choice), 0, 0, "none", 0, 0, 0, &e_down_codec,
       "compressor of the model sent to clients" },
     { "downlink.bits", SKEY_F64, OFF(downlink.codec.bits), 0, 0, SKEY_KEEP, 0, 64, SKEY_OPEN_MIN,
       NULL, "bits per coordinate (absent: 32 none, 1 drive, 4 thc, 3 turboquant_prod, else 2)" },
@@ -240,6 +257,16 @@ static const struct skey scenario_keys[] = {
       "EDEN/DRIVE scale" },
     { "downlink.rotation", SKEY_ENUM, OFF(downlink.codec.rotation), 0, 0, "shared", 0, 0, 0,
       &e_rotation, "rotation seed per client or shared by the round" },
+    { "downlink.anchor_every", SKEY_U64, OFF(downlink.anchor_every), 0, 0, "10", 1, 1000000, 0,
+      NULL, "docofl: a new anchor every K rounds" },
+    { "downlink.anchors", SKEY_U64, OFF(downlink.anchors), 0, 0, "3", 1, 1000, 0, NULL,
+      "docofl: anchors V kept in the deposit" },
+    { "downlink.anchor_codec", SKEY_ENUM, OFF(downlink.anchor_codec), 0, 0, "ecuq", 0, 0, 0,
+      &e_anchor_codec, "docofl: ecuq (entropy-coded uniform quantisation) or eden" },
+    { "downlink.anchor_bits", SKEY_F64, OFF(downlink.anchor_bits), 0, 0, "2", 0, 16, SKEY_OPEN_MIN,
+      NULL, "docofl: bits per coordinate of the anchors (off the critical path)" },
+    { "downlink.correction_bits", SKEY_F64, OFF(downlink.correction_bits), 0, 0, "2", 0, 8,
+      SKEY_OPEN_MIN, NULL, "docofl: EDEN bits of the per-round correction" },
 
     { "aggregation.secure", SKEY_ENUM, OFF(aggregation.secure), 0, 0, "none", 0, 0, 0, &e_secure,
       "secure aggregation: none, secagg (complete graph) or secagg+ (Harary graph)" },
@@ -836,6 +863,35 @@ scenario_cross_check(struct scenario_ctx *c, const struct ynode *root, struct sc
     }
     if (s->model.type == MODEL_LOGREG)
         s->model.n_hidden = 0;
+    /* downlink.codec: a codec, or DoCoFL (whose corrections are EDEN). */
+    s->downlink.docofl = s->downlink.choice == SCENARIO_DOCOFL;
+    s->downlink.codec.kind = s->downlink.docofl ? CODEC_NONE : (enum codec_kind)s->downlink.choice;
+    if (s->downlink.anchor_codec == 0) {
+        n = AT("downlink.anchor_codec");
+        return scenario_node_error(c, n, "downlink.anchor_codec", -ERR_INVALID,
+                                   "downlink.anchor_codec: expected ecuq or eden");
+    }
+    static const char *const docofl_keys[] = { "downlink.anchor_every", "downlink.anchors",
+                                               "downlink.anchor_codec", "downlink.anchor_bits",
+                                               "downlink.correction_bits" };
+    for (size_t i = 0; i < sizeof docofl_keys / sizeof docofl_keys[0]; i++) {
+        if (!s->downlink.docofl && NAMED(docofl_keys[i])) {
+            n = AT(docofl_keys[i]);
+            return scenario_error(c, n->source, n->line, n->column, docofl_keys[i], -ERR_INVALID,
+                                  "%s applies to downlink codec 'docofl' only", docofl_keys[i]);
+        }
+    }
+    if (s->downlink.docofl && (NAMED("downlink.bits") || NAMED("downlink.scale"))) {
+        n = AT(NAMED("downlink.bits") ? "downlink.bits" : "downlink.scale");
+        return scenario_node_error(c, n, "downlink", -ERR_INVALID,
+                                   "docofl takes anchor_bits and correction_bits, not bits/scale");
+    }
+    if (s->downlink.docofl && s->protocol.type == PROTOCOL_ASYNC) {
+        n = AT("downlink.codec");
+        return scenario_node_error(c, n, "downlink.codec", -ERR_UNSUPPORTED,
+                                   "docofl downlink runs with sync rounds only");
+    }
+
     /* Codec parameters that the chosen codec does not read are mistakes, not no-ops. */
     static const struct {
         const char *key;

@@ -80,8 +80,18 @@ enum dropout_phase {
 
 struct link_config {
     struct codec_params codec; /* kind and parameters */
-    bool error_feedback;       /* client-side residual memory */
+    bool error_feedback;       /* client-side residual memory (uplink) */
+    /* Downlink only: the scenario's codec choice, a codec kind or SCENARIO_DOCOFL. */
+    int choice;
+    bool docofl;           /* DoCoFL anchors + corrections instead of a plain codec */
+    uint64_t anchor_every; /* DoCoFL K */
+    uint64_t anchors;      /* DoCoFL V */
+    double anchor_bits, correction_bits;
+    int anchor_codec; /* enum docofl_wire_anchor_codec */
 };
+
+/* downlink.codec's extra choice beyond the codec kinds. */
+#define SCENARIO_DOCOFL CODEC_KIND_COUNT
 
 struct scenario {
     char name[SCENARIO_NAME_BYTES];

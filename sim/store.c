@@ -68,6 +68,8 @@ static const char store_schema_v1[] =
     " uplink_protocol_bits INTEGER NOT NULL DEFAULT 0,"
     " downlink_protocol_bits INTEGER NOT NULL DEFAULT 0,"
     " secure_aborted INTEGER,"
+    " downlink_anchor_bits INTEGER NOT NULL DEFAULT 0,"
+    " downlink_correction_bits INTEGER NOT NULL DEFAULT 0,"
     " client_acc_mean REAL,"
     " client_acc_p10 REAL,"
     " failed INTEGER NOT NULL DEFAULT 0,"
@@ -176,8 +178,9 @@ store_open(struct store **out, const char *path, struct errbuf *eb)
                            "downlink_bits, nmse, timed_out, stale, staleness_mean, "
                            "staleness_max, discarded, failed, uplink_payload_bits, "
                            "uplink_protocol_bits, downlink_protocol_bits, secure_aborted, "
-                           "client_acc_mean, client_acc_p10) "
-                           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           "client_acc_mean, client_acc_p10, downlink_anchor_bits, "
+                           "downlink_correction_bits) "
+                           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &st->insert_round, NULL) != SQLITE_OK) {
         rc = store_db_error(st, eb, "cannot prepare the rounds insert");
         goto fail;
@@ -535,6 +538,8 @@ store_write_round(struct store *st, int64_t run_id, const struct store_round *r,
         sqlite3_bind_double(q, 23, r->client_acc_mean);
         sqlite3_bind_double(q, 24, r->client_acc_p10);
     }
+    sqlite3_bind_int64(q, 25, (sqlite3_int64)r->downlink_anchor_bits);
+    sqlite3_bind_int64(q, 26, (sqlite3_int64)r->downlink_correction_bits);
     /* A single statement outside BEGIN is its own transaction (autocommit). */
     int step = sqlite3_step(q);
     int rc = step == SQLITE_DONE ? 0 : store_db_error(st, eb, "cannot record the round");

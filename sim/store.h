@@ -17,7 +17,7 @@
  *          dropped, uplink_bits, downlink_bits, nmse, timed_out, stale, staleness_mean,
  *          staleness_max, discarded, failed, uplink_payload_bits,
  *          uplink_protocol_bits, downlink_protocol_bits, secure_aborted, client_acc_mean,
- *          client_acc_p10, PRIMARY KEY (run_id,
+ *          client_acc_p10, downlink_anchor_bits, downlink_correction_bits, PRIMARY KEY (run_id,
  * round)) clients_rounds(run_id, round, client, outcome, dropout_phase, started_s, finished_s,
  *          samples, downlink_bits, uplink_bits, staleness)    (optional, output.client_events;
  *          indexed by (run_id, round): in async runs a client may appear twice in a round)
@@ -57,19 +57,21 @@ struct store_round {
                                         under secure aggregation) */
     uint64_t uplink_protocol_bits;   /* of uplink_bits: keys, envelopes, shares, headers */
     uint64_t downlink_protocol_bits; /* of downlink_bits: protocol requests */
-    bool has_client_eval;            /* client_acc_* are set (output.client_eval) */
-    double client_acc_mean;          /* mean accuracy on a sample of clients' local data */
-    double client_acc_p10;           /* its 10th percentile (the fairness view) */
-    bool secure;                     /* the round ran secure aggregation */
-    bool secure_aborted;             /* too few clients survived the protocol */
-    bool has_nmse;                   /* nmse is set */
-    double nmse;                     /* ||aggregate - exact mean||^2 / ||exact mean||^2 */
-    uint64_t timed_out;              /* selected clients still working when the round closed */
-    uint64_t stale;                  /* aggregated updates computed from an older model (async) */
-    double staleness_mean;           /* mean staleness of the aggregated updates */
-    uint64_t staleness_max;          /* largest staleness aggregated */
-    uint64_t discarded;              /* updates that arrived but were not used (too stale) */
-    bool failed;                     /* too few updates: the model did not change */
+    uint64_t downlink_anchor_bits;   /* of downlink_bits: DoCoFL anchors (off the critical path) */
+    uint64_t downlink_correction_bits; /* of downlink_bits: DoCoFL corrections */
+    bool has_client_eval;              /* client_acc_* are set (output.client_eval) */
+    double client_acc_mean;            /* mean accuracy on a sample of clients' local data */
+    double client_acc_p10;             /* its 10th percentile (the fairness view) */
+    bool secure;                       /* the round ran secure aggregation */
+    bool secure_aborted;               /* too few clients survived the protocol */
+    bool has_nmse;                     /* nmse is set */
+    double nmse;                       /* ||aggregate - exact mean||^2 / ||exact mean||^2 */
+    uint64_t timed_out;                /* selected clients still working when the round closed */
+    uint64_t stale;                    /* aggregated updates computed from an older model (async) */
+    double staleness_mean;             /* mean staleness of the aggregated updates */
+    uint64_t staleness_max;            /* largest staleness aggregated */
+    uint64_t discarded;                /* updates that arrived but were not used (too stale) */
+    bool failed;                       /* too few updates: the model did not change */
 };
 
 /* Outcome of one selected client in a round (clients_rounds). */

@@ -521,6 +521,36 @@ def check_resume(binary, src, tmp):
     run(binary, ["resume", os.path.join(tmp, "missing.db"), "--run", "1"], tmp, check=2)
 
 
+def check_docofl(binary, src, tmp):
+    """DoCoFL downlink: anchors and corrections counted apart, only corrections delay rounds."""
+    base = ["--set", "data.clients=60", "--set", "train.clients_per_round=12",
+            "--set", "train.rounds=12", "--set", "model.type=mlp", "--set", "model.hidden=[32]",
+            "-q"]
+    run(binary, ["run", "--db", "d.db", "--set", "downlink.codec=docofl",
+                 "--set", "downlink.anchor_every=4", "--set", "downlink.anchors=2"] + base, tmp,
+        check=0)
+    run(binary, ["run", "--db", "p.db"] + base, tmp, check=0)
+    d = query(os.path.join(tmp, "d.db"), "SELECT round, downlink_bits, downlink_anchor_bits, "
+              "downlink_correction_bits, accuracy FROM rounds ORDER BY round")
+    p = query(os.path.join(tmp, "p.db"), "SELECT round, downlink_bits, accuracy FROM rounds "
+              "ORDER BY round")
+    for r in d:
+        if r[1] != r[2] + r[3] or r[3] == 0:
+            fail(f"docofl round {r[0]}: bits {r}")
+    if d[0][2] == 0:
+        fail("the first round fetched no anchor")
+    if sum(r[1] for r in d) * 4 > sum(r[1] for r in p):
+        fail("docofl does not cut the downlink at least 4x")
+    if abs(d[-1][4] - p[-1][2]) > 0.05:
+        fail(f"docofl accuracy {d[-1][4]} far from float32 {p[-1][2]}")
+    p2 = run(binary, ["validate", os.path.join(src, "scenarios", "default.yaml"), "--set",
+                      "downlink.anchors=3"], tmp, check=2)
+    if "downlink.anchors applies to downlink codec 'docofl' only" not in p2.stderr:
+        fail("docofl key without docofl: " + p2.stderr)
+    print(f"docofl: {sum(r[1] for r in d)} vs {sum(r[1] for r in p)} downlink bits, "
+          f"accuracy {d[-1][4]:.4f} vs {p[-1][2]:.4f}")
+
+
 CHECKS = {
     "default": check_default,
     "determinism": check_determinism,
@@ -534,6 +564,7 @@ CHECKS = {
     "sweep": check_sweep,
     "secure": check_secure,
     "resume": check_resume,
+    "docofl": check_docofl,
 }
 
 

@@ -297,8 +297,13 @@ cmd_run_plan_load(struct cmd_run_plan *p, const struct cmd_run_opts *mo, size_t 
             (size_t)eb->line <= p->sweep.n_keys) {
             size_t at = i * p->sweep.n_keys + (size_t)eb->line - 1;
             errbuf_set_location(eb, p->name, p->sweep.lines[at], p->sweep.columns[at]);
+            errbuf_prefix(eb, "sweep combination %zu", i + 1);
+        } else if (eb != NULL && strcmp(eb->file, "--set") == 0 && eb->line >= 1) {
+            /* A command-line override: number it as the user wrote it. */
+            eb->line -= (long)p->sweep.n_keys;
+        } else {
+            errbuf_prefix(eb, "sweep combination %zu", i + 1);
         }
-        errbuf_prefix(eb, "sweep combination %zu", i + 1);
     }
     return rc;
 }
@@ -396,9 +401,13 @@ cmd_run_print_summary(const struct scenario *s, int64_t run_id, const char *stat
 struct cmd_run_row {
     int64_t id;
     char status[16];
+    uint64_t rounds;
     double accuracy;
     uint64_t uplink_bits;
+    uint64_t downlink_bits;
+    double bits_per_coord; /* uplink bits per coordinate and participant, 0 if unknown */
     double sim_s;
+    double wall_s;
     char *label;
 };
 
@@ -446,9 +455,16 @@ cmd_run_execute(const struct scenario *s, struct store *st, int64_t run_id,
     if (row != NULL) {
         row->id = run_id;
         snprintf(row->status, sizeof row->status, "%s", final);
+        row->rounds = sum.rounds;
         row->accuracy = sum.final_accuracy;
         row->uplink_bits = sum.uplink_bits;
+        row->downlink_bits = sum.downlink_bits;
+        row->bits_per_coord =
+            sum.participants > 0 && sum.model_dim > 0
+                ? (double)sum.uplink_bits / ((double)sum.participants * (double)sum.model_dim)
+                : 0.0;
         row->sim_s = simtime_to_s(sum.sim_time_us);
+        row->wall_s = wall;
     }
     if (rc == 0 && frc == 0)
         return EXIT_SUCCESS;
@@ -458,14 +474,23 @@ cmd_run_execute(const struct scenario *s, struct store *st, int64_t run_id,
 static void
 cmd_run_print_table(const struct cmd_run_row *rows, size_t n, const char *db)
 {
-    printf("%zu runs -> %s\n", n, db);
-    printf("  %-6s %-11s %-9s %-16s %-12s %s\n", "run", "status", "accuracy", "uplink bits",
-           "sim time", "overrides");
+    printf("%zu runs -> %s (accuracy against bits on the wire; fedbits report %s for more)\n", n,
+           db, db);
+    printf("  %-4s %-9s %-6s %-8s %-11s %-9s %-11s %-10s %-8s %s\n", "run", "status", "rounds",
+           "accuracy", "uplink", "bits/coord", "downlink", "sim time", "wall", "overrides");
     for (size_t i = 0; i < n; i++) {
-        char sim[32];
-        snprintf(sim, sizeof sim, "%.1f s", rows[i].sim_s);
-        printf("  %-6lld %-11s %-9.4f %-16llu %-12s %s\n", (long long)rows[i].id, rows[i].status,
-               rows[i].accuracy, (unsigned long long)rows[i].uplink_bits, sim,
+        char sim[32], wall[32], up[32], down[32], bpc[32];
+        snprintf(sim, sizeof sim, "%.0f s", rows[i].sim_s);
+        snprintf(wall, sizeof wall, "%.1f s", rows[i].wall_s);
+        cmd_run_format_bits(up, sizeof up, rows[i].uplink_bits);
+        cmd_run_format_bits(down, sizeof down, rows[i].downlink_bits);
+        if (rows[i].bits_per_coord > 0)
+            snprintf(bpc, sizeof bpc, "%.2f", rows[i].bits_per_coord);
+        else
+            snprintf(bpc, sizeof bpc, "-");
+        printf("  %-4lld %-9s %-6llu %-8.4f %-11s %-9s %-11s %-10s %-8s %s\n",
+               (long long)rows[i].id, rows[i].status, (unsigned long long)rows[i].rounds,
+               rows[i].accuracy, up, bpc, down, sim, wall,
                rows[i].label != NULL ? rows[i].label : "");
     }
 }
@@ -564,9 +589,12 @@ cmd_run_parallel(struct cmd_run_plan *plan, struct cmd_run_opts *mo, const char 
         }
         rows[i].id = ids[i];
         snprintf(rows[i].status, sizeof rows[i].status, "%s", res.status);
+        rows[i].rounds = res.rounds;
         rows[i].accuracy = res.final_accuracy;
         rows[i].uplink_bits = res.uplink_bits;
+        rows[i].downlink_bits = res.downlink_bits;
         rows[i].sim_s = res.sim_time_s;
+        rows[i].wall_s = res.wall_time_s;
     }
     store_close(st);
     return status;

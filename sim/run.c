@@ -631,6 +631,7 @@ run_close(struct run_world *w, int64_t now, int64_t next_at, const bool *accepte
         w->round < s->train.rounds)
         w->checkpoint_due = true;
     sum->rounds = w->round;
+    sum->participants += rec->participants;
     sum->uplink_bits += rec->uplink_bits;
     sum->downlink_bits += rec->downlink_bits;
     sum->sim_time_us = now;

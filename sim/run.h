@@ -72,10 +72,11 @@ struct run_summary {
     double final_loss;     /* last evaluated loss */
     uint64_t uplink_bits;  /* total over the run */
     uint64_t downlink_bits;
-    int64_t sim_time_us; /* virtual time when the last round closed */
-    uint64_t events;     /* events processed */
-    size_t model_dim;    /* parameters of the model */
-    unsigned threads;    /* threads used */
+    int64_t sim_time_us;   /* virtual time when the last round closed */
+    uint64_t events;       /* events processed */
+    uint64_t participants; /* updates aggregated over the run */
+    size_t model_dim;      /* parameters of the model */
+    unsigned threads;      /* threads used */
     char fingerprint[RUN_FINGERPRINT_HEX];
 };
 

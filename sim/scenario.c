@@ -902,7 +902,6 @@ scenario_cross_check(struct scenario_ctx *c, const struct ynode *root, struct sc
         { "drive_plus", 1u << CODEC_DRIVE },
         { "exact_codebook", 1u << CODEC_EDEN | 1u << CODEC_TURBOQUANT_MSE },
         { "scale", 1u << CODEC_EDEN | 1u << CODEC_DRIVE },
-        { "bits", ~(1u << CODEC_NONE) },
     };
     for (int l = 0; l < 2; l++) {
         const char *link = l == 0 ? "uplink" : "downlink";
@@ -957,6 +956,15 @@ scenario_cross_check(struct scenario_ctx *c, const struct ynode *root, struct sc
                                       -ERR_INVALID, "%s applies to secure aggregation only",
                                       secure_keys[i]);
             }
+        }
+    }
+    for (int l = 0; l < 2; l++) {
+        const struct link_config *lc = l == 0 ? &s->uplink : &s->downlink;
+        const char *path = l == 0 ? "uplink.bits" : "downlink.bits";
+        if (lc->codec.kind == CODEC_NONE && !lc->docofl && NAMED(path) && lc->codec.bits != 32.0) {
+            n = AT(path);
+            return scenario_node_error(c, n, path, -ERR_INVALID,
+                                       "codec 'none' sends float32: bits must be 32");
         }
     }
     if (s->uplink.error_feedback && s->uplink.codec.kind == CODEC_NONE) {

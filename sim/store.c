@@ -453,7 +453,7 @@ store_run_result(struct store *st, int64_t run_id, struct store_run_result *out,
             "SELECT r.status, count(d.round), coalesce(sum(d.uplink_bits), 0), "
             "coalesce(sum(d.downlink_bits), 0), coalesce(max(d.sim_time_s), 0), "
             "(SELECT accuracy FROM rounds WHERE run_id = r.id AND accuracy IS NOT NULL "
-            " ORDER BY round DESC LIMIT 1) "
+            " ORDER BY round DESC LIMIT 1), coalesce(r.wall_time_s, 0) "
             "FROM runs r LEFT JOIN rounds d ON d.run_id = r.id WHERE r.id = ? GROUP BY r.id",
             -1, &q, NULL) != SQLITE_OK)
         return store_db_error(st, eb, "cannot prepare the run summary");
@@ -467,6 +467,7 @@ store_run_result(struct store *st, int64_t run_id, struct store_run_result *out,
         out->downlink_bits = (uint64_t)sqlite3_column_int64(q, 3);
         out->sim_time_s = sqlite3_column_double(q, 4);
         out->final_accuracy = sqlite3_column_double(q, 5);
+        out->wall_time_s = sqlite3_column_double(q, 6);
     } else if (step == SQLITE_DONE) {
         errbuf_set_location(eb, st->path, 0, 0);
         rc = errbuf_set(eb, -ERR_NOTFOUND, "no run %lld in the database", (long long)run_id);

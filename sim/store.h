@@ -114,7 +114,8 @@ struct store_run_result {
     double final_accuracy; /* last evaluated accuracy (0 when none) */
     uint64_t uplink_bits;  /* sum over the rounds */
     uint64_t downlink_bits;
-    double sim_time_s; /* last round's close */
+    double sim_time_s;  /* last round's close */
+    double wall_time_s; /* runs.wall_time_s (0 while running) */
 };
 
 /* Opens (creating if needed) the database at path into *out (owned; store_close()). */

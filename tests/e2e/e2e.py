@@ -61,32 +61,44 @@ def fail(msg):
 
 
 def check_default(binary, src, tmp):
-    """The quick-start run: embedded default scenario, accuracy >= 0.75, full summary."""
+    """The quick-start run: the embedded default sweep (float32, EDEN 1/2/4, QUIC-FL 2), each
+    run >= 0.75 accuracy after 50 rounds, an accuracy-vs-bits summary table."""
     p = run(binary, ["run", "--db", "r.db"], tmp, check=0)
-    for word in ("rounds", "final accuracy", "uplink bits", "downlink bits", "simulated time",
-                 "wall time"):
+    for word in ("rounds", "accuracy", "uplink", "bits/coord", "downlink", "sim time", "wall",
+                 "uplink.codec=eden uplink.bits=1"):
         if word not in p.stdout:
             fail(f"summary lacks '{word}':\n{p.stdout}")
     if p.stderr.strip():
         fail(f"stderr is not a terminal, yet something was printed:\n{p.stderr}")
-    r = rows(os.path.join(tmp, "r.db"))
-    if len(r) != 50:
-        fail(f"{len(r)} rounds stored, wanted 50")
-    acc = r[-1][2]
-    if not acc >= 0.75:
-        fail(f"final accuracy {acc} below 0.75")
-    info = run_row(os.path.join(tmp, "r.db"))
-    if info["status"] != "finished" or not info["event_fingerprint"]:
-        fail(f"run row: {info}")
+    db = os.path.join(tmp, "r.db")
+    runs = query(db, "SELECT id, sweep_label, status, event_fingerprint FROM runs ORDER BY id")
+    if len(runs) != 5:
+        fail(f"{len(runs)} runs, wanted the 5 codecs of the default sweep")
+    uplink = {}
+    for run_id, label, status, fp in runs:
+        r = rows(db, run_id)
+        if len(r) != 50 or status != "finished" or not fp:
+            fail(f"run {run_id} ({label}): {len(r)} rounds, status {status}")
+        if not r[-1][2] >= 0.75:
+            fail(f"run {run_id} ({label}): final accuracy {r[-1][2]} below 0.75")
+        times = [x[1] for x in r]
+        if times != sorted(times):
+            fail(f"run {run_id}: sim_time_s decreases")
+        for x in r:
+            if x[9] != x[5] * 32 * 610:
+                fail(f"run {run_id}: downlink of round {x[0]} is not 32 x 610 per client")
+        uplink[label] = sum(x[8] for x in r)
+        if label.startswith("uplink.codec=none"):
+            for x in r:
+                if x[8] != x[6] * 32 * 610:
+                    fail(f"float32 uplink of round {x[0]} is not 32 x 610 per client")
+    if not uplink["uplink.codec=eden uplink.bits=1"] < uplink["uplink.codec=eden uplink.bits=2"] \
+            < uplink["uplink.codec=eden uplink.bits=4"] < uplink["uplink.codec=none uplink.bits=32"]:
+        fail(f"uplink bits do not grow with the bit budget: {uplink}")
+    info = run_row(db, 1)
     if '"clients": 1000' not in info["config_json"]:
         fail("resolved config lacks the population: " + info["config_json"])
-    times = [x[1] for x in r]
-    if times != sorted(times):
-        fail("sim_time_s decreases")
-    for x in r:
-        if x[8] != x[6] * 32 * 610 or x[9] != x[5] * 32 * 610:
-            fail(f"bits of round {x[0]} are not 32 x 610 per client: {x}")
-    print(f"default scenario: final accuracy {acc:.4f}, {len(r)} rounds")
+    print(f"default scenario: 5 runs of 50 rounds, uplink bits {uplink}")
 
 
 def check_determinism(binary, src, tmp):

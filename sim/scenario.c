@@ -943,6 +943,17 @@ scenario_cross_check(struct scenario_ctx *c, const struct ynode *root, struct sc
                                        "aggregation.threshold exceeds train.clients_per_round");
         }
     } else {
+        /* A setting that differs from its default is a mistake without secure aggregation;
+         * the default itself is harmless (a sweep may name it for every combination). */
+        const bool changed[] = {
+            s->aggregation.threat != SECURE_CURIOUS,
+            s->aggregation.masks != SECURE_MASKS_FULL,
+            s->aggregation.dropout_rate != 0.05,
+            s->aggregation.corruption_rate != 0.05,
+            s->aggregation.threshold != 0,
+            s->aggregation.fixed_point_bits != 16,
+            s->aggregation.clip != 1.0,
+        };
         static const char *const secure_keys[] = {
             "aggregation.threat",       "aggregation.masks",
             "aggregation.dropout_rate", "aggregation.corruption_rate",
@@ -950,7 +961,7 @@ scenario_cross_check(struct scenario_ctx *c, const struct ynode *root, struct sc
             "aggregation.clip",
         };
         for (size_t i = 0; i < sizeof secure_keys / sizeof secure_keys[0]; i++) {
-            if (NAMED(secure_keys[i])) {
+            if (changed[i] && NAMED(secure_keys[i])) {
                 n = AT(secure_keys[i]);
                 return scenario_error(c, n->source, n->line, n->column, secure_keys[i],
                                       -ERR_INVALID, "%s applies to secure aggregation only",

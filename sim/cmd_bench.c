@@ -148,6 +148,14 @@ cmd_bench_codecs(int argc, char **argv)
     bool csv = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            printf("usage: fedbits bench codecs [--dim D]... [--reps R] [--format table|csv]\n"
+                   "\n"
+                   "Encode and decode time per coordinate (median of R repetitions) and GB/s\n"
+                   "of every codec, and of the randomized Hadamard transform alone (row\n"
+                   "'rht'), at d = 2^16, 2^20 and 2^22 or the --dim values given.\n");
+            return 0;
+        }
         if (i + 1 >= argc) {
             fprintf(stderr, "fedbits bench %s: option '%s' needs a value\n", argv[0], a);
             return 2;

@@ -174,7 +174,10 @@ def check_cli(binary, src, tmp):
     p = run(binary, ["--version"], tmp, check=0)
     if not p.stdout.startswith("fedbits "):
         fail("--version: " + p.stdout)
-    for cmd in (["--help"], ["run", "--help"], ["validate", "--help"], ["list", "--help"]):
+    for cmd in (["--help"], ["run", "--help"], ["validate", "--help"], ["list", "--help"],
+                ["resume", "--help"], ["dme", "--help"], ["bench", "codecs", "--help"],
+                ["bench", "secagg", "--help"], ["report", "--help"], ["export", "--help"],
+                ["check", "--help"], ["plot", "--help"]):
         p = run(binary, cmd, tmp, check=0)
         if "usage: fedbits" not in p.stdout:
             fail(f"{cmd}: no usage text")

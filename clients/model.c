@@ -132,7 +132,7 @@ model_forward(struct model_ws *ws, const float *w, const float *x, size_t n)
                     1.0f, in, (int)fan_in, wl, (int)fan_in, 1.0f, out, (int)fan_out);
         if (l < ws->n_layers) {
             for (size_t i = 0; i < n * fan_out; i++)
-                out[i] = out[i] > 0.0f ? out[i] : 0.0f;
+                out[i] = out[i] > 0.0f ? out[i] : 0.0f; /* ReLU */
         }
         in = out;
         at += fan_out * (fan_in + 1);
@@ -199,7 +199,7 @@ model_sgd_step(struct model_ws *ws, float *w, const float *x, const uint16_t *y,
                         (int)fan_in);
             const float *a = ws->act[l - 1];
             for (size_t i = 0; i < n * fan_in; i++)
-                dprev[i] = a[i] > 0.0f ? dprev[i] : 0.0f;
+                dprev[i] = a[i] > 0.0f ? dprev[i] : 0.0f; /* ReLU' */
         }
         if (fused) {
             if (l2 > 0.0f)

@@ -308,7 +308,7 @@ run_compute_job(struct run_world *w, struct run_job *j, struct run_thread *th)
     j->samples = n;
     /* A client that vanishes before uploading never fills its ring input: keep it defined. */
     if (j->ring != NULL)
-        memset(j->ring, 0, (w->dim + 1) * sizeof *j->ring);
+        memset(j->ring, 0, w->sa_m * sizeof *j->ring);
     if (j->dropout == DROPOUT_BEFORE_DOWNLOAD)
         return;
 

@@ -23,6 +23,7 @@
 #include "codec/codec.h"
 #include "codec/error_feedback.h"
 #include "codec/fixed_point.h"
+#include "codec/thc.h"
 #include "sim/event_queue.h"
 #include "sim/population.h"
 #include "sim/run.h"
@@ -82,6 +83,8 @@ struct run_thread {
     float *received;           /* the model as the client decoded it */
     float *decoded;            /* secure aggregation: its update as the server decodes it */
     struct docofl_client *dc;  /* DoCoFL reconstruction workspace */
+    struct thc *thc;           /* secure THC: integer encoder (NULL otherwise) */
+    uint16_t *thc_ints;        /* its table integers, thc_padded_len() */
 };
 
 struct run_world {
@@ -137,6 +140,9 @@ struct run_world {
     uint64_t *ring_sum;                /* the unmasked sum, dim + 1 elements */
     double *mean_d;                    /* its decoded weighted mean */
     bool secure_mean_ready;            /* w->mean holds the unmasked mean of the round */
+    size_t sa_m;                       /* ring elements per client (dim + 1, or D + 1 for THC) */
+    bool thc_ring;                     /* THC integers are summed directly in the ring */
+    double thc_norm;                   /* the round's common norm (THC) */
     struct store_client_event *events; /* clients_rounds rows of the open round */
     size_t n_events, cap_events;
 };

@@ -22,6 +22,7 @@
  */
 #include "sim/run_int.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "aggregator/secagg_graph.h"
@@ -64,18 +65,29 @@ run_secure_init(struct run_world *w, struct errbuf *eb)
         return errbuf_prefix(eb, "aggregation");
     size_t max_samples = dataset_max_client_train(w->ds);
     w->weight_norm = max_samples > 0 ? (double)max_samples : 1.0;
-    w->ring_sum = mem_alloc((w->dim + 1) * sizeof *w->ring_sum);
-    w->mean_d = mem_alloc((w->dim + 1) * sizeof *w->mean_d);
-    if (w->ring_sum == NULL || w->mean_d == NULL)
-        goto nomem;
-    for (size_t i = 0; i < w->n_jobs; i++) {
-        w->jobs[i].ring = mem_alloc((w->dim + 1) * sizeof(uint64_t));
-        if (w->jobs[i].ring == NULL)
-            goto nomem;
-    }
+    w->thc_ring = s->uplink.codec.kind == CODEC_THC;
+    w->sa_m = w->dim + 1;
     for (unsigned t = 0; t < w->n_threads; t++) {
         w->th[t].decoded = mem_alloc(w->dim * sizeof(float));
         if (w->th[t].decoded == NULL)
+            goto nomem;
+        if (w->thc_ring) {
+            w->th[t].thc = thc_new(&s->uplink.codec, w->dim);
+            if (w->th[t].thc == NULL)
+                goto nomem;
+            w->sa_m = thc_padded_len(w->th[t].thc) + 1;
+            w->th[t].thc_ints = mem_alloc((w->sa_m - 1) * sizeof(uint16_t));
+            if (w->th[t].thc_ints == NULL)
+                goto nomem;
+        }
+    }
+    w->ring_sum = mem_alloc(w->sa_m * sizeof *w->ring_sum);
+    w->mean_d = mem_alloc(w->sa_m * sizeof *w->mean_d);
+    if (w->ring_sum == NULL || w->mean_d == NULL)
+        goto nomem;
+    for (size_t i = 0; i < w->n_jobs; i++) {
+        w->jobs[i].ring = mem_alloc(w->sa_m * sizeof(uint64_t));
+        if (w->jobs[i].ring == NULL)
             goto nomem;
     }
     return 0;
@@ -106,8 +118,11 @@ run_secure_release(struct run_world *w)
         }
     }
     if (w->th != NULL) {
-        for (unsigned t = 0; t < w->n_threads; t++)
+        for (unsigned t = 0; t < w->n_threads; t++) {
             mem_free(w->th[t].decoded);
+            thc_free(w->th[t].thc);
+            mem_free(w->th[t].thc_ints);
+        }
     }
     mem_free(w->ring_sum);
     mem_free(w->mean_d);
@@ -116,6 +131,8 @@ run_secure_release(struct run_world *w)
 void
 run_secure_encode_job(struct run_world *w, struct run_job *j, struct run_thread *th)
 {
+    if (w->thc_ring)
+        return; /* THC integers need the round's common norm: run_secure_thc_inputs() */
     struct codec_link link = { .seed = w->s->seed, .round = j->stream, .client = j->client };
     j->rc = codec_decode(th->up, th->decoded, j->msg, j->msg_len, &link, &j->eb);
     if (j->rc < 0)
@@ -125,6 +142,85 @@ run_secure_encode_job(struct run_world *w, struct run_job *j, struct run_thread 
     double weight = (double)j->samples / w->weight_norm;
     j->rc =
         fixed_point_encode_weighted(&w->ring_fp, j->ring, th->decoded, w->dim, weight, &r, &j->eb);
+}
+
+/*
+ * THC (Li et al., NSDI 2024) sums table integers directly: every client encodes its update
+ * under the round's common norm N (the largest update norm, which the clients report with
+ * their AdvertiseKeys reply: 32 bits up each, and the server broadcasts it: 32 bits down
+ * each), multiplies its integers by its FedAvg weight w_k and appends w_k, so the ring sum
+ * decodes (thc_decode_sum with n = sum of w_k) to the weighted mean. Exact sample counts
+ * would cost log2(largest count) ring bits per coordinate; w_k is the sample count
+ * quantised to RUN_SECURE_THC_WEIGHT_BITS bits relative to the largest client
+ * (w_k = max(1, round(255 n_k / n_max))). Accounting mode sums the very same integers, so
+ * it gives the bit-identical model.
+ */
+#define RUN_SECURE_THC_WEIGHT_BITS 8
+
+static uint64_t
+run_secure_thc_weight(const struct run_world *w, size_t samples)
+{
+    double scale = (double)((UINT64_C(1) << RUN_SECURE_THC_WEIGHT_BITS) - 1);
+    double q = round(scale * (double)samples / w->weight_norm);
+    return q < 1.0 ? 1 : (uint64_t)q;
+}
+static void
+run_secure_thc_encode(struct run_world *w, struct run_job *j, struct run_thread *th)
+{
+    struct codec_link link = { .seed = w->s->seed, .round = j->stream, .client = j->client };
+    j->rc = thc_encode_ints(th->thc, th->thc_ints, j->w, w->thc_norm, &link, &j->eb);
+    if (j->rc < 0)
+        return;
+    size_t d = w->sa_m - 1;
+    uint64_t weight = run_secure_thc_weight(w, j->samples);
+    for (size_t i = 0; i < d; i++)
+        j->ring[i] = (uint64_t)th->thc_ints[i] * weight;
+    j->ring[d] = weight;
+}
+
+static int
+run_secure_thc_inputs(struct run_world *w, size_t n, struct errbuf *eb)
+{
+    double norm = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct run_job *j = &w->jobs[i];
+        if (j->dropout != RUN_NO_DROPOUT && j->dropout != DROPOUT_AFTER_UPLOAD)
+            continue; /* never reports a norm it could upload */
+        double s = 0;
+        for (size_t k = 0; k < w->dim; k++)
+            s += (double)j->w[k] * (double)j->w[k];
+        norm = sqrt(s) > norm ? sqrt(s) : norm;
+        w->rec.uplink_bits += 32;
+        w->rec.uplink_protocol_bits += 32;
+    }
+    w->thc_norm = norm > 0 ? norm : 1.0;
+#if FEDBITS_HAVE_OPENMP
+    long cnt = (long)n;
+#pragma omp parallel for num_threads(w->n_threads) schedule(dynamic, 1)
+    for (long i = 0; i < cnt; i++) {
+        struct run_job *j = &w->jobs[i];
+        if (j->dropout == RUN_NO_DROPOUT || j->dropout == DROPOUT_AFTER_UPLOAD)
+            run_secure_thc_encode(w, j, &w->th[omp_get_thread_num()]);
+    }
+#else
+    for (size_t i = 0; i < n; i++) {
+        struct run_job *j = &w->jobs[i];
+        if (j->dropout == RUN_NO_DROPOUT || j->dropout == DROPOUT_AFTER_UPLOAD)
+            run_secure_thc_encode(w, j, &w->th[0]);
+    }
+#endif
+    for (size_t i = 0; i < n; i++) {
+        struct run_job *j = &w->jobs[i];
+        if (j->rc < 0) {
+            *eb = j->eb;
+            return errbuf_prefix(eb, "client %llu, THC", (unsigned long long)j->client);
+        }
+        if (j->dropout != DROPOUT_BEFORE_DOWNLOAD) {
+            w->rec.downlink_bits += 32;
+            w->rec.downlink_protocol_bits += 32;
+        }
+    }
+    return 0;
 }
 
 /* The threshold: the SecAgg+ rule, or for the complete graph the rule of reference §1.6. */
@@ -149,8 +245,22 @@ run_secure_params(struct run_world *w, uint32_t n, struct errbuf *eb)
         .session = w->round,
         .seed = s->seed,
         .round = w->round,
-        .m = w->dim + 1,
+        .m = w->sa_m,
     };
+    if (w->thc_ring) {
+        /* Values n_k v_k <= max samples x g; the ring holds n of them without wrapping. */
+        const uint16_t *levels;
+        uint64_t g = thc_table(w->th[0].thc, &levels);
+        uint64_t vmax = g * ((UINT64_C(1) << RUN_SECURE_THC_WEIGHT_BITS) - 1);
+        unsigned b = 1;
+        while (b < 63 && (UINT64_C(1) << b) <= vmax)
+            b++;
+        unsigned k = b;
+        while (k < 64 && (double)n * (double)((UINT64_C(1) << b) - 1) >= (double)(UINT64_C(1) << k))
+            k++;
+        p->value_bits = b;
+        p->ring_bits = k;
+    }
     uint32_t t = 0;
     if (s->aggregation.secure == SECURE_SECAGG_PLUS) {
         uint32_t degree;
@@ -293,6 +403,11 @@ run_secure_round_start(struct run_world *w, int64_t now, size_t n, struct run_su
 {
     w->sa_n = n;
     w->rec.secure = true;
+    if (w->thc_ring) {
+        int rc0 = run_secure_thc_inputs(w, n, eb);
+        if (rc0 < 0)
+            return rc0;
+    }
     for (size_t i = 0; i < n; i++) {
         if (w->jobs[i].dropout != DROPOUT_BEFORE_DOWNLOAD) {
             w->rec.downlink_bits += w->jobs[i].down_bits;
@@ -345,14 +460,24 @@ run_secure_finish(struct run_world *w, int64_t now, bool aborted, struct run_sum
     w->received = included;
     w->secure_mean_ready = false;
     if (rc == 0 && !aborted && included > 0) {
-        rc = secagg_server_result(w->sa, w->ring_sum, w->dim + 1, eb);
-        if (rc == 0)
+        rc = secagg_server_result(w->sa, w->ring_sum, w->sa_m, eb);
+        if (rc == 0 && w->thc_ring) {
+            /* One decode and one inverse rotation for the whole round. */
+            struct codec_link link = { .seed = w->s->seed, .round = w->round, .client = 0 };
+            size_t weight = (size_t)w->ring_sum[w->sa_m - 1];
+            if (weight == 0)
+                rc = errbuf_set(eb, -ERR_ABORTED, "no weight reached the server");
+            else
+                thc_decode_sum(w->th[0].thc, w->mean, w->ring_sum, weight, w->thc_norm, &link);
+            w->secure_mean_ready = rc == 0;
+        } else if (rc == 0) {
             rc = fixed_point_decode_weighted(&w->ring_fp, w->mean_d, w->ring_sum, w->dim, included,
                                              eb);
-        if (rc == 0) {
-            for (size_t i = 0; i < w->dim; i++)
-                w->mean[i] = (float)w->mean_d[i];
-            w->secure_mean_ready = true;
+            if (rc == 0) {
+                for (size_t i = 0; i < w->dim; i++)
+                    w->mean[i] = (float)w->mean_d[i];
+                w->secure_mean_ready = true;
+            }
         }
     }
     run_secure_end_round(w);
@@ -398,7 +523,7 @@ run_secure_reply(struct run_world *w, const struct event *ev, struct run_summary
     uint64_t bits = (uint64_t)j->reply_len * 8;
     w->rec.uplink_bits += bits;
     if (phase == SECAGG_PHASE_MASKED_INPUT) {
-        uint64_t payload = (uint64_t)(w->dim + 1) * w->sa_params.ring_bits;
+        uint64_t payload = (uint64_t)w->sa_m * w->sa_params.ring_bits;
         w->rec.uplink_payload_bits += payload;
         w->rec.uplink_protocol_bits += bits - payload;
     } else {

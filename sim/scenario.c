@@ -937,6 +937,14 @@ scenario_cross_check(struct scenario_ctx *c, const struct ynode *root, struct sc
             return scenario_node_error(c, n, "train.clients_per_round", -ERR_RANGE,
                                        "secure aggregation needs at least 3 clients per round");
         }
+        if (s->uplink.codec.kind == CODEC_THC &&
+            (s->uplink.codec.rotation != CODEC_ROTATION_SHARED || s->uplink.error_feedback)) {
+            n = AT("uplink.codec");
+            return scenario_node_error(
+                c, n, "uplink.rotation", -ERR_INVALID,
+                "THC under secure aggregation sums integers of one shared rotation: set "
+                "uplink.rotation: shared (and no error feedback)");
+        }
         if (s->aggregation.threshold > s->train.clients_per_round) {
             n = AT("aggregation.threshold");
             return scenario_node_error(c, n, "aggregation.threshold", -ERR_RANGE,

@@ -434,18 +434,20 @@ def check_sweep(binary, src, tmp):
 def check_secure(binary, src, tmp):
     """SecAgg and SecAgg+: full protocol == accounting mode bit for bit, close to plain,
     aborted rounds below the threshold, bits split into payload and protocol."""
+    sc = os.path.join(src, "tests", "e2e", "tiny.yaml")
     base = ["--set", "data.clients=120", "--set", "train.clients_per_round=30",
             "--set", "train.rounds=6", "--set", "population.dropout.probability=0.1",
             "--set", "population.dropout.phase=any", "-q"]
     q = ("SELECT round, accuracy, loss, participants, dropped, uplink_bits, downlink_bits, "
          "uplink_payload_bits, uplink_protocol_bits, downlink_protocol_bits, secure_aborted "
          "FROM rounds ORDER BY round")
-    for kind in ("secagg", "secagg+"):
-        run(binary, ["run", "--db", "full.db", "--set", f"aggregation.secure={kind}",
-                     "--threads", "2"] + base, tmp, check=0)
-        run(binary, ["run", "--db", "acc.db", "--set", f"aggregation.secure={kind}",
-                     "--set", "aggregation.masks=accounting", "--threads", "1"] + base, tmp,
-            check=0)
+    thc = ["--set", "uplink.codec=thc", "--set", "uplink.rotation=shared"]
+    for kind, extra in (("secagg", []), ("secagg+", []), ("secagg+", thc)):
+        run(binary, ["run", sc, "--db", "full.db", "--set", f"aggregation.secure={kind}",
+                     "--threads", "2"] + extra + base, tmp, check=0)
+        run(binary, ["run", sc, "--db", "acc.db", "--set", f"aggregation.secure={kind}",
+                     "--set", "aggregation.masks=accounting", "--threads", "1"] + extra + base,
+            tmp, check=0)
         full, acc = query(os.path.join(tmp, "full.db"), q), query(os.path.join(tmp, "acc.db"), q)
         if full != acc:
             fail(f"{kind}: accounting mode differs from the full protocol")
@@ -454,15 +456,15 @@ def check_secure(binary, src, tmp):
                 fail(f"{kind}: bits or status of round {r[0]}: {r}")
         os.remove(os.path.join(tmp, "full.db"))
         os.remove(os.path.join(tmp, "acc.db"))
-    run(binary, ["run", "--db", "plain.db"] + base, tmp, check=0)
-    run(binary, ["run", "--db", "sec.db", "--set", "aggregation.secure=secagg"] + base, tmp,
+    run(binary, ["run", sc, "--db", "plain.db"] + base, tmp, check=0)
+    run(binary, ["run", sc, "--db", "sec.db", "--set", "aggregation.secure=secagg"] + base, tmp,
         check=0)
     plain = query(os.path.join(tmp, "plain.db"), "SELECT accuracy FROM rounds ORDER BY round")
     sec = query(os.path.join(tmp, "sec.db"), "SELECT accuracy FROM rounds ORDER BY round")
     if abs(plain[-1][0] - sec[-1][0]) > 0.02:
         fail(f"secure aggregation drifts from plain: {sec[-1][0]} vs {plain[-1][0]}")
     # Half the cohort vanishing before upload is below every threshold: rounds abort.
-    run(binary, ["run", "--db", "ab.db", "--set", "aggregation.secure=secagg+",
+    run(binary, ["run", sc, "--db", "ab.db", "--set", "aggregation.secure=secagg+",
                  "--set", "population.dropout.probability=0.6",
                  "--set", "population.dropout.phase=before_upload"] + base[:6] + ["-q"], tmp,
         check=0)
@@ -474,7 +476,7 @@ def check_secure(binary, src, tmp):
             check=2)
     if "secure aggregation runs sync rounds without over-selection" not in p.stderr:
         fail("secagg with over-selection: " + p.stderr)
-    print(f"secure: full == accounting for secagg and secagg+; plain {plain[-1][0]:.4f} vs "
+    print(f"secure: full == accounting for secagg, secagg+ and THC; plain {plain[-1][0]:.4f} vs "
           f"secagg {sec[-1][0]:.4f}; aborts below threshold")
 
 

@@ -442,7 +442,8 @@ def check_secure(binary, src, tmp):
          "uplink_payload_bits, uplink_protocol_bits, downlink_protocol_bits, secure_aborted "
          "FROM rounds ORDER BY round")
     thc = ["--set", "uplink.codec=thc", "--set", "uplink.rotation=shared"]
-    for kind, extra in (("secagg", []), ("secagg+", []), ("secagg+", thc)):
+    semi = ["--set", "aggregation.threat=semi-malicious"]
+    for kind, extra in (("secagg", []), ("secagg+", []), ("secagg+", thc), ("secagg", semi)):
         run(binary, ["run", sc, "--db", "full.db", "--set", f"aggregation.secure={kind}",
                      "--threads", "2"] + extra + base, tmp, check=0)
         run(binary, ["run", sc, "--db", "acc.db", "--set", f"aggregation.secure={kind}",
@@ -476,7 +477,8 @@ def check_secure(binary, src, tmp):
             check=2)
     if "secure aggregation runs sync rounds without over-selection" not in p.stderr:
         fail("secagg with over-selection: " + p.stderr)
-    print(f"secure: full == accounting for secagg, secagg+ and THC; plain {plain[-1][0]:.4f} vs "
+    print(f"secure: full == accounting for secagg, secagg+, THC and semi-malicious; plain "
+          f"{plain[-1][0]:.4f} vs "
           f"secagg {sec[-1][0]:.4f}; aborts below threshold")
 
 

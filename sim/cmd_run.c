@@ -86,6 +86,8 @@ cmd_run_usage(FILE *f)
                "                       1 per job with --jobs); results are identical for every N\n"
                "  --jobs N             run up to N sweep combinations in parallel processes\n"
                "  --dry-run            list the runs a sweep would make, and stop\n"
+               "  --no-sweep           run the scenario once, ignoring its sweep section (e.g.\n"
+               "                       fedbits run --no-sweep --set uplink.codec=drive)\n"
                "  -q, --quiet          no progress display\n"
                "  -h, --help           show this help\n"
                "\n"
@@ -118,6 +120,7 @@ struct cmd_run_opts {
     uint64_t jobs;
     bool quiet;
     bool dry_run;
+    bool no_sweep;               /* run the scenario without its sweep section */
     const unsigned char *resume; /* fedbits resume: the checkpoint to continue from */
     size_t resume_len;
 };
@@ -137,7 +140,7 @@ cmd_run_add_set(struct cmd_run_opts *mo, const char *set)
 static int
 cmd_run_parse_opts(int argc, char **argv, bool is_run, struct cmd_run_opts *mo)
 {
-    enum { OPT_DB = 256, OPT_SEED, OPT_SET, OPT_THREADS, OPT_JOBS, OPT_DRY_RUN };
+    enum { OPT_DB = 256, OPT_SEED, OPT_SET, OPT_THREADS, OPT_JOBS, OPT_DRY_RUN, OPT_NO_SWEEP };
     static const struct option run_opts[] = {
         { "db", required_argument, NULL, OPT_DB },
         { "seed", required_argument, NULL, OPT_SEED },
@@ -145,6 +148,7 @@ cmd_run_parse_opts(int argc, char **argv, bool is_run, struct cmd_run_opts *mo)
         { "threads", required_argument, NULL, OPT_THREADS },
         { "jobs", required_argument, NULL, OPT_JOBS },
         { "dry-run", no_argument, NULL, OPT_DRY_RUN },
+        { "no-sweep", no_argument, NULL, OPT_NO_SWEEP },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -172,6 +176,9 @@ cmd_run_parse_opts(int argc, char **argv, bool is_run, struct cmd_run_opts *mo)
             break;
         case OPT_DRY_RUN:
             mo->dry_run = true;
+            break;
+        case OPT_NO_SWEEP:
+            mo->no_sweep = true;
             break;
         case OPT_DB:
             if (optarg[0] == '\0') {
@@ -271,6 +278,8 @@ cmd_run_plan_init(struct cmd_run_plan *p, const struct cmd_run_opts *mo, struct 
     int rc = sweep_parse(&p->sweep, p->name, p->text, p->len, eb);
     if (rc < 0)
         return rc;
+    if (mo->no_sweep)
+        sweep_release(&p->sweep); /* validated, then set aside: one run of the base scenario */
     p->n = p->sweep.n > 0 ? p->sweep.n : 1;
     p->sets = mem_alloc((p->sweep.n_keys + mo->n_sets + 1) * sizeof *p->sets);
     if (p->sets == NULL)

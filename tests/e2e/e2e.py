@@ -189,6 +189,11 @@ def check_cli(binary, src, tmp):
     for word in ("synthetic_iid", "logreg", "none", "fedavg"):
         if word not in p.stdout:
             fail(f"list lacks {word}")
+    p = run(binary, ["run", "--no-sweep", "--set", "uplink.codec=drive", "--set",
+                     "train.rounds=2", "--db", "ns.db"], tmp, check=0)
+    if "uplink bits" not in p.stdout or len(query(os.path.join(tmp, "ns.db"),
+                                                  "SELECT id FROM runs")) != 1:
+        fail("--no-sweep: " + p.stdout)
     p = run(binary, ["list", "--keys"], tmp, check=0)
     with open(os.path.join(src, "docs", "scenarios.md")) as f:
         doc = f.read()

@@ -575,6 +575,38 @@ def check_docofl(binary, src, tmp):
           f"accuracy {d[-1][4]:.4f} vs {p[-1][2]:.4f}")
 
 
+def check_dme(binary, src, tmp):
+    """fedbits dme and bench codecs: one CSV row per codec and bit budget with the documented
+    columns; vNMSE near theory (EDEN 1 and 2 bits); NMSE = vNMSE / n; bad flags exit 2."""
+    import csv
+    import io
+    p = run(binary, ["dme", "--codec", "eden", "--codec", "quicfl", "--bits", "1", "--bits",
+                     "2", "--dim", "4096", "--clients", "4", "--trials", "20", "--dist",
+                     "lognormal", "--format", "csv"], tmp, check=0)
+    rows = list(csv.DictReader(io.StringIO(p.stdout)))
+    want = ("codec,bits,dim,clients,dist,trials,vnmse,vnmse_se,nmse,nmse_se,bits_per_coord,"
+            "encode_ns_per_coord,decode_ns_per_coord").split(",")
+    if [c for c in want if c not in rows[0]] or len(rows) != 4:
+        fail("dme csv: " + p.stdout)
+    got = {(r["codec"], r["bits"]): r for r in rows}
+    for (codec, bits), theory in ((("eden", "1"), 0.5708), (("eden", "2"), 0.1331)):
+        r = got[(codec, bits)]
+        v, se = float(r["vnmse"]), float(r["vnmse_se"])
+        if abs(v - theory) > max(0.01 * theory, 4 * se):
+            fail(f"{codec} {bits} bits: vNMSE {v} vs {theory}")
+        if abs(float(r["nmse"]) - v / 4) > 4 * float(r["nmse_se"]) + 0.01 * v:
+            fail(f"{codec} {bits} bits: NMSE {r['nmse']} is not vNMSE / 4")
+    p = run(binary, ["bench", "codecs", "--dim", "4096", "--reps", "3", "--format", "csv"],
+            tmp, check=0)
+    bench = list(csv.DictReader(io.StringIO(p.stdout)))
+    if bench[0]["codec"] != "rht" or "encode_ns_per_coord" not in bench[0] or len(bench) < 10:
+        fail("bench codecs csv: " + p.stdout)
+    run(binary, ["dme", "--codec", "nope", "--bits", "2"], tmp, check=2)
+    run(binary, ["dme", "--codec", "eden", "--bits", "2", "--dim", "0"], tmp, check=2)
+    print(f"dme: {len(rows)} rows, EDEN vNMSE {got[('eden', '1')]['vnmse']} / "
+          f"{got[('eden', '2')]['vnmse']}; bench codecs {len(bench)} rows")
+
+
 CHECKS = {
     "default": check_default,
     "determinism": check_determinism,
@@ -589,6 +621,7 @@ CHECKS = {
     "secure": check_secure,
     "resume": check_resume,
     "docofl": check_docofl,
+    "dme": check_dme,
 }
 
 

@@ -30,7 +30,7 @@ enum skey_type {
 /* An enumerated key's names, either a fixed list or the functions of the owning module. */
 struct skey_enum {
     const char *const *names; /* NULL-terminated, value = index */
-    size_t (*count)(void);
+    size_t count;             /* with name(): the number of choices */
     const char *(*name)(int v);
 };
 
@@ -68,22 +68,10 @@ static const char *const availability_names[] = { "always", "probability", "diur
 static const char *const protocol_names[] = { "sync", "async", NULL };
 static const char *const staleness_names[] = { "sqrt", "constant", NULL };
 
-static size_t
-scenario_codec_count(void)
-{
-    return CODEC_KIND_COUNT;
-}
-
 static const char *
 scenario_codec_name(int v)
 {
     return codec_kind_name((enum codec_kind)v);
-}
-
-static size_t
-scenario_server_opt_count(void)
-{
-    return SERVER_OPT_KIND_COUNT;
 }
 
 static const char *
@@ -92,22 +80,10 @@ scenario_server_opt_name(int v)
     return server_opt_kind_name((enum server_opt_kind)v);
 }
 
-static size_t
-scenario_dataset_count(void)
-{
-    return DATA_KIND_COUNT;
-}
-
 static const char *
 scenario_dataset_name(int v)
 {
     return data_source_kind_name((enum data_kind)v);
-}
-
-static size_t
-scenario_partition_count(void)
-{
-    return PARTITION_KIND_COUNT;
 }
 
 static const char *
@@ -116,9 +92,9 @@ scenario_partition_name(int v)
     return partition_kind_name((enum partition_kind)v);
 }
 
-static const struct skey_enum e_dataset = { .count = scenario_dataset_count,
+static const struct skey_enum e_dataset = { .count = DATA_KIND_COUNT,
                                             .name = scenario_dataset_name };
-static const struct skey_enum e_partition = { .count = scenario_partition_count,
+static const struct skey_enum e_partition = { .count = PARTITION_KIND_COUNT,
                                               .name = scenario_partition_name };
 static const struct skey_enum e_model = { .names = model_names };
 static const struct skey_enum e_secure = { .names = secure_names };
@@ -132,12 +108,6 @@ static const struct skey_enum e_network_dist = { .names = network_dist_names };
 static const struct skey_enum e_availability = { .names = availability_names };
 static const struct skey_enum e_protocol = { .names = protocol_names };
 static const struct skey_enum e_staleness = { .names = staleness_names };
-static size_t
-scenario_down_codec_count(void)
-{
-    return CODEC_KIND_COUNT + 1;
-}
-
 static const char *
 scenario_down_codec_name(int v)
 {
@@ -147,11 +117,10 @@ scenario_down_codec_name(int v)
 /* Values follow enum docofl_wire_anchor_codec, which starts at 1; 0 is never valid. */
 static const char *const anchor_codec_names[] = { "(none)", "ecuq", "eden", NULL };
 static const struct skey_enum e_anchor_codec = { .names = anchor_codec_names };
-static const struct skey_enum e_down_codec = { .count = scenario_down_codec_count,
+static const struct skey_enum e_down_codec = { .count = CODEC_KIND_COUNT + 1,
                                                .name = scenario_down_codec_name };
-static const struct skey_enum e_codec = { .count = scenario_codec_count,
-                                          .name = scenario_codec_name };
-static const struct skey_enum e_server_opt = { .count = scenario_server_opt_count,
+static const struct skey_enum e_codec = { .count = CODEC_KIND_COUNT, .name = scenario_codec_name };
+static const struct skey_enum e_server_opt = { .count = SERVER_OPT_KIND_COUNT,
                                                .name = scenario_server_opt_name };
 
 #define OFF(member) offsetof(struct scenario, member)
@@ -417,7 +386,7 @@ skey_choice_count(const struct skey_enum *e)
             n++;
         return n;
     }
-    return e->count();
+    return e->count;
 }
 
 static const char *

@@ -10,9 +10,10 @@
 struct fedavg {
     struct codec *codec;
     size_t dim;
-    float *acc;        /* codec_acc_len() floats */
-    double weight_sum; /* sum of weights added this round */
-    size_t count;      /* messages added this round */
+    size_t acc_len;        /* codec_acc_len() */
+    float *scratch;        /* one decoded message, then the finished sum */
+    struct exact_sum *sum; /* acc_len weighted sums, then the weight sum */
+    size_t count;          /* messages added this round */
 };
 
 struct fedavg *
@@ -23,9 +24,12 @@ fedavg_new(const struct codec_params *p, size_t dim)
         return NULL;
     a->dim = dim;
     a->codec = codec_new(p, dim);
-    if (a->codec != NULL)
-        a->acc = mem_calloc(codec_acc_len(a->codec), sizeof *a->acc);
-    if (a->codec == NULL || a->acc == NULL) {
+    if (a->codec != NULL) {
+        a->acc_len = codec_acc_len(a->codec);
+        a->scratch = mem_calloc(a->acc_len, sizeof *a->scratch);
+        a->sum = exact_sum_new(a->acc_len + 1);
+    }
+    if (a->codec == NULL || a->scratch == NULL || a->sum == NULL) {
         fedavg_free(a);
         return NULL;
     }
@@ -38,15 +42,15 @@ fedavg_free(struct fedavg *a)
     if (a == NULL)
         return;
     codec_free(a->codec);
-    mem_free(a->acc);
+    mem_free(a->scratch);
+    exact_sum_free(a->sum);
     mem_free(a);
 }
 
 void
 fedavg_begin(struct fedavg *a)
 {
-    memset(a->acc, 0, codec_acc_len(a->codec) * sizeof *a->acc);
-    a->weight_sum = 0;
+    exact_sum_clear(a->sum);
     a->count = 0;
 }
 
@@ -56,12 +60,24 @@ fedavg_add(struct fedavg *a, const uint8_t *msg, size_t len, double weight,
 {
     if (!(weight > 0.0) || !isfinite(weight))
         return errbuf_set(eb, -ERR_INVALID, "update weight %g is not positive", weight);
-    int rc = codec_decode_add(a->codec, a->acc, msg, len, weight, link, eb);
+    memset(a->scratch, 0, a->acc_len * sizeof *a->scratch);
+    int rc = codec_decode_add(a->codec, a->scratch, msg, len, 1.0, link, eb);
     if (rc < 0)
         return rc;
-    a->weight_sum += weight;
+    rc = exact_sum_add_f32(a->sum, 0, a->scratch, a->acc_len, weight, eb);
+    if (rc == 0)
+        rc = exact_sum_add_f64(a->sum, a->acc_len, weight, eb);
+    if (rc < 0)
+        return errbuf_prefix(eb, "decoded update");
     a->count++;
     return 0;
+}
+
+void
+fedavg_merge(struct fedavg *dst, const struct fedavg *src)
+{
+    exact_sum_merge(dst->sum, src->sum);
+    dst->count += src->count;
 }
 
 size_t
@@ -70,13 +86,28 @@ fedavg_count(const struct fedavg *a)
     return a->count;
 }
 
+struct exact_sum *
+fedavg_sum(struct fedavg *a)
+{
+    return a->sum;
+}
+
+double
+fedavg_weight(const struct fedavg *a)
+{
+    return exact_sum_get(a->sum, a->acc_len);
+}
+
 int
 fedavg_finish(struct fedavg *a, float *out, const struct codec_link *round_link, struct errbuf *eb)
 {
-    if (a->count == 0)
+    double weight = fedavg_weight(a);
+    if (!(weight > 0.0))
         return errbuf_set(eb, -ERR_ABORTED, "no update reached the server this round");
-    codec_decode_finish(a->codec, out, a->acc, round_link);
-    float inv = (float)(1.0 / a->weight_sum);
+    for (size_t i = 0; i < a->acc_len; i++)
+        a->scratch[i] = (float)exact_sum_get(a->sum, i);
+    codec_decode_finish(a->codec, out, a->scratch, round_link);
+    float inv = (float)(1.0 / weight);
     for (size_t i = 0; i < a->dim; i++)
         out[i] *= inv;
     return 0;

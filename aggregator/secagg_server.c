@@ -33,6 +33,7 @@ struct secagg_server {
     struct shamir_share *shares; /* n * (d + 1): shares of each client's secret */
     uint32_t *share_count;
     struct shamir *sh;
+    uint8_t *local; /* sharded: clients whose masked input this process holds; NULL = all */
 };
 
 /* The stage a client reaches by replying in phase. */
@@ -128,6 +129,7 @@ secagg_server_free(struct secagg_server *s)
     mem_free(s->cc_sig);
     mem_free(s->env);
     mem_free(s->sum);
+    mem_free(s->local);
     mem_free(s->u3map);
     mem_free(s->shares);
     mem_free(s->share_count);
@@ -406,9 +408,10 @@ server_ingest(struct secagg_server *s, enum secagg_phase phase, uint32_t client,
     return 0;
 }
 
-int
-secagg_server_receive(struct secagg_server *s, enum secagg_phase phase, uint32_t client,
-                      const unsigned char *msg, size_t len, struct errbuf *eb)
+/* Checks that client may reply in phase now (turn, not a duplicate, due). */
+static int
+server_check_reply(const struct secagg_server *s, enum secagg_phase phase, uint32_t client,
+                   struct errbuf *eb)
 {
     int rc = server_check_turn(s, phase, client, eb);
     if (rc < 0)
@@ -421,6 +424,57 @@ secagg_server_receive(struct secagg_server *s, enum secagg_phase phase, uint32_t
     if (s->stage[client] != server_stage_before(s, phase))
         return errbuf_set(eb, -ERR_INVALID, "secagg server: client %u is not due in phase %d",
                           client, (int)phase);
+    return 0;
+}
+
+int
+secagg_server_set_local(struct secagg_server *s, const uint8_t *local, struct errbuf *eb)
+{
+    if (s->closed >= server_stage_of(SECAGG_PHASE_MASKED_INPUT))
+        return errbuf_set(eb, -ERR_INVALID,
+                          "secagg server: sharding must be set before MaskedInput closes");
+    if (s->local == NULL) {
+        s->local = mem_alloc(s->p.n);
+        if (s->local == NULL)
+            return errbuf_set(eb, -ERR_NOMEM, "secagg server: out of memory");
+    }
+    memcpy(s->local, local, s->p.n);
+    return 0;
+}
+
+static bool
+server_is_local(const struct secagg_server *s, uint32_t client)
+{
+    return s->local == NULL || s->local[client] != 0;
+}
+
+int
+secagg_server_receive_elsewhere(struct secagg_server *s, enum secagg_phase phase, uint32_t client,
+                                struct errbuf *eb)
+{
+    if (phase != SECAGG_PHASE_MASKED_INPUT || s->local == NULL)
+        return errbuf_set(eb, -ERR_INVALID,
+                          "secagg server: only a sharded server takes MaskedInput elsewhere");
+    int rc = server_check_reply(s, phase, client, eb);
+    if (rc < 0)
+        return rc;
+    if (server_is_local(s, client))
+        return errbuf_set(eb, -ERR_INVALID, "secagg server: client %u's input is held here",
+                          client);
+    s->stage[client] = (uint8_t)server_stage_of(phase);
+    return 0;
+}
+
+int
+secagg_server_receive(struct secagg_server *s, enum secagg_phase phase, uint32_t client,
+                      const unsigned char *msg, size_t len, struct errbuf *eb)
+{
+    int rc = server_check_reply(s, phase, client, eb);
+    if (rc < 0)
+        return rc;
+    if (phase == SECAGG_PHASE_MASKED_INPUT && !server_is_local(s, client))
+        return errbuf_set(eb, -ERR_INVALID,
+                          "secagg server: client %u's input is held by another process", client);
     rc = server_ingest(s, phase, client, msg, len, eb);
     if (rc < 0) {
         s->dropped_at[client] = (uint8_t)phase;
@@ -523,6 +577,8 @@ server_finish(struct secagg_server *s, struct errbuf *eb)
         return 0;
     for (uint32_t v = 0; v < s->p.n; v++) {
         int rc = 0;
+        if (!server_is_local(s, v))
+            continue; /* its owner removes its masks */
         if (s->stage[v] >= 3)
             rc = server_unmask_self(s, v, eb);
         else if (s->stage[v] == 2 && server_has_u3_neighbour(s, v))

@@ -28,6 +28,14 @@
  * removed from their rebuilt b_u, including those that vanished during Unmasking.
  * Accounting mode follows the same sets and checks and yields the same sum.
  *
+ * Sharding (sim/cluster.h): when several processes share a round, each holds the masked
+ * inputs of some clients. secagg_server_set_local() names them; the others' MaskedInput
+ * replies are recorded with secagg_server_receive_elsewhere(), every other phase runs the
+ * same everywhere, and Unmasking removes only the local clients' masks (the self mask of a
+ * local client in U3, the pairwise masks a local dropped client left on its neighbours).
+ * result() is then this process's share: the shares of all processes add up, modulo
+ * 2^ring_bits, to the sum above.
+ *
  * Ownership: params are copied; request bytes go to caller buffers; reply bytes are
  * borrowed for the call only. Not thread-safe: one thread drives a server.
  */
@@ -61,6 +69,14 @@ int secagg_server_message_for(struct secagg_server *s, enum secagg_phase phase, 
 /* Ingests one reply of phase from client (see above for errors and their effect). */
 int secagg_server_receive(struct secagg_server *s, enum secagg_phase phase, uint32_t client,
                           const unsigned char *msg, size_t len, struct errbuf *eb)
+    __attribute__((warn_unused_result));
+/* Sharding: local[client] != 0 for the clients whose masked input this process holds
+ * (p.n entries, copied). Before MaskedInput closes. */
+int secagg_server_set_local(struct secagg_server *s, const uint8_t *local, struct errbuf *eb)
+    __attribute__((warn_unused_result));
+/* Sharding: client's MaskedInput reply was received and summed by the process holding it. */
+int secagg_server_receive_elsewhere(struct secagg_server *s, enum secagg_phase phase,
+                                    uint32_t client, struct errbuf *eb)
     __attribute__((warn_unused_result));
 /* Closes phase: silent clients drop. -ERR_ABORTED below threshold (or failed unmasking). */
 int secagg_server_close_phase(struct secagg_server *s, enum secagg_phase phase, struct errbuf *eb)

@@ -123,7 +123,17 @@ struct cmd_run_opts {
     bool no_sweep;               /* run the scenario without its sweep section */
     const unsigned char *resume; /* fedbits resume: the checkpoint to continue from */
     size_t resume_len;
+    struct cluster *cluster; /* the MPI ranks of this invocation (sim/cluster.h) */
+    bool root;               /* rank 0 (or the only process): writes the store, prints */
+    char who[32];            /* "run (rank N)" on other ranks, else empty */
 };
+
+/* `run`, or `run (rank N)` on the ranks after the first, whose errors name their rank. */
+static const char *
+cmd_run_who(const struct cmd_run_opts *mo)
+{
+    return mo->who[0] != '\0' ? mo->who : "run";
+}
 
 static int
 cmd_run_add_set(struct cmd_run_opts *mo, const char *set)
@@ -402,6 +412,9 @@ cmd_run_print_summary(const struct scenario *s, int64_t run_id, const char *stat
     printf("  %-18s %llu (%s)\n", "downlink bits", (unsigned long long)sum->downlink_bits, down);
     printf("  %-18s %.3f s\n", "simulated time", simtime_to_s(sum->sim_time_us));
     printf("  %-18s %.2f s (%u threads)\n", "wall time", wall_s, sum->threads);
+    if (sum->ranks > 1)
+        printf("  %-18s %u (rank 0 put %.0f bytes per round into collectives)\n", "MPI ranks",
+               sum->ranks, sum->rounds > 0 ? (double)sum->rank_bytes / (double)sum->rounds : 0.0);
     printf("  %-18s %zu\n", "model parameters", sum->model_dim);
     printf("  %-18s %s\n", "event fingerprint", sum->fingerprint);
 }
@@ -430,7 +443,7 @@ cmd_run_execute(const struct scenario *s, struct store *st, int64_t run_id,
 {
     struct errbuf eb;
     errbuf_clear(&eb);
-    struct cmd_run_progress prog = { .tty = !mo->quiet && isatty(STDERR_FILENO),
+    struct cmd_run_progress prog = { .tty = mo->root && !mo->quiet && isatty(STDERR_FILENO),
                                      .started_ns = wallclock_ns() };
     struct run_options ro = {
         .threads = (unsigned)mo->threads,
@@ -439,6 +452,7 @@ cmd_run_execute(const struct scenario *s, struct store *st, int64_t run_id,
         .ctx = &prog,
         .resume = mo->resume,
         .resume_len = mo->resume_len,
+        .cluster = mo->cluster,
     };
     struct run_summary sum;
     int rc = run_execute(s, st, run_id, &ro, &sum, &eb);
@@ -453,13 +467,15 @@ cmd_run_execute(const struct scenario *s, struct store *st, int64_t run_id,
     wallclock_utc_iso8601(finished, sizeof finished);
     struct errbuf eb2;
     errbuf_clear(&eb2);
-    int frc = store_finish_run(st, run_id, final, finished, wall, rc == 0 ? sum.fingerprint : NULL,
-                               rc < 0 ? err_text : NULL, &eb2);
+    int frc = st == NULL ? 0
+                         : store_finish_run(st, run_id, final, finished, wall,
+                                            rc == 0 ? sum.fingerprint : NULL,
+                                            rc < 0 ? err_text : NULL, &eb2);
     if (rc < 0)
-        cmd_run_print_error("run", &eb);
+        cmd_run_print_error(cmd_run_who(mo), &eb);
     if (frc < 0)
         cmd_run_print_error("run", &eb2);
-    if (summary)
+    if (summary && mo->root)
         cmd_run_print_summary(s, run_id, final, &sum, wall);
     if (row != NULL) {
         row->id = run_id;
@@ -610,9 +626,11 @@ cmd_run_parallel(struct cmd_run_plan *plan, struct cmd_run_opts *mo, const char 
 }
 
 int
-cmd_run(int argc, char **argv)
+cmd_run(int argc, char **argv, struct cluster *cl)
 {
-    struct cmd_run_opts mo = { 0 };
+    struct cmd_run_opts mo = { .cluster = cl, .root = cluster_rank(cl) == 0 };
+    if (!mo.root)
+        snprintf(mo.who, sizeof mo.who, "run (rank %u)", cluster_rank(cl));
     struct cmd_run_plan plan = { 0 };
     struct store *st = NULL;
     struct cmd_run_row *rows = NULL;
@@ -628,8 +646,15 @@ cmd_run(int argc, char **argv)
         }
         goto out;
     }
+    if (mo.jobs > 1 && cluster_size(cl) > 1) {
+        fprintf(stderr,
+                "fedbits %s: --jobs runs sweep combinations in processes of its own; "
+                "under mpirun the ranks share each run (drop --jobs)\n",
+                cmd_run_who(&mo));
+        goto out;
+    }
     if (cmd_run_plan_init(&plan, &mo, &eb) < 0) {
-        cmd_run_print_error("run", &eb);
+        cmd_run_print_error(cmd_run_who(&mo), &eb);
         goto out;
     }
     /* Validate every combination before anything runs. */
@@ -637,7 +662,7 @@ cmd_run(int argc, char **argv)
     for (size_t i = 0; i < plan.n; i++) {
         struct scenario s;
         if (cmd_run_plan_load(&plan, &mo, i, &s, &eb) < 0) {
-            cmd_run_print_error("run", &eb);
+            cmd_run_print_error(cmd_run_who(&mo), &eb);
             scenario_release(&first);
             goto out;
         }
@@ -645,6 +670,11 @@ cmd_run(int argc, char **argv)
             first = s;
         else
             scenario_release(&s);
+    }
+    if (mo.dry_run && !mo.root) {
+        scenario_release(&first);
+        status = EXIT_SUCCESS;
+        goto out;
     }
     if (mo.dry_run) {
         printf("%zu run%s of '%s' -> %s\n", plan.n, plan.n == 1 ? "" : "s", first.name,
@@ -658,7 +688,8 @@ cmd_run(int argc, char **argv)
         status = EXIT_SUCCESS;
         goto out;
     }
-    if (store_open(&st, first.output.db, &eb) < 0) {
+    /* Only rank 0 writes the database; the other ranks compute their share of each run. */
+    if (mo.root && store_open(&st, first.output.db, &eb) < 0) {
         cmd_run_print_error("run", &eb);
         scenario_release(&first);
         status = EXIT_FAILURE;
@@ -672,7 +703,7 @@ cmd_run(int argc, char **argv)
     int64_t sweep_id = 0;
     char now[32];
     wallclock_utc_iso8601(now, sizeof now);
-    if (plan.sweep.n > 0 &&
+    if (plan.sweep.n > 0 && st != NULL &&
         store_begin_sweep(st, plan.sweep.n > 0 ? plan.name : "", plan.text, plan.sweep.label_keys,
                           plan.n, now, &sweep_id, &eb) < 0) {
         cmd_run_print_error("run", &eb);
@@ -691,7 +722,7 @@ cmd_run(int argc, char **argv)
     for (size_t i = 0; i < plan.n && !cmd_run_signal_stop; i++) {
         struct scenario s;
         if (cmd_run_plan_load(&plan, &mo, i, &s, &eb) < 0) {
-            cmd_run_print_error("run", &eb);
+            cmd_run_print_error(cmd_run_who(&mo), &eb);
             status = EXIT_FAILURE;
             break;
         }
@@ -712,6 +743,7 @@ cmd_run(int argc, char **argv)
             .sweep_label = rows[i].label,
         };
         int rc = json == NULL || hash_json == NULL ? errbuf_set(&eb, -ERR_NOMEM, "out of memory")
+                 : st == NULL                      ? 0
                  : parallel                        ? store_queue_run(st, &info, &ids[i], &eb)
                                                    : store_begin_run(st, &info, &ids[i], &eb);
         mem_free(json);
@@ -734,7 +766,7 @@ cmd_run(int argc, char **argv)
         st = NULL;
         status = cmd_run_parallel(&plan, &mo, db, ids, rows);
     }
-    if (plan.sweep.n > 0)
+    if (plan.sweep.n > 0 && mo.root)
         cmd_run_print_table(rows, plan.n, db);
 out:
     if (rows != NULL) {
@@ -752,7 +784,7 @@ out:
 int
 cmd_run_validate(int argc, char **argv)
 {
-    struct cmd_run_opts mo = { 0 };
+    struct cmd_run_opts mo = { .root = true };
     struct cmd_run_plan plan = { 0 };
     struct errbuf eb;
     errbuf_clear(&eb);
@@ -834,7 +866,7 @@ cmd_run_resume(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    struct cmd_run_opts mo = { 0 };
+    struct cmd_run_opts mo = { .root = true };
     uint64_t run_id = 0;
     optind = 1;
     opterr = 0;

@@ -5,13 +5,17 @@
  * combination when it has none), validates every combination before anything runs, and
  * runs them into the results database: one after another, or in --jobs parallel processes
  * (the runs are queued in the database first, so their ids and rows do not depend on the
- * schedule). Progress goes to stderr on a terminal; the summary to stdout. Each takes the
+ * schedule), or shared by the ranks of an MPI job (sim/cluster.h). Progress goes to stderr
+ * on a terminal; the summary to stdout. Each takes the
  * command's own argv (argv[0] is the command name) and returns the process exit status.
  */
 #ifndef FEDBITS_SIM_CMD_RUN_H
 #define FEDBITS_SIM_CMD_RUN_H
 
-int cmd_run(int argc, char **argv);
+#include "sim/cluster.h"
+
+/* cl: the MPI ranks sharing the runs (rank 0 writes the database and prints). */
+int cmd_run(int argc, char **argv, struct cluster *cl);
 int cmd_run_validate(int argc, char **argv);
 /* `fedbits resume RESULTS.db --run ID`: continue a run from its latest checkpoint. */
 int cmd_run_resume(int argc, char **argv);

@@ -30,6 +30,7 @@
 #include "base/mem.h"
 #include "base/simtime.h"
 #include "fedbits_config.h"
+#include "sim/cluster.h"
 #include "sim/cmd_codec.h"
 #include "sim/cmd_secagg.h"
 #include "sim/cmd_plot.h"
@@ -127,6 +128,31 @@ main_cmd_list(int argc, char **argv)
     return EXIT_SUCCESS;
 }
 
+/*
+ * fedbits run, alone or as one rank of `mpirun -np N fedbits run ...` (sim/cluster.h). A rank
+ * that fails ends them all: the others may be waiting for it in a collective.
+ */
+static int
+main_cmd_run(int argc, char **argv)
+{
+    struct cluster *cl = NULL;
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    if (cluster_init(&cl, &argc, &argv, &eb) < 0) {
+        char line[ERRBUF_MSG_BYTES + 64];
+        errbuf_format(&eb, line, sizeof line);
+        fprintf(stderr, "fedbits run: %s\n", line);
+        cluster_abort(cl, EXIT_FAILURE);
+    }
+    int status = cmd_run(argc - 1, argv + 1, cl);
+    fflush(stdout);
+    fflush(stderr);
+    if (status != EXIT_SUCCESS && cluster_size(cl) > 1)
+        cluster_abort(cl, status);
+    cluster_finalize(cl);
+    return status;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -149,7 +175,7 @@ main(int argc, char **argv)
         return EXIT_SUCCESS;
     }
     if (strcmp(cmd, "run") == 0)
-        return cmd_run(argc - 1, argv + 1);
+        return main_cmd_run(argc, argv);
     if (strcmp(cmd, "validate") == 0)
         return cmd_run_validate(argc - 1, argv + 1);
     if (strcmp(cmd, "resume") == 0)

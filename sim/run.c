@@ -20,6 +20,8 @@
 #include "codec/codec.h"
 #include "codec/error_feedback.h"
 #include "fedbits_config.h"
+#include "aggregator/exact_sum.h"
+#include "sim/cluster.h"
 #include "sim/event_queue.h"
 #include "sim/population.h"
 #include "sim/wallclock.h"
@@ -37,13 +39,58 @@ run_is_async(const struct run_world *w)
     return w->s->protocol.type == PROTOCOL_ASYNC;
 }
 
+bool
+run_owns(const struct run_world *w, const struct run_job *j)
+{
+    return cluster_owner(w->cl, j->client) == cluster_rank(w->cl);
+}
+
+/* Asked, or this host's cores shared among the ranks running on it. */
 static unsigned
-run_thread_count(unsigned asked)
+run_thread_count(const struct run_world *w, unsigned asked)
 {
     if (asked > 0)
         return asked;
     long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (unsigned)n : 1u;
+    unsigned per = n > 0 ? (unsigned)n / cluster_local_size(w->cl) : 1u;
+    return per > 0 ? per : 1u;
+}
+
+void
+run_parallel(struct run_world *w, const size_t *slots, size_t n,
+             void (*fn)(struct run_world *, struct run_job *, struct run_thread *))
+{
+#if FEDBITS_HAVE_OPENMP
+    unsigned threads = w->n_threads < n ? w->n_threads : (unsigned)n;
+    long cnt = (long)n;
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+    for (long i = 0; i < cnt; i++)
+        fn(w, &w->jobs[slots[i]], &w->th[omp_get_thread_num()]);
+#else
+    for (size_t i = 0; i < n; i++)
+        fn(w, &w->jobs[slots[i]], &w->th[0]);
+#endif
+}
+
+int
+run_agree(struct run_world *w, int local_rc, struct errbuf *eb)
+{
+    if (cluster_size(w->cl) <= 1)
+        return local_rc;
+    uint64_t failed = local_rc < 0;
+    struct errbuf inner;
+    errbuf_clear(&inner);
+    int rc = cluster_sum_u64(w->cl, &failed, 1, &inner);
+    if (rc < 0) {
+        *eb = inner;
+        return rc;
+    }
+    if (local_rc < 0)
+        return local_rc;
+    if (failed > 0)
+        return errbuf_set(eb, -ERR_ABORTED, "round %llu: another rank failed (see its message)",
+                          (unsigned long long)w->round);
+    return 0;
 }
 
 static void
@@ -59,6 +106,8 @@ run_world_release(struct run_world *w)
             codec_free(w->th[t].down);
             mem_free(w->th[t].down_msg);
             mem_free(w->th[t].received);
+            fedavg_free(w->th[t].agg);
+            exact_sum_free(w->th[t].raw);
         }
     }
     if (w->jobs != NULL) {
@@ -70,6 +119,9 @@ run_world_release(struct run_world *w)
     mem_free(w->th);
     mem_free(w->jobs);
     mem_free(w->batch);
+    mem_free(w->owned);
+    mem_free(w->meta);
+    exact_sum_free(w->raw);
     mem_free(w->eligible);
     mem_free(w->busy);
     if (w->residual != NULL) {
@@ -82,7 +134,6 @@ run_world_release(struct run_world *w)
     mem_free(w->events);
     mem_free(w->w);
     mem_free(w->mean);
-    mem_free(w->exact);
     fedavg_free(w->agg);
     server_opt_free(w->opt);
     event_queue_free(w->q);
@@ -176,7 +227,7 @@ run_world_init(struct run_world *w, struct errbuf *eb)
         w->n_jobs = (size_t)s->protocol.concurrency;
     else
         w->n_jobs = (size_t)ceil(s->protocol.over_selection * (double)s->train.clients_per_round);
-    w->n_threads = run_thread_count(w->o->threads);
+    w->n_threads = run_thread_count(w, w->o->threads);
     if (w->n_threads > w->n_jobs)
         w->n_threads = (unsigned)w->n_jobs;
 
@@ -184,8 +235,8 @@ run_world_init(struct run_world *w, struct errbuf *eb)
     w->w = mem_alloc(w->dim * sizeof *w->w);
     w->mean = mem_alloc(w->dim * sizeof *w->mean);
     if (s->output.nmse) {
-        w->exact = mem_alloc(w->dim * sizeof *w->exact);
-        if (w->exact == NULL)
+        w->raw = exact_sum_new(w->dim + 1);
+        if (w->raw == NULL)
             goto nomem;
     }
     w->eligible = mem_alloc(n_clients * sizeof *w->eligible);
@@ -197,6 +248,8 @@ run_world_init(struct run_world *w, struct errbuf *eb)
     }
     w->jobs = mem_calloc(w->n_jobs, sizeof *w->jobs);
     w->batch = mem_alloc(w->n_jobs * sizeof *w->batch);
+    w->owned = mem_alloc(w->n_jobs * sizeof *w->owned);
+    w->meta = mem_alloc(RUN_META_WORDS * w->n_jobs * sizeof *w->meta);
     w->th = mem_calloc(w->n_threads, sizeof *w->th);
     w->agg = fedavg_new(&s->uplink.codec, w->dim);
     struct server_opt_params op;
@@ -204,8 +257,8 @@ run_world_init(struct run_world *w, struct errbuf *eb)
     w->opt = server_opt_new(&op, w->dim);
     w->q = event_queue_new();
     if (w->w == NULL || w->mean == NULL || w->eligible == NULL || w->busy == NULL ||
-        w->jobs == NULL || w->batch == NULL || w->th == NULL || w->agg == NULL || w->opt == NULL ||
-        w->q == NULL)
+        w->jobs == NULL || w->batch == NULL || w->owned == NULL || w->meta == NULL ||
+        w->th == NULL || w->agg == NULL || w->opt == NULL || w->q == NULL)
         goto nomem;
     for (unsigned t = 0; t < w->n_threads; t++) {
         struct run_thread *th = &w->th[t];
@@ -221,6 +274,16 @@ run_world_init(struct run_world *w, struct errbuf *eb)
         }
         if (th->trainer == NULL || th->up == NULL || th->down == NULL)
             goto nomem;
+        if (!run_is_async(w)) {
+            th->agg = fedavg_new(&s->uplink.codec, w->dim);
+            if (th->agg == NULL)
+                goto nomem;
+        }
+        if (s->output.nmse) {
+            th->raw = exact_sum_new(w->dim + 1);
+            if (th->raw == NULL)
+                goto nomem;
+        }
         if (s->uplink.error_feedback) {
             th->ef = error_feedback_new(th->up);
             if (th->ef == NULL)
@@ -290,29 +353,23 @@ run_push_job(struct run_world *w, int64_t time, uint32_t type, size_t slot, stru
     return run_push(w, time, type, j->client, j->client, j->gen * w->n_jobs + slot, eb);
 }
 
-/* Everything one started client computes; runs in parallel across the batch. */
+/*
+ * Everything one started client computes, on the rank that owns it; runs in parallel across
+ * the batch. Sets the job's message sizes, training result and status (run_flush() shares
+ * them with the other ranks).
+ */
 static void
 run_compute_job(struct run_world *w, struct run_job *j, struct run_thread *th)
 {
     const struct scenario *s = w->s;
     struct codec_link link = { .seed = s->seed, .round = j->stream, .client = j->client };
     size_t k = (size_t)j->client;
-    j->rc = 0;
-    j->msg_len = 0;
-    j->down_bits = 0;
-    j->t_down = j->t_train = j->t_up = 0;
-    j->tr = (struct train_result){ 0 };
-    errbuf_clear(&j->eb);
-    size_t n;
-    dataset_client_train(w->ds, k, &n);
-    j->samples = n;
     /* A client that vanishes before uploading never fills its ring input: keep it defined. */
     if (j->ring != NULL)
         memset(j->ring, 0, w->sa_m * sizeof *j->ring);
     if (j->dropout == DROPOUT_BEFORE_DOWNLOAD)
         return;
 
-    uint64_t critical_bits; /* downlink bits the round waits for */
     if (w->docofl != NULL) {
         /* DoCoFL: the client rebuilds the model from its anchor and this round's correction;
          * only the correction is on the critical path (the anchor was fetched ahead). */
@@ -322,7 +379,6 @@ run_compute_job(struct run_world *w, struct run_job *j, struct run_thread *th)
         if (j->rc < 0)
             return;
         j->down_bits = j->corr_bits + j->anchor_bits;
-        critical_bits = j->corr_bits;
     } else {
         /* Downlink: the server encodes the model for this client; the client decodes it. */
         size_t down_len = 0;
@@ -333,15 +389,7 @@ run_compute_job(struct run_world *w, struct run_job *j, struct run_thread *th)
         if (j->rc < 0)
             return;
         j->down_bits = (uint64_t)down_len * 8;
-        critical_bits = j->down_bits;
     }
-    j->t_down = population_transfer_us(w->pop, k, j->stream, true, critical_bits);
-
-    double work = s->train.local_steps > 0 ? (double)(s->train.local_steps * s->train.batch_size)
-                                           : (double)(n * s->train.local_epochs);
-    j->t_train = population_compute_us(w->pop, k, work);
-    j->exp_total =
-        simtime_add(population_expected_transfer_us(w->pop, k, true, critical_bits), j->t_train);
     if (j->dropout == DROPOUT_DURING_TRAINING)
         return;
 
@@ -372,12 +420,72 @@ run_compute_job(struct run_world *w, struct run_job *j, struct run_thread *th)
             codec_encode(th->up, j->msg, codec_max_bytes(th->up), &j->msg_len, j->w, &link, &j->eb);
     if (j->rc < 0)
         return;
+    if (s->aggregation.secure != SECURE_NONE)
+        run_secure_encode_job(w, j, th);
+}
+
+/* The job's phase durations, from its message sizes and the population (on every rank). */
+static void
+run_time_job(struct run_world *w, struct run_job *j)
+{
+    const struct scenario *s = w->s;
+    size_t k = (size_t)j->client;
+    j->t_down = j->t_train = j->t_up = 0;
+    j->exp_total = 0;
+    if (j->dropout == DROPOUT_BEFORE_DOWNLOAD)
+        return;
+    /* Downlink bits the round waits for: with DoCoFL only the correction (the anchor was
+     * fetched ahead, off the critical path). */
+    uint64_t critical_bits = w->docofl != NULL ? j->corr_bits : j->down_bits;
+    j->t_down = population_transfer_us(w->pop, k, j->stream, true, critical_bits);
+    double work = s->train.local_steps > 0 ? (double)(s->train.local_steps * s->train.batch_size)
+                                           : (double)(j->samples * s->train.local_epochs);
+    j->t_train = population_compute_us(w->pop, k, work);
+    j->exp_total =
+        simtime_add(population_expected_transfer_us(w->pop, k, true, critical_bits), j->t_train);
+    if (j->msg_len == 0)
+        return; /* dropped before uploading */
     uint64_t up_bits = (uint64_t)j->msg_len * 8;
     j->t_up = population_transfer_us(w->pop, k, j->stream, false, up_bits);
     j->exp_total =
         simtime_add(j->exp_total, population_expected_transfer_us(w->pop, k, false, up_bits));
-    if (s->aggregation.secure != SECURE_NONE)
-        run_secure_encode_job(w, j, th);
+}
+
+/*
+ * Shares what the owners computed for the batch (RUN_META_WORDS words per job: downlink
+ * bits; uplink bytes with the failure flag in the top bit; the training loss's bits) with
+ * every rank, so that all of them schedule the same events. Non-owners contribute zeros.
+ */
+static int
+run_share_batch(struct run_world *w, struct errbuf *eb)
+{
+    size_t n = w->n_batch;
+    memset(w->meta, 0, RUN_META_WORDS * n * sizeof *w->meta);
+    for (size_t i = 0; i < n; i++) {
+        const struct run_job *j = &w->jobs[w->batch[i]];
+        if (!run_owns(w, j))
+            continue;
+        uint64_t *m = &w->meta[RUN_META_WORDS * i];
+        m[0] = j->down_bits;
+        m[1] = (uint64_t)j->msg_len | (j->rc < 0 ? RUN_META_FAILED : 0);
+        memcpy(&m[2], &j->tr.loss, sizeof m[2]);
+    }
+    int rc = cluster_sum_u64(w->cl, w->meta, RUN_META_WORDS * n, eb);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        struct run_job *j = &w->jobs[w->batch[i]];
+        if (run_owns(w, j))
+            continue;
+        const uint64_t *m = &w->meta[RUN_META_WORDS * i];
+        j->down_bits = m[0];
+        j->msg_len = (size_t)(m[1] & ~RUN_META_FAILED);
+        memcpy(&j->tr.loss, &m[2], sizeof j->tr.loss);
+        if (m[1] & RUN_META_FAILED)
+            j->rc = errbuf_set(&j->eb, -ERR_ABORTED, "failed on rank %u (see its message)",
+                               cluster_owner(w->cl, j->client));
+    }
+    return 0;
 }
 
 /*
@@ -388,7 +496,8 @@ static int
 run_start_job(struct run_world *w, size_t slot, uint64_t client, uint64_t stream, int64_t now,
               struct errbuf *eb)
 {
-    if (w->residual != NULL && w->residual[client] == NULL) {
+    if (w->residual != NULL && w->residual[client] == NULL &&
+        cluster_owner(w->cl, client) == cluster_rank(w->cl)) {
         w->residual[client] = mem_calloc(w->dim, sizeof(float));
         if (w->residual[client] == NULL)
             return errbuf_set(eb, -ERR_NOMEM, "out of memory for client %llu's residual",
@@ -419,22 +528,36 @@ run_start_job(struct run_world *w, size_t slot, uint64_t client, uint64_t stream
     return 0;
 }
 
-/* Computes every job started at this instant (in parallel), then queues their events. */
+/*
+ * Computes every job started at this instant (in parallel, each on its owner's rank), shares
+ * their sizes between ranks, then queues their events.
+ */
 static int
 run_flush(struct run_world *w, int64_t now, struct errbuf *eb)
 {
     if (w->n_batch == 0)
         return 0;
-#if FEDBITS_HAVE_OPENMP
-    long n = (long)w->n_batch;
-    unsigned threads = w->n_threads < w->n_batch ? w->n_threads : (unsigned)w->n_batch;
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
-    for (long i = 0; i < n; i++)
-        run_compute_job(w, &w->jobs[w->batch[i]], &w->th[omp_get_thread_num()]);
-#else
-    for (size_t i = 0; i < w->n_batch; i++)
-        run_compute_job(w, &w->jobs[w->batch[i]], &w->th[0]);
-#endif
+    size_t n_owned = 0;
+    for (size_t i = 0; i < w->n_batch; i++) {
+        struct run_job *j = &w->jobs[w->batch[i]];
+        size_t n;
+        dataset_client_train(w->ds, (size_t)j->client, &n);
+        j->samples = n;
+        j->rc = 0;
+        j->msg_len = 0;
+        j->down_bits = 0;
+        j->agg_weight = 0;
+        j->tr = (struct train_result){ 0 };
+        errbuf_clear(&j->eb);
+        if (run_owns(w, j))
+            w->owned[n_owned++] = w->batch[i];
+    }
+    run_parallel(w, w->owned, n_owned, run_compute_job);
+    if (cluster_size(w->cl) > 1) {
+        int rc = run_share_batch(w, eb);
+        if (rc < 0)
+            return rc;
+    }
     for (size_t i = 0; i < w->n_batch; i++) {
         size_t slot = w->batch[i];
         struct run_job *j = &w->jobs[slot];
@@ -443,6 +566,7 @@ run_flush(struct run_world *w, int64_t now, struct errbuf *eb)
             return errbuf_prefix(eb, "round %llu, client %llu", (unsigned long long)w->round,
                                  (unsigned long long)j->client);
         }
+        run_time_job(w, j);
         if (w->s->aggregation.secure != SECURE_NONE)
             continue; /* the protocol drives the round (run_secure.c) */
         int rc;
@@ -489,33 +613,104 @@ run_note_client(struct run_world *w, const struct run_job *j, int outcome, int64
     return 0;
 }
 
+static void
+run_raw_job(struct run_world *w, struct run_job *j, struct run_thread *th)
+{
+    j->rc = exact_sum_add_f32(th->raw, 0, j->w, w->dim, (double)j->samples, &j->eb);
+    if (j->rc == 0)
+        j->rc = exact_sum_add_f64(th->raw, w->dim, (double)j->samples, &j->eb);
+}
+
 /*
  * NMSE of the decoded aggregate against the exact weighted mean of the same updates (the
  * uncompressed vectors the clients encoded). Sync runs only: the contributors are the jobs
- * of the round whose update was accepted, summed in slot order in double.
+ * of the round whose update was accepted, summed exactly by their owners and reduced.
  */
-static double
-run_nmse(struct run_world *w, const bool *accepted)
+static int
+run_nmse(struct run_world *w, const bool *accepted, double *nmse, struct errbuf *eb)
 {
-    memset(w->exact, 0, w->dim * sizeof *w->exact);
-    double total = 0;
+    size_t n = 0;
     for (size_t k = 0; k < w->n_jobs; k++) {
-        const struct run_job *j = &w->jobs[k];
-        if (!accepted[k] || j->samples == 0)
-            continue;
-        double wt = (double)j->samples;
-        total += wt;
-        for (size_t i = 0; i < w->dim; i++)
-            w->exact[i] += wt * (double)j->w[i];
+        struct run_job *j = &w->jobs[k];
+        if (accepted[k] && j->samples > 0 && run_owns(w, j))
+            w->owned[n++] = k;
     }
+    for (unsigned t = 0; t < w->n_threads; t++)
+        exact_sum_clear(w->th[t].raw);
+    run_parallel(w, w->owned, n, run_raw_job);
+    exact_sum_clear(w->raw);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const struct run_job *j = &w->jobs[w->owned[i]];
+        if (j->rc < 0) {
+            *eb = j->eb;
+            rc = errbuf_prefix(eb, "round %llu, client %llu's update", (unsigned long long)w->round,
+                               (unsigned long long)j->client);
+        }
+    }
+    for (unsigned t = 0; t < w->n_threads; t++)
+        exact_sum_merge(w->raw, w->th[t].raw);
+    rc = run_agree(w, rc, eb);
+    if (rc == 0)
+        rc = cluster_sum_i128(w->cl, exact_sum_words(w->raw), w->dim + 1, eb);
+    if (rc < 0)
+        return rc;
+    double total = exact_sum_get(w->raw, w->dim);
     double err = 0, norm = 0;
-    for (size_t i = 0; i < w->dim; i++) {
-        double e = w->exact[i] / total;
+    for (size_t i = 0; total > 0 && i < w->dim; i++) {
+        double e = exact_sum_get(w->raw, i) / total;
         double d = (double)w->mean[i] - e;
         err += d * d;
         norm += e * e;
     }
-    return norm > 0 ? err / norm : 0.0;
+    *nmse = norm > 0 ? err / norm : 0.0;
+    return 0;
+}
+
+static void
+run_add_job(struct run_world *w, struct run_job *j, struct run_thread *th)
+{
+    struct codec_link link = { .seed = w->s->seed, .round = j->stream, .client = j->client };
+    j->rc = fedavg_add(th->agg, j->msg, j->msg_len, j->agg_weight, &link, &j->eb);
+}
+
+/*
+ * The plain round's sum: sync rounds decode their accepted updates now, in parallel on
+ * their owners (async ones were added as they arrived); then the ranks reduce the exact sum.
+ */
+static int
+run_aggregate(struct run_world *w, struct errbuf *eb)
+{
+    int rc = 0;
+    if (!run_is_async(w)) {
+        size_t n = 0;
+        for (size_t k = 0; k < w->n_jobs; k++) {
+            struct run_job *j = &w->jobs[k];
+            if (j->agg_weight > 0 && j->round == w->round && run_owns(w, j))
+                w->owned[n++] = k;
+        }
+        for (unsigned t = 0; t < w->n_threads; t++)
+            fedavg_begin(w->th[t].agg);
+        run_parallel(w, w->owned, n, run_add_job);
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            const struct run_job *j = &w->jobs[w->owned[i]];
+            if (j->rc < 0) {
+                *eb = j->eb;
+                rc = errbuf_prefix(eb, "round %llu, update of client %llu",
+                                   (unsigned long long)w->round, (unsigned long long)j->client);
+            }
+        }
+        for (unsigned t = 0; t < w->n_threads; t++)
+            fedavg_merge(w->agg, w->th[t].agg);
+    } else if (w->agg_rc < 0) {
+        *eb = w->agg_eb;
+        rc = w->agg_rc;
+    }
+    rc = run_agree(w, rc, eb);
+    if (rc < 0)
+        return rc;
+    struct exact_sum *sum = fedavg_sum(w->agg);
+    return cluster_sum_i128(w->cl, exact_sum_words(sum), exact_sum_len(sum), eb);
 }
 
 static int
@@ -592,8 +787,13 @@ run_close(struct run_world *w, int64_t now, int64_t next_at, const bool *accepte
     struct codec_link link = { .seed = s->seed, .round = w->round, .client = RUN_NO_CLIENT };
     rec->round = w->round;
     bool secure = w->s->aggregation.secure != SECURE_NONE;
-    rec->failed =
-        w->received < need || (secure ? !w->secure_mean_ready : fedavg_count(w->agg) == 0);
+    bool enough = w->received >= need;
+    if (!secure && enough) {
+        rc = run_aggregate(w, eb);
+        if (rc < 0)
+            return rc;
+    }
+    rec->failed = !enough || (secure ? !w->secure_mean_ready : !(fedavg_weight(w->agg) > 0));
     if (!rec->failed) {
         if (!secure) {
             rc = fedavg_finish(w->agg, w->mean, &link, eb);
@@ -602,7 +802,9 @@ run_close(struct run_world *w, int64_t now, int64_t next_at, const bool *accepte
         }
         if (s->output.nmse && accepted != NULL) {
             rec->has_nmse = true;
-            rec->nmse = run_nmse(w, accepted);
+            rc = run_nmse(w, accepted, &rec->nmse, eb);
+            if (rc < 0)
+                return rc;
         }
         server_opt_apply(w->opt, w->w, w->mean);
         w->version++;
@@ -610,7 +812,7 @@ run_close(struct run_world *w, int64_t now, int64_t next_at, const bool *accepte
     rec->sim_time_us = now;
     rec->train_loss = rec->participants > 0 ? w->train_loss_sum / (double)rec->participants : 0;
     rec->staleness_mean = rec->participants > 0 ? w->staleness_sum / (double)rec->participants : 0;
-    if (w->round % s->output.eval_every == 0 || w->round == s->train.rounds) {
+    if (w->root && (w->round % s->output.eval_every == 0 || w->round == s->train.rounds)) {
         struct eval_result er;
         trainer_evaluate(w->th[0].trainer, w->w, &w->ds->test, NULL, w->ds->test.n, &er);
         rec->evaluated = true;
@@ -624,9 +826,11 @@ run_close(struct run_world *w, int64_t now, int64_t next_at, const bool *accepte
                 return rc;
         }
     }
-    rc = store_write_round_clients(w->st, w->run_id, rec, w->events, w->n_events, eb);
-    if (rc < 0)
-        return rc;
+    if (w->st != NULL) {
+        rc = store_write_round_clients(w->st, w->run_id, rec, w->events, w->n_events, eb);
+        if (rc < 0)
+            return rc;
+    }
     if (s->output.checkpoint_every > 0 && w->round % s->output.checkpoint_every == 0 &&
         w->round < s->train.rounds)
         w->checkpoint_due = true;
@@ -644,6 +848,7 @@ run_close(struct run_world *w, int64_t now, int64_t next_at, const bool *accepte
     w->train_loss_sum = 0;
     w->staleness_sum = 0;
     fedavg_begin(w->agg);
+    w->agg_rc = 0;
     if (w->round >= s->train.rounds) {
         w->done = true;
         return 0;
@@ -861,11 +1066,15 @@ run_upload(struct run_world *w, size_t slot, int64_t now, struct run_summary *su
         outcome = STORE_DISCARDED;
     } else {
         double weight = (double)j->samples * run_staleness_weight(s, staleness);
-        if (j->samples > 0) {
-            int rc = fedavg_add(w->agg, j->msg, j->msg_len, weight, &link, eb);
-            if (rc < 0)
-                return errbuf_prefix(eb, "round %llu, update of client %llu",
-                                     (unsigned long long)w->round, (unsigned long long)j->client);
+        if (j->samples > 0 && !run_is_async(w)) {
+            j->agg_weight = weight; /* decoded at the round's close, in parallel */
+        } else if (j->samples > 0 && run_owns(w, j) && w->agg_rc == 0) {
+            /* Async: the slot is reused at once; the owner adds it now (an error waits for the
+             * close, which all ranks reach together). */
+            w->agg_rc = fedavg_add(w->agg, j->msg, j->msg_len, weight, &link, &w->agg_eb);
+            if (w->agg_rc < 0)
+                errbuf_prefix(&w->agg_eb, "round %llu, update of client %llu",
+                              (unsigned long long)w->round, (unsigned long long)j->client);
         }
         w->received++;
         w->rec.participants++;
@@ -945,17 +1154,38 @@ run_execute(const struct scenario *s, struct store *st, int64_t run_id, const st
             struct run_summary *sum, struct errbuf *eb)
 {
     *sum = (struct run_summary){ 0 };
-    struct run_world w = { .s = s, .st = st, .run_id = run_id, .o = o, .round = 1 };
+    struct run_world w = {
+        .s = s,
+        .st = st,
+        .run_id = run_id,
+        .o = o,
+        .round = 1,
+        .cl = o->cluster,
+        .root = cluster_rank(o->cluster) == 0,
+    };
     /* Parallelism is across clients; each BLAS call stays on its calling thread. */
     openblas_set_num_threads(1);
-    int rc = run_world_init(&w, eb);
+    uint64_t bytes0 = cluster_bytes(w.cl);
+    int rc = 0;
+    if (cluster_size(w.cl) > 1 && (s->output.checkpoint_every > 0 || o->resume != NULL))
+        rc = errbuf_set(eb, -ERR_UNSUPPORTED,
+                        "output.checkpoint_every: checkpoints and resume need a single process "
+                        "(this run has %u MPI ranks)",
+                        cluster_size(w.cl));
+    if (rc == 0) {
+        /* Every rank loads the data itself: agree before the first collective. */
+        rc = run_agree(&w, run_world_init(&w, eb), eb);
+    }
     if (rc < 0)
         goto out;
     sum->model_dim = w.dim;
     sum->threads = w.n_threads;
-    rc = store_set_model_params(st, run_id, w.dim, eb);
-    if (rc < 0)
-        goto out;
+    sum->ranks = cluster_size(w.cl);
+    if (st != NULL) {
+        rc = store_set_model_params(st, run_id, w.dim, eb);
+        if (rc < 0)
+            goto out;
+    }
     w.rec.round = 1;
     fedavg_begin(w.agg);
     if (o->resume != NULL) {
@@ -1000,6 +1230,7 @@ run_execute(const struct scenario *s, struct store *st, int64_t run_id, const st
     if (rc == 0 && !w.done)
         rc = errbuf_set(eb, -ERR_INTERNAL, "the event queue ran dry after %llu rounds",
                         (unsigned long long)sum->rounds);
+    sum->rank_bytes = cluster_bytes(w.cl) - bytes0;
     unsigned char digest[32];
     crypto_generichash_final(&w.fp, digest, sizeof digest);
     sodium_bin2hex(sum->fingerprint, sizeof sum->fingerprint, digest, sizeof digest);

@@ -21,11 +21,14 @@
  *
  * Determinism: every random draw comes from a stream named (seed, purpose, round, client).
  * Jobs that start together from the same model version are computed in parallel (OpenMP,
- * `threads`), each into its own slot, and the server consumes slots in event order, so the
- * results are bit-identical whatever the number of threads. A BLAKE2b fingerprint over every
- * processed event (time, type, client) is returned so that two runs can be compared.
+ * `threads`), each into its own slot, and across MPI ranks (sim/cluster.h: each rank computes
+ * the clients it owns, every rank runs the same event loop). Updates are summed exactly
+ * (aggregator/exact_sum.h), so the results are bit-identical whatever the number of threads
+ * and ranks. A BLAKE2b fingerprint over every processed event (time, type, client) is
+ * returned so that two runs can be compared.
  *
- * The caller owns the store and the scenario; run_execute() reports each round to the
+ * The caller owns the store and the scenario (with several ranks, only rank 0 passes a
+ * store; the others pass NULL); run_execute() reports each round to the
  * store and to an optional callback (progress display) and returns a summary. It checks
  * *stop between events and returns -ERR_INTERRUPTED when it is set (rounds already
  * reported stay in the store).
@@ -38,6 +41,7 @@
 #include <stdint.h>
 
 #include "base/errbuf.h"
+#include "sim/cluster.h"
 #include "sim/scenario.h"
 #include "sim/store.h"
 
@@ -64,6 +68,7 @@ struct run_options {
     void *ctx;                         /* passed to on_round */
     const unsigned char *resume;       /* a checkpoint to continue from, or NULL */
     size_t resume_len;
+    struct cluster *cluster; /* MPI ranks sharing the run; NULL: one process */
 };
 
 struct run_summary {
@@ -76,7 +81,9 @@ struct run_summary {
     uint64_t events;       /* events processed */
     uint64_t participants; /* updates aggregated over the run */
     size_t model_dim;      /* parameters of the model */
-    unsigned threads;      /* threads used */
+    unsigned threads;      /* threads used (by this rank) */
+    unsigned ranks;        /* processes that shared the run */
+    uint64_t rank_bytes;   /* payload bytes this rank put into collectives (0 with one) */
     char fingerprint[RUN_FINGERPRINT_HEX];
 };
 

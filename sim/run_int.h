@@ -24,6 +24,7 @@
 #include "codec/error_feedback.h"
 #include "codec/fixed_point.h"
 #include "codec/thc.h"
+#include "sim/cluster.h"
 #include "sim/event_queue.h"
 #include "sim/population.h"
 #include "sim/run.h"
@@ -33,20 +34,24 @@
 /* Deadlines sort after every client event at the same instant: an update arriving exactly
  * at the deadline counts. */
 #define RUN_DEADLINE_KEY UINT64_MAX
+/* What ranks share per started job (run_flush): downlink bits, uplink bytes | failed, loss. */
+#define RUN_META_WORDS  3
+#define RUN_META_FAILED (UINT64_C(1) << 63)
 
 /* One client's participation: its inputs, computed work, timing and fate. */
 struct run_job {
     bool active;  /* started and not yet ended */
     uint64_t gen; /* job number (names its random streams in async runs) */
     uint64_t client;
-    uint64_t round;   /* round (sync) or aggregation period (async) it started in */
-    uint64_t stream;  /* the "round" part of its random streams' names */
-    uint64_t version; /* model version it trained from */
-    int dropout;      /* enum dropout_phase, or RUN_NO_DROPOUT */
-    double drop_frac; /* where in training a during_training dropout happens */
-    size_t samples;   /* training rows (the FedAvg weight) */
-    float *w;         /* received model, then the update (dim floats) */
-    uint8_t *msg;     /* uplink message */
+    uint64_t round;    /* round (sync) or aggregation period (async) it started in */
+    uint64_t stream;   /* the "round" part of its random streams' names */
+    uint64_t version;  /* model version it trained from */
+    int dropout;       /* enum dropout_phase, or RUN_NO_DROPOUT */
+    double drop_frac;  /* where in training a during_training dropout happens */
+    size_t samples;    /* training rows (the FedAvg weight) */
+    double agg_weight; /* sync: weight its update joins the round's sum with at close (0: none) */
+    float *w;          /* received model, then the update (dim floats) */
+    uint8_t *msg;      /* uplink message */
     size_t msg_len;
     uint64_t down_bits;
     int64_t t_down, t_train, t_up; /* phase durations */
@@ -85,6 +90,8 @@ struct run_thread {
     struct docofl_client *dc;  /* DoCoFL reconstruction workspace */
     struct thc *thc;           /* secure THC: integer encoder (NULL otherwise) */
     uint16_t *thc_ints;        /* its table integers, thc_padded_len() */
+    struct fedavg *agg;        /* sync: its share of the round's sum (merged at close) */
+    struct exact_sum *raw;     /* output.nmse: its share of the uncompressed sum */
 };
 
 struct run_world {
@@ -96,10 +103,11 @@ struct run_world {
     struct population *pop;
     struct model_spec spec;
     size_t dim;
-    float *w;      /* global model */
-    float *mean;   /* the round's mean update */
-    double *exact; /* uncompressed mean of the same updates (output.nmse) */
-    struct fedavg *agg;
+    float *w;           /* global model */
+    float *mean;        /* the round's mean update */
+    struct fedavg *agg; /* the round's sum (async: added as updates arrive, by their owners) */
+    int agg_rc;         /* async: an add that failed on this rank, reported at the close */
+    struct errbuf agg_eb;
     struct server_opt *opt;
     struct run_job *jobs;
     size_t n_jobs; /* pool size */
@@ -112,6 +120,11 @@ struct run_world {
     struct docofl_client_state *dc_state; /* each client's anchor id (DoCoFL) */
     struct run_thread *th;
     unsigned n_threads;
+    struct cluster *cl;    /* the ranks sharing the run (sim/cluster.h); NULL: one process */
+    bool root;             /* rank 0: evaluates and writes the store */
+    size_t *owned;         /* scratch: slots this rank computes, n_jobs entries */
+    uint64_t *meta;        /* scratch: per-job sizes, loss and status exchanged between ranks */
+    struct exact_sum *raw; /* output.nmse: uncompressed weighted sum and weight (dim + 1) */
     struct event_queue *q;
     crypto_generichash_state fp;
     int64_t now; /* virtual time of the event being handled */
@@ -149,6 +162,15 @@ struct run_world {
 
 /* Shared by run.c and run_secure.c */
 bool run_is_async(const struct run_world *w);
+/* True when this rank computes job j's client (always with one process). */
+bool run_owns(const struct run_world *w, const struct run_job *j);
+/* Runs fn(w, jobs[slots[i]], thread) for i in [0, n) on the run's threads. */
+void run_parallel(struct run_world *w, const size_t *slots, size_t n,
+                  void (*fn)(struct run_world *, struct run_job *, struct run_thread *));
+/* Agrees across ranks on whether one failed (local_rc < 0); returns its error, or the
+ * error of a rank that failed elsewhere. */
+int run_agree(struct run_world *w, int local_rc, struct errbuf *eb)
+    __attribute__((warn_unused_result));
 int run_push(struct run_world *w, int64_t time, uint32_t type, uint64_t client, uint64_t key,
              uint64_t arg, struct errbuf *eb) __attribute__((warn_unused_result));
 int run_push_job(struct run_world *w, int64_t time, uint32_t type, size_t slot, struct errbuf *eb)

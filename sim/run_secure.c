@@ -29,10 +29,6 @@
 #include "base/mem.h"
 #include "base/rng.h"
 #include "base/simtime.h"
-#include "fedbits_config.h"
-#if FEDBITS_HAVE_OPENMP
-#include <omp.h>
-#endif
 #include "base/banned.h"
 
 /* The phase in which a client whose dropout phase is `phase` stops answering. */
@@ -181,41 +177,41 @@ run_secure_thc_encode(struct run_world *w, struct run_job *j, struct run_thread 
 static int
 run_secure_thc_inputs(struct run_world *w, size_t n, struct errbuf *eb)
 {
+    /* The owners compute their clients' norms; the ranks agree on the largest. */
     double norm = 0;
+    size_t n_owned = 0;
     for (size_t i = 0; i < n; i++) {
         const struct run_job *j = &w->jobs[i];
         if (j->dropout != RUN_NO_DROPOUT && j->dropout != DROPOUT_AFTER_UPLOAD)
             continue; /* never reports a norm it could upload */
+        w->rec.uplink_bits += 32;
+        w->rec.uplink_protocol_bits += 32;
+        if (!run_owns(w, j))
+            continue;
+        w->owned[n_owned++] = i;
         double s = 0;
         for (size_t k = 0; k < w->dim; k++)
             s += (double)j->w[k] * (double)j->w[k];
         norm = sqrt(s) > norm ? sqrt(s) : norm;
-        w->rec.uplink_bits += 32;
-        w->rec.uplink_protocol_bits += 32;
     }
+    int rc = cluster_max_f64(w->cl, &norm, 1, eb);
+    if (rc < 0)
+        return rc;
     w->thc_norm = norm > 0 ? norm : 1.0;
-#if FEDBITS_HAVE_OPENMP
-    long cnt = (long)n;
-#pragma omp parallel for num_threads(w->n_threads) schedule(dynamic, 1)
-    for (long i = 0; i < cnt; i++) {
-        struct run_job *j = &w->jobs[i];
-        if (j->dropout == RUN_NO_DROPOUT || j->dropout == DROPOUT_AFTER_UPLOAD)
-            run_secure_thc_encode(w, j, &w->th[omp_get_thread_num()]);
-    }
-#else
-    for (size_t i = 0; i < n; i++) {
-        struct run_job *j = &w->jobs[i];
-        if (j->dropout == RUN_NO_DROPOUT || j->dropout == DROPOUT_AFTER_UPLOAD)
-            run_secure_thc_encode(w, j, &w->th[0]);
-    }
-#endif
-    for (size_t i = 0; i < n; i++) {
-        struct run_job *j = &w->jobs[i];
+    run_parallel(w, w->owned, n_owned, run_secure_thc_encode);
+    rc = 0;
+    for (size_t i = 0; i < n_owned && rc == 0; i++) {
+        const struct run_job *j = &w->jobs[w->owned[i]];
         if (j->rc < 0) {
             *eb = j->eb;
-            return errbuf_prefix(eb, "client %llu, THC", (unsigned long long)j->client);
+            rc = errbuf_prefix(eb, "client %llu, THC", (unsigned long long)j->client);
         }
-        if (j->dropout != DROPOUT_BEFORE_DOWNLOAD) {
+    }
+    rc = run_agree(w, rc, eb);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        if (w->jobs[i].dropout != DROPOUT_BEFORE_DOWNLOAD) {
             w->rec.downlink_bits += 32;
             w->rec.downlink_protocol_bits += 32;
         }
@@ -307,10 +303,20 @@ run_secure_grow(unsigned char **buf, size_t *cap, size_t need)
 }
 
 static void
-run_secure_step(struct run_world *w, struct run_job *j)
+run_secure_step(struct run_world *w, struct run_job *j, struct run_thread *th)
 {
-    j->sa_rc = secagg_client_step(j->sa, (enum secagg_phase)w->sa_phase, j->req, j->req_len,
-                                  j->reply, j->reply_cap, &j->reply_len, NULL);
+    (void)th;
+    enum secagg_phase phase = (enum secagg_phase)w->sa_phase;
+    if (phase == SECAGG_PHASE_MASKED_INPUT && !run_owns(w, j)) {
+        /* Another rank masks this client's input; here its protocol state moves on alone
+         * (the reply's size is all this rank needs of it). */
+        j->sa_rc = secagg_client_masked_prepare(j->sa, j->req, j->req_len, j->reply, j->reply_cap,
+                                                &j->reply_len, NULL);
+        secagg_client_masked_finish(j->sa);
+        return;
+    }
+    j->sa_rc = secagg_client_step(j->sa, phase, j->req, j->req_len, j->reply, j->reply_cap,
+                                  &j->reply_len, NULL);
 }
 
 static int run_secure_close_phase(struct run_world *w, int64_t now, struct run_summary *sum,
@@ -351,19 +357,12 @@ run_secure_phase(struct run_world *w, int64_t now, struct run_summary *sum, stru
         n_reply++;
     }
     /* The clients answer in parallel: masking a long vector is the protocol's heavy part. */
-#if FEDBITS_HAVE_OPENMP
-    long n = (long)w->sa_n;
-#pragma omp parallel for num_threads(w->n_threads) schedule(dynamic, 1)
-    for (long i = 0; i < n; i++) {
-        if (w->jobs[i].replies)
-            run_secure_step(w, &w->jobs[i]);
-    }
-#else
+    size_t n_step = 0;
     for (size_t i = 0; i < w->sa_n; i++) {
         if (w->jobs[i].replies)
-            run_secure_step(w, &w->jobs[i]);
+            w->owned[n_step++] = i;
     }
-#endif
+    run_parallel(w, w->owned, n_step, run_secure_step);
     w->sa_pending = 0;
     for (size_t i = 0; i < w->sa_n; i++) {
         struct run_job *j = &w->jobs[i];
@@ -418,6 +417,16 @@ run_secure_round_start(struct run_world *w, int64_t now, size_t n, struct run_su
     int rc = run_secure_params(w, (uint32_t)n, eb);
     if (rc == 0)
         rc = secagg_server_new(&w->sa, &w->sa_params, eb);
+    if (rc == 0 && cluster_size(w->cl) > 1) {
+        /* Each rank sums the masked inputs of the clients it owns (sim/cluster.h). */
+        uint8_t *local = mem_alloc(n);
+        if (local == NULL)
+            return errbuf_set(eb, -ERR_NOMEM, "out of memory for secure aggregation");
+        for (size_t i = 0; i < n; i++)
+            local[i] = run_owns(w, &w->jobs[i]);
+        rc = secagg_server_set_local(w->sa, local, eb);
+        mem_free(local);
+    }
     for (size_t i = 0; rc == 0 && i < n; i++) {
         rc = secagg_client_new(&w->jobs[i].sa, &w->sa_params, (uint32_t)i, eb);
         if (rc == 0)
@@ -461,6 +470,14 @@ run_secure_finish(struct run_world *w, int64_t now, bool aborted, struct run_sum
     w->secure_mean_ready = false;
     if (rc == 0 && !aborted && included > 0) {
         rc = secagg_server_result(w->sa, w->ring_sum, w->sa_m, eb);
+        if (rc == 0 && cluster_size(w->cl) > 1) {
+            /* Each rank's share of the ring sum; wrap-around addition is the ring's. */
+            rc = cluster_sum_u64(w->cl, w->ring_sum, w->sa_m, eb);
+            unsigned k = w->sa_params.ring_bits;
+            uint64_t mask = k >= 64 ? UINT64_MAX : (UINT64_C(1) << k) - 1;
+            for (size_t i = 0; i < w->sa_m; i++)
+                w->ring_sum[i] &= mask;
+        }
         if (rc == 0 && w->thc_ring) {
             /* One decode and one inverse rotation for the whole round. */
             struct codec_link link = { .seed = w->s->seed, .round = w->round, .client = 0 };
@@ -494,6 +511,15 @@ run_secure_close_phase(struct run_world *w, int64_t now, struct run_summary *sum
     struct errbuf inner;
     errbuf_clear(&inner);
     int rc = secagg_server_close_phase(w->sa, phase, &inner);
+    if (phase == SECAGG_PHASE_UNMASKING && cluster_size(w->cl) > 1) {
+        /* Unmasking is sharded: a rank whose secrets did not rebuild aborts every rank. */
+        uint64_t aborted = rc == -ERR_ABORTED;
+        int crc = cluster_sum_u64(w->cl, &aborted, 1, eb);
+        if (crc < 0)
+            return crc;
+        if (aborted > 0 && rc == 0)
+            rc = -ERR_ABORTED;
+    }
     if (rc == -ERR_ABORTED)
         return run_secure_finish(w, now, true, sum, eb);
     if (rc < 0) {
@@ -531,7 +557,10 @@ run_secure_reply(struct run_world *w, const struct event *ev, struct run_summary
     }
     struct errbuf inner;
     errbuf_clear(&inner);
-    int rc = secagg_server_receive(w->sa, phase, (uint32_t)slot, j->reply, j->reply_len, &inner);
+    int rc =
+        phase == SECAGG_PHASE_MASKED_INPUT && !run_owns(w, j)
+            ? secagg_server_receive_elsewhere(w->sa, phase, (uint32_t)slot, &inner)
+            : secagg_server_receive(w->sa, phase, (uint32_t)slot, j->reply, j->reply_len, &inner);
     if (rc == -ERR_NOMEM)
         return errbuf_set(eb, rc, "out of memory in the secure aggregation server");
     /* Any other refusal means the server counts that client as dropped. */

@@ -1,0 +1,64 @@
+/*
+ * cluster: the processes of one fedbits invocation: a single process, or the ranks of an
+ * Open MPI job (`mpirun -np 4 fedbits run ...`, meson option -Dmpi).
+ *
+ * Every rank loads the same scenario and data and runs the same discrete-event loop (it
+ * depends on message sizes and the population model, never on the values trained), so
+ * every rank knows the schedule; a client's work (download, training, encoding, masking,
+ * decoding for aggregation) is done only by the rank that owns the client
+ * (cluster_owner()). What ranks exchange are reductions:
+ *  - per batch of clients started together: their message sizes, training loss and status
+ *    (16 bytes per client, cluster_sum_u64);
+ *  - per round: the aggregate, as exact 128-bit fixed-point sums of the model's size
+ *    (cluster_sum_i128; aggregator/exact_sum.h) or as masked ring sums (cluster_sum_u64:
+ *    wrap-around addition is the ring's), so the result is the same bits for any number of
+ *    ranks and threads.
+ * Rank 0 alone evaluates the model and writes the results database.
+ *
+ * Without MPI support, or when the program was not started by mpirun (no Open MPI or PMIx
+ * environment), the cluster is one process and every collective is a no-op. cluster_bytes()
+ * counts the payload bytes this rank has put into collectives, for the per-round traffic
+ * figure. Ownership: main() creates the one struct cluster and finalizes it; the run
+ * borrows it. Collectives must be called by every rank in the same order.
+ */
+#ifndef FEDBITS_SIM_CLUSTER_H
+#define FEDBITS_SIM_CLUSTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/errbuf.h"
+
+struct cluster;
+
+/* Starts MPI when built with it and launched by mpirun; a one-process cluster otherwise. */
+int cluster_init(struct cluster **out, int *argc, char ***argv, struct errbuf *eb)
+    __attribute__((warn_unused_result));
+/* Finalizes MPI (when started) and frees c. */
+void cluster_finalize(struct cluster *c);
+/* Ends every rank at once with exit status code (after an error on one of them). */
+_Noreturn void cluster_abort(struct cluster *c, int code);
+
+unsigned cluster_rank(const struct cluster *c);
+unsigned cluster_size(const struct cluster *c);
+/* Ranks on this host (to share its cores among them). */
+unsigned cluster_local_size(const struct cluster *c);
+/* The rank that computes client k's work. */
+unsigned cluster_owner(const struct cluster *c, uint64_t client);
+/* True with MPI support compiled in. */
+bool cluster_has_mpi(void);
+
+/* In-place sum over ranks of n 64-bit words, modulo 2^64. */
+int cluster_sum_u64(struct cluster *c, uint64_t *buf, size_t n, struct errbuf *eb)
+    __attribute__((warn_unused_result));
+/* In-place sum over ranks of n 128-bit integers held as word pairs (exact_sum_words()). */
+int cluster_sum_i128(struct cluster *c, uint64_t *words, size_t n, struct errbuf *eb)
+    __attribute__((warn_unused_result));
+/* In-place maximum over ranks of n doubles. */
+int cluster_max_f64(struct cluster *c, double *buf, size_t n, struct errbuf *eb)
+    __attribute__((warn_unused_result));
+/* Payload bytes this rank has contributed to collectives so far. */
+uint64_t cluster_bytes(const struct cluster *c);
+
+#endif

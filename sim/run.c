@@ -834,6 +834,14 @@ run_close(struct run_world *w, int64_t now, int64_t next_at, const bool *accepte
     if (s->output.checkpoint_every > 0 && w->round % s->output.checkpoint_every == 0 &&
         w->round < s->train.rounds)
         w->checkpoint_due = true;
+    if (cluster_size(w->cl) > 1) {
+        /* Ranks stop together, at a round's end: a signal reaches them at different events. */
+        uint64_t stop = w->o->stop != NULL && *w->o->stop;
+        rc = cluster_sum_u64(w->cl, &stop, 1, eb);
+        if (rc < 0)
+            return rc;
+        w->stop_agreed = stop > 0;
+    }
     sum->rounds = w->round;
     sum->participants += rec->participants;
     sum->uplink_bits += rec->uplink_bits;
@@ -1217,7 +1225,7 @@ run_execute(const struct scenario *s, struct store *st, int64_t run_id, const st
         }
         if (!event_queue_pop(w.q, &ev))
             break;
-        if (o->stop != NULL && *o->stop) {
+        if (cluster_size(w.cl) > 1 ? w.stop_agreed : o->stop != NULL && *o->stop) {
             rc = errbuf_set(eb, -ERR_INTERRUPTED, "interrupted after %llu rounds",
                             (unsigned long long)sum->rounds);
             break;

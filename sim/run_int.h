@@ -122,6 +122,7 @@ struct run_world {
     unsigned n_threads;
     struct cluster *cl;    /* the ranks sharing the run (sim/cluster.h); NULL: one process */
     bool root;             /* rank 0: evaluates and writes the store */
+    bool stop_agreed;      /* several ranks: one was signalled; all stop after this round */
     size_t *owned;         /* scratch: slots this rank computes, n_jobs entries */
     uint64_t *meta;        /* scratch: per-job sizes, loss and status exchanged between ranks */
     struct exact_sum *raw; /* output.nmse: uncompressed weighted sum and weight (dim + 1) */

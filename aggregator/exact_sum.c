@@ -65,15 +65,17 @@ exact_store(uint64_t *w, exact_u128 v)
 }
 
 /*
- * v * 2^63 rounded toward -infinity, for finite |v| < 2^40: v = f + r with f = floor(v) an
- * integer and r in [0, 1) both exact in double; r * 2^63 truncates to an integer below 2^63.
+ * floor(v * 2^63) as a 128-bit integer, for finite |v| < 2^40. v = t + r with t = trunc(v)
+ * and r = v - t in (-1, 1), both exact in double (r keeps v's sign and its low bits); r * 2^63
+ * is exact, its floor lies in [-2^63, 2^63) and t * 2^63 + floor(r * 2^63) = floor(v * 2^63).
  */
 static exact_u128
 exact_fixed(double v)
 {
-    double f = floor(v);
-    uint64_t r = (uint64_t)((v - f) * 0x1p63);
-    return ((exact_u128)(exact_i128)(int64_t)f << EXACT_SUM_FRAC_BITS) + r;
+    double t = trunc(v);
+    double r = floor((v - t) * 0x1p63);
+    return ((exact_u128)(exact_i128)(int64_t)t << EXACT_SUM_FRAC_BITS) +
+           (exact_u128)(exact_i128)(int64_t)r;
 }
 
 static int

@@ -2,6 +2,7 @@
 #include "sim/cluster.h"
 
 #include <stdlib.h>
+#include <time.h>
 
 #include "aggregator/exact_sum.h"
 #include "base/mem.h"
@@ -13,6 +14,8 @@
 
 /* Collectives move at most this many elements per call (MPI counts are int). */
 #define CLUSTER_CHUNK ((size_t)1 << 26)
+/* cluster_end(): how long the ranks wait for each other before ending them all. */
+#define CLUSTER_END_WAIT_S 20.0
 
 struct cluster {
     unsigned rank, size, local_size;
@@ -117,6 +120,28 @@ cluster_finalize(struct cluster *c)
     }
 #endif
     mem_free(c);
+}
+
+int
+cluster_end(struct cluster *c, int status)
+{
+#if FEDBITS_HAVE_MPI
+    if (c != NULL && c->mpi && c->size > 1) {
+        MPI_Request req;
+        int done = 0;
+        if (MPI_Ibarrier(MPI_COMM_WORLD, &req) == MPI_SUCCESS) {
+            double until = MPI_Wtime() + CLUSTER_END_WAIT_S;
+            struct timespec nap = { .tv_sec = 0, .tv_nsec = 1000000 };
+            while (MPI_Test(&req, &done, MPI_STATUS_IGNORE) == MPI_SUCCESS && !done &&
+                   MPI_Wtime() < until)
+                nanosleep(&nap, NULL);
+        }
+        if (!done)
+            cluster_abort(c, status != 0 ? status : EXIT_FAILURE);
+    }
+#endif
+    cluster_finalize(c);
+    return status;
 }
 
 _Noreturn void

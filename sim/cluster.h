@@ -37,6 +37,13 @@ int cluster_init(struct cluster **out, int *argc, char ***argv, struct errbuf *e
     __attribute__((warn_unused_result));
 /* Finalizes MPI (when started) and frees c. */
 void cluster_finalize(struct cluster *c);
+/*
+ * Ends the invocation with exit status `status` (returned): waits for every rank to get here,
+ * so that rank 0 has written its results whichever rank failed first, then finalizes. Ranks
+ * that do not arrive in time (one waits in a collective another left) are ended together
+ * with MPI_Abort. Frees c.
+ */
+int cluster_end(struct cluster *c, int status);
 /* Ends every rank at once with exit status code (after an error on one of them). */
 _Noreturn void cluster_abort(struct cluster *c, int code);
 

@@ -129,8 +129,8 @@ main_cmd_list(int argc, char **argv)
 }
 
 /*
- * fedbits run, alone or as one rank of `mpirun -np N fedbits run ...` (sim/cluster.h). A rank
- * that fails ends them all: the others may be waiting for it in a collective.
+ * fedbits run, alone or as one rank of `mpirun -np N fedbits run ...` (sim/cluster.h). The
+ * ranks end together; one that failed alone ends the others (they may be waiting for it).
  */
 static int
 main_cmd_run(int argc, char **argv)
@@ -147,10 +147,7 @@ main_cmd_run(int argc, char **argv)
     int status = cmd_run(argc - 1, argv + 1, cl);
     fflush(stdout);
     fflush(stderr);
-    if (status != EXIT_SUCCESS && cluster_size(cl) > 1)
-        cluster_abort(cl, status);
-    cluster_finalize(cl);
-    return status;
+    return cluster_end(cl, status);
 }
 
 int

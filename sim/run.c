@@ -364,9 +364,6 @@ run_compute_job(struct run_world *w, struct run_job *j, struct run_thread *th)
     const struct scenario *s = w->s;
     struct codec_link link = { .seed = s->seed, .round = j->stream, .client = j->client };
     size_t k = (size_t)j->client;
-    /* A client that vanishes before uploading never fills its ring input: keep it defined. */
-    if (j->ring != NULL)
-        memset(j->ring, 0, w->sa_m * sizeof *j->ring);
     if (j->dropout == DROPOUT_BEFORE_DOWNLOAD)
         return;
 
@@ -549,6 +546,9 @@ run_flush(struct run_world *w, int64_t now, struct errbuf *eb)
         j->agg_weight = 0;
         j->tr = (struct train_result){ 0 };
         errbuf_clear(&j->eb);
+        /* Ring inputs stay defined where nobody fills them (dropouts, other ranks' clients). */
+        if (j->ring != NULL)
+            memset(j->ring, 0, w->sa_m * sizeof *j->ring);
         if (run_owns(w, j))
             w->owned[n_owned++] = w->batch[i];
     }

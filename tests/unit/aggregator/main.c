@@ -7,6 +7,7 @@
 int
 main(void)
 {
-    static tsupport_suite_fn *const suites[] = { fedavg_suite, server_opt_suite, NULL };
+    static tsupport_suite_fn *const suites[] = { exact_sum_suite, fedavg_suite, server_opt_suite,
+                                                 NULL };
     return tsupport_main(suites);
 }

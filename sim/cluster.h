@@ -8,7 +8,7 @@
  * decoding for aggregation) is done only by the rank that owns the client
  * (cluster_owner()). What ranks exchange are reductions:
  *  - per batch of clients started together: their message sizes, training loss and status
- *    (16 bytes per client, cluster_sum_u64);
+ *    (24 bytes per client, cluster_sum_u64);
  *  - per round: the aggregate, as exact 128-bit fixed-point sums of the model's size
  *    (cluster_sum_i128; aggregator/exact_sum.h) or as masked ring sums (cluster_sum_u64:
  *    wrap-around addition is the ring's), so the result is the same bits for any number of

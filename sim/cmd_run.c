@@ -83,7 +83,8 @@ cmd_run_usage(FILE *f)
                "  --set KEY.PATH=VALUE override one scenario key, validated like the file;\n"
                "                       repeatable, e.g. --set train.rounds=10\n"
                "  --threads N          train up to N clients in parallel (default: all cores,\n"
-               "                       1 per job with --jobs); results are identical for every N\n"
+               "                       1 per job with --jobs, cores / ranks under mpirun);\n"
+               "                       results are identical for every N\n"
                "  --jobs N             run up to N sweep combinations in parallel processes\n"
                "  --dry-run            list the runs a sweep would make, and stop\n"
                "  --no-sweep           run the scenario once, ignoring its sweep section (e.g.\n"
@@ -91,6 +92,8 @@ cmd_run_usage(FILE *f)
                "  -q, --quiet          no progress display\n"
                "  -h, --help           show this help\n"
                "\n"
+               "Under mpirun (mpirun -np N fedbits run ...) the N ranks share each run, with\n"
+               "the same results; rank 0 writes the database (docs/mpi.md).\n"
                "Progress goes to stderr when it is a terminal; the summary goes to stdout.\n"
                "Exit status: 0 finished, 1 failed, 2 bad scenario or options, 130 interrupted.\n");
 }

@@ -168,7 +168,8 @@ main(int argc, char **argv)
         return EXIT_SUCCESS;
     }
     if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0) {
-        printf("fedbits %s\n", FEDBITS_VERSION);
+        printf("fedbits %s (OpenMP: %s, MPI: %s)\n", FEDBITS_VERSION,
+               FEDBITS_HAVE_OPENMP ? "yes" : "no", cluster_has_mpi() ? "yes" : "no");
         return EXIT_SUCCESS;
     }
     if (strcmp(cmd, "run") == 0)

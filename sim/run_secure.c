@@ -512,12 +512,18 @@ run_secure_close_phase(struct run_world *w, int64_t now, struct run_summary *sum
     errbuf_clear(&inner);
     int rc = secagg_server_close_phase(w->sa, phase, &inner);
     if (phase == SECAGG_PHASE_UNMASKING && cluster_size(w->cl) > 1) {
-        /* Unmasking is sharded: a rank whose secrets did not rebuild aborts every rank. */
-        uint64_t aborted = rc == -ERR_ABORTED;
-        int crc = cluster_sum_u64(w->cl, &aborted, 1, eb);
+        /* Unmasking is sharded: a rank whose secrets did not rebuild aborts every rank's
+         * round, and a rank that failed otherwise fails them all. */
+        uint64_t flags[2] = { rc == -ERR_ABORTED, rc < 0 && rc != -ERR_ABORTED };
+        int crc = cluster_sum_u64(w->cl, flags, 2, eb);
         if (crc < 0)
             return crc;
-        if (aborted > 0 && rc == 0)
+        if (flags[1] > 0 && !(rc < 0 && rc != -ERR_ABORTED))
+            return errbuf_set(eb, -ERR_ABORTED,
+                              "round %llu, secure aggregation: another rank failed (see its "
+                              "message)",
+                              (unsigned long long)w->round);
+        if (flags[0] > 0 && rc == 0)
             rc = -ERR_ABORTED;
     }
     if (rc == -ERR_ABORTED)

@@ -186,6 +186,23 @@ cluster_bytes(const struct cluster *c)
     return c != NULL ? c->bytes : 0;
 }
 
+#if FEDBITS_HAVE_MPI
+/* In-place MPI_Allreduce of n elements of elem bytes, in chunks whose counts fit an int. */
+static int
+cluster_allreduce(void *buf, size_t n, size_t elem, MPI_Datatype type, MPI_Op op, const char *what,
+                  struct errbuf *eb)
+{
+    unsigned char *p = buf;
+    for (size_t at = 0; at < n; at += CLUSTER_CHUNK) {
+        size_t k = n - at < CLUSTER_CHUNK ? n - at : CLUSTER_CHUNK;
+        int mrc = MPI_Allreduce(MPI_IN_PLACE, p + at * elem, (int)k, type, op, MPI_COMM_WORLD);
+        if (mrc != MPI_SUCCESS)
+            return cluster_mpi_error(eb, mrc, what);
+    }
+    return 0;
+}
+#endif
+
 int
 cluster_sum_u64(struct cluster *c, uint64_t *buf, size_t n, struct errbuf *eb)
 {
@@ -193,15 +210,10 @@ cluster_sum_u64(struct cluster *c, uint64_t *buf, size_t n, struct errbuf *eb)
         return 0;
     c->bytes += n * sizeof *buf;
 #if FEDBITS_HAVE_MPI
-    for (size_t at = 0; at < n; at += CLUSTER_CHUNK) {
-        size_t k = n - at < CLUSTER_CHUNK ? n - at : CLUSTER_CHUNK;
-        int mrc =
-            MPI_Allreduce(MPI_IN_PLACE, buf + at, (int)k, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
-        if (mrc != MPI_SUCCESS)
-            return cluster_mpi_error(eb, mrc, "sum");
-    }
-#endif
+    return cluster_allreduce(buf, n, sizeof *buf, MPI_UINT64_T, MPI_SUM, "sum", eb);
+#else
     return 0;
+#endif
 }
 
 int
@@ -211,15 +223,10 @@ cluster_sum_i128(struct cluster *c, uint64_t *words, size_t n, struct errbuf *eb
         return 0;
     c->bytes += 2 * n * sizeof *words;
 #if FEDBITS_HAVE_MPI
-    for (size_t at = 0; at < n; at += CLUSTER_CHUNK) {
-        size_t k = n - at < CLUSTER_CHUNK ? n - at : CLUSTER_CHUNK;
-        int mrc = MPI_Allreduce(MPI_IN_PLACE, words + 2 * at, (int)k, c->i128, c->i128_sum,
-                                MPI_COMM_WORLD);
-        if (mrc != MPI_SUCCESS)
-            return cluster_mpi_error(eb, mrc, "exact sum");
-    }
-#endif
+    return cluster_allreduce(words, n, 2 * sizeof *words, c->i128, c->i128_sum, "exact sum", eb);
+#else
     return 0;
+#endif
 }
 
 int
@@ -229,9 +236,8 @@ cluster_max_f64(struct cluster *c, double *buf, size_t n, struct errbuf *eb)
         return 0;
     c->bytes += n * sizeof *buf;
 #if FEDBITS_HAVE_MPI
-    int mrc = MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-    if (mrc != MPI_SUCCESS)
-        return cluster_mpi_error(eb, mrc, "max");
-#endif
+    return cluster_allreduce(buf, n, sizeof *buf, MPI_DOUBLE, MPI_MAX, "max", eb);
+#else
     return 0;
+#endif
 }

@@ -138,6 +138,19 @@ cmd_run_who(const struct cmd_run_opts *mo)
     return mo->who[0] != '\0' ? mo->who : "run";
 }
 
+/* An error of `fedbits run`; on the ranks after the first, always prefixed with the rank. */
+static void
+cmd_run_rank_error(const struct cmd_run_opts *mo, const struct errbuf *eb)
+{
+    if (mo->who[0] == '\0') {
+        cmd_run_print_error("run", eb);
+        return;
+    }
+    char line[ERRBUF_MSG_BYTES + ERRBUF_PATH_BYTES + 64];
+    errbuf_format(eb, line, sizeof line);
+    fprintf(stderr, "fedbits %s: %s\n", mo->who, line);
+}
+
 static int
 cmd_run_add_set(struct cmd_run_opts *mo, const char *set)
 {
@@ -475,7 +488,7 @@ cmd_run_execute(const struct scenario *s, struct store *st, int64_t run_id,
                                             rc == 0 ? sum.fingerprint : NULL,
                                             rc < 0 ? err_text : NULL, &eb2);
     if (rc < 0)
-        cmd_run_print_error(cmd_run_who(mo), &eb);
+        cmd_run_rank_error(mo, &eb);
     if (frc < 0)
         cmd_run_print_error("run", &eb2);
     if (summary && mo->root)
@@ -657,7 +670,7 @@ cmd_run(int argc, char **argv, struct cluster *cl)
         goto out;
     }
     if (cmd_run_plan_init(&plan, &mo, &eb) < 0) {
-        cmd_run_print_error(cmd_run_who(&mo), &eb);
+        cmd_run_rank_error(&mo, &eb);
         goto out;
     }
     /* Validate every combination before anything runs. */
@@ -665,7 +678,7 @@ cmd_run(int argc, char **argv, struct cluster *cl)
     for (size_t i = 0; i < plan.n; i++) {
         struct scenario s;
         if (cmd_run_plan_load(&plan, &mo, i, &s, &eb) < 0) {
-            cmd_run_print_error(cmd_run_who(&mo), &eb);
+            cmd_run_rank_error(&mo, &eb);
             scenario_release(&first);
             goto out;
         }
@@ -725,7 +738,7 @@ cmd_run(int argc, char **argv, struct cluster *cl)
     for (size_t i = 0; i < plan.n && !cmd_run_signal_stop; i++) {
         struct scenario s;
         if (cmd_run_plan_load(&plan, &mo, i, &s, &eb) < 0) {
-            cmd_run_print_error(cmd_run_who(&mo), &eb);
+            cmd_run_rank_error(&mo, &eb);
             status = EXIT_FAILURE;
             break;
         }

@@ -430,9 +430,9 @@ server_check_reply(const struct secagg_server *s, enum secagg_phase phase, uint3
 int
 secagg_server_set_local(struct secagg_server *s, const uint8_t *local, struct errbuf *eb)
 {
-    if (s->closed >= server_stage_of(SECAGG_PHASE_MASKED_INPUT))
+    if (s->closed >= server_stage_before(s, SECAGG_PHASE_MASKED_INPUT))
         return errbuf_set(eb, -ERR_INVALID,
-                          "secagg server: sharding must be set before MaskedInput closes");
+                          "secagg server: sharding must be set before MaskedInput opens");
     if (s->local == NULL) {
         s->local = mem_alloc(s->p.n);
         if (s->local == NULL)

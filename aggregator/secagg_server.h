@@ -71,7 +71,9 @@ int secagg_server_receive(struct secagg_server *s, enum secagg_phase phase, uint
                           const unsigned char *msg, size_t len, struct errbuf *eb)
     __attribute__((warn_unused_result));
 /* Sharding: local[client] != 0 for the clients whose masked input this process holds
- * (p.n entries, copied). Before MaskedInput closes. */
+ * (p.n entries, copied). Before MaskedInput opens (ShareKeys closes). A client held
+ * elsewhere still needs an input set on its local secagg_client (any vector, e.g. zeros:
+ * secagg_client_masked_prepare() checks that one is set but does not read it). */
 int secagg_server_set_local(struct secagg_server *s, const uint8_t *local, struct errbuf *eb)
     __attribute__((warn_unused_result));
 /* Sharding: client's MaskedInput reply was received and summed by the process holding it. */

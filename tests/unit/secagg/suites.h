@@ -9,5 +9,6 @@ Suite *secagg_faults_suite(void);
 Suite *secagg_wire_suite(void);
 Suite *secagg_graph_suite(void);
 Suite *fixed_point_suite(void);
+Suite *secagg_shard_suite(void);
 
 #endif

@@ -4,9 +4,10 @@
  *
  * Every rank loads the same scenario and data and runs the same discrete-event loop (it
  * depends on message sizes and the population model, never on the values trained), so
- * every rank knows the schedule; a client's work (download, training, encoding, masking,
- * decoding for aggregation) is done only by the rank that owns the client
- * (cluster_owner()). What ranks exchange are reductions:
+ * every rank knows the schedule; a started client's work (download, training, encoding,
+ * masking, decoding for aggregation) is done only by the rank it is dealt to: in turn, or
+ * cluster_owner() for clients that keep state between rounds. What ranks exchange are
+ * reductions:
  *  - per batch of clients started together: their message sizes, training loss and status
  *    (24 bytes per client, cluster_sum_u64);
  *  - per round: the aggregate, as exact 128-bit fixed-point sums of the model's size
@@ -51,7 +52,7 @@ unsigned cluster_rank(const struct cluster *c);
 unsigned cluster_size(const struct cluster *c);
 /* Ranks on this host (to share its cores among them). */
 unsigned cluster_local_size(const struct cluster *c);
-/* The rank that computes client k's work. */
+/* The rank that keeps client k's state between rounds (k mod ranks). */
 unsigned cluster_owner(const struct cluster *c, uint64_t client);
 /* True with MPI support compiled in. */
 bool cluster_has_mpi(void);

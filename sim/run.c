@@ -42,7 +42,7 @@ run_is_async(const struct run_world *w)
 bool
 run_owns(const struct run_world *w, const struct run_job *j)
 {
-    return cluster_owner(w->cl, j->client) == cluster_rank(w->cl);
+    return j->owner == cluster_rank(w->cl);
 }
 
 /* Asked, or this host's cores shared among the ranks running on it. */
@@ -354,7 +354,7 @@ run_push_job(struct run_world *w, int64_t time, uint32_t type, size_t slot, stru
 }
 
 /*
- * Everything one started client computes, on the rank that owns it; runs in parallel across
+ * Everything one started client computes, on the rank it was dealt to; runs in parallel across
  * the batch. Sets the job's message sizes, training result and status (run_flush() shares
  * them with the other ranks).
  */
@@ -479,8 +479,8 @@ run_share_batch(struct run_world *w, struct errbuf *eb)
         j->msg_len = (size_t)(m[1] & ~RUN_META_FAILED);
         memcpy(&j->tr.loss, &m[2], sizeof j->tr.loss);
         if (m[1] & RUN_META_FAILED)
-            j->rc = errbuf_set(&j->eb, -ERR_ABORTED, "failed on rank %u (see its message)",
-                               cluster_owner(w->cl, j->client));
+            j->rc =
+                errbuf_set(&j->eb, -ERR_ABORTED, "failed on rank %u (see its message)", j->owner);
     }
     return 0;
 }
@@ -493,8 +493,12 @@ static int
 run_start_job(struct run_world *w, size_t slot, uint64_t client, uint64_t stream, int64_t now,
               struct errbuf *eb)
 {
-    if (w->residual != NULL && w->residual[client] == NULL &&
-        cluster_owner(w->cl, client) == cluster_rank(w->cl)) {
+    /* Clients that keep state between rounds (error-feedback residual, DoCoFL anchor) stay on
+     * one rank; the others are dealt out in turn, so every rank gets the same share. */
+    unsigned owner = w->residual != NULL || w->docofl != NULL
+                         ? cluster_owner(w->cl, client)
+                         : (unsigned)(w->dealt++ % cluster_size(w->cl));
+    if (w->residual != NULL && w->residual[client] == NULL && owner == cluster_rank(w->cl)) {
         w->residual[client] = mem_calloc(w->dim, sizeof(float));
         if (w->residual[client] == NULL)
             return errbuf_set(eb, -ERR_NOMEM, "out of memory for client %llu's residual",
@@ -503,6 +507,7 @@ run_start_job(struct run_world *w, size_t slot, uint64_t client, uint64_t stream
     const struct scenario *s = w->s;
     struct run_job *j = &w->jobs[slot];
     j->active = true;
+    j->owner = owner;
     j->gen = w->next_gen++;
     j->client = client;
     j->round = w->round;

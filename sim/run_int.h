@@ -43,6 +43,7 @@ struct run_job {
     bool active;  /* started and not yet ended */
     uint64_t gen; /* job number (names its random streams in async runs) */
     uint64_t client;
+    unsigned owner;    /* the rank that computes it (sim/cluster.h) */
     uint64_t round;    /* round (sync) or aggregation period (async) it started in */
     uint64_t stream;   /* the "round" part of its random streams' names */
     uint64_t version;  /* model version it trained from */
@@ -123,6 +124,7 @@ struct run_world {
     struct cluster *cl;    /* the ranks sharing the run (sim/cluster.h); NULL: one process */
     bool root;             /* rank 0: evaluates and writes the store */
     bool stop_agreed;      /* several ranks: one was signalled; all stop after this round */
+    uint64_t dealt;        /* jobs dealt out to ranks in turn so far */
     size_t *owned;         /* scratch: slots this rank computes, n_jobs entries */
     uint64_t *meta;        /* scratch: per-job sizes, loss and status exchanged between ranks */
     struct exact_sum *raw; /* output.nmse: uncompressed weighted sum and weight (dim + 1) */

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "aggregator/exact_sum.h"
 #include "aggregator/fedavg.h"
 #include "aggregator/server_opt.h"
 #include "base/mem.h"
@@ -20,7 +21,6 @@
 #include "codec/codec.h"
 #include "codec/error_feedback.h"
 #include "fedbits_config.h"
-#include "aggregator/exact_sum.h"
 #include "sim/cluster.h"
 #include "sim/event_queue.h"
 #include "sim/population.h"

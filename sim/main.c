@@ -150,6 +150,29 @@ main_cmd_run(int argc, char **argv)
     return cluster_end(cl, status);
 }
 
+/* fedbits resume: checkpoints are a single process's state (docs/mpi.md). */
+static int
+main_cmd_resume(int argc, char **argv)
+{
+    struct cluster *cl = NULL;
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    int status = EXIT_FAILURE;
+    if (cluster_init(&cl, &argc, &argv, &eb) < 0) {
+        char line[ERRBUF_MSG_BYTES + 64];
+        errbuf_format(&eb, line, sizeof line);
+        fprintf(stderr, "fedbits resume: %s\n", line);
+    } else if (cluster_size(cl) > 1) {
+        if (cluster_rank(cl) == 0)
+            fprintf(stderr, "fedbits resume: a checkpoint continues in a single process; run "
+                            "fedbits resume without mpirun\n");
+        status = EXIT_USAGE;
+    } else {
+        status = cmd_run_resume(argc - 1, argv + 1);
+    }
+    return cluster_end(cl, status);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -177,7 +200,7 @@ main(int argc, char **argv)
     if (strcmp(cmd, "validate") == 0)
         return cmd_run_validate(argc - 1, argv + 1);
     if (strcmp(cmd, "resume") == 0)
-        return cmd_run_resume(argc - 1, argv + 1);
+        return main_cmd_resume(argc, argv);
     if (strcmp(cmd, "list") == 0)
         return main_cmd_list(argc - 1, argv + 1);
     if (strcmp(cmd, "dme") == 0)

@@ -10,7 +10,7 @@ same rows: all columns of `rounds` (and of `clients_rounds` where the scenario r
 them), the same event fingerprint and config hash, one run, status 'finished'. Each scenario
 also checks that it exercises what it is there for (dropouts, deadline, staleness, anchors,
 variable message sizes, every SecAgg dropout phase). Then two runs that must fail under
-mpirun: checkpoints (single process only) and --jobs.
+mpirun: checkpoints and resume (single process only) and --jobs.
 
 Exit status 77 (meson's SKIP) when mpirun is missing, when the binary was built without MPI
 (a 2-rank run does not report "MPI ranks" in its summary). In the sanitizer tree
@@ -280,18 +280,22 @@ def check_refusals(binary, src, tmp):
     if rc == 0 or "single process" not in out + err:
         raise Failure(f"mpirun -np 2 with output.checkpoint_every=2: exit {rc}, wanted non-zero "
                       f"with 'single process'\nstdout:\n{out}\nstderr:\n{err}")
-    # Rank 1 may abort the job before rank 0 has created the schema or recorded the failure,
-    # so the database can be empty or hold the run as 'failed' or 'running'; never 'finished'.
+    # The ranks end together, so rank 0 has recorded the failure whichever rank failed first.
     db = os.path.join(cwd, "c.db")
-    if os.path.exists(db) and query(db, "SELECT 1 FROM sqlite_master WHERE name = 'runs'") and \
-            query(db, "SELECT 1 FROM runs WHERE status = 'finished'"):
-        raise Failure("the refused checkpointing run is recorded as finished")
+    status = query(db, "SELECT status, error FROM runs") if os.path.exists(db) else []
+    if len(status) != 1 or status[0][0] != "failed" or "single process" not in status[0][1]:
+        raise Failure(f"the refused checkpointing run is recorded as {status}, wanted one "
+                      "'failed' run naming 'single process'")
+    rc, out, err = fedbits(binary, ["resume", "c.db", "--run", "1"], cwd, 2, check=None)
+    if rc != 2 or "single process" not in err:
+        raise Failure(f"mpirun -np 2 fedbits resume: exit {rc}, wanted 2 with 'single process'"
+                      f"\nstdout:\n{out}\nstderr:\n{err}")
     rc, out, err = fedbits(binary, ["run", sc, "--db", "j.db", "-q", "--jobs", "2"], cwd, 2,
                            check=None)
     if rc == 0 or "--jobs" not in err:
         raise Failure(f"mpirun -np 2 with --jobs 2: exit {rc}, wanted non-zero naming --jobs\n"
                       f"stdout:\n{out}\nstderr:\n{err}")
-    return "refusals: checkpoints and --jobs under mpirun exit non-zero with a reason"
+    return "refusals: checkpoints, resume and --jobs under mpirun exit non-zero with a reason"
 
 
 def main():

@@ -3,7 +3,8 @@
 #
 # Enforces STYLE.md convention 15 ("a lint test rejects an #include that points rightwards in
 # the dependency order") and DESIGN.md "Top level": base < crypto < codec <
-# {clients, aggregator} < sim, where clients and aggregator never include each other, codec
+# {clients, aggregator} < sim < cmd (ARCHITECTURE.md), so sim never includes cmd; clients and
+# aggregator never include each other, codec
 # never includes crypto and crypto never includes codec. A .c/.h under folder F may include
 # F's own headers and those of the folders allowed for F; tests/, tools/ and bench/ may
 # include anything, and no code folder may include tests/, tools/ or bench/.

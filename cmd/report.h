@@ -1,6 +1,6 @@
 /*
- * cmd_report: the results commands of the fedbits binary, `fedbits report`, `fedbits export`
- * and `fedbits check` (issue 7, docs/results.md for the tables they read).
+ * report: the results commands of the fedbits binary, `fedbits report`, `fedbits export`
+ * and `fedbits check` (docs/results.md for the tables they read).
  *
  * Each command opens a results database read-only with SQLite (SQLITE_OPEN_READONLY; it never
  * writes, so it can read while a run is writing), queries it, prints to stdout and returns the
@@ -21,14 +21,14 @@
  * same in a baseline database: a regression is a drop in final accuracy beyond an absolute
  * tolerance or a growth in total bits beyond a relative one.
  */
-#ifndef FEDBITS_SIM_CMD_REPORT_H
-#define FEDBITS_SIM_CMD_REPORT_H
+#ifndef FEDBITS_CMD_REPORT_H
+#define FEDBITS_CMD_REPORT_H
 
 /* fedbits report DB [--sweep ID] [--run ID]... [--target ACC] [--format table|csv|json|markdown] */
-int cmd_report(int argc, char **argv);
+int report_cmd(int argc, char **argv);
 /* fedbits export DB --run ID [--table rounds|clients_rounds] [--format csv|json] */
-int cmd_report_export(int argc, char **argv);
+int report_cmd_export(int argc, char **argv);
 /* fedbits check DB --baseline BASELINE_DB [--tolerance accuracy=A,bits=B]; 1 on regression */
-int cmd_report_check(int argc, char **argv);
+int report_cmd_check(int argc, char **argv);
 
 #endif

@@ -1,5 +1,5 @@
-/* cmd_report: `fedbits report`, `fedbits export` and `fedbits check`. See cmd_report.h. */
-#include "sim/cmd_report.h"
+/* report: `fedbits report`, `fedbits export` and `fedbits check`. See report.h. */
+#include "cmd/report.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -15,17 +15,15 @@
 #include <sys/stat.h>
 
 #include "base/mem.h"
+#include "cmd/args.h"
 #include "sim/store.h"
 #include "base/banned.h"
 
-#define CMD_REPORT_EXIT_FAILURE 1
-#define CMD_REPORT_EXIT_USAGE   2
-
 /* How long a read waits for a writer's lock (a run committing a round is quick). */
-#define CMD_REPORT_BUSY_TIMEOUT_MS 10000
+#define REPORT_BUSY_TIMEOUT_MS 10000
 
 /* Two-sided confidence level of the interval over seeds. */
-#define CMD_REPORT_CONFIDENCE 0.95
+#define REPORT_CONFIDENCE 0.95
 
 /* Opening the database */
 
@@ -35,7 +33,7 @@
  * -1 (*out is NULL).
  */
 static int
-cmd_report_open(const char *cmd, const char *path, sqlite3 **out)
+report_open(const char *cmd, const char *path, sqlite3 **out)
 {
     *out = NULL;
     struct stat sb;
@@ -54,7 +52,7 @@ cmd_report_open(const char *cmd, const char *path, sqlite3 **out)
         sqlite3_close(db);
         return -1;
     }
-    sqlite3_busy_timeout(db, CMD_REPORT_BUSY_TIMEOUT_MS);
+    sqlite3_busy_timeout(db, REPORT_BUSY_TIMEOUT_MS);
     sqlite3_stmt *st = NULL;
     const char *sql = "SELECT (SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
                       "name IN ('runs', 'rounds')), (SELECT user_version FROM pragma_user_version)";
@@ -87,7 +85,7 @@ fail:
 
 /* Prepares sql on db; prints the error and returns NULL on failure. */
 static sqlite3_stmt *
-cmd_report_prepare(const char *cmd, const char *path, sqlite3 *db, const char *sql)
+report_prepare(const char *cmd, const char *path, sqlite3 *db, const char *sql)
 {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
@@ -100,11 +98,11 @@ cmd_report_prepare(const char *cmd, const char *path, sqlite3 *db, const char *s
 
 /* Returns 1 when the table holds a row with the given id, 0 when not, -1 on error (printed). */
 static int
-cmd_report_exists(const char *cmd, const char *path, sqlite3 *db, const char *table, int64_t id)
+report_exists(const char *cmd, const char *path, sqlite3 *db, const char *table, int64_t id)
 {
     char sql[96];
     snprintf(sql, sizeof sql, "SELECT 1 FROM %s WHERE id = ?1", table);
-    sqlite3_stmt *st = cmd_report_prepare(cmd, path, db, sql);
+    sqlite3_stmt *st = report_prepare(cmd, path, db, sql);
     if (st == NULL)
         return -1;
     sqlite3_bind_int64(st, 1, id);
@@ -116,16 +114,12 @@ cmd_report_exists(const char *cmd, const char *path, sqlite3 *db, const char *ta
     return found;
 }
 
-/* Parses a positive integer id; -1 when s is not one. */
+/* Parses the positive id s of option flag ("--run"); -1 (message printed) when it is not one. */
 static int
-cmd_report_parse_id(const char *s, int64_t *out)
+report_parse_id(const char *cmd, const char *flag, const char *s, int64_t *out)
 {
-    if (s[0] < '0' || s[0] > '9')
-        return -1;
-    errno = 0;
-    char *end = NULL;
-    long long v = strtoll(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v <= 0)
+    uint64_t v;
+    if (args_uint(cmd, flag, s, 1, INT64_MAX, &v) < 0)
         return -1;
     *out = (int64_t)v;
     return 0;
@@ -136,7 +130,7 @@ cmd_report_parse_id(const char *s, int64_t *out)
  * Python's repr does: "0.1", not "0.10000000000000001".
  */
 static void
-cmd_report_format_real(char *buf, size_t len, double v)
+report_format_real(char *buf, size_t len, double v)
 {
     for (int prec = 15; prec <= 17; prec++) {
         snprintf(buf, len, "%.*g", prec, v);
@@ -147,21 +141,21 @@ cmd_report_format_real(char *buf, size_t len, double v)
 
 /* A grid of text cells, printed as an aligned table, CSV, JSON objects or markdown */
 
-enum cmd_report_kind {
-    CMD_REPORT_TEXT, /* a string: JSON-quoted, left-aligned */
-    CMD_REPORT_NUM,  /* a number, written as is in JSON, right-aligned */
-    CMD_REPORT_LIST, /* comma-separated numbers: a JSON array */
+enum report_kind {
+    REPORT_TEXT, /* a string: JSON-quoted, left-aligned */
+    REPORT_NUM,  /* a number, written as is in JSON, right-aligned */
+    REPORT_LIST, /* comma-separated numbers: a JSON array */
 };
 
-struct cmd_report_col {
+struct report_col {
     const char *key;   /* CSV header and JSON key */
     const char *title; /* header of the human-readable formats */
-    enum cmd_report_kind kind;
+    enum report_kind kind;
 };
 
 /* Cells are owned strings, NULL for an empty cell (null in JSON); row-major. */
-struct cmd_report_grid {
-    const struct cmd_report_col *cols;
+struct report_grid {
+    const struct report_col *cols;
     size_t ncols;
     char **cells;
     size_t nrows;
@@ -169,17 +163,17 @@ struct cmd_report_grid {
 };
 
 static void
-cmd_report_grid_release(struct cmd_report_grid *g)
+report_grid_release(struct report_grid *g)
 {
     for (size_t i = 0; i < g->nrows * g->ncols; i++)
         mem_free(g->cells[i]);
     mem_free(g->cells);
-    *g = (struct cmd_report_grid){ 0 };
+    *g = (struct report_grid){ 0 };
 }
 
 /* Appends an empty row; returns its index, or -1 when out of memory. */
 static long
-cmd_report_grid_add_row(struct cmd_report_grid *g)
+report_grid_add_row(struct report_grid *g)
 {
     if (g->nrows == g->cap) {
         size_t cap = g->cap > 0 ? 2 * g->cap : 16;
@@ -195,17 +189,17 @@ cmd_report_grid_add_row(struct cmd_report_grid *g)
 }
 
 static const char *
-cmd_report_grid_cell(const struct cmd_report_grid *g, size_t row, size_t col)
+report_grid_cell(const struct report_grid *g, size_t row, size_t col)
 {
     return g->cells[row * g->ncols + col];
 }
 
 /* Sets a cell from a printf format; -1 when out of memory. */
-static int cmd_report_grid_set(struct cmd_report_grid *g, size_t row, size_t col, const char *fmt,
-                               ...) __attribute__((format(printf, 4, 5)));
+static int report_grid_set(struct report_grid *g, size_t row, size_t col, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 static int
-cmd_report_grid_set(struct cmd_report_grid *g, size_t row, size_t col, const char *fmt, ...)
+report_grid_set(struct report_grid *g, size_t row, size_t col, const char *fmt, ...)
 {
     char buf[1024];
     va_list ap;
@@ -235,36 +229,36 @@ cmd_report_grid_set(struct cmd_report_grid *g, size_t row, size_t col, const cha
  * Which rows and columns an output shows: rows whose column kind_col equals kind (all rows
  * when kind is NULL) and the columns whose bit is set in mask.
  */
-struct cmd_report_view {
+struct report_view {
     const char *kind;
     size_t kind_col;
     uint64_t mask;
 };
 
 static bool
-cmd_report_view_row(const struct cmd_report_grid *g, const struct cmd_report_view *v, size_t r)
+report_view_row(const struct report_grid *g, const struct report_view *v, size_t r)
 {
     if (v->kind == NULL)
         return true;
-    const char *k = cmd_report_grid_cell(g, r, v->kind_col);
+    const char *k = report_grid_cell(g, r, v->kind_col);
     return k != NULL && strcmp(k, v->kind) == 0;
 }
 
 static bool
-cmd_report_view_col(const struct cmd_report_view *v, size_t c)
+report_view_col(const struct report_view *v, size_t c)
 {
     return (v->mask >> c) & 1;
 }
 
 /* The widest grid: a view's column mask is one bit per column. */
-#define CMD_REPORT_MAX_COLS 64
+#define REPORT_MAX_COLS 64
 
 /*
  * Writes one table cell: `pending` counts the spaces owed before the next text, so that
  * padding is only written when something follows it and no line ends in spaces.
  */
 static void
-cmd_report_put_cell(FILE *f, const char *s, size_t width, bool right, bool first, size_t *pending)
+report_put_cell(FILE *f, const char *s, size_t width, bool right, bool first, size_t *pending)
 {
     size_t len = s != NULL ? strlen(s) : 0;
     *pending += first ? 0 : 2;
@@ -281,16 +275,16 @@ cmd_report_put_cell(FILE *f, const char *s, size_t width, bool right, bool first
 
 /* Aligned columns, two spaces apart, numbers right-aligned; a header and a rule. */
 static void
-cmd_report_print_table(FILE *f, const struct cmd_report_grid *g, const struct cmd_report_view *v)
+report_print_table(FILE *f, const struct report_grid *g, const struct report_view *v)
 {
-    size_t width[CMD_REPORT_MAX_COLS] = { 0 };
+    size_t width[REPORT_MAX_COLS] = { 0 };
     for (size_t c = 0; c < g->ncols; c++) {
-        if (!cmd_report_view_col(v, c))
+        if (!report_view_col(v, c))
             continue;
         width[c] = strlen(g->cols[c].title);
         for (size_t r = 0; r < g->nrows; r++) {
-            const char *s = cmd_report_grid_cell(g, r, c);
-            if (cmd_report_view_row(g, v, r) && s != NULL && strlen(s) > width[c])
+            const char *s = report_grid_cell(g, r, c);
+            if (report_view_row(g, v, r) && s != NULL && strlen(s) > width[c])
                 width[c] = strlen(s);
         }
     }
@@ -299,28 +293,28 @@ cmd_report_print_table(FILE *f, const struct cmd_report_grid *g, const struct cm
         bool first = true;
         size_t pending = 0;
         for (size_t c = 0; c < g->ncols; c++) {
-            if (!cmd_report_view_col(v, c))
+            if (!report_view_col(v, c))
                 continue;
             char rule[256];
             size_t n = width[c] < sizeof rule - 1 ? width[c] : sizeof rule - 1;
             memset(rule, '-', n);
             rule[n] = '\0';
-            cmd_report_put_cell(f, pass == 0 ? g->cols[c].title : rule, width[c],
-                                g->cols[c].kind != CMD_REPORT_TEXT, first, &pending);
+            report_put_cell(f, pass == 0 ? g->cols[c].title : rule, width[c],
+                            g->cols[c].kind != REPORT_TEXT, first, &pending);
             first = false;
         }
         fputc('\n', f);
     }
     for (size_t r = 0; r < g->nrows; r++) {
-        if (!cmd_report_view_row(g, v, r))
+        if (!report_view_row(g, v, r))
             continue;
         bool first = true;
         size_t pending = 0;
         for (size_t c = 0; c < g->ncols; c++) {
-            if (!cmd_report_view_col(v, c))
+            if (!report_view_col(v, c))
                 continue;
-            cmd_report_put_cell(f, cmd_report_grid_cell(g, r, c), width[c],
-                                g->cols[c].kind != CMD_REPORT_TEXT, first, &pending);
+            report_put_cell(f, report_grid_cell(g, r, c), width[c], g->cols[c].kind != REPORT_TEXT,
+                            first, &pending);
             first = false;
         }
         fputc('\n', f);
@@ -328,7 +322,7 @@ cmd_report_print_table(FILE *f, const struct cmd_report_grid *g, const struct cm
 }
 
 static void
-cmd_report_print_md_cell(FILE *f, const char *s)
+report_print_md_cell(FILE *f, const char *s)
 {
     for (; s != NULL && *s != '\0'; s++) {
         if (*s == '|')
@@ -342,32 +336,32 @@ cmd_report_print_md_cell(FILE *f, const char *s)
 
 /* A GitHub-flavoured markdown pipe table, numbers right-aligned. */
 static void
-cmd_report_print_markdown(FILE *f, const struct cmd_report_grid *g, const struct cmd_report_view *v)
+report_print_markdown(FILE *f, const struct report_grid *g, const struct report_view *v)
 {
     for (int pass = 0; pass < 2; pass++) {
         fputc('|', f);
         for (size_t c = 0; c < g->ncols; c++) {
-            if (!cmd_report_view_col(v, c))
+            if (!report_view_col(v, c))
                 continue;
             if (pass == 0) {
                 fputc(' ', f);
-                cmd_report_print_md_cell(f, g->cols[c].title);
+                report_print_md_cell(f, g->cols[c].title);
                 fputs(" |", f);
             } else {
-                fputs(g->cols[c].kind == CMD_REPORT_TEXT ? "---|" : "---:|", f);
+                fputs(g->cols[c].kind == REPORT_TEXT ? "---|" : "---:|", f);
             }
         }
         fputc('\n', f);
     }
     for (size_t r = 0; r < g->nrows; r++) {
-        if (!cmd_report_view_row(g, v, r))
+        if (!report_view_row(g, v, r))
             continue;
         fputc('|', f);
         for (size_t c = 0; c < g->ncols; c++) {
-            if (!cmd_report_view_col(v, c))
+            if (!report_view_col(v, c))
                 continue;
             fputc(' ', f);
-            cmd_report_print_md_cell(f, cmd_report_grid_cell(g, r, c));
+            report_print_md_cell(f, report_grid_cell(g, r, c));
             fputs(" |", f);
         }
         fputc('\n', f);
@@ -376,7 +370,7 @@ cmd_report_print_markdown(FILE *f, const struct cmd_report_grid *g, const struct
 
 /* RFC 4180: a field holding a comma, quote or line break is quoted, quotes doubled. */
 static void
-cmd_report_print_csv_field(FILE *f, const char *s)
+report_print_csv_field(FILE *f, const char *s)
 {
     if (s == NULL)
         return;
@@ -394,26 +388,26 @@ cmd_report_print_csv_field(FILE *f, const char *s)
 }
 
 static void
-cmd_report_print_csv(FILE *f, const struct cmd_report_grid *g, const struct cmd_report_view *v)
+report_print_csv(FILE *f, const struct report_grid *g, const struct report_view *v)
 {
     bool first = true;
     for (size_t c = 0; c < g->ncols; c++) {
-        if (!cmd_report_view_col(v, c))
+        if (!report_view_col(v, c))
             continue;
         fputs(first ? "" : ",", f);
-        cmd_report_print_csv_field(f, g->cols[c].key);
+        report_print_csv_field(f, g->cols[c].key);
         first = false;
     }
     fputc('\n', f);
     for (size_t r = 0; r < g->nrows; r++) {
-        if (!cmd_report_view_row(g, v, r))
+        if (!report_view_row(g, v, r))
             continue;
         first = true;
         for (size_t c = 0; c < g->ncols; c++) {
-            if (!cmd_report_view_col(v, c))
+            if (!report_view_col(v, c))
                 continue;
             fputs(first ? "" : ",", f);
-            cmd_report_print_csv_field(f, cmd_report_grid_cell(g, r, c));
+            report_print_csv_field(f, report_grid_cell(g, r, c));
             first = false;
         }
         fputc('\n', f);
@@ -421,7 +415,7 @@ cmd_report_print_csv(FILE *f, const struct cmd_report_grid *g, const struct cmd_
 }
 
 static void
-cmd_report_print_json_string(FILE *f, const char *s)
+report_print_json_string(FILE *f, const char *s)
 {
     fputc('"', f);
     for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
@@ -441,31 +435,31 @@ cmd_report_print_json_string(FILE *f, const char *s)
 
 /* The view's rows as JSON objects, one a line, each preceded by ",\n" unless *first. */
 static void
-cmd_report_print_json_objects(FILE *f, const struct cmd_report_grid *g,
-                              const struct cmd_report_view *v, bool *first)
+report_print_json_objects(FILE *f, const struct report_grid *g, const struct report_view *v,
+                          bool *first)
 {
     for (size_t r = 0; r < g->nrows; r++) {
-        if (!cmd_report_view_row(g, v, r))
+        if (!report_view_row(g, v, r))
             continue;
         fputs(*first ? "  {" : ",\n  {", f);
         *first = false;
         bool first_key = true;
         for (size_t c = 0; c < g->ncols; c++) {
-            if (!cmd_report_view_col(v, c))
+            if (!report_view_col(v, c))
                 continue;
             fputs(first_key ? "" : ", ", f);
             first_key = false;
-            cmd_report_print_json_string(f, g->cols[c].key);
+            report_print_json_string(f, g->cols[c].key);
             fputs(": ", f);
-            const char *s = cmd_report_grid_cell(g, r, c);
+            const char *s = report_grid_cell(g, r, c);
             if (s == NULL)
                 fputs("null", f);
-            else if (g->cols[c].kind == CMD_REPORT_NUM)
+            else if (g->cols[c].kind == REPORT_NUM)
                 fputs(s, f);
-            else if (g->cols[c].kind == CMD_REPORT_LIST)
+            else if (g->cols[c].kind == REPORT_LIST)
                 fprintf(f, "[%s]", s);
             else
-                cmd_report_print_json_string(f, s);
+                report_print_json_string(f, s);
         }
         fputc('}', f);
     }
@@ -473,47 +467,33 @@ cmd_report_print_json_objects(FILE *f, const struct cmd_report_grid *g,
 
 /* Output formats */
 
-enum cmd_report_format {
-    CMD_REPORT_TABLE,
-    CMD_REPORT_CSV,
-    CMD_REPORT_JSON,
-    CMD_REPORT_MARKDOWN,
+enum report_format {
+    REPORT_TABLE,
+    REPORT_CSV,
+    REPORT_JSON,
+    REPORT_MARKDOWN,
 };
 
 static int
-cmd_report_parse_format(const char *s, bool allow_text, enum cmd_report_format *out)
+report_parse_format(const char *s, bool allow_text, enum report_format *out)
 {
     if (strcmp(s, "csv") == 0)
-        *out = CMD_REPORT_CSV;
+        *out = REPORT_CSV;
     else if (strcmp(s, "json") == 0)
-        *out = CMD_REPORT_JSON;
+        *out = REPORT_JSON;
     else if (allow_text && strcmp(s, "table") == 0)
-        *out = CMD_REPORT_TABLE;
+        *out = REPORT_TABLE;
     else if (allow_text && strcmp(s, "markdown") == 0)
-        *out = CMD_REPORT_MARKDOWN;
+        *out = REPORT_MARKDOWN;
     else
         return -1;
     return 0;
 }
 
-/* Prints the getopt error of the last option and a hint; returns the usage exit status. */
-static int
-cmd_report_bad_option(const char *cmd, int argc, char **argv)
-{
-    if (optopt != 0)
-        fprintf(stderr, "fedbits %s: option '-%c' is not valid here or needs a value\n", cmd,
-                optopt);
-    else
-        fprintf(stderr, "fedbits %s: unknown option or missing value in '%s'\n", cmd,
-                optind - 1 < argc ? argv[optind - 1] : "");
-    fprintf(stderr, "try 'fedbits %s --help'\n", cmd);
-    return CMD_REPORT_EXIT_USAGE;
-}
-
 /* report */
 
 static void
-cmd_report_usage(FILE *f)
+report_usage(FILE *f)
 {
     fprintf(f, "usage: fedbits report RESULTS.db [--sweep ID] [--run ID]... [--target ACC]\n"
                "                      [--format table|csv|json|markdown]\n"
@@ -540,34 +520,34 @@ cmd_report_usage(FILE *f)
 
 /* The columns of report rows; run rows and group rows share the grid (and the CSV). */
 enum {
-    CMD_REPORT_C_KIND,
-    CMD_REPORT_C_ID,
-    CMD_REPORT_C_RUNS,
-    CMD_REPORT_C_NAME,
-    CMD_REPORT_C_SWEEP,
-    CMD_REPORT_C_CODEC,
-    CMD_REPORT_C_BITS,
-    CMD_REPORT_C_STATUS,
-    CMD_REPORT_C_ROUNDS,
-    CMD_REPORT_C_FINAL,
-    CMD_REPORT_C_BEST,
-    CMD_REPORT_C_TROUND,
-    CMD_REPORT_C_TTIME,
-    CMD_REPORT_C_UP,
-    CMD_REPORT_C_DOWN,
-    CMD_REPORT_C_BPC,
-    CMD_REPORT_C_SEEDS,
-    CMD_REPORT_C_MEAN,
-    CMD_REPORT_C_LOW,
-    CMD_REPORT_C_HIGH,
-    CMD_REPORT_C_COUNT,
+    REPORT_C_KIND,
+    REPORT_C_ID,
+    REPORT_C_RUNS,
+    REPORT_C_NAME,
+    REPORT_C_SWEEP,
+    REPORT_C_CODEC,
+    REPORT_C_BITS,
+    REPORT_C_STATUS,
+    REPORT_C_ROUNDS,
+    REPORT_C_FINAL,
+    REPORT_C_BEST,
+    REPORT_C_TROUND,
+    REPORT_C_TTIME,
+    REPORT_C_UP,
+    REPORT_C_DOWN,
+    REPORT_C_BPC,
+    REPORT_C_SEEDS,
+    REPORT_C_MEAN,
+    REPORT_C_LOW,
+    REPORT_C_HIGH,
+    REPORT_C_COUNT,
 };
-_Static_assert(CMD_REPORT_C_COUNT <= CMD_REPORT_MAX_COLS, "report columns fit a view mask");
+_Static_assert(REPORT_C_COUNT <= REPORT_MAX_COLS, "report columns fit a view mask");
 
-#define CMD_REPORT_BIT(c) (UINT64_C(1) << (c))
+#define REPORT_BIT(c) (UINT64_C(1) << (c))
 
 /* One selected run, as read from the database. */
-struct cmd_report_run {
+struct report_run {
     int64_t id;
     bool finished;
     bool has_final;
@@ -579,7 +559,7 @@ struct cmd_report_run {
 
 /* "uplink.bits=2 seed=3" -> "uplink.bits=2" (owned), NULL for NULL. */
 static char *
-cmd_report_label_without_seed(const char *label)
+report_label_without_seed(const char *label)
 {
     if (label == NULL)
         return NULL;
@@ -610,22 +590,21 @@ cmd_report_label_without_seed(const char *label)
  * exactly (shortest round trip).
  */
 static int
-cmd_report_set_real(struct cmd_report_grid *g, size_t row, size_t col, double v, bool human,
-                    int decimals)
+report_set_real(struct report_grid *g, size_t row, size_t col, double v, bool human, int decimals)
 {
     if (!isfinite(v))
         return 0; /* empty: JSON has no NaN */
     if (human && decimals < 0)
-        return cmd_report_grid_set(g, row, col, "%g", v);
+        return report_grid_set(g, row, col, "%g", v);
     if (human)
-        return cmd_report_grid_set(g, row, col, "%.*f", decimals, v);
+        return report_grid_set(g, row, col, "%.*f", decimals, v);
     char buf[40];
-    cmd_report_format_real(buf, sizeof buf, v);
-    return cmd_report_grid_set(g, row, col, "%s", buf);
+    report_format_real(buf, sizeof buf, v);
+    return report_grid_set(g, row, col, "%s", buf);
 }
 
 /* The run rows query: ?1 target accuracy (NULL for none), ?2 sweep id (NULL for all). */
-static const char cmd_report_runs_sql[] =
+static const char report_runs_sql[] =
     "SELECT r.id, r.name, r.sweep_label, json_extract(r.config_json, '$.uplink.codec'), "
     "json_extract(r.config_json, '$.uplink.bits'), r.status, r.model_params, "
     "(SELECT count(*) FROM rounds d WHERE d.run_id = r.id), "
@@ -642,18 +621,18 @@ static const char cmd_report_runs_sql[] =
     "json_remove(r.config_json, '$.seed', '$.output.db') "
     "FROM runs r WHERE ?2 IS NULL OR r.sweep_id = ?2 ORDER BY r.id";
 
-struct cmd_report_opts {
+struct report_opts {
     const char *db;
     int64_t sweep;    /* 0: all */
     int64_t *run_ids; /* owned; n_runs of them (none: all) */
     size_t n_runs;
     bool has_target;
     double target;
-    enum cmd_report_format format;
+    enum report_format format;
 };
 
 static bool
-cmd_report_selected(const struct cmd_report_opts *o, int64_t id)
+report_selected(const struct report_opts *o, int64_t id)
 {
     if (o->n_runs == 0)
         return true;
@@ -664,7 +643,7 @@ cmd_report_selected(const struct cmd_report_opts *o, int64_t id)
 }
 
 static void
-cmd_report_runs_release(struct cmd_report_run *runs, size_t n)
+report_runs_release(struct report_run *runs, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         mem_free(runs[i].group_key);
@@ -678,10 +657,9 @@ cmd_report_runs_release(struct cmd_report_run *runs, size_t n)
  * run in *run. Returns -1 when out of memory.
  */
 static int
-cmd_report_add_run(struct cmd_report_grid *g, sqlite3_stmt *st, bool human,
-                   struct cmd_report_run *run)
+report_add_run(struct report_grid *g, sqlite3_stmt *st, bool human, struct report_run *run)
 {
-    long row = cmd_report_grid_add_row(g);
+    long row = report_grid_add_row(g);
     if (row < 0)
         return -1;
     size_t r = (size_t)row;
@@ -696,40 +674,39 @@ cmd_report_add_run(struct cmd_report_grid *g, sqlite3_stmt *st, bool human,
     int64_t parts = sqlite3_column_int64(st, 14);
     int64_t params = sqlite3_column_int64(st, 6);
     int rc = 0;
-    rc |= cmd_report_grid_set(g, r, CMD_REPORT_C_KIND, "run");
-    rc |= cmd_report_grid_set(g, r, CMD_REPORT_C_ID, "%lld", (long long)id);
-    rc |= cmd_report_grid_set(g, r, CMD_REPORT_C_NAME, "%s", name != NULL ? name : "");
+    rc |= report_grid_set(g, r, REPORT_C_KIND, "run");
+    rc |= report_grid_set(g, r, REPORT_C_ID, "%lld", (long long)id);
+    rc |= report_grid_set(g, r, REPORT_C_NAME, "%s", name != NULL ? name : "");
     if (label != NULL)
-        rc |= cmd_report_grid_set(g, r, CMD_REPORT_C_SWEEP, "%s", label);
+        rc |= report_grid_set(g, r, REPORT_C_SWEEP, "%s", label);
     if (codec != NULL)
-        rc |= cmd_report_grid_set(g, r, CMD_REPORT_C_CODEC, "%s", codec);
+        rc |= report_grid_set(g, r, REPORT_C_CODEC, "%s", codec);
     if (sqlite3_column_type(st, 4) != SQLITE_NULL)
-        rc |= cmd_report_set_real(g, r, CMD_REPORT_C_BITS, sqlite3_column_double(st, 4), human, -1);
-    rc |= cmd_report_grid_set(g, r, CMD_REPORT_C_STATUS, "%s", status != NULL ? status : "");
-    rc |= cmd_report_grid_set(g, r, CMD_REPORT_C_ROUNDS, "%lld", (long long)rounds);
+        rc |= report_set_real(g, r, REPORT_C_BITS, sqlite3_column_double(st, 4), human, -1);
+    rc |= report_grid_set(g, r, REPORT_C_STATUS, "%s", status != NULL ? status : "");
+    rc |= report_grid_set(g, r, REPORT_C_ROUNDS, "%lld", (long long)rounds);
     if (sqlite3_column_type(st, 8) != SQLITE_NULL)
-        rc |= cmd_report_set_real(g, r, CMD_REPORT_C_FINAL, sqlite3_column_double(st, 8), human, 4);
+        rc |= report_set_real(g, r, REPORT_C_FINAL, sqlite3_column_double(st, 8), human, 4);
     if (sqlite3_column_type(st, 9) != SQLITE_NULL)
-        rc |= cmd_report_set_real(g, r, CMD_REPORT_C_BEST, sqlite3_column_double(st, 9), human, 4);
+        rc |= report_set_real(g, r, REPORT_C_BEST, sqlite3_column_double(st, 9), human, 4);
     if (sqlite3_column_type(st, 10) != SQLITE_NULL)
-        rc |= cmd_report_grid_set(g, r, CMD_REPORT_C_TROUND, "%lld",
-                                  (long long)sqlite3_column_int64(st, 10));
-    if (sqlite3_column_type(st, 11) != SQLITE_NULL)
         rc |=
-            cmd_report_set_real(g, r, CMD_REPORT_C_TTIME, sqlite3_column_double(st, 11), human, 1);
-    rc |= cmd_report_grid_set(g, r, CMD_REPORT_C_UP, "%lld", (long long)up);
-    rc |= cmd_report_grid_set(g, r, CMD_REPORT_C_DOWN, "%lld", (long long)down);
+            report_grid_set(g, r, REPORT_C_TROUND, "%lld", (long long)sqlite3_column_int64(st, 10));
+    if (sqlite3_column_type(st, 11) != SQLITE_NULL)
+        rc |= report_set_real(g, r, REPORT_C_TTIME, sqlite3_column_double(st, 11), human, 1);
+    rc |= report_grid_set(g, r, REPORT_C_UP, "%lld", (long long)up);
+    rc |= report_grid_set(g, r, REPORT_C_DOWN, "%lld", (long long)down);
     if (parts > 0 && params > 0)
-        rc |= cmd_report_set_real(g, r, CMD_REPORT_C_BPC,
-                                  (double)up / ((double)parts * (double)params), human, 4);
+        rc |= report_set_real(g, r, REPORT_C_BPC, (double)up / ((double)parts * (double)params),
+                              human, 4);
     const char *key = (const char *)sqlite3_column_text(st, 15);
-    *run = (struct cmd_report_run){
+    *run = (struct report_run){
         .id = id,
         .finished = status != NULL && strcmp(status, "finished") == 0,
         .has_final = sqlite3_column_type(st, 8) != SQLITE_NULL,
         .final_accuracy = sqlite3_column_double(st, 8),
         .group_key = mem_strdup(key != NULL ? key : ""),
-        .group_label = cmd_report_label_without_seed(label),
+        .group_label = report_label_without_seed(label),
         .group = -1,
     };
     if (run->group_key == NULL || (label != NULL && run->group_label == NULL))
@@ -742,8 +719,8 @@ cmd_report_add_run(struct cmd_report_grid *g, sqlite3_stmt *st, bool human,
  * group (first-run order). Sets *any_repeated when some group has two or more runs.
  */
 static int
-cmd_report_add_groups(struct cmd_report_grid *g, struct cmd_report_run *runs, size_t n,
-                      const size_t *run_row, bool human, bool *any_repeated)
+report_add_groups(struct report_grid *g, struct report_run *runs, size_t n, const size_t *run_row,
+                  bool human, bool *any_repeated)
 {
     *any_repeated = false;
     for (size_t i = 0; i < n; i++) {
@@ -761,7 +738,7 @@ cmd_report_add_groups(struct cmd_report_grid *g, struct cmd_report_run *runs, si
             }
         }
         double mean = sum / (double)count;
-        long row = cmd_report_grid_add_row(g);
+        long row = report_grid_add_row(g);
         if (row < 0)
             return -1;
         size_t r = (size_t)row;
@@ -781,27 +758,27 @@ cmd_report_add_groups(struct cmd_report_grid *g, struct cmd_report_run *runs, si
             ss += (runs[j].final_accuracy - mean) * (runs[j].final_accuracy - mean);
         }
         int rc = 0;
-        rc |= cmd_report_grid_set(g, r, CMD_REPORT_C_KIND, "group");
-        rc |= cmd_report_grid_set(g, r, CMD_REPORT_C_RUNS, "%s", ids);
+        rc |= report_grid_set(g, r, REPORT_C_KIND, "group");
+        rc |= report_grid_set(g, r, REPORT_C_RUNS, "%s", ids);
         mem_free(ids);
         /* Name, codec and bits are the same for the whole group: copy the first run's. */
-        static const int same[] = { CMD_REPORT_C_NAME, CMD_REPORT_C_CODEC, CMD_REPORT_C_BITS };
+        static const int same[] = { REPORT_C_NAME, REPORT_C_CODEC, REPORT_C_BITS };
         for (size_t k = 0; k < sizeof same / sizeof same[0]; k++) {
-            const char *s = cmd_report_grid_cell(g, run_row[i], (size_t)same[k]);
+            const char *s = report_grid_cell(g, run_row[i], (size_t)same[k]);
             if (s != NULL)
-                rc |= cmd_report_grid_set(g, r, (size_t)same[k], "%s", s);
+                rc |= report_grid_set(g, r, (size_t)same[k], "%s", s);
         }
         if (runs[i].group_label != NULL && runs[i].group_label[0] != '\0')
-            rc |= cmd_report_grid_set(g, r, CMD_REPORT_C_SWEEP, "%s", runs[i].group_label);
-        rc |= cmd_report_grid_set(g, r, CMD_REPORT_C_SEEDS, "%zu", count);
-        rc |= cmd_report_set_real(g, r, CMD_REPORT_C_MEAN, mean, human, 4);
+            rc |= report_grid_set(g, r, REPORT_C_SWEEP, "%s", runs[i].group_label);
+        rc |= report_grid_set(g, r, REPORT_C_SEEDS, "%zu", count);
+        rc |= report_set_real(g, r, REPORT_C_MEAN, mean, human, 4);
         if (count >= 2) {
             /* Student t with n - 1 degrees of freedom on the sample standard deviation. */
             double sd = sqrt(ss / (double)(count - 1));
-            double t = gsl_cdf_tdist_Pinv(0.5 + CMD_REPORT_CONFIDENCE / 2, (double)(count - 1));
+            double t = gsl_cdf_tdist_Pinv(0.5 + REPORT_CONFIDENCE / 2, (double)(count - 1));
             double half = t * sd / sqrt((double)count);
-            rc |= cmd_report_set_real(g, r, CMD_REPORT_C_LOW, mean - half, human, 4);
-            rc |= cmd_report_set_real(g, r, CMD_REPORT_C_HIGH, mean + half, human, 4);
+            rc |= report_set_real(g, r, REPORT_C_LOW, mean - half, human, 4);
+            rc |= report_set_real(g, r, REPORT_C_HIGH, mean + half, human, 4);
             *any_repeated = true;
         }
         if (rc != 0)
@@ -811,7 +788,7 @@ cmd_report_add_groups(struct cmd_report_grid *g, struct cmd_report_run *runs, si
 }
 
 static int
-cmd_report_parse_opts(int argc, char **argv, struct cmd_report_opts *o)
+report_parse_opts(int argc, char **argv, struct report_opts *o)
 {
     enum { OPT_SWEEP = 256, OPT_RUN, OPT_TARGET, OPT_FORMAT };
     static const struct option opts[] = {
@@ -823,30 +800,25 @@ cmd_report_parse_opts(int argc, char **argv, struct cmd_report_opts *o)
         { NULL, 0, NULL, 0 },
     };
     const char *cmd = argv[0];
-    optind = 1;
-    opterr = 0;
+    struct args a = args_start(cmd, argc, argv);
     for (;;) {
-        int c = getopt_long(argc, argv, "h", opts, NULL);
+        int c = args_next(&a, "h", opts);
         if (c == -1)
             break;
         switch (c) {
         case 'h':
             return 1;
         case OPT_SWEEP:
-            if (cmd_report_parse_id(optarg, &o->sweep) < 0) {
-                fprintf(stderr, "fedbits %s: --sweep '%s' is not a sweep id\n", cmd, optarg);
+            if (report_parse_id(cmd, "--sweep", optarg, &o->sweep) < 0)
                 return -1;
-            }
             break;
         case OPT_RUN: {
             int64_t id;
-            if (cmd_report_parse_id(optarg, &id) < 0) {
-                fprintf(stderr, "fedbits %s: --run '%s' is not a run id\n", cmd, optarg);
+            if (report_parse_id(cmd, "--run", optarg, &id) < 0)
                 return -1;
-            }
             int64_t *ids = mem_realloc(o->run_ids, (o->n_runs + 1) * sizeof *ids);
             if (ids == NULL) {
-                fprintf(stderr, "fedbits %s: out of memory\n", cmd);
+                args_error(cmd, "out of memory");
                 return -1;
             }
             o->run_ids = ids;
@@ -854,12 +826,11 @@ cmd_report_parse_opts(int argc, char **argv, struct cmd_report_opts *o)
             break;
         }
         case OPT_TARGET: {
-            char *end = NULL;
-            errno = 0;
-            double t = strtod(optarg, &end);
-            if (optarg[0] == '\0' || *end != '\0' || errno != 0 || !(t >= 0.0 && t <= 1.0)) {
-                fprintf(stderr, "fedbits %s: --target '%s' must be an accuracy in [0, 1]\n", cmd,
-                        optarg);
+            double t;
+            if (args_number(cmd, "--target", optarg, &t) < 0)
+                return -1;
+            if (!(t >= 0.0 && t <= 1.0)) {
+                args_error(cmd, "--target '%s' must be an accuracy in [0, 1]", optarg);
                 return -1;
             }
             o->has_target = true;
@@ -867,24 +838,22 @@ cmd_report_parse_opts(int argc, char **argv, struct cmd_report_opts *o)
             break;
         }
         case OPT_FORMAT:
-            if (cmd_report_parse_format(optarg, true, &o->format) < 0) {
-                fprintf(stderr, "fedbits %s: --format '%s' must be table, csv, json or markdown\n",
-                        cmd, optarg);
+            if (report_parse_format(optarg, true, &o->format) < 0) {
+                args_error(cmd, "--format '%s' must be table, csv, json or markdown", optarg);
                 return -1;
             }
             break;
         default:
-            cmd_report_bad_option(cmd, argc, argv);
             return -1;
         }
     }
     if (optind >= argc) {
-        fprintf(stderr, "fedbits %s: which results database? (fedbits %s RESULTS.db)\n", cmd, cmd);
+        args_error(cmd, "which results database? (fedbits %s RESULTS.db)", cmd);
         return -1;
     }
     o->db = argv[optind++];
     if (optind < argc) {
-        fprintf(stderr, "fedbits %s: unexpected argument '%s'\n", cmd, argv[optind]);
+        args_error(cmd, "unexpected argument '%s'", argv[optind]);
         return -1;
     }
     return 0;
@@ -892,10 +861,10 @@ cmd_report_parse_opts(int argc, char **argv, struct cmd_report_opts *o)
 
 /* Checks that the --sweep and --run ids exist; prints the first that does not. */
 static int
-cmd_report_check_ids(const char *cmd, const struct cmd_report_opts *o, sqlite3 *db)
+report_check_ids(const char *cmd, const struct report_opts *o, sqlite3 *db)
 {
     if (o->sweep > 0) {
-        int found = cmd_report_exists(cmd, o->db, db, "sweeps", o->sweep);
+        int found = report_exists(cmd, o->db, db, "sweeps", o->sweep);
         if (found <= 0) {
             if (found == 0)
                 fprintf(stderr, "fedbits %s: '%s' has no sweep %lld\n", cmd, o->db,
@@ -904,7 +873,7 @@ cmd_report_check_ids(const char *cmd, const struct cmd_report_opts *o, sqlite3 *
         }
     }
     for (size_t i = 0; i < o->n_runs; i++) {
-        int found = cmd_report_exists(cmd, o->db, db, "runs", o->run_ids[i]);
+        int found = report_exists(cmd, o->db, db, "runs", o->run_ids[i]);
         if (found <= 0) {
             if (found == 0)
                 fprintf(stderr, "fedbits %s: '%s' has no run %lld\n", cmd, o->db,
@@ -916,54 +885,54 @@ cmd_report_check_ids(const char *cmd, const struct cmd_report_opts *o, sqlite3 *
 }
 
 int
-cmd_report(int argc, char **argv)
+report_cmd(int argc, char **argv)
 {
     const char *cmd = argv[0];
-    struct cmd_report_opts o = { .format = CMD_REPORT_TABLE };
+    struct report_opts o = { .format = REPORT_TABLE };
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
-    struct cmd_report_run *runs = NULL;
+    struct report_run *runs = NULL;
     size_t *run_row = NULL;
     size_t n = 0, cap = 0;
     char tround_title[48], ttime_title[48];
-    const struct cmd_report_col cols[CMD_REPORT_C_COUNT] = {
-        [CMD_REPORT_C_KIND] = { "kind", "kind", CMD_REPORT_TEXT },
-        [CMD_REPORT_C_ID] = { "id", "id", CMD_REPORT_NUM },
-        [CMD_REPORT_C_RUNS] = { "runs", "runs", CMD_REPORT_LIST },
-        [CMD_REPORT_C_NAME] = { "name", "name", CMD_REPORT_TEXT },
-        [CMD_REPORT_C_SWEEP] = { "sweep", "sweep", CMD_REPORT_TEXT },
-        [CMD_REPORT_C_CODEC] = { "codec", "codec", CMD_REPORT_TEXT },
-        [CMD_REPORT_C_BITS] = { "bits", "bits", CMD_REPORT_NUM },
-        [CMD_REPORT_C_STATUS] = { "status", "status", CMD_REPORT_TEXT },
-        [CMD_REPORT_C_ROUNDS] = { "rounds", "rounds", CMD_REPORT_NUM },
-        [CMD_REPORT_C_FINAL] = { "final_accuracy", "final acc", CMD_REPORT_NUM },
-        [CMD_REPORT_C_BEST] = { "best_accuracy", "best acc", CMD_REPORT_NUM },
-        [CMD_REPORT_C_TROUND] = { "target_round", tround_title, CMD_REPORT_NUM },
-        [CMD_REPORT_C_TTIME] = { "target_time_s", ttime_title, CMD_REPORT_NUM },
-        [CMD_REPORT_C_UP] = { "uplink_bits", "uplink bits", CMD_REPORT_NUM },
-        [CMD_REPORT_C_DOWN] = { "downlink_bits", "downlink bits", CMD_REPORT_NUM },
-        [CMD_REPORT_C_BPC] = { "uplink_bits_per_coord", "up bits/coord", CMD_REPORT_NUM },
-        [CMD_REPORT_C_SEEDS] = { "seeds", "seeds", CMD_REPORT_NUM },
-        [CMD_REPORT_C_MEAN] = { "mean_final_accuracy", "mean final acc", CMD_REPORT_NUM },
-        [CMD_REPORT_C_LOW] = { "ci95_low", "95% CI low", CMD_REPORT_NUM },
-        [CMD_REPORT_C_HIGH] = { "ci95_high", "95% CI high", CMD_REPORT_NUM },
+    const struct report_col cols[REPORT_C_COUNT] = {
+        [REPORT_C_KIND] = { "kind", "kind", REPORT_TEXT },
+        [REPORT_C_ID] = { "id", "id", REPORT_NUM },
+        [REPORT_C_RUNS] = { "runs", "runs", REPORT_LIST },
+        [REPORT_C_NAME] = { "name", "name", REPORT_TEXT },
+        [REPORT_C_SWEEP] = { "sweep", "sweep", REPORT_TEXT },
+        [REPORT_C_CODEC] = { "codec", "codec", REPORT_TEXT },
+        [REPORT_C_BITS] = { "bits", "bits", REPORT_NUM },
+        [REPORT_C_STATUS] = { "status", "status", REPORT_TEXT },
+        [REPORT_C_ROUNDS] = { "rounds", "rounds", REPORT_NUM },
+        [REPORT_C_FINAL] = { "final_accuracy", "final acc", REPORT_NUM },
+        [REPORT_C_BEST] = { "best_accuracy", "best acc", REPORT_NUM },
+        [REPORT_C_TROUND] = { "target_round", tround_title, REPORT_NUM },
+        [REPORT_C_TTIME] = { "target_time_s", ttime_title, REPORT_NUM },
+        [REPORT_C_UP] = { "uplink_bits", "uplink bits", REPORT_NUM },
+        [REPORT_C_DOWN] = { "downlink_bits", "downlink bits", REPORT_NUM },
+        [REPORT_C_BPC] = { "uplink_bits_per_coord", "up bits/coord", REPORT_NUM },
+        [REPORT_C_SEEDS] = { "seeds", "seeds", REPORT_NUM },
+        [REPORT_C_MEAN] = { "mean_final_accuracy", "mean final acc", REPORT_NUM },
+        [REPORT_C_LOW] = { "ci95_low", "95% CI low", REPORT_NUM },
+        [REPORT_C_HIGH] = { "ci95_high", "95% CI high", REPORT_NUM },
     };
-    struct cmd_report_grid g = { .cols = cols, .ncols = CMD_REPORT_C_COUNT };
-    int status = CMD_REPORT_EXIT_USAGE;
-    int prc = cmd_report_parse_opts(argc, argv, &o);
+    struct report_grid g = { .cols = cols, .ncols = REPORT_C_COUNT };
+    int status = ARGS_EXIT_USAGE;
+    int prc = report_parse_opts(argc, argv, &o);
     if (prc != 0) {
         if (prc > 0) {
-            cmd_report_usage(stdout);
+            report_usage(stdout);
             status = EXIT_SUCCESS;
         }
         goto out;
     }
     snprintf(tround_title, sizeof tround_title, "rounds to %g", o.target);
     snprintf(ttime_title, sizeof ttime_title, "sim s to %g", o.target);
-    bool human = o.format == CMD_REPORT_TABLE || o.format == CMD_REPORT_MARKDOWN;
-    if (cmd_report_open(cmd, o.db, &db) < 0 || cmd_report_check_ids(cmd, &o, db) < 0)
+    bool human = o.format == REPORT_TABLE || o.format == REPORT_MARKDOWN;
+    if (report_open(cmd, o.db, &db) < 0 || report_check_ids(cmd, &o, db) < 0)
         goto out;
-    st = cmd_report_prepare(cmd, o.db, db, cmd_report_runs_sql);
+    st = report_prepare(cmd, o.db, db, report_runs_sql);
     if (st == NULL)
         goto out;
     if (o.has_target)
@@ -972,11 +941,11 @@ cmd_report(int argc, char **argv)
         sqlite3_bind_int64(st, 2, o.sweep);
     int rc = sqlite3_step(st);
     for (; rc == SQLITE_ROW; rc = sqlite3_step(st)) {
-        if (!cmd_report_selected(&o, sqlite3_column_int64(st, 0)))
+        if (!report_selected(&o, sqlite3_column_int64(st, 0)))
             continue;
         if (n == cap) {
             cap = cap > 0 ? 2 * cap : 16;
-            struct cmd_report_run *r2 = mem_realloc(runs, cap * sizeof *r2);
+            struct report_run *r2 = mem_realloc(runs, cap * sizeof *r2);
             size_t *rr2 = r2 != NULL ? mem_realloc(run_row, cap * sizeof *rr2) : NULL;
             if (r2 != NULL)
                 runs = r2;
@@ -984,10 +953,10 @@ cmd_report(int argc, char **argv)
                 goto nomem;
             run_row = rr2;
         }
-        runs[n] = (struct cmd_report_run){ .group = -1 };
+        runs[n] = (struct report_run){ .group = -1 };
         run_row[n] = g.nrows;
         n++;
-        if (cmd_report_add_run(&g, st, human, &runs[n - 1]) < 0)
+        if (report_add_run(&g, st, human, &runs[n - 1]) < 0)
             goto nomem;
     }
     if (rc != SQLITE_DONE) {
@@ -996,7 +965,7 @@ cmd_report(int argc, char **argv)
     }
     size_t n_run_rows = g.nrows;
     bool repeated = false;
-    if (cmd_report_add_groups(&g, runs, n, run_row, human, &repeated) < 0)
+    if (report_add_groups(&g, runs, n, run_row, human, &repeated) < 0)
         goto nomem;
     if (!repeated) {
         /* No seed repeats: the group rows would only restate the run rows. */
@@ -1005,58 +974,57 @@ cmd_report(int argc, char **argv)
         g.nrows = n_run_rows;
     }
 
-    uint64_t all = CMD_REPORT_BIT(CMD_REPORT_C_COUNT) - 1;
+    uint64_t all = REPORT_BIT(REPORT_C_COUNT) - 1;
     uint64_t run_cols =
-        all & ~(CMD_REPORT_BIT(CMD_REPORT_C_RUNS) | CMD_REPORT_BIT(CMD_REPORT_C_SEEDS) |
-                CMD_REPORT_BIT(CMD_REPORT_C_MEAN) | CMD_REPORT_BIT(CMD_REPORT_C_LOW) |
-                CMD_REPORT_BIT(CMD_REPORT_C_HIGH));
-    uint64_t group_cols = CMD_REPORT_BIT(CMD_REPORT_C_KIND) | CMD_REPORT_BIT(CMD_REPORT_C_RUNS) |
-                          CMD_REPORT_BIT(CMD_REPORT_C_NAME) | CMD_REPORT_BIT(CMD_REPORT_C_SWEEP) |
-                          CMD_REPORT_BIT(CMD_REPORT_C_CODEC) | CMD_REPORT_BIT(CMD_REPORT_C_BITS) |
-                          CMD_REPORT_BIT(CMD_REPORT_C_SEEDS) | CMD_REPORT_BIT(CMD_REPORT_C_MEAN) |
-                          CMD_REPORT_BIT(CMD_REPORT_C_LOW) | CMD_REPORT_BIT(CMD_REPORT_C_HIGH);
+        all & ~(REPORT_BIT(REPORT_C_RUNS) | REPORT_BIT(REPORT_C_SEEDS) | REPORT_BIT(REPORT_C_MEAN) |
+                REPORT_BIT(REPORT_C_LOW) | REPORT_BIT(REPORT_C_HIGH));
+    uint64_t group_cols = REPORT_BIT(REPORT_C_KIND) | REPORT_BIT(REPORT_C_RUNS) |
+                          REPORT_BIT(REPORT_C_NAME) | REPORT_BIT(REPORT_C_SWEEP) |
+                          REPORT_BIT(REPORT_C_CODEC) | REPORT_BIT(REPORT_C_BITS) |
+                          REPORT_BIT(REPORT_C_SEEDS) | REPORT_BIT(REPORT_C_MEAN) |
+                          REPORT_BIT(REPORT_C_LOW) | REPORT_BIT(REPORT_C_HIGH);
     if (human) {
         /* The kind is said by the section; empty sweep and target columns are left out. */
-        uint64_t hide = CMD_REPORT_BIT(CMD_REPORT_C_KIND);
+        uint64_t hide = REPORT_BIT(REPORT_C_KIND);
         if (!o.has_target)
-            hide |= CMD_REPORT_BIT(CMD_REPORT_C_TROUND) | CMD_REPORT_BIT(CMD_REPORT_C_TTIME);
+            hide |= REPORT_BIT(REPORT_C_TROUND) | REPORT_BIT(REPORT_C_TTIME);
         bool any_sweep = false;
         for (size_t r = 0; r < g.nrows; r++)
-            any_sweep |= cmd_report_grid_cell(&g, r, CMD_REPORT_C_SWEEP) != NULL;
+            any_sweep |= report_grid_cell(&g, r, REPORT_C_SWEEP) != NULL;
         if (!any_sweep)
-            hide |= CMD_REPORT_BIT(CMD_REPORT_C_SWEEP);
+            hide |= REPORT_BIT(REPORT_C_SWEEP);
         run_cols &= ~hide;
         group_cols &= ~hide;
     }
-    struct cmd_report_view run_view = { "run", CMD_REPORT_C_KIND, run_cols };
-    struct cmd_report_view group_view = { "group", CMD_REPORT_C_KIND, group_cols };
-    struct cmd_report_view all_view = { NULL, 0, all };
+    struct report_view run_view = { "run", REPORT_C_KIND, run_cols };
+    struct report_view group_view = { "group", REPORT_C_KIND, group_cols };
+    struct report_view all_view = { NULL, 0, all };
     bool has_groups = g.nrows > n_run_rows;
     switch (o.format) {
-    case CMD_REPORT_TABLE:
-        cmd_report_print_table(stdout, &g, &run_view);
+    case REPORT_TABLE:
+        report_print_table(stdout, &g, &run_view);
         if (has_groups) {
             printf("\nmean final accuracy over seeds (%g%% confidence interval, Student t):\n",
-                   100 * CMD_REPORT_CONFIDENCE);
-            cmd_report_print_table(stdout, &g, &group_view);
+                   100 * REPORT_CONFIDENCE);
+            report_print_table(stdout, &g, &group_view);
         }
         break;
-    case CMD_REPORT_MARKDOWN:
-        cmd_report_print_markdown(stdout, &g, &run_view);
+    case REPORT_MARKDOWN:
+        report_print_markdown(stdout, &g, &run_view);
         if (has_groups) {
             printf("\nMean final accuracy over seeds (%g%% confidence interval, Student t):\n\n",
-                   100 * CMD_REPORT_CONFIDENCE);
-            cmd_report_print_markdown(stdout, &g, &group_view);
+                   100 * REPORT_CONFIDENCE);
+            report_print_markdown(stdout, &g, &group_view);
         }
         break;
-    case CMD_REPORT_CSV:
-        cmd_report_print_csv(stdout, &g, &all_view);
+    case REPORT_CSV:
+        report_print_csv(stdout, &g, &all_view);
         break;
-    case CMD_REPORT_JSON: {
+    case REPORT_JSON: {
         bool first = true;
         fputs("[\n", stdout);
-        cmd_report_print_json_objects(stdout, &g, &run_view, &first);
-        cmd_report_print_json_objects(stdout, &g, &group_view, &first);
+        report_print_json_objects(stdout, &g, &run_view, &first);
+        report_print_json_objects(stdout, &g, &group_view, &first);
         fputs(first ? "]\n" : "\n]\n", stdout);
         break;
     }
@@ -1065,12 +1033,12 @@ cmd_report(int argc, char **argv)
     goto out;
 nomem:
     fprintf(stderr, "fedbits %s: out of memory\n", cmd);
-    status = CMD_REPORT_EXIT_FAILURE;
+    status = ARGS_EXIT_FAILURE;
 out:
     sqlite3_finalize(st);
     sqlite3_close(db);
-    cmd_report_grid_release(&g);
-    cmd_report_runs_release(runs, n);
+    report_grid_release(&g);
+    report_runs_release(runs, n);
     mem_free(run_row);
     mem_free(o.run_ids);
     return status;
@@ -1079,7 +1047,7 @@ out:
 /* export */
 
 static void
-cmd_report_export_usage(FILE *f)
+report_export_usage(FILE *f)
 {
     fprintf(f,
             "usage: fedbits export RESULTS.db --run ID [--table rounds|clients_rounds]\n"
@@ -1102,7 +1070,7 @@ cmd_report_export_usage(FILE *f)
 
 /* Formats column i of the current row into buf; returns NULL for SQL NULL (and NaN). */
 static const char *
-cmd_report_export_value(sqlite3_stmt *st, int i, char *buf, size_t len, bool *is_text)
+report_export_value(sqlite3_stmt *st, int i, char *buf, size_t len, bool *is_text)
 {
     *is_text = false;
     switch (sqlite3_column_type(st, i)) {
@@ -1116,7 +1084,7 @@ cmd_report_export_value(sqlite3_stmt *st, int i, char *buf, size_t len, bool *is
         if (!isfinite(v))
             return NULL;
         /* Round-trip precision; an integral value keeps a ".0" so it reads back as a real. */
-        cmd_report_format_real(buf, len, v);
+        report_format_real(buf, len, v);
         if (strpbrk(buf, ".eEn") == NULL && strlen(buf) + 2 < len)
             memcpy(buf + strlen(buf), ".0", 3);
         return buf;
@@ -1128,7 +1096,7 @@ cmd_report_export_value(sqlite3_stmt *st, int i, char *buf, size_t len, bool *is
 }
 
 int
-cmd_report_export(int argc, char **argv)
+report_cmd_export(int argc, char **argv)
 {
     enum { OPT_RUN = 256, OPT_TABLE, OPT_FORMAT };
     static const struct option opts[] = {
@@ -1141,69 +1109,53 @@ cmd_report_export(int argc, char **argv)
     const char *cmd = argv[0];
     int64_t run_id = 0;
     bool clients = false;
-    enum cmd_report_format format = CMD_REPORT_CSV;
-    optind = 1;
-    opterr = 0;
+    enum report_format format = REPORT_CSV;
+    struct args a = args_start(cmd, argc, argv);
     for (;;) {
-        int c = getopt_long(argc, argv, "h", opts, NULL);
+        int c = args_next(&a, "h", opts);
         if (c == -1)
             break;
         switch (c) {
         case 'h':
-            cmd_report_export_usage(stdout);
+            report_export_usage(stdout);
             return EXIT_SUCCESS;
         case OPT_RUN:
-            if (cmd_report_parse_id(optarg, &run_id) < 0) {
-                fprintf(stderr, "fedbits %s: --run '%s' is not a run id\n", cmd, optarg);
-                return CMD_REPORT_EXIT_USAGE;
-            }
+            if (report_parse_id(cmd, "--run", optarg, &run_id) < 0)
+                return ARGS_EXIT_USAGE;
             break;
         case OPT_TABLE:
-            if (strcmp(optarg, "rounds") != 0 && strcmp(optarg, "clients_rounds") != 0) {
-                fprintf(stderr, "fedbits %s: --table '%s' must be rounds or clients_rounds\n", cmd,
-                        optarg);
-                return CMD_REPORT_EXIT_USAGE;
-            }
+            if (strcmp(optarg, "rounds") != 0 && strcmp(optarg, "clients_rounds") != 0)
+                return args_error(cmd, "--table '%s' must be rounds or clients_rounds", optarg);
             clients = strcmp(optarg, "clients_rounds") == 0;
             break;
         case OPT_FORMAT:
-            if (cmd_report_parse_format(optarg, false, &format) < 0) {
-                fprintf(stderr, "fedbits %s: --format '%s' must be csv or json\n", cmd, optarg);
-                return CMD_REPORT_EXIT_USAGE;
-            }
+            if (report_parse_format(optarg, false, &format) < 0)
+                return args_error(cmd, "--format '%s' must be csv or json", optarg);
             break;
         default:
-            return cmd_report_bad_option(cmd, argc, argv);
+            return ARGS_EXIT_USAGE;
         }
     }
-    if (optind >= argc) {
-        fprintf(stderr, "fedbits %s: which results database? (fedbits %s RESULTS.db --run ID)\n",
-                cmd, cmd);
-        return CMD_REPORT_EXIT_USAGE;
-    }
+    if (optind >= argc)
+        return args_error(cmd, "which results database? (fedbits %s RESULTS.db --run ID)", cmd);
     const char *path = argv[optind++];
-    if (optind < argc) {
-        fprintf(stderr, "fedbits %s: unexpected argument '%s'\n", cmd, argv[optind]);
-        return CMD_REPORT_EXIT_USAGE;
-    }
-    if (run_id == 0) {
-        fprintf(stderr, "fedbits %s: which run? (--run ID; 'fedbits report %s' lists them)\n", cmd,
-                path);
-        return CMD_REPORT_EXIT_USAGE;
-    }
+    if (optind < argc)
+        return args_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (run_id == 0)
+        return args_error(cmd, "which run? (--run ID; 'fedbits report %s' lists them)", path);
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
-    int status = CMD_REPORT_EXIT_USAGE;
-    if (cmd_report_open(cmd, path, &db) < 0)
+    int status = ARGS_EXIT_USAGE;
+    if (report_open(cmd, path, &db) < 0)
         goto out;
-    int found = cmd_report_exists(cmd, path, db, "runs", run_id);
+    int found = report_exists(cmd, path, db, "runs", run_id);
     if (found <= 0) {
         if (found == 0)
             fprintf(stderr, "fedbits %s: '%s' has no run %lld\n", cmd, path, (long long)run_id);
         goto out;
     }
     if (clients) {
-        sqlite3_stmt *t = cmd_report_prepare(
+        sqlite3_stmt *t = report_prepare(
             cmd, path, db,
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'clients_rounds'");
         int has = t != NULL && sqlite3_step(t) == SQLITE_ROW;
@@ -1213,18 +1165,18 @@ cmd_report_export(int argc, char **argv)
             goto out;
         }
     }
-    st = cmd_report_prepare(cmd, path, db,
-                            clients ? "SELECT * FROM clients_rounds WHERE run_id = ?1 "
-                                      "ORDER BY round, client, rowid"
-                                    : "SELECT * FROM rounds WHERE run_id = ?1 ORDER BY round");
+    st = report_prepare(cmd, path, db,
+                        clients ? "SELECT * FROM clients_rounds WHERE run_id = ?1 "
+                                  "ORDER BY round, client, rowid"
+                                : "SELECT * FROM rounds WHERE run_id = ?1 ORDER BY round");
     if (st == NULL)
         goto out;
     sqlite3_bind_int64(st, 1, run_id);
     int ncols = sqlite3_column_count(st);
-    if (format == CMD_REPORT_CSV) {
+    if (format == REPORT_CSV) {
         for (int i = 0; i < ncols; i++) {
             fputs(i > 0 ? "," : "", stdout);
-            cmd_report_print_csv_field(stdout, sqlite3_column_name(st, i));
+            report_print_csv_field(stdout, sqlite3_column_name(st, i));
         }
         fputc('\n', stdout);
     } else {
@@ -1233,35 +1185,35 @@ cmd_report_export(int argc, char **argv)
     size_t rows = 0;
     int rc = sqlite3_step(st);
     for (; rc == SQLITE_ROW; rc = sqlite3_step(st)) {
-        if (format == CMD_REPORT_JSON)
+        if (format == REPORT_JSON)
             fputs(rows > 0 ? ",\n  {" : "\n  {", stdout);
         for (int i = 0; i < ncols; i++) {
             char buf[64];
             bool is_text;
-            const char *v = cmd_report_export_value(st, i, buf, sizeof buf, &is_text);
-            if (format == CMD_REPORT_CSV) {
+            const char *v = report_export_value(st, i, buf, sizeof buf, &is_text);
+            if (format == REPORT_CSV) {
                 fputs(i > 0 ? "," : "", stdout);
-                cmd_report_print_csv_field(stdout, v);
+                report_print_csv_field(stdout, v);
                 continue;
             }
             fputs(i > 0 ? ", " : "", stdout);
-            cmd_report_print_json_string(stdout, sqlite3_column_name(st, i));
+            report_print_json_string(stdout, sqlite3_column_name(st, i));
             fputs(": ", stdout);
             if (v == NULL)
                 fputs("null", stdout);
             else if (is_text)
-                cmd_report_print_json_string(stdout, v);
+                report_print_json_string(stdout, v);
             else
                 fputs(v, stdout);
         }
-        fputs(format == CMD_REPORT_CSV ? "\n" : "}", stdout);
+        fputs(format == REPORT_CSV ? "\n" : "}", stdout);
         rows++;
     }
-    if (format == CMD_REPORT_JSON)
+    if (format == REPORT_JSON)
         fputs(rows > 0 ? "\n]\n" : "]\n", stdout);
     if (rc != SQLITE_DONE) {
         fprintf(stderr, "fedbits %s: '%s': %s\n", cmd, path, sqlite3_errmsg(db));
-        status = CMD_REPORT_EXIT_FAILURE;
+        status = ARGS_EXIT_FAILURE;
         goto out;
     }
     if (rows == 0 && clients)
@@ -1279,7 +1231,7 @@ out:
 /* check */
 
 static void
-cmd_report_check_usage(FILE *f)
+report_check_usage(FILE *f)
 {
     fprintf(f, "usage: fedbits check RESULTS.db --baseline BASELINE.db\n"
                "                     [--tolerance accuracy=A,bits=B]\n"
@@ -1302,7 +1254,7 @@ cmd_report_check_usage(FILE *f)
 }
 
 /* The latest finished run of one config_hash. */
-struct cmd_report_entry {
+struct report_entry {
     char *hash;  /* owned */
     char *label; /* owned: "name" or "name (sweep label)" */
     int64_t id;
@@ -1312,26 +1264,25 @@ struct cmd_report_entry {
     bool matched;
 };
 
-struct cmd_report_entries {
-    struct cmd_report_entry *v;
+struct report_entries {
+    struct report_entry *v;
     size_t n;
 };
 
 static void
-cmd_report_entries_release(struct cmd_report_entries *e)
+report_entries_release(struct report_entries *e)
 {
     for (size_t i = 0; i < e->n; i++) {
         mem_free(e->v[i].hash);
         mem_free(e->v[i].label);
     }
     mem_free(e->v);
-    *e = (struct cmd_report_entries){ 0 };
+    *e = (struct report_entries){ 0 };
 }
 
 /* Reads the latest finished run per config_hash of db; -1 on error (printed). */
 static int
-cmd_report_entries_load(const char *cmd, const char *path, sqlite3 *db,
-                        struct cmd_report_entries *out)
+report_entries_load(const char *cmd, const char *path, sqlite3 *db, struct report_entries *out)
 {
     static const char sql[] =
         "SELECT r.config_hash, r.id, r.name, r.sweep_label, "
@@ -1341,7 +1292,7 @@ cmd_report_entries_load(const char *cmd, const char *path, sqlite3 *db,
         " FROM rounds d WHERE d.run_id = r.id) "
         "FROM runs r WHERE r.status = 'finished' AND r.id = (SELECT max(r2.id) FROM runs r2 "
         " WHERE r2.config_hash = r.config_hash AND r2.status = 'finished') ORDER BY r.id";
-    sqlite3_stmt *st = cmd_report_prepare(cmd, path, db, sql);
+    sqlite3_stmt *st = report_prepare(cmd, path, db, sql);
     if (st == NULL)
         return -1;
     size_t cap = 0;
@@ -1349,7 +1300,7 @@ cmd_report_entries_load(const char *cmd, const char *path, sqlite3 *db,
     for (; rc == SQLITE_ROW; rc = sqlite3_step(st)) {
         if (out->n == cap) {
             cap = cap > 0 ? 2 * cap : 16;
-            struct cmd_report_entry *v = mem_realloc(out->v, cap * sizeof *v);
+            struct report_entry *v = mem_realloc(out->v, cap * sizeof *v);
             if (v == NULL)
                 goto nomem;
             out->v = v;
@@ -1357,8 +1308,8 @@ cmd_report_entries_load(const char *cmd, const char *path, sqlite3 *db,
         const char *hash = (const char *)sqlite3_column_text(st, 0);
         const char *name = (const char *)sqlite3_column_text(st, 2);
         const char *label = (const char *)sqlite3_column_text(st, 3);
-        struct cmd_report_entry *e = &out->v[out->n++];
-        *e = (struct cmd_report_entry){
+        struct report_entry *e = &out->v[out->n++];
+        *e = (struct report_entry){
             .id = sqlite3_column_int64(st, 1),
             .has_accuracy = sqlite3_column_type(st, 4) != SQLITE_NULL,
             .accuracy = sqlite3_column_double(st, 4),
@@ -1389,7 +1340,7 @@ nomem:
 
 /* Parses "accuracy=0.01,bits=0" (either part optional, any order); -1 on a bad spec. */
 static int
-cmd_report_parse_tolerance(const char *spec, double *acc, double *bits)
+report_parse_tolerance(const char *spec, double *acc, double *bits)
 {
     const char *p = spec;
     if (*p == '\0')
@@ -1426,60 +1377,59 @@ cmd_report_parse_tolerance(const char *spec, double *acc, double *bits)
 }
 
 enum {
-    CMD_REPORT_K_CONFIG,
-    CMD_REPORT_K_NAME,
-    CMD_REPORT_K_RUNS,
-    CMD_REPORT_K_BASE_ACC,
-    CMD_REPORT_K_ACC,
-    CMD_REPORT_K_DACC,
-    CMD_REPORT_K_BASE_BITS,
-    CMD_REPORT_K_BITS,
-    CMD_REPORT_K_DBITS,
-    CMD_REPORT_K_VERDICT,
-    CMD_REPORT_K_COUNT,
+    REPORT_K_CONFIG,
+    REPORT_K_NAME,
+    REPORT_K_RUNS,
+    REPORT_K_BASE_ACC,
+    REPORT_K_ACC,
+    REPORT_K_DACC,
+    REPORT_K_BASE_BITS,
+    REPORT_K_BITS,
+    REPORT_K_DBITS,
+    REPORT_K_VERDICT,
+    REPORT_K_COUNT,
 };
-_Static_assert(CMD_REPORT_K_COUNT <= CMD_REPORT_MAX_COLS, "check columns fit a view mask");
+_Static_assert(REPORT_K_COUNT <= REPORT_MAX_COLS, "check columns fit a view mask");
 
 /* Adds one line of the diff table; base or cur may be NULL (missing, new). */
 static int
-cmd_report_check_row(struct cmd_report_grid *g, const struct cmd_report_entry *base,
-                     const struct cmd_report_entry *cur, const char *verdict)
+report_check_row(struct report_grid *g, const struct report_entry *base,
+                 const struct report_entry *cur, const char *verdict)
 {
-    const struct cmd_report_entry *any = base != NULL ? base : cur;
-    long row = cmd_report_grid_add_row(g);
+    const struct report_entry *any = base != NULL ? base : cur;
+    long row = report_grid_add_row(g);
     if (row < 0)
         return -1;
     size_t r = (size_t)row;
     int rc = 0;
-    rc |= cmd_report_grid_set(g, r, CMD_REPORT_K_CONFIG, "%.8s", any->hash);
-    rc |= cmd_report_grid_set(g, r, CMD_REPORT_K_NAME, "%s", any->label);
+    rc |= report_grid_set(g, r, REPORT_K_CONFIG, "%.8s", any->hash);
+    rc |= report_grid_set(g, r, REPORT_K_NAME, "%s", any->label);
     char bid[24] = "-", cid[24] = "-";
     if (base != NULL)
         snprintf(bid, sizeof bid, "%lld", (long long)base->id);
     if (cur != NULL)
         snprintf(cid, sizeof cid, "%lld", (long long)cur->id);
-    rc |= cmd_report_grid_set(g, r, CMD_REPORT_K_RUNS, "%s -> %s", bid, cid);
+    rc |= report_grid_set(g, r, REPORT_K_RUNS, "%s -> %s", bid, cid);
     if (base != NULL && base->has_accuracy)
-        rc |= cmd_report_grid_set(g, r, CMD_REPORT_K_BASE_ACC, "%.4f", base->accuracy);
+        rc |= report_grid_set(g, r, REPORT_K_BASE_ACC, "%.4f", base->accuracy);
     if (cur != NULL && cur->has_accuracy)
-        rc |= cmd_report_grid_set(g, r, CMD_REPORT_K_ACC, "%.4f", cur->accuracy);
+        rc |= report_grid_set(g, r, REPORT_K_ACC, "%.4f", cur->accuracy);
     if (base != NULL && cur != NULL && base->has_accuracy && cur->has_accuracy)
-        rc |= cmd_report_grid_set(g, r, CMD_REPORT_K_DACC, "%+.4f", cur->accuracy - base->accuracy);
+        rc |= report_grid_set(g, r, REPORT_K_DACC, "%+.4f", cur->accuracy - base->accuracy);
     if (base != NULL)
-        rc |= cmd_report_grid_set(g, r, CMD_REPORT_K_BASE_BITS, "%llu",
-                                  (unsigned long long)base->bits);
+        rc |= report_grid_set(g, r, REPORT_K_BASE_BITS, "%llu", (unsigned long long)base->bits);
     if (cur != NULL)
-        rc |= cmd_report_grid_set(g, r, CMD_REPORT_K_BITS, "%llu", (unsigned long long)cur->bits);
+        rc |= report_grid_set(g, r, REPORT_K_BITS, "%llu", (unsigned long long)cur->bits);
     if (base != NULL && cur != NULL && base->bits > 0)
-        rc |= cmd_report_grid_set(g, r, CMD_REPORT_K_DBITS, "%+.2f%%",
-                                  100.0 * ((double)cur->bits - (double)base->bits) /
-                                      (double)base->bits);
-    rc |= cmd_report_grid_set(g, r, CMD_REPORT_K_VERDICT, "%s", verdict);
+        rc |=
+            report_grid_set(g, r, REPORT_K_DBITS, "%+.2f%%",
+                            100.0 * ((double)cur->bits - (double)base->bits) / (double)base->bits);
+    rc |= report_grid_set(g, r, REPORT_K_VERDICT, "%s", verdict);
     return rc != 0 ? -1 : 0;
 }
 
 int
-cmd_report_check(int argc, char **argv)
+report_cmd_check(int argc, char **argv)
 {
     enum { OPT_BASELINE = 256, OPT_TOLERANCE };
     static const struct option opts[] = {
@@ -1488,45 +1438,42 @@ cmd_report_check(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    static const struct cmd_report_col cols[CMD_REPORT_K_COUNT] = {
-        [CMD_REPORT_K_CONFIG] = { "config", "config", CMD_REPORT_TEXT },
-        [CMD_REPORT_K_NAME] = { "name", "name", CMD_REPORT_TEXT },
-        [CMD_REPORT_K_RUNS] = { "runs", "runs", CMD_REPORT_TEXT },
-        [CMD_REPORT_K_BASE_ACC] = { "baseline_accuracy", "baseline acc", CMD_REPORT_NUM },
-        [CMD_REPORT_K_ACC] = { "accuracy", "acc", CMD_REPORT_NUM },
-        [CMD_REPORT_K_DACC] = { "accuracy_change", "change", CMD_REPORT_NUM },
-        [CMD_REPORT_K_BASE_BITS] = { "baseline_bits", "baseline bits", CMD_REPORT_NUM },
-        [CMD_REPORT_K_BITS] = { "bits", "bits", CMD_REPORT_NUM },
-        [CMD_REPORT_K_DBITS] = { "bits_change", "change", CMD_REPORT_NUM },
-        [CMD_REPORT_K_VERDICT] = { "verdict", "verdict", CMD_REPORT_TEXT },
+    static const struct report_col cols[REPORT_K_COUNT] = {
+        [REPORT_K_CONFIG] = { "config", "config", REPORT_TEXT },
+        [REPORT_K_NAME] = { "name", "name", REPORT_TEXT },
+        [REPORT_K_RUNS] = { "runs", "runs", REPORT_TEXT },
+        [REPORT_K_BASE_ACC] = { "baseline_accuracy", "baseline acc", REPORT_NUM },
+        [REPORT_K_ACC] = { "accuracy", "acc", REPORT_NUM },
+        [REPORT_K_DACC] = { "accuracy_change", "change", REPORT_NUM },
+        [REPORT_K_BASE_BITS] = { "baseline_bits", "baseline bits", REPORT_NUM },
+        [REPORT_K_BITS] = { "bits", "bits", REPORT_NUM },
+        [REPORT_K_DBITS] = { "bits_change", "change", REPORT_NUM },
+        [REPORT_K_VERDICT] = { "verdict", "verdict", REPORT_TEXT },
     };
     const char *cmd = argv[0];
     const char *baseline = NULL;
     double tol_acc = 0.01, tol_bits = 0.0;
-    optind = 1;
-    opterr = 0;
+    struct args a = args_start(cmd, argc, argv);
     for (;;) {
-        int c = getopt_long(argc, argv, "h", opts, NULL);
+        int c = args_next(&a, "h", opts);
         if (c == -1)
             break;
         switch (c) {
         case 'h':
-            cmd_report_check_usage(stdout);
+            report_check_usage(stdout);
             return EXIT_SUCCESS;
         case OPT_BASELINE:
             baseline = optarg;
             break;
         case OPT_TOLERANCE:
-            if (cmd_report_parse_tolerance(optarg, &tol_acc, &tol_bits) < 0) {
-                fprintf(stderr,
-                        "fedbits %s: --tolerance '%s' must read accuracy=A,bits=B with "
-                        "non-negative numbers (either part optional)\n",
-                        cmd, optarg);
-                return CMD_REPORT_EXIT_USAGE;
-            }
+            if (report_parse_tolerance(optarg, &tol_acc, &tol_bits) < 0)
+                return args_error(cmd,
+                                  "--tolerance '%s' must read accuracy=A,bits=B with "
+                                  "non-negative numbers (either part optional)",
+                                  optarg);
             break;
         default:
-            return cmd_report_bad_option(cmd, argc, argv);
+            return ARGS_EXIT_USAGE;
         }
     }
     if (optind >= argc) {
@@ -1534,24 +1481,24 @@ cmd_report_check(int argc, char **argv)
                 "fedbits %s: which results database? (fedbits %s RESULTS.db --baseline "
                 "BASELINE.db)\n",
                 cmd, cmd);
-        return CMD_REPORT_EXIT_USAGE;
+        return ARGS_EXIT_USAGE;
     }
     const char *path = argv[optind++];
     if (optind < argc) {
         fprintf(stderr, "fedbits %s: unexpected argument '%s'\n", cmd, argv[optind]);
-        return CMD_REPORT_EXIT_USAGE;
+        return ARGS_EXIT_USAGE;
     }
     if (baseline == NULL) {
         fprintf(stderr, "fedbits %s: --baseline BASELINE.db is required\n", cmd);
-        return CMD_REPORT_EXIT_USAGE;
+        return ARGS_EXIT_USAGE;
     }
     sqlite3 *db_cur = NULL, *db_base = NULL;
-    struct cmd_report_entries cur = { 0 }, base = { 0 };
-    struct cmd_report_grid g = { .cols = cols, .ncols = CMD_REPORT_K_COUNT };
-    int status = CMD_REPORT_EXIT_USAGE;
-    if (cmd_report_open(cmd, baseline, &db_base) < 0 || cmd_report_open(cmd, path, &db_cur) < 0 ||
-        cmd_report_entries_load(cmd, baseline, db_base, &base) < 0 ||
-        cmd_report_entries_load(cmd, path, db_cur, &cur) < 0)
+    struct report_entries cur = { 0 }, base = { 0 };
+    struct report_grid g = { .cols = cols, .ncols = REPORT_K_COUNT };
+    int status = ARGS_EXIT_USAGE;
+    if (report_open(cmd, baseline, &db_base) < 0 || report_open(cmd, path, &db_cur) < 0 ||
+        report_entries_load(cmd, baseline, db_base, &base) < 0 ||
+        report_entries_load(cmd, path, db_cur, &cur) < 0)
         goto out;
     if (base.n == 0) {
         fprintf(stderr, "fedbits %s: baseline '%s' has no finished run\n", cmd, baseline);
@@ -1559,8 +1506,8 @@ cmd_report_check(int argc, char **argv)
     }
     size_t matched = 0, regressed = 0, missing = 0, added = 0;
     for (size_t i = 0; i < base.n; i++) {
-        struct cmd_report_entry *b = &base.v[i];
-        struct cmd_report_entry *c = NULL;
+        struct report_entry *b = &base.v[i];
+        struct report_entry *c = NULL;
         for (size_t j = 0; j < cur.n && c == NULL; j++)
             if (strcmp(cur.v[j].hash, b->hash) == 0)
                 c = &cur.v[j];
@@ -1581,20 +1528,20 @@ cmd_report_check(int argc, char **argv)
                                           : "ok";
             regressed += acc_bad || bits_bad;
         }
-        if (cmd_report_check_row(&g, b, c, verdict) < 0)
+        if (report_check_row(&g, b, c, verdict) < 0)
             goto nomem;
     }
     for (size_t j = 0; j < cur.n; j++) {
         if (cur.v[j].matched)
             continue;
         added++;
-        if (cmd_report_check_row(&g, NULL, &cur.v[j], "new (no baseline)") < 0)
+        if (report_check_row(&g, NULL, &cur.v[j], "new (no baseline)") < 0)
             goto nomem;
     }
     printf("%s against baseline %s (tolerance accuracy=%g, bits=%g)\n", path, baseline, tol_acc,
            tol_bits);
-    struct cmd_report_view view = { NULL, 0, (UINT64_C(1) << CMD_REPORT_K_COUNT) - 1 };
-    cmd_report_print_table(stdout, &g, &view);
+    struct report_view view = { NULL, 0, (UINT64_C(1) << REPORT_K_COUNT) - 1 };
+    report_print_table(stdout, &g, &view);
     printf("%zu matched: %zu ok, %zu regressed; %zu baseline runs missing, %zu new\n", matched,
            matched - regressed, regressed, missing, added);
     fflush(stdout);
@@ -1620,15 +1567,15 @@ cmd_report_check(int argc, char **argv)
                         base.v[i].label, base.v[i].hash);
         }
     }
-    status = regressed > 0 ? CMD_REPORT_EXIT_FAILURE : EXIT_SUCCESS;
+    status = regressed > 0 ? ARGS_EXIT_FAILURE : EXIT_SUCCESS;
     goto out;
 nomem:
     fprintf(stderr, "fedbits %s: out of memory\n", cmd);
-    status = CMD_REPORT_EXIT_USAGE;
+    status = ARGS_EXIT_USAGE;
 out:
-    cmd_report_grid_release(&g);
-    cmd_report_entries_release(&cur);
-    cmd_report_entries_release(&base);
+    report_grid_release(&g);
+    report_entries_release(&cur);
+    report_entries_release(&base);
     sqlite3_close(db_cur);
     sqlite3_close(db_base);
     return status;

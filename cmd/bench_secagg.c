@@ -1,14 +1,14 @@
 /*
- * cmd_bench_secagg: `fedbits bench secagg`. For each cohort size n it runs one complete
- * round of the engine (SecAgg+ with (k, t) from the reference §2.3 rule at 5 % corruption
- * and 5 % dropouts; also classic SecAgg on the complete graph for n <= 100) with 5 % of the
- * clients dropping before their masked input (so the server rebuilds their pairwise masks),
- * in full and accounting mode, and prints client and server seconds per round and bytes per
- * client. Clients of one phase run in parallel (OpenMP when built with it); the server runs
- * on one thread. It also measures mask generation (prg_add_u64) against libsodium's raw
- * ChaCha20-IETF keystream on the same byte count in the same run.
+ * bench_secagg: `fedbits bench secagg`. For each cohort size n it runs one complete
+ * round of the engine (SecAgg+ with (k, t) from the rule of Bell et al., CCS 2020,
+ * aggregator/secagg_graph.h, at 5 % corruption and 5 % dropouts; also classic SecAgg on the
+ * complete graph for n <= 100) with 5 % of the clients dropping before their masked input (so the
+ * server rebuilds their pairwise masks), in full and accounting mode, and prints client and server
+ * seconds per round and bytes per client. Clients of one phase run in parallel (OpenMP when built
+ * with it); the server runs on one thread. It also measures mask generation (prg_add_u64) against
+ * libsodium's raw ChaCha20-IETF keystream on the same byte count in the same run.
  */
-#include "sim/cmd_secagg.h"
+#include "cmd/bench_secagg.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -23,6 +23,7 @@
 #include "base/mem.h"
 #include "base/rng.h"
 #include "clients/secagg_client.h"
+#include "cmd/args.h"
 #include "crypto/prg.h"
 #include "crypto/ring.h"
 #include "fedbits_config.h"
@@ -32,10 +33,10 @@
 #endif
 #include "base/banned.h"
 
-#define BENCH_MAX_ROWS 16
+#define BENCH_SECAGG_MAX_ROWS 16
 
-struct bench_opts {
-    uint32_t clients[BENCH_MAX_ROWS];
+struct bench_secagg_opts {
+    uint32_t clients[BENCH_SECAGG_MAX_ROWS];
     size_t n_clients;
     size_t dim;
     bool full, accounting;
@@ -45,7 +46,7 @@ struct bench_opts {
     uint64_t seed;
 };
 
-struct bench_row {
+struct bench_secagg_row {
     const char *graph;
     uint32_t n, degree, t;
     unsigned ring_bits;
@@ -60,7 +61,7 @@ struct bench_row {
 };
 
 static void
-bench_usage(FILE *f)
+bench_secagg_usage(FILE *f)
 {
     fprintf(f, "usage: fedbits bench secagg [--clients N]... [--dim D] [--mode full|accounting]\n"
                "         [--format table|csv] [--drop F] [--value-bits B] [--seed S]\n"
@@ -68,92 +69,91 @@ bench_usage(FILE *f)
                "clients dropping before their masked input, 16-bit inputs.\n");
 }
 
-static bool
-bench_parse_u64(const char *s, uint64_t *v)
-{
-    char *end = NULL;
-    errno = 0;
-    unsigned long long x = strtoull(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || s[0] == '-')
-        return false;
-    *v = x;
-    return true;
-}
-
 static int
-bench_parse(struct bench_opts *o, int argc, char **argv)
+bench_secagg_parse(struct bench_secagg_opts *o, int argc, char **argv)
 {
-    *o = (struct bench_opts){ .dim = 100000,
-                              .full = true,
-                              .accounting = true,
-                              .drop_rate = 0.05,
-                              .value_bits = 16,
-                              .seed = 1 };
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    enum { OPT_CLIENTS = 256, OPT_DIM, OPT_MODE, OPT_FORMAT, OPT_DROP, OPT_VALUE_BITS, OPT_SEED };
+    static const struct option opts[] = {
+        { "clients", required_argument, NULL, OPT_CLIENTS },
+        { "dim", required_argument, NULL, OPT_DIM },
+        { "mode", required_argument, NULL, OPT_MODE },
+        { "format", required_argument, NULL, OPT_FORMAT },
+        { "drop", required_argument, NULL, OPT_DROP },
+        { "value-bits", required_argument, NULL, OPT_VALUE_BITS },
+        { "seed", required_argument, NULL, OPT_SEED },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    *o = (struct bench_secagg_opts){ .dim = 100000,
+                                     .full = true,
+                                     .accounting = true,
+                                     .drop_rate = 0.05,
+                                     .value_bits = 16,
+                                     .seed = 1 };
+    struct args a = args_start("bench secagg", argc, argv);
+    for (;;) {
+        int c = args_next(&a, "h", opts);
+        if (c == -1)
+            break;
+        const char *v = optarg;
         uint64_t x;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            bench_usage(stdout);
+        switch (c) {
+        case 'h':
+            bench_secagg_usage(stdout);
             return 1;
-        }
-        if (v == NULL) {
-            fprintf(stderr, "fedbits bench secagg: '%s' needs a value\n", a);
-            return -1;
-        }
-        i++;
-        if (strcmp(a, "--clients") == 0) {
-            if (!bench_parse_u64(v, &x) || x < 3 || x > SECAGG_WIRE_CLIENTS_MAX ||
-                o->n_clients == BENCH_MAX_ROWS) {
-                fprintf(stderr, "fedbits bench secagg: bad --clients '%s'\n", v);
+        case OPT_CLIENTS:
+            if (o->n_clients == BENCH_SECAGG_MAX_ROWS) {
+                args_error(a.cmd, "too many --clients values");
                 return -1;
             }
+            if (args_uint(a.cmd, "--clients", v, 3, SECAGG_WIRE_CLIENTS_MAX, &x) < 0)
+                return -1;
             o->clients[o->n_clients++] = (uint32_t)x;
-        } else if (strcmp(a, "--dim") == 0) {
-            if (!bench_parse_u64(v, &x) || x < 1 || x > (UINT64_C(1) << 30)) {
-                fprintf(stderr, "fedbits bench secagg: bad --dim '%s'\n", v);
+            break;
+        case OPT_DIM:
+            if (args_uint(a.cmd, "--dim", v, 1, UINT64_C(1) << 30, &x) < 0)
                 return -1;
-            }
             o->dim = (size_t)x;
-        } else if (strcmp(a, "--mode") == 0) {
+            break;
+        case OPT_MODE:
             o->full = strcmp(v, "full") == 0;
             o->accounting = strcmp(v, "accounting") == 0;
             if (!o->full && !o->accounting) {
-                fprintf(stderr, "fedbits bench secagg: unknown --mode '%s'\n", v);
+                args_error(a.cmd, "unknown --mode '%s' (full, accounting)", v);
                 return -1;
             }
-        } else if (strcmp(a, "--format") == 0) {
+            break;
+        case OPT_FORMAT:
             if (strcmp(v, "csv") != 0 && strcmp(v, "table") != 0) {
-                fprintf(stderr, "fedbits bench secagg: unknown --format '%s'\n", v);
+                args_error(a.cmd, "unknown --format '%s' (table, csv)", v);
                 return -1;
             }
             o->csv = strcmp(v, "csv") == 0;
-        } else if (strcmp(a, "--drop") == 0) {
-            char *end = NULL;
-            errno = 0;
-            o->drop_rate = strtod(v, &end);
-            if (errno != 0 || end == v || *end != '\0' || !(o->drop_rate >= 0) ||
-                o->drop_rate >= 0.5) {
-                fprintf(stderr, "fedbits bench secagg: bad --drop '%s'\n", v);
+            break;
+        case OPT_DROP:
+            if (args_number(a.cmd, "--drop", v, &o->drop_rate) < 0)
+                return -1;
+            if (!(o->drop_rate >= 0) || o->drop_rate >= 0.5) {
+                args_error(a.cmd, "--drop '%s' must be a fraction in [0, 0.5)", v);
                 return -1;
             }
-        } else if (strcmp(a, "--value-bits") == 0) {
-            if (!bench_parse_u64(v, &x) || x < 1 || x > 32) {
-                fprintf(stderr, "fedbits bench secagg: bad --value-bits '%s'\n", v);
+            break;
+        case OPT_VALUE_BITS:
+            if (args_uint(a.cmd, "--value-bits", v, 1, 32, &x) < 0)
                 return -1;
-            }
             o->value_bits = (unsigned)x;
-        } else if (strcmp(a, "--seed") == 0) {
-            if (!bench_parse_u64(v, &x)) {
-                fprintf(stderr, "fedbits bench secagg: bad --seed '%s'\n", v);
+            break;
+        case OPT_SEED:
+            if (args_uint(a.cmd, "--seed", v, 0, UINT64_MAX, &o->seed) < 0)
                 return -1;
-            }
-            o->seed = x;
-        } else {
-            fprintf(stderr, "fedbits bench secagg: unknown option '%s'\n", a);
-            bench_usage(stderr);
+            break;
+        default:
             return -1;
         }
+    }
+    if (optind < argc) {
+        args_error(a.cmd, "unexpected argument '%s'", argv[optind]);
+        return -1;
     }
     if (o->n_clients == 0) {
         o->clients[o->n_clients++] = 100;
@@ -163,15 +163,15 @@ bench_parse(struct bench_opts *o, int argc, char **argv)
 }
 
 static double
-bench_seconds(int64_t ns)
+bench_secagg_seconds(int64_t ns)
 {
     return (double)ns * 1e-9;
 }
 
 /* One round; fills the timing and byte fields of row. */
 static int
-bench_round(struct bench_row *row, const struct secagg_params *p, const uint64_t *x,
-            const uint8_t *drops, struct errbuf *eb)
+bench_secagg_round(struct bench_secagg_row *row, const struct secagg_params *p, const uint64_t *x,
+                   const uint8_t *drops, struct errbuf *eb)
 {
     const uint32_t n = p->n;
     struct secagg_server *s = NULL;
@@ -261,9 +261,9 @@ bench_round(struct bench_row *row, const struct secagg_params *p, const uint64_t
         server_ns += wallclock_ns() - t0;
     }
     row->rc = rc;
-    row->wall_s = bench_seconds(wallclock_ns() - t_round);
-    row->client_s = bench_seconds(client_ns) / n;
-    row->server_s = bench_seconds(server_ns);
+    row->wall_s = bench_secagg_seconds(wallclock_ns() - t_round);
+    row->client_s = bench_secagg_seconds(client_ns) / n;
+    row->server_s = bench_secagg_seconds(server_ns);
     uint32_t survivors = 0;
     double up_sum = 0, down_sum = 0;
     for (uint32_t u = 0; u < n; u++)
@@ -309,7 +309,7 @@ out:
  * as little as possible; both figures see the same conditions.
  */
 static int
-bench_prg_speed(double *raw_s, double *mask_s, double *slice_s, struct errbuf *eb)
+bench_secagg_prg_speed(double *raw_s, double *mask_s, double *slice_s, struct errbuf *eb)
 {
     const size_t n = (size_t)1 << 20; /* elements, k = 26: 4 keystream bytes each = 4 MiB */
     const unsigned k = 26;
@@ -336,12 +336,12 @@ bench_prg_speed(double *raw_s, double *mask_s, double *slice_s, struct errbuf *e
         int64_t t3 = wallclock_ns();
         if (rep == 0)
             continue; /* warm-up */
-        if (bench_seconds(t1 - t0) < *raw_s)
-            *raw_s = bench_seconds(t1 - t0);
-        if (bench_seconds(t2 - t1) < *mask_s)
-            *mask_s = bench_seconds(t2 - t1);
-        if (bench_seconds(t3 - t2) < *slice_s)
-            *slice_s = bench_seconds(t3 - t2);
+        if (bench_secagg_seconds(t1 - t0) < *raw_s)
+            *raw_s = bench_secagg_seconds(t1 - t0);
+        if (bench_secagg_seconds(t2 - t1) < *mask_s)
+            *mask_s = bench_secagg_seconds(t2 - t1);
+        if (bench_secagg_seconds(t3 - t2) < *slice_s)
+            *slice_s = bench_secagg_seconds(t3 - t2);
     }
 out:
     mem_free(acc);
@@ -350,7 +350,8 @@ out:
 }
 
 static void
-bench_print(const struct bench_opts *o, const struct bench_row *rows, size_t nrows)
+bench_secagg_print(const struct bench_secagg_opts *o, const struct bench_secagg_row *rows,
+                   size_t nrows)
 {
     if (o->csv)
         printf("graph,n,degree,t,ring_bits,dim,mode,client_s,server_s,wall_s,up_bytes,"
@@ -360,7 +361,7 @@ bench_print(const struct bench_opts *o, const struct bench_row *rows, size_t nro
                "t", "k", "mode", "client_s", "server_s", "wall_s", "up_B/client", "down_B/client",
                "included");
     for (size_t i = 0; i < nrows; i++) {
-        const struct bench_row *r = &rows[i];
+        const struct bench_secagg_row *r = &rows[i];
         if (o->csv)
             printf("%s,%u,%u,%u,%u,%zu,%s,%.6f,%.6f,%.6f,%.0f,%.0f,%u,%s\n", r->graph, r->n,
                    r->degree, r->t, r->ring_bits, o->dim, r->mode, r->client_s, r->server_s,
@@ -375,15 +376,15 @@ bench_print(const struct bench_opts *o, const struct bench_row *rows, size_t nro
 }
 
 int
-cmd_bench_secagg(int argc, char **argv)
+bench_secagg_cmd(int argc, char **argv)
 {
-    struct bench_opts o;
-    int prc = bench_parse(&o, argc, argv);
+    struct bench_secagg_opts o;
+    int prc = bench_secagg_parse(&o, argc, argv);
     if (prc != 0)
-        return prc > 0 ? 0 : 2;
+        return prc > 0 ? ARGS_EXIT_OK : ARGS_EXIT_USAGE;
     struct errbuf eb;
     errbuf_clear(&eb);
-    struct bench_row rows[BENCH_MAX_ROWS * 4];
+    struct bench_secagg_row rows[BENCH_SECAGG_MAX_ROWS * 4];
     size_t nrows = 0;
     uint64_t *x = mem_alloc(o.dim * sizeof *x);
     if (x == NULL) {
@@ -452,15 +453,15 @@ cmd_bench_secagg(int argc, char **argv)
                     .round = 0,
                     .m = o.dim,
                 };
-                struct bench_row *row = &rows[nrows++];
-                *row = (struct bench_row){ .graph = complete ? "secagg" : "secagg+",
-                                           .n = n,
-                                           .degree = p.degree,
-                                           .t = p.t,
-                                           .ring_bits = ring,
-                                           .mode = mode == 0 ? "full" : "accounting" };
+                struct bench_secagg_row *row = &rows[nrows++];
+                *row = (struct bench_secagg_row){ .graph = complete ? "secagg" : "secagg+",
+                                                  .n = n,
+                                                  .degree = p.degree,
+                                                  .t = p.t,
+                                                  .ring_bits = ring,
+                                                  .mode = mode == 0 ? "full" : "accounting" };
                 errbuf_clear(&eb);
-                if (bench_round(row, &p, x, drops, &eb) < 0) {
+                if (bench_secagg_round(row, &p, x, drops, &eb) < 0) {
                     char msg[512];
                     fprintf(stderr, "fedbits bench secagg: n = %u: %s\n", n,
                             errbuf_format(&eb, msg, sizeof msg));
@@ -470,10 +471,10 @@ cmd_bench_secagg(int argc, char **argv)
         }
         mem_free(drops);
     }
-    bench_print(&o, rows, nrows);
+    bench_secagg_print(&o, rows, nrows);
     double raw_s = 0, mask_s = 0, slice_s = 0;
     errbuf_clear(&eb);
-    if (bench_prg_speed(&raw_s, &mask_s, &slice_s, &eb) == 0) {
+    if (bench_secagg_prg_speed(&raw_s, &mask_s, &slice_s, &eb) == 0) {
         double mb = (double)((size_t)1 << 22) / 1e6;
         if (o.csv)
             printf("# mask_generation,raw_chacha20_MBps,%.1f,prg_add_MBps,%.1f,ratio,%.3f,"

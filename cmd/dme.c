@@ -1,13 +1,13 @@
 /*
- * cmd_dme: `fedbits dme`, a distributed mean-estimation experiment without training
- * (issue 3; reference compression.md §6). For each trial, n client vectors are drawn (or
+ * dme: `fedbits dme`, a distributed mean-estimation experiment without training
+ * (docs/scenarios.md for the codecs). For each trial, n client vectors are drawn (or
  * read), each client encodes its vector on its own link (seed, round = trial, client), the
  * server decodes each message alone (for vNMSE) and sums all of them with
  * codec_decode_add()/codec_decode_finish() (for NMSE of the mean), exactly as in a round.
  * Several --codec/--bits values give one row each: every codec with every bits value, or,
  * with --zip, the i-th codec with the i-th bits value.
  */
-#include "sim/cmd_codec.h"
+#include "cmd/dme.h"
 
 #include <errno.h>
 #include <math.h>
@@ -21,6 +21,7 @@
 #include "base/errbuf.h"
 #include "base/mem.h"
 #include "base/rng.h"
+#include "cmd/args.h"
 #include "codec/codec.h"
 #include "sim/wallclock.h"
 #include "base/banned.h"
@@ -82,40 +83,23 @@ dme_usage(FILE *f)
                "shared) or plus (DRIVE+), e.g. --codec eden:biased --codec hadamard_sq:shared.\n");
 }
 
+/* Prints "fedbits dme: MESSAGE" with up to two string arguments; the usage exit status. */
 static int
 dme_bad(const char *fmt, const char *a, const char *b)
 {
-    fprintf(stderr, "fedbits dme: ");
-    fprintf(stderr, fmt, a, b);
-    fprintf(stderr, "\n");
-    return 2;
+    char msg[512];
+    snprintf(msg, sizeof msg, fmt, a, b);
+    return args_error("dme", "%s", msg);
 }
 
+/* An integer option in [lo, hi] into *out; the usage exit status on error. */
 static int
 dme_parse_size(const char *flag, const char *s, size_t lo, size_t hi, size_t *out)
 {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < lo || v > hi) {
-        fprintf(stderr, "fedbits dme: %s '%s' must be an integer in [%zu, %zu]\n", flag, s, lo, hi);
-        return 2;
-    }
+    uint64_t v;
+    if (args_uint("dme", flag, s, lo, hi, &v) < 0)
+        return ARGS_EXIT_USAGE;
     *out = (size_t)v;
-    return 0;
-}
-
-static int
-dme_parse_double(const char *flag, const char *s, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno != 0 || end == s || *end != '\0' || !isfinite(v)) {
-        fprintf(stderr, "fedbits dme: %s '%s' is not a number\n", flag, s);
-        return 2;
-    }
-    *out = v;
     return 0;
 }
 
@@ -177,6 +161,48 @@ dme_row_params(const struct dme_opts *o, const struct dme_spec *sp, double bits,
 static int
 dme_parse(int argc, char **argv, struct dme_opts *o)
 {
+    enum {
+        OPT_SAME = 256,
+        OPT_ZIP,
+        OPT_PLUS,
+        OPT_EXACT,
+        OPT_CODEC,
+        OPT_BITS,
+        OPT_DIM,
+        OPT_CLIENTS,
+        OPT_TRIALS,
+        OPT_SEED,
+        OPT_DIST,
+        OPT_INPUT,
+        OPT_SCALE,
+        OPT_ROTATION,
+        OPT_P,
+        OPT_SHARED_BITS,
+        OPT_PACKET_LOSS,
+        OPT_FORMAT,
+    };
+    static const struct option opts[] = {
+        { "same-vector", no_argument, NULL, OPT_SAME },
+        { "zip", no_argument, NULL, OPT_ZIP },
+        { "drive-plus", no_argument, NULL, OPT_PLUS },
+        { "exact-codebook", no_argument, NULL, OPT_EXACT },
+        { "codec", required_argument, NULL, OPT_CODEC },
+        { "bits", required_argument, NULL, OPT_BITS },
+        { "dim", required_argument, NULL, OPT_DIM },
+        { "clients", required_argument, NULL, OPT_CLIENTS },
+        { "trials", required_argument, NULL, OPT_TRIALS },
+        { "seed", required_argument, NULL, OPT_SEED },
+        { "dist", required_argument, NULL, OPT_DIST },
+        { "input", required_argument, NULL, OPT_INPUT },
+        { "scale", required_argument, NULL, OPT_SCALE },
+        { "rotation", required_argument, NULL, OPT_ROTATION },
+        { "p", required_argument, NULL, OPT_P },
+        { "shared-bits", required_argument, NULL, OPT_SHARED_BITS },
+        { "packet-loss", required_argument, NULL, OPT_PACKET_LOSS },
+        { "format", required_argument, NULL, OPT_FORMAT },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
     codec_params_default(&o->base);
     o->dim = 65536;
     o->clients = 1;
@@ -184,57 +210,58 @@ dme_parse(int argc, char **argv, struct dme_opts *o)
     o->trials = 100;
     o->seed = 1;
     o->format = DME_TABLE;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            dme_usage(stdout);
-            return 1;
-        }
-        if (strcmp(a, "--same-vector") == 0) {
-            o->same_vector = true;
-            continue;
-        }
-        if (strcmp(a, "--zip") == 0) {
-            o->zip = true;
-            continue;
-        }
-        if (strcmp(a, "--drive-plus") == 0) {
-            o->base.drive_plus = true;
-            continue;
-        }
-        if (strcmp(a, "--exact-codebook") == 0) {
-            o->base.exact_codebook = true;
-            continue;
-        }
-        if (strncmp(a, "--", 2) != 0)
-            return dme_bad("unexpected argument '%s'%s", a, "");
-        if (i + 1 >= argc)
-            return dme_bad("option '%s' needs a value%s", a, "");
-        const char *v = argv[++i];
+    struct args a = args_start("dme", argc, argv);
+    for (;;) {
+        int c = args_next(&a, "h", opts);
+        if (c == -1)
+            break;
+        const char *v = optarg;
         struct errbuf eb;
         errbuf_clear(&eb);
         int rc = 0;
         size_t tmp;
-        if (strcmp(a, "--codec") == 0) {
+        switch (c) {
+        case 'h':
+            dme_usage(stdout);
+            return 1;
+        case OPT_SAME:
+            o->same_vector = true;
+            break;
+        case OPT_ZIP:
+            o->zip = true;
+            break;
+        case OPT_PLUS:
+            o->base.drive_plus = true;
+            break;
+        case OPT_EXACT:
+            o->base.exact_codebook = true;
+            break;
+        case OPT_CODEC:
             if (o->n_codecs == DME_MAX_ROWS)
                 return dme_bad("too many --codec values%s%s", "", "");
             rc = dme_parse_spec(v, &o->codecs[o->n_codecs]);
             o->n_codecs++;
-        } else if (strcmp(a, "--bits") == 0) {
+            break;
+        case OPT_BITS:
             if (o->n_bits == DME_MAX_ROWS)
                 return dme_bad("too many --bits values%s%s", "", "");
-            rc = dme_parse_double(a, v, &o->bits[o->n_bits]);
+            rc = args_number("dme", "--bits", v, &o->bits[o->n_bits]) < 0 ? ARGS_EXIT_USAGE : 0;
             o->n_bits++;
-        } else if (strcmp(a, "--dim") == 0) {
-            rc = dme_parse_size(a, v, 1, (size_t)1 << 30, &o->dim);
-        } else if (strcmp(a, "--clients") == 0) {
-            rc = dme_parse_size(a, v, 1, 100000, &o->clients);
-        } else if (strcmp(a, "--trials") == 0) {
-            rc = dme_parse_size(a, v, 1, 100000000, &o->trials);
-        } else if (strcmp(a, "--seed") == 0) {
-            rc = dme_parse_size(a, v, 0, SIZE_MAX, &tmp);
+            break;
+        case OPT_DIM:
+            rc = dme_parse_size("--dim", v, 1, (size_t)1 << 30, &o->dim);
+            break;
+        case OPT_CLIENTS:
+            rc = dme_parse_size("--clients", v, 1, 100000, &o->clients);
+            break;
+        case OPT_TRIALS:
+            rc = dme_parse_size("--trials", v, 1, 100000000, &o->trials);
+            break;
+        case OPT_SEED:
+            rc = dme_parse_size("--seed", v, 0, SIZE_MAX, &tmp);
             o->seed = tmp;
-        } else if (strcmp(a, "--dist") == 0) {
+            break;
+        case OPT_DIST: {
             unsigned k;
             for (k = 0; k < DME_FILE; k++)
                 if (strcmp(v, dme_dist_names[k]) == 0)
@@ -244,23 +271,32 @@ dme_parse(int argc, char **argv, struct dme_opts *o)
                                "uniform)%s",
                                v, "");
             o->dist = (enum dme_dist)k;
-        } else if (strcmp(a, "--input") == 0) {
+            break;
+        }
+        case OPT_INPUT:
             o->input = v;
             o->dist = DME_FILE;
-        } else if (strcmp(a, "--scale") == 0) {
+            break;
+        case OPT_SCALE:
             if (codec_scale_parse(v, &o->base.scale, &eb) < 0)
                 return dme_bad("--scale: %s%s", eb.msg, "");
-        } else if (strcmp(a, "--rotation") == 0) {
+            break;
+        case OPT_ROTATION:
             if (codec_rotation_parse(v, &o->base.rotation, &eb) < 0)
                 return dme_bad("--rotation: %s%s", eb.msg, "");
-        } else if (strcmp(a, "--p") == 0) {
-            rc = dme_parse_double(a, v, &o->base.p);
-        } else if (strcmp(a, "--shared-bits") == 0) {
-            rc = dme_parse_size(a, v, 0, 64, &tmp);
+            break;
+        case OPT_P:
+            rc = args_number("dme", "--p", v, &o->base.p) < 0 ? ARGS_EXIT_USAGE : 0;
+            break;
+        case OPT_SHARED_BITS:
+            rc = dme_parse_size("--shared-bits", v, 0, 64, &tmp);
             o->base.shared_bits = (unsigned)tmp;
-        } else if (strcmp(a, "--packet-loss") == 0) {
-            rc = dme_parse_double(a, v, &o->base.packet_loss);
-        } else if (strcmp(a, "--format") == 0) {
+            break;
+        case OPT_PACKET_LOSS:
+            rc = args_number("dme", "--packet-loss", v, &o->base.packet_loss) < 0 ? ARGS_EXIT_USAGE
+                                                                                  : 0;
+            break;
+        case OPT_FORMAT:
             if (strcmp(v, "table") == 0)
                 o->format = DME_TABLE;
             else if (strcmp(v, "csv") == 0)
@@ -269,12 +305,15 @@ dme_parse(int argc, char **argv, struct dme_opts *o)
                 o->format = DME_JSON;
             else
                 return dme_bad("unknown --format '%s' (known: table, csv, json)%s", v, "");
-        } else {
-            return dme_bad("unknown option '%s'%s", a, "");
+            break;
+        default:
+            return ARGS_EXIT_USAGE;
         }
         if (rc != 0)
             return rc;
     }
+    if (optind < argc)
+        return dme_bad("unexpected argument '%s'%s", argv[optind], "");
     if (o->n_codecs == 0)
         return dme_bad("--codec is required (e.g. --codec eden --bits 2)%s%s", "", "");
     if (o->zip && o->n_bits != o->n_codecs)
@@ -297,7 +336,7 @@ dme_read_input(const char *path, float **out, size_t *rows, size_t *cols)
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
         fprintf(stderr, "fedbits dme: cannot open '%s': %s\n", path, strerror(errno));
-        return 2;
+        return ARGS_EXIT_USAGE;
     }
     int rc = 2;
     unsigned char *raw = NULL;
@@ -610,7 +649,7 @@ dme_print(const struct dme_opts *o, const struct dme_result *r, size_t nrows)
 }
 
 int
-cmd_dme(int argc, char **argv)
+dme_cmd(int argc, char **argv)
 {
     struct dme_opts o = { 0 };
     int rc = dme_parse(argc, argv, &o);

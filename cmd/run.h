@@ -1,7 +1,8 @@
 /*
- * cmd_run: the scenario commands of the fedbits binary, `fedbits run` and `fedbits validate`.
+ * run: the scenario commands of the fedbits binary, `fedbits run`, `fedbits validate` and
+ * `fedbits resume`.
  *
- * cmd_run() loads a scenario (a file or the embedded default), expands its sweep (one
+ * run_cmd() loads a scenario (a file or the embedded default), expands its sweep (one
  * combination when it has none), validates every combination before anything runs, and
  * runs them into the results database: one after another, or in --jobs parallel processes
  * (the runs are queued in the database first, so their ids and rows do not depend on the
@@ -9,15 +10,15 @@
  * on a terminal; the summary to stdout. Each takes the
  * command's own argv (argv[0] is the command name) and returns the process exit status.
  */
-#ifndef FEDBITS_SIM_CMD_RUN_H
-#define FEDBITS_SIM_CMD_RUN_H
+#ifndef FEDBITS_CMD_RUN_H
+#define FEDBITS_CMD_RUN_H
 
 #include "sim/cluster.h"
 
 /* cl: the MPI ranks sharing the runs (rank 0 writes the database and prints). */
-int cmd_run(int argc, char **argv, struct cluster *cl);
-int cmd_run_validate(int argc, char **argv);
+int run_cmd(int argc, char **argv, struct cluster *cl);
+int run_cmd_validate(int argc, char **argv);
 /* `fedbits resume RESULTS.db --run ID`: continue a run from its latest checkpoint. */
-int cmd_run_resume(int argc, char **argv);
+int run_cmd_resume(int argc, char **argv);
 
 #endif

@@ -1,5 +1,5 @@
-/* cmd_run: `fedbits run` and `fedbits validate`. See cmd_run.h. */
-#include "sim/cmd_run.h"
+/* run: `fedbits run`, `fedbits validate` and `fedbits resume`. See run.h. */
+#include "cmd/run.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -14,6 +14,7 @@
 #include "base/errbuf.h"
 #include "base/mem.h"
 #include "base/simtime.h"
+#include "cmd/args.h"
 #include "fedbits_config.h"
 #include "sim/run.h"
 #include "sim/scenario.h"
@@ -22,8 +23,9 @@
 #include "sim/wallclock.h"
 #include "base/banned.h"
 
-#define CMD_EXIT_USAGE       2
-#define CMD_EXIT_INTERRUPTED 130
+/* The largest seed or run id accepted on the command line, and the most threads or jobs. */
+#define RUN_CMD_ID_MAX      UINT64_C(9200000000000000000)
+#define RUN_CMD_THREADS_MAX 1024
 
 /* The embedded default scenario (scenarios/default.yaml, via tools/embed). */
 extern const char default_scenario_yaml[];
@@ -33,17 +35,17 @@ extern const size_t default_scenario_yaml_len;
  * Set by SIGINT/SIGTERM, read by the event loop between events. A signal handler can only
  * communicate through static storage; this is the one such flag (STYLE.md convention 8).
  */
-static volatile sig_atomic_t cmd_run_signal_stop;
+static volatile sig_atomic_t run_cmd_signal_stop;
 
 static void
-cmd_run_on_signal(int sig)
+run_cmd_on_signal(int sig)
 {
     (void)sig;
-    cmd_run_signal_stop = 1;
+    run_cmd_signal_stop = 1;
 }
 
 static void
-cmd_run_print_error(const char *cmd, const struct errbuf *eb)
+run_cmd_print_error(const char *cmd, const struct errbuf *eb)
 {
     char line[ERRBUF_MSG_BYTES + ERRBUF_PATH_BYTES + 64];
     errbuf_format(eb, line, sizeof line);
@@ -53,22 +55,8 @@ cmd_run_print_error(const char *cmd, const struct errbuf *eb)
         fprintf(stderr, "fedbits %s: %s\n", cmd, line);
 }
 
-static int
-cmd_run_parse_u64(const char *s, uint64_t max, uint64_t *out)
-{
-    if (s[0] < '0' || s[0] > '9')
-        return -1;
-    errno = 0;
-    char *end = NULL;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v > max)
-        return -1;
-    *out = (uint64_t)v;
-    return 0;
-}
-
 static void
-cmd_run_usage(FILE *f)
+run_cmd_usage(FILE *f)
 {
     fprintf(f, "usage: fedbits run [SCENARIO.yaml] [OPTIONS]\n"
                "\n"
@@ -99,7 +87,7 @@ cmd_run_usage(FILE *f)
 }
 
 static void
-cmd_run_validate_usage(FILE *f)
+run_cmd_validate_usage(FILE *f)
 {
     fprintf(f, "usage: fedbits validate SCENARIO.yaml [--set KEY.PATH=VALUE]...\n"
                "\n"
@@ -113,7 +101,7 @@ cmd_run_validate_usage(FILE *f)
 }
 
 /* Options shared by run and validate. */
-struct cmd_run_opts {
+struct run_cmd_opts {
     const char *scenario;
     const char **sets; /* owned array of borrowed strings */
     size_t n_sets;
@@ -133,17 +121,17 @@ struct cmd_run_opts {
 
 /* `run`, or `run (rank N)` on the ranks after the first, whose errors name their rank. */
 static const char *
-cmd_run_who(const struct cmd_run_opts *mo)
+run_cmd_who(const struct run_cmd_opts *mo)
 {
     return mo->who[0] != '\0' ? mo->who : "run";
 }
 
 /* An error of `fedbits run`; on the ranks after the first, always prefixed with the rank. */
 static void
-cmd_run_rank_error(const struct cmd_run_opts *mo, const struct errbuf *eb)
+run_cmd_rank_error(const struct run_cmd_opts *mo, const struct errbuf *eb)
 {
     if (mo->who[0] == '\0') {
-        cmd_run_print_error("run", eb);
+        run_cmd_print_error("run", eb);
         return;
     }
     char line[ERRBUF_MSG_BYTES + ERRBUF_PATH_BYTES + 64];
@@ -152,7 +140,7 @@ cmd_run_rank_error(const struct cmd_run_opts *mo, const struct errbuf *eb)
 }
 
 static int
-cmd_run_add_set(struct cmd_run_opts *mo, const char *set)
+run_cmd_add_set(struct run_cmd_opts *mo, const char *set)
 {
     const char **s = mem_realloc(mo->sets, (mo->n_sets + 1) * sizeof *s);
     if (s == NULL)
@@ -164,7 +152,7 @@ cmd_run_add_set(struct cmd_run_opts *mo, const char *set)
 
 /* Parses run/validate options; returns -1 on a usage error (message printed), 1 on --help. */
 static int
-cmd_run_parse_opts(int argc, char **argv, bool is_run, struct cmd_run_opts *mo)
+run_cmd_parse_opts(int argc, char **argv, bool is_run, struct run_cmd_opts *mo)
 {
     enum { OPT_DB = 256, OPT_SEED, OPT_SET, OPT_THREADS, OPT_JOBS, OPT_DRY_RUN, OPT_NO_SWEEP };
     static const struct option run_opts[] = {
@@ -187,11 +175,9 @@ cmd_run_parse_opts(int argc, char **argv, bool is_run, struct cmd_run_opts *mo)
     const char *cmd = argv[0];
     bool have_seed = false, have_db = false;
     mo->jobs = 1;
-    optind = 1;
-    opterr = 0;
+    struct args a = args_start(cmd, argc, argv);
     for (;;) {
-        int c =
-            getopt_long(argc, argv, is_run ? "qh" : "h", is_run ? run_opts : validate_opts, NULL);
+        int c = args_next(&a, is_run ? "qh" : "h", is_run ? run_opts : validate_opts);
         if (c == -1)
             break;
         switch (c) {
@@ -208,7 +194,7 @@ cmd_run_parse_opts(int argc, char **argv, bool is_run, struct cmd_run_opts *mo)
             break;
         case OPT_DB:
             if (optarg[0] == '\0') {
-                fprintf(stderr, "fedbits %s: --db needs a path\n", cmd);
+                args_error(cmd, "--db needs a path");
                 return -1;
             }
             snprintf(mo->db_set, sizeof mo->db_set, "output.db=%s", optarg);
@@ -216,59 +202,47 @@ cmd_run_parse_opts(int argc, char **argv, bool is_run, struct cmd_run_opts *mo)
             break;
         case OPT_SEED: {
             uint64_t seed;
-            if (cmd_run_parse_u64(optarg, UINT64_C(9200000000000000000), &seed) < 0) {
-                fprintf(stderr, "fedbits %s: --seed '%s' is not a non-negative integer\n", cmd,
-                        optarg);
+            if (args_uint(cmd, "--seed", optarg, 0, RUN_CMD_ID_MAX, &seed) < 0)
                 return -1;
-            }
             snprintf(mo->seed_set, sizeof mo->seed_set, "seed=%llu", (unsigned long long)seed);
             have_seed = true;
             break;
         }
         case OPT_SET:
-            if (cmd_run_add_set(mo, optarg) < 0) {
-                fprintf(stderr, "fedbits %s: out of memory\n", cmd);
+            if (run_cmd_add_set(mo, optarg) < 0) {
+                args_error(cmd, "out of memory");
                 return -1;
             }
             break;
         case OPT_THREADS:
         case OPT_JOBS: {
-            uint64_t *v = c == OPT_THREADS ? &mo->threads : &mo->jobs;
-            if (cmd_run_parse_u64(optarg, 1024, v) < 0 || *v == 0) {
-                fprintf(stderr, "fedbits %s: --%s '%s' must be an integer from 1 to 1024\n", cmd,
-                        c == OPT_THREADS ? "threads" : "jobs", optarg);
+            bool threads = c == OPT_THREADS;
+            if (args_uint(cmd, threads ? "--threads" : "--jobs", optarg, 1, RUN_CMD_THREADS_MAX,
+                          threads ? &mo->threads : &mo->jobs) < 0)
                 return -1;
-            }
             break;
         }
         default:
-            if (optopt != 0)
-                fprintf(stderr, "fedbits %s: option '-%c' is not valid here or needs a value\n",
-                        cmd, optopt);
-            else
-                fprintf(stderr, "fedbits %s: unknown option or missing value in '%s'\n", cmd,
-                        argv[optind - 1]);
-            fprintf(stderr, "try 'fedbits %s --help'\n", cmd);
             return -1;
         }
     }
     if (optind < argc)
         mo->scenario = argv[optind++];
     if (optind < argc) {
-        fprintf(stderr, "fedbits %s: unexpected argument '%s'\n", cmd, argv[optind]);
+        args_error(cmd, "unexpected argument '%s'", argv[optind]);
         return -1;
     }
     /* Explicit flags win over --set, so they are applied last. */
-    if ((have_seed && cmd_run_add_set(mo, mo->seed_set) < 0) ||
-        (have_db && cmd_run_add_set(mo, mo->db_set) < 0)) {
-        fprintf(stderr, "fedbits %s: out of memory\n", cmd);
+    if ((have_seed && run_cmd_add_set(mo, mo->seed_set) < 0) ||
+        (have_db && run_cmd_add_set(mo, mo->db_set) < 0)) {
+        args_error(cmd, "out of memory");
         return -1;
     }
     return 0;
 }
 
 /* The scenario source and its sweep: what every combination is loaded from. */
-struct cmd_run_plan {
+struct run_cmd_plan {
     const char *name; /* file name for errors */
     char *owned_text; /* file contents (NULL for the embedded default) */
     const char *text;
@@ -279,7 +253,7 @@ struct cmd_run_plan {
 };
 
 static void
-cmd_run_plan_release(struct cmd_run_plan *p)
+run_cmd_plan_release(struct run_cmd_plan *p)
 {
     mem_free(p->owned_text);
     mem_free(p->sets);
@@ -287,9 +261,9 @@ cmd_run_plan_release(struct cmd_run_plan *p)
 }
 
 static int
-cmd_run_plan_init(struct cmd_run_plan *p, const struct cmd_run_opts *mo, struct errbuf *eb)
+run_cmd_plan_init(struct run_cmd_plan *p, const struct run_cmd_opts *mo, struct errbuf *eb)
 {
-    *p = (struct cmd_run_plan){ 0 };
+    *p = (struct run_cmd_plan){ 0 };
     if (mo->scenario == NULL) {
         p->name = "(embedded default scenario)";
         p->text = default_scenario_yaml;
@@ -315,7 +289,7 @@ cmd_run_plan_init(struct cmd_run_plan *p, const struct cmd_run_opts *mo, struct 
 
 /* Loads combination i: its sweep overrides first, then the command line's. */
 static int
-cmd_run_plan_load(struct cmd_run_plan *p, const struct cmd_run_opts *mo, size_t i,
+run_cmd_plan_load(struct run_cmd_plan *p, const struct run_cmd_opts *mo, size_t i,
                   struct scenario *s, struct errbuf *eb)
 {
     size_t n = 0;
@@ -345,7 +319,7 @@ cmd_run_plan_load(struct cmd_run_plan *p, const struct cmd_run_opts *mo, size_t 
 
 /* "uplink.codec=eden seed=2" for combination i (owned; mem_free), or NULL without a sweep. */
 static char *
-cmd_run_label(const struct cmd_run_plan *p, size_t i)
+run_cmd_label(const struct run_cmd_plan *p, size_t i)
 {
     if (p->sweep.n == 0)
         return NULL;
@@ -366,13 +340,13 @@ cmd_run_label(const struct cmd_run_plan *p, size_t i)
 
 /* Progress */
 
-struct cmd_run_progress {
+struct run_cmd_progress {
     bool tty;
     int64_t started_ns;
 };
 
 static void
-cmd_run_format_bits(char *out, size_t len, uint64_t bits)
+run_cmd_format_bits(char *out, size_t len, uint64_t bits)
 {
     static const char *const units[] = { "bit", "kbit", "Mbit", "Gbit", "Tbit", "Pbit" };
     double v = (double)bits;
@@ -388,14 +362,14 @@ cmd_run_format_bits(char *out, size_t len, uint64_t bits)
 }
 
 static void
-cmd_run_on_round(void *ctx, const struct scenario *s, const struct store_round *r)
+run_cmd_on_round(void *ctx, const struct scenario *s, const struct store_round *r)
 {
-    struct cmd_run_progress *p = ctx;
+    struct run_cmd_progress *p = ctx;
     if (!p->tty)
         return;
     char up[32], down[32], acc[40];
-    cmd_run_format_bits(up, sizeof up, r->uplink_bits);
-    cmd_run_format_bits(down, sizeof down, r->downlink_bits);
+    run_cmd_format_bits(up, sizeof up, r->uplink_bits);
+    run_cmd_format_bits(down, sizeof down, r->downlink_bits);
     if (r->evaluated)
         snprintf(acc, sizeof acc, "acc %.4f  loss %.4f", r->accuracy, r->loss);
     else
@@ -413,12 +387,12 @@ cmd_run_on_round(void *ctx, const struct scenario *s, const struct store_round *
 }
 
 static void
-cmd_run_print_summary(const struct scenario *s, int64_t run_id, const char *status,
+run_cmd_print_summary(const struct scenario *s, int64_t run_id, const char *status,
                       const struct run_summary *sum, double wall_s)
 {
     char up[32], down[32];
-    cmd_run_format_bits(up, sizeof up, sum->uplink_bits);
-    cmd_run_format_bits(down, sizeof down, sum->downlink_bits);
+    run_cmd_format_bits(up, sizeof up, sum->uplink_bits);
+    run_cmd_format_bits(down, sizeof down, sum->downlink_bits);
     printf("run %lld '%s' %s -> %s\n", (long long)run_id, s->name, status, s->output.db);
     printf("  %-18s %llu of %llu\n", "rounds", (unsigned long long)sum->rounds,
            (unsigned long long)s->train.rounds);
@@ -436,7 +410,7 @@ cmd_run_print_summary(const struct scenario *s, int64_t run_id, const char *stat
 }
 
 /* One line per run of a sweep, for the final table. */
-struct cmd_run_row {
+struct run_cmd_row {
     int64_t id;
     char status[16];
     uint64_t rounds;
@@ -454,17 +428,17 @@ struct cmd_run_row {
  * row. Returns the exit status for it.
  */
 static int
-cmd_run_execute(const struct scenario *s, struct store *st, int64_t run_id,
-                const struct cmd_run_opts *mo, bool summary, struct cmd_run_row *row)
+run_cmd_execute(const struct scenario *s, struct store *st, int64_t run_id,
+                const struct run_cmd_opts *mo, bool summary, struct run_cmd_row *row)
 {
     struct errbuf eb;
     errbuf_clear(&eb);
-    struct cmd_run_progress prog = { .tty = mo->root && !mo->quiet && isatty(STDERR_FILENO),
+    struct run_cmd_progress prog = { .tty = mo->root && !mo->quiet && isatty(STDERR_FILENO),
                                      .started_ns = wallclock_ns() };
     struct run_options ro = {
         .threads = (unsigned)mo->threads,
-        .stop = &cmd_run_signal_stop,
-        .on_round = cmd_run_on_round,
+        .stop = &run_cmd_signal_stop,
+        .on_round = run_cmd_on_round,
         .ctx = &prog,
         .resume = mo->resume,
         .resume_len = mo->resume_len,
@@ -488,11 +462,11 @@ cmd_run_execute(const struct scenario *s, struct store *st, int64_t run_id,
                                             rc == 0 ? sum.fingerprint : NULL,
                                             rc < 0 ? err_text : NULL, &eb2);
     if (rc < 0)
-        cmd_run_rank_error(mo, &eb);
+        run_cmd_rank_error(mo, &eb);
     if (frc < 0)
-        cmd_run_print_error("run", &eb2);
+        run_cmd_print_error("run", &eb2);
     if (summary && mo->root)
-        cmd_run_print_summary(s, run_id, final, &sum, wall);
+        run_cmd_print_summary(s, run_id, final, &sum, wall);
     if (row != NULL) {
         row->id = run_id;
         snprintf(row->status, sizeof row->status, "%s", final);
@@ -509,11 +483,11 @@ cmd_run_execute(const struct scenario *s, struct store *st, int64_t run_id,
     }
     if (rc == 0 && frc == 0)
         return EXIT_SUCCESS;
-    return rc == -ERR_INTERRUPTED ? CMD_EXIT_INTERRUPTED : EXIT_FAILURE;
+    return rc == -ERR_INTERRUPTED ? ARGS_EXIT_INTERRUPTED : EXIT_FAILURE;
 }
 
 static void
-cmd_run_print_table(const struct cmd_run_row *rows, size_t n, const char *db)
+run_cmd_print_table(const struct run_cmd_row *rows, size_t n, const char *db)
 {
     printf("%zu runs -> %s (accuracy against bits on the wire; fedbits report %s for more)\n", n,
            db, db);
@@ -523,8 +497,8 @@ cmd_run_print_table(const struct cmd_run_row *rows, size_t n, const char *db)
         char sim[32], wall[32], up[32], down[32], bpc[32];
         snprintf(sim, sizeof sim, "%.0f s", rows[i].sim_s);
         snprintf(wall, sizeof wall, "%.1f s", rows[i].wall_s);
-        cmd_run_format_bits(up, sizeof up, rows[i].uplink_bits);
-        cmd_run_format_bits(down, sizeof down, rows[i].downlink_bits);
+        run_cmd_format_bits(up, sizeof up, rows[i].uplink_bits);
+        run_cmd_format_bits(down, sizeof down, rows[i].downlink_bits);
         if (rows[i].bits_per_coord > 0)
             snprintf(bpc, sizeof bpc, "%.2f", rows[i].bits_per_coord);
         else
@@ -537,9 +511,9 @@ cmd_run_print_table(const struct cmd_run_row *rows, size_t n, const char *db)
 }
 
 static void
-cmd_run_install_signals(void)
+run_cmd_install_signals(void)
 {
-    struct sigaction sa = { .sa_handler = cmd_run_on_signal };
+    struct sigaction sa = { .sa_handler = run_cmd_on_signal };
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
@@ -547,8 +521,8 @@ cmd_run_install_signals(void)
 
 /* Queues every combination, runs them in `jobs` processes, then reads back the results. */
 static int
-cmd_run_parallel(struct cmd_run_plan *plan, struct cmd_run_opts *mo, const char *db,
-                 const int64_t *ids, struct cmd_run_row *rows)
+run_cmd_parallel(struct run_cmd_plan *plan, struct run_cmd_opts *mo, const char *db,
+                 const int64_t *ids, struct run_cmd_row *rows)
 {
     size_t jobs = (size_t)mo->jobs < plan->n ? (size_t)mo->jobs : plan->n;
     if (mo->threads == 0)
@@ -577,20 +551,20 @@ cmd_run_parallel(struct cmd_run_plan *plan, struct cmd_run_opts *mo, const char 
         struct errbuf eb;
         errbuf_clear(&eb);
         if (store_open(&st, db, &eb) < 0) {
-            cmd_run_print_error("run", &eb);
+            run_cmd_print_error("run", &eb);
             _exit(EXIT_FAILURE);
         }
-        for (size_t i = j; i < plan->n && !cmd_run_signal_stop; i += jobs) {
+        for (size_t i = j; i < plan->n && !run_cmd_signal_stop; i += jobs) {
             struct scenario s;
             char started[32];
             wallclock_utc_iso8601(started, sizeof started);
-            if (cmd_run_plan_load(plan, mo, i, &s, &eb) < 0 ||
+            if (run_cmd_plan_load(plan, mo, i, &s, &eb) < 0 ||
                 store_start_run(st, ids[i], started, &eb) < 0) {
-                cmd_run_print_error("run", &eb);
+                run_cmd_print_error("run", &eb);
                 status = EXIT_FAILURE;
                 continue;
             }
-            int one = cmd_run_execute(&s, st, ids[i], mo, false, NULL);
+            int one = run_cmd_execute(&s, st, ids[i], mo, false, NULL);
             if (one != EXIT_SUCCESS)
                 status = one;
             scenario_release(&s);
@@ -609,7 +583,7 @@ cmd_run_parallel(struct cmd_run_plan *plan, struct cmd_run_opts *mo, const char 
         while (waitpid(pids[j], &ws, 0) < 0 && errno == EINTR)
             ;
         int code = WIFEXITED(ws) ? WEXITSTATUS(ws) : EXIT_FAILURE;
-        if (code != EXIT_SUCCESS && status != CMD_EXIT_INTERRUPTED)
+        if (code != EXIT_SUCCESS && status != ARGS_EXIT_INTERRUPTED)
             status = code;
     }
     mem_free(pids);
@@ -618,13 +592,13 @@ cmd_run_parallel(struct cmd_run_plan *plan, struct cmd_run_opts *mo, const char 
     struct errbuf eb;
     errbuf_clear(&eb);
     if (store_open(&st, db, &eb) < 0) {
-        cmd_run_print_error("run", &eb);
+        run_cmd_print_error("run", &eb);
         return EXIT_FAILURE;
     }
     for (size_t i = 0; i < plan->n; i++) {
         struct store_run_result res;
         if (store_run_result(st, ids[i], &res, &eb) < 0) {
-            cmd_run_print_error("run", &eb);
+            run_cmd_print_error("run", &eb);
             status = EXIT_FAILURE;
             continue;
         }
@@ -642,22 +616,22 @@ cmd_run_parallel(struct cmd_run_plan *plan, struct cmd_run_opts *mo, const char 
 }
 
 int
-cmd_run(int argc, char **argv, struct cluster *cl)
+run_cmd(int argc, char **argv, struct cluster *cl)
 {
-    struct cmd_run_opts mo = { .cluster = cl, .root = cluster_rank(cl) == 0 };
+    struct run_cmd_opts mo = { .cluster = cl, .root = cluster_rank(cl) == 0 };
     if (!mo.root)
         snprintf(mo.who, sizeof mo.who, "run (rank %u)", cluster_rank(cl));
-    struct cmd_run_plan plan = { 0 };
+    struct run_cmd_plan plan = { 0 };
     struct store *st = NULL;
-    struct cmd_run_row *rows = NULL;
+    struct run_cmd_row *rows = NULL;
     int64_t *ids = NULL;
     struct errbuf eb;
     errbuf_clear(&eb);
-    int status = CMD_EXIT_USAGE;
-    int prc = cmd_run_parse_opts(argc, argv, true, &mo);
+    int status = ARGS_EXIT_USAGE;
+    int prc = run_cmd_parse_opts(argc, argv, true, &mo);
     if (prc != 0) {
         if (prc > 0) {
-            cmd_run_usage(stdout);
+            run_cmd_usage(stdout);
             status = EXIT_SUCCESS;
         }
         goto out;
@@ -666,19 +640,19 @@ cmd_run(int argc, char **argv, struct cluster *cl)
         fprintf(stderr,
                 "fedbits %s: --jobs runs sweep combinations in processes of its own; "
                 "under mpirun the ranks share each run (drop --jobs)\n",
-                cmd_run_who(&mo));
+                run_cmd_who(&mo));
         goto out;
     }
-    if (cmd_run_plan_init(&plan, &mo, &eb) < 0) {
-        cmd_run_rank_error(&mo, &eb);
+    if (run_cmd_plan_init(&plan, &mo, &eb) < 0) {
+        run_cmd_rank_error(&mo, &eb);
         goto out;
     }
     /* Validate every combination before anything runs. */
     struct scenario first = { 0 };
     for (size_t i = 0; i < plan.n; i++) {
         struct scenario s;
-        if (cmd_run_plan_load(&plan, &mo, i, &s, &eb) < 0) {
-            cmd_run_rank_error(&mo, &eb);
+        if (run_cmd_plan_load(&plan, &mo, i, &s, &eb) < 0) {
+            run_cmd_rank_error(&mo, &eb);
             scenario_release(&first);
             goto out;
         }
@@ -696,7 +670,7 @@ cmd_run(int argc, char **argv, struct cluster *cl)
         printf("%zu run%s of '%s' -> %s\n", plan.n, plan.n == 1 ? "" : "s", first.name,
                first.output.db);
         for (size_t i = 0; i < plan.n; i++) {
-            char *label = cmd_run_label(&plan, i);
+            char *label = run_cmd_label(&plan, i);
             printf("  %zu: %s\n", i + 1, label != NULL ? label : "(no sweep)");
             mem_free(label);
         }
@@ -706,7 +680,7 @@ cmd_run(int argc, char **argv, struct cluster *cl)
     }
     /* Only rank 0 writes the database; the other ranks compute their share of each run. */
     if (mo.root && store_open(&st, first.output.db, &eb) < 0) {
-        cmd_run_print_error("run", &eb);
+        run_cmd_print_error("run", &eb);
         scenario_release(&first);
         status = EXIT_FAILURE;
         goto out;
@@ -714,7 +688,7 @@ cmd_run(int argc, char **argv, struct cluster *cl)
     char db[SCENARIO_PATH_BYTES];
     snprintf(db, sizeof db, "%s", first.output.db);
     scenario_release(&first);
-    cmd_run_install_signals();
+    run_cmd_install_signals();
 
     int64_t sweep_id = 0;
     char now[32];
@@ -722,7 +696,7 @@ cmd_run(int argc, char **argv, struct cluster *cl)
     if (plan.sweep.n > 0 && st != NULL &&
         store_begin_sweep(st, plan.sweep.n > 0 ? plan.name : "", plan.text, plan.sweep.label_keys,
                           plan.n, now, &sweep_id, &eb) < 0) {
-        cmd_run_print_error("run", &eb);
+        run_cmd_print_error("run", &eb);
         status = EXIT_FAILURE;
         goto out;
     }
@@ -735,17 +709,17 @@ cmd_run(int argc, char **argv, struct cluster *cl)
     }
     bool parallel = mo.jobs > 1 && plan.n > 1;
     status = EXIT_SUCCESS;
-    for (size_t i = 0; i < plan.n && !cmd_run_signal_stop; i++) {
+    for (size_t i = 0; i < plan.n && !run_cmd_signal_stop; i++) {
         struct scenario s;
-        if (cmd_run_plan_load(&plan, &mo, i, &s, &eb) < 0) {
-            cmd_run_rank_error(&mo, &eb);
+        if (run_cmd_plan_load(&plan, &mo, i, &s, &eb) < 0) {
+            run_cmd_rank_error(&mo, &eb);
             status = EXIT_FAILURE;
             break;
         }
         char *json = scenario_to_json(&s);
         /* Two runs of the same experiment written to different databases match. */
         char *hash_json = scenario_identity(&s);
-        rows[i].label = cmd_run_label(&plan, i);
+        rows[i].label = run_cmd_label(&plan, i);
         struct store_run_info info = {
             .name = s.name,
             .scenario_text = s.source_text,
@@ -765,14 +739,14 @@ cmd_run(int argc, char **argv, struct cluster *cl)
         mem_free(json);
         mem_free(hash_json);
         if (rc < 0) {
-            cmd_run_print_error("run", &eb);
+            run_cmd_print_error("run", &eb);
             scenario_release(&s);
             status = EXIT_FAILURE;
             break;
         }
         if (!parallel) {
-            int one = cmd_run_execute(&s, st, ids[i], &mo, plan.sweep.n == 0, &rows[i]);
-            if (one != EXIT_SUCCESS && status != CMD_EXIT_INTERRUPTED)
+            int one = run_cmd_execute(&s, st, ids[i], &mo, plan.sweep.n == 0, &rows[i]);
+            if (one != EXIT_SUCCESS && status != ARGS_EXIT_INTERRUPTED)
                 status = one;
         }
         scenario_release(&s);
@@ -780,10 +754,10 @@ cmd_run(int argc, char **argv, struct cluster *cl)
     if (parallel && status == EXIT_SUCCESS) {
         store_close(st);
         st = NULL;
-        status = cmd_run_parallel(&plan, &mo, db, ids, rows);
+        status = run_cmd_parallel(&plan, &mo, db, ids, rows);
     }
     if (plan.sweep.n > 0 && mo.root)
-        cmd_run_print_table(rows, plan.n, db);
+        run_cmd_print_table(rows, plan.n, db);
 out:
     if (rows != NULL) {
         for (size_t i = 0; i < plan.n; i++)
@@ -792,23 +766,23 @@ out:
     mem_free(rows);
     mem_free(ids);
     store_close(st);
-    cmd_run_plan_release(&plan);
+    run_cmd_plan_release(&plan);
     mem_free(mo.sets);
     return status;
 }
 
 int
-cmd_run_validate(int argc, char **argv)
+run_cmd_validate(int argc, char **argv)
 {
-    struct cmd_run_opts mo = { .root = true };
-    struct cmd_run_plan plan = { 0 };
+    struct run_cmd_opts mo = { .root = true };
+    struct run_cmd_plan plan = { 0 };
     struct errbuf eb;
     errbuf_clear(&eb);
-    int status = CMD_EXIT_USAGE;
-    int prc = cmd_run_parse_opts(argc, argv, false, &mo);
+    int status = ARGS_EXIT_USAGE;
+    int prc = run_cmd_parse_opts(argc, argv, false, &mo);
     if (prc != 0) {
         if (prc > 0) {
-            cmd_run_validate_usage(stdout);
+            run_cmd_validate_usage(stdout);
             status = EXIT_SUCCESS;
         }
         goto out;
@@ -817,14 +791,14 @@ cmd_run_validate(int argc, char **argv)
         fprintf(stderr, "fedbits validate: which scenario? (fedbits validate SCENARIO.yaml)\n");
         goto out;
     }
-    if (cmd_run_plan_init(&plan, &mo, &eb) < 0) {
-        cmd_run_print_error("validate", &eb);
+    if (run_cmd_plan_init(&plan, &mo, &eb) < 0) {
+        run_cmd_print_error("validate", &eb);
         goto out;
     }
     for (size_t i = 0; i < plan.n; i++) {
         struct scenario s;
-        if (cmd_run_plan_load(&plan, &mo, i, &s, &eb) < 0) {
-            cmd_run_print_error("validate", &eb);
+        if (run_cmd_plan_load(&plan, &mo, i, &s, &eb) < 0) {
+            run_cmd_print_error("validate", &eb);
             goto out;
         }
         if (i == 0) {
@@ -849,13 +823,13 @@ cmd_run_validate(int argc, char **argv)
     }
     status = EXIT_SUCCESS;
 out:
-    cmd_run_plan_release(&plan);
+    run_cmd_plan_release(&plan);
     mem_free(mo.sets);
     return status;
 }
 
 static void
-cmd_run_resume_usage(FILE *f)
+run_cmd_resume_usage(FILE *f)
 {
     fprintf(f, "usage: fedbits resume RESULTS.db --run ID [--threads N] [--quiet]\n"
                "\n"
@@ -872,7 +846,7 @@ cmd_run_resume_usage(FILE *f)
 }
 
 int
-cmd_run_resume(int argc, char **argv)
+run_cmd_resume(int argc, char **argv)
 {
     enum { OPT_RUN = 256, OPT_THREADS };
     static const struct option opts[] = {
@@ -882,38 +856,34 @@ cmd_run_resume(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    struct cmd_run_opts mo = { .root = true };
+    struct run_cmd_opts mo = { .root = true };
     uint64_t run_id = 0;
-    optind = 1;
-    opterr = 0;
+    struct args a = args_start("resume", argc, argv);
     for (;;) {
-        int c = getopt_long(argc, argv, "qh", opts, NULL);
+        int c = args_next(&a, "qh", opts);
         if (c == -1)
             break;
         if (c == 'h') {
-            cmd_run_resume_usage(stdout);
+            run_cmd_resume_usage(stdout);
             return EXIT_SUCCESS;
         }
         if (c == 'q') {
             mo.quiet = true;
             continue;
         }
-        uint64_t *v = c == OPT_RUN ? &run_id : c == OPT_THREADS ? &mo.threads : NULL;
-        uint64_t max = c == OPT_RUN ? UINT64_C(9200000000000000000) : 1024;
-        if (v == NULL || cmd_run_parse_u64(optarg, max, v) < 0 || *v == 0) {
-            fprintf(stderr, "fedbits resume: bad option or value (try 'fedbits resume --help')\n");
-            return CMD_EXIT_USAGE;
-        }
+        if (c == '?' ||
+            (c == OPT_RUN &&
+             args_uint("resume", "--run", optarg, 1, RUN_CMD_ID_MAX, &run_id) < 0) ||
+            (c == OPT_THREADS &&
+             args_uint("resume", "--threads", optarg, 1, RUN_CMD_THREADS_MAX, &mo.threads) < 0))
+            return ARGS_EXIT_USAGE;
     }
-    if (optind != argc - 1 || run_id == 0) {
-        fprintf(stderr, "fedbits resume: which database and run? "
-                        "(fedbits resume RESULTS.db --run ID)\n");
-        return CMD_EXIT_USAGE;
-    }
+    if (optind != argc - 1 || run_id == 0)
+        return args_error("resume", "which database and run? (fedbits resume RESULTS.db --run ID)");
     const char *db = argv[optind];
     if (access(db, R_OK | W_OK) != 0) {
         fprintf(stderr, "%s: error: cannot open the results database: %s\n", db, strerror(errno));
-        return CMD_EXIT_USAGE;
+        return ARGS_EXIT_USAGE;
     }
     struct errbuf eb;
     errbuf_clear(&eb);
@@ -927,14 +897,14 @@ cmd_run_resume(int argc, char **argv)
     char status_text[16];
     if (store_open(&st, db, &eb) < 0 ||
         store_run_config(st, (int64_t)run_id, &config, status_text, &eb) < 0) {
-        cmd_run_print_error("resume", &eb);
-        status = eb.code == -ERR_NOTFOUND ? CMD_EXIT_USAGE : EXIT_FAILURE;
+        run_cmd_print_error("resume", &eb);
+        status = eb.code == -ERR_NOTFOUND ? ARGS_EXIT_USAGE : EXIT_FAILURE;
         goto out;
     }
     if (strcmp(status_text, "finished") == 0) {
         fprintf(stderr, "fedbits resume: run %llu of '%s' already finished\n",
                 (unsigned long long)run_id, db);
-        status = CMD_EXIT_USAGE;
+        status = ARGS_EXIT_USAGE;
         goto out;
     }
     char db_set[SCENARIO_PATH_BYTES + 16];
@@ -945,7 +915,7 @@ cmd_run_resume(int argc, char **argv)
     if (scenario_load_resolved(&s, name, config, strlen(config), sets, 1, &eb) < 0 ||
         store_load_checkpoint(st, (int64_t)run_id, &state, &state_len, &round, &eb) < 0 ||
         store_rewind_run(st, (int64_t)run_id, round, &eb) < 0) {
-        cmd_run_print_error("resume", &eb);
+        run_cmd_print_error("resume", &eb);
         goto out;
     }
     if (!mo.quiet)
@@ -953,8 +923,8 @@ cmd_run_resume(int argc, char **argv)
                 (unsigned long long)round, state == NULL ? " (no checkpoint: from the start)" : "");
     mo.resume = state;
     mo.resume_len = state_len;
-    cmd_run_install_signals();
-    status = cmd_run_execute(&s, st, (int64_t)run_id, &mo, true, NULL);
+    run_cmd_install_signals();
+    status = run_cmd_execute(&s, st, (int64_t)run_id, &mo, true, NULL);
 out:
     scenario_release(&s);
     mem_free(state);

@@ -34,6 +34,20 @@ args_next(struct args *a, const char *shortopts, const struct option *longopts)
 }
 
 int
+args_operand(const struct args *a, const char **operand, const char *missing)
+{
+    int at = optind;
+    if (operand != NULL) {
+        *operand = at < a->argc ? a->argv[at++] : NULL;
+        if (*operand == NULL && missing != NULL)
+            return args_error(a->cmd, "%s", missing);
+    }
+    if (at < a->argc)
+        return args_error(a->cmd, "unexpected argument '%s'", a->argv[at]);
+    return 0;
+}
+
+int
 args_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;

@@ -37,6 +37,13 @@ struct args args_start(const char *cmd, int argc, char **argv);
  * args_bad_option() has been printed.
  */
 int args_next(struct args *a, const char *shortopts, const struct option *longopts);
+/*
+ * After the last option: the operands. With operand NULL there may be none; otherwise one at
+ * most, into *operand (NULL when absent), and with missing set it must be there ("fedbits
+ * CMD: MISSING" when not). Returns 0, or ARGS_EXIT_USAGE once the error is printed (an
+ * operand too many is "unexpected argument 'X'").
+ */
+int args_operand(const struct args *a, const char **operand, const char *missing);
 /* Prints "fedbits CMD: MESSAGE" on stderr and returns ARGS_EXIT_USAGE. */
 int args_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /*

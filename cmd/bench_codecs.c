@@ -21,6 +21,7 @@
 #include "base/mem.h"
 #include "base/rng.h"
 #include "cmd/args.h"
+#include "cmd/table.h"
 #include "codec/codec.h"
 #include "codec/rht.h"
 #include "codec/turboquant.h"
@@ -143,7 +144,8 @@ bench_codecs_one(const struct bench_codecs_row *row, size_t d, size_t reps, cons
 
 /* The options of bench codecs: 1 after --help, ARGS_EXIT_USAGE on an error, else 0. */
 static int
-bench_codecs_parse(int argc, char **argv, size_t *dims, size_t *ndims, size_t *reps, bool *csv)
+bench_codecs_parse(int argc, char **argv, size_t *dims, size_t *ndims, size_t *reps,
+                   enum table_format *format)
 {
     enum { OPT_DIM = 256, OPT_REPS, OPT_FORMAT };
     static const struct option opts[] = {
@@ -161,7 +163,8 @@ bench_codecs_parse(int argc, char **argv, size_t *dims, size_t *ndims, size_t *r
         uint64_t n;
         switch (c) {
         case 'h':
-            printf("usage: fedbits bench codecs [--dim D]... [--reps R] [--format table|csv]\n"
+            printf("usage: fedbits bench codecs [--dim D]... [--reps R]\n"
+                   "                            [--format table|csv|json|markdown]\n"
                    "\n"
                    "Encode and decode time per coordinate (median of R repetitions) and GB/s\n"
                    "of every codec, and of the randomized Hadamard transform alone (row\n"
@@ -179,45 +182,64 @@ bench_codecs_parse(int argc, char **argv, size_t *dims, size_t *ndims, size_t *r
             *reps = (size_t)n;
             break;
         case OPT_FORMAT:
-            if (strcmp(optarg, "csv") != 0 && strcmp(optarg, "table") != 0)
-                return args_error(a.cmd, "unknown --format '%s' (table, csv)", optarg);
-            *csv = strcmp(optarg, "csv") == 0;
+            if (table_parse_format(optarg, true, format) < 0)
+                return args_error(a.cmd, "unknown --format '%s' (table, csv, json, markdown)",
+                                  optarg);
             break;
         default:
             return ARGS_EXIT_USAGE;
         }
     }
-    if (optind < argc)
-        return args_error(a.cmd, "unexpected argument '%s'", argv[optind]);
+    if (args_operand(&a, NULL, NULL) != 0)
+        return ARGS_EXIT_USAGE;
     return 0;
+}
+
+/* Adds one row of figures; -1 when out of memory. */
+static int
+bench_codecs_add(struct table *tb, const char *name, double bits, size_t d, double enc, double dec)
+{
+    long r = table_add_row(tb);
+    if (r < 0)
+        return -1;
+    size_t i = (size_t)r;
+    int rc = table_set(tb, i, 0, "%s", name) | table_set(tb, i, 1, "%g", bits) |
+             table_set(tb, i, 2, "%zu", d) | table_set(tb, i, 3, "%.4f", enc) |
+             table_set(tb, i, 4, "%.4f", dec) | table_set(tb, i, 5, "%.3f", 4.0 / enc) |
+             table_set(tb, i, 6, "%.3f", 4.0 / dec);
+    return rc != 0 ? -1 : 0;
 }
 
 int
 bench_codecs_cmd(int argc, char **argv)
 {
+    static const struct table_col cols[] = {
+        { "codec", "codec", TABLE_TEXT },
+        { "bits", "bits", TABLE_NUM },
+        { "dim", "dim", TABLE_NUM },
+        { "encode_ns_per_coord", "enc ns/crd", TABLE_NUM },
+        { "decode_ns_per_coord", "dec ns/crd", TABLE_NUM },
+        { "encode_gbps", "enc GB/s", TABLE_NUM },
+        { "decode_gbps", "dec GB/s", TABLE_NUM },
+    };
     size_t dims[3] = { (size_t)1 << 16, (size_t)1 << 20, (size_t)1 << 22 };
     size_t ndims = 3, reps = 0;
-    bool csv = false;
-    int prc = bench_codecs_parse(argc, argv, dims, &ndims, &reps, &csv);
+    enum table_format format = TABLE_FORMAT_TEXT;
+    int prc = bench_codecs_parse(argc, argv, dims, &ndims, &reps, &format);
     if (prc != 0)
         return prc == 1 ? ARGS_EXIT_OK : prc;
-    if (csv)
-        printf("codec,bits,dim,encode_ns_per_coord,decode_ns_per_coord,encode_gbps,"
-               "decode_gbps\n");
-    else
-        printf("%-16s %5s %9s %12s %12s %10s %10s\n", "codec", "bits", "dim", "enc ns/crd",
-               "dec ns/crd", "enc GB/s", "dec GB/s");
+    struct table tb = table_make(cols, sizeof cols / sizeof cols[0]);
+    int status = ARGS_EXIT_FAILURE;
+    float *x = NULL;
     for (size_t di = 0; di < ndims; di++) {
         size_t d = dims[di];
         size_t r = reps != 0                ? reps
                    : d <= ((size_t)1 << 16) ? 101
                    : d <= ((size_t)1 << 20) ? 31
                                             : 11;
-        float *x = mem_alloc(d * sizeof *x);
-        if (x == NULL) {
-            fprintf(stderr, "fedbits bench: out of memory\n");
-            return 1;
-        }
+        x = mem_alloc(d * sizeof *x);
+        if (x == NULL)
+            goto nomem;
         struct rng rg;
         rng_init_stream(&rg, 1, RNG_PURPOSE_TEST, 1, 0);
         for (size_t i = 0; i < d; i++)
@@ -230,21 +252,23 @@ bench_codecs_cmd(int argc, char **argv)
             double enc, dec;
             int rc = bench_codecs_one(row, d, rr, x, &enc, &dec);
             if (rc < 0) {
-                mem_free(x);
-                fprintf(stderr, "fedbits bench: %s failed\n", row->name);
-                return 1;
+                args_error("bench codecs", "%s failed", row->name);
+                goto out;
             }
-            if (rc > 0)
-                continue;
-            if (csv)
-                printf("%s,%g,%zu,%.4f,%.4f,%.3f,%.3f\n", row->name, row->bits, d, enc, dec,
-                       4.0 / enc, 4.0 / dec);
-            else
-                printf("%-16s %5g %9zu %12.4f %12.4f %10.3f %10.3f\n", row->name, row->bits, d, enc,
-                       dec, 4.0 / enc, 4.0 / dec);
-            fflush(stdout);
+            if (rc == 0 && bench_codecs_add(&tb, row->name, row->bits, d, enc, dec) < 0)
+                goto nomem;
         }
         mem_free(x);
+        x = NULL;
     }
-    return 0;
+    struct table_view all = table_all(&tb);
+    table_print(stdout, &tb, &all, format);
+    status = ARGS_EXIT_OK;
+    goto out;
+nomem:
+    args_error("bench codecs", "out of memory");
+out:
+    mem_free(x);
+    table_release(&tb);
+    return status;
 }

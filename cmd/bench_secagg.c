@@ -24,6 +24,7 @@
 #include "base/rng.h"
 #include "clients/secagg_client.h"
 #include "cmd/args.h"
+#include "cmd/table.h"
 #include "crypto/prg.h"
 #include "crypto/ring.h"
 #include "fedbits_config.h"
@@ -40,7 +41,7 @@ struct bench_secagg_opts {
     size_t n_clients;
     size_t dim;
     bool full, accounting;
-    bool csv;
+    enum table_format format;
     double drop_rate;
     unsigned value_bits;
     uint64_t seed;
@@ -63,10 +64,11 @@ struct bench_secagg_row {
 static void
 bench_secagg_usage(FILE *f)
 {
-    fprintf(f, "usage: fedbits bench secagg [--clients N]... [--dim D] [--mode full|accounting]\n"
-               "         [--format table|csv] [--drop F] [--value-bits B] [--seed S]\n"
-               "Defaults: --clients 100 --clients 1000 --dim 100000, both modes, 5%% of the\n"
-               "clients dropping before their masked input, 16-bit inputs.\n");
+    fprintf(f,
+            "usage: fedbits bench secagg [--clients N]... [--dim D] [--mode full|accounting]\n"
+            "         [--format table|csv|json|markdown] [--drop F] [--value-bits B] [--seed S]\n"
+            "Defaults: --clients 100 --clients 1000 --dim 100000, both modes, 5%% of the\n"
+            "clients dropping before their masked input, 16-bit inputs.\n");
 }
 
 static int
@@ -124,11 +126,10 @@ bench_secagg_parse(struct bench_secagg_opts *o, int argc, char **argv)
             }
             break;
         case OPT_FORMAT:
-            if (strcmp(v, "csv") != 0 && strcmp(v, "table") != 0) {
-                args_error(a.cmd, "unknown --format '%s' (table, csv)", v);
+            if (table_parse_format(v, true, &o->format) < 0) {
+                args_error(a.cmd, "unknown --format '%s' (table, csv, json, markdown)", v);
                 return -1;
             }
-            o->csv = strcmp(v, "csv") == 0;
             break;
         case OPT_DROP:
             if (args_number(a.cmd, "--drop", v, &o->drop_rate) < 0)
@@ -151,10 +152,8 @@ bench_secagg_parse(struct bench_secagg_opts *o, int argc, char **argv)
             return -1;
         }
     }
-    if (optind < argc) {
-        args_error(a.cmd, "unexpected argument '%s'", argv[optind]);
+    if (args_operand(&a, NULL, NULL) != 0)
         return -1;
-    }
     if (o->n_clients == 0) {
         o->clients[o->n_clients++] = 100;
         o->clients[o->n_clients++] = 1000;
@@ -166,6 +165,27 @@ static double
 bench_secagg_seconds(int64_t ns)
 {
     return (double)ns * 1e-9;
+}
+
+/* The server's requests of phase ph to every client still in (NULL for the others). */
+static int
+bench_secagg_requests(struct secagg_server *s, enum secagg_phase ph, uint32_t n,
+                      unsigned char **req, size_t *req_len, double *down, struct errbuf *eb)
+{
+    int rc = 0;
+    for (uint32_t u = 0; rc == 0 && u < n; u++) {
+        size_t len = 0;
+        req[u] = NULL;
+        if (secagg_server_dropped_phase(s, u) >= 0 ||
+            secagg_server_message_for(s, ph, u, NULL, 0, &len, NULL) < 0)
+            continue;
+        req[u] = mem_alloc(len);
+        if (req[u] == NULL)
+            return errbuf_set(eb, -ERR_NOMEM, "out of memory");
+        rc = secagg_server_message_for(s, ph, u, req[u], len, &req_len[u], eb);
+        down[u] += (double)req_len[u];
+    }
+    return rc;
 }
 
 /* One round; fills the timing and byte fields of row. */
@@ -202,20 +222,7 @@ bench_secagg_round(struct bench_secagg_row *row, const struct secagg_params *p, 
         enum secagg_phase ph = phases[i];
         /* Requests first (server, one thread). */
         t0 = wallclock_ns();
-        for (uint32_t u = 0; rc == 0 && u < n; u++) {
-            size_t len = 0;
-            req[u] = NULL;
-            if (secagg_server_dropped_phase(s, u) >= 0 ||
-                secagg_server_message_for(s, ph, u, NULL, 0, &len, NULL) < 0)
-                continue;
-            req[u] = mem_alloc(len);
-            if (req[u] == NULL) {
-                rc = errbuf_set(eb, -ERR_NOMEM, "out of memory");
-                break;
-            }
-            rc = secagg_server_message_for(s, ph, u, req[u], len, &req_len[u], eb);
-            down[u] += (double)req_len[u];
-        }
+        rc = bench_secagg_requests(s, ph, n, req, req_len, down, eb);
         server_ns += wallclock_ns() - t0;
         if (rc < 0)
             break;
@@ -349,30 +356,49 @@ out:
     return rc;
 }
 
-static void
+/* The rows in the chosen format; -1 when out of memory. */
+static int
 bench_secagg_print(const struct bench_secagg_opts *o, const struct bench_secagg_row *rows,
                    size_t nrows)
 {
-    if (o->csv)
-        printf("graph,n,degree,t,ring_bits,dim,mode,client_s,server_s,wall_s,up_bytes,"
-               "down_bytes,included,status\n");
-    else
-        printf("%-8s %7s %6s %5s %4s %-10s %9s %9s %9s %12s %12s %8s\n", "graph", "n", "degree",
-               "t", "k", "mode", "client_s", "server_s", "wall_s", "up_B/client", "down_B/client",
-               "included");
-    for (size_t i = 0; i < nrows; i++) {
-        const struct bench_secagg_row *r = &rows[i];
-        if (o->csv)
-            printf("%s,%u,%u,%u,%u,%zu,%s,%.6f,%.6f,%.6f,%.0f,%.0f,%u,%s\n", r->graph, r->n,
-                   r->degree, r->t, r->ring_bits, o->dim, r->mode, r->client_s, r->server_s,
-                   r->wall_s, r->up_bytes, r->down_bytes, r->included,
-                   r->rc == 0 ? "ok" : errbuf_code_name(r->rc));
-        else
-            printf("%-8s %7u %6u %5u %4u %-10s %9.4f %9.4f %9.3f %12.0f %12.0f %8u%s\n", r->graph,
-                   r->n, r->degree, r->t, r->ring_bits, r->mode, r->client_s, r->server_s,
-                   r->wall_s, r->up_bytes, r->down_bytes, r->included,
-                   r->rc == 0 ? "" : "  ABORTED");
+    static const struct table_col cols[] = {
+        { "graph", "graph", TABLE_TEXT },         { "n", "n", TABLE_NUM },
+        { "degree", "degree", TABLE_NUM },        { "t", "t", TABLE_NUM },
+        { "ring_bits", "k", TABLE_NUM },          { "dim", "dim", TABLE_NUM },
+        { "mode", "mode", TABLE_TEXT },           { "client_s", "client_s", TABLE_NUM },
+        { "server_s", "server_s", TABLE_NUM },    { "wall_s", "wall_s", TABLE_NUM },
+        { "up_bytes", "up_B/client", TABLE_NUM }, { "down_bytes", "down_B/client", TABLE_NUM },
+        { "included", "included", TABLE_NUM },    { "status", "status", TABLE_TEXT },
+    };
+    enum { C_DIM = 5 };
+    struct table tb = table_make(cols, sizeof cols / sizeof cols[0]);
+    int rc = 0;
+    for (size_t k = 0; k < nrows && rc == 0; k++) {
+        const struct bench_secagg_row *r = &rows[k];
+        long row = table_add_row(&tb);
+        if (row < 0) {
+            rc = -1;
+            break;
+        }
+        size_t i = (size_t)row;
+        rc = table_set(&tb, i, 0, "%s", r->graph) | table_set(&tb, i, 1, "%u", r->n) |
+             table_set(&tb, i, 2, "%u", r->degree) | table_set(&tb, i, 3, "%u", r->t) |
+             table_set(&tb, i, 4, "%u", r->ring_bits) | table_set(&tb, i, C_DIM, "%zu", o->dim) |
+             table_set(&tb, i, 6, "%s", r->mode) | table_set(&tb, i, 7, "%.6f", r->client_s) |
+             table_set(&tb, i, 8, "%.6f", r->server_s) | table_set(&tb, i, 9, "%.6f", r->wall_s) |
+             table_set(&tb, i, 10, "%.0f", r->up_bytes) |
+             table_set(&tb, i, 11, "%.0f", r->down_bytes) |
+             table_set(&tb, i, 12, "%u", r->included) |
+             table_set(&tb, i, 13, "%s", r->rc == 0 ? "ok" : errbuf_code_name(r->rc));
     }
+    if (rc == 0) {
+        struct table_view view = table_all(&tb);
+        if (o->format == TABLE_FORMAT_TEXT || o->format == TABLE_FORMAT_MARKDOWN)
+            view.mask &= ~(UINT64_C(1) << C_DIM); /* in the heading line */
+        table_print(stdout, &tb, &view, o->format);
+    }
+    table_release(&tb);
+    return rc != 0 ? -1 : 0;
 }
 
 int
@@ -399,7 +425,7 @@ bench_secagg_cmd(int argc, char **argv)
 #if FEDBITS_HAVE_OPENMP
     threads = omp_get_max_threads();
 #endif
-    if (!o.csv)
+    if (o.format == TABLE_FORMAT_TEXT || o.format == TABLE_FORMAT_MARKDOWN)
         printf("secagg bench: d = %zu, %u-bit inputs, %.0f%% of clients drop before the masked "
                "input, %d client thread(s)\n",
                o.dim, o.value_bits, 100 * o.drop_rate, threads);
@@ -471,16 +497,19 @@ bench_secagg_cmd(int argc, char **argv)
         }
         mem_free(drops);
     }
-    bench_secagg_print(&o, rows, nrows);
+    if (bench_secagg_print(&o, rows, nrows) < 0) {
+        args_error("bench secagg", "out of memory");
+        status = ARGS_EXIT_FAILURE;
+    }
     double raw_s = 0, mask_s = 0, slice_s = 0;
     errbuf_clear(&eb);
     if (bench_secagg_prg_speed(&raw_s, &mask_s, &slice_s, &eb) == 0) {
         double mb = (double)((size_t)1 << 22) / 1e6;
-        if (o.csv)
+        if (o.format == TABLE_FORMAT_CSV)
             printf("# mask_generation,raw_chacha20_MBps,%.1f,prg_add_MBps,%.1f,ratio,%.3f,"
                    "client_slices_MBps,%.1f,ratio,%.3f\n",
                    mb / raw_s, mb / mask_s, mask_s / raw_s, mb / slice_s, slice_s / raw_s);
-        else
+        else if (o.format != TABLE_FORMAT_JSON) /* JSON output is the array alone */
             printf("mask generation (k = 26, one thread, 4 MiB): raw ChaCha20-IETF %.0f MB/s; "
                    "prg_add_u64 %.0f MB/s (%.2fx raw); in client slices of %d %.0f MB/s "
                    "(%.2fx raw)\n",

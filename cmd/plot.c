@@ -167,22 +167,23 @@ plot_spawn(char **argv)
     return code == EXIT_SUCCESS || code == ARGS_EXIT_USAGE ? code : ARGS_EXIT_FAILURE;
 }
 
+/* The options of fedbits plot and the axes it draws. */
+enum { PLOT_OPT_X = 256, PLOT_OPT_Y, PLOT_OPT_RUN, PLOT_OPT_SWEEP, PLOT_OPT_TITLE };
+static const struct option plot_options[] = {
+    { "output", required_argument, NULL, 'o' },
+    { "x", required_argument, NULL, PLOT_OPT_X },
+    { "y", required_argument, NULL, PLOT_OPT_Y },
+    { "run", required_argument, NULL, PLOT_OPT_RUN },
+    { "sweep", required_argument, NULL, PLOT_OPT_SWEEP },
+    { "title", required_argument, NULL, PLOT_OPT_TITLE },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+};
+static const char *const plot_xs[] = { "round", "sim_time_s", "uplink_bits", "total_bits" };
+static const char *const plot_ys[] = { "accuracy", "loss", "train_loss", "nmse" };
 int
 plot_cmd(int argc, char **argv)
 {
-    enum { OPT_X = 256, OPT_Y, OPT_RUN, OPT_SWEEP, OPT_TITLE };
-    static const struct option opts[] = {
-        { "output", required_argument, NULL, 'o' },
-        { "x", required_argument, NULL, OPT_X },
-        { "y", required_argument, NULL, OPT_Y },
-        { "run", required_argument, NULL, OPT_RUN },
-        { "sweep", required_argument, NULL, OPT_SWEEP },
-        { "title", required_argument, NULL, OPT_TITLE },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    static const char *const xs[] = { "round", "sim_time_s", "uplink_bits", "total_bits" };
-    static const char *const ys[] = { "accuracy", "loss", "train_loss", "nmse" };
     const char *cmd = argv[0];
     const char *output = NULL, *x = "round", *y = "accuracy", *sweep = NULL, *title = NULL;
     /* The script's argv: interpreter, script, db, 6 for -o/--x/--y, 2 per option, NULL. */
@@ -196,7 +197,7 @@ plot_cmd(int argc, char **argv)
     char script[4096] = "";
     struct args a = args_start(cmd, argc, argv);
     for (;;) {
-        int c = args_next(&a, "ho:", opts);
+        int c = args_next(&a, "ho:", plot_options);
         if (c == -1)
             break;
         switch (c) {
@@ -207,8 +208,8 @@ plot_cmd(int argc, char **argv)
         case 'o':
             output = optarg;
             break;
-        case OPT_X:
-            if (!plot_one_of(optarg, xs, sizeof xs / sizeof xs[0])) {
+        case PLOT_OPT_X:
+            if (!plot_one_of(optarg, plot_xs, sizeof plot_xs / sizeof plot_xs[0])) {
                 fprintf(stderr,
                         "fedbits %s: --x '%s' must be round, sim_time_s, uplink_bits or "
                         "total_bits\n",
@@ -217,42 +218,35 @@ plot_cmd(int argc, char **argv)
             }
             x = optarg;
             break;
-        case OPT_Y:
-            if (!plot_one_of(optarg, ys, sizeof ys / sizeof ys[0])) {
+        case PLOT_OPT_Y:
+            if (!plot_one_of(optarg, plot_ys, sizeof plot_ys / sizeof plot_ys[0])) {
                 fprintf(stderr, "fedbits %s: --y '%s' must be accuracy, loss, train_loss or nmse\n",
                         cmd, optarg);
                 goto out;
             }
             y = optarg;
             break;
-        case OPT_RUN:
+        case PLOT_OPT_RUN:
             if (!plot_is_id(cmd, "--run", optarg))
                 goto out;
             args[nargs++] = (char *)"--run";
             args[nargs++] = optarg;
             break;
-        case OPT_SWEEP:
+        case PLOT_OPT_SWEEP:
             if (!plot_is_id(cmd, "--sweep", optarg))
                 goto out;
             sweep = optarg;
             break;
-        case OPT_TITLE:
+        case PLOT_OPT_TITLE:
             title = optarg;
             break;
         default:
             goto out;
         }
     }
-    if (optind >= argc) {
-        fprintf(stderr, "fedbits %s: which results database? (fedbits %s RESULTS.db -o FILE.png)\n",
-                cmd, cmd);
+    const char *db = NULL;
+    if (args_operand(&a, &db, "which results database? (fedbits plot RESULTS.db -o FILE.png)") != 0)
         goto out;
-    }
-    const char *db = argv[optind++];
-    if (optind < argc) {
-        fprintf(stderr, "fedbits %s: unexpected argument '%s'\n", cmd, argv[optind]);
-        goto out;
-    }
     if (output == NULL) {
         fprintf(stderr, "fedbits %s: -o FILE.png or -o FILE.svg is required\n", cmd);
         goto out;

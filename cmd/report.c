@@ -16,6 +16,7 @@
 
 #include "base/mem.h"
 #include "cmd/args.h"
+#include "cmd/table.h"
 #include "sim/store.h"
 #include "base/banned.h"
 
@@ -125,369 +126,33 @@ report_parse_id(const char *cmd, const char *flag, const char *s, int64_t *out)
     return 0;
 }
 
-/*
- * Writes v with the fewest significant digits (15 to 17) that read back as exactly v, as
- * Python's repr does: "0.1", not "0.10000000000000001".
- */
-static void
-report_format_real(char *buf, size_t len, double v)
+int
+report_bits_per_coord(const char *path, int64_t run_id, double *out)
 {
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(buf, len, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v)
-            return;
-    }
-}
-
-/* A grid of text cells, printed as an aligned table, CSV, JSON objects or markdown */
-
-enum report_kind {
-    REPORT_TEXT, /* a string: JSON-quoted, left-aligned */
-    REPORT_NUM,  /* a number, written as is in JSON, right-aligned */
-    REPORT_LIST, /* comma-separated numbers: a JSON array */
-};
-
-struct report_col {
-    const char *key;   /* CSV header and JSON key */
-    const char *title; /* header of the human-readable formats */
-    enum report_kind kind;
-};
-
-/* Cells are owned strings, NULL for an empty cell (null in JSON); row-major. */
-struct report_grid {
-    const struct report_col *cols;
-    size_t ncols;
-    char **cells;
-    size_t nrows;
-    size_t cap;
-};
-
-static void
-report_grid_release(struct report_grid *g)
-{
-    for (size_t i = 0; i < g->nrows * g->ncols; i++)
-        mem_free(g->cells[i]);
-    mem_free(g->cells);
-    *g = (struct report_grid){ 0 };
-}
-
-/* Appends an empty row; returns its index, or -1 when out of memory. */
-static long
-report_grid_add_row(struct report_grid *g)
-{
-    if (g->nrows == g->cap) {
-        size_t cap = g->cap > 0 ? 2 * g->cap : 16;
-        char **cells = mem_realloc(g->cells, cap * g->ncols * sizeof *cells);
-        if (cells == NULL)
-            return -1;
-        g->cells = cells;
-        g->cap = cap;
-    }
-    for (size_t c = 0; c < g->ncols; c++)
-        g->cells[g->nrows * g->ncols + c] = NULL;
-    return (long)g->nrows++;
-}
-
-static const char *
-report_grid_cell(const struct report_grid *g, size_t row, size_t col)
-{
-    return g->cells[row * g->ncols + col];
-}
-
-/* Sets a cell from a printf format; -1 when out of memory. */
-static int report_grid_set(struct report_grid *g, size_t row, size_t col, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int
-report_grid_set(struct report_grid *g, size_t row, size_t col, const char *fmt, ...)
-{
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    char *s;
-    if (n >= 0 && (size_t)n < sizeof buf) {
-        s = mem_strdup(buf);
-    } else {
-        /* Longer than the stack buffer (a long name or sweep label): format again. */
-        s = n >= 0 ? mem_alloc((size_t)n + 1) : NULL;
-        if (s != NULL) {
-            va_start(ap, fmt);
-            vsnprintf(s, (size_t)n + 1, fmt, ap);
-            va_end(ap);
-        }
-    }
-    if (s == NULL)
+    *out = 0.0;
+    sqlite3 *db = NULL;
+    if (report_open("run", path, &db) < 0)
         return -1;
-    mem_free(g->cells[row * g->ncols + col]);
-    g->cells[row * g->ncols + col] = s;
-    return 0;
-}
-
-/*
- * Which rows and columns an output shows: rows whose column kind_col equals kind (all rows
- * when kind is NULL) and the columns whose bit is set in mask.
- */
-struct report_view {
-    const char *kind;
-    size_t kind_col;
-    uint64_t mask;
-};
-
-static bool
-report_view_row(const struct report_grid *g, const struct report_view *v, size_t r)
-{
-    if (v->kind == NULL)
-        return true;
-    const char *k = report_grid_cell(g, r, v->kind_col);
-    return k != NULL && strcmp(k, v->kind) == 0;
-}
-
-static bool
-report_view_col(const struct report_view *v, size_t c)
-{
-    return (v->mask >> c) & 1;
-}
-
-/* The widest grid: a view's column mask is one bit per column. */
-#define REPORT_MAX_COLS 64
-
-/*
- * Writes one table cell: `pending` counts the spaces owed before the next text, so that
- * padding is only written when something follows it and no line ends in spaces.
- */
-static void
-report_put_cell(FILE *f, const char *s, size_t width, bool right, bool first, size_t *pending)
-{
-    size_t len = s != NULL ? strlen(s) : 0;
-    *pending += first ? 0 : 2;
-    if (right)
-        *pending += width - len;
-    if (len > 0) {
-        for (; *pending > 0; (*pending)--)
-            fputc(' ', f);
-        fputs(s, f);
-    }
-    if (!right)
-        *pending += width - len;
-}
-
-/* Aligned columns, two spaces apart, numbers right-aligned; a header and a rule. */
-static void
-report_print_table(FILE *f, const struct report_grid *g, const struct report_view *v)
-{
-    size_t width[REPORT_MAX_COLS] = { 0 };
-    for (size_t c = 0; c < g->ncols; c++) {
-        if (!report_view_col(v, c))
-            continue;
-        width[c] = strlen(g->cols[c].title);
-        for (size_t r = 0; r < g->nrows; r++) {
-            const char *s = report_grid_cell(g, r, c);
-            if (report_view_row(g, v, r) && s != NULL && strlen(s) > width[c])
-                width[c] = strlen(s);
+    sqlite3_stmt *st = report_prepare(
+        "run", path, db,
+        "SELECT r.model_params, (SELECT coalesce(sum(participants), 0) FROM rounds d "
+        "WHERE d.run_id = r.id), (SELECT coalesce(sum(uplink_bits), 0) FROM rounds d "
+        "WHERE d.run_id = r.id) FROM runs r WHERE r.id = ?");
+    int rc = -1;
+    if (st != NULL) {
+        sqlite3_bind_int64(st, 1, run_id);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            double params = sqlite3_column_double(st, 0), parts = sqlite3_column_double(st, 1);
+            double up = sqlite3_column_double(st, 2);
+            *out = params > 0 && parts > 0 ? up / (parts * params) : 0.0;
+            rc = 0;
+        } else {
+            fprintf(stderr, "fedbits run: '%s' has no run %lld\n", path, (long long)run_id);
         }
     }
-    /* Header, then a rule of dashes as wide as each column. */
-    for (int pass = 0; pass < 2; pass++) {
-        bool first = true;
-        size_t pending = 0;
-        for (size_t c = 0; c < g->ncols; c++) {
-            if (!report_view_col(v, c))
-                continue;
-            char rule[256];
-            size_t n = width[c] < sizeof rule - 1 ? width[c] : sizeof rule - 1;
-            memset(rule, '-', n);
-            rule[n] = '\0';
-            report_put_cell(f, pass == 0 ? g->cols[c].title : rule, width[c],
-                            g->cols[c].kind != REPORT_TEXT, first, &pending);
-            first = false;
-        }
-        fputc('\n', f);
-    }
-    for (size_t r = 0; r < g->nrows; r++) {
-        if (!report_view_row(g, v, r))
-            continue;
-        bool first = true;
-        size_t pending = 0;
-        for (size_t c = 0; c < g->ncols; c++) {
-            if (!report_view_col(v, c))
-                continue;
-            report_put_cell(f, report_grid_cell(g, r, c), width[c], g->cols[c].kind != REPORT_TEXT,
-                            first, &pending);
-            first = false;
-        }
-        fputc('\n', f);
-    }
-}
-
-static void
-report_print_md_cell(FILE *f, const char *s)
-{
-    for (; s != NULL && *s != '\0'; s++) {
-        if (*s == '|')
-            fputs("\\|", f);
-        else if (*s == '\n')
-            fputc(' ', f);
-        else
-            fputc(*s, f);
-    }
-}
-
-/* A GitHub-flavoured markdown pipe table, numbers right-aligned. */
-static void
-report_print_markdown(FILE *f, const struct report_grid *g, const struct report_view *v)
-{
-    for (int pass = 0; pass < 2; pass++) {
-        fputc('|', f);
-        for (size_t c = 0; c < g->ncols; c++) {
-            if (!report_view_col(v, c))
-                continue;
-            if (pass == 0) {
-                fputc(' ', f);
-                report_print_md_cell(f, g->cols[c].title);
-                fputs(" |", f);
-            } else {
-                fputs(g->cols[c].kind == REPORT_TEXT ? "---|" : "---:|", f);
-            }
-        }
-        fputc('\n', f);
-    }
-    for (size_t r = 0; r < g->nrows; r++) {
-        if (!report_view_row(g, v, r))
-            continue;
-        fputc('|', f);
-        for (size_t c = 0; c < g->ncols; c++) {
-            if (!report_view_col(v, c))
-                continue;
-            fputc(' ', f);
-            report_print_md_cell(f, report_grid_cell(g, r, c));
-            fputs(" |", f);
-        }
-        fputc('\n', f);
-    }
-}
-
-/* RFC 4180: a field holding a comma, quote or line break is quoted, quotes doubled. */
-static void
-report_print_csv_field(FILE *f, const char *s)
-{
-    if (s == NULL)
-        return;
-    if (strpbrk(s, ",\"\r\n") == NULL) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s != '\0'; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
-static void
-report_print_csv(FILE *f, const struct report_grid *g, const struct report_view *v)
-{
-    bool first = true;
-    for (size_t c = 0; c < g->ncols; c++) {
-        if (!report_view_col(v, c))
-            continue;
-        fputs(first ? "" : ",", f);
-        report_print_csv_field(f, g->cols[c].key);
-        first = false;
-    }
-    fputc('\n', f);
-    for (size_t r = 0; r < g->nrows; r++) {
-        if (!report_view_row(g, v, r))
-            continue;
-        first = true;
-        for (size_t c = 0; c < g->ncols; c++) {
-            if (!report_view_col(v, c))
-                continue;
-            fputs(first ? "" : ",", f);
-            report_print_csv_field(f, report_grid_cell(g, r, c));
-            first = false;
-        }
-        fputc('\n', f);
-    }
-}
-
-static void
-report_print_json_string(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(f, "\\%c", *p);
-        else if (*p == '\n')
-            fputs("\\n", f);
-        else if (*p == '\t')
-            fputs("\\t", f);
-        else if (*p < 0x20)
-            fprintf(f, "\\u%04x", *p);
-        else
-            fputc(*p, f);
-    }
-    fputc('"', f);
-}
-
-/* The view's rows as JSON objects, one a line, each preceded by ",\n" unless *first. */
-static void
-report_print_json_objects(FILE *f, const struct report_grid *g, const struct report_view *v,
-                          bool *first)
-{
-    for (size_t r = 0; r < g->nrows; r++) {
-        if (!report_view_row(g, v, r))
-            continue;
-        fputs(*first ? "  {" : ",\n  {", f);
-        *first = false;
-        bool first_key = true;
-        for (size_t c = 0; c < g->ncols; c++) {
-            if (!report_view_col(v, c))
-                continue;
-            fputs(first_key ? "" : ", ", f);
-            first_key = false;
-            report_print_json_string(f, g->cols[c].key);
-            fputs(": ", f);
-            const char *s = report_grid_cell(g, r, c);
-            if (s == NULL)
-                fputs("null", f);
-            else if (g->cols[c].kind == REPORT_NUM)
-                fputs(s, f);
-            else if (g->cols[c].kind == REPORT_LIST)
-                fprintf(f, "[%s]", s);
-            else
-                report_print_json_string(f, s);
-        }
-        fputc('}', f);
-    }
-}
-
-/* Output formats */
-
-enum report_format {
-    REPORT_TABLE,
-    REPORT_CSV,
-    REPORT_JSON,
-    REPORT_MARKDOWN,
-};
-
-static int
-report_parse_format(const char *s, bool allow_text, enum report_format *out)
-{
-    if (strcmp(s, "csv") == 0)
-        *out = REPORT_CSV;
-    else if (strcmp(s, "json") == 0)
-        *out = REPORT_JSON;
-    else if (allow_text && strcmp(s, "table") == 0)
-        *out = REPORT_TABLE;
-    else if (allow_text && strcmp(s, "markdown") == 0)
-        *out = REPORT_MARKDOWN;
-    else
-        return -1;
-    return 0;
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return rc;
 }
 
 /* report */
@@ -542,7 +207,7 @@ enum {
     REPORT_C_HIGH,
     REPORT_C_COUNT,
 };
-_Static_assert(REPORT_C_COUNT <= REPORT_MAX_COLS, "report columns fit a view mask");
+_Static_assert(REPORT_C_COUNT <= TABLE_MAX_COLS, "report columns fit a view mask");
 
 #define REPORT_BIT(c) (UINT64_C(1) << (c))
 
@@ -590,17 +255,17 @@ report_label_without_seed(const char *label)
  * exactly (shortest round trip).
  */
 static int
-report_set_real(struct report_grid *g, size_t row, size_t col, double v, bool human, int decimals)
+report_set_real(struct table *g, size_t row, size_t col, double v, bool human, int decimals)
 {
     if (!isfinite(v))
         return 0; /* empty: JSON has no NaN */
     if (human && decimals < 0)
-        return report_grid_set(g, row, col, "%g", v);
+        return table_set(g, row, col, "%g", v);
     if (human)
-        return report_grid_set(g, row, col, "%.*f", decimals, v);
+        return table_set(g, row, col, "%.*f", decimals, v);
     char buf[40];
-    report_format_real(buf, sizeof buf, v);
-    return report_grid_set(g, row, col, "%s", buf);
+    table_format_real(buf, sizeof buf, v);
+    return table_set(g, row, col, "%s", buf);
 }
 
 /* The run rows query: ?1 target accuracy (NULL for none), ?2 sweep id (NULL for all). */
@@ -628,7 +293,7 @@ struct report_opts {
     size_t n_runs;
     bool has_target;
     double target;
-    enum report_format format;
+    enum table_format format;
 };
 
 static bool
@@ -657,9 +322,9 @@ report_runs_release(struct report_run *runs, size_t n)
  * run in *run. Returns -1 when out of memory.
  */
 static int
-report_add_run(struct report_grid *g, sqlite3_stmt *st, bool human, struct report_run *run)
+report_add_run(struct table *g, sqlite3_stmt *st, bool human, struct report_run *run)
 {
-    long row = report_grid_add_row(g);
+    long row = table_add_row(g);
     if (row < 0)
         return -1;
     size_t r = (size_t)row;
@@ -674,28 +339,27 @@ report_add_run(struct report_grid *g, sqlite3_stmt *st, bool human, struct repor
     int64_t parts = sqlite3_column_int64(st, 14);
     int64_t params = sqlite3_column_int64(st, 6);
     int rc = 0;
-    rc |= report_grid_set(g, r, REPORT_C_KIND, "run");
-    rc |= report_grid_set(g, r, REPORT_C_ID, "%lld", (long long)id);
-    rc |= report_grid_set(g, r, REPORT_C_NAME, "%s", name != NULL ? name : "");
+    rc |= table_set(g, r, REPORT_C_KIND, "run");
+    rc |= table_set(g, r, REPORT_C_ID, "%lld", (long long)id);
+    rc |= table_set(g, r, REPORT_C_NAME, "%s", name != NULL ? name : "");
     if (label != NULL)
-        rc |= report_grid_set(g, r, REPORT_C_SWEEP, "%s", label);
+        rc |= table_set(g, r, REPORT_C_SWEEP, "%s", label);
     if (codec != NULL)
-        rc |= report_grid_set(g, r, REPORT_C_CODEC, "%s", codec);
+        rc |= table_set(g, r, REPORT_C_CODEC, "%s", codec);
     if (sqlite3_column_type(st, 4) != SQLITE_NULL)
         rc |= report_set_real(g, r, REPORT_C_BITS, sqlite3_column_double(st, 4), human, -1);
-    rc |= report_grid_set(g, r, REPORT_C_STATUS, "%s", status != NULL ? status : "");
-    rc |= report_grid_set(g, r, REPORT_C_ROUNDS, "%lld", (long long)rounds);
+    rc |= table_set(g, r, REPORT_C_STATUS, "%s", status != NULL ? status : "");
+    rc |= table_set(g, r, REPORT_C_ROUNDS, "%lld", (long long)rounds);
     if (sqlite3_column_type(st, 8) != SQLITE_NULL)
         rc |= report_set_real(g, r, REPORT_C_FINAL, sqlite3_column_double(st, 8), human, 4);
     if (sqlite3_column_type(st, 9) != SQLITE_NULL)
         rc |= report_set_real(g, r, REPORT_C_BEST, sqlite3_column_double(st, 9), human, 4);
     if (sqlite3_column_type(st, 10) != SQLITE_NULL)
-        rc |=
-            report_grid_set(g, r, REPORT_C_TROUND, "%lld", (long long)sqlite3_column_int64(st, 10));
+        rc |= table_set(g, r, REPORT_C_TROUND, "%lld", (long long)sqlite3_column_int64(st, 10));
     if (sqlite3_column_type(st, 11) != SQLITE_NULL)
         rc |= report_set_real(g, r, REPORT_C_TTIME, sqlite3_column_double(st, 11), human, 1);
-    rc |= report_grid_set(g, r, REPORT_C_UP, "%lld", (long long)up);
-    rc |= report_grid_set(g, r, REPORT_C_DOWN, "%lld", (long long)down);
+    rc |= table_set(g, r, REPORT_C_UP, "%lld", (long long)up);
+    rc |= table_set(g, r, REPORT_C_DOWN, "%lld", (long long)down);
     if (parts > 0 && params > 0)
         rc |= report_set_real(g, r, REPORT_C_BPC, (double)up / ((double)parts * (double)params),
                               human, 4);
@@ -719,7 +383,7 @@ report_add_run(struct report_grid *g, sqlite3_stmt *st, bool human, struct repor
  * group (first-run order). Sets *any_repeated when some group has two or more runs.
  */
 static int
-report_add_groups(struct report_grid *g, struct report_run *runs, size_t n, const size_t *run_row,
+report_add_groups(struct table *g, struct report_run *runs, size_t n, const size_t *run_row,
                   bool human, bool *any_repeated)
 {
     *any_repeated = false;
@@ -738,7 +402,7 @@ report_add_groups(struct report_grid *g, struct report_run *runs, size_t n, cons
             }
         }
         double mean = sum / (double)count;
-        long row = report_grid_add_row(g);
+        long row = table_add_row(g);
         if (row < 0)
             return -1;
         size_t r = (size_t)row;
@@ -758,19 +422,19 @@ report_add_groups(struct report_grid *g, struct report_run *runs, size_t n, cons
             ss += (runs[j].final_accuracy - mean) * (runs[j].final_accuracy - mean);
         }
         int rc = 0;
-        rc |= report_grid_set(g, r, REPORT_C_KIND, "group");
-        rc |= report_grid_set(g, r, REPORT_C_RUNS, "%s", ids);
+        rc |= table_set(g, r, REPORT_C_KIND, "group");
+        rc |= table_set(g, r, REPORT_C_RUNS, "%s", ids);
         mem_free(ids);
         /* Name, codec and bits are the same for the whole group: copy the first run's. */
         static const int same[] = { REPORT_C_NAME, REPORT_C_CODEC, REPORT_C_BITS };
         for (size_t k = 0; k < sizeof same / sizeof same[0]; k++) {
-            const char *s = report_grid_cell(g, run_row[i], (size_t)same[k]);
+            const char *s = table_cell(g, run_row[i], (size_t)same[k]);
             if (s != NULL)
-                rc |= report_grid_set(g, r, (size_t)same[k], "%s", s);
+                rc |= table_set(g, r, (size_t)same[k], "%s", s);
         }
         if (runs[i].group_label != NULL && runs[i].group_label[0] != '\0')
-            rc |= report_grid_set(g, r, REPORT_C_SWEEP, "%s", runs[i].group_label);
-        rc |= report_grid_set(g, r, REPORT_C_SEEDS, "%zu", count);
+            rc |= table_set(g, r, REPORT_C_SWEEP, "%s", runs[i].group_label);
+        rc |= table_set(g, r, REPORT_C_SEEDS, "%zu", count);
         rc |= report_set_real(g, r, REPORT_C_MEAN, mean, human, 4);
         if (count >= 2) {
             /* Student t with n - 1 degrees of freedom on the sample standard deviation. */
@@ -838,7 +502,7 @@ report_parse_opts(int argc, char **argv, struct report_opts *o)
             break;
         }
         case OPT_FORMAT:
-            if (report_parse_format(optarg, true, &o->format) < 0) {
+            if (table_parse_format(optarg, true, &o->format) < 0) {
                 args_error(cmd, "--format '%s' must be table, csv, json or markdown", optarg);
                 return -1;
             }
@@ -847,16 +511,8 @@ report_parse_opts(int argc, char **argv, struct report_opts *o)
             return -1;
         }
     }
-    if (optind >= argc) {
-        args_error(cmd, "which results database? (fedbits %s RESULTS.db)", cmd);
-        return -1;
-    }
-    o->db = argv[optind++];
-    if (optind < argc) {
-        args_error(cmd, "unexpected argument '%s'", argv[optind]);
-        return -1;
-    }
-    return 0;
+    return args_operand(&a, &o->db, "which results database? (fedbits report RESULTS.db)") != 0 ? -1
+                                                                                                : 0;
 }
 
 /* Checks that the --sweep and --run ids exist; prints the first that does not. */
@@ -884,40 +540,101 @@ report_check_ids(const char *cmd, const struct report_opts *o, sqlite3 *db)
     return 0;
 }
 
+/* Prints the run rows (and the group rows when has_groups) of g in o's format. */
+static void
+report_print(const struct report_opts *o, const struct table *g, bool has_groups)
+{
+    bool human = o->format == TABLE_FORMAT_TEXT || o->format == TABLE_FORMAT_MARKDOWN;
+    uint64_t all = REPORT_BIT(REPORT_C_COUNT) - 1;
+    uint64_t run_cols =
+        all & ~(REPORT_BIT(REPORT_C_RUNS) | REPORT_BIT(REPORT_C_SEEDS) | REPORT_BIT(REPORT_C_MEAN) |
+                REPORT_BIT(REPORT_C_LOW) | REPORT_BIT(REPORT_C_HIGH));
+    uint64_t group_cols = REPORT_BIT(REPORT_C_KIND) | REPORT_BIT(REPORT_C_RUNS) |
+                          REPORT_BIT(REPORT_C_NAME) | REPORT_BIT(REPORT_C_SWEEP) |
+                          REPORT_BIT(REPORT_C_CODEC) | REPORT_BIT(REPORT_C_BITS) |
+                          REPORT_BIT(REPORT_C_SEEDS) | REPORT_BIT(REPORT_C_MEAN) |
+                          REPORT_BIT(REPORT_C_LOW) | REPORT_BIT(REPORT_C_HIGH);
+    if (human) {
+        /* The kind is said by the section; empty sweep and target columns are left out. */
+        uint64_t hide = REPORT_BIT(REPORT_C_KIND);
+        if (!o->has_target)
+            hide |= REPORT_BIT(REPORT_C_TROUND) | REPORT_BIT(REPORT_C_TTIME);
+        bool any_sweep = false;
+        for (size_t r = 0; r < g->nrows; r++)
+            any_sweep |= table_cell(g, r, REPORT_C_SWEEP) != NULL;
+        if (!any_sweep)
+            hide |= REPORT_BIT(REPORT_C_SWEEP);
+        run_cols &= ~hide;
+        group_cols &= ~hide;
+    }
+    struct table_view run_view = { "run", REPORT_C_KIND, run_cols };
+    struct table_view group_view = { "group", REPORT_C_KIND, group_cols };
+    struct table_view all_view = { NULL, 0, all };
+    switch (o->format) {
+    case TABLE_FORMAT_TEXT:
+        table_print_text(stdout, g, &run_view);
+        if (has_groups) {
+            printf("\nmean final accuracy over seeds (%g%% confidence interval, Student t):\n",
+                   100 * REPORT_CONFIDENCE);
+            table_print_text(stdout, g, &group_view);
+        }
+        break;
+    case TABLE_FORMAT_MARKDOWN:
+        table_print_markdown(stdout, g, &run_view);
+        if (has_groups) {
+            printf("\nMean final accuracy over seeds (%g%% confidence interval, Student t):\n\n",
+                   100 * REPORT_CONFIDENCE);
+            table_print_markdown(stdout, g, &group_view);
+        }
+        break;
+    case TABLE_FORMAT_CSV:
+        table_print_csv(stdout, g, &all_view);
+        break;
+    case TABLE_FORMAT_JSON: {
+        bool first = true;
+        fputs("[\n", stdout);
+        table_print_json_objects(stdout, g, &run_view, &first);
+        table_print_json_objects(stdout, g, &group_view, &first);
+        fputs(first ? "]\n" : "\n]\n", stdout);
+        break;
+    }
+    }
+}
+
 int
 report_cmd(int argc, char **argv)
 {
     const char *cmd = argv[0];
-    struct report_opts o = { .format = REPORT_TABLE };
+    struct report_opts o = { .format = TABLE_FORMAT_TEXT };
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
     struct report_run *runs = NULL;
     size_t *run_row = NULL;
     size_t n = 0, cap = 0;
     char tround_title[48], ttime_title[48];
-    const struct report_col cols[REPORT_C_COUNT] = {
-        [REPORT_C_KIND] = { "kind", "kind", REPORT_TEXT },
-        [REPORT_C_ID] = { "id", "id", REPORT_NUM },
-        [REPORT_C_RUNS] = { "runs", "runs", REPORT_LIST },
-        [REPORT_C_NAME] = { "name", "name", REPORT_TEXT },
-        [REPORT_C_SWEEP] = { "sweep", "sweep", REPORT_TEXT },
-        [REPORT_C_CODEC] = { "codec", "codec", REPORT_TEXT },
-        [REPORT_C_BITS] = { "bits", "bits", REPORT_NUM },
-        [REPORT_C_STATUS] = { "status", "status", REPORT_TEXT },
-        [REPORT_C_ROUNDS] = { "rounds", "rounds", REPORT_NUM },
-        [REPORT_C_FINAL] = { "final_accuracy", "final acc", REPORT_NUM },
-        [REPORT_C_BEST] = { "best_accuracy", "best acc", REPORT_NUM },
-        [REPORT_C_TROUND] = { "target_round", tround_title, REPORT_NUM },
-        [REPORT_C_TTIME] = { "target_time_s", ttime_title, REPORT_NUM },
-        [REPORT_C_UP] = { "uplink_bits", "uplink bits", REPORT_NUM },
-        [REPORT_C_DOWN] = { "downlink_bits", "downlink bits", REPORT_NUM },
-        [REPORT_C_BPC] = { "uplink_bits_per_coord", "up bits/coord", REPORT_NUM },
-        [REPORT_C_SEEDS] = { "seeds", "seeds", REPORT_NUM },
-        [REPORT_C_MEAN] = { "mean_final_accuracy", "mean final acc", REPORT_NUM },
-        [REPORT_C_LOW] = { "ci95_low", "95% CI low", REPORT_NUM },
-        [REPORT_C_HIGH] = { "ci95_high", "95% CI high", REPORT_NUM },
+    const struct table_col cols[REPORT_C_COUNT] = {
+        [REPORT_C_KIND] = { "kind", "kind", TABLE_TEXT },
+        [REPORT_C_ID] = { "id", "id", TABLE_NUM },
+        [REPORT_C_RUNS] = { "runs", "runs", TABLE_LIST },
+        [REPORT_C_NAME] = { "name", "name", TABLE_TEXT },
+        [REPORT_C_SWEEP] = { "sweep", "sweep", TABLE_TEXT },
+        [REPORT_C_CODEC] = { "codec", "codec", TABLE_TEXT },
+        [REPORT_C_BITS] = { "bits", "bits", TABLE_NUM },
+        [REPORT_C_STATUS] = { "status", "status", TABLE_TEXT },
+        [REPORT_C_ROUNDS] = { "rounds", "rounds", TABLE_NUM },
+        [REPORT_C_FINAL] = { "final_accuracy", "final acc", TABLE_NUM },
+        [REPORT_C_BEST] = { "best_accuracy", "best acc", TABLE_NUM },
+        [REPORT_C_TROUND] = { "target_round", tround_title, TABLE_NUM },
+        [REPORT_C_TTIME] = { "target_time_s", ttime_title, TABLE_NUM },
+        [REPORT_C_UP] = { "uplink_bits", "uplink bits", TABLE_NUM },
+        [REPORT_C_DOWN] = { "downlink_bits", "downlink bits", TABLE_NUM },
+        [REPORT_C_BPC] = { "uplink_bits_per_coord", "up bits/coord", TABLE_NUM },
+        [REPORT_C_SEEDS] = { "seeds", "seeds", TABLE_NUM },
+        [REPORT_C_MEAN] = { "mean_final_accuracy", "mean final acc", TABLE_NUM },
+        [REPORT_C_LOW] = { "ci95_low", "95% CI low", TABLE_NUM },
+        [REPORT_C_HIGH] = { "ci95_high", "95% CI high", TABLE_NUM },
     };
-    struct report_grid g = { .cols = cols, .ncols = REPORT_C_COUNT };
+    struct table g = table_make(cols, REPORT_C_COUNT);
     int status = ARGS_EXIT_USAGE;
     int prc = report_parse_opts(argc, argv, &o);
     if (prc != 0) {
@@ -929,7 +646,7 @@ report_cmd(int argc, char **argv)
     }
     snprintf(tround_title, sizeof tround_title, "rounds to %g", o.target);
     snprintf(ttime_title, sizeof ttime_title, "sim s to %g", o.target);
-    bool human = o.format == REPORT_TABLE || o.format == REPORT_MARKDOWN;
+    bool human = o.format == TABLE_FORMAT_TEXT || o.format == TABLE_FORMAT_MARKDOWN;
     if (report_open(cmd, o.db, &db) < 0 || report_check_ids(cmd, &o, db) < 0)
         goto out;
     st = report_prepare(cmd, o.db, db, report_runs_sql);
@@ -974,61 +691,7 @@ report_cmd(int argc, char **argv)
         g.nrows = n_run_rows;
     }
 
-    uint64_t all = REPORT_BIT(REPORT_C_COUNT) - 1;
-    uint64_t run_cols =
-        all & ~(REPORT_BIT(REPORT_C_RUNS) | REPORT_BIT(REPORT_C_SEEDS) | REPORT_BIT(REPORT_C_MEAN) |
-                REPORT_BIT(REPORT_C_LOW) | REPORT_BIT(REPORT_C_HIGH));
-    uint64_t group_cols = REPORT_BIT(REPORT_C_KIND) | REPORT_BIT(REPORT_C_RUNS) |
-                          REPORT_BIT(REPORT_C_NAME) | REPORT_BIT(REPORT_C_SWEEP) |
-                          REPORT_BIT(REPORT_C_CODEC) | REPORT_BIT(REPORT_C_BITS) |
-                          REPORT_BIT(REPORT_C_SEEDS) | REPORT_BIT(REPORT_C_MEAN) |
-                          REPORT_BIT(REPORT_C_LOW) | REPORT_BIT(REPORT_C_HIGH);
-    if (human) {
-        /* The kind is said by the section; empty sweep and target columns are left out. */
-        uint64_t hide = REPORT_BIT(REPORT_C_KIND);
-        if (!o.has_target)
-            hide |= REPORT_BIT(REPORT_C_TROUND) | REPORT_BIT(REPORT_C_TTIME);
-        bool any_sweep = false;
-        for (size_t r = 0; r < g.nrows; r++)
-            any_sweep |= report_grid_cell(&g, r, REPORT_C_SWEEP) != NULL;
-        if (!any_sweep)
-            hide |= REPORT_BIT(REPORT_C_SWEEP);
-        run_cols &= ~hide;
-        group_cols &= ~hide;
-    }
-    struct report_view run_view = { "run", REPORT_C_KIND, run_cols };
-    struct report_view group_view = { "group", REPORT_C_KIND, group_cols };
-    struct report_view all_view = { NULL, 0, all };
-    bool has_groups = g.nrows > n_run_rows;
-    switch (o.format) {
-    case REPORT_TABLE:
-        report_print_table(stdout, &g, &run_view);
-        if (has_groups) {
-            printf("\nmean final accuracy over seeds (%g%% confidence interval, Student t):\n",
-                   100 * REPORT_CONFIDENCE);
-            report_print_table(stdout, &g, &group_view);
-        }
-        break;
-    case REPORT_MARKDOWN:
-        report_print_markdown(stdout, &g, &run_view);
-        if (has_groups) {
-            printf("\nMean final accuracy over seeds (%g%% confidence interval, Student t):\n\n",
-                   100 * REPORT_CONFIDENCE);
-            report_print_markdown(stdout, &g, &group_view);
-        }
-        break;
-    case REPORT_CSV:
-        report_print_csv(stdout, &g, &all_view);
-        break;
-    case REPORT_JSON: {
-        bool first = true;
-        fputs("[\n", stdout);
-        report_print_json_objects(stdout, &g, &run_view, &first);
-        report_print_json_objects(stdout, &g, &group_view, &first);
-        fputs(first ? "]\n" : "\n]\n", stdout);
-        break;
-    }
-    }
+    report_print(&o, &g, g.nrows > n_run_rows);
     status = EXIT_SUCCESS;
     goto out;
 nomem:
@@ -1037,7 +700,7 @@ nomem:
 out:
     sqlite3_finalize(st);
     sqlite3_close(db);
-    report_grid_release(&g);
+    table_release(&g);
     report_runs_release(runs, n);
     mem_free(run_row);
     mem_free(o.run_ids);
@@ -1084,7 +747,7 @@ report_export_value(sqlite3_stmt *st, int i, char *buf, size_t len, bool *is_tex
         if (!isfinite(v))
             return NULL;
         /* Round-trip precision; an integral value keeps a ".0" so it reads back as a real. */
-        report_format_real(buf, len, v);
+        table_format_real(buf, len, v);
         if (strpbrk(buf, ".eEn") == NULL && strlen(buf) + 2 < len)
             memcpy(buf + strlen(buf), ".0", 3);
         return buf;
@@ -1095,8 +758,10 @@ report_export_value(sqlite3_stmt *st, int i, char *buf, size_t len, bool *is_tex
     }
 }
 
-int
-report_cmd_export(int argc, char **argv)
+/* The options of fedbits export: 0, 1 after --help, or ARGS_EXIT_USAGE (message printed). */
+static int
+report_export_parse(int argc, char **argv, const char **path, int64_t *run_id, bool *clients,
+                    enum table_format *format)
 {
     enum { OPT_RUN = 256, OPT_TABLE, OPT_FORMAT };
     static const struct option opts[] = {
@@ -1107,9 +772,6 @@ report_cmd_export(int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     const char *cmd = argv[0];
-    int64_t run_id = 0;
-    bool clients = false;
-    enum report_format format = REPORT_CSV;
     struct args a = args_start(cmd, argc, argv);
     for (;;) {
         int c = args_next(&a, "h", opts);
@@ -1118,31 +780,41 @@ report_cmd_export(int argc, char **argv)
         switch (c) {
         case 'h':
             report_export_usage(stdout);
-            return EXIT_SUCCESS;
+            return 1;
         case OPT_RUN:
-            if (report_parse_id(cmd, "--run", optarg, &run_id) < 0)
+            if (report_parse_id(cmd, "--run", optarg, run_id) < 0)
                 return ARGS_EXIT_USAGE;
             break;
         case OPT_TABLE:
             if (strcmp(optarg, "rounds") != 0 && strcmp(optarg, "clients_rounds") != 0)
                 return args_error(cmd, "--table '%s' must be rounds or clients_rounds", optarg);
-            clients = strcmp(optarg, "clients_rounds") == 0;
+            *clients = strcmp(optarg, "clients_rounds") == 0;
             break;
         case OPT_FORMAT:
-            if (report_parse_format(optarg, false, &format) < 0)
+            if (table_parse_format(optarg, false, format) < 0)
                 return args_error(cmd, "--format '%s' must be csv or json", optarg);
             break;
         default:
             return ARGS_EXIT_USAGE;
         }
     }
-    if (optind >= argc)
-        return args_error(cmd, "which results database? (fedbits %s RESULTS.db --run ID)", cmd);
-    const char *path = argv[optind++];
-    if (optind < argc)
-        return args_error(cmd, "unexpected argument '%s'", argv[optind]);
-    if (run_id == 0)
-        return args_error(cmd, "which run? (--run ID; 'fedbits report %s' lists them)", path);
+    if (args_operand(&a, path, "which results database? (fedbits export RESULTS.db --run ID)") != 0)
+        return ARGS_EXIT_USAGE;
+    if (*run_id == 0)
+        return args_error(cmd, "which run? (--run ID; 'fedbits report %s' lists them)", *path);
+    return 0;
+}
+
+int
+report_cmd_export(int argc, char **argv)
+{
+    const char *cmd = argv[0], *path = NULL;
+    int64_t run_id = 0;
+    bool clients = false;
+    enum table_format format = TABLE_FORMAT_CSV;
+    int prc = report_export_parse(argc, argv, &path, &run_id, &clients, &format);
+    if (prc != 0)
+        return prc == 1 ? EXIT_SUCCESS : prc;
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
     int status = ARGS_EXIT_USAGE;
@@ -1173,10 +845,10 @@ report_cmd_export(int argc, char **argv)
         goto out;
     sqlite3_bind_int64(st, 1, run_id);
     int ncols = sqlite3_column_count(st);
-    if (format == REPORT_CSV) {
+    if (format == TABLE_FORMAT_CSV) {
         for (int i = 0; i < ncols; i++) {
             fputs(i > 0 ? "," : "", stdout);
-            report_print_csv_field(stdout, sqlite3_column_name(st, i));
+            table_print_csv_field(stdout, sqlite3_column_name(st, i));
         }
         fputc('\n', stdout);
     } else {
@@ -1185,31 +857,31 @@ report_cmd_export(int argc, char **argv)
     size_t rows = 0;
     int rc = sqlite3_step(st);
     for (; rc == SQLITE_ROW; rc = sqlite3_step(st)) {
-        if (format == REPORT_JSON)
+        if (format == TABLE_FORMAT_JSON)
             fputs(rows > 0 ? ",\n  {" : "\n  {", stdout);
         for (int i = 0; i < ncols; i++) {
             char buf[64];
             bool is_text;
             const char *v = report_export_value(st, i, buf, sizeof buf, &is_text);
-            if (format == REPORT_CSV) {
+            if (format == TABLE_FORMAT_CSV) {
                 fputs(i > 0 ? "," : "", stdout);
-                report_print_csv_field(stdout, v);
+                table_print_csv_field(stdout, v);
                 continue;
             }
             fputs(i > 0 ? ", " : "", stdout);
-            report_print_json_string(stdout, sqlite3_column_name(st, i));
+            table_print_json_string(stdout, sqlite3_column_name(st, i));
             fputs(": ", stdout);
             if (v == NULL)
                 fputs("null", stdout);
             else if (is_text)
-                report_print_json_string(stdout, v);
+                table_print_json_string(stdout, v);
             else
                 fputs(v, stdout);
         }
-        fputs(format == REPORT_CSV ? "\n" : "}", stdout);
+        fputs(format == TABLE_FORMAT_CSV ? "\n" : "}", stdout);
         rows++;
     }
-    if (format == REPORT_JSON)
+    if (format == TABLE_FORMAT_JSON)
         fputs(rows > 0 ? "\n]\n" : "]\n", stdout);
     if (rc != SQLITE_DONE) {
         fprintf(stderr, "fedbits %s: '%s': %s\n", cmd, path, sqlite3_errmsg(db));
@@ -1389,47 +1061,48 @@ enum {
     REPORT_K_VERDICT,
     REPORT_K_COUNT,
 };
-_Static_assert(REPORT_K_COUNT <= REPORT_MAX_COLS, "check columns fit a view mask");
+_Static_assert(REPORT_K_COUNT <= TABLE_MAX_COLS, "check columns fit a view mask");
 
 /* Adds one line of the diff table; base or cur may be NULL (missing, new). */
 static int
-report_check_row(struct report_grid *g, const struct report_entry *base,
-                 const struct report_entry *cur, const char *verdict)
+report_check_row(struct table *g, const struct report_entry *base, const struct report_entry *cur,
+                 const char *verdict)
 {
     const struct report_entry *any = base != NULL ? base : cur;
-    long row = report_grid_add_row(g);
+    long row = table_add_row(g);
     if (row < 0)
         return -1;
     size_t r = (size_t)row;
     int rc = 0;
-    rc |= report_grid_set(g, r, REPORT_K_CONFIG, "%.8s", any->hash);
-    rc |= report_grid_set(g, r, REPORT_K_NAME, "%s", any->label);
+    rc |= table_set(g, r, REPORT_K_CONFIG, "%.8s", any->hash);
+    rc |= table_set(g, r, REPORT_K_NAME, "%s", any->label);
     char bid[24] = "-", cid[24] = "-";
     if (base != NULL)
         snprintf(bid, sizeof bid, "%lld", (long long)base->id);
     if (cur != NULL)
         snprintf(cid, sizeof cid, "%lld", (long long)cur->id);
-    rc |= report_grid_set(g, r, REPORT_K_RUNS, "%s -> %s", bid, cid);
+    rc |= table_set(g, r, REPORT_K_RUNS, "%s -> %s", bid, cid);
     if (base != NULL && base->has_accuracy)
-        rc |= report_grid_set(g, r, REPORT_K_BASE_ACC, "%.4f", base->accuracy);
+        rc |= table_set(g, r, REPORT_K_BASE_ACC, "%.4f", base->accuracy);
     if (cur != NULL && cur->has_accuracy)
-        rc |= report_grid_set(g, r, REPORT_K_ACC, "%.4f", cur->accuracy);
+        rc |= table_set(g, r, REPORT_K_ACC, "%.4f", cur->accuracy);
     if (base != NULL && cur != NULL && base->has_accuracy && cur->has_accuracy)
-        rc |= report_grid_set(g, r, REPORT_K_DACC, "%+.4f", cur->accuracy - base->accuracy);
+        rc |= table_set(g, r, REPORT_K_DACC, "%+.4f", cur->accuracy - base->accuracy);
     if (base != NULL)
-        rc |= report_grid_set(g, r, REPORT_K_BASE_BITS, "%llu", (unsigned long long)base->bits);
+        rc |= table_set(g, r, REPORT_K_BASE_BITS, "%llu", (unsigned long long)base->bits);
     if (cur != NULL)
-        rc |= report_grid_set(g, r, REPORT_K_BITS, "%llu", (unsigned long long)cur->bits);
+        rc |= table_set(g, r, REPORT_K_BITS, "%llu", (unsigned long long)cur->bits);
     if (base != NULL && cur != NULL && base->bits > 0)
-        rc |=
-            report_grid_set(g, r, REPORT_K_DBITS, "%+.2f%%",
-                            100.0 * ((double)cur->bits - (double)base->bits) / (double)base->bits);
-    rc |= report_grid_set(g, r, REPORT_K_VERDICT, "%s", verdict);
+        rc |= table_set(g, r, REPORT_K_DBITS, "%+.2f%%",
+                        100.0 * ((double)cur->bits - (double)base->bits) / (double)base->bits);
+    rc |= table_set(g, r, REPORT_K_VERDICT, "%s", verdict);
     return rc != 0 ? -1 : 0;
 }
 
-int
-report_cmd_check(int argc, char **argv)
+/* The options of fedbits check: 0, 1 after --help, or ARGS_EXIT_USAGE (message printed). */
+static int
+report_check_parse(int argc, char **argv, const char **path, const char **baseline, double *tol_acc,
+                   double *tol_bits)
 {
     enum { OPT_BASELINE = 256, OPT_TOLERANCE };
     static const struct option opts[] = {
@@ -1438,21 +1111,7 @@ report_cmd_check(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    static const struct report_col cols[REPORT_K_COUNT] = {
-        [REPORT_K_CONFIG] = { "config", "config", REPORT_TEXT },
-        [REPORT_K_NAME] = { "name", "name", REPORT_TEXT },
-        [REPORT_K_RUNS] = { "runs", "runs", REPORT_TEXT },
-        [REPORT_K_BASE_ACC] = { "baseline_accuracy", "baseline acc", REPORT_NUM },
-        [REPORT_K_ACC] = { "accuracy", "acc", REPORT_NUM },
-        [REPORT_K_DACC] = { "accuracy_change", "change", REPORT_NUM },
-        [REPORT_K_BASE_BITS] = { "baseline_bits", "baseline bits", REPORT_NUM },
-        [REPORT_K_BITS] = { "bits", "bits", REPORT_NUM },
-        [REPORT_K_DBITS] = { "bits_change", "change", REPORT_NUM },
-        [REPORT_K_VERDICT] = { "verdict", "verdict", REPORT_TEXT },
-    };
     const char *cmd = argv[0];
-    const char *baseline = NULL;
-    double tol_acc = 0.01, tol_bits = 0.0;
     struct args a = args_start(cmd, argc, argv);
     for (;;) {
         int c = args_next(&a, "h", opts);
@@ -1461,12 +1120,12 @@ report_cmd_check(int argc, char **argv)
         switch (c) {
         case 'h':
             report_check_usage(stdout);
-            return EXIT_SUCCESS;
+            return 1;
         case OPT_BASELINE:
-            baseline = optarg;
+            *baseline = optarg;
             break;
         case OPT_TOLERANCE:
-            if (report_parse_tolerance(optarg, &tol_acc, &tol_bits) < 0)
+            if (report_parse_tolerance(optarg, tol_acc, tol_bits) < 0)
                 return args_error(cmd,
                                   "--tolerance '%s' must read accuracy=A,bits=B with "
                                   "non-negative numbers (either part optional)",
@@ -1476,25 +1135,38 @@ report_cmd_check(int argc, char **argv)
             return ARGS_EXIT_USAGE;
         }
     }
-    if (optind >= argc) {
-        fprintf(stderr,
-                "fedbits %s: which results database? (fedbits %s RESULTS.db --baseline "
-                "BASELINE.db)\n",
-                cmd, cmd);
+    if (args_operand(&a, path,
+                     "which results database? (fedbits check RESULTS.db --baseline BASELINE.db)") !=
+        0)
         return ARGS_EXIT_USAGE;
-    }
-    const char *path = argv[optind++];
-    if (optind < argc) {
-        fprintf(stderr, "fedbits %s: unexpected argument '%s'\n", cmd, argv[optind]);
-        return ARGS_EXIT_USAGE;
-    }
-    if (baseline == NULL) {
-        fprintf(stderr, "fedbits %s: --baseline BASELINE.db is required\n", cmd);
-        return ARGS_EXIT_USAGE;
-    }
+    if (*baseline == NULL)
+        return args_error(cmd, "--baseline BASELINE.db is required");
+    return 0;
+}
+
+int
+report_cmd_check(int argc, char **argv)
+{
+    static const struct table_col cols[REPORT_K_COUNT] = {
+        [REPORT_K_CONFIG] = { "config", "config", TABLE_TEXT },
+        [REPORT_K_NAME] = { "name", "name", TABLE_TEXT },
+        [REPORT_K_RUNS] = { "runs", "runs", TABLE_TEXT },
+        [REPORT_K_BASE_ACC] = { "baseline_accuracy", "baseline acc", TABLE_NUM },
+        [REPORT_K_ACC] = { "accuracy", "acc", TABLE_NUM },
+        [REPORT_K_DACC] = { "accuracy_change", "change", TABLE_NUM },
+        [REPORT_K_BASE_BITS] = { "baseline_bits", "baseline bits", TABLE_NUM },
+        [REPORT_K_BITS] = { "bits", "bits", TABLE_NUM },
+        [REPORT_K_DBITS] = { "bits_change", "change", TABLE_NUM },
+        [REPORT_K_VERDICT] = { "verdict", "verdict", TABLE_TEXT },
+    };
+    const char *cmd = argv[0], *path = NULL, *baseline = NULL;
+    double tol_acc = 0.01, tol_bits = 0.0;
+    int prc = report_check_parse(argc, argv, &path, &baseline, &tol_acc, &tol_bits);
+    if (prc != 0)
+        return prc == 1 ? EXIT_SUCCESS : prc;
     sqlite3 *db_cur = NULL, *db_base = NULL;
     struct report_entries cur = { 0 }, base = { 0 };
-    struct report_grid g = { .cols = cols, .ncols = REPORT_K_COUNT };
+    struct table g = table_make(cols, REPORT_K_COUNT);
     int status = ARGS_EXIT_USAGE;
     if (report_open(cmd, baseline, &db_base) < 0 || report_open(cmd, path, &db_cur) < 0 ||
         report_entries_load(cmd, baseline, db_base, &base) < 0 ||
@@ -1540,8 +1212,8 @@ report_cmd_check(int argc, char **argv)
     }
     printf("%s against baseline %s (tolerance accuracy=%g, bits=%g)\n", path, baseline, tol_acc,
            tol_bits);
-    struct report_view view = { NULL, 0, (UINT64_C(1) << REPORT_K_COUNT) - 1 };
-    report_print_table(stdout, &g, &view);
+    struct table_view view = table_all(&g);
+    table_print_text(stdout, &g, &view);
     printf("%zu matched: %zu ok, %zu regressed; %zu baseline runs missing, %zu new\n", matched,
            matched - regressed, regressed, missing, added);
     fflush(stdout);
@@ -1573,7 +1245,7 @@ nomem:
     fprintf(stderr, "fedbits %s: out of memory\n", cmd);
     status = ARGS_EXIT_USAGE;
 out:
-    report_grid_release(&g);
+    table_release(&g);
     report_entries_release(&cur);
     report_entries_release(&base);
     sqlite3_close(db_cur);

@@ -24,11 +24,19 @@
 #ifndef FEDBITS_CMD_REPORT_H
 #define FEDBITS_CMD_REPORT_H
 
+#include <stdint.h>
+
 /* fedbits report DB [--sweep ID] [--run ID]... [--target ACC] [--format table|csv|json|markdown] */
 int report_cmd(int argc, char **argv);
 /* fedbits export DB --run ID [--table rounds|clients_rounds] [--format csv|json] */
 int report_cmd_export(int argc, char **argv);
 /* fedbits check DB --baseline BASELINE_DB [--tolerance accuracy=A,bits=B]; 1 on regression */
 int report_cmd_check(int argc, char **argv);
+/*
+ * The uplink bits per coordinate and participant of run run_id of the database at path (the
+ * report's "up bits/coord": uplink bits / (participants x model parameters)) into *out, 0
+ * when it has no rounds. Returns 0, or -1 on error (printed).
+ */
+int report_bits_per_coord(const char *path, int64_t run_id, double *out);
 
 #endif

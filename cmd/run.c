@@ -8,14 +8,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/errbuf.h"
 #include "base/mem.h"
 #include "base/simtime.h"
 #include "cmd/args.h"
+#include "cmd/report.h"
+#include "cmd/table.h"
 #include "fedbits_config.h"
+#include "sim/campaign.h"
 #include "sim/run.h"
 #include "sim/scenario.h"
 #include "sim/store.h"
@@ -27,13 +29,9 @@
 #define RUN_CMD_ID_MAX      UINT64_C(9200000000000000000)
 #define RUN_CMD_THREADS_MAX 1024
 
-/* The embedded default scenario (scenarios/default.yaml, via tools/embed). */
-extern const char default_scenario_yaml[];
-extern const size_t default_scenario_yaml_len;
-
 /*
  * Set by SIGINT/SIGTERM, read by the event loop between events. A signal handler can only
- * communicate through static storage; this is the one such flag (STYLE.md convention 8).
+ * communicate through static storage; this is the one such flag (lint-no-globals allows it).
  */
 static volatile sig_atomic_t run_cmd_signal_stop;
 
@@ -226,12 +224,8 @@ run_cmd_parse_opts(int argc, char **argv, bool is_run, struct run_cmd_opts *mo)
             return -1;
         }
     }
-    if (optind < argc)
-        mo->scenario = argv[optind++];
-    if (optind < argc) {
-        args_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (args_operand(&a, &mo->scenario, NULL) != 0)
         return -1;
-    }
     /* Explicit flags win over --set, so they are applied last. */
     if ((have_seed && run_cmd_add_set(mo, mo->seed_set) < 0) ||
         (have_db && run_cmd_add_set(mo, mo->db_set) < 0)) {
@@ -239,103 +233,6 @@ run_cmd_parse_opts(int argc, char **argv, bool is_run, struct run_cmd_opts *mo)
         return -1;
     }
     return 0;
-}
-
-/* The scenario source and its sweep: what every combination is loaded from. */
-struct run_cmd_plan {
-    const char *name; /* file name for errors */
-    char *owned_text; /* file contents (NULL for the embedded default) */
-    const char *text;
-    size_t len;
-    struct sweep sweep;
-    size_t n;          /* runs: sweep.n, or 1 without a sweep */
-    const char **sets; /* scratch: sweep sets + user sets */
-};
-
-static void
-run_cmd_plan_release(struct run_cmd_plan *p)
-{
-    mem_free(p->owned_text);
-    mem_free(p->sets);
-    sweep_release(&p->sweep);
-}
-
-static int
-run_cmd_plan_init(struct run_cmd_plan *p, const struct run_cmd_opts *mo, struct errbuf *eb)
-{
-    *p = (struct run_cmd_plan){ 0 };
-    if (mo->scenario == NULL) {
-        p->name = "(embedded default scenario)";
-        p->text = default_scenario_yaml;
-        p->len = default_scenario_yaml_len;
-    } else {
-        p->name = mo->scenario;
-        int rc = scenario_read_file(mo->scenario, &p->owned_text, &p->len, eb);
-        if (rc < 0)
-            return rc;
-        p->text = p->owned_text;
-    }
-    int rc = sweep_parse(&p->sweep, p->name, p->text, p->len, eb);
-    if (rc < 0)
-        return rc;
-    if (mo->no_sweep)
-        sweep_release(&p->sweep); /* validated, then set aside: one run of the base scenario */
-    p->n = p->sweep.n > 0 ? p->sweep.n : 1;
-    p->sets = mem_alloc((p->sweep.n_keys + mo->n_sets + 1) * sizeof *p->sets);
-    if (p->sets == NULL)
-        return errbuf_set(eb, -ERR_NOMEM, "out of memory");
-    return 0;
-}
-
-/* Loads combination i: its sweep overrides first, then the command line's. */
-static int
-run_cmd_plan_load(struct run_cmd_plan *p, const struct run_cmd_opts *mo, size_t i,
-                  struct scenario *s, struct errbuf *eb)
-{
-    size_t n = 0;
-    if (p->sweep.n > 0) {
-        for (size_t k = 0; k < p->sweep.n_keys; k++)
-            p->sets[n++] = p->sweep.sets[i][k];
-    }
-    for (size_t k = 0; k < mo->n_sets; k++)
-        p->sets[n++] = mo->sets[k];
-    int rc = scenario_load(s, p->name, p->text, p->len, p->sets, n, eb);
-    if (rc < 0 && p->sweep.n > 0) {
-        /* An error in a sweep value: point at the value in the file, not at "--set". */
-        if (eb != NULL && strcmp(eb->file, "--set") == 0 && eb->line >= 1 &&
-            (size_t)eb->line <= p->sweep.n_keys) {
-            size_t at = i * p->sweep.n_keys + (size_t)eb->line - 1;
-            errbuf_set_location(eb, p->name, p->sweep.lines[at], p->sweep.columns[at]);
-            errbuf_prefix(eb, "sweep combination %zu", i + 1);
-        } else if (eb != NULL && strcmp(eb->file, "--set") == 0 && eb->line >= 1) {
-            /* A command-line override: number it as the user wrote it. */
-            eb->line -= (long)p->sweep.n_keys;
-        } else {
-            errbuf_prefix(eb, "sweep combination %zu", i + 1);
-        }
-    }
-    return rc;
-}
-
-/* "uplink.codec=eden seed=2" for combination i (owned; mem_free), or NULL without a sweep. */
-static char *
-run_cmd_label(const struct run_cmd_plan *p, size_t i)
-{
-    if (p->sweep.n == 0)
-        return NULL;
-    size_t len = 1;
-    for (size_t k = 0; k < p->sweep.n_keys; k++)
-        len += strlen(p->sweep.sets[i][k]) + 1;
-    char *out = mem_alloc(len);
-    if (out == NULL)
-        return NULL;
-    out[0] = '\0';
-    size_t at = 0;
-    for (size_t k = 0; k < p->sweep.n_keys; k++) {
-        int w = snprintf(out + at, len - at, "%s%s", k > 0 ? " " : "", p->sweep.sets[i][k]);
-        at += w > 0 ? (size_t)w : 0;
-    }
-    return out;
 }
 
 /* Progress */
@@ -396,8 +293,13 @@ run_cmd_print_summary(const struct scenario *s, int64_t run_id, const char *stat
     printf("run %lld '%s' %s -> %s\n", (long long)run_id, s->name, status, s->output.db);
     printf("  %-18s %llu of %llu\n", "rounds", (unsigned long long)sum->rounds,
            (unsigned long long)s->train.rounds);
-    printf("  %-18s %.4f\n", "final accuracy", sum->final_accuracy);
-    printf("  %-18s %.4f\n", "final loss", sum->final_loss);
+    if (strcmp(status, "failed") == 0 || sum->rounds == 0) { /* no final model to speak of */
+        printf("  %-18s -\n", "final accuracy");
+        printf("  %-18s -\n", "final loss");
+    } else {
+        printf("  %-18s %.4f\n", "final accuracy", sum->final_accuracy);
+        printf("  %-18s %.4f\n", "final loss", sum->final_loss);
+    }
     printf("  %-18s %llu (%s)\n", "uplink bits", (unsigned long long)sum->uplink_bits, up);
     printf("  %-18s %llu (%s)\n", "downlink bits", (unsigned long long)sum->downlink_bits, down);
     printf("  %-18s %.3f s\n", "simulated time", simtime_to_s(sum->sim_time_us));
@@ -486,28 +388,63 @@ run_cmd_execute(const struct scenario *s, struct store *st, int64_t run_id,
     return rc == -ERR_INTERRUPTED ? ARGS_EXIT_INTERRUPTED : EXIT_FAILURE;
 }
 
+/* Fills row r of the sweep table; -1 when out of memory. */
+static int
+run_cmd_table_row(struct table *tb, const struct run_cmd_row *row)
+{
+    long r = table_add_row(tb);
+    if (r < 0)
+        return -1;
+    char up[32], down[32];
+    run_cmd_format_bits(up, sizeof up, row->uplink_bits);
+    run_cmd_format_bits(down, sizeof down, row->downlink_bits);
+    /* A failed run, or one that never ran, has no final accuracy to show. */
+    bool failed = strcmp(row->status, "failed") == 0 || row->rounds == 0;
+    int rc = table_set(tb, (size_t)r, 0, "%lld", (long long)row->id);
+    rc |= table_set(tb, (size_t)r, 1, "%s", row->status);
+    rc |= table_set(tb, (size_t)r, 2, "%llu", (unsigned long long)row->rounds);
+    rc |= failed ? table_set(tb, (size_t)r, 3, "-")
+                 : table_set(tb, (size_t)r, 3, "%.4f", row->accuracy);
+    rc |= table_set(tb, (size_t)r, 4, "%s", up);
+    rc |= row->bits_per_coord > 0 ? table_set(tb, (size_t)r, 5, "%.2f", row->bits_per_coord)
+                                  : table_set(tb, (size_t)r, 5, "-");
+    rc |= table_set(tb, (size_t)r, 6, "%s", down);
+    rc |= table_set(tb, (size_t)r, 7, "%.0f s", row->sim_s);
+    rc |= table_set(tb, (size_t)r, 8, "%.1f s", row->wall_s);
+    rc |= table_set(tb, (size_t)r, 9, "%s", row->label != NULL ? row->label : "");
+    return rc != 0 ? -1 : 0;
+}
+
+/* The sweep's table: one line per run it recorded (a stopped sweep records fewer). */
 static void
 run_cmd_print_table(const struct run_cmd_row *rows, size_t n, const char *db)
 {
-    printf("%zu runs -> %s (accuracy against bits on the wire; fedbits report %s for more)\n", n,
-           db, db);
-    printf("  %-4s %-9s %-6s %-8s %-11s %-9s %-11s %-10s %-8s %s\n", "run", "status", "rounds",
-           "accuracy", "uplink", "bits/coord", "downlink", "sim time", "wall", "overrides");
+    static const struct table_col cols[] = {
+        { "run", "run", TABLE_NUM },           { "status", "status", TABLE_TEXT },
+        { "rounds", "rounds", TABLE_NUM },     { "accuracy", "accuracy", TABLE_NUM },
+        { "uplink", "uplink", TABLE_NUM },     { "bits_per_coord", "bits/coord", TABLE_NUM },
+        { "downlink", "downlink", TABLE_NUM }, { "sim_time", "sim time", TABLE_NUM },
+        { "wall", "wall", TABLE_NUM },         { "overrides", "overrides", TABLE_TEXT },
+    };
+    struct table tb = table_make(cols, sizeof cols / sizeof cols[0]);
+    size_t recorded = 0;
     for (size_t i = 0; i < n; i++) {
-        char sim[32], wall[32], up[32], down[32], bpc[32];
-        snprintf(sim, sizeof sim, "%.0f s", rows[i].sim_s);
-        snprintf(wall, sizeof wall, "%.1f s", rows[i].wall_s);
-        run_cmd_format_bits(up, sizeof up, rows[i].uplink_bits);
-        run_cmd_format_bits(down, sizeof down, rows[i].downlink_bits);
-        if (rows[i].bits_per_coord > 0)
-            snprintf(bpc, sizeof bpc, "%.2f", rows[i].bits_per_coord);
-        else
-            snprintf(bpc, sizeof bpc, "-");
-        printf("  %-4lld %-9s %-6llu %-8.4f %-11s %-9s %-11s %-10s %-8s %s\n",
-               (long long)rows[i].id, rows[i].status, (unsigned long long)rows[i].rounds,
-               rows[i].accuracy, up, bpc, down, sim, wall,
-               rows[i].label != NULL ? rows[i].label : "");
+        if (rows[i].id == 0)
+            continue;
+        recorded++;
+        if (run_cmd_table_row(&tb, &rows[i]) < 0) {
+            args_error("run", "out of memory");
+            table_release(&tb);
+            return;
+        }
     }
+    printf("%zu runs -> %s (accuracy against bits on the wire; fedbits report %s for more)\n",
+           recorded, db, db);
+    struct table_view all = table_all(&tb);
+    table_print_text(stdout, &tb, &all);
+    if (recorded < n)
+        printf("(%zu of %zu combinations not run: the sweep was stopped)\n", n - recorded, n);
+    table_release(&tb);
 }
 
 static void
@@ -519,83 +456,93 @@ run_cmd_install_signals(void)
     sigaction(SIGTERM, &sa, NULL);
 }
 
-/* Queues every combination, runs them in `jobs` processes, then reads back the results. */
+/* A job process of --jobs: runs its combinations on a connection of its own. */
+struct run_cmd_job {
+    struct campaign *plan;
+    const struct run_cmd_opts *mo;
+    const char *db;
+    const int64_t *ids;
+    struct store *st; /* opened for the process's first combination */
+    bool broken;      /* the database could not be opened (reported once) */
+};
+
 static int
-run_cmd_parallel(struct run_cmd_plan *plan, struct run_cmd_opts *mo, const char *db,
-                 const int64_t *ids, struct run_cmd_row *rows)
+run_cmd_job_run(void *ctx, size_t i)
 {
-    size_t jobs = (size_t)mo->jobs < plan->n ? (size_t)mo->jobs : plan->n;
-    if (mo->threads == 0)
-        mo->threads = 1; /* the processes share the cores */
-    mo->quiet = true;
-    pid_t *pids = mem_calloc(jobs, sizeof *pids);
-    if (pids == NULL) {
-        fprintf(stderr, "fedbits run: out of memory\n");
-        return EXIT_FAILURE;
-    }
-    fflush(stdout);
-    fflush(stderr);
-    for (size_t j = 0; j < jobs; j++) {
-        pid_t pid = fork();
-        if (pid < 0) {
-            fprintf(stderr, "fedbits run: cannot start a job process: %s\n", strerror(errno));
-            break;
-        }
-        if (pid > 0) {
-            pids[j] = pid;
-            continue;
-        }
-        /* Child: runs combinations j, j + jobs, ... on its own connection. */
-        int status = EXIT_SUCCESS;
-        struct store *st = NULL;
-        struct errbuf eb;
-        errbuf_clear(&eb);
-        if (store_open(&st, db, &eb) < 0) {
-            run_cmd_print_error("run", &eb);
-            _exit(EXIT_FAILURE);
-        }
-        for (size_t i = j; i < plan->n && !run_cmd_signal_stop; i += jobs) {
-            struct scenario s;
-            char started[32];
-            wallclock_utc_iso8601(started, sizeof started);
-            if (run_cmd_plan_load(plan, mo, i, &s, &eb) < 0 ||
-                store_start_run(st, ids[i], started, &eb) < 0) {
-                run_cmd_print_error("run", &eb);
-                status = EXIT_FAILURE;
-                continue;
-            }
-            int one = run_cmd_execute(&s, st, ids[i], mo, false, NULL);
-            if (one != EXIT_SUCCESS)
-                status = one;
-            scenario_release(&s);
-        }
-        store_close(st);
-        fflush(stdout);
-        _exit(status);
-    }
-    int status = EXIT_SUCCESS;
-    for (size_t j = 0; j < jobs; j++) {
-        if (pids[j] <= 0) {
-            status = EXIT_FAILURE;
-            continue;
-        }
-        int ws;
-        while (waitpid(pids[j], &ws, 0) < 0 && errno == EINTR)
-            ;
-        int code = WIFEXITED(ws) ? WEXITSTATUS(ws) : EXIT_FAILURE;
-        if (code != EXIT_SUCCESS && status != ARGS_EXIT_INTERRUPTED)
-            status = code;
-    }
-    mem_free(pids);
-    /* Read every run's outcome back from the database. */
-    struct store *st = NULL;
+    struct run_cmd_job *jb = ctx;
     struct errbuf eb;
     errbuf_clear(&eb);
-    if (store_open(&st, db, &eb) < 0) {
+    if (jb->broken)
+        return EXIT_FAILURE;
+    if (jb->st == NULL && store_open(&jb->st, jb->db, &eb) < 0) {
+        run_cmd_print_error("run", &eb);
+        jb->broken = true;
+        return EXIT_FAILURE;
+    }
+    struct scenario s;
+    char started[32];
+    wallclock_utc_iso8601(started, sizeof started);
+    if (campaign_load(jb->plan, i, &s, &eb) < 0 ||
+        store_start_run(jb->st, jb->ids[i], started, &eb) < 0) {
         run_cmd_print_error("run", &eb);
         return EXIT_FAILURE;
     }
-    for (size_t i = 0; i < plan->n; i++) {
+    int status = run_cmd_execute(&s, jb->st, jb->ids[i], jb->mo, false, NULL);
+    scenario_release(&s);
+    return status;
+}
+
+static _Noreturn void
+run_cmd_job_end(void *ctx, int status)
+{
+    struct run_cmd_job *jb = ctx;
+    store_close(jb->st);
+    fflush(stdout);
+    fflush(stderr);
+    _exit(status);
+}
+
+/*
+ * The exit status of a pool run, after campaign_settle(): 130 when a signal stopped it, 1 when
+ * a job process died or could not start (each reported with the run it lost), else the worst
+ * status a job process returned.
+ */
+static int
+run_cmd_pool_status(const struct campaign_pool *pool)
+{
+    int status = EXIT_SUCCESS;
+    for (size_t j = 0; j < pool->jobs; j++) {
+        const struct campaign_child *ch = &pool->children[j];
+        if (ch->pid == 0) {
+            fprintf(stderr, "fedbits run: job process %zu could not be started\n", j + 1);
+            status = EXIT_FAILURE;
+        } else if (ch->signal != 0 && !ch->stopped) {
+            if (ch->lost_run != 0)
+                fprintf(stderr,
+                        "fedbits run: run %lld failed: its job process (pid %lld) was "
+                        "killed by signal %d (%s)\n",
+                        (long long)ch->lost_run, (long long)ch->pid, ch->signal,
+                        strsignal(ch->signal));
+            else
+                fprintf(stderr, "fedbits run: job process %lld was killed by signal %d (%s)\n",
+                        (long long)ch->pid, ch->signal, strsignal(ch->signal));
+            status = EXIT_FAILURE;
+        } else if (ch->status > status) {
+            status = ch->status;
+        }
+    }
+    return pool->stopped ? ARGS_EXIT_INTERRUPTED : status;
+}
+
+/* Reads every run's outcome back from the database db (open as st) into rows. */
+static int
+run_cmd_read_rows(struct store *st, const char *db, const int64_t *ids, size_t n,
+                  struct run_cmd_row *rows)
+{
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    int status = EXIT_SUCCESS;
+    for (size_t i = 0; i < n; i++) {
         struct store_run_result res;
         if (store_run_result(st, ids[i], &res, &eb) < 0) {
             run_cmd_print_error("run", &eb);
@@ -610,8 +557,123 @@ run_cmd_parallel(struct run_cmd_plan *plan, struct run_cmd_opts *mo, const char 
         rows[i].downlink_bits = res.downlink_bits;
         rows[i].sim_s = res.sim_time_s;
         rows[i].wall_s = res.wall_time_s;
+        if (report_bits_per_coord(db, ids[i], &rows[i].bits_per_coord) < 0)
+            status = EXIT_FAILURE;
     }
+    return status;
+}
+
+/* Runs the queued combinations in `jobs` processes, then reads back the results. */
+static int
+run_cmd_parallel(struct campaign *plan, struct run_cmd_opts *mo, const char *db, const int64_t *ids,
+                 struct run_cmd_row *rows)
+{
+    if (mo->threads == 0)
+        mo->threads = 1; /* the processes share the cores */
+    mo->quiet = true;
+    size_t n = 0; /* the combinations queued before any stop request */
+    while (n < plan->n && ids[n] != 0)
+        n++;
+    struct run_cmd_job jb = { .plan = plan, .mo = mo, .db = db, .ids = ids };
+    struct campaign_worker w = { .run = run_cmd_job_run, .end = run_cmd_job_end, .ctx = &jb };
+    struct campaign_pool pool = { 0 };
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    fflush(stdout);
+    fflush(stderr);
+    if (campaign_pool_run(n, (size_t)mo->jobs, &w, &run_cmd_signal_stop, &pool, &eb) < 0) {
+        run_cmd_print_error("run", &eb);
+        campaign_pool_release(&pool);
+        return EXIT_FAILURE;
+    }
+    struct store *st = NULL;
+    char now[32];
+    wallclock_utc_iso8601(now, sizeof now);
+    int status = EXIT_SUCCESS;
+    if (store_open(&st, db, &eb) < 0 || campaign_settle(st, ids, n, &pool, now, &eb) < 0) {
+        run_cmd_print_error("run", &eb);
+        status = EXIT_FAILURE;
+    }
+    int pool_status = run_cmd_pool_status(&pool);
+    if (pool_status != EXIT_SUCCESS && status != ARGS_EXIT_INTERRUPTED)
+        status = pool_status;
+    if (st != NULL && run_cmd_read_rows(st, db, ids, n, rows) != EXIT_SUCCESS &&
+        status == EXIT_SUCCESS)
+        status = EXIT_FAILURE;
     store_close(st);
+    campaign_pool_release(&pool);
+    return status;
+}
+
+/* Validates every combination before anything runs; *first gets combination 0 (release it). */
+static int
+run_cmd_check_all(struct campaign *plan, const struct run_cmd_opts *mo, struct scenario *first)
+{
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    for (size_t i = 0; i < plan->n; i++) {
+        struct scenario s;
+        if (campaign_load(plan, i, &s, &eb) < 0) {
+            run_cmd_rank_error(mo, &eb);
+            if (i > 0)
+                scenario_release(first);
+            return -1;
+        }
+        if (i == 0)
+            *first = s;
+        else
+            scenario_release(&s);
+    }
+    return 0;
+}
+
+static void
+run_cmd_print_dry_run(const struct campaign *plan, const struct scenario *first)
+{
+    printf("%zu run%s of '%s' -> %s\n", plan->n, plan->n == 1 ? "" : "s", first->name,
+           first->output.db);
+    for (size_t i = 0; i < plan->n; i++) {
+        char *label = campaign_label(plan, i);
+        printf("  %zu: %s\n", i + 1, label != NULL ? label : "(no sweep)");
+        mem_free(label);
+    }
+}
+
+/*
+ * Records every combination in the store (st NULL on the ranks after the first) and, unless
+ * parallel (then they are queued for run_cmd_parallel()), runs each in turn. Returns the exit
+ * status; a signal stops it before the next combination.
+ */
+static int
+run_cmd_sequence(struct campaign *plan, struct run_cmd_opts *mo, struct store *st, int64_t sweep_id,
+                 const char *now, bool parallel, int64_t *ids, struct run_cmd_row *rows)
+{
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    int status = EXIT_SUCCESS;
+    for (size_t i = 0; i < plan->n && !run_cmd_signal_stop; i++) {
+        struct scenario s;
+        if (campaign_load(plan, i, &s, &eb) < 0) {
+            run_cmd_rank_error(mo, &eb);
+            return EXIT_FAILURE;
+        }
+        int rc = st == NULL ? 0
+                            : campaign_record(plan, st, i, &s, now, sweep_id, parallel, &ids[i],
+                                              &rows[i].label, &eb);
+        if (rc < 0) {
+            run_cmd_print_error("run", &eb);
+            scenario_release(&s);
+            return EXIT_FAILURE;
+        }
+        if (!parallel) {
+            int one = run_cmd_execute(&s, st, ids[i], mo, plan->sweep.n == 0, &rows[i]);
+            if (one != EXIT_SUCCESS && status != ARGS_EXIT_INTERRUPTED)
+                status = one;
+        }
+        scenario_release(&s);
+    }
+    if (run_cmd_signal_stop && !parallel)
+        status = ARGS_EXIT_INTERRUPTED;
     return status;
 }
 
@@ -621,7 +683,7 @@ run_cmd(int argc, char **argv, struct cluster *cl)
     struct run_cmd_opts mo = { .cluster = cl, .root = cluster_rank(cl) == 0 };
     if (!mo.root)
         snprintf(mo.who, sizeof mo.who, "run (rank %u)", cluster_rank(cl));
-    struct run_cmd_plan plan = { 0 };
+    struct campaign plan = { 0 };
     struct store *st = NULL;
     struct run_cmd_row *rows = NULL;
     int64_t *ids = NULL;
@@ -637,43 +699,20 @@ run_cmd(int argc, char **argv, struct cluster *cl)
         goto out;
     }
     if (mo.jobs > 1 && cluster_size(cl) > 1) {
-        fprintf(stderr,
-                "fedbits %s: --jobs runs sweep combinations in processes of its own; "
-                "under mpirun the ranks share each run (drop --jobs)\n",
-                run_cmd_who(&mo));
+        args_error(run_cmd_who(&mo), "--jobs runs sweep combinations in processes of its own; "
+                                     "under mpirun the ranks share each run (drop --jobs)");
         goto out;
     }
-    if (run_cmd_plan_init(&plan, &mo, &eb) < 0) {
+    if (campaign_open(&plan, mo.scenario, mo.sets, mo.n_sets, mo.no_sweep, &eb) < 0) {
         run_cmd_rank_error(&mo, &eb);
         goto out;
     }
-    /* Validate every combination before anything runs. */
     struct scenario first = { 0 };
-    for (size_t i = 0; i < plan.n; i++) {
-        struct scenario s;
-        if (run_cmd_plan_load(&plan, &mo, i, &s, &eb) < 0) {
-            run_cmd_rank_error(&mo, &eb);
-            scenario_release(&first);
-            goto out;
-        }
-        if (i == 0)
-            first = s;
-        else
-            scenario_release(&s);
-    }
-    if (mo.dry_run && !mo.root) {
-        scenario_release(&first);
-        status = EXIT_SUCCESS;
+    if (run_cmd_check_all(&plan, &mo, &first) < 0)
         goto out;
-    }
     if (mo.dry_run) {
-        printf("%zu run%s of '%s' -> %s\n", plan.n, plan.n == 1 ? "" : "s", first.name,
-               first.output.db);
-        for (size_t i = 0; i < plan.n; i++) {
-            char *label = run_cmd_label(&plan, i);
-            printf("  %zu: %s\n", i + 1, label != NULL ? label : "(no sweep)");
-            mem_free(label);
-        }
+        if (mo.root)
+            run_cmd_print_dry_run(&plan, &first);
         scenario_release(&first);
         status = EXIT_SUCCESS;
         goto out;
@@ -694,8 +733,8 @@ run_cmd(int argc, char **argv, struct cluster *cl)
     char now[32];
     wallclock_utc_iso8601(now, sizeof now);
     if (plan.sweep.n > 0 && st != NULL &&
-        store_begin_sweep(st, plan.sweep.n > 0 ? plan.name : "", plan.text, plan.sweep.label_keys,
-                          plan.n, now, &sweep_id, &eb) < 0) {
+        store_begin_sweep(st, plan.name, plan.text, plan.sweep.label_keys, plan.n, now, &sweep_id,
+                          &eb) < 0) {
         run_cmd_print_error("run", &eb);
         status = EXIT_FAILURE;
         goto out;
@@ -703,54 +742,12 @@ run_cmd(int argc, char **argv, struct cluster *cl)
     rows = mem_calloc(plan.n, sizeof *rows);
     ids = mem_calloc(plan.n, sizeof *ids);
     if (rows == NULL || ids == NULL) {
-        fprintf(stderr, "fedbits run: out of memory\n");
+        args_error("run", "out of memory");
         status = EXIT_FAILURE;
         goto out;
     }
     bool parallel = mo.jobs > 1 && plan.n > 1;
-    status = EXIT_SUCCESS;
-    for (size_t i = 0; i < plan.n && !run_cmd_signal_stop; i++) {
-        struct scenario s;
-        if (run_cmd_plan_load(&plan, &mo, i, &s, &eb) < 0) {
-            run_cmd_rank_error(&mo, &eb);
-            status = EXIT_FAILURE;
-            break;
-        }
-        char *json = scenario_to_json(&s);
-        /* Two runs of the same experiment written to different databases match. */
-        char *hash_json = scenario_identity(&s);
-        rows[i].label = run_cmd_label(&plan, i);
-        struct store_run_info info = {
-            .name = s.name,
-            .scenario_text = s.source_text,
-            .config_json = json != NULL ? json : "{}",
-            .hash_json = hash_json,
-            .seed = s.seed,
-            .version = FEDBITS_VERSION,
-            .started_at = now,
-            .sweep_id = sweep_id,
-            .sweep_index = i + 1,
-            .sweep_label = rows[i].label,
-        };
-        int rc = json == NULL || hash_json == NULL ? errbuf_set(&eb, -ERR_NOMEM, "out of memory")
-                 : st == NULL                      ? 0
-                 : parallel                        ? store_queue_run(st, &info, &ids[i], &eb)
-                                                   : store_begin_run(st, &info, &ids[i], &eb);
-        mem_free(json);
-        mem_free(hash_json);
-        if (rc < 0) {
-            run_cmd_print_error("run", &eb);
-            scenario_release(&s);
-            status = EXIT_FAILURE;
-            break;
-        }
-        if (!parallel) {
-            int one = run_cmd_execute(&s, st, ids[i], &mo, plan.sweep.n == 0, &rows[i]);
-            if (one != EXIT_SUCCESS && status != ARGS_EXIT_INTERRUPTED)
-                status = one;
-        }
-        scenario_release(&s);
-    }
+    status = run_cmd_sequence(&plan, &mo, st, sweep_id, now, parallel, ids, rows);
     if (parallel && status == EXIT_SUCCESS) {
         store_close(st);
         st = NULL;
@@ -766,7 +763,7 @@ out:
     mem_free(rows);
     mem_free(ids);
     store_close(st);
-    run_cmd_plan_release(&plan);
+    campaign_release(&plan);
     mem_free(mo.sets);
     return status;
 }
@@ -775,7 +772,7 @@ int
 run_cmd_validate(int argc, char **argv)
 {
     struct run_cmd_opts mo = { .root = true };
-    struct run_cmd_plan plan = { 0 };
+    struct campaign plan = { 0 };
     struct errbuf eb;
     errbuf_clear(&eb);
     int status = ARGS_EXIT_USAGE;
@@ -791,13 +788,13 @@ run_cmd_validate(int argc, char **argv)
         fprintf(stderr, "fedbits validate: which scenario? (fedbits validate SCENARIO.yaml)\n");
         goto out;
     }
-    if (run_cmd_plan_init(&plan, &mo, &eb) < 0) {
+    if (campaign_open(&plan, mo.scenario, mo.sets, mo.n_sets, mo.no_sweep, &eb) < 0) {
         run_cmd_print_error("validate", &eb);
         goto out;
     }
     for (size_t i = 0; i < plan.n; i++) {
         struct scenario s;
-        if (run_cmd_plan_load(&plan, &mo, i, &s, &eb) < 0) {
+        if (campaign_load(&plan, i, &s, &eb) < 0) {
             run_cmd_print_error("validate", &eb);
             goto out;
         }
@@ -823,7 +820,7 @@ run_cmd_validate(int argc, char **argv)
     }
     status = EXIT_SUCCESS;
 out:
-    run_cmd_plan_release(&plan);
+    campaign_release(&plan);
     mem_free(mo.sets);
     return status;
 }

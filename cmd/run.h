@@ -3,12 +3,17 @@
  * `fedbits resume`.
  *
  * run_cmd() loads a scenario (a file or the embedded default), expands its sweep (one
- * combination when it has none), validates every combination before anything runs, and
- * runs them into the results database: one after another, or in --jobs parallel processes
- * (the runs are queued in the database first, so their ids and rows do not depend on the
- * schedule), or shared by the ranks of an MPI job (sim/cluster.h). Progress goes to stderr
- * on a terminal; the summary to stdout. Each takes the
- * command's own argv (argv[0] is the command name) and returns the process exit status.
+ * combination when it has none; sim/campaign.h), validates every combination before anything
+ * runs, and runs them into the results database: one after another, or in --jobs parallel
+ * processes (the runs are queued in the database first, so their ids and rows do not depend
+ * on the schedule), or shared by the ranks of an MPI job (sim/cluster.h). SIGINT/SIGTERM
+ * stop it: the run in progress is marked 'interrupted' with its rounds kept; with --jobs the
+ * signal is forwarded to the job processes and the runs they did not start are marked
+ * 'interrupted' too; a job process that dies fails its run, reported by run id. Progress
+ * goes to stderr on a terminal; a single run's summary, or a sweep's table, to stdout.
+ * run_cmd_resume() continues a run from its latest checkpoint. Each takes the command's own
+ * argv (argv[0] is the command name) and returns the process exit status (cmd/args.h): 0
+ * finished, 1 failed, 2 bad usage or input, 130 interrupted.
  */
 #ifndef FEDBITS_CMD_RUN_H
 #define FEDBITS_CMD_RUN_H

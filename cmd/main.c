@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "base/errbuf.h"
+#include "cmd/args.h"
 #include "cmd/bench_codecs.h"
 #include "cmd/bench_secagg.h"
 #include "cmd/dme.h"
@@ -23,8 +24,6 @@
 #include "sim/cluster.h"
 #include "sim/scenario.h"
 #include "base/banned.h"
-
-#define EXIT_USAGE 2
 
 static void
 main_list_usage(FILE *f)
@@ -53,19 +52,24 @@ main_list_choices(const char *title, const char *path)
 static int
 main_list(int argc, char **argv)
 {
+    static const struct option opts[] = {
+        { "keys", no_argument, NULL, 'k' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
     bool keys = false;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+    struct args a = args_start("list", argc, argv);
+    for (int c; (c = args_next(&a, "h", opts)) != -1;) {
+        if (c == 'h') {
             main_list_usage(stdout);
             return EXIT_SUCCESS;
         }
-        if (strcmp(argv[i], "--keys") == 0) {
-            keys = true;
-            continue;
-        }
-        fprintf(stderr, "fedbits list: unexpected argument '%s'\n", argv[i]);
-        return EXIT_USAGE;
+        if (c != 'k')
+            return ARGS_EXIT_USAGE;
+        keys = true;
     }
+    if (args_operand(&a, NULL, NULL) != 0)
+        return ARGS_EXIT_USAGE;
     if (keys) {
         for (size_t i = 0; i < scenario_schema_count(); i++) {
             const char *path, *type, *def, *help;
@@ -122,7 +126,7 @@ main_resume(int argc, char **argv)
         if (cluster_rank(cl) == 0)
             fprintf(stderr, "fedbits resume: a checkpoint continues in a single process; run "
                             "fedbits resume without mpirun\n");
-        status = EXIT_USAGE;
+        status = ARGS_EXIT_USAGE;
     } else {
         status = run_cmd_resume(argc, argv);
     }
@@ -223,7 +227,7 @@ main_group_usage(const char *group, bool help)
         lead = "";
     }
     fprintf(f, "(fedbits %s SUBCOMMAND --help for its options)\n", group);
-    return help ? EXIT_SUCCESS : EXIT_USAGE;
+    return help ? EXIT_SUCCESS : ARGS_EXIT_USAGE;
 }
 
 int
@@ -236,7 +240,7 @@ main(int argc, char **argv)
     gsl_set_error_handler_off();
     if (argc < 2) {
         main_usage(stderr);
-        return EXIT_USAGE;
+        return ARGS_EXIT_USAGE;
     }
     const char *cmd = argv[1];
     if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
@@ -258,5 +262,5 @@ main(int argc, char **argv)
             cmd, argc >= 3 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0));
     fprintf(stderr, "fedbits: unknown command '%s'\n", cmd);
     main_usage(stderr);
-    return EXIT_USAGE;
+    return ARGS_EXIT_USAGE;
 }

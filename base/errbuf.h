@@ -13,8 +13,8 @@
  *     return errbuf_set(eb, -ERR_CORRUPT, "share %u: bad MAC", i);
  *
  * Messages follow git: lower case, no final full stop, what failed first, the subject
- * quoted. Only sim/main.c prints an error record (errbuf_format()) and picks the exit
- * status. A NULL errbuf is accepted everywhere and simply records nothing.
+ * quoted. Only the command layer (cmd/) prints an error record (errbuf_format()) and picks
+ * the exit status. A NULL errbuf is accepted everywhere and simply records nothing.
  */
 #ifndef FEDBITS_BASE_ERRBUF_H
 #define FEDBITS_BASE_ERRBUF_H

@@ -137,23 +137,22 @@ cluster_end(struct cluster *c, int status)
                 nanosleep(&nap, NULL);
         }
         if (!done)
-            cluster_abort(c, status != 0 ? status : EXIT_FAILURE);
+            return cluster_abort(c, status != 0 ? status : EXIT_FAILURE);
     }
 #endif
     cluster_finalize(c);
     return status;
 }
 
-_Noreturn void
+int
 cluster_abort(struct cluster *c, int code)
 {
 #if FEDBITS_HAVE_MPI
     if (c != NULL && c->mpi && c->size > 1)
         MPI_Abort(MPI_COMM_WORLD, code);
-#else
-    (void)c;
 #endif
-    exit(code);
+    mem_free(c);
+    return code;
 }
 
 unsigned

@@ -45,8 +45,12 @@ void cluster_finalize(struct cluster *c);
  * with MPI_Abort. Frees c.
  */
 int cluster_end(struct cluster *c, int status);
-/* Ends every rank at once with exit status code (after an error on one of them). */
-_Noreturn void cluster_abort(struct cluster *c, int code);
+/*
+ * Ends every rank at once after an error on one of them: with several MPI ranks MPI_Abort
+ * ends them all with exit status code; otherwise frees c and returns code, the exit status
+ * for the caller (the command layer) to end with.
+ */
+int cluster_abort(struct cluster *c, int code);
 
 unsigned cluster_rank(const struct cluster *c);
 unsigned cluster_size(const struct cluster *c);

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Reproduces the mean-estimation tables of ../../shared/reference/compression.md §6 (and the
 # test vectors they support) with `fedbits dme`: one command per table. Usage:
-#   FEDBITS=build/sim/fedbits scenarios/paper/dme_tables.sh [table]   (default: all)
+#   FEDBITS=build/cmd/fedbits scenarios/paper/dme_tables.sh [table]   (default: all)
 # Tables: 6.1-normal 6.1-lognormal 6.2 6.3a 6.3b 6.3c tq fractional
 # Notes: QUIC-FL uses fedbits' own solved tables (tools/gen_tables quicfl), which are up to
 # 1.8 % better than the official ones the reference measured; Hadamard and Kashin share the

@@ -436,6 +436,104 @@ def check_sweep(binary, src, tmp):
     print("sweep: 8 combinations, --jobs 3 identical, bad sweeps rejected before running")
 
 
+JOBS_SWEEP = """
+name: e2e-jobs
+data: {dataset: synthetic_iid, clients: 200}
+model: {type: logreg}
+train: {clients_per_round: 20, lr: 0.05}
+sweep:
+  zip: {train.rounds: [100000, 5, 100000, 5], seed: [1, 2, 3, 4]}
+"""
+
+
+def job_children(pid):
+    """The pids of the live child processes of pid (from /proc)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            out.append(int(entry))
+    return out
+
+
+def jobs_started(binary, tmp, db):
+    """Starts the sweep above with --jobs 2 and waits until the long run 1 has stored two
+    rounds and the short runs 2 and 4 (the second job process's) have finished."""
+    sc = os.path.join(tmp, "jobs.yaml")
+    with open(sc, "w") as f:
+        f.write(JOBS_SWEEP)
+    p = subprocess.Popen([binary, "run", sc, "--db", db, "--jobs", "2", "--threads", "1"],
+                         cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        time.sleep(0.2)
+        try:
+            con = sqlite3.connect(db)
+            n = con.execute("SELECT count(*) FROM rounds WHERE run_id = 1").fetchone()[0]
+            done = con.execute("SELECT count(*) FROM runs WHERE id IN (2, 4) AND "
+                               "status = 'finished'").fetchone()[0]
+            con.close()
+        except sqlite3.Error:
+            continue
+        if n >= 2 and done == 2 and len(job_children(p.pid)) == 1:
+            return p
+    os.killpg(p.pid, signal.SIGKILL)
+    fail("--jobs 2: the runs did not start in time")
+
+
+def jobs_finished(p, what):
+    """Waits for the --jobs parent; kills its whole process group if it does not end."""
+    try:
+        return p.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.communicate()
+        fail(f"the --jobs parent did not end within 120 s after {what}")
+
+
+def check_jobs_signals(binary, src, tmp):
+    """--jobs and signals: SIGTERM to the parent stops its job processes and marks what did
+    not finish (exit 130); a job process killed by SIGKILL fails its run, named (exit 1)."""
+    db = os.path.join(tmp, "term.db")
+    p = jobs_started(binary, tmp, db)
+    p.send_signal(signal.SIGTERM)
+    out, err = jobs_finished(p, "SIGTERM")
+    if p.returncode != 130:
+        fail(f"exit {p.returncode} after SIGTERM to the --jobs parent\n{out}\n{err}")
+    got = query(db, "SELECT id, status, (SELECT count(*) FROM rounds WHERE run_id = runs.id) "
+                    "FROM runs ORDER BY id")
+    if [(i, s) for i, s, _ in got] != [(1, "interrupted"), (2, "finished"), (3, "interrupted"),
+                                       (4, "finished")] or got[0][2] < 2 or got[2][2] != 0:
+        fail(f"after SIGTERM: runs {got}")
+    table = [x for x in out.splitlines()
+             if len(x.split()) > 1 and x.split()[1] in ("finished", "interrupted", "failed")]
+    if [x.split()[1] for x in table] != ["interrupted", "finished", "interrupted", "finished"] \
+            or " - " in table[1] or " - " in table[3]:
+        fail("after SIGTERM, the table (bits per coordinate for each finished run):\n" + out)
+
+    db = os.path.join(tmp, "kill.db")
+    p = jobs_started(binary, tmp, db)
+    os.kill(job_children(p.pid)[0], signal.SIGKILL)
+    out, err = jobs_finished(p, "SIGKILL of a job process")
+    if p.returncode != 1:
+        fail(f"exit {p.returncode} after SIGKILL of a job process\n{out}\n{err}")
+    if "run 1 failed" not in err or "signal 9" not in err:
+        fail("the killed job process is not reported with its run:\n" + err)
+    got = query(db, "SELECT id, status, error FROM runs ORDER BY id")
+    if [(i, s) for i, s, _ in got] != [(1, "failed"), (2, "finished"), (3, "interrupted"),
+                                       (4, "finished")] or "signal 9" not in got[0][2]:
+        fail(f"after SIGKILL of a job process: runs {got}")
+    print("jobs-signals: SIGTERM interrupts every unfinished run (exit 130); a killed job "
+          "process fails its run, reported (exit 1)")
+
+
 def check_secure(binary, src, tmp):
     """SecAgg and SecAgg+: full protocol == accounting mode bit for bit, close to plain,
     aborted rounds below the threshold, bits split into payload and protocol."""
@@ -618,6 +716,7 @@ CHECKS = {
     "async": check_async,
     "traces": check_traces,
     "sweep": check_sweep,
+    "jobs-signals": check_jobs_signals,
     "secure": check_secure,
     "resume": check_resume,
     "docofl": check_docofl,

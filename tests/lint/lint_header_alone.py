@@ -3,7 +3,7 @@
 #
 # Enforces STYLE.md convention 14 ("every header compiles alone", libinput's pedantic
 # header tests generalised) so include order never matters: each .h under base/ crypto/
-# codec/ clients/ aggregator/ sim/ is compiled as the only #include of a one-line C file,
+# codec/ clients/ aggregator/ sim/ cmd/ is compiled as the only #include of a one-line C file,
 # with -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wpedantic -Werror and the cflags
 # of every dependency. Each header must also have an include guard (#ifndef G / #define G
 # ... #endif around the whole file, or #pragma once), and no two headers may share a guard.

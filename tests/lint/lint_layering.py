@@ -1,9 +1,8 @@
 #!/usr/bin/env python3
 # lint-layering: every #include "X/..." points left in the dependency order.
 #
-# Enforces STYLE.md convention 15 ("a lint test rejects an #include that points rightwards in
-# the dependency order") and DESIGN.md "Top level": base < crypto < codec <
-# {clients, aggregator} < sim, where clients and aggregator never include each other, codec
+# Enforces the layers of ARCHITECTURE.md: base < crypto < codec < {clients, aggregator} < sim
+# < cmd, so sim never includes cmd; clients and aggregator never include each other, codec
 # never includes crypto and crypto never includes codec. A .c/.h under folder F may include
 # F's own headers and those of the folders allowed for F; tests/, tools/ and bench/ may
 # include anything, and no code folder may include tests/, tools/ or bench/.

@@ -3,12 +3,12 @@
 #
 # Enforces STYLE.md convention 8 ("Randomness, time and configuration are parameters -- never
 # globals. No mutable globals"). Runs nm on the objects of each code-folder library (and of
-# executables built from sim/), and reports every symbol of a data or bss type (D d B b, and
+# executables built from cmd/), and reports every symbol of a data or bss type (D d B b, and
 # G g S s C): a non-const static or extern variable, or a static inside a function. Data of
 # type D/d that the compiler placed in .data.rel.ro (const objects holding pointers in
 # position-independent code, e.g. a `const gsl_rng_type`) is read-only and allowed, as is
 # R/r data. Allowed by design: base/mem.c's fault-injection countdown (symbols starting
-# mem_fault_) and a signal flag in sim/ (any symbol containing "signal").
+# mem_fault_) and a signal flag in cmd/ (any symbol containing "signal").
 #
 # Usage: lint_no_globals.py BUILD_ROOT [LIBRARY.a...]
 
@@ -49,7 +49,7 @@ def allowed(folder, member, name):
     base = name.split(".")[0]
     if folder == "base" and lc.object_stem(member) == "mem" and base.startswith("mem_fault_"):
         return True
-    if folder == "sim" and "signal" in name:
+    if folder == "cmd" and "signal" in name:
         return True
     return name.startswith(lc.TOOLCHAIN_PREFIXES)
 
@@ -60,9 +60,9 @@ def main():
         return 2
     build = sys.argv[1]
     inputs = [p for p in sys.argv[2:] if os.path.isfile(p)] or lc.default_libraries(build)
-    # Objects of executables built from sim/ (e.g. the fedbits command's main.c); library
+    # Objects of executables built from cmd/ (the fedbits command's main.c); library
     # objects live in "*.a.p" directories and are covered by the archives.
-    for d in sorted(glob.glob(os.path.join(build, "sim", "*.p"))):
+    for d in sorted(glob.glob(os.path.join(build, "cmd", "*.p"))):
         if not d.endswith(".a.p"):
             inputs += sorted(glob.glob(os.path.join(d, "*.o")))
     violations = 0

@@ -5,8 +5,8 @@
 # prefix owned by a dependency; libinput's symbols-leak-test). For each static library of a
 # code folder, every global defined symbol (nm -g --defined-only: functions T, data D/B,
 # read-only data R, ...) of object <stem>.c.o must be <stem> itself or start with
-# "<stem>_": eden.c.o -> eden_, event_queue.c.o -> event_queue_, cmd_dme.c.o -> cmd_dme,
-# cmd_bench.c.o -> cmd_bench_codecs. No global symbol may start with a dependency's prefix
+# "<stem>_": eden.c.o -> eden_, event_queue.c.o -> event_queue_, cmd/dme.c.o -> dme_cmd,
+# cmd/bench_codecs.c.o -> bench_codecs_cmd. No global symbol may start with a dependency's prefix
 # (crypto_, sodium_, randombytes_, gsl_, cblas_, sqlite3_, yaml_, MPI_, ck_, suite_, tcase_,
 # srunner_). Symbols that sanitizer/coverage instrumentation adds (__asan*, __gcov*, ...)
 # are ignored.

@@ -1,7 +1,6 @@
 # lintcommon: shared helpers for the scripts of tests/lint/ (imported, not run).
 #
-# The folder lists and the dependency order come from DESIGN.md "Top level" and STYLE.md
-# "The tree as meson targets". Files are always found by walking the tree, never listed,
+# The folder lists and the dependency order are those of ARCHITECTURE.md ("Layers"). Files are always found by walking the tree, never listed,
 # so the checks follow whatever modules exist when they run.
 
 import os
@@ -10,12 +9,12 @@ import subprocess
 import sys
 
 # Code folders, bottom up. Each is one static library, libfedbits_<folder>.a.
-CODE_FOLDERS = ["base", "crypto", "codec", "clients", "aggregator", "sim"]
+CODE_FOLDERS = ["base", "crypto", "codec", "clients", "aggregator", "sim", "cmd"]
 
 # Folders that may include anything.
 FREE_FOLDERS = ["tests", "tools", "bench"]
 
-# What each code folder may include besides itself (STYLE.md convention 15).
+# What each code folder may include besides itself (the arrows of ARCHITECTURE.md).
 ALLOWED = {
     "base": [],
     "crypto": ["base"],
@@ -23,9 +22,14 @@ ALLOWED = {
     "clients": ["base", "crypto", "codec"],
     "aggregator": ["base", "crypto", "codec"],
     "sim": ["base", "crypto", "codec", "clients", "aggregator"],
+    "cmd": ["base", "crypto", "codec", "clients", "aggregator", "sim"],
 }
 
-# Identifier prefixes owned by our dependencies (STYLE.md convention 3).
+# The one folder whose code may write to stdout/stderr and end the process: the command layer
+# (lint-no-print checks every code folder but this one).
+PRINTING_FOLDER = "cmd"
+
+# Identifier prefixes owned by our dependencies (lint-symbol-prefix rejects them).
 DEPENDENCY_PREFIXES = ["crypto_", "sodium_", "randombytes_", "gsl_", "cblas_", "sqlite3_",
                        "yaml_", "MPI_", "ck_", "suite_", "tcase_", "srunner_"]
 

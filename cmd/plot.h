@@ -1,7 +1,7 @@
 /*
- * cmd_plot: `fedbits plot`, curves of a results database drawn with matplotlib (issue 7).
+ * plot: `fedbits plot`, curves of a results database drawn with matplotlib.
  *
- * cmd_plot() checks its arguments (the database exists, the output ends in .png or .svg, the
+ * plot_cmd() checks its arguments (the database exists, the output ends in .png or .svg, the
  * axes are known), then runs the plotting script tools/plot.py, which is embedded in the
  * binary at build time (tools/embed, like the default scenario) so the binary does not need
  * the source tree: the script is written to a private temporary file (mkstemp in $TMPDIR, else
@@ -13,11 +13,11 @@
  * matplotlib, an unwritable output), 2 bad options or input (a missing or non-fedbits
  * database, an unknown run or sweep, nothing to plot).
  */
-#ifndef FEDBITS_SIM_CMD_PLOT_H
-#define FEDBITS_SIM_CMD_PLOT_H
+#ifndef FEDBITS_CMD_PLOT_H
+#define FEDBITS_CMD_PLOT_H
 
 /* fedbits plot DB -o FILE.png|FILE.svg [--x AXIS] [--y METRIC] [--run ID]... [--sweep ID]
  * [--title T] */
-int cmd_plot(int argc, char **argv);
+int plot_cmd(int argc, char **argv);
 
 #endif

@@ -1,13 +1,13 @@
 /*
- * cmd_dme: `fedbits dme`, a distributed mean-estimation experiment without training
- * (issue 3; reference compression.md §6). For each trial, n client vectors are drawn (or
+ * dme: `fedbits dme`, a distributed mean-estimation experiment without training
+ * (docs/scenarios.md for the codecs). For each trial, n client vectors are drawn (or
  * read), each client encodes its vector on its own link (seed, round = trial, client), the
  * server decodes each message alone (for vNMSE) and sums all of them with
  * codec_decode_add()/codec_decode_finish() (for NMSE of the mean), exactly as in a round.
  * Several --codec/--bits values give one row each: every codec with every bits value, or,
  * with --zip, the i-th codec with the i-th bits value.
  */
-#include "sim/cmd_codec.h"
+#include "cmd/dme.h"
 
 #include <errno.h>
 #include <math.h>
@@ -21,6 +21,8 @@
 #include "base/errbuf.h"
 #include "base/mem.h"
 #include "base/rng.h"
+#include "cmd/args.h"
+#include "cmd/table.h"
 #include "codec/codec.h"
 #include "sim/wallclock.h"
 #include "base/banned.h"
@@ -30,8 +32,6 @@
 enum dme_dist { DME_NORMAL, DME_LOGNORMAL, DME_EXPONENTIAL, DME_UNIFORM, DME_FILE };
 static const char *const dme_dist_names[] = { "normal", "lognormal", "exponential", "uniform",
                                               "file" };
-
-enum dme_format { DME_TABLE, DME_CSV, DME_JSON };
 
 /* One --codec value: NAME[:OPTION...], options overriding the common flags for that row. */
 struct dme_spec {
@@ -56,7 +56,7 @@ struct dme_opts {
     bool zip;
     uint64_t seed;
     struct codec_params base; /* scale, rotation, p, shared_bits, packet_loss, drive_plus */
-    enum dme_format format;
+    enum table_format format;
 };
 
 struct dme_result {
@@ -82,40 +82,23 @@ dme_usage(FILE *f)
                "shared) or plus (DRIVE+), e.g. --codec eden:biased --codec hadamard_sq:shared.\n");
 }
 
+/* Prints "fedbits dme: MESSAGE" with up to two string arguments; the usage exit status. */
 static int
 dme_bad(const char *fmt, const char *a, const char *b)
 {
-    fprintf(stderr, "fedbits dme: ");
-    fprintf(stderr, fmt, a, b);
-    fprintf(stderr, "\n");
-    return 2;
+    char msg[512];
+    snprintf(msg, sizeof msg, fmt, a, b);
+    return args_error("dme", "%s", msg);
 }
 
+/* An integer option in [lo, hi] into *out; the usage exit status on error. */
 static int
 dme_parse_size(const char *flag, const char *s, size_t lo, size_t hi, size_t *out)
 {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < lo || v > hi) {
-        fprintf(stderr, "fedbits dme: %s '%s' must be an integer in [%zu, %zu]\n", flag, s, lo, hi);
-        return 2;
-    }
+    uint64_t v;
+    if (args_uint("dme", flag, s, lo, hi, &v) < 0)
+        return ARGS_EXIT_USAGE;
     *out = (size_t)v;
-    return 0;
-}
-
-static int
-dme_parse_double(const char *flag, const char *s, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno != 0 || end == s || *end != '\0' || !isfinite(v)) {
-        fprintf(stderr, "fedbits dme: %s '%s' is not a number\n", flag, s);
-        return 2;
-    }
-    *out = v;
     return 0;
 }
 
@@ -174,107 +157,53 @@ dme_row_params(const struct dme_opts *o, const struct dme_spec *sp, double bits,
         p->exact_codebook = true;
 }
 
+/* The options of fedbits dme. */
+enum {
+    DME_OPT_SAME = 256,
+    DME_OPT_ZIP,
+    DME_OPT_PLUS,
+    DME_OPT_EXACT,
+    DME_OPT_CODEC,
+    DME_OPT_BITS,
+    DME_OPT_DIM,
+    DME_OPT_CLIENTS,
+    DME_OPT_TRIALS,
+    DME_OPT_SEED,
+    DME_OPT_DIST,
+    DME_OPT_INPUT,
+    DME_OPT_SCALE,
+    DME_OPT_ROTATION,
+    DME_OPT_P,
+    DME_OPT_SHARED_BITS,
+    DME_OPT_PACKET_LOSS,
+    DME_OPT_FORMAT,
+};
+static const struct option dme_options[] = {
+    { "same-vector", no_argument, NULL, DME_OPT_SAME },
+    { "zip", no_argument, NULL, DME_OPT_ZIP },
+    { "drive-plus", no_argument, NULL, DME_OPT_PLUS },
+    { "exact-codebook", no_argument, NULL, DME_OPT_EXACT },
+    { "codec", required_argument, NULL, DME_OPT_CODEC },
+    { "bits", required_argument, NULL, DME_OPT_BITS },
+    { "dim", required_argument, NULL, DME_OPT_DIM },
+    { "clients", required_argument, NULL, DME_OPT_CLIENTS },
+    { "trials", required_argument, NULL, DME_OPT_TRIALS },
+    { "seed", required_argument, NULL, DME_OPT_SEED },
+    { "dist", required_argument, NULL, DME_OPT_DIST },
+    { "input", required_argument, NULL, DME_OPT_INPUT },
+    { "scale", required_argument, NULL, DME_OPT_SCALE },
+    { "rotation", required_argument, NULL, DME_OPT_ROTATION },
+    { "p", required_argument, NULL, DME_OPT_P },
+    { "shared-bits", required_argument, NULL, DME_OPT_SHARED_BITS },
+    { "packet-loss", required_argument, NULL, DME_OPT_PACKET_LOSS },
+    { "format", required_argument, NULL, DME_OPT_FORMAT },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+};
+/* What the options must say together; the usage exit status when they do not. */
 static int
-dme_parse(int argc, char **argv, struct dme_opts *o)
+dme_check(struct dme_opts *o)
 {
-    codec_params_default(&o->base);
-    o->dim = 65536;
-    o->clients = 1;
-    o->dist = DME_NORMAL;
-    o->trials = 100;
-    o->seed = 1;
-    o->format = DME_TABLE;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            dme_usage(stdout);
-            return 1;
-        }
-        if (strcmp(a, "--same-vector") == 0) {
-            o->same_vector = true;
-            continue;
-        }
-        if (strcmp(a, "--zip") == 0) {
-            o->zip = true;
-            continue;
-        }
-        if (strcmp(a, "--drive-plus") == 0) {
-            o->base.drive_plus = true;
-            continue;
-        }
-        if (strcmp(a, "--exact-codebook") == 0) {
-            o->base.exact_codebook = true;
-            continue;
-        }
-        if (strncmp(a, "--", 2) != 0)
-            return dme_bad("unexpected argument '%s'%s", a, "");
-        if (i + 1 >= argc)
-            return dme_bad("option '%s' needs a value%s", a, "");
-        const char *v = argv[++i];
-        struct errbuf eb;
-        errbuf_clear(&eb);
-        int rc = 0;
-        size_t tmp;
-        if (strcmp(a, "--codec") == 0) {
-            if (o->n_codecs == DME_MAX_ROWS)
-                return dme_bad("too many --codec values%s%s", "", "");
-            rc = dme_parse_spec(v, &o->codecs[o->n_codecs]);
-            o->n_codecs++;
-        } else if (strcmp(a, "--bits") == 0) {
-            if (o->n_bits == DME_MAX_ROWS)
-                return dme_bad("too many --bits values%s%s", "", "");
-            rc = dme_parse_double(a, v, &o->bits[o->n_bits]);
-            o->n_bits++;
-        } else if (strcmp(a, "--dim") == 0) {
-            rc = dme_parse_size(a, v, 1, (size_t)1 << 30, &o->dim);
-        } else if (strcmp(a, "--clients") == 0) {
-            rc = dme_parse_size(a, v, 1, 100000, &o->clients);
-        } else if (strcmp(a, "--trials") == 0) {
-            rc = dme_parse_size(a, v, 1, 100000000, &o->trials);
-        } else if (strcmp(a, "--seed") == 0) {
-            rc = dme_parse_size(a, v, 0, SIZE_MAX, &tmp);
-            o->seed = tmp;
-        } else if (strcmp(a, "--dist") == 0) {
-            unsigned k;
-            for (k = 0; k < DME_FILE; k++)
-                if (strcmp(v, dme_dist_names[k]) == 0)
-                    break;
-            if (k == DME_FILE)
-                return dme_bad("unknown --dist '%s' (known: normal, lognormal, exponential, "
-                               "uniform)%s",
-                               v, "");
-            o->dist = (enum dme_dist)k;
-        } else if (strcmp(a, "--input") == 0) {
-            o->input = v;
-            o->dist = DME_FILE;
-        } else if (strcmp(a, "--scale") == 0) {
-            if (codec_scale_parse(v, &o->base.scale, &eb) < 0)
-                return dme_bad("--scale: %s%s", eb.msg, "");
-        } else if (strcmp(a, "--rotation") == 0) {
-            if (codec_rotation_parse(v, &o->base.rotation, &eb) < 0)
-                return dme_bad("--rotation: %s%s", eb.msg, "");
-        } else if (strcmp(a, "--p") == 0) {
-            rc = dme_parse_double(a, v, &o->base.p);
-        } else if (strcmp(a, "--shared-bits") == 0) {
-            rc = dme_parse_size(a, v, 0, 64, &tmp);
-            o->base.shared_bits = (unsigned)tmp;
-        } else if (strcmp(a, "--packet-loss") == 0) {
-            rc = dme_parse_double(a, v, &o->base.packet_loss);
-        } else if (strcmp(a, "--format") == 0) {
-            if (strcmp(v, "table") == 0)
-                o->format = DME_TABLE;
-            else if (strcmp(v, "csv") == 0)
-                o->format = DME_CSV;
-            else if (strcmp(v, "json") == 0)
-                o->format = DME_JSON;
-            else
-                return dme_bad("unknown --format '%s' (known: table, csv, json)%s", v, "");
-        } else {
-            return dme_bad("unknown option '%s'%s", a, "");
-        }
-        if (rc != 0)
-            return rc;
-    }
     if (o->n_codecs == 0)
         return dme_bad("--codec is required (e.g. --codec eden --bits 2)%s%s", "", "");
     if (o->zip && o->n_bits != o->n_codecs)
@@ -290,6 +219,118 @@ dme_parse(int argc, char **argv, struct dme_opts *o)
     return 0;
 }
 
+static int
+dme_parse(int argc, char **argv, struct dme_opts *o)
+{
+    codec_params_default(&o->base);
+    o->dim = 65536;
+    o->clients = 1;
+    o->dist = DME_NORMAL;
+    o->trials = 100;
+    o->seed = 1;
+    o->format = TABLE_FORMAT_TEXT;
+    struct args a = args_start("dme", argc, argv);
+    for (;;) {
+        int c = args_next(&a, "h", dme_options);
+        if (c == -1)
+            break;
+        const char *v = optarg;
+        struct errbuf eb;
+        errbuf_clear(&eb);
+        int rc = 0;
+        size_t tmp;
+        switch (c) {
+        case 'h':
+            dme_usage(stdout);
+            return 1;
+        case DME_OPT_SAME:
+            o->same_vector = true;
+            break;
+        case DME_OPT_ZIP:
+            o->zip = true;
+            break;
+        case DME_OPT_PLUS:
+            o->base.drive_plus = true;
+            break;
+        case DME_OPT_EXACT:
+            o->base.exact_codebook = true;
+            break;
+        case DME_OPT_CODEC:
+            if (o->n_codecs == DME_MAX_ROWS)
+                return dme_bad("too many --codec values%s%s", "", "");
+            rc = dme_parse_spec(v, &o->codecs[o->n_codecs]);
+            o->n_codecs++;
+            break;
+        case DME_OPT_BITS:
+            if (o->n_bits == DME_MAX_ROWS)
+                return dme_bad("too many --bits values%s%s", "", "");
+            rc = args_number("dme", "--bits", v, &o->bits[o->n_bits]) < 0 ? ARGS_EXIT_USAGE : 0;
+            o->n_bits++;
+            break;
+        case DME_OPT_DIM:
+            rc = dme_parse_size("--dim", v, 1, (size_t)1 << 30, &o->dim);
+            break;
+        case DME_OPT_CLIENTS:
+            rc = dme_parse_size("--clients", v, 1, 100000, &o->clients);
+            break;
+        case DME_OPT_TRIALS:
+            rc = dme_parse_size("--trials", v, 1, 100000000, &o->trials);
+            break;
+        case DME_OPT_SEED:
+            rc = dme_parse_size("--seed", v, 0, SIZE_MAX, &tmp);
+            o->seed = tmp;
+            break;
+        case DME_OPT_DIST: {
+            unsigned k;
+            for (k = 0; k < DME_FILE; k++)
+                if (strcmp(v, dme_dist_names[k]) == 0)
+                    break;
+            if (k == DME_FILE)
+                return dme_bad("unknown --dist '%s' (known: normal, lognormal, exponential, "
+                               "uniform)%s",
+                               v, "");
+            o->dist = (enum dme_dist)k;
+            break;
+        }
+        case DME_OPT_INPUT:
+            o->input = v;
+            o->dist = DME_FILE;
+            break;
+        case DME_OPT_SCALE:
+            if (codec_scale_parse(v, &o->base.scale, &eb) < 0)
+                return dme_bad("--scale: %s%s", eb.msg, "");
+            break;
+        case DME_OPT_ROTATION:
+            if (codec_rotation_parse(v, &o->base.rotation, &eb) < 0)
+                return dme_bad("--rotation: %s%s", eb.msg, "");
+            break;
+        case DME_OPT_P:
+            rc = args_number("dme", "--p", v, &o->base.p) < 0 ? ARGS_EXIT_USAGE : 0;
+            break;
+        case DME_OPT_SHARED_BITS:
+            rc = dme_parse_size("--shared-bits", v, 0, 64, &tmp);
+            o->base.shared_bits = (unsigned)tmp;
+            break;
+        case DME_OPT_PACKET_LOSS:
+            rc = args_number("dme", "--packet-loss", v, &o->base.packet_loss) < 0 ? ARGS_EXIT_USAGE
+                                                                                  : 0;
+            break;
+        case DME_OPT_FORMAT:
+            if (table_parse_format(v, true, &o->format) < 0)
+                return dme_bad("unknown --format '%s' (known: table, csv, json, markdown)%s", v,
+                               "");
+            break;
+        default:
+            return ARGS_EXIT_USAGE;
+        }
+        if (rc != 0)
+            return rc;
+    }
+    if (args_operand(&a, NULL, NULL) != 0)
+        return ARGS_EXIT_USAGE;
+    return dme_check(o);
+}
+
 /* Reads a 1-D or 2-D little-endian float32/float64 .npy, or raw float32. */
 static int
 dme_read_input(const char *path, float **out, size_t *rows, size_t *cols)
@@ -297,7 +338,7 @@ dme_read_input(const char *path, float **out, size_t *rows, size_t *cols)
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
         fprintf(stderr, "fedbits dme: cannot open '%s': %s\n", path, strerror(errno));
-        return 2;
+        return ARGS_EXIT_USAGE;
     }
     int rc = 2;
     unsigned char *raw = NULL;
@@ -422,6 +463,65 @@ struct dme_buffers {
     size_t *len;
 };
 
+/* Trial t's client vectors (drawn or read) and their mean into b; returns the sum of their
+ * squared norms. */
+static double
+dme_fill(const struct dme_opts *o, struct dme_buffers *b, size_t t, const float *file,
+         size_t file_rows)
+{
+    size_t d = o->dim, n = o->clients, nvec = o->same_vector ? 1 : n;
+    for (size_t k = 0; k < nvec; k++) {
+        float *x = b->xs + k * d;
+        if (o->dist == DME_FILE) {
+            memcpy(x, file + ((t * nvec + k) % file_rows) * d, d * sizeof *x);
+        } else {
+            struct rng r;
+            rng_init_stream(&r, o->seed, RNG_PURPOSE_DME, t, o->same_vector ? RNG_ANY : k);
+            dme_draw(x, d, o->dist, &r);
+        }
+    }
+    double norm_sum = 0;
+    memset(b->mean, 0, d * sizeof *b->mean);
+    for (size_t k = 0; k < n; k++) {
+        const float *x = b->xs + (o->same_vector ? 0 : k) * d;
+        double s = 0;
+        for (size_t i = 0; i < d; i++) {
+            s += (double)x[i] * x[i];
+            b->mean[i] += x[i] / (float)n;
+        }
+        norm_sum += s;
+    }
+    return norm_sum;
+}
+
+/* vNMSE of trial t: each client's message decoded alone (untimed), into *out; -1 on error. */
+static int
+dme_vnmse(const struct dme_opts *o, struct codec *c, struct dme_buffers *b, size_t t, size_t cap,
+          double *out)
+{
+    size_t d = o->dim, n = o->clients;
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    double v = 0;
+    for (size_t k = 0; k < n; k++) {
+        const float *x = b->xs + (o->same_vector ? 0 : k) * d;
+        struct codec_link link = { .seed = o->seed, .round = t, .client = k };
+        if (codec_decode(c, b->xhat, b->msg + k * cap, b->len[k], &link, &eb) < 0) {
+            fprintf(stderr, "fedbits dme: decode failed: %s\n", eb.msg);
+            return -1;
+        }
+        double e2 = 0, x2 = 0;
+        for (size_t i = 0; i < d; i++) {
+            double e = (double)b->xhat[i] - x[i];
+            e2 += e * e;
+            x2 += (double)x[i] * x[i];
+        }
+        v += x2 > 0 ? e2 / x2 : 0.0;
+    }
+    *out = v / (double)n;
+    return 0;
+}
+
 static int
 dme_run_row(const struct dme_opts *o, const struct codec_params *pp, const float *file,
             size_t file_rows, struct dme_result *res)
@@ -450,27 +550,7 @@ dme_run_row(const struct dme_opts *o, const struct codec_params *pp, const float
     double sv = 0, sv2 = 0, sn = 0, sn2 = 0, bytes = 0;
     int64_t enc_ns = 0, dec_ns = 0;
     for (size_t t = 0; t < o->trials; t++) {
-        for (size_t k = 0; k < nvec; k++) {
-            float *x = b.xs + k * d;
-            if (o->dist == DME_FILE) {
-                memcpy(x, file + ((t * nvec + k) % file_rows) * d, d * sizeof *x);
-            } else {
-                struct rng r;
-                rng_init_stream(&r, o->seed, RNG_PURPOSE_DME, t, o->same_vector ? RNG_ANY : k);
-                dme_draw(x, d, o->dist, &r);
-            }
-        }
-        double norm_sum = 0;
-        memset(b.mean, 0, d * sizeof *b.mean);
-        for (size_t k = 0; k < n; k++) {
-            const float *x = b.xs + (o->same_vector ? 0 : k) * d;
-            double s = 0;
-            for (size_t i = 0; i < d; i++) {
-                s += (double)x[i] * x[i];
-                b.mean[i] += x[i] / (float)n;
-            }
-            norm_sum += s;
-        }
+        double norm_sum = dme_fill(o, &b, t, file, file_rows);
         /* Encode every client (timed). */
         for (size_t k = 0; k < n; k++) {
             const float *x = b.xs + (o->same_vector ? 0 : k) * d;
@@ -505,24 +585,9 @@ dme_run_row(const struct dme_opts *o, const struct codec_params *pp, const float
             err += e * e;
         }
         double nmse = norm_sum > 0 ? err / (norm_sum / (double)n) : 0.0;
-        /* vNMSE: each client decoded alone (untimed). */
-        double v = 0;
-        for (size_t k = 0; k < n; k++) {
-            const float *x = b.xs + (o->same_vector ? 0 : k) * d;
-            struct codec_link link = { .seed = o->seed, .round = t, .client = k };
-            if (codec_decode(c, b.xhat, b.msg + k * cap, b.len[k], &link, &eb) < 0) {
-                fprintf(stderr, "fedbits dme: decode failed: %s\n", eb.msg);
-                goto out;
-            }
-            double e2 = 0, x2 = 0;
-            for (size_t i = 0; i < d; i++) {
-                double e = (double)b.xhat[i] - x[i];
-                e2 += e * e;
-                x2 += (double)x[i] * x[i];
-            }
-            v += x2 > 0 ? e2 / x2 : 0.0;
-        }
-        v /= (double)n;
+        double v;
+        if (dme_vnmse(o, c, &b, t, cap, &v) < 0)
+            goto out;
         sv += v;
         sv2 += v * v;
         sn += nmse;
@@ -566,51 +631,69 @@ dme_row_name(const struct codec_params *p)
     return codec_kind_name(p->kind);
 }
 
-static void
+/* The results as a table in the chosen format; -1 when out of memory. */
+static int
 dme_print(const struct dme_opts *o, const struct dme_result *r, size_t nrows)
 {
+    static const struct table_col cols[] = {
+        { "codec", "codec", TABLE_TEXT },
+        { "bits", "bits", TABLE_NUM },
+        { "scale", "scale", TABLE_TEXT },
+        { "rotation", "rotation", TABLE_TEXT },
+        { "dim", "dim", TABLE_NUM },
+        { "clients", "clients", TABLE_NUM },
+        { "dist", "dist", TABLE_TEXT },
+        { "trials", "trials", TABLE_NUM },
+        { "vnmse", "vnmse", TABLE_NUM },
+        { "vnmse_se", "se", TABLE_NUM },
+        { "nmse", "nmse", TABLE_NUM },
+        { "nmse_se", "se", TABLE_NUM },
+        { "bits_per_coord", "bits/crd", TABLE_NUM },
+        { "encode_ns_per_coord", "enc ns/c", TABLE_NUM },
+        { "decode_ns_per_coord", "dec ns/c", TABLE_NUM },
+    };
+    /* The text formats leave out the columns their heading line gives once. */
+    enum { C_DIM = 4, C_CLIENTS, C_DIST, C_TRIALS };
     const char *dist = dme_dist_names[o->dist];
-    if (o->format == DME_CSV) {
-        printf("codec,bits,scale,rotation,dim,clients,dist,trials,vnmse,vnmse_se,nmse,nmse_se,"
-               "bits_per_coord,encode_ns_per_coord,decode_ns_per_coord\n");
-        for (size_t k = 0; k < nrows; k++)
-            printf("%s,%g,%s,%s,%zu,%zu,%s,%zu,%.6g,%.3g,%.6g,%.3g,%.6g,%.4g,%.4g\n",
-                   dme_row_name(&r[k].params), r[k].params.bits,
-                   codec_scale_name(r[k].params.scale), codec_rotation_name(r[k].params.rotation),
-                   o->dim, o->clients, dist, o->trials, r[k].vnmse, r[k].vnmse_se, r[k].nmse,
-                   r[k].nmse_se, r[k].bits_per_coord, r[k].enc_ns, r[k].dec_ns);
-    } else if (o->format == DME_JSON) {
-        printf("[\n");
-        for (size_t k = 0; k < nrows; k++)
-            printf("  {\"codec\": \"%s\", \"bits\": %g, \"scale\": \"%s\", "
-                   "\"rotation\": \"%s\", \"dim\": %zu, "
-                   "\"clients\": %zu, \"dist\": \"%s\", \"trials\": %zu, \"vnmse\": %.6g, "
-                   "\"vnmse_se\": %.3g, \"nmse\": %.6g, \"nmse_se\": %.3g, "
-                   "\"bits_per_coord\": %.6g, \"encode_ns_per_coord\": %.4g, "
-                   "\"decode_ns_per_coord\": %.4g}%s\n",
-                   dme_row_name(&r[k].params), r[k].params.bits,
-                   codec_scale_name(r[k].params.scale), codec_rotation_name(r[k].params.rotation),
-                   o->dim, o->clients, dist, o->trials, r[k].vnmse, r[k].vnmse_se, r[k].nmse,
-                   r[k].nmse_se, r[k].bits_per_coord, r[k].enc_ns, r[k].dec_ns,
-                   k + 1 < nrows ? "," : "");
-        printf("]\n");
-    } else {
+    struct table tb = table_make(cols, sizeof cols / sizeof cols[0]);
+    for (size_t k = 0; k < nrows; k++) {
+        long row = table_add_row(&tb);
+        if (row < 0)
+            goto nomem;
+        size_t i = (size_t)row;
+        const struct codec_params *p = &r[k].params;
+        int rc =
+            table_set(&tb, i, 0, "%s", dme_row_name(p)) | table_set(&tb, i, 1, "%g", p->bits) |
+            table_set(&tb, i, 2, "%s", codec_scale_name(p->scale)) |
+            table_set(&tb, i, 3, "%s", codec_rotation_name(p->rotation)) |
+            table_set(&tb, i, C_DIM, "%zu", o->dim) |
+            table_set(&tb, i, C_CLIENTS, "%zu", o->clients) |
+            table_set(&tb, i, C_DIST, "%s", dist) | table_set(&tb, i, C_TRIALS, "%zu", o->trials) |
+            table_set(&tb, i, 8, "%.6g", r[k].vnmse) | table_set(&tb, i, 9, "%.3g", r[k].vnmse_se) |
+            table_set(&tb, i, 10, "%.6g", r[k].nmse) | table_set(&tb, i, 11, "%.3g", r[k].nmse_se) |
+            table_set(&tb, i, 12, "%.6g", r[k].bits_per_coord) |
+            table_set(&tb, i, 13, "%.4g", r[k].enc_ns) | table_set(&tb, i, 14, "%.4g", r[k].dec_ns);
+        if (rc != 0)
+            goto nomem;
+    }
+    struct table_view view = table_all(&tb);
+    if (o->format == TABLE_FORMAT_TEXT || o->format == TABLE_FORMAT_MARKDOWN) {
         printf("# dme: dim %zu, clients %zu%s, dist %s, trials %zu, seed %llu\n", o->dim,
                o->clients, o->same_vector ? " (same vector)" : "", dist, o->trials,
                (unsigned long long)o->seed);
-        printf("%-20s %5s %-12s %-10s %11s %9s %11s %9s %9s %9s %9s\n", "codec", "bits", "scale",
-               "rotation", "vnmse", "se", "nmse", "se", "bits/crd", "enc ns/c", "dec ns/c");
-        for (size_t k = 0; k < nrows; k++)
-            printf("%-20s %5g %-12s %-10s %11.6g %9.3g %11.6g %9.3g %9.4f %9.3f %9.3f\n",
-                   dme_row_name(&r[k].params), r[k].params.bits,
-                   codec_scale_name(r[k].params.scale), codec_rotation_name(r[k].params.rotation),
-                   r[k].vnmse, r[k].vnmse_se, r[k].nmse, r[k].nmse_se, r[k].bits_per_coord,
-                   r[k].enc_ns, r[k].dec_ns);
+        view.mask &= ~((UINT64_C(1) << C_DIM) | (UINT64_C(1) << C_CLIENTS) |
+                       (UINT64_C(1) << C_DIST) | (UINT64_C(1) << C_TRIALS));
     }
+    table_print(stdout, &tb, &view, o->format);
+    table_release(&tb);
+    return 0;
+nomem:
+    table_release(&tb);
+    return -1;
 }
 
 int
-cmd_dme(int argc, char **argv)
+dme_cmd(int argc, char **argv)
 {
     struct dme_opts o = { 0 };
     int rc = dme_parse(argc, argv, &o);
@@ -655,7 +738,10 @@ cmd_dme(int argc, char **argv)
         if (rc != 0)
             goto out;
     }
-    dme_print(&o, res, nrows);
+    if (dme_print(&o, res, nrows) < 0) {
+        args_error("dme", "out of memory");
+        rc = ARGS_EXIT_FAILURE;
+    }
 out:
     mem_free(res);
     mem_free(params);

@@ -1,6 +1,6 @@
 /*
- * cmd_report: the results commands of the fedbits binary, `fedbits report`, `fedbits export`
- * and `fedbits check` (issue 7, docs/results.md for the tables they read).
+ * report: the results commands of the fedbits binary, `fedbits report`, `fedbits export`
+ * and `fedbits check` (docs/results.md for the tables they read).
  *
  * Each command opens a results database read-only with SQLite (SQLITE_OPEN_READONLY; it never
  * writes, so it can read while a run is writing), queries it, prints to stdout and returns the
@@ -21,14 +21,22 @@
  * same in a baseline database: a regression is a drop in final accuracy beyond an absolute
  * tolerance or a growth in total bits beyond a relative one.
  */
-#ifndef FEDBITS_SIM_CMD_REPORT_H
-#define FEDBITS_SIM_CMD_REPORT_H
+#ifndef FEDBITS_CMD_REPORT_H
+#define FEDBITS_CMD_REPORT_H
+
+#include <stdint.h>
 
 /* fedbits report DB [--sweep ID] [--run ID]... [--target ACC] [--format table|csv|json|markdown] */
-int cmd_report(int argc, char **argv);
+int report_cmd(int argc, char **argv);
 /* fedbits export DB --run ID [--table rounds|clients_rounds] [--format csv|json] */
-int cmd_report_export(int argc, char **argv);
+int report_cmd_export(int argc, char **argv);
 /* fedbits check DB --baseline BASELINE_DB [--tolerance accuracy=A,bits=B]; 1 on regression */
-int cmd_report_check(int argc, char **argv);
+int report_cmd_check(int argc, char **argv);
+/*
+ * The uplink bits per coordinate and participant of run run_id of the database at path (the
+ * report's "up bits/coord": uplink bits / (participants x model parameters)) into *out, 0
+ * when it has no rounds. Returns 0, or -1 on error (printed).
+ */
+int report_bits_per_coord(const char *path, int64_t run_id, double *out);
 
 #endif

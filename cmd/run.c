@@ -1,5 +1,5 @@
-/* cmd_run: `fedbits run` and `fedbits validate`. See cmd_run.h. */
-#include "sim/cmd_run.h"
+/* run: `fedbits run`, `fedbits validate` and `fedbits resume`. See run.h. */
+#include "cmd/run.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -8,13 +8,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/errbuf.h"
 #include "base/mem.h"
 #include "base/simtime.h"
+#include "cmd/args.h"
+#include "cmd/report.h"
+#include "cmd/table.h"
 #include "fedbits_config.h"
+#include "sim/campaign.h"
 #include "sim/run.h"
 #include "sim/scenario.h"
 #include "sim/store.h"
@@ -22,28 +25,25 @@
 #include "sim/wallclock.h"
 #include "base/banned.h"
 
-#define CMD_EXIT_USAGE       2
-#define CMD_EXIT_INTERRUPTED 130
-
-/* The embedded default scenario (scenarios/default.yaml, via tools/embed). */
-extern const char default_scenario_yaml[];
-extern const size_t default_scenario_yaml_len;
+/* The largest seed or run id accepted on the command line, and the most threads or jobs. */
+#define RUN_CMD_ID_MAX      UINT64_C(9200000000000000000)
+#define RUN_CMD_THREADS_MAX 1024
 
 /*
  * Set by SIGINT/SIGTERM, read by the event loop between events. A signal handler can only
- * communicate through static storage; this is the one such flag (STYLE.md convention 8).
+ * communicate through static storage; this is the one such flag (lint-no-globals allows it).
  */
-static volatile sig_atomic_t cmd_run_signal_stop;
+static volatile sig_atomic_t run_cmd_signal_stop;
 
 static void
-cmd_run_on_signal(int sig)
+run_cmd_on_signal(int sig)
 {
     (void)sig;
-    cmd_run_signal_stop = 1;
+    run_cmd_signal_stop = 1;
 }
 
 static void
-cmd_run_print_error(const char *cmd, const struct errbuf *eb)
+run_cmd_print_error(const char *cmd, const struct errbuf *eb)
 {
     char line[ERRBUF_MSG_BYTES + ERRBUF_PATH_BYTES + 64];
     errbuf_format(eb, line, sizeof line);
@@ -53,22 +53,8 @@ cmd_run_print_error(const char *cmd, const struct errbuf *eb)
         fprintf(stderr, "fedbits %s: %s\n", cmd, line);
 }
 
-static int
-cmd_run_parse_u64(const char *s, uint64_t max, uint64_t *out)
-{
-    if (s[0] < '0' || s[0] > '9')
-        return -1;
-    errno = 0;
-    char *end = NULL;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v > max)
-        return -1;
-    *out = (uint64_t)v;
-    return 0;
-}
-
 static void
-cmd_run_usage(FILE *f)
+run_cmd_usage(FILE *f)
 {
     fprintf(f, "usage: fedbits run [SCENARIO.yaml] [OPTIONS]\n"
                "\n"
@@ -99,7 +85,7 @@ cmd_run_usage(FILE *f)
 }
 
 static void
-cmd_run_validate_usage(FILE *f)
+run_cmd_validate_usage(FILE *f)
 {
     fprintf(f, "usage: fedbits validate SCENARIO.yaml [--set KEY.PATH=VALUE]...\n"
                "\n"
@@ -113,7 +99,7 @@ cmd_run_validate_usage(FILE *f)
 }
 
 /* Options shared by run and validate. */
-struct cmd_run_opts {
+struct run_cmd_opts {
     const char *scenario;
     const char **sets; /* owned array of borrowed strings */
     size_t n_sets;
@@ -133,17 +119,17 @@ struct cmd_run_opts {
 
 /* `run`, or `run (rank N)` on the ranks after the first, whose errors name their rank. */
 static const char *
-cmd_run_who(const struct cmd_run_opts *mo)
+run_cmd_who(const struct run_cmd_opts *mo)
 {
     return mo->who[0] != '\0' ? mo->who : "run";
 }
 
 /* An error of `fedbits run`; on the ranks after the first, always prefixed with the rank. */
 static void
-cmd_run_rank_error(const struct cmd_run_opts *mo, const struct errbuf *eb)
+run_cmd_rank_error(const struct run_cmd_opts *mo, const struct errbuf *eb)
 {
     if (mo->who[0] == '\0') {
-        cmd_run_print_error("run", eb);
+        run_cmd_print_error("run", eb);
         return;
     }
     char line[ERRBUF_MSG_BYTES + ERRBUF_PATH_BYTES + 64];
@@ -152,7 +138,7 @@ cmd_run_rank_error(const struct cmd_run_opts *mo, const struct errbuf *eb)
 }
 
 static int
-cmd_run_add_set(struct cmd_run_opts *mo, const char *set)
+run_cmd_add_set(struct run_cmd_opts *mo, const char *set)
 {
     const char **s = mem_realloc(mo->sets, (mo->n_sets + 1) * sizeof *s);
     if (s == NULL)
@@ -164,7 +150,7 @@ cmd_run_add_set(struct cmd_run_opts *mo, const char *set)
 
 /* Parses run/validate options; returns -1 on a usage error (message printed), 1 on --help. */
 static int
-cmd_run_parse_opts(int argc, char **argv, bool is_run, struct cmd_run_opts *mo)
+run_cmd_parse_opts(int argc, char **argv, bool is_run, struct run_cmd_opts *mo)
 {
     enum { OPT_DB = 256, OPT_SEED, OPT_SET, OPT_THREADS, OPT_JOBS, OPT_DRY_RUN, OPT_NO_SWEEP };
     static const struct option run_opts[] = {
@@ -187,11 +173,9 @@ cmd_run_parse_opts(int argc, char **argv, bool is_run, struct cmd_run_opts *mo)
     const char *cmd = argv[0];
     bool have_seed = false, have_db = false;
     mo->jobs = 1;
-    optind = 1;
-    opterr = 0;
+    struct args a = args_start(cmd, argc, argv);
     for (;;) {
-        int c =
-            getopt_long(argc, argv, is_run ? "qh" : "h", is_run ? run_opts : validate_opts, NULL);
+        int c = args_next(&a, is_run ? "qh" : "h", is_run ? run_opts : validate_opts);
         if (c == -1)
             break;
         switch (c) {
@@ -208,7 +192,7 @@ cmd_run_parse_opts(int argc, char **argv, bool is_run, struct cmd_run_opts *mo)
             break;
         case OPT_DB:
             if (optarg[0] == '\0') {
-                fprintf(stderr, "fedbits %s: --db needs a path\n", cmd);
+                args_error(cmd, "--db needs a path");
                 return -1;
             }
             snprintf(mo->db_set, sizeof mo->db_set, "output.db=%s", optarg);
@@ -216,163 +200,50 @@ cmd_run_parse_opts(int argc, char **argv, bool is_run, struct cmd_run_opts *mo)
             break;
         case OPT_SEED: {
             uint64_t seed;
-            if (cmd_run_parse_u64(optarg, UINT64_C(9200000000000000000), &seed) < 0) {
-                fprintf(stderr, "fedbits %s: --seed '%s' is not a non-negative integer\n", cmd,
-                        optarg);
+            if (args_uint(cmd, "--seed", optarg, 0, RUN_CMD_ID_MAX, &seed) < 0)
                 return -1;
-            }
             snprintf(mo->seed_set, sizeof mo->seed_set, "seed=%llu", (unsigned long long)seed);
             have_seed = true;
             break;
         }
         case OPT_SET:
-            if (cmd_run_add_set(mo, optarg) < 0) {
-                fprintf(stderr, "fedbits %s: out of memory\n", cmd);
+            if (run_cmd_add_set(mo, optarg) < 0) {
+                args_error(cmd, "out of memory");
                 return -1;
             }
             break;
         case OPT_THREADS:
         case OPT_JOBS: {
-            uint64_t *v = c == OPT_THREADS ? &mo->threads : &mo->jobs;
-            if (cmd_run_parse_u64(optarg, 1024, v) < 0 || *v == 0) {
-                fprintf(stderr, "fedbits %s: --%s '%s' must be an integer from 1 to 1024\n", cmd,
-                        c == OPT_THREADS ? "threads" : "jobs", optarg);
+            bool threads = c == OPT_THREADS;
+            if (args_uint(cmd, threads ? "--threads" : "--jobs", optarg, 1, RUN_CMD_THREADS_MAX,
+                          threads ? &mo->threads : &mo->jobs) < 0)
                 return -1;
-            }
             break;
         }
         default:
-            if (optopt != 0)
-                fprintf(stderr, "fedbits %s: option '-%c' is not valid here or needs a value\n",
-                        cmd, optopt);
-            else
-                fprintf(stderr, "fedbits %s: unknown option or missing value in '%s'\n", cmd,
-                        argv[optind - 1]);
-            fprintf(stderr, "try 'fedbits %s --help'\n", cmd);
             return -1;
         }
     }
-    if (optind < argc)
-        mo->scenario = argv[optind++];
-    if (optind < argc) {
-        fprintf(stderr, "fedbits %s: unexpected argument '%s'\n", cmd, argv[optind]);
+    if (args_operand(&a, &mo->scenario, NULL) != 0)
         return -1;
-    }
     /* Explicit flags win over --set, so they are applied last. */
-    if ((have_seed && cmd_run_add_set(mo, mo->seed_set) < 0) ||
-        (have_db && cmd_run_add_set(mo, mo->db_set) < 0)) {
-        fprintf(stderr, "fedbits %s: out of memory\n", cmd);
+    if ((have_seed && run_cmd_add_set(mo, mo->seed_set) < 0) ||
+        (have_db && run_cmd_add_set(mo, mo->db_set) < 0)) {
+        args_error(cmd, "out of memory");
         return -1;
     }
     return 0;
-}
-
-/* The scenario source and its sweep: what every combination is loaded from. */
-struct cmd_run_plan {
-    const char *name; /* file name for errors */
-    char *owned_text; /* file contents (NULL for the embedded default) */
-    const char *text;
-    size_t len;
-    struct sweep sweep;
-    size_t n;          /* runs: sweep.n, or 1 without a sweep */
-    const char **sets; /* scratch: sweep sets + user sets */
-};
-
-static void
-cmd_run_plan_release(struct cmd_run_plan *p)
-{
-    mem_free(p->owned_text);
-    mem_free(p->sets);
-    sweep_release(&p->sweep);
-}
-
-static int
-cmd_run_plan_init(struct cmd_run_plan *p, const struct cmd_run_opts *mo, struct errbuf *eb)
-{
-    *p = (struct cmd_run_plan){ 0 };
-    if (mo->scenario == NULL) {
-        p->name = "(embedded default scenario)";
-        p->text = default_scenario_yaml;
-        p->len = default_scenario_yaml_len;
-    } else {
-        p->name = mo->scenario;
-        int rc = scenario_read_file(mo->scenario, &p->owned_text, &p->len, eb);
-        if (rc < 0)
-            return rc;
-        p->text = p->owned_text;
-    }
-    int rc = sweep_parse(&p->sweep, p->name, p->text, p->len, eb);
-    if (rc < 0)
-        return rc;
-    if (mo->no_sweep)
-        sweep_release(&p->sweep); /* validated, then set aside: one run of the base scenario */
-    p->n = p->sweep.n > 0 ? p->sweep.n : 1;
-    p->sets = mem_alloc((p->sweep.n_keys + mo->n_sets + 1) * sizeof *p->sets);
-    if (p->sets == NULL)
-        return errbuf_set(eb, -ERR_NOMEM, "out of memory");
-    return 0;
-}
-
-/* Loads combination i: its sweep overrides first, then the command line's. */
-static int
-cmd_run_plan_load(struct cmd_run_plan *p, const struct cmd_run_opts *mo, size_t i,
-                  struct scenario *s, struct errbuf *eb)
-{
-    size_t n = 0;
-    if (p->sweep.n > 0) {
-        for (size_t k = 0; k < p->sweep.n_keys; k++)
-            p->sets[n++] = p->sweep.sets[i][k];
-    }
-    for (size_t k = 0; k < mo->n_sets; k++)
-        p->sets[n++] = mo->sets[k];
-    int rc = scenario_load(s, p->name, p->text, p->len, p->sets, n, eb);
-    if (rc < 0 && p->sweep.n > 0) {
-        /* An error in a sweep value: point at the value in the file, not at "--set". */
-        if (eb != NULL && strcmp(eb->file, "--set") == 0 && eb->line >= 1 &&
-            (size_t)eb->line <= p->sweep.n_keys) {
-            size_t at = i * p->sweep.n_keys + (size_t)eb->line - 1;
-            errbuf_set_location(eb, p->name, p->sweep.lines[at], p->sweep.columns[at]);
-            errbuf_prefix(eb, "sweep combination %zu", i + 1);
-        } else if (eb != NULL && strcmp(eb->file, "--set") == 0 && eb->line >= 1) {
-            /* A command-line override: number it as the user wrote it. */
-            eb->line -= (long)p->sweep.n_keys;
-        } else {
-            errbuf_prefix(eb, "sweep combination %zu", i + 1);
-        }
-    }
-    return rc;
-}
-
-/* "uplink.codec=eden seed=2" for combination i (owned; mem_free), or NULL without a sweep. */
-static char *
-cmd_run_label(const struct cmd_run_plan *p, size_t i)
-{
-    if (p->sweep.n == 0)
-        return NULL;
-    size_t len = 1;
-    for (size_t k = 0; k < p->sweep.n_keys; k++)
-        len += strlen(p->sweep.sets[i][k]) + 1;
-    char *out = mem_alloc(len);
-    if (out == NULL)
-        return NULL;
-    out[0] = '\0';
-    size_t at = 0;
-    for (size_t k = 0; k < p->sweep.n_keys; k++) {
-        int w = snprintf(out + at, len - at, "%s%s", k > 0 ? " " : "", p->sweep.sets[i][k]);
-        at += w > 0 ? (size_t)w : 0;
-    }
-    return out;
 }
 
 /* Progress */
 
-struct cmd_run_progress {
+struct run_cmd_progress {
     bool tty;
     int64_t started_ns;
 };
 
 static void
-cmd_run_format_bits(char *out, size_t len, uint64_t bits)
+run_cmd_format_bits(char *out, size_t len, uint64_t bits)
 {
     static const char *const units[] = { "bit", "kbit", "Mbit", "Gbit", "Tbit", "Pbit" };
     double v = (double)bits;
@@ -388,14 +259,14 @@ cmd_run_format_bits(char *out, size_t len, uint64_t bits)
 }
 
 static void
-cmd_run_on_round(void *ctx, const struct scenario *s, const struct store_round *r)
+run_cmd_on_round(void *ctx, const struct scenario *s, const struct store_round *r)
 {
-    struct cmd_run_progress *p = ctx;
+    struct run_cmd_progress *p = ctx;
     if (!p->tty)
         return;
     char up[32], down[32], acc[40];
-    cmd_run_format_bits(up, sizeof up, r->uplink_bits);
-    cmd_run_format_bits(down, sizeof down, r->downlink_bits);
+    run_cmd_format_bits(up, sizeof up, r->uplink_bits);
+    run_cmd_format_bits(down, sizeof down, r->downlink_bits);
     if (r->evaluated)
         snprintf(acc, sizeof acc, "acc %.4f  loss %.4f", r->accuracy, r->loss);
     else
@@ -413,17 +284,22 @@ cmd_run_on_round(void *ctx, const struct scenario *s, const struct store_round *
 }
 
 static void
-cmd_run_print_summary(const struct scenario *s, int64_t run_id, const char *status,
+run_cmd_print_summary(const struct scenario *s, int64_t run_id, const char *status,
                       const struct run_summary *sum, double wall_s)
 {
     char up[32], down[32];
-    cmd_run_format_bits(up, sizeof up, sum->uplink_bits);
-    cmd_run_format_bits(down, sizeof down, sum->downlink_bits);
+    run_cmd_format_bits(up, sizeof up, sum->uplink_bits);
+    run_cmd_format_bits(down, sizeof down, sum->downlink_bits);
     printf("run %lld '%s' %s -> %s\n", (long long)run_id, s->name, status, s->output.db);
     printf("  %-18s %llu of %llu\n", "rounds", (unsigned long long)sum->rounds,
            (unsigned long long)s->train.rounds);
-    printf("  %-18s %.4f\n", "final accuracy", sum->final_accuracy);
-    printf("  %-18s %.4f\n", "final loss", sum->final_loss);
+    if (strcmp(status, "failed") == 0 || sum->rounds == 0) { /* no final model to speak of */
+        printf("  %-18s -\n", "final accuracy");
+        printf("  %-18s -\n", "final loss");
+    } else {
+        printf("  %-18s %.4f\n", "final accuracy", sum->final_accuracy);
+        printf("  %-18s %.4f\n", "final loss", sum->final_loss);
+    }
     printf("  %-18s %llu (%s)\n", "uplink bits", (unsigned long long)sum->uplink_bits, up);
     printf("  %-18s %llu (%s)\n", "downlink bits", (unsigned long long)sum->downlink_bits, down);
     printf("  %-18s %.3f s\n", "simulated time", simtime_to_s(sum->sim_time_us));
@@ -436,7 +312,7 @@ cmd_run_print_summary(const struct scenario *s, int64_t run_id, const char *stat
 }
 
 /* One line per run of a sweep, for the final table. */
-struct cmd_run_row {
+struct run_cmd_row {
     int64_t id;
     char status[16];
     uint64_t rounds;
@@ -454,17 +330,17 @@ struct cmd_run_row {
  * row. Returns the exit status for it.
  */
 static int
-cmd_run_execute(const struct scenario *s, struct store *st, int64_t run_id,
-                const struct cmd_run_opts *mo, bool summary, struct cmd_run_row *row)
+run_cmd_execute(const struct scenario *s, struct store *st, int64_t run_id,
+                const struct run_cmd_opts *mo, bool summary, struct run_cmd_row *row)
 {
     struct errbuf eb;
     errbuf_clear(&eb);
-    struct cmd_run_progress prog = { .tty = mo->root && !mo->quiet && isatty(STDERR_FILENO),
+    struct run_cmd_progress prog = { .tty = mo->root && !mo->quiet && isatty(STDERR_FILENO),
                                      .started_ns = wallclock_ns() };
     struct run_options ro = {
         .threads = (unsigned)mo->threads,
-        .stop = &cmd_run_signal_stop,
-        .on_round = cmd_run_on_round,
+        .stop = &run_cmd_signal_stop,
+        .on_round = run_cmd_on_round,
         .ctx = &prog,
         .resume = mo->resume,
         .resume_len = mo->resume_len,
@@ -488,11 +364,11 @@ cmd_run_execute(const struct scenario *s, struct store *st, int64_t run_id,
                                             rc == 0 ? sum.fingerprint : NULL,
                                             rc < 0 ? err_text : NULL, &eb2);
     if (rc < 0)
-        cmd_run_rank_error(mo, &eb);
+        run_cmd_rank_error(mo, &eb);
     if (frc < 0)
-        cmd_run_print_error("run", &eb2);
+        run_cmd_print_error("run", &eb2);
     if (summary && mo->root)
-        cmd_run_print_summary(s, run_id, final, &sum, wall);
+        run_cmd_print_summary(s, run_id, final, &sum, wall);
     if (row != NULL) {
         row->id = run_id;
         snprintf(row->status, sizeof row->status, "%s", final);
@@ -509,122 +385,167 @@ cmd_run_execute(const struct scenario *s, struct store *st, int64_t run_id,
     }
     if (rc == 0 && frc == 0)
         return EXIT_SUCCESS;
-    return rc == -ERR_INTERRUPTED ? CMD_EXIT_INTERRUPTED : EXIT_FAILURE;
+    return rc == -ERR_INTERRUPTED ? ARGS_EXIT_INTERRUPTED : EXIT_FAILURE;
 }
 
-static void
-cmd_run_print_table(const struct cmd_run_row *rows, size_t n, const char *db)
+/* Fills row r of the sweep table; -1 when out of memory. */
+static int
+run_cmd_table_row(struct table *tb, const struct run_cmd_row *row)
 {
-    printf("%zu runs -> %s (accuracy against bits on the wire; fedbits report %s for more)\n", n,
-           db, db);
-    printf("  %-4s %-9s %-6s %-8s %-11s %-9s %-11s %-10s %-8s %s\n", "run", "status", "rounds",
-           "accuracy", "uplink", "bits/coord", "downlink", "sim time", "wall", "overrides");
+    long r = table_add_row(tb);
+    if (r < 0)
+        return -1;
+    char up[32], down[32];
+    run_cmd_format_bits(up, sizeof up, row->uplink_bits);
+    run_cmd_format_bits(down, sizeof down, row->downlink_bits);
+    /* A failed run, or one that never ran, has no final accuracy to show. */
+    bool failed = strcmp(row->status, "failed") == 0 || row->rounds == 0;
+    int rc = table_set(tb, (size_t)r, 0, "%lld", (long long)row->id);
+    rc |= table_set(tb, (size_t)r, 1, "%s", row->status);
+    rc |= table_set(tb, (size_t)r, 2, "%llu", (unsigned long long)row->rounds);
+    rc |= failed ? table_set(tb, (size_t)r, 3, "-")
+                 : table_set(tb, (size_t)r, 3, "%.4f", row->accuracy);
+    rc |= table_set(tb, (size_t)r, 4, "%s", up);
+    rc |= row->bits_per_coord > 0 ? table_set(tb, (size_t)r, 5, "%.2f", row->bits_per_coord)
+                                  : table_set(tb, (size_t)r, 5, "-");
+    rc |= table_set(tb, (size_t)r, 6, "%s", down);
+    rc |= table_set(tb, (size_t)r, 7, "%.0f s", row->sim_s);
+    rc |= table_set(tb, (size_t)r, 8, "%.1f s", row->wall_s);
+    rc |= table_set(tb, (size_t)r, 9, "%s", row->label != NULL ? row->label : "");
+    return rc != 0 ? -1 : 0;
+}
+
+/* The sweep's table: one line per run it recorded (a stopped sweep records fewer). */
+static void
+run_cmd_print_table(const struct run_cmd_row *rows, size_t n, const char *db)
+{
+    static const struct table_col cols[] = {
+        { "run", "run", TABLE_NUM },           { "status", "status", TABLE_TEXT },
+        { "rounds", "rounds", TABLE_NUM },     { "accuracy", "accuracy", TABLE_NUM },
+        { "uplink", "uplink", TABLE_NUM },     { "bits_per_coord", "bits/coord", TABLE_NUM },
+        { "downlink", "downlink", TABLE_NUM }, { "sim_time", "sim time", TABLE_NUM },
+        { "wall", "wall", TABLE_NUM },         { "overrides", "overrides", TABLE_TEXT },
+    };
+    struct table tb = table_make(cols, sizeof cols / sizeof cols[0]);
+    size_t recorded = 0;
     for (size_t i = 0; i < n; i++) {
-        char sim[32], wall[32], up[32], down[32], bpc[32];
-        snprintf(sim, sizeof sim, "%.0f s", rows[i].sim_s);
-        snprintf(wall, sizeof wall, "%.1f s", rows[i].wall_s);
-        cmd_run_format_bits(up, sizeof up, rows[i].uplink_bits);
-        cmd_run_format_bits(down, sizeof down, rows[i].downlink_bits);
-        if (rows[i].bits_per_coord > 0)
-            snprintf(bpc, sizeof bpc, "%.2f", rows[i].bits_per_coord);
-        else
-            snprintf(bpc, sizeof bpc, "-");
-        printf("  %-4lld %-9s %-6llu %-8.4f %-11s %-9s %-11s %-10s %-8s %s\n",
-               (long long)rows[i].id, rows[i].status, (unsigned long long)rows[i].rounds,
-               rows[i].accuracy, up, bpc, down, sim, wall,
-               rows[i].label != NULL ? rows[i].label : "");
+        if (rows[i].id == 0)
+            continue;
+        recorded++;
+        if (run_cmd_table_row(&tb, &rows[i]) < 0) {
+            args_error("run", "out of memory");
+            table_release(&tb);
+            return;
+        }
     }
+    printf("%zu runs -> %s (accuracy against bits on the wire; fedbits report %s for more)\n",
+           recorded, db, db);
+    struct table_view all = table_all(&tb);
+    table_print_text(stdout, &tb, &all);
+    if (recorded < n)
+        printf("(%zu of %zu combinations not run: the sweep was stopped)\n", n - recorded, n);
+    table_release(&tb);
 }
 
 static void
-cmd_run_install_signals(void)
+run_cmd_install_signals(void)
 {
-    struct sigaction sa = { .sa_handler = cmd_run_on_signal };
+    struct sigaction sa = { .sa_handler = run_cmd_on_signal };
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 }
 
-/* Queues every combination, runs them in `jobs` processes, then reads back the results. */
+/* A job process of --jobs: runs its combinations on a connection of its own. */
+struct run_cmd_job {
+    struct campaign *plan;
+    const struct run_cmd_opts *mo;
+    const char *db;
+    const int64_t *ids;
+    struct store *st; /* opened for the process's first combination */
+    bool broken;      /* the database could not be opened (reported once) */
+};
+
 static int
-cmd_run_parallel(struct cmd_run_plan *plan, struct cmd_run_opts *mo, const char *db,
-                 const int64_t *ids, struct cmd_run_row *rows)
+run_cmd_job_run(void *ctx, size_t i)
 {
-    size_t jobs = (size_t)mo->jobs < plan->n ? (size_t)mo->jobs : plan->n;
-    if (mo->threads == 0)
-        mo->threads = 1; /* the processes share the cores */
-    mo->quiet = true;
-    pid_t *pids = mem_calloc(jobs, sizeof *pids);
-    if (pids == NULL) {
-        fprintf(stderr, "fedbits run: out of memory\n");
-        return EXIT_FAILURE;
-    }
-    fflush(stdout);
-    fflush(stderr);
-    for (size_t j = 0; j < jobs; j++) {
-        pid_t pid = fork();
-        if (pid < 0) {
-            fprintf(stderr, "fedbits run: cannot start a job process: %s\n", strerror(errno));
-            break;
-        }
-        if (pid > 0) {
-            pids[j] = pid;
-            continue;
-        }
-        /* Child: runs combinations j, j + jobs, ... on its own connection. */
-        int status = EXIT_SUCCESS;
-        struct store *st = NULL;
-        struct errbuf eb;
-        errbuf_clear(&eb);
-        if (store_open(&st, db, &eb) < 0) {
-            cmd_run_print_error("run", &eb);
-            _exit(EXIT_FAILURE);
-        }
-        for (size_t i = j; i < plan->n && !cmd_run_signal_stop; i += jobs) {
-            struct scenario s;
-            char started[32];
-            wallclock_utc_iso8601(started, sizeof started);
-            if (cmd_run_plan_load(plan, mo, i, &s, &eb) < 0 ||
-                store_start_run(st, ids[i], started, &eb) < 0) {
-                cmd_run_print_error("run", &eb);
-                status = EXIT_FAILURE;
-                continue;
-            }
-            int one = cmd_run_execute(&s, st, ids[i], mo, false, NULL);
-            if (one != EXIT_SUCCESS)
-                status = one;
-            scenario_release(&s);
-        }
-        store_close(st);
-        fflush(stdout);
-        _exit(status);
-    }
-    int status = EXIT_SUCCESS;
-    for (size_t j = 0; j < jobs; j++) {
-        if (pids[j] <= 0) {
-            status = EXIT_FAILURE;
-            continue;
-        }
-        int ws;
-        while (waitpid(pids[j], &ws, 0) < 0 && errno == EINTR)
-            ;
-        int code = WIFEXITED(ws) ? WEXITSTATUS(ws) : EXIT_FAILURE;
-        if (code != EXIT_SUCCESS && status != CMD_EXIT_INTERRUPTED)
-            status = code;
-    }
-    mem_free(pids);
-    /* Read every run's outcome back from the database. */
-    struct store *st = NULL;
+    struct run_cmd_job *jb = ctx;
     struct errbuf eb;
     errbuf_clear(&eb);
-    if (store_open(&st, db, &eb) < 0) {
-        cmd_run_print_error("run", &eb);
+    if (jb->broken)
+        return EXIT_FAILURE;
+    if (jb->st == NULL && store_open(&jb->st, jb->db, &eb) < 0) {
+        run_cmd_print_error("run", &eb);
+        jb->broken = true;
         return EXIT_FAILURE;
     }
-    for (size_t i = 0; i < plan->n; i++) {
+    struct scenario s;
+    char started[32];
+    wallclock_utc_iso8601(started, sizeof started);
+    if (campaign_load(jb->plan, i, &s, &eb) < 0 ||
+        store_start_run(jb->st, jb->ids[i], started, &eb) < 0) {
+        run_cmd_print_error("run", &eb);
+        return EXIT_FAILURE;
+    }
+    int status = run_cmd_execute(&s, jb->st, jb->ids[i], jb->mo, false, NULL);
+    scenario_release(&s);
+    return status;
+}
+
+static _Noreturn void
+run_cmd_job_end(void *ctx, int status)
+{
+    struct run_cmd_job *jb = ctx;
+    store_close(jb->st);
+    fflush(stdout);
+    fflush(stderr);
+    _exit(status);
+}
+
+/*
+ * The exit status of a pool run, after campaign_settle(): 130 when a signal stopped it, 1 when
+ * a job process died or could not start (each reported with the run it lost), else the worst
+ * status a job process returned.
+ */
+static int
+run_cmd_pool_status(const struct campaign_pool *pool)
+{
+    int status = EXIT_SUCCESS;
+    for (size_t j = 0; j < pool->jobs; j++) {
+        const struct campaign_child *ch = &pool->children[j];
+        if (ch->pid == 0) {
+            fprintf(stderr, "fedbits run: job process %zu could not be started\n", j + 1);
+            status = EXIT_FAILURE;
+        } else if (ch->signal != 0 && !ch->stopped) {
+            if (ch->lost_run != 0)
+                fprintf(stderr,
+                        "fedbits run: run %lld failed: its job process (pid %lld) was "
+                        "killed by signal %d (%s)\n",
+                        (long long)ch->lost_run, (long long)ch->pid, ch->signal,
+                        strsignal(ch->signal));
+            else
+                fprintf(stderr, "fedbits run: job process %lld was killed by signal %d (%s)\n",
+                        (long long)ch->pid, ch->signal, strsignal(ch->signal));
+            status = EXIT_FAILURE;
+        } else if (ch->status > status) {
+            status = ch->status;
+        }
+    }
+    return pool->stopped ? ARGS_EXIT_INTERRUPTED : status;
+}
+
+/* Reads every run's outcome back from the database db (open as st) into rows. */
+static int
+run_cmd_read_rows(struct store *st, const char *db, const int64_t *ids, size_t n,
+                  struct run_cmd_row *rows)
+{
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    int status = EXIT_SUCCESS;
+    for (size_t i = 0; i < n; i++) {
         struct store_run_result res;
         if (store_run_result(st, ids[i], &res, &eb) < 0) {
-            cmd_run_print_error("run", &eb);
+            run_cmd_print_error("run", &eb);
             status = EXIT_FAILURE;
             continue;
         }
@@ -636,77 +557,169 @@ cmd_run_parallel(struct cmd_run_plan *plan, struct cmd_run_opts *mo, const char 
         rows[i].downlink_bits = res.downlink_bits;
         rows[i].sim_s = res.sim_time_s;
         rows[i].wall_s = res.wall_time_s;
+        if (report_bits_per_coord(db, ids[i], &rows[i].bits_per_coord) < 0)
+            status = EXIT_FAILURE;
     }
+    return status;
+}
+
+/* Runs the queued combinations in `jobs` processes, then reads back the results. */
+static int
+run_cmd_parallel(struct campaign *plan, struct run_cmd_opts *mo, const char *db, const int64_t *ids,
+                 struct run_cmd_row *rows)
+{
+    if (mo->threads == 0)
+        mo->threads = 1; /* the processes share the cores */
+    mo->quiet = true;
+    size_t n = 0; /* the combinations queued before any stop request */
+    while (n < plan->n && ids[n] != 0)
+        n++;
+    struct run_cmd_job jb = { .plan = plan, .mo = mo, .db = db, .ids = ids };
+    struct campaign_worker w = { .run = run_cmd_job_run, .end = run_cmd_job_end, .ctx = &jb };
+    struct campaign_pool pool = { 0 };
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    fflush(stdout);
+    fflush(stderr);
+    if (campaign_pool_run(n, (size_t)mo->jobs, &w, &run_cmd_signal_stop, &pool, &eb) < 0) {
+        run_cmd_print_error("run", &eb);
+        campaign_pool_release(&pool);
+        return EXIT_FAILURE;
+    }
+    struct store *st = NULL;
+    char now[32];
+    wallclock_utc_iso8601(now, sizeof now);
+    int status = EXIT_SUCCESS;
+    if (store_open(&st, db, &eb) < 0 || campaign_settle(st, ids, n, &pool, now, &eb) < 0) {
+        run_cmd_print_error("run", &eb);
+        status = EXIT_FAILURE;
+    }
+    int pool_status = run_cmd_pool_status(&pool);
+    if (pool_status != EXIT_SUCCESS && status != ARGS_EXIT_INTERRUPTED)
+        status = pool_status;
+    if (st != NULL && run_cmd_read_rows(st, db, ids, n, rows) != EXIT_SUCCESS &&
+        status == EXIT_SUCCESS)
+        status = EXIT_FAILURE;
     store_close(st);
+    campaign_pool_release(&pool);
+    return status;
+}
+
+/* Validates every combination before anything runs; *first gets combination 0 (release it). */
+static int
+run_cmd_check_all(struct campaign *plan, const struct run_cmd_opts *mo, struct scenario *first)
+{
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    for (size_t i = 0; i < plan->n; i++) {
+        struct scenario s;
+        if (campaign_load(plan, i, &s, &eb) < 0) {
+            run_cmd_rank_error(mo, &eb);
+            if (i > 0)
+                scenario_release(first);
+            return -1;
+        }
+        if (i == 0)
+            *first = s;
+        else
+            scenario_release(&s);
+    }
+    return 0;
+}
+
+static void
+run_cmd_print_dry_run(const struct campaign *plan, const struct scenario *first)
+{
+    printf("%zu run%s of '%s' -> %s\n", plan->n, plan->n == 1 ? "" : "s", first->name,
+           first->output.db);
+    for (size_t i = 0; i < plan->n; i++) {
+        char *label = campaign_label(plan, i);
+        printf("  %zu: %s\n", i + 1, label != NULL ? label : "(no sweep)");
+        mem_free(label);
+    }
+}
+
+/*
+ * Records every combination in the store (st NULL on the ranks after the first) and, unless
+ * parallel (then they are queued for run_cmd_parallel()), runs each in turn. Returns the exit
+ * status; a signal stops it before the next combination.
+ */
+static int
+run_cmd_sequence(struct campaign *plan, struct run_cmd_opts *mo, struct store *st, int64_t sweep_id,
+                 const char *now, bool parallel, int64_t *ids, struct run_cmd_row *rows)
+{
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    int status = EXIT_SUCCESS;
+    for (size_t i = 0; i < plan->n && !run_cmd_signal_stop; i++) {
+        struct scenario s;
+        if (campaign_load(plan, i, &s, &eb) < 0) {
+            run_cmd_rank_error(mo, &eb);
+            return EXIT_FAILURE;
+        }
+        int rc = st == NULL ? 0
+                            : campaign_record(plan, st, i, &s, now, sweep_id, parallel, &ids[i],
+                                              &rows[i].label, &eb);
+        if (rc < 0) {
+            run_cmd_print_error("run", &eb);
+            scenario_release(&s);
+            return EXIT_FAILURE;
+        }
+        if (!parallel) {
+            int one = run_cmd_execute(&s, st, ids[i], mo, plan->sweep.n == 0, &rows[i]);
+            if (one != EXIT_SUCCESS && status != ARGS_EXIT_INTERRUPTED)
+                status = one;
+        }
+        scenario_release(&s);
+    }
+    if (run_cmd_signal_stop && !parallel)
+        status = ARGS_EXIT_INTERRUPTED;
     return status;
 }
 
 int
-cmd_run(int argc, char **argv, struct cluster *cl)
+run_cmd(int argc, char **argv, struct cluster *cl)
 {
-    struct cmd_run_opts mo = { .cluster = cl, .root = cluster_rank(cl) == 0 };
+    struct run_cmd_opts mo = { .cluster = cl, .root = cluster_rank(cl) == 0 };
     if (!mo.root)
         snprintf(mo.who, sizeof mo.who, "run (rank %u)", cluster_rank(cl));
-    struct cmd_run_plan plan = { 0 };
+    struct campaign plan = { 0 };
     struct store *st = NULL;
-    struct cmd_run_row *rows = NULL;
+    struct run_cmd_row *rows = NULL;
     int64_t *ids = NULL;
     struct errbuf eb;
     errbuf_clear(&eb);
-    int status = CMD_EXIT_USAGE;
-    int prc = cmd_run_parse_opts(argc, argv, true, &mo);
+    int status = ARGS_EXIT_USAGE;
+    int prc = run_cmd_parse_opts(argc, argv, true, &mo);
     if (prc != 0) {
         if (prc > 0) {
-            cmd_run_usage(stdout);
+            run_cmd_usage(stdout);
             status = EXIT_SUCCESS;
         }
         goto out;
     }
     if (mo.jobs > 1 && cluster_size(cl) > 1) {
-        fprintf(stderr,
-                "fedbits %s: --jobs runs sweep combinations in processes of its own; "
-                "under mpirun the ranks share each run (drop --jobs)\n",
-                cmd_run_who(&mo));
+        args_error(run_cmd_who(&mo), "--jobs runs sweep combinations in processes of its own; "
+                                     "under mpirun the ranks share each run (drop --jobs)");
         goto out;
     }
-    if (cmd_run_plan_init(&plan, &mo, &eb) < 0) {
-        cmd_run_rank_error(&mo, &eb);
+    if (campaign_open(&plan, mo.scenario, mo.sets, mo.n_sets, mo.no_sweep, &eb) < 0) {
+        run_cmd_rank_error(&mo, &eb);
         goto out;
     }
-    /* Validate every combination before anything runs. */
     struct scenario first = { 0 };
-    for (size_t i = 0; i < plan.n; i++) {
-        struct scenario s;
-        if (cmd_run_plan_load(&plan, &mo, i, &s, &eb) < 0) {
-            cmd_run_rank_error(&mo, &eb);
-            scenario_release(&first);
-            goto out;
-        }
-        if (i == 0)
-            first = s;
-        else
-            scenario_release(&s);
-    }
-    if (mo.dry_run && !mo.root) {
-        scenario_release(&first);
-        status = EXIT_SUCCESS;
+    if (run_cmd_check_all(&plan, &mo, &first) < 0)
         goto out;
-    }
     if (mo.dry_run) {
-        printf("%zu run%s of '%s' -> %s\n", plan.n, plan.n == 1 ? "" : "s", first.name,
-               first.output.db);
-        for (size_t i = 0; i < plan.n; i++) {
-            char *label = cmd_run_label(&plan, i);
-            printf("  %zu: %s\n", i + 1, label != NULL ? label : "(no sweep)");
-            mem_free(label);
-        }
+        if (mo.root)
+            run_cmd_print_dry_run(&plan, &first);
         scenario_release(&first);
         status = EXIT_SUCCESS;
         goto out;
     }
     /* Only rank 0 writes the database; the other ranks compute their share of each run. */
     if (mo.root && store_open(&st, first.output.db, &eb) < 0) {
-        cmd_run_print_error("run", &eb);
+        run_cmd_print_error("run", &eb);
         scenario_release(&first);
         status = EXIT_FAILURE;
         goto out;
@@ -714,76 +727,34 @@ cmd_run(int argc, char **argv, struct cluster *cl)
     char db[SCENARIO_PATH_BYTES];
     snprintf(db, sizeof db, "%s", first.output.db);
     scenario_release(&first);
-    cmd_run_install_signals();
+    run_cmd_install_signals();
 
     int64_t sweep_id = 0;
     char now[32];
     wallclock_utc_iso8601(now, sizeof now);
     if (plan.sweep.n > 0 && st != NULL &&
-        store_begin_sweep(st, plan.sweep.n > 0 ? plan.name : "", plan.text, plan.sweep.label_keys,
-                          plan.n, now, &sweep_id, &eb) < 0) {
-        cmd_run_print_error("run", &eb);
+        store_begin_sweep(st, plan.name, plan.text, plan.sweep.label_keys, plan.n, now, &sweep_id,
+                          &eb) < 0) {
+        run_cmd_print_error("run", &eb);
         status = EXIT_FAILURE;
         goto out;
     }
     rows = mem_calloc(plan.n, sizeof *rows);
     ids = mem_calloc(plan.n, sizeof *ids);
     if (rows == NULL || ids == NULL) {
-        fprintf(stderr, "fedbits run: out of memory\n");
+        args_error("run", "out of memory");
         status = EXIT_FAILURE;
         goto out;
     }
     bool parallel = mo.jobs > 1 && plan.n > 1;
-    status = EXIT_SUCCESS;
-    for (size_t i = 0; i < plan.n && !cmd_run_signal_stop; i++) {
-        struct scenario s;
-        if (cmd_run_plan_load(&plan, &mo, i, &s, &eb) < 0) {
-            cmd_run_rank_error(&mo, &eb);
-            status = EXIT_FAILURE;
-            break;
-        }
-        char *json = scenario_to_json(&s);
-        /* Two runs of the same experiment written to different databases match. */
-        char *hash_json = scenario_identity(&s);
-        rows[i].label = cmd_run_label(&plan, i);
-        struct store_run_info info = {
-            .name = s.name,
-            .scenario_text = s.source_text,
-            .config_json = json != NULL ? json : "{}",
-            .hash_json = hash_json,
-            .seed = s.seed,
-            .version = FEDBITS_VERSION,
-            .started_at = now,
-            .sweep_id = sweep_id,
-            .sweep_index = i + 1,
-            .sweep_label = rows[i].label,
-        };
-        int rc = json == NULL || hash_json == NULL ? errbuf_set(&eb, -ERR_NOMEM, "out of memory")
-                 : st == NULL                      ? 0
-                 : parallel                        ? store_queue_run(st, &info, &ids[i], &eb)
-                                                   : store_begin_run(st, &info, &ids[i], &eb);
-        mem_free(json);
-        mem_free(hash_json);
-        if (rc < 0) {
-            cmd_run_print_error("run", &eb);
-            scenario_release(&s);
-            status = EXIT_FAILURE;
-            break;
-        }
-        if (!parallel) {
-            int one = cmd_run_execute(&s, st, ids[i], &mo, plan.sweep.n == 0, &rows[i]);
-            if (one != EXIT_SUCCESS && status != CMD_EXIT_INTERRUPTED)
-                status = one;
-        }
-        scenario_release(&s);
-    }
+    status = run_cmd_sequence(&plan, &mo, st, sweep_id, now, parallel, ids, rows);
     if (parallel && status == EXIT_SUCCESS) {
         store_close(st);
         st = NULL;
-        status = cmd_run_parallel(&plan, &mo, db, ids, rows);
+        status = run_cmd_parallel(&plan, &mo, db, ids, rows);
     }
     if (plan.sweep.n > 0 && mo.root)
-        cmd_run_print_table(rows, plan.n, db);
+        run_cmd_print_table(rows, plan.n, db);
 out:
     if (rows != NULL) {
         for (size_t i = 0; i < plan.n; i++)
@@ -792,23 +763,23 @@ out:
     mem_free(rows);
     mem_free(ids);
     store_close(st);
-    cmd_run_plan_release(&plan);
+    campaign_release(&plan);
     mem_free(mo.sets);
     return status;
 }
 
 int
-cmd_run_validate(int argc, char **argv)
+run_cmd_validate(int argc, char **argv)
 {
-    struct cmd_run_opts mo = { .root = true };
-    struct cmd_run_plan plan = { 0 };
+    struct run_cmd_opts mo = { .root = true };
+    struct campaign plan = { 0 };
     struct errbuf eb;
     errbuf_clear(&eb);
-    int status = CMD_EXIT_USAGE;
-    int prc = cmd_run_parse_opts(argc, argv, false, &mo);
+    int status = ARGS_EXIT_USAGE;
+    int prc = run_cmd_parse_opts(argc, argv, false, &mo);
     if (prc != 0) {
         if (prc > 0) {
-            cmd_run_validate_usage(stdout);
+            run_cmd_validate_usage(stdout);
             status = EXIT_SUCCESS;
         }
         goto out;
@@ -817,14 +788,14 @@ cmd_run_validate(int argc, char **argv)
         fprintf(stderr, "fedbits validate: which scenario? (fedbits validate SCENARIO.yaml)\n");
         goto out;
     }
-    if (cmd_run_plan_init(&plan, &mo, &eb) < 0) {
-        cmd_run_print_error("validate", &eb);
+    if (campaign_open(&plan, mo.scenario, mo.sets, mo.n_sets, mo.no_sweep, &eb) < 0) {
+        run_cmd_print_error("validate", &eb);
         goto out;
     }
     for (size_t i = 0; i < plan.n; i++) {
         struct scenario s;
-        if (cmd_run_plan_load(&plan, &mo, i, &s, &eb) < 0) {
-            cmd_run_print_error("validate", &eb);
+        if (campaign_load(&plan, i, &s, &eb) < 0) {
+            run_cmd_print_error("validate", &eb);
             goto out;
         }
         if (i == 0) {
@@ -849,13 +820,13 @@ cmd_run_validate(int argc, char **argv)
     }
     status = EXIT_SUCCESS;
 out:
-    cmd_run_plan_release(&plan);
+    campaign_release(&plan);
     mem_free(mo.sets);
     return status;
 }
 
 static void
-cmd_run_resume_usage(FILE *f)
+run_cmd_resume_usage(FILE *f)
 {
     fprintf(f, "usage: fedbits resume RESULTS.db --run ID [--threads N] [--quiet]\n"
                "\n"
@@ -872,7 +843,7 @@ cmd_run_resume_usage(FILE *f)
 }
 
 int
-cmd_run_resume(int argc, char **argv)
+run_cmd_resume(int argc, char **argv)
 {
     enum { OPT_RUN = 256, OPT_THREADS };
     static const struct option opts[] = {
@@ -882,38 +853,34 @@ cmd_run_resume(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    struct cmd_run_opts mo = { .root = true };
+    struct run_cmd_opts mo = { .root = true };
     uint64_t run_id = 0;
-    optind = 1;
-    opterr = 0;
+    struct args a = args_start("resume", argc, argv);
     for (;;) {
-        int c = getopt_long(argc, argv, "qh", opts, NULL);
+        int c = args_next(&a, "qh", opts);
         if (c == -1)
             break;
         if (c == 'h') {
-            cmd_run_resume_usage(stdout);
+            run_cmd_resume_usage(stdout);
             return EXIT_SUCCESS;
         }
         if (c == 'q') {
             mo.quiet = true;
             continue;
         }
-        uint64_t *v = c == OPT_RUN ? &run_id : c == OPT_THREADS ? &mo.threads : NULL;
-        uint64_t max = c == OPT_RUN ? UINT64_C(9200000000000000000) : 1024;
-        if (v == NULL || cmd_run_parse_u64(optarg, max, v) < 0 || *v == 0) {
-            fprintf(stderr, "fedbits resume: bad option or value (try 'fedbits resume --help')\n");
-            return CMD_EXIT_USAGE;
-        }
+        if (c == '?' ||
+            (c == OPT_RUN &&
+             args_uint("resume", "--run", optarg, 1, RUN_CMD_ID_MAX, &run_id) < 0) ||
+            (c == OPT_THREADS &&
+             args_uint("resume", "--threads", optarg, 1, RUN_CMD_THREADS_MAX, &mo.threads) < 0))
+            return ARGS_EXIT_USAGE;
     }
-    if (optind != argc - 1 || run_id == 0) {
-        fprintf(stderr, "fedbits resume: which database and run? "
-                        "(fedbits resume RESULTS.db --run ID)\n");
-        return CMD_EXIT_USAGE;
-    }
+    if (optind != argc - 1 || run_id == 0)
+        return args_error("resume", "which database and run? (fedbits resume RESULTS.db --run ID)");
     const char *db = argv[optind];
     if (access(db, R_OK | W_OK) != 0) {
         fprintf(stderr, "%s: error: cannot open the results database: %s\n", db, strerror(errno));
-        return CMD_EXIT_USAGE;
+        return ARGS_EXIT_USAGE;
     }
     struct errbuf eb;
     errbuf_clear(&eb);
@@ -927,14 +894,14 @@ cmd_run_resume(int argc, char **argv)
     char status_text[16];
     if (store_open(&st, db, &eb) < 0 ||
         store_run_config(st, (int64_t)run_id, &config, status_text, &eb) < 0) {
-        cmd_run_print_error("resume", &eb);
-        status = eb.code == -ERR_NOTFOUND ? CMD_EXIT_USAGE : EXIT_FAILURE;
+        run_cmd_print_error("resume", &eb);
+        status = eb.code == -ERR_NOTFOUND ? ARGS_EXIT_USAGE : EXIT_FAILURE;
         goto out;
     }
     if (strcmp(status_text, "finished") == 0) {
         fprintf(stderr, "fedbits resume: run %llu of '%s' already finished\n",
                 (unsigned long long)run_id, db);
-        status = CMD_EXIT_USAGE;
+        status = ARGS_EXIT_USAGE;
         goto out;
     }
     char db_set[SCENARIO_PATH_BYTES + 16];
@@ -945,7 +912,7 @@ cmd_run_resume(int argc, char **argv)
     if (scenario_load_resolved(&s, name, config, strlen(config), sets, 1, &eb) < 0 ||
         store_load_checkpoint(st, (int64_t)run_id, &state, &state_len, &round, &eb) < 0 ||
         store_rewind_run(st, (int64_t)run_id, round, &eb) < 0) {
-        cmd_run_print_error("resume", &eb);
+        run_cmd_print_error("resume", &eb);
         goto out;
     }
     if (!mo.quiet)
@@ -953,8 +920,8 @@ cmd_run_resume(int argc, char **argv)
                 (unsigned long long)round, state == NULL ? " (no checkpoint: from the start)" : "");
     mo.resume = state;
     mo.resume_len = state_len;
-    cmd_run_install_signals();
-    status = cmd_run_execute(&s, st, (int64_t)run_id, &mo, true, NULL);
+    run_cmd_install_signals();
+    status = run_cmd_execute(&s, st, (int64_t)run_id, &mo, true, NULL);
 out:
     scenario_release(&s);
     mem_free(state);

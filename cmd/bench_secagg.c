@@ -1,14 +1,14 @@
 /*
- * cmd_bench_secagg: `fedbits bench secagg`. For each cohort size n it runs one complete
- * round of the engine (SecAgg+ with (k, t) from the reference §2.3 rule at 5 % corruption
- * and 5 % dropouts; also classic SecAgg on the complete graph for n <= 100) with 5 % of the
- * clients dropping before their masked input (so the server rebuilds their pairwise masks),
- * in full and accounting mode, and prints client and server seconds per round and bytes per
- * client. Clients of one phase run in parallel (OpenMP when built with it); the server runs
- * on one thread. It also measures mask generation (prg_add_u64) against libsodium's raw
- * ChaCha20-IETF keystream on the same byte count in the same run.
+ * bench_secagg: `fedbits bench secagg`. For each cohort size n it runs one complete
+ * round of the engine (SecAgg+ with (k, t) from the rule of Bell et al., CCS 2020,
+ * aggregator/secagg_graph.h, at 5 % corruption and 5 % dropouts; also classic SecAgg on the
+ * complete graph for n <= 100) with 5 % of the clients dropping before their masked input (so the
+ * server rebuilds their pairwise masks), in full and accounting mode, and prints client and server
+ * seconds per round and bytes per client. Clients of one phase run in parallel (OpenMP when built
+ * with it); the server runs on one thread. It also measures mask generation (prg_add_u64) against
+ * libsodium's raw ChaCha20-IETF keystream on the same byte count in the same run.
  */
-#include "sim/cmd_secagg.h"
+#include "cmd/bench_secagg.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -23,6 +23,8 @@
 #include "base/mem.h"
 #include "base/rng.h"
 #include "clients/secagg_client.h"
+#include "cmd/args.h"
+#include "cmd/table.h"
 #include "crypto/prg.h"
 #include "crypto/ring.h"
 #include "fedbits_config.h"
@@ -32,20 +34,20 @@
 #endif
 #include "base/banned.h"
 
-#define BENCH_MAX_ROWS 16
+#define BENCH_SECAGG_MAX_ROWS 16
 
-struct bench_opts {
-    uint32_t clients[BENCH_MAX_ROWS];
+struct bench_secagg_opts {
+    uint32_t clients[BENCH_SECAGG_MAX_ROWS];
     size_t n_clients;
     size_t dim;
     bool full, accounting;
-    bool csv;
+    enum table_format format;
     double drop_rate;
     unsigned value_bits;
     uint64_t seed;
 };
 
-struct bench_row {
+struct bench_secagg_row {
     const char *graph;
     uint32_t n, degree, t;
     unsigned ring_bits;
@@ -60,101 +62,98 @@ struct bench_row {
 };
 
 static void
-bench_usage(FILE *f)
+bench_secagg_usage(FILE *f)
 {
-    fprintf(f, "usage: fedbits bench secagg [--clients N]... [--dim D] [--mode full|accounting]\n"
-               "         [--format table|csv] [--drop F] [--value-bits B] [--seed S]\n"
-               "Defaults: --clients 100 --clients 1000 --dim 100000, both modes, 5%% of the\n"
-               "clients dropping before their masked input, 16-bit inputs.\n");
-}
-
-static bool
-bench_parse_u64(const char *s, uint64_t *v)
-{
-    char *end = NULL;
-    errno = 0;
-    unsigned long long x = strtoull(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || s[0] == '-')
-        return false;
-    *v = x;
-    return true;
+    fprintf(f,
+            "usage: fedbits bench secagg [--clients N]... [--dim D] [--mode full|accounting]\n"
+            "         [--format table|csv|json|markdown] [--drop F] [--value-bits B] [--seed S]\n"
+            "Defaults: --clients 100 --clients 1000 --dim 100000, both modes, 5%% of the\n"
+            "clients dropping before their masked input, 16-bit inputs.\n");
 }
 
 static int
-bench_parse(struct bench_opts *o, int argc, char **argv)
+bench_secagg_parse(struct bench_secagg_opts *o, int argc, char **argv)
 {
-    *o = (struct bench_opts){ .dim = 100000,
-                              .full = true,
-                              .accounting = true,
-                              .drop_rate = 0.05,
-                              .value_bits = 16,
-                              .seed = 1 };
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    enum { OPT_CLIENTS = 256, OPT_DIM, OPT_MODE, OPT_FORMAT, OPT_DROP, OPT_VALUE_BITS, OPT_SEED };
+    static const struct option opts[] = {
+        { "clients", required_argument, NULL, OPT_CLIENTS },
+        { "dim", required_argument, NULL, OPT_DIM },
+        { "mode", required_argument, NULL, OPT_MODE },
+        { "format", required_argument, NULL, OPT_FORMAT },
+        { "drop", required_argument, NULL, OPT_DROP },
+        { "value-bits", required_argument, NULL, OPT_VALUE_BITS },
+        { "seed", required_argument, NULL, OPT_SEED },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    *o = (struct bench_secagg_opts){ .dim = 100000,
+                                     .full = true,
+                                     .accounting = true,
+                                     .drop_rate = 0.05,
+                                     .value_bits = 16,
+                                     .seed = 1 };
+    struct args a = args_start("bench secagg", argc, argv);
+    for (;;) {
+        int c = args_next(&a, "h", opts);
+        if (c == -1)
+            break;
+        const char *v = optarg;
         uint64_t x;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            bench_usage(stdout);
+        switch (c) {
+        case 'h':
+            bench_secagg_usage(stdout);
             return 1;
-        }
-        if (v == NULL) {
-            fprintf(stderr, "fedbits bench secagg: '%s' needs a value\n", a);
-            return -1;
-        }
-        i++;
-        if (strcmp(a, "--clients") == 0) {
-            if (!bench_parse_u64(v, &x) || x < 3 || x > SECAGG_WIRE_CLIENTS_MAX ||
-                o->n_clients == BENCH_MAX_ROWS) {
-                fprintf(stderr, "fedbits bench secagg: bad --clients '%s'\n", v);
+        case OPT_CLIENTS:
+            if (o->n_clients == BENCH_SECAGG_MAX_ROWS) {
+                args_error(a.cmd, "too many --clients values");
                 return -1;
             }
+            if (args_uint(a.cmd, "--clients", v, 3, SECAGG_WIRE_CLIENTS_MAX, &x) < 0)
+                return -1;
             o->clients[o->n_clients++] = (uint32_t)x;
-        } else if (strcmp(a, "--dim") == 0) {
-            if (!bench_parse_u64(v, &x) || x < 1 || x > (UINT64_C(1) << 30)) {
-                fprintf(stderr, "fedbits bench secagg: bad --dim '%s'\n", v);
+            break;
+        case OPT_DIM:
+            if (args_uint(a.cmd, "--dim", v, 1, UINT64_C(1) << 30, &x) < 0)
                 return -1;
-            }
             o->dim = (size_t)x;
-        } else if (strcmp(a, "--mode") == 0) {
+            break;
+        case OPT_MODE:
             o->full = strcmp(v, "full") == 0;
             o->accounting = strcmp(v, "accounting") == 0;
             if (!o->full && !o->accounting) {
-                fprintf(stderr, "fedbits bench secagg: unknown --mode '%s'\n", v);
+                args_error(a.cmd, "unknown --mode '%s' (full, accounting)", v);
                 return -1;
             }
-        } else if (strcmp(a, "--format") == 0) {
-            if (strcmp(v, "csv") != 0 && strcmp(v, "table") != 0) {
-                fprintf(stderr, "fedbits bench secagg: unknown --format '%s'\n", v);
+            break;
+        case OPT_FORMAT:
+            if (table_parse_format(v, true, &o->format) < 0) {
+                args_error(a.cmd, "unknown --format '%s' (table, csv, json, markdown)", v);
                 return -1;
             }
-            o->csv = strcmp(v, "csv") == 0;
-        } else if (strcmp(a, "--drop") == 0) {
-            char *end = NULL;
-            errno = 0;
-            o->drop_rate = strtod(v, &end);
-            if (errno != 0 || end == v || *end != '\0' || !(o->drop_rate >= 0) ||
-                o->drop_rate >= 0.5) {
-                fprintf(stderr, "fedbits bench secagg: bad --drop '%s'\n", v);
+            break;
+        case OPT_DROP:
+            if (args_number(a.cmd, "--drop", v, &o->drop_rate) < 0)
+                return -1;
+            if (!(o->drop_rate >= 0) || o->drop_rate >= 0.5) {
+                args_error(a.cmd, "--drop '%s' must be a fraction in [0, 0.5)", v);
                 return -1;
             }
-        } else if (strcmp(a, "--value-bits") == 0) {
-            if (!bench_parse_u64(v, &x) || x < 1 || x > 32) {
-                fprintf(stderr, "fedbits bench secagg: bad --value-bits '%s'\n", v);
+            break;
+        case OPT_VALUE_BITS:
+            if (args_uint(a.cmd, "--value-bits", v, 1, 32, &x) < 0)
                 return -1;
-            }
             o->value_bits = (unsigned)x;
-        } else if (strcmp(a, "--seed") == 0) {
-            if (!bench_parse_u64(v, &x)) {
-                fprintf(stderr, "fedbits bench secagg: bad --seed '%s'\n", v);
+            break;
+        case OPT_SEED:
+            if (args_uint(a.cmd, "--seed", v, 0, UINT64_MAX, &o->seed) < 0)
                 return -1;
-            }
-            o->seed = x;
-        } else {
-            fprintf(stderr, "fedbits bench secagg: unknown option '%s'\n", a);
-            bench_usage(stderr);
+            break;
+        default:
             return -1;
         }
     }
+    if (args_operand(&a, NULL, NULL) != 0)
+        return -1;
     if (o->n_clients == 0) {
         o->clients[o->n_clients++] = 100;
         o->clients[o->n_clients++] = 1000;
@@ -163,15 +162,36 @@ bench_parse(struct bench_opts *o, int argc, char **argv)
 }
 
 static double
-bench_seconds(int64_t ns)
+bench_secagg_seconds(int64_t ns)
 {
     return (double)ns * 1e-9;
 }
 
+/* The server's requests of phase ph to every client still in (NULL for the others). */
+static int
+bench_secagg_requests(struct secagg_server *s, enum secagg_phase ph, uint32_t n,
+                      unsigned char **req, size_t *req_len, double *down, struct errbuf *eb)
+{
+    int rc = 0;
+    for (uint32_t u = 0; rc == 0 && u < n; u++) {
+        size_t len = 0;
+        req[u] = NULL;
+        if (secagg_server_dropped_phase(s, u) >= 0 ||
+            secagg_server_message_for(s, ph, u, NULL, 0, &len, NULL) < 0)
+            continue;
+        req[u] = mem_alloc(len);
+        if (req[u] == NULL)
+            return errbuf_set(eb, -ERR_NOMEM, "out of memory");
+        rc = secagg_server_message_for(s, ph, u, req[u], len, &req_len[u], eb);
+        down[u] += (double)req_len[u];
+    }
+    return rc;
+}
+
 /* One round; fills the timing and byte fields of row. */
 static int
-bench_round(struct bench_row *row, const struct secagg_params *p, const uint64_t *x,
-            const uint8_t *drops, struct errbuf *eb)
+bench_secagg_round(struct bench_secagg_row *row, const struct secagg_params *p, const uint64_t *x,
+                   const uint8_t *drops, struct errbuf *eb)
 {
     const uint32_t n = p->n;
     struct secagg_server *s = NULL;
@@ -202,20 +222,7 @@ bench_round(struct bench_row *row, const struct secagg_params *p, const uint64_t
         enum secagg_phase ph = phases[i];
         /* Requests first (server, one thread). */
         t0 = wallclock_ns();
-        for (uint32_t u = 0; rc == 0 && u < n; u++) {
-            size_t len = 0;
-            req[u] = NULL;
-            if (secagg_server_dropped_phase(s, u) >= 0 ||
-                secagg_server_message_for(s, ph, u, NULL, 0, &len, NULL) < 0)
-                continue;
-            req[u] = mem_alloc(len);
-            if (req[u] == NULL) {
-                rc = errbuf_set(eb, -ERR_NOMEM, "out of memory");
-                break;
-            }
-            rc = secagg_server_message_for(s, ph, u, req[u], len, &req_len[u], eb);
-            down[u] += (double)req_len[u];
-        }
+        rc = bench_secagg_requests(s, ph, n, req, req_len, down, eb);
         server_ns += wallclock_ns() - t0;
         if (rc < 0)
             break;
@@ -261,9 +268,9 @@ bench_round(struct bench_row *row, const struct secagg_params *p, const uint64_t
         server_ns += wallclock_ns() - t0;
     }
     row->rc = rc;
-    row->wall_s = bench_seconds(wallclock_ns() - t_round);
-    row->client_s = bench_seconds(client_ns) / n;
-    row->server_s = bench_seconds(server_ns);
+    row->wall_s = bench_secagg_seconds(wallclock_ns() - t_round);
+    row->client_s = bench_secagg_seconds(client_ns) / n;
+    row->server_s = bench_secagg_seconds(server_ns);
     uint32_t survivors = 0;
     double up_sum = 0, down_sum = 0;
     for (uint32_t u = 0; u < n; u++)
@@ -309,7 +316,7 @@ out:
  * as little as possible; both figures see the same conditions.
  */
 static int
-bench_prg_speed(double *raw_s, double *mask_s, double *slice_s, struct errbuf *eb)
+bench_secagg_prg_speed(double *raw_s, double *mask_s, double *slice_s, struct errbuf *eb)
 {
     const size_t n = (size_t)1 << 20; /* elements, k = 26: 4 keystream bytes each = 4 MiB */
     const unsigned k = 26;
@@ -336,12 +343,12 @@ bench_prg_speed(double *raw_s, double *mask_s, double *slice_s, struct errbuf *e
         int64_t t3 = wallclock_ns();
         if (rep == 0)
             continue; /* warm-up */
-        if (bench_seconds(t1 - t0) < *raw_s)
-            *raw_s = bench_seconds(t1 - t0);
-        if (bench_seconds(t2 - t1) < *mask_s)
-            *mask_s = bench_seconds(t2 - t1);
-        if (bench_seconds(t3 - t2) < *slice_s)
-            *slice_s = bench_seconds(t3 - t2);
+        if (bench_secagg_seconds(t1 - t0) < *raw_s)
+            *raw_s = bench_secagg_seconds(t1 - t0);
+        if (bench_secagg_seconds(t2 - t1) < *mask_s)
+            *mask_s = bench_secagg_seconds(t2 - t1);
+        if (bench_secagg_seconds(t3 - t2) < *slice_s)
+            *slice_s = bench_secagg_seconds(t3 - t2);
     }
 out:
     mem_free(acc);
@@ -349,41 +356,61 @@ out:
     return rc;
 }
 
-static void
-bench_print(const struct bench_opts *o, const struct bench_row *rows, size_t nrows)
+/* The rows in the chosen format; -1 when out of memory. */
+static int
+bench_secagg_print(const struct bench_secagg_opts *o, const struct bench_secagg_row *rows,
+                   size_t nrows)
 {
-    if (o->csv)
-        printf("graph,n,degree,t,ring_bits,dim,mode,client_s,server_s,wall_s,up_bytes,"
-               "down_bytes,included,status\n");
-    else
-        printf("%-8s %7s %6s %5s %4s %-10s %9s %9s %9s %12s %12s %8s\n", "graph", "n", "degree",
-               "t", "k", "mode", "client_s", "server_s", "wall_s", "up_B/client", "down_B/client",
-               "included");
-    for (size_t i = 0; i < nrows; i++) {
-        const struct bench_row *r = &rows[i];
-        if (o->csv)
-            printf("%s,%u,%u,%u,%u,%zu,%s,%.6f,%.6f,%.6f,%.0f,%.0f,%u,%s\n", r->graph, r->n,
-                   r->degree, r->t, r->ring_bits, o->dim, r->mode, r->client_s, r->server_s,
-                   r->wall_s, r->up_bytes, r->down_bytes, r->included,
-                   r->rc == 0 ? "ok" : errbuf_code_name(r->rc));
-        else
-            printf("%-8s %7u %6u %5u %4u %-10s %9.4f %9.4f %9.3f %12.0f %12.0f %8u%s\n", r->graph,
-                   r->n, r->degree, r->t, r->ring_bits, r->mode, r->client_s, r->server_s,
-                   r->wall_s, r->up_bytes, r->down_bytes, r->included,
-                   r->rc == 0 ? "" : "  ABORTED");
+    static const struct table_col cols[] = {
+        { "graph", "graph", TABLE_TEXT },         { "n", "n", TABLE_NUM },
+        { "degree", "degree", TABLE_NUM },        { "t", "t", TABLE_NUM },
+        { "ring_bits", "k", TABLE_NUM },          { "dim", "dim", TABLE_NUM },
+        { "mode", "mode", TABLE_TEXT },           { "client_s", "client_s", TABLE_NUM },
+        { "server_s", "server_s", TABLE_NUM },    { "wall_s", "wall_s", TABLE_NUM },
+        { "up_bytes", "up_B/client", TABLE_NUM }, { "down_bytes", "down_B/client", TABLE_NUM },
+        { "included", "included", TABLE_NUM },    { "status", "status", TABLE_TEXT },
+    };
+    enum { C_DIM = 5 };
+    struct table tb = table_make(cols, sizeof cols / sizeof cols[0]);
+    int rc = 0;
+    for (size_t k = 0; k < nrows && rc == 0; k++) {
+        const struct bench_secagg_row *r = &rows[k];
+        long row = table_add_row(&tb);
+        if (row < 0) {
+            rc = -1;
+            break;
+        }
+        size_t i = (size_t)row;
+        rc = table_set(&tb, i, 0, "%s", r->graph) | table_set(&tb, i, 1, "%u", r->n) |
+             table_set(&tb, i, 2, "%u", r->degree) | table_set(&tb, i, 3, "%u", r->t) |
+             table_set(&tb, i, 4, "%u", r->ring_bits) | table_set(&tb, i, C_DIM, "%zu", o->dim) |
+             table_set(&tb, i, 6, "%s", r->mode) | table_set(&tb, i, 7, "%.6f", r->client_s) |
+             table_set(&tb, i, 8, "%.6f", r->server_s) | table_set(&tb, i, 9, "%.6f", r->wall_s) |
+             table_set(&tb, i, 10, "%.0f", r->up_bytes) |
+             table_set(&tb, i, 11, "%.0f", r->down_bytes) |
+             table_set(&tb, i, 12, "%u", r->included) |
+             table_set(&tb, i, 13, "%s", r->rc == 0 ? "ok" : errbuf_code_name(r->rc));
     }
+    if (rc == 0) {
+        struct table_view view = table_all(&tb);
+        if (o->format == TABLE_FORMAT_TEXT || o->format == TABLE_FORMAT_MARKDOWN)
+            view.mask &= ~(UINT64_C(1) << C_DIM); /* in the heading line */
+        table_print(stdout, &tb, &view, o->format);
+    }
+    table_release(&tb);
+    return rc != 0 ? -1 : 0;
 }
 
 int
-cmd_bench_secagg(int argc, char **argv)
+bench_secagg_cmd(int argc, char **argv)
 {
-    struct bench_opts o;
-    int prc = bench_parse(&o, argc, argv);
+    struct bench_secagg_opts o;
+    int prc = bench_secagg_parse(&o, argc, argv);
     if (prc != 0)
-        return prc > 0 ? 0 : 2;
+        return prc > 0 ? ARGS_EXIT_OK : ARGS_EXIT_USAGE;
     struct errbuf eb;
     errbuf_clear(&eb);
-    struct bench_row rows[BENCH_MAX_ROWS * 4];
+    struct bench_secagg_row rows[BENCH_SECAGG_MAX_ROWS * 4];
     size_t nrows = 0;
     uint64_t *x = mem_alloc(o.dim * sizeof *x);
     if (x == NULL) {
@@ -398,7 +425,7 @@ cmd_bench_secagg(int argc, char **argv)
 #if FEDBITS_HAVE_OPENMP
     threads = omp_get_max_threads();
 #endif
-    if (!o.csv)
+    if (o.format == TABLE_FORMAT_TEXT || o.format == TABLE_FORMAT_MARKDOWN)
         printf("secagg bench: d = %zu, %u-bit inputs, %.0f%% of clients drop before the masked "
                "input, %d client thread(s)\n",
                o.dim, o.value_bits, 100 * o.drop_rate, threads);
@@ -452,15 +479,15 @@ cmd_bench_secagg(int argc, char **argv)
                     .round = 0,
                     .m = o.dim,
                 };
-                struct bench_row *row = &rows[nrows++];
-                *row = (struct bench_row){ .graph = complete ? "secagg" : "secagg+",
-                                           .n = n,
-                                           .degree = p.degree,
-                                           .t = p.t,
-                                           .ring_bits = ring,
-                                           .mode = mode == 0 ? "full" : "accounting" };
+                struct bench_secagg_row *row = &rows[nrows++];
+                *row = (struct bench_secagg_row){ .graph = complete ? "secagg" : "secagg+",
+                                                  .n = n,
+                                                  .degree = p.degree,
+                                                  .t = p.t,
+                                                  .ring_bits = ring,
+                                                  .mode = mode == 0 ? "full" : "accounting" };
                 errbuf_clear(&eb);
-                if (bench_round(row, &p, x, drops, &eb) < 0) {
+                if (bench_secagg_round(row, &p, x, drops, &eb) < 0) {
                     char msg[512];
                     fprintf(stderr, "fedbits bench secagg: n = %u: %s\n", n,
                             errbuf_format(&eb, msg, sizeof msg));
@@ -470,16 +497,19 @@ cmd_bench_secagg(int argc, char **argv)
         }
         mem_free(drops);
     }
-    bench_print(&o, rows, nrows);
+    if (bench_secagg_print(&o, rows, nrows) < 0) {
+        args_error("bench secagg", "out of memory");
+        status = ARGS_EXIT_FAILURE;
+    }
     double raw_s = 0, mask_s = 0, slice_s = 0;
     errbuf_clear(&eb);
-    if (bench_prg_speed(&raw_s, &mask_s, &slice_s, &eb) == 0) {
+    if (bench_secagg_prg_speed(&raw_s, &mask_s, &slice_s, &eb) == 0) {
         double mb = (double)((size_t)1 << 22) / 1e6;
-        if (o.csv)
+        if (o.format == TABLE_FORMAT_CSV)
             printf("# mask_generation,raw_chacha20_MBps,%.1f,prg_add_MBps,%.1f,ratio,%.3f,"
                    "client_slices_MBps,%.1f,ratio,%.3f\n",
                    mb / raw_s, mb / mask_s, mask_s / raw_s, mb / slice_s, slice_s / raw_s);
-        else
+        else if (o.format != TABLE_FORMAT_JSON) /* JSON output is the array alone */
             printf("mask generation (k = 26, one thread, 4 MiB): raw ChaCha20-IETF %.0f MB/s; "
                    "prg_add_u64 %.0f MB/s (%.2fx raw); in client slices of %d %.0f MB/s "
                    "(%.2fx raw)\n",

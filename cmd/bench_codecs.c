@@ -1,12 +1,12 @@
 /*
- * cmd_bench: `fedbits bench codecs [--dim D] [--format table|csv] [--reps R]`: encode and
+ * bench_codecs: `fedbits bench codecs [--dim D] [--format table|csv] [--reps R]`: encode and
  * decode time per coordinate of every codec, and of the randomized Hadamard transform alone
  * (row `rht`), at d = 2^16, 2^20, 2^22 or the given D. Each figure is the median of R timed
  * calls (after one untimed warm-up) on one thread; decode is codec_decode() of one message
  * (decode_add into a zeroed accumulator, then finish). GB/s counts the 4·d bytes of the
  * float32 vector.
  */
-#include "sim/cmd_codec.h"
+#include "cmd/bench_codecs.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -20,22 +20,24 @@
 #include "base/errbuf.h"
 #include "base/mem.h"
 #include "base/rng.h"
+#include "cmd/args.h"
+#include "cmd/table.h"
 #include "codec/codec.h"
 #include "codec/rht.h"
 #include "codec/turboquant.h"
 #include "sim/wallclock.h"
 #include "base/banned.h"
 
-#define BENCH_MAX_REPS 1000
+#define BENCH_CODECS_MAX_REPS 1000
 
-struct bench_row {
+struct bench_codecs_row {
     const char *name;
     enum codec_kind kind;
     double bits;
 };
 
 /* The bit width each codec is benchmarked at; `rht` is kind CODEC_KIND_COUNT. */
-static const struct bench_row bench_rows[] = {
+static const struct bench_codecs_row bench_codecs_rows[] = {
     { "rht", CODEC_KIND_COUNT, 0 },
     { "none", CODEC_NONE, 32 },
     { "drive", CODEC_DRIVE, 1 },
@@ -53,7 +55,7 @@ static const struct bench_row bench_rows[] = {
 };
 
 static double
-bench_median(double *t, size_t n)
+bench_codecs_median(double *t, size_t n)
 {
     gsl_sort(t, 1, n);
     return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
@@ -61,10 +63,10 @@ bench_median(double *t, size_t n)
 
 /* Times one row at dimension d; enc/dec in ns per coordinate (dec < 0: not applicable). */
 static int
-bench_one(const struct bench_row *row, size_t d, size_t reps, const float *x, double *enc,
-          double *dec)
+bench_codecs_one(const struct bench_codecs_row *row, size_t d, size_t reps, const float *x,
+                 double *enc, double *dec)
 {
-    double te[BENCH_MAX_REPS], td[BENCH_MAX_REPS];
+    double te[BENCH_CODECS_MAX_REPS], td[BENCH_CODECS_MAX_REPS];
     if (row->kind == CODEC_KIND_COUNT) {
         size_t D = rht_padded_len(d);
         float *v = mem_alloc_aligned(64, D * sizeof *v);
@@ -135,105 +137,138 @@ bench_one(const struct bench_row *row, size_t d, size_t reps, const float *x, do
         mem_free(msg);
         mem_free(out);
     }
-    *enc = bench_median(te, reps) / (double)d;
-    *dec = bench_median(td, reps) / (double)d;
+    *enc = bench_codecs_median(te, reps) / (double)d;
+    *dec = bench_codecs_median(td, reps) / (double)d;
     return 0;
 }
 
-int
-cmd_bench_codecs(int argc, char **argv)
+/* The options of bench codecs: 1 after --help, ARGS_EXIT_USAGE on an error, else 0. */
+static int
+bench_codecs_parse(int argc, char **argv, size_t *dims, size_t *ndims, size_t *reps,
+                   enum table_format *format)
 {
-    size_t dims[3] = { (size_t)1 << 16, (size_t)1 << 20, (size_t)1 << 22 };
-    size_t ndims = 3, reps = 0;
-    bool csv = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            printf("usage: fedbits bench codecs [--dim D]... [--reps R] [--format table|csv]\n"
+    enum { OPT_DIM = 256, OPT_REPS, OPT_FORMAT };
+    static const struct option opts[] = {
+        { "dim", required_argument, NULL, OPT_DIM },
+        { "reps", required_argument, NULL, OPT_REPS },
+        { "format", required_argument, NULL, OPT_FORMAT },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    struct args a = args_start("bench codecs", argc, argv);
+    for (;;) {
+        int c = args_next(&a, "h", opts);
+        if (c == -1)
+            break;
+        uint64_t n;
+        switch (c) {
+        case 'h':
+            printf("usage: fedbits bench codecs [--dim D]... [--reps R]\n"
+                   "                            [--format table|csv|json|markdown]\n"
                    "\n"
                    "Encode and decode time per coordinate (median of R repetitions) and GB/s\n"
                    "of every codec, and of the randomized Hadamard transform alone (row\n"
                    "'rht'), at d = 2^16, 2^20 and 2^22 or the --dim values given.\n");
-            return 0;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "fedbits bench %s: option '%s' needs a value\n", argv[0], a);
-            return 2;
-        }
-        const char *v = argv[++i];
-        char *end;
-        errno = 0;
-        if (strcmp(a, "--dim") == 0 || strcmp(a, "--reps") == 0) {
-            unsigned long long n = strtoull(v, &end, 10);
-            if (errno != 0 || *end != '\0' || end == v || v[0] == '-' || n == 0 ||
-                n > ((unsigned long long)1 << 28) ||
-                (strcmp(a, "--reps") == 0 && n > BENCH_MAX_REPS)) {
-                fprintf(stderr, "fedbits bench %s: %s '%s' is not a valid count\n", argv[0], a, v);
-                return 2;
-            }
-            if (strcmp(a, "--dim") == 0) {
-                dims[0] = (size_t)n;
-                ndims = 1;
-            } else {
-                reps = (size_t)n;
-            }
-        } else if (strcmp(a, "--format") == 0) {
-            if (strcmp(v, "csv") == 0)
-                csv = true;
-            else if (strcmp(v, "table") != 0) {
-                fprintf(stderr, "fedbits bench %s: unknown --format '%s' (table, csv)\n", argv[0],
-                        v);
-                return 2;
-            }
-        } else {
-            fprintf(stderr, "fedbits bench %s: unknown option '%s'\n", argv[0], a);
-            return 2;
+            return 1;
+        case OPT_DIM:
+            if (args_uint(a.cmd, "--dim", optarg, 1, UINT64_C(1) << 28, &n) < 0)
+                return ARGS_EXIT_USAGE;
+            dims[0] = (size_t)n;
+            *ndims = 1;
+            break;
+        case OPT_REPS:
+            if (args_uint(a.cmd, "--reps", optarg, 1, BENCH_CODECS_MAX_REPS, &n) < 0)
+                return ARGS_EXIT_USAGE;
+            *reps = (size_t)n;
+            break;
+        case OPT_FORMAT:
+            if (table_parse_format(optarg, true, format) < 0)
+                return args_error(a.cmd, "unknown --format '%s' (table, csv, json, markdown)",
+                                  optarg);
+            break;
+        default:
+            return ARGS_EXIT_USAGE;
         }
     }
-    if (csv)
-        printf("codec,bits,dim,encode_ns_per_coord,decode_ns_per_coord,encode_gbps,"
-               "decode_gbps\n");
-    else
-        printf("%-16s %5s %9s %12s %12s %10s %10s\n", "codec", "bits", "dim", "enc ns/crd",
-               "dec ns/crd", "enc GB/s", "dec GB/s");
+    if (args_operand(&a, NULL, NULL) != 0)
+        return ARGS_EXIT_USAGE;
+    return 0;
+}
+
+/* Adds one row of figures; -1 when out of memory. */
+static int
+bench_codecs_add(struct table *tb, const char *name, double bits, size_t d, double enc, double dec)
+{
+    long r = table_add_row(tb);
+    if (r < 0)
+        return -1;
+    size_t i = (size_t)r;
+    int rc = table_set(tb, i, 0, "%s", name) | table_set(tb, i, 1, "%g", bits) |
+             table_set(tb, i, 2, "%zu", d) | table_set(tb, i, 3, "%.4f", enc) |
+             table_set(tb, i, 4, "%.4f", dec) | table_set(tb, i, 5, "%.3f", 4.0 / enc) |
+             table_set(tb, i, 6, "%.3f", 4.0 / dec);
+    return rc != 0 ? -1 : 0;
+}
+
+int
+bench_codecs_cmd(int argc, char **argv)
+{
+    static const struct table_col cols[] = {
+        { "codec", "codec", TABLE_TEXT },
+        { "bits", "bits", TABLE_NUM },
+        { "dim", "dim", TABLE_NUM },
+        { "encode_ns_per_coord", "enc ns/crd", TABLE_NUM },
+        { "decode_ns_per_coord", "dec ns/crd", TABLE_NUM },
+        { "encode_gbps", "enc GB/s", TABLE_NUM },
+        { "decode_gbps", "dec GB/s", TABLE_NUM },
+    };
+    size_t dims[3] = { (size_t)1 << 16, (size_t)1 << 20, (size_t)1 << 22 };
+    size_t ndims = 3, reps = 0;
+    enum table_format format = TABLE_FORMAT_TEXT;
+    int prc = bench_codecs_parse(argc, argv, dims, &ndims, &reps, &format);
+    if (prc != 0)
+        return prc == 1 ? ARGS_EXIT_OK : prc;
+    struct table tb = table_make(cols, sizeof cols / sizeof cols[0]);
+    int status = ARGS_EXIT_FAILURE;
+    float *x = NULL;
     for (size_t di = 0; di < ndims; di++) {
         size_t d = dims[di];
         size_t r = reps != 0                ? reps
                    : d <= ((size_t)1 << 16) ? 101
                    : d <= ((size_t)1 << 20) ? 31
                                             : 11;
-        float *x = mem_alloc(d * sizeof *x);
-        if (x == NULL) {
-            fprintf(stderr, "fedbits bench: out of memory\n");
-            return 1;
-        }
+        x = mem_alloc(d * sizeof *x);
+        if (x == NULL)
+            goto nomem;
         struct rng rg;
         rng_init_stream(&rg, 1, RNG_PURPOSE_TEST, 1, 0);
         for (size_t i = 0; i < d; i++)
             x[i] = (float)gsl_ran_gaussian_ziggurat(rng_gsl(&rg), 1.0);
-        for (size_t k = 0; k < sizeof bench_rows / sizeof bench_rows[0]; k++) {
-            const struct bench_row *row = &bench_rows[k];
+        for (size_t k = 0; k < sizeof bench_codecs_rows / sizeof bench_codecs_rows[0]; k++) {
+            const struct bench_codecs_row *row = &bench_codecs_rows[k];
             size_t rr = row->kind == CODEC_TURBOQUANT_PROD || row->kind == CODEC_KASHIN_SQ
                             ? (r < 11 ? r : 11)
                             : r;
             double enc, dec;
-            int rc = bench_one(row, d, rr, x, &enc, &dec);
+            int rc = bench_codecs_one(row, d, rr, x, &enc, &dec);
             if (rc < 0) {
-                mem_free(x);
-                fprintf(stderr, "fedbits bench: %s failed\n", row->name);
-                return 1;
+                args_error("bench codecs", "%s failed", row->name);
+                goto out;
             }
-            if (rc > 0)
-                continue;
-            if (csv)
-                printf("%s,%g,%zu,%.4f,%.4f,%.3f,%.3f\n", row->name, row->bits, d, enc, dec,
-                       4.0 / enc, 4.0 / dec);
-            else
-                printf("%-16s %5g %9zu %12.4f %12.4f %10.3f %10.3f\n", row->name, row->bits, d, enc,
-                       dec, 4.0 / enc, 4.0 / dec);
-            fflush(stdout);
+            if (rc == 0 && bench_codecs_add(&tb, row->name, row->bits, d, enc, dec) < 0)
+                goto nomem;
         }
         mem_free(x);
+        x = NULL;
     }
-    return 0;
+    struct table_view all = table_all(&tb);
+    table_print(stdout, &tb, &all, format);
+    status = ARGS_EXIT_OK;
+    goto out;
+nomem:
+    args_error("bench codecs", "out of memory");
+out:
+    mem_free(x);
+    table_release(&tb);
+    return status;
 }

@@ -1,5 +1,5 @@
-/* cmd_plot: `fedbits plot`, through the embedded tools/plot.py. See cmd_plot.h. */
-#include "sim/cmd_plot.h"
+/* plot: `fedbits plot`, through the embedded tools/plot.py. See plot.h. */
+#include "cmd/plot.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -14,19 +14,18 @@
 #include <unistd.h>
 
 #include "base/mem.h"
+#include "cmd/args.h"
 #include "base/banned.h"
 
-#define CMD_PLOT_EXIT_FAILURE 1
-#define CMD_PLOT_EXIT_USAGE   2
 /* What the child exits with when no interpreter could be started (the shell's convention). */
-#define CMD_PLOT_EXIT_NOEXEC 127
+#define PLOT_EXIT_NOEXEC 127
 
-/* The embedded tools/plot.py (tools/embed, see sim/meson.build). */
-extern const char cmd_plot_script_py[];
-extern const size_t cmd_plot_script_py_len;
+/* The embedded tools/plot.py (tools/embed, see cmd/meson.build). */
+extern const char plot_script_py[];
+extern const size_t plot_script_py_len;
 
 static void
-cmd_plot_usage(FILE *f)
+plot_usage(FILE *f)
 {
     fprintf(f, "usage: fedbits plot RESULTS.db -o FILE.png|FILE.svg [--x AXIS] [--y METRIC]\n"
                "                    [--run ID]... [--sweep ID] [--title TITLE]\n"
@@ -51,7 +50,7 @@ cmd_plot_usage(FILE *f)
 }
 
 static bool
-cmd_plot_one_of(const char *s, const char *const *choices, size_t n)
+plot_one_of(const char *s, const char *const *choices, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         if (strcmp(s, choices[i]) == 0)
@@ -59,19 +58,16 @@ cmd_plot_one_of(const char *s, const char *const *choices, size_t n)
     return false;
 }
 
+/* True when s, the value of option flag, is a run or sweep id (else prints why). */
 static bool
-cmd_plot_is_id(const char *s)
+plot_is_id(const char *cmd, const char *flag, const char *s)
 {
-    if (s[0] < '1' || s[0] > '9' || strlen(s) > 18)
-        return false;
-    for (const char *p = s; *p != '\0'; p++)
-        if (*p < '0' || *p > '9')
-            return false;
-    return true;
+    uint64_t id;
+    return args_uint(cmd, flag, s, 1, INT64_MAX, &id) == 0;
 }
 
 static bool
-cmd_plot_has_suffix(const char *s, const char *suffix)
+plot_has_suffix(const char *s, const char *suffix)
 {
     size_t n = strlen(s), k = strlen(suffix);
     return n > k && strcasecmp(s + n - k, suffix) == 0;
@@ -79,7 +75,7 @@ cmd_plot_has_suffix(const char *s, const char *suffix)
 
 /* Writes the embedded script to a new private temporary file; its path goes to path. */
 static int
-cmd_plot_write_script(char *path, size_t len)
+plot_write_script(char *path, size_t len)
 {
     const char *dir = getenv("TMPDIR");
     if (dir == NULL || dir[0] == '\0')
@@ -96,8 +92,8 @@ cmd_plot_write_script(char *path, size_t len)
         return -1;
     }
     size_t at = 0;
-    while (at < cmd_plot_script_py_len) {
-        ssize_t w = write(fd, cmd_plot_script_py + at, cmd_plot_script_py_len - at);
+    while (at < plot_script_py_len) {
+        ssize_t w = write(fd, plot_script_py + at, plot_script_py_len - at);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
@@ -118,7 +114,7 @@ cmd_plot_write_script(char *path, size_t len)
 
 /* Runs argv (argv[0] replaced by the interpreter) and returns the child's exit status. */
 static int
-cmd_plot_spawn(char **argv)
+plot_spawn(char **argv)
 {
     fflush(stdout);
     fflush(stderr);
@@ -133,7 +129,7 @@ cmd_plot_spawn(char **argv)
     if (pid < 0) {
         fprintf(stderr, "fedbits plot: cannot start python3: %s\n", strerror(errno));
         sigaction(SIGINT, &old, NULL);
-        return CMD_PLOT_EXIT_FAILURE;
+        return ARGS_EXIT_FAILURE;
     }
     if (pid == 0) {
         sigaction(SIGINT, &old, NULL);
@@ -151,7 +147,7 @@ cmd_plot_spawn(char **argv)
         fprintf(stderr,
                 "fedbits plot: cannot run %s: %s (install python3 and python3-matplotlib)\n",
                 argv[0], strerror(errno));
-        _exit(CMD_PLOT_EXIT_NOEXEC);
+        _exit(PLOT_EXIT_NOEXEC);
     }
     int ws = 0;
     pid_t waited = waitpid(pid, &ws, 0);
@@ -160,60 +156,60 @@ cmd_plot_spawn(char **argv)
     sigaction(SIGINT, &old, NULL);
     if (waited < 0) {
         fprintf(stderr, "fedbits plot: waiting for python3: %s\n", strerror(errno));
-        return CMD_PLOT_EXIT_FAILURE;
+        return ARGS_EXIT_FAILURE;
     }
     if (WIFSIGNALED(ws)) {
         fprintf(stderr, "fedbits plot: python3 was killed by signal %d\n", WTERMSIG(ws));
-        return CMD_PLOT_EXIT_FAILURE;
+        return ARGS_EXIT_FAILURE;
     }
-    int code = WIFEXITED(ws) ? WEXITSTATUS(ws) : CMD_PLOT_EXIT_FAILURE;
+    int code = WIFEXITED(ws) ? WEXITSTATUS(ws) : ARGS_EXIT_FAILURE;
     /* The script exits 0, 1 or 2 with the meanings of ours; anything else is a failure. */
-    return code == EXIT_SUCCESS || code == CMD_PLOT_EXIT_USAGE ? code : CMD_PLOT_EXIT_FAILURE;
+    return code == EXIT_SUCCESS || code == ARGS_EXIT_USAGE ? code : ARGS_EXIT_FAILURE;
 }
 
+/* The options of fedbits plot and the axes it draws. */
+enum { PLOT_OPT_X = 256, PLOT_OPT_Y, PLOT_OPT_RUN, PLOT_OPT_SWEEP, PLOT_OPT_TITLE };
+static const struct option plot_options[] = {
+    { "output", required_argument, NULL, 'o' },
+    { "x", required_argument, NULL, PLOT_OPT_X },
+    { "y", required_argument, NULL, PLOT_OPT_Y },
+    { "run", required_argument, NULL, PLOT_OPT_RUN },
+    { "sweep", required_argument, NULL, PLOT_OPT_SWEEP },
+    { "title", required_argument, NULL, PLOT_OPT_TITLE },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+};
+static const char *const plot_xs[] = { "round", "sim_time_s", "uplink_bits", "total_bits" };
+static const char *const plot_ys[] = { "accuracy", "loss", "train_loss", "nmse" };
 int
-cmd_plot(int argc, char **argv)
+plot_cmd(int argc, char **argv)
 {
-    enum { OPT_X = 256, OPT_Y, OPT_RUN, OPT_SWEEP, OPT_TITLE };
-    static const struct option opts[] = {
-        { "output", required_argument, NULL, 'o' },
-        { "x", required_argument, NULL, OPT_X },
-        { "y", required_argument, NULL, OPT_Y },
-        { "run", required_argument, NULL, OPT_RUN },
-        { "sweep", required_argument, NULL, OPT_SWEEP },
-        { "title", required_argument, NULL, OPT_TITLE },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    static const char *const xs[] = { "round", "sim_time_s", "uplink_bits", "total_bits" };
-    static const char *const ys[] = { "accuracy", "loss", "train_loss", "nmse" };
     const char *cmd = argv[0];
     const char *output = NULL, *x = "round", *y = "accuracy", *sweep = NULL, *title = NULL;
     /* The script's argv: interpreter, script, db, 6 for -o/--x/--y, 2 per option, NULL. */
     char **args = mem_calloc((size_t)argc * 2 + 16, sizeof *args);
     if (args == NULL) {
         fprintf(stderr, "fedbits %s: out of memory\n", cmd);
-        return CMD_PLOT_EXIT_FAILURE;
+        return ARGS_EXIT_FAILURE;
     }
     size_t nargs = 9; /* the runs go after the fixed part */
-    int status = CMD_PLOT_EXIT_USAGE;
+    int status = ARGS_EXIT_USAGE;
     char script[4096] = "";
-    optind = 1;
-    opterr = 0;
+    struct args a = args_start(cmd, argc, argv);
     for (;;) {
-        int c = getopt_long(argc, argv, "ho:", opts, NULL);
+        int c = args_next(&a, "ho:", plot_options);
         if (c == -1)
             break;
         switch (c) {
         case 'h':
-            cmd_plot_usage(stdout);
+            plot_usage(stdout);
             status = EXIT_SUCCESS;
             goto out;
         case 'o':
             output = optarg;
             break;
-        case OPT_X:
-            if (!cmd_plot_one_of(optarg, xs, sizeof xs / sizeof xs[0])) {
+        case PLOT_OPT_X:
+            if (!plot_one_of(optarg, plot_xs, sizeof plot_xs / sizeof plot_xs[0])) {
                 fprintf(stderr,
                         "fedbits %s: --x '%s' must be round, sim_time_s, uplink_bits or "
                         "total_bits\n",
@@ -222,58 +218,40 @@ cmd_plot(int argc, char **argv)
             }
             x = optarg;
             break;
-        case OPT_Y:
-            if (!cmd_plot_one_of(optarg, ys, sizeof ys / sizeof ys[0])) {
+        case PLOT_OPT_Y:
+            if (!plot_one_of(optarg, plot_ys, sizeof plot_ys / sizeof plot_ys[0])) {
                 fprintf(stderr, "fedbits %s: --y '%s' must be accuracy, loss, train_loss or nmse\n",
                         cmd, optarg);
                 goto out;
             }
             y = optarg;
             break;
-        case OPT_RUN:
-            if (!cmd_plot_is_id(optarg)) {
-                fprintf(stderr, "fedbits %s: --run '%s' is not a run id\n", cmd, optarg);
+        case PLOT_OPT_RUN:
+            if (!plot_is_id(cmd, "--run", optarg))
                 goto out;
-            }
             args[nargs++] = (char *)"--run";
             args[nargs++] = optarg;
             break;
-        case OPT_SWEEP:
-            if (!cmd_plot_is_id(optarg)) {
-                fprintf(stderr, "fedbits %s: --sweep '%s' is not a sweep id\n", cmd, optarg);
+        case PLOT_OPT_SWEEP:
+            if (!plot_is_id(cmd, "--sweep", optarg))
                 goto out;
-            }
             sweep = optarg;
             break;
-        case OPT_TITLE:
+        case PLOT_OPT_TITLE:
             title = optarg;
             break;
         default:
-            if (optopt != 0)
-                fprintf(stderr, "fedbits %s: option '-%c' is not valid here or needs a value\n",
-                        cmd, optopt);
-            else
-                fprintf(stderr, "fedbits %s: unknown option or missing value in '%s'\n", cmd,
-                        argv[optind - 1]);
-            fprintf(stderr, "try 'fedbits %s --help'\n", cmd);
             goto out;
         }
     }
-    if (optind >= argc) {
-        fprintf(stderr, "fedbits %s: which results database? (fedbits %s RESULTS.db -o FILE.png)\n",
-                cmd, cmd);
+    const char *db = NULL;
+    if (args_operand(&a, &db, "which results database? (fedbits plot RESULTS.db -o FILE.png)") != 0)
         goto out;
-    }
-    const char *db = argv[optind++];
-    if (optind < argc) {
-        fprintf(stderr, "fedbits %s: unexpected argument '%s'\n", cmd, argv[optind]);
-        goto out;
-    }
     if (output == NULL) {
         fprintf(stderr, "fedbits %s: -o FILE.png or -o FILE.svg is required\n", cmd);
         goto out;
     }
-    if (!cmd_plot_has_suffix(output, ".png") && !cmd_plot_has_suffix(output, ".svg")) {
+    if (!plot_has_suffix(output, ".png") && !plot_has_suffix(output, ".svg")) {
         fprintf(stderr, "fedbits %s: output '%s' must end in .png or .svg\n", cmd, output);
         goto out;
     }
@@ -295,9 +273,9 @@ cmd_plot(int argc, char **argv)
         args[nargs++] = (char *)title;
     }
     args[nargs] = NULL;
-    if (cmd_plot_write_script(script, sizeof script) < 0) {
+    if (plot_write_script(script, sizeof script) < 0) {
         script[0] = '\0';
-        status = CMD_PLOT_EXIT_FAILURE;
+        status = ARGS_EXIT_FAILURE;
         goto out;
     }
     /* argv[0] is set by the child to the interpreter it runs. */
@@ -309,7 +287,7 @@ cmd_plot(int argc, char **argv)
     args[6] = (char *)x;
     args[7] = (char *)"--y";
     args[8] = (char *)y;
-    status = cmd_plot_spawn(args);
+    status = plot_spawn(args);
 out:
     if (script[0] != '\0')
         unlink(script);

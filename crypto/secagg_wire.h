@@ -196,10 +196,6 @@ size_t secagg_wire_bitmap_bytes(const struct secagg_params *p);
 /* Writes the header of a message of type for client into out[0..SECAGG_WIRE_HEADER_BYTES). */
 void secagg_wire_put_header(unsigned char *out, enum secagg_wire_type type, uint32_t client,
                             const struct secagg_params *p);
-void secagg_wire_put_u32(unsigned char *out, uint32_t v);
-void secagg_wire_put_u64(unsigned char *out, uint64_t v);
-uint32_t secagg_wire_get_u32(const unsigned char *in);
-uint64_t secagg_wire_get_u64(const unsigned char *in);
 
 /*
  * Packs vals[0..n) (each < 2^bits) LSB-first into out starting at bit 0; writes exactly

@@ -8,4 +8,5 @@ Suite *rng_suite(void);
 Suite *bitpack_suite(void);
 Suite *simtime_suite(void);
 Suite *strbuf_suite(void);
+Suite *le_suite(void);
 #endif

@@ -28,9 +28,16 @@ strbuf_release(struct strbuf *sb)
 void
 strbuf_reset(struct strbuf *sb)
 {
-    sb->len_ = 0;
-    if (sb->buf_ != NULL)
-        sb->buf_[0] = '\0';
+    strbuf_truncate(sb, 0);
+}
+
+void
+strbuf_truncate(struct strbuf *sb, size_t len)
+{
+    if (len >= sb->len_)
+        return;
+    sb->len_ = len;
+    sb->buf_[len] = '\0';
 }
 
 int

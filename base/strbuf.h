@@ -43,6 +43,9 @@ void strbuf_release(struct strbuf *sb);
 /* Empties the contents but keeps the allocation for reuse. */
 void strbuf_reset(struct strbuf *sb);
 
+/* Shortens the contents to their first len bytes (no-op when len >= the length). */
+void strbuf_truncate(struct strbuf *sb, size_t len);
+
 /*
  * Makes room for `extra` more bytes without changing the contents. -ERR_RANGE when
  * len + extra passes the cap, -ERR_NOMEM when the allocation fails.

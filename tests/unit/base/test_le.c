@@ -16,7 +16,7 @@ START_TEST(stores_write_least_significant_byte_first)
     ck_assert_int_eq(memcmp(b + 1, "\x08\x07\x06\x05\x04\x03\x02\x01", 8), 0);
     ck_assert_int_eq(b[0], 0);
     le_store_n(b, 0xaabbccddeeull, 3);
-    ck_assert_int_eq(memcmp(b, "\xee\xdd\xcc\x05", 4), 0);
+    ck_assert_int_eq(memcmp(b, "\xee\xdd\xcc\x06", 4), 0);
 }
 END_TEST
 

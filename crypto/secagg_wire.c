@@ -251,12 +251,7 @@ secagg_wire_pack(unsigned char *out, const uint64_t *vals, size_t n, unsigned bi
 static uint64_t
 wire_load(const unsigned char *in, size_t o, size_t len)
 {
-    if (o + 8 <= len)
-        return le_load64(in + o);
-    uint64_t v = 0;
-    for (unsigned j = 0; o + j < len; j++)
-        v |= (uint64_t)in[o + j] << (8 * j);
-    return v;
+    return o + 8 <= len ? le_load64(in + o) : le_load_n(in + o, len - o);
 }
 
 void

@@ -540,7 +540,7 @@ server_unmask_dropped(struct secagg_server *s, uint32_t v, struct errbuf *eb)
         rc = kx_agree(seed, &kp, s->keys[u] + SECAGG_WIRE_KEY_BYTES, sl != 0 ? sess : NULL, sl, eb);
         if (rc == 0)
             rc = prg_key_derive(&key, seed, PRG_KIND_PAIR, s->p.round, eb);
-        /* y_u holds p_{u,v} = -p_{v,u}; add p_{v,u} = +PRG when v > u (reference §1.4). */
+        /* y_u holds p_{u,v} = -p_{v,u}; add p_{v,u} = +PRG when v > u (Bonawitz et al., §4). */
         if (rc == 0)
             rc = v > u ? prg_add_u64(s->sum, s->p.m, &key, 0, s->p.ring_bits, 0, eb)
                        : prg_sub_u64(s->sum, s->p.m, &key, 0, s->p.ring_bits, 0, eb);

@@ -6,7 +6,7 @@
  * caller-owned buffer of fixed capacity and reports overflow instead of writing past it;
  * a struct bitpack_reader reads from a borrowed (pointer, length) pair and checks before
  * every read, so a truncated message is an error, never an out-of-bounds read
- * (STYLE.md convention 10). Both are small value types the caller embeds; they own nothing.
+ * (docs/conventions.md §10). Both are small value types the caller embeds; they own nothing.
  *
  * The bulk helpers bitpack_pack()/bitpack_unpack() move arrays of b-bit indices (b = 1..16)
  * at full speed and are what codecs use for their payloads; the byte length of n b-bit

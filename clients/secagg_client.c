@@ -506,7 +506,7 @@ secagg_client_masked_prepare(struct secagg_client *c, const unsigned char *req, 
         sodium_memzero(seed, sizeof seed);
         if (rc < 0)
             goto out;
-        c->pair_add[c->npair] = c->self > v; /* Δ_{u,v} = +1 when u > v (reference §1.3) */
+        c->pair_add[c->npair] = c->self > v; /* Δ_{u,v} = +1 when u > v (Bonawitz et al., §4) */
         c->npair++;
     }
     if (full) {

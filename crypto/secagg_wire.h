@@ -2,11 +2,10 @@
  * secagg_wire: the messages of the secure-aggregation protocol, shared by its two halves
  * (clients/secagg_client and aggregator/secagg_server), and the round's parameters.
  *
- * One protocol engine runs SecAgg (Bonawitz et al., CCS 2017, §4; reference
- * secagg-docofl.md §1) on the complete graph and SecAgg+ (Bell et al., CCS 2020; reference
- * §2) on a randomly relabelled Harary graph. A round has the phases of enum secagg_phase;
- * in each one the server sends every live client one request and the client answers with
- * one reply. The simulator carries the bytes, so every size below is what is charged.
+ * One protocol engine runs SecAgg (Bonawitz et al., CCS 2017, §4) on the complete graph and
+ * SecAgg+ (Bell et al., CCS 2020) on a randomly relabelled Harary graph. A round has the phases of
+ * enum secagg_phase; in each one the server sends every live client one request and the client
+ * answers with one reply. The simulator carries the bytes, so every size below is what is charged.
  *
  * Every message starts with the same header (all integers little-endian):
  *
@@ -53,9 +52,9 @@
  *
  * Parameters: struct secagg_params is the round's configuration, the same on both sides.
  * All key material comes from (seed, round, client) through base/rng streams and
- * crypto/kdf (no randombytes). session = 0 binds no session into the pair seeds (the
- * reference's §7.2 toy run); any other value is bound as 8 little-endian bytes.
- * The module has no state; all buffers are the caller's. Thread-safe.
+ * crypto/kdf (no randombytes). session = 0 binds no session into the pair seeds (the toy
+ * known-answer run of tests/unit/crypto/test_prg.c); any other value is bound as 8 little-endian
+ * bytes. The module has no state; all buffers are the caller's. Thread-safe.
  */
 #ifndef FEDBITS_CRYPTO_SECAGG_WIRE_H
 #define FEDBITS_CRYPTO_SECAGG_WIRE_H
@@ -78,7 +77,7 @@
 #define SECAGG_WIRE_PLAIN_BYTES    80 /* s-share || b-share */
 #define SECAGG_WIRE_ENVELOPE_BYTES 96 /* SECAGG_WIRE_PLAIN_BYTES + ENVELOPE_TAG_BYTES */
 #define SECAGG_WIRE_SESSION_BYTES  8
-#define SECAGG_WIRE_CLIENTS_MAX    1000000u /* n bound (reference §2.3 guard) */
+#define SECAGG_WIRE_CLIENTS_MAX    1000000u /* n bound (secagg_graph_harary_params) */
 
 /* The phases of a round, in order. CONSISTENCY_CHECK runs only for the semi-malicious model. */
 enum secagg_phase {

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 # lint-format: every C file follows the checked-in .clang-format.
 #
-# Enforces STYLE.md convention 13 ("Mechanical layout ... is whatever one checked-in
-# .clang-format says ... and enforce it with a lint test so nobody argues about it"): runs
+# Enforces docs/conventions.md §13 (layout is whatever the one checked-in .clang-format
+# says, checked by a test so that nobody argues about it): runs
 # `clang-format --dry-run -Werror` on every .c/.h under the code folders, tests/, tools/ and
 # bench/. Fix a file with `clang-format -i FILE`. Fails when clang-format is not installed
 # (tools/install-deps installs it): a skipped check would count as neither pass nor fail.

@@ -1,7 +1,7 @@
 # lintcommon: shared helpers for the scripts of tests/lint/ (imported, not run).
 #
-# The folder lists and the dependency order come from DESIGN.md "Top level" and STYLE.md
-# "The tree as meson targets". Files are always found by walking the tree, never listed,
+# The folder lists and the dependency order come from ARCHITECTURE.md "Layers" and the
+# library targets of the meson.build files. Files are always found by walking the tree, never listed,
 # so the checks follow whatever modules exist when they run.
 
 import os
@@ -15,7 +15,7 @@ CODE_FOLDERS = ["base", "crypto", "codec", "clients", "aggregator", "sim"]
 # Folders that may include anything.
 FREE_FOLDERS = ["tests", "tools", "bench"]
 
-# What each code folder may include besides itself (STYLE.md convention 15).
+# What each code folder may include besides itself (docs/conventions.md §15).
 ALLOWED = {
     "base": [],
     "crypto": ["base"],
@@ -25,7 +25,7 @@ ALLOWED = {
     "sim": ["base", "crypto", "codec", "clients", "aggregator"],
 }
 
-# Identifier prefixes owned by our dependencies (STYLE.md convention 3).
+# Identifier prefixes owned by our dependencies (docs/conventions.md §3).
 DEPENDENCY_PREFIXES = ["crypto_", "sodium_", "randombytes_", "gsl_", "cblas_", "sqlite3_",
                        "yaml_", "MPI_", "ck_", "suite_", "tcase_", "srunner_"]
 

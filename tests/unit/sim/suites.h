@@ -8,4 +8,7 @@ Suite *scenario_suite(void);
 Suite *store_suite(void);
 Suite *run_suite(void);
 Suite *oom_suite(void);
+Suite *sweep_suite(void);
+Suite *population_suite(void);
+Suite *cluster_suite(void);
 #endif

@@ -63,6 +63,31 @@ dataset_free(struct dataset *ds)
     mem_free(ds);
 }
 
+void
+dataset_fill_client(struct dataset *ds, struct dataset_fill *f, size_t k)
+{
+    ds->client_train.off[k] = f->train_;
+    ds->client_test.off[k] = f->test_;
+}
+
+float *
+dataset_fill_row(struct dataset *ds, struct dataset_fill *f, bool train, uint16_t **label)
+{
+    struct dataset_split *s = train ? &ds->train : &ds->test;
+    struct dataset_rows *r = train ? &ds->client_train : &ds->client_test;
+    size_t row = train ? f->train_++ : f->test_++;
+    r->rows[row] = (uint32_t)row;
+    *label = s->y + row;
+    return s->x + row * ds->n_features;
+}
+
+void
+dataset_fill_end(struct dataset *ds, const struct dataset_fill *f)
+{
+    ds->client_train.off[ds->n_clients] = f->train_;
+    ds->client_test.off[ds->n_clients] = f->test_;
+}
+
 const uint32_t *
 dataset_client_train(const struct dataset *ds, size_t k, size_t *n)
 {

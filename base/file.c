@@ -10,13 +10,6 @@
 /* Bytes moved per fread() call; the strbuf grows by doubling, so the copies stay O(n). */
 #define FILE_CHUNK_BYTES 16384
 
-static int
-file_fail(struct errbuf *eb, int code, const char *path)
-{
-    errbuf_set_location(eb, path, 0, 0);
-    return code;
-}
-
 /* Appends the rest of f to sb; on an error sb may hold part of the file. */
 static int
 file_read_stream(struct strbuf *sb, FILE *f, const char *path, const char *what, struct errbuf *eb)
@@ -27,17 +20,13 @@ file_read_stream(struct strbuf *sb, FILE *f, const char *path, const char *what,
         if (got == 0)
             break;
         if (got > strbuf_cap(sb) - strbuf_len(sb))
-            return file_fail(eb,
-                             errbuf_set(eb, -ERR_RANGE,
-                                        "%s '%s' is larger than the cap of %zu bytes", what, path,
-                                        strbuf_cap(sb)),
-                             path);
+            return errbuf_set(eb, -ERR_RANGE, "%s '%s' is larger than the cap of %zu bytes", what,
+                              path, strbuf_cap(sb));
         if (strbuf_append(sb, chunk, got, NULL) < 0)
-            return file_fail(eb, errbuf_set(eb, -ERR_NOMEM, "out of memory reading '%s'", path),
-                             path);
+            return errbuf_set(eb, -ERR_NOMEM, "out of memory reading '%s'", path);
     }
     if (ferror(f))
-        return file_fail(eb, errbuf_set(eb, -ERR_IO, "cannot read %s '%s'", what, path), path);
+        return errbuf_set(eb, -ERR_IO, "cannot read %s '%s'", what, path);
     return 0;
 }
 
@@ -47,14 +36,16 @@ file_read(struct strbuf *sb, const char *path, const char *what, struct errbuf *
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
         int e = errno;
-        int code = e == ENOENT ? -ERR_NOTFOUND : -ERR_IO;
-        return file_fail(
-            eb, errbuf_set(eb, code, "cannot open %s '%s': %s", what, path, strerror(e)), path);
+        errbuf_set_location(eb, path, 0, 0);
+        return errbuf_set(eb, e == ENOENT ? -ERR_NOTFOUND : -ERR_IO, "cannot open %s '%s': %s",
+                          what, path, strerror(e));
     }
     size_t before = strbuf_len(sb);
     int rc = file_read_stream(sb, f, path, what, eb);
     fclose(f);
-    if (rc < 0)
+    if (rc < 0) {
+        errbuf_set_location(eb, path, 0, 0);
         strbuf_truncate(sb, before); /* drop a partial tail */
+    }
     return rc;
 }

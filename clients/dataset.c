@@ -47,6 +47,24 @@ dataset_new(size_t n_features, size_t n_classes, size_t n_clients, size_t n_trai
     return ds;
 }
 
+int
+dataset_new_clients(struct dataset **out, size_t n_features, size_t n_classes, size_t n_clients,
+                    const size_t *n_all, const size_t *n_train, size_t max_samples,
+                    const char *what, struct errbuf *eb)
+{
+    *out = NULL;
+    size_t total_train = 0, total_test = 0;
+    for (size_t k = 0; k < n_clients; k++) {
+        total_train += n_train[k];
+        total_test += n_all[k] - n_train[k];
+        if (total_train + total_test > max_samples)
+            return errbuf_set(eb, -ERR_RANGE, "%s for %zu clients exceeds the cap of %zu samples",
+                              what, n_clients, max_samples);
+    }
+    *out = dataset_new(n_features, n_classes, n_clients, total_train, total_test);
+    return *out != NULL ? 0 : errbuf_set(eb, -ERR_NOMEM, "out of memory for %s", what);
+}
+
 void
 dataset_free(struct dataset *ds)
 {

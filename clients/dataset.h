@@ -48,6 +48,15 @@ struct dataset {
 struct dataset *dataset_new(size_t n_features, size_t n_classes, size_t n_clients, size_t n_train,
                             size_t n_test);
 void dataset_free(struct dataset *ds);
+/*
+ * dataset_new() for n_clients clients holding n_all[k] samples each, the first n_train[k]
+ * of them for training (the generators' layout): -ERR_RANGE when the samples add up to
+ * more than max_samples (the message names `what`, e.g. "synthetic data"), -ERR_NOMEM
+ * when memory runs out.
+ */
+int dataset_new_clients(struct dataset **out, size_t n_features, size_t n_classes, size_t n_clients,
+                        const size_t *n_all, const size_t *n_train, size_t max_samples,
+                        const char *what, struct errbuf *eb) __attribute__((warn_unused_result));
 
 /*
  * Filling a dataset client by client, as the synthetic generators do: each client's rows

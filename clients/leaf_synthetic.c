@@ -73,22 +73,14 @@ leaf_synthetic_generate(struct dataset **out, const struct leaf_synthetic_params
     if (n_all == NULL || n_train == NULL || q == NULL || w == NULL || m == NULL || sd == NULL)
         goto out;
 
-    size_t total_train = 0, total_test = 0;
     for (size_t k = 0; k < p->clients; k++) {
         n_all[k] = leaf_synthetic_size(p, seed, k);
         size_t t = (size_t)floor(p->train_fraction * (double)n_all[k]);
         n_train[k] = t < 1 ? 1 : t;
-        total_train += n_train[k];
-        total_test += n_all[k] - n_train[k];
-        if (total_train + total_test > p->max_samples) {
-            rc = errbuf_set(eb, -ERR_RANGE,
-                            "leaf synthetic data for %zu clients exceeds the cap of %zu samples",
-                            p->clients, p->max_samples);
-            goto out;
-        }
     }
-    ds = dataset_new(p->dim, nc, p->clients, total_train, total_test);
-    if (ds == NULL)
+    rc = dataset_new_clients(&ds, p->dim, nc, p->clients, n_all, n_train, p->max_samples,
+                             "leaf synthetic data", eb);
+    if (rc < 0)
         goto out;
 
     /* Global: Q (row-major [d + 1][C], the single side-information column) and mu. */

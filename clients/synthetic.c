@@ -88,21 +88,13 @@ synthetic_generate(struct dataset **out, const struct synthetic_params *p, uint6
     if (n_train == NULL || n_all == NULL || w == NULL || b == NULL || v == NULL || sd == NULL)
         goto out;
 
-    size_t total_train = 0, total_test = 0;
     for (size_t k = 0; k < p->clients; k++) {
         n_all[k] = synthetic_draw_size(seed, k);
         n_train[k] = (size_t)floor(p->train_fraction * (double)n_all[k]);
-        total_train += n_train[k];
-        total_test += n_all[k] - n_train[k];
-        if (total_train + total_test > p->max_samples) {
-            rc = errbuf_set(eb, -ERR_RANGE,
-                            "synthetic data for %zu clients exceeds the cap of %zu samples",
-                            p->clients, p->max_samples);
-            goto out;
-        }
     }
-    ds = dataset_new(p->dim, p->classes, p->clients, total_train, total_test);
-    if (ds == NULL)
+    rc = dataset_new_clients(&ds, p->dim, p->classes, p->clients, n_all, n_train, p->max_samples,
+                             "synthetic data", eb);
+    if (rc < 0)
         goto out;
 
     for (size_t j = 0; j < p->dim; j++)

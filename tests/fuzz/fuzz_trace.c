@@ -53,18 +53,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (f == NULL || fwrite(data, 1, size, f) != size || fclose(f) != 0)
         abort();
     for (int kind = 0; kind < 3; kind++) {
+        /* A path is read only when its section's model is a trace. */
         struct population_params p;
         fuzz_trace_params(&p);
-        if (kind == 0) {
-            p.compute = POPULATION_TRACE;
-            p.compute_trace = path;
-        } else if (kind == 1) {
-            p.network = POPULATION_TRACE;
-            p.network_trace = path;
-        } else {
-            p.availability = POPULATION_AVAILABILITY_TRACE;
-            p.availability_trace = path;
-        }
+        p.compute_trace = p.network_trace = p.availability_trace = path;
+        p.compute = kind == 0 ? POPULATION_TRACE : POPULATION_CONSTANT;
+        p.network = kind == 1 ? POPULATION_TRACE : POPULATION_CONSTANT;
+        p.availability = kind == 2 ? POPULATION_AVAILABILITY_TRACE : POPULATION_ALWAYS;
         struct population *pop = NULL;
         struct errbuf eb;
         errbuf_clear(&eb);

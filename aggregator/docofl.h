@@ -1,6 +1,6 @@
 /*
  * docofl: the server half of DoCoFL downlink compression (Dorfman, Vargaftik, Ben-Itzhak,
- * Levy, ICML 2023; reference secagg-docofl.md §6.2 steps 1–3 and §6.3): the anchor deposit,
+ * Levy, ICML 2023): the anchor deposit,
  * which anchor each client holds, and the per-client downlink messages of a round.
  *
  * Deposit. docofl_server_begin_round(t, w_t) makes a new anchor y = C_a(w_t) (ECUQ or EDEN,

@@ -140,7 +140,7 @@ secagg_graph_adjacent(const struct secagg_graph *g, uint32_t u, uint32_t v)
 
 /*
  * Hypergeometric distribution (population total, counted marked, sampled draws) with the
- * numerics of the reference §2.3: pmf through lgamma, tails summed outward with the pmf
+ * numerics of FCP's graph parameter finder: pmf through lgamma, tails summed outward with the pmf
  * recurrence until a term falls below 1e-16 of the sum.
  */
 struct graph_hyper {

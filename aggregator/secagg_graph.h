@@ -4,17 +4,16 @@
  *
  * The engine masks and shares secrets only along the edges of a graph: the complete graph
  * gives SecAgg (Bonawitz et al., CCS 2017), a Harary graph H(k, n) whose nodes are renamed
- * by a uniformly random permutation gives SecAgg+ (Bell et al., CCS 2020; reference
- * secagg-docofl.md §2.2): on the ring of positions each node is joined to its k/2
- * predecessors and k/2 successors, and client u sits at position perm^-1(u). The
- * permutation is drawn from the stream (seed, RNG_PURPOSE_SECAGG, round, RNG_ANY), so a
- * fresh graph per round, identical for the same seed.
+ * by a uniformly random permutation gives SecAgg+ (Bell et al., CCS 2020): on the ring of positions
+ * each node is joined to its k/2 predecessors and k/2 successors, and client u sits at position
+ * perm^-1(u). The permutation is drawn from the stream (seed, RNG_PURPOSE_SECAGG, round, RNG_ANY),
+ * so a fresh graph per round, identical for the same seed.
  *
- * secagg_graph_harary_params() is the reference's §2.3 rule (FCP's graph parameter finder,
- * statistical security 40, correctness 20): the smallest even k whose relabelled Harary
- * graph stays connected among honest survivors and admits a threshold t between the
- * adversarial-neighbour and surviving-neighbour quantiles. It reproduces the reference's
- * table (degree equal, threshold not above the listed one).
+ * secagg_graph_harary_params() is the rule of Google's FCP graph parameter finder for
+ * SecAgg+ (Bell et al., CCS 2020; statistical security 40, correctness 20): the smallest even k
+ * whose relabelled Harary graph stays connected among honest survivors and admits a threshold t
+ * between the adversarial-neighbour and surviving-neighbour quantiles. It reproduces FCP's table
+ * (degree equal, threshold not above the listed one; tests/unit/aggregator).
  *
  * Lifecycle: secagg_graph_new() → query → secagg_graph_free(). The graph owns its
  * adjacency (n * degree indices, each list sorted ascending, self excluded); returned
@@ -51,13 +50,13 @@ const uint32_t *secagg_graph_neighbors(const struct secagg_graph *g, uint32_t u)
 long secagg_graph_slot(const struct secagg_graph *g, uint32_t u, uint32_t v);
 bool secagg_graph_adjacent(const struct secagg_graph *g, uint32_t u, uint32_t v);
 
-/* SecAgg+ parameters (reference §2.3) */
+/* SecAgg+ parameters */
 /*
  * Sets *degree (neighbours excluding self) and *t for n clients, adversarial client rate
  * gamma and dropout rate delta under threat. When no Harary degree below n - 1 qualifies
  * (small n), sets *degree = n - 1 (complete graph) and *t = 0 with return value 1: the
- * caller then picks the SecAgg threshold (reference §1.6). -ERR_INVALID for n = 0 or above
- * 10^6, rates outside [0, 1), gamma + delta > 0.9 (curious) or gamma + 2 delta > 0.9
+ * caller then picks the SecAgg threshold (Bonawitz et al., CCS 2017, §4). -ERR_INVALID for n = 0 or
+ * above 10^6, rates outside [0, 1), gamma + delta > 0.9 (curious) or gamma + 2 delta > 0.9
  * (semi-malicious).
  */
 int secagg_graph_harary_params(uint32_t *degree, uint32_t *t, uint32_t n, double gamma,

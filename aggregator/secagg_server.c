@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "aggregator/secagg_graph.h"
+#include "base/le.h"
 #include "base/mem.h"
 #include "crypto/kx.h"
 #include "crypto/prg.h"
@@ -245,11 +246,11 @@ secagg_server_message_for(struct secagg_server *s, enum secagg_phase phase, uint
         memcpy(o, s->u3map, fixed);
     o += fixed;
     if (s1 != 0) {
-        secagg_wire_put_u32(o, c1);
+        le_store32(o, c1);
         o += SECAGG_WIRE_COUNT_BYTES;
         for (uint32_t j = 0; j < c1; j++, o += s1) {
             uint32_t v = list[j];
-            secagg_wire_put_u32(o, v);
+            le_store32(o, v);
             if (type == SECAGG_WIRE_SHARE_REQ) {
                 memcpy(o + 4, s->keys[v], 2 * SECAGG_WIRE_KEY_BYTES);
                 if (semi)
@@ -263,10 +264,10 @@ secagg_server_message_for(struct secagg_server *s, enum secagg_phase phase, uint
         }
     }
     if (s2 != 0) {
-        secagg_wire_put_u32(o, c2);
+        le_store32(o, c2);
         o += SECAGG_WIRE_COUNT_BYTES;
         for (uint32_t j = 0; j < c2; j++, o += s2) {
-            secagg_wire_put_u32(o, list2[j]);
+            le_store32(o, list2[j]);
             memcpy(o + 4, s->cc_sig[list2[j]], SECAGG_WIRE_SIG_BYTES);
         }
     }
@@ -333,7 +334,7 @@ server_ingest(struct secagg_server *s, enum secagg_phase phase, uint32_t client,
         for (uint32_t slot = 0; slot < s->d; slot++) {
             if (s->stage[nb[slot]] < 1)
                 continue;
-            if (j >= m.count1 || secagg_wire_get_u32(m.list1 + (size_t)j * m.stride1) != nb[slot])
+            if (j >= m.count1 || le_load32(m.list1 + (size_t)j * m.stride1) != nb[slot])
                 return errbuf_set(eb, -ERR_CORRUPT,
                                   "secagg server: ShareKeys of client %u: entry %u is not for "
                                   "live neighbour %u",
@@ -388,7 +389,7 @@ server_ingest(struct secagg_server *s, enum secagg_phase phase, uint32_t client,
                             "secagg server: Unmasking of client %u: %u shares, expected %u", client,
                             m.count1, c);
         for (uint32_t j = 0; rc == 0 && j < c; j++) {
-            uint32_t v = secagg_wire_get_u32(m.list1 + (size_t)j * m.stride1);
+            uint32_t v = le_load32(m.list1 + (size_t)j * m.stride1);
             if (v != list[j])
                 rc = errbuf_set(eb, -ERR_CORRUPT,
                                 "secagg server: Unmasking of client %u: share %u is for client "
@@ -539,7 +540,7 @@ server_unmask_dropped(struct secagg_server *s, uint32_t v, struct errbuf *eb)
         rc = kx_agree(seed, &kp, s->keys[u] + SECAGG_WIRE_KEY_BYTES, sl != 0 ? sess : NULL, sl, eb);
         if (rc == 0)
             rc = prg_key_derive(&key, seed, PRG_KIND_PAIR, s->p.round, eb);
-        /* y_u holds p_{u,v} = -p_{v,u}; add p_{v,u} = +PRG when v > u (reference §1.4). */
+        /* y_u holds p_{u,v} = -p_{v,u}; add p_{v,u} = +PRG when v > u (Bonawitz et al., §4). */
         if (rc == 0)
             rc = v > u ? prg_add_u64(s->sum, s->p.m, &key, 0, s->p.ring_bits, 0, eb)
                        : prg_sub_u64(s->sum, s->p.m, &key, 0, s->p.ring_bits, 0, eb);

@@ -1,10 +1,9 @@
 /*
  * secagg_server: the server half of SecAgg / SecAgg+ for one round.
  *
- * Implements the server of Bonawitz et al. (CCS 2017, §4 and §1.4 of reference
- * secagg-docofl.md) over the neighbour graph of aggregator/secagg_graph (complete graph =
- * SecAgg, relabelled Harary graph = SecAgg+, Bell et al., CCS 2020). Message formats:
- * crypto/secagg_wire.h.
+ * Implements the server of Bonawitz et al. (CCS 2017, §4) over the neighbour graph of
+ * aggregator/secagg_graph (complete graph = SecAgg, relabelled Harary graph = SecAgg+, Bell et al.,
+ * CCS 2020). Message formats: crypto/secagg_wire.h.
  *
  * Lifecycle: secagg_server_new(params) → for each phase in order (ConsistencyCheck only in
  * the semi-malicious model): secagg_server_message_for() for every live client, then

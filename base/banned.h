@@ -1,5 +1,5 @@
 /*
- * banned.h: functions fedbits code must not call (STYLE.md convention 8).
+ * banned.h: functions fedbits code must not call (docs/conventions.md §8).
  *
  * Included last by every .c file of the project. Calling a banned function becomes a
  * compile error that names it. Two families are banned: non-deterministic sources (the

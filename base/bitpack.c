@@ -147,37 +147,17 @@ void
 bitpack_pack(uint8_t *out, const uint16_t *idx, size_t n, unsigned b)
 {
     assert(b >= 1 && b <= 16);
-    uint64_t acc = 0;
-    unsigned have = 0;
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        acc |= (uint64_t)idx[i] << have;
-        have += b;
-        while (have >= 8) {
-            out[o++] = (uint8_t)acc;
-            acc >>= 8;
-            have -= 8;
-        }
-    }
-    if (have > 0)
-        out[o] = (uint8_t)acc;
+    struct bitpack_out w = { .out = out };
+    for (size_t i = 0; i < n; i++)
+        bitpack_out_put(&w, idx[i], b);
+    (void)bitpack_out_flush(&w);
 }
 
 void
 bitpack_unpack(uint16_t *idx, const uint8_t *in, size_t n, unsigned b)
 {
     assert(b >= 1 && b <= 16);
-    uint64_t acc = 0;
-    unsigned have = 0;
-    size_t o = 0;
-    uint64_t mask = ((uint64_t)1 << b) - 1;
-    for (size_t i = 0; i < n; i++) {
-        while (have < b) {
-            acc |= (uint64_t)in[o++] << have;
-            have += 8;
-        }
-        idx[i] = (uint16_t)(acc & mask);
-        acc >>= b;
-        have -= b;
-    }
+    struct bitpack_in r = { .in = in };
+    for (size_t i = 0; i < n; i++)
+        idx[i] = (uint16_t)bitpack_in_get(&r, b);
 }

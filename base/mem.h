@@ -1,5 +1,5 @@
 /*
- * mem: the one allocation wrapper of the project (STYLE.md convention 7).
+ * mem: the one allocation wrapper of the project (docs/conventions.md §7).
  *
  * Every heap allocation in fedbits goes through mem_alloc()/mem_calloc()/mem_realloc()
  * and is released with mem_free(), as Redis routes everything through zmalloc. They return

@@ -5,29 +5,22 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "base/le.h"
 #include "base/banned.h"
 
 static const unsigned char rng_domain[crypto_generichash_KEYBYTES_MIN] = "fedbits.rng.v1";
 static const unsigned char rng_zeros[RNG_BUFFER_BYTES];
 static const unsigned char rng_nonce[crypto_stream_chacha20_NONCEBYTES];
 
-static void
-rng_store_le64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
 void
 rng_key_derive(struct rng_key *out, uint64_t seed, uint32_t purpose, uint64_t round,
                uint64_t client)
 {
     unsigned char msg[28];
-    rng_store_le64(msg, seed);
-    for (int i = 0; i < 4; i++)
-        msg[8 + i] = (unsigned char)(purpose >> (8 * i));
-    rng_store_le64(msg + 12, round);
-    rng_store_le64(msg + 20, client);
+    le_store64(msg, seed);
+    le_store32(msg + 8, purpose);
+    le_store64(msg + 12, round);
+    le_store64(msg + 20, client);
     int rc = crypto_generichash(out->bytes, sizeof out->bytes, msg, sizeof msg, rng_domain,
                                 sizeof rng_domain);
     assert(rc == 0);
@@ -60,7 +53,7 @@ rng_state_u32(struct rng_state *st)
     }
     const unsigned char *p = st->buf_ + st->pos_;
     st->pos_ += 4;
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    return le_load32(p);
 }
 
 static double

@@ -1,5 +1,6 @@
 /*
- * rng: deterministic keyed random streams (DESIGN.md principle 2, STYLE.md convention 8).
+ * rng: deterministic keyed random streams (docs/conventions.md,
+ * principle 2 and §8).
  *
  * Every random draw in fedbits comes from a stream named by the tuple
  * (run seed, purpose, round, client). The tuple is hashed (BLAKE2b, domain-separated) into

@@ -1,7 +1,7 @@
 /*
  * simtime: simulated (virtual) time as an integer count of microseconds.
  *
- * Simulated time is never a double (STYLE.md convention 4): sums are exact, and the order of
+ * Simulated time is never a double (docs/conventions.md §4): sums are exact, and the order of
  * events never depends on rounding. The resolution is one microsecond and the range of
  * int64_t covers about 292,000 years. Conversions from seconds round to the nearest tick
  * (ties away from zero) and saturate at SIMTIME_MAX, so a huge or infinite duration from a

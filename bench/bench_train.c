@@ -1,7 +1,7 @@
 /*
- * bench_train: wall time of one local epoch on Fashion-MNIST-shaped data (issue 5's speed
- * claim): 600 samples of 784 features in [0, 1) with labels 0..9, batch 32 (19 steps, the
- * last of 24 rows), plain SGD, for multinomial logistic regression (784-10) and the MLP
+ * bench_train: wall time of one local epoch on Fashion-MNIST-shaped data (the speed figure
+ * of local training): 600 samples of 784 features in [0, 1) with labels 0..9, batch 32 (19 steps,
+ * the last of 24 rows), plain SGD, for multinomial logistic regression (784-10) and the MLP
  * 784-200-200-10 of McMahan et al. Runs on one core (OpenBLAS pinned to one thread).
  * Prints the median, minimum and maximum milliseconds per epoch over the repeats.
  *

@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/file.h"
 #include "base/mem.h"
+#include "base/strbuf.h"
 #include "base/banned.h"
 
 /* Rows allocated at first; the arrays double when full. */
@@ -31,66 +33,16 @@ csv_fail(struct errbuf *eb, const struct csv_cursor *c, const char *at, const ch
     return -ERR_CORRUPT;
 }
 
-/* Reads the whole file into an owned NUL-terminated buffer. */
+/* Reads the whole file (at most max_bytes) into sb; a NUL byte inside is an error. */
 static int
-csv_slurp(char **out, size_t *len, const char *path, size_t max_bytes, struct errbuf *eb)
+csv_slurp(struct strbuf *sb, const char *path, size_t max_bytes, struct errbuf *eb)
 {
-    *out = NULL;
-    *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        int e = errno;
-        int code = e == ENOENT ? -ERR_NOTFOUND : -ERR_IO;
-        errbuf_set(eb, code, "cannot open CSV file '%s': %s", path, strerror(e));
-        errbuf_set_location(eb, path, 0, 0);
-        return code;
-    }
-    int rc = 0;
-    size_t cap = 1 << 16, n = 0;
-    char *buf = mem_alloc(cap);
-    if (buf == NULL) {
-        rc = errbuf_set(eb, -ERR_NOMEM, "out of memory reading '%s'", path);
-        goto out;
-    }
-    for (;;) {
-        if (cap - n < 2) {
-            char *nb = mem_realloc(buf, cap * 2);
-            if (nb == NULL) {
-                rc = errbuf_set(eb, -ERR_NOMEM, "out of memory reading '%s'", path);
-                goto out;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t r = fread(buf + n, 1, cap - n - 1, f);
-        n += r;
-        if (n > max_bytes) {
-            rc = errbuf_set(eb, -ERR_RANGE, "CSV file '%s' is larger than the cap of %zu bytes",
-                            path, max_bytes);
-            errbuf_set_location(eb, path, 0, 0);
-            goto out;
-        }
-        if (r == 0) {
-            if (ferror(f)) {
-                rc = errbuf_set(eb, -ERR_IO, "cannot read CSV file '%s'", path);
-                errbuf_set_location(eb, path, 0, 0);
-                goto out;
-            }
-            break;
-        }
-    }
-    buf[n] = '\0';
-    if (memchr(buf, '\0', n) != NULL) {
+    strbuf_init(sb, max_bytes);
+    int rc = file_read(sb, path, "CSV file", eb);
+    if (rc == 0 && memchr(strbuf_str(sb), '\0', strbuf_len(sb)) != NULL) {
         rc = errbuf_set(eb, -ERR_CORRUPT, "CSV file '%s' contains a NUL byte", path);
         errbuf_set_location(eb, path, 0, 0);
-        goto out;
     }
-    *out = buf;
-    *len = n;
-    buf = NULL;
-out:
-    mem_free(buf);
-    fclose(f);
     return rc;
 }
 
@@ -172,11 +124,14 @@ csv_read(struct dataset_split *out, size_t *n_features, unsigned *max_label, con
     memset(out, 0, sizeof *out);
     *n_features = 0;
     *max_label = 0;
-    char *text = NULL;
-    size_t len = 0;
-    int rc = csv_slurp(&text, &len, path, max_bytes, eb);
-    if (rc < 0)
+    struct strbuf sb;
+    int rc = csv_slurp(&sb, path, max_bytes, eb);
+    if (rc < 0) {
+        strbuf_release(&sb);
         return rc;
+    }
+    const char *text = strbuf_str(&sb);
+    size_t len = strbuf_len(&sb);
 
     struct csv_cursor c = { .path = path, .line_start = text, .line = 1 };
     size_t nf = 0, cap = 0;
@@ -298,7 +253,7 @@ csv_read(struct dataset_split *out, size_t *n_features, unsigned *max_label, con
     *n_features = nf;
     *max_label = top;
 out:
-    mem_free(text);
+    strbuf_release(&sb);
     if (rc < 0) {
         mem_free(out->x);
         mem_free(out->y);

@@ -47,6 +47,24 @@ dataset_new(size_t n_features, size_t n_classes, size_t n_clients, size_t n_trai
     return ds;
 }
 
+int
+dataset_new_clients(struct dataset **out, size_t n_features, size_t n_classes, size_t n_clients,
+                    const size_t *n_all, const size_t *n_train, size_t max_samples,
+                    const char *what, struct errbuf *eb)
+{
+    *out = NULL;
+    size_t total_train = 0, total_test = 0;
+    for (size_t k = 0; k < n_clients; k++) {
+        total_train += n_train[k];
+        total_test += n_all[k] - n_train[k];
+        if (total_train + total_test > max_samples)
+            return errbuf_set(eb, -ERR_RANGE, "%s for %zu clients exceeds the cap of %zu samples",
+                              what, n_clients, max_samples);
+    }
+    *out = dataset_new(n_features, n_classes, n_clients, total_train, total_test);
+    return *out != NULL ? 0 : errbuf_set(eb, -ERR_NOMEM, "out of memory for %s", what);
+}
+
 void
 dataset_free(struct dataset *ds)
 {
@@ -61,6 +79,31 @@ dataset_free(struct dataset *ds)
     mem_free(ds->client_test.off);
     mem_free(ds->client_test.rows);
     mem_free(ds);
+}
+
+void
+dataset_fill_client(struct dataset *ds, struct dataset_fill *f, size_t k)
+{
+    ds->client_train.off[k] = f->train_;
+    ds->client_test.off[k] = f->test_;
+}
+
+float *
+dataset_fill_row(struct dataset *ds, struct dataset_fill *f, bool train, uint16_t **label)
+{
+    struct dataset_split *s = train ? &ds->train : &ds->test;
+    struct dataset_rows *r = train ? &ds->client_train : &ds->client_test;
+    size_t row = train ? f->train_++ : f->test_++;
+    r->rows[row] = (uint32_t)row;
+    *label = s->y + row;
+    return s->x + row * ds->n_features;
+}
+
+void
+dataset_fill_end(struct dataset *ds, const struct dataset_fill *f)
+{
+    ds->client_train.off[ds->n_clients] = f->train_;
+    ds->client_test.off[ds->n_clients] = f->test_;
 }
 
 const uint32_t *

@@ -12,6 +12,7 @@
 #ifndef FEDBITS_CLIENTS_DATASET_H
 #define FEDBITS_CLIENTS_DATASET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,6 +48,33 @@ struct dataset {
 struct dataset *dataset_new(size_t n_features, size_t n_classes, size_t n_clients, size_t n_train,
                             size_t n_test);
 void dataset_free(struct dataset *ds);
+/*
+ * dataset_new() for n_clients clients holding n_all[k] samples each, the first n_train[k]
+ * of them for training (the generators' layout): -ERR_RANGE when the samples add up to
+ * more than max_samples (the message names `what`, e.g. "synthetic data"), -ERR_NOMEM
+ * when memory runs out.
+ */
+int dataset_new_clients(struct dataset **out, size_t n_features, size_t n_classes, size_t n_clients,
+                        const size_t *n_all, const size_t *n_train, size_t max_samples,
+                        const char *what, struct errbuf *eb) __attribute__((warn_unused_result));
+
+/*
+ * Filling a dataset client by client, as the synthetic generators do: each client's rows
+ * are appended in order to the split they belong to, and client k's row list is exactly
+ * its rows. Start from a zeroed struct dataset_fill; call dataset_fill_client() for
+ * clients 0, 1, ... in turn, dataset_fill_row() for each of the current client's rows, and
+ * dataset_fill_end() once after the last. The splits must have been sized (dataset_new)
+ * for all the rows appended.
+ */
+struct dataset_fill {
+    size_t train_; /* rows appended to the train split */
+    size_t test_;  /* rows appended to the test split */
+};
+void dataset_fill_client(struct dataset *ds, struct dataset_fill *f, size_t k);
+/* The next row of the current client in the train (train = true) or test split: its
+ * n_features floats; *label receives where its label goes. */
+float *dataset_fill_row(struct dataset *ds, struct dataset_fill *f, bool train, uint16_t **label);
+void dataset_fill_end(struct dataset *ds, const struct dataset_fill *f);
 
 /* Rows of client k in the train split, as a (pointer, count) pair valid as long as ds. */
 const uint32_t *dataset_client_train(const struct dataset *ds, size_t k, size_t *n);

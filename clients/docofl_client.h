@@ -1,6 +1,6 @@
 /*
  * docofl_client: the client half of DoCoFL downlink compression (Dorfman, Vargaftik,
- * Ben-Itzhak, Levy, ICML 2023; reference secagg-docofl.md §6.2 step 3): rebuild the model
+ * Ben-Itzhak, Levy, ICML 2023): rebuild the model
  * ŵ_t = decode(anchor) + decode(correction) a selected client trains from.
  *
  * Two objects. struct docofl_client_state is what one simulated client keeps between

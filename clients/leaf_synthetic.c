@@ -73,22 +73,14 @@ leaf_synthetic_generate(struct dataset **out, const struct leaf_synthetic_params
     if (n_all == NULL || n_train == NULL || q == NULL || w == NULL || m == NULL || sd == NULL)
         goto out;
 
-    size_t total_train = 0, total_test = 0;
     for (size_t k = 0; k < p->clients; k++) {
         n_all[k] = leaf_synthetic_size(p, seed, k);
         size_t t = (size_t)floor(p->train_fraction * (double)n_all[k]);
         n_train[k] = t < 1 ? 1 : t;
-        total_train += n_train[k];
-        total_test += n_all[k] - n_train[k];
-        if (total_train + total_test > p->max_samples) {
-            rc = errbuf_set(eb, -ERR_RANGE,
-                            "leaf synthetic data for %zu clients exceeds the cap of %zu samples",
-                            p->clients, p->max_samples);
-            goto out;
-        }
     }
-    ds = dataset_new(p->dim, nc, p->clients, total_train, total_test);
-    if (ds == NULL)
+    rc = dataset_new_clients(&ds, p->dim, nc, p->clients, n_all, n_train, p->max_samples,
+                             "leaf synthetic data", eb);
+    if (rc < 0)
         goto out;
 
     /* Global: Q (row-major [d + 1][C], the single side-information column) and mu. */
@@ -102,7 +94,7 @@ leaf_synthetic_generate(struct dataset **out, const struct leaf_synthetic_params
     for (size_t j = 0; j < p->dim; j++)
         sd[j] = sqrt(pow((double)(j + 1), -1.2));
 
-    size_t at_train = 0, at_test = 0;
+    struct dataset_fill fill = { 0 };
     for (size_t k = 0; k < p->clients; k++) {
         struct rng rt;
         rng_init_stream(&rt, seed, RNG_PURPOSE_DATA, LEAF_STREAM_TASK, k);
@@ -117,13 +109,10 @@ leaf_synthetic_generate(struct dataset **out, const struct leaf_synthetic_params
         struct rng rs;
         rng_init_stream(&rs, seed, RNG_PURPOSE_DATA, LEAF_STREAM_SAMPLES, k);
         gsl_rng *gs = rng_gsl(&rs);
-        ds->client_train.off[k] = at_train;
-        ds->client_test.off[k] = at_test;
+        dataset_fill_client(ds, &fill, k);
         for (size_t i = 0; i < n_all[k]; i++) {
-            bool train = i < n_train[k];
-            struct dataset_split *s = train ? &ds->train : &ds->test;
-            size_t row = train ? at_train++ : at_test++;
-            float *x = s->x + row * p->dim;
+            uint16_t *y;
+            float *x = dataset_fill_row(ds, &fill, i < n_train[k], &y);
             for (size_t j = 0; j < p->dim; j++)
                 x[j] = (float)(m[j] + sd[j] * gsl_ran_gaussian_ziggurat(gs, 1.0));
             size_t best = 0;
@@ -137,15 +126,10 @@ leaf_synthetic_generate(struct dataset **out, const struct leaf_synthetic_params
                     best = c;
                 }
             }
-            s->y[row] = (uint16_t)best;
-            if (train)
-                ds->client_train.rows[row] = (uint32_t)row;
-            else
-                ds->client_test.rows[row] = (uint32_t)row;
+            *y = (uint16_t)best;
         }
     }
-    ds->client_train.off[p->clients] = at_train;
-    ds->client_test.off[p->clients] = at_test;
+    dataset_fill_end(ds, &fill);
     *out = ds;
     ds = NULL;
     rc = 0;

@@ -1,7 +1,7 @@
 /*
  * leaf_synthetic: LEAF's Synthetic generator (Caldas et al., "LEAF: A Benchmark for
  * Federated Settings", 2018; TalwalkarLab/leaf data/synthetic, one cluster as in its
- * main.py), see shared/reference/frameworks.md §4.1.
+ * main.py).
  *
  * Process: a global Q in R^{(d+1) x C} with N(0, 1) entries and a cluster mean
  * mu ~ N(N(0, 1), 1). Task (client) k holds n_k = min(floor(LogNormal(3, 2)) + 5, 1000)

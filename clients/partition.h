@@ -1,7 +1,8 @@
 /*
  * partition: seeded assignment of a labelled training set's rows to N clients.
  *
- * Kinds (shared/reference/frameworks.md §4.2):
+ * Kinds (label skew as in Yurochkin et al., ICML 2019 and Hsu et al., 2019; shards as in
+ * McMahan et al., AISTATS 2017):
  *   - iid: a uniform shuffle cut into client shares: equal sizes (differing by at most one
  *     row), or with quantity skew (size_sigma > 0) sizes proportional to weights
  *     w_k ~ LogNormal(0, size_sigma), rounded by largest remainder.

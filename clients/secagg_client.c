@@ -4,6 +4,7 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "base/le.h"
 #include "base/mem.h"
 #include "base/rng.h"
 #include "crypto/envelope.h"
@@ -362,7 +363,7 @@ client_share_keys(struct secagg_client *c, const unsigned char *req, size_t req_
         return rc;
     for (uint32_t j = 0; j < msg.count1; j++) {
         const unsigned char *e = msg.list1 + (size_t)j * msg.stride1;
-        uint32_t v = secagg_wire_get_u32(e);
+        uint32_t v = le_load32(e);
         if (v >= c->p.n || v == c->self || (j > 0 && v <= c->nb[j - 1]))
             return errbuf_set(eb, -ERR_CORRUPT,
                               "secagg client %u: neighbour list entry %u (client %u) out of order",
@@ -388,7 +389,7 @@ client_share_keys(struct secagg_client *c, const unsigned char *req, size_t req_
 
     memset(out, 0, need);
     secagg_wire_put_header(out, SECAGG_WIRE_SHARE_REP, c->self, &c->p);
-    secagg_wire_put_u32(out + SECAGG_WIRE_HEADER_BYTES, c->nb_count);
+    le_store32(out + SECAGG_WIRE_HEADER_BYTES, c->nb_count);
     unsigned char *list = out + SECAGG_WIRE_HEADER_BYTES + SECAGG_WIRE_COUNT_BYTES;
     size_t stride = SECAGG_WIRE_INDEX_BYTES + SECAGG_WIRE_ENVELOPE_BYTES;
     if (full) {
@@ -410,7 +411,7 @@ client_share_keys(struct secagg_client *c, const unsigned char *req, size_t req_
     }
     for (uint32_t j = 0; j < c->nb_count; j++) {
         unsigned char *e = list + (size_t)j * stride;
-        secagg_wire_put_u32(e, c->nb[j]);
+        le_store32(e, c->nb[j]);
         if (!full)
             continue;
         unsigned char plain[SECAGG_WIRE_PLAIN_BYTES], key[ENVELOPE_KEY_BYTES];
@@ -469,7 +470,7 @@ secagg_client_masked_prepare(struct secagg_client *c, const unsigned char *req, 
     c->npair = 0;
     for (uint32_t j = 0; j < msg.count1; j++) {
         const unsigned char *e = msg.list1 + (size_t)j * msg.stride1;
-        uint32_t v = secagg_wire_get_u32(e);
+        uint32_t v = le_load32(e);
         long slot = client_slot(c, v);
         if (slot < 0 || slot <= prev) {
             rc = errbuf_set(eb, -ERR_CORRUPT,
@@ -505,7 +506,7 @@ secagg_client_masked_prepare(struct secagg_client *c, const unsigned char *req, 
         sodium_memzero(seed, sizeof seed);
         if (rc < 0)
             goto out;
-        c->pair_add[c->npair] = c->self > v; /* Δ_{u,v} = +1 when u > v (reference §1.3) */
+        c->pair_add[c->npair] = c->self > v; /* Δ_{u,v} = +1 when u > v (Bonawitz et al., §4) */
         c->npair++;
     }
     if (full) {
@@ -640,7 +641,7 @@ client_check_signatures(struct secagg_client *c, const struct secagg_wire_msg *m
     long prev = -1;
     for (uint32_t j = 0; j < msg->count2 && rc == 0; j++) {
         const unsigned char *e = msg->list2 + (size_t)j * msg->stride2;
-        uint32_t v = secagg_wire_get_u32(e);
+        uint32_t v = le_load32(e);
         long slot = v == c->self ? -2 : client_slot(c, v);
         if ((long)v <= prev || slot == -1 || ((c->u3[v / 8] >> (v % 8)) & 1) == 0) {
             rc = errbuf_set(eb, -ERR_ABORTED,
@@ -681,11 +682,11 @@ client_unmask(struct secagg_client *c, const unsigned char *req, size_t req_len,
     bool self_asked = false;
     for (uint32_t j = 0; j < msg.count1; j++) {
         const unsigned char *e = msg.list1 + (size_t)j * msg.stride1;
-        uint32_t v = secagg_wire_get_u32(e);
+        uint32_t v = le_load32(e);
         unsigned kind = e[4];
         if (j > 0) {
             const unsigned char *pe = e - msg.stride1;
-            uint32_t pv = secagg_wire_get_u32(pe);
+            uint32_t pv = le_load32(pe);
             if (pv == v && pe[4] != kind)
                 return errbuf_set(eb, -ERR_ABORTED,
                                   "secagg client %u: refusing both shares of client %u", c->self,
@@ -735,11 +736,11 @@ client_unmask(struct secagg_client *c, const unsigned char *req, size_t req_len,
         return rc;
     /* Second pass: reveal. */
     secagg_wire_put_header(out, SECAGG_WIRE_UNMASK_REP, c->self, &c->p);
-    secagg_wire_put_u32(out + SECAGG_WIRE_HEADER_BYTES, msg.count1);
+    le_store32(out + SECAGG_WIRE_HEADER_BYTES, msg.count1);
     unsigned char *list = out + SECAGG_WIRE_HEADER_BYTES + SECAGG_WIRE_COUNT_BYTES;
     for (uint32_t j = 0; j < msg.count1; j++) {
         const unsigned char *e = msg.list1 + (size_t)j * msg.stride1;
-        uint32_t v = secagg_wire_get_u32(e);
+        uint32_t v = le_load32(e);
         unsigned kind = e[4];
         const unsigned char *held;
         if (v == c->self) {
@@ -751,7 +752,7 @@ client_unmask(struct secagg_client *c, const unsigned char *req, size_t req_len,
             c->revealed[slot] = (uint8_t)kind;
         }
         unsigned char *o = list + (size_t)j * (SECAGG_WIRE_INDEX_BYTES + SECAGG_WIRE_SHARE_BYTES);
-        secagg_wire_put_u32(o, v);
+        le_store32(o, v);
         memcpy(o + 4, held + (kind == SECAGG_UNMASK_SELF_SEED ? SECAGG_WIRE_SHARE_BYTES : 0),
                SECAGG_WIRE_SHARE_BYTES);
     }

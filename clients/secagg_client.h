@@ -3,7 +3,7 @@
  *
  * Implements the client's side of Bonawitz et al. (CCS 2017, §4, rounds 0-4) on the
  * neighbour graph the server announces (complete graph = SecAgg, Harary = SecAgg+, Bell et
- * al., CCS 2020); reference secagg-docofl.md §1.2-1.5. Message formats: crypto/secagg_wire.h.
+ * al., CCS 2020). Message formats: crypto/secagg_wire.h.
  *
  * Lifecycle: secagg_client_new(params, index) → secagg_client_set_input(x) → for each phase
  * secagg_client_step(phase, request bytes → reply bytes) → secagg_client_free(). A step
@@ -55,7 +55,7 @@ int secagg_client_set_input(struct secagg_client *c, const uint64_t *x, struct e
     __attribute__((warn_unused_result));
 
 /*
- * Testing hook for known-answer runs (reference §7.2): replaces the mask secret key s_u^SK
+ * Testing hook for known-answer runs (tests/unit/secagg): replaces the mask secret key s_u^SK
  * and the self-mask seed b_u the client would derive. Call before the AdvertiseKeys step.
  */
 int secagg_client_set_secrets(struct secagg_client *c, const unsigned char mask_sk[32],

@@ -88,21 +88,13 @@ synthetic_generate(struct dataset **out, const struct synthetic_params *p, uint6
     if (n_train == NULL || n_all == NULL || w == NULL || b == NULL || v == NULL || sd == NULL)
         goto out;
 
-    size_t total_train = 0, total_test = 0;
     for (size_t k = 0; k < p->clients; k++) {
         n_all[k] = synthetic_draw_size(seed, k);
         n_train[k] = (size_t)floor(p->train_fraction * (double)n_all[k]);
-        total_train += n_train[k];
-        total_test += n_all[k] - n_train[k];
-        if (total_train + total_test > p->max_samples) {
-            rc = errbuf_set(eb, -ERR_RANGE,
-                            "synthetic data for %zu clients exceeds the cap of %zu samples",
-                            p->clients, p->max_samples);
-            goto out;
-        }
     }
-    ds = dataset_new(p->dim, p->classes, p->clients, total_train, total_test);
-    if (ds == NULL)
+    rc = dataset_new_clients(&ds, p->dim, p->classes, p->clients, n_all, n_train, p->max_samples,
+                             "synthetic data", eb);
+    if (rc < 0)
         goto out;
 
     for (size_t j = 0; j < p->dim; j++)
@@ -113,7 +105,7 @@ synthetic_generate(struct dataset **out, const struct synthetic_params *p, uint6
         synthetic_draw_model(rng_gsl(&rm), 0.0, w, b, p->dim, p->classes);
     }
 
-    size_t at_train = 0, at_test = 0;
+    struct dataset_fill fill = { 0 };
     for (size_t k = 0; k < p->clients; k++) {
         if (!p->iid) {
             struct rng rm;
@@ -128,24 +120,16 @@ synthetic_generate(struct dataset **out, const struct synthetic_params *p, uint6
         struct rng rs;
         rng_init_stream(&rs, seed, RNG_PURPOSE_DATA, SYN_STREAM_SAMPLES, k);
         gsl_rng *g = rng_gsl(&rs);
-        ds->client_train.off[k] = at_train;
-        ds->client_test.off[k] = at_test;
+        dataset_fill_client(ds, &fill, k);
         for (size_t i = 0; i < n_all[k]; i++) {
-            bool train = i < n_train[k];
-            struct dataset_split *s = train ? &ds->train : &ds->test;
-            size_t row = train ? at_train++ : at_test++;
-            float *x = s->x + row * p->dim;
+            uint16_t *y;
+            float *x = dataset_fill_row(ds, &fill, i < n_train[k], &y);
             for (size_t j = 0; j < p->dim; j++)
                 x[j] = (float)(v[j] + sd[j] * gsl_ran_gaussian_ziggurat(g, 1.0));
-            s->y[row] = synthetic_label(w, b, x, p->dim, p->classes);
-            if (train)
-                ds->client_train.rows[row] = (uint32_t)row;
-            else
-                ds->client_test.rows[row] = (uint32_t)row;
+            *y = synthetic_label(w, b, x, p->dim, p->classes);
         }
     }
-    ds->client_train.off[p->clients] = at_train;
-    ds->client_test.off[p->clients] = at_test;
+    dataset_fill_end(ds, &fill);
     *out = ds;
     ds = NULL;
     rc = 0;

@@ -2,14 +2,14 @@
  * synthetic: the FedProx Synthetic(alpha, beta) generator and its IID variant.
  *
  * Reproduces the process of Li et al., "Federated Optimization in Heterogeneous Networks"
- * (MLSys 2020), §5.1, as released in litian96/FedProx data/synthetic_* (see
- * shared/reference/frameworks.md §4.1): client k holds n_k = floor(LogNormal(4, 2)) + 50
+ * (MLSys 2020), §5.1, as released in litian96/FedProx data/synthetic_*:
+ * client k holds n_k = floor(LogNormal(4, 2)) + 50
  * samples; x ~ N(v_k, Sigma) with Sigma_jj = j^-1.2; y = argmax(W_k^T x + b_k). In the
  * non-IID variant u_k ~ N(0, alpha^2), B_k ~ N(0, beta^2), v_k,j ~ N(B_k, 1) and W_k, b_k
  * have entries ~ N(u_k, 1) (alpha and beta are standard deviations, as in the code); in the
  * IID variant one W, b ~ N(0, 1) is shared and v_k = 0. Each client keeps the first
  * floor(train_fraction * n_k) of its samples for training and the rest as its share of
- * the held-out test set (samples are i.i.d. within a client, so the reference's shuffle
+ * the held-out test set (samples are i.i.d. within a client, so the original's shuffle
  * before the split changes nothing in distribution and is omitted).
  *
  * Randomness: client k's sizes, model and samples come from the streams

@@ -347,7 +347,7 @@ codec_kind_parse(const char *name, enum codec_kind *kind, struct errbuf *eb)
     const char *names[CODEC_KIND_COUNT];
     for (unsigned k = 0; k < CODEC_KIND_COUNT; k++)
         names[k] = codec_kinds[k].name;
-    unsigned k;
+    unsigned k = 0;
     int rc = codec_name_lookup("codec", name, names, CODEC_KIND_COUNT, &k, eb);
     if (rc == 0)
         *kind = (enum codec_kind)k;
@@ -363,7 +363,7 @@ codec_scale_name(enum codec_scale scale)
 int
 codec_scale_parse(const char *name, enum codec_scale *out, struct errbuf *eb)
 {
-    unsigned k;
+    unsigned k = 0;
     int rc = codec_name_lookup("scale", name, codec_scale_names, 3, &k, eb);
     if (rc == 0)
         *out = (enum codec_scale)k;
@@ -379,7 +379,7 @@ codec_rotation_name(enum codec_rotation rotation)
 int
 codec_rotation_parse(const char *name, enum codec_rotation *out, struct errbuf *eb)
 {
-    unsigned k;
+    unsigned k = 0;
     int rc = codec_name_lookup("rotation", name, codec_rotation_names, 2, &k, eb);
     if (rc == 0)
         *out = (enum codec_rotation)k;

@@ -6,7 +6,7 @@
  * workspace, so encoding and decoding allocate nothing. It is not thread-safe: make one per
  * thread. Input vectors are borrowed; the encoder writes its message into a caller buffer of
  * at least codec_max_bytes() bytes, and the message length *is* what the simulator
- * charges to the link (DESIGN.md principle 3: honest bits).
+ * charges to the link (docs/conventions.md, principle 3: honest bits).
  *
  * Randomness. A message is tied to a struct codec_link naming (seed, round, client). Both
  * ends derive the shared randomness (rotations) from the stream

@@ -1,6 +1,6 @@
 /*
  * docofl_wire: the DoCoFL downlink messages (Dorfman, Vargaftik, Ben-Itzhak, Levy, ICML
- * 2023; reference secagg-docofl.md §6.2–§6.3), shared by the server (aggregator/docofl.h)
+ * 2023), shared by the server (aggregator/docofl.h)
  * and the client (clients/docofl_client.h), which must not include each other.
  *
  * DoCoFL sends a client two things: an *anchor* y = C_a(w_s), a compressed model the server

@@ -1,7 +1,7 @@
 /*
  * drive: DRIVE and DRIVE+, the one-bit rotate-then-sign mean estimators of Vargaftik, Ben
  * Basat, Portnoy, Mendelson, Ben-Itzhak and Mitzenmacher (NeurIPS 2021, §4 and §5
- * (DRIVE+); reference compression.md §1).
+ * (DRIVE+)).
  *
  * DRIVE rotates x (codec/rht.h), sends sign(y_i) for the D rotated coordinates (0 -> +1)
  * and one float32 scale: unbiased ‖y‖²/‖y‖₁, biased ‖y‖₁/D, or matched norm ‖x‖/√D

@@ -1,7 +1,7 @@
 /*
  * ecuq: Entropy-Constrained Uniform Quantization of a float vector, the anchor compressor
- * of DoCoFL (Dorfman, Vargaftik, Ben-Itzhak, Levy, ICML 2023; as reimplemented in FedFetch;
- * reference secagg-docofl.md §6.2 "ECUQ"), with the level indices really entropy coded
+ * of DoCoFL (Dorfman, Vargaftik, Ben-Itzhak, Levy, ICML 2023; as reimplemented in
+ * FedFetch), with the level indices really entropy coded
  * (codec/entropy.h), so the message length is the honest cost.
  *
  * Algorithm. With lo = min x, hi = max x and L levels, the step is Δ = (hi − lo)/L and
@@ -9,8 +9,8 @@
  * centre (k = floor((x − lo)/Δ), clamped to L − 1). Start at L = floor(2^b), which always
  * has empirical index entropy H <= b. While H < b − tolerance, double L (exponential
  * phase) until H > b or L reaches max_levels, then bisect between the last L with H <= b
- * and the first with H > b, at most max_steps evaluations in all (reference: tolerance 0.1,
- * 20 steps). The result is the evaluated L with the largest H <= b, so the constraint
+ * and the first with H > b, at most max_steps evaluations in all (by default tolerance
+ * 0.1, 20 steps). The result is the evaluated L with the largest H <= b, so the constraint
  * H <= b always holds. H may stay below b − tolerance when L + 1 levels already exceed b
  * (with few levels one more level adds about log2((L + 1)/L) bits; ecuq_stats.above tells).
  * The coded payload is then about d·H bits plus the count header. A constant vector is sent
@@ -61,7 +61,7 @@ struct ecuq_stats {
 struct ecuq;
 
 /* Parameters */
-/* The reference's defaults for budget b: tolerance 0.1, 20 steps, max_levels 2^16 (indices
+/* FedFetch's defaults for budget b: tolerance 0.1, 20 steps, max_levels 2^16 (indices
  * of a trained model rarely need more; a larger cap only costs workspace). */
 void ecuq_params_default(struct ecuq_params *p, double bits);
 /* -ERR_INVALID/-ERR_RANGE naming the parameter when p cannot serve vectors of dim. */

@@ -1,7 +1,7 @@
 /*
  * eden: EDEN, the b-bit rotate-then-quantise mean estimator of Vargaftik, Ben Basat,
- * Portnoy, Mendelson, Ben-Itzhak and Mitzenmacher (ICML 2022, §3–§4 and its Algorithm 1;
- * reference compression.md §2). Also serves DRIVE's plain 1-bit form (its tie rule, §1) and
+ * Portnoy, Mendelson, Ben-Itzhak and Mitzenmacher (ICML 2022, §3–§4 and its Algorithm 1).
+ * Also serves DRIVE's plain 1-bit form (its tie rule, §1) and
  * TurboQuant_mse (fixed scale, §4.1).
  *
  * Algorithm. Pad x to D = 2^ceil(log2 d), rotate y = RHT(x_pad) (codec/rht.h) with the
@@ -14,7 +14,7 @@
  * Tie rule. Cell k is (t_{k-1}, t_k]: a value equal to a boundary goes to the LOWER cell
  * (torch.bucketize, right=False), so at b = 1 an exact 0 becomes the negative centroid.
  * This keeps E[x̂] = x for structured inputs whose rotated coordinates are exactly 0
- * (reference test 9). With EDEN_TIES_UP the value goes to the upper cell (DRIVE's
+ * (tests/unit/codec). With EDEN_TIES_UP the value goes to the upper cell (DRIVE's
  * sign(0) = +1).
  *
  * Bit budgets. Integer b = 1..8. Fractional b = b_lo + f (1 < b < 8): a shared Bernoulli(f)
@@ -25,7 +25,7 @@
  *
  * Codebook. The Lloyd–Max quantiser of N(0,1) (codec/lloyd_max.h), or with
  * codec_params.exact_codebook the exact one for the law of a coordinate of a uniform
- * rotation of R^D (codec/lloyd_beta.h, reference §2.4; b <= 6), solved at eden_new(). It
+ * rotation of R^D (codec/lloyd_beta.h; b <= 6), solved at eden_new(). It
  * matters only for small D (0.1 % at D = 128, 7 % at D = 16).
  *
  * Shared randomness, in draw order from the link's shared stream: the D rotation signs,

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/bitpack.h"
+#include "base/le.h"
 #include "codec/codec_int.h"
 #include "base/banned.h"
 
@@ -18,38 +19,6 @@ static unsigned
 entropy_floor_log2(uint64_t v)
 {
     return 63U - (unsigned)__builtin_clzll(v);
-}
-
-static void
-entropy_put_u32(uint8_t *p, uint32_t v)
-{
-    for (unsigned k = 0; k < 4; k++)
-        p[k] = (uint8_t)(v >> (8 * k));
-}
-
-static uint32_t
-entropy_get_u32(const uint8_t *p)
-{
-    uint32_t v = 0;
-    for (unsigned k = 0; k < 4; k++)
-        v |= (uint32_t)p[k] << (8 * k);
-    return v;
-}
-
-static void
-entropy_put_u64(uint8_t *p, uint64_t v)
-{
-    for (unsigned k = 0; k < 8; k++)
-        p[k] = (uint8_t)(v >> (8 * k));
-}
-
-static uint64_t
-entropy_get_u64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (unsigned k = 0; k < 8; k++)
-        v |= (uint64_t)p[k] << (8 * k);
-    return v;
 }
 
 /* Elias gamma of v >= 1: k zero bits, a one, the k low bits of v. */
@@ -183,7 +152,7 @@ entropy_encode(uint8_t *out, size_t cap, size_t *len, const uint32_t *sym, size_
             if (pos < h + 4)
                 return errbuf_set(eb, -ERR_RANGE, "entropy: buffer of %zu bytes too small", cap);
             pos -= 4;
-            entropy_put_u32(out + pos, (uint32_t)x);
+            le_store32(out + pos, (uint32_t)x);
             x >>= 32;
         }
         x = (x / f) * m + (x % f) + cum[s];
@@ -191,7 +160,7 @@ entropy_encode(uint8_t *out, size_t cap, size_t *len, const uint32_t *sym, size_
     if (pos < h + 8)
         return errbuf_set(eb, -ERR_RANGE, "entropy: buffer of %zu bytes too small", cap);
     pos -= 8;
-    entropy_put_u64(out + pos, x);
+    le_store64(out + pos, x);
     memmove(out + h, out + pos, cap - pos);
     *len = h + (cap - pos);
     return 0;
@@ -253,7 +222,7 @@ entropy_decode(uint32_t *sym, size_t n, uint32_t *counts, uint32_t *cum, uint32_
     const uint64_t low = entropy_rans_low(m);
     if (len - p < 8)
         return codec_corrupt(eb, len, "entropy: stream truncated before the rANS state");
-    uint64_t x = entropy_get_u64(in + p);
+    uint64_t x = le_load64(in + p);
     if (x < low || x >= (low << 32))
         return codec_corrupt(eb, p, "entropy: rANS state out of range");
     p += 8;
@@ -273,7 +242,7 @@ entropy_decode(uint32_t *sym, size_t n, uint32_t *counts, uint32_t *cum, uint32_
         if (x < low) {
             if (len - p < 4)
                 return codec_corrupt(eb, len, "entropy: rANS payload truncated at symbol %zu", i);
-            x = (x << 32) | entropy_get_u32(in + p);
+            x = (x << 32) | le_load32(in + p);
             p += 4;
         }
     }

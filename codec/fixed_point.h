@@ -1,7 +1,7 @@
 /*
  * fixed_point: the fixed-point embedding of float vectors into Z_{2^k} for secure
  * aggregation of codecs that are not integer-linear (EDEN, QUIC-FL with per-client scales;
- * issue 4 "Encoding updates into the ring", reference secagg-docofl.md §1.7 and §5.3).
+ * the ring of Bonawitz et al., CCS 2017, §4; docs/secure.md).
  *
  * Client side: each coordinate x is clipped to [-range, range], scaled by 2^f and
  * stochastically rounded, q = floor(x 2^f) + [U < frac(x 2^f)], so E[q] = x 2^f exactly

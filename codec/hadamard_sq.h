@@ -1,7 +1,7 @@
 /*
  * hadamard_sq: randomized Hadamard rotation followed by min-max stochastic uniform
  * quantisation with 2^b levels (Suresh, Yu, Kumar, McMahan, ICML 2017, π_srk; the
- * "Hadamard" baseline of DRIVE/EDEN/QUIC-FL; reference compression.md §5).
+ * "Hadamard" baseline of DRIVE/EDEN/QUIC-FL).
  *
  * The client rotates x (codec/rht.h; per-client or round-shared signs from the link's
  * shared stream), then quantises the D rotated coordinates with codec/sq.h using its private

@@ -1,7 +1,7 @@
 /*
  * kashin_sq: Kashin's representation followed by min-max stochastic quantisation
  * (Lyubarskii & Vershynin 2010; Caldas et al. 2018; Safaryan et al. 2020; the "Kashin"
- * baseline of DRIVE and QUIC-FL; reference compression.md §5).
+ * baseline of DRIVE and QUIC-FL).
  *
  * Frame: the first d columns of an RHT of size D_k (D_k = 2d when d is a power of two,
  * else the next power of two, doubled when d/D_k > 0.85). Starting from coefficients a = 0,

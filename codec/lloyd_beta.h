@@ -1,7 +1,7 @@
 /*
  * lloyd_beta: Lloyd–Max quantisers for one coordinate of a uniformly random rotation, the
- * exact finite-dimensional codebook of EDEN and TurboQuant_mse (reference compression.md
- * §2.4; EDEN, ICML 2022, §4; TurboQuant's Lemma 1).
+ * exact finite-dimensional codebook of EDEN and TurboQuant_mse (EDEN, ICML 2022, §4;
+ * TurboQuant's Lemma 1).
  *
  * If y is uniform on the sphere of R^D (a uniform rotation of any vector, or an RHT of a
  * Gaussian vector), t = y_i/‖y‖ has density ∝ (1 − t²)^((D−3)/2) on [−1, 1], i.e.

@@ -1,7 +1,7 @@
 /*
  * lloyd_max: the Lloyd–Max (MSE-optimal scalar) quantisers of N(0,1) that EDEN, DRIVE's
- * b-bit relatives and TurboQuant use in the rotated domain (reference compression.md §2.2;
- * EDEN, Vargaftik et al., ICML 2022, §4).
+ * b-bit relatives and TurboQuant use in the rotated domain (Lloyd, IEEE Trans. Inf.
+ * Theory 1982; Max, IRE Trans. Inf. Theory 1960; EDEN, Vargaftik et al., ICML 2022, §4).
  *
  * The 2^b-level quantiser is symmetric: lloyd_max_half(b) returns its 2^(b-1) positive
  * centroids in increasing order (the negative half is their mirror image); boundaries are 0

@@ -1,13 +1,9 @@
 /* packing: word-at-a-time index packing. See packing.h. */
 #include "codec/packing.h"
 
-#include <string.h>
-
 #include "base/bitpack.h"
+#include "base/le.h"
 #include "base/banned.h"
-
-_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
-               "packing stores 64-bit words with memcpy on little-endian hosts");
 
 void
 packing_pack(uint8_t *out, const uint16_t *idx, size_t n, unsigned b)
@@ -23,7 +19,7 @@ packing_pack(uint8_t *out, const uint16_t *idx, size_t n, unsigned b)
         uint64_t word = 0;
         for (size_t k = 0; k < per; k++)
             word |= (uint64_t)p[k] << (k * b);
-        memcpy(out + 8 * w, &word, 8);
+        le_store64(out + 8 * w, word);
     }
     size_t done = full * per;
     if (done < n)
@@ -34,34 +30,16 @@ void
 packing_unpack_lut(float *y, const uint8_t *in, size_t n, unsigned b, const float *lut)
 {
     uint64_t mask = ((uint64_t)1 << b) - 1;
-    if (b != 1 && b != 2 && b != 4 && b != 8) {
-        uint64_t acc = 0;
-        unsigned have = 0;
-        size_t o = 0;
-        for (size_t i = 0; i < n; i++) {
-            while (have < b) {
-                acc |= (uint64_t)in[o++] << have;
-                have += 8;
-            }
-            y[i] = lut[acc & mask];
-            acc >>= b;
-            have -= b;
-        }
-        return;
-    }
     size_t per = 64 / b;
-    size_t full = n / per;
+    size_t full = b == 1 || b == 2 || b == 4 || b == 8 ? n / per : 0;
     for (size_t w = 0; w < full; w++) {
-        uint64_t word;
-        memcpy(&word, in + 8 * w, 8);
+        uint64_t word = le_load64(in + 8 * w);
         float *q = y + w * per;
         for (size_t k = 0; k < per; k++)
             q[k] = lut[(word >> (k * b)) & mask];
     }
-    size_t done = full * per;
-    const uint8_t *tail = in + 8 * full;
-    for (size_t i = done, bit = 0; i < n; i++, bit += b) {
-        unsigned v = (unsigned)(tail[bit / 8] >> (bit % 8)) & (unsigned)mask;
-        y[i] = lut[v];
-    }
+    /* Other widths, and the fields after the last whole word. */
+    struct bitpack_in r = { .in = in + 8 * full };
+    for (size_t i = full * per; i < n; i++)
+        y[i] = lut[bitpack_in_get(&r, b)];
 }

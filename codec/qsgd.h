@@ -1,7 +1,7 @@
 /*
  * qsgd: QSGD stochastic quantisation (Alistarh, Grubic, Li, Tomioka, Vojnovic, NeurIPS 2017)
  * in the variant QUIC-FL uses as a baseline: the max-abs (L∞) norm instead of L2, s = 2^b − 1
- * levels per sign (reference compression.md §5). No rotation.
+ * levels per sign (QUIC-FL, ICML 2024, §5). No rotation.
  *
  * x_i -> m·sign(x_i)·ξ_i/s with m = max|x_i| and ξ_i = floor(s|x_i|/m) + Bernoulli(frac),
  * unbiased. The encoder's private stream gives one 32-bit draw per coordinate.

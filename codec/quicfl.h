@@ -1,6 +1,6 @@
 /*
  * quicfl: QUIC-FL, quick unbiased compression (Ben Basat, Vargaftik, Portnoy, Einziger,
- * Ben-Itzhak, Mitzenmacher, ICML 2024; Algorithm 1 and §3–§4; reference compression.md §3).
+ * Ben-Itzhak, Mitzenmacher, ICML 2024; Algorithm 1 and §3–§4).
  *
  * Algorithm. Rotate (y = RHT(x_pad), normally with the round's shared rotation), scale to
  * z = √D·y/‖x‖, send the coordinates with |z| > T exactly (T = Φ⁻¹(1 − p/2), p = 1/512 by
@@ -10,7 +10,7 @@
  * server reconstructs R[X][h]. The receiver table R (2^b × 2^ℓ) is ours, solved by
  * quicfl_table_solve() (below); the sender probabilities follow from R exactly.
  *
- * Solver (our derivation of reference §3.2b). For fixed R the sender's problem at each grid
+ * Solver (our own derivation). For fixed R the sender's problem at each grid
  * point z is a linear programme whose solution sends, for each h, the level of column h
  * nearest to a common point c(z) (so its multiplier is λ = 2(c − z)), randomising one h
  * between two adjacent levels so that 2^-ℓ Σ_h E[R[X][h]] = z exactly; c(z) is found by

@@ -26,6 +26,20 @@
 typedef float rht_v8 __attribute__((vector_size(32)));
 typedef int32_t rht_i8 __attribute__((vector_size(32)));
 
+/*
+ * Lane swaps of the in-vector levels: lane k takes lane k ^ 1, k ^ 2 or k ^ 4. GCC spells a
+ * constant shuffle __builtin_shuffle(x, mask), clang __builtin_shufflevector(x, x, ...).
+ */
+#if defined(__clang__)
+#define RHT_SWAP1(x) __builtin_shufflevector((x), (x), 1, 0, 3, 2, 5, 4, 7, 6)
+#define RHT_SWAP2(x) __builtin_shufflevector((x), (x), 2, 3, 0, 1, 6, 7, 4, 5)
+#define RHT_SWAP4(x) __builtin_shufflevector((x), (x), 4, 5, 6, 7, 0, 1, 2, 3)
+#else
+#define RHT_SWAP1(x) __builtin_shuffle((x), (rht_i8){ 1, 0, 3, 2, 5, 4, 7, 6 })
+#define RHT_SWAP2(x) __builtin_shuffle((x), (rht_i8){ 2, 3, 0, 1, 6, 7, 4, 5 })
+#define RHT_SWAP4(x) __builtin_shuffle((x), (rht_i8){ 4, 5, 6, 7, 0, 1, 2, 3 })
+#endif
+
 #define RHT_LOAD(x, p)  memcpy(&(x), (p), sizeof(rht_v8))
 #define RHT_STORE(p, x) memcpy((p), &(x), sizeof(rht_v8))
 #define RHT_BFLY(a, b)                                                                             \
@@ -70,9 +84,6 @@ rht_levels_in8(float *v, size_t n, const uint8_t *signs, float scale)
     const rht_v8 m1 = { 1, -1, 1, -1, 1, -1, 1, -1 };
     const rht_v8 m2 = { 1, 1, -1, -1, 1, 1, -1, -1 };
     const rht_v8 m4 = { 1, 1, 1, 1, -1, -1, -1, -1 };
-    const rht_i8 p1 = { 1, 0, 3, 2, 5, 4, 7, 6 };
-    const rht_i8 p2 = { 2, 3, 0, 1, 6, 7, 4, 5 };
-    const rht_i8 p4 = { 4, 5, 6, 7, 0, 1, 2, 3 };
     const rht_i8 sel = { 1, 2, 4, 8, 16, 32, 64, 128 };
     const rht_i8 zero = { 0 };
     const rht_i8 sign_bit = { INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN,
@@ -88,9 +99,9 @@ rht_levels_in8(float *v, size_t n, const uint8_t *signs, float scale)
             x = (rht_v8)((rht_i8)x ^ (on & sign_bit));
         }
         x = x * scale;
-        x = __builtin_shuffle(x, p1) + x * m1;
-        x = __builtin_shuffle(x, p2) + x * m2;
-        x = __builtin_shuffle(x, p4) + x * m4;
+        x = RHT_SWAP1(x) + x * m1;
+        x = RHT_SWAP2(x) + x * m2;
+        x = RHT_SWAP4(x) + x * m4;
         RHT_STORE(v + i, x);
     }
 }

@@ -1,6 +1,6 @@
 /*
- * rht: the randomized Hadamard transform every rotation-based codec uses (reference
- * compression.md §0.2; DRIVE, Vargaftik et al., NeurIPS 2021, §4; EDEN, ICML 2022, §3).
+ * rht: the randomized Hadamard transform every rotation-based codec uses (DRIVE, Vargaftik
+ * et al., NeurIPS 2021, §4; EDEN, ICML 2022, §3).
  *
  * The forward rotation of a vector x of dimension d is y = H·(s ⊙ x_pad)/√D, where D is the
  * smallest power of two >= d, x_pad is x followed by D - d zeros, s is a vector of D

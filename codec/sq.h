@@ -1,7 +1,7 @@
 /*
  * sq: min-max stochastic uniform quantisation of a float vector, the quantiser of the
- * "Hadamard + SQ" baseline (Suresh, Yu, Kumar, McMahan, ICML 2017, π_srk; reference
- * compression.md §5) and of Kashin + SQ.
+ * "Hadamard + SQ" baseline (Suresh, Yu, Kumar, McMahan, ICML 2017, π_srk) and of
+ * Kashin + SQ.
  *
  * 2^b levels evenly spaced from min(v) to max(v); each v_i is rounded to one of its two
  * neighbouring levels at random so that the expectation is v_i (unbiased). Randomness comes

@@ -1,6 +1,6 @@
 /*
  * thc: THC-style homomorphic quantisation (Li, Ben Basat, Vargaftik, Lao, Xu, Mitzenmacher,
- * Yu, NSDI 2024; reference compression.md §5): the codec whose messages secure aggregation
+ * Yu, NSDI 2024): the codec whose messages secure aggregation
  * can sum directly in a ring, because every client maps its coordinates to small integers of
  * one common table under one common rotation and scale.
  *

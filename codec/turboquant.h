@@ -1,7 +1,7 @@
 /*
  * turboquant: TurboQuant_prod (Zandieh, Daliri, Hadian, Mirrokni, 2025), the comparison
  * point of "A Note on TurboQuant and the Earlier DRIVE/EDEN Line of Work" (arXiv
- * 2604.18555; reference compression.md §4.1). TurboQuant_mse itself is EDEN with the fixed
+ * 2604.18555). TurboQuant_mse itself is EDEN with the fixed
  * scale ‖x‖/√D and is served by codec/eden.h (EDEN_FIXED_SCALE).
  *
  * TurboQuant_prod(b): a (b−1)-bit TurboQuant_mse message (nothing when b = 1), then QJL on

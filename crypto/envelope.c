@@ -5,6 +5,7 @@
 
 #include <sodium.h>
 
+#include "base/le.h"
 #include "crypto/kdf.h"
 
 #include "base/banned.h"
@@ -33,20 +34,13 @@ envelope_key_derive(unsigned char key[ENVELOPE_KEY_BYTES],
     return kdf_derive(key, ENVELOPE_KEY_BYTES, seed, KDF_CTX_ENC, round, eb);
 }
 
-static void
-put_le64(unsigned char *p, uint64_t v)
-{
-    for (unsigned j = 0; j < 8; j++)
-        p[j] = (unsigned char)(v >> (8 * j));
-}
-
 void
 envelope_ad_encode(unsigned char out[ENVELOPE_AD_BYTES], const struct envelope_ad *ad)
 {
-    put_le64(out, ad->session);
-    put_le64(out + 8, ad->round);
-    put_le64(out + 16, ad->sender);
-    put_le64(out + 24, ad->receiver);
+    le_store64(out, ad->session);
+    le_store64(out + 8, ad->round);
+    le_store64(out + 16, ad->sender);
+    le_store64(out + 24, ad->receiver);
 }
 
 void

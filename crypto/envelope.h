@@ -3,7 +3,7 @@
  * the server (the Shamir shares of ShareKeys), with XChaCha20-Poly1305.
  *
  * SecAgg's ShareKeys round sends e_{u,v} = AE.enc(k_{u,v}, shares of u for v) through the
- * server (Bonawitz et al., CCS 2017, §4; reference secagg-docofl.md §1.2 and §3). Here the
+ * server (Bonawitz et al., CCS 2017, §4). Here the
  * key is envelope_key_derive(pair seed of the encryption key pairs c_u, c_v, round), the
  * cipher is crypto_aead_xchacha20poly1305_ietf, and the associated data binds the envelope
  * to its route:

@@ -11,12 +11,12 @@
  *
  * Contexts are a registry, like enum rng_purpose: every context string in use is listed
  * below as KDF_CTX_*, and a listed string never changes meaning (it is part of the
- * reproducibility contract and of the known-answer tests in
- * ../shared/reference/secagg-docofl.md §7.2, which fix "FBSAPAIR" and "FBSASELF" with
+ * reproducibility contract and of the known-answer tests in tests/unit/crypto/test_prg.c
+ * and tests/unit/secagg/test_secagg_protocol.c, which fix "FBSAPAIR" and "FBSASELF" with
  * id = round).
  *
  * kdf_master_from_stream() makes a master key from a keyed RNG stream, which keeps every
- * run reproducible from its seed (STYLE.md convention 8: no randombytes_buf). Callers own
+ * run reproducible from its seed (docs/conventions.md §8: no randombytes_buf). Callers own
  * all buffers and wipe secrets with sodium_memzero(). Pure functions: thread-safe.
  */
 #ifndef FEDBITS_CRYPTO_KDF_H

@@ -2,7 +2,7 @@
  * kx: X25519 key agreement between two clients, turned into a 32-byte pair seed.
  *
  * SecAgg gives every client two Diffie-Hellman key pairs per round (Bonawitz et al., CCS
- * 2017, §4 / reference secagg-docofl.md §1.1-1.3): c_u to encrypt shares for a peer, s_u to
+ * 2017, §4): c_u to encrypt shares for a peer, s_u to
  * derive the pairwise mask seed s_{u,v}. Both are a struct kx_keypair. A key pair is made
  * deterministically, either from a 32-byte seed (crypto_kx_seed_keypair: sk = BLAKE2b-256
  * (seed), pk = X25519 base point times sk) or from a given secret scalar (the RFC 7748
@@ -14,8 +14,8 @@
  *     seed = BLAKE2b-256(q || pk_lo || pk_hi || session)
  * with the two public keys in memcmp order, so both ends get the same seed; q itself is
  * never used as a key (it is an x-coordinate, libsodium's advice). With an empty session
- * this is exactly the derivation of the reference's §7.2 toy known-answer run; binding a
- * session id (reference §8.2) separates protocol instances. A peer key of small order
+ * this is exactly the derivation of the toy known-answer run in tests/unit/crypto/test_prg.c;
+ * binding a session id separates protocol instances. A peer key of small order
  * (the all-zero result of crypto_scalarmult) or equal to one's own key is rejected with
  * -ERR_CORRUPT: the protocol treats that peer as dropped or aborts.
  *

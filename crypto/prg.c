@@ -14,6 +14,7 @@
 
 #include <sodium.h>
 
+#include "base/le.h"
 #include "crypto/kdf.h"
 #include "crypto/ring.h"
 
@@ -74,36 +75,12 @@ prg_max_elements(unsigned k)
 }
 
 /*
- * Little-endian loads of a whole word at p. An element of w bytes is read as the word that
- * starts at its first byte, then masked to k <= 8w bits, which drops the bytes of the next
- * element: one unaligned load per element whatever w. The chunk buffer has
- * PRG_CHUNK_SLACK spare bytes so that the last element's word stays inside it.
+ * An element of w bytes is read as the little-endian word (le_load32/64) that starts at its
+ * first byte, then masked to k <= 8w bits, which drops the bytes of the next element: one
+ * unaligned load per element whatever w. The chunk buffer has PRG_CHUNK_SLACK spare bytes
+ * so that the last element's word stays inside it. With w a constant after inlining, each
+ * width gets its own loop (vectorised for w = 4, 8).
  */
-static inline __attribute__((always_inline)) uint32_t
-prg_load32(const unsigned char *p)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    uint32_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-#else
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-#endif
-}
-
-static inline __attribute__((always_inline)) uint64_t
-prg_load64(const unsigned char *p)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    uint64_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-#else
-    return (uint64_t)prg_load32(p) | (uint64_t)prg_load32(p + 4) << 32;
-#endif
-}
-
-/* With w a constant after inlining, each width gets its own loop (vectorised for w = 4, 8). */
 static inline __attribute__((always_inline)) void
 prg_convert_u32(uint32_t *restrict out, const unsigned char *restrict src, size_t cnt, unsigned w,
                 uint32_t m, enum prg_op op)
@@ -111,15 +88,15 @@ prg_convert_u32(uint32_t *restrict out, const unsigned char *restrict src, size_
     switch (op) {
     case PRG_OP_FILL:
         for (size_t i = 0; i < cnt; i++)
-            out[i] = prg_load32(src + w * i) & m;
+            out[i] = le_load32(src + w * i) & m;
         break;
     case PRG_OP_ADD:
         for (size_t i = 0; i < cnt; i++)
-            out[i] = (out[i] + prg_load32(src + w * i)) & m;
+            out[i] = (out[i] + le_load32(src + w * i)) & m;
         break;
     case PRG_OP_SUB:
         for (size_t i = 0; i < cnt; i++)
-            out[i] = (out[i] - prg_load32(src + w * i)) & m;
+            out[i] = (out[i] - le_load32(src + w * i)) & m;
         break;
     }
 }
@@ -131,15 +108,15 @@ prg_convert_u64(uint64_t *restrict out, const unsigned char *restrict src, size_
     switch (op) {
     case PRG_OP_FILL:
         for (size_t i = 0; i < cnt; i++)
-            out[i] = prg_load64(src + w * i) & m;
+            out[i] = le_load64(src + w * i) & m;
         break;
     case PRG_OP_ADD:
         for (size_t i = 0; i < cnt; i++)
-            out[i] = (out[i] + prg_load64(src + w * i)) & m;
+            out[i] = (out[i] + le_load64(src + w * i)) & m;
         break;
     case PRG_OP_SUB:
         for (size_t i = 0; i < cnt; i++)
-            out[i] = (out[i] - prg_load64(src + w * i)) & m;
+            out[i] = (out[i] - le_load64(src + w * i)) & m;
         break;
     }
 }

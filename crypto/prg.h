@@ -3,8 +3,8 @@
  * elements of Z_{2^k}.
  *
  * Every mask of SecAgg (Bonawitz et al., CCS 2017, §4: the pairwise masks PRG(s_{u,v}) and
- * the self mask PRG(b_u)) and of SecAgg+ is expanded here. The construction is the
- * reference's (secagg-docofl.md §3 and §7.2, whose toy run is a known-answer test of it):
+ * the self mask PRG(b_u)) and of SecAgg+ is expanded here. The construction (whose toy
+ * three-client run is a known-answer test, tests/unit/crypto/test_prg.c) is:
  *
  *   key     = crypto_kdf(seed, context KDF_CTX_PAIR or KDF_CTX_SELF, id = round)  [32 B]
  *   stream  = ChaCha20-IETF(key, nonce = le32(vector) || 8 zero bytes)

@@ -1,12 +1,11 @@
 /*
  * ring: vectors over Z_{2^k}, the ring masked inputs live in (k = 1..64).
  *
- * SecAgg sums masked inputs modulo R = 2^k (Bonawitz et al., CCS 2017; reference
- * secagg-docofl.md §1.7). Elements are stored reduced, in uint32_t when k <= 32 or in
- * uint64_t for any k <= 64; every function here keeps its outputs reduced (value < 2^k)
- * provided its inputs are. ring_bits_for() is the sizing rule that makes the sum of n
- * clients' b-bit values exact: k = ceil(log2(n(2^b - 1) + 1)), so the modular sum equals
- * the integer sum.
+ * SecAgg sums masked inputs modulo R = 2^k (Bonawitz et al., CCS 2017, §4). Elements are stored
+ * reduced, in uint32_t when k <= 32 or in uint64_t for any k <= 64; every function here keeps its
+ * outputs reduced (value < 2^k) provided its inputs are. ring_bits_for() is the sizing rule that
+ * makes the sum of n clients' b-bit values exact: k = ceil(log2(n(2^b - 1) + 1)), so the modular
+ * sum equals the integer sum.
  *
  * The vector operations are pure hot-path functions over caller-owned arrays: they
  * allocate nothing, take no errbuf and assert 1 <= k <= width (a bad k is a bug in the

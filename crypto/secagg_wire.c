@@ -5,6 +5,7 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "base/le.h"
 #include "base/rng.h"
 #include "crypto/envelope.h"
 #include "crypto/kdf.h"
@@ -70,7 +71,7 @@ secagg_wire_session_bytes(const struct secagg_params *p,
 {
     if (p->session == 0)
         return 0;
-    secagg_wire_put_u64(out, p->session);
+    le_store64(out, p->session);
     return SECAGG_WIRE_SESSION_BYTES;
 }
 
@@ -204,38 +205,6 @@ secagg_wire_unmask_rep_bytes(const struct secagg_params *p, uint32_t peers)
 }
 
 void
-secagg_wire_put_u32(unsigned char *out, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        out[i] = (unsigned char)(v >> (8 * i));
-}
-
-void
-secagg_wire_put_u64(unsigned char *out, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        out[i] = (unsigned char)(v >> (8 * i));
-}
-
-uint32_t
-secagg_wire_get_u32(const unsigned char *in)
-{
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; i--)
-        v = (v << 8) | in[i];
-    return v;
-}
-
-uint64_t
-secagg_wire_get_u64(const unsigned char *in)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | in[i];
-    return v;
-}
-
-void
 secagg_wire_put_header(unsigned char *out, enum secagg_wire_type type, uint32_t client,
                        const struct secagg_params *p)
 {
@@ -243,9 +212,9 @@ secagg_wire_put_header(unsigned char *out, enum secagg_wire_type type, uint32_t 
     out[1] = SECAGG_WIRE_VERSION;
     out[2] = 0;
     out[3] = 0;
-    secagg_wire_put_u32(out + 4, client);
-    secagg_wire_put_u64(out + 8, p->session);
-    secagg_wire_put_u64(out + 16, p->round);
+    le_store32(out + 4, client);
+    le_store64(out + 8, p->session);
+    le_store64(out + 16, p->round);
 }
 
 /*
@@ -263,7 +232,7 @@ secagg_wire_pack(unsigned char *out, const uint64_t *vals, size_t n, unsigned bi
         uint64_t v = vals[i];
         acc |= v << have;
         if (have + bits >= 64) {
-            secagg_wire_put_u64(out + o, acc);
+            le_store64(out + o, acc);
             o += 8;
             acc = have != 0 ? v >> (64 - have) : 0;
             have = have + bits - 64;
@@ -282,12 +251,7 @@ secagg_wire_pack(unsigned char *out, const uint64_t *vals, size_t n, unsigned bi
 static uint64_t
 wire_load(const unsigned char *in, size_t o, size_t len)
 {
-    if (o + 8 <= len)
-        return secagg_wire_get_u64(in + o);
-    uint64_t v = 0;
-    for (unsigned j = 0; o + j < len; j++)
-        v |= (uint64_t)in[o + j] << (8 * j);
-    return v;
+    return o + 8 <= len ? le_load64(in + o) : le_load_n(in + o, len - o);
 }
 
 void
@@ -334,7 +298,7 @@ wire_list(const unsigned char *buf, size_t len, size_t *off, uint32_t n, size_t 
 {
     if (len - *off < SECAGG_WIRE_COUNT_BYTES)
         return wire_corrupt(eb, len, "truncated count", type);
-    uint32_t c = secagg_wire_get_u32(buf + *off);
+    uint32_t c = le_load32(buf + *off);
     if (c > n)
         return wire_corrupt(eb, *off, "count above n", type);
     *off += SECAGG_WIRE_COUNT_BYTES;
@@ -364,12 +328,12 @@ secagg_wire_parse(struct secagg_wire_msg *msg, const unsigned char *buf, size_t 
         return wire_corrupt(eb, 1, "unknown version", type);
     if (buf[2] != 0 || buf[3] != 0)
         return wire_corrupt(eb, buf[2] != 0 ? 2 : 3, "non-zero reserved byte", type);
-    uint32_t client = secagg_wire_get_u32(buf + 4);
+    uint32_t client = le_load32(buf + 4);
     if (client >= p->n)
         return wire_corrupt(eb, 4, "client index out of range", type);
-    if (secagg_wire_get_u64(buf + 8) != p->session)
+    if (le_load64(buf + 8) != p->session)
         return wire_corrupt(eb, 8, "wrong session", type);
-    if (secagg_wire_get_u64(buf + 16) != p->round)
+    if (le_load64(buf + 16) != p->round)
         return wire_corrupt(eb, 16, "wrong round", type);
 
     size_t fixed, s1, s2;
@@ -415,9 +379,9 @@ secagg_wire_adv_statement(unsigned char out[SECAGG_WIRE_ADV_SIGNED_BYTES],
                           const unsigned char s_pk[SECAGG_WIRE_KEY_BYTES])
 {
     memcpy(out, "FBSA-ADV", 8);
-    secagg_wire_put_u64(out + 8, p->session);
-    secagg_wire_put_u64(out + 16, p->round);
-    secagg_wire_put_u32(out + 24, client);
+    le_store64(out + 8, p->session);
+    le_store64(out + 16, p->round);
+    le_store32(out + 24, client);
     memcpy(out + 28, c_pk, SECAGG_WIRE_KEY_BYTES);
     memcpy(out + 28 + SECAGG_WIRE_KEY_BYTES, s_pk, SECAGG_WIRE_KEY_BYTES);
 }
@@ -427,8 +391,8 @@ secagg_wire_u3_statement(unsigned char *out, const struct secagg_params *p,
                          const unsigned char *bitmap)
 {
     memcpy(out, "FBSA-U3_", 8);
-    secagg_wire_put_u64(out + 8, p->session);
-    secagg_wire_put_u64(out + 16, p->round);
+    le_store64(out + 8, p->session);
+    le_store64(out + 16, p->round);
     size_t b = secagg_wire_bitmap_bytes(p);
     memcpy(out + 24, bitmap, b);
     return 24 + b;

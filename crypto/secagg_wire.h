@@ -2,11 +2,10 @@
  * secagg_wire: the messages of the secure-aggregation protocol, shared by its two halves
  * (clients/secagg_client and aggregator/secagg_server), and the round's parameters.
  *
- * One protocol engine runs SecAgg (Bonawitz et al., CCS 2017, §4; reference
- * secagg-docofl.md §1) on the complete graph and SecAgg+ (Bell et al., CCS 2020; reference
- * §2) on a randomly relabelled Harary graph. A round has the phases of enum secagg_phase;
- * in each one the server sends every live client one request and the client answers with
- * one reply. The simulator carries the bytes, so every size below is what is charged.
+ * One protocol engine runs SecAgg (Bonawitz et al., CCS 2017, §4) on the complete graph and
+ * SecAgg+ (Bell et al., CCS 2020) on a randomly relabelled Harary graph. A round has the phases of
+ * enum secagg_phase; in each one the server sends every live client one request and the client
+ * answers with one reply. The simulator carries the bytes, so every size below is what is charged.
  *
  * Every message starts with the same header (all integers little-endian):
  *
@@ -53,9 +52,9 @@
  *
  * Parameters: struct secagg_params is the round's configuration, the same on both sides.
  * All key material comes from (seed, round, client) through base/rng streams and
- * crypto/kdf (no randombytes). session = 0 binds no session into the pair seeds (the
- * reference's §7.2 toy run); any other value is bound as 8 little-endian bytes.
- * The module has no state; all buffers are the caller's. Thread-safe.
+ * crypto/kdf (no randombytes). session = 0 binds no session into the pair seeds (the toy
+ * known-answer run of tests/unit/crypto/test_prg.c); any other value is bound as 8 little-endian
+ * bytes. The module has no state; all buffers are the caller's. Thread-safe.
  */
 #ifndef FEDBITS_CRYPTO_SECAGG_WIRE_H
 #define FEDBITS_CRYPTO_SECAGG_WIRE_H
@@ -78,7 +77,7 @@
 #define SECAGG_WIRE_PLAIN_BYTES    80 /* s-share || b-share */
 #define SECAGG_WIRE_ENVELOPE_BYTES 96 /* SECAGG_WIRE_PLAIN_BYTES + ENVELOPE_TAG_BYTES */
 #define SECAGG_WIRE_SESSION_BYTES  8
-#define SECAGG_WIRE_CLIENTS_MAX    1000000u /* n bound (reference §2.3 guard) */
+#define SECAGG_WIRE_CLIENTS_MAX    1000000u /* n bound (secagg_graph_harary_params) */
 
 /* The phases of a round, in order. CONSISTENCY_CHECK runs only for the semi-malicious model. */
 enum secagg_phase {
@@ -196,10 +195,6 @@ size_t secagg_wire_bitmap_bytes(const struct secagg_params *p);
 /* Writes the header of a message of type for client into out[0..SECAGG_WIRE_HEADER_BYTES). */
 void secagg_wire_put_header(unsigned char *out, enum secagg_wire_type type, uint32_t client,
                             const struct secagg_params *p);
-void secagg_wire_put_u32(unsigned char *out, uint32_t v);
-void secagg_wire_put_u64(unsigned char *out, uint64_t v);
-uint32_t secagg_wire_get_u32(const unsigned char *in);
-uint64_t secagg_wire_get_u64(const unsigned char *in);
 
 /*
  * Packs vals[0..n) (each < 2^bits) LSB-first into out starting at bit 0; writes exactly

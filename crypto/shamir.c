@@ -15,6 +15,7 @@
 
 #include <sodium.h>
 
+#include "base/le.h"
 #include "base/mem.h"
 
 #include "base/banned.h"
@@ -81,22 +82,6 @@ p61_inv(uint64_t a)
     return r;
 }
 
-static uint64_t
-le_load(const unsigned char *p, size_t w)
-{
-    uint64_t v = 0;
-    for (size_t j = 0; j < w; j++)
-        v |= (uint64_t)p[j] << (8 * j);
-    return v;
-}
-
-static void
-le_store(unsigned char *p, uint64_t v, size_t w)
-{
-    for (size_t j = 0; j < w; j++)
-        p[j] = (unsigned char)(v >> (8 * j));
-}
-
 /* Chunk c of a secret: offset and width. */
 static size_t
 chunk_offset(size_t c)
@@ -115,7 +100,7 @@ static void
 sc_from_u64(unsigned char s[SC], uint64_t v)
 {
     memset(s, 0, SC);
-    le_store(s, v, 8);
+    le_store64(s, v);
 }
 
 static int
@@ -216,7 +201,7 @@ split_p61(struct shamir *sh, struct shamir_share *shares, size_t n, const uint64
 {
     uint64_t *coef = sh->words;
     for (size_t c = 0; c < SHAMIR_P61_CHUNKS; c++) {
-        coef[0] = le_load(secret + chunk_offset(c), chunk_width(c));
+        coef[0] = le_load_n(secret + chunk_offset(c), chunk_width(c));
         for (size_t j = 1; j < t; j++)
             coef[j] = rng_below(r, P61);
         for (size_t i = 0; i < n; i++) {
@@ -224,7 +209,7 @@ split_p61(struct shamir *sh, struct shamir_share *shares, size_t n, const uint64
             uint64_t acc = coef[t - 1];
             for (size_t j = t - 1; j-- > 0;)
                 acc = p61_add(p61_mul(acc, x), coef[j]);
-            le_store(shares[i].y + 8 * c, acc, 8);
+            le_store64(shares[i].y + 8 * c, acc);
         }
     }
     sodium_memzero(coef, t * sizeof *coef);
@@ -296,7 +281,7 @@ check_combine_shares(const struct shamir *sh, const struct shamir_share *shares,
                 return errbuf_set(eb, -ERR_CORRUPT, "share %zu has point %llu >= 2^61 - 1", i,
                                   (unsigned long long)x);
             for (size_t c = 0; c < SHAMIR_P61_CHUNKS; c++)
-                if (le_load(shares[i].y + 8 * c, 8) >= P61)
+                if (le_load64(shares[i].y + 8 * c) >= P61)
                     return errbuf_set(eb, -ERR_CORRUPT,
                                       "share %zu: chunk %zu is not below 2^61 - 1", i, c);
         } else if (!sc_is_canonical(shares[i].y)) {
@@ -341,7 +326,7 @@ interpolate_p61(const uint64_t *lam, const struct shamir_share *s, size_t t, siz
 {
     uint64_t acc = 0;
     for (size_t i = 0; i < t; i++)
-        acc = p61_add(acc, p61_mul(lam[i], le_load(s[i].y + 8 * c, 8)));
+        acc = p61_add(acc, p61_mul(lam[i], le_load64(s[i].y + 8 * c)));
     return acc;
 }
 
@@ -357,7 +342,7 @@ combine_p61(struct shamir *sh, unsigned char secret[SHAMIR_SECRET_BYTES],
     for (size_t e = t; e < m; e++) {
         lagrange_p61(lam, tmp, s, t, s[e].x);
         for (size_t c = 0; c < SHAMIR_P61_CHUNKS; c++)
-            if (interpolate_p61(lam, s, t, c) != le_load(s[e].y + 8 * c, 8)) {
+            if (interpolate_p61(lam, s, t, c) != le_load64(s[e].y + 8 * c)) {
                 rc = errbuf_set(eb, -ERR_CORRUPT,
                                 "share %zu (point %llu) disagrees with the first %zu shares", e,
                                 (unsigned long long)s[e].x, t);
@@ -374,7 +359,7 @@ combine_p61(struct shamir *sh, unsigned char secret[SHAMIR_SECRET_BYTES],
         }
     }
     for (size_t c = 0; c < SHAMIR_P61_CHUNKS; c++)
-        le_store(secret + chunk_offset(c), chunk[c], chunk_width(c));
+        le_store_n(secret + chunk_offset(c), chunk[c], chunk_width(c));
 out:
     sodium_memzero(chunk, sizeof chunk);
     return rc;

@@ -3,16 +3,16 @@
  *
  * In SecAgg each client shares its mask secret key s_u^SK and its self-mask seed b_u among
  * its neighbours; any t of the shares rebuild a secret, fewer reveal nothing (Shamir,
- * CACM 1979; Bonawitz et al., CCS 2017, §4; reference secagg-docofl.md §3.1). libsodium has
+ * CACM 1979; Bonawitz et al., CCS 2017, §4). libsodium has
  * no secret sharing, so the polynomial arithmetic is here, over one of two fields:
  *
- *  - SHAMIR_FIELD_P61, GF(p) with p = 2^61 - 1 (the default, an order of magnitude faster,
- *    reference §3.1): a secret is cut into 5 chunks (bytes 0-6, 7-13, 14-20, 21-27 and
+ *  - SHAMIR_FIELD_P61, GF(p) with p = 2^61 - 1 (the default, an order of magnitude
+ *    faster): a secret is cut into 5 chunks (bytes 0-6, 7-13, 14-20, 21-27 and
  *    28-31, each read little-endian, so every chunk is < 2^56 < p and any 32 bytes can be
  *    shared) and each chunk is shared with its own polynomial. A share is 5 field elements.
  *  - SHAMIR_FIELD_L, Z_L with L = 2^252 + 27742317777372353535851937790883648493, the
- *    ed25519 group order, through libsodium's constant-time scalar arithmetic (reference
- *    §3.1 and §8.3, whose known-answer vectors use it). The secret is one canonical scalar
+ *    ed25519 group order, through libsodium's constant-time scalar arithmetic (the
+ *    known-answer vectors of tests/unit/crypto use it). The secret is one canonical scalar
  *    (< L, little-endian), e.g. 64 random bytes reduced with
  *    crypto_core_ed25519_scalar_reduce; a share is one scalar.
  *
@@ -38,7 +38,7 @@
  * shares. If more than t shares are given, every further share must lie on the same
  * polynomial, otherwise -ERR_CORRUPT: this detects (does not correct) a forged or damaged
  * share. Exactly t shares cannot be checked this way; for s_u^SK the caller should rebuild
- * the public key and compare it (reference §3.1 pitfall 4). Cost: O(t^2) multiplications
+ * the public key and compare it. Cost: O(t^2) multiplications
  * plus t inversions per secret, and O(t) more per extra share and chunk.
  */
 #ifndef FEDBITS_CRYPTO_SHAMIR_H

@@ -1,8 +1,8 @@
 /*
  * sign: Ed25519 key pairs and detached signatures for the semi-malicious threat model.
  *
- * In the active-adversary variant of SecAgg (Bonawitz et al., CCS 2017, §4 and §6.3;
- * reference secagg-docofl.md §1.2 and §3) each client signs its advertised public keys in
+ * In the active-adversary variant of SecAgg (Bonawitz et al., CCS 2017, §4 and §6.3) each
+ * client signs its advertised public keys in
  * AdvertiseKeys and the survivor set U3 in ConsistencyCheck, and every client verifies the
  * others' signatures against verification keys distributed beforehand (the PKI, which the
  * simulator plays). Key pairs are seeded (crypto_sign_seed_keypair; seeds from kdf.h with

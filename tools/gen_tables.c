@@ -7,7 +7,8 @@
  * (clang-format only lays the output out as the repository's .clang-format wants.)
  *
  * lloyd_max: Lloyd–Max (MSE-optimal scalar) quantisers of N(0,1) with 2^b levels, b = 1..8
- * (reference compression.md §2.2). By symmetry only the positive half is solved: centroids
+ * (Lloyd, IEEE Trans. Inf. Theory 1982; EDEN, ICML 2022, §4). By symmetry only the
+ * positive half is solved: centroids
  * c_1 < ... < c_K (K = 2^(b-1)), boundaries t_0 = 0, t_k = (c_k + c_{k+1})/2, t_K = inf.
  * Lloyd's iteration alternates the centroid condition c_k = E[Z | t_{k-1} < Z <= t_k]
  * (closed form (phi(t_{k-1}) - phi(t_k)) / (Q(t_{k-1}) - Q(t_k)), upper-tail Q for accuracy)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""plot: curves of a fedbits results database, drawn with matplotlib (issue 7).
+"""plot: curves of a fedbits results database, drawn with matplotlib.
 
 Usage: plot.py RESULTS.db -o FILE.png|FILE.svg [--x AXIS] [--y METRIC] [--run ID]...
                [--sweep ID] [--title TITLE]

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""End-to-end tests of the fedbits binary (tests/e2e/README in docs/testing.md).
+"""End-to-end tests of the fedbits binary (the checks are listed in tests/e2e/meson.build).
 
 Usage: e2e.py CHECK FEDBITS_BINARY SOURCE_DIR
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # lint-banned-include: every .c file of a code folder includes "base/banned.h" last.
 #
-# Enforces STYLE.md convention 8: a banned.h included by every file turns non-deterministic
+# Enforces docs/conventions.md §8: a banned.h included by every file turns non-deterministic
 # sources (rand, time, clock_gettime, randombytes_buf, ...) and unsafe string and number
 # functions into compile errors. It must be the last #include, so that no header included
 # after it can bring a banned function back. The one documented exception is

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 # lint-format: every C file follows the checked-in .clang-format.
 #
-# Enforces STYLE.md convention 13 ("Mechanical layout ... is whatever one checked-in
-# .clang-format says ... and enforce it with a lint test so nobody argues about it"): runs
+# Enforces docs/conventions.md §13 (layout is whatever the one checked-in .clang-format
+# says, checked by a test so that nobody argues about it): runs
 # `clang-format --dry-run -Werror` on every .c/.h under the code folders, tests/, tools/ and
-# bench/. Fix a file with `clang-format -i FILE`. Skips (exit 77) when clang-format is not
-# installed.
+# bench/. Fix a file with `clang-format -i FILE`. Fails when clang-format is not installed
+# (tools/install-deps installs it): a skipped check would count as neither pass nor fail.
 #
 # Usage: lint_format.py SOURCE_ROOT [CLANG_FORMAT]
 
@@ -34,8 +34,8 @@ def main():
     src = sys.argv[1]
     clang_format = sys.argv[2] if len(sys.argv) == 3 else shutil.which("clang-format")
     if not clang_format or not shutil.which(clang_format):
-        print("lint-format: SKIP: clang-format not found on PATH (apt-get install clang-format)")
-        return lc.EXIT_SKIP
+        print("lint-format: FAIL: clang-format not found on PATH (tools/install-deps installs it)")
+        return 1
     files = lc.source_files(src, lc.CODE_FOLDERS + lc.FREE_FOLDERS, (".c", ".h"))
     with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         results = list(pool.map(lambda f: check(clang_format, src, f), files))

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # lint-header-alone: every header of a code folder compiles on its own and has a guard.
 #
-# Enforces STYLE.md convention 14 ("every header compiles alone", libinput's pedantic
+# Enforces docs/conventions.md §14 (every header compiles alone; libinput's pedantic
 # header tests generalised) so include order never matters: each .h under base/ crypto/
 # codec/ clients/ aggregator/ sim/ cmd/ is compiled as the only #include of a one-line C file,
 # with -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wpedantic -Werror and the cflags

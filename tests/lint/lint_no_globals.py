@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 # lint-no-globals: no mutable data at file scope (or function-scope statics) in code folders.
 #
-# Enforces STYLE.md convention 8 ("Randomness, time and configuration are parameters -- never
-# globals. No mutable globals"). Runs nm on the objects of each code-folder library (and of
+# Enforces docs/conventions.md §8 (randomness, time and configuration are parameters, never
+# globals: no mutable globals). Runs nm on the objects of each code-folder library (and of
 # executables built from cmd/), and reports every symbol of a data or bss type (D d B b, and
 # G g S s C): a non-const static or extern variable, or a static inside a function. Data of
 # type D/d that the compiler placed in .data.rel.ro (const objects holding pointers in
@@ -83,7 +83,7 @@ def main():
             scope = "function-scope static" if "." in name else \
                 ("file-scope static" if typ.islower() else "global")
             print("%s: error: mutable %s '%s' (%s); pass state as a parameter instead "
-                  "(STYLE.md convention 8)" % (where, scope, name, typ))
+                  "(docs/conventions.md §8)" % (where, scope, name, typ))
             violations += 1
     print("lint-no-globals: %d objects, %d violations" % (nobj, violations))
     return 1 if violations else 0

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # lint-symbol-prefix: every global symbol of a library starts with its file's concept name.
 #
-# Enforces STYLE.md convention 1 ("file name = identifier prefix") and convention 3 (never a
+# Enforces docs/conventions.md §1 (file name = identifier prefix) and §3 (never a
 # prefix owned by a dependency; libinput's symbols-leak-test). For each static library of a
 # code folder, every global defined symbol (nm -g --defined-only: functions T, data D/B,
 # read-only data R, ...) of object <stem>.c.o must be <stem> itself or start with

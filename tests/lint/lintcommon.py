@@ -1,6 +1,7 @@
 # lintcommon: shared helpers for the scripts of tests/lint/ (imported, not run).
 #
-# The folder lists and the dependency order are those of ARCHITECTURE.md ("Layers"). Files are always found by walking the tree, never listed,
+# The folder lists and the dependency order come from ARCHITECTURE.md "Layers" and the
+# library targets of the meson.build files. Files are always found by walking the tree, never listed,
 # so the checks follow whatever modules exist when they run.
 
 import os
@@ -29,7 +30,7 @@ ALLOWED = {
 # (lint-no-print checks every code folder but this one).
 PRINTING_FOLDER = "cmd"
 
-# Identifier prefixes owned by our dependencies (lint-symbol-prefix rejects them).
+# Identifier prefixes owned by our dependencies (docs/conventions.md §3).
 DEPENDENCY_PREFIXES = ["crypto_", "sodium_", "randombytes_", "gsl_", "cblas_", "sqlite3_",
                        "yaml_", "MPI_", "ck_", "suite_", "tcase_", "srunner_"]
 

@@ -7,4 +7,8 @@ Suite *mem_suite(void);
 Suite *rng_suite(void);
 Suite *bitpack_suite(void);
 Suite *simtime_suite(void);
+Suite *strbuf_suite(void);
+Suite *le_suite(void);
+Suite *json_suite(void);
+Suite *file_suite(void);
 #endif

@@ -1,7 +1,7 @@
 /*
- * eden: the reference's test vectors 2-6 and 9-13 at d = 4096 (D = 4096 unless said), and
- * the exact per-vector relations between the scales. Statistical checks use the
- * reference's rule: tolerance = the larger of the stated percentage and 4 standard errors.
+ * eden: vNMSE figures of EDEN (ICML 2022, §3-§4; Lloyd-Max distortions) at d = 4096 (D = 4096
+ * unless said), and the exact per-vector relations between the scales. Statistical checks
+ * use one rule: tolerance = the larger of the stated percentage and 4 standard errors.
  */
 #include <gsl/gsl_math.h>
 #include <gsl/gsl_randist.h>
@@ -90,8 +90,8 @@ encode_scale(enum codec_kind kind, enum codec_scale scale, unsigned b, const flo
 }
 
 /*
- * Test vectors 3-5 per vector: ⟨x̂,x⟩ = ‖x‖² for the unbiased scale (float32 pipeline, so
- * 1e-5 rather than the reference's float64 1e-12), S_mn² = S_unb·S_bias, and the biased
+ * Per vector: ⟨x̂,x⟩ = ‖x‖² for the unbiased scale (float32 pipeline, so
+ * 1e-5 rather than a float64 pipeline's 1e-12), S_mn² = S_unb·S_bias, and the biased
  * (least-squares) error never above the fixed-scale (TurboQuant_mse) error.
  */
 START_TEST(per_vector_relations)
@@ -186,7 +186,7 @@ START_TEST(padding)
 {
     struct codec_params p;
     tdme_params(&p, CODEC_EDEN, 4);
-    size_t d = 3125; /* d/D = 0.76294, as in the reference's 100000/131072 */
+    size_t d = 3125; /* d/D = 0.76294, as 100000/131072 */
     struct tdme r = tdme_run(&p, d, TDME_NORMAL, 1, 1, 400, 31);
     ck_assert_stat(r.vnmse, r.vnmse_se, 0.009592 * 3125.0 / 4096.0, 0.01);
     p.bits = 1;

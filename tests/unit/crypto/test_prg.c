@@ -1,5 +1,5 @@
 /*
- * prg: the reference's toy SecAgg run (§7.2) as a known answer, keystream answers from an
+ * prg: a toy SecAgg run (three clients) as a known answer, keystream answers from an
  * independent ChaCha20, slice independence, exact cancellation, uniformity, error paths.
  */
 #include <gsl/gsl_cdf.h>
@@ -22,7 +22,7 @@ test_key(struct prg_key *key)
 }
 
 /*
- * Reference secagg-docofl.md §7.2, clients u = 1, 2, 3, R = 2^16, m = 4, round 7,
+ * The toy run: clients u = 1, 2, 3, R = 2^16, m = 4, round 7,
  * vector 0: public keys, pair seeds, PRG outputs, self masks, masked inputs, the unmasked
  * sum, and the recovery when client 3 drops after ShareKeys.
  */

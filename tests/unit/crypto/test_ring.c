@@ -1,9 +1,9 @@
-/* ring: sizing rule (reference §1.7 and §7.3.6) and Z_{2^k} arithmetic. */
+/* ring: sizing rule (Bonawitz et al., CCS 2017, §4) and Z_{2^k} arithmetic. */
 #include "crypto/ring.h"
 #include "tests/support/check_support.h"
 #include "tests/unit/crypto/suites.h"
 
-/* k = ceil(log2(n(2^b - 1) + 1)); the reference's figures for 16-bit inputs. */
+/* k = ceil(log2(n(2^b - 1) + 1)); exact figures for 16-bit inputs. */
 START_TEST(sizing_rule)
 {
     static const struct {

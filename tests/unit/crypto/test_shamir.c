@@ -1,5 +1,5 @@
 /*
- * shamir: the reference's Z_L known answers (§7.1.2), P61 answers from an independent
+ * shamir: Z_L known answers, P61 answers from an independent
  * big-integer computation, any t of n, t - 1 shares leave the secret open, error paths.
  */
 #include <sodium.h>

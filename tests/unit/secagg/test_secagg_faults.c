@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/le.h"
 #include "base/rng.h"
 #include "crypto/ring.h"
 #include "tests/support/check_support.h"
@@ -51,7 +52,7 @@ fault_hook(void *vctx, int is_reply, enum secagg_phase phase, uint32_t client, u
         break;
     case FAULT_MISROUTED_REPLY:
         if (phase == SECAGG_PHASE_MASKED_INPUT && client == 3)
-            secagg_wire_put_u32(msg + 4, 4);
+            le_store32(msg + 4, 4);
         break;
     case FAULT_LOW_ORDER_KEY:
         if (phase == SECAGG_PHASE_ADVERTISE_KEYS && client == 1)
@@ -156,7 +157,7 @@ START_TEST(refuses_both_shares)
     to_unmasking(&s, c, &p, x, req, &rl);
     /* Entries: clients 0..4 ascending (0 = self), client 4 asked for its mask key. */
     size_t e0 = SECAGG_WIRE_HEADER_BYTES + SECAGG_WIRE_COUNT_BYTES;
-    ck_assert_uint_eq(secagg_wire_get_u32(req + SECAGG_WIRE_HEADER_BYTES), 5);
+    ck_assert_uint_eq(le_load32(req + SECAGG_WIRE_HEADER_BYTES), 5);
     ck_assert_uint_eq(req[e0 + 4 * 5 + 4], SECAGG_UNMASK_MASK_KEY);
     ck_assert_uint_eq(req[e0 + 1 * 5 + 4], SECAGG_UNMASK_SELF_SEED);
     ck_assert_int_eq(
@@ -173,13 +174,13 @@ START_TEST(refuses_both_shares)
     ck_assert(secagg_client_failed(c[0]));
     /* One request naming client 2 twice with both kinds. */
     memcpy(bad, req, rl);
-    secagg_wire_put_u32(bad + e0 + 3 * 5, 2);
+    le_store32(bad + e0 + 3 * 5, 2);
     bad[e0 + 3 * 5 + 4] = SECAGG_UNMASK_MASK_KEY;
     errbuf_clear(&eb);
     ck_assert_int_eq(
         secagg_client_step(c[1], SECAGG_PHASE_UNMASKING, bad, rl, rep, sizeof rep, &ol, &eb),
         -ERR_CORRUPT); /* addressed to client 0: rejected before anything */
-    secagg_wire_put_u32(bad + 4, 1);
+    le_store32(bad + 4, 1);
     ck_assert_int_eq(
         secagg_client_step(c[2], SECAGG_PHASE_UNMASKING, bad, rl, rep, sizeof rep, &ol, &eb),
         -ERR_CORRUPT);
@@ -190,7 +191,7 @@ START_TEST(refuses_both_shares)
     /* Fresh round: client 0 itself gets the double request in one message. */
     to_unmasking(&s, c, &p, x, req, &rl);
     memcpy(bad, req, rl);
-    secagg_wire_put_u32(bad + e0 + 4 * 5, 3); /* entry 4 (mask key) now names client 3 */
+    le_store32(bad + e0 + 4 * 5, 3); /* entry 4 (mask key) now names client 3 */
     errbuf_clear(&eb);
     ck_assert_int_eq(
         secagg_client_step(c[0], SECAGG_PHASE_UNMASKING, bad, rl, rep, sizeof rep, &ol, &eb),
@@ -309,7 +310,7 @@ START_TEST(refuses_bad_neighbour_lists)
     size_t stride = 4 + 64;
     /* Only two neighbours announced: 3 < t = 4. */
     memcpy(bad, buf, l);
-    secagg_wire_put_u32(bad + 24, 2);
+    le_store32(bad + 24, 2);
     struct errbuf eb;
     errbuf_clear(&eb);
     ck_assert_int_eq(
@@ -322,7 +323,7 @@ START_TEST(refuses_bad_neighbour_lists)
     memcpy(bad + 28 + stride, buf + 28, stride);
     ck_assert_int_eq(secagg_client_step(c[1], 1, bad, l, rep, sizeof rep, &ol, NULL),
                      -ERR_CORRUPT); /* addressed to 0 */
-    secagg_wire_put_u32(bad + 4, 2);
+    le_store32(bad + 4, 2);
     ck_assert_int_eq(secagg_client_step(c[2], 1, bad, l, rep, sizeof rep, &ol, NULL), -ERR_CORRUPT);
     /* The genuine request still works for a fresh client. */
     ck_assert_int_eq(secagg_client_step(c[3], 1, buf, l, rep, sizeof rep, &ol, NULL),

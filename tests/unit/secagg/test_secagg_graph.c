@@ -1,5 +1,5 @@
 /*
- * secagg graph: the reference's SecAgg+ parameter table (§2.3, FCP's test table: degree
+ * secagg graph: the SecAgg+ parameter table of FCP's tests (Bell et al., CCS 2020; degree
  * equal, threshold not above the listed one), infeasible inputs, and the relabelled Harary
  * graph's shape (symmetric, k neighbours, no self, deterministic per seed and round).
  */

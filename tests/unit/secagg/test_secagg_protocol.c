@@ -1,5 +1,5 @@
 /*
- * secagg protocol: the reference's §7.2 toy run end to end, exact cancellation, every
+ * secagg protocol: the toy known-answer run of test_prg.c end to end, exact cancellation, every
  * dropout pattern for n = 6, t = 4, abort below threshold, uniformity of a masked vector,
  * ring sizing, accounting mode equal to the full protocol, determinism and thread splits,
  * SecAgg+ and the semi-malicious model.
@@ -41,7 +41,7 @@ toy_hook(void *vctx, int is_reply, enum secagg_phase phase, uint32_t client, uns
         ctx->y[client][i] = secagg_wire_unpack_one(msg + SECAGG_WIRE_HEADER_BYTES, i, 16);
 }
 
-/* Reference secagg-docofl.md §7.2 through the engine: keys, y_u, sums, client 3 dropping. */
+/* The toy known-answer run through the engine: keys, y_u, sums, client 3 dropping. */
 START_TEST(toy_known_answer)
 {
     struct secagg_params p = harness_params(3, 2, 16, 4);
@@ -110,7 +110,7 @@ END_TEST
  * of AdvertiseKeys, ShareKeys, MaskedInput (pairwise masks recovered) or Unmasking (self
  * mask rebuilt), 5^6 patterns. Completed rounds sum exactly the included clients; the
  * others abort, and a round aborts exactly when some phase leaves fewer than t clients.
- * The full protocol runs every pattern that completes (all 265, reference §7.3.2) and
+ * The full protocol runs every pattern that completes (all 265) and
  * every abort_stride-th of the others; accounting mode, which follows the same dropout
  * logic, runs all 15625 (abort_stride = 1). Both take about the same time.
  */

@@ -193,7 +193,7 @@ shard_round(const struct secagg_params *p)
                         secagg_client_step(pr->c[u], ph, req[k], rlen[k], rep, cap, &olen, NULL),
                         0);
                     ck_assert_uint_eq(olen, olen0);
-                    /* A masked input differs from the reference's only where the input
+                    /* A masked input differs from the unsharded run's only where the input
                      * does, and local inputs are the real ones: same bytes everywhere. */
                     ck_assert_mem_eq(rep, rep0, olen0);
                     ck_assert_int_eq(secagg_server_receive(pr->s, ph, u, rep, olen, NULL), 0);

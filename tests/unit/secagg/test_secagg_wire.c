@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/le.h"
 #include "base/rng.h"
 #include "crypto/ring.h"
 #include "tests/support/check_support.h"
@@ -99,15 +100,15 @@ START_TEST(counts_and_padding)
     struct secagg_wire_msg m;
     struct errbuf eb;
     secagg_wire_put_header(buf, SECAGG_WIRE_SHARE_REP, 1, &p);
-    secagg_wire_put_u32(buf + 24, 6); /* n = 5 */
+    le_store32(buf + 24, 6); /* n = 5 */
     errbuf_clear(&eb);
     ck_assert_int_eq(secagg_wire_parse(&m, buf, 24 + 4 + 600, SECAGG_WIRE_SHARE_REP, &p, &eb),
                      -ERR_CORRUPT);
     ck_assert_int_eq(eb.offset, 24);
-    secagg_wire_put_u32(buf + 24, 0xFFFFFFFFu);
+    le_store32(buf + 24, 0xFFFFFFFFu);
     ck_assert_int_eq(secagg_wire_parse(&m, buf, sizeof buf, SECAGG_WIRE_SHARE_REP, &p, NULL),
                      -ERR_CORRUPT);
-    secagg_wire_put_u32(buf + 24, 2);
+    le_store32(buf + 24, 2);
     ck_assert_int_eq(secagg_wire_parse(&m, buf, sizeof buf, SECAGG_WIRE_SHARE_REP, &p, NULL), 0);
     ck_assert_uint_eq(m.count1, 2);
     ck_assert_ptr_eq(m.list1, buf + 28);

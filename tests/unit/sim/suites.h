@@ -9,4 +9,7 @@ Suite *store_suite(void);
 Suite *run_suite(void);
 Suite *oom_suite(void);
 Suite *campaign_suite(void);
+Suite *sweep_suite(void);
+Suite *population_suite(void);
+Suite *cluster_suite(void);
 #endif

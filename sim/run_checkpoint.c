@@ -89,25 +89,25 @@ run_checkpoint_save(const struct run_world *w, const struct run_summary *sum, un
     PUT(&b, pool);
     /* The run and the open round. */
     PUT(&b, *sum);
-    PUT(&b, w->now);
-    PUT(&b, w->next_gen);
-    PUT(&b, w->version);
-    PUT(&b, w->selections);
-    PUT(&b, w->round);
-    PUT(&b, w->closed);
-    PUT(&b, w->received);
-    PUT(&b, w->pending);
-    PUT(&b, w->train_loss_sum);
-    PUT(&b, w->staleness_sum);
-    PUT(&b, w->rec);
-    PUT(&b, w->fp);
+    PUT(&b, w->loop.now);
+    PUT(&b, w->pool.next_gen);
+    PUT(&b, w->model.version);
+    PUT(&b, w->async.selections);
+    PUT(&b, w->open.round);
+    PUT(&b, w->open.closed);
+    PUT(&b, w->open.received);
+    PUT(&b, w->open.pending);
+    PUT(&b, w->open.train_loss_sum);
+    PUT(&b, w->open.staleness_sum);
+    PUT(&b, w->open.rec);
+    PUT(&b, w->loop.fp);
     /* The model and the optimizer. */
-    run_checkpoint_put(&b, w->w, w->dim * sizeof *w->w);
-    uint64_t opt_len = server_opt_state_len(w->opt);
+    run_checkpoint_put(&b, w->model.w, w->dim * sizeof *w->model.w);
+    uint64_t opt_len = server_opt_state_len(w->model.opt);
     PUT(&b, opt_len);
     if (opt_len > 0 && !b.oom) {
         float *state = mem_alloc(opt_len * sizeof *state);
-        if (state == NULL || server_opt_state_get(w->opt, state, opt_len, eb) < 0) {
+        if (state == NULL || server_opt_state_get(w->model.opt, state, opt_len, eb) < 0) {
             mem_free(state);
             mem_free(b.p);
             return state == NULL ? errbuf_set(eb, -ERR_NOMEM, "out of memory") : eb->code;
@@ -117,8 +117,8 @@ run_checkpoint_save(const struct run_world *w, const struct run_summary *sum, un
     }
     /* Pending events. */
     size_t n_ev;
-    const struct event *ev = event_queue_events(w->q, &n_ev);
-    uint64_t n_ev64 = n_ev, next_seq = event_queue_pushed(w->q);
+    const struct event *ev = event_queue_events(w->loop.q, &n_ev);
+    uint64_t n_ev64 = n_ev, next_seq = event_queue_pushed(w->loop.q);
     PUT(&b, n_ev64);
     PUT(&b, next_seq);
     run_checkpoint_put(&b, ev, n_ev * sizeof *ev);
@@ -149,32 +149,32 @@ run_checkpoint_save(const struct run_world *w, const struct run_summary *sum, un
     }
     /* Error-feedback residuals of the clients that have one. */
     uint64_t n_res = 0;
-    if (w->residual != NULL) {
+    if (w->carry.residual != NULL) {
         for (size_t k = 0; k < w->ds->n_clients; k++)
-            n_res += w->residual[k] != NULL;
+            n_res += w->carry.residual[k] != NULL;
     }
     PUT(&b, n_res);
     for (size_t k = 0; n_res > 0 && k < w->ds->n_clients; k++) {
-        if (w->residual[k] == NULL)
+        if (w->carry.residual[k] == NULL)
             continue;
         uint64_t client = k;
         PUT(&b, client);
-        run_checkpoint_put(&b, w->residual[k], w->dim * sizeof(float));
+        run_checkpoint_put(&b, w->carry.residual[k], w->dim * sizeof(float));
     }
     /* DoCoFL: the deposit and every client's anchor id. */
-    uint64_t dc_len = w->docofl != NULL ? docofl_server_state_size(w->docofl) : 0;
+    uint64_t dc_len = w->carry.docofl != NULL ? docofl_server_state_size(w->carry.docofl) : 0;
     PUT(&b, dc_len);
     if (dc_len > 0 && !b.oom) {
         unsigned char *st = mem_alloc(dc_len);
         size_t got = 0;
-        if (st == NULL || docofl_server_state_get(w->docofl, st, dc_len, &got, eb) < 0) {
+        if (st == NULL || docofl_server_state_get(w->carry.docofl, st, dc_len, &got, eb) < 0) {
             mem_free(st);
             mem_free(b.p);
             return st == NULL ? errbuf_set(eb, -ERR_NOMEM, "out of memory") : eb->code;
         }
         run_checkpoint_put(&b, st, dc_len);
         mem_free(st);
-        run_checkpoint_put(&b, w->dc_state, w->ds->n_clients * sizeof *w->dc_state);
+        run_checkpoint_put(&b, w->carry.dc_state, w->ds->n_clients * sizeof *w->carry.dc_state);
     }
     if (b.oom) {
         mem_free(b.p);
@@ -200,29 +200,29 @@ run_checkpoint_load(struct run_world *w, struct run_summary *sum, const unsigned
         return errbuf_set(eb, -ERR_CORRUPT,
                           "the checkpoint does not belong to this scenario or fedbits build");
     GET(&r, *sum);
-    GET(&r, w->now);
-    GET(&r, w->next_gen);
-    GET(&r, w->version);
-    GET(&r, w->selections);
-    GET(&r, w->round);
-    GET(&r, w->closed);
-    GET(&r, w->received);
-    GET(&r, w->pending);
-    GET(&r, w->train_loss_sum);
-    GET(&r, w->staleness_sum);
-    GET(&r, w->rec);
-    GET(&r, w->fp);
-    run_checkpoint_get(&r, w->w, w->dim * sizeof *w->w);
+    GET(&r, w->loop.now);
+    GET(&r, w->pool.next_gen);
+    GET(&r, w->model.version);
+    GET(&r, w->async.selections);
+    GET(&r, w->open.round);
+    GET(&r, w->open.closed);
+    GET(&r, w->open.received);
+    GET(&r, w->open.pending);
+    GET(&r, w->open.train_loss_sum);
+    GET(&r, w->open.staleness_sum);
+    GET(&r, w->open.rec);
+    GET(&r, w->loop.fp);
+    run_checkpoint_get(&r, w->model.w, w->dim * sizeof *w->model.w);
     uint64_t opt_len;
     GET(&r, opt_len);
-    if (r.bad || opt_len != server_opt_state_len(w->opt))
+    if (r.bad || opt_len != server_opt_state_len(w->model.opt))
         return errbuf_set(eb, -ERR_CORRUPT, "checkpoint: optimizer state of the wrong size");
     if (opt_len > 0) {
         float *state = mem_alloc(opt_len * sizeof *state);
         if (state == NULL)
             return errbuf_set(eb, -ERR_NOMEM, "out of memory reading a checkpoint");
         run_checkpoint_get(&r, state, opt_len * sizeof *state);
-        int rc = r.bad ? -ERR_CORRUPT : server_opt_state_set(w->opt, state, opt_len, eb);
+        int rc = r.bad ? -ERR_CORRUPT : server_opt_state_set(w->model.opt, state, opt_len, eb);
         mem_free(state);
         if (rc < 0)
             return errbuf_set(eb, rc, "checkpoint: bad optimizer state");
@@ -236,7 +236,7 @@ run_checkpoint_load(struct run_world *w, struct run_summary *sum, const unsigned
     if (ev == NULL)
         return errbuf_set(eb, -ERR_NOMEM, "out of memory reading a checkpoint");
     run_checkpoint_get(&r, ev, n_ev * sizeof *ev);
-    int rc = event_queue_restore(w->q, ev, (size_t)n_ev, next_seq);
+    int rc = event_queue_restore(w->loop.q, ev, (size_t)n_ev, next_seq);
     mem_free(ev);
     if (rc < 0)
         return errbuf_set(eb, rc, "checkpoint: bad event list");
@@ -265,37 +265,37 @@ run_checkpoint_load(struct run_world *w, struct run_summary *sum, const unsigned
             return errbuf_set(eb, -ERR_CORRUPT, "checkpoint: bad job %zu", i);
         run_checkpoint_get(&r, j->w, w->dim * sizeof *j->w);
         run_checkpoint_get(&r, j->msg, j->msg_len);
-        w->busy[j->client] = true;
+        w->pool.busy[j->client] = true;
     }
     uint64_t n_res;
     GET(&r, n_res);
-    if (!r.bad && n_res > 0 && w->residual == NULL)
+    if (!r.bad && n_res > 0 && w->carry.residual == NULL)
         return errbuf_set(eb, -ERR_CORRUPT, "checkpoint: residuals without error feedback");
     for (uint64_t i = 0; i < n_res && !r.bad; i++) {
         uint64_t client;
         GET(&r, client);
         if (r.bad || client >= w->ds->n_clients)
             return errbuf_set(eb, -ERR_CORRUPT, "checkpoint: bad residual");
-        if (w->residual[client] == NULL) {
-            w->residual[client] = mem_alloc(w->dim * sizeof(float));
-            if (w->residual[client] == NULL)
+        if (w->carry.residual[client] == NULL) {
+            w->carry.residual[client] = mem_alloc(w->dim * sizeof(float));
+            if (w->carry.residual[client] == NULL)
                 return errbuf_set(eb, -ERR_NOMEM, "out of memory reading a checkpoint");
         }
-        run_checkpoint_get(&r, w->residual[client], w->dim * sizeof(float));
+        run_checkpoint_get(&r, w->carry.residual[client], w->dim * sizeof(float));
     }
     uint64_t dc_len;
     GET(&r, dc_len);
-    if (r.bad || (dc_len > 0) != (w->docofl != NULL) ||
-        (w->docofl != NULL && dc_len != docofl_server_state_size(w->docofl)))
+    if (r.bad || (dc_len > 0) != (w->carry.docofl != NULL) ||
+        (w->carry.docofl != NULL && dc_len != docofl_server_state_size(w->carry.docofl)))
         return errbuf_set(eb, -ERR_CORRUPT, "checkpoint: DoCoFL state does not match");
     if (dc_len > 0) {
         if (dc_len > r.len - r.at)
             return errbuf_set(eb, -ERR_CORRUPT, "checkpoint: truncated DoCoFL state");
-        int rc2 = docofl_server_state_set(w->docofl, r.p + r.at, (size_t)dc_len, eb);
+        int rc2 = docofl_server_state_set(w->carry.docofl, r.p + r.at, (size_t)dc_len, eb);
         if (rc2 < 0)
             return rc2;
         r.at += (size_t)dc_len;
-        run_checkpoint_get(&r, w->dc_state, w->ds->n_clients * sizeof *w->dc_state);
+        run_checkpoint_get(&r, w->carry.dc_state, w->ds->n_clients * sizeof *w->carry.dc_state);
     }
     if (r.bad || r.at != r.len)
         return errbuf_set(eb, -ERR_CORRUPT, "checkpoint: %s",

@@ -219,8 +219,11 @@ run_handle(struct run_world *w, const struct event *ev, struct run_summary *sum,
     }
 }
 
-/* The run's first state: from the checkpoint being resumed, or the first ROUND_START; then
- * the model size is recorded. */
+/*
+ * The run's first state: from the checkpoint being resumed (refused, with the store left as
+ * it was, unless it belongs to this run), or the first ROUND_START. Only then does the store
+ * change: the rounds after the checkpoint are deleted and the model size recorded.
+ */
 static int
 run_begin(struct run_world *w, struct run_summary *sum, struct errbuf *eb)
 {
@@ -229,13 +232,15 @@ run_begin(struct run_world *w, struct run_summary *sum, struct errbuf *eb)
     w->open.rec.round = 1;
     fedavg_begin(w->model.agg);
     if (o->resume != NULL)
-        rc = run_checkpoint_load(w, sum, o->resume, o->resume_len, eb);
+        rc = run_checkpoint_load(w, sum, o->resume, o->resume_len, o->resume_round, eb);
     else
         rc = run_push(w, 0, RUN_EV_ROUND_START, RUN_NO_CLIENT, RUN_NO_CLIENT, 0, eb);
     /* Results do not depend on the thread count; report this process's. */
     sum->model_dim = w->dim;
     sum->threads = w->n_threads;
     sum->ranks = cluster_size(w->cl);
+    if (rc == 0 && w->st != NULL && o->rewind)
+        rc = store_rewind_run(w->st, w->run_id, o->resume_round, eb);
     if (rc == 0 && w->st != NULL)
         rc = store_set_model_params(w->st, w->run_id, w->dim, eb);
     return rc;

@@ -173,6 +173,12 @@ struct run_open {
     size_t n_events, cap_events;
 };
 
+/* Checkpoint identity (run_checkpoint.c): the data fingerprint, computed once. */
+struct run_ckpt {
+    bool has_data_fp;
+    unsigned char data_fp[32];
+};
+
 /* Secure aggregation of the open round (run_secure.c). */
 struct run_secure {
     struct secagg_server *sa; /* NULL between rounds and for plain aggregation */
@@ -217,6 +223,7 @@ struct run_world {
     struct run_async async;
     struct run_open open;
     struct run_secure sec;
+    struct run_ckpt ckpt;
 };
 
 /* The event loop and job events (run.c) */
@@ -272,14 +279,25 @@ int run_eval_round(struct run_world *w, struct store_round *rec, struct run_summ
 /* NMSE of the round's decoded mean against the exact mean of the accepted updates. */
 int run_eval_nmse(struct run_world *w, const bool *accepted, double *nmse, struct errbuf *eb)
     __attribute__((warn_unused_result));
-/* Checkpoints (run_checkpoint.c) */
-/* The run's state as owned bytes (free with mem_free). Only between events, batch flushed. */
-int run_checkpoint_save(const struct run_world *w, const struct run_summary *sum,
-                        unsigned char **out, size_t *out_len, struct errbuf *eb)
-    __attribute__((warn_unused_result));
-/* Restores a state saved by run_checkpoint_save() into a freshly initialised world. */
+/* Checkpoints (run_checkpoint.c; the format is documented there) */
+/* The run's state after round sum->rounds as owned bytes (free with mem_free). Only between
+ * events, batch flushed; w is not changed but for a cached data fingerprint. */
+int run_checkpoint_save(struct run_world *w, const struct run_summary *sum, unsigned char **out,
+                        size_t *out_len, struct errbuf *eb) __attribute__((warn_unused_result));
+/* Checks that p is an intact checkpoint of this format for run w after `round` (magic,
+ * version, length, checksum, identity), without reading its body; -ERR_CORRUPT with a
+ * message naming the first field that does not match. */
+int run_checkpoint_check(struct run_world *w, const unsigned char *p, size_t len, uint64_t round,
+                         struct errbuf *eb) __attribute__((warn_unused_result));
+/* Checks as run_checkpoint_check(), then restores the state into a freshly initialised
+ * world and *sum (left unchanged on error; the world is then only fit for release). */
 int run_checkpoint_load(struct run_world *w, struct run_summary *sum, const unsigned char *in,
-                        size_t len, struct errbuf *eb) __attribute__((warn_unused_result));
+                        size_t len, uint64_t round, struct errbuf *eb)
+    __attribute__((warn_unused_result));
+/* Rewrites the length and checksum of p[0, len) (tests: crafting valid-looking input). */
+void run_checkpoint_seal(unsigned char *p, size_t len);
+/* BLAKE2b-256 of the data set as loaded: shapes, features, labels, every client's rows. */
+void run_checkpoint_data_fingerprint(const struct dataset *ds, unsigned char out[32]);
 /* The secure round (run_secure.c) */
 /* Allocates the per-slot protocol buffers; no-op for plain aggregation. */
 int run_secure_init(struct run_world *w, struct errbuf *eb) __attribute__((warn_unused_result));

@@ -36,7 +36,8 @@
 
 #include "base/errbuf.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION  1
+#define STORE_CONFIG_HASH_HEX 33 /* runs.config_hash: 32 hex digits and a NUL */
 
 struct store;
 
@@ -125,6 +126,13 @@ void store_close(struct store *st);
 
 /* Sets how long a write waits for another connection's lock (default 10 s). */
 void store_set_busy_timeout(struct store *st, int ms);
+
+/*
+ * runs.config_hash of a run: the hex BLAKE2b-128 of `identity` (what store_run_info's
+ * hash_json holds, scenario_identity()), so equal experiments have equal hashes; `fedbits
+ * check` matches runs on it.
+ */
+void store_config_hash(char out[STORE_CONFIG_HASH_HEX], const char *identity);
 
 /* Inserts a runs row with status 'running'; its id goes to *run_id. */
 int store_begin_run(struct store *st, const struct store_run_info *info, int64_t *run_id,

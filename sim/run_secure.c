@@ -219,7 +219,8 @@ run_secure_thc_inputs(struct run_world *w, size_t n, struct errbuf *eb)
     return 0;
 }
 
-/* The threshold: the SecAgg+ rule, or for the complete graph the rule of reference §1.6. */
+/* The threshold: the SecAgg+ rule, or for the complete graph that of Bonawitz et al.,
+ * "Practical Secure Aggregation for Privacy-Preserving Machine Learning", CCS 2017. */
 static int
 run_secure_params(struct run_world *w, uint32_t n, struct errbuf *eb)
 {
@@ -270,9 +271,9 @@ run_secure_params(struct run_world *w, uint32_t n, struct errbuf *eb)
         }
     }
     if (t == 0) {
-        /* Complete graph (reference §1.6): t > gamma n against a curious server colluding
-         * with gamma n clients, 2t > n + gamma n against a semi-malicious one; and always a
-         * majority. */
+        /* Complete graph (Bonawitz et al., CCS 2017): t > gamma n against a curious server
+         * colluding with gamma n clients, 2t > n + gamma n against a semi-malicious one; and always
+         * a majority. */
         double need = threat == SECAGG_THREAT_SEMI_MALICIOUS ? ((double)n + gamma * n) / 2.0
                                                              : gamma * (double)n;
         t = (uint32_t)need + 1;

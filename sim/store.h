@@ -15,12 +15,13 @@
  *   checkpoints(run_id, round, created_at, state BLOB, PRIMARY KEY (run_id, round))
  *   rounds(run_id, round, sim_time_s, accuracy, loss, train_loss, selected, participants,
  *          dropped, uplink_bits, downlink_bits, nmse, timed_out, stale, staleness_mean,
- *          staleness_max, discarded, failed, uplink_payload_bits,
- *          uplink_protocol_bits, downlink_protocol_bits, secure_aborted, client_acc_mean,
- *          client_acc_p10, downlink_anchor_bits, downlink_correction_bits, PRIMARY KEY (run_id,
- * round)) clients_rounds(run_id, round, client, outcome, dropout_phase, started_s, finished_s,
- *          samples, downlink_bits, uplink_bits, staleness)    (optional, output.client_events;
- *          indexed by (run_id, round): in async runs a client may appear twice in a round)
+ *          staleness_max, discarded, failed, uplink_payload_bits, uplink_protocol_bits,
+ *          downlink_protocol_bits, secure_aborted, client_acc_mean, client_acc_p10,
+ *          downlink_anchor_bits, downlink_correction_bits, PRIMARY KEY (run_id, round))
+ *   clients_rounds(run_id, round, client, outcome, dropout_phase, started_s, finished_s,
+ *          samples, downlink_bits, uplink_bits, staleness)
+ *          (optional, output.client_events; indexed by (run_id, round): in async runs a
+ *          client may appear twice in a round)
  * accuracy and loss are NULL in rounds without evaluation; bits are exact integers, the
  * total over the round's clients. docs/results.md documents every column.
  *

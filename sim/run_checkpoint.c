@@ -67,6 +67,7 @@
 #define RUN_CKPT_AT_LENGTH      8
 #define RUN_CKPT_AT_CHECKSUM    16
 #define RUN_CKPT_CHECKSUM_BYTES 32
+#define RUN_CKPT_AT_ROUND       152
 #define RUN_CKPT_HEADER         184
 
 static const char run_checkpoint_magic[6] = { 'F', 'B', 'C', 'K', 'P', 'T' };
@@ -85,7 +86,7 @@ static const struct run_checkpoint_header_field run_checkpoint_header_fields[] =
     { "config hash", 56, 32, RUN_CKPT_HEX },
     { "data fingerprint", 88, 32, RUN_CKPT_BYTES },
     { "fedbits version", 120, 32, RUN_CKPT_TEXT },
-    { "round", 152, 8, RUN_CKPT_U64 },
+    { "round", RUN_CKPT_AT_ROUND, 8, RUN_CKPT_U64 },
     { "model parameters", 160, 8, RUN_CKPT_U64 },
     { "pool size", 168, 8, RUN_CKPT_U64 },
     { "clients", 176, 8, RUN_CKPT_U64 },
@@ -166,7 +167,7 @@ run_checkpoint_expected(struct run_world *w, uint64_t round, unsigned char hdr[R
     memcpy(hdr + 88, w->ckpt.data_fp, 32);
     size_t vlen = strlen(FEDBITS_VERSION);
     memcpy(hdr + 120, FEDBITS_VERSION, vlen < 31 ? vlen : 31);
-    run_checkpoint_put_le64(hdr + 152, round);
+    run_checkpoint_put_le64(hdr + RUN_CKPT_AT_ROUND, round);
     run_checkpoint_put_le64(hdr + 160, w->dim);
     run_checkpoint_put_le64(hdr + 168, w->n_jobs);
     run_checkpoint_put_le64(hdr + 176, w->ds->n_clients);
@@ -191,6 +192,21 @@ run_checkpoint_seal(unsigned char *p, size_t len)
         return;
     run_checkpoint_put_le64(p + RUN_CKPT_AT_LENGTH, len);
     run_checkpoint_checksum(p, len, p + RUN_CKPT_AT_CHECKSUM);
+}
+
+int
+run_checkpoint_stamp(struct run_world *w, unsigned char *p, size_t len, struct errbuf *eb)
+{
+    if (len < RUN_CKPT_HEADER)
+        return errbuf_set(eb, -ERR_CORRUPT, "checkpoint: truncated at offset %zu", len);
+    unsigned char want[RUN_CKPT_HEADER];
+    int rc = run_checkpoint_expected(w, run_checkpoint_get_le64(p + RUN_CKPT_AT_ROUND), want, eb);
+    if (rc < 0)
+        return rc;
+    size_t from = RUN_CKPT_AT_CHECKSUM + RUN_CKPT_CHECKSUM_BYTES;
+    memcpy(p + from, want + from, RUN_CKPT_HEADER - from);
+    run_checkpoint_seal(p, len);
+    return 0;
 }
 
 /* Magic, format version, length and checksum: is this an intact checkpoint of this format? */

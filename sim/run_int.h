@@ -296,6 +296,10 @@ int run_checkpoint_load(struct run_world *w, struct run_summary *sum, const unsi
     __attribute__((warn_unused_result));
 /* Rewrites the length and checksum of p[0, len) (tests: crafting valid-looking input). */
 void run_checkpoint_seal(unsigned char *p, size_t len);
+/* Writes run w's identity into the header of p[0, len) (keeping its round), then seals it
+ * (the fuzz target: reaching the body's checks). */
+int run_checkpoint_stamp(struct run_world *w, unsigned char *p, size_t len, struct errbuf *eb)
+    __attribute__((warn_unused_result));
 /* BLAKE2b-256 of the data set as loaded: shapes, features, labels, every client's rows. */
 void run_checkpoint_data_fingerprint(const struct dataset *ds, unsigned char out[32]);
 /* The secure round (run_secure.c) */

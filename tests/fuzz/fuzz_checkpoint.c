@@ -9,9 +9,7 @@
 
 #include "aggregator/fedavg.h"
 #include "base/mem.h"
-#include "fedbits_config.h"
 #include "sim/run_int.h"
-#include "sim/store.h"
 #include "tests/fuzz/fuzz.h"
 
 /* Async with error feedback and FedAdam: jobs in flight, residuals and optimizer state. */
@@ -26,36 +24,6 @@ static const char fz_scenario[] = "name: fuzz-checkpoint\n"
                                   "output: {db: fuzz.db, checkpoint_every: 1}\n";
 
 static void
-fz_le64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-/* Writes run 1's identity (header offsets 48 to 184, see run_checkpoint.c) and reseals. */
-static void
-fz_stamp(struct run_world *w, unsigned char *p, size_t len)
-{
-    if (len < 184)
-        return;
-    char *id = scenario_identity(w->s);
-    if (id == NULL)
-        return;
-    char hash[STORE_CONFIG_HASH_HEX];
-    store_config_hash(hash, id);
-    mem_free(id);
-    fz_le64(p + 48, 1);
-    memcpy(p + 56, hash, 32);
-    run_checkpoint_data_fingerprint(w->ds, p + 88);
-    memset(p + 120, 0, 32);
-    memcpy(p + 120, FEDBITS_VERSION, strlen(FEDBITS_VERSION) < 31 ? strlen(FEDBITS_VERSION) : 31);
-    fz_le64(p + 160, w->dim);
-    fz_le64(p + 168, w->n_jobs);
-    fz_le64(p + 176, w->ds->n_clients);
-    run_checkpoint_seal(p, len);
-}
-
-static void
 fz_load(const struct scenario *s, unsigned char *p, size_t len, bool stamp)
 {
     struct run_options o = { .threads = 1 };
@@ -65,13 +33,14 @@ fz_load(const struct scenario *s, unsigned char *p, size_t len, bool stamp)
     if (run_world_init(&w, &eb) == 0) {
         w.open.rec.round = 1;
         fedavg_begin(w.model.agg);
-        if (stamp)
-            fz_stamp(&w, p, len);
+        int rc = stamp ? run_checkpoint_stamp(&w, p, len, &eb) : 0;
+        /* The round it claims (header offset 152, little-endian). */
         uint64_t round = 0;
         for (int i = 0; len >= 160 && i < 8; i++)
             round |= (uint64_t)p[152 + i] << (8 * i);
         struct run_summary sum = { 0 };
-        int rc = run_checkpoint_load(&w, &sum, p, len, round, &eb);
+        if (rc == 0)
+            rc = run_checkpoint_load(&w, &sum, p, len, round, &eb);
         (void)rc; /* refused or accepted: either is fine, as long as nothing breaks */
     }
     run_world_release(&w);

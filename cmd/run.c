@@ -112,6 +112,8 @@ struct run_cmd_opts {
     bool no_sweep;               /* run the scenario without its sweep section */
     const unsigned char *resume; /* fedbits resume: the checkpoint to continue from */
     size_t resume_len;
+    uint64_t resume_round;   /* fedbits resume: the round it follows (0: from the start) */
+    bool rewind;             /* fedbits resume: replace the rounds after resume_round */
     struct cluster *cluster; /* the MPI ranks of this invocation (sim/cluster.h) */
     bool root;               /* rank 0 (or the only process): writes the store, prints */
     char who[32];            /* "run (rank N)" on other ranks, else empty */
@@ -344,6 +346,8 @@ run_cmd_execute(const struct scenario *s, struct store *st, int64_t run_id,
         .ctx = &prog,
         .resume = mo->resume,
         .resume_len = mo->resume_len,
+        .resume_round = mo->resume_round,
+        .rewind = mo->rewind,
         .cluster = mo->cluster,
     };
     struct run_summary sum;
@@ -910,8 +914,7 @@ run_cmd_resume(int argc, char **argv)
     char name[64];
     snprintf(name, sizeof name, "(configuration of run %llu)", (unsigned long long)run_id);
     if (scenario_load_resolved(&s, name, config, strlen(config), sets, 1, &eb) < 0 ||
-        store_load_checkpoint(st, (int64_t)run_id, &state, &state_len, &round, &eb) < 0 ||
-        store_rewind_run(st, (int64_t)run_id, round, &eb) < 0) {
+        store_load_checkpoint(st, (int64_t)run_id, &state, &state_len, &round, &eb) < 0) {
         run_cmd_print_error("resume", &eb);
         goto out;
     }
@@ -920,6 +923,8 @@ run_cmd_resume(int argc, char **argv)
                 (unsigned long long)round, state == NULL ? " (no checkpoint: from the start)" : "");
     mo.resume = state;
     mo.resume_len = state_len;
+    mo.resume_round = round; /* run_execute() rewinds once the checkpoint is accepted */
+    mo.rewind = true;
     run_cmd_install_signals();
     status = run_cmd_execute(&s, st, (int64_t)run_id, &mo, true, NULL);
 out:

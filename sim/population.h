@@ -4,7 +4,9 @@
  * A struct population holds, for every client, a few numbers drawn once at the start of a
  * run (no model copies: memory per idle client is 48 bytes): seconds per training
  * sample, downlink and uplink bandwidth, latency, a dropout propensity and an availability
- * phase. Defaults follow shared/reference/frameworks.md §6 (FedScale, FLASH, FLGo): compute
+ * phase. Defaults follow the device models of FedScale (Lai et al., ICML 2022), FLASH (Yang
+ * et al., "Characterizing Impacts of Heterogeneity in Federated Learning upon Large-Scale
+ * Smartphone Data", WWW 2021) and FLGo (Wang et al., arXiv 2023): compute
  * lognormal around a median, bandwidth lognormal around 6 Mbit/s down and 0.75 of that up,
  * per-transfer jitter, availability always / per-client probability / diurnal sinusoid
  * (FLGo's "SLN": p_i(t) = p_i * (0.5 + amplitude * sin(2 pi (t / period + phase_i))) clipped

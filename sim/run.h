@@ -37,6 +37,7 @@
 #define FEDBITS_SIM_RUN_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -68,6 +69,9 @@ struct run_options {
     void *ctx;                         /* passed to on_round */
     const unsigned char *resume;       /* a checkpoint to continue from, or NULL */
     size_t resume_len;
+    uint64_t resume_round;   /* resume: the round the checkpoint follows (checkpoints.round) */
+    bool rewind;             /* resume: once the checkpoint is accepted, delete the rounds
+                                stored after resume_round (store_rewind_run) */
     struct cluster *cluster; /* MPI ranks sharing the run; NULL: one process */
 };
 

@@ -1,7 +1,16 @@
 /*
- * run_int: internals shared by the files of the run module (run.c, the event loop and the
- * plain round; run_secure.c, the secure-aggregation round). Not for other modules: the
+ * run_int: internals shared by the files of the run module. Not for other modules: the
  * structures below are the run's private state, owned by run_execute() for one run.
+ *
+ *   run.c            the event loop, job events, cross-rank and parallel helpers
+ *   run_world.c      building and freeing the world
+ *   run_job.c        starting, computing and timing client jobs
+ *   run_sync.c       the synchronous round (selection, deadline, close)
+ *   run_async.c      the FedBuff loop
+ *   run_close.c      closing a round: aggregate, apply, store, open the next
+ *   run_eval.c       evaluation and NMSE
+ *   run_secure.c     the secure-aggregation round
+ *   run_checkpoint.c the run's state as bytes and back
  */
 #ifndef FEDBITS_SIM_RUN_INT_H
 #define FEDBITS_SIM_RUN_INT_H
@@ -34,7 +43,7 @@
 /* Deadlines sort after every client event at the same instant: an update arriving exactly
  * at the deadline counts. */
 #define RUN_DEADLINE_KEY UINT64_MAX
-/* What ranks share per started job (run_flush): downlink bits, uplink bytes | failed, loss. */
+/* What ranks share per started job (run_job_flush): downlink bits, uplink bytes | failed, loss. */
 #define RUN_META_WORDS  3
 #define RUN_META_FAILED (UINT64_C(1) << 63)
 
@@ -95,49 +104,64 @@ struct run_thread {
     struct exact_sum *raw;     /* output.nmse: its share of the uncompressed sum */
 };
 
-struct run_world {
-    const struct scenario *s;
-    struct store *st;
-    int64_t run_id;
-    const struct run_options *o;
-    struct dataset *ds;
-    struct population *pop;
-    struct model_spec spec;
-    size_t dim;
-    float *w;           /* global model */
-    float *mean;        /* the round's mean update */
-    struct fedavg *agg; /* the round's sum (async: added as updates arrive, by their owners) */
+/*
+ * The run's state, split by the file that owns it. The top-level fields are the world as
+ * run_world_init() (run_world.c) builds it: fixed for the run, freed by run_world_release().
+ * Each embedded sub-struct is mutable state with one owner, the file that writes it; the
+ * others only read it (exceptions are named at the field). run_checkpoint.c saves and
+ * restores the parts a resumed run needs (see its header for the layout).
+ */
+
+/* The event loop (run.c): the queue, virtual time and the run's fingerprint. */
+struct run_loop {
+    struct event_queue *q;
+    crypto_generichash_state fp; /* BLAKE2b over every processed event (time, type, client) */
+    int64_t now;                 /* virtual time of the event being handled */
+    bool done;                   /* the last round has closed */
+    bool checkpoint_due;         /* set by run_close(): a round that asks for one was stored */
+    bool stop_agreed;            /* several ranks: one was signalled; all stop after this round */
+};
+
+/* Jobs being started (run_job.c). */
+struct run_pool {
+    size_t *batch; /* slots started at the current instant, not yet computed */
+    size_t n_batch;
+    uint64_t dealt;    /* jobs dealt out to ranks in turn so far */
+    uint64_t next_gen; /* the next job number */
+    bool *busy; /* per client: it has an active job (cleared by run.c when the job ends, and by
+                 * run_sync.c when the round times it out) */
+};
+
+/* The global model and the aggregate that updates it (run_close.c). */
+struct run_model {
+    float *w;           /* global model, dim floats */
+    float *mean;        /* the round's mean update (run_secure.c writes it for secure rounds) */
+    struct fedavg *agg; /* the round's sum (async: run.c adds updates as they arrive, on their
+                           owners) */
     int agg_rc;         /* async: an add that failed on this rank, reported at the close */
     struct errbuf agg_eb;
     struct server_opt *opt;
-    struct run_job *jobs;
-    size_t n_jobs; /* pool size */
-    size_t *batch; /* jobs started at the current instant, not yet computed */
-    size_t n_batch;
-    uint32_t *eligible;           /* selection scratch, n_clients entries */
-    bool *busy;                   /* client has an active job (async) */
-    float **residual;             /* error feedback: per-client residual, allocated on first use */
-    struct docofl_server *docofl; /* DoCoFL anchor deposit, NULL without */
-    struct docofl_client_state *dc_state; /* each client's anchor id (DoCoFL) */
-    struct run_thread *th;
-    unsigned n_threads;
-    struct cluster *cl;    /* the ranks sharing the run (sim/cluster.h); NULL: one process */
-    bool root;             /* rank 0: evaluates and writes the store */
-    bool stop_agreed;      /* several ranks: one was signalled; all stop after this round */
-    uint64_t dealt;        /* jobs dealt out to ranks in turn so far */
-    size_t *owned;         /* scratch: slots this rank computes, n_jobs entries */
-    uint64_t *meta;        /* scratch: per-job sizes, loss and status exchanged between ranks */
+    uint64_t version;      /* aggregations applied so far */
     struct exact_sum *raw; /* output.nmse: uncompressed weighted sum and weight (dim + 1) */
-    struct event_queue *q;
-    crypto_generichash_state fp;
-    int64_t now; /* virtual time of the event being handled */
-    uint64_t next_gen;
-    uint64_t version;    /* aggregations applied so far */
-    uint64_t selections; /* async client draws so far (names their streams) */
-    bool done;
-    bool checkpoint_due; /* a round that asks for a checkpoint has just been stored */
+};
 
-    /* The open round (sync) or aggregation period (async). */
+/* What clients carry from one round to the next (allocated by run_world.c, used by
+ * run_job.c). */
+struct run_carry {
+    float **residual; /* error feedback: per-client residual, allocated on first use; NULL
+                         without error feedback */
+    struct docofl_server *docofl;         /* DoCoFL anchor deposit, NULL without */
+    struct docofl_client_state *dc_state; /* each client's anchor id (DoCoFL) */
+};
+
+/* The FedBuff loop (run_async.c). */
+struct run_async {
+    uint64_t selections; /* client draws so far (names their streams) */
+};
+
+/* The open round (sync) or aggregation period (async): opened by run_sync.c / run_async.c,
+ * filled by run.c as updates arrive, closed and reset by run_close.c. */
+struct run_open {
     uint64_t round;
     bool closed;
     size_t received; /* updates accepted */
@@ -145,25 +169,64 @@ struct run_world {
     double train_loss_sum;
     double staleness_sum;
     struct store_round rec;
-    /* Secure aggregation of the open round */
-    struct secagg_server *sa; /* NULL between rounds and for plain aggregation */
-    struct secagg_params sa_params;
-    struct fixed_point ring_fp;        /* the ring embedding of the updates */
-    double weight_norm;                /* FedAvg weights are samples / weight_norm, in [0, 1] */
-    int sa_phase;                      /* the open phase (enum secagg_phase) */
-    size_t sa_pending;                 /* replies still expected in the open phase */
-    size_t sa_n;                       /* clients in the protocol (the cohort) */
-    uint64_t *ring_sum;                /* the unmasked sum, dim + 1 elements */
-    double *mean_d;                    /* its decoded weighted mean */
-    bool secure_mean_ready;            /* w->mean holds the unmasked mean of the round */
-    size_t sa_m;                       /* ring elements per client (dim + 1, or D + 1 for THC) */
-    bool thc_ring;                     /* THC integers are summed directly in the ring */
-    double thc_norm;                   /* the round's common norm (THC) */
     struct store_client_event *events; /* clients_rounds rows of the open round */
     size_t n_events, cap_events;
 };
 
-/* Shared by run.c and run_secure.c */
+/* Checkpoint identity (run_checkpoint.c): the data fingerprint, computed once. */
+struct run_ckpt {
+    bool has_data_fp;
+    unsigned char data_fp[32];
+};
+
+/* Secure aggregation of the open round (run_secure.c). */
+struct run_secure {
+    struct secagg_server *sa; /* NULL between rounds and for plain aggregation */
+    struct secagg_params sa_params;
+    struct fixed_point ring_fp; /* the ring embedding of the updates */
+    double weight_norm;         /* FedAvg weights are samples / weight_norm, in [0, 1] */
+    int sa_phase;               /* the open phase (enum secagg_phase) */
+    size_t sa_pending;          /* replies still expected in the open phase */
+    size_t sa_n;                /* clients in the protocol (the cohort) */
+    uint64_t *ring_sum;         /* the unmasked sum, sa_m elements */
+    double *mean_d;             /* its decoded weighted mean */
+    bool secure_mean_ready;     /* model.mean holds the unmasked mean of the round */
+    size_t sa_m;                /* ring elements per client (dim + 1, or D + 1 for THC) */
+    bool thc_ring;              /* THC integers are summed directly in the ring */
+    double thc_norm;            /* the round's common norm (THC) */
+};
+
+struct run_world {
+    const struct scenario *s;
+    struct store *st; /* NULL on ranks other than 0 */
+    int64_t run_id;
+    const struct run_options *o;
+    struct dataset *ds;
+    struct population *pop;
+    struct model_spec spec;
+    size_t dim;
+    struct run_job *jobs;
+    size_t n_jobs; /* pool size */
+    struct run_thread *th;
+    unsigned n_threads;
+    struct cluster *cl; /* the ranks sharing the run (sim/cluster.h); NULL: one process */
+    bool root;          /* rank 0: evaluates and writes the store */
+    /* Scratch, meaningful only inside one call */
+    uint32_t *eligible; /* client selection and sampling, n_clients entries */
+    size_t *owned;      /* slots this rank computes, n_jobs entries */
+    uint64_t *meta;     /* per-job sizes, loss and status exchanged between ranks */
+
+    struct run_loop loop;
+    struct run_pool pool;
+    struct run_model model;
+    struct run_carry carry;
+    struct run_async async;
+    struct run_open open;
+    struct run_secure sec;
+    struct run_ckpt ckpt;
+};
+
+/* The event loop and job events (run.c) */
 bool run_is_async(const struct run_world *w);
 /* True when this rank computes job j's client (always with one process). */
 bool run_owns(const struct run_world *w, const struct run_job *j);
@@ -178,18 +241,67 @@ int run_push(struct run_world *w, int64_t time, uint32_t type, uint64_t client, 
              uint64_t arg, struct errbuf *eb) __attribute__((warn_unused_result));
 int run_push_job(struct run_world *w, int64_t time, uint32_t type, size_t slot, struct errbuf *eb)
     __attribute__((warn_unused_result));
+/* World setup (run_world.c) */
+/* Builds the world for w->s, w->o and w->cl (set by the caller, the rest zeroed). On error
+ * the world is partly built: run_world_release() frees whatever was. */
+int run_world_init(struct run_world *w, struct errbuf *eb) __attribute__((warn_unused_result));
+void run_world_release(struct run_world *w);
+/* Jobs (run_job.c) */
+/* Starts a job for client at `now` in slot; it is computed at the next run_job_flush(). */
+int run_job_start(struct run_world *w, size_t slot, uint64_t client, uint64_t stream, int64_t now,
+                  struct errbuf *eb) __attribute__((warn_unused_result));
+/* Computes the jobs started at this instant and queues their events. */
+int run_job_flush(struct run_world *w, int64_t now, struct errbuf *eb)
+    __attribute__((warn_unused_result));
+/* Records a clients_rounds row for job j (output.client_events). */
+int run_job_note(struct run_world *w, const struct run_job *j, int outcome, int64_t now,
+                 uint64_t staleness, struct errbuf *eb) __attribute__((warn_unused_result));
+/* The sync round (run_sync.c) */
+int run_sync_round_start(struct run_world *w, int64_t now, struct run_summary *sum,
+                         struct errbuf *eb) __attribute__((warn_unused_result));
+int run_sync_close(struct run_world *w, int64_t now, struct run_summary *sum, struct errbuf *eb)
+    __attribute__((warn_unused_result));
+/* The FedBuff loop (run_async.c) */
+/* Fills every free slot with a new job (or retries later when nobody is online). */
+int run_async_fill(struct run_world *w, int64_t now, struct errbuf *eb)
+    __attribute__((warn_unused_result));
+/* The weight factor of an update `staleness` versions old. */
+double run_async_staleness_weight(const struct scenario *s, uint64_t staleness);
+/* Closing a round (run_close.c) */
+/* Applies the aggregate (if enough updates), evaluates, stores the round, opens the next;
+ * accepted (sync, may be NULL) marks the slots whose update counts, for the NMSE. */
 int run_close(struct run_world *w, int64_t now, int64_t next_at, const bool *accepted,
               struct run_summary *sum, struct errbuf *eb) __attribute__((warn_unused_result));
-int run_note_client(struct run_world *w, const struct run_job *j, int outcome, int64_t now,
-                    uint64_t staleness, struct errbuf *eb) __attribute__((warn_unused_result));
-/* Checkpoints (run_checkpoint.c) */
-/* The run's state as owned bytes (free with mem_free). Only between events, batch flushed. */
-int run_checkpoint_save(const struct run_world *w, const struct run_summary *sum,
-                        unsigned char **out, size_t *out_len, struct errbuf *eb)
+/* Evaluation (run_eval.c) */
+/* Root only: the global model on the test split (and the client sample) into rec and sum. */
+int run_eval_round(struct run_world *w, struct store_round *rec, struct run_summary *sum,
+                   struct errbuf *eb) __attribute__((warn_unused_result));
+/* NMSE of the round's decoded mean against the exact mean of the accepted updates. */
+int run_eval_nmse(struct run_world *w, const bool *accepted, double *nmse, struct errbuf *eb)
     __attribute__((warn_unused_result));
-/* Restores a state saved by run_checkpoint_save() into a freshly initialised world. */
+/* Checkpoints (run_checkpoint.c; the format is documented there) */
+/* The run's state after round sum->rounds as owned bytes (free with mem_free). Only between
+ * events, batch flushed; w is not changed but for a cached data fingerprint. */
+int run_checkpoint_save(struct run_world *w, const struct run_summary *sum, unsigned char **out,
+                        size_t *out_len, struct errbuf *eb) __attribute__((warn_unused_result));
+/* Checks that p is an intact checkpoint of this format for run w after `round` (magic,
+ * version, length, checksum, identity), without reading its body; -ERR_CORRUPT with a
+ * message naming the first field that does not match. */
+int run_checkpoint_check(struct run_world *w, const unsigned char *p, size_t len, uint64_t round,
+                         struct errbuf *eb) __attribute__((warn_unused_result));
+/* Checks as run_checkpoint_check(), then restores the state into a freshly initialised
+ * world and *sum (left unchanged on error; the world is then only fit for release). */
 int run_checkpoint_load(struct run_world *w, struct run_summary *sum, const unsigned char *in,
-                        size_t len, struct errbuf *eb) __attribute__((warn_unused_result));
+                        size_t len, uint64_t round, struct errbuf *eb)
+    __attribute__((warn_unused_result));
+/* Rewrites the length and checksum of p[0, len) (tests: crafting valid-looking input). */
+void run_checkpoint_seal(unsigned char *p, size_t len);
+/* Writes run w's identity into the header of p[0, len) (keeping its round), then seals it
+ * (the fuzz target: reaching the body's checks). */
+int run_checkpoint_stamp(struct run_world *w, unsigned char *p, size_t len, struct errbuf *eb)
+    __attribute__((warn_unused_result));
+/* BLAKE2b-256 of the data set as loaded: shapes, features, labels, every client's rows. */
+void run_checkpoint_data_fingerprint(const struct dataset *ds, unsigned char out[32]);
 /* The secure round (run_secure.c) */
 /* Allocates the per-slot protocol buffers; no-op for plain aggregation. */
 int run_secure_init(struct run_world *w, struct errbuf *eb) __attribute__((warn_unused_result));

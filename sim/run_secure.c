@@ -55,34 +55,34 @@ run_secure_init(struct run_world *w, struct errbuf *eb)
     const struct scenario *s = w->s;
     if (s->aggregation.secure == SECURE_NONE)
         return 0;
-    int rc = fixed_point_init(&w->ring_fp, s->aggregation.fixed_point_bits, s->aggregation.clip,
+    int rc = fixed_point_init(&w->sec.ring_fp, s->aggregation.fixed_point_bits, s->aggregation.clip,
                               w->n_jobs, eb);
     if (rc < 0)
         return errbuf_prefix(eb, "aggregation");
     size_t max_samples = dataset_max_client_train(w->ds);
-    w->weight_norm = max_samples > 0 ? (double)max_samples : 1.0;
-    w->thc_ring = s->uplink.codec.kind == CODEC_THC;
-    w->sa_m = w->dim + 1;
+    w->sec.weight_norm = max_samples > 0 ? (double)max_samples : 1.0;
+    w->sec.thc_ring = s->uplink.codec.kind == CODEC_THC;
+    w->sec.sa_m = w->dim + 1;
     for (unsigned t = 0; t < w->n_threads; t++) {
         w->th[t].decoded = mem_alloc(w->dim * sizeof(float));
         if (w->th[t].decoded == NULL)
             goto nomem;
-        if (w->thc_ring) {
+        if (w->sec.thc_ring) {
             w->th[t].thc = thc_new(&s->uplink.codec, w->dim);
             if (w->th[t].thc == NULL)
                 goto nomem;
-            w->sa_m = thc_padded_len(w->th[t].thc) + 1;
-            w->th[t].thc_ints = mem_alloc((w->sa_m - 1) * sizeof(uint16_t));
+            w->sec.sa_m = thc_padded_len(w->th[t].thc) + 1;
+            w->th[t].thc_ints = mem_alloc((w->sec.sa_m - 1) * sizeof(uint16_t));
             if (w->th[t].thc_ints == NULL)
                 goto nomem;
         }
     }
-    w->ring_sum = mem_alloc(w->sa_m * sizeof *w->ring_sum);
-    w->mean_d = mem_alloc(w->sa_m * sizeof *w->mean_d);
-    if (w->ring_sum == NULL || w->mean_d == NULL)
+    w->sec.ring_sum = mem_alloc(w->sec.sa_m * sizeof *w->sec.ring_sum);
+    w->sec.mean_d = mem_alloc(w->sec.sa_m * sizeof *w->sec.mean_d);
+    if (w->sec.ring_sum == NULL || w->sec.mean_d == NULL)
         goto nomem;
     for (size_t i = 0; i < w->n_jobs; i++) {
-        w->jobs[i].ring = mem_alloc(w->sa_m * sizeof(uint64_t));
+        w->jobs[i].ring = mem_alloc(w->sec.sa_m * sizeof(uint64_t));
         if (w->jobs[i].ring == NULL)
             goto nomem;
     }
@@ -98,8 +98,8 @@ run_secure_end_round(struct run_world *w)
         secagg_client_free(w->jobs[i].sa);
         w->jobs[i].sa = NULL;
     }
-    secagg_server_free(w->sa);
-    w->sa = NULL;
+    secagg_server_free(w->sec.sa);
+    w->sec.sa = NULL;
 }
 
 void
@@ -120,14 +120,14 @@ run_secure_release(struct run_world *w)
             mem_free(w->th[t].thc_ints);
         }
     }
-    mem_free(w->ring_sum);
-    mem_free(w->mean_d);
+    mem_free(w->sec.ring_sum);
+    mem_free(w->sec.mean_d);
 }
 
 void
 run_secure_encode_job(struct run_world *w, struct run_job *j, struct run_thread *th)
 {
-    if (w->thc_ring)
+    if (w->sec.thc_ring)
         return; /* THC integers need the round's common norm: run_secure_thc_inputs() */
     struct codec_link link = { .seed = w->s->seed, .round = j->stream, .client = j->client };
     j->rc = codec_decode(th->up, th->decoded, j->msg, j->msg_len, &link, &j->eb);
@@ -135,9 +135,9 @@ run_secure_encode_job(struct run_world *w, struct run_job *j, struct run_thread 
         return;
     struct rng r;
     rng_init_stream(&r, w->s->seed, RNG_PURPOSE_SECAGG, j->stream, j->client);
-    double weight = (double)j->samples / w->weight_norm;
-    j->rc =
-        fixed_point_encode_weighted(&w->ring_fp, j->ring, th->decoded, w->dim, weight, &r, &j->eb);
+    double weight = (double)j->samples / w->sec.weight_norm;
+    j->rc = fixed_point_encode_weighted(&w->sec.ring_fp, j->ring, th->decoded, w->dim, weight, &r,
+                                        &j->eb);
 }
 
 /*
@@ -157,17 +157,17 @@ static uint64_t
 run_secure_thc_weight(const struct run_world *w, size_t samples)
 {
     double scale = (double)((UINT64_C(1) << RUN_SECURE_THC_WEIGHT_BITS) - 1);
-    double q = round(scale * (double)samples / w->weight_norm);
+    double q = round(scale * (double)samples / w->sec.weight_norm);
     return q < 1.0 ? 1 : (uint64_t)q;
 }
 static void
 run_secure_thc_encode(struct run_world *w, struct run_job *j, struct run_thread *th)
 {
     struct codec_link link = { .seed = w->s->seed, .round = j->stream, .client = j->client };
-    j->rc = thc_encode_ints(th->thc, th->thc_ints, j->w, w->thc_norm, &link, &j->eb);
+    j->rc = thc_encode_ints(th->thc, th->thc_ints, j->w, w->sec.thc_norm, &link, &j->eb);
     if (j->rc < 0)
         return;
-    size_t d = w->sa_m - 1;
+    size_t d = w->sec.sa_m - 1;
     uint64_t weight = run_secure_thc_weight(w, j->samples);
     for (size_t i = 0; i < d; i++)
         j->ring[i] = (uint64_t)th->thc_ints[i] * weight;
@@ -184,8 +184,8 @@ run_secure_thc_inputs(struct run_world *w, size_t n, struct errbuf *eb)
         const struct run_job *j = &w->jobs[i];
         if (j->dropout != RUN_NO_DROPOUT && j->dropout != DROPOUT_AFTER_UPLOAD)
             continue; /* never reports a norm it could upload */
-        w->rec.uplink_bits += 32;
-        w->rec.uplink_protocol_bits += 32;
+        w->open.rec.uplink_bits += 32;
+        w->open.rec.uplink_protocol_bits += 32;
         if (!run_owns(w, j))
             continue;
         w->owned[n_owned++] = i;
@@ -197,7 +197,7 @@ run_secure_thc_inputs(struct run_world *w, size_t n, struct errbuf *eb)
     int rc = cluster_max_f64(w->cl, &norm, 1, eb);
     if (rc < 0)
         return rc;
-    w->thc_norm = norm > 0 ? norm : 1.0;
+    w->sec.thc_norm = norm > 0 ? norm : 1.0;
     run_parallel(w, w->owned, n_owned, run_secure_thc_encode);
     rc = 0;
     for (size_t i = 0; i < n_owned && rc == 0; i++) {
@@ -212,19 +212,20 @@ run_secure_thc_inputs(struct run_world *w, size_t n, struct errbuf *eb)
         return rc;
     for (size_t i = 0; i < n; i++) {
         if (w->jobs[i].dropout != DROPOUT_BEFORE_DOWNLOAD) {
-            w->rec.downlink_bits += 32;
-            w->rec.downlink_protocol_bits += 32;
+            w->open.rec.downlink_bits += 32;
+            w->open.rec.downlink_protocol_bits += 32;
         }
     }
     return 0;
 }
 
-/* The threshold: the SecAgg+ rule, or for the complete graph the rule of reference §1.6. */
+/* The threshold: the SecAgg+ rule, or for the complete graph that of Bonawitz et al.,
+ * "Practical Secure Aggregation for Privacy-Preserving Machine Learning", CCS 2017. */
 static int
 run_secure_params(struct run_world *w, uint32_t n, struct errbuf *eb)
 {
     const struct scenario *s = w->s;
-    struct secagg_params *p = &w->sa_params;
+    struct secagg_params *p = &w->sec.sa_params;
     double gamma = s->aggregation.corruption_rate;
     enum secagg_threat threat = s->aggregation.threat == SECURE_SEMI_MALICIOUS
                                     ? SECAGG_THREAT_SEMI_MALICIOUS
@@ -233,17 +234,17 @@ run_secure_params(struct run_world *w, uint32_t n, struct errbuf *eb)
         .graph = SECAGG_GRAPH_COMPLETE,
         .n = n,
         .degree = n - 1,
-        .ring_bits = fixed_point_ring_bits(&w->ring_fp),
-        .value_bits = w->ring_fp.value_bits,
+        .ring_bits = fixed_point_ring_bits(&w->sec.ring_fp),
+        .value_bits = w->sec.ring_fp.value_bits,
         .threat = threat,
         .masks = s->aggregation.masks == SECURE_MASKS_ACCOUNTING ? SECAGG_MASKS_ACCOUNTING
                                                                  : SECAGG_MASKS_FULL,
-        .session = w->round,
+        .session = w->open.round,
         .seed = s->seed,
-        .round = w->round,
-        .m = w->sa_m,
+        .round = w->open.round,
+        .m = w->sec.sa_m,
     };
-    if (w->thc_ring) {
+    if (w->sec.thc_ring) {
         /* Values n_k v_k <= max samples x g; the ring holds n of them without wrapping. */
         const uint16_t *levels;
         uint64_t g = thc_table(w->th[0].thc, &levels);
@@ -270,9 +271,9 @@ run_secure_params(struct run_world *w, uint32_t n, struct errbuf *eb)
         }
     }
     if (t == 0) {
-        /* Complete graph (reference §1.6): t > gamma n against a curious server colluding
-         * with gamma n clients, 2t > n + gamma n against a semi-malicious one; and always a
-         * majority. */
+        /* Complete graph (Bonawitz et al., CCS 2017): t > gamma n against a curious server
+         * colluding with gamma n clients, 2t > n + gamma n against a semi-malicious one; and always
+         * a majority. */
         double need = threat == SECAGG_THREAT_SEMI_MALICIOUS ? ((double)n + gamma * n) / 2.0
                                                              : gamma * (double)n;
         t = (uint32_t)need + 1;
@@ -306,7 +307,7 @@ static void
 run_secure_step(struct run_world *w, struct run_job *j, struct run_thread *th)
 {
     (void)th;
-    enum secagg_phase phase = (enum secagg_phase)w->sa_phase;
+    enum secagg_phase phase = (enum secagg_phase)w->sec.sa_phase;
     if (phase == SECAGG_PHASE_MASKED_INPUT && !run_owns(w, j)) {
         /* Another rank masks this client's input; here its protocol state moves on alone
          * (the reply's size is all this rank needs of it). */
@@ -326,28 +327,28 @@ static int run_secure_close_phase(struct run_world *w, int64_t now, struct run_s
 static int
 run_secure_phase(struct run_world *w, int64_t now, struct run_summary *sum, struct errbuf *eb)
 {
-    enum secagg_phase phase = (enum secagg_phase)w->sa_phase;
+    enum secagg_phase phase = (enum secagg_phase)w->sec.sa_phase;
     size_t n_reply = 0;
-    for (size_t i = 0; i < w->sa_n; i++) {
+    for (size_t i = 0; i < w->sec.sa_n; i++) {
         struct run_job *j = &w->jobs[i];
         j->replies = false;
-        if (secagg_server_dropped_phase(w->sa, (uint32_t)i) >= 0 || secagg_client_failed(j->sa))
+        if (secagg_server_dropped_phase(w->sec.sa, (uint32_t)i) >= 0 || secagg_client_failed(j->sa))
             continue;
         size_t len;
-        int rc = secagg_server_message_for(w->sa, phase, (uint32_t)i, NULL, 0, &len, eb);
+        int rc = secagg_server_message_for(w->sec.sa, phase, (uint32_t)i, NULL, 0, &len, eb);
         if (rc == 0 && run_secure_grow(&j->req, &j->req_cap, len) < 0)
             rc = errbuf_set(eb, -ERR_NOMEM, "out of memory for protocol messages");
         if (rc == 0)
-            rc = secagg_server_message_for(w->sa, phase, (uint32_t)i, j->req, j->req_cap,
+            rc = secagg_server_message_for(w->sec.sa, phase, (uint32_t)i, j->req, j->req_cap,
                                            &j->req_len, eb);
         if (rc < 0)
             return errbuf_prefix(eb, "round %llu, secure aggregation",
-                                 (unsigned long long)w->round);
+                                 (unsigned long long)w->open.round);
         bool gets_model =
             phase != SECAGG_PHASE_ADVERTISE_KEYS || j->dropout != DROPOUT_BEFORE_DOWNLOAD;
         if (gets_model) {
-            w->rec.downlink_bits += (uint64_t)j->req_len * 8;
-            w->rec.downlink_protocol_bits += (uint64_t)j->req_len * 8;
+            w->open.rec.downlink_bits += (uint64_t)j->req_len * 8;
+            w->open.rec.downlink_protocol_bits += (uint64_t)j->req_len * 8;
         }
         if (run_secure_drop_phase(j->dropout) == (int)phase)
             continue; /* vanishes now: receives the request, never answers */
@@ -358,13 +359,13 @@ run_secure_phase(struct run_world *w, int64_t now, struct run_summary *sum, stru
     }
     /* The clients answer in parallel: masking a long vector is the protocol's heavy part. */
     size_t n_step = 0;
-    for (size_t i = 0; i < w->sa_n; i++) {
+    for (size_t i = 0; i < w->sec.sa_n; i++) {
         if (w->jobs[i].replies)
             w->owned[n_step++] = i;
     }
     run_parallel(w, w->owned, n_step, run_secure_step);
-    w->sa_pending = 0;
-    for (size_t i = 0; i < w->sa_n; i++) {
+    w->sec.sa_pending = 0;
+    for (size_t i = 0; i < w->sec.sa_n; i++) {
         struct run_job *j = &w->jobs[i];
         if (!j->replies)
             continue;
@@ -388,10 +389,10 @@ run_secure_phase(struct run_world *w, int64_t now, struct run_summary *sum, stru
         int rc = run_push_job(w, at, RUN_EV_SECAGG_REPLY, i, eb);
         if (rc < 0)
             return rc;
-        w->sa_pending++;
+        w->sec.sa_pending++;
     }
     (void)n_reply;
-    if (w->sa_pending == 0)
+    if (w->sec.sa_pending == 0)
         return run_secure_close_phase(w, now, sum, eb);
     return 0;
 }
@@ -400,23 +401,23 @@ int
 run_secure_round_start(struct run_world *w, int64_t now, size_t n, struct run_summary *sum,
                        struct errbuf *eb)
 {
-    w->sa_n = n;
-    w->rec.secure = true;
-    if (w->thc_ring) {
+    w->sec.sa_n = n;
+    w->open.rec.secure = true;
+    if (w->sec.thc_ring) {
         int rc0 = run_secure_thc_inputs(w, n, eb);
         if (rc0 < 0)
             return rc0;
     }
     for (size_t i = 0; i < n; i++) {
         if (w->jobs[i].dropout != DROPOUT_BEFORE_DOWNLOAD) {
-            w->rec.downlink_bits += w->jobs[i].down_bits;
-            w->rec.downlink_anchor_bits += w->jobs[i].anchor_bits;
-            w->rec.downlink_correction_bits += w->jobs[i].corr_bits;
+            w->open.rec.downlink_bits += w->jobs[i].down_bits;
+            w->open.rec.downlink_anchor_bits += w->jobs[i].anchor_bits;
+            w->open.rec.downlink_correction_bits += w->jobs[i].corr_bits;
         }
     }
     int rc = run_secure_params(w, (uint32_t)n, eb);
     if (rc == 0)
-        rc = secagg_server_new(&w->sa, &w->sa_params, eb);
+        rc = secagg_server_new(&w->sec.sa, &w->sec.sa_params, eb);
     if (rc == 0 && cluster_size(w->cl) > 1) {
         /* Each rank sums the masked inputs of the clients it owns (sim/cluster.h). */
         uint8_t *local = mem_alloc(n);
@@ -424,17 +425,18 @@ run_secure_round_start(struct run_world *w, int64_t now, size_t n, struct run_su
             return errbuf_set(eb, -ERR_NOMEM, "out of memory for secure aggregation");
         for (size_t i = 0; i < n; i++)
             local[i] = run_owns(w, &w->jobs[i]);
-        rc = secagg_server_set_local(w->sa, local, eb);
+        rc = secagg_server_set_local(w->sec.sa, local, eb);
         mem_free(local);
     }
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        rc = secagg_client_new(&w->jobs[i].sa, &w->sa_params, (uint32_t)i, eb);
+        rc = secagg_client_new(&w->jobs[i].sa, &w->sec.sa_params, (uint32_t)i, eb);
         if (rc == 0)
             rc = secagg_client_set_input(w->jobs[i].sa, w->jobs[i].ring, eb);
     }
     if (rc < 0)
-        return errbuf_prefix(eb, "round %llu, secure aggregation", (unsigned long long)w->round);
-    w->sa_phase = SECAGG_PHASE_ADVERTISE_KEYS;
+        return errbuf_prefix(eb, "round %llu, secure aggregation",
+                             (unsigned long long)w->open.round);
+    w->sec.sa_phase = SECAGG_PHASE_ADVERTISE_KEYS;
     return run_secure_phase(w, now, sum, eb);
 }
 
@@ -446,54 +448,55 @@ run_secure_finish(struct run_world *w, int64_t now, bool aborted, struct run_sum
     bool *accepted = mem_calloc(w->n_jobs, sizeof *accepted);
     if (accepted == NULL)
         return errbuf_set(eb, -ERR_NOMEM, "out of memory closing the round");
-    w->rec.secure_aborted = aborted;
+    w->open.rec.secure_aborted = aborted;
     int rc = 0;
     size_t included = 0;
-    for (size_t i = 0; i < w->sa_n; i++) {
+    for (size_t i = 0; i < w->sec.sa_n; i++) {
         struct run_job *j = &w->jobs[i];
-        bool in = !aborted && secagg_server_included(w->sa, (uint32_t)i);
-        int dropped = secagg_server_dropped_phase(w->sa, (uint32_t)i);
+        bool in = !aborted && secagg_server_included(w->sec.sa, (uint32_t)i);
+        int dropped = secagg_server_dropped_phase(w->sec.sa, (uint32_t)i);
         accepted[i] = in;
         included += in;
         if (in) {
-            w->rec.participants++;
-            w->train_loss_sum += j->tr.loss;
+            w->open.rec.participants++;
+            w->open.train_loss_sum += j->tr.loss;
         }
         /* An after_upload client is both included and dropped, as in the plain round. */
         int outcome = in && dropped < 0 ? STORE_COMPLETED : STORE_DROPPED;
-        w->rec.dropped += dropped >= 0;
+        w->open.rec.dropped += dropped >= 0;
         if (rc == 0)
-            rc = run_note_client(w, j, outcome, now, 0, eb);
+            rc = run_job_note(w, j, outcome, now, 0, eb);
         j->active = false;
     }
-    w->received = included;
-    w->secure_mean_ready = false;
+    w->open.received = included;
+    w->sec.secure_mean_ready = false;
     if (rc == 0 && !aborted && included > 0) {
-        rc = secagg_server_result(w->sa, w->ring_sum, w->sa_m, eb);
+        rc = secagg_server_result(w->sec.sa, w->sec.ring_sum, w->sec.sa_m, eb);
         if (rc == 0 && cluster_size(w->cl) > 1) {
             /* Each rank's share of the ring sum; wrap-around addition is the ring's. */
-            rc = cluster_sum_u64(w->cl, w->ring_sum, w->sa_m, eb);
-            unsigned k = w->sa_params.ring_bits;
+            rc = cluster_sum_u64(w->cl, w->sec.ring_sum, w->sec.sa_m, eb);
+            unsigned k = w->sec.sa_params.ring_bits;
             uint64_t mask = k >= 64 ? UINT64_MAX : (UINT64_C(1) << k) - 1;
-            for (size_t i = 0; i < w->sa_m; i++)
-                w->ring_sum[i] &= mask;
+            for (size_t i = 0; i < w->sec.sa_m; i++)
+                w->sec.ring_sum[i] &= mask;
         }
-        if (rc == 0 && w->thc_ring) {
+        if (rc == 0 && w->sec.thc_ring) {
             /* One decode and one inverse rotation for the whole round. */
-            struct codec_link link = { .seed = w->s->seed, .round = w->round, .client = 0 };
-            size_t weight = (size_t)w->ring_sum[w->sa_m - 1];
+            struct codec_link link = { .seed = w->s->seed, .round = w->open.round, .client = 0 };
+            size_t weight = (size_t)w->sec.ring_sum[w->sec.sa_m - 1];
             if (weight == 0)
                 rc = errbuf_set(eb, -ERR_ABORTED, "no weight reached the server");
             else
-                thc_decode_sum(w->th[0].thc, w->mean, w->ring_sum, weight, w->thc_norm, &link);
-            w->secure_mean_ready = rc == 0;
+                thc_decode_sum(w->th[0].thc, w->model.mean, w->sec.ring_sum, weight,
+                               w->sec.thc_norm, &link);
+            w->sec.secure_mean_ready = rc == 0;
         } else if (rc == 0) {
-            rc = fixed_point_decode_weighted(&w->ring_fp, w->mean_d, w->ring_sum, w->dim, included,
-                                             eb);
+            rc = fixed_point_decode_weighted(&w->sec.ring_fp, w->sec.mean_d, w->sec.ring_sum,
+                                             w->dim, included, eb);
             if (rc == 0) {
                 for (size_t i = 0; i < w->dim; i++)
-                    w->mean[i] = (float)w->mean_d[i];
-                w->secure_mean_ready = true;
+                    w->model.mean[i] = (float)w->sec.mean_d[i];
+                w->sec.secure_mean_ready = true;
             }
         }
     }
@@ -507,10 +510,10 @@ run_secure_finish(struct run_world *w, int64_t now, bool aborted, struct run_sum
 static int
 run_secure_close_phase(struct run_world *w, int64_t now, struct run_summary *sum, struct errbuf *eb)
 {
-    enum secagg_phase phase = (enum secagg_phase)w->sa_phase;
+    enum secagg_phase phase = (enum secagg_phase)w->sec.sa_phase;
     struct errbuf inner;
     errbuf_clear(&inner);
-    int rc = secagg_server_close_phase(w->sa, phase, &inner);
+    int rc = secagg_server_close_phase(w->sec.sa, phase, &inner);
     if (phase == SECAGG_PHASE_UNMASKING && cluster_size(w->cl) > 1) {
         /* Unmasking is sharded: a rank whose secrets did not rebuild aborts every rank's
          * round, and a rank that failed otherwise fails them all. */
@@ -522,7 +525,7 @@ run_secure_close_phase(struct run_world *w, int64_t now, struct run_summary *sum
             return errbuf_set(eb, -ERR_ABORTED,
                               "round %llu, secure aggregation: another rank failed (see its "
                               "message)",
-                              (unsigned long long)w->round);
+                              (unsigned long long)w->open.round);
         if (flags[0] > 0 && rc == 0)
             rc = -ERR_ABORTED;
     }
@@ -530,16 +533,17 @@ run_secure_close_phase(struct run_world *w, int64_t now, struct run_summary *sum
         return run_secure_finish(w, now, true, sum, eb);
     if (rc < 0) {
         *eb = inner;
-        return errbuf_prefix(eb, "round %llu, secure aggregation", (unsigned long long)w->round);
+        return errbuf_prefix(eb, "round %llu, secure aggregation",
+                             (unsigned long long)w->open.round);
     }
     if (phase == SECAGG_PHASE_UNMASKING)
         return run_secure_finish(w, now, false, sum, eb);
     if (phase == SECAGG_PHASE_MASKED_INPUT)
-        w->sa_phase = w->sa_params.threat == SECAGG_THREAT_SEMI_MALICIOUS
-                          ? SECAGG_PHASE_CONSISTENCY_CHECK
-                          : SECAGG_PHASE_UNMASKING;
+        w->sec.sa_phase = w->sec.sa_params.threat == SECAGG_THREAT_SEMI_MALICIOUS
+                              ? SECAGG_PHASE_CONSISTENCY_CHECK
+                              : SECAGG_PHASE_UNMASKING;
     else
-        w->sa_phase = (int)phase + 1;
+        w->sec.sa_phase = (int)phase + 1;
     return run_secure_phase(w, now, sum, eb);
 }
 
@@ -549,29 +553,29 @@ run_secure_reply(struct run_world *w, const struct event *ev, struct run_summary
 {
     size_t slot = (size_t)(ev->arg % w->n_jobs);
     struct run_job *j = &w->jobs[slot];
-    if (w->sa == NULL || ev->round != w->round || !j->replies)
+    if (w->sec.sa == NULL || ev->round != w->open.round || !j->replies)
         return 0;
-    enum secagg_phase phase = (enum secagg_phase)w->sa_phase;
+    enum secagg_phase phase = (enum secagg_phase)w->sec.sa_phase;
     uint64_t bits = (uint64_t)j->reply_len * 8;
-    w->rec.uplink_bits += bits;
+    w->open.rec.uplink_bits += bits;
     if (phase == SECAGG_PHASE_MASKED_INPUT) {
-        uint64_t payload = (uint64_t)w->sa_m * w->sa_params.ring_bits;
-        w->rec.uplink_payload_bits += payload;
-        w->rec.uplink_protocol_bits += bits - payload;
+        uint64_t payload = (uint64_t)w->sec.sa_m * w->sec.sa_params.ring_bits;
+        w->open.rec.uplink_payload_bits += payload;
+        w->open.rec.uplink_protocol_bits += bits - payload;
     } else {
-        w->rec.uplink_protocol_bits += bits;
+        w->open.rec.uplink_protocol_bits += bits;
     }
     struct errbuf inner;
     errbuf_clear(&inner);
-    int rc =
-        phase == SECAGG_PHASE_MASKED_INPUT && !run_owns(w, j)
-            ? secagg_server_receive_elsewhere(w->sa, phase, (uint32_t)slot, &inner)
-            : secagg_server_receive(w->sa, phase, (uint32_t)slot, j->reply, j->reply_len, &inner);
+    int rc = phase == SECAGG_PHASE_MASKED_INPUT && !run_owns(w, j)
+                 ? secagg_server_receive_elsewhere(w->sec.sa, phase, (uint32_t)slot, &inner)
+                 : secagg_server_receive(w->sec.sa, phase, (uint32_t)slot, j->reply, j->reply_len,
+                                         &inner);
     if (rc == -ERR_NOMEM)
         return errbuf_set(eb, rc, "out of memory in the secure aggregation server");
     /* Any other refusal means the server counts that client as dropped. */
     j->replies = false;
-    if (--w->sa_pending > 0)
+    if (--w->sec.sa_pending > 0)
         return 0;
     return run_secure_close_phase(w, ev->time, sum, eb);
 }

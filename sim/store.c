@@ -218,8 +218,8 @@ store_set_busy_timeout(struct store *st, int ms)
 }
 
 /* The hex BLAKE2b-128 of the resolved configuration: equal configs, equal hashes. */
-static void
-store_config_hash(char out[33], const char *config_json)
+void
+store_config_hash(char out[STORE_CONFIG_HASH_HEX], const char *config_json)
 {
     unsigned char h[16];
     crypto_generichash(h, sizeof h, (const unsigned char *)config_json, strlen(config_json), NULL,

@@ -15,12 +15,13 @@
  *   checkpoints(run_id, round, created_at, state BLOB, PRIMARY KEY (run_id, round))
  *   rounds(run_id, round, sim_time_s, accuracy, loss, train_loss, selected, participants,
  *          dropped, uplink_bits, downlink_bits, nmse, timed_out, stale, staleness_mean,
- *          staleness_max, discarded, failed, uplink_payload_bits,
- *          uplink_protocol_bits, downlink_protocol_bits, secure_aborted, client_acc_mean,
- *          client_acc_p10, downlink_anchor_bits, downlink_correction_bits, PRIMARY KEY (run_id,
- * round)) clients_rounds(run_id, round, client, outcome, dropout_phase, started_s, finished_s,
- *          samples, downlink_bits, uplink_bits, staleness)    (optional, output.client_events;
- *          indexed by (run_id, round): in async runs a client may appear twice in a round)
+ *          staleness_max, discarded, failed, uplink_payload_bits, uplink_protocol_bits,
+ *          downlink_protocol_bits, secure_aborted, client_acc_mean, client_acc_p10,
+ *          downlink_anchor_bits, downlink_correction_bits, PRIMARY KEY (run_id, round))
+ *   clients_rounds(run_id, round, client, outcome, dropout_phase, started_s, finished_s,
+ *          samples, downlink_bits, uplink_bits, staleness)
+ *          (optional, output.client_events; indexed by (run_id, round): in async runs a
+ *          client may appear twice in a round)
  * accuracy and loss are NULL in rounds without evaluation; bits are exact integers, the
  * total over the round's clients. docs/results.md documents every column.
  *
@@ -36,7 +37,8 @@
 
 #include "base/errbuf.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION  1
+#define STORE_CONFIG_HASH_HEX 33 /* runs.config_hash: 32 hex digits and a NUL */
 
 struct store;
 
@@ -125,6 +127,13 @@ void store_close(struct store *st);
 
 /* Sets how long a write waits for another connection's lock (default 10 s). */
 void store_set_busy_timeout(struct store *st, int ms);
+
+/*
+ * runs.config_hash of a run: the hex BLAKE2b-128 of `identity` (what store_run_info's
+ * hash_json holds, scenario_identity()), so equal experiments have equal hashes; `fedbits
+ * check` matches runs on it.
+ */
+void store_config_hash(char out[STORE_CONFIG_HASH_HEX], const char *identity);
 
 /* Inserts a runs row with status 'running'; its id goes to *run_id. */
 int store_begin_run(struct store *st, const struct store_run_info *info, int64_t *run_id,

@@ -8,6 +8,7 @@ would see: exit status, messages, and the rows of the results database. Python's
 library only (sqlite3, subprocess).
 """
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -641,6 +642,42 @@ def check_resume(binary, src, tmp):
         fail("resume of a finished run: " + p.stderr)
     run(binary, ["resume", os.path.join(tmp, "sync-full.db"), "--run", "9"], tmp, check=2)
     run(binary, ["resume", os.path.join(tmp, "missing.db"), "--run", "1"], tmp, check=2)
+    check_resume_refused(binary, tmp)
+
+
+def check_resume_refused(binary, tmp):
+    """A damaged, edited or old-format checkpoint is refused naming why; no row is deleted."""
+    full = os.path.join(tmp, "sync-full.db")
+    total = query(full, "SELECT count(*) FROM rounds")[0][0]
+    def flip(db):
+        state = bytearray(db.execute("SELECT state FROM checkpoints").fetchone()[0])
+        state[len(state) // 2] ^= 1
+        db.execute("UPDATE checkpoints SET state = ?", (bytes(state),))
+
+    def first_format(db):
+        state = bytearray(db.execute("SELECT state FROM checkpoints").fetchone()[0])
+        state[0:8] = b"FBCKPT01"
+        db.execute("UPDATE checkpoints SET state = ?", (bytes(state),))
+
+    cases = {
+        "checksum mismatch": flip,
+        "format version 1, this fedbits reads 2": first_format,
+        "round": lambda db: db.execute("UPDATE checkpoints SET round = round - 3"),
+    }
+    for want, edit in cases.items():
+        db_path = os.path.join(tmp, "refused.db")
+        shutil.copyfile(full, db_path)
+        db = sqlite3.connect(db_path)
+        db.execute("UPDATE runs SET status = 'interrupted'")
+        edit(db)
+        db.commit()
+        db.close()
+        p = run(binary, ["resume", db_path, "--run", "1", "-q"], tmp, check=1)
+        if "checkpoint: " + want not in p.stderr:
+            fail(f"resume of an edited checkpoint ({want}): {p.stderr}")
+        if query(db_path, "SELECT count(*) FROM rounds")[0][0] != total:
+            fail(f"a refused resume ({want}) deleted rounds")
+    print("resume: damaged, edited and old-format checkpoints refused, no row deleted")
 
 
 def check_docofl(binary, src, tmp):

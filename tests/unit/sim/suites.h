@@ -12,4 +12,5 @@ Suite *campaign_suite(void);
 Suite *sweep_suite(void);
 Suite *population_suite(void);
 Suite *cluster_suite(void);
+Suite *checkpoint_suite(void);
 #endif

@@ -1,0 +1,65 @@
+/*
+ * run_async: the FedBuff loop (Nguyen et al., "Federated Learning with Buffered Asynchronous
+ * Aggregation", AISTATS 2022): `concurrency` jobs run at all times, each slot refilled with
+ * an available idle client as soon as its job ends; updates are weighted by their staleness
+ * s, w(s) = 1 / sqrt(1 + s) (or constant); every buffer_size updates the server aggregates.
+ * Owns struct run_async.
+ */
+#include "sim/run_int.h"
+
+#include <math.h>
+
+#include "base/rng.h"
+#include "base/simtime.h"
+#include "sim/population.h"
+#include "base/banned.h"
+
+/* Async: draws a client that is available and idle; false when none is. */
+static bool
+run_async_pick(struct run_world *w, int64_t now, uint64_t *client)
+{
+    size_t n_elig = 0;
+    uint64_t draw = w->async.selections++;
+    for (size_t k = 0; k < w->ds->n_clients; k++) {
+        if (!w->pool.busy[k] && population_available(w->pop, k, draw, now))
+            w->eligible[n_elig++] = (uint32_t)k;
+    }
+    if (n_elig == 0)
+        return false;
+    struct rng r;
+    rng_init_stream(&r, w->s->seed, RNG_PURPOSE_SELECT, draw, RNG_ANY);
+    *client = w->eligible[rng_below(&r, n_elig)];
+    return true;
+}
+
+/* Async: fills every free slot with a new job (or retries later when nobody is online). */
+int
+run_async_fill(struct run_world *w, int64_t now, struct errbuf *eb)
+{
+    bool retry = false;
+    for (size_t slot = 0; slot < w->n_jobs; slot++) {
+        if (w->jobs[slot].active)
+            continue;
+        uint64_t client;
+        if (!run_async_pick(w, now, &client)) {
+            retry = true;
+            break;
+        }
+        int rc = run_job_start(w, slot, client, w->pool.next_gen, now, eb);
+        if (rc < 0)
+            return rc;
+    }
+    if (retry) {
+        int64_t at = simtime_add(now, simtime_from_s(w->s->protocol.retry_s));
+        return run_push(w, at, RUN_EV_ROUND_START, RUN_NO_CLIENT, RUN_NO_CLIENT, 0, eb);
+    }
+    return 0;
+}
+
+double
+run_async_staleness_weight(const struct scenario *s, uint64_t staleness)
+{
+    if (s->protocol.staleness == STALENESS_CONSTANT)
+        return 1.0;
+    return 1.0 / sqrt(1.0 + (double)staleness);
+}

@@ -1,0 +1,147 @@
+/*
+ * run_eval: what a closed round is measured by: the global model's test accuracy and loss,
+ * the fairness view over a sample of clients, and the NMSE of the decoded aggregate against
+ * the exact mean of the uncompressed updates. Reads the world; writes only the round record.
+ */
+#include "sim/run_int.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "aggregator/exact_sum.h"
+#include "base/mem.h"
+#include "base/rng.h"
+#include "clients/dataset.h"
+#include "clients/trainer.h"
+#include "sim/cluster.h"
+#include "base/banned.h"
+
+static void
+run_eval_raw_job(struct run_world *w, struct run_job *j, struct run_thread *th)
+{
+    j->rc = exact_sum_add_f32(th->raw, 0, j->w, w->dim, (double)j->samples, &j->eb);
+    if (j->rc == 0)
+        j->rc = exact_sum_add_f64(th->raw, w->dim, (double)j->samples, &j->eb);
+}
+
+/*
+ * NMSE of the decoded aggregate against the exact weighted mean of the same updates (the
+ * uncompressed vectors the clients encoded). Sync runs only: the contributors are the jobs
+ * of the round whose update was accepted, summed exactly by their owners and reduced.
+ */
+int
+run_eval_nmse(struct run_world *w, const bool *accepted, double *nmse, struct errbuf *eb)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < w->n_jobs; k++) {
+        struct run_job *j = &w->jobs[k];
+        if (accepted[k] && j->samples > 0 && run_owns(w, j))
+            w->owned[n++] = k;
+    }
+    for (unsigned t = 0; t < w->n_threads; t++)
+        exact_sum_clear(w->th[t].raw);
+    run_parallel(w, w->owned, n, run_eval_raw_job);
+    exact_sum_clear(w->model.raw);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const struct run_job *j = &w->jobs[w->owned[i]];
+        if (j->rc < 0) {
+            *eb = j->eb;
+            rc = errbuf_prefix(eb, "round %llu, client %llu's update",
+                               (unsigned long long)w->open.round, (unsigned long long)j->client);
+        }
+    }
+    for (unsigned t = 0; t < w->n_threads; t++)
+        exact_sum_merge(w->model.raw, w->th[t].raw);
+    rc = run_agree(w, rc, eb);
+    if (rc == 0)
+        rc = cluster_sum_i128(w->cl, exact_sum_words(w->model.raw), w->dim + 1, eb);
+    if (rc < 0)
+        return rc;
+    double total = exact_sum_get(w->model.raw, w->dim);
+    double err = 0, norm = 0;
+    for (size_t i = 0; total > 0 && i < w->dim; i++) {
+        double e = exact_sum_get(w->model.raw, i) / total;
+        double d = (double)w->model.mean[i] - e;
+        err += d * d;
+        norm += e * e;
+    }
+    *nmse = norm > 0 ? err / norm : 0.0;
+    return 0;
+}
+
+static int
+run_eval_cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/*
+ * The fairness view: the global model's accuracy on the local data of a sample of clients
+ * (their local test rows, or their training rows when they hold no test rows), drawn from
+ * (seed, RNG_PURPOSE_EVAL_SAMPLE, round); the mean and the 10th percentile go to the round.
+ */
+static int
+run_eval_clients(struct run_world *w, struct store_round *rec, struct errbuf *eb)
+{
+    size_t n_clients = w->ds->n_clients;
+    size_t m = (size_t)w->s->output.client_eval;
+    if (m > n_clients)
+        m = n_clients;
+    double *acc = mem_alloc(m * sizeof *acc);
+    if (acc == NULL)
+        return errbuf_set(eb, -ERR_NOMEM, "out of memory evaluating clients");
+    struct rng r;
+    rng_init_stream(&r, w->s->seed, RNG_PURPOSE_EVAL_SAMPLE, w->open.round, RNG_ANY);
+    for (size_t i = 0; i < n_clients; i++)
+        w->eligible[i] = (uint32_t)i;
+    size_t got = 0;
+    double total = 0;
+    for (size_t i = 0; i < m; i++) {
+        size_t j = i + (size_t)rng_below(&r, n_clients - i);
+        uint32_t t = w->eligible[i];
+        w->eligible[i] = w->eligible[j];
+        w->eligible[j] = t;
+        size_t k = w->eligible[i], n;
+        const uint32_t *rows = dataset_client_test(w->ds, k, &n);
+        const struct dataset_split *split = &w->ds->test;
+        if (n == 0) {
+            rows = dataset_client_train(w->ds, k, &n);
+            split = &w->ds->train;
+        }
+        if (n == 0)
+            continue;
+        struct eval_result er;
+        trainer_evaluate(w->th[0].trainer, w->model.w, split, rows, n, &er);
+        acc[got] = (double)er.correct / (double)er.n;
+        total += acc[got];
+        got++;
+    }
+    if (got > 0) {
+        qsort(acc, got, sizeof *acc, run_eval_cmp);
+        rec->has_client_eval = true;
+        rec->client_acc_mean = total / (double)got;
+        /* The 10th percentile, nearest rank. */
+        size_t at = (size_t)ceil(0.1 * (double)got);
+        rec->client_acc_p10 = acc[at == 0 ? 0 : at - 1];
+    }
+    mem_free(acc);
+    return 0;
+}
+
+int
+run_eval_round(struct run_world *w, struct store_round *rec, struct run_summary *sum,
+               struct errbuf *eb)
+{
+    struct eval_result er;
+    trainer_evaluate(w->th[0].trainer, w->model.w, &w->ds->test, NULL, w->ds->test.n, &er);
+    rec->evaluated = true;
+    rec->accuracy = er.n > 0 ? (double)er.correct / (double)er.n : 0.0;
+    rec->loss = er.loss;
+    sum->final_accuracy = rec->accuracy;
+    sum->final_loss = rec->loss;
+    if (w->s->output.client_eval > 0)
+        return run_eval_clients(w, rec, eb);
+    return 0;
+}

@@ -789,7 +789,7 @@ run_cmd_validate(int argc, char **argv)
         goto out;
     }
     if (mo.scenario == NULL) {
-        fprintf(stderr, "fedbits validate: which scenario? (fedbits validate SCENARIO.yaml)\n");
+        args_error("validate", "which scenario? (fedbits validate SCENARIO.yaml)");
         goto out;
     }
     if (campaign_open(&plan, mo.scenario, mo.sets, mo.n_sets, mo.no_sweep, &eb) < 0) {

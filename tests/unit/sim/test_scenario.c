@@ -49,7 +49,7 @@ START_TEST(default_scenario_loads)
     ck_assert_uint_eq(s.seed, 1);
     ck_assert_int_eq(s.data.dataset, DATA_SYNTHETIC_IID);
     ck_assert_uint_eq(s.data.clients, 1000);
-    ck_assert_int_eq(s.data.partition.type, PARTITION_NATURAL);
+    ck_assert_int_eq(s.data.partition.kind, PARTITION_NATURAL);
     ck_assert_int_eq(s.model.type, MODEL_LOGREG);
     ck_assert_uint_eq(s.model.n_hidden, 0);
     ck_assert_uint_eq(s.train.rounds, 50);
@@ -76,7 +76,7 @@ START_TEST(default_scenario_loads)
     ck_assert_int_eq(s.uplink.codec.rotation, CODEC_ROTATION_PER_CLIENT);
     ck_assert_int_eq(s.downlink.codec.rotation, CODEC_ROTATION_SHARED);
     ck_assert(!s.uplink.error_feedback);
-    ck_assert_int_eq(s.server.optimizer, SERVER_OPT_FEDAVG);
+    ck_assert_int_eq(s.server.kind, SERVER_OPT_FEDAVG);
     ck_assert_double_eq(s.server.lr, 1.0);
     ck_assert_double_eq(s.population.seconds_per_sample, 0.03);
     ck_assert_double_eq(s.population.downlink_mbps, 6.0);
@@ -320,7 +320,7 @@ static const struct sc_bad sc_bads[] = {
       "data:\n  dataset: synthetic\nmodel:\n  type: logreg\n  hidden: [10]\ntrain:\n  rounds: 3\n",
       { NULL },
       -ERR_INVALID,
-      "s.yaml:5:11: error: model.hidden applies to model type 'mlp' only",
+      "s.yaml:5:11: error: model.hidden applies only with model.type: mlp (model.type is 'logreg')",
       "model.hidden" },
     { "mlp without layers",
       "data:\n  dataset: synthetic\nmodel:\n  type: mlp\n  hidden: []\ntrain:\n  rounds: 3\n",
@@ -345,7 +345,8 @@ static const struct sc_bad sc_bads[] = {
       "data:\n  dataset: synthetic_iid\n  alpha: 0.5\n" SC_TRAIN_TAIL,
       { NULL },
       -ERR_INVALID,
-      "s.yaml:3:10: error: data.alpha does not apply to dataset 'synthetic_iid'",
+      "s.yaml:3:10: error: data.alpha applies only with data.dataset: synthetic (data.dataset is "
+      "'synthetic_iid')",
       "data.alpha" },
     { "empty name",
       "name: ''\ndata:\n  dataset: synthetic\n" SC_TRAIN_TAIL,

@@ -775,57 +775,50 @@ scenario_check_range(struct scenario_ctx *c, const struct skey *k, const struct 
     return 0;
 }
 
+/* Converts a list key (SKEY_U64_LIST, SKEY_F64_LIST) and stores its length. */
+static int
+scenario_convert_list(struct scenario_ctx *c, const struct skey *k, const struct ynode *n,
+                      struct scenario *s)
+{
+    bool ints = k->type == SKEY_U64_LIST;
+    if (n->kind != YNODE_SEQ)
+        return scenario_error(c, n->source, n->line, n->column, k->path, -ERR_INVALID,
+                              "%s: expected a list of %s, got %s", k->path,
+                              ints ? "integers" : "numbers", scenario_kind_word(n));
+    if (n->n > k->size)
+        return scenario_error(c, n->source, n->line, n->column, k->path, -ERR_RANGE,
+                              "%s: at most %zu entries are supported, got %zu", k->path, k->size,
+                              n->n);
+    char *base = (char *)s + k->offset;
+    for (size_t i = 0; i < n->n; i++) {
+        const struct ynode *it = n->items[i];
+        uint64_t u = 0;
+        double v = 0;
+        bool bad = it->kind != YNODE_SCALAR || it->quoted ||
+                   (ints ? scenario_parse_u64(it->text, &u) : scenario_parse_f64(it->text, &v)) < 0;
+        if (bad)
+            return scenario_error(c, it->source, it->line, it->column, k->path, -ERR_INVALID,
+                                  "%s[%zu]: expected %s", k->path, i,
+                                  ints ? "a non-negative integer" : "a number");
+        int rc = scenario_check_range(c, k, it, ints ? (double)u : v);
+        if (rc < 0)
+            return rc;
+        if (ints)
+            memcpy(base + i * sizeof u, &u, sizeof u);
+        else
+            memcpy(base + i * sizeof v, &v, sizeof v);
+    }
+    *(size_t *)(void *)((char *)s + k->count_offset) = n->n;
+    return 0;
+}
+
 static int
 scenario_convert(struct scenario_ctx *c, const struct skey *k, const struct ynode *n,
                  struct scenario *s)
 {
     char *base = (char *)s + k->offset;
-    if (k->type == SKEY_U64_LIST) {
-        if (n->kind != YNODE_SEQ)
-            return scenario_error(c, n->source, n->line, n->column, k->path, -ERR_INVALID,
-                                  "%s: expected a list of integers, got %s", k->path,
-                                  scenario_kind_word(n));
-        if (n->n > k->size)
-            return scenario_error(c, n->source, n->line, n->column, k->path, -ERR_RANGE,
-                                  "%s: at most %zu entries are supported, got %zu", k->path,
-                                  k->size, n->n);
-        uint64_t *list = (uint64_t *)(void *)base;
-        for (size_t i = 0; i < n->n; i++) {
-            const struct ynode *it = n->items[i];
-            if (it->kind != YNODE_SCALAR || it->quoted ||
-                scenario_parse_u64(it->text, &list[i]) < 0)
-                return scenario_error(c, it->source, it->line, it->column, k->path, -ERR_INVALID,
-                                      "%s[%zu]: expected a non-negative integer", k->path, i);
-            int rc = scenario_check_range(c, k, it, (double)list[i]);
-            if (rc < 0)
-                return rc;
-        }
-        *(size_t *)(void *)((char *)s + k->count_offset) = n->n;
-        return 0;
-    }
-    if (k->type == SKEY_F64_LIST) {
-        if (n->kind != YNODE_SEQ)
-            return scenario_error(c, n->source, n->line, n->column, k->path, -ERR_INVALID,
-                                  "%s: expected a list of numbers, got %s", k->path,
-                                  scenario_kind_word(n));
-        if (n->n > k->size)
-            return scenario_error(c, n->source, n->line, n->column, k->path, -ERR_RANGE,
-                                  "%s: at most %zu entries are supported, got %zu", k->path,
-                                  k->size, n->n);
-        double *list = (double *)(void *)base;
-        for (size_t i = 0; i < n->n; i++) {
-            const struct ynode *it = n->items[i];
-            if (it->kind != YNODE_SCALAR || it->quoted ||
-                scenario_parse_f64(it->text, &list[i]) < 0)
-                return scenario_error(c, it->source, it->line, it->column, k->path, -ERR_INVALID,
-                                      "%s[%zu]: expected a number", k->path, i);
-            int rc = scenario_check_range(c, k, it, list[i]);
-            if (rc < 0)
-                return rc;
-        }
-        *(size_t *)(void *)((char *)s + k->count_offset) = n->n;
-        return 0;
-    }
+    if (k->type == SKEY_U64_LIST || k->type == SKEY_F64_LIST)
+        return scenario_convert_list(c, k, n, s);
     if (n->kind != YNODE_SCALAR) {
         const char *want = k->type == SKEY_STRING                        ? "a string"
                            : k->type == SKEY_BOOL                        ? "true or false"

@@ -3,11 +3,20 @@
  *
  * A scenario file is YAML (docs/scenarios.md documents every key). scenario_load() parses
  * it, applies `--set key.path=value` overrides, checks every key against one schema table
- * (unknown keys, wrong types, out-of-range values, missing required keys, and rules that
- * tie keys together) and fills a struct scenario with every default resolved. Errors name
- * the file, line, column and key: "s.yaml:4:3: error: unknown key 'bitz' in 'uplink' (did
- * you mean 'bits'?)". An override's errors name "--set" and the override's position on the
- * command line instead of a file.
+ * (unknown keys, wrong types, out-of-range values, missing required keys), resolves the
+ * defaults that follow from other keys, then checks the rules that tie keys together: each
+ * row's "applies when" condition (a key read only under some values of an enumerated key,
+ * e.g. uplink.p with uplink.codec: quicfl) and the cross-key rules. It fills a struct
+ * scenario with every default resolved. Errors name the file, line, column and key:
+ * "s.yaml:4:3: error: unknown key 'bitz' in 'uplink' (did you mean 'bits'?)". An
+ * override's errors name "--set" and the override's position on the command line instead
+ * of a file.
+ *
+ * The schema table in scenario.c is the single source of truth: the key's type, range,
+ * default, condition and help live in its row, `fedbits list --keys` prints them and
+ * docs/scenarios.md is generated from that (tools/update-docs). The parameter structs of
+ * the modules a scenario configures (struct codec_params, partition_params,
+ * server_opt_params) are embedded, so their keys need no copying.
  *
  * struct scenario is a plain value (no pointers but the owned source text), so a run can
  * copy it. scenario_to_json() writes the resolved configuration, which the results store

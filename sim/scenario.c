@@ -313,7 +313,6 @@ scenario_derive_uplink_p(struct scenario *s)
         .size = sizeof SKEY_MEMBER(m) / sizeof SKEY_MEMBER(m)[0],                                  \
         .count_offset = SKEY_OFF(n, size_t), .def = d, .min = lo, .max = hi, __VA_ARGS__           \
     }
-#define NOLIMIT INFINITY
 #define OPEN    SKEY_OPEN_MIN | SKEY_OPEN_MAX
 
 /*

@@ -8,6 +8,7 @@ int
 main(void)
 {
     static tsupport_suite_fn *const suites[] = { errbuf_suite,  mem_suite,     rng_suite,
-                                                 bitpack_suite, simtime_suite, NULL };
+                                                 bitpack_suite, simtime_suite, strbuf_suite,
+                                                 NULL };
     return tsupport_main(suites);
 }

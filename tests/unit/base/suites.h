@@ -7,4 +7,5 @@ Suite *mem_suite(void);
 Suite *rng_suite(void);
 Suite *bitpack_suite(void);
 Suite *simtime_suite(void);
+Suite *strbuf_suite(void);
 #endif

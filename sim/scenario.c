@@ -12,6 +12,7 @@
 #include "clients/data_source.h"
 #include "clients/partition.h"
 #include "base/mem.h"
+#include "base/strbuf.h"
 #include "sim/population.h"
 #include "sim/ynode.h"
 #include "base/banned.h"
@@ -148,89 +149,79 @@ static const struct skey_enum e_server_opt = { .count = SERVER_OPT_KIND_COUNT,
 
 /* Applies-when conditions (struct skey_when), shared by the rows they govern. */
 #define V(x) (UINT32_C(1) << (x))
-static const struct skey_when w_mlp = { .key = "model.type", .values = V(MODEL_MLP) };
-static const struct skey_when w_synthetic = { .key = "data.dataset", .values = V(DATA_SYNTHETIC) };
-static const struct skey_when w_generator = { .key = "data.dataset",
-                                              .values = V(DATA_SYNTHETIC) | V(DATA_SYNTHETIC_IID) |
-                                                        V(DATA_LEAF_SYNTHETIC) };
+/* Strict: naming the key elsewhere is refused. Lenient: its default is accepted everywhere. */
+#define SKEY_WHEN(k, v)                                                                            \
+    {                                                                                              \
+        .key = k, .values = v                                                                      \
+    }
+#define SKEY_WHEN_LENIENT(k, v)                                                                    \
+    {                                                                                              \
+        .key = k, .values = v, .default_ok = true                                                  \
+    }
+/* Lenient, and under v the key must be set (a trace distribution needs its file). */
+#define SKEY_WHEN_NEEDED(k, v)                                                                     \
+    {                                                                                              \
+        .key = k, .values = v, .needs = v, .default_ok = true                                      \
+    }
+static const struct skey_when w_mlp = SKEY_WHEN("model.type", V(MODEL_MLP));
+static const struct skey_when w_synthetic = SKEY_WHEN("data.dataset", V(DATA_SYNTHETIC));
+static const struct skey_when w_generator =
+    SKEY_WHEN("data.dataset", V(DATA_SYNTHETIC) | V(DATA_SYNTHETIC_IID) | V(DATA_LEAF_SYNTHETIC));
 static const struct skey_when w_data_path = { .key = "data.dataset",
                                               .values =
                                                   V(DATA_FASHION_MNIST) | V(DATA_CSV) | V(DATA_IDX),
                                               .needs = V(DATA_CSV) | V(DATA_IDX) };
-static const struct skey_when w_csv_idx = { .key = "data.dataset",
-                                            .values = V(DATA_CSV) | V(DATA_IDX) };
-static const struct skey_when w_idx = { .key = "data.dataset", .values = V(DATA_IDX) };
+static const struct skey_when w_csv_idx = SKEY_WHEN("data.dataset", V(DATA_CSV) | V(DATA_IDX));
+static const struct skey_when w_idx = SKEY_WHEN("data.dataset", V(DATA_IDX));
 static const struct skey_when w_idx_needs = { .key = "data.dataset",
                                               .values = V(DATA_IDX),
                                               .needs = V(DATA_IDX) };
-static const struct skey_when w_dirichlet = { .key = "data.partition.type",
-                                              .values = V(PARTITION_DIRICHLET) };
-static const struct skey_when w_shards_labels = { .key = "data.partition.type",
-                                                  .values =
-                                                      V(PARTITION_SHARDS) | V(PARTITION_LABELS) };
-static const struct skey_when w_iid = { .key = "data.partition.type", .values = V(PARTITION_IID) };
-static const struct skey_when w_up_quicfl = { .key = "uplink.codec", .values = V(CODEC_QUICFL) };
-static const struct skey_when w_up_drive = { .key = "uplink.codec", .values = V(CODEC_DRIVE) };
-static const struct skey_when w_up_eden_tq = { .key = "uplink.codec",
-                                               .values = V(CODEC_EDEN) | V(CODEC_TURBOQUANT_MSE) };
-static const struct skey_when w_up_scale = { .key = "uplink.codec",
-                                             .values = V(CODEC_EDEN) | V(CODEC_DRIVE) };
-static const struct skey_when w_down_scale = { .key = "downlink.codec",
-                                               .values = V(CODEC_EDEN) | V(CODEC_DRIVE) };
-static const struct skey_when w_down_plain = { .key = "downlink.codec",
-                                               .values =
-                                                   V(SCENARIO_DOCOFL) - 1 }; /* every codec kind */
-static const struct skey_when w_docofl = { .key = "downlink.codec", .values = V(SCENARIO_DOCOFL) };
-static const struct skey_when w_secure = { .key = "aggregation.secure",
-                                           .values = V(SECURE_SECAGG) | V(SECURE_SECAGG_PLUS),
-                                           .default_ok = true };
-static const struct skey_when w_fedavgm = { .key = "server.optimizer",
-                                            .values = V(SERVER_OPT_FEDAVGM),
-                                            .default_ok = true };
-static const struct skey_when w_adaptive = { .key = "server.optimizer",
-                                             .values = V(SERVER_OPT_FEDADAM) |
-                                                       V(SERVER_OPT_FEDYOGI) |
-                                                       V(SERVER_OPT_FEDADAGRAD),
-                                             .default_ok = true };
-static const struct skey_when w_adam_yogi = { .key = "server.optimizer",
-                                              .values =
-                                                  V(SERVER_OPT_FEDADAM) | V(SERVER_OPT_FEDYOGI),
-                                              .default_ok = true };
-static const struct skey_when w_compute_lognormal = { .key = "population.compute.distribution",
-                                                      .values = V(POPULATION_LOGNORMAL),
-                                                      .default_ok = true };
-static const struct skey_when w_compute_tiers = { .key = "population.compute.distribution",
-                                                  .values = V(POPULATION_TIERS),
-                                                  .default_ok = true };
-static const struct skey_when w_compute_trace = { .key = "population.compute.distribution",
-                                                  .values = V(POPULATION_TRACE),
-                                                  .needs = V(POPULATION_TRACE),
-                                                  .default_ok = true };
-static const struct skey_when w_network_lognormal = { .key = "population.network.distribution",
-                                                      .values = V(SCENARIO_NETWORK_LOGNORMAL),
-                                                      .default_ok = true };
-static const struct skey_when w_network_trace = { .key = "population.network.distribution",
-                                                  .values = V(SCENARIO_NETWORK_TRACE),
-                                                  .needs = V(SCENARIO_NETWORK_TRACE),
-                                                  .default_ok = true };
-static const struct skey_when w_available_p = { .key = "population.availability.type",
-                                                .values = V(POPULATION_PROBABILITY) |
-                                                          V(POPULATION_DIURNAL),
-                                                .default_ok = true };
-static const struct skey_when w_diurnal = { .key = "population.availability.type",
-                                            .values = V(POPULATION_DIURNAL),
-                                            .default_ok = true };
-static const struct skey_when w_availability_trace = { .key = "population.availability.type",
-                                                       .values = V(POPULATION_AVAILABILITY_TRACE),
-                                                       .needs = V(POPULATION_AVAILABILITY_TRACE),
-                                                       .default_ok = true };
-static const struct skey_when w_sync = { .key = "protocol.type",
-                                         .values = V(PROTOCOL_SYNC),
-                                         .default_ok = true };
-static const struct skey_when w_async = { .key = "protocol.type",
-                                          .values = V(PROTOCOL_ASYNC),
-                                          .default_ok = true };
+static const struct skey_when w_dirichlet =
+    SKEY_WHEN("data.partition.type", V(PARTITION_DIRICHLET));
+static const struct skey_when w_shards_labels =
+    SKEY_WHEN("data.partition.type", V(PARTITION_SHARDS) | V(PARTITION_LABELS));
+static const struct skey_when w_iid = SKEY_WHEN("data.partition.type", V(PARTITION_IID));
+static const struct skey_when w_up_quicfl = SKEY_WHEN("uplink.codec", V(CODEC_QUICFL));
+static const struct skey_when w_up_drive = SKEY_WHEN("uplink.codec", V(CODEC_DRIVE));
+static const struct skey_when w_up_eden_tq =
+    SKEY_WHEN("uplink.codec", V(CODEC_EDEN) | V(CODEC_TURBOQUANT_MSE));
+static const struct skey_when w_up_scale =
+    SKEY_WHEN("uplink.codec", V(CODEC_EDEN) | V(CODEC_DRIVE));
+static const struct skey_when w_down_scale =
+    SKEY_WHEN("downlink.codec", V(CODEC_EDEN) | V(CODEC_DRIVE));
+static const struct skey_when w_down_plain =
+    SKEY_WHEN("downlink.codec", V(SCENARIO_DOCOFL) - 1); /* every codec kind */
+static const struct skey_when w_docofl = SKEY_WHEN("downlink.codec", V(SCENARIO_DOCOFL));
+static const struct skey_when w_secure =
+    SKEY_WHEN_LENIENT("aggregation.secure", V(SECURE_SECAGG) | V(SECURE_SECAGG_PLUS));
+static const struct skey_when w_fedavgm =
+    SKEY_WHEN_LENIENT("server.optimizer", V(SERVER_OPT_FEDAVGM));
+static const struct skey_when w_adaptive = SKEY_WHEN_LENIENT(
+    "server.optimizer", V(SERVER_OPT_FEDADAM) | V(SERVER_OPT_FEDYOGI) | V(SERVER_OPT_FEDADAGRAD));
+static const struct skey_when w_adam_yogi =
+    SKEY_WHEN_LENIENT("server.optimizer", V(SERVER_OPT_FEDADAM) | V(SERVER_OPT_FEDYOGI));
+static const struct skey_when w_compute_lognormal =
+    SKEY_WHEN_LENIENT("population.compute.distribution", V(POPULATION_LOGNORMAL));
+static const struct skey_when w_compute_tiers =
+    SKEY_WHEN_LENIENT("population.compute.distribution", V(POPULATION_TIERS));
+static const struct skey_when w_compute_trace =
+    SKEY_WHEN_NEEDED("population.compute.distribution", V(POPULATION_TRACE));
+static const struct skey_when w_network_lognormal =
+    SKEY_WHEN_LENIENT("population.network.distribution", V(SCENARIO_NETWORK_LOGNORMAL));
+static const struct skey_when w_network_trace =
+    SKEY_WHEN_NEEDED("population.network.distribution", V(SCENARIO_NETWORK_TRACE));
+static const struct skey_when w_available_p = SKEY_WHEN_LENIENT(
+    "population.availability.type", V(POPULATION_PROBABILITY) | V(POPULATION_DIURNAL));
+static const struct skey_when w_diurnal =
+    SKEY_WHEN_LENIENT("population.availability.type", V(POPULATION_DIURNAL));
+static const struct skey_when w_availability_trace =
+    SKEY_WHEN_NEEDED("population.availability.type", V(POPULATION_AVAILABILITY_TRACE));
+static const struct skey_when w_sync = SKEY_WHEN_LENIENT("protocol.type", V(PROTOCOL_SYNC));
+static const struct skey_when w_async = SKEY_WHEN_LENIENT("protocol.type", V(PROTOCOL_ASYNC));
 #undef V
+#undef SKEY_WHEN
+#undef SKEY_WHEN_LENIENT
+#undef SKEY_WHEN_NEEDED
 
 /* Derived defaults (struct skey.derive), applied by scenario_resolve() in schema order. */
 static void
@@ -313,7 +304,7 @@ scenario_derive_uplink_p(struct scenario *s)
         .size = sizeof SKEY_MEMBER(m) / sizeof SKEY_MEMBER(m)[0],                                  \
         .count_offset = SKEY_OFF(n, size_t), .def = d, .min = lo, .max = hi, __VA_ARGS__           \
     }
-#define OPEN    SKEY_OPEN_MIN | SKEY_OPEN_MAX
+#define OPEN SKEY_OPEN_MIN | SKEY_OPEN_MAX
 
 /*
  * The schema. Keys of one section are contiguous (scenario_to_json() relies on it), in the
@@ -1490,6 +1481,9 @@ out:
     return rc;
 }
 
+/* Largest scenario file read (a scenario is a few KiB; this only stops runaway input). */
+#define SCENARIO_FILE_MAX ((size_t)64 << 20)
+
 int
 scenario_read_file(const char *path, char **text, size_t *len_out, struct errbuf *eb)
 {
@@ -1500,42 +1494,28 @@ scenario_read_file(const char *path, char **text, size_t *len_out, struct errbuf
         errbuf_set_location(eb, path, 0, 0);
         return errbuf_set(eb, -ERR_IO, "cannot open scenario: %s", strerror(errno));
     }
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
+    struct strbuf sb;
+    strbuf_init(&sb, SCENARIO_FILE_MAX);
+    char chunk[8192];
+    size_t got;
     int rc = 0;
-    for (;;) {
-        if (cap - len < 4096) {
-            size_t ncap = cap == 0 ? 8192 : cap * 2;
-            if (ncap > (size_t)64 << 20) {
-                errbuf_set_location(eb, path, 0, 0);
-                rc = errbuf_set(eb, -ERR_RANGE, "scenario file is larger than 64 MiB");
-                goto out;
-            }
-            char *t = mem_realloc(buf, ncap);
-            if (t == NULL) {
-                rc = errbuf_set(eb, -ERR_NOMEM, "out of memory reading '%s'", path);
-                goto out;
-            }
-            buf = t;
-            cap = ncap;
-        }
-        size_t got = fread(buf + len, 1, cap - len - 1, f);
-        len += got;
-        if (got == 0)
-            break;
-    }
-    if (ferror(f)) {
+    while (rc == 0 && (got = fread(chunk, 1, sizeof chunk, f)) > 0)
+        rc = strbuf_append(&sb, chunk, got, NULL);
+    if (rc == -ERR_RANGE) {
+        errbuf_set_location(eb, path, 0, 0);
+        rc = errbuf_set(eb, rc, "scenario file is larger than 64 MiB");
+    } else if (rc < 0) {
+        rc = errbuf_set(eb, rc, "out of memory reading '%s'", path);
+    } else if (ferror(f)) {
         errbuf_set_location(eb, path, 0, 0);
         rc = errbuf_set(eb, -ERR_IO, "cannot read scenario: %s", strerror(errno));
-        goto out;
+    } else {
+        *text = strbuf_detach(&sb, len_out);
+        if (*text == NULL)
+            rc = errbuf_set(eb, -ERR_NOMEM, "out of memory reading '%s'", path);
     }
-    buf[len] = '\0';
-    *text = buf;
-    *len_out = len;
-    buf = NULL;
-out:
+    strbuf_release(&sb);
     fclose(f);
-    mem_free(buf);
     return rc;
 }
 
@@ -1631,11 +1611,30 @@ scenario_model_spec(const struct scenario *s, size_t features, size_t classes,
 
 /* JSON output */
 
+/* Longest resolved configuration or identity text (a few KiB in practice). */
+#define SCENARIO_JSON_MAX ((size_t)1 << 20)
+
+/* Text under construction; the first failed append (cap or memory) sticks in failed. */
 struct scenario_json {
-    char *buf;
-    size_t len, cap;
-    bool oom;
+    struct strbuf sb;
+    bool failed;
 };
+
+static void
+scenario_json_init(struct scenario_json *j)
+{
+    strbuf_init(&j->sb, SCENARIO_JSON_MAX);
+    j->failed = false;
+}
+
+/* The text, or NULL (and nothing to free) if an append failed. */
+static char *
+scenario_json_finish(struct scenario_json *j)
+{
+    char *out = j->failed ? NULL : strbuf_detach(&j->sb, NULL);
+    strbuf_release(&j->sb);
+    return out;
+}
 
 static void scenario_json_put(struct scenario_json *j, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -1643,30 +1642,12 @@ static void scenario_json_put(struct scenario_json *j, const char *fmt, ...)
 static void
 scenario_json_put(struct scenario_json *j, const char *fmt, ...)
 {
-    if (j->oom)
+    if (j->failed)
         return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int w = vsnprintf(j->buf + j->len, j->cap - j->len, fmt, ap);
-        va_end(ap);
-        if (w < 0) {
-            j->oom = true;
-            return;
-        }
-        if ((size_t)w < j->cap - j->len) {
-            j->len += (size_t)w;
-            return;
-        }
-        size_t ncap = j->cap * 2 + (size_t)w;
-        char *b = mem_realloc(j->buf, ncap);
-        if (b == NULL) {
-            j->oom = true;
-            return;
-        }
-        j->buf = b;
-        j->cap = ncap;
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    j->failed = strbuf_vappendf(&j->sb, NULL, fmt, ap) < 0;
+    va_end(ap);
 }
 
 static void
@@ -1773,11 +1754,8 @@ scenario_json_value(struct scenario_json *j, const struct skey *k, const struct 
 char *
 scenario_to_json(const struct scenario *s)
 {
-    struct scenario_json j = { .cap = 4096 };
-    j.buf = mem_alloc(j.cap);
-    if (j.buf == NULL)
-        return NULL;
-    j.buf[0] = '\0';
+    struct scenario_json j;
+    scenario_json_init(&j);
     scenario_json_put(&j, "{");
     const char *prev = "";
     size_t open = 0; /* sections currently open */
@@ -1822,21 +1800,7 @@ scenario_to_json(const struct scenario *s)
         open--;
     }
     scenario_json_put(&j, "}");
-    if (j.oom) {
-        mem_free(j.buf);
-        return NULL;
-    }
-    return j.buf;
-}
-
-static bool
-scenario_json_init(struct scenario_json *j, size_t cap)
-{
-    *j = (struct scenario_json){ .buf = mem_alloc(cap), .cap = cap };
-    if (j->buf == NULL)
-        return false;
-    j->buf[0] = '\0';
-    return true;
+    return scenario_json_finish(&j);
 }
 
 /*
@@ -1850,17 +1814,17 @@ scenario_key_is_default(const struct skey *k, const struct scenario *s, struct s
     if (k->def == NULL)
         return false;
     struct scenario_json v, d;
-    if (!scenario_json_init(&v, 256))
-        return false;
-    bool same = false;
+    scenario_json_init(&v);
+    scenario_json_init(&d);
     scenario_json_value(&v, k, s);
     scenario_prefill(scratch);
-    if (scenario_set_default(k, scratch, NULL) == 0 && scenario_json_init(&d, 256)) {
+    bool same = false;
+    if (scenario_set_default(k, scratch, NULL) == 0) {
         scenario_json_value(&d, k, scratch);
-        same = !v.oom && !d.oom && strcmp(d.buf, v.buf) == 0;
-        mem_free(d.buf);
+        same = !v.failed && !d.failed && strcmp(strbuf_str(&d.sb), strbuf_str(&v.sb)) == 0;
     }
-    mem_free(v.buf);
+    strbuf_release(&d.sb);
+    strbuf_release(&v.sb);
     return same;
 }
 
@@ -1875,34 +1839,23 @@ scenario_identity(const struct scenario *s)
     static const char *const excluded[] = { "output.db", "output.checkpoint_every",
                                             "output.client_events" };
     struct scenario_json j, v;
-    if (!scenario_json_init(&j, 1024))
-        return NULL;
+    scenario_json_init(&j);
     struct scenario *def = mem_alloc(sizeof *def);
-    if (def == NULL) {
-        mem_free(j.buf);
-        return NULL;
-    }
-    for (size_t i = 0; i < SCENARIO_NKEYS && !j.oom; i++) {
+    j.failed = def == NULL;
+    for (size_t i = 0; i < SCENARIO_NKEYS && !j.failed; i++) {
         const struct skey *k = &scenario_keys[i];
         bool skip = false;
         for (size_t e = 0; e < sizeof excluded / sizeof excluded[0]; e++)
             skip |= strcmp(k->path, excluded[e]) == 0;
         if (skip || scenario_key_is_default(k, s, def))
             continue;
-        if (!scenario_json_init(&v, 256)) {
-            j.oom = true;
-            break;
-        }
+        scenario_json_init(&v);
         scenario_json_value(&v, k, s);
-        scenario_json_put(&j, "%s=%s\n", k->path, v.oom ? "?" : v.buf);
-        mem_free(v.buf);
+        scenario_json_put(&j, "%s=%s\n", k->path, v.failed ? "?" : strbuf_str(&v.sb));
+        strbuf_release(&v.sb);
     }
     mem_free(def);
-    if (j.oom) {
-        mem_free(j.buf);
-        return NULL;
-    }
-    return j.buf;
+    return scenario_json_finish(&j);
 }
 
 /* Schema access */

@@ -7,8 +7,8 @@
 int
 main(void)
 {
-    static tsupport_suite_fn *const suites[] = {
-        event_queue_suite, ynode_suite, scenario_suite, store_suite, run_suite, oom_suite, NULL
-    };
+    static tsupport_suite_fn *const suites[] = { event_queue_suite, ynode_suite, scenario_suite,
+                                                 store_suite,       run_suite,   oom_suite,
+                                                 sweep_suite,       NULL };
     return tsupport_main(suites);
 }

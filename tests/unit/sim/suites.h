@@ -8,4 +8,5 @@ Suite *scenario_suite(void);
 Suite *store_suite(void);
 Suite *run_suite(void);
 Suite *oom_suite(void);
+Suite *sweep_suite(void);
 #endif

@@ -10,6 +10,7 @@
 
 #include "aggregator/server_opt.h"
 #include "clients/data_source.h"
+#include "clients/fashion_mnist.h"
 #include "clients/partition.h"
 #include "base/mem.h"
 #include "base/strbuf.h"
@@ -1215,7 +1216,8 @@ scenario_check_data(struct scenario_ctx *c, const struct ynode *root, const stru
     if (s->data.classes == 1)
         return scenario_fail(c, root, "data.classes", "data.classes", -ERR_RANGE,
                              "data.classes: at least two classes (0: the dataset's own)");
-    if (s->data.dataset == DATA_FASHION_MNIST && s->data.classes != 0 && s->data.classes != 10)
+    if (s->data.dataset == DATA_FASHION_MNIST && s->data.classes != 0 &&
+        s->data.classes != FASHION_MNIST_CLASSES)
         return scenario_fail(c, root, "data.classes", "data.classes", -ERR_RANGE,
                              "Fashion-MNIST has 10 classes");
     return 0;
@@ -1545,19 +1547,22 @@ scenario_release(struct scenario *s)
 bool
 scenario_data_shape(const struct scenario *s, size_t *features, size_t *classes)
 {
+    /* The generators' own class counts (synthetic 10, leaf_synthetic 5) when classes is 0. */
+    struct data_params d;
+    data_source_params_default(&d);
     switch (s->data.dataset) {
     case DATA_SYNTHETIC:
     case DATA_SYNTHETIC_IID:
         *features = (size_t)s->data.dim;
-        *classes = s->data.classes != 0 ? (size_t)s->data.classes : 10;
+        *classes = s->data.classes != 0 ? (size_t)s->data.classes : d.synthetic.classes;
         return true;
     case DATA_LEAF_SYNTHETIC:
         *features = (size_t)s->data.dim;
-        *classes = s->data.classes != 0 ? (size_t)s->data.classes : 5;
+        *classes = s->data.classes != 0 ? (size_t)s->data.classes : d.leaf.classes;
         return true;
     case DATA_FASHION_MNIST:
-        *features = 784;
-        *classes = 10;
+        *features = FASHION_MNIST_FEATURES;
+        *classes = FASHION_MNIST_CLASSES;
         return true;
     default:
         *features = 0;
@@ -1587,7 +1592,8 @@ scenario_data_params(const struct scenario *s, struct data_params *p)
     p->synthetic.alpha = s->data.alpha;
     p->synthetic.beta = s->data.beta;
     p->synthetic.dim = (size_t)s->data.dim;
-    p->synthetic.classes = s->data.classes != 0 ? (size_t)s->data.classes : 10;
+    if (s->data.classes != 0)
+        p->synthetic.classes = (size_t)s->data.classes;
     p->synthetic.train_fraction = s->data.train_fraction;
     p->leaf.dim = (size_t)s->data.dim;
     if (s->data.classes != 0)

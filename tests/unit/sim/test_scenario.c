@@ -838,13 +838,30 @@ START_TEST(defaults_come_from_the_modules)
     sc_load_ok(&s, sc_minimal, NULL, 0);
     struct server_opt_params sp;
     server_opt_params_default(&sp);
-    ck_assert_mem_eq(&s.server, &sp, sizeof sp);
+    ck_assert_int_eq(s.server.kind, sp.kind);
+    ck_assert_double_eq(s.server.lr, sp.lr);
+    ck_assert_double_eq(s.server.beta1, sp.beta1);
+    ck_assert_double_eq(s.server.beta2, sp.beta2);
+    ck_assert_double_eq(s.server.tau, sp.tau);
+    ck_assert_double_eq(s.server.momentum, sp.momentum);
     struct partition_params pp;
     partition_params_default(&pp);
     ck_assert_uint_eq(s.data.partition.max_attempts, pp.max_attempts);
     ck_assert_double_eq(s.data.partition.alpha, pp.alpha);
     ck_assert_uint_eq(s.data.partition.min_size, pp.min_size);
     ck_assert_uint_eq(s.data.partition.per_client, pp.per_client);
+    ck_assert_double_eq(s.data.partition.size_sigma, pp.size_sigma);
+    /* The uplink's codec keys default to the codec module's defaults, every field. */
+    struct codec_params cp;
+    codec_params_default(&cp); /* bits: derived per codec (resolve_derives_defaults) */
+    ck_assert_int_eq(s.uplink.codec.kind, cp.kind);
+    ck_assert_int_eq(s.uplink.codec.scale, cp.scale);
+    ck_assert_int_eq(s.uplink.codec.rotation, cp.rotation);
+    ck_assert_double_eq(s.uplink.codec.p, cp.p);
+    ck_assert_uint_eq(s.uplink.codec.shared_bits, cp.shared_bits);
+    ck_assert_double_eq(s.uplink.codec.packet_loss, cp.packet_loss);
+    ck_assert_int_eq(s.uplink.codec.drive_plus, cp.drive_plus);
+    ck_assert_int_eq(s.uplink.codec.exact_codebook, cp.exact_codebook);
     /* The minimal scenario's identity names only its non-default keys and derived ones. */
     char *id = scenario_identity(&s);
     ck_assert_ptr_nonnull(id);

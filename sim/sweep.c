@@ -110,6 +110,27 @@ sweep_release(struct sweep *sw)
     *sw = (struct sweep){ 0 };
 }
 
+/* Writes "key=value" for value node v into *set (owned). Errors located at v. */
+static int
+sweep_override(char **set, const char *key, const struct ynode *v, const char *name,
+               struct errbuf *eb)
+{
+    struct strbuf t;
+    strbuf_init(&t, SWEEP_TEXT_MAX);
+    int rc = strbuf_appendf(&t, NULL, "%s=", key);
+    if (rc == 0)
+        rc = sweep_serialise(&t, v);
+    *set = rc == 0 ? strbuf_detach(&t, NULL) : NULL;
+    strbuf_release(&t);
+    if (rc == 0 && *set == NULL)
+        rc = -ERR_NOMEM;
+    if (rc == -ERR_RANGE)
+        return sweep_error(eb, name, v, rc, "sweep: %s: value longer than 1 MiB", key);
+    if (rc < 0)
+        return errbuf_set(eb, rc, "out of memory expanding the sweep");
+    return 0;
+}
+
 int
 sweep_parse(struct sweep *out, const char *name, const char *text, size_t len, struct errbuf *eb)
 {
@@ -207,19 +228,9 @@ sweep_parse(struct sweep *out, const char *name, const char *text, size_t len, s
         for (size_t k = 0; k < n_grid + n_zip; k++) {
             const struct sweep_axis *a = k < n_grid ? &grid[k] : &zip[k - n_grid];
             const struct ynode *v = a->values->items[k < n_grid ? idx[k] : zpos];
-            struct strbuf t;
-            strbuf_init(&t, SWEEP_TEXT_MAX);
-            rc = strbuf_appendf(&t, NULL, "%s=", a->key);
-            if (rc == 0)
-                rc = sweep_serialise(&t, v);
-            out->sets[c][k] = rc == 0 ? strbuf_detach(&t, NULL) : NULL;
-            strbuf_release(&t);
-            if (rc == -ERR_RANGE) {
-                rc = sweep_error(eb, name, v, rc, "sweep: %s: value longer than 1 MiB", a->key);
+            rc = sweep_override(&out->sets[c][k], a->key, v, name, eb);
+            if (rc < 0)
                 goto out;
-            }
-            if (out->sets[c][k] == NULL)
-                goto nomem;
             out->lines[c * out->n_keys + k] = v->line;
             out->columns[c * out->n_keys + k] = v->column;
         }

@@ -50,7 +50,6 @@ struct skey_when {
     bool default_ok;
 };
 
-struct skey;
 /* Computes a key's default from other keys (the key was absent); see scenario_resolve(). */
 typedef void skey_derive_fn(struct scenario *s);
 
@@ -389,7 +388,7 @@ static const struct skey scenario_keys[] = {
              .help = "rotation seed per client or shared by the round"),
 
     KEY_F64("uplink.p", uplink.codec.p, NULL, 0, 1, .open = SKEY_OPEN_MIN, .when = &w_up_quicfl,
-            .derive = scenario_derive_uplink_p, .derived = "(the codec's: 1/512)",
+            .derive = scenario_derive_uplink_p, .derived = "(the codec's default)",
             .help = "fraction of coordinates sent exactly"),
     KEY_UINT("uplink.shared_bits", uplink.codec.shared_bits, "0", 0, 8, .when = &w_up_quicfl,
              .help = "shared-randomness bits per coordinate (0: the codec's choice)"),

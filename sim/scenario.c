@@ -830,7 +830,8 @@ scenario_convert(struct scenario_ctx *c, const struct skey *k, const struct ynod
         memcpy(base, n->text, len + 1);
         return 0;
     }
-    case SKEY_U64: {
+    case SKEY_U64:
+    case SKEY_UINT: {
         uint64_t v;
         if (n->quoted || scenario_parse_u64(n->text, &v) < 0)
             return scenario_error(c, n->source, n->line, n->column, k->path, -ERR_INVALID,
@@ -839,7 +840,11 @@ scenario_convert(struct scenario_ctx *c, const struct skey *k, const struct ynod
         int rc = scenario_check_range(c, k, n, (double)v);
         if (rc < 0)
             return rc;
-        memcpy(base, &v, sizeof v);
+        unsigned u = (unsigned)v; /* SKEY_UINT ranges stay below UINT_MAX */
+        if (k->type == SKEY_U64)
+            memcpy(base, &v, sizeof v);
+        else
+            memcpy(base, &u, sizeof u);
         return 0;
     }
     case SKEY_F64: {
@@ -851,19 +856,6 @@ scenario_convert(struct scenario_ctx *c, const struct skey *k, const struct ynod
         if (rc < 0)
             return rc;
         memcpy(base, &v, sizeof v);
-        return 0;
-    }
-    case SKEY_UINT: {
-        uint64_t v;
-        if (n->quoted || scenario_parse_u64(n->text, &v) < 0)
-            return scenario_error(c, n->source, n->line, n->column, k->path, -ERR_INVALID,
-                                  "%s: expected a non-negative integer, got '%s'", k->path,
-                                  n->text);
-        int rc = scenario_check_range(c, k, n, (double)v);
-        if (rc < 0)
-            return rc;
-        unsigned u = (unsigned)v;
-        memcpy(base, &u, sizeof u);
         return 0;
     }
     case SKEY_BOOL: {

@@ -304,7 +304,7 @@ scenario_derive_uplink_p(struct scenario *s)
         .size = sizeof SKEY_MEMBER(m) / sizeof SKEY_MEMBER(m)[0],                                  \
         .count_offset = SKEY_OFF(n, size_t), .def = d, .min = lo, .max = hi, __VA_ARGS__           \
     }
-#define OPEN SKEY_OPEN_MIN | SKEY_OPEN_MAX
+#define SKEY_OPEN_BOTH (SKEY_OPEN_MIN | SKEY_OPEN_MAX)
 
 /*
  * The schema. Keys of one section are contiguous (scenario_to_json() relies on it), in the
@@ -326,8 +326,8 @@ static const struct skey scenario_keys[] = {
                .help = "csv: test file; idx: test images (absent: hold out test_fraction)"),
     KEY_STRING("data.test_labels_path", data.test_labels_path, "", .when = &w_idx,
                .help = "test labels file"),
-    KEY_F64("data.test_fraction", data.test_fraction, "0.2", 0, 1, .open = OPEN, .when = &w_csv_idx,
-            .help = "without a test file: share held out"),
+    KEY_F64("data.test_fraction", data.test_fraction, "0.2", 0, 1, .open = SKEY_OPEN_BOTH,
+            .when = &w_csv_idx, .help = "without a test file: share held out"),
     KEY_F64("data.alpha", data.alpha, "0", 0, 100, .when = &w_synthetic,
             .help = "Synthetic(alpha, beta): std of the per-client model mean"),
     KEY_F64("data.beta", data.beta, "0", 0, 100, .when = &w_synthetic,
@@ -337,7 +337,7 @@ static const struct skey scenario_keys[] = {
     KEY_U64("data.classes", data.classes, "0", 0, 65535,
             .help = "classes (0: the dataset's own; synthetic 10, leaf_synthetic 5, files from the "
                     "labels)"),
-    KEY_F64("data.train_fraction", data.train_fraction, "0.9", 0, 1, .open = OPEN,
+    KEY_F64("data.train_fraction", data.train_fraction, "0.9", 0, 1, .open = SKEY_OPEN_BOTH,
             .when = &w_generator,
             .help = "share of each client's samples used for training (rest: held-out test)"),
     KEY_ENUM("data.partition.type", data.partition.kind, NULL, &e_partition,

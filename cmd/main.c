@@ -32,7 +32,7 @@ main_list_usage(FILE *f)
                "\n"
                "Names the datasets, models, codecs, secure aggregators and server optimizers\n"
                "this build provides. With --keys, lists every scenario key with its type,\n"
-               "default and meaning.\n");
+               "default, when it applies and meaning (tab-separated).\n");
 }
 
 static void
@@ -73,8 +73,11 @@ main_list(int argc, char **argv)
     if (keys) {
         for (size_t i = 0; i < scenario_schema_count(); i++) {
             const char *path, *type, *def, *help;
+            char when[512];
             scenario_schema_key(i, &path, &type, &def, &help);
-            printf("%s\t%s\t%s\t%s\n", path, type, def != NULL ? def : "(required)", help);
+            scenario_schema_when(i, when, sizeof when);
+            printf("%s\t%s\t%s\t%s\t%s\n", path, type, def != NULL ? def : "(required)", when,
+                   help);
         }
         return EXIT_SUCCESS;
     }

@@ -10,8 +10,10 @@
 
 #include "aggregator/server_opt.h"
 #include "clients/data_source.h"
+#include "clients/fashion_mnist.h"
 #include "clients/partition.h"
 #include "base/mem.h"
+#include "base/strbuf.h"
 #include "sim/population.h"
 #include "sim/ynode.h"
 #include "base/banned.h"
@@ -34,20 +36,42 @@ struct skey_enum {
     const char *(*name)(int v);
 };
 
+/*
+ * When a key applies: only while the enumerated key `key` takes one of `values` (bit v for
+ * value v). Naming the key outside its condition is an error (a mistake, not a no-op),
+ * except when `default_ok` and the key is left at its default (a sweep may name it for every
+ * combination). With a value in `needs`, the key must be set to something other than its
+ * default. One loop, scenario_check_applies(), enforces every row's condition.
+ */
+struct skey_when {
+    const char *key;
+    uint32_t values;
+    uint32_t needs;
+    bool default_ok;
+};
+
+/* Computes a key's default from other keys (the key was absent); see scenario_resolve(). */
+typedef void skey_derive_fn(struct scenario *s);
+
+/*
+ * One row of the schema. Written with the KEY_* macros below, which check the member's C
+ * type against the key type at compile time.
+ */
 struct skey {
     const char *path;
     enum skey_type type;
-    size_t offset;       /* into struct scenario */
-    size_t size;         /* string buffer bytes, or list capacity */
-    size_t count_offset; /* lists: where the element count goes */
-    const char *def;     /* default as YAML text; NULL = required; SKEY_KEEP = prefilled */
-    double min, max;     /* inclusive range of numbers */
-    unsigned open;       /* SKEY_OPEN_MIN / SKEY_OPEN_MAX: bound itself excluded */
+    size_t offset;          /* into struct scenario */
+    size_t size;            /* string buffer bytes, or list capacity */
+    size_t count_offset;    /* lists: where the element count goes */
+    const char *def;        /* default as YAML text; NULL with derive NULL: required */
+    skey_derive_fn *derive; /* default computed from other keys, or NULL */
+    const char *derived;    /* with derive: the rule, for `fedbits list --keys` */
+    double min, max;        /* inclusive range of numbers */
+    unsigned open;          /* SKEY_OPEN_MIN / SKEY_OPEN_MAX: bound itself excluded */
     const struct skey_enum *choices;
+    const struct skey_when *when; /* NULL: the key always applies */
     const char *help;
 };
-
-static const char SKEY_KEEP[] = "(keep)";
 
 enum { SKEY_OPEN_MIN = 1, SKEY_OPEN_MAX = 2 };
 
@@ -123,229 +147,395 @@ static const struct skey_enum e_codec = { .count = CODEC_KIND_COUNT, .name = sce
 static const struct skey_enum e_server_opt = { .count = SERVER_OPT_KIND_COUNT,
                                                .name = scenario_server_opt_name };
 
-#define OFF(member) offsetof(struct scenario, member)
-#define NOLIMIT     INFINITY
+/* Applies-when conditions (struct skey_when), shared by the rows they govern. */
+#define V(x) (UINT32_C(1) << (x))
+/* Strict: naming the key elsewhere is refused. Lenient: its default is accepted everywhere. */
+#define SKEY_WHEN(k, v)                                                                            \
+    {                                                                                              \
+        .key = k, .values = v                                                                      \
+    }
+#define SKEY_WHEN_LENIENT(k, v)                                                                    \
+    {                                                                                              \
+        .key = k, .values = v, .default_ok = true                                                  \
+    }
+/* Lenient, and under v the key must be set (a trace distribution needs its file). */
+#define SKEY_WHEN_NEEDED(k, v)                                                                     \
+    {                                                                                              \
+        .key = k, .values = v, .needs = v, .default_ok = true                                      \
+    }
+static const struct skey_when w_mlp = SKEY_WHEN("model.type", V(MODEL_MLP));
+static const struct skey_when w_synthetic = SKEY_WHEN("data.dataset", V(DATA_SYNTHETIC));
+static const struct skey_when w_generator =
+    SKEY_WHEN("data.dataset", V(DATA_SYNTHETIC) | V(DATA_SYNTHETIC_IID) | V(DATA_LEAF_SYNTHETIC));
+static const struct skey_when w_data_path = { .key = "data.dataset",
+                                              .values =
+                                                  V(DATA_FASHION_MNIST) | V(DATA_CSV) | V(DATA_IDX),
+                                              .needs = V(DATA_CSV) | V(DATA_IDX) };
+static const struct skey_when w_csv_idx = SKEY_WHEN("data.dataset", V(DATA_CSV) | V(DATA_IDX));
+static const struct skey_when w_idx = SKEY_WHEN("data.dataset", V(DATA_IDX));
+static const struct skey_when w_idx_needs = { .key = "data.dataset",
+                                              .values = V(DATA_IDX),
+                                              .needs = V(DATA_IDX) };
+static const struct skey_when w_dirichlet =
+    SKEY_WHEN("data.partition.type", V(PARTITION_DIRICHLET));
+static const struct skey_when w_shards_labels =
+    SKEY_WHEN("data.partition.type", V(PARTITION_SHARDS) | V(PARTITION_LABELS));
+static const struct skey_when w_iid = SKEY_WHEN("data.partition.type", V(PARTITION_IID));
+static const struct skey_when w_up_quicfl = SKEY_WHEN("uplink.codec", V(CODEC_QUICFL));
+static const struct skey_when w_up_drive = SKEY_WHEN("uplink.codec", V(CODEC_DRIVE));
+static const struct skey_when w_up_eden_tq =
+    SKEY_WHEN("uplink.codec", V(CODEC_EDEN) | V(CODEC_TURBOQUANT_MSE));
+static const struct skey_when w_up_scale =
+    SKEY_WHEN("uplink.codec", V(CODEC_EDEN) | V(CODEC_DRIVE));
+static const struct skey_when w_down_scale =
+    SKEY_WHEN("downlink.codec", V(CODEC_EDEN) | V(CODEC_DRIVE));
+static const struct skey_when w_down_plain =
+    SKEY_WHEN("downlink.codec", V(SCENARIO_DOCOFL) - 1); /* every codec kind */
+static const struct skey_when w_docofl = SKEY_WHEN("downlink.codec", V(SCENARIO_DOCOFL));
+static const struct skey_when w_secure =
+    SKEY_WHEN_LENIENT("aggregation.secure", V(SECURE_SECAGG) | V(SECURE_SECAGG_PLUS));
+static const struct skey_when w_fedavgm =
+    SKEY_WHEN_LENIENT("server.optimizer", V(SERVER_OPT_FEDAVGM));
+static const struct skey_when w_adaptive = SKEY_WHEN_LENIENT(
+    "server.optimizer", V(SERVER_OPT_FEDADAM) | V(SERVER_OPT_FEDYOGI) | V(SERVER_OPT_FEDADAGRAD));
+static const struct skey_when w_adam_yogi =
+    SKEY_WHEN_LENIENT("server.optimizer", V(SERVER_OPT_FEDADAM) | V(SERVER_OPT_FEDYOGI));
+static const struct skey_when w_compute_lognormal =
+    SKEY_WHEN_LENIENT("population.compute.distribution", V(POPULATION_LOGNORMAL));
+static const struct skey_when w_compute_tiers =
+    SKEY_WHEN_LENIENT("population.compute.distribution", V(POPULATION_TIERS));
+static const struct skey_when w_compute_trace =
+    SKEY_WHEN_NEEDED("population.compute.distribution", V(POPULATION_TRACE));
+static const struct skey_when w_network_lognormal =
+    SKEY_WHEN_LENIENT("population.network.distribution", V(SCENARIO_NETWORK_LOGNORMAL));
+static const struct skey_when w_network_trace =
+    SKEY_WHEN_NEEDED("population.network.distribution", V(SCENARIO_NETWORK_TRACE));
+static const struct skey_when w_available_p = SKEY_WHEN_LENIENT(
+    "population.availability.type", V(POPULATION_PROBABILITY) | V(POPULATION_DIURNAL));
+static const struct skey_when w_diurnal =
+    SKEY_WHEN_LENIENT("population.availability.type", V(POPULATION_DIURNAL));
+static const struct skey_when w_availability_trace =
+    SKEY_WHEN_NEEDED("population.availability.type", V(POPULATION_AVAILABILITY_TRACE));
+static const struct skey_when w_sync = SKEY_WHEN_LENIENT("protocol.type", V(PROTOCOL_SYNC));
+static const struct skey_when w_async = SKEY_WHEN_LENIENT("protocol.type", V(PROTOCOL_ASYNC));
+#undef V
+#undef SKEY_WHEN
+#undef SKEY_WHEN_LENIENT
+#undef SKEY_WHEN_NEEDED
+
+/* Derived defaults (struct skey.derive), applied by scenario_resolve() in schema order. */
+static void
+scenario_derive_partition(struct scenario *s)
+{
+    bool generator = s->data.dataset == DATA_SYNTHETIC || s->data.dataset == DATA_SYNTHETIC_IID ||
+                     s->data.dataset == DATA_LEAF_SYNTHETIC;
+    s->data.partition.kind = generator ? PARTITION_NATURAL : PARTITION_IID;
+}
+
+static void
+scenario_derive_uplink_bits(struct scenario *s)
+{
+    s->uplink.codec.bits = codec_kind_default_bits(s->uplink.codec.kind);
+}
+
+static void
+scenario_derive_downlink_bits(struct scenario *s)
+{
+    s->downlink.codec.bits = codec_kind_default_bits(s->downlink.codec.kind);
+}
+
+static void
+scenario_derive_uplink_p(struct scenario *s)
+{
+    struct codec_params d;
+    codec_params_default(&d);
+    s->uplink.codec.p = d.p;
+}
+
+/*
+ * Row macros, one per key type: path, member of struct scenario, default (YAML text, NULL:
+ * required), range where the type has one, then designated fields (.help, .when, .open,
+ * .derive). The _Generic selection refuses a member of the wrong C type at compile time.
+ */
+#define SKEY_MEMBER(m)     (((struct scenario *)0)->m)
+#define SKEY_OFF(m, ctype) _Generic(SKEY_MEMBER(m), ctype : offsetof(struct scenario, m))
+#define KEY_STRING(p, m, d, ...)                                                                   \
+    {                                                                                              \
+        .path = p, .type = SKEY_STRING, .offset = SKEY_OFF(m, char *),                             \
+        .size = sizeof SKEY_MEMBER(m), .def = d, __VA_ARGS__                                       \
+    }
+#define KEY_U64(p, m, d, lo, hi, ...)                                                              \
+    {                                                                                              \
+        .path = p, .type = SKEY_U64, .offset = SKEY_OFF(m, uint64_t), .def = d, .min = lo,         \
+        .max = hi, __VA_ARGS__                                                                     \
+    }
+#define KEY_UINT(p, m, d, lo, hi, ...)                                                             \
+    {                                                                                              \
+        .path = p, .type = SKEY_UINT, .offset = SKEY_OFF(m, unsigned), .def = d, .min = lo,        \
+        .max = hi, __VA_ARGS__                                                                     \
+    }
+#define KEY_F64(p, m, d, lo, hi, ...)                                                              \
+    {                                                                                              \
+        .path = p, .type = SKEY_F64, .offset = SKEY_OFF(m, double), .def = d, .min = lo,           \
+        .max = hi, __VA_ARGS__                                                                     \
+    }
+#define KEY_BOOL(p, m, d, ...)                                                                     \
+    {                                                                                              \
+        .path = p, .type = SKEY_BOOL, .offset = SKEY_OFF(m, bool), .def = d, __VA_ARGS__           \
+    }
+/* Enumerations are stored as int; enum members (unsigned int in gcc and clang) pass too. */
+#define KEY_ENUM(p, m, d, e, ...)                                                                  \
+    {                                                                                              \
+        .path = p, .type = SKEY_ENUM,                                                              \
+        .offset = _Generic(SKEY_MEMBER(m), int                                                     \
+                           : offsetof(struct scenario, m), unsigned                                \
+                           : offsetof(struct scenario, m)),                                        \
+        .def = d, .choices = e, __VA_ARGS__                                                        \
+    }
+#define KEY_U64_LIST(p, m, n, d, lo, hi, ...)                                                      \
+    {                                                                                              \
+        .path = p, .type = SKEY_U64_LIST, .offset = SKEY_OFF(m, uint64_t *),                       \
+        .size = sizeof SKEY_MEMBER(m) / sizeof SKEY_MEMBER(m)[0],                                  \
+        .count_offset = SKEY_OFF(n, size_t), .def = d, .min = lo, .max = hi, __VA_ARGS__           \
+    }
+#define KEY_F64_LIST(p, m, n, d, lo, hi, ...)                                                      \
+    {                                                                                              \
+        .path = p, .type = SKEY_F64_LIST, .offset = SKEY_OFF(m, double *),                         \
+        .size = sizeof SKEY_MEMBER(m) / sizeof SKEY_MEMBER(m)[0],                                  \
+        .count_offset = SKEY_OFF(n, size_t), .def = d, .min = lo, .max = hi, __VA_ARGS__           \
+    }
+#define SKEY_OPEN_BOTH (SKEY_OPEN_MIN | SKEY_OPEN_MAX)
 
 /*
  * The schema. Keys of one section are contiguous (scenario_to_json() relies on it), in the
  * order they are documented in docs/scenarios.md.
  */
 static const struct skey scenario_keys[] = {
-    { "name", SKEY_STRING, OFF(name), SCENARIO_NAME_BYTES, 0, "unnamed", 0, 0, 0, NULL,
-      "a short name for the run, stored in the results" },
-    { "seed", SKEY_U64, OFF(seed), 0, 0, "1", 0, 9.2e18, 0, NULL,
-      "root of every random stream of the run" },
+    KEY_STRING("name", name, "unnamed", .help = "a short name for the run, stored in the results"),
+    KEY_U64("seed", seed, "1", 0, 9.2e18, .help = "root of every random stream of the run"),
 
-    { "data.dataset", SKEY_ENUM, OFF(data.dataset), 0, 0, NULL, 0, 0, 0, &e_dataset,
-      "which data the clients hold" },
-    { "data.clients", SKEY_U64, OFF(data.clients), 0, 0, "30", 1, 10000000, 0, NULL,
-      "population size (number of virtual clients)" },
-    { "data.path", SKEY_STRING, OFF(data.path), SCENARIO_PATH_BYTES, 0, "", 0, 0, 0, NULL,
-      "fashion_mnist: folder (default the Debian package's); csv: training file; idx: images" },
-    { "data.labels_path", SKEY_STRING, OFF(data.labels_path), SCENARIO_PATH_BYTES, 0, "", 0, 0, 0,
-      NULL, "idx: training labels file" },
-    { "data.test_path", SKEY_STRING, OFF(data.test_path), SCENARIO_PATH_BYTES, 0, "", 0, 0, 0, NULL,
-      "csv: test file; idx: test images (absent: hold out test_fraction)" },
-    { "data.test_labels_path", SKEY_STRING, OFF(data.test_labels_path), SCENARIO_PATH_BYTES, 0, "",
-      0, 0, 0, NULL, "idx: test labels file" },
-    { "data.test_fraction", SKEY_F64, OFF(data.test_fraction), 0, 0, "0.2", 0, 1,
-      SKEY_OPEN_MIN | SKEY_OPEN_MAX, NULL, "csv, idx without a test file: share held out" },
-    { "data.alpha", SKEY_F64, OFF(data.alpha), 0, 0, "0", 0, 100, 0, NULL,
-      "Synthetic(alpha, beta): std of the per-client model mean" },
-    { "data.beta", SKEY_F64, OFF(data.beta), 0, 0, "0", 0, 100, 0, NULL,
-      "Synthetic(alpha, beta): std of the per-client feature mean" },
-    { "data.dim", SKEY_U64, OFF(data.dim), 0, 0, "60", 1, 1000000, 0, NULL,
-      "synthetic, leaf_synthetic: number of features" },
-    { "data.classes", SKEY_U64, OFF(data.classes), 0, 0, "0", 0, 65535, 0, NULL,
-      "classes (0: the dataset's own; synthetic 10, leaf_synthetic 5, files from the labels)" },
-    { "data.train_fraction", SKEY_F64, OFF(data.train_fraction), 0, 0, "0.9", 0, 1,
-      SKEY_OPEN_MIN | SKEY_OPEN_MAX, NULL,
-      "synthetic: share of each client's samples used for training (rest: held-out test)" },
-    { "data.partition.type", SKEY_ENUM, OFF(data.partition.type), 0, 0, SKEY_KEEP, 0, 0, 0,
-      &e_partition, "how samples are split among clients (natural for generators, else iid)" },
-    { "data.partition.alpha", SKEY_F64, OFF(data.partition.alpha), 0, 0, "0.5", 0, 1e6,
-      SKEY_OPEN_MIN, NULL, "dirichlet: concentration (0.5 moderate, 0.1 severe label skew)" },
-    { "data.partition.min_size", SKEY_U64, OFF(data.partition.min_size), 0, 0, "10", 0, 1000000, 0,
-      NULL, "dirichlet: rows every client must get (redrawn until true)" },
-    { "data.partition.per_client", SKEY_U64, OFF(data.partition.per_client), 0, 0, "2", 1, 65535, 0,
-      NULL, "shards: shards per client; labels: labels per client" },
-    { "data.partition.size_sigma", SKEY_F64, OFF(data.partition.size_sigma), 0, 0, "0", 0, 10, 0,
-      NULL, "iid: quantity skew, client sizes ~ LogNormal(0, size_sigma)" },
+    KEY_ENUM("data.dataset", data.dataset, NULL, &e_dataset, .help = "which data the clients hold"),
+    KEY_U64("data.clients", data.clients, "30", 1, 10000000,
+            .help = "population size (number of virtual clients)"),
+    KEY_STRING("data.path", data.path, "", .when = &w_data_path,
+               .help = "fashion_mnist: folder (default the Debian package's); csv: training file; "
+                       "idx: images"),
+    KEY_STRING("data.labels_path", data.labels_path, "", .when = &w_idx_needs,
+               .help = "training labels file"),
+    KEY_STRING("data.test_path", data.test_path, "", .when = &w_csv_idx,
+               .help = "csv: test file; idx: test images (absent: hold out test_fraction)"),
+    KEY_STRING("data.test_labels_path", data.test_labels_path, "", .when = &w_idx,
+               .help = "test labels file"),
+    KEY_F64("data.test_fraction", data.test_fraction, "0.2", 0, 1, .open = SKEY_OPEN_BOTH,
+            .when = &w_csv_idx, .help = "without a test file: share held out"),
+    KEY_F64("data.alpha", data.alpha, "0", 0, 100, .when = &w_synthetic,
+            .help = "Synthetic(alpha, beta): std of the per-client model mean"),
+    KEY_F64("data.beta", data.beta, "0", 0, 100, .when = &w_synthetic,
+            .help = "Synthetic(alpha, beta): std of the per-client feature mean"),
+    KEY_U64("data.dim", data.dim, "60", 1, 1000000, .when = &w_generator,
+            .help = "number of features"),
+    KEY_U64("data.classes", data.classes, "0", 0, 65535,
+            .help = "classes (0: the dataset's own; synthetic 10, leaf_synthetic 5, files from the "
+                    "labels)"),
+    KEY_F64("data.train_fraction", data.train_fraction, "0.9", 0, 1, .open = SKEY_OPEN_BOTH,
+            .when = &w_generator,
+            .help = "share of each client's samples used for training (rest: held-out test)"),
+    KEY_ENUM("data.partition.type", data.partition.kind, NULL, &e_partition,
+             .derive = scenario_derive_partition, .derived = "(natural for generators, else iid)",
+             .help = "how samples are split among clients"),
+    KEY_F64("data.partition.alpha", data.partition.alpha, "0.5", 0, 1e6, .open = SKEY_OPEN_MIN,
+            .when = &w_dirichlet, .help = "concentration (0.5 moderate, 0.1 severe label skew)"),
+    KEY_U64("data.partition.min_size", data.partition.min_size, "10", 0, 1000000,
+            .when = &w_dirichlet, .help = "rows every client must get (redrawn until true)"),
+    KEY_U64("data.partition.per_client", data.partition.per_client, "2", 1, 65535,
+            .when = &w_shards_labels,
+            .help = "shards: shards per client; labels: labels per client"),
+    KEY_F64("data.partition.size_sigma", data.partition.size_sigma, "0", 0, 10, .when = &w_iid,
+            .help = "quantity skew, client sizes ~ LogNormal(0, size_sigma)"),
 
-    { "model.type", SKEY_ENUM, OFF(model.type), 0, 0, NULL, 0, 0, 0, &e_model,
-      "logreg (multinomial logistic regression) or mlp" },
-    { "model.hidden", SKEY_U64_LIST, OFF(model.hidden), MODEL_MAX_HIDDEN, OFF(model.n_hidden),
-      "[200]", 1, 1000000, 0, NULL, "mlp: widths of the hidden ReLU layers" },
+    KEY_ENUM("model.type", model.type, NULL, &e_model,
+             .help = "logreg (multinomial logistic regression) or mlp"),
+    KEY_U64_LIST("model.hidden", model.hidden, model.n_hidden, "[200]", 1, 1000000, .when = &w_mlp,
+                 .help = "widths of the hidden ReLU layers"),
 
-    { "train.rounds", SKEY_U64, OFF(train.rounds), 0, 0, NULL, 1, 10000000, 0, NULL,
-      "number of rounds" },
-    { "train.clients_per_round", SKEY_U64, OFF(train.clients_per_round), 0, 0, "10", 1, 10000000, 0,
-      NULL, "clients selected each round (uniformly, without replacement)" },
-    { "train.local_epochs", SKEY_U64, OFF(train.local_epochs), 0, 0, "1", 1, 100000, 0, NULL,
-      "passes over the local data per round" },
-    { "train.local_steps", SKEY_U64, OFF(train.local_steps), 0, 0, "0", 0, 100000000, 0, NULL,
-      "fixed number of local SGD steps instead of epochs (0: use epochs)" },
-    { "train.batch_size", SKEY_U64, OFF(train.batch_size), 0, 0, "10", 1, 1000000, 0, NULL,
-      "minibatch size of local SGD" },
-    { "train.lr", SKEY_F64, OFF(train.lr), 0, 0, "0.01", 0, 1000, SKEY_OPEN_MIN, NULL,
-      "client learning rate" },
-    { "train.momentum", SKEY_F64, OFF(train.momentum), 0, 0, "0", 0, 1, 0, NULL,
-      "client SGD momentum (0: plain SGD)" },
-    { "train.weight_decay", SKEY_F64, OFF(train.weight_decay), 0, 0, "0", 0, 1000, 0, NULL,
-      "L2 penalty on the weights" },
-    { "train.prox_mu", SKEY_F64, OFF(train.prox_mu), 0, 0, "0", 0, 1000, 0, NULL,
-      "FedProx proximal coefficient (0: FedAvg)" },
+    KEY_U64("train.rounds", train.rounds, NULL, 1, 10000000, .help = "number of rounds"),
+    KEY_U64("train.clients_per_round", train.clients_per_round, "10", 1, 10000000,
+            .help = "clients selected each round (uniformly, without replacement)"),
+    KEY_U64("train.local_epochs", train.local_epochs, "1", 1, 100000,
+            .help = "passes over the local data per round"),
+    KEY_U64("train.local_steps", train.local_steps, "0", 0, 100000000,
+            .help = "fixed number of local SGD steps instead of epochs (0: use epochs)"),
+    KEY_U64("train.batch_size", train.batch_size, "10", 1, 1000000,
+            .help = "minibatch size of local SGD"),
+    KEY_F64("train.lr", train.lr, "0.01", 0, 1000, .open = SKEY_OPEN_MIN,
+            .help = "client learning rate"),
+    KEY_F64("train.momentum", train.momentum, "0", 0, 1,
+            .help = "client SGD momentum (0: plain SGD)"),
+    KEY_F64("train.weight_decay", train.weight_decay, "0", 0, 1000,
+            .help = "L2 penalty on the weights"),
+    KEY_F64("train.prox_mu", train.prox_mu, "0", 0, 1000,
+            .help = "FedProx proximal coefficient (0: FedAvg)"),
 
-    { "uplink.codec", SKEY_ENUM, OFF(uplink.codec.kind), 0, 0, "none", 0, 0, 0, &e_codec,
-      "compressor of client updates" },
-    { "uplink.bits", SKEY_F64, OFF(uplink.codec.bits), 0, 0, SKEY_KEEP, 0, 64, SKEY_OPEN_MIN, NULL,
-      "bits per coordinate (absent: 32 none, 1 drive, 4 thc, 3 turboquant_prod, else 2)" },
-    { "uplink.scale", SKEY_ENUM, OFF(uplink.codec.scale), 0, 0, "unbiased", 0, 0, 0, &e_scale,
-      "EDEN/DRIVE scale" },
-    { "uplink.rotation", SKEY_ENUM, OFF(uplink.codec.rotation), 0, 0, "per_client", 0, 0, 0,
-      &e_rotation, "rotation seed per client or shared by the round" },
+    KEY_ENUM("uplink.codec", uplink.codec.kind, "none", &e_codec,
+             .help = "compressor of client updates"),
+    KEY_F64("uplink.bits", uplink.codec.bits, NULL, 0, 64, .open = SKEY_OPEN_MIN,
+            .derive = scenario_derive_uplink_bits,
+            .derived = "(by codec: 32 none, 1 drive, 4 thc, 3 turboquant_prod, else 2)",
+            .help = "bits per coordinate"),
+    KEY_ENUM("uplink.scale", uplink.codec.scale, "unbiased", &e_scale, .when = &w_up_scale,
+             .help = "EDEN/DRIVE scale"),
+    KEY_ENUM("uplink.rotation", uplink.codec.rotation, "per_client", &e_rotation,
+             .help = "rotation seed per client or shared by the round"),
 
-    { "uplink.p", SKEY_F64, OFF(uplink.codec.p), 0, 0, SKEY_KEEP, 0, 1, SKEY_OPEN_MIN, NULL,
-      "quicfl: fraction of coordinates sent exactly (default 1/512)" },
-    { "uplink.shared_bits", SKEY_UINT, OFF(uplink.codec.shared_bits), 0, 0, "0", 0, 8, 0, NULL,
-      "quicfl: shared-randomness bits per coordinate (0: the codec's choice)" },
-    { "uplink.packet_loss", SKEY_F64, OFF(uplink.codec.packet_loss), 0, 0, "0", 0, 1, SKEY_OPEN_MAX,
-      NULL, "fraction of rotated coordinates lost in transit (receiver rescales)" },
-    { "uplink.drive_plus", SKEY_BOOL, OFF(uplink.codec.drive_plus), 0, 0, "false", 0, 0, 0, NULL,
-      "drive: 2-means centres instead of signs (DRIVE+)" },
-    { "uplink.exact_codebook", SKEY_BOOL, OFF(uplink.codec.exact_codebook), 0, 0, "false", 0, 0, 0,
-      NULL, "eden, turboquant_mse: exact finite-d (shifted Beta) codebook" },
-    { "uplink.error_feedback", SKEY_BOOL, OFF(uplink.error_feedback), 0, 0, "false", 0, 0, 0, NULL,
-      "keep the compression residual on the client and add it next time" },
+    KEY_F64("uplink.p", uplink.codec.p, NULL, 0, 1, .open = SKEY_OPEN_MIN, .when = &w_up_quicfl,
+            .derive = scenario_derive_uplink_p, .derived = "(the codec's default)",
+            .help = "fraction of coordinates sent exactly"),
+    KEY_UINT("uplink.shared_bits", uplink.codec.shared_bits, "0", 0, 8, .when = &w_up_quicfl,
+             .help = "shared-randomness bits per coordinate (0: the codec's choice)"),
+    KEY_F64("uplink.packet_loss", uplink.codec.packet_loss, "0", 0, 1, .open = SKEY_OPEN_MAX,
+            .help = "fraction of rotated coordinates lost in transit (receiver rescales)"),
+    KEY_BOOL("uplink.drive_plus", uplink.codec.drive_plus, "false", .when = &w_up_drive,
+             .help = "2-means centres instead of signs (DRIVE+)"),
+    KEY_BOOL("uplink.exact_codebook", uplink.codec.exact_codebook, "false", .when = &w_up_eden_tq,
+             .help = "exact finite-d (shifted Beta) codebook"),
+    KEY_BOOL("uplink.error_feedback", uplink.error_feedback, "false",
+             .help = "keep the compression residual on the client and add it next time"),
 
-    { "downlink.codec", SKEY_ENUM, OFF(downlink.choice), 0, 0, "none", 0, 0, 0, &e_down_codec,
-      "compressor of the model sent to clients" },
-    { "downlink.bits", SKEY_F64, OFF(downlink.codec.bits), 0, 0, SKEY_KEEP, 0, 64, SKEY_OPEN_MIN,
-      NULL, "bits per coordinate (absent: 32 none, 1 drive, 4 thc, 3 turboquant_prod, else 2)" },
-    { "downlink.scale", SKEY_ENUM, OFF(downlink.codec.scale), 0, 0, "unbiased", 0, 0, 0, &e_scale,
-      "EDEN/DRIVE scale" },
-    { "downlink.rotation", SKEY_ENUM, OFF(downlink.codec.rotation), 0, 0, "shared", 0, 0, 0,
-      &e_rotation, "rotation seed per client or shared by the round" },
-    { "downlink.anchor_every", SKEY_U64, OFF(downlink.anchor_every), 0, 0, "10", 1, 1000000, 0,
-      NULL, "docofl: a new anchor every K rounds" },
-    { "downlink.anchors", SKEY_U64, OFF(downlink.anchors), 0, 0, "3", 1, 1000, 0, NULL,
-      "docofl: anchors V kept in the deposit" },
-    { "downlink.anchor_codec", SKEY_ENUM, OFF(downlink.anchor_codec), 0, 0, "ecuq", 0, 0, 0,
-      &e_anchor_codec, "docofl: ecuq (entropy-coded uniform quantisation) or eden" },
-    { "downlink.anchor_bits", SKEY_F64, OFF(downlink.anchor_bits), 0, 0, "2", 0, 16, SKEY_OPEN_MIN,
-      NULL, "docofl: bits per coordinate of the anchors (off the critical path)" },
-    { "downlink.correction_bits", SKEY_F64, OFF(downlink.correction_bits), 0, 0, "2", 0, 8,
-      SKEY_OPEN_MIN, NULL, "docofl: EDEN bits of the per-round correction" },
+    KEY_ENUM("downlink.codec", downlink.choice, "none", &e_down_codec,
+             .help = "compressor of the model sent to clients"),
+    KEY_F64("downlink.bits", downlink.codec.bits, NULL, 0, 64, .open = SKEY_OPEN_MIN,
+            .when = &w_down_plain, .derive = scenario_derive_downlink_bits,
+            .derived = "(by codec: 32 none, 1 drive, 4 thc, 3 turboquant_prod, else 2)",
+            .help = "bits per coordinate"),
+    KEY_ENUM("downlink.scale", downlink.codec.scale, "unbiased", &e_scale, .when = &w_down_scale,
+             .help = "EDEN/DRIVE scale"),
+    KEY_ENUM("downlink.rotation", downlink.codec.rotation, "shared", &e_rotation,
+             .help = "rotation seed per client or shared by the round"),
+    KEY_U64("downlink.anchor_every", downlink.anchor_every, "10", 1, 1000000, .when = &w_docofl,
+            .help = "a new anchor every K rounds"),
+    KEY_U64("downlink.anchors", downlink.anchors, "3", 1, 1000, .when = &w_docofl,
+            .help = "anchors V kept in the deposit"),
+    KEY_ENUM("downlink.anchor_codec", downlink.anchor_codec, "ecuq", &e_anchor_codec,
+             .when = &w_docofl, .help = "ecuq (entropy-coded uniform quantisation) or eden"),
+    KEY_F64("downlink.anchor_bits", downlink.anchor_bits, "2", 0, 16, .open = SKEY_OPEN_MIN,
+            .when = &w_docofl,
+            .help = "bits per coordinate of the anchors (off the critical path)"),
+    KEY_F64("downlink.correction_bits", downlink.correction_bits, "2", 0, 8, .open = SKEY_OPEN_MIN,
+            .when = &w_docofl, .help = "EDEN bits of the per-round correction"),
 
-    { "aggregation.secure", SKEY_ENUM, OFF(aggregation.secure), 0, 0, "none", 0, 0, 0, &e_secure,
-      "secure aggregation: none, secagg (complete graph) or secagg+ (Harary graph)" },
-    { "aggregation.threat", SKEY_ENUM, OFF(aggregation.threat), 0, 0, "curious", 0, 0, 0, &e_threat,
-      "curious server, or semi-malicious (signatures, ConsistencyCheck)" },
-    { "aggregation.masks", SKEY_ENUM, OFF(aggregation.masks), 0, 0, "full", 0, 0, 0, &e_masks,
-      "full protocol, or accounting (same bytes and model, no cryptography)" },
-    { "aggregation.dropout_rate", SKEY_F64, OFF(aggregation.dropout_rate), 0, 0, "0.05", 0, 0.9, 0,
-      NULL, "design dropout rate delta for the SecAgg+ parameter rule" },
-    { "aggregation.corruption_rate", SKEY_F64, OFF(aggregation.corruption_rate), 0, 0, "0.05", 0,
-      0.9, 0, NULL, "design fraction gamma of corrupt clients for the threshold" },
-    { "aggregation.threshold", SKEY_U64, OFF(aggregation.threshold), 0, 0, "0", 0, 1000000, 0, NULL,
-      "Shamir threshold t (0: from the rule, docs/secure.md)" },
-    { "aggregation.fixed_point_bits", SKEY_UINT, OFF(aggregation.fixed_point_bits), 0, 0, "16", 1,
-      40, 0, NULL, "precision f of the fixed-point ring embedding (resolution 2^-f)" },
-    { "aggregation.clip", SKEY_F64, OFF(aggregation.clip), 0, 0, "1", 1, 1e6, 0, NULL,
-      "weighted updates (weight <= 1) are clipped to [-clip, clip] in the ring" },
+    KEY_ENUM("aggregation.secure", aggregation.secure, "none", &e_secure,
+             .help = "secure aggregation: none, secagg (complete graph) or secagg+ (Harary graph)"),
+    KEY_ENUM("aggregation.threat", aggregation.threat, "curious", &e_threat, .when = &w_secure,
+             .help = "curious server, or semi-malicious (signatures, ConsistencyCheck)"),
+    KEY_ENUM("aggregation.masks", aggregation.masks, "full", &e_masks, .when = &w_secure,
+             .help = "full protocol, or accounting (same bytes and model, no cryptography)"),
+    KEY_F64("aggregation.dropout_rate", aggregation.dropout_rate, "0.05", 0, 0.9, .when = &w_secure,
+            .help = "design dropout rate delta for the SecAgg+ parameter rule"),
+    KEY_F64("aggregation.corruption_rate", aggregation.corruption_rate, "0.05", 0, 0.9,
+            .when = &w_secure,
+            .help = "design fraction gamma of corrupt clients for the threshold"),
+    KEY_U64("aggregation.threshold", aggregation.threshold, "0", 0, 1000000, .when = &w_secure,
+            .help = "Shamir threshold t (0: from the rule, docs/secure.md)"),
+    KEY_UINT("aggregation.fixed_point_bits", aggregation.fixed_point_bits, "16", 1, 40,
+             .when = &w_secure,
+             .help = "precision f of the fixed-point ring embedding (resolution 2^-f)"),
+    KEY_F64("aggregation.clip", aggregation.clip, "1", 1, 1e6, .when = &w_secure,
+            .help = "weighted updates (weight <= 1) are clipped to [-clip, clip] in the ring"),
 
-    { "server.optimizer", SKEY_ENUM, OFF(server.optimizer), 0, 0, "fedavg", 0, 0, 0, &e_server_opt,
-      "how the mean update changes the global model" },
-    { "server.lr", SKEY_F64, OFF(server.lr), 0, 0, "1", 0, 1000, SKEY_OPEN_MIN, NULL,
-      "server learning rate" },
-    { "server.momentum", SKEY_F64, OFF(server.momentum), 0, 0, "0.9", 0, 1, SKEY_OPEN_MAX, NULL,
-      "fedavgm: server momentum" },
-    { "server.beta1", SKEY_F64, OFF(server.beta1), 0, 0, "0.9", 0, 1, SKEY_OPEN_MAX, NULL,
-      "fedadam, fedyogi, fedadagrad: first-moment decay" },
-    { "server.beta2", SKEY_F64, OFF(server.beta2), 0, 0, "0.99", 0, 1, SKEY_OPEN_MAX, NULL,
-      "fedadam, fedyogi: second-moment decay" },
-    { "server.tau", SKEY_F64, OFF(server.tau), 0, 0, "0.001", 0, 1e6, SKEY_OPEN_MIN, NULL,
-      "adaptive optimizers: adaptivity (epsilon; v starts at tau^2)" },
+    KEY_ENUM("server.optimizer", server.kind, "fedavg", &e_server_opt,
+             .help = "how the mean update changes the global model"),
+    KEY_F64("server.lr", server.lr, "1", 0, 1000, .open = SKEY_OPEN_MIN,
+            .help = "server learning rate"),
+    KEY_F64("server.momentum", server.momentum, "0.9", 0, 1, .open = SKEY_OPEN_MAX,
+            .when = &w_fedavgm, .help = "server momentum"),
+    KEY_F64("server.beta1", server.beta1, "0.9", 0, 1, .open = SKEY_OPEN_MAX, .when = &w_adaptive,
+            .help = "first-moment decay"),
+    KEY_F64("server.beta2", server.beta2, "0.99", 0, 1, .open = SKEY_OPEN_MAX, .when = &w_adam_yogi,
+            .help = "second-moment decay"),
+    KEY_F64("server.tau", server.tau, "0.001", 0, 1e6, .open = SKEY_OPEN_MIN, .when = &w_adaptive,
+            .help = "adaptivity (epsilon; v starts at tau^2)"),
 
-    { "population.compute.distribution", SKEY_ENUM, OFF(population.compute), 0, 0, "constant", 0, 0,
-      0, &e_compute_dist, "how seconds per sample vary across clients" },
-    { "population.compute.seconds_per_sample", SKEY_F64, OFF(population.seconds_per_sample), 0, 0,
-      "0.03", 0, 3600, 0, NULL, "training time per sample and epoch (median when lognormal)" },
-    { "population.compute.sigma", SKEY_F64, OFF(population.compute_sigma), 0, 0, "0.6", 0, 10, 0,
-      NULL, "lognormal: std of log seconds per sample" },
-    { "population.compute.tier_shares", SKEY_F64_LIST, OFF(population.tier_shares),
-      SCENARIO_MAX_TIERS, OFF(population.n_tier_shares), "[0.53, 0.46, 0.01]", 0, 1, 0, NULL,
-      "tiers: share of clients in each tier" },
-    { "population.compute.tier_seconds_per_sample", SKEY_F64_LIST, OFF(population.tier_seconds),
-      SCENARIO_MAX_TIERS, OFF(population.n_tier_seconds), "[0.1, 0.03, 0.005]", 0, 3600,
-      SKEY_OPEN_MIN, NULL, "tiers: seconds per sample of each tier" },
-    { "population.compute.trace", SKEY_STRING, OFF(population.compute_trace), SCENARIO_PATH_BYTES,
-      0, "", 0, 0, 0, NULL, "trace: file with one seconds-per-sample value per line" },
-    { "population.network.distribution", SKEY_ENUM, OFF(population.network), 0, 0, "constant", 0, 0,
-      0, &e_network_dist, "how bandwidth varies across clients" },
-    { "population.network.downlink_mbps", SKEY_F64, OFF(population.downlink_mbps), 0, 0, "6", 0,
-      1e6, SKEY_OPEN_MIN, NULL, "server-to-client bandwidth (median when lognormal)" },
-    { "population.network.uplink_mbps", SKEY_F64, OFF(population.uplink_mbps), 0, 0, "4.5", 0, 1e6,
-      SKEY_OPEN_MIN, NULL, "client-to-server bandwidth (median when lognormal)" },
-    { "population.network.sigma", SKEY_F64, OFF(population.network_sigma), 0, 0, "0.5", 0, 10, 0,
-      NULL, "lognormal: std of log bandwidth" },
-    { "population.network.latency_ms", SKEY_F64, OFF(population.latency_ms), 0, 0, "50", 0, 1e6, 0,
-      NULL, "one-way latency added to every transfer" },
-    { "population.network.jitter", SKEY_F64, OFF(population.jitter), 0, 0, "0", 0, 10, 0, NULL,
-      "relative std of each transfer's duration (0: none)" },
-    { "population.network.trace", SKEY_STRING, OFF(population.network_trace), SCENARIO_PATH_BYTES,
-      0, "", 0, 0, 0, NULL, "trace: file with 'downlink_mbps uplink_mbps [latency_ms]' per line" },
-    { "population.availability.type", SKEY_ENUM, OFF(population.availability), 0, 0, "always", 0, 0,
-      0, &e_availability, "when clients can be selected" },
-    { "population.availability.probability", SKEY_F64, OFF(population.availability_p), 0, 0, "1", 0,
-      1, 0, NULL, "probability / diurnal: base probability of being available" },
-    { "population.availability.amplitude", SKEY_F64, OFF(population.diurnal_amplitude), 0, 0, "0.4",
-      0, 0.5, 0, NULL, "diurnal: p(t) = p * (0.5 + amplitude * sin(2 pi (t/period + phase)))" },
-    { "population.availability.period_s", SKEY_F64, OFF(population.diurnal_period_s), 0, 0, "86400",
-      0, 1e9, SKEY_OPEN_MIN, NULL, "diurnal: period in seconds" },
-    { "population.availability.trace", SKEY_STRING, OFF(population.availability_trace),
-      SCENARIO_PATH_BYTES, 0, "", 0, 0, 0, NULL,
-      "trace: active intervals per client (docs/population.md)" },
-    { "population.dropout.probability", SKEY_F64, OFF(population.dropout_probability), 0, 0, "0", 0,
-      1, 0, NULL, "mean chance that a selected client vanishes during the round" },
-    { "population.dropout.phase", SKEY_ENUM, OFF(population.dropout_phase), 0, 0, "before_upload",
-      0, 0, 0, &e_phase, "when a dropping client vanishes" },
-    { "population.dropout.propensity_sigma", SKEY_F64, OFF(population.dropout_propensity_sigma), 0,
-      0, "0", 0, 5, 0, NULL, "per-client spread (lognormal sigma) of the dropout probability" },
+    KEY_ENUM("population.compute.distribution", population.compute, "constant", &e_compute_dist,
+             .help = "how seconds per sample vary across clients"),
+    KEY_F64("population.compute.seconds_per_sample", population.seconds_per_sample, "0.03", 0, 3600,
+            .help = "training time per sample and epoch (median when lognormal)"),
+    KEY_F64("population.compute.sigma", population.compute_sigma, "0.6", 0, 10,
+            .when = &w_compute_lognormal, .help = "std of log seconds per sample"),
+    KEY_F64_LIST("population.compute.tier_shares", population.tier_shares, population.n_tier_shares,
+                 "[0.53, 0.46, 0.01]", 0, 1, .when = &w_compute_tiers,
+                 .help = "share of clients in each tier"),
+    KEY_F64_LIST("population.compute.tier_seconds_per_sample", population.tier_seconds,
+                 population.n_tier_seconds, "[0.1, 0.03, 0.005]", 0, 3600, .open = SKEY_OPEN_MIN,
+                 .when = &w_compute_tiers, .help = "seconds per sample of each tier"),
+    KEY_STRING("population.compute.trace", population.compute_trace, "", .when = &w_compute_trace,
+               .help = "file with one seconds-per-sample value per line"),
+    KEY_ENUM("population.network.distribution", population.network, "constant", &e_network_dist,
+             .help = "how bandwidth varies across clients"),
+    KEY_F64("population.network.downlink_mbps", population.downlink_mbps, "6", 0, 1e6,
+            .open = SKEY_OPEN_MIN, .help = "server-to-client bandwidth (median when lognormal)"),
+    KEY_F64("population.network.uplink_mbps", population.uplink_mbps, "4.5", 0, 1e6,
+            .open = SKEY_OPEN_MIN, .help = "client-to-server bandwidth (median when lognormal)"),
+    KEY_F64("population.network.sigma", population.network_sigma, "0.5", 0, 10,
+            .when = &w_network_lognormal, .help = "std of log bandwidth"),
+    KEY_F64("population.network.latency_ms", population.latency_ms, "50", 0, 1e6,
+            .help = "one-way latency added to every transfer"),
+    KEY_F64("population.network.jitter", population.jitter, "0", 0, 10,
+            .help = "relative std of each transfer's duration (0: none)"),
+    KEY_STRING("population.network.trace", population.network_trace, "", .when = &w_network_trace,
+               .help = "file with 'downlink_mbps uplink_mbps [latency_ms]' per line"),
+    KEY_ENUM("population.availability.type", population.availability, "always", &e_availability,
+             .help = "when clients can be selected"),
+    KEY_F64("population.availability.probability", population.availability_p, "1", 0, 1,
+            .when = &w_available_p, .help = "base probability of being available"),
+    KEY_F64("population.availability.amplitude", population.diurnal_amplitude, "0.4", 0, 0.5,
+            .when = &w_diurnal,
+            .help = "p(t) = p * (0.5 + amplitude * sin(2 pi (t/period + phase)))"),
+    KEY_F64("population.availability.period_s", population.diurnal_period_s, "86400", 0, 1e9,
+            .open = SKEY_OPEN_MIN, .when = &w_diurnal, .help = "period in seconds"),
+    KEY_STRING("population.availability.trace", population.availability_trace, "",
+               .when = &w_availability_trace,
+               .help = "active intervals per client (docs/population.md)"),
+    KEY_F64("population.dropout.probability", population.dropout_probability, "0", 0, 1,
+            .help = "mean chance that a selected client vanishes during the round"),
+    KEY_ENUM("population.dropout.phase", population.dropout_phase, "before_upload", &e_phase,
+             .help = "when a dropping client vanishes"),
+    KEY_F64("population.dropout.propensity_sigma", population.dropout_propensity_sigma, "0", 0, 5,
+            .help = "per-client spread (lognormal sigma) of the dropout probability"),
 
-    { "protocol.type", SKEY_ENUM, OFF(protocol.type), 0, 0, "sync", 0, 0, 0, &e_protocol,
-      "sync rounds or async buffered aggregation (FedBuff)" },
-    { "protocol.over_selection", SKEY_F64, OFF(protocol.over_selection), 0, 0, "1", 1, 10, 0, NULL,
-      "sync: select this many times clients_per_round; the first clients_per_round count" },
-    { "protocol.deadline.seconds", SKEY_F64, OFF(protocol.deadline_s), 0, 0, "0", 0, 1e9, 0, NULL,
-      "sync: round deadline after its start (0: none)" },
-    { "protocol.deadline.quantile", SKEY_F64, OFF(protocol.deadline_quantile), 0, 0, "0", 0, 1, 0,
-      NULL, "sync: deadline at this quantile of the cohort's expected completion (0: none)" },
-    { "protocol.min_clients", SKEY_U64, OFF(protocol.min_clients), 0, 0, "1", 1, 10000000, 0, NULL,
-      "sync: fewest updates for a round to count; below it the round fails" },
-    { "protocol.retry_s", SKEY_F64, OFF(protocol.retry_s), 0, 0, "60", 0, 1e9, SKEY_OPEN_MIN, NULL,
-      "sync: wait before the next round when too few clients were available" },
-    { "protocol.concurrency", SKEY_U64, OFF(protocol.concurrency), 0, 0, "100", 1, 10000000, 0,
-      NULL, "async: clients training at once" },
-    { "protocol.buffer_size", SKEY_U64, OFF(protocol.buffer_size), 0, 0, "10", 1, 10000000, 0, NULL,
-      "async: updates per aggregation" },
-    { "protocol.staleness", SKEY_ENUM, OFF(protocol.staleness), 0, 0, "sqrt", 0, 0, 0, &e_staleness,
-      "async: update weight by staleness s, (1 + s)^-1/2 or constant" },
-    { "protocol.max_staleness", SKEY_U64, OFF(protocol.max_staleness), 0, 0, "0", 0, 10000000, 0,
-      NULL, "async: discard updates staler than this (0: keep all)" },
+    KEY_ENUM("protocol.type", protocol.type, "sync", &e_protocol,
+             .help = "sync rounds or async buffered aggregation (FedBuff)"),
+    KEY_F64("protocol.over_selection", protocol.over_selection, "1", 1, 10, .when = &w_sync,
+            .help = "select this many times clients_per_round; the first clients_per_round count"),
+    KEY_F64("protocol.deadline.seconds", protocol.deadline_s, "0", 0, 1e9, .when = &w_sync,
+            .help = "round deadline after its start (0: none)"),
+    KEY_F64("protocol.deadline.quantile", protocol.deadline_quantile, "0", 0, 1, .when = &w_sync,
+            .help = "deadline at this quantile of the cohort's expected completion (0: none)"),
+    KEY_U64("protocol.min_clients", protocol.min_clients, "1", 1, 10000000, .when = &w_sync,
+            .help = "fewest updates for a round to count; below it the round fails"),
+    KEY_F64("protocol.retry_s", protocol.retry_s, "60", 0, 1e9, .open = SKEY_OPEN_MIN,
+            .when = &w_sync,
+            .help = "wait before the next round when too few clients were available"),
+    KEY_U64("protocol.concurrency", protocol.concurrency, "100", 1, 10000000, .when = &w_async,
+            .help = "clients training at once"),
+    KEY_U64("protocol.buffer_size", protocol.buffer_size, "10", 1, 10000000, .when = &w_async,
+            .help = "updates per aggregation"),
+    KEY_ENUM("protocol.staleness", protocol.staleness, "sqrt", &e_staleness, .when = &w_async,
+             .help = "update weight by staleness s, (1 + s)^-1/2 or constant"),
+    KEY_U64("protocol.max_staleness", protocol.max_staleness, "0", 0, 10000000, .when = &w_async,
+            .help = "discard updates staler than this (0: keep all)"),
 
-    { "output.db", SKEY_STRING, OFF(output.db), SCENARIO_PATH_BYTES, 0, "results.db", 0, 0, false,
-      NULL, "SQLite results database" },
-    { "output.eval_every", SKEY_U64, OFF(output.eval_every), 0, 0, "1", 1, 10000000, 0, NULL,
-      "evaluate the global model every this many rounds (and after the last)" },
-    { "output.client_eval", SKEY_U64, OFF(output.client_eval), 0, 0, "0", 0, 10000000, 0, NULL,
-      "at each evaluation, also the mean and 10th-percentile accuracy on this many clients' data" },
-    { "output.checkpoint_every", SKEY_U64, OFF(output.checkpoint_every), 0, 0, "0", 0, 10000000, 0,
-      NULL, "store the run's state every this many rounds, for fedbits resume (0: never)" },
-    { "output.client_events", SKEY_BOOL, OFF(output.client_events), 0, 0, "false", 0, 0, 0, NULL,
-      "write one clients_rounds row per selected client and round" },
-    { "output.nmse", SKEY_BOOL, OFF(output.nmse), 0, 0, "false", 0, 0, 0, NULL,
-      "record each round's NMSE of the aggregate against the uncompressed mean" },
+    KEY_STRING("output.db", output.db, "results.db", .help = "SQLite results database"),
+    KEY_U64("output.eval_every", output.eval_every, "1", 1, 10000000,
+            .help = "evaluate the global model every this many rounds (and after the last)"),
+    KEY_U64("output.client_eval", output.client_eval, "0", 0, 10000000,
+            .help = "at each evaluation, also the mean and 10th-percentile accuracy on this many "
+                    "clients' data"),
+    KEY_U64("output.checkpoint_every", output.checkpoint_every, "0", 0, 10000000,
+            .help = "store the run's state every this many rounds, for fedbits resume (0: never)"),
+    KEY_BOOL("output.client_events", output.client_events, "false",
+             .help = "write one clients_rounds row per selected client and round"),
+    KEY_BOOL("output.nmse", output.nmse, "false",
+             .help = "record each round's NMSE of the aggregate against the uncompressed mean"),
 };
 
 #define SCENARIO_NKEYS (sizeof scenario_keys / sizeof scenario_keys[0])
@@ -395,6 +585,45 @@ skey_choice_name(const struct skey_enum *e, int v)
     if (v < 0 || (size_t)v >= skey_choice_count(e))
         return NULL;
     return e->names != NULL ? e->names[v] : e->name(v);
+}
+
+/*
+ * Writes the condition w as text: "uplink.codec: eden, drive", or "downlink.codec: not
+ * docofl" when naming the exclusions is shorter, with "(required with csv, idx)" for needs.
+ */
+static void
+scenario_when_text(const struct skey_when *w, char *out, size_t out_len)
+{
+    const struct skey_enum *e = scenario_find_key(w->key)->choices;
+    size_t count = skey_choice_count(e), in = 0;
+    for (size_t v = 0; v < count; v++)
+        in += (w->values >> v) & 1u;
+    bool negate = count - in == 1 && in > 1;
+    size_t used = 0;
+    int n = snprintf(out, out_len, "%s: %s", w->key, negate ? "not " : "");
+    used = n > 0 ? (size_t)n : 0;
+    for (int pass = 0; pass < 2; pass++) {
+        uint32_t set = pass == 0 ? (negate ? ~w->values : w->values) : w->needs;
+        if (pass == 1 && (set == 0 || set == w->values))
+            break;
+        if (pass == 1 && used < out_len) {
+            n = snprintf(out + used, out_len - used, " (required with ");
+            used += n > 0 ? (size_t)n : 0;
+        }
+        bool first = true;
+        for (size_t v = 0; v < count && used < out_len; v++) {
+            if (!((set >> v) & 1u))
+                continue;
+            n = snprintf(out + used, out_len - used, "%s%s", first ? "" : ", ",
+                         skey_choice_name(e, (int)v));
+            used += n > 0 ? (size_t)n : 0;
+            first = false;
+        }
+        if (pass == 1 && used < out_len) {
+            n = snprintf(out + used, out_len - used, ")");
+            used += n > 0 ? (size_t)n : 0;
+        }
+    }
 }
 
 /* Edit distance for "did you mean" hints (short strings only). */
@@ -536,57 +765,50 @@ scenario_check_range(struct scenario_ctx *c, const struct skey *k, const struct 
     return 0;
 }
 
+/* Converts a list key (SKEY_U64_LIST, SKEY_F64_LIST) and stores its length. */
+static int
+scenario_convert_list(struct scenario_ctx *c, const struct skey *k, const struct ynode *n,
+                      struct scenario *s)
+{
+    bool ints = k->type == SKEY_U64_LIST;
+    if (n->kind != YNODE_SEQ)
+        return scenario_error(c, n->source, n->line, n->column, k->path, -ERR_INVALID,
+                              "%s: expected a list of %s, got %s", k->path,
+                              ints ? "integers" : "numbers", scenario_kind_word(n));
+    if (n->n > k->size)
+        return scenario_error(c, n->source, n->line, n->column, k->path, -ERR_RANGE,
+                              "%s: at most %zu entries are supported, got %zu", k->path, k->size,
+                              n->n);
+    char *base = (char *)s + k->offset;
+    for (size_t i = 0; i < n->n; i++) {
+        const struct ynode *it = n->items[i];
+        uint64_t u = 0;
+        double v = 0;
+        bool bad = it->kind != YNODE_SCALAR || it->quoted ||
+                   (ints ? scenario_parse_u64(it->text, &u) : scenario_parse_f64(it->text, &v)) < 0;
+        if (bad)
+            return scenario_error(c, it->source, it->line, it->column, k->path, -ERR_INVALID,
+                                  "%s[%zu]: expected %s", k->path, i,
+                                  ints ? "a non-negative integer" : "a number");
+        int rc = scenario_check_range(c, k, it, ints ? (double)u : v);
+        if (rc < 0)
+            return rc;
+        if (ints)
+            memcpy(base + i * sizeof u, &u, sizeof u);
+        else
+            memcpy(base + i * sizeof v, &v, sizeof v);
+    }
+    *(size_t *)(void *)((char *)s + k->count_offset) = n->n;
+    return 0;
+}
+
 static int
 scenario_convert(struct scenario_ctx *c, const struct skey *k, const struct ynode *n,
                  struct scenario *s)
 {
     char *base = (char *)s + k->offset;
-    if (k->type == SKEY_U64_LIST) {
-        if (n->kind != YNODE_SEQ)
-            return scenario_error(c, n->source, n->line, n->column, k->path, -ERR_INVALID,
-                                  "%s: expected a list of integers, got %s", k->path,
-                                  scenario_kind_word(n));
-        if (n->n > k->size)
-            return scenario_error(c, n->source, n->line, n->column, k->path, -ERR_RANGE,
-                                  "%s: at most %zu entries are supported, got %zu", k->path,
-                                  k->size, n->n);
-        uint64_t *list = (uint64_t *)(void *)base;
-        for (size_t i = 0; i < n->n; i++) {
-            const struct ynode *it = n->items[i];
-            if (it->kind != YNODE_SCALAR || it->quoted ||
-                scenario_parse_u64(it->text, &list[i]) < 0)
-                return scenario_error(c, it->source, it->line, it->column, k->path, -ERR_INVALID,
-                                      "%s[%zu]: expected a non-negative integer", k->path, i);
-            int rc = scenario_check_range(c, k, it, (double)list[i]);
-            if (rc < 0)
-                return rc;
-        }
-        *(size_t *)(void *)((char *)s + k->count_offset) = n->n;
-        return 0;
-    }
-    if (k->type == SKEY_F64_LIST) {
-        if (n->kind != YNODE_SEQ)
-            return scenario_error(c, n->source, n->line, n->column, k->path, -ERR_INVALID,
-                                  "%s: expected a list of numbers, got %s", k->path,
-                                  scenario_kind_word(n));
-        if (n->n > k->size)
-            return scenario_error(c, n->source, n->line, n->column, k->path, -ERR_RANGE,
-                                  "%s: at most %zu entries are supported, got %zu", k->path,
-                                  k->size, n->n);
-        double *list = (double *)(void *)base;
-        for (size_t i = 0; i < n->n; i++) {
-            const struct ynode *it = n->items[i];
-            if (it->kind != YNODE_SCALAR || it->quoted ||
-                scenario_parse_f64(it->text, &list[i]) < 0)
-                return scenario_error(c, it->source, it->line, it->column, k->path, -ERR_INVALID,
-                                      "%s[%zu]: expected a number", k->path, i);
-            int rc = scenario_check_range(c, k, it, list[i]);
-            if (rc < 0)
-                return rc;
-        }
-        *(size_t *)(void *)((char *)s + k->count_offset) = n->n;
-        return 0;
-    }
+    if (k->type == SKEY_U64_LIST || k->type == SKEY_F64_LIST)
+        return scenario_convert_list(c, k, n, s);
     if (n->kind != YNODE_SCALAR) {
         const char *want = k->type == SKEY_STRING                        ? "a string"
                            : k->type == SKEY_BOOL                        ? "true or false"
@@ -608,7 +830,8 @@ scenario_convert(struct scenario_ctx *c, const struct skey *k, const struct ynod
         memcpy(base, n->text, len + 1);
         return 0;
     }
-    case SKEY_U64: {
+    case SKEY_U64:
+    case SKEY_UINT: {
         uint64_t v;
         if (n->quoted || scenario_parse_u64(n->text, &v) < 0)
             return scenario_error(c, n->source, n->line, n->column, k->path, -ERR_INVALID,
@@ -617,7 +840,11 @@ scenario_convert(struct scenario_ctx *c, const struct skey *k, const struct ynod
         int rc = scenario_check_range(c, k, n, (double)v);
         if (rc < 0)
             return rc;
-        memcpy(base, &v, sizeof v);
+        unsigned u = (unsigned)v; /* SKEY_UINT ranges stay below UINT_MAX */
+        if (k->type == SKEY_U64)
+            memcpy(base, &v, sizeof v);
+        else
+            memcpy(base, &u, sizeof u);
         return 0;
     }
     case SKEY_F64: {
@@ -629,19 +856,6 @@ scenario_convert(struct scenario_ctx *c, const struct skey *k, const struct ynod
         if (rc < 0)
             return rc;
         memcpy(base, &v, sizeof v);
-        return 0;
-    }
-    case SKEY_UINT: {
-        uint64_t v;
-        if (n->quoted || scenario_parse_u64(n->text, &v) < 0)
-            return scenario_error(c, n->source, n->line, n->column, k->path, -ERR_INVALID,
-                                  "%s: expected a non-negative integer, got '%s'", k->path,
-                                  n->text);
-        int rc = scenario_check_range(c, k, n, (double)v);
-        if (rc < 0)
-            return rc;
-        unsigned u = (unsigned)v;
-        memcpy(base, &u, sizeof u);
         return 0;
     }
     case SKEY_BOOL: {
@@ -750,16 +964,66 @@ scenario_lookup(const struct ynode *root, const char *path, const struct ynode *
     return NULL;
 }
 
-/* Prefilled values for keys whose default is SKEY_KEEP. */
+/* The node at path, or the deepest mapping on the way to it (where an absent key belongs). */
+static const struct ynode *
+scenario_at(const struct ynode *root, const char *path)
+{
+    const struct ynode *deepest;
+    const struct ynode *n = scenario_lookup(root, path, &deepest);
+    return n != NULL ? n : deepest;
+}
+
+static bool
+scenario_given(const struct ynode *root, const char *path)
+{
+    const struct ynode *deepest;
+    return scenario_lookup(root, path, &deepest) != NULL;
+}
+
+/*
+ * True when the scenario names path. A resolved configuration (scenario_to_json()) names
+ * every key, so the "named but does not apply" checks skip it.
+ */
+static bool
+scenario_named(const struct scenario_ctx *c, const struct ynode *root, const char *path)
+{
+    return !c->resolved && scenario_given(root, path);
+}
+
+/* Values of the fields the schema does not cover come from the modules' own defaults. */
 static void
 scenario_prefill(struct scenario *s)
 {
     memset(s, 0, sizeof *s);
     codec_params_default(&s->uplink.codec);
     codec_params_default(&s->downlink.codec);
-    s->data.partition.type = -1; /* resolved by scenario_cross_check() */
+    partition_params_default(&s->data.partition);
+    server_opt_params_default(&s->server);
 }
 
+/* Writes key k's YAML default into s; eb (may be NULL) gets -ERR_NOMEM or a bad default. */
+static int
+scenario_set_default(const struct skey *k, struct scenario *s, struct errbuf *eb)
+{
+    if (k->type == SKEY_STRING && k->def[0] == '\0') {
+        ((char *)s + k->offset)[0] = '\0';
+        return 0;
+    }
+    struct ynode *dn = NULL;
+    int rc = ynode_parse("(default)", k->def, strlen(k->def), &dn, NULL);
+    if (rc == -ERR_NOMEM)
+        return errbuf_set(eb, rc, "out of memory resolving defaults");
+    if (rc < 0) {
+        errbuf_set_key(eb, k->path);
+        return errbuf_set(eb, -ERR_INTERNAL, "bad default for %s", k->path);
+    }
+    struct scenario_ctx dc = { .file = "(default)", .eb = eb };
+    rc = scenario_convert(&dc, k, dn, s);
+    ynode_free(dn);
+    return rc;
+}
+
+/* Converts every key given, and the YAML default of every other (derived ones wait). */
 static int
 scenario_fill(struct scenario_ctx *c, const struct ynode *root, struct scenario *s)
 {
@@ -767,395 +1031,291 @@ scenario_fill(struct scenario_ctx *c, const struct ynode *root, struct scenario 
         const struct skey *k = &scenario_keys[i];
         const struct ynode *deepest = NULL;
         const struct ynode *n = scenario_lookup(root, k->path, &deepest);
-        if (n != NULL) {
-            int rc = scenario_convert(c, k, n, s);
-            if (rc < 0)
-                return rc;
-            continue;
-        }
-        if (k->def == NULL)
-            return scenario_error(c, deepest->source, deepest->line, deepest->column, k->path,
-                                  -ERR_INVALID, "missing required key '%s'", k->path);
-        if (k->def == SKEY_KEEP)
-            continue;
-        if (k->type == SKEY_STRING && k->def[0] == '\0') {
-            ((char *)s + k->offset)[0] = '\0';
-            continue;
-        }
-        struct ynode *dn = NULL;
-        struct errbuf inner;
-        errbuf_clear(&inner);
-        int rc = ynode_parse("(default)", k->def, strlen(k->def), &dn, &inner);
-        if (rc == -ERR_NOMEM)
-            return errbuf_set(c->eb, rc, "out of memory resolving defaults");
-        if (rc < 0) {
-            errbuf_set_key(c->eb, k->path);
-            return errbuf_set(c->eb, -ERR_INTERNAL, "bad default for %s", k->path);
-        }
-        struct scenario_ctx dc = { .file = "(default)", .eb = c->eb };
-        rc = scenario_convert(&dc, k, dn, s);
-        ynode_free(dn);
+        int rc = 0;
+        if (n != NULL)
+            rc = scenario_convert(c, k, n, s);
+        else if (k->def == NULL && k->derive == NULL)
+            rc = scenario_error(c, deepest->source, deepest->line, deepest->column, k->path,
+                                -ERR_INVALID, "missing required key '%s'", k->path);
+        else if (k->def != NULL)
+            rc = scenario_set_default(k, s, c->eb);
         if (rc < 0)
             return rc;
     }
     return 0;
 }
 
-/* Rules that tie keys together; errors point at the key that must change. */
-static int
-scenario_cross_check(struct scenario_ctx *c, const struct ynode *root, struct scenario *s)
+/*
+ * Resolution: the values that follow from other keys. The downlink choice becomes a codec
+ * kind or DoCoFL, absent derived keys get their rule's value (in schema order, so a rule may
+ * read any key above it), and a logistic regression has no hidden layers.
+ */
+static void
+scenario_resolve(const struct ynode *root, struct scenario *s)
 {
-    const struct ynode *deepest;
-    const struct ynode *n;
-#define AT(path) ((n = scenario_lookup(root, path, &deepest)) != NULL ? n : deepest)
-    if (s->train.clients_per_round > s->data.clients) {
-        n = AT("train.clients_per_round");
-        return scenario_error(
-            c, n->source, n->line, n->column, "train.clients_per_round", -ERR_RANGE,
-            "train.clients_per_round = %llu exceeds data.clients = %llu",
-            (unsigned long long)s->train.clients_per_round, (unsigned long long)s->data.clients);
-    }
-    /*
-     * "Named but does not apply" checks catch mistakes in hand-written scenarios; a resolved
-     * configuration (scenario_to_json()) names every key, so it skips them.
-     */
-#define NAMED(path) (!c->resolved && scenario_lookup(root, (path), &deepest) != NULL)
-    if (s->model.type == MODEL_LOGREG && NAMED("model.hidden")) {
-        n = AT("model.hidden");
-        return scenario_node_error(c, n, "model.hidden", -ERR_INVALID,
-                                   "model.hidden applies to model type 'mlp' only");
-    }
-    if (s->model.type == MODEL_MLP && s->model.n_hidden == 0) {
-        n = AT("model.hidden");
-        return scenario_node_error(c, n, "model.hidden", -ERR_INVALID,
-                                   "model.hidden: an mlp needs at least one hidden layer");
+    s->downlink.docofl = s->downlink.choice == SCENARIO_DOCOFL;
+    s->downlink.codec.kind = s->downlink.docofl ? CODEC_NONE : (enum codec_kind)s->downlink.choice;
+    for (size_t i = 0; i < SCENARIO_NKEYS; i++) {
+        const struct skey *k = &scenario_keys[i];
+        if (k->derive != NULL && !scenario_given(root, k->path))
+            k->derive(s);
     }
     if (s->model.type == MODEL_LOGREG)
         s->model.n_hidden = 0;
-    /* downlink.codec: a codec, or DoCoFL (whose corrections are EDEN). */
-    s->downlink.docofl = s->downlink.choice == SCENARIO_DOCOFL;
-    s->downlink.codec.kind = s->downlink.docofl ? CODEC_NONE : (enum codec_kind)s->downlink.choice;
-    if (s->downlink.anchor_codec == 0) {
-        n = AT("downlink.anchor_codec");
-        return scenario_node_error(c, n, "downlink.anchor_codec", -ERR_INVALID,
-                                   "downlink.anchor_codec: expected ecuq or eden");
-    }
-    static const char *const docofl_keys[] = { "downlink.anchor_every", "downlink.anchors",
-                                               "downlink.anchor_codec", "downlink.anchor_bits",
-                                               "downlink.correction_bits" };
-    for (size_t i = 0; i < sizeof docofl_keys / sizeof docofl_keys[0]; i++) {
-        if (!s->downlink.docofl && NAMED(docofl_keys[i])) {
-            n = AT(docofl_keys[i]);
-            return scenario_error(c, n->source, n->line, n->column, docofl_keys[i], -ERR_INVALID,
-                                  "%s applies to downlink codec 'docofl' only", docofl_keys[i]);
-        }
-    }
-    if (s->downlink.docofl && (NAMED("downlink.bits") || NAMED("downlink.scale"))) {
-        n = AT(NAMED("downlink.bits") ? "downlink.bits" : "downlink.scale");
-        return scenario_node_error(c, n, "downlink", -ERR_INVALID,
-                                   "docofl takes anchor_bits and correction_bits, not bits/scale");
-    }
-    if (s->downlink.docofl && s->protocol.type == PROTOCOL_ASYNC) {
-        n = AT("downlink.codec");
-        return scenario_node_error(c, n, "downlink.codec", -ERR_UNSUPPORTED,
-                                   "docofl downlink runs with sync rounds only");
-    }
+}
 
-    /* Codec parameters that the chosen codec does not read are mistakes, not no-ops. */
-    static const struct {
-        const char *key;
-        unsigned kinds; /* bit per enum codec_kind */
-    } codec_keys[] = {
-        { "p", 1u << CODEC_QUICFL },
-        { "shared_bits", 1u << CODEC_QUICFL },
-        { "drive_plus", 1u << CODEC_DRIVE },
-        { "exact_codebook", 1u << CODEC_EDEN | 1u << CODEC_TURBOQUANT_MSE },
-        { "scale", 1u << CODEC_EDEN | 1u << CODEC_DRIVE },
-    };
-    for (int l = 0; l < 2; l++) {
-        const char *link = l == 0 ? "uplink" : "downlink";
-        enum codec_kind kind = l == 0 ? s->uplink.codec.kind : s->downlink.codec.kind;
-        for (size_t i = 0; i < sizeof codec_keys / sizeof codec_keys[0]; i++) {
-            char path[64];
-            snprintf(path, sizeof path, "%s.%s", link, codec_keys[i].key);
-            if (NAMED(path) && !(codec_keys[i].kinds & (1u << kind))) {
-                n = AT(path);
-                return scenario_error(c, n->source, n->line, n->column, path, -ERR_INVALID,
-                                      "%s does not apply to codec '%s'", path,
-                                      codec_kind_name(kind));
-            }
+static int
+scenario_enum_value(const struct skey *k, const struct scenario *s)
+{
+    int v;
+    memcpy(&v, (const char *)s + k->offset, sizeof v);
+    return v;
+}
+
+static bool scenario_key_is_default(const struct skey *k, const struct scenario *s,
+                                    struct scenario *scratch);
+
+/*
+ * The applies-when loop: every row with a condition (struct skey_when) is checked here and
+ * nowhere else. A key named outside its condition is refused at its own location; a key
+ * its condition needs is refused at the condition's key.
+ */
+static int
+scenario_check_applies(struct scenario_ctx *c, const struct ynode *root, const struct scenario *s)
+{
+    struct scenario *scratch = NULL;
+    int rc = 0;
+    for (size_t i = 0; i < SCENARIO_NKEYS && rc == 0; i++) {
+        const struct skey *k = &scenario_keys[i];
+        const struct skey_when *w = k->when;
+        if (w == NULL)
+            continue;
+        const struct skey *ck = scenario_find_key(w->key);
+        int v = scenario_enum_value(ck, s);
+        uint32_t bit = v >= 0 && v < 32 ? UINT32_C(1) << v : 0;
+        bool applies = (w->values & bit) != 0, needed = (w->needs & bit) != 0;
+        bool named = scenario_named(c, root, k->path);
+        if ((applies && !needed) || (!applies && !named))
+            continue;
+        if (scratch == NULL && (scratch = mem_alloc(sizeof *scratch)) == NULL) {
+            rc = -ERR_NOMEM;
+            break;
+        }
+        bool is_default = scenario_key_is_default(k, s, scratch);
+        const char *value = skey_choice_name(ck->choices, v);
+        if (needed && is_default) {
+            const struct ynode *n = scenario_at(root, ck->path);
+            rc = scenario_error(c, n->source, n->line, n->column, k->path, -ERR_INVALID,
+                                "%s is required with %s: %s", k->path, ck->path, value);
+        } else if (!applies && !(w->default_ok && is_default)) {
+            char cond[512];
+            scenario_when_text(w, cond, sizeof cond);
+            const struct ynode *n = scenario_at(root, k->path);
+            rc = scenario_error(c, n->source, n->line, n->column, k->path, -ERR_INVALID,
+                                "%s applies only with %s (%s is '%s')", k->path, cond, ck->path,
+                                value);
         }
     }
-    if (s->aggregation.secure != SECURE_NONE) {
-        const char *bad = NULL;
-        if (s->protocol.type == PROTOCOL_ASYNC)
-            bad = "protocol.type";
-        else if (s->protocol.over_selection != 1.0)
-            bad = "protocol.over_selection";
-        else if (s->protocol.deadline_s > 0 || s->protocol.deadline_quantile > 0)
-            bad = "protocol.deadline";
-        if (bad != NULL) {
-            n = AT(bad);
-            return scenario_node_error(c, n, bad, -ERR_UNSUPPORTED,
-                                       "secure aggregation runs sync rounds without "
-                                       "over-selection or deadline (the protocol closes each "
-                                       "phase when every live client has answered)");
-        }
-        if (s->train.clients_per_round < 3) {
-            n = AT("train.clients_per_round");
-            return scenario_node_error(c, n, "train.clients_per_round", -ERR_RANGE,
-                                       "secure aggregation needs at least 3 clients per round");
-        }
-        if (s->uplink.codec.kind == CODEC_THC &&
-            (s->uplink.codec.rotation != CODEC_ROTATION_SHARED || s->uplink.error_feedback)) {
-            n = AT("uplink.codec");
-            return scenario_node_error(
-                c, n, "uplink.rotation", -ERR_INVALID,
-                "THC under secure aggregation sums integers of one shared rotation: set "
-                "uplink.rotation: shared (and no error feedback)");
-        }
-        if (s->aggregation.threshold > s->train.clients_per_round) {
-            n = AT("aggregation.threshold");
-            return scenario_node_error(c, n, "aggregation.threshold", -ERR_RANGE,
-                                       "aggregation.threshold exceeds train.clients_per_round");
-        }
-    } else {
-        /* A setting that differs from its default is a mistake without secure aggregation;
-         * the default itself is harmless (a sweep may name it for every combination). */
-        const bool changed[] = {
-            s->aggregation.threat != SECURE_CURIOUS,
-            s->aggregation.masks != SECURE_MASKS_FULL,
-            s->aggregation.dropout_rate != 0.05,
-            s->aggregation.corruption_rate != 0.05,
-            s->aggregation.threshold != 0,
-            s->aggregation.fixed_point_bits != 16,
-            s->aggregation.clip != 1.0,
-        };
-        static const char *const secure_keys[] = {
-            "aggregation.threat",       "aggregation.masks",
-            "aggregation.dropout_rate", "aggregation.corruption_rate",
-            "aggregation.threshold",    "aggregation.fixed_point_bits",
-            "aggregation.clip",
-        };
-        for (size_t i = 0; i < sizeof secure_keys / sizeof secure_keys[0]; i++) {
-            if (changed[i] && NAMED(secure_keys[i])) {
-                n = AT(secure_keys[i]);
-                return scenario_error(c, n->source, n->line, n->column, secure_keys[i],
-                                      -ERR_INVALID, "%s applies to secure aggregation only",
-                                      secure_keys[i]);
-            }
-        }
-    }
+    mem_free(scratch);
+    return rc;
+}
+
+static int
+scenario_fail(struct scenario_ctx *c, const struct ynode *root, const char *at, const char *key,
+              int code, const char *what)
+{
+    return scenario_node_error(c, scenario_at(root, at), key, code, what);
+}
+
+/* Model shape, links and codecs. */
+static int
+scenario_check_links(struct scenario_ctx *c, const struct ynode *root, const struct scenario *s)
+{
+    if (s->model.type == MODEL_MLP && s->model.n_hidden == 0)
+        return scenario_fail(c, root, "model.hidden", "model.hidden", -ERR_INVALID,
+                             "model.hidden: an mlp needs at least one hidden layer");
+    if (s->downlink.anchor_codec == 0)
+        return scenario_fail(c, root, "downlink.anchor_codec", "downlink.anchor_codec",
+                             -ERR_INVALID, "downlink.anchor_codec: expected ecuq or eden");
+    if (s->downlink.docofl && s->protocol.type == PROTOCOL_ASYNC)
+        return scenario_fail(c, root, "downlink.codec", "downlink.codec", -ERR_UNSUPPORTED,
+                             "docofl downlink runs with sync rounds only");
     for (int l = 0; l < 2; l++) {
         const struct link_config *lc = l == 0 ? &s->uplink : &s->downlink;
         const char *path = l == 0 ? "uplink.bits" : "downlink.bits";
-        if (lc->codec.kind == CODEC_NONE && !lc->docofl && NAMED(path) && lc->codec.bits != 32.0) {
-            n = AT(path);
-            return scenario_node_error(c, n, path, -ERR_INVALID,
-                                       "codec 'none' sends float32: bits must be 32");
-        }
+        if (lc->codec.kind == CODEC_NONE && !lc->docofl && scenario_named(c, root, path) &&
+            lc->codec.bits != 32.0)
+            return scenario_fail(c, root, path, path, -ERR_INVALID,
+                                 "codec 'none' sends float32: bits must be 32");
     }
-    if (s->uplink.error_feedback && s->uplink.codec.kind == CODEC_NONE) {
-        n = AT("uplink.error_feedback");
-        return scenario_node_error(c, n, "uplink.error_feedback", -ERR_INVALID,
-                                   "error feedback needs a lossy uplink codec");
-    }
+    if (s->uplink.error_feedback && s->uplink.codec.kind == CODEC_NONE)
+        return scenario_fail(c, root, "uplink.error_feedback", "uplink.error_feedback",
+                             -ERR_INVALID, "error feedback needs a lossy uplink codec");
+    return 0;
+}
 
-    /* A codec named without bits gets its own default (32 would not fit most codecs). */
-    if (scenario_lookup(root, "uplink.bits", &deepest) == NULL)
-        s->uplink.codec.bits = codec_kind_default_bits(s->uplink.codec.kind);
-    if (scenario_lookup(root, "downlink.bits", &deepest) == NULL)
-        s->downlink.codec.bits = codec_kind_default_bits(s->downlink.codec.kind);
+/* Secure aggregation's demands on the round protocol and the uplink. */
+static int
+scenario_check_secure(struct scenario_ctx *c, const struct ynode *root, const struct scenario *s)
+{
+    if (s->aggregation.secure == SECURE_NONE)
+        return 0;
+    const char *bad = NULL;
+    if (s->protocol.type == PROTOCOL_ASYNC)
+        bad = "protocol.type";
+    else if (s->protocol.over_selection != 1.0)
+        bad = "protocol.over_selection";
+    else if (s->protocol.deadline_s > 0 || s->protocol.deadline_quantile > 0)
+        bad = "protocol.deadline";
+    if (bad != NULL)
+        return scenario_fail(c, root, bad, bad, -ERR_UNSUPPORTED,
+                             "secure aggregation runs sync rounds without over-selection or "
+                             "deadline (the protocol closes each phase when every live client "
+                             "has answered)");
+    if (s->train.clients_per_round < 3)
+        return scenario_fail(c, root, "train.clients_per_round", "train.clients_per_round",
+                             -ERR_RANGE, "secure aggregation needs at least 3 clients per round");
+    if (s->uplink.codec.kind == CODEC_THC &&
+        (s->uplink.codec.rotation != CODEC_ROTATION_SHARED || s->uplink.error_feedback))
+        return scenario_fail(c, root, "uplink.codec", "uplink.rotation", -ERR_INVALID,
+                             "THC under secure aggregation sums integers of one shared rotation: "
+                             "set uplink.rotation: shared (and no error feedback)");
+    if (s->aggregation.threshold > s->train.clients_per_round)
+        return scenario_fail(c, root, "aggregation.threshold", "aggregation.threshold", -ERR_RANGE,
+                             "aggregation.threshold exceeds train.clients_per_round");
+    return 0;
+}
 
-    /* Keys that only some datasets read: naming one for another dataset is a mistake. */
-    enum {
-        D_SYN = 1 << DATA_SYNTHETIC,
-        D_IID = 1 << DATA_SYNTHETIC_IID,
-        D_FM = 1 << DATA_FASHION_MNIST,
-        D_CSV = 1 << DATA_CSV,
-        D_IDX = 1 << DATA_IDX,
-        D_LEAF = 1 << DATA_LEAF_SYNTHETIC,
-    };
-    static const struct {
-        const char *path;
-        unsigned datasets; /* where the key applies */
-        unsigned required; /* where it must be given */
-    } data_keys[] = {
-        { "data.alpha", D_SYN, 0 },
-        { "data.beta", D_SYN, 0 },
-        { "data.dim", D_SYN | D_IID | D_LEAF, 0 },
-        { "data.train_fraction", D_SYN | D_IID | D_LEAF, 0 },
-        { "data.path", D_FM | D_CSV | D_IDX, D_CSV | D_IDX },
-        { "data.labels_path", D_IDX, D_IDX },
-        { "data.test_path", D_CSV | D_IDX, 0 },
-        { "data.test_labels_path", D_IDX, 0 },
-        { "data.test_fraction", D_CSV | D_IDX, 0 },
-    };
-    unsigned ds = 1u << s->data.dataset;
-    const char *ds_name = data_source_kind_name((enum data_kind)s->data.dataset);
-    for (size_t i = 0; i < sizeof data_keys / sizeof data_keys[0]; i++) {
-        bool given = scenario_lookup(root, data_keys[i].path, &deepest) != NULL;
-        if (NAMED(data_keys[i].path) && !(data_keys[i].datasets & ds)) {
-            n = AT(data_keys[i].path);
-            return scenario_error(c, n->source, n->line, n->column, data_keys[i].path, -ERR_INVALID,
-                                  "%s does not apply to dataset '%s'", data_keys[i].path, ds_name);
-        }
-        if (!given && (data_keys[i].required & ds)) {
-            n = AT(data_keys[i].path);
-            return scenario_error(c, n->source, n->line, n->column, data_keys[i].path, -ERR_INVALID,
-                                  "dataset '%s' needs %s", ds_name, data_keys[i].path);
-        }
-    }
+/* The dataset, its partition and its classes. */
+static int
+scenario_check_data(struct scenario_ctx *c, const struct ynode *root, const struct scenario *s)
+{
     if (s->data.dataset == DATA_IDX && s->data.test_path[0] != '\0' &&
-        s->data.test_labels_path[0] == '\0') {
-        n = AT("data.test_path");
-        return scenario_node_error(c, n, "data.test_labels_path", -ERR_INVALID,
-                                   "an idx test_path needs its test_labels_path");
-    }
-    bool generator = (ds & (D_SYN | D_IID | D_LEAF)) != 0;
-    if (s->data.partition.type < 0)
-        s->data.partition.type = generator ? PARTITION_NATURAL : PARTITION_IID;
-    if (generator != (s->data.partition.type == PARTITION_NATURAL)) {
-        n = AT("data.partition.type");
+        s->data.test_labels_path[0] == '\0')
+        return scenario_fail(c, root, "data.test_path", "data.test_labels_path", -ERR_INVALID,
+                             "an idx test_path needs its test_labels_path");
+    bool generator = s->data.dataset == DATA_SYNTHETIC || s->data.dataset == DATA_SYNTHETIC_IID ||
+                     s->data.dataset == DATA_LEAF_SYNTHETIC;
+    if (generator != (s->data.partition.kind == PARTITION_NATURAL)) {
+        const struct ynode *n = scenario_at(root, "data.partition.type");
         return scenario_error(c, n->source, n->line, n->column, "data.partition.type", -ERR_INVALID,
-                              "dataset '%s' takes %s partition", ds_name,
+                              "dataset '%s' takes %s partition",
+                              data_source_kind_name((enum data_kind)s->data.dataset),
                               generator ? "only the 'natural'"
-                                        : "an iid, dirichlet, shards or "
-                                          "labels");
+                                        : "an iid, dirichlet, shards or labels");
     }
-    static const struct {
-        const char *path;
-        int type;  /* the partition it belongs to */
-        int type2; /* or this one (-1: none) */
-    } part_keys[] = {
-        { "data.partition.alpha", PARTITION_DIRICHLET, -1 },
-        { "data.partition.min_size", PARTITION_DIRICHLET, -1 },
-        { "data.partition.per_client", PARTITION_SHARDS, PARTITION_LABELS },
-        { "data.partition.size_sigma", PARTITION_IID, -1 },
-    };
-    for (size_t i = 0; i < sizeof part_keys / sizeof part_keys[0]; i++) {
-        if (NAMED(part_keys[i].path) && s->data.partition.type != part_keys[i].type &&
-            s->data.partition.type != part_keys[i].type2) {
-            n = AT(part_keys[i].path);
-            return scenario_error(c, n->source, n->line, n->column, part_keys[i].path, -ERR_INVALID,
-                                  "%s does not apply to a '%s' partition", part_keys[i].path,
-                                  partition_kind_name((enum partition_kind)s->data.partition.type));
-        }
-    }
-    size_t features, classes;
-    if (s->data.classes == 1) {
-        n = AT("data.classes");
-        return scenario_node_error(c, n, "data.classes", -ERR_RANGE,
-                                   "data.classes: at least two classes (0: the dataset's own)");
-    }
-    if (s->data.dataset == DATA_FASHION_MNIST && s->data.classes != 0 && s->data.classes != 10) {
-        n = AT("data.classes");
-        return scenario_node_error(c, n, "data.classes", -ERR_RANGE,
-                                   "Fashion-MNIST has 10 classes");
-    }
+    if (s->data.classes == 1)
+        return scenario_fail(c, root, "data.classes", "data.classes", -ERR_RANGE,
+                             "data.classes: at least two classes (0: the dataset's own)");
+    if (s->data.dataset == DATA_FASHION_MNIST && s->data.classes != 0 &&
+        s->data.classes != FASHION_MNIST_CLASSES)
+        return scenario_fail(c, root, "data.classes", "data.classes", -ERR_RANGE,
+                             "Fashion-MNIST has 10 classes");
+    return 0;
+}
 
+/* The modules' own checks: server optimizer, and model and codec sizes when known. */
+static int
+scenario_check_modules(struct scenario_ctx *c, const struct ynode *root, const struct scenario *s)
+{
     struct errbuf inner;
     errbuf_clear(&inner);
-    struct server_opt_params sp;
-    scenario_server_opt_params(s, &sp);
-    if (server_opt_params_check(&sp, &inner) < 0) {
-        n = AT(inner.key[0] != '\0' ? inner.key : "server");
-        return scenario_node_error(c, n, inner.key, inner.code, inner.msg);
+    if (server_opt_params_check(&s->server, &inner) < 0)
+        return scenario_fail(c, root, inner.key[0] != '\0' ? inner.key : "server", inner.key,
+                             inner.code, inner.msg);
+    size_t features, classes;
+    if (!scenario_data_shape(s, &features, &classes))
+        return 0;
+    struct model_spec spec;
+    scenario_model_spec(s, features, classes, &spec);
+    if (model_spec_check(&spec, &inner) < 0)
+        return scenario_fail(c, root, "model", "model", inner.code, inner.msg);
+    size_t dim = model_param_count(&spec);
+    static const char *const links[] = { "uplink", "downlink" };
+    for (int l = 0; l < 2; l++) {
+        const struct link_config *lc = l == 0 ? &s->uplink : &s->downlink;
+        errbuf_clear(&inner);
+        if (codec_params_check(&lc->codec, dim, &inner) < 0) {
+            char path[32];
+            snprintf(path, sizeof path, "%s.codec", links[l]);
+            const struct ynode *n = scenario_at(root, path);
+            return scenario_error(c, n->source, n->line, n->column, path, inner.code, "%s: %s",
+                                  links[l], inner.msg);
+        }
     }
+    return 0;
+}
 
-    /* Model and codec sizes, when the data's shape is known before loading it. */
-    if (scenario_data_shape(s, &features, &classes)) {
-        struct model_spec spec;
-        scenario_model_spec(s, features, classes, &spec);
-        if (model_spec_check(&spec, &inner) < 0) {
-            n = AT("model");
-            return scenario_node_error(c, n, "model", inner.code, inner.msg);
-        }
-        size_t dim = model_param_count(&spec);
-        static const char *const links[] = { "uplink", "downlink" };
-        for (int l = 0; l < 2; l++) {
-            const struct link_config *lc = l == 0 ? &s->uplink : &s->downlink;
-            errbuf_clear(&inner);
-            if (codec_params_check(&lc->codec, dim, &inner) < 0) {
-                char path[32];
-                snprintf(path, sizeof path, "%s.codec", links[l]);
-                n = AT(path);
-                return scenario_error(c, n->source, n->line, n->column, path, inner.code, "%s: %s",
-                                      links[l], inner.msg);
-            }
-        }
-    }
-    static const struct {
-        const char *dist_path, *trace_path;
-        size_t trace_off;
-        size_t dist_off;
-        int trace_value;
-    } traces[] = {
-        { "population.compute.distribution", "population.compute.trace",
-          OFF(population.compute_trace), OFF(population.compute), POPULATION_TRACE },
-        { "population.network.distribution", "population.network.trace",
-          OFF(population.network_trace), OFF(population.network), SCENARIO_NETWORK_TRACE },
-        { "population.availability.type", "population.availability.trace",
-          OFF(population.availability_trace), OFF(population.availability),
-          POPULATION_AVAILABILITY_TRACE },
-    };
-    for (size_t i = 0; i < sizeof traces / sizeof traces[0]; i++) {
-        int v;
-        memcpy(&v, (const char *)s + traces[i].dist_off, sizeof v);
-        const char *path = (const char *)s + traces[i].trace_off;
-        if (v == traces[i].trace_value && path[0] == '\0') {
-            n = AT(traces[i].dist_path);
-            return scenario_node_error(c, n, traces[i].trace_path, -ERR_INVALID,
-                                       "a trace needs its file: set the 'trace' key");
-        }
-        if (v != traces[i].trace_value && path[0] != '\0') {
-            n = AT(traces[i].trace_path);
-            return scenario_node_error(c, n, traces[i].trace_path, -ERR_INVALID,
-                                       "a trace file is given but the distribution is not 'trace'");
-        }
-    }
+/* Compute tiers, deadlines and the number of clients each protocol asks for. */
+static int
+scenario_check_protocol(struct scenario_ctx *c, const struct ynode *root, const struct scenario *s)
+{
     if (s->population.compute == POPULATION_TIERS &&
-        s->population.n_tier_shares != s->population.n_tier_seconds) {
-        n = AT("population.compute.tier_seconds_per_sample");
-        return scenario_node_error(c, n, "population.compute.tier_seconds_per_sample", -ERR_INVALID,
-                                   "tier_shares and tier_seconds_per_sample differ in length");
-    }
-    if (s->population.compute == POPULATION_TIERS && s->population.n_tier_shares == 0) {
-        n = AT("population.compute.tier_shares");
-        return scenario_node_error(c, n, "population.compute.tier_shares", -ERR_INVALID,
-                                   "tiers need at least one tier");
-    }
-    if (s->protocol.deadline_s > 0 && s->protocol.deadline_quantile > 0) {
-        n = AT("protocol.deadline.quantile");
-        return scenario_node_error(c, n, "protocol.deadline", -ERR_INVALID,
-                                   "give the deadline in seconds or as a quantile, not both");
-    }
+        s->population.n_tier_shares != s->population.n_tier_seconds)
+        return scenario_fail(c, root, "population.compute.tier_seconds_per_sample",
+                             "population.compute.tier_seconds_per_sample", -ERR_INVALID,
+                             "tier_shares and tier_seconds_per_sample differ in length");
+    if (s->population.compute == POPULATION_TIERS && s->population.n_tier_shares == 0)
+        return scenario_fail(c, root, "population.compute.tier_shares",
+                             "population.compute.tier_shares", -ERR_INVALID,
+                             "tiers need at least one tier");
+    if (s->protocol.deadline_s > 0 && s->protocol.deadline_quantile > 0)
+        return scenario_fail(c, root, "protocol.deadline.quantile", "protocol.deadline",
+                             -ERR_INVALID,
+                             "give the deadline in seconds or as a quantile, not both");
+    const struct ynode *n;
     if (s->protocol.type == PROTOCOL_SYNC) {
         double selected = ceil(s->protocol.over_selection * (double)s->train.clients_per_round);
         if (selected > (double)s->data.clients) {
-            n = AT("protocol.over_selection");
+            n = scenario_at(root, "protocol.over_selection");
             return scenario_error(c, n->source, n->line, n->column, "protocol.over_selection",
                                   -ERR_RANGE,
                                   "over-selection asks for %.0f clients of %llu per round",
                                   selected, (unsigned long long)s->data.clients);
         }
         if (s->protocol.min_clients > s->train.clients_per_round) {
-            n = AT("protocol.min_clients");
+            n = scenario_at(root, "protocol.min_clients");
             return scenario_error(c, n->source, n->line, n->column, "protocol.min_clients",
                                   -ERR_RANGE,
                                   "protocol.min_clients = %llu exceeds train.clients_per_round",
                                   (unsigned long long)s->protocol.min_clients);
         }
     } else if (s->protocol.concurrency > s->data.clients) {
-        n = AT("protocol.concurrency");
+        n = scenario_at(root, "protocol.concurrency");
         return scenario_error(c, n->source, n->line, n->column, "protocol.concurrency", -ERR_RANGE,
                               "protocol.concurrency = %llu exceeds data.clients = %llu",
                               (unsigned long long)s->protocol.concurrency,
                               (unsigned long long)s->data.clients);
     }
-#undef NAMED
-#undef AT
     return 0;
+}
+
+/*
+ * Validation of a resolved scenario: the rules that tie keys together, each error pointing
+ * at the key that must change. Nothing here writes to s.
+ */
+static int
+scenario_check(struct scenario_ctx *c, const struct ynode *root, const struct scenario *s)
+{
+    if (s->train.clients_per_round > s->data.clients) {
+        const struct ynode *n = scenario_at(root, "train.clients_per_round");
+        return scenario_error(
+            c, n->source, n->line, n->column, "train.clients_per_round", -ERR_RANGE,
+            "train.clients_per_round = %llu exceeds data.clients = %llu",
+            (unsigned long long)s->train.clients_per_round, (unsigned long long)s->data.clients);
+    }
+    int rc = scenario_check_applies(c, root, s);
+    if (rc == 0)
+        rc = scenario_check_links(c, root, s);
+    if (rc == 0)
+        rc = scenario_check_secure(c, root, s);
+    if (rc == 0)
+        rc = scenario_check_data(c, root, s);
+    if (rc == 0)
+        rc = scenario_check_modules(c, root, s);
+    if (rc == 0)
+        rc = scenario_check_protocol(c, root, s);
+    return rc;
 }
 
 /* --set overrides */
@@ -1292,8 +1452,10 @@ scenario_load_ctx(struct scenario_ctx *cp, struct scenario *out, const char *tex
         rc = scenario_check_tree(&c, root, "");
     if (rc == 0)
         rc = scenario_fill(&c, root, &s);
-    if (rc == 0)
-        rc = scenario_cross_check(&c, root, &s);
+    if (rc == 0) {
+        scenario_resolve(root, &s);
+        rc = scenario_check(&c, root, &s);
+    }
     if (rc < 0)
         goto out;
     snprintf(s.source_name, sizeof s.source_name, "%s", name);
@@ -1312,6 +1474,9 @@ out:
     return rc;
 }
 
+/* Largest scenario file read (a scenario is a few KiB; this only stops runaway input). */
+#define SCENARIO_FILE_MAX ((size_t)64 << 20)
+
 int
 scenario_read_file(const char *path, char **text, size_t *len_out, struct errbuf *eb)
 {
@@ -1322,42 +1487,28 @@ scenario_read_file(const char *path, char **text, size_t *len_out, struct errbuf
         errbuf_set_location(eb, path, 0, 0);
         return errbuf_set(eb, -ERR_IO, "cannot open scenario: %s", strerror(errno));
     }
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
+    struct strbuf sb;
+    strbuf_init(&sb, SCENARIO_FILE_MAX);
+    char chunk[8192];
+    size_t got;
     int rc = 0;
-    for (;;) {
-        if (cap - len < 4096) {
-            size_t ncap = cap == 0 ? 8192 : cap * 2;
-            if (ncap > (size_t)64 << 20) {
-                errbuf_set_location(eb, path, 0, 0);
-                rc = errbuf_set(eb, -ERR_RANGE, "scenario file is larger than 64 MiB");
-                goto out;
-            }
-            char *t = mem_realloc(buf, ncap);
-            if (t == NULL) {
-                rc = errbuf_set(eb, -ERR_NOMEM, "out of memory reading '%s'", path);
-                goto out;
-            }
-            buf = t;
-            cap = ncap;
-        }
-        size_t got = fread(buf + len, 1, cap - len - 1, f);
-        len += got;
-        if (got == 0)
-            break;
-    }
-    if (ferror(f)) {
+    while (rc == 0 && (got = fread(chunk, 1, sizeof chunk, f)) > 0)
+        rc = strbuf_append(&sb, chunk, got, NULL);
+    if (rc == -ERR_RANGE) {
+        errbuf_set_location(eb, path, 0, 0);
+        rc = errbuf_set(eb, rc, "scenario file is larger than 64 MiB");
+    } else if (rc < 0) {
+        rc = errbuf_set(eb, rc, "out of memory reading '%s'", path);
+    } else if (ferror(f)) {
         errbuf_set_location(eb, path, 0, 0);
         rc = errbuf_set(eb, -ERR_IO, "cannot read scenario: %s", strerror(errno));
-        goto out;
+    } else {
+        *text = strbuf_detach(&sb, len_out);
+        if (*text == NULL)
+            rc = errbuf_set(eb, -ERR_NOMEM, "out of memory reading '%s'", path);
     }
-    buf[len] = '\0';
-    *text = buf;
-    *len_out = len;
-    buf = NULL;
-out:
+    strbuf_release(&sb);
     fclose(f);
-    mem_free(buf);
     return rc;
 }
 
@@ -1387,19 +1538,22 @@ scenario_release(struct scenario *s)
 bool
 scenario_data_shape(const struct scenario *s, size_t *features, size_t *classes)
 {
+    /* The generators' own class counts (synthetic 10, leaf_synthetic 5) when classes is 0. */
+    struct data_params d;
+    data_source_params_default(&d);
     switch (s->data.dataset) {
     case DATA_SYNTHETIC:
     case DATA_SYNTHETIC_IID:
         *features = (size_t)s->data.dim;
-        *classes = s->data.classes != 0 ? (size_t)s->data.classes : 10;
+        *classes = s->data.classes != 0 ? (size_t)s->data.classes : d.synthetic.classes;
         return true;
     case DATA_LEAF_SYNTHETIC:
         *features = (size_t)s->data.dim;
-        *classes = s->data.classes != 0 ? (size_t)s->data.classes : 5;
+        *classes = s->data.classes != 0 ? (size_t)s->data.classes : d.leaf.classes;
         return true;
     case DATA_FASHION_MNIST:
-        *features = 784;
-        *classes = 10;
+        *features = FASHION_MNIST_FEATURES;
+        *classes = FASHION_MNIST_CLASSES;
         return true;
     default:
         *features = 0;
@@ -1411,13 +1565,7 @@ scenario_data_shape(const struct scenario *s, size_t *features, size_t *classes)
 void
 scenario_server_opt_params(const struct scenario *s, struct server_opt_params *p)
 {
-    server_opt_params_default(p);
-    p->kind = (enum server_opt_kind)s->server.optimizer;
-    p->lr = s->server.lr;
-    p->beta1 = s->server.beta1;
-    p->beta2 = s->server.beta2;
-    p->tau = s->server.tau;
-    p->momentum = s->server.momentum;
+    *p = s->server;
 }
 
 void
@@ -1435,17 +1583,14 @@ scenario_data_params(const struct scenario *s, struct data_params *p)
     p->synthetic.alpha = s->data.alpha;
     p->synthetic.beta = s->data.beta;
     p->synthetic.dim = (size_t)s->data.dim;
-    p->synthetic.classes = s->data.classes != 0 ? (size_t)s->data.classes : 10;
+    if (s->data.classes != 0)
+        p->synthetic.classes = (size_t)s->data.classes;
     p->synthetic.train_fraction = s->data.train_fraction;
     p->leaf.dim = (size_t)s->data.dim;
     if (s->data.classes != 0)
         p->leaf.classes = (size_t)s->data.classes;
     p->leaf.train_fraction = s->data.train_fraction;
-    p->partition.kind = (enum partition_kind)s->data.partition.type;
-    p->partition.alpha = s->data.partition.alpha;
-    p->partition.min_size = (size_t)s->data.partition.min_size;
-    p->partition.per_client = (size_t)s->data.partition.per_client;
-    p->partition.size_sigma = s->data.partition.size_sigma;
+    p->partition = s->data.partition;
 }
 
 void
@@ -1463,11 +1608,30 @@ scenario_model_spec(const struct scenario *s, size_t features, size_t classes,
 
 /* JSON output */
 
+/* Longest resolved configuration or identity text (a few KiB in practice). */
+#define SCENARIO_JSON_MAX ((size_t)1 << 20)
+
+/* Text under construction; the first failed append (cap or memory) sticks in failed. */
 struct scenario_json {
-    char *buf;
-    size_t len, cap;
-    bool oom;
+    struct strbuf sb;
+    bool failed;
 };
+
+static void
+scenario_json_init(struct scenario_json *j)
+{
+    strbuf_init(&j->sb, SCENARIO_JSON_MAX);
+    j->failed = false;
+}
+
+/* The text, or NULL (and nothing to free) if an append failed. */
+static char *
+scenario_json_finish(struct scenario_json *j)
+{
+    char *out = j->failed ? NULL : strbuf_detach(&j->sb, NULL);
+    strbuf_release(&j->sb);
+    return out;
+}
 
 static void scenario_json_put(struct scenario_json *j, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -1475,30 +1639,12 @@ static void scenario_json_put(struct scenario_json *j, const char *fmt, ...)
 static void
 scenario_json_put(struct scenario_json *j, const char *fmt, ...)
 {
-    if (j->oom)
+    if (j->failed)
         return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int w = vsnprintf(j->buf + j->len, j->cap - j->len, fmt, ap);
-        va_end(ap);
-        if (w < 0) {
-            j->oom = true;
-            return;
-        }
-        if ((size_t)w < j->cap - j->len) {
-            j->len += (size_t)w;
-            return;
-        }
-        size_t ncap = j->cap * 2 + (size_t)w;
-        char *b = mem_realloc(j->buf, ncap);
-        if (b == NULL) {
-            j->oom = true;
-            return;
-        }
-        j->buf = b;
-        j->cap = ncap;
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    j->failed = strbuf_vappendf(&j->sb, NULL, fmt, ap) < 0;
+    va_end(ap);
 }
 
 static void
@@ -1605,11 +1751,8 @@ scenario_json_value(struct scenario_json *j, const struct skey *k, const struct 
 char *
 scenario_to_json(const struct scenario *s)
 {
-    struct scenario_json j = { .cap = 4096 };
-    j.buf = mem_alloc(j.cap);
-    if (j.buf == NULL)
-        return NULL;
-    j.buf[0] = '\0';
+    struct scenario_json j;
+    scenario_json_init(&j);
     scenario_json_put(&j, "{");
     const char *prev = "";
     size_t open = 0; /* sections currently open */
@@ -1654,11 +1797,32 @@ scenario_to_json(const struct scenario *s)
         open--;
     }
     scenario_json_put(&j, "}");
-    if (j.oom) {
-        mem_free(j.buf);
-        return NULL;
+    return scenario_json_finish(&j);
+}
+
+/*
+ * True when key k of s holds its YAML default, compared as rendered by scenario_to_json()
+ * (keys without a YAML default never do). scratch receives the converted default. False
+ * when out of memory.
+ */
+static bool
+scenario_key_is_default(const struct skey *k, const struct scenario *s, struct scenario *scratch)
+{
+    if (k->def == NULL)
+        return false;
+    struct scenario_json v, d;
+    scenario_json_init(&v);
+    scenario_json_init(&d);
+    scenario_json_value(&v, k, s);
+    scenario_prefill(scratch);
+    bool same = false;
+    if (scenario_set_default(k, scratch, NULL) == 0) {
+        scenario_json_value(&d, k, scratch);
+        same = !v.failed && !d.failed && strcmp(strbuf_str(&d.sb), strbuf_str(&v.sb)) == 0;
     }
-    return j.buf;
+    strbuf_release(&d.sb);
+    strbuf_release(&v.sb);
+    return same;
 }
 
 /*
@@ -1671,62 +1835,24 @@ scenario_identity(const struct scenario *s)
 {
     static const char *const excluded[] = { "output.db", "output.checkpoint_every",
                                             "output.client_events" };
-    struct scenario_json j = { .cap = 1024 };
-    j.buf = mem_alloc(j.cap);
-    if (j.buf == NULL)
-        return NULL;
-    j.buf[0] = '\0';
+    struct scenario_json j, v;
+    scenario_json_init(&j);
     struct scenario *def = mem_alloc(sizeof *def);
-    if (def == NULL) {
-        mem_free(j.buf);
-        return NULL;
-    }
-    for (size_t i = 0; i < SCENARIO_NKEYS && !j.oom; i++) {
+    j.failed = def == NULL;
+    for (size_t i = 0; i < SCENARIO_NKEYS && !j.failed; i++) {
         const struct skey *k = &scenario_keys[i];
         bool skip = false;
         for (size_t e = 0; e < sizeof excluded / sizeof excluded[0]; e++)
             skip |= strcmp(k->path, excluded[e]) == 0;
-        if (skip)
+        if (skip || scenario_key_is_default(k, s, def))
             continue;
-        struct scenario_json v = { .cap = 256 };
-        v.buf = mem_alloc(v.cap);
-        if (v.buf == NULL) {
-            j.oom = true;
-            break;
-        }
-        v.buf[0] = '\0';
+        scenario_json_init(&v);
         scenario_json_value(&v, k, s);
-        bool is_default = false;
-        if (k->def != NULL && k->def != SKEY_KEEP) {
-            /* Render the default through the same conversion and compare the texts. */
-            scenario_prefill(def);
-            struct ynode *dn = NULL;
-            struct scenario_ctx dc = { .file = "(default)", .eb = NULL };
-            if (k->type == SKEY_STRING && k->def[0] == '\0') {
-                is_default = strcmp(v.buf, "\"\"") == 0;
-            } else if (ynode_parse("(default)", k->def, strlen(k->def), &dn, NULL) == 0 &&
-                       scenario_convert(&dc, k, dn, def) == 0) {
-                struct scenario_json d = { .cap = 256 };
-                d.buf = mem_alloc(d.cap);
-                if (d.buf != NULL) {
-                    d.buf[0] = '\0';
-                    scenario_json_value(&d, k, def);
-                    is_default = !d.oom && strcmp(d.buf, v.buf) == 0;
-                    mem_free(d.buf);
-                }
-            }
-            ynode_free(dn);
-        }
-        if (!is_default)
-            scenario_json_put(&j, "%s=%s\n", k->path, v.oom ? "?" : v.buf);
-        mem_free(v.buf);
+        scenario_json_put(&j, "%s=%s\n", k->path, v.failed ? "?" : strbuf_str(&v.sb));
+        strbuf_release(&v.sb);
     }
     mem_free(def);
-    if (j.oom) {
-        mem_free(j.buf);
-        return NULL;
-    }
-    return j.buf;
+    return scenario_json_finish(&j);
 }
 
 /* Schema access */
@@ -1754,8 +1880,18 @@ scenario_schema_key(size_t i, const char **path, const char **type, const char *
     const struct skey *k = &scenario_keys[i];
     *path = k->path;
     *type = type_names[k->type];
-    *def = k->def == SKEY_KEEP ? "(codec default)" : k->def;
+    *def = k->def != NULL ? k->def : k->derived;
     *help = k->help;
+}
+
+void
+scenario_schema_when(size_t i, char *out, size_t out_len)
+{
+    const struct skey *k = &scenario_keys[i];
+    if (k->when == NULL)
+        snprintf(out, out_len, "%s", "");
+    else
+        scenario_when_text(k->when, out, out_len);
 }
 
 bool

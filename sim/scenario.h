@@ -3,11 +3,20 @@
  *
  * A scenario file is YAML (docs/scenarios.md documents every key). scenario_load() parses
  * it, applies `--set key.path=value` overrides, checks every key against one schema table
- * (unknown keys, wrong types, out-of-range values, missing required keys, and rules that
- * tie keys together) and fills a struct scenario with every default resolved. Errors name
- * the file, line, column and key: "s.yaml:4:3: error: unknown key 'bitz' in 'uplink' (did
- * you mean 'bits'?)". An override's errors name "--set" and the override's position on the
- * command line instead of a file.
+ * (unknown keys, wrong types, out-of-range values, missing required keys), resolves the
+ * defaults that follow from other keys, then checks the rules that tie keys together: each
+ * row's "applies when" condition (a key read only under some values of an enumerated key,
+ * e.g. uplink.p with uplink.codec: quicfl) and the cross-key rules. It fills a struct
+ * scenario with every default resolved. Errors name the file, line, column and key:
+ * "s.yaml:4:3: error: unknown key 'bitz' in 'uplink' (did you mean 'bits'?)". An
+ * override's errors name "--set" and the override's position on the command line instead
+ * of a file.
+ *
+ * The schema table in scenario.c is the single source of truth: the key's type, range,
+ * default, condition and help live in its row, `fedbits list --keys` prints them and
+ * docs/scenarios.md is generated from that (tools/update-docs). The parameter structs of
+ * the modules a scenario configures (struct codec_params, partition_params,
+ * server_opt_params) are embedded, so their keys need no copying.
  *
  * struct scenario is a plain value (no pointers but the owned source text), so a run can
  * copy it. scenario_to_json() writes the resolved configuration, which the results store
@@ -25,6 +34,7 @@
 #include "base/errbuf.h"
 #include "clients/data_source.h"
 #include "clients/model.h"
+#include "clients/partition.h"
 #include "codec/codec.h"
 
 #define SCENARIO_NAME_BYTES 128
@@ -108,13 +118,7 @@ struct scenario {
         uint64_t dim;                               /* synthetic, leaf_synthetic */
         uint64_t classes;                           /* 0: the dataset's own */
         double train_fraction;                      /* generators */
-        struct {
-            int type; /* enum partition_kind (clients/partition.h) */
-            double alpha;
-            uint64_t min_size;
-            uint64_t per_client;
-            double size_sigma;
-        } partition;
+        struct partition_params partition;          /* key data.partition.type is .kind */
     } data;
     struct {
         int type; /* enum model_kind */
@@ -141,10 +145,7 @@ struct scenario {
         unsigned fixed_point_bits; /* precision f of the ring embedding */
         double clip;               /* weighted updates are clipped to [-clip, clip] */
     } aggregation;
-    struct {
-        int optimizer; /* enum server_opt_kind */
-        double lr, beta1, beta2, tau, momentum;
-    } server;
+    struct server_opt_params server; /* key server.optimizer is .kind */
     struct {
         int compute; /* enum population_dist */
         double seconds_per_sample, compute_sigma;
@@ -247,9 +248,19 @@ char *scenario_identity(const struct scenario *s);
 /* Schema */
 /* Number of leaf keys in the schema. */
 size_t scenario_schema_count(void);
-/* Dotted path, type name ("number", ...), default text (NULL if required) and help of key i. */
+/*
+ * Dotted path, type name ("number", ...), default and help of key i. The default is YAML
+ * text, or a rule in parentheses when other keys determine it ("(natural for generators,
+ * else iid)"), or NULL when the key is required.
+ */
 void scenario_schema_key(size_t i, const char **path, const char **type, const char **def,
                          const char **help);
+/*
+ * Writes into out when key i applies: "" for always, else its condition on an enumerated
+ * key, e.g. "uplink.codec: quicfl" or "data.dataset: fashion_mnist, csv, idx (required with
+ * csv, idx)". Naming a key outside its condition is an error.
+ */
+void scenario_schema_when(size_t i, char *out, size_t out_len);
 
 /* True when path is a key of the schema (e.g. "uplink.bits"). */
 bool scenario_key_exists(const char *path);

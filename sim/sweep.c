@@ -5,70 +5,45 @@
 #include <string.h>
 
 #include "base/mem.h"
+#include "base/strbuf.h"
 #include "sim/scenario.h"
 #include "sim/ynode.h"
 #include "base/banned.h"
 
-/* A growable string for serialising YAML values back into override text. */
-struct sweep_text {
-    char *s;
-    size_t len, cap;
-};
-
-static int
-sweep_text_put(struct sweep_text *t, const char *s, size_t n)
-{
-    if (t->len + n + 1 > t->cap) {
-        size_t cap = (t->cap == 0 ? 64 : t->cap * 2) + n;
-        char *ns = mem_realloc(t->s, cap);
-        if (ns == NULL)
-            return -ERR_NOMEM;
-        t->s = ns;
-        t->cap = cap;
-    }
-    memcpy(t->s + t->len, s, n);
-    t->len += n;
-    t->s[t->len] = '\0';
-    return 0;
-}
-
-static int
-sweep_text_str(struct sweep_text *t, const char *s)
-{
-    return sweep_text_put(t, s, strlen(s));
-}
+/* Longest override text one combination may produce ("key=value"), and the key list. */
+#define SWEEP_TEXT_MAX ((size_t)1 << 20)
 
 /* Writes node n as flow YAML: scalars quoted when they were, collections in [] / {}. */
 static int
-sweep_serialise(struct sweep_text *t, const struct ynode *n)
+sweep_serialise(struct strbuf *t, const struct ynode *n)
 {
     int rc = 0;
     if (n->kind == YNODE_SCALAR) {
         if (!n->quoted)
-            return sweep_text_str(t, n->text);
-        rc = sweep_text_str(t, "\"");
+            return strbuf_appends(t, n->text, NULL);
+        rc = strbuf_appends(t, "\"", NULL);
         for (const char *p = n->text; rc == 0 && *p != '\0'; p++) {
             if (*p == '"' || *p == '\\')
-                rc = sweep_text_str(t, "\\");
+                rc = strbuf_appends(t, "\\", NULL);
             if (rc == 0)
-                rc = sweep_text_put(t, p, 1);
+                rc = strbuf_appendc(t, *p, NULL);
         }
-        return rc == 0 ? sweep_text_str(t, "\"") : rc;
+        return rc == 0 ? strbuf_appends(t, "\"", NULL) : rc;
     }
     bool map = n->kind == YNODE_MAP;
-    rc = sweep_text_str(t, map ? "{" : "[");
+    rc = strbuf_appends(t, map ? "{" : "[", NULL);
     for (size_t i = 0; rc == 0 && i < n->n; i++) {
         if (i > 0)
-            rc = sweep_text_str(t, ", ");
+            rc = strbuf_appends(t, ", ", NULL);
         if (rc == 0 && map) {
-            rc = sweep_text_str(t, n->keys[i]);
+            rc = strbuf_appends(t, n->keys[i], NULL);
             if (rc == 0)
-                rc = sweep_text_str(t, ": ");
+                rc = strbuf_appends(t, ": ", NULL);
         }
         if (rc == 0)
             rc = sweep_serialise(t, n->items[i]);
     }
-    return rc == 0 ? sweep_text_str(t, map ? "}" : "]") : rc;
+    return rc == 0 ? strbuf_appends(t, map ? "}" : "]", NULL) : rc;
 }
 
 struct sweep_axis {
@@ -133,6 +108,27 @@ sweep_release(struct sweep *sw)
     mem_free(sw->columns);
     mem_free(sw->label_keys);
     *sw = (struct sweep){ 0 };
+}
+
+/* Writes "key=value" for value node v into *set (owned). Errors located at v. */
+static int
+sweep_override(char **set, const char *key, const struct ynode *v, const char *name,
+               struct errbuf *eb)
+{
+    struct strbuf t;
+    strbuf_init(&t, SWEEP_TEXT_MAX);
+    int rc = strbuf_appendf(&t, NULL, "%s=", key);
+    if (rc == 0)
+        rc = sweep_serialise(&t, v);
+    *set = rc == 0 ? strbuf_detach(&t, NULL) : NULL;
+    strbuf_release(&t);
+    if (rc == 0 && *set == NULL)
+        rc = -ERR_NOMEM;
+    if (rc == -ERR_RANGE)
+        return sweep_error(eb, name, v, rc, "sweep: %s: value longer than 1 MiB", key);
+    if (rc < 0)
+        return errbuf_set(eb, rc, "out of memory expanding the sweep");
+    return 0;
 }
 
 int
@@ -201,16 +197,22 @@ sweep_parse(struct sweep *out, const char *name, const char *text, size_t len, s
     out->sets = mem_calloc(total, sizeof *out->sets);
     out->lines = mem_calloc(total * out->n_keys, sizeof *out->lines);
     out->columns = mem_calloc(total * out->n_keys, sizeof *out->columns);
-    struct sweep_text labels = { 0 };
+    struct strbuf labels;
+    strbuf_init(&labels, SWEEP_TEXT_MAX);
     if (out->sets == NULL || out->lines == NULL || out->columns == NULL)
         goto nomem;
     out->n = total;
     for (size_t k = 0; k < n_grid + n_zip; k++) {
         const struct sweep_axis *a = k < n_grid ? &grid[k] : &zip[k - n_grid];
-        if ((k > 0 && sweep_text_str(&labels, ",") < 0) || sweep_text_str(&labels, a->key) < 0)
+        if ((k > 0 && strbuf_appendc(&labels, ',', NULL) < 0) ||
+            strbuf_appends(&labels, a->key, NULL) < 0) {
+            strbuf_release(&labels);
             goto nomem;
+        }
     }
-    out->label_keys = labels.s;
+    out->label_keys = strbuf_detach(&labels, NULL);
+    if (out->label_keys == NULL)
+        goto nomem;
     for (size_t c = 0; c < total; c++) {
         out->sets[c] = mem_calloc(out->n_keys, sizeof **out->sets);
         if (out->sets[c] == NULL)
@@ -226,13 +228,9 @@ sweep_parse(struct sweep *out, const char *name, const char *text, size_t len, s
         for (size_t k = 0; k < n_grid + n_zip; k++) {
             const struct sweep_axis *a = k < n_grid ? &grid[k] : &zip[k - n_grid];
             const struct ynode *v = a->values->items[k < n_grid ? idx[k] : zpos];
-            struct sweep_text t = { 0 };
-            if (sweep_text_str(&t, a->key) < 0 || sweep_text_str(&t, "=") < 0 ||
-                sweep_serialise(&t, v) < 0) {
-                mem_free(t.s);
-                goto nomem;
-            }
-            out->sets[c][k] = t.s;
+            rc = sweep_override(&out->sets[c][k], a->key, v, name, eb);
+            if (rc < 0)
+                goto out;
             out->lines[c * out->n_keys + k] = v->line;
             out->columns[c * out->n_keys + k] = v->column;
         }

@@ -11,8 +11,9 @@
  * `key=value` overrides (the value is the YAML text of the list item) that the scenario
  * loader applies like `--set`, so a combination's errors read like an override's.
  *
- * struct sweep owns its combinations; sweep_free() releases them. Nothing here runs or
- * prints: sim/main.c turns each combination into a run.
+ * struct sweep owns its combinations; sweep_release() frees them (the struct itself is the
+ * caller's). Nothing here runs or prints: the `fedbits run` command turns each combination
+ * into a run.
  */
 #ifndef FEDBITS_SIM_SWEEP_H
 #define FEDBITS_SIM_SWEEP_H

@@ -2,7 +2,8 @@
  * ynode: a YAML document as a small tree of nodes that remember where they came from.
  *
  * The scenario loader validates keys after parsing, and every error must name the file,
- * line and column (STYLE.md convention 5), so each node keeps libyaml's start mark.
+ * line and column (FILE:LINE:COL, docs/scenarios.md), so each node keeps libyaml's start
+ * mark.
  * ynode_parse() reads one document with libyaml's event parser into an owned tree
  * (free with ynode_free); anchors and aliases, tags and multi-document streams are
  * rejected, since a scenario has no use for them and they make locations ambiguous.

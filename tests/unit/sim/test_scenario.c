@@ -5,6 +5,8 @@
 
 #include "aggregator/server_opt.h"
 #include "base/mem.h"
+#include "clients/partition.h"
+#include "codec/codec.h"
 #include "sim/scenario.h"
 #include "tests/support/check_support.h"
 #include "tests/unit/sim/suites.h"
@@ -49,7 +51,7 @@ START_TEST(default_scenario_loads)
     ck_assert_uint_eq(s.seed, 1);
     ck_assert_int_eq(s.data.dataset, DATA_SYNTHETIC_IID);
     ck_assert_uint_eq(s.data.clients, 1000);
-    ck_assert_int_eq(s.data.partition.type, PARTITION_NATURAL);
+    ck_assert_int_eq(s.data.partition.kind, PARTITION_NATURAL);
     ck_assert_int_eq(s.model.type, MODEL_LOGREG);
     ck_assert_uint_eq(s.model.n_hidden, 0);
     ck_assert_uint_eq(s.train.rounds, 50);
@@ -76,7 +78,7 @@ START_TEST(default_scenario_loads)
     ck_assert_int_eq(s.uplink.codec.rotation, CODEC_ROTATION_PER_CLIENT);
     ck_assert_int_eq(s.downlink.codec.rotation, CODEC_ROTATION_SHARED);
     ck_assert(!s.uplink.error_feedback);
-    ck_assert_int_eq(s.server.optimizer, SERVER_OPT_FEDAVG);
+    ck_assert_int_eq(s.server.kind, SERVER_OPT_FEDAVG);
     ck_assert_double_eq(s.server.lr, 1.0);
     ck_assert_double_eq(s.population.seconds_per_sample, 0.03);
     ck_assert_double_eq(s.population.downlink_mbps, 6.0);
@@ -320,7 +322,7 @@ static const struct sc_bad sc_bads[] = {
       "data:\n  dataset: synthetic\nmodel:\n  type: logreg\n  hidden: [10]\ntrain:\n  rounds: 3\n",
       { NULL },
       -ERR_INVALID,
-      "s.yaml:5:11: error: model.hidden applies to model type 'mlp' only",
+      "s.yaml:5:11: error: model.hidden applies only with model.type: mlp (model.type is 'logreg')",
       "model.hidden" },
     { "mlp without layers",
       "data:\n  dataset: synthetic\nmodel:\n  type: mlp\n  hidden: []\ntrain:\n  rounds: 3\n",
@@ -345,8 +347,79 @@ static const struct sc_bad sc_bads[] = {
       "data:\n  dataset: synthetic_iid\n  alpha: 0.5\n" SC_TRAIN_TAIL,
       { NULL },
       -ERR_INVALID,
-      "s.yaml:3:10: error: data.alpha does not apply to dataset 'synthetic_iid'",
+      "s.yaml:3:10: error: data.alpha applies only with data.dataset: synthetic (data.dataset is "
+      "'synthetic_iid')",
       "data.alpha" },
+    /* The applies-when loop: a key named outside its condition, located, condition named. */
+    { "quicfl key with eden",
+      "data:\n  dataset: synthetic\nuplink:\n  codec: eden\n  p: 0.5\n" SC_TRAIN_TAIL,
+      { NULL },
+      -ERR_INVALID,
+      "s.yaml:5:6: error: uplink.p applies only with uplink.codec: quicfl (uplink.codec is 'eden')",
+      "uplink.p" },
+    { "quicfl key from --set",
+      sc_minimal,
+      { "uplink.shared_bits=2" },
+      -ERR_INVALID,
+      "--set:1:20: error: uplink.shared_bits applies only with uplink.codec: quicfl "
+      "(uplink.codec is 'none')",
+      "uplink.shared_bits" },
+    { "async key with sync rounds",
+      "data:\n  dataset: synthetic\nprotocol:\n  concurrency: 5\n" SC_TRAIN_TAIL,
+      { NULL },
+      -ERR_INVALID,
+      "s.yaml:4:16: error: protocol.concurrency applies only with protocol.type: async "
+      "(protocol.type is 'sync')",
+      "protocol.concurrency" },
+    { "secure key changed without secure aggregation",
+      "data:\n  dataset: synthetic\naggregation:\n  clip: 4\n" SC_TRAIN_TAIL,
+      { NULL },
+      -ERR_INVALID,
+      "s.yaml:4:9: error: aggregation.clip applies only with aggregation.secure: not none "
+      "(aggregation.secure is 'none')",
+      "aggregation.clip" },
+    { "docofl key without docofl",
+      "data:\n  dataset: synthetic\ndownlink:\n  anchors: 3\n" SC_TRAIN_TAIL,
+      { NULL },
+      -ERR_INVALID,
+      "s.yaml:4:12: error: downlink.anchors applies only with downlink.codec: docofl "
+      "(downlink.codec is 'none')",
+      "downlink.anchors" },
+    { "bits with docofl",
+      "data:\n  dataset: synthetic\ndownlink:\n  codec: docofl\n  bits: 2\n" SC_TRAIN_TAIL,
+      { NULL },
+      -ERR_INVALID,
+      "s.yaml:5:9: error: downlink.bits applies only with downlink.codec: not docofl "
+      "(downlink.codec is 'docofl')",
+      "downlink.bits" },
+    { "partition key for the derived partition",
+      "data:\n  dataset: synthetic\n  partition:\n    alpha: 0.1\n" SC_TRAIN_TAIL,
+      { NULL },
+      -ERR_INVALID,
+      "s.yaml:4:12: error: data.partition.alpha applies only with data.partition.type: dirichlet "
+      "(data.partition.type is 'natural')",
+      "data.partition.alpha" },
+    { "csv without its file",
+      "data:\n  dataset: csv\n" SC_TRAIN_TAIL,
+      { NULL },
+      -ERR_INVALID,
+      "s.yaml:2:12: error: data.path is required with data.dataset: csv",
+      "data.path" },
+    { "trace distribution without its file",
+      "data:\n  dataset: synthetic\npopulation:\n  network:\n    distribution: "
+      "trace\n" SC_TRAIN_TAIL,
+      { NULL },
+      -ERR_INVALID,
+      "s.yaml:5:19: error: population.network.trace is required with "
+      "population.network.distribution: trace",
+      "population.network.trace" },
+    { "trace file without the trace distribution",
+      "data:\n  dataset: synthetic\npopulation:\n  network:\n    trace: net.txt\n" SC_TRAIN_TAIL,
+      { NULL },
+      -ERR_INVALID,
+      "s.yaml:5:12: error: population.network.trace applies only with "
+      "population.network.distribution: trace (population.network.distribution is 'constant')",
+      "population.network.trace" },
     { "empty name",
       "name: ''\ndata:\n  dataset: synthetic\n" SC_TRAIN_TAIL,
       { NULL },
@@ -692,6 +765,152 @@ START_TEST(schema_accessors)
 }
 END_TEST
 
+/* Keys at their default pass outside their condition where the row allows it (sweeps). */
+START_TEST(applies_when_accepts_defaults)
+{
+    static const char text[] = "data: {dataset: synthetic}\n"
+                               "model: {type: logreg}\n"
+                               "train: {rounds: 3}\n"
+                               "aggregation: {secure: none, clip: 1, threshold: 0}\n"
+                               "server: {optimizer: fedavg, momentum: 0.9}\n"
+                               "protocol: {type: sync, concurrency: 100}\n";
+    struct scenario s;
+    sc_load_ok(&s, text, NULL, 0);
+    scenario_release(&s);
+    /* The same keys under their condition take any value. */
+    static const char *const sets[] = { "aggregation.secure=secagg", "aggregation.clip=4" };
+    sc_load_ok(&s, text, sets, 2);
+    ck_assert_double_eq(s.aggregation.clip, 4.0);
+    scenario_release(&s);
+    /* A resolved configuration names every key: the loop does not apply to it. */
+    sc_load_ok(&s, sc_minimal, NULL, 0);
+    char *json = scenario_to_json(&s);
+    ck_assert_ptr_nonnull(json);
+    struct scenario r;
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    ck_assert_int_eq(scenario_load_resolved(&r, "j", json, strlen(json), NULL, 0, &eb), 0);
+    char *json2 = scenario_to_json(&r);
+    ck_assert_str_eq(json, json2);
+    mem_free(json);
+    mem_free(json2);
+    scenario_release(&r);
+    scenario_release(&s);
+}
+END_TEST
+
+/* scenario_resolve(): derived defaults follow the keys they depend on, unless given. */
+START_TEST(resolve_derives_defaults)
+{
+    struct scenario s;
+    static const char *const drive[] = { "uplink.codec=drive", "downlink.codec=thc" };
+    sc_load_ok(&s, sc_minimal, drive, 2);
+    ck_assert_double_eq(s.uplink.codec.bits, codec_kind_default_bits(CODEC_DRIVE));
+    ck_assert_double_eq(s.downlink.codec.bits, codec_kind_default_bits(CODEC_THC));
+    ck_assert_int_eq(s.data.partition.kind, PARTITION_NATURAL);
+    scenario_release(&s);
+    static const char *const given[] = { "uplink.codec=eden", "uplink.bits=3" };
+    sc_load_ok(&s, sc_minimal, given, 2);
+    ck_assert_double_eq(s.uplink.codec.bits, 3.0);
+    scenario_release(&s);
+    static const char *const quicfl[] = { "uplink.codec=quicfl" };
+    sc_load_ok(&s, sc_minimal, quicfl, 1);
+    struct codec_params cp;
+    codec_params_default(&cp);
+    ck_assert_double_eq(s.uplink.codec.p, cp.p);
+    scenario_release(&s);
+    static const char *const csv[] = { "data.dataset=csv", "data.path=x.csv" };
+    sc_load_ok(&s, sc_minimal, csv, 2);
+    ck_assert_int_eq(s.data.partition.kind, PARTITION_IID);
+    scenario_release(&s);
+    static const char *const docofl[] = { "downlink.codec=docofl" };
+    sc_load_ok(&s, sc_minimal, docofl, 1);
+    ck_assert(s.downlink.docofl);
+    ck_assert_int_eq(s.downlink.codec.kind, CODEC_NONE);
+    scenario_release(&s);
+}
+END_TEST
+
+/* Defaults exist once: the embedded module structs start from the modules' defaults. */
+START_TEST(defaults_come_from_the_modules)
+{
+    struct scenario s;
+    sc_load_ok(&s, sc_minimal, NULL, 0);
+    struct server_opt_params sp;
+    server_opt_params_default(&sp);
+    ck_assert_int_eq(s.server.kind, sp.kind);
+    ck_assert_double_eq(s.server.lr, sp.lr);
+    ck_assert_double_eq(s.server.beta1, sp.beta1);
+    ck_assert_double_eq(s.server.beta2, sp.beta2);
+    ck_assert_double_eq(s.server.tau, sp.tau);
+    ck_assert_double_eq(s.server.momentum, sp.momentum);
+    struct partition_params pp;
+    partition_params_default(&pp);
+    ck_assert_uint_eq(s.data.partition.max_attempts, pp.max_attempts);
+    ck_assert_double_eq(s.data.partition.alpha, pp.alpha);
+    ck_assert_uint_eq(s.data.partition.min_size, pp.min_size);
+    ck_assert_uint_eq(s.data.partition.per_client, pp.per_client);
+    ck_assert_double_eq(s.data.partition.size_sigma, pp.size_sigma);
+    /* The uplink's codec keys default to the codec module's defaults, every field. */
+    struct codec_params cp;
+    codec_params_default(&cp); /* bits: derived per codec (resolve_derives_defaults) */
+    ck_assert_int_eq(s.uplink.codec.kind, cp.kind);
+    ck_assert_int_eq(s.uplink.codec.scale, cp.scale);
+    ck_assert_int_eq(s.uplink.codec.rotation, cp.rotation);
+    ck_assert_double_eq(s.uplink.codec.p, cp.p);
+    ck_assert_uint_eq(s.uplink.codec.shared_bits, cp.shared_bits);
+    ck_assert_double_eq(s.uplink.codec.packet_loss, cp.packet_loss);
+    ck_assert_int_eq(s.uplink.codec.drive_plus, cp.drive_plus);
+    ck_assert_int_eq(s.uplink.codec.exact_codebook, cp.exact_codebook);
+    /* The minimal scenario's identity names only its non-default keys and derived ones. */
+    char *id = scenario_identity(&s);
+    ck_assert_ptr_nonnull(id);
+    ck_assert_str_eq(id, "data.dataset=\"synthetic\"\ndata.partition.type=\"natural\"\n"
+                         "model.type=\"logreg\"\nmodel.hidden=[]\ntrain.rounds=3\nuplink.bits=32\n"
+                         "uplink.p=0.001953125\ndownlink.bits=32\n");
+    mem_free(id);
+    scenario_release(&s);
+}
+END_TEST
+
+/* What `fedbits list --keys` prints for conditions and derived defaults. */
+START_TEST(schema_when_and_derived)
+{
+    static const struct {
+        const char *path, *when;
+    } want[] = {
+        { "train.lr", "" },
+        { "uplink.p", "uplink.codec: quicfl" },
+        { "uplink.scale", "uplink.codec: drive, eden" },
+        { "downlink.bits", "downlink.codec: not docofl" },
+        { "data.path", "data.dataset: fashion_mnist, csv, idx (required with csv, idx)" },
+        { "data.labels_path", "data.dataset: idx" },
+        { "protocol.buffer_size", "protocol.type: async" },
+        { "server.beta1", "server.optimizer: fedadam, fedyogi, fedadagrad" },
+    };
+    size_t found = 0;
+    for (size_t i = 0; i < scenario_schema_count(); i++) {
+        const char *path, *type, *def, *help;
+        char when[512];
+        scenario_schema_key(i, &path, &type, &def, &help);
+        scenario_schema_when(i, when, sizeof when);
+        for (size_t w = 0; w < sizeof want / sizeof want[0]; w++) {
+            if (strcmp(path, want[w].path) == 0) {
+                ck_assert_str_eq(when, want[w].when);
+                found++;
+            }
+        }
+        if (strcmp(path, "data.partition.type") == 0)
+            ck_assert_str_eq(def, "(natural for generators, else iid)");
+        /* Only codec keys may name the codec's defaults. */
+        if (def != NULL && strstr(def, "codec") != NULL)
+            ck_assert_msg(strncmp(path, "uplink.", 7) == 0 || strncmp(path, "downlink.", 9) == 0,
+                          "%s: %s", path, def);
+    }
+    ck_assert_uint_eq(found, sizeof want / sizeof want[0]);
+}
+END_TEST
+
 Suite *
 scenario_suite(void)
 {
@@ -705,6 +924,10 @@ scenario_suite(void)
     tcase_add_test(tc, json_validator_self_test);
     tcase_add_test(tc, to_json_is_valid_and_resolved);
     tcase_add_test(tc, schema_accessors);
+    tcase_add_test(tc, applies_when_accepts_defaults);
+    tcase_add_test(tc, resolve_derives_defaults);
+    tcase_add_test(tc, defaults_come_from_the_modules);
+    tcase_add_test(tc, schema_when_and_derived);
     suite_add_tcase(s, tc);
     tc = tcase_create("rejects");
     tcase_add_loop_test(tc, rejects_with_location, 0, (int)(sizeof sc_bads / sizeof sc_bads[0]));

@@ -418,8 +418,8 @@ store_rewind_run(struct store *st, int64_t run_id, uint64_t round, struct errbuf
     static const char *const sql[] = {
         "DELETE FROM rounds WHERE run_id = ?1 AND round > ?2",
         "DELETE FROM clients_rounds WHERE run_id = ?1 AND round > ?2",
-        "UPDATE runs SET status = 'running', finished_at = NULL, error = NULL, "
-        "event_fingerprint = NULL WHERE id = ?1",
+        ("UPDATE runs SET status = 'running', finished_at = NULL, error = NULL, "
+         "event_fingerprint = NULL WHERE id = ?1"),
     };
     int rc = store_exec(st, "BEGIN IMMEDIATE", "cannot start the rewind", eb);
     if (rc < 0)

@@ -1,5 +1,5 @@
 /*
- * store: the SQLite results database (DESIGN.md "Results store").
+ * store: the SQLite results database (docs/results.md).
  *
  * One database holds many runs. store_open() creates or upgrades the schema (documented in
  * docs/results.md; the version is PRAGMA user_version), switches to WAL mode and sets a

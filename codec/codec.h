@@ -25,6 +25,16 @@
  * coordinates a message lost is drawn from the per-client shared stream at a fixed far
  * offset (codec/codec_int.h); lost ones are zeroed, the rest scaled by 1/(1 − loss).
  *
+ * Blocks. With codec_params.blocks = CODEC_BLOCKS_POW2 (the default) every codec that rotates
+ * (all but none and qsgd) splits a vector whose dimension is not a power of two into the
+ * power-of-two blocks of codec/blocks.h and runs one instance of the codec per block, each
+ * with its own rotation, scale and randomness: block j > 0 uses the link with
+ * seed XOR (j << 56) (block 0 the link itself, so a power-of-two dimension is unchanged).
+ * The message is the blocks' messages in increasing offset order; when the codec's message
+ * length is not fixed by its parameters (QUIC-FL, fractional EDEN), each block but the last
+ * is preceded by its length in bytes, uint32 little-endian. The accumulator is the blocks'
+ * accumulators one after the other.
+ *
  * This header owns the codec kinds and parameters; each algorithm lives in its own module
  * that this interface dispatches to: codec/eden.h (EDEN, TurboQuant_mse), codec/drive.h,
  * codec/quicfl.h, codec/thc.h (with the integer interface secure aggregation sums in a
@@ -68,6 +78,15 @@ enum codec_rotation {
     CODEC_ROTATION_SHARED,
 };
 
+/* How a rotation codec handles a dimension that is not a power of two (codec/blocks.h). */
+enum codec_blocks {
+    CODEC_BLOCKS_POW2 = 0, /* power-of-two blocks, each rotated and scaled on its own */
+    CODEC_BLOCKS_PAD,      /* one block zero-padded to the next power of two */
+};
+
+/* Smallest power-of-two block split off by CODEC_BLOCKS_POW2 (docs/codecs.md compares). */
+#define CODEC_MIN_BLOCK 64
+
 /* What a scenario's uplink/downlink section says about the codec. */
 struct codec_params {
     enum codec_kind kind;
@@ -79,6 +98,8 @@ struct codec_params {
     double packet_loss;           /* fraction of rotated coordinates lost, [0, 1) */
     bool drive_plus;              /* DRIVE: 2-means centres instead of signs (DRIVE+) */
     bool exact_codebook;          /* EDEN/TurboQuant_mse: finite-D shifted-Beta codebook */
+    enum codec_blocks blocks;     /* rotation codecs: power-of-two blocks or padding */
+    size_t min_block;             /* CODEC_BLOCKS_POW2: smallest block, 0 = CODEC_MIN_BLOCK */
 };
 
 /* Names the shared randomness of one message. */
@@ -92,7 +113,7 @@ struct codec;
 
 /* Kinds and parameters */
 /* Fills p with the defaults of `none` (bits 32, unbiased, per-client rotation, p = 1/512,
- * shared_bits 0 = the codec's choice, no packet loss). */
+ * shared_bits 0 = the codec's choice, no packet loss, power-of-two blocks). */
 void codec_params_default(struct codec_params *p);
 /*
  * The bits per coordinate a scenario gets when it names `kind` without `bits`: 32 for none,
@@ -114,6 +135,10 @@ int codec_scale_parse(const char *name, enum codec_scale *out, struct errbuf *eb
 const char *codec_rotation_name(enum codec_rotation rotation);
 int codec_rotation_parse(const char *name, enum codec_rotation *out, struct errbuf *eb)
     __attribute__((warn_unused_result));
+/* Scenario names of block modes ("pow2", "pad"). */
+const char *codec_blocks_name(enum codec_blocks blocks);
+/* Number of blocks a codec made from p splits dim into (1 for none, qsgd and pad). */
+unsigned codec_blocks_count(const struct codec_params *p, size_t dim);
 /* -ERR_INVALID/-ERR_RANGE when p cannot be used for vectors of dimension dim; the message
  * names the parameter (bits, p, shared_bits, packet_loss, ...). */
 int codec_params_check(const struct codec_params *p, size_t dim, struct errbuf *eb)
@@ -139,7 +164,9 @@ int codec_encode(struct codec *c, uint8_t *out, size_t cap, size_t *len, const f
     __attribute__((warn_unused_result));
 
 /* Decoding */
-/* Adds weight * decode(msg) to acc[0..codec_acc_len) (in the codec's aggregation domain). */
+/* Adds weight * decode(msg) to acc[0..codec_acc_len) (in the codec's aggregation domain). On
+ * error acc may already hold the blocks decoded before the bad one: decode into a scratch
+ * accumulator when a message may be rejected. */
 int codec_decode_add(struct codec *c, float *acc, const uint8_t *msg, size_t len, double weight,
                      const struct codec_link *link, struct errbuf *eb)
     __attribute__((warn_unused_result));

@@ -25,8 +25,9 @@
  *
  * Codebook. The Lloyd–Max quantiser of N(0,1) (codec/lloyd_max.h), or with
  * codec_params.exact_codebook the exact one for the law of a coordinate of a uniform
- * rotation of R^D (codec/lloyd_beta.h, reference §2.4; b <= 6), solved at eden_new(). It
- * matters only for small D (0.1 % at D = 128, 7 % at D = 16).
+ * rotation of R^D (codec/lloyd_beta.h, §4 of the EDEN paper; b <= 6), solved at eden_new().
+ * It matters only for small D (0.1 % at D = 128, 7 % at D = 16). At D <= 2 (a tiny residual
+ * block, codec/blocks.h) the solver has no law to work on and the Gaussian codebook is used.
  *
  * Shared randomness, in draw order from the link's shared stream: the D rotation signs,
  * then (fractional or b < 1) one 32-bit draw per rotated coordinate for the mask.

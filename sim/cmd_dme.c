@@ -5,7 +5,8 @@
  * server decodes each message alone (for vNMSE) and sums all of them with
  * codec_decode_add()/codec_decode_finish() (for NMSE of the mean), exactly as in a round.
  * Several --codec/--bits values give one row each: every codec with every bits value, or,
- * with --zip, the i-th codec with the i-th bits value.
+ * with --zip, the i-th codec with the i-th bits value. --blocks (or the row option pad/pow2)
+ * picks power-of-two blocks or padding for the rotation codecs (codec/codec.h).
  */
 #include "sim/cmd_codec.h"
 
@@ -40,6 +41,7 @@ struct dme_spec {
     int rotation; /* enum codec_rotation, or -1 for the --rotation value */
     bool plus;    /* DRIVE+ */
     bool exact;   /* exact shifted-Beta codebook */
+    int blocks;   /* enum codec_blocks, or -1 for the --blocks value */
 };
 
 struct dme_opts {
@@ -75,11 +77,12 @@ dme_usage(FILE *f)
                "         [--seed N] [--scale unbiased|biased|matched_norm]\n"
                "         [--rotation per_client|shared] [--p P] [--shared-bits L]\n"
                "         [--packet-loss F] [--drive-plus] [--exact-codebook]\n"
-               "         [--format table|csv|json]\n"
-               "Several --codec/--bits give one row each: zipped when both lists have the same\n"
-               "length, otherwise every codec with every bits value. OPT overrides a flag for\n"
-               "one row: a scale (unbiased, biased, matched_norm), a rotation (per_client,\n"
-               "shared) or plus (DRIVE+), e.g. --codec eden:biased --codec hadamard_sq:shared.\n");
+               "         [--blocks pow2|pad] [--zip] [--format table|csv|json]\n"
+               "Several --codec/--bits give one row each: every codec with every bits value,\n"
+               "or with --zip (lists of equal length) the i-th codec with the i-th bits value.\n"
+               "OPT overrides a flag for one row: a scale (unbiased, biased, matched_norm), a\n"
+               "rotation (per_client, shared), plus (DRIVE+), exact (exact codebook) or pad /\n"
+               "pow2 (blocks), e.g. --codec eden:biased --codec hadamard_sq:shared:pad.\n");
 }
 
 static int
@@ -126,7 +129,7 @@ dme_parse_spec(const char *v, struct dme_spec *sp)
     if (strlen(v) >= sizeof buf)
         return dme_bad("--codec '%s' is too long%s", v, "");
     memcpy(buf, v, strlen(v) + 1);
-    *sp = (struct dme_spec){ .scale = -1, .rotation = -1 };
+    *sp = (struct dme_spec){ .scale = -1, .rotation = -1, .blocks = -1 };
     char *opt = strchr(buf, ':');
     if (opt != NULL)
         *opt++ = '\0';
@@ -148,8 +151,11 @@ dme_parse_spec(const char *v, struct dme_spec *sp)
             sp->plus = true;
         else if (strcmp(opt, "exact") == 0)
             sp->exact = true;
+        else if (strcmp(opt, "pad") == 0 || strcmp(opt, "pow2") == 0)
+            sp->blocks = opt[1] == 'a' ? CODEC_BLOCKS_PAD : CODEC_BLOCKS_POW2;
         else
-            return dme_bad("--codec '%s': unknown option '%s' (a scale, a rotation, plus, exact)",
+            return dme_bad("--codec '%s': unknown option '%s' (a scale, a rotation, plus, exact, "
+                           "pad, pow2)",
                            v, opt);
         opt = next;
     }
@@ -172,6 +178,8 @@ dme_row_params(const struct dme_opts *o, const struct dme_spec *sp, double bits,
         p->drive_plus = true;
     if (sp->exact)
         p->exact_codebook = true;
+    if (sp->blocks >= 0)
+        p->blocks = (enum codec_blocks)sp->blocks;
 }
 
 static int
@@ -253,6 +261,10 @@ dme_parse(int argc, char **argv, struct dme_opts *o)
         } else if (strcmp(a, "--rotation") == 0) {
             if (codec_rotation_parse(v, &o->base.rotation, &eb) < 0)
                 return dme_bad("--rotation: %s%s", eb.msg, "");
+        } else if (strcmp(a, "--blocks") == 0) {
+            if (strcmp(v, "pow2") != 0 && strcmp(v, "pad") != 0)
+                return dme_bad("unknown --blocks '%s' (known: pow2, pad)%s", v, "");
+            o->base.blocks = v[1] == 'a' ? CODEC_BLOCKS_PAD : CODEC_BLOCKS_POW2;
         } else if (strcmp(a, "--p") == 0) {
             rc = dme_parse_double(a, v, &o->base.p);
         } else if (strcmp(a, "--shared-bits") == 0) {
@@ -553,9 +565,10 @@ out:
     return status;
 }
 
-/* The codec name of a row ("drive+" for DRIVE+). */
+/* The codec name of a row ("drive+" for DRIVE+), with ":pad" or ":pow2" when a rotation
+ * codec's block mode is not the default. */
 static const char *
-dme_row_name(const struct codec_params *p)
+dme_row_name_base(const struct codec_params *p)
 {
     if (p->kind == CODEC_DRIVE && p->drive_plus)
         return "drive+";
@@ -566,16 +579,29 @@ dme_row_name(const struct codec_params *p)
     return codec_kind_name(p->kind);
 }
 
+static const char *
+dme_row_name(char *buf, size_t cap, const struct codec_params *p)
+{
+    struct codec_params def, split = *p;
+    codec_params_default(&def);
+    split.blocks = CODEC_BLOCKS_POW2; /* splits 2^20 + 1 iff the codec rotates */
+    bool other = p->blocks != def.blocks && codec_blocks_count(&split, 1 << 20 | 1) > 1;
+    snprintf(buf, cap, "%s%s%s", dme_row_name_base(p), other ? ":" : "",
+             other ? codec_blocks_name(p->blocks) : "");
+    return buf;
+}
+
 static void
 dme_print(const struct dme_opts *o, const struct dme_result *r, size_t nrows)
 {
     const char *dist = dme_dist_names[o->dist];
+    char name[64];
     if (o->format == DME_CSV) {
         printf("codec,bits,scale,rotation,dim,clients,dist,trials,vnmse,vnmse_se,nmse,nmse_se,"
                "bits_per_coord,encode_ns_per_coord,decode_ns_per_coord\n");
         for (size_t k = 0; k < nrows; k++)
             printf("%s,%g,%s,%s,%zu,%zu,%s,%zu,%.6g,%.3g,%.6g,%.3g,%.6g,%.4g,%.4g\n",
-                   dme_row_name(&r[k].params), r[k].params.bits,
+                   dme_row_name(name, sizeof name, &r[k].params), r[k].params.bits,
                    codec_scale_name(r[k].params.scale), codec_rotation_name(r[k].params.rotation),
                    o->dim, o->clients, dist, o->trials, r[k].vnmse, r[k].vnmse_se, r[k].nmse,
                    r[k].nmse_se, r[k].bits_per_coord, r[k].enc_ns, r[k].dec_ns);
@@ -588,7 +614,7 @@ dme_print(const struct dme_opts *o, const struct dme_result *r, size_t nrows)
                    "\"vnmse_se\": %.3g, \"nmse\": %.6g, \"nmse_se\": %.3g, "
                    "\"bits_per_coord\": %.6g, \"encode_ns_per_coord\": %.4g, "
                    "\"decode_ns_per_coord\": %.4g}%s\n",
-                   dme_row_name(&r[k].params), r[k].params.bits,
+                   dme_row_name(name, sizeof name, &r[k].params), r[k].params.bits,
                    codec_scale_name(r[k].params.scale), codec_rotation_name(r[k].params.rotation),
                    o->dim, o->clients, dist, o->trials, r[k].vnmse, r[k].vnmse_se, r[k].nmse,
                    r[k].nmse_se, r[k].bits_per_coord, r[k].enc_ns, r[k].dec_ns,
@@ -602,7 +628,7 @@ dme_print(const struct dme_opts *o, const struct dme_result *r, size_t nrows)
                "rotation", "vnmse", "se", "nmse", "se", "bits/crd", "enc ns/c", "dec ns/c");
         for (size_t k = 0; k < nrows; k++)
             printf("%-20s %5g %-12s %-10s %11.6g %9.3g %11.6g %9.3g %9.4f %9.3f %9.3f\n",
-                   dme_row_name(&r[k].params), r[k].params.bits,
+                   dme_row_name(name, sizeof name, &r[k].params), r[k].params.bits,
                    codec_scale_name(r[k].params.scale), codec_rotation_name(r[k].params.rotation),
                    r[k].vnmse, r[k].vnmse_se, r[k].nmse, r[k].nmse_se, r[k].bits_per_coord,
                    r[k].enc_ns, r[k].dec_ns);

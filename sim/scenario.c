@@ -61,6 +61,7 @@ static const char *const phase_names[] = {
 };
 static const char *const scale_names[] = { "unbiased", "biased", "matched_norm", NULL };
 static const char *const rotation_names[] = { "per_client", "shared", NULL };
+static const char *const blocks_names[] = { "pow2", "pad", NULL };
 static const char *const compute_dist_names[] = { "constant", "lognormal", "tiers", "trace", NULL };
 static const char *const network_dist_names[] = { "constant", "lognormal", "trace", NULL };
 static const char *const availability_names[] = { "always", "probability", "diurnal", "trace",
@@ -103,6 +104,7 @@ static const struct skey_enum e_masks = { .names = masks_names };
 static const struct skey_enum e_phase = { .names = phase_names };
 static const struct skey_enum e_scale = { .names = scale_names };
 static const struct skey_enum e_rotation = { .names = rotation_names };
+static const struct skey_enum e_blocks = { .names = blocks_names };
 static const struct skey_enum e_compute_dist = { .names = compute_dist_names };
 static const struct skey_enum e_network_dist = { .names = network_dist_names };
 static const struct skey_enum e_availability = { .names = availability_names };
@@ -215,6 +217,8 @@ static const struct skey scenario_keys[] = {
       "drive: 2-means centres instead of signs (DRIVE+)" },
     { "uplink.exact_codebook", SKEY_BOOL, OFF(uplink.codec.exact_codebook), 0, 0, "false", 0, 0, 0,
       NULL, "eden, turboquant_mse: exact finite-d (shifted Beta) codebook" },
+    { "uplink.blocks", SKEY_ENUM, OFF(uplink.codec.blocks), 0, 0, "pad", 0, 0, 0, &e_blocks,
+      "rotation codecs: power-of-two blocks rotated on their own, or pad to a power of two" },
     { "uplink.error_feedback", SKEY_BOOL, OFF(uplink.error_feedback), 0, 0, "false", 0, 0, 0, NULL,
       "keep the compression residual on the client and add it next time" },
 
@@ -871,6 +875,7 @@ scenario_cross_check(struct scenario_ctx *c, const struct ynode *root, struct sc
         { "drive_plus", 1u << CODEC_DRIVE },
         { "exact_codebook", 1u << CODEC_EDEN | 1u << CODEC_TURBOQUANT_MSE },
         { "scale", 1u << CODEC_EDEN | 1u << CODEC_DRIVE },
+        { "blocks", ~(1u << CODEC_NONE | 1u << CODEC_QSGD) },
     };
     for (int l = 0; l < 2; l++) {
         const char *link = l == 0 ? "uplink" : "downlink";

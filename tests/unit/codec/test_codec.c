@@ -127,13 +127,14 @@ START_TEST(params_rejected)
         { CODEC_HADAMARD_SQ, 0, 1.0 / 512, 0, 0, 10, "bits" },
         { CODEC_KASHIN_SQ, 17, 1.0 / 512, 0, 0, 10, "bits" },
         { CODEC_QSGD, 16, 1.0 / 512, 0, 0, 10, "bits" },
-        { CODEC_TURBOQUANT_PROD, 3, 1.0 / 512, 0, 0, 5000, "dimension" },
+        { CODEC_TURBOQUANT_PROD, 3, 1.0 / 512, 0, 0, 8192, "dimension" },
         { CODEC_EDEN, 2, 1.0 / 512, 1.0, 0, 10, "packet_loss" },
         { CODEC_EDEN, 2, 1.0 / 512, -0.1, 0, 10, "packet_loss" },
         { CODEC_QSGD, 2, 1.0 / 512, 0.1, 0, 10, "packet_loss" },
         { CODEC_EDEN, 2, 1.0 / 512, 0, 0, 0, "dimension" },
         { CODEC_EDEN, 7, 1.0 / 512, 0, 1, 10, "exact_codebook" },
-        { CODEC_EDEN, 2, 1.0 / 512, 0, 1, 100000, "exact_codebook" },
+        { CODEC_EDEN, 2, 1.0 / 512, 0, 1, 131072, "exact_codebook" },
+        { CODEC_TURBOQUANT_PROD, 8, 1.0 / 512, 0, 1, 64, "exact_codebook" },
     };
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
         struct codec_params p;

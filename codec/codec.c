@@ -296,7 +296,7 @@ codec_params_default(struct codec_params *p)
         .packet_loss = 0.0,
         .drive_plus = false,
         .exact_codebook = false,
-        .blocks = CODEC_BLOCKS_PAD,
+        .blocks = CODEC_BLOCKS_POW2,
         .min_block = 0,
     };
 }

@@ -217,7 +217,7 @@ static const struct skey scenario_keys[] = {
       "drive: 2-means centres instead of signs (DRIVE+)" },
     { "uplink.exact_codebook", SKEY_BOOL, OFF(uplink.codec.exact_codebook), 0, 0, "false", 0, 0, 0,
       NULL, "eden, turboquant_mse: exact finite-d (shifted Beta) codebook" },
-    { "uplink.blocks", SKEY_ENUM, OFF(uplink.codec.blocks), 0, 0, "pad", 0, 0, 0, &e_blocks,
+    { "uplink.blocks", SKEY_ENUM, OFF(uplink.codec.blocks), 0, 0, "pow2", 0, 0, 0, &e_blocks,
       "rotation codecs: power-of-two blocks rotated on their own, or pad to a power of two" },
     { "uplink.error_feedback", SKEY_BOOL, OFF(uplink.error_feedback), 0, 0, "false", 0, 0, 0, NULL,
       "keep the compression residual on the client and add it next time" },

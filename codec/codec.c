@@ -77,6 +77,16 @@ struct codec_ops {
         .decode_finish = codec_##M##_decode_finish,                                                \
     }
 
+/* True when every v[i] is finite with |v[i]| <= CODEC_MAX_ABS (branch-free, vectorises). */
+static bool
+codec_values_ok(const float *v, size_t n)
+{
+    unsigned bad = 0;
+    for (size_t i = 0; i < n; i++)
+        bad |= !(fabsf(v[i]) <= CODEC_MAX_ABS);
+    return bad == 0;
+}
+
 /* The `none` codec: float32 little-endian, exactly 32 bits per coordinate. */
 struct none {
     size_t dim;
@@ -122,6 +132,9 @@ none_encode(struct none *n, uint8_t *out, size_t cap, size_t *len, const float *
     size_t need = n->dim * sizeof(float);
     if (cap < need)
         return errbuf_set(eb, -ERR_RANGE, "encode buffer of %zu bytes, %zu needed", cap, need);
+    if (!codec_values_ok(x, n->dim))
+        return errbuf_set(eb, -ERR_RANGE,
+                          "none: the vector to send is not finite (or above 2^90): diverged?");
     memcpy(out, x, need);
     *len = need;
     return 0;
@@ -492,8 +505,11 @@ codec_params_check(const struct codec_params *p, size_t dim, struct errbuf *eb)
     codec_layout(&b, p, dim);
     for (unsigned j = 0; j < b.n; j++) {
         int rc = codec_kinds[p->kind].ops.check(p, b.len[j], eb);
-        if (rc < 0)
-            return b.n > 1 ? errbuf_prefix(eb, "block of %zu coordinates", b.len[j]) : rc;
+        if (rc < 0) {
+            if (b.n > 1)
+                errbuf_prefix(eb, "block of %zu coordinates", b.len[j]);
+            return rc;
+        }
     }
     return 0;
 }
@@ -597,14 +613,26 @@ codec_encode(struct codec *c, uint8_t *out, size_t cap, size_t *len, const float
     return 0;
 }
 
+/* The error of a message whose decoded values are not finite (block at byte pos). */
+static int
+codec_not_finite(const struct codec *c, struct errbuf *eb, size_t pos)
+{
+    return codec_corrupt(eb, pos, "%s: decoded values are not finite (or above 2^90)",
+                         codec_kind_name(c->params.kind));
+}
+
 int
 codec_decode_add(struct codec *c, float *acc, const uint8_t *msg, size_t len, double weight,
                  const struct codec_link *link, struct errbuf *eb)
 {
     if (!isfinite(weight))
         return errbuf_set(eb, -ERR_RANGE, "decode weight %g is not finite", weight);
-    if (c->blk.n == 1)
-        return c->ops->decode_add(c->impl[0], acc, msg, len, weight, link, eb);
+    if (c->blk.n == 1) {
+        int rc = c->ops->decode_add(c->impl[0], acc, msg, len, weight, link, eb);
+        if (rc == 0 && !codec_values_ok(acc, c->acc_off[1]))
+            return codec_not_finite(c, eb, 0);
+        return rc;
+    }
     size_t pos = 0;
     for (unsigned j = 0; j < c->blk.n; j++) {
         size_t n = len - pos;
@@ -622,12 +650,15 @@ codec_decode_add(struct codec *c, float *acc, const uint8_t *msg, size_t len, do
             return codec_corrupt(eb, len, "block %u of %zu bytes truncated at byte %zu", j, n, len);
         struct codec_link l;
         codec_block_link(&l, link, j);
-        int rc = c->ops->decode_add(c->impl[j], acc + c->acc_off[j], msg + pos, n, weight, &l, eb);
+        float *a = acc + c->acc_off[j];
+        int rc = c->ops->decode_add(c->impl[j], a, msg + pos, n, weight, &l, eb);
         if (rc < 0) {
             if (eb != NULL && eb->offset >= 0)
                 eb->offset += (long)pos;
             return rc;
         }
+        if (!codec_values_ok(a, c->acc_off[j + 1] - c->acc_off[j]))
+            return codec_not_finite(c, eb, pos);
         pos += n;
     }
     if (pos != len)

@@ -19,7 +19,12 @@
  * floats with codec_decode_add(), then calls codec_decode_finish() once: codecs with a
  * shared rotation sum in the rotated domain and invert the rotation once per round, not
  * once per client. Decoders validate every byte they read; a truncated or corrupted
- * message is -ERR_CORRUPT, never an out-of-bounds read.
+ * message is -ERR_CORRUPT, never an out-of-bounds read, and so is a message whose decoded
+ * values (after the weight) would not be finite or exceed CODEC_MAX_ABS in magnitude: the
+ * headroom keeps a sum of up to 2^23 such messages finite through a shared inverse rotation
+ * of up to 2^30 coordinates (growth at most √D = 2^15). Encoders refuse non-finite inputs
+ * (-ERR_RANGE; `none` also values above CODEC_MAX_ABS), so a diverged client is an error,
+ * never NaN in a model.
  *
  * Packet loss (codec_params.packet_loss) is simulated at the receiver: which rotated
  * coordinates a message lost is drawn from the per-client shared stream at a fixed far
@@ -83,6 +88,9 @@ enum codec_blocks {
     CODEC_BLOCKS_POW2 = 0, /* power-of-two blocks, each rotated and scaled on its own */
     CODEC_BLOCKS_PAD,      /* one block zero-padded to the next power of two */
 };
+
+/* Largest magnitude a decoded value may have (see "Aggregation" above). */
+#define CODEC_MAX_ABS 0x1p90f
 
 /* Smallest power-of-two block split off by CODEC_BLOCKS_POW2 (docs/codecs.md compares). */
 #define CODEC_MIN_BLOCK 64

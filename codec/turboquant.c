@@ -42,8 +42,11 @@ turboquant_params_check(const struct codec_params *p, size_t dim, struct errbuf 
         /* The (b−1)-bit TurboQuant_mse stage must be servable (e.g. its exact codebook). */
         struct codec_params mp = *p;
         mp.bits = p->bits - 1;
-        if (eden_params_check(&mp, dim, eb) < 0)
-            return errbuf_prefix(eb, "turboquant_prod's %g-bit mse stage", mp.bits);
+        int rc = eden_params_check(&mp, dim, eb);
+        if (rc < 0) {
+            errbuf_prefix(eb, "turboquant_prod's %g-bit mse stage", mp.bits);
+            return rc;
+        }
     }
     return 0;
 }

@@ -77,14 +77,31 @@ struct codec_ops {
         .decode_finish = codec_##M##_decode_finish,                                                \
     }
 
-/* True when every v[i] is finite with |v[i]| <= CODEC_MAX_ABS (branch-free, vectorises). */
+typedef float codec_v8 __attribute__((vector_size(32)));
+typedef int32_t codec_i8 __attribute__((vector_size(32)));
+
+/* True when every v[i] is finite with |v[i]| <= CODEC_MAX_ABS (NaN compares false). Eight
+ * lanes at a time with GCC vector extensions: one pass at memory speed. */
 static bool
 codec_values_ok(const float *v, size_t n)
 {
-    unsigned bad = 0;
-    for (size_t i = 0; i < n; i++)
-        bad |= !(fabsf(v[i]) <= CODEC_MAX_ABS);
-    return bad == 0;
+    const codec_v8 lim = { CODEC_MAX_ABS, CODEC_MAX_ABS, CODEC_MAX_ABS, CODEC_MAX_ABS,
+                           CODEC_MAX_ABS, CODEC_MAX_ABS, CODEC_MAX_ABS, CODEC_MAX_ABS };
+    const codec_i8 abs_mask = { 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff,
+                                0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff };
+    codec_i8 ok = ~(codec_i8){ 0 };
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        codec_v8 x;
+        memcpy(&x, v + i, sizeof x);
+        ok &= (codec_v8)((codec_i8)x & abs_mask) <= lim;
+    }
+    int all = -1;
+    for (int l = 0; l < 8; l++)
+        all &= ok[l];
+    for (; i < n; i++)
+        all &= -(fabsf(v[i]) <= CODEC_MAX_ABS);
+    return all == -1;
 }
 
 /* The `none` codec: float32 little-endian, exactly 32 bits per coordinate. */

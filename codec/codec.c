@@ -234,6 +234,12 @@ codec_make_qsgd(const struct codec_params *p, size_t dim)
 }
 
 static void *
+codec_make_qsgd_l2(const struct codec_params *p, size_t dim)
+{
+    return qsgd_new(p, dim);
+}
+
+static void *
 codec_make_quicfl(const struct codec_params *p, size_t dim)
 {
     return quicfl_new(p, dim);
@@ -279,6 +285,9 @@ static const struct {
     [CODEC_TURBOQUANT_PROD] = { "turboquant_prod",
                                 "TurboQuant_prod: (b-1)-bit TurboQuant_mse + 1-bit QJL residual",
                                 CODEC_OPS(turboquant, codec_make_turboquant) },
+    [CODEC_QSGD_L2] = { "qsgd_l2",
+                        "QSGD as published: L2 norm, 2^b - 1 levels, Elias-coded gaps and levels",
+                        CODEC_OPS(qsgd, codec_make_qsgd_l2) },
 };
 
 struct codec {
@@ -440,7 +449,7 @@ codec_blocks_name(enum codec_blocks blocks)
 static void
 codec_layout(struct blocks *b, const struct codec_params *p, size_t dim)
 {
-    bool rotates = p->kind != CODEC_NONE && p->kind != CODEC_QSGD;
+    bool rotates = p->kind != CODEC_NONE && p->kind != CODEC_QSGD && p->kind != CODEC_QSGD_L2;
     if (p->blocks == CODEC_BLOCKS_POW2 && rotates)
         blocks_split(b, dim, p->min_block > 0 ? p->min_block : CODEC_MIN_BLOCK);
     else
@@ -464,6 +473,7 @@ codec_fixed_length(const struct codec_params *p)
     case CODEC_TURBOQUANT_MSE:
         return p->bits >= 1.0 && p->bits == floor(p->bits);
     case CODEC_QUICFL:
+    case CODEC_QSGD_L2:
         return false;
     default:
         return true;
@@ -498,7 +508,8 @@ codec_params_check(const struct codec_params *p, size_t dim, struct errbuf *eb)
                           p->min_block);
     if (!(p->packet_loss >= 0.0 && p->packet_loss < 1.0))
         return errbuf_set(eb, -ERR_RANGE, "packet_loss %g outside [0, 1)", p->packet_loss);
-    if (p->packet_loss > 0.0 && (p->kind == CODEC_NONE || p->kind == CODEC_QSGD))
+    if (p->packet_loss > 0.0 &&
+        (p->kind == CODEC_NONE || p->kind == CODEC_QSGD || p->kind == CODEC_QSGD_L2))
         return errbuf_set(eb, -ERR_INVALID,
                           "packet_loss applies to rotated coordinates; codec '%s' has none",
                           codec_kind_name(p->kind));

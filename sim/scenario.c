@@ -875,7 +875,7 @@ scenario_cross_check(struct scenario_ctx *c, const struct ynode *root, struct sc
         { "drive_plus", 1u << CODEC_DRIVE },
         { "exact_codebook", 1u << CODEC_EDEN | 1u << CODEC_TURBOQUANT_MSE },
         { "scale", 1u << CODEC_EDEN | 1u << CODEC_DRIVE },
-        { "blocks", ~(1u << CODEC_NONE | 1u << CODEC_QSGD) },
+        { "blocks", ~(1u << CODEC_NONE | 1u << CODEC_QSGD | 1u << CODEC_QSGD_L2) },
     };
     for (int l = 0; l < 2; l++) {
         const char *link = l == 0 ? "uplink" : "downlink";

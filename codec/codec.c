@@ -77,31 +77,57 @@ struct codec_ops {
         .decode_finish = codec_##M##_decode_finish,                                                \
     }
 
-typedef float codec_v8 __attribute__((vector_size(32)));
-typedef int32_t codec_i8 __attribute__((vector_size(32)));
+typedef uint32_t codec_u8 __attribute__((vector_size(32)));
 
-/* True when every v[i] is finite with |v[i]| <= CODEC_MAX_ABS (NaN compares false). Eight
- * lanes at a time with GCC vector extensions: one pass at memory speed. */
+/* Bits of CODEC_MAX_ABS = 2^90 (exponent 90 + 127 = 217, 217 << 23): |v| <= CODEC_MAX_ABS iff
+ * (bits(v) & 0x7fffffff) <= these (NaN and inf have larger magnitude bits). */
+#define CODEC_MAX_ABS_BITS 0x6c800000u
+
+/* True when every v[i] is finite with |v[i]| <= CODEC_MAX_ABS: an integer compare on the
+ * magnitude bits, eight lanes at a time, compiled for AVX2 and the baseline ISA. */
+static inline __attribute__((always_inline)) bool
+codec_values_ok_kernel(const float *v, size_t n)
+{
+    const codec_u8 mag = { 0x7fffffffu, 0x7fffffffu, 0x7fffffffu, 0x7fffffffu,
+                           0x7fffffffu, 0x7fffffffu, 0x7fffffffu, 0x7fffffffu };
+    const codec_u8 lim = { CODEC_MAX_ABS_BITS, CODEC_MAX_ABS_BITS, CODEC_MAX_ABS_BITS,
+                           CODEC_MAX_ABS_BITS, CODEC_MAX_ABS_BITS, CODEC_MAX_ABS_BITS,
+                           CODEC_MAX_ABS_BITS, CODEC_MAX_ABS_BITS };
+    codec_u8 bad = { 0 };
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        codec_u8 x;
+        memcpy(&x, v + i, sizeof x);
+        bad |= (codec_u8)((x & mag) > lim);
+    }
+    uint32_t any = 0;
+    for (int l = 0; l < 8; l++)
+        any |= bad[l];
+    for (; i < n; i++) {
+        uint32_t x;
+        memcpy(&x, v + i, sizeof x);
+        any |= (x & 0x7fffffffu) > CODEC_MAX_ABS_BITS;
+    }
+    return any == 0;
+}
+
+__attribute__((target("avx2"))) static bool
+codec_values_ok_avx2(const float *v, size_t n)
+{
+    return codec_values_ok_kernel(v, n);
+}
+
+static bool
+codec_values_ok_portable(const float *v, size_t n)
+{
+    return codec_values_ok_kernel(v, n);
+}
+
 static bool
 codec_values_ok(const float *v, size_t n)
 {
-    const codec_v8 lim = { CODEC_MAX_ABS, CODEC_MAX_ABS, CODEC_MAX_ABS, CODEC_MAX_ABS,
-                           CODEC_MAX_ABS, CODEC_MAX_ABS, CODEC_MAX_ABS, CODEC_MAX_ABS };
-    const codec_i8 abs_mask = { 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff,
-                                0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff };
-    codec_i8 ok = ~(codec_i8){ 0 };
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        codec_v8 x;
-        memcpy(&x, v + i, sizeof x);
-        ok &= (codec_v8)((codec_i8)x & abs_mask) <= lim;
-    }
-    int all = -1;
-    for (int l = 0; l < 8; l++)
-        all &= ok[l];
-    for (; i < n; i++)
-        all &= -(fabsf(v[i]) <= CODEC_MAX_ABS);
-    return all == -1;
+    return __builtin_cpu_supports("avx2") ? codec_values_ok_avx2(v, n)
+                                          : codec_values_ok_portable(v, n);
 }
 
 /* The `none` codec: float32 little-endian, exactly 32 bits per coordinate. */

@@ -5,7 +5,8 @@
  * server decodes each message alone (for vNMSE) and sums all of them with
  * codec_decode_add()/codec_decode_finish() (for NMSE of the mean), exactly as in a round.
  * Several --codec/--bits values give one row each: every codec with every bits value, or,
- * with --zip, the i-th codec with the i-th bits value.
+ * with --zip, the i-th codec with the i-th bits value. --blocks (or the row option pad/pow2)
+ * picks power-of-two blocks or padding for the rotation codecs (codec/codec.h).
  */
 #include "cmd/dme.h"
 
@@ -38,6 +39,7 @@ struct dme_spec {
     enum codec_kind kind;
     int scale;    /* enum codec_scale, or -1 for the --scale value */
     int rotation; /* enum codec_rotation, or -1 for the --rotation value */
+    int blocks;   /* enum codec_blocks, or -1 for the --blocks value */
     bool plus;    /* DRIVE+ */
     bool exact;   /* exact shifted-Beta codebook */
 };
@@ -75,11 +77,12 @@ dme_usage(FILE *f)
                "         [--seed N] [--scale unbiased|biased|matched_norm]\n"
                "         [--rotation per_client|shared] [--p P] [--shared-bits L]\n"
                "         [--packet-loss F] [--drive-plus] [--exact-codebook]\n"
-               "         [--format table|csv|json]\n"
-               "Several --codec/--bits give one row each: zipped when both lists have the same\n"
-               "length, otherwise every codec with every bits value. OPT overrides a flag for\n"
-               "one row: a scale (unbiased, biased, matched_norm), a rotation (per_client,\n"
-               "shared) or plus (DRIVE+), e.g. --codec eden:biased --codec hadamard_sq:shared.\n");
+               "         [--blocks pow2|pad] [--zip] [--format table|csv|json|markdown]\n"
+               "Several --codec/--bits give one row each: every codec with every bits value,\n"
+               "or with --zip (lists of equal length) the i-th codec with the i-th bits value.\n"
+               "OPT overrides a flag for one row: a scale (unbiased, biased, matched_norm), a\n"
+               "rotation (per_client, shared), plus (DRIVE+), exact (exact codebook) or pad /\n"
+               "pow2 (blocks), e.g. --codec eden:biased --codec hadamard_sq:shared:pad.\n");
 }
 
 /* Prints "fedbits dme: MESSAGE" with up to two string arguments; the usage exit status. */
@@ -109,7 +112,7 @@ dme_parse_spec(const char *v, struct dme_spec *sp)
     if (strlen(v) >= sizeof buf)
         return dme_bad("--codec '%s' is too long%s", v, "");
     memcpy(buf, v, strlen(v) + 1);
-    *sp = (struct dme_spec){ .scale = -1, .rotation = -1 };
+    *sp = (struct dme_spec){ .scale = -1, .rotation = -1, .blocks = -1 };
     char *opt = strchr(buf, ':');
     if (opt != NULL)
         *opt++ = '\0';
@@ -131,8 +134,11 @@ dme_parse_spec(const char *v, struct dme_spec *sp)
             sp->plus = true;
         else if (strcmp(opt, "exact") == 0)
             sp->exact = true;
+        else if (strcmp(opt, "pad") == 0 || strcmp(opt, "pow2") == 0)
+            sp->blocks = opt[1] == 'a' ? CODEC_BLOCKS_PAD : CODEC_BLOCKS_POW2;
         else
-            return dme_bad("--codec '%s': unknown option '%s' (a scale, a rotation, plus, exact)",
+            return dme_bad("--codec '%s': unknown option '%s' (a scale, a rotation, plus, exact, "
+                           "pad, pow2)",
                            v, opt);
         opt = next;
     }
@@ -155,6 +161,8 @@ dme_row_params(const struct dme_opts *o, const struct dme_spec *sp, double bits,
         p->drive_plus = true;
     if (sp->exact)
         p->exact_codebook = true;
+    if (sp->blocks >= 0)
+        p->blocks = (enum codec_blocks)sp->blocks;
 }
 
 /* The options of fedbits dme. */
@@ -177,6 +185,7 @@ enum {
     DME_OPT_SHARED_BITS,
     DME_OPT_PACKET_LOSS,
     DME_OPT_FORMAT,
+    DME_OPT_BLOCKS,
 };
 static const struct option dme_options[] = {
     { "same-vector", no_argument, NULL, DME_OPT_SAME },
@@ -197,6 +206,7 @@ static const struct option dme_options[] = {
     { "shared-bits", required_argument, NULL, DME_OPT_SHARED_BITS },
     { "packet-loss", required_argument, NULL, DME_OPT_PACKET_LOSS },
     { "format", required_argument, NULL, DME_OPT_FORMAT },
+    { "blocks", required_argument, NULL, DME_OPT_BLOCKS },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
 };
@@ -314,6 +324,11 @@ dme_parse(int argc, char **argv, struct dme_opts *o)
         case DME_OPT_PACKET_LOSS:
             rc = args_number("dme", "--packet-loss", v, &o->base.packet_loss) < 0 ? ARGS_EXIT_USAGE
                                                                                   : 0;
+            break;
+        case DME_OPT_BLOCKS:
+            if (strcmp(v, "pow2") != 0 && strcmp(v, "pad") != 0)
+                return dme_bad("unknown --blocks '%s' (known: pow2, pad)%s", v, "");
+            o->base.blocks = v[1] == 'a' ? CODEC_BLOCKS_PAD : CODEC_BLOCKS_POW2;
             break;
         case DME_OPT_FORMAT:
             if (table_parse_format(v, true, &o->format) < 0)
@@ -620,7 +635,7 @@ out:
 
 /* The codec name of a row ("drive+" for DRIVE+). */
 static const char *
-dme_row_name(const struct codec_params *p)
+dme_row_name_base(const struct codec_params *p)
 {
     if (p->kind == CODEC_DRIVE && p->drive_plus)
         return "drive+";
@@ -629,6 +644,20 @@ dme_row_name(const struct codec_params *p)
     if (p->kind == CODEC_TURBOQUANT_MSE && p->exact_codebook)
         return "turboquant_mse:exact";
     return codec_kind_name(p->kind);
+}
+
+/* The codec name of a row, with ":pad" or ":pow2" when a rotation codec's block mode is not
+ * the default. */
+static const char *
+dme_row_name(char *buf, size_t cap, const struct codec_params *p)
+{
+    struct codec_params def, split = *p;
+    codec_params_default(&def);
+    split.blocks = CODEC_BLOCKS_POW2; /* splits 2^20 + 1 iff the codec rotates */
+    bool other = p->blocks != def.blocks && codec_blocks_count(&split, 1 << 20 | 1) > 1;
+    snprintf(buf, cap, "%s%s%s", dme_row_name_base(p), other ? ":" : "",
+             other ? codec_blocks_name(p->blocks) : "");
+    return buf;
 }
 
 /* The results as a table in the chosen format; -1 when out of memory. */
@@ -662,8 +691,10 @@ dme_print(const struct dme_opts *o, const struct dme_result *r, size_t nrows)
             goto nomem;
         size_t i = (size_t)row;
         const struct codec_params *p = &r[k].params;
+        char name[64];
         int rc =
-            table_set(&tb, i, 0, "%s", dme_row_name(p)) | table_set(&tb, i, 1, "%g", p->bits) |
+            table_set(&tb, i, 0, "%s", dme_row_name(name, sizeof name, p)) |
+            table_set(&tb, i, 1, "%g", p->bits) |
             table_set(&tb, i, 2, "%s", codec_scale_name(p->scale)) |
             table_set(&tb, i, 3, "%s", codec_rotation_name(p->rotation)) |
             table_set(&tb, i, C_DIM, "%zu", o->dim) |

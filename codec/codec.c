@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/mem.h"
+#include "codec/blocks.h"
 #include "codec/codec_int.h"
 #include "codec/drive.h"
 #include "codec/eden.h"
@@ -76,6 +77,59 @@ struct codec_ops {
         .decode_finish = codec_##M##_decode_finish,                                                \
     }
 
+typedef uint32_t codec_u8 __attribute__((vector_size(32)));
+
+/* Bits of CODEC_MAX_ABS = 2^90 (exponent 90 + 127 = 217, 217 << 23): |v| <= CODEC_MAX_ABS iff
+ * (bits(v) & 0x7fffffff) <= these (NaN and inf have larger magnitude bits). */
+#define CODEC_MAX_ABS_BITS 0x6c800000u
+
+/* True when every v[i] is finite with |v[i]| <= CODEC_MAX_ABS: an integer compare on the
+ * magnitude bits, eight lanes at a time, compiled for AVX2 and the baseline ISA. */
+static inline __attribute__((always_inline)) bool
+codec_values_ok_kernel(const float *v, size_t n)
+{
+    const codec_u8 mag = { 0x7fffffffu, 0x7fffffffu, 0x7fffffffu, 0x7fffffffu,
+                           0x7fffffffu, 0x7fffffffu, 0x7fffffffu, 0x7fffffffu };
+    const codec_u8 lim = { CODEC_MAX_ABS_BITS, CODEC_MAX_ABS_BITS, CODEC_MAX_ABS_BITS,
+                           CODEC_MAX_ABS_BITS, CODEC_MAX_ABS_BITS, CODEC_MAX_ABS_BITS,
+                           CODEC_MAX_ABS_BITS, CODEC_MAX_ABS_BITS };
+    codec_u8 bad = { 0 };
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        codec_u8 x;
+        memcpy(&x, v + i, sizeof x);
+        bad |= (codec_u8)((x & mag) > lim);
+    }
+    uint32_t any = 0;
+    for (int l = 0; l < 8; l++)
+        any |= bad[l];
+    for (; i < n; i++) {
+        uint32_t x;
+        memcpy(&x, v + i, sizeof x);
+        any |= (x & 0x7fffffffu) > CODEC_MAX_ABS_BITS;
+    }
+    return any == 0;
+}
+
+__attribute__((target("avx2"))) static bool
+codec_values_ok_avx2(const float *v, size_t n)
+{
+    return codec_values_ok_kernel(v, n);
+}
+
+static bool
+codec_values_ok_portable(const float *v, size_t n)
+{
+    return codec_values_ok_kernel(v, n);
+}
+
+static bool
+codec_values_ok(const float *v, size_t n)
+{
+    return __builtin_cpu_supports("avx2") ? codec_values_ok_avx2(v, n)
+                                          : codec_values_ok_portable(v, n);
+}
+
 /* The `none` codec: float32 little-endian, exactly 32 bits per coordinate. */
 struct none {
     size_t dim;
@@ -121,6 +175,9 @@ none_encode(struct none *n, uint8_t *out, size_t cap, size_t *len, const float *
     size_t need = n->dim * sizeof(float);
     if (cap < need)
         return errbuf_set(eb, -ERR_RANGE, "encode buffer of %zu bytes, %zu needed", cap, need);
+    if (!codec_values_ok(x, n->dim))
+        return errbuf_set(eb, -ERR_RANGE,
+                          "none: the vector to send is not finite (or above 2^90): diverged?");
     memcpy(out, x, need);
     *len = need;
     return 0;
@@ -203,6 +260,12 @@ codec_make_qsgd(const struct codec_params *p, size_t dim)
 }
 
 static void *
+codec_make_qsgd_l2(const struct codec_params *p, size_t dim)
+{
+    return qsgd_new(p, dim);
+}
+
+static void *
 codec_make_quicfl(const struct codec_params *p, size_t dim)
 {
     return quicfl_new(p, dim);
@@ -248,15 +311,24 @@ static const struct {
     [CODEC_TURBOQUANT_PROD] = { "turboquant_prod",
                                 "TurboQuant_prod: (b-1)-bit TurboQuant_mse + 1-bit QJL residual",
                                 CODEC_OPS(turboquant, codec_make_turboquant) },
+    [CODEC_QSGD_L2] = { "qsgd_l2",
+                        "QSGD as published: L2 norm, 2^b - 1 levels, Elias-coded gaps and levels",
+                        CODEC_OPS(qsgd, codec_make_qsgd_l2) },
 };
 
 struct codec {
     struct codec_params params;
     size_t dim;
     const struct codec_ops *ops;
-    void *impl;
-    float *acc_scratch; /* codec_decode()'s accumulator, codec_acc_len() floats */
+    struct blocks blk;              /* one block unless split (codec.h "Blocks") */
+    bool fixed;                     /* every block message has its maximum length */
+    void *impl[BLOCKS_MAX];         /* the codec of block j, for blk.len[j] coordinates */
+    size_t max_bytes[BLOCKS_MAX];   /* codec_max_bytes of block j */
+    size_t acc_off[BLOCKS_MAX + 1]; /* block j's accumulator is acc[acc_off[j]..acc_off[j+1]) */
+    float *acc_scratch;             /* codec_decode()'s accumulator, codec_acc_len() floats */
 };
+
+#define CODEC_BLOCK_LEN_BYTES 4 /* uint32 length before a variable-length block message */
 
 static const char *const codec_scale_names[] = {
     [CODEC_SCALE_UNBIASED] = "unbiased",
@@ -267,6 +339,11 @@ static const char *const codec_scale_names[] = {
 static const char *const codec_rotation_names[] = {
     [CODEC_ROTATION_PER_CLIENT] = "per_client",
     [CODEC_ROTATION_SHARED] = "shared",
+};
+
+static const char *const codec_blocks_names[] = {
+    [CODEC_BLOCKS_POW2] = "pow2",
+    [CODEC_BLOCKS_PAD] = "pad",
 };
 
 #define CODEC_QUICFL_DEFAULT_P (1.0 / 512.0)
@@ -284,6 +361,8 @@ codec_params_default(struct codec_params *p)
         .packet_loss = 0.0,
         .drive_plus = false,
         .exact_codebook = false,
+        .blocks = CODEC_BLOCKS_POW2,
+        .min_block = 0,
     };
 }
 
@@ -386,6 +465,55 @@ codec_rotation_parse(const char *name, enum codec_rotation *out, struct errbuf *
     return rc;
 }
 
+const char *
+codec_blocks_name(enum codec_blocks blocks)
+{
+    return (unsigned)blocks <= CODEC_BLOCKS_PAD ? codec_blocks_names[blocks] : "?";
+}
+
+/* The block layout of a codec made from p for dim coordinates. */
+static void
+codec_layout(struct blocks *b, const struct codec_params *p, size_t dim)
+{
+    bool rotates = p->kind != CODEC_NONE && p->kind != CODEC_QSGD && p->kind != CODEC_QSGD_L2;
+    if (p->blocks == CODEC_BLOCKS_POW2 && rotates)
+        blocks_split(b, dim, p->min_block > 0 ? p->min_block : CODEC_MIN_BLOCK);
+    else
+        blocks_whole(b, dim);
+}
+
+unsigned
+codec_blocks_count(const struct codec_params *p, size_t dim)
+{
+    struct blocks b;
+    codec_layout(&b, p, dim);
+    return b.n;
+}
+
+/* True when every message of p's codec has its maximum length (no length field needed). */
+static bool
+codec_fixed_length(const struct codec_params *p)
+{
+    switch (p->kind) {
+    case CODEC_EDEN:
+    case CODEC_TURBOQUANT_MSE:
+        return p->bits >= 1.0 && p->bits == floor(p->bits);
+    case CODEC_QUICFL:
+    case CODEC_QSGD_L2:
+        return false;
+    default:
+        return true;
+    }
+}
+
+/* The link of block j: block 0 keeps the link, block j > 0 has seed XOR (j << 56). */
+static void
+codec_block_link(struct codec_link *l, const struct codec_link *link, unsigned j)
+{
+    *l = *link;
+    l->seed ^= (uint64_t)j << 56;
+}
+
 int
 codec_params_check(const struct codec_params *p, size_t dim, struct errbuf *eb)
 {
@@ -399,13 +527,45 @@ codec_params_check(const struct codec_params *p, size_t dim, struct errbuf *eb)
         return errbuf_set(eb, -ERR_INVALID, "unknown scale %d", (int)p->scale);
     if ((unsigned)p->rotation > CODEC_ROTATION_SHARED)
         return errbuf_set(eb, -ERR_INVALID, "unknown rotation %d", (int)p->rotation);
+    if ((unsigned)p->blocks > CODEC_BLOCKS_PAD)
+        return errbuf_set(eb, -ERR_INVALID, "unknown blocks mode %d", (int)p->blocks);
+    if (p->min_block > ((size_t)1 << 30) || (p->min_block & (p->min_block - 1)) != 0)
+        return errbuf_set(eb, -ERR_RANGE, "min_block %zu is not a power of two up to 2^30",
+                          p->min_block);
     if (!(p->packet_loss >= 0.0 && p->packet_loss < 1.0))
         return errbuf_set(eb, -ERR_RANGE, "packet_loss %g outside [0, 1)", p->packet_loss);
-    if (p->packet_loss > 0.0 && (p->kind == CODEC_NONE || p->kind == CODEC_QSGD))
+    if (p->packet_loss > 0.0 &&
+        (p->kind == CODEC_NONE || p->kind == CODEC_QSGD || p->kind == CODEC_QSGD_L2))
         return errbuf_set(eb, -ERR_INVALID,
                           "packet_loss applies to rotated coordinates; codec '%s' has none",
                           codec_kind_name(p->kind));
-    return codec_kinds[p->kind].ops.check(p, dim, eb);
+    /* Parameters the codec would not read are mistakes, not no-ops. */
+    const char *unused = NULL;
+    if (p->drive_plus && p->kind != CODEC_DRIVE)
+        unused = "drive_plus";
+    else if (p->exact_codebook && p->kind != CODEC_EDEN && p->kind != CODEC_TURBOQUANT_MSE &&
+             p->kind != CODEC_TURBOQUANT_PROD)
+        unused = "exact_codebook";
+    else if (p->kind != CODEC_QUICFL && p->shared_bits != 0)
+        unused = "shared_bits";
+    else if (p->kind != CODEC_QUICFL && p->p != CODEC_QUICFL_DEFAULT_P)
+        unused = "p";
+    else if (p->scale != CODEC_SCALE_UNBIASED && p->kind != CODEC_EDEN && p->kind != CODEC_DRIVE)
+        unused = "scale";
+    if (unused != NULL)
+        return errbuf_set(eb, -ERR_INVALID, "%s does not apply to codec '%s'", unused,
+                          codec_kind_name(p->kind));
+    struct blocks b;
+    codec_layout(&b, p, dim);
+    for (unsigned j = 0; j < b.n; j++) {
+        int rc = codec_kinds[p->kind].ops.check(p, b.len[j], eb);
+        if (rc < 0) {
+            if (b.n > 1)
+                errbuf_prefix(eb, "block of %zu coordinates", b.len[j]);
+            return rc;
+        }
+    }
+    return 0;
 }
 
 struct codec *
@@ -417,10 +577,16 @@ codec_new(const struct codec_params *p, size_t dim)
     c->params = *p;
     c->dim = dim;
     c->ops = &codec_kinds[p->kind].ops;
-    c->impl = c->ops->make(p, dim);
-    if (c->impl == NULL) {
-        codec_free(c);
-        return NULL;
+    codec_layout(&c->blk, p, dim);
+    c->fixed = codec_fixed_length(p);
+    for (unsigned j = 0; j < c->blk.n; j++) {
+        c->impl[j] = c->ops->make(p, c->blk.len[j]);
+        if (c->impl[j] == NULL) {
+            codec_free(c);
+            return NULL;
+        }
+        c->max_bytes[j] = c->ops->max_bytes(c->impl[j]);
+        c->acc_off[j + 1] = c->acc_off[j] + c->ops->acc_len(c->impl[j]);
     }
     c->acc_scratch = mem_alloc_aligned(64, codec_acc_len(c) * sizeof *c->acc_scratch);
     if (c->acc_scratch == NULL) {
@@ -435,8 +601,9 @@ codec_free(struct codec *c)
 {
     if (c == NULL)
         return;
-    if (c->impl != NULL)
-        c->ops->destroy(c->impl);
+    for (unsigned j = 0; j < c->blk.n; j++)
+        if (c->impl[j] != NULL)
+            c->ops->destroy(c->impl[j]);
     mem_free_aligned(c->acc_scratch);
     mem_free(c);
 }
@@ -447,23 +614,65 @@ codec_dim(const struct codec *c)
     return c->dim;
 }
 
+/* Bytes of the length field before block j's message (0 when lengths are implied). */
+static size_t
+codec_len_field(const struct codec *c, unsigned j)
+{
+    return !c->fixed && j + 1 < c->blk.n ? CODEC_BLOCK_LEN_BYTES : 0;
+}
+
 size_t
 codec_max_bytes(const struct codec *c)
 {
-    return c->ops->max_bytes(c->impl);
+    size_t n = 0;
+    for (unsigned j = 0; j < c->blk.n; j++)
+        n += codec_len_field(c, j) + c->max_bytes[j];
+    return n;
 }
 
 size_t
 codec_acc_len(const struct codec *c)
 {
-    return c->ops->acc_len(c->impl);
+    return c->acc_off[c->blk.n];
 }
 
 int
 codec_encode(struct codec *c, uint8_t *out, size_t cap, size_t *len, const float *x,
              const struct codec_link *link, struct errbuf *eb)
 {
-    return c->ops->encode(c->impl, out, cap, len, x, link, eb);
+    if (c->blk.n == 1)
+        return c->ops->encode(c->impl[0], out, cap, len, x, link, eb);
+    size_t pos = 0;
+    for (unsigned j = 0; j < c->blk.n; j++) {
+        size_t field = codec_len_field(c, j);
+        if (cap - pos < field)
+            return errbuf_set(eb, -ERR_RANGE, "encode buffer of %zu bytes is too small", cap);
+        struct codec_link l;
+        codec_block_link(&l, link, j);
+        size_t n = 0;
+        int rc = c->ops->encode(c->impl[j], out + pos + field, cap - pos - field, &n,
+                                x + c->blk.off[j], &l, eb);
+        if (rc < 0)
+            return rc;
+        if (c->fixed && n != c->max_bytes[j])
+            return errbuf_set(eb, -ERR_INTERNAL, "%s block message of %zu bytes, expected %zu",
+                              codec_kind_name(c->params.kind), n, c->max_bytes[j]);
+        if (field > 0) {
+            uint32_t v = (uint32_t)n;
+            memcpy(out + pos, &v, sizeof v);
+        }
+        pos += field + n;
+    }
+    *len = pos;
+    return 0;
+}
+
+/* The error of a message whose decoded values are not finite (block at byte pos). */
+static int
+codec_not_finite(const struct codec *c, struct errbuf *eb, size_t pos)
+{
+    return codec_corrupt(eb, pos, "%s: decoded values are not finite (or above 2^90)",
+                         codec_kind_name(c->params.kind));
 }
 
 int
@@ -472,13 +681,55 @@ codec_decode_add(struct codec *c, float *acc, const uint8_t *msg, size_t len, do
 {
     if (!isfinite(weight))
         return errbuf_set(eb, -ERR_RANGE, "decode weight %g is not finite", weight);
-    return c->ops->decode_add(c->impl, acc, msg, len, weight, link, eb);
+    if (c->blk.n == 1) {
+        int rc = c->ops->decode_add(c->impl[0], acc, msg, len, weight, link, eb);
+        if (rc == 0 && !codec_values_ok(acc, c->acc_off[1]))
+            return codec_not_finite(c, eb, 0);
+        return rc;
+    }
+    size_t pos = 0;
+    for (unsigned j = 0; j < c->blk.n; j++) {
+        size_t n = len - pos;
+        if (c->fixed) {
+            n = c->max_bytes[j];
+        } else if (codec_len_field(c, j) > 0) {
+            uint32_t v;
+            if (len - pos < sizeof v)
+                return codec_corrupt(eb, len, "block %u length field truncated", j);
+            memcpy(&v, msg + pos, sizeof v);
+            pos += sizeof v;
+            n = v;
+        }
+        if (n > len - pos)
+            return codec_corrupt(eb, len, "block %u of %zu bytes truncated at byte %zu", j, n, len);
+        struct codec_link l;
+        codec_block_link(&l, link, j);
+        float *a = acc + c->acc_off[j];
+        int rc = c->ops->decode_add(c->impl[j], a, msg + pos, n, weight, &l, eb);
+        if (rc < 0) {
+            if (eb != NULL && eb->offset >= 0)
+                eb->offset += (long)pos;
+            return rc;
+        }
+        if (!codec_values_ok(a, c->acc_off[j + 1] - c->acc_off[j]))
+            return codec_not_finite(c, eb, pos);
+        pos += n;
+    }
+    if (pos != len)
+        return codec_corrupt(eb, pos, "%zu trailing bytes after the last block", len - pos);
+    return 0;
 }
 
 void
 codec_decode_finish(struct codec *c, float *out, float *acc, const struct codec_link *link)
 {
-    c->ops->decode_finish(c->impl, out, acc, link);
+    /* In increasing order: block j writes out[off_j, off_j + len_j), which ends before the
+     * accumulator of block j + 1 starts (off_j <= acc_off_j, len_j <= its acc length). */
+    for (unsigned j = 0; j < c->blk.n; j++) {
+        struct codec_link l;
+        codec_block_link(&l, link, j);
+        c->ops->decode_finish(c->impl[j], out + c->blk.off[j], acc + c->acc_off[j], &l);
+    }
 }
 
 int

@@ -19,11 +19,26 @@
  * floats with codec_decode_add(), then calls codec_decode_finish() once: codecs with a
  * shared rotation sum in the rotated domain and invert the rotation once per round, not
  * once per client. Decoders validate every byte they read; a truncated or corrupted
- * message is -ERR_CORRUPT, never an out-of-bounds read.
+ * message is -ERR_CORRUPT, never an out-of-bounds read, and so is a message whose decoded
+ * values (after the weight) would not be finite or exceed CODEC_MAX_ABS in magnitude: the
+ * headroom keeps a sum of up to 2^23 such messages finite through a shared inverse rotation
+ * of up to 2^30 coordinates (growth at most √D = 2^15). Encoders refuse non-finite inputs
+ * (-ERR_RANGE; `none` also values above CODEC_MAX_ABS), so a diverged client is an error,
+ * never NaN in a model.
  *
  * Packet loss (codec_params.packet_loss) is simulated at the receiver: which rotated
  * coordinates a message lost is drawn from the per-client shared stream at a fixed far
  * offset (codec/codec_int.h); lost ones are zeroed, the rest scaled by 1/(1 − loss).
+ *
+ * Blocks. With codec_params.blocks = CODEC_BLOCKS_POW2 (the default) every codec that rotates
+ * (all but none, qsgd and qsgd_l2) splits a vector whose dimension is not a power of two into the
+ * power-of-two blocks of codec/blocks.h and runs one instance of the codec per block, each
+ * with its own rotation, scale and randomness: block j > 0 uses the link with
+ * seed XOR (j << 56) (block 0 the link itself, so a power-of-two dimension is unchanged).
+ * The message is the blocks' messages in increasing offset order; when the codec's message
+ * length is not fixed by its parameters (QUIC-FL, fractional EDEN), each block but the last
+ * is preceded by its length in bytes, uint32 little-endian. The accumulator is the blocks'
+ * accumulators one after the other.
  *
  * This header owns the codec kinds and parameters; each algorithm lives in its own module
  * that this interface dispatches to: codec/eden.h (EDEN, TurboQuant_mse), codec/drive.h,
@@ -54,6 +69,7 @@ enum codec_kind {
     CODEC_QSGD,            /* QSGD, L-infinity norm (codec/qsgd.h) */
     CODEC_TURBOQUANT_MSE,  /* TurboQuant_mse = EDEN with S = ‖x‖/√D (codec/eden.h) */
     CODEC_TURBOQUANT_PROD, /* TurboQuant_prod (codec/turboquant.h) */
+    CODEC_QSGD_L2,         /* QSGD, L2 norm, Elias-coded levels (codec/qsgd.h) */
     CODEC_KIND_COUNT
 };
 
@@ -68,6 +84,18 @@ enum codec_rotation {
     CODEC_ROTATION_SHARED,
 };
 
+/* How a rotation codec handles a dimension that is not a power of two (codec/blocks.h). */
+enum codec_blocks {
+    CODEC_BLOCKS_POW2 = 0, /* power-of-two blocks, each rotated and scaled on its own */
+    CODEC_BLOCKS_PAD,      /* one block zero-padded to the next power of two */
+};
+
+/* Largest magnitude a decoded value may have (see "Aggregation" above). */
+#define CODEC_MAX_ABS 0x1p90f
+
+/* Smallest power-of-two block split off by CODEC_BLOCKS_POW2 (docs/codecs.md compares). */
+#define CODEC_MIN_BLOCK 64
+
 /* What a scenario's uplink/downlink section says about the codec. */
 struct codec_params {
     enum codec_kind kind;
@@ -79,6 +107,8 @@ struct codec_params {
     double packet_loss;           /* fraction of rotated coordinates lost, [0, 1) */
     bool drive_plus;              /* DRIVE: 2-means centres instead of signs (DRIVE+) */
     bool exact_codebook;          /* EDEN/TurboQuant_mse: finite-D shifted-Beta codebook */
+    enum codec_blocks blocks;     /* rotation codecs: power-of-two blocks or padding */
+    size_t min_block;             /* CODEC_BLOCKS_POW2: smallest block, 0 = CODEC_MIN_BLOCK */
 };
 
 /* Names the shared randomness of one message. */
@@ -92,7 +122,7 @@ struct codec;
 
 /* Kinds and parameters */
 /* Fills p with the defaults of `none` (bits 32, unbiased, per-client rotation, p = 1/512,
- * shared_bits 0 = the codec's choice, no packet loss). */
+ * shared_bits 0 = the codec's choice, no packet loss, power-of-two blocks). */
 void codec_params_default(struct codec_params *p);
 /*
  * The bits per coordinate a scenario gets when it names `kind` without `bits`: 32 for none,
@@ -114,6 +144,10 @@ int codec_scale_parse(const char *name, enum codec_scale *out, struct errbuf *eb
 const char *codec_rotation_name(enum codec_rotation rotation);
 int codec_rotation_parse(const char *name, enum codec_rotation *out, struct errbuf *eb)
     __attribute__((warn_unused_result));
+/* Scenario names of block modes ("pow2", "pad"). */
+const char *codec_blocks_name(enum codec_blocks blocks);
+/* Number of blocks a codec made from p splits dim into (1 for none, qsgd, qsgd_l2, pad). */
+unsigned codec_blocks_count(const struct codec_params *p, size_t dim);
 /* -ERR_INVALID/-ERR_RANGE when p cannot be used for vectors of dimension dim; the message
  * names the parameter (bits, p, shared_bits, packet_loss, ...). */
 int codec_params_check(const struct codec_params *p, size_t dim, struct errbuf *eb)
@@ -139,7 +173,9 @@ int codec_encode(struct codec *c, uint8_t *out, size_t cap, size_t *len, const f
     __attribute__((warn_unused_result));
 
 /* Decoding */
-/* Adds weight * decode(msg) to acc[0..codec_acc_len) (in the codec's aggregation domain). */
+/* Adds weight * decode(msg) to acc[0..codec_acc_len) (in the codec's aggregation domain). On
+ * error acc may already hold the blocks decoded before the bad one: decode into a scratch
+ * accumulator when a message may be rejected. */
 int codec_decode_add(struct codec *c, float *acc, const uint8_t *msg, size_t len, double weight,
                      const struct codec_link *link, struct errbuf *eb)
     __attribute__((warn_unused_result));

@@ -6,6 +6,7 @@
 
 #include "base/mem.h"
 #include "base/rng.h"
+#include "codec/blocks.h"
 #include "codec/codec_int.h"
 #include "codec/ecuq.h"
 #include "base/banned.h"
@@ -58,6 +59,7 @@ docofl_wire_eden_params(struct codec_params *cp, double bits)
     cp->bits = bits;
     cp->scale = CODEC_SCALE_UNBIASED;
     cp->rotation = CODEC_ROTATION_PER_CLIENT;
+    cp->blocks = CODEC_BLOCKS_PAD; /* this module splits into blocks itself */
 }
 
 int
@@ -144,25 +146,15 @@ docofl_wire_eden_init(struct docofl_wire_eden *e, double bits, size_t dim)
 {
     struct codec_params cp;
     docofl_wire_eden_params(&cp, bits);
-    e->n = 0;
     e->fixed = bits == (double)(unsigned)bits;
-    size_t off = 0;
-    if (e->fixed) {
-        for (unsigned k = 63; k >= 8; k--) {
-            size_t blk = (size_t)1 << k;
-            if ((dim & blk) != 0) {
-                e->off[e->n] = off;
-                e->len[e->n] = blk;
-                e->n++;
-                off += blk;
-            }
-        }
-    }
-    if (off < dim) {
-        e->off[e->n] = off;
-        e->len[e->n] = dim - off;
-        e->n++;
-    }
+    struct blocks b;
+    if (e->fixed)
+        blocks_split(&b, dim, DOCOFL_WIRE_MIN_BLOCK);
+    else
+        blocks_whole(&b, dim);
+    e->n = b.n;
+    memcpy(e->off, b.off, b.n * sizeof b.off[0]);
+    memcpy(e->len, b.len, b.n * sizeof b.len[0]);
     for (unsigned j = 0; j < e->n; j++) {
         e->codec[j] = codec_new(&cp, e->len[j]);
         if (e->codec[j] == NULL)

@@ -84,9 +84,9 @@ eden_params_check(const struct codec_params *p, size_t dim, struct errbuf *eb)
     if (p->exact_codebook && ceil(p->bits) > LLOYD_BETA_MAX_BITS)
         return errbuf_set(eb, -ERR_RANGE, "exact_codebook: bits %g above the %d the solver serves",
                           p->bits, LLOYD_BETA_MAX_BITS);
-    if (p->exact_codebook && (dim < 3 || dim > LLOYD_BETA_MAX_DIM))
+    if (p->exact_codebook && dim > LLOYD_BETA_MAX_DIM)
         return errbuf_set(eb, -ERR_RANGE,
-                          "exact_codebook: dimension %zu outside 3..%d (beyond, the Gaussian "
+                          "exact_codebook: dimension %zu above %d (beyond, the Gaussian "
                           "codebook is exact to 1e-5)",
                           dim, LLOYD_BETA_MAX_DIM);
     return 0;
@@ -106,7 +106,7 @@ eden_new(const struct codec_params *p, size_t dim, unsigned flags)
     e->rotation = p->rotation;
     e->loss = p->packet_loss;
     double bl = floor(p->bits);
-    size_t exact_D = p->exact_codebook ? e->D : 0;
+    size_t exact_D = p->exact_codebook && e->D >= 3 ? e->D : 0;
     int rc = 0;
     if (p->bits < 1.0) {
         e->mode = EDEN_MODE_SPARSE;

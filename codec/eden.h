@@ -1,32 +1,44 @@
 /*
  * eden: EDEN, the b-bit rotate-then-quantise mean estimator of Vargaftik, Ben Basat,
  * Portnoy, Mendelson, Ben-Itzhak and Mitzenmacher (ICML 2022, §3–§4 and its Algorithm 1).
- * Also serves DRIVE's plain 1-bit form (its tie rule, §1) and
- * TurboQuant_mse (fixed scale, §4.1).
+ * Also serves DRIVE's plain 1-bit form (Vargaftik et al., NeurIPS 2021; its tie rule) and
+ * TurboQuant_mse (EDEN with a fixed scale).
  *
- * Algorithm. Pad x to D = 2^ceil(log2 d), rotate y = RHT(x_pad) (codec/rht.h) with the
- * link's shared signs, and quantise every z_i = √D·y_i/‖x‖ to the cell of the 2^b-level
- * Lloyd–Max quantiser of N(0,1) (codec/lloyd_max.h) containing it. Send the cell indices and
- * one float32 scale S; the receiver outputs RHT^-1(S·q)[:d]. Scales (enum codec_scale and
- * EDEN_FIXED_SCALE): unbiased ‖x‖²/⟨y,q⟩ (then ⟨x̂,x⟩ = ‖x‖² for every rotation), biased
+ * Algorithm. Pad x to D = 2^ceil(log2 d) (codec.h splits other dimensions into power-of-two
+ * blocks first, codec/blocks.h, so each instance usually sees D = d), rotate y = RHT(x_pad)
+ * (codec/rht.h) with the link's shared signs, and quantise every z_i = √D·y_i/‖x‖ to the cell of
+ * the 2^b-level Lloyd–Max quantiser of N(0,1) (codec/lloyd_max.h) containing it. Send the cell
+ * indices and one float32 scale S; the receiver outputs RHT^-1(S·q)[:d]. Scales (enum codec_scale
+ * and EDEN_FIXED_SCALE): unbiased ‖x‖²/⟨y,q⟩ (then ⟨x̂,x⟩ = ‖x‖² for every rotation), biased
  * ⟨y,q⟩/‖q‖² (least squares), matched norm ‖x‖/‖q‖, fixed ‖x‖/√D (TurboQuant_mse).
  *
  * Tie rule. Cell k is (t_{k-1}, t_k]: a value equal to a boundary goes to the LOWER cell
  * (torch.bucketize, right=False), so at b = 1 an exact 0 becomes the negative centroid.
- * This keeps E[x̂] = x for structured inputs whose rotated coordinates are exactly 0
- * (tests/unit/codec). With EDEN_TIES_UP the value goes to the upper cell (DRIVE's
+ * This keeps E[x̂] = x for structured inputs whose rotated coordinates are exactly 0 (e.g.
+ * x = e1 + e2 after an RHT). With EDEN_TIES_UP the value goes to the upper cell (DRIVE's
  * sign(0) = +1).
  *
  * Bit budgets. Integer b = 1..8. Fractional b = b_lo + f (1 < b < 8): a shared Bernoulli(f)
- * mask picks the coordinates quantised with b_lo + 1 bits, the others use b_lo (§2.5).
+ * mask picks the coordinates quantised with b_lo + 1 bits, the others use b_lo (EDEN §5).
  * 0 < b < 1: rotate, then keep each rotated coordinate with probability p = b (shared
  * mask), 1-bit quantise the kept ones with the scale computed over them, and divide by p at
- * the receiver (the TF order of §2.5; vNMSE ≈ π/(2p) − 1).
+ * the receiver (the order of EDEN's TensorFlow code; vNMSE ≈ π/(2p) − 1).
+ *
+ * Where the unbiasedness stops. The unbiased scale gives E[x̂] = x in expectation over a
+ * uniformly random rotation. The RHT is not one: the guarantee carries over only to inputs
+ * whose coordinates behave like i.i.d. draws with finite moments (QUIC-FL, Ben-Basat et al.,
+ * §3.5). On heavy-tailed input the estimate is biased and the bias does not average out over
+ * clients: with i.i.d. Cauchy coordinates the NMSE of DRIVE's mean over n clients is about
+ * 10× vNMSE/n instead of vNMSE/n. QUIC-FL's per-coordinate unbiased rounding stays unbiased
+ * for any input. Likewise the averaging over clients needs independent rotations: under
+ * CODEC_ROTATION_SHARED, n clients holding the same vector send the same message, so the
+ * mean's error is the single client's vNMSE, not vNMSE/n.
  *
  * Codebook. The Lloyd–Max quantiser of N(0,1) (codec/lloyd_max.h), or with
  * codec_params.exact_codebook the exact one for the law of a coordinate of a uniform
- * rotation of R^D (codec/lloyd_beta.h; b <= 6), solved at eden_new(). It
- * matters only for small D (0.1 % at D = 128, 7 % at D = 16).
+ * rotation of R^D (codec/lloyd_beta.h, §4 of the EDEN paper; b <= 6), solved at eden_new().
+ * It matters only for small D (0.1 % at D = 128, 7 % at D = 16). At D <= 2 (a tiny residual
+ * block, codec/blocks.h) the solver has no law to work on and the Gaussian codebook is used.
  *
  * Shared randomness, in draw order from the link's shared stream: the D rotation signs,
  * then (fractional or b < 1) one 32-bit draw per rotated coordinate for the mask.

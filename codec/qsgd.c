@@ -1,4 +1,4 @@
-/* qsgd: QSGD with the L-infinity norm. See qsgd.h. */
+/* qsgd: QSGD with the L-infinity norm, and the paper's L2 norm with Elias coding. See qsgd.h. */
 #include "codec/qsgd.h"
 
 #include <math.h>
@@ -15,6 +15,7 @@
 struct qsgd {
     size_t d;
     unsigned bits;
+    bool elias; /* CODEC_QSGD_L2: L2 norm, Elias-coded gaps and levels */
     uint16_t *idx;
 };
 
@@ -22,10 +23,11 @@ int
 qsgd_params_check(const struct codec_params *p, size_t dim, struct errbuf *eb)
 {
     if (!(p->bits >= 1 && p->bits <= QSGD_MAX_BITS) || p->bits != floor(p->bits))
-        return errbuf_set(eb, -ERR_RANGE, "bits %g: codec 'qsgd' needs an integer in 1..%d",
-                          p->bits, QSGD_MAX_BITS);
+        return errbuf_set(eb, -ERR_RANGE, "bits %g: codec '%s' needs an integer in 1..%d", p->bits,
+                          codec_kind_name(p->kind), QSGD_MAX_BITS);
     if (p->rotation != CODEC_ROTATION_PER_CLIENT)
-        return errbuf_set(eb, -ERR_INVALID, "rotation: codec 'qsgd' does not rotate");
+        return errbuf_set(eb, -ERR_INVALID, "rotation: codec '%s' does not rotate",
+                          codec_kind_name(p->kind));
     return 0;
 }
 
@@ -37,6 +39,7 @@ qsgd_new(const struct codec_params *p, size_t dim)
         return NULL;
     q->d = dim;
     q->bits = (unsigned)p->bits;
+    q->elias = p->kind == CODEC_QSGD_L2;
     q->idx = mem_alloc(dim * sizeof *q->idx);
     if (q->idx == NULL) {
         qsgd_free(q);
@@ -54,9 +57,31 @@ qsgd_free(struct qsgd *q)
     mem_free(q);
 }
 
+/* floor(log2 n), n >= 1. */
+static unsigned
+qsgd_log2(uint64_t n)
+{
+    return 63u - (unsigned)__builtin_clzll(n);
+}
+
+/* Bits of the Elias gamma code of n >= 1. */
+static unsigned
+qsgd_gamma_bits(uint64_t n)
+{
+    return 2 * qsgd_log2(n) + 1;
+}
+
 size_t
 qsgd_max_bytes(const struct qsgd *q)
 {
+    if (q->elias) {
+        /* Gap codes: 2·floor(log2(g+1)) + 1 <= 2g + 1, so they total at most 2d bits;
+         * per nonzero one sign bit and a level code of at most gamma(s) bits. */
+        unsigned s = (1u << q->bits) - 1;
+        uint64_t bits = qsgd_gamma_bits(q->d + 1) + 2 * (uint64_t)q->d +
+                        (uint64_t)q->d * (1 + qsgd_gamma_bits(s));
+        return 4 + (size_t)((bits + 7) / 8);
+    }
     return 4 + bitpack_bytes(q->d, q->bits + 1);
 }
 
@@ -64,6 +89,68 @@ size_t
 qsgd_acc_len(const struct qsgd *q)
 {
     return q->d;
+}
+
+/* Appends the Elias gamma code of n >= 1: floor(log2 n) zero bits, a one, then the low
+ * floor(log2 n) bits of n. */
+static void
+qsgd_gamma_write(struct bitpack_writer *w, uint64_t n)
+{
+    unsigned L = qsgd_log2(n);
+    bitpack_write(w, 0, L);
+    bitpack_write(w, 1, 1);
+    bitpack_write(w, n, L);
+}
+
+/* Reads an Elias gamma code (at most 32 leading zeros); -ERR_CORRUPT when malformed. */
+static int
+qsgd_gamma_read(struct bitpack_reader *r, uint64_t *n, struct errbuf *eb)
+{
+    unsigned L = 0;
+    for (;;) {
+        uint64_t bit;
+        int rc = bitpack_read(r, &bit, 1, eb);
+        if (rc < 0)
+            return rc;
+        if (bit)
+            break;
+        if (++L > 32)
+            return codec_corrupt(eb, (size_t)(bitpack_reader_left(r) / 8),
+                                 "qsgd: gamma code too long");
+    }
+    uint64_t low;
+    int rc = bitpack_read(r, &low, L, eb);
+    if (rc < 0)
+        return rc;
+    *n = (uint64_t)1 << L | low;
+    return 0;
+}
+
+/* Writes the Elias-coded body of q->idx (level << 1 | negative) after the 4-byte norm. */
+static int
+qsgd_elias_write(struct qsgd *q, uint8_t *out, size_t *len, struct errbuf *eb)
+{
+    struct bitpack_writer w;
+    bitpack_writer_init(&w, out + 4, qsgd_max_bytes(q) - 4);
+    size_t nnz = 0;
+    for (size_t i = 0; i < q->d; i++)
+        nnz += (q->idx[i] >> 1) != 0;
+    qsgd_gamma_write(&w, nnz + 1);
+    size_t prev = 0; /* index after the previous nonzero */
+    for (size_t i = 0; i < q->d; i++) {
+        unsigned level = q->idx[i] >> 1;
+        if (level == 0)
+            continue;
+        qsgd_gamma_write(&w, i - prev + 1);
+        bitpack_write(&w, q->idx[i] & 1, 1);
+        qsgd_gamma_write(&w, level);
+        prev = i + 1;
+    }
+    long n = bitpack_writer_finish(&w, eb);
+    if (n < 0)
+        return (int)n;
+    *len = 4 + (size_t)n;
+    return 0;
 }
 
 int
@@ -75,13 +162,17 @@ qsgd_encode(struct qsgd *q, uint8_t *out, size_t cap, size_t *len, const float *
         return errbuf_set(eb, -ERR_RANGE, "qsgd: buffer of %zu bytes, %zu needed", cap, bytes);
     float m = 0;
     bool finite = true;
+    double n2 = 0;
     for (size_t i = 0; i < q->d; i++) {
         float a = fabsf(x[i]);
         m = a > m ? a : m;
         finite &= isfinite(a);
+        n2 += (double)a * a;
     }
     if (!finite)
         return errbuf_set(eb, -ERR_RANGE, "qsgd: input vector is not finite");
+    if (q->elias)
+        m = (float)sqrt(n2); /* the L2 norm; |x_i| <= m up to rounding, clamped below */
     unsigned s = (1u << q->bits) - 1;
     double scale = m > 0 ? s / (double)m : 0.0;
     struct rng r;
@@ -98,8 +189,44 @@ qsgd_encode(struct qsgd *q, uint8_t *out, size_t cap, size_t *len, const float *
         q->idx[i] = (uint16_t)(k << 1 | (x[i] < 0));
     }
     codec_put_f32(out, m);
+    if (q->elias)
+        return qsgd_elias_write(q, out, len, eb);
     bitpack_pack(out + 4, q->idx, q->d, q->bits + 1);
     *len = bytes;
+    return 0;
+}
+
+/* Adds ±unit·level for every Elias-coded nonzero of msg[4..len) to acc. */
+static int
+qsgd_elias_add(struct qsgd *q, float *acc, const uint8_t *msg, size_t len, float unit,
+               struct errbuf *eb)
+{
+    unsigned s = (1u << q->bits) - 1;
+    struct bitpack_reader r;
+    bitpack_reader_init(&r, msg + 4, len - 4);
+    uint64_t nnz1, gap1, neg, level;
+    int rc = qsgd_gamma_read(&r, &nnz1, eb);
+    if (rc < 0)
+        return rc;
+    if (nnz1 - 1 > q->d)
+        return codec_corrupt(eb, 4, "qsgd: %llu nonzeros for %zu coordinates",
+                             (unsigned long long)(nnz1 - 1), q->d);
+    size_t next = 0;
+    for (uint64_t k = 0; k + 1 < nnz1; k++) {
+        if ((rc = qsgd_gamma_read(&r, &gap1, eb)) < 0 || (rc = bitpack_read(&r, &neg, 1, eb)) < 0 ||
+            (rc = qsgd_gamma_read(&r, &level, eb)) < 0)
+            return rc;
+        if (gap1 - 1 >= q->d - next || level > s)
+            return codec_corrupt(eb, 4 + (size_t)((len - 4) * 8 - bitpack_reader_left(&r)) / 8,
+                                 "qsgd: nonzero %llu out of range", (unsigned long long)k);
+        size_t i = next + (size_t)(gap1 - 1);
+        acc[i] += (neg ? -unit : unit) * (float)level;
+        next = i + 1;
+    }
+    uint64_t rest;
+    if (bitpack_reader_left(&r) >= 8 ||
+        bitpack_read(&r, &rest, (unsigned)bitpack_reader_left(&r), NULL) < 0 || rest != 0)
+        return codec_corrupt(eb, len, "qsgd: trailing bits after the last nonzero");
     return 0;
 }
 
@@ -108,9 +235,10 @@ qsgd_decode_add(struct qsgd *q, float *acc, const uint8_t *msg, size_t len, doub
                 const struct codec_link *link, struct errbuf *eb)
 {
     size_t bytes = qsgd_max_bytes(q);
-    if (len != bytes)
+    if (q->elias ? len < 4 || len > bytes : len != bytes)
         return codec_corrupt(eb, len < bytes ? len : bytes,
-                             "qsgd: message of %zu bytes, expected %zu", len, bytes);
+                             "qsgd: message of %zu bytes, expected %s%zu", len,
+                             q->elias ? "4 to " : "", bytes);
     float m;
     int rc = codec_get_scale(&m, msg, len, 0, "qsgd norm", eb);
     if (rc < 0)
@@ -119,6 +247,8 @@ qsgd_decode_add(struct qsgd *q, float *acc, const uint8_t *msg, size_t len, doub
         return codec_corrupt(eb, 0, "qsgd: negative norm %g", (double)m);
     unsigned s = (1u << q->bits) - 1;
     float unit = (float)(weight * m / s);
+    if (q->elias)
+        return qsgd_elias_add(q, acc, msg, len, unit, eb);
     bitpack_unpack(q->idx, msg + 4, q->d, q->bits + 1);
     for (size_t i = 0; i < q->d; i++) {
         /* ±unit·level without a branch on the (random) sign bit. */

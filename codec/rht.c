@@ -318,6 +318,13 @@ rht_forward_from(float *y, const float *x, size_t d, size_t D, const uint8_t *si
     } else {
         rht_kernel_portable(y, D, signs, scale, x, d, &norm2);
     }
+    if (!isfinite(norm2)) {
+        /* The float partial sums overflow for finite inputs above ~1e17 per coordinate
+         * (4096 × 3e18 is fine in double): sum again in double. Stays inf/NaN when x is. */
+        norm2 = 0;
+        for (size_t i = 0; i < d; i++)
+            norm2 += (double)x[i] * x[i];
+    }
     return norm2;
 }
 

@@ -47,7 +47,8 @@ void rht_forward(float *v, size_t D, const uint8_t *signs);
 /*
  * y[0..D) <- H·(s ⊙ x_pad)/√D for x[0..d) (d <= D), loading x block by block inside the
  * transform (no separate copy pass); returns ‖x‖² (float partial sums per block, summed in
- * double). x and y must not overlap.
+ * double; summed again in double when those overflow, so any finite x has a finite norm).
+ * x and y must not overlap.
  */
 double rht_forward_from(float *y, const float *x, size_t d, size_t D, const uint8_t *signs);
 /* v <- s ⊙ (H·v)/√D (the inverse rotation). */

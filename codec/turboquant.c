@@ -38,6 +38,16 @@ turboquant_params_check(const struct codec_params *p, size_t dim, struct errbuf 
     if (p->packet_loss > 0)
         return errbuf_set(eb, -ERR_INVALID,
                           "packet_loss: codec 'turboquant_prod' does not model it");
+    if (p->bits > 1) {
+        /* The (b−1)-bit TurboQuant_mse stage must be servable (e.g. its exact codebook). */
+        struct codec_params mp = *p;
+        mp.bits = p->bits - 1;
+        int rc = eden_params_check(&mp, dim, eb);
+        if (rc < 0) {
+            errbuf_prefix(eb, "turboquant_prod's %g-bit mse stage", mp.bits);
+            return rc;
+        }
+    }
     return 0;
 }
 

@@ -85,6 +85,7 @@ static const char *const phase_names[] = {
 };
 static const char *const scale_names[] = { "unbiased", "biased", "matched_norm", NULL };
 static const char *const rotation_names[] = { "per_client", "shared", NULL };
+static const char *const blocks_names[] = { "pow2", "pad", NULL };
 static const char *const compute_dist_names[] = { "constant", "lognormal", "tiers", "trace", NULL };
 static const char *const network_dist_names[] = { "constant", "lognormal", "trace", NULL };
 static const char *const availability_names[] = { "always", "probability", "diurnal", "trace",
@@ -127,6 +128,7 @@ static const struct skey_enum e_masks = { .names = masks_names };
 static const struct skey_enum e_phase = { .names = phase_names };
 static const struct skey_enum e_scale = { .names = scale_names };
 static const struct skey_enum e_rotation = { .names = rotation_names };
+static const struct skey_enum e_blocks = { .names = blocks_names };
 static const struct skey_enum e_compute_dist = { .names = compute_dist_names };
 static const struct skey_enum e_network_dist = { .names = network_dist_names };
 static const struct skey_enum e_availability = { .names = availability_names };
@@ -183,6 +185,9 @@ static const struct skey_when w_shards_labels =
 static const struct skey_when w_iid = SKEY_WHEN("data.partition.type", V(PARTITION_IID));
 static const struct skey_when w_up_quicfl = SKEY_WHEN("uplink.codec", V(CODEC_QUICFL));
 static const struct skey_when w_up_drive = SKEY_WHEN("uplink.codec", V(CODEC_DRIVE));
+static const struct skey_when w_up_rotating = /* every codec but none and the QSGDs */
+    SKEY_WHEN("uplink.codec",
+              (V(CODEC_KIND_COUNT) - 1) & ~(V(CODEC_NONE) | V(CODEC_QSGD) | V(CODEC_QSGD_L2)));
 static const struct skey_when w_up_eden_tq =
     SKEY_WHEN("uplink.codec", V(CODEC_EDEN) | V(CODEC_TURBOQUANT_MSE));
 static const struct skey_when w_up_scale =
@@ -398,6 +403,8 @@ static const struct skey scenario_keys[] = {
              .help = "2-means centres instead of signs (DRIVE+)"),
     KEY_BOOL("uplink.exact_codebook", uplink.codec.exact_codebook, "false", .when = &w_up_eden_tq,
              .help = "exact finite-d (shifted Beta) codebook"),
+    KEY_ENUM("uplink.blocks", uplink.codec.blocks, "pow2", &e_blocks, .when = &w_up_rotating,
+             .help = "power-of-two blocks rotated on their own, or pad to a power of two"),
     KEY_BOOL("uplink.error_feedback", uplink.error_feedback, "false",
              .help = "keep the compression residual on the client and add it next time"),
 

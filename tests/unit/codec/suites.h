@@ -13,6 +13,7 @@ Suite *eden_suite(void);
 Suite *quicfl_suite(void);
 Suite *baselines_suite(void);
 Suite *codec_suite(void);
+Suite *blocks_suite(void);
 
 enum tdme_dist { TDME_NORMAL, TDME_LOGNORMAL, TDME_EXPONENTIAL };
 

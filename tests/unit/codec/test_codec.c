@@ -3,6 +3,7 @@
  * every wire format, decoders attacked with truncated and random bytes, determinism
  * (same link, same bytes, in any thread), shared-rotation aggregation, error feedback.
  */
+#include <float.h>
 #include <gsl/gsl_randist.h>
 #include <math.h>
 #include <pthread.h>
@@ -39,6 +40,7 @@ static const struct fmt fmts[] = {
     { CODEC_HADAMARD_SQ, 2, CODEC_ROTATION_SHARED, 0, false, 300 },
     { CODEC_KASHIN_SQ, 3, CODEC_ROTATION_PER_CLIENT, 0, false, 300 },
     { CODEC_QSGD, 5, CODEC_ROTATION_PER_CLIENT, 0, false, 300 },
+    { CODEC_QSGD_L2, 3, CODEC_ROTATION_PER_CLIENT, 0, false, 300 },
     { CODEC_TURBOQUANT_MSE, 2, CODEC_ROTATION_PER_CLIENT, 0, false, 300 },
     { CODEC_TURBOQUANT_PROD, 3, CODEC_ROTATION_PER_CLIENT, 0, false, 100 },
     { CODEC_EDEN, 2, CODEC_ROTATION_PER_CLIENT, 0, false, 1 },
@@ -127,13 +129,14 @@ START_TEST(params_rejected)
         { CODEC_HADAMARD_SQ, 0, 1.0 / 512, 0, 0, 10, "bits" },
         { CODEC_KASHIN_SQ, 17, 1.0 / 512, 0, 0, 10, "bits" },
         { CODEC_QSGD, 16, 1.0 / 512, 0, 0, 10, "bits" },
-        { CODEC_TURBOQUANT_PROD, 3, 1.0 / 512, 0, 0, 5000, "dimension" },
+        { CODEC_TURBOQUANT_PROD, 3, 1.0 / 512, 0, 0, 8192, "dimension" },
         { CODEC_EDEN, 2, 1.0 / 512, 1.0, 0, 10, "packet_loss" },
         { CODEC_EDEN, 2, 1.0 / 512, -0.1, 0, 10, "packet_loss" },
         { CODEC_QSGD, 2, 1.0 / 512, 0.1, 0, 10, "packet_loss" },
         { CODEC_EDEN, 2, 1.0 / 512, 0, 0, 0, "dimension" },
         { CODEC_EDEN, 7, 1.0 / 512, 0, 1, 10, "exact_codebook" },
-        { CODEC_EDEN, 2, 1.0 / 512, 0, 1, 100000, "exact_codebook" },
+        { CODEC_EDEN, 2, 1.0 / 512, 0, 1, 131072, "exact_codebook" },
+        { CODEC_TURBOQUANT_PROD, 8, 1.0 / 512, 0, 1, 64, "exact_codebook" },
     };
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
         struct codec_params p;
@@ -271,6 +274,150 @@ START_TEST(random_bytes)
     codec_free(c);
     free(acc);
     free(out);
+}
+END_TEST
+
+/*
+ * A float field overwritten by FLT_MAX (a scale, a norm, a min/max) anywhere in the first
+ * 32 bytes: the decoder returns -ERR_CORRUPT or a finite vector; the scale of EDEN, DRIVE
+ * and TurboQuant_mse (byte 0) always makes the decode overflow, so there it is an error.
+ */
+START_TEST(huge_fields)
+{
+    int i = _i;
+    struct codec *c = fmt_codec(i);
+    size_t d = fmts[i].dim, cap = codec_max_bytes(c);
+    float *x = malloc(d * sizeof *x), *xh = malloc(d * sizeof *xh);
+    uint8_t *m = malloc(cap), *t = malloc(cap);
+    fill(x, d, 300 + (uint64_t)i);
+    struct codec_link link = { .seed = 9, .round = 5, .client = 2 };
+    size_t len;
+    ck_assert_int_eq(codec_encode(c, m, cap, &len, x, &link, NULL), 0);
+    const float big[2] = { FLT_MAX, -FLT_MAX };
+    for (size_t off = 0; off + 4 <= len && off <= 32; off++) {
+        for (int s = 0; s < 2; s++) {
+            memcpy(t, m, len);
+            memcpy(t + off, &big[s], 4);
+            struct errbuf eb;
+            errbuf_clear(&eb);
+            int rc = codec_decode(c, xh, t, len, &link, &eb);
+            if (rc == 0) {
+                for (size_t k = 0; k < d; k++)
+                    ck_assert_msg(isfinite(xh[k]), "fmt %d, FLT_MAX at %zu: out[%zu] = %g", i, off,
+                                  k, (double)xh[k]);
+            } else {
+                ck_assert_int_eq(rc, -ERR_CORRUPT);
+            }
+            enum codec_kind kind = fmts[i].kind;
+            bool scaled = kind == CODEC_EDEN || kind == CODEC_DRIVE || kind == CODEC_TURBOQUANT_MSE;
+            if (off == 0 && scaled && fmts[i].bits >= 1)
+                ck_assert_msg(rc == -ERR_CORRUPT, "fmt %d: FLT_MAX scale accepted", i);
+        }
+    }
+    codec_free(c);
+    free(x);
+    free(xh);
+    free(m);
+    free(t);
+}
+END_TEST
+
+/* A finite input of 4096 coordinates of magnitude 3e18 (‖x‖² = 3.7e40 overflows float):
+ * every codec encodes it and decodes a finite estimate with its usual relative error. */
+START_TEST(large_finite_input)
+{
+    enum codec_kind kind = (enum codec_kind)_i;
+    struct codec_params p;
+    tdme_params(&p, kind, codec_kind_default_bits(kind));
+    size_t d = kind == CODEC_TURBOQUANT_PROD ? 1024 : 4096;
+    struct codec *c = codec_new(&p, d);
+    ck_assert_ptr_nonnull(c);
+    size_t cap = codec_max_bytes(c), len;
+    float *x = malloc(d * sizeof *x), *xh = malloc(d * sizeof *xh);
+    uint8_t *m = malloc(cap);
+    fill(x, d, 77);
+    for (size_t k = 0; k < d; k++)
+        x[k] = x[k] < 0 ? -3e18f : 3e18f;
+    struct codec_link link = { .seed = 2, .round = 1, .client = 5 };
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    ck_assert_msg(codec_encode(c, m, cap, &len, x, &link, &eb) == 0, "%s: %s",
+                  codec_kind_name(kind), eb.msg);
+    ck_assert_msg(codec_decode(c, xh, m, len, &link, &eb) == 0, "%s: %s", codec_kind_name(kind),
+                  eb.msg);
+    double e = 0, n2 = 0;
+    for (size_t k = 0; k < d; k++) {
+        ck_assert(isfinite(xh[k]));
+        e += ((double)xh[k] - x[k]) * ((double)xh[k] - x[k]);
+        n2 += (double)x[k] * x[k];
+    }
+    ck_assert_msg(e <= 64 * n2, "%s: vNMSE %g", codec_kind_name(kind), e / n2);
+    codec_free(c);
+    free(x);
+    free(xh);
+    free(m);
+}
+END_TEST
+
+/* `none` refuses to send or accept NaN, inf or values above CODEC_MAX_ABS. */
+START_TEST(none_not_finite)
+{
+    struct codec_params p;
+    tdme_params(&p, CODEC_NONE, 32);
+    struct codec *c = codec_new(&p, 4);
+    float x[4] = { 1, 2, 3, 4 }, out[4];
+    uint8_t m[16];
+    size_t len;
+    struct codec_link link = { .seed = 1, .round = 2, .client = 3 };
+    const float bad[3] = { NAN, INFINITY, 2 * CODEC_MAX_ABS };
+    for (int k = 0; k < 3; k++) {
+        x[2] = bad[k];
+        struct errbuf eb;
+        errbuf_clear(&eb);
+        ck_assert_int_eq(codec_encode(c, m, sizeof m, &len, x, &link, &eb), -ERR_RANGE);
+        ck_assert_ptr_nonnull(strstr(eb.msg, "not finite"));
+        memcpy(m, x, sizeof x);
+        ck_assert_int_eq(codec_decode(c, out, m, sizeof m, &link, &eb), -ERR_CORRUPT);
+        ck_assert_ptr_nonnull(strstr(eb.msg, "not finite"));
+    }
+    x[2] = CODEC_MAX_ABS;
+    ck_assert_int_eq(codec_encode(c, m, sizeof m, &len, x, &link, NULL), 0);
+    ck_assert_int_eq(codec_decode(c, out, m, len, &link, NULL), 0);
+    ck_assert_float_eq(out[2], CODEC_MAX_ABS);
+    codec_free(c);
+}
+END_TEST
+
+/* Parameters a codec does not read are errors naming them. */
+START_TEST(params_not_applying)
+{
+    static const struct {
+        enum codec_kind kind;
+        const char *word;
+    } bad[] = {
+        { CODEC_THC, "drive_plus" },   { CODEC_QUICFL, "exact_codebook" },
+        { CODEC_EDEN, "shared_bits" }, { CODEC_HADAMARD_SQ, "p does" },
+        { CODEC_QUICFL, "scale" },
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        struct codec_params p;
+        tdme_params(&p, bad[k].kind, codec_kind_default_bits(bad[k].kind));
+        p.rotation = CODEC_ROTATION_SHARED;
+        if (k == 0)
+            p.drive_plus = true;
+        else if (k == 1)
+            p.exact_codebook = true;
+        else if (k == 2)
+            p.shared_bits = 3;
+        else if (k == 3)
+            p.p = 0.01;
+        else
+            p.scale = CODEC_SCALE_BIASED;
+        struct errbuf eb;
+        errbuf_clear(&eb);
+        ck_assert_int_eq(codec_params_check(&p, 64, &eb), -ERR_INVALID);
+        ck_assert_msg(strstr(eb.msg, bad[k].word) != NULL, "case %zu: %s", k, eb.msg);
+    }
 }
 END_TEST
 
@@ -430,6 +577,10 @@ codec_suite(void)
     tcase_add_test(tc, threads_same_bytes);
     tcase_add_loop_test(tc, aggregate_equals_mean_of_decodes, 0, NFMTS);
     tcase_add_test(tc, error_feedback);
+    tcase_add_loop_test(tc, huge_fields, 0, NFMTS);
+    tcase_add_loop_test(tc, large_finite_input, 0, CODEC_KIND_COUNT);
+    tcase_add_test(tc, none_not_finite);
+    tcase_add_test(tc, params_not_applying);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -186,6 +186,7 @@ START_TEST(padding)
 {
     struct codec_params p;
     tdme_params(&p, CODEC_EDEN, 4);
+    p.blocks = CODEC_BLOCKS_PAD;
     size_t d = 3125; /* d/D = 0.76294, as 100000/131072 */
     struct tdme r = tdme_run(&p, d, TDME_NORMAL, 1, 1, 400, 31);
     ck_assert_stat(r.vnmse, r.vnmse_se, 0.009592 * 3125.0 / 4096.0, 0.01);

@@ -1,5 +1,6 @@
 /*
- * wallclock: the one module that reads the real clock (the documented exception of docs/conventions.md §8).
+ * wallclock: the one module that reads the real clock (the documented exception of
+ * docs/conventions.md §8).
  *
  * Simulated time never comes from here. The wall clock is used for progress display, for
  * the runs table's started_at/finished_at, and for throughput figures in benchmarks and

@@ -14,6 +14,7 @@
 #include "base/errbuf.h"
 #include "base/mem.h"
 #include "base/simtime.h"
+#include "clients/dense_backend.h"
 #include "fedbits_config.h"
 #include "sim/run.h"
 #include "sim/scenario.h"
@@ -470,8 +471,11 @@ cmd_run_execute(const struct scenario *s, struct store *st, int64_t run_id,
         .resume_len = mo->resume_len,
         .cluster = mo->cluster,
     };
-    struct run_summary sum;
-    int rc = run_execute(s, st, run_id, &ro, &sum, &eb);
+    struct run_summary sum = { 0 };
+    /* The BLAS buffers first: a memory limit fails the run here instead of hanging in BLAS. */
+    int rc = dense_backend_reserve(mo->threads > 0 ? (unsigned)mo->threads : 1, &eb);
+    if (rc == 0)
+        rc = run_execute(s, st, run_id, &ro, &sum, &eb);
     double wall = (double)(wallclock_ns() - prog.started_ns) / 1e9;
     if (prog.tty && sum.rounds < s->train.rounds)
         fputc('\n', stderr);

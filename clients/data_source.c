@@ -322,6 +322,16 @@ out:
 }
 
 int
+data_source_check_size(const struct data_params *p, uint64_t seed, struct errbuf *eb)
+{
+    if (p->kind != DATA_SYNTHETIC && p->kind != DATA_SYNTHETIC_IID)
+        return 0;
+    struct synthetic_params sp = p->synthetic;
+    sp.clients = p->clients;
+    return synthetic_check_size(&sp, seed, eb);
+}
+
+int
 data_source_load(struct dataset **out, const struct data_params *p, uint64_t seed,
                  struct errbuf *eb)
 {

@@ -1056,6 +1056,13 @@ scenario_cross_check(struct scenario_ctx *c, const struct ynode *root, struct sc
 
     struct errbuf inner;
     errbuf_clear(&inner);
+    /* The generator's sample cap, which run would hit only after validation passed. */
+    struct data_params dp;
+    scenario_data_params(s, &dp);
+    if (data_source_check_size(&dp, s->seed, &inner) < 0) {
+        n = AT("data.clients");
+        return scenario_node_error(c, n, "data.clients", inner.code, inner.msg);
+    }
     struct server_opt_params sp;
     scenario_server_opt_params(s, &sp);
     if (server_opt_params_check(&sp, &inner) < 0) {

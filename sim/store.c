@@ -256,6 +256,31 @@ fail:
     return rc;
 }
 
+int
+store_sqlite_open_readonly(const char *path, sqlite3 **out)
+{
+    int rc = sqlite3_open_v2(path, out, SQLITE_OPEN_READONLY, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    /* The first read is what needs the shared-memory file of a WAL database. */
+    rc = sqlite3_exec(*out, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+    if (rc != SQLITE_CANTOPEN && rc != SQLITE_READONLY)
+        return SQLITE_OK; /* readable, or an error the caller reports on its first query */
+    /* "file:" URI of the path, every byte outside [A-Za-z0-9/._-] percent-encoded. */
+    char uri[3 * 1024 + 32];
+    size_t at = (size_t)snprintf(uri, sizeof uri, "file:");
+    for (const char *c = path; *c != '\0' && at + 4 < sizeof uri; c++) {
+        unsigned char b = (unsigned char)*c;
+        bool plain = (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9') ||
+                     b == '/' || b == '.' || b == '_' || b == '-';
+        at += (size_t)snprintf(uri + at, sizeof uri - at, plain ? "%c" : "%%%02X", b);
+    }
+    snprintf(uri + at, sizeof uri - at, "?immutable=1");
+    sqlite3_close(*out);
+    *out = NULL;
+    return sqlite3_open_v2(uri, out, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+}
+
 void
 store_close(struct store *st)
 {

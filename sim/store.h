@@ -39,6 +39,7 @@
 #define STORE_SCHEMA_VERSION 1
 
 struct store;
+struct sqlite3;
 
 /* What one round reports. */
 struct store_round {
@@ -122,6 +123,15 @@ struct store_run_result {
 int store_open(struct store **out, const char *path, struct errbuf *eb)
     __attribute__((warn_unused_result));
 void store_close(struct store *st);
+
+/*
+ * Opens path read-only for the commands that only read results (report, export, check) into
+ * *out, as sqlite3_open_v2() does, and returns its result code. When the file cannot be read
+ * in place because nothing may be created beside it (a read-only filesystem, where SQLite
+ * cannot make a WAL database's shared-memory file), opens it as immutable instead: nobody
+ * can be writing it there.
+ */
+int store_sqlite_open_readonly(const char *path, struct sqlite3 **out);
 
 /* Sets how long a write waits for another connection's lock (default 10 s). */
 void store_set_busy_timeout(struct store *st, int ms);

@@ -72,8 +72,48 @@ def check_memlimit(binary, src, tmp, trials):
               + (f" ({error})" if error else ""))
 
 
+def check_messages(binary, src, tmp, trials):
+    """Messages that name the right thing: a CSV value beyond float range with its file and
+    line; validate refusing the synthetic population run would refuse; report on a read-only
+    filesystem reading the database instead of calling it foreign."""
+    default = os.path.join(src, "scenarios", "default.yaml")
+    with open(os.path.join(tmp, "train.csv"), "w") as f:
+        f.write("label,a,b\n")
+        for i in range(60):
+            f.write(f"{i % 3},{'1e39' if i == 50 else i},1\n")
+    p = run(binary, ["run", default, "--no-sweep", "--set", "data.dataset=csv",
+                     "--set", "data.path=train.csv", "--set", "data.partition.type=iid",
+                     "--set", "data.clients=4", "--set", "train.clients_per_round=2",
+                     "--set", "train.rounds=1", "--db", "m.db", "-q"], tmp, check=1)
+    if "train.csv:52:" not in p.stderr or "beyond the float range" not in p.stderr:
+        fail("a 1e39 feature is not reported with its file and line:\n" + p.stderr)
+    p = run(binary, ["validate", default, "--set", "data.clients=1000000"], tmp, check=2)
+    if "exceeds the cap" not in p.stderr:
+        fail("validate accepts a population run refuses:\n" + p.stdout + p.stderr)
+    # report on a read-only filesystem: a read-only bind mount in a user namespace.
+    rodir = os.path.join(tmp, "ro")
+    os.mkdir(rodir)
+    run(binary, ["run", default, "--no-sweep", "--set", "train.rounds=1",
+                 "--db", os.path.join(rodir, "r.db"), "-q"], tmp, check=0)
+    script = (f"mount --bind {rodir} {rodir} && mount -o remount,ro,bind {rodir} && "
+              f"exec {binary} report {rodir}/r.db")
+    try:
+        p = subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True,
+                           timeout=HANG_S)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        print(f"read-only report not tested: {e}")
+        return
+    if "mount" in p.stderr and p.returncode != 0 and "fedbits" not in p.stderr:
+        print("read-only report not tested (no user namespaces here): " + p.stderr.strip())
+        return
+    if p.returncode != 0 or "finished" not in p.stdout:
+        fail(f"report on a read-only filesystem: exit {p.returncode}\n{p.stdout}{p.stderr}")
+    print("messages: float range with file:line, validate cap, read-only report: ok")
+
+
 CHECKS = {
     "memlimit": check_memlimit,
+    "messages": check_messages,
 }
 
 

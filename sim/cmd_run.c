@@ -16,6 +16,7 @@
 #include "base/simtime.h"
 #include "clients/dense_backend.h"
 #include "fedbits_config.h"
+#include "sim/resume.h"
 #include "sim/run.h"
 #include "sim/scenario.h"
 #include "sim/store.h"
@@ -474,6 +475,8 @@ cmd_run_execute(const struct scenario *s, struct store *st, int64_t run_id,
     struct run_summary sum = { 0 };
     /* The BLAS buffers first: a memory limit fails the run here instead of hanging in BLAS. */
     int rc = dense_backend_reserve(mo->threads > 0 ? (unsigned)mo->threads : 1, &eb);
+    if (rc == 0 && st != NULL)
+        rc = resume_record(st, run_id, s, &eb); /* owner, inputs, kernel (sim/resume.h) */
     if (rc == 0)
         rc = run_execute(s, st, run_id, &ro, &sum, &eb);
     double wall = (double)(wallclock_ns() - prog.started_ns) / 1e9;
@@ -948,6 +951,7 @@ cmd_run_resume(int argc, char **argv)
     snprintf(name, sizeof name, "(configuration of run %llu)", (unsigned long long)run_id);
     if (scenario_load_resolved(&s, name, config, strlen(config), sets, 1, &eb) < 0 ||
         store_load_checkpoint(st, (int64_t)run_id, &state, &state_len, &round, &eb) < 0 ||
+        resume_claim(st, (int64_t)run_id, &s, &eb) < 0 || /* owner gone, same inputs */
         store_rewind_run(st, (int64_t)run_id, round, &eb) < 0) {
         cmd_run_print_error("resume", &eb);
         goto out;

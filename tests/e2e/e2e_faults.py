@@ -12,10 +12,12 @@ Python's standard library only.
 import hashlib
 import os
 import resource
+import signal
 import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 
 # A hang is a failure: no check here needs more than a few seconds per command.
 HANG_S = 120
@@ -111,9 +113,112 @@ def check_messages(binary, src, tmp, trials):
     print("messages: float range with file:line, validate cap, read-only report: ok")
 
 
+def write_csv(path, rows, seed):
+    """A CSV data set: label (3 classes) and 8 features, deterministic in seed."""
+    x = seed
+    with open(path, "w") as f:
+        f.write("label," + ",".join(f"f{j}" for j in range(8)) + "\n")
+        for i in range(rows):
+            vals = []
+            for _ in range(8):
+                x = (x * 1103515245 + 12345) % 2147483648
+                vals.append(f"{x / 2147483648.0 + (i % 3) * 0.3:.6f}")
+            f.write(f"{i % 3}," + ",".join(vals) + "\n")
+
+
+def start_until(binary, args, cwd, db, rounds):
+    """Starts a run and returns its process, stopped (SIGSTOP) once `rounds` rounds are
+    stored."""
+    p = subprocess.Popen([binary] + args, cwd=cwd, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + HANG_S
+    while time.time() < deadline and p.poll() is None:
+        try:
+            if query(db, "SELECT count(*) FROM rounds")[0][0] >= rounds:
+                p.send_signal(signal.SIGSTOP)
+                return p
+        except sqlite3.Error:
+            pass
+        time.sleep(0.005)
+    fail(f"the run ended (exit {p.poll()}) before {rounds} rounds were stored")
+
+
+def check_resume_safety(binary, src, tmp, trials):
+    """A resume that cannot go on changes nothing; a live run, changed data or another BLAS
+    kernel are refused."""
+    work = os.path.join(tmp, "work")
+    other = os.path.join(tmp, "elsewhere")
+    os.mkdir(work)
+    os.mkdir(other)
+    write_csv(os.path.join(work, "train.csv"), 3000, 7)
+    db = os.path.join(tmp, "r.db")
+    args = ["run", os.path.join(src, "scenarios", "default.yaml"), "--no-sweep",
+            "--set", "data.dataset=csv", "--set", "data.path=train.csv",
+            "--set", "data.partition.type=iid", "--set", "data.clients=40",
+            "--set", "train.clients_per_round=10", "--set", "train.rounds=60",
+            "--set", "output.checkpoint_every=2", "--threads", "1", "-q", "--db", db]
+    q = "SELECT * FROM rounds ORDER BY round"
+
+    # A run that is alive (stopped, not dead) is not resumed: its rows stay its own.
+    p = start_until(binary, args, work, db, 6)
+    r = run(binary, ["resume", db, "--run", "1", "-q"], work)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    p.stdout.close()
+    p.stderr.close()
+    if r.returncode == 0 or "still running" not in r.stderr:
+        fail(f"resume of a live run: exit {r.returncode}\n{r.stderr}")
+    kept = query(db, q)
+    print(f"live owner: resume refused ({r.stderr.strip()})")
+
+    # The owner is dead now. From another directory the relative data path is missing:
+    # refused, and every round is kept.
+    r = run(binary, ["resume", db, "--run", "1", "-q"], other)
+    if r.returncode == 0 or "train.csv" not in r.stderr:
+        fail(f"resume from another directory: exit {r.returncode}\n{r.stderr}")
+    if query(db, q) != kept or query(db, "SELECT status FROM runs")[0][0] != "running":
+        fail("a refused resume changed the run's rows or status")
+    print(f"resume from elsewhere: refused, {len(kept)} rounds kept ({r.stderr.strip()})")
+
+    # The data changed (one byte, same size): refused, rows kept.
+    path = os.path.join(work, "train.csv")
+    with open(path, "rb") as f:
+        original = f.read()
+    changed = bytearray(original)
+    changed[-3] = ord("1") if changed[-3] != ord("1") else ord("2")
+    with open(path, "wb") as f:
+        f.write(changed)
+    r = run(binary, ["resume", db, "--run", "1", "-q"], work)
+    if r.returncode == 0 or "bytes changed" not in r.stderr:
+        fail(f"resume with changed data: exit {r.returncode}\n{r.stderr}")
+    if query(db, q) != kept:
+        fail("a resume refused for changed data changed the rows")
+    print(f"changed data: refused ({r.stderr.strip()})")
+    with open(path, "wb") as f:
+        f.write(original)
+
+    # Another BLAS kernel: refused.
+    env = dict(os.environ, OPENBLAS_CORETYPE="Sandybridge")
+    r = run(binary, ["resume", db, "--run", "1", "-q"], work, env=env)
+    if r.returncode == 0 or "BLAS kernel" not in r.stderr:
+        fail(f"resume with another BLAS kernel: exit {r.returncode}\n{r.stderr}")
+    print(f"other kernel: refused ({r.stderr.strip()})")
+
+    # Restored, from the right directory: it goes on and finishes.
+    run(binary, ["resume", db, "--run", "1", "-q"], work, check=0)
+    n, status = query(db, "SELECT (SELECT count(*) FROM rounds), status FROM runs")[0]
+    if n != 60 or status != "finished":
+        fail(f"the resumed run: {n} rounds, '{status}'")
+    owner = query(db, "SELECT owner_pid, owner_host, inputs, blas_kernel FROM runs")[0]
+    if not owner[0] or not owner[1] or "data.path\t" not in owner[2] or not owner[3]:
+        fail(f"owner and inputs not recorded: {owner}")
+    print("restored: resumed to 60 rounds")
+
+
 CHECKS = {
     "memlimit": check_memlimit,
     "messages": check_messages,
+    "resume-safety": check_resume_safety,
 }
 
 

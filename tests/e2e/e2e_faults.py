@@ -188,7 +188,7 @@ def check_resume_safety(binary, src, tmp, trials):
     args = ["run", os.path.join(src, "scenarios", "default.yaml"), "--no-sweep",
             "--set", "data.dataset=csv", "--set", "data.path=train.csv",
             "--set", "data.partition.type=iid", "--set", "data.clients=40",
-            "--set", "train.clients_per_round=10", "--set", "train.rounds=60",
+            "--set", "train.clients_per_round=10", "--set", "train.rounds=200",
             "--set", "output.checkpoint_every=2", "--threads", "1", "-q", "--db", db]
     q = "SELECT * FROM rounds ORDER BY round"
 
@@ -240,12 +240,12 @@ def check_resume_safety(binary, src, tmp, trials):
     # Restored, from the right directory: it goes on and finishes.
     run(binary, ["resume", db, "--run", "1", "-q"], work, check=0)
     n, status = query(db, "SELECT (SELECT count(*) FROM rounds), status FROM runs")[0]
-    if n != 60 or status != "finished":
+    if n != 200 or status != "finished":
         fail(f"the resumed run: {n} rounds, '{status}'")
     owner = query(db, "SELECT owner_pid, owner_host, inputs, blas_kernel FROM runs")[0]
     if not owner[0] or not owner[1] or "data.path\t" not in owner[2] or not owner[3]:
         fail(f"owner and inputs not recorded: {owner}")
-    print("restored: resumed to 60 rounds")
+    print("restored: resumed to 200 rounds")
 
 
 CHECKS = {

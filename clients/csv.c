@@ -2,6 +2,7 @@
 #include "clients/csv.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -183,6 +184,11 @@ csv_read(struct dataset_split *out, size_t *n_features, unsigned *max_label, con
                 at++;
             if (!csv_number(&p, &v)) {
                 rc = csv_fail(eb, &c, at, "feature is not a finite number");
+                goto out;
+            }
+            if (fabs(v) > (double)FLT_MAX) {
+                /* Finite as a double, infinite once stored as the model's float. */
+                rc = csv_fail(eb, &c, at, "feature is beyond the float range (|x| > 3.4e38)");
                 goto out;
             }
             if (nf != 0 && j >= nf) {

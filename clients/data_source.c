@@ -104,6 +104,53 @@ data_source_read(struct dataset_split *s, size_t *nf, unsigned *top, const struc
     return idx_read_split(s, nf, top, path, labels_path, limit, p->max_file_bytes, eb);
 }
 
+/*
+ * Without data.classes the classes of a file dataset are its labels 0..K-1, and every one of
+ * them must occur: a label past a class no sample has (a stray 255 among digits 0..9) would
+ * otherwise grow the model by hundreds of empty classes. *classes gets K; on a gap the files
+ * are read again limited to the classes before it, so that the error names the file and the
+ * record (CSV line, IDX byte) of the first label outside them.
+ */
+static int
+data_source_infer_classes(size_t *classes, const struct dataset_split *a,
+                          const struct dataset_split *b, unsigned top, const struct data_params *p,
+                          struct errbuf *eb)
+{
+    unsigned char *seen = mem_calloc((size_t)top + 1, 1);
+    if (seen == NULL)
+        return errbuf_set(eb, -ERR_NOMEM, "out of memory checking the labels");
+    for (size_t i = 0; i < a->n; i++)
+        seen[a->y[i]] = 1;
+    for (size_t i = 0; b != NULL && i < b->n; i++)
+        seen[b->y[i]] = 1;
+    size_t k = 0;
+    while (k <= top && seen[k])
+        k++;
+    mem_free(seen);
+    *classes = (size_t)top + 1;
+    if (k > top || k < 2)
+        return 0; /* no gap (or a single class, refused by the caller) */
+    struct data_params limited = *p;
+    limited.classes = k;
+    struct dataset_split s = { 0 };
+    size_t nf = 0;
+    unsigned t = 0;
+    int rc =
+        data_source_read(&s, &nf, &t, &limited, p->path, p->labels_path, "data.labels_path", eb);
+    data_source_split_free(&s);
+    if (rc == 0 && p->test_path[0] != '\0') {
+        rc = data_source_read(&s, &nf, &t, &limited, p->test_path, p->test_labels_path,
+                              "data.test_labels_path", eb);
+        data_source_split_free(&s);
+    }
+    if (rc == -ERR_CORRUPT)
+        return errbuf_prefix(
+            eb, "without data.classes the classes are the labels 0..%zu (none is %zu)", k - 1, k);
+    if (rc < 0)
+        return rc;
+    return errbuf_set(eb, -ERR_INTERNAL, "no sample has label %zu, yet none is above it", k);
+}
+
 /* Copies the rows of src flagged (or not) in `pick` into dst, keeping their order. */
 static void
 data_source_copy_rows(struct dataset_split *dst, const struct dataset_split *src, size_t nf,
@@ -223,8 +270,12 @@ data_source_files(struct dataset **out, const struct data_params *p, uint64_t se
                             p->test_path, nf_test, p->path, nf);
             goto out;
         }
-        if (classes == 0)
-            classes = (size_t)(top > top_test ? top : top_test) + 1;
+        if (classes == 0) {
+            rc = data_source_infer_classes(&classes, &train, &test, top > top_test ? top : top_test,
+                                           p, eb);
+            if (rc < 0)
+                goto out;
+        }
         if (classes < 2) {
             errbuf_set_key(eb, "data.classes");
             rc = errbuf_set(eb, -ERR_INVALID,
@@ -268,6 +319,16 @@ out:
     data_source_split_free(&test);
     data_source_split_free(&all);
     return rc;
+}
+
+int
+data_source_check_size(const struct data_params *p, uint64_t seed, struct errbuf *eb)
+{
+    if (p->kind != DATA_SYNTHETIC && p->kind != DATA_SYNTHETIC_IID)
+        return 0;
+    struct synthetic_params sp = p->synthetic;
+    sp.clients = p->clients;
+    return synthetic_check_size(&sp, seed, eb);
 }
 
 int

@@ -73,6 +73,13 @@ int data_source_kind_parse(const char *name, enum data_kind *kind, struct errbuf
     __attribute__((warn_unused_result));
 
 /*
+ * The checks of data_source_load() that need no file and no generation, for validating a
+ * scenario: a generator's population within its sample cap (-ERR_RANGE).
+ */
+int data_source_check_size(const struct data_params *p, uint64_t seed, struct errbuf *eb)
+    __attribute__((warn_unused_result));
+
+/*
  * Builds the dataset into *out (NULL on failure). Errors carry the file (eb->file, with
  * line and column for CSV or byte offset for IDX) or the setting (eb->key, e.g.
  * "partition.alpha", "data.test_fraction"): -ERR_INVALID for settings,

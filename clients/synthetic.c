@@ -64,6 +64,20 @@ synthetic_label(const double *w, const double *b, const float *x, size_t dim, si
 }
 
 int
+synthetic_check_size(const struct synthetic_params *p, uint64_t seed, struct errbuf *eb)
+{
+    size_t total = 0;
+    for (size_t k = 0; k < p->clients; k++) {
+        total += synthetic_draw_size(seed, k);
+        if (total > p->max_samples)
+            return errbuf_set(eb, -ERR_RANGE,
+                              "synthetic data for %zu clients exceeds the cap of %zu samples",
+                              p->clients, p->max_samples);
+    }
+    return 0;
+}
+
+int
 synthetic_generate(struct dataset **out, const struct synthetic_params *p, uint64_t seed,
                    struct errbuf *eb)
 {
@@ -77,7 +91,10 @@ synthetic_generate(struct dataset **out, const struct synthetic_params *p, uint6
     if (!(p->train_fraction > 0.0 && p->train_fraction < 1.0))
         return errbuf_set(eb, -ERR_INVALID, "train fraction must lie in (0, 1)");
 
-    int rc = -ERR_NOMEM;
+    int rc = synthetic_check_size(p, seed, eb);
+    if (rc < 0)
+        return rc;
+    rc = -ERR_NOMEM;
     size_t *n_train = mem_calloc(p->clients, sizeof *n_train);
     size_t *n_all = mem_calloc(p->clients, sizeof *n_all);
     double *w = mem_calloc(p->dim * p->classes, sizeof *w);

@@ -41,6 +41,13 @@ struct synthetic_params {
 void synthetic_params_default(struct synthetic_params *p);
 
 /*
+ * Whether the clients' drawn sizes fit max_samples, without generating anything (what
+ * synthetic_generate() checks first): -ERR_RANGE when they do not.
+ */
+int synthetic_check_size(const struct synthetic_params *p, uint64_t seed, struct errbuf *eb)
+    __attribute__((warn_unused_result));
+
+/*
  * Generates the dataset into *out (owned by the caller, free with dataset_free()).
  * -ERR_INVALID for impossible parameters, -ERR_RANGE when the drawn sizes exceed
  * max_samples, -ERR_NOMEM when memory runs out.

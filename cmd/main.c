@@ -11,8 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/errbuf.h"
+#include "clients/dense_backend.h"
 #include "cmd/args.h"
 #include "cmd/bench_codecs.h"
 #include "cmd/bench_secagg.h"
@@ -241,6 +243,14 @@ main(int argc, char **argv)
         return EXIT_FAILURE;
     }
     gsl_set_error_handler_off();
+    /*
+     * Clients train one per thread, so BLAS stays on its caller. OpenBLAS starts its own
+     * threads when it loads, which only its environment variable prevents (a memory limit
+     * would otherwise hang them, clients/dense_backend.h): restart once with it set.
+     */
+    if (!dense_backend_env_ready() && setenv(DENSE_BACKEND_THREADS_ENV, "1", 1) == 0)
+        execv("/proc/self/exe", argv); /* returns only on failure: carry on as we are */
+    dense_backend_init();
     if (argc < 2) {
         main_usage(stderr);
         return ARGS_EXIT_USAGE;

@@ -47,7 +47,7 @@ report_open(const char *cmd, const char *path, sqlite3 **out)
         return -1;
     }
     sqlite3 *db = NULL;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+    if (store_sqlite_open_readonly(path, &db) != SQLITE_OK) {
         fprintf(stderr, "fedbits %s: cannot open '%s': %s\n", cmd, path,
                 db != NULL ? sqlite3_errmsg(db) : "out of memory");
         sqlite3_close(db);

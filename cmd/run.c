@@ -13,11 +13,13 @@
 #include "base/errbuf.h"
 #include "base/mem.h"
 #include "base/simtime.h"
+#include "clients/dense_backend.h"
 #include "cmd/args.h"
 #include "cmd/report.h"
 #include "cmd/table.h"
 #include "fedbits_config.h"
 #include "sim/campaign.h"
+#include "sim/resume.h"
 #include "sim/run.h"
 #include "sim/scenario.h"
 #include "sim/store.h"
@@ -350,8 +352,13 @@ run_cmd_execute(const struct scenario *s, struct store *st, int64_t run_id,
         .rewind = mo->rewind,
         .cluster = mo->cluster,
     };
-    struct run_summary sum;
-    int rc = run_execute(s, st, run_id, &ro, &sum, &eb);
+    struct run_summary sum = { 0 };
+    /* The BLAS buffers first: a memory limit fails the run here instead of hanging in BLAS. */
+    int rc = dense_backend_reserve(mo->threads > 0 ? (unsigned)mo->threads : 1, &eb);
+    if (rc == 0 && st != NULL)
+        rc = resume_record(st, run_id, s, &eb); /* owner, inputs, kernel (sim/resume.h) */
+    if (rc == 0)
+        rc = run_execute(s, st, run_id, &ro, &sum, &eb);
     double wall = (double)(wallclock_ns() - prog.started_ns) / 1e9;
     if (prog.tty && sum.rounds < s->train.rounds)
         fputc('\n', stderr);
@@ -914,7 +921,8 @@ run_cmd_resume(int argc, char **argv)
     char name[64];
     snprintf(name, sizeof name, "(configuration of run %llu)", (unsigned long long)run_id);
     if (scenario_load_resolved(&s, name, config, strlen(config), sets, 1, &eb) < 0 ||
-        store_load_checkpoint(st, (int64_t)run_id, &state, &state_len, &round, &eb) < 0) {
+        store_load_checkpoint(st, (int64_t)run_id, &state, &state_len, &round, &eb) < 0 ||
+        resume_claim(st, (int64_t)run_id, &s, &eb) < 0) { /* owner gone, same inputs */
         run_cmd_print_error("resume", &eb);
         goto out;
     }

@@ -1227,6 +1227,11 @@ scenario_check_modules(struct scenario_ctx *c, const struct ynode *root, const s
 {
     struct errbuf inner;
     errbuf_clear(&inner);
+    /* The generator's sample cap, which run would hit only after validation passed. */
+    struct data_params dp;
+    scenario_data_params(s, &dp);
+    if (data_source_check_size(&dp, s->seed, &inner) < 0)
+        return scenario_fail(c, root, "data.clients", "data.clients", inner.code, inner.msg);
     if (server_opt_params_check(&s->server, &inner) < 0)
         return scenario_fail(c, root, inner.key[0] != '\0' ? inner.key : "server", inner.key,
                              inner.code, inner.msg);

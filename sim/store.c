@@ -11,12 +11,17 @@
 
 /* How long a writer waits for another process's lock before giving up. */
 #define STORE_BUSY_TIMEOUT_MS 10000
+/* The pause between two attempts of a step SQLite does not retry itself. */
+#define STORE_RETRY_MS 20
 
 struct store {
     sqlite3 *db;
     char path[1024];
     sqlite3_stmt *insert_round;
     sqlite3_stmt *insert_client;
+    bool rewind_pending; /* store_rewind_run() waits for the run's first write */
+    int64_t rewind_run;
+    uint64_t rewind_round;
 };
 
 static const char store_schema_v1[] =
@@ -94,6 +99,16 @@ static const char store_schema_v1[] =
     " staleness INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS clients_rounds_by_round ON clients_rounds (run_id, round);";
 
+static bool store_rewind_due(const struct store *st, int64_t run_id);
+static int store_apply_rewind(struct store *st, struct errbuf *eb);
+
+/* Version 2: the process owning a run, its input files and the BLAS kernel (sim/resume.h). */
+static const char store_schema_v2[] = "ALTER TABLE runs ADD COLUMN owner_pid INTEGER;"
+                                      "ALTER TABLE runs ADD COLUMN owner_host TEXT;"
+                                      "ALTER TABLE runs ADD COLUMN owner_start TEXT;"
+                                      "ALTER TABLE runs ADD COLUMN inputs TEXT;"
+                                      "ALTER TABLE runs ADD COLUMN blas_kernel TEXT;";
+
 static int
 store_db_error(struct store *st, struct errbuf *eb, const char *what)
 {
@@ -117,27 +132,61 @@ store_exec(struct store *st, const char *sql, const char *what, struct errbuf *e
     return 0;
 }
 
+/*
+ * Refuses, before anything is written, a database that is not a fedbits results database:
+ * one with tables but no schema version (another program's SQLite file), or a versioned one
+ * whose runs table lacks fedbits' columns, or one newer than this build. *version gets the
+ * schema version (0 for an empty, new file). One statement, so one consistent snapshot even
+ * while another process creates the schema.
+ */
+static int
+store_check_schema(struct store *st, int *version, struct errbuf *eb)
+{
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT (SELECT user_version FROM pragma_user_version), "
+                           "(SELECT count(*) FROM sqlite_master), "
+                           "(SELECT count(*) FROM pragma_table_info('runs') WHERE name IN "
+                           "('config_hash', 'event_fingerprint', 'config_json'))",
+                           -1, &q, NULL) != SQLITE_OK)
+        return store_db_error(st, eb, "cannot read the database schema");
+    if (sqlite3_step(q) != SQLITE_ROW) {
+        int rc = store_db_error(st, eb, "cannot read the database schema");
+        sqlite3_finalize(q);
+        return rc;
+    }
+    *version = sqlite3_column_int(q, 0);
+    int objects = sqlite3_column_int(q, 1), ours = sqlite3_column_int(q, 2);
+    sqlite3_finalize(q);
+    if (*version > STORE_SCHEMA_VERSION) {
+        errbuf_set_location(eb, st->path, 0, 0);
+        return errbuf_set(eb, -ERR_UNSUPPORTED,
+                          "results schema version %d is newer than this fedbits (%d)", *version,
+                          STORE_SCHEMA_VERSION);
+    }
+    if ((*version == 0 && objects > 0) || (*version > 0 && ours != 3)) {
+        errbuf_set_location(eb, st->path, 0, 0);
+        return errbuf_set(eb, -ERR_INVALID,
+                          "not a fedbits results database (it holds other tables; left "
+                          "unchanged): choose another file with --db or output.db");
+    }
+    return 0;
+}
+
 static int
 store_migrate(struct store *st, struct errbuf *eb)
 {
-    sqlite3_stmt *q = NULL;
-    if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &q, NULL) != SQLITE_OK)
-        return store_db_error(st, eb, "cannot read the schema version");
-    int version = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : 0;
-    sqlite3_finalize(q);
-    if (version > STORE_SCHEMA_VERSION) {
-        errbuf_set_location(eb, st->path, 0, 0);
-        return errbuf_set(eb, -ERR_UNSUPPORTED,
-                          "results schema version %d is newer than this fedbits (%d)", version,
-                          STORE_SCHEMA_VERSION);
-    }
-    if (version == STORE_SCHEMA_VERSION)
-        return 0;
     int rc = store_exec(st, "BEGIN IMMEDIATE", "cannot start the schema transaction", eb);
     if (rc < 0)
         return rc;
-    rc = store_exec(st, store_schema_v1, "cannot create the results schema", eb);
-    if (rc == 0) {
+    /* Read again under the write lock: another process may have created it meanwhile. */
+    int version = 0;
+    rc = store_check_schema(st, &version, eb);
+    if (rc == 0 && version < 1)
+        rc = store_exec(st, store_schema_v1, "cannot create the results schema", eb);
+    if (rc == 0 && version < 2)
+        rc = store_exec(st, store_schema_v2, "cannot upgrade the results schema to version 2", eb);
+    if (rc == 0 && version < STORE_SCHEMA_VERSION) {
         char sql[64];
         snprintf(sql, sizeof sql, "PRAGMA user_version = %d", STORE_SCHEMA_VERSION);
         rc = store_exec(st, sql, "cannot set the schema version", eb);
@@ -146,6 +195,24 @@ store_migrate(struct store *st, struct errbuf *eb)
         return store_exec(st, "COMMIT", "cannot commit the schema", eb);
     sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
     return rc;
+}
+
+/*
+ * Switches to WAL mode. The switch takes an exclusive lock without calling the busy handler
+ * when another connection is creating the same file, so it is retried here for as long as
+ * the busy timeout allows.
+ */
+static int
+store_enable_wal(struct store *st, struct errbuf *eb)
+{
+    for (int waited = 0;; waited += STORE_RETRY_MS) {
+        int rc = sqlite3_exec(st->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
+        if (rc == SQLITE_OK)
+            return 0;
+        if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || waited >= STORE_BUSY_TIMEOUT_MS)
+            return store_db_error(st, eb, "cannot switch to WAL mode");
+        sqlite3_sleep(STORE_RETRY_MS);
+    }
 }
 
 int
@@ -165,10 +232,14 @@ store_open(struct store **out, const char *path, struct errbuf *eb)
     }
     sqlite3_extended_result_codes(st->db, 0);
     sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT_MS);
-    rc = store_exec(st, "PRAGMA journal_mode = WAL", "cannot switch to WAL mode", eb);
+    /* Nothing is written (not even the journal mode) before the schema is known to be ours. */
+    int version = 0;
+    rc = store_check_schema(st, &version, eb);
+    if (rc == 0)
+        rc = store_enable_wal(st, eb);
     if (rc == 0)
         rc = store_exec(st, "PRAGMA foreign_keys = ON", "cannot enable foreign keys", eb);
-    if (rc == 0)
+    if (rc == 0 && version < STORE_SCHEMA_VERSION)
         rc = store_migrate(st, eb);
     if (rc < 0)
         goto fail;
@@ -198,6 +269,31 @@ store_open(struct store **out, const char *path, struct errbuf *eb)
 fail:
     store_close(st);
     return rc;
+}
+
+int
+store_sqlite_open_readonly(const char *path, sqlite3 **out)
+{
+    int rc = sqlite3_open_v2(path, out, SQLITE_OPEN_READONLY, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    /* The first read is what needs the shared-memory file of a WAL database. */
+    rc = sqlite3_exec(*out, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+    if (rc != SQLITE_CANTOPEN && rc != SQLITE_READONLY)
+        return SQLITE_OK; /* readable, or an error the caller reports on its first query */
+    /* "file:" URI of the path, every byte outside [A-Za-z0-9/._-] percent-encoded. */
+    char uri[3 * 1024 + 32];
+    size_t at = (size_t)snprintf(uri, sizeof uri, "file:");
+    for (const char *c = path; *c != '\0' && at + 4 < sizeof uri; c++) {
+        unsigned char b = (unsigned char)*c;
+        bool plain = (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9') ||
+                     b == '/' || b == '.' || b == '_' || b == '-';
+        at += (size_t)snprintf(uri + at, sizeof uri - at, plain ? "%c" : "%%%02X", b);
+    }
+    snprintf(uri + at, sizeof uri - at, "?immutable=1");
+    sqlite3_close(*out);
+    *out = NULL;
+    return sqlite3_open_v2(uri, out, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
 }
 
 void
@@ -312,10 +408,13 @@ int
 store_save_checkpoint(struct store *st, int64_t run_id, uint64_t round, const unsigned char *state,
                       size_t len, const char *created_at, struct errbuf *eb)
 {
+    bool rewind = store_rewind_due(st, run_id);
     int rc = store_exec(st, "BEGIN IMMEDIATE", "cannot start the checkpoint transaction", eb);
     if (rc < 0)
         return rc;
     sqlite3_stmt *q = NULL;
+    if (rewind && (rc = store_apply_rewind(st, eb)) < 0)
+        goto out;
     if (sqlite3_prepare_v2(st->db, "DELETE FROM checkpoints WHERE run_id = ?", -1, &q, NULL) !=
         SQLITE_OK) {
         rc = store_db_error(st, eb, "cannot prepare the checkpoint cleanup");
@@ -344,8 +443,11 @@ store_save_checkpoint(struct store *st, int64_t run_id, uint64_t round, const un
 out:
     sqlite3_finalize(q);
     if (rc == 0)
-        return store_exec(st, "COMMIT", "cannot commit the checkpoint", eb);
-    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        rc = store_exec(st, "COMMIT", "cannot commit the checkpoint", eb);
+    else
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    if (rc == 0 && rewind)
+        st->rewind_pending = false;
     return rc;
 }
 
@@ -415,31 +517,165 @@ store_run_config(struct store *st, int64_t run_id, char **config_json, char stat
 int
 store_rewind_run(struct store *st, int64_t run_id, uint64_t round, struct errbuf *eb)
 {
+    (void)eb;
+    st->rewind_pending = true;
+    st->rewind_run = run_id;
+    st->rewind_round = round;
+    return 0;
+}
+
+/* Whether a write to run_id must first carry out its pending rewind. */
+static bool
+store_rewind_due(const struct store *st, int64_t run_id)
+{
+    return st->rewind_pending && st->rewind_run == run_id;
+}
+
+/* The pending rewind of store_rewind_run(), inside the caller's transaction. */
+static int
+store_apply_rewind(struct store *st, struct errbuf *eb)
+{
     static const char *const sql[] = {
         "DELETE FROM rounds WHERE run_id = ?1 AND round > ?2",
         "DELETE FROM clients_rounds WHERE run_id = ?1 AND round > ?2",
         ("UPDATE runs SET status = 'running', finished_at = NULL, error = NULL, "
          "event_fingerprint = NULL WHERE id = ?1"),
     };
-    int rc = store_exec(st, "BEGIN IMMEDIATE", "cannot start the rewind", eb);
-    if (rc < 0)
-        return rc;
+    int rc = 0;
     for (size_t i = 0; rc == 0 && i < sizeof sql / sizeof sql[0]; i++) {
         sqlite3_stmt *q = NULL;
-        if (sqlite3_prepare_v2(st->db, sql[i], -1, &q, NULL) != SQLITE_OK) {
-            rc = store_db_error(st, eb, "cannot prepare the rewind");
-            break;
-        }
-        sqlite3_bind_int64(q, 1, run_id);
+        if (sqlite3_prepare_v2(st->db, sql[i], -1, &q, NULL) != SQLITE_OK)
+            return store_db_error(st, eb, "cannot prepare the rewind");
+        sqlite3_bind_int64(q, 1, st->rewind_run);
         if (sqlite3_bind_parameter_count(q) >= 2)
-            sqlite3_bind_int64(q, 2, (sqlite3_int64)round);
+            sqlite3_bind_int64(q, 2, (sqlite3_int64)st->rewind_round);
         if (sqlite3_step(q) != SQLITE_DONE)
             rc = store_db_error(st, eb, "cannot rewind the run");
         sqlite3_finalize(q);
     }
-    if (rc == 0)
-        return store_exec(st, "COMMIT", "cannot commit the rewind", eb);
+    return rc;
+}
+
+int
+store_begin(struct store *st, struct errbuf *eb)
+{
+    return store_exec(st, "BEGIN IMMEDIATE", "cannot start a transaction", eb);
+}
+
+int
+store_end(struct store *st, bool commit, struct errbuf *eb)
+{
+    if (commit)
+        return store_exec(st, "COMMIT", "cannot commit", eb);
     sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    return 0;
+}
+
+/* Runs one UPDATE of runs binding run_id to ?1 and up to three texts to ?2..?4. */
+static int
+store_update_run(struct store *st, const char *sql, int64_t run_id, const char *const *text,
+                 size_t n_text, int64_t pid, struct errbuf *eb)
+{
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK)
+        return store_db_error(st, eb, "cannot prepare the run update");
+    sqlite3_bind_int64(q, 1, run_id);
+    for (size_t i = 0; i < n_text; i++) {
+        if (text[i] != NULL)
+            sqlite3_bind_text(q, (int)i + 2, text[i], -1, SQLITE_TRANSIENT);
+    }
+    if (pid > 0)
+        sqlite3_bind_int64(q, (int)n_text + 2, pid);
+    int rc = sqlite3_step(q) == SQLITE_DONE ? 0 : store_db_error(st, eb, "cannot update the run");
+    sqlite3_finalize(q);
+    return rc;
+}
+
+int
+store_set_run_owner(struct store *st, int64_t run_id, const struct store_owner *owner,
+                    struct errbuf *eb)
+{
+    const char *text[] = { owner->host, owner->start };
+    return store_update_run(st,
+                            "UPDATE runs SET owner_host = ?2, owner_start = ?3, owner_pid = ?4 "
+                            "WHERE id = ?1",
+                            run_id, text, 2, owner->pid, eb);
+}
+
+int
+store_set_run_inputs(struct store *st, int64_t run_id, const char *inputs, const char *kernel,
+                     struct errbuf *eb)
+{
+    const char *text[] = { inputs, kernel };
+    return store_update_run(st, "UPDATE runs SET inputs = ?2, blas_kernel = ?3 WHERE id = ?1",
+                            run_id, text, 2, 0, eb);
+}
+
+/* The row of run_id from a one-row SELECT into *q (prepared and stepped). */
+static int
+store_select_run(struct store *st, const char *sql, int64_t run_id, sqlite3_stmt **q,
+                 struct errbuf *eb)
+{
+    if (sqlite3_prepare_v2(st->db, sql, -1, q, NULL) != SQLITE_OK)
+        return store_db_error(st, eb, "cannot prepare the run query");
+    sqlite3_bind_int64(*q, 1, run_id);
+    int step = sqlite3_step(*q);
+    if (step == SQLITE_ROW)
+        return 0;
+    int rc = step == SQLITE_DONE
+                 ? (errbuf_set_location(eb, st->path, 0, 0),
+                    errbuf_set(eb, -ERR_NOTFOUND, "no run %lld in the database", (long long)run_id))
+                 : store_db_error(st, eb, "cannot read the run");
+    sqlite3_finalize(*q);
+    *q = NULL;
+    return rc;
+}
+
+/* Column i of q as text into out ("" for NULL). */
+static void
+store_column_text(sqlite3_stmt *q, int i, char *out, size_t len)
+{
+    const unsigned char *t = sqlite3_column_text(q, i);
+    snprintf(out, len, "%s", t != NULL ? (const char *)t : "");
+}
+
+int
+store_run_owner(struct store *st, int64_t run_id, struct store_owner *owner, char status[16],
+                struct errbuf *eb)
+{
+    *owner = (struct store_owner){ 0 };
+    sqlite3_stmt *q = NULL;
+    int rc = store_select_run(
+        st, "SELECT coalesce(owner_pid, 0), owner_host, owner_start, status FROM runs WHERE id = ?",
+        run_id, &q, eb);
+    if (rc < 0)
+        return rc;
+    owner->pid = sqlite3_column_int64(q, 0);
+    store_column_text(q, 1, owner->host, sizeof owner->host);
+    store_column_text(q, 2, owner->start, sizeof owner->start);
+    store_column_text(q, 3, status, 16);
+    sqlite3_finalize(q);
+    return 0;
+}
+
+int
+store_run_inputs(struct store *st, int64_t run_id, char **inputs, char kernel[64],
+                 struct errbuf *eb)
+{
+    *inputs = NULL;
+    kernel[0] = '\0';
+    sqlite3_stmt *q = NULL;
+    int rc =
+        store_select_run(st, "SELECT inputs, blas_kernel FROM runs WHERE id = ?", run_id, &q, eb);
+    if (rc < 0)
+        return rc;
+    if (sqlite3_column_type(q, 0) != SQLITE_NULL) {
+        *inputs = mem_strdup((const char *)sqlite3_column_text(q, 0));
+        if (*inputs == NULL)
+            rc = errbuf_set(eb, -ERR_NOMEM, "out of memory");
+    }
+    store_column_text(q, 1, kernel, 64);
+    sqlite3_finalize(q);
     return rc;
 }
 
@@ -501,8 +737,8 @@ store_begin_sweep(struct store *st, const char *name, const char *scenario_text,
     return rc;
 }
 
-int
-store_write_round(struct store *st, int64_t run_id, const struct store_round *r, struct errbuf *eb)
+static int
+store_insert_round(struct store *st, int64_t run_id, const struct store_round *r, struct errbuf *eb)
 {
     sqlite3_stmt *q = st->insert_round;
     sqlite3_reset(q);
@@ -548,6 +784,14 @@ store_write_round(struct store *st, int64_t run_id, const struct store_round *r,
     return rc;
 }
 
+int
+store_write_round(struct store *st, int64_t run_id, const struct store_round *r, struct errbuf *eb)
+{
+    if (!store_rewind_due(st, run_id))
+        return store_insert_round(st, run_id, r, eb);
+    return store_write_round_clients(st, run_id, r, NULL, 0, eb);
+}
+
 static int
 store_insert_client(struct store *st, int64_t run_id, uint64_t round,
                     const struct store_client_event *e, struct errbuf *eb)
@@ -578,17 +822,24 @@ int
 store_write_round_clients(struct store *st, int64_t run_id, const struct store_round *r,
                           const struct store_client_event *ev, size_t n, struct errbuf *eb)
 {
-    if (n == 0)
-        return store_write_round(st, run_id, r, eb);
+    bool rewind = store_rewind_due(st, run_id);
+    if (n == 0 && !rewind)
+        return store_insert_round(st, run_id, r, eb);
     int rc = store_exec(st, "BEGIN IMMEDIATE", "cannot start the round transaction", eb);
     if (rc < 0)
         return rc;
-    rc = store_write_round(st, run_id, r, eb);
+    if (rewind)
+        rc = store_apply_rewind(st, eb);
+    if (rc == 0)
+        rc = store_insert_round(st, run_id, r, eb);
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = store_insert_client(st, run_id, r->round, &ev[i], eb);
     if (rc == 0)
-        return store_exec(st, "COMMIT", "cannot commit the round", eb);
-    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        rc = store_exec(st, "COMMIT", "cannot commit the round", eb);
+    else
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    if (rc == 0 && rewind)
+        st->rewind_pending = false;
     return rc;
 }
 
@@ -596,6 +847,24 @@ int
 store_finish_run(struct store *st, int64_t run_id, const char *status, const char *finished_at,
                  double wall_time_s, const char *fingerprint, const char *error, struct errbuf *eb)
 {
+    bool rewind = store_rewind_due(st, run_id);
+    if (rewind && strcmp(status, "finished") != 0)
+        return 0; /* a resume that wrote nothing leaves the run as it was */
+    if (rewind) {
+        int rc = store_exec(st, "BEGIN IMMEDIATE", "cannot start the finish transaction", eb);
+        if (rc == 0)
+            rc = store_apply_rewind(st, eb);
+        if (rc == 0) {
+            st->rewind_pending = false;
+            rc = store_finish_run(st, run_id, status, finished_at, wall_time_s, fingerprint, error,
+                                  eb);
+            st->rewind_pending = rc < 0;
+        }
+        if (rc == 0)
+            return store_exec(st, "COMMIT", "cannot commit the finish", eb);
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        return rc;
+    }
     sqlite3_stmt *q = NULL;
     if (sqlite3_prepare_v2(st->db,
                            "UPDATE runs SET status = ?, finished_at = ?, wall_time_s = ?, "

@@ -7,10 +7,11 @@
  * own transaction so an interrupted process loses nothing that was reported, and is
  * finished with its final status: finished, failed or interrupted.
  *
- * Schema (version 1):
+ * Schema (version 2; version 1 databases gain the owner_* to blas_kernel columns):
  *   runs(id INTEGER PRIMARY KEY, name, scenario TEXT, config_json TEXT, config_hash, seed,
  *        version, status, started_at, finished_at, wall_time_s, event_fingerprint, error,
- *        sweep_id, sweep_index, sweep_label, model_params)
+ *        sweep_id, sweep_index, sweep_label, model_params, owner_pid, owner_host,
+ *        owner_start, inputs, blas_kernel)
  *   sweeps(id INTEGER PRIMARY KEY, name, scenario TEXT, swept_keys, combinations, created_at)
  *   checkpoints(run_id, round, created_at, state BLOB, PRIMARY KEY (run_id, round))
  *   rounds(run_id, round, sim_time_s, accuracy, loss, train_loss, selected, participants,
@@ -37,10 +38,21 @@
 
 #include "base/errbuf.h"
 
-#define STORE_SCHEMA_VERSION  1
+#define STORE_SCHEMA_VERSION  2
 #define STORE_CONFIG_HASH_HEX 33 /* runs.config_hash: 32 hex digits and a NUL */
 
+#define STORE_HOST_BYTES  256
+#define STORE_START_BYTES 64
+
+/* The process that owns a run (runs.owner_*): what tells whether it is still alive. */
+struct store_owner {
+    int64_t pid;                   /* 0: not recorded (runs made before schema version 2) */
+    char host[STORE_HOST_BYTES];   /* gethostname() */
+    char start[STORE_START_BYTES]; /* boot id and start time in clock ticks since boot */
+};
+
 struct store;
+struct sqlite3;
 
 /* What one round reports. */
 struct store_round {
@@ -125,6 +137,15 @@ int store_open(struct store **out, const char *path, struct errbuf *eb)
     __attribute__((warn_unused_result));
 void store_close(struct store *st);
 
+/*
+ * Opens path read-only for the commands that only read results (report, export, check) into
+ * *out, as sqlite3_open_v2() does, and returns its result code. When the file cannot be read
+ * in place because nothing may be created beside it (a read-only filesystem, where SQLite
+ * cannot make a WAL database's shared-memory file), opens it as immutable instead: nobody
+ * can be writing it there.
+ */
+int store_sqlite_open_readonly(const char *path, struct sqlite3 **out);
+
 /* Sets how long a write waits for another connection's lock (default 10 s). */
 void store_set_busy_timeout(struct store *st, int ms);
 
@@ -162,11 +183,33 @@ int store_load_checkpoint(struct store *st, int64_t run_id, unsigned char **stat
 int store_run_config(struct store *st, int64_t run_id, char **config_json, char status[16],
                      struct errbuf *eb) __attribute__((warn_unused_result));
 /*
- * Prepares run_id to continue after `round`: deletes its later rounds and client rows and
- * marks it running again.
+ * Prepares run_id to continue after `round`. Nothing changes yet: its later rounds and
+ * client rows are deleted, and it is marked running again, in the transaction of the first
+ * row the continued run writes (round, checkpoint, or its finish as 'finished'). A resume
+ * that stops before writing anything (failed or interrupted) leaves the run as it was:
+ * store_finish_run() then changes nothing.
  */
 int store_rewind_run(struct store *st, int64_t run_id, uint64_t round, struct errbuf *eb)
     __attribute__((warn_unused_result));
+/* Owner and inputs (resume safety, sim/resume.h) */
+/* Records the process that owns run_id. */
+int store_set_run_owner(struct store *st, int64_t run_id, const struct store_owner *owner,
+                        struct errbuf *eb) __attribute__((warn_unused_result));
+/* The recorded owner and status of run_id (owner->pid 0 when none is recorded). */
+int store_run_owner(struct store *st, int64_t run_id, struct store_owner *owner, char status[16],
+                    struct errbuf *eb) __attribute__((warn_unused_result));
+/* Records the fingerprint of run_id's input files (text, sim/resume.h) and the BLAS kernel. */
+int store_set_run_inputs(struct store *st, int64_t run_id, const char *inputs, const char *kernel,
+                         struct errbuf *eb) __attribute__((warn_unused_result));
+/*
+ * The recorded inputs (owned, mem_free; NULL when none) and kernel ("" when none) of run_id.
+ */
+int store_run_inputs(struct store *st, int64_t run_id, char **inputs, char kernel[64],
+                     struct errbuf *eb) __attribute__((warn_unused_result));
+/* BEGIN IMMEDIATE and COMMIT (or ROLLBACK when !commit) around a read-check-write. */
+int store_begin(struct store *st, struct errbuf *eb) __attribute__((warn_unused_result));
+int store_end(struct store *st, bool commit, struct errbuf *eb);
+
 /* Reads back run run_id's outcome; -ERR_NOTFOUND when there is no such run. */
 int store_run_result(struct store *st, int64_t run_id, struct store_run_result *out,
                      struct errbuf *eb) __attribute__((warn_unused_result));

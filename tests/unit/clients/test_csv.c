@@ -96,6 +96,9 @@ static const struct ct_bad ct_bads[] = {
     { "0,inf\n", 0, 1, 3, "feature is not a finite number" },
     { "0,nan\n", 0, 1, 3, "feature is not a finite number" },
     { "0,1e999\n", 0, 1, 3, "feature is not a finite number" },
+    /* Finite as a double, not as the float it is stored in. */
+    { "0,1\n1,2\n0,-1e39\n", 0, 3, 3, "feature is beyond the float range (|x| > 3.4e38)" },
+    { "0,1\n1,1e39\n", 0, 2, 3, "feature is beyond the float range (|x| > 3.4e38)" },
     { "5\n", 0, 1, 2, "expected at least one feature after the label" },
     { "0,1\r2\n", 0, 1, 4, "stray carriage return" },
     { "h\n0,1\n\n,2\n", 0, 4, 1, "label is not a number" },

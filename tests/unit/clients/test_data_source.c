@@ -306,6 +306,72 @@ START_TEST(idx_end_to_end)
 }
 END_TEST
 
+/*
+ * Without data.classes the classes are the labels 0..K-1: a stray label past a class no
+ * sample has (an IDX byte of 255 among 0..3, a CSV label of 60000 among 0..2) is refused
+ * with its file and record instead of growing the model to 256 or 60,001 classes.
+ */
+START_TEST(undeclared_stray_label_is_refused)
+{
+    char *dir = tsupport_tmpdir();
+    enum { N = 40, F = 2 };
+    unsigned char px[N * F], lb[N];
+    for (size_t i = 0; i < N * F; i++)
+        px[i] = (unsigned char)i;
+    for (size_t i = 0; i < N; i++)
+        lb[i] = (unsigned char)(i % 4);
+    lb[17] = 255;
+    const unsigned di[2] = { N, F }, dl[1] = { N };
+    size_t ni = 0, nl = 0;
+    unsigned char *bi = testdata_idx(0x08, 2, di, px, sizeof px, &ni);
+    unsigned char *bl = testdata_idx(0x08, 1, dl, lb, N, &nl);
+    char *pi = testdata_write(dir, "images", bi, ni, false);
+    char *pl = testdata_write(dir, "labels", bl, nl, false);
+    struct data_params p;
+    ds_params(&p, DATA_IDX, 4);
+    snprintf(p.path, sizeof p.path, "%s", pi);
+    snprintf(p.labels_path, sizeof p.labels_path, "%s", pl);
+    struct dataset *ds = NULL;
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    ck_assert_int_eq(data_source_load(&ds, &p, 12, &eb), -ERR_CORRUPT);
+    ck_assert_ptr_null(ds);
+    ck_assert_str_eq(eb.file, pl);
+    ck_assert_int_eq(eb.offset, 8 + 17);
+    ck_assert_msg(strstr(eb.msg, "without data.classes the classes are the labels 0..3 (none is "
+                                 "4)") != NULL &&
+                      strstr(eb.msg, "label 255 of sample 17") != NULL,
+                  "%s", eb.msg);
+    /* Declared, the same file is accepted with 256 classes. */
+    p.classes = 256;
+    ck_assert_msg(data_source_load(&ds, &p, 12, &eb) == 0, "%s", eb.msg);
+    ck_assert_uint_eq(ds->n_classes, 256);
+    dataset_free(ds);
+
+    /* CSV: label 60000 on line 43 (a header line, then 41 good rows). */
+    char text[4096];
+    size_t at = (size_t)snprintf(text, sizeof text, "label,a,b\n");
+    for (size_t i = 0; i < 60; i++)
+        at += (size_t)snprintf(text + at, sizeof text - at, "%zu,%zu,1\n", i == 41 ? 60000 : i % 3,
+                               i);
+    char *pc = testdata_write(dir, "train.csv", text, at, false);
+    ds_params(&p, DATA_CSV, 4);
+    snprintf(p.path, sizeof p.path, "%s", pc);
+    ck_assert_int_eq(data_source_load(&ds, &p, 12, &eb), -ERR_CORRUPT);
+    ck_assert_str_eq(eb.file, pc);
+    ck_assert_int_eq(eb.line, 43);
+    ck_assert_msg(strstr(eb.msg, "label 60000 is not below the 3 classes") != NULL, "%s", eb.msg);
+
+    free(bi);
+    free(bl);
+    free(pi);
+    free(pl);
+    free(pc);
+    tsupport_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(kind_names_round_trip)
 {
     struct errbuf eb;
@@ -370,6 +436,7 @@ data_source_suite(void)
     tcase_add_test(tc, csv_with_held_out_fraction);
     tcase_add_test(tc, csv_with_test_file_and_errors);
     tcase_add_test(tc, idx_end_to_end);
+    tcase_add_test(tc, undeclared_stray_label_is_refused);
     tcase_add_test(tc, kind_names_round_trip);
     tcase_add_loop_test(tc, allocation_failures_are_clean, 0, PARTITION_NATURAL);
     suite_add_tcase(s, tc);

@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "sim/store.h"
 #include "tests/support/check_support.h"
@@ -82,7 +84,11 @@ START_TEST(open_creates_schema)
     st_open(&f);
     sqlite3 *db = st_peek(f.path);
     ck_assert_int_eq(st_int(db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
-    ck_assert_int_eq(STORE_SCHEMA_VERSION, 1);
+    ck_assert_int_eq(STORE_SCHEMA_VERSION, 2);
+    ck_assert_int_eq(st_int(db, "SELECT count(*) FROM pragma_table_info('runs') WHERE name IN "
+                                "('owner_pid', 'owner_host', 'owner_start', 'inputs', "
+                                "'blas_kernel')"),
+                     5);
     char buf[256];
     ck_assert_str_eq(st_text(db, "PRAGMA journal_mode", buf, sizeof buf), "wal");
     ck_assert_int_eq(st_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
@@ -256,13 +262,13 @@ START_TEST(newer_schema_is_refused)
     store_close(f.st);
     f.st = NULL;
     sqlite3 *db = st_peek(f.path);
-    ck_assert_int_eq(sqlite3_exec(db, "PRAGMA user_version = 2", NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db, "PRAGMA user_version = 3", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     struct errbuf eb;
     errbuf_clear(&eb);
     ck_assert_int_eq(store_open(&f.st, f.path, &eb), -ERR_UNSUPPORTED);
     ck_assert_ptr_null(f.st);
-    ck_assert_str_eq(eb.msg, "results schema version 2 is newer than this fedbits (1)");
+    ck_assert_str_eq(eb.msg, "results schema version 3 is newer than this fedbits (2)");
     st_close(&f);
 }
 END_TEST
@@ -295,6 +301,204 @@ START_TEST(second_writer_gets_lock_error)
 }
 END_TEST
 
+/* A version 1 database (before owners and inputs) gains the new columns, its rows kept. */
+START_TEST(version_1_is_upgraded)
+{
+    struct st_fixture f;
+    st_open(&f);
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    int64_t id;
+    ck_assert_int_eq(store_begin_run(f.st, &st_info, &id, &eb), 0);
+    store_close(f.st);
+    f.st = NULL;
+    sqlite3 *db = st_peek(f.path);
+    static const char *const drop[] = { "owner_pid", "owner_host", "owner_start", "inputs",
+                                        "blas_kernel" };
+    for (size_t i = 0; i < 5; i++) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "ALTER TABLE runs DROP COLUMN %s", drop[i]);
+        ck_assert_int_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    }
+    ck_assert_int_eq(sqlite3_exec(db, "PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    ck_assert_int_eq(store_open(&f.st, f.path, &eb), 0);
+    struct store_owner o = { .pid = 4242, .host = "h", .start = "b:1" }, back;
+    char status[16];
+    ck_assert_int_eq(store_set_run_owner(f.st, id, &o, &eb), 0);
+    ck_assert_int_eq(store_run_owner(f.st, id, &back, status, &eb), 0);
+    ck_assert_int_eq(back.pid, 4242);
+    ck_assert_str_eq(back.host, "h");
+    ck_assert_str_eq(back.start, "b:1");
+    ck_assert_str_eq(status, "running");
+    db = st_peek(f.path);
+    ck_assert_int_eq(st_int(db, "PRAGMA user_version"), 2);
+    ck_assert_int_eq(st_int(db, "SELECT count(*) FROM runs"), 1);
+    sqlite3_close(db);
+    st_close(&f);
+}
+END_TEST
+
+/*
+ * store_rewind_run() deletes nothing until the continued run writes: a resume that fails
+ * first leaves every round; the first write removes the later rounds in its transaction.
+ */
+START_TEST(rewind_waits_for_the_first_write)
+{
+    struct st_fixture f;
+    st_open(&f);
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    int64_t id;
+    ck_assert_int_eq(store_begin_run(f.st, &st_info, &id, &eb), 0);
+    for (uint64_t k = 1; k <= 10; k++) {
+        struct store_round r = { .round = k, .selected = 1 };
+        ck_assert_int_eq(store_write_round(f.st, id, &r, &eb), 0);
+    }
+    ck_assert_int_eq(store_finish_run(f.st, id, "interrupted", "t", 1.0, NULL, "stop", &eb), 0);
+    sqlite3 *db = st_peek(f.path);
+    /* A resume that fails before writing: nothing changes, not even the status. */
+    ck_assert_int_eq(store_rewind_run(f.st, id, 5, &eb), 0);
+    ck_assert_int_eq(st_int(db, "SELECT count(*) FROM rounds"), 10);
+    ck_assert_int_eq(store_finish_run(f.st, id, "failed", "t", 1.0, NULL, "no data", &eb), 0);
+    ck_assert_int_eq(st_int(db, "SELECT count(*) FROM rounds"), 10);
+    char buf[64];
+    ck_assert_str_eq(st_text(db, "SELECT status FROM runs", buf, sizeof buf), "interrupted");
+    /* One that goes on: round 6 replaces rounds 6..10 in one transaction. */
+    store_close(f.st);
+    ck_assert_int_eq(store_open(&f.st, f.path, &eb), 0);
+    ck_assert_int_eq(store_rewind_run(f.st, id, 5, &eb), 0);
+    struct store_round r6 = { .round = 6, .selected = 2 };
+    ck_assert_int_eq(store_write_round(f.st, id, &r6, &eb), 0);
+    ck_assert_int_eq(st_int(db, "SELECT count(*) FROM rounds"), 6);
+    ck_assert_int_eq(st_int(db, "SELECT selected FROM rounds WHERE round = 6"), 2);
+    ck_assert_str_eq(st_text(db, "SELECT status FROM runs", buf, sizeof buf), "running");
+    ck_assert_str_eq(st_text(db, "SELECT error FROM runs", buf, sizeof buf), "NULL");
+    /* Finishing without a new round still rewinds (a checkpoint at the last round). */
+    ck_assert_int_eq(store_rewind_run(f.st, id, 3, &eb), 0);
+    ck_assert_int_eq(store_finish_run(f.st, id, "finished", "t", 1.0, "fp", NULL, &eb), 0);
+    ck_assert_int_eq(st_int(db, "SELECT count(*) FROM rounds"), 3);
+    ck_assert_str_eq(st_text(db, "SELECT status FROM runs", buf, sizeof buf), "finished");
+    sqlite3_close(db);
+    st_close(&f);
+}
+END_TEST
+
+/* The bytes of a file (owned, free()); *len its size. */
+static unsigned char *
+st_slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    unsigned char *buf = malloc(1 << 20);
+    ck_assert_ptr_nonnull(buf);
+    *len = fread(buf, 1, 1 << 20, f);
+    fclose(f);
+    return buf;
+}
+
+/*
+ * Another program's SQLite file with tables named runs and rounds: refused before anything
+ * is written, its bytes unchanged (no fedbits tables, no user_version, no WAL switch).
+ */
+START_TEST(foreign_database_is_left_unchanged)
+{
+    char *dir = tsupport_tmpdir();
+    char path[4096];
+    snprintf(path, sizeof path, "%s/other.db", dir);
+    sqlite3 *db = NULL;
+    ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db,
+                                  "CREATE TABLE runs (a, b); CREATE TABLE rounds (x);"
+                                  "INSERT INTO runs VALUES (1, 2)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    size_t n0, n1;
+    unsigned char *before = st_slurp(path, &n0);
+    for (int versioned = 0; versioned < 2; versioned++) {
+        if (versioned) {
+            /* Stamped with a version, yet without fedbits' columns: refused as well. */
+            db = st_peek(path);
+            ck_assert_int_eq(sqlite3_exec(db, "PRAGMA user_version = 1", NULL, NULL, NULL),
+                             SQLITE_OK);
+            sqlite3_close(db);
+            free(before);
+            before = st_slurp(path, &n0);
+        }
+        struct store *st = NULL;
+        struct errbuf eb;
+        errbuf_clear(&eb);
+        ck_assert_int_eq(store_open(&st, path, &eb), -ERR_INVALID);
+        ck_assert_ptr_null(st);
+        ck_assert_str_eq(eb.file, path);
+        ck_assert_str_eq(eb.msg, "not a fedbits results database (it holds other tables; left "
+                                 "unchanged): choose another file with --db or output.db");
+        unsigned char *after = st_slurp(path, &n1);
+        ck_assert_uint_eq(n0, n1);
+        ck_assert_msg(memcmp(before, after, n0) == 0, "the foreign file was modified");
+        free(after);
+    }
+    free(before);
+    tsupport_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
+/*
+ * Processes creating the same new database at the same instant (released together through
+ * a pipe): every one opens it, whichever wins the creation. The WAL switch of a loser used
+ * to fail at once with "database is locked".
+ */
+START_TEST(concurrent_creators_all_succeed)
+{
+    enum { TRIALS = 20, CREATORS = 4 };
+    char *dir = tsupport_tmpdir();
+    for (int t = 0; t < TRIALS; t++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/race%d.db", dir, t);
+        int go[2];
+        ck_assert_int_eq(pipe(go), 0);
+        pid_t pids[CREATORS];
+        for (int c = 0; c < CREATORS; c++) {
+            pids[c] = fork();
+            ck_assert_int_ge(pids[c], 0);
+            if (pids[c] == 0) {
+                close(go[1]);
+                char b;
+                if (read(go[0], &b, 1) < 0)
+                    _exit(3);
+                struct store *st = NULL;
+                struct errbuf eb;
+                errbuf_clear(&eb);
+                int rc = store_open(&st, path, &eb);
+                if (rc < 0)
+                    fprintf(stderr, "creator %d of trial %d: %s\n", c, t, eb.msg);
+                int64_t id = 0;
+                if (rc == 0)
+                    rc = store_begin_run(st, &st_info, &id, &eb);
+                store_close(st);
+                _exit(rc == 0 ? 0 : 1);
+            }
+        }
+        close(go[0]);
+        close(go[1]); /* every creator's read returns now */
+        for (int c = 0; c < CREATORS; c++) {
+            int ws = 0;
+            ck_assert_int_eq(waitpid(pids[c], &ws, 0), pids[c]);
+            ck_assert_msg(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "trial %d: creator %d failed", t,
+                          c);
+        }
+        sqlite3 *db = st_peek(path);
+        ck_assert_int_eq(st_int(db, "SELECT count(*) FROM runs"), CREATORS);
+        sqlite3_close(db);
+    }
+    tsupport_rmtree(dir);
+    free(dir);
+}
+END_TEST
+
 Suite *
 store_suite(void)
 {
@@ -306,10 +510,14 @@ store_suite(void)
     tcase_add_test(tc, constraints_reject_bad_rows);
     tcase_add_test(tc, open_in_missing_directory);
     tcase_add_test(tc, newer_schema_is_refused);
+    tcase_add_test(tc, foreign_database_is_left_unchanged);
+    tcase_add_test(tc, version_1_is_upgraded);
+    tcase_add_test(tc, rewind_waits_for_the_first_write);
     suite_add_tcase(s, tc);
     tc = tcase_create("lock");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, second_writer_gets_lock_error);
+    tcase_add_test(tc, concurrent_creators_all_succeed);
     suite_add_tcase(s, tc);
     return s;
 }

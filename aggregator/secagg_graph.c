@@ -11,7 +11,8 @@
 struct secagg_graph {
     uint32_t n;
     uint32_t degree;
-    uint32_t *adj; /* n * degree, row u sorted ascending */
+    uint32_t *adj;  /* n * degree, row u sorted ascending */
+    uint32_t *perm; /* perm[ring position] = client (identity for the complete graph) */
 };
 
 static int
@@ -19,6 +20,16 @@ graph_cmp_u32(const void *a, const void *b)
 {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
     return (x > y) - (x < y);
+}
+
+/* perm[ring position] = client: the uniformly random relabelling of the round (perm is
+ * the identity on entry). */
+static void
+graph_shuffle(uint32_t *perm, uint32_t n, uint64_t seed, uint64_t round)
+{
+    struct rng r;
+    rng_init_stream(&r, seed, RNG_PURPOSE_SECAGG, round, RNG_ANY);
+    rng_shuffle_u32(&r, perm, n);
 }
 
 int
@@ -42,10 +53,13 @@ secagg_graph_new(struct secagg_graph **out, enum secagg_graph_kind kind, uint32_
     g->n = n;
     g->degree = degree;
     g->adj = mem_alloc((size_t)n * degree * sizeof *g->adj);
-    if (g->adj == NULL) {
+    g->perm = perm = mem_alloc((size_t)n * sizeof *perm);
+    if (g->adj == NULL || perm == NULL) {
         rc = errbuf_set(eb, -ERR_NOMEM, "secagg graph: out of memory");
         goto out;
     }
+    for (uint32_t i = 0; i < n; i++)
+        perm[i] = i;
     if (kind == SECAGG_GRAPH_COMPLETE) {
         for (uint32_t u = 0; u < n; u++) {
             uint32_t *row = g->adj + (size_t)u * degree;
@@ -56,17 +70,12 @@ secagg_graph_new(struct secagg_graph **out, enum secagg_graph_kind kind, uint32_
         }
         goto out;
     }
-    perm = mem_alloc((size_t)n * sizeof *perm);
     pos = mem_alloc((size_t)n * sizeof *pos);
-    if (perm == NULL || pos == NULL) {
+    if (pos == NULL) {
         rc = errbuf_set(eb, -ERR_NOMEM, "secagg graph: out of memory");
         goto out;
     }
-    struct rng r;
-    rng_init_stream(&r, seed, RNG_PURPOSE_SECAGG, round, RNG_ANY);
-    for (uint32_t i = 0; i < n; i++)
-        perm[i] = i;
-    rng_shuffle_u32(&r, perm, n); /* perm[position] = client */
+    graph_shuffle(perm, n, seed, round);
     for (uint32_t i = 0; i < n; i++)
         pos[perm[i]] = i;
     uint32_t half = degree / 2;
@@ -80,7 +89,6 @@ secagg_graph_new(struct secagg_graph **out, enum secagg_graph_kind kind, uint32_
         qsort(row, degree, sizeof *row, graph_cmp_u32);
     }
 out:
-    mem_free(perm);
     mem_free(pos);
     if (rc < 0) {
         secagg_graph_free(g);
@@ -96,6 +104,7 @@ secagg_graph_free(struct secagg_graph *g)
     if (g == NULL)
         return;
     mem_free(g->adj);
+    mem_free(g->perm);
     mem_free(g);
 }
 
@@ -130,6 +139,20 @@ secagg_graph_slot(const struct secagg_graph *g, uint32_t u, uint32_t v)
             hi = mid;
     }
     return lo < g->degree && row[lo] == v ? (long)lo : -1;
+}
+
+uint32_t
+secagg_graph_at(const struct secagg_graph *g, uint32_t position)
+{
+    return g->perm[position % g->n];
+}
+
+uint32_t
+secagg_graph_min_clients(uint32_t n, double delta)
+{
+    /* The finder's survivor count, ⌈(1 - δ) n⌉ with its 1e-14 guard (reference rule). */
+    double m = ceil((1 - delta - 1e-14) * (double)n);
+    return m < 0 ? 0 : m > n ? n : (uint32_t)m;
 }
 
 bool

@@ -50,6 +50,8 @@ const uint32_t *secagg_graph_neighbors(const struct secagg_graph *g, uint32_t u)
 /* Position of v in u's neighbour list, or -1 when v is not a neighbour (or v == u). */
 long secagg_graph_slot(const struct secagg_graph *g, uint32_t u, uint32_t v);
 bool secagg_graph_adjacent(const struct secagg_graph *g, uint32_t u, uint32_t v);
+/* The client at ring position (mod n); the identity for the complete graph. */
+uint32_t secagg_graph_at(const struct secagg_graph *g, uint32_t position);
 
 /* SecAgg+ parameters (reference §2.3) */
 /*
@@ -63,5 +65,10 @@ bool secagg_graph_adjacent(const struct secagg_graph *g, uint32_t u, uint32_t v)
 int secagg_graph_harary_params(uint32_t *degree, uint32_t *t, uint32_t n, double gamma,
                                double delta, enum secagg_threat threat, struct errbuf *eb)
     __attribute__((warn_unused_result));
+/*
+ * ⌈(1 - δ) n⌉, the fewest live clients with which a round designed for dropout rate
+ * delta may proceed (struct secagg_params.min_clients).
+ */
+uint32_t secagg_graph_min_clients(uint32_t n, double delta);
 
 #endif

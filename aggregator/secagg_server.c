@@ -616,6 +616,12 @@ secagg_server_close_phase(struct secagg_server *s, enum secagg_phase phase, stru
         rc = errbuf_set(eb, -ERR_ABORTED,
                         "secagg server: %u clients left after phase %d, threshold %u", alive,
                         (int)phase, s->p.t);
+    else if (alive < s->p.min_clients)
+        /* More than ⌊δn⌋ dropped: the graph's (k, t) no longer guarantee privacy (Bell et
+         * al., CCS 2020, §3; FCP's minimum number of clients to proceed). */
+        rc = errbuf_set(eb, -ERR_ABORTED,
+                        "secagg server: %u clients left after phase %d, dropout bound needs %u",
+                        alive, (int)phase, s->p.min_clients);
     if (rc == 0 && phase == SECAGG_PHASE_MASKED_INPUT)
         for (uint32_t u = 0; u < s->p.n; u++)
             if (s->stage[u] >= 3)

@@ -43,6 +43,9 @@ secagg_wire_params_check(const struct secagg_params *p, struct errbuf *eb)
     if (p->t < SHAMIR_THRESHOLD_MIN || p->t > p->degree + 1)
         return errbuf_set(eb, -ERR_INVALID, "secagg: threshold 't' = %u outside 2..%u", p->t,
                           p->degree + 1);
+    if (p->min_clients > p->n)
+        return errbuf_set(eb, -ERR_INVALID, "secagg: 'min_clients' = %u above n = %u",
+                          p->min_clients, p->n);
     if (p->ring_bits < 1 || p->ring_bits > RING_BITS_MAX)
         return errbuf_set(eb, -ERR_INVALID, "secagg: 'ring_bits' = %u outside 1..64", p->ring_bits);
     if (p->value_bits != 0) {

@@ -137,8 +137,11 @@ struct secagg_params {
                             0 = not checked (the caller vouches, e.g. the §7.2 toy run) */
     enum secagg_threat threat;
     enum secagg_masks masks;
-    uint64_t session; /* protocol instance id; 0 binds none into pair seeds */
-    uint64_t seed;    /* run seed: every key of the round derives from it */
+    uint32_t min_clients; /* ⌈(1 - δ) n⌉: fewer live clients after any phase abort the
+                             round (Bell et al., CCS 2020: the SecAgg+ degree and threshold
+                             are only safe when at most ⌊δ n⌋ drop); 0 = t alone */
+    uint64_t session;     /* protocol instance id; 0 binds none into pair seeds */
+    uint64_t seed;        /* run seed: every key of the round derives from it */
     uint64_t round;
     size_t m; /* coordinates of every input vector, >= 1 */
 };
@@ -159,8 +162,8 @@ struct secagg_wire_msg {
 
 /* Parameters */
 /*
- * Checks p: n in 2..SECAGG_WIRE_CLIENTS_MAX, t in 2..degree + 1, degree (n - 1 for the
- * complete graph, even and < n - 1 for Harary), ring_bits 1..64 and at least
+ * Checks p: n in 2..SECAGG_WIRE_CLIENTS_MAX, t in 2..degree + 1, min_clients <= n, degree (n - 1
+ * for the complete graph, even and < n - 1 for Harary), ring_bits 1..64 and at least
  * ring_bits_for(n, value_bits), known enums, m >= 1 and the MASKED_REP size fits a size_t.
  * -ERR_INVALID (or -ERR_RANGE for ring sizing) naming the field.
  */

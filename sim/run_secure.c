@@ -267,6 +267,7 @@ run_secure_params(struct run_world *w, uint32_t n, struct errbuf *eb)
         if (rc == 0) {
             p->graph = SECAGG_GRAPH_HARARY;
             p->degree = degree;
+            p->min_clients = secagg_graph_min_clients(n, s->aggregation.dropout_rate);
         }
     }
     if (t == 0) {

@@ -448,7 +448,10 @@ def check_secure(binary, src, tmp):
          "FROM rounds ORDER BY round")
     thc = ["--set", "uplink.codec=thc", "--set", "uplink.rotation=shared"]
     semi = ["--set", "aggregation.threat=semi-malicious"]
-    for kind, extra in (("secagg", []), ("secagg+", []), ("secagg+", thc), ("secagg", semi)):
+    # SecAgg+ designed for the 10 % dropouts of base (a 5 % design aborts such rounds).
+    delta = ["--set", "aggregation.dropout_rate=0.2"]
+    for kind, extra in (("secagg", []), ("secagg+", delta), ("secagg+", thc + delta),
+                        ("secagg", semi)):
         run(binary, ["run", sc, "--db", "full.db", "--set", f"aggregation.secure={kind}",
                      "--threads", "2"] + extra + base, tmp, check=0)
         run(binary, ["run", sc, "--db", "acc.db", "--set", f"aggregation.secure={kind}",
@@ -477,6 +480,19 @@ def check_secure(binary, src, tmp):
     ab = query(os.path.join(tmp, "ab.db"), "SELECT failed, secure_aborted FROM rounds")
     if not all(x == (1, 1) for x in ab):
         fail(f"rounds below the threshold did not abort: {ab}")
+    # SecAgg+ beyond its dropout bound (30 % before upload, designed for 5 %): every round
+    # aborts with the model unchanged; within the bound (1 %) rounds complete.
+    bound = os.path.join(src, "scenarios", "secure", "secagg-plus-dropout-bound.yaml")
+    qb = "SELECT failed, secure_aborted, accuracy, loss FROM rounds ORDER BY round"
+    run(binary, ["run", bound, "--db", "bound.db", "-q"], tmp, check=0)
+    rows = query(os.path.join(tmp, "bound.db"), qb)
+    if len(rows) != 4 or any(r[:2] != (1, 1) or r[2:] != rows[0][2:] for r in rows):
+        fail(f"SecAgg+ beyond the dropout bound: {rows}")
+    run(binary, ["run", bound, "--db", "within.db", "-q",
+                 "--set", "population.dropout.probability=0.01"], tmp, check=0)
+    rows = query(os.path.join(tmp, "within.db"), qb)
+    if not any(r[:2] == (0, 0) for r in rows):
+        fail(f"SecAgg+ within the dropout bound aborted: {rows}")
     p = run(binary, ["validate", os.path.join(src, "scenarios", "default.yaml"), "--set",
                      "aggregation.secure=secagg", "--set", "protocol.over_selection=1.3"], tmp,
             check=2)
@@ -484,7 +500,7 @@ def check_secure(binary, src, tmp):
         fail("secagg with over-selection: " + p.stderr)
     print(f"secure: full == accounting for secagg, secagg+, THC and semi-malicious; plain "
           f"{plain[-1][0]:.4f} vs "
-          f"secagg {sec[-1][0]:.4f}; aborts below threshold")
+          f"secagg {sec[-1][0]:.4f}; aborts below threshold and beyond the dropout bound")
 
 
 def kill_after(binary, args, db, cwd, rounds):

@@ -75,7 +75,7 @@ harness_run(const struct secagg_params *p, const uint64_t *x, const int *drop,
             ck_assert_int_eq(secagg_server_message_for(s, ph, u, req, rlen, &rlen, NULL), 0);
             if (hook != NULL)
                 hook(ctx, 0, ph, u, req, &rlen);
-            if (u < 64)
+            if (u < HARNESS_MAX_N)
                 out->bytes[u][ph][0] = rlen;
             if (drop != NULL && drop[u] == (int)ph) {
                 gone[u] = 1;
@@ -92,7 +92,7 @@ harness_run(const struct secagg_params *p, const uint64_t *x, const int *drop,
             } else {
                 if (hook != NULL)
                     hook(ctx, 1, ph, u, rep, &olen);
-                if (u < 64)
+                if (u < HARNESS_MAX_N)
                     out->bytes[u][ph][1] = olen;
                 if (secagg_server_receive(s, ph, u, rep, olen, NULL) < 0)
                     out->server_rejects++;
@@ -104,7 +104,7 @@ harness_run(const struct secagg_params *p, const uint64_t *x, const int *drop,
     }
     if (rc == 0)
         rc = secagg_server_result(s, sum, p->m, NULL);
-    for (uint32_t u = 0; u < p->n && u < 64; u++) {
+    for (uint32_t u = 0; u < p->n && u < HARNESS_MAX_N; u++) {
         out->included[u] = secagg_server_included(s, u);
         out->dropped_phase[u] = secagg_server_dropped_phase(s, u);
     }

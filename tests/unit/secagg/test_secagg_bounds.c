@@ -1,0 +1,112 @@
+/*
+ * secagg bounds: the guarantees the engine's parameters rest on. The SecAgg+ dropout bound
+ * (Bell et al., CCS 2020: (k, t) are chosen for at most ⌊δn⌋ dropouts): a two-gap
+ * partition of the ring that would let the server isolate the clients between the gaps
+ * must abort the round.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "aggregator/secagg_graph.h"
+#include "tests/support/check_support.h"
+#include "tests/unit/secagg/harness.h"
+#include "tests/unit/secagg/suites.h"
+
+/* n = 100 under the SecAgg+ rule at γ = δ = 0.05 (curious): k = 12, t = 6, 95 to proceed. */
+static struct secagg_params
+bounds_plus_params(void)
+{
+    struct secagg_params p = harness_params(100, 2, 24, 4);
+    uint32_t k = 0, t = 0;
+    ck_assert_int_eq(
+        secagg_graph_harary_params(&k, &t, 100, 0.05, 0.05, SECAGG_THREAT_CURIOUS, NULL), 0);
+    ck_assert_uint_eq(k, 12);
+    ck_assert_uint_eq(t, 6);
+    p.graph = SECAGG_GRAPH_HARARY;
+    p.degree = k;
+    p.t = t;
+    p.min_clients = secagg_graph_min_clients(100, 0.05);
+    ck_assert_uint_eq(p.min_clients, 95);
+    return p;
+}
+
+/*
+ * Ring positions 20-25 and 33-38 (two runs of k/2 = 6) drop before upload: the 7 clients at
+ * positions 26-32 then have no surviving neighbour outside their run, so the server could
+ * read their partial sum from its view alone. 12 dropouts exceed ⌊δn⌋ = 5: abort.
+ */
+START_TEST(two_gap_partition_aborts)
+{
+    struct secagg_params p = bounds_plus_params();
+    struct secagg_graph *g = NULL;
+    ck_assert_int_eq(secagg_graph_new(&g, p.graph, p.n, p.degree, p.seed, p.round, NULL), 0);
+    static uint64_t x[100 * 4];
+    for (size_t i = 0; i < 100 * 4; i++)
+        x[i] = (i * 2654435761u) & 0xffff;
+    int drop[100];
+    for (int u = 0; u < 100; u++)
+        drop[u] = HARNESS_NO_DROP;
+    for (uint32_t pos = 20; pos <= 38; pos++)
+        if (pos <= 25 || pos >= 33)
+            drop[secagg_graph_at(g, pos)] = SECAGG_PHASE_MASKED_INPUT;
+    /* The isolated run: every neighbour of a client at 26-32 lies within 20-38. */
+    for (uint32_t pos = 26; pos <= 32; pos++) {
+        const uint32_t *nb = secagg_graph_neighbors(g, secagg_graph_at(g, pos));
+        for (uint32_t j = 0; j < p.degree; j++) {
+            uint32_t v = nb[j], q = 20;
+            while (q <= 38 && secagg_graph_at(g, q) != v)
+                q++;
+            ck_assert_msg(q <= 38, "client at %u has a neighbour outside the gaps", pos);
+        }
+    }
+    uint64_t sum[4];
+    struct harness_out out;
+    ck_assert_int_eq(harness_run(&p, x, drop, NULL, NULL, NULL, sum, &out), -ERR_ABORTED);
+    /* Without the bound (t alone) the same round completes: the leak the bound prevents. */
+    p.min_clients = 0;
+    ck_assert_int_eq(harness_run(&p, x, drop, NULL, NULL, NULL, sum, &out), 0);
+    secagg_graph_free(g);
+}
+END_TEST
+
+/* ⌊δn⌋ = 5 dropouts in each phase still complete with the exact sum; a sixth aborts. */
+START_TEST(dropout_bound_edge)
+{
+    struct secagg_params p = bounds_plus_params();
+    static uint64_t x[100 * 4];
+    for (size_t i = 0; i < 100 * 4; i++)
+        x[i] = (i * 40503u) & 0xffff;
+    static const enum secagg_phase phases[] = { SECAGG_PHASE_ADVERTISE_KEYS,
+                                                SECAGG_PHASE_SHARE_KEYS, SECAGG_PHASE_MASKED_INPUT,
+                                                SECAGG_PHASE_UNMASKING };
+    for (size_t f = 0; f < sizeof phases / sizeof phases[0]; f++) {
+        for (int extra = 0; extra < 2; extra++) {
+            int drop[100];
+            for (int u = 0; u < 100; u++)
+                drop[u] = u % 17 == 3 && u / 17 < 5 + extra ? (int)phases[f] : HARNESS_NO_DROP;
+            uint64_t sum[4], plain[4];
+            struct harness_out out;
+            int rc = harness_run(&p, x, drop, NULL, NULL, NULL, sum, &out);
+            if (extra) {
+                ck_assert_int_eq(rc, -ERR_ABORTED);
+                continue;
+            }
+            ck_assert_int_eq(rc, 0);
+            harness_plain_sum(plain, &p, x, out.included);
+            ck_assert_mem_eq(sum, plain, sizeof sum);
+        }
+    }
+}
+END_TEST
+
+Suite *
+secagg_bounds_suite(void)
+{
+    Suite *s = suite_create("secagg_bounds");
+    TCase *tc = tcase_create("bounds");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, two_gap_partition_aborts);
+    tcase_add_test(tc, dropout_bound_edge);
+    suite_add_tcase(s, tc);
+    return s;
+}

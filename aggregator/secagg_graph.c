@@ -315,3 +315,48 @@ secagg_graph_harary_params(uint32_t *degree, uint32_t *t, uint32_t n, double gam
     *t = 0;
     return 1;
 }
+
+uint32_t
+secagg_graph_complete_min_t(uint32_t n, double gamma, enum secagg_threat threat)
+{
+    double need =
+        threat == SECAGG_THREAT_SEMI_MALICIOUS ? ((double)n + gamma * n) / 2.0 : gamma * (double)n;
+    return (uint32_t)need + 1;
+}
+
+int
+secagg_graph_check_threshold(uint32_t t, uint32_t n, bool harary, double gamma, double delta,
+                             enum secagg_threat threat, struct errbuf *eb)
+{
+    const char *model = threat == SECAGG_THREAT_SEMI_MALICIOUS ? "semi-malicious" : "curious";
+    if (harary) {
+        uint32_t k = 0, rule = 0;
+        int rc = secagg_graph_harary_params(&k, &rule, n, gamma, delta, threat, eb);
+        if (rc < 0)
+            return rc;
+        if (rc == 0 && t < rule)
+            return errbuf_set(eb, -ERR_RANGE,
+                              "threshold %u below the SecAgg+ bound t >= %u (%s server, n = %u, "
+                              "corruption %g, dropout %g: more than t - 1 of the k = %u "
+                              "neighbours may be corrupt)",
+                              t, rule, model, n, gamma, delta, k);
+        if (rc == 0 && t > k + 1)
+            return errbuf_set(eb, -ERR_RANGE,
+                              "threshold %u above the SecAgg+ neighbourhood k + 1 = %u (n = %u)", t,
+                              k + 1, n);
+        if (rc == 0)
+            return 0;
+    }
+    uint32_t lo = secagg_graph_complete_min_t(n, gamma, threat);
+    if (t < lo)
+        return errbuf_set(eb, -ERR_RANGE,
+                          threat == SECAGG_THREAT_SEMI_MALICIOUS
+                              ? "threshold %u violates 2t > n + corruption n, so t >= %u (%s "
+                                "server, n = %u, corruption %g)"
+                              : "threshold %u violates t > corruption n, so t >= %u (%s server, "
+                                "n = %u, corruption %g)",
+                          t, lo, model, n, gamma);
+    if (t > n)
+        return errbuf_set(eb, -ERR_RANGE, "threshold %u above the cohort n = %u", t, n);
+    return 0;
+}

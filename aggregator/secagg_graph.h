@@ -70,5 +70,21 @@ int secagg_graph_harary_params(uint32_t *degree, uint32_t *t, uint32_t n, double
  * delta may proceed (struct secagg_params.min_clients).
  */
 uint32_t secagg_graph_min_clients(uint32_t n, double delta);
+/*
+ * The least threshold the complete graph needs for n clients with a fraction gamma
+ * corrupt (Bonawitz et al., CCS 2017, §6-7; FCP's full-graph parameter check): t > γn
+ * against a curious server, 2t > n + γn against a semi-malicious one.
+ */
+uint32_t secagg_graph_complete_min_t(uint32_t n, double gamma, enum secagg_threat threat);
+/*
+ * Checks a threshold t chosen by hand for a round of n clients: for SecAgg+ (harary)
+ * against the (k, t) of secagg_graph_harary_params() (t not below the rule's t, which
+ * bounds the adversarial neighbours, nor above k + 1), for the complete graph (or a
+ * SecAgg+ cohort too small for a Harary graph) against secagg_graph_complete_min_t() and
+ * n. -ERR_RANGE with a message naming the bound; the rule's own errors for infeasible rates.
+ */
+int secagg_graph_check_threshold(uint32_t t, uint32_t n, bool harary, double gamma, double delta,
+                                 enum secagg_threat threat, struct errbuf *eb)
+    __attribute__((warn_unused_result));
 
 #endif

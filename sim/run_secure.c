@@ -229,6 +229,16 @@ run_secure_params(struct run_world *w, uint32_t n, struct errbuf *eb)
     enum secagg_threat threat = s->aggregation.threat == SECURE_SEMI_MALICIOUS
                                     ? SECAGG_THREAT_SEMI_MALICIOUS
                                     : SECAGG_THREAT_CURIOUS;
+    /* A cohort of one or two has no privacy to protect (each of two learns the other's
+     * input from the sum), and an override valid for clients_per_round may not be for a
+     * smaller cohort: such a round fails, the run goes on. */
+    if (n < 3)
+        return errbuf_set(eb, -ERR_ABORTED, "a cohort of %u clients cannot aggregate securely", n);
+    if (s->aggregation.threshold > 0 &&
+        secagg_graph_check_threshold((uint32_t)s->aggregation.threshold, n,
+                                     s->aggregation.secure == SECURE_SECAGG_PLUS, gamma,
+                                     s->aggregation.dropout_rate, threat, eb) < 0)
+        return -ERR_ABORTED;
     *p = (struct secagg_params){
         .graph = SECAGG_GRAPH_COMPLETE,
         .n = n,
@@ -274,9 +284,7 @@ run_secure_params(struct run_world *w, uint32_t n, struct errbuf *eb)
         /* Complete graph (reference §1.6): t > gamma n against a curious server colluding
          * with gamma n clients, 2t > n + gamma n against a semi-malicious one; and always a
          * majority. */
-        double need = threat == SECAGG_THREAT_SEMI_MALICIOUS ? ((double)n + gamma * n) / 2.0
-                                                             : gamma * (double)n;
-        t = (uint32_t)need + 1;
+        t = secagg_graph_complete_min_t(n, gamma, threat);
         if (t < n / 2 + 1)
             t = n / 2 + 1;
     }
@@ -397,16 +405,28 @@ run_secure_phase(struct run_world *w, int64_t now, struct run_summary *sum, stru
     return 0;
 }
 
+static int run_secure_finish(struct run_world *w, int64_t now, bool aborted,
+                             struct run_summary *sum, struct errbuf *eb);
+
 int
 run_secure_round_start(struct run_world *w, int64_t now, size_t n, struct run_summary *sum,
                        struct errbuf *eb)
 {
     w->sa_n = n;
     w->rec.secure = true;
+    struct errbuf inner;
+    errbuf_clear(&inner);
+    int rc = run_secure_params(w, (uint32_t)n, &inner);
+    if (rc == -ERR_ABORTED)
+        return run_secure_finish(w, now, true, sum, eb);
+    if (rc < 0) {
+        *eb = inner;
+        return errbuf_prefix(eb, "round %llu, secure aggregation", (unsigned long long)w->round);
+    }
     if (w->thc_ring) {
-        int rc0 = run_secure_thc_inputs(w, n, eb);
-        if (rc0 < 0)
-            return rc0;
+        rc = run_secure_thc_inputs(w, n, eb);
+        if (rc < 0)
+            return rc;
     }
     for (size_t i = 0; i < n; i++) {
         if (w->jobs[i].dropout != DROPOUT_BEFORE_DOWNLOAD) {
@@ -415,9 +435,7 @@ run_secure_round_start(struct run_world *w, int64_t now, size_t n, struct run_su
             w->rec.downlink_correction_bits += w->jobs[i].corr_bits;
         }
     }
-    int rc = run_secure_params(w, (uint32_t)n, eb);
-    if (rc == 0)
-        rc = secagg_server_new(&w->sa, &w->sa_params, eb);
+    rc = secagg_server_new(&w->sa, &w->sa_params, eb);
     if (rc == 0 && cluster_size(w->cl) > 1) {
         /* Each rank sums the masked inputs of the clients it owns (sim/cluster.h). */
         uint8_t *local = mem_alloc(n);
@@ -453,7 +471,7 @@ run_secure_finish(struct run_world *w, int64_t now, bool aborted, struct run_sum
     for (size_t i = 0; i < w->sa_n; i++) {
         struct run_job *j = &w->jobs[i];
         bool in = !aborted && secagg_server_included(w->sa, (uint32_t)i);
-        int dropped = secagg_server_dropped_phase(w->sa, (uint32_t)i);
+        int dropped = w->sa != NULL ? secagg_server_dropped_phase(w->sa, (uint32_t)i) : -1;
         accepted[i] = in;
         included += in;
         if (in) {

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aggregator/secagg_graph.h"
 #include "aggregator/server_opt.h"
 #include "clients/data_source.h"
 #include "clients/partition.h"
@@ -919,6 +920,17 @@ scenario_cross_check(struct scenario_ctx *c, const struct ynode *root, struct sc
             return scenario_node_error(c, n, "aggregation.threshold", -ERR_RANGE,
                                        "aggregation.threshold exceeds train.clients_per_round");
         }
+        struct errbuf teb;
+        if (s->aggregation.threshold > 0 &&
+            secagg_graph_check_threshold(
+                (uint32_t)s->aggregation.threshold, (uint32_t)s->train.clients_per_round,
+                s->aggregation.secure == SECURE_SECAGG_PLUS, s->aggregation.corruption_rate,
+                s->aggregation.dropout_rate,
+                s->aggregation.threat == SECURE_SEMI_MALICIOUS ? SECAGG_THREAT_SEMI_MALICIOUS
+                                                               : SECAGG_THREAT_CURIOUS,
+                &teb) < 0)
+            return scenario_node_error(c, AT("aggregation.threshold"), "aggregation.threshold",
+                                       teb.code, teb.msg);
     } else {
         /* A setting that differs from its default is a mistake without secure aggregation;
          * the default itself is harmless (a sweep may name it for every combination). */

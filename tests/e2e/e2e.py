@@ -493,6 +493,27 @@ def check_secure(binary, src, tmp):
     rows = query(os.path.join(tmp, "within.db"), qb)
     if not any(r[:2] == (0, 0) for r in rows):
         fail(f"SecAgg+ within the dropout bound aborted: {rows}")
+    # A threshold override below the security bound is refused where it is written.
+    with open(os.path.join(tmp, "thr.yaml"), "w") as f:
+        f.write("name: thr\ndata: {dataset: synthetic, clients: 100}\nmodel: {type: logreg}\n"
+                "train: {rounds: 2, clients_per_round: 40}\naggregation: {secure: secagg, "
+                "threat: semi-malicious, corruption_rate: 0.3, threshold: 2}\n")
+    p = run(binary, ["validate", "thr.yaml"], tmp, check=2)
+    if "thr.yaml:5:88: error: threshold 2 violates 2t > n + corruption n, so t >= 27" \
+            not in p.stderr:
+        fail("threshold override below the bound: " + p.stderr)
+    run(binary, ["validate", "thr.yaml", "--set", "aggregation.threshold=27"], tmp, check=0)
+    # Availability leaving cohorts of 1 or 2: those rounds fail, the run goes on.
+    run(binary, ["run", sc, "--db", "small.db", "-q", "--set", "aggregation.secure=secagg",
+                 "--set", "population.availability.type=probability",
+                 "--set", "population.availability.probability=0.05", "--set", "train.rounds=12",
+                 "--set", "population.dropout.probability=0"], tmp, check=0)
+    small = query(os.path.join(tmp, "small.db"),
+                  "SELECT selected, failed, secure_aborted FROM rounds ORDER BY round")
+    if len(small) != 12 or not any(r == (1, 1, 1) for r in small) or \
+            not any(r[0] >= 3 and r[1] == 0 for r in small) or \
+            any(r[0] in (1, 2) and r != (r[0], 1, 1) for r in small):
+        fail(f"cohorts of 1 or 2: {small}")
     p = run(binary, ["validate", os.path.join(src, "scenarios", "default.yaml"), "--set",
                      "aggregation.secure=secagg", "--set", "protocol.over_selection=1.3"], tmp,
             check=2)
@@ -500,7 +521,8 @@ def check_secure(binary, src, tmp):
         fail("secagg with over-selection: " + p.stderr)
     print(f"secure: full == accounting for secagg, secagg+, THC and semi-malicious; plain "
           f"{plain[-1][0]:.4f} vs "
-          f"secagg {sec[-1][0]:.4f}; aborts below threshold and beyond the dropout bound")
+          f"secagg {sec[-1][0]:.4f}; aborts below threshold and beyond the dropout bound; "
+          f"threshold override refused with its location; cohorts of 1-2 fail their round")
 
 
 def kill_after(binary, args, db, cwd, rounds):

@@ -2,7 +2,8 @@
  * secagg bounds: the guarantees the engine's parameters rest on. The SecAgg+ dropout bound
  * (Bell et al., CCS 2020: (k, t) are chosen for at most ⌊δn⌋ dropouts): a two-gap
  * partition of the ring that would let the server isolate the clients between the gaps
- * must abort the round.
+ * must abort the round. Threshold overrides checked against the bounds of both graphs
+ * and both threat models (FCP's full-graph check; the SecAgg+ rule for Harary graphs).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +100,43 @@ START_TEST(dropout_bound_edge)
 }
 END_TEST
 
+START_TEST(threshold_override_bounds)
+{
+    const enum secagg_threat C = SECAGG_THREAT_CURIOUS, S = SECAGG_THREAT_SEMI_MALICIOUS;
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    /* Complete graph, semi-malicious, γ = 0.3, n = 40: 2t > 52, so t >= 27. */
+    ck_assert_int_eq(secagg_graph_check_threshold(2, 40, false, 0.3, 0.05, S, &eb), -ERR_RANGE);
+    ck_assert_ptr_nonnull(strstr(eb.msg, "2t > n + corruption n, so t >= 27"));
+    ck_assert_int_eq(secagg_graph_check_threshold(26, 40, false, 0.3, 0.05, S, NULL), -ERR_RANGE);
+    ck_assert_int_eq(secagg_graph_check_threshold(27, 40, false, 0.3, 0.05, S, NULL), 0);
+    ck_assert_int_eq(secagg_graph_check_threshold(40, 40, false, 0.3, 0.05, S, NULL), 0);
+    ck_assert_int_eq(secagg_graph_check_threshold(41, 40, false, 0.3, 0.05, S, NULL), -ERR_RANGE);
+    /* Complete graph, curious: t > γn = 12. */
+    ck_assert_int_eq(secagg_graph_check_threshold(12, 40, false, 0.3, 0.05, C, &eb), -ERR_RANGE);
+    ck_assert_ptr_nonnull(strstr(eb.msg, "t > corruption n, so t >= 13"));
+    ck_assert_int_eq(secagg_graph_check_threshold(13, 40, false, 0.3, 0.05, C, NULL), 0);
+    /* SecAgg+ n = 100, γ = δ = 0.05: curious (k, t) = (12, 6), semi-malicious (16, 11). */
+    ck_assert_int_eq(secagg_graph_check_threshold(5, 100, true, 0.05, 0.05, C, &eb), -ERR_RANGE);
+    ck_assert_ptr_nonnull(strstr(eb.msg, "SecAgg+ bound t >= 6"));
+    ck_assert_int_eq(secagg_graph_check_threshold(6, 100, true, 0.05, 0.05, C, NULL), 0);
+    ck_assert_int_eq(secagg_graph_check_threshold(13, 100, true, 0.05, 0.05, C, NULL), 0);
+    ck_assert_int_eq(secagg_graph_check_threshold(14, 100, true, 0.05, 0.05, C, &eb), -ERR_RANGE);
+    ck_assert_ptr_nonnull(strstr(eb.msg, "k + 1 = 13"));
+    uint32_t k = 0, t = 0;
+    ck_assert_int_eq(secagg_graph_harary_params(&k, &t, 100, 0.05, 0.05, S, NULL), 0);
+    ck_assert_int_eq(secagg_graph_check_threshold(t - 1, 100, true, 0.05, 0.05, S, NULL),
+                     -ERR_RANGE);
+    ck_assert_int_eq(secagg_graph_check_threshold(t, 100, true, 0.05, 0.05, S, NULL), 0);
+    /* SecAgg+ too small for a Harary graph falls back to the complete graph's bound. */
+    ck_assert_int_eq(secagg_graph_harary_params(&k, &t, 3, 0.3, 0.05, S, NULL), 1);
+    ck_assert_int_eq(secagg_graph_check_threshold(1, 3, true, 0.3, 0.05, S, NULL), -ERR_RANGE);
+    ck_assert_int_eq(secagg_graph_check_threshold(2, 3, true, 0.3, 0.05, S, NULL), 0);
+    /* Infeasible rates keep the rule's own error. */
+    ck_assert_int_eq(secagg_graph_check_threshold(50, 100, true, 0.5, 0.5, C, NULL), -ERR_INVALID);
+}
+END_TEST
+
 Suite *
 secagg_bounds_suite(void)
 {
@@ -107,6 +145,7 @@ secagg_bounds_suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, two_gap_partition_aborts);
     tcase_add_test(tc, dropout_bound_edge);
+    tcase_add_test(tc, threshold_override_bounds);
     suite_add_tcase(s, tc);
     return s;
 }

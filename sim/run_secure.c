@@ -31,6 +31,9 @@
 #include "base/simtime.h"
 #include "base/banned.h"
 
+/* Byte offset of the fixed-point rounding draws in the client's private codec stream. */
+#define RUN_SECURE_ROUNDING_OFFSET ((uint64_t)1 << 59)
+
 /* The phase in which a client whose dropout phase is `phase` stops answering. */
 static int
 run_secure_drop_phase(int dropout)
@@ -133,8 +136,11 @@ run_secure_encode_job(struct run_world *w, struct run_job *j, struct run_thread 
     j->rc = codec_decode(th->up, th->decoded, j->msg, j->msg_len, &link, &j->eb);
     if (j->rc < 0)
         return;
+    /* Rounding is encoder-only randomness (codec/fixed_point.h): the client's private codec
+     * stream, far past anything its uplink codec draws, never a stream of key material. */
     struct rng r;
-    rng_init_stream(&r, w->s->seed, RNG_PURPOSE_SECAGG, j->stream, j->client);
+    rng_init_stream(&r, w->s->seed, RNG_PURPOSE_CODEC_PRIVATE, j->stream, j->client);
+    rng_seek(&r, RUN_SECURE_ROUNDING_OFFSET);
     double weight = (double)j->samples / w->weight_norm;
     j->rc =
         fixed_point_encode_weighted(&w->ring_fp, j->ring, th->decoded, w->dim, weight, &r, &j->eb);

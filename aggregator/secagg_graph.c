@@ -5,7 +5,6 @@
 #include <stdlib.h>
 
 #include "base/mem.h"
-#include "base/rng.h"
 #include "base/banned.h"
 
 struct secagg_graph {
@@ -20,16 +19,6 @@ graph_cmp_u32(const void *a, const void *b)
 {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
     return (x > y) - (x < y);
-}
-
-/* perm[ring position] = client: the uniformly random relabelling of the round (perm is
- * the identity on entry). */
-static void
-graph_shuffle(uint32_t *perm, uint32_t n, uint64_t seed, uint64_t round)
-{
-    struct rng r;
-    rng_init_stream(&r, seed, RNG_PURPOSE_SECAGG, round, RNG_ANY);
-    rng_shuffle_u32(&r, perm, n);
 }
 
 int
@@ -75,7 +64,7 @@ secagg_graph_new(struct secagg_graph **out, enum secagg_graph_kind kind, uint32_
         rc = errbuf_set(eb, -ERR_NOMEM, "secagg graph: out of memory");
         goto out;
     }
-    graph_shuffle(perm, n, seed, round);
+    secagg_wire_ring_order(perm, n, seed, round); /* perm[position] = client */
     for (uint32_t i = 0; i < n; i++)
         pos[perm[i]] = i;
     uint32_t half = degree / 2;

@@ -340,6 +340,59 @@ client_envelope_key(const struct secagg_client *c, unsigned char key[ENVELOPE_KE
 }
 
 static int
+client_key_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, SECAGG_WIRE_KEY_BYTES);
+}
+
+/*
+ * The announced neighbours must lie in the client's own neighbourhood, which it derives
+ * from the round's public parameters (secagg_wire_neighbours(): the server cannot choose
+ * it after seeing the keys), and every public key in sight (its own two and the
+ * neighbours') must be distinct (Bell et al., CCS 2020): otherwise a deviating server
+ * could surround the client with colluders or replay one client's keys as another's.
+ */
+static int
+client_check_neighbours(const struct secagg_client *c, const struct secagg_wire_msg *msg,
+                        struct errbuf *eb)
+{
+    bool full = c->p.masks == SECAGG_MASKS_FULL;
+    size_t nk = full ? 2 * ((size_t)msg->count1 + 1) : 0;
+    uint32_t *own = mem_alloc((size_t)c->p.degree * sizeof *own);
+    unsigned char(*keys)[SECAGG_WIRE_KEY_BYTES] = mem_alloc((nk + 1) * sizeof *keys);
+    int rc = own == NULL || keys == NULL
+                 ? errbuf_set(eb, -ERR_NOMEM, "secagg client: out of memory")
+                 : secagg_wire_neighbours(own, &c->p, c->self, eb);
+    for (uint32_t j = 0, o = 0; rc == 0 && j < msg->count1; j++) {
+        uint32_t v = secagg_wire_get_u32(msg->list1 + (size_t)j * msg->stride1);
+        while (o < c->p.degree && own[o] < v)
+            o++;
+        if (o == c->p.degree || own[o] != v)
+            rc = errbuf_set(eb, -ERR_ABORTED,
+                            "secagg client %u: announced neighbour %u is not in its graph "
+                            "neighbourhood",
+                            c->self, v);
+    }
+    if (rc == 0 && full) {
+        memcpy(keys[0], c->enc.pk, SECAGG_WIRE_KEY_BYTES);
+        memcpy(keys[1], c->msk.pk, SECAGG_WIRE_KEY_BYTES);
+        for (uint32_t j = 0; j < msg->count1; j++)
+            memcpy(keys[2 + 2 * (size_t)j], msg->list1 + (size_t)j * msg->stride1 + 4,
+                   2 * SECAGG_WIRE_KEY_BYTES);
+        qsort(keys, nk, sizeof *keys, client_key_cmp);
+        for (size_t i = 1; rc == 0 && i < nk; i++)
+            if (memcmp(keys[i - 1], keys[i], SECAGG_WIRE_KEY_BYTES) == 0)
+                rc = errbuf_set(eb, -ERR_ABORTED,
+                                "secagg client %u: a public key appears twice among its "
+                                "neighbours' and its own",
+                                c->self);
+    }
+    mem_free(own);
+    mem_free(keys);
+    return rc;
+}
+
+static int
 client_share_keys(struct secagg_client *c, const unsigned char *req, size_t req_len,
                   unsigned char *out, size_t cap, size_t *out_len, struct errbuf *eb)
 {
@@ -385,6 +438,9 @@ client_share_keys(struct secagg_client *c, const unsigned char *req, size_t req_
         }
     }
     c->nb_count = msg.count1;
+    rc = client_check_neighbours(c, &msg, eb);
+    if (rc < 0)
+        return rc;
 
     memset(out, 0, need);
     secagg_wire_put_header(out, SECAGG_WIRE_SHARE_REP, c->self, &c->p);

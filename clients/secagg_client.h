@@ -12,7 +12,9 @@
  * breaks the protocol's rules, an envelope that fails authentication) leaves the client
  * failed: it sends nothing more and the server will treat it as dropped, which is exactly
  * the paper's "abort". The client never reveals both the b-share and the s^SK-share of one
- * peer (-ERR_ABORTED, also across repeated Unmasking requests).
+ * peer (-ERR_ABORTED, also across repeated Unmasking requests). It derives its own graph
+ * neighbourhood from the round's public parameters (secagg_wire_neighbours()) and refuses
+ * a ShareKeys request naming anyone outside it or repeating a public key.
  *
  * Key material: (c_u, s_u) key pairs, the self-mask seed b_u and the Shamir coefficient
  * stream derive from (params.seed, RNG_PURPOSE_SECAGG, round, index) through crypto/kdf;

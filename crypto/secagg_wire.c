@@ -3,8 +3,10 @@
 
 #include <limits.h>
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "base/mem.h"
 #include "base/rng.h"
 #include "crypto/envelope.h"
 #include "crypto/kdf.h"
@@ -452,4 +454,47 @@ secagg_wire_sign_keypair(struct sign_keypair *kp, const struct secagg_params *p,
     sodium_memzero(seed, sizeof seed);
     sodium_memzero(&r, sizeof r);
     return rc;
+}
+
+void
+secagg_wire_ring_order(uint32_t *perm, uint32_t n, uint64_t seed, uint64_t round)
+{
+    struct rng r;
+    for (uint32_t i = 0; i < n; i++)
+        perm[i] = i;
+    rng_init_stream(&r, seed, RNG_PURPOSE_SECAGG, round, RNG_ANY);
+    rng_shuffle_u32(&r, perm, n);
+}
+
+static int
+wire_cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+int
+secagg_wire_neighbours(uint32_t *out, const struct secagg_params *p, uint32_t u, struct errbuf *eb)
+{
+    uint32_t n = p->n;
+    if (p->graph != SECAGG_GRAPH_HARARY) {
+        for (uint32_t v = 0, j = 0; v < n; v++)
+            if (v != u)
+                out[j++] = v;
+        return 0;
+    }
+    uint32_t *perm = mem_alloc((size_t)n * sizeof *perm);
+    if (perm == NULL)
+        return errbuf_set(eb, -ERR_NOMEM, "secagg: out of memory");
+    secagg_wire_ring_order(perm, n, p->seed, p->round);
+    uint32_t pos = 0;
+    while (perm[pos] != u)
+        pos++;
+    for (uint32_t s = 1, j = 0; s <= p->degree / 2; s++) {
+        out[j++] = perm[(pos + s) % n];
+        out[j++] = perm[(pos + n - s) % n];
+    }
+    qsort(out, p->degree, sizeof *out, wire_cmp_u32);
+    mem_free(perm);
+    return 0;
 }

@@ -225,6 +225,23 @@ int secagg_wire_parse(struct secagg_wire_msg *msg, const unsigned char *buf, siz
                       enum secagg_wire_type type, const struct secagg_params *p, struct errbuf *eb)
     __attribute__((warn_unused_result));
 
+/* The SecAgg+ neighbour graph, from public values fixed before AdvertiseKeys */
+/*
+ * The ring order of round `round`: perm[position] = client for n clients, a uniformly
+ * random permutation drawn from (seed, RNG_PURPOSE_SECAGG, round, RNG_ANY) (Bell et al.,
+ * CCS 2020: the random relabelling of the Harary graph). It depends only on the round's
+ * public parameters, which every client holds before AdvertiseKeys, so a server that has
+ * seen the keys cannot pick a victim's neighbours.
+ */
+void secagg_wire_ring_order(uint32_t *perm, uint32_t n, uint64_t seed, uint64_t round);
+/*
+ * The p.degree neighbours of client u under p (complete graph: every other client;
+ * Harary: the degree/2 ring predecessors and successors of u's position), ascending, into
+ * out[0..p.degree). The same lists aggregator/secagg_graph builds. -ERR_NOMEM.
+ */
+int secagg_wire_neighbours(uint32_t *out, const struct secagg_params *p, uint32_t u,
+                           struct errbuf *eb) __attribute__((warn_unused_result));
+
 /* Signed statements and the PKI the simulator plays */
 /* Bytes signed in AdvertiseKeys: "FBSA-ADV" || session || round || le32 client || keys. */
 #define SECAGG_WIRE_ADV_SIGNED_BYTES (8 + 8 + 8 + 4 + 2 * SECAGG_WIRE_KEY_BYTES)

@@ -137,6 +137,110 @@ START_TEST(threshold_override_bounds)
 }
 END_TEST
 
+/* Collects every AdvertiseKeys reply, then rewrites the victim's ShareKeys request. */
+struct deviant {
+    enum { DEV_FOREIGN_NEIGHBOUR, DEV_DUPLICATE_KEYS } what;
+    uint32_t victim, n, degree;
+    unsigned char adv[100][2 * 32 + 64]; /* c_pk || s_pk || signature (semi-malicious) */
+    size_t adv_len;
+    const struct secagg_graph *g;
+    int done;
+};
+
+static void
+deviant_hook(void *vctx, int is_reply, enum secagg_phase phase, uint32_t client, unsigned char *msg,
+             size_t *len)
+{
+    struct deviant *d = vctx;
+    unsigned char *body = msg + SECAGG_WIRE_HEADER_BYTES;
+    if (is_reply && phase == SECAGG_PHASE_ADVERTISE_KEYS) {
+        d->adv_len = *len - SECAGG_WIRE_HEADER_BYTES;
+        memcpy(d->adv[client], body, d->adv_len);
+        return;
+    }
+    if (is_reply || phase != SECAGG_PHASE_SHARE_KEYS || client != d->victim)
+        return;
+    uint32_t count = secagg_wire_get_u32(body);
+    size_t stride = (*len - SECAGG_WIRE_HEADER_BYTES - 4) / count;
+    unsigned char *list = body + 4;
+    if (d->what == DEV_DUPLICATE_KEYS) {
+        memcpy(list + 2 * stride + 4, list + stride + 4, stride - 4); /* 2 replays 1 */
+        d->done = 1;
+        return;
+    }
+    /* Swap one neighbour for a non-neighbour whose id keeps the list ascending. */
+    for (uint32_t j = 0; j < count && !d->done; j++) {
+        uint32_t lo = j == 0 ? 0 : secagg_wire_get_u32(list + (j - 1) * stride) + 1;
+        uint32_t hi = j + 1 == count ? d->n : secagg_wire_get_u32(list + (j + 1) * stride);
+        for (uint32_t w = lo; w < hi && !d->done; w++) {
+            if (w == d->victim || secagg_graph_adjacent(d->g, d->victim, w))
+                continue;
+            secagg_wire_put_u32(list + j * stride, w);
+            memcpy(list + j * stride + 4, d->adv[w], d->adv_len);
+            d->done = 1;
+        }
+    }
+}
+
+static void
+deviant_round(struct secagg_params *p, struct deviant *d)
+{
+    struct secagg_graph *g = NULL;
+    ck_assert_int_eq(secagg_graph_new(&g, p->graph, p->n, p->degree, p->seed, p->round, NULL), 0);
+    d->g = g;
+    d->n = p->n;
+    static uint64_t x[100 * 4];
+    for (size_t i = 0; i < (size_t)p->n * p->m; i++)
+        x[i] = (i * 2654435761u) & 0xffff;
+    uint64_t sum[4], plain[4];
+    struct harness_out out;
+    int rc = harness_run(p, x, NULL, deviant_hook, d, NULL, sum, &out);
+    ck_assert(d->done);
+    ck_assert_uint_ge(out.client_errors, 1);
+    ck_assert_int_eq(out.dropped_phase[d->victim], SECAGG_PHASE_SHARE_KEYS); /* it refused */
+    ck_assert(!out.included[d->victim]);
+    if (rc == 0) {
+        harness_plain_sum(plain, p, x, out.included);
+        ck_assert_mem_eq(sum, plain, sizeof sum);
+    } else {
+        ck_assert_int_eq(rc, -ERR_ABORTED);
+    }
+    secagg_graph_free(g);
+}
+
+START_TEST(foreign_neighbour_refused)
+{
+    for (int semi = 0; semi < 2; semi++) {
+        struct secagg_params p = bounds_plus_params();
+        if (semi) {
+            uint32_t k = 0, t = 0;
+            ck_assert_int_eq(secagg_graph_harary_params(&k, &t, 100, 0.05, 0.05,
+                                                        SECAGG_THREAT_SEMI_MALICIOUS, NULL),
+                             0);
+            p.threat = SECAGG_THREAT_SEMI_MALICIOUS;
+            p.degree = k;
+            p.t = t;
+        }
+        static struct deviant d;
+        memset(&d, 0, sizeof d);
+        d.what = DEV_FOREIGN_NEIGHBOUR;
+        d.victim = 7;
+        deviant_round(&p, &d);
+    }
+}
+END_TEST
+
+START_TEST(duplicate_keys_refused)
+{
+    struct secagg_params p = harness_params(8, 5, 24, 4);
+    static struct deviant d;
+    memset(&d, 0, sizeof d);
+    d.what = DEV_DUPLICATE_KEYS;
+    d.victim = 0;
+    deviant_round(&p, &d);
+}
+END_TEST
+
 Suite *
 secagg_bounds_suite(void)
 {
@@ -146,6 +250,8 @@ secagg_bounds_suite(void)
     tcase_add_test(tc, two_gap_partition_aborts);
     tcase_add_test(tc, dropout_bound_edge);
     tcase_add_test(tc, threshold_override_bounds);
+    tcase_add_test(tc, foreign_neighbour_refused);
+    tcase_add_test(tc, duplicate_keys_refused);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -270,7 +270,7 @@ client_derive_keys(struct secagg_client *c, struct errbuf *eb)
         rc = kdf_derive_rng_key(&rk, master, KDF_CTX_SHAM, c->self, eb);
     if (rc == 0)
         rng_init(&c->sham, &rk);
-    if (rc == 0 && c->p.threat == SECAGG_THREAT_SEMI_MALICIOUS)
+    if (rc == 0 && secagg_wire_signed(&c->p))
         rc = secagg_wire_sign_keypair(&c->sig, &c->p, c->self, eb);
     sodium_memzero(master, sizeof master);
     sodium_memzero(seed, sizeof seed);
@@ -298,7 +298,7 @@ client_advertise(struct secagg_client *c, const unsigned char *req, size_t req_l
     if (c->p.masks == SECAGG_MASKS_FULL) {
         memcpy(body, c->enc.pk, SECAGG_WIRE_KEY_BYTES);
         memcpy(body + SECAGG_WIRE_KEY_BYTES, c->msk.pk, SECAGG_WIRE_KEY_BYTES);
-        if (c->p.threat == SECAGG_THREAT_SEMI_MALICIOUS) {
+        if (secagg_wire_signed(&c->p)) {
             unsigned char st[SECAGG_WIRE_ADV_SIGNED_BYTES];
             secagg_wire_adv_statement(st, &c->p, c->self, c->enc.pk, c->msk.pk);
             rc = sign_detached(body + 2 * SECAGG_WIRE_KEY_BYTES, st, sizeof st, &c->sig, eb);
@@ -398,7 +398,7 @@ client_share_keys(struct secagg_client *c, const unsigned char *req, size_t req_
 {
     struct secagg_wire_msg msg;
     bool full = c->p.masks == SECAGG_MASKS_FULL;
-    bool semi = c->p.threat == SECAGG_THREAT_SEMI_MALICIOUS;
+    bool signed_adv = secagg_wire_signed(&c->p);
     int rc = client_parse(c, &msg, req, req_len, SECAGG_WIRE_SHARE_REQ, eb);
     if (rc < 0)
         return rc;
@@ -423,14 +423,10 @@ client_share_keys(struct secagg_client *c, const unsigned char *req, size_t req_
         c->nb[j] = v;
         memcpy(c->nb_cpk[j], e + 4, SECAGG_WIRE_KEY_BYTES);
         memcpy(c->nb_spk[j], e + 4 + SECAGG_WIRE_KEY_BYTES, SECAGG_WIRE_KEY_BYTES);
-        if (semi && full) {
-            struct sign_keypair pki;
+        if (signed_adv && full) {
             unsigned char st[SECAGG_WIRE_ADV_SIGNED_BYTES];
-            rc = secagg_wire_sign_keypair(&pki, &c->p, v, eb);
             secagg_wire_adv_statement(st, &c->p, v, c->nb_cpk[j], c->nb_spk[j]);
-            if (rc == 0)
-                rc = sign_verify(e + 4 + 2 * SECAGG_WIRE_KEY_BYTES, st, sizeof st, pki.pk, eb);
-            sign_keypair_wipe(&pki);
+            rc = sign_verify(e + 4 + 2 * SECAGG_WIRE_KEY_BYTES, st, sizeof st, c->p.pki[v], eb);
             if (rc < 0) {
                 errbuf_prefix(eb, "secagg client %u: signature of neighbour %u", c->self, v);
                 return rc;
@@ -706,11 +702,7 @@ client_check_signatures(struct secagg_client *c, const struct secagg_wire_msg *m
         }
         prev = v;
         if (st != NULL) {
-            struct sign_keypair pki;
-            rc = secagg_wire_sign_keypair(&pki, &c->p, v, eb);
-            if (rc == 0)
-                rc = sign_verify(e + 4, st, sl, pki.pk, eb);
-            sign_keypair_wipe(&pki);
+            rc = sign_verify(e + 4, st, sl, c->p.pki[v], eb);
             if (rc < 0)
                 errbuf_prefix(eb, "secagg client %u: ConsistencyCheck signature of %u", c->self, v);
         }
@@ -852,6 +844,9 @@ secagg_client_step(struct secagg_client *c, enum secagg_phase phase, const unsig
         return client_fail(c,
                            errbuf_set(eb, -ERR_INVALID, "secagg client %u: phase %d out of order",
                                       c->self, (int)phase));
+    rc = secagg_wire_open(req, req_len, &c->p, c->p.server_pk, eb);
+    if (rc < 0)
+        return client_fail(c, rc);
     switch (phase) {
     case SECAGG_PHASE_ADVERTISE_KEYS:
         rc = client_advertise(c, req, req_len, out, cap, out_len, eb);
@@ -872,6 +867,8 @@ secagg_client_step(struct secagg_client *c, enum secagg_phase phase, const unsig
         rc = client_unmask(c, req, req_len, out, cap, out_len, eb);
         break;
     }
+    if (rc == 0)
+        rc = secagg_wire_seal(out, *out_len, &c->p, &c->sig, eb);
     if (rc < 0) {
         *out_len = 0;
         return client_fail(c, rc);

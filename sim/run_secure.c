@@ -103,6 +103,10 @@ run_secure_end_round(struct run_world *w)
     }
     secagg_server_free(w->sa);
     w->sa = NULL;
+    mem_free((void *)w->sa_params.ids);
+    mem_free((void *)w->sa_params.pki);
+    w->sa_params.ids = NULL;
+    w->sa_params.pki = NULL;
 }
 
 void
@@ -225,6 +229,33 @@ run_secure_thc_inputs(struct run_world *w, size_t n, struct errbuf *eb)
     return 0;
 }
 
+/*
+ * The round's registration: cohort slot i is client jobs[i].client, whose long-term signing
+ * key is bound to that id; the server and the clients get only the verification keys
+ * (secagg_wire_pki_fill plays the PKI). Freed by run_secure_end_round().
+ */
+static int
+run_secure_register(struct run_world *w, struct errbuf *eb)
+{
+    struct secagg_params *p = &w->sa_params;
+    uint64_t *ids = mem_alloc((size_t)p->n * sizeof *ids);
+    if (ids == NULL)
+        return errbuf_set(eb, -ERR_NOMEM, "out of memory for secure aggregation");
+    for (uint32_t i = 0; i < p->n; i++)
+        ids[i] = w->jobs[i].client;
+    p->ids = ids;
+    if (secagg_wire_signed(p) && p->masks == SECAGG_MASKS_FULL) {
+        unsigned char(*pki)[SIGN_PUBLIC_BYTES] = mem_alloc((size_t)p->n * sizeof *pki);
+        if (pki == NULL)
+            return errbuf_set(eb, -ERR_NOMEM, "out of memory for secure aggregation");
+        p->pki = (const unsigned char(*)[SIGN_PUBLIC_BYTES])pki;
+        int rc = secagg_wire_pki_fill(pki, p->server_pk, p, eb);
+        if (rc < 0)
+            return rc;
+    }
+    return secagg_wire_params_check(p, eb);
+}
+
 /* The threshold: the SecAgg+ rule, or for the complete graph the rule of reference §1.6. */
 static int
 run_secure_params(struct run_world *w, uint32_t n, struct errbuf *eb)
@@ -254,6 +285,7 @@ run_secure_params(struct run_world *w, uint32_t n, struct errbuf *eb)
         .threat = threat,
         .masks = s->aggregation.masks == SECURE_MASKS_ACCOUNTING ? SECAGG_MASKS_ACCOUNTING
                                                                  : SECAGG_MASKS_FULL,
+        .authenticate = s->aggregation.authenticate,
         .session = w->round,
         .seed = s->seed,
         .round = w->round,
@@ -301,7 +333,7 @@ run_secure_params(struct run_world *w, uint32_t n, struct errbuf *eb)
     if (t > p->degree + 1)
         t = p->degree + 1;
     p->t = t;
-    return secagg_wire_params_check(p, eb);
+    return run_secure_register(w, eb);
 }
 
 static int

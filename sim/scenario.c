@@ -57,6 +57,7 @@ static const char *const model_names[] = { "logreg", "mlp", NULL };
 static const char *const secure_names[] = { "none", "secagg", "secagg+", NULL };
 static const char *const threat_names[] = { "curious", "semi-malicious", NULL };
 static const char *const masks_names[] = { "full", "accounting", NULL };
+static const char *const keys_names[] = { "seeded", "random", NULL };
 static const char *const phase_names[] = {
     "before_download", "during_training", "before_upload", "after_upload", "any", NULL
 };
@@ -101,6 +102,7 @@ static const struct skey_enum e_model = { .names = model_names };
 static const struct skey_enum e_secure = { .names = secure_names };
 static const struct skey_enum e_threat = { .names = threat_names };
 static const struct skey_enum e_masks = { .names = masks_names };
+static const struct skey_enum e_keys = { .names = keys_names };
 static const struct skey_enum e_phase = { .names = phase_names };
 static const struct skey_enum e_scale = { .names = scale_names };
 static const struct skey_enum e_rotation = { .names = rotation_names };
@@ -244,6 +246,10 @@ static const struct skey scenario_keys[] = {
       "curious server, or semi-malicious (signatures, ConsistencyCheck)" },
     { "aggregation.masks", SKEY_ENUM, OFF(aggregation.masks), 0, 0, "full", 0, 0, 0, &e_masks,
       "full protocol, or accounting (same bytes and model, no cryptography)" },
+    { "aggregation.keys", SKEY_ENUM, OFF(aggregation.keys), 0, 0, "seeded", 0, 0, 0, &e_keys,
+      "client secrets: seeded (from the run seed, reproducible) or random (randombytes)" },
+    { "aggregation.authenticate", SKEY_BOOL, OFF(aggregation.authenticate), 0, 0, "false", 0, 0, 0,
+      NULL, "sign every protocol message (authenticated channels), in either threat model" },
     { "aggregation.dropout_rate", SKEY_F64, OFF(aggregation.dropout_rate), 0, 0, "0.05", 0, 0.9, 0,
       NULL, "design dropout rate delta for the SecAgg+ parameter rule" },
     { "aggregation.corruption_rate", SKEY_F64, OFF(aggregation.corruption_rate), 0, 0, "0.05", 0,
@@ -937,6 +943,8 @@ scenario_cross_check(struct scenario_ctx *c, const struct ynode *root, struct sc
         const bool changed[] = {
             s->aggregation.threat != SECURE_CURIOUS,
             s->aggregation.masks != SECURE_MASKS_FULL,
+            s->aggregation.keys != SECURE_KEYS_SEEDED,
+            s->aggregation.authenticate,
             s->aggregation.dropout_rate != 0.05,
             s->aggregation.corruption_rate != 0.05,
             s->aggregation.threshold != 0,
@@ -945,6 +953,7 @@ scenario_cross_check(struct scenario_ctx *c, const struct ynode *root, struct sc
         };
         static const char *const secure_keys[] = {
             "aggregation.threat",       "aggregation.masks",
+            "aggregation.keys",         "aggregation.authenticate",
             "aggregation.dropout_rate", "aggregation.corruption_rate",
             "aggregation.threshold",    "aggregation.fixed_point_bits",
             "aggregation.clip",

@@ -450,8 +450,9 @@ def check_secure(binary, src, tmp):
     semi = ["--set", "aggregation.threat=semi-malicious"]
     # SecAgg+ designed for the 10 % dropouts of base (a 5 % design aborts such rounds).
     delta = ["--set", "aggregation.dropout_rate=0.2"]
+    auth = ["--set", "aggregation.authenticate=true"]
     for kind, extra in (("secagg", []), ("secagg+", delta), ("secagg+", thc + delta),
-                        ("secagg", semi)):
+                        ("secagg", semi), ("secagg+", delta + auth)):
         run(binary, ["run", sc, "--db", "full.db", "--set", f"aggregation.secure={kind}",
                      "--threads", "2"] + extra + base, tmp, check=0)
         run(binary, ["run", sc, "--db", "acc.db", "--set", f"aggregation.secure={kind}",
@@ -519,7 +520,7 @@ def check_secure(binary, src, tmp):
             check=2)
     if "secure aggregation runs sync rounds without over-selection" not in p.stderr:
         fail("secagg with over-selection: " + p.stderr)
-    print(f"secure: full == accounting for secagg, secagg+, THC and semi-malicious; plain "
+    print(f"secure: full == accounting for secagg, secagg+, THC, semi-malicious and signed; plain "
           f"{plain[-1][0]:.4f} vs "
           f"secagg {sec[-1][0]:.4f}; aborts below threshold and beyond the dropout bound; "
           f"threshold override refused with its location; cohorts of 1-2 fail their round")

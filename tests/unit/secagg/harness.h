@@ -47,6 +47,13 @@ int harness_run(const struct secagg_params *p, const uint64_t *x, const int *dro
 void harness_plain_sum(uint64_t *sum, const struct secagg_params *p, const uint64_t *x,
                        const uint8_t *included);
 
+/*
+ * The registration for signed rounds: when p signs anything, fills a new table of the
+ * clients' verification keys and p->server_pk, points p->pki at it and returns it (free()
+ * it after the round); NULL otherwise.
+ */
+void *harness_register(struct secagg_params *p);
+
 /* A small complete-graph parameter set. */
 struct secagg_params harness_params(uint32_t n, uint32_t t, unsigned k, size_t m);
 

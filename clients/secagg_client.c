@@ -255,7 +255,10 @@ client_derive_keys(struct secagg_client *c, struct errbuf *eb)
     unsigned char master[KDF_KEY_BYTES], seed[KX_SEED_BYTES];
     struct rng_key rk;
     rng_init_stream(&r, c->p.seed, RNG_PURPOSE_SECAGG, c->p.round, c->self);
-    kdf_master_from_stream(master, &r);
+    if (c->p.random_keys)
+        kdf_master_random(master);
+    else
+        kdf_master_from_stream(master, &r);
     int rc = kdf_derive(seed, sizeof seed, master, KDF_CTX_KXENC, c->self, eb);
     if (rc == 0)
         rc = kx_keypair_from_seed(&c->enc, seed, eb);

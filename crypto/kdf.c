@@ -3,6 +3,7 @@
 
 #include <sodium.h>
 
+#define FEDBITS_BANNED_ALLOW_RANDOMBYTES /* kdf_master_random() */
 #include "base/banned.h"
 
 _Static_assert(KDF_KEY_BYTES == crypto_kdf_KEYBYTES, "kdf master key size");
@@ -44,4 +45,10 @@ void
 kdf_master_from_stream(unsigned char key[KDF_KEY_BYTES], struct rng *r)
 {
     rng_bytes(r, key, KDF_KEY_BYTES);
+}
+
+void
+kdf_master_random(unsigned char key[KDF_KEY_BYTES])
+{
+    randombytes_buf(key, KDF_KEY_BYTES);
 }

@@ -145,6 +145,9 @@ struct secagg_params {
     uint32_t min_clients; /* ⌈(1 - δ) n⌉: fewer live clients after any phase abort the
                              round (Bell et al., CCS 2020: the SecAgg+ degree and threshold
                              are only safe when at most ⌊δ n⌋ drop); 0 = t alone */
+    bool random_keys;     /* client secrets (key pairs, self-mask seed, Shamir coefficients)
+                             from randombytes_buf instead of the run seed: masks differ from
+                             run to run, sums never */
     bool authenticate;    /* every message ends in its sender's Ed25519 signature over all
                              its other bytes (the authenticated channels the curious model
                              assumes, made explicit); AdvertiseKeys is signed as under the

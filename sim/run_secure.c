@@ -286,6 +286,7 @@ run_secure_params(struct run_world *w, uint32_t n, struct errbuf *eb)
         .masks = s->aggregation.masks == SECURE_MASKS_ACCOUNTING ? SECAGG_MASKS_ACCOUNTING
                                                                  : SECAGG_MASKS_FULL,
         .authenticate = s->aggregation.authenticate,
+        .random_keys = s->aggregation.keys == SECURE_KEYS_RANDOM,
         .session = w->round,
         .seed = s->seed,
         .round = w->round,

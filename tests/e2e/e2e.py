@@ -494,6 +494,14 @@ def check_secure(binary, src, tmp):
     rows = query(os.path.join(tmp, "within.db"), qb)
     if not any(r[:2] == (0, 0) for r in rows):
         fail(f"SecAgg+ within the dropout bound aborted: {rows}")
+    # Random client secrets change the masks only: the rows equal the seeded run's.
+    qk = "SELECT round, accuracy, loss, participants, uplink_bits, downlink_bits FROM rounds"
+    for keys in ("seeded", "random"):
+        run(binary, ["run", sc, "--db", f"keys-{keys}.db", "--set", "aggregation.secure=secagg",
+                     "--set", f"aggregation.keys={keys}"] + base, tmp, check=0)
+    if query(os.path.join(tmp, "keys-seeded.db"), qk) != \
+            query(os.path.join(tmp, "keys-random.db"), qk):
+        fail("aggregation.keys=random changed the results")
     # A threshold override below the security bound is refused where it is written.
     with open(os.path.join(tmp, "thr.yaml"), "w") as f:
         f.write("name: thr\ndata: {dataset: synthetic, clients: 100}\nmodel: {type: logreg}\n"

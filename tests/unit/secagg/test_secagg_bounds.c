@@ -280,6 +280,36 @@ START_TEST(key_tampering_needs_authenticate)
 }
 END_TEST
 
+static void
+capture_masked_hook(void *ctx, int is_reply, enum secagg_phase phase, uint32_t client,
+                    unsigned char *msg, size_t *len)
+{
+    if (is_reply && phase == SECAGG_PHASE_MASKED_INPUT && client == 0)
+        memcpy(ctx, msg, *len < 64 ? *len : 64);
+}
+
+/* aggregation.keys: random draws client secrets from randombytes: two runs mask client 0's
+ * input differently, and the sums are the same exact sum. */
+START_TEST(random_keys_change_masks_not_sums)
+{
+    static uint64_t x[8 * 4];
+    for (size_t i = 0; i < 8 * 4; i++)
+        x[i] = (i * 104729u) & 0xffff;
+    struct secagg_params p = harness_params(8, 5, 24, 4);
+    p.random_keys = true;
+    unsigned char y[2][64];
+    uint64_t sum[2][4], plain[4];
+    struct harness_out out;
+    for (int run = 0; run < 2; run++)
+        ck_assert_int_eq(
+            harness_run(&p, x, NULL, capture_masked_hook, y[run], NULL, sum[run], &out), 0);
+    harness_plain_sum(plain, &p, x, out.included);
+    ck_assert_mem_eq(sum[0], plain, sizeof plain);
+    ck_assert_mem_eq(sum[1], plain, sizeof plain);
+    ck_assert(memcmp(y[0], y[1], sizeof y[0]) != 0);
+}
+END_TEST
+
 Suite *
 secagg_bounds_suite(void)
 {
@@ -292,6 +322,7 @@ secagg_bounds_suite(void)
     tcase_add_test(tc, foreign_neighbour_refused);
     tcase_add_test(tc, duplicate_keys_refused);
     tcase_add_test(tc, key_tampering_needs_authenticate);
+    tcase_add_test(tc, random_keys_change_masks_not_sums);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -259,6 +259,8 @@ client_derive_keys(struct secagg_client *c, struct errbuf *eb)
         kdf_master_random(master);
     else
         kdf_master_from_stream(master, &r);
+    if (c->p.session != 0)
+        kdf_master_bind(master, c->p.session); /* per-run sessions: per-run round keys */
     int rc = kdf_derive(seed, sizeof seed, master, KDF_CTX_KXENC, c->self, eb);
     if (rc == 0)
         rc = kx_keypair_from_seed(&c->enc, seed, eb);

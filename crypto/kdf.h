@@ -76,5 +76,7 @@ void kdf_master_from_stream(unsigned char key[KDF_KEY_BYTES], struct rng *r);
  * random (the one use of randombytes_buf that banned.h allows, in crypto/ only).
  */
 void kdf_master_random(unsigned char key[KDF_KEY_BYTES]);
+/* key = BLAKE2b-256(key || le64 session): a master that differs from session to session. */
+void kdf_master_bind(unsigned char key[KDF_KEY_BYTES], uint64_t session);
 
 #endif

@@ -23,6 +23,7 @@
 #include "sim/run_int.h"
 
 #include <math.h>
+#include <sodium.h>
 #include <string.h>
 
 #include "aggregator/secagg_graph.h"
@@ -230,6 +231,30 @@ run_secure_thc_inputs(struct run_world *w, size_t n, struct errbuf *eb)
 }
 
 /*
+ * The session id of a round: unique per run (experiment identity, which includes the
+ * seed, and round), never 0. It is bound into every pair seed, envelope and client key.
+ */
+static uint64_t
+run_secure_session(const struct scenario *s, uint64_t round)
+{
+    unsigned char h[8], r8[8];
+    for (int i = 0; i < 8; i++)
+        r8[i] = (unsigned char)(round >> (8 * i));
+    char *id = scenario_identity(s);
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, (const unsigned char *)"FBSA-SES", 8, sizeof h);
+    if (id != NULL)
+        crypto_generichash_update(&st, (const unsigned char *)id, strlen(id));
+    crypto_generichash_update(&st, r8, sizeof r8);
+    crypto_generichash_final(&st, h, sizeof h);
+    mem_free(id);
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | h[i];
+    return v != 0 ? v : round + 1;
+}
+
+/*
  * The round's registration: cohort slot i is client jobs[i].client, whose long-term signing
  * key is bound to that id; the server and the clients get only the verification keys
  * (secagg_wire_pki_fill plays the PKI). Freed by run_secure_end_round().
@@ -287,7 +312,7 @@ run_secure_params(struct run_world *w, uint32_t n, struct errbuf *eb)
                                                                  : SECAGG_MASKS_FULL,
         .authenticate = s->aggregation.authenticate,
         .random_keys = s->aggregation.keys == SECURE_KEYS_RANDOM,
-        .session = w->round,
+        .session = run_secure_session(s, w->round),
         .seed = s->seed,
         .round = w->round,
         .m = w->sa_m,

@@ -618,7 +618,7 @@ secagg_server_close_phase(struct secagg_server *s, enum secagg_phase phase, stru
                         (int)phase, s->p.t);
     else if (alive < s->p.min_clients)
         /* More than ⌊δn⌋ dropped: the graph's (k, t) no longer guarantee privacy (Bell et
-         * al., CCS 2020, §3; FCP's minimum number of clients to proceed). */
+         * al., CCS 2020; FCP's minimum number of clients to proceed). */
         rc = errbuf_set(eb, -ERR_ABORTED,
                         "secagg server: %u clients left after phase %d, dropout bound needs %u",
                         alive, (int)phase, s->p.min_clients);

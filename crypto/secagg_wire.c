@@ -485,14 +485,13 @@ secagg_wire_u3_statement(unsigned char *out, const struct secagg_params *p,
     return 24 + b;
 }
 
-int
-secagg_wire_sign_keypair(struct sign_keypair *kp, const struct secagg_params *p, uint32_t client,
-                         struct errbuf *eb)
+/* The long-term Ed25519 key pair of identity id: (seed, RNG_PURPOSE_SECAGG, RNG_ANY, id). */
+static int
+wire_long_term_keypair(struct sign_keypair *kp, uint64_t run_seed, uint64_t id, struct errbuf *eb)
 {
     struct rng r;
     unsigned char master[KDF_KEY_BYTES], seed[SIGN_SEED_BYTES];
-    uint64_t id = p->ids != NULL ? p->ids[client] : client;
-    rng_init_stream(&r, p->seed, RNG_PURPOSE_SECAGG, RNG_ANY, id);
+    rng_init_stream(&r, run_seed, RNG_PURPOSE_SECAGG, RNG_ANY, id);
     kdf_master_from_stream(master, &r);
     int rc = kdf_derive(seed, sizeof seed, master, KDF_CTX_SIGN, id, eb);
     if (rc == 0)
@@ -501,6 +500,13 @@ secagg_wire_sign_keypair(struct sign_keypair *kp, const struct secagg_params *p,
     sodium_memzero(seed, sizeof seed);
     sodium_memzero(&r, sizeof r);
     return rc;
+}
+
+int
+secagg_wire_sign_keypair(struct sign_keypair *kp, const struct secagg_params *p, uint32_t client,
+                         struct errbuf *eb)
+{
+    return wire_long_term_keypair(kp, p->seed, p->ids != NULL ? p->ids[client] : client, eb);
 }
 
 void
@@ -550,17 +556,7 @@ int
 secagg_wire_server_keypair(struct sign_keypair *kp, const struct secagg_params *p,
                            struct errbuf *eb)
 {
-    struct rng r;
-    unsigned char master[KDF_KEY_BYTES], seed[SIGN_SEED_BYTES];
-    rng_init_stream(&r, p->seed, RNG_PURPOSE_SECAGG, RNG_ANY, RNG_ANY);
-    kdf_master_from_stream(master, &r);
-    int rc = kdf_derive(seed, sizeof seed, master, KDF_CTX_SIGN, RNG_ANY, eb);
-    if (rc == 0)
-        rc = sign_keypair_from_seed(kp, seed, eb);
-    sodium_memzero(master, sizeof master);
-    sodium_memzero(seed, sizeof seed);
-    sodium_memzero(&r, sizeof r);
-    return rc;
+    return wire_long_term_keypair(kp, p->seed, RNG_ANY, eb);
 }
 
 int

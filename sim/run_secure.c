@@ -11,7 +11,8 @@
  * phase its dropout phase maps to (docs/secure.md): before_download in AdvertiseKeys,
  * during_training in ShareKeys, before_upload in MaskedInputCollection (its pairwise masks
  * are recovered from shares), after_upload in Unmasking (its self mask is rebuilt). Below
- * the threshold the server aborts and the round fails with the model unchanged.
+ * the threshold, or under SecAgg+ with more than ⌊δn⌋ dropped, the server aborts and the
+ * round fails with the model unchanged; so does a round whose cohort is below 3 clients.
  *
  * What is summed: each client decodes its own uplink message (exactly what a plain server
  * would decode), scales it by its FedAvg weight samples / weight_norm <= 1, and embeds it

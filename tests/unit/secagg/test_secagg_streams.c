@@ -125,6 +125,7 @@ streams_run(const char *const *sets, size_t n_sets)
     recording = 0;
     ck_assert_msg(rc == 0, "run: %s", eb.msg);
     store_close(st);
+    scenario_release(&s);
     tsupport_rmtree(dir);
     free(dir);
     qsort(draws, n_draws, sizeof *draws, draw_cmp);

@@ -5,13 +5,13 @@
 #include <stdlib.h>
 
 #include "base/mem.h"
-#include "base/rng.h"
 #include "base/banned.h"
 
 struct secagg_graph {
     uint32_t n;
     uint32_t degree;
-    uint32_t *adj; /* n * degree, row u sorted ascending */
+    uint32_t *adj;  /* n * degree, row u sorted ascending */
+    uint32_t *perm; /* perm[ring position] = client (identity for the complete graph) */
 };
 
 static int
@@ -42,10 +42,13 @@ secagg_graph_new(struct secagg_graph **out, enum secagg_graph_kind kind, uint32_
     g->n = n;
     g->degree = degree;
     g->adj = mem_alloc((size_t)n * degree * sizeof *g->adj);
-    if (g->adj == NULL) {
+    g->perm = perm = mem_alloc((size_t)n * sizeof *perm);
+    if (g->adj == NULL || perm == NULL) {
         rc = errbuf_set(eb, -ERR_NOMEM, "secagg graph: out of memory");
         goto out;
     }
+    for (uint32_t i = 0; i < n; i++)
+        perm[i] = i;
     if (kind == SECAGG_GRAPH_COMPLETE) {
         for (uint32_t u = 0; u < n; u++) {
             uint32_t *row = g->adj + (size_t)u * degree;
@@ -56,17 +59,12 @@ secagg_graph_new(struct secagg_graph **out, enum secagg_graph_kind kind, uint32_
         }
         goto out;
     }
-    perm = mem_alloc((size_t)n * sizeof *perm);
     pos = mem_alloc((size_t)n * sizeof *pos);
-    if (perm == NULL || pos == NULL) {
+    if (pos == NULL) {
         rc = errbuf_set(eb, -ERR_NOMEM, "secagg graph: out of memory");
         goto out;
     }
-    struct rng r;
-    rng_init_stream(&r, seed, RNG_PURPOSE_SECAGG, round, RNG_ANY);
-    for (uint32_t i = 0; i < n; i++)
-        perm[i] = i;
-    rng_shuffle_u32(&r, perm, n); /* perm[position] = client */
+    secagg_wire_ring_order(perm, n, seed, round); /* perm[position] = client */
     for (uint32_t i = 0; i < n; i++)
         pos[perm[i]] = i;
     uint32_t half = degree / 2;
@@ -80,7 +78,6 @@ secagg_graph_new(struct secagg_graph **out, enum secagg_graph_kind kind, uint32_
         qsort(row, degree, sizeof *row, graph_cmp_u32);
     }
 out:
-    mem_free(perm);
     mem_free(pos);
     if (rc < 0) {
         secagg_graph_free(g);
@@ -96,6 +93,7 @@ secagg_graph_free(struct secagg_graph *g)
     if (g == NULL)
         return;
     mem_free(g->adj);
+    mem_free(g->perm);
     mem_free(g);
 }
 
@@ -130,6 +128,20 @@ secagg_graph_slot(const struct secagg_graph *g, uint32_t u, uint32_t v)
             hi = mid;
     }
     return lo < g->degree && row[lo] == v ? (long)lo : -1;
+}
+
+uint32_t
+secagg_graph_at(const struct secagg_graph *g, uint32_t position)
+{
+    return g->perm[position % g->n];
+}
+
+uint32_t
+secagg_graph_min_clients(uint32_t n, double delta)
+{
+    /* The finder's survivor count, ⌈(1 - δ) n⌉ with its 1e-14 guard (reference rule). */
+    double m = ceil((1 - delta - 1e-14) * (double)n);
+    return m < 0 ? 0 : m > n ? n : (uint32_t)m;
 }
 
 bool
@@ -291,4 +303,49 @@ secagg_graph_harary_params(uint32_t *degree, uint32_t *t, uint32_t n, double gam
     *degree = n - 1;
     *t = 0;
     return 1;
+}
+
+uint32_t
+secagg_graph_complete_min_t(uint32_t n, double gamma, enum secagg_threat threat)
+{
+    double need =
+        threat == SECAGG_THREAT_SEMI_MALICIOUS ? ((double)n + gamma * n) / 2.0 : gamma * (double)n;
+    return (uint32_t)need + 1;
+}
+
+int
+secagg_graph_check_threshold(uint32_t t, uint32_t n, bool harary, double gamma, double delta,
+                             enum secagg_threat threat, struct errbuf *eb)
+{
+    const char *model = threat == SECAGG_THREAT_SEMI_MALICIOUS ? "semi-malicious" : "curious";
+    if (harary) {
+        uint32_t k = 0, rule = 0;
+        int rc = secagg_graph_harary_params(&k, &rule, n, gamma, delta, threat, eb);
+        if (rc < 0)
+            return rc;
+        if (rc == 0 && t < rule)
+            return errbuf_set(eb, -ERR_RANGE,
+                              "threshold %u below the SecAgg+ bound t >= %u (%s server, n = %u, "
+                              "corruption %g, dropout %g: more than t - 1 of the k = %u "
+                              "neighbours may be corrupt)",
+                              t, rule, model, n, gamma, delta, k);
+        if (rc == 0 && t > k + 1)
+            return errbuf_set(eb, -ERR_RANGE,
+                              "threshold %u above the SecAgg+ neighbourhood k + 1 = %u (n = %u)", t,
+                              k + 1, n);
+        if (rc == 0)
+            return 0;
+    }
+    uint32_t lo = secagg_graph_complete_min_t(n, gamma, threat);
+    if (t < lo)
+        return errbuf_set(eb, -ERR_RANGE,
+                          threat == SECAGG_THREAT_SEMI_MALICIOUS
+                              ? "threshold %u violates 2t > n + corruption n, so t >= %u (%s "
+                                "server, n = %u, corruption %g)"
+                              : "threshold %u violates t > corruption n, so t >= %u (%s server, "
+                                "n = %u, corruption %g)",
+                          t, lo, model, n, gamma);
+    if (t > n)
+        return errbuf_set(eb, -ERR_RANGE, "threshold %u above the cohort n = %u", t, n);
+    return 0;
 }

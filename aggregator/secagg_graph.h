@@ -49,6 +49,8 @@ const uint32_t *secagg_graph_neighbors(const struct secagg_graph *g, uint32_t u)
 /* Position of v in u's neighbour list, or -1 when v is not a neighbour (or v == u). */
 long secagg_graph_slot(const struct secagg_graph *g, uint32_t u, uint32_t v);
 bool secagg_graph_adjacent(const struct secagg_graph *g, uint32_t u, uint32_t v);
+/* The client at ring position (mod n); the identity for the complete graph. */
+uint32_t secagg_graph_at(const struct secagg_graph *g, uint32_t position);
 
 /* SecAgg+ parameters */
 /*
@@ -61,6 +63,27 @@ bool secagg_graph_adjacent(const struct secagg_graph *g, uint32_t u, uint32_t v)
  */
 int secagg_graph_harary_params(uint32_t *degree, uint32_t *t, uint32_t n, double gamma,
                                double delta, enum secagg_threat threat, struct errbuf *eb)
+    __attribute__((warn_unused_result));
+/*
+ * ⌈(1 - δ) n⌉, the fewest live clients with which a round designed for dropout rate
+ * delta may proceed (struct secagg_params.min_clients).
+ */
+uint32_t secagg_graph_min_clients(uint32_t n, double delta);
+/*
+ * The least threshold the complete graph needs for n clients with a fraction gamma
+ * corrupt (Bonawitz et al., CCS 2017, §6-7; FCP's full-graph parameter check): t > γn
+ * against a curious server, 2t > n + γn against a semi-malicious one.
+ */
+uint32_t secagg_graph_complete_min_t(uint32_t n, double gamma, enum secagg_threat threat);
+/*
+ * Checks a threshold t chosen by hand for a round of n clients: for SecAgg+ (harary)
+ * against the (k, t) of secagg_graph_harary_params() (t not below the rule's t, which
+ * bounds the adversarial neighbours, nor above k + 1), for the complete graph (or a
+ * SecAgg+ cohort too small for a Harary graph) against secagg_graph_complete_min_t() and
+ * n. -ERR_RANGE with a message naming the bound; the rule's own errors for infeasible rates.
+ */
+int secagg_graph_check_threshold(uint32_t t, uint32_t n, bool harary, double gamma, double delta,
+                                 enum secagg_threat threat, struct errbuf *eb)
     __attribute__((warn_unused_result));
 
 #endif

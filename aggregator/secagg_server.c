@@ -35,6 +35,7 @@ struct secagg_server {
     uint32_t *share_count;
     struct shamir *sh;
     uint8_t *local; /* sharded: clients whose masked input this process holds; NULL = all */
+    struct sign_keypair sig; /* the server's long-term key (authenticate) */
 };
 
 /* The stage a client reaches by replying in phase. */
@@ -91,19 +92,21 @@ secagg_server_new(struct secagg_server **out, const struct secagg_params *p, str
     s->u3map = mem_calloc(secagg_wire_bitmap_bytes(p), 1);
     s->shares = mem_calloc(n * (s->d + 1), sizeof *s->shares);
     s->share_count = mem_calloc(n, sizeof *s->share_count);
-    if (p->threat == SECAGG_THREAT_SEMI_MALICIOUS) {
+    if (secagg_wire_signed(p)) {
         s->adv_sig = mem_calloc(n, sizeof *s->adv_sig);
         s->cc_sig = mem_calloc(n, sizeof *s->cc_sig);
     }
     if (s->stage == NULL || s->dropped_at == NULL || s->keys == NULL || s->env == NULL ||
         s->sum == NULL || s->u3map == NULL || s->shares == NULL || s->share_count == NULL ||
-        (p->threat == SECAGG_THREAT_SEMI_MALICIOUS && (s->adv_sig == NULL || s->cc_sig == NULL))) {
+        (secagg_wire_signed(p) && (s->adv_sig == NULL || s->cc_sig == NULL))) {
         rc = errbuf_set(eb, -ERR_NOMEM, "secagg server: out of memory");
         goto fail;
     }
     memset(s->dropped_at, SERVER_LIVE, n);
     if (p->masks == SECAGG_MASKS_FULL) {
         rc = shamir_new(&s->sh, SHAMIR_FIELD_P61, s->d + 1, eb);
+        if (rc == 0 && p->authenticate)
+            rc = secagg_wire_server_keypair(&s->sig, p, eb);
         if (rc < 0)
             goto fail;
     }
@@ -123,6 +126,7 @@ secagg_server_free(struct secagg_server *s)
         sodium_memzero(s->shares, (size_t)s->p.n * (s->d + 1) * sizeof *s->shares);
     secagg_graph_free(s->g);
     shamir_free(s->sh);
+    sign_keypair_wipe(&s->sig);
     mem_free(s->stage);
     mem_free(s->dropped_at);
     mem_free(s->keys);
@@ -198,6 +202,7 @@ secagg_server_message_for(struct secagg_server *s, enum secagg_phase phase, uint
                           client, (int)phase);
     const struct secagg_params *p = &s->p;
     bool semi = p->threat == SECAGG_THREAT_SEMI_MALICIOUS;
+    bool signed_adv = secagg_wire_signed(p);
     uint32_t *list = mem_alloc(((size_t)s->d + 1) * sizeof *list);
     uint32_t *list2 = mem_alloc(((size_t)s->d + 1) * sizeof *list2);
     uint32_t c1 = 0, c2 = 0;
@@ -253,7 +258,7 @@ secagg_server_message_for(struct secagg_server *s, enum secagg_phase phase, uint
             le_store32(o, v);
             if (type == SECAGG_WIRE_SHARE_REQ) {
                 memcpy(o + 4, s->keys[v], 2 * SECAGG_WIRE_KEY_BYTES);
-                if (semi)
+                if (signed_adv)
                     memcpy(o + 4 + 2 * SECAGG_WIRE_KEY_BYTES, s->adv_sig[v], SECAGG_WIRE_SIG_BYTES);
             } else if (type == SECAGG_WIRE_MASKED_REQ) {
                 long slot = secagg_graph_slot(s->g, v, client);
@@ -271,6 +276,7 @@ secagg_server_message_for(struct secagg_server *s, enum secagg_phase phase, uint
             memcpy(o + 4, s->cc_sig[list2[j]], SECAGG_WIRE_SIG_BYTES);
         }
     }
+    rc = secagg_wire_seal(out, need, p, &s->sig, eb);
 out:
     mem_free(list);
     mem_free(list2);
@@ -284,13 +290,15 @@ server_ingest(struct secagg_server *s, enum secagg_phase phase, uint32_t client,
 {
     const struct secagg_params *p = &s->p;
     bool full = p->masks == SECAGG_MASKS_FULL;
-    bool semi = p->threat == SECAGG_THREAT_SEMI_MALICIOUS;
+    bool signed_adv = secagg_wire_signed(p);
     static const enum secagg_wire_type types[SECAGG_PHASES] = {
         SECAGG_WIRE_ADVERTISE_REP, SECAGG_WIRE_SHARE_REP, SECAGG_WIRE_MASKED_REP,
         SECAGG_WIRE_CONSIST_REP, SECAGG_WIRE_UNMASK_REP
     };
     struct secagg_wire_msg m;
-    int rc = secagg_wire_parse(&m, msg, len, types[phase], p, eb);
+    int rc = full ? secagg_wire_open(msg, len, p, p->pki != NULL ? p->pki[client] : NULL, eb) : 0;
+    if (rc == 0)
+        rc = secagg_wire_parse(&m, msg, len, types[phase], p, eb);
     if (rc < 0)
         return rc;
     if (m.client != client) {
@@ -309,15 +317,11 @@ server_ingest(struct secagg_server *s, enum secagg_phase phase, uint32_t client,
             if (rc == 0 &&
                 memcmp(m.fixed, m.fixed + SECAGG_WIRE_KEY_BYTES, SECAGG_WIRE_KEY_BYTES) == 0)
                 rc = errbuf_set(eb, -ERR_CORRUPT, "secagg server: equal key pairs");
-            if (rc == 0 && semi) {
-                struct sign_keypair pki;
+            if (rc == 0 && signed_adv) {
                 unsigned char st[SECAGG_WIRE_ADV_SIGNED_BYTES];
                 secagg_wire_adv_statement(st, p, client, m.fixed, m.fixed + SECAGG_WIRE_KEY_BYTES);
-                rc = secagg_wire_sign_keypair(&pki, p, client, eb);
-                if (rc == 0)
-                    rc =
-                        sign_verify(m.fixed + 2 * SECAGG_WIRE_KEY_BYTES, st, sizeof st, pki.pk, eb);
-                sign_keypair_wipe(&pki);
+                rc = sign_verify(m.fixed + 2 * SECAGG_WIRE_KEY_BYTES, st, sizeof st, p->pki[client],
+                                 eb);
             }
             if (rc < 0) {
                 errbuf_prefix(eb, "secagg server: AdvertiseKeys of client %u", client);
@@ -325,7 +329,7 @@ server_ingest(struct secagg_server *s, enum secagg_phase phase, uint32_t client,
             }
         }
         memcpy(s->keys[client], m.fixed, 2 * SECAGG_WIRE_KEY_BYTES);
-        if (semi)
+        if (signed_adv)
             memcpy(s->adv_sig[client], m.fixed + 2 * SECAGG_WIRE_KEY_BYTES, SECAGG_WIRE_SIG_BYTES);
         return 0;
     case SECAGG_PHASE_SHARE_KEYS: {
@@ -362,14 +366,10 @@ server_ingest(struct secagg_server *s, enum secagg_phase phase, uint32_t client,
         if (full) {
             size_t sl = 24 + secagg_wire_bitmap_bytes(p);
             unsigned char *st = mem_alloc(sl);
-            struct sign_keypair pki;
             if (st == NULL)
                 return errbuf_set(eb, -ERR_NOMEM, "secagg server: out of memory");
             secagg_wire_u3_statement(st, p, s->u3map);
-            rc = secagg_wire_sign_keypair(&pki, p, client, eb);
-            if (rc == 0)
-                rc = sign_verify(m.fixed, st, sl, pki.pk, eb);
-            sign_keypair_wipe(&pki);
+            rc = sign_verify(m.fixed, st, sl, p->pki[client], eb);
             mem_free(st);
             if (rc < 0) {
                 errbuf_prefix(eb, "secagg server: ConsistencyCheck of client %u", client);
@@ -617,6 +617,12 @@ secagg_server_close_phase(struct secagg_server *s, enum secagg_phase phase, stru
         rc = errbuf_set(eb, -ERR_ABORTED,
                         "secagg server: %u clients left after phase %d, threshold %u", alive,
                         (int)phase, s->p.t);
+    else if (alive < s->p.min_clients)
+        /* More than ⌊δn⌋ dropped: the graph's (k, t) no longer guarantee privacy (Bell et
+         * al., CCS 2020; FCP's minimum number of clients to proceed). */
+        rc = errbuf_set(eb, -ERR_ABORTED,
+                        "secagg server: %u clients left after phase %d, dropout bound needs %u",
+                        alive, (int)phase, s->p.min_clients);
     if (rc == 0 && phase == SECAGG_PHASE_MASKED_INPUT)
         for (uint32_t u = 0; u < s->p.n; u++)
             if (s->stage[u] >= 3)

@@ -17,10 +17,14 @@
  * for a client that is not live makes receive() return an error; the client is then
  * treated as dropped in that phase (a duplicate of an accepted reply is only rejected).
  * Clients that have not replied when a phase closes are dropped in that phase.
- * close_phase() returns -ERR_ABORTED when fewer than t clients remain, and the Unmasking
- * close aborts when any needed secret has fewer than t shares or (full mode) a rebuilt
- * s^SK does not match its advertised key: never a wrong sum. After an abort every call
- * returns -ERR_ABORTED.
+ * close_phase() returns -ERR_ABORTED when fewer than max(t, p.min_clients) clients remain
+ * (min_clients = ⌈(1 - δ) n⌉ is the dropout bound SecAgg+'s (k, t) assume), and the
+ * Unmasking close aborts when any needed secret has fewer than t shares or (full mode) a
+ * rebuilt s^SK does not match its advertised key. After an abort every call returns
+ * -ERR_ABORTED. With signatures (p.threat semi-malicious, or p.authenticate) a tampered
+ * message makes the round abort or leaves the exact sum; without them the curious model
+ * assumes authenticated channels between clients and server (docs/secure.md), and a
+ * message altered in transit can yield a wrong sum.
  *
  * Output: Σ_{u ∈ U3} x_u mod 2^ring_bits. Dropped-before-upload clients (U2 \ U3) have
  * their pairwise masks cancelled from their rebuilt s^SK; U3 clients have their self mask

@@ -7,7 +7,8 @@
  * and unsafe or unchecked string/number functions (git's and curl's lists).
  *
  * The one file allowed to read the wall clock is sim/wallclock.c, which does not include
- * this header. Key material comes from seeded functions only.
+ * this header. Key material comes from seeded functions, except the client secrets of
+ * aggregation.keys: random, which crypto/ alone may draw with randombytes_buf.
  */
 #ifndef FEDBITS_BASE_BANNED_H
 #define FEDBITS_BASE_BANNED_H
@@ -36,8 +37,12 @@
 #define gettimeofday(...) BANNED(gettimeofday)
 #undef gsl_rng_env_setup
 #define gsl_rng_env_setup(...) BANNED(gsl_rng_env_setup)
+#ifndef FEDBITS_BANNED_ALLOW_RANDOMBYTES
+/* Allowed in crypto/ alone (lint-banned-include checks it), for the secrets of
+ * aggregation.keys: random (crypto/kdf.c, kdf_master_random()). */
 #undef randombytes_buf
 #define randombytes_buf(...) BANNED(randombytes_buf)
+#endif
 #undef randombytes_random
 #define randombytes_random(...) BANNED(randombytes_random)
 #undef randombytes_uniform

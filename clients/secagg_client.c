@@ -256,7 +256,12 @@ client_derive_keys(struct secagg_client *c, struct errbuf *eb)
     unsigned char master[KDF_KEY_BYTES], seed[KX_SEED_BYTES];
     struct rng_key rk;
     rng_init_stream(&r, c->p.seed, RNG_PURPOSE_SECAGG, c->p.round, c->self);
-    kdf_master_from_stream(master, &r);
+    if (c->p.random_keys)
+        kdf_master_random(master);
+    else
+        kdf_master_from_stream(master, &r);
+    if (c->p.session != 0)
+        kdf_master_bind(master, c->p.session); /* per-run sessions: per-run round keys */
     int rc = kdf_derive(seed, sizeof seed, master, KDF_CTX_KXENC, c->self, eb);
     if (rc == 0)
         rc = kx_keypair_from_seed(&c->enc, seed, eb);
@@ -271,7 +276,7 @@ client_derive_keys(struct secagg_client *c, struct errbuf *eb)
         rc = kdf_derive_rng_key(&rk, master, KDF_CTX_SHAM, c->self, eb);
     if (rc == 0)
         rng_init(&c->sham, &rk);
-    if (rc == 0 && c->p.threat == SECAGG_THREAT_SEMI_MALICIOUS)
+    if (rc == 0 && secagg_wire_signed(&c->p))
         rc = secagg_wire_sign_keypair(&c->sig, &c->p, c->self, eb);
     sodium_memzero(master, sizeof master);
     sodium_memzero(seed, sizeof seed);
@@ -299,7 +304,7 @@ client_advertise(struct secagg_client *c, const unsigned char *req, size_t req_l
     if (c->p.masks == SECAGG_MASKS_FULL) {
         memcpy(body, c->enc.pk, SECAGG_WIRE_KEY_BYTES);
         memcpy(body + SECAGG_WIRE_KEY_BYTES, c->msk.pk, SECAGG_WIRE_KEY_BYTES);
-        if (c->p.threat == SECAGG_THREAT_SEMI_MALICIOUS) {
+        if (secagg_wire_signed(&c->p)) {
             unsigned char st[SECAGG_WIRE_ADV_SIGNED_BYTES];
             secagg_wire_adv_statement(st, &c->p, c->self, c->enc.pk, c->msk.pk);
             rc = sign_detached(body + 2 * SECAGG_WIRE_KEY_BYTES, st, sizeof st, &c->sig, eb);
@@ -341,12 +346,65 @@ client_envelope_key(const struct secagg_client *c, unsigned char key[ENVELOPE_KE
 }
 
 static int
+client_key_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, SECAGG_WIRE_KEY_BYTES);
+}
+
+/*
+ * The announced neighbours must lie in the client's own neighbourhood, which it derives
+ * from the round's public parameters (secagg_wire_neighbours(): the server cannot choose
+ * it after seeing the keys), and every public key in sight (its own two and the
+ * neighbours') must be distinct (Bell et al., CCS 2020): otherwise a deviating server
+ * could surround the client with colluders or replay one client's keys as another's.
+ */
+static int
+client_check_neighbours(const struct secagg_client *c, const struct secagg_wire_msg *msg,
+                        struct errbuf *eb)
+{
+    bool full = c->p.masks == SECAGG_MASKS_FULL;
+    size_t nk = full ? 2 * ((size_t)msg->count1 + 1) : 0;
+    uint32_t *own = mem_alloc((size_t)c->p.degree * sizeof *own);
+    unsigned char(*keys)[SECAGG_WIRE_KEY_BYTES] = mem_alloc((nk + 1) * sizeof *keys);
+    int rc = own == NULL || keys == NULL
+                 ? errbuf_set(eb, -ERR_NOMEM, "secagg client: out of memory")
+                 : secagg_wire_neighbours(own, &c->p, c->self, eb);
+    for (uint32_t j = 0, o = 0; rc == 0 && j < msg->count1; j++) {
+        uint32_t v = le_load32(msg->list1 + (size_t)j * msg->stride1);
+        while (o < c->p.degree && own[o] < v)
+            o++;
+        if (o == c->p.degree || own[o] != v)
+            rc = errbuf_set(eb, -ERR_ABORTED,
+                            "secagg client %u: announced neighbour %u is not in its graph "
+                            "neighbourhood",
+                            c->self, v);
+    }
+    if (rc == 0 && full) {
+        memcpy(keys[0], c->enc.pk, SECAGG_WIRE_KEY_BYTES);
+        memcpy(keys[1], c->msk.pk, SECAGG_WIRE_KEY_BYTES);
+        for (uint32_t j = 0; j < msg->count1; j++)
+            memcpy(keys[2 + 2 * (size_t)j], msg->list1 + (size_t)j * msg->stride1 + 4,
+                   2 * SECAGG_WIRE_KEY_BYTES);
+        qsort(keys, nk, sizeof *keys, client_key_cmp);
+        for (size_t i = 1; rc == 0 && i < nk; i++)
+            if (memcmp(keys[i - 1], keys[i], SECAGG_WIRE_KEY_BYTES) == 0)
+                rc = errbuf_set(eb, -ERR_ABORTED,
+                                "secagg client %u: a public key appears twice among its "
+                                "neighbours' and its own",
+                                c->self);
+    }
+    mem_free(own);
+    mem_free(keys);
+    return rc;
+}
+
+static int
 client_share_keys(struct secagg_client *c, const unsigned char *req, size_t req_len,
                   unsigned char *out, size_t cap, size_t *out_len, struct errbuf *eb)
 {
     struct secagg_wire_msg msg;
     bool full = c->p.masks == SECAGG_MASKS_FULL;
-    bool semi = c->p.threat == SECAGG_THREAT_SEMI_MALICIOUS;
+    bool signed_adv = secagg_wire_signed(&c->p);
     int rc = client_parse(c, &msg, req, req_len, SECAGG_WIRE_SHARE_REQ, eb);
     if (rc < 0)
         return rc;
@@ -371,14 +429,10 @@ client_share_keys(struct secagg_client *c, const unsigned char *req, size_t req_
         c->nb[j] = v;
         memcpy(c->nb_cpk[j], e + 4, SECAGG_WIRE_KEY_BYTES);
         memcpy(c->nb_spk[j], e + 4 + SECAGG_WIRE_KEY_BYTES, SECAGG_WIRE_KEY_BYTES);
-        if (semi && full) {
-            struct sign_keypair pki;
+        if (signed_adv && full) {
             unsigned char st[SECAGG_WIRE_ADV_SIGNED_BYTES];
-            rc = secagg_wire_sign_keypair(&pki, &c->p, v, eb);
             secagg_wire_adv_statement(st, &c->p, v, c->nb_cpk[j], c->nb_spk[j]);
-            if (rc == 0)
-                rc = sign_verify(e + 4 + 2 * SECAGG_WIRE_KEY_BYTES, st, sizeof st, pki.pk, eb);
-            sign_keypair_wipe(&pki);
+            rc = sign_verify(e + 4 + 2 * SECAGG_WIRE_KEY_BYTES, st, sizeof st, c->p.pki[v], eb);
             if (rc < 0) {
                 errbuf_prefix(eb, "secagg client %u: signature of neighbour %u", c->self, v);
                 return rc;
@@ -386,6 +440,9 @@ client_share_keys(struct secagg_client *c, const unsigned char *req, size_t req_
         }
     }
     c->nb_count = msg.count1;
+    rc = client_check_neighbours(c, &msg, eb);
+    if (rc < 0)
+        return rc;
 
     memset(out, 0, need);
     secagg_wire_put_header(out, SECAGG_WIRE_SHARE_REP, c->self, &c->p);
@@ -651,11 +708,7 @@ client_check_signatures(struct secagg_client *c, const struct secagg_wire_msg *m
         }
         prev = v;
         if (st != NULL) {
-            struct sign_keypair pki;
-            rc = secagg_wire_sign_keypair(&pki, &c->p, v, eb);
-            if (rc == 0)
-                rc = sign_verify(e + 4, st, sl, pki.pk, eb);
-            sign_keypair_wipe(&pki);
+            rc = sign_verify(e + 4, st, sl, c->p.pki[v], eb);
             if (rc < 0)
                 errbuf_prefix(eb, "secagg client %u: ConsistencyCheck signature of %u", c->self, v);
         }
@@ -797,6 +850,9 @@ secagg_client_step(struct secagg_client *c, enum secagg_phase phase, const unsig
         return client_fail(c,
                            errbuf_set(eb, -ERR_INVALID, "secagg client %u: phase %d out of order",
                                       c->self, (int)phase));
+    rc = secagg_wire_open(req, req_len, &c->p, c->p.server_pk, eb);
+    if (rc < 0)
+        return client_fail(c, rc);
     switch (phase) {
     case SECAGG_PHASE_ADVERTISE_KEYS:
         rc = client_advertise(c, req, req_len, out, cap, out_len, eb);
@@ -817,6 +873,8 @@ secagg_client_step(struct secagg_client *c, enum secagg_phase phase, const unsig
         rc = client_unmask(c, req, req_len, out, cap, out_len, eb);
         break;
     }
+    if (rc == 0)
+        rc = secagg_wire_seal(out, *out_len, &c->p, &c->sig, eb);
     if (rc < 0) {
         *out_len = 0;
         return client_fail(c, rc);

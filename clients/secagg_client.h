@@ -12,11 +12,17 @@
  * breaks the protocol's rules, an envelope that fails authentication) leaves the client
  * failed: it sends nothing more and the server will treat it as dropped, which is exactly
  * the paper's "abort". The client never reveals both the b-share and the s^SK-share of one
- * peer (-ERR_ABORTED, also across repeated Unmasking requests).
+ * peer (-ERR_ABORTED, also across repeated Unmasking requests). It derives its own graph
+ * neighbourhood from the round's public parameters (secagg_wire_neighbours()) and refuses
+ * a ShareKeys request naming anyone outside it or repeating a public key.
  *
  * Key material: (c_u, s_u) key pairs, the self-mask seed b_u and the Shamir coefficient
- * stream derive from (params.seed, RNG_PURPOSE_SECAGG, round, index) through crypto/kdf;
- * the Ed25519 key from secagg_wire_sign_keypair(). In accounting mode no key is made,
+ * stream derive through crypto/kdf from a master taken from (params.seed,
+ * RNG_PURPOSE_SECAGG, round, index) (or from randombytes with params.random_keys) and
+ * bound to params.session; the long-term Ed25519 key, bound to the client's id, from
+ * secagg_wire_sign_keypair(). With params.authenticate, secagg_client_step() checks the
+ * request's signature and signs the reply; the split masked-input calls below do neither
+ * (callers that split must not set authenticate). In accounting mode no key is made,
  * nothing is encrypted or masked, and every message keeps its exact size (zero bytes in
  * place of keys, envelopes, shares and signatures; the masked input is x itself).
  *

@@ -2,7 +2,9 @@
 #include "crypto/kdf.h"
 
 #include <sodium.h>
+#include <string.h>
 
+#define FEDBITS_BANNED_ALLOW_RANDOMBYTES /* kdf_master_random() */
 #include "base/banned.h"
 
 _Static_assert(KDF_KEY_BYTES == crypto_kdf_KEYBYTES, "kdf master key size");
@@ -44,4 +46,21 @@ void
 kdf_master_from_stream(unsigned char key[KDF_KEY_BYTES], struct rng *r)
 {
     rng_bytes(r, key, KDF_KEY_BYTES);
+}
+
+void
+kdf_master_random(unsigned char key[KDF_KEY_BYTES])
+{
+    randombytes_buf(key, KDF_KEY_BYTES);
+}
+
+void
+kdf_master_bind(unsigned char key[KDF_KEY_BYTES], uint64_t session)
+{
+    unsigned char in[KDF_KEY_BYTES + 8];
+    memcpy(in, key, KDF_KEY_BYTES);
+    for (int i = 0; i < 8; i++)
+        in[KDF_KEY_BYTES + i] = (unsigned char)(session >> (8 * i));
+    crypto_generichash(key, KDF_KEY_BYTES, in, sizeof in, NULL, 0);
+    sodium_memzero(in, sizeof in);
 }

@@ -71,5 +71,12 @@ int kdf_derive_rng_key(struct rng_key *out, const unsigned char key[KDF_KEY_BYTE
 /* Masters */
 /* Fills key with the next KDF_KEY_BYTES bytes of stream r. */
 void kdf_master_from_stream(unsigned char key[KDF_KEY_BYTES], struct rng *r);
+/*
+ * Fills key from libsodium's randombytes_buf: not reproducible, for aggregation.keys:
+ * random (the one use of randombytes_buf that banned.h allows, in crypto/ only).
+ */
+void kdf_master_random(unsigned char key[KDF_KEY_BYTES]);
+/* key = BLAKE2b-256(key || le64 session): a master that differs from session to session. */
+void kdf_master_bind(unsigned char key[KDF_KEY_BYTES], uint64_t session);
 
 #endif

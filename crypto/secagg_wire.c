@@ -3,9 +3,11 @@
 
 #include <limits.h>
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/le.h"
+#include "base/mem.h"
 #include "base/rng.h"
 #include "crypto/envelope.h"
 #include "crypto/kdf.h"
@@ -44,6 +46,12 @@ secagg_wire_params_check(const struct secagg_params *p, struct errbuf *eb)
     if (p->t < SHAMIR_THRESHOLD_MIN || p->t > p->degree + 1)
         return errbuf_set(eb, -ERR_INVALID, "secagg: threshold 't' = %u outside 2..%u", p->t,
                           p->degree + 1);
+    if (secagg_wire_signed(p) && p->masks == SECAGG_MASKS_FULL && p->pki == NULL)
+        return errbuf_set(eb, -ERR_INVALID,
+                          "secagg: signatures need the clients' verification keys 'pki'");
+    if (p->min_clients > p->n)
+        return errbuf_set(eb, -ERR_INVALID, "secagg: 'min_clients' = %u above n = %u",
+                          p->min_clients, p->n);
     if (p->ring_bits < 1 || p->ring_bits > RING_BITS_MAX)
         return errbuf_set(eb, -ERR_INVALID, "secagg: 'ring_bits' = %u outside 1..64", p->ring_bits);
     if (p->value_bits != 0) {
@@ -62,6 +70,48 @@ secagg_wire_params_check(const struct secagg_params *p, struct errbuf *eb)
         return errbuf_set(eb, -ERR_INVALID, "secagg: unknown 'masks' %d", (int)p->masks);
     if (p->m < 1 || p->m > (SIZE_MAX - SECAGG_WIRE_HEADER_BYTES - 8) / 64)
         return errbuf_set(eb, -ERR_INVALID, "secagg: dimension 'm' = %zu out of range", p->m);
+    return 0;
+}
+
+bool
+secagg_wire_signed(const struct secagg_params *p)
+{
+    return p->threat == SECAGG_THREAT_SEMI_MALICIOUS || p->authenticate;
+}
+
+size_t
+secagg_wire_auth_bytes(const struct secagg_params *p)
+{
+    return p->authenticate ? SECAGG_WIRE_SIG_BYTES : 0;
+}
+
+int
+secagg_wire_seal(unsigned char *msg, size_t len, const struct secagg_params *p,
+                 const struct sign_keypair *kp, struct errbuf *eb)
+{
+    if (!p->authenticate || p->masks != SECAGG_MASKS_FULL)
+        return 0;
+    if (len < SECAGG_WIRE_HEADER_BYTES + SECAGG_WIRE_SIG_BYTES)
+        return errbuf_set(eb, -ERR_INVALID, "secagg: message of %zu bytes too short to seal", len);
+    size_t body = len - SECAGG_WIRE_SIG_BYTES;
+    return sign_detached(msg + body, msg, body, kp, eb);
+}
+
+int
+secagg_wire_open(const unsigned char *msg, size_t len, const struct secagg_params *p,
+                 const unsigned char pk[SIGN_PUBLIC_BYTES], struct errbuf *eb)
+{
+    if (!p->authenticate || p->masks != SECAGG_MASKS_FULL)
+        return 0;
+    if (msg == NULL || len < SECAGG_WIRE_HEADER_BYTES + SECAGG_WIRE_SIG_BYTES)
+        return errbuf_set(eb, -ERR_CORRUPT, "secagg: message of %zu bytes has no signature", len);
+    size_t body = len - SECAGG_WIRE_SIG_BYTES;
+    if (sign_verify(msg + body, msg, body, pk, NULL) < 0) {
+        int rc = errbuf_set(eb, -ERR_CORRUPT, "secagg: message signature does not verify");
+        if (eb != NULL)
+            eb->offset = (long)body;
+        return rc;
+    }
     return 0;
 }
 
@@ -86,7 +136,7 @@ secagg_wire_layout(enum secagg_wire_type type, const struct secagg_params *p, si
                    size_t *stride1, size_t *stride2)
 {
     bool semi = p->threat == SECAGG_THREAT_SEMI_MALICIOUS;
-    size_t sig = semi ? SECAGG_WIRE_SIG_BYTES : 0;
+    size_t sig = secagg_wire_signed(p) ? SECAGG_WIRE_SIG_BYTES : 0;
     *fixed = 0;
     *stride1 = 0;
     *stride2 = 0;
@@ -130,7 +180,7 @@ secagg_wire_bytes(enum secagg_wire_type type, const struct secagg_params *p, uin
 {
     size_t fixed, s1, s2;
     secagg_wire_layout(type, p, &fixed, &s1, &s2);
-    size_t total = SECAGG_WIRE_HEADER_BYTES + fixed;
+    size_t total = SECAGG_WIRE_HEADER_BYTES + fixed + secagg_wire_auth_bytes(p);
     if (s1 != 0) {
         if (count1 > (SIZE_MAX - total - SECAGG_WIRE_COUNT_BYTES) / s1)
             return 0;
@@ -320,8 +370,9 @@ secagg_wire_parse(struct secagg_wire_msg *msg, const unsigned char *buf, size_t 
     if (!semi && (type == SECAGG_WIRE_CONSIST_REQ || type == SECAGG_WIRE_CONSIST_REP))
         return errbuf_set(eb, -ERR_INVALID,
                           "secagg: no ConsistencyCheck in the honest-but-curious model");
-    if (buf == NULL || len < SECAGG_WIRE_HEADER_BYTES)
+    if (buf == NULL || len < SECAGG_WIRE_HEADER_BYTES + secagg_wire_auth_bytes(p))
         return wire_corrupt(eb, len, "truncated header", type);
+    len -= secagg_wire_auth_bytes(p); /* the trailing signature: secagg_wire_open() */
     if (buf[0] != (unsigned char)type)
         return wire_corrupt(eb, 0, "unexpected type", type);
     if (buf[1] != SECAGG_WIRE_VERSION)
@@ -398,19 +449,96 @@ secagg_wire_u3_statement(unsigned char *out, const struct secagg_params *p,
     return 24 + b;
 }
 
-int
-secagg_wire_sign_keypair(struct sign_keypair *kp, const struct secagg_params *p, uint32_t client,
-                         struct errbuf *eb)
+/* The long-term Ed25519 key pair of identity id: (seed, RNG_PURPOSE_SECAGG, RNG_ANY, id). */
+static int
+wire_long_term_keypair(struct sign_keypair *kp, uint64_t run_seed, uint64_t id, struct errbuf *eb)
 {
     struct rng r;
     unsigned char master[KDF_KEY_BYTES], seed[SIGN_SEED_BYTES];
-    rng_init_stream(&r, p->seed, RNG_PURPOSE_SECAGG, RNG_ANY, client);
+    rng_init_stream(&r, run_seed, RNG_PURPOSE_SECAGG, RNG_ANY, id);
     kdf_master_from_stream(master, &r);
-    int rc = kdf_derive(seed, sizeof seed, master, KDF_CTX_SIGN, client, eb);
+    int rc = kdf_derive(seed, sizeof seed, master, KDF_CTX_SIGN, id, eb);
     if (rc == 0)
         rc = sign_keypair_from_seed(kp, seed, eb);
     sodium_memzero(master, sizeof master);
     sodium_memzero(seed, sizeof seed);
     sodium_memzero(&r, sizeof r);
+    return rc;
+}
+
+int
+secagg_wire_sign_keypair(struct sign_keypair *kp, const struct secagg_params *p, uint32_t client,
+                         struct errbuf *eb)
+{
+    return wire_long_term_keypair(kp, p->seed, p->ids != NULL ? p->ids[client] : client, eb);
+}
+
+void
+secagg_wire_ring_order(uint32_t *perm, uint32_t n, uint64_t seed, uint64_t round)
+{
+    struct rng r;
+    for (uint32_t i = 0; i < n; i++)
+        perm[i] = i;
+    rng_init_stream(&r, seed, RNG_PURPOSE_SECAGG, round, RNG_ANY);
+    rng_shuffle_u32(&r, perm, n);
+}
+
+static int
+wire_cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+int
+secagg_wire_neighbours(uint32_t *out, const struct secagg_params *p, uint32_t u, struct errbuf *eb)
+{
+    uint32_t n = p->n;
+    if (p->graph != SECAGG_GRAPH_HARARY) {
+        for (uint32_t v = 0, j = 0; v < n; v++)
+            if (v != u)
+                out[j++] = v;
+        return 0;
+    }
+    uint32_t *perm = mem_alloc((size_t)n * sizeof *perm);
+    if (perm == NULL)
+        return errbuf_set(eb, -ERR_NOMEM, "secagg: out of memory");
+    secagg_wire_ring_order(perm, n, p->seed, p->round);
+    uint32_t pos = 0;
+    while (perm[pos] != u)
+        pos++;
+    for (uint32_t s = 1, j = 0; s <= p->degree / 2; s++) {
+        out[j++] = perm[(pos + s) % n];
+        out[j++] = perm[(pos + n - s) % n];
+    }
+    qsort(out, p->degree, sizeof *out, wire_cmp_u32);
+    mem_free(perm);
+    return 0;
+}
+
+int
+secagg_wire_server_keypair(struct sign_keypair *kp, const struct secagg_params *p,
+                           struct errbuf *eb)
+{
+    return wire_long_term_keypair(kp, p->seed, RNG_ANY, eb);
+}
+
+int
+secagg_wire_pki_fill(unsigned char (*pki)[SIGN_PUBLIC_BYTES],
+                     unsigned char server_pk[SIGN_PUBLIC_BYTES], const struct secagg_params *p,
+                     struct errbuf *eb)
+{
+    struct sign_keypair kp;
+    int rc = 0;
+    for (uint32_t u = 0; rc == 0 && u < p->n; u++) {
+        rc = secagg_wire_sign_keypair(&kp, p, u, eb);
+        if (rc == 0)
+            memcpy(pki[u], kp.pk, SIGN_PUBLIC_BYTES);
+    }
+    if (rc == 0)
+        rc = secagg_wire_server_keypair(&kp, p, eb);
+    if (rc == 0)
+        memcpy(server_pk, kp.pk, SIGN_PUBLIC_BYTES);
+    sign_keypair_wipe(&kp);
     return rc;
 }

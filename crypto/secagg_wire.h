@@ -44,6 +44,11 @@
  *                  receiver's neighbourhood
  *   UNMASK_REP     L1 of { le32 peer v, share (40) }, exactly the entries requested
  *
+ * With p.authenticate the signatures marked [S] are present in either threat model, and
+ * every message ends with a 64-byte Ed25519 signature of its sender (the client's
+ * long-term key for replies, the server's for requests) over all the bytes before it
+ * (secagg_wire_seal / secagg_wire_open); the parser only accounts for its length.
+ *
  * Parsing (secagg_wire_parse) works from (pointer, length), checks the header, every count
  * against n and the exact total length before any entry is read, and fails with
  * -ERR_CORRUPT and eb->offset at the first bad byte. The entries of a parsed message can
@@ -52,9 +57,11 @@
  *
  * Parameters: struct secagg_params is the round's configuration, the same on both sides.
  * All key material comes from (seed, round, client) through base/rng streams and
- * crypto/kdf (no randombytes). session = 0 binds no session into the pair seeds (the toy
- * known-answer run of tests/unit/crypto/test_prg.c); any other value is bound as 8 little-endian
- * bytes. The module has no state; all buffers are the caller's. Thread-safe.
+ * crypto/kdf, except client round secrets under random_keys (randombytes_buf). session = 0
+ * binds no session into the pair seeds (the toy known-answer run of tests/unit/crypto/test_prg.c); any other value is
+ * bound as 8 little-endian bytes into pair seeds, envelopes and client round keys. The
+ * borrowed arrays of a params (ids, pki) must outlive every server and client made from it.
+ * The module has no state; all buffers are the caller's. Thread-safe.
  */
 #ifndef FEDBITS_CRYPTO_SECAGG_WIRE_H
 #define FEDBITS_CRYPTO_SECAGG_WIRE_H
@@ -136,6 +143,22 @@ struct secagg_params {
                             0 = not checked (the caller vouches, e.g. the §7.2 toy run) */
     enum secagg_threat threat;
     enum secagg_masks masks;
+    uint32_t min_clients; /* ⌈(1 - δ) n⌉: fewer live clients after any phase abort the
+                             round (Bell et al., CCS 2020: the SecAgg+ degree and threshold
+                             are only safe when at most ⌊δ n⌋ drop); 0 = t alone */
+    bool random_keys;     /* client secrets (key pairs, self-mask seed, Shamir coefficients)
+                             from randombytes_buf instead of the run seed: masks differ from
+                             run to run, sums never */
+    bool authenticate;    /* every message ends in its sender's Ed25519 signature over all
+                             its other bytes (the authenticated channels the curious model
+                             assumes, made explicit); AdvertiseKeys is signed as under the
+                             semi-malicious model */
+    const uint64_t *ids;  /* n long-term client ids (borrowed; NULL: the indices): signing
+                             keys are bound to them, not to cohort slots */
+    const unsigned char (*pki)[SIGN_PUBLIC_BYTES]; /* n verification keys by index
+                            (borrowed; secagg_wire_pki_fill()); needed when anything is
+                            signed (semi-malicious or authenticate) with full masks */
+    unsigned char server_pk[SIGN_PUBLIC_BYTES];    /* the server's key (authenticate) */
     uint64_t session; /* protocol instance id; 0 binds none into pair seeds */
     uint64_t seed;    /* run seed: every key of the round derives from it */
     uint64_t round;
@@ -158,13 +181,15 @@ struct secagg_wire_msg {
 
 /* Parameters */
 /*
- * Checks p: n in 2..SECAGG_WIRE_CLIENTS_MAX, t in 2..degree + 1, degree (n - 1 for the
- * complete graph, even and < n - 1 for Harary), ring_bits 1..64 and at least
+ * Checks p: n in 2..SECAGG_WIRE_CLIENTS_MAX, t in 2..degree + 1, min_clients <= n, degree (n - 1
+ * for the complete graph, even and < n - 1 for Harary), ring_bits 1..64 and at least
  * ring_bits_for(n, value_bits), known enums, m >= 1 and the MASKED_REP size fits a size_t.
  * -ERR_INVALID (or -ERR_RANGE for ring sizing) naming the field.
  */
 int secagg_wire_params_check(const struct secagg_params *p, struct errbuf *eb)
     __attribute__((warn_unused_result));
+/* True when AdvertiseKeys carries a signature (semi-malicious or authenticate). */
+bool secagg_wire_signed(const struct secagg_params *p);
 /* The pair-seed session bytes of p into out; returns their length (0 or 8). */
 size_t secagg_wire_session_bytes(const struct secagg_params *p,
                                  unsigned char out[SECAGG_WIRE_SESSION_BYTES]);
@@ -217,6 +242,23 @@ int secagg_wire_parse(struct secagg_wire_msg *msg, const unsigned char *buf, siz
                       enum secagg_wire_type type, const struct secagg_params *p, struct errbuf *eb)
     __attribute__((warn_unused_result));
 
+/* The SecAgg+ neighbour graph, from public values fixed before AdvertiseKeys */
+/*
+ * The ring order of round `round`: perm[position] = client for n clients, a uniformly
+ * random permutation drawn from (seed, RNG_PURPOSE_SECAGG, round, RNG_ANY) (Bell et al.,
+ * CCS 2020: the random relabelling of the Harary graph). It depends only on the round's
+ * public parameters, which every client holds before AdvertiseKeys, so a server that has
+ * seen the keys cannot pick a victim's neighbours.
+ */
+void secagg_wire_ring_order(uint32_t *perm, uint32_t n, uint64_t seed, uint64_t round);
+/*
+ * The p.degree neighbours of client u under p (complete graph: every other client;
+ * Harary: the degree/2 ring predecessors and successors of u's position), ascending, into
+ * out[0..p.degree). The same lists aggregator/secagg_graph builds. -ERR_NOMEM.
+ */
+int secagg_wire_neighbours(uint32_t *out, const struct secagg_params *p, uint32_t u,
+                           struct errbuf *eb) __attribute__((warn_unused_result));
+
 /* Signed statements and the PKI the simulator plays */
 /* Bytes signed in AdvertiseKeys: "FBSA-ADV" || session || round || le32 client || keys. */
 #define SECAGG_WIRE_ADV_SIGNED_BYTES (8 + 8 + 8 + 4 + 2 * SECAGG_WIRE_KEY_BYTES)
@@ -229,12 +271,36 @@ void secagg_wire_adv_statement(unsigned char out[SECAGG_WIRE_ADV_SIGNED_BYTES],
 size_t secagg_wire_u3_statement(unsigned char *out, const struct secagg_params *p,
                                 const unsigned char *bitmap);
 /*
- * The Ed25519 key pair of client (seeded from (seed, RNG_PURPOSE_SECAGG, RNG_ANY, client)
- * and KDF_CTX_SIGN: per run, not per round). Clients sign with it; the verification keys
- * are the pre-distributed PKI, which both halves obtain here.
+ * The long-term Ed25519 key pair of the client at index `client`, bound to its id
+ * (p.ids[client], or the index when ids is NULL): seeded from (seed, RNG_PURPOSE_SECAGG,
+ * RNG_ANY, id) and KDF_CTX_SIGN, the same in every round. Only that client calls it.
  */
 int secagg_wire_sign_keypair(struct sign_keypair *kp, const struct secagg_params *p,
                              uint32_t client, struct errbuf *eb)
+    __attribute__((warn_unused_result));
+/* The server's long-term key pair, from (seed, RNG_PURPOSE_SECAGG, RNG_ANY, RNG_ANY). */
+int secagg_wire_server_keypair(struct sign_keypair *kp, const struct secagg_params *p,
+                               struct errbuf *eb) __attribute__((warn_unused_result));
+/*
+ * The registration the simulator plays: the verification keys of the n clients of p into
+ * pki[0..n) and the server's into server_pk. Both halves then verify with public keys only.
+ */
+int secagg_wire_pki_fill(unsigned char (*pki)[SIGN_PUBLIC_BYTES],
+                         unsigned char server_pk[SIGN_PUBLIC_BYTES], const struct secagg_params *p,
+                         struct errbuf *eb) __attribute__((warn_unused_result));
+
+/* Authenticated messages (p.authenticate) */
+/* Bytes of the trailing signature: SECAGG_WIRE_SIG_BYTES with authenticate, else 0. */
+size_t secagg_wire_auth_bytes(const struct secagg_params *p);
+/* Signs msg[0..len - 64) into its last 64 bytes (no-op without authenticate or in
+ * accounting mode, where the trailer stays zero). */
+int secagg_wire_seal(unsigned char *msg, size_t len, const struct secagg_params *p,
+                     const struct sign_keypair *kp, struct errbuf *eb)
+    __attribute__((warn_unused_result));
+/* Verifies the trailing signature of msg[0..len) under pk (0 without authenticate or in
+ * accounting mode); -ERR_CORRUPT when it fails or the message is too short. */
+int secagg_wire_open(const unsigned char *msg, size_t len, const struct secagg_params *p,
+                     const unsigned char pk[SIGN_PUBLIC_BYTES], struct errbuf *eb)
     __attribute__((warn_unused_result));
 
 #endif

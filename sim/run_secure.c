@@ -11,7 +11,8 @@
  * phase its dropout phase maps to (docs/secure.md): before_download in AdvertiseKeys,
  * during_training in ShareKeys, before_upload in MaskedInputCollection (its pairwise masks
  * are recovered from shares), after_upload in Unmasking (its self mask is rebuilt). Below
- * the threshold the server aborts and the round fails with the model unchanged.
+ * the threshold, or under SecAgg+ with more than ⌊δn⌋ dropped, the server aborts and the
+ * round fails with the model unchanged; so does a round whose cohort is below 3 clients.
  *
  * What is summed: each client decodes its own uplink message (exactly what a plain server
  * would decode), scales it by its FedAvg weight samples / weight_norm <= 1, and embeds it
@@ -23,6 +24,7 @@
 #include "sim/run_int.h"
 
 #include <math.h>
+#include <sodium.h>
 #include <string.h>
 
 #include "aggregator/secagg_graph.h"
@@ -30,6 +32,9 @@
 #include "base/rng.h"
 #include "base/simtime.h"
 #include "base/banned.h"
+
+/* Byte offset of the fixed-point rounding draws in the client's private codec stream. */
+#define RUN_SECURE_ROUNDING_OFFSET ((uint64_t)1 << 59)
 
 /* The phase in which a client whose dropout phase is `phase` stops answering. */
 static int
@@ -100,6 +105,10 @@ run_secure_end_round(struct run_world *w)
     }
     secagg_server_free(w->sec.sa);
     w->sec.sa = NULL;
+    mem_free((void *)w->sec.sa_params.ids);
+    mem_free((void *)w->sec.sa_params.pki);
+    w->sec.sa_params.ids = NULL;
+    w->sec.sa_params.pki = NULL;
 }
 
 void
@@ -133,8 +142,11 @@ run_secure_encode_job(struct run_world *w, struct run_job *j, struct run_thread 
     j->rc = codec_decode(th->up, th->decoded, j->msg, j->msg_len, &link, &j->eb);
     if (j->rc < 0)
         return;
+    /* Rounding is encoder-only randomness (codec/fixed_point.h): the client's private codec
+     * stream, far past anything its uplink codec draws, never a stream of key material. */
     struct rng r;
-    rng_init_stream(&r, w->s->seed, RNG_PURPOSE_SECAGG, j->stream, j->client);
+    rng_init_stream(&r, w->s->seed, RNG_PURPOSE_CODEC_PRIVATE, j->stream, j->client);
+    rng_seek(&r, RUN_SECURE_ROUNDING_OFFSET);
     double weight = (double)j->samples / w->sec.weight_norm;
     j->rc = fixed_point_encode_weighted(&w->sec.ring_fp, j->ring, th->decoded, w->dim, weight, &r,
                                         &j->eb);
@@ -219,6 +231,57 @@ run_secure_thc_inputs(struct run_world *w, size_t n, struct errbuf *eb)
     return 0;
 }
 
+/*
+ * The session id of a round: unique per run (experiment identity, which includes the
+ * seed, and round), never 0. It is bound into every pair seed, envelope and client key.
+ */
+static uint64_t
+run_secure_session(const struct scenario *s, uint64_t round)
+{
+    unsigned char h[8], r8[8];
+    for (int i = 0; i < 8; i++)
+        r8[i] = (unsigned char)(round >> (8 * i));
+    char *id = scenario_identity(s);
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, (const unsigned char *)"FBSA-SES", 8, sizeof h);
+    if (id != NULL)
+        crypto_generichash_update(&st, (const unsigned char *)id, strlen(id));
+    crypto_generichash_update(&st, r8, sizeof r8);
+    crypto_generichash_final(&st, h, sizeof h);
+    mem_free(id);
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | h[i];
+    return v != 0 ? v : round + 1;
+}
+
+/*
+ * The round's registration: cohort slot i is client jobs[i].client, whose long-term signing
+ * key is bound to that id; the server and the clients get only the verification keys
+ * (secagg_wire_pki_fill plays the PKI). Freed by run_secure_end_round().
+ */
+static int
+run_secure_register(struct run_world *w, struct errbuf *eb)
+{
+    struct secagg_params *p = &w->sec.sa_params;
+    uint64_t *ids = mem_alloc((size_t)p->n * sizeof *ids);
+    if (ids == NULL)
+        return errbuf_set(eb, -ERR_NOMEM, "out of memory for secure aggregation");
+    for (uint32_t i = 0; i < p->n; i++)
+        ids[i] = w->jobs[i].client;
+    p->ids = ids;
+    if (secagg_wire_signed(p) && p->masks == SECAGG_MASKS_FULL) {
+        unsigned char(*pki)[SIGN_PUBLIC_BYTES] = mem_alloc((size_t)p->n * sizeof *pki);
+        if (pki == NULL)
+            return errbuf_set(eb, -ERR_NOMEM, "out of memory for secure aggregation");
+        p->pki = (const unsigned char(*)[SIGN_PUBLIC_BYTES])pki;
+        int rc = secagg_wire_pki_fill(pki, p->server_pk, p, eb);
+        if (rc < 0)
+            return rc;
+    }
+    return secagg_wire_params_check(p, eb);
+}
+
 /* The threshold: the SecAgg+ rule, or for the complete graph that of Bonawitz et al.,
  * "Practical Secure Aggregation for Privacy-Preserving Machine Learning", CCS 2017. */
 static int
@@ -230,6 +293,16 @@ run_secure_params(struct run_world *w, uint32_t n, struct errbuf *eb)
     enum secagg_threat threat = s->aggregation.threat == SECURE_SEMI_MALICIOUS
                                     ? SECAGG_THREAT_SEMI_MALICIOUS
                                     : SECAGG_THREAT_CURIOUS;
+    /* A cohort of one or two has no privacy to protect (each of two learns the other's
+     * input from the sum), and an override valid for clients_per_round may not be for a
+     * smaller cohort: such a round fails, the run goes on. */
+    if (n < 3)
+        return errbuf_set(eb, -ERR_ABORTED, "a cohort of %u clients cannot aggregate securely", n);
+    if (s->aggregation.threshold > 0 &&
+        secagg_graph_check_threshold((uint32_t)s->aggregation.threshold, n,
+                                     s->aggregation.secure == SECURE_SECAGG_PLUS, gamma,
+                                     s->aggregation.dropout_rate, threat, eb) < 0)
+        return -ERR_ABORTED;
     *p = (struct secagg_params){
         .graph = SECAGG_GRAPH_COMPLETE,
         .n = n,
@@ -239,7 +312,9 @@ run_secure_params(struct run_world *w, uint32_t n, struct errbuf *eb)
         .threat = threat,
         .masks = s->aggregation.masks == SECURE_MASKS_ACCOUNTING ? SECAGG_MASKS_ACCOUNTING
                                                                  : SECAGG_MASKS_FULL,
-        .session = w->open.round,
+        .authenticate = s->aggregation.authenticate,
+        .random_keys = s->aggregation.keys == SECURE_KEYS_RANDOM,
+        .session = run_secure_session(s, w->open.round),
         .seed = s->seed,
         .round = w->open.round,
         .m = w->sec.sa_m,
@@ -268,15 +343,14 @@ run_secure_params(struct run_world *w, uint32_t n, struct errbuf *eb)
         if (rc == 0) {
             p->graph = SECAGG_GRAPH_HARARY;
             p->degree = degree;
+            p->min_clients = secagg_graph_min_clients(n, s->aggregation.dropout_rate);
         }
     }
     if (t == 0) {
         /* Complete graph (Bonawitz et al., CCS 2017): t > gamma n against a curious server
          * colluding with gamma n clients, 2t > n + gamma n against a semi-malicious one; and always
          * a majority. */
-        double need = threat == SECAGG_THREAT_SEMI_MALICIOUS ? ((double)n + gamma * n) / 2.0
-                                                             : gamma * (double)n;
-        t = (uint32_t)need + 1;
+        t = secagg_graph_complete_min_t(n, gamma, threat);
         if (t < n / 2 + 1)
             t = n / 2 + 1;
     }
@@ -287,7 +361,7 @@ run_secure_params(struct run_world *w, uint32_t n, struct errbuf *eb)
     if (t > p->degree + 1)
         t = p->degree + 1;
     p->t = t;
-    return secagg_wire_params_check(p, eb);
+    return run_secure_register(w, eb);
 }
 
 static int
@@ -397,16 +471,29 @@ run_secure_phase(struct run_world *w, int64_t now, struct run_summary *sum, stru
     return 0;
 }
 
+static int run_secure_finish(struct run_world *w, int64_t now, bool aborted,
+                             struct run_summary *sum, struct errbuf *eb);
+
 int
 run_secure_round_start(struct run_world *w, int64_t now, size_t n, struct run_summary *sum,
                        struct errbuf *eb)
 {
     w->sec.sa_n = n;
     w->open.rec.secure = true;
+    struct errbuf inner;
+    errbuf_clear(&inner);
+    int rc = run_secure_params(w, (uint32_t)n, &inner);
+    if (rc == -ERR_ABORTED)
+        return run_secure_finish(w, now, true, sum, eb);
+    if (rc < 0) {
+        *eb = inner;
+        return errbuf_prefix(eb, "round %llu, secure aggregation",
+                             (unsigned long long)w->open.round);
+    }
     if (w->sec.thc_ring) {
-        int rc0 = run_secure_thc_inputs(w, n, eb);
-        if (rc0 < 0)
-            return rc0;
+        rc = run_secure_thc_inputs(w, n, eb);
+        if (rc < 0)
+            return rc;
     }
     for (size_t i = 0; i < n; i++) {
         if (w->jobs[i].dropout != DROPOUT_BEFORE_DOWNLOAD) {
@@ -415,9 +502,7 @@ run_secure_round_start(struct run_world *w, int64_t now, size_t n, struct run_su
             w->open.rec.downlink_correction_bits += w->jobs[i].corr_bits;
         }
     }
-    int rc = run_secure_params(w, (uint32_t)n, eb);
-    if (rc == 0)
-        rc = secagg_server_new(&w->sec.sa, &w->sec.sa_params, eb);
+    rc = secagg_server_new(&w->sec.sa, &w->sec.sa_params, eb);
     if (rc == 0 && cluster_size(w->cl) > 1) {
         /* Each rank sums the masked inputs of the clients it owns (sim/cluster.h). */
         uint8_t *local = mem_alloc(n);
@@ -454,7 +539,7 @@ run_secure_finish(struct run_world *w, int64_t now, bool aborted, struct run_sum
     for (size_t i = 0; i < w->sec.sa_n; i++) {
         struct run_job *j = &w->jobs[i];
         bool in = !aborted && secagg_server_included(w->sec.sa, (uint32_t)i);
-        int dropped = secagg_server_dropped_phase(w->sec.sa, (uint32_t)i);
+        int dropped = w->sec.sa != NULL ? secagg_server_dropped_phase(w->sec.sa, (uint32_t)i) : -1;
         accepted[i] = in;
         included += in;
         if (in) {

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aggregator/secagg_graph.h"
 #include "aggregator/server_opt.h"
 #include "clients/data_source.h"
 #include "clients/fashion_mnist.h"
@@ -129,6 +130,8 @@ static const struct skey_enum e_phase = { .names = phase_names };
 static const struct skey_enum e_scale = { .names = scale_names };
 static const struct skey_enum e_rotation = { .names = rotation_names };
 static const struct skey_enum e_blocks = { .names = blocks_names };
+static const char *const keys_names[] = { "seeded", "random", NULL };
+static const struct skey_enum e_keys = { .names = keys_names };
 static const struct skey_enum e_compute_dist = { .names = compute_dist_names };
 static const struct skey_enum e_network_dist = { .names = network_dist_names };
 static const struct skey_enum e_availability = { .names = availability_names };
@@ -436,6 +439,12 @@ static const struct skey scenario_keys[] = {
              .help = "curious server, or semi-malicious (signatures, ConsistencyCheck)"),
     KEY_ENUM("aggregation.masks", aggregation.masks, "full", &e_masks, .when = &w_secure,
              .help = "full protocol, or accounting (same bytes and model, no cryptography)"),
+    KEY_ENUM("aggregation.keys", aggregation.keys, "seeded", &e_keys, .when = &w_secure,
+             .help = "client secrets: seeded (from the run seed, reproducible) or random "
+                     "(randombytes)"),
+    KEY_BOOL("aggregation.authenticate", aggregation.authenticate, "false", .when = &w_secure,
+             .help = "sign every protocol message (authenticated channels), in either threat "
+                     "model"),
     KEY_F64("aggregation.dropout_rate", aggregation.dropout_rate, "0.05", 0, 0.9, .when = &w_secure,
             .help = "design dropout rate delta for the SecAgg+ parameter rule"),
     KEY_F64("aggregation.corruption_rate", aggregation.corruption_rate, "0.05", 0, 0.9,
@@ -1190,6 +1199,18 @@ scenario_check_secure(struct scenario_ctx *c, const struct ynode *root, const st
     if (s->aggregation.threshold > s->train.clients_per_round)
         return scenario_fail(c, root, "aggregation.threshold", "aggregation.threshold", -ERR_RANGE,
                              "aggregation.threshold exceeds train.clients_per_round");
+    struct errbuf teb;
+    errbuf_clear(&teb);
+    if (s->aggregation.threshold > 0 &&
+        secagg_graph_check_threshold(
+            (uint32_t)s->aggregation.threshold, (uint32_t)s->train.clients_per_round,
+            s->aggregation.secure == SECURE_SECAGG_PLUS, s->aggregation.corruption_rate,
+            s->aggregation.dropout_rate,
+            s->aggregation.threat == SECURE_SEMI_MALICIOUS ? SECAGG_THREAT_SEMI_MALICIOUS
+                                                           : SECAGG_THREAT_CURIOUS,
+            &teb) < 0)
+        return scenario_fail(c, root, "aggregation.threshold", "aggregation.threshold", teb.code,
+                             teb.msg);
     return 0;
 }
 

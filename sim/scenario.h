@@ -79,6 +79,11 @@ enum secure_masks {
     SECURE_MASKS_ACCOUNTING, /* same bytes and dropouts, no cryptography, same model */
 };
 
+enum secure_keys {
+    SECURE_KEYS_SEEDED = 0, /* every client secret derives from the run seed (reproducible) */
+    SECURE_KEYS_RANDOM,     /* client secrets from libsodium's randombytes_buf */
+};
+
 /* When a selected client that drops out vanishes (names shared with secure aggregation). */
 enum dropout_phase {
     DROPOUT_BEFORE_DOWNLOAD = 0,
@@ -139,6 +144,8 @@ struct scenario {
         int secure;                /* enum secure_kind */
         int threat;                /* enum secure_threat */
         int masks;                 /* enum secure_masks */
+        int keys;                  /* enum secure_keys */
+        bool authenticate;         /* every protocol message signed by its sender */
         double dropout_rate;       /* SecAgg+ design dropout rate (delta) */
         double corruption_rate;    /* design fraction of corrupt clients (gamma) */
         uint64_t threshold;        /* Shamir threshold t, 0: from the rule */

@@ -545,7 +545,11 @@ def check_secure(binary, src, tmp):
          "FROM rounds ORDER BY round")
     thc = ["--set", "uplink.codec=thc", "--set", "uplink.rotation=shared"]
     semi = ["--set", "aggregation.threat=semi-malicious"]
-    for kind, extra in (("secagg", []), ("secagg+", []), ("secagg+", thc), ("secagg", semi)):
+    # SecAgg+ designed for the 10 % dropouts of base (a 5 % design aborts such rounds).
+    delta = ["--set", "aggregation.dropout_rate=0.2"]
+    auth = ["--set", "aggregation.authenticate=true"]
+    for kind, extra in (("secagg", []), ("secagg+", delta), ("secagg+", thc + delta),
+                        ("secagg", semi), ("secagg+", delta + auth)):
         run(binary, ["run", sc, "--db", "full.db", "--set", f"aggregation.secure={kind}",
                      "--threads", "2"] + extra + base, tmp, check=0)
         run(binary, ["run", sc, "--db", "acc.db", "--set", f"aggregation.secure={kind}",
@@ -574,14 +578,57 @@ def check_secure(binary, src, tmp):
     ab = query(os.path.join(tmp, "ab.db"), "SELECT failed, secure_aborted FROM rounds")
     if not all(x == (1, 1) for x in ab):
         fail(f"rounds below the threshold did not abort: {ab}")
+    # SecAgg+ beyond its dropout bound (30 % before upload, designed for 5 %): every round
+    # aborts with the model unchanged; within the bound (1 %) rounds complete.
+    bound = os.path.join(src, "scenarios", "secure", "secagg-plus-dropout-bound.yaml")
+    qb = "SELECT failed, secure_aborted, accuracy, loss FROM rounds ORDER BY round"
+    run(binary, ["run", bound, "--db", "bound.db", "-q"], tmp, check=0)
+    rows = query(os.path.join(tmp, "bound.db"), qb)
+    if len(rows) != 4 or any(r[:2] != (1, 1) or r[2:] != rows[0][2:] for r in rows):
+        fail(f"SecAgg+ beyond the dropout bound: {rows}")
+    run(binary, ["run", bound, "--db", "within.db", "-q",
+                 "--set", "population.dropout.probability=0.01"], tmp, check=0)
+    rows = query(os.path.join(tmp, "within.db"), qb)
+    if not any(r[:2] == (0, 0) for r in rows):
+        fail(f"SecAgg+ within the dropout bound aborted: {rows}")
+    # Random client secrets change the masks only: the rows equal the seeded run's.
+    qk = "SELECT round, accuracy, loss, participants, uplink_bits, downlink_bits FROM rounds"
+    for keys in ("seeded", "random"):
+        run(binary, ["run", sc, "--db", f"keys-{keys}.db", "--set", "aggregation.secure=secagg",
+                     "--set", f"aggregation.keys={keys}"] + base, tmp, check=0)
+    if query(os.path.join(tmp, "keys-seeded.db"), qk) != \
+            query(os.path.join(tmp, "keys-random.db"), qk):
+        fail("aggregation.keys=random changed the results")
+    # A threshold override below the security bound is refused where it is written.
+    with open(os.path.join(tmp, "thr.yaml"), "w") as f:
+        f.write("name: thr\ndata: {dataset: synthetic, clients: 100}\nmodel: {type: logreg}\n"
+                "train: {rounds: 2, clients_per_round: 40}\naggregation: {secure: secagg, "
+                "threat: semi-malicious, corruption_rate: 0.3, threshold: 2}\n")
+    p = run(binary, ["validate", "thr.yaml"], tmp, check=2)
+    if "thr.yaml:5:88: error: threshold 2 violates 2t > n + corruption n, so t >= 27" \
+            not in p.stderr:
+        fail("threshold override below the bound: " + p.stderr)
+    run(binary, ["validate", "thr.yaml", "--set", "aggregation.threshold=27"], tmp, check=0)
+    # Availability leaving cohorts of 1 or 2: those rounds fail, the run goes on.
+    run(binary, ["run", sc, "--db", "small.db", "-q", "--set", "aggregation.secure=secagg",
+                 "--set", "population.availability.type=probability",
+                 "--set", "population.availability.probability=0.05", "--set", "train.rounds=12",
+                 "--set", "population.dropout.probability=0"], tmp, check=0)
+    small = query(os.path.join(tmp, "small.db"),
+                  "SELECT selected, failed, secure_aborted FROM rounds ORDER BY round")
+    if len(small) != 12 or not any(r == (1, 1, 1) for r in small) or \
+            not any(r[0] >= 3 and r[1] == 0 for r in small) or \
+            any(r[0] in (1, 2) and r != (r[0], 1, 1) for r in small):
+        fail(f"cohorts of 1 or 2: {small}")
     p = run(binary, ["validate", os.path.join(src, "scenarios", "default.yaml"), "--set",
                      "aggregation.secure=secagg", "--set", "protocol.over_selection=1.3"], tmp,
             check=2)
     if "secure aggregation runs sync rounds without over-selection" not in p.stderr:
         fail("secagg with over-selection: " + p.stderr)
-    print(f"secure: full == accounting for secagg, secagg+, THC and semi-malicious; plain "
+    print(f"secure: full == accounting for secagg, secagg+, THC, semi-malicious and signed; plain "
           f"{plain[-1][0]:.4f} vs "
-          f"secagg {sec[-1][0]:.4f}; aborts below threshold")
+          f"secagg {sec[-1][0]:.4f}; aborts below threshold and beyond the dropout bound; "
+          f"threshold override refused with its location; cohorts of 1-2 fail their round")
 
 
 def kill_after(binary, args, db, cwd, rounds):

@@ -28,6 +28,12 @@ def main():
     files = [f for f in lc.source_files(src, lc.CODE_FOLDERS, (".c",))
              if f.replace(os.sep, "/") not in EXCEPTIONS]
     violations = 0
+    for f in lc.source_files(src, lc.CODE_FOLDERS, (".c", ".h")):
+        # randombytes_buf may be unbanned in crypto/ alone (base/banned.h).
+        if not f.replace(os.sep, "/").startswith(("crypto/", "base/banned.h")) and \
+                "FEDBITS_BANNED_ALLOW_RANDOMBYTES" in lc.read_text(os.path.join(src, f)):
+            print("%s:1: error: randombytes_buf may be allowed in crypto/ only" % f)
+            violations += 1
     for f in files:
         incs = lc.includes(lc.read_text(os.path.join(src, f)))
         banned = [(line, path) for line, kind, path in incs if kind == '"' and path == BANNED]

@@ -34,11 +34,26 @@ harness_plain_sum(uint64_t *sum, const struct secagg_params *p, const uint64_t *
             ring_add_u64(sum, x + (size_t)u * p->m, p->m, p->ring_bits);
 }
 
+void *
+harness_register(struct secagg_params *p)
+{
+    if (!secagg_wire_signed(p))
+        return NULL;
+    unsigned char(*pki)[SIGN_PUBLIC_BYTES] = calloc(p->n, sizeof *pki);
+    ck_assert_ptr_nonnull(pki);
+    ck_assert_int_eq(secagg_wire_pki_fill(pki, p->server_pk, p, NULL), 0);
+    p->pki = (const unsigned char(*)[SIGN_PUBLIC_BYTES])pki;
+    return pki;
+}
+
 int
 harness_run(const struct secagg_params *p, const uint64_t *x, const int *drop,
             harness_hook_fn *hook, void *ctx, const struct harness_secrets *secrets, uint64_t *sum,
             struct harness_out *out)
 {
+    struct secagg_params signed_p = *p;
+    void *pki = p->pki == NULL ? harness_register(&signed_p) : NULL;
+    p = &signed_p;
     struct secagg_server *s = NULL;
     struct secagg_client **c = calloc(p->n, sizeof *c);
     uint8_t *gone = calloc(p->n, 1);
@@ -75,7 +90,7 @@ harness_run(const struct secagg_params *p, const uint64_t *x, const int *drop,
             ck_assert_int_eq(secagg_server_message_for(s, ph, u, req, rlen, &rlen, NULL), 0);
             if (hook != NULL)
                 hook(ctx, 0, ph, u, req, &rlen);
-            if (u < 64)
+            if (u < HARNESS_MAX_N)
                 out->bytes[u][ph][0] = rlen;
             if (drop != NULL && drop[u] == (int)ph) {
                 gone[u] = 1;
@@ -92,7 +107,7 @@ harness_run(const struct secagg_params *p, const uint64_t *x, const int *drop,
             } else {
                 if (hook != NULL)
                     hook(ctx, 1, ph, u, rep, &olen);
-                if (u < 64)
+                if (u < HARNESS_MAX_N)
                     out->bytes[u][ph][1] = olen;
                 if (secagg_server_receive(s, ph, u, rep, olen, NULL) < 0)
                     out->server_rejects++;
@@ -104,7 +119,7 @@ harness_run(const struct secagg_params *p, const uint64_t *x, const int *drop,
     }
     if (rc == 0)
         rc = secagg_server_result(s, sum, p->m, NULL);
-    for (uint32_t u = 0; u < p->n && u < 64; u++) {
+    for (uint32_t u = 0; u < p->n && u < HARNESS_MAX_N; u++) {
         out->included[u] = secagg_server_included(s, u);
         out->dropped_phase[u] = secagg_server_dropped_phase(s, u);
     }
@@ -114,5 +129,6 @@ harness_run(const struct secagg_params *p, const uint64_t *x, const int *drop,
     secagg_server_free(s);
     free(c);
     free(gone);
+    free(pki);
     return rc;
 }

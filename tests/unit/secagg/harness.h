@@ -13,18 +13,19 @@
 #include "clients/secagg_client.h"
 
 #define HARNESS_NO_DROP (-1)
+#define HARNESS_MAX_N   128 /* clients whose outcome struct harness_out records */
 
 /* Called on every request (is_reply = 0, before the client) and reply (1, before the server). */
 typedef void harness_hook_fn(void *ctx, int is_reply, enum secagg_phase phase, uint32_t client,
                              unsigned char *msg, size_t *len);
 
 struct harness_out {
-    int rc;                             /* 0 or the error that ended the round (-ERR_ABORTED) */
-    uint8_t included[64];               /* secagg_server_included, for n <= 64 */
-    int dropped_phase[64];              /* secagg_server_dropped_phase */
-    size_t bytes[64][SECAGG_PHASES][2]; /* [client][phase][0 request, 1 reply] */
-    unsigned client_errors;             /* client steps that failed */
-    unsigned server_rejects;            /* replies the server rejected */
+    int rc;                           /* 0 or the error that ended the round (-ERR_ABORTED) */
+    uint8_t included[HARNESS_MAX_N];  /* secagg_server_included */
+    int dropped_phase[HARNESS_MAX_N]; /* secagg_server_dropped_phase */
+    size_t bytes[HARNESS_MAX_N][SECAGG_PHASES][2]; /* [client][phase][0 request, 1 reply] */
+    unsigned client_errors;                        /* client steps that failed */
+    unsigned server_rejects;                       /* replies the server rejected */
 };
 
 /* Optional known-answer secrets per client (NULL for derived ones). */
@@ -45,6 +46,13 @@ int harness_run(const struct secagg_params *p, const uint64_t *x, const int *dro
 /* Σ x_u mod 2^k over the clients with included[u]. */
 void harness_plain_sum(uint64_t *sum, const struct secagg_params *p, const uint64_t *x,
                        const uint8_t *included);
+
+/*
+ * The registration for signed rounds: when p signs anything, fills a new table of the
+ * clients' verification keys and p->server_pk, points p->pki at it and returns it (free()
+ * it after the round); NULL otherwise.
+ */
+void *harness_register(struct secagg_params *p);
 
 /* A small complete-graph parameter set. */
 struct secagg_params harness_params(uint32_t n, uint32_t t, unsigned k, size_t m);

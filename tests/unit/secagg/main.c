@@ -7,12 +7,9 @@
 int
 main(void)
 {
-    static tsupport_suite_fn *const suites[] = { secagg_protocol_suite,
-                                                 secagg_faults_suite,
-                                                 secagg_wire_suite,
-                                                 secagg_graph_suite,
-                                                 fixed_point_suite,
-                                                 secagg_shard_suite,
-                                                 NULL };
+    static tsupport_suite_fn *const suites[] = { secagg_protocol_suite, secagg_faults_suite,
+                                                 secagg_wire_suite,     secagg_graph_suite,
+                                                 fixed_point_suite,     secagg_shard_suite,
+                                                 secagg_bounds_suite,   NULL };
     return tsupport_main(suites);
 }

@@ -10,5 +10,6 @@ Suite *secagg_wire_suite(void);
 Suite *secagg_graph_suite(void);
 Suite *fixed_point_suite(void);
 Suite *secagg_shard_suite(void);
+Suite *secagg_bounds_suite(void);
 
 #endif

@@ -283,6 +283,17 @@ thc_decode_finish(struct thc *t, float *out, float *acc, const struct codec_link
         memmove(out, acc, t->d * sizeof *out);
 }
 
+/* Inverts the shared rotation of t->y into out[0..d). */
+static void
+thc_unrotate(struct thc *t, float *out, const struct codec_link *link)
+{
+    struct rng r;
+    codec_shared_stream(&r, link, t->rotation);
+    rht_signs_draw(t->signs, t->D, &r);
+    rht_inverse(t->y, t->D, t->signs);
+    memcpy(out, t->y, t->d * sizeof *out);
+}
+
 void
 thc_decode_sum(struct thc *t, float *out, const uint64_t *sum, size_t n, double norm,
                const struct codec_link *link)
@@ -291,9 +302,16 @@ thc_decode_sum(struct thc *t, float *out, const uint64_t *sum, size_t n, double 
     double a = 2.0 * t->T / t->g / (double)n;
     for (size_t i = 0; i < t->D; i++)
         t->y[i] = (float)(((double)sum[i] * a - t->T) * unit);
-    struct rng r;
-    codec_shared_stream(&r, link, t->rotation);
-    rht_signs_draw(t->signs, t->D, &r);
-    rht_inverse(t->y, t->D, t->signs);
-    memcpy(out, t->y, t->d * sizeof *out);
+    thc_unrotate(t, out, link);
+}
+
+void
+thc_decode_ints(struct thc *t, float *out, const uint16_t *ints, double norm,
+                const struct codec_link *link)
+{
+    double unit = norm / sqrt((double)t->D);
+    double a = 2.0 * t->T / t->g;
+    for (size_t i = 0; i < t->D; i++)
+        t->y[i] = (float)(((double)ints[i] * a - t->T) * unit);
+    thc_unrotate(t, out, link);
 }

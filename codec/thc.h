@@ -84,5 +84,9 @@ int thc_encode_ints(struct thc *t, uint16_t *ints, const float *x, double norm,
  * link (client ignored). */
 void thc_decode_sum(struct thc *t, float *out, const uint64_t *sum, size_t n, double norm,
                     const struct codec_link *link);
+/* out[0..dim) <- one client's integers ints[0..D) decoded alone, exactly as thc_decode_sum()
+ * decodes a sum of n = 1 (the client's error-feedback residual). */
+void thc_decode_ints(struct thc *t, float *out, const uint16_t *ints, double norm,
+                     const struct codec_link *link);
 
 #endif

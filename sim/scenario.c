@@ -67,6 +67,8 @@ static const char *const availability_names[] = { "always", "probability", "diur
                                                   NULL };
 static const char *const protocol_names[] = { "sync", "async", NULL };
 static const char *const staleness_names[] = { "sqrt", "constant", NULL };
+static const char *const thc_norm_names[] = { "common", "client", NULL };
+static const char *const weighting_names[] = { "samples", "uniform", NULL };
 
 static const char *
 scenario_codec_name(int v)
@@ -108,6 +110,8 @@ static const struct skey_enum e_network_dist = { .names = network_dist_names };
 static const struct skey_enum e_availability = { .names = availability_names };
 static const struct skey_enum e_protocol = { .names = protocol_names };
 static const struct skey_enum e_staleness = { .names = staleness_names };
+static const struct skey_enum e_thc_norm = { .names = thc_norm_names };
+static const struct skey_enum e_weighting = { .names = weighting_names };
 static const char *
 scenario_down_codec_name(int v)
 {
@@ -217,6 +221,9 @@ static const struct skey scenario_keys[] = {
       NULL, "eden, turboquant_mse: exact finite-d (shifted Beta) codebook" },
     { "uplink.error_feedback", SKEY_BOOL, OFF(uplink.error_feedback), 0, 0, "false", 0, 0, 0, NULL,
       "keep the compression residual on the client and add it next time" },
+    { "uplink.thc_norm", SKEY_ENUM, OFF(uplink.thc_norm), 0, 0, "common", 0, 0, 0, &e_thc_norm,
+      "thc: common (max) norm, integers summed, or client norms (absent: client if the "
+      "rotation is per_client or the protocol async)" },
 
     { "downlink.codec", SKEY_ENUM, OFF(downlink.choice), 0, 0, "none", 0, 0, 0, &e_down_codec,
       "compressor of the model sent to clients" },
@@ -253,6 +260,8 @@ static const struct skey scenario_keys[] = {
       40, 0, NULL, "precision f of the fixed-point ring embedding (resolution 2^-f)" },
     { "aggregation.clip", SKEY_F64, OFF(aggregation.clip), 0, 0, "1", 1, 1e6, 0, NULL,
       "weighted updates (weight <= 1) are clipped to [-clip, clip] in the ring" },
+    { "aggregation.weighting", SKEY_ENUM, OFF(aggregation.weighting), 0, 0, "samples", 0, 0, 0,
+      &e_weighting, "FedAvg weights: samples (client's training rows) or uniform" },
 
     { "server.optimizer", SKEY_ENUM, OFF(server.optimizer), 0, 0, "fedavg", 0, 0, 0, &e_server_opt,
       "how the mean update changes the global model" },
@@ -907,12 +916,17 @@ scenario_cross_check(struct scenario_ctx *c, const struct ynode *root, struct sc
                                        "secure aggregation needs at least 3 clients per round");
         }
         if (s->uplink.codec.kind == CODEC_THC &&
-            (s->uplink.codec.rotation != CODEC_ROTATION_SHARED || s->uplink.error_feedback)) {
+            s->uplink.codec.rotation != CODEC_ROTATION_SHARED) {
             n = AT("uplink.codec");
-            return scenario_node_error(
-                c, n, "uplink.rotation", -ERR_INVALID,
-                "THC under secure aggregation sums integers of one shared rotation: set "
-                "uplink.rotation: shared (and no error feedback)");
+            return scenario_node_error(c, n, "uplink.rotation", -ERR_INVALID,
+                                       "THC under secure aggregation sums integers of one shared "
+                                       "rotation: set uplink.rotation: shared");
+        }
+        if (s->uplink.codec.kind == CODEC_THC && s->uplink.thc_norm == THC_NORM_CLIENT) {
+            n = AT("uplink.thc_norm");
+            return scenario_node_error(c, n, "uplink.thc_norm", -ERR_INVALID,
+                                       "THC under secure aggregation sums integers under the "
+                                       "round's common norm: uplink.thc_norm must be common");
         }
         if (s->aggregation.threshold > s->train.clients_per_round) {
             n = AT("aggregation.threshold");
@@ -954,6 +968,25 @@ scenario_cross_check(struct scenario_ctx *c, const struct ynode *root, struct sc
             return scenario_node_error(c, n, path, -ERR_INVALID,
                                        "codec 'none' sends float32: bits must be 32");
         }
+    }
+    /* THC's common norm needs integers of one shared rotation summed in a sync round. */
+    bool thc_common_ok = s->uplink.codec.kind == CODEC_THC && s->protocol.type == PROTOCOL_SYNC &&
+                         s->uplink.codec.rotation == CODEC_ROTATION_SHARED;
+    if (s->uplink.codec.kind == CODEC_THC && !thc_common_ok &&
+        scenario_lookup(root, "uplink.thc_norm", &deepest) == NULL) {
+        s->uplink.thc_norm = THC_NORM_CLIENT;
+    } else if (NAMED("uplink.thc_norm") && s->uplink.codec.kind != CODEC_THC &&
+               s->uplink.thc_norm != THC_NORM_COMMON) {
+        n = AT("uplink.thc_norm");
+        return scenario_node_error(c, n, "uplink.thc_norm", -ERR_INVALID,
+                                   "uplink.thc_norm applies to codec 'thc' only");
+    } else if (s->uplink.thc_norm == THC_NORM_COMMON && s->uplink.codec.kind == CODEC_THC &&
+               !thc_common_ok) {
+        n = AT("uplink.thc_norm");
+        return scenario_node_error(c, n, "uplink.thc_norm", -ERR_INVALID,
+                                   "uplink.thc_norm: common sums the integers of one shared "
+                                   "rotation in a sync round: set uplink.rotation: shared and "
+                                   "protocol.type: sync, or use client");
     }
     if (s->uplink.error_feedback && s->uplink.codec.kind == CODEC_NONE) {
         n = AT("uplink.error_feedback");

@@ -486,6 +486,49 @@ def check_secure(binary, src, tmp):
     print(f"secure: full == accounting for secagg, secagg+, THC and semi-malicious; plain "
           f"{plain[-1][0]:.4f} vs "
           f"secagg {sec[-1][0]:.4f}; aborts below threshold")
+    check_secure_thc(binary, sc, base, tmp)
+
+
+def check_secure_thc(binary, sc, base, tmp):
+    """THC as Li et al. (NSDI 2024) define it: clients learn the round's common norm and the
+    server sums table integers, so plain, secagg and secagg+ runs of one scenario with
+    dropouts give identical rounds; the ring is ceil(log2(n g + 1)) bits with uniform
+    weights."""
+    thc = ["--set", "uplink.codec=thc", "--set", "uplink.rotation=shared"] + base
+    q = "SELECT round, accuracy, loss, participants, dropped, failed FROM rounds ORDER BY round"
+    bits_q = "SELECT participants, uplink_payload_bits FROM rounds ORDER BY round"
+    for extra in ([], ["--set", "aggregation.weighting=uniform"]):
+        rows = {}
+        for kind in ("none", "secagg", "secagg+"):
+            db = f"thc-{kind}.db"
+            run(binary, ["run", sc, "--db", db, "--set", f"aggregation.secure={kind}",
+                         "--threads", "2"] + thc + extra, tmp, check=0)
+            rows[kind] = query(os.path.join(tmp, db), q)
+            if kind == "secagg":
+                # D = 1024 integers and the weight; g = 30; n = 30 clients per round.
+                vmax = 30 if extra else 30 * 255
+                k = (30 * vmax).bit_length()
+                for part, payload in query(os.path.join(tmp, db), bits_q):
+                    if payload != part * 1025 * k:
+                        fail(f"THC ring {extra}: {payload} payload bits for {part} clients, "
+                             f"expected {k} bits per coordinate")
+            os.remove(os.path.join(tmp, db))
+        if not any(r[4] > 0 for r in rows["none"]) or rows["none"][-1][1] is None:
+            fail(f"THC scenario without dropouts or accuracy: {rows['none']}")
+        for kind in ("secagg", "secagg+"):
+            if rows[kind] != rows["none"]:
+                fail(f"THC {extra}: plain and {kind} rounds differ:\n{rows['none']}\n"
+                     f"{rows[kind]}")
+    run(binary, ["run", sc, "--db", "client.db", "--set", "uplink.thc_norm=client"] + thc, tmp,
+        check=0)
+    if query(os.path.join(tmp, "client.db"), q) == rows["none"]:
+        fail("uplink.thc_norm=client gives the common-norm rounds")
+    p = run(binary, ["validate", sc, "--set", "aggregation.secure=secagg",
+                     "--set", "uplink.thc_norm=client"] + thc[:4], tmp, check=2)
+    if "uplink.thc_norm must be common" not in p.stderr:
+        fail("secure THC with client norms: " + p.stderr)
+    print("secure THC: plain == secagg == secagg+ rounds (samples and uniform weights), ring "
+          "bits as computed, client norms differ")
 
 
 def kill_after(binary, args, db, cwd, rounds):

@@ -284,6 +284,8 @@ codec_params_default(struct codec_params *p)
         .packet_loss = 0.0,
         .drive_plus = false,
         .exact_codebook = false,
+        .thc_g = 0,
+        .thc_uniform = false,
     };
 }
 

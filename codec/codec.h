@@ -79,6 +79,8 @@ struct codec_params {
     double packet_loss;           /* fraction of rotated coordinates lost, [0, 1) */
     bool drive_plus;              /* DRIVE: 2-means centres instead of signs (DRIVE+) */
     bool exact_codebook;          /* EDEN/TurboQuant_mse: finite-D shifted-Beta codebook */
+    unsigned thc_g;               /* THC: table size g, 0 = the codec's choice (thc.h) */
+    bool thc_uniform;             /* THC: 2^b evenly spaced levels instead of the optimal table */
 };
 
 /* Names the shared randomness of one message. */

@@ -18,7 +18,10 @@
  * Table. Ours, computed at thc_new() by dynamic programming: over all choices of 2^b points
  * of {0..g} that include 0 and g, the one minimising the stochastic-rounding variance
  * E[(v_{k+1} − u)(u − v_k)] for z ~ N(0,1) restricted to [−T, T] (closed-form normal moments
- * via GSL). g = 2^(b+1) − 2 (30 at b = 4, THC's 4-bit table size).
+ * via GSL). g = 2^(b+1) − 2 (30 at b = 4, THC's 4-bit table size) unless p->thc_g names
+ * another (THC also uses g = 16 at 3 and 4 bits; 2^b − 1 <= g <= THC_MAX_G). With
+ * p->thc_uniform the table is THC's uniform variant: 2^b evenly spaced levels,
+ * v_k = k·g/(2^b − 1), g = 2^b − 1 unless named (then a multiple of it).
  *
  * Homomorphic API (for secure aggregation): thc_encode_ints() gives the D table integers of
  * a client under a given common norm N, thc_decode_sum() turns the integer sum of n clients
@@ -47,6 +50,7 @@
 
 #define THC_OFREQ    32 /* one coordinate in 32 clamped on average: T = 2.1539 */
 #define THC_MAX_BITS 8
+#define THC_MAX_G    (2 * (1 << THC_MAX_BITS) - 2) /* largest table size g */
 
 struct thc;
 

@@ -218,18 +218,17 @@ run_secure_params(struct run_world *w, uint32_t n, struct errbuf *eb)
         .m = w->sec.sa_m,
     };
     if (w->sec.thc_ring) {
-        /* Values w_k v_k <= largest weight x g; the ring holds the sum of n of them without
-         * wrapping: ceil(log2(n vmax + 1)) bits (b + ceil(log2 n) with uniform weights). */
+        /* Values w_k v_k <= vmax = largest weight x g; the ring holds the sum of n of them
+         * without wrapping in ceil(log2(n vmax + 1)) bits (b + ceil(log2 n) for THC's g = 16
+         * at 4 bits with uniform weights), tighter than value bits + ceil(log2 n): the bound
+         * is the values' own, so no value_bits. */
         const uint16_t *levels;
         uint64_t g = thc_table(w->th[0].thc, &levels);
         uint64_t vmax = g * run_thc_weight_max(w);
-        unsigned b = 1;
-        while (b < 63 && (UINT64_C(1) << b) <= vmax)
-            b++;
-        unsigned k = b;
+        unsigned k = 1;
         while (k < 64 && (double)n * (double)vmax >= (double)(UINT64_C(1) << k))
             k++;
-        p->value_bits = b;
+        p->value_bits = 0;
         p->ring_bits = k;
     }
     uint32_t t = 0;

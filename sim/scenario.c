@@ -11,6 +11,7 @@
 #include "aggregator/server_opt.h"
 #include "clients/data_source.h"
 #include "clients/partition.h"
+#include "codec/thc.h"
 #include "base/mem.h"
 #include "sim/population.h"
 #include "sim/ynode.h"
@@ -224,6 +225,10 @@ static const struct skey scenario_keys[] = {
     { "uplink.thc_norm", SKEY_ENUM, OFF(uplink.thc_norm), 0, 0, "common", 0, 0, 0, &e_thc_norm,
       "thc: common (max) norm, integers summed, or client norms (absent: client if the "
       "rotation is per_client or the protocol async)" },
+    { "uplink.thc_g", SKEY_UINT, OFF(uplink.codec.thc_g), 0, 0, "0", 0, THC_MAX_G, 0, NULL,
+      "thc: table size g (0: 2^(b+1) - 2, or 2^b - 1 with uniform levels; THC also uses 16)" },
+    { "uplink.thc_uniform", SKEY_BOOL, OFF(uplink.codec.thc_uniform), 0, 0, "false", 0, 0, 0, NULL,
+      "thc: 2^b evenly spaced levels (THC's uniform variant) instead of the optimal table" },
 
     { "downlink.codec", SKEY_ENUM, OFF(downlink.choice), 0, 0, "none", 0, 0, 0, &e_down_codec,
       "compressor of the model sent to clients" },
@@ -975,11 +980,18 @@ scenario_cross_check(struct scenario_ctx *c, const struct ynode *root, struct sc
     if (s->uplink.codec.kind == CODEC_THC && !thc_common_ok &&
         scenario_lookup(root, "uplink.thc_norm", &deepest) == NULL) {
         s->uplink.thc_norm = THC_NORM_CLIENT;
-    } else if (NAMED("uplink.thc_norm") && s->uplink.codec.kind != CODEC_THC &&
-               s->uplink.thc_norm != THC_NORM_COMMON) {
-        n = AT("uplink.thc_norm");
-        return scenario_node_error(c, n, "uplink.thc_norm", -ERR_INVALID,
-                                   "uplink.thc_norm applies to codec 'thc' only");
+    } else if (s->uplink.codec.kind != CODEC_THC) {
+        const bool thc_set[] = { s->uplink.thc_norm != THC_NORM_COMMON, s->uplink.codec.thc_g != 0,
+                                 s->uplink.codec.thc_uniform };
+        static const char *const thc_keys[] = { "uplink.thc_norm", "uplink.thc_g",
+                                                "uplink.thc_uniform" };
+        for (size_t i = 0; i < sizeof thc_keys / sizeof thc_keys[0]; i++) {
+            if (thc_set[i] && NAMED(thc_keys[i])) {
+                n = AT(thc_keys[i]);
+                return scenario_error(c, n->source, n->line, n->column, thc_keys[i], -ERR_INVALID,
+                                      "%s applies to codec 'thc' only", thc_keys[i]);
+            }
+        }
     } else if (s->uplink.thc_norm == THC_NORM_COMMON && s->uplink.codec.kind == CODEC_THC &&
                !thc_common_ok) {
         n = AT("uplink.thc_norm");

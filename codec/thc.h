@@ -1,8 +1,9 @@
 /*
  * thc: THC-style homomorphic quantisation (Li, Ben Basat, Vargaftik, Lao, Xu, Mitzenmacher,
- * Yu, NSDI 2024; reference compression.md §5): the codec whose messages secure aggregation
- * can sum directly in a ring, because every client maps its coordinates to small integers of
- * one common table under one common rotation and scale.
+ * Yu, "THC: Accelerating Distributed Deep Learning Using Tensor Homomorphic Compression",
+ * NSDI 2024): the codec whose messages a server, or secure aggregation in a ring, can sum
+ * directly, because every client maps its coordinates to small integers of one common table
+ * under one common rotation and scale.
  *
  * Algorithm. Rotate with the round's shared signs (y = RHT(x_pad)), multiply by the scale
  * sc = √D/N, where N is a norm every client knows (THC's max over clients of ‖x_c‖; in the
@@ -23,9 +24,9 @@
  * p->thc_uniform the table is THC's uniform variant: 2^b evenly spaced levels,
  * v_k = k·g/(2^b − 1), g = 2^b − 1 unless named (then a multiple of it).
  *
- * Homomorphic API (for secure aggregation): thc_encode_ints() gives the D table integers of
- * a client under a given common norm N, thc_decode_sum() turns the integer sum of n clients
- * into the mean vector; thc_ring_bits(n) is the ring width the sum needs,
+ * Homomorphic API (the paper's round, plain or secure): thc_encode_ints() gives the D table
+ * integers of a client under a given common norm N, thc_decode_sum() turns the integer sum
+ * of n clients into the mean vector; thc_ring_bits(n) is the ring width the sum needs,
  * ceil(log2(n·g + 1)). The sum is only meaningful when every client used the same
  * rotation, so create the thc with rotation = shared for this use (the common norm N, the
  * max of the clients' ‖x‖, is exchanged beforehand: 32 bits per client). The integer

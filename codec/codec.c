@@ -363,6 +363,8 @@ codec_params_default(struct codec_params *p)
         .exact_codebook = false,
         .blocks = CODEC_BLOCKS_POW2,
         .min_block = 0,
+        .thc_g = 0,
+        .thc_uniform = false,
     };
 }
 

@@ -109,6 +109,8 @@ struct codec_params {
     bool exact_codebook;          /* EDEN/TurboQuant_mse: finite-D shifted-Beta codebook */
     enum codec_blocks blocks;     /* rotation codecs: power-of-two blocks or padding */
     size_t min_block;             /* CODEC_BLOCKS_POW2: smallest block, 0 = CODEC_MIN_BLOCK */
+    unsigned thc_g;               /* THC: table size g, 0 = the codec's choice (thc.h) */
+    bool thc_uniform;             /* THC: 2^b evenly spaced levels instead of the optimal table */
 };
 
 /* Names the shared randomness of one message. */

@@ -14,13 +14,13 @@
 
 #define THC_HEADER_BYTES 4
 #define THC_MAX_LEVELS   (1u << THC_MAX_BITS)
-#define THC_MAX_G        (2 * THC_MAX_LEVELS - 2)
 
 struct thc {
     size_t d, D;
     unsigned bits, levels, g;
     double T;
     enum codec_rotation rotation;
+    bool uniform; /* evenly spaced levels (UHC) instead of the optimal table */
     double loss;
     uint16_t table[THC_MAX_LEVELS];
     float *y;
@@ -34,6 +34,14 @@ thc_params_check(const struct codec_params *p, size_t dim, struct errbuf *eb)
     if (!(p->bits >= 1 && p->bits <= THC_MAX_BITS) || p->bits != floor(p->bits))
         return errbuf_set(eb, -ERR_RANGE, "bits %g: codec 'thc' needs an integer in 1..%d", p->bits,
                           THC_MAX_BITS);
+    unsigned top = (1u << (unsigned)p->bits) - 1; /* the smallest g with 2^b integers */
+    if (p->thc_g != 0 && (p->thc_g < top || p->thc_g > THC_MAX_G))
+        return errbuf_set(eb, -ERR_RANGE, "thc table size g = %u: needs %u..%u at %g bits",
+                          p->thc_g, top, THC_MAX_G, p->bits);
+    if (p->thc_g != 0 && p->thc_uniform && p->thc_g % top != 0)
+        return errbuf_set(eb, -ERR_RANGE,
+                          "thc table size g = %u: uniform levels need a multiple of 2^b - 1 = %u",
+                          p->thc_g, top);
     return 0;
 }
 
@@ -107,14 +115,20 @@ thc_new(const struct codec_params *p, size_t dim)
     t->D = rht_padded_len(dim);
     t->bits = (unsigned)p->bits;
     t->levels = 1u << t->bits;
-    t->g = 2 * t->levels - 2;
+    t->g = p->thc_g != 0 ? p->thc_g : p->thc_uniform ? t->levels - 1 : 2 * t->levels - 2;
+    t->uniform = p->thc_uniform;
     t->T = gsl_cdf_ugaussian_Qinv(1.0 / (2.0 * THC_OFREQ));
     t->rotation = p->rotation;
     t->loss = p->packet_loss;
     t->y = mem_alloc_aligned(64, t->D * sizeof *t->y);
     t->signs = mem_alloc(rht_sign_bytes(t->D));
     t->idx = mem_alloc(t->D * sizeof *t->idx);
-    if (t->y == NULL || t->signs == NULL || t->idx == NULL || thc_solve_table(t) < 0) {
+    if (t->uniform) {
+        for (unsigned k = 0; k < t->levels; k++)
+            t->table[k] = (uint16_t)(k * (t->g / (t->levels - 1)));
+    }
+    if (t->y == NULL || t->signs == NULL || t->idx == NULL ||
+        (!t->uniform && thc_solve_table(t) < 0)) {
         thc_free(t);
         return NULL;
     }
@@ -283,6 +297,17 @@ thc_decode_finish(struct thc *t, float *out, float *acc, const struct codec_link
         memmove(out, acc, t->d * sizeof *out);
 }
 
+/* Inverts the shared rotation of t->y into out[0..d). */
+static void
+thc_unrotate(struct thc *t, float *out, const struct codec_link *link)
+{
+    struct rng r;
+    codec_shared_stream(&r, link, t->rotation);
+    rht_signs_draw(t->signs, t->D, &r);
+    rht_inverse(t->y, t->D, t->signs);
+    memcpy(out, t->y, t->d * sizeof *out);
+}
+
 void
 thc_decode_sum(struct thc *t, float *out, const uint64_t *sum, size_t n, double norm,
                const struct codec_link *link)
@@ -291,9 +316,16 @@ thc_decode_sum(struct thc *t, float *out, const uint64_t *sum, size_t n, double 
     double a = 2.0 * t->T / t->g / (double)n;
     for (size_t i = 0; i < t->D; i++)
         t->y[i] = (float)(((double)sum[i] * a - t->T) * unit);
-    struct rng r;
-    codec_shared_stream(&r, link, t->rotation);
-    rht_signs_draw(t->signs, t->D, &r);
-    rht_inverse(t->y, t->D, t->signs);
-    memcpy(out, t->y, t->d * sizeof *out);
+    thc_unrotate(t, out, link);
+}
+
+void
+thc_decode_ints(struct thc *t, float *out, const uint16_t *ints, double norm,
+                const struct codec_link *link)
+{
+    double unit = norm / sqrt((double)t->D);
+    double a = 2.0 * t->T / t->g;
+    for (size_t i = 0; i < t->D; i++)
+        t->y[i] = (float)(((double)ints[i] * a - t->T) * unit);
+    thc_unrotate(t, out, link);
 }

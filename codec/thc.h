@@ -1,8 +1,9 @@
 /*
  * thc: THC-style homomorphic quantisation (Li, Ben Basat, Vargaftik, Lao, Xu, Mitzenmacher,
- * Yu, NSDI 2024): the codec whose messages secure aggregation
- * can sum directly in a ring, because every client maps its coordinates to small integers of
- * one common table under one common rotation and scale.
+ * Yu, "THC: Accelerating Distributed Deep Learning Using Tensor Homomorphic Compression",
+ * NSDI 2024): the codec whose messages a server, or secure aggregation in a ring, can sum
+ * directly, because every client maps its coordinates to small integers of one common table
+ * under one common rotation and scale.
  *
  * Algorithm. Rotate with the round's shared signs (y = RHT(x_pad)), multiply by the scale
  * sc = √D/N, where N is a norm every client knows (THC's max over clients of ‖x_c‖; in the
@@ -18,11 +19,14 @@
  * Table. Ours, computed at thc_new() by dynamic programming: over all choices of 2^b points
  * of {0..g} that include 0 and g, the one minimising the stochastic-rounding variance
  * E[(v_{k+1} − u)(u − v_k)] for z ~ N(0,1) restricted to [−T, T] (closed-form normal moments
- * via GSL). g = 2^(b+1) − 2 (30 at b = 4, THC's 4-bit table size).
+ * via GSL). g = 2^(b+1) − 2 (30 at b = 4, THC's 4-bit table size) unless p->thc_g names
+ * another (THC also uses g = 16 at 3 and 4 bits; 2^b − 1 <= g <= THC_MAX_G). With
+ * p->thc_uniform the table is THC's uniform variant: 2^b evenly spaced levels,
+ * v_k = k·g/(2^b − 1), g = 2^b − 1 unless named (then a multiple of it).
  *
- * Homomorphic API (for secure aggregation): thc_encode_ints() gives the D table integers of
- * a client under a given common norm N, thc_decode_sum() turns the integer sum of n clients
- * into the mean vector; thc_ring_bits(n) is the ring width the sum needs,
+ * Homomorphic API (the paper's round, plain or secure): thc_encode_ints() gives the D table
+ * integers of a client under a given common norm N, thc_decode_sum() turns the integer sum
+ * of n clients into the mean vector; thc_ring_bits(n) is the ring width the sum needs,
  * ceil(log2(n·g + 1)). The sum is only meaningful when every client used the same
  * rotation, so create the thc with rotation = shared for this use (the common norm N, the
  * max of the clients' ‖x‖, is exchanged beforehand: 32 bits per client). The integer
@@ -47,6 +51,7 @@
 
 #define THC_OFREQ    32 /* one coordinate in 32 clamped on average: T = 2.1539 */
 #define THC_MAX_BITS 8
+#define THC_MAX_G    (2 * (1 << THC_MAX_BITS) - 2) /* largest table size g */
 
 struct thc;
 
@@ -84,5 +89,9 @@ int thc_encode_ints(struct thc *t, uint16_t *ints, const float *x, double norm,
  * link (client ignored). */
 void thc_decode_sum(struct thc *t, float *out, const uint64_t *sum, size_t n, double norm,
                     const struct codec_link *link);
+/* out[0..dim) <- one client's integers ints[0..D) decoded alone, exactly as thc_decode_sum()
+ * decodes a sum of n = 1 (the client's error-feedback residual). */
+void thc_decode_ints(struct thc *t, float *out, const uint16_t *ints, double norm,
+                     const struct codec_link *link);
 
 #endif

@@ -74,15 +74,18 @@ run_close(struct run_world *w, int64_t now, int64_t next_at, const bool *accepte
     rec->round = w->open.round;
     bool secure = w->s->aggregation.secure != SECURE_NONE;
     bool enough = w->open.received >= need;
+    bool thc = !secure && w->thc.on; /* THC's integers under a common norm (run_thc.c) */
+    w->thc.mean_ready = false;
     if (!secure && enough) {
-        rc = run_close_aggregate(w, eb);
+        rc = thc ? run_thc_aggregate(w, eb) : run_close_aggregate(w, eb);
         if (rc < 0)
             return rc;
     }
-    rec->failed =
-        !enough || (secure ? !w->sec.secure_mean_ready : !(fedavg_weight(w->model.agg) > 0));
+    rec->failed = !enough || (secure ? !w->sec.secure_mean_ready
+                              : thc  ? !w->thc.mean_ready
+                                     : !(fedavg_weight(w->model.agg) > 0));
     if (!rec->failed) {
-        if (!secure) {
+        if (!secure && !thc) {
             rc = fedavg_finish(w->model.agg, w->model.mean, &link, eb);
             if (rc < 0)
                 return rc;

@@ -98,8 +98,10 @@ struct run_thread {
     float *received;           /* the model as the client decoded it */
     float *decoded;            /* secure aggregation: its update as the server decodes it */
     struct docofl_client *dc;  /* DoCoFL reconstruction workspace */
-    struct thc *thc;           /* secure THC: integer encoder (NULL otherwise) */
+    struct thc *thc;           /* THC with a common norm: integer encoder (NULL otherwise) */
     uint16_t *thc_ints;        /* its table integers, thc_padded_len() */
+    float *thc_x;              /* the vector a client sends (update + residual), dim floats */
+    uint64_t *thc_sum;         /* plain THC: its share of the round's integer sum (len + 1) */
     struct fedavg *agg;        /* sync: its share of the round's sum (merged at close) */
     struct exact_sum *raw;     /* output.nmse: its share of the uncompressed sum */
 };
@@ -193,7 +195,16 @@ struct run_secure {
     bool secure_mean_ready;     /* model.mean holds the unmasked mean of the round */
     size_t sa_m;                /* ring elements per client (dim + 1, or D + 1 for THC) */
     bool thc_ring;              /* THC integers are summed directly in the ring */
-    double thc_norm;            /* the round's common norm (THC) */
+};
+
+/* THC with the round's common norm (run_thc.c; uplink.thc_norm = common). */
+struct run_thc {
+    bool on;
+    size_t len;         /* integers per client: the padded length D */
+    double norm;        /* the round's common norm N */
+    double weight_norm; /* the largest client's training rows (weights with samples) */
+    uint64_t *sum;      /* plain rounds: the weighted integer sums, then the weight sum */
+    bool mean_ready;    /* plain rounds: model.mean holds the round's decoded mean */
 };
 
 struct run_world {
@@ -223,6 +234,7 @@ struct run_world {
     struct run_async async;
     struct run_open open;
     struct run_secure sec;
+    struct run_thc thc;
     struct run_ckpt ckpt;
 };
 
@@ -302,6 +314,26 @@ int run_checkpoint_stamp(struct run_world *w, unsigned char *p, size_t len, stru
     __attribute__((warn_unused_result));
 /* BLAKE2b-256 of the data set as loaded: shapes, features, labels, every client's rows. */
 void run_checkpoint_data_fingerprint(const struct dataset *ds, unsigned char out[32]);
+/* THC with a common norm (run_thc.c) */
+/* True when the scenario's uplink is THC summed as integers under a common norm. */
+bool run_thc_common(const struct scenario *s);
+/* Allocates the per-thread encoders and sums; no-op unless run_thc_common(). */
+int run_thc_init(struct run_world *w, struct errbuf *eb) __attribute__((warn_unused_result));
+void run_thc_release(struct run_world *w);
+/* A client's integer weight (aggregation.weighting), and the largest possible one. */
+uint64_t run_thc_weight(const struct run_world *w, size_t samples);
+uint64_t run_thc_weight_max(const struct run_world *w);
+/* w->thc.norm <- the largest norm of the vectors of jobs[slots[0..n)] (this rank's uploading
+ * clients) over all ranks. */
+int run_thc_norm(struct run_world *w, const size_t *slots, size_t n, struct errbuf *eb)
+    __attribute__((warn_unused_result));
+/* th->thc_ints <- job j's integers under w->thc.norm; updates its residual (j->rc on error). */
+void run_thc_encode(struct run_world *w, struct run_job *j, struct run_thread *th);
+/* Plain sync round: the common norm and integer sum of the accepted updates, decoded into
+ * model.mean (thc.mean_ready). */
+int run_thc_aggregate(struct run_world *w, struct errbuf *eb) __attribute__((warn_unused_result));
+/* model.mean <- the mean from sum[0..len] (integer sums, then the weight sum). */
+void run_thc_decode(struct run_world *w, const uint64_t *sum);
 /* The secure round (run_secure.c) */
 /* Allocates the per-slot protocol buffers; no-op for plain aggregation. */
 int run_secure_init(struct run_world *w, struct errbuf *eb) __attribute__((warn_unused_result));

@@ -78,6 +78,12 @@ run_job_compute(struct run_world *w, struct run_job *j, struct run_thread *th)
     if (j->dropout == DROPOUT_BEFORE_UPLOAD)
         return;
 
+    if (w->thc.on) {
+        /* THC's integers need the round's common norm: encoded at the close (run_thc.c); the
+         * message is THC's wire size (the norm report and b bits per rotated coordinate). */
+        j->msg_len = codec_max_bytes(th->up);
+        return;
+    }
     if (th->ef != NULL)
         j->rc = error_feedback_encode(th->ef, w->carry.residual[k], j->msg, codec_max_bytes(th->up),
                                       &j->msg_len, j->w, &link, &j->eb);

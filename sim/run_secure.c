@@ -72,16 +72,9 @@ run_secure_init(struct run_world *w, struct errbuf *eb)
         w->th[t].decoded = mem_alloc(w->dim * sizeof(float));
         if (w->th[t].decoded == NULL)
             goto nomem;
-        if (w->sec.thc_ring) {
-            w->th[t].thc = thc_new(&s->uplink.codec, w->dim);
-            if (w->th[t].thc == NULL)
-                goto nomem;
-            w->sec.sa_m = thc_padded_len(w->th[t].thc) + 1;
-            w->th[t].thc_ints = mem_alloc((w->sec.sa_m - 1) * sizeof(uint16_t));
-            if (w->th[t].thc_ints == NULL)
-                goto nomem;
-        }
     }
+    if (w->sec.thc_ring)
+        w->sec.sa_m = w->thc.len + 1; /* the integers from run_thc_init() */
     w->sec.ring_sum = mem_alloc(w->sec.sa_m * sizeof *w->sec.ring_sum);
     w->sec.mean_d = mem_alloc(w->sec.sa_m * sizeof *w->sec.mean_d);
     if (w->sec.ring_sum == NULL || w->sec.mean_d == NULL)
@@ -125,8 +118,6 @@ run_secure_release(struct run_world *w)
     if (w->th != NULL) {
         for (unsigned t = 0; t < w->n_threads; t++) {
             mem_free(w->th[t].decoded);
-            thc_free(w->th[t].thc);
-            mem_free(w->th[t].thc_ints);
         }
     }
     mem_free(w->sec.ring_sum);
@@ -147,40 +138,29 @@ run_secure_encode_job(struct run_world *w, struct run_job *j, struct run_thread 
     struct rng r;
     rng_init_stream(&r, w->s->seed, RNG_PURPOSE_CODEC_PRIVATE, j->stream, j->client);
     rng_seek(&r, RUN_SECURE_ROUNDING_OFFSET);
-    double weight = (double)j->samples / w->sec.weight_norm;
+    double weight = w->s->aggregation.weighting == WEIGHTING_UNIFORM
+                        ? 1.0
+                        : (double)j->samples / w->sec.weight_norm;
     j->rc = fixed_point_encode_weighted(&w->sec.ring_fp, j->ring, th->decoded, w->dim, weight, &r,
                                         &j->eb);
 }
 
 /*
- * THC (Li et al., NSDI 2024) sums table integers directly: every client encodes its update
- * under the round's common norm N (the largest update norm, which the clients report with
- * their AdvertiseKeys reply: 32 bits up each, and the server broadcasts it: 32 bits down
- * each), multiplies its integers by its FedAvg weight w_k and appends w_k, so the ring sum
- * decodes (thc_decode_sum with n = sum of w_k) to the weighted mean. Exact sample counts
- * would cost log2(largest count) ring bits per coordinate; w_k is the sample count
- * quantised to RUN_SECURE_THC_WEIGHT_BITS bits relative to the largest client
- * (w_k = max(1, round(255 n_k / n_max))). Accounting mode sums the very same integers, so
- * it gives the bit-identical model.
+ * THC (Li et al., NSDI 2024) sums table integers directly (sim/run_thc.c): every client
+ * encodes its update under the round's common norm N (the largest update norm, which the
+ * clients report with their AdvertiseKeys reply: 32 bits up each, and the server broadcasts
+ * it: 32 bits down each), multiplies its integers by its integer weight w_k and appends w_k,
+ * so the ring sum decodes (thc_decode_sum with n = sum of w_k) to the weighted mean, the
+ * plain THC round's bit for bit. Accounting mode sums the very same integers.
  */
-#define RUN_SECURE_THC_WEIGHT_BITS 8
-
-static uint64_t
-run_secure_thc_weight(const struct run_world *w, size_t samples)
-{
-    double scale = (double)((UINT64_C(1) << RUN_SECURE_THC_WEIGHT_BITS) - 1);
-    double q = round(scale * (double)samples / w->sec.weight_norm);
-    return q < 1.0 ? 1 : (uint64_t)q;
-}
 static void
 run_secure_thc_encode(struct run_world *w, struct run_job *j, struct run_thread *th)
 {
-    struct codec_link link = { .seed = w->s->seed, .round = j->stream, .client = j->client };
-    j->rc = thc_encode_ints(th->thc, th->thc_ints, j->w, w->sec.thc_norm, &link, &j->eb);
+    run_thc_encode(w, j, th);
     if (j->rc < 0)
         return;
     size_t d = w->sec.sa_m - 1;
-    uint64_t weight = run_secure_thc_weight(w, j->samples);
+    uint64_t weight = run_thc_weight(w, j->samples);
     for (size_t i = 0; i < d; i++)
         j->ring[i] = (uint64_t)th->thc_ints[i] * weight;
     j->ring[d] = weight;
@@ -190,7 +170,6 @@ static int
 run_secure_thc_inputs(struct run_world *w, size_t n, struct errbuf *eb)
 {
     /* The owners compute their clients' norms; the ranks agree on the largest. */
-    double norm = 0;
     size_t n_owned = 0;
     for (size_t i = 0; i < n; i++) {
         const struct run_job *j = &w->jobs[i];
@@ -198,18 +177,12 @@ run_secure_thc_inputs(struct run_world *w, size_t n, struct errbuf *eb)
             continue; /* never reports a norm it could upload */
         w->open.rec.uplink_bits += 32;
         w->open.rec.uplink_protocol_bits += 32;
-        if (!run_owns(w, j))
-            continue;
-        w->owned[n_owned++] = i;
-        double s = 0;
-        for (size_t k = 0; k < w->dim; k++)
-            s += (double)j->w[k] * (double)j->w[k];
-        norm = sqrt(s) > norm ? sqrt(s) : norm;
+        if (run_owns(w, j))
+            w->owned[n_owned++] = i;
     }
-    int rc = cluster_max_f64(w->cl, &norm, 1, eb);
+    int rc = run_thc_norm(w, w->owned, n_owned, eb);
     if (rc < 0)
         return rc;
-    w->sec.thc_norm = norm > 0 ? norm : 1.0;
     run_parallel(w, w->owned, n_owned, run_secure_thc_encode);
     rc = 0;
     for (size_t i = 0; i < n_owned && rc == 0; i++) {
@@ -320,17 +293,17 @@ run_secure_params(struct run_world *w, uint32_t n, struct errbuf *eb)
         .m = w->sec.sa_m,
     };
     if (w->sec.thc_ring) {
-        /* Values n_k v_k <= max samples x g; the ring holds n of them without wrapping. */
+        /* Values w_k v_k <= vmax = largest weight x g; the ring holds the sum of n of them
+         * without wrapping in ceil(log2(n vmax + 1)) bits (b + ceil(log2 n) for THC's g = 16
+         * at 4 bits with uniform weights), tighter than value bits + ceil(log2 n): the bound
+         * is the values' own, so no value_bits. */
         const uint16_t *levels;
         uint64_t g = thc_table(w->th[0].thc, &levels);
-        uint64_t vmax = g * ((UINT64_C(1) << RUN_SECURE_THC_WEIGHT_BITS) - 1);
-        unsigned b = 1;
-        while (b < 63 && (UINT64_C(1) << b) <= vmax)
-            b++;
-        unsigned k = b;
-        while (k < 64 && (double)n * (double)((UINT64_C(1) << b) - 1) >= (double)(UINT64_C(1) << k))
+        uint64_t vmax = g * run_thc_weight_max(w);
+        unsigned k = 1;
+        while (k < 64 && (double)n * (double)vmax >= (double)(UINT64_C(1) << k))
             k++;
-        p->value_bits = b;
+        p->value_bits = 0;
         p->ring_bits = k;
     }
     uint32_t t = 0;
@@ -567,13 +540,10 @@ run_secure_finish(struct run_world *w, int64_t now, bool aborted, struct run_sum
         }
         if (rc == 0 && w->sec.thc_ring) {
             /* One decode and one inverse rotation for the whole round. */
-            struct codec_link link = { .seed = w->s->seed, .round = w->open.round, .client = 0 };
-            size_t weight = (size_t)w->sec.ring_sum[w->sec.sa_m - 1];
-            if (weight == 0)
+            if (w->sec.ring_sum[w->sec.sa_m - 1] == 0)
                 rc = errbuf_set(eb, -ERR_ABORTED, "no weight reached the server");
             else
-                thc_decode_sum(w->th[0].thc, w->model.mean, w->sec.ring_sum, weight,
-                               w->sec.thc_norm, &link);
+                run_thc_decode(w, w->sec.ring_sum);
             w->sec.secure_mean_ready = rc == 0;
         } else if (rc == 0) {
             rc = fixed_point_decode_weighted(&w->sec.ring_fp, w->sec.mean_d, w->sec.ring_sum,

@@ -39,6 +39,7 @@ void
 run_world_release(struct run_world *w)
 {
     run_secure_release(w);
+    run_thc_release(w);
     if (w->th != NULL) {
         for (unsigned t = 0; t < w->n_threads; t++) {
             trainer_free(w->th[t].trainer);
@@ -254,7 +255,9 @@ run_world_init(struct run_world *w, struct errbuf *eb)
         if (w->jobs[i].w == NULL || w->jobs[i].msg == NULL)
             goto nomem;
     }
-    rc = run_secure_init(w, eb);
+    rc = run_thc_init(w, eb);
+    if (rc == 0)
+        rc = run_secure_init(w, eb);
     if (rc < 0)
         return rc;
     if (s->downlink.docofl) {

@@ -13,6 +13,7 @@
 #include "clients/data_source.h"
 #include "clients/fashion_mnist.h"
 #include "clients/partition.h"
+#include "codec/thc.h"
 #include "base/mem.h"
 #include "base/strbuf.h"
 #include "sim/population.h"
@@ -131,6 +132,10 @@ static const struct skey_enum e_scale = { .names = scale_names };
 static const struct skey_enum e_rotation = { .names = rotation_names };
 static const struct skey_enum e_blocks = { .names = blocks_names };
 static const char *const keys_names[] = { "seeded", "random", NULL };
+static const char *const thc_norm_names[] = { "common", "client", NULL };
+static const char *const weighting_names[] = { "samples", "uniform", NULL };
+static const struct skey_enum e_thc_norm = { .names = thc_norm_names };
+static const struct skey_enum e_weighting = { .names = weighting_names };
 static const struct skey_enum e_keys = { .names = keys_names };
 static const struct skey_enum e_compute_dist = { .names = compute_dist_names };
 static const struct skey_enum e_network_dist = { .names = network_dist_names };
@@ -188,6 +193,7 @@ static const struct skey_when w_shards_labels =
 static const struct skey_when w_iid = SKEY_WHEN("data.partition.type", V(PARTITION_IID));
 static const struct skey_when w_up_quicfl = SKEY_WHEN("uplink.codec", V(CODEC_QUICFL));
 static const struct skey_when w_up_drive = SKEY_WHEN("uplink.codec", V(CODEC_DRIVE));
+static const struct skey_when w_up_thc = SKEY_WHEN("uplink.codec", V(CODEC_THC));
 static const struct skey_when w_up_rotating = /* every codec but none and the QSGDs */
     SKEY_WHEN("uplink.codec",
               (V(CODEC_KIND_COUNT) - 1) & ~(V(CODEC_NONE) | V(CODEC_QSGD) | V(CODEC_QSGD_L2)));
@@ -250,6 +256,20 @@ static void
 scenario_derive_downlink_bits(struct scenario *s)
 {
     s->downlink.codec.bits = codec_kind_default_bits(s->downlink.codec.kind);
+}
+
+/* THC's common norm needs integers of one shared rotation summed in a sync round. */
+static bool
+scenario_thc_common_ok(const struct scenario *s)
+{
+    return s->uplink.codec.kind == CODEC_THC && s->protocol.type == PROTOCOL_SYNC &&
+           s->uplink.codec.rotation == CODEC_ROTATION_SHARED;
+}
+
+static void
+scenario_derive_thc_norm(struct scenario *s)
+{
+    s->uplink.thc_norm = scenario_thc_common_ok(s) ? THC_NORM_COMMON : THC_NORM_CLIENT;
 }
 
 static void
@@ -406,6 +426,17 @@ static const struct skey scenario_keys[] = {
              .help = "2-means centres instead of signs (DRIVE+)"),
     KEY_BOOL("uplink.exact_codebook", uplink.codec.exact_codebook, "false", .when = &w_up_eden_tq,
              .help = "exact finite-d (shifted Beta) codebook"),
+    KEY_ENUM("uplink.thc_norm", uplink.thc_norm, NULL, &e_thc_norm, .when = &w_up_thc,
+             .derive = scenario_derive_thc_norm,
+             .derived = "(common with a shared rotation in sync rounds, else client)",
+             .help = "common (max) norm and integers summed (Li et al., NSDI 2024), or each "
+                     "client's own norm"),
+    KEY_UINT("uplink.thc_g", uplink.codec.thc_g, "0", 0, THC_MAX_G, .when = &w_up_thc,
+             .help = "table size g (0: 2^(b+1) - 2, or 2^b - 1 with uniform levels; THC also uses "
+                     "16)"),
+    KEY_BOOL("uplink.thc_uniform", uplink.codec.thc_uniform, "false", .when = &w_up_thc,
+             .help = "2^b evenly spaced levels (THC's uniform variant) instead of the optimal "
+                     "table"),
     KEY_ENUM("uplink.blocks", uplink.codec.blocks, "pow2", &e_blocks, .when = &w_up_rotating,
              .help = "power-of-two blocks rotated on their own, or pad to a power of two"),
     KEY_BOOL("uplink.error_feedback", uplink.error_feedback, "false",
@@ -433,6 +464,8 @@ static const struct skey scenario_keys[] = {
     KEY_F64("downlink.correction_bits", downlink.correction_bits, "2", 0, 8, .open = SKEY_OPEN_MIN,
             .when = &w_docofl, .help = "EDEN bits of the per-round correction"),
 
+    KEY_ENUM("aggregation.weighting", aggregation.weighting, "samples", &e_weighting,
+             .help = "FedAvg weights: samples (client's training rows) or uniform"),
     KEY_ENUM("aggregation.secure", aggregation.secure, "none", &e_secure,
              .help = "secure aggregation: none, secagg (complete graph) or secagg+ (Harary graph)"),
     KEY_ENUM("aggregation.threat", aggregation.threat, "curious", &e_threat, .when = &w_secure,
@@ -1150,6 +1183,12 @@ scenario_check_links(struct scenario_ctx *c, const struct ynode *root, const str
     if (s->model.type == MODEL_MLP && s->model.n_hidden == 0)
         return scenario_fail(c, root, "model.hidden", "model.hidden", -ERR_INVALID,
                              "model.hidden: an mlp needs at least one hidden layer");
+    if (s->uplink.codec.kind == CODEC_THC && s->uplink.thc_norm == THC_NORM_COMMON &&
+        !scenario_thc_common_ok(s))
+        return scenario_fail(c, root, "uplink.thc_norm", "uplink.thc_norm", -ERR_INVALID,
+                             "uplink.thc_norm: common sums the integers of one shared rotation in "
+                             "a sync round: set uplink.rotation: shared and protocol.type: sync, "
+                             "or use client");
     if (s->downlink.anchor_codec == 0)
         return scenario_fail(c, root, "downlink.anchor_codec", "downlink.anchor_codec",
                              -ERR_INVALID, "downlink.anchor_codec: expected ecuq or eden");
@@ -1191,11 +1230,14 @@ scenario_check_secure(struct scenario_ctx *c, const struct ynode *root, const st
     if (s->train.clients_per_round < 3)
         return scenario_fail(c, root, "train.clients_per_round", "train.clients_per_round",
                              -ERR_RANGE, "secure aggregation needs at least 3 clients per round");
-    if (s->uplink.codec.kind == CODEC_THC &&
-        (s->uplink.codec.rotation != CODEC_ROTATION_SHARED || s->uplink.error_feedback))
+    if (s->uplink.codec.kind == CODEC_THC && s->uplink.codec.rotation != CODEC_ROTATION_SHARED)
         return scenario_fail(c, root, "uplink.codec", "uplink.rotation", -ERR_INVALID,
                              "THC under secure aggregation sums integers of one shared rotation: "
-                             "set uplink.rotation: shared (and no error feedback)");
+                             "set uplink.rotation: shared");
+    if (s->uplink.codec.kind == CODEC_THC && s->uplink.thc_norm == THC_NORM_CLIENT)
+        return scenario_fail(c, root, "uplink.thc_norm", "uplink.thc_norm", -ERR_INVALID,
+                             "THC under secure aggregation sums integers under the round's "
+                             "common norm: uplink.thc_norm must be common");
     if (s->aggregation.threshold > s->train.clients_per_round)
         return scenario_fail(c, root, "aggregation.threshold", "aggregation.threshold", -ERR_RANGE,
                              "aggregation.threshold exceeds train.clients_per_round");

@@ -93,9 +93,24 @@ enum dropout_phase {
     DROPOUT_ANY,
 };
 
+/* uplink.thc_norm: THC scales every client by the round's common (largest) norm and the server
+ * sums table integers (Li et al., NSDI 2024, §4), or each client by its own norm, decoded one
+ * by one. */
+enum thc_norm {
+    THC_NORM_COMMON = 0,
+    THC_NORM_CLIENT,
+};
+
+/* aggregation.weighting: FedAvg weights by sample count, or every update alike. */
+enum weighting_kind {
+    WEIGHTING_SAMPLES = 0,
+    WEIGHTING_UNIFORM,
+};
+
 struct link_config {
     struct codec_params codec; /* kind and parameters */
     bool error_feedback;       /* client-side residual memory (uplink) */
+    int thc_norm;              /* uplink, codec thc: enum thc_norm */
     /* Downlink only: the scenario's codec choice, a codec kind or SCENARIO_DOCOFL. */
     int choice;
     bool docofl;           /* DoCoFL anchors + corrections instead of a plain codec */
@@ -151,6 +166,7 @@ struct scenario {
         uint64_t threshold;        /* Shamir threshold t, 0: from the rule */
         unsigned fixed_point_bits; /* precision f of the ring embedding */
         double clip;               /* weighted updates are clipped to [-clip, clip] */
+        int weighting;             /* enum weighting_kind */
     } aggregation;
     struct server_opt_params server; /* key server.optimizer is .kind */
     struct {

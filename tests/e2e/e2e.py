@@ -629,6 +629,54 @@ def check_secure(binary, src, tmp):
           f"{plain[-1][0]:.4f} vs "
           f"secagg {sec[-1][0]:.4f}; aborts below threshold and beyond the dropout bound; "
           f"threshold override refused with its location; cohorts of 1-2 fail their round")
+    check_secure_thc(binary, sc, base, tmp)
+
+def check_secure_thc(binary, sc, base, tmp):
+    """THC as Li et al. (NSDI 2024) define it: clients learn the round's common norm and the
+    server sums table integers, so plain, secagg and secagg+ runs of one scenario with
+    dropouts give identical rounds; the ring is ceil(log2(n g + 1)) bits with uniform
+    weights."""
+    thc = ["--set", "uplink.codec=thc", "--set", "uplink.rotation=shared"] + base
+    q = "SELECT round, accuracy, loss, participants, dropped, failed FROM rounds ORDER BY round"
+    bits_q = "SELECT participants, uplink_payload_bits FROM rounds ORDER BY round"
+    uniform = ["--set", "aggregation.weighting=uniform"]
+    # (extra settings, table size g, largest weight)
+    variants = (([], 30, 255), (uniform, 30, 1),
+                (uniform + ["--set", "uplink.thc_g=16", "--set", "uplink.error_feedback=true"],
+                 16, 1))
+    for extra, g, wmax in variants:
+        rows = {}
+        for kind in ("none", "secagg", "secagg+"):
+            db = f"thc-{kind}.db"
+            run(binary, ["run", sc, "--db", db, "--set", f"aggregation.secure={kind}",
+                         "--threads", "2"] + thc + extra, tmp, check=0)
+            rows[kind] = query(os.path.join(tmp, db), q)
+            if kind == "secagg":
+                # D = 1024 integers and the weight; n = 30 clients per round.
+                k = (30 * g * wmax).bit_length()
+                for part, payload in query(os.path.join(tmp, db), bits_q):
+                    if payload != part * 1025 * k:
+                        fail(f"THC ring {extra}: {payload} payload bits for {part} clients, "
+                             f"expected {k} bits per coordinate")
+            os.remove(os.path.join(tmp, db))
+        if not any(r[4] > 0 for r in rows["none"]) or rows["none"][-1][1] is None:
+            fail(f"THC scenario without dropouts or accuracy: {rows['none']}")
+        for kind in ("secagg", "secagg+"):
+            if rows[kind] != rows["none"]:
+                fail(f"THC {extra}: plain and {kind} rounds differ:\n{rows['none']}\n"
+                     f"{rows[kind]}")
+        if extra:
+            run(binary, ["run", sc, "--db", "client.db", "--set", "uplink.thc_norm=client"] + thc
+                + extra, tmp, check=0)
+            if query(os.path.join(tmp, "client.db"), q) == rows["none"]:
+                fail(f"uplink.thc_norm=client {extra} gives the common-norm rounds")
+            os.remove(os.path.join(tmp, "client.db"))
+    p = run(binary, ["validate", sc, "--set", "aggregation.secure=secagg",
+                     "--set", "uplink.thc_norm=client"] + thc[:4], tmp, check=2)
+    if "uplink.thc_norm must be common" not in p.stderr:
+        fail("secure THC with client norms: " + p.stderr)
+    print("secure THC: plain == secagg == secagg+ rounds (samples and uniform weights, g = 16 "
+          "with error feedback), ring bits as computed, client norms differ")
 
 
 def kill_after(binary, args, db, cwd, rounds):

@@ -256,6 +256,7 @@ SCENARIOS = (
     ("quicfl.yaml", covers_quicfl),
     ("secagg-plus.yaml", covers_secure),
     ("secure-thc.yaml", covers_secure),
+    ("plain-thc-ef.yaml", covers_sync),
 )
 
 

@@ -1,4 +1,6 @@
 /* hadamard_sq, kashin_sq, qsgd, thc, turboquant: vNMSE figures of independent Monte Carlo runs. */
+#include <gsl/gsl_cdf.h>
+#include <gsl/gsl_randist.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +122,75 @@ START_TEST(thc_table_and_vnmse)
 END_TEST
 
 /*
+ * Single-client vNMSE of a THC table for z ~ N(0,1), own norm: the stochastic-rounding
+ * variance E[(z_{k+1} − Z)(Z − z_k)] over the cells of [−T, T] plus the clamping error
+ * 2((1 + T²)Q(T) − Tφ(T)), in closed form.
+ */
+static double
+thc_expected_vnmse(const uint16_t *lv, unsigned levels, unsigned g)
+{
+    double T = gsl_cdf_ugaussian_Qinv(1.0 / (2.0 * THC_OFREQ)), v = 0;
+    for (unsigned k = 0; k + 1 < levels; k++) {
+        double a = -T + 2 * T * lv[k] / g, b = -T + 2 * T * lv[k + 1] / g;
+        double m0 = gsl_cdf_ugaussian_P(b) - gsl_cdf_ugaussian_P(a);
+        double pa = gsl_ran_ugaussian_pdf(a), pb = gsl_ran_ugaussian_pdf(b);
+        double m1 = pa - pb, m2 = m0 + a * pa - b * pb;
+        v += -m2 + (a + b) * m1 - a * b * m0;
+    }
+    return v + 2 * ((1 + T * T) * gsl_cdf_ugaussian_Q(T) - T * gsl_ran_ugaussian_pdf(T));
+}
+
+/*
+ * THC's own table sizes (g = 16 at 3 bits: the reference table's vNMSE 0.06274, which the
+ * optimal table of that size cannot exceed) and the uniform-levels variant (v_k = k, g = 15 at
+ * 4 bits): the tables, ring widths and Monte-Carlo vNMSE against the closed form.
+ */
+START_TEST(thc_table_options)
+{
+    struct codec_params p;
+    tdme_params(&p, CODEC_THC, 3);
+    p.thc_g = 16;
+    ck_assert_int_eq(thc_params_check(&p, 4096, NULL), 0);
+    struct thc *t = thc_new(&p, 4096);
+    const uint16_t *lv;
+    ck_assert_uint_eq(thc_table(t, &lv), 16);
+    ck_assert_uint_eq(lv[0], 0);
+    ck_assert_uint_eq(lv[7], 16);
+    for (int k = 1; k < 8; k++)
+        ck_assert_uint_gt(lv[k], lv[k - 1]);
+    ck_assert_uint_eq(thc_ring_bits(t, 30), 9); /* ceil(log2(30·16 + 1)) = b + ceil(log2 n) */
+    double want = thc_expected_vnmse(lv, 8, 16);
+    ck_assert_double_le(want, 0.06274);
+    thc_free(t);
+    struct tdme r = tdme_run(&p, 4096, TDME_NORMAL, 1, 1, 200, 107);
+    ck_assert_stat(r.vnmse, r.vnmse_se, want, 0.02);
+
+    tdme_params(&p, CODEC_THC, 4);
+    p.thc_uniform = true;
+    t = thc_new(&p, 4096);
+    ck_assert_uint_eq(thc_table(t, &lv), 15);
+    for (int k = 0; k < 16; k++)
+        ck_assert_uint_eq(lv[k], k);
+    want = thc_expected_vnmse(lv, 16, 15);
+    ck_assert_double_gt(want, 0.02034); /* the optimal g = 30 table is better */
+    thc_free(t);
+    r = tdme_run(&p, 4096, TDME_NORMAL, 1, 1, 200, 108);
+    ck_assert_stat(r.vnmse, r.vnmse_se, want, 0.02);
+
+    p.thc_g = 30; /* uniform levels on a finer grid: every other integer */
+    t = thc_new(&p, 4096);
+    ck_assert_uint_eq(thc_table(t, &lv), 30);
+    ck_assert_uint_eq(lv[15], 30);
+    thc_free(t);
+    p.thc_g = 20; /* not a multiple of 15 */
+    ck_assert_int_eq(thc_params_check(&p, 4096, NULL), -ERR_RANGE);
+    p.thc_uniform = false;
+    p.thc_g = 14; /* fewer than 16 integers */
+    ck_assert_int_eq(thc_params_check(&p, 4096, NULL), -ERR_RANGE);
+}
+END_TEST
+
+/*
  * THC is homomorphic: summing the clients' table integers and decoding the sum once gives
  * the same mean as decoding each client (same common norm, shared rotation).
  */
@@ -205,6 +276,7 @@ baselines_suite(void)
     tcase_add_test(tc, qsgd_l2_elias);
     tcase_add_test(tc, thc_table_and_vnmse);
     tcase_add_test(tc, thc_sum_in_ring);
+    tcase_add_test(tc, thc_table_options);
     tcase_add_test(tc, turboquant_prod);
     suite_add_tcase(s, tc);
     return s;

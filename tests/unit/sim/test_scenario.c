@@ -171,6 +171,30 @@ START_TEST(set_overrides)
 }
 END_TEST
 
+/* THC's keys: the common norm when the rotation is shared in sync rounds, else client norms;
+ * aggregation.weighting. */
+START_TEST(thc_and_weighting_keys)
+{
+    static const char *const shared[] = { "uplink.codec=thc", "uplink.rotation=shared" };
+    struct scenario s;
+    sc_load_ok(&s, sc_minimal, shared, 2);
+    ck_assert_int_eq(s.uplink.thc_norm, THC_NORM_COMMON);
+    ck_assert_int_eq(s.aggregation.weighting, WEIGHTING_SAMPLES);
+    ck_assert_uint_eq(s.uplink.codec.thc_g, 0);
+    ck_assert(!s.uplink.codec.thc_uniform);
+    scenario_release(&s);
+    static const char *const per_client[] = { "uplink.codec=thc", "aggregation.weighting=uniform" };
+    sc_load_ok(&s, sc_minimal, per_client, 2);
+    ck_assert_int_eq(s.uplink.thc_norm, THC_NORM_CLIENT);
+    ck_assert_int_eq(s.aggregation.weighting, WEIGHTING_UNIFORM);
+    scenario_release(&s);
+    static const char *const table[] = { "uplink.codec=thc", "uplink.thc_g=16" };
+    sc_load_ok(&s, sc_minimal, table, 2);
+    ck_assert_uint_eq(s.uplink.codec.thc_g, 16);
+    scenario_release(&s);
+}
+END_TEST
+
 /* A rejected scenario: its text, overrides, code and exact errbuf_format() output. */
 struct sc_bad {
     const char *what;
@@ -476,6 +500,19 @@ static const struct sc_bad sc_bads[] = {
       -ERR_INVALID,
       "--set:1:1: error: override 'train.rounds' is not of the form key.path=value",
       "" },
+    { "thc_norm common with per-client rotation",
+      sc_minimal,
+      { "uplink.codec=thc", "uplink.thc_norm=common" },
+      -ERR_INVALID,
+      "--set:2:17: error: uplink.thc_norm: common sums the integers of one shared rotation in a "
+      "sync round: set uplink.rotation: shared and protocol.type: sync, or use client",
+      "uplink.thc_norm" },
+    { "thc option for another codec",
+      sc_minimal,
+      { "uplink.thc_uniform=true", "uplink.codec=eden" },
+      -ERR_INVALID,
+      "--set:1:20: error: uplink.thc_uniform applies to codec 'thc' only",
+      "uplink.thc_uniform" },
     { "--set into a scalar",
       "data: 5\n" SC_TRAIN_TAIL,
       { "data.clients=4" },
@@ -920,6 +957,7 @@ scenario_suite(void)
     tcase_add_test(tc, minimal_scenario_takes_defaults);
     tcase_add_test(tc, mlp_hidden_layers);
     tcase_add_test(tc, set_overrides);
+    tcase_add_test(tc, thc_and_weighting_keys);
     tcase_add_test(tc, load_file_reads_and_locates);
     tcase_add_test(tc, json_validator_self_test);
     tcase_add_test(tc, to_json_is_valid_and_resolved);

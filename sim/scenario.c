@@ -267,12 +267,6 @@ scenario_thc_common_ok(const struct scenario *s)
 }
 
 static void
-scenario_derive_thc_norm(struct scenario *s)
-{
-    s->uplink.thc_norm = scenario_thc_common_ok(s) ? THC_NORM_COMMON : THC_NORM_CLIENT;
-}
-
-static void
 scenario_derive_uplink_p(struct scenario *s)
 {
     struct codec_params d;
@@ -426,11 +420,10 @@ static const struct skey scenario_keys[] = {
              .help = "2-means centres instead of signs (DRIVE+)"),
     KEY_BOOL("uplink.exact_codebook", uplink.codec.exact_codebook, "false", .when = &w_up_eden_tq,
              .help = "exact finite-d (shifted Beta) codebook"),
-    KEY_ENUM("uplink.thc_norm", uplink.thc_norm, NULL, &e_thc_norm, .when = &w_up_thc,
-             .derive = scenario_derive_thc_norm,
-             .derived = "(common with a shared rotation in sync rounds, else client)",
+    KEY_ENUM("uplink.thc_norm", uplink.thc_norm, "common", &e_thc_norm, .when = &w_up_thc,
              .help = "common (max) norm and integers summed (Li et al., NSDI 2024), or each "
-                     "client's own norm"),
+                     "client's own norm (absent: client unless the rotation is shared and "
+                     "rounds sync)"),
     KEY_UINT("uplink.thc_g", uplink.codec.thc_g, "0", 0, THC_MAX_G, .when = &w_up_thc,
              .help = "table size g (0: 2^(b+1) - 2, or 2^b - 1 with uniform levels; THC also uses "
                      "16)"),
@@ -1111,6 +1104,10 @@ scenario_resolve(const struct ynode *root, struct scenario *s)
     }
     if (s->model.type == MODEL_LOGREG)
         s->model.n_hidden = 0;
+    /* THC's common norm only where it can apply, unless named (then checked and refused). */
+    if (s->uplink.codec.kind == CODEC_THC && !scenario_thc_common_ok(s) &&
+        !scenario_given(root, "uplink.thc_norm"))
+        s->uplink.thc_norm = THC_NORM_CLIENT;
 }
 
 static int

@@ -511,7 +511,8 @@ static const struct sc_bad sc_bads[] = {
       sc_minimal,
       { "uplink.thc_uniform=true", "uplink.codec=eden" },
       -ERR_INVALID,
-      "--set:1:20: error: uplink.thc_uniform applies to codec 'thc' only",
+      "--set:1:20: error: uplink.thc_uniform applies only with uplink.codec: thc (uplink.codec "
+      "is 'eden')",
       "uplink.thc_uniform" },
     { "--set into a scalar",
       "data: 5\n" SC_TRAIN_TAIL,

@@ -58,10 +58,10 @@
  * Parameters: struct secagg_params is the round's configuration, the same on both sides.
  * All key material comes from (seed, round, client) through base/rng streams and
  * crypto/kdf, except client round secrets under random_keys (randombytes_buf). session = 0
- * binds no session into the pair seeds (the toy known-answer run of tests/unit/crypto/test_prg.c); any other value is
- * bound as 8 little-endian bytes into pair seeds, envelopes and client round keys. The
- * borrowed arrays of a params (ids, pki) must outlive every server and client made from it.
- * The module has no state; all buffers are the caller's. Thread-safe.
+ * binds no session into the pair seeds (the toy known-answer run of tests/unit/crypto/test_prg.c);
+ * any other value is bound as 8 little-endian bytes into pair seeds, envelopes and client round
+ * keys. The borrowed arrays of a params (ids, pki) must outlive every server and client made from
+ * it. The module has no state; all buffers are the caller's. Thread-safe.
  */
 #ifndef FEDBITS_CRYPTO_SECAGG_WIRE_H
 #define FEDBITS_CRYPTO_SECAGG_WIRE_H

@@ -13,6 +13,8 @@
 #include "clients/data_source.h"
 #include "clients/fashion_mnist.h"
 #include "clients/partition.h"
+#include "base/file.h"
+#include "base/json.h"
 #include "base/mem.h"
 #include "base/strbuf.h"
 #include "sim/population.h"
@@ -1515,33 +1517,15 @@ scenario_read_file(const char *path, char **text, size_t *len_out, struct errbuf
 {
     *text = NULL;
     *len_out = 0;
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        errbuf_set_location(eb, path, 0, 0);
-        return errbuf_set(eb, -ERR_IO, "cannot open scenario: %s", strerror(errno));
-    }
     struct strbuf sb;
     strbuf_init(&sb, SCENARIO_FILE_MAX);
-    char chunk[8192];
-    size_t got;
-    int rc = 0;
-    while (rc == 0 && (got = fread(chunk, 1, sizeof chunk, f)) > 0)
-        rc = strbuf_append(&sb, chunk, got, NULL);
-    if (rc == -ERR_RANGE) {
-        errbuf_set_location(eb, path, 0, 0);
-        rc = errbuf_set(eb, rc, "scenario file is larger than 64 MiB");
-    } else if (rc < 0) {
-        rc = errbuf_set(eb, rc, "out of memory reading '%s'", path);
-    } else if (ferror(f)) {
-        errbuf_set_location(eb, path, 0, 0);
-        rc = errbuf_set(eb, -ERR_IO, "cannot read scenario: %s", strerror(errno));
-    } else {
+    int rc = file_read(&sb, path, "scenario", eb);
+    if (rc == 0) {
         *text = strbuf_detach(&sb, len_out);
         if (*text == NULL)
             rc = errbuf_set(eb, -ERR_NOMEM, "out of memory reading '%s'", path);
     }
     strbuf_release(&sb);
-    fclose(f);
     return rc;
 }
 
@@ -1683,16 +1667,8 @@ scenario_json_put(struct scenario_json *j, const char *fmt, ...)
 static void
 scenario_json_string(struct scenario_json *j, const char *s)
 {
-    scenario_json_put(j, "\"");
-    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
-        if (*p == '"' || *p == '\\')
-            scenario_json_put(j, "\\%c", *p);
-        else if (*p < 0x20)
-            scenario_json_put(j, "\\u%04x", *p);
-        else
-            scenario_json_put(j, "%c", *p);
-    }
-    scenario_json_put(j, "\"");
+    if (!j->failed)
+        j->failed = json_append_string(&j->sb, s, NULL) < 0;
 }
 
 /* Number of leading path components a and b share. */

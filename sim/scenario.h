@@ -207,7 +207,7 @@ int scenario_load(struct scenario *out, const char *name, const char *text, size
     __attribute__((warn_unused_result));
 /*
  * Reads the file at path into *text (owned, NUL-terminated; free with mem_free) and its
- * length; -ERR_IO naming the file if unreadable.
+ * length (base/file.h: -ERR_NOTFOUND, -ERR_IO or -ERR_RANGE naming the file).
  */
 int scenario_read_file(const char *path, char **text, size_t *len, struct errbuf *eb)
     __attribute__((warn_unused_result));

@@ -512,11 +512,11 @@ START_TEST(load_file_missing)
     struct scenario s;
     struct errbuf eb;
     errbuf_clear(&eb);
-    ck_assert_int_eq(scenario_load_file(&s, path, NULL, 0, &eb), -ERR_IO);
+    ck_assert_int_eq(scenario_load_file(&s, path, NULL, 0, &eb), -ERR_NOTFOUND);
     ck_assert_str_eq(eb.file, path);
-    char out[8192], expect[8192];
-    snprintf(expect, sizeof expect, "%s: error: cannot open scenario: No such file or directory",
-             path);
+    char out[16384], expect[16384];
+    snprintf(expect, sizeof expect,
+             "%s: error: cannot open scenario '%s': No such file or directory", path, path);
     ck_assert_str_eq(errbuf_format(&eb, out, sizeof out), expect);
     tsupport_rmtree(dir);
     free(dir);

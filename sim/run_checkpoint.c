@@ -33,18 +33,29 @@
  *   160     8     model parameters (dim)
  *   168     8     pool size (concurrent jobs)
  *   176     8     clients
- *   184     ...   body: the sections of run_checkpoint_sections[] in table order:
- *                   summary    struct run_summary
- *                   world      each field of run_checkpoint_world_fields[], in order
+ *   184     ...   body: the sections of run_checkpoint_sections[] in table order, each
+ *                 starting where the previous one ends (no padding, no section tags).
+ *                 Every count and length is a uint64_t and every value has its in-memory
+ *                 size and byte order (floats are IEEE-754 binary32), so offsets inside
+ *                 the body follow from the header's dim, pool size and clients:
+ *                   summary    sizeof(struct run_summary) bytes, padding included
+ *                   world      each field of run_checkpoint_world_fields[], in order:
+ *                              loop.now, pool.next_gen, model.version, async.selections,
+ *                              open.round, .closed, .received, .pending, .train_loss_sum,
+ *                              .staleness_sum, .rec, loop.fp (the event hash state)
  *                   model      dim floats
  *                   optimizer  8-byte count n, n floats (server_opt_state_get())
  *                   events     8-byte count n, 8-byte next sequence number, n struct event
- *                   jobs       per slot: the fields of run_checkpoint_job_fields[] (those
- *                              after `round` only for an active job), then for an active
- *                              job its update (dim floats) and its message (msg_len bytes)
+ *                   jobs       pool size slots, each: the fields of
+ *                              run_checkpoint_job_fields[] (active, gen, round always; the
+ *                              rest only for an active job), then for an active job its
+ *                              update (dim floats) and its message (msg_len bytes)
  *                   residuals  8-byte count n, then n times: 8-byte client, dim floats
  *                   docofl     8-byte length n; when n > 0, n bytes of the DoCoFL deposit
- *                              (docofl_server_state_get()) and every client's anchor state
+ *                              (docofl_server_state_get()), then clients times
+ *                              struct docofl_client_state (each client's anchor state)
+ *                 The body ends exactly at the header's length; a loader that finds
+ *                 bytes left over refuses the checkpoint.
  *
  * The loader checks, in this order and before it changes anything: the magic and format
  * version, the length, the checksum, then every identity field of the header against the

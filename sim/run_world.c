@@ -110,37 +110,7 @@ static int
 run_world_load_population(struct run_world *w, struct errbuf *eb)
 {
     const struct scenario *s = w->s;
-#define sp (&s->population)
-    struct population_params pp = {
-        .compute = sp->compute,
-        .seconds_per_sample = sp->seconds_per_sample,
-        .compute_sigma = sp->compute_sigma,
-        .n_tiers = sp->n_tier_shares,
-        .compute_trace = sp->compute_trace,
-        /* The scenario's network names skip "tiers"; map them onto population_dist. */
-        .network = sp->network == SCENARIO_NETWORK_TRACE       ? POPULATION_TRACE
-                   : sp->network == SCENARIO_NETWORK_LOGNORMAL ? POPULATION_LOGNORMAL
-                                                               : POPULATION_CONSTANT,
-        .downlink_mbps = sp->downlink_mbps,
-        .uplink_mbps = sp->uplink_mbps,
-        .network_sigma = sp->network_sigma,
-        .latency_ms = sp->latency_ms,
-        .jitter = sp->jitter,
-        .network_trace = sp->network_trace,
-        .availability = sp->availability,
-        .availability_p = sp->availability_p,
-        .diurnal_amplitude = sp->diurnal_amplitude,
-        .diurnal_period_s = sp->diurnal_period_s,
-        .availability_trace = sp->availability_trace,
-        .dropout_p = sp->dropout_probability,
-        .dropout_sigma = sp->dropout_propensity_sigma,
-    };
-    for (size_t i = 0; i < pp.n_tiers && i < POPULATION_MAX_TIERS; i++) {
-        pp.tier_share[i] = sp->tier_shares[i];
-        pp.tier_seconds[i] = sp->tier_seconds[i];
-    }
-#undef sp
-    int rc = population_new(&w->pop, &pp, w->ds->n_clients, s->seed, eb);
+    int rc = population_new(&w->pop, &s->population, w->ds->n_clients, s->seed, eb);
     if (rc < 0)
         return errbuf_prefix(eb, "population");
     return 0;

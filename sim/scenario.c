@@ -217,9 +217,9 @@ static const struct skey_when w_compute_tiers =
 static const struct skey_when w_compute_trace =
     SKEY_WHEN_NEEDED("population.compute.distribution", V(POPULATION_TRACE));
 static const struct skey_when w_network_lognormal =
-    SKEY_WHEN_LENIENT("population.network.distribution", V(SCENARIO_NETWORK_LOGNORMAL));
+    SKEY_WHEN_LENIENT("population.network.distribution", V(POPULATION_NETWORK_LOGNORMAL));
 static const struct skey_when w_network_trace =
-    SKEY_WHEN_NEEDED("population.network.distribution", V(SCENARIO_NETWORK_TRACE));
+    SKEY_WHEN_NEEDED("population.network.distribution", V(POPULATION_NETWORK_TRACE));
 static const struct skey_when w_available_p = SKEY_WHEN_LENIENT(
     "population.availability.type", V(POPULATION_PROBABILITY) | V(POPULATION_DIURNAL));
 static const struct skey_when w_diurnal =
@@ -479,7 +479,7 @@ static const struct skey scenario_keys[] = {
             .help = "training time per sample and epoch (median when lognormal)"),
     KEY_F64("population.compute.sigma", population.compute_sigma, "0.6", 0, 10,
             .when = &w_compute_lognormal, .help = "std of log seconds per sample"),
-    KEY_F64_LIST("population.compute.tier_shares", population.tier_shares, population.n_tier_shares,
+    KEY_F64_LIST("population.compute.tier_shares", population.tier_share, population.n_tiers,
                  "[0.53, 0.46, 0.01]", 0, 1, .when = &w_compute_tiers,
                  .help = "share of clients in each tier"),
     KEY_F64_LIST("population.compute.tier_seconds_per_sample", population.tier_seconds,
@@ -513,11 +513,11 @@ static const struct skey scenario_keys[] = {
     KEY_STRING("population.availability.trace", population.availability_trace, "",
                .when = &w_availability_trace,
                .help = "active intervals per client (docs/population.md)"),
-    KEY_F64("population.dropout.probability", population.dropout_probability, "0", 0, 1,
+    KEY_F64("population.dropout.probability", population.dropout_p, "0", 0, 1,
             .help = "mean chance that a selected client vanishes during the round"),
-    KEY_ENUM("population.dropout.phase", population.dropout_phase, "before_upload", &e_phase,
+    KEY_ENUM("population.dropout.phase", dropout_phase, "before_upload", &e_phase,
              .help = "when a dropping client vanishes"),
-    KEY_F64("population.dropout.propensity_sigma", population.dropout_propensity_sigma, "0", 0, 5,
+    KEY_F64("population.dropout.propensity_sigma", population.dropout_sigma, "0", 0, 5,
             .help = "per-client spread (lognormal sigma) of the dropout probability"),
 
     KEY_ENUM("protocol.type", protocol.type, "sync", &e_protocol,
@@ -1286,11 +1286,11 @@ static int
 scenario_check_protocol(struct scenario_ctx *c, const struct ynode *root, const struct scenario *s)
 {
     if (s->population.compute == POPULATION_TIERS &&
-        s->population.n_tier_shares != s->population.n_tier_seconds)
+        s->population.n_tiers != s->population.n_tier_seconds)
         return scenario_fail(c, root, "population.compute.tier_seconds_per_sample",
                              "population.compute.tier_seconds_per_sample", -ERR_INVALID,
                              "tier_shares and tier_seconds_per_sample differ in length");
-    if (s->population.compute == POPULATION_TIERS && s->population.n_tier_shares == 0)
+    if (s->population.compute == POPULATION_TIERS && s->population.n_tiers == 0)
         return scenario_fail(c, root, "population.compute.tier_shares",
                              "population.compute.tier_shares", -ERR_INVALID,
                              "tiers need at least one tier");

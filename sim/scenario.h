@@ -16,7 +16,7 @@
  * default, condition and help live in its row, `fedbits list --keys` prints them and
  * docs/scenarios.md is generated from that (tools/update-docs). The parameter structs of
  * the modules a scenario configures (struct codec_params, partition_params,
- * server_opt_params) are embedded, so their keys need no copying.
+ * server_opt_params, population_params) are embedded, so their keys need no copying.
  *
  * struct scenario is a plain value (no pointers but the owned source text), so a run can
  * copy it. scenario_to_json() writes the resolved configuration, which the results store
@@ -36,21 +36,14 @@
 #include "clients/model.h"
 #include "clients/partition.h"
 #include "codec/codec.h"
+#include "sim/population.h"
 
 #define SCENARIO_NAME_BYTES 128
 #define SCENARIO_PATH_BYTES 1024
-#define SCENARIO_MAX_TIERS  8
 
 enum protocol_kind {
     PROTOCOL_SYNC = 0, /* rounds with selection, over-selection and a deadline */
     PROTOCOL_ASYNC,    /* FedBuff buffered asynchronous aggregation */
-};
-
-/* population.network.distribution: constant, lognormal or trace (no tiers for networks). */
-enum scenario_network_dist {
-    SCENARIO_NETWORK_CONSTANT = 0,
-    SCENARIO_NETWORK_LOGNORMAL,
-    SCENARIO_NETWORK_TRACE,
 };
 
 enum staleness_kind {
@@ -152,25 +145,9 @@ struct scenario {
         unsigned fixed_point_bits; /* precision f of the ring embedding */
         double clip;               /* weighted updates are clipped to [-clip, clip] */
     } aggregation;
-    struct server_opt_params server; /* key server.optimizer is .kind */
-    struct {
-        int compute; /* enum population_dist */
-        double seconds_per_sample, compute_sigma;
-        double tier_shares[SCENARIO_MAX_TIERS];
-        size_t n_tier_shares;
-        double tier_seconds[SCENARIO_MAX_TIERS];
-        size_t n_tier_seconds;
-        char compute_trace[SCENARIO_PATH_BYTES];
-        int network; /* enum population_dist (constant, lognormal, trace) */
-        double downlink_mbps, uplink_mbps, network_sigma, latency_ms, jitter;
-        char network_trace[SCENARIO_PATH_BYTES];
-        int availability; /* enum population_availability */
-        double availability_p, diurnal_amplitude, diurnal_period_s;
-        char availability_trace[SCENARIO_PATH_BYTES];
-        double dropout_probability;
-        int dropout_phase; /* enum dropout_phase */
-        double dropout_propensity_sigma;
-    } population;
+    struct server_opt_params server;     /* key server.optimizer is .kind */
+    struct population_params population; /* every population.* key but dropout.phase */
+    int dropout_phase; /* key population.dropout.phase, enum dropout_phase (used by the run) */
     struct {
         int type; /* enum protocol_kind */
         double over_selection;

@@ -84,8 +84,8 @@ START_TEST(default_scenario_loads)
     ck_assert_double_eq(s.population.downlink_mbps, 6.0);
     ck_assert_double_eq(s.population.uplink_mbps, 4.5);
     ck_assert_double_eq(s.population.latency_ms, 50.0);
-    ck_assert_double_eq(s.population.dropout_probability, 0.0);
-    ck_assert_int_eq(s.population.dropout_phase, DROPOUT_BEFORE_UPLOAD);
+    ck_assert_double_eq(s.population.dropout_p, 0.0);
+    ck_assert_int_eq(s.dropout_phase, DROPOUT_BEFORE_UPLOAD);
     /* The source is kept verbatim. */
     ck_assert_str_eq(s.source_name, "s.yaml");
     ck_assert_str_eq(s.source_text, sc_default_yaml);
@@ -157,7 +157,7 @@ START_TEST(set_overrides)
     ck_assert_uint_eq(s.data.clients, 400);
     ck_assert(s.uplink.error_feedback);
     ck_assert_str_eq(s.name, "from-set");
-    ck_assert_int_eq(s.population.dropout_phase, DROPOUT_ANY);
+    ck_assert_int_eq(s.dropout_phase, DROPOUT_ANY);
     /* Untouched keys keep the file's values. */
     ck_assert_uint_eq(s.train.rounds, 50);
     /* The stored source is the file, not the overrides. */

@@ -86,12 +86,7 @@ run_world_release(struct run_world *w)
 static void
 run_world_docofl_params(const struct scenario *s, struct docofl_wire_params *p)
 {
-    docofl_wire_params_default(p);
-    p->anchor_every = (uint32_t)s->downlink.anchor_every;
-    p->anchors = (uint32_t)s->downlink.anchors;
-    p->anchor_codec = (enum docofl_wire_anchor_codec)s->downlink.anchor_codec;
-    p->anchor_bits = s->downlink.anchor_bits;
-    p->correction_bits = s->downlink.correction_bits;
+    *p = s->downlink.docofl_wire;
     p->seed = s->seed;
 }
 

@@ -423,17 +423,18 @@ static const struct skey scenario_keys[] = {
              .help = "EDEN/DRIVE scale"),
     KEY_ENUM("downlink.rotation", downlink.codec.rotation, "shared", &e_rotation,
              .help = "rotation seed per client or shared by the round"),
-    KEY_U64("downlink.anchor_every", downlink.anchor_every, "10", 1, 1000000, .when = &w_docofl,
-            .help = "a new anchor every K rounds"),
-    KEY_U64("downlink.anchors", downlink.anchors, "3", 1, 1000, .when = &w_docofl,
-            .help = "anchors V kept in the deposit"),
-    KEY_ENUM("downlink.anchor_codec", downlink.anchor_codec, "ecuq", &e_anchor_codec,
+    KEY_UINT("downlink.anchor_every", downlink.docofl_wire.anchor_every, "10", 1, 1000000,
+             .when = &w_docofl, .help = "a new anchor every K rounds"),
+    KEY_UINT("downlink.anchors", downlink.docofl_wire.anchors, "3", 1, 1000, .when = &w_docofl,
+             .help = "anchors V kept in the deposit"),
+    KEY_ENUM("downlink.anchor_codec", downlink.docofl_wire.anchor_codec, "ecuq", &e_anchor_codec,
              .when = &w_docofl, .help = "ecuq (entropy-coded uniform quantisation) or eden"),
-    KEY_F64("downlink.anchor_bits", downlink.anchor_bits, "2", 0, 16, .open = SKEY_OPEN_MIN,
-            .when = &w_docofl,
+    KEY_F64("downlink.anchor_bits", downlink.docofl_wire.anchor_bits, "2", 0, 16,
+            .open = SKEY_OPEN_MIN, .when = &w_docofl,
             .help = "bits per coordinate of the anchors (off the critical path)"),
-    KEY_F64("downlink.correction_bits", downlink.correction_bits, "2", 0, 8, .open = SKEY_OPEN_MIN,
-            .when = &w_docofl, .help = "EDEN bits of the per-round correction"),
+    KEY_F64("downlink.correction_bits", downlink.docofl_wire.correction_bits, "2", 0, 8,
+            .open = SKEY_OPEN_MIN, .when = &w_docofl,
+            .help = "EDEN bits of the per-round correction"),
 
     KEY_ENUM("aggregation.secure", aggregation.secure, "none", &e_secure,
              .help = "secure aggregation: none, secagg (complete graph) or secagg+ (Harary graph)"),
@@ -1152,7 +1153,7 @@ scenario_check_links(struct scenario_ctx *c, const struct ynode *root, const str
     if (s->model.type == MODEL_MLP && s->model.n_hidden == 0)
         return scenario_fail(c, root, "model.hidden", "model.hidden", -ERR_INVALID,
                              "model.hidden: an mlp needs at least one hidden layer");
-    if (s->downlink.anchor_codec == 0)
+    if (s->downlink.docofl_wire.anchor_codec == 0)
         return scenario_fail(c, root, "downlink.anchor_codec", "downlink.anchor_codec",
                              -ERR_INVALID, "downlink.anchor_codec: expected ecuq or eden");
     if (s->downlink.docofl && s->protocol.type == PROTOCOL_ASYNC)

@@ -15,8 +15,9 @@
  * The schema table in scenario.c is the single source of truth: the key's type, range,
  * default, condition and help live in its row, `fedbits list --keys` prints them and
  * docs/scenarios.md is generated from that (tools/update-docs). The parameter structs of
- * the modules a scenario configures (struct codec_params, partition_params,
- * server_opt_params, population_params) are embedded, so their keys need no copying.
+ * the modules a scenario configures (struct codec_params, docofl_wire_params,
+ * partition_params, server_opt_params, population_params) are embedded, so their keys need no
+ * copying.
  *
  * struct scenario is a plain value (no pointers but the owned source text), so a run can
  * copy it. scenario_to_json() writes the resolved configuration, which the results store
@@ -36,6 +37,7 @@
 #include "clients/model.h"
 #include "clients/partition.h"
 #include "codec/codec.h"
+#include "codec/docofl_wire.h"
 #include "sim/population.h"
 
 #define SCENARIO_NAME_BYTES 128
@@ -91,11 +93,10 @@ struct link_config {
     bool error_feedback;       /* client-side residual memory (uplink) */
     /* Downlink only: the scenario's codec choice, a codec kind or SCENARIO_DOCOFL. */
     int choice;
-    bool docofl;           /* DoCoFL anchors + corrections instead of a plain codec */
-    uint64_t anchor_every; /* DoCoFL K */
-    uint64_t anchors;      /* DoCoFL V */
-    double anchor_bits, correction_bits;
-    int anchor_codec; /* enum docofl_wire_anchor_codec */
+    bool docofl; /* DoCoFL anchors + corrections instead of a plain codec */
+    /* DoCoFL's K, V, anchor codec and bits (downlink.anchor_*, downlink.correction_bits);
+     * .seed is not a key: the run sets it from the scenario's seed. */
+    struct docofl_wire_params docofl_wire;
 };
 
 /* downlink.codec's extra choice beyond the codec kinds. */

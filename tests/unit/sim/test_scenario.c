@@ -851,6 +851,13 @@ START_TEST(defaults_come_from_the_modules)
     ck_assert_uint_eq(s.data.partition.min_size, pp.min_size);
     ck_assert_uint_eq(s.data.partition.per_client, pp.per_client);
     ck_assert_double_eq(s.data.partition.size_sigma, pp.size_sigma);
+    struct docofl_wire_params dw;
+    docofl_wire_params_default(&dw);
+    ck_assert_uint_eq(s.downlink.docofl_wire.anchor_every, dw.anchor_every);
+    ck_assert_uint_eq(s.downlink.docofl_wire.anchors, dw.anchors);
+    ck_assert_int_eq(s.downlink.docofl_wire.anchor_codec, dw.anchor_codec);
+    ck_assert_double_eq(s.downlink.docofl_wire.anchor_bits, dw.anchor_bits);
+    ck_assert_double_eq(s.downlink.docofl_wire.correction_bits, dw.correction_bits);
     /* The uplink's codec keys default to the codec module's defaults, every field. */
     struct codec_params cp;
     codec_params_default(&cp); /* bits: derived per codec (resolve_derives_defaults) */

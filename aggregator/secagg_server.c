@@ -283,6 +283,70 @@ out:
     return rc;
 }
 
+/* Checks and stores client's AdvertiseKeys reply (its two public keys, signed when asked). */
+static int
+server_ingest_advertise(struct secagg_server *s, uint32_t client, const struct secagg_wire_msg *m,
+                        struct errbuf *eb)
+{
+    const struct secagg_params *p = &s->p;
+    bool signed_adv = secagg_wire_signed(p);
+    int rc = 0;
+    if (p->masks == SECAGG_MASKS_FULL) {
+        rc = kx_public_check(m->fixed, eb);
+        if (rc == 0)
+            rc = kx_public_check(m->fixed + SECAGG_WIRE_KEY_BYTES, eb);
+        if (rc == 0 &&
+            memcmp(m->fixed, m->fixed + SECAGG_WIRE_KEY_BYTES, SECAGG_WIRE_KEY_BYTES) == 0)
+            rc = errbuf_set(eb, -ERR_CORRUPT, "secagg server: equal key pairs");
+        if (rc == 0 && signed_adv) {
+            unsigned char st[SECAGG_WIRE_ADV_SIGNED_BYTES];
+            secagg_wire_adv_statement(st, p, client, m->fixed, m->fixed + SECAGG_WIRE_KEY_BYTES);
+            rc = sign_verify(m->fixed + 2 * SECAGG_WIRE_KEY_BYTES, st, sizeof st, p->pki[client],
+                             eb);
+        }
+        if (rc < 0) {
+            errbuf_prefix(eb, "secagg server: AdvertiseKeys of client %u", client);
+            return rc;
+        }
+    }
+    memcpy(s->keys[client], m->fixed, 2 * SECAGG_WIRE_KEY_BYTES);
+    if (signed_adv)
+        memcpy(s->adv_sig[client], m->fixed + 2 * SECAGG_WIRE_KEY_BYTES, SECAGG_WIRE_SIG_BYTES);
+    return 0;
+}
+
+/* Checks that client's ShareKeys reply holds one envelope per live neighbour, and keeps them. */
+static int
+server_ingest_shares(struct secagg_server *s, uint32_t client, const struct secagg_wire_msg *m,
+                     struct errbuf *eb)
+{
+    const uint32_t *nb = secagg_graph_neighbors(s->g, client);
+    uint32_t j = 0;
+    for (uint32_t slot = 0; slot < s->d; slot++) {
+        if (s->stage[nb[slot]] < 1)
+            continue;
+        if (j >= m->count1 || le_load32(m->list1 + (size_t)j * m->stride1) != nb[slot])
+            return errbuf_set(eb, -ERR_CORRUPT,
+                              "secagg server: ShareKeys of client %u: entry %u is not for "
+                              "live neighbour %u",
+                              client, j, nb[slot]);
+        j++;
+    }
+    if (j != m->count1)
+        return errbuf_set(eb, -ERR_CORRUPT,
+                          "secagg server: ShareKeys of client %u: %u entries, expected %u", client,
+                          m->count1, j);
+    j = 0;
+    for (uint32_t slot = 0; slot < s->d; slot++) {
+        if (s->stage[nb[slot]] < 1)
+            continue;
+        memcpy(server_env(s, client, slot), m->list1 + (size_t)j * m->stride1 + 4,
+               SECAGG_WIRE_ENVELOPE_BYTES);
+        j++;
+    }
+    return 0;
+}
+
 /* Validates and records one reply; returns an error without touching the sets on failure. */
 static int
 server_ingest(struct secagg_server *s, enum secagg_phase phase, uint32_t client,
@@ -290,7 +354,6 @@ server_ingest(struct secagg_server *s, enum secagg_phase phase, uint32_t client,
 {
     const struct secagg_params *p = &s->p;
     bool full = p->masks == SECAGG_MASKS_FULL;
-    bool signed_adv = secagg_wire_signed(p);
     static const enum secagg_wire_type types[SECAGG_PHASES] = {
         SECAGG_WIRE_ADVERTISE_REP, SECAGG_WIRE_SHARE_REP, SECAGG_WIRE_MASKED_REP,
         SECAGG_WIRE_CONSIST_REP, SECAGG_WIRE_UNMASK_REP
@@ -310,55 +373,9 @@ server_ingest(struct secagg_server *s, enum secagg_phase phase, uint32_t client,
     }
     switch (phase) {
     case SECAGG_PHASE_ADVERTISE_KEYS:
-        if (full) {
-            rc = kx_public_check(m.fixed, eb);
-            if (rc == 0)
-                rc = kx_public_check(m.fixed + SECAGG_WIRE_KEY_BYTES, eb);
-            if (rc == 0 &&
-                memcmp(m.fixed, m.fixed + SECAGG_WIRE_KEY_BYTES, SECAGG_WIRE_KEY_BYTES) == 0)
-                rc = errbuf_set(eb, -ERR_CORRUPT, "secagg server: equal key pairs");
-            if (rc == 0 && signed_adv) {
-                unsigned char st[SECAGG_WIRE_ADV_SIGNED_BYTES];
-                secagg_wire_adv_statement(st, p, client, m.fixed, m.fixed + SECAGG_WIRE_KEY_BYTES);
-                rc = sign_verify(m.fixed + 2 * SECAGG_WIRE_KEY_BYTES, st, sizeof st, p->pki[client],
-                                 eb);
-            }
-            if (rc < 0) {
-                errbuf_prefix(eb, "secagg server: AdvertiseKeys of client %u", client);
-                return rc;
-            }
-        }
-        memcpy(s->keys[client], m.fixed, 2 * SECAGG_WIRE_KEY_BYTES);
-        if (signed_adv)
-            memcpy(s->adv_sig[client], m.fixed + 2 * SECAGG_WIRE_KEY_BYTES, SECAGG_WIRE_SIG_BYTES);
-        return 0;
-    case SECAGG_PHASE_SHARE_KEYS: {
-        const uint32_t *nb = secagg_graph_neighbors(s->g, client);
-        uint32_t j = 0;
-        for (uint32_t slot = 0; slot < s->d; slot++) {
-            if (s->stage[nb[slot]] < 1)
-                continue;
-            if (j >= m.count1 || le_load32(m.list1 + (size_t)j * m.stride1) != nb[slot])
-                return errbuf_set(eb, -ERR_CORRUPT,
-                                  "secagg server: ShareKeys of client %u: entry %u is not for "
-                                  "live neighbour %u",
-                                  client, j, nb[slot]);
-            j++;
-        }
-        if (j != m.count1)
-            return errbuf_set(eb, -ERR_CORRUPT,
-                              "secagg server: ShareKeys of client %u: %u entries, expected %u",
-                              client, m.count1, j);
-        j = 0;
-        for (uint32_t slot = 0; slot < s->d; slot++) {
-            if (s->stage[nb[slot]] < 1)
-                continue;
-            memcpy(server_env(s, client, slot), m.list1 + (size_t)j * m.stride1 + 4,
-                   SECAGG_WIRE_ENVELOPE_BYTES);
-            j++;
-        }
-        return 0;
-    }
+        return server_ingest_advertise(s, client, &m, eb);
+    case SECAGG_PHASE_SHARE_KEYS:
+        return server_ingest_shares(s, client, &m, eb);
     case SECAGG_PHASE_MASKED_INPUT:
         secagg_wire_unpack_add(s->sum, m.fixed, p->m, p->ring_bits);
         return 0;

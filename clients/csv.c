@@ -118,6 +118,81 @@ csv_grow(struct dataset_split *out, size_t *cap, size_t nf)
     return 0;
 }
 
+/* Parses the label at *p on line c: an integer in 0..65535 below n_classes (when not 0). */
+static int
+csv_label(const char **p, const struct csv_cursor *c, unsigned n_classes, unsigned *label,
+          struct errbuf *eb)
+{
+    double v = 0.0;
+    const char *at = *p;
+    while (csv_blank(*at))
+        at++;
+    if (!csv_number(p, &v))
+        return csv_fail(eb, c, at, "label is not a number");
+    if (v != floor(v) || v < 0.0 || v > (double)UINT16_MAX)
+        return csv_fail(eb, c, at, "label must be an integer in 0..65535");
+    *label = (unsigned)v;
+    if (n_classes != 0 && *label >= n_classes) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "label %u is not below the %u classes", *label, n_classes);
+        return csv_fail(eb, c, at, msg);
+    }
+    return 0;
+}
+
+/*
+ * Parses the ",feature" list after the label into row `row` (nf features), or, on the first
+ * sample (nf == 0), stages them in a growing out->x; *count is how many were read.
+ */
+static int
+csv_features(struct dataset_split *out, size_t nf, size_t *cap, size_t row, const char **p,
+             const struct csv_cursor *c, size_t *count, struct errbuf *eb)
+{
+    size_t j = 0;
+    double v = 0.0;
+    const char *at;
+    while (**p == ',') {
+        (*p)++;
+        at = *p;
+        while (csv_blank(*at))
+            at++;
+        if (!csv_number(p, &v))
+            return csv_fail(eb, c, at, "feature is not a finite number");
+        if (fabs(v) > (double)FLT_MAX) /* finite as a double, infinite as the model's float */
+            return csv_fail(eb, c, at, "feature is beyond the float range (|x| > 3.4e38)");
+        if (nf != 0 && j >= nf) {
+            char msg[96];
+            snprintf(msg, sizeof msg, "more than %zu features", nf);
+            return csv_fail(eb, c, at, msg);
+        }
+        if (nf == 0) {
+            /* First sample: stage features in row 0 of a growing buffer. */
+            if (j >= *cap) {
+                size_t ncap = *cap == 0 ? 64 : *cap * 2;
+                float *x = mem_realloc(out->x, ncap * sizeof *x);
+                if (x == NULL)
+                    return errbuf_set(eb, -ERR_NOMEM, "out of memory reading '%s'", c->path);
+                out->x = x;
+                *cap = ncap;
+            }
+            out->x[j] = (float)v;
+        } else {
+            out->x[row * nf + j] = (float)v;
+        }
+        j++;
+    }
+    if (j == 0 || (nf != 0 && j != nf)) {
+        char msg[96];
+        if (nf == 0)
+            snprintf(msg, sizeof msg, "expected at least one feature after the label");
+        else
+            snprintf(msg, sizeof msg, "expected %zu features, found %zu", nf, j);
+        return csv_fail(eb, c, *p, msg);
+    }
+    *count = j;
+    return 0;
+}
+
 int
 csv_read(struct dataset_split *out, size_t *n_features, unsigned *max_label, const char *path,
          unsigned n_classes, size_t max_bytes, struct errbuf *eb)
@@ -150,26 +225,10 @@ csv_read(struct dataset_split *out, size_t *n_features, unsigned *max_label, con
             p = nl == NULL ? text + len : nl + 1;
             continue;
         }
-        /* Label. */
-        double v = 0.0;
-        const char *at = p;
-        while (csv_blank(*at))
-            at++;
-        if (!csv_number(&p, &v)) {
-            rc = csv_fail(eb, &c, at, "label is not a number");
+        unsigned label = 0;
+        rc = csv_label(&p, &c, n_classes, &label, eb);
+        if (rc < 0)
             goto out;
-        }
-        if (v != floor(v) || v < 0.0 || v > (double)UINT16_MAX) {
-            rc = csv_fail(eb, &c, at, "label must be an integer in 0..65535");
-            goto out;
-        }
-        unsigned label = (unsigned)v;
-        if (n_classes != 0 && label >= n_classes) {
-            char msg[96];
-            snprintf(msg, sizeof msg, "label %u is not below the %u classes", label, n_classes);
-            rc = csv_fail(eb, &c, at, msg);
-            goto out;
-        }
         /* Features: count them on the first sample, then require the same count. */
         size_t row = out->n;
         if (nf != 0 && row >= cap && csv_grow(out, &cap, nf) < 0) {
@@ -177,53 +236,9 @@ csv_read(struct dataset_split *out, size_t *n_features, unsigned *max_label, con
             goto out;
         }
         size_t j = 0;
-        while (*p == ',') {
-            p++;
-            at = p;
-            while (csv_blank(*at))
-                at++;
-            if (!csv_number(&p, &v)) {
-                rc = csv_fail(eb, &c, at, "feature is not a finite number");
-                goto out;
-            }
-            if (fabs(v) > (double)FLT_MAX) {
-                /* Finite as a double, infinite once stored as the model's float. */
-                rc = csv_fail(eb, &c, at, "feature is beyond the float range (|x| > 3.4e38)");
-                goto out;
-            }
-            if (nf != 0 && j >= nf) {
-                char msg[96];
-                snprintf(msg, sizeof msg, "more than %zu features", nf);
-                rc = csv_fail(eb, &c, at, msg);
-                goto out;
-            }
-            if (nf == 0) {
-                /* First sample: stage features in row 0 of a growing buffer. */
-                if (j >= cap) {
-                    size_t ncap = cap == 0 ? 64 : cap * 2;
-                    float *x = mem_realloc(out->x, ncap * sizeof *x);
-                    if (x == NULL) {
-                        rc = errbuf_set(eb, -ERR_NOMEM, "out of memory reading '%s'", path);
-                        goto out;
-                    }
-                    out->x = x;
-                    cap = ncap;
-                }
-                out->x[j] = (float)v;
-            } else {
-                out->x[row * nf + j] = (float)v;
-            }
-            j++;
-        }
-        if (j == 0 || (nf != 0 && j != nf)) {
-            char msg[96];
-            if (nf == 0)
-                snprintf(msg, sizeof msg, "expected at least one feature after the label");
-            else
-                snprintf(msg, sizeof msg, "expected %zu features, found %zu", nf, j);
-            rc = csv_fail(eb, &c, p, msg);
+        rc = csv_features(out, nf, &cap, row, &p, &c, &j, eb);
+        if (rc < 0)
             goto out;
-        }
         if (nf == 0) {
             /* The first sample fixes the width; re-layout its buffer into row storage. */
             nf = j;

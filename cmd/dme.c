@@ -20,6 +20,8 @@
 #include <gsl/gsl_randist.h>
 
 #include "base/errbuf.h"
+#include "base/file.h"
+#include "base/le.h"
 #include "base/mem.h"
 #include "base/rng.h"
 #include "cmd/args.h"
@@ -346,31 +348,30 @@ dme_parse(int argc, char **argv, struct dme_opts *o)
     return dme_check(o);
 }
 
+/* Largest input file read whole (1 GiB: 2^28 float32 coordinates). */
+#define DME_INPUT_MAX ((size_t)1 << 30)
+
 /* Reads a 1-D or 2-D little-endian float32/float64 .npy, or raw float32. */
 static int
 dme_read_input(const char *path, float **out, size_t *rows, size_t *cols)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        fprintf(stderr, "fedbits dme: cannot open '%s': %s\n", path, strerror(errno));
+    struct strbuf sb;
+    strbuf_init(&sb, DME_INPUT_MAX);
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    int rc = file_read(&sb, path, "input", &eb);
+    if (rc < 0) {
+        char msg[8192];
+        fprintf(stderr, "fedbits dme: %s\n", errbuf_format(&eb, msg, sizeof msg));
+        strbuf_release(&sb);
         return ARGS_EXIT_USAGE;
     }
-    int rc = 2;
-    unsigned char *raw = NULL;
-    if (fseek(f, 0, SEEK_END) != 0)
-        goto out;
-    long size = ftell(f);
-    if (size < 0 || fseek(f, 0, SEEK_SET) != 0)
-        goto out;
-    raw = mem_alloc((size_t)size + 1);
-    if (raw == NULL || fread(raw, 1, (size_t)size, f) != (size_t)size) {
-        fprintf(stderr, "fedbits dme: cannot read '%s'\n", path);
-        goto out;
-    }
-    size_t n = (size_t)size, off = 0, esize = 4;
+    rc = 2;
+    const unsigned char *raw = (const unsigned char *)strbuf_str(&sb);
+    size_t n = strbuf_len(&sb), off = 0, esize = 4;
     *rows = 1;
     if (n >= 10 && memcmp(raw, "\x93NUMPY", 6) == 0) {
-        size_t hlen = raw[6] == 1 ? (size_t)raw[8] | (size_t)raw[9] << 8 : 0;
+        size_t hlen = raw[6] == 1 ? (size_t)le_load16(raw + 8) : 0;
         if (raw[6] != 1 || 10 + hlen > n) {
             fprintf(stderr, "fedbits dme: '%s': unsupported .npy version or header\n", path);
             goto out;
@@ -422,10 +423,12 @@ dme_read_input(const char *path, float **out, size_t *rows, size_t *cols)
         goto out;
     for (size_t i = 0; i < total; i++) {
         if (esize == 4) {
-            memcpy(&(*out)[i], raw + off + 4 * i, 4);
+            uint32_t u = le_load32(raw + off + 4 * i);
+            memcpy(&(*out)[i], &u, 4);
         } else {
+            uint64_t u = le_load64(raw + off + 8 * i);
             double v;
-            memcpy(&v, raw + off + 8 * i, 8);
+            memcpy(&v, &u, 8);
             (*out)[i] = (float)v;
         }
         if (!isfinite((*out)[i])) {
@@ -437,8 +440,7 @@ dme_read_input(const char *path, float **out, size_t *rows, size_t *cols)
     }
     rc = 0;
 out:
-    mem_free(raw);
-    fclose(f);
+    strbuf_release(&sb);
     return rc;
 }
 

@@ -2,10 +2,13 @@
 #include "cmd/table.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/json.h"
 #include "base/mem.h"
+#include "base/strbuf.h"
 #include "base/banned.h"
 
 struct table
@@ -273,20 +276,24 @@ table_print_csv(FILE *f, const struct table *g, const struct table_view *v)
 void
 table_print_json_string(FILE *f, const char *s)
 {
+    /* Escaped by base/json.h, the escaper of scenario identities, streamed in pieces so
+     * that no string is too long to print. */
+    char piece[256];
+    struct strbuf sb;
+    strbuf_init(&sb, SIZE_MAX);
     fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(f, "\\%c", *p);
-        else if (*p == '\n')
-            fputs("\\n", f);
-        else if (*p == '\t')
-            fputs("\\t", f);
-        else if (*p < 0x20)
-            fprintf(f, "\\u%04x", *p);
-        else
-            fputc(*p, f);
+    while (*s != '\0') {
+        size_t n = strnlen(s, sizeof piece - 1);
+        memcpy(piece, s, n);
+        piece[n] = '\0';
+        s += n;
+        strbuf_reset(&sb);
+        if (json_append_string(&sb, piece, NULL) < 0)
+            break; /* out of memory: the string ends early */
+        fwrite(strbuf_str(&sb) + 1, 1, strbuf_len(&sb) - 2, f);
     }
     fputc('"', f);
+    strbuf_release(&sb);
 }
 
 /* The view's rows as JSON objects, one a line, each preceded by ",\n" unless *first. */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/bitpack.h"
+#include "base/le.h"
 #include "base/mem.h"
 #include "codec/codec_int.h"
 #include "codec/quicfl_tables.h"
@@ -398,19 +399,6 @@ quicfl_draw_shared(struct quicfl *q, const struct codec_link *link)
     rng_bytes(&r, q->hbuf, q->D);
 }
 
-static void
-quicfl_put_u32(uint8_t *p, uint32_t v)
-{
-    for (int k = 0; k < 4; k++)
-        p[k] = (uint8_t)(v >> (8 * k));
-}
-
-static uint32_t
-quicfl_get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 int
 quicfl_encode(struct quicfl *q, uint8_t *out, size_t cap, size_t *len, const float *x,
               const struct codec_link *link, struct errbuf *eb)
@@ -436,7 +424,7 @@ quicfl_encode(struct quicfl *q, uint8_t *out, size_t cap, size_t *len, const flo
         if (fabs(z) > q->T) {
             if (off + QUICFL_PAIR_BYTES > cap || (off - base) / QUICFL_PAIR_BYTES >= q->max_exact)
                 return errbuf_set(eb, -ERR_RANGE, "quicfl: buffer of %zu bytes too small", cap);
-            quicfl_put_u32(out + off, (uint32_t)i);
+            le_store32(out + off, (uint32_t)i);
             codec_put_f32(out + off + 4, (float)z);
             off += QUICFL_PAIR_BYTES;
             q->idx[i] = 0;
@@ -485,7 +473,7 @@ quicfl_decode_add(struct quicfl *q, float *acc, const uint8_t *msg, size_t len, 
         q->y[i] = unit * q->R[q->idx[i] * q->nh + (q->hbuf[i] & hmask)];
     size_t next = 0;
     for (size_t off = base; off < len; off += QUICFL_PAIR_BYTES) {
-        uint32_t i = quicfl_get_u32(msg + off);
+        uint32_t i = le_load32(msg + off);
         float z = codec_get_f32(msg + off + 4);
         if (i >= D || i < next)
             return codec_corrupt(eb, off, "quicfl: exact index %u out of order or >= %zu", i, D);

@@ -256,7 +256,7 @@ population_draw_network(struct population *pop, struct errbuf *eb)
 {
     const struct population_params *p = &pop->p;
     struct population_table t = { 0 };
-    if (p->network == POPULATION_TRACE) {
+    if (p->network == POPULATION_NETWORK_TRACE) {
         int rc = population_read_table(&t, p->network_trace, 2, 3, eb);
         if (rc < 0)
             return rc;
@@ -270,14 +270,14 @@ population_draw_network(struct population *pop, struct errbuf *eb)
     }
     for (size_t k = 0; k < pop->n; k++) {
         double down = p->downlink_mbps, up = p->uplink_mbps, lat = p->latency_ms;
-        if (p->network == POPULATION_LOGNORMAL) {
+        if (p->network == POPULATION_NETWORK_LOGNORMAL) {
             struct rng r;
             rng_init_stream(&r, pop->seed, RNG_PURPOSE_NETWORK, POPULATION_DRAW_ROUND, k);
             /* One draw scales both directions: a good line is good both ways. */
             double f = exp(p->network_sigma * gsl_ran_gaussian_ziggurat(rng_gsl(&r), 1.0));
             down *= f;
             up *= f;
-        } else if (p->network == POPULATION_TRACE) {
+        } else if (p->network == POPULATION_NETWORK_TRACE) {
             size_t row = k % t.rows;
             down = population_table_at(&t, row, 0);
             up = population_table_at(&t, row, 1);
@@ -368,8 +368,6 @@ population_new(struct population **out, const struct population_params *p, size_
         rc = population_read_availability(pop, eb);
     if (rc < 0)
         goto fail;
-    /* Trace paths belong to the caller; keep none. */
-    pop->p.compute_trace = pop->p.network_trace = pop->p.availability_trace = NULL;
     *out = pop;
     return 0;
 fail:

@@ -42,30 +42,43 @@ enum population_availability {
     POPULATION_AVAILABILITY_TRACE,
 };
 
-#define POPULATION_MAX_TIERS 8
+/* Network bandwidth: as enum population_dist without tiers. */
+enum population_network {
+    POPULATION_NETWORK_CONSTANT = 0,
+    POPULATION_NETWORK_LOGNORMAL,
+    POPULATION_NETWORK_TRACE,
+};
 
+#define POPULATION_MAX_TIERS  8
+#define POPULATION_PATH_BYTES 1024
+
+/*
+ * A plain value (trace paths included), so struct scenario embeds it and its population.*
+ * keys fill it directly.
+ */
 struct population_params {
     int compute;               /* enum population_dist */
     double seconds_per_sample; /* median (constant: the value) */
     double compute_sigma;      /* lognormal sigma of log seconds */
-    size_t n_tiers;
+    size_t n_tiers;            /* entries of tier_share */
     double tier_share[POPULATION_MAX_TIERS];
+    size_t n_tier_seconds; /* entries of tier_seconds; only the first n_tiers are read */
     double tier_seconds[POPULATION_MAX_TIERS];
-    const char *compute_trace; /* path, for POPULATION_TRACE */
+    char compute_trace[POPULATION_PATH_BYTES]; /* path, for POPULATION_TRACE */
 
-    int network;          /* enum population_dist (constant, lognormal, trace) */
+    int network;          /* enum population_network */
     double downlink_mbps; /* median */
     double uplink_mbps;   /* median */
     double network_sigma; /* lognormal sigma of log bandwidth */
     double latency_ms;
     double jitter; /* relative std of each transfer's time (0 = none) */
-    const char *network_trace;
+    char network_trace[POPULATION_PATH_BYTES];
 
     int availability;         /* enum population_availability */
     double availability_p;    /* base probability */
     double diurnal_amplitude; /* 0..0.5 */
     double diurnal_period_s;  /* 86400 */
-    const char *availability_trace;
+    char availability_trace[POPULATION_PATH_BYTES];
 
     double dropout_p;     /* mean probability that a selected client drops */
     double dropout_sigma; /* lognormal spread of the per-client propensity (0 = equal) */

@@ -33,18 +33,29 @@
  *   160     8     model parameters (dim)
  *   168     8     pool size (concurrent jobs)
  *   176     8     clients
- *   184     ...   body: the sections of run_checkpoint_sections[] in table order:
- *                   summary    struct run_summary
- *                   world      each field of run_checkpoint_world_fields[], in order
+ *   184     ...   body: the sections of run_checkpoint_sections[] in table order, each
+ *                 starting where the previous one ends (no padding, no section tags).
+ *                 Every count and length is a uint64_t and every value has its in-memory
+ *                 size and byte order (floats are IEEE-754 binary32), so offsets inside
+ *                 the body follow from the header's dim, pool size and clients:
+ *                   summary    sizeof(struct run_summary) bytes, padding included
+ *                   world      each field of run_checkpoint_world_fields[], in order:
+ *                              loop.now, pool.next_gen, model.version, async.selections,
+ *                              open.round, .closed, .received, .pending, .train_loss_sum,
+ *                              .staleness_sum, .rec, loop.fp (the event hash state)
  *                   model      dim floats
  *                   optimizer  8-byte count n, n floats (server_opt_state_get())
  *                   events     8-byte count n, 8-byte next sequence number, n struct event
- *                   jobs       per slot: the fields of run_checkpoint_job_fields[] (those
- *                              after `round` only for an active job), then for an active
- *                              job its update (dim floats) and its message (msg_len bytes)
+ *                   jobs       pool size slots, each: the fields of
+ *                              run_checkpoint_job_fields[] (active, gen, round always; the
+ *                              rest only for an active job), then for an active job its
+ *                              update (dim floats) and its message (msg_len bytes)
  *                   residuals  8-byte count n, then n times: 8-byte client, dim floats
  *                   docofl     8-byte length n; when n > 0, n bytes of the DoCoFL deposit
- *                              (docofl_server_state_get()) and every client's anchor state
+ *                              (docofl_server_state_get()), then clients times
+ *                              struct docofl_client_state (each client's anchor state)
+ *                 The body ends exactly at the header's length; a loader that finds
+ *                 bytes left over refuses the checkpoint.
  *
  * The loader checks, in this order and before it changes anything: the magic and format
  * version, the length, the checksum, then every identity field of the header against the
@@ -58,7 +69,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/le.h"
 #include "base/mem.h"
+#include "base/strbuf.h"
 #include "fedbits_config.h"
 #include "sim/store.h"
 #include "base/banned.h"
@@ -95,22 +108,6 @@ static const struct run_checkpoint_header_field run_checkpoint_header_fields[] =
     (sizeof run_checkpoint_header_fields / sizeof run_checkpoint_header_fields[0])
 
 static void
-run_checkpoint_put_le64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t
-run_checkpoint_get_le64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-static void
 run_checkpoint_hash_bytes(crypto_generichash_state *h, const void *p, size_t n)
 {
     if (n > 0)
@@ -123,15 +120,15 @@ run_checkpoint_data_fingerprint(const struct dataset *ds, unsigned char out[32])
     crypto_generichash_state h;
     crypto_generichash_init(&h, NULL, 0, 32);
     unsigned char shape[24];
-    run_checkpoint_put_le64(shape, ds->n_features);
-    run_checkpoint_put_le64(shape + 8, ds->n_classes);
-    run_checkpoint_put_le64(shape + 16, ds->n_clients);
+    le_store64(shape, ds->n_features);
+    le_store64(shape + 8, ds->n_classes);
+    le_store64(shape + 16, ds->n_clients);
     crypto_generichash_update(&h, shape, sizeof shape);
     const struct dataset_split *splits[2] = { &ds->train, &ds->test };
     const struct dataset_rows *rows[2] = { &ds->client_train, &ds->client_test };
     for (int i = 0; i < 2; i++) {
         unsigned char n[8];
-        run_checkpoint_put_le64(n, splits[i]->n);
+        le_store64(n, splits[i]->n);
         crypto_generichash_update(&h, n, sizeof n);
         run_checkpoint_hash_bytes(&h, splits[i]->x, splits[i]->n * ds->n_features * sizeof(float));
         run_checkpoint_hash_bytes(&h, splits[i]->y, splits[i]->n * sizeof(uint16_t));
@@ -162,15 +159,15 @@ run_checkpoint_expected(struct run_world *w, uint64_t round, unsigned char hdr[R
         run_checkpoint_data_fingerprint(w->ds, w->ckpt.data_fp);
         w->ckpt.has_data_fp = true;
     }
-    run_checkpoint_put_le64(hdr + 48, (uint64_t)w->run_id);
+    le_store64(hdr + 48, (uint64_t)w->run_id);
     memcpy(hdr + 56, hash, 32);
     memcpy(hdr + 88, w->ckpt.data_fp, 32);
     size_t vlen = strlen(FEDBITS_VERSION);
     memcpy(hdr + 120, FEDBITS_VERSION, vlen < 31 ? vlen : 31);
-    run_checkpoint_put_le64(hdr + RUN_CKPT_AT_ROUND, round);
-    run_checkpoint_put_le64(hdr + 160, w->dim);
-    run_checkpoint_put_le64(hdr + 168, w->n_jobs);
-    run_checkpoint_put_le64(hdr + 176, w->ds->n_clients);
+    le_store64(hdr + RUN_CKPT_AT_ROUND, round);
+    le_store64(hdr + 160, w->dim);
+    le_store64(hdr + 168, w->n_jobs);
+    le_store64(hdr + 176, w->ds->n_clients);
     return 0;
 }
 
@@ -190,7 +187,7 @@ run_checkpoint_seal(unsigned char *p, size_t len)
 {
     if (len < RUN_CKPT_HEADER)
         return;
-    run_checkpoint_put_le64(p + RUN_CKPT_AT_LENGTH, len);
+    le_store64(p + RUN_CKPT_AT_LENGTH, len);
     run_checkpoint_checksum(p, len, p + RUN_CKPT_AT_CHECKSUM);
 }
 
@@ -200,7 +197,7 @@ run_checkpoint_stamp(struct run_world *w, unsigned char *p, size_t len, struct e
     if (len < RUN_CKPT_HEADER)
         return errbuf_set(eb, -ERR_CORRUPT, "checkpoint: truncated at offset %zu", len);
     unsigned char want[RUN_CKPT_HEADER];
-    int rc = run_checkpoint_expected(w, run_checkpoint_get_le64(p + RUN_CKPT_AT_ROUND), want, eb);
+    int rc = run_checkpoint_expected(w, le_load64(p + RUN_CKPT_AT_ROUND), want, eb);
     if (rc < 0)
         return rc;
     size_t from = RUN_CKPT_AT_CHECKSUM + RUN_CKPT_CHECKSUM_BYTES;
@@ -227,7 +224,7 @@ run_checkpoint_check_frame(const unsigned char *p, size_t len, struct errbuf *eb
                           format, RUN_CKPT_FORMAT);
     if (len < RUN_CKPT_HEADER)
         return errbuf_set(eb, -ERR_CORRUPT, "checkpoint: truncated at offset %zu", len);
-    uint64_t stated = run_checkpoint_get_le64(p + RUN_CKPT_AT_LENGTH);
+    uint64_t stated = le_load64(p + RUN_CKPT_AT_LENGTH);
     if (stated > len)
         return errbuf_set(eb, -ERR_CORRUPT,
                           "checkpoint: truncated at offset %zu (its header says %llu bytes)", len,
@@ -249,8 +246,8 @@ run_checkpoint_mismatch(const struct run_checkpoint_header_field *f, const unsig
 {
     if (f->kind == RUN_CKPT_U64)
         return errbuf_set(eb, -ERR_CORRUPT, "checkpoint: %s %llu does not match run %lld (%llu)",
-                          f->name, (unsigned long long)run_checkpoint_get_le64(got),
-                          (long long)run_id, (unsigned long long)run_checkpoint_get_le64(want));
+                          f->name, (unsigned long long)le_load64(got), (long long)run_id,
+                          (unsigned long long)le_load64(want));
     if (f->kind == RUN_CKPT_TEXT) {
         char g[33] = { 0 }, x[33] = { 0 };
         memcpy(g, got, 32);
@@ -292,9 +289,10 @@ struct run_checkpoint_io {
     struct run_world *w;
     struct run_summary *sum;
     bool load;
-    unsigned char *p; /* saving: the growing buffer; loading: the checkpoint (read-only) */
-    size_t len, cap, at;
-    bool failed; /* out of memory (saving) or past the end (loading) */
+    struct strbuf out;      /* saving: the checkpoint so far */
+    const unsigned char *p; /* loading: the checkpoint */
+    size_t len, at;         /* loading: its length, the read position */
+    bool failed;            /* out of memory (saving) or past the end (loading) */
     struct errbuf *eb;
 };
 
@@ -312,19 +310,7 @@ run_checkpoint_bytes(struct run_checkpoint_io *io, void *v, size_t n)
         io->at += n;
         return;
     }
-    if (n > io->cap - io->len) {
-        size_t cap = (io->cap == 0 ? 1 << 16 : io->cap * 2) + n;
-        unsigned char *np = mem_realloc(io->p, cap);
-        if (np == NULL) {
-            io->failed = true;
-            return;
-        }
-        io->p = np;
-        io->cap = cap;
-    }
-    if (n > 0)
-        memcpy(io->p + io->len, v, n);
-    io->len += n;
+    io->failed = strbuf_append(&io->out, v, n, NULL) < 0;
 }
 
 #define RUN_CKPT_VAL(io, v) run_checkpoint_bytes((io), &(v), sizeof(v))
@@ -614,19 +600,26 @@ run_checkpoint_save(struct run_world *w, const struct run_summary *sum, unsigned
 {
     /* Saving only reads *io.sum; its bytes (padding included) go out as they are. */
     struct run_checkpoint_io io = { .w = w, .sum = (struct run_summary *)sum, .eb = eb };
+    strbuf_init(&io.out, SIZE_MAX);
     unsigned char hdr[RUN_CKPT_HEADER];
     int rc = run_checkpoint_expected(w, sum->rounds, hdr, eb);
     if (rc == 0) {
         run_checkpoint_bytes(&io, hdr, sizeof hdr);
         rc = run_checkpoint_body(&io);
     }
-    if (rc < 0) {
-        mem_free(io.p);
-        return rc;
+    unsigned char *p = NULL;
+    size_t len = 0;
+    if (rc == 0) {
+        p = (unsigned char *)strbuf_detach(&io.out, &len);
+        if (p == NULL)
+            rc = errbuf_set(eb, -ERR_NOMEM, "out of memory writing a checkpoint");
     }
-    run_checkpoint_seal(io.p, io.len);
-    *out = io.p;
-    *out_len = io.len;
+    strbuf_release(&io.out);
+    if (rc < 0)
+        return rc;
+    run_checkpoint_seal(p, len);
+    *out = p;
+    *out_len = len;
     return 0;
 }
 
@@ -637,15 +630,10 @@ run_checkpoint_load(struct run_world *w, struct run_summary *sum, const unsigned
     int rc = run_checkpoint_check(w, in, len, round, eb);
     if (rc < 0)
         return rc;
-    /* io.p is only read when loading. */
     struct run_summary got = { 0 };
-    struct run_checkpoint_io io = { .w = w,
-                                    .sum = &got,
-                                    .load = true,
-                                    .p = (unsigned char *)in,
-                                    .len = len,
-                                    .at = RUN_CKPT_HEADER,
-                                    .eb = eb };
+    struct run_checkpoint_io io = {
+        .w = w, .sum = &got, .load = true, .p = in, .len = len, .at = RUN_CKPT_HEADER, .eb = eb
+    };
     rc = run_checkpoint_body(&io);
     if (rc == 0 && got.rounds != round)
         rc = errbuf_set(eb, -ERR_CORRUPT, "checkpoint: its summary says round %llu, not %llu",

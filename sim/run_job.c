@@ -195,7 +195,7 @@ run_job_start(struct run_world *w, size_t slot, uint64_t client, uint64_t stream
     double u = rng_uniform(&d);
     j->dropout = RUN_NO_DROPOUT;
     if (u < population_dropout_p(w->pop, (size_t)client)) {
-        j->dropout = s->population.dropout_phase;
+        j->dropout = s->dropout_phase;
         if (j->dropout == DROPOUT_ANY)
             j->dropout = (int)rng_below(&d, DROPOUT_ANY);
     }

@@ -87,12 +87,7 @@ run_world_release(struct run_world *w)
 static void
 run_world_docofl_params(const struct scenario *s, struct docofl_wire_params *p)
 {
-    docofl_wire_params_default(p);
-    p->anchor_every = (uint32_t)s->downlink.anchor_every;
-    p->anchors = (uint32_t)s->downlink.anchors;
-    p->anchor_codec = (enum docofl_wire_anchor_codec)s->downlink.anchor_codec;
-    p->anchor_bits = s->downlink.anchor_bits;
-    p->correction_bits = s->downlink.correction_bits;
+    *p = s->downlink.docofl_wire;
     p->seed = s->seed;
 }
 
@@ -111,37 +106,7 @@ static int
 run_world_load_population(struct run_world *w, struct errbuf *eb)
 {
     const struct scenario *s = w->s;
-#define sp (&s->population)
-    struct population_params pp = {
-        .compute = sp->compute,
-        .seconds_per_sample = sp->seconds_per_sample,
-        .compute_sigma = sp->compute_sigma,
-        .n_tiers = sp->n_tier_shares,
-        .compute_trace = sp->compute_trace,
-        /* The scenario's network names skip "tiers"; map them onto population_dist. */
-        .network = sp->network == SCENARIO_NETWORK_TRACE       ? POPULATION_TRACE
-                   : sp->network == SCENARIO_NETWORK_LOGNORMAL ? POPULATION_LOGNORMAL
-                                                               : POPULATION_CONSTANT,
-        .downlink_mbps = sp->downlink_mbps,
-        .uplink_mbps = sp->uplink_mbps,
-        .network_sigma = sp->network_sigma,
-        .latency_ms = sp->latency_ms,
-        .jitter = sp->jitter,
-        .network_trace = sp->network_trace,
-        .availability = sp->availability,
-        .availability_p = sp->availability_p,
-        .diurnal_amplitude = sp->diurnal_amplitude,
-        .diurnal_period_s = sp->diurnal_period_s,
-        .availability_trace = sp->availability_trace,
-        .dropout_p = sp->dropout_probability,
-        .dropout_sigma = sp->dropout_propensity_sigma,
-    };
-    for (size_t i = 0; i < pp.n_tiers && i < POPULATION_MAX_TIERS; i++) {
-        pp.tier_share[i] = sp->tier_shares[i];
-        pp.tier_seconds[i] = sp->tier_seconds[i];
-    }
-#undef sp
-    int rc = population_new(&w->pop, &pp, w->ds->n_clients, s->seed, eb);
+    int rc = population_new(&w->pop, &s->population, w->ds->n_clients, s->seed, eb);
     if (rc < 0)
         return errbuf_prefix(eb, "population");
     return 0;

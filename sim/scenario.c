@@ -14,6 +14,8 @@
 #include "clients/fashion_mnist.h"
 #include "clients/partition.h"
 #include "codec/thc.h"
+#include "base/file.h"
+#include "base/json.h"
 #include "base/mem.h"
 #include "base/strbuf.h"
 #include "sim/population.h"
@@ -221,9 +223,9 @@ static const struct skey_when w_compute_tiers =
 static const struct skey_when w_compute_trace =
     SKEY_WHEN_NEEDED("population.compute.distribution", V(POPULATION_TRACE));
 static const struct skey_when w_network_lognormal =
-    SKEY_WHEN_LENIENT("population.network.distribution", V(SCENARIO_NETWORK_LOGNORMAL));
+    SKEY_WHEN_LENIENT("population.network.distribution", V(POPULATION_NETWORK_LOGNORMAL));
 static const struct skey_when w_network_trace =
-    SKEY_WHEN_NEEDED("population.network.distribution", V(SCENARIO_NETWORK_TRACE));
+    SKEY_WHEN_NEEDED("population.network.distribution", V(POPULATION_NETWORK_TRACE));
 static const struct skey_when w_available_p = SKEY_WHEN_LENIENT(
     "population.availability.type", V(POPULATION_PROBABILITY) | V(POPULATION_DIURNAL));
 static const struct skey_when w_diurnal =
@@ -445,17 +447,18 @@ static const struct skey scenario_keys[] = {
              .help = "EDEN/DRIVE scale"),
     KEY_ENUM("downlink.rotation", downlink.codec.rotation, "shared", &e_rotation,
              .help = "rotation seed per client or shared by the round"),
-    KEY_U64("downlink.anchor_every", downlink.anchor_every, "10", 1, 1000000, .when = &w_docofl,
-            .help = "a new anchor every K rounds"),
-    KEY_U64("downlink.anchors", downlink.anchors, "3", 1, 1000, .when = &w_docofl,
-            .help = "anchors V kept in the deposit"),
-    KEY_ENUM("downlink.anchor_codec", downlink.anchor_codec, "ecuq", &e_anchor_codec,
+    KEY_UINT("downlink.anchor_every", downlink.docofl_wire.anchor_every, "10", 1, 1000000,
+             .when = &w_docofl, .help = "a new anchor every K rounds"),
+    KEY_UINT("downlink.anchors", downlink.docofl_wire.anchors, "3", 1, 1000, .when = &w_docofl,
+             .help = "anchors V kept in the deposit"),
+    KEY_ENUM("downlink.anchor_codec", downlink.docofl_wire.anchor_codec, "ecuq", &e_anchor_codec,
              .when = &w_docofl, .help = "ecuq (entropy-coded uniform quantisation) or eden"),
-    KEY_F64("downlink.anchor_bits", downlink.anchor_bits, "2", 0, 16, .open = SKEY_OPEN_MIN,
-            .when = &w_docofl,
+    KEY_F64("downlink.anchor_bits", downlink.docofl_wire.anchor_bits, "2", 0, 16,
+            .open = SKEY_OPEN_MIN, .when = &w_docofl,
             .help = "bits per coordinate of the anchors (off the critical path)"),
-    KEY_F64("downlink.correction_bits", downlink.correction_bits, "2", 0, 8, .open = SKEY_OPEN_MIN,
-            .when = &w_docofl, .help = "EDEN bits of the per-round correction"),
+    KEY_F64("downlink.correction_bits", downlink.docofl_wire.correction_bits, "2", 0, 8,
+            .open = SKEY_OPEN_MIN, .when = &w_docofl,
+            .help = "EDEN bits of the per-round correction"),
 
     KEY_ENUM("aggregation.weighting", aggregation.weighting, "samples", &e_weighting,
              .help = "FedAvg weights: samples (client's training rows) or uniform"),
@@ -503,7 +506,7 @@ static const struct skey scenario_keys[] = {
             .help = "training time per sample and epoch (median when lognormal)"),
     KEY_F64("population.compute.sigma", population.compute_sigma, "0.6", 0, 10,
             .when = &w_compute_lognormal, .help = "std of log seconds per sample"),
-    KEY_F64_LIST("population.compute.tier_shares", population.tier_shares, population.n_tier_shares,
+    KEY_F64_LIST("population.compute.tier_shares", population.tier_share, population.n_tiers,
                  "[0.53, 0.46, 0.01]", 0, 1, .when = &w_compute_tiers,
                  .help = "share of clients in each tier"),
     KEY_F64_LIST("population.compute.tier_seconds_per_sample", population.tier_seconds,
@@ -537,11 +540,11 @@ static const struct skey scenario_keys[] = {
     KEY_STRING("population.availability.trace", population.availability_trace, "",
                .when = &w_availability_trace,
                .help = "active intervals per client (docs/population.md)"),
-    KEY_F64("population.dropout.probability", population.dropout_probability, "0", 0, 1,
+    KEY_F64("population.dropout.probability", population.dropout_p, "0", 0, 1,
             .help = "mean chance that a selected client vanishes during the round"),
-    KEY_ENUM("population.dropout.phase", population.dropout_phase, "before_upload", &e_phase,
+    KEY_ENUM("population.dropout.phase", dropout_phase, "before_upload", &e_phase,
              .help = "when a dropping client vanishes"),
-    KEY_F64("population.dropout.propensity_sigma", population.dropout_propensity_sigma, "0", 0, 5,
+    KEY_F64("population.dropout.propensity_sigma", population.dropout_sigma, "0", 0, 5,
             .help = "per-client spread (lognormal sigma) of the dropout probability"),
 
     KEY_ENUM("protocol.type", protocol.type, "sync", &e_protocol,
@@ -1186,7 +1189,7 @@ scenario_check_links(struct scenario_ctx *c, const struct ynode *root, const str
                              "uplink.thc_norm: common sums the integers of one shared rotation in "
                              "a sync round: set uplink.rotation: shared and protocol.type: sync, "
                              "or use client");
-    if (s->downlink.anchor_codec == 0)
+    if (s->downlink.docofl_wire.anchor_codec == 0)
         return scenario_fail(c, root, "downlink.anchor_codec", "downlink.anchor_codec",
                              -ERR_INVALID, "downlink.anchor_codec: expected ecuq or eden");
     if (s->downlink.docofl && s->protocol.type == PROTOCOL_ASYNC)
@@ -1323,11 +1326,11 @@ static int
 scenario_check_protocol(struct scenario_ctx *c, const struct ynode *root, const struct scenario *s)
 {
     if (s->population.compute == POPULATION_TIERS &&
-        s->population.n_tier_shares != s->population.n_tier_seconds)
+        s->population.n_tiers != s->population.n_tier_seconds)
         return scenario_fail(c, root, "population.compute.tier_seconds_per_sample",
                              "population.compute.tier_seconds_per_sample", -ERR_INVALID,
                              "tier_shares and tier_seconds_per_sample differ in length");
-    if (s->population.compute == POPULATION_TIERS && s->population.n_tier_shares == 0)
+    if (s->population.compute == POPULATION_TIERS && s->population.n_tiers == 0)
         return scenario_fail(c, root, "population.compute.tier_shares",
                              "population.compute.tier_shares", -ERR_INVALID,
                              "tiers need at least one tier");
@@ -1554,33 +1557,15 @@ scenario_read_file(const char *path, char **text, size_t *len_out, struct errbuf
 {
     *text = NULL;
     *len_out = 0;
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        errbuf_set_location(eb, path, 0, 0);
-        return errbuf_set(eb, -ERR_IO, "cannot open scenario: %s", strerror(errno));
-    }
     struct strbuf sb;
     strbuf_init(&sb, SCENARIO_FILE_MAX);
-    char chunk[8192];
-    size_t got;
-    int rc = 0;
-    while (rc == 0 && (got = fread(chunk, 1, sizeof chunk, f)) > 0)
-        rc = strbuf_append(&sb, chunk, got, NULL);
-    if (rc == -ERR_RANGE) {
-        errbuf_set_location(eb, path, 0, 0);
-        rc = errbuf_set(eb, rc, "scenario file is larger than 64 MiB");
-    } else if (rc < 0) {
-        rc = errbuf_set(eb, rc, "out of memory reading '%s'", path);
-    } else if (ferror(f)) {
-        errbuf_set_location(eb, path, 0, 0);
-        rc = errbuf_set(eb, -ERR_IO, "cannot read scenario: %s", strerror(errno));
-    } else {
+    int rc = file_read(&sb, path, "scenario", eb);
+    if (rc == 0) {
         *text = strbuf_detach(&sb, len_out);
         if (*text == NULL)
             rc = errbuf_set(eb, -ERR_NOMEM, "out of memory reading '%s'", path);
     }
     strbuf_release(&sb);
-    fclose(f);
     return rc;
 }
 
@@ -1722,16 +1707,8 @@ scenario_json_put(struct scenario_json *j, const char *fmt, ...)
 static void
 scenario_json_string(struct scenario_json *j, const char *s)
 {
-    scenario_json_put(j, "\"");
-    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
-        if (*p == '"' || *p == '\\')
-            scenario_json_put(j, "\\%c", *p);
-        else if (*p < 0x20)
-            scenario_json_put(j, "\\u%04x", *p);
-        else
-            scenario_json_put(j, "%c", *p);
-    }
-    scenario_json_put(j, "\"");
+    if (!j->failed)
+        j->failed = json_append_string(&j->sb, s, NULL) < 0;
 }
 
 /* Number of leading path components a and b share. */

@@ -15,8 +15,9 @@
  * The schema table in scenario.c is the single source of truth: the key's type, range,
  * default, condition and help live in its row, `fedbits list --keys` prints them and
  * docs/scenarios.md is generated from that (tools/update-docs). The parameter structs of
- * the modules a scenario configures (struct codec_params, partition_params,
- * server_opt_params) are embedded, so their keys need no copying.
+ * the modules a scenario configures (struct codec_params, docofl_wire_params,
+ * partition_params, server_opt_params, population_params) are embedded, so their keys need no
+ * copying.
  *
  * struct scenario is a plain value (no pointers but the owned source text), so a run can
  * copy it. scenario_to_json() writes the resolved configuration, which the results store
@@ -36,21 +37,15 @@
 #include "clients/model.h"
 #include "clients/partition.h"
 #include "codec/codec.h"
+#include "codec/docofl_wire.h"
+#include "sim/population.h"
 
 #define SCENARIO_NAME_BYTES 128
 #define SCENARIO_PATH_BYTES 1024
-#define SCENARIO_MAX_TIERS  8
 
 enum protocol_kind {
     PROTOCOL_SYNC = 0, /* rounds with selection, over-selection and a deadline */
     PROTOCOL_ASYNC,    /* FedBuff buffered asynchronous aggregation */
-};
-
-/* population.network.distribution: constant, lognormal or trace (no tiers for networks). */
-enum scenario_network_dist {
-    SCENARIO_NETWORK_CONSTANT = 0,
-    SCENARIO_NETWORK_LOGNORMAL,
-    SCENARIO_NETWORK_TRACE,
 };
 
 enum staleness_kind {
@@ -113,11 +108,10 @@ struct link_config {
     int thc_norm;              /* uplink, codec thc: enum thc_norm */
     /* Downlink only: the scenario's codec choice, a codec kind or SCENARIO_DOCOFL. */
     int choice;
-    bool docofl;           /* DoCoFL anchors + corrections instead of a plain codec */
-    uint64_t anchor_every; /* DoCoFL K */
-    uint64_t anchors;      /* DoCoFL V */
-    double anchor_bits, correction_bits;
-    int anchor_codec; /* enum docofl_wire_anchor_codec */
+    bool docofl; /* DoCoFL anchors + corrections instead of a plain codec */
+    /* DoCoFL's K, V, anchor codec and bits (downlink.anchor_*, downlink.correction_bits);
+     * .seed is not a key: the run sets it from the scenario's seed. */
+    struct docofl_wire_params docofl_wire;
 };
 
 /* downlink.codec's extra choice beyond the codec kinds. */
@@ -168,25 +162,9 @@ struct scenario {
         double clip;               /* weighted updates are clipped to [-clip, clip] */
         int weighting;             /* enum weighting_kind */
     } aggregation;
-    struct server_opt_params server; /* key server.optimizer is .kind */
-    struct {
-        int compute; /* enum population_dist */
-        double seconds_per_sample, compute_sigma;
-        double tier_shares[SCENARIO_MAX_TIERS];
-        size_t n_tier_shares;
-        double tier_seconds[SCENARIO_MAX_TIERS];
-        size_t n_tier_seconds;
-        char compute_trace[SCENARIO_PATH_BYTES];
-        int network; /* enum population_dist (constant, lognormal, trace) */
-        double downlink_mbps, uplink_mbps, network_sigma, latency_ms, jitter;
-        char network_trace[SCENARIO_PATH_BYTES];
-        int availability; /* enum population_availability */
-        double availability_p, diurnal_amplitude, diurnal_period_s;
-        char availability_trace[SCENARIO_PATH_BYTES];
-        double dropout_probability;
-        int dropout_phase; /* enum dropout_phase */
-        double dropout_propensity_sigma;
-    } population;
+    struct server_opt_params server;     /* key server.optimizer is .kind */
+    struct population_params population; /* every population.* key but dropout.phase */
+    int dropout_phase; /* key population.dropout.phase, enum dropout_phase (used by the run) */
     struct {
         int type; /* enum protocol_kind */
         double over_selection;
@@ -223,7 +201,7 @@ int scenario_load(struct scenario *out, const char *name, const char *text, size
     __attribute__((warn_unused_result));
 /*
  * Reads the file at path into *text (owned, NUL-terminated; free with mem_free) and its
- * length; -ERR_IO naming the file if unreadable.
+ * length (base/file.h: -ERR_NOTFOUND, -ERR_IO or -ERR_RANGE naming the file).
  */
 int scenario_read_file(const char *path, char **text, size_t *len, struct errbuf *eb)
     __attribute__((warn_unused_result));

@@ -165,7 +165,7 @@ def check_bad_inputs(binary, src, tmp):
     if "unknown key 'uplink.bitz' (did you mean 'uplink.bits'?)" not in p.stderr:
         fail("--set unknown key: " + p.stderr)
     p = run(binary, ["validate", "missing.yaml"], tmp, check=2)
-    if "missing.yaml: error: cannot open scenario: No such file or directory" not in p.stderr:
+    if "missing.yaml: error: cannot open scenario 'missing.yaml': No such file or directory" not in p.stderr:
         fail("missing file: " + p.stderr)
     print(f"bad inputs: {n} files and overrides rejected with the expected messages")
 

@@ -18,7 +18,7 @@ fuzz_trace_params(struct population_params *p)
     memset(p, 0, sizeof *p);
     p->compute = POPULATION_CONSTANT;
     p->seconds_per_sample = 0.01;
-    p->network = POPULATION_CONSTANT;
+    p->network = POPULATION_NETWORK_CONSTANT;
     p->downlink_mbps = 6.0;
     p->uplink_mbps = 4.5;
     p->latency_ms = 20.0;
@@ -56,9 +56,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* A path is read only when its section's model is a trace. */
         struct population_params p;
         fuzz_trace_params(&p);
-        p.compute_trace = p.network_trace = p.availability_trace = path;
+        snprintf(p.compute_trace, sizeof p.compute_trace, "%s", path);
+        snprintf(p.network_trace, sizeof p.network_trace, "%s", path);
+        snprintf(p.availability_trace, sizeof p.availability_trace, "%s", path);
         p.compute = kind == 0 ? POPULATION_TRACE : POPULATION_CONSTANT;
-        p.network = kind == 1 ? POPULATION_TRACE : POPULATION_CONSTANT;
+        p.network = kind == 1 ? POPULATION_NETWORK_TRACE : POPULATION_NETWORK_CONSTANT;
         p.availability = kind == 2 ? POPULATION_AVAILABILITY_TRACE : POPULATION_ALWAYS;
         struct population *pop = NULL;
         struct errbuf eb;

@@ -219,7 +219,7 @@ END_TEST
 
 /*
  * Merging partial aggregators (threads, ranks). Each codec configuration encodes FM_K
- * vectors once; the mean of all of them added to one aggregator in order is the reference,
+ * vectors once; the mean of all of them added to one aggregator in order is the baseline,
  * and every other way of adding the same messages must give the same float bits.
  */
 struct fm_codec {

@@ -23,7 +23,7 @@ START_TEST(hadamard_and_kashin_nmse)
     p.rotation = CODEC_ROTATION_SHARED;
     struct tdme r = tdme_run(&p, 8192, TDME_NORMAL, 10, 1, 60, 101);
     ck_assert_stat(r.nmse, r.nmse_se, 1.338, 0.03);
-    ck_assert_double_eq(r.bytes, 8192 / 8 + 8); /* test vector 18: b·D + 64 bits */
+    ck_assert_double_eq(r.bytes, 8192 / 8 + 8); /* b·D + 64 bits */
     tdme_params(&p, CODEC_KASHIN_SQ, 1);
     p.rotation = CODEC_ROTATION_SHARED;
     r = tdme_run(&p, 8192, TDME_NORMAL, 10, 1, 60, 102);

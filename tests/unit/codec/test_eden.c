@@ -259,7 +259,7 @@ START_TEST(drive_nmse_same_vector)
         tdme_params(&p, CODEC_DRIVE, 1);
         struct tdme r = tdme_run(&p, 8192, (enum tdme_dist)dist, 10, 1, 60, 71);
         ck_assert_stat(r.nmse, r.nmse_se, 0.0571, 0.02);
-        ck_assert_double_eq(r.bytes, 8192 / 8 + 4); /* test vector 18: D + 32 bits */
+        ck_assert_double_eq(r.bytes, 8192 / 8 + 4); /* D + 32 bits */
     }
 }
 END_TEST

@@ -1,4 +1,5 @@
-/* lloyd_max: the committed tables equal the reference constants (test vector 1). */
+/* lloyd_max: the committed tables equal the published Lloyd-Max constants
+ * for N(0,1) (Max, IRE Trans. Inf. Theory 1960, Table I). */
 #include <gsl/gsl_math.h>
 #include <math.h>
 

@@ -53,7 +53,7 @@ START_TEST(vnmse)
 }
 END_TEST
 
-/* NMSE = vNMSE/n with the shared rotation summed in the rotated domain (test vector 15). */
+/* NMSE = vNMSE/n with the shared rotation summed in the rotated domain */
 START_TEST(shared_rotation_nmse)
 {
     struct codec_params p;

@@ -8,7 +8,8 @@
 #include "tests/support/check_support.h"
 #include "tests/unit/codec/suites.h"
 
-/* The textbook radix-2 butterflies in double: the reference of §0.2. */
+/* The textbook radix-2 butterflies in double: the plain
+ * Walsh-Hadamard transform the fast one must match. */
 static void
 naive_fwht(double *v, size_t n)
 {

@@ -37,7 +37,7 @@ static const struct {
 #undef S
 };
 
-/* One row of the reference table per loop index, all five cohort sizes. */
+/* One row of the expected table per loop index, all five cohort sizes. */
 START_TEST(parameter_table)
 {
     for (int j = 0; j < 5; j++) {

@@ -44,7 +44,7 @@ struct shard_proc {
     struct secagg_client *c[SHARD_N_MAX];
     uint8_t local[SHARD_N_MAX]; /* all 1 for the unsharded reference */
     bool sharded;
-    int split; /* -1 for the reference */
+    int split; /* -1 for the single-process run */
     unsigned shard;
     uint64_t share[SHARD_M];
 };
@@ -154,7 +154,7 @@ shard_round(const struct secagg_params *p)
             size_t rlen0 = 0;
             unsigned char *req0 = shard_request(ref->s, ph, u, &rlen0);
             if (req0 == NULL) {
-                /* Not asked by the reference: asked by no process either. */
+                /* Not asked by the single-process run: asked by no process either. */
                 for (size_t k = 1; k < np; k++) {
                     size_t l;
                     ck_assert_ptr_null(shard_request(procs[k].s, ph, u, &l));

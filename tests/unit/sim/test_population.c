@@ -19,7 +19,7 @@ pop_params(struct population_params *p)
     memset(p, 0, sizeof *p);
     p->compute = POPULATION_CONSTANT;
     p->seconds_per_sample = 0.01;
-    p->network = POPULATION_CONSTANT;
+    p->network = POPULATION_NETWORK_CONSTANT;
     p->downlink_mbps = 8.0;
     p->uplink_mbps = 4.0;
     p->latency_ms = 20.0;
@@ -84,7 +84,7 @@ START_TEST(client_attributes_do_not_depend_on_population_size)
     pop_params(&p);
     p.compute = POPULATION_LOGNORMAL;
     p.compute_sigma = 0.6;
-    p.network = POPULATION_LOGNORMAL;
+    p.network = POPULATION_NETWORK_LOGNORMAL;
     p.network_sigma = 0.8;
     p.dropout_p = 0.1;
     p.dropout_sigma = 1.0;
@@ -214,11 +214,11 @@ START_TEST(traces_are_replayed_modulo_their_length)
     struct population_params p;
     pop_params(&p);
     p.compute = POPULATION_TRACE;
-    p.compute_trace = compute;
-    p.network = POPULATION_TRACE;
-    p.network_trace = network;
+    snprintf(p.compute_trace, sizeof p.compute_trace, "%s", compute);
+    p.network = POPULATION_NETWORK_TRACE;
+    snprintf(p.network_trace, sizeof p.network_trace, "%s", network);
     p.availability = POPULATION_AVAILABILITY_TRACE;
-    p.availability_trace = avail;
+    snprintf(p.availability_trace, sizeof p.availability_trace, "%s", avail);
     struct population *pop = pop_new(&p, 5, 1);
     ck_assert_double_eq(population_seconds_per_sample(pop, 0), 0.5);
     ck_assert_double_eq(population_seconds_per_sample(pop, 1), 0.25);
@@ -252,13 +252,13 @@ pop_refused(const char *dir, int kind, const char *text, int code, const char *w
     pop_params(&p);
     if (kind == 0) {
         p.compute = POPULATION_TRACE;
-        p.compute_trace = path;
+        snprintf(p.compute_trace, sizeof p.compute_trace, "%s", path);
     } else if (kind == 1) {
-        p.network = POPULATION_TRACE;
-        p.network_trace = path;
+        p.network = POPULATION_NETWORK_TRACE;
+        snprintf(p.network_trace, sizeof p.network_trace, "%s", path);
     } else {
         p.availability = POPULATION_AVAILABILITY_TRACE;
-        p.availability_trace = path;
+        snprintf(p.availability_trace, sizeof p.availability_trace, "%s", path);
     }
     struct population *pop = NULL;
     struct errbuf eb;
@@ -286,7 +286,7 @@ START_TEST(bad_traces_are_refused_with_their_location)
     struct population_params p;
     pop_params(&p);
     p.compute = POPULATION_TRACE;
-    p.compute_trace = "/nonexistent/trace.txt";
+    snprintf(p.compute_trace, sizeof p.compute_trace, "%s", "/nonexistent/trace.txt");
     struct population *pop = NULL;
     struct errbuf eb;
     errbuf_clear(&eb);

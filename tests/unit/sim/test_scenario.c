@@ -84,8 +84,8 @@ START_TEST(default_scenario_loads)
     ck_assert_double_eq(s.population.downlink_mbps, 6.0);
     ck_assert_double_eq(s.population.uplink_mbps, 4.5);
     ck_assert_double_eq(s.population.latency_ms, 50.0);
-    ck_assert_double_eq(s.population.dropout_probability, 0.0);
-    ck_assert_int_eq(s.population.dropout_phase, DROPOUT_BEFORE_UPLOAD);
+    ck_assert_double_eq(s.population.dropout_p, 0.0);
+    ck_assert_int_eq(s.dropout_phase, DROPOUT_BEFORE_UPLOAD);
     /* The source is kept verbatim. */
     ck_assert_str_eq(s.source_name, "s.yaml");
     ck_assert_str_eq(s.source_text, sc_default_yaml);
@@ -157,7 +157,7 @@ START_TEST(set_overrides)
     ck_assert_uint_eq(s.data.clients, 400);
     ck_assert(s.uplink.error_feedback);
     ck_assert_str_eq(s.name, "from-set");
-    ck_assert_int_eq(s.population.dropout_phase, DROPOUT_ANY);
+    ck_assert_int_eq(s.dropout_phase, DROPOUT_ANY);
     /* Untouched keys keep the file's values. */
     ck_assert_uint_eq(s.train.rounds, 50);
     /* The stored source is the file, not the overrides. */
@@ -550,11 +550,11 @@ START_TEST(load_file_missing)
     struct scenario s;
     struct errbuf eb;
     errbuf_clear(&eb);
-    ck_assert_int_eq(scenario_load_file(&s, path, NULL, 0, &eb), -ERR_IO);
+    ck_assert_int_eq(scenario_load_file(&s, path, NULL, 0, &eb), -ERR_NOTFOUND);
     ck_assert_str_eq(eb.file, path);
-    char out[8192], expect[8192];
-    snprintf(expect, sizeof expect, "%s: error: cannot open scenario: No such file or directory",
-             path);
+    char out[16384], expect[16384];
+    snprintf(expect, sizeof expect,
+             "%s: error: cannot open scenario '%s': No such file or directory", path, path);
     ck_assert_str_eq(errbuf_format(&eb, out, sizeof out), expect);
     tsupport_rmtree(dir);
     free(dir);
@@ -889,6 +889,13 @@ START_TEST(defaults_come_from_the_modules)
     ck_assert_uint_eq(s.data.partition.min_size, pp.min_size);
     ck_assert_uint_eq(s.data.partition.per_client, pp.per_client);
     ck_assert_double_eq(s.data.partition.size_sigma, pp.size_sigma);
+    struct docofl_wire_params dw;
+    docofl_wire_params_default(&dw);
+    ck_assert_uint_eq(s.downlink.docofl_wire.anchor_every, dw.anchor_every);
+    ck_assert_uint_eq(s.downlink.docofl_wire.anchors, dw.anchors);
+    ck_assert_int_eq(s.downlink.docofl_wire.anchor_codec, dw.anchor_codec);
+    ck_assert_double_eq(s.downlink.docofl_wire.anchor_bits, dw.anchor_bits);
+    ck_assert_double_eq(s.downlink.docofl_wire.correction_bits, dw.correction_bits);
     /* The uplink's codec keys default to the codec module's defaults, every field. */
     struct codec_params cp;
     codec_params_default(&cp); /* bits: derived per codec (resolve_derives_defaults) */

@@ -6,7 +6,12 @@
 
 #include "base/bitpack.h"
 #include "codec/codec_int.h"
+#include "codec/packing.h"
+#include "codec/sround.h"
 #include "base/banned.h"
+
+/* Widths decoded through a table of the 2^b level values (the same floats). */
+#define SQ_LUT_BITS 8
 
 size_t
 sq_bytes(size_t n, unsigned b)
@@ -33,19 +38,10 @@ sq_encode(uint8_t *out, size_t cap, uint16_t *idx, const float *v, size_t n, uns
     unsigned top = (1u << b) - 1;
     double step = ((double)hi - lo) / top;
     double inv = step > 0 ? 1.0 / step : 0.0;
-    struct codec_rand cr;
-    codec_rand_init(&cr, r);
-    for (size_t i = 0; i < n; i++) {
-        double u = ((double)v[i] - lo) * inv;
-        double fl = (double)(uint64_t)u; /* floor: u >= 0 */
-        double frac = u - fl;
-        unsigned k = (unsigned)fl;
-        k += frac * 0x1p32 > (double)codec_rand_u32(&cr); /* branch-free: it is a coin flip */
-        idx[i] = (uint16_t)(k > top ? top : k);
-    }
+    sround(idx, v, n, lo, inv, false, top, r);
     codec_put_f32(out, lo);
     codec_put_f32(out + 4, hi);
-    bitpack_pack(out + SQ_HEADER_BYTES, idx, n, b);
+    packing_pack(out + SQ_HEADER_BYTES, idx, n, b);
     return 0;
 }
 
@@ -66,6 +62,13 @@ sq_decode(float *v, uint16_t *idx, const uint8_t *msg, size_t len, size_t n, uns
     if (!(hi >= lo))
         return codec_corrupt(eb, 4, "sq: maximum %g below minimum %g", (double)hi, (double)lo);
     double step = ((double)hi - lo) / ((1u << b) - 1);
+    if (b <= SQ_LUT_BITS) {
+        float lut[1u << SQ_LUT_BITS];
+        for (unsigned k = 0; k < 1u << b; k++)
+            lut[k] = (float)(lo + step * k);
+        packing_unpack_lut(v, msg + SQ_HEADER_BYTES, n, b, lut);
+        return 0;
+    }
     bitpack_unpack(idx, msg + SQ_HEADER_BYTES, n, b);
     for (size_t i = 0; i < n; i++)
         v[i] = (float)(lo + step * idx[i]);

@@ -1,6 +1,7 @@
 /* sq: min-max stochastic uniform quantisation. See sq.h. */
 #include "codec/sq.h"
 
+#include <immintrin.h>
 #include <math.h>
 #include <stdbool.h>
 
@@ -19,13 +20,10 @@ sq_bytes(size_t n, unsigned b)
     return SQ_HEADER_BYTES + bitpack_bytes(n, b);
 }
 
-int
-sq_encode(uint8_t *out, size_t cap, uint16_t *idx, const float *v, size_t n, unsigned b,
-          struct rng *r, struct errbuf *eb)
+/* Minimum and maximum of v[0..n) (the first of equal values), and whether all are finite. */
+static bool
+sq_range_portable(float *lo_out, float *hi_out, const float *v, size_t n)
 {
-    size_t bytes = sq_bytes(n, b);
-    if (cap < bytes)
-        return errbuf_set(eb, -ERR_RANGE, "sq: buffer of %zu bytes, %zu needed", cap, bytes);
     float lo = v[0], hi = v[0];
     bool finite = true;
     for (size_t i = 0; i < n; i++) {
@@ -33,6 +31,62 @@ sq_encode(uint8_t *out, size_t cap, uint16_t *idx, const float *v, size_t n, uns
         hi = v[i] > hi ? v[i] : hi;
         finite &= isfinite(v[i]);
     }
+    *lo_out = lo;
+    *hi_out = hi;
+    return finite;
+}
+
+/*
+ * Eight lanes at a time. Only a zero extreme depends on order (-0 and +0 compare equal);
+ * then the portable loop decides, so the result is always the portable one.
+ */
+__attribute__((target("avx2"))) static bool
+sq_range_avx2(float *lo_out, float *hi_out, const float *v, size_t n)
+{
+    if (n < 8)
+        return sq_range_portable(lo_out, hi_out, v, n);
+    __m256 lo8 = _mm256_loadu_ps(v), hi8 = lo8;
+    const __m256 inf = _mm256_set1_ps(INFINITY),
+                 abs = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    __m256 ok = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 x = _mm256_loadu_ps(v + i);
+        lo8 = _mm256_min_ps(lo8, x);
+        hi8 = _mm256_max_ps(hi8, x);
+        ok = _mm256_and_ps(ok, _mm256_cmp_ps(_mm256_and_ps(x, abs), inf, _CMP_LT_OQ));
+    }
+    float l[8], h[8];
+    _mm256_storeu_ps(l, lo8);
+    _mm256_storeu_ps(h, hi8);
+    float lo = l[0], hi = h[0];
+    for (int k = 1; k < 8; k++) {
+        lo = l[k] < lo ? l[k] : lo;
+        hi = h[k] > hi ? h[k] : hi;
+    }
+    bool finite = _mm256_movemask_ps(ok) == 0xff;
+    for (; i < n; i++) {
+        lo = v[i] < lo ? v[i] : lo;
+        hi = v[i] > hi ? v[i] : hi;
+        finite &= isfinite(v[i]);
+    }
+    if (!finite || lo == 0.0f || hi == 0.0f)
+        return sq_range_portable(lo_out, hi_out, v, n);
+    *lo_out = lo;
+    *hi_out = hi;
+    return true;
+}
+
+int
+sq_encode(uint8_t *out, size_t cap, uint16_t *idx, const float *v, size_t n, unsigned b,
+          struct rng *r, struct errbuf *eb)
+{
+    size_t bytes = sq_bytes(n, b);
+    if (cap < bytes)
+        return errbuf_set(eb, -ERR_RANGE, "sq: buffer of %zu bytes, %zu needed", cap, bytes);
+    float lo, hi;
+    bool finite = __builtin_cpu_supports("avx2") ? sq_range_avx2(&lo, &hi, v, n)
+                                                 : sq_range_portable(&lo, &hi, v, n);
     if (!finite)
         return errbuf_set(eb, -ERR_RANGE, "sq: input vector is not finite");
     unsigned top = (1u << b) - 1;

@@ -431,14 +431,17 @@ eden_encode(struct eden *e, uint8_t *out, size_t cap, size_t *len, const float *
             ny2_sel += (double)y[i] * y[i];
             acc |= (uint64_t)k << have;
             have += e->lo.bits + high;
-            while (have >= 8) {
-                payload[o++] = (uint8_t)acc;
-                acc >>= 8;
-                have -= 8;
+            if (have >= 32) { /* four whole bytes at once */
+                le_store32(payload + o, (uint32_t)acc);
+                o += 4;
+                acc >>= 32;
+                have -= 32;
             }
         }
-        if (have > 0)
+        for (; have > 0; have = have > 8 ? have - 8 : 0) {
             payload[o++] = (uint8_t)acc;
+            acc >>= 8;
+        }
         assert(o == bytes - EDEN_SCALE_BYTES);
         if (frac)
             ny2_sel = nx2;

@@ -28,6 +28,27 @@ packing_pack(uint8_t *out, const uint16_t *idx, size_t n, unsigned b)
         bitpack_pack(out + 8 * full, idx + done, n - done, b);
 }
 
+void
+packing_unpack(uint16_t *idx, const uint8_t *in, size_t n, unsigned b)
+{
+    if (b != 1 && b != 2 && b != 4 && b != 8) {
+        bitpack_unpack(idx, in, n, b);
+        return;
+    }
+    uint64_t mask = ((uint64_t)1 << b) - 1;
+    size_t per = 64 / b;
+    size_t full = n / per;
+    for (size_t w = 0; w < full; w++) {
+        uint64_t word = le_load64(in + 8 * w);
+        uint16_t *q = idx + w * per;
+        for (size_t k = 0; k < per; k++)
+            q[k] = (uint16_t)(word >> (k * b) & mask);
+    }
+    size_t done = full * per;
+    if (done < n)
+        bitpack_unpack(idx + done, in + 8 * full, n - done, b);
+}
+
 /* Long payloads of 1, 2 or 4 bits: each byte expands through a table of its 8/b floats. */
 #define PACKING_BYTE_TABLE_MIN 16384
 

@@ -9,7 +9,9 @@
 #include "base/banned.h"
 
 static const unsigned char rng_domain[crypto_generichash_KEYBYTES_MIN] = "fedbits.rng.v1";
-static const unsigned char rng_zeros[RNG_BUFFER_BYTES];
+/* Zeros the keystream is XORed onto: one buffer refill, or one chunk of a bulk draw. */
+#define RNG_BULK_BYTES 4096
+static const unsigned char rng_zeros[RNG_BULK_BYTES];
 static const unsigned char rng_nonce[crypto_stream_chacha20_NONCEBYTES];
 
 void
@@ -146,24 +148,76 @@ rng_tell(const struct rng *r)
     return r->st_.block_ * RNG_BLOCK_BYTES + r->st_.pos_;
 }
 
+/*
+ * Bulk draws: the buffered bytes first, then whole buffers' worth of keystream written by
+ * libsodium straight into out (large calls let it use its widest vector path), then the
+ * buffer is refilled as usual for the tail. The bytes, the position and the buffer
+ * afterwards are those of n one-byte draws, so later draws see no difference.
+ */
 void
 rng_bytes(struct rng *r, void *out, size_t n)
 {
     struct rng_state *st = &r->st_;
     unsigned char *o = out;
-    while (n > 0) {
-        if (st->pos_ == sizeof st->buf_) {
-            st->block_ += sizeof st->buf_ / RNG_BLOCK_BYTES;
-            st->pos_ = 0;
-            rng_refill(st);
-        }
-        size_t take = sizeof st->buf_ - st->pos_;
-        if (take > n)
-            take = n;
-        memcpy(o, st->buf_ + st->pos_, take);
-        st->pos_ += take;
-        o += take;
-        n -= take;
+    size_t take = sizeof st->buf_ - st->pos_;
+    if (take > n)
+        take = n;
+    memcpy(o, st->buf_ + st->pos_, take);
+    st->pos_ += take;
+    o += take;
+    n -= take;
+    if (n == 0)
+        return;
+    uint64_t block = st->block_ + sizeof st->buf_ / RNG_BLOCK_BYTES;
+    size_t whole = n - n % RNG_BUFFER_BYTES;
+    for (size_t done = 0; done < whole;) {
+        size_t chunk = whole - done < RNG_BULK_BYTES ? whole - done : RNG_BULK_BYTES;
+        crypto_stream_chacha20_xor_ic(o + done, rng_zeros, chunk, rng_nonce, block, st->key_);
+        block += chunk / RNG_BLOCK_BYTES;
+        done += chunk;
+    }
+    o += whole;
+    n -= whole;
+    st->block_ = block;
+    st->pos_ = n;
+    rng_refill(st);
+    memcpy(o, st->buf_, n);
+}
+
+/*
+ * rng_u32() skips the bytes left in the buffer when fewer than 4 remain, which matters only
+ * after draws of a size not a multiple of 4: then the values are drawn one by one.
+ */
+void
+rng_u32s(struct rng *r, uint32_t *out, size_t n)
+{
+    if (r->st_.pos_ % 4 != 0) {
+        for (size_t i = 0; i < n; i++)
+            out[i] = rng_state_u32(&r->st_);
+        return;
+    }
+    rng_bytes(r, out, n * sizeof *out);
+#if !(defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)
+    for (size_t i = 0; i < n; i++)
+        out[i] = le_load32(&out[i]);
+#endif
+}
+
+void
+rng_uniforms(struct rng *r, double *out, size_t n)
+{
+    if (r->st_.pos_ % 4 != 0) { /* as in rng_u32s() */
+        for (size_t i = 0; i < n; i++)
+            out[i] = rng_state_uniform(&r->st_);
+        return;
+    }
+    /* Each double is made in place from the 8 keystream bytes it occupies. */
+    rng_bytes(r, out, n * sizeof *out);
+    for (size_t i = 0; i < n; i++) {
+        const unsigned char *p = (const unsigned char *)&out[i];
+        uint64_t hi = le_load32(p) >> 5;     /* 27 bits */
+        uint64_t lo = le_load32(p + 4) >> 6; /* 26 bits */
+        out[i] = (double)((hi << 26) | lo) * 0x1.0p-53;
     }
 }
 

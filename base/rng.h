@@ -101,7 +101,16 @@ void rng_seek(struct rng *r, uint64_t byte);
 uint64_t rng_tell(const struct rng *r);
 
 /* Draws */
+/*
+ * The next n keystream bytes. Large requests are written straight from the keystream into
+ * out, so bulk draws cost the keystream alone; the bytes and the position afterwards are
+ * the same as those of any split of the request into smaller draws.
+ */
 void rng_bytes(struct rng *r, void *out, size_t n);
+/* n values, the same as n calls of rng_u32() (and the same position afterwards). */
+void rng_u32s(struct rng *r, uint32_t *out, size_t n);
+/* n values, the same as n calls of rng_uniform() (and the same position afterwards). */
+void rng_uniforms(struct rng *r, double *out, size_t n);
 uint32_t rng_u32(struct rng *r);
 uint64_t rng_u64(struct rng *r);
 /* Uniform in [0, 1) with 53 random bits. */

@@ -774,14 +774,26 @@ codec_mask_draw(uint8_t *mask, size_t D, double f, struct rng *r)
 {
     uint64_t thr = codec_threshold_u32(f);
     size_t count = 0;
-    struct codec_rand cr;
-    codec_rand_init(&cr, r);
-    memset(mask, 0, (D + 7) / 8);
-    for (size_t i = 0; i < D; i++) {
-        /* Branch-free: the outcome is a coin flip the predictor cannot learn. */
-        unsigned bit = (uint64_t)codec_rand_u32(&cr) < thr;
-        mask[i / 8] = (uint8_t)(mask[i / 8] | bit << (i % 8));
-        count += bit;
+    uint32_t rnd[CODEC_RAND_BATCH]; /* CODEC_RAND_BATCH is a multiple of 8 */
+    for (size_t i0 = 0; i0 < D; i0 += CODEC_RAND_BATCH) {
+        size_t m = D - i0 < CODEC_RAND_BATCH ? D - i0 : CODEC_RAND_BATCH;
+        rng_u32s(r, rnd, m);
+        /* A byte of 8 coin flips at a time, branch-free (the predictor cannot learn them). */
+        uint8_t *out = mask + i0 / 8;
+        for (size_t j = 0; j < m / 8; j++) {
+            unsigned byte = 0;
+            for (unsigned l = 0; l < 8; l++)
+                byte |= (unsigned)((uint64_t)rnd[8 * j + l] < thr) << l;
+            out[j] = (uint8_t)byte;
+            count += (size_t)__builtin_popcount(byte);
+        }
+        if (m % 8 != 0) {
+            unsigned byte = 0;
+            for (size_t l = 0; l < m % 8; l++)
+                byte |= (unsigned)((uint64_t)rnd[m / 8 * 8 + l] < thr) << l;
+            out[m / 8] = (uint8_t)byte;
+            count += (size_t)__builtin_popcount(byte);
+        }
     }
     return count;
 }

@@ -43,7 +43,7 @@ codec_mask_bit(const uint8_t *mask, size_t i)
  * Batched 32-bit draws: the same values, in the same order, as repeated rng_u32() on the
  * stream (keystream bytes little-endian), fetched CODEC_RAND_BATCH at a time.
  */
-#define CODEC_RAND_BATCH 256
+#define CODEC_RAND_BATCH 4096
 struct codec_rand {
     struct rng *r;
     size_t pos;
@@ -61,7 +61,7 @@ static inline uint32_t
 codec_rand_u32(struct codec_rand *cr)
 {
     if (cr->pos == CODEC_RAND_BATCH) {
-        rng_bytes(cr->r, cr->buf, sizeof cr->buf);
+        rng_u32s(cr->r, cr->buf, CODEC_RAND_BATCH);
         cr->pos = 0;
     }
     return cr->buf[cr->pos++];

@@ -114,7 +114,9 @@ kashin_sq_encode(struct kashin_sq *k, uint8_t *out, size_t cap, size_t *len, con
         memset(k->v + d, 0, (Dk - d) * sizeof *k->v);
         rht_forward(k->v, Dk, k->signs);
         for (size_t i = 0; i < Dk; i++) {
-            float c = fminf(fmaxf(k->v[i], -level), level);
+            /* fminf(fmaxf(v, -level), level), NaN included, as compares that vectorise */
+            float c = k->v[i] > -level ? k->v[i] : -level;
+            c = c < level ? c : level;
             k->a[i] += c;
             k->v[i] = c;
         }

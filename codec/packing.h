@@ -16,6 +16,8 @@
 
 /* Packs idx[0..n) (each < 2^b, b = 1..16) into out[0..bitpack_bytes(n, b)). */
 void packing_pack(uint8_t *out, const uint16_t *idx, size_t n, unsigned b);
+/* Inverse of packing_pack(): idx[0..n) from bitpack_bytes(n, b) bytes of in. */
+void packing_unpack(uint16_t *idx, const uint8_t *in, size_t n, unsigned b);
 /* y[i] = lut[field i] for i < n; in holds bitpack_bytes(n, b) bytes, lut 2^b entries. */
 void packing_unpack_lut(float *y, const uint8_t *in, size_t n, unsigned b, const float *lut);
 

@@ -8,6 +8,7 @@
 #include "base/bitpack.h"
 #include "base/mem.h"
 #include "codec/codec_int.h"
+#include "codec/sround.h"
 #include "base/banned.h"
 
 #define QSGD_MAX_BITS 15
@@ -163,11 +164,20 @@ qsgd_encode(struct qsgd *q, uint8_t *out, size_t cap, size_t *len, const float *
     float m = 0;
     bool finite = true;
     double n2 = 0;
-    for (size_t i = 0; i < q->d; i++) {
-        float a = fabsf(x[i]);
-        m = a > m ? a : m;
-        finite &= isfinite(a);
-        n2 += (double)a * a;
+    if (q->elias) {
+        for (size_t i = 0; i < q->d; i++) {
+            float a = fabsf(x[i]);
+            m = a > m ? a : m;
+            finite &= isfinite(a);
+            n2 += (double)a * a;
+        }
+    } else {
+        /* No sum in order: this loop vectorises (the maximum does not depend on order). */
+        for (size_t i = 0; i < q->d; i++) {
+            float a = fabsf(x[i]);
+            m = a > m ? a : m;
+            finite &= isfinite(a);
+        }
     }
     if (!finite)
         return errbuf_set(eb, -ERR_RANGE, "qsgd: input vector is not finite");
@@ -177,17 +187,9 @@ qsgd_encode(struct qsgd *q, uint8_t *out, size_t cap, size_t *len, const float *
     double scale = m > 0 ? s / (double)m : 0.0;
     struct rng r;
     codec_private_stream(&r, link);
-    struct codec_rand cr;
-    codec_rand_init(&cr, &r);
-    for (size_t i = 0; i < q->d; i++) {
-        double u = fabs((double)x[i]) * scale;
-        double fl = (double)(uint64_t)u; /* floor: u >= 0 */
-        unsigned k = (unsigned)fl;
-        k += (u - fl) * 0x1p32 > (double)codec_rand_u32(&cr); /* branch-free coin flip */
-        if (k > s)
-            k = s;
-        q->idx[i] = (uint16_t)(k << 1 | (x[i] < 0));
-    }
+    sround(q->idx, x, q->d, 0.0, scale, true, s, &r);
+    for (size_t i = 0; i < q->d; i++)
+        q->idx[i] = (uint16_t)(q->idx[i] << 1 | (x[i] < 0));
     codec_put_f32(out, m);
     if (q->elias)
         return qsgd_elias_write(q, out, len, eb);

@@ -11,6 +11,7 @@
 #include "base/le.h"
 #include "base/mem.h"
 #include "codec/codec_int.h"
+#include "codec/packing.h"
 #include "codec/quicfl_tables.h"
 #include "codec/rht.h"
 #include "base/banned.h"
@@ -443,7 +444,7 @@ quicfl_encode(struct quicfl *q, uint8_t *out, size_t cap, size_t *len, const flo
         q->idx[i] = (uint16_t)m;
     }
     codec_put_f32(out, (float)sqrt(nx2));
-    bitpack_pack(out + QUICFL_HEADER, q->idx, D, q->bits);
+    packing_pack(out + QUICFL_HEADER, q->idx, D, q->bits);
     *len = off;
     return 0;
 }
@@ -467,7 +468,7 @@ quicfl_decode_add(struct quicfl *q, float *acc, const uint8_t *msg, size_t len, 
         return codec_corrupt(eb, 0, "quicfl: negative norm %g", (double)norm);
     quicfl_draw_shared(q, link);
     float unit = (float)(norm / sqrt((double)D));
-    bitpack_unpack(q->idx, msg + QUICFL_HEADER, D, q->bits);
+    packing_unpack(q->idx, msg + QUICFL_HEADER, D, q->bits);
     unsigned hmask = q->nh - 1;
     for (size_t i = 0; i < D; i++)
         q->y[i] = unit * q->R[q->idx[i] * q->nh + (q->hbuf[i] & hmask)];

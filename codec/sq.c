@@ -1,17 +1,80 @@
 /* sq: min-max stochastic uniform quantisation. See sq.h. */
 #include "codec/sq.h"
 
+#include <immintrin.h>
 #include <math.h>
 #include <stdbool.h>
 
 #include "base/bitpack.h"
 #include "codec/codec_int.h"
+#include "codec/packing.h"
+#include "codec/sround.h"
 #include "base/banned.h"
+
+/* Widths decoded through a table of the 2^b level values (the same floats). */
+#define SQ_LUT_BITS 8
 
 size_t
 sq_bytes(size_t n, unsigned b)
 {
     return SQ_HEADER_BYTES + bitpack_bytes(n, b);
+}
+
+/* Minimum and maximum of v[0..n) (the first of equal values), and whether all are finite. */
+static bool
+sq_range_portable(float *lo_out, float *hi_out, const float *v, size_t n)
+{
+    float lo = v[0], hi = v[0];
+    bool finite = true;
+    for (size_t i = 0; i < n; i++) {
+        lo = v[i] < lo ? v[i] : lo;
+        hi = v[i] > hi ? v[i] : hi;
+        finite &= isfinite(v[i]);
+    }
+    *lo_out = lo;
+    *hi_out = hi;
+    return finite;
+}
+
+/*
+ * Eight lanes at a time. Only a zero extreme depends on order (-0 and +0 compare equal);
+ * then the portable loop decides, so the result is always the portable one.
+ */
+__attribute__((target("avx2"))) static bool
+sq_range_avx2(float *lo_out, float *hi_out, const float *v, size_t n)
+{
+    if (n < 8)
+        return sq_range_portable(lo_out, hi_out, v, n);
+    __m256 lo8 = _mm256_loadu_ps(v), hi8 = lo8;
+    const __m256 inf = _mm256_set1_ps(INFINITY),
+                 abs = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    __m256 ok = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 x = _mm256_loadu_ps(v + i);
+        lo8 = _mm256_min_ps(lo8, x);
+        hi8 = _mm256_max_ps(hi8, x);
+        ok = _mm256_and_ps(ok, _mm256_cmp_ps(_mm256_and_ps(x, abs), inf, _CMP_LT_OQ));
+    }
+    float l[8], h[8];
+    _mm256_storeu_ps(l, lo8);
+    _mm256_storeu_ps(h, hi8);
+    float lo = l[0], hi = h[0];
+    for (int k = 1; k < 8; k++) {
+        lo = l[k] < lo ? l[k] : lo;
+        hi = h[k] > hi ? h[k] : hi;
+    }
+    bool finite = _mm256_movemask_ps(ok) == 0xff;
+    for (; i < n; i++) {
+        lo = v[i] < lo ? v[i] : lo;
+        hi = v[i] > hi ? v[i] : hi;
+        finite &= isfinite(v[i]);
+    }
+    if (!finite || lo == 0.0f || hi == 0.0f)
+        return sq_range_portable(lo_out, hi_out, v, n);
+    *lo_out = lo;
+    *hi_out = hi;
+    return true;
 }
 
 int
@@ -21,31 +84,18 @@ sq_encode(uint8_t *out, size_t cap, uint16_t *idx, const float *v, size_t n, uns
     size_t bytes = sq_bytes(n, b);
     if (cap < bytes)
         return errbuf_set(eb, -ERR_RANGE, "sq: buffer of %zu bytes, %zu needed", cap, bytes);
-    float lo = v[0], hi = v[0];
-    bool finite = true;
-    for (size_t i = 0; i < n; i++) {
-        lo = v[i] < lo ? v[i] : lo;
-        hi = v[i] > hi ? v[i] : hi;
-        finite &= isfinite(v[i]);
-    }
+    float lo, hi;
+    bool finite = __builtin_cpu_supports("avx2") ? sq_range_avx2(&lo, &hi, v, n)
+                                                 : sq_range_portable(&lo, &hi, v, n);
     if (!finite)
         return errbuf_set(eb, -ERR_RANGE, "sq: input vector is not finite");
     unsigned top = (1u << b) - 1;
     double step = ((double)hi - lo) / top;
     double inv = step > 0 ? 1.0 / step : 0.0;
-    struct codec_rand cr;
-    codec_rand_init(&cr, r);
-    for (size_t i = 0; i < n; i++) {
-        double u = ((double)v[i] - lo) * inv;
-        double fl = (double)(uint64_t)u; /* floor: u >= 0 */
-        double frac = u - fl;
-        unsigned k = (unsigned)fl;
-        k += frac * 0x1p32 > (double)codec_rand_u32(&cr); /* branch-free: it is a coin flip */
-        idx[i] = (uint16_t)(k > top ? top : k);
-    }
+    sround(idx, v, n, lo, inv, false, top, r);
     codec_put_f32(out, lo);
     codec_put_f32(out + 4, hi);
-    bitpack_pack(out + SQ_HEADER_BYTES, idx, n, b);
+    packing_pack(out + SQ_HEADER_BYTES, idx, n, b);
     return 0;
 }
 
@@ -66,6 +116,13 @@ sq_decode(float *v, uint16_t *idx, const uint8_t *msg, size_t len, size_t n, uns
     if (!(hi >= lo))
         return codec_corrupt(eb, 4, "sq: maximum %g below minimum %g", (double)hi, (double)lo);
     double step = ((double)hi - lo) / ((1u << b) - 1);
+    if (b <= SQ_LUT_BITS) {
+        float lut[1u << SQ_LUT_BITS];
+        for (unsigned k = 0; k < 1u << b; k++)
+            lut[k] = (float)(lo + step * k);
+        packing_unpack_lut(v, msg + SQ_HEADER_BYTES, n, b, lut);
+        return 0;
+    }
     bitpack_unpack(idx, msg + SQ_HEADER_BYTES, n, b);
     for (size_t i = 0; i < n; i++)
         v[i] = (float)(lo + step * idx[i]);

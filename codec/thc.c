@@ -9,6 +9,7 @@
 #include "base/bitpack.h"
 #include "base/mem.h"
 #include "codec/codec_int.h"
+#include "codec/packing.h"
 #include "codec/rht.h"
 #include "base/banned.h"
 
@@ -237,7 +238,7 @@ thc_encode(struct thc *t, uint8_t *out, size_t cap, size_t *len, const float *x,
     if (rc < 0)
         return rc;
     codec_put_f32(out, (float)sqrt(nx2));
-    bitpack_pack(out + THC_HEADER_BYTES, t->idx, t->D, t->bits);
+    packing_pack(out + THC_HEADER_BYTES, t->idx, t->D, t->bits);
     *len = bytes;
     return 0;
 }
@@ -273,7 +274,7 @@ thc_decode_add(struct thc *t, float *acc, const uint8_t *msg, size_t len, double
     float lut[THC_MAX_LEVELS];
     for (unsigned k = 0; k < t->levels; k++)
         lut[k] = (float)((t->table[k] * 2.0 * t->T / t->g - t->T) * unit);
-    bitpack_unpack(t->idx, msg + THC_HEADER_BYTES, t->D, t->bits);
+    packing_unpack(t->idx, msg + THC_HEADER_BYTES, t->D, t->bits);
     for (size_t i = 0; i < t->D; i++)
         t->y[i] = lut[t->idx[i]];
     codec_loss_apply(t->y, t->D, t->loss, link);

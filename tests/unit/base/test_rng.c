@@ -145,6 +145,79 @@ START_TEST(shuffle_is_permutation)
 }
 END_TEST
 
+/* Bulk draws give the bytes of one-byte draws and leave the stream where they would. */
+START_TEST(bulk_bytes_match_single)
+{
+    static const size_t pre[] = { 0, 1, 3, 100, 255, 256, 300 };
+    static const size_t sizes[] = { 0, 1, 63, 64, 255, 256, 257, 1000, 4096, 4097, 10000, 20000 };
+    static unsigned char a[20000], b[20000];
+    for (size_t i = 0; i < sizeof pre / sizeof pre[0]; i++) {
+        for (size_t j = 0; j < sizeof sizes / sizeof sizes[0]; j++) {
+            struct rng r1, r2;
+            rng_init_stream(&r1, 5, RNG_PURPOSE_TEST, 1, 2);
+            rng_init_stream(&r2, 5, RNG_PURPOSE_TEST, 1, 2);
+            rng_bytes(&r1, a, pre[i]);
+            rng_bytes(&r1, a, sizes[j]);
+            for (size_t k = 0; k < pre[i] + sizes[j]; k++)
+                rng_bytes(&r2, &b[k < pre[i] ? 0 : k - pre[i]], 1);
+            ck_assert_mem_eq(a, b, sizes[j]);
+            ck_assert_uint_eq(rng_tell(&r1), pre[i] + sizes[j]);
+            ck_assert_uint_eq(rng_tell(&r2), pre[i] + sizes[j]);
+            for (int k = 0; k < 80; k++) /* later draws, across the next refill */
+                ck_assert_uint_eq(rng_u32(&r1), rng_u32(&r2));
+        }
+    }
+}
+END_TEST
+
+START_TEST(bulk_u32s_and_uniforms_match_single)
+{
+    static const size_t pre[] = { 0, 4, 6, 254 }; /* 6 and 254: not a multiple of 4 */
+    static const size_t sizes[] = { 0, 1, 63, 64, 65, 1000, 5000 };
+    static uint32_t u[5000];
+    static double f[5000];
+    for (size_t i = 0; i < sizeof pre / sizeof pre[0]; i++) {
+        for (size_t j = 0; j < sizeof sizes / sizeof sizes[0]; j++) {
+            unsigned char skip[256];
+            struct rng r1, r2;
+            rng_init_stream(&r1, 6, RNG_PURPOSE_TEST, 0, 0);
+            rng_init_stream(&r2, 6, RNG_PURPOSE_TEST, 0, 0);
+            rng_bytes(&r1, skip, pre[i]);
+            rng_bytes(&r2, skip, pre[i]);
+            rng_u32s(&r1, u, sizes[j]);
+            for (size_t k = 0; k < sizes[j]; k++)
+                ck_assert_uint_eq(u[k], rng_u32(&r2));
+            ck_assert_uint_eq(rng_tell(&r1), rng_tell(&r2));
+            rng_uniforms(&r1, f, sizes[j]);
+            for (size_t k = 0; k < sizes[j]; k++)
+                ck_assert(f[k] == rng_uniform(&r2));
+            ck_assert_uint_eq(rng_tell(&r1), rng_tell(&r2));
+            ck_assert_uint_eq(rng_u32(&r1), rng_u32(&r2));
+        }
+    }
+}
+END_TEST
+
+/* Exact positions: 4 bytes a value, 8 a uniform, from an aligned start. */
+START_TEST(bulk_positions)
+{
+    static uint32_t u[3000];
+    static double f[3000];
+    struct rng r;
+    rng_init_stream(&r, 7, RNG_PURPOSE_TEST, 0, 0);
+    rng_u32s(&r, u, 3000);
+    ck_assert_uint_eq(rng_tell(&r), 12000);
+    rng_uniforms(&r, f, 3000);
+    ck_assert_uint_eq(rng_tell(&r), 36000);
+    for (int k = 0; k < 3000; k++)
+        ck_assert(f[k] >= 0.0 && f[k] < 1.0);
+    struct rng s;
+    rng_init_stream(&s, 7, RNG_PURPOSE_TEST, 0, 0);
+    rng_seek(&s, 36000);
+    ck_assert_uint_eq(rng_u32(&r), rng_u32(&s));
+}
+END_TEST
+
 Suite *
 rng_suite(void)
 {
@@ -158,6 +231,9 @@ rng_suite(void)
     tcase_add_test(tc, gsl_distributions_work);
     tcase_add_test(tc, gsl_alloc_and_set);
     tcase_add_test(tc, shuffle_is_permutation);
+    tcase_add_test(tc, bulk_bytes_match_single);
+    tcase_add_test(tc, bulk_u32s_and_uniforms_match_single);
+    tcase_add_test(tc, bulk_positions);
     suite_add_tcase(s, tc);
     return s;
 }

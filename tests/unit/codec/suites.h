@@ -14,6 +14,7 @@ Suite *quicfl_suite(void);
 Suite *baselines_suite(void);
 Suite *codec_suite(void);
 Suite *blocks_suite(void);
+Suite *packing_suite(void);
 
 enum tdme_dist { TDME_NORMAL, TDME_LOGNORMAL, TDME_EXPONENTIAL };
 

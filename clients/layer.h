@@ -54,7 +54,7 @@ struct layer {
     size_t kernel, stride, pad; /* conv, pools */
     size_t groups;              /* group normalisation */
     size_t n_params;            /* parameters, in the layout of its kind */
-    size_t scratch;             /* floats of scratch layer_forward/backward need */
+    size_t scratch;             /* floats of scratch per sample of a batch */
 };
 
 /* Construction: each checks its arguments (-ERR_INVALID, -ERR_RANGE) and fills *l. */
@@ -84,7 +84,7 @@ void layer_init_params(const struct layer *l, float *w, struct rng *r);
 
 /*
  * Forward pass of n samples: x is n x in, y is n x out (distinct buffers); scratch holds
- * l->scratch floats.
+ * n * l->scratch floats.
  */
 void layer_forward(const struct layer *l, const float *w, const float *x, float *y, size_t n,
                    float *scratch);

@@ -9,7 +9,7 @@
  *   forward:  y [out_c x P] = W [out_c x K] col + b,
  *   backward: dW += dy col^T,  db += sum_p dy,  dcol = W^T dy and col2im(dcol) -> dx.
  * The backward pass recomputes col rather than keeping it from the forward pass, so the
- * scratch is two sample-sized matrices whatever the batch.
+ * layers of a net share one scratch buffer.
  */
 #include "clients/layer.h"
 
@@ -44,14 +44,34 @@ layer_conv_init(struct layer *l, struct layer_shape in, size_t out_c, size_t ker
         .stride = stride,
         .pad = pad,
         .n_params = out_c * (taps + 1),
-        .scratch = 2 * taps * pos,
+        .scratch = (taps + out_c) * pos,
     };
     return 0;
 }
 
-/* Unfolds one sample x [in_c x h x w] into col [K x P]. */
+/*
+ * Columns [j_lo, j_hi) of an output row whose input column j * s + kj - pad falls inside
+ * the image, for stride s; outside it the tap reads padding.
+ */
 static void
-layer_conv_im2col(const struct layer *l, const float *x, float *col)
+layer_conv_span(const struct layer *l, size_t kj, size_t *j_lo, size_t *j_hi)
+{
+    size_t s = l->stride, ow = l->out.w, w = l->in.w;
+    size_t lo = kj >= l->pad ? 0 : (l->pad - kj + s - 1) / s;
+    /* j * s + kj - pad < w  <=>  j < (w + pad - kj) / s rounded up. */
+    size_t hi = w + l->pad > kj ? (w + l->pad - kj + s - 1) / s : 0;
+    *j_lo = lo < ow ? lo : ow;
+    *j_hi = hi < ow ? hi : ow;
+    if (*j_hi < *j_lo)
+        *j_hi = *j_lo;
+}
+
+/*
+ * Unfolds one sample x [in_c x h x w] into the P columns of col starting at col (rows ld
+ * floats apart): row (c, ki, kj), column (i, j) holds x[c][i s + ki - pad][j s + kj - pad].
+ */
+static void
+layer_conv_im2col(const struct layer *l, const float *x, float *col, size_t ld)
 {
     size_t k = l->kernel, s = l->stride, oh = l->out.h, ow = l->out.w;
     size_t h = l->in.h, w = l->in.w;
@@ -59,19 +79,28 @@ layer_conv_im2col(const struct layer *l, const float *x, float *col)
         const float *xc = x + c * h * w;
         for (size_t ki = 0; ki < k; ki++) {
             for (size_t kj = 0; kj < k; kj++) {
-                float *row = col + ((c * k + ki) * k + kj) * oh * ow;
+                float *row = col + ((c * k + ki) * k + kj) * ld;
+                size_t lo, hi;
+                layer_conv_span(l, kj, &lo, &hi);
                 for (size_t i = 0; i < oh; i++) {
-                    /* Input row i * s + ki - pad, as a signed offset into the image. */
                     ptrdiff_t r = (ptrdiff_t)(i * s + ki) - (ptrdiff_t)l->pad;
                     float *dst = row + i * ow;
                     if (r < 0 || r >= (ptrdiff_t)h) {
                         memset(dst, 0, ow * sizeof *dst);
                         continue;
                     }
+                    /* The padded edges span at most pad columns: plain loops. */
+                    for (size_t j = 0; j < lo; j++)
+                        dst[j] = 0.0f;
+                    for (size_t j = hi; j < ow; j++)
+                        dst[j] = 0.0f;
+                    /* Output column j reads input column j * s + kj - pad >= 0 of row r. */
                     const float *src = xc + (size_t)r * w;
-                    for (size_t j = 0; j < ow; j++) {
-                        ptrdiff_t q = (ptrdiff_t)(j * s + kj) - (ptrdiff_t)l->pad;
-                        dst[j] = q >= 0 && q < (ptrdiff_t)w ? src[q] : 0.0f;
+                    if (s == 1 && hi > lo) {
+                        memcpy(dst + lo, src + (lo + kj - l->pad), (hi - lo) * sizeof *dst);
+                    } else {
+                        for (size_t j = lo; j < hi; j++)
+                            dst[j] = src[j * s + kj - l->pad];
                     }
                 }
             }
@@ -79,9 +108,10 @@ layer_conv_im2col(const struct layer *l, const float *x, float *col)
     }
 }
 
-/* Folds col [K x P] back onto dx [in_c x h x w], adding overlapping taps in a fixed order. */
+/* Folds the P columns at col (rows ld apart) back onto dx [in_c x h x w], adding
+ * overlapping taps in a fixed order. */
 static void
-layer_conv_col2im(const struct layer *l, const float *col, float *dx)
+layer_conv_col2im(const struct layer *l, const float *col, size_t ld, float *dx)
 {
     size_t k = l->kernel, s = l->stride, oh = l->out.h, ow = l->out.w;
     size_t h = l->in.h, w = l->in.w;
@@ -90,40 +120,48 @@ layer_conv_col2im(const struct layer *l, const float *col, float *dx)
         float *dc = dx + c * h * w;
         for (size_t ki = 0; ki < k; ki++) {
             for (size_t kj = 0; kj < k; kj++) {
-                const float *row = col + ((c * k + ki) * k + kj) * oh * ow;
+                const float *row = col + ((c * k + ki) * k + kj) * ld;
+                size_t lo, hi;
+                layer_conv_span(l, kj, &lo, &hi);
                 for (size_t i = 0; i < oh; i++) {
                     ptrdiff_t r = (ptrdiff_t)(i * s + ki) - (ptrdiff_t)l->pad;
                     if (r < 0 || r >= (ptrdiff_t)h)
                         continue;
                     const float *src = row + i * ow;
                     float *dst = dc + (size_t)r * w;
-                    for (size_t j = 0; j < ow; j++) {
-                        ptrdiff_t q = (ptrdiff_t)(j * s + kj) - (ptrdiff_t)l->pad;
-                        if (q >= 0 && q < (ptrdiff_t)w)
-                            dst[q] += src[j];
-                    }
+                    for (size_t j = lo; j < hi; j++)
+                        dst[j * s + kj - l->pad] += src[j];
                 }
             }
         }
     }
 }
 
+/*
+ * The batch is unfolded side by side, col [K x n P] (sample i in columns i P ..), so each
+ * pass is one sgemm with a long dimension of n P; the output comes out as [out_c x n P] in
+ * ycol and is copied into the samples' planes. Scratch per sample: K P + out_c P.
+ */
 void
 layer_conv_forward(const struct layer *l, const float *w, const float *x, float *y, size_t n,
                    float *scratch)
 {
     size_t taps = l->in.c * l->kernel * l->kernel, pos = l->out.h * l->out.w;
     size_t in_size = layer_shape_size(l->in), out_size = layer_shape_size(l->out);
+    size_t ld = n * pos;
     const float *b = w + l->out.c * taps;
-    for (size_t i = 0; i < n; i++) {
-        float *yi = y + i * out_size;
-        layer_conv_im2col(l, x + i * in_size, scratch);
-        for (size_t c = 0; c < l->out.c; c++)
+    float *col = scratch, *ycol = scratch + taps * ld;
+    for (size_t i = 0; i < n; i++)
+        layer_conv_im2col(l, x + i * in_size, col + i * pos, ld);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)l->out.c, (int)ld, (int)taps, 1.0f,
+                w, (int)taps, col, (int)ld, 0.0f, ycol, (int)ld);
+    for (size_t i = 0; i < n; i++)
+        for (size_t c = 0; c < l->out.c; c++) {
+            const float *src = ycol + c * ld + i * pos;
+            float *dst = y + i * out_size + c * pos;
             for (size_t p = 0; p < pos; p++)
-                yi[c * pos + p] = b[c];
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)l->out.c, (int)pos, (int)taps,
-                    1.0f, w, (int)taps, scratch, (int)pos, 1.0f, yi, (int)pos);
-    }
+                dst[p] = src[p] + b[c];
+        }
 }
 
 void
@@ -132,24 +170,28 @@ layer_conv_backward(const struct layer *l, const float *w, const float *x, const
 {
     size_t taps = l->in.c * l->kernel * l->kernel, pos = l->out.h * l->out.w;
     size_t in_size = layer_shape_size(l->in), out_size = layer_shape_size(l->out);
+    size_t ld = n * pos;
     float *db = dw + l->out.c * taps;
-    float *col = scratch, *dcol = scratch + taps * pos;
-    memset(db, 0, l->out.c * sizeof *db);
-    for (size_t i = 0; i < n; i++) {
-        const float *dyi = dy + i * out_size;
-        layer_conv_im2col(l, x + i * in_size, col);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)l->out.c, (int)taps, (int)pos,
-                    1.0f, dyi, (int)pos, col, (int)pos, i == 0 ? 0.0f : 1.0f, dw, (int)taps);
-        for (size_t c = 0; c < l->out.c; c++) {
-            float sum = 0.0f;
+    float *col = scratch, *dycol = scratch + taps * ld;
+    for (size_t i = 0; i < n; i++)
+        layer_conv_im2col(l, x + i * in_size, col + i * pos, ld);
+    for (size_t c = 0; c < l->out.c; c++) {
+        float sum = 0.0f;
+        for (size_t i = 0; i < n; i++) {
+            const float *src = dy + i * out_size + c * pos;
+            memcpy(dycol + c * ld + i * pos, src, pos * sizeof *src);
             for (size_t p = 0; p < pos; p++)
-                sum += dyi[c * pos + p];
-            db[c] += sum;
+                sum += src[p];
         }
-        if (dx != NULL) {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)taps, (int)pos, (int)l->out.c,
-                        1.0f, w, (int)taps, dyi, (int)pos, 0.0f, dcol, (int)pos);
-            layer_conv_col2im(l, dcol, dx + i * in_size);
-        }
+        db[c] = sum;
     }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)l->out.c, (int)taps, (int)ld, 1.0f,
+                dycol, (int)ld, col, (int)ld, 0.0f, dw, (int)taps);
+    if (dx == NULL)
+        return;
+    /* col is no longer needed: it receives dcol = W^T dy. */
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)taps, (int)ld, (int)l->out.c, 1.0f, w,
+                (int)taps, dycol, (int)ld, 0.0f, col, (int)ld);
+    for (size_t i = 0; i < n; i++)
+        layer_conv_col2im(l, col + i * pos, ld, dx + i * in_size);
 }

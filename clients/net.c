@@ -58,10 +58,12 @@ net_plan_build(struct net_plan *p, const struct model_spec *s, struct errbuf *eb
         if (s->groups > 0 &&
             (rc = net_plan_push(p, layer_gnorm_init(&l[k + 1], l[k].out, s->groups, eb))) < 0)
             return rc;
+        /* Max pooling commutes with ReLU (both monotone), gradients included: pooling first
+         * runs the ReLU on a quarter of the values. */
         k = p->n_layers;
-        if ((rc = net_plan_push(p, layer_relu_init(&l[k], l[k - 1].out, eb))) < 0 ||
-            (rc = net_plan_push(p, layer_pool_init(&l[k + 1], LAYER_MAXPOOL, l[k].out, 2, 2, eb))) <
-                0)
+        if ((rc = net_plan_push(p, layer_pool_init(&l[k], LAYER_MAXPOOL, l[k - 1].out, 2, 2, eb))) <
+                0 ||
+            (rc = net_plan_push(p, layer_relu_init(&l[k + 1], l[k].out, eb))) < 0)
             return rc;
         at = l[k + 1].out;
     }
@@ -118,7 +120,7 @@ net_new(const struct model_spec *s, size_t max_batch)
     }
     net->grad_a = mem_alloc(max_batch * p->max_size * sizeof(float));
     net->grad_b = mem_alloc(max_batch * p->max_size * sizeof(float));
-    net->scratch = mem_alloc((p->scratch > 0 ? p->scratch : 1) * sizeof(float));
+    net->scratch = mem_alloc((p->scratch > 0 ? max_batch * p->scratch : 1) * sizeof(float));
     if (net->grad_a == NULL || net->grad_b == NULL || net->scratch == NULL)
         goto fail;
     return net;
@@ -144,7 +146,8 @@ size_t
 net_bytes(const struct net *net)
 {
     const struct net_plan *p = &net->plan;
-    size_t floats = 2 * net->max_batch * p->max_size + (p->scratch > 0 ? p->scratch : 1);
+    size_t floats =
+        2 * net->max_batch * p->max_size + (p->scratch > 0 ? net->max_batch * p->scratch : 1);
     for (size_t l = 0; l < p->n_layers; l++)
         floats += net->max_batch * layer_shape_size(p->layer[l].out);
     return floats * sizeof(float) + sizeof *net;

@@ -3,11 +3,12 @@
  *
  * A convolutional model_spec becomes, for each conv block b, a convolution with conv[b]
  * output channels, a kernel x kernel window, stride 1 and same padding (kernel / 2), group
- * normalisation when groups > 0, ReLU and 2x2 max pooling with stride 2; then the flattened
- * C x H x W output feeds dense layers of the hidden widths, each followed by ReLU, and a dense
- * layer of n_classes logits. With conv = [32, 64], kernel 5 and hidden = [512] this is the
- * CNN of McMahan et al. (AISTATS 2017, §3, "CNN"): 1,663,370 parameters on 28 x 28 x 1 inputs
- * and 10 classes. The parameters of the layers are laid out one after the other.
+ * normalisation when groups > 0, ReLU and 2x2 max pooling with stride 2 (run as pooling then
+ * ReLU, which computes the same values and gradients); then the flattened C x H x W output feeds
+ * dense layers of the hidden widths, each followed by ReLU, and a dense layer of n_classes logits.
+ * With conv = [32, 64], kernel 5 and hidden = [512] this is the CNN of McMahan et al. (AISTATS
+ * 2017, §3, "CNN"): 1,663,370 parameters on 28 x 28 x 1 inputs and 10 classes. The parameters of
+ * the layers are laid out one after the other.
  *
  * struct net_plan is a value type: the layers and their sizes, no buffers. struct net is a
  * workspace for batches of up to max_batch samples (every layer's output, two gradient
@@ -32,7 +33,7 @@ struct net_plan {
     size_t offset[NET_MAX_LAYERS]; /* first parameter of each layer */
     size_t n_params;
     size_t max_size; /* largest per-sample input or output, in floats */
-    size_t scratch;  /* largest layer scratch, in floats */
+    size_t scratch;  /* largest layer scratch per sample, in floats */
 };
 
 struct net;

@@ -104,7 +104,7 @@ START_TEST(layer_gradient_matches_finite_differences)
     ck_assert_uint_le(l.n_params, LC_MAX);
     static float x[LC_MAX], w[LC_MAX], y[LC_MAX], r[LC_MAX], dx[LC_MAX], dw[LC_MAX];
     static float scratch[4096];
-    ck_assert_uint_le(l.scratch, 4096);
+    ck_assert_uint_le(n * l.scratch, 4096);
     lc_fill_distinct(x, nin);
     for (size_t i = 0; i < l.n_params; i++)
         w[i] = (float)(0.5 * cos(2.385 * (double)i + 0.7));
@@ -234,7 +234,8 @@ START_TEST(fedavg_cnn_param_count)
     ck_assert_int_eq(net_plan_build(&p, &s, &eb), 0);
     ck_assert_uint_eq(p.n_layers, 11);
     ck_assert_int_eq(p.layer[1].kind, LAYER_GNORM);
-    ck_assert_int_eq(p.layer[3].kind, LAYER_MAXPOOL);
+    ck_assert_int_eq(p.layer[2].kind, LAYER_MAXPOOL);
+    ck_assert_int_eq(p.layer[3].kind, LAYER_RELU);
     ck_assert_uint_eq(layer_shape_size(p.layer[7].out), 3136);
 
     s = lc_fedavg_cnn(1, 28, 0);
@@ -251,8 +252,8 @@ START_TEST(fedavg_cnn_param_count)
 END_TEST
 
 /* A training step of the FedAvg CNN at batch 10 allocates nothing, and its workspace is
- * bounded: about 13.5 MB (activations 3.4 MB, gradient buffers 2 MB, im2col 1.3 MB, the
- * parameter gradient 6.7 MB). */
+ * bounded: about 18.9 MB (activations 2.8 MB, gradient buffers 2 MB, the batch's im2col and
+ * output columns 6.8 MB, the parameter gradient 6.7 MB). */
 START_TEST(cnn_step_memory_bounded)
 {
     struct model_spec s = lc_fedavg_cnn(1, 28, 0);
@@ -261,7 +262,7 @@ START_TEST(cnn_step_memory_bounded)
     ck_assert_ptr_nonnull(ws);
     size_t bytes = model_ws_bytes(ws);
     fprintf(stderr, "FedAvg CNN 28x28x1, batch 10: workspace %zu bytes\n", bytes);
-    ck_assert_uint_le(bytes, 14u << 20);
+    ck_assert_uint_le(bytes, 19u << 20);
     ck_assert_uint_ge(bytes, 4 * dim);
     float *w = mem_alloc(dim * sizeof *w);
     float *x = mem_alloc(10 * 784 * sizeof *x);

@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""One local epoch of the FedAvg CNN (McMahan et al., AISTATS 2017, Section 3) in fedbits
+(bench/bench_cnn.c) and, when python3-torch is importable, the same model and loop in
+PyTorch on one thread; prints both and the ratio fedbits / PyTorch. PyTorch is optional
+and never needed by the build or the tests: without it only fedbits' figures print.
+
+Usage: bench_models.py BENCH_CNN [REPEATS]
+
+Both sides: 600 samples, batch 10, plain SGD lr 0.05, one warm-up epoch, median of REPEATS.
+CPU seconds are reported beside wall seconds because the development machine is shared.
+"""
+import os
+import re
+import resource
+import subprocess
+import sys
+import time
+
+SHAPES = [(1, 28), (3, 32)]
+
+
+def fedbits(exe, repeats, hw):
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    env = dict(os.environ, OPENBLAS_NUM_THREADS='1')
+    out = subprocess.run([exe, str(repeats), str(hw)], check=True, capture_output=True,
+                         text=True, env=env).stdout
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    line = [ln for ln in out.splitlines() if ln.startswith('fedbits cnn-')][0]
+    wall = float(re.search(r'median ([0-9.]+) ms', line).group(1)) / 1e3
+    # Warm-up plus repeats epochs ran in the child; setup is small beside them.
+    return line, wall, cpu / (repeats + 1)
+
+
+def torch_epochs(repeats, ch, hw):
+    import torch
+    import torch.nn as nn
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+
+    class FedAvgCNN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(ch, 32, 5, padding=2)
+            self.conv2 = nn.Conv2d(32, 64, 5, padding=2)
+            self.fc1 = nn.Linear(64 * (hw // 4) ** 2, 512)
+            self.fc2 = nn.Linear(512, 10)
+
+        def forward(self, x):
+            x = torch.max_pool2d(torch.relu(self.conv1(x)), 2)
+            x = torch.max_pool2d(torch.relu(self.conv2(x)), 2)
+            return self.fc2(torch.relu(self.fc1(torch.flatten(x, 1))))
+
+    model = FedAvgCNN()
+    xs = torch.rand(600, ch, hw, hw)
+    ys = torch.randint(0, 10, (600,))
+    loss_fn = nn.CrossEntropyLoss()
+
+    def epoch():
+        opt = torch.optim.SGD(model.parameters(), lr=0.05)
+        for i in range(0, 600, 10):
+            opt.zero_grad()
+            loss_fn(model(xs[i:i + 10]), ys[i:i + 10]).backward()
+            opt.step()
+
+    epoch()
+    walls, cpus = [], []
+    for _ in range(repeats):
+        t, c = time.perf_counter(), time.process_time()
+        epoch()
+        walls.append(time.perf_counter() - t)
+        cpus.append(time.process_time() - c)
+    walls.sort()
+    cpus.sort()
+    return walls[len(walls) // 2], cpus[len(cpus) // 2]
+
+
+def main():
+    if len(sys.argv) < 2:
+        sys.exit('usage: bench_models.py BENCH_CNN [REPEATS]')
+    exe = sys.argv[1]
+    repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+    try:
+        import torch  # noqa: F401
+        have_torch = True
+    except ImportError:
+        have_torch = False
+        print('python3-torch not importable: fedbits figures only')
+    for ch, hw in SHAPES:
+        line, wall, cpu = fedbits(exe, repeats, hw)
+        print(line)
+        print(f'fedbits cnn-{hw}x{hw}x{ch}: wall {wall:.3f} s, cpu {cpu:.3f} s per epoch')
+        if have_torch:
+            twall, tcpu = torch_epochs(repeats, ch, hw)
+            print(f'pytorch cnn-{hw}x{hw}x{ch}: wall {twall:.3f} s, cpu {tcpu:.3f} s per epoch')
+            print(f'ratio fedbits/pytorch cnn-{hw}x{hw}x{ch}: wall {wall / twall:.2f}, '
+                  f'cpu {cpu / tcpu:.2f}')
+
+
+if __name__ == '__main__':
+    main()

@@ -75,23 +75,36 @@ def torch_epochs(repeats, ch, hw):
     return walls[len(walls) // 2], cpus[len(cpus) // 2]
 
 
+def torch_python():
+    """An interpreter that imports torch (this one, or Debian's), or None."""
+    for py in (sys.executable, '/usr/bin/python3'):
+        if os.path.exists(py) and subprocess.run([py, '-c', 'import torch'],
+                                                 capture_output=True).returncode == 0:
+            return py
+    return None
+
+
 def main():
+    if len(sys.argv) == 5 and sys.argv[1] == '--torch':
+        wall, cpu = torch_epochs(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
+        print(wall, cpu)
+        return
     if len(sys.argv) < 2:
         sys.exit('usage: bench_models.py BENCH_CNN [REPEATS]')
     exe = sys.argv[1]
     repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 5
-    try:
-        import torch  # noqa: F401
-        have_torch = True
-    except ImportError:
-        have_torch = False
+    py = torch_python()
+    have_torch = py is not None
+    if not have_torch:
         print('python3-torch not importable: fedbits figures only')
     for ch, hw in SHAPES:
         line, wall, cpu = fedbits(exe, repeats, hw)
         print(line)
         print(f'fedbits cnn-{hw}x{hw}x{ch}: wall {wall:.3f} s, cpu {cpu:.3f} s per epoch')
         if have_torch:
-            twall, tcpu = torch_epochs(repeats, ch, hw)
+            out = subprocess.run([py, __file__, '--torch', str(repeats), str(ch), str(hw)],
+                                 check=True, capture_output=True, text=True).stdout
+            twall, tcpu = (float(v) for v in out.split())
             print(f'pytorch cnn-{hw}x{hw}x{ch}: wall {twall:.3f} s, cpu {tcpu:.3f} s per epoch')
             print(f'ratio fedbits/pytorch cnn-{hw}x{hw}x{ch}: wall {wall / twall:.2f}, '
                   f'cpu {cpu / tcpu:.2f}')

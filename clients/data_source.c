@@ -270,6 +270,26 @@ out:
     return rc;
 }
 
+void
+data_source_input_shape(enum data_kind kind, size_t features, size_t shape[3])
+{
+    if (kind == DATA_FASHION_MNIST && features == FASHION_MNIST_FEATURES) {
+        shape[0] = FASHION_MNIST_CHANNELS;
+        shape[1] = FASHION_MNIST_HEIGHT;
+        shape[2] = FASHION_MNIST_WIDTH;
+        return;
+    }
+    size_t side = (size_t)sqrt((double)features);
+    while (side * side > features)
+        side--;
+    while ((side + 1) * (side + 1) <= features)
+        side++;
+    bool square = side * side == features;
+    shape[0] = 1;
+    shape[1] = square ? side : 1;
+    shape[2] = square ? side : features;
+}
+
 int
 data_source_load(struct dataset **out, const struct data_params *p, uint64_t seed,
                  struct errbuf *eb)

@@ -73,6 +73,13 @@ int data_source_kind_parse(const char *name, enum data_kind *kind, struct errbuf
     __attribute__((warn_unused_result));
 
 /*
+ * The image shape of a row (channels, height, width; product `features`) for a
+ * convolutional model: Fashion-MNIST's own 1 x 28 x 28; for other kinds a square grey image
+ * when features is a perfect square (IDX images such as EMNIST), else 1 x 1 x features.
+ */
+void data_source_input_shape(enum data_kind kind, size_t features, size_t shape[3]);
+
+/*
  * Builds the dataset into *out (NULL on failure). Errors carry the file (eb->file, with
  * line and column for CSV or byte offset for IDX) or the setting (eb->key, e.g.
  * "partition.alpha", "data.test_fraction"): -ERR_INVALID for settings,

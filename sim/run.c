@@ -123,6 +123,7 @@ run_world_release(struct run_world *w)
     mem_free(w->meta);
     exact_sum_free(w->raw);
     mem_free(w->eligible);
+    mem_free(w->eval_rows);
     mem_free(w->busy);
     if (w->residual != NULL) {
         for (size_t k = 0; k < w->ds->n_clients; k++)
@@ -205,6 +206,38 @@ run_load_population(struct run_world *w, struct errbuf *eb)
 }
 
 static int
+run_cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/*
+ * output.eval_samples: the same test rows at every evaluation, drawn without replacement by
+ * the stream (seed, RNG_PURPOSE_EVAL_SAMPLE, RNG_ANY, RNG_ANY) and kept in file order.
+ * -1 when out of memory.
+ */
+static int
+run_eval_sample(struct run_world *w)
+{
+    size_t n = w->ds->test.n, m = (size_t)w->s->output.eval_samples;
+    w->n_eval = n;
+    if (m == 0 || m >= n)
+        return 0;
+    w->eval_rows = mem_alloc(n * sizeof *w->eval_rows);
+    if (w->eval_rows == NULL)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        w->eval_rows[i] = (uint32_t)i;
+    struct rng r;
+    rng_init_stream(&r, w->s->seed, RNG_PURPOSE_EVAL_SAMPLE, RNG_ANY, RNG_ANY);
+    rng_shuffle_u32(&r, w->eval_rows, n);
+    qsort(w->eval_rows, m, sizeof *w->eval_rows, run_cmp_u32);
+    w->n_eval = m;
+    return 0;
+}
+
+static int
 run_world_init(struct run_world *w, struct errbuf *eb)
 {
     const struct scenario *s = w->s;
@@ -241,6 +274,8 @@ run_world_init(struct run_world *w, struct errbuf *eb)
     }
     w->eligible = mem_alloc(n_clients * sizeof *w->eligible);
     w->busy = mem_calloc(n_clients, sizeof *w->busy);
+    if (run_eval_sample(w) < 0)
+        goto nomem;
     if (s->uplink.error_feedback) {
         w->residual = mem_calloc(n_clients, sizeof *w->residual);
         if (w->residual == NULL)
@@ -819,7 +854,7 @@ run_close(struct run_world *w, int64_t now, int64_t next_at, const bool *accepte
     rec->staleness_mean = rec->participants > 0 ? w->staleness_sum / (double)rec->participants : 0;
     if (w->root && (w->round % s->output.eval_every == 0 || w->round == s->train.rounds)) {
         struct eval_result er;
-        trainer_evaluate(w->th[0].trainer, w->w, &w->ds->test, NULL, w->ds->test.n, &er);
+        trainer_evaluate(w->th[0].trainer, w->w, &w->ds->test, w->eval_rows, w->n_eval, &er);
         rec->evaluated = true;
         rec->accuracy = er.n > 0 ? (double)er.correct / (double)er.n : 0.0;
         rec->loss = er.loss;

@@ -115,6 +115,8 @@ struct run_world {
     size_t *batch; /* jobs started at the current instant, not yet computed */
     size_t n_batch;
     uint32_t *eligible;           /* selection scratch, n_clients entries */
+    uint32_t *eval_rows;          /* output.eval_samples: the test rows evaluated, else NULL */
+    size_t n_eval;                /* test rows evaluated */
     bool *busy;                   /* client has an active job (async) */
     float **residual;             /* error feedback: per-client residual, allocated on first use */
     struct docofl_server *docofl; /* DoCoFL anchor deposit, NULL without */

@@ -52,7 +52,8 @@ static const char SKEY_KEEP[] = "(keep)";
 enum { SKEY_OPEN_MIN = 1, SKEY_OPEN_MAX = 2 };
 
 /* Enumerations owned here */
-static const char *const model_names[] = { "logreg", "mlp", NULL };
+static const char *const model_names[] = { "logreg", "mlp", "cnn", NULL };
+static const char *const norm_names[] = { "none", "group", NULL };
 static const char *const secure_names[] = { "none", "secagg", "secagg+", NULL };
 static const char *const threat_names[] = { "curious", "semi-malicious", NULL };
 static const char *const masks_names[] = { "full", "accounting", NULL };
@@ -97,6 +98,7 @@ static const struct skey_enum e_dataset = { .count = DATA_KIND_COUNT,
 static const struct skey_enum e_partition = { .count = PARTITION_KIND_COUNT,
                                               .name = scenario_partition_name };
 static const struct skey_enum e_model = { .names = model_names };
+static const struct skey_enum e_norm = { .names = norm_names };
 static const struct skey_enum e_secure = { .names = secure_names };
 static const struct skey_enum e_threat = { .names = threat_names };
 static const struct skey_enum e_masks = { .names = masks_names };
@@ -173,9 +175,17 @@ static const struct skey scenario_keys[] = {
       NULL, "iid: quantity skew, client sizes ~ LogNormal(0, size_sigma)" },
 
     { "model.type", SKEY_ENUM, OFF(model.type), 0, 0, NULL, 0, 0, 0, &e_model,
-      "logreg (multinomial logistic regression) or mlp" },
+      "logreg (multinomial logistic regression), mlp or cnn" },
     { "model.hidden", SKEY_U64_LIST, OFF(model.hidden), MODEL_MAX_HIDDEN, OFF(model.n_hidden),
-      "[200]", 1, 1000000, 0, NULL, "mlp: widths of the hidden ReLU layers" },
+      "[200]", 1, 1000000, 0, NULL, "mlp, cnn: widths of the hidden ReLU layers (cnn: [512])" },
+    { "model.conv", SKEY_U64_LIST, OFF(model.conv), MODEL_MAX_CONV, OFF(model.n_conv), "[32, 64]",
+      1, 65536, 0, NULL, "cnn: output channels of the conv blocks (conv, ReLU, 2x2 max pool)" },
+    { "model.kernel", SKEY_U64, OFF(model.kernel), 0, 0, "5", 1, 31, 0, NULL,
+      "cnn: odd square kernel of the convolutions (same padding)" },
+    { "model.norm", SKEY_ENUM, OFF(model.norm), 0, 0, "none", 0, 0, 0, &e_norm,
+      "cnn: none, or group normalisation after each convolution" },
+    { "model.groups", SKEY_U64, OFF(model.groups), 0, 0, "2", 1, 65536, 0, NULL,
+      "cnn with norm group: groups (must divide every conv width)" },
 
     { "train.rounds", SKEY_U64, OFF(train.rounds), 0, 0, NULL, 1, 10000000, 0, NULL,
       "number of rounds" },
@@ -340,6 +350,8 @@ static const struct skey scenario_keys[] = {
       "evaluate the global model every this many rounds (and after the last)" },
     { "output.client_eval", SKEY_U64, OFF(output.client_eval), 0, 0, "0", 0, 10000000, 0, NULL,
       "at each evaluation, also the mean and 10th-percentile accuracy on this many clients' data" },
+    { "output.eval_samples", SKEY_U64, OFF(output.eval_samples), 0, 0, "0", 0, 1000000000, 0, NULL,
+      "evaluate the global model on a seeded sample of this many test rows (0: all)" },
     { "output.checkpoint_every", SKEY_U64, OFF(output.checkpoint_every), 0, 0, "0", 0, 10000000, 0,
       NULL, "store the run's state every this many rounds, for fedbits resume (0: never)" },
     { "output.client_events", SKEY_BOOL, OFF(output.client_events), 0, 0, "false", 0, 0, 0, NULL,
@@ -832,6 +844,21 @@ scenario_cross_check(struct scenario_ctx *c, const struct ynode *root, struct sc
     }
     if (s->model.type == MODEL_LOGREG)
         s->model.n_hidden = 0;
+    static const char *const cnn_keys[] = { "model.conv", "model.kernel", "model.norm",
+                                            "model.groups" };
+    for (size_t i = 0; i < sizeof cnn_keys / sizeof cnn_keys[0]; i++) {
+        if (s->model.type != MODEL_CNN && NAMED(cnn_keys[i])) {
+            n = AT(cnn_keys[i]);
+            return scenario_error(c, n->source, n->line, n->column, cnn_keys[i], -ERR_INVALID,
+                                  "%s applies to model type 'cnn' only", cnn_keys[i]);
+        }
+    }
+    /* The FedAvg CNN's dense layer (McMahan et al., AISTATS 2017, §3) unless named. */
+    if (s->model.type == MODEL_CNN && !c->resolved &&
+        scenario_lookup(root, "model.hidden", &deepest) == NULL) {
+        s->model.hidden[0] = 512;
+        s->model.n_hidden = 1;
+    }
     /* downlink.codec: a codec, or DoCoFL (whose corrections are EDEN). */
     s->downlink.docofl = s->downlink.choice == SCENARIO_DOCOFL;
     s->downlink.codec.kind = s->downlink.docofl ? CODEC_NONE : (enum codec_kind)s->downlink.choice;
@@ -1452,13 +1479,22 @@ void
 scenario_model_spec(const struct scenario *s, size_t features, size_t classes,
                     struct model_spec *spec)
 {
+    bool cnn = s->model.type == MODEL_CNN;
     *spec = (struct model_spec){
         .n_inputs = features,
         .n_classes = classes,
-        .n_hidden = s->model.type == MODEL_MLP ? s->model.n_hidden : 0,
+        .n_hidden = s->model.type != MODEL_LOGREG ? s->model.n_hidden : 0,
+        .arch = cnn ? MODEL_ARCH_CNN : MODEL_ARCH_DENSE,
+        .n_conv = cnn ? s->model.n_conv : 0,
+        .kernel = cnn ? (size_t)s->model.kernel : 0,
+        .groups = cnn && s->model.norm == MODEL_NORM_GROUP ? (size_t)s->model.groups : 0,
     };
     for (size_t i = 0; i < spec->n_hidden; i++)
         spec->hidden[i] = (size_t)s->model.hidden[i];
+    for (size_t i = 0; i < spec->n_conv; i++)
+        spec->conv[i] = (size_t)s->model.conv[i];
+    if (cnn)
+        data_source_input_shape((enum data_kind)s->data.dataset, features, spec->shape);
 }
 
 /* JSON output */

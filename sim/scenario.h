@@ -51,6 +51,12 @@ enum staleness_kind {
 enum model_kind {
     MODEL_LOGREG = 0,
     MODEL_MLP,
+    MODEL_CNN, /* conv blocks then dense layers (clients/net.h) */
+};
+
+enum model_norm {
+    MODEL_NORM_NONE = 0,
+    MODEL_NORM_GROUP, /* group normalisation after each convolution */
 };
 
 enum secure_kind {
@@ -120,6 +126,11 @@ struct scenario {
         int type; /* enum model_kind */
         uint64_t hidden[MODEL_MAX_HIDDEN];
         size_t n_hidden;
+        uint64_t conv[MODEL_MAX_CONV]; /* cnn: output channels of each conv block */
+        size_t n_conv;
+        uint64_t kernel; /* cnn */
+        int norm;        /* enum model_norm */
+        uint64_t groups; /* cnn with norm group */
     } model;
     struct {
         uint64_t rounds;
@@ -181,6 +192,7 @@ struct scenario {
         bool client_events;        /* write the per-client table clients_rounds */
         bool nmse;                 /* measure the NMSE of each round's aggregate */
         uint64_t client_eval;      /* clients whose local accuracy is measured, 0: none */
+        uint64_t eval_samples;     /* test rows evaluated (a seeded sample), 0: all */
         uint64_t checkpoint_every; /* rounds between checkpoints, 0: none */
     } output;
 

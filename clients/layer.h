@@ -102,6 +102,13 @@ double layer_forward_macs(const struct layer *l);
 void layer_dense_forward(const struct layer *l, const float *w, const float *x, float *y, size_t n);
 void layer_dense_backward(const struct layer *l, const float *w, const float *x, const float *dy,
                           float *dx, float *dw, size_t n);
+/*
+ * The dense backward pass fused with an SGD step: dx (unless NULL) from the weights before
+ * the step, then w = (1 - lr l2) w - lr dw straight from the weight-gradient sgemm, so the
+ * gradient of the largest layers is never stored.
+ */
+void layer_dense_backward_sgd(const struct layer *l, float *w, const float *x, const float *dy,
+                              float *dx, float lr, float l2, size_t n);
 void layer_conv_forward(const struct layer *l, const float *w, const float *x, float *y, size_t n,
                         float *scratch);
 void layer_conv_backward(const struct layer *l, const float *w, const float *x, const float *dy,

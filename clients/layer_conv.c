@@ -50,25 +50,28 @@ layer_conv_init(struct layer *l, struct layer_shape in, size_t out_c, size_t ker
 }
 
 /*
- * Columns [j_lo, j_hi) of an output row whose input column j * s + kj - pad falls inside
- * the image, for stride s; outside it the tap reads padding.
+ * Output indices [lo, hi) along a dimension of in input and out output positions whose
+ * input index o * s + t - pad, for kernel tap t, falls inside the input; outside it the tap
+ * reads padding.
  */
 static void
-layer_conv_span(const struct layer *l, size_t kj, size_t *j_lo, size_t *j_hi)
+layer_conv_span(const struct layer *l, size_t t, size_t in, size_t out, size_t *lo, size_t *hi)
 {
-    size_t s = l->stride, ow = l->out.w, w = l->in.w;
-    size_t lo = kj >= l->pad ? 0 : (l->pad - kj + s - 1) / s;
-    /* j * s + kj - pad < w  <=>  j < (w + pad - kj) / s rounded up. */
-    size_t hi = w + l->pad > kj ? (w + l->pad - kj + s - 1) / s : 0;
-    *j_lo = lo < ow ? lo : ow;
-    *j_hi = hi < ow ? hi : ow;
-    if (*j_hi < *j_lo)
-        *j_hi = *j_lo;
+    size_t s = l->stride;
+    size_t a = t >= l->pad ? 0 : (l->pad - t + s - 1) / s;
+    /* o * s + t - pad < in  <=>  o < (in + pad - t) / s rounded up. */
+    size_t b = in + l->pad > t ? (in + l->pad - t + s - 1) / s : 0;
+    *lo = a < out ? a : out;
+    *hi = b < out ? b : out;
+    if (*hi < *lo)
+        *hi = *lo;
 }
 
 /*
  * Unfolds one sample x [in_c x h x w] into the P columns of col starting at col (rows ld
  * floats apart): row (c, ki, kj), column (i, j) holds x[c][i s + ki - pad][j s + kj - pad].
+ * Rows of taps that read only padding are cleared in one call, and a tap whose rows line up
+ * with whole input rows (stride 1, no horizontal offset, equal widths) is one copy.
  */
 static void
 layer_conv_im2col(const struct layer *l, const float *x, float *col, size_t ld)
@@ -78,26 +81,33 @@ layer_conv_im2col(const struct layer *l, const float *x, float *col, size_t ld)
     for (size_t c = 0; c < l->in.c; c++) {
         const float *xc = x + c * h * w;
         for (size_t ki = 0; ki < k; ki++) {
+            size_t ilo, ihi;
+            layer_conv_span(l, ki, h, oh, &ilo, &ihi);
             for (size_t kj = 0; kj < k; kj++) {
                 float *row = col + ((c * k + ki) * k + kj) * ld;
                 size_t lo, hi;
-                layer_conv_span(l, kj, &lo, &hi);
-                for (size_t i = 0; i < oh; i++) {
-                    ptrdiff_t r = (ptrdiff_t)(i * s + ki) - (ptrdiff_t)l->pad;
+                layer_conv_span(l, kj, w, ow, &lo, &hi);
+                memset(row, 0, ilo * ow * sizeof *row);
+                memset(row + ihi * ow, 0, (oh - ihi) * ow * sizeof *row);
+                if (ihi == ilo)
+                    continue;
+                /* Output (i, j) reads input (i s + ki - pad, j s + kj - pad), both >= 0. */
+                if (s == 1 && lo == 0 && hi == ow && ow == w && kj == l->pad) {
+                    memcpy(row + ilo * ow, xc + (ilo + ki - l->pad) * w,
+                           (ihi - ilo) * ow * sizeof *row);
+                    continue;
+                }
+                for (size_t i = ilo; i < ihi; i++) {
                     float *dst = row + i * ow;
-                    if (r < 0 || r >= (ptrdiff_t)h) {
-                        memset(dst, 0, ow * sizeof *dst);
-                        continue;
-                    }
-                    /* The padded edges span at most pad columns: plain loops. */
+                    const float *src = xc + (i * s + ki - l->pad) * w;
                     for (size_t j = 0; j < lo; j++)
                         dst[j] = 0.0f;
                     for (size_t j = hi; j < ow; j++)
                         dst[j] = 0.0f;
-                    /* Output column j reads input column j * s + kj - pad >= 0 of row r. */
-                    const float *src = xc + (size_t)r * w;
-                    if (s == 1 && hi > lo) {
-                        memcpy(dst + lo, src + (lo + kj - l->pad), (hi - lo) * sizeof *dst);
+                    if (s == 1) {
+                        const float *s1 = src + (lo + kj - l->pad);
+                        for (size_t j = lo; j < hi; j++)
+                            dst[j] = s1[j - lo];
                     } else {
                         for (size_t j = lo; j < hi; j++)
                             dst[j] = src[j * s + kj - l->pad];
@@ -121,14 +131,19 @@ layer_conv_col2im(const struct layer *l, const float *col, size_t ld, float *dx)
         for (size_t ki = 0; ki < k; ki++) {
             for (size_t kj = 0; kj < k; kj++) {
                 const float *row = col + ((c * k + ki) * k + kj) * ld;
-                size_t lo, hi;
-                layer_conv_span(l, kj, &lo, &hi);
-                for (size_t i = 0; i < oh; i++) {
-                    ptrdiff_t r = (ptrdiff_t)(i * s + ki) - (ptrdiff_t)l->pad;
-                    if (r < 0 || r >= (ptrdiff_t)h)
-                        continue;
+                size_t lo, hi, ilo, ihi;
+                layer_conv_span(l, kj, w, ow, &lo, &hi);
+                layer_conv_span(l, ki, h, oh, &ilo, &ihi);
+                for (size_t i = ilo; i < ihi; i++) {
                     const float *src = row + i * ow;
-                    float *dst = dc + (size_t)r * w;
+                    float *dst = dc + (i * s + ki - l->pad) * w;
+                    if (s == 1 && hi > lo) {
+                        float *d1 = dst + (lo + kj - l->pad);
+                        const float *s1 = src + lo;
+                        for (size_t j = 0; j < hi - lo; j++)
+                            d1[j] += s1[j];
+                        continue;
+                    }
                     for (size_t j = lo; j < hi; j++)
                         dst[j * s + kj - l->pad] += src[j];
                 }

@@ -36,6 +36,27 @@ layer_dense_forward(const struct layer *l, const float *w, const float *x, float
 }
 
 void
+layer_dense_backward_sgd(const struct layer *l, float *w, const float *x, const float *dy,
+                         float *dx, float lr, float l2, size_t n)
+{
+    size_t fan_in = layer_shape_size(l->in), fan_out = l->out.c;
+    float *b = w + fan_out * fan_in;
+    if (dx != NULL)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)fan_in, (int)fan_out,
+                    1.0f, dy, (int)fan_out, w, (int)fan_in, 0.0f, dx, (int)fan_in);
+    if (l2 > 0.0f)
+        cblas_sscal((int)l->n_params, 1.0f - lr * l2, w, 1);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)fan_out, (int)fan_in, (int)n, -lr, dy,
+                (int)fan_out, x, (int)fan_in, 1.0f, w, (int)fan_in);
+    for (size_t o = 0; o < fan_out; o++) {
+        float sum = 0.0f;
+        for (size_t i = 0; i < n; i++)
+            sum += dy[i * fan_out + o];
+        b[o] -= lr * sum;
+    }
+}
+
+void
 layer_dense_backward(const struct layer *l, const float *w, const float *x, const float *dy,
                      float *dx, float *dw, size_t n)
 {

@@ -237,6 +237,10 @@ model_net_step(struct model_ws *ws, float *w, const float *x, const uint16_t *y,
         for (size_t c = 0; c < classes; c++)
             row[c] *= inv_n;
     }
+    if (vel == NULL && prox_center == NULL) {
+        net_backward_sgd(ws->net, w, x, ws->dlogits, lr, l2, ws->grad, n);
+        return loss / (double)n;
+    }
     net_backward(ws->net, w, x, ws->dlogits, ws->grad, n);
     if (l2 > 0.0f) {
         for (size_t i = 0; i < total; i++)

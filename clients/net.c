@@ -166,6 +166,28 @@ net_forward(struct net *net, const float *w, const float *x, size_t n)
 }
 
 void
+net_backward_sgd(struct net *net, float *w, const float *x, const float *dlogits, float lr,
+                 float l2, float *grad, size_t n)
+{
+    const struct net_plan *p = &net->plan;
+    const float *dy = dlogits;
+    for (size_t l = p->n_layers; l-- > 0;) {
+        const struct layer *ly = &p->layer[l];
+        const float *in = l == 0 ? x : net->act[l - 1];
+        float *dx = l == 0 ? NULL : dy == net->grad_a ? net->grad_b : net->grad_a;
+        float *wl = w + p->offset[l], *gl = grad + p->offset[l];
+        if (ly->kind == LAYER_DENSE) {
+            layer_dense_backward_sgd(ly, wl, in, dy, dx, lr, l2, n);
+        } else {
+            layer_backward(ly, wl, in, net->act[l], dy, dx, gl, n, net->scratch);
+            for (size_t i = 0; i < ly->n_params; i++)
+                wl[i] -= lr * (gl[i] + l2 * wl[i]);
+        }
+        dy = dx;
+    }
+}
+
+void
 net_backward(struct net *net, const float *w, const float *x, const float *dlogits, float *grad,
              size_t n)
 {

@@ -65,5 +65,13 @@ const float *net_forward(struct net *net, const float *w, const float *x, size_t
  */
 void net_backward(struct net *net, const float *w, const float *x, const float *dlogits,
                   float *grad, size_t n);
+/*
+ * The backward pass fused with a plain SGD step on the loss plus (l2 / 2) ||w||^2: each
+ * layer's parameters become w - lr (grad + l2 w) as soon as the gradient at its input has
+ * been computed (dense layers inside the weight-gradient sgemm, the others from grad, which
+ * is scratch of n_params floats). Equal to net_backward() then the step, up to rounding.
+ */
+void net_backward_sgd(struct net *net, float *w, const float *x, const float *dlogits, float lr,
+                      float l2, float *grad, size_t n);
 
 #endif

@@ -10,9 +10,11 @@
  * Every kind is a pure function of its inputs: layer_forward(w, x) -> y and
  * layer_backward(w, x, y, dy) -> (dx, dw), where dw is overwritten with the gradient of the
  * batch (summed over the samples) and dx may be NULL when the input needs no gradient (the
- * first layer). Dense algebra runs on CBLAS with one thread; every loop has a fixed order, so
- * results are bit-identical from run to run. Flattening a C x H x W output for a dense layer
- * is the identity on this layout and needs no layer.
+ * first layer). The recurrent kinds keep l->saved floats per sample (gate activations, cell
+ * states) from layer_forward() for layer_backward(), in a buffer the caller passes to both;
+ * other kinds ignore it. Dense algebra runs on CBLAS with one thread; every loop has a fixed order,
+ * so results are bit-identical from run to run. Flattening a C x H x W output for a dense layer is
+ * the identity on this layout and needs no layer.
  *
  * Kinds, one source file each:
  *   - dense (layer_dense.c): y = x W^T + b, W row-major [out x in], then b.
@@ -25,6 +27,12 @@
  *   - group normalisation (layer_gnorm.c; Wu and He, ECCV 2018, eq. 1-3 with the per-channel
  *     affine of §3.1): channels split in `groups` groups normalised per sample with the
  *     biased variance and eps = 1e-5; parameters gamma [c] then beta [c].
+ *   - embedding (layer_embed.c): a row of T token indices (stored as floats, clamped to the
+ *     vocabulary) becomes T x dim vectors; parameters the table [vocab x dim].
+ *   - LSTM (layer_lstm.c; Hochreiter and Schmidhuber, 1997, with the forget gate of Gers,
+ *     Schmidhuber and Cummins, 2000) and GRU (layer_gru.c; Cho et al., EMNLP 2014) over T
+ *     steps of `in.w` features (in = {1, T, D}), zero initial state, full backpropagation
+ *     through time; output every step's state {1, T, H} or only the last {H, 1, 1}.
  */
 #ifndef FEDBITS_CLIENTS_LAYER_H
 #define FEDBITS_CLIENTS_LAYER_H
@@ -41,6 +49,9 @@ enum layer_kind {
     LAYER_AVGPOOL,
     LAYER_RELU,
     LAYER_GNORM,
+    LAYER_EMBED,
+    LAYER_LSTM,
+    LAYER_GRU,
 };
 
 /* Shape of one sample: c channels of h x w (a vector of n is c = n, h = w = 1). */
@@ -53,8 +64,11 @@ struct layer {
     struct layer_shape in, out;
     size_t kernel, stride, pad; /* conv, pools */
     size_t groups;              /* group normalisation */
+    size_t steps, hidden;       /* recurrent: sequence length and state width */
+    int last_only;              /* recurrent: output only the last step's state */
     size_t n_params;            /* parameters, in the layout of its kind */
     size_t scratch;             /* floats of scratch per sample of a batch */
+    size_t saved;               /* floats per sample the forward pass keeps for backward */
 };
 
 /* Construction: each checks its arguments (-ERR_INVALID, -ERR_RANGE) and fills *l. */
@@ -71,6 +85,12 @@ int layer_relu_init(struct layer *l, struct layer_shape in, struct errbuf *eb)
 /* groups must divide the channel count. */
 int layer_gnorm_init(struct layer *l, struct layer_shape in, size_t groups, struct errbuf *eb)
     __attribute__((warn_unused_result));
+/* steps tokens per sample, vocab >= 1 rows of dim floats. */
+int layer_embed_init(struct layer *l, size_t steps, size_t vocab, size_t dim, struct errbuf *eb)
+    __attribute__((warn_unused_result));
+/* kind LAYER_LSTM or LAYER_GRU over in = {1, T, D}, hidden width H. */
+int layer_rnn_init(struct layer *l, enum layer_kind kind, struct layer_shape in, size_t hidden,
+                   int last_only, struct errbuf *eb) __attribute__((warn_unused_result));
 
 /* Floats of one sample's input or output. */
 size_t layer_shape_size(struct layer_shape s);
@@ -87,13 +107,15 @@ void layer_init_params(const struct layer *l, float *w, struct rng *r);
  * n * l->scratch floats.
  */
 void layer_forward(const struct layer *l, const float *w, const float *x, float *y, size_t n,
-                   float *scratch);
+                   float *saved, float *scratch);
 /*
- * Backward pass of n samples given x and y of the forward pass and dy (n x out): writes
- * dx (n x in, unless NULL) and dw (l->n_params floats, the gradient summed over the batch).
+ * Backward pass of n samples given x, y and saved of the forward pass and dy (n x out):
+ * writes dx (n x in, unless NULL) and dw (l->n_params floats, the gradient summed over the
+ * batch).
  */
 void layer_backward(const struct layer *l, const float *w, const float *x, const float *y,
-                    const float *dy, float *dx, float *dw, size_t n, float *scratch);
+                    const float *dy, float *dx, float *dw, size_t n, const float *saved,
+                    float *scratch);
 
 /* Multiply-adds of a forward pass of one sample (for benchmarks' FLOP counts). */
 double layer_forward_macs(const struct layer *l);
@@ -122,5 +144,16 @@ void layer_relu_backward(const struct layer *l, const float *y, const float *dy,
 void layer_gnorm_forward(const struct layer *l, const float *w, const float *x, float *y, size_t n);
 void layer_gnorm_backward(const struct layer *l, const float *w, const float *x, const float *dy,
                           float *dx, float *dw, size_t n);
+void layer_embed_forward(const struct layer *l, const float *w, const float *x, float *y, size_t n);
+void layer_embed_backward(const struct layer *l, const float *x, const float *dy, float *dx,
+                          float *dw, size_t n);
+void layer_lstm_forward(const struct layer *l, const float *w, const float *x, float *y, size_t n,
+                        float *saved);
+void layer_lstm_backward(const struct layer *l, const float *w, const float *x, const float *dy,
+                         float *dx, float *dw, size_t n, const float *saved, float *scratch);
+void layer_gru_forward(const struct layer *l, const float *w, const float *x, float *y, size_t n,
+                       float *saved);
+void layer_gru_backward(const struct layer *l, const float *w, const float *x, const float *dy,
+                        float *dx, float *dw, size_t n, const float *saved, float *scratch);
 
 #endif

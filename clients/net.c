@@ -9,8 +9,9 @@
 struct net {
     struct net_plan plan;
     size_t max_batch;
-    float *act[NET_MAX_LAYERS]; /* act[l]: max_batch x out of layer l */
-    float *grad_a, *grad_b;     /* max_batch x max_size, gradients at layer boundaries */
+    float *act[NET_MAX_LAYERS];   /* act[l]: max_batch x out of layer l */
+    float *saved[NET_MAX_LAYERS]; /* saved[l]: max_batch x layer l's saved, or NULL */
+    float *grad_a, *grad_b;       /* max_batch x max_size, gradients at layer boundaries */
     float *scratch;
 };
 
@@ -117,6 +118,11 @@ net_new(const struct model_spec *s, size_t max_batch)
         net->act[l] = mem_alloc(max_batch * layer_shape_size(p->layer[l].out) * sizeof(float));
         if (net->act[l] == NULL)
             goto fail;
+        if (p->layer[l].saved > 0) {
+            net->saved[l] = mem_alloc(max_batch * p->layer[l].saved * sizeof(float));
+            if (net->saved[l] == NULL)
+                goto fail;
+        }
     }
     net->grad_a = mem_alloc(max_batch * p->max_size * sizeof(float));
     net->grad_b = mem_alloc(max_batch * p->max_size * sizeof(float));
@@ -134,8 +140,10 @@ net_free(struct net *net)
 {
     if (net == NULL)
         return;
-    for (size_t l = 0; l < NET_MAX_LAYERS; l++)
+    for (size_t l = 0; l < NET_MAX_LAYERS; l++) {
         mem_free(net->act[l]);
+        mem_free(net->saved[l]);
+    }
     mem_free(net->grad_a);
     mem_free(net->grad_b);
     mem_free(net->scratch);
@@ -149,7 +157,7 @@ net_bytes(const struct net *net)
     size_t floats =
         2 * net->max_batch * p->max_size + (p->scratch > 0 ? net->max_batch * p->scratch : 1);
     for (size_t l = 0; l < p->n_layers; l++)
-        floats += net->max_batch * layer_shape_size(p->layer[l].out);
+        floats += net->max_batch * (layer_shape_size(p->layer[l].out) + p->layer[l].saved);
     return floats * sizeof(float) + sizeof *net;
 }
 
@@ -159,7 +167,8 @@ net_forward(struct net *net, const float *w, const float *x, size_t n)
     const struct net_plan *p = &net->plan;
     const float *in = x;
     for (size_t l = 0; l < p->n_layers; l++) {
-        layer_forward(&p->layer[l], w + p->offset[l], in, net->act[l], n, net->scratch);
+        layer_forward(&p->layer[l], w + p->offset[l], in, net->act[l], n, net->saved[l],
+                      net->scratch);
         in = net->act[l];
     }
     return in;
@@ -179,7 +188,7 @@ net_backward_sgd(struct net *net, float *w, const float *x, const float *dlogits
         if (ly->kind == LAYER_DENSE) {
             layer_dense_backward_sgd(ly, wl, in, dy, dx, lr, l2, n);
         } else {
-            layer_backward(ly, wl, in, net->act[l], dy, dx, gl, n, net->scratch);
+            layer_backward(ly, wl, in, net->act[l], dy, dx, gl, n, net->saved[l], net->scratch);
             for (size_t i = 0; i < ly->n_params; i++)
                 wl[i] -= lr * (gl[i] + l2 * wl[i]);
         }
@@ -198,7 +207,7 @@ net_backward(struct net *net, const float *w, const float *x, const float *dlogi
         const float *in = l == 0 ? x : net->act[l - 1];
         float *dx = l == 0 ? NULL : dy == net->grad_a ? net->grad_b : net->grad_a;
         layer_backward(ly, w + p->offset[l], in, net->act[l], dy, dx, grad + p->offset[l], n,
-                       net->scratch);
+                       net->saved[l], net->scratch);
         dy = dx;
     }
 }

@@ -27,9 +27,10 @@ lc_fill_distinct(float *x, size_t n)
 
 /* L = sum_j r_j y_j in double, r_j = sin(1.3 j + 0.2): dL/dy = r. */
 static double
-lc_loss(const struct layer *l, const float *w, const float *x, size_t n, float *y, float *scratch)
+lc_loss(const struct layer *l, const float *w, const float *x, size_t n, float *y, float *saved,
+        float *scratch)
 {
-    layer_forward(l, w, x, y, n, scratch);
+    layer_forward(l, w, x, y, n, saved, scratch);
     double s = 0;
     for (size_t j = 0; j < n * layer_shape_size(l->out); j++)
         s += sin(1.3 * (double)j + 0.2) * (double)y[j];
@@ -41,21 +42,43 @@ struct lc_case {
     enum layer_kind kind;
     struct layer_shape in;
     size_t out, kernel, stride, pad, groups;
-    float h; /* finite-difference step */
+    float h;      /* finite-difference step */
+    int last;     /* recurrent: last step only */
+    size_t vocab; /* embedding: rows of the table (x holds token indices) */
 };
 
 static const struct lc_case lc_cases[] = {
-    { "dense", LAYER_DENSE, { 3, 2, 1 }, 4, 0, 0, 0, 0, 1e-2f },
-    { "conv 3x3 same", LAYER_CONV, { 2, 5, 5 }, 3, 3, 1, 1, 0, 1e-2f },
-    { "conv 3x3 stride 2", LAYER_CONV, { 2, 6, 5 }, 2, 3, 2, 0, 0, 1e-2f },
-    { "conv 5x5 stride 2 pad 2", LAYER_CONV, { 1, 7, 6 }, 2, 5, 2, 2, 0, 1e-2f },
-    { "max pool 2x2", LAYER_MAXPOOL, { 2, 4, 4 }, 0, 2, 2, 0, 0, 1e-2f },
-    { "max pool 3x3 stride 2", LAYER_MAXPOOL, { 2, 5, 5 }, 0, 3, 2, 0, 0, 1e-2f },
-    { "average pool 3x3 stride 2", LAYER_AVGPOOL, { 2, 5, 5 }, 0, 3, 2, 0, 0, 1e-2f },
-    { "relu", LAYER_RELU, { 3, 2, 2 }, 0, 0, 0, 0, 0, 1e-2f },
-    { "group norm 2 groups", LAYER_GNORM, { 4, 3, 3 }, 0, 0, 0, 0, 2, 1e-3f },
-    { "group norm 1 group", LAYER_GNORM, { 2, 2, 3 }, 0, 0, 0, 0, 1, 1e-3f },
-    { "group norm 4 groups", LAYER_GNORM, { 4, 2, 2 }, 0, 0, 0, 0, 4, 1e-3f },
+    { "dense", LAYER_DENSE, { 3, 2, 1 }, 4, 0, 0, 0, 0, 1e-2f, 0, 0 },
+    { "conv 3x3 same", LAYER_CONV, { 2, 5, 5 }, 3, 3, 1, 1, 0, 1e-2f, 0, 0 },
+    { "conv 3x3 stride 2", LAYER_CONV, { 2, 6, 5 }, 2, 3, 2, 0, 0, 1e-2f, 0, 0 },
+    { "conv 5x5 stride 2 pad 2", LAYER_CONV, { 1, 7, 6 }, 2, 5, 2, 2, 0, 1e-2f, 0, 0 },
+    { "max pool 2x2", LAYER_MAXPOOL, { 2, 4, 4 }, 0, 2, 2, 0, 0, 1e-2f, 0, 0 },
+    { "max pool 3x3 stride 2", LAYER_MAXPOOL, { 2, 5, 5 }, 0, 3, 2, 0, 0, 1e-2f, 0, 0 },
+    { "average pool 3x3 stride 2", LAYER_AVGPOOL, { 2, 5, 5 }, 0, 3, 2, 0, 0, 1e-2f, 0, 0 },
+    { "relu", LAYER_RELU, { 3, 2, 2 }, 0, 0, 0, 0, 0, 1e-2f, 0, 0 },
+    { "group norm 2 groups", LAYER_GNORM, { 4, 3, 3 }, 0, 0, 0, 0, 2, 1e-3f, 0, 0 },
+    { "group norm 1 group", LAYER_GNORM, { 2, 2, 3 }, 0, 0, 0, 0, 1, 1e-3f, 0, 0 },
+    { "group norm 4 groups", LAYER_GNORM, { 4, 2, 2 }, 0, 0, 0, 0, 4, 1e-3f, 0, 0 },
+    { .what = "embedding",
+      .kind = LAYER_EMBED,
+      .in = { 1, 1, 5 },
+      .out = 3,
+      .h = 1e-2f,
+      .vocab = 4 },
+    { .what = "lstm, every step", .kind = LAYER_LSTM, .in = { 1, 4, 3 }, .out = 3, .h = 1e-3f },
+    { .what = "lstm, last step",
+      .kind = LAYER_LSTM,
+      .in = { 1, 5, 2 },
+      .out = 4,
+      .h = 1e-3f,
+      .last = 1 },
+    { .what = "gru, every step", .kind = LAYER_GRU, .in = { 1, 4, 3 }, .out = 3, .h = 1e-3f },
+    { .what = "gru, last step",
+      .kind = LAYER_GRU,
+      .in = { 1, 5, 2 },
+      .out = 4,
+      .h = 1e-3f,
+      .last = 1 },
 };
 
 static void
@@ -81,6 +104,13 @@ lc_build(const struct lc_case *c, struct layer *l)
     case LAYER_GNORM:
         rc = layer_gnorm_init(l, c->in, c->groups, &eb);
         break;
+    case LAYER_EMBED:
+        rc = layer_embed_init(l, c->in.w, c->vocab, c->out, &eb);
+        break;
+    case LAYER_LSTM:
+    case LAYER_GRU:
+        rc = layer_rnn_init(l, c->kind, c->in, c->out, c->last, &eb);
+        break;
     }
     ck_assert_msg(rc == 0, "%s: %s", c->what, eb.msg);
 }
@@ -103,20 +133,24 @@ START_TEST(layer_gradient_matches_finite_differences)
     ck_assert_uint_le(nout, LC_MAX);
     ck_assert_uint_le(l.n_params, LC_MAX);
     static float x[LC_MAX], w[LC_MAX], y[LC_MAX], r[LC_MAX], dx[LC_MAX], dw[LC_MAX];
-    static float scratch[4096];
+    static float scratch[4096], saved[4096];
     ck_assert_uint_le(n * l.scratch, 4096);
     lc_fill_distinct(x, nin);
+    /* Token indices mid-way between rows: a step of h changes no row, so dx = 0. */
+    for (size_t j = 0; c->kind == LAYER_EMBED && j < nin; j++)
+        x[j] = (float)((j * 3) % c->vocab) + 0.5f;
+    ck_assert_uint_le(n * l.saved, 4096);
     for (size_t i = 0; i < l.n_params; i++)
         w[i] = (float)(0.5 * cos(2.385 * (double)i + 0.7));
     if (c->kind == LAYER_GNORM)
         for (size_t i = 0; i < l.in.c; i++)
             w[i] += 1.0f;
-    layer_forward(&l, w, x, y, n, scratch);
+    layer_forward(&l, w, x, y, n, saved, scratch);
     for (size_t j = 0; j < nout; j++)
         r[j] = (float)sin(1.3 * (double)j + 0.2);
     for (size_t i = 0; i < LC_MAX; i++)
         dw[i] = dx[i] = 1e30f; /* must be overwritten */
-    layer_backward(&l, w, x, y, r, dx, dw, n, scratch);
+    layer_backward(&l, w, x, y, r, dx, dw, n, saved, scratch);
 
     static float yt[LC_MAX];
     for (int part = 0; part < 2; part++) {
@@ -130,10 +164,10 @@ START_TEST(layer_gradient_matches_finite_differences)
             float keep = v[i];
             v[i] = keep + c->h;
             double up = (double)v[i] - (double)keep;
-            double lp = lc_loss(&l, w, x, n, yt, scratch);
+            double lp = lc_loss(&l, w, x, n, yt, saved, scratch);
             v[i] = keep - c->h;
             double down = (double)keep - (double)v[i];
-            double lm = lc_loss(&l, w, x, n, yt, scratch);
+            double lm = lc_loss(&l, w, x, n, yt, saved, scratch);
             v[i] = keep;
             double fd = (lp - lm) / (up + down);
             ck_assert_msg(fabs(fd - (double)ana[i]) <= 3e-3 * scale,
@@ -162,7 +196,7 @@ START_TEST(conv_hand_computed)
     ck_assert_uint_eq(l.n_params, 5);
     ck_assert_uint_eq(l.out.h, 2);
     ck_assert_uint_eq(l.out.w, 2);
-    layer_forward(&l, w1, x1, y, 1, scratch);
+    layer_forward(&l, w1, x1, y, 1, NULL, scratch);
     static const float e1[4] = { -3.5f, -3.5f, -3.5f, -4.5f };
     for (size_t i = 0; i < 4; i++)
         ck_assert_float_eq(y[i], e1[i]);
@@ -177,7 +211,7 @@ START_TEST(conv_hand_computed)
     w2[18] = 0.0f;
     ck_assert_int_eq(layer_conv_init(&l, (struct layer_shape){ 2, 3, 3 }, 1, 3, 2, 1, &eb), 0);
     ck_assert_uint_eq(l.out.h, 2);
-    layer_forward(&l, w2, x2, y, 1, scratch);
+    layer_forward(&l, w2, x2, y, 1, NULL, scratch);
     static const float e2[4] = { 12 * 11, 16 * 11, 24 * 11, 28 * 11 };
     for (size_t i = 0; i < 4; i++)
         ck_assert_float_eq(y[i], e2[i]);

@@ -18,8 +18,8 @@ struct model_ws {
     float *act[MODEL_MAX_HIDDEN + 2];   /* act[l]: max_batch x width[l]; act[0] unused */
     float *delta[MODEL_MAX_HIDDEN + 2]; /* gradient w.r.t. pre-activation of layer l */
     float *grad;                        /* parameter gradient (momentum / prox paths) */
-    struct net *net;                    /* MODEL_ARCH_CNN: the layer stack */
-    float *dlogits;                     /* MODEL_ARCH_CNN: max_batch x classes */
+    struct net *net;                    /* CNN and recurrent: the layer stack */
+    float *dlogits;                     /* CNN and recurrent: max_batch x classes */
 };
 
 static size_t
@@ -35,7 +35,7 @@ model_layer_widths(const struct model_spec *s, size_t *width)
 int
 model_spec_check(const struct model_spec *s, struct errbuf *eb)
 {
-    if (s->arch == MODEL_ARCH_CNN) {
+    if (s->arch != MODEL_ARCH_DENSE) {
         struct net_plan p;
         return net_plan_build(&p, s, eb);
     }
@@ -60,7 +60,7 @@ model_spec_check(const struct model_spec *s, struct errbuf *eb)
 size_t
 model_param_count(const struct model_spec *s)
 {
-    if (s->arch == MODEL_ARCH_CNN) {
+    if (s->arch != MODEL_ARCH_DENSE) {
         struct net_plan p;
         struct errbuf eb;
         errbuf_clear(&eb);
@@ -77,7 +77,7 @@ model_param_count(const struct model_spec *s)
 void
 model_init_params(const struct model_spec *s, float *w, struct rng *r)
 {
-    if (s->arch == MODEL_ARCH_CNN) {
+    if (s->arch != MODEL_ARCH_DENSE) {
         struct net_plan p;
         struct errbuf eb;
         errbuf_clear(&eb);
@@ -107,7 +107,7 @@ model_ws_new(const struct model_spec *s, size_t max_batch)
         return NULL;
     ws->spec = *s;
     ws->max_batch = max_batch;
-    if (s->arch == MODEL_ARCH_CNN) {
+    if (s->arch != MODEL_ARCH_DENSE) {
         ws->net = net_new(s, max_batch);
         ws->dlogits = mem_alloc(max_batch * s->n_classes * sizeof(float));
         ws->grad = mem_alloc(model_param_count(s) * sizeof(float));

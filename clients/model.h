@@ -5,8 +5,10 @@
  * top: no hidden layer is multinomial logistic regression, hidden layers make an MLP. A
  * convolutional model (arch MODEL_ARCH_CNN) runs conv blocks first (clients/net.h: each a
  * same-padded convolution, optional group normalisation, ReLU and 2x2 max pooling), then
- * the same dense layers. The parameters of all layers live in one float vector (layer by
- * layer: W_l row-major [out x in], then b_l; clients/layer.h for the other kinds), so a
+ * the same dense layers. A recurrent model (MODEL_ARCH_LSTM, MODEL_ARCH_GRU) reads each row
+ * as n_inputs token indices: embedding, stacked recurrent layers of the hidden widths, and
+ * a dense layer on the last step's state. The parameters of all layers live in one float vector
+ * (layer by layer: W_l row-major [out x in], then b_l; clients/layer.h for the other kinds), so a
  * codec can take a model or an update as a plain vector.
  *
  * struct model_spec is a value type describing the shape. struct model_ws is a workspace
@@ -30,6 +32,8 @@
 enum model_arch {
     MODEL_ARCH_DENSE = 0, /* logistic regression or MLP */
     MODEL_ARCH_CNN = 1,   /* conv blocks, then the dense layers */
+    MODEL_ARCH_LSTM = 2,  /* embedding, LSTM layers of the hidden widths, dense on the last step */
+    MODEL_ARCH_GRU = 3,   /* the same with GRU layers */
 };
 
 struct model_spec {
@@ -43,6 +47,8 @@ struct model_spec {
     size_t conv[MODEL_MAX_CONV];     /* cnn: output channels of each block */
     size_t kernel;                   /* cnn: odd square kernel */
     size_t groups;                   /* cnn: group-norm groups per block, 0 for none */
+    size_t embed;                    /* lstm, gru: embedding width (inputs are token indices) */
+    size_t vocab;                    /* lstm, gru: vocabulary, 0 = n_classes */
 };
 
 struct model_ws;

@@ -32,10 +32,35 @@ net_plan_push(struct net_plan *p, int rc)
     return 0;
 }
 
+/* Embedding, recurrent layers (the last keeping only its last step), dense logits. */
+static int
+net_plan_build_rnn(struct net_plan *p, const struct model_spec *s, struct errbuf *eb)
+{
+    if (s->n_hidden == 0 || s->n_hidden > MODEL_MAX_HIDDEN || s->n_classes < 2)
+        return errbuf_set(eb, -ERR_INVALID,
+                          "a recurrent model needs 1 to %d layers and at least two classes",
+                          MODEL_MAX_HIDDEN);
+    struct layer *l = p->layer;
+    size_t vocab = s->vocab != 0 ? s->vocab : s->n_classes;
+    int rc = net_plan_push(p, layer_embed_init(&l[0], s->n_inputs, vocab, s->embed, eb));
+    enum layer_kind kind = s->arch == MODEL_ARCH_GRU ? LAYER_GRU : LAYER_LSTM;
+    for (size_t h = 0; rc == 0 && h < s->n_hidden; h++)
+        rc = net_plan_push(
+            p, layer_rnn_init(&l[h + 1], kind, l[h].out, s->hidden[h], h + 1 == s->n_hidden, eb));
+    if (rc == 0)
+        rc = net_plan_push(
+            p, layer_dense_init(&l[s->n_hidden + 1], l[s->n_hidden].out, s->n_classes, eb));
+    if (rc == 0 && p->n_params > 1000000000)
+        return errbuf_set(eb, -ERR_RANGE, "model has %zu parameters, more than 10^9", p->n_params);
+    return rc;
+}
+
 int
 net_plan_build(struct net_plan *p, const struct model_spec *s, struct errbuf *eb)
 {
     memset(p, 0, sizeof *p);
+    if (s->arch == MODEL_ARCH_LSTM || s->arch == MODEL_ARCH_GRU)
+        return net_plan_build_rnn(p, s, eb);
     if (s->n_conv > MODEL_MAX_CONV || s->n_hidden > MODEL_MAX_HIDDEN)
         return errbuf_set(eb, -ERR_INVALID, "at most %d conv blocks and %d hidden layers",
                           MODEL_MAX_CONV, MODEL_MAX_HIDDEN);

@@ -7,13 +7,19 @@
  * ReLU, which computes the same values and gradients); then the flattened C x H x W output feeds
  * dense layers of the hidden widths, each followed by ReLU, and a dense layer of n_classes logits.
  * With conv = [32, 64], kernel 5 and hidden = [512] this is the CNN of McMahan et al. (AISTATS
- * 2017, §3, "CNN"): 1,663,370 parameters on 28 x 28 x 1 inputs and 10 classes. The parameters of
- * the layers are laid out one after the other.
+ * 2017, §3, "CNN"): 1,663,370 parameters on 28 x 28 x 1 inputs and 10 classes.
+ *
+ * A recurrent spec (MODEL_ARCH_LSTM, MODEL_ARCH_GRU) becomes an embedding of `embed` floats per
+ * token, one LSTM or GRU layer per hidden width (the last keeping only its last step's state)
+ * and a dense layer of n_classes logits: with embed 8, hidden [256, 256] and 80 symbols this is
+ * the next-character model of LEAF's Shakespeare task (Caldas et al., 2018; McMahan et al.,
+ * 2017), 817,872 parameters (one bias vector per gate set). The parameters of the layers are
+ * laid out one after the other.
  *
  * struct net_plan is a value type: the layers and their sizes, no buffers. struct net is a
- * workspace for batches of up to max_batch samples (every layer's output, two gradient
- * buffers, the largest layer's scratch); net_forward() and net_backward() allocate nothing.
- * Parameters are borrowed. One net per thread; results are a pure function of the inputs.
+ * workspace for batches of up to max_batch samples (every layer's output and saved state, two
+ * gradient buffers, the largest layer's scratch); net_forward() and net_backward() allocate
+ * nothing. Parameters are borrowed. One net per thread; results are a pure function of the inputs.
  */
 #ifndef FEDBITS_CLIENTS_NET_H
 #define FEDBITS_CLIENTS_NET_H
@@ -39,8 +45,8 @@ struct net_plan {
 struct net;
 
 /*
- * Builds the layers of a MODEL_ARCH_CNN spec: -ERR_INVALID for a shape that does not match
- * n_inputs, an even kernel, too many blocks or groups that do not divide a width, and the
+ * Builds the layers of a MODEL_ARCH_CNN, _LSTM or _GRU spec: -ERR_INVALID for a shape that does not
+ * match n_inputs, an even kernel, too many blocks or groups that do not divide a width, and the
  * layers' own errors; -ERR_RANGE above 10^9 parameters.
  */
 int net_plan_build(struct net_plan *p, const struct model_spec *s, struct errbuf *eb)

@@ -377,6 +377,91 @@ START_TEST(cnn_sgd_step_matches_finite_differences)
 }
 END_TEST
 
+/*
+ * LEAF's Shakespeare model (Caldas et al., 2018): embedding 80 x 8, LSTM 8 -> 256, LSTM
+ * 256 -> 256 (4 * 256 * (in + 256 + 1) each), dense 256 -> 80: 640 + 271,360 + 525,312 +
+ * 20,560. The GRU has three gate sets and the candidate's recurrent bias.
+ */
+START_TEST(shakespeare_param_count)
+{
+    struct model_spec s = {
+        .n_inputs = 80,
+        .n_classes = 80,
+        .n_hidden = 2,
+        .hidden = { 256, 256 },
+        .arch = MODEL_ARCH_LSTM,
+        .embed = 8,
+    };
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    ck_assert_int_eq(model_spec_check(&s, &eb), 0);
+    ck_assert_uint_eq(model_param_count(&s), 817872);
+    s.arch = MODEL_ARCH_GRU;
+    ck_assert_uint_eq(model_param_count(&s),
+                      640 + 3 * 256 * 265 + 256 + 3 * 256 * 513 + 256 + 20560);
+    struct net_plan p;
+    ck_assert_int_eq(net_plan_build(&p, &s, &eb), 0);
+    ck_assert_uint_eq(p.n_layers, 4);
+    ck_assert_uint_eq(layer_shape_size(p.layer[1].out), 80 * 256);
+    ck_assert_uint_eq(layer_shape_size(p.layer[2].out), 256);
+    s.n_hidden = 0;
+    ck_assert_int_eq(model_spec_check(&s, &eb), -ERR_INVALID);
+}
+END_TEST
+
+/* A tiny two-layer LSTM model: the SGD step is lr times the finite-difference gradient. */
+START_TEST(lstm_sgd_step_matches_finite_differences)
+{
+    struct model_spec s = {
+        .n_inputs = 6,
+        .n_classes = 5,
+        .n_hidden = 2,
+        .hidden = { 3, 4 },
+        .arch = MODEL_ARCH_LSTM,
+        .embed = 2,
+    };
+    for (int arch = 0; arch < 2; arch++) {
+        s.arch = arch == 0 ? MODEL_ARCH_LSTM : MODEL_ARCH_GRU;
+        size_t dim = model_param_count(&s);
+        ck_assert_uint_le(dim, 512);
+        struct model_ws *ws = model_ws_new(&s, 3);
+        ck_assert_ptr_nonnull(ws);
+        float w[512], w1[512], x[18];
+        uint16_t y[3] = { 4, 0, 2 };
+        for (size_t j = 0; j < 18; j++)
+            x[j] = (float)((j * 7) % 5);
+        struct rng r;
+        rng_init_stream(&r, 13, 0, 0, 0);
+        model_init_params(&s, w, &r);
+        memcpy(w1, w, sizeof w);
+        const float lr = 0.5f;
+        model_sgd_step(ws, w1, x, y, 3, lr, 0.0f, 0.0f, NULL, NULL, 0.0f);
+        double scale = 0, fd[512];
+        for (size_t i = 0; i < dim; i++) {
+            float keep = w[i];
+            double lp = 0, lm = 0;
+            size_t correct = 0;
+            w[i] = keep + 1e-3f;
+            double up = (double)w[i] - (double)keep;
+            model_eval_batch(ws, w, x, y, 3, &lp, &correct);
+            w[i] = keep - 1e-3f;
+            double down = (double)keep - (double)w[i];
+            model_eval_batch(ws, w, x, y, 3, &lm, &correct);
+            w[i] = keep;
+            fd[i] = (lp - lm) / 3.0 / (up + down);
+            scale = fmax(scale, fabs(fd[i]));
+        }
+        ck_assert_double_gt(scale, 1e-2);
+        for (size_t i = 0; i < dim; i++) {
+            double obs = ((double)w[i] - (double)w1[i]) / (double)lr;
+            ck_assert_msg(fabs(obs - fd[i]) <= 5e-3 * scale, "%s parameter %zu: step %.7g, fd %.7g",
+                          arch == 0 ? "lstm" : "gru", i, obs, fd[i]);
+        }
+        model_ws_free(ws);
+    }
+}
+END_TEST
+
 Suite *
 layer_suite(void)
 {
@@ -391,6 +476,8 @@ layer_suite(void)
     tcase_add_test(tc, fedavg_cnn_param_count);
     tcase_add_test(tc, cnn_step_memory_bounded);
     tcase_add_test(tc, cnn_sgd_step_matches_finite_differences);
+    tcase_add_test(tc, shakespeare_param_count);
+    tcase_add_test(tc, lstm_sgd_step_matches_finite_differences);
     suite_add_tcase(s, tc);
     return s;
 }

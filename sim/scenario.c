@@ -52,7 +52,7 @@ static const char SKEY_KEEP[] = "(keep)";
 enum { SKEY_OPEN_MIN = 1, SKEY_OPEN_MAX = 2 };
 
 /* Enumerations owned here */
-static const char *const model_names[] = { "logreg", "mlp", "cnn", NULL };
+static const char *const model_names[] = { "logreg", "mlp", "cnn", "lstm", "gru", NULL };
 static const char *const norm_names[] = { "none", "group", NULL };
 static const char *const secure_names[] = { "none", "secagg", "secagg+", NULL };
 static const char *const threat_names[] = { "curious", "semi-malicious", NULL };
@@ -175,9 +175,10 @@ static const struct skey scenario_keys[] = {
       NULL, "iid: quantity skew, client sizes ~ LogNormal(0, size_sigma)" },
 
     { "model.type", SKEY_ENUM, OFF(model.type), 0, 0, NULL, 0, 0, 0, &e_model,
-      "logreg (multinomial logistic regression), mlp or cnn" },
+      "logreg (multinomial logistic regression), mlp, cnn, lstm or gru" },
     { "model.hidden", SKEY_U64_LIST, OFF(model.hidden), MODEL_MAX_HIDDEN, OFF(model.n_hidden),
-      "[200]", 1, 1000000, 0, NULL, "mlp, cnn: widths of the hidden ReLU layers (cnn: [512])" },
+      "[200]", 1, 1000000, 0, NULL,
+      "mlp, cnn: widths of the hidden ReLU layers (cnn: [512]); lstm, gru: state width ([256])" },
     { "model.conv", SKEY_U64_LIST, OFF(model.conv), MODEL_MAX_CONV, OFF(model.n_conv), "[32, 64]",
       1, 65536, 0, NULL, "cnn: output channels of the conv blocks (conv, ReLU, 2x2 max pool)" },
     { "model.kernel", SKEY_U64, OFF(model.kernel), 0, 0, "5", 1, 31, 0, NULL,
@@ -186,6 +187,10 @@ static const struct skey scenario_keys[] = {
       "cnn: none, or group normalisation after each convolution" },
     { "model.groups", SKEY_U64, OFF(model.groups), 0, 0, "2", 1, 65536, 0, NULL,
       "cnn with norm group: groups (must divide every conv width)" },
+    { "model.embed", SKEY_U64, OFF(model.embed), 0, 0, "8", 1, 65536, 0, NULL,
+      "lstm, gru: embedding width of a token (rows are token indices; vocabulary = classes)" },
+    { "model.layers", SKEY_U64, OFF(model.layers), 0, 0, "2", 1, MODEL_MAX_HIDDEN, 0, NULL,
+      "lstm, gru: stacked recurrent layers (widths from model.hidden, its last entry repeating)" },
 
     { "train.rounds", SKEY_U64, OFF(train.rounds), 0, 0, NULL, 1, 10000000, 0, NULL,
       "number of rounds" },
@@ -553,6 +558,18 @@ scenario_convert(struct scenario_ctx *c, const struct skey *k, const struct ynod
                  struct scenario *s)
 {
     char *base = (char *)s + k->offset;
+    if (k->type == SKEY_U64_LIST && n->kind == YNODE_SCALAR && !n->quoted) {
+        /* A lone integer is a list of one (`hidden: 256`). */
+        uint64_t *list = (uint64_t *)(void *)base;
+        if (scenario_parse_u64(n->text, &list[0]) < 0)
+            return scenario_error(c, n->source, n->line, n->column, k->path, -ERR_INVALID,
+                                  "%s: expected a non-negative integer or a list of them", k->path);
+        int rc = scenario_check_range(c, k, n, (double)list[0]);
+        if (rc < 0)
+            return rc;
+        *(size_t *)(void *)((char *)s + k->count_offset) = 1;
+        return 0;
+    }
     if (k->type == SKEY_U64_LIST) {
         if (n->kind != YNODE_SEQ)
             return scenario_error(c, n->source, n->line, n->column, k->path, -ERR_INVALID,
@@ -853,10 +870,20 @@ scenario_cross_check(struct scenario_ctx *c, const struct ynode *root, struct sc
                                   "%s applies to model type 'cnn' only", cnn_keys[i]);
         }
     }
-    /* The FedAvg CNN's dense layer (McMahan et al., AISTATS 2017, §3) unless named. */
-    if (s->model.type == MODEL_CNN && !c->resolved &&
+    bool rnn = s->model.type == MODEL_LSTM || s->model.type == MODEL_GRU;
+    static const char *const rnn_keys[] = { "model.embed", "model.layers" };
+    for (size_t i = 0; i < sizeof rnn_keys / sizeof rnn_keys[0]; i++) {
+        if (!rnn && NAMED(rnn_keys[i])) {
+            n = AT(rnn_keys[i]);
+            return scenario_error(c, n->source, n->line, n->column, rnn_keys[i], -ERR_INVALID,
+                                  "%s applies to model types 'lstm' and 'gru' only", rnn_keys[i]);
+        }
+    }
+    /* Unless named: the FedAvg CNN's dense layer (McMahan et al., AISTATS 2017, §3) and the
+     * LEAF Shakespeare LSTM's state (Caldas et al., 2018). */
+    if ((s->model.type == MODEL_CNN || rnn) && !c->resolved &&
         scenario_lookup(root, "model.hidden", &deepest) == NULL) {
-        s->model.hidden[0] = 512;
+        s->model.hidden[0] = rnn ? 256 : 512;
         s->model.n_hidden = 1;
     }
     /* downlink.codec: a codec, or DoCoFL (whose corrections are EDEN). */
@@ -1480,17 +1507,30 @@ scenario_model_spec(const struct scenario *s, size_t features, size_t classes,
                     struct model_spec *spec)
 {
     bool cnn = s->model.type == MODEL_CNN;
+    bool rnn = s->model.type == MODEL_LSTM || s->model.type == MODEL_GRU;
+    static const enum model_arch arch[] = { [MODEL_LOGREG] = MODEL_ARCH_DENSE,
+                                            [MODEL_MLP] = MODEL_ARCH_DENSE,
+                                            [MODEL_CNN] = MODEL_ARCH_CNN,
+                                            [MODEL_LSTM] = MODEL_ARCH_LSTM,
+                                            [MODEL_GRU] = MODEL_ARCH_GRU };
     *spec = (struct model_spec){
         .n_inputs = features,
         .n_classes = classes,
         .n_hidden = s->model.type != MODEL_LOGREG ? s->model.n_hidden : 0,
-        .arch = cnn ? MODEL_ARCH_CNN : MODEL_ARCH_DENSE,
+        .arch = arch[s->model.type],
+        .embed = rnn ? (size_t)s->model.embed : 0,
         .n_conv = cnn ? s->model.n_conv : 0,
         .kernel = cnn ? (size_t)s->model.kernel : 0,
         .groups = cnn && s->model.norm == MODEL_NORM_GROUP ? (size_t)s->model.groups : 0,
     };
     for (size_t i = 0; i < spec->n_hidden; i++)
         spec->hidden[i] = (size_t)s->model.hidden[i];
+    /* Recurrent layers: the listed widths, the last one repeating up to model.layers. */
+    if (rnn && spec->n_hidden > 0) {
+        for (size_t i = spec->n_hidden; i < s->model.layers; i++)
+            spec->hidden[i] = spec->hidden[spec->n_hidden - 1];
+        spec->n_hidden = (size_t)s->model.layers;
+    }
     for (size_t i = 0; i < spec->n_conv; i++)
         spec->conv[i] = (size_t)s->model.conv[i];
     if (cnn)

@@ -51,7 +51,9 @@ enum staleness_kind {
 enum model_kind {
     MODEL_LOGREG = 0,
     MODEL_MLP,
-    MODEL_CNN, /* conv blocks then dense layers (clients/net.h) */
+    MODEL_CNN,  /* conv blocks then dense layers (clients/net.h) */
+    MODEL_LSTM, /* embedding, LSTM layers, dense on the last step */
+    MODEL_GRU,  /* the same with GRU layers */
 };
 
 enum model_norm {
@@ -131,6 +133,8 @@ struct scenario {
         uint64_t kernel; /* cnn */
         int norm;        /* enum model_norm */
         uint64_t groups; /* cnn with norm group */
+        uint64_t embed;  /* lstm, gru: embedding width */
+        uint64_t layers; /* lstm, gru: recurrent layers */
     } model;
     struct {
         uint64_t rounds;

@@ -125,7 +125,26 @@ def check_determinism(binary, src, tmp):
         fail("cnn: 1 and 2 threads give different rows")
     if len(d) != 3 or not d[-1][2] > 0.5 or abs(d[-1][2] * 500 - round(d[-1][2] * 500)) > 1e-9:
         fail(f"cnn: expected 3 rounds learning on 500 test images, got {d}")
-    print("determinism: 1 and 2 threads identical (logreg and cnn); seed changes the run")
+    # A two-layer LSTM on generated next-symbol sequences (CSV rows of token indices).
+    with open(os.path.join(tmp, "seq.csv"), "w") as f:
+        for i in range(600):
+            step, start = (1, 5, 7)[i % 3], (i * 7) % 20
+            seq = [(j * step) % 12 for j in range(start, start + 11)]
+            f.write(",".join(map(str, [seq[-1]] + seq[:-1])) + "\n")
+    with open(os.path.join(tmp, "lstm.yaml"), "w") as f:
+        f.write("name: e2e-lstm\nseed: 2\n"
+                "data: {dataset: csv, path: seq.csv, classes: 12, clients: 20}\n"
+                "model: {type: lstm, embed: 4, hidden: 16, layers: 2}\n"
+                "train: {rounds: 12, clients_per_round: 10, local_epochs: 5, batch_size: 10, "
+                "lr: 2.0}\noutput: {eval_every: 4}\n")
+    run(binary, ["run", "lstm.yaml", "--db", "f.db", "--threads", "1"], tmp, check=0)
+    run(binary, ["run", "lstm.yaml", "--db", "g.db", "--threads", "2"], tmp, check=0)
+    f_, g = (rows(os.path.join(tmp, x)) for x in ("f.db", "g.db"))
+    if f_ != g:
+        fail("lstm: 1 and 2 threads give different rows")
+    if not f_[-1][4] < f_[0][4] - 1.0:
+        fail(f"lstm: the training loss does not fall: {f_}")
+    print("determinism: 1 and 2 threads identical (logreg, cnn, lstm); seed changes the run")
 
 
 def check_golden(binary, src, tmp):

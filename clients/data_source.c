@@ -7,6 +7,7 @@
 
 #include "base/mem.h"
 #include "base/rng.h"
+#include "clients/cifar.h"
 #include "clients/csv.h"
 #include "clients/fashion_mnist.h"
 #include "clients/idx.h"
@@ -19,6 +20,8 @@ static const char *const data_source_names[DATA_KIND_COUNT] = {
     [DATA_CSV] = "csv",
     [DATA_IDX] = "idx",
     [DATA_LEAF_SYNTHETIC] = "leaf_synthetic",
+    [DATA_CIFAR10] = "cifar10",
+    [DATA_CIFAR100] = "cifar100",
 };
 
 void
@@ -184,6 +187,9 @@ data_source_files(struct dataset **out, const struct data_params *p, uint64_t se
         memchr(p->test_path, '\0', sizeof p->test_path) == NULL ||
         memchr(p->test_labels_path, '\0', sizeof p->test_labels_path) == NULL)
         return data_source_bad(eb, "data.path", "a data path is not terminated", "");
+    if ((p->kind == DATA_CIFAR10 || p->kind == DATA_CIFAR100) && p->path[0] == '\0')
+        return data_source_bad(eb, "data.path", "dataset ",
+                               "cifar10 and cifar100 need data.path (the binary version's folder)");
     if ((p->kind == DATA_CSV || p->kind == DATA_IDX) && p->path[0] == '\0')
         return data_source_bad(eb, "data.path", "dataset ",
                                p->kind == DATA_CSV ? "csv needs data.path" : "idx needs data.path");
@@ -197,6 +203,11 @@ data_source_files(struct dataset **out, const struct data_params *p, uint64_t se
         rc = fashion_mnist_load(&train, &test, p->path, eb);
         nf = nf_test = FASHION_MNIST_FEATURES;
         classes = FASHION_MNIST_CLASSES;
+    } else if (p->kind == DATA_CIFAR10 || p->kind == DATA_CIFAR100) {
+        bool hundred = p->kind == DATA_CIFAR100;
+        rc = cifar_load(&train, &test, p->path, hundred, p->max_file_bytes, eb);
+        nf = nf_test = CIFAR_FEATURES;
+        classes = hundred ? 100 : 10;
     } else {
         bool hold_out = p->test_path[0] == '\0';
         if (hold_out && !(p->test_fraction > 0.0 && p->test_fraction < 1.0)) {
@@ -279,6 +290,11 @@ data_source_input_shape(enum data_kind kind, size_t features, size_t shape[3])
         shape[2] = FASHION_MNIST_WIDTH;
         return;
     }
+    if ((kind == DATA_CIFAR10 || kind == DATA_CIFAR100) && features == CIFAR_FEATURES) {
+        shape[0] = CIFAR_CHANNELS;
+        shape[1] = shape[2] = CIFAR_SIDE;
+        return;
+    }
     size_t side = (size_t)sqrt((double)features);
     while (side * side > features)
         side--;
@@ -303,6 +319,8 @@ data_source_load(struct dataset **out, const struct data_params *p, uint64_t see
     case DATA_FASHION_MNIST:
     case DATA_CSV:
     case DATA_IDX:
+    case DATA_CIFAR10:
+    case DATA_CIFAR100:
         return data_source_files(out, p, seed, eb);
     case DATA_KIND_COUNT:
         break;

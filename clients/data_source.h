@@ -37,6 +37,8 @@ enum data_kind {
     DATA_CSV = 3,            /* clients/csv.h layout */
     DATA_IDX = 4,            /* images + labels IDX files, plain or gzip */
     DATA_LEAF_SYNTHETIC = 5, /* LEAF Synthetic */
+    DATA_CIFAR10 = 6,        /* CIFAR-10 binary batches in path (clients/cifar.h) */
+    DATA_CIFAR100 = 7,       /* CIFAR-100 binary files in path, fine labels */
     DATA_KIND_COUNT
 };
 
@@ -74,8 +76,9 @@ int data_source_kind_parse(const char *name, enum data_kind *kind, struct errbuf
 
 /*
  * The image shape of a row (channels, height, width; product `features`) for a
- * convolutional model: Fashion-MNIST's own 1 x 28 x 28; for other kinds a square grey image
- * when features is a perfect square (IDX images such as EMNIST), else 1 x 1 x features.
+ * convolutional model: Fashion-MNIST's own 1 x 28 x 28, CIFAR's 3 x 32 x 32; for other kinds a
+ * square grey image when features is a perfect square (IDX images such as EMNIST), else 1 x 1 x
+ * features.
  */
 void data_source_input_shape(enum data_kind kind, size_t features, size_t shape[3]);
 

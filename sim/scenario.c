@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "aggregator/server_opt.h"
+#include "clients/cifar.h"
 #include "clients/data_source.h"
 #include "clients/partition.h"
 #include "base/mem.h"
@@ -143,7 +144,8 @@ static const struct skey scenario_keys[] = {
     { "data.clients", SKEY_U64, OFF(data.clients), 0, 0, "30", 1, 10000000, 0, NULL,
       "population size (number of virtual clients)" },
     { "data.path", SKEY_STRING, OFF(data.path), SCENARIO_PATH_BYTES, 0, "", 0, 0, 0, NULL,
-      "fashion_mnist: folder (default the Debian package's); csv: training file; idx: images" },
+      "fashion_mnist: folder (default the Debian package's); cifar10, cifar100: the binary "
+      "version's folder; csv: training file; idx: images" },
     { "data.labels_path", SKEY_STRING, OFF(data.labels_path), SCENARIO_PATH_BYTES, 0, "", 0, 0, 0,
       NULL, "idx: training labels file" },
     { "data.test_path", SKEY_STRING, OFF(data.test_path), SCENARIO_PATH_BYTES, 0, "", 0, 0, 0, NULL,
@@ -1029,6 +1031,7 @@ scenario_cross_check(struct scenario_ctx *c, const struct ynode *root, struct sc
         D_CSV = 1 << DATA_CSV,
         D_IDX = 1 << DATA_IDX,
         D_LEAF = 1 << DATA_LEAF_SYNTHETIC,
+        D_CIFAR = 1 << DATA_CIFAR10 | 1 << DATA_CIFAR100,
     };
     static const struct {
         const char *path;
@@ -1039,7 +1042,7 @@ scenario_cross_check(struct scenario_ctx *c, const struct ynode *root, struct sc
         { "data.beta", D_SYN, 0 },
         { "data.dim", D_SYN | D_IID | D_LEAF, 0 },
         { "data.train_fraction", D_SYN | D_IID | D_LEAF, 0 },
-        { "data.path", D_FM | D_CSV | D_IDX, D_CSV | D_IDX },
+        { "data.path", D_FM | D_CSV | D_IDX | D_CIFAR, D_CSV | D_IDX | D_CIFAR },
         { "data.labels_path", D_IDX, D_IDX },
         { "data.test_path", D_CSV | D_IDX, 0 },
         { "data.test_labels_path", D_IDX, 0 },
@@ -1454,6 +1457,11 @@ scenario_data_shape(const struct scenario *s, size_t *features, size_t *classes)
     case DATA_FASHION_MNIST:
         *features = 784;
         *classes = 10;
+        return true;
+    case DATA_CIFAR10:
+    case DATA_CIFAR100:
+        *features = CIFAR_FEATURES;
+        *classes = s->data.dataset == DATA_CIFAR10 ? 10 : 100;
         return true;
     default:
         *features = 0;

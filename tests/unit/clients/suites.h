@@ -13,4 +13,5 @@ Suite *fashion_mnist_suite(void);
 Suite *leaf_synthetic_suite(void);
 Suite *data_source_suite(void);
 Suite *layer_suite(void);
+Suite *cifar_suite(void);
 #endif

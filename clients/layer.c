@@ -1,7 +1,9 @@
 /* layer: shapes, initialisation and dispatch to the kinds. See layer.h. */
 #include "clients/layer.h"
 
+#include <cblas.h>
 #include <math.h>
+#include <string.h>
 
 #include "base/banned.h"
 
@@ -170,4 +172,54 @@ layer_rnn_init(struct layer *l, enum layer_kind kind, struct layer_shape in, siz
         .scratch = (kind == LAYER_LSTM ? 4 : 6) * steps * hidden + 2 * hidden,
     };
     return 0;
+}
+
+void
+layer_rnn_project(const struct layer *l, size_t gates, const float *w, const float *x, float *out,
+                  size_t n)
+{
+    size_t T = l->steps, D = l->in.w, G = gates * l->hidden, ld = D + l->hidden;
+    const float *b = w + G * ld;
+    for (size_t i = 0; i < n; i++) {
+        float *g = out + i * l->saved;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)G, (int)D, 1.0f,
+                    x + i * T * D, (int)D, w, (int)ld, 0.0f, g, (int)G);
+        for (size_t t = 0; t < T; t++)
+            for (size_t k = 0; k < G; k++)
+                g[t * G + k] += b[k];
+    }
+}
+
+void
+layer_rnn_emit(const struct layer *l, const float *h, float *y, size_t i, size_t t)
+{
+    size_t H = l->hidden;
+    if (!l->last_only)
+        memcpy(y + (i * l->steps + t) * H, h, H * sizeof *h);
+    else if (t + 1 == l->steps)
+        memcpy(y + i * H, h, H * sizeof *h);
+}
+
+void
+layer_rnn_weight_grads(const struct layer *l, size_t gates, const float *w, const float *ax,
+                       const float *ah, const float *x, const float *hprev, float *dw, float *dx,
+                       size_t n)
+{
+    size_t T = l->steps, D = l->in.w, H = l->hidden, G = gates * H, ld = D + H;
+    float *db = dw + G * ld;
+    memset(db, 0, G * sizeof *db);
+    for (size_t i = 0; i < n; i++) {
+        const float *ai = ax + i * T * G, *qi = ah + i * T * G;
+        float beta = i == 0 ? 0.0f : 1.0f;
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)G, (int)D, (int)T, 1.0f, ai,
+                    (int)G, x + i * T * D, (int)D, beta, dw, (int)ld);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)G, (int)H, (int)T, 1.0f, qi,
+                    (int)G, hprev + i * l->saved, (int)H, beta, dw + D, (int)ld);
+        for (size_t t = 0; t < T; t++)
+            for (size_t k = 0; k < G; k++)
+                db[k] += ai[t * G + k];
+        if (dx != NULL)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)D, (int)G, 1.0f, ai,
+                        (int)G, w, (int)ld, 0.0f, dx + i * T * D, (int)D);
+    }
 }

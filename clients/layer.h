@@ -120,6 +120,21 @@ void layer_backward(const struct layer *l, const float *w, const float *x, const
 /* Multiply-adds of a forward pass of one sample (for benchmarks' FLOP counts). */
 double layer_forward_macs(const struct layer *l);
 
+/* Shared by the recurrent kinds (G = gates x hidden columns of W, b right after W). */
+/* Input products of every step, out_i [T x G] = x_i Wx^T + b, out_i at out + i * l->saved. */
+void layer_rnn_project(const struct layer *l, size_t gates, const float *w, const float *x,
+                       float *out, size_t n);
+/* Copies sample i's state h after step t into y when the layer outputs that step. */
+void layer_rnn_emit(const struct layer *l, const float *h, float *y, size_t i, size_t t);
+/*
+ * Weight gradients from the gate gradients of every step: dWx from ax [n][T][G] and x, dWh
+ * from ah and the previous states (h_i rows 0..T-1 at hprev + i * l->saved), db from ax; dx
+ * (unless NULL) = ax Wx.
+ */
+void layer_rnn_weight_grads(const struct layer *l, size_t gates, const float *w, const float *ax,
+                            const float *ah, const float *x, const float *hprev, float *dw,
+                            float *dx, size_t n);
+
 /* The kinds' passes, called through layer_forward()/layer_backward(). */
 void layer_dense_forward(const struct layer *l, const float *w, const float *x, float *y, size_t n);
 void layer_dense_backward(const struct layer *l, const float *w, const float *x, const float *dy,

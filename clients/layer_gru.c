@@ -32,16 +32,10 @@ layer_gru_forward(const struct layer *l, const float *w, const float *x, float *
 {
     size_t T = l->steps, D = l->in.w, H = l->hidden, G3 = 3 * H, S = l->saved;
     size_t ld = D + H, poff = T * G3, hoff = 2 * T * G3;
-    const float *b = w + G3 * ld, *bh = b + G3;
-    for (size_t i = 0; i < n; i++) {
-        float *g = saved + i * S;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)G3, (int)D, 1.0f,
-                    x + i * T * D, (int)D, w, (int)ld, 0.0f, g, (int)G3);
-        for (size_t t = 0; t < T; t++)
-            for (size_t k = 0; k < G3; k++)
-                g[t * G3 + k] += b[k];
-        memset(g + hoff, 0, H * sizeof *g);
-    }
+    const float *bh = w + G3 * (ld + 1);
+    layer_rnn_project(l, 3, w, x, saved, n);
+    for (size_t i = 0; i < n; i++)
+        memset(saved + i * S + hoff, 0, H * sizeof *saved); /* h_{-1} */
     for (size_t t = 0; t < T; t++) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)G3, (int)H, 1.0f,
                     saved + hoff + t * H, (int)S, w + D, (int)ld, 0.0f, saved + poff + t * G3,
@@ -60,10 +54,7 @@ layer_gru_forward(const struct layer *l, const float *w, const float *x, float *
                 g[2 * H + u] = m;
                 h[u] = (1.0f - z) * m + z * hp[u];
             }
-            if (!l->last_only)
-                memcpy(y + i * T * H + t * H, h, H * sizeof *h);
-            else if (t + 1 == T)
-                memcpy(y + i * H, h, H * sizeof *h);
+            layer_rnn_emit(l, h, y, i, t);
         }
     }
 }
@@ -103,23 +94,10 @@ layer_gru_backward(const struct layer *l, const float *w, const float *x, const 
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)H, (int)G3, 1.0f,
                         ah + t * G3, (int)(T * G3), w + D, (int)ld, 1.0f, dh_next, (int)H);
     }
-    float *db = dw + G3 * ld, *dbh = db + G3;
-    memset(db, 0, (G3 + H) * sizeof *db);
-    for (size_t i = 0; i < n; i++) {
-        const float *ai = ax + i * T * G3, *qi = ah + i * T * G3;
-        float beta = i == 0 ? 0.0f : 1.0f;
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)G3, (int)D, (int)T, 1.0f, ai,
-                    (int)G3, x + i * T * D, (int)D, beta, dw, (int)ld);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)G3, (int)H, (int)T, 1.0f, qi,
-                    (int)G3, saved + i * S + hoff, (int)H, beta, dw + D, (int)ld);
-        for (size_t t = 0; t < T; t++) {
-            for (size_t k = 0; k < G3; k++)
-                db[k] += ai[t * G3 + k];
-            for (size_t u = 0; u < H; u++)
-                dbh[u] += qi[t * G3 + 2 * H + u];
-        }
-        if (dx != NULL)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)D, (int)G3, 1.0f,
-                        ai, (int)G3, w, (int)ld, 0.0f, dx + i * T * D, (int)D);
-    }
+    layer_rnn_weight_grads(l, 3, w, ax, ah, x, saved + hoff, dw, dx, n);
+    float *dbh = dw + G3 * (ld + 1);
+    memset(dbh, 0, H * sizeof *dbh);
+    for (size_t r = 0; r < n * T; r++)
+        for (size_t u = 0; u < H; u++)
+            dbh[u] += ah[r * G3 + 2 * H + u];
 }

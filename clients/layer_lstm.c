@@ -33,17 +33,11 @@ layer_lstm_forward(const struct layer *l, const float *w, const float *x, float 
 {
     size_t T = l->steps, D = l->in.w, H = l->hidden, G4 = 4 * H, S = l->saved;
     size_t ld = D + H;
-    const float *b = w + G4 * ld;
-    for (size_t i = 0; i < n; i++) {
-        float *g = saved + i * S, *c = g + T * G4, *h = c + (T + 1) * H;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)G4, (int)D, 1.0f,
-                    x + i * T * D, (int)D, w, (int)ld, 0.0f, g, (int)G4);
-        for (size_t t = 0; t < T; t++)
-            for (size_t k = 0; k < G4; k++)
-                g[t * G4 + k] += b[k];
-        memset(c, 0, H * sizeof *c);
-        memset(h, 0, H * sizeof *h);
-    }
+    layer_rnn_project(l, 4, w, x, saved, n);
+    for (size_t i = 0; i < n; i++)
+        memset(saved + i * S + T * G4, 0, H * sizeof *saved); /* c_{-1} */
+    for (size_t i = 0; i < n; i++)
+        memset(saved + i * S + T * G4 + (T + 1) * H, 0, H * sizeof *saved); /* h_{-1} */
     size_t coff = T * G4, hoff = coff + (T + 1) * H;
     for (size_t t = 0; t < T; t++) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)G4, (int)H, 1.0f,
@@ -63,10 +57,7 @@ layer_lstm_forward(const struct layer *l, const float *w, const float *x, float 
                 c[u] = fg * cp[u] + ig * gg;
                 h[u] = og * tanhf(c[u]);
             }
-            if (!l->last_only)
-                memcpy(y + i * T * H + t * H, h, H * sizeof *h);
-            else if (t + 1 == T)
-                memcpy(y + i * H, h, H * sizeof *h);
+            layer_rnn_emit(l, h, y, i, t);
         }
     }
 }
@@ -103,20 +94,5 @@ layer_lstm_backward(const struct layer *l, const float *w, const float *x, const
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)H, (int)G4, 1.0f,
                         da + t * G4, (int)(T * G4), w + D, (int)ld, 0.0f, dh_next, (int)H);
     }
-    float *db = dw + G4 * ld;
-    memset(db, 0, G4 * sizeof *db);
-    for (size_t i = 0; i < n; i++) {
-        const float *ai = da + i * T * G4;
-        float beta = i == 0 ? 0.0f : 1.0f;
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)G4, (int)D, (int)T, 1.0f, ai,
-                    (int)G4, x + i * T * D, (int)D, beta, dw, (int)ld);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)G4, (int)H, (int)T, 1.0f, ai,
-                    (int)G4, saved + i * S + hoff, (int)H, beta, dw + D, (int)ld);
-        for (size_t t = 0; t < T; t++)
-            for (size_t k = 0; k < G4; k++)
-                db[k] += ai[t * G4 + k];
-        if (dx != NULL)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)D, (int)G4, 1.0f,
-                        ai, (int)G4, w, (int)ld, 0.0f, dx + i * T * D, (int)D);
-    }
+    layer_rnn_weight_grads(l, 4, w, da, da, x, saved + hoff, dw, dx, n);
 }

@@ -199,9 +199,13 @@ net_forward(struct net *net, const float *w, const float *x, size_t n)
     return in;
 }
 
-void
-net_backward_sgd(struct net *net, float *w, const float *x, const float *dlogits, float lr,
-                 float l2, float *grad, size_t n)
+/*
+ * The backward pass; with upd (the same vector as w) not NULL, each layer's parameters take
+ * their SGD step once the gradient at the layer's input is computed.
+ */
+static void
+net_backward_run(struct net *net, const float *w, float *upd, const float *x, const float *dlogits,
+                 float lr, float l2, float *grad, size_t n)
 {
     const struct net_plan *p = &net->plan;
     const float *dy = dlogits;
@@ -209,30 +213,31 @@ net_backward_sgd(struct net *net, float *w, const float *x, const float *dlogits
         const struct layer *ly = &p->layer[l];
         const float *in = l == 0 ? x : net->act[l - 1];
         float *dx = l == 0 ? NULL : dy == net->grad_a ? net->grad_b : net->grad_a;
-        float *wl = w + p->offset[l], *gl = grad + p->offset[l];
-        if (ly->kind == LAYER_DENSE) {
-            layer_dense_backward_sgd(ly, wl, in, dy, dx, lr, l2, n);
+        float *gl = grad + p->offset[l];
+        if (upd != NULL && ly->kind == LAYER_DENSE) {
+            layer_dense_backward_sgd(ly, upd + p->offset[l], in, dy, dx, lr, l2, n);
         } else {
-            layer_backward(ly, wl, in, net->act[l], dy, dx, gl, n, net->saved[l], net->scratch);
-            for (size_t i = 0; i < ly->n_params; i++)
+            layer_backward(ly, w + p->offset[l], in, net->act[l], dy, dx, gl, n, net->saved[l],
+                           net->scratch);
+            for (size_t i = 0; upd != NULL && i < ly->n_params; i++) {
+                float *wl = upd + p->offset[l];
                 wl[i] -= lr * (gl[i] + l2 * wl[i]);
+            }
         }
         dy = dx;
     }
 }
 
 void
+net_backward_sgd(struct net *net, float *w, const float *x, const float *dlogits, float lr,
+                 float l2, float *grad, size_t n)
+{
+    net_backward_run(net, w, w, x, dlogits, lr, l2, grad, n);
+}
+
+void
 net_backward(struct net *net, const float *w, const float *x, const float *dlogits, float *grad,
              size_t n)
 {
-    const struct net_plan *p = &net->plan;
-    const float *dy = dlogits;
-    for (size_t l = p->n_layers; l-- > 0;) {
-        const struct layer *ly = &p->layer[l];
-        const float *in = l == 0 ? x : net->act[l - 1];
-        float *dx = l == 0 ? NULL : dy == net->grad_a ? net->grad_b : net->grad_a;
-        layer_backward(ly, w + p->offset[l], in, net->act[l], dy, dx, grad + p->offset[l], n,
-                       net->saved[l], net->scratch);
-        dy = dx;
-    }
+    net_backward_run(net, w, NULL, x, dlogits, 0.0f, 0.0f, grad, n);
 }

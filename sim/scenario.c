@@ -11,6 +11,7 @@
 #include "aggregator/server_opt.h"
 #include "clients/cifar.h"
 #include "clients/data_source.h"
+#include "clients/leaf_json.h"
 #include "clients/partition.h"
 #include "base/mem.h"
 #include "sim/population.h"
@@ -145,7 +146,8 @@ static const struct skey scenario_keys[] = {
       "population size (number of virtual clients)" },
     { "data.path", SKEY_STRING, OFF(data.path), SCENARIO_PATH_BYTES, 0, "", 0, 0, 0, NULL,
       "fashion_mnist: folder (default the Debian package's); cifar10, cifar100: the binary "
-      "version's folder; csv: training file; idx: images" },
+      "version's folder; femnist, shakespeare: LEAF's folder with train/ and test/; csv: "
+      "training file; idx: images" },
     { "data.labels_path", SKEY_STRING, OFF(data.labels_path), SCENARIO_PATH_BYTES, 0, "", 0, 0, 0,
       NULL, "idx: training labels file" },
     { "data.test_path", SKEY_STRING, OFF(data.test_path), SCENARIO_PATH_BYTES, 0, "", 0, 0, 0, NULL,
@@ -1032,6 +1034,7 @@ scenario_cross_check(struct scenario_ctx *c, const struct ynode *root, struct sc
         D_IDX = 1 << DATA_IDX,
         D_LEAF = 1 << DATA_LEAF_SYNTHETIC,
         D_CIFAR = 1 << DATA_CIFAR10 | 1 << DATA_CIFAR100,
+        D_LEAFJ = 1 << DATA_FEMNIST | 1 << DATA_SHAKESPEARE,
     };
     static const struct {
         const char *path;
@@ -1042,7 +1045,8 @@ scenario_cross_check(struct scenario_ctx *c, const struct ynode *root, struct sc
         { "data.beta", D_SYN, 0 },
         { "data.dim", D_SYN | D_IID | D_LEAF, 0 },
         { "data.train_fraction", D_SYN | D_IID | D_LEAF, 0 },
-        { "data.path", D_FM | D_CSV | D_IDX | D_CIFAR, D_CSV | D_IDX | D_CIFAR },
+        { "data.path", D_FM | D_CSV | D_IDX | D_CIFAR | D_LEAFJ,
+          D_CSV | D_IDX | D_CIFAR | D_LEAFJ },
         { "data.labels_path", D_IDX, D_IDX },
         { "data.test_path", D_CSV | D_IDX, 0 },
         { "data.test_labels_path", D_IDX, 0 },
@@ -1069,7 +1073,7 @@ scenario_cross_check(struct scenario_ctx *c, const struct ynode *root, struct sc
         return scenario_node_error(c, n, "data.test_labels_path", -ERR_INVALID,
                                    "an idx test_path needs its test_labels_path");
     }
-    bool generator = (ds & (D_SYN | D_IID | D_LEAF)) != 0;
+    bool generator = (ds & (D_SYN | D_IID | D_LEAF | D_LEAFJ)) != 0; /* natural partition */
     if (s->data.partition.type < 0)
         s->data.partition.type = generator ? PARTITION_NATURAL : PARTITION_IID;
     if (generator != (s->data.partition.type == PARTITION_NATURAL)) {
@@ -1462,6 +1466,14 @@ scenario_data_shape(const struct scenario *s, size_t *features, size_t *classes)
     case DATA_CIFAR100:
         *features = CIFAR_FEATURES;
         *classes = s->data.dataset == DATA_CIFAR10 ? 10 : 100;
+        return true;
+    case DATA_FEMNIST:
+        *features = LEAF_FEMNIST_FEATURES;
+        *classes = LEAF_FEMNIST_CLASSES;
+        return true;
+    case DATA_SHAKESPEARE:
+        *features = LEAF_SHAKESPEARE_SEQ;
+        *classes = LEAF_SHAKESPEARE_VOCAB;
         return true;
     default:
         *features = 0;

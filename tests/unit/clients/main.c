@@ -20,6 +20,7 @@ main(void)
         data_source_suite,
         layer_suite,
         cifar_suite,
+        leaf_json_suite,
         NULL,
     };
     return tsupport_main(suites);

@@ -14,4 +14,5 @@ Suite *leaf_synthetic_suite(void);
 Suite *data_source_suite(void);
 Suite *layer_suite(void);
 Suite *cifar_suite(void);
+Suite *leaf_json_suite(void);
 #endif

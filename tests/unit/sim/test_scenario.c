@@ -343,7 +343,8 @@ static const struct sc_bad sc_bads[] = {
       { NULL },
       -ERR_INVALID,
       "s.yaml:2:12: error: data.dataset: unknown value 'mnist' (expected one of: synthetic, "
-      "synthetic_iid, fashion_mnist, csv, idx, leaf_synthetic, cifar10, cifar100)",
+      "synthetic_iid, fashion_mnist, csv, idx, leaf_synthetic, cifar10, cifar100, femnist, "
+      "shakespeare)",
       "data.dataset" },
     { "bad dropout phase",
       "data:\n  dataset: synthetic\n" SC_TRAIN_TAIL "population:\n  dropout: {phase: never}\n",
@@ -724,9 +725,9 @@ START_TEST(schema_accessors)
         }
     }
     ck_assert(saw_rounds);
-    ck_assert_uint_eq(scenario_choice_count("data.dataset"), 8);
+    ck_assert_uint_eq(scenario_choice_count("data.dataset"), 10);
     ck_assert_str_eq(scenario_choice_name("data.dataset", 1), "synthetic_iid");
-    ck_assert_ptr_null(scenario_choice_name("data.dataset", 8));
+    ck_assert_ptr_null(scenario_choice_name("data.dataset", 10));
     ck_assert_ptr_null(scenario_choice_name("data.dataset", -1));
     ck_assert_uint_eq(scenario_choice_count("train.lr"), 0);
     ck_assert_ptr_null(scenario_choice_name("no.such.key", 0));

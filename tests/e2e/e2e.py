@@ -7,6 +7,7 @@ Each CHECK runs the real binary in a fresh temporary directory and compares what
 would see: exit status, messages, and the rows of the results database. Python's standard
 library only (sqlite3, subprocess).
 """
+import json
 import os
 import signal
 import sqlite3
@@ -125,17 +126,22 @@ def check_determinism(binary, src, tmp):
         fail("cnn: 1 and 2 threads give different rows")
     if len(d) != 3 or not d[-1][2] > 0.5 or abs(d[-1][2] * 500 - round(d[-1][2] * 500)) > 1e-9:
         fail(f"cnn: expected 3 rounds learning on 500 test images, got {d}")
-    # A two-layer LSTM on generated next-symbol sequences (CSV rows of token indices).
-    with open(os.path.join(tmp, "seq.csv"), "w") as f:
-        for i in range(600):
-            step, start = (1, 5, 7)[i % 3], (i * 7) % 20
-            seq = [(j * step) % 12 for j in range(start, start + 11)]
-            f.write(",".join(map(str, [seq[-1]] + seq[:-1])) + "\n")
+    # A two-layer LSTM on a generated LEAF Shakespeare folder: 10 users, one client each.
+    text = "to be or not to be. "
+    for split, n, off in (("train", 30, 0), ("test", 5, 1)):
+        data = {}
+        for k in range(10):
+            seqs = ["".join(text[(k * 3 + i * 7 + off + j) % len(text)] for j in range(81))
+                    for i in range(n)]
+            data[f"u{k}"] = {"x": [q[:80] for q in seqs], "y": [q[80] for q in seqs]}
+        os.makedirs(os.path.join(tmp, "shk", split))
+        with open(os.path.join(tmp, "shk", split, "all_data.json"), "w") as f:
+            json.dump({"users": list(data), "num_samples": [n] * 10, "user_data": data}, f)
     with open(os.path.join(tmp, "lstm.yaml"), "w") as f:
         f.write("name: e2e-lstm\nseed: 2\n"
-                "data: {dataset: csv, path: seq.csv, classes: 12, clients: 20}\n"
+                "data: {dataset: shakespeare, path: shk, clients: 10}\n"
                 "model: {type: lstm, embed: 4, hidden: 16, layers: 2}\n"
-                "train: {rounds: 12, clients_per_round: 10, local_epochs: 5, batch_size: 10, "
+                "train: {rounds: 12, clients_per_round: 5, local_epochs: 2, batch_size: 10, "
                 "lr: 2.0}\noutput: {eval_every: 4}\n")
     run(binary, ["run", "lstm.yaml", "--db", "f.db", "--threads", "1"], tmp, check=0)
     run(binary, ["run", "lstm.yaml", "--db", "g.db", "--threads", "2"], tmp, check=0)

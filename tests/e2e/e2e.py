@@ -102,6 +102,26 @@ def check_default(binary, src, tmp):
     print(f"default scenario: 5 runs of 50 rounds, uplink bits {uplink}")
 
 
+def write_shakespeare(tmp):
+    """A LEAF Shakespeare folder (10 users) in tmp/shk and an LSTM scenario tmp/lstm.yaml."""
+    text = "to be or not to be. "
+    for split, n, off in (("train", 30, 0), ("test", 5, 1)):
+        data = {}
+        for k in range(10):
+            seqs = ["".join(text[(k * 3 + i * 7 + off + j) % len(text)] for j in range(81))
+                    for i in range(n)]
+            data[f"u{k}"] = {"x": [q[:80] for q in seqs], "y": [q[80] for q in seqs]}
+        os.makedirs(os.path.join(tmp, "shk", split), exist_ok=True)
+        with open(os.path.join(tmp, "shk", split, "all_data.json"), "w") as f:
+            json.dump({"users": list(data), "num_samples": [n] * 10, "user_data": data}, f)
+    with open(os.path.join(tmp, "lstm.yaml"), "w") as f:
+        f.write("name: e2e-lstm\nseed: 2\n"
+                "data: {dataset: shakespeare, path: shk, clients: 10}\n"
+                "model: {type: lstm, embed: 4, hidden: 16, layers: 2}\n"
+                "train: {rounds: 12, clients_per_round: 5, local_epochs: 2, batch_size: 10, "
+                "lr: 2.0}\noutput: {eval_every: 4}\n")
+
+
 def check_determinism(binary, src, tmp):
     """Same scenario and seed: identical rows whatever the threads; another seed differs."""
     sc = os.path.join(src, "tests", "e2e", "tiny.yaml")
@@ -127,22 +147,7 @@ def check_determinism(binary, src, tmp):
     if len(d) != 3 or not d[-1][2] > 0.5 or abs(d[-1][2] * 500 - round(d[-1][2] * 500)) > 1e-9:
         fail(f"cnn: expected 3 rounds learning on 500 test images, got {d}")
     # A two-layer LSTM on a generated LEAF Shakespeare folder: 10 users, one client each.
-    text = "to be or not to be. "
-    for split, n, off in (("train", 30, 0), ("test", 5, 1)):
-        data = {}
-        for k in range(10):
-            seqs = ["".join(text[(k * 3 + i * 7 + off + j) % len(text)] for j in range(81))
-                    for i in range(n)]
-            data[f"u{k}"] = {"x": [q[:80] for q in seqs], "y": [q[80] for q in seqs]}
-        os.makedirs(os.path.join(tmp, "shk", split))
-        with open(os.path.join(tmp, "shk", split, "all_data.json"), "w") as f:
-            json.dump({"users": list(data), "num_samples": [n] * 10, "user_data": data}, f)
-    with open(os.path.join(tmp, "lstm.yaml"), "w") as f:
-        f.write("name: e2e-lstm\nseed: 2\n"
-                "data: {dataset: shakespeare, path: shk, clients: 10}\n"
-                "model: {type: lstm, embed: 4, hidden: 16, layers: 2}\n"
-                "train: {rounds: 12, clients_per_round: 5, local_epochs: 2, batch_size: 10, "
-                "lr: 2.0}\noutput: {eval_every: 4}\n")
+    write_shakespeare(tmp)
     run(binary, ["run", "lstm.yaml", "--db", "f.db", "--threads", "1"], tmp, check=0)
     run(binary, ["run", "lstm.yaml", "--db", "g.db", "--threads", "2"], tmp, check=0)
     f_, g = (rows(os.path.join(tmp, x)) for x in ("f.db", "g.db"))
@@ -550,7 +555,12 @@ def check_resume(binary, src, tmp):
         "async": [os.path.join(src, "scenarios", "population", "fedbuff-1k.yaml"),
                   "--set", "train.rounds=80", "--set", "output.checkpoint_every=7",
                   "--set", "data.clients=300", "--set", "protocol.concurrency=30"],
+        "cnn": [os.path.join(src, "tests", "e2e", "tiny-cnn.yaml"), "--set", "train.rounds=12",
+                "--set", "output.checkpoint_every=3"],
+        "lstm": [os.path.join(tmp, "lstm.yaml"), "--set", "train.rounds=16",
+                 "--set", "output.checkpoint_every=3"],
     }
+    write_shakespeare(tmp)
     with open(os.path.join(tmp, "pop.yaml"), "w") as f:
         f.write(POPULATION)
     q = "SELECT * FROM rounds ORDER BY round"

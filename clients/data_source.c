@@ -7,9 +7,11 @@
 
 #include "base/mem.h"
 #include "base/rng.h"
+#include "clients/cifar.h"
 #include "clients/csv.h"
 #include "clients/fashion_mnist.h"
 #include "clients/idx.h"
+#include "clients/leaf_json.h"
 #include "base/banned.h"
 
 static const char *const data_source_names[DATA_KIND_COUNT] = {
@@ -19,6 +21,10 @@ static const char *const data_source_names[DATA_KIND_COUNT] = {
     [DATA_CSV] = "csv",
     [DATA_IDX] = "idx",
     [DATA_LEAF_SYNTHETIC] = "leaf_synthetic",
+    [DATA_CIFAR10] = "cifar10",
+    [DATA_CIFAR100] = "cifar100",
+    [DATA_FEMNIST] = "femnist",
+    [DATA_SHAKESPEARE] = "shakespeare",
 };
 
 void
@@ -231,6 +237,9 @@ data_source_files(struct dataset **out, const struct data_params *p, uint64_t se
         memchr(p->test_path, '\0', sizeof p->test_path) == NULL ||
         memchr(p->test_labels_path, '\0', sizeof p->test_labels_path) == NULL)
         return data_source_bad(eb, "data.path", "a data path is not terminated", "");
+    if ((p->kind == DATA_CIFAR10 || p->kind == DATA_CIFAR100) && p->path[0] == '\0')
+        return data_source_bad(eb, "data.path", "dataset ",
+                               "cifar10 and cifar100 need data.path (the binary version's folder)");
     if ((p->kind == DATA_CSV || p->kind == DATA_IDX) && p->path[0] == '\0')
         return data_source_bad(eb, "data.path", "dataset ",
                                p->kind == DATA_CSV ? "csv needs data.path" : "idx needs data.path");
@@ -244,6 +253,11 @@ data_source_files(struct dataset **out, const struct data_params *p, uint64_t se
         rc = fashion_mnist_load(&train, &test, p->path, eb);
         nf = nf_test = FASHION_MNIST_FEATURES;
         classes = FASHION_MNIST_CLASSES;
+    } else if (p->kind == DATA_CIFAR10 || p->kind == DATA_CIFAR100) {
+        bool hundred = p->kind == DATA_CIFAR100;
+        rc = cifar_load(&train, &test, p->path, hundred, p->max_file_bytes, eb);
+        nf = nf_test = CIFAR_FEATURES;
+        classes = hundred ? 100 : 10;
     } else {
         bool hold_out = p->test_path[0] == '\0';
         if (hold_out && !(p->test_fraction > 0.0 && p->test_fraction < 1.0)) {
@@ -321,6 +335,135 @@ out:
     return rc;
 }
 
+void
+data_source_input_shape(enum data_kind kind, size_t features, size_t shape[3])
+{
+    if (kind == DATA_FASHION_MNIST && features == FASHION_MNIST_FEATURES) {
+        shape[0] = FASHION_MNIST_CHANNELS;
+        shape[1] = FASHION_MNIST_HEIGHT;
+        shape[2] = FASHION_MNIST_WIDTH;
+        return;
+    }
+    if ((kind == DATA_CIFAR10 || kind == DATA_CIFAR100) && features == CIFAR_FEATURES) {
+        shape[0] = CIFAR_CHANNELS;
+        shape[1] = shape[2] = CIFAR_SIDE;
+        return;
+    }
+    size_t side = (size_t)sqrt((double)features);
+    while (side * side > features)
+        side--;
+    while ((side + 1) * (side + 1) <= features)
+        side++;
+    bool square = side * side == features;
+    shape[0] = 1;
+    shape[1] = square ? side : 1;
+    shape[2] = square ? side : features;
+}
+
+/* Reads path/<split> of a LEAF task into rows. */
+static int
+data_source_leaf_split(struct leaf_rows *rows, const struct data_params *p, const char *split,
+                       struct errbuf *eb)
+{
+    char dir[DATA_PATH_BYTES + 16];
+    int len = snprintf(dir, sizeof dir, "%s/%s", p->path, split);
+    if (len < 0 || (size_t)len >= sizeof dir)
+        return data_source_bad(eb, "data.path", "data.path is too long", "");
+    return leaf_json_read_dir(rows, dir, p->kind == DATA_FEMNIST ? LEAF_FEMNIST : LEAF_SHAKESPEARE,
+                              p->max_file_bytes, eb);
+}
+
+/* The LEAF kinds: one client per user (see data_source.h). */
+static int
+data_source_leaf(struct dataset **out, const struct data_params *p, struct errbuf *eb)
+{
+    if (p->partition.kind != PARTITION_NATURAL)
+        return data_source_bad(eb, "partition.type", "LEAF datasets take the natural partition",
+                               "");
+    if (p->path[0] == '\0' || memchr(p->path, '\0', sizeof p->path) == NULL)
+        return data_source_bad(eb, "data.path", "femnist and shakespeare need data.path (the ",
+                               "folder holding LEAF's train/ and test/)");
+    struct leaf_rows tr = { 0 }, te = { 0 };
+    struct dataset *ds = NULL;
+    uint32_t *map = NULL;
+    int rc = data_source_leaf_split(&tr, p, "train", eb);
+    if (rc == 0)
+        rc = data_source_leaf_split(&te, p, "test", eb);
+    if (rc < 0)
+        goto out;
+    if (p->clients == 0 || p->clients > tr.n_users) {
+        rc = data_source_bad(eb, "data.clients", "data.clients must lie in 1..the number of ",
+                             "LEAF users in train/");
+        goto out;
+    }
+    /* Test users by training index (UINT32_MAX: not a kept client). */
+    map = mem_alloc((te.n_users + 1) * sizeof *map);
+    if (map == NULL) {
+        rc = errbuf_set(eb, -ERR_NOMEM, "out of memory for LEAF users");
+        goto out;
+    }
+    for (size_t u = 0; u < te.n_users; u++) {
+        map[u] = UINT32_MAX;
+        for (size_t k = 0; k < p->clients; k++)
+            if (strcmp(te.users[u], tr.users[k]) == 0)
+                map[u] = (uint32_t)k;
+    }
+    size_t n_train = 0, n_test = 0,
+           nf = tr.n > 0
+                    ? leaf_json_features(p->kind == DATA_FEMNIST ? LEAF_FEMNIST : LEAF_SHAKESPEARE)
+                    : 0;
+    for (size_t i = 0; i < tr.n; i++)
+        n_train += tr.user[i] < p->clients;
+    for (size_t i = 0; i < te.n; i++)
+        n_test += map[te.user[i]] != UINT32_MAX;
+    size_t classes = p->kind == DATA_FEMNIST ? LEAF_FEMNIST_CLASSES : LEAF_SHAKESPEARE_VOCAB;
+    ds = dataset_new(nf, classes, p->clients, n_train, n_test);
+    if (ds == NULL) {
+        rc = errbuf_set(eb, -ERR_NOMEM, "out of memory building the dataset");
+        goto out;
+    }
+    /* Rows in file order; each client's row list in the same order (counting sort). */
+    for (int s = 0; s < 2; s++) {
+        const struct leaf_rows *src = s == 0 ? &tr : &te;
+        struct dataset_split *dst = s == 0 ? &ds->train : &ds->test;
+        struct dataset_rows *cr = s == 0 ? &ds->client_train : &ds->client_test;
+        memset(cr->off, 0, (p->clients + 1) * sizeof *cr->off);
+        size_t at = 0;
+        for (size_t i = 0; i < src->n; i++) {
+            uint32_t k = s == 0 ? src->user[i] : map[src->user[i]];
+            if (k >= p->clients)
+                continue;
+            memcpy(dst->x + at * nf, src->x + i * nf, nf * sizeof *dst->x);
+            dst->y[at] = src->y[i];
+            cr->off[k + 1]++;
+            at++;
+        }
+        for (size_t k = 0; k < p->clients; k++)
+            cr->off[k + 1] += cr->off[k];
+        at = 0;
+        for (size_t i = 0; i < src->n; i++) {
+            uint32_t k = s == 0 ? src->user[i] : map[src->user[i]];
+            if (k >= p->clients)
+                continue;
+            cr->rows[cr->off[k]++] = (uint32_t)at++;
+        }
+        for (size_t k = p->clients; k > 0; k--)
+            cr->off[k] = cr->off[k - 1];
+        cr->off[0] = 0;
+    }
+    rc = dataset_check(ds, eb);
+out:
+    leaf_json_rows_release(&tr);
+    leaf_json_rows_release(&te);
+    mem_free(map);
+    if (rc < 0) {
+        dataset_free(ds);
+        ds = NULL;
+    }
+    *out = ds;
+    return rc;
+}
+
 int
 data_source_check_size(const struct data_params *p, uint64_t seed, struct errbuf *eb)
 {
@@ -344,7 +487,12 @@ data_source_load(struct dataset **out, const struct data_params *p, uint64_t see
     case DATA_FASHION_MNIST:
     case DATA_CSV:
     case DATA_IDX:
+    case DATA_CIFAR10:
+    case DATA_CIFAR100:
         return data_source_files(out, p, seed, eb);
+    case DATA_FEMNIST:
+    case DATA_SHAKESPEARE:
+        return data_source_leaf(out, p, eb);
     case DATA_KIND_COUNT:
         break;
     }

@@ -12,6 +12,11 @@
  * (seed, RNG_PURPOSE_PARTITION, PARTITION_STREAM_HOLDOUT, RNG_ANY); both parts keep file
  * order). Clients of file datasets have no local test rows.
  *
+ * The LEAF kinds (clients/leaf_json.h) read every .json file of `path`/train and `path`/test
+ * and need partition kind `natural`: client k is the k-th user in file order (the first
+ * `clients` users are kept), with its training rows and its test rows as local test rows;
+ * the global test split is the test rows of the kept users.
+ *
  * Ownership: the parameters are borrowed; the dataset returned in *out is owned by the
  * caller (dataset_free()). The result is a pure function of (files, params, seed); the
  * synthetic kinds reproduce synthetic_generate() bit for bit.
@@ -37,6 +42,10 @@ enum data_kind {
     DATA_CSV = 3,            /* clients/csv.h layout */
     DATA_IDX = 4,            /* images + labels IDX files, plain or gzip */
     DATA_LEAF_SYNTHETIC = 5, /* LEAF Synthetic */
+    DATA_CIFAR10 = 6,        /* CIFAR-10 binary batches in path (clients/cifar.h) */
+    DATA_CIFAR100 = 7,       /* CIFAR-100 binary files in path, fine labels */
+    DATA_FEMNIST = 8,        /* LEAF FEMNIST JSON in path/train, path/test; one client a user */
+    DATA_SHAKESPEARE = 9,    /* LEAF Shakespeare JSON, the same layout */
     DATA_KIND_COUNT
 };
 
@@ -78,6 +87,14 @@ int data_source_kind_parse(const char *name, enum data_kind *kind, struct errbuf
  */
 int data_source_check_size(const struct data_params *p, uint64_t seed, struct errbuf *eb)
     __attribute__((warn_unused_result));
+
+/*
+ * The image shape of a row (channels, height, width; product `features`) for a
+ * convolutional model: Fashion-MNIST's own 1 x 28 x 28, CIFAR's 3 x 32 x 32; for other kinds a
+ * square grey image when features is a perfect square (IDX images such as EMNIST), else 1 x 1 x
+ * features.
+ */
+void data_source_input_shape(enum data_kind kind, size_t features, size_t shape[3]);
 
 /*
  * Builds the dataset into *out (NULL on failure). Errors carry the file (eb->file, with

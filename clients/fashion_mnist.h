@@ -24,6 +24,10 @@
 #define FASHION_MNIST_PACKAGE     "dataset-fashion-mnist"
 #define FASHION_MNIST_FEATURES    784
 #define FASHION_MNIST_CLASSES     10
+/* A row is one grey 28 x 28 image, row-major: channels, height, width. */
+#define FASHION_MNIST_CHANNELS 1
+#define FASHION_MNIST_HEIGHT   28
+#define FASHION_MNIST_WIDTH    28
 
 /*
  * Loads both splits from dir (NULL or "" for FASHION_MNIST_DEFAULT_DIR). -ERR_NOTFOUND

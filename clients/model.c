@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/mem.h"
+#include "clients/net.h"
 #include "base/banned.h"
 
 struct model_ws {
@@ -17,6 +18,8 @@ struct model_ws {
     float *act[MODEL_MAX_HIDDEN + 2];   /* act[l]: max_batch x width[l]; act[0] unused */
     float *delta[MODEL_MAX_HIDDEN + 2]; /* gradient w.r.t. pre-activation of layer l */
     float *grad;                        /* parameter gradient (momentum / prox paths) */
+    struct net *net;                    /* CNN and recurrent: the layer stack */
+    float *dlogits;                     /* CNN and recurrent: max_batch x classes */
 };
 
 static size_t
@@ -32,6 +35,10 @@ model_layer_widths(const struct model_spec *s, size_t *width)
 int
 model_spec_check(const struct model_spec *s, struct errbuf *eb)
 {
+    if (s->arch != MODEL_ARCH_DENSE) {
+        struct net_plan p;
+        return net_plan_build(&p, s, eb);
+    }
     if (s->n_hidden > MODEL_MAX_HIDDEN)
         return errbuf_set(eb, -ERR_INVALID, "at most %d hidden layers are supported",
                           MODEL_MAX_HIDDEN);
@@ -53,6 +60,12 @@ model_spec_check(const struct model_spec *s, struct errbuf *eb)
 size_t
 model_param_count(const struct model_spec *s)
 {
+    if (s->arch != MODEL_ARCH_DENSE) {
+        struct net_plan p;
+        struct errbuf eb;
+        errbuf_clear(&eb);
+        return net_plan_build(&p, s, &eb) < 0 ? 0 : p.n_params;
+    }
     size_t width[MODEL_MAX_HIDDEN + 2];
     size_t layers = model_layer_widths(s, width);
     size_t total = 0;
@@ -64,6 +77,14 @@ model_param_count(const struct model_spec *s)
 void
 model_init_params(const struct model_spec *s, float *w, struct rng *r)
 {
+    if (s->arch != MODEL_ARCH_DENSE) {
+        struct net_plan p;
+        struct errbuf eb;
+        errbuf_clear(&eb);
+        if (net_plan_build(&p, s, &eb) == 0)
+            net_plan_init_params(&p, w, r);
+        return;
+    }
     size_t width[MODEL_MAX_HIDDEN + 2];
     size_t layers = model_layer_widths(s, width);
     size_t at = 0;
@@ -86,6 +107,14 @@ model_ws_new(const struct model_spec *s, size_t max_batch)
         return NULL;
     ws->spec = *s;
     ws->max_batch = max_batch;
+    if (s->arch != MODEL_ARCH_DENSE) {
+        ws->net = net_new(s, max_batch);
+        ws->dlogits = mem_alloc(max_batch * s->n_classes * sizeof(float));
+        ws->grad = mem_alloc(model_param_count(s) * sizeof(float));
+        if (ws->net == NULL || ws->dlogits == NULL || ws->grad == NULL)
+            goto fail;
+        return ws;
+    }
     ws->n_layers = model_layer_widths(s, ws->width);
     for (size_t l = 1; l <= ws->n_layers; l++) {
         ws->act[l] = mem_alloc(max_batch * ws->width[l] * sizeof(float));
@@ -112,7 +141,20 @@ model_ws_free(struct model_ws *ws)
         mem_free(ws->delta[l]);
     }
     mem_free(ws->grad);
+    net_free(ws->net);
+    mem_free(ws->dlogits);
     mem_free(ws);
+}
+
+size_t
+model_ws_bytes(const struct model_ws *ws)
+{
+    size_t floats = model_param_count(&ws->spec);
+    if (ws->net != NULL)
+        return net_bytes(ws->net) + (floats + ws->max_batch * ws->spec.n_classes) * sizeof(float);
+    for (size_t l = 1; l <= ws->n_layers; l++)
+        floats += 2 * ws->max_batch * ws->width[l];
+    return floats * sizeof(float) + sizeof *ws;
 }
 
 /* Forward pass: act[l] = relu(act[l-1] W_l^T + b_l) for hidden layers, logits on top. */
@@ -159,10 +201,61 @@ model_softmax_xent(const float *logits, float *p, size_t classes, uint16_t y)
     return loss;
 }
 
+/* w -= lr * g after the proximal term and momentum, g holding the loss gradient. */
+static void
+model_apply_grad(float *g, size_t total, float *w, float lr, float momentum, float *vel,
+                 const float *prox_center, float mu)
+{
+    if (prox_center != NULL) {
+        for (size_t i = 0; i < total; i++)
+            g[i] += mu * (w[i] - prox_center[i]);
+    }
+    if (vel != NULL) {
+        for (size_t i = 0; i < total; i++) {
+            vel[i] = momentum * vel[i] + g[i];
+            w[i] -= lr * vel[i];
+        }
+    } else {
+        for (size_t i = 0; i < total; i++)
+            w[i] -= lr * g[i];
+    }
+}
+
+/* The CNN step: softmax gradient at the logits, backward through the net, update. */
+static double
+model_net_step(struct model_ws *ws, float *w, const float *x, const uint16_t *y, size_t n, float lr,
+               float l2, float momentum, float *vel, const float *prox_center, float mu)
+{
+    size_t classes = ws->spec.n_classes, total = model_param_count(&ws->spec);
+    const float *logits = net_forward(ws->net, w, x, n);
+    double loss = 0;
+    float inv_n = 1.0f / (float)n;
+    for (size_t i = 0; i < n; i++) {
+        float *row = ws->dlogits + i * classes;
+        loss += model_softmax_xent(logits + i * classes, row, classes, y[i]);
+        row[y[i]] -= 1.0f;
+        for (size_t c = 0; c < classes; c++)
+            row[c] *= inv_n;
+    }
+    if (vel == NULL && prox_center == NULL) {
+        net_backward_sgd(ws->net, w, x, ws->dlogits, lr, l2, ws->grad, n);
+        return loss / (double)n;
+    }
+    net_backward(ws->net, w, x, ws->dlogits, ws->grad, n);
+    if (l2 > 0.0f) {
+        for (size_t i = 0; i < total; i++)
+            ws->grad[i] += l2 * w[i];
+    }
+    model_apply_grad(ws->grad, total, w, lr, momentum, vel, prox_center, mu);
+    return loss / (double)n;
+}
+
 double
 model_sgd_step(struct model_ws *ws, float *w, const float *x, const uint16_t *y, size_t n, float lr,
                float l2, float momentum, float *vel, const float *prox_center, float mu)
 {
+    if (ws->net != NULL)
+        return model_net_step(ws, w, x, y, n, lr, l2, momentum, vel, prox_center, mu);
     model_forward(ws, w, x, n);
     size_t top = ws->n_layers, classes = ws->width[top];
     float *d = ws->delta[top];
@@ -219,22 +312,8 @@ model_sgd_step(struct model_ws *ws, float *w, const float *x, const uint16_t *y,
                 cblas_saxpy((int)fan_out, 1.0f, dl + i * fan_out, 1, gb, 1);
         }
     }
-    if (!fused) {
-        float *g = ws->grad;
-        if (prox_center != NULL) {
-            for (size_t i = 0; i < total; i++)
-                g[i] += mu * (w[i] - prox_center[i]);
-        }
-        if (vel != NULL) {
-            for (size_t i = 0; i < total; i++) {
-                vel[i] = momentum * vel[i] + g[i];
-                w[i] -= lr * vel[i];
-            }
-        } else {
-            for (size_t i = 0; i < total; i++)
-                w[i] -= lr * g[i];
-        }
-    }
+    if (!fused)
+        model_apply_grad(ws->grad, total, w, lr, momentum, vel, prox_center, mu);
     return loss / (double)n;
 }
 
@@ -242,11 +321,18 @@ void
 model_eval_batch(struct model_ws *ws, const float *w, const float *x, const uint16_t *y, size_t n,
                  double *loss_sum, size_t *correct)
 {
-    model_forward(ws, w, x, n);
-    size_t top = ws->n_layers, classes = ws->width[top];
-    float *p = ws->delta[top];
+    size_t classes = ws->spec.n_classes;
+    const float *all = NULL;
+    float *p = ws->dlogits;
+    if (ws->net != NULL) {
+        all = net_forward(ws->net, w, x, n);
+    } else {
+        model_forward(ws, w, x, n);
+        all = ws->act[ws->n_layers];
+        p = ws->delta[ws->n_layers];
+    }
     for (size_t i = 0; i < n; i++) {
-        const float *logits = ws->act[top] + i * classes;
+        const float *logits = all + i * classes;
         size_t best = 0;
         for (size_t c = 1; c < classes; c++)
             best = logits[c] > logits[best] ? c : best;

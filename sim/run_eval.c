@@ -130,12 +130,51 @@ run_eval_clients(struct run_world *w, struct store_round *rec, struct errbuf *eb
     return 0;
 }
 
+static int
+run_eval_cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/*
+ * output.eval_samples: the same test rows at every evaluation, drawn without replacement by
+ * the stream (seed, RNG_PURPOSE_EVAL_SAMPLE, RNG_ANY, RNG_ANY) and kept in file order.
+ */
+int
+run_eval_init(struct run_world *w)
+{
+    size_t n = w->ds->test.n, m = (size_t)w->s->output.eval_samples;
+    w->eval.rows = NULL;
+    w->eval.n = n;
+    if (m == 0 || m >= n)
+        return 0;
+    w->eval.rows = mem_alloc(n * sizeof *w->eval.rows);
+    if (w->eval.rows == NULL)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        w->eval.rows[i] = (uint32_t)i;
+    struct rng r;
+    rng_init_stream(&r, w->s->seed, RNG_PURPOSE_EVAL_SAMPLE, RNG_ANY, RNG_ANY);
+    rng_shuffle_u32(&r, w->eval.rows, n);
+    qsort(w->eval.rows, m, sizeof *w->eval.rows, run_eval_cmp_u32);
+    w->eval.n = m;
+    return 0;
+}
+
+void
+run_eval_release(struct run_world *w)
+{
+    mem_free(w->eval.rows);
+    w->eval.rows = NULL;
+}
+
 int
 run_eval_round(struct run_world *w, struct store_round *rec, struct run_summary *sum,
                struct errbuf *eb)
 {
     struct eval_result er;
-    trainer_evaluate(w->th[0].trainer, w->model.w, &w->ds->test, NULL, w->ds->test.n, &er);
+    trainer_evaluate(w->th[0].trainer, w->model.w, &w->ds->test, w->eval.rows, w->eval.n, &er);
     rec->evaluated = true;
     rec->accuracy = er.n > 0 ? (double)er.correct / (double)er.n : 0.0;
     rec->loss = er.loss;

@@ -207,6 +207,12 @@ struct run_thc {
     bool mean_ready;    /* plain rounds: model.mean holds the round's decoded mean */
 };
 
+/* The test rows evaluated (run_eval.c): output.eval_samples draws a fixed sample. */
+struct run_eval {
+    uint32_t *rows; /* the sampled test rows in file order, NULL: the whole test set */
+    size_t n;       /* test rows evaluated */
+};
+
 struct run_world {
     const struct scenario *s;
     struct store *st; /* NULL on ranks other than 0 */
@@ -236,6 +242,7 @@ struct run_world {
     struct run_secure sec;
     struct run_thc thc;
     struct run_ckpt ckpt;
+    struct run_eval eval;
 };
 
 /* The event loop and job events (run.c) */
@@ -285,6 +292,10 @@ double run_async_staleness_weight(const struct scenario *s, uint64_t staleness);
 int run_close(struct run_world *w, int64_t now, int64_t next_at, const bool *accepted,
               struct run_summary *sum, struct errbuf *eb) __attribute__((warn_unused_result));
 /* Evaluation (run_eval.c) */
+/* Draws the output.eval_samples test rows into w->eval; -1 when out of memory. */
+int run_eval_init(struct run_world *w) __attribute__((warn_unused_result));
+/* Frees what run_eval_init() allocated. */
+void run_eval_release(struct run_world *w);
 /* Root only: the global model on the test split (and the client sample) into rec and sum. */
 int run_eval_round(struct run_world *w, struct store_round *rec, struct run_summary *sum,
                    struct errbuf *eb) __attribute__((warn_unused_result));

@@ -66,6 +66,7 @@ run_world_release(struct run_world *w)
     mem_free(w->meta);
     exact_sum_free(w->model.raw);
     mem_free(w->eligible);
+    run_eval_release(w);
     mem_free(w->pool.busy);
     if (w->carry.residual != NULL) {
         for (size_t k = 0; k < w->ds->n_clients; k++)
@@ -212,6 +213,8 @@ run_world_init(struct run_world *w, struct errbuf *eb)
         w->loop.q == NULL)
         goto nomem;
     if (run_world_threads(w) < 0)
+        goto nomem;
+    if (run_eval_init(w) < 0)
         goto nomem;
     size_t up_max = codec_max_bytes(w->th[0].up);
     for (size_t i = 0; i < w->n_jobs; i++) {

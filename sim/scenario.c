@@ -10,8 +10,10 @@
 
 #include "aggregator/secagg_graph.h"
 #include "aggregator/server_opt.h"
+#include "clients/cifar.h"
 #include "clients/data_source.h"
 #include "clients/fashion_mnist.h"
+#include "clients/leaf_json.h"
 #include "clients/partition.h"
 #include "codec/thc.h"
 #include "base/file.h"
@@ -80,7 +82,8 @@ struct skey {
 enum { SKEY_OPEN_MIN = 1, SKEY_OPEN_MAX = 2 };
 
 /* Enumerations owned here */
-static const char *const model_names[] = { "logreg", "mlp", NULL };
+static const char *const model_names[] = { "logreg", "mlp", "cnn", "lstm", "gru", NULL };
+static const char *const norm_names[] = { "none", "group", NULL };
 static const char *const secure_names[] = { "none", "secagg", "secagg+", NULL };
 static const char *const threat_names[] = { "curious", "semi-malicious", NULL };
 static const char *const masks_names[] = { "full", "accounting", NULL };
@@ -126,6 +129,7 @@ static const struct skey_enum e_dataset = { .count = DATA_KIND_COUNT,
 static const struct skey_enum e_partition = { .count = PARTITION_KIND_COUNT,
                                               .name = scenario_partition_name };
 static const struct skey_enum e_model = { .names = model_names };
+static const struct skey_enum e_norm = { .names = norm_names };
 static const struct skey_enum e_secure = { .names = secure_names };
 static const struct skey_enum e_threat = { .names = threat_names };
 static const struct skey_enum e_masks = { .names = masks_names };
@@ -175,14 +179,20 @@ static const struct skey_enum e_server_opt = { .count = SERVER_OPT_KIND_COUNT,
     {                                                                                              \
         .key = k, .values = v, .needs = v, .default_ok = true                                      \
     }
-static const struct skey_when w_mlp = SKEY_WHEN("model.type", V(MODEL_MLP));
+static const struct skey_when w_hidden =
+    SKEY_WHEN("model.type", V(MODEL_MLP) | V(MODEL_CNN) | V(MODEL_LSTM) | V(MODEL_GRU));
+static const struct skey_when w_cnn = SKEY_WHEN("model.type", V(MODEL_CNN));
+static const struct skey_when w_rnn = SKEY_WHEN("model.type", V(MODEL_LSTM) | V(MODEL_GRU));
 static const struct skey_when w_synthetic = SKEY_WHEN("data.dataset", V(DATA_SYNTHETIC));
 static const struct skey_when w_generator =
     SKEY_WHEN("data.dataset", V(DATA_SYNTHETIC) | V(DATA_SYNTHETIC_IID) | V(DATA_LEAF_SYNTHETIC));
+#define V_DATA_FILES                                                                               \
+    (V(DATA_CSV) | V(DATA_IDX) | V(DATA_CIFAR10) | V(DATA_CIFAR100) | V(DATA_FEMNIST) |            \
+     V(DATA_SHAKESPEARE))
 static const struct skey_when w_data_path = { .key = "data.dataset",
-                                              .values =
-                                                  V(DATA_FASHION_MNIST) | V(DATA_CSV) | V(DATA_IDX),
-                                              .needs = V(DATA_CSV) | V(DATA_IDX) };
+                                              .values = V(DATA_FASHION_MNIST) | V_DATA_FILES,
+                                              .needs = V_DATA_FILES };
+#undef V_DATA_FILES
 static const struct skey_when w_csv_idx = SKEY_WHEN("data.dataset", V(DATA_CSV) | V(DATA_IDX));
 static const struct skey_when w_idx = SKEY_WHEN("data.dataset", V(DATA_IDX));
 static const struct skey_when w_idx_needs = { .key = "data.dataset",
@@ -240,12 +250,26 @@ static const struct skey_when w_async = SKEY_WHEN_LENIENT("protocol.type", V(PRO
 #undef SKEY_WHEN_NEEDED
 
 /* Derived defaults (struct skey.derive), applied by scenario_resolve() in schema order. */
+/* Datasets whose clients come with them (generators, LEAF's users): natural partition only. */
+static bool
+scenario_natural_dataset(const struct scenario *s)
+{
+    switch (s->data.dataset) {
+    case DATA_SYNTHETIC:
+    case DATA_SYNTHETIC_IID:
+    case DATA_LEAF_SYNTHETIC:
+    case DATA_FEMNIST:
+    case DATA_SHAKESPEARE:
+        return true;
+    default:
+        return false;
+    }
+}
+
 static void
 scenario_derive_partition(struct scenario *s)
 {
-    bool generator = s->data.dataset == DATA_SYNTHETIC || s->data.dataset == DATA_SYNTHETIC_IID ||
-                     s->data.dataset == DATA_LEAF_SYNTHETIC;
-    s->data.partition.kind = generator ? PARTITION_NATURAL : PARTITION_IID;
+    s->data.partition.kind = scenario_natural_dataset(s) ? PARTITION_NATURAL : PARTITION_IID;
 }
 
 static void
@@ -342,8 +366,9 @@ static const struct skey scenario_keys[] = {
     KEY_U64("data.clients", data.clients, "30", 1, 10000000,
             .help = "population size (number of virtual clients)"),
     KEY_STRING("data.path", data.path, "", .when = &w_data_path,
-               .help = "fashion_mnist: folder (default the Debian package's); csv: training file; "
-                       "idx: images"),
+               .help = "fashion_mnist: folder (default the Debian package's); cifar10, cifar100: "
+                       "the binary version's folder; femnist, shakespeare: LEAF's folder with "
+                       "train/ and test/; csv: training file; idx: images"),
     KEY_STRING("data.labels_path", data.labels_path, "", .when = &w_idx_needs,
                .help = "training labels file"),
     KEY_STRING("data.test_path", data.test_path, "", .when = &w_csv_idx,
@@ -378,9 +403,24 @@ static const struct skey scenario_keys[] = {
             .help = "quantity skew, client sizes ~ LogNormal(0, size_sigma)"),
 
     KEY_ENUM("model.type", model.type, NULL, &e_model,
-             .help = "logreg (multinomial logistic regression) or mlp"),
-    KEY_U64_LIST("model.hidden", model.hidden, model.n_hidden, "[200]", 1, 1000000, .when = &w_mlp,
-                 .help = "widths of the hidden ReLU layers"),
+             .help = "logreg (multinomial logistic regression), mlp, cnn, lstm or gru"),
+    KEY_U64_LIST("model.hidden", model.hidden, model.n_hidden, "[200]", 1, 1000000,
+                 .when = &w_hidden,
+                 .help = "mlp, cnn: widths of the hidden ReLU layers (absent with cnn: [512]); "
+                         "lstm, gru: state widths (absent: [256])"),
+    KEY_U64_LIST("model.conv", model.conv, model.n_conv, "[32, 64]", 1, 65536, .when = &w_cnn,
+                 .help = "output channels of the conv blocks (conv, ReLU, 2x2 max pool)"),
+    KEY_U64("model.kernel", model.kernel, "5", 1, 31, .when = &w_cnn,
+            .help = "odd square kernel of the convolutions (same padding)"),
+    KEY_ENUM("model.norm", model.norm, "none", &e_norm, .when = &w_cnn,
+             .help = "none, or group normalisation after each convolution"),
+    KEY_U64("model.groups", model.groups, "2", 1, 65536, .when = &w_cnn,
+            .help = "groups of the group normalisation (must divide every conv width)"),
+    KEY_U64("model.embed", model.embed, "8", 1, 65536, .when = &w_rnn,
+            .help = "embedding width of a token (rows are token indices; vocabulary = classes)"),
+    KEY_U64("model.layers", model.layers, "2", 1, MODEL_MAX_HIDDEN, .when = &w_rnn,
+            .help = "stacked recurrent layers (widths from model.hidden, its last entry "
+                    "repeating)"),
 
     KEY_U64("train.rounds", train.rounds, NULL, 1, 10000000, .help = "number of rounds"),
     KEY_U64("train.clients_per_round", train.clients_per_round, "10", 1, 10000000,
@@ -572,6 +612,8 @@ static const struct skey scenario_keys[] = {
     KEY_STRING("output.db", output.db, "results.db", .help = "SQLite results database"),
     KEY_U64("output.eval_every", output.eval_every, "1", 1, 10000000,
             .help = "evaluate the global model every this many rounds (and after the last)"),
+    KEY_U64("output.eval_samples", output.eval_samples, "0", 0, 1000000000,
+            .help = "evaluate the global model on a seeded sample of this many test rows (0: all)"),
     KEY_U64("output.client_eval", output.client_eval, "0", 0, 10000000,
             .help = "at each evaluation, also the mean and 10th-percentile accuracy on this many "
                     "clients' data"),
@@ -816,6 +858,19 @@ scenario_convert_list(struct scenario_ctx *c, const struct skey *k, const struct
                       struct scenario *s)
 {
     bool ints = k->type == SKEY_U64_LIST;
+    if (ints && n->kind == YNODE_SCALAR && !n->quoted) {
+        /* A lone integer is a list of one (`hidden: 256`). */
+        uint64_t u;
+        if (scenario_parse_u64(n->text, &u) < 0)
+            return scenario_error(c, n->source, n->line, n->column, k->path, -ERR_INVALID,
+                                  "%s: expected a non-negative integer or a list of them", k->path);
+        int rc = scenario_check_range(c, k, n, (double)u);
+        if (rc < 0)
+            return rc;
+        memcpy((char *)s + k->offset, &u, sizeof u);
+        *(size_t *)(void *)((char *)s + k->count_offset) = 1;
+        return 0;
+    }
     if (n->kind != YNODE_SEQ)
         return scenario_error(c, n->source, n->line, n->column, k->path, -ERR_INVALID,
                               "%s: expected a list of %s, got %s", k->path,
@@ -1107,6 +1162,13 @@ scenario_resolve(const struct ynode *root, struct scenario *s)
     }
     if (s->model.type == MODEL_LOGREG)
         s->model.n_hidden = 0;
+    /* Unless named: the FedAvg CNN's dense layer (McMahan et al., AISTATS 2017, §3) and the
+     * LEAF Shakespeare LSTM's state (Caldas et al., 2018). */
+    bool rnn = s->model.type == MODEL_LSTM || s->model.type == MODEL_GRU;
+    if ((s->model.type == MODEL_CNN || rnn) && !scenario_given(root, "model.hidden")) {
+        s->model.hidden[0] = rnn ? 256 : 512;
+        s->model.n_hidden = 1;
+    }
     /* THC's common norm only where it can apply, unless named (then checked and refused). */
     if (s->uplink.codec.kind == CODEC_THC && !scenario_thc_common_ok(s) &&
         !scenario_given(root, "uplink.thc_norm"))
@@ -1264,8 +1326,7 @@ scenario_check_data(struct scenario_ctx *c, const struct ynode *root, const stru
         s->data.test_labels_path[0] == '\0')
         return scenario_fail(c, root, "data.test_path", "data.test_labels_path", -ERR_INVALID,
                              "an idx test_path needs its test_labels_path");
-    bool generator = s->data.dataset == DATA_SYNTHETIC || s->data.dataset == DATA_SYNTHETIC_IID ||
-                     s->data.dataset == DATA_LEAF_SYNTHETIC;
+    bool generator = scenario_natural_dataset(s);
     if (generator != (s->data.partition.kind == PARTITION_NATURAL)) {
         const struct ynode *n = scenario_at(root, "data.partition.type");
         return scenario_error(c, n->source, n->line, n->column, "data.partition.type", -ERR_INVALID,
@@ -1612,6 +1673,19 @@ scenario_data_shape(const struct scenario *s, size_t *features, size_t *classes)
         *features = FASHION_MNIST_FEATURES;
         *classes = FASHION_MNIST_CLASSES;
         return true;
+    case DATA_CIFAR10:
+    case DATA_CIFAR100:
+        *features = CIFAR_FEATURES;
+        *classes = s->data.dataset == DATA_CIFAR10 ? 10 : 100;
+        return true;
+    case DATA_FEMNIST:
+        *features = LEAF_FEMNIST_FEATURES;
+        *classes = LEAF_FEMNIST_CLASSES;
+        return true;
+    case DATA_SHAKESPEARE:
+        *features = LEAF_SHAKESPEARE_SEQ;
+        *classes = LEAF_SHAKESPEARE_VOCAB;
+        return true;
     default:
         *features = 0;
         *classes = (size_t)s->data.classes;
@@ -1654,13 +1728,35 @@ void
 scenario_model_spec(const struct scenario *s, size_t features, size_t classes,
                     struct model_spec *spec)
 {
+    bool cnn = s->model.type == MODEL_CNN;
+    bool rnn = s->model.type == MODEL_LSTM || s->model.type == MODEL_GRU;
+    static const enum model_arch arch[] = { [MODEL_LOGREG] = MODEL_ARCH_DENSE,
+                                            [MODEL_MLP] = MODEL_ARCH_DENSE,
+                                            [MODEL_CNN] = MODEL_ARCH_CNN,
+                                            [MODEL_LSTM] = MODEL_ARCH_LSTM,
+                                            [MODEL_GRU] = MODEL_ARCH_GRU };
     *spec = (struct model_spec){
         .n_inputs = features,
         .n_classes = classes,
-        .n_hidden = s->model.type == MODEL_MLP ? s->model.n_hidden : 0,
+        .n_hidden = s->model.type != MODEL_LOGREG ? s->model.n_hidden : 0,
+        .arch = arch[s->model.type],
+        .embed = rnn ? (size_t)s->model.embed : 0,
+        .n_conv = cnn ? s->model.n_conv : 0,
+        .kernel = cnn ? (size_t)s->model.kernel : 0,
+        .groups = cnn && s->model.norm == MODEL_NORM_GROUP ? (size_t)s->model.groups : 0,
     };
     for (size_t i = 0; i < spec->n_hidden; i++)
         spec->hidden[i] = (size_t)s->model.hidden[i];
+    /* Recurrent layers: the listed widths, the last one repeating up to model.layers. */
+    if (rnn && spec->n_hidden > 0) {
+        for (size_t i = spec->n_hidden; i < s->model.layers; i++)
+            spec->hidden[i] = spec->hidden[spec->n_hidden - 1];
+        spec->n_hidden = (size_t)s->model.layers;
+    }
+    for (size_t i = 0; i < spec->n_conv; i++)
+        spec->conv[i] = (size_t)s->model.conv[i];
+    if (cnn)
+        data_source_input_shape((enum data_kind)s->data.dataset, features, spec->shape);
 }
 
 /* JSON output */

@@ -56,6 +56,14 @@ enum staleness_kind {
 enum model_kind {
     MODEL_LOGREG = 0,
     MODEL_MLP,
+    MODEL_CNN,  /* conv blocks then dense layers (clients/net.h) */
+    MODEL_LSTM, /* embedding, LSTM layers, dense on the last step */
+    MODEL_GRU,  /* the same with GRU layers */
+};
+
+enum model_norm {
+    MODEL_NORM_NONE = 0,
+    MODEL_NORM_GROUP, /* group normalisation after each convolution */
 };
 
 enum secure_kind {
@@ -138,6 +146,13 @@ struct scenario {
         int type; /* enum model_kind */
         uint64_t hidden[MODEL_MAX_HIDDEN];
         size_t n_hidden;
+        uint64_t conv[MODEL_MAX_CONV]; /* cnn: output channels of each conv block */
+        size_t n_conv;
+        uint64_t kernel; /* cnn */
+        int norm;        /* enum model_norm */
+        uint64_t groups; /* cnn with norm group */
+        uint64_t embed;  /* lstm, gru: embedding width */
+        uint64_t layers; /* lstm, gru: recurrent layers */
     } model;
     struct {
         uint64_t rounds;
@@ -183,6 +198,7 @@ struct scenario {
         bool client_events;        /* write the per-client table clients_rounds */
         bool nmse;                 /* measure the NMSE of each round's aggregate */
         uint64_t client_eval;      /* clients whose local accuracy is measured, 0: none */
+        uint64_t eval_samples;     /* test rows evaluated (a seeded sample), 0: all */
         uint64_t checkpoint_every; /* rounds between checkpoints, 0: none */
     } output;
 

@@ -7,6 +7,7 @@ Each CHECK runs the real binary in a fresh temporary directory and compares what
 would see: exit status, messages, and the rows of the results database. Python's standard
 library only (sqlite3, subprocess).
 """
+import json
 import os
 import shutil
 import signal
@@ -102,6 +103,26 @@ def check_default(binary, src, tmp):
     print(f"default scenario: 5 runs of 50 rounds, uplink bits {uplink}")
 
 
+def write_shakespeare(tmp):
+    """A LEAF Shakespeare folder (10 users) in tmp/shk and an LSTM scenario tmp/lstm.yaml."""
+    text = "to be or not to be. "
+    for split, n, off in (("train", 30, 0), ("test", 5, 1)):
+        data = {}
+        for k in range(10):
+            seqs = ["".join(text[(k * 3 + i * 7 + off + j) % len(text)] for j in range(81))
+                    for i in range(n)]
+            data[f"u{k}"] = {"x": [q[:80] for q in seqs], "y": [q[80] for q in seqs]}
+        os.makedirs(os.path.join(tmp, "shk", split), exist_ok=True)
+        with open(os.path.join(tmp, "shk", split, "all_data.json"), "w") as f:
+            json.dump({"users": list(data), "num_samples": [n] * 10, "user_data": data}, f)
+    with open(os.path.join(tmp, "lstm.yaml"), "w") as f:
+        f.write("name: e2e-lstm\nseed: 2\n"
+                "data: {dataset: shakespeare, path: shk, clients: 10}\n"
+                "model: {type: lstm, embed: 4, hidden: 16, layers: 2}\n"
+                "train: {rounds: 12, clients_per_round: 5, local_epochs: 2, batch_size: 10, "
+                "lr: 2.0}\noutput: {eval_every: 4}\n")
+
+
 def check_determinism(binary, src, tmp):
     """Same scenario and seed: identical rows whatever the threads; another seed differs."""
     sc = os.path.join(src, "tests", "e2e", "tiny.yaml")
@@ -117,7 +138,25 @@ def check_determinism(binary, src, tmp):
     fb = run_row(os.path.join(tmp, "b.db"))["event_fingerprint"]
     if fa != fb:
         fail("event fingerprints differ between thread counts")
-    print("determinism: 1 and 2 threads identical; seed changes the run")
+    # A CNN (convolution, group norm, pooling) on Fashion-MNIST, evaluated on 500 test images.
+    sc = os.path.join(src, "tests", "e2e", "tiny-cnn.yaml")
+    run(binary, ["run", sc, "--db", "d.db", "--threads", "1"], tmp, check=0)
+    run(binary, ["run", sc, "--db", "e.db", "--threads", "2"], tmp, check=0)
+    d, e = (rows(os.path.join(tmp, f)) for f in ("d.db", "e.db"))
+    if d != e:
+        fail("cnn: 1 and 2 threads give different rows")
+    if len(d) != 3 or not d[-1][2] > 0.5 or abs(d[-1][2] * 500 - round(d[-1][2] * 500)) > 1e-9:
+        fail(f"cnn: expected 3 rounds learning on 500 test images, got {d}")
+    # A two-layer LSTM on a generated LEAF Shakespeare folder: 10 users, one client each.
+    write_shakespeare(tmp)
+    run(binary, ["run", "lstm.yaml", "--db", "f.db", "--threads", "1"], tmp, check=0)
+    run(binary, ["run", "lstm.yaml", "--db", "g.db", "--threads", "2"], tmp, check=0)
+    f_, g = (rows(os.path.join(tmp, x)) for x in ("f.db", "g.db"))
+    if f_ != g:
+        fail("lstm: 1 and 2 threads give different rows")
+    if not f_[-1][4] < f_[0][4] - 1.0:
+        fail(f"lstm: the training loss does not fall: {f_}")
+    print("determinism: 1 and 2 threads identical (logreg, cnn, lstm); seed changes the run")
 
 
 def check_golden(binary, src, tmp):
@@ -710,7 +749,12 @@ def check_resume(binary, src, tmp):
         "async": [os.path.join(src, "scenarios", "population", "fedbuff-1k.yaml"),
                   "--set", "train.rounds=80", "--set", "output.checkpoint_every=7",
                   "--set", "data.clients=300", "--set", "protocol.concurrency=30"],
+        "cnn": [os.path.join(src, "tests", "e2e", "tiny-cnn.yaml"), "--set", "train.rounds=12",
+                "--set", "output.checkpoint_every=3"],
+        "lstm": [os.path.join(tmp, "lstm.yaml"), "--set", "train.rounds=16",
+                 "--set", "output.checkpoint_every=3"],
     }
+    write_shakespeare(tmp)
     with open(os.path.join(tmp, "pop.yaml"), "w") as f:
         f.write(POPULATION)
     q = "SELECT * FROM rounds ORDER BY round"

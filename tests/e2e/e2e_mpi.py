@@ -249,6 +249,13 @@ def covers_secure(db):
     return None
 
 
+def covers_cnn(db):
+    r = query(db, "SELECT accuracy FROM rounds ORDER BY round")
+    if len(r) != 3 or not all(x[0] is not None and x[0] > 0.3 for x in r):
+        return f"cnn accuracies: {r}"
+    return None
+
+
 SCENARIOS = (
     ("sync-eden-ef.yaml", covers_sync),
     ("async-fedbuff.yaml", covers_async),
@@ -257,6 +264,7 @@ SCENARIOS = (
     ("secagg-plus.yaml", covers_secure),
     ("secure-thc.yaml", covers_secure),
     ("plain-thc-ef.yaml", covers_sync),
+    ("cnn.yaml", covers_cnn),
 )
 
 

@@ -18,6 +18,9 @@ main(void)
         fashion_mnist_suite,
         leaf_synthetic_suite,
         data_source_suite,
+        layer_suite,
+        cifar_suite,
+        leaf_json_suite,
         NULL,
     };
     return tsupport_main(suites);

@@ -12,4 +12,7 @@ Suite *partition_suite(void);
 Suite *fashion_mnist_suite(void);
 Suite *leaf_synthetic_suite(void);
 Suite *data_source_suite(void);
+Suite *layer_suite(void);
+Suite *cifar_suite(void);
+Suite *leaf_json_suite(void);
 #endif

@@ -144,6 +144,42 @@ START_TEST(mlp_hidden_layers)
 }
 END_TEST
 
+/* model type cnn on Fashion-MNIST: the FedAvg CNN by default; lstm: LEAF Shakespeare's. */
+START_TEST(cnn_and_lstm_models)
+{
+    struct scenario s;
+    struct model_spec spec;
+    size_t f_, c_;
+    sc_load_ok(&s, "data: {dataset: fashion_mnist}\nmodel: {type: cnn}\ntrain: {rounds: 1}\n", NULL,
+               0);
+    ck_assert(scenario_data_shape(&s, &f_, &c_));
+    scenario_model_spec(&s, f_, c_, &spec);
+    ck_assert_int_eq(spec.arch, MODEL_ARCH_CNN);
+    ck_assert_uint_eq(spec.shape[0], 1);
+    ck_assert_uint_eq(spec.shape[1], 28);
+    ck_assert_uint_eq(model_param_count(&spec), 1663370);
+    scenario_release(&s);
+    sc_load_ok(&s,
+               "data: {dataset: fashion_mnist}\n"
+               "model: {type: cnn, conv: [8], kernel: 3, hidden: 16, norm: group, groups: 4}\n"
+               "train: {rounds: 1}\n",
+               NULL, 0);
+    scenario_model_spec(&s, f_, c_, &spec);
+    /* conv 9 * 8 + 8, group norm 16, dense 1568 * 16 + 16, dense 16 * 10 + 10. */
+    ck_assert_uint_eq(model_param_count(&spec), 80 + 16 + 1568 * 16 + 16 + 170);
+    scenario_release(&s);
+    sc_load_ok(&s,
+               "data: {dataset: synthetic, dim: 80, classes: 80}\nmodel: {type: lstm}\n"
+               "train: {rounds: 1}\n",
+               NULL, 0);
+    ck_assert(scenario_data_shape(&s, &f_, &c_));
+    scenario_model_spec(&s, f_, c_, &spec);
+    ck_assert_int_eq(spec.arch, MODEL_ARCH_LSTM);
+    ck_assert_uint_eq(model_param_count(&spec), 817872);
+    scenario_release(&s);
+}
+END_TEST
+
 START_TEST(set_overrides)
 {
     static const char *const sets[] = { "train.lr=0.25",     "data.clients=400",
@@ -333,7 +369,8 @@ static const struct sc_bad sc_bads[] = {
       { NULL },
       -ERR_INVALID,
       "s.yaml:2:12: error: data.dataset: unknown value 'mnist' (expected one of: synthetic, "
-      "synthetic_iid, fashion_mnist, csv, idx, leaf_synthetic)",
+      "synthetic_iid, fashion_mnist, csv, idx, leaf_synthetic, cifar10, cifar100, femnist, "
+      "shakespeare)",
       "data.dataset" },
     { "bad dropout phase",
       "data:\n  dataset: synthetic\n" SC_TRAIN_TAIL "population:\n  dropout: {phase: never}\n",
@@ -346,8 +383,15 @@ static const struct sc_bad sc_bads[] = {
       "data:\n  dataset: synthetic\nmodel:\n  type: logreg\n  hidden: [10]\ntrain:\n  rounds: 3\n",
       { NULL },
       -ERR_INVALID,
-      "s.yaml:5:11: error: model.hidden applies only with model.type: mlp (model.type is 'logreg')",
+      "s.yaml:5:11: error: model.hidden applies only with model.type: not logreg (model.type is "
+      "'logreg')",
       "model.hidden" },
+    { "conv on mlp",
+      "data:\n  dataset: synthetic\nmodel:\n  type: mlp\n  conv: [8]\ntrain:\n  rounds: 3\n",
+      { NULL },
+      -ERR_INVALID,
+      "s.yaml:5:9: error: model.conv applies only with model.type: cnn (model.type is 'mlp')",
+      "model.conv" },
     { "mlp without layers",
       "data:\n  dataset: synthetic\nmodel:\n  type: mlp\n  hidden: []\ntrain:\n  rounds: 3\n",
       { NULL },
@@ -757,7 +801,7 @@ START_TEST(to_json_is_valid_and_resolved)
         "\"data\": {\"dataset\": \"synthetic_iid\", \"clients\": 1000, \"path\": \"\", ",
         "\"alpha\": 0, \"beta\": 0, \"dim\": 60, \"classes\": 0, ",
         "\"train_fraction\": 0.90000000000000002, \"partition\": {\"type\": \"natural\", ",
-        "\"model\": {\"type\": \"logreg\", \"hidden\": []}",
+        "\"model\": {\"type\": \"logreg\", \"hidden\": [], \"conv\": [32, 64], ",
         "\"train\": {\"rounds\": 50, \"clients_per_round\": 100, \"local_epochs\": 1, ",
         "\"lr\": 0.050000000000000003, ",
         "\"uplink\": {\"codec\": \"none\", ",
@@ -793,9 +837,9 @@ START_TEST(schema_accessors)
         }
     }
     ck_assert(saw_rounds);
-    ck_assert_uint_eq(scenario_choice_count("data.dataset"), 6);
+    ck_assert_uint_eq(scenario_choice_count("data.dataset"), 10);
     ck_assert_str_eq(scenario_choice_name("data.dataset", 1), "synthetic_iid");
-    ck_assert_ptr_null(scenario_choice_name("data.dataset", 6));
+    ck_assert_ptr_null(scenario_choice_name("data.dataset", 10));
     ck_assert_ptr_null(scenario_choice_name("data.dataset", -1));
     ck_assert_uint_eq(scenario_choice_count("train.lr"), 0);
     ck_assert_ptr_null(scenario_choice_name("no.such.key", 0));
@@ -928,7 +972,9 @@ START_TEST(schema_when_and_derived)
         { "uplink.p", "uplink.codec: quicfl" },
         { "uplink.scale", "uplink.codec: drive, eden" },
         { "downlink.bits", "downlink.codec: not docofl" },
-        { "data.path", "data.dataset: fashion_mnist, csv, idx (required with csv, idx)" },
+        { "data.path", "data.dataset: fashion_mnist, csv, idx, cifar10, cifar100, femnist, "
+                       "shakespeare (required with csv, idx, cifar10, cifar100, femnist, "
+                       "shakespeare)" },
         { "data.labels_path", "data.dataset: idx" },
         { "protocol.buffer_size", "protocol.type: async" },
         { "server.beta1", "server.optimizer: fedadam, fedyogi, fedadagrad" },
@@ -964,6 +1010,7 @@ scenario_suite(void)
     tcase_add_test(tc, default_scenario_loads);
     tcase_add_test(tc, minimal_scenario_takes_defaults);
     tcase_add_test(tc, mlp_hidden_layers);
+    tcase_add_test(tc, cnn_and_lstm_models);
     tcase_add_test(tc, set_overrides);
     tcase_add_test(tc, thc_and_weighting_keys);
     tcase_add_test(tc, load_file_reads_and_locates);

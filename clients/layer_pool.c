@@ -1,0 +1,89 @@
+/* layer_pool: max and average pooling over square windows. See layer.h. */
+#include "clients/layer.h"
+
+#include <string.h>
+
+#include "base/banned.h"
+
+int
+layer_pool_init(struct layer *l, enum layer_kind kind, struct layer_shape in, size_t kernel,
+                size_t stride, struct errbuf *eb)
+{
+    if (kind != LAYER_MAXPOOL && kind != LAYER_AVGPOOL)
+        return errbuf_set(eb, -ERR_INVALID, "pool: not a pooling kind");
+    if (layer_shape_size(in) == 0 || kernel == 0 || stride == 0)
+        return errbuf_set(eb, -ERR_INVALID, "pool: empty input, window or stride");
+    if (in.h < kernel || in.w < kernel)
+        return errbuf_set(eb, -ERR_INVALID, "pool: a %zux%zu window does not fit a %zux%zu input",
+                          kernel, kernel, in.h, in.w);
+    *l = (struct layer){
+        .kind = kind,
+        .in = in,
+        .out = { in.c, (in.h - kernel) / stride + 1, (in.w - kernel) / stride + 1 },
+        .kernel = kernel,
+        .stride = stride,
+    };
+    return 0;
+}
+
+void
+layer_pool_forward(const struct layer *l, const float *x, float *y, size_t n)
+{
+    size_t k = l->kernel, s = l->stride, w = l->in.w, oh = l->out.h, ow = l->out.w;
+    size_t planes = n * l->in.c;
+    float inv = 1.0f / (float)(k * k);
+    for (size_t pl = 0; pl < planes; pl++) {
+        const float *xp = x + pl * l->in.h * w;
+        float *yp = y + pl * oh * ow;
+        for (size_t i = 0; i < oh; i++) {
+            for (size_t j = 0; j < ow; j++) {
+                const float *win = xp + i * s * w + j * s;
+                float acc = l->kind == LAYER_MAXPOOL ? win[0] : 0.0f;
+                for (size_t a = 0; a < k; a++) {
+                    for (size_t b = 0; b < k; b++) {
+                        float v = win[a * w + b];
+                        if (l->kind == LAYER_MAXPOOL)
+                            acc = v > acc ? v : acc;
+                        else
+                            acc += v;
+                    }
+                }
+                yp[i * ow + j] = l->kind == LAYER_MAXPOOL ? acc : acc * inv;
+            }
+        }
+    }
+}
+
+void
+layer_pool_backward(const struct layer *l, const float *x, const float *y, const float *dy,
+                    float *dx, size_t n)
+{
+    size_t k = l->kernel, s = l->stride, w = l->in.w, oh = l->out.h, ow = l->out.w;
+    size_t planes = n * l->in.c;
+    float inv = 1.0f / (float)(k * k);
+    memset(dx, 0, planes * l->in.h * w * sizeof *dx);
+    for (size_t pl = 0; pl < planes; pl++) {
+        const float *xp = x + pl * l->in.h * w;
+        float *dxp = dx + pl * l->in.h * w;
+        for (size_t i = 0; i < oh; i++) {
+            for (size_t j = 0; j < ow; j++) {
+                size_t at = (i * s) * w + j * s, o = pl * oh * ow + i * ow + j;
+                if (l->kind == LAYER_AVGPOOL) {
+                    for (size_t a = 0; a < k; a++)
+                        for (size_t b = 0; b < k; b++)
+                            dxp[at + a * w + b] += dy[o] * inv;
+                    continue;
+                }
+                /* The first tap (row-major in the window) that holds the maximum. */
+                size_t arg = at;
+                for (size_t a = 0; a < k && xp[arg] != y[o]; a++)
+                    for (size_t b = 0; b < k; b++)
+                        if (xp[at + a * w + b] == y[o]) {
+                            arg = at + a * w + b;
+                            break;
+                        }
+                dxp[arg] += dy[o];
+            }
+        }
+    }
+}

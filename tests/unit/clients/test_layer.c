@@ -1,0 +1,463 @@
+/*
+ * layer and net: finite-difference gradient checks of every layer kind, a hand-computed
+ * convolution, the FedAvg CNN's parameter count, a CNN training step against finite
+ * differences and its bounded, allocation-free workspace.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/mem.h"
+#include "clients/layer.h"
+#include "clients/model.h"
+#include "clients/net.h"
+#include "tests/support/check_support.h"
+#include "tests/unit/clients/suites.h"
+
+#define LC_MAX 512 /* floats of the largest input, output or parameter vector below */
+
+/* Distinct values 0.05 apart, none within 0.025 of zero: no pooling tie or ReLU kink is
+ * within a finite-difference step of 1e-2. */
+static void
+lc_fill_distinct(float *x, size_t n)
+{
+    for (size_t j = 0; j < n; j++)
+        x[j] = (float)(0.05 * (double)((j * 37) % n) - 0.05 * (double)(n / 2) + 0.025);
+}
+
+/* L = sum_j r_j y_j in double, r_j = sin(1.3 j + 0.2): dL/dy = r. */
+static double
+lc_loss(const struct layer *l, const float *w, const float *x, size_t n, float *y, float *saved,
+        float *scratch)
+{
+    layer_forward(l, w, x, y, n, saved, scratch);
+    double s = 0;
+    for (size_t j = 0; j < n * layer_shape_size(l->out); j++)
+        s += sin(1.3 * (double)j + 0.2) * (double)y[j];
+    return s;
+}
+
+struct lc_case {
+    const char *what;
+    enum layer_kind kind;
+    struct layer_shape in;
+    size_t out, kernel, stride, pad, groups;
+    float h;      /* finite-difference step */
+    int last;     /* recurrent: last step only */
+    size_t vocab; /* embedding: rows of the table (x holds token indices) */
+};
+
+static const struct lc_case lc_cases[] = {
+    { "dense", LAYER_DENSE, { 3, 2, 1 }, 4, 0, 0, 0, 0, 1e-2f, 0, 0 },
+    { "conv 3x3 same", LAYER_CONV, { 2, 5, 5 }, 3, 3, 1, 1, 0, 1e-2f, 0, 0 },
+    { "conv 3x3 stride 2", LAYER_CONV, { 2, 6, 5 }, 2, 3, 2, 0, 0, 1e-2f, 0, 0 },
+    { "conv 5x5 stride 2 pad 2", LAYER_CONV, { 1, 7, 6 }, 2, 5, 2, 2, 0, 1e-2f, 0, 0 },
+    { "max pool 2x2", LAYER_MAXPOOL, { 2, 4, 4 }, 0, 2, 2, 0, 0, 1e-2f, 0, 0 },
+    { "max pool 3x3 stride 2", LAYER_MAXPOOL, { 2, 5, 5 }, 0, 3, 2, 0, 0, 1e-2f, 0, 0 },
+    { "average pool 3x3 stride 2", LAYER_AVGPOOL, { 2, 5, 5 }, 0, 3, 2, 0, 0, 1e-2f, 0, 0 },
+    { "relu", LAYER_RELU, { 3, 2, 2 }, 0, 0, 0, 0, 0, 1e-2f, 0, 0 },
+    { "group norm 2 groups", LAYER_GNORM, { 4, 3, 3 }, 0, 0, 0, 0, 2, 1e-3f, 0, 0 },
+    { "group norm 1 group", LAYER_GNORM, { 2, 2, 3 }, 0, 0, 0, 0, 1, 1e-3f, 0, 0 },
+    { "group norm 4 groups", LAYER_GNORM, { 4, 2, 2 }, 0, 0, 0, 0, 4, 1e-3f, 0, 0 },
+    { .what = "embedding",
+      .kind = LAYER_EMBED,
+      .in = { 1, 1, 5 },
+      .out = 3,
+      .h = 1e-2f,
+      .vocab = 4 },
+    { .what = "lstm, every step", .kind = LAYER_LSTM, .in = { 1, 4, 3 }, .out = 3, .h = 1e-3f },
+    { .what = "lstm, last step",
+      .kind = LAYER_LSTM,
+      .in = { 1, 5, 2 },
+      .out = 4,
+      .h = 1e-3f,
+      .last = 1 },
+    { .what = "gru, every step", .kind = LAYER_GRU, .in = { 1, 4, 3 }, .out = 3, .h = 1e-3f },
+    { .what = "gru, last step",
+      .kind = LAYER_GRU,
+      .in = { 1, 5, 2 },
+      .out = 4,
+      .h = 1e-3f,
+      .last = 1 },
+};
+
+static void
+lc_build(const struct lc_case *c, struct layer *l)
+{
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    int rc = -1;
+    switch (c->kind) {
+    case LAYER_DENSE:
+        rc = layer_dense_init(l, c->in, c->out, &eb);
+        break;
+    case LAYER_CONV:
+        rc = layer_conv_init(l, c->in, c->out, c->kernel, c->stride, c->pad, &eb);
+        break;
+    case LAYER_MAXPOOL:
+    case LAYER_AVGPOOL:
+        rc = layer_pool_init(l, c->kind, c->in, c->kernel, c->stride, &eb);
+        break;
+    case LAYER_RELU:
+        rc = layer_relu_init(l, c->in, &eb);
+        break;
+    case LAYER_GNORM:
+        rc = layer_gnorm_init(l, c->in, c->groups, &eb);
+        break;
+    case LAYER_EMBED:
+        rc = layer_embed_init(l, c->in.w, c->vocab, c->out, &eb);
+        break;
+    case LAYER_LSTM:
+    case LAYER_GRU:
+        rc = layer_rnn_init(l, c->kind, c->in, c->out, c->last, &eb);
+        break;
+    }
+    ck_assert_msg(rc == 0, "%s: %s", c->what, eb.msg);
+}
+
+/*
+ * Central differences of L with step h against layer_backward() for every input and
+ * parameter. The layers but group norm are piecewise linear in each coordinate, so the
+ * difference is exact up to float rounding of y (about 1e-7 relative per term, so 1e-5 over
+ * the sums here, divided by 2h); group norm adds a truncation error of order h^2. The
+ * tolerance, 3e-3 of the largest component, is about 5 times that budget.
+ */
+START_TEST(layer_gradient_matches_finite_differences)
+{
+    const struct lc_case *c = &lc_cases[_i];
+    const size_t n = 2;
+    struct layer l;
+    lc_build(c, &l);
+    size_t nin = n * layer_shape_size(l.in), nout = n * layer_shape_size(l.out);
+    ck_assert_uint_le(nin, LC_MAX);
+    ck_assert_uint_le(nout, LC_MAX);
+    ck_assert_uint_le(l.n_params, LC_MAX);
+    static float x[LC_MAX], w[LC_MAX], y[LC_MAX], r[LC_MAX], dx[LC_MAX], dw[LC_MAX];
+    static float scratch[4096], saved[4096];
+    ck_assert_uint_le(n * l.scratch, 4096);
+    lc_fill_distinct(x, nin);
+    /* Token indices mid-way between rows: a step of h changes no row, so dx = 0. */
+    for (size_t j = 0; c->kind == LAYER_EMBED && j < nin; j++)
+        x[j] = (float)((j * 3) % c->vocab) + 0.5f;
+    ck_assert_uint_le(n * l.saved, 4096);
+    for (size_t i = 0; i < l.n_params; i++)
+        w[i] = (float)(0.5 * cos(2.385 * (double)i + 0.7));
+    if (c->kind == LAYER_GNORM)
+        for (size_t i = 0; i < l.in.c; i++)
+            w[i] += 1.0f;
+    layer_forward(&l, w, x, y, n, saved, scratch);
+    for (size_t j = 0; j < nout; j++)
+        r[j] = (float)sin(1.3 * (double)j + 0.2);
+    for (size_t i = 0; i < LC_MAX; i++)
+        dw[i] = dx[i] = 1e30f; /* must be overwritten */
+    layer_backward(&l, w, x, y, r, dx, dw, n, saved, scratch);
+
+    static float yt[LC_MAX];
+    for (int part = 0; part < 2; part++) {
+        float *v = part == 0 ? x : w;
+        const float *ana = part == 0 ? dx : dw;
+        size_t count = part == 0 ? nin : l.n_params;
+        double scale = 1.0;
+        for (size_t i = 0; i < count; i++)
+            scale = fmax(scale, fabs((double)ana[i]));
+        for (size_t i = 0; i < count; i++) {
+            float keep = v[i];
+            v[i] = keep + c->h;
+            double up = (double)v[i] - (double)keep;
+            double lp = lc_loss(&l, w, x, n, yt, saved, scratch);
+            v[i] = keep - c->h;
+            double down = (double)keep - (double)v[i];
+            double lm = lc_loss(&l, w, x, n, yt, saved, scratch);
+            v[i] = keep;
+            double fd = (lp - lm) / (up + down);
+            ck_assert_msg(fabs(fd - (double)ana[i]) <= 3e-3 * scale,
+                          "%s: d%s[%zu] is %.7g, finite differences %.7g", c->what,
+                          part == 0 ? "x" : "w", i, (double)ana[i], fd);
+        }
+    }
+}
+END_TEST
+
+/*
+ * A 3x3 image, one 2x2 kernel [[1, 0], [0, -1]] and bias 0.5, no padding:
+ * y = x[i][j] - x[i+1][j+1] + 0.5. Then a 3x3 kernel of ones over 2 channels (the second
+ * scaled by 10 through its taps) with padding 1 and stride 2: each output is the sum of a
+ * 2x2 corner of the image.
+ */
+START_TEST(conv_hand_computed)
+{
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    struct layer l;
+    float scratch[256], y[16];
+    static const float x1[9] = { 1, 2, 3, 4, 5, 6, 7, 8, 10 };
+    static const float w1[5] = { 1, 0, 0, -1, 0.5f };
+    ck_assert_int_eq(layer_conv_init(&l, (struct layer_shape){ 1, 3, 3 }, 1, 2, 1, 0, &eb), 0);
+    ck_assert_uint_eq(l.n_params, 5);
+    ck_assert_uint_eq(l.out.h, 2);
+    ck_assert_uint_eq(l.out.w, 2);
+    layer_forward(&l, w1, x1, y, 1, NULL, scratch);
+    static const float e1[4] = { -3.5f, -3.5f, -3.5f, -4.5f };
+    for (size_t i = 0; i < 4; i++)
+        ck_assert_float_eq(y[i], e1[i]);
+
+    float x2[18], w2[19];
+    for (size_t i = 0; i < 9; i++) {
+        x2[i] = (float)(i + 1);
+        x2[9 + i] = (float)(i + 1);
+    }
+    for (size_t i = 0; i < 18; i++)
+        w2[i] = i < 9 ? 1.0f : 10.0f;
+    w2[18] = 0.0f;
+    ck_assert_int_eq(layer_conv_init(&l, (struct layer_shape){ 2, 3, 3 }, 1, 3, 2, 1, &eb), 0);
+    ck_assert_uint_eq(l.out.h, 2);
+    layer_forward(&l, w2, x2, y, 1, NULL, scratch);
+    static const float e2[4] = { 12 * 11, 16 * 11, 24 * 11, 28 * 11 };
+    for (size_t i = 0; i < 4; i++)
+        ck_assert_float_eq(y[i], e2[i]);
+}
+END_TEST
+
+START_TEST(layer_init_rejects)
+{
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    struct layer l;
+    ck_assert_int_eq(layer_conv_init(&l, (struct layer_shape){ 1, 3, 3 }, 2, 5, 1, 0, &eb),
+                     -ERR_INVALID);
+    ck_assert_str_eq(eb.msg, "conv: a 5x5 kernel does not fit a 3x3 input");
+    ck_assert_int_eq(layer_gnorm_init(&l, (struct layer_shape){ 6, 2, 2 }, 4, &eb), -ERR_INVALID);
+    ck_assert_str_eq(eb.msg, "group norm: 4 groups do not divide 6 channels");
+    ck_assert_int_eq(layer_pool_init(&l, LAYER_MAXPOOL, (struct layer_shape){ 1, 1, 4 }, 2, 2, &eb),
+                     -ERR_INVALID);
+    ck_assert_int_eq(layer_dense_init(&l, (struct layer_shape){ 0, 1, 1 }, 3, &eb), -ERR_INVALID);
+}
+END_TEST
+
+static struct model_spec
+lc_fedavg_cnn(size_t c, size_t hw, size_t groups)
+{
+    return (struct model_spec){
+        .n_inputs = c * hw * hw,
+        .n_classes = 10,
+        .n_hidden = 1,
+        .hidden = { 512 },
+        .arch = MODEL_ARCH_CNN,
+        .shape = { c, hw, hw },
+        .n_conv = 2,
+        .conv = { 32, 64 },
+        .kernel = 5,
+        .groups = groups,
+    };
+}
+
+/* McMahan et al. (AISTATS 2017, §3): 832 + 51,264 + 1,606,144 + 5,130 on 28 x 28 x 1. */
+START_TEST(fedavg_cnn_param_count)
+{
+    struct model_spec s = lc_fedavg_cnn(1, 28, 0);
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    ck_assert_int_eq(model_spec_check(&s, &eb), 0);
+    ck_assert_uint_eq(model_param_count(&s), 1663370);
+    s = lc_fedavg_cnn(3, 32, 0);
+    ck_assert_uint_eq(model_param_count(&s), 2156490);
+    /* Group norm adds gamma and beta per channel of each block. */
+    s = lc_fedavg_cnn(1, 28, 2);
+    ck_assert_uint_eq(model_param_count(&s), 1663370 + 2 * (32 + 64));
+    struct net_plan p;
+    ck_assert_int_eq(net_plan_build(&p, &s, &eb), 0);
+    ck_assert_uint_eq(p.n_layers, 11);
+    ck_assert_int_eq(p.layer[1].kind, LAYER_GNORM);
+    ck_assert_int_eq(p.layer[2].kind, LAYER_MAXPOOL);
+    ck_assert_int_eq(p.layer[3].kind, LAYER_RELU);
+    ck_assert_uint_eq(layer_shape_size(p.layer[7].out), 3136);
+
+    s = lc_fedavg_cnn(1, 28, 0);
+    s.kernel = 4;
+    ck_assert_int_eq(model_spec_check(&s, &eb), -ERR_INVALID);
+    ck_assert_str_eq(eb.msg, "cnn: same padding needs an odd kernel, not 4");
+    s = lc_fedavg_cnn(1, 28, 3);
+    ck_assert_int_eq(model_spec_check(&s, &eb), -ERR_INVALID);
+    s = lc_fedavg_cnn(1, 28, 0);
+    s.shape[0] = 3;
+    ck_assert_int_eq(model_spec_check(&s, &eb), -ERR_INVALID);
+    ck_assert_str_eq(eb.msg, "cnn: input shape 3 x 28 x 28 does not hold the 784 features");
+}
+END_TEST
+
+/* A training step of the FedAvg CNN at batch 10 allocates nothing, and its workspace is
+ * bounded: about 18.9 MB (activations 2.8 MB, gradient buffers 2 MB, the batch's im2col and
+ * output columns 6.8 MB, the parameter gradient 6.7 MB). */
+START_TEST(cnn_step_memory_bounded)
+{
+    struct model_spec s = lc_fedavg_cnn(1, 28, 0);
+    size_t dim = model_param_count(&s);
+    struct model_ws *ws = model_ws_new(&s, 10);
+    ck_assert_ptr_nonnull(ws);
+    size_t bytes = model_ws_bytes(ws);
+    fprintf(stderr, "FedAvg CNN 28x28x1, batch 10: workspace %zu bytes\n", bytes);
+    ck_assert_uint_le(bytes, 19u << 20);
+    ck_assert_uint_ge(bytes, 4 * dim);
+    float *w = mem_alloc(dim * sizeof *w);
+    float *x = mem_alloc(10 * 784 * sizeof *x);
+    ck_assert_ptr_nonnull(w);
+    ck_assert_ptr_nonnull(x);
+    struct rng r;
+    rng_init_stream(&r, 7, 0, 0, 0);
+    model_init_params(&s, w, &r);
+    for (size_t i = 0; i < 10 * 784; i++)
+        x[i] = (float)rng_uniform(&r);
+    uint16_t y[10] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9 };
+    mem_fault_arm(1);
+    double loss = model_sgd_step(ws, w, x, y, 10, 0.05f, 0.0f, 0.0f, NULL, NULL, 0.0f);
+    ck_assert(!mem_fault_fired());
+    mem_fault_arm(0);
+    /* Ten classes at initialisation: the loss is near log 10. */
+    ck_assert_double_gt(loss, 1.5);
+    ck_assert_double_lt(loss, 3.5);
+    mem_free(w);
+    mem_free(x);
+    model_ws_free(ws);
+}
+END_TEST
+
+/*
+ * One SGD step of a model on 3 rows (weights from seed) moves w by lr times the central
+ * difference (step 1e-3) of the mean loss, within 5e-3 of the largest component.
+ */
+static void
+lc_model_step_check(const struct model_spec *s, const float *x, const uint16_t *y, uint64_t seed,
+                    const char *what)
+{
+    size_t dim = model_param_count(s);
+    ck_assert_uint_le(dim, 512);
+    struct model_ws *ws = model_ws_new(s, 3);
+    ck_assert_ptr_nonnull(ws);
+    float w[512], w1[512];
+    struct rng r;
+    rng_init_stream(&r, seed, 0, 0, 0);
+    model_init_params(s, w, &r);
+    memcpy(w1, w, sizeof w);
+    const float lr = 0.5f;
+    model_sgd_step(ws, w1, x, y, 3, lr, 0.0f, 0.0f, NULL, NULL, 0.0f);
+    double scale = 0, fd[512];
+    for (size_t i = 0; i < dim; i++) {
+        float keep = w[i];
+        double lp = 0, lm = 0;
+        size_t correct = 0;
+        w[i] = keep + 1e-3f;
+        double up = (double)w[i] - (double)keep;
+        model_eval_batch(ws, w, x, y, 3, &lp, &correct);
+        w[i] = keep - 1e-3f;
+        double down = (double)keep - (double)w[i];
+        model_eval_batch(ws, w, x, y, 3, &lm, &correct);
+        w[i] = keep;
+        fd[i] = (lp - lm) / 3.0 / (up + down);
+        scale = fmax(scale, fabs(fd[i]));
+    }
+    ck_assert_double_gt(scale, 1e-2);
+    for (size_t i = 0; i < dim; i++) {
+        double obs = ((double)w[i] - (double)w1[i]) / (double)lr;
+        ck_assert_msg(fabs(obs - fd[i]) <= 5e-3 * scale, "%s parameter %zu: step %.7g, fd %.7g",
+                      what, i, obs, fd[i]);
+    }
+    model_ws_free(ws);
+}
+
+/* A tiny CNN with group norm: the SGD step moves w by lr times the finite-difference gradient
+ * of the mean loss (step 1e-3; the inputs keep every ReLU and pooling decision away from
+ * its kink by more than the step moves it, checked by the step being accurate). */
+START_TEST(cnn_sgd_step_matches_finite_differences)
+{
+    struct model_spec s = {
+        .n_inputs = 2 * 6 * 6,
+        .n_classes = 3,
+        .n_hidden = 1,
+        .hidden = { 4 },
+        .arch = MODEL_ARCH_CNN,
+        .shape = { 2, 6, 6 },
+        .n_conv = 1,
+        .conv = { 2 },
+        .kernel = 3,
+        .groups = 1,
+    };
+    ck_assert_uint_eq(model_param_count(&s), 2 * 19 + 4 + 4 * 19 + 3 * 5);
+    float x[3 * 72];
+    uint16_t y[3] = { 2, 0, 1 };
+    lc_fill_distinct(x, 3 * 72);
+    lc_model_step_check(&s, x, y, 11, "cnn");
+}
+END_TEST
+
+/*
+ * LEAF's Shakespeare model (Caldas et al., 2018): embedding 80 x 8, LSTM 8 -> 256, LSTM
+ * 256 -> 256 (4 * 256 * (in + 256 + 1) each), dense 256 -> 80: 640 + 271,360 + 525,312 +
+ * 20,560. The GRU has three gate sets and the candidate's recurrent bias.
+ */
+START_TEST(shakespeare_param_count)
+{
+    struct model_spec s = {
+        .n_inputs = 80,
+        .n_classes = 80,
+        .n_hidden = 2,
+        .hidden = { 256, 256 },
+        .arch = MODEL_ARCH_LSTM,
+        .embed = 8,
+    };
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    ck_assert_int_eq(model_spec_check(&s, &eb), 0);
+    ck_assert_uint_eq(model_param_count(&s), 817872);
+    s.arch = MODEL_ARCH_GRU;
+    ck_assert_uint_eq(model_param_count(&s),
+                      640 + 3 * 256 * 265 + 256 + 3 * 256 * 513 + 256 + 20560);
+    struct net_plan p;
+    ck_assert_int_eq(net_plan_build(&p, &s, &eb), 0);
+    ck_assert_uint_eq(p.n_layers, 4);
+    ck_assert_uint_eq(layer_shape_size(p.layer[1].out), 80 * 256);
+    ck_assert_uint_eq(layer_shape_size(p.layer[2].out), 256);
+    s.n_hidden = 0;
+    ck_assert_int_eq(model_spec_check(&s, &eb), -ERR_INVALID);
+}
+END_TEST
+
+/* A tiny two-layer LSTM model: the SGD step is lr times the finite-difference gradient. */
+START_TEST(lstm_sgd_step_matches_finite_differences)
+{
+    struct model_spec s = {
+        .n_inputs = 6,
+        .n_classes = 5,
+        .n_hidden = 2,
+        .hidden = { 3, 4 },
+        .arch = MODEL_ARCH_LSTM,
+        .embed = 2,
+    };
+    float x[18];
+    uint16_t y[3] = { 4, 0, 2 };
+    for (size_t j = 0; j < 18; j++)
+        x[j] = (float)((j * 7) % 5);
+    lc_model_step_check(&s, x, y, 13, "lstm");
+    s.arch = MODEL_ARCH_GRU;
+    lc_model_step_check(&s, x, y, 13, "gru");
+}
+END_TEST
+
+Suite *
+layer_suite(void)
+{
+    Suite *s = suite_create("layer");
+    TCase *tc = tcase_create("gradient");
+    tcase_add_loop_test(tc, layer_gradient_matches_finite_differences, 0,
+                        (int)(sizeof lc_cases / sizeof lc_cases[0]));
+    tcase_add_test(tc, conv_hand_computed);
+    tcase_add_test(tc, layer_init_rejects);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("net");
+    tcase_add_test(tc, fedavg_cnn_param_count);
+    tcase_add_test(tc, cnn_step_memory_bounded);
+    tcase_add_test(tc, cnn_sgd_step_matches_finite_differences);
+    tcase_add_test(tc, shakespeare_param_count);
+    tcase_add_test(tc, lstm_sgd_step_matches_finite_differences);
+    suite_add_tcase(s, tc);
+    return s;
+}

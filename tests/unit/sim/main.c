@@ -7,10 +7,18 @@
 int
 main(void)
 {
-    static tsupport_suite_fn *const suites[] = { event_queue_suite, ynode_suite,   scenario_suite,
-                                                 store_suite,       run_suite,     oom_suite,
-                                                 campaign_suite,    sweep_suite,   sweep_text_suite,
-                                                 population_suite,  cluster_suite, checkpoint_suite,
-                                                 cohort_suite,      NULL };
+    static tsupport_suite_fn *const suites[] = { event_queue_suite,
+                                                 ynode_suite,
+                                                 scenario_suite,
+                                                 store_suite,
+                                                 run_suite,
+                                                 oom_suite,
+                                                 campaign_suite,
+                                                 sweep_suite,
+                                                 sweep_text_suite,
+                                                 population_suite,
+                                                 cluster_suite,
+                                                 checkpoint_suite,
+                                                 NULL };
     return tsupport_main(suites);
 }

@@ -122,15 +122,13 @@ START_TEST(draw_gives_up_when_nobody_is_online)
 }
 END_TEST
 
-Suite *
-cohort_suite(void)
+TCase *
+cohort_tcase(void)
 {
-    Suite *s = suite_create("cohort");
-    TCase *tc = tcase_create("select");
+    TCase *tc = tcase_create("cohort");
     tcase_add_test(tc, scan_is_the_partial_shuffle_of_the_available);
     tcase_add_test(tc, draw_finds_distinct_eligible_clients);
     tcase_add_test(tc, draw_finds_everybody_when_asked);
     tcase_add_test(tc, draw_gives_up_when_nobody_is_online);
-    suite_add_tcase(s, tc);
-    return s;
+    return tc;
 }

@@ -93,7 +93,95 @@ data_source_generate(struct dataset **out, const struct data_params *p, uint64_t
     struct synthetic_params sp = p->synthetic;
     sp.clients = p->clients;
     sp.iid = p->kind == DATA_SYNTHETIC_IID;
+    sp.train_on_demand = p->on_demand;
     return synthetic_generate(out, &sp, seed, eb);
+}
+
+struct data_source_maker {
+    struct synthetic_gen *gen;
+    const struct dataset *ds;
+    struct dataset_split split; /* the client's rows being made */
+    size_t cap;                 /* rows split.x and split.y have room for */
+};
+
+struct data_source_maker *
+data_source_maker_new(const struct data_params *p, uint64_t seed, const struct dataset *ds)
+{
+    struct data_source_maker *m = mem_calloc(1, sizeof *m);
+    if (m == NULL)
+        return NULL;
+    struct synthetic_params sp = p->synthetic;
+    sp.clients = p->clients;
+    sp.iid = p->kind == DATA_SYNTHETIC_IID;
+    m->ds = ds;
+    m->gen = synthetic_gen_new(&sp, seed);
+    if (m->gen == NULL) {
+        data_source_maker_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void
+data_source_maker_free(struct data_source_maker *m)
+{
+    if (m == NULL)
+        return;
+    synthetic_gen_free(m->gen);
+    data_source_split_free(&m->split);
+    mem_free(m);
+}
+
+/*
+ * Room for n rows. The buffers grow to the largest client made so far (not the largest of
+ * the population, which a cohort rarely meets), doubling so that growth stays rare.
+ */
+static int
+data_source_maker_reserve(struct data_source_maker *m, size_t n)
+{
+    if (n <= m->cap)
+        return 0;
+    size_t cap = m->cap * 2 > n ? m->cap * 2 : n;
+    size_t d = m->ds->n_features;
+    if (cap > SIZE_MAX / sizeof(float) / d)
+        return -ERR_NOMEM;
+    float *x = mem_alloc(cap * d * sizeof *x);
+    uint16_t *y = mem_alloc(cap * sizeof *y);
+    if (x == NULL || y == NULL) {
+        mem_free(x);
+        mem_free(y);
+        return -ERR_NOMEM;
+    }
+    mem_free(m->split.x);
+    mem_free(m->split.y);
+    m->split.x = x;
+    m->split.y = y;
+    m->cap = cap;
+    return 0;
+}
+
+const struct dataset_split *
+data_source_maker_train(struct data_source_maker *m, size_t k)
+{
+    size_t n;
+    dataset_client_train(m->ds, k, &n);
+    if (data_source_maker_reserve(m, n) < 0)
+        return NULL;
+    m->split.n = n;
+    synthetic_gen_train(m->gen, k, m->split.x, m->split.y);
+    return &m->split;
+}
+
+const struct dataset_split *
+data_source_maker_test(struct data_source_maker *m, size_t k)
+{
+    size_t n_all, n_train;
+    synthetic_gen_sizes(m->gen, k, &n_all, &n_train);
+    if (data_source_maker_reserve(m, n_all - n_train) < 0)
+        return NULL;
+    m->split.n = n_all - n_train;
+    synthetic_gen_test(m->gen, k, m->split.x, m->split.y);
+    return &m->split;
 }
 
 /* Reads one labelled file of the csv or idx kinds. */
@@ -471,6 +559,7 @@ data_source_check_size(const struct data_params *p, uint64_t seed, struct errbuf
         return 0;
     struct synthetic_params sp = p->synthetic;
     sp.clients = p->clients;
+    sp.train_on_demand = p->on_demand;
     return synthetic_check_size(&sp, seed, eb);
 }
 

@@ -24,6 +24,7 @@
 #ifndef FEDBITS_CLIENTS_DATA_SOURCE_H
 #define FEDBITS_CLIENTS_DATA_SOURCE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -65,6 +66,8 @@ struct data_params {
                                                from clients and kind */
     struct leaf_synthetic_params leaf;      /* leaf_synthetic; .clients is set from clients */
     struct partition_params partition;      /* file kinds; generators need natural */
+    bool on_demand;                         /* synthetic kinds: clients' training rows made
+                                               when they are started (data_source_maker) */
 };
 
 /*
@@ -105,5 +108,22 @@ void data_source_input_shape(enum data_kind kind, size_t features, size_t shape[
  */
 int data_source_load(struct dataset **out, const struct data_params *p, uint64_t seed,
                      struct errbuf *eb) __attribute__((warn_unused_result));
+
+/*
+ * Data on demand: one thread's maker of single clients' rows, for a dataset that
+ * data_source_load() built with train_on_demand set (the FedProx synthetic kinds do when
+ * p->on_demand is set). data_source_maker_new() returns NULL when out of memory; ds is
+ * borrowed and must outlive the maker. data_source_maker_train() makes client k's training
+ * rows into the maker's split (rows 0..n-1, valid until the next call), the same rows and
+ * bits an eagerly built dataset holds for k; data_source_maker_test() its local test rows
+ * (whether or not the dataset stores them). Both return NULL when out of memory: the
+ * maker's buffers grow to the largest client made so far.
+ */
+struct data_source_maker;
+struct data_source_maker *data_source_maker_new(const struct data_params *p, uint64_t seed,
+                                                const struct dataset *ds);
+void data_source_maker_free(struct data_source_maker *m);
+const struct dataset_split *data_source_maker_train(struct data_source_maker *m, size_t k);
+const struct dataset_split *data_source_maker_test(struct data_source_maker *m, size_t k);
 
 #endif

@@ -19,17 +19,18 @@ dataset_split_init(struct dataset_split *s, size_t n, size_t n_features)
 }
 
 static int
-dataset_rows_init(struct dataset_rows *r, size_t n_clients, size_t n_rows)
+dataset_rows_init(struct dataset_rows *r, size_t n_clients, size_t n_rows, bool with_rows)
 {
     r->off = mem_calloc(n_clients + 1, sizeof *r->off);
-    r->rows = mem_calloc(n_rows, sizeof *r->rows);
-    return r->off != NULL && r->rows != NULL ? 0 : -1;
+    r->rows = with_rows ? mem_calloc(n_rows, sizeof *r->rows) : NULL;
+    return r->off != NULL && (r->rows != NULL || !with_rows) ? 0 : -1;
 }
 
-struct dataset *
-dataset_new(size_t n_features, size_t n_classes, size_t n_clients, size_t n_train, size_t n_test)
+static struct dataset *
+dataset_new_layout(size_t n_features, size_t n_classes, size_t n_clients, size_t n_train,
+                   size_t n_test, bool train_on_demand)
 {
-    if (n_train > UINT32_MAX || n_test > UINT32_MAX || n_clients == SIZE_MAX)
+    if ((n_train > UINT32_MAX && !train_on_demand) || n_test > UINT32_MAX || n_clients == SIZE_MAX)
         return NULL;
     struct dataset *ds = mem_calloc(1, sizeof *ds);
     if (ds == NULL)
@@ -37,31 +38,39 @@ dataset_new(size_t n_features, size_t n_classes, size_t n_clients, size_t n_trai
     ds->n_features = n_features;
     ds->n_classes = n_classes;
     ds->n_clients = n_clients;
-    if (dataset_split_init(&ds->train, n_train, n_features) < 0 ||
+    ds->train_on_demand = train_on_demand;
+    if (dataset_split_init(&ds->train, train_on_demand ? 0 : n_train, n_features) < 0 ||
         dataset_split_init(&ds->test, n_test, n_features) < 0 ||
-        dataset_rows_init(&ds->client_train, n_clients, n_train) < 0 ||
-        dataset_rows_init(&ds->client_test, n_clients, n_test) < 0) {
+        dataset_rows_init(&ds->client_train, n_clients, n_train, !train_on_demand) < 0 ||
+        dataset_rows_init(&ds->client_test, n_clients, n_test, true) < 0) {
         dataset_free(ds);
         return NULL;
     }
     return ds;
 }
 
+struct dataset *
+dataset_new(size_t n_features, size_t n_classes, size_t n_clients, size_t n_train, size_t n_test)
+{
+    return dataset_new_layout(n_features, n_classes, n_clients, n_train, n_test, false);
+}
+
 int
 dataset_new_clients(struct dataset **out, size_t n_features, size_t n_classes, size_t n_clients,
                     const size_t *n_all, const size_t *n_train, size_t max_samples,
-                    const char *what, struct errbuf *eb)
+                    bool train_on_demand, const char *what, struct errbuf *eb)
 {
     *out = NULL;
     size_t total_train = 0, total_test = 0;
     for (size_t k = 0; k < n_clients; k++) {
         total_train += n_train[k];
         total_test += n_all[k] - n_train[k];
-        if (total_train + total_test > max_samples)
+        if ((train_on_demand ? 0 : total_train) + total_test > max_samples)
             return errbuf_set(eb, -ERR_RANGE, "%s for %zu clients exceeds the cap of %zu samples",
                               what, n_clients, max_samples);
     }
-    *out = dataset_new(n_features, n_classes, n_clients, total_train, total_test);
+    *out = dataset_new_layout(n_features, n_classes, n_clients, total_train, total_test,
+                              train_on_demand);
     return *out != NULL ? 0 : errbuf_set(eb, -ERR_NOMEM, "out of memory for %s", what);
 }
 
@@ -94,9 +103,18 @@ dataset_fill_row(struct dataset *ds, struct dataset_fill *f, bool train, uint16_
     struct dataset_split *s = train ? &ds->train : &ds->test;
     struct dataset_rows *r = train ? &ds->client_train : &ds->client_test;
     size_t row = train ? f->train_++ : f->test_++;
+    if (train && ds->train_on_demand)
+        return NULL;
     r->rows[row] = (uint32_t)row;
     *label = s->y + row;
     return s->x + row * ds->n_features;
+}
+
+void
+dataset_fill_skip(struct dataset *ds, struct dataset_fill *f, size_t n)
+{
+    (void)ds;
+    f->train_ += n;
 }
 
 void
@@ -111,7 +129,7 @@ dataset_client_train(const struct dataset *ds, size_t k, size_t *n)
 {
     const struct dataset_rows *r = &ds->client_train;
     *n = r->off[k + 1] - r->off[k];
-    return r->rows + r->off[k];
+    return r->rows != NULL ? r->rows + r->off[k] : NULL;
 }
 
 const uint32_t *
@@ -144,7 +162,7 @@ dataset_check_rows(const struct dataset *ds, const struct dataset_rows *r, size_
         if (r->off[k + 1] < r->off[k] || r->off[k + 1] > cap)
             return errbuf_set(eb, -ERR_CORRUPT, "%s rows: bad offset for client %zu", what, k);
     }
-    for (size_t i = 0; i < r->off[ds->n_clients]; i++) {
+    for (size_t i = 0; r->rows != NULL && i < r->off[ds->n_clients]; i++) {
         if (r->rows[i] >= n_split)
             return errbuf_set(eb, -ERR_CORRUPT, "%s rows: row %u out of range", what,
                               (unsigned)r->rows[i]);
@@ -176,7 +194,8 @@ dataset_check(const struct dataset *ds, struct errbuf *eb)
     if (rc == 0)
         rc = dataset_check_split(ds, &ds->test, "test", eb);
     if (rc == 0)
-        rc = dataset_check_rows(ds, &ds->client_train, ds->train.n, ds->train.n, "train", eb);
+        rc = dataset_check_rows(ds, &ds->client_train, ds->train.n,
+                                ds->train_on_demand ? SIZE_MAX : ds->train.n, "train", eb);
     if (rc == 0)
         rc = dataset_check_rows(ds, &ds->client_test, ds->test.n, ds->test.n, "test", eb);
     return rc;

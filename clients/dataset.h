@@ -38,6 +38,10 @@ struct dataset {
     struct dataset_split test;
     struct dataset_rows client_train; /* every client's training rows */
     struct dataset_rows client_test;  /* every client's local test rows (may be empty) */
+    /* Training rows made on demand by the generator when a client is started: the train
+     * split is empty, client_train.off holds every client's count and client_train.rows
+     * is NULL (dataset_client_train() returns NULL with the count). */
+    bool train_on_demand;
 };
 
 /*
@@ -52,11 +56,13 @@ void dataset_free(struct dataset *ds);
  * dataset_new() for n_clients clients holding n_all[k] samples each, the first n_train[k]
  * of them for training (the generators' layout): -ERR_RANGE when the samples add up to
  * more than max_samples (the message names `what`, e.g. "synthetic data"), -ERR_NOMEM
- * when memory runs out.
+ * when memory runs out. With train_on_demand only the test rows are allocated and counted
+ * against the cap, and the dataset's train_on_demand is set.
  */
 int dataset_new_clients(struct dataset **out, size_t n_features, size_t n_classes, size_t n_clients,
                         const size_t *n_all, const size_t *n_train, size_t max_samples,
-                        const char *what, struct errbuf *eb) __attribute__((warn_unused_result));
+                        bool train_on_demand, const char *what, struct errbuf *eb)
+    __attribute__((warn_unused_result));
 
 /*
  * Filling a dataset client by client, as the synthetic generators do: each client's rows
@@ -72,11 +78,16 @@ struct dataset_fill {
 };
 void dataset_fill_client(struct dataset *ds, struct dataset_fill *f, size_t k);
 /* The next row of the current client in the train (train = true) or test split: its
- * n_features floats; *label receives where its label goes. */
+ * n_features floats; *label receives where its label goes. NULL for a training row of a
+ * train_on_demand dataset (counted, not stored). */
 float *dataset_fill_row(struct dataset *ds, struct dataset_fill *f, bool train, uint16_t **label);
+/* Counts n training rows of the current client without storing them (a train_on_demand
+ * dataset only). */
+void dataset_fill_skip(struct dataset *ds, struct dataset_fill *f, size_t n);
 void dataset_fill_end(struct dataset *ds, const struct dataset_fill *f);
 
-/* Rows of client k in the train split, as a (pointer, count) pair valid as long as ds. */
+/* Rows of client k in the train split, as a (pointer, count) pair valid as long as ds
+ * (pointer NULL when the dataset makes its training rows on demand). */
 const uint32_t *dataset_client_train(const struct dataset *ds, size_t k, size_t *n);
 /* Rows of client k in the test split. */
 const uint32_t *dataset_client_test(const struct dataset *ds, size_t k, size_t *n);

@@ -23,6 +23,8 @@ synthetic_params_default(struct synthetic_params *p)
         .classes = 10,
         .train_fraction = 0.9,
         .max_samples = 50000000,
+        .train_on_demand = false,
+        .test_clients = 0,
     };
 }
 
@@ -63,25 +65,51 @@ synthetic_label(const double *w, const double *b, const float *x, size_t dim, si
     return (uint16_t)best;
 }
 
+/* Whether client k's test rows belong to the held-out set. */
+static bool
+synthetic_holds_test(const struct synthetic_params *p, size_t k)
+{
+    return p->test_clients == 0 || k < p->test_clients;
+}
+
+/* Samples client k's part of the dataset stores (n_all of them: n_train, then its test rows). */
+static size_t
+synthetic_stored(const struct synthetic_params *p, size_t n_all, size_t n_train, size_t k)
+{
+    size_t test = synthetic_holds_test(p, k) ? n_all - n_train : 0;
+    return (p->train_on_demand ? 0 : n_train) + test;
+}
+
 int
 synthetic_check_size(const struct synthetic_params *p, uint64_t seed, struct errbuf *eb)
 {
     size_t total = 0;
     for (size_t k = 0; k < p->clients; k++) {
-        total += synthetic_draw_size(seed, k);
+        size_t n_all = synthetic_draw_size(seed, k);
+        size_t n_train = (size_t)floor(p->train_fraction * (double)n_all);
+        total += synthetic_stored(p, n_all, n_train, k);
         if (total > p->max_samples)
             return errbuf_set(eb, -ERR_RANGE,
-                              "synthetic data for %zu clients exceeds the cap of %zu samples",
-                              p->clients, p->max_samples);
+                              "synthetic %sdata for %zu clients exceeds the cap of %zu samples%s",
+                              p->train_on_demand ? "test " : "", p->clients, p->max_samples,
+                              p->train_on_demand ? " (data.test_clients bounds it)" : "");
     }
     return 0;
 }
 
-int
-synthetic_generate(struct dataset **out, const struct synthetic_params *p, uint64_t seed,
-                   struct errbuf *eb)
+struct synthetic_gen {
+    struct synthetic_params p;
+    uint64_t seed;
+    double *w;  /* dim x classes: the client's (or the shared IID) model */
+    double *b;  /* classes */
+    double *v;  /* dim: the client's feature mean */
+    double *sd; /* dim: feature standard deviations */
+    float *row; /* dim: a drawn row nobody keeps */
+};
+
+static int
+synthetic_check_params(const struct synthetic_params *p, struct errbuf *eb)
 {
-    *out = NULL;
     if (p->clients == 0)
         return errbuf_set(eb, -ERR_INVALID, "synthetic data needs at least one client");
     if (p->dim == 0 || p->classes < 2 || p->classes > UINT16_MAX)
@@ -90,62 +118,163 @@ synthetic_generate(struct dataset **out, const struct synthetic_params *p, uint6
         return errbuf_set(eb, -ERR_INVALID, "synthetic alpha and beta must be finite and >= 0");
     if (!(p->train_fraction > 0.0 && p->train_fraction < 1.0))
         return errbuf_set(eb, -ERR_INVALID, "train fraction must lie in (0, 1)");
+    return 0;
+}
 
-    int rc = synthetic_check_size(p, seed, eb);
+void
+synthetic_gen_free(struct synthetic_gen *g)
+{
+    if (g == NULL)
+        return;
+    mem_free(g->w);
+    mem_free(g->b);
+    mem_free(g->v);
+    mem_free(g->sd);
+    mem_free(g->row);
+    mem_free(g);
+}
+
+struct synthetic_gen *
+synthetic_gen_new(const struct synthetic_params *p, uint64_t seed)
+{
+    struct synthetic_gen *g = mem_calloc(1, sizeof *g);
+    if (g == NULL)
+        return NULL;
+    g->p = *p;
+    g->seed = seed;
+    g->w = mem_calloc(p->dim * p->classes, sizeof *g->w);
+    g->b = mem_calloc(p->classes, sizeof *g->b);
+    g->v = mem_calloc(p->dim, sizeof *g->v);
+    g->sd = mem_calloc(p->dim, sizeof *g->sd);
+    g->row = mem_calloc(p->dim, sizeof *g->row);
+    if (g->w == NULL || g->b == NULL || g->v == NULL || g->sd == NULL || g->row == NULL) {
+        synthetic_gen_free(g);
+        return NULL;
+    }
+    for (size_t j = 0; j < p->dim; j++)
+        g->sd[j] = sqrt(pow((double)(j + 1), -1.2));
+    if (p->iid) {
+        struct rng rm;
+        rng_init_stream(&rm, seed, RNG_PURPOSE_DATA, SYN_STREAM_MODEL, RNG_ANY);
+        synthetic_draw_model(rng_gsl(&rm), 0.0, g->w, g->b, p->dim, p->classes);
+    }
+    return g;
+}
+
+void
+synthetic_gen_sizes(const struct synthetic_gen *g, size_t k, size_t *n_all, size_t *n_train)
+{
+    *n_all = synthetic_draw_size(g->seed, k);
+    *n_train = (size_t)floor(g->p.train_fraction * (double)*n_all);
+}
+
+/*
+ * Draws client k's rows in order from its streams, as far as anybody keeps them. Row i goes
+ * to the dataset being filled (ds, f) when ds is not NULL and stores it (a training row
+ * unless the dataset makes them on demand; a test row of a client of the held-out set), else
+ * to x_train/y_train (training rows) or x_test/y_test (test rows, from row 0 of x_test) when
+ * given, else to a scratch row. Training rows come first in the stream, so they do not depend
+ * on whether the test rows are drawn.
+ */
+static void
+synthetic_gen_rows(struct synthetic_gen *g, size_t k, size_t n_all, size_t n_train,
+                   struct dataset *ds, struct dataset_fill *f, float *x_train, uint16_t *y_train,
+                   float *x_test, uint16_t *y_test)
+{
+    const struct synthetic_params *p = &g->p;
+    bool keep_test = x_test != NULL || (ds != NULL && synthetic_holds_test(p, k));
+    bool keep_train = x_train != NULL || (ds != NULL && !ds->train_on_demand);
+    size_t n_draw = keep_test ? n_all : keep_train ? n_train : 0;
+    if (ds != NULL)
+        dataset_fill_client(ds, f, k);
+    if (ds != NULL && n_draw == 0) {
+        dataset_fill_skip(ds, f, n_train); /* nothing of this client is stored */
+        return;
+    }
+    if (!p->iid) {
+        struct rng rm;
+        rng_init_stream(&rm, g->seed, RNG_PURPOSE_DATA, SYN_STREAM_MODEL, k);
+        gsl_rng *gm = rng_gsl(&rm);
+        double u = gsl_ran_gaussian_ziggurat(gm, 1.0) * p->alpha;
+        double bk = gsl_ran_gaussian_ziggurat(gm, 1.0) * p->beta;
+        for (size_t j = 0; j < p->dim; j++)
+            g->v[j] = bk + gsl_ran_gaussian_ziggurat(gm, 1.0);
+        synthetic_draw_model(gm, u, g->w, g->b, p->dim, p->classes);
+    }
+    struct rng rs;
+    rng_init_stream(&rs, g->seed, RNG_PURPOSE_DATA, SYN_STREAM_SAMPLES, k);
+    gsl_rng *gs = rng_gsl(&rs);
+    uint16_t scratch_y;
+    for (size_t i = 0; i < n_all; i++) {
+        bool train = i < n_train;
+        uint16_t *y = NULL;
+        float *x = NULL;
+        if (ds != NULL && (train || keep_test))
+            x = dataset_fill_row(ds, f, train, &y); /* counts the row even when not stored */
+        if (i >= n_draw)
+            continue;
+        if (x == NULL && train && x_train != NULL) {
+            x = x_train + i * p->dim;
+            y = y_train + i;
+        } else if (x == NULL && !train && x_test != NULL) {
+            x = x_test + (i - n_train) * p->dim;
+            y = y_test + (i - n_train);
+        } else if (x == NULL) {
+            x = g->row;
+            y = &scratch_y;
+        }
+        for (size_t j = 0; j < p->dim; j++)
+            x[j] = (float)(g->v[j] + g->sd[j] * gsl_ran_gaussian_ziggurat(gs, 1.0));
+        *y = synthetic_label(g->w, g->b, x, p->dim, p->classes);
+    }
+}
+
+void
+synthetic_gen_train(struct synthetic_gen *g, size_t k, float *x, uint16_t *y)
+{
+    size_t n_all, n_train;
+    synthetic_gen_sizes(g, k, &n_all, &n_train);
+    synthetic_gen_rows(g, k, n_all, n_train, NULL, NULL, x, y, NULL, NULL);
+}
+
+void
+synthetic_gen_test(struct synthetic_gen *g, size_t k, float *x, uint16_t *y)
+{
+    size_t n_all, n_train;
+    synthetic_gen_sizes(g, k, &n_all, &n_train);
+    synthetic_gen_rows(g, k, n_all, n_train, NULL, NULL, NULL, NULL, x, y);
+}
+
+int
+synthetic_generate(struct dataset **out, const struct synthetic_params *p, uint64_t seed,
+                   struct errbuf *eb)
+{
+    *out = NULL;
+    int rc = synthetic_check_params(p, eb);
+    if (rc == 0)
+        rc = synthetic_check_size(p, seed, eb);
     if (rc < 0)
         return rc;
     rc = -ERR_NOMEM;
     size_t *n_train = mem_calloc(p->clients, sizeof *n_train);
     size_t *n_all = mem_calloc(p->clients, sizeof *n_all);
-    double *w = mem_calloc(p->dim * p->classes, sizeof *w);
-    double *b = mem_calloc(p->classes, sizeof *b);
-    double *v = mem_calloc(p->dim, sizeof *v);
-    double *sd = mem_calloc(p->dim, sizeof *sd);
+    struct synthetic_gen *g = synthetic_gen_new(p, seed);
     struct dataset *ds = NULL;
-    if (n_train == NULL || n_all == NULL || w == NULL || b == NULL || v == NULL || sd == NULL)
+    if (n_train == NULL || n_all == NULL || g == NULL)
         goto out;
 
     for (size_t k = 0; k < p->clients; k++) {
-        n_all[k] = synthetic_draw_size(seed, k);
-        n_train[k] = (size_t)floor(p->train_fraction * (double)n_all[k]);
+        synthetic_gen_sizes(g, k, &n_all[k], &n_train[k]);
+        if (!synthetic_holds_test(p, k))
+            n_all[k] = n_train[k];
     }
     rc = dataset_new_clients(&ds, p->dim, p->classes, p->clients, n_all, n_train, p->max_samples,
-                             "synthetic data", eb);
+                             p->train_on_demand, "synthetic data", eb);
     if (rc < 0)
         goto out;
-
-    for (size_t j = 0; j < p->dim; j++)
-        sd[j] = sqrt(pow((double)(j + 1), -1.2));
-    if (p->iid) {
-        struct rng rm;
-        rng_init_stream(&rm, seed, RNG_PURPOSE_DATA, SYN_STREAM_MODEL, RNG_ANY);
-        synthetic_draw_model(rng_gsl(&rm), 0.0, w, b, p->dim, p->classes);
-    }
-
     struct dataset_fill fill = { 0 };
-    for (size_t k = 0; k < p->clients; k++) {
-        if (!p->iid) {
-            struct rng rm;
-            rng_init_stream(&rm, seed, RNG_PURPOSE_DATA, SYN_STREAM_MODEL, k);
-            gsl_rng *g = rng_gsl(&rm);
-            double u = gsl_ran_gaussian_ziggurat(g, 1.0) * p->alpha;
-            double bk = gsl_ran_gaussian_ziggurat(g, 1.0) * p->beta;
-            for (size_t j = 0; j < p->dim; j++)
-                v[j] = bk + gsl_ran_gaussian_ziggurat(g, 1.0);
-            synthetic_draw_model(g, u, w, b, p->dim, p->classes);
-        }
-        struct rng rs;
-        rng_init_stream(&rs, seed, RNG_PURPOSE_DATA, SYN_STREAM_SAMPLES, k);
-        gsl_rng *g = rng_gsl(&rs);
-        dataset_fill_client(ds, &fill, k);
-        for (size_t i = 0; i < n_all[k]; i++) {
-            uint16_t *y;
-            float *x = dataset_fill_row(ds, &fill, i < n_train[k], &y);
-            for (size_t j = 0; j < p->dim; j++)
-                x[j] = (float)(v[j] + sd[j] * gsl_ran_gaussian_ziggurat(g, 1.0));
-            *y = synthetic_label(w, b, x, p->dim, p->classes);
-        }
-    }
+    for (size_t k = 0; k < p->clients; k++)
+        synthetic_gen_rows(g, k, n_all[k], n_train[k], ds, &fill, NULL, NULL, NULL, NULL);
     dataset_fill_end(ds, &fill);
     *out = ds;
     ds = NULL;
@@ -154,10 +283,7 @@ out:
     dataset_free(ds);
     mem_free(n_train);
     mem_free(n_all);
-    mem_free(w);
-    mem_free(b);
-    mem_free(v);
-    mem_free(sd);
+    synthetic_gen_free(g);
     if (rc == -ERR_NOMEM)
         errbuf_set(eb, rc, "out of memory generating synthetic data");
     return rc;

@@ -14,7 +14,10 @@
  *
  * Randomness: client k's sizes, model and samples come from the streams
  * (seed, RNG_PURPOSE_DATA, 0/1/2, k), the shared IID model from (seed, RNG_PURPOSE_DATA, 1,
- * RNG_ANY); so client k's data do not depend on how many clients there are.
+ * RNG_ANY); so client k's data do not depend on how many clients there are, nor on when
+ * they are made: a client's training rows are the first rows of its sample stream, so
+ * synthetic_gen_train() remakes them alone, bit for bit, whenever a client is started
+ * (data on demand, docs/population.md).
  */
 #ifndef FEDBITS_CLIENTS_SYNTHETIC_H
 #define FEDBITS_CLIENTS_SYNTHETIC_H
@@ -35,14 +38,18 @@ struct synthetic_params {
     size_t classes;        /* 10 in the paper */
     double train_fraction; /* 0.9 in the paper */
     size_t max_samples;    /* cap on the total number of samples (memory guard) */
+    bool train_on_demand;  /* keep only the test rows; training rows via synthetic_gen */
+    size_t test_clients;   /* the held-out set is the test rows of clients 0..test_clients-1
+                              (0: every client); the others' test rows via synthetic_gen */
 };
 
 /* The paper's defaults: non-IID, alpha = beta = 0, 30 clients, d = 60, 10 classes, 0.9. */
 void synthetic_params_default(struct synthetic_params *p);
 
 /*
- * Whether the clients' drawn sizes fit max_samples, without generating anything (what
- * synthetic_generate() checks first): -ERR_RANGE when they do not.
+ * Whether the samples synthetic_generate() would store fit max_samples, without generating
+ * anything (what it checks first): every sample, or with train_on_demand only the held-out
+ * test rows. -ERR_RANGE when they do not.
  */
 int synthetic_check_size(const struct synthetic_params *p, uint64_t seed, struct errbuf *eb)
     __attribute__((warn_unused_result));
@@ -50,9 +57,29 @@ int synthetic_check_size(const struct synthetic_params *p, uint64_t seed, struct
 /*
  * Generates the dataset into *out (owned by the caller, free with dataset_free()).
  * -ERR_INVALID for impossible parameters, -ERR_RANGE when the drawn sizes exceed
- * max_samples, -ERR_NOMEM when memory runs out.
+ * max_samples, -ERR_NOMEM when memory runs out. With train_on_demand the training split
+ * stays empty (the dataset's train_on_demand, clients/dataset.h) and only the clients'
+ * sizes and test rows are stored.
  */
 int synthetic_generate(struct dataset **out, const struct synthetic_params *p, uint64_t seed,
                        struct errbuf *eb) __attribute__((warn_unused_result));
+
+/*
+ * A generator of single clients' data (one thread's workspace, sized for one row of the
+ * model; the IID variant's shared model is drawn once here). The parameters are copied.
+ * Returns NULL when out of memory; free with synthetic_gen_free().
+ */
+struct synthetic_gen;
+struct synthetic_gen *synthetic_gen_new(const struct synthetic_params *p, uint64_t seed);
+void synthetic_gen_free(struct synthetic_gen *g);
+/* Client k's sample count and training rows, drawn without generating any data. */
+void synthetic_gen_sizes(const struct synthetic_gen *g, size_t k, size_t *n_all, size_t *n_train);
+/*
+ * Client k's training rows into x (n_train * dim floats) and y (n_train labels), the same
+ * bits synthetic_generate() stores for it.
+ */
+void synthetic_gen_train(struct synthetic_gen *g, size_t k, float *x, uint16_t *y);
+/* Client k's local test rows (n_all - n_train of them) into x and y. */
+void synthetic_gen_test(struct synthetic_gen *g, size_t k, float *x, uint16_t *y);
 
 #endif

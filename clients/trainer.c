@@ -77,6 +77,14 @@ trainer_train(struct trainer *t, float *w, const float *global, size_t k,
 {
     size_t n;
     const uint32_t *rows = dataset_client_train(t->ds, k, &n);
+    trainer_train_rows(t, w, global, &t->ds->train, rows, n, p, r, res);
+}
+
+void
+trainer_train_rows(struct trainer *t, float *w, const float *global,
+                   const struct dataset_split *split, const uint32_t *rows, size_t n,
+                   const struct train_params *p, struct rng *r, struct train_result *res)
+{
     *res = (struct train_result){ .samples = n };
     if (n == 0)
         return;
@@ -93,12 +101,16 @@ trainer_train(struct trainer *t, float *w, const float *global, size_t k,
     size_t pos = n; /* forces a shuffle before the first step */
     for (size_t step = 0; step < total; step++) {
         if (pos >= n) {
-            memcpy(t->order, rows, n * sizeof *t->order);
+            if (rows != NULL)
+                memcpy(t->order, rows, n * sizeof *t->order);
+            else
+                for (size_t i = 0; i < n; i++)
+                    t->order[i] = (uint32_t)i;
             rng_shuffle_u32(r, t->order, n);
             pos = 0;
         }
         size_t take = n - pos < bs ? n - pos : bs;
-        trainer_gather(t, &t->ds->train, t->order, pos, take);
+        trainer_gather(t, split, t->order, pos, take);
         pos += take;
         loss += model_sgd_step(t->ws, w, t->x, t->y, take, p->lr, p->l2, p->momentum, vel, centre,
                                p->prox_mu);

@@ -60,6 +60,13 @@ void trainer_free(struct trainer *t);
 void trainer_train(struct trainer *t, float *w, const float *global, size_t k,
                    const struct train_params *p, struct rng *r, struct train_result *res);
 
+/* trainer_train() on rows[0..n) of split (rows NULL means rows 0..n-1): for a client whose
+ * rows were made on demand (clients/data_source.h). Same steps and bits as trainer_train()
+ * on the same data. */
+void trainer_train_rows(struct trainer *t, float *w, const float *global,
+                        const struct dataset_split *split, const uint32_t *rows, size_t n,
+                        const struct train_params *p, struct rng *r, struct train_result *res);
+
 /* Evaluates w on rows[0..n) of split (rows NULL means rows 0..n-1). */
 void trainer_evaluate(struct trainer *t, const float *w, const struct dataset_split *split,
                       const uint32_t *rows, size_t n, struct eval_result *res);

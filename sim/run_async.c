@@ -18,17 +18,11 @@
 static bool
 run_async_pick(struct run_world *w, int64_t now, uint64_t *client)
 {
-    size_t n_elig = 0;
+    size_t n_elig;
     uint64_t draw = w->async.selections++;
-    for (size_t k = 0; k < w->ds->n_clients; k++) {
-        if (!w->pool.busy[k] && population_available(w->pop, k, draw, now))
-            w->eligible[n_elig++] = (uint32_t)k;
-    }
-    if (n_elig == 0)
+    if (run_world_select(w, w->pool.busy, draw, now, 1, &n_elig) == 0)
         return false;
-    struct rng r;
-    rng_init_stream(&r, w->s->seed, RNG_PURPOSE_SELECT, draw, RNG_ANY);
-    *client = w->eligible[rng_below(&r, n_elig)];
+    *client = w->eligible[0];
     return true;
 }
 

@@ -132,7 +132,8 @@ run_checkpoint_data_fingerprint(const struct dataset *ds, unsigned char out[32])
         crypto_generichash_update(&h, n, sizeof n);
         run_checkpoint_hash_bytes(&h, splits[i]->x, splits[i]->n * ds->n_features * sizeof(float));
         run_checkpoint_hash_bytes(&h, splits[i]->y, splits[i]->n * sizeof(uint16_t));
-        size_t n_rows = rows[i]->off != NULL ? rows[i]->off[ds->n_clients] : 0;
+        size_t n_rows =
+            rows[i]->off != NULL && rows[i]->rows != NULL ? rows[i]->off[ds->n_clients] : 0;
         if (rows[i]->off != NULL)
             run_checkpoint_hash_bytes(&h, rows[i]->off, (ds->n_clients + 1) * sizeof(size_t));
         run_checkpoint_hash_bytes(&h, rows[i]->rows, n_rows * sizeof(uint32_t));

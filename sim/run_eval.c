@@ -106,7 +106,17 @@ run_eval_clients(struct run_world *w, struct store_round *rec, struct errbuf *eb
         size_t k = w->eligible[i], n;
         const uint32_t *rows = dataset_client_test(w->ds, k, &n);
         const struct dataset_split *split = &w->ds->test;
-        if (n == 0) {
+        if (n == 0 && w->th[0].maker != NULL) {
+            /* Data on demand: the client's own test rows, made now (outside the held-out
+             * set, data.test_clients, they are not stored). */
+            split = data_source_maker_test(w->th[0].maker, k);
+            if (split == NULL) {
+                mem_free(acc);
+                return errbuf_set(eb, -ERR_NOMEM, "out of memory making client %zu's data", k);
+            }
+            rows = NULL;
+            n = split->n;
+        } else if (n == 0) {
             rows = dataset_client_train(w->ds, k, &n);
             split = &w->ds->train;
         }

@@ -25,6 +25,7 @@
 #include "aggregator/secagg_server.h"
 #include "aggregator/server_opt.h"
 #include "base/errbuf.h"
+#include "clients/data_source.h"
 #include "clients/dataset.h"
 #include "clients/docofl_client.h"
 #include "clients/secagg_client.h"
@@ -34,6 +35,7 @@
 #include "codec/fixed_point.h"
 #include "codec/thc.h"
 #include "sim/cluster.h"
+#include "sim/cohort.h"
 #include "sim/event_queue.h"
 #include "sim/population.h"
 #include "sim/run.h"
@@ -104,6 +106,8 @@ struct run_thread {
     uint64_t *thc_sum;         /* plain THC: its share of the round's integer sum (len + 1) */
     struct fedavg *agg;        /* sync: its share of the round's sum (merged at close) */
     struct exact_sum *raw;     /* output.nmse: its share of the uncompressed sum */
+    /* Data on demand (clients/data_source.h): makes the clients' training rows, or NULL. */
+    struct data_source_maker *maker;
 };
 
 /*
@@ -230,6 +234,7 @@ struct run_world {
     bool root;          /* rank 0: evaluates and writes the store */
     /* Scratch, meaningful only inside one call */
     uint32_t *eligible; /* client selection and sampling, n_clients entries */
+    bool *chosen;       /* protocol.selection draw: cohort_select()'s marks, n_clients */
     size_t *owned;      /* slots this rank computes, n_jobs entries */
     uint64_t *meta;     /* per-job sizes, loss and status exchanged between ranks */
 
@@ -265,6 +270,13 @@ int run_push_job(struct run_world *w, int64_t time, uint32_t type, size_t slot, 
  * the world is partly built: run_world_release() frees whatever was. */
 int run_world_init(struct run_world *w, struct errbuf *eb) __attribute__((warn_unused_result));
 void run_world_release(struct run_world *w);
+/*
+ * Chooses up to `want` clients available at `now` (availability drawn for `draw`) and not
+ * busy (busy may be NULL) into w->eligible[0..m), the way protocol.selection says
+ * (sim/cohort.h); returns m and the number of eligible clients counted in *n_eligible.
+ */
+size_t run_world_select(struct run_world *w, const bool *busy, uint64_t draw, int64_t now,
+                        size_t want, size_t *n_eligible);
 /* Jobs (run_job.c) */
 /* Starts a job for client at `now` in slot; it is computed at the next run_job_flush(). */
 int run_job_start(struct run_world *w, size_t slot, uint64_t client, uint64_t stream, int64_t now,

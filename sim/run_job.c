@@ -72,7 +72,17 @@ run_job_compute(struct run_world *w, struct run_job *j, struct run_thread *th)
     };
     struct rng r;
     rng_init_stream(&r, s->seed, RNG_PURPOSE_TRAIN, j->stream, j->client);
-    trainer_train(th->trainer, j->w, th->received, k, &tp, &r, &j->tr);
+    if (th->maker != NULL) {
+        /* Data on demand: the client's rows live while its job computes. */
+        const struct dataset_split *rows = data_source_maker_train(th->maker, k);
+        if (rows == NULL) {
+            j->rc = errbuf_set(&j->eb, -ERR_NOMEM, "out of memory making client %zu's data", k);
+            return;
+        }
+        trainer_train_rows(th->trainer, j->w, th->received, rows, NULL, rows->n, &tp, &r, &j->tr);
+    } else {
+        trainer_train(th->trainer, j->w, th->received, k, &tp, &r, &j->tr);
+    }
     for (size_t i = 0; i < w->dim; i++)
         j->w[i] -= th->received[i];
     if (j->dropout == DROPOUT_BEFORE_UPLOAD)

@@ -19,11 +19,8 @@ int
 run_sync_round_start(struct run_world *w, int64_t now, struct run_summary *sum, struct errbuf *eb)
 {
     const struct scenario *s = w->s;
-    size_t n_clients = w->ds->n_clients, n_elig = 0;
-    for (size_t k = 0; k < n_clients; k++) {
-        if (population_available(w->pop, k, w->open.round, now))
-            w->eligible[n_elig++] = (uint32_t)k;
-    }
+    size_t n_elig;
+    size_t m = run_world_select(w, NULL, w->open.round, now, w->n_jobs, &n_elig);
     w->open.closed = false;
     w->open.received = 0;
     w->open.rec = (struct store_round){ .round = w->open.round };
@@ -32,15 +29,6 @@ run_sync_round_start(struct run_world *w, int64_t now, struct run_summary *sum, 
         w->open.closed = true;
         int64_t retry = simtime_add(now, simtime_from_s(s->protocol.retry_s));
         return run_close(w, now, retry, NULL, sum, eb);
-    }
-    size_t m = w->n_jobs < n_elig ? w->n_jobs : n_elig;
-    struct rng r;
-    rng_init_stream(&r, s->seed, RNG_PURPOSE_SELECT, w->open.round, RNG_ANY);
-    for (size_t i = 0; i < m; i++) {
-        size_t j = i + (size_t)rng_below(&r, n_elig - i);
-        uint32_t t = w->eligible[i];
-        w->eligible[i] = w->eligible[j];
-        w->eligible[j] = t;
     }
     for (size_t i = 0; i < w->n_jobs; i++)
         w->jobs[i].active = false;

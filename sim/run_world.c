@@ -43,6 +43,7 @@ run_world_release(struct run_world *w)
     if (w->th != NULL) {
         for (unsigned t = 0; t < w->n_threads; t++) {
             trainer_free(w->th[t].trainer);
+            data_source_maker_free(w->th[t].maker);
             error_feedback_free(w->th[t].ef);
             docofl_client_free(w->th[t].dc);
             codec_free(w->th[t].up);
@@ -67,6 +68,7 @@ run_world_release(struct run_world *w)
     exact_sum_free(w->model.raw);
     mem_free(w->eligible);
     run_eval_release(w);
+    mem_free(w->chosen);
     mem_free(w->pool.busy);
     if (w->carry.residual != NULL) {
         for (size_t k = 0; k < w->ds->n_clients; k++)
@@ -121,6 +123,13 @@ run_world_threads(struct run_world *w)
     for (unsigned t = 0; t < w->n_threads; t++) {
         struct run_thread *th = &w->th[t];
         th->trainer = trainer_new(&w->spec, w->ds, (size_t)s->train.batch_size);
+        if (w->ds->train_on_demand) {
+            struct data_params dp;
+            scenario_data_params(s, &dp);
+            th->maker = data_source_maker_new(&dp, s->seed, w->ds);
+            if (th->maker == NULL)
+                return -ERR_NOMEM;
+        }
         th->up = codec_new(&s->uplink.codec, w->dim);
         th->down = codec_new(&s->downlink.codec, w->dim);
         if (s->downlink.docofl) {
@@ -191,6 +200,11 @@ run_world_init(struct run_world *w, struct errbuf *eb)
             goto nomem;
     }
     w->eligible = mem_alloc(n_clients * sizeof *w->eligible);
+    if (s->protocol.selection == COHORT_DRAW) {
+        w->chosen = mem_calloc(n_clients, sizeof *w->chosen);
+        if (w->chosen == NULL)
+            goto nomem;
+    }
     w->pool.busy = mem_calloc(n_clients, sizeof *w->pool.busy);
     if (s->uplink.error_feedback) {
         w->carry.residual = mem_calloc(n_clients, sizeof *w->carry.residual);
@@ -250,4 +264,19 @@ nomem:
     return errbuf_set(eb, -ERR_NOMEM,
                       "out of memory setting up the run (%zu parameters, %zu concurrent clients)",
                       w->dim, w->n_jobs);
+}
+
+size_t
+run_world_select(struct run_world *w, const bool *busy, uint64_t draw, int64_t now, size_t want,
+                 size_t *n_eligible)
+{
+    struct cohort c = {
+        .pop = w->pop,
+        .n_clients = w->ds->n_clients,
+        .busy = busy,
+        .out = w->eligible,
+        .mark = w->chosen,
+    };
+    return cohort_select(&c, (enum cohort_mode)w->s->protocol.selection, w->s->seed, draw, now,
+                         want, n_eligible);
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "aggregator/secagg_graph.h"
 #include "aggregator/server_opt.h"
@@ -98,6 +99,7 @@ static const char *const network_dist_names[] = { "constant", "lognormal", "trac
 static const char *const availability_names[] = { "always", "probability", "diurnal", "trace",
                                                   NULL };
 static const char *const protocol_names[] = { "sync", "async", NULL };
+static const char *const selection_names[] = { "scan", "draw", NULL };
 static const char *const staleness_names[] = { "sqrt", "constant", NULL };
 
 static const char *
@@ -147,6 +149,7 @@ static const struct skey_enum e_compute_dist = { .names = compute_dist_names };
 static const struct skey_enum e_network_dist = { .names = network_dist_names };
 static const struct skey_enum e_availability = { .names = availability_names };
 static const struct skey_enum e_protocol = { .names = protocol_names };
+static const struct skey_enum e_selection = { .names = selection_names };
 static const struct skey_enum e_staleness = { .names = staleness_names };
 static const char *
 scenario_down_codec_name(int v)
@@ -184,6 +187,8 @@ static const struct skey_when w_hidden =
 static const struct skey_when w_cnn = SKEY_WHEN("model.type", V(MODEL_CNN));
 static const struct skey_when w_rnn = SKEY_WHEN("model.type", V(MODEL_LSTM) | V(MODEL_GRU));
 static const struct skey_when w_synthetic = SKEY_WHEN("data.dataset", V(DATA_SYNTHETIC));
+static const struct skey_when w_fedprox_synthetic =
+    SKEY_WHEN("data.dataset", V(DATA_SYNTHETIC) | V(DATA_SYNTHETIC_IID));
 static const struct skey_when w_generator =
     SKEY_WHEN("data.dataset", V(DATA_SYNTHETIC) | V(DATA_SYNTHETIC_IID) | V(DATA_LEAF_SYNTHETIC));
 #define V_DATA_FILES                                                                               \
@@ -386,6 +391,9 @@ static const struct skey scenario_keys[] = {
     KEY_U64("data.classes", data.classes, "0", 0, 65535,
             .help = "classes (0: the dataset's own; synthetic 10, leaf_synthetic 5, files from the "
                     "labels)"),
+    KEY_U64("data.test_clients", data.test_clients, "0", 0, UINT32_MAX,
+            .when = &w_fedprox_synthetic,
+            .help = "held-out test set: the test rows of clients 0..n-1 (0: every client)"),
     KEY_F64("data.train_fraction", data.train_fraction, "0.9", 0, 1, .open = SKEY_OPEN_BOTH,
             .when = &w_generator,
             .help = "share of each client's samples used for training (rest: held-out test)"),
@@ -608,6 +616,9 @@ static const struct skey scenario_keys[] = {
              .help = "update weight by staleness s, (1 + s)^-1/2 or constant"),
     KEY_U64("protocol.max_staleness", protocol.max_staleness, "0", 0, 10000000, .when = &w_async,
             .help = "discard updates staler than this (0: keep all)"),
+    KEY_ENUM("protocol.selection", protocol.selection, "scan", &e_selection,
+             .help = "who is online: check every client (scan) or draw clients until the "
+                     "cohort is found (draw: cost independent of the population)"),
 
     KEY_STRING("output.db", output.db, "results.db", .help = "SQLite results database"),
     KEY_U64("output.eval_every", output.eval_every, "1", 1, 10000000,
@@ -1345,6 +1356,37 @@ scenario_check_data(struct scenario_ctx *c, const struct ynode *root, const stru
     return 0;
 }
 
+/*
+ * Per-client state that outlives a round: an error-feedback residual (dim floats) for every
+ * client that ever uploads, at most every client and, in a synchronous run, at most the
+ * rounds' selections; plus a pointer per client. Refused (at uplink.error_feedback) when the
+ * worst case exceeds the machine's physical memory, with the estimate in the message.
+ */
+static int
+scenario_check_state_memory(struct scenario_ctx *c, const struct ynode *root,
+                            const struct scenario *s, size_t dim)
+{
+    if (!s->uplink.error_feedback)
+        return 0;
+    double clients = (double)s->data.clients;
+    double holders = clients;
+    if (s->protocol.type == PROTOCOL_SYNC) {
+        double per_round = ceil(s->protocol.over_selection * (double)s->train.clients_per_round);
+        holders = fmin(clients, per_round * (double)s->train.rounds);
+    }
+    double bytes = holders * (double)dim * sizeof(float) + clients * sizeof(float *);
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page <= 0 || bytes <= (double)pages * (double)page)
+        return 0;
+    char msg[256];
+    snprintf(msg, sizeof msg,
+             "error-feedback residuals need up to %.3g GiB (%.0f clients x %zu parameters), "
+             "more than this machine's %.3g GiB",
+             bytes / 1073741824.0, holders, dim, (double)pages * (double)page / 1073741824.0);
+    return scenario_fail(c, root, "uplink.error_feedback", "uplink.error_feedback", -ERR_RANGE,
+                         msg);
+}
+
 /* The modules' own checks: server optimizer, and model and codec sizes when known. */
 static int
 scenario_check_modules(struct scenario_ctx *c, const struct ynode *root, const struct scenario *s)
@@ -1367,6 +1409,9 @@ scenario_check_modules(struct scenario_ctx *c, const struct ynode *root, const s
     if (model_spec_check(&spec, &inner) < 0)
         return scenario_fail(c, root, "model", "model", inner.code, inner.msg);
     size_t dim = model_param_count(&spec);
+    int rc = scenario_check_state_memory(c, root, s, dim);
+    if (rc < 0)
+        return rc;
     static const char *const links[] = { "uplink", "downlink" };
     for (int l = 0; l < 2; l++) {
         const struct link_config *lc = l == 0 ? &s->uplink : &s->downlink;
@@ -1717,6 +1762,10 @@ scenario_data_params(const struct scenario *s, struct data_params *p)
     if (s->data.classes != 0)
         p->synthetic.classes = (size_t)s->data.classes;
     p->synthetic.train_fraction = s->data.train_fraction;
+    p->synthetic.test_clients = (size_t)s->data.test_clients;
+    /* The FedProx generators make a client's training rows when it is started (the same
+     * bits as made up front: clients/synthetic.h), so memory follows the cohort. */
+    p->on_demand = p->kind == DATA_SYNTHETIC || p->kind == DATA_SYNTHETIC_IID;
     p->leaf.dim = (size_t)s->data.dim;
     if (s->data.classes != 0)
         p->leaf.classes = (size_t)s->data.classes;

@@ -139,6 +139,7 @@ struct scenario {
         double alpha, beta;                         /* synthetic */
         uint64_t dim;                               /* synthetic, leaf_synthetic */
         uint64_t classes;                           /* 0: the dataset's own */
+        uint64_t test_clients;                      /* synthetic kinds: held-out clients */
         double train_fraction;                      /* generators */
         struct partition_params partition;          /* key data.partition.type is .kind */
     } data;
@@ -190,6 +191,7 @@ struct scenario {
         uint64_t buffer_size;   /* async */
         int staleness;          /* enum staleness_kind */
         uint64_t max_staleness; /* 0: unlimited */
+        int selection;          /* enum cohort_mode (sim/cohort.h) */
         double retry_s;         /* wait before retrying a round that found too few clients */
     } protocol;
     struct {

@@ -89,7 +89,7 @@ def check_messages(binary, src, tmp, trials):
                      "--set", "train.rounds=1", "--db", "m.db", "-q"], tmp, check=1)
     if "train.csv:52:" not in p.stderr or "beyond the float range" not in p.stderr:
         fail("a 1e39 feature is not reported with its file and line:\n" + p.stderr)
-    p = run(binary, ["validate", default, "--set", "data.clients=1000000"], tmp, check=2)
+    p = run(binary, ["validate", default, "--set", "data.clients=10000000"], tmp, check=2)
     if "exceeds the cap" not in p.stderr:
         fail("validate accepts a population run refuses:\n" + p.stdout + p.stderr)
     # report on a read-only filesystem: a read-only bind mount in a user namespace.

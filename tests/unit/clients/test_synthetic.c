@@ -182,6 +182,106 @@ START_TEST(client_data_independent_of_population)
 END_TEST
 
 /*
+ * Data on demand: a dataset built with train_on_demand holds the same sizes and test rows
+ * as the eager one and no training rows; synthetic_gen_train() remakes every client's
+ * training rows bit for bit, in any order (late clients first).
+ */
+START_TEST(training_rows_made_on_demand_are_the_same)
+{
+    struct synthetic_params p;
+    synthetic_small(&p, 9);
+    p.alpha = 0.5;
+    p.beta = 1.0;
+    p.iid = _i == 1;
+    if (p.iid)
+        p.alpha = p.beta = 0.0;
+    struct dataset *a = synthetic_make(&p, 777);
+    p.train_on_demand = true;
+    struct dataset *b = synthetic_make(&p, 777);
+    ck_assert(!a->train_on_demand && b->train_on_demand);
+    ck_assert_uint_eq(b->train.n, 0);
+    ck_assert_ptr_null(b->client_train.rows);
+    ck_assert_uint_eq(b->test.n, a->test.n);
+    ck_assert_mem_eq(b->test.x, a->test.x, a->test.n * a->n_features * sizeof(float));
+    ck_assert_mem_eq(b->test.y, a->test.y, a->test.n * sizeof(uint16_t));
+    ck_assert_mem_eq(b->client_train.off, a->client_train.off, 10 * sizeof(size_t));
+    struct synthetic_gen *g = synthetic_gen_new(&p, 777);
+    ck_assert_ptr_nonnull(g);
+    size_t d = a->n_features;
+    float *x = malloc(dataset_max_client_train(a) * d * sizeof *x);
+    uint16_t *y = malloc(dataset_max_client_train(a) * sizeof *y);
+    ck_assert(x != NULL && y != NULL);
+    for (size_t kk = 0; kk < 9; kk++) {
+        size_t k = 8 - kk, n, n_all, n_train;
+        const uint32_t *rows = dataset_client_train(a, k, &n);
+        ck_assert_ptr_null(dataset_client_train(b, k, &n_train));
+        ck_assert_uint_eq(n_train, n);
+        synthetic_gen_sizes(g, k, &n_all, &n_train);
+        ck_assert_uint_eq(n_train, n);
+        synthetic_gen_train(g, k, x, y);
+        for (size_t i = 0; i < n; i++) {
+            ck_assert_mem_eq(x + i * d, a->train.x + rows[i] * d, d * sizeof(float));
+            ck_assert_uint_eq(y[i], a->train.y[rows[i]]);
+        }
+    }
+    free(x);
+    free(y);
+    synthetic_gen_free(g);
+    dataset_free(a);
+    dataset_free(b);
+}
+END_TEST
+
+/*
+ * test_clients: the held-out set is the test rows of the first clients only (a prefix of
+ * the eager test split); the others' test rows are made on demand, bit for bit.
+ */
+START_TEST(held_out_set_of_the_first_clients)
+{
+    struct synthetic_params p;
+    synthetic_small(&p, 8);
+    p.alpha = p.beta = 1.0;
+    struct dataset *a = synthetic_make(&p, 99);
+    p.train_on_demand = true;
+    p.test_clients = 3;
+    struct dataset *b = synthetic_make(&p, 99);
+    size_t held = a->client_test.off[3];
+    ck_assert_uint_eq(b->test.n, held);
+    ck_assert_mem_eq(b->test.x, a->test.x, held * a->n_features * sizeof(float));
+    for (size_t k = 3; k < 8; k++) {
+        size_t n;
+        dataset_client_test(b, k, &n);
+        ck_assert_uint_eq(n, 0);
+    }
+    struct synthetic_gen *g = synthetic_gen_new(&p, 99);
+    ck_assert_ptr_nonnull(g);
+    size_t n, d = a->n_features;
+    const uint32_t *rows = dataset_client_test(a, 6, &n);
+    float *x = malloc(n * d * sizeof *x);
+    uint16_t *y = malloc(n * sizeof *y);
+    ck_assert(x != NULL && y != NULL && n > 0);
+    synthetic_gen_test(g, 6, x, y);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_mem_eq(x + i * d, a->test.x + rows[i] * d, d * sizeof(float));
+        ck_assert_uint_eq(y[i], a->test.y[rows[i]]);
+    }
+    free(x);
+    free(y);
+    synthetic_gen_free(g);
+    /* The cap counts only what is stored: the held-out rows. */
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    p.max_samples = held;
+    ck_assert_int_eq(synthetic_check_size(&p, 99, &eb), 0);
+    p.max_samples = held - 1;
+    ck_assert_int_eq(synthetic_check_size(&p, 99, &eb), -ERR_RANGE);
+    ck_assert_ptr_nonnull(strstr(eb.msg, "data.test_clients"));
+    dataset_free(a);
+    dataset_free(b);
+}
+END_TEST
+
+/*
  * Synthetic-IID: v_k = 0 and x_j ~ N(0, j^-1.2), so the pooled mean of feature j lies
  * within 4 standard errors (4 * j^-0.6 / sqrt(N)) of 0.
  */
@@ -376,6 +476,8 @@ synthetic_suite(void)
     tcase_add_test(tc, sizes_have_the_lognormal_median);
     tcase_add_test(tc, same_seed_same_bytes);
     tcase_add_loop_test(tc, client_data_independent_of_population, 0, 2);
+    tcase_add_loop_test(tc, training_rows_made_on_demand_are_the_same, 0, 2);
+    tcase_add_test(tc, held_out_set_of_the_first_clients);
     tcase_add_test(tc, iid_features_are_centred);
     tcase_add_test(tc, iid_labels_come_from_one_linear_model);
     tcase_add_test(tc, check_catches_corrupted_output);

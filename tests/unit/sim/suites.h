@@ -14,4 +14,6 @@ Suite *sweep_text_suite(void);
 Suite *population_suite(void);
 Suite *cluster_suite(void);
 Suite *checkpoint_suite(void);
+/* The cohort tests (test_cohort.c), run within population_suite(). */
+TCase *cohort_tcase(void);
 #endif

@@ -335,5 +335,6 @@ population_suite(void)
     tcase_add_test(tc, bad_traces_are_refused_with_their_location);
     tcase_add_test(tc, out_of_memory_is_clean);
     suite_add_tcase(s, tc);
+    suite_add_tcase(s, cohort_tcase());
     return s;
 }

@@ -586,6 +586,31 @@ START_TEST(rejects_with_location)
 }
 END_TEST
 
+/* Error feedback for 10^6 clients of a 10^6-parameter model (about 3.6 TiB of residuals) is
+ * refused at validation, at uplink.error_feedback, with the estimate; a small run is not. */
+START_TEST(refuses_state_that_cannot_fit)
+{
+    static const char text[] =
+        "data: {dataset: synthetic, clients: 1000000, dim: 99999, test_clients: 10}\n"
+        "model: {type: logreg}\n"
+        "train: {rounds: 100000, clients_per_round: 100}\n"
+        "uplink: {codec: qsgd, bits: 2, error_feedback: true}\n";
+    struct scenario s;
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    int rc = scenario_load(&s, "s.yaml", text, sizeof text - 1, NULL, 0, &eb);
+    ck_assert_int_eq(rc, -ERR_RANGE);
+    ck_assert_str_eq(eb.key, "uplink.error_feedback");
+    ck_assert_msg(strstr(eb.msg, "residuals need up to 3.73e+03 GiB (1000000 clients x 1000000 "
+                                 "parameters)") != NULL,
+                  "%s", eb.msg);
+    ck_assert_int_eq(eb.line, 4);
+    static const char *const small[] = { "train.rounds=1" };
+    sc_load_ok(&s, text, small, 1);
+    scenario_release(&s);
+}
+END_TEST
+
 START_TEST(load_file_missing)
 {
     char *dir = tsupport_tmpdir();
@@ -1023,6 +1048,7 @@ scenario_suite(void)
     tcase_add_test(tc, schema_when_and_derived);
     suite_add_tcase(s, tc);
     tc = tcase_create("rejects");
+    tcase_add_test(tc, refuses_state_that_cannot_fit);
     tcase_add_loop_test(tc, rejects_with_location, 0, (int)(sizeof sc_bads / sizeof sc_bads[0]));
     tcase_add_test(tc, load_file_missing);
     suite_add_tcase(s, tc);

@@ -178,7 +178,7 @@ def check_cli(binary, src, tmp):
     for cmd in (["--help"], ["run", "--help"], ["validate", "--help"], ["list", "--help"],
                 ["resume", "--help"], ["dme", "--help"], ["bench", "codecs", "--help"],
                 ["bench", "secagg", "--help"], ["report", "--help"], ["export", "--help"],
-                ["check", "--help"], ["plot", "--help"]):
+                ["check", "--help"], ["plot", "--help"], ["privacy", "--help"]):
         p = run(binary, cmd, tmp, check=0)
         if "usage: fedbits" not in p.stdout:
             fail(f"{cmd}: no usage text")
@@ -787,6 +787,37 @@ def check_dme(binary, src, tmp):
           f"{got[('eden', '2')]['vnmse']}; bench codecs {len(bench)} rows")
 
 
+def check_privacy(binary, src, tmp):
+    """fedbits privacy: the documented CSV columns; the MNIST setting (q = 256/60000, z = 1.1,
+    14062 rounds, delta 1e-5) at most 2.597, the integer-order value (docs/privacy.md); one row
+    per combination; --epsilon gives a noise whose epsilon is the target; bad flags exit 2."""
+    import csv
+    import io
+    p = run(binary, ["privacy", "--q", str(256 / 60000), "--noise", "1.1", "--rounds", "14062",
+                     "--delta", "1e-5", "--format", "csv"], tmp, check=0)
+    rows = list(csv.DictReader(io.StringIO(p.stdout)))
+    if len(rows) != 1 or list(rows[0]) != ["q", "noise", "rounds", "delta", "epsilon", "order"]:
+        fail("privacy csv: " + p.stdout)
+    eps = float(rows[0]["epsilon"])
+    if not 2.5 < eps <= 2.597:
+        fail(f"privacy: MNIST epsilon {eps}")
+    p = run(binary, ["privacy", "--q", "0.01", "--q", "0.1", "--epsilon", "1", "--epsilon", "4",
+                     "--rounds", "1000", "--delta", "1e-5", "--format", "csv"], tmp, check=0)
+    inv = list(csv.DictReader(io.StringIO(p.stdout)))
+    if len(inv) != 4:
+        fail("privacy --epsilon: " + p.stdout)
+    for r, target in zip(inv, (1.0, 4.0, 1.0, 4.0)):  # q slowest, then epsilon
+        e = float(r["epsilon"])
+        if not target * 0.999 < e <= target:
+            fail(f"privacy --epsilon row {r}")
+    run(binary, ["privacy", "--q", "2", "--noise", "1", "--rounds", "1", "--delta", "1e-5"],
+        tmp, check=2)
+    run(binary, ["privacy", "--q", "0.1", "--rounds", "1", "--delta", "1e-5"], tmp, check=2)
+    run(binary, ["privacy", "--q", "0.1", "--noise", "1", "--epsilon", "1", "--rounds", "1",
+                 "--delta", "1e-5"], tmp, check=2)
+    print(f"privacy: MNIST epsilon {eps}; --epsilon rows {[r['noise'] for r in inv]}")
+
+
 CHECKS = {
     "default": check_default,
     "determinism": check_determinism,
@@ -803,6 +834,7 @@ CHECKS = {
     "resume": check_resume,
     "docofl": check_docofl,
     "dme": check_dme,
+    "privacy": check_privacy,
 }
 
 

@@ -14,4 +14,5 @@ Suite *sweep_text_suite(void);
 Suite *population_suite(void);
 Suite *cluster_suite(void);
 Suite *checkpoint_suite(void);
+Suite *privacy_accountant_suite(void);
 #endif

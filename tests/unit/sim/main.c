@@ -20,6 +20,7 @@ main(void)
                                                  cluster_suite,
                                                  checkpoint_suite,
                                                  privacy_accountant_suite,
+                                                 sampling_suite,
                                                  NULL };
     return tsupport_main(suites);
 }

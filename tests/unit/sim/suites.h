@@ -15,4 +15,5 @@ Suite *population_suite(void);
 Suite *cluster_suite(void);
 Suite *checkpoint_suite(void);
 Suite *privacy_accountant_suite(void);
+Suite *sampling_suite(void);
 #endif

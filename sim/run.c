@@ -19,6 +19,7 @@
 #if FEDBITS_HAVE_OPENMP
 #include <omp.h>
 #endif
+#include "sim/sampling.h"
 #include "base/banned.h"
 
 bool
@@ -112,7 +113,9 @@ run_job_end(struct run_world *w, size_t slot, int64_t now, struct run_summary *s
         return run_async_fill(w, now, eb);
     }
     w->open.pending--;
-    if (w->open.received >= w->s->train.clients_per_round || w->open.pending == 0)
+    if ((w->s->train.sampling == SAMPLING_FIXED &&
+         w->open.received >= w->s->train.clients_per_round) ||
+        w->open.pending == 0)
         return run_sync_close(w, now, sum, eb);
     return 0;
 }

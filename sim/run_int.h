@@ -257,6 +257,8 @@ int run_job_flush(struct run_world *w, int64_t now, struct errbuf *eb)
 int run_job_note(struct run_world *w, const struct run_job *j, int outcome, int64_t now,
                  uint64_t staleness, struct errbuf *eb) __attribute__((warn_unused_result));
 /* The sync round (run_sync.c) */
+/* train.sampling: poisson's rate q = clients_per_round / population (docs/privacy.md). */
+double run_sync_poisson_rate(const struct run_world *w);
 int run_sync_round_start(struct run_world *w, int64_t now, struct run_summary *sum,
                          struct errbuf *eb) __attribute__((warn_unused_result));
 int run_sync_close(struct run_world *w, int64_t now, struct run_summary *sum, struct errbuf *eb)

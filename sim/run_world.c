@@ -15,6 +15,7 @@
 #include "base/mem.h"
 #include "base/rng.h"
 #include "clients/data_source.h"
+#include "sim/sampling.h"
 #include "clients/dataset.h"
 #include "clients/trainer.h"
 #include "codec/codec.h"
@@ -209,6 +210,8 @@ run_world_init(struct run_world *w, struct errbuf *eb)
         return errbuf_prefix(eb, "downlink");
     if (run_is_async(w))
         w->n_jobs = (size_t)s->protocol.concurrency;
+    else if (s->train.sampling == SAMPLING_POISSON)
+        w->n_jobs = sampling_poisson_capacity(w->ds->n_clients, run_sync_poisson_rate(w));
     else
         w->n_jobs = (size_t)ceil(s->protocol.over_selection * (double)s->train.clients_per_round);
     w->n_threads = run_world_thread_count(w, w->o->threads);

@@ -16,6 +16,7 @@
 #include "base/mem.h"
 #include "base/strbuf.h"
 #include "sim/population.h"
+#include "sim/sampling.h"
 #include "sim/ynode.h"
 #include "base/banned.h"
 
@@ -93,6 +94,7 @@ static const char *const availability_names[] = { "always", "probability", "diur
                                                   NULL };
 static const char *const protocol_names[] = { "sync", "async", NULL };
 static const char *const staleness_names[] = { "sqrt", "constant", NULL };
+static const char *const sampling_names[] = { "fixed", "poisson", NULL }; /* enum sampling_kind */
 
 static const char *
 scenario_codec_name(int v)
@@ -136,6 +138,7 @@ static const struct skey_enum e_compute_dist = { .names = compute_dist_names };
 static const struct skey_enum e_network_dist = { .names = network_dist_names };
 static const struct skey_enum e_availability = { .names = availability_names };
 static const struct skey_enum e_protocol = { .names = protocol_names };
+static const struct skey_enum e_sampling = { .names = sampling_names };
 static const struct skey_enum e_staleness = { .names = staleness_names };
 static const char *
 scenario_down_codec_name(int v)
@@ -369,6 +372,9 @@ static const struct skey scenario_keys[] = {
     KEY_U64("train.rounds", train.rounds, NULL, 1, 10000000, .help = "number of rounds"),
     KEY_U64("train.clients_per_round", train.clients_per_round, "10", 1, 10000000,
             .help = "clients selected each round (uniformly, without replacement)"),
+    KEY_ENUM("train.sampling", train.sampling, "fixed", &e_sampling, .when = &w_sync,
+             .help = "fixed: clients_per_round per round; poisson: each available client joins "
+                     "with probability clients_per_round / data.clients (docs/privacy.md)"),
     KEY_U64("train.local_epochs", train.local_epochs, "1", 1, 100000,
             .help = "passes over the local data per round"),
     KEY_U64("train.local_steps", train.local_steps, "0", 0, 100000000,
@@ -1297,6 +1303,18 @@ scenario_check_protocol(struct scenario_ctx *c, const struct ynode *root, const 
                              -ERR_INVALID,
                              "give the deadline in seconds or as a quantile, not both");
     const struct ynode *n;
+    if (s->protocol.type == PROTOCOL_SYNC && s->train.sampling == SAMPLING_POISSON) {
+        if (s->protocol.over_selection != 1.0)
+            return scenario_fail(c, root, "protocol.over_selection", "protocol.over_selection",
+                                 -ERR_INVALID,
+                                 "train.sampling: poisson counts every sampled client; "
+                                 "over-selection would keep only the first clients_per_round "
+                                 "(docs/privacy.md)");
+        if (s->aggregation.secure != SECURE_NONE)
+            return scenario_fail(c, root, "train.sampling", "train.sampling", -ERR_UNSUPPORTED,
+                                 "train.sampling: poisson under secure aggregation is not "
+                                 "supported (its threshold is set for a fixed cohort size)");
+    }
     if (s->protocol.type == PROTOCOL_SYNC) {
         double selected = ceil(s->protocol.over_selection * (double)s->train.clients_per_round);
         if (selected > (double)s->data.clients) {

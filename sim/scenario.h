@@ -133,6 +133,7 @@ struct scenario {
     struct {
         uint64_t rounds;
         uint64_t clients_per_round;
+        int sampling; /* enum sampling_kind (sim/sampling.h) */
         uint64_t local_epochs;
         uint64_t local_steps;
         uint64_t batch_size;

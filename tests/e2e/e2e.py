@@ -815,7 +815,22 @@ def check_privacy(binary, src, tmp):
     run(binary, ["privacy", "--q", "0.1", "--rounds", "1", "--delta", "1e-5"], tmp, check=2)
     run(binary, ["privacy", "--q", "0.1", "--noise", "1", "--epsilon", "1", "--rounds", "1",
                  "--delta", "1e-5"], tmp, check=2)
-    print(f"privacy: MNIST epsilon {eps}; --epsilon rows {[r['noise'] for r in inv]}")
+    # train.sampling: poisson on tiny (40 clients, 8 per round: q = 0.2): cohort sizes vary,
+    # their mean is 8 within 5 standard errors, and the same seed gives the same cohorts
+    sc = os.path.join(src, "tests", "e2e", "tiny.yaml")
+    sizes = []
+    for db in ("p1.db", "p2.db"):
+        run(binary, ["run", sc, "--db", db, "--quiet", "--set", "train.sampling=poisson",
+                     "--set", "train.rounds=40", "--set", "population.dropout.probability=0"],
+            tmp, check=0)
+        con = sqlite3.connect(os.path.join(tmp, db))
+        sizes.append([r[0] for r in con.execute("SELECT selected FROM rounds ORDER BY round")])
+        con.close()
+    mean = sum(sizes[0]) / len(sizes[0])
+    if sizes[0] != sizes[1] or len(set(sizes[0])) < 3 or abs(mean - 8) > 5 * (6.4 / 40) ** 0.5:
+        fail(f"poisson cohort sizes {sizes}")
+    print(f"privacy: MNIST epsilon {eps}; --epsilon rows {[r['noise'] for r in inv]}; "
+          f"poisson cohort mean {mean:.2f}")
 
 
 CHECKS = {

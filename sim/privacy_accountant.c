@@ -31,6 +31,7 @@
 #define PA_N_INT    54
 #define PA_N_LARGE  12
 #define PA_N_ORDERS (PA_N_FRAC + PA_N_INT + PA_N_LARGE)
+_Static_assert(PA_N_ORDERS == PRIVACY_ACCOUNTANT_N_ORDERS, "the order count in the header");
 
 static const double pa_orders[PA_N_ORDERS] = {
 #define PA_F(k) 1.0 + (k) / 8.0

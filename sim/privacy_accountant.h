@@ -25,6 +25,15 @@
 
 #include "base/errbuf.h"
 
+/* Scenario key privacy.mechanism. */
+enum privacy_mechanism {
+    PRIVACY_NONE = 0,
+    PRIVACY_CENTRAL = 1, /* DP-FedAvg: clip, server Gaussian noise (McMahan et al., ICLR 2018) */
+};
+
+/* How many orders privacy_accountant_orders() has. */
+#define PRIVACY_ACCOUNTANT_N_ORDERS 138
+
 /* The Rényi orders the accountant minimises over (ascending, all > 1); *n is their count. */
 const double *privacy_accountant_orders(size_t *n);
 

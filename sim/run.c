@@ -137,7 +137,9 @@ run_upload(struct run_world *w, size_t slot, int64_t now, struct run_summary *su
         w->open.rec.discarded++;
         outcome = STORE_DISCARDED;
     } else {
-        double weight = (double)j->samples * run_async_staleness_weight(s, staleness);
+        /* central DP sums clipped updates with unit weights (run_privacy.c) */
+        double weight =
+            w->dp.on ? 1.0 : (double)j->samples * run_async_staleness_weight(s, staleness);
         if (j->samples > 0 && !run_is_async(w)) {
             j->agg_weight = weight; /* decoded at the round's close, in parallel */
         } else if (j->samples > 0 && run_owns(w, j) && w->model.agg_rc == 0) {

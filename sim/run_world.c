@@ -260,6 +260,9 @@ run_world_init(struct run_world *w, struct errbuf *eb)
     rc = run_secure_init(w, eb);
     if (rc < 0)
         return rc;
+    rc = run_privacy_init(w, eb);
+    if (rc < 0)
+        return rc;
     if (s->downlink.docofl) {
         struct docofl_wire_params dp;
         run_world_docofl_params(s, &dp);

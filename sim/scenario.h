@@ -155,6 +155,13 @@ struct scenario {
     } aggregation;
     struct server_opt_params server; /* key server.optimizer is .kind */
     struct {
+        int mechanism;           /* enum privacy_mechanism (sim/privacy_accountant.h) */
+        double clip;             /* L2 clip norm S of each client's update */
+        double noise_multiplier; /* z: noise std z S on the sum (derived from target_epsilon) */
+        double target_epsilon;   /* 0: noise_multiplier given */
+        double delta;
+    } privacy;
+    struct {
         int compute; /* enum population_dist */
         double seconds_per_sample, compute_sigma;
         double tier_shares[SCENARIO_MAX_TIERS];

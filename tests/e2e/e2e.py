@@ -829,7 +829,33 @@ def check_privacy(binary, src, tmp):
     mean = sum(sizes[0]) / len(sizes[0])
     if sizes[0] != sizes[1] or len(set(sizes[0])) < 3 or abs(mean - 8) > 5 * (6.4 / 40) ** 0.5:
         fail(f"poisson cohort sizes {sizes}")
+    # central DP on tiny: rounds.epsilon grows and its last value is the accountant's epsilon
+    # for (q, z, rounds) exactly; same seed, same rounds; no guarantee without Poisson sampling
+    dp = ["--set", "train.sampling=poisson", "--set", "privacy.mechanism=central", "--set",
+          "privacy.noise_multiplier=1.3", "--set", "privacy.clip=0.5", "--set", "train.rounds=12"]
+    got = []
+    for db in ("dp1.db", "dp2.db"):
+        run(binary, ["run", sc, "--db", db, "--quiet"] + dp, tmp, check=0)
+        con = sqlite3.connect(os.path.join(tmp, db))
+        got.append(list(con.execute("SELECT epsilon, clip_norm, noise_std, accuracy, failed "
+                                    "FROM rounds ORDER BY round")))
+        con.close()
+    if got[0] != got[1] or len(got[0]) != 12:
+        fail(f"central DP rounds differ between runs: {got}")
+    epss = [r[0] for r in got[0]]
+    if (any(b <= a for a, b in zip(epss, epss[1:]))
+            or {(r[1], r[2]) for r in got[0]} != {(0.5, 0.65)}):
+        fail(f"central DP rounds: {got[0]}")
+    p = run(binary, ["privacy", "--q", "0.2", "--noise", "1.3", "--rounds", "12", "--delta",
+                     "1e-5", "--format", "csv"], tmp, check=0)
+    want = float(list(csv.DictReader(io.StringIO(p.stdout)))[0]["epsilon"])
+    if epss[-1] != want:
+        fail(f"central DP final epsilon {epss[-1]} vs fedbits privacy {want}")
+    p = run(binary, ["run", sc, "--db", "dp3.db", "--quiet"] + dp[2:], tmp, check=2)
+    if "train.sampling: poisson" not in p.stderr:
+        fail("central DP without Poisson sampling: " + p.stderr)
     print(f"privacy: MNIST epsilon {eps}; --epsilon rows {[r['noise'] for r in inv]}; "
+          f"central DP tiny final epsilon {epss[-1]:.4f}; "
           f"poisson cohort mean {mean:.2f}")
 
 

@@ -496,6 +496,20 @@ static const struct sc_bad sc_bads[] = {
       "--set:1:16: error: train.sampling: poisson under secure aggregation is not supported "
       "(its threshold is set for a fixed cohort size)",
       "train.sampling" },
+    { "central DP without Poisson sampling",
+      sc_minimal,
+      { "privacy.mechanism=central", "privacy.noise_multiplier=1" },
+      -ERR_INVALID,
+      "--set:1:19: error: central DP is accounted for Poisson sampling: set train.sampling: "
+      "poisson",
+      "privacy.mechanism" },
+    { "central DP without its noise",
+      sc_minimal,
+      { "train.sampling=poisson", "privacy.mechanism=central" },
+      -ERR_INVALID,
+      "--set:2:19: error: central DP needs privacy.noise_multiplier or privacy.target_epsilon "
+      "(one of them)",
+      "privacy.mechanism" },
 };
 
 START_TEST(rejects_with_location)

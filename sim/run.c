@@ -15,11 +15,11 @@
 #include "fedbits_config.h"
 #include "sim/cluster.h"
 #include "sim/event_queue.h"
+#include "sim/sampling.h"
 #include "sim/wallclock.h"
 #if FEDBITS_HAVE_OPENMP
 #include <omp.h>
 #endif
-#include "sim/sampling.h"
 #include "base/banned.h"
 
 bool

@@ -15,7 +15,6 @@
 #include "base/mem.h"
 #include "base/rng.h"
 #include "clients/data_source.h"
-#include "sim/sampling.h"
 #include "clients/dataset.h"
 #include "clients/trainer.h"
 #include "codec/codec.h"
@@ -23,6 +22,7 @@
 #include "sim/cluster.h"
 #include "sim/event_queue.h"
 #include "sim/population.h"
+#include "sim/sampling.h"
 #include "base/banned.h"
 
 /* Asked, or this host's cores shared among the ranks running on it. */

@@ -24,6 +24,10 @@ run_privacy_init(struct run_world *w, struct errbuf *eb)
     dp->on = s->privacy.mechanism == PRIVACY_CENTRAL;
     if (!dp->on)
         return 0;
+    if (w->ds->n_clients != s->data.clients) /* the noise was derived for data.clients */
+        return errbuf_set(eb, -ERR_INVALID,
+                          "central DP: the dataset has %zu clients, not data.clients = %llu",
+                          w->ds->n_clients, (unsigned long long)s->data.clients);
     dp->q = run_sync_poisson_rate(w);
     dp->clip = s->privacy.clip;
     dp->sd = s->privacy.noise_multiplier * s->privacy.clip;

@@ -1358,10 +1358,6 @@ scenario_check_protocol(struct scenario_ctx *c, const struct ynode *root, const 
 }
 
 /*
- * Validation of a resolved scenario: the rules that tie keys together, each error pointing
- * at the key that must change. Nothing here writes to s.
- */
-/*
  * Central DP-FedAvg has the accountant's guarantee only for the mechanism it models
  * (docs/privacy.md): Poisson-sampled sync rounds, each client's update clipped as sent (no
  * codec or error feedback to change it after clipping), and the sum seen by the server.
@@ -1409,6 +1405,10 @@ scenario_derive_noise(struct scenario_ctx *c, const struct ynode *root, struct s
     return 0;
 }
 
+/*
+ * Validation of a resolved scenario: the rules that tie keys together, each error pointing
+ * at the key that must change. Nothing here writes to s.
+ */
 static int
 scenario_check(struct scenario_ctx *c, const struct ynode *root, const struct scenario *s)
 {

@@ -56,6 +56,7 @@ enum rng_purpose {
     RNG_PURPOSE_EVAL_SAMPLE = 15,  /* client sample for local evaluation */
     RNG_PURPOSE_TEST = 16,         /* unit tests */
     RNG_PURPOSE_DOWNLINK = 17,     /* downlink codec randomness */
+    RNG_PURPOSE_DP_NOISE = 18,     /* the server's differential-privacy noise (per round) */
 };
 
 struct rng_key {

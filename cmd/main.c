@@ -20,6 +20,7 @@
 #include "cmd/bench_secagg.h"
 #include "cmd/dme.h"
 #include "cmd/plot.h"
+#include "cmd/privacy.h"
 #include "cmd/report.h"
 #include "cmd/run.h"
 #include "fedbits_config.h"
@@ -152,6 +153,7 @@ static const struct main_command main_commands[] = {
     { "resume", "DB --run N", main_resume, "continue an interrupted run from its last checkpoint" },
     { "list", "", main_list, "name the datasets, models, codecs and aggregators" },
     { "dme", "", dme_cmd, "distributed mean estimation with the codecs (no training)" },
+    { "privacy", "", privacy_cmd, "epsilon of DP-FedAvg's sampled Gaussian, or its noise for one" },
     { "bench codecs", "", bench_codecs_cmd, "encode/decode speed of every codec" },
     { "bench secagg", "", bench_secagg_cmd, "SecAgg/SecAgg+ seconds and bytes per round" },
     { "report", "DB", report_cmd, "one row per run: accuracy, bits, time to a target accuracy" },

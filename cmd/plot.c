@@ -36,7 +36,8 @@ plot_usage(FILE *f)
                "\n"
                "options:\n"
                "  -o, --output FILE  the image to write (.png or .svg)\n"
-               "  --x AXIS           round (default), sim_time_s, uplink_bits or total_bits\n"
+               "  --x AXIS           round (default), sim_time_s, uplink_bits, total_bits or\n"
+               "                     epsilon (central DP runs)\n"
                "                     (bits are cumulative; total = uplink + downlink)\n"
                "  --y METRIC         accuracy (default), loss, train_loss or nmse\n"
                "  --run ID           plot run ID (repeatable)\n"
@@ -179,7 +180,8 @@ static const struct option plot_options[] = {
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
 };
-static const char *const plot_xs[] = { "round", "sim_time_s", "uplink_bits", "total_bits" };
+static const char *const plot_xs[] = { "round", "sim_time_s", "uplink_bits", "total_bits",
+                                       "epsilon" };
 static const char *const plot_ys[] = { "accuracy", "loss", "train_loss", "nmse" };
 int
 plot_cmd(int argc, char **argv)
@@ -211,8 +213,8 @@ plot_cmd(int argc, char **argv)
         case PLOT_OPT_X:
             if (!plot_one_of(optarg, plot_xs, sizeof plot_xs / sizeof plot_xs[0])) {
                 fprintf(stderr,
-                        "fedbits %s: --x '%s' must be round, sim_time_s, uplink_bits or "
-                        "total_bits\n",
+                        "fedbits %s: --x '%s' must be round, sim_time_s, uplink_bits, "
+                        "total_bits or epsilon\n",
                         cmd, optarg);
                 goto out;
             }

@@ -15,6 +15,7 @@
 #include "fedbits_config.h"
 #include "sim/cluster.h"
 #include "sim/event_queue.h"
+#include "sim/sampling.h"
 #include "sim/wallclock.h"
 #if FEDBITS_HAVE_OPENMP
 #include <omp.h>
@@ -112,7 +113,9 @@ run_job_end(struct run_world *w, size_t slot, int64_t now, struct run_summary *s
         return run_async_fill(w, now, eb);
     }
     w->open.pending--;
-    if (w->open.received >= w->s->train.clients_per_round || w->open.pending == 0)
+    if ((w->s->train.sampling == SAMPLING_FIXED &&
+         w->open.received >= w->s->train.clients_per_round) ||
+        w->open.pending == 0)
         return run_sync_close(w, now, sum, eb);
     return 0;
 }
@@ -134,8 +137,10 @@ run_upload(struct run_world *w, size_t slot, int64_t now, struct run_summary *su
         w->open.rec.discarded++;
         outcome = STORE_DISCARDED;
     } else {
-        double samples = s->aggregation.weighting == WEIGHTING_UNIFORM ? 1.0 : (double)j->samples;
-        double weight = samples * run_async_staleness_weight(s, staleness);
+        /* central DP sums clipped updates with unit weights (run_privacy.c) */
+        double samples =
+            w->dp.on || s->aggregation.weighting == WEIGHTING_UNIFORM ? 1.0 : (double)j->samples;
+        double weight = w->dp.on ? 1.0 : samples * run_async_staleness_weight(s, staleness);
         if (j->samples > 0 && !run_is_async(w)) {
             j->agg_weight = weight; /* decoded at the round's close, in parallel */
         } else if (j->samples > 0 && run_owns(w, j) && w->model.agg_rc == 0) {

@@ -90,6 +90,8 @@ run_close(struct run_world *w, int64_t now, int64_t next_at, const bool *accepte
             if (rc < 0)
                 return rc;
         }
+        if (w->dp.on)
+            run_privacy_release(w, rec);
         if (s->output.nmse && accepted != NULL) {
             rec->has_nmse = true;
             rc = run_eval_nmse(w, accepted, &rec->nmse, eb);
@@ -98,6 +100,8 @@ run_close(struct run_world *w, int64_t now, int64_t next_at, const bool *accepte
         }
         server_opt_apply(w->model.opt, w->model.w, w->model.mean);
         w->model.version++;
+    } else if (w->dp.on) {
+        run_privacy_release(w, rec); /* epsilon only: nothing released */
     }
     rec->sim_time_us = now;
     rec->train_loss =

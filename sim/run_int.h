@@ -38,6 +38,7 @@
 #include "sim/cohort.h"
 #include "sim/event_queue.h"
 #include "sim/population.h"
+#include "sim/privacy_accountant.h"
 #include "sim/run.h"
 
 #define RUN_NO_CLIENT  UINT64_MAX
@@ -217,6 +218,16 @@ struct run_eval {
     size_t n;       /* test rows evaluated */
 };
 
+/* Central DP-FedAvg (run_privacy.c): fixed for the run. */
+struct run_privacy {
+    bool on;                                 /* privacy.mechanism: central */
+    double q;                                /* Poisson rate clients_per_round / population */
+    double clip;                             /* L2 clip norm S */
+    double sd;                               /* noise standard deviation z S on the sum */
+    double denom;                            /* fixed denominator q N of the mean */
+    double rdp[PRIVACY_ACCOUNTANT_N_ORDERS]; /* one round's RDP at each order */
+};
+
 struct run_world {
     const struct scenario *s;
     struct store *st; /* NULL on ranks other than 0 */
@@ -248,7 +259,19 @@ struct run_world {
     struct run_thc thc;
     struct run_ckpt ckpt;
     struct run_eval eval;
+    struct run_privacy dp;
 };
+
+/* Central DP-FedAvg (run_privacy.c; McMahan et al., ICLR 2018) */
+/* Fills w->dp from the scenario (the per-round RDP at every order). */
+int run_privacy_init(struct run_world *w, struct errbuf *eb) __attribute__((warn_unused_result));
+/* Scales the update u (dim floats) to L2 norm at most the clip. */
+void run_privacy_clip(const struct run_world *w, float *u);
+/*
+ * Turns the round's mean of clipped updates (uniform weights) into the private mean
+ * (sum + N(0, (z S)^2 I)) / (q N), from the round's noise stream, and records epsilon.
+ */
+void run_privacy_release(struct run_world *w, struct store_round *rec);
 
 /* The event loop and job events (run.c) */
 bool run_is_async(const struct run_world *w);
@@ -288,6 +311,8 @@ int run_job_flush(struct run_world *w, int64_t now, struct errbuf *eb)
 int run_job_note(struct run_world *w, const struct run_job *j, int outcome, int64_t now,
                  uint64_t staleness, struct errbuf *eb) __attribute__((warn_unused_result));
 /* The sync round (run_sync.c) */
+/* train.sampling: poisson's rate q = clients_per_round / population (docs/privacy.md). */
+double run_sync_poisson_rate(const struct run_world *w);
 int run_sync_round_start(struct run_world *w, int64_t now, struct run_summary *sum,
                          struct errbuf *eb) __attribute__((warn_unused_result));
 int run_sync_close(struct run_world *w, int64_t now, struct run_summary *sum, struct errbuf *eb)

@@ -85,6 +85,8 @@ run_job_compute(struct run_world *w, struct run_job *j, struct run_thread *th)
     }
     for (size_t i = 0; i < w->dim; i++)
         j->w[i] -= th->received[i];
+    if (w->dp.on)
+        run_privacy_clip(w, j->w);
     if (j->dropout == DROPOUT_BEFORE_UPLOAD)
         return;
 

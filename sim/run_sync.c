@@ -1,7 +1,9 @@
 /*
  * run_sync: the synchronous round. ROUND_START selects ceil(over_selection *
- * clients_per_round) available clients and starts their jobs; the round closes at the
- * clients_per_round-th update, when every job has ended, or at the deadline (fixed, or a
+ * clients_per_round) available clients (train.sampling: fixed), or each available client with
+ * probability clients_per_round / population (poisson, sim/sampling.h), and starts their
+ * jobs; the round closes at the clients_per_round-th update (fixed only: a Poisson round
+ * waits for its whole cohort), when every job has ended, or at the deadline (fixed, or a
  * quantile of the cohort's expected completion times), timing out the jobs still running.
  */
 #include "sim/run_int.h"
@@ -12,20 +14,39 @@
 #include "base/rng.h"
 #include "base/simtime.h"
 #include "sim/population.h"
+#include "sim/sampling.h"
 #include "base/banned.h"
+
+double
+run_sync_poisson_rate(const struct run_world *w)
+{
+    return (double)w->s->train.clients_per_round / (double)w->ds->n_clients;
+}
 
 /* Sync: selects the round's cohort among the available clients and starts their jobs. */
 int
 run_sync_round_start(struct run_world *w, int64_t now, struct run_summary *sum, struct errbuf *eb)
 {
     const struct scenario *s = w->s;
-    size_t n_elig;
-    size_t m = run_world_select(w, NULL, w->open.round, now, w->n_jobs, &n_elig);
+    size_t n_elig, m;
+    bool poisson = s->train.sampling == SAMPLING_POISSON;
+    /* Poisson: every eligible client, in client order (a scan), then the coin flips. */
+    m = run_world_select(w, NULL, w->open.round, now, poisson ? 0 : w->n_jobs, &n_elig);
     w->open.closed = false;
     w->open.received = 0;
     w->open.rec = (struct store_round){ .round = w->open.round };
+    if (poisson) {
+        /* every available client joins independently; the cohort is whoever joined */
+        struct rng r;
+        rng_init_stream(&r, s->seed, RNG_PURPOSE_SELECT, w->open.round, RNG_ANY);
+        int rc =
+            sampling_poisson(&r, w->eligible, n_elig, run_sync_poisson_rate(w), w->n_jobs, &m, eb);
+        if (rc < 0)
+            return errbuf_prefix(eb, "round %llu", (unsigned long long)w->open.round);
+        n_elig = m;
+    }
     if (n_elig < s->protocol.min_clients || n_elig == 0) {
-        /* Too few clients online: the round fails; try again after retry_s. */
+        /* Too few clients online (or sampled): the round fails; try again after retry_s. */
         w->open.closed = true;
         int64_t retry = simtime_add(now, simtime_from_s(s->protocol.retry_s));
         return run_close(w, now, retry, NULL, sum, eb);

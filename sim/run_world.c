@@ -22,6 +22,7 @@
 #include "sim/cluster.h"
 #include "sim/event_queue.h"
 #include "sim/population.h"
+#include "sim/sampling.h"
 #include "base/banned.h"
 
 /* Asked, or this host's cores shared among the ranks running on it. */
@@ -185,6 +186,8 @@ run_world_init(struct run_world *w, struct errbuf *eb)
         return errbuf_prefix(eb, "downlink");
     if (run_is_async(w))
         w->n_jobs = (size_t)s->protocol.concurrency;
+    else if (s->train.sampling == SAMPLING_POISSON)
+        w->n_jobs = sampling_poisson_capacity(w->ds->n_clients, run_sync_poisson_rate(w));
     else
         w->n_jobs = (size_t)ceil(s->protocol.over_selection * (double)s->train.clients_per_round);
     w->n_threads = run_world_thread_count(w, w->o->threads);
@@ -242,6 +245,9 @@ run_world_init(struct run_world *w, struct errbuf *eb)
         rc = run_secure_init(w, eb);
     if (rc < 0)
         return rc;
+    rc = run_privacy_init(w, eb);
+    if (rc < 0)
+        return rc;
     if (s->downlink.docofl) {
         struct docofl_wire_params dp;
         run_world_docofl_params(s, &dp);
@@ -277,6 +283,9 @@ run_world_select(struct run_world *w, const bool *busy, uint64_t draw, int64_t n
         .out = w->eligible,
         .mark = w->chosen,
     };
-    return cohort_select(&c, (enum cohort_mode)w->s->protocol.selection, w->s->seed, draw, now,
-                         want, n_eligible);
+    /* Poisson sampling flips a coin for every eligible client: it needs the full scan. */
+    enum cohort_mode mode = w->s->train.sampling == SAMPLING_POISSON
+                                ? COHORT_SCAN
+                                : (enum cohort_mode)w->s->protocol.selection;
+    return cohort_select(&c, mode, w->s->seed, draw, now, want, n_eligible);
 }

@@ -22,6 +22,8 @@
 #include "base/mem.h"
 #include "base/strbuf.h"
 #include "sim/population.h"
+#include "sim/privacy_accountant.h"
+#include "sim/sampling.h"
 #include "sim/ynode.h"
 #include "base/banned.h"
 
@@ -101,6 +103,8 @@ static const char *const availability_names[] = { "always", "probability", "diur
 static const char *const protocol_names[] = { "sync", "async", NULL };
 static const char *const selection_names[] = { "scan", "draw", NULL };
 static const char *const staleness_names[] = { "sqrt", "constant", NULL };
+static const char *const sampling_names[] = { "fixed", "poisson", NULL }; /* enum sampling_kind */
+static const char *const mechanism_names[] = { "none", "central", NULL }; /* privacy_mechanism */
 
 static const char *
 scenario_codec_name(int v)
@@ -150,6 +154,8 @@ static const struct skey_enum e_network_dist = { .names = network_dist_names };
 static const struct skey_enum e_availability = { .names = availability_names };
 static const struct skey_enum e_protocol = { .names = protocol_names };
 static const struct skey_enum e_selection = { .names = selection_names };
+static const struct skey_enum e_sampling = { .names = sampling_names };
+static const struct skey_enum e_mechanism = { .names = mechanism_names };
 static const struct skey_enum e_staleness = { .names = staleness_names };
 static const char *
 scenario_down_codec_name(int v)
@@ -225,6 +231,7 @@ static const struct skey_when w_down_plain =
 static const struct skey_when w_docofl = SKEY_WHEN("downlink.codec", V(SCENARIO_DOCOFL));
 static const struct skey_when w_secure =
     SKEY_WHEN_LENIENT("aggregation.secure", V(SECURE_SECAGG) | V(SECURE_SECAGG_PLUS));
+static const struct skey_when w_central = SKEY_WHEN("privacy.mechanism", V(PRIVACY_CENTRAL));
 static const struct skey_when w_fedavgm =
     SKEY_WHEN_LENIENT("server.optimizer", V(SERVER_OPT_FEDAVGM));
 static const struct skey_when w_adaptive = SKEY_WHEN_LENIENT(
@@ -433,6 +440,9 @@ static const struct skey scenario_keys[] = {
     KEY_U64("train.rounds", train.rounds, NULL, 1, 10000000, .help = "number of rounds"),
     KEY_U64("train.clients_per_round", train.clients_per_round, "10", 1, 10000000,
             .help = "clients selected each round (uniformly, without replacement)"),
+    KEY_ENUM("train.sampling", train.sampling, "fixed", &e_sampling, .when = &w_sync,
+             .help = "fixed: clients_per_round per round; poisson: each available client joins "
+                     "with probability clients_per_round / data.clients (docs/privacy.md)"),
     KEY_U64("train.local_epochs", train.local_epochs, "1", 1, 100000,
             .help = "passes over the local data per round"),
     KEY_U64("train.local_steps", train.local_steps, "0", 0, 100000000,
@@ -534,6 +544,18 @@ static const struct skey scenario_keys[] = {
              .help = "precision f of the fixed-point ring embedding (resolution 2^-f)"),
     KEY_F64("aggregation.clip", aggregation.clip, "1", 1, 1e6, .when = &w_secure,
             .help = "weighted updates (weight <= 1) are clipped to [-clip, clip] in the ring"),
+
+    KEY_ENUM("privacy.mechanism", privacy.mechanism, "none", &e_mechanism,
+             .help = "none, or central DP-FedAvg: clipped updates, Gaussian noise added by the "
+                     "server (docs/privacy.md)"),
+    KEY_F64("privacy.clip", privacy.clip, "1", 0, 1e6, .open = SKEY_OPEN_MIN, .when = &w_central,
+            .help = "L2 norm every client's update is clipped to"),
+    KEY_F64("privacy.noise_multiplier", privacy.noise_multiplier, "0", 0, 1e6, .when = &w_central,
+            .help = "noise std on the sum in units of the clip (0: from target_epsilon)"),
+    KEY_F64("privacy.target_epsilon", privacy.target_epsilon, "0", 0, 1e6, .when = &w_central,
+            .help = "epsilon after train.rounds that sets the noise multiplier (0: give it)"),
+    KEY_F64("privacy.delta", privacy.delta, "1e-5", 0, 1, .open = SKEY_OPEN_MIN | SKEY_OPEN_MAX,
+            .when = &w_central, .help = "delta of the (epsilon, delta) guarantee"),
 
     KEY_ENUM("server.optimizer", server.kind, "fedavg", &e_server_opt,
              .help = "how the mean update changes the global model"),
@@ -1445,6 +1467,18 @@ scenario_check_protocol(struct scenario_ctx *c, const struct ynode *root, const 
                              -ERR_INVALID,
                              "give the deadline in seconds or as a quantile, not both");
     const struct ynode *n;
+    if (s->protocol.type == PROTOCOL_SYNC && s->train.sampling == SAMPLING_POISSON) {
+        if (s->protocol.over_selection != 1.0)
+            return scenario_fail(c, root, "protocol.over_selection", "protocol.over_selection",
+                                 -ERR_INVALID,
+                                 "train.sampling: poisson counts every sampled client; "
+                                 "over-selection would keep only the first clients_per_round "
+                                 "(docs/privacy.md)");
+        if (s->aggregation.secure != SECURE_NONE)
+            return scenario_fail(c, root, "train.sampling", "train.sampling", -ERR_UNSUPPORTED,
+                                 "train.sampling: poisson under secure aggregation is not "
+                                 "supported (its threshold is set for a fixed cohort size)");
+    }
     if (s->protocol.type == PROTOCOL_SYNC) {
         double selected = ceil(s->protocol.over_selection * (double)s->train.clients_per_round);
         if (selected > (double)s->data.clients) {
@@ -1468,6 +1502,54 @@ scenario_check_protocol(struct scenario_ctx *c, const struct ynode *root, const 
                               (unsigned long long)s->protocol.concurrency,
                               (unsigned long long)s->data.clients);
     }
+    return 0;
+}
+
+/*
+ * Central DP-FedAvg has the accountant's guarantee only for the mechanism it models
+ * (docs/privacy.md): Poisson-sampled sync rounds, each client's update clipped as sent (no
+ * codec or error feedback to change it after clipping), and the sum seen by the server.
+ */
+static int
+scenario_check_privacy(struct scenario_ctx *c, const struct ynode *root, const struct scenario *s)
+{
+    if (s->privacy.mechanism == PRIVACY_NONE)
+        return 0;
+    const char *at = NULL, *why = NULL;
+    if (s->protocol.type != PROTOCOL_SYNC)
+        at = "protocol.type", why = "central DP needs sync rounds";
+    else if (s->train.sampling != SAMPLING_POISSON)
+        at = "privacy.mechanism", why = "central DP is accounted for Poisson sampling: set "
+                                        "train.sampling: poisson";
+    else if (s->aggregation.secure != SECURE_NONE)
+        at = "aggregation.secure", why = "central DP noise is added by the server to the plain "
+                                         "sum: set aggregation.secure: none";
+    else if (s->uplink.codec.kind != CODEC_NONE || s->uplink.error_feedback)
+        at = "uplink.codec", why = "central DP clips the update the server sums; a codec or "
+                                   "error feedback changes it after clipping: set uplink.codec: "
+                                   "none";
+    else if ((s->privacy.noise_multiplier > 0) == (s->privacy.target_epsilon > 0))
+        at = "privacy.mechanism", why = "central DP needs privacy.noise_multiplier or "
+                                        "privacy.target_epsilon (one of them)";
+    if (at != NULL)
+        return scenario_fail(c, root, at, at, -ERR_INVALID, why);
+    return 0;
+}
+
+/* privacy.target_epsilon: the smallest noise multiplier reaching it after train.rounds. */
+static int
+scenario_derive_noise(struct scenario_ctx *c, const struct ynode *root, struct scenario *s)
+{
+    if (s->privacy.mechanism != PRIVACY_CENTRAL || s->privacy.target_epsilon <= 0)
+        return 0;
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    double q = (double)s->train.clients_per_round / (double)s->data.clients;
+    if (privacy_accountant_noise_for(q, (double)s->train.rounds, s->privacy.delta,
+                                     s->privacy.target_epsilon, &s->privacy.noise_multiplier,
+                                     &eb) < 0)
+        return scenario_fail(c, root, "privacy.target_epsilon", "privacy.target_epsilon",
+                             -ERR_RANGE, eb.msg);
     return 0;
 }
 
@@ -1496,6 +1578,8 @@ scenario_check(struct scenario_ctx *c, const struct ynode *root, const struct sc
         rc = scenario_check_modules(c, root, s);
     if (rc == 0)
         rc = scenario_check_protocol(c, root, s);
+    if (rc == 0)
+        rc = scenario_check_privacy(c, root, s);
     return rc;
 }
 
@@ -1637,6 +1721,8 @@ scenario_load_ctx(struct scenario_ctx *cp, struct scenario *out, const char *tex
         scenario_resolve(root, &s);
         rc = scenario_check(&c, root, &s);
     }
+    if (rc == 0)
+        rc = scenario_derive_noise(&c, root, &s);
     if (rc < 0)
         goto out;
     snprintf(s.source_name, sizeof s.source_name, "%s", name);

@@ -158,6 +158,7 @@ struct scenario {
     struct {
         uint64_t rounds;
         uint64_t clients_per_round;
+        int sampling; /* enum sampling_kind (sim/sampling.h) */
         uint64_t local_epochs;
         uint64_t local_steps;
         uint64_t batch_size;
@@ -181,6 +182,13 @@ struct scenario {
     struct server_opt_params server;     /* key server.optimizer is .kind */
     struct population_params population; /* every population.* key but dropout.phase */
     int dropout_phase; /* key population.dropout.phase, enum dropout_phase (used by the run) */
+    struct {
+        int mechanism;           /* enum privacy_mechanism (sim/privacy_accountant.h) */
+        double clip;             /* L2 clip norm S of each client's update */
+        double noise_multiplier; /* z: noise std z S on the sum (derived from target_epsilon) */
+        double target_epsilon;   /* 0: noise_multiplier given */
+        double delta;
+    } privacy;
     struct {
         int type; /* enum protocol_kind */
         double over_selection;

@@ -109,6 +109,11 @@ static const char store_schema_v2[] = "ALTER TABLE runs ADD COLUMN owner_pid INT
                                       "ALTER TABLE runs ADD COLUMN inputs TEXT;"
                                       "ALTER TABLE runs ADD COLUMN blas_kernel TEXT;";
 
+/* Version 3: differential privacy per round (docs/privacy.md). */
+static const char store_schema_v3[] = "ALTER TABLE rounds ADD COLUMN epsilon REAL;"
+                                      "ALTER TABLE rounds ADD COLUMN clip_norm REAL;"
+                                      "ALTER TABLE rounds ADD COLUMN noise_std REAL;";
+
 static int
 store_db_error(struct store *st, struct errbuf *eb, const char *what)
 {
@@ -186,6 +191,8 @@ store_migrate(struct store *st, struct errbuf *eb)
         rc = store_exec(st, store_schema_v1, "cannot create the results schema", eb);
     if (rc == 0 && version < 2)
         rc = store_exec(st, store_schema_v2, "cannot upgrade the results schema to version 2", eb);
+    if (rc == 0 && version < 3)
+        rc = store_exec(st, store_schema_v3, "cannot upgrade the results schema to version 3", eb);
     if (rc == 0 && version < STORE_SCHEMA_VERSION) {
         char sql[64];
         snprintf(sql, sizeof sql, "PRAGMA user_version = %d", STORE_SCHEMA_VERSION);
@@ -250,8 +257,8 @@ store_open(struct store **out, const char *path, struct errbuf *eb)
                            "staleness_max, discarded, failed, uplink_payload_bits, "
                            "uplink_protocol_bits, downlink_protocol_bits, secure_aborted, "
                            "client_acc_mean, client_acc_p10, downlink_anchor_bits, "
-                           "downlink_correction_bits) "
-                           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           "downlink_correction_bits, epsilon, clip_norm, noise_std) "
+                           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &st->insert_round, NULL) != SQLITE_OK) {
         rc = store_db_error(st, eb, "cannot prepare the rounds insert");
         goto fail;
@@ -777,6 +784,11 @@ store_insert_round(struct store *st, int64_t run_id, const struct store_round *r
     }
     sqlite3_bind_int64(q, 25, (sqlite3_int64)r->downlink_anchor_bits);
     sqlite3_bind_int64(q, 26, (sqlite3_int64)r->downlink_correction_bits);
+    if (r->has_privacy) {
+        sqlite3_bind_double(q, 27, r->epsilon);
+        sqlite3_bind_double(q, 28, r->clip_norm);
+        sqlite3_bind_double(q, 29, r->noise_std);
+    }
     /* A single statement outside BEGIN is its own transaction (autocommit). */
     int step = sqlite3_step(q);
     int rc = step == SQLITE_DONE ? 0 : store_db_error(st, eb, "cannot record the round");

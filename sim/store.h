@@ -38,7 +38,7 @@
 
 #include "base/errbuf.h"
 
-#define STORE_SCHEMA_VERSION  2
+#define STORE_SCHEMA_VERSION  3
 #define STORE_CONFIG_HASH_HEX 33 /* runs.config_hash: 32 hex digits and a NUL */
 
 #define STORE_HOST_BYTES  256
@@ -86,6 +86,10 @@ struct store_round {
     uint64_t staleness_max;            /* largest staleness aggregated */
     uint64_t discarded;                /* updates that arrived but were not used (too stale) */
     bool failed;                       /* too few updates: the model did not change */
+    bool has_privacy;                  /* epsilon, clip_norm, noise_std are set */
+    double epsilon;                    /* cumulative epsilon after this round at privacy.delta */
+    double clip_norm;                  /* L2 clip norm of the updates */
+    double noise_std;                  /* std of the server's Gaussian noise on the sum */
 };
 
 /* Outcome of one selected client in a round (clients_rounds). */

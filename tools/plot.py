@@ -33,6 +33,7 @@ X_AXES = {
     "sim_time_s": "simulated time (s)",
     "uplink_bits": "cumulative uplink bits",
     "total_bits": "cumulative bits, uplink + downlink",
+    "epsilon": "cumulative privacy epsilon (at privacy.delta)",
 }
 Y_METRICS = {
     "accuracy": "test accuracy",
@@ -158,14 +159,16 @@ def labels(runs):
 def series(con, run_id, x, y):
     xs, ys = [], []
     up = total = 0
-    for rnd, t, ub, db, v in con.execute(
-            f"SELECT round, sim_time_s, uplink_bits, downlink_bits, {y} FROM rounds "
+    eps = "epsilon" if x == "epsilon" else "NULL"  # older databases have no epsilon column
+    for rnd, t, ub, db, e, v in con.execute(
+            f"SELECT round, sim_time_s, uplink_bits, downlink_bits, {eps}, {y} FROM rounds "
             "WHERE run_id = ? ORDER BY round", (run_id,)):
         up += ub
         total += ub + db
-        if v is None:
+        if v is None or (x == "epsilon" and e is None):
             continue
-        xs.append({"round": rnd, "sim_time_s": t, "uplink_bits": up, "total_bits": total}[x])
+        xs.append({"round": rnd, "sim_time_s": t, "uplink_bits": up, "total_bits": total,
+                   "epsilon": e}[x])
         ys.append(v)
     return xs, ys
 

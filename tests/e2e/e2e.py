@@ -217,7 +217,7 @@ def check_cli(binary, src, tmp):
     for cmd in (["--help"], ["run", "--help"], ["validate", "--help"], ["list", "--help"],
                 ["resume", "--help"], ["dme", "--help"], ["bench", "codecs", "--help"],
                 ["bench", "secagg", "--help"], ["report", "--help"], ["export", "--help"],
-                ["check", "--help"], ["plot", "--help"]):
+                ["check", "--help"], ["plot", "--help"], ["privacy", "--help"]):
         p = run(binary, cmd, tmp, check=0)
         if "usage: fedbits" not in p.stdout:
             fail(f"{cmd}: no usage text")
@@ -881,6 +881,78 @@ def check_dme(binary, src, tmp):
           f"{got[('eden', '2')]['vnmse']}; bench codecs {len(bench)} rows")
 
 
+def check_privacy(binary, src, tmp):
+    """fedbits privacy: the documented CSV columns; the MNIST setting (q = 256/60000, z = 1.1,
+    14062 rounds, delta 1e-5) at most 2.597, the integer-order value (docs/privacy.md); one row
+    per combination; --epsilon gives a noise whose epsilon is the target; bad flags exit 2."""
+    import csv
+    import io
+    p = run(binary, ["privacy", "--q", str(256 / 60000), "--noise", "1.1", "--rounds", "14062",
+                     "--delta", "1e-5", "--format", "csv"], tmp, check=0)
+    rows = list(csv.DictReader(io.StringIO(p.stdout)))
+    if len(rows) != 1 or list(rows[0]) != ["q", "noise", "rounds", "delta", "epsilon", "order"]:
+        fail("privacy csv: " + p.stdout)
+    eps = float(rows[0]["epsilon"])
+    if not 2.5 < eps <= 2.597:
+        fail(f"privacy: MNIST epsilon {eps}")
+    p = run(binary, ["privacy", "--q", "0.01", "--q", "0.1", "--epsilon", "1", "--epsilon", "4",
+                     "--rounds", "1000", "--delta", "1e-5", "--format", "csv"], tmp, check=0)
+    inv = list(csv.DictReader(io.StringIO(p.stdout)))
+    if len(inv) != 4:
+        fail("privacy --epsilon: " + p.stdout)
+    for r, target in zip(inv, (1.0, 4.0, 1.0, 4.0)):  # q slowest, then epsilon
+        e = float(r["epsilon"])
+        if not target * 0.999 < e <= target:
+            fail(f"privacy --epsilon row {r}")
+    run(binary, ["privacy", "--q", "2", "--noise", "1", "--rounds", "1", "--delta", "1e-5"],
+        tmp, check=2)
+    run(binary, ["privacy", "--q", "0.1", "--rounds", "1", "--delta", "1e-5"], tmp, check=2)
+    run(binary, ["privacy", "--q", "0.1", "--noise", "1", "--epsilon", "1", "--rounds", "1",
+                 "--delta", "1e-5"], tmp, check=2)
+    # train.sampling: poisson on tiny (40 clients, 8 per round: q = 0.2): cohort sizes vary,
+    # their mean is 8 within 5 standard errors, and the same seed gives the same cohorts
+    sc = os.path.join(src, "tests", "e2e", "tiny.yaml")
+    sizes = []
+    for db in ("p1.db", "p2.db"):
+        run(binary, ["run", sc, "--db", db, "--quiet", "--set", "train.sampling=poisson",
+                     "--set", "train.rounds=40", "--set", "population.dropout.probability=0"],
+            tmp, check=0)
+        con = sqlite3.connect(os.path.join(tmp, db))
+        sizes.append([r[0] for r in con.execute("SELECT selected FROM rounds ORDER BY round")])
+        con.close()
+    mean = sum(sizes[0]) / len(sizes[0])
+    if sizes[0] != sizes[1] or len(set(sizes[0])) < 3 or abs(mean - 8) > 5 * (6.4 / 40) ** 0.5:
+        fail(f"poisson cohort sizes {sizes}")
+    # central DP on tiny: rounds.epsilon grows and its last value is the accountant's epsilon
+    # for (q, z, rounds) exactly; same seed, same rounds; no guarantee without Poisson sampling
+    dp = ["--set", "train.sampling=poisson", "--set", "privacy.mechanism=central", "--set",
+          "privacy.noise_multiplier=1.3", "--set", "privacy.clip=0.5", "--set", "train.rounds=12"]
+    got = []
+    for db in ("dp1.db", "dp2.db"):
+        run(binary, ["run", sc, "--db", db, "--quiet"] + dp, tmp, check=0)
+        con = sqlite3.connect(os.path.join(tmp, db))
+        got.append(list(con.execute("SELECT epsilon, clip_norm, noise_std, accuracy, failed "
+                                    "FROM rounds ORDER BY round")))
+        con.close()
+    if got[0] != got[1] or len(got[0]) != 12:
+        fail(f"central DP rounds differ between runs: {got}")
+    epss = [r[0] for r in got[0]]
+    if (any(b <= a for a, b in zip(epss, epss[1:]))
+            or {(r[1], r[2]) for r in got[0]} != {(0.5, 0.65)}):
+        fail(f"central DP rounds: {got[0]}")
+    p = run(binary, ["privacy", "--q", "0.2", "--noise", "1.3", "--rounds", "12", "--delta",
+                     "1e-5", "--format", "csv"], tmp, check=0)
+    want = float(list(csv.DictReader(io.StringIO(p.stdout)))[0]["epsilon"])
+    if epss[-1] != want:
+        fail(f"central DP final epsilon {epss[-1]} vs fedbits privacy {want}")
+    p = run(binary, ["run", sc, "--db", "dp3.db", "--quiet"] + dp[2:], tmp, check=2)
+    if "train.sampling: poisson" not in p.stderr:
+        fail("central DP without Poisson sampling: " + p.stderr)
+    print(f"privacy: MNIST epsilon {eps}; --epsilon rows {[r['noise'] for r in inv]}; "
+          f"central DP tiny final epsilon {epss[-1]:.4f}; "
+          f"poisson cohort mean {mean:.2f}")
+
+
 CHECKS = {
     "default": check_default,
     "determinism": check_determinism,
@@ -897,6 +969,7 @@ CHECKS = {
     "resume": check_resume,
     "docofl": check_docofl,
     "dme": check_dme,
+    "privacy": check_privacy,
 }
 
 

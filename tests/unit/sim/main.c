@@ -19,6 +19,8 @@ main(void)
                                                  population_suite,
                                                  cluster_suite,
                                                  checkpoint_suite,
+                                                 privacy_accountant_suite,
+                                                 sampling_suite,
                                                  NULL };
     return tsupport_main(suites);
 }

@@ -14,6 +14,8 @@ Suite *sweep_text_suite(void);
 Suite *population_suite(void);
 Suite *cluster_suite(void);
 Suite *checkpoint_suite(void);
+Suite *privacy_accountant_suite(void);
+Suite *sampling_suite(void);
 /* The cohort tests (test_cohort.c), run within population_suite(). */
 TCase *cohort_tcase(void);
 #endif

@@ -564,6 +564,34 @@ static const struct sc_bad sc_bads[] = {
       -ERR_INVALID,
       "s.yaml:1:7: error: cannot override 'data.clients': 'data' is not a mapping",
       "data.clients" },
+    { "poisson sampling with over-selection",
+      sc_minimal,
+      { "train.sampling=poisson", "protocol.over_selection=1.5" },
+      -ERR_INVALID,
+      "--set:2:25: error: train.sampling: poisson counts every sampled client; over-selection "
+      "would keep only the first clients_per_round (docs/privacy.md)",
+      "protocol.over_selection" },
+    { "poisson sampling under secure aggregation",
+      sc_minimal,
+      { "train.sampling=poisson", "aggregation.secure=secagg" },
+      -ERR_UNSUPPORTED,
+      "--set:1:16: error: train.sampling: poisson under secure aggregation is not supported "
+      "(its threshold is set for a fixed cohort size)",
+      "train.sampling" },
+    { "central DP without Poisson sampling",
+      sc_minimal,
+      { "privacy.mechanism=central", "privacy.noise_multiplier=1" },
+      -ERR_INVALID,
+      "--set:1:19: error: central DP is accounted for Poisson sampling: set train.sampling: "
+      "poisson",
+      "privacy.mechanism" },
+    { "central DP without its noise",
+      sc_minimal,
+      { "train.sampling=poisson", "privacy.mechanism=central" },
+      -ERR_INVALID,
+      "--set:2:19: error: central DP needs privacy.noise_multiplier or privacy.target_epsilon "
+      "(one of them)",
+      "privacy.mechanism" },
 };
 
 START_TEST(rejects_with_location)
@@ -827,7 +855,8 @@ START_TEST(to_json_is_valid_and_resolved)
         "\"alpha\": 0, \"beta\": 0, \"dim\": 60, \"classes\": 0, ",
         "\"train_fraction\": 0.90000000000000002, \"partition\": {\"type\": \"natural\", ",
         "\"model\": {\"type\": \"logreg\", \"hidden\": [], \"conv\": [32, 64], ",
-        "\"train\": {\"rounds\": 50, \"clients_per_round\": 100, \"local_epochs\": 1, ",
+        "\"train\": {\"rounds\": 50, \"clients_per_round\": 100, \"sampling\": \"fixed\", "
+        "\"local_epochs\": 1, ",
         "\"lr\": 0.050000000000000003, ",
         "\"uplink\": {\"codec\": \"none\", ",
         "\"downlink\": {\"codec\": \"none\", ",

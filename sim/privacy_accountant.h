@@ -1,0 +1,71 @@
+/*
+ * privacy_accountant: the Rényi-DP accountant of the Poisson-subsampled Gaussian mechanism,
+ * composed over rounds and converted to (epsilon, delta) (docs/privacy.md).
+ *
+ * One round samples each client independently with probability q and adds Gaussian noise of
+ * standard deviation z times the L2 sensitivity to the sum (DP-FedAvg, McMahan et al., ICLR
+ * 2018). Its Rényi divergence of order alpha is that of Mironov, Talwar and Zhang, "Rényi
+ * Differential Privacy of the Sampled Gaussian Mechanism" (2019): the binomial sum of their
+ * §3.2 for integer orders and the two erfc-weighted series of §3.3 for fractional orders, both
+ * evaluated in log space on GSL's special functions. RDP composes additively over T rounds;
+ * (epsilon, delta) follows from Canonne, Kamath and Steinke, "The Discrete Gaussian for
+ * Differential Privacy" (NeurIPS 2020), Prop. 12:
+ *
+ *     epsilon = min over alpha of  T·RDP(alpha) + log((alpha-1)/alpha) - (log delta + log
+ * alpha)/(alpha-1)
+ *
+ * taken over the fixed order set privacy_accountant_orders() (stated in docs/privacy.md).
+ *
+ * Pure functions of their arguments: no state, no allocation, thread-safe, deterministic.
+ */
+#ifndef FEDBITS_SIM_PRIVACY_ACCOUNTANT_H
+#define FEDBITS_SIM_PRIVACY_ACCOUNTANT_H
+
+#include <stddef.h>
+
+#include "base/errbuf.h"
+
+/* Scenario key privacy.mechanism. */
+enum privacy_mechanism {
+    PRIVACY_NONE = 0,
+    PRIVACY_CENTRAL = 1, /* DP-FedAvg: clip, server Gaussian noise (McMahan et al., ICLR 2018) */
+};
+
+/* How many orders privacy_accountant_orders() has. */
+#define PRIVACY_ACCOUNTANT_N_ORDERS 138
+
+/* The Rényi orders the accountant minimises over (ascending, all > 1); *n is their count. */
+const double *privacy_accountant_orders(size_t *n);
+
+/*
+ * The RDP of one round of the Poisson-subsampled Gaussian with sampling rate q in [0, 1] and
+ * noise multiplier z > 0, at order alpha > 1, into *rdp (may be +inf when it overflows).
+ * -ERR_INVALID for parameters outside those ranges; -ERR_RANGE when the fractional series
+ * does not converge.
+ */
+int privacy_accountant_rdp(double q, double z, double alpha, double *rdp, struct errbuf *eb);
+
+/*
+ * The epsilon at delta in (0, 1) of total RDP curve rdp[i] at orders[i] (i < n), by the
+ * conversion of Canonne, Kamath and Steinke (Prop. 12), never below 0; *order gets the
+ * minimising order. -ERR_RANGE when every order's RDP is infinite.
+ */
+int privacy_accountant_epsilon_of_rdp(const double *orders, const double *rdp, size_t n,
+                                      double delta, double *epsilon, double *order,
+                                      struct errbuf *eb);
+
+/*
+ * epsilon after rounds compositions of the subsampled Gaussian (q, z) at delta, over the
+ * order set; *order (may be NULL) gets the minimising order.
+ */
+int privacy_accountant_epsilon(double q, double z, double rounds, double delta, double *epsilon,
+                               double *order, struct errbuf *eb);
+
+/*
+ * The smallest noise multiplier z (to a relative 1e-9, rounded up) whose epsilon after rounds
+ * at delta is at most target. -ERR_RANGE when no z up to 1e6 reaches it.
+ */
+int privacy_accountant_noise_for(double q, double rounds, double delta, double target, double *z,
+                                 struct errbuf *eb);
+
+#endif

@@ -17,6 +17,8 @@
 #include "base/mem.h"
 #include "cmd/args.h"
 #include "cmd/table.h"
+#include "sim/carriage.h"
+#include "sim/scenario.h"
 #include "sim/store.h"
 #include "base/banned.h"
 
@@ -192,15 +194,20 @@ enum {
     REPORT_C_SWEEP,
     REPORT_C_CODEC,
     REPORT_C_BITS,
+    REPORT_C_CARRIED,
     REPORT_C_STATUS,
     REPORT_C_ROUNDS,
     REPORT_C_FINAL,
     REPORT_C_BEST,
     REPORT_C_TROUND,
     REPORT_C_TTIME,
+    REPORT_C_TBITS,
     REPORT_C_UP,
     REPORT_C_DOWN,
     REPORT_C_BPC,
+    REPORT_C_EFF,
+    REPORT_C_TOTAL,
+    REPORT_C_SIMTIME,
     REPORT_C_SEEDS,
     REPORT_C_MEAN,
     REPORT_C_LOW,
@@ -283,7 +290,12 @@ static const char report_runs_sql[] =
     "(SELECT coalesce(sum(d.uplink_bits), 0) FROM rounds d WHERE d.run_id = r.id), "
     "(SELECT coalesce(sum(d.downlink_bits), 0) FROM rounds d WHERE d.run_id = r.id), "
     "(SELECT coalesce(sum(d.participants), 0) FROM rounds d WHERE d.run_id = r.id), "
-    "json_remove(r.config_json, '$.seed', '$.output.db') "
+    "json_remove(r.config_json, '$.seed', '$.output.db'), r.config_json, "
+    "(SELECT coalesce(sum(d.uplink_payload_bits), 0) FROM rounds d WHERE d.run_id = r.id), "
+    "(SELECT max(d.sim_time_s) FROM rounds d WHERE d.run_id = r.id), "
+    "(SELECT sum(e.uplink_bits + e.downlink_bits) FROM rounds e WHERE e.run_id = r.id AND "
+    " e.round <= (SELECT d.round FROM rounds d WHERE d.run_id = r.id AND d.accuracy >= ?1 "
+    " ORDER BY d.round LIMIT 1)) "
     "FROM runs r WHERE ?2 IS NULL OR r.sweep_id = ?2 ORDER BY r.id";
 
 struct report_opts {
@@ -315,6 +327,29 @@ report_runs_release(struct report_run *runs, size_t n)
         mem_free(runs[i].group_label);
     }
     mem_free(runs);
+}
+
+/*
+ * How the run's uplink was carried (sim/carriage.h) from its stored configuration: "codec",
+ * "fixed point 23 bits" or "homomorphic ring 17 bits"; "" when the configuration does not
+ * load (a database from another version).
+ */
+static void
+report_carriage(const char *config, char *out, size_t len)
+{
+    out[0] = '\0';
+    if (config == NULL)
+        return;
+    struct scenario s;
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    if (scenario_load_resolved(&s, "(stored configuration)", config, strlen(config), NULL, 0, &eb) <
+        0)
+        return;
+    struct carriage c;
+    if (carriage_of(&s, &c, &eb) == 0)
+        carriage_format_short(&c, out, len);
+    scenario_release(&s);
 }
 
 /*
@@ -363,6 +398,23 @@ report_add_run(struct table *g, sqlite3_stmt *st, bool human, struct report_run 
     if (parts > 0 && params > 0)
         rc |= report_set_real(g, r, REPORT_C_BPC, (double)up / ((double)parts * (double)params),
                               human, 4);
+    char carried[64];
+    report_carriage((const char *)sqlite3_column_text(st, 16), carried, sizeof carried);
+    if (carried[0] != '\0')
+        rc |= table_set(g, r, REPORT_C_CARRIED, "%s", carried);
+    int64_t payload = sqlite3_column_int64(st, 17);
+    if (parts > 0 && params > 0)
+        rc |= report_set_real(g, r, REPORT_C_EFF,
+                              (double)payload / ((double)parts * (double)params), human, 2);
+    /* Machine formats in bits; the table in Mbit (its column title says so). */
+    double total = (double)up + (double)down;
+    rc |= report_set_real(g, r, REPORT_C_TOTAL, human ? total / 1e6 : total, human, 2);
+    if (sqlite3_column_type(st, 18) != SQLITE_NULL)
+        rc |= report_set_real(g, r, REPORT_C_SIMTIME, sqlite3_column_double(st, 18), human, 1);
+    if (sqlite3_column_type(st, 19) != SQLITE_NULL) {
+        double tb = sqlite3_column_double(st, 19);
+        rc |= report_set_real(g, r, REPORT_C_TBITS, human ? tb / 1e6 : tb, human, 2);
+    }
     const char *key = (const char *)sqlite3_column_text(st, 15);
     *run = (struct report_run){
         .id = id,
@@ -426,7 +478,8 @@ report_add_groups(struct table *g, struct report_run *runs, size_t n, const size
         rc |= table_set(g, r, REPORT_C_RUNS, "%s", ids);
         mem_free(ids);
         /* Name, codec and bits are the same for the whole group: copy the first run's. */
-        static const int same[] = { REPORT_C_NAME, REPORT_C_CODEC, REPORT_C_BITS };
+        static const int same[] = { REPORT_C_NAME, REPORT_C_CODEC, REPORT_C_BITS,
+                                    REPORT_C_CARRIED };
         for (size_t k = 0; k < sizeof same / sizeof same[0]; k++) {
             const char *s = table_cell(g, run_row[i], (size_t)same[k]);
             if (s != NULL)
@@ -549,21 +602,28 @@ report_print(const struct report_opts *o, const struct table *g, bool has_groups
     uint64_t run_cols =
         all & ~(REPORT_BIT(REPORT_C_RUNS) | REPORT_BIT(REPORT_C_SEEDS) | REPORT_BIT(REPORT_C_MEAN) |
                 REPORT_BIT(REPORT_C_LOW) | REPORT_BIT(REPORT_C_HIGH));
-    uint64_t group_cols = REPORT_BIT(REPORT_C_KIND) | REPORT_BIT(REPORT_C_RUNS) |
-                          REPORT_BIT(REPORT_C_NAME) | REPORT_BIT(REPORT_C_SWEEP) |
-                          REPORT_BIT(REPORT_C_CODEC) | REPORT_BIT(REPORT_C_BITS) |
-                          REPORT_BIT(REPORT_C_SEEDS) | REPORT_BIT(REPORT_C_MEAN) |
-                          REPORT_BIT(REPORT_C_LOW) | REPORT_BIT(REPORT_C_HIGH);
+    uint64_t group_cols =
+        REPORT_BIT(REPORT_C_KIND) | REPORT_BIT(REPORT_C_RUNS) | REPORT_BIT(REPORT_C_NAME) |
+        REPORT_BIT(REPORT_C_SWEEP) | REPORT_BIT(REPORT_C_CODEC) | REPORT_BIT(REPORT_C_BITS) |
+        REPORT_BIT(REPORT_C_CARRIED) | REPORT_BIT(REPORT_C_SEEDS) | REPORT_BIT(REPORT_C_MEAN) |
+        REPORT_BIT(REPORT_C_LOW) | REPORT_BIT(REPORT_C_HIGH);
     if (human) {
         /* The kind is said by the section; empty sweep and target columns are left out. */
         uint64_t hide = REPORT_BIT(REPORT_C_KIND);
         if (!o->has_target)
-            hide |= REPORT_BIT(REPORT_C_TROUND) | REPORT_BIT(REPORT_C_TTIME);
-        bool any_sweep = false;
-        for (size_t r = 0; r < g->nrows; r++)
+            hide |= REPORT_BIT(REPORT_C_TROUND) | REPORT_BIT(REPORT_C_TTIME) |
+                    REPORT_BIT(REPORT_C_TBITS);
+        bool any_sweep = false, any_secure = false;
+        for (size_t r = 0; r < g->nrows; r++) {
+            const char *carried = table_cell(g, r, REPORT_C_CARRIED);
             any_sweep |= table_cell(g, r, REPORT_C_SWEEP) != NULL;
+            any_secure |= carried != NULL && strcmp(carried, "codec") != 0;
+        }
         if (!any_sweep)
             hide |= REPORT_BIT(REPORT_C_SWEEP);
+        /* Without secure aggregation every update is its codec's message: nothing to add. */
+        if (!any_secure)
+            hide |= REPORT_BIT(REPORT_C_CARRIED) | REPORT_BIT(REPORT_C_EFF);
         run_cols &= ~hide;
         group_cols &= ~hide;
     }
@@ -611,7 +671,7 @@ report_cmd(int argc, char **argv)
     struct report_run *runs = NULL;
     size_t *run_row = NULL;
     size_t n = 0, cap = 0;
-    char tround_title[48], ttime_title[48];
+    char tround_title[48], ttime_title[48], tbits_title[48];
     const struct table_col cols[REPORT_C_COUNT] = {
         [REPORT_C_KIND] = { "kind", "kind", TABLE_TEXT },
         [REPORT_C_ID] = { "id", "id", TABLE_NUM },
@@ -620,6 +680,7 @@ report_cmd(int argc, char **argv)
         [REPORT_C_SWEEP] = { "sweep", "sweep", TABLE_TEXT },
         [REPORT_C_CODEC] = { "codec", "codec", TABLE_TEXT },
         [REPORT_C_BITS] = { "bits", "bits", TABLE_NUM },
+        [REPORT_C_CARRIED] = { "carried", "carried as", TABLE_TEXT },
         [REPORT_C_STATUS] = { "status", "status", TABLE_TEXT },
         [REPORT_C_ROUNDS] = { "rounds", "rounds", TABLE_NUM },
         [REPORT_C_FINAL] = { "final_accuracy", "final acc", TABLE_NUM },
@@ -629,6 +690,10 @@ report_cmd(int argc, char **argv)
         [REPORT_C_UP] = { "uplink_bits", "uplink bits", TABLE_NUM },
         [REPORT_C_DOWN] = { "downlink_bits", "downlink bits", TABLE_NUM },
         [REPORT_C_BPC] = { "uplink_bits_per_coord", "up bits/coord", TABLE_NUM },
+        [REPORT_C_EFF] = { "uplink_payload_bits_per_coord", "payload bits/coord", TABLE_NUM },
+        [REPORT_C_TOTAL] = { "total_bits", "total Mbit", TABLE_NUM },
+        [REPORT_C_SIMTIME] = { "sim_time_s", "sim time s", TABLE_NUM },
+        [REPORT_C_TBITS] = { "target_bits", tbits_title, TABLE_NUM },
         [REPORT_C_SEEDS] = { "seeds", "seeds", TABLE_NUM },
         [REPORT_C_MEAN] = { "mean_final_accuracy", "mean final acc", TABLE_NUM },
         [REPORT_C_LOW] = { "ci95_low", "95% CI low", TABLE_NUM },
@@ -646,6 +711,7 @@ report_cmd(int argc, char **argv)
     }
     snprintf(tround_title, sizeof tround_title, "rounds to %g", o.target);
     snprintf(ttime_title, sizeof ttime_title, "sim s to %g", o.target);
+    snprintf(tbits_title, sizeof tbits_title, "Mbit to %g", o.target);
     bool human = o.format == TABLE_FORMAT_TEXT || o.format == TABLE_FORMAT_MARKDOWN;
     if (report_open(cmd, o.db, &db) < 0 || report_check_ids(cmd, &o, db) < 0)
         goto out;

@@ -31,6 +31,7 @@
 #include "base/mem.h"
 #include "base/rng.h"
 #include "base/simtime.h"
+#include "sim/carriage.h"
 #include "base/banned.h"
 
 /* Byte offset of the fixed-point rounding draws in the client's private codec stream. */
@@ -163,7 +164,7 @@ run_secure_encode_job(struct run_world *w, struct run_job *j, struct run_thread 
  * (w_k = max(1, round(255 n_k / n_max))). Accounting mode sums the very same integers, so
  * it gives the bit-identical model.
  */
-#define RUN_SECURE_THC_WEIGHT_BITS 8
+#define RUN_SECURE_THC_WEIGHT_BITS CARRIAGE_THC_WEIGHT_BITS
 
 static uint64_t
 run_secure_thc_weight(const struct run_world *w, size_t samples)
@@ -320,18 +321,9 @@ run_secure_params(struct run_world *w, uint32_t n, struct errbuf *eb)
         .m = w->sec.sa_m,
     };
     if (w->sec.thc_ring) {
-        /* Values n_k v_k <= max samples x g; the ring holds n of them without wrapping. */
         const uint16_t *levels;
         uint64_t g = thc_table(w->th[0].thc, &levels);
-        uint64_t vmax = g * ((UINT64_C(1) << RUN_SECURE_THC_WEIGHT_BITS) - 1);
-        unsigned b = 1;
-        while (b < 63 && (UINT64_C(1) << b) <= vmax)
-            b++;
-        unsigned k = b;
-        while (k < 64 && (double)n * (double)((UINT64_C(1) << b) - 1) >= (double)(UINT64_C(1) << k))
-            k++;
-        p->value_bits = b;
-        p->ring_bits = k;
+        carriage_thc_ring(g, n, &p->value_bits, &p->ring_bits);
     }
     uint32_t t = 0;
     if (s->aggregation.secure == SECURE_SECAGG_PLUS) {

@@ -38,7 +38,9 @@ plot_usage(FILE *f)
                "  -o, --output FILE  the image to write (.png or .svg)\n"
                "  --x AXIS           round (default), sim_time_s, uplink_bits or total_bits\n"
                "                     (bits are cumulative; total = uplink + downlink)\n"
-               "  --y METRIC         accuracy (default), loss, train_loss or nmse\n"
+               "  --y COLUMN         accuracy (default), loss, train_loss, nmse or any other\n"
+               "                     numeric column of the rounds table (client_acc_mean,\n"
+               "                     client_acc_p10, uplink_payload_bits, ...; docs/results.md)\n"
                "  --run ID           plot run ID (repeatable)\n"
                "  --sweep ID         plot the runs of sweep ID\n"
                "  --title TITLE      the plot title (default: the database and the runs' names)\n"
@@ -180,7 +182,19 @@ static const struct option plot_options[] = {
     { NULL, 0, NULL, 0 },
 };
 static const char *const plot_xs[] = { "round", "sim_time_s", "uplink_bits", "total_bits" };
-static const char *const plot_ys[] = { "accuracy", "loss", "train_loss", "nmse" };
+
+/* A column name the script may look up (it checks the rounds table has it): [a-z0-9_]+. */
+static bool
+plot_is_column(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 63)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+            return false;
+    return true;
+}
 int
 plot_cmd(int argc, char **argv)
 {
@@ -219,8 +233,10 @@ plot_cmd(int argc, char **argv)
             x = optarg;
             break;
         case PLOT_OPT_Y:
-            if (!plot_one_of(optarg, plot_ys, sizeof plot_ys / sizeof plot_ys[0])) {
-                fprintf(stderr, "fedbits %s: --y '%s' must be accuracy, loss, train_loss or nmse\n",
+            if (!plot_is_column(optarg)) {
+                fprintf(stderr,
+                        "fedbits %s: --y '%s' must name a numeric column of the rounds table "
+                        "(accuracy, loss, train_loss, nmse, client_acc_mean, ...)\n",
                         cmd, optarg);
                 goto out;
             }

@@ -972,7 +972,8 @@ static void
 report_check_usage(FILE *f)
 {
     fprintf(f, "usage: fedbits check RESULTS.db --baseline BASELINE.db\n"
-               "                     [--tolerance accuracy=A,bits=B]\n"
+               "                     [--tolerance accuracy=A,bits=B] [--allow-missing]\n"
+               "                     [--format text|junit]\n"
                "\n"
                "Regression check for CI. Matches the runs of the two databases by config_hash\n"
                "(the same resolved scenario; the latest finished run of each hash on each side)\n"
@@ -985,10 +986,15 @@ report_check_usage(FILE *f)
                "  --baseline DB     the baseline results database (required)\n"
                "  --tolerance SPEC  accuracy=A,bits=B, either part optional\n"
                "                    (default accuracy=0.01,bits=0)\n"
+               "  --allow-missing   a baseline run without a finished match is a warning, not\n"
+               "                    a failure\n"
+               "  --format FMT      text (default, the diff table) or junit (JUnit XML on\n"
+               "                    stdout: one test case per configuration, for CI systems)\n"
                "  -h, --help        show this help\n"
                "\n"
-               "Exit status: 0 no matched run regressed, 1 some run regressed, 2 unusable input\n"
-               "(unreadable database, bad tolerance, or no baseline run matched).\n");
+               "Exit status: 0 no matched run regressed and none missing, 1 some run regressed\n"
+               "or a baseline run has no finished match (unless --allow-missing), 2 unusable\n"
+               "input (unreadable database, bad tolerance, or no baseline run matched).\n");
 }
 
 /* The latest finished run of one config_hash. */
@@ -1165,15 +1171,98 @@ report_check_row(struct table *g, const struct report_entry *base, const struct 
     return rc != 0 ? -1 : 0;
 }
 
+/* XML text of s (&, <, >, " escaped) on f. */
+static void
+report_xml_text(FILE *f, const char *s)
+{
+    for (; s != NULL && *s != '\0'; s++) {
+        switch (*s) {
+        case '&':
+            fputs("&amp;", f);
+            break;
+        case '<':
+            fputs("&lt;", f);
+            break;
+        case '>':
+            fputs("&gt;", f);
+            break;
+        case '"':
+            fputs("&quot;", f);
+            break;
+        default:
+            fputc(*s, f);
+        }
+    }
+}
+
+/* One "title value" pair of a JUnit message, skipped when the cell is empty. */
+static void
+report_junit_field(FILE *f, const struct table *g, size_t r, size_t col, const char *title)
+{
+    const char *v = table_cell(g, r, col);
+    if (v == NULL)
+        return;
+    fprintf(f, " %s ", title);
+    report_xml_text(f, v);
+}
+
+/*
+ * The diff table g as JUnit XML: one test case per configuration (its name and config
+ * hash); a regression, and a missing run unless allow_missing, is a failure, a new run
+ * or an allowed missing one is skipped.
+ */
+static void
+report_check_junit(FILE *f, const struct table *g, size_t failures, size_t skipped)
+{
+    fprintf(f,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+            "<testsuites>\n"
+            "<testsuite name=\"fedbits check\" tests=\"%zu\" failures=\"%zu\" "
+            "skipped=\"%zu\">\n",
+            g->nrows, failures, skipped);
+    for (size_t r = 0; r < g->nrows; r++) {
+        const char *verdict = table_cell(g, r, REPORT_K_VERDICT);
+        fputs("  <testcase classname=\"fedbits.check\" name=\"", f);
+        report_xml_text(f, table_cell(g, r, REPORT_K_NAME));
+        fputs(" [", f);
+        report_xml_text(f, table_cell(g, r, REPORT_K_CONFIG));
+        fputs("]\">", f);
+        bool ok = verdict != NULL && strcmp(verdict, "ok") == 0;
+        bool fails = verdict != NULL &&
+                     (strncmp(verdict, "REGRESSED", 9) == 0 || strcmp(verdict, "missing") == 0);
+        if (!ok) {
+            fprintf(f, "<%s message=\"", fails ? "failure" : "skipped");
+            report_xml_text(f, verdict);
+            fputs(":", f);
+            report_junit_field(f, g, r, REPORT_K_RUNS, "runs");
+            report_junit_field(f, g, r, REPORT_K_BASE_ACC, "baseline accuracy");
+            report_junit_field(f, g, r, REPORT_K_ACC, "accuracy");
+            report_junit_field(f, g, r, REPORT_K_BASE_BITS, "baseline bits");
+            report_junit_field(f, g, r, REPORT_K_BITS, "bits");
+            fputs("\"/>", f);
+        }
+        fputs("</testcase>\n", f);
+    }
+    fputs("</testsuite>\n</testsuites>\n", f);
+}
+
+struct report_check_opts {
+    const char *path, *baseline;
+    double tol_acc, tol_bits;
+    bool allow_missing;
+    bool junit;
+};
+
 /* The options of fedbits check: 0, 1 after --help, or ARGS_EXIT_USAGE (message printed). */
 static int
-report_check_parse(int argc, char **argv, const char **path, const char **baseline, double *tol_acc,
-                   double *tol_bits)
+report_check_parse(int argc, char **argv, struct report_check_opts *o)
 {
-    enum { OPT_BASELINE = 256, OPT_TOLERANCE };
+    enum { OPT_BASELINE = 256, OPT_TOLERANCE, OPT_ALLOW_MISSING, OPT_FORMAT };
     static const struct option opts[] = {
         { "baseline", required_argument, NULL, OPT_BASELINE },
         { "tolerance", required_argument, NULL, OPT_TOLERANCE },
+        { "allow-missing", no_argument, NULL, OPT_ALLOW_MISSING },
+        { "format", required_argument, NULL, OPT_FORMAT },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -1188,10 +1277,18 @@ report_check_parse(int argc, char **argv, const char **path, const char **baseli
             report_check_usage(stdout);
             return 1;
         case OPT_BASELINE:
-            *baseline = optarg;
+            o->baseline = optarg;
+            break;
+        case OPT_ALLOW_MISSING:
+            o->allow_missing = true;
+            break;
+        case OPT_FORMAT:
+            if (strcmp(optarg, "junit") != 0 && strcmp(optarg, "text") != 0)
+                return args_error(cmd, "--format '%s' must be text or junit", optarg);
+            o->junit = strcmp(optarg, "junit") == 0;
             break;
         case OPT_TOLERANCE:
-            if (report_parse_tolerance(optarg, tol_acc, tol_bits) < 0)
+            if (report_parse_tolerance(optarg, &o->tol_acc, &o->tol_bits) < 0)
                 return args_error(cmd,
                                   "--tolerance '%s' must read accuracy=A,bits=B with "
                                   "non-negative numbers (either part optional)",
@@ -1201,11 +1298,11 @@ report_check_parse(int argc, char **argv, const char **path, const char **baseli
             return ARGS_EXIT_USAGE;
         }
     }
-    if (args_operand(&a, path,
+    if (args_operand(&a, &o->path,
                      "which results database? (fedbits check RESULTS.db --baseline BASELINE.db)") !=
         0)
         return ARGS_EXIT_USAGE;
-    if (*baseline == NULL)
+    if (o->baseline == NULL)
         return args_error(cmd, "--baseline BASELINE.db is required");
     return 0;
 }
@@ -1225,11 +1322,13 @@ report_cmd_check(int argc, char **argv)
         [REPORT_K_DBITS] = { "bits_change", "change", TABLE_NUM },
         [REPORT_K_VERDICT] = { "verdict", "verdict", TABLE_TEXT },
     };
-    const char *cmd = argv[0], *path = NULL, *baseline = NULL;
-    double tol_acc = 0.01, tol_bits = 0.0;
-    int prc = report_check_parse(argc, argv, &path, &baseline, &tol_acc, &tol_bits);
+    const char *cmd = argv[0];
+    struct report_check_opts o = { .tol_acc = 0.01, .tol_bits = 0.0 };
+    int prc = report_check_parse(argc, argv, &o);
     if (prc != 0)
         return prc == 1 ? EXIT_SUCCESS : prc;
+    const char *path = o.path, *baseline = o.baseline;
+    double tol_acc = o.tol_acc, tol_bits = o.tol_bits;
     sqlite3 *db_cur = NULL, *db_base = NULL;
     struct report_entries cur = { 0 }, base = { 0 };
     struct table g = table_make(cols, REPORT_K_COUNT);
@@ -1276,12 +1375,17 @@ report_cmd_check(int argc, char **argv)
         if (report_check_row(&g, NULL, &cur.v[j], "new (no baseline)") < 0)
             goto nomem;
     }
-    printf("%s against baseline %s (tolerance accuracy=%g, bits=%g)\n", path, baseline, tol_acc,
-           tol_bits);
-    struct table_view view = table_all(&g);
-    table_print_text(stdout, &g, &view);
-    printf("%zu matched: %zu ok, %zu regressed; %zu baseline runs missing, %zu new\n", matched,
-           matched - regressed, regressed, missing, added);
+    if (o.junit) {
+        report_check_junit(stdout, &g, regressed + (o.allow_missing ? 0 : missing),
+                           added + (o.allow_missing ? missing : 0));
+    } else {
+        printf("%s against baseline %s (tolerance accuracy=%g, bits=%g)\n", path, baseline, tol_acc,
+               tol_bits);
+        struct table_view view = table_all(&g);
+        table_print_text(stdout, &g, &view);
+        printf("%zu matched: %zu ok, %zu regressed; %zu baseline runs missing, %zu new\n", matched,
+               matched - regressed, regressed, missing, added);
+    }
     fflush(stdout);
     if (matched == 0) {
         fprintf(stderr,
@@ -1294,8 +1398,9 @@ report_cmd_check(int argc, char **argv)
         goto out;
     }
     if (missing > 0) {
-        fprintf(stderr, "fedbits %s: warning: %zu baseline runs have no finished match in '%s':\n",
-                cmd, missing, path);
+        fprintf(stderr, "fedbits %s: %s: %zu baseline runs have no finished match in '%s'%s:\n",
+                cmd, o.allow_missing ? "warning" : "error", missing, path,
+                o.allow_missing ? "" : " (--allow-missing to accept)");
         for (size_t i = 0; i < base.n; i++) {
             bool found = false;
             for (size_t j = 0; j < cur.n && !found; j++)
@@ -1305,7 +1410,7 @@ report_cmd_check(int argc, char **argv)
                         base.v[i].label, base.v[i].hash);
         }
     }
-    status = regressed > 0 ? ARGS_EXIT_FAILURE : EXIT_SUCCESS;
+    status = regressed > 0 || (missing > 0 && !o.allow_missing) ? ARGS_EXIT_FAILURE : EXIT_SUCCESS;
     goto out;
 nomem:
     fprintf(stderr, "fedbits %s: out of memory\n", cmd);

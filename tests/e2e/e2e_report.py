@@ -374,10 +374,26 @@ def check_check(binary, src, tmp):
     run(binary, ["run", other, "--db", "other.db", "-q"], tmp, check=0)
     expect_error(binary, ["check", "other.db", "--baseline", "base.db"], tmp,
                  ["no run of baseline", "run 1 e2e-check", base_hash])
+    # A baseline run without a finished match fails, unless --allow-missing; JUnit lists both.
+    run(binary, ["run", sc, "--db", "two.db", "-q"], tmp, check=0)
+    run(binary, ["run", sc, "--db", "two.db", "-q", "--set", "train.lr=0.02"], tmp, check=0)
+    p = run(binary, ["check", "base.db", "--baseline", "two.db"], tmp, check=1)
+    if "1 baseline runs missing" not in p.stdout or "--allow-missing" not in p.stderr:
+        fail("missing baseline run:\n" + p.stdout + p.stderr)
+    run(binary, ["check", "base.db", "--baseline", "two.db", "--allow-missing"], tmp, check=0)
+    p = run(binary, ["check", "base.db", "--baseline", "two.db", "--format", "junit"], tmp,
+            check=1)
+    suite = ET.fromstring(p.stdout).find("testsuite")
+    cases = suite.findall("testcase")
+    if len(cases) != 2 or suite.get("failures") != "1" or \
+            [c.find("failure") is not None for c in cases] != [False, True]:
+        fail("junit:\n" + p.stdout)
+    expect_error(binary, ["check", "base.db", "--baseline", "two.db", "--format", "xml"], tmp,
+                 ["--format"])
     run(binary, ["check", "--help"], tmp, check=0)
     if digest(os.path.join(tmp, "base.db")) != before:
         fail("check modified the baseline")
-    print("check: same scenario 0, lower accuracy 1, more bits 1, bad input 2")
+    print("check: same scenario 0, lower accuracy 1, more bits 1, a missing run 1, bad input 2")
 
 
 def has_matplotlib():

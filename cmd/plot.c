@@ -30,7 +30,7 @@ plot_usage(FILE *f)
     fprintf(f, "usage: fedbits plot RESULTS.db -o FILE.png|FILE.svg [--x AXIS] [--y METRIC]\n"
                "                    [--run ID]... [--sweep ID] [--title TITLE]\n"
                "\n"
-               "Draws one curve per run (all runs, the runs of a sweep, or the given runs),\n"
+               "Draws one curve per run (the latest sweep, all runs, a sweep, or the given runs),\n"
                "labelled by what differs between them (the sweep label, else the differing\n"
                "scenario keys), and writes a PNG or an SVG image chosen by the file extension.\n"
                "\n"
@@ -42,7 +42,8 @@ plot_usage(FILE *f)
                "                     numeric column of the rounds table (client_acc_mean,\n"
                "                     client_acc_p10, uplink_payload_bits, ...; docs/results.md)\n"
                "  --run ID           plot run ID (repeatable)\n"
-               "  --sweep ID         plot the runs of sweep ID\n"
+               "  --sweep ID|all     plot the runs of sweep ID, or every run (default: the\n"
+               "                     sweep of the latest run)\n"
                "  --title TITLE      the plot title (default: the database and the runs' names)\n"
                "  -h, --help         show this help\n"
                "\n"
@@ -249,7 +250,7 @@ plot_cmd(int argc, char **argv)
             args[nargs++] = optarg;
             break;
         case PLOT_OPT_SWEEP:
-            if (!plot_is_id(cmd, "--sweep", optarg))
+            if (strcmp(optarg, "all") != 0 && !plot_is_id(cmd, "--sweep", optarg))
                 goto out;
             sweep = optarg;
             break;

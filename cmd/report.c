@@ -212,6 +212,7 @@ enum {
     REPORT_C_MEAN,
     REPORT_C_LOW,
     REPORT_C_HIGH,
+    REPORT_C_CINOTE,
     REPORT_C_COUNT,
 };
 _Static_assert(REPORT_C_COUNT <= TABLE_MAX_COLS, "report columns fit a view mask");
@@ -224,6 +225,7 @@ struct report_run {
     bool finished;
     bool has_final;
     double final_accuracy;
+    int64_t seed;
     char *group_key;   /* owned: config_json without seed and output.db */
     char *group_label; /* owned: sweep label without its seed=N part, or NULL */
     long group;        /* index into the groups */
@@ -295,12 +297,18 @@ static const char report_runs_sql[] =
     "(SELECT max(d.sim_time_s) FROM rounds d WHERE d.run_id = r.id), "
     "(SELECT sum(e.uplink_bits + e.downlink_bits) FROM rounds e WHERE e.run_id = r.id AND "
     " e.round <= (SELECT d.round FROM rounds d WHERE d.run_id = r.id AND d.accuracy >= ?1 "
-    " ORDER BY d.round LIMIT 1)) "
+    " ORDER BY d.round LIMIT 1)), json_extract(r.config_json, '$.seed') "
     "FROM runs r WHERE ?2 IS NULL OR r.sweep_id = ?2 ORDER BY r.id";
+
+/* report_run.group of a run whose seed its group already has (a re-run): left out. */
+#define REPORT_GROUP_REPEAT (-2)
+
+/* --sweep all; without --sweep (0) the runs of the latest run's sweep. */
+#define REPORT_SWEEP_ALL (-1)
 
 struct report_opts {
     const char *db;
-    int64_t sweep;    /* 0: all */
+    int64_t sweep;    /* > 0: that sweep; 0: the latest run's; REPORT_SWEEP_ALL: every run */
     int64_t *run_ids; /* owned; n_runs of them (none: all) */
     size_t n_runs;
     bool has_target;
@@ -421,6 +429,7 @@ report_add_run(struct table *g, sqlite3_stmt *st, bool human, struct report_run 
         .finished = status != NULL && strcmp(status, "finished") == 0,
         .has_final = sqlite3_column_type(st, 8) != SQLITE_NULL,
         .final_accuracy = sqlite3_column_double(st, 8),
+        .seed = sqlite3_column_int64(st, 20),
         .group_key = mem_strdup(key != NULL ? key : ""),
         .group_label = report_label_without_seed(label),
         .group = -1,
@@ -440,18 +449,26 @@ report_add_groups(struct table *g, struct report_run *runs, size_t n, const size
 {
     *any_repeated = false;
     for (size_t i = 0; i < n; i++) {
-        if (!runs[i].finished || !runs[i].has_final || runs[i].group >= 0)
+        if (!runs[i].finished || !runs[i].has_final || runs[i].group != -1)
             continue;
-        /* Run i opens a new group; collect every later run with the same key. */
+        /* Run i opens a new group; collect every later run with the same key and a seed of
+         * its own (a re-run of the same seed is the same experiment, not another sample). */
         size_t count = 0;
         double sum = 0.0;
         for (size_t j = i; j < n; j++) {
-            if (runs[j].finished && runs[j].has_final && runs[j].group < 0 &&
-                strcmp(runs[j].group_key, runs[i].group_key) == 0) {
-                runs[j].group = (long)i;
-                count++;
-                sum += runs[j].final_accuracy;
+            if (!runs[j].finished || !runs[j].has_final || runs[j].group != -1 ||
+                strcmp(runs[j].group_key, runs[i].group_key) != 0)
+                continue;
+            bool repeat = false;
+            for (size_t k = i; k < j && !repeat; k++)
+                repeat = runs[k].group == (long)i && runs[k].seed == runs[j].seed;
+            if (repeat) {
+                runs[j].group = REPORT_GROUP_REPEAT;
+                continue;
             }
+            runs[j].group = (long)i;
+            count++;
+            sum += runs[j].final_accuracy;
         }
         double mean = sum / (double)count;
         long row = table_add_row(g);
@@ -494,8 +511,15 @@ report_add_groups(struct table *g, struct report_run *runs, size_t n, const size
             double sd = sqrt(ss / (double)(count - 1));
             double t = gsl_cdf_tdist_Pinv(0.5 + REPORT_CONFIDENCE / 2, (double)(count - 1));
             double half = t * sd / sqrt((double)count);
-            rc |= report_set_real(g, r, REPORT_C_LOW, mean - half, human, 4);
-            rc |= report_set_real(g, r, REPORT_C_HIGH, mean + half, human, 4);
+            /* Accuracy lies in [0, 1]: the interval is clipped there, and says so. */
+            double low = mean - half, high = mean + half;
+            bool clipped = low < 0.0 || high > 1.0;
+            rc |= report_set_real(g, r, REPORT_C_LOW, low < 0.0 ? 0.0 : low, human, 4);
+            rc |= report_set_real(g, r, REPORT_C_HIGH, high > 1.0 ? 1.0 : high, human, 4);
+            if (count == 2 || clipped)
+                rc |= table_set(
+                    g, r, REPORT_C_CINOTE, "%s%s%s", count == 2 ? "2 seeds: t = 12.7, wide" : "",
+                    count == 2 && clipped ? "; " : "", clipped ? "clipped to [0, 1]" : "");
             *any_repeated = true;
         }
         if (rc != 0)
@@ -526,7 +550,9 @@ report_parse_opts(int argc, char **argv, struct report_opts *o)
         case 'h':
             return 1;
         case OPT_SWEEP:
-            if (report_parse_id(cmd, "--sweep", optarg, &o->sweep) < 0)
+            if (strcmp(optarg, "all") == 0)
+                o->sweep = REPORT_SWEEP_ALL;
+            else if (report_parse_id(cmd, "--sweep", optarg, &o->sweep) < 0)
                 return -1;
             break;
         case OPT_RUN: {
@@ -569,6 +595,41 @@ report_parse_opts(int argc, char **argv, struct report_opts *o)
 }
 
 /* Checks that the --sweep and --run ids exist; prints the first that does not. */
+/*
+ * Without --sweep and --run: the sweep of the latest run (re-running a scenario into the same
+ * database adds a sweep, which must not pass for more seeds), or every run when the latest is
+ * not part of a sweep. Says on stderr what is left out. -1 on a database error (printed).
+ */
+static int
+report_default_sweep(const char *cmd, struct report_opts *o, sqlite3 *db)
+{
+    if (o->sweep != 0 || o->n_runs > 0) {
+        if (o->sweep == REPORT_SWEEP_ALL)
+            o->sweep = 0;
+        return 0;
+    }
+    sqlite3_stmt *st = NULL;
+    const char *sql = "SELECT (SELECT sweep_id FROM runs ORDER BY id DESC LIMIT 1), "
+                      "(SELECT count(*) FROM runs), (SELECT count(*) FROM runs WHERE sweep_id = "
+                      "(SELECT sweep_id FROM runs ORDER BY id DESC LIMIT 1))";
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
+        fprintf(stderr, "fedbits %s: '%s': %s\n", cmd, o->db, sqlite3_errmsg(db));
+        sqlite3_finalize(st);
+        return -1;
+    }
+    int64_t sweep = sqlite3_column_int64(st, 0);
+    int64_t all = sqlite3_column_int64(st, 1), in_sweep = sqlite3_column_int64(st, 2);
+    sqlite3_finalize(st);
+    if (sweep > 0 && in_sweep < all) {
+        o->sweep = sweep;
+        fprintf(stderr,
+                "fedbits %s: the latest sweep (%lld: %lld of %lld runs); --sweep all for every "
+                "run\n",
+                cmd, (long long)sweep, (long long)in_sweep, (long long)all);
+    }
+    return 0;
+}
+
 static int
 report_check_ids(const char *cmd, const struct report_opts *o, sqlite3 *db)
 {
@@ -601,12 +662,12 @@ report_print(const struct report_opts *o, const struct table *g, bool has_groups
     uint64_t all = REPORT_BIT(REPORT_C_COUNT) - 1;
     uint64_t run_cols =
         all & ~(REPORT_BIT(REPORT_C_RUNS) | REPORT_BIT(REPORT_C_SEEDS) | REPORT_BIT(REPORT_C_MEAN) |
-                REPORT_BIT(REPORT_C_LOW) | REPORT_BIT(REPORT_C_HIGH));
+                REPORT_BIT(REPORT_C_LOW) | REPORT_BIT(REPORT_C_HIGH) | REPORT_BIT(REPORT_C_CINOTE));
     uint64_t group_cols =
         REPORT_BIT(REPORT_C_KIND) | REPORT_BIT(REPORT_C_RUNS) | REPORT_BIT(REPORT_C_NAME) |
         REPORT_BIT(REPORT_C_SWEEP) | REPORT_BIT(REPORT_C_CODEC) | REPORT_BIT(REPORT_C_BITS) |
         REPORT_BIT(REPORT_C_CARRIED) | REPORT_BIT(REPORT_C_SEEDS) | REPORT_BIT(REPORT_C_MEAN) |
-        REPORT_BIT(REPORT_C_LOW) | REPORT_BIT(REPORT_C_HIGH);
+        REPORT_BIT(REPORT_C_LOW) | REPORT_BIT(REPORT_C_HIGH) | REPORT_BIT(REPORT_C_CINOTE);
     if (human) {
         /* The kind is said by the section; empty sweep and target columns are left out. */
         uint64_t hide = REPORT_BIT(REPORT_C_KIND);
@@ -621,6 +682,11 @@ report_print(const struct report_opts *o, const struct table *g, bool has_groups
         }
         if (!any_sweep)
             hide |= REPORT_BIT(REPORT_C_SWEEP);
+        bool any_note = false;
+        for (size_t r = 0; r < g->nrows; r++)
+            any_note |= table_cell(g, r, REPORT_C_CINOTE) != NULL;
+        if (!any_note)
+            hide |= REPORT_BIT(REPORT_C_CINOTE);
         /* Without secure aggregation every update is its codec's message: nothing to add. */
         if (!any_secure)
             hide |= REPORT_BIT(REPORT_C_CARRIED) | REPORT_BIT(REPORT_C_EFF);
@@ -698,6 +764,7 @@ report_cmd(int argc, char **argv)
         [REPORT_C_MEAN] = { "mean_final_accuracy", "mean final acc", TABLE_NUM },
         [REPORT_C_LOW] = { "ci95_low", "95% CI low", TABLE_NUM },
         [REPORT_C_HIGH] = { "ci95_high", "95% CI high", TABLE_NUM },
+        [REPORT_C_CINOTE] = { "ci_note", "CI note", TABLE_TEXT },
     };
     struct table g = table_make(cols, REPORT_C_COUNT);
     int status = ARGS_EXIT_USAGE;
@@ -713,7 +780,8 @@ report_cmd(int argc, char **argv)
     snprintf(ttime_title, sizeof ttime_title, "sim s to %g", o.target);
     snprintf(tbits_title, sizeof tbits_title, "Mbit to %g", o.target);
     bool human = o.format == TABLE_FORMAT_TEXT || o.format == TABLE_FORMAT_MARKDOWN;
-    if (report_open(cmd, o.db, &db) < 0 || report_check_ids(cmd, &o, db) < 0)
+    if (report_open(cmd, o.db, &db) < 0 || report_default_sweep(cmd, &o, db) < 0 ||
+        report_check_ids(cmd, &o, db) < 0)
         goto out;
     st = report_prepare(cmd, o.db, db, report_runs_sql);
     if (st == NULL)

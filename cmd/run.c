@@ -453,7 +453,7 @@ run_cmd_table_row(struct table *tb, const struct run_cmd_row *row)
 
 /* The sweep's table: one line per run it recorded (a stopped sweep records fewer). */
 static void
-run_cmd_print_table(const struct run_cmd_row *rows, size_t n, const char *db)
+run_cmd_print_table(const struct run_cmd_row *rows, size_t n, const char *db, int64_t sweep_id)
 {
     static const struct table_col cols[] = {
         { "run", "run", TABLE_NUM },           { "status", "status", TABLE_TEXT },
@@ -474,8 +474,9 @@ run_cmd_print_table(const struct run_cmd_row *rows, size_t n, const char *db)
             return;
         }
     }
-    printf("%zu runs -> %s (accuracy against bits on the wire; fedbits report %s for more)\n",
-           recorded, db, db);
+    printf("%zu runs -> %s, sweep %lld (accuracy against bits on the wire; fedbits report %s "
+           "for more)\n",
+           recorded, db, (long long)sweep_id, db);
     struct table_view all = table_all(&tb);
     table_print_text(stdout, &tb, &all);
     if (recorded < n)
@@ -831,7 +832,7 @@ run_cmd(int argc, char **argv, struct cluster *cl)
         status = run_cmd_parallel(&plan, &mo, db, ids, rows);
     }
     if (plan.sweep.n > 0 && mo.root)
-        run_cmd_print_table(rows, plan.n, db);
+        run_cmd_print_table(rows, plan.n, db, sweep_id);
 out:
     if (rows != NULL) {
         for (size_t i = 0; i < plan.n; i++)

@@ -10,7 +10,7 @@ the options are those of `fedbits plot --help`. It also runs on its own from the
 
 It reads the database read-only with the standard library's sqlite3 (docs/results.md for the
 tables) and draws one curve per run: the selected runs (--run), the runs of a sweep (--sweep),
-or every run. The x axis is the round, the simulated time, or the cumulative uplink or total
+or, by default, the latest run's sweep (--sweep all: every run). The x axis is the round, the simulated time, or the cumulative uplink or total
 (uplink + downlink) bits, on a log scale for bits; rounds without a value of the metric (not
 evaluated) are skipped; --y takes any numeric column of the rounds table. A run under secure
 aggregation adds to its label how its uplink was carried and its effective payload bits per
@@ -52,6 +52,34 @@ def die(msg, status=2):
     sys.exit(status)
 
 
+def sweep_arg(s):
+    """--sweep ID or --sweep all."""
+    if s == "all":
+        return s
+    try:
+        return int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{s}' is not a sweep id or 'all'")
+
+
+def default_sweep(con, a):
+    """Without --sweep and --run: the latest run's sweep, so that a re-run of a scenario into
+    the same database does not add curves; --sweep all draws every run."""
+    if a.sweep == "all":
+        a.sweep = None
+        return
+    if a.sweep is not None or a.run:
+        return
+    sweep, total, in_sweep = con.execute(
+        "SELECT (SELECT sweep_id FROM runs ORDER BY id DESC LIMIT 1), (SELECT count(*) FROM runs), "
+        "(SELECT count(*) FROM runs WHERE sweep_id = "
+        "(SELECT sweep_id FROM runs ORDER BY id DESC LIMIT 1))").fetchone()
+    if sweep is not None and in_sweep < total:
+        a.sweep = sweep
+        sys.stderr.write(f"fedbits plot: the latest sweep ({sweep}: {in_sweep} of {total} runs); "
+                         "--sweep all for every run\n")
+
+
 def parse_args(argv):
     p = argparse.ArgumentParser(prog="fedbits plot", description="Curves of a results database.")
     p.add_argument("db")
@@ -59,7 +87,7 @@ def parse_args(argv):
     p.add_argument("--x", choices=sorted(X_AXES), default="round")
     p.add_argument("--y", default="accuracy")
     p.add_argument("--run", type=int, action="append", default=[])
-    p.add_argument("--sweep", type=int)
+    p.add_argument("--sweep", type=sweep_arg)
     p.add_argument("--title")
     a = p.parse_args(argv)
     ext = os.path.splitext(a.output)[1].lower()
@@ -203,6 +231,7 @@ def main(argv):
     a = parse_args(argv)
     con = open_db(a.db)
     try:
+        default_sweep(con, a)
         columns = y_columns(con)
         if a.y not in columns:
             die(f"--y '{a.y}' must be a numeric column of the rounds table: {', '.join(columns)}")

@@ -162,27 +162,32 @@ report_bits_per_coord(const char *path, int64_t run_id, double *out)
 static void
 report_usage(FILE *f)
 {
-    fprintf(f, "usage: fedbits report RESULTS.db [--sweep ID] [--run ID]... [--target ACC]\n"
-               "                      [--format table|csv|json|markdown]\n"
-               "\n"
-               "One row per run: id, name, sweep label, uplink codec and bits, status, rounds,\n"
-               "final and best test accuracy, rounds and simulated time to reach --target\n"
-               "(empty when never reached), total uplink and downlink bits, and uplink bits per\n"
-               "coordinate (uplink bits / (participants x model parameters)). Then, when finished\n"
-               "runs differ only by their seed, one row per such group: the mean final accuracy\n"
-               "over its seeds with a 95%% confidence interval (Student t; none for one seed).\n"
-               "\n"
-               "options:\n"
-               "  --sweep ID       only the runs of sweep ID\n"
-               "  --run ID         only run ID (repeatable)\n"
-               "  --target ACC     accuracy target in [0, 1] for the time-to-accuracy columns\n"
-               "  --format FMT     table (default, aligned columns), csv (with a header and a\n"
-               "                   'kind' column: run or group), json (an array of objects with\n"
-               "                   \"kind\": \"run\" or \"group\") or markdown (pipe tables)\n"
-               "  -h, --help       show this help\n"
-               "\n"
-               "The database is opened read-only. Exit status: 0 success, 2 bad options, an\n"
-               "unreadable or non-fedbits database, or an unknown run or sweep id.\n");
+    fprintf(f,
+            "usage: fedbits report RESULTS.db [--sweep ID] [--run ID]... [--target ACC]\n"
+            "                      [--format table|csv|json|markdown]\n"
+            "\n"
+            "One row per run: id, name, sweep label, uplink codec and bits, status, rounds,\n"
+            "final and best test accuracy, rounds and simulated time to reach --target\n"
+            "(empty when never reached), total uplink and downlink bits, and uplink bits per\n"
+            "coordinate (uplink bits / (participants x model parameters)); the payload bits per\n"
+            "coordinate (the updates alone) and, under secure aggregation, how the uplink was\n"
+            "carried ('carried as': fixed point or homomorphic ring, k bits); total bits (the\n"
+            "table in Mbit), final simulated time and seconds per round, and bits to --target.\n"
+            "Then, when finished\n"
+            "runs differ only by their seed, one row per such group: the mean final accuracy\n"
+            "over its seeds with a 95%% confidence interval (Student t; none for one seed).\n"
+            "\n"
+            "options:\n"
+            "  --sweep ID       only the runs of sweep ID\n"
+            "  --run ID         only run ID (repeatable)\n"
+            "  --target ACC     accuracy target in [0, 1] for the time-to-accuracy columns\n"
+            "  --format FMT     table (default, aligned columns), csv (with a header and a\n"
+            "                   'kind' column: run or group), json (an array of objects with\n"
+            "                   \"kind\": \"run\" or \"group\") or markdown (pipe tables)\n"
+            "  -h, --help       show this help\n"
+            "\n"
+            "The database is opened read-only. Exit status: 0 success, 2 bad options, an\n"
+            "unreadable or non-fedbits database, or an unknown run or sweep id.\n");
 }
 
 /* The columns of report rows; run rows and group rows share the grid (and the CSV). */
@@ -208,6 +213,7 @@ enum {
     REPORT_C_EFF,
     REPORT_C_TOTAL,
     REPORT_C_SIMTIME,
+    REPORT_C_ROUNDS_S,
     REPORT_C_SEEDS,
     REPORT_C_MEAN,
     REPORT_C_LOW,
@@ -417,8 +423,13 @@ report_add_run(struct table *g, sqlite3_stmt *st, bool human, struct report_run 
     /* Machine formats in bits; the table in Mbit (its column title says so). */
     double total = (double)up + (double)down;
     rc |= report_set_real(g, r, REPORT_C_TOTAL, human ? total / 1e6 : total, human, 2);
-    if (sqlite3_column_type(st, 18) != SQLITE_NULL)
-        rc |= report_set_real(g, r, REPORT_C_SIMTIME, sqlite3_column_double(st, 18), human, 1);
+    if (sqlite3_column_type(st, 18) != SQLITE_NULL) {
+        double sim_s = sqlite3_column_double(st, 18);
+        rc |= report_set_real(g, r, REPORT_C_SIMTIME, sim_s, human, 1);
+        /* The mean simulated duration of a round: protocols compared per unit of time. */
+        if (rounds > 0)
+            rc |= report_set_real(g, r, REPORT_C_ROUNDS_S, sim_s / (double)rounds, human, 2);
+    }
     if (sqlite3_column_type(st, 19) != SQLITE_NULL) {
         double tb = sqlite3_column_double(st, 19);
         rc |= report_set_real(g, r, REPORT_C_TBITS, human ? tb / 1e6 : tb, human, 2);
@@ -759,6 +770,7 @@ report_cmd(int argc, char **argv)
         [REPORT_C_EFF] = { "uplink_payload_bits_per_coord", "payload bits/coord", TABLE_NUM },
         [REPORT_C_TOTAL] = { "total_bits", "total Mbit", TABLE_NUM },
         [REPORT_C_SIMTIME] = { "sim_time_s", "sim time s", TABLE_NUM },
+        [REPORT_C_ROUNDS_S] = { "round_duration_s", "s/round", TABLE_NUM },
         [REPORT_C_TBITS] = { "target_bits", tbits_title, TABLE_NUM },
         [REPORT_C_SEEDS] = { "seeds", "seeds", TABLE_NUM },
         [REPORT_C_MEAN] = { "mean_final_accuracy", "mean final acc", TABLE_NUM },

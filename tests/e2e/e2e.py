@@ -187,7 +187,7 @@ def check_cli(binary, src, tmp):
         if opt not in p.stdout:
             fail(f"run --help does not document {opt}")
     p = run(binary, ["list"], tmp, check=0)
-    for word in ("synthetic_iid", "logreg", "none", "fedavg"):
+    for word in ("synthetic_iid", "logreg", "none", "fedavg", "downlink codecs", "docofl"):
         if word not in p.stdout:
             fail(f"list lacks {word}")
     p = run(binary, ["run", "--no-sweep", "--set", "uplink.codec=drive", "--set",

@@ -45,8 +45,13 @@ main_list_choices(const char *title, const char *path)
     size_t n = scenario_choice_count(path);
     for (size_t i = 0; i < n; i++) {
         const char *name = scenario_choice_name(path, (int)i);
-        if (strcmp(path, "uplink.codec") == 0)
+        bool codec = strcmp(path, "uplink.codec") == 0 || strcmp(path, "downlink.codec") == 0;
+        if (codec && i < CODEC_KIND_COUNT)
             printf("  %-16s %s\n", name, codec_kind_summary((enum codec_kind)i));
+        else if (codec && i == SCENARIO_DOCOFL)
+            printf("  %-16s %s\n", name,
+                   "DoCoFL: anchors fetched off the critical path + compressed corrections "
+                   "(docs/scenarios.md)");
         else
             printf("  %s\n", name);
     }
@@ -87,7 +92,8 @@ main_list(int argc, char **argv)
     main_list_choices("datasets", "data.dataset");
     main_list_choices("partitions", "data.partition.type");
     main_list_choices("models", "model.type");
-    main_list_choices("codecs", "uplink.codec");
+    main_list_choices("uplink codecs", "uplink.codec");
+    main_list_choices("downlink codecs", "downlink.codec");
     main_list_choices("secure aggregators", "aggregation.secure");
     main_list_choices("server optimizers", "server.optimizer");
     main_list_choices("dropout phases", "population.dropout.phase");

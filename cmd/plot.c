@@ -30,7 +30,7 @@ plot_usage(FILE *f)
     fprintf(f, "usage: fedbits plot RESULTS.db -o FILE.png|FILE.svg [--x AXIS] [--y METRIC]\n"
                "                    [--run ID]... [--sweep ID] [--title TITLE]\n"
                "\n"
-               "Draws one curve per run (all runs, the runs of a sweep, or the given runs),\n"
+               "Draws one curve per run (the latest sweep, all runs, a sweep, or the given runs),\n"
                "labelled by what differs between them (the sweep label, else the differing\n"
                "scenario keys), and writes a PNG or an SVG image chosen by the file extension.\n"
                "\n"
@@ -39,9 +39,12 @@ plot_usage(FILE *f)
                "  --x AXIS           round (default), sim_time_s, uplink_bits, total_bits or\n"
                "                     epsilon (central DP runs)\n"
                "                     (bits are cumulative; total = uplink + downlink)\n"
-               "  --y METRIC         accuracy (default), loss, train_loss or nmse\n"
+               "  --y COLUMN         accuracy (default), loss, train_loss, nmse or any other\n"
+               "                     numeric column of the rounds table (client_acc_mean,\n"
+               "                     client_acc_p10, uplink_payload_bits, ...; docs/results.md)\n"
                "  --run ID           plot run ID (repeatable)\n"
-               "  --sweep ID         plot the runs of sweep ID\n"
+               "  --sweep ID|all     plot the runs of sweep ID, or every run (default: the\n"
+               "                     sweep of the latest run)\n"
                "  --title TITLE      the plot title (default: the database and the runs' names)\n"
                "  -h, --help         show this help\n"
                "\n"
@@ -182,7 +185,19 @@ static const struct option plot_options[] = {
 };
 static const char *const plot_xs[] = { "round", "sim_time_s", "uplink_bits", "total_bits",
                                        "epsilon" };
-static const char *const plot_ys[] = { "accuracy", "loss", "train_loss", "nmse" };
+
+/* A column name the script may look up (it checks the rounds table has it): [a-z0-9_]+. */
+static bool
+plot_is_column(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 63)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+            return false;
+    return true;
+}
 int
 plot_cmd(int argc, char **argv)
 {
@@ -221,8 +236,10 @@ plot_cmd(int argc, char **argv)
             x = optarg;
             break;
         case PLOT_OPT_Y:
-            if (!plot_one_of(optarg, plot_ys, sizeof plot_ys / sizeof plot_ys[0])) {
-                fprintf(stderr, "fedbits %s: --y '%s' must be accuracy, loss, train_loss or nmse\n",
+            if (!plot_is_column(optarg)) {
+                fprintf(stderr,
+                        "fedbits %s: --y '%s' must name a numeric column of the rounds table "
+                        "(accuracy, loss, train_loss, nmse, client_acc_mean, ...)\n",
                         cmd, optarg);
                 goto out;
             }
@@ -235,7 +252,7 @@ plot_cmd(int argc, char **argv)
             args[nargs++] = optarg;
             break;
         case PLOT_OPT_SWEEP:
-            if (!plot_is_id(cmd, "--sweep", optarg))
+            if (strcmp(optarg, "all") != 0 && !plot_is_id(cmd, "--sweep", optarg))
                 goto out;
             sweep = optarg;
             break;

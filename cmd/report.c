@@ -17,6 +17,8 @@
 #include "base/mem.h"
 #include "cmd/args.h"
 #include "cmd/table.h"
+#include "sim/carriage.h"
+#include "sim/scenario.h"
 #include "sim/store.h"
 #include "base/banned.h"
 
@@ -160,27 +162,32 @@ report_bits_per_coord(const char *path, int64_t run_id, double *out)
 static void
 report_usage(FILE *f)
 {
-    fprintf(f, "usage: fedbits report RESULTS.db [--sweep ID] [--run ID]... [--target ACC]\n"
-               "                      [--format table|csv|json|markdown]\n"
-               "\n"
-               "One row per run: id, name, sweep label, uplink codec and bits, status, rounds,\n"
-               "final and best test accuracy, rounds and simulated time to reach --target\n"
-               "(empty when never reached), total uplink and downlink bits, and uplink bits per\n"
-               "coordinate (uplink bits / (participants x model parameters)). Then, when finished\n"
-               "runs differ only by their seed, one row per such group: the mean final accuracy\n"
-               "over its seeds with a 95%% confidence interval (Student t; none for one seed).\n"
-               "\n"
-               "options:\n"
-               "  --sweep ID       only the runs of sweep ID\n"
-               "  --run ID         only run ID (repeatable)\n"
-               "  --target ACC     accuracy target in [0, 1] for the time-to-accuracy columns\n"
-               "  --format FMT     table (default, aligned columns), csv (with a header and a\n"
-               "                   'kind' column: run or group), json (an array of objects with\n"
-               "                   \"kind\": \"run\" or \"group\") or markdown (pipe tables)\n"
-               "  -h, --help       show this help\n"
-               "\n"
-               "The database is opened read-only. Exit status: 0 success, 2 bad options, an\n"
-               "unreadable or non-fedbits database, or an unknown run or sweep id.\n");
+    fprintf(f,
+            "usage: fedbits report RESULTS.db [--sweep ID] [--run ID]... [--target ACC]\n"
+            "                      [--format table|csv|json|markdown]\n"
+            "\n"
+            "One row per run: id, name, sweep label, uplink codec and bits, status, rounds,\n"
+            "final and best test accuracy, rounds and simulated time to reach --target\n"
+            "(empty when never reached), total uplink and downlink bits, and uplink bits per\n"
+            "coordinate (uplink bits / (participants x model parameters)); the payload bits per\n"
+            "coordinate (the updates alone) and, under secure aggregation, how the uplink was\n"
+            "carried ('carried as': fixed point or homomorphic ring, k bits); total bits (the\n"
+            "table in Mbit), final simulated time and seconds per round, and bits to --target.\n"
+            "Then, when finished\n"
+            "runs differ only by their seed, one row per such group: the mean final accuracy\n"
+            "over its seeds with a 95%% confidence interval (Student t; none for one seed).\n"
+            "\n"
+            "options:\n"
+            "  --sweep ID       only the runs of sweep ID\n"
+            "  --run ID         only run ID (repeatable)\n"
+            "  --target ACC     accuracy target in [0, 1] for the time-to-accuracy columns\n"
+            "  --format FMT     table (default, aligned columns), csv (with a header and a\n"
+            "                   'kind' column: run or group), json (an array of objects with\n"
+            "                   \"kind\": \"run\" or \"group\") or markdown (pipe tables)\n"
+            "  -h, --help       show this help\n"
+            "\n"
+            "The database is opened read-only. Exit status: 0 success, 2 bad options, an\n"
+            "unreadable or non-fedbits database, or an unknown run or sweep id.\n");
 }
 
 /* The columns of report rows; run rows and group rows share the grid (and the CSV). */
@@ -192,19 +199,26 @@ enum {
     REPORT_C_SWEEP,
     REPORT_C_CODEC,
     REPORT_C_BITS,
+    REPORT_C_CARRIED,
     REPORT_C_STATUS,
     REPORT_C_ROUNDS,
     REPORT_C_FINAL,
     REPORT_C_BEST,
     REPORT_C_TROUND,
     REPORT_C_TTIME,
+    REPORT_C_TBITS,
     REPORT_C_UP,
     REPORT_C_DOWN,
     REPORT_C_BPC,
+    REPORT_C_EFF,
+    REPORT_C_TOTAL,
+    REPORT_C_SIMTIME,
+    REPORT_C_ROUNDS_S,
     REPORT_C_SEEDS,
     REPORT_C_MEAN,
     REPORT_C_LOW,
     REPORT_C_HIGH,
+    REPORT_C_CINOTE,
     REPORT_C_COUNT,
 };
 _Static_assert(REPORT_C_COUNT <= TABLE_MAX_COLS, "report columns fit a view mask");
@@ -217,6 +231,7 @@ struct report_run {
     bool finished;
     bool has_final;
     double final_accuracy;
+    int64_t seed;
     char *group_key;   /* owned: config_json without seed and output.db */
     char *group_label; /* owned: sweep label without its seed=N part, or NULL */
     long group;        /* index into the groups */
@@ -283,12 +298,23 @@ static const char report_runs_sql[] =
     "(SELECT coalesce(sum(d.uplink_bits), 0) FROM rounds d WHERE d.run_id = r.id), "
     "(SELECT coalesce(sum(d.downlink_bits), 0) FROM rounds d WHERE d.run_id = r.id), "
     "(SELECT coalesce(sum(d.participants), 0) FROM rounds d WHERE d.run_id = r.id), "
-    "json_remove(r.config_json, '$.seed', '$.output.db') "
+    "json_remove(r.config_json, '$.seed', '$.output.db'), r.config_json, "
+    "(SELECT coalesce(sum(d.uplink_payload_bits), 0) FROM rounds d WHERE d.run_id = r.id), "
+    "(SELECT max(d.sim_time_s) FROM rounds d WHERE d.run_id = r.id), "
+    "(SELECT sum(e.uplink_bits + e.downlink_bits) FROM rounds e WHERE e.run_id = r.id AND "
+    " e.round <= (SELECT d.round FROM rounds d WHERE d.run_id = r.id AND d.accuracy >= ?1 "
+    " ORDER BY d.round LIMIT 1)), json_extract(r.config_json, '$.seed') "
     "FROM runs r WHERE ?2 IS NULL OR r.sweep_id = ?2 ORDER BY r.id";
+
+/* report_run.group of a run whose seed its group already has (a re-run): left out. */
+#define REPORT_GROUP_REPEAT (-2)
+
+/* --sweep all; without --sweep (0) the runs of the latest run's sweep. */
+#define REPORT_SWEEP_ALL (-1)
 
 struct report_opts {
     const char *db;
-    int64_t sweep;    /* 0: all */
+    int64_t sweep;    /* > 0: that sweep; 0: the latest run's; REPORT_SWEEP_ALL: every run */
     int64_t *run_ids; /* owned; n_runs of them (none: all) */
     size_t n_runs;
     bool has_target;
@@ -315,6 +341,29 @@ report_runs_release(struct report_run *runs, size_t n)
         mem_free(runs[i].group_label);
     }
     mem_free(runs);
+}
+
+/*
+ * How the run's uplink was carried (sim/carriage.h) from its stored configuration: "codec",
+ * "fixed point 23 bits" or "homomorphic ring 17 bits"; "" when the configuration does not
+ * load (a database from another version).
+ */
+static void
+report_carriage(const char *config, char *out, size_t len)
+{
+    out[0] = '\0';
+    if (config == NULL)
+        return;
+    struct scenario s;
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    if (scenario_load_resolved(&s, "(stored configuration)", config, strlen(config), NULL, 0, &eb) <
+        0)
+        return;
+    struct carriage c;
+    if (carriage_of(&s, &c, &eb) == 0)
+        carriage_format_short(&c, out, len);
+    scenario_release(&s);
 }
 
 /*
@@ -363,12 +412,35 @@ report_add_run(struct table *g, sqlite3_stmt *st, bool human, struct report_run 
     if (parts > 0 && params > 0)
         rc |= report_set_real(g, r, REPORT_C_BPC, (double)up / ((double)parts * (double)params),
                               human, 4);
+    char carried[64];
+    report_carriage((const char *)sqlite3_column_text(st, 16), carried, sizeof carried);
+    if (carried[0] != '\0')
+        rc |= table_set(g, r, REPORT_C_CARRIED, "%s", carried);
+    int64_t payload = sqlite3_column_int64(st, 17);
+    if (parts > 0 && params > 0)
+        rc |= report_set_real(g, r, REPORT_C_EFF,
+                              (double)payload / ((double)parts * (double)params), human, 2);
+    /* Machine formats in bits; the table in Mbit (its column title says so). */
+    double total = (double)up + (double)down;
+    rc |= report_set_real(g, r, REPORT_C_TOTAL, human ? total / 1e6 : total, human, 2);
+    if (sqlite3_column_type(st, 18) != SQLITE_NULL) {
+        double sim_s = sqlite3_column_double(st, 18);
+        rc |= report_set_real(g, r, REPORT_C_SIMTIME, sim_s, human, 1);
+        /* The mean simulated duration of a round: protocols compared per unit of time. */
+        if (rounds > 0)
+            rc |= report_set_real(g, r, REPORT_C_ROUNDS_S, sim_s / (double)rounds, human, 2);
+    }
+    if (sqlite3_column_type(st, 19) != SQLITE_NULL) {
+        double tb = sqlite3_column_double(st, 19);
+        rc |= report_set_real(g, r, REPORT_C_TBITS, human ? tb / 1e6 : tb, human, 2);
+    }
     const char *key = (const char *)sqlite3_column_text(st, 15);
     *run = (struct report_run){
         .id = id,
         .finished = status != NULL && strcmp(status, "finished") == 0,
         .has_final = sqlite3_column_type(st, 8) != SQLITE_NULL,
         .final_accuracy = sqlite3_column_double(st, 8),
+        .seed = sqlite3_column_int64(st, 20),
         .group_key = mem_strdup(key != NULL ? key : ""),
         .group_label = report_label_without_seed(label),
         .group = -1,
@@ -388,18 +460,26 @@ report_add_groups(struct table *g, struct report_run *runs, size_t n, const size
 {
     *any_repeated = false;
     for (size_t i = 0; i < n; i++) {
-        if (!runs[i].finished || !runs[i].has_final || runs[i].group >= 0)
+        if (!runs[i].finished || !runs[i].has_final || runs[i].group != -1)
             continue;
-        /* Run i opens a new group; collect every later run with the same key. */
+        /* Run i opens a new group; collect every later run with the same key and a seed of
+         * its own (a re-run of the same seed is the same experiment, not another sample). */
         size_t count = 0;
         double sum = 0.0;
         for (size_t j = i; j < n; j++) {
-            if (runs[j].finished && runs[j].has_final && runs[j].group < 0 &&
-                strcmp(runs[j].group_key, runs[i].group_key) == 0) {
-                runs[j].group = (long)i;
-                count++;
-                sum += runs[j].final_accuracy;
+            if (!runs[j].finished || !runs[j].has_final || runs[j].group != -1 ||
+                strcmp(runs[j].group_key, runs[i].group_key) != 0)
+                continue;
+            bool repeat = false;
+            for (size_t k = i; k < j && !repeat; k++)
+                repeat = runs[k].group == (long)i && runs[k].seed == runs[j].seed;
+            if (repeat) {
+                runs[j].group = REPORT_GROUP_REPEAT;
+                continue;
             }
+            runs[j].group = (long)i;
+            count++;
+            sum += runs[j].final_accuracy;
         }
         double mean = sum / (double)count;
         long row = table_add_row(g);
@@ -426,7 +506,8 @@ report_add_groups(struct table *g, struct report_run *runs, size_t n, const size
         rc |= table_set(g, r, REPORT_C_RUNS, "%s", ids);
         mem_free(ids);
         /* Name, codec and bits are the same for the whole group: copy the first run's. */
-        static const int same[] = { REPORT_C_NAME, REPORT_C_CODEC, REPORT_C_BITS };
+        static const int same[] = { REPORT_C_NAME, REPORT_C_CODEC, REPORT_C_BITS,
+                                    REPORT_C_CARRIED };
         for (size_t k = 0; k < sizeof same / sizeof same[0]; k++) {
             const char *s = table_cell(g, run_row[i], (size_t)same[k]);
             if (s != NULL)
@@ -441,8 +522,15 @@ report_add_groups(struct table *g, struct report_run *runs, size_t n, const size
             double sd = sqrt(ss / (double)(count - 1));
             double t = gsl_cdf_tdist_Pinv(0.5 + REPORT_CONFIDENCE / 2, (double)(count - 1));
             double half = t * sd / sqrt((double)count);
-            rc |= report_set_real(g, r, REPORT_C_LOW, mean - half, human, 4);
-            rc |= report_set_real(g, r, REPORT_C_HIGH, mean + half, human, 4);
+            /* Accuracy lies in [0, 1]: the interval is clipped there, and says so. */
+            double low = mean - half, high = mean + half;
+            bool clipped = low < 0.0 || high > 1.0;
+            rc |= report_set_real(g, r, REPORT_C_LOW, low < 0.0 ? 0.0 : low, human, 4);
+            rc |= report_set_real(g, r, REPORT_C_HIGH, high > 1.0 ? 1.0 : high, human, 4);
+            if (count == 2 || clipped)
+                rc |= table_set(
+                    g, r, REPORT_C_CINOTE, "%s%s%s", count == 2 ? "2 seeds: t = 12.7, wide" : "",
+                    count == 2 && clipped ? "; " : "", clipped ? "clipped to [0, 1]" : "");
             *any_repeated = true;
         }
         if (rc != 0)
@@ -473,7 +561,9 @@ report_parse_opts(int argc, char **argv, struct report_opts *o)
         case 'h':
             return 1;
         case OPT_SWEEP:
-            if (report_parse_id(cmd, "--sweep", optarg, &o->sweep) < 0)
+            if (strcmp(optarg, "all") == 0)
+                o->sweep = REPORT_SWEEP_ALL;
+            else if (report_parse_id(cmd, "--sweep", optarg, &o->sweep) < 0)
                 return -1;
             break;
         case OPT_RUN: {
@@ -516,6 +606,41 @@ report_parse_opts(int argc, char **argv, struct report_opts *o)
 }
 
 /* Checks that the --sweep and --run ids exist; prints the first that does not. */
+/*
+ * Without --sweep and --run: the sweep of the latest run (re-running a scenario into the same
+ * database adds a sweep, which must not pass for more seeds), or every run when the latest is
+ * not part of a sweep. Says on stderr what is left out. -1 on a database error (printed).
+ */
+static int
+report_default_sweep(const char *cmd, struct report_opts *o, sqlite3 *db)
+{
+    if (o->sweep != 0 || o->n_runs > 0) {
+        if (o->sweep == REPORT_SWEEP_ALL)
+            o->sweep = 0;
+        return 0;
+    }
+    sqlite3_stmt *st = NULL;
+    const char *sql = "SELECT (SELECT sweep_id FROM runs ORDER BY id DESC LIMIT 1), "
+                      "(SELECT count(*) FROM runs), (SELECT count(*) FROM runs WHERE sweep_id = "
+                      "(SELECT sweep_id FROM runs ORDER BY id DESC LIMIT 1))";
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
+        fprintf(stderr, "fedbits %s: '%s': %s\n", cmd, o->db, sqlite3_errmsg(db));
+        sqlite3_finalize(st);
+        return -1;
+    }
+    int64_t sweep = sqlite3_column_int64(st, 0);
+    int64_t all = sqlite3_column_int64(st, 1), in_sweep = sqlite3_column_int64(st, 2);
+    sqlite3_finalize(st);
+    if (sweep > 0 && in_sweep < all) {
+        o->sweep = sweep;
+        fprintf(stderr,
+                "fedbits %s: the latest sweep (%lld: %lld of %lld runs); --sweep all for every "
+                "run\n",
+                cmd, (long long)sweep, (long long)in_sweep, (long long)all);
+    }
+    return 0;
+}
+
 static int
 report_check_ids(const char *cmd, const struct report_opts *o, sqlite3 *db)
 {
@@ -548,22 +673,34 @@ report_print(const struct report_opts *o, const struct table *g, bool has_groups
     uint64_t all = REPORT_BIT(REPORT_C_COUNT) - 1;
     uint64_t run_cols =
         all & ~(REPORT_BIT(REPORT_C_RUNS) | REPORT_BIT(REPORT_C_SEEDS) | REPORT_BIT(REPORT_C_MEAN) |
-                REPORT_BIT(REPORT_C_LOW) | REPORT_BIT(REPORT_C_HIGH));
-    uint64_t group_cols = REPORT_BIT(REPORT_C_KIND) | REPORT_BIT(REPORT_C_RUNS) |
-                          REPORT_BIT(REPORT_C_NAME) | REPORT_BIT(REPORT_C_SWEEP) |
-                          REPORT_BIT(REPORT_C_CODEC) | REPORT_BIT(REPORT_C_BITS) |
-                          REPORT_BIT(REPORT_C_SEEDS) | REPORT_BIT(REPORT_C_MEAN) |
-                          REPORT_BIT(REPORT_C_LOW) | REPORT_BIT(REPORT_C_HIGH);
+                REPORT_BIT(REPORT_C_LOW) | REPORT_BIT(REPORT_C_HIGH) | REPORT_BIT(REPORT_C_CINOTE));
+    uint64_t group_cols =
+        REPORT_BIT(REPORT_C_KIND) | REPORT_BIT(REPORT_C_RUNS) | REPORT_BIT(REPORT_C_NAME) |
+        REPORT_BIT(REPORT_C_SWEEP) | REPORT_BIT(REPORT_C_CODEC) | REPORT_BIT(REPORT_C_BITS) |
+        REPORT_BIT(REPORT_C_CARRIED) | REPORT_BIT(REPORT_C_SEEDS) | REPORT_BIT(REPORT_C_MEAN) |
+        REPORT_BIT(REPORT_C_LOW) | REPORT_BIT(REPORT_C_HIGH) | REPORT_BIT(REPORT_C_CINOTE);
     if (human) {
         /* The kind is said by the section; empty sweep and target columns are left out. */
         uint64_t hide = REPORT_BIT(REPORT_C_KIND);
         if (!o->has_target)
-            hide |= REPORT_BIT(REPORT_C_TROUND) | REPORT_BIT(REPORT_C_TTIME);
-        bool any_sweep = false;
-        for (size_t r = 0; r < g->nrows; r++)
+            hide |= REPORT_BIT(REPORT_C_TROUND) | REPORT_BIT(REPORT_C_TTIME) |
+                    REPORT_BIT(REPORT_C_TBITS);
+        bool any_sweep = false, any_secure = false;
+        for (size_t r = 0; r < g->nrows; r++) {
+            const char *carried = table_cell(g, r, REPORT_C_CARRIED);
             any_sweep |= table_cell(g, r, REPORT_C_SWEEP) != NULL;
+            any_secure |= carried != NULL && strcmp(carried, "codec") != 0;
+        }
         if (!any_sweep)
             hide |= REPORT_BIT(REPORT_C_SWEEP);
+        bool any_note = false;
+        for (size_t r = 0; r < g->nrows; r++)
+            any_note |= table_cell(g, r, REPORT_C_CINOTE) != NULL;
+        if (!any_note)
+            hide |= REPORT_BIT(REPORT_C_CINOTE);
+        /* Without secure aggregation every update is its codec's message: nothing to add. */
+        if (!any_secure)
+            hide |= REPORT_BIT(REPORT_C_CARRIED) | REPORT_BIT(REPORT_C_EFF);
         run_cols &= ~hide;
         group_cols &= ~hide;
     }
@@ -611,7 +748,7 @@ report_cmd(int argc, char **argv)
     struct report_run *runs = NULL;
     size_t *run_row = NULL;
     size_t n = 0, cap = 0;
-    char tround_title[48], ttime_title[48];
+    char tround_title[48], ttime_title[48], tbits_title[48];
     const struct table_col cols[REPORT_C_COUNT] = {
         [REPORT_C_KIND] = { "kind", "kind", TABLE_TEXT },
         [REPORT_C_ID] = { "id", "id", TABLE_NUM },
@@ -620,6 +757,7 @@ report_cmd(int argc, char **argv)
         [REPORT_C_SWEEP] = { "sweep", "sweep", TABLE_TEXT },
         [REPORT_C_CODEC] = { "codec", "codec", TABLE_TEXT },
         [REPORT_C_BITS] = { "bits", "bits", TABLE_NUM },
+        [REPORT_C_CARRIED] = { "carried", "carried as", TABLE_TEXT },
         [REPORT_C_STATUS] = { "status", "status", TABLE_TEXT },
         [REPORT_C_ROUNDS] = { "rounds", "rounds", TABLE_NUM },
         [REPORT_C_FINAL] = { "final_accuracy", "final acc", TABLE_NUM },
@@ -629,10 +767,16 @@ report_cmd(int argc, char **argv)
         [REPORT_C_UP] = { "uplink_bits", "uplink bits", TABLE_NUM },
         [REPORT_C_DOWN] = { "downlink_bits", "downlink bits", TABLE_NUM },
         [REPORT_C_BPC] = { "uplink_bits_per_coord", "up bits/coord", TABLE_NUM },
+        [REPORT_C_EFF] = { "uplink_payload_bits_per_coord", "payload bits/coord", TABLE_NUM },
+        [REPORT_C_TOTAL] = { "total_bits", "total Mbit", TABLE_NUM },
+        [REPORT_C_SIMTIME] = { "sim_time_s", "sim time s", TABLE_NUM },
+        [REPORT_C_ROUNDS_S] = { "round_duration_s", "s/round", TABLE_NUM },
+        [REPORT_C_TBITS] = { "target_bits", tbits_title, TABLE_NUM },
         [REPORT_C_SEEDS] = { "seeds", "seeds", TABLE_NUM },
         [REPORT_C_MEAN] = { "mean_final_accuracy", "mean final acc", TABLE_NUM },
         [REPORT_C_LOW] = { "ci95_low", "95% CI low", TABLE_NUM },
         [REPORT_C_HIGH] = { "ci95_high", "95% CI high", TABLE_NUM },
+        [REPORT_C_CINOTE] = { "ci_note", "CI note", TABLE_TEXT },
     };
     struct table g = table_make(cols, REPORT_C_COUNT);
     int status = ARGS_EXIT_USAGE;
@@ -646,8 +790,10 @@ report_cmd(int argc, char **argv)
     }
     snprintf(tround_title, sizeof tround_title, "rounds to %g", o.target);
     snprintf(ttime_title, sizeof ttime_title, "sim s to %g", o.target);
+    snprintf(tbits_title, sizeof tbits_title, "Mbit to %g", o.target);
     bool human = o.format == TABLE_FORMAT_TEXT || o.format == TABLE_FORMAT_MARKDOWN;
-    if (report_open(cmd, o.db, &db) < 0 || report_check_ids(cmd, &o, db) < 0)
+    if (report_open(cmd, o.db, &db) < 0 || report_default_sweep(cmd, &o, db) < 0 ||
+        report_check_ids(cmd, &o, db) < 0)
         goto out;
     st = report_prepare(cmd, o.db, db, report_runs_sql);
     if (st == NULL)
@@ -906,7 +1052,8 @@ static void
 report_check_usage(FILE *f)
 {
     fprintf(f, "usage: fedbits check RESULTS.db --baseline BASELINE.db\n"
-               "                     [--tolerance accuracy=A,bits=B]\n"
+               "                     [--tolerance accuracy=A,bits=B] [--allow-missing]\n"
+               "                     [--format text|junit]\n"
                "\n"
                "Regression check for CI. Matches the runs of the two databases by config_hash\n"
                "(the same resolved scenario; the latest finished run of each hash on each side)\n"
@@ -919,10 +1066,15 @@ report_check_usage(FILE *f)
                "  --baseline DB     the baseline results database (required)\n"
                "  --tolerance SPEC  accuracy=A,bits=B, either part optional\n"
                "                    (default accuracy=0.01,bits=0)\n"
+               "  --allow-missing   a baseline run without a finished match is a warning, not\n"
+               "                    a failure\n"
+               "  --format FMT      text (default, the diff table) or junit (JUnit XML on\n"
+               "                    stdout: one test case per configuration, for CI systems)\n"
                "  -h, --help        show this help\n"
                "\n"
-               "Exit status: 0 no matched run regressed, 1 some run regressed, 2 unusable input\n"
-               "(unreadable database, bad tolerance, or no baseline run matched).\n");
+               "Exit status: 0 no matched run regressed and none missing, 1 some run regressed\n"
+               "or a baseline run has no finished match (unless --allow-missing), 2 unusable\n"
+               "input (unreadable database, bad tolerance, or no baseline run matched).\n");
 }
 
 /* The latest finished run of one config_hash. */
@@ -1099,15 +1251,98 @@ report_check_row(struct table *g, const struct report_entry *base, const struct 
     return rc != 0 ? -1 : 0;
 }
 
+/* XML text of s (&, <, >, " escaped) on f. */
+static void
+report_xml_text(FILE *f, const char *s)
+{
+    for (; s != NULL && *s != '\0'; s++) {
+        switch (*s) {
+        case '&':
+            fputs("&amp;", f);
+            break;
+        case '<':
+            fputs("&lt;", f);
+            break;
+        case '>':
+            fputs("&gt;", f);
+            break;
+        case '"':
+            fputs("&quot;", f);
+            break;
+        default:
+            fputc(*s, f);
+        }
+    }
+}
+
+/* One "title value" pair of a JUnit message, skipped when the cell is empty. */
+static void
+report_junit_field(FILE *f, const struct table *g, size_t r, size_t col, const char *title)
+{
+    const char *v = table_cell(g, r, col);
+    if (v == NULL)
+        return;
+    fprintf(f, " %s ", title);
+    report_xml_text(f, v);
+}
+
+/*
+ * The diff table g as JUnit XML: one test case per configuration (its name and config
+ * hash); a regression, and a missing run unless allow_missing, is a failure, a new run
+ * or an allowed missing one is skipped.
+ */
+static void
+report_check_junit(FILE *f, const struct table *g, size_t failures, size_t skipped)
+{
+    fprintf(f,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+            "<testsuites>\n"
+            "<testsuite name=\"fedbits check\" tests=\"%zu\" failures=\"%zu\" "
+            "skipped=\"%zu\">\n",
+            g->nrows, failures, skipped);
+    for (size_t r = 0; r < g->nrows; r++) {
+        const char *verdict = table_cell(g, r, REPORT_K_VERDICT);
+        fputs("  <testcase classname=\"fedbits.check\" name=\"", f);
+        report_xml_text(f, table_cell(g, r, REPORT_K_NAME));
+        fputs(" [", f);
+        report_xml_text(f, table_cell(g, r, REPORT_K_CONFIG));
+        fputs("]\">", f);
+        bool ok = verdict != NULL && strcmp(verdict, "ok") == 0;
+        bool fails = verdict != NULL &&
+                     (strncmp(verdict, "REGRESSED", 9) == 0 || strcmp(verdict, "missing") == 0);
+        if (!ok) {
+            fprintf(f, "<%s message=\"", fails ? "failure" : "skipped");
+            report_xml_text(f, verdict);
+            fputs(":", f);
+            report_junit_field(f, g, r, REPORT_K_RUNS, "runs");
+            report_junit_field(f, g, r, REPORT_K_BASE_ACC, "baseline accuracy");
+            report_junit_field(f, g, r, REPORT_K_ACC, "accuracy");
+            report_junit_field(f, g, r, REPORT_K_BASE_BITS, "baseline bits");
+            report_junit_field(f, g, r, REPORT_K_BITS, "bits");
+            fputs("\"/>", f);
+        }
+        fputs("</testcase>\n", f);
+    }
+    fputs("</testsuite>\n</testsuites>\n", f);
+}
+
+struct report_check_opts {
+    const char *path, *baseline;
+    double tol_acc, tol_bits;
+    bool allow_missing;
+    bool junit;
+};
+
 /* The options of fedbits check: 0, 1 after --help, or ARGS_EXIT_USAGE (message printed). */
 static int
-report_check_parse(int argc, char **argv, const char **path, const char **baseline, double *tol_acc,
-                   double *tol_bits)
+report_check_parse(int argc, char **argv, struct report_check_opts *o)
 {
-    enum { OPT_BASELINE = 256, OPT_TOLERANCE };
+    enum { OPT_BASELINE = 256, OPT_TOLERANCE, OPT_ALLOW_MISSING, OPT_FORMAT };
     static const struct option opts[] = {
         { "baseline", required_argument, NULL, OPT_BASELINE },
         { "tolerance", required_argument, NULL, OPT_TOLERANCE },
+        { "allow-missing", no_argument, NULL, OPT_ALLOW_MISSING },
+        { "format", required_argument, NULL, OPT_FORMAT },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -1122,10 +1357,18 @@ report_check_parse(int argc, char **argv, const char **path, const char **baseli
             report_check_usage(stdout);
             return 1;
         case OPT_BASELINE:
-            *baseline = optarg;
+            o->baseline = optarg;
+            break;
+        case OPT_ALLOW_MISSING:
+            o->allow_missing = true;
+            break;
+        case OPT_FORMAT:
+            if (strcmp(optarg, "junit") != 0 && strcmp(optarg, "text") != 0)
+                return args_error(cmd, "--format '%s' must be text or junit", optarg);
+            o->junit = strcmp(optarg, "junit") == 0;
             break;
         case OPT_TOLERANCE:
-            if (report_parse_tolerance(optarg, tol_acc, tol_bits) < 0)
+            if (report_parse_tolerance(optarg, &o->tol_acc, &o->tol_bits) < 0)
                 return args_error(cmd,
                                   "--tolerance '%s' must read accuracy=A,bits=B with "
                                   "non-negative numbers (either part optional)",
@@ -1135,11 +1378,11 @@ report_check_parse(int argc, char **argv, const char **path, const char **baseli
             return ARGS_EXIT_USAGE;
         }
     }
-    if (args_operand(&a, path,
+    if (args_operand(&a, &o->path,
                      "which results database? (fedbits check RESULTS.db --baseline BASELINE.db)") !=
         0)
         return ARGS_EXIT_USAGE;
-    if (*baseline == NULL)
+    if (o->baseline == NULL)
         return args_error(cmd, "--baseline BASELINE.db is required");
     return 0;
 }
@@ -1159,11 +1402,13 @@ report_cmd_check(int argc, char **argv)
         [REPORT_K_DBITS] = { "bits_change", "change", TABLE_NUM },
         [REPORT_K_VERDICT] = { "verdict", "verdict", TABLE_TEXT },
     };
-    const char *cmd = argv[0], *path = NULL, *baseline = NULL;
-    double tol_acc = 0.01, tol_bits = 0.0;
-    int prc = report_check_parse(argc, argv, &path, &baseline, &tol_acc, &tol_bits);
+    const char *cmd = argv[0];
+    struct report_check_opts o = { .tol_acc = 0.01, .tol_bits = 0.0 };
+    int prc = report_check_parse(argc, argv, &o);
     if (prc != 0)
         return prc == 1 ? EXIT_SUCCESS : prc;
+    const char *path = o.path, *baseline = o.baseline;
+    double tol_acc = o.tol_acc, tol_bits = o.tol_bits;
     sqlite3 *db_cur = NULL, *db_base = NULL;
     struct report_entries cur = { 0 }, base = { 0 };
     struct table g = table_make(cols, REPORT_K_COUNT);
@@ -1210,12 +1455,17 @@ report_cmd_check(int argc, char **argv)
         if (report_check_row(&g, NULL, &cur.v[j], "new (no baseline)") < 0)
             goto nomem;
     }
-    printf("%s against baseline %s (tolerance accuracy=%g, bits=%g)\n", path, baseline, tol_acc,
-           tol_bits);
-    struct table_view view = table_all(&g);
-    table_print_text(stdout, &g, &view);
-    printf("%zu matched: %zu ok, %zu regressed; %zu baseline runs missing, %zu new\n", matched,
-           matched - regressed, regressed, missing, added);
+    if (o.junit) {
+        report_check_junit(stdout, &g, regressed + (o.allow_missing ? 0 : missing),
+                           added + (o.allow_missing ? missing : 0));
+    } else {
+        printf("%s against baseline %s (tolerance accuracy=%g, bits=%g)\n", path, baseline, tol_acc,
+               tol_bits);
+        struct table_view view = table_all(&g);
+        table_print_text(stdout, &g, &view);
+        printf("%zu matched: %zu ok, %zu regressed; %zu baseline runs missing, %zu new\n", matched,
+               matched - regressed, regressed, missing, added);
+    }
     fflush(stdout);
     if (matched == 0) {
         fprintf(stderr,
@@ -1228,8 +1478,9 @@ report_cmd_check(int argc, char **argv)
         goto out;
     }
     if (missing > 0) {
-        fprintf(stderr, "fedbits %s: warning: %zu baseline runs have no finished match in '%s':\n",
-                cmd, missing, path);
+        fprintf(stderr, "fedbits %s: %s: %zu baseline runs have no finished match in '%s'%s:\n",
+                cmd, o.allow_missing ? "warning" : "error", missing, path,
+                o.allow_missing ? "" : " (--allow-missing to accept)");
         for (size_t i = 0; i < base.n; i++) {
             bool found = false;
             for (size_t j = 0; j < cur.n && !found; j++)
@@ -1239,7 +1490,7 @@ report_cmd_check(int argc, char **argv)
                         base.v[i].label, base.v[i].hash);
         }
     }
-    status = regressed > 0 ? ARGS_EXIT_FAILURE : EXIT_SUCCESS;
+    status = regressed > 0 || (missing > 0 && !o.allow_missing) ? ARGS_EXIT_FAILURE : EXIT_SUCCESS;
     goto out;
 nomem:
     fprintf(stderr, "fedbits %s: out of memory\n", cmd);

@@ -19,6 +19,7 @@
 #include "cmd/table.h"
 #include "fedbits_config.h"
 #include "sim/campaign.h"
+#include "sim/carriage.h"
 #include "sim/resume.h"
 #include "sim/run.h"
 #include "sim/scenario.h"
@@ -287,6 +288,29 @@ run_cmd_on_round(void *ctx, const struct scenario *s, const struct store_round *
     fflush(stderr);
 }
 
+/*
+ * Under secure aggregation, how the uplink was carried and its effective payload bits per
+ * coordinate and participant (docs/secure.md); nothing for a plain run, whose codec is its
+ * carriage.
+ */
+static void
+run_cmd_print_carriage(const struct scenario *s, const struct run_summary *sum)
+{
+    struct carriage c;
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    if (s->aggregation.secure == SECURE_NONE || carriage_of(s, &c, &eb) < 0)
+        return;
+    char what[128];
+    carriage_format(&c, s, false, what, sizeof what);
+    if (sum->participants > 0 && sum->model_dim > 0)
+        printf("  %-18s %s (%.2f payload bits per coordinate)\n", "uplink carried", what,
+               (double)sum->uplink_payload_bits /
+                   ((double)sum->participants * (double)sum->model_dim));
+    else
+        printf("  %-18s %s\n", "uplink carried", what);
+}
+
 static void
 run_cmd_print_summary(const struct scenario *s, int64_t run_id, const char *status,
                       const struct run_summary *sum, double wall_s)
@@ -306,6 +330,7 @@ run_cmd_print_summary(const struct scenario *s, int64_t run_id, const char *stat
     }
     printf("  %-18s %llu (%s)\n", "uplink bits", (unsigned long long)sum->uplink_bits, up);
     printf("  %-18s %llu (%s)\n", "downlink bits", (unsigned long long)sum->downlink_bits, down);
+    run_cmd_print_carriage(s, sum);
     printf("  %-18s %.3f s\n", "simulated time", simtime_to_s(sum->sim_time_us));
     printf("  %-18s %.2f s (%u threads)\n", "wall time", wall_s, sum->threads);
     if (sum->ranks > 1)
@@ -428,7 +453,7 @@ run_cmd_table_row(struct table *tb, const struct run_cmd_row *row)
 
 /* The sweep's table: one line per run it recorded (a stopped sweep records fewer). */
 static void
-run_cmd_print_table(const struct run_cmd_row *rows, size_t n, const char *db)
+run_cmd_print_table(const struct run_cmd_row *rows, size_t n, const char *db, int64_t sweep_id)
 {
     static const struct table_col cols[] = {
         { "run", "run", TABLE_NUM },           { "status", "status", TABLE_TEXT },
@@ -449,8 +474,9 @@ run_cmd_print_table(const struct run_cmd_row *rows, size_t n, const char *db)
             return;
         }
     }
-    printf("%zu runs -> %s (accuracy against bits on the wire; fedbits report %s for more)\n",
-           recorded, db, db);
+    printf("%zu runs -> %s, sweep %lld (accuracy against bits on the wire; fedbits report %s "
+           "for more)\n",
+           recorded, db, (long long)sweep_id, db);
     struct table_view all = table_all(&tb);
     table_print_text(stdout, &tb, &all);
     if (recorded < n)
@@ -616,12 +642,51 @@ run_cmd_parallel(struct campaign *plan, struct run_cmd_opts *mo, const char *db,
     return status;
 }
 
+/* The distinct secure-aggregation notes printed so far (one line each, at most a few). */
+#define RUN_CMD_NOTES_MAX 16
+struct run_cmd_notes {
+    char text[RUN_CMD_NOTES_MAX][384];
+    size_t n;
+};
+
+/*
+ * Prints to stderr, once per distinct text, a note when secure aggregation re-embeds a
+ * non-homomorphic uplink codec in fixed point (docs/secure.md): its compression is lost on
+ * the wire. A note, not an error: the run is valid.
+ */
+static void
+run_cmd_note_carriage(const char *who, const struct scenario *s, struct run_cmd_notes *notes)
+{
+    struct carriage c;
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    if (carriage_of(s, &c, &eb) < 0 || c.kind != CARRIAGE_FIXED_POINT ||
+        s->uplink.codec.kind == CODEC_NONE)
+        return;
+    char what[128], line[384];
+    carriage_format(&c, s, false, what, sizeof what);
+    snprintf(line, sizeof line,
+             "note: under %s the uplink is decoded and re-embedded in fixed point: %s per "
+             "coordinate on the wire at %llu clients per round, not %g (only thc sums "
+             "homomorphically; docs/secure.md)",
+             scenario_choice_name("aggregation.secure", s->aggregation.secure), what,
+             (unsigned long long)c.n, s->uplink.codec.bits);
+    for (size_t i = 0; i < notes->n; i++)
+        if (strcmp(notes->text[i], line) == 0)
+            return;
+    if (notes->n < RUN_CMD_NOTES_MAX)
+        snprintf(notes->text[notes->n++], sizeof notes->text[0], "%s", line);
+    fflush(stdout);
+    fprintf(stderr, "fedbits %s: %s\n", who, line);
+}
+
 /* Validates every combination before anything runs; *first gets combination 0 (release it). */
 static int
 run_cmd_check_all(struct campaign *plan, const struct run_cmd_opts *mo, struct scenario *first)
 {
     struct errbuf eb;
     errbuf_clear(&eb);
+    struct run_cmd_notes notes = { .n = 0 };
     for (size_t i = 0; i < plan->n; i++) {
         struct scenario s;
         if (campaign_load(plan, i, &s, &eb) < 0) {
@@ -630,6 +695,8 @@ run_cmd_check_all(struct campaign *plan, const struct run_cmd_opts *mo, struct s
                 scenario_release(first);
             return -1;
         }
+        if (mo->root)
+            run_cmd_note_carriage("run", &s, &notes);
         if (i == 0)
             *first = s;
         else
@@ -765,7 +832,7 @@ run_cmd(int argc, char **argv, struct cluster *cl)
         status = run_cmd_parallel(&plan, &mo, db, ids, rows);
     }
     if (plan.sweep.n > 0 && mo.root)
-        run_cmd_print_table(rows, plan.n, db);
+        run_cmd_print_table(rows, plan.n, db, sweep_id);
 out:
     if (rows != NULL) {
         for (size_t i = 0; i < plan.n; i++)
@@ -803,12 +870,14 @@ run_cmd_validate(int argc, char **argv)
         run_cmd_print_error("validate", &eb);
         goto out;
     }
+    struct run_cmd_notes notes = { .n = 0 };
     for (size_t i = 0; i < plan.n; i++) {
         struct scenario s;
         if (campaign_load(&plan, i, &s, &eb) < 0) {
             run_cmd_print_error("validate", &eb);
             goto out;
         }
+        run_cmd_note_carriage("validate", &s, &notes);
         if (i == 0) {
             struct model_spec spec;
             size_t features, classes;

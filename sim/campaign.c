@@ -43,7 +43,8 @@ campaign_open(struct campaign *c, const char *scenario, const char *const *user,
         sweep_release(&c->sweep); /* validated, then set aside: one run of the base scenario */
     c->n = c->sweep.n > 0 ? c->sweep.n : 1;
     c->sets = mem_alloc((c->sweep.n_keys + n_user + 1) * sizeof *c->sets);
-    if (c->sets == NULL)
+    c->set_keys = mem_alloc((c->sweep.n_keys + 1) * sizeof *c->set_keys);
+    if (c->sets == NULL || c->set_keys == NULL)
         return errbuf_set(eb, -ERR_NOMEM, "out of memory");
     return 0;
 }
@@ -53,8 +54,46 @@ campaign_release(struct campaign *c)
 {
     mem_free(c->owned_text);
     mem_free(c->sets);
+    mem_free(c->set_keys);
     sweep_release(&c->sweep);
     *c = (struct campaign){ 0 };
+}
+
+/*
+ * Says where the error of combination i (swept overrides applied, then the user's) lies: in
+ * a sweep value (located at the value in the file, naming the combination), in a command
+ * line override (numbered as the user wrote it), or in the base scenario itself (when it
+ * fails without the sweep too: then the sweep is not blamed), else in how the combination's
+ * values meet the base scenario (named with the combination's values).
+ */
+static void
+campaign_blame(struct campaign *c, size_t i, size_t swept, struct errbuf *eb)
+{
+    char *label = campaign_label(c, i);
+    const char *values = label != NULL ? label : "";
+    if (strcmp(eb->file, "--set") == 0 && eb->line >= 1 && (size_t)eb->line <= swept) {
+        /* A sweep value: point at the value in the file, not at "--set". */
+        size_t at = i * c->sweep.n_keys + c->set_keys[eb->line - 1];
+        errbuf_set_location(eb, c->name, c->sweep.lines[at], c->sweep.columns[at]);
+        errbuf_prefix(eb, "sweep combination %zu (%s)", i + 1, values);
+    } else if (strcmp(eb->file, "--set") == 0 && eb->line >= 1) {
+        /* A command-line override: number it as the user wrote it. */
+        eb->line -= (long)swept;
+    } else {
+        /* Does the base scenario fail on its own? Then that error is the one to fix. */
+        struct scenario base;
+        struct errbuf eb_base;
+        errbuf_clear(&eb_base);
+        for (size_t k = 0; k < c->n_user; k++)
+            c->sets[k] = c->user[k];
+        if (scenario_load(&base, c->name, c->text, c->len, c->sets, c->n_user, &eb_base) < 0) {
+            *eb = eb_base;
+        } else {
+            scenario_release(&base);
+            errbuf_prefix(eb, "sweep combination %zu (%s)", i + 1, values);
+        }
+    }
+    mem_free(label);
 }
 
 int
@@ -62,26 +101,19 @@ campaign_load(struct campaign *c, size_t i, struct scenario *s, struct errbuf *e
 {
     size_t n = 0;
     if (c->sweep.n > 0) {
-        for (size_t k = 0; k < c->sweep.n_keys; k++)
+        for (size_t k = 0; k < c->sweep.n_keys; k++) {
+            if (c->sweep.unset[i * c->sweep.n_keys + k])
+                continue; /* `~`: not set in this combination */
+            c->set_keys[n] = k;
             c->sets[n++] = c->sweep.sets[i][k];
+        }
     }
+    size_t swept = n;
     for (size_t k = 0; k < c->n_user; k++)
         c->sets[n++] = c->user[k];
     int rc = scenario_load(s, c->name, c->text, c->len, c->sets, n, eb);
-    if (rc < 0 && c->sweep.n > 0) {
-        /* An error in a sweep value: point at the value in the file, not at "--set". */
-        if (eb != NULL && strcmp(eb->file, "--set") == 0 && eb->line >= 1 &&
-            (size_t)eb->line <= c->sweep.n_keys) {
-            size_t at = i * c->sweep.n_keys + (size_t)eb->line - 1;
-            errbuf_set_location(eb, c->name, c->sweep.lines[at], c->sweep.columns[at]);
-            errbuf_prefix(eb, "sweep combination %zu", i + 1);
-        } else if (eb != NULL && strcmp(eb->file, "--set") == 0 && eb->line >= 1) {
-            /* A command-line override: number it as the user wrote it. */
-            eb->line -= (long)c->sweep.n_keys;
-        } else {
-            errbuf_prefix(eb, "sweep combination %zu", i + 1);
-        }
-    }
+    if (rc < 0 && c->sweep.n > 0 && eb != NULL)
+        campaign_blame(c, i, swept, eb);
     return rc;
 }
 

@@ -39,6 +39,7 @@ struct campaign {
     const char *const *user; /* the command line's overrides (borrowed) */
     size_t n_user;
     const char **sets; /* scratch: sweep sets + user sets */
+    size_t *set_keys;  /* scratch: sets[j] (j < swept) is sweep key set_keys[j] */
 };
 
 /*
@@ -49,7 +50,12 @@ struct campaign {
 int campaign_open(struct campaign *c, const char *scenario, const char *const *user, size_t n_user,
                   bool no_sweep, struct errbuf *eb) __attribute__((warn_unused_result));
 void campaign_release(struct campaign *c);
-/* Loads and validates combination i into *s (scenario_release() it). */
+/*
+ * Loads and validates combination i into *s (scenario_release() it). Keys swept to `~` are
+ * left as the base scenario has them. An error in a sweep value names the combination, its
+ * values and the value's place in the file; an error the base scenario has on its own (with
+ * the command line's overrides) is reported as the base scenario's, not the sweep's.
+ */
 int campaign_load(struct campaign *c, size_t i, struct scenario *s, struct errbuf *eb)
     __attribute__((warn_unused_result));
 /* "uplink.codec=eden seed=2" for combination i (owned; mem_free), or NULL without a sweep. */

@@ -89,6 +89,9 @@ struct run_summary {
     unsigned ranks;        /* processes that shared the run */
     uint64_t rank_bytes;   /* payload bytes this rank put into collectives (0 with one) */
     char fingerprint[RUN_FINGERPRINT_HEX];
+
+    /* Uplink bits of the updates alone (the masked inputs under secure aggregation). */
+    uint64_t uplink_payload_bits;
 };
 
 /*

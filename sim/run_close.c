@@ -133,6 +133,7 @@ run_close(struct run_world *w, int64_t now, int64_t next_at, const bool *accepte
     sum->rounds = w->open.round;
     sum->participants += rec->participants;
     sum->uplink_bits += rec->uplink_bits;
+    sum->uplink_payload_bits += rec->uplink_payload_bits;
     sum->downlink_bits += rec->downlink_bits;
     sum->sim_time_us = now;
     if (w->o->on_round != NULL)

@@ -31,6 +31,7 @@
 #include "base/mem.h"
 #include "base/rng.h"
 #include "base/simtime.h"
+#include "sim/carriage.h"
 #include "base/banned.h"
 
 /* Byte offset of the fixed-point rounding draws in the client's private codec stream. */
@@ -299,12 +300,7 @@ run_secure_params(struct run_world *w, uint32_t n, struct errbuf *eb)
          * is the values' own, so no value_bits. */
         const uint16_t *levels;
         uint64_t g = thc_table(w->th[0].thc, &levels);
-        uint64_t vmax = g * run_thc_weight_max(w);
-        unsigned k = 1;
-        while (k < 64 && (double)n * (double)vmax >= (double)(UINT64_C(1) << k))
-            k++;
-        p->value_bits = 0;
-        p->ring_bits = k;
+        carriage_thc_ring(g, run_thc_weight_max(w), n, &p->value_bits, &p->ring_bits);
     }
     uint32_t t = 0;
     if (s->aggregation.secure == SECURE_SECAGG_PLUS) {

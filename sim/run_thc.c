@@ -31,9 +31,10 @@
 
 #include "base/mem.h"
 #include "sim/cluster.h"
+#include "sim/carriage.h"
 #include "base/banned.h"
 
-#define RUN_THC_WEIGHT_BITS 8
+#define RUN_THC_WEIGHT_BITS CARRIAGE_THC_WEIGHT_BITS
 
 bool
 run_thc_common(const struct scenario *s)

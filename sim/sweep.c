@@ -106,8 +106,17 @@ sweep_release(struct sweep *sw)
     mem_free(sw->sets);
     mem_free(sw->lines);
     mem_free(sw->columns);
+    mem_free(sw->unset);
     mem_free(sw->label_keys);
     *sw = (struct sweep){ 0 };
+}
+
+/* True for an unquoted `~` or `null`: the key is not set in this combination. */
+static bool
+sweep_is_unset(const struct ynode *v)
+{
+    return v->kind == YNODE_SCALAR && !v->quoted &&
+           (strcmp(v->text, "~") == 0 || strcmp(v->text, "null") == 0);
 }
 
 /* Writes "key=value" for value node v into *set (owned). Errors located at v. */
@@ -197,9 +206,10 @@ sweep_parse(struct sweep *out, const char *name, const char *text, size_t len, s
     out->sets = mem_calloc(total, sizeof *out->sets);
     out->lines = mem_calloc(total * out->n_keys, sizeof *out->lines);
     out->columns = mem_calloc(total * out->n_keys, sizeof *out->columns);
+    out->unset = mem_calloc(total * out->n_keys, sizeof *out->unset);
     struct strbuf labels;
     strbuf_init(&labels, SWEEP_TEXT_MAX);
-    if (out->sets == NULL || out->lines == NULL || out->columns == NULL)
+    if (out->sets == NULL || out->lines == NULL || out->columns == NULL || out->unset == NULL)
         goto nomem;
     out->n = total;
     for (size_t k = 0; k < n_grid + n_zip; k++) {
@@ -233,6 +243,7 @@ sweep_parse(struct sweep *out, const char *name, const char *text, size_t len, s
                 goto out;
             out->lines[c * out->n_keys + k] = v->line;
             out->columns[c * out->n_keys + k] = v->column;
+            out->unset[c * out->n_keys + k] = sweep_is_unset(v);
         }
     }
     goto out;

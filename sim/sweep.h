@@ -6,7 +6,9 @@
  *     zip:  {uplink.bits: [1, 2, 4], train.lr: [0.1, 0.05, 0.02]}  # walked in step
  *
  * A `sweep:` mapping without `grid`/`zip` is a grid. Every key must be a scenario key and
- * every value list non-empty; zip lists must have equal lengths. The combinations are the
+ * every value list non-empty; zip lists must have equal lengths. An unquoted `~` (or `null`)
+ * in a list means "not set in this combination": the combination applies no override for
+ * that key (its set reads "key=~" for the label, and unset[] marks it). The combinations are the
  * grid's cartesian product (first key slowest) times the zip's positions, each given as
  * `key=value` overrides (the value is the YAML text of the list item) that the scenario
  * loader applies like `--set`, so a combination's errors read like an override's.
@@ -18,6 +20,7 @@
 #ifndef FEDBITS_SIM_SWEEP_H
 #define FEDBITS_SIM_SWEEP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "base/errbuf.h"
@@ -31,6 +34,7 @@ struct sweep {
     char ***sets;     /* sets[i][0..n_keys): "key=value" strings of combination i */
     long *lines;      /* lines[i * n_keys + k]: where the value of sets[i][k] is in the file */
     long *columns;    /* its column */
+    bool *unset;      /* unset[i * n_keys + k]: sets[i][k] is `~`, not to be applied */
     char *label_keys; /* "uplink.codec,seed": the swept keys, comma-separated */
 };
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """plot: curves of a fedbits results database, drawn with matplotlib.
 
-Usage: plot.py RESULTS.db -o FILE.png|FILE.svg [--x AXIS] [--y METRIC] [--run ID]...
+Usage: plot.py RESULTS.db -o FILE.png|FILE.svg [--x AXIS] [--y COLUMN] [--run ID]...
                [--sweep ID] [--title TITLE]
 
 This is the script behind `fedbits plot`: the binary embeds it at build time (tools/embed,
@@ -10,9 +10,11 @@ the options are those of `fedbits plot --help`. It also runs on its own from the
 
 It reads the database read-only with the standard library's sqlite3 (docs/results.md for the
 tables) and draws one curve per run: the selected runs (--run), the runs of a sweep (--sweep),
-or every run. The x axis is the round, the simulated time, or the cumulative uplink or total
+or, by default, the latest run's sweep (--sweep all: every run). The x axis is the round, the simulated time, or the cumulative uplink or total
 (uplink + downlink) bits, on a log scale for bits; rounds without a value of the metric (not
-evaluated) are skipped. Each curve is labelled by what differs between the runs: their sweep
+evaluated) are skipped; --y takes any numeric column of the rounds table. A run under secure
+aggregation adds to its label how its uplink was carried and its effective payload bits per
+coordinate. Each curve is labelled by what differs between the runs: their sweep
 labels when those tell them apart, else the scenario keys whose values differ. The image type
 follows the output's extension (PNG at 100 dpi, 8 x 5 inches, or SVG); the output does not
 depend on the date.
@@ -41,6 +43,8 @@ Y_METRICS = {
     "train_loss": "mean local training loss",
     "nmse": "NMSE of the aggregate",
 }
+# Columns of the rounds table that are not metrics of a round.
+NOT_METRICS = {"run_id", "round"}
 MAX_LABEL_KEYS = 4
 
 
@@ -49,14 +53,42 @@ def die(msg, status=2):
     sys.exit(status)
 
 
+def sweep_arg(s):
+    """--sweep ID or --sweep all."""
+    if s == "all":
+        return s
+    try:
+        return int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{s}' is not a sweep id or 'all'")
+
+
+def default_sweep(con, a):
+    """Without --sweep and --run: the latest run's sweep, so that a re-run of a scenario into
+    the same database does not add curves; --sweep all draws every run."""
+    if a.sweep == "all":
+        a.sweep = None
+        return
+    if a.sweep is not None or a.run:
+        return
+    sweep, total, in_sweep = con.execute(
+        "SELECT (SELECT sweep_id FROM runs ORDER BY id DESC LIMIT 1), (SELECT count(*) FROM runs), "
+        "(SELECT count(*) FROM runs WHERE sweep_id = "
+        "(SELECT sweep_id FROM runs ORDER BY id DESC LIMIT 1))").fetchone()
+    if sweep is not None and in_sweep < total:
+        a.sweep = sweep
+        sys.stderr.write(f"fedbits plot: the latest sweep ({sweep}: {in_sweep} of {total} runs); "
+                         "--sweep all for every run\n")
+
+
 def parse_args(argv):
     p = argparse.ArgumentParser(prog="fedbits plot", description="Curves of a results database.")
     p.add_argument("db")
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--x", choices=sorted(X_AXES), default="round")
-    p.add_argument("--y", choices=sorted(Y_METRICS), default="accuracy")
+    p.add_argument("--y", default="accuracy")
     p.add_argument("--run", type=int, action="append", default=[])
-    p.add_argument("--sweep", type=int)
+    p.add_argument("--sweep", type=sweep_arg)
     p.add_argument("--title")
     a = p.parse_args(argv)
     ext = os.path.splitext(a.output)[1].lower()
@@ -80,8 +112,33 @@ def open_db(path):
     return con
 
 
+def y_columns(con):
+    """The numeric columns of the rounds table a curve can follow (docs/results.md)."""
+    return sorted(name for _, name, typ, *_ in con.execute("PRAGMA table_info(rounds)")
+                  if typ.upper() in ("INTEGER", "REAL") and name not in NOT_METRICS)
+
+
+def carriage(con, rid, config):
+    """' [secagg+: fixed point, 23.00 bits/coord]' for a secure run, else ''.
+
+    How the uplink reached the server (docs/secure.md, "Which codecs stay compressed") and
+    its effective payload bits per coordinate and participant, from the rounds table.
+    """
+    secure = (config.get("aggregation") or {}).get("secure", "none")
+    if secure in (None, "none"):
+        return ""
+    how = "homomorphic ring" if (config.get("uplink") or {}).get("codec") == "thc" \
+        else "fixed point"
+    payload, parts, params = con.execute(
+        "SELECT sum(d.uplink_payload_bits), sum(d.participants), r.model_params FROM rounds d "
+        "JOIN runs r ON r.id = d.run_id WHERE d.run_id = ?", (rid,)).fetchone()
+    if not parts or not params:
+        return f" [{secure}: {how}]"
+    return f" [{secure}: {how}, {payload / (parts * params):.2f} bits/coord]"
+
+
 def select_runs(con, path, a):
-    """[(id, name, sweep_label, config dict)] of the runs to draw, in id order."""
+    """[(id, name, sweep_label, config dict, carriage)] of the runs to draw, in id order."""
     if a.sweep is not None and \
             con.execute("SELECT 1 FROM sweeps WHERE id = ?", (a.sweep,)).fetchone() is None:
         die(f"'{path}' has no sweep {a.sweep}")
@@ -104,10 +161,10 @@ def select_runs(con, path, a):
             config = json.loads(cfg)
         except (TypeError, ValueError):
             config = {}
-        runs.append((rid, name, label, config))
+        runs.append((rid, name, label, config, ""))
     if not runs:
         die(f"no run of '{path}' matches the selection")
-    return runs
+    return [r[:4] + (carriage(con, r[0], r[3]),) for r in runs]
 
 
 def flatten(d, prefix=""):
@@ -134,8 +191,8 @@ def show(v):
 def labels(runs):
     """One legend label per run: what tells the runs apart."""
     if len(runs) == 1:
-        rid, name, label, _ = runs[0]
-        return [f"run {rid} {name}" + (f" ({label})" if label else "")]
+        rid, name, label, _, how = runs[0]
+        return [f"run {rid} {name}" + (f" ({label})" if label else "") + how]
     sweep_labels = [r[2] for r in runs]
     if all(sweep_labels) and len(set(sweep_labels)) == len(runs):
         out = sweep_labels
@@ -152,7 +209,7 @@ def labels(runs):
                 parts.append("...")
             out.append(" ".join(parts))
     # Runs of the very same configuration get their id to tell them apart.
-    return [f"{lab} (run {r[0]})" if not lab or out.count(lab) > 1 else lab
+    return [(f"{lab} (run {r[0]})" if not lab or out.count(lab) > 1 else lab) + r[4]
             for lab, r in zip(out, runs)]
 
 
@@ -177,6 +234,10 @@ def main(argv):
     a = parse_args(argv)
     con = open_db(a.db)
     try:
+        default_sweep(con, a)
+        columns = y_columns(con)
+        if a.y not in columns:
+            die(f"--y '{a.y}' must be a numeric column of the rounds table: {', '.join(columns)}")
         runs = select_runs(con, a.db, a)
         curves = [series(con, r[0], a.x, a.y) for r in runs]
     except sqlite3.Error as e:
@@ -202,7 +263,7 @@ def main(argv):
     if a.y == "nmse":
         ax.set_yscale("log")
     ax.set_xlabel(X_AXES[a.x])
-    ax.set_ylabel(Y_METRICS[a.y])
+    ax.set_ylabel(Y_METRICS.get(a.y, a.y.replace("_", " ")))
     names = sorted({r[1] for r in runs})
     ax.set_title(a.title if a.title is not None else
                  (names[0] if len(names) == 1 else os.path.basename(a.db)))

@@ -226,7 +226,7 @@ def check_cli(binary, src, tmp):
         if opt not in p.stdout:
             fail(f"run --help does not document {opt}")
     p = run(binary, ["list"], tmp, check=0)
-    for word in ("synthetic_iid", "logreg", "none", "fedavg"):
+    for word in ("synthetic_iid", "logreg", "none", "fedavg", "downlink codecs", "docofl"):
         if word not in p.stdout:
             fail(f"list lacks {word}")
     p = run(binary, ["run", "--no-sweep", "--set", "uplink.codec=drive", "--set",
@@ -465,9 +465,36 @@ def check_sweep(binary, src, tmp):
     with open(sc, "w") as f:
         f.write(SWEEP.replace("seed: [1, 2]", "train.rounds: [2, -1]"))
     p = run(binary, ["run", sc, "--db", "c.db"], tmp, check=2)
-    if "sw.yaml:7:51: error: sweep combination 3: train.rounds: expected a non-negative " \
+    if "sw.yaml:7:51: error: sweep combination 3 (train.lr=0.05 train.rounds=-1 " \
+            "train.batch_size=10 train.local_epochs=1): train.rounds: expected a non-negative " \
             "integer, got '-1'" not in p.stderr:
         fail("bad sweep value: " + p.stderr)
+    # A base scenario that is wrong on its own is reported as such, not as the sweep's fault.
+    with open(sc, "w") as f:
+        f.write(SWEEP.replace("lr: 0.05}", "lr: 0.05, bogus: 1}"))
+    p = run(binary, ["validate", sc], tmp, check=2)
+    if "unknown key 'bogus' in 'train'" not in p.stderr or "sweep combination" in p.stderr:
+        fail("bad base scenario blamed on the sweep: " + p.stderr)
+    # `~` in a sweep list: the key is not set in that combination (a key of one codec only).
+    with open(sc, "w") as f:
+        f.write(SWEEP.split("sweep:")[0] + "sweep:\n  zip:\n"
+                "    downlink.codec: [none, docofl]\n"
+                "    downlink.correction_bits: [~, 4]\n")
+    run(binary, ["run", sc, "--db", "u.db", "-q"], tmp, check=0)
+    got = query(os.path.join(tmp, "u.db"), "SELECT sweep_label, json_extract(config_json, "
+                "'$.downlink.codec'), json_extract(config_json, '$.downlink.correction_bits') "
+                "FROM runs ORDER BY id")
+    if [g[:2] for g in got] != [("downlink.codec=none downlink.correction_bits=~", "none"),
+                                ("downlink.codec=docofl downlink.correction_bits=4", "docofl")] \
+            or got[1][2] != 4:
+        fail(f"sweep with ~: {got}")
+    with open(sc, "w") as f:
+        f.write(SWEEP.split("sweep:")[0] + "sweep:\n  zip:\n"
+                "    downlink.codec: [none, docofl]\n"
+                "    downlink.correction_bits: [2, 4]\n")
+    p = run(binary, ["validate", sc], tmp, check=2)
+    if "sweep combination 1 (downlink.codec=none downlink.correction_bits=2)" not in p.stderr:
+        fail("a value that does not apply in a combination: " + p.stderr)
     if os.path.exists(os.path.join(tmp, "c.db")) and \
             query(os.path.join(tmp, "c.db"), "SELECT count(*) FROM runs")[0][0] != 0:
         fail("a sweep with a bad combination started running")

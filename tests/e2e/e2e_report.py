@@ -253,7 +253,30 @@ def check_report(binary, src, tmp):
     run(binary, ["report", "--help"], tmp, check=0)
     if digest(db) != before:
         fail("report modified the database")
-    print("report: 6 runs and 2 seed groups match the tables in csv, json, table and markdown")
+
+    # A re-run into the same database: the latest sweep by default; with --sweep all a seed
+    # run twice still counts once per group.
+    two = write(tmp, "two.yaml", SWEEP.replace("seed: [1, 2, 3]", "seed: [1, 2]"))
+    for _ in range(2):
+        run(binary, ["run", two, "--db", "rr.db", "-q"], tmp, check=0)
+    p = run(binary, ["report", "rr.db", "--format", "json"], tmp, check=0)
+    objs = json.loads(p.stdout)
+    if sorted(o["id"] for o in objs if o["kind"] == "run") != [5, 6, 7, 8] or \
+            "--sweep all" not in p.stderr:
+        fail(f"default sweep: {[o['id'] for o in objs]}\n{p.stderr}")
+    groups = [o for o in objs if o["kind"] == "group"]
+    if [g["seeds"] for g in groups] != [2, 2] or any("2 seeds" not in g["ci_note"] for g in groups):
+        fail(f"groups of 2 seeds: {groups}")
+    p = run(binary, ["report", "rr.db", "--format", "json", "--sweep", "all"], tmp, check=0)
+    objs = json.loads(p.stdout)
+    groups = [o for o in objs if o["kind"] == "group"]
+    if len([o for o in objs if o["kind"] == "run"]) != 8 or [g["seeds"] for g in groups] != [2, 2]:
+        fail(f"--sweep all: a re-run counted as a seed: {groups}")
+    for g in groups:
+        if not 0 <= g["ci95_low"] <= g["mean_final_accuracy"] <= g["ci95_high"] <= 1:
+            fail(f"interval outside [0, 1]: {g}")
+    print("report: 6 runs and 2 seed groups match the tables in csv, json, table and markdown; "
+          "re-runs default to the latest sweep and never pass for seeds")
 
 
 def export_expected(db, table, run_id):
@@ -374,10 +397,26 @@ def check_check(binary, src, tmp):
     run(binary, ["run", other, "--db", "other.db", "-q"], tmp, check=0)
     expect_error(binary, ["check", "other.db", "--baseline", "base.db"], tmp,
                  ["no run of baseline", "run 1 e2e-check", base_hash])
+    # A baseline run without a finished match fails, unless --allow-missing; JUnit lists both.
+    run(binary, ["run", sc, "--db", "two.db", "-q"], tmp, check=0)
+    run(binary, ["run", sc, "--db", "two.db", "-q", "--set", "train.lr=0.02"], tmp, check=0)
+    p = run(binary, ["check", "base.db", "--baseline", "two.db"], tmp, check=1)
+    if "1 baseline runs missing" not in p.stdout or "--allow-missing" not in p.stderr:
+        fail("missing baseline run:\n" + p.stdout + p.stderr)
+    run(binary, ["check", "base.db", "--baseline", "two.db", "--allow-missing"], tmp, check=0)
+    p = run(binary, ["check", "base.db", "--baseline", "two.db", "--format", "junit"], tmp,
+            check=1)
+    suite = ET.fromstring(p.stdout).find("testsuite")
+    cases = suite.findall("testcase")
+    if len(cases) != 2 or suite.get("failures") != "1" or \
+            [c.find("failure") is not None for c in cases] != [False, True]:
+        fail("junit:\n" + p.stdout)
+    expect_error(binary, ["check", "base.db", "--baseline", "two.db", "--format", "xml"], tmp,
+                 ["--format"])
     run(binary, ["check", "--help"], tmp, check=0)
     if digest(os.path.join(tmp, "base.db")) != before:
         fail("check modified the baseline")
-    print("check: same scenario 0, lower accuracy 1, more bits 1, bad input 2")
+    print("check: same scenario 0, lower accuracy 1, more bits 1, a missing run 1, bad input 2")
 
 
 def has_matplotlib():

@@ -1,0 +1,85 @@
+/* carriage: how the uplink update is carried under secure aggregation. See carriage.h. */
+#include "sim/carriage.h"
+
+#include <stdio.h>
+
+#include "codec/codec.h"
+#include "codec/fixed_point.h"
+#include "codec/thc.h"
+#include "base/banned.h"
+
+void
+carriage_thc_ring(uint64_t g, uint64_t wmax, uint64_t n, unsigned *value_bits, unsigned *ring_bits)
+{
+    uint64_t vmax = g * wmax;
+    unsigned k = 1;
+    while (k < 64 && (double)n * (double)vmax >= (double)(UINT64_C(1) << k))
+        k++;
+    *value_bits = 0;
+    *ring_bits = k;
+}
+
+int
+carriage_of(const struct scenario *s, struct carriage *c, struct errbuf *eb)
+{
+    *c = (struct carriage){ .kind = CARRIAGE_CODEC, .n = s->train.clients_per_round };
+    if (s->aggregation.secure == SECURE_NONE)
+        return 0;
+    uint64_t n = c->n > 0 ? c->n : 1;
+    if (s->uplink.codec.kind == CODEC_THC) {
+        /* The table depends on the bits alone; the smallest block builds it. */
+        struct thc *t = thc_new(&s->uplink.codec, CODEC_MIN_BLOCK);
+        if (t == NULL)
+            return errbuf_set(eb, -ERR_NOMEM, "out of memory building THC's table");
+        const uint16_t *levels;
+        uint64_t g = thc_table(t, &levels);
+        thc_free(t);
+        c->kind = CARRIAGE_HOMOMORPHIC;
+        /* THC's integer weights: 1 each, or the sample count in 8 bits (sim/run_thc.c). */
+        uint64_t wmax = s->aggregation.weighting == WEIGHTING_UNIFORM
+                            ? 1
+                            : (UINT64_C(1) << CARRIAGE_THC_WEIGHT_BITS) - 1;
+        carriage_thc_ring(g, wmax, n, &c->value_bits, &c->ring_bits);
+        return 0;
+    }
+    struct fixed_point fp;
+    int rc = fixed_point_init(&fp, s->aggregation.fixed_point_bits, s->aggregation.clip, n, eb);
+    if (rc < 0)
+        return rc;
+    c->kind = CARRIAGE_FIXED_POINT;
+    c->value_bits = fp.value_bits;
+    c->ring_bits = fixed_point_ring_bits(&fp);
+    return 0;
+}
+
+void
+carriage_format_short(const struct carriage *c, char *out, size_t len)
+{
+    switch (c->kind) {
+    case CARRIAGE_FIXED_POINT:
+        snprintf(out, len, "fixed point %u bits", c->ring_bits);
+        break;
+    case CARRIAGE_HOMOMORPHIC:
+        snprintf(out, len, "homomorphic ring %u bits", c->ring_bits);
+        break;
+    default:
+        snprintf(out, len, "codec");
+        break;
+    }
+}
+
+void
+carriage_format(const struct carriage *c, const struct scenario *s, bool utf8, char *out,
+                size_t len)
+{
+    double bits = s->uplink.codec.bits;
+    const char *name = codec_kind_name(s->uplink.codec.kind);
+    if (c->kind == CARRIAGE_CODEC) {
+        snprintf(out, len, "%s %g bit%s", name, bits, bits == 1.0 ? "" : "s");
+        return;
+    }
+    char tail[48];
+    carriage_format_short(c, tail, sizeof tail);
+    snprintf(out, len, "%s %g bit%s %s %s", name, bits, bits == 1.0 ? "" : "s",
+             utf8 ? "\xe2\x86\x92" : "->", tail);
+}

@@ -855,8 +855,8 @@ START_TEST(to_json_is_valid_and_resolved)
         "\"alpha\": 0, \"beta\": 0, \"dim\": 60, \"classes\": 0, ",
         "\"train_fraction\": 0.90000000000000002, \"partition\": {\"type\": \"natural\", ",
         "\"model\": {\"type\": \"logreg\", \"hidden\": [], \"conv\": [32, 64], ",
-        "\"train\": {\"rounds\": 50, \"clients_per_round\": 100, \"sampling\": \"fixed\", "
-        "\"local_epochs\": 1, ",
+        ("\"train\": {\"rounds\": 50, \"clients_per_round\": 100, \"sampling\": \"fixed\", "
+         "\"local_epochs\": 1, "),
         "\"lr\": 0.050000000000000003, ",
         "\"uplink\": {\"codec\": \"none\", ",
         "\"downlink\": {\"codec\": \"none\", ",

@@ -81,7 +81,8 @@ leaf_json_take(struct leaf_json *j, char c)
 
 /*
  * A string into out (at most cap - 1 bytes, NUL-terminated; out NULL skips it). Escapes
- * \" \\ \/ \b \f \n \r \t and \uXXXX (written as UTF-8; surrogates rejected).
+ * \" \\ \/ \b \f \n \r \t and \u followed by four hex digits (written as UTF-8; surrogates
+ * rejected).
  */
 static int
 leaf_json_string(struct leaf_json *j, char *out, size_t cap, size_t *len, bool one_byte)

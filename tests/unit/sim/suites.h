@@ -10,7 +10,6 @@ Suite *run_suite(void);
 Suite *oom_suite(void);
 Suite *campaign_suite(void);
 Suite *sweep_suite(void);
-Suite *sweep_text_suite(void);
 Suite *population_suite(void);
 Suite *cluster_suite(void);
 Suite *checkpoint_suite(void);

@@ -176,6 +176,48 @@ START_TEST(out_of_memory_everywhere)
 }
 END_TEST
 
+/* Collections as zipped values: their YAML text, lists included. */
+START_TEST(zip_carries_collections)
+{
+    struct sweep sw;
+    struct errbuf eb;
+    ck_assert_int_eq(sweep_of(&sw,
+                              "sweep:\n"
+                              "  grid: {seed: [1, 2]}\n"
+                              "  zip: {uplink.bits: [1, 4], model.hidden: [[8, 4], []]}\n",
+                              &eb),
+                     0);
+    ck_assert_uint_eq(sw.n, 4);
+    ck_assert_str_eq(sw.sets[0][2], "model.hidden=[8, 4]");
+    ck_assert_str_eq(sw.sets[1][2], "model.hidden=[]");
+    ck_assert_str_eq(sw.sets[3][1], "uplink.bits=4");
+    sweep_release(&sw);
+}
+END_TEST
+
+/* An override text is bounded (the buffer's cap): a huge value is refused, located. */
+START_TEST(overlong_value_refused)
+{
+    size_t n = ((size_t)1 << 20) + 16;
+    const char *head = "sweep:\n  grid: {name: [x, \"";
+    size_t hl = strlen(head);
+    char *text = mem_alloc(hl + n + 8);
+    ck_assert_ptr_nonnull(text);
+    memcpy(text, head, hl);
+    memset(text + hl, 'a', n);
+    memcpy(text + hl + n, "\"]}\n", 5);
+    struct sweep sw;
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    int rc = sweep_parse(&sw, "s.yaml", text, strlen(text), &eb);
+    char out[1024];
+    errbuf_format(&eb, out, sizeof out);
+    ck_assert_int_eq(rc, -ERR_RANGE);
+    ck_assert_str_eq(out, "s.yaml:2:20: error: sweep: name: value longer than 1 MiB");
+    mem_free(text);
+}
+END_TEST
+
 Suite *
 sweep_suite(void)
 {
@@ -188,6 +230,8 @@ sweep_suite(void)
     tcase_add_test(tc, refusals_are_located);
     tcase_add_test(tc, combination_cap);
     tcase_add_test(tc, out_of_memory_everywhere);
+    tcase_add_test(tc, zip_carries_collections);
+    tcase_add_test(tc, overlong_value_refused);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -168,7 +168,8 @@ report_usage(FILE *f)
             "\n"
             "One row per run: id, name, sweep label, uplink codec and bits, status, rounds,\n"
             "final and best test accuracy, rounds and simulated time to reach --target\n"
-            "(empty when never reached), total uplink and downlink bits, and uplink bits per\n"
+            "(without it, each run's own train.target_accuracy when some run has one;\n"
+            "empty when never reached), total uplink and downlink bits, and uplink bits per\n"
             "coordinate (uplink bits / (participants x model parameters)); the payload bits per\n"
             "coordinate (the updates alone) and, under secure aggregation, how the uplink was\n"
             "carried ('carried as': fixed point or homomorphic ring, k bits); total bits (the\n"
@@ -283,7 +284,8 @@ report_set_real(struct table *g, size_t row, size_t col, double v, bool human, i
     return table_set(g, row, col, "%s", buf);
 }
 
-/* The run rows query: ?1 target accuracy (NULL for none), ?2 sweep id (NULL for all). */
+/* The run rows query: ?1 target accuracy (NULL: each run's train.target_accuracy, if any),
+ * ?2 sweep id (NULL for all). */
 static const char report_runs_sql[] =
     "SELECT r.id, r.name, r.sweep_label, json_extract(r.config_json, '$.uplink.codec'), "
     "json_extract(r.config_json, '$.uplink.bits'), r.status, r.model_params, "
@@ -291,9 +293,11 @@ static const char report_runs_sql[] =
     "(SELECT d.accuracy FROM rounds d WHERE d.run_id = r.id AND d.accuracy IS NOT NULL "
     " ORDER BY d.round DESC LIMIT 1), "
     "(SELECT max(d.accuracy) FROM rounds d WHERE d.run_id = r.id), "
-    "(SELECT d.round FROM rounds d WHERE d.run_id = r.id AND d.accuracy >= ?1 "
+    "(SELECT d.round FROM rounds d WHERE d.run_id = r.id AND d.accuracy >= "
+    "coalesce(?1, nullif(json_extract(r.config_json, '$.train.target_accuracy'), 0)) "
     " ORDER BY d.round LIMIT 1), "
-    "(SELECT d.sim_time_s FROM rounds d WHERE d.run_id = r.id AND d.accuracy >= ?1 "
+    "(SELECT d.sim_time_s FROM rounds d WHERE d.run_id = r.id AND d.accuracy >= "
+    "coalesce(?1, nullif(json_extract(r.config_json, '$.train.target_accuracy'), 0)) "
     " ORDER BY d.round LIMIT 1), "
     "(SELECT coalesce(sum(d.uplink_bits), 0) FROM rounds d WHERE d.run_id = r.id), "
     "(SELECT coalesce(sum(d.downlink_bits), 0) FROM rounds d WHERE d.run_id = r.id), "
@@ -302,7 +306,8 @@ static const char report_runs_sql[] =
     "(SELECT coalesce(sum(d.uplink_payload_bits), 0) FROM rounds d WHERE d.run_id = r.id), "
     "(SELECT max(d.sim_time_s) FROM rounds d WHERE d.run_id = r.id), "
     "(SELECT sum(e.uplink_bits + e.downlink_bits) FROM rounds e WHERE e.run_id = r.id AND "
-    " e.round <= (SELECT d.round FROM rounds d WHERE d.run_id = r.id AND d.accuracy >= ?1 "
+    " e.round <= (SELECT d.round FROM rounds d WHERE d.run_id = r.id AND d.accuracy >= "
+    "coalesce(?1, nullif(json_extract(r.config_json, '$.train.target_accuracy'), 0)) "
     " ORDER BY d.round LIMIT 1)), json_extract(r.config_json, '$.seed') "
     "FROM runs r WHERE ?2 IS NULL OR r.sweep_id = ?2 ORDER BY r.id";
 
@@ -319,6 +324,7 @@ struct report_opts {
     size_t n_runs;
     bool has_target;
     double target;
+    bool own_target; /* no --target, and some run has train.target_accuracy */
     enum table_format format;
 };
 
@@ -665,6 +671,25 @@ report_check_ids(const char *cmd, const struct report_opts *o, sqlite3 *db)
     return 0;
 }
 
+/* True when a run of o's sweep (all runs: any) sets train.target_accuracy. */
+static bool
+report_any_own_target(const struct report_opts *o, sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT 1 FROM runs WHERE (?1 IS NULL OR sweep_id = ?1) AND "
+                           "json_extract(config_json, '$.train.target_accuracy') > 0 LIMIT 1",
+                           -1, &st, NULL) != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return false;
+    }
+    if (o->sweep > 0)
+        sqlite3_bind_int64(st, 1, o->sweep);
+    bool any = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return any;
+}
+
 /* Prints the run rows (and the group rows when has_groups) of g in o's format. */
 static void
 report_print(const struct report_opts *o, const struct table *g, bool has_groups)
@@ -682,7 +707,7 @@ report_print(const struct report_opts *o, const struct table *g, bool has_groups
     if (human) {
         /* The kind is said by the section; empty sweep and target columns are left out. */
         uint64_t hide = REPORT_BIT(REPORT_C_KIND);
-        if (!o->has_target)
+        if (!o->has_target && !o->own_target)
             hide |= REPORT_BIT(REPORT_C_TROUND) | REPORT_BIT(REPORT_C_TTIME) |
                     REPORT_BIT(REPORT_C_TBITS);
         bool any_sweep = false, any_secure = false;
@@ -788,13 +813,18 @@ report_cmd(int argc, char **argv)
         }
         goto out;
     }
-    snprintf(tround_title, sizeof tround_title, "rounds to %g", o.target);
-    snprintf(ttime_title, sizeof ttime_title, "sim s to %g", o.target);
-    snprintf(tbits_title, sizeof tbits_title, "Mbit to %g", o.target);
     bool human = o.format == TABLE_FORMAT_TEXT || o.format == TABLE_FORMAT_MARKDOWN;
     if (report_open(cmd, o.db, &db) < 0 || report_default_sweep(cmd, &o, db) < 0 ||
         report_check_ids(cmd, &o, db) < 0)
         goto out;
+    o.own_target = !o.has_target && report_any_own_target(&o, db);
+    bool own_target = o.own_target;
+    snprintf(tround_title, sizeof tround_title, own_target ? "rounds to target" : "rounds to %g",
+             o.target);
+    snprintf(ttime_title, sizeof ttime_title, own_target ? "sim s to target" : "sim s to %g",
+             o.target);
+    snprintf(tbits_title, sizeof tbits_title, own_target ? "Mbit to target" : "Mbit to %g",
+             o.target);
     st = report_prepare(cmd, o.db, db, report_runs_sql);
     if (st == NULL)
         goto out;

@@ -311,6 +311,24 @@ run_cmd_print_carriage(const struct scenario *s, const struct run_summary *sum)
         printf("  %-18s %s\n", "uplink carried", what);
 }
 
+/* The stop rules a scenario sets and how the run met them (sim/run.h); nothing without. */
+static void
+run_cmd_print_stop(const struct scenario *s, const struct run_summary *sum)
+{
+    enum run_stop why = run_stop_reason(s, sum);
+    double t = simtime_to_s(sum->sim_time_us);
+    if (s->train.target_accuracy > 0 && why == RUN_STOP_TARGET)
+        printf("  %-18s %g reached at round %llu, simulated time %.3f s\n", "target accuracy",
+               s->train.target_accuracy, (unsigned long long)sum->rounds, t);
+    else if (s->train.target_accuracy > 0)
+        printf("  %-18s %g not reached\n", "target accuracy", s->train.target_accuracy);
+    if (s->train.time_budget_s > 0 && why == RUN_STOP_BUDGET)
+        printf("  %-18s %g s: round %llu was the last to close within it\n", "time budget",
+               s->train.time_budget_s, (unsigned long long)sum->rounds);
+    else if (s->train.time_budget_s > 0)
+        printf("  %-18s %g s: not exhausted\n", "time budget", s->train.time_budget_s);
+}
+
 static void
 run_cmd_print_summary(const struct scenario *s, int64_t run_id, const char *status,
                       const struct run_summary *sum, double wall_s)
@@ -332,6 +350,8 @@ run_cmd_print_summary(const struct scenario *s, int64_t run_id, const char *stat
     printf("  %-18s %llu (%s)\n", "downlink bits", (unsigned long long)sum->downlink_bits, down);
     run_cmd_print_carriage(s, sum);
     printf("  %-18s %.3f s\n", "simulated time", simtime_to_s(sum->sim_time_us));
+    if (strcmp(status, "finished") == 0)
+        run_cmd_print_stop(s, sum);
     printf("  %-18s %.2f s (%u threads)\n", "wall time", wall_s, sum->threads);
     if (sum->ranks > 1)
         printf("  %-18s %u (rank 0 put %.0f bytes per round into collectives)\n", "MPI ranks",

@@ -268,6 +268,17 @@ run_take_checkpoint(struct run_world *w, const struct run_summary *sum, struct e
     return rc;
 }
 
+enum run_stop
+run_stop_reason(const struct scenario *s, const struct run_summary *sum)
+{
+    if (s->train.target_accuracy > 0 && sum->rounds > 0 &&
+        sum->final_accuracy >= s->train.target_accuracy)
+        return RUN_STOP_TARGET;
+    if (s->train.time_budget_s > 0 && sum->rounds < s->train.rounds)
+        return RUN_STOP_BUDGET;
+    return RUN_STOP_ROUNDS;
+}
+
 int
 run_execute(const struct scenario *s, struct store *st, int64_t run_id, const struct run_options *o,
             struct run_summary *sum, struct errbuf *eb)

@@ -32,6 +32,13 @@
  * store and to an optional callback (progress display) and returns a summary. It checks
  * *stop between events and returns -ERR_INTERRUPTED when it is set (rounds already
  * reported stay in the store).
+ *
+ * Stop rules besides train.rounds: train.target_accuracy ends the run after the first
+ * evaluated round whose test accuracy reaches it (under MPI, rank 0's verdict is summed with
+ * the round-end stop flag, so every rank ends at the same round); train.time_budget_s ends it
+ * when a round (async: an aggregation) closes after the budget: that round is neither applied
+ * nor stored, so the run's rounds are exactly those closing within the budget. Both depend on
+ * the round's state only, so a resumed run stops where the uninterrupted one did.
  */
 #ifndef FEDBITS_SIM_RUN_H
 #define FEDBITS_SIM_RUN_H
@@ -93,6 +100,20 @@ struct run_summary {
     /* Uplink bits of the updates alone (the masked inputs under secure aggregation). */
     uint64_t uplink_payload_bits;
 };
+
+/* Why a finished run ended (train.rounds, train.target_accuracy, train.time_budget_s). */
+enum run_stop {
+    RUN_STOP_ROUNDS = 0, /* it ran train.rounds rounds without reaching a target */
+    RUN_STOP_TARGET,     /* its last round reached train.target_accuracy */
+    RUN_STOP_BUDGET,     /* the round after its last closed after train.time_budget_s */
+};
+
+/*
+ * The stop reason of a run of s that finished with summary sum. Nothing extra is recorded:
+ * the rules make it follow from the rounds and the last evaluated accuracy (a run stops at
+ * the first evaluated round reaching the target, so only its last one can).
+ */
+enum run_stop run_stop_reason(const struct scenario *s, const struct run_summary *sum);
 
 /*
  * Runs scenario s as run run_id of st. On error the summary holds the rounds completed so

@@ -8,6 +8,7 @@
 #include "aggregator/exact_sum.h"
 #include "aggregator/fedavg.h"
 #include "aggregator/server_opt.h"
+#include "base/simtime.h"
 #include "sim/cluster.h"
 #include "sim/store.h"
 #include "base/banned.h"
@@ -69,6 +70,12 @@ run_close(struct run_world *w, int64_t now, int64_t next_at, const bool *accepte
     int rc = run_job_flush(w, now, eb); /* jobs started this instant see the old model */
     if (rc < 0)
         return rc;
+    if (s->train.time_budget_s > 0 && now > simtime_from_s(s->train.time_budget_s)) {
+        /* train.time_budget_s: a round closing after the budget does not count (it is neither
+         * applied nor stored) and ends the run; every rank has the same `now`. */
+        w->loop.done = true;
+        return 0;
+    }
     size_t need = run_is_async(w) ? 1 : (size_t)s->protocol.min_clients;
     struct codec_link link = { .seed = s->seed, .round = w->open.round, .client = RUN_NO_CLIENT };
     rec->round = w->open.round;
@@ -122,13 +129,18 @@ run_close(struct run_world *w, int64_t now, int64_t next_at, const bool *accepte
     if (s->output.checkpoint_every > 0 && w->open.round % s->output.checkpoint_every == 0 &&
         w->open.round < s->train.rounds)
         w->loop.checkpoint_due = true;
+    /* train.target_accuracy: only rank 0 evaluates; the others learn it below. */
+    bool reached =
+        rec->evaluated && s->train.target_accuracy > 0 && rec->accuracy >= s->train.target_accuracy;
     if (cluster_size(w->cl) > 1) {
-        /* Ranks stop together, at a round's end: a signal reaches them at different events. */
-        uint64_t stop = w->o->stop != NULL && *w->o->stop;
-        rc = cluster_sum_u64(w->cl, &stop, 1, eb);
+        /* Ranks stop together, at a round's end: a signal reaches them at different events.
+         * With a target, rank 0's verdict travels in the same sum (the others add 0). */
+        uint64_t flags[2] = { w->o->stop != NULL && *w->o->stop, reached };
+        rc = cluster_sum_u64(w->cl, flags, s->train.target_accuracy > 0 ? 2 : 1, eb);
         if (rc < 0)
             return rc;
-        w->loop.stop_agreed = stop > 0;
+        w->loop.stop_agreed = flags[0] > 0;
+        reached = flags[1] > 0;
     }
     sum->rounds = w->open.round;
     sum->participants += rec->participants;
@@ -146,7 +158,7 @@ run_close(struct run_world *w, int64_t now, int64_t next_at, const bool *accepte
     w->open.staleness_sum = 0;
     fedavg_begin(w->model.agg);
     w->model.agg_rc = 0;
-    if (w->open.round >= s->train.rounds) {
+    if (reached || w->open.round >= s->train.rounds) {
         w->loop.done = true;
         return 0;
     }

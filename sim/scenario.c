@@ -457,6 +457,12 @@ static const struct skey scenario_keys[] = {
             .help = "L2 penalty on the weights"),
     KEY_F64("train.prox_mu", train.prox_mu, "0", 0, 1000,
             .help = "FedProx proximal coefficient (0: FedAvg)"),
+    KEY_F64("train.target_accuracy", train.target_accuracy, "0", 0, 1,
+            .help = "stop after the first evaluated round whose test accuracy is at least this, "
+                    "before train.rounds (0: none)"),
+    KEY_F64("train.time_budget_s", train.time_budget_s, "0", 0, 1e12,
+            .help = "simulated-time budget: the rounds (async: aggregations) that close within "
+                    "it count, the first closing after it is dropped and ends the run (0: none)"),
 
     KEY_ENUM("uplink.codec", uplink.codec.kind, "none", &e_codec,
              .help = "compressor of client updates"),

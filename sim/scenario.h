@@ -163,6 +163,8 @@ struct scenario {
         uint64_t local_steps;
         uint64_t batch_size;
         double lr, momentum, weight_decay, prox_mu;
+        double target_accuracy; /* stop after the first evaluated round reaching it; 0: none */
+        double time_budget_s;   /* count only rounds closing within it (simulated s); 0: none */
     } train;
     struct link_config uplink;
     struct link_config downlink;

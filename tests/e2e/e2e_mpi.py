@@ -9,7 +9,8 @@ exact and every rank runs the same event loop, so the four results databases mus
 same rows: all columns of `rounds` (and of `clients_rounds` where the scenario records
 them), the same event fingerprint and config hash, one run, status 'finished'. Each scenario
 also checks that it exercises what it is there for (dropouts, deadline, staleness, anchors,
-variable message sizes, every SecAgg dropout phase). Then two runs that must fail under
+variable message sizes, every SecAgg dropout phase, the stop rules ending every rank at the
+same round). Then two runs that must fail under
 mpirun: checkpoints and resume (single process only) and --jobs.
 
 Exit status 77 (meson's SKIP) when mpirun is missing, when the binary was built without MPI
@@ -256,6 +257,21 @@ def covers_cnn(db):
     return None
 
 
+def covers_stop_target(db):
+    r = query(db, "SELECT round, accuracy FROM rounds ORDER BY round")
+    hit = [x[0] for x in r if x[1] is not None and x[1] >= 0.7]
+    if len(r) != 16 or hit != [16]:
+        return f"stopped after {len(r)} of 24 rounds, target 0.7 reached at {hit}; wanted 16, [16]"
+    return None
+
+
+def covers_stop_budget(db):
+    r = query(db, "SELECT count(*), max(sim_time_s) FROM rounds")[0]
+    if r[0] != 24 or r[1] > 15:
+        return f"{r[0]} of 40 aggregations, the last at {r[1]} s; wanted 24 within 15 s"
+    return None
+
+
 SCENARIOS = (
     ("sync-eden-ef.yaml", covers_sync),
     ("async-fedbuff.yaml", covers_async),
@@ -265,6 +281,8 @@ SCENARIOS = (
     ("secure-thc.yaml", covers_secure),
     ("plain-thc-ef.yaml", covers_sync),
     ("cnn.yaml", covers_cnn),
+    ("stop-target.yaml", covers_stop_target),
+    ("stop-budget-async.yaml", covers_stop_budget),
 )
 
 

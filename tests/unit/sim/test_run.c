@@ -1,4 +1,4 @@
-/* run: determinism across threads, dropout, exact bit accounting, interruption. */
+/* run: determinism across threads, dropout, exact bit accounting, interruption, stop rules. */
 #include <math.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -32,7 +32,8 @@ rn_on_round(void *ctx, const struct scenario *s, const struct store_round *r)
     struct rn_result *res = ctx;
     res->callbacks++;
     ck_assert_uint_eq(r->round, res->callbacks);
-    ck_assert_uint_eq(r->selected, s->train.clients_per_round);
+    if (s->protocol.type != PROTOCOL_ASYNC) /* FedBuff counts the jobs started in a period */
+        ck_assert_uint_eq(r->selected, s->train.clients_per_round);
 }
 
 /* Loads rn_tiny with overrides and runs it into the database at path. */
@@ -302,6 +303,211 @@ START_TEST(stop_flag_interrupts)
 }
 END_TEST
 
+/* Loads rn_tiny with overrides and resumes run_id of the database at path from its latest
+ * checkpoint, as `fedbits resume` does. */
+static void
+rn_resume(const char *path, const char *const *sets, size_t n_sets, int64_t run_id,
+          struct rn_result *res)
+{
+    struct scenario s;
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    ck_assert_int_eq(scenario_load(&s, "tiny.yaml", rn_tiny, strlen(rn_tiny), sets, n_sets, &eb),
+                     0);
+    struct store *st = NULL;
+    ck_assert_int_eq(store_open(&st, path, &eb), 0);
+    unsigned char *state = NULL;
+    size_t len = 0;
+    uint64_t round = 0;
+    ck_assert_int_eq(store_load_checkpoint(st, run_id, &state, &len, &round, &eb), 0);
+    ck_assert_ptr_nonnull(state);
+    memset(res, 0, sizeof *res);
+    res->callbacks = (unsigned)round;
+    struct run_options o = { .threads = 1,
+                             .on_round = rn_on_round,
+                             .ctx = res,
+                             .resume = state,
+                             .resume_len = len,
+                             .resume_round = round,
+                             .rewind = true };
+    errbuf_clear(&res->eb);
+    res->rc = run_execute(&s, st, run_id, &o, &res->sum, &res->eb);
+    free(state);
+    store_close(st);
+    scenario_release(&s);
+}
+
+/* The first n lines of a rounds dump (n rows). */
+static void
+rn_prefix(char *dump, size_t n)
+{
+    char *p = dump;
+    for (size_t i = 0; i < n && p != NULL; i++) {
+        p = strchr(p, '\n');
+        if (p != NULL)
+            p++;
+    }
+    if (p != NULL)
+        *p = '\0';
+}
+
+/*
+ * train.target_accuracy: the run ends at the first evaluated round reaching the target, its
+ * rows those of the same rounds without the rule; a target never reached runs every round.
+ * The target is an accuracy of a 6-round run, so where it stops is known.
+ */
+START_TEST(target_accuracy_stops_at_first_round_reaching_it)
+{
+    struct rn_dir d;
+    rn_dir_init(&d);
+    static const char *const full_sets[] = { "train.rounds=6", "uplink.codec=eden" };
+    struct rn_result full, r;
+    rn_run(d.a, full_sets, 2, 1, NULL, &full);
+    ck_assert_msg(full.rc == 0, "%s", full.eb.msg);
+    double acc[6];
+    ck_assert_uint_eq(rn_column(d.a, "accuracy", acc, 6), 6);
+    /* The target: round 3's accuracy; the run stops at the first round reaching it. */
+    size_t best = 0;
+    while (acc[best] < acc[2])
+        best++;
+    ck_assert_uint_gt(best, 0); /* the test needs a target that round 1 does not reach */
+    char set_target[64];
+    snprintf(set_target, sizeof set_target, "train.target_accuracy=%.17g", acc[2]);
+    const char *sets[] = { full_sets[0], full_sets[1], set_target };
+    rn_run(d.b, sets, 3, 2, NULL, &r);
+    ck_assert_msg(r.rc == 0, "%s", r.eb.msg);
+    ck_assert_uint_eq(r.sum.rounds, best + 1);
+    ck_assert_uint_eq(r.callbacks, best + 1);
+    ck_assert_double_eq(r.sum.final_accuracy, acc[best]);
+    size_t n_full, n;
+    char *a = rn_dump(d.a, &n_full);
+    char *b = rn_dump(d.b, &n);
+    ck_assert_uint_eq(n, best + 1);
+    rn_prefix(a, n);
+    ck_assert_str_eq(a, b);
+    free(a);
+    free(b);
+    struct scenario s;
+    struct errbuf eb;
+    ck_assert_int_eq(scenario_load(&s, "tiny.yaml", rn_tiny, strlen(rn_tiny), sets, 3, &eb), 0);
+    ck_assert_int_eq(run_stop_reason(&s, &r.sum), RUN_STOP_TARGET);
+    scenario_release(&s);
+
+    /* Never reached: all six rounds, the reason is the round count. */
+    rn_dir_free(&d);
+    rn_dir_init(&d);
+    const char *never[] = { full_sets[0], full_sets[1], "train.target_accuracy=1" };
+    rn_run(d.a, never, 3, 1, NULL, &r);
+    ck_assert_int_eq(r.rc, 0);
+    ck_assert_uint_eq(r.sum.rounds, 6);
+    ck_assert_str_eq(r.sum.fingerprint, full.sum.fingerprint);
+    rn_dir_free(&d);
+}
+END_TEST
+
+/*
+ * train.time_budget_s: the rounds closing within the budget count, a round closing exactly
+ * at it included; the first closing after it ends the run unstored. Sync and async (FedBuff).
+ */
+static void
+rn_budget_case(const char *const *base, size_t n_base)
+{
+    struct rn_dir d;
+    rn_dir_init(&d);
+    struct rn_result full, r;
+    rn_run(d.a, base, n_base, 1, NULL, &full);
+    ck_assert_msg(full.rc == 0, "%s", full.eb.msg);
+    double t[6];
+    ck_assert_uint_eq(rn_column(d.a, "sim_time_s", t, 6), 6);
+    size_t n_full;
+    char *a = rn_dump(d.a, &n_full);
+    /* (budget, rounds that count) */
+    const struct {
+        double budget;
+        uint64_t rounds;
+    } cases[] = { { t[2], 3 }, { t[2] - 1e-6, 2 }, { t[0] / 2, 0 }, { t[5] * 2, 6 } };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        char set_budget[64];
+        snprintf(set_budget, sizeof set_budget, "train.time_budget_s=%.17g", cases[c].budget);
+        const char *sets[8];
+        for (size_t i = 0; i < n_base; i++)
+            sets[i] = base[i];
+        sets[n_base] = set_budget;
+        char path[4200];
+        snprintf(path, sizeof path, "%s/budget-%zu.db", d.dir, c);
+        rn_run(path, sets, n_base + 1, 2, NULL, &r);
+        ck_assert_msg(r.rc == 0, "%s", r.eb.msg);
+        ck_assert_uint_eq(r.sum.rounds, cases[c].rounds);
+        size_t n;
+        char *b = rn_dump(path, &n);
+        ck_assert_uint_eq(n, cases[c].rounds);
+        char *want = strdup(a);
+        rn_prefix(want, n);
+        ck_assert_str_eq(want, b);
+        free(want);
+        free(b);
+        struct scenario s;
+        struct errbuf eb;
+        ck_assert_int_eq(
+            scenario_load(&s, "tiny.yaml", rn_tiny, strlen(rn_tiny), sets, n_base + 1, &eb), 0);
+        ck_assert_int_eq(run_stop_reason(&s, &r.sum),
+                         cases[c].rounds < 6 ? RUN_STOP_BUDGET : RUN_STOP_ROUNDS);
+        scenario_release(&s);
+    }
+    free(a);
+    rn_dir_free(&d);
+}
+
+START_TEST(time_budget_counts_rounds_closing_within_it)
+{
+    static const char *const sync_sets[] = { "train.rounds=6",
+                                             "population.dropout.probability=0.2" };
+    rn_budget_case(sync_sets, 2);
+    static const char *const async_sets[] = { "train.rounds=6", "protocol.type=async",
+                                              "protocol.concurrency=6", "protocol.buffer_size=3" };
+    rn_budget_case(async_sets, 4);
+}
+END_TEST
+
+/* A run resumed from its checkpoint stops at the round the uninterrupted run stopped at. */
+START_TEST(resumed_run_stops_where_it_did)
+{
+    struct rn_dir d;
+    rn_dir_init(&d);
+    struct rn_result full, r;
+    static const char *const base[] = { "train.rounds=6", "output.checkpoint_every=1" };
+    rn_run(d.a, base, 2, 1, NULL, &full);
+    ck_assert_int_eq(full.rc, 0);
+    double t[6], acc[6];
+    ck_assert_uint_eq(rn_column(d.a, "sim_time_s", t, 6), 6);
+    rn_column(d.a, "accuracy", acc, 6);
+    char budget[64], target[64];
+    snprintf(budget, sizeof budget, "train.time_budget_s=%.17g", (t[3] + t[4]) / 2);
+    double best = acc[1] > acc[2] ? acc[1] : acc[2];
+    snprintf(target, sizeof target, "train.target_accuracy=%.17g", best);
+    const char *rules[2] = { budget, target };
+    for (size_t k = 0; k < 2; k++) {
+        const char *sets[] = { base[0], base[1], rules[k] };
+        rn_run(d.b, sets, 3, 1, NULL, &full);
+        ck_assert_msg(full.rc == 0, "%s", full.eb.msg);
+        ck_assert_uint_lt(full.sum.rounds, 6);
+        ck_assert_uint_gt(full.sum.rounds, 1);
+        size_t n1, n2;
+        char *a = rn_dump(d.b, &n1);
+        rn_resume(d.b, sets, 3, full.run_id, &r);
+        ck_assert_msg(r.rc == 0, "%s", r.eb.msg);
+        char *b = rn_dump(d.b, &n2);
+        ck_assert_uint_eq(r.sum.rounds, full.sum.rounds);
+        ck_assert_str_eq(a, b);
+        ck_assert_str_eq(r.sum.fingerprint, full.sum.fingerprint);
+        free(a);
+        free(b);
+        remove(d.b);
+    }
+    rn_dir_free(&d);
+}
+END_TEST
+
 Suite *
 run_suite(void)
 {
@@ -312,6 +518,9 @@ run_suite(void)
     tcase_add_test(tc, bits_and_time_are_exact);
     tcase_add_test(tc, all_drop_before_download);
     tcase_add_test(tc, stop_flag_interrupts);
+    tcase_add_test(tc, target_accuracy_stops_at_first_round_reaching_it);
+    tcase_add_test(tc, time_budget_counts_rounds_closing_within_it);
+    tcase_add_test(tc, resumed_run_stops_where_it_did);
     suite_add_tcase(s, tc);
     return s;
 }

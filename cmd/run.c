@@ -665,7 +665,7 @@ run_cmd_parallel(struct campaign *plan, struct run_cmd_opts *mo, const char *db,
 /* The distinct secure-aggregation notes printed so far (one line each, at most a few). */
 #define RUN_CMD_NOTES_MAX 16
 struct run_cmd_notes {
-    char text[RUN_CMD_NOTES_MAX][384];
+    char text[RUN_CMD_NOTES_MAX][640];
     size_t n;
 };
 
@@ -680,24 +680,16 @@ run_cmd_note_carriage(const char *who, const struct scenario *s, struct run_cmd_
     struct carriage c;
     struct errbuf eb;
     errbuf_clear(&eb);
-    if (carriage_of(s, &c, &eb) < 0 || c.kind != CARRIAGE_FIXED_POINT ||
-        s->uplink.codec.kind == CODEC_NONE)
+    char line[sizeof notes->text[0]];
+    if (carriage_of(s, &c, &eb) < 0 || !carriage_format_note(&c, s, line, sizeof line))
         return;
-    char what[128], line[384];
-    carriage_format(&c, s, false, what, sizeof what);
-    snprintf(line, sizeof line,
-             "note: under %s the uplink is decoded and re-embedded in fixed point: %s per "
-             "coordinate on the wire at %llu clients per round, not %g (only thc sums "
-             "homomorphically; docs/secure.md)",
-             scenario_choice_name("aggregation.secure", s->aggregation.secure), what,
-             (unsigned long long)c.n, s->uplink.codec.bits);
     for (size_t i = 0; i < notes->n; i++)
         if (strcmp(notes->text[i], line) == 0)
             return;
     if (notes->n < RUN_CMD_NOTES_MAX)
         snprintf(notes->text[notes->n++], sizeof notes->text[0], "%s", line);
     fflush(stdout);
-    fprintf(stderr, "fedbits %s: %s\n", who, line);
+    fprintf(stderr, "fedbits %s: note: %s\n", who, line);
 }
 
 /* Validates every combination before anything runs; *first gets combination 0 (release it). */

@@ -1,6 +1,7 @@
 /* carriage: how the uplink update is carried under secure aggregation. See carriage.h. */
 #include "sim/carriage.h"
 
+#include <math.h>
 #include <stdio.h>
 
 #include "codec/codec.h"
@@ -82,4 +83,52 @@ carriage_format(const struct carriage *c, const struct scenario *s, bool utf8, c
     carriage_format_short(c, tail, sizeof tail);
     snprintf(out, len, "%s %g bit%s %s %s", name, bits, bits == 1.0 ? "" : "s",
              utf8 ? "\xe2\x86\x92" : "->", tail);
+}
+
+bool
+carriage_homomorphic_alternative(const struct scenario *s, unsigned *bits, unsigned *ring_bits,
+                                 unsigned *uniform_ring_bits)
+{
+    int kind = s->uplink.codec.kind;
+    if (s->aggregation.secure == SECURE_NONE || kind == CODEC_NONE || kind == CODEC_THC)
+        return false;
+    double want = ceil(s->uplink.codec.bits);
+    unsigned b = want < 1 ? 1 : want > THC_MAX_BITS ? THC_MAX_BITS : (unsigned)want;
+    uint64_t g = (UINT64_C(1) << b) - 1; /* the uniform table's default size */
+    uint64_t n = s->train.clients_per_round > 0 ? s->train.clients_per_round : 1;
+    uint64_t wmax = s->aggregation.weighting == WEIGHTING_UNIFORM
+                        ? 1
+                        : (UINT64_C(1) << CARRIAGE_THC_WEIGHT_BITS) - 1;
+    unsigned value_bits;
+    *bits = b;
+    carriage_thc_ring(g, wmax, n, &value_bits, ring_bits);
+    carriage_thc_ring(g, 1, n, &value_bits, uniform_ring_bits);
+    return true;
+}
+
+bool
+carriage_format_note(const struct carriage *c, const struct scenario *s, char *out, size_t len)
+{
+    if (c->kind != CARRIAGE_FIXED_POINT || s->uplink.codec.kind == CODEC_NONE)
+        return false;
+    char what[128], alt[256] = "";
+    carriage_format(c, s, false, what, sizeof what);
+    unsigned b, k, k_uniform;
+    if (carriage_homomorphic_alternative(s, &b, &k, &k_uniform)) {
+        char weights[64] = "";
+        if (k != k_uniform)
+            snprintf(weights, sizeof weights, "; %u with aggregation.weighting: uniform",
+                     k_uniform);
+        snprintf(alt, sizeof alt,
+                 "; homomorphic alternative: uplink {codec: thc, bits: %u, thc_uniform: true, "
+                 "rotation: shared}, %u levels after the shared rotation under a common scale, "
+                 "summed in a ring of %u bits%s",
+                 b, 1u << b, k, weights);
+    }
+    snprintf(out, len,
+             "under %s the uplink is decoded and re-embedded in fixed point: %s per "
+             "coordinate on the wire at %llu clients per round, not %g%s (docs/secure.md)",
+             scenario_choice_name("aggregation.secure", s->aggregation.secure), what,
+             (unsigned long long)c->n, s->uplink.codec.bits, alt);
+    return true;
 }

@@ -64,4 +64,25 @@ void carriage_format(const struct carriage *c, const struct scenario *s, bool ut
 /* The short form without the codec: "codec", "fixed point 23 bits", "homomorphic ring 17 bits". */
 void carriage_format_short(const struct carriage *c, char *out, size_t len);
 
+/* The homomorphic form of a re-embedded codec */
+/*
+ * When s's uplink is decoded and re-embedded under secure aggregation, the codec that sums
+ * homomorphically at its bits instead: THC's uniform variant (`uplink: {codec: thc, bits: b,
+ * thc_uniform: true, rotation: shared}`, codec/thc.h), a stochastic quantiser with 2^b evenly
+ * spaced levels after the round's shared rotation under the round's common scale, whose
+ * integers 0..g (g = 2^b − 1) are summed in the ring. b is s's uplink bits rounded up into
+ * [1, THC_MAX_BITS]. Fills *bits and the ring bits for s's clients per round, with s's
+ * weighting (*ring_bits) and with uniform weights (*uniform_ring_bits, at most
+ * b + ceil(log2 n)); false (nothing filled) when s is plain or its uplink is none or THC.
+ */
+bool carriage_homomorphic_alternative(const struct scenario *s, unsigned *bits, unsigned *ring_bits,
+                                      unsigned *uniform_ring_bits);
+/*
+ * The note `validate` and `run` print when s's uplink is re-embedded in fixed point (c from
+ * carriage_of()): the fixed-point ring bits it costs and the homomorphic alternative with its
+ * ring bits. Returns false (out untouched) when there is nothing to note.
+ */
+bool carriage_format_note(const struct carriage *c, const struct scenario *s, char *out,
+                          size_t len);
+
 #endif

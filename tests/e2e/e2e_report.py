@@ -277,6 +277,41 @@ def check_report(binary, src, tmp):
             fail(f"interval outside [0, 1]: {g}")
     print("report: 6 runs and 2 seed groups match the tables in csv, json, table and markdown; "
           "re-runs default to the latest sweep and never pass for seeds")
+    check_stop_rules(binary, src, tmp)
+
+
+def check_stop_rules(binary, src, tmp):
+    """train.target_accuracy and train.time_budget_s: the run ends at the round the tables of
+    the same run without the rule give, the summary says so, and report's to-target columns
+    use the run's own target when --target is absent."""
+    tiny = os.path.join(src, "tests", "e2e", "tiny.yaml")
+    base = ["--set", "output.eval_every=1", "-q"]
+    run(binary, ["run", tiny, "--db", "s0.db"] + base, tmp, check=0)
+    rounds = query(os.path.join(tmp, "s0.db"),
+                   "SELECT round, sim_time_s, accuracy FROM rounds ORDER BY round")
+    target = rounds[2][2]
+    reach = next(r for r in rounds if r[2] >= target)
+    p = run(binary, ["run", tiny, "--db", "s1.db", "--set",
+                     f"train.target_accuracy={target!r}"] + base, tmp, check=0)
+    line = f"reached at round {reach[0]}, simulated time {reach[1]:.3f} s"
+    if f"rounds             {reach[0]} of 6" not in p.stdout or line not in p.stdout:
+        fail(f"target {target}: wanted the run to end at round {reach[0]} ('{line}'):\n{p.stdout}")
+    p = run(binary, ["report", "s1.db", "--format", "csv"], tmp, check=0)
+    row = next(csv.DictReader(io.StringIO(p.stdout)))
+    if csv_value(row["target_round"]) != reach[0] or csv_value(row["rounds"]) != reach[0]:
+        fail(f"report of the target run: {row}")
+    p = run(binary, ["report", "s1.db"], tmp, check=0)
+    if "rounds to target" not in p.stdout:
+        fail(f"report without --target hides the run's own target:\n{p.stdout}")
+    budget = rounds[3][1]
+    p = run(binary, ["run", tiny, "--db", "s2.db", "--set",
+                     f"train.time_budget_s={budget!r}"] + base, tmp, check=0)
+    got = query(os.path.join(tmp, "s2.db"), "SELECT round, sim_time_s, accuracy FROM rounds "
+                                             "ORDER BY round")
+    if got != rounds[:4] or "round 4 was the last to close within it" not in p.stdout:
+        fail(f"budget {budget} s: {len(got)} rounds, wanted the first 4 of\n{rounds}\n{p.stdout}")
+    print(f"stop rules: target {target:.4f} ends the run at round {reach[0]}, a budget of "
+          f"{budget} s after round 4, as the run without them says")
 
 
 def export_expected(db, table, run_id):

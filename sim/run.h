@@ -92,6 +92,9 @@ struct run_summary {
 
     /* Uplink bits of the updates alone (the masked inputs under secure aggregation). */
     uint64_t uplink_payload_bits;
+    /* Differential privacy: epsilon after the last round at privacy.delta (rounds.epsilon). */
+    bool has_epsilon;
+    double epsilon;
 };
 
 /*

@@ -563,10 +563,11 @@ static const struct skey scenario_keys[] = {
                     "clip, docs/privacy.md)"),
     KEY_F64("privacy.adaptive.lr", privacy.adaptive.lr, "0.2", 0, 1000, .open = SKEY_OPEN_MIN,
             .when = &w_central,
-            .help = "adaptive clipping: step of the geometric clip update C exp(-lr (b - q))"),
+            .help = "adaptive clipping: step of the clip update C <- C exp(-lr (fraction "
+                    "within the clip - quantile))"),
     KEY_F64("privacy.adaptive.count_noise", privacy.adaptive.count_noise, "0", 0, 1e9,
             .when = &w_central,
-            .help = "adaptive clipping: noise std on the count of clipped updates (0: "
+            .help = "adaptive clipping: noise std on the count of updates within the clip (0: "
                     "clients_per_round / 20)"),
 
     KEY_ENUM("server.optimizer", server.kind, "fedavg", &e_server_opt,
@@ -1536,6 +1537,11 @@ scenario_check_privacy(struct scenario_ctx *c, const struct ynode *root, const s
     else if (s->aggregation.secure != SECURE_NONE)
         at = "aggregation.secure", why = "central DP noise is added by the server to the plain "
                                          "sum: set aggregation.secure: none";
+    else if (s->protocol.deadline_quantile > 0)
+        at = "protocol.deadline.quantile",
+        why = "central DP needs each client counted independently of the others; a deadline at "
+              "a quantile of the cohort's times lets one client decide whose updates count: use "
+              "protocol.deadline.seconds";
     else if (s->uplink.codec.kind != CODEC_NONE || s->uplink.error_feedback)
         at = "uplink.codec", why = "central DP clips the update the server sums; a codec or "
                                    "error feedback changes it after clipping: set uplink.codec: "

@@ -592,6 +592,15 @@ static const struct sc_bad sc_bads[] = {
       "--set:2:19: error: central DP needs privacy.noise_multiplier or privacy.target_epsilon "
       "(one of them)",
       "privacy.mechanism" },
+    { "central DP with a deadline at a quantile of the cohort",
+      "data:\n  dataset: synthetic\nmodel:\n  type: logreg\ntrain:\n  rounds: 3\n"
+      "  sampling: poisson\nprivacy: {mechanism: central, noise_multiplier: 1}\n",
+      { "protocol.deadline.quantile=0.8" },
+      -ERR_INVALID,
+      "--set:1:28: error: central DP needs each client counted independently of the others; a "
+      "deadline at a quantile of the cohort's times lets one client decide whose updates "
+      "count: use protocol.deadline.seconds",
+      "protocol.deadline.quantile" },
     { "adaptive clipping without central DP",
       sc_minimal,
       { "privacy.adaptive.quantile=0.5" },

@@ -256,6 +256,15 @@ def covers_cnn(db):
     return None
 
 
+def covers_dp(db):
+    r = query(db, "SELECT clip_norm, epsilon, timed_out, dropped FROM rounds ORDER BY round")
+    if len({x[0] for x in r}) < len(r) or any(b[1] <= a[1] for a, b in zip(r, r[1:])):
+        return f"adaptive clip and epsilon per round: {[(x[0], x[1]) for x in r]}"
+    if sum(x[2] for x in r) == 0 or sum(x[3] for x in r) == 0:
+        return "no client dropped or timed out"
+    return None
+
+
 SCENARIOS = (
     ("sync-eden-ef.yaml", covers_sync),
     ("async-fedbuff.yaml", covers_async),
@@ -265,6 +274,7 @@ SCENARIOS = (
     ("secure-thc.yaml", covers_secure),
     ("plain-thc-ef.yaml", covers_sync),
     ("cnn.yaml", covers_cnn),
+    ("central-dp-adaptive.yaml", covers_dp),
 )
 
 

@@ -138,8 +138,8 @@ run_job_time(struct run_world *w, struct run_job *j)
 /*
  * Shares what the owners computed for the batch (RUN_META_WORDS words per job: downlink
  * bits; uplink bytes with the failure flag in the top bit and the within-clip flag below it;
- * the training loss's bits) with
- * every rank, so that all of them schedule the same events. Non-owners contribute zeros.
+ * the training loss's bits) with every rank, so that all of them schedule the same events.
+ * Non-owners contribute zeros.
  */
 static int
 run_job_share(struct run_world *w, struct errbuf *eb)

@@ -1546,7 +1546,10 @@ scenario_check_privacy(struct scenario_ctx *c, const struct ynode *root, const s
         at = "uplink.codec", why = "central DP clips the update the server sums; a codec or "
                                    "error feedback changes it after clipping: set uplink.codec: "
                                    "none";
-    else if ((s->privacy.noise_multiplier > 0) == (s->privacy.target_epsilon > 0))
+    /* A resolved configuration records both: the noise multiplier its target gave (derived
+     * again below, to the same value). */
+    else if ((s->privacy.noise_multiplier > 0) == (s->privacy.target_epsilon > 0) &&
+             !(c->resolved && s->privacy.target_epsilon > 0))
         at = "privacy.mechanism", why = "central DP needs privacy.noise_multiplier or "
                                         "privacy.target_epsilon (one of them)";
     if (at != NULL)

@@ -781,7 +781,7 @@ def check_resume(binary, src, tmp):
         "dp-adaptive": [os.path.join(src, "tests", "e2e", "tiny-cnn.yaml"),
                         "--set", "train.rounds=12", "--set", "output.checkpoint_every=3",
                         "--set", "train.sampling=poisson", "--set", "privacy.mechanism=central",
-                        "--set", "privacy.noise_multiplier=0.5", "--set", "privacy.clip=0.05",
+                        "--set", "privacy.target_epsilon=5", "--set", "privacy.clip=0.05",
                         "--set", "privacy.adaptive.quantile=0.5",
                         "--set", "privacy.adaptive.count_noise=1"],
         "lstm": [os.path.join(tmp, "lstm.yaml"), "--set", "train.rounds=16",

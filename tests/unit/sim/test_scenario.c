@@ -909,7 +909,8 @@ START_TEST(to_json_is_valid_and_resolved)
 END_TEST
 
 /* privacy.adaptive: the count noise defaults to clients_per_round / 20 and the resolved
- * configuration records it, so a reload (report, resume) finds the same value. */
+ * configuration records it (and a target epsilon's noise multiplier), so a reload (report,
+ * resume) finds the same values. */
 START_TEST(adaptive_clip_keys_resolve)
 {
     static const char text[] = "data: {dataset: synthetic, clients: 1000}\n"
@@ -930,6 +931,20 @@ START_TEST(adaptive_clip_keys_resolve)
     struct errbuf eb;
     errbuf_clear(&eb);
     ck_assert_int_eq(scenario_load_resolved(&r, "j", json, strlen(json), NULL, 0, &eb), 0);
+    ck_assert(r.privacy.adaptive.count_noise == 5.0);
+    mem_free(json);
+    scenario_release(&r);
+    scenario_release(&s);
+    /* With target_epsilon the resolved configuration holds the target and the derived
+     * noise multiplier; it reloads to the same multiplier. */
+    static const char *const target[] = { "privacy.noise_multiplier=0",
+                                          "privacy.target_epsilon=2" };
+    sc_load_ok(&s, text, target, 2);
+    ck_assert(s.privacy.noise_multiplier > 0.5);
+    json = scenario_to_json(&s);
+    ck_assert_ptr_nonnull(json);
+    ck_assert_int_eq(scenario_load_resolved(&r, "j", json, strlen(json), NULL, 0, &eb), 0);
+    ck_assert(r.privacy.noise_multiplier == s.privacy.noise_multiplier);
     ck_assert(r.privacy.adaptive.count_noise == 5.0);
     mem_free(json);
     scenario_release(&r);

@@ -57,6 +57,7 @@ enum rng_purpose {
     RNG_PURPOSE_TEST = 16,         /* unit tests */
     RNG_PURPOSE_DOWNLINK = 17,     /* downlink codec randomness */
     RNG_PURPOSE_DP_NOISE = 18,     /* the server's differential-privacy noise (per round) */
+    RNG_PURPOSE_DP_COUNT = 19,     /* adaptive clipping: noise on the clipped count (per round) */
 };
 
 struct rng_key {

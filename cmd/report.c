@@ -173,7 +173,9 @@ report_usage(FILE *f)
             "coordinate (uplink bits / (participants x model parameters)); the payload bits per\n"
             "coordinate (the updates alone) and, under secure aggregation, how the uplink was\n"
             "carried ('carried as': fixed point or homomorphic ring, k bits); total bits (the\n"
-            "table in Mbit), final simulated time and seconds per round, and bits to --target.\n"
+            "table in Mbit), final simulated time and seconds per round, and bits to --target;\n"
+            "for runs with differential privacy, the epsilon spent after their last round at\n"
+            "their delta (the columns appear when some run has it; '-' for the others).\n"
             "Then, when finished\n"
             "runs differ only by their seed, one row per such group: the mean final accuracy\n"
             "over its seeds with a 95%% confidence interval (Student t; none for one seed).\n"
@@ -205,6 +207,8 @@ enum {
     REPORT_C_ROUNDS,
     REPORT_C_FINAL,
     REPORT_C_BEST,
+    REPORT_C_EPS,
+    REPORT_C_DELTA,
     REPORT_C_TROUND,
     REPORT_C_TTIME,
     REPORT_C_TBITS,
@@ -308,7 +312,9 @@ static const char report_runs_sql[] =
     "(SELECT sum(e.uplink_bits + e.downlink_bits) FROM rounds e WHERE e.run_id = r.id AND "
     " e.round <= (SELECT d.round FROM rounds d WHERE d.run_id = r.id AND d.accuracy >= "
     "coalesce(?1, nullif(json_extract(r.config_json, '$.train.target_accuracy'), 0)) "
-    " ORDER BY d.round LIMIT 1)), json_extract(r.config_json, '$.seed') "
+    " ORDER BY d.round LIMIT 1)), json_extract(r.config_json, '$.seed'), "
+    "(SELECT d.epsilon FROM rounds d WHERE d.run_id = r.id AND d.epsilon IS NOT NULL "
+    " ORDER BY d.round DESC LIMIT 1), json_extract(r.config_json, '$.privacy.delta') "
     "FROM runs r WHERE ?2 IS NULL OR r.sweep_id = ?2 ORDER BY r.id";
 
 /* report_run.group of a run whose seed its group already has (a re-run): left out. */
@@ -409,6 +415,18 @@ report_add_run(struct table *g, sqlite3_stmt *st, bool human, struct report_run 
         rc |= report_set_real(g, r, REPORT_C_FINAL, sqlite3_column_double(st, 8), human, 4);
     if (sqlite3_column_type(st, 9) != SQLITE_NULL)
         rc |= report_set_real(g, r, REPORT_C_BEST, sqlite3_column_double(st, 9), human, 4);
+    /* Differential privacy: epsilon after the last stored round, at the run's delta. */
+    if (sqlite3_column_type(st, 21) != SQLITE_NULL) {
+        double eps = sqlite3_column_double(st, 21);
+        if (isinf(eps) && human) /* the accountant overflowed: no finite guarantee */
+            rc |= table_set(g, r, REPORT_C_EPS, "inf");
+        else
+            rc |= report_set_real(g, r, REPORT_C_EPS, eps, human, 4);
+        rc |= report_set_real(g, r, REPORT_C_DELTA, sqlite3_column_double(st, 22), human, -1);
+    } else if (human) {
+        rc |= table_set(g, r, REPORT_C_EPS, "-"); /* no privacy spent: none promised */
+        rc |= table_set(g, r, REPORT_C_DELTA, "-");
+    }
     if (sqlite3_column_type(st, 10) != SQLITE_NULL)
         rc |= table_set(g, r, REPORT_C_TROUND, "%lld", (long long)sqlite3_column_int64(st, 10));
     if (sqlite3_column_type(st, 11) != SQLITE_NULL)
@@ -726,6 +744,14 @@ report_print(const struct report_opts *o, const struct table *g, bool has_groups
         /* Without secure aggregation every update is its codec's message: nothing to add. */
         if (!any_secure)
             hide |= REPORT_BIT(REPORT_C_CARRIED) | REPORT_BIT(REPORT_C_EFF);
+        /* Privacy columns only when some run spent privacy; "-" for the runs that did not. */
+        bool any_dp = false;
+        for (size_t r = 0; r < g->nrows; r++) {
+            const char *eps = table_cell(g, r, REPORT_C_EPS);
+            any_dp |= eps != NULL && strcmp(eps, "-") != 0;
+        }
+        if (!any_dp)
+            hide |= REPORT_BIT(REPORT_C_EPS) | REPORT_BIT(REPORT_C_DELTA);
         run_cols &= ~hide;
         group_cols &= ~hide;
     }
@@ -787,6 +813,8 @@ report_cmd(int argc, char **argv)
         [REPORT_C_ROUNDS] = { "rounds", "rounds", TABLE_NUM },
         [REPORT_C_FINAL] = { "final_accuracy", "final acc", TABLE_NUM },
         [REPORT_C_BEST] = { "best_accuracy", "best acc", TABLE_NUM },
+        [REPORT_C_EPS] = { "epsilon", "epsilon", TABLE_NUM },
+        [REPORT_C_DELTA] = { "delta", "delta", TABLE_NUM },
         [REPORT_C_TROUND] = { "target_round", tround_title, TABLE_NUM },
         [REPORT_C_TTIME] = { "target_time_s", ttime_title, TABLE_NUM },
         [REPORT_C_UP] = { "uplink_bits", "uplink bits", TABLE_NUM },

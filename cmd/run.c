@@ -348,6 +348,8 @@ run_cmd_print_summary(const struct scenario *s, int64_t run_id, const char *stat
     }
     printf("  %-18s %llu (%s)\n", "uplink bits", (unsigned long long)sum->uplink_bits, up);
     printf("  %-18s %llu (%s)\n", "downlink bits", (unsigned long long)sum->downlink_bits, down);
+    if (sum->has_epsilon)
+        printf("  %-18s %.4g at delta %g\n", "epsilon", sum->epsilon, s->privacy.delta);
     run_cmd_print_carriage(s, sum);
     printf("  %-18s %.3f s\n", "simulated time", simtime_to_s(sum->sim_time_us));
     if (strcmp(status, "finished") == 0)

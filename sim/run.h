@@ -99,6 +99,9 @@ struct run_summary {
 
     /* Uplink bits of the updates alone (the masked inputs under secure aggregation). */
     uint64_t uplink_payload_bits;
+    /* Differential privacy: epsilon after the last round at privacy.delta (rounds.epsilon). */
+    bool has_epsilon;
+    double epsilon;
 };
 
 /* Why a finished run ended (train.rounds, train.target_accuracy, train.time_budget_s). */

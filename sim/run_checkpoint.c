@@ -18,7 +18,8 @@
  *
  *   OFFSET  SIZE  MEANING
  *   0       6     magic "FBCKPT"
- *   6       2     format version, two ASCII digits: "02" (this layout). "01" was the
+ *   6       2     format version, two ASCII digits: "03" (this layout). "02" lacked the
+ *                 adaptive clip (world) and the within-clip flag (jobs); "01" was the
  *                 first, unversioned layout, which had no header beyond the magic.
  *   8       8     length of the whole checkpoint in bytes, header included
  *   16      32    checksum: BLAKE2b-256 (crypto_generichash, no key) of bytes [0, 16)
@@ -42,7 +43,8 @@
  *                   world      each field of run_checkpoint_world_fields[], in order:
  *                              loop.now, pool.next_gen, model.version, async.selections,
  *                              open.round, .closed, .received, .pending, .train_loss_sum,
- *                              .staleness_sum, .rec, loop.fp (the event hash state)
+ *                              .staleness_sum, .rec, loop.fp (the event hash state),
+ *                              dp.clip (the central-DP clip of the open round)
  *                   model      dim floats
  *                   optimizer  8-byte count n, n floats (server_opt_state_get())
  *                   events     8-byte count n, 8-byte next sequence number, n struct event
@@ -76,7 +78,7 @@
 #include "sim/store.h"
 #include "base/banned.h"
 
-#define RUN_CKPT_FORMAT         2
+#define RUN_CKPT_FORMAT         3
 #define RUN_CKPT_AT_LENGTH      8
 #define RUN_CKPT_AT_CHECKSUM    16
 #define RUN_CKPT_CHECKSUM_BYTES 32
@@ -347,6 +349,7 @@ static const struct run_checkpoint_field run_checkpoint_world_fields[] = {
     RUN_CKPT_FIELD(struct run_world, open.staleness_sum),
     RUN_CKPT_FIELD(struct run_world, open.rec),
     RUN_CKPT_FIELD(struct run_world, loop.fp),
+    RUN_CKPT_FIELD(struct run_world, dp.clip),
 };
 
 /* Every slot's fields up to RUN_CKPT_JOB_ALWAYS; the rest for active jobs only. */
@@ -359,7 +362,7 @@ static const struct run_checkpoint_field run_checkpoint_job_fields[] = {
     RUN_CKPT_FIELD(struct run_job, down_bits), RUN_CKPT_FIELD(struct run_job, t_down),
     RUN_CKPT_FIELD(struct run_job, t_train),   RUN_CKPT_FIELD(struct run_job, t_up),
     RUN_CKPT_FIELD(struct run_job, exp_total), RUN_CKPT_FIELD(struct run_job, started_at),
-    RUN_CKPT_FIELD(struct run_job, tr),
+    RUN_CKPT_FIELD(struct run_job, tr),        RUN_CKPT_FIELD(struct run_job, within_clip),
 };
 #define RUN_CKPT_JOB_ALWAYS 3
 

@@ -148,6 +148,10 @@ run_close(struct run_world *w, int64_t now, int64_t next_at, const bool *accepte
     sum->uplink_payload_bits += rec->uplink_payload_bits;
     sum->downlink_bits += rec->downlink_bits;
     sum->sim_time_us = now;
+    if (rec->has_privacy) {
+        sum->has_epsilon = true;
+        sum->epsilon = rec->epsilon;
+    }
     if (w->o->on_round != NULL)
         w->o->on_round(w->o->ctx, s, rec);
 

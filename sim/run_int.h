@@ -46,9 +46,10 @@
 /* Deadlines sort after every client event at the same instant: an update arriving exactly
  * at the deadline counts. */
 #define RUN_DEADLINE_KEY UINT64_MAX
-/* What ranks share per started job (run_job_flush): downlink bits, uplink bytes | failed, loss. */
+/* What ranks share per started job (run_job_flush): downlink bits, uplink bytes | flags, loss. */
 #define RUN_META_WORDS  3
 #define RUN_META_FAILED (UINT64_C(1) << 63)
+#define RUN_META_WITHIN (UINT64_C(1) << 62) /* central DP: the update was within the clip */
 
 /* One client's participation: its inputs, computed work, timing and fate. */
 struct run_job {
@@ -71,6 +72,7 @@ struct run_job {
     int64_t exp_total;             /* expected duration without jitter (deadline quantile) */
     int64_t started_at;
     struct train_result tr;
+    bool within_clip; /* central DP: its update's norm was at most the clip (run_privacy.c) */
     /* Secure aggregation (aggregation.secure != none) */
     uint64_t *ring;           /* its input: dim + 1 ring elements (weighted update, weight) */
     struct secagg_client *sa; /* its protocol state this round */
@@ -218,14 +220,15 @@ struct run_eval {
     size_t n;       /* test rows evaluated */
 };
 
-/* Central DP-FedAvg (run_privacy.c): fixed for the run. */
+/* Central DP-FedAvg (run_privacy.c): fixed for the run, but for the clip when it adapts. */
 struct run_privacy {
-    bool on;                                 /* privacy.mechanism: central */
-    double q;                                /* Poisson rate clients_per_round / population */
-    double clip;                             /* L2 clip norm S */
-    double sd;                               /* noise standard deviation z S on the sum */
-    double denom;                            /* fixed denominator q N of the mean */
-    double rdp[PRIVACY_ACCOUNTANT_N_ORDERS]; /* one round's RDP at each order */
+    bool on;       /* privacy.mechanism: central */
+    bool adaptive; /* privacy.adaptive.quantile > 0 */
+    double q;      /* Poisson rate clients_per_round / population */
+    double clip;   /* L2 clip norm S of the open round (adaptive: updated at each release) */
+    double z;      /* noise multiplier of the update: z, or z_Δ when the clip adapts */
+    double denom;  /* fixed denominator q N of the mean (and of the clipped fraction) */
+    double rdp[PRIVACY_ACCOUNTANT_N_ORDERS]; /* one round's RDP at each order (of z) */
 };
 
 struct run_world {
@@ -265,11 +268,12 @@ struct run_world {
 /* Central DP-FedAvg (run_privacy.c; McMahan et al., ICLR 2018) */
 /* Fills w->dp from the scenario (the per-round RDP at every order). */
 int run_privacy_init(struct run_world *w, struct errbuf *eb) __attribute__((warn_unused_result));
-/* Scales the update u (dim floats) to L2 norm at most the clip. */
-void run_privacy_clip(const struct run_world *w, float *u);
+/* Scales the update u (dim floats) to L2 norm at most the clip; true when it was within. */
+bool run_privacy_clip(const struct run_world *w, float *u);
 /*
  * Turns the round's mean of clipped updates (uniform weights) into the private mean
- * (sum + N(0, (z S)^2 I)) / (q N), from the round's noise stream, and records epsilon.
+ * (sum + N(0, (z S)^2 I)) / (q N), from the round's noise stream, and records epsilon; with
+ * adaptive clipping, then moves the clip by the round's noised clipped fraction.
  */
 void run_privacy_release(struct run_world *w, struct store_round *rec);
 

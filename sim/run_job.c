@@ -86,7 +86,7 @@ run_job_compute(struct run_world *w, struct run_job *j, struct run_thread *th)
     for (size_t i = 0; i < w->dim; i++)
         j->w[i] -= th->received[i];
     if (w->dp.on)
-        run_privacy_clip(w, j->w);
+        j->within_clip = run_privacy_clip(w, j->w);
     if (j->dropout == DROPOUT_BEFORE_UPLOAD)
         return;
 
@@ -137,8 +137,9 @@ run_job_time(struct run_world *w, struct run_job *j)
 
 /*
  * Shares what the owners computed for the batch (RUN_META_WORDS words per job: downlink
- * bits; uplink bytes with the failure flag in the top bit; the training loss's bits) with
- * every rank, so that all of them schedule the same events. Non-owners contribute zeros.
+ * bits; uplink bytes with the failure flag in the top bit and the within-clip flag below it;
+ * the training loss's bits) with every rank, so that all of them schedule the same events.
+ * Non-owners contribute zeros.
  */
 static int
 run_job_share(struct run_world *w, struct errbuf *eb)
@@ -151,7 +152,8 @@ run_job_share(struct run_world *w, struct errbuf *eb)
             continue;
         uint64_t *m = &w->meta[RUN_META_WORDS * i];
         m[0] = j->down_bits;
-        m[1] = (uint64_t)j->msg_len | (j->rc < 0 ? RUN_META_FAILED : 0);
+        m[1] = (uint64_t)j->msg_len | (j->rc < 0 ? RUN_META_FAILED : 0) |
+               (j->within_clip ? RUN_META_WITHIN : 0);
         memcpy(&m[2], &j->tr.loss, sizeof m[2]);
     }
     int rc = cluster_sum_u64(w->cl, w->meta, RUN_META_WORDS * n, eb);
@@ -163,7 +165,8 @@ run_job_share(struct run_world *w, struct errbuf *eb)
             continue;
         const uint64_t *m = &w->meta[RUN_META_WORDS * i];
         j->down_bits = m[0];
-        j->msg_len = (size_t)(m[1] & ~RUN_META_FAILED);
+        j->msg_len = (size_t)(m[1] & ~(RUN_META_FAILED | RUN_META_WITHIN));
+        j->within_clip = (m[1] & RUN_META_WITHIN) != 0;
         memcpy(&j->tr.loss, &m[2], sizeof j->tr.loss);
         if (m[1] & RUN_META_FAILED)
             j->rc =
@@ -237,6 +240,7 @@ run_job_flush(struct run_world *w, int64_t now, struct errbuf *eb)
         j->msg_len = 0;
         j->down_bits = 0;
         j->agg_weight = 0;
+        j->within_clip = false;
         j->tr = (struct train_result){ 0 };
         errbuf_clear(&j->eb);
         /* Ring inputs stay defined where nobody fills them (dropouts, other ranks' clients). */

@@ -6,6 +6,12 @@
  * divides by the expected cohort q N, so one client changes the released sum by at most S
  * whatever the others did. The round's epsilon is that of the Poisson-subsampled Gaussian
  * composed over the rounds so far (sim/privacy_accountant.h), failed rounds included.
+ *
+ * With privacy.adaptive.quantile the clip follows that quantile of the update norms (Andrew,
+ * Thakkar, McMahan, Ramaswamy, NeurIPS 2021, Alg. 1; sim/adaptive_clip.h): the clients whose
+ * update enters the sum also report whether it was within the clip, the server noises their
+ * centred count from its own stream (RNG_PURPOSE_DP_COUNT) and moves the clip for the next
+ * round; the update's noise multiplier is z_Δ, so the round spends exactly what z would.
  */
 #include "sim/run_int.h"
 
@@ -14,6 +20,7 @@
 #include <gsl/gsl_randist.h>
 
 #include "base/rng.h"
+#include "sim/adaptive_clip.h"
 #include "base/banned.h"
 
 int
@@ -30,8 +37,13 @@ run_privacy_init(struct run_world *w, struct errbuf *eb)
                           w->ds->n_clients, (unsigned long long)s->data.clients);
     dp->q = run_sync_poisson_rate(w);
     dp->clip = s->privacy.clip;
-    dp->sd = s->privacy.noise_multiplier * s->privacy.clip;
+    dp->z = s->privacy.noise_multiplier;
     dp->denom = dp->q * (double)w->ds->n_clients;
+    dp->adaptive = s->privacy.adaptive.quantile > 0;
+    if (dp->adaptive &&
+        adaptive_clip_noise_multiplier(s->privacy.noise_multiplier, s->privacy.adaptive.count_noise,
+                                       &dp->z, eb) < 0)
+        return errbuf_prefix(eb, "privacy.adaptive");
     size_t n;
     const double *orders = privacy_accountant_orders(&n);
     for (size_t i = 0; i < n; i++) {
@@ -43,7 +55,7 @@ run_privacy_init(struct run_world *w, struct errbuf *eb)
     return 0;
 }
 
-void
+bool
 run_privacy_clip(const struct run_world *w, float *u)
 {
     double norm2 = 0.0;
@@ -51,19 +63,45 @@ run_privacy_clip(const struct run_world *w, float *u)
         norm2 += (double)u[i] * (double)u[i];
     double norm = sqrt(norm2);
     if (norm <= w->dp.clip)
-        return;
+        return true;
     float scale = (float)(w->dp.clip / norm);
     for (size_t i = 0; i < w->dim; i++)
         u[i] *= scale;
+    return false;
+}
+
+/*
+ * The clip for the next round from this round's accepted updates (those that entered the sum,
+ * on every rank alike: run_job.c shares each one's within-clip flag) and the count noise.
+ */
+static void
+run_privacy_adapt(struct run_world *w, uint64_t round)
+{
+    size_t n = 0, within = 0;
+    for (size_t k = 0; k < w->n_jobs; k++) {
+        const struct run_job *j = &w->jobs[k];
+        if (j->agg_weight > 0 && j->round == round) {
+            n++;
+            within += j->within_clip;
+        }
+    }
+    const struct scenario *s = w->s;
+    struct rng r;
+    rng_init_stream(&r, s->seed, RNG_PURPOSE_DP_COUNT, round, RNG_ANY);
+    double noise = s->privacy.adaptive.count_noise * gsl_ran_gaussian_ziggurat(rng_gsl(&r), 1.0);
+    double fraction = adaptive_clip_fraction(within, n, noise, w->dp.denom);
+    w->dp.clip = adaptive_clip_next(w->dp.clip, fraction, s->privacy.adaptive.quantile,
+                                    s->privacy.adaptive.lr);
 }
 
 void
 run_privacy_release(struct run_world *w, struct store_round *rec)
 {
     const struct run_privacy *dp = &w->dp;
+    double sd = dp->z * dp->clip;
     rec->has_privacy = true;
     rec->clip_norm = dp->clip;
-    rec->noise_std = dp->sd;
+    rec->noise_std = sd;
     double rdp[PRIVACY_ACCOUNTANT_N_ORDERS];
     size_t n;
     const double *orders = privacy_accountant_orders(&n);
@@ -80,7 +118,9 @@ run_privacy_release(struct run_world *w, struct store_round *rec)
     rng_init_stream(&r, w->s->seed, RNG_PURPOSE_DP_NOISE, rec->round, RNG_ANY);
     gsl_rng *g = rng_gsl(&r);
     for (size_t i = 0; i < w->dim; i++) {
-        double sum = (double)w->model.mean[i] * count + dp->sd * gsl_ran_gaussian_ziggurat(g, 1.0);
+        double sum = (double)w->model.mean[i] * count + sd * gsl_ran_gaussian_ziggurat(g, 1.0);
         w->model.mean[i] = (float)(sum / dp->denom);
     }
+    if (dp->adaptive)
+        run_privacy_adapt(w, rec->round);
 }

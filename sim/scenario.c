@@ -22,6 +22,7 @@
 #include "base/mem.h"
 #include "base/strbuf.h"
 #include "sim/population.h"
+#include "sim/adaptive_clip.h"
 #include "sim/privacy_accountant.h"
 #include "sim/sampling.h"
 #include "sim/ynode.h"
@@ -562,6 +563,18 @@ static const struct skey scenario_keys[] = {
             .help = "epsilon after train.rounds that sets the noise multiplier (0: give it)"),
     KEY_F64("privacy.delta", privacy.delta, "1e-5", 0, 1, .open = SKEY_OPEN_MIN | SKEY_OPEN_MAX,
             .when = &w_central, .help = "delta of the (epsilon, delta) guarantee"),
+    KEY_F64("privacy.adaptive.quantile", privacy.adaptive.quantile, "0", 0, 1,
+            .open = SKEY_OPEN_MAX, .when = &w_central,
+            .help = "adaptive clipping: target fraction of updates within the clip (0: fixed "
+                    "clip, docs/privacy.md)"),
+    KEY_F64("privacy.adaptive.lr", privacy.adaptive.lr, "0.2", 0, 1000, .open = SKEY_OPEN_MIN,
+            .when = &w_central,
+            .help = "adaptive clipping: step of the clip update C <- C exp(-lr (fraction "
+                    "within the clip - quantile))"),
+    KEY_F64("privacy.adaptive.count_noise", privacy.adaptive.count_noise, "0", 0, 1e9,
+            .when = &w_central,
+            .help = "adaptive clipping: noise std on the count of updates within the clip (0: "
+                    "clients_per_round / 20)"),
 
     KEY_ENUM("server.optimizer", server.kind, "fedavg", &e_server_opt,
              .help = "how the mean update changes the global model"),
@@ -1530,11 +1543,19 @@ scenario_check_privacy(struct scenario_ctx *c, const struct ynode *root, const s
     else if (s->aggregation.secure != SECURE_NONE)
         at = "aggregation.secure", why = "central DP noise is added by the server to the plain "
                                          "sum: set aggregation.secure: none";
+    else if (s->protocol.deadline_quantile > 0)
+        at = "protocol.deadline.quantile",
+        why = "central DP needs each client counted independently of the others; a deadline at "
+              "a quantile of the cohort's times lets one client decide whose updates count: use "
+              "protocol.deadline.seconds";
     else if (s->uplink.codec.kind != CODEC_NONE || s->uplink.error_feedback)
         at = "uplink.codec", why = "central DP clips the update the server sums; a codec or "
                                    "error feedback changes it after clipping: set uplink.codec: "
                                    "none";
-    else if ((s->privacy.noise_multiplier > 0) == (s->privacy.target_epsilon > 0))
+    /* A resolved configuration records both: the noise multiplier its target gave (derived
+     * again below, to the same value). */
+    else if ((s->privacy.noise_multiplier > 0) == (s->privacy.target_epsilon > 0) &&
+             !(c->resolved && s->privacy.target_epsilon > 0))
         at = "privacy.mechanism", why = "central DP needs privacy.noise_multiplier or "
                                         "privacy.target_epsilon (one of them)";
     if (at != NULL)
@@ -1556,6 +1577,37 @@ scenario_derive_noise(struct scenario_ctx *c, const struct ynode *root, struct s
                                      &eb) < 0)
         return scenario_fail(c, root, "privacy.target_epsilon", "privacy.target_epsilon",
                              -ERR_RANGE, eb.msg);
+    return 0;
+}
+
+/*
+ * privacy.adaptive: the count noise defaults to the expected cohort / 20 (the setting Andrew
+ * et al., NeurIPS 2021, recommend), and must exceed z / 2 for the update's noise multiplier
+ * to stay finite (their Thm. 1; sim/adaptive_clip.h).
+ */
+static int
+scenario_derive_adaptive(struct scenario_ctx *c, const struct ynode *root, struct scenario *s)
+{
+    if (s->privacy.mechanism != PRIVACY_CENTRAL || s->privacy.adaptive.quantile <= 0)
+        return 0;
+    bool derived = s->privacy.adaptive.count_noise <= 0;
+    if (derived)
+        s->privacy.adaptive.count_noise = (double)s->train.clients_per_round / 20.0;
+    double z_update;
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    if (adaptive_clip_noise_multiplier(s->privacy.noise_multiplier, s->privacy.adaptive.count_noise,
+                                       &z_update, &eb) < 0) {
+        char why[ERRBUF_MSG_BYTES];
+        snprintf(why, sizeof why,
+                 "privacy.adaptive.count_noise = %g%s must exceed half the noise multiplier %g "
+                 "(Andrew et al., Thm. 1): raise it, or lower the noise",
+                 s->privacy.adaptive.count_noise,
+                 derived ? " (clients_per_round / 20, its default)" : "",
+                 s->privacy.noise_multiplier);
+        return scenario_fail(c, root, "privacy.adaptive.count_noise",
+                             "privacy.adaptive.count_noise", -ERR_INVALID, why);
+    }
     return 0;
 }
 
@@ -1729,6 +1781,8 @@ scenario_load_ctx(struct scenario_ctx *cp, struct scenario *out, const char *tex
     }
     if (rc == 0)
         rc = scenario_derive_noise(&c, root, &s);
+    if (rc == 0)
+        rc = scenario_derive_adaptive(&c, root, &s);
     if (rc < 0)
         goto out;
     snprintf(s.source_name, sizeof s.source_name, "%s", name);

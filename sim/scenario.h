@@ -190,6 +190,11 @@ struct scenario {
         double noise_multiplier; /* z: noise std z S on the sum (derived from target_epsilon) */
         double target_epsilon;   /* 0: noise_multiplier given */
         double delta;
+        struct {
+            double quantile;    /* target fraction γ of updates within the clip, 0: fixed */
+            double lr;          /* η_C of the geometric update C <- C exp(-η_C (b̄ - γ)) */
+            double count_noise; /* σ_b on the centred count (derived: clients_per_round/20) */
+        } adaptive;             /* Andrew et al., NeurIPS 2021 (sim/adaptive_clip.h) */
     } privacy;
     struct {
         int type; /* enum protocol_kind */

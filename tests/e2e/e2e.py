@@ -778,6 +778,12 @@ def check_resume(binary, src, tmp):
                   "--set", "data.clients=300", "--set", "protocol.concurrency=30"],
         "cnn": [os.path.join(src, "tests", "e2e", "tiny-cnn.yaml"), "--set", "train.rounds=12",
                 "--set", "output.checkpoint_every=3"],
+        "dp-adaptive": [os.path.join(src, "tests", "e2e", "tiny-cnn.yaml"),
+                        "--set", "train.rounds=12", "--set", "output.checkpoint_every=3",
+                        "--set", "train.sampling=poisson", "--set", "privacy.mechanism=central",
+                        "--set", "privacy.target_epsilon=5", "--set", "privacy.clip=0.05",
+                        "--set", "privacy.adaptive.quantile=0.5",
+                        "--set", "privacy.adaptive.count_noise=1"],
         "lstm": [os.path.join(tmp, "lstm.yaml"), "--set", "train.rounds=16",
                  "--set", "output.checkpoint_every=3"],
     }
@@ -827,7 +833,7 @@ def check_resume_refused(binary, tmp):
 
     cases = {
         "checksum mismatch": flip,
-        "format version 1, this fedbits reads 2": first_format,
+        "format version 1, this fedbits reads 3": first_format,
         "round": lambda db: db.execute("UPDATE checkpoints SET round = round - 3"),
     }
     for want, edit in cases.items():
@@ -980,6 +986,57 @@ def check_privacy(binary, src, tmp):
           f"poisson cohort mean {mean:.2f}")
 
 
+def check_privacy_adaptive(binary, src, tmp):
+    """Adaptive clipping (Andrew et al.) on tiny with every client in every round (q = 1) and
+    the model held still (server.lr 1e-9), so the update norms keep one distribution: from a
+    clip far below (0.01) and far above (10) the norms, the clip ends at the same value for
+    each target quantile, and a higher quantile ends higher. rounds.clip_norm starts at
+    privacy.clip, noise_std is z_delta times it, epsilon is that of z itself; a count noise at
+    or below z / 2 is refused."""
+    import csv
+    import io
+    sc = os.path.join(src, "tests", "e2e", "tiny.yaml")
+    z, sb = 0.1, 0.1
+    z_delta = (z ** -2 - (2 * sb) ** -2) ** -0.5
+    base = ["--set", "train.sampling=poisson", "--set", "train.clients_per_round=40",
+            "--set", "server.lr=1e-9", "--set", "population.dropout.probability=0",
+            "--set", "privacy.mechanism=central", "--set", f"privacy.noise_multiplier={z}",
+            "--set", f"privacy.adaptive.count_noise={sb}", "--set", "privacy.adaptive.lr=0.3",
+            "--set", "train.rounds=60", "--quiet"]
+    final = {}
+    for gamma in (0.25, 0.5, 0.75):
+        for c0 in (0.01, 10.0):
+            db = f"ad-{gamma}-{c0}.db"
+            run(binary, ["run", sc, "--db", db, "--set", f"privacy.clip={c0}",
+                         "--set", f"privacy.adaptive.quantile={gamma}"] + base, tmp, check=0)
+            rows = query(os.path.join(tmp, db),
+                         "SELECT clip_norm, noise_std, epsilon FROM rounds ORDER BY round")
+            if len(rows) != 60 or rows[0][0] != c0:
+                fail(f"adaptive clip rounds ({gamma}, {c0}): {rows[:3]}")
+            for c, sd, _ in rows:
+                if abs(sd - z_delta * c) > 1e-12 * sd:
+                    fail(f"adaptive clip noise_std {sd} for clip {c}, z_delta {z_delta}")
+            final[gamma, c0] = rows[-1][0]
+    for gamma in (0.25, 0.5, 0.75):
+        lo, hi = final[gamma, 0.01], final[gamma, 10.0]
+        if abs(lo - hi) > 0.03 * hi:
+            fail(f"adaptive clip, quantile {gamma}: ends at {lo} from below, {hi} from above")
+    if not final[0.25, 10.0] < final[0.5, 10.0] < final[0.75, 10.0]:
+        fail(f"adaptive clip: final clips not ordered by quantile: {final}")
+    p = run(binary, ["privacy", "--q", "1", "--noise", str(z), "--rounds", "60", "--delta",
+                     "1e-5", "--format", "csv"], tmp, check=0)
+    want = float(list(csv.DictReader(io.StringIO(p.stdout)))[0]["epsilon"])
+    if rows[-1][2] != want:
+        fail(f"adaptive clip final epsilon {rows[-1][2]} vs fedbits privacy {want}")
+    p = run(binary, ["run", sc, "--db", "bad.db"] + base +
+            ["--set", "privacy.adaptive.quantile=0.5", "--set", "privacy.adaptive.count_noise=0.05"],
+            tmp, check=2)
+    if "privacy.adaptive.count_noise = 0.05 must exceed half the noise multiplier" not in p.stderr:
+        fail("adaptive clip with too little count noise: " + p.stderr)
+    print("privacy-adaptive: final clips " +
+          ", ".join(f"q{g} {final[g, 0.01]:.4f}/{final[g, 10.0]:.4f}" for g in (0.25, 0.5, 0.75)))
+
+
 CHECKS = {
     "default": check_default,
     "determinism": check_determinism,
@@ -997,6 +1054,7 @@ CHECKS = {
     "docofl": check_docofl,
     "dme": check_dme,
     "privacy": check_privacy,
+    "privacy-adaptive": check_privacy_adaptive,
 }
 
 

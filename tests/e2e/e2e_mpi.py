@@ -272,6 +272,15 @@ def covers_stop_budget(db):
     return None
 
 
+def covers_dp(db):
+    r = query(db, "SELECT clip_norm, epsilon, timed_out, dropped FROM rounds ORDER BY round")
+    if len({x[0] for x in r}) < len(r) or any(b[1] <= a[1] for a, b in zip(r, r[1:])):
+        return f"adaptive clip and epsilon per round: {[(x[0], x[1]) for x in r]}"
+    if sum(x[2] for x in r) == 0 or sum(x[3] for x in r) == 0:
+        return "no client dropped or timed out"
+    return None
+
+
 SCENARIOS = (
     ("sync-eden-ef.yaml", covers_sync),
     ("async-fedbuff.yaml", covers_async),
@@ -283,6 +292,7 @@ SCENARIOS = (
     ("cnn.yaml", covers_cnn),
     ("stop-target.yaml", covers_stop_target),
     ("stop-budget-async.yaml", covers_stop_budget),
+    ("central-dp-adaptive.yaml", covers_dp),
 )
 
 

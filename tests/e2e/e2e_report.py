@@ -275,8 +275,31 @@ def check_report(binary, src, tmp):
     for g in groups:
         if not 0 <= g["ci95_low"] <= g["mean_final_accuracy"] <= g["ci95_high"] <= 1:
             fail(f"interval outside [0, 1]: {g}")
+    # Differential privacy: the epsilon of the last round at the run's delta, beside the
+    # accuracy; the table has the columns only when some run has it, '-' for the others.
+    tiny = os.path.join(src, "tests", "e2e", "tiny.yaml")
+    if "epsilon" in run(binary, ["report", "r.db"], tmp, check=0).stdout:
+        fail("report shows epsilon for runs without differential privacy")
+    run(binary, ["run", tiny, "--db", "dp.db", "-q"], tmp, check=0)
+    run(binary, ["run", tiny, "--db", "dp.db", "-q", "--set", "train.sampling=poisson",
+                 "--set", "privacy.mechanism=central", "--set", "privacy.noise_multiplier=1.3",
+                 "--set", "privacy.delta=1e-6"], tmp, check=0)
+    eps = query(os.path.join(tmp, "dp.db"),
+                "SELECT epsilon FROM rounds WHERE run_id = 2 ORDER BY round DESC LIMIT 1")[0][0]
+    p = run(binary, ["report", "dp.db", "--sweep", "all", "--format", "json"], tmp, check=0)
+    got = [(o["epsilon"], o["delta"]) for o in json.loads(p.stdout)]
+    if got != [(None, None), (eps, 1e-6)]:
+        fail(f"report epsilon and delta: {got}, wanted [(None, None), ({eps}, 1e-06)]")
+    lines = run(binary, ["report", "dp.db", "--sweep", "all"], tmp, check=0).stdout.splitlines()
+    head = lines[0].split()
+    at = head.index("epsilon")  # "final acc" and "best acc" are two words in the header
+    if head[at + 1] != "delta" or head[at - 2:at] != ["best", "acc"] or \
+            lines[2].split()[at - 2:at] != ["-", "-"] or \
+            lines[3].split()[at - 2:at] != [f"{eps:.4f}", "1e-06"]:
+        fail("report table epsilon columns:\n" + "\n".join(lines))
     print("report: 6 runs and 2 seed groups match the tables in csv, json, table and markdown; "
-          "re-runs default to the latest sweep and never pass for seeds")
+          "re-runs default to the latest sweep and never pass for seeds; epsilon at delta "
+          f"{eps:.4f} beside accuracy")
     check_stop_rules(binary, src, tmp)
 
 

@@ -18,4 +18,6 @@ Suite *sampling_suite(void);
 Suite *carriage_suite(void);
 /* The cohort tests (test_cohort.c), run within population_suite(). */
 TCase *cohort_tcase(void);
+/* The adaptive clipping tests (test_adaptive_clip.c), run within privacy_accountant_suite(). */
+TCase *adaptive_clip_tcase(void);
 #endif

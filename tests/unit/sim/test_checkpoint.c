@@ -278,7 +278,7 @@ START_TEST(first_format_is_refused_by_version)
     memcpy(p, "FBCKPT01", 8);
     struct errbuf eb;
     ck_assert_int_eq(ck_load(NULL, 0, 1, 2, p, len, &eb), -ERR_CORRUPT);
-    ck_assert_msg(strncmp(eb.msg, "checkpoint: format version 1, this fedbits reads 2", 50) == 0,
+    ck_assert_msg(strncmp(eb.msg, "checkpoint: format version 1, this fedbits reads 3", 50) == 0,
                   "%s", eb.msg);
     memcpy(p, "SQLite f", 8);
     ck_assert_int_eq(ck_load(NULL, 0, 1, 2, p, len, &eb), -ERR_CORRUPT);

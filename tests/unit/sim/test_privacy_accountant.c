@@ -243,5 +243,6 @@ privacy_accountant_suite(void)
     tcase_add_test(tc, noise_for_is_smallest);
     tcase_add_test(tc, bad_parameters_refused);
     suite_add_tcase(s, tc);
+    suite_add_tcase(s, adaptive_clip_tcase());
     return s;
 }

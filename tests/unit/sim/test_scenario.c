@@ -592,6 +592,41 @@ static const struct sc_bad sc_bads[] = {
       "--set:2:19: error: central DP needs privacy.noise_multiplier or privacy.target_epsilon "
       "(one of them)",
       "privacy.mechanism" },
+    { "central DP with a deadline at a quantile of the cohort",
+      "data:\n  dataset: synthetic\nmodel:\n  type: logreg\ntrain:\n  rounds: 3\n"
+      "  sampling: poisson\nprivacy: {mechanism: central, noise_multiplier: 1}\n",
+      { "protocol.deadline.quantile=0.8" },
+      -ERR_INVALID,
+      "--set:1:28: error: central DP needs each client counted independently of the others; a "
+      "deadline at a quantile of the cohort's times lets one client decide whose updates "
+      "count: use protocol.deadline.seconds",
+      "protocol.deadline.quantile" },
+    { "adaptive clipping without central DP",
+      sc_minimal,
+      { "privacy.adaptive.quantile=0.5" },
+      -ERR_INVALID,
+      "--set:1:27: error: privacy.adaptive.quantile applies only with privacy.mechanism: central "
+      "(privacy.mechanism is 'none')",
+      "privacy.adaptive.quantile" },
+    { "adaptive clipping with too little count noise",
+      "data:\n  dataset: synthetic\nmodel:\n  type: logreg\ntrain:\n  rounds: 3\n"
+      "  sampling: poisson\nprivacy:\n  mechanism: central\n  noise_multiplier: 1\n"
+      "  adaptive: {quantile: 0.5, count_noise: 0.5}\n",
+      { NULL },
+      -ERR_INVALID,
+      "s.yaml:11:42: error: privacy.adaptive.count_noise = 0.5 must exceed half the noise "
+      "multiplier 1 (Andrew et al., Thm. 1): raise it, or lower the noise",
+      "privacy.adaptive.count_noise" },
+    { "adaptive clipping whose default count noise is too small",
+      "data:\n  dataset: synthetic\nmodel:\n  type: logreg\ntrain:\n  rounds: 3\n"
+      "  sampling: poisson\n  clients_per_round: 10\nprivacy:\n  mechanism: central\n"
+      "  noise_multiplier: 1\n  adaptive: {quantile: 0.5}\n",
+      { NULL },
+      -ERR_INVALID,
+      "s.yaml:12:13: error: privacy.adaptive.count_noise = 0.5 (clients_per_round / 20, its "
+      "default) must exceed half the noise multiplier 1 (Andrew et al., Thm. 1): raise it, or "
+      "lower the noise",
+      "privacy.adaptive.count_noise" },
 };
 
 START_TEST(rejects_with_location)
@@ -873,6 +908,50 @@ START_TEST(to_json_is_valid_and_resolved)
 }
 END_TEST
 
+/* privacy.adaptive: the count noise defaults to clients_per_round / 20 and the resolved
+ * configuration records it (and a target epsilon's noise multiplier), so a reload (report,
+ * resume) finds the same values. */
+START_TEST(adaptive_clip_keys_resolve)
+{
+    static const char text[] = "data: {dataset: synthetic, clients: 1000}\n"
+                               "model: {type: logreg}\n"
+                               "train: {rounds: 3, clients_per_round: 100, sampling: poisson}\n"
+                               "privacy: {mechanism: central, noise_multiplier: 1.1,\n"
+                               "          adaptive: {quantile: 0.5}}\n";
+    struct scenario s, r;
+    sc_load_ok(&s, text, NULL, 0);
+    ck_assert(s.privacy.adaptive.quantile == 0.5);
+    ck_assert(s.privacy.adaptive.lr == 0.2);
+    ck_assert(s.privacy.adaptive.count_noise == 5.0);
+    char *json = scenario_to_json(&s);
+    ck_assert_ptr_nonnull(json);
+    ck_assert_msg(strstr(json, "\"adaptive\": {\"quantile\": 0.5, \"lr\": 0.20000000000000001, "
+                               "\"count_noise\": 5}") != NULL,
+                  "%s", json);
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    ck_assert_int_eq(scenario_load_resolved(&r, "j", json, strlen(json), NULL, 0, &eb), 0);
+    ck_assert(r.privacy.adaptive.count_noise == 5.0);
+    mem_free(json);
+    scenario_release(&r);
+    scenario_release(&s);
+    /* With target_epsilon the resolved configuration holds the target and the derived
+     * noise multiplier; it reloads to the same multiplier. */
+    static const char *const target[] = { "privacy.noise_multiplier=0",
+                                          "privacy.target_epsilon=2" };
+    sc_load_ok(&s, text, target, 2);
+    ck_assert(s.privacy.noise_multiplier > 0.5);
+    json = scenario_to_json(&s);
+    ck_assert_ptr_nonnull(json);
+    ck_assert_int_eq(scenario_load_resolved(&r, "j", json, strlen(json), NULL, 0, &eb), 0);
+    ck_assert(r.privacy.noise_multiplier == s.privacy.noise_multiplier);
+    ck_assert(r.privacy.adaptive.count_noise == 5.0);
+    mem_free(json);
+    scenario_release(&r);
+    scenario_release(&s);
+}
+END_TEST
+
 START_TEST(schema_accessors)
 {
     size_t n = scenario_schema_count();
@@ -1075,6 +1154,7 @@ scenario_suite(void)
     tcase_add_test(tc, resolve_derives_defaults);
     tcase_add_test(tc, defaults_come_from_the_modules);
     tcase_add_test(tc, schema_when_and_derived);
+    tcase_add_test(tc, adaptive_clip_keys_resolve);
     suite_add_tcase(s, tc);
     tc = tcase_create("rejects");
     tcase_add_test(tc, refuses_state_that_cannot_fit);

@@ -92,6 +92,14 @@ SCENARIOS = {
 }
 
 
+def scenario_args(src, name, folder, shrink):
+    """The scenario's path and the --set overrides: the fixture folder, 2 rounds, shrink."""
+    sets = []
+    for kv in [f"data.path={folder}", "train.rounds=2"] + shrink:
+        sets += ["--set", kv]
+    return os.path.join(src, "scenarios", "paper", name), sets
+
+
 def main():
     if len(sys.argv) != 3:
         sys.exit("usage: e2e_paper.py FEDBITS SOURCE_DIR")
@@ -103,10 +111,7 @@ def main():
         fail(f"scenarios/paper/ holds {found}; this test knows {sorted(SCENARIOS)}")
     with tempfile.TemporaryDirectory(prefix="fedbits-e2e-paper-") as tmp:
         for name, (folder, shrink, missing) in SCENARIOS.items():
-            sc = os.path.join(src, "scenarios", "paper", name)
-            sets = ["--set", f"data.path={folder}"]
-            for s in shrink + ["train.rounds=2"]:
-                sets += ["--set", s]
+            sc, sets = scenario_args(src, name, folder, shrink)
             # Without the data: a refusal naming the folder or file it looked for.
             p = run(binary, ["run", sc, "--no-sweep", "-q", "--db", "missing.db"] + sets, tmp,
                     check=1)
@@ -116,10 +121,7 @@ def main():
         write_leaf(os.path.join(tmp, "shakespeare"), shakespeare_user, 8, 3)
         write_cifar10(os.path.join(tmp, "cifar"), 6)
         for name, (folder, shrink, _) in SCENARIOS.items():
-            sc = os.path.join(src, "scenarios", "paper", name)
-            sets = ["--set", f"data.path={folder}"]
-            for s in shrink + ["train.rounds=2"]:
-                sets += ["--set", s]
+            sc, sets = scenario_args(src, name, folder, shrink)
             p = run(binary, ["validate", sc] + sets, tmp, check=0)
             if "ok" not in p.stdout:
                 fail(f"validate {name}: {p.stdout}")

@@ -4,10 +4,11 @@
  * from the layer shapes and compared with model_ws_bytes(), and printed.
  *
  * Exact part: the workspace holds, per sample of the largest batch, every layer's output and
- * saved state, two gradient buffers of the largest layer input or output and the largest
- * layer scratch; plus the parameter gradient and the logits' gradient (clients/net.h,
- * clients/model.h). model_ws_bytes() must equal four bytes per such float plus the
- * workspace's fixed header (the plan and a pointer per layer buffer), nothing else.
+ * saved state and two gradient buffers of the largest layer input or output; plus the
+ * parameter gradient and the logits' gradient (clients/net.h, clients/model.h), four bytes
+ * a float. The rest is the layers' scratch, which must cover every layer's per-sample scratch
+ * for the batch and may add at most one image's convolution work, and the workspace's fixed
+ * header (the plan and a pointer per layer buffer): nothing else.
  * First-principles part: whatever the layers' scratch, backpropagation keeps the parameter
  * gradient, every convolution and pooling output and, through time, every recurrent layer's
  * state at every step; the workspace can be no smaller.
@@ -58,7 +59,11 @@ static const struct nm_case nm_cases[] = {
     { "Shakespeare LSTM", NM_LSTM, 10, NM_LSTM_KEPT },
 };
 
-/* Workspace floats of a batch of b from the plan's layer shapes (clients/net.h). */
+/*
+ * Workspace floats of a batch of b from the plan's layer shapes (clients/net.h), but for the
+ * scratch: the parameter gradient, the logits' gradient, every layer's output and saved state
+ * and the two gradient buffers of the largest layer input or output.
+ */
 static size_t
 nm_plan_floats(const struct net_plan *p, const struct model_spec *s, size_t b, size_t *act,
                size_t *saved)
@@ -68,8 +73,30 @@ nm_plan_floats(const struct net_plan *p, const struct model_spec *s, size_t b, s
         *act += b * layer_shape_size(p->layer[l].out);
         *saved += b * p->layer[l].saved;
     }
-    size_t scratch = p->scratch > 0 ? b * p->scratch : 1;
-    return p->n_params + b * s->n_classes + *act + *saved + 2 * b * p->max_size + scratch;
+    return p->n_params + b * s->n_classes + *act + *saved + 2 * b * p->max_size;
+}
+
+/*
+ * The scratch, bracketed: at least every layer's per-sample scratch for the whole batch, at
+ * most that plus the batch-independent work of a convolution done one image at a time (the
+ * image zero-padded, its unfolded taps x positions matrix and its output columns).
+ */
+static void
+nm_scratch_bounds(const struct net_plan *p, size_t b, size_t *lo, size_t *hi)
+{
+    size_t per_sample = 0, one_image = 0;
+    for (size_t l = 0; l < p->n_layers; l++) {
+        const struct layer *ly = &p->layer[l];
+        per_sample = ly->scratch > per_sample ? ly->scratch : per_sample;
+        if (ly->kind != LAYER_CONV)
+            continue;
+        size_t padded = ly->in.c * (ly->in.h + 2 * ly->pad) * (ly->in.w + 2 * ly->pad);
+        size_t unfolded = ly->in.c * ly->kernel * ly->kernel * ly->out.h * ly->out.w;
+        size_t img = padded + unfolded + layer_shape_size(ly->out);
+        one_image = img > one_image ? img : one_image;
+    }
+    *lo = b * per_sample;
+    *hi = b * per_sample + one_image + 1;
 }
 
 START_TEST(workspace_matches_layer_shapes)
@@ -80,19 +107,21 @@ START_TEST(workspace_matches_layer_shapes)
     errbuf_clear(&eb);
     ck_assert_int_eq(net_plan_build(&p, &c->spec, &eb), 0);
     ck_assert_uint_eq(p.n_params, model_param_count(&c->spec));
-    size_t act, saved;
+    size_t act, saved, lo, hi;
     size_t floats = nm_plan_floats(&p, &c->spec, c->batch, &act, &saved);
+    nm_scratch_bounds(&p, c->batch, &lo, &hi);
     struct model_ws *ws = model_ws_new(&c->spec, c->batch);
     ck_assert_ptr_nonnull(ws);
     size_t bytes = model_ws_bytes(ws);
+    /* The workspace's fixed header: the plan and a pointer per layer buffer. */
     size_t header = sizeof p + (2 * NET_MAX_LAYERS + 8) * sizeof(void *);
+    ck_assert_uint_ge(bytes, 4 * (floats + lo));
+    ck_assert_uint_le(bytes, 4 * (floats + hi) + header);
     fprintf(stderr,
             "%s, batch %zu: workspace %zu bytes = 4 x (%zu gradient + %zu activations + %zu "
-            "saved + %zu gradient buffers and scratch) + %zu header\n",
+            "saved + %zu logits and gradient buffers) + %zu scratch and header\n",
             c->what, c->batch, bytes, p.n_params, act, saved, floats - p.n_params - act - saved,
             bytes - 4 * floats);
-    ck_assert_uint_ge(bytes, 4 * floats);
-    ck_assert_uint_le(bytes, 4 * floats + header);
     /* No smaller than what backpropagation itself keeps. */
     ck_assert_uint_ge(bytes, 4 * (p.n_params + c->batch * c->kept));
     model_ws_free(ws);

@@ -14,7 +14,6 @@
  * state at every step; the workspace can be no smaller.
  */
 #include <stdio.h>
-#include <string.h>
 
 #include "base/mem.h"
 #include "base/rng.h"

@@ -15,4 +15,5 @@ Suite *data_source_suite(void);
 Suite *layer_suite(void);
 Suite *cifar_suite(void);
 Suite *leaf_json_suite(void);
+Suite *net_memory_suite(void);
 #endif

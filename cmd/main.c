@@ -33,9 +33,10 @@ main_list_usage(FILE *f)
 {
     fprintf(f, "usage: fedbits list [--keys]\n"
                "\n"
-               "Names the datasets, models, codecs, secure aggregators and server optimizers\n"
-               "this build provides. With --keys, lists every scenario key with its type,\n"
-               "default, when it applies and meaning (tab-separated).\n");
+               "Names the datasets, models, codecs (with their default bits), secure\n"
+               "aggregators and server optimizers this build provides. With --keys, lists\n"
+               "every scenario key with its type, default, when it applies and meaning\n"
+               "(tab-separated).\n");
 }
 
 static void
@@ -47,11 +48,14 @@ main_list_choices(const char *title, const char *path)
         const char *name = scenario_choice_name(path, (int)i);
         bool codec = strcmp(path, "uplink.codec") == 0 || strcmp(path, "downlink.codec") == 0;
         if (codec && i < CODEC_KIND_COUNT)
-            printf("  %-16s %s\n", name, codec_kind_summary((enum codec_kind)i));
+            printf("  %-16s b = %-3g %s\n", name, codec_kind_default_bits((enum codec_kind)i),
+                   codec_kind_summary((enum codec_kind)i));
         else if (codec && i == SCENARIO_DOCOFL)
-            printf("  %-16s %s\n", name,
+            printf("  %-16s %-7s %s\n", name, "",
                    "DoCoFL: anchors fetched off the critical path + compressed corrections "
                    "(docs/scenarios.md)");
+        else if (strcmp(path, "server.optimizer") == 0)
+            printf("  %-16s %s\n", name, server_opt_kind_summary((enum server_opt_kind)i));
         else
             printf("  %s\n", name);
     }

@@ -316,7 +316,8 @@ const struct codec_def codec_thc = {
     .name = "thc",
     .summary = "THC: shared rotation and scale, integer table, summable in a ring",
     .default_bits = 4,
-    .uses = CODEC_USES_ROTATION,
+    .uses = CODEC_USES_ROTATION | CODEC_USES_THC,
+    .biased = true, /* unbiased inside the clamp [-T, T] only (codec/thc.h) */
     .fixed_length = codec_always_fixed,
     CODEC_OPS(thc, codec_make_thc),
 };
@@ -348,6 +349,7 @@ const struct codec_def codec_tq_mse = {
     .summary = "TurboQuant_mse: EDEN quantiser with the fixed scale |x|/sqrt(D)",
     .default_bits = 2,
     .uses = CODEC_USES_ROTATION | CODEC_USES_EXACT_CODEBOOK,
+    .biased = true,
     .fixed_length = codec_eden_fixed,
     CODEC_OPS(eden, codec_make_tq_mse),
 };
@@ -435,6 +437,12 @@ unsigned
 codec_kind_uses(enum codec_kind kind)
 {
     return (unsigned)kind < CODEC_KIND_COUNT ? codec_kinds[kind]->uses : 0;
+}
+
+bool
+codec_kind_unbiased(enum codec_kind kind)
+{
+    return (unsigned)kind < CODEC_KIND_COUNT && !codec_kinds[kind]->biased;
 }
 
 const char *
@@ -597,6 +605,8 @@ codec_params_check(const struct codec_params *p, size_t dim, struct errbuf *eb)
         unused = "p";
     else if (p->scale != CODEC_SCALE_UNBIASED && !(uses & CODEC_USES_SCALE))
         unused = "scale";
+    else if ((p->thc_g != 0 || p->thc_uniform) && !(uses & CODEC_USES_THC))
+        unused = p->thc_g != 0 ? "thc_g" : "thc_uniform";
     if (unused != NULL)
         return errbuf_set(eb, -ERR_INVALID, "%s does not apply to codec '%s'", unused,
                           codec_kind_name(p->kind));

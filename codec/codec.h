@@ -94,6 +94,7 @@ enum codec_uses {
     CODEC_USES_P = 1u << 2,              /* p and shared_bits */
     CODEC_USES_DRIVE_PLUS = 1u << 3,     /* drive_plus */
     CODEC_USES_EXACT_CODEBOOK = 1u << 4, /* exact_codebook */
+    CODEC_USES_THC = 1u << 5,            /* thc_g, thc_uniform */
 };
 
 enum codec_scale {
@@ -157,6 +158,9 @@ void codec_params_default(struct codec_params *p);
 double codec_kind_default_bits(enum codec_kind kind);
 /* The enum codec_uses flags of kind (0 for an unknown kind). */
 unsigned codec_kind_uses(enum codec_kind kind);
+/* True when kind is unbiased at its default parameters (E[decode] = x; for the rotation
+ * codecs over the rotation, docs/codecs.md); false for TurboQuant_mse and THC (its clamp). */
+bool codec_kind_unbiased(enum codec_kind kind);
 /* The scenario name of kind ("none", "eden", ...). */
 const char *codec_kind_name(enum codec_kind kind);
 /* Looks up a scenario name; -ERR_INVALID listing the known names when unknown. */

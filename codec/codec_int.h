@@ -44,6 +44,9 @@ struct codec_def {
     const char *summary; /* one line for `fedbits list` and docs/codecs.md */
     double default_bits; /* bits when a scenario names the codec without bits */
     unsigned uses;       /* enum codec_uses: the optional parameters it reads */
+    /* E[decode(encode(x))] != x at the default parameters by design (TurboQuant_mse; THC
+     * clamps); the generic tests check every other codec's unbiasedness, and this bias. */
+    bool biased;
     /* True when every message has max_bytes for these parameters (a split vector then needs
      * no block lengths on the wire); NULL: lengths vary. */
     bool (*fixed_length)(const struct codec_params *p);

@@ -15,6 +15,7 @@ Suite *baselines_suite(void);
 Suite *codec_suite(void);
 Suite *blocks_suite(void);
 Suite *packing_suite(void);
+Suite *every_codec_suite(void);
 
 enum tdme_dist { TDME_NORMAL, TDME_LOGNORMAL, TDME_EXPONENTIAL };
 

@@ -24,8 +24,7 @@ struct server_opt_def {
     const char *name;    /* scenario name (server.optimizer) */
     const char *summary; /* one line for `fedbits list` */
     unsigned moments;    /* state vectors: 0, 1 (m) or 2 (m, v) */
-    /* Checks the struct server_opt_params fields it reads beyond lr (NULL: none). */
-    int (*check)(const struct server_opt_params *p, struct errbuf *eb);
+    unsigned reads;      /* enum server_opt_reads: the parameters it reads besides lr */
     /* One round: updates w[0..dim) (and o->m, o->v) from the round's mean update. */
     void (*apply)(struct server_opt *o, float *w, const float *mean_update);
 };
@@ -54,28 +53,6 @@ server_opt_bad(struct errbuf *eb, const char *key, const char *what, double valu
 {
     errbuf_set_key(eb, key);
     return errbuf_set(eb, -ERR_INVALID, "%s (%g given)", what, value);
-}
-
-static int
-server_opt_check_momentum(const struct server_opt_params *p, struct errbuf *eb)
-{
-    if (!server_opt_unit(p->momentum))
-        return server_opt_bad(eb, "server.momentum", "server momentum must lie in [0, 1)",
-                              p->momentum);
-    return 0;
-}
-
-static int
-server_opt_check_adaptive(const struct server_opt_params *p, struct errbuf *eb)
-{
-    if (!server_opt_unit(p->beta1))
-        return server_opt_bad(eb, "server.beta1", "server beta1 must lie in [0, 1)", p->beta1);
-    if (p->kind != SERVER_OPT_FEDADAGRAD && !server_opt_unit(p->beta2))
-        return server_opt_bad(eb, "server.beta2", "server beta2 must lie in [0, 1)", p->beta2);
-    /* tau^2 must be a normal float: it is v's starting value. */
-    if (!(p->tau > 0.0) || !isfinite(p->tau) || !((float)(p->tau * p->tau) > 0.0f))
-        return server_opt_bad(eb, "server.tau", "server tau must be finite and > 1e-19", p->tau);
-    return 0;
 }
 
 static void
@@ -139,28 +116,28 @@ static const struct server_opt_def server_opt_fedavgm = {
     .name = "fedavgm",
     .summary = "FedAvgM: server momentum (Hsu et al. 2019)",
     .moments = 1,
-    .check = server_opt_check_momentum,
+    .reads = SERVER_OPT_READS_MOMENTUM,
     .apply = server_opt_apply_fedavgm,
 };
 static const struct server_opt_def server_opt_fedadam = {
     .name = "fedadam",
     .summary = "FedAdam: adaptive server step (Reddi et al., ICLR 2021)",
     .moments = 2,
-    .check = server_opt_check_adaptive,
+    .reads = SERVER_OPT_READS_BETA1 | SERVER_OPT_READS_BETA2 | SERVER_OPT_READS_TAU,
     .apply = server_opt_apply_adaptive,
 };
 static const struct server_opt_def server_opt_fedyogi = {
     .name = "fedyogi",
     .summary = "FedYogi: adaptive server step, additive v (Reddi et al., ICLR 2021)",
     .moments = 2,
-    .check = server_opt_check_adaptive,
+    .reads = SERVER_OPT_READS_BETA1 | SERVER_OPT_READS_BETA2 | SERVER_OPT_READS_TAU,
     .apply = server_opt_apply_adaptive,
 };
 static const struct server_opt_def server_opt_fedadagrad = {
     .name = "fedadagrad",
     .summary = "FedAdagrad: adaptive server step, summed v (Reddi et al., ICLR 2021)",
     .moments = 2,
-    .check = server_opt_check_adaptive,
+    .reads = SERVER_OPT_READS_BETA1 | SERVER_OPT_READS_TAU,
     .apply = server_opt_apply_adaptive,
 };
 
@@ -177,8 +154,19 @@ server_opt_params_check(const struct server_opt_params *p, struct errbuf *eb)
         return server_opt_bad(eb, "server.optimizer", "unknown server optimizer", (double)p->kind);
     if (!(p->lr > 0.0) || !isfinite(p->lr))
         return server_opt_bad(eb, "server.lr", "server lr must be finite and > 0", p->lr);
-    const struct server_opt_def *def = server_opt_kinds[p->kind];
-    return def->check != NULL ? def->check(p, eb) : 0;
+    unsigned reads = server_opt_kinds[p->kind]->reads;
+    if ((reads & SERVER_OPT_READS_MOMENTUM) && !server_opt_unit(p->momentum))
+        return server_opt_bad(eb, "server.momentum", "server momentum must lie in [0, 1)",
+                              p->momentum);
+    if ((reads & SERVER_OPT_READS_BETA1) && !server_opt_unit(p->beta1))
+        return server_opt_bad(eb, "server.beta1", "server beta1 must lie in [0, 1)", p->beta1);
+    if ((reads & SERVER_OPT_READS_BETA2) && !server_opt_unit(p->beta2))
+        return server_opt_bad(eb, "server.beta2", "server beta2 must lie in [0, 1)", p->beta2);
+    /* tau^2 must be a normal float: it is v's starting value. */
+    if ((reads & SERVER_OPT_READS_TAU) &&
+        (!(p->tau > 0.0) || !isfinite(p->tau) || !((float)(p->tau * p->tau) > 0.0f)))
+        return server_opt_bad(eb, "server.tau", "server tau must be finite and > 1e-19", p->tau);
+    return 0;
 }
 
 const char *
@@ -191,6 +179,12 @@ const char *
 server_opt_kind_summary(enum server_opt_kind kind)
 {
     return (unsigned)kind < SERVER_OPT_KIND_COUNT ? server_opt_kinds[kind]->summary : "?";
+}
+
+unsigned
+server_opt_kind_reads(enum server_opt_kind kind)
+{
+    return (unsigned)kind < SERVER_OPT_KIND_COUNT ? server_opt_kinds[kind]->reads : 0;
 }
 
 int

@@ -45,6 +45,15 @@
 enum server_opt_kind { SERVER_OPT_TABLE(SERVER_OPT_ENUM_ROW) SERVER_OPT_KIND_COUNT };
 #undef SERVER_OPT_ENUM_ROW
 
+/* The struct server_opt_params fields beyond lr an optimizer reads (server_opt_kind_reads()):
+ * they are checked for it, and the scenario refuses them for the others. */
+enum server_opt_reads {
+    SERVER_OPT_READS_MOMENTUM = 1u << 0,
+    SERVER_OPT_READS_BETA1 = 1u << 1,
+    SERVER_OPT_READS_BETA2 = 1u << 2,
+    SERVER_OPT_READS_TAU = 1u << 3,
+};
+
 struct server_opt_params {
     enum server_opt_kind kind;
     double lr;       /* server learning rate (eta), > 0 */
@@ -69,6 +78,8 @@ int server_opt_params_check(const struct server_opt_params *p, struct errbuf *eb
 const char *server_opt_kind_name(enum server_opt_kind kind);
 /* One-line description of kind, for `fedbits list`. */
 const char *server_opt_kind_summary(enum server_opt_kind kind);
+/* The enum server_opt_reads flags of kind (0 for an unknown kind). */
+unsigned server_opt_kind_reads(enum server_opt_kind kind);
 /* Looks up a scenario name; -ERR_INVALID listing the known names. */
 int server_opt_kind_parse(const char *name, enum server_opt_kind *kind, struct errbuf *eb)
     __attribute__((warn_unused_result));

@@ -184,6 +184,41 @@ scenario_rotating_codecs(void)
     return mask;
 }
 
+/* The server optimizers that read a parameter (enum server_opt_reads), as masks of kinds. */
+static uint32_t
+scenario_opts_reading(unsigned flag)
+{
+    uint32_t mask = 0;
+    for (unsigned k = 0; k < SERVER_OPT_KIND_COUNT; k++)
+        if (server_opt_kind_reads((enum server_opt_kind)k) & flag)
+            mask |= UINT32_C(1) << k;
+    return mask;
+}
+
+static uint32_t
+scenario_opts_momentum(void)
+{
+    return scenario_opts_reading(SERVER_OPT_READS_MOMENTUM);
+}
+
+static uint32_t
+scenario_opts_beta1(void)
+{
+    return scenario_opts_reading(SERVER_OPT_READS_BETA1);
+}
+
+static uint32_t
+scenario_opts_beta2(void)
+{
+    return scenario_opts_reading(SERVER_OPT_READS_BETA2);
+}
+
+static uint32_t
+scenario_opts_tau(void)
+{
+    return scenario_opts_reading(SERVER_OPT_READS_TAU);
+}
+
 /* Applies-when conditions (struct skey_when), shared by the rows they govern. */
 #define V(x) (UINT32_C(1) << (x))
 /* Strict: naming the key elsewhere is refused. Lenient: its default is accepted everywhere. */
@@ -243,12 +278,16 @@ static const struct skey_when w_docofl = SKEY_WHEN("downlink.codec", V(SCENARIO_
 static const struct skey_when w_secure =
     SKEY_WHEN_LENIENT("aggregation.secure", V(SECURE_SECAGG) | V(SECURE_SECAGG_PLUS));
 static const struct skey_when w_central = SKEY_WHEN("privacy.mechanism", V(PRIVACY_CENTRAL));
-static const struct skey_when w_fedavgm =
-    SKEY_WHEN_LENIENT("server.optimizer", V(SERVER_OPT_FEDAVGM));
-static const struct skey_when w_adaptive = SKEY_WHEN_LENIENT(
-    "server.optimizer", V(SERVER_OPT_FEDADAM) | V(SERVER_OPT_FEDYOGI) | V(SERVER_OPT_FEDADAGRAD));
-static const struct skey_when w_adam_yogi =
-    SKEY_WHEN_LENIENT("server.optimizer", V(SERVER_OPT_FEDADAM) | V(SERVER_OPT_FEDYOGI));
+/* Lenient (a sweep over server.optimizer may name them for every combination). */
+#define SKEY_WHEN_OPT(fn)                                                                          \
+    {                                                                                              \
+        .key = "server.optimizer", .values_of = fn, .default_ok = true                             \
+    }
+static const struct skey_when w_opt_momentum = SKEY_WHEN_OPT(scenario_opts_momentum);
+static const struct skey_when w_opt_beta1 = SKEY_WHEN_OPT(scenario_opts_beta1);
+static const struct skey_when w_opt_beta2 = SKEY_WHEN_OPT(scenario_opts_beta2);
+static const struct skey_when w_opt_tau = SKEY_WHEN_OPT(scenario_opts_tau);
+#undef SKEY_WHEN_OPT
 static const struct skey_when w_compute_lognormal =
     SKEY_WHEN_LENIENT("population.compute.distribution", V(POPULATION_LOGNORMAL));
 static const struct skey_when w_compute_tiers =
@@ -573,12 +612,12 @@ static const struct skey scenario_keys[] = {
     KEY_F64("server.lr", server.lr, "1", 0, 1000, .open = SKEY_OPEN_MIN,
             .help = "server learning rate"),
     KEY_F64("server.momentum", server.momentum, "0.9", 0, 1, .open = SKEY_OPEN_MAX,
-            .when = &w_fedavgm, .help = "server momentum"),
-    KEY_F64("server.beta1", server.beta1, "0.9", 0, 1, .open = SKEY_OPEN_MAX, .when = &w_adaptive,
+            .when = &w_opt_momentum, .help = "server momentum"),
+    KEY_F64("server.beta1", server.beta1, "0.9", 0, 1, .open = SKEY_OPEN_MAX, .when = &w_opt_beta1,
             .help = "first-moment decay"),
-    KEY_F64("server.beta2", server.beta2, "0.99", 0, 1, .open = SKEY_OPEN_MAX, .when = &w_adam_yogi,
+    KEY_F64("server.beta2", server.beta2, "0.99", 0, 1, .open = SKEY_OPEN_MAX, .when = &w_opt_beta2,
             .help = "second-moment decay"),
-    KEY_F64("server.tau", server.tau, "0.001", 0, 1e6, .open = SKEY_OPEN_MIN, .when = &w_adaptive,
+    KEY_F64("server.tau", server.tau, "0.001", 0, 1e6, .open = SKEY_OPEN_MIN, .when = &w_opt_tau,
             .help = "adaptivity (epsilon; v starts at tau^2)"),
 
     KEY_ENUM("population.compute.distribution", population.compute, "constant", &e_compute_dist,

@@ -39,7 +39,8 @@
     SERVER_OPT_ROW(FEDAVGM, server_opt_fedavgm)                                                    \
     SERVER_OPT_ROW(FEDADAM, server_opt_fedadam)                                                    \
     SERVER_OPT_ROW(FEDYOGI, server_opt_fedyogi)                                                    \
-    SERVER_OPT_ROW(FEDADAGRAD, server_opt_fedadagrad)
+    SERVER_OPT_ROW(FEDADAGRAD, server_opt_fedadagrad)                                              \
+    /* new rows go above this line */
 
 #define SERVER_OPT_ENUM_ROW(id, def) SERVER_OPT_##id,
 enum server_opt_kind { SERVER_OPT_TABLE(SERVER_OPT_ENUM_ROW) SERVER_OPT_KIND_COUNT };

@@ -80,7 +80,8 @@
     CODEC_ROW(TURBOQUANT_MSE, codec_tq_mse)   /* EDEN with S = |x|/sqrt(D) (codec/eden.h) */       \
     CODEC_ROW(TURBOQUANT_PROD, codec_tq_prod) /* TurboQuant_prod (codec/turboquant.h) */           \
     CODEC_ROW(QSGD_L2, codec_qsgd_l2)         /* QSGD, L2 norm, Elias-coded (codec/qsgd.h) */      \
-    CODEC_ROW(RANDK, randk_codec)             /* rand-k sparsification (codec/randk.c) */
+    CODEC_ROW(RANDK, randk_codec)             /* rand-k sparsification (codec/randk.c) */          \
+    /* new rows go above this line */
 
 #define CODEC_ENUM_ROW(id, def) CODEC_##id,
 enum codec_kind { CODEC_TABLE(CODEC_ENUM_ROW) CODEC_KIND_COUNT };

@@ -31,12 +31,12 @@
  * offset (codec/codec_int.h); lost ones are zeroed, the rest scaled by 1/(1 − loss).
  *
  * Blocks. With codec_params.blocks = CODEC_BLOCKS_POW2 (the default) every codec that rotates
- * (all but none, qsgd and qsgd_l2) splits a vector whose dimension is not a power of two into the
- * power-of-two blocks of codec/blocks.h and runs one instance of the codec per block, each
- * with its own rotation, scale and randomness: block j > 0 uses the link with
- * seed XOR (j << 56) (block 0 the link itself, so a power-of-two dimension is unchanged).
- * The message is the blocks' messages in increasing offset order; when the codec's message
- * length is not fixed by its parameters (QUIC-FL, fractional EDEN), each block but the last
+ * (CODEC_USES_ROTATION in its table entry: all but none, qsgd, qsgd_l2 and randk) splits a vector
+ * whose dimension is not a power of two into the power-of-two blocks of codec/blocks.h and runs one
+ * instance of the codec per block, each with its own rotation, scale and randomness: block j > 0
+ * uses the link with seed XOR (j << 56) (block 0 the link itself, so a power-of-two dimension is
+ * unchanged). The message is the blocks' messages in increasing offset order; when the codec's
+ * message length is not fixed by its parameters (QUIC-FL, fractional EDEN), each block but the last
  * is preceded by its length in bytes, uint32 little-endian. The accumulator is the blocks'
  * accumulators one after the other.
  *
@@ -179,7 +179,8 @@ int codec_rotation_parse(const char *name, enum codec_rotation *out, struct errb
     __attribute__((warn_unused_result));
 /* Scenario names of block modes ("pow2", "pad"). */
 const char *codec_blocks_name(enum codec_blocks blocks);
-/* Number of blocks a codec made from p splits dim into (1 for none, qsgd, qsgd_l2, pad). */
+/* Number of blocks a codec made from p splits dim into (1 for a codec that does not rotate,
+ * and for pad). */
 unsigned codec_blocks_count(const struct codec_params *p, size_t dim);
 /* -ERR_INVALID/-ERR_RANGE when p cannot be used for vectors of dimension dim; the message
  * names the parameter (bits, p, shared_bits, packet_loss, ...). */

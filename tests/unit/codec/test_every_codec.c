@@ -7,7 +7,6 @@
  * (the unit-test twin of `fedbits dme`).
  */
 #include <float.h>
-#include <gsl/gsl_randist.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,15 +113,6 @@ every_codec(int i, struct codec_params *p)
     return c;
 }
 
-static void
-every_fill(float *x, size_t d, uint64_t key)
-{
-    struct rng r;
-    rng_init_stream(&r, 11, RNG_PURPOSE_TEST, key, 0);
-    for (size_t i = 0; i < d; i++)
-        x[i] = (float)(gsl_ran_gaussian_ziggurat(rng_gsl(&r), 1.0) + 0.25);
-}
-
 static bool
 every_finite(const float *v, size_t n)
 {
@@ -155,7 +145,7 @@ START_TEST(round_trip)
     static const double weights[3] = { 0.5, 0.25, -1.5 };
     double scale = 1;
     for (uint64_t k = 0; k < 3; k++) {
-        every_fill(x, d, (uint64_t)_i * 3 + k);
+        tdme_fill(x, d, 11, (uint64_t)_i * 3 + k);
         struct codec_link link = { .seed = 5, .round = 2, .client = k };
         size_t l1, l2;
         struct errbuf eb;
@@ -227,7 +217,7 @@ START_TEST(hostile_bytes)
     size_t d = EVERY_DIM, cap = codec_max_bytes(c);
     float *x = malloc(d * sizeof *x), *out = malloc(d * sizeof *out);
     uint8_t *m = malloc(cap), *t = malloc(cap + 16);
-    every_fill(x, d, 1000 + (uint64_t)_i);
+    tdme_fill(x, d, 11, 1000 + (uint64_t)_i);
     struct codec_link link = { .seed = 6, .round = 1, .client = 4 };
     size_t len;
     ck_assert_int_eq(codec_encode(c, m, cap, &len, x, &link, NULL), 0);

@@ -28,13 +28,31 @@
 
 #include "base/errbuf.h"
 
-enum server_opt_kind {
-    SERVER_OPT_FEDAVG = 0,
-    SERVER_OPT_FEDAVGM = 1,
-    SERVER_OPT_FEDADAM = 2,
-    SERVER_OPT_FEDYOGI = 3,
-    SERVER_OPT_FEDADAGRAD = 4,
-    SERVER_OPT_KIND_COUNT
+/*
+ * The server-optimizer table: one row per optimizer, in kind order (new rows go at the end).
+ * SERVER_OPT_ROW(ID, def) makes SERVER_OPT_<ID> and names its row in aggregator/server_opt.c
+ * (name, summary, state vectors, parameter check, update). The `server.optimizer` choices,
+ * `fedbits list` and docs/scenarios.md follow from it; docs/extending.md adds one.
+ */
+#define SERVER_OPT_TABLE(SERVER_OPT_ROW)                                                           \
+    SERVER_OPT_ROW(FEDAVG, server_opt_fedavg)                                                      \
+    SERVER_OPT_ROW(FEDAVGM, server_opt_fedavgm)                                                    \
+    SERVER_OPT_ROW(FEDADAM, server_opt_fedadam)                                                    \
+    SERVER_OPT_ROW(FEDYOGI, server_opt_fedyogi)                                                    \
+    SERVER_OPT_ROW(FEDADAGRAD, server_opt_fedadagrad)                                              \
+    /* new rows go above this line */
+
+#define SERVER_OPT_ENUM_ROW(id, def) SERVER_OPT_##id,
+enum server_opt_kind { SERVER_OPT_TABLE(SERVER_OPT_ENUM_ROW) SERVER_OPT_KIND_COUNT };
+#undef SERVER_OPT_ENUM_ROW
+
+/* The struct server_opt_params fields beyond lr an optimizer reads (server_opt_kind_reads()):
+ * they are checked for it, and the scenario refuses them for the others. */
+enum server_opt_reads {
+    SERVER_OPT_READS_MOMENTUM = 1u << 0,
+    SERVER_OPT_READS_BETA1 = 1u << 1,
+    SERVER_OPT_READS_BETA2 = 1u << 2,
+    SERVER_OPT_READS_TAU = 1u << 3,
 };
 
 struct server_opt_params {
@@ -59,6 +77,10 @@ int server_opt_params_check(const struct server_opt_params *p, struct errbuf *eb
     __attribute__((warn_unused_result));
 /* Scenario name of a kind ("fedavg", "fedavgm", "fedadam", "fedyogi", "fedadagrad"). */
 const char *server_opt_kind_name(enum server_opt_kind kind);
+/* One-line description of kind, for `fedbits list`. */
+const char *server_opt_kind_summary(enum server_opt_kind kind);
+/* The enum server_opt_reads flags of kind (0 for an unknown kind). */
+unsigned server_opt_kind_reads(enum server_opt_kind kind);
 /* Looks up a scenario name; -ERR_INVALID listing the known names. */
 int server_opt_kind_parse(const char *name, enum server_opt_kind *kind, struct errbuf *eb)
     __attribute__((warn_unused_result));

@@ -36,23 +36,35 @@ struct bench_codecs_row {
     double bits;
 };
 
-/* The bit width each codec is benchmarked at; `rht` is kind CODEC_KIND_COUNT. */
-static const struct bench_codecs_row bench_codecs_rows[] = {
-    { "rht", CODEC_KIND_COUNT, 0 },
-    { "none", CODEC_NONE, 32 },
-    { "drive", CODEC_DRIVE, 1 },
-    { "eden", CODEC_EDEN, 1 },
-    { "eden", CODEC_EDEN, 2 },
-    { "eden", CODEC_EDEN, 4 },
-    { "eden", CODEC_EDEN, 1.5 },
-    { "quicfl", CODEC_QUICFL, 2 },
-    { "thc", CODEC_THC, 4 },
-    { "hadamard_sq", CODEC_HADAMARD_SQ, 2 },
-    { "kashin_sq", CODEC_KASHIN_SQ, 2 },
-    { "qsgd", CODEC_QSGD, 2 },
-    { "turboquant_mse", CODEC_TURBOQUANT_MSE, 2 },
-    { "turboquant_prod", CODEC_TURBOQUANT_PROD, 3 },
+/* Codecs benchmarked at several bit widths instead of their default bits alone. */
+static const struct {
+    enum codec_kind kind;
+    double bits[4];
+} bench_codecs_widths[] = {
+    { CODEC_EDEN, { 1, 2, 4, 1.5 } },
 };
+
+/*
+ * The rows: `rht` (kind CODEC_KIND_COUNT), then every codec of the codec table at its default
+ * bits (codec_kind_default_bits()) or at its widths above. Returns the number of rows
+ * written to rows[0..cap).
+ */
+static size_t
+bench_codecs_rows(struct bench_codecs_row *rows, size_t cap)
+{
+    size_t n = 0;
+    rows[n++] = (struct bench_codecs_row){ "rht", CODEC_KIND_COUNT, 0 };
+    for (unsigned k = 0; k < CODEC_KIND_COUNT; k++) {
+        enum codec_kind kind = (enum codec_kind)k;
+        double bits[4] = { codec_kind_default_bits(kind) };
+        for (size_t w = 0; w < sizeof bench_codecs_widths / sizeof bench_codecs_widths[0]; w++)
+            if (bench_codecs_widths[w].kind == kind)
+                memcpy(bits, bench_codecs_widths[w].bits, sizeof bits);
+        for (size_t j = 0; j < 4 && bits[j] > 0 && n < cap; j++)
+            rows[n++] = (struct bench_codecs_row){ codec_kind_name(kind), kind, bits[j] };
+    }
+    return n;
+}
 
 static double
 bench_codecs_median(double *t, size_t n)
@@ -244,8 +256,10 @@ bench_codecs_cmd(int argc, char **argv)
         rng_init_stream(&rg, 1, RNG_PURPOSE_TEST, 1, 0);
         for (size_t i = 0; i < d; i++)
             x[i] = (float)gsl_ran_gaussian_ziggurat(rng_gsl(&rg), 1.0);
-        for (size_t k = 0; k < sizeof bench_codecs_rows / sizeof bench_codecs_rows[0]; k++) {
-            const struct bench_codecs_row *row = &bench_codecs_rows[k];
+        struct bench_codecs_row rows[4 * CODEC_KIND_COUNT + 1];
+        size_t nrows = bench_codecs_rows(rows, sizeof rows / sizeof rows[0]);
+        for (size_t k = 0; k < nrows; k++) {
+            const struct bench_codecs_row *row = &rows[k];
             size_t rr = row->kind == CODEC_TURBOQUANT_PROD || row->kind == CODEC_KASHIN_SQ
                             ? (r < 11 ? r : 11)
                             : r;

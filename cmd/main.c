@@ -31,11 +31,15 @@
 static void
 main_list_usage(FILE *f)
 {
-    fprintf(f, "usage: fedbits list [--keys]\n"
+    fprintf(f, "usage: fedbits list [--keys | --codecs]\n"
                "\n"
-               "Names the datasets, models, codecs, secure aggregators and server optimizers\n"
-               "this build provides. With --keys, lists every scenario key with its type,\n"
-               "default, when it applies and meaning (tab-separated).\n");
+               "Names the datasets, models, codecs (with their default bits), secure\n"
+               "aggregators and server optimizers this build provides. With --keys, lists\n"
+               "every scenario key with its type, default, when it applies and meaning\n"
+               "(tab-separated); with --codecs, every codec with its default bits, whether it\n"
+               "rotates, whether it is unbiased, the codec-specific keys it reads (besides\n"
+               "bits and rotation) and its summary (tab-separated). tools/update-docs writes\n"
+               "these tables into docs/.\n");
 }
 
 static void
@@ -47,13 +51,46 @@ main_list_choices(const char *title, const char *path)
         const char *name = scenario_choice_name(path, (int)i);
         bool codec = strcmp(path, "uplink.codec") == 0 || strcmp(path, "downlink.codec") == 0;
         if (codec && i < CODEC_KIND_COUNT)
-            printf("  %-16s %s\n", name, codec_kind_summary((enum codec_kind)i));
+            printf("  %-16s b = %-3g %s\n", name, codec_kind_default_bits((enum codec_kind)i),
+                   codec_kind_summary((enum codec_kind)i));
         else if (codec && i == SCENARIO_DOCOFL)
-            printf("  %-16s %s\n", name,
+            printf("  %-16s %-7s %s\n", name, "",
                    "DoCoFL: anchors fetched off the critical path + compressed corrections "
                    "(docs/scenarios.md)");
+        else if (strcmp(path, "server.optimizer") == 0)
+            printf("  %-16s %s\n", name, server_opt_kind_summary((enum server_opt_kind)i));
         else
             printf("  %s\n", name);
+    }
+}
+
+/* One line per codec of the codec table (codec/codec.h), tab-separated. */
+static void
+main_list_codecs(void)
+{
+    static const struct {
+        unsigned flag;
+        const char *keys;
+    } reads[] = {
+        { CODEC_USES_ROTATION, "blocks, packet_loss" },
+        { CODEC_USES_SCALE, "scale" },
+        { CODEC_USES_P, "p, shared_bits" },
+        { CODEC_USES_DRIVE_PLUS, "drive_plus" },
+        { CODEC_USES_EXACT_CODEBOOK, "exact_codebook" },
+        { CODEC_USES_THC, "thc_g, thc_uniform" },
+    };
+    for (unsigned k = 0; k < CODEC_KIND_COUNT; k++) {
+        enum codec_kind kind = (enum codec_kind)k;
+        unsigned uses = codec_kind_uses(kind);
+        printf("%s\t%g\t%s\t%s\t", codec_kind_name(kind), codec_kind_default_bits(kind),
+               uses & CODEC_USES_ROTATION ? "yes" : "no", codec_kind_unbiased(kind) ? "yes" : "no");
+        const char *sep = "";
+        for (size_t j = 0; j < sizeof reads / sizeof reads[0]; j++)
+            if (uses & reads[j].flag) {
+                printf("%s%s", sep, reads[j].keys);
+                sep = ", ";
+            }
+        printf("%s\t%s\n", *sep == '\0' ? "-" : "", codec_kind_summary(kind));
     }
 }
 
@@ -62,22 +99,30 @@ main_list(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "keys", no_argument, NULL, 'k' },
+        { "codecs", no_argument, NULL, 'c' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    bool keys = false;
+    bool keys = false, codecs = false;
     struct args a = args_start("list", argc, argv);
     for (int c; (c = args_next(&a, "h", opts)) != -1;) {
         if (c == 'h') {
             main_list_usage(stdout);
             return EXIT_SUCCESS;
         }
-        if (c != 'k')
+        if (c != 'k' && c != 'c')
             return ARGS_EXIT_USAGE;
-        keys = true;
+        keys |= c == 'k';
+        codecs |= c == 'c';
     }
     if (args_operand(&a, NULL, NULL) != 0)
         return ARGS_EXIT_USAGE;
+    if (keys && codecs)
+        return args_error("list", "--keys and --codecs are separate tables: give one");
+    if (codecs) {
+        main_list_codecs();
+        return EXIT_SUCCESS;
+    }
     if (keys) {
         for (size_t i = 0; i < scenario_schema_count(); i++) {
             const char *path, *type, *def, *help;

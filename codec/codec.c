@@ -23,21 +23,7 @@
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
                "the float32 wire format is written with memcpy on little-endian hosts");
 
-/* One codec family's entry points, with the module's object behind a void pointer. */
-struct codec_ops {
-    int (*check)(const struct codec_params *p, size_t dim, struct errbuf *eb);
-    void *(*make)(const struct codec_params *p, size_t dim);
-    void (*destroy)(void *impl);
-    size_t (*max_bytes)(const void *impl);
-    size_t (*acc_len)(const void *impl);
-    int (*encode)(void *impl, uint8_t *out, size_t cap, size_t *len, const float *x,
-                  const struct codec_link *link, struct errbuf *eb);
-    int (*decode_add)(void *impl, float *acc, const uint8_t *msg, size_t len, double weight,
-                      const struct codec_link *link, struct errbuf *eb);
-    void (*decode_finish)(void *impl, float *out, float *acc, const struct codec_link *link);
-};
-
-/* Typed adapters from a module's API (prefix M, struct S) to struct codec_ops. */
+/* Typed adapters from a module's API (prefix M, struct S) to struct codec_def. */
 #define CODEC_ADAPT(M, S)                                                                          \
     static void codec_##M##_destroy(void *impl)                                                    \
     {                                                                                              \
@@ -70,12 +56,10 @@ struct codec_ops {
     }
 
 #define CODEC_OPS(M, make_fn)                                                                      \
-    {                                                                                              \
-        .check = M##_params_check, .make = make_fn, .destroy = codec_##M##_destroy,                \
-        .max_bytes = codec_##M##_max_bytes, .acc_len = codec_##M##_acc_len,                        \
-        .encode = codec_##M##_encode, .decode_add = codec_##M##_decode_add,                        \
-        .decode_finish = codec_##M##_decode_finish,                                                \
-    }
+    .check = M##_params_check, .make = make_fn, .destroy = codec_##M##_destroy,                    \
+    .max_bytes = codec_##M##_max_bytes, .acc_len = codec_##M##_acc_len,                            \
+    .encode = codec_##M##_encode, .decode_add = codec_##M##_decode_add,                            \
+    .decode_finish = codec_##M##_decode_finish
 
 typedef uint32_t codec_u8 __attribute__((vector_size(32)));
 
@@ -283,43 +267,118 @@ codec_make_turboquant(const struct codec_params *p, size_t dim)
     return turboquant_new(p, dim);
 }
 
-static const struct {
-    const char *name;
-    const char *summary;
-    struct codec_ops ops;
-} codec_kinds[CODEC_KIND_COUNT] = {
-    [CODEC_NONE] = { "none", "uncompressed float32, 32 bits per coordinate",
-                     CODEC_OPS(none, codec_make_none) },
-    [CODEC_DRIVE] = { "drive", "DRIVE: rotation + 1-bit signs and one scale (DRIVE+ option)",
-                      CODEC_OPS(drive, codec_make_drive) },
-    [CODEC_EDEN] = { "eden", "EDEN: rotation + Lloyd-Max b-bit quantisation, any b in (0, 8]",
-                     CODEC_OPS(eden, codec_make_eden) },
-    [CODEC_QUICFL] = { "quicfl", "QUIC-FL: shared rotation, bounded support, unbiased tables",
-                       CODEC_OPS(quicfl, codec_make_quicfl) },
-    [CODEC_THC] = { "thc", "THC: shared rotation and scale, integer table, summable in a ring",
-                    CODEC_OPS(thc, codec_make_thc) },
-    [CODEC_HADAMARD_SQ] = { "hadamard_sq",
-                            "rotation + min-max stochastic uniform quantisation (Suresh et al.)",
-                            CODEC_OPS(hadamard_sq, codec_make_hadamard_sq) },
-    [CODEC_KASHIN_SQ] = { "kashin_sq", "Kashin representation (frame 2x) + stochastic quantisation",
-                          CODEC_OPS(kashin_sq, codec_make_kashin_sq) },
-    [CODEC_QSGD] = { "qsgd", "QSGD with the max-abs norm, 2^b - 1 levels plus a sign",
-                     CODEC_OPS(qsgd, codec_make_qsgd) },
-    [CODEC_TURBOQUANT_MSE] = { "turboquant_mse",
-                               "TurboQuant_mse: EDEN quantiser with the fixed scale |x|/sqrt(D)",
-                               CODEC_OPS(eden, codec_make_tq_mse) },
-    [CODEC_TURBOQUANT_PROD] = { "turboquant_prod",
-                                "TurboQuant_prod: (b-1)-bit TurboQuant_mse + 1-bit QJL residual",
-                                CODEC_OPS(turboquant, codec_make_turboquant) },
-    [CODEC_QSGD_L2] = { "qsgd_l2",
-                        "QSGD as published: L2 norm, 2^b - 1 levels, Elias-coded gaps and levels",
-                        CODEC_OPS(qsgd, codec_make_qsgd_l2) },
+/* Message lengths (struct codec_def.fixed_length). */
+static bool
+codec_always_fixed(const struct codec_params *p)
+{
+    return true;
+}
+
+/* EDEN and TurboQuant_mse: fixed at integer b >= 1 (fractional b draws a mask). */
+static bool
+codec_eden_fixed(const struct codec_params *p)
+{
+    return p->bits >= 1.0 && p->bits == floor(p->bits);
+}
+
+/* The built-in table entries (CODEC_TABLE in codec.h); other modules define their own. */
+const struct codec_def codec_none = {
+    .name = "none",
+    .summary = "uncompressed float32, 32 bits per coordinate",
+    .default_bits = 32,
+    .fixed_length = codec_always_fixed,
+    CODEC_OPS(none, codec_make_none),
 };
+const struct codec_def codec_drive = {
+    .name = "drive",
+    .summary = "DRIVE: rotation + 1-bit signs and one scale (DRIVE+ option)",
+    .default_bits = 1,
+    .uses = CODEC_USES_ROTATION | CODEC_USES_SCALE | CODEC_USES_DRIVE_PLUS,
+    .fixed_length = codec_always_fixed,
+    CODEC_OPS(drive, codec_make_drive),
+};
+const struct codec_def codec_eden = {
+    .name = "eden",
+    .summary = "EDEN: rotation + Lloyd-Max b-bit quantisation, any b in (0, 8]",
+    .default_bits = 2,
+    .uses = CODEC_USES_ROTATION | CODEC_USES_SCALE | CODEC_USES_EXACT_CODEBOOK,
+    .fixed_length = codec_eden_fixed,
+    CODEC_OPS(eden, codec_make_eden),
+};
+const struct codec_def codec_quicfl = {
+    .name = "quicfl",
+    .summary = "QUIC-FL: shared rotation, bounded support, unbiased tables",
+    .default_bits = 2,
+    .uses = CODEC_USES_ROTATION | CODEC_USES_P,
+    CODEC_OPS(quicfl, codec_make_quicfl),
+};
+const struct codec_def codec_thc = {
+    .name = "thc",
+    .summary = "THC: shared rotation and scale, integer table, summable in a ring",
+    .default_bits = 4,
+    .uses = CODEC_USES_ROTATION | CODEC_USES_THC,
+    .biased = true, /* unbiased inside the clamp [-T, T] only (codec/thc.h) */
+    .fixed_length = codec_always_fixed,
+    CODEC_OPS(thc, codec_make_thc),
+};
+const struct codec_def codec_hadamard_sq = {
+    .name = "hadamard_sq",
+    .summary = "rotation + min-max stochastic uniform quantisation (Suresh et al.)",
+    .default_bits = 2,
+    .uses = CODEC_USES_ROTATION,
+    .fixed_length = codec_always_fixed,
+    CODEC_OPS(hadamard_sq, codec_make_hadamard_sq),
+};
+const struct codec_def codec_kashin_sq = {
+    .name = "kashin_sq",
+    .summary = "Kashin representation (frame 2x) + stochastic quantisation",
+    .default_bits = 2,
+    .uses = CODEC_USES_ROTATION,
+    .fixed_length = codec_always_fixed,
+    CODEC_OPS(kashin_sq, codec_make_kashin_sq),
+};
+const struct codec_def codec_qsgd = {
+    .name = "qsgd",
+    .summary = "QSGD with the max-abs norm, 2^b - 1 levels plus a sign",
+    .default_bits = 2,
+    .fixed_length = codec_always_fixed,
+    CODEC_OPS(qsgd, codec_make_qsgd),
+};
+const struct codec_def codec_tq_mse = {
+    .name = "turboquant_mse",
+    .summary = "TurboQuant_mse: EDEN quantiser with the fixed scale |x|/sqrt(D)",
+    .default_bits = 2,
+    .uses = CODEC_USES_ROTATION | CODEC_USES_EXACT_CODEBOOK,
+    .biased = true,
+    .fixed_length = codec_eden_fixed,
+    CODEC_OPS(eden, codec_make_tq_mse),
+};
+const struct codec_def codec_tq_prod = {
+    .name = "turboquant_prod",
+    .summary = "TurboQuant_prod: (b-1)-bit TurboQuant_mse + 1-bit QJL residual",
+    .default_bits = 3,
+    .uses = CODEC_USES_ROTATION | CODEC_USES_EXACT_CODEBOOK,
+    .fixed_length = codec_always_fixed,
+    CODEC_OPS(turboquant, codec_make_turboquant),
+};
+const struct codec_def codec_qsgd_l2 = {
+    .name = "qsgd_l2",
+    .summary = "QSGD as published: L2 norm, 2^b - 1 levels, Elias-coded gaps and levels",
+    .default_bits = 2,
+    CODEC_OPS(qsgd, codec_make_qsgd_l2),
+};
+
+#define CODEC_TABLE_ROW(id, def) [CODEC_##id] = &def,
+static const struct codec_def *const codec_kinds[CODEC_KIND_COUNT] = { CODEC_TABLE(
+    CODEC_TABLE_ROW) };
+#undef CODEC_TABLE_ROW
+/* The scenario's applies-when masks hold one bit per kind, plus docofl (sim/scenario.c). */
+_Static_assert(CODEC_KIND_COUNT < 32, "a codec kind is a bit of a uint32_t mask");
 
 struct codec {
     struct codec_params params;
     size_t dim;
-    const struct codec_ops *ops;
+    const struct codec_def *ops;
     struct blocks blk;              /* one block unless split (codec.h "Blocks") */
     bool fixed;                     /* every block message has its maximum length */
     void *impl[BLOCKS_MAX];         /* the codec of block j, for blk.len[j] coordinates */
@@ -371,30 +430,31 @@ codec_params_default(struct codec_params *p)
 double
 codec_kind_default_bits(enum codec_kind kind)
 {
-    switch (kind) {
-    case CODEC_NONE:
-        return 32.0;
-    case CODEC_DRIVE:
-        return 1.0;
-    case CODEC_THC:
-        return 4.0;
-    case CODEC_TURBOQUANT_PROD:
-        return 3.0;
-    default:
-        return 2.0;
-    }
+    return (unsigned)kind < CODEC_KIND_COUNT ? codec_kinds[kind]->default_bits : 2.0;
+}
+
+unsigned
+codec_kind_uses(enum codec_kind kind)
+{
+    return (unsigned)kind < CODEC_KIND_COUNT ? codec_kinds[kind]->uses : 0;
+}
+
+bool
+codec_kind_unbiased(enum codec_kind kind)
+{
+    return (unsigned)kind < CODEC_KIND_COUNT && !codec_kinds[kind]->biased;
 }
 
 const char *
 codec_kind_name(enum codec_kind kind)
 {
-    return (unsigned)kind < CODEC_KIND_COUNT ? codec_kinds[kind].name : "?";
+    return (unsigned)kind < CODEC_KIND_COUNT ? codec_kinds[kind]->name : "?";
 }
 
 const char *
 codec_kind_summary(enum codec_kind kind)
 {
-    return (unsigned)kind < CODEC_KIND_COUNT ? codec_kinds[kind].summary : "?";
+    return (unsigned)kind < CODEC_KIND_COUNT ? codec_kinds[kind]->summary : "?";
 }
 
 /* Looks name up in names[0..n); -ERR_INVALID listing them when absent. */
@@ -427,7 +487,7 @@ codec_kind_parse(const char *name, enum codec_kind *kind, struct errbuf *eb)
 {
     const char *names[CODEC_KIND_COUNT];
     for (unsigned k = 0; k < CODEC_KIND_COUNT; k++)
-        names[k] = codec_kinds[k].name;
+        names[k] = codec_kinds[k]->name;
     unsigned k = 0;
     int rc = codec_name_lookup("codec", name, names, CODEC_KIND_COUNT, &k, eb);
     if (rc == 0)
@@ -477,7 +537,7 @@ codec_blocks_name(enum codec_blocks blocks)
 static void
 codec_layout(struct blocks *b, const struct codec_params *p, size_t dim)
 {
-    bool rotates = p->kind != CODEC_NONE && p->kind != CODEC_QSGD && p->kind != CODEC_QSGD_L2;
+    bool rotates = (codec_kind_uses(p->kind) & CODEC_USES_ROTATION) != 0;
     if (p->blocks == CODEC_BLOCKS_POW2 && rotates)
         blocks_split(b, dim, p->min_block > 0 ? p->min_block : CODEC_MIN_BLOCK);
     else
@@ -496,16 +556,8 @@ codec_blocks_count(const struct codec_params *p, size_t dim)
 static bool
 codec_fixed_length(const struct codec_params *p)
 {
-    switch (p->kind) {
-    case CODEC_EDEN:
-    case CODEC_TURBOQUANT_MSE:
-        return p->bits >= 1.0 && p->bits == floor(p->bits);
-    case CODEC_QUICFL:
-    case CODEC_QSGD_L2:
-        return false;
-    default:
-        return true;
-    }
+    const struct codec_def *def = codec_kinds[p->kind];
+    return def->fixed_length != NULL && def->fixed_length(p);
 }
 
 /* The link of block j: block 0 keeps the link, block j > 0 has seed XOR (j << 56). */
@@ -536,31 +588,32 @@ codec_params_check(const struct codec_params *p, size_t dim, struct errbuf *eb)
                           p->min_block);
     if (!(p->packet_loss >= 0.0 && p->packet_loss < 1.0))
         return errbuf_set(eb, -ERR_RANGE, "packet_loss %g outside [0, 1)", p->packet_loss);
-    if (p->packet_loss > 0.0 &&
-        (p->kind == CODEC_NONE || p->kind == CODEC_QSGD || p->kind == CODEC_QSGD_L2))
+    unsigned uses = codec_kind_uses(p->kind);
+    if (p->packet_loss > 0.0 && !(uses & CODEC_USES_ROTATION))
         return errbuf_set(eb, -ERR_INVALID,
                           "packet_loss applies to rotated coordinates; codec '%s' has none",
                           codec_kind_name(p->kind));
     /* Parameters the codec would not read are mistakes, not no-ops. */
     const char *unused = NULL;
-    if (p->drive_plus && p->kind != CODEC_DRIVE)
+    if (p->drive_plus && !(uses & CODEC_USES_DRIVE_PLUS))
         unused = "drive_plus";
-    else if (p->exact_codebook && p->kind != CODEC_EDEN && p->kind != CODEC_TURBOQUANT_MSE &&
-             p->kind != CODEC_TURBOQUANT_PROD)
+    else if (p->exact_codebook && !(uses & CODEC_USES_EXACT_CODEBOOK))
         unused = "exact_codebook";
-    else if (p->kind != CODEC_QUICFL && p->shared_bits != 0)
+    else if (p->shared_bits != 0 && !(uses & CODEC_USES_P))
         unused = "shared_bits";
-    else if (p->kind != CODEC_QUICFL && p->p != CODEC_QUICFL_DEFAULT_P)
+    else if (p->p != CODEC_QUICFL_DEFAULT_P && !(uses & CODEC_USES_P))
         unused = "p";
-    else if (p->scale != CODEC_SCALE_UNBIASED && p->kind != CODEC_EDEN && p->kind != CODEC_DRIVE)
+    else if (p->scale != CODEC_SCALE_UNBIASED && !(uses & CODEC_USES_SCALE))
         unused = "scale";
+    else if ((p->thc_g != 0 || p->thc_uniform) && !(uses & CODEC_USES_THC))
+        unused = p->thc_g != 0 ? "thc_g" : "thc_uniform";
     if (unused != NULL)
         return errbuf_set(eb, -ERR_INVALID, "%s does not apply to codec '%s'", unused,
                           codec_kind_name(p->kind));
     struct blocks b;
     codec_layout(&b, p, dim);
     for (unsigned j = 0; j < b.n; j++) {
-        int rc = codec_kinds[p->kind].ops.check(p, b.len[j], eb);
+        int rc = codec_kinds[p->kind]->check(p, b.len[j], eb);
         if (rc < 0) {
             if (b.n > 1)
                 errbuf_prefix(eb, "block of %zu coordinates", b.len[j]);
@@ -578,7 +631,7 @@ codec_new(const struct codec_params *p, size_t dim)
         return NULL;
     c->params = *p;
     c->dim = dim;
-    c->ops = &codec_kinds[p->kind].ops;
+    c->ops = codec_kinds[p->kind];
     codec_layout(&c->blk, p, dim);
     c->fixed = codec_fixed_length(p);
     for (unsigned j = 0; j < c->blk.n; j++) {

@@ -31,12 +31,12 @@
  * offset (codec/codec_int.h); lost ones are zeroed, the rest scaled by 1/(1 − loss).
  *
  * Blocks. With codec_params.blocks = CODEC_BLOCKS_POW2 (the default) every codec that rotates
- * (all but none, qsgd and qsgd_l2) splits a vector whose dimension is not a power of two into the
- * power-of-two blocks of codec/blocks.h and runs one instance of the codec per block, each
- * with its own rotation, scale and randomness: block j > 0 uses the link with
- * seed XOR (j << 56) (block 0 the link itself, so a power-of-two dimension is unchanged).
- * The message is the blocks' messages in increasing offset order; when the codec's message
- * length is not fixed by its parameters (QUIC-FL, fractional EDEN), each block but the last
+ * (CODEC_USES_ROTATION in its table entry: all but none, qsgd, qsgd_l2 and randk) splits a vector
+ * whose dimension is not a power of two into the power-of-two blocks of codec/blocks.h and runs one
+ * instance of the codec per block, each with its own rotation, scale and randomness: block j > 0
+ * uses the link with seed XOR (j << 56) (block 0 the link itself, so a power-of-two dimension is
+ * unchanged). The message is the blocks' messages in increasing offset order; when the codec's
+ * message length is not fixed by its parameters (QUIC-FL, fractional EDEN), each block but the last
  * is preceded by its length in bytes, uint32 little-endian. The accumulator is the blocks'
  * accumulators one after the other.
  *
@@ -47,7 +47,8 @@
  * codec/kashin_sq.h, codec/qsgd.h, codec/turboquant.h; building blocks codec/rht.h,
  * codec/lloyd_max.h, codec/lloyd_beta.h, codec/sq.h, codec/packing.h; and
  * codec/error_feedback.h, the residual-memory wrapper around any codec. Each module's
- * header documents its wire format.
+ * header documents its wire format; codec/randk.c, the worked example of docs/extending.md,
+ * is a whole codec in one file and documents its format there.
  */
 #ifndef FEDBITS_CODEC_CODEC_H
 #define FEDBITS_CODEC_CODEC_H
@@ -58,19 +59,43 @@
 
 #include "base/errbuf.h"
 
-enum codec_kind {
-    CODEC_NONE = 0,        /* float32 little-endian, 32 bits per coordinate */
-    CODEC_DRIVE,           /* DRIVE / DRIVE+, 1 bit (codec/drive.h) */
-    CODEC_EDEN,            /* EDEN, any b in (0, 8] (codec/eden.h) */
-    CODEC_QUICFL,          /* QUIC-FL, b = 1..4 (codec/quicfl.h) */
-    CODEC_THC,             /* THC homomorphic quantisation (codec/thc.h) */
-    CODEC_HADAMARD_SQ,     /* RHT + stochastic uniform quantisation (codec/hadamard_sq.h) */
-    CODEC_KASHIN_SQ,       /* Kashin representation + SQ (codec/kashin_sq.h) */
-    CODEC_QSGD,            /* QSGD, L-infinity norm (codec/qsgd.h) */
-    CODEC_TURBOQUANT_MSE,  /* TurboQuant_mse = EDEN with S = ‖x‖/√D (codec/eden.h) */
-    CODEC_TURBOQUANT_PROD, /* TurboQuant_prod (codec/turboquant.h) */
-    CODEC_QSGD_L2,         /* QSGD, L2 norm, Elias-coded levels (codec/qsgd.h) */
-    CODEC_KIND_COUNT
+/*
+ * The codec table: one row per codec, in kind order (a kind is its row's index, so new rows go
+ * at the end). CODEC_ROW(ID, def) makes the enum constant CODEC_<ID> and names the
+ * struct codec_def (codec/codec_int.h) that the codec's module defines: its scenario name,
+ * `fedbits list` summary, default bits, the parameters it reads and its functions. Everything
+ * that lists codecs (the `uplink.codec`/`downlink.codec` choices, `fedbits list`, the
+ * benchmark rows, the generic unit and fuzz tests, docs/codecs.md's list) iterates over this
+ * table; docs/extending.md adds a codec with one new file and one row here.
+ */
+#define CODEC_TABLE(CODEC_ROW)                                                                     \
+    CODEC_ROW(NONE, codec_none)               /* float32 little-endian, 32 bits per coordinate */  \
+    CODEC_ROW(DRIVE, codec_drive)             /* DRIVE / DRIVE+, 1 bit (codec/drive.h) */          \
+    CODEC_ROW(EDEN, codec_eden)               /* EDEN, any b in (0, 8] (codec/eden.h) */           \
+    CODEC_ROW(QUICFL, codec_quicfl)           /* QUIC-FL, b = 1..4 (codec/quicfl.h) */             \
+    CODEC_ROW(THC, codec_thc)                 /* THC (codec/thc.h) */                              \
+    CODEC_ROW(HADAMARD_SQ, codec_hadamard_sq) /* RHT + stochastic SQ (codec/hadamard_sq.h) */      \
+    CODEC_ROW(KASHIN_SQ, codec_kashin_sq)     /* Kashin + SQ (codec/kashin_sq.h) */                \
+    CODEC_ROW(QSGD, codec_qsgd)               /* QSGD, L-infinity norm (codec/qsgd.h) */           \
+    CODEC_ROW(TURBOQUANT_MSE, codec_tq_mse)   /* EDEN with S = |x|/sqrt(D) (codec/eden.h) */       \
+    CODEC_ROW(TURBOQUANT_PROD, codec_tq_prod) /* TurboQuant_prod (codec/turboquant.h) */           \
+    CODEC_ROW(QSGD_L2, codec_qsgd_l2)         /* QSGD, L2 norm, Elias-coded (codec/qsgd.h) */      \
+    CODEC_ROW(RANDK, randk_codec)             /* rand-k sparsification (codec/randk.c) */          \
+    /* new rows go above this line */
+
+#define CODEC_ENUM_ROW(id, def) CODEC_##id,
+enum codec_kind { CODEC_TABLE(CODEC_ENUM_ROW) CODEC_KIND_COUNT };
+#undef CODEC_ENUM_ROW
+
+/* The optional struct codec_params fields a codec reads (codec_kind_uses()); setting one a
+ * codec does not read is an error (codec_params_check()). bits is read by every codec. */
+enum codec_uses {
+    CODEC_USES_ROTATION = 1u << 0,       /* rotates: blocks, min_block, packet_loss apply */
+    CODEC_USES_SCALE = 1u << 1,          /* scale */
+    CODEC_USES_P = 1u << 2,              /* p and shared_bits */
+    CODEC_USES_DRIVE_PLUS = 1u << 3,     /* drive_plus */
+    CODEC_USES_EXACT_CODEBOOK = 1u << 4, /* exact_codebook */
+    CODEC_USES_THC = 1u << 5,            /* thc_g, thc_uniform */
 };
 
 enum codec_scale {
@@ -127,10 +152,16 @@ struct codec;
  * shared_bits 0 = the codec's choice, no packet loss, power-of-two blocks). */
 void codec_params_default(struct codec_params *p);
 /*
- * The bits per coordinate a scenario gets when it names `kind` without `bits`: 32 for none,
- * 1 for DRIVE, 3 for TurboQuant_prod (2-bit mse + 1-bit QJL), 4 for THC, 2 otherwise.
+ * The bits per coordinate a scenario gets when it names `kind` without `bits` (the table's
+ * default_bits): 32 for none, 1 for DRIVE, 3 for TurboQuant_prod (2-bit mse + 1-bit QJL), 4
+ * for THC, 2 for the others so far.
  */
 double codec_kind_default_bits(enum codec_kind kind);
+/* The enum codec_uses flags of kind (0 for an unknown kind). */
+unsigned codec_kind_uses(enum codec_kind kind);
+/* True when kind is unbiased at its default parameters (E[decode] = x; for the rotation
+ * codecs over the rotation, docs/codecs.md); false for TurboQuant_mse and THC (its clamp). */
+bool codec_kind_unbiased(enum codec_kind kind);
 /* The scenario name of kind ("none", "eden", ...). */
 const char *codec_kind_name(enum codec_kind kind);
 /* Looks up a scenario name; -ERR_INVALID listing the known names when unknown. */
@@ -148,7 +179,8 @@ int codec_rotation_parse(const char *name, enum codec_rotation *out, struct errb
     __attribute__((warn_unused_result));
 /* Scenario names of block modes ("pow2", "pad"). */
 const char *codec_blocks_name(enum codec_blocks blocks);
-/* Number of blocks a codec made from p splits dim into (1 for none, qsgd, qsgd_l2, pad). */
+/* Number of blocks a codec made from p splits dim into (1 for a codec that does not rotate,
+ * and for pad). */
 unsigned codec_blocks_count(const struct codec_params *p, size_t dim);
 /* -ERR_INVALID/-ERR_RANGE when p cannot be used for vectors of dimension dim; the message
  * names the parameter (bits, p, shared_bits, packet_loss, ...). */

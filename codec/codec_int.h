@@ -1,7 +1,12 @@
 /*
- * codec_int: helpers shared by the codec modules (codec/eden.c, codec/drive.c, ...), not
- * part of the public interface. Defined in codec/codec.c.
+ * codec_int: how a codec module registers with codec/codec.h, and helpers shared by the codec
+ * modules (codec/eden.c, codec/drive.c, ...); not part of the public interface. Defined in
+ * codec/codec.c.
  *
+ * - Registration: a module defines one `const struct codec_def` (below) and names it in a
+ *   row of CODEC_TABLE (codec/codec.h). codec.c dispatches to its functions, splits a
+ *   rotating codec's vector into blocks, checks the generic parameters and every decoded
+ *   value (finite, at most CODEC_MAX_ABS), so a module only handles one block.
  * - Streams: the shared stream of a link is (seed, RNG_PURPOSE_CODEC_SHARED, round,
  *   client), with client = RNG_ANY under a round-shared rotation; the private stream is
  *   (seed, RNG_PURPOSE_CODEC_PRIVATE, round, client). Each codec draws from the shared
@@ -14,6 +19,7 @@
 #ifndef FEDBITS_CODEC_CODEC_INT_H
 #define FEDBITS_CODEC_CODEC_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,6 +28,44 @@
 #include "codec/codec.h"
 
 #define CODEC_LOSS_STREAM_OFFSET ((uint64_t)1 << 60)
+
+/*
+ * One codec: its table entry. impl is the module's object for one block of `dim` coordinates
+ * (made by make, freed by destroy). The functions have the contracts of the codec.h
+ * functions of the same names, for one block: check refuses parameters the codec cannot use
+ * (the generic ones are checked already); encode writes at most max_bytes and refuses
+ * non-finite input (-ERR_RANGE); decode_add validates every byte it reads (-ERR_CORRUPT via
+ * codec_corrupt(), never an out-of-bounds read) and adds weight × the decoded vector to
+ * acc[0..acc_len) in the codec's aggregation domain; decode_finish turns the sum into
+ * out[0..dim).
+ */
+struct codec_def {
+    const char *name;    /* scenario name: uplink.codec, downlink.codec, fedbits dme --codec */
+    const char *summary; /* one line for `fedbits list` and docs/codecs.md */
+    double default_bits; /* bits when a scenario names the codec without bits */
+    unsigned uses;       /* enum codec_uses: the optional parameters it reads */
+    /* E[decode(encode(x))] != x at the default parameters by design (TurboQuant_mse; THC
+     * clamps); the generic tests check every other codec's unbiasedness, and this bias. */
+    bool biased;
+    /* True when every message has max_bytes for these parameters (a split vector then needs
+     * no block lengths on the wire); NULL: lengths vary. */
+    bool (*fixed_length)(const struct codec_params *p);
+    int (*check)(const struct codec_params *p, size_t dim, struct errbuf *eb);
+    void *(*make)(const struct codec_params *p, size_t dim);
+    void (*destroy)(void *impl);
+    size_t (*max_bytes)(const void *impl);
+    size_t (*acc_len)(const void *impl);
+    int (*encode)(void *impl, uint8_t *out, size_t cap, size_t *len, const float *x,
+                  const struct codec_link *link, struct errbuf *eb);
+    int (*decode_add)(void *impl, float *acc, const uint8_t *msg, size_t len, double weight,
+                      const struct codec_link *link, struct errbuf *eb);
+    void (*decode_finish)(void *impl, float *out, float *acc, const struct codec_link *link);
+};
+
+/* The table entries of CODEC_TABLE, one per row. */
+#define CODEC_DECLARE_ROW(id, def) extern const struct codec_def def;
+CODEC_TABLE(CODEC_DECLARE_ROW)
+#undef CODEC_DECLARE_ROW
 
 /* Streams */
 void codec_shared_stream(struct rng *r, const struct codec_link *link,

@@ -56,6 +56,7 @@ struct skey_enum {
 struct skey_when {
     const char *key;
     uint32_t values;
+    uint32_t (*values_of)(void); /* when set, computes values (a mask that follows a table) */
     uint32_t needs;
     bool default_ok;
 };
@@ -173,6 +174,52 @@ static const struct skey_enum e_codec = { .count = CODEC_KIND_COUNT, .name = sce
 static const struct skey_enum e_server_opt = { .count = SERVER_OPT_KIND_COUNT,
                                                .name = scenario_server_opt_name };
 
+/* The codecs that rotate (CODEC_USES_ROTATION in the codec table), as a mask of kinds. */
+static uint32_t
+scenario_rotating_codecs(void)
+{
+    uint32_t mask = 0;
+    for (unsigned k = 0; k < CODEC_KIND_COUNT; k++)
+        if (codec_kind_uses((enum codec_kind)k) & CODEC_USES_ROTATION)
+            mask |= UINT32_C(1) << k;
+    return mask;
+}
+
+/* The server optimizers that read a parameter (enum server_opt_reads), as masks of kinds. */
+static uint32_t
+scenario_opts_reading(unsigned flag)
+{
+    uint32_t mask = 0;
+    for (unsigned k = 0; k < SERVER_OPT_KIND_COUNT; k++)
+        if (server_opt_kind_reads((enum server_opt_kind)k) & flag)
+            mask |= UINT32_C(1) << k;
+    return mask;
+}
+
+static uint32_t
+scenario_opts_momentum(void)
+{
+    return scenario_opts_reading(SERVER_OPT_READS_MOMENTUM);
+}
+
+static uint32_t
+scenario_opts_beta1(void)
+{
+    return scenario_opts_reading(SERVER_OPT_READS_BETA1);
+}
+
+static uint32_t
+scenario_opts_beta2(void)
+{
+    return scenario_opts_reading(SERVER_OPT_READS_BETA2);
+}
+
+static uint32_t
+scenario_opts_tau(void)
+{
+    return scenario_opts_reading(SERVER_OPT_READS_TAU);
+}
+
 /* Applies-when conditions (struct skey_when), shared by the rows they govern. */
 #define V(x) (UINT32_C(1) << (x))
 /* Strict: naming the key elsewhere is refused. Lenient: its default is accepted everywhere. */
@@ -218,9 +265,8 @@ static const struct skey_when w_iid = SKEY_WHEN("data.partition.type", V(PARTITI
 static const struct skey_when w_up_quicfl = SKEY_WHEN("uplink.codec", V(CODEC_QUICFL));
 static const struct skey_when w_up_drive = SKEY_WHEN("uplink.codec", V(CODEC_DRIVE));
 static const struct skey_when w_up_thc = SKEY_WHEN("uplink.codec", V(CODEC_THC));
-static const struct skey_when w_up_rotating = /* every codec but none and the QSGDs */
-    SKEY_WHEN("uplink.codec",
-              (V(CODEC_KIND_COUNT) - 1) & ~(V(CODEC_NONE) | V(CODEC_QSGD) | V(CODEC_QSGD_L2)));
+static const struct skey_when w_up_rotating = { .key = "uplink.codec",
+                                                .values_of = scenario_rotating_codecs };
 static const struct skey_when w_up_eden_tq =
     SKEY_WHEN("uplink.codec", V(CODEC_EDEN) | V(CODEC_TURBOQUANT_MSE));
 static const struct skey_when w_up_scale =
@@ -233,12 +279,16 @@ static const struct skey_when w_docofl = SKEY_WHEN("downlink.codec", V(SCENARIO_
 static const struct skey_when w_secure =
     SKEY_WHEN_LENIENT("aggregation.secure", V(SECURE_SECAGG) | V(SECURE_SECAGG_PLUS));
 static const struct skey_when w_central = SKEY_WHEN("privacy.mechanism", V(PRIVACY_CENTRAL));
-static const struct skey_when w_fedavgm =
-    SKEY_WHEN_LENIENT("server.optimizer", V(SERVER_OPT_FEDAVGM));
-static const struct skey_when w_adaptive = SKEY_WHEN_LENIENT(
-    "server.optimizer", V(SERVER_OPT_FEDADAM) | V(SERVER_OPT_FEDYOGI) | V(SERVER_OPT_FEDADAGRAD));
-static const struct skey_when w_adam_yogi =
-    SKEY_WHEN_LENIENT("server.optimizer", V(SERVER_OPT_FEDADAM) | V(SERVER_OPT_FEDYOGI));
+/* Lenient (a sweep over server.optimizer may name them for every combination). */
+#define SKEY_WHEN_OPT(fn)                                                                          \
+    {                                                                                              \
+        .key = "server.optimizer", .values_of = fn, .default_ok = true                             \
+    }
+static const struct skey_when w_opt_momentum = SKEY_WHEN_OPT(scenario_opts_momentum);
+static const struct skey_when w_opt_beta1 = SKEY_WHEN_OPT(scenario_opts_beta1);
+static const struct skey_when w_opt_beta2 = SKEY_WHEN_OPT(scenario_opts_beta2);
+static const struct skey_when w_opt_tau = SKEY_WHEN_OPT(scenario_opts_tau);
+#undef SKEY_WHEN_OPT
 static const struct skey_when w_compute_lognormal =
     SKEY_WHEN_LENIENT("population.compute.distribution", V(POPULATION_LOGNORMAL));
 static const struct skey_when w_compute_tiers =
@@ -469,7 +519,7 @@ static const struct skey scenario_keys[] = {
              .help = "compressor of client updates"),
     KEY_F64("uplink.bits", uplink.codec.bits, NULL, 0, 64, .open = SKEY_OPEN_MIN,
             .derive = scenario_derive_uplink_bits,
-            .derived = "(by codec: 32 none, 1 drive, 4 thc, 3 turboquant_prod, else 2)",
+            .derived = "(the codec's default bits, as fedbits list shows)",
             .help = "bits per coordinate"),
     KEY_ENUM("uplink.scale", uplink.codec.scale, "unbiased", &e_scale, .when = &w_up_scale,
              .help = "EDEN/DRIVE scale"),
@@ -506,7 +556,7 @@ static const struct skey scenario_keys[] = {
              .help = "compressor of the model sent to clients"),
     KEY_F64("downlink.bits", downlink.codec.bits, NULL, 0, 64, .open = SKEY_OPEN_MIN,
             .when = &w_down_plain, .derive = scenario_derive_downlink_bits,
-            .derived = "(by codec: 32 none, 1 drive, 4 thc, 3 turboquant_prod, else 2)",
+            .derived = "(the codec's default bits, as fedbits list shows)",
             .help = "bits per coordinate"),
     KEY_ENUM("downlink.scale", downlink.codec.scale, "unbiased", &e_scale, .when = &w_down_scale,
              .help = "EDEN/DRIVE scale"),
@@ -581,12 +631,12 @@ static const struct skey scenario_keys[] = {
     KEY_F64("server.lr", server.lr, "1", 0, 1000, .open = SKEY_OPEN_MIN,
             .help = "server learning rate"),
     KEY_F64("server.momentum", server.momentum, "0.9", 0, 1, .open = SKEY_OPEN_MAX,
-            .when = &w_fedavgm, .help = "server momentum"),
-    KEY_F64("server.beta1", server.beta1, "0.9", 0, 1, .open = SKEY_OPEN_MAX, .when = &w_adaptive,
+            .when = &w_opt_momentum, .help = "server momentum"),
+    KEY_F64("server.beta1", server.beta1, "0.9", 0, 1, .open = SKEY_OPEN_MAX, .when = &w_opt_beta1,
             .help = "first-moment decay"),
-    KEY_F64("server.beta2", server.beta2, "0.99", 0, 1, .open = SKEY_OPEN_MAX, .when = &w_adam_yogi,
+    KEY_F64("server.beta2", server.beta2, "0.99", 0, 1, .open = SKEY_OPEN_MAX, .when = &w_opt_beta2,
             .help = "second-moment decay"),
-    KEY_F64("server.tau", server.tau, "0.001", 0, 1e6, .open = SKEY_OPEN_MIN, .when = &w_adaptive,
+    KEY_F64("server.tau", server.tau, "0.001", 0, 1e6, .open = SKEY_OPEN_MIN, .when = &w_opt_tau,
             .help = "adaptivity (epsilon; v starts at tau^2)"),
 
     KEY_ENUM("population.compute.distribution", population.compute, "constant", &e_compute_dist,
@@ -726,6 +776,13 @@ skey_choice_name(const struct skey_enum *e, int v)
     return e->names != NULL ? e->names[v] : e->name(v);
 }
 
+/* The values under which a condition's key applies. */
+static uint32_t
+skey_when_values(const struct skey_when *w)
+{
+    return w->values_of != NULL ? w->values_of() : w->values;
+}
+
 /*
  * Writes the condition w as text: "uplink.codec: eden, drive", or "downlink.codec: not
  * docofl" when naming the exclusions is shorter, with "(required with csv, idx)" for needs.
@@ -735,15 +792,16 @@ scenario_when_text(const struct skey_when *w, char *out, size_t out_len)
 {
     const struct skey_enum *e = scenario_find_key(w->key)->choices;
     size_t count = skey_choice_count(e), in = 0;
+    uint32_t values = skey_when_values(w);
     for (size_t v = 0; v < count; v++)
-        in += (w->values >> v) & 1u;
+        in += (values >> v) & 1u;
     bool negate = count - in == 1 && in > 1;
     size_t used = 0;
     int n = snprintf(out, out_len, "%s: %s", w->key, negate ? "not " : "");
     used = n > 0 ? (size_t)n : 0;
     for (int pass = 0; pass < 2; pass++) {
-        uint32_t set = pass == 0 ? (negate ? ~w->values : w->values) : w->needs;
-        if (pass == 1 && (set == 0 || set == w->values))
+        uint32_t set = pass == 0 ? (negate ? ~values : values) : w->needs;
+        if (pass == 1 && (set == 0 || set == values))
             break;
         if (pass == 1 && used < out_len) {
             n = snprintf(out + used, out_len - used, " (required with ");
@@ -1256,7 +1314,7 @@ scenario_check_applies(struct scenario_ctx *c, const struct ynode *root, const s
         const struct skey *ck = scenario_find_key(w->key);
         int v = scenario_enum_value(ck, s);
         uint32_t bit = v >= 0 && v < 32 ? UINT32_C(1) << v : 0;
-        bool applies = (w->values & bit) != 0, needed = (w->needs & bit) != 0;
+        bool applies = (skey_when_values(w) & bit) != 0, needed = (w->needs & bit) != 0;
         bool named = scenario_named(c, root, k->path);
         if ((applies && !needed) || (!applies && !named))
             continue;

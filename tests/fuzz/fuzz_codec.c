@@ -1,7 +1,9 @@
 /*
- * fuzz_codec: every codec's decoder (and ECUQ's) on hostile bytes. Byte 0 picks the codec,
- * bytes 1 and 2 its parameters (dimension, bits, rotation, scale, DRIVE+, exact codebook,
- * packet loss, blocks; combinations the codec refuses are skipped). With an even byte 3 the
+ * fuzz_codec: the decoder of every codec of the codec table (codec/codec.h), and ECUQ's, on
+ * hostile bytes. Byte 0 picks the codec (modulo the table's length + 1: the last is ECUQ),
+ * bytes 1 and 2 its parameters (dimension, bits, rotation, and the options the table says
+ * the codec reads: scale, DRIVE+, exact codebook, THC's uniform levels, packet loss,
+ * blocks; combinations the codec refuses are skipped). With an even byte 3 the
  * rest is decoded as it is; with an odd one a valid message is first encoded from a vector
  * the input determines and then damaged at positions the input chooses, so the decoders'
  * deeper checks are reached too. A decoder must return an error or a finite vector: a
@@ -50,7 +52,8 @@ fuzz_codec_outcome(int rc, const float *out, size_t n)
     fuzz_codec_counts.decoded++;
 }
 
-/* Parameters of codec kind from two input bytes. */
+/* Parameters of codec kind from two input bytes; the options follow the parameters the
+ * codec table says the codec reads (codec_kind_uses()), so every table row is covered. */
 static size_t
 fuzz_codec_params(struct codec_params *p, enum codec_kind kind, uint8_t v1, uint8_t v2)
 {
@@ -58,6 +61,7 @@ fuzz_codec_params(struct codec_params *p, enum codec_kind kind, uint8_t v1, uint
     static const double bits[] = { 0, 1, 2, 3, 4, 8, 1.5, 0.5 };
     codec_params_default(p);
     p->kind = kind;
+    unsigned uses = codec_kind_uses(kind);
     size_t dim = dims[v1 % 6];
     if (kind == CODEC_TURBOQUANT_PROD && dim > 257)
         dim = 100; /* O(d²) per message */
@@ -65,11 +69,13 @@ fuzz_codec_params(struct codec_params *p, enum codec_kind kind, uint8_t v1, uint
     p->bits = b > 0 ? b : codec_kind_default_bits(kind);
     if (kind == CODEC_THC || kind == CODEC_QUICFL || (v2 & 0x80) != 0)
         p->rotation = CODEC_ROTATION_SHARED;
-    if (kind == CODEC_EDEN || kind == CODEC_DRIVE)
+    if (uses & CODEC_USES_SCALE)
         p->scale = (enum codec_scale)(v2 % 3);
-    p->drive_plus = kind == CODEC_DRIVE && (v2 & 4) != 0;
-    p->exact_codebook = (kind == CODEC_EDEN || kind == CODEC_TURBOQUANT_MSE) && (v2 & 8) != 0;
-    p->packet_loss = 0.1 * ((v2 >> 4) & 3);
+    p->drive_plus = (uses & CODEC_USES_DRIVE_PLUS) && (v2 & 4) != 0;
+    p->exact_codebook = (uses & CODEC_USES_EXACT_CODEBOOK) && (v2 & 8) != 0;
+    p->thc_uniform = (uses & CODEC_USES_THC) && (v2 & 8) != 0;
+    if (uses & CODEC_USES_ROTATION)
+        p->packet_loss = 0.1 * ((v2 >> 4) & 3);
     p->blocks = (v2 & 0x40) != 0 ? CODEC_BLOCKS_PAD : CODEC_BLOCKS_POW2;
     return dim;
 }

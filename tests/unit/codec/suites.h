@@ -4,6 +4,7 @@
 
 #include <check.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "codec/codec.h"
 
@@ -15,6 +16,7 @@ Suite *baselines_suite(void);
 Suite *codec_suite(void);
 Suite *blocks_suite(void);
 Suite *packing_suite(void);
+Suite *every_codec_suite(void);
 
 enum tdme_dist { TDME_NORMAL, TDME_LOGNORMAL, TDME_EXPONENTIAL };
 
@@ -28,6 +30,8 @@ struct tdme {
 /* Runs trials of n clients (same vector or independent) through codec p at dimension d. */
 struct tdme tdme_run(const struct codec_params *p, size_t d, enum tdme_dist dist, size_t n,
                      int same_vector, size_t trials, unsigned long seed);
+/* Fills x[0..d) with N(0.25, 1) draws of the test stream (seed, key): an off-centre vector. */
+void tdme_fill(float *x, size_t d, uint64_t seed, uint64_t key);
 /* Fills p for kind and bits with the other fields at their defaults. */
 void tdme_params(struct codec_params *p, enum codec_kind kind, double bits);
 

@@ -16,6 +16,15 @@ tdme_params(struct codec_params *p, enum codec_kind kind, double bits)
     p->bits = bits;
 }
 
+void
+tdme_fill(float *x, size_t d, uint64_t seed, uint64_t key)
+{
+    struct rng r;
+    rng_init_stream(&r, seed, RNG_PURPOSE_TEST, key, 0);
+    for (size_t i = 0; i < d; i++)
+        x[i] = (float)(gsl_ran_gaussian_ziggurat(rng_gsl(&r), 1.0) + 0.25);
+}
+
 static void
 tdme_draw(float *x, size_t d, enum tdme_dist dist, struct rng *r)
 {

@@ -4,7 +4,6 @@
  * (same link, same bytes, in any thread), shared-rotation aggregation, error feedback.
  */
 #include <float.h>
-#include <gsl/gsl_randist.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -67,10 +66,7 @@ fmt_codec(int i)
 static void
 fill(float *x, size_t d, uint64_t key)
 {
-    struct rng r;
-    rng_init_stream(&r, 1, RNG_PURPOSE_TEST, key, 0);
-    for (size_t i = 0; i < d; i++)
-        x[i] = (float)(gsl_ran_gaussian_ziggurat(rng_gsl(&r), 1.0) + 0.25);
+    tdme_fill(x, d, 1, key);
 }
 
 START_TEST(names)

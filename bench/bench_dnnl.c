@@ -310,7 +310,7 @@ bench_dnnl_alloc(struct bench_dnnl_conv *c, struct layer_shape in, size_t out_c,
     c->dw = mem_alloc(np * sizeof(float));
     c->odw = mem_alloc(np * sizeof(float));
     c->odb = c->odw + (np - out_c);
-    c->scratch = mem_alloc(BD_BATCH * c->l.scratch * sizeof(float));
+    c->scratch = mem_alloc(layer_scratch(&c->l, BD_BATCH) * sizeof(float));
     if (c->w == NULL || c->dw == NULL || c->odw == NULL || c->scratch == NULL)
         return -1;
     for (size_t i = 0; i < xs; i++)

@@ -8,8 +8,9 @@
  * per output position). Then
  *   forward:  y [out_c x P] = W [out_c x K] col + b,
  *   backward: dW += dy col^T,  db += sum_p dy,  dcol = W^T dy and col2im(dcol) -> dx.
- * The backward pass recomputes col rather than keeping it from the forward pass, so the
- * layers of a net share one scratch buffer.
+ * Samples are unfolded one at a time, so the scratch (col and a padded copy of the sample)
+ * does not grow with the batch; the backward pass recomputes col rather than keeping it from
+ * the forward pass, so the layers of a net share one scratch buffer.
  */
 #include "clients/layer.h"
 
@@ -44,7 +45,7 @@ layer_conv_init(struct layer *l, struct layer_shape in, size_t out_c, size_t ker
         .stride = stride,
         .pad = pad,
         .n_params = out_c * (taps + 1),
-        .scratch = taps * pos + in.c * (in.h + 2 * pad) * (in.w + 2 * pad),
+        .scratch_fixed = taps * pos + in.c * (in.h + 2 * pad) * (in.w + 2 * pad),
     };
     return 0;
 }

@@ -105,6 +105,22 @@ layer_conv_add(float *restrict dst, const float *restrict src, size_t n)
         dst[j] += src[j];
 }
 
+/* The sum of v[0..n): four running sums over j mod 4 (n a multiple of 4), then the rest. */
+static inline float
+layer_conv_sum(const float *v, size_t n)
+{
+    layer_conv_v4 acc = { 0.0f, 0.0f, 0.0f, 0.0f }, a;
+    size_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        memcpy(&a, v + j, sizeof a);
+        acc += a;
+    }
+    float sum = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    for (; j < n; j++)
+        sum += v[j];
+    return sum;
+}
+
 /*
  * Copies one sample x [in_c x h x w] into xp [in_c x (h + 2 pad) x (w + 2 pad)] with a
  * border of pad zeros, so that every kernel tap of every output position reads inside xp.
@@ -230,12 +246,8 @@ layer_conv_backward(const struct layer *l, const float *w, const float *x, const
         layer_conv_im2col(l, xp, col);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)l->out.c, (int)taps, (int)pos,
                     1.0f, dyi, (int)pos, col, (int)pos, i == 0 ? 0.0f : 1.0f, dw, (int)taps);
-        for (size_t c = 0; c < l->out.c; c++) {
-            float sum = 0.0f;
-            for (size_t q = 0; q < pos; q++)
-                sum += dyi[c * pos + q];
-            db[c] += sum;
-        }
+        for (size_t c = 0; c < l->out.c; c++)
+            db[c] += layer_conv_sum(dyi + c * pos, pos);
         if (dx == NULL)
             continue;
         /* col is no longer needed: it receives dcol = W^T dy_i. */

@@ -165,8 +165,9 @@ main(int argc, char **argv)
         repeats = (unsigned)v;
     }
     openblas_set_num_threads(1);
-    printf("one local epoch: %d samples, batch %d, plain SGD lr 0.05, one core\n", BN_SAMPLES,
-           BN_BATCH);
+    if (strcmp(only, "eval") != 0)
+        printf("one local epoch: %d samples, batch %d, plain SGD lr 0.05, one core\n", BN_SAMPLES,
+               BN_BATCH);
     int rc = 0;
     if (strcmp(only, "eval") == 0)
         rc = bench_nets_run(1, 28, repeats, 1);

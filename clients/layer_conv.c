@@ -105,7 +105,7 @@ layer_conv_add(float *restrict dst, const float *restrict src, size_t n)
         dst[j] += src[j];
 }
 
-/* The sum of v[0..n): four running sums over j mod 4 (n a multiple of 4), then the rest. */
+/* The sum of v[0..n): four running sums (j mod 4) over whole groups of four, then the rest. */
 static inline float
 layer_conv_sum(const float *v, size_t n)
 {

@@ -47,14 +47,19 @@ struct bench_dnnl_conv {
     dnnl_memory_t u_x, u_w, u_y, u_dy, u_dx, u_dw;            /* fedbits' layout */
 };
 
-static int bench_dnnl_ok = 1;
+/* The oneDNN engine and stream, and whether every call so far succeeded. */
+struct bench_dnnl_ctx {
+    dnnl_engine_t eng;
+    dnnl_stream_t s;
+    int ok;
+};
 
 static void
-bench_dnnl_check(dnnl_status_t st, const char *what)
+bench_dnnl_check(struct bench_dnnl_ctx *cx, dnnl_status_t st, const char *what)
 {
-    if (st != dnnl_success && bench_dnnl_ok) {
+    if (st != dnnl_success && cx->ok) {
         fprintf(stderr, "bench_dnnl: %s failed (status %d)\n", what, (int)st);
-        bench_dnnl_ok = 0;
+        cx->ok = 0;
     }
 }
 
@@ -81,29 +86,30 @@ bench_dnnl_maxdiff(const float *a, const float *b, size_t n)
 
 /* A memory for md (allocated by oneDNN), or wrapping the caller's buffer when buf is set. */
 static dnnl_memory_t
-bench_dnnl_mem(const dnnl_memory_desc_t *md, dnnl_engine_t eng, void *buf)
+bench_dnnl_mem(struct bench_dnnl_ctx *cx, const dnnl_memory_desc_t *md, void *buf)
 {
     dnnl_memory_t m = NULL;
-    bench_dnnl_check(dnnl_memory_create(&m, md, eng, buf != NULL ? buf : DNNL_MEMORY_ALLOCATE),
+    bench_dnnl_check(cx,
+                     dnnl_memory_create(&m, md, cx->eng, buf != NULL ? buf : DNNL_MEMORY_ALLOCATE),
                      "memory_create");
     return m;
 }
 
 /* Copies src into dst through a reorder primitive (between plain and blocked layouts). */
 static void
-bench_dnnl_reorder(dnnl_memory_t src, dnnl_memory_t dst, dnnl_engine_t eng, dnnl_stream_t s)
+bench_dnnl_reorder(struct bench_dnnl_ctx *cx, dnnl_memory_t src, dnnl_memory_t dst)
 {
     const dnnl_memory_desc_t *smd, *dmd;
-    bench_dnnl_check(dnnl_memory_get_memory_desc(src, &smd), "get_memory_desc");
-    bench_dnnl_check(dnnl_memory_get_memory_desc(dst, &dmd), "get_memory_desc");
+    bench_dnnl_check(cx, dnnl_memory_get_memory_desc(src, &smd), "get_memory_desc");
+    bench_dnnl_check(cx, dnnl_memory_get_memory_desc(dst, &dmd), "get_memory_desc");
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_t p = NULL;
-    bench_dnnl_check(dnnl_reorder_primitive_desc_create(&pd, smd, eng, dmd, eng, NULL),
+    bench_dnnl_check(cx, dnnl_reorder_primitive_desc_create(&pd, smd, cx->eng, dmd, cx->eng, NULL),
                      "reorder_primitive_desc_create");
-    bench_dnnl_check(dnnl_primitive_create(&p, pd), "primitive_create(reorder)");
+    bench_dnnl_check(cx, dnnl_primitive_create(&p, pd), "primitive_create(reorder)");
     dnnl_exec_arg_t args[2] = { { DNNL_ARG_FROM, src }, { DNNL_ARG_TO, dst } };
-    bench_dnnl_check(dnnl_primitive_execute(p, s, 2, args), "execute(reorder)");
-    bench_dnnl_check(dnnl_stream_wait(s), "stream_wait");
+    bench_dnnl_check(cx, dnnl_primitive_execute(p, cx->s, 2, args), "execute(reorder)");
+    bench_dnnl_check(cx, dnnl_stream_wait(cx->s), "stream_wait");
     dnnl_primitive_destroy(p);
     dnnl_primitive_desc_destroy(pd);
 }
@@ -113,7 +119,7 @@ bench_dnnl_reorder(dnnl_memory_t src, dnnl_memory_t dst, dnnl_engine_t eng, dnnl
  * choice), their memories, and copies the inputs in.
  */
 static void
-bench_dnnl_setup(struct bench_dnnl_conv *c, int plain, dnnl_engine_t eng, dnnl_stream_t s)
+bench_dnnl_setup(struct bench_dnnl_ctx *cx, struct bench_dnnl_conv *c, int plain)
 {
     const struct layer *l = &c->l;
     dnnl_dims_t xd = { BD_BATCH, (dnnl_dim_t)l->in.c, (dnnl_dim_t)l->in.h, (dnnl_dim_t)l->in.w };
@@ -122,33 +128,37 @@ bench_dnnl_setup(struct bench_dnnl_conv *c, int plain, dnnl_engine_t eng, dnnl_s
     dnnl_dims_t bd = { (dnnl_dim_t)l->out.c };
     dnnl_dims_t strides = { 1, 1 }, pad = { BD_PAD, BD_PAD };
     dnnl_memory_desc_t ux, uy, uw, ub, ax, ay, aw;
-    bench_dnnl_check(dnnl_memory_desc_init_by_tag(&ux, 4, xd, dnnl_f32, dnnl_nchw), "md");
-    bench_dnnl_check(dnnl_memory_desc_init_by_tag(&uy, 4, yd, dnnl_f32, dnnl_nchw), "md");
-    bench_dnnl_check(dnnl_memory_desc_init_by_tag(&uw, 4, wd, dnnl_f32, dnnl_oihw), "md");
-    bench_dnnl_check(dnnl_memory_desc_init_by_tag(&ub, 1, bd, dnnl_f32, dnnl_x), "md");
+    bench_dnnl_check(cx, dnnl_memory_desc_init_by_tag(&ux, 4, xd, dnnl_f32, dnnl_nchw), "md");
+    bench_dnnl_check(cx, dnnl_memory_desc_init_by_tag(&uy, 4, yd, dnnl_f32, dnnl_nchw), "md");
+    bench_dnnl_check(cx, dnnl_memory_desc_init_by_tag(&uw, 4, wd, dnnl_f32, dnnl_oihw), "md");
+    bench_dnnl_check(cx, dnnl_memory_desc_init_by_tag(&ub, 1, bd, dnnl_f32, dnnl_x), "md");
     dnnl_format_tag_t any = dnnl_format_tag_any;
-    bench_dnnl_check(dnnl_memory_desc_init_by_tag(&ax, 4, xd, dnnl_f32, plain ? dnnl_nchw : any),
-                     "md");
-    bench_dnnl_check(dnnl_memory_desc_init_by_tag(&ay, 4, yd, dnnl_f32, plain ? dnnl_nchw : any),
-                     "md");
-    bench_dnnl_check(dnnl_memory_desc_init_by_tag(&aw, 4, wd, dnnl_f32, plain ? dnnl_oihw : any),
-                     "md");
+    bench_dnnl_check(
+        cx, dnnl_memory_desc_init_by_tag(&ax, 4, xd, dnnl_f32, plain ? dnnl_nchw : any), "md");
+    bench_dnnl_check(
+        cx, dnnl_memory_desc_init_by_tag(&ay, 4, yd, dnnl_f32, plain ? dnnl_nchw : any), "md");
+    bench_dnnl_check(
+        cx, dnnl_memory_desc_init_by_tag(&aw, 4, wd, dnnl_f32, plain ? dnnl_oihw : any), "md");
     dnnl_convolution_desc_t fd, dd, wgd;
-    bench_dnnl_check(dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training,
+    bench_dnnl_check(cx,
+                     dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training,
                                                         dnnl_convolution_direct, &ax, &aw, &ub, &ay,
                                                         strides, pad, pad),
                      "convolution_forward_desc_init");
     dnnl_primitive_desc_t fpd = NULL, dpd = NULL, wpd = NULL;
-    bench_dnnl_check(dnnl_primitive_desc_create(&fpd, &fd, NULL, eng, NULL), "pd(fwd)");
-    bench_dnnl_check(dnnl_convolution_backward_data_desc_init(&dd, dnnl_convolution_direct, &ax,
+    bench_dnnl_check(cx, dnnl_primitive_desc_create(&fpd, &fd, NULL, cx->eng, NULL), "pd(fwd)");
+    bench_dnnl_check(cx,
+                     dnnl_convolution_backward_data_desc_init(&dd, dnnl_convolution_direct, &ax,
                                                               &aw, &ay, strides, pad, pad),
                      "convolution_backward_data_desc_init");
-    bench_dnnl_check(dnnl_primitive_desc_create(&dpd, &dd, NULL, eng, fpd), "pd(bwd data)");
-    bench_dnnl_check(dnnl_convolution_backward_weights_desc_init(&wgd, dnnl_convolution_direct, &ax,
+    bench_dnnl_check(cx, dnnl_primitive_desc_create(&dpd, &dd, NULL, cx->eng, fpd), "pd(bwd data)");
+    bench_dnnl_check(cx,
+                     dnnl_convolution_backward_weights_desc_init(&wgd, dnnl_convolution_direct, &ax,
                                                                  &aw, &ub, &ay, strides, pad, pad),
                      "convolution_backward_weights_desc_init");
-    bench_dnnl_check(dnnl_primitive_desc_create(&wpd, &wgd, NULL, eng, fpd), "pd(bwd weights)");
-    if (!bench_dnnl_ok)
+    bench_dnnl_check(cx, dnnl_primitive_desc_create(&wpd, &wgd, NULL, cx->eng, fpd),
+                     "pd(bwd weights)");
+    if (!cx->ok)
         return;
     const dnnl_memory_desc_t *px = dnnl_primitive_desc_query_md(fpd, dnnl_query_src_md, 0);
     const dnnl_memory_desc_t *pw = dnnl_primitive_desc_query_md(fpd, dnnl_query_weights_md, 0);
@@ -158,26 +168,26 @@ bench_dnnl_setup(struct bench_dnnl_conv *c, int plain, dnnl_engine_t eng, dnnl_s
     const dnnl_memory_desc_t *pdw =
         dnnl_primitive_desc_query_md(wpd, dnnl_query_diff_weights_md, 0);
     size_t out_c = l->out.c, taps = l->in.c * BD_KERNEL * BD_KERNEL;
-    c->m_x = bench_dnnl_mem(px, eng, NULL);
-    c->m_w = bench_dnnl_mem(pw, eng, NULL);
-    c->m_b = bench_dnnl_mem(&ub, eng, c->w + out_c * taps);
-    c->m_y = bench_dnnl_mem(py, eng, NULL);
-    c->m_dy = bench_dnnl_mem(pdy, eng, NULL);
-    c->m_dx = bench_dnnl_mem(pdx, eng, NULL);
-    c->m_dw = bench_dnnl_mem(pdw, eng, NULL);
-    c->m_db = bench_dnnl_mem(&ub, eng, c->odb);
-    c->u_x = bench_dnnl_mem(&ux, eng, c->x);
-    c->u_w = bench_dnnl_mem(&uw, eng, c->w);
-    c->u_y = bench_dnnl_mem(&uy, eng, c->oy);
-    c->u_dy = bench_dnnl_mem(&uy, eng, c->dy);
-    c->u_dx = bench_dnnl_mem(&ux, eng, c->odx);
-    c->u_dw = bench_dnnl_mem(&uw, eng, c->odw);
-    bench_dnnl_reorder(c->u_x, c->m_x, eng, s);
-    bench_dnnl_reorder(c->u_w, c->m_w, eng, s);
-    bench_dnnl_reorder(c->u_dy, c->m_dy, eng, s);
-    bench_dnnl_check(dnnl_primitive_create(&c->fwd, fpd), "primitive_create(fwd)");
-    bench_dnnl_check(dnnl_primitive_create(&c->bwd_data, dpd), "primitive_create(bwd data)");
-    bench_dnnl_check(dnnl_primitive_create(&c->bwd_w, wpd), "primitive_create(bwd weights)");
+    c->m_x = bench_dnnl_mem(cx, px, NULL);
+    c->m_w = bench_dnnl_mem(cx, pw, NULL);
+    c->m_b = bench_dnnl_mem(cx, &ub, c->w + out_c * taps);
+    c->m_y = bench_dnnl_mem(cx, py, NULL);
+    c->m_dy = bench_dnnl_mem(cx, pdy, NULL);
+    c->m_dx = bench_dnnl_mem(cx, pdx, NULL);
+    c->m_dw = bench_dnnl_mem(cx, pdw, NULL);
+    c->m_db = bench_dnnl_mem(cx, &ub, c->odb);
+    c->u_x = bench_dnnl_mem(cx, &ux, c->x);
+    c->u_w = bench_dnnl_mem(cx, &uw, c->w);
+    c->u_y = bench_dnnl_mem(cx, &uy, c->oy);
+    c->u_dy = bench_dnnl_mem(cx, &uy, c->dy);
+    c->u_dx = bench_dnnl_mem(cx, &ux, c->odx);
+    c->u_dw = bench_dnnl_mem(cx, &uw, c->odw);
+    bench_dnnl_reorder(cx, c->u_x, c->m_x);
+    bench_dnnl_reorder(cx, c->u_w, c->m_w);
+    bench_dnnl_reorder(cx, c->u_dy, c->m_dy);
+    bench_dnnl_check(cx, dnnl_primitive_create(&c->fwd, fpd), "primitive_create(fwd)");
+    bench_dnnl_check(cx, dnnl_primitive_create(&c->bwd_data, dpd), "primitive_create(bwd data)");
+    bench_dnnl_check(cx, dnnl_primitive_create(&c->bwd_w, wpd), "primitive_create(bwd weights)");
     dnnl_primitive_desc_destroy(fpd);
     dnnl_primitive_desc_destroy(dpd);
     dnnl_primitive_desc_destroy(wpd);
@@ -200,25 +210,26 @@ bench_dnnl_teardown(struct bench_dnnl_conv *c)
 
 /* One training step's convolution work in oneDNN. */
 static void
-bench_dnnl_step(struct bench_dnnl_conv *c, dnnl_stream_t s)
+bench_dnnl_step(struct bench_dnnl_ctx *cx, struct bench_dnnl_conv *c)
 {
     dnnl_exec_arg_t fa[4] = { { DNNL_ARG_SRC, c->m_x },
                               { DNNL_ARG_WEIGHTS, c->m_w },
                               { DNNL_ARG_BIAS, c->m_b },
                               { DNNL_ARG_DST, c->m_y } };
-    bench_dnnl_check(dnnl_primitive_execute(c->fwd, s, 4, fa), "execute(fwd)");
+    bench_dnnl_check(cx, dnnl_primitive_execute(c->fwd, cx->s, 4, fa), "execute(fwd)");
     dnnl_exec_arg_t wa[4] = { { DNNL_ARG_SRC, c->m_x },
                               { DNNL_ARG_DIFF_DST, c->m_dy },
                               { DNNL_ARG_DIFF_WEIGHTS, c->m_dw },
                               { DNNL_ARG_DIFF_BIAS, c->m_db } };
-    bench_dnnl_check(dnnl_primitive_execute(c->bwd_w, s, 4, wa), "execute(bwd weights)");
+    bench_dnnl_check(cx, dnnl_primitive_execute(c->bwd_w, cx->s, 4, wa), "execute(bwd weights)");
     if (c->need_dx) {
         dnnl_exec_arg_t da[3] = { { DNNL_ARG_DIFF_DST, c->m_dy },
                                   { DNNL_ARG_WEIGHTS, c->m_w },
                                   { DNNL_ARG_DIFF_SRC, c->m_dx } };
-        bench_dnnl_check(dnnl_primitive_execute(c->bwd_data, s, 3, da), "execute(bwd data)");
+        bench_dnnl_check(cx, dnnl_primitive_execute(c->bwd_data, cx->s, 3, da),
+                         "execute(bwd data)");
     }
-    bench_dnnl_check(dnnl_stream_wait(s), "stream_wait");
+    bench_dnnl_check(cx, dnnl_stream_wait(cx->s), "stream_wait");
 }
 
 /* The same in fedbits. */
@@ -248,17 +259,17 @@ bench_dnnl_cpu_ms(void)
 }
 
 /*
- * CPU milliseconds per step of c, in oneDNN (s set) or fedbits (s NULL): the median over
+ * CPU milliseconds per step of c, in oneDNN (cx set) or fedbits (cx NULL): the median over
  * `repeats` runs of BD_STEPS steps (the kernel's CPU clock is coarser than one step).
  */
 static double
-bench_dnnl_time(struct bench_dnnl_conv *c, dnnl_stream_t s, unsigned repeats, double *ms)
+bench_dnnl_time(struct bench_dnnl_ctx *cx, struct bench_dnnl_conv *c, unsigned repeats, double *ms)
 {
     for (unsigned i = 0; i <= repeats; i++) {
         double t0 = bench_dnnl_cpu_ms();
         for (unsigned k = 0; k < BD_STEPS; k++) {
-            if (s != NULL)
-                bench_dnnl_step(c, s);
+            if (cx != NULL)
+                bench_dnnl_step(cx, c);
             else
                 bench_dnnl_step_fedbits(c);
         }
@@ -271,13 +282,13 @@ bench_dnnl_time(struct bench_dnnl_conv *c, dnnl_stream_t s, unsigned repeats, do
 
 /* Hash of oneDNN's outputs of one step, copied back to fedbits' layout. */
 static uint64_t
-bench_dnnl_outputs(struct bench_dnnl_conv *c, dnnl_engine_t eng, dnnl_stream_t s)
+bench_dnnl_outputs(struct bench_dnnl_ctx *cx, struct bench_dnnl_conv *c)
 {
-    bench_dnnl_step(c, s);
-    bench_dnnl_reorder(c->m_y, c->u_y, eng, s);
-    bench_dnnl_reorder(c->m_dw, c->u_dw, eng, s);
+    bench_dnnl_step(cx, c);
+    bench_dnnl_reorder(cx, c->m_y, c->u_y);
+    bench_dnnl_reorder(cx, c->m_dw, c->u_dw);
     if (c->need_dx)
-        bench_dnnl_reorder(c->m_dx, c->u_dx, eng, s);
+        bench_dnnl_reorder(cx, c->m_dx, c->u_dx);
     size_t xs = BD_BATCH * layer_shape_size(c->l.in), ys = BD_BATCH * layer_shape_size(c->l.out);
     size_t ws = c->l.n_params - c->l.out.c;
     uint64_t h = 14695981039346656037ULL;
@@ -331,8 +342,7 @@ bench_dnnl_free(struct bench_dnnl_conv *c)
 
 /* The two convolutions of the CNN on ch x hw x hw inputs: times, hashes, differences. */
 static int
-bench_dnnl_model(size_t ch, size_t hw, unsigned repeats, double *ms, dnnl_engine_t eng,
-                 dnnl_stream_t s)
+bench_dnnl_model(struct bench_dnnl_ctx *cx, size_t ch, size_t hw, unsigned repeats, double *ms)
 {
     struct rng r;
     rng_init_stream(&r, 1, RNG_PURPOSE_TEST, 0, RNG_ANY);
@@ -346,18 +356,18 @@ bench_dnnl_model(size_t ch, size_t hw, unsigned repeats, double *ms, dnnl_engine
     for (size_t k = 0; k < 2; k++) {
         struct bench_dnnl_conv *c = &conv[k];
         omp_set_num_threads(1);
-        double fb = bench_dnnl_time(c, NULL, repeats, ms);
+        double fb = bench_dnnl_time(NULL, c, repeats, ms);
         double one[2];
         uint64_t h[2][3];
         double diff[3] = { 0, 0, 0 };
         for (int plain = 1; plain >= 0; plain--) {
-            bench_dnnl_setup(c, plain, eng, s);
-            if (!bench_dnnl_ok)
+            bench_dnnl_setup(cx, c, plain);
+            if (!cx->ok)
                 goto out;
             omp_set_num_threads(1);
-            one[plain] = bench_dnnl_time(c, s, repeats, ms);
-            h[plain][0] = bench_dnnl_outputs(c, eng, s);
-            h[plain][1] = bench_dnnl_outputs(c, eng, s);
+            one[plain] = bench_dnnl_time(cx, c, repeats, ms);
+            h[plain][0] = bench_dnnl_outputs(cx, c);
+            h[plain][1] = bench_dnnl_outputs(cx, c);
             if (plain) {
                 size_t xs = BD_BATCH * layer_shape_size(c->l.in);
                 size_t ys = BD_BATCH * layer_shape_size(c->l.out);
@@ -368,10 +378,10 @@ bench_dnnl_model(size_t ch, size_t hw, unsigned repeats, double *ms, dnnl_engine
             bench_dnnl_teardown(c);
             /* Primitives made and run with two threads. */
             omp_set_num_threads(2);
-            bench_dnnl_setup(c, plain, eng, s);
-            if (!bench_dnnl_ok)
+            bench_dnnl_setup(cx, c, plain);
+            if (!cx->ok)
                 goto out;
-            h[plain][2] = bench_dnnl_outputs(c, eng, s);
+            h[plain][2] = bench_dnnl_outputs(cx, c);
             bench_dnnl_teardown(c);
             omp_set_num_threads(1);
         }
@@ -421,21 +431,21 @@ main(int argc, char **argv)
     printf("oneDNN %d.%d.%d (CPU ISA: %s), OpenBLAS %s; median of %u steps\n", ver->major,
            ver->minor, ver->patch, getenv("DNNL_MAX_CPU_ISA") ? getenv("DNNL_MAX_CPU_ISA") : "all",
            openblas_get_corename(), repeats);
-    dnnl_engine_t eng = NULL;
-    dnnl_stream_t s = NULL;
+    struct bench_dnnl_ctx ctx = { NULL, NULL, 1 }, *cx = &ctx;
     double *ms = mem_alloc(repeats * sizeof *ms);
-    bench_dnnl_check(dnnl_engine_create(&eng, dnnl_cpu, 0), "engine_create");
-    if (eng != NULL)
-        bench_dnnl_check(dnnl_stream_create(&s, eng, dnnl_stream_default_flags), "stream_create");
-    int rc = ms != NULL && bench_dnnl_ok ? 0 : -1;
+    bench_dnnl_check(cx, dnnl_engine_create(&cx->eng, dnnl_cpu, 0), "engine_create");
+    if (cx->eng != NULL)
+        bench_dnnl_check(cx, dnnl_stream_create(&cx->s, cx->eng, dnnl_stream_default_flags),
+                         "stream_create");
+    int rc = ms != NULL && cx->ok ? 0 : -1;
     if (rc == 0)
-        rc = bench_dnnl_model(1, 28, repeats, ms, eng, s);
+        rc = bench_dnnl_model(cx, 1, 28, repeats, ms);
     if (rc == 0)
-        rc = bench_dnnl_model(3, 32, repeats, ms, eng, s);
-    if (s != NULL)
-        dnnl_stream_destroy(s);
-    if (eng != NULL)
-        dnnl_engine_destroy(eng);
+        rc = bench_dnnl_model(cx, 3, 32, repeats, ms);
+    if (cx->s != NULL)
+        dnnl_stream_destroy(cx->s);
+    if (cx->eng != NULL)
+        dnnl_engine_destroy(cx->eng);
     mem_free(ms);
-    return rc == 0 && bench_dnnl_ok ? 0 : 1;
+    return rc == 0 && cx->ok ? 0 : 1;
 }

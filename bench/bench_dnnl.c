@@ -84,7 +84,10 @@ bench_dnnl_maxdiff(const float *a, const float *b, size_t n)
     return m;
 }
 
-/* A memory for md (allocated by oneDNN), or wrapping the caller's buffer when buf is set. */
+/*
+ * A memory for md, allocated by oneDNN and cleared (blocked layouts pad channels up to the
+ * block, and that padding must not hold stale bytes), or wrapping the caller's buffer.
+ */
 static dnnl_memory_t
 bench_dnnl_mem(struct bench_dnnl_ctx *cx, const dnnl_memory_desc_t *md, void *buf)
 {
@@ -92,6 +95,9 @@ bench_dnnl_mem(struct bench_dnnl_ctx *cx, const dnnl_memory_desc_t *md, void *bu
     bench_dnnl_check(cx,
                      dnnl_memory_create(&m, md, cx->eng, buf != NULL ? buf : DNNL_MEMORY_ALLOCATE),
                      "memory_create");
+    void *h = NULL;
+    if (m != NULL && buf == NULL && dnnl_memory_get_data_handle(m, &h) == dnnl_success && h != NULL)
+        memset(h, 0, dnnl_memory_desc_get_size(md));
     return m;
 }
 

@@ -5,7 +5,7 @@ and 32x32x3 inputs and of LEAF's Shakespeare LSTM (Caldas et al., 2018) in fedbi
 PyTorch on one thread; prints both and the ratio fedbits / PyTorch. PyTorch is optional
 and never needed by the build or the tests: without it only fedbits' figures print.
 
-Usage: bench_models.py BENCH_NETS [REPEATS]
+Usage: bench_models.py BENCH_NETS [REPEATS [MODEL...]]   (MODEL: 28, 32 or lstm; default all)
 
 Both sides: 600 samples, batch 10, plain SGD lr 0.05, one warm-up epoch, median of REPEATS.
 CPU seconds are reported beside wall seconds because the development machine is shared.
@@ -109,14 +109,18 @@ def main():
         print(wall, cpu)
         return
     if len(sys.argv) < 2:
-        sys.exit('usage: bench_models.py BENCH_NETS [REPEATS]')
+        sys.exit('usage: bench_models.py BENCH_NETS [REPEATS [28|32|lstm ...]]')
     exe = sys.argv[1]
     repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+    names = {'28': (1, 28), '32': (3, 32), 'lstm': (0, 0)}
+    if any(a not in names for a in sys.argv[3:]):
+        sys.exit('bench_models.py: a model is 28, 32 or lstm')
+    models = [names[a] for a in sys.argv[3:]] or MODELS
     py = torch_python()
     have_torch = py is not None
     if not have_torch:
         print('python3-torch not importable: fedbits figures only')
-    for ch, hw in MODELS:
+    for ch, hw in models:
         name = f'cnn-{hw}x{hw}x{ch}' if ch else 'lstm-shakespeare'
         line, wall, cpu = fedbits(exe, repeats, hw)
         print(line)

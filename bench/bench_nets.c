@@ -9,7 +9,10 @@
  * 3 forward passes' worth of multiply-adds per training sample (forward, input gradient,
  * weight gradient). bench/bench_models.py runs it beside PyTorch when that is installed.
  *
- * Usage: bench_nets [repeats [28|32|lstm]]   (default 5 repeats, all three models)
+ * With `eval`, it times instead the evaluation of the 28x28x1 CNN (trainer_evaluate(), one
+ * thread, forward passes only) on 10,000 random images, the size of Fashion-MNIST's test set.
+ *
+ * Usage: bench_nets [repeats [28|32|lstm|eval]]   (default 5 repeats, the three epochs)
  */
 #include <cblas.h>
 #include <stdio.h>
@@ -31,7 +34,8 @@ enum {
     BN_BATCH = 10,
     BN_WARMUP = 1,
     BN_SEQ = 80,
-    BN_VOCAB = 80
+    BN_VOCAB = 80,
+    BN_EVAL = 10000
 };
 
 static int
@@ -42,9 +46,10 @@ bench_nets_cmp(const void *a, const void *b)
 }
 
 /* Times `repeats` epochs of the FedAvg CNN on c x hw x hw inputs, or of the Shakespeare LSTM
- * when c is 0; 0 or -1 (out of memory). */
+ * when c is 0, or with eval set `repeats` evaluations of BN_EVAL test images; 0 or -1 (out of
+ * memory). */
 static int
-bench_nets_run(size_t c, size_t hw, unsigned repeats)
+bench_nets_run(size_t c, size_t hw, unsigned repeats, int eval)
 {
     struct model_spec spec = {
         .n_inputs = c * hw * hw,
@@ -67,7 +72,8 @@ bench_nets_run(size_t c, size_t hw, unsigned repeats)
             .embed = 8,
         };
     size_t dim = model_param_count(&spec);
-    struct dataset *ds = dataset_new(spec.n_inputs, spec.n_classes, 1, BN_SAMPLES, 0);
+    struct dataset *ds =
+        dataset_new(spec.n_inputs, spec.n_classes, 1, BN_SAMPLES, eval ? BN_EVAL : 0);
     float *w0 = mem_alloc(dim * sizeof *w0), *w = mem_alloc(dim * sizeof *w);
     double *ms = mem_alloc(repeats * sizeof *ms);
     struct trainer *t = NULL;
@@ -83,6 +89,10 @@ bench_nets_run(size_t c, size_t hw, unsigned repeats)
         ds->client_train.rows[i] = (uint32_t)i;
     }
     ds->client_train.off[1] = BN_SAMPLES;
+    for (size_t i = 0; eval && i < BN_EVAL * spec.n_inputs; i++)
+        ds->test.x[i] = (float)rng_uniform(&r);
+    for (size_t i = 0; eval && i < BN_EVAL; i++)
+        ds->test.y[i] = (uint16_t)rng_below(&r, spec.n_classes);
     t = trainer_new(&spec, ds, BN_BATCH);
     if (t == NULL)
         goto out;
@@ -90,11 +100,15 @@ bench_nets_run(size_t c, size_t hw, unsigned repeats)
     model_init_params(&spec, w0, &r);
     struct train_params tp = { .epochs = 1, .batch_size = BN_BATCH, .lr = 0.05f };
     struct train_result res = { 0 };
+    struct eval_result er = { 0 };
     for (unsigned i = 0; i < BN_WARMUP + repeats; i++) {
         memcpy(w, w0, dim * sizeof *w);
         rng_init_stream(&r, 1, RNG_PURPOSE_TRAIN, i, 0);
         int64_t t0 = wallclock_ns();
-        trainer_train(t, w, NULL, 0, &tp, &r, &res);
+        if (eval)
+            trainer_evaluate(t, w, &ds->test, NULL, BN_EVAL, &er);
+        else
+            trainer_train(t, w, NULL, 0, &tp, &r, &res);
         int64_t t1 = wallclock_ns();
         if (i >= BN_WARMUP)
             ms[i - BN_WARMUP] = (double)(t1 - t0) / 1e6;
@@ -105,6 +119,15 @@ bench_nets_run(size_t c, size_t hw, unsigned repeats)
     errbuf_clear(&eb);
     if (net_plan_build(&plan, &spec, &eb) < 0)
         goto out;
+    if (eval) {
+        double gflop = 2.0 * net_plan_forward_macs(&plan) * BN_EVAL / 1e9;
+        printf("fedbits eval cnn-%zux%zux%zu: %d images: median %.1f ms, min %.1f ms, max %.1f "
+               "ms (%u repeats, loss %.3f), %.2f GFLOP, %.1f GFLOP/s\n",
+               hw, hw, c, BN_EVAL, ms[repeats / 2], ms[0], ms[repeats - 1], repeats, er.loss, gflop,
+               gflop / (ms[repeats / 2] / 1e3));
+        rc = 0;
+        goto out;
+    }
     double gflop = 3.0 * 2.0 * net_plan_forward_macs(&plan) * BN_SAMPLES / 1e9;
     char name[32];
     if (c == 0)
@@ -135,22 +158,25 @@ main(int argc, char **argv)
         unsigned long v = strtoul(argv[1], &end, 10);
         if (end == argv[1] || *end != '\0' || v == 0 || v > 10000 || argc > 3 ||
             (argc > 2 && strcmp(only, "28") != 0 && strcmp(only, "32") != 0 &&
-             strcmp(only, "lstm") != 0)) {
-            fprintf(stderr, "usage: bench_nets [repeats 1..10000 [28|32|lstm]]\n");
+             strcmp(only, "lstm") != 0 && strcmp(only, "eval") != 0)) {
+            fprintf(stderr, "usage: bench_nets [repeats 1..10000 [28|32|lstm|eval]]\n");
             return 2;
         }
         repeats = (unsigned)v;
     }
     openblas_set_num_threads(1);
-    printf("one local epoch: %d samples, batch %d, plain SGD lr 0.05, one core\n", BN_SAMPLES,
-           BN_BATCH);
+    if (strcmp(only, "eval") != 0)
+        printf("one local epoch: %d samples, batch %d, plain SGD lr 0.05, one core\n", BN_SAMPLES,
+               BN_BATCH);
     int rc = 0;
+    if (strcmp(only, "eval") == 0)
+        rc = bench_nets_run(1, 28, repeats, 1);
     if (only[0] == '\0' || strcmp(only, "28") == 0)
-        rc = bench_nets_run(1, 28, repeats);
+        rc = bench_nets_run(1, 28, repeats, 0);
     if (rc == 0 && (only[0] == '\0' || strcmp(only, "32") == 0))
-        rc = bench_nets_run(3, 32, repeats);
+        rc = bench_nets_run(3, 32, repeats, 0);
     if (rc == 0 && (only[0] == '\0' || strcmp(only, "lstm") == 0))
-        rc = bench_nets_run(0, 0, repeats);
+        rc = bench_nets_run(0, 0, repeats, 0);
     if (rc < 0)
         fprintf(stderr, "bench_nets: out of memory\n");
     return rc < 0 ? 1 : 0;

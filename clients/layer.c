@@ -13,6 +13,12 @@ layer_shape_size(struct layer_shape s)
     return s.c * s.h * s.w;
 }
 
+size_t
+layer_scratch(const struct layer *l, size_t n)
+{
+    return n * l->scratch + l->scratch_fixed;
+}
+
 void
 layer_init_params(const struct layer *l, float *w, struct rng *r)
 {

@@ -68,6 +68,7 @@ struct layer {
     int last_only;              /* recurrent: output only the last step's state */
     size_t n_params;            /* parameters, in the layout of its kind */
     size_t scratch;             /* floats of scratch per sample of a batch */
+    size_t scratch_fixed;       /* plus floats of scratch whatever the batch size */
     size_t saved;               /* floats per sample the forward pass keeps for backward */
 };
 
@@ -94,6 +95,8 @@ int layer_rnn_init(struct layer *l, enum layer_kind kind, struct layer_shape in,
 
 /* Floats of one sample's input or output. */
 size_t layer_shape_size(struct layer_shape s);
+/* Floats of scratch a pass of n samples needs: n * l->scratch + l->scratch_fixed. */
+size_t layer_scratch(const struct layer *l, size_t n);
 
 /*
  * Initial parameters drawn from r: dense and conv weights and biases uniform in
@@ -104,7 +107,7 @@ void layer_init_params(const struct layer *l, float *w, struct rng *r);
 
 /*
  * Forward pass of n samples: x is n x in, y is n x out (distinct buffers); scratch holds
- * n * l->scratch floats.
+ * layer_scratch(l, n) floats.
  */
 void layer_forward(const struct layer *l, const float *w, const float *x, float *y, size_t n,
                    float *saved, float *scratch);

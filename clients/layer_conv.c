@@ -3,13 +3,14 @@
  * Performance Convolutional Neural Networks for Document Processing", 2006, §2.2).
  * See layer.h.
  *
- * For one sample, im2col unfolds the input into col [K x P], K = in_c * k * k rows (one per
- * kernel tap) and P = out_h * out_w columns (one per output position), zeros where the
- * window overhangs the padding. Then
+ * For one sample, im2col unfolds the input, first copied inside a border of zeros, into
+ * col [K x P], K = in_c * k * k rows (one per kernel tap) and P = out_h * out_w columns (one
+ * per output position). Then
  *   forward:  y [out_c x P] = W [out_c x K] col + b,
  *   backward: dW += dy col^T,  db += sum_p dy,  dcol = W^T dy and col2im(dcol) -> dx.
- * The backward pass recomputes col rather than keeping it from the forward pass, so the
- * layers of a net share one scratch buffer.
+ * Samples are unfolded one at a time, so the scratch (col and a padded copy of the sample)
+ * does not grow with the batch; the backward pass recomputes col rather than keeping it from
+ * the forward pass, so the layers of a net share one scratch buffer.
  */
 #include "clients/layer.h"
 
@@ -44,118 +45,167 @@ layer_conv_init(struct layer *l, struct layer_shape in, size_t out_c, size_t ker
         .stride = stride,
         .pad = pad,
         .n_params = out_c * (taps + 1),
-        .scratch = (taps + out_c) * pos,
+        .scratch_fixed = taps * pos + in.c * (in.h + 2 * pad) * (in.w + 2 * pad),
     };
     return 0;
 }
 
+/* Four floats, moved as one unaligned SSE register (GCC and Clang vector extension). */
+typedef float layer_conv_v4 __attribute__((vector_size(16)));
+
 /*
- * Output indices [lo, hi) along a dimension of in input and out output positions whose
- * input index o * s + t - pad, for kernel tap t, falls inside the input; outside it the tap
- * reads padding.
+ * Hides a register's value from the optimiser, so that a loop of short moves is not turned
+ * into a call of memmove per row (a call costs more than the dozen floats it moves).
  */
-static void
-layer_conv_span(const struct layer *l, size_t t, size_t in, size_t out, size_t *lo, size_t *hi)
+#if defined(__SSE2__) && defined(__GNUC__)
+#define LAYER_CONV_OPAQUE(v) __asm__("" : "+x"(v))
+#else
+#define LAYER_CONV_OPAQUE(v) ((void)0)
+#endif
+
+/*
+ * dst[0..n) = src[0..n) for the short rows of im2col (n is an output width, often below 32),
+ * four floats a move; a last partial group overlaps the previous one. dst and src must not
+ * overlap.
+ */
+static inline void
+layer_conv_copy(float *restrict dst, const float *restrict src, size_t n)
 {
-    size_t s = l->stride;
-    size_t a = t >= l->pad ? 0 : (l->pad - t + s - 1) / s;
-    /* o * s + t - pad < in  <=>  o < (in + pad - t) / s rounded up. */
-    size_t b = in + l->pad > t ? (in + l->pad - t + s - 1) / s : 0;
-    *lo = a < out ? a : out;
-    *hi = b < out ? b : out;
-    if (*hi < *lo)
-        *hi = *lo;
+    layer_conv_v4 v;
+    if (n < 4) {
+        for (size_t j = 0; j < n; j++)
+            dst[j] = src[j];
+        return;
+    }
+    size_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        memcpy(&v, src + j, sizeof v);
+        LAYER_CONV_OPAQUE(v);
+        memcpy(dst + j, &v, sizeof v);
+    }
+    if (j < n) {
+        memcpy(&v, src + n - 4, sizeof v);
+        memcpy(dst + n - 4, &v, sizeof v);
+    }
+}
+
+/* dst[0..n) += src[0..n), four floats at a time, each sum rounded once as in the scalar loop. */
+static inline void
+layer_conv_add(float *restrict dst, const float *restrict src, size_t n)
+{
+    size_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        layer_conv_v4 a, b;
+        memcpy(&a, dst + j, sizeof a);
+        memcpy(&b, src + j, sizeof b);
+        a += b;
+        memcpy(dst + j, &a, sizeof a);
+    }
+    for (; j < n; j++)
+        dst[j] += src[j];
+}
+
+/* The sum of v[0..n): four running sums (j mod 4) over whole groups of four, then the rest. */
+static inline float
+layer_conv_sum(const float *v, size_t n)
+{
+    layer_conv_v4 acc = { 0.0f, 0.0f, 0.0f, 0.0f }, a;
+    size_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        memcpy(&a, v + j, sizeof a);
+        acc += a;
+    }
+    float sum = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    for (; j < n; j++)
+        sum += v[j];
+    return sum;
 }
 
 /*
- * Unfolds one sample x [in_c x h x w] into the P columns of col starting at col (rows ld
- * floats apart): row (c, ki, kj), column (i, j) holds x[c][i s + ki - pad][j s + kj - pad].
- * Rows of taps that read only padding are cleared in one call, and a tap whose rows line up
- * with whole input rows (stride 1, no horizontal offset, equal widths) is one copy.
+ * Copies one sample x [in_c x h x w] into xp [in_c x (h + 2 pad) x (w + 2 pad)] with a
+ * border of pad zeros, so that every kernel tap of every output position reads inside xp.
  */
 static void
-layer_conv_im2col(const struct layer *l, const float *x, float *col, size_t ld)
+layer_conv_pad(const struct layer *l, const float *x, float *xp)
+{
+    size_t h = l->in.h, w = l->in.w, p = l->pad, hp = h + 2 * p, wp = w + 2 * p;
+    for (size_t c = 0; c < l->in.c; c++) {
+        float *dst = xp + c * hp * wp;
+        const float *src = x + c * h * w;
+        memset(dst, 0, p * wp * sizeof *dst);
+        for (size_t i = 0; i < h; i++) {
+            float *row = dst + (p + i) * wp;
+            for (size_t j = 0; j < p; j++) {
+                row[j] = 0.0f;
+                row[p + w + j] = 0.0f;
+            }
+            memcpy(row + p, src + i * w, w * sizeof *row);
+        }
+        memset(dst + (p + h) * wp, 0, p * wp * sizeof *dst);
+    }
+}
+
+/*
+ * Unfolds the padded sample xp into col [K x P]: row (c, ki, kj), column (i, j) holds
+ * xp[c][i s + ki][j s + kj], that is x[c][i s + ki - pad][j s + kj - pad] or a padding zero.
+ */
+static void
+layer_conv_im2col(const struct layer *l, const float *xp, float *col)
 {
     size_t k = l->kernel, s = l->stride, oh = l->out.h, ow = l->out.w;
-    size_t h = l->in.h, w = l->in.w;
+    size_t hp = l->in.h + 2 * l->pad, wp = l->in.w + 2 * l->pad;
     for (size_t c = 0; c < l->in.c; c++) {
-        const float *xc = x + c * h * w;
+        const float *xc = xp + c * hp * wp;
         for (size_t ki = 0; ki < k; ki++) {
-            size_t ilo, ihi;
-            layer_conv_span(l, ki, h, oh, &ilo, &ihi);
             for (size_t kj = 0; kj < k; kj++) {
-                float *row = col + ((c * k + ki) * k + kj) * ld;
-                size_t lo, hi;
-                layer_conv_span(l, kj, w, ow, &lo, &hi);
-                memset(row, 0, ilo * ow * sizeof *row);
-                memset(row + ihi * ow, 0, (oh - ihi) * ow * sizeof *row);
-                if (ihi == ilo)
-                    continue;
-                /* Output (i, j) reads input (i s + ki - pad, j s + kj - pad), both >= 0. */
-                if (s == 1 && lo == 0 && hi == ow && ow == w && kj == l->pad) {
-                    memcpy(row + ilo * ow, xc + (ilo + ki - l->pad) * w,
-                           (ihi - ilo) * ow * sizeof *row);
-                    continue;
-                }
-                for (size_t i = ilo; i < ihi; i++) {
-                    float *dst = row + i * ow;
-                    const float *src = xc + (i * s + ki - l->pad) * w;
-                    for (size_t j = 0; j < lo; j++)
-                        dst[j] = 0.0f;
-                    for (size_t j = hi; j < ow; j++)
-                        dst[j] = 0.0f;
-                    if (s == 1) {
-                        const float *s1 = src + (lo + kj - l->pad);
-                        for (size_t j = lo; j < hi; j++)
-                            dst[j] = s1[j - lo];
-                    } else {
-                        for (size_t j = lo; j < hi; j++)
-                            dst[j] = src[j * s + kj - l->pad];
-                    }
+                float *dst = col + ((c * k + ki) * k + kj) * oh * ow;
+                for (size_t i = 0; i < oh; i++, dst += ow) {
+                    const float *src = xc + (i * s + ki) * wp + kj;
+                    if (s == 1)
+                        layer_conv_copy(dst, src, ow);
+                    else
+                        for (size_t j = 0; j < ow; j++)
+                            dst[j] = src[j * s];
                 }
             }
         }
     }
 }
 
-/* Folds the P columns at col (rows ld apart) back onto dx [in_c x h x w], adding
- * overlapping taps in a fixed order. */
+/*
+ * Folds col [K x P] back onto the padded gradient dxp (cleared here), adding overlapping taps
+ * in a fixed order, then copies its interior into dx [in_c x h x w].
+ */
 static void
-layer_conv_col2im(const struct layer *l, const float *col, size_t ld, float *dx)
+layer_conv_col2im(const struct layer *l, const float *col, float *dxp, float *dx)
 {
     size_t k = l->kernel, s = l->stride, oh = l->out.h, ow = l->out.w;
-    size_t h = l->in.h, w = l->in.w;
-    memset(dx, 0, layer_shape_size(l->in) * sizeof *dx);
+    size_t h = l->in.h, w = l->in.w, p = l->pad, hp = h + 2 * p, wp = w + 2 * p;
+    memset(dxp, 0, l->in.c * hp * wp * sizeof *dxp);
     for (size_t c = 0; c < l->in.c; c++) {
-        float *dc = dx + c * h * w;
+        float *dc = dxp + c * hp * wp;
         for (size_t ki = 0; ki < k; ki++) {
             for (size_t kj = 0; kj < k; kj++) {
-                const float *row = col + ((c * k + ki) * k + kj) * ld;
-                size_t lo, hi, ilo, ihi;
-                layer_conv_span(l, kj, w, ow, &lo, &hi);
-                layer_conv_span(l, ki, h, oh, &ilo, &ihi);
-                for (size_t i = ilo; i < ihi; i++) {
-                    const float *src = row + i * ow;
-                    float *dst = dc + (i * s + ki - l->pad) * w;
-                    if (s == 1 && hi > lo) {
-                        float *d1 = dst + (lo + kj - l->pad);
-                        const float *s1 = src + lo;
-                        for (size_t j = 0; j < hi - lo; j++)
-                            d1[j] += s1[j];
-                        continue;
-                    }
-                    for (size_t j = lo; j < hi; j++)
-                        dst[j * s + kj - l->pad] += src[j];
+                const float *src = col + ((c * k + ki) * k + kj) * oh * ow;
+                for (size_t i = 0; i < oh; i++, src += ow) {
+                    float *dst = dc + (i * s + ki) * wp + kj;
+                    if (s == 1)
+                        layer_conv_add(dst, src, ow);
+                    else
+                        for (size_t j = 0; j < ow; j++)
+                            dst[j * s] += src[j];
                 }
             }
         }
+        for (size_t i = 0; i < h; i++)
+            memcpy(dx + (c * h + i) * w, dc + (p + i) * wp + p, w * sizeof *dx);
     }
 }
 
 /*
- * The batch is unfolded side by side, col [K x n P] (sample i in columns i P ..), so each
- * pass is one sgemm with a long dimension of n P; the output comes out as [out_c x n P] in
- * ycol and is copied into the samples' planes. Scratch per sample: K P + out_c P.
+ * One sample at a time: its col (a few hundred KB for the FedAvg CNN) stays in the core's
+ * cache between im2col and the products, and its output plane [out_c x P] is where the
+ * product writes it (no copy). Scratch: col, then the padded sample.
  */
 void
 layer_conv_forward(const struct layer *l, const float *w, const float *x, float *y, size_t n,
@@ -163,50 +213,46 @@ layer_conv_forward(const struct layer *l, const float *w, const float *x, float 
 {
     size_t taps = l->in.c * l->kernel * l->kernel, pos = l->out.h * l->out.w;
     size_t in_size = layer_shape_size(l->in), out_size = layer_shape_size(l->out);
-    size_t ld = n * pos;
     const float *b = w + l->out.c * taps;
-    float *col = scratch, *ycol = scratch + taps * ld;
-    for (size_t i = 0; i < n; i++)
-        layer_conv_im2col(l, x + i * in_size, col + i * pos, ld);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)l->out.c, (int)ld, (int)taps, 1.0f,
-                w, (int)taps, col, (int)ld, 0.0f, ycol, (int)ld);
-    for (size_t i = 0; i < n; i++)
-        for (size_t c = 0; c < l->out.c; c++) {
-            const float *src = ycol + c * ld + i * pos;
-            float *dst = y + i * out_size + c * pos;
-            for (size_t p = 0; p < pos; p++)
-                dst[p] = src[p] + b[c];
-        }
+    float *col = scratch, *xp = scratch + taps * pos;
+    for (size_t i = 0; i < n; i++) {
+        float *yi = y + i * out_size;
+        layer_conv_pad(l, x + i * in_size, xp);
+        layer_conv_im2col(l, xp, col);
+        for (size_t c = 0; c < l->out.c; c++)
+            for (size_t q = 0; q < pos; q++)
+                yi[c * pos + q] = b[c];
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)l->out.c, (int)pos, (int)taps,
+                    1.0f, w, (int)taps, col, (int)pos, 1.0f, yi, (int)pos);
+    }
 }
 
+/*
+ * Per sample i: dW += dy_i col_i^T (the first sample overwrites), db += the row sums of dy_i,
+ * dcol = W^T dy_i folded onto dx_i. Summation over the batch runs in sample order.
+ */
 void
 layer_conv_backward(const struct layer *l, const float *w, const float *x, const float *dy,
                     float *dx, float *dw, size_t n, float *scratch)
 {
     size_t taps = l->in.c * l->kernel * l->kernel, pos = l->out.h * l->out.w;
     size_t in_size = layer_shape_size(l->in), out_size = layer_shape_size(l->out);
-    size_t ld = n * pos;
     float *db = dw + l->out.c * taps;
-    float *col = scratch, *dycol = scratch + taps * ld;
-    for (size_t i = 0; i < n; i++)
-        layer_conv_im2col(l, x + i * in_size, col + i * pos, ld);
-    for (size_t c = 0; c < l->out.c; c++) {
-        float sum = 0.0f;
-        for (size_t i = 0; i < n; i++) {
-            const float *src = dy + i * out_size + c * pos;
-            memcpy(dycol + c * ld + i * pos, src, pos * sizeof *src);
-            for (size_t p = 0; p < pos; p++)
-                sum += src[p];
-        }
-        db[c] = sum;
+    float *col = scratch, *xp = scratch + taps * pos;
+    memset(db, 0, l->out.c * sizeof *db);
+    for (size_t i = 0; i < n; i++) {
+        const float *dyi = dy + i * out_size;
+        layer_conv_pad(l, x + i * in_size, xp);
+        layer_conv_im2col(l, xp, col);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)l->out.c, (int)taps, (int)pos,
+                    1.0f, dyi, (int)pos, col, (int)pos, i == 0 ? 0.0f : 1.0f, dw, (int)taps);
+        for (size_t c = 0; c < l->out.c; c++)
+            db[c] += layer_conv_sum(dyi + c * pos, pos);
+        if (dx == NULL)
+            continue;
+        /* col is no longer needed: it receives dcol = W^T dy_i. */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)taps, (int)pos, (int)l->out.c,
+                    1.0f, w, (int)taps, dyi, (int)pos, 0.0f, col, (int)pos);
+        layer_conv_col2im(l, col, xp, dx + i * in_size);
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)l->out.c, (int)taps, (int)ld, 1.0f,
-                dycol, (int)ld, col, (int)ld, 0.0f, dw, (int)taps);
-    if (dx == NULL)
-        return;
-    /* col is no longer needed: it receives dcol = W^T dy. */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)taps, (int)ld, (int)l->out.c, 1.0f, w,
-                (int)taps, dycol, (int)ld, 0.0f, col, (int)ld);
-    for (size_t i = 0; i < n; i++)
-        layer_conv_col2im(l, col + i * pos, ld, dx + i * in_size);
 }

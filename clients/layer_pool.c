@@ -1,6 +1,7 @@
 /* layer_pool: max and average pooling over square windows. See layer.h. */
 #include "clients/layer.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "base/banned.h"
@@ -26,9 +27,65 @@ layer_pool_init(struct layer *l, enum layer_kind kind, struct layer_shape in, si
     return 0;
 }
 
+/* Whether l is 2x2 max pooling with stride 2 whose windows tile the input exactly. */
+static int
+layer_pool_is_2x2_tiling(const struct layer *l)
+{
+    return l->kind == LAYER_MAXPOOL && l->kernel == 2 && l->stride == 2 && l->in.h % 2 == 0 &&
+           l->in.w % 2 == 0;
+}
+
+/* 2x2 max pooling, stride 2, over planes of h x w with even h and w. */
+static void
+layer_pool_forward_2x2(const float *x, float *y, size_t planes, size_t h, size_t w)
+{
+    size_t ow = w / 2;
+    for (size_t r = 0; r < planes * h / 2; r++) {
+        const float *a = x + 2 * r * w, *b = a + w;
+        float *dst = y + r * ow;
+        for (size_t j = 0; j < ow; j++) {
+            float m0 = a[2 * j + 1] > a[2 * j] ? a[2 * j + 1] : a[2 * j];
+            float m1 = b[2 * j + 1] > b[2 * j] ? b[2 * j + 1] : b[2 * j];
+            dst[j] = m1 > m0 ? m1 : m0;
+        }
+    }
+}
+
+/*
+ * Its gradient: each window's dy goes to the first of its taps, in row-major order, that
+ * holds the maximum, and the other three get zero, so dx needs no clearing.
+ */
+static void
+layer_pool_backward_2x2(const float *x, const float *y, const float *dy, float *dx, size_t planes,
+                        size_t h, size_t w)
+{
+    size_t ow = w / 2;
+    for (size_t r = 0; r < planes * h / 2; r++) {
+        const float *a = x + 2 * r * w, *b = a + w;
+        float *da = dx + 2 * r * w, *dbr = da + w;
+        const float *yr = y + r * ow, *g = dy + r * ow;
+        for (size_t j = 0; j < ow; j++) {
+            /* Masks rather than branches: which tap wins is data, and mispredicts cost. */
+            float m = yr[j];
+            uint32_t d, t0, t1, t2;
+            memcpy(&d, &g[j], sizeof d);
+            t0 = -(uint32_t)(a[2 * j] == m);
+            t1 = ~t0 & -(uint32_t)(a[2 * j + 1] == m);
+            t2 = ~(t0 | t1) & -(uint32_t)(b[2 * j] == m);
+            uint32_t v[4] = { d & t0, d & t1, d & t2, d & ~(t0 | t1 | t2) };
+            memcpy(&da[2 * j], &v[0], 2 * sizeof *da);
+            memcpy(&dbr[2 * j], &v[2], 2 * sizeof *dbr);
+        }
+    }
+}
+
 void
 layer_pool_forward(const struct layer *l, const float *x, float *y, size_t n)
 {
+    if (layer_pool_is_2x2_tiling(l)) {
+        layer_pool_forward_2x2(x, y, n * l->in.c, l->in.h, l->in.w);
+        return;
+    }
     size_t k = l->kernel, s = l->stride, w = l->in.w, oh = l->out.h, ow = l->out.w;
     size_t planes = n * l->in.c;
     float inv = 1.0f / (float)(k * k);
@@ -61,6 +118,10 @@ layer_pool_backward(const struct layer *l, const float *x, const float *y, const
     size_t k = l->kernel, s = l->stride, w = l->in.w, oh = l->out.h, ow = l->out.w;
     size_t planes = n * l->in.c;
     float inv = 1.0f / (float)(k * k);
+    if (layer_pool_is_2x2_tiling(l)) {
+        layer_pool_backward_2x2(x, y, dy, dx, planes, l->in.h, w);
+        return;
+    }
     memset(dx, 0, planes * l->in.h * w * sizeof *dx);
     for (size_t pl = 0; pl < planes; pl++) {
         const float *xp = x + pl * l->in.h * w;

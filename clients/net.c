@@ -13,6 +13,7 @@ struct net {
     float *saved[NET_MAX_LAYERS]; /* saved[l]: max_batch x layer l's saved, or NULL */
     float *grad_a, *grad_b;       /* max_batch x max_size, gradients at layer boundaries */
     float *scratch;
+    size_t scratch_floats; /* the largest layer_scratch() at max_batch */
 };
 
 /* Appends a layer built by the caller into p->layer[p->n_layers]. */
@@ -27,7 +28,6 @@ net_plan_push(struct net_plan *p, int rc)
     size_t in = layer_shape_size(l->in), out = layer_shape_size(l->out);
     p->max_size = in > p->max_size ? in : p->max_size;
     p->max_size = out > p->max_size ? out : p->max_size;
-    p->scratch = l->scratch > p->scratch ? l->scratch : p->scratch;
     p->n_layers++;
     return 0;
 }
@@ -151,7 +151,13 @@ net_new(const struct model_spec *s, size_t max_batch)
     }
     net->grad_a = mem_alloc(max_batch * p->max_size * sizeof(float));
     net->grad_b = mem_alloc(max_batch * p->max_size * sizeof(float));
-    net->scratch = mem_alloc((p->scratch > 0 ? max_batch * p->scratch : 1) * sizeof(float));
+    for (size_t l = 0; l < p->n_layers; l++) {
+        size_t f = layer_scratch(&p->layer[l], max_batch);
+        net->scratch_floats = f > net->scratch_floats ? f : net->scratch_floats;
+    }
+    if (net->scratch_floats == 0)
+        net->scratch_floats = 1;
+    net->scratch = mem_alloc(net->scratch_floats * sizeof(float));
     if (net->grad_a == NULL || net->grad_b == NULL || net->scratch == NULL)
         goto fail;
     return net;
@@ -179,8 +185,7 @@ size_t
 net_bytes(const struct net *net)
 {
     const struct net_plan *p = &net->plan;
-    size_t floats =
-        2 * net->max_batch * p->max_size + (p->scratch > 0 ? net->max_batch * p->scratch : 1);
+    size_t floats = 2 * net->max_batch * p->max_size + net->scratch_floats;
     for (size_t l = 0; l < p->n_layers; l++)
         floats += net->max_batch * (layer_shape_size(p->layer[l].out) + p->layer[l].saved);
     return floats * sizeof(float) + sizeof *net;

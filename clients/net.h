@@ -39,7 +39,6 @@ struct net_plan {
     size_t offset[NET_MAX_LAYERS]; /* first parameter of each layer */
     size_t n_params;
     size_t max_size; /* largest per-sample input or output, in floats */
-    size_t scratch;  /* largest layer scratch per sample, in floats */
 };
 
 struct net;

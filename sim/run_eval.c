@@ -8,6 +8,11 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "fedbits_config.h"
+#if FEDBITS_HAVE_OPENMP
+#include <omp.h>
+#endif
+
 #include "aggregator/exact_sum.h"
 #include "base/mem.h"
 #include "base/rng.h"
@@ -179,12 +184,69 @@ run_eval_release(struct run_world *w)
     w->eval.rows = NULL;
 }
 
+/*
+ * Test rows per chunk when a network model (CNN, LSTM, GRU) is evaluated: the chunks run on
+ * the run's threads, each with its own trainer, and their sums are added in chunk order, so
+ * the figures depend on the chunk size and not on --threads.
+ */
+#define RUN_EVAL_CHUNK 500
+
+/*
+ * The global model on the evaluated test rows. A network model's forward passes are split
+ * into chunks over the threads; the dense models keep one pass (their sums in row order).
+ */
+static int
+run_eval_test(struct run_world *w, struct eval_result *er, struct errbuf *eb)
+{
+    size_t n = w->eval.n;
+    const struct dataset_split *test = &w->ds->test;
+    if (w->spec.arch == MODEL_ARCH_DENSE || n <= RUN_EVAL_CHUNK) {
+        trainer_evaluate(w->th[0].trainer, w->model.w, test, w->eval.rows, n, er);
+        return 0;
+    }
+    size_t chunks = (n + RUN_EVAL_CHUNK - 1) / RUN_EVAL_CHUNK;
+    struct eval_result *part = mem_alloc(chunks * sizeof *part);
+    if (part == NULL)
+        return errbuf_set(eb, -ERR_NOMEM, "out of memory evaluating the model");
+    long cnt = (long)chunks;
+#if FEDBITS_HAVE_OPENMP
+    unsigned threads = w->n_threads < chunks ? w->n_threads : (unsigned)chunks;
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+#endif
+    for (long c = 0; c < cnt; c++) {
+#if FEDBITS_HAVE_OPENMP
+        struct trainer *t = w->th[omp_get_thread_num()].trainer;
+#else
+        struct trainer *t = w->th[0].trainer;
+#endif
+        size_t at = (size_t)c * RUN_EVAL_CHUNK;
+        size_t take = n - at < RUN_EVAL_CHUNK ? n - at : RUN_EVAL_CHUNK;
+        if (w->eval.rows != NULL) {
+            trainer_evaluate(t, w->model.w, test, w->eval.rows + at, take, &part[c]);
+        } else {
+            struct dataset_split view = { test->x + at * w->ds->n_features, test->y + at, take };
+            trainer_evaluate(t, w->model.w, &view, NULL, take, &part[c]);
+        }
+    }
+    double loss = 0;
+    size_t correct = 0;
+    for (size_t c = 0; c < chunks; c++) {
+        correct += part[c].correct;
+        loss += part[c].loss * (double)part[c].n;
+    }
+    mem_free(part);
+    *er = (struct eval_result){ .n = n, .correct = correct, .loss = loss / (double)n };
+    return 0;
+}
+
 int
 run_eval_round(struct run_world *w, struct store_round *rec, struct run_summary *sum,
                struct errbuf *eb)
 {
     struct eval_result er;
-    trainer_evaluate(w->th[0].trainer, w->model.w, &w->ds->test, w->eval.rows, w->eval.n, &er);
+    int rc = run_eval_test(w, &er, eb);
+    if (rc < 0)
+        return rc;
     rec->evaluated = true;
     rec->accuracy = er.n > 0 ? (double)er.correct / (double)er.n : 0.0;
     rec->loss = er.loss;

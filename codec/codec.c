@@ -16,6 +16,7 @@
 #include "codec/qsgd.h"
 #include "codec/quicfl.h"
 #include "codec/rht.h"
+#include "codec/sround.h"
 #include "codec/thc.h"
 #include "codec/turboquant.h"
 #include "base/banned.h"
@@ -772,26 +773,28 @@ codec_threshold_u32(double f)
 size_t
 codec_mask_draw(uint8_t *mask, size_t D, double f, struct rng *r)
 {
-    uint64_t thr = codec_threshold_u32(f);
+    /* The coin of codec/sround.h: heads below t16, tails above, the rare tie settled by a
+     * 32-bit draw of the ChaCha20 keystream. */
+    double t = f * 0x1p16;
+    uint32_t t16 = (uint32_t)t;
     size_t count = 0;
-    uint32_t rnd[CODEC_RAND_BATCH]; /* CODEC_RAND_BATCH is a multiple of 8 */
-    for (size_t i0 = 0; i0 < D; i0 += CODEC_RAND_BATCH) {
-        size_t m = D - i0 < CODEC_RAND_BATCH ? D - i0 : CODEC_RAND_BATCH;
-        rng_u32s(r, rnd, m);
-        /* A byte of 8 coin flips at a time, branch-free (the predictor cannot learn them). */
+    uint16_t rnd[SROUND_BATCH]; /* SROUND_BATCH is a multiple of 8 */
+    for (size_t i0 = 0; i0 < D; i0 += SROUND_BATCH) {
+        size_t m = D - i0 < SROUND_BATCH ? D - i0 : SROUND_BATCH;
+        rng_fast_u16s(r, rnd, m);
         uint8_t *out = mask + i0 / 8;
-        for (size_t j = 0; j < m / 8; j++) {
-            unsigned byte = 0;
-            for (unsigned l = 0; l < 8; l++)
-                byte |= (unsigned)((uint64_t)rnd[8 * j + l] < thr) << l;
-            out[j] = (uint8_t)byte;
-            count += (size_t)__builtin_popcount(byte);
-        }
-        if (m % 8 != 0) {
-            unsigned byte = 0;
-            for (size_t l = 0; l < m % 8; l++)
-                byte |= (unsigned)((uint64_t)rnd[m / 8 * 8 + l] < thr) << l;
-            out[m / 8] = (uint8_t)byte;
+        memset(out, 0, (m + 7) / 8);
+        /* A byte of 8 coin flips at a time, branch-free (the predictor cannot learn them). */
+        for (size_t j = 0; j < m; j += 8) {
+            unsigned byte = 0, tie = 0;
+            for (unsigned l = 0; l < 8 && j + l < m; l++) {
+                byte |= (unsigned)(rnd[j + l] < t16) << l;
+                tie |= (unsigned)(rnd[j + l] == t16) << l;
+            }
+            for (unsigned l = 0; tie != 0 && l < 8; l++)
+                if (tie >> l & 1)
+                    byte |= sround_coin_with(f, rnd[j + l], r) << l;
+            out[j / 8] = (uint8_t)byte;
             count += (size_t)__builtin_popcount(byte);
         }
     }

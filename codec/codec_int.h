@@ -29,7 +29,8 @@ void codec_shared_stream(struct rng *r, const struct codec_link *link,
 void codec_private_stream(struct rng *r, const struct codec_link *link);
 /*
  * Sets bit i of mask (LSB-first, rht sign layout) with probability f, independently, from
- * r (one 32-bit draw per coordinate); returns the number of set bits.
+ * r (one coin of codec/sround.h per coordinate: a 16-bit draw of the fast keystream);
+ * returns the number of set bits.
  */
 size_t codec_mask_draw(uint8_t *mask, size_t D, double f, struct rng *r);
 /* True when bit i of a mask is set. */

@@ -14,6 +14,7 @@
 #include "codec/packing.h"
 #include "codec/quicfl_tables.h"
 #include "codec/rht.h"
+#include "codec/sround.h"
 #include "base/banned.h"
 
 #define QUICFL_GRID        (2 * QUICFL_GRID_HALF + 1)
@@ -396,8 +397,7 @@ quicfl_draw_shared(struct quicfl *q, const struct codec_link *link)
     codec_shared_stream(&r, link, q->rotation);
     rht_signs_draw(q->signs, q->D, &r);
     codec_shared_stream(&r, link, CODEC_ROTATION_PER_CLIENT);
-    rng_seek(&r, QUICFL_H_OFFSET);
-    rng_bytes(&r, q->hbuf, q->D);
+    rng_fast_bytes(&r, q->hbuf, q->D);
 }
 
 int
@@ -416,8 +416,8 @@ quicfl_encode(struct quicfl *q, uint8_t *out, size_t cap, size_t *len, const flo
     double sc = nx2 > 0 ? sqrt((double)D / nx2) : 0.0;
     struct rng r;
     codec_private_stream(&r, link);
-    struct codec_rand cr;
-    codec_rand_init(&cr, &r);
+    struct sround_rand sr;
+    sround_rand_init(&sr, &r);
     size_t off = base;
     unsigned hmask = q->nh - 1;
     for (size_t i = 0; i < D; i++) {
@@ -434,13 +434,12 @@ quicfl_encode(struct quicfl *q, uint8_t *out, size_t cap, size_t *len, const flo
         double t = z / q->delta + QUICFL_GRID_HALF;
         double fl = (double)(uint64_t)t; /* floor: t >= 0 since |z| <= T */
         size_t g = (size_t)fl;
-        g += (t - fl) * 0x1p32 > (double)codec_rand_u32(&cr); /* branch-free coin flip */
+        g += sround_coin(&sr, t - fl);
         if (g >= QUICFL_GRID)
             g = QUICFL_GRID - 1;
         unsigned h = q->hbuf[i] & hmask;
         unsigned m = q->sx[g * q->nh + h];
-        double up = codec_rand_u32(&cr) * 0x1p-32;
-        m += (h == q->fh[g]) & (up < q->fp[g]);
+        m += (h == q->fh[g]) & sround_coin(&sr, q->fp[g]); /* the coin is always drawn */
         q->idx[i] = (uint16_t)m;
     }
     codec_put_f32(out, (float)sqrt(nx2));

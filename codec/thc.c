@@ -11,6 +11,7 @@
 #include "codec/codec_int.h"
 #include "codec/packing.h"
 #include "codec/rht.h"
+#include "codec/sround.h"
 #include "base/banned.h"
 
 #define THC_HEADER_BYTES 4
@@ -207,8 +208,8 @@ thc_quantize(struct thc *t, const float *x, double norm, const struct codec_link
     }
     struct rng r;
     codec_private_stream(&r, link);
-    struct codec_rand cr;
-    codec_rand_init(&cr, &r);
+    struct sround_rand sr;
+    sround_rand_init(&sr, &r);
     for (size_t i = 0; i < t->D; i++) {
         double z = sc * t->y[i];
         if (!isfinite(z))
@@ -218,7 +219,7 @@ thc_quantize(struct thc *t, const float *x, double norm, const struct codec_link
         unsigned k = cell[u < (double)t->g ? (unsigned)u : t->g]; /* u >= 0: truncation = floor */
         double lo = t->table[k], hi = t->table[k + 1];
         double up = (u - lo) / (hi - lo);
-        k += up * 0x1p32 > (double)codec_rand_u32(&cr); /* branch-free coin flip */
+        k += sround_coin(&sr, up);
         t->idx[i] = (uint16_t)k;
     }
     return 0;

@@ -46,31 +46,97 @@ START_TEST(packing_matches_bitpack)
 }
 END_TEST
 
-/* sround() against its definition, with the draws of rng_u32(). */
+/* The definition of sround.h: 16-bit draws of the fast keystream, ties on rng_u32(). */
+static unsigned
+pk_sround_def(double u, uint16_t rd, struct rng *b, unsigned top)
+{
+    double fl = floor(u);
+    double t = (u - fl) * 0x1p16, t16 = floor(t);
+    unsigned up = rd < t16 || (rd == t16 && (t - t16) * 0x1p32 > (double)rng_u32(b));
+    unsigned q = (unsigned)fl + up;
+    return q > top ? top : q;
+}
+
+/* sround() on both paths against its definition (ties: every coordinate of `ties`). */
 START_TEST(sround_matches_definition)
 {
     static float v[PK_MAX];
-    static uint16_t k[PK_MAX];
-    for (int absval = 0; absval < 2; absval++) {
-        for (unsigned top = 1; top <= 255; top = top * 2 + 1) {
-            struct rng r;
-            rng_init_stream(&r, 2, RNG_PURPOSE_TEST, top, (uint64_t)absval);
-            for (size_t i = 0; i < PK_MAX; i++)
-                v[i] = (float)(rng_uniform(&r) * 2.0 + (absval ? -1.0 : 0.5));
-            v[7] = absval ? -1.0f : 0.5f; /* exactly a level */
-            double off = absval ? 0.0 : 0.5, mul = top / (absval ? 1.0 : 2.0);
-            struct rng a, b;
-            rng_init_stream(&a, 3, RNG_PURPOSE_TEST, top, 0);
-            rng_init_stream(&b, 3, RNG_PURPOSE_TEST, top, 0);
-            sround(k, v, PK_MAX, off, mul, absval != 0, top, &a);
-            for (size_t i = 0; i < PK_MAX; i++) {
-                double x = absval ? fabs((double)v[i]) : (double)v[i];
-                double u = (x - off) * mul;
-                double fl = floor(u);
-                unsigned q = (unsigned)fl + ((u - fl) * 0x1p32 > (double)rng_u32(&b));
-                ck_assert_uint_eq(k[i], q > top ? top : q);
+    static uint16_t k[PK_MAX], kp[PK_MAX], rd[PK_MAX];
+    for (int ties = 0; ties < 2; ties++) {
+        for (int absval = 0; absval < 2; absval++) {
+            for (unsigned top = 1; top <= 255; top = top * 2 + 1) {
+                struct rng r, a, b, c;
+                rng_init_stream(&r, 2, RNG_PURPOSE_TEST, top, (uint64_t)absval);
+                rng_init_stream(&a, 3, RNG_PURPOSE_TEST, top, 0);
+                rng_init_stream(&b, 3, RNG_PURPOSE_TEST, top, 0);
+                rng_init_stream(&c, 3, RNG_PURPOSE_TEST, top, 0);
+                rng_fast_u16s(&b, rd, PK_MAX);
+                rng_init_stream(&b, 3, RNG_PURPOSE_TEST, top, 0);
+                double off = absval || ties ? 0.0 : 0.5;
+                double mul = ties ? 1.0 : top / (absval ? 1.0 : 2.0);
+                for (size_t i = 0; i < PK_MAX; i++) {
+                    if (ties) {
+                        /* u = (draw + j/64)·2^-16 + 0..3, exact in float: every coin ties */
+                        double u = (double)(i % 4) + (rd[i] + (double)(i % 64) / 64) * 0x1p-16;
+                        v[i] = (float)u * (absval && i % 2 ? -1.0f : 1.0f);
+                    } else {
+                        v[i] = (float)(rng_uniform(&r) * 2.0 + (absval ? -1.0 : 0.5));
+                    }
+                }
+                if (!ties)
+                    v[7] = absval ? -1.0f : 0.5f; /* exactly a level */
+                sround_run(k, v, PK_MAX, off, mul, absval != 0, top, &a, SROUND_BEST);
+                sround_run(kp, v, PK_MAX, off, mul, absval != 0, top, &c, SROUND_PORTABLE);
+                ck_assert_mem_eq(k, kp, sizeof k);
+                ck_assert_uint_eq(rng_tell(&a), rng_tell(&c));
+                size_t nties = 0;
+                for (size_t i = 0; i < PK_MAX; i++) {
+                    double x = absval ? fabs((double)v[i]) : (double)v[i];
+                    double u = (x - off) * mul;
+                    double t = (u - floor(u)) * 0x1p16;
+                    nties += rd[i] == floor(t);
+                    ck_assert_uint_eq(k[i], pk_sround_def(u, rd[i], &b, top));
+                }
+                ck_assert_uint_eq(rng_tell(&a), rng_tell(&b));
+                if (ties)
+                    ck_assert_uint_eq(nties, PK_MAX);
             }
         }
+    }
+}
+END_TEST
+
+/*
+ * Unbiased: the mean level of n coordinates at the same u is u within 5 standard errors,
+ * for fractions with and without a 16-bit representation; and the coin, for p = j·2^-16
+ * exactly, is heads for exactly j of the 2^16 draws (the tie-break never wins: t = t16).
+ */
+START_TEST(sround_is_unbiased)
+{
+    enum { N = 1 << 20 };
+    static float v[N];
+    static uint16_t k[N];
+    static const double fracs[] = { 0.3, 0.5, 1.0 / 3.0, 0x1p-20, 1.0 - 0x1p-20, 0.123456789 };
+    for (size_t f = 0; f < sizeof fracs / sizeof fracs[0]; f++) {
+        double u = 2.0 + fracs[f];
+        for (size_t i = 0; i < N; i++)
+            v[i] = 1.0f;
+        struct rng r;
+        rng_init_stream(&r, 4, RNG_PURPOSE_TEST, f, 0);
+        sround(k, v, N, 0.0, u, false, 7, &r);
+        double sum = 0;
+        for (size_t i = 0; i < N; i++)
+            sum += k[i];
+        double p = u - 2.0, se = sqrt(p * (1 - p) / N);
+        ck_assert_double_le(fabs(sum / N - u), 5 * se + 1e-12);
+    }
+    struct rng r;
+    rng_init_stream(&r, 5, RNG_PURPOSE_TEST, 0, 0);
+    for (unsigned j = 0; j <= 1u << 16; j += 4099) {
+        unsigned heads = 0;
+        for (unsigned d = 0; d < 1u << 16; d++)
+            heads += sround_coin_with(j * 0x1p-16, (uint16_t)d, &r);
+        ck_assert_uint_eq(heads, j);
     }
 }
 END_TEST
@@ -82,6 +148,7 @@ packing_suite(void)
     TCase *tc = tcase_create("packing");
     tcase_add_test(tc, packing_matches_bitpack);
     tcase_add_test(tc, sround_matches_definition);
+    tcase_add_test(tc, sround_is_unbiased);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -15,7 +15,8 @@ static uint16_t pk_idx[PK_MAX], pk_back[PK_MAX];
 static uint8_t pk_a[2 * PK_MAX + 8], pk_b[2 * PK_MAX + 8];
 static float pk_y[PK_MAX];
 
-/* Same bytes as bitpack_pack(), and every unpacking path gives the fields back. */
+/* Same bytes as bitpack_pack() on both packing paths; every unpacking path gives the fields back.
+ */
 START_TEST(packing_matches_bitpack)
 {
     static const size_t sizes[] = { 0, 1, 63, 64, 65, 1000, 16384, PK_MAX };
@@ -33,6 +34,9 @@ START_TEST(packing_matches_bitpack)
             bitpack_pack(pk_a, pk_idx, n, b);
             packing_pack(pk_b, pk_idx, n, b);
             ck_assert_mem_eq(pk_a, pk_b, bytes);
+            packing_pack_portable(pk_b, pk_idx, n, b);
+            ck_assert_mem_eq(pk_a, pk_b, bytes);
+            packing_pack(pk_b, pk_idx, n, b); /* the AVX2 path when the CPU has it */
             memset(pk_back, 0xff, sizeof pk_back);
             packing_unpack(pk_back, pk_b, n, b);
             ck_assert_mem_eq(pk_back, pk_idx, n * sizeof *pk_idx);

@@ -79,3 +79,94 @@ sround(uint16_t *k, const float *v, size_t n, double off, double mul, bool absva
 {
     sround_run(k, v, n, off, mul, absval, top, r, SROUND_BEST);
 }
+
+/* sround_cells() on coordinates [i, i + m) with their draws rnd[0..m). */
+static int
+sround_cells_portable(uint16_t *idx, const float *y, size_t m, double sc, double T, double to_u,
+                      unsigned g, const uint16_t *cell, const uint16_t *table, const uint16_t *rnd,
+                      struct rng *r)
+{
+    for (size_t i = 0; i < m; i++) {
+        double z = sc * y[i];
+        if (!isfinite(z))
+            return -1;
+        z = z < -T ? -T : z > T ? T : z;
+        double u = (z + T) * to_u;
+        unsigned k = cell[u < (double)g ? (unsigned)u : g]; /* u >= 0: truncation = floor */
+        double lo = table[k], hi = table[k + 1];
+        k += sround_coin_with((u - lo) / (hi - lo), rnd[i], r);
+        idx[i] = (uint16_t)k;
+    }
+    return 0;
+}
+
+/*
+ * Four coordinates a step, the table read by gathers; a step with a tie or a value that is
+ * not finite is redone by the portable loop (which settles ties in order, or fails).
+ */
+__attribute__((target("avx2"))) static int
+sround_cells_avx2(uint16_t *idx, const float *y, size_t m, double sc, double T, double to_u,
+                  unsigned g, const int32_t *cell32, const int32_t *table32, const uint16_t *cell,
+                  const uint16_t *table, const uint16_t *rnd, struct rng *r)
+{
+    const __m256d vsc = _mm256_set1_pd(sc), vT = _mm256_set1_pd(T), vnT = _mm256_set1_pd(-T);
+    const __m256d vto = _mm256_set1_pd(to_u), vg = _mm256_set1_pd((double)g);
+    const __m256d two16 = _mm256_set1_pd(0x1p16), one = _mm256_set1_pd(1.0);
+    const __m256d big = _mm256_set1_pd(0x1.fffffffffffffp+1023), sign = _mm256_set1_pd(-0.0);
+    const __m128i one32 = _mm_set1_epi32(1);
+    size_t i = 0;
+    for (; i + 4 <= m; i += 4) {
+        __m256d z = _mm256_mul_pd(vsc, _mm256_cvtps_pd(_mm_loadu_ps(y + i)));
+        int fin = _mm256_movemask_pd(_mm256_cmp_pd(_mm256_andnot_pd(sign, z), big, _CMP_LE_OQ));
+        z = _mm256_max_pd(_mm256_min_pd(z, vT), vnT);
+        __m256d u = _mm256_mul_pd(_mm256_add_pd(z, vT), vto);
+        __m128i ui = _mm256_cvttpd_epi32(_mm256_min_pd(u, vg));
+        __m128i k = _mm_i32gather_epi32(cell32, ui, 4);
+        __m256d lo = _mm256_cvtepi32_pd(_mm_i32gather_epi32(table32, k, 4));
+        __m256d hi = _mm256_cvtepi32_pd(_mm_i32gather_epi32(table32, _mm_add_epi32(k, one32), 4));
+        __m256d p = _mm256_div_pd(_mm256_sub_pd(u, lo), _mm256_sub_pd(hi, lo));
+        __m256d t16 =
+            _mm256_round_pd(_mm256_mul_pd(p, two16), _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+        __m128i r16 = _mm_loadl_epi64((const __m128i *)(rnd + i));
+        __m256d rd = _mm256_cvtepi32_pd(_mm_cvtepu16_epi32(r16));
+        int tie = _mm256_movemask_pd(_mm256_cmp_pd(rd, t16, _CMP_EQ_OQ));
+        if (__builtin_expect(fin != 0xf || tie != 0, 0)) {
+            if (sround_cells_portable(idx + i, y + i, 4, sc, T, to_u, g, cell, table, rnd + i, r) <
+                0)
+                return -1;
+            continue;
+        }
+        __m256d up = _mm256_and_pd(_mm256_cmp_pd(rd, t16, _CMP_LT_OQ), one);
+        __m128i q = _mm_add_epi32(k, _mm256_cvttpd_epi32(up));
+        _mm_storel_epi64((__m128i *)(idx + i), _mm_packus_epi32(q, q));
+    }
+    return sround_cells_portable(idx + i, y + i, m - i, sc, T, to_u, g, cell, table, rnd + i, r);
+}
+
+int
+sround_cells(uint16_t *idx, const float *y, size_t n, double sc, double T, double to_u, unsigned g,
+             const uint16_t *cell, const uint16_t *table, struct rng *r, enum sround_path path)
+{
+    uint16_t rnd[SROUND_BATCH];
+    int32_t cell32[SROUND_CELLS_MAX], table32[SROUND_CELLS_MAX];
+    bool avx2 = path == SROUND_BEST && g < SROUND_CELLS_MAX && __builtin_cpu_supports("avx2");
+    if (avx2) {
+        for (unsigned u = 0; u <= g; u++) {
+            cell32[u] = cell[u];
+            table32[u] = 0;
+        }
+        for (unsigned u = 0; u <= g && u <= cell[g] + 1u; u++)
+            table32[u] = table[u];
+    }
+    for (size_t i = 0; i < n; i += SROUND_BATCH) {
+        size_t m = n - i < SROUND_BATCH ? n - i : SROUND_BATCH;
+        rng_fast_u16s(r, rnd, m);
+        int rc =
+            avx2 ? sround_cells_avx2(idx + i, y + i, m, sc, T, to_u, g, cell32, table32, cell,
+                                     table, rnd, r)
+                 : sround_cells_portable(idx + i, y + i, m, sc, T, to_u, g, cell, table, rnd, r);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}

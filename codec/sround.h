@@ -30,7 +30,8 @@
 
 #include "base/rng.h"
 
-#define SROUND_BATCH 4096 /* 16-bit draws per refill: 128 whole keystream blocks */
+#define SROUND_BATCH     4096 /* 16-bit draws per refill: 128 whole keystream blocks */
+#define SROUND_CELLS_MAX 1024 /* the vector path of sround_cells() takes g < this */
 
 enum sround_path {
     SROUND_BEST,     /* AVX2 when the CPU has it */
@@ -43,6 +44,18 @@ void sround(uint16_t *k, const float *v, size_t n, double off, double mul, bool 
 /* sround() on the given path. */
 void sround_run(uint16_t *k, const float *v, size_t n, double off, double mul, bool absval,
                 unsigned top, struct rng *r, enum sround_path path);
+
+/*
+ * Rounding onto a table of integer levels (THC, codec/thc.h): for i < n, z = sc·y_i
+ * clamped to [-T, T], u = (z + T)·to_u, k = cell[min(floor(u), g)] (table[k] <= u <=
+ * table[k + 1]) and the level is k + coin((u - table[k]) / (table[k + 1] - table[k])), one
+ * coin per coordinate as above. cell has g + 1 entries; table is increasing, from 0 to g.
+ * Returns -1 when some sc·y_i is not finite (idx then partly written), else 0.
+ * The AVX2 path gives the portable one's levels bit for bit.
+ */
+int sround_cells(uint16_t *idx, const float *y, size_t n, double sc, double T, double to_u,
+                 unsigned g, const uint16_t *cell, const uint16_t *table, struct rng *r,
+                 enum sround_path path);
 
 /* Coin flips one at a time, with draws fetched SROUND_BATCH at a time. */
 struct sround_rand {

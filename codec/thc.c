@@ -208,20 +208,8 @@ thc_quantize(struct thc *t, const float *x, double norm, const struct codec_link
     }
     struct rng r;
     codec_private_stream(&r, link);
-    struct sround_rand sr;
-    sround_rand_init(&sr, &r);
-    for (size_t i = 0; i < t->D; i++) {
-        double z = sc * t->y[i];
-        if (!isfinite(z))
-            return errbuf_set(eb, -ERR_RANGE, "thc: input vector is not finite");
-        z = z < -t->T ? -t->T : z > t->T ? t->T : z;
-        double u = (z + t->T) * to_u;
-        unsigned k = cell[u < (double)t->g ? (unsigned)u : t->g]; /* u >= 0: truncation = floor */
-        double lo = t->table[k], hi = t->table[k + 1];
-        double up = (u - lo) / (hi - lo);
-        k += sround_coin(&sr, up);
-        t->idx[i] = (uint16_t)k;
-    }
+    if (sround_cells(t->idx, t->y, t->D, sc, t->T, to_u, t->g, cell, t->table, &r, SROUND_BEST) < 0)
+        return errbuf_set(eb, -ERR_RANGE, "thc: input vector is not finite");
     return 0;
 }
 

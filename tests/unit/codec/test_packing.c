@@ -1,4 +1,5 @@
 /* packing and sround: the fast paths against the plain definitions. */
+#include <gsl/gsl_randist.h>
 #include <math.h>
 #include <string.h>
 
@@ -145,6 +146,62 @@ START_TEST(sround_is_unbiased)
 }
 END_TEST
 
+/* sround_cells() on both paths against its definition (THC-like tables), and failures. */
+START_TEST(sround_cells_matches_definition)
+{
+    static float y[PK_MAX];
+    static uint16_t k[PK_MAX], kp[PK_MAX], rd[PK_MAX];
+    static const unsigned gs[] = { 1, 3, 30, 510 };
+    for (size_t gi = 0; gi < sizeof gs / sizeof gs[0]; gi++) {
+        unsigned g = gs[gi], levels = g < 16 ? g + 1 : 16;
+        uint16_t table[256], cell[512];
+        for (unsigned j = 0; j < levels; j++) /* increasing, 0 to g, uneven steps */
+            table[j] = (uint16_t)((uint64_t)g * j * j / ((levels - 1) * (levels - 1)));
+        for (unsigned j = 1; j < levels; j++)
+            if (table[j] <= table[j - 1])
+                table[j] = (uint16_t)(table[j - 1] + 1);
+        table[levels - 1] = (uint16_t)g;
+        for (unsigned j = 0, u = 0; u <= g; u++) {
+            while (j + 2 < levels && table[j + 1] <= u)
+                j++;
+            cell[u] = (uint16_t)j;
+        }
+        struct rng r, a, b, c;
+        rng_init_stream(&r, 6, RNG_PURPOSE_TEST, g, 0);
+        for (size_t i = 0; i < PK_MAX; i++)
+            y[i] = (float)gsl_ran_gaussian_ziggurat(rng_gsl(&r), 1.0);
+        y[5] = 0.0f;
+        y[6] = -0.0f;
+        y[9] = 1e30f; /* clamped */
+        double sc = 1.3, T = 2.5, to_u = g / (2.0 * T);
+        rng_init_stream(&a, 7, RNG_PURPOSE_TEST, g, 0);
+        rng_init_stream(&b, 7, RNG_PURPOSE_TEST, g, 0);
+        rng_init_stream(&c, 7, RNG_PURPOSE_TEST, g, 0);
+        ck_assert_int_eq(sround_cells(k, y, PK_MAX, sc, T, to_u, g, cell, table, &a, SROUND_BEST),
+                         0);
+        ck_assert_int_eq(
+            sround_cells(kp, y, PK_MAX, sc, T, to_u, g, cell, table, &c, SROUND_PORTABLE), 0);
+        ck_assert_mem_eq(k, kp, sizeof k);
+        rng_fast_u16s(&b, rd, PK_MAX);
+        rng_init_stream(&b, 7, RNG_PURPOSE_TEST, g, 0);
+        for (size_t i = 0; i < PK_MAX; i++) {
+            double z = fmin(fmax(sc * y[i], -T), T), u = (z + T) * to_u;
+            unsigned j = cell[u < g ? (unsigned)u : g];
+            double p = (u - table[j]) / (table[j + 1] - table[j]);
+            double t = p * 0x1p16, t16 = floor(t);
+            unsigned up = rd[i] < t16 || (rd[i] == t16 && (t - t16) * 0x1p32 > (double)rng_u32(&b));
+            ck_assert_uint_eq(k[i], j + up);
+        }
+        ck_assert_uint_eq(rng_tell(&a), rng_tell(&b));
+        y[PK_MAX / 2] = NAN;
+        for (int path = SROUND_BEST; path <= SROUND_PORTABLE; path++)
+            ck_assert_int_eq(
+                sround_cells(k, y, PK_MAX, sc, T, to_u, g, cell, table, &a, (enum sround_path)path),
+                -1);
+    }
+}
+END_TEST
+
 Suite *
 packing_suite(void)
 {
@@ -153,6 +210,7 @@ packing_suite(void)
     tcase_add_test(tc, packing_matches_bitpack);
     tcase_add_test(tc, sround_matches_definition);
     tcase_add_test(tc, sround_is_unbiased);
+    tcase_add_test(tc, sround_cells_matches_definition);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -67,6 +67,21 @@ packing_pack(uint8_t *out, const uint16_t *idx, size_t n, unsigned b)
 void
 packing_pack_portable(uint8_t *out, const uint16_t *idx, size_t n, unsigned b)
 {
+    if (b < 8 && (b & (b - 1)) != 0) {
+        /* b = 3, 5, 6, 7: eight fields are b whole bytes, assembled in one word */
+        size_t groups = n / 8;
+        for (size_t j = 0; j < groups; j++) {
+            const uint16_t *p = idx + 8 * j;
+            uint64_t word = 0;
+            for (unsigned k = 0; k < 8; k++)
+                word |= (uint64_t)p[k] << (k * b);
+            unsigned char bytes[8];
+            le_store64(bytes, word);
+            memcpy(out + (size_t)b * j, bytes, b);
+        }
+        bitpack_pack(out + (size_t)b * groups, idx + 8 * groups, n - 8 * groups, b);
+        return;
+    }
     if (b != 1 && b != 2 && b != 4 && b != 8) {
         bitpack_pack(out, idx, n, b);
         return;
@@ -88,6 +103,20 @@ packing_pack_portable(uint8_t *out, const uint16_t *idx, size_t n, unsigned b)
 void
 packing_unpack(uint16_t *idx, const uint8_t *in, size_t n, unsigned b)
 {
+    if (b < 8 && (b & (b - 1)) != 0) {
+        /* b = 3, 5, 6, 7: eight fields from b whole bytes */
+        size_t groups = n / 8;
+        uint64_t mask = ((uint64_t)1 << b) - 1;
+        for (size_t j = 0; j < groups; j++) {
+            unsigned char bytes[8] = { 0 };
+            memcpy(bytes, in + (size_t)b * j, b);
+            uint64_t word = le_load64(bytes);
+            for (unsigned k = 0; k < 8; k++)
+                idx[8 * j + k] = (uint16_t)(word >> (k * b) & mask);
+        }
+        bitpack_unpack(idx + 8 * groups, in + (size_t)b * groups, n - 8 * groups, b);
+        return;
+    }
     if (b != 1 && b != 2 && b != 4 && b != 8) {
         bitpack_unpack(idx, in, n, b);
         return;

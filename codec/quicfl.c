@@ -403,14 +403,14 @@ quicfl_draw_shared(struct quicfl *q, const struct codec_link *link)
 }
 
 /*
- * Coordinates i .. i + 3 of the encoder's loop, four at a time, with the 16-bit draws
- * rnd[0..8) (two coins per coordinate, in order). Declines (returns false, having drawn
- * nothing and written nothing) when a coordinate is exact (|z| > T) or a coin would tie;
- * the caller then takes one coordinate the portable way. Otherwise the same messages as
- * the portable loop, bit for bit.
+ * The encoder's loop from coordinate i, four coordinates a step, taking the 16-bit draws
+ * sr->buf[sr->pos..] (two coins per coordinate, in order) while the batch holds a step's
+ * eight. Stops before a step with an exact coordinate (|z| > T) or a coin that would tie
+ * (the caller takes one coordinate the portable way) and returns the coordinates done:
+ * the same messages as the portable loop, bit for bit.
  */
-__attribute__((target("avx2"))) static bool
-quicfl_step_avx2(const struct quicfl *q, size_t i, double sc, const uint16_t *rnd)
+__attribute__((target("avx2"))) static size_t
+quicfl_steps_avx2(const struct quicfl *q, size_t i0, double sc, struct sround_rand *sr)
 {
     const __m256d vsc = _mm256_set1_pd(sc), vT = _mm256_set1_pd(q->T);
     const __m256d vdelta = _mm256_set1_pd(q->delta), half = _mm256_set1_pd(QUICFL_GRID_HALF);
@@ -420,37 +420,43 @@ quicfl_step_avx2(const struct quicfl *q, size_t i, double sc, const uint16_t *rn
     const __m128i one = _mm_set1_epi32(1);
     /* even draws (first coins) to the low four 16-bit lanes, odd ones to the high four */
     const __m128i deal = _mm_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15);
-    __m256d z = _mm256_mul_pd(vsc, _mm256_cvtps_pd(_mm_loadu_ps(q->y + i)));
-    __m256d exact = _mm256_cmp_pd(_mm256_andnot_pd(sign, z), vT, _CMP_GT_OQ);
-    __m256d t = _mm256_add_pd(_mm256_div_pd(z, vdelta), half);
-    __m256d fl = _mm256_round_pd(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-    __m256d t16 = _mm256_round_pd(_mm256_mul_pd(_mm256_sub_pd(t, fl), two16),
-                                  _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-    __m128i r = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)rnd), deal);
-    __m256d r1 = _mm256_cvtepi32_pd(_mm_cvtepu16_epi32(r));
-    __m256d r2 = _mm256_cvtepi32_pd(_mm_cvtepu16_epi32(_mm_srli_si128(r, 8)));
-    __m256d tie1 = _mm256_cmp_pd(r1, t16, _CMP_EQ_OQ);
-    if (_mm256_movemask_pd(_mm256_or_pd(exact, tie1)) != 0)
-        return false;
-    __m128i heads1 =
-        _mm256_cvttpd_epi32(_mm256_and_pd(_mm256_cmp_pd(r1, t16, _CMP_LT_OQ), _mm256_set1_pd(1.0)));
-    __m128i g = _mm_min_epi32(_mm_add_epi32(_mm256_cvttpd_epi32(fl), heads1), top);
-    int32_t hb;
-    memcpy(&hb, q->hbuf + i, sizeof hb);
-    __m128i h = _mm_and_si128(_mm_cvtepu8_epi32(_mm_cvtsi32_si128(hb)), hmask);
-    __m128i cell = _mm_add_epi32(_mm_mullo_epi32(g, _mm_set1_epi32((int)q->nh)), h);
-    __m128i m = _mm_and_si128(_mm_i32gather_epi32((const int *)(const void *)q->sx, cell, 1), lo8);
-    __m128i fh = _mm_and_si128(_mm_i32gather_epi32((const int *)(const void *)q->fh, g, 2), lo16);
-    __m256d p2 = _mm256_cvtps_pd(_mm_i32gather_ps(q->fp, g, 4));
-    __m256d t16b =
-        _mm256_round_pd(_mm256_mul_pd(p2, two16), _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-    if (_mm256_movemask_pd(_mm256_cmp_pd(r2, t16b, _CMP_EQ_OQ)) != 0)
-        return false;
-    __m128i heads2 = _mm256_cvttpd_epi32(
-        _mm256_and_pd(_mm256_cmp_pd(r2, t16b, _CMP_LT_OQ), _mm256_set1_pd(1.0)));
-    m = _mm_add_epi32(m, _mm_and_si128(_mm_and_si128(_mm_cmpeq_epi32(h, fh), heads2), one));
-    _mm_storel_epi64((__m128i *)(q->idx + i), _mm_packus_epi32(m, m));
-    return true;
+    size_t i = i0;
+    for (; i + 4 <= q->D && sr->pos + 8 <= SROUND_BATCH; i += 4, sr->pos += 8) {
+        const uint16_t *rnd = sr->buf + sr->pos;
+        __m256d z = _mm256_mul_pd(vsc, _mm256_cvtps_pd(_mm_loadu_ps(q->y + i)));
+        __m256d exact = _mm256_cmp_pd(_mm256_andnot_pd(sign, z), vT, _CMP_GT_OQ);
+        __m256d t = _mm256_add_pd(_mm256_div_pd(z, vdelta), half);
+        __m256d fl = _mm256_round_pd(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+        __m256d t16 = _mm256_round_pd(_mm256_mul_pd(_mm256_sub_pd(t, fl), two16),
+                                      _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+        __m128i r = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)rnd), deal);
+        __m256d r1 = _mm256_cvtepi32_pd(_mm_cvtepu16_epi32(r));
+        __m256d r2 = _mm256_cvtepi32_pd(_mm_cvtepu16_epi32(_mm_srli_si128(r, 8)));
+        __m256d tie1 = _mm256_cmp_pd(r1, t16, _CMP_EQ_OQ);
+        if (_mm256_movemask_pd(_mm256_or_pd(exact, tie1)) != 0)
+            break;
+        __m128i heads1 = _mm256_cvttpd_epi32(
+            _mm256_and_pd(_mm256_cmp_pd(r1, t16, _CMP_LT_OQ), _mm256_set1_pd(1.0)));
+        __m128i g = _mm_min_epi32(_mm_add_epi32(_mm256_cvttpd_epi32(fl), heads1), top);
+        int32_t hb;
+        memcpy(&hb, q->hbuf + i, sizeof hb);
+        __m128i h = _mm_and_si128(_mm_cvtepu8_epi32(_mm_cvtsi32_si128(hb)), hmask);
+        __m128i cell = _mm_add_epi32(_mm_mullo_epi32(g, _mm_set1_epi32((int)q->nh)), h);
+        __m128i m =
+            _mm_and_si128(_mm_i32gather_epi32((const int *)(const void *)q->sx, cell, 1), lo8);
+        __m128i fh =
+            _mm_and_si128(_mm_i32gather_epi32((const int *)(const void *)q->fh, g, 2), lo16);
+        __m256d p2 = _mm256_cvtps_pd(_mm_i32gather_ps(q->fp, g, 4));
+        __m256d t16b =
+            _mm256_round_pd(_mm256_mul_pd(p2, two16), _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+        if (_mm256_movemask_pd(_mm256_cmp_pd(r2, t16b, _CMP_EQ_OQ)) != 0)
+            break;
+        __m128i heads2 = _mm256_cvttpd_epi32(
+            _mm256_and_pd(_mm256_cmp_pd(r2, t16b, _CMP_LT_OQ), _mm256_set1_pd(1.0)));
+        m = _mm_add_epi32(m, _mm_and_si128(_mm_and_si128(_mm_cmpeq_epi32(h, fh), heads2), one));
+        _mm_storel_epi64((__m128i *)(q->idx + i), _mm_packus_epi32(m, m));
+    }
+    return i - i0;
 }
 
 int
@@ -475,12 +481,8 @@ quicfl_encode(struct quicfl *q, uint8_t *out, size_t cap, size_t *len, const flo
     unsigned hmask = q->nh - 1;
     bool avx2 = __builtin_cpu_supports("avx2");
     for (size_t i = 0; i < D; i++) {
-        /* four at a time while the batch of draws holds their 8 coins */
-        while (avx2 && i + 4 <= D && sr.pos + 8 <= SROUND_BATCH &&
-               quicfl_step_avx2(q, i, sc, sr.buf + sr.pos)) {
-            sr.pos += 8;
-            i += 4;
-        }
+        if (avx2)
+            i += quicfl_steps_avx2(q, i, sc, &sr);
         if (i == D)
             break;
         double z = sc * q->y[i];

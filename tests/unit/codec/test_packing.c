@@ -1,10 +1,13 @@
-/* packing and sround: the fast paths against the plain definitions. */
+/* packing, sround and the codecs' vector loops: the fast paths against the plain definitions. */
 #include <gsl/gsl_randist.h>
 #include <math.h>
 #include <string.h>
 
 #include "base/bitpack.h"
+#include "base/errbuf.h"
+#include "base/mem.h"
 #include "base/rng.h"
+#include "codec/codec.h"
 #include "codec/packing.h"
 #include "codec/sround.h"
 #include "tests/support/check_support.h"
@@ -202,6 +205,74 @@ START_TEST(sround_cells_matches_definition)
 }
 END_TEST
 
+/* FNV-1a over 20 rounds of messages and decoded vectors of one codec at d coordinates. */
+static uint64_t
+pk_digest(enum codec_kind kind, double bits, size_t d)
+{
+    struct codec_params p;
+    codec_params_default(&p);
+    p.kind = kind;
+    p.bits = bits;
+    struct codec *c = codec_new(&p, d);
+    float *x = mem_alloc(d * sizeof *x), *out = mem_alloc(d * sizeof *out);
+    uint8_t *msg = c != NULL ? mem_alloc(codec_max_bytes(c)) : NULL;
+    ck_assert(c != NULL && x != NULL && out != NULL && msg != NULL);
+    uint64_t h = UINT64_C(1469598103934665603);
+    for (uint64_t k = 0; k < 20; k++) {
+        struct rng r;
+        rng_init_stream(&r, 1, RNG_PURPOSE_TEST, k, 0);
+        for (size_t i = 0; i < d; i++) /* every third round, large coordinates too */
+            x[i] = (float)(rng_uniform(&r) - 0.5) * (k % 3 == 0 ? (float)(i % 97) : 1.0f);
+        struct codec_link l = { .seed = 1, .round = k, .client = 0 };
+        struct errbuf eb;
+        size_t len;
+        ck_assert_int_eq(codec_encode(c, msg, codec_max_bytes(c), &len, x, &l, &eb), 0);
+        for (size_t i = 0; i < len; i++)
+            h = (h ^ msg[i]) * UINT64_C(1099511628211);
+        ck_assert_int_eq(codec_decode(c, out, msg, len, &l, &eb), 0);
+        for (size_t i = 0; i < d; i++) {
+            uint32_t u;
+            memcpy(&u, &out[i], sizeof u);
+            h = (h ^ u) * UINT64_C(1099511628211);
+        }
+    }
+    codec_free(c);
+    mem_free(x);
+    mem_free(out);
+    mem_free(msg);
+    return h;
+}
+
+/*
+ * The vector paths of the encoders (QUIC-FL's four-coordinate step, QSGD's maximum and
+ * sign fold, the packing of odd widths, the mask of fractional EDEN) give the messages of
+ * the portable code bit for bit: the digests were taken with the encoders' plain loops. A
+ * deliberate change of a codec's output (new defaults, new randomness) changes them: then
+ * take the new value from the failure message.
+ */
+START_TEST(vector_paths_match_portable_digests)
+{
+    static const struct {
+        enum codec_kind kind;
+        double bits;
+        uint64_t digest;
+    } pins[] = {
+        { CODEC_QUICFL, 2, UINT64_C(0xf303caf9ca1acaf9) },
+        { CODEC_QUICFL, 4, UINT64_C(0x13175f3f2aebc073) },
+        { CODEC_QSGD, 2, UINT64_C(0x1632af451bfeaa24) },
+        { CODEC_QSGD, 3, UINT64_C(0xe55882f0cad4e15f) },
+        { CODEC_HADAMARD_SQ, 2, UINT64_C(0xc4be8a860eeeb9ad) },
+        { CODEC_EDEN, 1.5, UINT64_C(0xb2cb821beeb28b6c) },
+    };
+    for (size_t k = 0; k < sizeof pins / sizeof pins[0]; k++) {
+        uint64_t h = pk_digest(pins[k].kind, pins[k].bits, 100000);
+        ck_assert_msg(h == pins[k].digest, "%s at %g bits: digest %016llx, pinned %016llx",
+                      codec_kind_name(pins[k].kind), pins[k].bits, (unsigned long long)h,
+                      (unsigned long long)pins[k].digest);
+    }
+}
+END_TEST
+
 Suite *
 packing_suite(void)
 {
@@ -211,6 +282,7 @@ packing_suite(void)
     tcase_add_test(tc, sround_matches_definition);
     tcase_add_test(tc, sround_is_unbiased);
     tcase_add_test(tc, sround_cells_matches_definition);
+    tcase_add_test(tc, vector_paths_match_portable_digests);
     suite_add_tcase(s, tc);
     return s;
 }

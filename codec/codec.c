@@ -795,7 +795,10 @@ codec_mask_draw(uint8_t *mask, size_t D, double f, struct rng *r)
                 if (tie >> l & 1)
                     byte |= sround_coin_with(f, rnd[j + l], r) << l;
             out[j / 8] = (uint8_t)byte;
-            count += (size_t)__builtin_popcount(byte);
+            /* bits set in a byte, without a library call (no popcnt in the baseline ISA) */
+            unsigned c2 = byte - (byte >> 1 & 0x55u);
+            c2 = (c2 & 0x33u) + (c2 >> 2 & 0x33u);
+            count += (c2 + (c2 >> 4)) & 0x0fu;
         }
     }
     return count;

@@ -739,11 +739,13 @@ int
 codec_decode(struct codec *c, float *out, const uint8_t *msg, size_t len,
              const struct codec_link *link, struct errbuf *eb)
 {
-    memset(c->acc_scratch, 0, codec_acc_len(c) * sizeof *c->acc_scratch);
-    int rc = codec_decode_add(c, c->acc_scratch, msg, len, 1.0, link, eb);
+    /* An accumulator in the output's domain and size is out itself: no copy at the end. */
+    float *acc = codec_acc_len(c) == c->dim ? out : c->acc_scratch;
+    memset(acc, 0, codec_acc_len(c) * sizeof *acc);
+    int rc = codec_decode_add(c, acc, msg, len, 1.0, link, eb);
     if (rc < 0)
         return rc;
-    codec_decode_finish(c, out, c->acc_scratch, link);
+    codec_decode_finish(c, out, acc, link);
     return 0;
 }
 

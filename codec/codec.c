@@ -816,10 +816,13 @@ codec_loss_apply(float *y, size_t D, double loss, const struct codec_link *link)
     rng_seek(&r, CODEC_LOSS_STREAM_OFFSET);
     uint64_t thr = codec_threshold_u32(loss);
     float keep = (float)(1.0 / (1.0 - loss));
-    struct codec_rand cr;
-    codec_rand_init(&cr, &r);
-    for (size_t i = 0; i < D; i++)
-        y[i] = (uint64_t)codec_rand_u32(&cr) < thr ? 0.0f : y[i] * keep;
+    uint32_t rnd[SROUND_BATCH]; /* one 32-bit draw per coordinate, in order */
+    for (size_t i0 = 0; i0 < D; i0 += SROUND_BATCH) {
+        size_t m = D - i0 < SROUND_BATCH ? D - i0 : SROUND_BATCH;
+        rng_u32s(&r, rnd, m);
+        for (size_t k = 0; k < m; k++)
+            y[i0 + k] = (uint64_t)rnd[k] < thr ? 0.0f : y[i0 + k] * keep;
+    }
 }
 
 void

@@ -40,34 +40,6 @@ codec_mask_bit(const uint8_t *mask, size_t i)
     return mask[i / 8] >> (i % 8) & 1;
 }
 
-/*
- * Batched 32-bit draws: the same values, in the same order, as repeated rng_u32() on the
- * stream (keystream bytes little-endian), fetched CODEC_RAND_BATCH at a time.
- */
-#define CODEC_RAND_BATCH 4096
-struct codec_rand {
-    struct rng *r;
-    size_t pos;
-    uint32_t buf[CODEC_RAND_BATCH];
-};
-
-static inline void
-codec_rand_init(struct codec_rand *cr, struct rng *r)
-{
-    cr->r = r;
-    cr->pos = CODEC_RAND_BATCH;
-}
-
-static inline uint32_t
-codec_rand_u32(struct codec_rand *cr)
-{
-    if (cr->pos == CODEC_RAND_BATCH) {
-        rng_u32s(cr->r, cr->buf, CODEC_RAND_BATCH);
-        cr->pos = 0;
-    }
-    return cr->buf[cr->pos++];
-}
-
 /* Packet loss */
 /*
  * Zeroes the coordinates of the rotated vector y[0..D) that the link lost (each with

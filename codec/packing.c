@@ -100,6 +100,15 @@ packing_pack_portable(uint8_t *out, const uint16_t *idx, size_t n, unsigned b)
         bitpack_pack(out + 8 * full, idx + done, n - done, b);
 }
 
+/* The 8·b bits of fields 8j .. 8j + 7 (b < 8), as one little-endian word. */
+static uint64_t
+packing_group_load(const uint8_t *in, size_t j, unsigned b)
+{
+    unsigned char bytes[8] = { 0 };
+    memcpy(bytes, in + (size_t)b * j, b);
+    return le_load64(bytes);
+}
+
 void
 packing_unpack(uint16_t *idx, const uint8_t *in, size_t n, unsigned b)
 {
@@ -108,9 +117,7 @@ packing_unpack(uint16_t *idx, const uint8_t *in, size_t n, unsigned b)
         size_t groups = n / 8;
         uint64_t mask = ((uint64_t)1 << b) - 1;
         for (size_t j = 0; j < groups; j++) {
-            unsigned char bytes[8] = { 0 };
-            memcpy(bytes, in + (size_t)b * j, b);
-            uint64_t word = le_load64(bytes);
+            uint64_t word = packing_group_load(in, j, b);
             for (unsigned k = 0; k < 8; k++)
                 idx[8 * j + k] = (uint16_t)(word >> (k * b) & mask);
         }
@@ -162,6 +169,17 @@ packing_unpack_lut(float *y, const uint8_t *in, size_t n, unsigned b, const floa
         n -= done * (8 / b);
     }
     uint64_t mask = ((uint64_t)1 << b) - 1;
+    if (b < 8 && (b & (b - 1)) != 0) { /* b = 3, 5, 6, 7: eight fields from b bytes */
+        size_t groups = n / 8;
+        for (size_t j = 0; j < groups; j++) {
+            uint64_t word = packing_group_load(in, j, b);
+            for (unsigned k = 0; k < 8; k++)
+                y[8 * j + k] = lut[word >> (k * b) & mask];
+        }
+        y += 8 * groups;
+        in += (size_t)b * groups;
+        n -= 8 * groups;
+    }
     size_t per = 64 / b;
     size_t full = b == 1 || b == 2 || b == 4 || b == 8 ? n / per : 0;
     for (size_t w = 0; w < full; w++) {

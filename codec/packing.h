@@ -4,8 +4,8 @@
  * The layout is exactly base/bitpack.h's bitpack_pack() (b-bit fields, LSB-first, no
  * padding between fields; the last byte zero-padded), so any decoder may use either. For
  * b = 1, 2, 4, 8 whole 64-bit words are assembled at a time (64/b fields per word), for
- * b = 3, 5, 6, 7 eight fields at a time (b whole bytes; packing_unpack_lut() excepted);
- * other widths fall back to bitpack_pack()/bitpack_unpack().
+ * b = 3, 5, 6, 7 eight fields at a time (b whole bytes); other widths fall back to
+ * bitpack_pack()/bitpack_unpack().
  * packing_unpack_lut() decodes straight into lut[index] floats, which is what every
  * dequantiser wants. Pure functions over caller buffers.
  */

@@ -263,9 +263,7 @@ thc_decode_add(struct thc *t, float *acc, const uint8_t *msg, size_t len, double
     float lut[THC_MAX_LEVELS];
     for (unsigned k = 0; k < t->levels; k++)
         lut[k] = (float)((t->table[k] * 2.0 * t->T / t->g - t->T) * unit);
-    packing_unpack(t->idx, msg + THC_HEADER_BYTES, t->D, t->bits);
-    for (size_t i = 0; i < t->D; i++)
-        t->y[i] = lut[t->idx[i]];
+    packing_unpack_lut(t->y, msg + THC_HEADER_BYTES, t->D, t->bits, lut);
     codec_loss_apply(t->y, t->D, t->loss, link);
     if (t->rotation == CODEC_ROTATION_SHARED) {
         float w = (float)weight;

@@ -20,39 +20,48 @@ sround_portable(uint16_t *k, const float *v, size_t n, double off, double mul, b
 }
 
 /*
- * Four coordinates a step; the rare ties (draw = floor(frac·2^16)) are settled afterwards
- * lane by lane in coordinate order, exactly as the portable loop does; the tail goes to
- * the portable loop.
+ * Eight coordinates a step. With U = trunc(u·2^16) (u·2^16 is exact), floor(u) = U >> 16 and
+ * floor(frac(u)·2^16) = U & 0xffff, so the coin and the level are 32-bit integer work. A
+ * step with a tie, or with u outside [0, 2^15) (where U would not fit), is redone by the
+ * portable loop (which settles ties in coordinate order); the tail goes to it too.
  */
 __attribute__((target("avx2"))) static void
 sround_avx2(uint16_t *k, const float *v, size_t n, double off, double mul, bool absval,
             unsigned top, const uint16_t *rnd, struct rng *r)
 {
     const __m256d voff = _mm256_set1_pd(off), vmul = _mm256_set1_pd(mul);
-    const __m256d two16 = _mm256_set1_pd(0x1p16);
-    const __m256d one = _mm256_set1_pd(1.0), vtop = _mm256_set1_pd((double)top);
-    const __m256d sign = _mm256_set1_pd(-0.0);
+    const __m256d two16 = _mm256_set1_pd(0x1p16), lim = _mm256_set1_pd(0x1p15);
+    const __m256d zero = _mm256_setzero_pd(), sign = _mm256_set1_pd(-0.0);
+    const __m256i low16 = _mm256_set1_epi32(0xffff), vtop = _mm256_set1_epi32((int)top);
     size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        __m256d x = _mm256_cvtps_pd(_mm_loadu_ps(v + i));
-        if (absval)
-            x = _mm256_andnot_pd(sign, x);
-        __m256d u = _mm256_mul_pd(_mm256_sub_pd(x, voff), vmul);
-        __m256d fl = _mm256_round_pd(u, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-        __m256d t = _mm256_mul_pd(_mm256_sub_pd(u, fl), two16);
-        __m256d t16 = _mm256_round_pd(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-        __m128i r16 = _mm_loadl_epi64((const __m128i *)(rnd + i));
-        __m256d rd = _mm256_cvtepi32_pd(_mm_cvtepu16_epi32(r16));
-        __m256d up = _mm256_and_pd(_mm256_cmp_pd(rd, t16, _CMP_LT_OQ), one);
-        __m256d q = _mm256_min_pd(_mm256_add_pd(fl, up), vtop);
-        __m128i qi = _mm256_cvttpd_epi32(q);
-        _mm_storel_epi64((__m128i *)(k + i), _mm_packus_epi32(qi, qi));
-        int tie = _mm256_movemask_pd(_mm256_cmp_pd(rd, t16, _CMP_EQ_OQ));
-        if (__builtin_expect(tie != 0, 0)) {
-            for (size_t l = 0; l < 4; l++)
-                if (tie >> l & 1)
-                    sround_portable(k + i + l, v + i + l, 1, off, mul, absval, top, rnd + i + l, r);
+    for (; i + 8 <= n; i += 8) {
+        __m256d x0 = _mm256_cvtps_pd(_mm_loadu_ps(v + i));
+        __m256d x1 = _mm256_cvtps_pd(_mm_loadu_ps(v + i + 4));
+        if (absval) {
+            x0 = _mm256_andnot_pd(sign, x0);
+            x1 = _mm256_andnot_pd(sign, x1);
         }
+        __m256d u0 = _mm256_mul_pd(_mm256_sub_pd(x0, voff), vmul);
+        __m256d u1 = _mm256_mul_pd(_mm256_sub_pd(x1, voff), vmul);
+        __m256d in0 =
+            _mm256_and_pd(_mm256_cmp_pd(u0, zero, _CMP_GE_OQ), _mm256_cmp_pd(u0, lim, _CMP_LT_OQ));
+        __m256d in1 =
+            _mm256_and_pd(_mm256_cmp_pd(u1, zero, _CMP_GE_OQ), _mm256_cmp_pd(u1, lim, _CMP_LT_OQ));
+        __m256i U = _mm256_setr_m128i(_mm256_cvttpd_epi32(_mm256_mul_pd(u0, two16)),
+                                      _mm256_cvttpd_epi32(_mm256_mul_pd(u1, two16)));
+        __m256i t16 = _mm256_and_si256(U, low16);
+        __m256i rd = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(rnd + i)));
+        __m256i tie = _mm256_cmpeq_epi32(rd, t16);
+        if (__builtin_expect((_mm256_movemask_pd(in0) & _mm256_movemask_pd(in1)) != 0xf ||
+                                 !_mm256_testz_si256(tie, tie),
+                             0)) {
+            sround_portable(k + i, v + i, 8, off, mul, absval, top, rnd + i, r);
+            continue;
+        }
+        __m256i heads = _mm256_cmpgt_epi32(t16, rd); /* -1 where the coin is heads */
+        __m256i q = _mm256_min_epu32(_mm256_sub_epi32(_mm256_srli_epi32(U, 16), heads), vtop);
+        __m256i p = _mm256_permute4x64_epi64(_mm256_packus_epi32(q, q), 0xd8);
+        _mm_storeu_si128((__m128i *)(k + i), _mm256_castsi256_si128(p));
     }
     sround_portable(k + i, v + i, n - i, off, mul, absval, top, rnd + i, r);
 }

@@ -183,8 +183,8 @@ bench_codecs_parse(int argc, char **argv, size_t *dims, size_t *ndims, size_t *r
                    "x_rht columns divide each time by the forward transform's (the 'rht'\n"
                    "row's encode) in the same run.\n"
                    "\n"
-                   "  --clock cpu   time the calling thread's CPU time (default): a shared,\n"
-                   "                loaded machine does not inflate the figures\n"
+                   "  --clock cpu   time the calling thread's CPU time (default): time spent\n"
+                   "                preempted on a shared machine does not count\n"
                    "  --clock wall  time the monotonic wall clock\n");
             return 1;
         case OPT_DIM:

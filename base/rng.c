@@ -2,6 +2,7 @@
 #include "base/rng.h"
 
 #include <assert.h>
+#include <immintrin.h>
 #include <sodium.h>
 #include <string.h>
 
@@ -40,6 +41,7 @@ static void
 rng_state_init(struct rng_state *st, const unsigned char key[RNG_KEY_BYTES])
 {
     memcpy(st->key_, key, RNG_KEY_BYTES);
+    st->fast_block_ = 0;
     st->block_ = 0;
     st->pos_ = 0;
     rng_refill(st);
@@ -263,4 +265,196 @@ rng_shuffle_u32(struct rng *r, uint32_t *idx, size_t n)
         idx[i - 1] = idx[j];
         idx[j] = t;
     }
+}
+
+/* ChaCha (Bernstein, "ChaCha, a variant of Salsa20", SASC 2008): the block function. */
+
+#define RNG_FAST_ROUNDS 8
+#define RNG_ROTL(v, n)  ((v) << (n) | (v) >> (32 - (n)))
+#define RNG_QR(a, b, c, d)                                                                         \
+    do {                                                                                           \
+        a += b;                                                                                    \
+        d = RNG_ROTL(d ^ a, 16);                                                                   \
+        c += d;                                                                                    \
+        b = RNG_ROTL(b ^ c, 12);                                                                   \
+        a += b;                                                                                    \
+        d = RNG_ROTL(d ^ a, 8);                                                                    \
+        c += d;                                                                                    \
+        b = RNG_ROTL(b ^ c, 7);                                                                    \
+    } while (0)
+
+/* The 16 input words of block `block`: constants, key, counter, nonce. */
+static void
+rng_chacha_input(uint32_t in[16], const unsigned char key[RNG_KEY_BYTES], uint64_t nonce,
+                 uint64_t block)
+{
+    in[0] = 0x61707865;
+    in[1] = 0x3320646e;
+    in[2] = 0x79622d32;
+    in[3] = 0x6b206574;
+    for (int k = 0; k < 8; k++)
+        in[4 + k] = le_load32(key + 4 * k);
+    in[12] = (uint32_t)block;
+    in[13] = (uint32_t)(block >> 32);
+    in[14] = (uint32_t)nonce;
+    in[15] = (uint32_t)(nonce >> 32);
+}
+
+static void
+rng_chacha_portable(unsigned char *out, const unsigned char key[RNG_KEY_BYTES], uint64_t nonce,
+                    uint64_t first, size_t nblocks, unsigned rounds)
+{
+    for (size_t j = 0; j < nblocks; j++) {
+        uint32_t in[16], x[16];
+        rng_chacha_input(in, key, nonce, first + j);
+        memcpy(x, in, sizeof x);
+        for (unsigned r = 0; r < rounds; r += 2) {
+            RNG_QR(x[0], x[4], x[8], x[12]);
+            RNG_QR(x[1], x[5], x[9], x[13]);
+            RNG_QR(x[2], x[6], x[10], x[14]);
+            RNG_QR(x[3], x[7], x[11], x[15]);
+            RNG_QR(x[0], x[5], x[10], x[15]);
+            RNG_QR(x[1], x[6], x[11], x[12]);
+            RNG_QR(x[2], x[7], x[8], x[13]);
+            RNG_QR(x[3], x[4], x[9], x[14]);
+        }
+        for (int k = 0; k < 16; k++)
+            le_store32(out + 64 * j + 4 * (size_t)k, x[k] + in[k]);
+    }
+}
+
+/* AVX2: eight blocks at a time, lane l of word vector k is word k of block l. */
+#define RNG_V_ROTL(v, n)                                                                           \
+    _mm256_or_si256(_mm256_slli_epi32((v), (n)), _mm256_srli_epi32((v), 32 - (n)))
+#define RNG_V_QR(a, b, c, d)                                                                       \
+    do {                                                                                           \
+        a = _mm256_add_epi32(a, b);                                                                \
+        d = _mm256_shuffle_epi8(_mm256_xor_si256(d, a), rot16);                                    \
+        c = _mm256_add_epi32(c, d);                                                                \
+        b = RNG_V_ROTL(_mm256_xor_si256(b, c), 12);                                                \
+        a = _mm256_add_epi32(a, b);                                                                \
+        d = _mm256_shuffle_epi8(_mm256_xor_si256(d, a), rot8);                                     \
+        c = _mm256_add_epi32(c, d);                                                                \
+        b = RNG_V_ROTL(_mm256_xor_si256(b, c), 7);                                                 \
+    } while (0)
+
+/* Transposes 8 vectors of 8 words: on return, v[l] holds lane l of the inputs in order. */
+__attribute__((target("avx2"))) static inline void
+rng_transpose8(__m256i v[8])
+{
+    __m256i a0 = _mm256_unpacklo_epi32(v[0], v[1]), a1 = _mm256_unpackhi_epi32(v[0], v[1]);
+    __m256i a2 = _mm256_unpacklo_epi32(v[2], v[3]), a3 = _mm256_unpackhi_epi32(v[2], v[3]);
+    __m256i a4 = _mm256_unpacklo_epi32(v[4], v[5]), a5 = _mm256_unpackhi_epi32(v[4], v[5]);
+    __m256i a6 = _mm256_unpacklo_epi32(v[6], v[7]), a7 = _mm256_unpackhi_epi32(v[6], v[7]);
+    __m256i b0 = _mm256_unpacklo_epi64(a0, a2), b1 = _mm256_unpackhi_epi64(a0, a2);
+    __m256i b2 = _mm256_unpacklo_epi64(a1, a3), b3 = _mm256_unpackhi_epi64(a1, a3);
+    __m256i b4 = _mm256_unpacklo_epi64(a4, a6), b5 = _mm256_unpackhi_epi64(a4, a6);
+    __m256i b6 = _mm256_unpacklo_epi64(a5, a7), b7 = _mm256_unpackhi_epi64(a5, a7);
+    v[0] = _mm256_permute2x128_si256(b0, b4, 0x20);
+    v[1] = _mm256_permute2x128_si256(b1, b5, 0x20);
+    v[2] = _mm256_permute2x128_si256(b2, b6, 0x20);
+    v[3] = _mm256_permute2x128_si256(b3, b7, 0x20);
+    v[4] = _mm256_permute2x128_si256(b0, b4, 0x31);
+    v[5] = _mm256_permute2x128_si256(b1, b5, 0x31);
+    v[6] = _mm256_permute2x128_si256(b2, b6, 0x31);
+    v[7] = _mm256_permute2x128_si256(b3, b7, 0x31);
+}
+
+/* Whole groups of eight blocks; returns the number of blocks written. */
+__attribute__((target("avx2"))) static size_t
+rng_chacha_avx2(unsigned char *out, const unsigned char key[RNG_KEY_BYTES], uint64_t nonce,
+                uint64_t first, size_t nblocks, unsigned rounds)
+{
+    const __m256i rot16 = _mm256_setr_epi8(2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13, 2,
+                                           3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13);
+    const __m256i rot8 = _mm256_setr_epi8(3, 0, 1, 2, 7, 4, 5, 6, 11, 8, 9, 10, 15, 12, 13, 14, 3,
+                                          0, 1, 2, 7, 4, 5, 6, 11, 8, 9, 10, 15, 12, 13, 14);
+    uint32_t in[16];
+    rng_chacha_input(in, key, nonce, 0);
+    __m256i s[16];
+    for (int k = 0; k < 12; k++)
+        s[k] = _mm256_set1_epi32((int)in[k]);
+    s[14] = _mm256_set1_epi32((int)in[14]);
+    s[15] = _mm256_set1_epi32((int)in[15]);
+    size_t j = 0;
+    for (; j + 8 <= nblocks; j += 8) {
+        uint32_t lo[8], hi[8];
+        for (int l = 0; l < 8; l++) {
+            uint64_t c = first + j + (uint64_t)l;
+            lo[l] = (uint32_t)c;
+            hi[l] = (uint32_t)(c >> 32);
+        }
+        s[12] = _mm256_loadu_si256((const __m256i *)lo);
+        s[13] = _mm256_loadu_si256((const __m256i *)hi);
+        __m256i x0 = s[0], x1 = s[1], x2 = s[2], x3 = s[3], x4 = s[4], x5 = s[5], x6 = s[6];
+        __m256i x7 = s[7], x8 = s[8], x9 = s[9], x10 = s[10], x11 = s[11], x12 = s[12];
+        __m256i x13 = s[13], x14 = s[14], x15 = s[15];
+        for (unsigned r = 0; r < rounds; r += 2) {
+            RNG_V_QR(x0, x4, x8, x12);
+            RNG_V_QR(x1, x5, x9, x13);
+            RNG_V_QR(x2, x6, x10, x14);
+            RNG_V_QR(x3, x7, x11, x15);
+            RNG_V_QR(x0, x5, x10, x15);
+            RNG_V_QR(x1, x6, x11, x12);
+            RNG_V_QR(x2, x7, x8, x13);
+            RNG_V_QR(x3, x4, x9, x14);
+        }
+        __m256i a[8] = { x0, x1, x2, x3, x4, x5, x6, x7 };
+        __m256i b[8] = { x8, x9, x10, x11, x12, x13, x14, x15 };
+        for (int k = 0; k < 8; k++) {
+            a[k] = _mm256_add_epi32(a[k], s[k]);
+            b[k] = _mm256_add_epi32(b[k], s[8 + k]);
+        }
+        rng_transpose8(a);
+        rng_transpose8(b);
+        unsigned char *o = out + 64 * j;
+        for (int l = 0; l < 8; l++) {
+            _mm256_storeu_si256((__m256i *)(o + 64 * l), a[l]);
+            _mm256_storeu_si256((__m256i *)(o + 64 * l + 32), b[l]);
+        }
+    }
+    return j;
+}
+
+void
+rng_chacha_blocks(unsigned char *out, const unsigned char key[RNG_KEY_BYTES], uint64_t nonce,
+                  uint64_t first_block, size_t nblocks, unsigned rounds, enum rng_chacha_impl impl)
+{
+    size_t done = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (impl == RNG_CHACHA_BEST && __builtin_cpu_supports("avx2"))
+        done = rng_chacha_avx2(out, key, nonce, first_block, nblocks, rounds);
+#else
+    (void)impl;
+#endif
+    rng_chacha_portable(out + 64 * done, key, nonce, first_block + done, nblocks - done, rounds);
+}
+
+void
+rng_fast_bytes(struct rng *r, void *out, size_t n)
+{
+    struct rng_state *st = &r->st_;
+    size_t whole = n / RNG_BLOCK_BYTES;
+    rng_chacha_blocks(out, st->key_, RNG_FAST_NONCE, st->fast_block_, whole, RNG_FAST_ROUNDS,
+                      RNG_CHACHA_BEST);
+    st->fast_block_ += whole;
+    if (n % RNG_BLOCK_BYTES != 0) {
+        unsigned char last[RNG_BLOCK_BYTES];
+        rng_chacha_blocks(last, st->key_, RNG_FAST_NONCE, st->fast_block_, 1, RNG_FAST_ROUNDS,
+                          RNG_CHACHA_PORTABLE);
+        st->fast_block_++;
+        memcpy((unsigned char *)out + whole * RNG_BLOCK_BYTES, last, n % RNG_BLOCK_BYTES);
+    }
+}
+
+void
+rng_fast_u16s(struct rng *r, uint16_t *out, size_t n)
+{
+    rng_fast_bytes(r, out, n * sizeof *out);
+#if !(defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)
+    for (size_t i = 0; i < n; i++) {
+        const unsigned char *p = (const unsigned char *)&out[i];
+        out[i] = (uint16_t)(p[0] | p[1] << 8);
+    }
+#endif
 }

@@ -19,6 +19,17 @@
  * Draw conventions (all deterministic and platform-independent): rng_u32() takes the next
  * 4 keystream bytes little-endian; rng_uniform() is 53 bits in [0, 1); rng_below() is
  * unbiased by rejection.
+ *
+ * Fast bulk draws. Each stream also has a second, independent keystream for the hot loops
+ * of the codecs (a coin per coordinate): ChaCha with 8 rounds instead of 20 (the reduced
+ * round count Aumasson, "Too Much Crypto", 2019, argues is ample, and the default of Rust's
+ * rand), under the same key with nonce RNG_FAST_NONCE, so it never overlaps the ChaCha20
+ * keystream. rng_fast_bytes() and rng_fast_u16s() read it in whole 64-byte blocks from its
+ * own block counter (starting at 0 on init; rng_seek() and the draws above do not move it):
+ * a call of n bytes consumes ceil(n / 64) blocks. The keystream is computed eight blocks
+ * at a time with AVX2 when the CPU has it (chosen at run time) and one block at a time
+ * otherwise; both give the same bytes (rng_chacha_blocks() is the kernel, with the round
+ * count and the implementation as arguments for tests).
  */
 #ifndef FEDBITS_BASE_RNG_H
 #define FEDBITS_BASE_RNG_H
@@ -64,11 +75,15 @@ struct rng_key {
     unsigned char bytes[RNG_KEY_BYTES];
 };
 
+/* The nonce of the fast keystream (the ChaCha20 one has nonce 0): ASCII "fast", LE. */
+#define RNG_FAST_NONCE UINT64_C(0x74736166)
+
 /* The state behind the gsl_rng; fields are private to rng.c. */
 struct rng_state {
     unsigned char key_[RNG_KEY_BYTES];
-    uint64_t block_; /* block index of buf_[0] */
-    size_t pos_;     /* next unread byte in buf_ */
+    uint64_t fast_block_; /* next block of the fast (ChaCha8) keystream */
+    uint64_t block_;      /* block index of buf_[0] */
+    size_t pos_;          /* next unread byte in buf_ */
     unsigned char buf_[RNG_BUFFER_BYTES];
 };
 
@@ -121,5 +136,26 @@ double rng_uniform(struct rng *r);
 uint64_t rng_below(struct rng *r, uint64_t n);
 /* Fisher-Yates shuffle of idx[0..n). */
 void rng_shuffle_u32(struct rng *r, uint32_t *idx, size_t n);
+
+/* Fast bulk draws (see the top of this file) */
+/* The next ceil(n / 64) blocks of the fast keystream; their first n bytes go to out. */
+void rng_fast_bytes(struct rng *r, void *out, size_t n);
+/* n values of 16 bits, the fast keystream's bytes little-endian (ceil(n / 32) blocks). */
+void rng_fast_u16s(struct rng *r, uint16_t *out, size_t n);
+
+/* Implementations of rng_chacha_blocks(). */
+enum rng_chacha_impl {
+    RNG_CHACHA_BEST,     /* AVX2 when the CPU has it, else portable */
+    RNG_CHACHA_PORTABLE, /* one block at a time, plain C */
+};
+/*
+ * Blocks first_block .. first_block + nblocks - 1 of the ChaCha keystream with `rounds`
+ * rounds (even), 64-bit block counter and 64-bit nonce (Bernstein's original layout, the
+ * one of libsodium's crypto_stream_chacha20: with rounds = 20 and the same key, nonce and
+ * counter the bytes are libsodium's), written to out[0 .. 64·nblocks).
+ */
+void rng_chacha_blocks(unsigned char *out, const unsigned char key[RNG_KEY_BYTES], uint64_t nonce,
+                       uint64_t first_block, size_t nblocks, unsigned rounds,
+                       enum rng_chacha_impl impl);
 
 #endif

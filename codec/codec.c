@@ -16,6 +16,7 @@
 #include "codec/qsgd.h"
 #include "codec/quicfl.h"
 #include "codec/rht.h"
+#include "codec/sround.h"
 #include "codec/thc.h"
 #include "codec/turboquant.h"
 #include "base/banned.h"
@@ -791,11 +792,13 @@ int
 codec_decode(struct codec *c, float *out, const uint8_t *msg, size_t len,
              const struct codec_link *link, struct errbuf *eb)
 {
-    memset(c->acc_scratch, 0, codec_acc_len(c) * sizeof *c->acc_scratch);
-    int rc = codec_decode_add(c, c->acc_scratch, msg, len, 1.0, link, eb);
+    /* An accumulator in the output's domain and size is out itself: no copy at the end. */
+    float *acc = codec_acc_len(c) == c->dim ? out : c->acc_scratch;
+    memset(acc, 0, codec_acc_len(c) * sizeof *acc);
+    int rc = codec_decode_add(c, acc, msg, len, 1.0, link, eb);
     if (rc < 0)
         return rc;
-    codec_decode_finish(c, out, c->acc_scratch, link);
+    codec_decode_finish(c, out, acc, link);
     return 0;
 }
 
@@ -825,27 +828,32 @@ codec_threshold_u32(double f)
 size_t
 codec_mask_draw(uint8_t *mask, size_t D, double f, struct rng *r)
 {
-    uint64_t thr = codec_threshold_u32(f);
+    /* The coin of codec/sround.h: heads below t16, tails above, the rare tie settled by a
+     * 32-bit draw of the ChaCha20 keystream. */
+    double t = f * 0x1p16;
+    uint32_t t16 = (uint32_t)t;
     size_t count = 0;
-    uint32_t rnd[CODEC_RAND_BATCH]; /* CODEC_RAND_BATCH is a multiple of 8 */
-    for (size_t i0 = 0; i0 < D; i0 += CODEC_RAND_BATCH) {
-        size_t m = D - i0 < CODEC_RAND_BATCH ? D - i0 : CODEC_RAND_BATCH;
-        rng_u32s(r, rnd, m);
-        /* A byte of 8 coin flips at a time, branch-free (the predictor cannot learn them). */
+    uint16_t rnd[SROUND_BATCH]; /* SROUND_BATCH is a multiple of 8 */
+    for (size_t i0 = 0; i0 < D; i0 += SROUND_BATCH) {
+        size_t m = D - i0 < SROUND_BATCH ? D - i0 : SROUND_BATCH;
+        rng_fast_u16s(r, rnd, m);
         uint8_t *out = mask + i0 / 8;
-        for (size_t j = 0; j < m / 8; j++) {
-            unsigned byte = 0;
-            for (unsigned l = 0; l < 8; l++)
-                byte |= (unsigned)((uint64_t)rnd[8 * j + l] < thr) << l;
-            out[j] = (uint8_t)byte;
-            count += (size_t)__builtin_popcount(byte);
-        }
-        if (m % 8 != 0) {
-            unsigned byte = 0;
-            for (size_t l = 0; l < m % 8; l++)
-                byte |= (unsigned)((uint64_t)rnd[m / 8 * 8 + l] < thr) << l;
-            out[m / 8] = (uint8_t)byte;
-            count += (size_t)__builtin_popcount(byte);
+        memset(out, 0, (m + 7) / 8);
+        /* A byte of 8 coin flips at a time, branch-free (the predictor cannot learn them). */
+        for (size_t j = 0; j < m; j += 8) {
+            unsigned byte = 0, tie = 0;
+            for (unsigned l = 0; l < 8 && j + l < m; l++) {
+                byte |= (unsigned)(rnd[j + l] < t16) << l;
+                tie |= (unsigned)(rnd[j + l] == t16) << l;
+            }
+            for (unsigned l = 0; tie != 0 && l < 8; l++)
+                if (tie >> l & 1)
+                    byte |= sround_coin_with(f, rnd[j + l], r) << l;
+            out[j / 8] = (uint8_t)byte;
+            /* bits set in a byte, without a library call (no popcnt in the baseline ISA) */
+            unsigned c2 = byte - (byte >> 1 & 0x55u);
+            c2 = (c2 & 0x33u) + (c2 >> 2 & 0x33u);
+            count += (c2 + (c2 >> 4)) & 0x0fu;
         }
     }
     return count;
@@ -861,10 +869,13 @@ codec_loss_apply(float *y, size_t D, double loss, const struct codec_link *link)
     rng_seek(&r, CODEC_LOSS_STREAM_OFFSET);
     uint64_t thr = codec_threshold_u32(loss);
     float keep = (float)(1.0 / (1.0 - loss));
-    struct codec_rand cr;
-    codec_rand_init(&cr, &r);
-    for (size_t i = 0; i < D; i++)
-        y[i] = (uint64_t)codec_rand_u32(&cr) < thr ? 0.0f : y[i] * keep;
+    uint32_t rnd[SROUND_BATCH]; /* one 32-bit draw per coordinate, in order */
+    for (size_t i0 = 0; i0 < D; i0 += SROUND_BATCH) {
+        size_t m = D - i0 < SROUND_BATCH ? D - i0 : SROUND_BATCH;
+        rng_u32s(&r, rnd, m);
+        for (size_t k = 0; k < m; k++)
+            y[i0 + k] = (uint64_t)rnd[k] < thr ? 0.0f : y[i0 + k] * keep;
+    }
 }
 
 void

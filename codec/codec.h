@@ -218,7 +218,8 @@ int codec_decode_add(struct codec *c, float *acc, const uint8_t *msg, size_t len
  * round; its client field is ignored. acc is used as workspace and left undefined.
  */
 void codec_decode_finish(struct codec *c, float *out, float *acc, const struct codec_link *link);
-/* Decodes one message into out[0..dim): decode_add on a zeroed accumulator, then finish. */
+/* Decodes one message into out[0..dim): decode_add on a zeroed accumulator, then finish.
+ * On error out is left undefined. */
 int codec_decode(struct codec *c, float *out, const uint8_t *msg, size_t len,
                  const struct codec_link *link, struct errbuf *eb)
     __attribute__((warn_unused_result));

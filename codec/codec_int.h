@@ -73,7 +73,8 @@ void codec_shared_stream(struct rng *r, const struct codec_link *link,
 void codec_private_stream(struct rng *r, const struct codec_link *link);
 /*
  * Sets bit i of mask (LSB-first, rht sign layout) with probability f, independently, from
- * r (one 32-bit draw per coordinate); returns the number of set bits.
+ * r (one coin of codec/sround.h per coordinate: a 16-bit draw of the fast keystream);
+ * returns the number of set bits.
  */
 size_t codec_mask_draw(uint8_t *mask, size_t D, double f, struct rng *r);
 /* True when bit i of a mask is set. */
@@ -81,34 +82,6 @@ static inline int
 codec_mask_bit(const uint8_t *mask, size_t i)
 {
     return mask[i / 8] >> (i % 8) & 1;
-}
-
-/*
- * Batched 32-bit draws: the same values, in the same order, as repeated rng_u32() on the
- * stream (keystream bytes little-endian), fetched CODEC_RAND_BATCH at a time.
- */
-#define CODEC_RAND_BATCH 4096
-struct codec_rand {
-    struct rng *r;
-    size_t pos;
-    uint32_t buf[CODEC_RAND_BATCH];
-};
-
-static inline void
-codec_rand_init(struct codec_rand *cr, struct rng *r)
-{
-    cr->r = r;
-    cr->pos = CODEC_RAND_BATCH;
-}
-
-static inline uint32_t
-codec_rand_u32(struct codec_rand *cr)
-{
-    if (cr->pos == CODEC_RAND_BATCH) {
-        rng_u32s(cr->r, cr->buf, CODEC_RAND_BATCH);
-        cr->pos = 0;
-    }
-    return cr->buf[cr->pos++];
 }
 
 /* Packet loss */

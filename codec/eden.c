@@ -46,7 +46,22 @@ struct eden {
     uint8_t *mask;           /* rht_sign_bytes(D): FRAC/SPARSE mask */
     uint16_t *idx;           /* D indices */
     uint16_t *idx_hi;        /* D indices under the high book (FRAC only) */
+    /* FRAC/SPARSE with fields of at most EDEN_GROUP_MAX_BITS bits: for each mask byte, the
+     * bit offset of each of its 8 coordinates' fields and their total width */
+    bool grouped;
+    uint8_t group_off[256][8];
+    uint8_t group_bits[256];
 };
+
+/* Eight fields of this many bits at most (and a shift below 8) fit one 64-bit word. */
+#define EDEN_GROUP_MAX_BITS 7
+
+/* Bits of one coordinate's field in FRAC/SPARSE mode, by its mask bit. */
+static unsigned
+eden_field_bits(const struct eden *e, unsigned sel)
+{
+    return e->mode == EDEN_MODE_FRAC ? e->lo.bits + sel : sel * e->lo.bits;
+}
 
 /* Fills bk from the Gaussian codebook, or the exact shifted-Beta one for dimension D. */
 static int
@@ -137,6 +152,16 @@ eden_new(const struct codec_params *p, size_t dim, unsigned flags)
         (e->mode == EDEN_MODE_FRAC && e->idx_hi == NULL)) {
         eden_free(e);
         return NULL;
+    }
+    unsigned wide = e->mode == EDEN_MODE_FRAC ? e->lo.bits + 1 : e->lo.bits;
+    e->grouped = e->mode != EDEN_MODE_INT && wide <= EDEN_GROUP_MAX_BITS && e->D % 8 == 0;
+    for (unsigned v = 0; e->grouped && v < 256; v++) {
+        unsigned pos = 0;
+        for (unsigned k = 0; k < 8; k++) {
+            e->group_off[v][k] = (uint8_t)pos;
+            pos += eden_field_bits(e, v >> k & 1);
+        }
+        e->group_bits[v] = (uint8_t)pos;
     }
     return e;
 }
@@ -377,6 +402,71 @@ eden_thresholds(float *thr, const struct eden_book *bk, double unit)
         thr[k] = (float)(bk->bound[k] * unit);
 }
 
+/*
+ * FRAC/SPARSE encoding when grouped: the dot products in coordinate order (the same sums
+ * as one field at a time), then the fields of eight coordinates (one mask byte) assembled
+ * in one word and ORed into the zeroed payload at their bit position.
+ */
+static void
+eden_encode_grouped(const struct eden *e, uint8_t *payload, size_t pbytes, double *yq, double *qq,
+                    double *ny2_sel, const uint16_t *const src[2], const float *const cents[2])
+{
+    bool frac = e->mode == EDEN_MODE_FRAC;
+    const float *y = e->y;
+    double a = 0, b = 0, c2 = 0;
+    /*
+     * Per block: each coordinate's centroid (and, for SPARSE, y or 0) first, chosen by bit
+     * masks rather than branches (the mask is random); then the sums in order. A skipped
+     * coordinate of SPARSE adds ±0, which leaves every sum as it was.
+     */
+    float cb[EDEN_SUM_BLOCK], yb[EDEN_SUM_BLOCK];
+    for (size_t i0 = 0; i0 < e->D; i0 += EDEN_SUM_BLOCK) {
+        size_t n = e->D - i0 < EDEN_SUM_BLOCK ? e->D - i0 : EDEN_SUM_BLOCK;
+        for (size_t k = 0; k < n; k++) {
+            size_t i = i0 + k;
+            uint32_t sel = (uint32_t)codec_mask_bit(e->mask, i), m = 0u - sel;
+            uint32_t lo, hi, yv;
+            memcpy(&lo, &cents[0][src[0][i]], sizeof lo);
+            memcpy(&hi, &cents[1][src[1][i]], sizeof hi);
+            memcpy(&yv, &y[i], sizeof yv);
+            uint32_t c = frac ? (hi & m) | (lo & ~m) : lo & m;
+            yv = frac ? yv : yv & m;
+            memcpy(&cb[k], &c, sizeof c);
+            memcpy(&yb[k], &yv, sizeof yv);
+        }
+        for (size_t k = 0; k < n; k++) {
+            float yi = yb[k], c = cb[k];
+            a += (double)(yi * c);
+            b += (double)(c * c);
+            c2 += (double)yi * yi;
+        }
+    }
+    *yq = a;
+    *qq = b;
+    *ny2_sel = c2;
+    memset(payload, 0, pbytes);
+    size_t pos = 0;
+    for (size_t j = 0; j < e->D / 8; j++) {
+        unsigned mb = e->mask[j];
+        uint64_t word = 0;
+        for (unsigned k = 0; k < 8; k++) {
+            unsigned sel = mb >> k & 1;
+            uint64_t f = src[frac ? sel : 0][8 * j + k];
+            word |= (f & (0 - (uint64_t)(frac | sel))) << e->group_off[mb][k];
+        }
+        word <<= pos % 8;
+        uint8_t *p = payload + pos / 8;
+        if (pos / 8 + 8 <= pbytes) {
+            le_store64(p, le_load64(p) | word);
+        } else {
+            for (size_t t = 0; t < pbytes - pos / 8; t++)
+                p[t] |= (uint8_t)(word >> (8 * t));
+        }
+        pos += e->group_bits[mb];
+    }
+    assert((pos + 7) / 8 == pbytes);
+}
+
 int
 eden_encode(struct eden *e, uint8_t *out, size_t cap, size_t *len, const float *x,
             const struct codec_link *link, struct errbuf *eb)
@@ -419,7 +509,12 @@ eden_encode(struct eden *e, uint8_t *out, size_t cap, size_t *len, const float *
         ny2_sel = 0;
         const uint16_t *src[2] = { e->idx, frac ? e->idx_hi : e->idx };
         const float *cents[2] = { e->lo.cent, frac ? e->hi.cent : e->lo.cent };
-        for (i = 0; i < D; i++) {
+        if (e->grouped) {
+            eden_encode_grouped(e, payload, bytes - EDEN_SCALE_BYTES, &yq, &qq, &ny2_sel, src,
+                                cents);
+            o = bytes - EDEN_SCALE_BYTES;
+        }
+        for (i = e->grouped ? D : 0; i < D; i++) {
             unsigned sel = (unsigned)codec_mask_bit(e->mask, i);
             if (!frac && !sel)
                 continue;
@@ -492,6 +587,19 @@ eden_decode_add(struct eden *e, float *acc, const uint8_t *msg, size_t len, doub
          * goes byte by byte.
          */
         size_t pbytes = len - EDEN_SCALE_BYTES, pos = 0, i = 0;
+        /* Grouped: eight coordinates (one mask byte) a step, all their fields in one load. */
+        for (; e->grouped && i < D && pos / 8 + 8 <= pbytes; i += 8) {
+            unsigned mb = e->mask[i / 8];
+            uint64_t grp = le_load64(payload + pos / 8) >> (pos % 8);
+            for (unsigned k = 0; k < 8; k++) {
+                unsigned sel = mb >> k & 1;
+                unsigned w = eden_field_bits(e, sel);
+                uint64_t f = grp >> e->group_off[mb][k] & ((1u << w) - 1);
+                float val = luts[frac ? sel : 0][f];
+                y[i + k] = w ? val : 0.0f;
+            }
+            pos += e->group_bits[mb];
+        }
         for (; i < D && pos / 8 + 8 <= pbytes; i++) {
             unsigned sel = (unsigned)codec_mask_bit(e->mask, i);
             unsigned high = frac ? sel : 0;

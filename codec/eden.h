@@ -40,8 +40,9 @@
  * It matters only for small D (0.1 % at D = 128, 7 % at D = 16). At D <= 2 (a tiny residual
  * block, codec/blocks.h) the solver has no law to work on and the Gaussian codebook is used.
  *
- * Shared randomness, in draw order from the link's shared stream: the D rotation signs,
- * then (fractional or b < 1) one 32-bit draw per rotated coordinate for the mask.
+ * Shared randomness, from the link's shared stream: the D rotation signs, then (fractional
+ * or b < 1) the mask, one coin of codec/sround.h per rotated coordinate (a 16-bit draw of
+ * the stream's fast keystream; a 32-bit one after the signs on the rare tie).
  *
  * Wire format (message length is exact; the simulator charges it):
  *   OFFSET  SIZE                MEANING

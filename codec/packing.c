@@ -1,15 +1,87 @@
 /* packing: word-at-a-time index packing. See packing.h. */
 #include "codec/packing.h"
 
+#include <immintrin.h>
 #include <string.h>
 
 #include "base/bitpack.h"
 #include "base/le.h"
 #include "base/banned.h"
 
+/*
+ * AVX2: 32 fields a step. The fields become bytes (packus, then a lane fix-up), then
+ * neighbours merge by multiply-adds (b = 2, 4) or the bytes' low bits are gathered by
+ * movemask (b = 1). Returns the number of fields packed (a multiple of 32); the layout is
+ * that of the word loop, since whole bytes are written in order.
+ */
+__attribute__((target("avx2"))) static size_t
+packing_pack_avx2(uint8_t *out, const uint16_t *idx, size_t n, unsigned b)
+{
+    const __m256i w2 = _mm256_set1_epi16(0x0401), w4 = _mm256_set1_epi16(0x1001);
+    const __m256i w16 = _mm256_set1_epi32(0x00100001);
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m256i a = _mm256_loadu_si256((const __m256i *)(idx + i));
+        __m256i c = _mm256_loadu_si256((const __m256i *)(idx + i + 16));
+        /* 32 bytes in field order */
+        __m256i v = _mm256_permute4x64_epi64(_mm256_packus_epi16(a, c), 0xd8);
+        uint8_t *o = out + i / 8 * b;
+        if (b == 8) {
+            _mm256_storeu_si256((__m256i *)o, v);
+        } else if (b == 1) {
+            uint32_t m = (uint32_t)_mm256_movemask_epi8(_mm256_slli_epi16(v, 7));
+            le_store32(o, m);
+        } else {
+            /* pairs of fields into 16-bit values: f0 + f1·2^b */
+            __m256i p = _mm256_maddubs_epi16(v, b == 2 ? w2 : w4);
+            if (b == 2)
+                p = _mm256_madd_epi16(p, w16); /* four 2-bit fields per 32-bit value */
+            /* the low byte of each 16- or 32-bit value, in order */
+            __m256i q = b == 2 ? _mm256_packus_epi32(p, p) : p;
+            q = _mm256_packus_epi16(q, q);
+            __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
+            if (b == 4) {
+                _mm_storeu_si128((__m128i *)o, _mm_unpacklo_epi64(lo, hi));
+            } else {
+                uint64_t x = (uint64_t)(uint32_t)_mm_cvtsi128_si32(lo) |
+                             (uint64_t)(uint32_t)_mm_cvtsi128_si32(hi) << 32;
+                le_store64(o, x);
+            }
+        }
+    }
+    return i;
+}
+
 void
 packing_pack(uint8_t *out, const uint16_t *idx, size_t n, unsigned b)
 {
+    if ((b == 1 || b == 2 || b == 4 || b == 8) && __builtin_cpu_supports("avx2")) {
+        size_t start = packing_pack_avx2(out, idx, n, b);
+        out += start / 8 * b;
+        idx += start;
+        n -= start;
+    }
+    packing_pack_portable(out, idx, n, b);
+}
+
+void
+packing_pack_portable(uint8_t *out, const uint16_t *idx, size_t n, unsigned b)
+{
+    if (b < 8 && (b & (b - 1)) != 0) {
+        /* b = 3, 5, 6, 7: eight fields are b whole bytes, assembled in one word */
+        size_t groups = n / 8;
+        for (size_t j = 0; j < groups; j++) {
+            const uint16_t *p = idx + 8 * j;
+            uint64_t word = 0;
+            for (unsigned k = 0; k < 8; k++)
+                word |= (uint64_t)p[k] << (k * b);
+            unsigned char bytes[8];
+            le_store64(bytes, word);
+            memcpy(out + (size_t)b * j, bytes, b);
+        }
+        bitpack_pack(out + (size_t)b * groups, idx + 8 * groups, n - 8 * groups, b);
+        return;
+    }
     if (b != 1 && b != 2 && b != 4 && b != 8) {
         bitpack_pack(out, idx, n, b);
         return;
@@ -28,9 +100,30 @@ packing_pack(uint8_t *out, const uint16_t *idx, size_t n, unsigned b)
         bitpack_pack(out + 8 * full, idx + done, n - done, b);
 }
 
+/* The 8·b bits of fields 8j .. 8j + 7 (b < 8), as one little-endian word. */
+static uint64_t
+packing_group_load(const uint8_t *in, size_t j, unsigned b)
+{
+    unsigned char bytes[8] = { 0 };
+    memcpy(bytes, in + (size_t)b * j, b);
+    return le_load64(bytes);
+}
+
 void
 packing_unpack(uint16_t *idx, const uint8_t *in, size_t n, unsigned b)
 {
+    if (b < 8 && (b & (b - 1)) != 0) {
+        /* b = 3, 5, 6, 7: eight fields from b whole bytes */
+        size_t groups = n / 8;
+        uint64_t mask = ((uint64_t)1 << b) - 1;
+        for (size_t j = 0; j < groups; j++) {
+            uint64_t word = packing_group_load(in, j, b);
+            for (unsigned k = 0; k < 8; k++)
+                idx[8 * j + k] = (uint16_t)(word >> (k * b) & mask);
+        }
+        bitpack_unpack(idx + 8 * groups, in + (size_t)b * groups, n - 8 * groups, b);
+        return;
+    }
     if (b != 1 && b != 2 && b != 4 && b != 8) {
         bitpack_unpack(idx, in, n, b);
         return;
@@ -76,6 +169,17 @@ packing_unpack_lut(float *y, const uint8_t *in, size_t n, unsigned b, const floa
         n -= done * (8 / b);
     }
     uint64_t mask = ((uint64_t)1 << b) - 1;
+    if (b < 8 && (b & (b - 1)) != 0) { /* b = 3, 5, 6, 7: eight fields from b bytes */
+        size_t groups = n / 8;
+        for (size_t j = 0; j < groups; j++) {
+            uint64_t word = packing_group_load(in, j, b);
+            for (unsigned k = 0; k < 8; k++)
+                y[8 * j + k] = lut[word >> (k * b) & mask];
+        }
+        y += 8 * groups;
+        in += (size_t)b * groups;
+        n -= 8 * groups;
+    }
     size_t per = 64 / b;
     size_t full = b == 1 || b == 2 || b == 4 || b == 8 ? n / per : 0;
     for (size_t w = 0; w < full; w++) {

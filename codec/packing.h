@@ -3,8 +3,9 @@
  *
  * The layout is exactly base/bitpack.h's bitpack_pack() (b-bit fields, LSB-first, no
  * padding between fields; the last byte zero-padded), so any decoder may use either. For
- * b = 1, 2, 4, 8 whole 64-bit words are assembled at a time (64/b fields per word), which
- * the compiler vectorises; other widths fall back to bitpack_pack()/bitpack_unpack().
+ * b = 1, 2, 4, 8 whole 64-bit words are assembled at a time (64/b fields per word), for
+ * b = 3, 5, 6, 7 eight fields at a time (b whole bytes); other widths fall back to
+ * bitpack_pack()/bitpack_unpack().
  * packing_unpack_lut() decodes straight into lut[index] floats, which is what every
  * dequantiser wants. Pure functions over caller buffers.
  */
@@ -14,8 +15,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Packs idx[0..n) (each < 2^b, b = 1..16) into out[0..bitpack_bytes(n, b)). */
+/*
+ * Packs idx[0..n) (each < 2^b, b = 1..16) into out[0..bitpack_bytes(n, b)). For b = 1, 2,
+ * 4, 8 on a CPU with AVX2, 32 fields a step (chosen at run time); the same bytes as
+ * packing_pack_portable(), the word loop alone (for tests).
+ */
 void packing_pack(uint8_t *out, const uint16_t *idx, size_t n, unsigned b);
+void packing_pack_portable(uint8_t *out, const uint16_t *idx, size_t n, unsigned b);
 /* Inverse of packing_pack(): idx[0..n) from bitpack_bytes(n, b) bytes of in. */
 void packing_unpack(uint16_t *idx, const uint8_t *in, size_t n, unsigned b);
 /* y[i] = lut[field i] for i < n; in holds bitpack_bytes(n, b) bytes, lut 2^b entries. */

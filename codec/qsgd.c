@@ -1,6 +1,8 @@
 /* qsgd: QSGD with the L-infinity norm, and the paper's L2 norm with Elias coding. See qsgd.h. */
 #include "codec/qsgd.h"
 
+#include <float.h>
+#include <immintrin.h>
 #include <math.h>
 #include <stdbool.h>
 #include <string.h>
@@ -8,6 +10,7 @@
 #include "base/bitpack.h"
 #include "base/mem.h"
 #include "codec/codec_int.h"
+#include "codec/packing.h"
 #include "codec/sround.h"
 #include "base/banned.h"
 
@@ -154,6 +157,71 @@ qsgd_elias_write(struct qsgd *q, uint8_t *out, size_t *len, struct errbuf *eb)
     return 0;
 }
 
+/* *m = max |x_i| (from *m); false when some x_i is not finite. */
+static bool
+qsgd_max_abs(float *m, const float *x, size_t n)
+{
+    float mx = *m;
+    bool finite = true;
+    for (size_t i = 0; i < n; i++) {
+        float a = fabsf(x[i]);
+        mx = a > mx ? a : mx;
+        finite &= isfinite(a);
+    }
+    *m = mx;
+    return finite;
+}
+
+/* qsgd_max_abs() eight at a time (the same maximum: it does not depend on the order). */
+__attribute__((target("avx2"))) static bool
+qsgd_max_abs_avx2(float *m, const float *x, size_t n)
+{
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const __m256 big = _mm256_set1_ps(FLT_MAX);
+    __m256 mx = _mm256_set1_ps(*m), ok = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 a = _mm256_and_ps(_mm256_loadu_ps(x + i), absmask);
+        mx = _mm256_max_ps(mx, a);
+        ok = _mm256_and_ps(ok, _mm256_cmp_ps(a, big, _CMP_LE_OQ));
+    }
+    float lanes[8];
+    _mm256_storeu_ps(lanes, mx);
+    float best = *m;
+    for (int l = 0; l < 8; l++)
+        best = lanes[l] > best ? lanes[l] : best;
+    *m = best;
+    bool finite = _mm256_movemask_ps(ok) == 0xff;
+    return qsgd_max_abs(m, x + i, n - i) && finite;
+}
+
+/* idx[i] = idx[i] << 1 | (x_i < 0): the sign bit below the level. */
+static void
+qsgd_add_signs(uint16_t *idx, const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        idx[i] = (uint16_t)(idx[i] << 1 | (x[i] < 0));
+}
+
+__attribute__((target("avx2"))) static void
+qsgd_add_signs_avx2(uint16_t *idx, const float *x, size_t n)
+{
+    const __m256 zero = _mm256_setzero_ps();
+    const __m256i one = _mm256_set1_epi16(1);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256i neg0 = _mm256_castps_si256(_mm256_cmp_ps(_mm256_loadu_ps(x + i), zero, _CMP_LT_OQ));
+        __m256i neg1 =
+            _mm256_castps_si256(_mm256_cmp_ps(_mm256_loadu_ps(x + i + 8), zero, _CMP_LT_OQ));
+        /* -1/0 per 32-bit lane to -1/0 per 16-bit lane, in order */
+        __m256i neg = _mm256_permute4x64_epi64(_mm256_packs_epi32(neg0, neg1), 0xd8);
+        __m256i k = _mm256_loadu_si256((const __m256i *)(idx + i));
+        k = _mm256_or_si256(_mm256_slli_epi16(k, 1), _mm256_and_si256(neg, one));
+        _mm256_storeu_si256((__m256i *)(idx + i), k);
+    }
+    qsgd_add_signs(idx + i, x + i, n - i);
+}
+
 int
 qsgd_encode(struct qsgd *q, uint8_t *out, size_t cap, size_t *len, const float *x,
             const struct codec_link *link, struct errbuf *eb)
@@ -172,12 +240,9 @@ qsgd_encode(struct qsgd *q, uint8_t *out, size_t cap, size_t *len, const float *
             n2 += (double)a * a;
         }
     } else {
-        /* No sum in order: this loop vectorises (the maximum does not depend on order). */
-        for (size_t i = 0; i < q->d; i++) {
-            float a = fabsf(x[i]);
-            m = a > m ? a : m;
-            finite &= isfinite(a);
-        }
+        /* No sum in order: the maximum does not depend on the order. */
+        finite = __builtin_cpu_supports("avx2") ? qsgd_max_abs_avx2(&m, x, q->d)
+                                                : qsgd_max_abs(&m, x, q->d);
     }
     if (!finite)
         return errbuf_set(eb, -ERR_RANGE, "qsgd: input vector is not finite");
@@ -188,12 +253,14 @@ qsgd_encode(struct qsgd *q, uint8_t *out, size_t cap, size_t *len, const float *
     struct rng r;
     codec_private_stream(&r, link);
     sround(q->idx, x, q->d, 0.0, scale, true, s, &r);
-    for (size_t i = 0; i < q->d; i++)
-        q->idx[i] = (uint16_t)(q->idx[i] << 1 | (x[i] < 0));
+    if (__builtin_cpu_supports("avx2"))
+        qsgd_add_signs_avx2(q->idx, x, q->d);
+    else
+        qsgd_add_signs(q->idx, x, q->d);
     codec_put_f32(out, m);
     if (q->elias)
         return qsgd_elias_write(q, out, len, eb);
-    bitpack_pack(out + 4, q->idx, q->d, q->bits + 1);
+    packing_pack(out + 4, q->idx, q->d, q->bits + 1);
     *len = bytes;
     return 0;
 }
@@ -251,7 +318,7 @@ qsgd_decode_add(struct qsgd *q, float *acc, const uint8_t *msg, size_t len, doub
     float unit = (float)(weight * m / s);
     if (q->elias)
         return qsgd_elias_add(q, acc, msg, len, unit, eb);
-    bitpack_unpack(q->idx, msg + 4, q->d, q->bits + 1);
+    packing_unpack(q->idx, msg + 4, q->d, q->bits + 1);
     for (size_t i = 0; i < q->d; i++) {
         /* ±unit·level without a branch on the (random) sign bit. */
         float sign = 1.0f - 2.0f * (float)(q->idx[i] & 1);

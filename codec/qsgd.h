@@ -8,7 +8,8 @@
  *
  * x_i -> m·sign(x_i)·ξ_i/s with ξ_i = floor(s|x_i|/m) + Bernoulli(frac), unbiased; vNMSE <=
  * min(d/s², √d/s) for the L2 norm (paper Lemma 3.1). The encoder's private stream gives one
- * 32-bit draw per coordinate.
+ * coin of codec/sround.h per coordinate (a 16-bit draw; E[ξ_i] exceeds s|x_i|/m by under
+ * 2^-48).
  *
  * Wire format, qsgd ((b+1)·d + 32 bits):
  *   OFFSET  SIZE               MEANING

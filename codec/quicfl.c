@@ -3,6 +3,7 @@
 
 #include <gsl/gsl_cdf.h>
 #include <gsl/gsl_randist.h>
+#include <immintrin.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "codec/packing.h"
 #include "codec/quicfl_tables.h"
 #include "codec/rht.h"
+#include "codec/sround.h"
 #include "base/banned.h"
 
 #define QUICFL_GRID        (2 * QUICFL_GRID_HALF + 1)
@@ -338,8 +340,9 @@ quicfl_new(const struct codec_params *p, size_t dim)
         goto fail;
     for (size_t k = 0; k < (size_t)q->nx * q->nh; k++)
         q->R[k] = (float)R[k];
-    q->sx = mem_alloc((size_t)QUICFL_GRID * q->nh);
-    q->fh = mem_alloc(QUICFL_GRID * sizeof *q->fh);
+    /* 4 and 1 spare entries: the encoder's gathers read 32 bits at the last entry */
+    q->sx = mem_calloc((size_t)QUICFL_GRID * q->nh + 4, 1);
+    q->fh = mem_calloc(QUICFL_GRID + 1, sizeof *q->fh);
     q->fp = mem_alloc(QUICFL_GRID * sizeof *q->fp);
     q->y = mem_alloc_aligned(64, q->D * sizeof *q->y);
     q->signs = mem_alloc(rht_sign_bytes(q->D));
@@ -396,8 +399,64 @@ quicfl_draw_shared(struct quicfl *q, const struct codec_link *link)
     codec_shared_stream(&r, link, q->rotation);
     rht_signs_draw(q->signs, q->D, &r);
     codec_shared_stream(&r, link, CODEC_ROTATION_PER_CLIENT);
-    rng_seek(&r, QUICFL_H_OFFSET);
-    rng_bytes(&r, q->hbuf, q->D);
+    rng_fast_bytes(&r, q->hbuf, q->D);
+}
+
+/*
+ * The encoder's loop from coordinate i, four coordinates a step, taking the 16-bit draws
+ * sr->buf[sr->pos..] (two coins per coordinate, in order) while the batch holds a step's
+ * eight. Stops before a step with an exact coordinate (|z| > T) or a coin that would tie
+ * (the caller takes one coordinate the portable way) and returns the coordinates done:
+ * the same messages as the portable loop, bit for bit.
+ */
+__attribute__((target("avx2"))) static size_t
+quicfl_steps_avx2(const struct quicfl *q, size_t i0, double sc, struct sround_rand *sr)
+{
+    const __m256d vsc = _mm256_set1_pd(sc), vT = _mm256_set1_pd(q->T);
+    const __m256d vdelta = _mm256_set1_pd(q->delta), half = _mm256_set1_pd(QUICFL_GRID_HALF);
+    const __m256d two16 = _mm256_set1_pd(0x1p16), sign = _mm256_set1_pd(-0.0);
+    const __m128i top = _mm_set1_epi32(QUICFL_GRID - 1), hmask = _mm_set1_epi32((int)q->nh - 1);
+    const __m128i lo8 = _mm_set1_epi32(0xff), lo16 = _mm_set1_epi32(0xffff);
+    const __m128i one = _mm_set1_epi32(1);
+    /* even draws (first coins) to the low four 16-bit lanes, odd ones to the high four */
+    const __m128i deal = _mm_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15);
+    size_t i = i0;
+    for (; i + 4 <= q->D && sr->pos + 8 <= SROUND_BATCH; i += 4, sr->pos += 8) {
+        const uint16_t *rnd = sr->buf + sr->pos;
+        __m256d z = _mm256_mul_pd(vsc, _mm256_cvtps_pd(_mm_loadu_ps(q->y + i)));
+        __m256d exact = _mm256_cmp_pd(_mm256_andnot_pd(sign, z), vT, _CMP_GT_OQ);
+        __m256d t = _mm256_add_pd(_mm256_div_pd(z, vdelta), half);
+        __m256d fl = _mm256_round_pd(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+        __m256d t16 = _mm256_round_pd(_mm256_mul_pd(_mm256_sub_pd(t, fl), two16),
+                                      _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+        __m128i r = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)rnd), deal);
+        __m256d r1 = _mm256_cvtepi32_pd(_mm_cvtepu16_epi32(r));
+        __m256d r2 = _mm256_cvtepi32_pd(_mm_cvtepu16_epi32(_mm_srli_si128(r, 8)));
+        __m256d tie1 = _mm256_cmp_pd(r1, t16, _CMP_EQ_OQ);
+        if (_mm256_movemask_pd(_mm256_or_pd(exact, tie1)) != 0)
+            break;
+        __m128i heads1 = _mm256_cvttpd_epi32(
+            _mm256_and_pd(_mm256_cmp_pd(r1, t16, _CMP_LT_OQ), _mm256_set1_pd(1.0)));
+        __m128i g = _mm_min_epi32(_mm_add_epi32(_mm256_cvttpd_epi32(fl), heads1), top);
+        int32_t hb;
+        memcpy(&hb, q->hbuf + i, sizeof hb);
+        __m128i h = _mm_and_si128(_mm_cvtepu8_epi32(_mm_cvtsi32_si128(hb)), hmask);
+        __m128i cell = _mm_add_epi32(_mm_mullo_epi32(g, _mm_set1_epi32((int)q->nh)), h);
+        __m128i m =
+            _mm_and_si128(_mm_i32gather_epi32((const int *)(const void *)q->sx, cell, 1), lo8);
+        __m128i fh =
+            _mm_and_si128(_mm_i32gather_epi32((const int *)(const void *)q->fh, g, 2), lo16);
+        __m256d p2 = _mm256_cvtps_pd(_mm_i32gather_ps(q->fp, g, 4));
+        __m256d t16b =
+            _mm256_round_pd(_mm256_mul_pd(p2, two16), _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+        if (_mm256_movemask_pd(_mm256_cmp_pd(r2, t16b, _CMP_EQ_OQ)) != 0)
+            break;
+        __m128i heads2 = _mm256_cvttpd_epi32(
+            _mm256_and_pd(_mm256_cmp_pd(r2, t16b, _CMP_LT_OQ), _mm256_set1_pd(1.0)));
+        m = _mm_add_epi32(m, _mm_and_si128(_mm_and_si128(_mm_cmpeq_epi32(h, fh), heads2), one));
+        _mm_storel_epi64((__m128i *)(q->idx + i), _mm_packus_epi32(m, m));
+    }
+    return i - i0;
 }
 
 int
@@ -416,11 +475,16 @@ quicfl_encode(struct quicfl *q, uint8_t *out, size_t cap, size_t *len, const flo
     double sc = nx2 > 0 ? sqrt((double)D / nx2) : 0.0;
     struct rng r;
     codec_private_stream(&r, link);
-    struct codec_rand cr;
-    codec_rand_init(&cr, &r);
+    struct sround_rand sr;
+    sround_rand_init(&sr, &r);
     size_t off = base;
     unsigned hmask = q->nh - 1;
+    bool avx2 = __builtin_cpu_supports("avx2");
     for (size_t i = 0; i < D; i++) {
+        if (avx2)
+            i += quicfl_steps_avx2(q, i, sc, &sr);
+        if (i == D)
+            break;
         double z = sc * q->y[i];
         if (fabs(z) > q->T) {
             if (off + QUICFL_PAIR_BYTES > cap || (off - base) / QUICFL_PAIR_BYTES >= q->max_exact)
@@ -434,13 +498,12 @@ quicfl_encode(struct quicfl *q, uint8_t *out, size_t cap, size_t *len, const flo
         double t = z / q->delta + QUICFL_GRID_HALF;
         double fl = (double)(uint64_t)t; /* floor: t >= 0 since |z| <= T */
         size_t g = (size_t)fl;
-        g += (t - fl) * 0x1p32 > (double)codec_rand_u32(&cr); /* branch-free coin flip */
+        g += sround_coin(&sr, t - fl);
         if (g >= QUICFL_GRID)
             g = QUICFL_GRID - 1;
         unsigned h = q->hbuf[i] & hmask;
         unsigned m = q->sx[g * q->nh + h];
-        double up = codec_rand_u32(&cr) * 0x1p-32;
-        m += (h == q->fh[g]) & (up < q->fp[g]);
+        m += (h == q->fh[g]) & sround_coin(&sr, q->fp[g]); /* the coin is always drawn */
         q->idx[i] = (uint16_t)m;
     }
     codec_put_f32(out, (float)sqrt(nx2));

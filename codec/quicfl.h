@@ -19,9 +19,10 @@
  * shifted points; the solver alternates the two steps from evenly spaced levels shifted by
  * h/2^ℓ of a spacing until the mean squared error stops falling.
  *
- * Randomness. Rotation signs: the link's shared stream (codec_int.h). h: the per-client
- * shared stream at byte QUICFL_H_OFFSET, one byte per rotated coordinate (low ℓ bits). Grid
- * rounding and message choice: the private stream, two 32-bit draws per coordinate.
+ * Randomness. Rotation signs: the link's shared stream (codec_int.h). h: the fast keystream
+ * of the per-client shared stream (base/rng.h), one byte per rotated coordinate (low ℓ
+ * bits). Grid rounding and message choice: two coins of codec/sround.h per coordinate on
+ * the private stream (two 16-bit draws, a 32-bit one on the rare tie).
  *
  * Wire format (32 + b·D + 64·|E| bits; |E| follows from the length):
  *   OFFSET      SIZE            MEANING
@@ -48,7 +49,6 @@
 #define QUICFL_MAX_BITS        4
 #define QUICFL_MAX_SHARED_BITS 8
 #define QUICFL_GRID_HALF       5000 /* grid points j = -5000..5000 */
-#define QUICFL_H_OFFSET        ((uint64_t)1 << 58)
 
 struct quicfl;
 

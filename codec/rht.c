@@ -208,15 +208,16 @@ rht_block(float *v, size_t n, const uint8_t *signs, float scale, const float *sr
 {
     if (src != NULL) {
         size_t m = src_len < n ? src_len : n;
-        float part[8] = { 0 };
+        rht_v8 acc = { 0 }; /* lane l sums the squares of coordinates l mod 8, in order */
         size_t i = 0;
         for (; i + 8 <= m; i += 8) {
-            for (int l = 0; l < 8; l++) {
-                float t = src[i + (size_t)l];
-                v[i + (size_t)l] = t;
-                part[l] += t * t;
-            }
+            rht_v8 t;
+            RHT_LOAD(t, src + i);
+            RHT_STORE(v + i, t);
+            acc += t * t;
         }
+        float part[8];
+        memcpy(part, &acc, sizeof part);
         for (; i < m; i++) {
             v[i] = src[i];
             part[0] += src[i] * src[i];

@@ -5,7 +5,8 @@
  *
  * 2^b levels evenly spaced from min(v) to max(v); each v_i is rounded to one of its two
  * neighbouring levels at random so that the expectation is v_i (unbiased). Randomness comes
- * from the caller's stream (the encoder's private stream), one 32-bit draw per coordinate.
+ * from the caller's stream (the encoder's private stream), one coin of codec/sround.h per
+ * coordinate (a 16-bit draw; unbiased to 2^-48 of a level).
  *
  * Wire format:
  *   OFFSET  SIZE             MEANING

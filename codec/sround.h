@@ -1,15 +1,25 @@
 /*
  * sround: unbiased stochastic rounding of an affine map of a float vector to integer levels,
- * the inner loop of the min-max quantiser (codec/sq.h) and of QSGD (codec/qsgd.h).
+ * the inner loop of the min-max quantiser (codec/sq.h) and of QSGD (codec/qsgd.h), and the
+ * coin flip of the other stochastic codecs (THC, QUIC-FL, fractional EDEN's mask).
  *
- * For u = (v_i - off)·mul (or (|v_i| - off)·mul with `absval`), which must be >= 0, the
- * level is floor(u) + [frac(u)·2^32 > r_i], clamped to `top`, where r_i is the i-th 32-bit
- * draw of the stream (rng_u32s() order). The AVX2 version (chosen at run time with
- * __builtin_cpu_supports()) computes the same values as the portable one bit for bit:
- * frac(u)·2^32 > r_i is tested as ceil(frac(u)·2^32) > r_i, exact for an integer r_i.
+ * The coin. A coin of probability p in [0, 1] takes one 16-bit draw r of the stream's fast
+ * keystream (base/rng.h, rng_fast_u16s() order). With t = p·2^16 (exact in double) and
+ * t16 = floor(t): heads when r < t16, tails when r > t16, and on a tie (r = t16, chance
+ * 2^-16) heads when (t - t16)·2^32 > s, s the next 32-bit draw of the stream's ChaCha20
+ * keystream (rng_u32(), ties taken in coordinate order). So P(heads) = t16·2^-16 +
+ * 2^-16·ceil((t - t16)·2^32)·2^-32 lies in [p, p + 2^-48): a coin costs 2 keystream bytes
+ * instead of 4, and its bias is 2^-48 at most, against 2^-32 for one 32-bit draw compared
+ * with p·2^32 (the previous scheme), far below anything a vNMSE or mean estimate resolves.
  *
- * Draws are taken SROUND_BATCH at a time from the caller's stream, which is left past
- * the last batch drawn (nothing may draw from it afterwards and expect a fixed position).
+ * Rounding. For u = (v_i - off)·mul (or (|v_i| - off)·mul with `absval`), which must be
+ * >= 0, the level is floor(u) + coin(frac(u)), clamped to `top`: E[level] - u is in
+ * [0, 2^-48) before the clamp. The AVX2 version (chosen at run time with
+ * __builtin_cpu_supports()) computes the same values as the portable one bit for bit
+ * (sround_run() picks the path, for tests).
+ *
+ * Draws are taken SROUND_BATCH at a time from the caller's fast keystream (whole blocks),
+ * which is left past the last batch drawn.
  */
 #ifndef FEDBITS_CODEC_SROUND_H
 #define FEDBITS_CODEC_SROUND_H
@@ -20,10 +30,75 @@
 
 #include "base/rng.h"
 
-#define SROUND_BATCH 4096
+#define SROUND_BATCH     4096 /* 16-bit draws per refill: 128 whole keystream blocks */
+#define SROUND_CELLS_MAX 1024 /* the vector path of sround_cells() takes g < this */
+
+enum sround_path {
+    SROUND_BEST,     /* AVX2 when the CPU has it */
+    SROUND_PORTABLE, /* plain C, the same levels */
+};
 
 /* Levels of v[0..n) into k[0..n); top < 2^16. */
 void sround(uint16_t *k, const float *v, size_t n, double off, double mul, bool absval,
             unsigned top, struct rng *r);
+/* sround() on the given path. */
+void sround_run(uint16_t *k, const float *v, size_t n, double off, double mul, bool absval,
+                unsigned top, struct rng *r, enum sround_path path);
+
+/*
+ * Rounding onto a table of integer levels (THC, codec/thc.h): for i < n, z = sc·y_i
+ * clamped to [-T, T], u = (z + T)·to_u, k = cell[min(floor(u), g)] (table[k] <= u <=
+ * table[k + 1]) and the level is k + coin((u - table[k]) / (table[k + 1] - table[k])), one
+ * coin per coordinate as above. cell has g + 1 entries; table is increasing, from 0 to g.
+ * Returns -1 when some sc·y_i is not finite (idx then partly written), else 0.
+ * The AVX2 path gives the portable one's levels bit for bit.
+ */
+int sround_cells(uint16_t *idx, const float *y, size_t n, double sc, double T, double to_u,
+                 unsigned g, const uint16_t *cell, const uint16_t *table, struct rng *r,
+                 enum sround_path path);
+
+/* Coin flips one at a time, with draws fetched SROUND_BATCH at a time. */
+struct sround_rand {
+    struct rng *r;
+    size_t pos;
+    uint16_t buf[SROUND_BATCH];
+};
+
+static inline void
+sround_rand_init(struct sround_rand *sr, struct rng *r)
+{
+    sr->r = r;
+    sr->pos = SROUND_BATCH;
+}
+
+/* The next 16-bit draw of the fast keystream. */
+static inline uint16_t
+sround_rand_u16(struct sround_rand *sr)
+{
+    if (sr->pos == SROUND_BATCH) {
+        rng_fast_u16s(sr->r, sr->buf, SROUND_BATCH);
+        sr->pos = 0;
+    }
+    return sr->buf[sr->pos++];
+}
+
+/* The coin of probability p (see above) decided by the 16-bit draw rd. */
+static inline unsigned
+sround_coin_with(double p, uint16_t rd, struct rng *r)
+{
+    double t = p * 0x1p16;
+    double t16 = (double)(int64_t)t; /* floor: t >= 0 */
+    double rr = (double)rd;
+    if (__builtin_expect(rr != t16, 1))
+        return rr < t16;
+    return (t - t16) * 0x1p32 > (double)rng_u32(r);
+}
+
+/* 1 with probability p in [0, 1] (up to 2^-48), from the next draw of sr. */
+static inline unsigned
+sround_coin(struct sround_rand *sr, double p)
+{
+    return sround_coin_with(p, sround_rand_u16(sr), sr->r);
+}
 
 #endif

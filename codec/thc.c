@@ -11,6 +11,7 @@
 #include "codec/codec_int.h"
 #include "codec/packing.h"
 #include "codec/rht.h"
+#include "codec/sround.h"
 #include "base/banned.h"
 
 #define THC_HEADER_BYTES 4
@@ -207,20 +208,8 @@ thc_quantize(struct thc *t, const float *x, double norm, const struct codec_link
     }
     struct rng r;
     codec_private_stream(&r, link);
-    struct codec_rand cr;
-    codec_rand_init(&cr, &r);
-    for (size_t i = 0; i < t->D; i++) {
-        double z = sc * t->y[i];
-        if (!isfinite(z))
-            return errbuf_set(eb, -ERR_RANGE, "thc: input vector is not finite");
-        z = z < -t->T ? -t->T : z > t->T ? t->T : z;
-        double u = (z + t->T) * to_u;
-        unsigned k = cell[u < (double)t->g ? (unsigned)u : t->g]; /* u >= 0: truncation = floor */
-        double lo = t->table[k], hi = t->table[k + 1];
-        double up = (u - lo) / (hi - lo);
-        k += up * 0x1p32 > (double)codec_rand_u32(&cr); /* branch-free coin flip */
-        t->idx[i] = (uint16_t)k;
-    }
+    if (sround_cells(t->idx, t->y, t->D, sc, t->T, to_u, t->g, cell, t->table, &r, SROUND_BEST) < 0)
+        return errbuf_set(eb, -ERR_RANGE, "thc: input vector is not finite");
     return 0;
 }
 
@@ -274,9 +263,7 @@ thc_decode_add(struct thc *t, float *acc, const uint8_t *msg, size_t len, double
     float lut[THC_MAX_LEVELS];
     for (unsigned k = 0; k < t->levels; k++)
         lut[k] = (float)((t->table[k] * 2.0 * t->T / t->g - t->T) * unit);
-    packing_unpack(t->idx, msg + THC_HEADER_BYTES, t->D, t->bits);
-    for (size_t i = 0; i < t->D; i++)
-        t->y[i] = lut[t->idx[i]];
+    packing_unpack_lut(t->y, msg + THC_HEADER_BYTES, t->D, t->bits, lut);
     codec_loss_apply(t->y, t->D, t->loss, link);
     if (t->rotation == CODEC_ROTATION_SHARED) {
         float w = (float)weight;

@@ -1,6 +1,7 @@
 /* rng: keyed streams are deterministic, independent, seekable, and uniform. */
 #include <gsl/gsl_cdf.h>
 #include <gsl/gsl_randist.h>
+#include <sodium.h>
 #include <string.h>
 
 #include "base/rng.h"
@@ -218,6 +219,80 @@ START_TEST(bulk_positions)
 }
 END_TEST
 
+/* With 20 rounds the block function is libsodium's ChaCha20, both implementations. */
+START_TEST(chacha_blocks_match_libsodium)
+{
+    unsigned char key[RNG_KEY_BYTES], nonce[crypto_stream_chacha20_NONCEBYTES];
+    for (int k = 0; k < RNG_KEY_BYTES; k++)
+        key[k] = (unsigned char)(7 * k + 1);
+    uint64_t nv = UINT64_C(0x0123456789abcdef);
+    for (int k = 0; k < 8; k++)
+        nonce[k] = (unsigned char)(nv >> (8 * k));
+    static unsigned char want[64 * 37], zeros[64 * 37], got[64 * 37];
+    /* 37 blocks (four groups of eight and a tail) across the 2^32 carry of the counter */
+    uint64_t first = UINT64_C(0xffffffff) - 20;
+    crypto_stream_chacha20_xor_ic(want, zeros, sizeof want, nonce, first, key);
+    for (int impl = RNG_CHACHA_BEST; impl <= RNG_CHACHA_PORTABLE; impl++) {
+        memset(got, 0, sizeof got);
+        rng_chacha_blocks(got, key, nv, first, 37, 20, (enum rng_chacha_impl)impl);
+        ck_assert_mem_eq(got, want, sizeof want);
+    }
+}
+END_TEST
+
+/* ChaCha8: the vector path equals the portable one bit for bit, for every count. */
+START_TEST(chacha8_vector_matches_portable)
+{
+    unsigned char key[RNG_KEY_BYTES];
+    for (int k = 0; k < RNG_KEY_BYTES; k++)
+        key[k] = (unsigned char)(k * k + 3);
+    static unsigned char a[64 * 70], b[64 * 70];
+    for (size_t n = 0; n <= 70; n += 1 + n / 4) {
+        uint64_t first = UINT64_C(0xfffffffa) + n;
+        rng_chacha_blocks(a, key, RNG_FAST_NONCE, first, n, 8, RNG_CHACHA_BEST);
+        rng_chacha_blocks(b, key, RNG_FAST_NONCE, first, n, 8, RNG_CHACHA_PORTABLE);
+        ck_assert_mem_eq(a, b, 64 * n);
+    }
+    /* Pinned: the first bytes of ChaCha8 under this key, nonce and block 0. */
+    rng_chacha_blocks(a, key, RNG_FAST_NONCE, 0, 1, 8, RNG_CHACHA_PORTABLE);
+    ck_assert_uint_eq(a[0] | a[1] << 8 | (uint32_t)a[2] << 16 | (uint32_t)a[3] << 24, 0xe0c1c2a6u);
+}
+END_TEST
+
+/*
+ * The fast stream: whole blocks per call, a split request gives the same bytes when the
+ * parts are whole blocks, it does not move the ChaCha20 stream, and its 16-bit draws are
+ * uniform (chi-square over the top 8 bits).
+ */
+START_TEST(fast_stream)
+{
+    struct rng r, s;
+    rng_init_stream(&r, 9, RNG_PURPOSE_TEST, 1, 2);
+    rng_init_stream(&s, 9, RNG_PURPOSE_TEST, 1, 2);
+    static unsigned char a[64 * 100], b[64 * 100];
+    rng_fast_bytes(&r, a, sizeof a);
+    rng_fast_bytes(&s, b, 64 * 30);
+    rng_fast_bytes(&s, b + 64 * 30, 64 * 70);
+    ck_assert_mem_eq(a, b, sizeof a);
+    ck_assert_uint_eq(rng_tell(&r), 0);
+    ck_assert_uint_eq(rng_u32(&r), rng_u32(&s));
+    unsigned char c[10], d[64];
+    rng_fast_bytes(&r, c, 10); /* one whole block */
+    rng_fast_bytes(&s, d, 64);
+    ck_assert_mem_eq(c, d, 10);
+    static uint16_t v[1 << 16];
+    rng_fast_u16s(&r, v, 1 << 16);
+    double cnt[256] = { 0 };
+    for (size_t i = 0; i < 1 << 16; i++)
+        cnt[v[i] >> 8]++;
+    double chi2 = 0, e = (double)(1 << 16) / 256;
+    for (int k = 0; k < 256; k++)
+        chi2 += (cnt[k] - e) * (cnt[k] - e) / e;
+    ck_assert_double_lt(gsl_cdf_chisq_Q(chi2, 255), 1.0 - 1e-6);
+    ck_assert_double_gt(gsl_cdf_chisq_Q(chi2, 255), 1e-6);
+}
+END_TEST
+
 Suite *
 rng_suite(void)
 {
@@ -234,6 +309,9 @@ rng_suite(void)
     tcase_add_test(tc, bulk_bytes_match_single);
     tcase_add_test(tc, bulk_u32s_and_uniforms_match_single);
     tcase_add_test(tc, bulk_positions);
+    tcase_add_test(tc, chacha_blocks_match_libsodium);
+    tcase_add_test(tc, chacha8_vector_matches_portable);
+    tcase_add_test(tc, fast_stream);
     suite_add_tcase(s, tc);
     return s;
 }

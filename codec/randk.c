@@ -92,15 +92,33 @@ randk_acc_len(const void *impl)
     return r->d;
 }
 
+/* 32-bit draws of the link's shared stream, in rng_u32s() order, fetched a batch at a time. */
+#define RANDK_BATCH 1024
+struct randk_rand {
+    struct rng *r;
+    size_t pos;
+    uint32_t buf[RANDK_BATCH];
+};
+
+static uint32_t
+randk_u32(struct randk_rand *rr)
+{
+    if (rr->pos == RANDK_BATCH) {
+        rng_u32s(rr->r, rr->buf, RANDK_BATCH);
+        rr->pos = 0;
+    }
+    return rr->buf[rr->pos++];
+}
+
 /* A uniform integer in [0, n), 1 <= n <= 2^32 − 1, exactly: multiply-shift with rejection. */
 static uint32_t
-randk_below(struct codec_rand *cr, uint32_t n)
+randk_below(struct randk_rand *rr, uint32_t n)
 {
-    uint64_t m = (uint64_t)codec_rand_u32(cr) * n;
+    uint64_t m = (uint64_t)randk_u32(rr) * n;
     if ((uint32_t)m < n) {
         uint32_t reject = (uint32_t)-n % n; /* 2^32 mod n */
         while ((uint32_t)m < reject)
-            m = (uint64_t)codec_rand_u32(cr) * n;
+            m = (uint64_t)randk_u32(rr) * n;
     }
     return (uint32_t)(m >> 32);
 }
@@ -110,12 +128,11 @@ static void
 randk_draw(struct randk *r, const struct codec_link *link)
 {
     struct rng stream;
-    struct codec_rand cr;
+    struct randk_rand rr = { .r = &stream, .pos = RANDK_BATCH };
     codec_shared_stream(&stream, link, r->rotation);
-    codec_rand_init(&cr, &stream);
     size_t taken = 0;
     for (size_t i = 0; i < r->d && taken < r->k; i++)
-        if (randk_below(&cr, (uint32_t)(r->d - i)) < r->k - taken)
+        if (randk_below(&rr, (uint32_t)(r->d - i)) < r->k - taken)
             r->idx[taken++] = (uint32_t)i;
 }
 

@@ -80,19 +80,37 @@ synthetic_stored(const struct synthetic_params *p, size_t n_all, size_t n_train,
     return (p->train_on_demand ? 0 : n_train) + test;
 }
 
+/* The -ERR_RANGE of a dataset whose stored samples exceed the cap. */
+static int
+synthetic_too_big(const struct synthetic_params *p, struct errbuf *eb)
+{
+    return errbuf_set(eb, -ERR_RANGE,
+                      "synthetic %sdata for %zu clients exceeds the cap of %zu samples%s",
+                      p->train_on_demand ? "test " : "", p->clients, p->max_samples,
+                      p->train_on_demand ? " (data.test_clients bounds it)" : "");
+}
+
+/*
+ * Clients whose rows a dataset may store: every client, except that a dataset making its
+ * training rows on demand with a bounded held-out set stores nothing of the others.
+ */
+static size_t
+synthetic_storing_clients(const struct synthetic_params *p)
+{
+    bool bounded = p->train_on_demand && p->test_clients > 0 && p->test_clients < p->clients;
+    return bounded ? p->test_clients : p->clients;
+}
+
 int
 synthetic_check_size(const struct synthetic_params *p, uint64_t seed, struct errbuf *eb)
 {
     size_t total = 0;
-    for (size_t k = 0; k < p->clients; k++) {
+    for (size_t k = 0; k < synthetic_storing_clients(p); k++) {
         size_t n_all = synthetic_draw_size(seed, k);
         size_t n_train = (size_t)floor(p->train_fraction * (double)n_all);
         total += synthetic_stored(p, n_all, n_train, k);
         if (total > p->max_samples)
-            return errbuf_set(eb, -ERR_RANGE,
-                              "synthetic %sdata for %zu clients exceeds the cap of %zu samples%s",
-                              p->train_on_demand ? "test " : "", p->clients, p->max_samples,
-                              p->train_on_demand ? " (data.test_clients bounds it)" : "");
+            return synthetic_too_big(p, eb);
     }
     return 0;
 }
@@ -251,8 +269,6 @@ synthetic_generate(struct dataset **out, const struct synthetic_params *p, uint6
 {
     *out = NULL;
     int rc = synthetic_check_params(p, eb);
-    if (rc == 0)
-        rc = synthetic_check_size(p, seed, eb);
     if (rc < 0)
         return rc;
     rc = -ERR_NOMEM;
@@ -263,10 +279,17 @@ synthetic_generate(struct dataset **out, const struct synthetic_params *p, uint6
     if (n_train == NULL || n_all == NULL || g == NULL)
         goto out;
 
+    /* Each client's size is drawn once, here (synthetic_check_size() draws those it needs). */
+    size_t total = 0;
     for (size_t k = 0; k < p->clients; k++) {
         synthetic_gen_sizes(g, k, &n_all[k], &n_train[k]);
+        total += synthetic_stored(p, n_all[k], n_train[k], k);
         if (!synthetic_holds_test(p, k))
             n_all[k] = n_train[k];
+    }
+    if (total > p->max_samples) {
+        rc = synthetic_too_big(p, eb);
+        goto out;
     }
     rc = dataset_new_clients(&ds, p->dim, p->classes, p->clients, n_all, n_train, p->max_samples,
                              p->train_on_demand, "synthetic data", eb);

@@ -25,6 +25,8 @@ synthetic_params_default(struct synthetic_params *p)
         .max_samples = 50000000,
         .train_on_demand = false,
         .test_clients = 0,
+        .test_ranks = 0,
+        .test_rank = 0,
     };
 }
 
@@ -70,6 +72,13 @@ static bool
 synthetic_holds_test(const struct synthetic_params *p, size_t k)
 {
     return p->test_clients == 0 || k < p->test_clients;
+}
+
+/* Whether synthetic_generate() makes client k's held-out rows (its share of them). */
+static bool
+synthetic_makes_test(const struct synthetic_params *p, size_t k)
+{
+    return synthetic_holds_test(p, k) && (p->test_ranks <= 1 || k % p->test_ranks == p->test_rank);
 }
 
 /* Samples client k's part of the dataset stores (n_all of them: n_train, then its test rows). */
@@ -200,13 +209,19 @@ synthetic_gen_rows(struct synthetic_gen *g, size_t k, size_t n_all, size_t n_tra
                    float *x_test, uint16_t *y_test)
 {
     const struct synthetic_params *p = &g->p;
-    bool keep_test = x_test != NULL || (ds != NULL && synthetic_holds_test(p, k));
+    bool held = ds != NULL && synthetic_holds_test(p, k); /* test rows with a place in ds */
+    bool keep_test = x_test != NULL || (ds != NULL && synthetic_makes_test(p, k));
     bool keep_train = x_train != NULL || (ds != NULL && !ds->train_on_demand);
     size_t n_draw = keep_test ? n_all : keep_train ? n_train : 0;
     if (ds != NULL)
         dataset_fill_client(ds, f, k);
     if (ds != NULL && n_draw == 0) {
-        dataset_fill_skip(ds, f, n_train); /* nothing of this client is stored */
+        /* Nothing of this client is made here: its rows are counted, their places left. */
+        dataset_fill_skip(ds, f, n_train);
+        for (size_t i = n_train; held && i < n_all; i++) {
+            uint16_t *y;
+            dataset_fill_row(ds, f, false, &y);
+        }
         return;
     }
     if (!p->iid) {
@@ -227,7 +242,7 @@ synthetic_gen_rows(struct synthetic_gen *g, size_t k, size_t n_all, size_t n_tra
         bool train = i < n_train;
         uint16_t *y = NULL;
         float *x = NULL;
-        if (ds != NULL && (train || keep_test))
+        if (ds != NULL && (train || held))
             x = dataset_fill_row(ds, f, train, &y); /* counts the row even when not stored */
         if (i >= n_draw)
             continue;

@@ -100,9 +100,24 @@ run_world_load_data(struct run_world *w, struct errbuf *eb)
 {
     struct data_params dp;
     scenario_data_params(w->s, &dp);
+    /* Under MPI each rank makes the held-out rows of its share of the clients (those it
+     * would own, cluster_owner()), and the ranks merge them: nobody makes all of them. */
+    bool share = dp.on_demand && cluster_size(w->cl) > 1;
+    if (share) {
+        dp.test_ranks = cluster_size(w->cl);
+        dp.test_rank = cluster_rank(w->cl);
+    }
     int rc = data_source_load(&w->ds, &dp, w->s->seed, eb);
     if (rc < 0)
         return errbuf_prefix(eb, "data");
+    const struct dataset_split *t = &w->ds->test;
+    if (share) {
+        rc = cluster_or_bytes(w->cl, t->x, t->n * w->ds->n_features * sizeof *t->x, eb);
+        if (rc == 0)
+            rc = cluster_or_bytes(w->cl, t->y, t->n * sizeof *t->y, eb);
+        if (rc < 0)
+            return errbuf_prefix(eb, "data");
+    }
     return 0;
 }
 

@@ -157,8 +157,8 @@ struct run_model {
 struct run_carry {
     float **residual; /* error feedback: per-client residual, allocated on first use; NULL
                          without error feedback */
-    struct docofl_server *docofl;         /* DoCoFL anchor deposit, NULL without */
-    struct docofl_client_state *dc_state; /* each client's anchor id (DoCoFL) */
+    struct docofl_server *docofl;           /* DoCoFL anchor deposit, NULL without */
+    struct docofl_client_states *dc_states; /* anchor ids of the clients that took part */
 };
 
 /* The FedBuff loop (run_async.c). */

@@ -77,7 +77,7 @@ run_world_release(struct run_world *w)
     }
     mem_free(w->carry.residual);
     docofl_server_free(w->carry.docofl);
-    mem_free(w->carry.dc_state);
+    docofl_client_states_free(w->carry.dc_states);
     mem_free(w->open.events);
     mem_free(w->model.w);
     mem_free(w->model.mean);
@@ -270,11 +270,10 @@ run_world_init(struct run_world *w, struct errbuf *eb)
         if (rc < 0)
             return errbuf_prefix(eb, "downlink");
         w->carry.docofl = docofl_server_new(&dp, w->dim, n_clients);
-        w->carry.dc_state = mem_alloc(n_clients * sizeof *w->carry.dc_state);
-        if (w->carry.docofl == NULL || w->carry.dc_state == NULL)
+        /* Clients' anchor ids: only for those that take part (run_job_start()). */
+        w->carry.dc_states = docofl_client_states_new();
+        if (w->carry.docofl == NULL || w->carry.dc_states == NULL)
             goto nomem;
-        for (size_t k = 0; k < n_clients; k++)
-            docofl_client_state_init(&w->carry.dc_state[k]);
     }
     struct rng r;
     rng_init_stream(&r, s->seed, RNG_PURPOSE_MODEL_INIT, RNG_ANY, RNG_ANY);

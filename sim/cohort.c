@@ -9,7 +9,10 @@
 static bool
 cohort_eligible(const struct cohort *c, size_t k, uint64_t draw, int64_t now)
 {
-    return (c->busy == NULL || !c->busy[k]) && population_available(c->pop, k, draw, now);
+    if (c->busy != NULL && c->busy[k])
+        return false;
+    return c->phase != NULL ? population_available_at_phase(c->pop, k, draw, now, c->phase[k])
+                            : population_available(c->pop, k, draw, now);
 }
 
 static size_t

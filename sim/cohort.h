@@ -38,9 +38,11 @@ enum cohort_mode {
 struct cohort {
     const struct population *pop;
     size_t n_clients;
-    const bool *busy; /* clients that cannot be chosen (n_clients flags), or NULL */
-    uint32_t *out;    /* COHORT_SCAN: n_clients entries; COHORT_DRAW: `want` entries */
-    bool *mark;       /* COHORT_DRAW: n_clients flags, all false (left so) */
+    const bool *busy;    /* clients that cannot be chosen (n_clients flags), or NULL */
+    uint32_t *out;       /* COHORT_SCAN: n_clients entries; COHORT_DRAW: `want` entries */
+    bool *mark;          /* COHORT_DRAW: n_clients flags, all false (left so) */
+    const double *phase; /* every client's diurnal phase (population_phase()), kept by a
+                            caller that scans; NULL: drawn at each check */
 };
 
 /*

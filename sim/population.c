@@ -481,8 +481,24 @@ population_trace_active(const struct population *pop, size_t k, int64_t t)
     return false;
 }
 
+double
+population_phase(const struct population *pop, size_t k)
+{
+    struct population_device d;
+    population_device(pop, k, POPULATION_PART_PHASE, &d);
+    return d.phase;
+}
+
 bool
 population_available(const struct population *pop, size_t k, uint64_t round, int64_t t)
+{
+    bool diurnal = pop->p.availability == POPULATION_DIURNAL;
+    return population_available_at_phase(pop, k, round, t, diurnal ? population_phase(pop, k) : 0);
+}
+
+bool
+population_available_at_phase(const struct population *pop, size_t k, uint64_t round, int64_t t,
+                              double phase)
 {
     const struct population_params *p = &pop->p;
     if (p->availability == POPULATION_ALWAYS)
@@ -491,9 +507,7 @@ population_available(const struct population *pop, size_t k, uint64_t round, int
         return population_trace_active(pop, k, t);
     double prob = p->availability_p;
     if (p->availability == POPULATION_DIURNAL) {
-        struct population_device d;
-        population_device(pop, k, POPULATION_PART_PHASE, &d);
-        double x = simtime_to_s(t) / p->diurnal_period_s + d.phase;
+        double x = simtime_to_s(t) / p->diurnal_period_s + phase;
         prob *= 0.5 + p->diurnal_amplitude * sin(2.0 * M_PI * x);
         prob = prob < 0 ? 0 : prob > 1 ? 1 : prob;
     }

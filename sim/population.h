@@ -117,5 +117,14 @@ int64_t population_compute_us(const struct population *pop, size_t k, double sam
 /* Availability */
 /* Whether client k can be selected at virtual time t in round `round` (deterministic). */
 bool population_available(const struct population *pop, size_t k, uint64_t round, int64_t t);
+/* Client k's diurnal phase in [0, 1) (drawn from its device stream, as the check above does). */
+double population_phase(const struct population *pop, size_t k);
+/*
+ * population_available() given client k's phase (population_phase(); read only by diurnal
+ * availability), for a caller that checks every client at every round and keeps the phases
+ * rather than draw them again each time.
+ */
+bool population_available_at_phase(const struct population *pop, size_t k, uint64_t round,
+                                   int64_t t, double phase);
 
 #endif

@@ -246,6 +246,8 @@ struct run_world {
     /* Scratch, meaningful only inside one call */
     uint32_t *eligible; /* client selection and sampling, n_clients entries */
     bool *chosen;       /* protocol.selection draw: cohort_select()'s marks, n_clients */
+    double *phase;      /* selection by scan with diurnal availability: every client's
+                           phase, drawn once (a scan checks every client each round) */
     size_t *owned;      /* slots this rank computes, n_jobs entries */
     uint64_t *meta;     /* per-job sizes, loss and status exchanged between ranks */
 

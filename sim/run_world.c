@@ -36,6 +36,15 @@ run_world_thread_count(const struct run_world *w, unsigned asked)
     return per > 0 ? per : 1u;
 }
 
+/* How rounds select their clients (sim/cohort.h). */
+static enum cohort_mode
+run_world_mode(const struct run_world *w)
+{
+    /* Poisson sampling flips a coin for every eligible client: it needs the full scan. */
+    return w->s->train.sampling == SAMPLING_POISSON ? COHORT_SCAN
+                                                    : (enum cohort_mode)w->s->protocol.selection;
+}
+
 void
 run_world_release(struct run_world *w)
 {
@@ -70,6 +79,7 @@ run_world_release(struct run_world *w)
     mem_free(w->eligible);
     run_eval_release(w);
     mem_free(w->chosen);
+    mem_free(w->phase);
     mem_free(w->pool.busy);
     if (w->carry.residual != NULL) {
         for (size_t k = 0; k < w->ds->n_clients; k++)
@@ -223,6 +233,13 @@ run_world_init(struct run_world *w, struct errbuf *eb)
         if (w->chosen == NULL)
             goto nomem;
     }
+    if (run_world_mode(w) == COHORT_SCAN && s->population.availability == POPULATION_DIURNAL) {
+        w->phase = mem_alloc(n_clients * sizeof *w->phase);
+        if (w->phase == NULL)
+            goto nomem;
+        for (size_t k = 0; k < n_clients; k++)
+            w->phase[k] = population_phase(w->pop, k);
+    }
     w->pool.busy = mem_calloc(n_clients, sizeof *w->pool.busy);
     if (s->uplink.error_feedback) {
         w->carry.residual = mem_calloc(n_clients, sizeof *w->carry.residual);
@@ -296,10 +313,7 @@ run_world_select(struct run_world *w, const bool *busy, uint64_t draw, int64_t n
         .busy = busy,
         .out = w->eligible,
         .mark = w->chosen,
+        .phase = w->phase,
     };
-    /* Poisson sampling flips a coin for every eligible client: it needs the full scan. */
-    enum cohort_mode mode = w->s->train.sampling == SAMPLING_POISSON
-                                ? COHORT_SCAN
-                                : (enum cohort_mode)w->s->protocol.selection;
-    return cohort_select(&c, mode, w->s->seed, draw, now, want, n_eligible);
+    return cohort_select(&c, run_world_mode(w), w->s->seed, draw, now, want, n_eligible);
 }

@@ -199,9 +199,21 @@ START_TEST(availability_probability_and_diurnal)
     p.diurnal_amplitude = 0.5;
     pop = pop_new(&p, 200, 5);
     on = 0;
-    for (size_t k = 0; k < 200; k++)
-        for (int h = 0; h < 24; h++)
-            on += population_available(pop, k, (uint64_t)h, (int64_t)h * 3600 * 1000000);
+    size_t differ = 0; /* given another client's phase */
+    for (size_t k = 0; k < 200; k++) {
+        double phase = population_phase(pop, k);
+        ck_assert(phase >= 0 && phase < 1);
+        for (int h = 0; h < 24; h++) {
+            int64_t t = (int64_t)h * 3600 * 1000000;
+            bool a = population_available(pop, k, (uint64_t)h, t);
+            /* A scan's kept phase gives the same answers as the phase drawn at each check. */
+            ck_assert(a == population_available_at_phase(pop, k, (uint64_t)h, t, phase));
+            differ += a != population_available_at_phase(pop, k, (uint64_t)h, t,
+                                                         population_phase(pop, (k + 1) % 200));
+            on += a;
+        }
+    }
+    ck_assert_uint_gt(differ, 0);
     ck_assert_uint_gt(on, 2400 - 240);
     ck_assert_uint_lt(on, 2400 + 240);
     population_free(pop);

@@ -94,6 +94,8 @@ data_source_generate(struct dataset **out, const struct data_params *p, uint64_t
     sp.clients = p->clients;
     sp.iid = p->kind == DATA_SYNTHETIC_IID;
     sp.train_on_demand = p->on_demand;
+    sp.test_ranks = p->test_ranks;
+    sp.test_rank = p->test_rank;
     return synthetic_generate(out, &sp, seed, eb);
 }
 

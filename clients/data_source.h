@@ -68,6 +68,11 @@ struct data_params {
     struct partition_params partition;      /* file kinds; generators need natural */
     bool on_demand;                         /* synthetic kinds: clients' training rows made
                                                when they are started (data_source_maker) */
+    size_t test_ranks;                      /* synthetic kinds, > 1: the held-out rows made
+                                               are only those of clients k = test_rank (mod
+                                               test_ranks); the others stay zero (MPI ranks
+                                               make a share each and merge them) */
+    size_t test_rank;
 };
 
 /*

@@ -3,15 +3,16 @@
  * Ben-Itzhak, Levy, ICML 2023): rebuild the model
  * ŵ_t = decode(anchor) + decode(correction) a selected client trains from.
  *
- * Two objects. struct docofl_client_state is what one simulated client keeps between
- * rounds: only the id of the anchor it holds (4 bytes), so thousands of idle clients cost
- * nothing; the anchor's bytes stay in the server's deposit (aggregator/docofl.h), which is
- * where the simulator fetches them from when the client participates — the decoded anchor
- * is recomputed from those bytes each time, bit-identically to the server's copy.
- * struct docofl_client is a per-thread workspace (the anchor and correction decoders) shared
- * by every client that thread simulates: docofl_client_new() once, docofl_client_model()
- * per participation, docofl_client_free(). Nothing is allocated after new. Messages and
- * outputs are caller buffers, borrowed for the call. Not thread-safe: one per thread.
+ * Three objects. struct docofl_client_state is what one simulated client keeps between
+ * rounds: only the id of the anchor it holds (4 bytes); struct docofl_client_states holds
+ * those states for the clients that have one (a hash table keyed by client id, 8 bytes a
+ * slot at most half full), so idle clients cost nothing; the anchor's bytes stay in the server's
+ * deposit (aggregator/docofl.h), which is where the simulator fetches them from when the client
+ * participates — the decoded anchor is recomputed from those bytes each time, bit-identically to
+ * the server's copy. struct docofl_client is a per-thread workspace (the anchor and correction
+ * decoders) shared by every client that thread simulates: docofl_client_new() once,
+ * docofl_client_model() per participation, docofl_client_free(). Nothing is allocated after new.
+ * Messages and outputs are caller buffers, borrowed for the call. Not thread-safe: one per thread.
  * Wire formats: codec/docofl_wire.h.
  */
 #ifndef FEDBITS_CLIENTS_DOCOFL_CLIENT_H
@@ -33,6 +34,26 @@ struct docofl_client;
 /* State */
 /* A client that holds no anchor yet. */
 void docofl_client_state_init(struct docofl_client_state *st);
+
+/*
+ * The states of the clients that have taken part (every other client holds no anchor).
+ * docofl_client_states_reserve() adds client k (holding no anchor) when absent: it may grow
+ * the table, so it is called from one thread, before the clients are computed;
+ * docofl_client_states_get() then finds k's state without changing the table, so threads
+ * may call it at once for different clients and update the states it returns (valid until
+ * the next reserve). Clients are ids below 2^32 - 1.
+ */
+struct docofl_client_states;
+struct docofl_client_states *docofl_client_states_new(void);
+void docofl_client_states_free(struct docofl_client_states *t);
+/* 0, or -ERR_NOMEM (the table is unchanged). */
+int docofl_client_states_reserve(struct docofl_client_states *t, uint64_t k)
+    __attribute__((warn_unused_result));
+/* Client k's state, or NULL when k was never reserved. */
+struct docofl_client_state *docofl_client_states_get(const struct docofl_client_states *t,
+                                                     uint64_t k);
+/* Clients held. */
+size_t docofl_client_states_count(const struct docofl_client_states *t);
 
 /* Lifecycle */
 /* Returns an owned workspace for models of dim floats (free with docofl_client_free), or

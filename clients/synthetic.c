@@ -25,6 +25,8 @@ synthetic_params_default(struct synthetic_params *p)
         .max_samples = 50000000,
         .train_on_demand = false,
         .test_clients = 0,
+        .test_ranks = 0,
+        .test_rank = 0,
     };
 }
 
@@ -72,6 +74,13 @@ synthetic_holds_test(const struct synthetic_params *p, size_t k)
     return p->test_clients == 0 || k < p->test_clients;
 }
 
+/* Whether synthetic_generate() makes client k's held-out rows (its share of them). */
+static bool
+synthetic_makes_test(const struct synthetic_params *p, size_t k)
+{
+    return synthetic_holds_test(p, k) && (p->test_ranks <= 1 || k % p->test_ranks == p->test_rank);
+}
+
 /* Samples client k's part of the dataset stores (n_all of them: n_train, then its test rows). */
 static size_t
 synthetic_stored(const struct synthetic_params *p, size_t n_all, size_t n_train, size_t k)
@@ -80,19 +89,37 @@ synthetic_stored(const struct synthetic_params *p, size_t n_all, size_t n_train,
     return (p->train_on_demand ? 0 : n_train) + test;
 }
 
+/* The -ERR_RANGE of a dataset whose stored samples exceed the cap. */
+static int
+synthetic_too_big(const struct synthetic_params *p, struct errbuf *eb)
+{
+    return errbuf_set(eb, -ERR_RANGE,
+                      "synthetic %sdata for %zu clients exceeds the cap of %zu samples%s",
+                      p->train_on_demand ? "test " : "", p->clients, p->max_samples,
+                      p->train_on_demand ? " (data.test_clients bounds it)" : "");
+}
+
+/*
+ * Clients whose rows a dataset may store: every client, except that a dataset making its
+ * training rows on demand with a bounded held-out set stores nothing of the others.
+ */
+static size_t
+synthetic_storing_clients(const struct synthetic_params *p)
+{
+    bool bounded = p->train_on_demand && p->test_clients > 0 && p->test_clients < p->clients;
+    return bounded ? p->test_clients : p->clients;
+}
+
 int
 synthetic_check_size(const struct synthetic_params *p, uint64_t seed, struct errbuf *eb)
 {
     size_t total = 0;
-    for (size_t k = 0; k < p->clients; k++) {
+    for (size_t k = 0; k < synthetic_storing_clients(p); k++) {
         size_t n_all = synthetic_draw_size(seed, k);
         size_t n_train = (size_t)floor(p->train_fraction * (double)n_all);
         total += synthetic_stored(p, n_all, n_train, k);
         if (total > p->max_samples)
-            return errbuf_set(eb, -ERR_RANGE,
-                              "synthetic %sdata for %zu clients exceeds the cap of %zu samples%s",
-                              p->train_on_demand ? "test " : "", p->clients, p->max_samples,
-                              p->train_on_demand ? " (data.test_clients bounds it)" : "");
+            return synthetic_too_big(p, eb);
     }
     return 0;
 }
@@ -182,13 +209,19 @@ synthetic_gen_rows(struct synthetic_gen *g, size_t k, size_t n_all, size_t n_tra
                    float *x_test, uint16_t *y_test)
 {
     const struct synthetic_params *p = &g->p;
-    bool keep_test = x_test != NULL || (ds != NULL && synthetic_holds_test(p, k));
+    bool held = ds != NULL && synthetic_holds_test(p, k); /* test rows with a place in ds */
+    bool keep_test = x_test != NULL || (ds != NULL && synthetic_makes_test(p, k));
     bool keep_train = x_train != NULL || (ds != NULL && !ds->train_on_demand);
     size_t n_draw = keep_test ? n_all : keep_train ? n_train : 0;
     if (ds != NULL)
         dataset_fill_client(ds, f, k);
     if (ds != NULL && n_draw == 0) {
-        dataset_fill_skip(ds, f, n_train); /* nothing of this client is stored */
+        /* Nothing of this client is made here: its rows are counted, their places left. */
+        dataset_fill_skip(ds, f, n_train);
+        for (size_t i = n_train; held && i < n_all; i++) {
+            uint16_t *y;
+            dataset_fill_row(ds, f, false, &y);
+        }
         return;
     }
     if (!p->iid) {
@@ -209,7 +242,7 @@ synthetic_gen_rows(struct synthetic_gen *g, size_t k, size_t n_all, size_t n_tra
         bool train = i < n_train;
         uint16_t *y = NULL;
         float *x = NULL;
-        if (ds != NULL && (train || keep_test))
+        if (ds != NULL && (train || held))
             x = dataset_fill_row(ds, f, train, &y); /* counts the row even when not stored */
         if (i >= n_draw)
             continue;
@@ -251,8 +284,6 @@ synthetic_generate(struct dataset **out, const struct synthetic_params *p, uint6
 {
     *out = NULL;
     int rc = synthetic_check_params(p, eb);
-    if (rc == 0)
-        rc = synthetic_check_size(p, seed, eb);
     if (rc < 0)
         return rc;
     rc = -ERR_NOMEM;
@@ -263,10 +294,17 @@ synthetic_generate(struct dataset **out, const struct synthetic_params *p, uint6
     if (n_train == NULL || n_all == NULL || g == NULL)
         goto out;
 
+    /* Each client's size is drawn once, here (synthetic_check_size() draws those it needs). */
+    size_t total = 0;
     for (size_t k = 0; k < p->clients; k++) {
         synthetic_gen_sizes(g, k, &n_all[k], &n_train[k]);
+        total += synthetic_stored(p, n_all[k], n_train[k], k);
         if (!synthetic_holds_test(p, k))
             n_all[k] = n_train[k];
+    }
+    if (total > p->max_samples) {
+        rc = synthetic_too_big(p, eb);
+        goto out;
     }
     rc = dataset_new_clients(&ds, p->dim, p->classes, p->clients, n_all, n_train, p->max_samples,
                              p->train_on_demand, "synthetic data", eb);

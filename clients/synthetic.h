@@ -41,6 +41,10 @@ struct synthetic_params {
     bool train_on_demand;  /* keep only the test rows; training rows via synthetic_gen */
     size_t test_clients;   /* the held-out set is the test rows of clients 0..test_clients-1
                               (0: every client); the others' test rows via synthetic_gen */
+    size_t test_ranks;     /* > 1: synthetic_generate() makes the held-out rows of clients
+                              k = test_rank (mod test_ranks) only and leaves the others' zero
+                              (each MPI rank makes its share; the ranks merge them) */
+    size_t test_rank;
 };
 
 /* The paper's defaults: non-IID, alpha = beta = 0, 30 clients, d = 60, 10 classes, 0.9. */

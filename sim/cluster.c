@@ -240,3 +240,18 @@ cluster_max_f64(struct cluster *c, double *buf, size_t n, struct errbuf *eb)
     return 0;
 #endif
 }
+
+int
+cluster_or_bytes(struct cluster *c, void *buf, size_t n, struct errbuf *eb)
+{
+    if (c == NULL || c->size <= 1)
+        return 0;
+#if FEDBITS_HAVE_MPI
+    return cluster_allreduce(buf, n, 1, MPI_BYTE, MPI_BOR, "merge", eb);
+#else
+    (void)buf;
+    (void)n;
+    (void)eb;
+    return 0;
+#endif
+}

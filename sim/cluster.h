@@ -70,6 +70,13 @@ int cluster_sum_i128(struct cluster *c, uint64_t *words, size_t n, struct errbuf
 /* In-place maximum over ranks of n doubles. */
 int cluster_max_f64(struct cluster *c, double *buf, size_t n, struct errbuf *eb)
     __attribute__((warn_unused_result));
+/*
+ * In-place bitwise OR over ranks of n bytes: merges pieces that each rank filled where the
+ * others left zeros (the held-out rows each rank made at start-up). A one-off exchange at
+ * start-up, not counted in cluster_bytes() (the per-round traffic).
+ */
+int cluster_or_bytes(struct cluster *c, void *buf, size_t n, struct errbuf *eb)
+    __attribute__((warn_unused_result));
 /* Payload bytes this rank has contributed to collectives so far. */
 uint64_t cluster_bytes(const struct cluster *c);
 

@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/rng.h"
 #include "sim/population.h"
 
 enum cohort_mode {
@@ -37,9 +38,11 @@ enum cohort_mode {
 struct cohort {
     const struct population *pop;
     size_t n_clients;
-    const bool *busy; /* clients that cannot be chosen (n_clients flags), or NULL */
-    uint32_t *out;    /* COHORT_SCAN: n_clients entries; COHORT_DRAW: `want` entries */
-    bool *mark;       /* COHORT_DRAW: n_clients flags, all false (left so) */
+    const bool *busy;    /* clients that cannot be chosen (n_clients flags), or NULL */
+    uint32_t *out;       /* COHORT_SCAN: n_clients entries; COHORT_DRAW: `want` entries */
+    bool *mark;          /* COHORT_DRAW: n_clients flags, all false (left so) */
+    const double *phase; /* every client's diurnal phase (population_phase()), kept by a
+                            caller that scans; NULL: drawn at each check */
 };
 
 /*
@@ -49,5 +52,16 @@ struct cohort {
  */
 size_t cohort_select(const struct cohort *c, enum cohort_mode mode, uint64_t seed, uint64_t draw,
                      int64_t now, size_t want, size_t *n_eligible);
+
+/*
+ * A uniform sample of m distinct clients of 0..n-1 (m <= n <= UINT32_MAX), in the order of a
+ * partial Fisher-Yates shuffle of the identity array: step i swaps entry i with entry
+ * i + rng_below(r, n - i) and takes the new entry i. The result is exactly that of shuffling
+ * the n entries, but only the entries moved are kept, in a hash table of
+ * cohort_sample_slots(m) words the caller provides (`slots`): O(m) time and memory whatever
+ * n. The sample goes to out[0..m).
+ */
+size_t cohort_sample_slots(size_t m);
+void cohort_sample(struct rng *r, size_t n, size_t m, uint32_t *out, uint64_t *slots);
 
 #endif

@@ -20,23 +20,6 @@
 /* Sub-streams of RNG_PURPOSE_NETWORK in the "round" part before any round is played. */
 #define POPULATION_DRAW_ROUND 0
 
-struct population {
-    struct population_params p;
-    size_t n;
-    uint64_t seed;
-    double *sps;        /* seconds per sample */
-    double *down;       /* Mbit/s */
-    double *up;         /* Mbit/s */
-    double *latency_ms; /* one-way latency */
-    double *dropout;    /* probability of dropping once selected */
-    double *phase;      /* diurnal phase in [0, 1) */
-    /* Availability trace: client k uses trace line k mod lines. */
-    size_t trace_lines;
-    double *trace_finish;  /* period of line i */
-    size_t *trace_off;     /* intervals of line i: [off[i], off[i+1]) pairs */
-    double *trace_windows; /* start, end, start, end, ... */
-};
-
 /*
  * A numeric table read from a trace: each non-empty, non-comment line holds min_cols..max_cols
  * non-negative numbers separated by spaces, tabs or commas. Values are stored row after row;
@@ -46,6 +29,25 @@ struct population_table {
     double *v;
     size_t *off; /* rows + 1 offsets */
     size_t rows;
+};
+
+/*
+ * Nothing per client: a client's attributes are drawn from its keyed streams whenever they
+ * are asked for (population_device(), population_line()), so building a population costs
+ * the same for ten clients as for ten million, and the values are the same whenever drawn.
+ */
+struct population {
+    struct population_params p;
+    size_t n;
+    uint64_t seed;
+    double tier_total;               /* sum of the tier shares */
+    struct population_table compute; /* compute trace: client k uses row k mod rows */
+    struct population_table network; /* network trace: the same */
+    /* Availability trace: client k uses trace line k mod lines. */
+    size_t trace_lines;
+    double *trace_finish;  /* period of line i */
+    size_t *trace_off;     /* intervals of line i: [off[i], off[i+1]) pairs */
+    double *trace_windows; /* start, end, start, end, ... */
 };
 
 static void
@@ -182,113 +184,122 @@ out:
     return rc;
 }
 
-static int
-population_alloc(struct population *pop)
-{
-    size_t n = pop->n;
-    pop->sps = mem_alloc(n * sizeof(double));
-    pop->down = mem_alloc(n * sizeof(double));
-    pop->up = mem_alloc(n * sizeof(double));
-    pop->latency_ms = mem_alloc(n * sizeof(double));
-    pop->dropout = mem_alloc(n * sizeof(double));
-    pop->phase = mem_alloc(n * sizeof(double));
-    return pop->sps && pop->down && pop->up && pop->latency_ms && pop->dropout && pop->phase
-               ? 0
-               : -ERR_NOMEM;
-}
+/* What population_device() draws, in the order of client k's device stream. */
+enum population_device_part {
+    POPULATION_PART_SPS = 0, /* seconds per sample */
+    POPULATION_PART_DROPOUT, /* and the dropout probability */
+    POPULATION_PART_PHASE,   /* and the diurnal phase */
+};
 
-static int
-population_draw_compute(struct population *pop, struct errbuf *eb)
+struct population_device {
+    double sps;     /* seconds per sample */
+    double dropout; /* probability of dropping once selected */
+    double phase;   /* diurnal phase in [0, 1) */
+};
+
+/*
+ * Client k's device, drawn from (seed, RNG_PURPOSE_DEVICE, 0, k) up to `upto`: the compute
+ * draw first, then the dropout propensity, then the phase, so each value is the same
+ * whatever else is asked for. The stream is not opened when nothing asked for needs it.
+ */
+static void
+population_device(const struct population *pop, size_t k, enum population_device_part upto,
+                  struct population_device *d)
 {
     const struct population_params *p = &pop->p;
-    struct population_table t = { 0 };
-    if (p->compute == POPULATION_TRACE) {
-        int rc = population_read_table(&t, p->compute_trace, 1, 1, eb);
-        if (rc < 0)
-            return rc;
-    }
-    double total_share = 0;
-    for (size_t i = 0; i < p->n_tiers; i++)
-        total_share += p->tier_share[i];
-    for (size_t k = 0; k < pop->n; k++) {
-        struct rng r;
+    bool drawn = p->compute == POPULATION_LOGNORMAL || p->compute == POPULATION_TIERS;
+    bool need = drawn || upto == POPULATION_PART_PHASE ||
+                (upto == POPULATION_PART_DROPOUT && p->dropout_sigma > 0);
+    struct rng r;
+    if (need)
         rng_init_stream(&r, pop->seed, RNG_PURPOSE_DEVICE, POPULATION_DRAW_ROUND, k);
-        double v = p->seconds_per_sample;
-        switch (p->compute) {
-        case POPULATION_LOGNORMAL:
-            v = p->seconds_per_sample *
-                exp(p->compute_sigma * gsl_ran_gaussian_ziggurat(rng_gsl(&r), 1.0));
-            break;
-        case POPULATION_TIERS: {
-            double u = rng_uniform(&r) * total_share, acc = 0;
-            v = p->tier_seconds[p->n_tiers - 1];
-            for (size_t i = 0; i < p->n_tiers; i++) {
-                acc += p->tier_share[i];
-                if (u < acc) {
-                    v = p->tier_seconds[i];
-                    break;
-                }
+    double v = p->seconds_per_sample;
+    switch (p->compute) {
+    case POPULATION_LOGNORMAL:
+        v = p->seconds_per_sample *
+            exp(p->compute_sigma * gsl_ran_gaussian_ziggurat(rng_gsl(&r), 1.0));
+        break;
+    case POPULATION_TIERS: {
+        double u = rng_uniform(&r) * pop->tier_total, acc = 0;
+        v = p->tier_seconds[p->n_tiers - 1];
+        for (size_t i = 0; i < p->n_tiers; i++) {
+            acc += p->tier_share[i];
+            if (u < acc) {
+                v = p->tier_seconds[i];
+                break;
             }
-            break;
         }
-        case POPULATION_TRACE:
-            v = population_table_at(&t, k % t.rows, 0);
-            break;
-        default:
-            break;
-        }
-        pop->sps[k] = v;
-        /* Propensity and diurnal phase come from the same per-client device stream. */
-        double prop = p->dropout_sigma > 0
-                          ? exp(p->dropout_sigma * gsl_ran_gaussian_ziggurat(rng_gsl(&r), 1.0) -
-                                p->dropout_sigma * p->dropout_sigma / 2)
-                          : 1.0;
-        double dp = p->dropout_p * prop;
-        pop->dropout[k] = dp > 1.0 ? 1.0 : dp;
-        pop->phase[k] = rng_uniform(&r);
+        break;
     }
-    population_table_free(&t);
-    return 0;
+    case POPULATION_TRACE:
+        v = population_table_at(&pop->compute, k % pop->compute.rows, 0);
+        break;
+    default:
+        break;
+    }
+    d->sps = v;
+    if (upto == POPULATION_PART_SPS)
+        return;
+    /* Propensity and diurnal phase come from the same per-client device stream. */
+    double prop = p->dropout_sigma > 0
+                      ? exp(p->dropout_sigma * gsl_ran_gaussian_ziggurat(rng_gsl(&r), 1.0) -
+                            p->dropout_sigma * p->dropout_sigma / 2)
+                      : 1.0;
+    double dp = p->dropout_p * prop;
+    d->dropout = dp > 1.0 ? 1.0 : dp;
+    if (upto == POPULATION_PART_PHASE)
+        d->phase = rng_uniform(&r);
 }
 
-static int
-population_draw_network(struct population *pop, struct errbuf *eb)
+/* Client k's line: bandwidths in Mbit/s and latency in ms, from (seed, NETWORK, 0, k). */
+struct population_line {
+    double down, up, latency_ms;
+};
+
+static void
+population_line(const struct population *pop, size_t k, struct population_line *l)
 {
     const struct population_params *p = &pop->p;
-    struct population_table t = { 0 };
-    if (p->network == POPULATION_NETWORK_TRACE) {
-        int rc = population_read_table(&t, p->network_trace, 2, 3, eb);
+    *l = (struct population_line){ p->downlink_mbps, p->uplink_mbps, p->latency_ms };
+    if (p->network == POPULATION_NETWORK_LOGNORMAL) {
+        struct rng r;
+        rng_init_stream(&r, pop->seed, RNG_PURPOSE_NETWORK, POPULATION_DRAW_ROUND, k);
+        /* One draw scales both directions: a good line is good both ways. */
+        double f = exp(p->network_sigma * gsl_ran_gaussian_ziggurat(rng_gsl(&r), 1.0));
+        l->down *= f;
+        l->up *= f;
+    } else if (p->network == POPULATION_NETWORK_TRACE) {
+        const struct population_table *t = &pop->network;
+        size_t row = k % t->rows;
+        l->down = population_table_at(t, row, 0);
+        l->up = population_table_at(t, row, 1);
+        if (!isnan(population_table_at(t, row, 2)))
+            l->latency_ms = population_table_at(t, row, 2);
+    }
+}
+
+/* Reads the compute and network traces the parameters name. */
+static int
+population_read_traces(struct population *pop, struct errbuf *eb)
+{
+    const struct population_params *p = &pop->p;
+    if (p->compute == POPULATION_TRACE) {
+        int rc = population_read_table(&pop->compute, p->compute_trace, 1, 1, eb);
         if (rc < 0)
             return rc;
-        for (size_t i = 0; i < t.rows; i++) {
-            if (!(population_table_at(&t, i, 0) > 0) || !(population_table_at(&t, i, 1) > 0)) {
-                errbuf_set_location(eb, p->network_trace, 0, 0);
-                population_table_free(&t);
-                return errbuf_set(eb, -ERR_CORRUPT, "entry %zu: bandwidth must be positive", i + 1);
-            }
+    }
+    if (p->network != POPULATION_NETWORK_TRACE)
+        return 0;
+    struct population_table *t = &pop->network;
+    int rc = population_read_table(t, p->network_trace, 2, 3, eb);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < t->rows; i++) {
+        if (!(population_table_at(t, i, 0) > 0) || !(population_table_at(t, i, 1) > 0)) {
+            errbuf_set_location(eb, p->network_trace, 0, 0);
+            return errbuf_set(eb, -ERR_CORRUPT, "entry %zu: bandwidth must be positive", i + 1);
         }
     }
-    for (size_t k = 0; k < pop->n; k++) {
-        double down = p->downlink_mbps, up = p->uplink_mbps, lat = p->latency_ms;
-        if (p->network == POPULATION_NETWORK_LOGNORMAL) {
-            struct rng r;
-            rng_init_stream(&r, pop->seed, RNG_PURPOSE_NETWORK, POPULATION_DRAW_ROUND, k);
-            /* One draw scales both directions: a good line is good both ways. */
-            double f = exp(p->network_sigma * gsl_ran_gaussian_ziggurat(rng_gsl(&r), 1.0));
-            down *= f;
-            up *= f;
-        } else if (p->network == POPULATION_NETWORK_TRACE) {
-            size_t row = k % t.rows;
-            down = population_table_at(&t, row, 0);
-            up = population_table_at(&t, row, 1);
-            if (!isnan(population_table_at(&t, row, 2)))
-                lat = population_table_at(&t, row, 2);
-        }
-        pop->down[k] = down;
-        pop->up[k] = up;
-        pop->latency_ms[k] = lat;
-    }
-    population_table_free(&t);
     return 0;
 }
 
@@ -356,14 +367,9 @@ population_new(struct population **out, const struct population_params *p, size_
     pop->p = *p;
     pop->n = n;
     pop->seed = seed;
-    int rc = population_alloc(pop);
-    if (rc < 0) {
-        errbuf_set(eb, rc, "out of memory building a population of %zu clients", n);
-        goto fail;
-    }
-    rc = population_draw_compute(pop, eb);
-    if (rc == 0)
-        rc = population_draw_network(pop, eb);
+    for (size_t i = 0; i < p->n_tiers; i++)
+        pop->tier_total += p->tier_share[i];
+    int rc = population_read_traces(pop, eb);
     if (rc == 0 && p->availability == POPULATION_AVAILABILITY_TRACE)
         rc = population_read_availability(pop, eb);
     if (rc < 0)
@@ -380,12 +386,8 @@ population_free(struct population *pop)
 {
     if (pop == NULL)
         return;
-    mem_free(pop->sps);
-    mem_free(pop->down);
-    mem_free(pop->up);
-    mem_free(pop->latency_ms);
-    mem_free(pop->dropout);
-    mem_free(pop->phase);
+    population_table_free(&pop->compute);
+    population_table_free(&pop->network);
     mem_free(pop->trace_finish);
     mem_free(pop->trace_off);
     mem_free(pop->trace_windows);
@@ -395,33 +397,49 @@ population_free(struct population *pop)
 double
 population_seconds_per_sample(const struct population *pop, size_t k)
 {
-    return pop->sps[k];
+    struct population_device d;
+    population_device(pop, k, POPULATION_PART_SPS, &d);
+    return d.sps;
 }
 
 double
 population_downlink_mbps(const struct population *pop, size_t k)
 {
-    return pop->down[k];
+    struct population_line l;
+    population_line(pop, k, &l);
+    return l.down;
 }
 
 double
 population_uplink_mbps(const struct population *pop, size_t k)
 {
-    return pop->up[k];
+    struct population_line l;
+    population_line(pop, k, &l);
+    return l.up;
 }
 
 double
 population_dropout_p(const struct population *pop, size_t k)
 {
-    return pop->dropout[k];
+    struct population_device d;
+    population_device(pop, k, POPULATION_PART_DROPOUT, &d);
+    return d.dropout;
+}
+
+/* Seconds to move `bits` over line l, without jitter. */
+static double
+population_line_s(const struct population_line *l, bool down, uint64_t bits)
+{
+    double mbps = down ? l->down : l->up;
+    return l->latency_ms / 1e3 + (double)bits / (mbps * 1e6);
 }
 
 int64_t
 population_expected_transfer_us(const struct population *pop, size_t k, bool down, uint64_t bits)
 {
-    double mbps = down ? pop->down[k] : pop->up[k];
-    double s = pop->latency_ms[k] / 1e3 + (double)bits / (mbps * 1e6);
-    return simtime_from_s(s);
+    struct population_line l;
+    population_line(pop, k, &l);
+    return simtime_from_s(population_line_s(&l, down, bits));
 }
 
 int64_t
@@ -430,8 +448,9 @@ population_transfer_us(const struct population *pop, size_t k, uint64_t round, b
 {
     if (!(pop->p.jitter > 0))
         return population_expected_transfer_us(pop, k, down, bits);
-    double mbps = down ? pop->down[k] : pop->up[k];
-    double s = pop->latency_ms[k] / 1e3 + (double)bits / (mbps * 1e6);
+    struct population_line l;
+    population_line(pop, k, &l);
+    double s = population_line_s(&l, down, bits);
     struct rng r;
     /* Transfers of one round and client: downlink draws first, uplink second. */
     rng_init_stream(&r, pop->seed, RNG_PURPOSE_NETWORK, round + 1, k);
@@ -446,7 +465,7 @@ population_transfer_us(const struct population *pop, size_t k, uint64_t round, b
 int64_t
 population_compute_us(const struct population *pop, size_t k, double samples)
 {
-    return simtime_from_s(samples * pop->sps[k]);
+    return simtime_from_s(samples * population_seconds_per_sample(pop, k));
 }
 
 static bool
@@ -462,8 +481,24 @@ population_trace_active(const struct population *pop, size_t k, int64_t t)
     return false;
 }
 
+double
+population_phase(const struct population *pop, size_t k)
+{
+    struct population_device d;
+    population_device(pop, k, POPULATION_PART_PHASE, &d);
+    return d.phase;
+}
+
 bool
 population_available(const struct population *pop, size_t k, uint64_t round, int64_t t)
+{
+    bool diurnal = pop->p.availability == POPULATION_DIURNAL;
+    return population_available_at_phase(pop, k, round, t, diurnal ? population_phase(pop, k) : 0);
+}
+
+bool
+population_available_at_phase(const struct population *pop, size_t k, uint64_t round, int64_t t,
+                              double phase)
 {
     const struct population_params *p = &pop->p;
     if (p->availability == POPULATION_ALWAYS)
@@ -472,7 +507,7 @@ population_available(const struct population *pop, size_t k, uint64_t round, int
         return population_trace_active(pop, k, t);
     double prob = p->availability_p;
     if (p->availability == POPULATION_DIURNAL) {
-        double x = simtime_to_s(t) / p->diurnal_period_s + pop->phase[k];
+        double x = simtime_to_s(t) / p->diurnal_period_s + phase;
         prob *= 0.5 + p->diurnal_amplitude * sin(2.0 * M_PI * x);
         prob = prob < 0 ? 0 : prob > 1 ? 1 : prob;
     }

@@ -1,21 +1,23 @@
 /*
  * population: the virtual clients' devices, networks, availability and dropout habits.
  *
- * A struct population holds, for every client, a few numbers drawn once at the start of a
- * run (no model copies: memory per idle client is 48 bytes): seconds per training
- * sample, downlink and uplink bandwidth, latency, a dropout propensity and an availability
- * phase. Defaults follow the device models of FedScale (Lai et al., ICML 2022), FLASH (Yang
- * et al., "Characterizing Impacts of Heterogeneity in Federated Learning upon Large-Scale
- * Smartphone Data", WWW 2021) and FLGo (Wang et al., arXiv 2023): compute
- * lognormal around a median, bandwidth lognormal around 6 Mbit/s down and 0.75 of that up,
- * per-transfer jitter, availability always / per-client probability / diurnal sinusoid
+ * Every client has a few numbers, drawn from its own keyed streams whenever they are asked
+ * for (nothing is stored per client, so building a population takes the same time and
+ * memory for any size): seconds per training sample, downlink and uplink bandwidth,
+ * latency, a dropout propensity and an availability phase. Defaults follow the device models of
+ * FedScale (Lai et al., ICML 2022), FLASH (Yang et al., "Characterizing Impacts of Heterogeneity in
+ * Federated Learning upon Large-Scale Smartphone Data", WWW 2021) and FLGo (Wang et al., arXiv
+ * 2023): compute lognormal around a median, bandwidth lognormal around 6 Mbit/s down and 0.75 of
+ * that up, per-transfer jitter, availability always / per-client probability / diurnal sinusoid
  * (FLGo's "SLN": p_i(t) = p_i * (0.5 + amplitude * sin(2 pi (t / period + phase_i))) clipped
  * to [0, 1]) / replayed trace of active intervals (docs/population.md gives the format).
  *
  * Determinism: client k's attributes come from the streams (seed, RNG_PURPOSE_DEVICE, 0, k)
  * and (seed, RNG_PURPOSE_NETWORK, 0, k), so they do not depend on the population size;
  * availability draws at a round come from (seed, RNG_PURPOSE_AVAILABILITY, round, k) and
- * per-transfer jitter from (seed, RNG_PURPOSE_NETWORK, round, k). Traces are read by
+ * per-transfer jitter from (seed, RNG_PURPOSE_NETWORK, round, k). A value is the same
+ * whenever and however often it is drawn (each accessor re-draws the client's stream, about
+ * a microsecond). Traces are read by
  * population_new() (sim/ may read files) and validated; errors name file and line.
  * The struct is read-only after population_new() and may be shared by threads.
  */
@@ -115,5 +117,14 @@ int64_t population_compute_us(const struct population *pop, size_t k, double sam
 /* Availability */
 /* Whether client k can be selected at virtual time t in round `round` (deterministic). */
 bool population_available(const struct population *pop, size_t k, uint64_t round, int64_t t);
+/* Client k's diurnal phase in [0, 1) (drawn from its device stream, as the check above does). */
+double population_phase(const struct population *pop, size_t k);
+/*
+ * population_available() given client k's phase (population_phase(); read only by diurnal
+ * availability), for a caller that checks every client at every round and keeps the phases
+ * rather than draw them again each time.
+ */
+bool population_available_at_phase(const struct population *pop, size_t k, uint64_t round,
+                                   int64_t t, double phase);
 
 #endif

@@ -562,7 +562,21 @@ run_checkpoint_docofl(struct run_checkpoint_io *io)
     }
     if (rc < 0)
         return rc;
-    run_checkpoint_bytes(io, w->carry.dc_state, w->ds->n_clients * sizeof *w->carry.dc_state);
+    /* Every client's state in order (the format of a dense array): those that took part
+     * from the table, the others holding no anchor. */
+    for (size_t k = 0; k < w->ds->n_clients && !io->failed; k++) {
+        struct docofl_client_state st, *held = docofl_client_states_get(w->carry.dc_states, k);
+        if (held != NULL)
+            st = *held;
+        else
+            docofl_client_state_init(&st);
+        run_checkpoint_bytes(io, &st, sizeof st);
+        if (!io->load || io->failed || st.anchor_id == DOCOFL_WIRE_NO_ANCHOR)
+            continue;
+        if (docofl_client_states_reserve(w->carry.dc_states, k) < 0)
+            return errbuf_set(io->eb, -ERR_NOMEM, "out of memory reading a checkpoint");
+        *docofl_client_states_get(w->carry.dc_states, k) = st;
+    }
     return 0;
 }
 

@@ -19,6 +19,7 @@
 #include "clients/dataset.h"
 #include "clients/trainer.h"
 #include "sim/cluster.h"
+#include "sim/cohort.h"
 #include "base/banned.h"
 
 static void
@@ -94,21 +95,20 @@ run_eval_clients(struct run_world *w, struct store_round *rec, struct errbuf *eb
     size_t m = (size_t)w->s->output.client_eval;
     if (m > n_clients)
         m = n_clients;
-    double *acc = mem_alloc(m * sizeof *acc);
+    /* The sample, a partial shuffle of the clients kept in O(m) (sim/cohort.h). */
+    size_t slots = cohort_sample_slots(m);
+    double *acc = mem_alloc(m * sizeof *acc + slots * sizeof(uint64_t) + m * sizeof(uint32_t));
     if (acc == NULL)
         return errbuf_set(eb, -ERR_NOMEM, "out of memory evaluating clients");
+    uint64_t *table = (uint64_t *)(acc + m);
+    uint32_t *sample = (uint32_t *)(table + slots);
     struct rng r;
     rng_init_stream(&r, w->s->seed, RNG_PURPOSE_EVAL_SAMPLE, w->open.round, RNG_ANY);
-    for (size_t i = 0; i < n_clients; i++)
-        w->eligible[i] = (uint32_t)i;
+    cohort_sample(&r, n_clients, m, sample, table);
     size_t got = 0;
     double total = 0;
     for (size_t i = 0; i < m; i++) {
-        size_t j = i + (size_t)rng_below(&r, n_clients - i);
-        uint32_t t = w->eligible[i];
-        w->eligible[i] = w->eligible[j];
-        w->eligible[j] = t;
-        size_t k = w->eligible[i], n;
+        size_t k = sample[i], n;
         const uint32_t *rows = dataset_client_test(w->ds, k, &n);
         const struct dataset_split *split = &w->ds->test;
         if (n == 0 && w->th[0].maker != NULL) {

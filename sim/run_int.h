@@ -159,8 +159,8 @@ struct run_model {
 struct run_carry {
     float **residual; /* error feedback: per-client residual, allocated on first use; NULL
                          without error feedback */
-    struct docofl_server *docofl;         /* DoCoFL anchor deposit, NULL without */
-    struct docofl_client_state *dc_state; /* each client's anchor id (DoCoFL) */
+    struct docofl_server *docofl;           /* DoCoFL anchor deposit, NULL without */
+    struct docofl_client_states *dc_states; /* anchor ids of the clients that took part */
 };
 
 /* The FedBuff loop (run_async.c). */
@@ -249,6 +249,8 @@ struct run_world {
     /* Scratch, meaningful only inside one call */
     uint32_t *eligible; /* client selection and sampling, n_clients entries */
     bool *chosen;       /* protocol.selection draw: cohort_select()'s marks, n_clients */
+    double *phase;      /* selection by scan with diurnal availability: every client's
+                           phase, drawn once (a scan checks every client each round) */
     size_t *owned;      /* slots this rank computes, n_jobs entries */
     uint64_t *meta;     /* per-job sizes, loss and status exchanged between ranks */
 

@@ -39,9 +39,11 @@ run_job_compute(struct run_world *w, struct run_job *j, struct run_thread *th)
     if (w->carry.docofl != NULL) {
         /* DoCoFL: the client rebuilds the model from its anchor and this round's correction;
          * only the correction is on the critical path (the anchor was fetched ahead). */
-        j->rc = docofl_client_model(th->dc, th->received, &w->carry.dc_state[k], j->anchor_msg,
-                                    j->anchor_len, j->corr_msg, j->corr_len,
-                                    (uint32_t)w->open.round, &j->eb);
+        struct docofl_client_state *st = docofl_client_states_get(w->carry.dc_states, k);
+        j->rc = st == NULL ? errbuf_set(&j->eb, -ERR_INTERNAL, "no DoCoFL state for the client")
+                           : docofl_client_model(th->dc, th->received, st, j->anchor_msg,
+                                                 j->anchor_len, j->corr_msg, j->corr_len,
+                                                 (uint32_t)w->open.round, &j->eb);
         if (j->rc < 0)
             return;
         j->down_bits = j->corr_bits + j->anchor_bits;
@@ -195,6 +197,10 @@ run_job_start(struct run_world *w, size_t slot, uint64_t client, uint64_t stream
             return errbuf_set(eb, -ERR_NOMEM, "out of memory for client %llu's residual",
                               (unsigned long long)client);
     }
+    if (w->carry.dc_states != NULL && owner == cluster_rank(w->cl) &&
+        docofl_client_states_reserve(w->carry.dc_states, client) < 0)
+        return errbuf_set(eb, -ERR_NOMEM, "out of memory for client %llu's DoCoFL state",
+                          (unsigned long long)client);
     const struct scenario *s = w->s;
     struct run_job *j = &w->jobs[slot];
     j->active = true;

@@ -36,6 +36,15 @@ run_world_thread_count(const struct run_world *w, unsigned asked)
     return per > 0 ? per : 1u;
 }
 
+/* How rounds select their clients (sim/cohort.h). */
+static enum cohort_mode
+run_world_mode(const struct run_world *w)
+{
+    /* Poisson sampling flips a coin for every eligible client: it needs the full scan. */
+    return w->s->train.sampling == SAMPLING_POISSON ? COHORT_SCAN
+                                                    : (enum cohort_mode)w->s->protocol.selection;
+}
+
 void
 run_world_release(struct run_world *w)
 {
@@ -70,6 +79,7 @@ run_world_release(struct run_world *w)
     mem_free(w->eligible);
     run_eval_release(w);
     mem_free(w->chosen);
+    mem_free(w->phase);
     mem_free(w->pool.busy);
     if (w->carry.residual != NULL) {
         for (size_t k = 0; k < w->ds->n_clients; k++)
@@ -77,7 +87,7 @@ run_world_release(struct run_world *w)
     }
     mem_free(w->carry.residual);
     docofl_server_free(w->carry.docofl);
-    mem_free(w->carry.dc_state);
+    docofl_client_states_free(w->carry.dc_states);
     mem_free(w->open.events);
     mem_free(w->model.w);
     mem_free(w->model.mean);
@@ -100,9 +110,24 @@ run_world_load_data(struct run_world *w, struct errbuf *eb)
 {
     struct data_params dp;
     scenario_data_params(w->s, &dp);
+    /* Under MPI each rank makes the held-out rows of its share of the clients (those it
+     * would own, cluster_owner()), and the ranks merge them: nobody makes all of them. */
+    bool share = dp.on_demand && cluster_size(w->cl) > 1;
+    if (share) {
+        dp.test_ranks = cluster_size(w->cl);
+        dp.test_rank = cluster_rank(w->cl);
+    }
     int rc = data_source_load(&w->ds, &dp, w->s->seed, eb);
     if (rc < 0)
         return errbuf_prefix(eb, "data");
+    const struct dataset_split *t = &w->ds->test;
+    if (share) {
+        rc = cluster_or_bytes(w->cl, t->x, t->n * w->ds->n_features * sizeof *t->x, eb);
+        if (rc == 0)
+            rc = cluster_or_bytes(w->cl, t->y, t->n * sizeof *t->y, eb);
+        if (rc < 0)
+            return errbuf_prefix(eb, "data");
+    }
     return 0;
 }
 
@@ -208,6 +233,13 @@ run_world_init(struct run_world *w, struct errbuf *eb)
         if (w->chosen == NULL)
             goto nomem;
     }
+    if (run_world_mode(w) == COHORT_SCAN && s->population.availability == POPULATION_DIURNAL) {
+        w->phase = mem_alloc(n_clients * sizeof *w->phase);
+        if (w->phase == NULL)
+            goto nomem;
+        for (size_t k = 0; k < n_clients; k++)
+            w->phase[k] = population_phase(w->pop, k);
+    }
     w->pool.busy = mem_calloc(n_clients, sizeof *w->pool.busy);
     if (s->uplink.error_feedback) {
         w->carry.residual = mem_calloc(n_clients, sizeof *w->carry.residual);
@@ -255,11 +287,10 @@ run_world_init(struct run_world *w, struct errbuf *eb)
         if (rc < 0)
             return errbuf_prefix(eb, "downlink");
         w->carry.docofl = docofl_server_new(&dp, w->dim, n_clients);
-        w->carry.dc_state = mem_alloc(n_clients * sizeof *w->carry.dc_state);
-        if (w->carry.docofl == NULL || w->carry.dc_state == NULL)
+        /* Clients' anchor ids: only for those that take part (run_job_start()). */
+        w->carry.dc_states = docofl_client_states_new();
+        if (w->carry.docofl == NULL || w->carry.dc_states == NULL)
             goto nomem;
-        for (size_t k = 0; k < n_clients; k++)
-            docofl_client_state_init(&w->carry.dc_state[k]);
     }
     struct rng r;
     rng_init_stream(&r, s->seed, RNG_PURPOSE_MODEL_INIT, RNG_ANY, RNG_ANY);
@@ -282,10 +313,7 @@ run_world_select(struct run_world *w, const bool *busy, uint64_t draw, int64_t n
         .busy = busy,
         .out = w->eligible,
         .mark = w->chosen,
+        .phase = w->phase,
     };
-    /* Poisson sampling flips a coin for every eligible client: it needs the full scan. */
-    enum cohort_mode mode = w->s->train.sampling == SAMPLING_POISSON
-                                ? COHORT_SCAN
-                                : (enum cohort_mode)w->s->protocol.selection;
-    return cohort_select(&c, mode, w->s->seed, draw, now, want, n_eligible);
+    return cohort_select(&c, run_world_mode(w), w->s->seed, draw, now, want, n_eligible);
 }

@@ -1458,14 +1458,17 @@ scenario_check_data(struct scenario_ctx *c, const struct ynode *root, const stru
 /*
  * Per-client state that outlives a round: an error-feedback residual (dim floats) for every
  * client that ever uploads, at most every client and, in a synchronous run, at most the
- * rounds' selections; plus a pointer per client. Refused (at uplink.error_feedback) when the
- * worst case exceeds the machine's physical memory, with the estimate in the message.
+ * rounds' selections; plus a pointer per client. DoCoFL: the anchor id of every client that
+ * takes part, in a table at most half full (clients/docofl_client.h: 16 bytes a client),
+ * plus the server's record of every client's anchor (4 bytes). Refused (at
+ * uplink.error_feedback, or downlink.codec) when the worst case exceeds the machine's
+ * physical memory, with the estimate in the message.
  */
 static int
 scenario_check_state_memory(struct scenario_ctx *c, const struct ynode *root,
                             const struct scenario *s, size_t dim)
 {
-    if (!s->uplink.error_feedback)
+    if (!s->uplink.error_feedback && !s->downlink.docofl)
         return 0;
     double clients = (double)s->data.clients;
     double holders = clients;
@@ -1473,17 +1476,29 @@ scenario_check_state_memory(struct scenario_ctx *c, const struct ynode *root,
         double per_round = ceil(s->protocol.over_selection * (double)s->train.clients_per_round);
         holders = fmin(clients, per_round * (double)s->train.rounds);
     }
-    double bytes = holders * (double)dim * sizeof(float) + clients * sizeof(float *);
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    if (pages <= 0 || page <= 0 || bytes <= (double)pages * (double)page)
+    double phys = (double)pages * (double)page;
+    if (pages <= 0 || page <= 0)
         return 0;
     char msg[256];
-    snprintf(msg, sizeof msg,
-             "error-feedback residuals need up to %.3g GiB (%.0f clients x %zu parameters), "
-             "more than this machine's %.3g GiB",
-             bytes / 1073741824.0, holders, dim, (double)pages * (double)page / 1073741824.0);
-    return scenario_fail(c, root, "uplink.error_feedback", "uplink.error_feedback", -ERR_RANGE,
-                         msg);
+    double bytes = holders * (double)dim * sizeof(float) + clients * sizeof(float *);
+    if (s->uplink.error_feedback && bytes > phys) {
+        snprintf(msg, sizeof msg,
+                 "error-feedback residuals need up to %.3g GiB (%.0f clients x %zu parameters), "
+                 "more than this machine's %.3g GiB",
+                 bytes / 1073741824.0, holders, dim, phys / 1073741824.0);
+        return scenario_fail(c, root, "uplink.error_feedback", "uplink.error_feedback", -ERR_RANGE,
+                             msg);
+    }
+    bytes = holders * 16.0 + clients * 4.0;
+    if (s->downlink.docofl && bytes > phys) {
+        snprintf(msg, sizeof msg,
+                 "DoCoFL client state needs up to %.3g GiB (%.0f clients taking part of %.0f), "
+                 "more than this machine's %.3g GiB",
+                 bytes / 1073741824.0, holders, clients, phys / 1073741824.0);
+        return scenario_fail(c, root, "downlink.codec", "downlink.codec", -ERR_RANGE, msg);
+    }
+    return 0;
 }
 
 /* The modules' own checks: server optimizer, and model and codec sizes when known. */

@@ -282,6 +282,55 @@ START_TEST(held_out_set_of_the_first_clients)
 END_TEST
 
 /*
+ * The held-out set made in shares (each MPI rank the clients k = rank mod ranks): every share
+ * has the whole set's layout, holds exactly its clients' rows and zeros elsewhere, and the
+ * bitwise OR of the shares is the whole set, bit for bit.
+ */
+START_TEST(held_out_set_made_in_shares_merges_to_the_whole)
+{
+    struct synthetic_params p;
+    synthetic_small(&p, 9);
+    p.alpha = p.beta = 1.0;
+    p.train_on_demand = true;
+    p.test_clients = _i == 0 ? 0 : 7;
+    struct dataset *all = synthetic_make(&p, 5);
+    size_t d = all->n_features, n = all->test.n;
+    unsigned char *x = calloc(n * d, sizeof(float)), *y = calloc(n, sizeof(uint16_t));
+    ck_assert(x != NULL && y != NULL && n > 0);
+    p.test_ranks = 3;
+    for (size_t r = 0; r < 3; r++) {
+        p.test_rank = r;
+        struct dataset *part = synthetic_make(&p, 5);
+        ck_assert_uint_eq(part->test.n, n);
+        ck_assert_mem_eq(part->client_test.off, all->client_test.off, 10 * sizeof(size_t));
+        for (size_t k = 0; k < 9; k++) {
+            size_t m;
+            const uint32_t *rows = dataset_client_test(part, k, &m);
+            for (size_t i = 0; i < m; i++) {
+                const float *got = part->test.x + rows[i] * d, *want = all->test.x + rows[i] * d;
+                if (k % 3 == r)
+                    ck_assert_mem_eq(got, want, d * sizeof(float));
+                else
+                    ck_assert(got[0] == 0 && part->test.y[rows[i]] == 0);
+            }
+        }
+        const unsigned char *px = (const unsigned char *)part->test.x;
+        const unsigned char *py = (const unsigned char *)part->test.y;
+        for (size_t i = 0; i < n * d * sizeof(float); i++)
+            x[i] |= px[i];
+        for (size_t i = 0; i < n * sizeof(uint16_t); i++)
+            y[i] |= py[i];
+        dataset_free(part);
+    }
+    ck_assert_mem_eq(x, all->test.x, n * d * sizeof(float));
+    ck_assert_mem_eq(y, all->test.y, n * sizeof(uint16_t));
+    free(x);
+    free(y);
+    dataset_free(all);
+}
+END_TEST
+
+/*
  * Synthetic-IID: v_k = 0 and x_j ~ N(0, j^-1.2), so the pooled mean of feature j lies
  * within 4 standard errors (4 * j^-0.6 / sqrt(N)) of 0.
  */
@@ -478,6 +527,7 @@ synthetic_suite(void)
     tcase_add_loop_test(tc, client_data_independent_of_population, 0, 2);
     tcase_add_loop_test(tc, training_rows_made_on_demand_are_the_same, 0, 2);
     tcase_add_test(tc, held_out_set_of_the_first_clients);
+    tcase_add_loop_test(tc, held_out_set_made_in_shares_merges_to_the_whole, 0, 2);
     tcase_add_test(tc, iid_features_are_centred);
     tcase_add_test(tc, iid_labels_come_from_one_linear_model);
     tcase_add_test(tc, check_catches_corrupted_output);

@@ -409,6 +409,49 @@ START_TEST(state_round_trip)
 }
 END_TEST
 
+/*
+ * The clients' states table: a reserved client holds no anchor until its state is set,
+ * states survive the table's growth, unreserved clients are absent, and reserving twice
+ * keeps the state; out of memory leaves the table as it was.
+ */
+START_TEST(client_states_table)
+{
+    struct docofl_client_states *t = docofl_client_states_new();
+    ck_assert_ptr_nonnull(t);
+    enum { N = 5000 };
+    for (uint64_t i = 0; i < N; i++) {
+        uint64_t k = i * 2654435761u % 4000000000u; /* spread over the id range */
+        ck_assert_int_eq(docofl_client_states_reserve(t, k), 0);
+        struct docofl_client_state *st = docofl_client_states_get(t, k);
+        ck_assert_ptr_nonnull(st);
+        ck_assert_uint_eq(st->anchor_id, DOCOFL_WIRE_NO_ANCHOR);
+        st->anchor_id = (uint32_t)i;
+        ck_assert_int_eq(docofl_client_states_reserve(t, k), 0);
+    }
+    ck_assert_uint_eq(docofl_client_states_count(t), N);
+    for (uint64_t i = 0; i < N; i++) {
+        struct docofl_client_state *st = docofl_client_states_get(t, i * 2654435761u % 4000000000u);
+        ck_assert_ptr_nonnull(st);
+        ck_assert_uint_eq(st->anchor_id, (uint32_t)i);
+    }
+    ck_assert_ptr_null(docofl_client_states_get(t, 1));
+    ck_assert_ptr_null(docofl_client_states_get(t, 4000000001u));
+    /* The next growth fails: nothing changes. */
+    size_t before = docofl_client_states_count(t);
+    int rc = 0;
+    uint64_t k = 4000000001u;
+    mem_fault_arm(1);
+    for (; rc == 0 && k < 4000000001u + 100000; k++)
+        rc = docofl_client_states_reserve(t, k);
+    mem_fault_arm(0);
+    ck_assert_int_eq(rc, -ERR_NOMEM);
+    ck_assert_uint_eq(docofl_client_states_count(t), before + (k - 1 - 4000000001u));
+    ck_assert_ptr_null(docofl_client_states_get(t, k - 1));
+    ck_assert_uint_eq(docofl_client_states_get(t, 0)->anchor_id, 0);
+    docofl_client_states_free(t);
+}
+END_TEST
+
 /* The client refuses mismatched or damaged messages and then keeps its old anchor id. */
 START_TEST(client_rejects_bad_messages)
 {
@@ -535,6 +578,7 @@ docofl_suite(void)
     tcase_add_test(tc, fractional_correction_bits);
     tcase_add_test(tc, deterministic);
     tcase_add_test(tc, state_round_trip);
+    tcase_add_test(tc, client_states_table);
     tcase_add_test(tc, client_rejects_bad_messages);
     tcase_add_test(tc, rejects_bad_parameters);
     tcase_add_test(tc, allocation_failures);

@@ -122,6 +122,45 @@ START_TEST(draw_gives_up_when_nobody_is_online)
 }
 END_TEST
 
+/*
+ * The sparse shuffle takes exactly the clients of a partial Fisher-Yates shuffle of the
+ * whole identity array under the same stream, for every sample size up to the population.
+ */
+START_TEST(sample_is_the_partial_shuffle_of_every_client)
+{
+    static const size_t ms[] = { 0, 1, 7, 250, CO_N - 1, CO_N };
+    uint32_t all[CO_N], got[CO_N];
+    uint64_t slots[4 * CO_N];
+    for (size_t t = 0; t < sizeof ms / sizeof ms[0]; t++) {
+        size_t m = ms[t];
+        ck_assert_uint_le(cohort_sample_slots(m), sizeof slots / sizeof slots[0]);
+        struct rng r1, r2;
+        rng_init_stream(&r1, 5, RNG_PURPOSE_TEST, t, RNG_ANY);
+        rng_init_stream(&r2, 5, RNG_PURPOSE_TEST, t, RNG_ANY);
+        for (size_t i = 0; i < CO_N; i++)
+            all[i] = (uint32_t)i;
+        for (size_t i = 0; i < m; i++) {
+            size_t j = i + (size_t)rng_below(&r1, CO_N - i);
+            uint32_t x = all[i];
+            all[i] = all[j];
+            all[j] = x;
+        }
+        cohort_sample(&r2, CO_N, m, got, slots);
+        for (size_t i = 0; i < m; i++)
+            ck_assert_uint_eq(got[i], all[i]);
+    }
+    /* A large population costs nothing more: slots for the sample only. */
+    struct rng r;
+    rng_init_stream(&r, 5, RNG_PURPOSE_TEST, 99, RNG_ANY);
+    cohort_sample(&r, 4000000000u, 250, got, slots);
+    for (size_t i = 0; i < 250; i++) {
+        ck_assert_uint_lt(got[i], 4000000000u);
+        for (size_t k = 0; k < i; k++)
+            ck_assert_uint_ne(got[i], got[k]);
+    }
+}
+END_TEST
+
 TCase *
 cohort_tcase(void)
 {
@@ -130,5 +169,6 @@ cohort_tcase(void)
     tcase_add_test(tc, draw_finds_distinct_eligible_clients);
     tcase_add_test(tc, draw_finds_everybody_when_asked);
     tcase_add_test(tc, draw_gives_up_when_nobody_is_online);
+    tcase_add_test(tc, sample_is_the_partial_shuffle_of_every_client);
     return tc;
 }

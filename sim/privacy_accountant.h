@@ -29,6 +29,9 @@
 enum privacy_mechanism {
     PRIVACY_NONE = 0,
     PRIVACY_CENTRAL = 1, /* DP-FedAvg: clip, server Gaussian noise (McMahan et al., ICLR 2018) */
+    PRIVACY_DDGAUSS =
+        2, /* distributed discrete Gaussian under SecAgg (sim/privacy_distributed.h) */
+    PRIVACY_SKELLAM = 3, /* distributed Skellam under SecAgg (sim/privacy_distributed.h) */
 };
 
 /* How many orders privacy_accountant_orders() has. */

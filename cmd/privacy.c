@@ -156,15 +156,12 @@ privacy_parse(int argc, char **argv, struct privacy_opts *o)
         case PRIVACY_OPT_ROUNDS:
             rc = privacy_add(&o->rounds, "--rounds", v, 0.0, 1e12, false);
             break;
-        case PRIVACY_OPT_DELTA: {
-            struct privacy_list l = { .n = 0 };
-            rc = privacy_add(&l, "--delta", v, 0.0, 1.0, true);
-            if (rc == 0 && l.v[0] == 1.0)
+        case PRIVACY_OPT_DELTA:
+            rc = privacy_one(&o->delta, "--delta", v, 0.0, 1.0, true);
+            if (rc == 0 && o->delta == 1.0)
                 rc = args_error("privacy", "--delta '%s' must be below 1", v);
-            o->delta = l.v[0];
             o->have_delta = true;
             break;
-        }
         case PRIVACY_OPT_FORMAT:
             if (table_parse_format(v, true, &o->format) < 0)
                 rc = args_error("privacy", "--format '%s': table, csv, json or markdown", v);

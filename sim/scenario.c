@@ -232,7 +232,7 @@ static const struct skey_when w_down_plain =
 static const struct skey_when w_docofl = SKEY_WHEN("downlink.codec", V(SCENARIO_DOCOFL));
 static const struct skey_when w_secure =
     SKEY_WHEN_LENIENT("aggregation.secure", V(SECURE_SECAGG) | V(SECURE_SECAGG_PLUS));
-static const struct skey_when w_central =
+static const struct skey_when w_any_dp =
     SKEY_WHEN("privacy.mechanism", V(PRIVACY_CENTRAL) | V(PRIVACY_DDGAUSS) | V(PRIVACY_SKELLAM));
 static const struct skey_when w_distributed =
     SKEY_WHEN("privacy.mechanism", V(PRIVACY_DDGAUSS) | V(PRIVACY_SKELLAM));
@@ -553,14 +553,14 @@ static const struct skey scenario_keys[] = {
              .help = "none, central DP-FedAvg (clipped updates, Gaussian noise added by the "
                      "server), or ddgauss / skellam: noise added by the clients inside secure "
                      "aggregation (docs/privacy.md)"),
-    KEY_F64("privacy.clip", privacy.clip, "1", 0, 1e6, .open = SKEY_OPEN_MIN, .when = &w_central,
+    KEY_F64("privacy.clip", privacy.clip, "1", 0, 1e6, .open = SKEY_OPEN_MIN, .when = &w_any_dp,
             .help = "L2 norm every client's update is clipped to"),
-    KEY_F64("privacy.noise_multiplier", privacy.noise_multiplier, "0", 0, 1e6, .when = &w_central,
+    KEY_F64("privacy.noise_multiplier", privacy.noise_multiplier, "0", 0, 1e6, .when = &w_any_dp,
             .help = "noise std on the sum in units of the clip (0: from target_epsilon)"),
-    KEY_F64("privacy.target_epsilon", privacy.target_epsilon, "0", 0, 1e6, .when = &w_central,
+    KEY_F64("privacy.target_epsilon", privacy.target_epsilon, "0", 0, 1e6, .when = &w_any_dp,
             .help = "epsilon after train.rounds that sets the noise multiplier (0: give it)"),
     KEY_F64("privacy.delta", privacy.delta, "1e-5", 0, 1, .open = SKEY_OPEN_MIN | SKEY_OPEN_MAX,
-            .when = &w_central, .help = "delta of the (epsilon, delta) guarantee"),
+            .when = &w_any_dp, .help = "delta of the (epsilon, delta) guarantee"),
     KEY_UINT("privacy.ring_bits", privacy.ring_bits, "16", 2, 62, .when = &w_distributed,
              .help = "bits per coordinate of the secure-aggregation ring the noisy sum wraps in"),
     KEY_F64("privacy.granularity", privacy.granularity, "0", 0, 1e6, .when = &w_distributed,

@@ -1026,8 +1026,24 @@ def check_ddp(binary, src, tmp):
     eps = [r[1] for r in got]
     if eps != sorted(eps) or any((r[3] is None) != (r[0] == 1) or r[2] is None for r in got):
         fail(f"skellam run rows {got}")
+    # A wide ring, a fine grid, no clipping and almost no noise: the distributed pipeline
+    # (rotation, rounding, ring sum, centring, inverse rotation) gives the plain secure mean
+    # with uniform weights, up to rounding.
+    run(binary, ["run", sc, "--db", "u.db", "--quiet", "--set", "aggregation.secure=secagg",
+                 "--set", "aggregation.weighting=uniform"], tmp, check=0)
+    run(binary, ["run", sc, "--db", "w.db", "--quiet", "--set", "aggregation.secure=secagg",
+                 "--set", "privacy.mechanism=ddgauss", "--set", "privacy.clip=100",
+                 "--set", "privacy.noise_multiplier=0.0001", "--set", "privacy.ring_bits=40",
+                 "--set", "privacy.granularity=1e-5"], tmp, check=0)
+    qa = "SELECT accuracy, loss FROM rounds WHERE accuracy IS NOT NULL ORDER BY round"
+    plain, wide = query(os.path.join(tmp, "u.db"), qa), query(os.path.join(tmp, "w.db"), qa)
+    if len(plain) != len(wide) or any(abs(a[0] - b[0]) > 0.02 or abs(a[1] - b[1]) > 0.02
+                                      for a, b in zip(plain, wide)):
+        fail(f"ddgauss with a wide ring and no noise drifts from the plain mean: {wide} "
+             f"vs {plain}")
     print(f"ddp: ddgauss noise for epsilon 4 at 14/16/20 bits {noise}; skellam tiny final "
-          f"epsilon {eps[-1]:.3f}")
+          f"epsilon {eps[-1]:.3f}; near-noiseless ddgauss {wide[-1][0]:.4f} vs plain "
+          f"{plain[-1][0]:.4f}")
 
 
 CHECKS = {

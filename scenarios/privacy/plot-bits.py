@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Accuracy against ring bits for the distributed DP sweeps, with central DP as a line.
 
 Usage: plot-bits.py OUT.png DDGAUSS.db SKELLAM.db CENTRAL.db

@@ -134,71 +134,34 @@ privacy_distributed_epsilon(const struct privacy_distributed *m, double rounds, 
     return privacy_accountant_epsilon_of_rdp(orders, rdp, n, delta, epsilon, order, eb);
 }
 
-/* epsilon(z) <= target; parameters the bound refuses (too little noise) do not reach it. */
+/* A mechanism's epsilon as a function of its noise multiplier alone. */
+struct pd_search {
+    struct privacy_distributed m;
+    double rounds, delta;
+};
+
+/* Too little noise for the bound to apply counts as an infinite epsilon (-ERR_RANGE). */
 static int
-pd_reaches(struct privacy_distributed *m, double z, double rounds, double delta, double target,
-           bool *yes, struct errbuf *eb)
+pd_epsilon_at(void *ctx, double z, double *epsilon, struct errbuf *eb)
 {
-    m->noise = z;
+    struct pd_search *p = ctx;
+    p->m.noise = z;
     struct errbuf scratch;
-    if (pd_check(m, &scratch) < 0) { /* too little noise for the bound to apply */
-        *yes = false;
-        return 0;
-    }
-    double e;
-    int rc = privacy_distributed_epsilon(m, rounds, delta, &e, NULL, eb);
-    if (rc == -ERR_RANGE) {
-        errbuf_clear(eb);
-        *yes = false;
-        return 0;
-    }
-    if (rc < 0)
-        return rc;
-    *yes = e <= target;
-    return 0;
+    if (pd_check(&p->m, &scratch) < 0)
+        return -ERR_RANGE;
+    return privacy_distributed_epsilon(&p->m, p->rounds, p->delta, epsilon, NULL, eb);
 }
 
 int
 privacy_distributed_noise_for(const struct privacy_distributed *m, double rounds, double delta,
                               double target, double *z, struct errbuf *eb)
 {
-    if (!(target > 0.0) || !isfinite(target))
-        return errbuf_set(eb, -ERR_INVALID, "target epsilon %g is not positive", target);
-    struct privacy_distributed w = *m;
-    w.noise = PD_Z_MAX;
-    int rc = pd_check(&w, eb);
+    struct pd_search p = { *m, rounds, delta };
+    p.m.noise = PD_Z_MAX;
+    int rc = pd_check(&p.m, eb); /* parameters wrong whatever the noise */
     if (rc < 0)
         return rc;
-    double hi = 1.0, lo = 0.0;
-    bool yes;
-    rc = pd_reaches(&w, hi, rounds, delta, target, &yes, eb);
-    while (rc == 0 && !yes) {
-        if (hi >= PD_Z_MAX)
-            return errbuf_set(eb, -ERR_RANGE, "no noise multiplier up to %g reaches epsilon %g",
-                              PD_Z_MAX, target);
-        lo = hi;
-        hi *= 2.0;
-        rc = pd_reaches(&w, hi, rounds, delta, target, &yes, eb);
-    }
-    while (rc == 0 && lo == 0.0 && hi > 1e-3) {
-        rc = pd_reaches(&w, hi / 2.0, rounds, delta, target, &yes, eb);
-        if (rc == 0 && !yes)
-            lo = hi / 2.0;
-        else if (rc == 0)
-            hi /= 2.0;
-    }
-    while (rc == 0 && hi - lo > 1e-9 * hi) {
-        double mid = 0.5 * (lo + hi);
-        rc = pd_reaches(&w, mid, rounds, delta, target, &yes, eb);
-        if (rc == 0 && yes)
-            hi = mid;
-        else
-            lo = mid;
-    }
-    if (rc < 0)
-        return rc;
-    *z = hi;
-    return 0;
+    return privacy_accountant_smallest_noise(pd_epsilon_at, &p, target, z, eb);
 }
 
 int

@@ -68,7 +68,10 @@ enum rng_purpose {
     RNG_PURPOSE_TEST = 16,         /* unit tests */
     RNG_PURPOSE_DOWNLINK = 17,     /* downlink codec randomness */
     RNG_PURPOSE_DP_NOISE = 18,     /* the server's differential-privacy noise (per round) */
-    RNG_PURPOSE_DP_COUNT = 19,     /* adaptive clipping: noise on the clipped count (per round) */
+    RNG_PURPOSE_DDP_ROTATION = 19, /* distributed DP: the round's shared rotation signs */
+    RNG_PURPOSE_DDP_ROUNDING = 20, /* distributed DP: conditional rounding (per round, client) */
+    RNG_PURPOSE_DDP_NOISE = 21,    /* distributed DP: a client's integer noise (round, client) */
+    RNG_PURPOSE_DP_COUNT = 22,     /* adaptive clipping: noise on the clipped count (per round) */
 };
 
 struct rng_key {

@@ -7,6 +7,7 @@
 #include "codec/codec.h"
 #include "codec/fixed_point.h"
 #include "codec/thc.h"
+#include "sim/privacy_accountant.h"
 #include "base/banned.h"
 
 void
@@ -27,6 +28,12 @@ carriage_of(const struct scenario *s, struct carriage *c, struct errbuf *eb)
     if (s->aggregation.secure == SECURE_NONE)
         return 0;
     uint64_t n = c->n > 0 ? c->n : 1;
+    if (s->privacy.mechanism == PRIVACY_DDGAUSS || s->privacy.mechanism == PRIVACY_SKELLAM) {
+        c->kind = CARRIAGE_DDP;
+        c->ring_bits = s->privacy.ring_bits;
+        c->value_bits = s->privacy.ring_bits;
+        return 0;
+    }
     if (s->uplink.codec.kind == CODEC_THC) {
         /* The table depends on the bits alone; the smallest block builds it. */
         struct thc *t = thc_new(&s->uplink.codec, CODEC_MIN_BLOCK);
@@ -62,6 +69,9 @@ carriage_format_short(const struct carriage *c, char *out, size_t len)
         break;
     case CARRIAGE_HOMOMORPHIC:
         snprintf(out, len, "homomorphic ring %u bits", c->ring_bits);
+        break;
+    case CARRIAGE_DDP:
+        snprintf(out, len, "distributed DP ring %u bits", c->ring_bits);
         break;
     default:
         snprintf(out, len, "codec");

@@ -6,10 +6,12 @@
  * THC's table integers are summed in the ring directly (CARRIAGE_HOMOMORPHIC, Li et al.,
  * NSDI 2024), every other codec is decoded by its client and re-embedded in fixed point
  * (CARRIAGE_FIXED_POINT, codec/fixed_point.h), so its compression is lost on the wire: each
- * coordinate costs the ring's k bits. carriage_of() works the ring width out from the scenario
- * alone, for a round of clients_per_round survivors, with the sizing rule sim/run_secure.c uses;
- * carriage_format() writes the one-line description `validate`, `run`, `report` and `plot`
- * print. A struct carriage is a plain value; nothing is owned.
+ * coordinate costs the ring's k bits. Distributed DP (privacy.mechanism ddgauss or skellam)
+ * sends its rotated, rounded, noisy integers modulo 2^privacy.ring_bits (CARRIAGE_DDP).
+ * carriage_of() works the ring width out from the scenario alone, for a round of clients_per_round
+ * survivors, with the sizing rule sim/run_secure.c uses; carriage_format() writes the one-line
+ * description `validate`, `run`, `report` and `plot` print. A struct carriage is a plain value;
+ * nothing is owned.
  */
 #ifndef FEDBITS_SIM_CARRIAGE_H
 #define FEDBITS_SIM_CARRIAGE_H
@@ -29,6 +31,7 @@ enum carriage_kind {
     CARRIAGE_CODEC,       /* the codec's own message */
     CARRIAGE_FIXED_POINT, /* decoded, re-embedded in a fixed-point ring of ring_bits */
     CARRIAGE_HOMOMORPHIC, /* the codec's integers summed in a ring of ring_bits */
+    CARRIAGE_DDP,         /* distributed DP's noisy integers modulo 2^ring_bits (sim/run_ddp.c) */
 };
 
 struct carriage {

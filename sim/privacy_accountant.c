@@ -221,11 +221,11 @@ privacy_accountant_epsilon(double q, double z, double rounds, double delta, doub
 
 /* epsilon(z) <= target; an infinite epsilon (every order overflowed) is not. */
 static int
-pa_reaches(double q, double z, double rounds, double delta, double target, bool *yes,
+pa_reaches(privacy_accountant_epsilon_fn *fn, void *ctx, double z, double target, bool *yes,
            struct errbuf *eb)
 {
     double e;
-    int rc = privacy_accountant_epsilon(q, z, rounds, delta, &e, NULL, eb);
+    int rc = fn(ctx, z, &e, eb);
     if (rc == -ERR_RANGE) {
         errbuf_clear(eb);
         *yes = false;
@@ -237,16 +237,36 @@ pa_reaches(double q, double z, double rounds, double delta, double target, bool 
     return 0;
 }
 
+/* The Poisson-subsampled Gaussian's epsilon as a function of z alone. */
+struct pa_gaussian {
+    double q, rounds, delta;
+};
+
+static int
+pa_gaussian_epsilon(void *ctx, double z, double *epsilon, struct errbuf *eb)
+{
+    const struct pa_gaussian *g = ctx;
+    return privacy_accountant_epsilon(g->q, z, g->rounds, g->delta, epsilon, NULL, eb);
+}
+
 int
 privacy_accountant_noise_for(double q, double rounds, double delta, double target, double *z,
                              struct errbuf *eb)
+{
+    struct pa_gaussian g = { q, rounds, delta };
+    return privacy_accountant_smallest_noise(pa_gaussian_epsilon, &g, target, z, eb);
+}
+
+int
+privacy_accountant_smallest_noise(privacy_accountant_epsilon_fn *fn, void *ctx, double target,
+                                  double *z, struct errbuf *eb)
 {
     if (!(target > 0.0) || !isfinite(target))
         return errbuf_set(eb, -ERR_INVALID, "target epsilon %g is not positive", target);
     /* epsilon falls as z grows (each order's RDP does): bracket, then bisect */
     double hi = 1.0, lo;
     bool yes;
-    int rc = pa_reaches(q, hi, rounds, delta, target, &yes, eb);
+    int rc = pa_reaches(fn, ctx, hi, target, &yes, eb);
     if (rc < 0)
         return rc;
     while (!yes) {
@@ -254,7 +274,7 @@ privacy_accountant_noise_for(double q, double rounds, double delta, double targe
             return errbuf_set(eb, -ERR_RANGE, "no noise multiplier up to %g reaches epsilon %g",
                               PA_Z_MAX, target);
         hi *= 2.0;
-        if ((rc = pa_reaches(q, hi, rounds, delta, target, &yes, eb)) < 0)
+        if ((rc = pa_reaches(fn, ctx, hi, target, &yes, eb)) < 0)
             return rc;
     }
     for (lo = hi / 2.0;; lo /= 2.0) {
@@ -262,7 +282,7 @@ privacy_accountant_noise_for(double q, double rounds, double delta, double targe
             *z = hi;
             return 0;
         }
-        if ((rc = pa_reaches(q, lo, rounds, delta, target, &yes, eb)) < 0)
+        if ((rc = pa_reaches(fn, ctx, lo, target, &yes, eb)) < 0)
             return rc;
         if (!yes)
             break;
@@ -270,7 +290,7 @@ privacy_accountant_noise_for(double q, double rounds, double delta, double targe
     }
     while ((hi - lo) > 1e-9 * hi) {
         double mid = 0.5 * (lo + hi);
-        if ((rc = pa_reaches(q, mid, rounds, delta, target, &yes, eb)) < 0)
+        if ((rc = pa_reaches(fn, ctx, mid, target, &yes, eb)) < 0)
             return rc;
         if (yes)
             hi = mid;

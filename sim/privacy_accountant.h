@@ -29,6 +29,9 @@
 enum privacy_mechanism {
     PRIVACY_NONE = 0,
     PRIVACY_CENTRAL = 1, /* DP-FedAvg: clip, server Gaussian noise (McMahan et al., ICLR 2018) */
+    PRIVACY_DDGAUSS =
+        2, /* distributed discrete Gaussian under SecAgg (sim/privacy_distributed.h) */
+    PRIVACY_SKELLAM = 3, /* distributed Skellam under SecAgg (sim/privacy_distributed.h) */
 };
 
 /* How many orders privacy_accountant_orders() has. */
@@ -67,5 +70,15 @@ int privacy_accountant_epsilon(double q, double z, double rounds, double delta, 
  */
 int privacy_accountant_noise_for(double q, double rounds, double delta, double target, double *z,
                                  struct errbuf *eb);
+
+/* epsilon at noise multiplier z into *epsilon; -ERR_RANGE means "infinite" (not reached). */
+typedef int privacy_accountant_epsilon_fn(void *ctx, double z, double *epsilon, struct errbuf *eb);
+
+/*
+ * The same search for any mechanism whose epsilon falls as z grows: the smallest z (relative
+ * 1e-9, rounded up) with fn(ctx, z) <= target. -ERR_RANGE when no z up to 1e6 reaches it.
+ */
+int privacy_accountant_smallest_noise(privacy_accountant_epsilon_fn *fn, void *ctx, double target,
+                                      double *z, struct errbuf *eb);
 
 #endif

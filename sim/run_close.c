@@ -99,6 +99,8 @@ run_close(struct run_world *w, int64_t now, int64_t next_at, const bool *accepte
         }
         if (w->dp.on)
             run_privacy_release(w, rec);
+        if (w->ddp.on)
+            run_ddp_record(w, rec);
         if (s->output.nmse && accepted != NULL) {
             rec->has_nmse = true;
             rc = run_eval_nmse(w, accepted, &rec->nmse, eb);
@@ -110,6 +112,8 @@ run_close(struct run_world *w, int64_t now, int64_t next_at, const bool *accepte
     } else if (w->dp.on) {
         run_privacy_release(w, rec); /* epsilon only: nothing released */
     }
+    if (rec->failed && w->ddp.on)
+        run_ddp_record(w, rec); /* epsilon unchanged: nothing released */
     rec->sim_time_us = now;
     rec->train_loss =
         rec->participants > 0 ? w->open.train_loss_sum / (double)rec->participants : 0;

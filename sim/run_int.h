@@ -24,6 +24,7 @@
 #include "aggregator/fedavg.h"
 #include "aggregator/secagg_server.h"
 #include "aggregator/server_opt.h"
+#include "base/dgauss.h"
 #include "base/errbuf.h"
 #include "clients/data_source.h"
 #include "clients/dataset.h"
@@ -39,6 +40,7 @@
 #include "sim/event_queue.h"
 #include "sim/population.h"
 #include "sim/privacy_accountant.h"
+#include "sim/privacy_distributed.h"
 #include "sim/run.h"
 
 #define RUN_NO_CLIENT  UINT64_MAX
@@ -89,6 +91,7 @@ struct run_job {
     size_t corr_len;
     uint64_t anchor_bits; /* anchor bits fetched now (off the critical path), or 0 */
     uint64_t corr_bits;   /* correction bits (on the critical path) */
+    int64_t *ddp_int;     /* distributed DP: its noisy integer vector before the ring (D) */
     int rc;
     struct errbuf eb;
 };
@@ -107,6 +110,8 @@ struct run_thread {
     uint16_t *thc_ints;        /* its table integers, thc_padded_len() */
     float *thc_x;              /* the vector a client sends (update + residual), dim floats */
     uint64_t *thc_sum;         /* plain THC: its share of the round's integer sum (len + 1) */
+    float *ddp_x;              /* distributed DP: the rotated update, D floats */
+    uint8_t *ddp_signs;        /* distributed DP: the round's rotation signs */
     struct fedavg *agg;        /* sync: its share of the round's sum (merged at close) */
     struct exact_sum *raw;     /* output.nmse: its share of the uncompressed sum */
     /* Data on demand (clients/data_source.h): makes the clients' training rows, or NULL. */
@@ -231,6 +236,24 @@ struct run_privacy {
     double rdp[PRIVACY_ACCOUNTANT_N_ORDERS]; /* one round's RDP at each order (of z) */
 };
 
+/* Distributed DP inside secure aggregation (run_ddp.c): fixed for the run, but for the
+ * accountant's running total and the round's outcome. */
+struct run_ddp {
+    bool on;                      /* privacy.mechanism: ddgauss or skellam */
+    size_t len;                   /* D: the rotation's padded length, ring elements per client */
+    unsigned bits;                /* ring bits k */
+    struct privacy_distributed m; /* clip, granularity, bias, D, clients_per_round, noise */
+    double bound2;                /* squared L2 bound of a rounded vector, grid units */
+    double local;     /* each client's noise: s2 (ddgauss) or mu (skellam), grid units */
+    struct dgauss dg; /* ddgauss: N_Z(0, local) */
+    double rdp[PRIVACY_ACCOUNTANT_N_ORDERS]; /* RDP spent by the rounds released so far */
+    uint64_t *sum;    /* the round's exact integer sum (two's complement), D */
+    float *y;         /* the decoded sum, D */
+    uint8_t *signs;   /* the server's copy of the round's rotation signs */
+    size_t round_n;   /* clients whose noise the round's released sum holds */
+    uint64_t wrapped; /* coordinates of that sum that wrapped around the ring */
+};
+
 struct run_world {
     const struct scenario *s;
     struct store *st; /* NULL on ranks other than 0 */
@@ -265,6 +288,7 @@ struct run_world {
     struct run_ckpt ckpt;
     struct run_eval eval;
     struct run_privacy dp;
+    struct run_ddp ddp;
 };
 
 /* Central DP-FedAvg (run_privacy.c; McMahan et al., ICLR 2018) */
@@ -278,6 +302,19 @@ bool run_privacy_clip(const struct run_world *w, float *u);
  * adaptive clipping, then moves the clip by the round's noised clipped fraction.
  */
 void run_privacy_release(struct run_world *w, struct store_round *rec);
+
+/* Distributed DP (run_ddp.c; Kairouz et al., ICML 2021; Agarwal et al., NeurIPS 2021) */
+/* Fills w->ddp from the scenario (granularity, noise) and allocates its workspaces. */
+int run_ddp_init(struct run_world *w, struct errbuf *eb) __attribute__((warn_unused_result));
+void run_ddp_release(struct run_world *w);
+/* Client side: j's update (dim floats in x) to its noisy ring vector j->ring (D elements). */
+void run_ddp_encode(struct run_world *w, struct run_job *j, struct run_thread *th, const float *x);
+/* Server side: the unmasked ring sum of the clients accepted[i] to model.mean. */
+int run_ddp_decode(struct run_world *w, const uint64_t *ring_sum, const bool *accepted,
+                   size_t included, struct errbuf *eb) __attribute__((warn_unused_result));
+/* Records the round's epsilon, noise and wrapped coordinates in rec (spends the round's RDP
+ * when its sum was released). */
+void run_ddp_record(struct run_world *w, struct store_round *rec);
 
 /* The event loop and job events (run.c) */
 bool run_is_async(const struct run_world *w);

@@ -76,6 +76,8 @@ run_secure_init(struct run_world *w, struct errbuf *eb)
     }
     if (w->sec.thc_ring)
         w->sec.sa_m = w->thc.len + 1; /* the integers from run_thc_init() */
+    if (w->ddp.on)
+        w->sec.sa_m = w->ddp.len; /* distributed DP's noisy integers (run_ddp.c) */
     w->sec.ring_sum = mem_alloc(w->sec.sa_m * sizeof *w->sec.ring_sum);
     w->sec.mean_d = mem_alloc(w->sec.sa_m * sizeof *w->sec.mean_d);
     if (w->sec.ring_sum == NULL || w->sec.mean_d == NULL)
@@ -134,6 +136,10 @@ run_secure_encode_job(struct run_world *w, struct run_job *j, struct run_thread 
     j->rc = codec_decode(th->up, th->decoded, j->msg, j->msg_len, &link, &j->eb);
     if (j->rc < 0)
         return;
+    if (w->ddp.on) {
+        run_ddp_encode(w, j, th, th->decoded);
+        return;
+    }
     /* Rounding is encoder-only randomness (codec/fixed_point.h): the client's private codec
      * stream, far past anything its uplink codec draws, never a stream of key material. */
     struct rng r;
@@ -301,6 +307,12 @@ run_secure_params(struct run_world *w, uint32_t n, struct errbuf *eb)
         const uint16_t *levels;
         uint64_t g = thc_table(w->th[0].thc, &levels);
         carriage_thc_ring(g, run_thc_weight_max(w), n, &p->value_bits, &p->ring_bits);
+    }
+    if (w->ddp.on) {
+        /* Noisy integers modulo 2^k: every ring element is a valid input, and the sum wraps
+         * by design (run_ddp.c counts where). */
+        p->ring_bits = w->ddp.bits;
+        p->value_bits = 0;
     }
     uint32_t t = 0;
     if (s->aggregation.secure == SECURE_SECAGG_PLUS) {
@@ -534,7 +546,10 @@ run_secure_finish(struct run_world *w, int64_t now, bool aborted, struct run_sum
             for (size_t i = 0; i < w->sec.sa_m; i++)
                 w->sec.ring_sum[i] &= mask;
         }
-        if (rc == 0 && w->sec.thc_ring) {
+        if (rc == 0 && w->ddp.on) {
+            rc = run_ddp_decode(w, w->sec.ring_sum, accepted, included, eb);
+            w->sec.secure_mean_ready = rc == 0;
+        } else if (rc == 0 && w->sec.thc_ring) {
             /* One decode and one inverse rotation for the whole round. */
             if (w->sec.ring_sum[w->sec.sa_m - 1] == 0)
                 rc = errbuf_set(eb, -ERR_ABORTED, "no weight reached the server");

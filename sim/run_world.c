@@ -50,6 +50,7 @@ run_world_release(struct run_world *w)
 {
     run_secure_release(w);
     run_thc_release(w);
+    run_ddp_release(w);
     if (w->th != NULL) {
         for (unsigned t = 0; t < w->n_threads; t++) {
             trainer_free(w->th[t].trainer);
@@ -273,6 +274,8 @@ run_world_init(struct run_world *w, struct errbuf *eb)
             goto nomem;
     }
     rc = run_thc_init(w, eb);
+    if (rc == 0)
+        rc = run_ddp_init(w, eb); /* before run_secure_init: it sets the ring's length */
     if (rc == 0)
         rc = run_secure_init(w, eb);
     if (rc < 0)

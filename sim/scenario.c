@@ -106,7 +106,8 @@ static const char *const protocol_names[] = { "sync", "async", NULL };
 static const char *const selection_names[] = { "scan", "draw", NULL };
 static const char *const staleness_names[] = { "sqrt", "constant", NULL };
 static const char *const sampling_names[] = { "fixed", "poisson", NULL }; /* enum sampling_kind */
-static const char *const mechanism_names[] = { "none", "central", NULL }; /* privacy_mechanism */
+static const char *const mechanism_names[] = { "none", "central", "ddgauss", "skellam",
+                                               NULL }; /* privacy_mechanism */
 
 static const char *
 scenario_codec_name(int v)
@@ -289,6 +290,10 @@ static const struct skey_when w_opt_beta1 = SKEY_WHEN_OPT(scenario_opts_beta1);
 static const struct skey_when w_opt_beta2 = SKEY_WHEN_OPT(scenario_opts_beta2);
 static const struct skey_when w_opt_tau = SKEY_WHEN_OPT(scenario_opts_tau);
 #undef SKEY_WHEN_OPT
+static const struct skey_when w_any_dp =
+    SKEY_WHEN("privacy.mechanism", V(PRIVACY_CENTRAL) | V(PRIVACY_DDGAUSS) | V(PRIVACY_SKELLAM));
+static const struct skey_when w_distributed =
+    SKEY_WHEN("privacy.mechanism", V(PRIVACY_DDGAUSS) | V(PRIVACY_SKELLAM));
 static const struct skey_when w_compute_lognormal =
     SKEY_WHEN_LENIENT("population.compute.distribution", V(POPULATION_LOGNORMAL));
 static const struct skey_when w_compute_tiers =
@@ -603,16 +608,17 @@ static const struct skey scenario_keys[] = {
             .help = "weighted updates (weight <= 1) are clipped to [-clip, clip] in the ring"),
 
     KEY_ENUM("privacy.mechanism", privacy.mechanism, "none", &e_mechanism,
-             .help = "none, or central DP-FedAvg: clipped updates, Gaussian noise added by the "
-                     "server (docs/privacy.md)"),
-    KEY_F64("privacy.clip", privacy.clip, "1", 0, 1e6, .open = SKEY_OPEN_MIN, .when = &w_central,
+             .help = "none, central DP-FedAvg (clipped updates, Gaussian noise added by the "
+                     "server), or ddgauss / skellam: noise added by the clients inside secure "
+                     "aggregation (docs/privacy.md)"),
+    KEY_F64("privacy.clip", privacy.clip, "1", 0, 1e6, .open = SKEY_OPEN_MIN, .when = &w_any_dp,
             .help = "L2 norm every client's update is clipped to"),
-    KEY_F64("privacy.noise_multiplier", privacy.noise_multiplier, "0", 0, 1e6, .when = &w_central,
+    KEY_F64("privacy.noise_multiplier", privacy.noise_multiplier, "0", 0, 1e6, .when = &w_any_dp,
             .help = "noise std on the sum in units of the clip (0: from target_epsilon)"),
-    KEY_F64("privacy.target_epsilon", privacy.target_epsilon, "0", 0, 1e6, .when = &w_central,
+    KEY_F64("privacy.target_epsilon", privacy.target_epsilon, "0", 0, 1e6, .when = &w_any_dp,
             .help = "epsilon after train.rounds that sets the noise multiplier (0: give it)"),
     KEY_F64("privacy.delta", privacy.delta, "1e-5", 0, 1, .open = SKEY_OPEN_MIN | SKEY_OPEN_MAX,
-            .when = &w_central, .help = "delta of the (epsilon, delta) guarantee"),
+            .when = &w_any_dp, .help = "delta of the (epsilon, delta) guarantee"),
     KEY_F64("privacy.adaptive.quantile", privacy.adaptive.quantile, "0", 0, 1,
             .open = SKEY_OPEN_MAX, .when = &w_central,
             .help = "adaptive clipping: target fraction of updates within the clip (0: fixed "
@@ -625,6 +631,14 @@ static const struct skey scenario_keys[] = {
             .when = &w_central,
             .help = "adaptive clipping: noise std on the count of updates within the clip (0: "
                     "clients_per_round / 20)"),
+    KEY_UINT("privacy.ring_bits", privacy.ring_bits, "16", 2, 62, .when = &w_distributed,
+             .help = "bits per coordinate of the secure-aggregation ring the noisy sum wraps in"),
+    KEY_F64("privacy.granularity", privacy.granularity, "0", 0, 1e6, .when = &w_distributed,
+            .help = "grid step the clipped, rotated update is rounded to (0: the largest that "
+                    "keeps the sum in the ring, docs/privacy.md)"),
+    KEY_F64("privacy.rounding_bias", privacy.rounding_bias, "0.6065306597126334", 0, 1,
+            .open = SKEY_OPEN_MAX, .when = &w_distributed,
+            .help = "beta of conditional randomised rounding (0: unconditional; default e^-1/2)"),
 
     KEY_ENUM("server.optimizer", server.kind, "fedavg", &e_server_opt,
              .help = "how the mean update changes the global model"),
@@ -1605,7 +1619,7 @@ scenario_check_protocol(struct scenario_ctx *c, const struct ynode *root, const 
 static int
 scenario_check_privacy(struct scenario_ctx *c, const struct ynode *root, const struct scenario *s)
 {
-    if (s->privacy.mechanism == PRIVACY_NONE)
+    if (s->privacy.mechanism != PRIVACY_CENTRAL)
         return 0;
     const char *at = NULL, *why = NULL;
     if (s->protocol.type != PROTOCOL_SYNC)
@@ -1631,6 +1645,38 @@ scenario_check_privacy(struct scenario_ctx *c, const struct ynode *root, const s
              !(c->resolved && s->privacy.target_epsilon > 0))
         at = "privacy.mechanism", why = "central DP needs privacy.noise_multiplier or "
                                         "privacy.target_epsilon (one of them)";
+    if (at != NULL)
+        return scenario_fail(c, root, at, at, -ERR_INVALID, why);
+    return 0;
+}
+
+/*
+ * The distributed mechanisms (docs/privacy.md) are private only inside secure aggregation:
+ * the server must see nothing but the sum of noisy integer vectors. Their clients clip the
+ * update they would send, so no codec or error feedback may change it first.
+ */
+static int
+scenario_check_distributed(struct scenario_ctx *c, const struct ynode *root,
+                           const struct scenario *s)
+{
+    if (s->privacy.mechanism != PRIVACY_DDGAUSS && s->privacy.mechanism != PRIVACY_SKELLAM)
+        return 0;
+    const char *at = NULL, *why = NULL;
+    if (s->aggregation.secure == SECURE_NONE)
+        at = "privacy.mechanism", why = "distributed DP adds noise on the clients and is "
+                                        "private only under secure aggregation: set "
+                                        "aggregation.secure: secagg or secagg+";
+    else if (s->protocol.type != PROTOCOL_SYNC)
+        at = "protocol.type", why = "distributed DP needs sync rounds";
+    else if (s->uplink.codec.kind != CODEC_NONE || s->uplink.error_feedback)
+        at = "uplink.codec", why = "distributed DP rounds the clipped update itself to the "
+                                   "ring: set uplink.codec: none";
+    else if ((s->privacy.noise_multiplier > 0) == (s->privacy.target_epsilon > 0))
+        at = "privacy.mechanism", why = "distributed DP needs privacy.noise_multiplier or "
+                                        "privacy.target_epsilon (one of them)";
+    else if (s->output.checkpoint_every > 0)
+        at = "output.checkpoint_every", why = "distributed DP's running RDP total is not part of "
+                                              "a checkpoint: set output.checkpoint_every: 0";
     if (at != NULL)
         return scenario_fail(c, root, at, at, -ERR_INVALID, why);
     return 0;
@@ -1711,6 +1757,8 @@ scenario_check(struct scenario_ctx *c, const struct ynode *root, const struct sc
         rc = scenario_check_protocol(c, root, s);
     if (rc == 0)
         rc = scenario_check_privacy(c, root, s);
+    if (rc == 0)
+        rc = scenario_check_distributed(c, root, s);
     return rc;
 }
 

@@ -190,6 +190,9 @@ struct scenario {
         double noise_multiplier; /* z: noise std z S on the sum (derived from target_epsilon) */
         double target_epsilon;   /* 0: noise_multiplier given */
         double delta;
+        unsigned ring_bits; /* ddgauss/skellam: bits k of the SecAgg ring the noisy sum lives in */
+        double granularity; /* ddgauss/skellam: grid step gamma (0: derived from ring_bits) */
+        double rounding_bias; /* ddgauss/skellam: beta of conditional randomised rounding */
         struct {
             double quantile;    /* target fraction γ of updates within the clip, 0: fixed */
             double lr;          /* η_C of the geometric update C <- C exp(-η_C (b̄ - γ)) */

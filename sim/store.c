@@ -114,6 +114,9 @@ static const char store_schema_v3[] = "ALTER TABLE rounds ADD COLUMN epsilon REA
                                       "ALTER TABLE rounds ADD COLUMN clip_norm REAL;"
                                       "ALTER TABLE rounds ADD COLUMN noise_std REAL;";
 
+/* Version 4: coordinates of the distributed DP sum that wrapped around the ring. */
+static const char store_schema_v4[] = "ALTER TABLE rounds ADD COLUMN wrapped INTEGER;";
+
 static int
 store_db_error(struct store *st, struct errbuf *eb, const char *what)
 {
@@ -193,6 +196,8 @@ store_migrate(struct store *st, struct errbuf *eb)
         rc = store_exec(st, store_schema_v2, "cannot upgrade the results schema to version 2", eb);
     if (rc == 0 && version < 3)
         rc = store_exec(st, store_schema_v3, "cannot upgrade the results schema to version 3", eb);
+    if (rc == 0 && version < 4)
+        rc = store_exec(st, store_schema_v4, "cannot upgrade the results schema to version 4", eb);
     if (rc == 0 && version < STORE_SCHEMA_VERSION) {
         char sql[64];
         snprintf(sql, sizeof sql, "PRAGMA user_version = %d", STORE_SCHEMA_VERSION);
@@ -257,8 +262,8 @@ store_open(struct store **out, const char *path, struct errbuf *eb)
                            "staleness_max, discarded, failed, uplink_payload_bits, "
                            "uplink_protocol_bits, downlink_protocol_bits, secure_aborted, "
                            "client_acc_mean, client_acc_p10, downlink_anchor_bits, "
-                           "downlink_correction_bits, epsilon, clip_norm, noise_std) "
-                           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           "downlink_correction_bits, epsilon, clip_norm, noise_std, wrapped) "
+                           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &st->insert_round, NULL) != SQLITE_OK) {
         rc = store_db_error(st, eb, "cannot prepare the rounds insert");
         goto fail;
@@ -789,6 +794,8 @@ store_insert_round(struct store *st, int64_t run_id, const struct store_round *r
         sqlite3_bind_double(q, 28, r->clip_norm);
         sqlite3_bind_double(q, 29, r->noise_std);
     }
+    if (r->has_wrapped)
+        sqlite3_bind_int64(q, 30, (sqlite3_int64)r->wrapped);
     /* A single statement outside BEGIN is its own transaction (autocommit). */
     int step = sqlite3_step(q);
     int rc = step == SQLITE_DONE ? 0 : store_db_error(st, eb, "cannot record the round");

@@ -38,7 +38,7 @@
 
 #include "base/errbuf.h"
 
-#define STORE_SCHEMA_VERSION  3
+#define STORE_SCHEMA_VERSION  4
 #define STORE_CONFIG_HASH_HEX 33 /* runs.config_hash: 32 hex digits and a NUL */
 
 #define STORE_HOST_BYTES  256
@@ -90,6 +90,8 @@ struct store_round {
     double epsilon;                    /* cumulative epsilon after this round at privacy.delta */
     double clip_norm;                  /* L2 clip norm of the updates */
     double noise_std;                  /* std of the server's Gaussian noise on the sum */
+    bool has_wrapped;                  /* wrapped is set (distributed DP) */
+    uint64_t wrapped;                  /* coordinates whose ring sum wrapped around */
 };
 
 /* Outcome of one selected client in a round (clients_rounds). */

@@ -608,15 +608,19 @@ def check_secure(binary, src, tmp):
             "--set", "train.rounds=6", "--set", "population.dropout.probability=0.1",
             "--set", "population.dropout.phase=any", "-q"]
     q = ("SELECT round, accuracy, loss, participants, dropped, uplink_bits, downlink_bits, "
-         "uplink_payload_bits, uplink_protocol_bits, downlink_protocol_bits, secure_aborted "
-         "FROM rounds ORDER BY round")
+         "uplink_payload_bits, uplink_protocol_bits, downlink_protocol_bits, secure_aborted, "
+         "epsilon, noise_std, wrapped FROM rounds ORDER BY round")
     thc = ["--set", "uplink.codec=thc", "--set", "uplink.rotation=shared"]
+    # Distributed discrete Gaussian at a ring narrow enough to wrap now and then.
+    ddp = ["--set", "privacy.mechanism=ddgauss", "--set", "privacy.noise_multiplier=2",
+           "--set", "privacy.ring_bits=10", "--set", "privacy.granularity=0.01"]
     semi = ["--set", "aggregation.threat=semi-malicious"]
     # SecAgg+ designed for the 10 % dropouts of base (a 5 % design aborts such rounds).
     delta = ["--set", "aggregation.dropout_rate=0.2"]
     auth = ["--set", "aggregation.authenticate=true"]
     for kind, extra in (("secagg", []), ("secagg+", delta), ("secagg+", thc + delta),
-                        ("secagg", semi), ("secagg+", delta + auth)):
+                        ("secagg", semi), ("secagg+", delta + auth), ("secagg", ddp),
+                        ("secagg+", delta + ddp)):
         run(binary, ["run", sc, "--db", "full.db", "--set", f"aggregation.secure={kind}",
                      "--threads", "2"] + extra + base, tmp, check=0)
         run(binary, ["run", sc, "--db", "acc.db", "--set", f"aggregation.secure={kind}",
@@ -628,6 +632,11 @@ def check_secure(binary, src, tmp):
         for r in full:
             if r[5] != r[7] + r[8] or r[8] == 0 or r[9] == 0 or r[10] != 0:
                 fail(f"{kind}: bits or status of round {r[0]}: {r}")
+            if (extra[-len(ddp):] == ddp) != (r[11] is not None and r[13] is not None):
+                fail(f"{kind}: privacy columns of round {r[0]}: {r}")
+        if extra[-len(ddp):] == ddp and (not any(r[13] > 0 for r in full)
+                                         or not 0 < full[0][11] < full[-1][11]):
+            fail(f"{kind} with DDGauss: no wrapped coordinate or epsilon not growing: {full}")
         os.remove(os.path.join(tmp, "full.db"))
         os.remove(os.path.join(tmp, "acc.db"))
     run(binary, ["run", sc, "--db", "plain.db"] + base, tmp, check=0)
@@ -692,7 +701,8 @@ def check_secure(binary, src, tmp):
             check=2)
     if "secure aggregation runs sync rounds without over-selection" not in p.stderr:
         fail("secagg with over-selection: " + p.stderr)
-    print(f"secure: full == accounting for secagg, secagg+, THC, semi-malicious and signed; plain "
+    print(f"secure: full == accounting for secagg, secagg+, THC, semi-malicious, signed and "
+          f"DDGauss; plain "
           f"{plain[-1][0]:.4f} vs "
           f"secagg {sec[-1][0]:.4f}; aborts below threshold and beyond the dropout bound; "
           f"threshold override refused with its location; cohorts of 1-2 fail their round")
@@ -1038,6 +1048,62 @@ def check_privacy_adaptive(binary, src, tmp):
           ", ".join(f"q{g} {final[g, 0.01]:.4f}/{final[g, 10.0]:.4f}" for g in (0.25, 0.5, 0.75)))
 
 
+def check_ddp(binary, src, tmp):
+    """Distributed DP: fedbits privacy --mechanism ddgauss|skellam (columns, --epsilon reaches
+    its target, more ring bits never need more noise); privacy.mechanism ddgauss refused with a
+    located error without secure aggregation; a Skellam run records epsilon, noise, wrapped."""
+    import csv
+    import io
+    p = run(binary, ["privacy", "--mechanism", "ddgauss", "--clients", "100", "--dim", "8192",
+                     "--bits", "14", "--bits", "16", "--bits", "20", "--epsilon", "4",
+                     "--rounds", "300", "--delta", "1e-5", "--clip", "0.5", "--format", "csv"],
+            tmp, check=0)
+    rows = list(csv.DictReader(io.StringIO(p.stdout)))
+    cols = ["mechanism", "clients", "dim", "bits", "granularity", "clip", "noise", "rounds",
+            "delta", "epsilon", "order"]
+    if len(rows) != 3 or list(rows[0]) != cols:
+        fail("privacy --mechanism csv: " + p.stdout)
+    noise = [float(r["noise"]) for r in rows]
+    if any(not 4 * 0.999 < float(r["epsilon"]) <= 4 for r in rows) or noise != sorted(noise)[::-1]:
+        fail(f"privacy --mechanism ddgauss --epsilon rows {rows}")
+    run(binary, ["privacy", "--mechanism", "skellam", "--q", "0.1", "--clients", "10", "--dim",
+                 "4", "--bits", "16", "--noise", "1", "--rounds", "1", "--delta", "1e-5"],
+        tmp, check=2)
+    run(binary, ["privacy", "--mechanism", "skellam", "--clients", "10", "--dim", "4",
+                 "--noise", "1", "--rounds", "1", "--delta", "1e-5"], tmp, check=2)
+    sc = os.path.join(src, "tests", "e2e", "tiny.yaml")
+    p = run(binary, ["run", sc, "--db", "no.db", "--quiet", "--set", "privacy.mechanism=ddgauss",
+                     "--set", "privacy.noise_multiplier=1"], tmp, check=2)
+    if "--set:1:" not in p.stderr or "aggregation.secure: secagg" not in p.stderr:
+        fail("ddgauss without secure aggregation: " + p.stderr)
+    run(binary, ["run", sc, "--db", "sk.db", "--quiet", "--set", "aggregation.secure=secagg",
+                 "--set", "privacy.mechanism=skellam", "--set", "privacy.target_epsilon=10",
+                 "--set", "privacy.ring_bits=12"], tmp, check=0)
+    got = query(os.path.join(tmp, "sk.db"),
+                "SELECT failed, epsilon, noise_std, wrapped FROM rounds ORDER BY round")
+    eps = [r[1] for r in got]
+    if eps != sorted(eps) or any((r[3] is None) != (r[0] == 1) or r[2] is None for r in got):
+        fail(f"skellam run rows {got}")
+    # A wide ring, a fine grid, no clipping and almost no noise: the distributed pipeline
+    # (rotation, rounding, ring sum, centring, inverse rotation) gives the plain secure mean
+    # with uniform weights, up to rounding.
+    run(binary, ["run", sc, "--db", "u.db", "--quiet", "--set", "aggregation.secure=secagg",
+                 "--set", "aggregation.weighting=uniform"], tmp, check=0)
+    run(binary, ["run", sc, "--db", "w.db", "--quiet", "--set", "aggregation.secure=secagg",
+                 "--set", "privacy.mechanism=ddgauss", "--set", "privacy.clip=100",
+                 "--set", "privacy.noise_multiplier=0.0001", "--set", "privacy.ring_bits=40",
+                 "--set", "privacy.granularity=1e-5"], tmp, check=0)
+    qa = "SELECT accuracy, loss FROM rounds WHERE accuracy IS NOT NULL ORDER BY round"
+    plain, wide = query(os.path.join(tmp, "u.db"), qa), query(os.path.join(tmp, "w.db"), qa)
+    if len(plain) != len(wide) or any(abs(a[0] - b[0]) > 0.02 or abs(a[1] - b[1]) > 0.02
+                                      for a, b in zip(plain, wide)):
+        fail(f"ddgauss with a wide ring and no noise drifts from the plain mean: {wide} "
+             f"vs {plain}")
+    print(f"ddp: ddgauss noise for epsilon 4 at 14/16/20 bits {noise}; skellam tiny final "
+          f"epsilon {eps[-1]:.3f}; near-noiseless ddgauss {wide[-1][0]:.4f} vs plain "
+          f"{plain[-1][0]:.4f}")
+
+
 CHECKS = {
     "default": check_default,
     "determinism": check_determinism,
@@ -1056,6 +1122,7 @@ CHECKS = {
     "dme": check_dme,
     "privacy": check_privacy,
     "privacy-adaptive": check_privacy_adaptive,
+    "ddp": check_ddp,
 }
 
 

@@ -10,6 +10,6 @@ main(void)
     static tsupport_suite_fn *const suites[] = { errbuf_suite,  mem_suite,     rng_suite,
                                                  bitpack_suite, simtime_suite, strbuf_suite,
                                                  le_suite,      json_suite,    file_suite,
-                                                 NULL };
+                                                 dgauss_suite,  NULL };
     return tsupport_main(suites);
 }

@@ -11,4 +11,5 @@ Suite *strbuf_suite(void);
 Suite *le_suite(void);
 Suite *json_suite(void);
 Suite *file_suite(void);
+Suite *dgauss_suite(void);
 #endif

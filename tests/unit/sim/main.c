@@ -12,7 +12,7 @@ main(void)
         store_suite,       run_suite,        oom_suite,
         campaign_suite,    sweep_suite,      population_suite,
         cluster_suite,     checkpoint_suite, privacy_accountant_suite,
-        sampling_suite,    carriage_suite,   NULL
+        sampling_suite,    carriage_suite,   privacy_distributed_suite, NULL
     };
     return tsupport_main(suites);
 }

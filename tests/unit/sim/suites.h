@@ -14,6 +14,7 @@ Suite *population_suite(void);
 Suite *cluster_suite(void);
 Suite *checkpoint_suite(void);
 Suite *privacy_accountant_suite(void);
+Suite *privacy_distributed_suite(void);
 Suite *sampling_suite(void);
 Suite *carriage_suite(void);
 /* The cohort tests (test_cohort.c), run within population_suite(). */

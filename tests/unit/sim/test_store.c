@@ -84,7 +84,7 @@ START_TEST(open_creates_schema)
     st_open(&f);
     sqlite3 *db = st_peek(f.path);
     ck_assert_int_eq(st_int(db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
-    ck_assert_int_eq(STORE_SCHEMA_VERSION, 3);
+    ck_assert_int_eq(STORE_SCHEMA_VERSION, 4);
     ck_assert_int_eq(st_int(db, "SELECT count(*) FROM pragma_table_info('rounds') WHERE name IN "
                                 "('epsilon', 'clip_norm', 'noise_std')"),
                      3);
@@ -265,13 +265,13 @@ START_TEST(newer_schema_is_refused)
     store_close(f.st);
     f.st = NULL;
     sqlite3 *db = st_peek(f.path);
-    ck_assert_int_eq(sqlite3_exec(db, "PRAGMA user_version = 4", NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db, "PRAGMA user_version = 5", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     struct errbuf eb;
     errbuf_clear(&eb);
     ck_assert_int_eq(store_open(&f.st, f.path, &eb), -ERR_UNSUPPORTED);
     ck_assert_ptr_null(f.st);
-    ck_assert_str_eq(eb.msg, "results schema version 4 is newer than this fedbits (3)");
+    ck_assert_str_eq(eb.msg, "results schema version 5 is newer than this fedbits (4)");
     st_close(&f);
 }
 END_TEST
@@ -332,6 +332,8 @@ START_TEST(version_1_is_upgraded)
         snprintf(sql, sizeof sql, "ALTER TABLE rounds DROP COLUMN %s", drop3[i]);
         ck_assert_int_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
     }
+    ck_assert_int_eq(sqlite3_exec(db, "ALTER TABLE rounds DROP COLUMN wrapped", NULL, NULL, NULL),
+                     SQLITE_OK);
     ck_assert_int_eq(sqlite3_exec(db, "PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     ck_assert_int_eq(store_open(&f.st, f.path, &eb), 0);
@@ -344,10 +346,13 @@ START_TEST(version_1_is_upgraded)
     ck_assert_str_eq(back.start, "b:1");
     ck_assert_str_eq(status, "running");
     db = st_peek(f.path);
-    ck_assert_int_eq(st_int(db, "PRAGMA user_version"), 3);
+    ck_assert_int_eq(st_int(db, "PRAGMA user_version"), 4);
     ck_assert_int_eq(st_int(db, "SELECT count(*) FROM runs"), 1);
     ck_assert_int_eq(st_int(db, "SELECT count(*) FROM pragma_table_info('rounds') WHERE name = "
                                 "'epsilon'"),
+                     1);
+    ck_assert_int_eq(st_int(db, "SELECT count(*) FROM pragma_table_info('rounds') WHERE name = "
+                                "'wrapped'"),
                      1);
     sqlite3_close(db);
     st_close(&f);

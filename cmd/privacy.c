@@ -6,9 +6,10 @@
  * relative 1e-9) and the epsilon and order that multiplier gives.
  *
  * --mechanism ddgauss|skellam accounts for the distributed mechanisms instead
- * (sim/privacy_distributed.h): no --q (no amplification), but --clients, --dim and either
- * --granularity or --bits (the ring width, from which the granularity is derived); --clip and
- * --beta default to 1 and e^-1/2. --noise, --epsilon, --rounds and --bits may be repeated.
+ * (sim/privacy_distributed.h): --clients, --dim and either --granularity or --bits (the ring
+ * width, from which the granularity is derived); --clip and --beta default to 1 and e^-1/2;
+ * --q amplifies each round by Poisson sampling at that rate (without it, or at 1, every round
+ * is charged in full). --q, --noise, --epsilon, --rounds and --bits may be repeated.
  */
 #include "cmd/privacy.h"
 
@@ -56,12 +57,13 @@ privacy_usage(FILE *f)
             "--rounds may be repeated: one row per combination (docs/privacy.md).\n"
             "       fedbits privacy --mechanism ddgauss|skellam --clients N --dim D\n"
             "         (--granularity G | --bits K) (--noise Z | --epsilon E) --rounds T --delta D\n"
-            "         [--clip C] [--beta B]\n"
+            "         [--clip C] [--beta B] [--q Q]\n"
             "The distributed discrete Gaussian (Kairouz, Liu, Steinke 2021) or Skellam\n"
             "(Agarwal, Kairouz, Liu 2021) mechanism: N clients' noise summed under secure\n"
             "aggregation, Z times the clip C in total; the granularity G, or the one that fits\n"
-            "the sum in a K-bit ring; no amplification by sampling. A target no noise reaches\n"
-            "at those bits prints noise inf.\n");
+            "the sum in a K-bit ring; with --q, amplified by Poisson sampling at rate Q (Zhu,\n"
+            "Wang 2019, Thm. 6; integer orders only). A target no noise reaches at those bits\n"
+            "prints noise inf.\n");
 }
 
 enum {
@@ -203,9 +205,6 @@ privacy_parse(int argc, char **argv, struct privacy_opts *o)
     if (args_operand(&a, NULL, NULL) != 0)
         return ARGS_EXIT_USAGE;
     if (o->mechanism != PRIVACY_CENTRAL) {
-        if (o->q.n > 0)
-            return args_error("privacy", "--q: the distributed mechanisms are accounted without "
-                                         "sampling amplification");
         if (o->clients == 0 || o->dim == 0 || o->rounds.n == 0 || !o->have_delta)
             return args_error("privacy", "--clients, --dim, --rounds and --delta are required");
         if ((o->granularity > 0) == (o->bits.n > 0))
@@ -245,12 +244,13 @@ static const struct table_col privacy_dist_cols[] = {
     { "delta", "delta", TABLE_NUM },
     { "epsilon", "epsilon", TABLE_NUM },
     { "order", "order", TABLE_NUM },
+    { "q", "q", TABLE_NUM },
 };
 
-/* One row of a distributed mechanism: ring bits (0: the given granularity), the noise z or
- * with target > 0 the noise reaching it. */
+/* One row of a distributed mechanism: sampling rate q (1: none), ring bits (0: the given
+ * granularity), the noise z or with target > 0 the noise reaching it. */
 static int
-privacy_dist_row(struct table *tb, const struct privacy_opts *o, double bits, double z,
+privacy_dist_row(struct table *tb, const struct privacy_opts *o, double q, double bits, double z,
                  double target, double rounds, struct errbuf *eb)
 {
     struct privacy_distributed m = { .mechanism = o->mechanism,
@@ -259,7 +259,8 @@ privacy_dist_row(struct table *tb, const struct privacy_opts *o, double bits, do
                                      .beta = o->beta,
                                      .dim = o->dim,
                                      .clients = o->clients,
-                                     .noise = z };
+                                     .noise = z,
+                                     .sampling_rate = q };
     int rc = privacy_distributed_calibrate(&m, (unsigned)bits, rounds, o->delta, target, eb);
     double eps = NAN, order = NAN;
     if (rc == -ERR_RANGE && target > 0.0) {
@@ -278,8 +279,8 @@ privacy_dist_row(struct table *tb, const struct privacy_opts *o, double bits, do
     size_t i = (size_t)row;
     if (table_set(tb, i, 0, "%s", o->mechanism == PRIVACY_DDGAUSS ? "ddgauss" : "skellam") != 0)
         return errbuf_set(eb, -ERR_NOMEM, "out of memory");
-    const double v[] = { o->clients, o->dim, bits,     m.gamma, o->clip,
-                         m.noise,    rounds, o->delta, eps,     order };
+    const double v[] = { o->clients, o->dim,   bits, m.gamma, o->clip, m.noise,
+                         rounds,     o->delta, eps,  order,   q };
     for (size_t c = 0; c < sizeof v / sizeof v[0]; c++) {
         char buf[32];
         table_format_real(buf, sizeof buf, v[c]);
@@ -333,11 +334,15 @@ privacy_cmd(int argc, char **argv)
     errbuf_clear(&eb);
     if (dist && o.bits.n == 0)
         o.bits.v[o.bits.n++] = 0.0; /* the granularity given */
-    for (size_t i = 0; dist && i < o.bits.n && rc == 0; i++)
-        for (size_t j = 0; j < second->n && rc == 0; j++)
-            for (size_t k = 0; k < o.rounds.n && rc == 0; k++)
-                rc = privacy_dist_row(&tb, &o, o.bits.v[i], inverse ? 0.0 : second->v[j],
-                                      inverse ? second->v[j] : 0.0, o.rounds.v[k], &eb);
+    if (dist && o.q.n == 0)
+        o.q.v[o.q.n++] = 1.0; /* no sampling amplification */
+    for (size_t h = 0; dist && h < o.q.n && rc == 0; h++)
+        for (size_t i = 0; i < o.bits.n && rc == 0; i++)
+            for (size_t j = 0; j < second->n && rc == 0; j++)
+                for (size_t k = 0; k < o.rounds.n && rc == 0; k++)
+                    rc = privacy_dist_row(&tb, &o, o.q.v[h], o.bits.v[i],
+                                          inverse ? 0.0 : second->v[j],
+                                          inverse ? second->v[j] : 0.0, o.rounds.v[k], &eb);
     for (size_t i = 0; !dist && i < o.q.n && rc == 0; i++)
         for (size_t j = 0; j < second->n && rc == 0; j++)
             for (size_t k = 0; k < o.rounds.n && rc == 0; k++)

@@ -300,3 +300,52 @@ privacy_accountant_smallest_noise(privacy_accountant_epsilon_fn *fn, void *ctx, 
     *z = hi;
     return 0;
 }
+
+/*
+ * Zhu and Wang (ICML 2019), Thm. 6, in log space: term l = 1 stands for the l = 0, 1 part
+ * (1-q)^(alpha-1) (1 + (alpha-1) q), then l = 2 with weight 1 and l >= 3 with weight 3.
+ */
+static double
+pa_zw_term(unsigned alpha, unsigned l, double q, const double *base)
+{
+    double a = alpha, lq = log(q), l1q = log1p(-q);
+    if (l == 1)
+        return (a - 1.0) * l1q + log1p((a - 1.0) * q);
+    return (l > 2 ? log(3.0) : 0.0) + gsl_sf_lnchoose(alpha, l) + l * lq + (a - l) * l1q +
+           (l - 1.0) * base[l];
+}
+
+int
+privacy_accountant_amplified_rdp(double q, unsigned alpha, const double *base, double *rdp,
+                                 struct errbuf *eb)
+{
+    if (!(q >= 0.0 && q <= 1.0))
+        return errbuf_set(eb, -ERR_INVALID, "sampling rate %g is not in [0, 1]", q);
+    if (alpha < 2 || alpha > PRIVACY_ACCOUNTANT_MAX_ORDER)
+        return errbuf_set(eb, -ERR_INVALID, "order %u is not an integer in [2, %d]", alpha,
+                          PRIVACY_ACCOUNTANT_MAX_ORDER);
+    for (unsigned l = 2; l <= alpha; l++)
+        if (!(base[l] >= 0.0))
+            return errbuf_set(eb, -ERR_INVALID, "base RDP %g at order %u is not >= 0", base[l], l);
+    if (q == 0.0) {
+        *rdp = 0.0;
+        return 0;
+    }
+    *rdp = base[alpha];
+    if (q == 1.0 || !isfinite(base[alpha]))
+        return 0;
+    double hi = -INFINITY;
+    for (unsigned l = 1; l <= alpha; l++) {
+        double t = pa_zw_term(alpha, l, q, base);
+        hi = t > hi ? t : hi;
+    }
+    if (!isfinite(hi))
+        return 0; /* some base[l], l < alpha, infinite: only the base bound is left */
+    double sum = 0.0;
+    for (unsigned l = 1; l <= alpha; l++)
+        sum += exp(pa_zw_term(alpha, l, q, base) - hi);
+    double r = (hi + log(sum)) / ((double)alpha - 1.0);
+    if (r < *rdp)
+        *rdp = r;
+    return 0;
+}

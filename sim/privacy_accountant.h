@@ -81,4 +81,24 @@ typedef int privacy_accountant_epsilon_fn(void *ctx, double z, double *epsilon, 
 int privacy_accountant_smallest_noise(privacy_accountant_epsilon_fn *fn, void *ctx, double target,
                                       double *z, struct errbuf *eb);
 
+/* The largest order privacy_accountant_amplified_rdp() takes (the largest of the set). */
+#define PRIVACY_ACCOUNTANT_MAX_ORDER 1024
+
+/*
+ * Amplification by Poisson sampling of any mechanism, at integer order alpha in
+ * [2, PRIVACY_ACCOUNTANT_MAX_ORDER]: base[l] (l = 2..alpha) is the mechanism's RDP of order l
+ * for add/remove neighbours (base[0], base[1] unused), q in [0, 1] the sampling rate. The
+ * upper bound of Zhu and Wang, "Poisson Subsampled Rényi Differential Privacy" (ICML 2019),
+ * Thm. 6:
+ *
+ *     RDP(alpha) <= log( (1-q)^(alpha-1) (1 + (alpha-1) q) + C(alpha,2) q^2 (1-q)^(alpha-2)
+ *                        e^base[2] + 3 sum_{l=3}^{alpha} C(alpha,l) q^l (1-q)^(alpha-l)
+ *                        e^((l-1) base[l]) ) / (alpha - 1),
+ *
+ * in log space, and never above base[alpha] (a Poisson sample is a mixture of the mechanism's
+ * outputs; joint convexity). q = 0 gives 0, q = 1 base[alpha].
+ */
+int privacy_accountant_amplified_rdp(double q, unsigned alpha, const double *base, double *rdp,
+                                     struct errbuf *eb);
+
 #endif

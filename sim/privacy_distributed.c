@@ -46,6 +46,8 @@ pd_check(const struct privacy_distributed *m, struct errbuf *eb)
         return errbuf_set(eb, -ERR_INVALID,
                           "distributed DP needs positive clip, granularity, dimension, clients "
                           "and noise");
+    if (!(m->sampling_rate >= 0.0 && m->sampling_rate <= 1.0))
+        return errbuf_set(eb, -ERR_INVALID, "sampling rate %g is not in [0, 1]", m->sampling_rate);
     if (!(m->beta >= 0.0 && m->beta < 1.0))
         return errbuf_set(eb, -ERR_INVALID, "rounding bias %g is not in [0, 1)", m->beta);
     if (m->mechanism == PRIVACY_DDGAUSS && privacy_distributed_local(m) < 0.25)
@@ -64,19 +66,24 @@ pd_check(const struct privacy_distributed *m, struct errbuf *eb)
  *                    alpha/2 (D2/sqrt(n s2) + tau sqrt(d))^2 }.
  */
 static double
-pd_ddgauss(const struct privacy_distributed *m, double alpha)
+pd_ddgauss_tau(const struct privacy_distributed *m)
 {
-    double s2 = privacy_distributed_local(m), n = m->clients, d = m->dim;
-    double d2 = privacy_distributed_norm_bound(m);
-    double d1 = fmin(d2 * d2, sqrt(d) * d2);
-    double tau = 0.0;
-    for (double k = 1; k < n; k++) {
+    double s2 = privacy_distributed_local(m), tau = 0.0;
+    for (double k = 1; k < m->clients; k++) {
         double t = exp(-2.0 * PD_PI * PD_PI * s2 * k / (k + 1.0));
         tau += t;
         if (t < 1e-300)
             break; /* the terms only shrink as k grows */
     }
-    tau *= 10.0;
+    return 10.0 * tau;
+}
+
+static double
+pd_ddgauss(const struct privacy_distributed *m, double tau, double alpha)
+{
+    double s2 = privacy_distributed_local(m), n = m->clients, d = m->dim;
+    double d2 = privacy_distributed_norm_bound(m);
+    double d1 = fmin(d2 * d2, sqrt(d) * d2);
     double ns2 = n * s2;
     double b1 = alpha * d2 * d2 / (2.0 * ns2) + tau * d;
     double b2 = alpha / 2.0 * (d2 * d2 / ns2 + 2.0 * d1 * tau / sqrt(ns2) + tau * tau * d);
@@ -103,17 +110,64 @@ pd_skellam(const struct privacy_distributed *m, double alpha)
     return alpha * d2 * d2 / (4.0 * big) + corr;
 }
 
-int
-privacy_distributed_rdp(const struct privacy_distributed *m, double alpha, double *rdp,
-                        struct errbuf *eb)
+/* Whether Poisson sampling amplifies the rounds. */
+static bool
+pd_amplified(const struct privacy_distributed *m)
+{
+    return m->sampling_rate > 0.0 && m->sampling_rate < 1.0;
+}
+
+/* The unamplified bound at the integer orders 2..top into base[2..top] (tau computed once). */
+static void
+pd_base(const struct privacy_distributed *m, unsigned top, double *base)
+{
+    double tau = m->mechanism == PRIVACY_DDGAUSS ? pd_ddgauss_tau(m) : 0.0;
+    base[0] = base[1] = 0.0;
+    for (unsigned l = 2; l <= top; l++)
+        base[l] = m->mechanism == PRIVACY_DDGAUSS ? pd_ddgauss(m, tau, l) : pd_skellam(m, l);
+}
+
+/* The round's RDP at orders[i] (i < n) into rdp[i], the base bound computed once. */
+static int
+pd_rdp_orders(const struct privacy_distributed *m, const double *orders, size_t n, double *rdp,
+              struct errbuf *eb)
 {
     int rc = pd_check(m, eb);
     if (rc < 0)
         return rc;
-    if (!(alpha > 1.0) || !isfinite(alpha))
-        return errbuf_set(eb, -ERR_INVALID, "Renyi order %g is not above 1", alpha);
-    *rdp = m->mechanism == PRIVACY_DDGAUSS ? pd_ddgauss(m, alpha) : pd_skellam(m, alpha);
+    double top = 2.0;
+    for (size_t i = 0; i < n; i++) {
+        if (!(orders[i] > 1.0) || !isfinite(orders[i]))
+            return errbuf_set(eb, -ERR_INVALID, "Renyi order %g is not above 1", orders[i]);
+        top = orders[i] > top ? orders[i] : top;
+    }
+    if (!pd_amplified(m)) {
+        double tau = m->mechanism == PRIVACY_DDGAUSS ? pd_ddgauss_tau(m) : 0.0;
+        for (size_t i = 0; i < n; i++)
+            rdp[i] = m->mechanism == PRIVACY_DDGAUSS ? pd_ddgauss(m, tau, orders[i])
+                                                     : pd_skellam(m, orders[i]);
+        return 0;
+    }
+    double base[PRIVACY_ACCOUNTANT_MAX_ORDER + 1];
+    unsigned hi = top < PRIVACY_ACCOUNTANT_MAX_ORDER ? (unsigned)top : PRIVACY_ACCOUNTANT_MAX_ORDER;
+    pd_base(m, hi, base);
+    for (size_t i = 0; i < n; i++) {
+        rdp[i] = INFINITY; /* fractional (or beyond the largest) orders: not amplified */
+        if (orders[i] == floor(orders[i]) && orders[i] <= PRIVACY_ACCOUNTANT_MAX_ORDER) {
+            rc = privacy_accountant_amplified_rdp(m->sampling_rate, (unsigned)orders[i], base,
+                                                  &rdp[i], eb);
+            if (rc < 0)
+                return rc;
+        }
+    }
     return 0;
+}
+
+int
+privacy_distributed_rdp(const struct privacy_distributed *m, double alpha, double *rdp,
+                        struct errbuf *eb)
+{
+    return pd_rdp_orders(m, &alpha, 1, rdp, eb);
 }
 
 int
@@ -125,12 +179,11 @@ privacy_distributed_epsilon(const struct privacy_distributed *m, double rounds, 
     size_t n;
     const double *orders = privacy_accountant_orders(&n);
     double rdp[PRIVACY_ACCOUNTANT_N_ORDERS];
-    for (size_t i = 0; i < n; i++) {
-        int rc = privacy_distributed_rdp(m, orders[i], &rdp[i], eb);
-        if (rc < 0)
-            return rc;
-        rdp[i] *= rounds;
-    }
+    int rc = pd_rdp_orders(m, orders, n, rdp, eb);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        rdp[i] = rounds > 0.0 ? rdp[i] * rounds : 0.0;
     return privacy_accountant_epsilon_of_rdp(orders, rdp, n, delta, epsilon, order, eb);
 }
 

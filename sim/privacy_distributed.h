@@ -15,8 +15,11 @@
  * conditional randomised rounding with bias beta (Kairouz et al., Thm. 1 eq. (2)); the L1
  * sensitivity is min(D2^2, sqrt(d) D2), since the vector is an integer one. Neighbouring
  * inputs differ in one client's vector (its noise still enters the sum), as in both papers.
- * No amplification by subsampling is applied: the cohort is a fixed-size sample under
- * secure aggregation, and each round is charged as if every client took part.
+ * With sampling_rate 0 (or 1) no amplification by subsampling is applied: each round is
+ * charged as if every client took part. With a Poisson sampling rate q in (0, 1) the round's
+ * bound is amplified by privacy_accountant_amplified_rdp() (Zhu and Wang, ICML 2019, Thm. 6)
+ * at the integer orders; the fractional orders are then left out (infinite). docs/privacy.md
+ * states which neighbouring relation this assumes.
  *
  * Pure functions; (epsilon, delta) through privacy_accountant_epsilon_of_rdp().
  */
@@ -41,6 +44,7 @@ struct privacy_distributed {
     double dim;     /* d: coordinates after padding to the rotation's length */
     double clients; /* n: clients whose noise enters the sum */
     double noise;   /* z: the sum of n clients' noise has standard deviation z c per coordinate */
+    double sampling_rate; /* q of Poisson sampling, amplifying each round; 0 or 1: none */
 };
 
 /*
@@ -56,7 +60,8 @@ double privacy_distributed_local(const struct privacy_distributed *m);
 
 /*
  * The RDP of order alpha > 1 of one round into *rdp (+inf where the bound does not apply:
- * fractional orders for Skellam, whose theorem is for integer orders). -ERR_INVALID for
+ * fractional orders for Skellam, whose theorem is for integer orders, and for either
+ * mechanism with a sampling rate in (0, 1)). -ERR_INVALID for
  * parameters outside their ranges, or a local discrete Gaussian below s2 = 1/4 (Prop. 14
  * assumes sigma >= 1/2).
  */

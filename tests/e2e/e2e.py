@@ -1060,15 +1060,19 @@ def check_ddp(binary, src, tmp):
             tmp, check=0)
     rows = list(csv.DictReader(io.StringIO(p.stdout)))
     cols = ["mechanism", "clients", "dim", "bits", "granularity", "clip", "noise", "rounds",
-            "delta", "epsilon", "order"]
+            "delta", "epsilon", "order", "q"]
     if len(rows) != 3 or list(rows[0]) != cols:
         fail("privacy --mechanism csv: " + p.stdout)
     noise = [float(r["noise"]) for r in rows]
     if any(not 4 * 0.999 < float(r["epsilon"]) <= 4 for r in rows) or noise != sorted(noise)[::-1]:
         fail(f"privacy --mechanism ddgauss --epsilon rows {rows}")
-    run(binary, ["privacy", "--mechanism", "skellam", "--q", "0.1", "--clients", "10", "--dim",
-                 "4", "--bits", "16", "--noise", "1", "--rounds", "1", "--delta", "1e-5"],
-        tmp, check=2)
+    # --q amplifies by Poisson sampling: a smaller epsilon than the unamplified row, q = 1 none.
+    p = run(binary, ["privacy", "--mechanism", "skellam", "--q", "1", "--q", "0.1", "--clients",
+                     "10", "--dim", "4", "--bits", "16", "--noise", "1", "--rounds", "10",
+                     "--delta", "1e-5", "--format", "csv"], tmp, check=0)
+    amp = [float(r["epsilon"]) for r in csv.DictReader(io.StringIO(p.stdout))]
+    if len(amp) != 2 or not 0 < amp[1] < amp[0]:
+        fail("privacy --mechanism skellam --q: " + p.stdout)
     run(binary, ["privacy", "--mechanism", "skellam", "--clients", "10", "--dim", "4",
                  "--noise", "1", "--rounds", "1", "--delta", "1e-5"], tmp, check=2)
     sc = os.path.join(src, "tests", "e2e", "tiny.yaml")

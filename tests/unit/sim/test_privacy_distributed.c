@@ -6,6 +6,13 @@
  * Skellam mass e^{-2mu} I_k(2mu) from GSL's Bessel functions. A bound must never lie below
  * the true divergence, and where the paper's bound is tight (one client; many clients with
  * a wide noise), it must equal it.
+ *
+ * Amplification by Poisson sampling (Zhu and Wang, ICML 2019, Thm. 6) is checked on the
+ * Gaussian mechanism, whose subsampled RDP the accountant computes exactly (Mironov, Talwar,
+ * Zhang 2019, its own test integrating the density ratio): the theorem's sum, recomputed here
+ * in plain arithmetic, exceeds the exact A_alpha by exactly twice its l >= 3 terms (for the
+ * Gaussian, the sum with weight 1 everywhere is the exact binomial expansion), so it is never
+ * below it; q = 1 gives the base RDP, q = 0 nothing.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -218,6 +225,96 @@ START_TEST(granularity_fills_the_ring)
 }
 END_TEST
 
+/* Zhu and Wang, Thm. 6, in plain arithmetic for the Gaussian of multiplier z (base RDP
+ * l / (2 z^2)); weight 3 or 1 on the l >= 3 terms: the bound, or the exact expansion. */
+static double
+pdt_zw_sum(double q, double z, unsigned alpha, double weight)
+{
+    double a = alpha, sum = pow(1 - q, a - 1) * (1 + (a - 1) * q), choose = a;
+    for (unsigned l = 2; l <= alpha; l++) {
+        choose = choose * (a - l + 1) / l;
+        double base = l / (2 * z * z);
+        sum +=
+            (l > 2 ? weight : 1.0) * choose * pow(q, l) * pow(1 - q, a - l) * exp((l - 1.0) * base);
+    }
+    return sum;
+}
+
+START_TEST(amplified_bound_of_the_gaussian)
+{
+    const double qs[] = { 1e-3, 1e-2, 1e-1, 0.5 }, zs[] = { 0.8, 1.1, 2.0 };
+    double base[PRIVACY_ACCOUNTANT_MAX_ORDER + 1];
+    for (size_t j = 0; j < sizeof zs / sizeof zs[0]; j++) {
+        for (unsigned l = 0; l <= PRIVACY_ACCOUNTANT_MAX_ORDER; l++)
+            base[l] = l / (2 * zs[j] * zs[j]);
+        for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++)
+            for (unsigned alpha = 2; alpha <= 20; alpha++) {
+                double q = qs[i], z = zs[j], bound, exact;
+                ck_assert_int_eq(privacy_accountant_amplified_rdp(q, alpha, base, &bound, NULL), 0);
+                ck_assert_int_eq(privacy_accountant_rdp(q, z, alpha, &exact, NULL), 0);
+                double mine = log(pdt_zw_sum(q, z, alpha, 3.0)) / (alpha - 1.0);
+                /* the plain sum is near 1: its log is good to about 1e-15 absolute */
+                double want = fmin(mine, base[alpha]), tol = 1e-10 * exact + 1e-14;
+                ck_assert(fabs(bound - want) <= tol);
+                double expansion = log(pdt_zw_sum(q, z, alpha, 1.0)) / (alpha - 1.0);
+                ck_assert(fabs(expansion - exact) <= tol);
+                ck_assert(bound >= exact - tol);
+                if (alpha == 2)
+                    ck_assert(fabs(bound - exact) <= tol);
+            }
+        double r;
+        ck_assert_int_eq(privacy_accountant_amplified_rdp(1.0, 64, base, &r, NULL), 0);
+        ck_assert_double_eq(r, base[64]);
+        ck_assert_int_eq(privacy_accountant_amplified_rdp(0.0, 64, base, &r, NULL), 0);
+        ck_assert_double_eq(r, 0.0);
+        /* large orders stay finite in log space */
+        ck_assert_int_eq(privacy_accountant_amplified_rdp(1e-2, 1024, base, &r, NULL), 0);
+        ck_assert(isfinite(r) && r > 0 && r <= base[1024]);
+    }
+    ck_assert_int_eq(privacy_accountant_amplified_rdp(0.5, 1, base, &(double){ 0 }, NULL),
+                     -ERR_INVALID);
+    ck_assert_int_eq(privacy_accountant_amplified_rdp(1.5, 4, base, &(double){ 0 }, NULL),
+                     -ERR_INVALID);
+}
+END_TEST
+
+START_TEST(distributed_amplified)
+{
+    struct privacy_distributed m = { .mechanism = PRIVACY_DDGAUSS,
+                                     .clip = 0.5,
+                                     .gamma = 1e-4,
+                                     .beta = exp(-0.5),
+                                     .dim = 8192,
+                                     .clients = 100,
+                                     .noise = 0.9 };
+    for (int mech = PRIVACY_DDGAUSS; mech <= PRIVACY_SKELLAM; mech++) {
+        m.mechanism = mech;
+        m.sampling_rate = 0;
+        double base[65], full, amp;
+        base[0] = base[1] = 0;
+        for (unsigned l = 2; l <= 64; l++)
+            ck_assert_int_eq(privacy_distributed_rdp(&m, l, &base[l], NULL), 0);
+        ck_assert_int_eq(privacy_distributed_epsilon(&m, 50, 1e-5, &full, NULL, NULL), 0);
+        m.sampling_rate = 1.0 / 30;
+        for (unsigned alpha = 2; alpha <= 64; alpha++) {
+            double want, got;
+            ck_assert_int_eq(
+                privacy_accountant_amplified_rdp(m.sampling_rate, alpha, base, &want, NULL), 0);
+            ck_assert_int_eq(privacy_distributed_rdp(&m, alpha, &got, NULL), 0);
+            ck_assert_double_eq(got, want);
+        }
+        double frac;
+        ck_assert_int_eq(privacy_distributed_rdp(&m, 2.5, &frac, NULL), 0);
+        ck_assert(isinf(frac));
+        ck_assert_int_eq(privacy_distributed_epsilon(&m, 50, 1e-5, &amp, NULL, NULL), 0);
+        ck_assert(amp < full / 5);
+        m.sampling_rate = 1.0; /* no amplification: as rate 0 */
+        ck_assert_int_eq(privacy_distributed_epsilon(&m, 50, 1e-5, &amp, NULL, NULL), 0);
+        ck_assert_double_eq(amp, full);
+    }
+}
+END_TEST
+
 Suite *
 privacy_distributed_suite(void)
 {
@@ -230,6 +327,8 @@ privacy_distributed_suite(void)
     tcase_add_test(tc, skellam_bound_holds);
     tcase_add_test(tc, epsilon_and_inverse);
     tcase_add_test(tc, granularity_fills_the_ring);
+    tcase_add_test(tc, amplified_bound_of_the_gaussian);
+    tcase_add_test(tc, distributed_amplified);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -547,6 +547,29 @@ eden_encode(struct eden *e, uint8_t *out, size_t cap, size_t *len, const float *
     return 0;
 }
 
+/* An INT payload being unpacked into the inverse rotation (rht_load_fn). */
+struct eden_load {
+    const uint8_t *payload;
+    unsigned bits;
+    const float *lut;
+    struct packing_table table; /* b = 1, 2, 4 */
+};
+
+/* Fields off..off+n start on a byte: off is a multiple of 8 (see rht_load_fn). */
+static void
+eden_load_lut(void *ctx, float *dst, size_t off, size_t n)
+{
+    const struct eden_load *ld = ctx;
+    packing_unpack_lut(dst, ld->payload + off / 8 * ld->bits, n, ld->bits, ld->lut);
+}
+
+static void
+eden_load_table(void *ctx, float *dst, size_t off, size_t n)
+{
+    const struct eden_load *ld = ctx;
+    packing_unpack_table(dst, ld->payload + off / 8 * ld->bits, n, &ld->table);
+}
+
 int
 eden_decode_add(struct eden *e, float *acc, const uint8_t *msg, size_t len, double weight,
                 const struct codec_link *link, struct errbuf *eb)
@@ -567,6 +590,17 @@ eden_decode_add(struct eden *e, float *acc, const uint8_t *msg, size_t len, doub
         float lut[EDEN_MAX_LEVELS];
         for (unsigned k = 0; k < e->lo.levels; k++)
             lut[k] = s * e->lo.cent[k];
+        if (e->loss <= 0.0 && e->rotation != CODEC_ROTATION_SHARED) {
+            /* Unpacked block by block inside the inverse rotation (see rht.h). */
+            struct eden_load ld = { .payload = payload, .bits = e->lo.bits, .lut = lut };
+            unsigned b = e->lo.bits;
+            bool table = (b == 1 || b == 2 || b == 4) && D >= 8; /* whole bytes */
+            if (table)
+                packing_table_init(&ld.table, b, lut);
+            rht_inverse_add_load(acc, e->d, y, D, e->signs, (float)weight,
+                                 table ? eden_load_table : eden_load_lut, &ld, 0);
+            return 0;
+        }
         packing_unpack_lut(y, payload, D, e->lo.bits, lut);
     } else {
         /* The length check above guarantees the fields fit in the payload. */

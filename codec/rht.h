@@ -58,5 +58,22 @@ void rht_inverse(float *v, size_t D, const uint8_t *signs);
  * entries into acc in one pass. v is used as workspace and left undefined.
  */
 void rht_inverse_add(float *acc, size_t d, float *v, size_t D, const uint8_t *signs, float weight);
+/*
+ * Fills dst[0..n) with coordinates off..off+n of the vector to transform (off a multiple of
+ * n; n a power of two, at most 2^11 unless off = 0 and n = D).
+ */
+typedef void rht_load_fn(void *ctx, float *dst, size_t off, size_t n);
+/* Flags of rht_inverse_add_load(), for tests: the portable kernel, the unfused passes. */
+#define RHT_PORTABLE 1u
+#define RHT_UNFUSED  2u
+/*
+ * rht_inverse_add() of the vector v that load (when not NULL; else ws already holds it)
+ * produces, ws being D floats of workspace left undefined. The blocks are loaded inside the
+ * transform while they sit in L1, and the last butterfly pass adds its outputs (signs
+ * flipped) straight into acc: one memory pass fewer on each side, and bit for bit the
+ * result of load, rht_inverse_add(), whatever the flags.
+ */
+void rht_inverse_add_load(float *acc, size_t d, float *ws, size_t D, const uint8_t *signs,
+                          float weight, rht_load_fn *load, void *ctx, unsigned flags);
 
 #endif

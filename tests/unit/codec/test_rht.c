@@ -153,6 +153,72 @@ START_TEST(forward_from)
 }
 END_TEST
 
+/* A loader copying from a float array (rht_load_fn). */
+static void
+copy_load(void *ctx, float *dst, size_t off, size_t n)
+{
+    memcpy(dst, (const float *)ctx + off, n * sizeof *dst);
+}
+
+/*
+ * rht_inverse_add_load(): the fused passes (load inside the transform, signs and sum in
+ * its last pass) give exactly the bits of the separate ones, with the AVX2 and the portable
+ * kernels, with and without signs and loader, for every shape of last pass (in one L1
+ * block, in one L2 chunk, radix 2, 4 and 8 across chunks) and prefixes d not a multiple of 8.
+ */
+START_TEST(inverse_add_fused)
+{
+    struct rng r;
+    rng_init_stream(&r, 11, RNG_PURPOSE_TEST, 0, 0);
+    static const size_t dims[] = { 1,      3,      7,       8,       9,      15,    16,
+                                   17,     1000,   2048,    2049,    5000,   70000, 131073,
+                                   262147, 524287, 1048573, 1048576, 1048577 };
+    for (size_t k = 0; k < sizeof dims / sizeof dims[0]; k++) {
+        size_t d = dims[k], D = rht_padded_len(d);
+        float *src = malloc(D * sizeof *src), *ws = malloc(D * sizeof *ws);
+        float *base = malloc(d * sizeof *base), *want = malloc(d * sizeof *want);
+        float *got = malloc(d * sizeof *got);
+        uint8_t *s = malloc(rht_sign_bytes(D));
+        rht_signs_draw(s, D, &r);
+        for (size_t i = 0; i < D; i++)
+            src[i] = (float)(rng_uniform(&r) * 3.1 - 1.7);
+        for (size_t i = 0; i < d; i++)
+            base[i] = (float)(rng_uniform(&r) - 0.5);
+        for (int with_signs = 0; with_signs < 2; with_signs++) {
+            const uint8_t *sg = with_signs ? s : NULL;
+            memcpy(want, base, d * sizeof *want);
+            memcpy(ws, src, D * sizeof *ws);
+            rht_inverse_add_load(want, d, ws, D, sg, 0.37f, NULL, NULL, RHT_UNFUSED | RHT_PORTABLE);
+            for (unsigned flags = 0; flags < 4; flags++) {
+                for (int load = 0; load < 2; load++) {
+                    memcpy(got, base, d * sizeof *got);
+                    if (load) {
+                        rht_inverse_add_load(got, d, ws, D, sg, 0.37f, copy_load, src, flags);
+                    } else {
+                        memcpy(ws, src, D * sizeof *ws);
+                        rht_inverse_add_load(got, d, ws, D, sg, 0.37f, NULL, NULL, flags);
+                    }
+                    ck_assert_msg(memcmp(got, want, d * sizeof *got) == 0,
+                                  "d %zu signs %d flags %u load %d", d, with_signs, flags, load);
+                }
+            }
+            if (with_signs) { /* and rht_inverse_add() itself */
+                memcpy(got, base, d * sizeof *got);
+                memcpy(ws, src, D * sizeof *ws);
+                rht_inverse_add(got, d, ws, D, sg, 0.37f);
+                ck_assert_mem_eq(got, want, d * sizeof *got);
+            }
+        }
+        free(src);
+        free(ws);
+        free(base);
+        free(want);
+        free(got);
+        free(s);
+    }
+}
+END_TEST
+
 Suite *
 rht_suite(void)
 {
@@ -163,6 +229,7 @@ rht_suite(void)
     tcase_add_test(tc, inverse_and_norm);
     tcase_add_test(tc, signs_from_stream);
     tcase_add_test(tc, forward_from);
+    tcase_add_test(tc, inverse_add_fused);
     suite_add_tcase(s, tc);
     return s;
 }

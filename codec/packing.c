@@ -160,9 +160,21 @@ packing_table_init(struct packing_table *t, unsigned b, const float *lut)
 void
 packing_unpack_table(float *y, const uint8_t *in, size_t n, const struct packing_table *t)
 {
-    size_t per = 8 / t->b, bytes = n / per;
-    for (size_t i = 0; i < bytes; i++)
-        memcpy(y + i * per, t->tbl[in[i]], per * sizeof *y);
+    /* Constant sizes, so that each copy is a few vector moves rather than a call. */
+    switch (t->b) {
+    case 1:
+        for (size_t i = 0; i < n / 8; i++)
+            memcpy(y + i * 8, t->tbl[in[i]], 8 * sizeof *y);
+        break;
+    case 2:
+        for (size_t i = 0; i < n / 4; i++)
+            memcpy(y + i * 4, t->tbl[in[i]], 4 * sizeof *y);
+        break;
+    default:
+        for (size_t i = 0; i < n / 2; i++)
+            memcpy(y + i * 2, t->tbl[in[i]], 2 * sizeof *y);
+        break;
+    }
 }
 
 static size_t

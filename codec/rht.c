@@ -154,73 +154,72 @@ rht_levels_in8(float *v, size_t n, const uint8_t *signs, float scale)
     }
 }
 
-/* Levels h and 2h over v[0..n) (h >= 8); with o, the outputs go to rht_emit(). */
+/*
+ * Levels h and 2h over the columns j in [j0, j1) of v[0..4h) (h >= 8); with o, the outputs
+ * go to rht_emit() (v[j] being coordinate base_off + j).
+ */
 static inline __attribute__((always_inline)) void
-rht_pass4(float *v, size_t n, size_t h, const struct rht_out *o, size_t base_off)
+rht_cols4(float *v, size_t h, size_t j0, size_t j1, const struct rht_out *o, size_t base_off)
 {
-    for (size_t base = 0; base < n; base += 4 * h) {
-        for (size_t j = base; j < base + h; j += 8) {
-            rht_v8 a0, a1, a2, a3;
-            RHT_LOAD(a0, v + j);
-            RHT_LOAD(a1, v + j + h);
-            RHT_LOAD(a2, v + j + 2 * h);
-            RHT_LOAD(a3, v + j + 3 * h);
-            RHT_BFLY(a0, a1);
-            RHT_BFLY(a2, a3);
-            RHT_BFLY(a0, a2);
-            RHT_BFLY(a1, a3);
-            RHT_PUT(v, j, a0, o, base_off);
-            RHT_PUT(v, j + h, a1, o, base_off);
-            RHT_PUT(v, j + 2 * h, a2, o, base_off);
-            RHT_PUT(v, j + 3 * h, a3, o, base_off);
-        }
+    for (size_t j = j0; j < j1; j += 8) {
+        rht_v8 a0, a1, a2, a3;
+        RHT_LOAD(a0, v + j);
+        RHT_LOAD(a1, v + j + h);
+        RHT_LOAD(a2, v + j + 2 * h);
+        RHT_LOAD(a3, v + j + 3 * h);
+        RHT_BFLY(a0, a1);
+        RHT_BFLY(a2, a3);
+        RHT_BFLY(a0, a2);
+        RHT_BFLY(a1, a3);
+        RHT_PUT(v, j, a0, o, base_off);
+        RHT_PUT(v, j + h, a1, o, base_off);
+        RHT_PUT(v, j + 2 * h, a2, o, base_off);
+        RHT_PUT(v, j + 3 * h, a3, o, base_off);
     }
 }
 
-/* Levels h, 2h and 4h over v[0..n) (h >= 8); with o, the outputs go to rht_emit(). */
+/* Levels h, 2h and 4h over the columns j in [j0, j1) of v[0..8h), as rht_cols4(). */
 static inline __attribute__((always_inline)) void
-rht_pass8(float *v, size_t n, size_t h, const struct rht_out *o, size_t base_off)
+rht_cols8(float *v, size_t h, size_t j0, size_t j1, const struct rht_out *o, size_t base_off)
 {
-    for (size_t base = 0; base < n; base += 8 * h) {
-        for (size_t j = base; j < base + h; j += 8) {
-            rht_v8 a0, a1, a2, a3, a4, a5, a6, a7;
-            RHT_LOAD(a0, v + j);
-            RHT_LOAD(a1, v + j + h);
-            RHT_LOAD(a2, v + j + 2 * h);
-            RHT_LOAD(a3, v + j + 3 * h);
-            RHT_LOAD(a4, v + j + 4 * h);
-            RHT_LOAD(a5, v + j + 5 * h);
-            RHT_LOAD(a6, v + j + 6 * h);
-            RHT_LOAD(a7, v + j + 7 * h);
-            RHT_BFLY(a0, a1);
-            RHT_BFLY(a2, a3);
-            RHT_BFLY(a4, a5);
-            RHT_BFLY(a6, a7);
-            RHT_BFLY(a0, a2);
-            RHT_BFLY(a1, a3);
-            RHT_BFLY(a4, a6);
-            RHT_BFLY(a5, a7);
-            RHT_BFLY(a0, a4);
-            RHT_BFLY(a1, a5);
-            RHT_BFLY(a2, a6);
-            RHT_BFLY(a3, a7);
-            RHT_PUT(v, j, a0, o, base_off);
-            RHT_PUT(v, j + h, a1, o, base_off);
-            RHT_PUT(v, j + 2 * h, a2, o, base_off);
-            RHT_PUT(v, j + 3 * h, a3, o, base_off);
-            RHT_PUT(v, j + 4 * h, a4, o, base_off);
-            RHT_PUT(v, j + 5 * h, a5, o, base_off);
-            RHT_PUT(v, j + 6 * h, a6, o, base_off);
-            RHT_PUT(v, j + 7 * h, a7, o, base_off);
-        }
+    for (size_t j = j0; j < j1; j += 8) {
+        rht_v8 a0, a1, a2, a3, a4, a5, a6, a7;
+        RHT_LOAD(a0, v + j);
+        RHT_LOAD(a1, v + j + h);
+        RHT_LOAD(a2, v + j + 2 * h);
+        RHT_LOAD(a3, v + j + 3 * h);
+        RHT_LOAD(a4, v + j + 4 * h);
+        RHT_LOAD(a5, v + j + 5 * h);
+        RHT_LOAD(a6, v + j + 6 * h);
+        RHT_LOAD(a7, v + j + 7 * h);
+        RHT_BFLY(a0, a1);
+        RHT_BFLY(a2, a3);
+        RHT_BFLY(a4, a5);
+        RHT_BFLY(a6, a7);
+        RHT_BFLY(a0, a2);
+        RHT_BFLY(a1, a3);
+        RHT_BFLY(a4, a6);
+        RHT_BFLY(a5, a7);
+        RHT_BFLY(a0, a4);
+        RHT_BFLY(a1, a5);
+        RHT_BFLY(a2, a6);
+        RHT_BFLY(a3, a7);
+        RHT_PUT(v, j, a0, o, base_off);
+        RHT_PUT(v, j + h, a1, o, base_off);
+        RHT_PUT(v, j + 2 * h, a2, o, base_off);
+        RHT_PUT(v, j + 3 * h, a3, o, base_off);
+        RHT_PUT(v, j + 4 * h, a4, o, base_off);
+        RHT_PUT(v, j + 5 * h, a5, o, base_off);
+        RHT_PUT(v, j + 6 * h, a6, o, base_off);
+        RHT_PUT(v, j + 7 * h, a7, o, base_off);
     }
 }
 
-/* One butterfly level h over v[0..n) with n = 2h (h >= 8). */
+/* Level h over the columns j in [j0, j1) of v[0..2h), as rht_cols4(). */
 static inline __attribute__((always_inline)) void
-rht_pass2(float *v, size_t h, const struct rht_out *o, size_t base_off)
+rht_cols2(float *v, size_t h, size_t j0, size_t j1, const struct rht_out *o, size_t base_off)
 {
-    for (size_t j = 0; j < h; j += 8) {
+    for (size_t j = j0; j < j1; j += 8) {
         rht_v8 a, b;
         RHT_LOAD(a, v + j);
         RHT_LOAD(b, v + j + h);
@@ -228,6 +227,29 @@ rht_pass2(float *v, size_t h, const struct rht_out *o, size_t base_off)
         RHT_PUT(v, j, a, o, base_off);
         RHT_PUT(v, j + h, b, o, base_off);
     }
+}
+
+/* Levels h and 2h over v[0..n) (h >= 8); with o, the outputs go to rht_emit(). */
+static inline __attribute__((always_inline)) void
+rht_pass4(float *v, size_t n, size_t h, const struct rht_out *o, size_t base_off)
+{
+    for (size_t base = 0; base < n; base += 4 * h)
+        rht_cols4(v + base, h, 0, h, o, base_off + base);
+}
+
+/* Levels h, 2h and 4h over v[0..n) (h >= 8); with o, the outputs go to rht_emit(). */
+static inline __attribute__((always_inline)) void
+rht_pass8(float *v, size_t n, size_t h, const struct rht_out *o, size_t base_off)
+{
+    for (size_t base = 0; base < n; base += 8 * h)
+        rht_cols8(v + base, h, 0, h, o, base_off + base);
+}
+
+/* One butterfly level h over v[0..n) with n = 2h (h >= 8). */
+static inline __attribute__((always_inline)) void
+rht_pass2(float *v, size_t h, const struct rht_out *o, size_t base_off)
+{
+    rht_cols2(v, h, 0, h, o, base_off);
 }
 
 /*
@@ -265,9 +287,46 @@ rht_levels_from(float *v, size_t n, size_t h0, const struct rht_out *o, size_t b
 }
 
 /*
+ * Levels h0, 2·h0, ..., n/2 over v[0..n) (h0 < n) as rht_levels_from(), but the last pass
+ * runs in slabs of RHT_RUN columns: after each slab, its 2, 4 or 8 runs (v[j] being
+ * coordinate base_off + j) go to the sink while they sit in cache.
+ */
+static inline __attribute__((always_inline)) void
+rht_levels_sink(float *v, size_t n, size_t h0, const struct rht_sink *sink, size_t base_off)
+{
+    assert(h0 < n);
+    size_t h = h0, left;
+    for (;;) {
+        left = 0;
+        for (size_t t = h; t < n; t <<= 1)
+            left++;
+        if (left <= 3 && left != 0) /* 1, 2 or 3 levels: the last pass (as rht_levels_from) */
+            break;
+        if (left != 4) {
+            rht_pass8(v, n, h, NULL, 0);
+            h <<= 3;
+        } else {
+            rht_pass4(v, n, h, NULL, 0);
+            h <<= 2;
+        }
+    }
+    size_t run = h < RHT_RUN ? h : RHT_RUN;
+    for (size_t j0 = 0; j0 < h; j0 += run) {
+        if (left == 3)
+            rht_cols8(v, h, j0, j0 + run, NULL, 0);
+        else if (left == 2)
+            rht_cols4(v, h, j0, j0 + run, NULL, 0);
+        else
+            rht_cols2(v, h, j0, j0 + run, NULL, 0);
+        for (size_t k = 0; k < ((size_t)1 << left); k++)
+            sink->put(sink->ctx, v + k * h + j0, base_off + k * h + j0, run);
+    }
+}
+
+/*
  * Where a transform's input comes from and its output goes (all optional): src copies
  * x[0..src_len) in (zeros beyond) and adds Σ x² to *norm2; load fills each block through a
- * callback; out sends the last pass to rht_emit().
+ * callback; out sends the last pass to rht_emit(), sink hands it to a consumer.
  */
 struct rht_io {
     const float *src;
@@ -276,17 +335,37 @@ struct rht_io {
     rht_load_fn *load;
     void *ctx;
     const struct rht_out *out;
+    const struct rht_sink *sink;
 };
+
+/* Σ x² in double, for when the float partial sums overflow. */
+static double
+rht_norm2_double(const float *x, size_t d)
+{
+    double norm2 = 0;
+    for (size_t i = 0; i < d; i++)
+        norm2 += (double)x[i] * x[i];
+    return norm2;
+}
+
+/* Before the last pass of a transform with a sink: ‖x‖² is complete, tell the sink. */
+static void
+rht_sink_begin(const struct rht_io *io)
+{
+    if (!isfinite(*io->norm2))
+        *io->norm2 = rht_norm2_double(io->src, io->src_len);
+    io->sink->begin(io->sink->ctx, *io->norm2);
+}
 
 /*
  * All levels of a block of n <= RHT_L1_BLOCK floats (n >= 8), coordinates off..off+n of
  * the vector. The block is first filled from io's src or load when given: that costs
- * nothing extra because the block then sits in L1 for its levels. With o (n >= 16), the
- * last level goes to rht_emit().
+ * nothing extra because the block then sits in L1 for its levels. When the block is the
+ * whole vector (last; n >= 16), its last pass goes to io's out or sink.
  */
 static inline __attribute__((always_inline)) void
 rht_block(float *v, size_t n, const uint8_t *signs, float scale, const struct rht_io *io,
-          size_t off, const struct rht_out *o)
+          size_t off, bool last)
 {
     if (io != NULL && io->src != NULL) {
         const float *src = io->src + off;
@@ -300,8 +379,9 @@ rht_block(float *v, size_t n, const uint8_t *signs, float scale, const struct rh
             RHT_STORE(v + i, t);
             acc += t * t;
         }
-        float part[8];
-        memcpy(part, &acc, sizeof part);
+        /* Constant lane indices: taking acc's address would keep it on the stack in the loop
+         * (a store-to-load chain per step). */
+        float part[8] = { acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], acc[7] };
         for (; i < m; i++) {
             v[i] = src[i];
             part[0] += src[i] * src[i];
@@ -316,36 +396,49 @@ rht_block(float *v, size_t n, const uint8_t *signs, float scale, const struct rh
         io->load(io->ctx, v, off, n);
     }
     rht_levels_in8(v, n, signs, scale);
-    if (o != NULL)
-        rht_levels_from(v, n, 8, o, off);
-    else
+    if (last && io != NULL && io->out != NULL) {
+        rht_levels_from(v, n, 8, io->out, off);
+    } else if (last && io != NULL && io->sink != NULL) {
+        rht_sink_begin(io);
+        rht_levels_sink(v, n, 8, io->sink, off);
+    } else {
         rht_levels_from(v, n, 8, NULL, 0);
+    }
 }
 
-/* The whole transform for n >= 8 (n >= 16 with io->out); inlined into each ISA's entry. */
+/* The whole transform for n >= 8 (n >= 16 with out or sink); inlined into each ISA's entry. */
 static inline __attribute__((always_inline)) void
 rht_kernel(float *v, size_t n, const uint8_t *signs, float scale, const struct rht_io *io)
 {
     const struct rht_out *o = io != NULL ? io->out : NULL;
+    const struct rht_sink *sk = io != NULL ? io->sink : NULL;
     if (n <= RHT_L1_BLOCK) {
-        rht_block(v, n, signs, scale, io, 0, o);
+        rht_block(v, n, signs, scale, io, 0, true);
         return;
     }
     size_t chunk = n < RHT_L2_CHUNK ? n : RHT_L2_CHUNK;
     for (size_t c = 0; c < n; c += chunk) {
         for (size_t k = c; k < c + chunk; k += RHT_L1_BLOCK)
             rht_block(v + k, RHT_L1_BLOCK, signs != NULL ? signs + k / 8 : NULL, scale, io, k,
-                      NULL);
-        if (n == chunk && o != NULL)
-            rht_levels_from(v + c, chunk, RHT_L1_BLOCK, o, c);
-        else
+                      false);
+        if (n == chunk && o != NULL) {
+            rht_levels_from(v, chunk, RHT_L1_BLOCK, o, 0);
+        } else if (n == chunk && sk != NULL) {
+            rht_sink_begin(io);
+            rht_levels_sink(v, chunk, RHT_L1_BLOCK, sk, 0);
+        } else {
             rht_levels_from(v + c, chunk, RHT_L1_BLOCK, NULL, 0);
+        }
     }
     if (n > chunk) {
-        if (o != NULL)
+        if (o != NULL) {
             rht_levels_from(v, n, chunk, o, 0);
-        else
+        } else if (sk != NULL) {
+            rht_sink_begin(io);
+            rht_levels_sink(v, n, chunk, sk, 0);
+        } else {
             rht_levels_from(v, n, chunk, NULL, 0);
+        }
     }
 }
 
@@ -424,10 +517,25 @@ rht_forward_from(float *y, const float *x, size_t d, size_t D, const uint8_t *si
     if (!isfinite(norm2)) {
         /* The float partial sums overflow for finite inputs above ~1e17 per coordinate
          * (4096 × 3e18 is fine in double): sum again in double. Stays inf/NaN when x is. */
-        norm2 = 0;
-        for (size_t i = 0; i < d; i++)
-            norm2 += (double)x[i] * x[i];
+        norm2 = rht_norm2_double(x, d);
     }
+    return norm2;
+}
+
+double
+rht_forward_sink(float *y, const float *x, size_t d, size_t D, const uint8_t *signs,
+                 const struct rht_sink *sink, unsigned flags)
+{
+    assert(d >= 1 && d <= D && (D & (D - 1)) == 0);
+    if ((flags & RHT_UNFUSED) != 0 || D < 16) {
+        double norm2 = rht_forward_from(y, x, d, D, signs);
+        sink->begin(sink->ctx, norm2);
+        sink->put(sink->ctx, y, 0, D);
+        return norm2;
+    }
+    double norm2 = 0;
+    struct rht_io io = { .src = x, .src_len = d, .norm2 = &norm2, .sink = sink };
+    rht_kernel_run(y, D, signs, (float)(1.0 / sqrt((double)D)), &io, (flags & RHT_PORTABLE) != 0);
     return norm2;
 }
 

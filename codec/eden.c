@@ -367,15 +367,33 @@ eden_part_sum(double *yq_out, double *qq_out, const float *part, size_t D)
     *qq_out = qq;
 }
 
+/*
+ * The kernel's entry points, one per ISA: the tie rule and, for b = 1, 2 and 4
+ * (nb = 2^b - 1 boundaries), the widths are constants in each copy, so that the boundary
+ * loop unrolls with its vectors in registers.
+ */
+#define EDEN_KERNEL_CALL(nb_, bits_, ties_)                                                        \
+    eden_quantize_kernel(idx, packed, bits_, part, y, off, n, thr, cent, nb_, ties_)
+#define EDEN_KERNEL_TIES(ties_)                                                                    \
+    do {                                                                                           \
+        if (nb == 1 && bits == 1)                                                                  \
+            EDEN_KERNEL_CALL(1, 1, ties_);                                                         \
+        else if (nb == 3 && bits == 2)                                                             \
+            EDEN_KERNEL_CALL(3, 2, ties_);                                                         \
+        else if (nb == 15 && bits == 4)                                                            \
+            EDEN_KERNEL_CALL(15, 4, ties_);                                                        \
+        else                                                                                       \
+            EDEN_KERNEL_CALL(nb, bits, ties_);                                                     \
+    } while (0)
 #define EDEN_KERNEL_ENTRY(name, attr)                                                              \
     attr static void name(uint16_t *idx, uint8_t *packed, unsigned bits, float *part,              \
                           const float *y, size_t off, size_t n, const float *thr,                  \
                           const float *cent, unsigned nb, bool ties_up)                            \
     {                                                                                              \
         if (ties_up)                                                                               \
-            eden_quantize_kernel(idx, packed, bits, part, y, off, n, thr, cent, nb, true);         \
+            EDEN_KERNEL_TIES(true);                                                                \
         else                                                                                       \
-            eden_quantize_kernel(idx, packed, bits, part, y, off, n, thr, cent, nb, false);        \
+            EDEN_KERNEL_TIES(false);                                                               \
     }
 EDEN_KERNEL_ENTRY(eden_quantize_avx2, __attribute__((target("avx2"))))
 EDEN_KERNEL_ENTRY(eden_quantize_portable, )

@@ -45,6 +45,7 @@ struct eden {
     uint8_t *signs;          /* rht_sign_bytes(D) */
     uint8_t *mask;           /* rht_sign_bytes(D): FRAC/SPARSE mask */
     uint16_t *idx;           /* D indices */
+    float *part;             /* 16 floats per EDEN_SUM_BLOCK: the quantiser's partial sums */
     uint16_t *idx_hi;        /* D indices under the high book (FRAC only) */
     /* FRAC/SPARSE with fields of at most EDEN_GROUP_MAX_BITS bits: for each mask byte, the
      * bit offset of each of its 8 coordinates' fields and their total width */
@@ -52,6 +53,16 @@ struct eden {
     uint8_t group_off[256][8];
     uint8_t group_bits[256];
 };
+
+/* Float partial sums are flushed to double every this many coordinates (in order). */
+#define EDEN_SUM_BLOCK RHT_RUN
+
+/* Floats of struct eden's part: ⟨y,q⟩ and ‖q‖² by lane, for each EDEN_SUM_BLOCK. */
+static size_t
+eden_part_floats(size_t D)
+{
+    return 16 * ((D + EDEN_SUM_BLOCK - 1) / EDEN_SUM_BLOCK);
+}
 
 /* Eight fields of this many bits at most (and a shift below 8) fit one 64-bit word. */
 #define EDEN_GROUP_MAX_BITS 7
@@ -146,9 +157,10 @@ eden_new(const struct codec_params *p, size_t dim, unsigned flags)
     e->signs = mem_alloc(rht_sign_bytes(e->D));
     e->mask = mem_alloc(rht_sign_bytes(e->D));
     e->idx = mem_alloc(e->D * sizeof *e->idx);
+    e->part = mem_alloc_aligned(64, eden_part_floats(e->D) * sizeof *e->part);
     if (e->mode == EDEN_MODE_FRAC)
         e->idx_hi = mem_alloc(e->D * sizeof *e->idx_hi);
-    if (e->y == NULL || e->signs == NULL || e->mask == NULL || e->idx == NULL ||
+    if (e->y == NULL || e->signs == NULL || e->mask == NULL || e->idx == NULL || e->part == NULL ||
         (e->mode == EDEN_MODE_FRAC && e->idx_hi == NULL)) {
         eden_free(e);
         return NULL;
@@ -175,6 +187,7 @@ eden_free(struct eden *e)
     mem_free(e->signs);
     mem_free(e->mask);
     mem_free(e->idx);
+    mem_free_aligned(e->part);
     mem_free(e->idx_hi);
     mem_free(e);
 }
@@ -280,17 +293,18 @@ eden_dots(double *yq, double *qq, const float *y, const uint16_t *idx, size_t n,
 /* GCC vector extensions for the quantiser's hot loop (AVX2 or two SSE registers). */
 typedef float eden_v8 __attribute__((vector_size(32)));
 typedef int32_t eden_i8 __attribute__((vector_size(32)));
-#define EDEN_SUM_BLOCK 1024 /* float partial sums are flushed to double this often */
 
 /*
  * For b <= 4: idx[i] = cell of y[i] against thr[0..nb), and ⟨y,q⟩, ‖q‖² with
  * q_i = cent[idx[i]] written as cent[0] + Σ_k [y_i above thr_k]·(cent[k+1] − cent[k]), so
- * that no gather is needed. n is a multiple of 8. Partial sums run in float over blocks of
- * EDEN_SUM_BLOCK coordinates and are accumulated in double.
+ * that no gather is needed. y holds coordinates off..off+n (both multiples of 8); idx and
+ * packed are indexed by coordinate. The sums run in float lanes over each EDEN_SUM_BLOCK,
+ * kept in part[16·block ..] (⟨y,q⟩ lanes, then ‖q‖² lanes) so that a block may come in
+ * several runs, in order; eden_part_sum() adds them up in double.
  */
 static inline __attribute__((always_inline)) void
-eden_quantize_kernel(uint16_t *idx, uint8_t *packed, unsigned bits, double *yq_out, double *qq_out,
-                     const float *y, size_t n, const float *thr, const float *cent, unsigned nb,
+eden_quantize_kernel(uint16_t *idx, uint8_t *packed, unsigned bits, float *part, const float *y,
+                     size_t off, size_t n, const float *thr, const float *cent, unsigned nb,
                      bool ties_up)
 {
     eden_v8 tv[15], dv[15];
@@ -301,11 +315,14 @@ eden_quantize_kernel(uint16_t *idx, uint8_t *packed, unsigned bits, double *yq_o
     }
     float c0 = cent[0];
     const eden_v8 base = { c0, c0, c0, c0, c0, c0, c0, c0 };
-    double yq = 0, qq = 0;
-    for (size_t blk = 0; blk < n; blk += EDEN_SUM_BLOCK) {
-        size_t end = blk + EDEN_SUM_BLOCK < n ? blk + EDEN_SUM_BLOCK : n;
-        eden_v8 ayq = { 0 }, aqq = { 0 };
-        for (size_t i = blk; i < end; i += 8) {
+    for (size_t i0 = 0; i0 < n;) {
+        size_t g = off + i0, blk = g / EDEN_SUM_BLOCK;
+        size_t end = i0 + (EDEN_SUM_BLOCK - g % EDEN_SUM_BLOCK);
+        end = end < n ? end : n;
+        eden_v8 ayq, aqq;
+        memcpy(&ayq, part + 16 * blk, sizeof ayq);
+        memcpy(&aqq, part + 16 * blk + 8, sizeof aqq);
+        for (size_t i = i0; i < end; i += 8) {
             eden_v8 yv;
             memcpy(&yv, y + i, sizeof yv);
             eden_i8 cnt = { 0 };
@@ -323,55 +340,109 @@ eden_quantize_kernel(uint16_t *idx, uint8_t *packed, unsigned bits, double *yq_o
                 for (int l = 0; l < 8; l++)
                     word |= (uint32_t)cnt[l] << (l * (int)bits);
                 for (unsigned byte = 0; byte < bits; byte++)
-                    packed[i / 8 * bits + byte] = (uint8_t)(word >> (8 * byte));
+                    packed[(off + i) / 8 * bits + byte] = (uint8_t)(word >> (8 * byte));
             } else {
                 for (int l = 0; l < 8; l++)
-                    idx[i + (size_t)l] = (uint16_t)cnt[l];
+                    idx[off + i + (size_t)l] = (uint16_t)cnt[l];
             }
         }
+        memcpy(part + 16 * blk, &ayq, sizeof ayq);
+        memcpy(part + 16 * blk + 8, &aqq, sizeof aqq);
+        i0 = end;
+    }
+}
+
+/* ⟨y,q⟩ and ‖q‖² from the partial sums of D coordinates, block by block, lane by lane. */
+static void
+eden_part_sum(double *yq_out, double *qq_out, const float *part, size_t D)
+{
+    double yq = 0, qq = 0;
+    for (size_t b = 0; b < eden_part_floats(D) / 16; b++) {
         for (int l = 0; l < 8; l++) {
-            yq += (double)ayq[l];
-            qq += (double)aqq[l];
+            yq += (double)part[16 * b + (size_t)l];
+            qq += (double)part[16 * b + 8 + (size_t)l];
         }
     }
     *yq_out = yq;
     *qq_out = qq;
 }
 
+/*
+ * The kernel's entry points, one per ISA: the tie rule and, for b = 1, 2 and 4
+ * (nb = 2^b - 1 boundaries), the widths are constants in each copy, so that the boundary
+ * loop unrolls with its vectors in registers.
+ */
+#define EDEN_KERNEL_CALL(nb_, bits_, ties_)                                                        \
+    eden_quantize_kernel(idx, packed, bits_, part, y, off, n, thr, cent, nb_, ties_)
+#define EDEN_KERNEL_TIES(ties_)                                                                    \
+    do {                                                                                           \
+        if (nb == 1 && bits == 1)                                                                  \
+            EDEN_KERNEL_CALL(1, 1, ties_);                                                         \
+        else if (nb == 3 && bits == 2)                                                             \
+            EDEN_KERNEL_CALL(3, 2, ties_);                                                         \
+        else if (nb == 15 && bits == 4)                                                            \
+            EDEN_KERNEL_CALL(15, 4, ties_);                                                        \
+        else                                                                                       \
+            EDEN_KERNEL_CALL(nb, bits, ties_);                                                     \
+    } while (0)
 #define EDEN_KERNEL_ENTRY(name, attr)                                                              \
-    attr static void name(uint16_t *idx, uint8_t *packed, unsigned bits, double *yq, double *qq,   \
-                          const float *y, size_t n, const float *thr, const float *cent,           \
-                          unsigned nb, bool ties_up)                                               \
+    attr static void name(uint16_t *idx, uint8_t *packed, unsigned bits, float *part,              \
+                          const float *y, size_t off, size_t n, const float *thr,                  \
+                          const float *cent, unsigned nb, bool ties_up)                            \
     {                                                                                              \
         if (ties_up)                                                                               \
-            eden_quantize_kernel(idx, packed, bits, yq, qq, y, n, thr, cent, nb, true);            \
+            EDEN_KERNEL_TIES(true);                                                                \
         else                                                                                       \
-            eden_quantize_kernel(idx, packed, bits, yq, qq, y, n, thr, cent, nb, false);           \
+            EDEN_KERNEL_TIES(false);                                                               \
     }
 EDEN_KERNEL_ENTRY(eden_quantize_avx2, __attribute__((target("avx2"))))
 EDEN_KERNEL_ENTRY(eden_quantize_portable, )
+
+/* The vector quantiser applies: b <= 4 and whole vectors of 8. */
+static bool
+eden_vector_ok(const struct eden_book *bk, size_t n)
+{
+    return bk->levels - 1 <= 15 && n % 8 == 0;
+}
+
+/* Packs in the quantiser itself: 1, 2 and 4 bits (8 fields are whole bytes). */
+static bool
+eden_fused_pack(const struct eden_book *bk)
+{
+    return bk->bits <= 4 && bk->bits != 3;
+}
+
+/* One run of the vector quantiser (eden_quantize_kernel()) on this CPU. */
+static void
+eden_quantize_run(struct eden *e, uint8_t *packed, const float *y, size_t off, size_t n,
+                  const float *thr, const struct eden_book *bk, uint16_t *idx)
+{
+    uint8_t *fused = eden_fused_pack(bk) ? packed : NULL;
+    unsigned nb = bk->levels - 1;
+    if (__builtin_cpu_supports("avx2"))
+        eden_quantize_avx2(idx, fused, bk->bits, e->part, y, off, n, thr, bk->cent, nb, e->ties_up);
+    else
+        eden_quantize_portable(idx, fused, bk->bits, e->part, y, off, n, thr, bk->cent, nb,
+                               e->ties_up);
+}
 
 /*
  * Cell indices and dot products of y[0..n) for one codebook (any b). When packed is not
  * NULL the indices are also packed into it (bitpack layout) and idx may be left unwritten.
  */
 static void
-eden_quantize(uint16_t *idx, uint8_t *packed, double *yq, double *qq, const float *y, size_t n,
-              const float *thr, const struct eden_book *bk, bool ties_up)
+eden_quantize(struct eden *e, uint16_t *idx, uint8_t *packed, double *yq, double *qq,
+              const float *y, size_t n, const float *thr, const struct eden_book *bk)
 {
-    unsigned nb = bk->levels - 1;
-    if (nb <= 15 && n % 8 == 0) {
-        /* Fused packing for 1, 2 and 4 bits (8 fields are whole bytes). */
-        uint8_t *fused = bk->bits <= 4 && bk->bits != 3 ? packed : NULL;
-        if (__builtin_cpu_supports("avx2"))
-            eden_quantize_avx2(idx, fused, bk->bits, yq, qq, y, n, thr, bk->cent, nb, ties_up);
-        else
-            eden_quantize_portable(idx, fused, bk->bits, yq, qq, y, n, thr, bk->cent, nb, ties_up);
-        if (fused == NULL && packed != NULL)
+    if (eden_vector_ok(bk, n)) {
+        memset(e->part, 0, eden_part_floats(n) * sizeof *e->part);
+        eden_quantize_run(e, packed, y, 0, n, thr, bk, idx);
+        eden_part_sum(yq, qq, e->part, n);
+        if (!eden_fused_pack(bk) && packed != NULL)
             packing_pack(packed, idx, n, bk->bits);
         return;
     }
-    eden_bucketize(idx, y, n, thr, nb, ties_up);
+    eden_bucketize(idx, y, n, thr, bk->levels - 1, e->ties_up);
     eden_dots(yq, qq, y, idx, n, bk->cent);
     if (packed != NULL)
         packing_pack(packed, idx, n, bk->bits);
@@ -467,6 +538,57 @@ eden_encode_grouped(const struct eden *e, uint8_t *payload, size_t pbytes, doubl
     assert((pos + 7) / 8 == pbytes);
 }
 
+/* Integer b <= 4: the quantiser fed by the rotation's last pass (struct rht_sink). */
+struct eden_sink {
+    struct eden *e;
+    uint8_t *payload;
+    bool ok; /* the norm is finite */
+    float thr[EDEN_MAX_LEVELS - 1];
+};
+
+static void
+eden_sink_begin(void *ctx, double nx2)
+{
+    struct eden_sink *es = ctx;
+    struct eden *e = es->e;
+    es->ok = isfinite(nx2);
+    if (!es->ok)
+        return;
+    eden_thresholds(es->thr, &e->lo, sqrt(nx2 / (double)e->D)); /* y_i = unit · z_i */
+    memset(e->part, 0, eden_part_floats(e->D) * sizeof *e->part);
+}
+
+static void
+eden_sink_put(void *ctx, const float *y, size_t off, size_t n)
+{
+    struct eden_sink *es = ctx;
+    if (es->ok)
+        eden_quantize_run(es->e, es->payload, y, off, n, es->thr, &es->e->lo, es->e->idx);
+}
+
+/*
+ * eden_encode() for integer b <= 4 when the message fits: each slab of the rotation's last
+ * pass is quantised while in cache, one pass over memory fewer. The same operations per
+ * coordinate and the same sums in the same order as the separate passes.
+ */
+static int
+eden_encode_int(struct eden *e, uint8_t *out, size_t bytes, size_t *len, const float *x,
+                struct errbuf *eb)
+{
+    struct eden_sink es = { .e = e, .payload = out + EDEN_SCALE_BYTES };
+    struct rht_sink sink = { eden_sink_begin, eden_sink_put, &es };
+    double nx2 = rht_forward_sink(e->y, x, e->d, e->D, e->signs, &sink, 0);
+    if (!isfinite(nx2))
+        return errbuf_set(eb, -ERR_RANGE, "eden: input vector is not finite");
+    double yq, qq;
+    eden_part_sum(&yq, &qq, e->part, e->D);
+    if (!eden_fused_pack(&e->lo))
+        packing_pack(es.payload, e->idx, e->D, e->lo.bits);
+    codec_put_f32(out, (float)eden_scale(e, nx2, nx2, yq, qq));
+    *len = bytes;
+    return 0;
+}
+
 int
 eden_encode(struct eden *e, uint8_t *out, size_t cap, size_t *len, const float *x,
             const struct codec_link *link, struct errbuf *eb)
@@ -474,10 +596,12 @@ eden_encode(struct eden *e, uint8_t *out, size_t cap, size_t *len, const float *
     size_t d = e->d, D = e->D;
     size_t i;
     size_t n_hi = eden_draw_shared(e, link);
+    size_t bytes = EDEN_SCALE_BYTES + (eden_payload_bits(e, n_hi) + 7) / 8;
+    if (e->mode == EDEN_MODE_INT && eden_vector_ok(&e->lo, D) && cap >= bytes)
+        return eden_encode_int(e, out, bytes, len, x, eb);
     double nx2 = rht_forward_from(e->y, x, d, D, e->signs);
     if (!isfinite(nx2))
         return errbuf_set(eb, -ERR_RANGE, "eden: input vector is not finite");
-    size_t bytes = EDEN_SCALE_BYTES + (eden_payload_bits(e, n_hi) + 7) / 8;
     if (cap < bytes)
         return errbuf_set(eb, -ERR_RANGE, "eden: buffer of %zu bytes, %zu needed", cap, bytes);
     float *y = e->y;
@@ -488,7 +612,7 @@ eden_encode(struct eden *e, uint8_t *out, size_t cap, size_t *len, const float *
     double yq = 0, qq = 0, ny2_sel = nx2;
     uint8_t *payload = out + EDEN_SCALE_BYTES;
     if (e->mode == EDEN_MODE_INT) {
-        eden_quantize(e->idx, payload, &yq, &qq, y, D, thr, &e->lo, e->ties_up);
+        eden_quantize(e, e->idx, payload, &yq, &qq, y, D, thr, &e->lo);
     } else {
         /*
          * Cell indices under the low book (and, for fractional b, the high book) for every
@@ -497,11 +621,10 @@ eden_encode(struct eden *e, uint8_t *out, size_t cap, size_t *len, const float *
          */
         double unused_yq, unused_qq;
         bool frac = e->mode == EDEN_MODE_FRAC;
-        eden_quantize(e->idx, NULL, &unused_yq, &unused_qq, y, D, thr, &e->lo, e->ties_up);
+        eden_quantize(e, e->idx, NULL, &unused_yq, &unused_qq, y, D, thr, &e->lo);
         if (frac) {
             eden_thresholds(thr_hi, &e->hi, unit);
-            eden_quantize(e->idx_hi, NULL, &unused_yq, &unused_qq, y, D, thr_hi, &e->hi,
-                          e->ties_up);
+            eden_quantize(e, e->idx_hi, NULL, &unused_yq, &unused_qq, y, D, thr_hi, &e->hi);
         }
         uint64_t acc = 0;
         unsigned have = 0;
@@ -547,6 +670,29 @@ eden_encode(struct eden *e, uint8_t *out, size_t cap, size_t *len, const float *
     return 0;
 }
 
+/* An INT payload being unpacked into the inverse rotation (rht_load_fn). */
+struct eden_load {
+    const uint8_t *payload;
+    unsigned bits;
+    const float *lut;
+    struct packing_table table; /* b = 1, 2, 4 */
+};
+
+/* Fields off..off+n start on a byte: off is a multiple of 8 (see rht_load_fn). */
+static void
+eden_load_lut(void *ctx, float *dst, size_t off, size_t n)
+{
+    const struct eden_load *ld = ctx;
+    packing_unpack_lut(dst, ld->payload + off / 8 * ld->bits, n, ld->bits, ld->lut);
+}
+
+static void
+eden_load_table(void *ctx, float *dst, size_t off, size_t n)
+{
+    const struct eden_load *ld = ctx;
+    packing_unpack_table(dst, ld->payload + off / 8 * ld->bits, n, &ld->table);
+}
+
 int
 eden_decode_add(struct eden *e, float *acc, const uint8_t *msg, size_t len, double weight,
                 const struct codec_link *link, struct errbuf *eb)
@@ -567,6 +713,17 @@ eden_decode_add(struct eden *e, float *acc, const uint8_t *msg, size_t len, doub
         float lut[EDEN_MAX_LEVELS];
         for (unsigned k = 0; k < e->lo.levels; k++)
             lut[k] = s * e->lo.cent[k];
+        if (e->loss <= 0.0 && e->rotation != CODEC_ROTATION_SHARED) {
+            /* Unpacked block by block inside the inverse rotation (see rht.h). */
+            struct eden_load ld = { .payload = payload, .bits = e->lo.bits, .lut = lut };
+            unsigned b = e->lo.bits;
+            bool table = (b == 1 || b == 2 || b == 4) && D >= 8; /* whole bytes */
+            if (table)
+                packing_table_init(&ld.table, b, lut);
+            rht_inverse_add_load(acc, e->d, y, D, e->signs, (float)weight,
+                                 table ? eden_load_table : eden_load_lut, &ld, 0);
+            return 0;
+        }
         packing_unpack_lut(y, payload, D, e->lo.bits, lut);
     } else {
         /* The length check above guarantees the fields fit in the payload. */

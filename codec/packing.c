@@ -1,6 +1,7 @@
 /* packing: word-at-a-time index packing. See packing.h. */
 #include "codec/packing.h"
 
+#include <assert.h>
 #include <immintrin.h>
 #include <string.h>
 
@@ -145,18 +146,44 @@ packing_unpack(uint16_t *idx, const uint8_t *in, size_t n, unsigned b)
 /* Long payloads of 1, 2 or 4 bits: each byte expands through a table of its 8/b floats. */
 #define PACKING_BYTE_TABLE_MIN 16384
 
+void
+packing_table_init(struct packing_table *t, unsigned b, const float *lut)
+{
+    assert(b == 1 || b == 2 || b == 4);
+    unsigned per = 8 / b, mask = (1u << b) - 1;
+    t->b = b;
+    for (unsigned v = 0; v < 256; v++)
+        for (unsigned k = 0; k < per; k++)
+            t->tbl[v][k] = lut[v >> (k * b) & mask];
+}
+
+void
+packing_unpack_table(float *y, const uint8_t *in, size_t n, const struct packing_table *t)
+{
+    /* Constant sizes, so that each copy is a few vector moves rather than a call. */
+    switch (t->b) {
+    case 1:
+        for (size_t i = 0; i < n / 8; i++)
+            memcpy(y + i * 8, t->tbl[in[i]], 8 * sizeof *y);
+        break;
+    case 2:
+        for (size_t i = 0; i < n / 4; i++)
+            memcpy(y + i * 4, t->tbl[in[i]], 4 * sizeof *y);
+        break;
+    default:
+        for (size_t i = 0; i < n / 2; i++)
+            memcpy(y + i * 2, t->tbl[in[i]], 2 * sizeof *y);
+        break;
+    }
+}
+
 static size_t
 packing_unpack_bytes(float *y, const uint8_t *in, size_t n, unsigned b, const float *lut)
 {
-    float tbl[256][8];
-    unsigned per = 8 / b, mask = (1u << b) - 1;
-    for (unsigned v = 0; v < 256; v++)
-        for (unsigned k = 0; k < per; k++)
-            tbl[v][k] = lut[v >> (k * b) & mask];
-    size_t bytes = n / per;
-    for (size_t i = 0; i < bytes; i++)
-        memcpy(y + i * per, tbl[in[i]], per * sizeof *y);
-    return bytes;
+    struct packing_table t;
+    packing_table_init(&t, b, lut);
+    packing_unpack_table(y, in, n, &t);
+    return n / (8 / b);
 }
 
 void

@@ -3,6 +3,7 @@
 
 #include <assert.h>
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "base/banned.h"
@@ -77,6 +78,53 @@ rht_sign(const uint8_t *signs, size_t i)
     return (signs[i / 8] >> (i % 8) & 1) ? -1.0f : 1.0f;
 }
 
+/*
+ * The fused ending of rht_inverse_add(): instead of being stored, each output vector of
+ * the last pass, at coordinate pos, goes straight into acc[pos..] (signs flipped, only the
+ * coordinates below d). The same per-coordinate operations as the separate pass
+ * rht_signs_add_kernel() below: a vector wherever 8 coordinates lie below d, else scalars.
+ */
+struct rht_out {
+    float *acc;
+    size_t d;
+    const uint8_t *signs;
+};
+
+static inline __attribute__((always_inline)) void
+rht_emit(const struct rht_out *o, size_t pos, rht_v8 x)
+{
+    if (pos + 8 <= o->d) {
+        const rht_i8 sel = { 1, 2, 4, 8, 16, 32, 64, 128 };
+        const rht_i8 zero = { 0 };
+        const rht_i8 sign_bit = { INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN,
+                                  INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN };
+        rht_v8 a;
+        RHT_LOAD(a, o->acc + pos);
+        if (o->signs != NULL) {
+            int32_t b = (int32_t)o->signs[pos / 8];
+            rht_i8 bb = { b, b, b, b, b, b, b, b };
+            rht_i8 on = (bb & sel) != zero;
+            x = (rht_v8)((rht_i8)x ^ (on & sign_bit));
+        }
+        a += x;
+        RHT_STORE(o->acc + pos, a);
+    } else if (pos < o->d) {
+        float t[8];
+        RHT_STORE(t, x);
+        for (size_t l = 0; pos + l < o->d; l++)
+            o->acc[pos + l] += o->signs != NULL ? rht_sign(o->signs, pos + l) * t[l] : t[l];
+    }
+}
+
+/* Stores x at v[j], or with o emits it as coordinate base + j. */
+#define RHT_PUT(v, j, x, o, base)                                                                  \
+    do {                                                                                           \
+        if ((o) != NULL)                                                                           \
+            rht_emit((o), (base) + (j), (x));                                                      \
+        else                                                                                       \
+            RHT_STORE((v) + (j), (x));                                                             \
+    } while (0)
+
 /* Levels h = 1, 2, 4 inside each 8-lane vector, after the optional signs and scale. */
 static inline __attribute__((always_inline)) void
 rht_levels_in8(float *v, size_t n, const uint8_t *signs, float scale)
@@ -106,71 +154,110 @@ rht_levels_in8(float *v, size_t n, const uint8_t *signs, float scale)
     }
 }
 
-/* Levels h and 2h over v[0..n) (h >= 8). */
+/*
+ * Levels h and 2h over the columns j in [j0, j1) of v[0..4h) (h >= 8); with o, the outputs
+ * go to rht_emit() (v[j] being coordinate base_off + j).
+ */
 static inline __attribute__((always_inline)) void
-rht_pass4(float *v, size_t n, size_t h)
+rht_cols4(float *v, size_t h, size_t j0, size_t j1, const struct rht_out *o, size_t base_off)
 {
-    for (size_t base = 0; base < n; base += 4 * h) {
-        for (size_t j = base; j < base + h; j += 8) {
-            rht_v8 a0, a1, a2, a3;
-            RHT_LOAD(a0, v + j);
-            RHT_LOAD(a1, v + j + h);
-            RHT_LOAD(a2, v + j + 2 * h);
-            RHT_LOAD(a3, v + j + 3 * h);
-            RHT_BFLY(a0, a1);
-            RHT_BFLY(a2, a3);
-            RHT_BFLY(a0, a2);
-            RHT_BFLY(a1, a3);
-            RHT_STORE(v + j, a0);
-            RHT_STORE(v + j + h, a1);
-            RHT_STORE(v + j + 2 * h, a2);
-            RHT_STORE(v + j + 3 * h, a3);
-        }
+    for (size_t j = j0; j < j1; j += 8) {
+        rht_v8 a0, a1, a2, a3;
+        RHT_LOAD(a0, v + j);
+        RHT_LOAD(a1, v + j + h);
+        RHT_LOAD(a2, v + j + 2 * h);
+        RHT_LOAD(a3, v + j + 3 * h);
+        RHT_BFLY(a0, a1);
+        RHT_BFLY(a2, a3);
+        RHT_BFLY(a0, a2);
+        RHT_BFLY(a1, a3);
+        RHT_PUT(v, j, a0, o, base_off);
+        RHT_PUT(v, j + h, a1, o, base_off);
+        RHT_PUT(v, j + 2 * h, a2, o, base_off);
+        RHT_PUT(v, j + 3 * h, a3, o, base_off);
     }
 }
 
-/* Levels h, 2h and 4h over v[0..n) (h >= 8). */
+/* Levels h, 2h and 4h over the columns j in [j0, j1) of v[0..8h), as rht_cols4(). */
 static inline __attribute__((always_inline)) void
-rht_pass8(float *v, size_t n, size_t h)
+rht_cols8(float *v, size_t h, size_t j0, size_t j1, const struct rht_out *o, size_t base_off)
 {
-    for (size_t base = 0; base < n; base += 8 * h) {
-        for (size_t j = base; j < base + h; j += 8) {
-            rht_v8 a0, a1, a2, a3, a4, a5, a6, a7;
-            RHT_LOAD(a0, v + j);
-            RHT_LOAD(a1, v + j + h);
-            RHT_LOAD(a2, v + j + 2 * h);
-            RHT_LOAD(a3, v + j + 3 * h);
-            RHT_LOAD(a4, v + j + 4 * h);
-            RHT_LOAD(a5, v + j + 5 * h);
-            RHT_LOAD(a6, v + j + 6 * h);
-            RHT_LOAD(a7, v + j + 7 * h);
-            RHT_BFLY(a0, a1);
-            RHT_BFLY(a2, a3);
-            RHT_BFLY(a4, a5);
-            RHT_BFLY(a6, a7);
-            RHT_BFLY(a0, a2);
-            RHT_BFLY(a1, a3);
-            RHT_BFLY(a4, a6);
-            RHT_BFLY(a5, a7);
-            RHT_BFLY(a0, a4);
-            RHT_BFLY(a1, a5);
-            RHT_BFLY(a2, a6);
-            RHT_BFLY(a3, a7);
-            RHT_STORE(v + j, a0);
-            RHT_STORE(v + j + h, a1);
-            RHT_STORE(v + j + 2 * h, a2);
-            RHT_STORE(v + j + 3 * h, a3);
-            RHT_STORE(v + j + 4 * h, a4);
-            RHT_STORE(v + j + 5 * h, a5);
-            RHT_STORE(v + j + 6 * h, a6);
-            RHT_STORE(v + j + 7 * h, a7);
-        }
+    for (size_t j = j0; j < j1; j += 8) {
+        rht_v8 a0, a1, a2, a3, a4, a5, a6, a7;
+        RHT_LOAD(a0, v + j);
+        RHT_LOAD(a1, v + j + h);
+        RHT_LOAD(a2, v + j + 2 * h);
+        RHT_LOAD(a3, v + j + 3 * h);
+        RHT_LOAD(a4, v + j + 4 * h);
+        RHT_LOAD(a5, v + j + 5 * h);
+        RHT_LOAD(a6, v + j + 6 * h);
+        RHT_LOAD(a7, v + j + 7 * h);
+        RHT_BFLY(a0, a1);
+        RHT_BFLY(a2, a3);
+        RHT_BFLY(a4, a5);
+        RHT_BFLY(a6, a7);
+        RHT_BFLY(a0, a2);
+        RHT_BFLY(a1, a3);
+        RHT_BFLY(a4, a6);
+        RHT_BFLY(a5, a7);
+        RHT_BFLY(a0, a4);
+        RHT_BFLY(a1, a5);
+        RHT_BFLY(a2, a6);
+        RHT_BFLY(a3, a7);
+        RHT_PUT(v, j, a0, o, base_off);
+        RHT_PUT(v, j + h, a1, o, base_off);
+        RHT_PUT(v, j + 2 * h, a2, o, base_off);
+        RHT_PUT(v, j + 3 * h, a3, o, base_off);
+        RHT_PUT(v, j + 4 * h, a4, o, base_off);
+        RHT_PUT(v, j + 5 * h, a5, o, base_off);
+        RHT_PUT(v, j + 6 * h, a6, o, base_off);
+        RHT_PUT(v, j + 7 * h, a7, o, base_off);
     }
 }
 
-/* Levels h0, 2·h0, ..., n/2 over v[0..n), up to three per pass (h0 >= 8). */
+/* Level h over the columns j in [j0, j1) of v[0..2h), as rht_cols4(). */
 static inline __attribute__((always_inline)) void
-rht_levels_from(float *v, size_t n, size_t h0)
+rht_cols2(float *v, size_t h, size_t j0, size_t j1, const struct rht_out *o, size_t base_off)
+{
+    for (size_t j = j0; j < j1; j += 8) {
+        rht_v8 a, b;
+        RHT_LOAD(a, v + j);
+        RHT_LOAD(b, v + j + h);
+        RHT_BFLY(a, b);
+        RHT_PUT(v, j, a, o, base_off);
+        RHT_PUT(v, j + h, b, o, base_off);
+    }
+}
+
+/* Levels h and 2h over v[0..n) (h >= 8); with o, the outputs go to rht_emit(). */
+static inline __attribute__((always_inline)) void
+rht_pass4(float *v, size_t n, size_t h, const struct rht_out *o, size_t base_off)
+{
+    for (size_t base = 0; base < n; base += 4 * h)
+        rht_cols4(v + base, h, 0, h, o, base_off + base);
+}
+
+/* Levels h, 2h and 4h over v[0..n) (h >= 8); with o, the outputs go to rht_emit(). */
+static inline __attribute__((always_inline)) void
+rht_pass8(float *v, size_t n, size_t h, const struct rht_out *o, size_t base_off)
+{
+    for (size_t base = 0; base < n; base += 8 * h)
+        rht_cols8(v + base, h, 0, h, o, base_off + base);
+}
+
+/* One butterfly level h over v[0..n) with n = 2h (h >= 8). */
+static inline __attribute__((always_inline)) void
+rht_pass2(float *v, size_t h, const struct rht_out *o, size_t base_off)
+{
+    rht_cols2(v, h, 0, h, o, base_off);
+}
+
+/*
+ * Levels h0, 2·h0, ..., n/2 over v[0..n), up to three per pass (h0 >= 8). With o, the
+ * last pass hands its outputs (v[j] being coordinate base_off + j) to rht_emit().
+ */
+static inline __attribute__((always_inline)) void
+rht_levels_from(float *v, size_t n, size_t h0, const struct rht_out *o, size_t base_off)
 {
     size_t h = h0;
     while (h < n) {
@@ -178,35 +265,111 @@ rht_levels_from(float *v, size_t n, size_t h0)
         for (size_t t = h; t < n; t <<= 1)
             left++;
         if (left >= 3 && left != 4) {
-            rht_pass8(v, n, h);
+            if (o != NULL && left == 3)
+                rht_pass8(v, n, h, o, base_off);
+            else
+                rht_pass8(v, n, h, NULL, 0);
             h <<= 3;
         } else if (left >= 2) {
-            rht_pass4(v, n, h);
+            if (o != NULL && left == 2)
+                rht_pass4(v, n, h, o, base_off);
+            else
+                rht_pass4(v, n, h, NULL, 0);
             h <<= 2;
         } else {
-            for (size_t j = 0; j < h; j += 8) {
-                rht_v8 a, b;
-                RHT_LOAD(a, v + j);
-                RHT_LOAD(b, v + j + h);
-                RHT_BFLY(a, b);
-                RHT_STORE(v + j, a);
-                RHT_STORE(v + j + h, b);
-            }
+            if (o != NULL)
+                rht_pass2(v, h, o, base_off);
+            else
+                rht_pass2(v, h, NULL, 0);
             h <<= 1;
         }
     }
 }
 
 /*
- * All levels of a block of n <= RHT_L1_BLOCK floats (n >= 8). With src, the block is first
- * loaded from src[0..src_len) (zeros beyond) and Σ src² is added to *norm2: the copy costs
- * nothing extra because the block then sits in L1 for its levels.
+ * Levels h0, 2·h0, ..., n/2 over v[0..n) (h0 < n) as rht_levels_from(), but the last pass
+ * runs in slabs of RHT_RUN columns: after each slab, its 2, 4 or 8 runs (v[j] being
+ * coordinate base_off + j) go to the sink while they sit in cache.
  */
 static inline __attribute__((always_inline)) void
-rht_block(float *v, size_t n, const uint8_t *signs, float scale, const float *src, size_t src_len,
-          double *norm2)
+rht_levels_sink(float *v, size_t n, size_t h0, const struct rht_sink *sink, size_t base_off)
 {
-    if (src != NULL) {
+    assert(h0 < n);
+    size_t h = h0, left;
+    for (;;) {
+        left = 0;
+        for (size_t t = h; t < n; t <<= 1)
+            left++;
+        if (left <= 3 && left != 0) /* 1, 2 or 3 levels: the last pass (as rht_levels_from) */
+            break;
+        if (left != 4) {
+            rht_pass8(v, n, h, NULL, 0);
+            h <<= 3;
+        } else {
+            rht_pass4(v, n, h, NULL, 0);
+            h <<= 2;
+        }
+    }
+    size_t run = h < RHT_RUN ? h : RHT_RUN;
+    for (size_t j0 = 0; j0 < h; j0 += run) {
+        if (left == 3)
+            rht_cols8(v, h, j0, j0 + run, NULL, 0);
+        else if (left == 2)
+            rht_cols4(v, h, j0, j0 + run, NULL, 0);
+        else
+            rht_cols2(v, h, j0, j0 + run, NULL, 0);
+        for (size_t k = 0; k < ((size_t)1 << left); k++)
+            sink->put(sink->ctx, v + k * h + j0, base_off + k * h + j0, run);
+    }
+}
+
+/*
+ * Where a transform's input comes from and its output goes (all optional): src copies
+ * x[0..src_len) in (zeros beyond) and adds Σ x² to *norm2; load fills each block through a
+ * callback; out sends the last pass to rht_emit(), sink hands it to a consumer.
+ */
+struct rht_io {
+    const float *src;
+    size_t src_len;
+    double *norm2;
+    rht_load_fn *load;
+    void *ctx;
+    const struct rht_out *out;
+    const struct rht_sink *sink;
+};
+
+/* Σ x² in double, for when the float partial sums overflow. */
+static double
+rht_norm2_double(const float *x, size_t d)
+{
+    double norm2 = 0;
+    for (size_t i = 0; i < d; i++)
+        norm2 += (double)x[i] * x[i];
+    return norm2;
+}
+
+/* Before the last pass of a transform with a sink: ‖x‖² is complete, tell the sink. */
+static void
+rht_sink_begin(const struct rht_io *io)
+{
+    if (!isfinite(*io->norm2))
+        *io->norm2 = rht_norm2_double(io->src, io->src_len);
+    io->sink->begin(io->sink->ctx, *io->norm2);
+}
+
+/*
+ * All levels of a block of n <= RHT_L1_BLOCK floats (n >= 8), coordinates off..off+n of
+ * the vector. The block is first filled from io's src or load when given: that costs
+ * nothing extra because the block then sits in L1 for its levels. When the block is the
+ * whole vector (last; n >= 16), its last pass goes to io's out or sink.
+ */
+static inline __attribute__((always_inline)) void
+rht_block(float *v, size_t n, const uint8_t *signs, float scale, const struct rht_io *io,
+          size_t off, bool last)
+{
+    if (io != NULL && io->src != NULL) {
+        const float *src = io->src + off;
+        size_t src_len = io->src_len > off ? io->src_len - off : 0;
         size_t m = src_len < n ? src_len : n;
         rht_v8 acc = { 0 }; /* lane l sums the squares of coordinates l mod 8, in order */
         size_t i = 0;
@@ -216,8 +379,9 @@ rht_block(float *v, size_t n, const uint8_t *signs, float scale, const float *sr
             RHT_STORE(v + i, t);
             acc += t * t;
         }
-        float part[8];
-        memcpy(part, &acc, sizeof part);
+        /* Constant lane indices: taking acc's address would keep it on the stack in the loop
+         * (a store-to-load chain per step). */
+        float part[8] = { acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6], acc[7] };
         for (; i < m; i++) {
             v[i] = src[i];
             part[0] += src[i] * src[i];
@@ -227,44 +391,78 @@ rht_block(float *v, size_t n, const uint8_t *signs, float scale, const float *sr
         double sum = 0;
         for (int l = 0; l < 8; l++)
             sum += (double)part[l];
-        *norm2 += sum;
+        *io->norm2 += sum;
+    } else if (io != NULL && io->load != NULL) {
+        io->load(io->ctx, v, off, n);
     }
     rht_levels_in8(v, n, signs, scale);
-    rht_levels_from(v, n, 8);
+    if (last && io != NULL && io->out != NULL) {
+        rht_levels_from(v, n, 8, io->out, off);
+    } else if (last && io != NULL && io->sink != NULL) {
+        rht_sink_begin(io);
+        rht_levels_sink(v, n, 8, io->sink, off);
+    } else {
+        rht_levels_from(v, n, 8, NULL, 0);
+    }
 }
 
-/* The whole transform for n >= 8; inlined into each ISA-specific entry point. */
+/* The whole transform for n >= 8 (n >= 16 with out or sink); inlined into each ISA's entry. */
 static inline __attribute__((always_inline)) void
-rht_kernel(float *v, size_t n, const uint8_t *signs, float scale, const float *src, size_t src_len,
-           double *norm2)
+rht_kernel(float *v, size_t n, const uint8_t *signs, float scale, const struct rht_io *io)
 {
+    const struct rht_out *o = io != NULL ? io->out : NULL;
+    const struct rht_sink *sk = io != NULL ? io->sink : NULL;
     if (n <= RHT_L1_BLOCK) {
-        rht_block(v, n, signs, scale, src, src_len, norm2);
+        rht_block(v, n, signs, scale, io, 0, true);
         return;
     }
     size_t chunk = n < RHT_L2_CHUNK ? n : RHT_L2_CHUNK;
     for (size_t c = 0; c < n; c += chunk) {
         for (size_t k = c; k < c + chunk; k += RHT_L1_BLOCK)
-            rht_block(v + k, RHT_L1_BLOCK, signs != NULL ? signs + k / 8 : NULL, scale,
-                      src != NULL ? src + k : NULL, src_len > k ? src_len - k : 0, norm2);
-        rht_levels_from(v + c, chunk, RHT_L1_BLOCK);
+            rht_block(v + k, RHT_L1_BLOCK, signs != NULL ? signs + k / 8 : NULL, scale, io, k,
+                      false);
+        if (n == chunk && o != NULL) {
+            rht_levels_from(v, chunk, RHT_L1_BLOCK, o, 0);
+        } else if (n == chunk && sk != NULL) {
+            rht_sink_begin(io);
+            rht_levels_sink(v, chunk, RHT_L1_BLOCK, sk, 0);
+        } else {
+            rht_levels_from(v + c, chunk, RHT_L1_BLOCK, NULL, 0);
+        }
     }
-    if (n > chunk)
-        rht_levels_from(v, n, chunk);
+    if (n > chunk) {
+        if (o != NULL) {
+            rht_levels_from(v, n, chunk, o, 0);
+        } else if (sk != NULL) {
+            rht_sink_begin(io);
+            rht_levels_sink(v, n, chunk, sk, 0);
+        } else {
+            rht_levels_from(v, n, chunk, NULL, 0);
+        }
+    }
 }
 
 __attribute__((target("avx2"))) static void
-rht_kernel_avx2(float *v, size_t n, const uint8_t *signs, float scale, const float *src,
-                size_t src_len, double *norm2)
+rht_kernel_avx2(float *v, size_t n, const uint8_t *signs, float scale, const struct rht_io *io)
 {
-    rht_kernel(v, n, signs, scale, src, src_len, norm2);
+    rht_kernel(v, n, signs, scale, io);
 }
 
 static void
-rht_kernel_portable(float *v, size_t n, const uint8_t *signs, float scale, const float *src,
-                    size_t src_len, double *norm2)
+rht_kernel_portable(float *v, size_t n, const uint8_t *signs, float scale, const struct rht_io *io)
 {
-    rht_kernel(v, n, signs, scale, src, src_len, norm2);
+    rht_kernel(v, n, signs, scale, io);
+}
+
+/* The kernel for this CPU, or the portable one (n >= 8). */
+static void
+rht_kernel_run(float *v, size_t n, const uint8_t *signs, float scale, const struct rht_io *io,
+               bool portable)
+{
+    if (!portable && __builtin_cpu_supports("avx2"))
+        rht_kernel_avx2(v, n, signs, scale, io);
+    else
+        rht_kernel_portable(v, n, signs, scale, io);
 }
 
 /* Textbook butterflies for D < 8. */
@@ -290,10 +488,8 @@ rht_fwht(float *v, size_t D, const uint8_t *signs, float scale)
     assert(D >= 1 && (D & (D - 1)) == 0);
     if (D < 8)
         rht_small(v, D, signs, scale);
-    else if (__builtin_cpu_supports("avx2"))
-        rht_kernel_avx2(v, D, signs, scale, NULL, 0, NULL);
     else
-        rht_kernel_portable(v, D, signs, scale, NULL, 0, NULL);
+        rht_kernel_run(v, D, signs, scale, NULL, false);
 }
 
 void
@@ -314,18 +510,32 @@ rht_forward_from(float *y, const float *x, size_t d, size_t D, const uint8_t *si
             norm2 += (double)y[i] * y[i];
         }
         rht_small(y, D, signs, scale);
-    } else if (__builtin_cpu_supports("avx2")) {
-        rht_kernel_avx2(y, D, signs, scale, x, d, &norm2);
     } else {
-        rht_kernel_portable(y, D, signs, scale, x, d, &norm2);
+        struct rht_io io = { .src = x, .src_len = d, .norm2 = &norm2 };
+        rht_kernel_run(y, D, signs, scale, &io, false);
     }
     if (!isfinite(norm2)) {
         /* The float partial sums overflow for finite inputs above ~1e17 per coordinate
          * (4096 × 3e18 is fine in double): sum again in double. Stays inf/NaN when x is. */
-        norm2 = 0;
-        for (size_t i = 0; i < d; i++)
-            norm2 += (double)x[i] * x[i];
+        norm2 = rht_norm2_double(x, d);
     }
+    return norm2;
+}
+
+double
+rht_forward_sink(float *y, const float *x, size_t d, size_t D, const uint8_t *signs,
+                 const struct rht_sink *sink, unsigned flags)
+{
+    assert(d >= 1 && d <= D && (D & (D - 1)) == 0);
+    if ((flags & RHT_UNFUSED) != 0 || D < 16) {
+        double norm2 = rht_forward_from(y, x, d, D, signs);
+        sink->begin(sink->ctx, norm2);
+        sink->put(sink->ctx, y, 0, D);
+        return norm2;
+    }
+    double norm2 = 0;
+    struct rht_io io = { .src = x, .src_len = d, .norm2 = &norm2, .sink = sink };
+    rht_kernel_run(y, D, signs, (float)(1.0 / sqrt((double)D)), &io, (flags & RHT_PORTABLE) != 0);
     return norm2;
 }
 
@@ -410,13 +620,41 @@ rht_signs_add_avx2(float *acc, const float *v, size_t n, const uint8_t *signs)
     rht_signs_add_kernel(acc, v, n, signs);
 }
 
-void
-rht_inverse_add(float *acc, size_t d, float *v, size_t D, const uint8_t *signs, float weight)
+/* The separate ending of rht_inverse_add(): transform, then one pass over acc. */
+static void
+rht_inverse_add_unfused(float *acc, size_t d, float *v, size_t D, const uint8_t *signs,
+                        float weight, rht_load_fn *load, void *ctx, bool portable)
 {
-    assert(d <= D);
-    rht_fwht(v, D, NULL, (float)((double)weight / sqrt((double)D)));
-    if (__builtin_cpu_supports("avx2"))
+    float scale = (float)((double)weight / sqrt((double)D));
+    if (load != NULL)
+        load(ctx, v, 0, D);
+    if (D < 8)
+        rht_small(v, D, NULL, scale);
+    else
+        rht_kernel_run(v, D, NULL, scale, NULL, portable);
+    if (!portable && __builtin_cpu_supports("avx2"))
         rht_signs_add_avx2(acc, v, d, signs);
     else
         rht_signs_add_kernel(acc, v, d, signs);
+}
+
+void
+rht_inverse_add_load(float *acc, size_t d, float *ws, size_t D, const uint8_t *signs, float weight,
+                     rht_load_fn *load, void *ctx, unsigned flags)
+{
+    assert(d <= D && (D & (D - 1)) == 0);
+    bool portable = (flags & RHT_PORTABLE) != 0;
+    if ((flags & RHT_UNFUSED) != 0 || D < 16) {
+        rht_inverse_add_unfused(acc, d, ws, D, signs, weight, load, ctx, portable);
+        return;
+    }
+    struct rht_out o = { .acc = acc, .d = d, .signs = signs };
+    struct rht_io io = { .load = load, .ctx = ctx, .out = &o };
+    rht_kernel_run(ws, D, NULL, (float)((double)weight / sqrt((double)D)), &io, portable);
+}
+
+void
+rht_inverse_add(float *acc, size_t d, float *v, size_t D, const uint8_t *signs, float weight)
+{
+    rht_inverse_add_load(acc, d, v, D, signs, weight, NULL, NULL, 0);
 }

@@ -51,6 +51,29 @@ void rht_forward(float *v, size_t D, const uint8_t *signs);
  * x and y must not overlap.
  */
 double rht_forward_from(float *y, const float *x, size_t d, size_t D, const uint8_t *signs);
+/*
+ * A consumer of the forward rotation's output, fed while it sits in cache: begin(ctx, ‖x‖²)
+ * once the norm is known (before the last butterfly pass), then put(ctx, y, off, n) for
+ * runs y[0..n) holding rotated coordinates off..off+n. The runs tile [0, D); within each
+ * aligned group of RHT_RUN coordinates they come in increasing order (groups in any order).
+ */
+#define RHT_RUN 1024
+struct rht_sink {
+    void (*begin)(void *ctx, double norm2);
+    void (*put)(void *ctx, const float *y, size_t off, size_t n);
+    void *ctx;
+};
+/* Flags of rht_forward_sink() and rht_inverse_add_load(), for tests: the portable kernel,
+ * the unfused passes. */
+#define RHT_PORTABLE 1u
+#define RHT_UNFUSED  2u
+/*
+ * rht_forward_from() that also hands y to sink, the last pass slab by slab (see struct
+ * rht_sink); y holds the whole rotated vector on return. The same bits, and the same sink
+ * calls up to the runs' order, whatever the flags.
+ */
+double rht_forward_sink(float *y, const float *x, size_t d, size_t D, const uint8_t *signs,
+                        const struct rht_sink *sink, unsigned flags);
 /* v <- s ⊙ (H·v)/√D (the inverse rotation). */
 void rht_inverse(float *v, size_t D, const uint8_t *signs);
 /*
@@ -58,5 +81,19 @@ void rht_inverse(float *v, size_t D, const uint8_t *signs);
  * entries into acc in one pass. v is used as workspace and left undefined.
  */
 void rht_inverse_add(float *acc, size_t d, float *v, size_t D, const uint8_t *signs, float weight);
+/*
+ * Fills dst[0..n) with coordinates off..off+n of the vector to transform (off a multiple of
+ * n; n a power of two, at most 2^11 unless off = 0 and n = D).
+ */
+typedef void rht_load_fn(void *ctx, float *dst, size_t off, size_t n);
+/*
+ * rht_inverse_add() of the vector v that load (when not NULL; else ws already holds it)
+ * produces, ws being D floats of workspace left undefined. The blocks are loaded inside the
+ * transform while they sit in L1, and the last butterfly pass adds its outputs (signs
+ * flipped) straight into acc: one memory pass fewer on each side, and bit for bit the
+ * result of load, rht_inverse_add(), whatever the flags.
+ */
+void rht_inverse_add_load(float *acc, size_t d, float *ws, size_t D, const uint8_t *signs,
+                          float weight, rht_load_fn *load, void *ctx, unsigned flags);
 
 #endif

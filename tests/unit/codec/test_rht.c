@@ -153,6 +153,142 @@ START_TEST(forward_from)
 }
 END_TEST
 
+/* A loader copying from a float array (rht_load_fn). */
+static void
+copy_load(void *ctx, float *dst, size_t off, size_t n)
+{
+    memcpy(dst, (const float *)ctx + off, n * sizeof *dst);
+}
+
+/*
+ * rht_inverse_add_load(): the fused passes (load inside the transform, signs and sum in
+ * its last pass) give exactly the bits of the separate ones, with the AVX2 and the portable
+ * kernels, with and without signs and loader, for every shape of last pass (in one L1
+ * block, in one L2 chunk, radix 2, 4 and 8 across chunks) and prefixes d not a multiple of 8.
+ */
+START_TEST(inverse_add_fused)
+{
+    struct rng r;
+    rng_init_stream(&r, 11, RNG_PURPOSE_TEST, 0, 0);
+    static const size_t dims[] = { 1,    3,    7,    8,     9,      15,     16,     17,     1000,
+                                   2048, 2049, 5000, 70000, 131073, 262147, 524287, 1048573 };
+    for (size_t k = 0; k < sizeof dims / sizeof dims[0]; k++) {
+        size_t d = dims[k], D = rht_padded_len(d);
+        float *src = malloc(D * sizeof *src), *ws = malloc(D * sizeof *ws);
+        float *base = malloc(d * sizeof *base), *want = malloc(d * sizeof *want);
+        float *got = malloc(d * sizeof *got);
+        uint8_t *s = malloc(rht_sign_bytes(D));
+        rht_signs_draw(s, D, &r);
+        for (size_t i = 0; i < D; i++)
+            src[i] = (float)(rng_uniform(&r) * 3.1 - 1.7);
+        for (size_t i = 0; i < d; i++)
+            base[i] = (float)(rng_uniform(&r) - 0.5);
+        for (int with_signs = 0; with_signs < 2; with_signs++) {
+            const uint8_t *sg = with_signs ? s : NULL;
+            memcpy(want, base, d * sizeof *want);
+            memcpy(ws, src, D * sizeof *ws);
+            rht_inverse_add_load(want, d, ws, D, sg, 0.37f, NULL, NULL, RHT_UNFUSED | RHT_PORTABLE);
+            for (unsigned flags = 0; flags < 4; flags++) {
+                for (int load = 0; load < 2; load++) {
+                    memcpy(got, base, d * sizeof *got);
+                    if (load) {
+                        rht_inverse_add_load(got, d, ws, D, sg, 0.37f, copy_load, src, flags);
+                    } else {
+                        memcpy(ws, src, D * sizeof *ws);
+                        rht_inverse_add_load(got, d, ws, D, sg, 0.37f, NULL, NULL, flags);
+                    }
+                    ck_assert_msg(memcmp(got, want, d * sizeof *got) == 0,
+                                  "d %zu signs %d flags %u load %d", d, with_signs, flags, load);
+                }
+            }
+            if (with_signs) { /* and rht_inverse_add() itself */
+                memcpy(got, base, d * sizeof *got);
+                memcpy(ws, src, D * sizeof *ws);
+                rht_inverse_add(got, d, ws, D, sg, 0.37f);
+                ck_assert_mem_eq(got, want, d * sizeof *got);
+            }
+        }
+        free(src);
+        free(ws);
+        free(base);
+        free(want);
+        free(got);
+        free(s);
+    }
+}
+END_TEST
+
+/* A sink recording what it is given, and checking the order promised in rht.h. */
+struct rec_sink {
+    float *got;
+    size_t *next; /* per group of RHT_RUN coordinates: the next one expected */
+    double norm2;
+    int begun;
+};
+
+static void
+rec_begin(void *ctx, double norm2)
+{
+    struct rec_sink *rs = ctx;
+    rs->norm2 = norm2;
+    rs->begun++;
+}
+
+static void
+rec_put(void *ctx, const float *y, size_t off, size_t n)
+{
+    struct rec_sink *rs = ctx;
+    ck_assert_int_eq(rs->begun, 1);
+    for (size_t i = off; i < off + n; i++) {
+        ck_assert_uint_eq(rs->next[i / RHT_RUN], i); /* increasing, no gap, no overlap */
+        rs->next[i / RHT_RUN] = i + 1;
+    }
+    memcpy(rs->got + off, y, n * sizeof *y);
+}
+
+/*
+ * rht_forward_sink(): y and the runs handed to the sink are exactly rht_forward_from()'s
+ * output, with the same ‖x‖², the AVX2 and portable kernels, fused or not, for every shape
+ * of last pass; the runs tile [0, D) in the promised order.
+ */
+START_TEST(forward_sink)
+{
+    struct rng r;
+    rng_init_stream(&r, 12, RNG_PURPOSE_TEST, 0, 0);
+    static const size_t dims[] = { 1,    5,     8,      9,      16,     17,     1000,   2048,
+                                   2049, 70000, 131072, 131073, 262147, 524287, 1048573 };
+    for (size_t k = 0; k < sizeof dims / sizeof dims[0]; k++) {
+        size_t d = dims[k], D = rht_padded_len(d), groups = (D + RHT_RUN - 1) / RHT_RUN;
+        float *x = malloc(d * sizeof *x), *want = malloc(D * sizeof *want);
+        float *y = malloc(D * sizeof *y), *got = malloc(D * sizeof *got);
+        size_t *next = malloc(groups * sizeof *next);
+        uint8_t *s = malloc(rht_sign_bytes(D));
+        rht_signs_draw(s, D, &r);
+        for (size_t i = 0; i < d; i++)
+            x[i] = (float)(rng_uniform(&r) * 2.385 - 1.1);
+        double n2 = rht_forward_from(want, x, d, D, s);
+        for (unsigned flags = 0; flags < 4; flags++) {
+            for (size_t g = 0; g < groups; g++)
+                next[g] = g * RHT_RUN;
+            struct rec_sink rs = { .got = got, .next = next };
+            struct rht_sink sink = { rec_begin, rec_put, &rs };
+            double m2 = rht_forward_sink(y, x, d, D, s, &sink, flags);
+            ck_assert(m2 == n2 && rs.norm2 == n2);
+            for (size_t g = 0; g < groups; g++)
+                ck_assert_uint_eq(next[g], g + 1 < groups ? (g + 1) * RHT_RUN : D);
+            ck_assert_msg(memcmp(y, want, D * sizeof *y) == 0, "d %zu flags %u: y", d, flags);
+            ck_assert_msg(memcmp(got, want, D * sizeof *y) == 0, "d %zu flags %u: runs", d, flags);
+        }
+        free(x);
+        free(want);
+        free(y);
+        free(got);
+        free(next);
+        free(s);
+    }
+}
+END_TEST
+
 Suite *
 rht_suite(void)
 {
@@ -163,6 +299,8 @@ rht_suite(void)
     tcase_add_test(tc, inverse_and_norm);
     tcase_add_test(tc, signs_from_stream);
     tcase_add_test(tc, forward_from);
+    tcase_add_test(tc, inverse_add_fused);
+    tcase_add_test(tc, forward_sink);
     suite_add_tcase(s, tc);
     return s;
 }

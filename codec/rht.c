@@ -91,8 +91,9 @@ struct rht_out {
 };
 
 static inline __attribute__((always_inline)) void
-rht_emit(const struct rht_out *o, size_t pos, rht_v8 x)
+rht_emit(const struct rht_out *o, size_t pos, const rht_v8 *xp)
 {
+    rht_v8 x = *xp; /* by address: a vector argument would change the ABI of portable code */
     if (pos + 8 <= o->d) {
         const rht_i8 sel = { 1, 2, 4, 8, 16, 32, 64, 128 };
         const rht_i8 zero = { 0 };
@@ -120,7 +121,7 @@ rht_emit(const struct rht_out *o, size_t pos, rht_v8 x)
 #define RHT_PUT(v, j, x, o, base)                                                                  \
     do {                                                                                           \
         if ((o) != NULL)                                                                           \
-            rht_emit((o), (base) + (j), (x));                                                      \
+            rht_emit((o), (base) + (j), &(x));                                                     \
         else                                                                                       \
             RHT_STORE((v) + (j), (x));                                                             \
     } while (0)

@@ -15,17 +15,19 @@
  * own stream, shared gives every client of a round the same coordinates.
  *
  * Randomness: both ends draw the coordinates from the link's shared stream
- * (codec_shared_stream(), codec/codec_int.h), so no index is sent. Selection sampling
- * (Knuth, TAOCP vol. 2, §3.4.2, Algorithm S) walks i = 0..d−1 and takes i with probability
- * (k − taken)/(d − i), drawn exactly from 32-bit words (Lemire, "Fast Random Integer
- * Generation in an Interval", ACM TOMACS 29(1), 2019); it takes exactly k coordinates, in
- * increasing order, each subset of k equally likely.
+ * (codec_shared_stream(), codec/codec_int.h), so no index is sent. Floyd's algorithm
+ * (Bentley and Floyd, "Programming Pearls: A Sample of Brilliance", CACM 30(9), 1987) takes
+ * for j = d−k, ..., d−1 a uniform t in [0, j], drawn exactly from 32-bit words (Lemire, "Fast
+ * Random Integer Generation in an Interval", ACM TOMACS 29(1), 2019), and adds t to the set,
+ * or j when t is already in it: every subset of k coordinates is equally likely, for k draws
+ * instead of one per coordinate. The set is a bitmap of d bits, read out in increasing order.
  *
  * Wire format: the k chosen values x_i as float32 little-endian, in increasing i: 32·k bits,
  * so 32·k/d ≈ b bits per coordinate. The decoder refuses any other length and a non-finite
  * value (-ERR_CORRUPT at its byte offset).
  */
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "base/mem.h"
@@ -35,7 +37,8 @@
 struct randk {
     size_t d, k;
     enum codec_rotation rotation;
-    uint32_t *idx; /* the k chosen coordinates of the current message */
+    uint32_t *idx;  /* the k chosen coordinates of the current message, increasing */
+    uint64_t *mark; /* bitmap of the chosen coordinates while drawing, ceil(d/64) words */
 };
 
 static size_t
@@ -53,6 +56,15 @@ randk_check(const struct codec_params *p, size_t dim, struct errbuf *eb)
     return 0;
 }
 
+static void
+randk_destroy(void *impl)
+{
+    struct randk *r = impl;
+    mem_free(r->idx);
+    mem_free(r->mark);
+    mem_free(r);
+}
+
 static void *
 randk_make(const struct codec_params *p, size_t dim)
 {
@@ -63,19 +75,12 @@ randk_make(const struct codec_params *p, size_t dim)
     r->k = randk_count(p, dim);
     r->rotation = p->rotation;
     r->idx = mem_alloc(r->k * sizeof *r->idx);
-    if (r->idx == NULL) {
-        mem_free(r);
+    r->mark = mem_alloc((dim + 63) / 64 * sizeof *r->mark);
+    if (r->idx == NULL || r->mark == NULL) {
+        randk_destroy(r);
         return NULL;
     }
     return r;
-}
-
-static void
-randk_destroy(void *impl)
-{
-    struct randk *r = impl;
-    mem_free(r->idx);
-    mem_free(r);
 }
 
 static size_t
@@ -123,17 +128,35 @@ randk_below(struct randk_rand *rr, uint32_t n)
     return (uint32_t)(m >> 32);
 }
 
-/* Draws the link's k coordinates into r->idx (selection sampling, increasing order). */
+/* Draws the link's k coordinates into r->idx (Floyd's algorithm, increasing order). */
 static void
 randk_draw(struct randk *r, const struct codec_link *link)
 {
     struct rng stream;
     struct randk_rand rr = { .r = &stream, .pos = RANDK_BATCH };
     codec_shared_stream(&stream, link, r->rotation);
+    size_t words = (r->d + 63) / 64;
+    memset(r->mark, 0, words * sizeof *r->mark);
+    for (size_t j = r->d - r->k; j < r->d; j++) {
+        size_t t = randk_below(&rr, (uint32_t)(j + 1));
+        if (r->mark[t / 64] >> (t % 64) & 1)
+            t = j;
+        r->mark[t / 64] |= (uint64_t)1 << (t % 64);
+    }
     size_t taken = 0;
-    for (size_t i = 0; i < r->d && taken < r->k; i++)
-        if (randk_below(&rr, (uint32_t)(r->d - i)) < r->k - taken)
-            r->idx[taken++] = (uint32_t)i;
+    for (size_t w = 0; w < words; w++)
+        for (uint64_t m = r->mark[w]; m != 0; m &= m - 1)
+            r->idx[taken++] = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(m));
+}
+
+/* True when every |x_i| <= limit (NaN fails); one branch-free pass the compiler vectorises. */
+static bool
+randk_all_within(const float *x, size_t n, double limit)
+{
+    bool ok = true;
+    for (size_t i = 0; i < n; i++)
+        ok &= fabs((double)x[i]) <= limit;
+    return ok;
 }
 
 static int
@@ -146,11 +169,14 @@ randk_encode(void *impl, uint8_t *out, size_t cap, size_t *len, const float *x,
         return errbuf_set(eb, -ERR_RANGE, "encode buffer of %zu bytes, %zu needed", cap, need);
     /* The decoder multiplies by d/k: refuse what would exceed CODEC_MAX_ABS there. */
     double limit = (double)CODEC_MAX_ABS * (double)r->k / (double)r->d;
-    for (size_t i = 0; i < r->d; i++)
-        if (!(fabs((double)x[i]) <= limit))
-            return errbuf_set(eb, -ERR_RANGE,
-                              "randk: coordinate %zu of the vector to send is %g: diverged?", i,
-                              (double)x[i]);
+    if (!randk_all_within(x, r->d, limit)) {
+        size_t i = 0;
+        while (fabs((double)x[i]) <= limit)
+            i++;
+        return errbuf_set(eb, -ERR_RANGE,
+                          "randk: coordinate %zu of the vector to send is %g: diverged?", i,
+                          (double)x[i]);
+    }
     randk_draw(r, link);
     for (size_t j = 0; j < r->k; j++)
         codec_put_f32(out + j * sizeof(float), x[r->idx[j]]);

@@ -3,6 +3,7 @@
 
 #include <assert.h>
 #include <math.h>
+#include <immintrin.h>
 #include <string.h>
 
 #include "base/le.h"
@@ -38,6 +39,7 @@ struct eden {
     enum codec_scale scale;
     bool fixed_scale; /* EDEN_FIXED_SCALE */
     bool ties_up;     /* EDEN_TIES_UP */
+    bool portable;    /* EDEN_PORTABLE */
     enum codec_rotation rotation;
     double loss;
     struct eden_book lo, hi; /* hi used in FRAC mode only */
@@ -130,6 +132,7 @@ eden_new(const struct codec_params *p, size_t dim, unsigned flags)
     e->scale = p->scale;
     e->fixed_scale = (flags & EDEN_FIXED_SCALE) != 0;
     e->ties_up = (flags & EDEN_TIES_UP) != 0;
+    e->portable = (flags & EDEN_PORTABLE) != 0;
     e->rotation = p->rotation;
     e->loss = p->packet_loss;
     double bl = floor(p->bits);
@@ -412,14 +415,176 @@ eden_fused_pack(const struct eden_book *bk)
     return bk->bits <= 4 && bk->bits != 3;
 }
 
-/* One run of the vector quantiser (eden_quantize_kernel()) on this CPU. */
+/*
+ * The AVX2 quantiser for b = 1, 2 and 4 (nb = 1, 3, 15 boundaries): the same indices, the
+ * same centroids and the same float sums in the same lanes as eden_quantize_kernel(), found
+ * by a branch-free binary search over the sorted boundaries. The boundaries are
+ * non-decreasing (each is a rounding of an increasing double times a positive unit, and
+ * rounding is monotone), so the boundaries below y form a prefix: the search's count is the
+ * kernel's. At level j the candidates (every 2^(b−j)-th boundary, at most 8) sit in one
+ * vector that a lane-wise permutation indexes by the bits found so far. The kernel's
+ * centroid, c_0 plus the differences c_{k+1} − c_k of the cells below in increasing k (the
+ * skipped ones adding +0, which changes no nonzero sum), is read from q_tab.
+ */
+struct eden_qfast {
+    float t1, t2a, t2b; /* boundaries of levels 1 and 2 (level 2: below, above t1) */
+    float t3[8], t4[8]; /* candidates of levels 3 and 4, by the bits found so far */
+    float q_tab[16];    /* the kernel's centroid of each cell */
+};
+
+/* The kernel's centroid of cell i: c_0 + Σ_{k<nb} [k < i]·(c_{k+1} − c_k), in float. */
+static void
+eden_qtab(float *q_tab, const float *cent, unsigned nb)
+{
+    for (unsigned i = 0; i <= nb; i++) {
+        float q = cent[0];
+        for (unsigned k = 0; k < nb; k++)
+            q += k < i ? cent[k + 1] - cent[k] : 0.0f;
+        q_tab[i] = q;
+    }
+}
+
+static void
+eden_qfast_init(struct eden_qfast *qf, const float *thr, const float *cent, unsigned nb)
+{
+    *qf = (struct eden_qfast){ .t1 = thr[nb / 2] };
+    if (nb >= 3) {
+        qf->t2a = thr[nb / 4];
+        qf->t2b = thr[nb / 2 + nb / 4 + 1];
+    }
+    for (unsigned k = 0; nb == 15 && k < 4; k++)
+        qf->t3[k] = thr[4 * k + 1];
+    for (unsigned k = 0; nb == 15 && k < 8; k++)
+        qf->t4[k] = thr[2 * k];
+    eden_qtab(qf->q_tab, cent, nb);
+}
+
+/* y > t, or y >= t when ties go up (all lanes ones or zeros). */
+#define EDEN_ABOVE(y, t, ties)                                                                     \
+    ((ties) ? _mm256_cmp_ps((y), (t), _CMP_GE_OQ) : _mm256_cmp_ps((y), (t), _CMP_GT_OQ))
+
+/* The ORed fields of the 8 lanes (each idx_l << l·b): one 32-bit word. */
+__attribute__((target("avx2"), always_inline)) static inline uint32_t
+eden_qfast_word(const __m256i *f)
+{
+    __m128i w = _mm_or_si128(_mm256_castsi256_si128(*f), _mm256_extracti128_si256(*f, 1));
+    w = _mm_or_si128(w, _mm_shuffle_epi32(w, 0x4e));
+    w = _mm_or_si128(w, _mm_shuffle_epi32(w, 0xb1));
+    return (uint32_t)_mm_cvtsi128_si32(w);
+}
+
+__attribute__((target("avx2"), always_inline)) static inline void
+eden_qfast_kernel(const struct eden_qfast *qf, uint16_t *idx, uint8_t *packed, unsigned bits,
+                  float *part, const float *y, size_t off, size_t n, bool ties)
+{
+    const __m256 t1 = _mm256_set1_ps(qf->t1), t2a = _mm256_set1_ps(qf->t2a);
+    const __m256 t2b = _mm256_set1_ps(qf->t2b), t3 = _mm256_loadu_ps(qf->t3);
+    const __m256 t4 = _mm256_loadu_ps(qf->t4);
+    const __m256 q0 = _mm256_set1_ps(qf->q_tab[0]), q1 = _mm256_set1_ps(qf->q_tab[1]);
+    const __m256 qlo = _mm256_loadu_ps(qf->q_tab), qhi = _mm256_loadu_ps(qf->q_tab + 8);
+    const int b = (int)bits;
+    const __m256i shl = _mm256_setr_epi32(0, b, 2 * b, 3 * b, 4 * b, 5 * b, 6 * b, 7 * b);
+    for (size_t i0 = 0; i0 < n;) {
+        size_t g = off + i0, blk = g / EDEN_SUM_BLOCK;
+        size_t end = i0 + (EDEN_SUM_BLOCK - g % EDEN_SUM_BLOCK);
+        end = end < n ? end : n;
+        __m256 ayq = _mm256_loadu_ps(part + 16 * blk), aqq = _mm256_loadu_ps(part + 16 * blk + 8);
+        for (size_t i = i0; i < end; i += 8) {
+            __m256 yv = _mm256_loadu_ps(y + i), q;
+            __m256 m1 = EDEN_ABOVE(yv, t1, ties);
+            __m256i k = _mm256_srli_epi32(_mm256_castps_si256(m1), 31);
+            if (bits == 1) {
+                q = _mm256_blendv_ps(q0, q1, m1);
+            } else {
+                __m256 m = EDEN_ABOVE(yv, _mm256_blendv_ps(t2a, t2b, m1), ties);
+                k = _mm256_or_si256(_mm256_slli_epi32(k, 1),
+                                    _mm256_srli_epi32(_mm256_castps_si256(m), 31));
+                if (bits == 4) {
+                    m = EDEN_ABOVE(yv, _mm256_permutevar8x32_ps(t3, k), ties);
+                    k = _mm256_or_si256(_mm256_slli_epi32(k, 1),
+                                        _mm256_srli_epi32(_mm256_castps_si256(m), 31));
+                    m = EDEN_ABOVE(yv, _mm256_permutevar8x32_ps(t4, k), ties);
+                    k = _mm256_or_si256(_mm256_slli_epi32(k, 1),
+                                        _mm256_srli_epi32(_mm256_castps_si256(m), 31));
+                    q = _mm256_blendv_ps(_mm256_permutevar8x32_ps(qlo, k),
+                                         _mm256_permutevar8x32_ps(qhi, k), m1);
+                } else {
+                    q = _mm256_permutevar8x32_ps(qlo, k);
+                }
+            }
+            ayq = _mm256_add_ps(ayq, _mm256_mul_ps(yv, q));
+            aqq = _mm256_add_ps(aqq, _mm256_mul_ps(q, q));
+            if (packed != NULL) {
+                /* 8 fields of b bits: exactly b bytes, LSB-first. */
+                uint8_t *p = packed + (off + i) / 8 * bits;
+                if (bits == 1) {
+                    *p = (uint8_t)_mm256_movemask_ps(m1);
+                } else {
+                    __m256i f = _mm256_sllv_epi32(k, shl);
+                    uint32_t word = eden_qfast_word(&f);
+                    if (bits == 2)
+                        le_store16(p, (uint16_t)word);
+                    else
+                        le_store32(p, word);
+                }
+            } else {
+                __m256i w = _mm256_permute4x64_epi64(_mm256_packus_epi32(k, k), 0x08);
+                _mm_storeu_si128((__m128i *)(idx + off + i), _mm256_castsi256_si128(w));
+            }
+        }
+        _mm256_storeu_ps(part + 16 * blk, ayq);
+        _mm256_storeu_ps(part + 16 * blk + 8, aqq);
+        i0 = end;
+    }
+}
+
+/* eden_qfast_kernel() with the width and the tie rule constant in each copy. */
+__attribute__((target("avx2"))) static void
+eden_qfast_avx2(const struct eden_qfast *qf, uint16_t *idx, uint8_t *packed, unsigned bits,
+                float *part, const float *y, size_t off, size_t n, bool ties)
+{
+    if (bits == 1 && ties)
+        eden_qfast_kernel(qf, idx, packed, 1, part, y, off, n, true);
+    else if (bits == 1)
+        eden_qfast_kernel(qf, idx, packed, 1, part, y, off, n, false);
+    else if (bits == 2 && ties)
+        eden_qfast_kernel(qf, idx, packed, 2, part, y, off, n, true);
+    else if (bits == 2)
+        eden_qfast_kernel(qf, idx, packed, 2, part, y, off, n, false);
+    else if (ties)
+        eden_qfast_kernel(qf, idx, packed, 4, part, y, off, n, true);
+    else
+        eden_qfast_kernel(qf, idx, packed, 4, part, y, off, n, false);
+}
+
+/* eden_qfast_avx2() applies: b = 1, 2 or 4, AVX2, not forced portable. */
+static bool
+eden_qfast_ok(const struct eden *e, const struct eden_book *bk)
+{
+    return !e->portable && eden_fused_pack(bk) && __builtin_cpu_supports("avx2");
+}
+
+/*
+ * One run of the vector quantiser (eden_quantize_kernel()) on this CPU; qf, when not NULL,
+ * holds eden_qfast_init() of thr and bk (else it is made here).
+ */
 static void
 eden_quantize_run(struct eden *e, uint8_t *packed, const float *y, size_t off, size_t n,
-                  const float *thr, const struct eden_book *bk, uint16_t *idx)
+                  const float *thr, const struct eden_book *bk, uint16_t *idx,
+                  const struct eden_qfast *qf)
 {
     uint8_t *fused = eden_fused_pack(bk) ? packed : NULL;
     unsigned nb = bk->levels - 1;
-    if (__builtin_cpu_supports("avx2"))
+    if (eden_qfast_ok(e, bk)) {
+        struct eden_qfast own;
+        if (qf == NULL) {
+            eden_qfast_init(&own, thr, bk->cent, nb);
+            qf = &own;
+        }
+        eden_qfast_avx2(qf, idx, fused, bk->bits, e->part, y, off, n, e->ties_up);
+        return;
+    }
+    if (!e->portable && __builtin_cpu_supports("avx2"))
         eden_quantize_avx2(idx, fused, bk->bits, e->part, y, off, n, thr, bk->cent, nb, e->ties_up);
     else
         eden_quantize_portable(idx, fused, bk->bits, e->part, y, off, n, thr, bk->cent, nb,
@@ -436,7 +601,7 @@ eden_quantize(struct eden *e, uint16_t *idx, uint8_t *packed, double *yq, double
 {
     if (eden_vector_ok(bk, n)) {
         memset(e->part, 0, eden_part_floats(n) * sizeof *e->part);
-        eden_quantize_run(e, packed, y, 0, n, thr, bk, idx);
+        eden_quantize_run(e, packed, y, 0, n, thr, bk, idx, NULL);
         eden_part_sum(yq, qq, e->part, n);
         if (!eden_fused_pack(bk) && packed != NULL)
             packing_pack(packed, idx, n, bk->bits);
@@ -544,6 +709,7 @@ struct eden_sink {
     uint8_t *payload;
     bool ok; /* the norm is finite */
     float thr[EDEN_MAX_LEVELS - 1];
+    struct eden_qfast qf; /* of thr, when eden_qfast_ok() */
 };
 
 static void
@@ -555,6 +721,8 @@ eden_sink_begin(void *ctx, double nx2)
     if (!es->ok)
         return;
     eden_thresholds(es->thr, &e->lo, sqrt(nx2 / (double)e->D)); /* y_i = unit · z_i */
+    if (eden_qfast_ok(e, &e->lo))
+        eden_qfast_init(&es->qf, es->thr, e->lo.cent, e->lo.levels - 1);
     memset(e->part, 0, eden_part_floats(e->D) * sizeof *e->part);
 }
 
@@ -563,7 +731,7 @@ eden_sink_put(void *ctx, const float *y, size_t off, size_t n)
 {
     struct eden_sink *es = ctx;
     if (es->ok)
-        eden_quantize_run(es->e, es->payload, y, off, n, es->thr, &es->e->lo, es->e->idx);
+        eden_quantize_run(es->e, es->payload, y, off, n, es->thr, &es->e->lo, es->e->idx, &es->qf);
 }
 
 /*

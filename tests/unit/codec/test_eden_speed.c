@@ -170,6 +170,54 @@ START_TEST(rotation_codecs_match_pinned_digests)
 }
 END_TEST
 
+/*
+ * The AVX2 quantiser gives the portable code's messages (EDEN_PORTABLE) for 1, 2 and 4 bits,
+ * both tie rules and the fixed scale, at dimensions whose last pass has 1, 2 or 3 levels,
+ * on inputs with values exactly on boundaries (zeros) and far beyond the outer ones.
+ */
+START_TEST(avx2_quantiser_matches_portable)
+{
+    static const size_t dims[] = { 8, 16, 24, 1000, 4096, 65536, 262144 };
+    static const double widths[] = { 1, 2, 3, 4 };
+    static const unsigned flags[] = { 0, EDEN_TIES_UP, EDEN_FIXED_SCALE };
+    size_t d = dims[_i];
+    float *x = mem_alloc(d * sizeof *x);
+    ck_assert(x != NULL);
+    for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++) {
+        for (size_t f = 0; f < sizeof flags / sizeof flags[0]; f++) {
+            struct codec_params p;
+            codec_params_default(&p);
+            p.kind = CODEC_EDEN;
+            p.bits = widths[w];
+            struct eden *fast = eden_new(&p, d, flags[f]);
+            struct eden *port = eden_new(&p, d, flags[f] | EDEN_PORTABLE);
+            ck_assert(fast != NULL && port != NULL);
+            size_t cap = eden_max_bytes(fast);
+            uint8_t *m1 = mem_alloc(cap), *m2 = mem_alloc(cap);
+            ck_assert(m1 != NULL && m2 != NULL);
+            for (uint64_t k = 0; k < 4; k++) {
+                es_input(x, d, k);
+                if (k == 2)
+                    x[d / 2] = 1e30f; /* one huge coordinate: most others near 0 */
+                struct codec_link l = { .seed = 9, .round = k, .client = 1 };
+                struct errbuf eb;
+                size_t n1, n2;
+                ck_assert_int_eq(eden_encode(fast, m1, cap, &n1, x, &l, &eb), 0);
+                ck_assert_int_eq(eden_encode(port, m2, cap, &n2, x, &l, &eb), 0);
+                ck_assert_uint_eq(n1, n2);
+                ck_assert_msg(memcmp(m1, m2, n1) == 0, "d %zu, %g bits, flags %u, round %llu", d,
+                              p.bits, flags[f], (unsigned long long)k);
+            }
+            mem_free(m1);
+            mem_free(m2);
+            eden_free(fast);
+            eden_free(port);
+        }
+    }
+    mem_free(x);
+}
+END_TEST
+
 Suite *
 eden_speed_suite(void)
 {
@@ -178,6 +226,7 @@ eden_speed_suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_loop_test(tc, rotation_codecs_match_pinned_digests, 0,
                         (int)(sizeof es_cases / sizeof es_cases[0]));
+    tcase_add_loop_test(tc, avx2_quantiser_matches_portable, 0, 7);
     suite_add_tcase(s, tc);
     return s;
 }

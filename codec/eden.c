@@ -639,13 +639,12 @@ eden_thresholds(float *thr, const struct eden_book *bk, double unit)
 }
 
 /*
- * FRAC/SPARSE encoding when grouped: the dot products in coordinate order (the same sums
- * as one field at a time), then the fields of eight coordinates (one mask byte) assembled
- * in one word and ORed into the zeroed payload at their bit position.
+ * FRAC/SPARSE sums in coordinate order, in double: ⟨y,q⟩, ‖q‖² and ‖y‖² of the selected
+ * coordinates (SPARSE; FRAC uses ‖x‖²).
  */
 static void
-eden_encode_grouped(const struct eden *e, uint8_t *payload, size_t pbytes, double *yq, double *qq,
-                    double *ny2_sel, const uint16_t *const src[2], const float *const cents[2])
+eden_grouped_sums(const struct eden *e, double *yq, double *qq, double *ny2_sel,
+                  const uint16_t *const src[2], const float *const cents[2])
 {
     bool frac = e->mode == EDEN_MODE_FRAC;
     const float *y = e->y;
@@ -680,6 +679,28 @@ eden_encode_grouped(const struct eden *e, uint8_t *payload, size_t pbytes, doubl
     *yq = a;
     *qq = b;
     *ny2_sel = c2;
+}
+
+/* ORs the fields word of one mask byte (from bit pos on) into the zeroed payload. */
+static inline void
+eden_grouped_put(uint8_t *payload, size_t pbytes, size_t pos, uint64_t word)
+{
+    word <<= pos % 8;
+    uint8_t *p = payload + pos / 8;
+    if (pos / 8 + 8 <= pbytes) {
+        le_store64(p, le_load64(p) | word);
+    } else {
+        for (size_t t = 0; t < pbytes - pos / 8; t++)
+            p[t] |= (uint8_t)(word >> (8 * t));
+    }
+}
+
+/* The fields of FRAC/SPARSE, eight coordinates (one mask byte) a word. */
+static void
+eden_grouped_pack(const struct eden *e, uint8_t *payload, size_t pbytes,
+                  const uint16_t *const src[2])
+{
+    bool frac = e->mode == EDEN_MODE_FRAC;
     memset(payload, 0, pbytes);
     size_t pos = 0;
     for (size_t j = 0; j < e->D / 8; j++) {
@@ -690,17 +711,142 @@ eden_encode_grouped(const struct eden *e, uint8_t *payload, size_t pbytes, doubl
             uint64_t f = src[frac ? sel : 0][8 * j + k];
             word |= (f & (0 - (uint64_t)(frac | sel))) << e->group_off[mb][k];
         }
-        word <<= pos % 8;
-        uint8_t *p = payload + pos / 8;
-        if (pos / 8 + 8 <= pbytes) {
-            le_store64(p, le_load64(p) | word);
-        } else {
-            for (size_t t = 0; t < pbytes - pos / 8; t++)
-                p[t] |= (uint8_t)(word >> (8 * t));
-        }
+        eden_grouped_put(payload, pbytes, pos, word);
         pos += e->group_bits[mb];
     }
     assert((pos + 7) / 8 == pbytes);
+}
+
+/* tab[idx] for 8 indices: a lane permutation for up to 8 levels, else a gather. */
+__attribute__((target("avx2"), always_inline)) static inline __m256
+eden_lookup8(const float *tab, unsigned levels, const __m256 *tab8, __m256i idx)
+{
+    return levels <= 8 ? _mm256_permutevar8x32_ps(*tab8, idx) : _mm256_i32gather_ps(tab, idx, 4);
+}
+
+/*
+ * eden_grouped_pack() and the sums of eden_grouped_sums() in one AVX2 pass, 8 coordinates a
+ * step: the same fields, but each sum kept in 8 double lanes (no chain of dependent additions
+ * per coordinate), into sums[0..3) (⟨y,q⟩, ‖q‖², ‖y‖² selected). Returns false when a term
+ * is negative or -0 (eden_grouped_sums_certain() assumes none is).
+ */
+__attribute__((target("avx2"))) static bool
+eden_grouped_avx2(const struct eden *e, uint8_t *payload, size_t pbytes, double *sums,
+                  const uint16_t *const src[2], const float *const cents[2])
+{
+    bool frac = e->mode == EDEN_MODE_FRAC;
+    unsigned lv0 = e->lo.levels, lv1 = frac ? e->hi.levels : e->lo.levels;
+    const __m256 tab0 = _mm256_loadu_ps(cents[0]), tab1 = _mm256_loadu_ps(cents[1]);
+    const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    __m256d a0 = _mm256_setzero_pd(), a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0;
+    __m256 sign = _mm256_setzero_ps();
+    memset(payload, 0, pbytes);
+    size_t pos = 0;
+    for (size_t j = 0; j < e->D; j += 8) {
+        unsigned mb = e->mask[j / 8];
+        __m256i sel = _mm256_set1_epi32((int)mb);
+        sel = _mm256_cmpeq_epi32(_mm256_and_si256(sel, bit), bit);
+        __m256i k0 = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(src[0] + j)));
+        __m256i k1 = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(src[1] + j)));
+        __m256 yv = _mm256_loadu_ps(e->y + j);
+        __m256 c = eden_lookup8(cents[0], lv0, &tab0, k0);
+        __m256i f;
+        if (frac) {
+            c = _mm256_blendv_ps(c, eden_lookup8(cents[1], lv1, &tab1, k1),
+                                 _mm256_castsi256_ps(sel));
+            f = _mm256_blendv_epi8(k0, k1, sel);
+        } else {
+            c = _mm256_and_ps(c, _mm256_castsi256_ps(sel));
+            yv = _mm256_and_ps(yv, _mm256_castsi256_ps(sel));
+            f = _mm256_and_si256(k0, sel);
+        }
+        __m256 t = _mm256_mul_ps(yv, c), qq = _mm256_mul_ps(c, c);
+        sign = _mm256_or_ps(sign, t);
+        a0 = _mm256_add_pd(a0, _mm256_cvtps_pd(_mm256_castps256_ps128(t)));
+        a1 = _mm256_add_pd(a1, _mm256_cvtps_pd(_mm256_extractf128_ps(t, 1)));
+        b0 = _mm256_add_pd(b0, _mm256_cvtps_pd(_mm256_castps256_ps128(qq)));
+        b1 = _mm256_add_pd(b1, _mm256_cvtps_pd(_mm256_extractf128_ps(qq, 1)));
+        if (!frac) {
+            __m256d y0 = _mm256_cvtps_pd(_mm256_castps256_ps128(yv));
+            __m256d y1 = _mm256_cvtps_pd(_mm256_extractf128_ps(yv, 1));
+            c0 = _mm256_add_pd(c0, _mm256_mul_pd(y0, y0));
+            c1 = _mm256_add_pd(c1, _mm256_mul_pd(y1, y1));
+        }
+        /* Field l shifted to its offset in 64-bit lanes, then ORed together. */
+        __m128i offs = _mm_loadl_epi64((const __m128i *)e->group_off[mb]);
+        __m256i w =
+            _mm256_or_si256(_mm256_sllv_epi64(_mm256_cvtepu32_epi64(_mm256_castsi256_si128(f)),
+                                              _mm256_cvtepu8_epi64(offs)),
+                            _mm256_sllv_epi64(_mm256_cvtepu32_epi64(_mm256_extracti128_si256(f, 1)),
+                                              _mm256_cvtepu8_epi64(_mm_srli_si128(offs, 4))));
+        __m128i x = _mm_or_si128(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
+        x = _mm_or_si128(x, _mm_unpackhi_epi64(x, x));
+        eden_grouped_put(payload, pbytes, pos, (uint64_t)_mm_cvtsi128_si64(x));
+        pos += e->group_bits[mb];
+    }
+    assert((pos + 7) / 8 == pbytes);
+    double la[4], lb[4], lc[4];
+    _mm256_storeu_pd(la, _mm256_add_pd(a0, a1));
+    _mm256_storeu_pd(lb, _mm256_add_pd(b0, b1));
+    _mm256_storeu_pd(lc, _mm256_add_pd(c0, c1));
+    sums[0] = (la[0] + la[1]) + (la[2] + la[3]);
+    sums[1] = (lb[0] + lb[1]) + (lb[2] + lb[3]);
+    sums[2] = (lc[0] + lc[1]) + (lc[2] + lc[3]);
+    return _mm256_movemask_ps(sign) == 0;
+}
+
+/*
+ * Whether sums in another order than eden_grouped_sums()'s give the same float scale. Every
+ * term is >= 0 (a coordinate and its centroid have the same sign, the middle boundary being
+ * exactly 0; eden_grouped_avx2() checks it), so any order of summation of n terms is within
+ * γ_{n−1}·S of the exact sum S (Higham, Accuracy and Stability of Numerical Algorithms, 2nd
+ * ed., §4.2, γ_k = k·u/(1 − k·u), u = 2^-53), and the in-order and the lane sums are within
+ * a relative 2γ_{n−1} of each other. The scale, a quotient (or the square root of one) of
+ * two such sums, then differs from the in-order one by less than a relative R; when
+ * s·(1 − R) and s·(1 + R) round to the same float, the in-order scale rounds to it too.
+ * A sum is 0 exactly when every term is (a sum of positive doubles never rounds to 0), so
+ * the zero cases agree as well.
+ */
+static bool
+eden_grouped_sums_certain(const struct eden *e, double nx2, const double *sums)
+{
+    double a = sums[0], b = sums[1];
+    double ny2 = e->mode == EDEN_MODE_FRAC ? nx2 : sums[2];
+    if (!isfinite(a) || !isfinite(b) || !isfinite(ny2))
+        return false;
+    double s = eden_scale(e, nx2, ny2, a, b);
+    if (s == 0.0)
+        return a == 0.0 || b == 0.0; /* else an underflow: not analysed */
+    /* 2γ_{n−1} per sum (n = D), two sums, the quotient and the square root: 8·D·u covers
+     * them with room, 2^-50 the products below. */
+    double R = 8.0 * (double)e->D * 0x1p-53 + 0x1p-50;
+    return R < 0x1p-26 && (float)(s * (1.0 - R)) == (float)(s * (1.0 + R));
+}
+
+/*
+ * FRAC/SPARSE encoding when grouped: the dot products (in lanes when that gives the same
+ * scale, else in coordinate order), and the fields of eight coordinates (one mask byte)
+ * assembled in one word and ORed into the zeroed payload at their bit position.
+ */
+static void
+eden_encode_grouped(const struct eden *e, uint8_t *payload, size_t pbytes, double *yq, double *qq,
+                    double *ny2_sel, double nx2, const uint16_t *const src[2],
+                    const float *const cents[2])
+{
+    if (!e->portable && __builtin_cpu_supports("avx2")) {
+        double sums[3];
+        bool nonneg = eden_grouped_avx2(e, payload, pbytes, sums, src, cents);
+        if (e->fixed_scale || (nonneg && eden_grouped_sums_certain(e, nx2, sums))) {
+            *yq = sums[0]; /* (the fixed scale uses none of them) */
+            *qq = sums[1];
+            *ny2_sel = sums[2];
+        } else {
+            eden_grouped_sums(e, yq, qq, ny2_sel, src, cents);
+        }
+        return;
+    }
+    eden_grouped_sums(e, yq, qq, ny2_sel, src, cents);
+    eden_grouped_pack(e, payload, pbytes, src);
 }
 
 /* Integer b <= 4: the quantiser fed by the rotation's last pass (struct rht_sink). */
@@ -801,7 +947,7 @@ eden_encode(struct eden *e, uint8_t *out, size_t cap, size_t *len, const float *
         const uint16_t *src[2] = { e->idx, frac ? e->idx_hi : e->idx };
         const float *cents[2] = { e->lo.cent, frac ? e->hi.cent : e->lo.cent };
         if (e->grouped) {
-            eden_encode_grouped(e, payload, bytes - EDEN_SCALE_BYTES, &yq, &qq, &ny2_sel, src,
+            eden_encode_grouped(e, payload, bytes - EDEN_SCALE_BYTES, &yq, &qq, &ny2_sel, nx2, src,
                                 cents);
             o = bytes - EDEN_SCALE_BYTES;
         }

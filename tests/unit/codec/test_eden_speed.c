@@ -171,14 +171,16 @@ START_TEST(rotation_codecs_match_pinned_digests)
 END_TEST
 
 /*
- * The AVX2 quantiser gives the portable code's messages (EDEN_PORTABLE) for 1, 2 and 4 bits,
- * both tie rules and the fixed scale, at dimensions whose last pass has 1, 2 or 3 levels,
- * on inputs with values exactly on boundaries (zeros) and far beyond the outer ones.
+ * The AVX2 paths give the portable code's messages (EDEN_PORTABLE): the quantiser at 1, 2
+ * and 4 bits, the fractional and sub-1-bit fields and sums (lane sums, or the in-order ones
+ * when the lanes' scale might round differently), both tie rules and the fixed scale, at
+ * dimensions whose last pass has 1, 2 or 3 levels, on inputs with values exactly on
+ * boundaries (zeros) and far beyond the outer ones.
  */
-START_TEST(avx2_quantiser_matches_portable)
+START_TEST(avx2_paths_match_portable)
 {
     static const size_t dims[] = { 8, 16, 24, 1000, 4096, 65536, 262144 };
-    static const double widths[] = { 1, 2, 3, 4 };
+    static const double widths[] = { 1, 2, 3, 4, 1.5, 2.5, 3.25, 4.5, 0.5, 0.125 };
     static const unsigned flags[] = { 0, EDEN_TIES_UP, EDEN_FIXED_SCALE };
     size_t d = dims[_i];
     float *x = mem_alloc(d * sizeof *x);
@@ -226,7 +228,7 @@ eden_speed_suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_loop_test(tc, rotation_codecs_match_pinned_digests, 0,
                         (int)(sizeof es_cases / sizeof es_cases[0]));
-    tcase_add_loop_test(tc, avx2_quantiser_matches_portable, 0, 7);
+    tcase_add_loop_test(tc, avx2_paths_match_portable, 0, 7);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -717,26 +717,73 @@ eden_grouped_pack(const struct eden *e, uint8_t *payload, size_t pbytes,
     assert((pos + 7) / 8 == pbytes);
 }
 
-/* tab[idx] for 8 indices: a lane permutation for up to 8 levels, else a gather. */
+/*
+ * A book's boundaries for a binary search (b <= 4), as in eden_qfast_kernel(): at level
+ * j = 1..b the candidate of the cells k found so far (k < 2^(j−1)) is boundary
+ * (2k + 1)·2^(b−j) − 1.
+ */
+struct eden_bsearch {
+    unsigned bits;
+    float lvl[4][8]; /* lvl[j − 1][k] */
+};
+
+static void
+eden_bsearch_init(struct eden_bsearch *bs, const float *thr, unsigned bits)
+{
+    *bs = (struct eden_bsearch){ .bits = bits };
+    for (unsigned j = 1; j <= bits; j++)
+        for (unsigned k = 0; k < 1u << (j - 1); k++)
+            bs->lvl[j - 1][k] = thr[(2 * k + 1) * (1u << (bits - j)) - 1];
+}
+
+/* The cells of y under bs (lvl holding bs->lvl as vectors): the count of boundaries below. */
+__attribute__((target("avx2"), always_inline)) static inline __m256i
+eden_bsearch_cells(unsigned bits, const __m256 *lvl, __m256 y, bool ties)
+{
+    __m256i k = _mm256_setzero_si256();
+    for (unsigned j = 0; j < bits; j++) {
+        __m256 t = j == 0 ? lvl[0] : _mm256_permutevar8x32_ps(lvl[j], k);
+        __m256 m = EDEN_ABOVE(y, t, ties);
+        k = _mm256_or_si256(_mm256_slli_epi32(k, 1), _mm256_srli_epi32(_mm256_castps_si256(m), 31));
+    }
+    return k;
+}
+
+/* tab[idx] for 8 indices: lane permutations for up to 16 levels, else a gather. */
 __attribute__((target("avx2"), always_inline)) static inline __m256
 eden_lookup8(const float *tab, unsigned levels, const __m256 *tab8, __m256i idx)
 {
-    return levels <= 8 ? _mm256_permutevar8x32_ps(*tab8, idx) : _mm256_i32gather_ps(tab, idx, 4);
+    if (levels <= 8)
+        return _mm256_permutevar8x32_ps(tab8[0], idx);
+    if (levels <= 16) /* bit 3 of idx, moved to the sign bit, picks the upper half */
+        return _mm256_blendv_ps(_mm256_permutevar8x32_ps(tab8[0], idx),
+                                _mm256_permutevar8x32_ps(tab8[1], idx),
+                                _mm256_castsi256_ps(_mm256_slli_epi32(idx, 28)));
+    return _mm256_i32gather_ps(tab, idx, 4);
 }
 
 /*
  * eden_grouped_pack() and the sums of eden_grouped_sums() in one AVX2 pass, 8 coordinates a
  * step: the same fields, but each sum kept in 8 double lanes (no chain of dependent additions
- * per coordinate), into sums[0..3) (⟨y,q⟩, ‖q‖², ‖y‖² selected). Returns false when a term
- * is negative or -0 (eden_grouped_sums_certain() assumes none is).
+ * per coordinate), into sums[0..3) (⟨y,q⟩, ‖q‖², ‖y‖² selected). The cells come from src,
+ * or with bs (books of b <= 4) from a binary search here, the same cells as eden_quantize()'s
+ * (see eden_qfast_kernel()). Returns false when a term is negative or -0
+ * (eden_grouped_sums_certain() assumes none is).
  */
 __attribute__((target("avx2"))) static bool
 eden_grouped_avx2(const struct eden *e, uint8_t *payload, size_t pbytes, double *sums,
-                  const uint16_t *const src[2], const float *const cents[2])
+                  const struct eden_bsearch *bs, const uint16_t *const src[2],
+                  const float *const cents[2])
 {
     bool frac = e->mode == EDEN_MODE_FRAC;
     unsigned lv0 = e->lo.levels, lv1 = frac ? e->hi.levels : e->lo.levels;
-    const __m256 tab0 = _mm256_loadu_ps(cents[0]), tab1 = _mm256_loadu_ps(cents[1]);
+    const __m256 tab0[2] = { _mm256_loadu_ps(cents[0]), _mm256_loadu_ps(cents[0] + 8) };
+    const __m256 tab1[2] = { _mm256_loadu_ps(cents[1]), _mm256_loadu_ps(cents[1] + 8) };
+    __m256 lvl0[4], lvl1[4];
+    for (unsigned j = 0; bs != NULL && j < 4; j++) {
+        lvl0[j] = _mm256_loadu_ps(bs[0].lvl[j]);
+        lvl1[j] = _mm256_loadu_ps(bs[1].lvl[j]);
+    }
     const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
     __m256d a0 = _mm256_setzero_pd(), a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0;
     __m256 sign = _mm256_setzero_ps();
@@ -746,13 +793,19 @@ eden_grouped_avx2(const struct eden *e, uint8_t *payload, size_t pbytes, double 
         unsigned mb = e->mask[j / 8];
         __m256i sel = _mm256_set1_epi32((int)mb);
         sel = _mm256_cmpeq_epi32(_mm256_and_si256(sel, bit), bit);
-        __m256i k0 = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(src[0] + j)));
-        __m256i k1 = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(src[1] + j)));
         __m256 yv = _mm256_loadu_ps(e->y + j);
-        __m256 c = eden_lookup8(cents[0], lv0, &tab0, k0);
+        __m256i k0, k1;
+        if (bs != NULL) {
+            k0 = eden_bsearch_cells(bs[0].bits, lvl0, yv, e->ties_up);
+            k1 = frac ? eden_bsearch_cells(bs[1].bits, lvl1, yv, e->ties_up) : k0;
+        } else {
+            k0 = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(src[0] + j)));
+            k1 = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(src[1] + j)));
+        }
+        __m256 c = eden_lookup8(cents[0], lv0, tab0, k0);
         __m256i f;
         if (frac) {
-            c = _mm256_blendv_ps(c, eden_lookup8(cents[1], lv1, &tab1, k1),
+            c = _mm256_blendv_ps(c, eden_lookup8(cents[1], lv1, tab1, k1),
                                  _mm256_castsi256_ps(sel));
             f = _mm256_blendv_epi8(k0, k1, sel);
         } else {
@@ -823,28 +876,52 @@ eden_grouped_sums_certain(const struct eden *e, double nx2, const double *sums)
     return R < 0x1p-26 && (float)(s * (1.0 - R)) == (float)(s * (1.0 + R));
 }
 
+/* The cell indices of y under the low book (and, FRAC, the high one) into e->idx (idx_hi). */
+static void
+eden_cells(struct eden *e, const float *const thrs[2])
+{
+    double unused_yq, unused_qq;
+    eden_quantize(e, e->idx, NULL, &unused_yq, &unused_qq, e->y, e->D, thrs[0], &e->lo);
+    if (e->mode == EDEN_MODE_FRAC)
+        eden_quantize(e, e->idx_hi, NULL, &unused_yq, &unused_qq, e->y, e->D, thrs[1], &e->hi);
+}
+
 /*
- * FRAC/SPARSE encoding when grouped: the dot products (in lanes when that gives the same
- * scale, else in coordinate order), and the fields of eight coordinates (one mask byte)
- * assembled in one word and ORed into the zeroed payload at their bit position.
+ * FRAC/SPARSE encoding when grouped: the cells under thrs[0] (and thrs[1]), the dot products
+ * (in lanes when that gives the same scale, else in coordinate order), and the fields of
+ * eight coordinates (one mask byte) assembled in one word and ORed into the zeroed payload
+ * at their bit position. With AVX2 and books of b <= 4, the cells are found in the same
+ * pass (no index arrays), unless the in-order sums are needed.
  */
 static void
-eden_encode_grouped(const struct eden *e, uint8_t *payload, size_t pbytes, double *yq, double *qq,
-                    double *ny2_sel, double nx2, const uint16_t *const src[2],
-                    const float *const cents[2])
+eden_encode_grouped(struct eden *e, uint8_t *payload, size_t pbytes, double *yq, double *qq,
+                    double *ny2_sel, double nx2, const float *const thrs[2],
+                    const uint16_t *const src[2], const float *const cents[2])
 {
+    bool frac = e->mode == EDEN_MODE_FRAC;
     if (!e->portable && __builtin_cpu_supports("avx2")) {
+        struct eden_bsearch bs[2];
+        bool fuse = e->lo.bits <= 4 && (!frac || e->hi.bits <= 4);
+        if (fuse) {
+            eden_bsearch_init(&bs[0], thrs[0], e->lo.bits);
+            eden_bsearch_init(&bs[1], thrs[1], frac ? e->hi.bits : e->lo.bits);
+        } else {
+            eden_cells(e, thrs);
+        }
         double sums[3];
-        bool nonneg = eden_grouped_avx2(e, payload, pbytes, sums, src, cents);
+        bool nonneg = eden_grouped_avx2(e, payload, pbytes, sums, fuse ? bs : NULL, src, cents);
         if (e->fixed_scale || (nonneg && eden_grouped_sums_certain(e, nx2, sums))) {
             *yq = sums[0]; /* (the fixed scale uses none of them) */
             *qq = sums[1];
             *ny2_sel = sums[2];
-        } else {
-            eden_grouped_sums(e, yq, qq, ny2_sel, src, cents);
+            return;
         }
+        if (fuse)
+            eden_cells(e, thrs);
+        eden_grouped_sums(e, yq, qq, ny2_sel, src, cents);
         return;
     }
+    eden_cells(e, thrs);
     eden_grouped_sums(e, yq, qq, ny2_sel, src, cents);
     eden_grouped_pack(e, payload, pbytes, src);
 }
@@ -933,13 +1010,12 @@ eden_encode(struct eden *e, uint8_t *out, size_t cap, size_t *len, const float *
          * coordinate, vectorised; then one pass picks each coordinate's book by the mask,
          * accumulates the dot products and appends its field (bitpack layout).
          */
-        double unused_yq, unused_qq;
         bool frac = e->mode == EDEN_MODE_FRAC;
-        eden_quantize(e, e->idx, NULL, &unused_yq, &unused_qq, y, D, thr, &e->lo);
-        if (frac) {
+        if (frac)
             eden_thresholds(thr_hi, &e->hi, unit);
-            eden_quantize(e, e->idx_hi, NULL, &unused_yq, &unused_qq, y, D, thr_hi, &e->hi);
-        }
+        const float *thrs[2] = { thr, frac ? thr_hi : thr };
+        if (!e->grouped)
+            eden_cells(e, thrs);
         uint64_t acc = 0;
         unsigned have = 0;
         size_t o = 0;
@@ -947,8 +1023,8 @@ eden_encode(struct eden *e, uint8_t *out, size_t cap, size_t *len, const float *
         const uint16_t *src[2] = { e->idx, frac ? e->idx_hi : e->idx };
         const float *cents[2] = { e->lo.cent, frac ? e->hi.cent : e->lo.cent };
         if (e->grouped) {
-            eden_encode_grouped(e, payload, bytes - EDEN_SCALE_BYTES, &yq, &qq, &ny2_sel, nx2, src,
-                                cents);
+            eden_encode_grouped(e, payload, bytes - EDEN_SCALE_BYTES, &yq, &qq, &ny2_sel, nx2, thrs,
+                                src, cents);
             o = bytes - EDEN_SCALE_BYTES;
         }
         for (i = e->grouped ? D : 0; i < D; i++) {

@@ -1083,6 +1083,107 @@ eden_load_table(void *ctx, float *dst, size_t off, size_t n)
     packing_unpack_table(dst, ld->payload + off / 8 * ld->bits, n, &ld->table);
 }
 
+/*
+ * A FRAC/SPARSE payload (grouped) being unpacked: each field's value from luts[book][field]
+ * (a skipped SPARSE coordinate is 0), eight coordinates (one mask byte) a step.
+ */
+struct eden_unpack {
+    const struct eden *e;
+    const uint8_t *payload;
+    size_t pbytes;
+    const float *luts[2];
+    size_t next_off, next_pos; /* where the previous call ended: coordinate, payload bit */
+};
+
+/* Bits pos.. of the payload as a word (zeros past its end). */
+static uint64_t
+eden_unpack_word(const struct eden_unpack *u, size_t pos)
+{
+    size_t b = pos / 8;
+    if (b + 8 <= u->pbytes)
+        return le_load64(u->payload + b) >> (pos % 8);
+    uint8_t tail[8] = { 0 };
+    memcpy(tail, u->payload + b, u->pbytes - b);
+    return le_load64(tail) >> (pos % 8);
+}
+
+/* The values of eight coordinates from their fields in grp (mask byte mb). */
+static void
+eden_unpack8(const struct eden_unpack *u, float *dst, unsigned mb, uint64_t grp)
+{
+    const struct eden *e = u->e;
+    bool frac = e->mode == EDEN_MODE_FRAC;
+    for (unsigned k = 0; k < 8; k++) {
+        unsigned sel = mb >> k & 1;
+        unsigned w = eden_field_bits(e, sel);
+        uint64_t f = grp >> e->group_off[mb][k] & ((1u << w) - 1);
+        float val = u->luts[frac ? sel : 0][f];
+        dst[k] = w ? val : 0.0f;
+    }
+}
+
+/* eden_unpack8() for n/8 mask bytes from mask byte j0 and payload bit pos on, AVX2. */
+__attribute__((target("avx2"))) static size_t
+eden_unpack_avx2(const struct eden_unpack *u, float *dst, size_t j0, size_t n, size_t pos)
+{
+    const struct eden *e = u->e;
+    bool frac = e->mode == EDEN_MODE_FRAC;
+    unsigned lv0 = e->lo.levels, lv1 = frac ? e->hi.levels : e->lo.levels;
+    const __m256 tab0[2] = { _mm256_loadu_ps(u->luts[0]), _mm256_loadu_ps(u->luts[0] + 8) };
+    const __m256 tab1[2] = { _mm256_loadu_ps(u->luts[1]), _mm256_loadu_ps(u->luts[1] + 8) };
+    const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    const __m256i lo_mask = _mm256_set1_epi32((int)((1u << e->lo.bits) - 1));
+    const __m256i hi_mask = _mm256_set1_epi32((int)((1u << (frac ? e->hi.bits : 0)) - 1));
+    for (size_t i = 0; i < n; i += 8) {
+        unsigned mb = e->mask[j0 + i / 8];
+        __m256i sel = _mm256_set1_epi32((int)mb);
+        sel = _mm256_cmpeq_epi32(_mm256_and_si256(sel, bit), bit);
+        __m256i grp = _mm256_set1_epi64x((long long)eden_unpack_word(u, pos));
+        __m128i offs = _mm_loadl_epi64((const __m128i *)e->group_off[mb]);
+        __m256i s0 = _mm256_srlv_epi64(grp, _mm256_cvtepu8_epi64(offs));
+        __m256i s1 = _mm256_srlv_epi64(grp, _mm256_cvtepu8_epi64(_mm_srli_si128(offs, 4)));
+        /* The low 32 bits of each 64-bit lane, lanes in order. */
+        const __m256i even = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
+        __m256i f = _mm256_blend_epi32(_mm256_permutevar8x32_epi32(s0, even),
+                                       _mm256_permutevar8x32_epi32(s1, even), 0xf0);
+        __m256 v;
+        if (frac) {
+            __m256i f0 = _mm256_and_si256(f, lo_mask), f1 = _mm256_and_si256(f, hi_mask);
+            v = _mm256_blendv_ps(eden_lookup8(u->luts[0], lv0, tab0, f0),
+                                 eden_lookup8(u->luts[1], lv1, tab1, f1), _mm256_castsi256_ps(sel));
+        } else {
+            v = _mm256_and_ps(eden_lookup8(u->luts[0], lv0, tab0, _mm256_and_si256(f, lo_mask)),
+                              _mm256_castsi256_ps(sel));
+        }
+        _mm256_storeu_ps(dst + i, v);
+        pos += e->group_bits[mb];
+    }
+    return pos;
+}
+
+/* Coordinates off..off+n (multiples of 8) into dst (rht_load_fn). */
+static void
+eden_unpack_load(void *ctx, float *dst, size_t off, size_t n)
+{
+    struct eden_unpack *u = ctx;
+    const struct eden *e = u->e;
+    size_t pos = u->next_pos;
+    if (off != u->next_off) /* not where the last call ended: count the bits before off */
+        for (size_t j = pos = 0; j < off / 8; j++)
+            pos += e->group_bits[e->mask[j]];
+    if (!e->portable && __builtin_cpu_supports("avx2")) {
+        pos = eden_unpack_avx2(u, dst, off / 8, n, pos);
+    } else {
+        for (size_t i = 0; i < n; i += 8) {
+            unsigned mb = e->mask[(off + i) / 8];
+            eden_unpack8(u, dst + i, mb, eden_unpack_word(u, pos));
+            pos += e->group_bits[mb];
+        }
+    }
+    u->next_off = off + n;
+    u->next_pos = pos;
+}
+
 int
 eden_decode_add(struct eden *e, float *acc, const uint8_t *msg, size_t len, double weight,
                 const struct codec_link *link, struct errbuf *eb)
@@ -1134,18 +1235,20 @@ eden_decode_add(struct eden *e, float *acc, const uint8_t *msg, size_t len, doub
          * goes byte by byte.
          */
         size_t pbytes = len - EDEN_SCALE_BYTES, pos = 0, i = 0;
-        /* Grouped: eight coordinates (one mask byte) a step, all their fields in one load. */
-        for (; e->grouped && i < D && pos / 8 + 8 <= pbytes; i += 8) {
-            unsigned mb = e->mask[i / 8];
-            uint64_t grp = le_load64(payload + pos / 8) >> (pos % 8);
-            for (unsigned k = 0; k < 8; k++) {
-                unsigned sel = mb >> k & 1;
-                unsigned w = eden_field_bits(e, sel);
-                uint64_t f = grp >> e->group_off[mb][k] & ((1u << w) - 1);
-                float val = luts[frac ? sel : 0][f];
-                y[i + k] = w ? val : 0.0f;
+        if (e->grouped) {
+            /* Eight coordinates (one mask byte) a step, all their fields in one load; without
+             * loss or a shared rotation, block by block inside the inverse rotation. */
+            struct eden_unpack u = { .e = e,
+                                     .payload = payload,
+                                     .pbytes = pbytes,
+                                     .luts = { lut_lo, frac ? lut_hi : lut_lo } };
+            if (e->loss <= 0.0 && e->rotation != CODEC_ROTATION_SHARED) {
+                rht_inverse_add_load(acc, e->d, y, D, e->signs, (float)weight, eden_unpack_load, &u,
+                                     e->portable ? RHT_PORTABLE : 0);
+                return 0;
             }
-            pos += e->group_bits[mb];
+            eden_unpack_load(&u, y, 0, D);
+            i = D;
         }
         for (; i < D && pos / 8 + 8 <= pbytes; i++) {
             unsigned sel = (unsigned)codec_mask_bit(e->mask, i);

@@ -171,11 +171,11 @@ START_TEST(rotation_codecs_match_pinned_digests)
 END_TEST
 
 /*
- * The AVX2 paths give the portable code's messages (EDEN_PORTABLE): the quantiser at 1, 2
- * and 4 bits, the fractional and sub-1-bit fields and sums (lane sums, or the in-order ones
- * when the lanes' scale might round differently), both tie rules and the fixed scale, at
- * dimensions whose last pass has 1, 2 or 3 levels, on inputs with values exactly on
- * boundaries (zeros) and far beyond the outer ones.
+ * The AVX2 paths give the portable code's messages and decoded vectors (EDEN_PORTABLE): the
+ * quantiser at 1, 2 and 4 bits, the fractional and sub-1-bit fields and sums (lane sums, or
+ * the in-order ones when the lanes' scale might round differently) and their unpacking, both
+ * tie rules and the fixed scale, at dimensions whose last pass has 1, 2 or 3 levels, on
+ * inputs with values exactly on boundaries (zeros) and far beyond the outer ones.
  */
 START_TEST(avx2_paths_match_portable)
 {
@@ -183,8 +183,9 @@ START_TEST(avx2_paths_match_portable)
     static const double widths[] = { 1, 2, 3, 4, 1.5, 2.5, 3.25, 4.5, 0.5, 0.125 };
     static const unsigned flags[] = { 0, EDEN_TIES_UP, EDEN_FIXED_SCALE };
     size_t d = dims[_i];
-    float *x = mem_alloc(d * sizeof *x);
-    ck_assert(x != NULL);
+    float *x = mem_alloc(d * sizeof *x), *acc1 = mem_alloc(d * sizeof *acc1);
+    float *acc2 = mem_alloc(d * sizeof *acc2);
+    ck_assert(x != NULL && acc1 != NULL && acc2 != NULL);
     for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++) {
         for (size_t f = 0; f < sizeof flags / sizeof flags[0]; f++) {
             struct codec_params p;
@@ -209,6 +210,14 @@ START_TEST(avx2_paths_match_portable)
                 ck_assert_uint_eq(n1, n2);
                 ck_assert_msg(memcmp(m1, m2, n1) == 0, "d %zu, %g bits, flags %u, round %llu", d,
                               p.bits, flags[f], (unsigned long long)k);
+                /* Decoded by each, into an accumulator holding a previous vector. */
+                for (size_t i = 0; i < d; i++)
+                    acc1[i] = acc2[i] = x[(i * 7) % d];
+                ck_assert_int_eq(eden_decode_add(fast, acc1, m1, n1, 0.75, &l, &eb), 0);
+                ck_assert_int_eq(eden_decode_add(port, acc2, m1, n1, 0.75, &l, &eb), 0);
+                ck_assert_msg(memcmp(acc1, acc2, d * sizeof *acc1) == 0,
+                              "decode: d %zu, %g bits, flags %u, round %llu", d, p.bits, flags[f],
+                              (unsigned long long)k);
             }
             mem_free(m1);
             mem_free(m2);
@@ -217,6 +226,8 @@ START_TEST(avx2_paths_match_portable)
         }
     }
     mem_free(x);
+    mem_free(acc1);
+    mem_free(acc2);
 }
 END_TEST
 

@@ -415,21 +415,68 @@ eden_fused_pack(const struct eden_book *bk)
     return bk->bits <= 4 && bk->bits != 3;
 }
 
+/* y > t, or y >= t when ties go up (all lanes ones or zeros). */
+#define EDEN_ABOVE(y, t, ties)                                                                     \
+    ((ties) ? _mm256_cmp_ps((y), (t), _CMP_GE_OQ) : _mm256_cmp_ps((y), (t), _CMP_GT_OQ))
+
 /*
- * The AVX2 quantiser for b = 1, 2 and 4 (nb = 1, 3, 15 boundaries): the same indices, the
- * same centroids and the same float sums in the same lanes as eden_quantize_kernel(), found
- * by a branch-free binary search over the sorted boundaries. The boundaries are
- * non-decreasing (each is a rounding of an increasing double times a positive unit, and
- * rounding is monotone), so the boundaries below y form a prefix: the search's count is the
- * kernel's. At level j the candidates (every 2^(b−j)-th boundary, at most 8) sit in one
- * vector that a lane-wise permutation indexes by the bits found so far. The kernel's
- * centroid, c_0 plus the differences c_{k+1} − c_k of the cells below in increasing k (the
- * skipped ones adding +0, which changes no nonzero sum), is read from q_tab.
+ * A book's boundaries for a branch-free binary search (b <= 4): at level j = 1..b the
+ * candidate of the cells k found so far (k < 2^(j−1)) is boundary (2k + 1)·2^(b−j) − 1, and
+ * a lane-wise permutation of the level's candidates picks it for 8 coordinates at once. The
+ * boundaries are non-decreasing (each is a rounding of an increasing double times a
+ * positive unit, and rounding is monotone), so those below y form a prefix: the search
+ * finds their count, the cell of eden_bucketize() and eden_quantize_kernel().
+ */
+struct eden_bsearch {
+    unsigned bits;
+    float lvl[4][8]; /* lvl[j − 1][k] */
+};
+
+static void
+eden_bsearch_init(struct eden_bsearch *bs, const float *thr, unsigned bits)
+{
+    *bs = (struct eden_bsearch){ .bits = bits };
+    for (unsigned j = 1; j <= bits; j++)
+        for (unsigned k = 0; k < 8; k++) /* lanes beyond 2^(j−1) repeat (level 1: all) */
+            bs->lvl[j - 1][k] = thr[(2 * (k % (1u << (j - 1))) + 1) * (1u << (bits - j)) - 1];
+}
+
+/* The cells of y under bs (lvl holding bs->lvl as vectors): the count of boundaries below. */
+__attribute__((target("avx2"), always_inline)) static inline __m256i
+eden_bsearch_cells(unsigned bits, const __m256 *lvl, __m256 y, bool ties)
+{
+    __m256i k = _mm256_setzero_si256();
+    for (unsigned j = 0; j < bits; j++) {
+        __m256 t = j == 0 ? lvl[0] : _mm256_permutevar8x32_ps(lvl[j], k);
+        __m256 m = EDEN_ABOVE(y, t, ties);
+        k = _mm256_or_si256(_mm256_slli_epi32(k, 1), _mm256_srli_epi32(_mm256_castps_si256(m), 31));
+    }
+    return k;
+}
+
+/* tab[idx] for 8 indices: lane permutations for up to 16 levels, else a gather. */
+__attribute__((target("avx2"), always_inline)) static inline __m256
+eden_lookup8(const float *tab, unsigned levels, const __m256 *tab8, __m256i idx)
+{
+    if (levels <= 8)
+        return _mm256_permutevar8x32_ps(tab8[0], idx);
+    if (levels <= 16) /* bit 3 of idx, moved to the sign bit, picks the upper half */
+        return _mm256_blendv_ps(_mm256_permutevar8x32_ps(tab8[0], idx),
+                                _mm256_permutevar8x32_ps(tab8[1], idx),
+                                _mm256_castsi256_ps(_mm256_slli_epi32(idx, 28)));
+    return _mm256_i32gather_ps(tab, idx, 4);
+}
+
+/*
+ * The AVX2 quantiser for b = 1, 2 and 4: the same indices, the same centroids and the same
+ * float sums in the same lanes as eden_quantize_kernel(), the cells found by a binary search
+ * (struct eden_bsearch). The kernel's centroid, c_0 plus the differences c_{k+1} − c_k of
+ * the cells below in increasing k (the skipped ones adding +0, which changes no nonzero
+ * sum), is read from q_tab.
  */
 struct eden_qfast {
-    float t1, t2a, t2b; /* boundaries of levels 1 and 2 (level 2: below, above t1) */
-    float t3[8], t4[8]; /* candidates of levels 3 and 4, by the bits found so far */
-    float q_tab[16];    /* the kernel's centroid of each cell */
+    struct eden_bsearch bs;
+    float q_tab[16]; /* the kernel's centroid of each cell */
 };
 
 /* The kernel's centroid of cell i: c_0 + Σ_{k<nb} [k < i]·(c_{k+1} − c_k), in float. */
@@ -445,23 +492,11 @@ eden_qtab(float *q_tab, const float *cent, unsigned nb)
 }
 
 static void
-eden_qfast_init(struct eden_qfast *qf, const float *thr, const float *cent, unsigned nb)
+eden_qfast_init(struct eden_qfast *qf, const float *thr, const struct eden_book *bk)
 {
-    *qf = (struct eden_qfast){ .t1 = thr[nb / 2] };
-    if (nb >= 3) {
-        qf->t2a = thr[nb / 4];
-        qf->t2b = thr[nb / 2 + nb / 4 + 1];
-    }
-    for (unsigned k = 0; nb == 15 && k < 4; k++)
-        qf->t3[k] = thr[4 * k + 1];
-    for (unsigned k = 0; nb == 15 && k < 8; k++)
-        qf->t4[k] = thr[2 * k];
-    eden_qtab(qf->q_tab, cent, nb);
+    eden_bsearch_init(&qf->bs, thr, bk->bits);
+    eden_qtab(qf->q_tab, bk->cent, bk->levels - 1);
 }
-
-/* y > t, or y >= t when ties go up (all lanes ones or zeros). */
-#define EDEN_ABOVE(y, t, ties)                                                                     \
-    ((ties) ? _mm256_cmp_ps((y), (t), _CMP_GE_OQ) : _mm256_cmp_ps((y), (t), _CMP_GT_OQ))
 
 /* The ORed fields of the 8 lanes (each idx_l << l·b): one 32-bit word. */
 __attribute__((target("avx2"), always_inline)) static inline uint32_t
@@ -477,11 +512,11 @@ __attribute__((target("avx2"), always_inline)) static inline void
 eden_qfast_kernel(const struct eden_qfast *qf, uint16_t *idx, uint8_t *packed, unsigned bits,
                   float *part, const float *y, size_t off, size_t n, bool ties)
 {
-    const __m256 t1 = _mm256_set1_ps(qf->t1), t2a = _mm256_set1_ps(qf->t2a);
-    const __m256 t2b = _mm256_set1_ps(qf->t2b), t3 = _mm256_loadu_ps(qf->t3);
-    const __m256 t4 = _mm256_loadu_ps(qf->t4);
+    __m256 lvl[4];
+    for (unsigned j = 0; j < 4; j++)
+        lvl[j] = _mm256_loadu_ps(qf->bs.lvl[j]);
+    const __m256 qt[2] = { _mm256_loadu_ps(qf->q_tab), _mm256_loadu_ps(qf->q_tab + 8) };
     const __m256 q0 = _mm256_set1_ps(qf->q_tab[0]), q1 = _mm256_set1_ps(qf->q_tab[1]);
-    const __m256 qlo = _mm256_loadu_ps(qf->q_tab), qhi = _mm256_loadu_ps(qf->q_tab + 8);
     const int b = (int)bits;
     const __m256i shl = _mm256_setr_epi32(0, b, 2 * b, 3 * b, 4 * b, 5 * b, 6 * b, 7 * b);
     for (size_t i0 = 0; i0 < n;) {
@@ -490,27 +525,15 @@ eden_qfast_kernel(const struct eden_qfast *qf, uint16_t *idx, uint8_t *packed, u
         end = end < n ? end : n;
         __m256 ayq = _mm256_loadu_ps(part + 16 * blk), aqq = _mm256_loadu_ps(part + 16 * blk + 8);
         for (size_t i = i0; i < end; i += 8) {
-            __m256 yv = _mm256_loadu_ps(y + i), q;
-            __m256 m1 = EDEN_ABOVE(yv, t1, ties);
-            __m256i k = _mm256_srli_epi32(_mm256_castps_si256(m1), 31);
-            if (bits == 1) {
-                q = _mm256_blendv_ps(q0, q1, m1);
+            __m256 yv = _mm256_loadu_ps(y + i), m = _mm256_setzero_ps(), q;
+            __m256i k;
+            if (bits == 1) { /* the search's one step, its mask kept for the packing */
+                m = EDEN_ABOVE(yv, lvl[0], ties);
+                k = _mm256_srli_epi32(_mm256_castps_si256(m), 31);
+                q = _mm256_blendv_ps(q0, q1, m);
             } else {
-                __m256 m = EDEN_ABOVE(yv, _mm256_blendv_ps(t2a, t2b, m1), ties);
-                k = _mm256_or_si256(_mm256_slli_epi32(k, 1),
-                                    _mm256_srli_epi32(_mm256_castps_si256(m), 31));
-                if (bits == 4) {
-                    m = EDEN_ABOVE(yv, _mm256_permutevar8x32_ps(t3, k), ties);
-                    k = _mm256_or_si256(_mm256_slli_epi32(k, 1),
-                                        _mm256_srli_epi32(_mm256_castps_si256(m), 31));
-                    m = EDEN_ABOVE(yv, _mm256_permutevar8x32_ps(t4, k), ties);
-                    k = _mm256_or_si256(_mm256_slli_epi32(k, 1),
-                                        _mm256_srli_epi32(_mm256_castps_si256(m), 31));
-                    q = _mm256_blendv_ps(_mm256_permutevar8x32_ps(qlo, k),
-                                         _mm256_permutevar8x32_ps(qhi, k), m1);
-                } else {
-                    q = _mm256_permutevar8x32_ps(qlo, k);
-                }
+                k = eden_bsearch_cells(bits, lvl, yv, ties);
+                q = eden_lookup8(qf->q_tab, 1u << bits, qt, k);
             }
             ayq = _mm256_add_ps(ayq, _mm256_mul_ps(yv, q));
             aqq = _mm256_add_ps(aqq, _mm256_mul_ps(q, q));
@@ -518,7 +541,7 @@ eden_qfast_kernel(const struct eden_qfast *qf, uint16_t *idx, uint8_t *packed, u
                 /* 8 fields of b bits: exactly b bytes, LSB-first. */
                 uint8_t *p = packed + (off + i) / 8 * bits;
                 if (bits == 1) {
-                    *p = (uint8_t)_mm256_movemask_ps(m1);
+                    *p = (uint8_t)_mm256_movemask_ps(m);
                 } else {
                     __m256i f = _mm256_sllv_epi32(k, shl);
                     uint32_t word = eden_qfast_word(&f);
@@ -578,7 +601,7 @@ eden_quantize_run(struct eden *e, uint8_t *packed, const float *y, size_t off, s
     if (eden_qfast_ok(e, bk)) {
         struct eden_qfast own;
         if (qf == NULL) {
-            eden_qfast_init(&own, thr, bk->cent, nb);
+            eden_qfast_init(&own, thr, bk);
             qf = &own;
         }
         eden_qfast_avx2(qf, idx, fused, bk->bits, e->part, y, off, n, e->ties_up);
@@ -715,51 +738,6 @@ eden_grouped_pack(const struct eden *e, uint8_t *payload, size_t pbytes,
         pos += e->group_bits[mb];
     }
     assert((pos + 7) / 8 == pbytes);
-}
-
-/*
- * A book's boundaries for a binary search (b <= 4), as in eden_qfast_kernel(): at level
- * j = 1..b the candidate of the cells k found so far (k < 2^(j−1)) is boundary
- * (2k + 1)·2^(b−j) − 1.
- */
-struct eden_bsearch {
-    unsigned bits;
-    float lvl[4][8]; /* lvl[j − 1][k] */
-};
-
-static void
-eden_bsearch_init(struct eden_bsearch *bs, const float *thr, unsigned bits)
-{
-    *bs = (struct eden_bsearch){ .bits = bits };
-    for (unsigned j = 1; j <= bits; j++)
-        for (unsigned k = 0; k < 1u << (j - 1); k++)
-            bs->lvl[j - 1][k] = thr[(2 * k + 1) * (1u << (bits - j)) - 1];
-}
-
-/* The cells of y under bs (lvl holding bs->lvl as vectors): the count of boundaries below. */
-__attribute__((target("avx2"), always_inline)) static inline __m256i
-eden_bsearch_cells(unsigned bits, const __m256 *lvl, __m256 y, bool ties)
-{
-    __m256i k = _mm256_setzero_si256();
-    for (unsigned j = 0; j < bits; j++) {
-        __m256 t = j == 0 ? lvl[0] : _mm256_permutevar8x32_ps(lvl[j], k);
-        __m256 m = EDEN_ABOVE(y, t, ties);
-        k = _mm256_or_si256(_mm256_slli_epi32(k, 1), _mm256_srli_epi32(_mm256_castps_si256(m), 31));
-    }
-    return k;
-}
-
-/* tab[idx] for 8 indices: lane permutations for up to 16 levels, else a gather. */
-__attribute__((target("avx2"), always_inline)) static inline __m256
-eden_lookup8(const float *tab, unsigned levels, const __m256 *tab8, __m256i idx)
-{
-    if (levels <= 8)
-        return _mm256_permutevar8x32_ps(tab8[0], idx);
-    if (levels <= 16) /* bit 3 of idx, moved to the sign bit, picks the upper half */
-        return _mm256_blendv_ps(_mm256_permutevar8x32_ps(tab8[0], idx),
-                                _mm256_permutevar8x32_ps(tab8[1], idx),
-                                _mm256_castsi256_ps(_mm256_slli_epi32(idx, 28)));
-    return _mm256_i32gather_ps(tab, idx, 4);
 }
 
 /*
@@ -945,7 +923,7 @@ eden_sink_begin(void *ctx, double nx2)
         return;
     eden_thresholds(es->thr, &e->lo, sqrt(nx2 / (double)e->D)); /* y_i = unit · z_i */
     if (eden_qfast_ok(e, &e->lo))
-        eden_qfast_init(&es->qf, es->thr, e->lo.cent, e->lo.levels - 1);
+        eden_qfast_init(&es->qf, es->thr, &e->lo);
     memset(e->part, 0, eden_part_floats(e->D) * sizeof *e->part);
 }
 

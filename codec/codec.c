@@ -854,7 +854,7 @@ codec_mask_draw(uint8_t *mask, size_t D, double f, struct rng *r)
     uint32_t t16 = (uint32_t)t;
     size_t count = 0;
     bool avx2 = t16 < 0x10000u && __builtin_cpu_supports("avx2");
-    uint16_t rnd[SROUND_BATCH]; /* SROUND_BATCH is a multiple of 32 */
+    uint16_t rnd[SROUND_BATCH]; /* SROUND_BATCH is a multiple of 8 */
     for (size_t i0 = 0; i0 < D; i0 += SROUND_BATCH) {
         size_t m = D - i0 < SROUND_BATCH ? D - i0 : SROUND_BATCH;
         rng_fast_u16s(r, rnd, m);

@@ -3,6 +3,7 @@
 
 #include <assert.h>
 #include <math.h>
+#include <immintrin.h>
 #include <string.h>
 
 #include "base/le.h"
@@ -38,6 +39,7 @@ struct eden {
     enum codec_scale scale;
     bool fixed_scale; /* EDEN_FIXED_SCALE */
     bool ties_up;     /* EDEN_TIES_UP */
+    bool portable;    /* EDEN_PORTABLE */
     enum codec_rotation rotation;
     double loss;
     struct eden_book lo, hi; /* hi used in FRAC mode only */
@@ -130,6 +132,7 @@ eden_new(const struct codec_params *p, size_t dim, unsigned flags)
     e->scale = p->scale;
     e->fixed_scale = (flags & EDEN_FIXED_SCALE) != 0;
     e->ties_up = (flags & EDEN_TIES_UP) != 0;
+    e->portable = (flags & EDEN_PORTABLE) != 0;
     e->rotation = p->rotation;
     e->loss = p->packet_loss;
     double bl = floor(p->bits);
@@ -412,14 +415,199 @@ eden_fused_pack(const struct eden_book *bk)
     return bk->bits <= 4 && bk->bits != 3;
 }
 
-/* One run of the vector quantiser (eden_quantize_kernel()) on this CPU. */
+/* y > t, or y >= t when ties go up (all lanes ones or zeros). */
+#define EDEN_ABOVE(y, t, ties)                                                                     \
+    ((ties) ? _mm256_cmp_ps((y), (t), _CMP_GE_OQ) : _mm256_cmp_ps((y), (t), _CMP_GT_OQ))
+
+/*
+ * A book's boundaries for a branch-free binary search (b <= 4): at level j = 1..b the
+ * candidate of the cells k found so far (k < 2^(j−1)) is boundary (2k + 1)·2^(b−j) − 1, and
+ * a lane-wise permutation of the level's candidates picks it for 8 coordinates at once. The
+ * boundaries are non-decreasing (each is a rounding of an increasing double times a
+ * positive unit, and rounding is monotone), so those below y form a prefix: the search
+ * finds their count, the cell of eden_bucketize() and eden_quantize_kernel().
+ */
+struct eden_bsearch {
+    unsigned bits;
+    float lvl[4][8]; /* lvl[j − 1][k] */
+};
+
+static void
+eden_bsearch_init(struct eden_bsearch *bs, const float *thr, unsigned bits)
+{
+    *bs = (struct eden_bsearch){ .bits = bits };
+    for (unsigned j = 1; j <= bits; j++)
+        for (unsigned k = 0; k < 8; k++) /* lanes beyond 2^(j−1) repeat (level 1: all) */
+            bs->lvl[j - 1][k] = thr[(2 * (k % (1u << (j - 1))) + 1) * (1u << (bits - j)) - 1];
+}
+
+/* The cells of y under bs (lvl holding bs->lvl as vectors): the count of boundaries below. */
+__attribute__((target("avx2"), always_inline)) static inline __m256i
+eden_bsearch_cells(unsigned bits, const __m256 *lvl, __m256 y, bool ties)
+{
+    __m256i k = _mm256_setzero_si256();
+    for (unsigned j = 0; j < bits; j++) {
+        __m256 t = j == 0 ? lvl[0] : _mm256_permutevar8x32_ps(lvl[j], k);
+        __m256 m = EDEN_ABOVE(y, t, ties);
+        k = _mm256_or_si256(_mm256_slli_epi32(k, 1), _mm256_srli_epi32(_mm256_castps_si256(m), 31));
+    }
+    return k;
+}
+
+/* tab[idx] for 8 indices: lane permutations for up to 16 levels, else a gather. */
+__attribute__((target("avx2"), always_inline)) static inline __m256
+eden_lookup8(const float *tab, unsigned levels, const __m256 *tab8, __m256i idx)
+{
+    if (levels <= 8)
+        return _mm256_permutevar8x32_ps(tab8[0], idx);
+    if (levels <= 16) /* bit 3 of idx, moved to the sign bit, picks the upper half */
+        return _mm256_blendv_ps(_mm256_permutevar8x32_ps(tab8[0], idx),
+                                _mm256_permutevar8x32_ps(tab8[1], idx),
+                                _mm256_castsi256_ps(_mm256_slli_epi32(idx, 28)));
+    return _mm256_i32gather_ps(tab, idx, 4);
+}
+
+/*
+ * The AVX2 quantiser for b = 1, 2 and 4: the same indices, the same centroids and the same
+ * float sums in the same lanes as eden_quantize_kernel(), the cells found by a binary search
+ * (struct eden_bsearch). The kernel's centroid, c_0 plus the differences c_{k+1} − c_k of
+ * the cells below in increasing k (the skipped ones adding +0, which changes no nonzero
+ * sum), is read from q_tab.
+ */
+struct eden_qfast {
+    struct eden_bsearch bs;
+    float q_tab[16]; /* the kernel's centroid of each cell */
+};
+
+/* The kernel's centroid of cell i: c_0 + Σ_{k<nb} [k < i]·(c_{k+1} − c_k), in float. */
+static void
+eden_qtab(float *q_tab, const float *cent, unsigned nb)
+{
+    for (unsigned i = 0; i <= nb; i++) {
+        float q = cent[0];
+        for (unsigned k = 0; k < nb; k++)
+            q += k < i ? cent[k + 1] - cent[k] : 0.0f;
+        q_tab[i] = q;
+    }
+}
+
+static void
+eden_qfast_init(struct eden_qfast *qf, const float *thr, const struct eden_book *bk)
+{
+    eden_bsearch_init(&qf->bs, thr, bk->bits);
+    eden_qtab(qf->q_tab, bk->cent, bk->levels - 1);
+}
+
+/* The ORed fields of the 8 lanes (each idx_l << l·b): one 32-bit word. */
+__attribute__((target("avx2"), always_inline)) static inline uint32_t
+eden_qfast_word(const __m256i *f)
+{
+    __m128i w = _mm_or_si128(_mm256_castsi256_si128(*f), _mm256_extracti128_si256(*f, 1));
+    w = _mm_or_si128(w, _mm_shuffle_epi32(w, 0x4e));
+    w = _mm_or_si128(w, _mm_shuffle_epi32(w, 0xb1));
+    return (uint32_t)_mm_cvtsi128_si32(w);
+}
+
+__attribute__((target("avx2"), always_inline)) static inline void
+eden_qfast_kernel(const struct eden_qfast *qf, uint16_t *idx, uint8_t *packed, unsigned bits,
+                  float *part, const float *y, size_t off, size_t n, bool ties)
+{
+    __m256 lvl[4];
+    for (unsigned j = 0; j < 4; j++)
+        lvl[j] = _mm256_loadu_ps(qf->bs.lvl[j]);
+    const __m256 qt[2] = { _mm256_loadu_ps(qf->q_tab), _mm256_loadu_ps(qf->q_tab + 8) };
+    const __m256 q0 = _mm256_set1_ps(qf->q_tab[0]), q1 = _mm256_set1_ps(qf->q_tab[1]);
+    const int b = (int)bits;
+    const __m256i shl = _mm256_setr_epi32(0, b, 2 * b, 3 * b, 4 * b, 5 * b, 6 * b, 7 * b);
+    for (size_t i0 = 0; i0 < n;) {
+        size_t g = off + i0, blk = g / EDEN_SUM_BLOCK;
+        size_t end = i0 + (EDEN_SUM_BLOCK - g % EDEN_SUM_BLOCK);
+        end = end < n ? end : n;
+        __m256 ayq = _mm256_loadu_ps(part + 16 * blk), aqq = _mm256_loadu_ps(part + 16 * blk + 8);
+        for (size_t i = i0; i < end; i += 8) {
+            __m256 yv = _mm256_loadu_ps(y + i), m = _mm256_setzero_ps(), q;
+            __m256i k;
+            if (bits == 1) { /* the search's one step, its mask kept for the packing */
+                m = EDEN_ABOVE(yv, lvl[0], ties);
+                k = _mm256_srli_epi32(_mm256_castps_si256(m), 31);
+                q = _mm256_blendv_ps(q0, q1, m);
+            } else {
+                k = eden_bsearch_cells(bits, lvl, yv, ties);
+                q = eden_lookup8(qf->q_tab, 1u << bits, qt, k);
+            }
+            ayq = _mm256_add_ps(ayq, _mm256_mul_ps(yv, q));
+            aqq = _mm256_add_ps(aqq, _mm256_mul_ps(q, q));
+            if (packed != NULL) {
+                /* 8 fields of b bits: exactly b bytes, LSB-first. */
+                uint8_t *p = packed + (off + i) / 8 * bits;
+                if (bits == 1) {
+                    *p = (uint8_t)_mm256_movemask_ps(m);
+                } else {
+                    __m256i f = _mm256_sllv_epi32(k, shl);
+                    uint32_t word = eden_qfast_word(&f);
+                    if (bits == 2)
+                        le_store16(p, (uint16_t)word);
+                    else
+                        le_store32(p, word);
+                }
+            } else {
+                __m256i w = _mm256_permute4x64_epi64(_mm256_packus_epi32(k, k), 0x08);
+                _mm_storeu_si128((__m128i *)(idx + off + i), _mm256_castsi256_si128(w));
+            }
+        }
+        _mm256_storeu_ps(part + 16 * blk, ayq);
+        _mm256_storeu_ps(part + 16 * blk + 8, aqq);
+        i0 = end;
+    }
+}
+
+/* eden_qfast_kernel() with the width and the tie rule constant in each copy. */
+__attribute__((target("avx2"))) static void
+eden_qfast_avx2(const struct eden_qfast *qf, uint16_t *idx, uint8_t *packed, unsigned bits,
+                float *part, const float *y, size_t off, size_t n, bool ties)
+{
+    if (bits == 1 && ties)
+        eden_qfast_kernel(qf, idx, packed, 1, part, y, off, n, true);
+    else if (bits == 1)
+        eden_qfast_kernel(qf, idx, packed, 1, part, y, off, n, false);
+    else if (bits == 2 && ties)
+        eden_qfast_kernel(qf, idx, packed, 2, part, y, off, n, true);
+    else if (bits == 2)
+        eden_qfast_kernel(qf, idx, packed, 2, part, y, off, n, false);
+    else if (ties)
+        eden_qfast_kernel(qf, idx, packed, 4, part, y, off, n, true);
+    else
+        eden_qfast_kernel(qf, idx, packed, 4, part, y, off, n, false);
+}
+
+/* eden_qfast_avx2() applies: b = 1, 2 or 4, AVX2, not forced portable. */
+static bool
+eden_qfast_ok(const struct eden *e, const struct eden_book *bk)
+{
+    return !e->portable && eden_fused_pack(bk) && __builtin_cpu_supports("avx2");
+}
+
+/*
+ * One run of the vector quantiser (eden_quantize_kernel()) on this CPU; qf, when not NULL,
+ * holds eden_qfast_init() of thr and bk (else it is made here).
+ */
 static void
 eden_quantize_run(struct eden *e, uint8_t *packed, const float *y, size_t off, size_t n,
-                  const float *thr, const struct eden_book *bk, uint16_t *idx)
+                  const float *thr, const struct eden_book *bk, uint16_t *idx,
+                  const struct eden_qfast *qf)
 {
     uint8_t *fused = eden_fused_pack(bk) ? packed : NULL;
     unsigned nb = bk->levels - 1;
-    if (__builtin_cpu_supports("avx2"))
+    if (eden_qfast_ok(e, bk)) {
+        struct eden_qfast own;
+        if (qf == NULL) {
+            eden_qfast_init(&own, thr, bk);
+            qf = &own;
+        }
+        eden_qfast_avx2(qf, idx, fused, bk->bits, e->part, y, off, n, e->ties_up);
+        return;
+    }
+    if (!e->portable && __builtin_cpu_supports("avx2"))
         eden_quantize_avx2(idx, fused, bk->bits, e->part, y, off, n, thr, bk->cent, nb, e->ties_up);
     else
         eden_quantize_portable(idx, fused, bk->bits, e->part, y, off, n, thr, bk->cent, nb,
@@ -436,7 +624,7 @@ eden_quantize(struct eden *e, uint16_t *idx, uint8_t *packed, double *yq, double
 {
     if (eden_vector_ok(bk, n)) {
         memset(e->part, 0, eden_part_floats(n) * sizeof *e->part);
-        eden_quantize_run(e, packed, y, 0, n, thr, bk, idx);
+        eden_quantize_run(e, packed, y, 0, n, thr, bk, idx, NULL);
         eden_part_sum(yq, qq, e->part, n);
         if (!eden_fused_pack(bk) && packed != NULL)
             packing_pack(packed, idx, n, bk->bits);
@@ -474,13 +662,12 @@ eden_thresholds(float *thr, const struct eden_book *bk, double unit)
 }
 
 /*
- * FRAC/SPARSE encoding when grouped: the dot products in coordinate order (the same sums
- * as one field at a time), then the fields of eight coordinates (one mask byte) assembled
- * in one word and ORed into the zeroed payload at their bit position.
+ * FRAC/SPARSE sums in coordinate order, in double: ⟨y,q⟩, ‖q‖² and ‖y‖² of the selected
+ * coordinates (SPARSE; FRAC uses ‖x‖²).
  */
 static void
-eden_encode_grouped(const struct eden *e, uint8_t *payload, size_t pbytes, double *yq, double *qq,
-                    double *ny2_sel, const uint16_t *const src[2], const float *const cents[2])
+eden_grouped_sums(const struct eden *e, double *yq, double *qq, double *ny2_sel,
+                  const uint16_t *const src[2], const float *const cents[2])
 {
     bool frac = e->mode == EDEN_MODE_FRAC;
     const float *y = e->y;
@@ -515,6 +702,28 @@ eden_encode_grouped(const struct eden *e, uint8_t *payload, size_t pbytes, doubl
     *yq = a;
     *qq = b;
     *ny2_sel = c2;
+}
+
+/* ORs the fields word of one mask byte (from bit pos on) into the zeroed payload. */
+static inline void
+eden_grouped_put(uint8_t *payload, size_t pbytes, size_t pos, uint64_t word)
+{
+    word <<= pos % 8;
+    uint8_t *p = payload + pos / 8;
+    if (pos / 8 + 8 <= pbytes) {
+        le_store64(p, le_load64(p) | word);
+    } else {
+        for (size_t t = 0; t < pbytes - pos / 8; t++)
+            p[t] |= (uint8_t)(word >> (8 * t));
+    }
+}
+
+/* The fields of FRAC/SPARSE, eight coordinates (one mask byte) a word. */
+static void
+eden_grouped_pack(const struct eden *e, uint8_t *payload, size_t pbytes,
+                  const uint16_t *const src[2])
+{
+    bool frac = e->mode == EDEN_MODE_FRAC;
     memset(payload, 0, pbytes);
     size_t pos = 0;
     for (size_t j = 0; j < e->D / 8; j++) {
@@ -525,17 +734,174 @@ eden_encode_grouped(const struct eden *e, uint8_t *payload, size_t pbytes, doubl
             uint64_t f = src[frac ? sel : 0][8 * j + k];
             word |= (f & (0 - (uint64_t)(frac | sel))) << e->group_off[mb][k];
         }
-        word <<= pos % 8;
-        uint8_t *p = payload + pos / 8;
-        if (pos / 8 + 8 <= pbytes) {
-            le_store64(p, le_load64(p) | word);
-        } else {
-            for (size_t t = 0; t < pbytes - pos / 8; t++)
-                p[t] |= (uint8_t)(word >> (8 * t));
-        }
+        eden_grouped_put(payload, pbytes, pos, word);
         pos += e->group_bits[mb];
     }
     assert((pos + 7) / 8 == pbytes);
+}
+
+/*
+ * eden_grouped_pack() and the sums of eden_grouped_sums() in one AVX2 pass, 8 coordinates a
+ * step: the same fields, but each sum kept in 8 double lanes (no chain of dependent additions
+ * per coordinate), into sums[0..3) (⟨y,q⟩, ‖q‖², ‖y‖² selected). The cells come from src,
+ * or with bs (books of b <= 4) from a binary search here, the same cells as eden_quantize()'s
+ * (see eden_qfast_kernel()). Returns false when a term is negative or -0
+ * (eden_grouped_sums_certain() assumes none is).
+ */
+__attribute__((target("avx2"))) static bool
+eden_grouped_avx2(const struct eden *e, uint8_t *payload, size_t pbytes, double *sums,
+                  const struct eden_bsearch *bs, const uint16_t *const src[2],
+                  const float *const cents[2])
+{
+    bool frac = e->mode == EDEN_MODE_FRAC;
+    unsigned lv0 = e->lo.levels, lv1 = frac ? e->hi.levels : e->lo.levels;
+    const __m256 tab0[2] = { _mm256_loadu_ps(cents[0]), _mm256_loadu_ps(cents[0] + 8) };
+    const __m256 tab1[2] = { _mm256_loadu_ps(cents[1]), _mm256_loadu_ps(cents[1] + 8) };
+    __m256 lvl0[4], lvl1[4];
+    for (unsigned j = 0; bs != NULL && j < 4; j++) {
+        lvl0[j] = _mm256_loadu_ps(bs[0].lvl[j]);
+        lvl1[j] = _mm256_loadu_ps(bs[1].lvl[j]);
+    }
+    const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    __m256d a0 = _mm256_setzero_pd(), a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0;
+    __m256 sign = _mm256_setzero_ps();
+    memset(payload, 0, pbytes);
+    size_t pos = 0;
+    for (size_t j = 0; j < e->D; j += 8) {
+        unsigned mb = e->mask[j / 8];
+        __m256i sel = _mm256_set1_epi32((int)mb);
+        sel = _mm256_cmpeq_epi32(_mm256_and_si256(sel, bit), bit);
+        __m256 yv = _mm256_loadu_ps(e->y + j);
+        __m256i k0, k1;
+        if (bs != NULL) {
+            k0 = eden_bsearch_cells(bs[0].bits, lvl0, yv, e->ties_up);
+            k1 = frac ? eden_bsearch_cells(bs[1].bits, lvl1, yv, e->ties_up) : k0;
+        } else {
+            k0 = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(src[0] + j)));
+            k1 = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(src[1] + j)));
+        }
+        __m256 c = eden_lookup8(cents[0], lv0, tab0, k0);
+        __m256i f;
+        if (frac) {
+            c = _mm256_blendv_ps(c, eden_lookup8(cents[1], lv1, tab1, k1),
+                                 _mm256_castsi256_ps(sel));
+            f = _mm256_blendv_epi8(k0, k1, sel);
+        } else {
+            c = _mm256_and_ps(c, _mm256_castsi256_ps(sel));
+            yv = _mm256_and_ps(yv, _mm256_castsi256_ps(sel));
+            f = _mm256_and_si256(k0, sel);
+        }
+        __m256 t = _mm256_mul_ps(yv, c), qq = _mm256_mul_ps(c, c);
+        sign = _mm256_or_ps(sign, t);
+        a0 = _mm256_add_pd(a0, _mm256_cvtps_pd(_mm256_castps256_ps128(t)));
+        a1 = _mm256_add_pd(a1, _mm256_cvtps_pd(_mm256_extractf128_ps(t, 1)));
+        b0 = _mm256_add_pd(b0, _mm256_cvtps_pd(_mm256_castps256_ps128(qq)));
+        b1 = _mm256_add_pd(b1, _mm256_cvtps_pd(_mm256_extractf128_ps(qq, 1)));
+        if (!frac) {
+            __m256d y0 = _mm256_cvtps_pd(_mm256_castps256_ps128(yv));
+            __m256d y1 = _mm256_cvtps_pd(_mm256_extractf128_ps(yv, 1));
+            c0 = _mm256_add_pd(c0, _mm256_mul_pd(y0, y0));
+            c1 = _mm256_add_pd(c1, _mm256_mul_pd(y1, y1));
+        }
+        /* Field l shifted to its offset in 64-bit lanes, then ORed together. */
+        __m128i offs = _mm_loadl_epi64((const __m128i *)e->group_off[mb]);
+        __m256i w =
+            _mm256_or_si256(_mm256_sllv_epi64(_mm256_cvtepu32_epi64(_mm256_castsi256_si128(f)),
+                                              _mm256_cvtepu8_epi64(offs)),
+                            _mm256_sllv_epi64(_mm256_cvtepu32_epi64(_mm256_extracti128_si256(f, 1)),
+                                              _mm256_cvtepu8_epi64(_mm_srli_si128(offs, 4))));
+        __m128i x = _mm_or_si128(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
+        x = _mm_or_si128(x, _mm_unpackhi_epi64(x, x));
+        eden_grouped_put(payload, pbytes, pos, (uint64_t)_mm_cvtsi128_si64(x));
+        pos += e->group_bits[mb];
+    }
+    assert((pos + 7) / 8 == pbytes);
+    double la[4], lb[4], lc[4];
+    _mm256_storeu_pd(la, _mm256_add_pd(a0, a1));
+    _mm256_storeu_pd(lb, _mm256_add_pd(b0, b1));
+    _mm256_storeu_pd(lc, _mm256_add_pd(c0, c1));
+    sums[0] = (la[0] + la[1]) + (la[2] + la[3]);
+    sums[1] = (lb[0] + lb[1]) + (lb[2] + lb[3]);
+    sums[2] = (lc[0] + lc[1]) + (lc[2] + lc[3]);
+    return _mm256_movemask_ps(sign) == 0;
+}
+
+/*
+ * Whether sums in another order than eden_grouped_sums()'s give the same float scale. Every
+ * term is >= 0 (a coordinate and its centroid have the same sign, the middle boundary being
+ * exactly 0; eden_grouped_avx2() checks it), so any order of summation of n terms is within
+ * γ_{n−1}·S of the exact sum S (Higham, Accuracy and Stability of Numerical Algorithms, 2nd
+ * ed., §4.2, γ_k = k·u/(1 − k·u), u = 2^-53), and the in-order and the lane sums are within
+ * a relative 2γ_{n−1} of each other. The scale, a quotient (or the square root of one) of
+ * two such sums, then differs from the in-order one by less than a relative R; when
+ * s·(1 − R) and s·(1 + R) round to the same float, the in-order scale rounds to it too.
+ * A sum is 0 exactly when every term is (a sum of positive doubles never rounds to 0), so
+ * the zero cases agree as well.
+ */
+static bool
+eden_grouped_sums_certain(const struct eden *e, double nx2, const double *sums)
+{
+    double a = sums[0], b = sums[1];
+    double ny2 = e->mode == EDEN_MODE_FRAC ? nx2 : sums[2];
+    if (!isfinite(a) || !isfinite(b) || !isfinite(ny2))
+        return false;
+    double s = eden_scale(e, nx2, ny2, a, b);
+    if (s == 0.0)
+        return a == 0.0 || b == 0.0; /* else an underflow: not analysed */
+    /* 2γ_{n−1} per sum (n = D), two sums, the quotient and the square root: 8·D·u covers
+     * them with room, 2^-50 the products below. */
+    double R = 8.0 * (double)e->D * 0x1p-53 + 0x1p-50;
+    return R < 0x1p-26 && (float)(s * (1.0 - R)) == (float)(s * (1.0 + R));
+}
+
+/* The cell indices of y under the low book (and, FRAC, the high one) into e->idx (idx_hi). */
+static void
+eden_cells(struct eden *e, const float *const thrs[2])
+{
+    double unused_yq, unused_qq;
+    eden_quantize(e, e->idx, NULL, &unused_yq, &unused_qq, e->y, e->D, thrs[0], &e->lo);
+    if (e->mode == EDEN_MODE_FRAC)
+        eden_quantize(e, e->idx_hi, NULL, &unused_yq, &unused_qq, e->y, e->D, thrs[1], &e->hi);
+}
+
+/*
+ * FRAC/SPARSE encoding when grouped: the cells under thrs[0] (and thrs[1]), the dot products
+ * (in lanes when that gives the same scale, else in coordinate order), and the fields of
+ * eight coordinates (one mask byte) assembled in one word and ORed into the zeroed payload
+ * at their bit position. With AVX2 and books of b <= 4, the cells are found in the same
+ * pass (no index arrays), unless the in-order sums are needed.
+ */
+static void
+eden_encode_grouped(struct eden *e, uint8_t *payload, size_t pbytes, double *yq, double *qq,
+                    double *ny2_sel, double nx2, const float *const thrs[2],
+                    const uint16_t *const src[2], const float *const cents[2])
+{
+    bool frac = e->mode == EDEN_MODE_FRAC;
+    if (!e->portable && __builtin_cpu_supports("avx2")) {
+        struct eden_bsearch bs[2];
+        bool fuse = e->lo.bits <= 4 && (!frac || e->hi.bits <= 4);
+        if (fuse) {
+            eden_bsearch_init(&bs[0], thrs[0], e->lo.bits);
+            eden_bsearch_init(&bs[1], thrs[1], frac ? e->hi.bits : e->lo.bits);
+        } else {
+            eden_cells(e, thrs);
+        }
+        double sums[3];
+        bool nonneg = eden_grouped_avx2(e, payload, pbytes, sums, fuse ? bs : NULL, src, cents);
+        if (e->fixed_scale || (nonneg && eden_grouped_sums_certain(e, nx2, sums))) {
+            *yq = sums[0]; /* (the fixed scale uses none of them) */
+            *qq = sums[1];
+            *ny2_sel = sums[2];
+            return;
+        }
+        if (fuse)
+            eden_cells(e, thrs);
+        eden_grouped_sums(e, yq, qq, ny2_sel, src, cents);
+        return;
+    }
+    eden_cells(e, thrs);
+    eden_grouped_sums(e, yq, qq, ny2_sel, src, cents);
+    eden_grouped_pack(e, payload, pbytes, src);
 }
 
 /* Integer b <= 4: the quantiser fed by the rotation's last pass (struct rht_sink). */
@@ -544,6 +910,7 @@ struct eden_sink {
     uint8_t *payload;
     bool ok; /* the norm is finite */
     float thr[EDEN_MAX_LEVELS - 1];
+    struct eden_qfast qf; /* of thr, when eden_qfast_ok() */
 };
 
 static void
@@ -555,6 +922,8 @@ eden_sink_begin(void *ctx, double nx2)
     if (!es->ok)
         return;
     eden_thresholds(es->thr, &e->lo, sqrt(nx2 / (double)e->D)); /* y_i = unit · z_i */
+    if (eden_qfast_ok(e, &e->lo))
+        eden_qfast_init(&es->qf, es->thr, &e->lo);
     memset(e->part, 0, eden_part_floats(e->D) * sizeof *e->part);
 }
 
@@ -563,7 +932,7 @@ eden_sink_put(void *ctx, const float *y, size_t off, size_t n)
 {
     struct eden_sink *es = ctx;
     if (es->ok)
-        eden_quantize_run(es->e, es->payload, y, off, n, es->thr, &es->e->lo, es->e->idx);
+        eden_quantize_run(es->e, es->payload, y, off, n, es->thr, &es->e->lo, es->e->idx, &es->qf);
 }
 
 /*
@@ -619,13 +988,12 @@ eden_encode(struct eden *e, uint8_t *out, size_t cap, size_t *len, const float *
          * coordinate, vectorised; then one pass picks each coordinate's book by the mask,
          * accumulates the dot products and appends its field (bitpack layout).
          */
-        double unused_yq, unused_qq;
         bool frac = e->mode == EDEN_MODE_FRAC;
-        eden_quantize(e, e->idx, NULL, &unused_yq, &unused_qq, y, D, thr, &e->lo);
-        if (frac) {
+        if (frac)
             eden_thresholds(thr_hi, &e->hi, unit);
-            eden_quantize(e, e->idx_hi, NULL, &unused_yq, &unused_qq, y, D, thr_hi, &e->hi);
-        }
+        const float *thrs[2] = { thr, frac ? thr_hi : thr };
+        if (!e->grouped)
+            eden_cells(e, thrs);
         uint64_t acc = 0;
         unsigned have = 0;
         size_t o = 0;
@@ -633,8 +1001,8 @@ eden_encode(struct eden *e, uint8_t *out, size_t cap, size_t *len, const float *
         const uint16_t *src[2] = { e->idx, frac ? e->idx_hi : e->idx };
         const float *cents[2] = { e->lo.cent, frac ? e->hi.cent : e->lo.cent };
         if (e->grouped) {
-            eden_encode_grouped(e, payload, bytes - EDEN_SCALE_BYTES, &yq, &qq, &ny2_sel, src,
-                                cents);
+            eden_encode_grouped(e, payload, bytes - EDEN_SCALE_BYTES, &yq, &qq, &ny2_sel, nx2, thrs,
+                                src, cents);
             o = bytes - EDEN_SCALE_BYTES;
         }
         for (i = e->grouped ? D : 0; i < D; i++) {
@@ -693,6 +1061,107 @@ eden_load_table(void *ctx, float *dst, size_t off, size_t n)
     packing_unpack_table(dst, ld->payload + off / 8 * ld->bits, n, &ld->table);
 }
 
+/*
+ * A FRAC/SPARSE payload (grouped) being unpacked: each field's value from luts[book][field]
+ * (a skipped SPARSE coordinate is 0), eight coordinates (one mask byte) a step.
+ */
+struct eden_unpack {
+    const struct eden *e;
+    const uint8_t *payload;
+    size_t pbytes;
+    const float *luts[2];
+    size_t next_off, next_pos; /* where the previous call ended: coordinate, payload bit */
+};
+
+/* Bits pos.. of the payload as a word (zeros past its end). */
+static uint64_t
+eden_unpack_word(const struct eden_unpack *u, size_t pos)
+{
+    size_t b = pos / 8;
+    if (b + 8 <= u->pbytes)
+        return le_load64(u->payload + b) >> (pos % 8);
+    uint8_t tail[8] = { 0 };
+    memcpy(tail, u->payload + b, u->pbytes - b);
+    return le_load64(tail) >> (pos % 8);
+}
+
+/* The values of eight coordinates from their fields in grp (mask byte mb). */
+static void
+eden_unpack8(const struct eden_unpack *u, float *dst, unsigned mb, uint64_t grp)
+{
+    const struct eden *e = u->e;
+    bool frac = e->mode == EDEN_MODE_FRAC;
+    for (unsigned k = 0; k < 8; k++) {
+        unsigned sel = mb >> k & 1;
+        unsigned w = eden_field_bits(e, sel);
+        uint64_t f = grp >> e->group_off[mb][k] & ((1u << w) - 1);
+        float val = u->luts[frac ? sel : 0][f];
+        dst[k] = w ? val : 0.0f;
+    }
+}
+
+/* eden_unpack8() for n/8 mask bytes from mask byte j0 and payload bit pos on, AVX2. */
+__attribute__((target("avx2"))) static size_t
+eden_unpack_avx2(const struct eden_unpack *u, float *dst, size_t j0, size_t n, size_t pos)
+{
+    const struct eden *e = u->e;
+    bool frac = e->mode == EDEN_MODE_FRAC;
+    unsigned lv0 = e->lo.levels, lv1 = frac ? e->hi.levels : e->lo.levels;
+    const __m256 tab0[2] = { _mm256_loadu_ps(u->luts[0]), _mm256_loadu_ps(u->luts[0] + 8) };
+    const __m256 tab1[2] = { _mm256_loadu_ps(u->luts[1]), _mm256_loadu_ps(u->luts[1] + 8) };
+    const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    const __m256i lo_mask = _mm256_set1_epi32((int)((1u << e->lo.bits) - 1));
+    const __m256i hi_mask = _mm256_set1_epi32((int)((1u << (frac ? e->hi.bits : 0)) - 1));
+    for (size_t i = 0; i < n; i += 8) {
+        unsigned mb = e->mask[j0 + i / 8];
+        __m256i sel = _mm256_set1_epi32((int)mb);
+        sel = _mm256_cmpeq_epi32(_mm256_and_si256(sel, bit), bit);
+        __m256i grp = _mm256_set1_epi64x((long long)eden_unpack_word(u, pos));
+        __m128i offs = _mm_loadl_epi64((const __m128i *)e->group_off[mb]);
+        __m256i s0 = _mm256_srlv_epi64(grp, _mm256_cvtepu8_epi64(offs));
+        __m256i s1 = _mm256_srlv_epi64(grp, _mm256_cvtepu8_epi64(_mm_srli_si128(offs, 4)));
+        /* The low 32 bits of each 64-bit lane, lanes in order. */
+        const __m256i even = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
+        __m256i f = _mm256_blend_epi32(_mm256_permutevar8x32_epi32(s0, even),
+                                       _mm256_permutevar8x32_epi32(s1, even), 0xf0);
+        __m256 v;
+        if (frac) {
+            __m256i f0 = _mm256_and_si256(f, lo_mask), f1 = _mm256_and_si256(f, hi_mask);
+            v = _mm256_blendv_ps(eden_lookup8(u->luts[0], lv0, tab0, f0),
+                                 eden_lookup8(u->luts[1], lv1, tab1, f1), _mm256_castsi256_ps(sel));
+        } else {
+            v = _mm256_and_ps(eden_lookup8(u->luts[0], lv0, tab0, _mm256_and_si256(f, lo_mask)),
+                              _mm256_castsi256_ps(sel));
+        }
+        _mm256_storeu_ps(dst + i, v);
+        pos += e->group_bits[mb];
+    }
+    return pos;
+}
+
+/* Coordinates off..off+n (multiples of 8) into dst (rht_load_fn). */
+static void
+eden_unpack_load(void *ctx, float *dst, size_t off, size_t n)
+{
+    struct eden_unpack *u = ctx;
+    const struct eden *e = u->e;
+    size_t pos = u->next_pos;
+    if (off != u->next_off) /* not where the last call ended: count the bits before off */
+        for (size_t j = pos = 0; j < off / 8; j++)
+            pos += e->group_bits[e->mask[j]];
+    if (!e->portable && __builtin_cpu_supports("avx2")) {
+        pos = eden_unpack_avx2(u, dst, off / 8, n, pos);
+    } else {
+        for (size_t i = 0; i < n; i += 8) {
+            unsigned mb = e->mask[(off + i) / 8];
+            eden_unpack8(u, dst + i, mb, eden_unpack_word(u, pos));
+            pos += e->group_bits[mb];
+        }
+    }
+    u->next_off = off + n;
+    u->next_pos = pos;
+}
+
 int
 eden_decode_add(struct eden *e, float *acc, const uint8_t *msg, size_t len, double weight,
                 const struct codec_link *link, struct errbuf *eb)
@@ -744,18 +1213,20 @@ eden_decode_add(struct eden *e, float *acc, const uint8_t *msg, size_t len, doub
          * goes byte by byte.
          */
         size_t pbytes = len - EDEN_SCALE_BYTES, pos = 0, i = 0;
-        /* Grouped: eight coordinates (one mask byte) a step, all their fields in one load. */
-        for (; e->grouped && i < D && pos / 8 + 8 <= pbytes; i += 8) {
-            unsigned mb = e->mask[i / 8];
-            uint64_t grp = le_load64(payload + pos / 8) >> (pos % 8);
-            for (unsigned k = 0; k < 8; k++) {
-                unsigned sel = mb >> k & 1;
-                unsigned w = eden_field_bits(e, sel);
-                uint64_t f = grp >> e->group_off[mb][k] & ((1u << w) - 1);
-                float val = luts[frac ? sel : 0][f];
-                y[i + k] = w ? val : 0.0f;
+        if (e->grouped) {
+            /* Eight coordinates (one mask byte) a step, all their fields in one load; without
+             * loss or a shared rotation, block by block inside the inverse rotation. */
+            struct eden_unpack u = { .e = e,
+                                     .payload = payload,
+                                     .pbytes = pbytes,
+                                     .luts = { lut_lo, frac ? lut_hi : lut_lo } };
+            if (e->loss <= 0.0 && e->rotation != CODEC_ROTATION_SHARED) {
+                rht_inverse_add_load(acc, e->d, y, D, e->signs, (float)weight, eden_unpack_load, &u,
+                                     e->portable ? RHT_PORTABLE : 0);
+                return 0;
             }
-            pos += e->group_bits[mb];
+            eden_unpack_load(&u, y, 0, D);
+            i = D;
         }
         for (; i < D && pos / 8 + 8 <= pbytes; i++) {
             unsigned sel = (unsigned)codec_mask_bit(e->mask, i);

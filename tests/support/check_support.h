@@ -4,7 +4,9 @@
  * - ck_assert_rel_tol(a, b, rel): relative tolerance (Check's own is absolute only).
  * - tsupport_main(): the common main() of a test executable: initialises libsodium, turns
  *   GSL's abort-on-error handler off, runs the given suites (CK_RUN_SUITE narrows), and
- *   returns the exit status.
+ *   returns the exit status. tsupport_main_shard() runs every n-th suite only, so that one
+ *   executable can be registered as several meson tests that run side by side and still
+ *   cover every suite of its list.
  * - tsupport_tmpdir(): a fresh temporary directory for the test (owned string, removed by
  *   the caller with tsupport_rmtree()).
  */
@@ -27,6 +29,12 @@ typedef Suite *tsupport_suite_fn(void);
 
 /* Runs the NULL-terminated list of suites; returns EXIT_SUCCESS when all pass. */
 int tsupport_main(tsupport_suite_fn *const *suites);
+/*
+ * With argv = {prog, "K", "N"} (0 <= K < N) runs the suites whose index i has i % N == K;
+ * with no arguments all of them, as tsupport_main(). Bad arguments: a message and
+ * EXIT_FAILURE.
+ */
+int tsupport_main_shard(tsupport_suite_fn *const *suites, int argc, char **argv);
 
 /* Creates a temporary directory; returns an owned path (free()). */
 char *tsupport_tmpdir(void);

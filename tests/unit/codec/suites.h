@@ -18,6 +18,7 @@ Suite *blocks_suite(void);
 Suite *packing_suite(void);
 Suite *every_codec_suite(void);
 Suite *randk_suite(void);
+Suite *eden_speed_suite(void);
 
 enum tdme_dist { TDME_NORMAL, TDME_LOGNORMAL, TDME_EXPONENTIAL };
 

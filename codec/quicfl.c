@@ -41,6 +41,7 @@ struct quicfl {
     size_t max_exact; /* bound on |E|: Σ z_i² = D and |z_i| > T on E give |E| < D/T² */
     enum codec_rotation rotation;
     double loss;
+    bool portable;                        /* tests: no vector paths */
     float R[QUICFL_MAX_X * QUICFL_MAX_H]; /* R[x * nh + h] */
     uint8_t *sx;                          /* QUICFL_GRID x nh base messages */
     uint16_t *fh;                         /* per grid point: the randomised column, or NO_H */
@@ -479,7 +480,7 @@ quicfl_encode(struct quicfl *q, uint8_t *out, size_t cap, size_t *len, const flo
     sround_rand_init(&sr, &r);
     size_t off = base;
     unsigned hmask = q->nh - 1;
-    bool avx2 = __builtin_cpu_supports("avx2");
+    bool avx2 = !q->portable && __builtin_cpu_supports("avx2");
     for (size_t i = 0; i < D; i++) {
         if (avx2)
             i += quicfl_steps_avx2(q, i, sc, &sr);
@@ -564,6 +565,12 @@ quicfl_decode_finish(struct quicfl *q, float *out, float *acc, const struct code
         codec_shared_finish(out, acc, q->d, q->D, q->signs, link);
     else if (out != acc)
         memmove(out, acc, q->d * sizeof *out);
+}
+
+void
+quicfl_set_portable(struct quicfl *q, bool on)
+{
+    q->portable = on;
 }
 
 double

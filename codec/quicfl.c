@@ -513,6 +513,102 @@ quicfl_encode(struct quicfl *q, uint8_t *out, size_t cap, size_t *len, const flo
     return 0;
 }
 
+/*
+ * The decoder's payload, looked up block by block inside the inverse rotation
+ * (rht_load_fn): coordinate i gets lut[X_i·2^ℓ + h_i], lut = unit·R, or unit·z for the
+ * exact coordinates (already checked).
+ */
+struct quicfl_load {
+    const struct quicfl *q;
+    const uint8_t *payload, *payload_end;
+    const uint8_t *pairs; /* the exact list */
+    size_t npairs;
+    float unit;
+    float lut[QUICFL_MAX_X * QUICFL_MAX_H];
+};
+
+/*
+ * dst[k] = lut[field(off + k) << ell | h(off + k)] for k in [k0, n): fields of b bits,
+ * off + k0 a multiple of 8 when k0 < n. The portable loop of quicfl_lookup_avx2().
+ */
+static void
+quicfl_lookup(const struct quicfl_load *ld, float *dst, size_t off, size_t k0, size_t n)
+{
+    const struct quicfl *q = ld->q;
+    unsigned b = q->bits, ell = q->ell, hmask = q->nh - 1, fmask = q->nx - 1;
+    const uint8_t *hb = q->hbuf + off;
+    for (size_t k = k0; k < n; k += 8) {
+        size_t m = n - k < 8 ? n - k : 8;
+        uint32_t w = 0; /* the b bytes of eight fields (fewer at the end) */
+        memcpy(&w, ld->payload + (off + k) / 8 * b, (m * b + 7) / 8);
+        w = le_load32((const uint8_t *)&w);
+        for (size_t l = 0; l < m; l++)
+            dst[k + l] = ld->lut[((w >> (l * b)) & fmask) << ell | (hb[k + l] & hmask)];
+    }
+}
+
+/* quicfl_lookup() for k0 = 0, eight coordinates a step; returns the coordinates done. */
+__attribute__((target("avx2"))) static size_t
+quicfl_lookup_avx2(const struct quicfl_load *ld, float *dst, size_t off, size_t n)
+{
+    const struct quicfl *q = ld->q;
+    unsigned b = q->bits;
+    const __m256i shifts =
+        _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)b));
+    const __m256i fmask = _mm256_set1_epi32((int)q->nx - 1);
+    const __m256i hmask = _mm256_set1_epi32((int)q->nh - 1);
+    const __m128i ell = _mm_cvtsi32_si128((int)q->ell);
+    const uint8_t *pay = ld->payload + off / 8 * b, *hb = q->hbuf + off;
+    size_t k = 0;
+    /* a 32-bit load holds the step's b <= 4 bytes (the last steps go the portable way) */
+    for (; k + 8 <= n && pay + sizeof(uint32_t) <= ld->payload_end; k += 8, pay += b) {
+        uint32_t w = le_load32(pay);
+        __m256i f = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32((int)w), shifts), fmask);
+        int64_t hw;
+        memcpy(&hw, hb + k, sizeof hw);
+        __m256i h = _mm256_and_si256(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(hw)), hmask);
+        __m256i cell = _mm256_or_si256(_mm256_sll_epi32(f, ell), h);
+        _mm256_storeu_ps(dst + k, _mm256_i32gather_ps(ld->lut, cell, 4));
+    }
+    return k;
+}
+
+/* Fills dst[0..n) with the decoded coordinates off..off+n (rht_load_fn). */
+static void
+quicfl_load_block(const struct quicfl_load *ld, float *dst, size_t off, size_t n, bool avx2)
+{
+    size_t k0 = avx2 ? quicfl_lookup_avx2(ld, dst, off, n) : 0;
+    quicfl_lookup(ld, dst, off, k0, n);
+    /* the exact coordinates in the block: the first index >= off by bisection */
+    size_t lo = 0, hi = ld->npairs;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (le_load32(ld->pairs + mid * QUICFL_PAIR_BYTES) < off)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t e = lo; e < ld->npairs; e++) {
+        const uint8_t *pr = ld->pairs + e * QUICFL_PAIR_BYTES;
+        size_t i = le_load32(pr);
+        if (i >= off + n)
+            break;
+        dst[i - off] = ld->unit * codec_get_f32(pr + 4);
+    }
+}
+
+static void
+quicfl_load_avx2(void *ctx, float *dst, size_t off, size_t n)
+{
+    quicfl_load_block(ctx, dst, off, n, true);
+}
+
+static void
+quicfl_load_portable(void *ctx, float *dst, size_t off, size_t n)
+{
+    quicfl_load_block(ctx, dst, off, n, false);
+}
+
 int
 quicfl_decode_add(struct quicfl *q, float *acc, const uint8_t *msg, size_t len, double weight,
                   const struct codec_link *link, struct errbuf *eb)
@@ -530,12 +626,6 @@ quicfl_decode_add(struct quicfl *q, float *acc, const uint8_t *msg, size_t len, 
         return rc;
     if (norm < 0)
         return codec_corrupt(eb, 0, "quicfl: negative norm %g", (double)norm);
-    quicfl_draw_shared(q, link);
-    float unit = (float)(norm / sqrt((double)D));
-    packing_unpack(q->idx, msg + QUICFL_HEADER, D, q->bits);
-    unsigned hmask = q->nh - 1;
-    for (size_t i = 0; i < D; i++)
-        q->y[i] = unit * q->R[q->idx[i] * q->nh + (q->hbuf[i] & hmask)];
     size_t next = 0;
     for (size_t off = base; off < len; off += QUICFL_PAIR_BYTES) {
         uint32_t i = le_load32(msg + off);
@@ -544,9 +634,28 @@ quicfl_decode_add(struct quicfl *q, float *acc, const uint8_t *msg, size_t len, 
             return codec_corrupt(eb, off, "quicfl: exact index %u out of order or >= %zu", i, D);
         if (!isfinite(z))
             return codec_corrupt(eb, off + 4, "quicfl: exact value is not finite");
-        q->y[i] = unit * z;
         next = (size_t)i + 1;
     }
+    quicfl_draw_shared(q, link);
+    struct quicfl_load ld = {
+        .q = q,
+        .payload = msg + QUICFL_HEADER,
+        .payload_end = msg + base,
+        .pairs = msg + base,
+        .npairs = (len - base) / QUICFL_PAIR_BYTES,
+        .unit = (float)(norm / sqrt((double)D)),
+    };
+    for (size_t k = 0; k < (size_t)q->nx * q->nh; k++)
+        ld.lut[k] = ld.unit * q->R[k];
+    bool avx2 = !q->portable && __builtin_cpu_supports("avx2");
+    rht_load_fn *load = avx2 ? quicfl_load_avx2 : quicfl_load_portable;
+    if (q->loss <= 0.0 && q->rotation != CODEC_ROTATION_SHARED) {
+        /* Looked up block by block inside the inverse rotation (see rht.h). */
+        rht_inverse_add_load(acc, q->d, q->y, D, q->signs, (float)weight, load, &ld,
+                             q->portable ? RHT_PORTABLE : 0);
+        return 0;
+    }
+    load(&ld, q->y, 0, D);
     codec_loss_apply(q->y, D, q->loss, link);
     if (q->rotation == CODEC_ROTATION_SHARED) {
         float w = (float)weight;

@@ -46,6 +46,10 @@ struct quicfl {
     uint8_t *sx;                          /* QUICFL_GRID x nh base messages */
     uint16_t *fh;                         /* per grid point: the randomised column, or NO_H */
     float *fp;                            /* per grid point: its probability of moving up */
+    /* The vector encoder's tables: per grid point, the walk position s (breakpoints applied)
+     * << 17 | floor(fp·2^16); per s and h, the base level | 0x100 when h is bp[s]'s column. */
+    uint32_t *coin2;
+    uint16_t *lvl;
     float *y;
     uint8_t *signs;
     uint8_t *hbuf;
@@ -306,6 +310,18 @@ quicfl_build_sender(struct quicfl *q, const double *R)
             q->sx[g * nh + h] = (uint8_t)sw.cnt[h];
         q->fh[g] = (uint16_t)fh;
         q->fp[g] = (float)fp;
+        uint32_t t16 = (uint32_t)(int64_t)((double)q->fp[g] * 0x1p16); /* sround_coin_with() */
+        q->coin2[g] = (uint32_t)sw.done << 17 | t16;
+    }
+    /* lvl[s·nh + h]: column h's level after the first s breakpoints, and whether the next
+     * one (the randomised column at the grid points with s applied) is column h. When
+     * s = 0 or nbp with no randomised column, fp = 0 and the flag moves nothing. */
+    unsigned cnt[QUICFL_MAX_H] = { 0 };
+    for (size_t k = 0; k <= nbp; k++) {
+        for (unsigned h = 0; h < nh; h++)
+            q->lvl[k * nh + h] = (uint16_t)(cnt[h] | (k < nbp && bp[k].h == h ? 0x100u : 0));
+        if (k < nbp)
+            cnt[bp[k].h]++;
     }
     mem_free(bp);
     mem_free(V);
@@ -345,12 +361,15 @@ quicfl_new(const struct codec_params *p, size_t dim)
     q->sx = mem_calloc((size_t)QUICFL_GRID * q->nh + 4, 1);
     q->fh = mem_calloc(QUICFL_GRID + 1, sizeof *q->fh);
     q->fp = mem_alloc(QUICFL_GRID * sizeof *q->fp);
+    q->coin2 = mem_alloc(QUICFL_GRID * sizeof *q->coin2);
+    /* one spare entry: the encoder's gathers read 32 bits at the last one */
+    q->lvl = mem_calloc((size_t)q->nh * (q->nx - 1) * q->nh + q->nh + 1, sizeof *q->lvl);
     q->y = mem_alloc_aligned(64, q->D * sizeof *q->y);
     q->signs = mem_alloc(rht_sign_bytes(q->D));
     q->hbuf = mem_alloc(q->D);
     q->idx = mem_alloc(q->D * sizeof *q->idx);
-    if (q->sx == NULL || q->fh == NULL || q->fp == NULL || q->y == NULL || q->signs == NULL ||
-        q->hbuf == NULL || q->idx == NULL)
+    if (q->sx == NULL || q->fh == NULL || q->fp == NULL || q->coin2 == NULL || q->lvl == NULL ||
+        q->y == NULL || q->signs == NULL || q->hbuf == NULL || q->idx == NULL)
         goto fail;
     if (quicfl_build_sender(q, R) < 0)
         goto fail;
@@ -368,6 +387,8 @@ quicfl_free(struct quicfl *q)
     mem_free(q->sx);
     mem_free(q->fh);
     mem_free(q->fp);
+    mem_free(q->coin2);
+    mem_free(q->lvl);
     mem_free_aligned(q->y);
     mem_free(q->signs);
     mem_free(q->hbuf);
@@ -404,59 +425,79 @@ quicfl_draw_shared(struct quicfl *q, const struct codec_link *link)
 }
 
 /*
- * The encoder's loop from coordinate i, four coordinates a step, taking the 16-bit draws
+ * The encoder's loop from coordinate i, eight coordinates a step, taking the 16-bit draws
  * sr->buf[sr->pos..] (two coins per coordinate, in order) while the batch holds a step's
- * eight. Stops before a step with an exact coordinate (|z| > T) or a coin that would tie
- * (the caller takes one coordinate the portable way) and returns the coordinates done:
- * the same messages as the portable loop, bit for bit.
+ * sixteen. It needs, per coordinate, floor(t·2^16) of t = z/δ + GRID_HALF (the grid cell
+ * fl = floor(t) in the high bits, the first coin's threshold floor(frac(t)·2^16) in the
+ * low 16). The division is replaced by u = (z·(1/δ) + GRID_HALF)·2^16 (one fused rounding):
+ * |u − t·2^16| < 2^-21, so floor(u) = floor(t·2^16) whenever frac(u) lies in
+ * [2^-16, 1 − 2^-16]. The loop stops before a step where it does not, or with an exact
+ * coordinate (|z| > T), or with a coin that would tie, and returns the coordinates done;
+ * the caller takes the next *nscalar coordinates (up to the troublesome one) the portable
+ * way. The same messages as the portable loop, bit for bit.
  */
-__attribute__((target("avx2"))) static size_t
-quicfl_steps_avx2(const struct quicfl *q, size_t i0, double sc, struct sround_rand *sr)
+__attribute__((target("avx2,fma"))) static size_t
+quicfl_steps_avx2(const struct quicfl *q, size_t i0, double sc, struct sround_rand *sr,
+                  size_t *nscalar)
 {
+    unsigned bad = 0;
     const __m256d vsc = _mm256_set1_pd(sc), vT = _mm256_set1_pd(q->T);
-    const __m256d vdelta = _mm256_set1_pd(q->delta), half = _mm256_set1_pd(QUICFL_GRID_HALF);
+    const __m256d vinv = _mm256_set1_pd(1.0 / q->delta), half = _mm256_set1_pd(QUICFL_GRID_HALF);
     const __m256d two16 = _mm256_set1_pd(0x1p16), sign = _mm256_set1_pd(-0.0);
-    const __m128i top = _mm_set1_epi32(QUICFL_GRID - 1), hmask = _mm_set1_epi32((int)q->nh - 1);
-    const __m128i lo8 = _mm_set1_epi32(0xff), lo16 = _mm_set1_epi32(0xffff);
-    const __m128i one = _mm_set1_epi32(1);
-    /* even draws (first coins) to the low four 16-bit lanes, odd ones to the high four */
-    const __m128i deal = _mm_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15);
+    const __m256d eps = _mm256_set1_pd(0x1p-16), one_eps = _mm256_set1_pd(1.0 - 0x1p-16);
+    const __m256i top = _mm256_set1_epi32(QUICFL_GRID - 1),
+                  hmask = _mm256_set1_epi32((int)q->nh - 1);
+    const __m256i lo16 = _mm256_set1_epi32(0xffff), lo8 = _mm256_set1_epi32(0xff);
+    const __m256i lo17 = _mm256_set1_epi32(0x1ffff), one = _mm256_set1_epi32(1);
+    const __m128i ell = _mm_cvtsi32_si128((int)q->ell);
     size_t i = i0;
-    for (; i + 4 <= q->D && sr->pos + 8 <= SROUND_BATCH; i += 4, sr->pos += 8) {
-        const uint16_t *rnd = sr->buf + sr->pos;
-        __m256d z = _mm256_mul_pd(vsc, _mm256_cvtps_pd(_mm_loadu_ps(q->y + i)));
-        __m256d exact = _mm256_cmp_pd(_mm256_andnot_pd(sign, z), vT, _CMP_GT_OQ);
-        __m256d t = _mm256_add_pd(_mm256_div_pd(z, vdelta), half);
-        __m256d fl = _mm256_round_pd(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-        __m256d t16 = _mm256_round_pd(_mm256_mul_pd(_mm256_sub_pd(t, fl), two16),
-                                      _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-        __m128i r = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)rnd), deal);
-        __m256d r1 = _mm256_cvtepi32_pd(_mm_cvtepu16_epi32(r));
-        __m256d r2 = _mm256_cvtepi32_pd(_mm_cvtepu16_epi32(_mm_srli_si128(r, 8)));
-        __m256d tie1 = _mm256_cmp_pd(r1, t16, _CMP_EQ_OQ);
-        if (_mm256_movemask_pd(_mm256_or_pd(exact, tie1)) != 0)
+    for (; i + 8 <= q->D && sr->pos + 16 <= SROUND_BATCH; i += 8, sr->pos += 16) {
+        __m256 yv = _mm256_loadu_ps(q->y + i);
+        __m256d z0 = _mm256_mul_pd(vsc, _mm256_cvtps_pd(_mm256_castps256_ps128(yv)));
+        __m256d z1 = _mm256_mul_pd(vsc, _mm256_cvtps_pd(_mm256_extractf128_ps(yv, 1)));
+        __m256d u0 = _mm256_mul_pd(_mm256_fmadd_pd(z0, vinv, half), two16);
+        __m256d u1 = _mm256_mul_pd(_mm256_fmadd_pd(z1, vinv, half), two16);
+        __m256d f0 = _mm256_floor_pd(u0), f1 = _mm256_floor_pd(u1);
+        __m256d r0 = _mm256_sub_pd(u0, f0), r1 = _mm256_sub_pd(u1, f1);
+        __m256d bad0 = _mm256_or_pd(_mm256_cmp_pd(_mm256_andnot_pd(sign, z0), vT, _CMP_GT_OQ),
+                                    _mm256_or_pd(_mm256_cmp_pd(r0, eps, _CMP_LT_OQ),
+                                                 _mm256_cmp_pd(r0, one_eps, _CMP_GT_OQ)));
+        __m256d bad1 = _mm256_or_pd(_mm256_cmp_pd(_mm256_andnot_pd(sign, z1), vT, _CMP_GT_OQ),
+                                    _mm256_or_pd(_mm256_cmp_pd(r1, eps, _CMP_LT_OQ),
+                                                 _mm256_cmp_pd(r1, one_eps, _CMP_GT_OQ)));
+        bad = (unsigned)_mm256_movemask_pd(bad0) | (unsigned)_mm256_movemask_pd(bad1) << 4;
+        if (bad != 0)
             break;
-        __m128i heads1 = _mm256_cvttpd_epi32(
-            _mm256_and_pd(_mm256_cmp_pd(r1, t16, _CMP_LT_OQ), _mm256_set1_pd(1.0)));
-        __m128i g = _mm_min_epi32(_mm_add_epi32(_mm256_cvttpd_epi32(fl), heads1), top);
-        int32_t hb;
-        memcpy(&hb, q->hbuf + i, sizeof hb);
-        __m128i h = _mm_and_si128(_mm_cvtepu8_epi32(_mm_cvtsi32_si128(hb)), hmask);
-        __m128i cell = _mm_add_epi32(_mm_mullo_epi32(g, _mm_set1_epi32((int)q->nh)), h);
-        __m128i m =
-            _mm_and_si128(_mm_i32gather_epi32((const int *)(const void *)q->sx, cell, 1), lo8);
-        __m128i fh =
-            _mm_and_si128(_mm_i32gather_epi32((const int *)(const void *)q->fh, g, 2), lo16);
-        __m256d p2 = _mm256_cvtps_pd(_mm_i32gather_ps(q->fp, g, 4));
-        __m256d t16b =
-            _mm256_round_pd(_mm256_mul_pd(p2, two16), _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-        if (_mm256_movemask_pd(_mm256_cmp_pd(r2, t16b, _CMP_EQ_OQ)) != 0)
+        __m256i F = _mm256_set_m128i(_mm256_cvttpd_epi32(f1), _mm256_cvttpd_epi32(f0));
+        __m256i t16 = _mm256_and_si256(F, lo16);
+        /* lane k: draw 2k (first coin) low, draw 2k + 1 (second coin) high */
+        __m256i rv = _mm256_loadu_si256((const __m256i *)(const void *)(sr->buf + sr->pos));
+        __m256i rd1 = _mm256_and_si256(rv, lo16), rd2 = _mm256_srli_epi32(rv, 16);
+        bad = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(rd1, t16)));
+        if (bad != 0)
             break;
-        __m128i heads2 = _mm256_cvttpd_epi32(
-            _mm256_and_pd(_mm256_cmp_pd(r2, t16b, _CMP_LT_OQ), _mm256_set1_pd(1.0)));
-        m = _mm_add_epi32(m, _mm_and_si128(_mm_and_si128(_mm_cmpeq_epi32(h, fh), heads2), one));
-        _mm_storel_epi64((__m128i *)(q->idx + i), _mm_packus_epi32(m, m));
+        /* g = min(fl + heads, top); heads (rd1 < t16) is -1 in the compare */
+        __m256i g = _mm256_min_epi32(
+            _mm256_sub_epi32(_mm256_srli_epi32(F, 16), _mm256_cmpgt_epi32(t16, rd1)), top);
+        __m256i h = _mm256_and_si256(
+            _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(q->hbuf + i))),
+            hmask);
+        __m256i c2 = _mm256_i32gather_epi32((const int *)(const void *)q->coin2, g, 4);
+        __m256i t16b = _mm256_and_si256(c2, lo17);
+        bad = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(rd2, t16b)));
+        if (bad != 0)
+            break;
+        __m256i cell = _mm256_add_epi32(_mm256_sll_epi32(_mm256_srli_epi32(c2, 17), ell), h);
+        __m256i lv = _mm256_i32gather_epi32((const int *)(const void *)q->lvl, cell, 2);
+        __m256i m = _mm256_and_si256(lv, lo8);
+        __m256i up = _mm256_and_si256(_mm256_srli_epi32(lv, 8), _mm256_cmpgt_epi32(t16b, rd2));
+        m = _mm256_add_epi32(m, _mm256_and_si256(up, one));
+        _mm_storeu_si128(
+            (__m128i *)(void *)(q->idx + i),
+            _mm_packus_epi32(_mm256_castsi256_si128(m), _mm256_extracti128_si256(m, 1)));
     }
+    /* the coordinates up to the first troublesome one go the portable way */
+    *nscalar = bad != 0 ? (size_t)__builtin_ctz(bad) + 1 : 1;
     return i - i0;
 }
 
@@ -481,9 +522,17 @@ quicfl_encode(struct quicfl *q, uint8_t *out, size_t cap, size_t *len, const flo
     size_t off = base;
     unsigned hmask = q->nh - 1;
     bool avx2 = !q->portable && __builtin_cpu_supports("avx2");
+    size_t scalar_until = 0; /* the vector loop resumes at this coordinate */
     for (size_t i = 0; i < D; i++) {
-        if (avx2)
-            i += quicfl_steps_avx2(q, i, sc, &sr);
+        if (avx2 && i >= scalar_until) {
+            if (sr.pos == SROUND_BATCH) { /* the refill sround_rand_u16() would do */
+                rng_fast_u16s(sr.r, sr.buf, SROUND_BATCH);
+                sr.pos = 0;
+            }
+            size_t nscalar;
+            i += quicfl_steps_avx2(q, i, sc, &sr, &nscalar);
+            scalar_until = i + nscalar;
+        }
         if (i == D)
             break;
         double z = sc * q->y[i];

@@ -417,9 +417,12 @@ quicfl_acc_len(const struct quicfl *q)
 static void
 quicfl_draw_shared(struct quicfl *q, const struct codec_link *link)
 {
+    /* the key of codec_shared_stream(link, q->rotation): its signs, drawn in bulk */
+    struct rng_key key;
+    uint64_t client = q->rotation == CODEC_ROTATION_SHARED ? RNG_ANY : link->client;
+    rng_key_derive(&key, link->seed, RNG_PURPOSE_CODEC_SHARED, link->round, client);
+    rht_signs_draw_key(q->signs, q->D, &key);
     struct rng r;
-    codec_shared_stream(&r, link, q->rotation);
-    rht_signs_draw(q->signs, q->D, &r);
     codec_shared_stream(&r, link, CODEC_ROTATION_PER_CLIENT);
     rng_fast_bytes(&r, q->hbuf, q->D);
 }

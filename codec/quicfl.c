@@ -432,73 +432,81 @@ quicfl_draw_shared(struct quicfl *q, const struct codec_link *link)
  * sr->buf[sr->pos..] (two coins per coordinate, in order) while the batch holds a step's
  * sixteen. It needs, per coordinate, floor(t·2^16) of t = z/δ + GRID_HALF (the grid cell
  * fl = floor(t) in the high bits, the first coin's threshold floor(frac(t)·2^16) in the
- * low 16). The division is replaced by u = (z·(1/δ) + GRID_HALF)·2^16 (one fused rounding):
- * |u − t·2^16| < 2^-21, so floor(u) = floor(t·2^16) whenever frac(u) lies in
- * [2^-16, 1 − 2^-16]. The loop stops before a step where it does not, or with an exact
- * coordinate (|z| > T), or with a coin that would tie, and returns the coordinates done;
- * the caller takes the next *nscalar coordinates (up to the troublesome one) the portable
- * way. The same messages as the portable loop, bit for bit.
+ * low 16). The division is replaced by one fused multiply-add,
+ * u = y·(sc·(1/δ)·2^16) + GRID_HALF·2^16, within 2^-22 of t·2^16 (five roundings of
+ * relative size 2^-53 on values below 2^29), so floor(t·2^16) = trunc(u − ε) whenever
+ * trunc(u − ε) = trunc(u + ε), ε = 2^-16 (t >= 0). The loop stops before a step where that
+ * fails, or with a coordinate that may be exact (|y| above a float threshold just below
+ * T/sc), or with a coin that would tie, and returns the coordinates done; the caller takes
+ * the next *nscalar coordinates (up to the troublesome one) the portable way. The same
+ * messages as the portable loop, bit for bit.
  */
 __attribute__((target("avx2,fma"))) static size_t
 quicfl_steps_avx2(const struct quicfl *q, size_t i0, double sc, struct sround_rand *sr,
                   size_t *nscalar)
 {
-    unsigned bad = 0;
-    const __m256d vsc = _mm256_set1_pd(sc), vT = _mm256_set1_pd(q->T);
-    const __m256d vinv = _mm256_set1_pd(1.0 / q->delta), half = _mm256_set1_pd(QUICFL_GRID_HALF);
-    const __m256d two16 = _mm256_set1_pd(0x1p16), sign = _mm256_set1_pd(-0.0);
-    const __m256d eps = _mm256_set1_pd(0x1p-16), one_eps = _mm256_set1_pd(1.0 - 0x1p-16);
-    const __m256i top = _mm256_set1_epi32(QUICFL_GRID - 1),
-                  hmask = _mm256_set1_epi32((int)q->nh - 1);
+    const __m256d vk = _mm256_set1_pd(sc * (1.0 / q->delta) * 0x1p16);
+    const __m256d vc = _mm256_set1_pd(QUICFL_GRID_HALF * 0x1p16);
+    const __m256d eps = _mm256_set1_pd(0x1p-16);
+    /* |y| <= thr gives |z| < T after rounding (sc > 0; with sc = 0 every z is 0) */
+    double thr_d = sc > 0 ? q->T / sc * (1.0 - 0x1p-40) : 0.0;
+    float thr_f = (float)thr_d;
+    if ((double)thr_f > thr_d)
+        thr_f = nextafterf(thr_f, 0.0f);
+    const __m256 thr = _mm256_set1_ps(thr_f);
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    const __m256i top = _mm256_set1_epi32(QUICFL_GRID - 1);
+    const __m256i hmask = _mm256_set1_epi32((int)q->nh - 1);
     const __m256i lo16 = _mm256_set1_epi32(0xffff), lo8 = _mm256_set1_epi32(0xff);
     const __m256i lo17 = _mm256_set1_epi32(0x1ffff), one = _mm256_set1_epi32(1);
     const __m128i ell = _mm_cvtsi32_si128((int)q->ell);
-    size_t i = i0;
-    for (; i + 8 <= q->D && sr->pos + 16 <= SROUND_BATCH; i += 8, sr->pos += 16) {
-        __m256 yv = _mm256_loadu_ps(q->y + i);
-        __m256d z0 = _mm256_mul_pd(vsc, _mm256_cvtps_pd(_mm256_castps256_ps128(yv)));
-        __m256d z1 = _mm256_mul_pd(vsc, _mm256_cvtps_pd(_mm256_extractf128_ps(yv, 1)));
-        __m256d u0 = _mm256_mul_pd(_mm256_fmadd_pd(z0, vinv, half), two16);
-        __m256d u1 = _mm256_mul_pd(_mm256_fmadd_pd(z1, vinv, half), two16);
-        __m256d f0 = _mm256_floor_pd(u0), f1 = _mm256_floor_pd(u1);
-        __m256d r0 = _mm256_sub_pd(u0, f0), r1 = _mm256_sub_pd(u1, f1);
-        __m256d bad0 = _mm256_or_pd(_mm256_cmp_pd(_mm256_andnot_pd(sign, z0), vT, _CMP_GT_OQ),
-                                    _mm256_or_pd(_mm256_cmp_pd(r0, eps, _CMP_LT_OQ),
-                                                 _mm256_cmp_pd(r0, one_eps, _CMP_GT_OQ)));
-        __m256d bad1 = _mm256_or_pd(_mm256_cmp_pd(_mm256_andnot_pd(sign, z1), vT, _CMP_GT_OQ),
-                                    _mm256_or_pd(_mm256_cmp_pd(r1, eps, _CMP_LT_OQ),
-                                                 _mm256_cmp_pd(r1, one_eps, _CMP_GT_OQ)));
-        bad = (unsigned)_mm256_movemask_pd(bad0) | (unsigned)_mm256_movemask_pd(bad1) << 4;
-        if (bad != 0)
-            break;
-        __m256i F = _mm256_set_m128i(_mm256_cvttpd_epi32(f1), _mm256_cvttpd_epi32(f0));
+    const float *y = q->y;
+    const uint8_t *hbuf = q->hbuf;
+    const uint32_t *coin2 = q->coin2;
+    const uint16_t *lvl = q->lvl, *rnd = sr->buf;
+    uint16_t *idx = q->idx;
+    size_t i = i0, pos = sr->pos, D = q->D;
+    unsigned bad = 0;
+    for (; i + 8 <= D && pos + 16 <= SROUND_BATCH; i += 8, pos += 16) {
+        __m256 yv = _mm256_loadu_ps(y + i);
+        __m256d u0 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(yv)), vk, vc);
+        __m256d u1 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(yv, 1)), vk, vc);
+        __m256i F = _mm256_set_m128i(_mm256_cvttpd_epi32(u1), _mm256_cvttpd_epi32(u0));
+        __m256i Flo = _mm256_set_m128i(_mm256_cvttpd_epi32(_mm256_sub_pd(u1, eps)),
+                                       _mm256_cvttpd_epi32(_mm256_sub_pd(u0, eps)));
+        __m256i Fhi = _mm256_set_m128i(_mm256_cvttpd_epi32(_mm256_add_pd(u1, eps)),
+                                       _mm256_cvttpd_epi32(_mm256_add_pd(u0, eps)));
         __m256i t16 = _mm256_and_si256(F, lo16);
         /* lane k: draw 2k (first coin) low, draw 2k + 1 (second coin) high */
-        __m256i rv = _mm256_loadu_si256((const __m256i *)(const void *)(sr->buf + sr->pos));
+        __m256i rv = _mm256_loadu_si256((const __m256i *)(const void *)(rnd + pos));
         __m256i rd1 = _mm256_and_si256(rv, lo16), rd2 = _mm256_srli_epi32(rv, 16);
-        bad = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(rd1, t16)));
+        __m256i flag = _mm256_or_si256(
+            _mm256_castps_si256(_mm256_cmp_ps(_mm256_andnot_ps(sign, yv), thr, _CMP_GT_OQ)),
+            _mm256_or_si256(_mm256_xor_si256(_mm256_cmpeq_epi32(Flo, Fhi), _mm256_set1_epi32(-1)),
+                            _mm256_cmpeq_epi32(rd1, t16)));
+        bad = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(flag));
         if (bad != 0)
             break;
         /* g = min(fl + heads, top); heads (rd1 < t16) is -1 in the compare */
         __m256i g = _mm256_min_epi32(
             _mm256_sub_epi32(_mm256_srli_epi32(F, 16), _mm256_cmpgt_epi32(t16, rd1)), top);
         __m256i h = _mm256_and_si256(
-            _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(q->hbuf + i))),
+            _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(hbuf + i))),
             hmask);
-        __m256i c2 = _mm256_i32gather_epi32((const int *)(const void *)q->coin2, g, 4);
+        __m256i c2 = _mm256_i32gather_epi32((const int *)(const void *)coin2, g, 4);
         __m256i t16b = _mm256_and_si256(c2, lo17);
         bad = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(rd2, t16b)));
         if (bad != 0)
             break;
         __m256i cell = _mm256_add_epi32(_mm256_sll_epi32(_mm256_srli_epi32(c2, 17), ell), h);
-        __m256i lv = _mm256_i32gather_epi32((const int *)(const void *)q->lvl, cell, 2);
-        __m256i m = _mm256_and_si256(lv, lo8);
+        __m256i lv = _mm256_i32gather_epi32((const int *)(const void *)lvl, cell, 2);
         __m256i up = _mm256_and_si256(_mm256_srli_epi32(lv, 8), _mm256_cmpgt_epi32(t16b, rd2));
-        m = _mm256_add_epi32(m, _mm256_and_si256(up, one));
+        __m256i m = _mm256_add_epi32(_mm256_and_si256(lv, lo8), _mm256_and_si256(up, one));
         _mm_storeu_si128(
-            (__m128i *)(void *)(q->idx + i),
+            (__m128i *)(void *)(idx + i),
             _mm_packus_epi32(_mm256_castsi256_si128(m), _mm256_extracti128_si256(m, 1)));
     }
+    sr->pos = pos;
     /* the coordinates up to the first troublesome one go the portable way */
     *nscalar = bad != 0 ? (size_t)__builtin_ctz(bad) + 1 : 1;
     return i - i0;

@@ -437,9 +437,9 @@ quicfl_draw_shared(struct quicfl *q, const struct codec_link *link)
  * relative size 2^-53 on values below 2^29), so floor(t·2^16) = trunc(u − ε) whenever
  * trunc(u − ε) = trunc(u + ε), ε = 2^-16 (t >= 0). The loop stops before a step where that
  * fails, or with a coordinate that may be exact (|y| above a float threshold just below
- * T/sc), or with a coin that would tie, and returns the coordinates done; the caller takes
- * the next *nscalar coordinates (up to the troublesome one) the portable way. The same
- * messages as the portable loop, bit for bit.
+ * T/sc), or with a coin that would tie (the lanes before it are kept), and returns the
+ * coordinates done; the caller takes the next *nscalar coordinates the portable way. The
+ * same messages as the portable loop, bit for bit.
  */
 __attribute__((target("avx2,fma"))) static size_t
 quicfl_steps_avx2(const struct quicfl *q, size_t i0, double sc, struct sround_rand *sr,
@@ -484,10 +484,9 @@ quicfl_steps_avx2(const struct quicfl *q, size_t i0, double sc, struct sround_ra
             _mm256_castps_si256(_mm256_cmp_ps(_mm256_andnot_ps(sign, yv), thr, _CMP_GT_OQ)),
             _mm256_or_si256(_mm256_xor_si256(_mm256_cmpeq_epi32(Flo, Fhi), _mm256_set1_epi32(-1)),
                             _mm256_cmpeq_epi32(rd1, t16)));
-        bad = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(flag));
-        if (bad != 0)
-            break;
-        /* g = min(fl + heads, top); heads (rd1 < t16) is -1 in the compare */
+        unsigned bad1 = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(flag));
+        /* g = min(fl + heads, top), in [0, top] even in a troublesome lane (F < 0 is large
+         * unsigned); heads (rd1 < t16) is -1 in the compare */
         __m256i g = _mm256_min_epi32(
             _mm256_sub_epi32(_mm256_srli_epi32(F, 16), _mm256_cmpgt_epi32(t16, rd1)), top);
         __m256i h = _mm256_and_si256(
@@ -495,9 +494,8 @@ quicfl_steps_avx2(const struct quicfl *q, size_t i0, double sc, struct sround_ra
             hmask);
         __m256i c2 = _mm256_i32gather_epi32((const int *)(const void *)coin2, g, 4);
         __m256i t16b = _mm256_and_si256(c2, lo17);
-        bad = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(rd2, t16b)));
-        if (bad != 0)
-            break;
+        bad =
+            bad1 | (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(rd2, t16b)));
         __m256i cell = _mm256_add_epi32(_mm256_sll_epi32(_mm256_srli_epi32(c2, 17), ell), h);
         __m256i lv = _mm256_i32gather_epi32((const int *)(const void *)lvl, cell, 2);
         __m256i up = _mm256_and_si256(_mm256_srli_epi32(lv, 8), _mm256_cmpgt_epi32(t16b, rd2));
@@ -505,10 +503,16 @@ quicfl_steps_avx2(const struct quicfl *q, size_t i0, double sc, struct sround_ra
         _mm_storeu_si128(
             (__m128i *)(void *)(idx + i),
             _mm_packus_epi32(_mm256_castsi256_si128(m), _mm256_extracti128_si256(m, 1)));
+        if (bad != 0) {
+            /* the lanes before the first troublesome one are done (their draws come first) */
+            unsigned done = (unsigned)__builtin_ctz(bad);
+            i += done;
+            pos += 2 * done;
+            break;
+        }
     }
     sr->pos = pos;
-    /* the coordinates up to the first troublesome one go the portable way */
-    *nscalar = bad != 0 ? (size_t)__builtin_ctz(bad) + 1 : 1;
+    *nscalar = 1;
     return i - i0;
 }
 

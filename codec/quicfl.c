@@ -432,22 +432,24 @@ quicfl_draw_shared(struct quicfl *q, const struct codec_link *link)
  * sr->buf[sr->pos..] (two coins per coordinate, in order) while the batch holds a step's
  * sixteen. It needs, per coordinate, floor(t·2^16) of t = z/δ + GRID_HALF (the grid cell
  * fl = floor(t) in the high bits, the first coin's threshold floor(frac(t)·2^16) in the
- * low 16). The division is replaced by one fused multiply-add,
- * u = y·(sc·(1/δ)·2^16) + GRID_HALF·2^16, within 2^-22 of t·2^16 (five roundings of
- * relative size 2^-53 on values below 2^29), so floor(t·2^16) = trunc(u − ε) whenever
- * trunc(u − ε) = trunc(u + ε), ε = 2^-16 (t >= 0). The loop stops before a step where that
- * fails, or with a coordinate that may be exact (|y| above a float threshold just below
- * T/sc), or with a coin that would tie (the lanes before it are kept), and returns the
- * coordinates done; the caller takes the next *nscalar coordinates the portable way. The
- * same messages as the portable loop, bit for bit.
+ * low 16). The division is replaced by one fused multiply-add rounding to an integer,
+ * R = round(y·(sc·(1/δ)·2^32) + GRID_HALF·2^32) (a magic constant puts the ulp at 1), within
+ * 0.52 of t·2^32 (five roundings of relative size 2^-53 on values below 2^46 besides the
+ * last), so floor(t·2^16) = R >> 16 whenever R mod 2^16 is neither 0 nor 2^16 − 1 (t >= 0).
+ * The loop stops at the first lane where that fails, or that may be exact (|y| above a
+ * float threshold just below T/sc), or whose coin would tie, keeping the lanes before it,
+ * and returns the coordinates done; the caller takes the next *nscalar coordinates the
+ * portable way. The same messages as the portable loop, bit for bit.
  */
 __attribute__((target("avx2,fma"))) static size_t
 quicfl_steps_avx2(const struct quicfl *q, size_t i0, double sc, struct sround_rand *sr,
                   size_t *nscalar)
 {
-    const __m256d vk = _mm256_set1_pd(sc * (1.0 / q->delta) * 0x1p16);
-    const __m256d vc = _mm256_set1_pd(QUICFL_GRID_HALF * 0x1p16);
-    const __m256d eps = _mm256_set1_pd(0x1p-16);
+    /* v = y·K + C + M rounds to an integer R = v − M (M = 1.5·2^52 puts the ulp at 1) */
+    const __m256d vk = _mm256_set1_pd(sc * (1.0 / q->delta) * 0x1p32);
+    const __m256d vc = _mm256_set1_pd(QUICFL_GRID_HALF * 0x1p32 + 0x1.8p52);
+    const __m256i magic = _mm256_set1_epi64x(INT64_C(0x4338000000000000)); /* bits of M */
+    const __m256i one64 = _mm256_set1_epi64x(1), mid16 = _mm256_set1_epi64x(0xfffe);
     /* |y| <= thr gives |z| < T after rounding (sc > 0; with sc = 0 every z is 0) */
     double thr_d = sc > 0 ? q->T / sc * (1.0 - 0x1p-40) : 0.0;
     float thr_f = (float)thr_d;
@@ -469,22 +471,32 @@ quicfl_steps_avx2(const struct quicfl *q, size_t i0, double sc, struct sround_ra
     unsigned bad = 0;
     for (; i + 8 <= D && pos + 16 <= SROUND_BATCH; i += 8, pos += 16) {
         __m256 yv = _mm256_loadu_ps(y + i);
-        __m256d u0 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(yv)), vk, vc);
-        __m256d u1 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(yv, 1)), vk, vc);
-        __m256i F = _mm256_set_m128i(_mm256_cvttpd_epi32(u1), _mm256_cvttpd_epi32(u0));
-        __m256i Flo = _mm256_set_m128i(_mm256_cvttpd_epi32(_mm256_sub_pd(u1, eps)),
-                                       _mm256_cvttpd_epi32(_mm256_sub_pd(u0, eps)));
-        __m256i Fhi = _mm256_set_m128i(_mm256_cvttpd_epi32(_mm256_add_pd(u1, eps)),
-                                       _mm256_cvttpd_epi32(_mm256_add_pd(u0, eps)));
+        __m256i R0 = _mm256_sub_epi64(_mm256_castpd_si256(_mm256_fmadd_pd(
+                                          _mm256_cvtps_pd(_mm256_castps256_ps128(yv)), vk, vc)),
+                                      magic);
+        __m256i R1 = _mm256_sub_epi64(_mm256_castpd_si256(_mm256_fmadd_pd(
+                                          _mm256_cvtps_pd(_mm256_extractf128_ps(yv, 1)), vk, vc)),
+                                      magic);
+        /* R's low 16 bits 0 or 0xffff: too near a multiple of 2^16, no certificate */
+        __m256i near0 = _mm256_cmpeq_epi64(_mm256_and_si256(_mm256_add_epi64(R0, one64), mid16),
+                                           _mm256_setzero_si256());
+        __m256i near1 = _mm256_cmpeq_epi64(_mm256_and_si256(_mm256_add_epi64(R1, one64), mid16),
+                                           _mm256_setzero_si256());
+        unsigned bad0 = (unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(near0)) |
+                        (unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(near1)) << 4;
+        /* F = R >> 16 = floor(t·2^16), the eight low 32-bit halves in lane order */
+        __m256 Fs = _mm256_shuffle_ps(_mm256_castsi256_ps(_mm256_srli_epi64(R0, 16)),
+                                      _mm256_castsi256_ps(_mm256_srli_epi64(R1, 16)),
+                                      _MM_SHUFFLE(2, 0, 2, 0));
+        __m256i F = _mm256_permute4x64_epi64(_mm256_castps_si256(Fs), _MM_SHUFFLE(3, 1, 2, 0));
         __m256i t16 = _mm256_and_si256(F, lo16);
         /* lane k: draw 2k (first coin) low, draw 2k + 1 (second coin) high */
         __m256i rv = _mm256_loadu_si256((const __m256i *)(const void *)(rnd + pos));
         __m256i rd1 = _mm256_and_si256(rv, lo16), rd2 = _mm256_srli_epi32(rv, 16);
         __m256i flag = _mm256_or_si256(
             _mm256_castps_si256(_mm256_cmp_ps(_mm256_andnot_ps(sign, yv), thr, _CMP_GT_OQ)),
-            _mm256_or_si256(_mm256_xor_si256(_mm256_cmpeq_epi32(Flo, Fhi), _mm256_set1_epi32(-1)),
-                            _mm256_cmpeq_epi32(rd1, t16)));
-        unsigned bad1 = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(flag));
+            _mm256_cmpeq_epi32(rd1, t16));
+        unsigned bad1 = bad0 | (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(flag));
         /* g = min(fl + heads, top), in [0, top] even in a troublesome lane (F < 0 is large
          * unsigned); heads (rd1 < t16) is -1 in the compare */
         __m256i g = _mm256_min_epi32(

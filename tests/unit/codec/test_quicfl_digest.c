@@ -4,6 +4,7 @@
  * ) and dimensions (powers of two and not), and the same with the portable loops
  * forced (quicfl_set_portable()), so the vector paths give exactly the plain code's bytes.
  */
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "base/rng.h"
 #include "codec/codec.h"
 #include "codec/quicfl.h"
+#include "codec/rht.h"
 #include "tests/support/check_support.h"
 #include "tests/unit/codec/suites.h"
 
@@ -142,6 +144,83 @@ START_TEST(portable_digests_pinned)
 }
 END_TEST
 
+/*
+ * Random vectors of random scale (2^-60 .. 2^60, some with a few huge coordinates or
+ * exact zeros) through the vector and the portable encoder: the same messages, and the
+ * decoder's vector and portable table lookups give the same vectors.
+ */
+START_TEST(vector_matches_portable_any_scale)
+{
+    static const unsigned bits[] = { 1, 2, 3, 4 };
+    for (size_t bi = 0; bi < 4; bi++) {
+        struct codec_params p;
+        codec_params_default(&p);
+        p.kind = CODEC_QUICFL;
+        p.bits = bits[bi];
+        size_t d = 200;
+        struct quicfl *qv = quicfl_new(&p, d), *qp = quicfl_new(&p, d);
+        ck_assert(qv != NULL && qp != NULL);
+        quicfl_set_portable(qp, true);
+        size_t cap = quicfl_max_bytes(qv), D = quicfl_acc_len(qv);
+        uint8_t *mv = mem_alloc(cap), *mp = mem_alloc(cap);
+        float *x = mem_alloc(d * sizeof *x), *av = mem_alloc(D * sizeof *av);
+        float *ap = mem_alloc(D * sizeof *ap);
+        ck_assert(mv != NULL && mp != NULL && x != NULL && av != NULL && ap != NULL);
+        for (uint64_t k = 0; k < 300; k++) {
+            struct rng r;
+            rng_init_stream(&r, 11, RNG_PURPOSE_TEST, k, bi);
+            double scale = ldexp(1.0, (int)rng_below(&r, 121) - 60);
+            for (size_t i = 0; i < d; i++) {
+                double v = (rng_uniform(&r) - 0.5) * scale;
+                if (k % 5 == 1 && rng_below(&r, 50) == 0)
+                    v *= 1e6;
+                x[i] = k % 7 == 2 && i % 3 != 0 ? 0.0f : (float)v;
+            }
+            struct codec_link l = { .seed = 5, .round = k, .client = 1 };
+            struct errbuf eb;
+            size_t lv, lp;
+            ck_assert_int_eq(quicfl_encode(qv, mv, cap, &lv, x, &l, &eb), 0);
+            ck_assert_int_eq(quicfl_encode(qp, mp, cap, &lp, x, &l, &eb), 0);
+            ck_assert_msg(lv == lp && memcmp(mv, mp, lv) == 0, "b %u round %llu: messages differ",
+                          bits[bi], (unsigned long long)k);
+            memset(av, 0, D * sizeof *av);
+            memset(ap, 0, D * sizeof *ap);
+            ck_assert_int_eq(quicfl_decode_add(qv, av, mv, lv, 0.5, &l, &eb), 0);
+            ck_assert_int_eq(quicfl_decode_add(qp, ap, mv, lv, 0.5, &l, &eb), 0);
+            ck_assert(memcmp(av, ap, D * sizeof *av) == 0);
+        }
+        quicfl_free(qv);
+        quicfl_free(qp);
+        mem_free(mv);
+        mem_free(mp);
+        mem_free(x);
+        mem_free(av);
+        mem_free(ap);
+    }
+}
+END_TEST
+
+/* rht_signs_draw_key() gives rht_signs_draw()'s bytes on a fresh stream, whole blocks or not. */
+START_TEST(signs_draw_key_matches_stream)
+{
+    static const size_t dims[] = { 1, 8, 64, 512, 520, 4096, 1 << 15 };
+    for (size_t k = 0; k < sizeof dims / sizeof dims[0]; k++) {
+        size_t D = dims[k], n = rht_sign_bytes(D);
+        uint8_t *a = mem_alloc(n), *b = mem_alloc(n);
+        ck_assert(a != NULL && b != NULL);
+        struct rng_key key;
+        rng_key_derive(&key, 9, RNG_PURPOSE_CODEC_SHARED, k, 3);
+        struct rng r;
+        rng_init(&r, &key);
+        rht_signs_draw(a, D, &r);
+        rht_signs_draw_key(b, D, &key);
+        ck_assert_msg(memcmp(a, b, n) == 0, "D = %zu", D);
+        mem_free(a);
+        mem_free(b);
+    }
+}
+END_TEST
+
 Suite *
 quicfl_digest_suite(void)
 {
@@ -150,6 +229,8 @@ quicfl_digest_suite(void)
     int n = (int)(sizeof qd_cases / sizeof qd_cases[0]);
     tcase_add_loop_test(tc, digests_pinned, 0, n);
     tcase_add_loop_test(tc, portable_digests_pinned, 0, n);
+    tcase_add_test(tc, vector_matches_portable_any_scale);
+    tcase_add_test(tc, signs_draw_key_matches_stream);
     suite_add_tcase(s, tc);
     return s;
 }

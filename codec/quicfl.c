@@ -41,10 +41,15 @@ struct quicfl {
     size_t max_exact; /* bound on |E|: Σ z_i² = D and |z_i| > T on E give |E| < D/T² */
     enum codec_rotation rotation;
     double loss;
+    bool portable;                        /* tests: no vector paths */
     float R[QUICFL_MAX_X * QUICFL_MAX_H]; /* R[x * nh + h] */
     uint8_t *sx;                          /* QUICFL_GRID x nh base messages */
     uint16_t *fh;                         /* per grid point: the randomised column, or NO_H */
     float *fp;                            /* per grid point: its probability of moving up */
+    /* The vector encoder's tables: per grid point, the walk position s (breakpoints applied)
+     * << 17 | floor(fp·2^16); per s and h, the base level | 0x100 when h is bp[s]'s column. */
+    uint32_t *coin2;
+    uint16_t *lvl;
     float *y;
     uint8_t *signs;
     uint8_t *hbuf;
@@ -305,6 +310,18 @@ quicfl_build_sender(struct quicfl *q, const double *R)
             q->sx[g * nh + h] = (uint8_t)sw.cnt[h];
         q->fh[g] = (uint16_t)fh;
         q->fp[g] = (float)fp;
+        uint32_t t16 = (uint32_t)(int64_t)((double)q->fp[g] * 0x1p16); /* sround_coin_with() */
+        q->coin2[g] = (uint32_t)sw.done << 17 | t16;
+    }
+    /* lvl[s·nh + h]: column h's level after the first s breakpoints, and whether the next
+     * one (the randomised column at the grid points with s applied) is column h. When
+     * s = 0 or nbp with no randomised column, fp = 0 and the flag moves nothing. */
+    unsigned cnt[QUICFL_MAX_H] = { 0 };
+    for (size_t k = 0; k <= nbp; k++) {
+        for (unsigned h = 0; h < nh; h++)
+            q->lvl[k * nh + h] = (uint16_t)(cnt[h] | (k < nbp && bp[k].h == h ? 0x100u : 0));
+        if (k < nbp)
+            cnt[bp[k].h]++;
     }
     mem_free(bp);
     mem_free(V);
@@ -344,12 +361,15 @@ quicfl_new(const struct codec_params *p, size_t dim)
     q->sx = mem_calloc((size_t)QUICFL_GRID * q->nh + 4, 1);
     q->fh = mem_calloc(QUICFL_GRID + 1, sizeof *q->fh);
     q->fp = mem_alloc(QUICFL_GRID * sizeof *q->fp);
+    q->coin2 = mem_alloc(QUICFL_GRID * sizeof *q->coin2);
+    /* one spare entry: the encoder's gathers read 32 bits at the last one */
+    q->lvl = mem_calloc((size_t)q->nh * (q->nx - 1) * q->nh + q->nh + 1, sizeof *q->lvl);
     q->y = mem_alloc_aligned(64, q->D * sizeof *q->y);
     q->signs = mem_alloc(rht_sign_bytes(q->D));
     q->hbuf = mem_alloc(q->D);
     q->idx = mem_alloc(q->D * sizeof *q->idx);
-    if (q->sx == NULL || q->fh == NULL || q->fp == NULL || q->y == NULL || q->signs == NULL ||
-        q->hbuf == NULL || q->idx == NULL)
+    if (q->sx == NULL || q->fh == NULL || q->fp == NULL || q->coin2 == NULL || q->lvl == NULL ||
+        q->y == NULL || q->signs == NULL || q->hbuf == NULL || q->idx == NULL)
         goto fail;
     if (quicfl_build_sender(q, R) < 0)
         goto fail;
@@ -367,6 +387,8 @@ quicfl_free(struct quicfl *q)
     mem_free(q->sx);
     mem_free(q->fh);
     mem_free(q->fp);
+    mem_free(q->coin2);
+    mem_free(q->lvl);
     mem_free_aligned(q->y);
     mem_free(q->signs);
     mem_free(q->hbuf);
@@ -395,67 +417,114 @@ quicfl_acc_len(const struct quicfl *q)
 static void
 quicfl_draw_shared(struct quicfl *q, const struct codec_link *link)
 {
+    /* the key of codec_shared_stream(link, q->rotation): its signs, drawn in bulk */
+    struct rng_key key;
+    uint64_t client = q->rotation == CODEC_ROTATION_SHARED ? RNG_ANY : link->client;
+    rng_key_derive(&key, link->seed, RNG_PURPOSE_CODEC_SHARED, link->round, client);
+    rht_signs_draw_key(q->signs, q->D, &key);
     struct rng r;
-    codec_shared_stream(&r, link, q->rotation);
-    rht_signs_draw(q->signs, q->D, &r);
     codec_shared_stream(&r, link, CODEC_ROTATION_PER_CLIENT);
     rng_fast_bytes(&r, q->hbuf, q->D);
 }
 
 /*
- * The encoder's loop from coordinate i, four coordinates a step, taking the 16-bit draws
+ * The encoder's loop from coordinate i, eight coordinates a step, taking the 16-bit draws
  * sr->buf[sr->pos..] (two coins per coordinate, in order) while the batch holds a step's
- * eight. Stops before a step with an exact coordinate (|z| > T) or a coin that would tie
- * (the caller takes one coordinate the portable way) and returns the coordinates done:
- * the same messages as the portable loop, bit for bit.
+ * sixteen. It needs, per coordinate, floor(t·2^16) of t = z/δ + GRID_HALF (the grid cell
+ * fl = floor(t) in the high bits, the first coin's threshold floor(frac(t)·2^16) in the
+ * low 16). The division is replaced by one fused multiply-add rounding to an integer,
+ * R = round(y·(sc·(1/δ)·2^32) + GRID_HALF·2^32) (a magic constant puts the ulp at 1), within
+ * 0.52 of t·2^32 (five roundings of relative size 2^-53 on values below 2^46 besides the
+ * last), so floor(t·2^16) = R >> 16 whenever R mod 2^16 is neither 0 nor 2^16 − 1 (t >= 0).
+ * The loop stops at the first lane where that fails, or that may be exact (|y| above a
+ * float threshold just below T/sc), or whose coin would tie, keeping the lanes before it,
+ * and returns the coordinates done; the caller takes the next *nscalar coordinates the
+ * portable way. The same messages as the portable loop, bit for bit.
  */
-__attribute__((target("avx2"))) static size_t
-quicfl_steps_avx2(const struct quicfl *q, size_t i0, double sc, struct sround_rand *sr)
+__attribute__((target("avx2,fma"))) static size_t
+quicfl_steps_avx2(const struct quicfl *q, size_t i0, double sc, struct sround_rand *sr,
+                  size_t *nscalar)
 {
-    const __m256d vsc = _mm256_set1_pd(sc), vT = _mm256_set1_pd(q->T);
-    const __m256d vdelta = _mm256_set1_pd(q->delta), half = _mm256_set1_pd(QUICFL_GRID_HALF);
-    const __m256d two16 = _mm256_set1_pd(0x1p16), sign = _mm256_set1_pd(-0.0);
-    const __m128i top = _mm_set1_epi32(QUICFL_GRID - 1), hmask = _mm_set1_epi32((int)q->nh - 1);
-    const __m128i lo8 = _mm_set1_epi32(0xff), lo16 = _mm_set1_epi32(0xffff);
-    const __m128i one = _mm_set1_epi32(1);
-    /* even draws (first coins) to the low four 16-bit lanes, odd ones to the high four */
-    const __m128i deal = _mm_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15);
-    size_t i = i0;
-    for (; i + 4 <= q->D && sr->pos + 8 <= SROUND_BATCH; i += 4, sr->pos += 8) {
-        const uint16_t *rnd = sr->buf + sr->pos;
-        __m256d z = _mm256_mul_pd(vsc, _mm256_cvtps_pd(_mm_loadu_ps(q->y + i)));
-        __m256d exact = _mm256_cmp_pd(_mm256_andnot_pd(sign, z), vT, _CMP_GT_OQ);
-        __m256d t = _mm256_add_pd(_mm256_div_pd(z, vdelta), half);
-        __m256d fl = _mm256_round_pd(t, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-        __m256d t16 = _mm256_round_pd(_mm256_mul_pd(_mm256_sub_pd(t, fl), two16),
-                                      _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-        __m128i r = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)rnd), deal);
-        __m256d r1 = _mm256_cvtepi32_pd(_mm_cvtepu16_epi32(r));
-        __m256d r2 = _mm256_cvtepi32_pd(_mm_cvtepu16_epi32(_mm_srli_si128(r, 8)));
-        __m256d tie1 = _mm256_cmp_pd(r1, t16, _CMP_EQ_OQ);
-        if (_mm256_movemask_pd(_mm256_or_pd(exact, tie1)) != 0)
+    /* v = y·K + C + M rounds to an integer R = v − M (M = 1.5·2^52 puts the ulp at 1) */
+    const __m256d vk = _mm256_set1_pd(sc * (1.0 / q->delta) * 0x1p32);
+    const __m256d vc = _mm256_set1_pd(QUICFL_GRID_HALF * 0x1p32 + 0x1.8p52);
+    const __m256i magic = _mm256_set1_epi64x(INT64_C(0x4338000000000000)); /* bits of M */
+    const __m256i one64 = _mm256_set1_epi64x(1), mid16 = _mm256_set1_epi64x(0xfffe);
+    /* |y| <= thr gives |z| < T after rounding (sc > 0; with sc = 0 every z is 0) */
+    double thr_d = sc > 0 ? q->T / sc * (1.0 - 0x1p-40) : 0.0;
+    float thr_f = (float)thr_d;
+    if ((double)thr_f > thr_d)
+        thr_f = nextafterf(thr_f, 0.0f);
+    const __m256 thr = _mm256_set1_ps(thr_f);
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    const __m256i top = _mm256_set1_epi32(QUICFL_GRID - 1);
+    const __m256i hmask = _mm256_set1_epi32((int)q->nh - 1);
+    const __m256i lo16 = _mm256_set1_epi32(0xffff), lo8 = _mm256_set1_epi32(0xff);
+    const __m256i lo17 = _mm256_set1_epi32(0x1ffff), one = _mm256_set1_epi32(1);
+    const __m128i ell = _mm_cvtsi32_si128((int)q->ell);
+    const float *y = q->y;
+    const uint8_t *hbuf = q->hbuf;
+    const uint32_t *coin2 = q->coin2;
+    const uint16_t *lvl = q->lvl, *rnd = sr->buf;
+    uint16_t *idx = q->idx;
+    size_t i = i0, pos = sr->pos, D = q->D;
+    unsigned bad = 0;
+    for (; i + 8 <= D && pos + 16 <= SROUND_BATCH; i += 8, pos += 16) {
+        __m256 yv = _mm256_loadu_ps(y + i);
+        __m256i R0 = _mm256_sub_epi64(_mm256_castpd_si256(_mm256_fmadd_pd(
+                                          _mm256_cvtps_pd(_mm256_castps256_ps128(yv)), vk, vc)),
+                                      magic);
+        __m256i R1 = _mm256_sub_epi64(_mm256_castpd_si256(_mm256_fmadd_pd(
+                                          _mm256_cvtps_pd(_mm256_extractf128_ps(yv, 1)), vk, vc)),
+                                      magic);
+        /* R's low 16 bits 0 or 0xffff: too near a multiple of 2^16, no certificate */
+        __m256i near0 = _mm256_cmpeq_epi64(_mm256_and_si256(_mm256_add_epi64(R0, one64), mid16),
+                                           _mm256_setzero_si256());
+        __m256i near1 = _mm256_cmpeq_epi64(_mm256_and_si256(_mm256_add_epi64(R1, one64), mid16),
+                                           _mm256_setzero_si256());
+        unsigned bad0 = (unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(near0)) |
+                        (unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(near1)) << 4;
+        /* F = R >> 16 = floor(t·2^16), the eight low 32-bit halves in lane order */
+        __m256 Fs = _mm256_shuffle_ps(_mm256_castsi256_ps(_mm256_srli_epi64(R0, 16)),
+                                      _mm256_castsi256_ps(_mm256_srli_epi64(R1, 16)),
+                                      _MM_SHUFFLE(2, 0, 2, 0));
+        __m256i F = _mm256_permute4x64_epi64(_mm256_castps_si256(Fs), _MM_SHUFFLE(3, 1, 2, 0));
+        __m256i t16 = _mm256_and_si256(F, lo16);
+        /* lane k: draw 2k (first coin) low, draw 2k + 1 (second coin) high */
+        __m256i rv = _mm256_loadu_si256((const __m256i *)(const void *)(rnd + pos));
+        __m256i rd1 = _mm256_and_si256(rv, lo16), rd2 = _mm256_srli_epi32(rv, 16);
+        __m256i flag = _mm256_or_si256(
+            _mm256_castps_si256(_mm256_cmp_ps(_mm256_andnot_ps(sign, yv), thr, _CMP_GT_OQ)),
+            _mm256_cmpeq_epi32(rd1, t16));
+        unsigned bad1 = bad0 | (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(flag));
+        /* g = min(fl + heads, top), in [0, top] even in a troublesome lane (F < 0 is large
+         * unsigned); heads (rd1 < t16) is -1 in the compare */
+        __m256i g = _mm256_min_epi32(
+            _mm256_sub_epi32(_mm256_srli_epi32(F, 16), _mm256_cmpgt_epi32(t16, rd1)), top);
+        __m256i h = _mm256_and_si256(
+            _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(hbuf + i))),
+            hmask);
+        __m256i c2 = _mm256_i32gather_epi32((const int *)(const void *)coin2, g, 4);
+        __m256i t16b = _mm256_and_si256(c2, lo17);
+        bad =
+            bad1 | (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(rd2, t16b)));
+        __m256i cell = _mm256_add_epi32(_mm256_sll_epi32(_mm256_srli_epi32(c2, 17), ell), h);
+        __m256i lv = _mm256_i32gather_epi32((const int *)(const void *)lvl, cell, 2);
+        __m256i up = _mm256_and_si256(_mm256_srli_epi32(lv, 8), _mm256_cmpgt_epi32(t16b, rd2));
+        __m256i m = _mm256_add_epi32(_mm256_and_si256(lv, lo8), _mm256_and_si256(up, one));
+        _mm_storeu_si128(
+            (__m128i *)(void *)(idx + i),
+            _mm_packus_epi32(_mm256_castsi256_si128(m), _mm256_extracti128_si256(m, 1)));
+        if (bad != 0) {
+            /* the lanes before the first troublesome one are done (their draws come first) */
+            unsigned done = (unsigned)__builtin_ctz(bad);
+            i += done;
+            pos += 2 * done;
             break;
-        __m128i heads1 = _mm256_cvttpd_epi32(
-            _mm256_and_pd(_mm256_cmp_pd(r1, t16, _CMP_LT_OQ), _mm256_set1_pd(1.0)));
-        __m128i g = _mm_min_epi32(_mm_add_epi32(_mm256_cvttpd_epi32(fl), heads1), top);
-        int32_t hb;
-        memcpy(&hb, q->hbuf + i, sizeof hb);
-        __m128i h = _mm_and_si128(_mm_cvtepu8_epi32(_mm_cvtsi32_si128(hb)), hmask);
-        __m128i cell = _mm_add_epi32(_mm_mullo_epi32(g, _mm_set1_epi32((int)q->nh)), h);
-        __m128i m =
-            _mm_and_si128(_mm_i32gather_epi32((const int *)(const void *)q->sx, cell, 1), lo8);
-        __m128i fh =
-            _mm_and_si128(_mm_i32gather_epi32((const int *)(const void *)q->fh, g, 2), lo16);
-        __m256d p2 = _mm256_cvtps_pd(_mm_i32gather_ps(q->fp, g, 4));
-        __m256d t16b =
-            _mm256_round_pd(_mm256_mul_pd(p2, two16), _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-        if (_mm256_movemask_pd(_mm256_cmp_pd(r2, t16b, _CMP_EQ_OQ)) != 0)
-            break;
-        __m128i heads2 = _mm256_cvttpd_epi32(
-            _mm256_and_pd(_mm256_cmp_pd(r2, t16b, _CMP_LT_OQ), _mm256_set1_pd(1.0)));
-        m = _mm_add_epi32(m, _mm_and_si128(_mm_and_si128(_mm_cmpeq_epi32(h, fh), heads2), one));
-        _mm_storel_epi64((__m128i *)(q->idx + i), _mm_packus_epi32(m, m));
+        }
     }
+    sr->pos = pos;
+    *nscalar = 1;
     return i - i0;
 }
 
@@ -479,10 +548,18 @@ quicfl_encode(struct quicfl *q, uint8_t *out, size_t cap, size_t *len, const flo
     sround_rand_init(&sr, &r);
     size_t off = base;
     unsigned hmask = q->nh - 1;
-    bool avx2 = __builtin_cpu_supports("avx2");
+    bool avx2 = !q->portable && __builtin_cpu_supports("avx2");
+    size_t scalar_until = 0; /* the vector loop resumes at this coordinate */
     for (size_t i = 0; i < D; i++) {
-        if (avx2)
-            i += quicfl_steps_avx2(q, i, sc, &sr);
+        if (avx2 && i >= scalar_until) {
+            if (sr.pos == SROUND_BATCH) { /* the refill sround_rand_u16() would do */
+                rng_fast_u16s(sr.r, sr.buf, SROUND_BATCH);
+                sr.pos = 0;
+            }
+            size_t nscalar;
+            i += quicfl_steps_avx2(q, i, sc, &sr, &nscalar);
+            scalar_until = i + nscalar;
+        }
         if (i == D)
             break;
         double z = sc * q->y[i];
@@ -512,6 +589,102 @@ quicfl_encode(struct quicfl *q, uint8_t *out, size_t cap, size_t *len, const flo
     return 0;
 }
 
+/*
+ * The decoder's payload, looked up block by block inside the inverse rotation
+ * (rht_load_fn): coordinate i gets lut[X_i·2^ℓ + h_i], lut = unit·R, or unit·z for the
+ * exact coordinates (already checked).
+ */
+struct quicfl_load {
+    const struct quicfl *q;
+    const uint8_t *payload, *payload_end;
+    const uint8_t *pairs; /* the exact list */
+    size_t npairs;
+    float unit;
+    float lut[QUICFL_MAX_X * QUICFL_MAX_H];
+};
+
+/*
+ * dst[k] = lut[field(off + k) << ell | h(off + k)] for k in [k0, n): fields of b bits,
+ * off + k0 a multiple of 8 when k0 < n. The portable loop of quicfl_lookup_avx2().
+ */
+static void
+quicfl_lookup(const struct quicfl_load *ld, float *dst, size_t off, size_t k0, size_t n)
+{
+    const struct quicfl *q = ld->q;
+    unsigned b = q->bits, ell = q->ell, hmask = q->nh - 1, fmask = q->nx - 1;
+    const uint8_t *hb = q->hbuf + off;
+    for (size_t k = k0; k < n; k += 8) {
+        size_t m = n - k < 8 ? n - k : 8;
+        uint32_t w = 0; /* the b bytes of eight fields (fewer at the end) */
+        memcpy(&w, ld->payload + (off + k) / 8 * b, (m * b + 7) / 8);
+        w = le_load32((const uint8_t *)&w);
+        for (size_t l = 0; l < m; l++)
+            dst[k + l] = ld->lut[((w >> (l * b)) & fmask) << ell | (hb[k + l] & hmask)];
+    }
+}
+
+/* quicfl_lookup() for k0 = 0, eight coordinates a step; returns the coordinates done. */
+__attribute__((target("avx2"))) static size_t
+quicfl_lookup_avx2(const struct quicfl_load *ld, float *dst, size_t off, size_t n)
+{
+    const struct quicfl *q = ld->q;
+    unsigned b = q->bits;
+    const __m256i shifts =
+        _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)b));
+    const __m256i fmask = _mm256_set1_epi32((int)q->nx - 1);
+    const __m256i hmask = _mm256_set1_epi32((int)q->nh - 1);
+    const __m128i ell = _mm_cvtsi32_si128((int)q->ell);
+    const uint8_t *pay = ld->payload + off / 8 * b, *hb = q->hbuf + off;
+    size_t k = 0;
+    /* a 32-bit load holds the step's b <= 4 bytes (the last steps go the portable way) */
+    for (; k + 8 <= n && pay + sizeof(uint32_t) <= ld->payload_end; k += 8, pay += b) {
+        uint32_t w = le_load32(pay);
+        __m256i f = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32((int)w), shifts), fmask);
+        int64_t hw;
+        memcpy(&hw, hb + k, sizeof hw);
+        __m256i h = _mm256_and_si256(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(hw)), hmask);
+        __m256i cell = _mm256_or_si256(_mm256_sll_epi32(f, ell), h);
+        _mm256_storeu_ps(dst + k, _mm256_i32gather_ps(ld->lut, cell, 4));
+    }
+    return k;
+}
+
+/* Fills dst[0..n) with the decoded coordinates off..off+n (rht_load_fn). */
+static void
+quicfl_load_block(const struct quicfl_load *ld, float *dst, size_t off, size_t n, bool avx2)
+{
+    size_t k0 = avx2 ? quicfl_lookup_avx2(ld, dst, off, n) : 0;
+    quicfl_lookup(ld, dst, off, k0, n);
+    /* the exact coordinates in the block: the first index >= off by bisection */
+    size_t lo = 0, hi = ld->npairs;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (le_load32(ld->pairs + mid * QUICFL_PAIR_BYTES) < off)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t e = lo; e < ld->npairs; e++) {
+        const uint8_t *pr = ld->pairs + e * QUICFL_PAIR_BYTES;
+        size_t i = le_load32(pr);
+        if (i >= off + n)
+            break;
+        dst[i - off] = ld->unit * codec_get_f32(pr + 4);
+    }
+}
+
+static void
+quicfl_load_avx2(void *ctx, float *dst, size_t off, size_t n)
+{
+    quicfl_load_block(ctx, dst, off, n, true);
+}
+
+static void
+quicfl_load_portable(void *ctx, float *dst, size_t off, size_t n)
+{
+    quicfl_load_block(ctx, dst, off, n, false);
+}
+
 int
 quicfl_decode_add(struct quicfl *q, float *acc, const uint8_t *msg, size_t len, double weight,
                   const struct codec_link *link, struct errbuf *eb)
@@ -529,12 +702,6 @@ quicfl_decode_add(struct quicfl *q, float *acc, const uint8_t *msg, size_t len, 
         return rc;
     if (norm < 0)
         return codec_corrupt(eb, 0, "quicfl: negative norm %g", (double)norm);
-    quicfl_draw_shared(q, link);
-    float unit = (float)(norm / sqrt((double)D));
-    packing_unpack(q->idx, msg + QUICFL_HEADER, D, q->bits);
-    unsigned hmask = q->nh - 1;
-    for (size_t i = 0; i < D; i++)
-        q->y[i] = unit * q->R[q->idx[i] * q->nh + (q->hbuf[i] & hmask)];
     size_t next = 0;
     for (size_t off = base; off < len; off += QUICFL_PAIR_BYTES) {
         uint32_t i = le_load32(msg + off);
@@ -543,9 +710,28 @@ quicfl_decode_add(struct quicfl *q, float *acc, const uint8_t *msg, size_t len, 
             return codec_corrupt(eb, off, "quicfl: exact index %u out of order or >= %zu", i, D);
         if (!isfinite(z))
             return codec_corrupt(eb, off + 4, "quicfl: exact value is not finite");
-        q->y[i] = unit * z;
         next = (size_t)i + 1;
     }
+    quicfl_draw_shared(q, link);
+    struct quicfl_load ld = {
+        .q = q,
+        .payload = msg + QUICFL_HEADER,
+        .payload_end = msg + base,
+        .pairs = msg + base,
+        .npairs = (len - base) / QUICFL_PAIR_BYTES,
+        .unit = (float)(norm / sqrt((double)D)),
+    };
+    for (size_t k = 0; k < (size_t)q->nx * q->nh; k++)
+        ld.lut[k] = ld.unit * q->R[k];
+    bool avx2 = !q->portable && __builtin_cpu_supports("avx2");
+    rht_load_fn *load = avx2 ? quicfl_load_avx2 : quicfl_load_portable;
+    if (q->loss <= 0.0 && q->rotation != CODEC_ROTATION_SHARED) {
+        /* Looked up block by block inside the inverse rotation (see rht.h). */
+        rht_inverse_add_load(acc, q->d, q->y, D, q->signs, (float)weight, load, &ld,
+                             q->portable ? RHT_PORTABLE : 0);
+        return 0;
+    }
+    load(&ld, q->y, 0, D);
     codec_loss_apply(q->y, D, q->loss, link);
     if (q->rotation == CODEC_ROTATION_SHARED) {
         float w = (float)weight;
@@ -564,6 +750,12 @@ quicfl_decode_finish(struct quicfl *q, float *out, float *acc, const struct code
         codec_shared_finish(out, acc, q->d, q->D, q->signs, link);
     else if (out != acc)
         memmove(out, acc, q->d * sizeof *out);
+}
+
+void
+quicfl_set_portable(struct quicfl *q, bool on)
+{
+    q->portable = on;
 }
 
 double

@@ -40,6 +40,7 @@
 #ifndef FEDBITS_CODEC_QUICFL_H
 #define FEDBITS_CODEC_QUICFL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -67,6 +68,8 @@ int quicfl_decode_add(struct quicfl *q, float *acc, const uint8_t *msg, size_t l
                       const struct codec_link *link, struct errbuf *eb)
     __attribute__((warn_unused_result));
 void quicfl_decode_finish(struct quicfl *q, float *out, float *acc, const struct codec_link *link);
+/* For tests: with on, encode and decode take the portable loops (the same bytes). */
+void quicfl_set_portable(struct quicfl *q, bool on);
 
 /* Tables */
 /* The default ℓ for b bits (6, 5, 4, 4 for b = 1..4, as in the paper's evaluation). */

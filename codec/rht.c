@@ -659,3 +659,15 @@ rht_inverse_add(float *acc, size_t d, float *v, size_t D, const uint8_t *signs, 
 {
     rht_inverse_add_load(acc, d, v, D, signs, weight, NULL, NULL, 0);
 }
+
+void
+rht_signs_draw_key(uint8_t *signs, size_t D, const struct rng_key *key)
+{
+    size_t n = rht_sign_bytes(D), whole = n / RNG_BLOCK_BYTES;
+    rng_chacha_blocks(signs, key->bytes, 0, 0, whole, 20, RNG_CHACHA_BEST);
+    if (n % RNG_BLOCK_BYTES != 0) {
+        unsigned char last[RNG_BLOCK_BYTES];
+        rng_chacha_blocks(last, key->bytes, 0, whole, 1, 20, RNG_CHACHA_BEST);
+        memcpy(signs + whole * RNG_BLOCK_BYTES, last, n % RNG_BLOCK_BYTES);
+    }
+}

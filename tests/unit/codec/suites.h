@@ -12,6 +12,7 @@ Suite *rht_suite(void);
 Suite *lloyd_max_suite(void);
 Suite *eden_suite(void);
 Suite *quicfl_suite(void);
+Suite *quicfl_digest_suite(void);
 Suite *baselines_suite(void);
 Suite *codec_suite(void);
 Suite *blocks_suite(void);

@@ -351,14 +351,20 @@ kashin_sq_encode(struct kashin_sq *k, uint8_t *out, size_t cap, size_t *len, con
     codec_private_stream(&r, link);
     uint8_t *payload = out + SQ_HEADER_BYTES;
     bool aligned = D % 8 == 0; /* every batch starts on a byte */
+    enum sround_path path = k->portable ? SROUND_PORTABLE : SROUND_BEST;
     for (size_t j = 0; j < D; j += SROUND_BATCH) {
         size_t n = D - j < SROUND_BATCH ? D - j : SROUND_BATCH;
-        for (size_t pos = j; pos < Dk; pos += D) {
-            uint16_t *q = aligned ? k->idx : k->idx + pos;
-            sround(q, a + j, n, lo, inv, false, top, &r);
+        uint16_t *q1 = aligned ? k->idx : k->idx + j;
+        if (Dk == D) {
+            sround_run(q1, a + j, n, lo, inv, false, top, &r, path);
+        } else {
+            uint16_t *q2 = aligned ? k->idx + n : k->idx + D + j;
+            sround_twice(q1, q2, a + j, n, lo, inv, top, &r, path);
             if (aligned)
-                packing_pack(payload + pos / 8 * b, q, n, b);
+                packing_pack(payload + (D + j) / 8 * b, q2, n, b);
         }
+        if (aligned)
+            packing_pack(payload + j / 8 * b, q1, n, b);
     }
     if (!aligned)
         packing_pack(payload, k->idx, Dk, b);

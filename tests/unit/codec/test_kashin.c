@@ -9,6 +9,7 @@
 #include "codec/codec.h"
 #include "codec/kashin_sq.h"
 #include "codec/sq.h"
+#include "codec/sround.h"
 #include "tests/support/check_support.h"
 #include "tests/unit/codec/suites.h"
 
@@ -238,6 +239,46 @@ START_TEST(kashin_digests)
 }
 END_TEST
 
+/*
+ * sround_twice() is two sround_run() calls bit for bit, on both paths, with the streams left
+ * in the same place: 200 batches (about 6 ties of the 16-bit draws expected), some u past
+ * 2^15 (the vector path's range), n not a multiple of 8.
+ */
+START_TEST(kashin_sround_twice_is_two_srounds)
+{
+    static float v[SROUND_BATCH];
+    static uint16_t a1[SROUND_BATCH], a2[SROUND_BATCH], b1[SROUND_BATCH], b2[SROUND_BATCH];
+    static uint16_t c1[SROUND_BATCH], c2[SROUND_BATCH];
+    struct rng in, ra, rb, rc;
+    rng_init_stream(&in, 9, RNG_PURPOSE_TEST, 0, 0);
+    rng_init_stream(&ra, 9, RNG_PURPOSE_TEST, 1, 0);
+    rng_init_stream(&rb, 9, RNG_PURPOSE_TEST, 1, 0);
+    rng_init_stream(&rc, 9, RNG_PURPOSE_TEST, 1, 0);
+    for (int batch = 0; batch < 200; batch++) {
+        size_t n = batch % 7 == 0 ? SROUND_BATCH - 5 : SROUND_BATCH;
+        unsigned top = batch % 5 == 0 ? 65535 : 3;
+        for (size_t i = 0; i < n; i++)
+            v[i] = (float)rng_uniform(&in) * (i % 50 == 0 ? 2.0f : 1.0f) - 0.25f;
+        double off = -0.25, mul = top / 2.5;
+        sround_twice(a1, a2, v, n, off, mul, top, &ra, SROUND_BEST);
+        sround_run(b1, v, n, off, mul, false, top, &rb, SROUND_BEST);
+        sround_run(b2, v, n, off, mul, false, top, &rb, SROUND_BEST);
+        sround_twice(c1, c2, v, n, off, mul, top, &rc, SROUND_PORTABLE);
+        ck_assert_mem_eq(a1, b1, n * sizeof *a1);
+        ck_assert_mem_eq(a2, b2, n * sizeof *a2);
+        ck_assert_mem_eq(a1, c1, n * sizeof *a1);
+        ck_assert_mem_eq(a2, c2, n * sizeof *a2);
+    }
+    uint32_t ua = rng_u32(&ra), ub = rng_u32(&rb), uc = rng_u32(&rc);
+    ck_assert_uint_eq(ua, ub);
+    ck_assert_uint_eq(ua, uc);
+    uint16_t fa, fb;
+    rng_fast_u16s(&ra, &fa, 1);
+    rng_fast_u16s(&rb, &fb, 1);
+    ck_assert_uint_eq(fa, fb);
+}
+END_TEST
+
 Suite *
 kashin_suite(void)
 {
@@ -247,6 +288,7 @@ kashin_suite(void)
     tcase_add_test(tc, kashin_vector_paths_match_portable);
     tcase_add_test(tc, kashin_matches_definition);
     tcase_add_test(tc, kashin_digests);
+    tcase_add_test(tc, kashin_sround_twice_is_two_srounds);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -131,14 +131,13 @@ kashin_sq_draw_signs(struct kashin_sq *k, const struct codec_link *link, size_t 
 /*
  * One clipping pass over the rotated coordinates, fed by rht_forward_sink(): z = mul·y,
  * then `steps` times c = min(max(z, −L), L) (NaN gives −L), a += c, z −= c, L ·= 0.9; the
- * running minimum and maximum of a per lane (coordinate mod 8) when `range`.
+ * running minimum and maximum of a per lane (coordinate mod 8) over the pass.
  */
 struct kashin_clip {
     float *a;
     float mul, level;
     int steps;
     bool first; /* a starts at 0 (else it is added to) */
-    bool range;
     bool portable;
     double norm2; /* the first pass: ‖x‖², from the transform's copy-in */
     double frame; /* D_k: the first level is √(‖x‖²/D_k) */
@@ -209,6 +208,16 @@ kashin_clip_avx2(struct kashin_clip *c, const float *y, float *a, size_t n)
     _mm256_storeu_ps(c->hi8, hi);
 }
 
+/* Before a pass: no coefficient seen yet. */
+static void
+kashin_clip_range_reset(struct kashin_clip *c)
+{
+    for (int l = 0; l < 8; l++) {
+        c->lo8[l] = INFINITY;
+        c->hi8[l] = -INFINITY;
+    }
+}
+
 static void
 kashin_clip_begin(void *ctx, double norm2)
 {
@@ -274,20 +283,16 @@ kashin_sq_represent(struct kashin_sq *k, const float *x, const float **coef, flo
         .portable = k->portable,
         .frame = (double)k->Dk,
     };
-    for (int l = 0; l < 8; l++) {
-        c.lo8[l] = INFINITY;
-        c.hi8[l] = -INFINITY;
-    }
     struct rht_sink sink = { kashin_clip_begin, kashin_clip_put, &c };
     unsigned flags = k->portable ? RHT_PORTABLE : 0;
     if (d == D) {
         /* The frame is two copies of the basis H·S/√D: every iteration acts on each
          * rotated coordinate alone (see kashin_sq.h), so one transform does them all. */
         c.steps = KASHIN_SQ_ITERS;
-        c.range = true;
         /* a overwrites each run of the rotated vector in k->v as it is handed over (the
          * transform never reads a run again): no second array to write back. */
         c.a = k->v;
+        kashin_clip_range_reset(&c);
         rht_forward_sink(k->v, x, d, D, k->signs, &sink, flags);
     } else {
         /* Rotate the residual, clip, add; subtract the clipped part's inverse rotation
@@ -296,7 +301,7 @@ kashin_sq_represent(struct kashin_sq *k, const float *x, const float **coef, flo
         float weight = twice ? -(float)(2.0 * KASHIN_SQ_RSQRT2) : -1.0f;
         const float *src = x;
         for (int it = 0; it < KASHIN_SQ_ITERS; it++) {
-            c.range = it == KASHIN_SQ_ITERS - 1;
+            kashin_clip_range_reset(&c);
             rht_forward_sink(k->v, src, d, D, k->signs, &sink, flags);
             if (it == KASHIN_SQ_ITERS - 1)
                 break;

@@ -169,6 +169,14 @@ START_TEST(kashin_matches_definition)
         memcpy(&lo, t.msg, sizeof lo);
         memcpy(&hi, t.msg + 4, sizeof hi);
         double tol = ((double)hi - lo) / 65535 + 1e-5 * level0;
+        double amin = a[0], amax = a[0];
+        for (size_t i = 0; i < Dk; i++) {
+            amin = fmin(amin, a[i]);
+            amax = fmax(amax, a[i]);
+        }
+        ck_assert_msg(fabs(lo - amin) <= 1e-5 * level0 && fabs(hi - amax) <= 1e-5 * level0,
+                      "d %zu: range [%g, %g], expected [%g, %g]", d, (double)lo, (double)hi, amin,
+                      amax);
         for (size_t i = 0; i < Dk; i++)
             ck_assert_msg(fabs(ahat[i] - a[i]) <= tol, "d %zu: coefficient %zu is %g, expected %g",
                           d, i, (double)ahat[i], a[i]);

@@ -27,7 +27,7 @@ struct kashin_sq {
     unsigned bits;
     enum codec_rotation rotation;
     double loss;
-    bool portable;     /* the portable clipping kernel (tests) */
+    bool portable;     /* the portable kernels only (tests) */
     float *a, *r, *v;  /* coefficients (D), residual (d), workspace (D_k) */
     uint16_t *q1, *q2; /* the decoder's fields of a block, both copies */
     uint8_t *signs;    /* D_k signs (the shared finish inverts at D_k) */
@@ -112,8 +112,8 @@ kashin_sq_acc_len(const struct kashin_sq *k)
 /*
  * The rotation's first n signs. With a shared rotation they are the prefix of the D_k that
  * codec_shared_finish() draws (rht_signs_draw(): ChaCha20 bytes in order); with one
- * rotation per client they come from the shared stream's fast keystream (base/rng.h), a
- * tenth of the cost.
+ * rotation per client they come from the shared stream's fast keystream (base/rng.h:
+ * ChaCha8, eight blocks at a time with AVX2), which costs far less than ChaCha20 bytes.
  */
 static void
 kashin_sq_draw_signs(struct kashin_sq *k, const struct codec_link *link, size_t n)
@@ -144,11 +144,11 @@ struct kashin_clip {
     float lo8[8], hi8[8];
 };
 
-/* One coordinate of kashin_clip_portable() (lane l of the AVX2 kernel). */
+/* One coordinate of kashin_clip_portable() (lane l of the AVX2 kernel); acc is a, or 0. */
 static inline float
-kashin_clip_one(const struct kashin_clip *c, float y, float a)
+kashin_clip_one(const struct kashin_clip *c, float y, float acc)
 {
-    float z = y * c->mul, acc = c->first ? 0.0f : a, level = c->level;
+    float z = y * c->mul, level = c->level;
     for (int t = 0; t < c->steps; t++) {
         float cl = z > -level ? z : -level;
         cl = cl < level ? cl : level;
@@ -165,7 +165,7 @@ kashin_clip_portable(struct kashin_clip *c, const float *y, float *a, size_t n)
 {
     for (size_t i = 0; i < n; i += 8) {
         for (size_t l = 0; l < 8; l++) {
-            float acc = kashin_clip_one(c, y[i + l], a[i + l]);
+            float acc = kashin_clip_one(c, y[i + l], c->first ? 0.0f : a[i + l]);
             a[i + l] = acc;
             c->lo8[l] = acc < c->lo8[l] ? acc : c->lo8[l];
             c->hi8[l] = acc > c->hi8[l] ? acc : c->hi8[l];
@@ -240,7 +240,7 @@ kashin_clip_put(void *ctx, const float *y, size_t off, size_t n)
         kashin_clip_portable(c, y, a, m);
     /* D < 8: the same operations, into lane 0. */
     for (size_t i = m; i < n; i++) {
-        float acc = kashin_clip_one(c, y[i], a[i]);
+        float acc = kashin_clip_one(c, y[i], c->first ? 0.0f : a[i]);
         a[i] = acc;
         c->lo8[0] = acc < c->lo8[0] ? acc : c->lo8[0];
         c->hi8[0] = acc > c->hi8[0] ? acc : c->hi8[0];

@@ -1,6 +1,7 @@
 /* sround: stochastic rounding to integer levels. See sround.h. */
 #include "codec/sround.h"
 
+#include <assert.h>
 #include <immintrin.h>
 #include <math.h>
 
@@ -178,4 +179,73 @@ sround_cells(uint16_t *idx, const float *y, size_t n, double sc, double T, doubl
             return -1;
     }
     return 0;
+}
+
+/*
+ * sround_twice() of one batch: eight coordinates a step as sround_avx2(), both levels from
+ * one u. A step k1 cannot take (a tie, u out of range) is redone at once by the portable
+ * loop; one k2 cannot take is noted and redone after the whole of k1, so that the ChaCha20
+ * draws of the ties come in the order of the two sround() calls.
+ */
+__attribute__((target("avx2"))) static void
+sround_twice_avx2(uint16_t *k1, uint16_t *k2, const float *v, size_t n, double off, double mul,
+                  unsigned top, const uint16_t *rnd1, const uint16_t *rnd2, struct rng *r)
+{
+    const __m256d voff = _mm256_set1_pd(off), vmul = _mm256_set1_pd(mul);
+    const __m256d two16 = _mm256_set1_pd(0x1p16), lim = _mm256_set1_pd(0x1p15);
+    const __m256d zero = _mm256_setzero_pd();
+    const __m256i low16 = _mm256_set1_epi32(0xffff), vtop = _mm256_set1_epi32((int)top);
+    size_t redo[SROUND_BATCH / 8], nredo = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256d x0 = _mm256_cvtps_pd(_mm_loadu_ps(v + i));
+        __m256d x1 = _mm256_cvtps_pd(_mm_loadu_ps(v + i + 4));
+        __m256d u0 = _mm256_mul_pd(_mm256_sub_pd(x0, voff), vmul);
+        __m256d u1 = _mm256_mul_pd(_mm256_sub_pd(x1, voff), vmul);
+        __m256d in0 =
+            _mm256_and_pd(_mm256_cmp_pd(u0, zero, _CMP_GE_OQ), _mm256_cmp_pd(u0, lim, _CMP_LT_OQ));
+        __m256d in1 =
+            _mm256_and_pd(_mm256_cmp_pd(u1, zero, _CMP_GE_OQ), _mm256_cmp_pd(u1, lim, _CMP_LT_OQ));
+        __m256i U = _mm256_setr_m128i(_mm256_cvttpd_epi32(_mm256_mul_pd(u0, two16)),
+                                      _mm256_cvttpd_epi32(_mm256_mul_pd(u1, two16)));
+        __m256i t16 = _mm256_and_si256(U, low16), fl = _mm256_srli_epi32(U, 16);
+        bool in = (_mm256_movemask_pd(in0) & _mm256_movemask_pd(in1)) == 0xf;
+        __m256i rd1 = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(rnd1 + i)));
+        __m256i rd2 = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(rnd2 + i)));
+        __m256i tie1 = _mm256_cmpeq_epi32(rd1, t16), tie2 = _mm256_cmpeq_epi32(rd2, t16);
+        if (__builtin_expect(!in || !_mm256_testz_si256(tie1, tie1), 0)) {
+            sround_portable(k1 + i, v + i, 8, off, mul, false, top, rnd1 + i, r);
+        } else {
+            __m256i q = _mm256_min_epu32(_mm256_sub_epi32(fl, _mm256_cmpgt_epi32(t16, rd1)), vtop);
+            __m256i p = _mm256_permute4x64_epi64(_mm256_packus_epi32(q, q), 0xd8);
+            _mm_storeu_si128((__m128i *)(k1 + i), _mm256_castsi256_si128(p));
+        }
+        if (__builtin_expect(!in || !_mm256_testz_si256(tie2, tie2), 0)) {
+            redo[nredo++] = i;
+        } else {
+            __m256i q = _mm256_min_epu32(_mm256_sub_epi32(fl, _mm256_cmpgt_epi32(t16, rd2)), vtop);
+            __m256i p = _mm256_permute4x64_epi64(_mm256_packus_epi32(q, q), 0xd8);
+            _mm_storeu_si128((__m128i *)(k2 + i), _mm256_castsi256_si128(p));
+        }
+    }
+    sround_portable(k1 + i, v + i, n - i, off, mul, false, top, rnd1 + i, r);
+    for (size_t j = 0; j < nredo; j++)
+        sround_portable(k2 + redo[j], v + redo[j], 8, off, mul, false, top, rnd2 + redo[j], r);
+    sround_portable(k2 + i, v + i, n - i, off, mul, false, top, rnd2 + i, r);
+}
+
+void
+sround_twice(uint16_t *k1, uint16_t *k2, const float *v, size_t n, double off, double mul,
+             unsigned top, struct rng *r, enum sround_path path)
+{
+    assert(n <= SROUND_BATCH);
+    uint16_t rnd1[SROUND_BATCH], rnd2[SROUND_BATCH];
+    rng_fast_u16s(r, rnd1, n);
+    rng_fast_u16s(r, rnd2, n);
+    if (path == SROUND_BEST && __builtin_cpu_supports("avx2")) {
+        sround_twice_avx2(k1, k2, v, n, off, mul, top, rnd1, rnd2, r);
+    } else {
+        sround_portable(k1, v, n, off, mul, false, top, rnd1, r);
+        sround_portable(k2, v, n, off, mul, false, top, rnd2, r);
+    }
 }

@@ -57,6 +57,14 @@ int sround_cells(uint16_t *idx, const float *y, size_t n, double sc, double T, d
                  unsigned g, const uint16_t *cell, const uint16_t *table, struct rng *r,
                  enum sround_path path);
 
+/*
+ * Two independent roundings of the same v[0..n) (n <= SROUND_BATCH), as sround_run(k1, v,
+ * n, off, mul, false, top, r, path) followed by the same call into k2 (the same levels and
+ * draws, bit for bit), the vector path forming each u once for both.
+ */
+void sround_twice(uint16_t *k1, uint16_t *k2, const float *v, size_t n, double off, double mul,
+                  unsigned top, struct rng *r, enum sround_path path);
+
 /* Coin flips one at a time, with draws fetched SROUND_BATCH at a time. */
 struct sround_rand {
     struct rng *r;

@@ -20,6 +20,7 @@ Suite *packing_suite(void);
 Suite *every_codec_suite(void);
 Suite *randk_suite(void);
 Suite *eden_speed_suite(void);
+Suite *kashin_suite(void);
 
 enum tdme_dist { TDME_NORMAL, TDME_LOGNORMAL, TDME_EXPONENTIAL };
 

@@ -5,6 +5,10 @@
  * (n rows of n_features) with one uint16 label per row, and for every client the list of
  * its train rows and its local test rows (compressed-row form: client k's rows are
  * rows[off[k] .. off[k+1])). The global held-out test set is the whole test split.
+ * A dataset whose training rows are made on demand (data on demand, docs/population.md)
+ * stores no per-client record for training at all: a client's count is drawn when asked,
+ * through the generator's dataset_count_fn, so building it costs nothing per client beyond
+ * the clients whose test rows it stores.
  * Generators and loaders (clients/synthetic.h, ...) build a dataset with dataset_new() and
  * fill it; the simulator owns the result and frees it with dataset_free(). After it is
  * built a dataset is read-only, so any number of threads may read it at once.
@@ -25,6 +29,9 @@ struct dataset_split {
 };
 
 /* Rows of each client in one split: client k has rows[off[k] .. off[k + 1]). */
+/* Client k's number of training rows, a pure function of (ctx, k) (data on demand). */
+typedef size_t dataset_count_fn(const void *ctx, size_t k);
+
 struct dataset_rows {
     size_t *off;    /* n_clients + 1 offsets, off[0] = 0 */
     uint32_t *rows; /* off[n_clients] row indices into the split */
@@ -36,12 +43,16 @@ struct dataset {
     size_t n_clients;
     struct dataset_split train;
     struct dataset_split test;
-    struct dataset_rows client_train; /* every client's training rows */
-    struct dataset_rows client_test;  /* every client's local test rows (may be empty) */
+    struct dataset_rows client_train; /* every client's training rows (see below) */
+    struct dataset_rows client_test;  /* local test rows of clients 0..n_test_clients-1 */
+    size_t n_test_clients;            /* clients listed in client_test (n_clients unless
+                                         train_on_demand); the others hold no stored row */
     /* Training rows made on demand by the generator when a client is started: the train
-     * split is empty, client_train.off holds every client's count and client_train.rows
-     * is NULL (dataset_client_train() returns NULL with the count). */
+     * split and client_train are empty (off and rows NULL), and client k's count is
+     * train_count(count_ctx, k) (dataset_client_train() returns NULL with the count). */
     bool train_on_demand;
+    dataset_count_fn *train_count;
+    void *count_ctx; /* owned (freed with mem_free by dataset_free) */
 };
 
 /*
@@ -56,13 +67,21 @@ void dataset_free(struct dataset *ds);
  * dataset_new() for n_clients clients holding n_all[k] samples each, the first n_train[k]
  * of them for training (the generators' layout): -ERR_RANGE when the samples add up to
  * more than max_samples (the message names `what`, e.g. "synthetic data"), -ERR_NOMEM
- * when memory runs out. With train_on_demand only the test rows are allocated and counted
- * against the cap, and the dataset's train_on_demand is set.
+ * when memory runs out. on_demand NULL: every client is listed (n_listed = n_clients) and
+ * stored. Otherwise the training rows are made on demand: only the test rows are
+ * allocated and counted against the cap, n_all and n_train list the first n_listed
+ * clients (those whose test rows are stored; the others hold none), the training counts
+ * come from on_demand->count, and the dataset takes on_demand->ctx (an allocation of
+ * base/mem.h), also on error.
  */
+struct dataset_on_demand {
+    dataset_count_fn *count; /* client k's training rows */
+    void *ctx;               /* owned by the dataset once passed */
+};
 int dataset_new_clients(struct dataset **out, size_t n_features, size_t n_classes, size_t n_clients,
-                        const size_t *n_all, const size_t *n_train, size_t max_samples,
-                        bool train_on_demand, const char *what, struct errbuf *eb)
-    __attribute__((warn_unused_result));
+                        size_t n_listed, const size_t *n_all, const size_t *n_train,
+                        size_t max_samples, const struct dataset_on_demand *on_demand,
+                        const char *what, struct errbuf *eb) __attribute__((warn_unused_result));
 
 /*
  * Filling a dataset client by client, as the synthetic generators do: each client's rows
@@ -91,8 +110,13 @@ void dataset_fill_end(struct dataset *ds, const struct dataset_fill *f);
 const uint32_t *dataset_client_train(const struct dataset *ds, size_t k, size_t *n);
 /* Rows of client k in the test split. */
 const uint32_t *dataset_client_test(const struct dataset *ds, size_t k, size_t *n);
-/* The largest number of training rows any client holds. */
+/*
+ * The largest number of training rows any client holds: O(n_clients), and for a dataset
+ * made on demand one count drawn per client. _every() looks only at clients first,
+ * first + step, ... (a share of the clients: each MPI rank its own).
+ */
 size_t dataset_max_client_train(const struct dataset *ds);
+size_t dataset_max_client_train_every(const struct dataset *ds, size_t first, size_t step);
 
 /*
  * Checks the invariants (offsets non-decreasing and in range, rows in range, labels below

@@ -78,8 +78,8 @@ leaf_synthetic_generate(struct dataset **out, const struct leaf_synthetic_params
         size_t t = (size_t)floor(p->train_fraction * (double)n_all[k]);
         n_train[k] = t < 1 ? 1 : t;
     }
-    rc = dataset_new_clients(&ds, p->dim, nc, p->clients, n_all, n_train, p->max_samples, false,
-                             "leaf synthetic data", eb);
+    rc = dataset_new_clients(&ds, p->dim, nc, p->clients, p->clients, n_all, n_train,
+                             p->max_samples, NULL, "leaf synthetic data", eb);
     if (rc < 0)
         goto out;
 

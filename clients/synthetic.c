@@ -40,6 +40,26 @@ synthetic_draw_size(uint64_t seed, size_t k)
     return (n > 4.0e9 ? (size_t)4000000000u : (size_t)n) + 50;
 }
 
+/* Client k's training rows of n_all samples. */
+static size_t
+synthetic_train_of(double train_fraction, size_t n_all)
+{
+    return (size_t)floor(train_fraction * (double)n_all);
+}
+
+/* What a dataset made on demand keeps to draw a client's training count (dataset_count_fn). */
+struct synthetic_counts {
+    uint64_t seed;
+    double train_fraction;
+};
+
+static size_t
+synthetic_count_train(const void *ctx, size_t k)
+{
+    const struct synthetic_counts *c = ctx;
+    return synthetic_train_of(c->train_fraction, synthetic_draw_size(c->seed, k));
+}
+
 /* Draws a linear model W (dim x classes, row-major by feature) and bias b, entries N(mean, 1). */
 static void
 synthetic_draw_model(gsl_rng *g, double mean, double *w, double *b, size_t dim, size_t classes)
@@ -116,7 +136,7 @@ synthetic_check_size(const struct synthetic_params *p, uint64_t seed, struct err
     size_t total = 0;
     for (size_t k = 0; k < synthetic_storing_clients(p); k++) {
         size_t n_all = synthetic_draw_size(seed, k);
-        size_t n_train = (size_t)floor(p->train_fraction * (double)n_all);
+        size_t n_train = synthetic_train_of(p->train_fraction, n_all);
         total += synthetic_stored(p, n_all, n_train, k);
         if (total > p->max_samples)
             return synthetic_too_big(p, eb);
@@ -192,7 +212,7 @@ void
 synthetic_gen_sizes(const struct synthetic_gen *g, size_t k, size_t *n_all, size_t *n_train)
 {
     *n_all = synthetic_draw_size(g->seed, k);
-    *n_train = (size_t)floor(g->p.train_fraction * (double)*n_all);
+    *n_train = synthetic_train_of(g->p.train_fraction, *n_all);
 }
 
 /*
@@ -287,16 +307,28 @@ synthetic_generate(struct dataset **out, const struct synthetic_params *p, uint6
     if (rc < 0)
         return rc;
     rc = -ERR_NOMEM;
-    size_t *n_train = mem_calloc(p->clients, sizeof *n_train);
-    size_t *n_all = mem_calloc(p->clients, sizeof *n_all);
+    /* Sizes of the clients the dataset lists: every client, or with training rows made on
+     * demand only those whose test rows it stores (the others' counts are drawn when asked,
+     * synthetic_count_train(), so nothing here grows with the rest of the population). */
+    size_t listed = p->train_on_demand ? synthetic_storing_clients(p) : p->clients;
+    size_t *n_train = mem_calloc(listed > 0 ? listed : 1, sizeof *n_train);
+    size_t *n_all = mem_calloc(listed > 0 ? listed : 1, sizeof *n_all);
     struct synthetic_gen *g = synthetic_gen_new(p, seed);
+    struct synthetic_counts *counts = NULL;
     struct dataset *ds = NULL;
     if (n_train == NULL || n_all == NULL || g == NULL)
         goto out;
+    if (p->train_on_demand) {
+        counts = mem_alloc(sizeof *counts);
+        if (counts == NULL)
+            goto out;
+        *counts = (struct synthetic_counts){ seed, p->train_fraction };
+    }
 
-    /* Each client's size is drawn once, here (synthetic_check_size() draws those it needs). */
+    /* Each listed client's size is drawn once, here (synthetic_check_size() draws those it
+     * needs). */
     size_t total = 0;
-    for (size_t k = 0; k < p->clients; k++) {
+    for (size_t k = 0; k < listed; k++) {
         synthetic_gen_sizes(g, k, &n_all[k], &n_train[k]);
         total += synthetic_stored(p, n_all[k], n_train[k], k);
         if (!synthetic_holds_test(p, k))
@@ -306,12 +338,15 @@ synthetic_generate(struct dataset **out, const struct synthetic_params *p, uint6
         rc = synthetic_too_big(p, eb);
         goto out;
     }
-    rc = dataset_new_clients(&ds, p->dim, p->classes, p->clients, n_all, n_train, p->max_samples,
-                             p->train_on_demand, "synthetic data", eb);
+    struct dataset_on_demand lazy = { synthetic_count_train, counts };
+    counts = NULL; /* the dataset takes it */
+    rc = dataset_new_clients(&ds, p->dim, p->classes, p->clients, listed, n_all, n_train,
+                             p->max_samples, p->train_on_demand ? &lazy : NULL, "synthetic data",
+                             eb);
     if (rc < 0)
         goto out;
     struct dataset_fill fill = { 0 };
-    for (size_t k = 0; k < p->clients; k++)
+    for (size_t k = 0; k < listed; k++)
         synthetic_gen_rows(g, k, n_all[k], n_train[k], ds, &fill, NULL, NULL, NULL, NULL);
     dataset_fill_end(ds, &fill);
     *out = ds;
@@ -319,6 +354,7 @@ synthetic_generate(struct dataset **out, const struct synthetic_params *p, uint6
     rc = 0;
 out:
     dataset_free(ds);
+    mem_free(counts);
     mem_free(n_train);
     mem_free(n_all);
     synthetic_gen_free(g);

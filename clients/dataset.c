@@ -129,18 +129,46 @@ dataset_fill_row(struct dataset *ds, struct dataset_fill *f, bool train, uint16_
 }
 
 void
-dataset_fill_skip(struct dataset *ds, struct dataset_fill *f, size_t n)
-{
-    (void)ds;
-    f->train_ += n;
-}
-
-void
 dataset_fill_end(struct dataset *ds, const struct dataset_fill *f)
 {
     if (ds->client_train.off != NULL)
         ds->client_train.off[ds->n_clients] = f->train_;
     ds->client_test.off[ds->n_test_clients] = f->test_;
+}
+
+size_t
+dataset_sink_begin(struct dataset_sink *s, size_t k, size_t n_all, size_t n_train, bool held,
+                   bool made)
+{
+    s->n_train_ = n_train;
+    s->held_ = s->ds != NULL && held;
+    bool keep_test = s->x_test != NULL || (s->ds != NULL && made);
+    bool keep_train = s->x_train != NULL || (s->ds != NULL && !s->ds->train_on_demand);
+    if (s->ds != NULL)
+        dataset_fill_client(s->ds, s->f, k);
+    return keep_test ? n_all : keep_train ? n_train : 0;
+}
+
+float *
+dataset_sink_row(struct dataset_sink *s, size_t i, uint16_t **label)
+{
+    bool train = i < s->n_train_;
+    float *x = NULL;
+    if (s->ds != NULL && (train || s->held_))
+        x = dataset_fill_row(s->ds, s->f, train, label); /* counts the row even when not stored */
+    if (x != NULL)
+        return x;
+    size_t d = s->n_features;
+    if (train && s->x_train != NULL) {
+        *label = s->y_train + i;
+        return s->x_train + i * d;
+    }
+    if (!train && s->x_test != NULL) {
+        *label = s->y_test + (i - s->n_train_);
+        return s->x_test + (i - s->n_train_) * d;
+    }
+    *label = &s->scratch_y_;
+    return s->scratch;
 }
 
 const uint32_t *

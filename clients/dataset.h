@@ -100,10 +100,39 @@ void dataset_fill_client(struct dataset *ds, struct dataset_fill *f, size_t k);
  * n_features floats; *label receives where its label goes. NULL for a training row of a
  * train_on_demand dataset (counted, not stored). */
 float *dataset_fill_row(struct dataset *ds, struct dataset_fill *f, bool train, uint16_t **label);
-/* Counts n training rows of the current client without storing them (a train_on_demand
- * dataset only). */
-void dataset_fill_skip(struct dataset *ds, struct dataset_fill *f, size_t n);
 void dataset_fill_end(struct dataset *ds, const struct dataset_fill *f);
+
+/*
+ * Where a generator puts the rows of one client, made in stream order (its training rows
+ * first): into the dataset being filled (ds, f) where it stores them, else into the
+ * caller's buffers of the client's training rows (x_train, y_train) or of its test rows
+ * (x_test, y_test, from row 0), else into a scratch row nobody keeps. Set the public
+ * fields, call dataset_sink_begin() once for the client, then dataset_sink_row() for each
+ * of its rows in order, drawing the first n_draw of them.
+ */
+struct dataset_sink {
+    size_t n_features;  /* floats per row */
+    struct dataset *ds; /* the dataset being filled, or NULL */
+    struct dataset_fill *f;
+    float *x_train; /* the client's training rows, or NULL */
+    uint16_t *y_train;
+    float *x_test; /* the client's test rows, or NULL */
+    uint16_t *y_test;
+    float *scratch;      /* one row */
+    size_t n_train_;     /* the client's training rows */
+    bool held_;          /* ds lists the client's test rows */
+    uint16_t scratch_y_; /* the scratch row's label */
+};
+/*
+ * Starts client k of n_all samples, the first n_train for training; held: ds lists its test
+ * rows; made: ds gets them from here (its share of the held-out set). Returns n_draw, how
+ * many of its rows must be drawn for anybody to keep them (0: none, its model need not be
+ * drawn either).
+ */
+size_t dataset_sink_begin(struct dataset_sink *s, size_t k, size_t n_all, size_t n_train, bool held,
+                          bool made);
+/* Row i's place (n_features floats; *label receives its label's), counted in ds. */
+float *dataset_sink_row(struct dataset_sink *s, size_t i, uint16_t **label);
 
 /* Rows of client k in the train split, as a (pointer, count) pair valid as long as ds
  * (pointer NULL when the dataset makes its training rows on demand). */

@@ -24,6 +24,12 @@ struct docofl_slot {
     bool corr_valid; /* corr holds the correction of the current round */
 };
 
+/* A client that holds an anchor (every other client holds none). */
+struct docofl_held {
+    uint64_t client;
+    uint32_t id;
+};
+
 struct docofl_server {
     struct docofl_wire_params p;
     size_t dim;
@@ -34,7 +40,9 @@ struct docofl_server {
     struct docofl_slot *slots; /* V slots */
     uint8_t *spare_msg;        /* the next anchor is built here, then swapped in */
     float *spare_y;
-    uint32_t *held; /* n_clients anchor ids */
+    struct docofl_held *held; /* the clients that hold an anchor, by client, n_held of them */
+    size_t n_held;
+    size_t cap_held;
     float *w;       /* this round's model */
     float *diff;    /* w − y workspace */
     uint32_t count; /* anchors in the deposit */
@@ -62,11 +70,10 @@ docofl_server_new(const struct docofl_wire_params *p, size_t dim, size_t n_clien
     s->slots = mem_calloc(p->anchors, sizeof *s->slots);
     s->spare_msg = mem_alloc(s->anchor_max);
     s->spare_y = mem_calloc(dim, sizeof *s->spare_y);
-    s->held = mem_calloc(n_clients > 0 ? n_clients : 1, sizeof *s->held);
     s->w = mem_calloc(dim, sizeof *s->w);
     s->diff = mem_calloc(dim, sizeof *s->diff);
-    if (s->slots == NULL || s->spare_msg == NULL || s->spare_y == NULL || s->held == NULL ||
-        s->w == NULL || s->diff == NULL)
+    if (s->slots == NULL || s->spare_msg == NULL || s->spare_y == NULL || s->w == NULL ||
+        s->diff == NULL)
         goto fail;
     for (uint32_t v = 0; v < p->anchors; v++) {
         struct docofl_slot *sl = &s->slots[v];
@@ -76,8 +83,6 @@ docofl_server_new(const struct docofl_wire_params *p, size_t dim, size_t n_clien
         if (sl->msg == NULL || sl->y == NULL || sl->corr == NULL)
             goto fail;
     }
-    for (size_t c = 0; c < n_clients; c++)
-        s->held[c] = DOCOFL_WIRE_NO_ANCHOR;
     return s;
 fail:
     docofl_server_free(s);
@@ -110,6 +115,54 @@ static struct docofl_slot *
 docofl_slot_of(const struct docofl_server *s, uint32_t id)
 {
     return &s->slots[id % s->p.anchors];
+}
+
+/* The index of the first entry of held[0..n) whose client is not below `client`. */
+static size_t
+docofl_held_find(const struct docofl_held *held, size_t n, uint64_t client)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (held[mid].client < client)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* The anchor id client holds, or DOCOFL_WIRE_NO_ANCHOR. */
+static uint32_t
+docofl_held_get(const struct docofl_server *s, uint64_t client)
+{
+    size_t i = docofl_held_find(s->held, s->n_held, client);
+    return i < s->n_held && s->held[i].client == client ? s->held[i].id : DOCOFL_WIRE_NO_ANCHOR;
+}
+
+/* Records that client holds anchor id; -ERR_NOMEM (nothing changed) when the list cannot
+ * grow. The list doubles, so a run's clients cost amortised O(participants) memory moves. */
+static int
+docofl_held_set(struct docofl_server *s, uint64_t client, uint32_t id, struct errbuf *eb)
+{
+    size_t i = docofl_held_find(s->held, s->n_held, client);
+    if (i < s->n_held && s->held[i].client == client) {
+        s->held[i].id = id;
+        return 0;
+    }
+    if (s->n_held == s->cap_held) {
+        size_t cap = s->cap_held > 0 ? 2 * s->cap_held : 64;
+        struct docofl_held *h = mem_realloc(s->held, cap * sizeof *h);
+        if (h == NULL)
+            return errbuf_set(eb, -ERR_NOMEM, "docofl: out of memory for %zu clients' anchors",
+                              cap);
+        s->held = h;
+        s->cap_held = cap;
+    }
+    memmove(s->held + i + 1, s->held + i, (s->n_held - i) * sizeof *s->held);
+    s->held[i] = (struct docofl_held){ .client = client, .id = id };
+    s->n_held++;
+    return 0;
 }
 
 /* True when anchor id is in the deposit. */
@@ -187,11 +240,13 @@ docofl_server_prepare(struct docofl_server *s, uint64_t client, struct docofl_se
     if (client >= s->n_clients)
         return errbuf_set(eb, -ERR_RANGE, "docofl: client %llu of %zu", (unsigned long long)client,
                           s->n_clients);
-    uint32_t id = s->held[client];
+    uint32_t id = docofl_held_get(s, client);
     bool download = !docofl_in_deposit(s, id);
     if (download) {
         id = s->next_id - 1;
-        s->held[client] = id;
+        int rc = docofl_held_set(s, client, id, eb);
+        if (rc < 0)
+            return rc;
     }
     struct docofl_slot *sl = docofl_slot_of(s, id);
     if (!sl->corr_valid) {
@@ -244,7 +299,7 @@ docofl_server_latest_anchor(const struct docofl_server *s)
 uint32_t
 docofl_server_client_anchor(const struct docofl_server *s, uint64_t client)
 {
-    return client < s->n_clients ? s->held[client] : DOCOFL_WIRE_NO_ANCHOR;
+    return client < s->n_clients ? docofl_held_get(s, client) : DOCOFL_WIRE_NO_ANCHOR;
 }
 
 int
@@ -344,7 +399,14 @@ docofl_server_state_get(const struct docofl_server *s, uint8_t *out, size_t cap,
         p = docofl_put(p, &l, 4);
         p = docofl_put(p, sl->msg, sl->msg_len);
     }
-    p = docofl_put(p, s->held, 4 * s->n_clients);
+    /* Every client's anchor id, in client order: a walk along the sorted list. */
+    size_t at = 0;
+    for (size_t c = 0; c < s->n_clients; c++) {
+        uint32_t id = DOCOFL_WIRE_NO_ANCHOR;
+        if (at < s->n_held && s->held[at].client == c)
+            id = s->held[at++].id;
+        p = docofl_put(p, &id, 4);
+    }
     *len = (size_t)(p - out);
     return 0;
 }
@@ -371,7 +433,7 @@ docofl_get_u32(const uint8_t *p)
  */
 static int
 docofl_state_load(struct docofl_server *s, const uint8_t *in, size_t len, bool commit,
-                  struct errbuf *eb)
+                  size_t *n_held, struct errbuf *eb)
 {
     uint8_t ident[60];
     docofl_put_identity(s, ident);
@@ -431,13 +493,20 @@ docofl_state_load(struct docofl_server *s, const uint8_t *in, size_t len, bool c
     }
     if (len - p != 4 * s->n_clients)
         return docofl_state_corrupt(eb, p, "client table has the wrong length");
+    size_t held = 0;
     for (size_t c = 0; c < s->n_clients; c++) {
         uint32_t id = docofl_get_u32(in + p + 4 * c);
         if (id != DOCOFL_WIRE_NO_ANCHOR && id >= next_id)
             return docofl_state_corrupt(eb, p + 4 * c, "client holds an anchor never made");
+        if (id == DOCOFL_WIRE_NO_ANCHOR)
+            continue;
+        if (commit) /* room reserved by docofl_server_state_set(); client order is sorted */
+            s->held[held] = (struct docofl_held){ .client = c, .id = id };
+        held++;
     }
+    *n_held = held;
     if (commit) {
-        memcpy(s->held, in + p, 4 * s->n_clients);
+        s->n_held = held;
         s->any_round = any_round;
         s->in_round = false;
         s->round = round;
@@ -458,8 +527,17 @@ docofl_state_load(struct docofl_server *s, const uint8_t *in, size_t len, bool c
 int
 docofl_server_state_set(struct docofl_server *s, const uint8_t *in, size_t len, struct errbuf *eb)
 {
-    int rc = docofl_state_load(s, in, len, false, eb);
+    size_t n_held;
+    int rc = docofl_state_load(s, in, len, false, &n_held, eb);
     if (rc < 0)
         return rc;
-    return docofl_state_load(s, in, len, true, eb);
+    if (n_held > s->cap_held) {
+        struct docofl_held *h = mem_realloc(s->held, n_held * sizeof *h);
+        if (h == NULL)
+            return errbuf_set(eb, -ERR_NOMEM, "docofl: out of memory for %zu clients' anchors",
+                              n_held);
+        s->held = h;
+        s->cap_held = n_held;
+    }
+    return docofl_state_load(s, in, len, true, &n_held, eb);
 }

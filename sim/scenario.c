@@ -1471,7 +1471,8 @@ scenario_check_data(struct scenario_ctx *c, const struct ynode *root, const stru
  * client that ever uploads, at most every client and, in a synchronous run, at most the
  * rounds' selections; plus a pointer per client. DoCoFL: the anchor id of every client that
  * takes part, in a table at most half full (clients/docofl_client.h: 16 bytes a client),
- * plus the server's record of every client's anchor (4 bytes). Refused (at
+ * plus the server's record of those clients' anchors (aggregator/docofl.h: 16 bytes each,
+ * in a list that grows by doubling: up to 32). Refused (at
  * uplink.error_feedback, or downlink.codec) when the worst case exceeds the machine's
  * physical memory, with the estimate in the message.
  */
@@ -1501,7 +1502,7 @@ scenario_check_state_memory(struct scenario_ctx *c, const struct ynode *root,
         return scenario_fail(c, root, "uplink.error_feedback", "uplink.error_feedback", -ERR_RANGE,
                              msg);
     }
-    bytes = holders * 16.0 + clients * 4.0;
+    bytes = holders * (16.0 + 32.0);
     if (s->downlink.docofl && bytes > phys) {
         snprintf(msg, sizeof msg,
                  "DoCoFL client state needs up to %.3g GiB (%.0f clients taking part of %.0f), "

@@ -140,6 +140,20 @@ docofl_held_get(const struct docofl_server *s, uint64_t client)
     return i < s->n_held && s->held[i].client == client ? s->held[i].id : DOCOFL_WIRE_NO_ANCHOR;
 }
 
+/* Room for cap entries in the list; -ERR_NOMEM (nothing changed) when it cannot grow. */
+static int
+docofl_held_reserve(struct docofl_server *s, size_t cap, struct errbuf *eb)
+{
+    if (cap <= s->cap_held)
+        return 0;
+    struct docofl_held *h = mem_realloc(s->held, cap * sizeof *h);
+    if (h == NULL)
+        return errbuf_set(eb, -ERR_NOMEM, "docofl: out of memory for %zu clients' anchors", cap);
+    s->held = h;
+    s->cap_held = cap;
+    return 0;
+}
+
 /* Records that client holds anchor id; -ERR_NOMEM (nothing changed) when the list cannot
  * grow. The list doubles, so a run's clients cost amortised O(participants) memory moves. */
 static int
@@ -151,13 +165,9 @@ docofl_held_set(struct docofl_server *s, uint64_t client, uint32_t id, struct er
         return 0;
     }
     if (s->n_held == s->cap_held) {
-        size_t cap = s->cap_held > 0 ? 2 * s->cap_held : 64;
-        struct docofl_held *h = mem_realloc(s->held, cap * sizeof *h);
-        if (h == NULL)
-            return errbuf_set(eb, -ERR_NOMEM, "docofl: out of memory for %zu clients' anchors",
-                              cap);
-        s->held = h;
-        s->cap_held = cap;
+        int rc = docofl_held_reserve(s, s->cap_held > 0 ? 2 * s->cap_held : 64, eb);
+        if (rc < 0)
+            return rc;
     }
     memmove(s->held + i + 1, s->held + i, (s->n_held - i) * sizeof *s->held);
     s->held[i] = (struct docofl_held){ .client = client, .id = id };
@@ -531,13 +541,8 @@ docofl_server_state_set(struct docofl_server *s, const uint8_t *in, size_t len, 
     int rc = docofl_state_load(s, in, len, false, &n_held, eb);
     if (rc < 0)
         return rc;
-    if (n_held > s->cap_held) {
-        struct docofl_held *h = mem_realloc(s->held, n_held * sizeof *h);
-        if (h == NULL)
-            return errbuf_set(eb, -ERR_NOMEM, "docofl: out of memory for %zu clients' anchors",
-                              n_held);
-        s->held = h;
-        s->cap_held = n_held;
-    }
+    rc = docofl_held_reserve(s, n_held, eb);
+    if (rc < 0)
+        return rc;
     return docofl_state_load(s, in, len, true, &n_held, eb);
 }

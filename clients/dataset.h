@@ -28,10 +28,10 @@ struct dataset_split {
     size_t n;    /* rows */
 };
 
-/* Rows of each client in one split: client k has rows[off[k] .. off[k + 1]). */
 /* Client k's number of training rows, a pure function of (ctx, k) (data on demand). */
 typedef size_t dataset_count_fn(const void *ctx, size_t k);
 
+/* Rows of each client in one split: client k has rows[off[k] .. off[k + 1]). */
 struct dataset_rows {
     size_t *off;    /* n_clients + 1 offsets, off[0] = 0 */
     uint32_t *rows; /* off[n_clients] row indices into the split */

@@ -198,22 +198,25 @@ leaf_synthetic_gen_rows(struct leaf_synthetic_gen *g, size_t k, size_t n_all, si
     }
 }
 
-void
-leaf_synthetic_gen_train(struct leaf_synthetic_gen *g, size_t k, float *x, uint16_t *y)
+/* Client k's rows made alone, into the caller's buffers that sink names. */
+static void
+leaf_synthetic_gen_client(struct leaf_synthetic_gen *g, size_t k, struct dataset_sink sink)
 {
     size_t n_all, n_train;
     leaf_synthetic_gen_sizes(g, k, &n_all, &n_train);
-    struct dataset_sink sink = { .x_train = x, .y_train = y };
     leaf_synthetic_gen_rows(g, k, n_all, n_train, &sink);
+}
+
+void
+leaf_synthetic_gen_train(struct leaf_synthetic_gen *g, size_t k, float *x, uint16_t *y)
+{
+    leaf_synthetic_gen_client(g, k, (struct dataset_sink){ .x_train = x, .y_train = y });
 }
 
 void
 leaf_synthetic_gen_test(struct leaf_synthetic_gen *g, size_t k, float *x, uint16_t *y)
 {
-    size_t n_all, n_train;
-    leaf_synthetic_gen_sizes(g, k, &n_all, &n_train);
-    struct dataset_sink sink = { .x_test = x, .y_test = y };
-    leaf_synthetic_gen_rows(g, k, n_all, n_train, &sink);
+    leaf_synthetic_gen_client(g, k, (struct dataset_sink){ .x_test = x, .y_test = y });
 }
 
 int

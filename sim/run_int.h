@@ -269,13 +269,13 @@ struct run_world {
     unsigned n_threads;
     struct cluster *cl; /* the ranks sharing the run (sim/cluster.h); NULL: one process */
     bool root;          /* rank 0: evaluates and writes the store */
+    double weight_norm; /* run_world_weight_norm()'s result once known, else 0 */
     /* Scratch, meaningful only inside one call */
     uint32_t *eligible; /* client selection and sampling, n_clients entries */
     bool *chosen;       /* protocol.selection draw: cohort_select()'s marks, n_clients */
     double *phase;      /* selection by scan with diurnal availability: every client's
                            phase, drawn once (a scan checks every client each round) */
     size_t *owned;      /* slots this rank computes, n_jobs entries */
-    double weight_norm; /* run_world_weight_norm()'s result once known, else 0 */
     uint64_t *meta;     /* per-job sizes, loss and status exchanged between ranks */
 
     struct run_loop loop;

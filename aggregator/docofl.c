@@ -24,9 +24,9 @@ struct docofl_slot {
     bool corr_valid; /* corr holds the correction of the current round */
 };
 
-/* A client that holds an anchor (every other client holds none). */
+/* A client that holds an anchor (every other client holds none): a slot of the table. */
 struct docofl_held {
-    uint64_t client;
+    uint64_t key; /* client + 1; 0: an empty slot */
     uint32_t id;
 };
 
@@ -40,8 +40,9 @@ struct docofl_server {
     struct docofl_slot *slots; /* V slots */
     uint8_t *spare_msg;        /* the next anchor is built here, then swapped in */
     float *spare_y;
-    struct docofl_held *held; /* the clients that hold an anchor, by client, n_held of them */
-    size_t n_held;
+    struct docofl_held *held; /* the clients that hold an anchor: open addressing, cap_held
+                                 slots (0 or a power of two), at most half full */
+    size_t n_held;            /* clients in the table */
     size_t cap_held;
     float *w;       /* this round's model */
     float *diff;    /* w − y workspace */
@@ -117,61 +118,64 @@ docofl_slot_of(const struct docofl_server *s, uint32_t id)
     return &s->slots[id % s->p.anchors];
 }
 
-/* The index of the first entry of held[0..n) whose client is not below `client`. */
-static size_t
-docofl_held_find(const struct docofl_held *held, size_t n, uint64_t client)
+/* The slot holding key, or the empty slot where it would go (linear probing). */
+static struct docofl_held *
+docofl_held_slot(struct docofl_held *t, size_t cap, uint64_t key)
 {
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (held[mid].client < client)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    size_t h = (size_t)((key * UINT64_C(0x9E3779B97F4A7C15)) >> 24) & (cap - 1);
+    while (t[h].key != 0 && t[h].key != key)
+        h = (h + 1) & (cap - 1);
+    return &t[h];
 }
 
 /* The anchor id client holds, or DOCOFL_WIRE_NO_ANCHOR. */
 static uint32_t
 docofl_held_get(const struct docofl_server *s, uint64_t client)
 {
-    size_t i = docofl_held_find(s->held, s->n_held, client);
-    return i < s->n_held && s->held[i].client == client ? s->held[i].id : DOCOFL_WIRE_NO_ANCHOR;
+    if (s->cap_held == 0)
+        return DOCOFL_WIRE_NO_ANCHOR;
+    const struct docofl_held *h = docofl_held_slot(s->held, s->cap_held, client + 1);
+    return h->key != 0 ? h->id : DOCOFL_WIRE_NO_ANCHOR;
 }
 
-/* Room for cap entries in the list; -ERR_NOMEM (nothing changed) when it cannot grow. */
+/* Room for n clients in the table (rehashed into a larger one when needed); -ERR_NOMEM
+ * (nothing changed) when it cannot grow. */
 static int
-docofl_held_reserve(struct docofl_server *s, size_t cap, struct errbuf *eb)
+docofl_held_reserve(struct docofl_server *s, size_t n, struct errbuf *eb)
 {
-    if (cap <= s->cap_held)
+    if (2 * n <= s->cap_held)
         return 0;
-    struct docofl_held *h = mem_realloc(s->held, cap * sizeof *h);
-    if (h == NULL)
-        return errbuf_set(eb, -ERR_NOMEM, "docofl: out of memory for %zu clients' anchors", cap);
-    s->held = h;
+    size_t cap = s->cap_held > 0 ? s->cap_held : 64;
+    while (cap < 2 * n)
+        cap *= 2;
+    struct docofl_held *t = mem_calloc(cap, sizeof *t);
+    if (t == NULL)
+        return errbuf_set(eb, -ERR_NOMEM, "docofl: out of memory for %zu clients' anchors", n);
+    for (size_t i = 0; i < s->cap_held; i++) {
+        if (s->held[i].key != 0)
+            *docofl_held_slot(t, cap, s->held[i].key) = s->held[i];
+    }
+    mem_free(s->held);
+    s->held = t;
     s->cap_held = cap;
     return 0;
 }
 
-/* Records that client holds anchor id; -ERR_NOMEM (nothing changed) when the list cannot
- * grow. The list doubles, so a run's clients cost amortised O(participants) memory moves. */
+/* Records that client holds anchor id; -ERR_NOMEM (nothing changed) when the table cannot
+ * grow. It doubles, so memory and time follow the clients that took part. */
 static int
 docofl_held_set(struct docofl_server *s, uint64_t client, uint32_t id, struct errbuf *eb)
 {
-    size_t i = docofl_held_find(s->held, s->n_held, client);
-    if (i < s->n_held && s->held[i].client == client) {
-        s->held[i].id = id;
-        return 0;
-    }
-    if (s->n_held == s->cap_held) {
-        int rc = docofl_held_reserve(s, s->cap_held > 0 ? 2 * s->cap_held : 64, eb);
+    uint64_t key = client + 1;
+    if (docofl_held_get(s, client) == DOCOFL_WIRE_NO_ANCHOR) {
+        int rc = docofl_held_reserve(s, s->n_held + 1, eb);
         if (rc < 0)
             return rc;
     }
-    memmove(s->held + i + 1, s->held + i, (s->n_held - i) * sizeof *s->held);
-    s->held[i] = (struct docofl_held){ .client = client, .id = id };
-    s->n_held++;
+    struct docofl_held *h = docofl_held_slot(s->held, s->cap_held, key);
+    if (h->key == 0)
+        s->n_held++;
+    *h = (struct docofl_held){ .key = key, .id = id };
     return 0;
 }
 
@@ -409,12 +413,9 @@ docofl_server_state_get(const struct docofl_server *s, uint8_t *out, size_t cap,
         p = docofl_put(p, &l, 4);
         p = docofl_put(p, sl->msg, sl->msg_len);
     }
-    /* Every client's anchor id, in client order: a walk along the sorted list. */
-    size_t at = 0;
+    /* Every client's anchor id, in client order. */
     for (size_t c = 0; c < s->n_clients; c++) {
-        uint32_t id = DOCOFL_WIRE_NO_ANCHOR;
-        if (at < s->n_held && s->held[at].client == c)
-            id = s->held[at++].id;
+        uint32_t id = docofl_held_get(s, c);
         p = docofl_put(p, &id, 4);
     }
     *len = (size_t)(p - out);
@@ -504,14 +505,17 @@ docofl_state_load(struct docofl_server *s, const uint8_t *in, size_t len, bool c
     if (len - p != 4 * s->n_clients)
         return docofl_state_corrupt(eb, p, "client table has the wrong length");
     size_t held = 0;
+    if (commit && s->cap_held > 0) /* room reserved by docofl_server_state_set() */
+        memset(s->held, 0, s->cap_held * sizeof *s->held);
     for (size_t c = 0; c < s->n_clients; c++) {
         uint32_t id = docofl_get_u32(in + p + 4 * c);
         if (id != DOCOFL_WIRE_NO_ANCHOR && id >= next_id)
             return docofl_state_corrupt(eb, p + 4 * c, "client holds an anchor never made");
         if (id == DOCOFL_WIRE_NO_ANCHOR)
             continue;
-        if (commit) /* room reserved by docofl_server_state_set(); client order is sorted */
-            s->held[held] = (struct docofl_held){ .client = c, .id = id };
+        if (commit)
+            *docofl_held_slot(s->held, s->cap_held, (uint64_t)c + 1) =
+                (struct docofl_held){ .key = (uint64_t)c + 1, .id = id };
         held++;
     }
     *n_held = held;

@@ -21,8 +21,9 @@
  * Ownership. The server owns copies of w_t, the anchors and the corrections; the pointers
  * in struct docofl_server_msgs stay valid until the next docofl_server_begin_round() or
  * docofl_server_state_set(). Memory: (V + 1)·(anchor message + d floats) + V correction
- * messages + 16 bytes per client that has held an anchor (a list sorted by client; the
- * others cost nothing, so creating a server does not depend on the number of clients).
+ * messages + 32 to 64 bytes per client that has held an anchor (a hash table at most half
+ * full; the others cost nothing, so creating a server does not depend on the number of
+ * clients).
  * Not thread-safe. Deterministic: messages are a function of the parameters (seed
  * included), the models passed in and the order of calls.
  *

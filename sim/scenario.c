@@ -1471,8 +1471,8 @@ scenario_check_data(struct scenario_ctx *c, const struct ynode *root, const stru
  * client that ever uploads, at most every client and, in a synchronous run, at most the
  * rounds' selections; plus a pointer per client. DoCoFL: the anchor id of every client that
  * takes part, in a table at most half full (clients/docofl_client.h: 16 bytes a client),
- * plus the server's record of those clients' anchors (aggregator/docofl.h: 16 bytes each,
- * in a list that grows by doubling: up to 32). Refused (at
+ * plus the server's record of those clients' anchors (aggregator/docofl.h: 16-byte slots,
+ * a table at most half full). Refused (at
  * uplink.error_feedback, or downlink.codec) when the worst case exceeds the machine's
  * physical memory, with the estimate in the message.
  */

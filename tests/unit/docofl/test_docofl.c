@@ -570,7 +570,7 @@ START_TEST(anchor_record_follows_the_clients_that_take_part)
         ck_assert(!m.anchor_download);
         ck_assert_uint_eq(m.anchor_id, 0);
     }
-    /* The record grows at its 65th client: the first 64 fit its first allocation. */
+    /* The record (kept at most half full: 64, 128, 256 slots) grows at its 65th client. */
     for (uint64_t k = 100; k < 160; k++)
         ck_assert_int_eq(docofl_server_prepare(f.s, k, &m, &eb), 0);
     struct docofl_server_totals before, after;

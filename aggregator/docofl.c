@@ -24,6 +24,12 @@ struct docofl_slot {
     bool corr_valid; /* corr holds the correction of the current round */
 };
 
+/* A client that holds an anchor (every other client holds none): a slot of the table. */
+struct docofl_held {
+    uint64_t key; /* client + 1; 0: an empty slot */
+    uint32_t id;
+};
+
 struct docofl_server {
     struct docofl_wire_params p;
     size_t dim;
@@ -34,7 +40,10 @@ struct docofl_server {
     struct docofl_slot *slots; /* V slots */
     uint8_t *spare_msg;        /* the next anchor is built here, then swapped in */
     float *spare_y;
-    uint32_t *held; /* n_clients anchor ids */
+    struct docofl_held *held; /* the clients that hold an anchor: open addressing, cap_held
+                                 slots (0 or a power of two), at most half full */
+    size_t n_held;            /* clients in the table */
+    size_t cap_held;
     float *w;       /* this round's model */
     float *diff;    /* w − y workspace */
     uint32_t count; /* anchors in the deposit */
@@ -62,11 +71,10 @@ docofl_server_new(const struct docofl_wire_params *p, size_t dim, size_t n_clien
     s->slots = mem_calloc(p->anchors, sizeof *s->slots);
     s->spare_msg = mem_alloc(s->anchor_max);
     s->spare_y = mem_calloc(dim, sizeof *s->spare_y);
-    s->held = mem_calloc(n_clients > 0 ? n_clients : 1, sizeof *s->held);
     s->w = mem_calloc(dim, sizeof *s->w);
     s->diff = mem_calloc(dim, sizeof *s->diff);
-    if (s->slots == NULL || s->spare_msg == NULL || s->spare_y == NULL || s->held == NULL ||
-        s->w == NULL || s->diff == NULL)
+    if (s->slots == NULL || s->spare_msg == NULL || s->spare_y == NULL || s->w == NULL ||
+        s->diff == NULL)
         goto fail;
     for (uint32_t v = 0; v < p->anchors; v++) {
         struct docofl_slot *sl = &s->slots[v];
@@ -76,8 +84,6 @@ docofl_server_new(const struct docofl_wire_params *p, size_t dim, size_t n_clien
         if (sl->msg == NULL || sl->y == NULL || sl->corr == NULL)
             goto fail;
     }
-    for (size_t c = 0; c < n_clients; c++)
-        s->held[c] = DOCOFL_WIRE_NO_ANCHOR;
     return s;
 fail:
     docofl_server_free(s);
@@ -110,6 +116,67 @@ static struct docofl_slot *
 docofl_slot_of(const struct docofl_server *s, uint32_t id)
 {
     return &s->slots[id % s->p.anchors];
+}
+
+/* The slot holding key, or the empty slot where it would go (linear probing). */
+static struct docofl_held *
+docofl_held_slot(struct docofl_held *t, size_t cap, uint64_t key)
+{
+    size_t h = (size_t)((key * UINT64_C(0x9E3779B97F4A7C15)) >> 24) & (cap - 1);
+    while (t[h].key != 0 && t[h].key != key)
+        h = (h + 1) & (cap - 1);
+    return &t[h];
+}
+
+/* The anchor id client holds, or DOCOFL_WIRE_NO_ANCHOR. */
+static uint32_t
+docofl_held_get(const struct docofl_server *s, uint64_t client)
+{
+    if (s->cap_held == 0)
+        return DOCOFL_WIRE_NO_ANCHOR;
+    const struct docofl_held *h = docofl_held_slot(s->held, s->cap_held, client + 1);
+    return h->key != 0 ? h->id : DOCOFL_WIRE_NO_ANCHOR;
+}
+
+/* Room for n clients in the table (rehashed into a larger one when needed); -ERR_NOMEM
+ * (nothing changed) when it cannot grow. */
+static int
+docofl_held_reserve(struct docofl_server *s, size_t n, struct errbuf *eb)
+{
+    if (2 * n <= s->cap_held)
+        return 0;
+    size_t cap = s->cap_held > 0 ? s->cap_held : 64;
+    while (cap < 2 * n)
+        cap *= 2;
+    struct docofl_held *t = mem_calloc(cap, sizeof *t);
+    if (t == NULL)
+        return errbuf_set(eb, -ERR_NOMEM, "docofl: out of memory for %zu clients' anchors", n);
+    for (size_t i = 0; i < s->cap_held; i++) {
+        if (s->held[i].key != 0)
+            *docofl_held_slot(t, cap, s->held[i].key) = s->held[i];
+    }
+    mem_free(s->held);
+    s->held = t;
+    s->cap_held = cap;
+    return 0;
+}
+
+/* Records that client holds anchor id; -ERR_NOMEM (nothing changed) when the table cannot
+ * grow. It doubles, so memory and time follow the clients that took part. */
+static int
+docofl_held_set(struct docofl_server *s, uint64_t client, uint32_t id, struct errbuf *eb)
+{
+    uint64_t key = client + 1;
+    if (docofl_held_get(s, client) == DOCOFL_WIRE_NO_ANCHOR) {
+        int rc = docofl_held_reserve(s, s->n_held + 1, eb);
+        if (rc < 0)
+            return rc;
+    }
+    struct docofl_held *h = docofl_held_slot(s->held, s->cap_held, key);
+    if (h->key == 0)
+        s->n_held++;
+    *h = (struct docofl_held){ .key = key, .id = id };
+    return 0;
 }
 
 /* True when anchor id is in the deposit. */
@@ -187,11 +254,13 @@ docofl_server_prepare(struct docofl_server *s, uint64_t client, struct docofl_se
     if (client >= s->n_clients)
         return errbuf_set(eb, -ERR_RANGE, "docofl: client %llu of %zu", (unsigned long long)client,
                           s->n_clients);
-    uint32_t id = s->held[client];
+    uint32_t id = docofl_held_get(s, client);
     bool download = !docofl_in_deposit(s, id);
     if (download) {
         id = s->next_id - 1;
-        s->held[client] = id;
+        int rc = docofl_held_set(s, client, id, eb);
+        if (rc < 0)
+            return rc;
     }
     struct docofl_slot *sl = docofl_slot_of(s, id);
     if (!sl->corr_valid) {
@@ -244,7 +313,7 @@ docofl_server_latest_anchor(const struct docofl_server *s)
 uint32_t
 docofl_server_client_anchor(const struct docofl_server *s, uint64_t client)
 {
-    return client < s->n_clients ? s->held[client] : DOCOFL_WIRE_NO_ANCHOR;
+    return client < s->n_clients ? docofl_held_get(s, client) : DOCOFL_WIRE_NO_ANCHOR;
 }
 
 int
@@ -344,7 +413,11 @@ docofl_server_state_get(const struct docofl_server *s, uint8_t *out, size_t cap,
         p = docofl_put(p, &l, 4);
         p = docofl_put(p, sl->msg, sl->msg_len);
     }
-    p = docofl_put(p, s->held, 4 * s->n_clients);
+    /* Every client's anchor id, in client order. */
+    for (size_t c = 0; c < s->n_clients; c++) {
+        uint32_t id = docofl_held_get(s, c);
+        p = docofl_put(p, &id, 4);
+    }
     *len = (size_t)(p - out);
     return 0;
 }
@@ -371,7 +444,7 @@ docofl_get_u32(const uint8_t *p)
  */
 static int
 docofl_state_load(struct docofl_server *s, const uint8_t *in, size_t len, bool commit,
-                  struct errbuf *eb)
+                  size_t *n_held, struct errbuf *eb)
 {
     uint8_t ident[60];
     docofl_put_identity(s, ident);
@@ -431,13 +504,23 @@ docofl_state_load(struct docofl_server *s, const uint8_t *in, size_t len, bool c
     }
     if (len - p != 4 * s->n_clients)
         return docofl_state_corrupt(eb, p, "client table has the wrong length");
+    size_t held = 0;
+    if (commit && s->cap_held > 0) /* room reserved by docofl_server_state_set() */
+        memset(s->held, 0, s->cap_held * sizeof *s->held);
     for (size_t c = 0; c < s->n_clients; c++) {
         uint32_t id = docofl_get_u32(in + p + 4 * c);
         if (id != DOCOFL_WIRE_NO_ANCHOR && id >= next_id)
             return docofl_state_corrupt(eb, p + 4 * c, "client holds an anchor never made");
+        if (id == DOCOFL_WIRE_NO_ANCHOR)
+            continue;
+        if (commit)
+            *docofl_held_slot(s->held, s->cap_held, (uint64_t)c + 1) =
+                (struct docofl_held){ .key = (uint64_t)c + 1, .id = id };
+        held++;
     }
+    *n_held = held;
     if (commit) {
-        memcpy(s->held, in + p, 4 * s->n_clients);
+        s->n_held = held;
         s->any_round = any_round;
         s->in_round = false;
         s->round = round;
@@ -458,8 +541,12 @@ docofl_state_load(struct docofl_server *s, const uint8_t *in, size_t len, bool c
 int
 docofl_server_state_set(struct docofl_server *s, const uint8_t *in, size_t len, struct errbuf *eb)
 {
-    int rc = docofl_state_load(s, in, len, false, eb);
+    size_t n_held;
+    int rc = docofl_state_load(s, in, len, false, &n_held, eb);
     if (rc < 0)
         return rc;
-    return docofl_state_load(s, in, len, true, eb);
+    rc = docofl_held_reserve(s, n_held, eb);
+    if (rc < 0)
+        return rc;
+    return docofl_state_load(s, in, len, true, &n_held, eb);
 }

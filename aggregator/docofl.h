@@ -21,8 +21,11 @@
  * Ownership. The server owns copies of w_t, the anchors and the corrections; the pointers
  * in struct docofl_server_msgs stay valid until the next docofl_server_begin_round() or
  * docofl_server_state_set(). Memory: (V + 1)·(anchor message + d floats) + V correction
- * messages + 4 bytes per client. Not thread-safe. Deterministic: messages are a function of
- * the parameters (seed included), the models passed in and the order of calls.
+ * messages + 32 to 64 bytes per client that has held an anchor (a hash table at most half
+ * full; the others cost nothing, so creating a server does not depend on the number of
+ * clients).
+ * Not thread-safe. Deterministic: messages are a function of the parameters (seed
+ * included), the models passed in and the order of calls.
  *
  * Checkpoint state (docofl_server_state_get/set), taken between rounds; the round's w_t is
  * not part of it (call docofl_server_begin_round() after restoring). All integers LE:
@@ -103,7 +106,8 @@ int docofl_server_begin_round(struct docofl_server *s, uint32_t round, const flo
 /*
  * Fills *out with what `client` downloads this round (see the header paragraph), assigning
  * it the newest anchor when needed and adding to the totals. -ERR_INVALID before the first
- * begin_round, -ERR_RANGE for an unknown client.
+ * begin_round, -ERR_RANGE for an unknown client, -ERR_NOMEM (nothing changed) when the
+ * record of the clients' anchors cannot grow.
  */
 int docofl_server_prepare(struct docofl_server *s, uint64_t client, struct docofl_server_msgs *out,
                           struct errbuf *eb) __attribute__((warn_unused_result));
@@ -130,7 +134,8 @@ size_t docofl_server_state_size(const struct docofl_server *s);
 /* Writes the state into out[0..cap) and its length into *len; -ERR_RANGE if cap is short. */
 int docofl_server_state_get(const struct docofl_server *s, uint8_t *out, size_t cap, size_t *len,
                             struct errbuf *eb) __attribute__((warn_unused_result));
-/* Replaces the state with in[0..len); -ERR_CORRUPT (offset set) leaves s unchanged. */
+/* Replaces the state with in[0..len); -ERR_CORRUPT (offset set) or -ERR_NOMEM leaves s
+ * unchanged. */
 int docofl_server_state_set(struct docofl_server *s, const uint8_t *in, size_t len,
                             struct errbuf *eb) __attribute__((warn_unused_result));
 

@@ -88,6 +88,9 @@ data_source_generate(struct dataset **out, const struct data_params *p, uint64_t
     if (p->kind == DATA_LEAF_SYNTHETIC) {
         struct leaf_synthetic_params lp = p->leaf;
         lp.clients = p->clients;
+        lp.train_on_demand = p->on_demand;
+        lp.test_ranks = p->test_ranks;
+        lp.test_rank = p->test_rank;
         return leaf_synthetic_generate(out, &lp, seed, eb);
     }
     struct synthetic_params sp = p->synthetic;
@@ -100,7 +103,8 @@ data_source_generate(struct dataset **out, const struct data_params *p, uint64_t
 }
 
 struct data_source_maker {
-    struct synthetic_gen *gen;
+    struct synthetic_gen *gen;       /* the FedProx kinds */
+    struct leaf_synthetic_gen *leaf; /* leaf_synthetic */
     const struct dataset *ds;
     struct dataset_split split; /* the client's rows being made */
     size_t cap;                 /* rows split.x and split.y have room for */
@@ -112,12 +116,18 @@ data_source_maker_new(const struct data_params *p, uint64_t seed, const struct d
     struct data_source_maker *m = mem_calloc(1, sizeof *m);
     if (m == NULL)
         return NULL;
-    struct synthetic_params sp = p->synthetic;
-    sp.clients = p->clients;
-    sp.iid = p->kind == DATA_SYNTHETIC_IID;
     m->ds = ds;
-    m->gen = synthetic_gen_new(&sp, seed);
-    if (m->gen == NULL) {
+    if (p->kind == DATA_LEAF_SYNTHETIC) {
+        struct leaf_synthetic_params lp = p->leaf;
+        lp.clients = p->clients;
+        m->leaf = leaf_synthetic_gen_new(&lp, seed);
+    } else {
+        struct synthetic_params sp = p->synthetic;
+        sp.clients = p->clients;
+        sp.iid = p->kind == DATA_SYNTHETIC_IID;
+        m->gen = synthetic_gen_new(&sp, seed);
+    }
+    if (m->gen == NULL && m->leaf == NULL) {
         data_source_maker_free(m);
         return NULL;
     }
@@ -130,6 +140,7 @@ data_source_maker_free(struct data_source_maker *m)
     if (m == NULL)
         return;
     synthetic_gen_free(m->gen);
+    leaf_synthetic_gen_free(m->leaf);
     data_source_split_free(&m->split);
     mem_free(m);
 }
@@ -170,7 +181,10 @@ data_source_maker_train(struct data_source_maker *m, size_t k)
     if (data_source_maker_reserve(m, n) < 0)
         return NULL;
     m->split.n = n;
-    synthetic_gen_train(m->gen, k, m->split.x, m->split.y);
+    if (m->leaf != NULL)
+        leaf_synthetic_gen_train(m->leaf, k, m->split.x, m->split.y);
+    else
+        synthetic_gen_train(m->gen, k, m->split.x, m->split.y);
     return &m->split;
 }
 
@@ -178,11 +192,17 @@ const struct dataset_split *
 data_source_maker_test(struct data_source_maker *m, size_t k)
 {
     size_t n_all, n_train;
-    synthetic_gen_sizes(m->gen, k, &n_all, &n_train);
+    if (m->leaf != NULL)
+        leaf_synthetic_gen_sizes(m->leaf, k, &n_all, &n_train);
+    else
+        synthetic_gen_sizes(m->gen, k, &n_all, &n_train);
     if (data_source_maker_reserve(m, n_all - n_train) < 0)
         return NULL;
     m->split.n = n_all - n_train;
-    synthetic_gen_test(m->gen, k, m->split.x, m->split.y);
+    if (m->leaf != NULL)
+        leaf_synthetic_gen_test(m->leaf, k, m->split.x, m->split.y);
+    else
+        synthetic_gen_test(m->gen, k, m->split.x, m->split.y);
     return &m->split;
 }
 

@@ -66,9 +66,9 @@ struct data_params {
                                                from clients and kind */
     struct leaf_synthetic_params leaf;      /* leaf_synthetic; .clients is set from clients */
     struct partition_params partition;      /* file kinds; generators need natural */
-    bool on_demand;                         /* synthetic kinds: clients' training rows made
+    bool on_demand;                         /* generators: clients' training rows made
                                                when they are started (data_source_maker) */
-    size_t test_ranks;                      /* synthetic kinds, > 1: the held-out rows made
+    size_t test_ranks;                      /* generators, > 1: the held-out rows made
                                                are only those of clients k = test_rank (mod
                                                test_ranks); the others stay zero (MPI ranks
                                                make a share each and merge them) */
@@ -116,8 +116,8 @@ int data_source_load(struct dataset **out, const struct data_params *p, uint64_t
 
 /*
  * Data on demand: one thread's maker of single clients' rows, for a dataset that
- * data_source_load() built with train_on_demand set (the FedProx synthetic kinds do when
- * p->on_demand is set). data_source_maker_new() returns NULL when out of memory; ds is
+ * data_source_load() built with train_on_demand set (the generators do when p->on_demand
+ * is set). data_source_maker_new() returns NULL when out of memory; ds is
  * borrowed and must outlive the maker. data_source_maker_train() makes client k's training
  * rows into the maker's split (rows 0..n-1, valid until the next call), the same rows and
  * bits an eagerly built dataset holds for k; data_source_maker_test() its local test rows

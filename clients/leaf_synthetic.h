@@ -14,11 +14,15 @@
  *
  * Randomness: the streams (seed, RNG_PURPOSE_DATA, 16, RNG_ANY) for Q and mu, and
  * (seed, RNG_PURPOSE_DATA, 17/18/19, k) for client k's size, task and samples, so client
- * k's data do not depend on the number of clients. Ownership as clients/synthetic.h.
+ * k's data do not depend on the number of clients, nor on when they are made: a client's
+ * training rows are the first rows of its sample stream, so leaf_synthetic_gen_train()
+ * remakes them alone, bit for bit, whenever a client is started (data on demand, as
+ * clients/synthetic.h). Ownership as clients/synthetic.h.
  */
 #ifndef FEDBITS_CLIENTS_LEAF_SYNTHETIC_H
 #define FEDBITS_CLIENTS_LEAF_SYNTHETIC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +37,12 @@ struct leaf_synthetic_params {
     size_t min_client_samples; /* added to the lognormal draw, 5 */
     size_t max_client_samples; /* cap per client, 1000 */
     size_t max_samples;        /* cap on the total number of samples (memory guard) */
+    bool train_on_demand;      /* keep only the test rows; training rows via the gen */
+    size_t test_clients;       /* the held-out set is the test rows of clients
+                                  0..test_clients-1 (0: every client), with train_on_demand */
+    size_t test_ranks;         /* > 1: the held-out rows made are those of clients
+                                  k = test_rank (mod test_ranks) only (synthetic.h) */
+    size_t test_rank;
 };
 
 /* LEAF's README settings: 1000 clients, d = 60, 5 classes, train fraction 0.6, 5..1000. */
@@ -41,9 +51,28 @@ void leaf_synthetic_params_default(struct leaf_synthetic_params *p);
 /*
  * Generates the dataset into *out (owned by the caller, free with dataset_free()).
  * -ERR_INVALID for impossible parameters, -ERR_RANGE when the sizes exceed max_samples,
- * -ERR_NOMEM.
+ * -ERR_NOMEM. With train_on_demand the training split stays empty and only the test rows
+ * of the held-out clients are stored (as synthetic_generate()).
  */
 int leaf_synthetic_generate(struct dataset **out, const struct leaf_synthetic_params *p,
                             uint64_t seed, struct errbuf *eb) __attribute__((warn_unused_result));
+
+/*
+ * A generator of single clients' data (one thread's workspace; Q and mu are drawn once
+ * here). The parameters are copied. Returns NULL when out of memory; free with
+ * leaf_synthetic_gen_free().
+ */
+struct leaf_synthetic_gen;
+struct leaf_synthetic_gen *leaf_synthetic_gen_new(const struct leaf_synthetic_params *p,
+                                                  uint64_t seed);
+void leaf_synthetic_gen_free(struct leaf_synthetic_gen *g);
+/* Client k's sample count and training rows, drawn without generating any data. */
+void leaf_synthetic_gen_sizes(const struct leaf_synthetic_gen *g, size_t k, size_t *n_all,
+                              size_t *n_train);
+/* Client k's training rows into x (n_train * dim floats) and y, the same bits
+ * leaf_synthetic_generate() stores for it. */
+void leaf_synthetic_gen_train(struct leaf_synthetic_gen *g, size_t k, float *x, uint16_t *y);
+/* Client k's local test rows (n_all - n_train of them) into x and y. */
+void leaf_synthetic_gen_test(struct leaf_synthetic_gen *g, size_t k, float *x, uint16_t *y);
 
 #endif

@@ -40,6 +40,26 @@ synthetic_draw_size(uint64_t seed, size_t k)
     return (n > 4.0e9 ? (size_t)4000000000u : (size_t)n) + 50;
 }
 
+/* Client k's training rows of n_all samples. */
+static size_t
+synthetic_train_of(double train_fraction, size_t n_all)
+{
+    return (size_t)floor(train_fraction * (double)n_all);
+}
+
+/* What a dataset made on demand keeps to draw a client's training count (dataset_count_fn). */
+struct synthetic_counts {
+    uint64_t seed;
+    double train_fraction;
+};
+
+static size_t
+synthetic_count_train(const void *ctx, size_t k)
+{
+    const struct synthetic_counts *c = ctx;
+    return synthetic_train_of(c->train_fraction, synthetic_draw_size(c->seed, k));
+}
+
 /* Draws a linear model W (dim x classes, row-major by feature) and bias b, entries N(mean, 1). */
 static void
 synthetic_draw_model(gsl_rng *g, double mean, double *w, double *b, size_t dim, size_t classes)
@@ -116,7 +136,7 @@ synthetic_check_size(const struct synthetic_params *p, uint64_t seed, struct err
     size_t total = 0;
     for (size_t k = 0; k < synthetic_storing_clients(p); k++) {
         size_t n_all = synthetic_draw_size(seed, k);
-        size_t n_train = (size_t)floor(p->train_fraction * (double)n_all);
+        size_t n_train = synthetic_train_of(p->train_fraction, n_all);
         total += synthetic_stored(p, n_all, n_train, k);
         if (total > p->max_samples)
             return synthetic_too_big(p, eb);
@@ -192,39 +212,25 @@ void
 synthetic_gen_sizes(const struct synthetic_gen *g, size_t k, size_t *n_all, size_t *n_train)
 {
     *n_all = synthetic_draw_size(g->seed, k);
-    *n_train = (size_t)floor(g->p.train_fraction * (double)*n_all);
+    *n_train = synthetic_train_of(g->p.train_fraction, *n_all);
 }
 
 /*
- * Draws client k's rows in order from its streams, as far as anybody keeps them. Row i goes
- * to the dataset being filled (ds, f) when ds is not NULL and stores it (a training row
- * unless the dataset makes them on demand; a test row of a client of the held-out set), else
- * to x_train/y_train (training rows) or x_test/y_test (test rows, from row 0 of x_test) when
- * given, else to a scratch row. Training rows come first in the stream, so they do not depend
+ * Draws client k's rows in order from its streams, as far as anybody keeps them, into the
+ * places `sink` gives them (clients/dataset.h): the dataset being filled, the caller's
+ * buffers or a scratch row. Training rows come first in the stream, so they do not depend
  * on whether the test rows are drawn.
  */
 static void
 synthetic_gen_rows(struct synthetic_gen *g, size_t k, size_t n_all, size_t n_train,
-                   struct dataset *ds, struct dataset_fill *f, float *x_train, uint16_t *y_train,
-                   float *x_test, uint16_t *y_test)
+                   struct dataset_sink *sink)
 {
     const struct synthetic_params *p = &g->p;
-    bool held = ds != NULL && synthetic_holds_test(p, k); /* test rows with a place in ds */
-    bool keep_test = x_test != NULL || (ds != NULL && synthetic_makes_test(p, k));
-    bool keep_train = x_train != NULL || (ds != NULL && !ds->train_on_demand);
-    size_t n_draw = keep_test ? n_all : keep_train ? n_train : 0;
-    if (ds != NULL)
-        dataset_fill_client(ds, f, k);
-    if (ds != NULL && n_draw == 0) {
-        /* Nothing of this client is made here: its rows are counted, their places left. */
-        dataset_fill_skip(ds, f, n_train);
-        for (size_t i = n_train; held && i < n_all; i++) {
-            uint16_t *y;
-            dataset_fill_row(ds, f, false, &y);
-        }
-        return;
-    }
-    if (!p->iid) {
+    sink->n_features = p->dim;
+    sink->scratch = g->row;
+    size_t n_draw = dataset_sink_begin(sink, k, n_all, n_train, synthetic_holds_test(p, k),
+                                       synthetic_makes_test(p, k));
+    if (n_draw > 0 && !p->iid) {
         struct rng rm;
         rng_init_stream(&rm, g->seed, RNG_PURPOSE_DATA, SYN_STREAM_MODEL, k);
         gsl_rng *gm = rng_gsl(&rm);
@@ -237,25 +243,11 @@ synthetic_gen_rows(struct synthetic_gen *g, size_t k, size_t n_all, size_t n_tra
     struct rng rs;
     rng_init_stream(&rs, g->seed, RNG_PURPOSE_DATA, SYN_STREAM_SAMPLES, k);
     gsl_rng *gs = rng_gsl(&rs);
-    uint16_t scratch_y;
     for (size_t i = 0; i < n_all; i++) {
-        bool train = i < n_train;
-        uint16_t *y = NULL;
-        float *x = NULL;
-        if (ds != NULL && (train || held))
-            x = dataset_fill_row(ds, f, train, &y); /* counts the row even when not stored */
+        uint16_t *y;
+        float *x = dataset_sink_row(sink, i, &y); /* counts the row in the dataset filled */
         if (i >= n_draw)
             continue;
-        if (x == NULL && train && x_train != NULL) {
-            x = x_train + i * p->dim;
-            y = y_train + i;
-        } else if (x == NULL && !train && x_test != NULL) {
-            x = x_test + (i - n_train) * p->dim;
-            y = y_test + (i - n_train);
-        } else if (x == NULL) {
-            x = g->row;
-            y = &scratch_y;
-        }
         for (size_t j = 0; j < p->dim; j++)
             x[j] = (float)(g->v[j] + g->sd[j] * gsl_ran_gaussian_ziggurat(gs, 1.0));
         *y = synthetic_label(g->w, g->b, x, p->dim, p->classes);
@@ -267,7 +259,8 @@ synthetic_gen_train(struct synthetic_gen *g, size_t k, float *x, uint16_t *y)
 {
     size_t n_all, n_train;
     synthetic_gen_sizes(g, k, &n_all, &n_train);
-    synthetic_gen_rows(g, k, n_all, n_train, NULL, NULL, x, y, NULL, NULL);
+    struct dataset_sink sink = { .x_train = x, .y_train = y };
+    synthetic_gen_rows(g, k, n_all, n_train, &sink);
 }
 
 void
@@ -275,7 +268,8 @@ synthetic_gen_test(struct synthetic_gen *g, size_t k, float *x, uint16_t *y)
 {
     size_t n_all, n_train;
     synthetic_gen_sizes(g, k, &n_all, &n_train);
-    synthetic_gen_rows(g, k, n_all, n_train, NULL, NULL, NULL, NULL, x, y);
+    struct dataset_sink sink = { .x_test = x, .y_test = y };
+    synthetic_gen_rows(g, k, n_all, n_train, &sink);
 }
 
 int
@@ -287,16 +281,28 @@ synthetic_generate(struct dataset **out, const struct synthetic_params *p, uint6
     if (rc < 0)
         return rc;
     rc = -ERR_NOMEM;
-    size_t *n_train = mem_calloc(p->clients, sizeof *n_train);
-    size_t *n_all = mem_calloc(p->clients, sizeof *n_all);
+    /* Sizes of the clients the dataset lists: every client, or with training rows made on
+     * demand only those whose test rows it stores (the others' counts are drawn when asked,
+     * synthetic_count_train(), so nothing here grows with the rest of the population). */
+    size_t listed = p->train_on_demand ? synthetic_storing_clients(p) : p->clients;
+    size_t *n_train = mem_calloc(listed > 0 ? listed : 1, sizeof *n_train);
+    size_t *n_all = mem_calloc(listed > 0 ? listed : 1, sizeof *n_all);
     struct synthetic_gen *g = synthetic_gen_new(p, seed);
+    struct synthetic_counts *counts = NULL;
     struct dataset *ds = NULL;
     if (n_train == NULL || n_all == NULL || g == NULL)
         goto out;
+    if (p->train_on_demand) {
+        counts = mem_alloc(sizeof *counts);
+        if (counts == NULL)
+            goto out;
+        *counts = (struct synthetic_counts){ seed, p->train_fraction };
+    }
 
-    /* Each client's size is drawn once, here (synthetic_check_size() draws those it needs). */
+    /* Each listed client's size is drawn once, here (synthetic_check_size() draws those it
+     * needs). */
     size_t total = 0;
-    for (size_t k = 0; k < p->clients; k++) {
+    for (size_t k = 0; k < listed; k++) {
         synthetic_gen_sizes(g, k, &n_all[k], &n_train[k]);
         total += synthetic_stored(p, n_all[k], n_train[k], k);
         if (!synthetic_holds_test(p, k))
@@ -306,19 +312,24 @@ synthetic_generate(struct dataset **out, const struct synthetic_params *p, uint6
         rc = synthetic_too_big(p, eb);
         goto out;
     }
-    rc = dataset_new_clients(&ds, p->dim, p->classes, p->clients, n_all, n_train, p->max_samples,
-                             p->train_on_demand, "synthetic data", eb);
+    struct dataset_on_demand lazy = { synthetic_count_train, counts };
+    counts = NULL; /* the dataset takes it */
+    rc = dataset_new_clients(&ds, p->dim, p->classes, p->clients, listed, n_all, n_train,
+                             p->max_samples, p->train_on_demand ? &lazy : NULL, "synthetic data",
+                             eb);
     if (rc < 0)
         goto out;
     struct dataset_fill fill = { 0 };
-    for (size_t k = 0; k < p->clients; k++)
-        synthetic_gen_rows(g, k, n_all[k], n_train[k], ds, &fill, NULL, NULL, NULL, NULL);
+    struct dataset_sink sink = { .ds = ds, .f = &fill };
+    for (size_t k = 0; k < listed; k++)
+        synthetic_gen_rows(g, k, n_all[k], n_train[k], &sink);
     dataset_fill_end(ds, &fill);
     *out = ds;
     ds = NULL;
     rc = 0;
 out:
     dataset_free(ds);
+    mem_free(counts);
     mem_free(n_train);
     mem_free(n_all);
     synthetic_gen_free(g);

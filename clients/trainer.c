@@ -1,6 +1,8 @@
 /* trainer: per-client SGD and evaluation. See trainer.h. */
 #include "clients/trainer.h"
 
+#include <assert.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "base/mem.h"
@@ -19,8 +21,9 @@ struct trainer {
     struct model_ws *ws;
     float *x;        /* batch x n_features gather buffer */
     uint16_t *y;     /* batch labels */
-    uint32_t *order; /* largest client's row order */
-    float *vel;      /* momentum buffer, one per parameter */
+    uint32_t *order; /* a client's row order, room for cap rows */
+    size_t cap;
+    float *vel; /* momentum buffer, one per parameter */
 };
 
 struct trainer *
@@ -37,7 +40,9 @@ trainer_new(const struct model_spec *spec, const struct dataset *ds, size_t batc
     t->ws = model_ws_new(spec, t->batch);
     t->x = mem_alloc(t->batch * ds->n_features * sizeof *t->x);
     t->y = mem_alloc(t->batch * sizeof *t->y);
-    t->order = mem_alloc((dataset_max_client_train(ds) + 1) * sizeof *t->order);
+    /* Data on demand: the order grows with the clients trained (trainer_reserve()). */
+    t->cap = ds->train_on_demand ? 1 : dataset_max_client_train(ds) + 1;
+    t->order = mem_alloc(t->cap * sizeof *t->order);
     t->vel = mem_alloc(model_param_count(spec) * sizeof *t->vel);
     if (t->ws == NULL || t->x == NULL || t->y == NULL || t->order == NULL || t->vel == NULL) {
         trainer_free(t);
@@ -57,6 +62,23 @@ trainer_free(struct trainer *t)
     mem_free(t->order);
     mem_free(t->vel);
     mem_free(t);
+}
+
+int
+trainer_reserve(struct trainer *t, size_t n)
+{
+    if (n <= t->cap)
+        return 0;
+    size_t cap = t->cap * 2 > n ? t->cap * 2 : n;
+    if (cap > SIZE_MAX / sizeof *t->order)
+        return -ERR_NOMEM;
+    uint32_t *order = mem_alloc(cap * sizeof *order);
+    if (order == NULL)
+        return -ERR_NOMEM;
+    mem_free(t->order);
+    t->order = order;
+    t->cap = cap;
+    return 0;
 }
 
 static void
@@ -88,6 +110,7 @@ trainer_train_rows(struct trainer *t, float *w, const float *global,
     *res = (struct train_result){ .samples = n };
     if (n == 0)
         return;
+    assert(n <= t->cap);
     size_t bs = p->batch_size < n ? p->batch_size : n;
     size_t per_epoch = (n + bs - 1) / bs;
     size_t total = p->steps > 0 ? p->steps : per_epoch * p->epochs;

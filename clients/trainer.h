@@ -3,8 +3,10 @@
  *
  * A struct trainer is one thread's workspace for a model shape and a dataset: the model
  * workspace, a gather buffer for one minibatch, the shuffled row order and the momentum
- * buffer. trainer_new() sizes it for the largest client, so trainer_train() and
- * trainer_evaluate() allocate nothing. The dataset is borrowed and must outlive the
+ * buffer. trainer_new() sizes it for the largest client of a stored dataset, so
+ * trainer_train() and trainer_evaluate() allocate nothing; for rows made on demand it
+ * grows with trainer_reserve() to the largest client trained so far (the population's
+ * largest is never looked up). The dataset is borrowed and must outlive the
  * trainer; parameter vectors are borrowed.
  *
  * Local training is minibatch SGD (McMahan et al., AISTATS 2017, Algorithm 1,
@@ -60,9 +62,13 @@ void trainer_free(struct trainer *t);
 void trainer_train(struct trainer *t, float *w, const float *global, size_t k,
                    const struct train_params *p, struct rng *r, struct train_result *res);
 
+/* Room for a client of n training rows in trainer_train_rows(); -ERR_NOMEM when out of
+ * memory (the trainer is unchanged). Grows by doubling, so growth stays rare. */
+int trainer_reserve(struct trainer *t, size_t n) __attribute__((warn_unused_result));
+
 /* trainer_train() on rows[0..n) of split (rows NULL means rows 0..n-1): for a client whose
- * rows were made on demand (clients/data_source.h). Same steps and bits as trainer_train()
- * on the same data. */
+ * rows were made on demand (clients/data_source.h), after trainer_reserve(t, n). Same steps
+ * and bits as trainer_train() on the same data. */
 void trainer_train_rows(struct trainer *t, float *w, const float *global,
                         const struct dataset_split *split, const uint32_t *rows, size_t n,
                         const struct train_params *p, struct rng *r, struct train_result *res);

@@ -116,6 +116,34 @@ run_checkpoint_hash_bytes(crypto_generichash_state *h, const void *p, size_t n)
         crypto_generichash_update(h, p, n);
 }
 
+/*
+ * Hashes the n_clients + 1 row offsets of a split's clients (the compressed-row offsets
+ * client_train.off or client_test.off, as native size_t words) from the clients' counts, so
+ * that a dataset whose counts are drawn on demand, or which lists only some clients' test
+ * rows, hashes as the one that stores them all. Returns the last offset.
+ */
+static size_t
+run_checkpoint_hash_offsets(crypto_generichash_state *h, const struct dataset *ds, bool train)
+{
+    size_t buf[512], used = 0, off = 0;
+    for (size_t k = 0; k <= ds->n_clients; k++) {
+        buf[used++] = off;
+        if (used == sizeof buf / sizeof buf[0] || k == ds->n_clients) {
+            crypto_generichash_update(h, (const unsigned char *)buf, used * sizeof buf[0]);
+            used = 0;
+        }
+        if (k < ds->n_clients) {
+            size_t n;
+            if (train)
+                dataset_client_train(ds, k, &n);
+            else
+                dataset_client_test(ds, k, &n);
+            off += n;
+        }
+    }
+    return off;
+}
+
 void
 run_checkpoint_data_fingerprint(const struct dataset *ds, unsigned char out[32])
 {
@@ -134,10 +162,9 @@ run_checkpoint_data_fingerprint(const struct dataset *ds, unsigned char out[32])
         crypto_generichash_update(&h, n, sizeof n);
         run_checkpoint_hash_bytes(&h, splits[i]->x, splits[i]->n * ds->n_features * sizeof(float));
         run_checkpoint_hash_bytes(&h, splits[i]->y, splits[i]->n * sizeof(uint16_t));
-        size_t n_rows =
-            rows[i]->off != NULL && rows[i]->rows != NULL ? rows[i]->off[ds->n_clients] : 0;
-        if (rows[i]->off != NULL)
-            run_checkpoint_hash_bytes(&h, rows[i]->off, (ds->n_clients + 1) * sizeof(size_t));
+        size_t n_rows = run_checkpoint_hash_offsets(&h, ds, i == 0);
+        if (rows[i]->rows == NULL)
+            n_rows = 0;
         run_checkpoint_hash_bytes(&h, rows[i]->rows, n_rows * sizeof(uint32_t));
     }
     crypto_generichash_final(&h, out, 32);

@@ -269,6 +269,7 @@ struct run_world {
     unsigned n_threads;
     struct cluster *cl; /* the ranks sharing the run (sim/cluster.h); NULL: one process */
     bool root;          /* rank 0: evaluates and writes the store */
+    double weight_norm; /* run_world_weight_norm()'s result once known, else 0 */
     /* Scratch, meaningful only inside one call */
     uint32_t *eligible; /* client selection and sampling, n_clients entries */
     bool *chosen;       /* protocol.selection draw: cohort_select()'s marks, n_clients */
@@ -343,6 +344,14 @@ void run_world_release(struct run_world *w);
  */
 size_t run_world_select(struct run_world *w, const bool *busy, uint64_t draw, int64_t now,
                         size_t want, size_t *n_eligible);
+/*
+ * *norm <- the largest number of training rows of any client (at least 1): the normaliser
+ * of the FedAvg weights samples / norm of secure aggregation and THC. Looked up only by the
+ * configurations that weight by samples: O(population) once (each rank its share of the
+ * clients, then the ranks' maximum), then kept.
+ */
+int run_world_weight_norm(struct run_world *w, double *norm, struct errbuf *eb)
+    __attribute__((warn_unused_result));
 /* Jobs (run_job.c) */
 /* Starts a job for client at `now` in slot; it is computed at the next run_job_flush(). */
 int run_job_start(struct run_world *w, size_t slot, uint64_t client, uint64_t stream, int64_t now,

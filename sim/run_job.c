@@ -77,7 +77,7 @@ run_job_compute(struct run_world *w, struct run_job *j, struct run_thread *th)
     if (th->maker != NULL) {
         /* Data on demand: the client's rows live while its job computes. */
         const struct dataset_split *rows = data_source_maker_train(th->maker, k);
-        if (rows == NULL) {
+        if (rows == NULL || trainer_reserve(th->trainer, rows->n) < 0) {
             j->rc = errbuf_set(&j->eb, -ERR_NOMEM, "out of memory making client %zu's data", k);
             return;
         }

@@ -65,8 +65,12 @@ run_secure_init(struct run_world *w, struct errbuf *eb)
                               w->n_jobs, eb);
     if (rc < 0)
         return errbuf_prefix(eb, "aggregation");
-    size_t max_samples = dataset_max_client_train(w->ds);
-    w->sec.weight_norm = max_samples > 0 ? (double)max_samples : 1.0;
+    w->sec.weight_norm = 1.0; /* read only when weighting by samples */
+    if (s->aggregation.weighting == WEIGHTING_SAMPLES) {
+        rc = run_world_weight_norm(w, &w->sec.weight_norm, eb);
+        if (rc < 0)
+            return errbuf_prefix(eb, "aggregation");
+    }
     w->sec.thc_ring = s->uplink.codec.kind == CODEC_THC;
     w->sec.sa_m = w->dim + 1;
     for (unsigned t = 0; t < w->n_threads; t++) {

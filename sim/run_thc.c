@@ -49,8 +49,12 @@ run_thc_init(struct run_world *w, struct errbuf *eb)
     if (!run_thc_common(s))
         return 0;
     w->thc.on = true;
-    size_t max_samples = dataset_max_client_train(w->ds);
-    w->thc.weight_norm = max_samples > 0 ? (double)max_samples : 1.0;
+    w->thc.weight_norm = 1.0; /* read only when weighting by samples */
+    if (s->aggregation.weighting == WEIGHTING_SAMPLES) {
+        int rc = run_world_weight_norm(w, &w->thc.weight_norm, eb);
+        if (rc < 0)
+            return errbuf_prefix(eb, "aggregation");
+    }
     bool plain = s->aggregation.secure == SECURE_NONE;
     for (unsigned t = 0; t < w->n_threads; t++) {
         struct run_thread *th = &w->th[t];

@@ -228,7 +228,10 @@ run_world_init(struct run_world *w, struct errbuf *eb)
         if (w->model.raw == NULL)
             goto nomem;
     }
-    w->eligible = mem_alloc(n_clients * sizeof *w->eligible);
+    /* A scan lists every eligible client; a draw at most the `want` it looks for (the pool's
+     * size for a round, one for a FedBuff slot). */
+    size_t n_eligible = run_world_mode(w) == COHORT_SCAN ? n_clients : w->n_jobs;
+    w->eligible = mem_alloc(n_eligible * sizeof *w->eligible);
     if (s->protocol.selection == COHORT_DRAW) {
         w->chosen = mem_calloc(n_clients, sizeof *w->chosen);
         if (w->chosen == NULL)
@@ -319,4 +322,19 @@ run_world_select(struct run_world *w, const bool *busy, uint64_t draw, int64_t n
         .phase = w->phase,
     };
     return cohort_select(&c, run_world_mode(w), w->s->seed, draw, now, want, n_eligible);
+}
+
+int
+run_world_weight_norm(struct run_world *w, double *norm, struct errbuf *eb)
+{
+    if (w->weight_norm == 0) {
+        size_t ranks = cluster_size(w->cl);
+        double best = (double)dataset_max_client_train_every(w->ds, cluster_rank(w->cl), ranks);
+        int rc = cluster_max_f64(w->cl, &best, 1, eb);
+        if (rc < 0)
+            return rc;
+        w->weight_norm = best > 0 ? best : 1.0;
+    }
+    *norm = w->weight_norm;
+    return 0;
 }

@@ -242,8 +242,6 @@ static const struct skey_when w_hidden =
 static const struct skey_when w_cnn = SKEY_WHEN("model.type", V(MODEL_CNN));
 static const struct skey_when w_rnn = SKEY_WHEN("model.type", V(MODEL_LSTM) | V(MODEL_GRU));
 static const struct skey_when w_synthetic = SKEY_WHEN("data.dataset", V(DATA_SYNTHETIC));
-static const struct skey_when w_fedprox_synthetic =
-    SKEY_WHEN("data.dataset", V(DATA_SYNTHETIC) | V(DATA_SYNTHETIC_IID));
 static const struct skey_when w_generator =
     SKEY_WHEN("data.dataset", V(DATA_SYNTHETIC) | V(DATA_SYNTHETIC_IID) | V(DATA_LEAF_SYNTHETIC));
 #define V_DATA_FILES                                                                               \
@@ -454,8 +452,7 @@ static const struct skey scenario_keys[] = {
     KEY_U64("data.classes", data.classes, "0", 0, 65535,
             .help = "classes (0: the dataset's own; synthetic 10, leaf_synthetic 5, files from the "
                     "labels)"),
-    KEY_U64("data.test_clients", data.test_clients, "0", 0, UINT32_MAX,
-            .when = &w_fedprox_synthetic,
+    KEY_U64("data.test_clients", data.test_clients, "0", 0, UINT32_MAX, .when = &w_generator,
             .help = "held-out test set: the test rows of clients 0..n-1 (0: every client)"),
     KEY_F64("data.train_fraction", data.train_fraction, "0.9", 0, 1, .open = SKEY_OPEN_BOTH,
             .when = &w_generator,
@@ -1474,7 +1471,8 @@ scenario_check_data(struct scenario_ctx *c, const struct ynode *root, const stru
  * client that ever uploads, at most every client and, in a synchronous run, at most the
  * rounds' selections; plus a pointer per client. DoCoFL: the anchor id of every client that
  * takes part, in a table at most half full (clients/docofl_client.h: 16 bytes a client),
- * plus the server's record of every client's anchor (4 bytes). Refused (at
+ * plus the server's record of those clients' anchors (aggregator/docofl.h: 16-byte slots,
+ * a table at most half full). Refused (at
  * uplink.error_feedback, or downlink.codec) when the worst case exceeds the machine's
  * physical memory, with the estimate in the message.
  */
@@ -1504,7 +1502,7 @@ scenario_check_state_memory(struct scenario_ctx *c, const struct ynode *root,
         return scenario_fail(c, root, "uplink.error_feedback", "uplink.error_feedback", -ERR_RANGE,
                              msg);
     }
-    bytes = holders * 16.0 + clients * 4.0;
+    bytes = holders * (16.0 + 32.0);
     if (s->downlink.docofl && bytes > phys) {
         snprintf(msg, sizeof msg,
                  "DoCoFL client state needs up to %.3g GiB (%.0f clients taking part of %.0f), "
@@ -2030,13 +2028,16 @@ scenario_data_params(const struct scenario *s, struct data_params *p)
         p->synthetic.classes = (size_t)s->data.classes;
     p->synthetic.train_fraction = s->data.train_fraction;
     p->synthetic.test_clients = (size_t)s->data.test_clients;
-    /* The FedProx generators make a client's training rows when it is started (the same
-     * bits as made up front: clients/synthetic.h), so memory follows the cohort. */
-    p->on_demand = p->kind == DATA_SYNTHETIC || p->kind == DATA_SYNTHETIC_IID;
+    /* The generators make a client's training rows when it is started (the same bits as
+     * made up front: clients/synthetic.h, clients/leaf_synthetic.h), so memory follows the
+     * cohort. */
+    p->on_demand = p->kind == DATA_SYNTHETIC || p->kind == DATA_SYNTHETIC_IID ||
+                   p->kind == DATA_LEAF_SYNTHETIC;
     p->leaf.dim = (size_t)s->data.dim;
     if (s->data.classes != 0)
         p->leaf.classes = (size_t)s->data.classes;
     p->leaf.train_fraction = s->data.train_fraction;
+    p->leaf.test_clients = (size_t)s->data.test_clients;
     p->partition = s->data.partition;
 }
 

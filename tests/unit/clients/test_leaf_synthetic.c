@@ -88,12 +88,69 @@ START_TEST(leaf_synthetic_follows_the_process)
 }
 END_TEST
 
+/*
+ * Data on demand: through data_source_load() with on_demand, the training split is empty
+ * and every client's training count, training rows (made by a maker, last client first)
+ * and test rows are the eager dataset's, bit for bit; with test_clients only the first
+ * clients' test rows are stored and the others' are made by the maker.
+ */
+START_TEST(leaf_synthetic_rows_made_on_demand_are_the_same)
+{
+    struct data_params p;
+    ds_params(&p, DATA_LEAF_SYNTHETIC, 25);
+    p.leaf.dim = 7;
+    struct dataset *a = NULL, *b = NULL;
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    ck_assert_int_eq(data_source_load(&a, &p, 4242, &eb), 0);
+    p.on_demand = true;
+    p.leaf.test_clients = _i == 0 ? 0 : 6;
+    ck_assert_int_eq(data_source_load(&b, &p, 4242, &eb), 0);
+    ds_check(b);
+    ck_assert(b->train_on_demand && b->train.n == 0 && b->client_train.off == NULL);
+    ck_assert_uint_eq(b->n_test_clients, _i == 0 ? 25 : 6);
+    size_t held = a->client_test.off[b->n_test_clients];
+    ck_assert_uint_eq(b->test.n, held);
+    ck_assert_mem_eq(b->test.x, a->test.x, held * 7 * sizeof(float));
+    ck_assert_mem_eq(b->test.y, a->test.y, held * sizeof(uint16_t));
+    struct data_source_maker *m = data_source_maker_new(&p, 4242, b);
+    ck_assert_ptr_nonnull(m);
+    for (size_t kk = 0; kk < 25; kk++) {
+        size_t k = 24 - kk, n, nb;
+        const uint32_t *rows = dataset_client_train(a, k, &n);
+        ck_assert_ptr_null(dataset_client_train(b, k, &nb));
+        ck_assert_uint_eq(nb, n);
+        const struct dataset_split *t = data_source_maker_train(m, k);
+        ck_assert_ptr_nonnull(t);
+        ck_assert_uint_eq(t->n, n);
+        for (size_t i = 0; i < n; i++) {
+            ck_assert_mem_eq(t->x + i * 7, a->train.x + rows[i] * 7, 7 * sizeof(float));
+            ck_assert_uint_eq(t->y[i], a->train.y[rows[i]]);
+        }
+        rows = dataset_client_test(a, k, &n);
+        dataset_client_test(b, k, &nb);
+        ck_assert_uint_eq(nb, k < b->n_test_clients ? n : 0);
+        t = data_source_maker_test(m, k);
+        ck_assert_ptr_nonnull(t);
+        ck_assert_uint_eq(t->n, n);
+        for (size_t i = 0; i < n; i++) {
+            ck_assert_mem_eq(t->x + i * 7, a->test.x + rows[i] * 7, 7 * sizeof(float));
+            ck_assert_uint_eq(t->y[i], a->test.y[rows[i]]);
+        }
+    }
+    data_source_maker_free(m);
+    dataset_free(a);
+    dataset_free(b);
+}
+END_TEST
+
 Suite *
 leaf_synthetic_suite(void)
 {
     Suite *s = suite_create("leaf_synthetic");
     TCase *tc = tcase_create("process");
     tcase_add_test(tc, leaf_synthetic_follows_the_process);
+    tcase_add_loop_test(tc, leaf_synthetic_rows_made_on_demand_are_the_same, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -204,7 +204,14 @@ START_TEST(training_rows_made_on_demand_are_the_same)
     ck_assert_uint_eq(b->test.n, a->test.n);
     ck_assert_mem_eq(b->test.x, a->test.x, a->test.n * a->n_features * sizeof(float));
     ck_assert_mem_eq(b->test.y, a->test.y, a->test.n * sizeof(uint16_t));
-    ck_assert_mem_eq(b->client_train.off, a->client_train.off, 10 * sizeof(size_t));
+    /* No per-client record for training: the counts are drawn when asked. */
+    ck_assert_ptr_null(b->client_train.off);
+    for (size_t k = 0; k < 9; k++) {
+        size_t na, nb;
+        dataset_client_train(a, k, &na);
+        dataset_client_train(b, k, &nb);
+        ck_assert_uint_eq(nb, na);
+    }
     struct synthetic_gen *g = synthetic_gen_new(&p, 777);
     ck_assert_ptr_nonnull(g);
     size_t d = a->n_features;
@@ -246,6 +253,7 @@ START_TEST(held_out_set_of_the_first_clients)
     p.test_clients = 3;
     struct dataset *b = synthetic_make(&p, 99);
     size_t held = a->client_test.off[3];
+    ck_assert_uint_eq(b->n_test_clients, 3); /* the others are not listed at all */
     ck_assert_uint_eq(b->test.n, held);
     ck_assert_mem_eq(b->test.x, a->test.x, held * a->n_features * sizeof(float));
     for (size_t k = 3; k < 8; k++) {
@@ -282,6 +290,42 @@ START_TEST(held_out_set_of_the_first_clients)
 END_TEST
 
 /*
+ * Data on demand builds nothing per client outside the held-out set: a population of 10^12
+ * clients (a byte each would not fit in memory, a microsecond each would take days) loads
+ * with its held-out set of 4 clients, and its last client's training count is drawn when
+ * asked, the same as in a population of its own size.
+ */
+START_TEST(population_size_costs_nothing_on_demand)
+{
+    struct synthetic_params p;
+    synthetic_small(&p, 1000000000000);
+    p.train_on_demand = true;
+    p.test_clients = 4;
+    struct dataset *big = synthetic_make(&p, 31);
+    ck_assert_uint_eq(big->n_clients, p.clients);
+    ck_assert_uint_eq(big->n_test_clients, 4);
+    p.clients = 4;
+    p.train_on_demand = false;
+    p.test_clients = 0;
+    struct dataset *small = synthetic_make(&p, 31);
+    ck_assert_uint_eq(big->test.n, small->test.n);
+    ck_assert_mem_eq(big->test.x, small->test.x, small->test.n * small->n_features * sizeof(float));
+    size_t n_big, n_one, k = 999999999999;
+    dataset_client_train(big, k, &n_big);
+    synthetic_small(&p, k + 1);
+    struct synthetic_gen *g = synthetic_gen_new(&p, 31);
+    ck_assert_ptr_nonnull(g);
+    size_t n_all;
+    synthetic_gen_sizes(g, k, &n_all, &n_one);
+    ck_assert_uint_eq(n_big, n_one);
+    ck_assert_uint_ge(n_big, 45); /* floor(0.9 * (at least 50)) */
+    synthetic_gen_free(g);
+    dataset_free(big);
+    dataset_free(small);
+}
+END_TEST
+
+/*
  * The held-out set made in shares (each MPI rank the clients k = rank mod ranks): every share
  * has the whole set's layout, holds exactly its clients' rows and zeros elsewhere, and the
  * bitwise OR of the shares is the whole set, bit for bit.
@@ -302,7 +346,9 @@ START_TEST(held_out_set_made_in_shares_merges_to_the_whole)
         p.test_rank = r;
         struct dataset *part = synthetic_make(&p, 5);
         ck_assert_uint_eq(part->test.n, n);
-        ck_assert_mem_eq(part->client_test.off, all->client_test.off, 10 * sizeof(size_t));
+        ck_assert_uint_eq(part->n_test_clients, all->n_test_clients);
+        ck_assert_mem_eq(part->client_test.off, all->client_test.off,
+                         (all->n_test_clients + 1) * sizeof(size_t));
         for (size_t k = 0; k < 9; k++) {
             size_t m;
             const uint32_t *rows = dataset_client_test(part, k, &m);
@@ -527,6 +573,7 @@ synthetic_suite(void)
     tcase_add_loop_test(tc, client_data_independent_of_population, 0, 2);
     tcase_add_loop_test(tc, training_rows_made_on_demand_are_the_same, 0, 2);
     tcase_add_test(tc, held_out_set_of_the_first_clients);
+    tcase_add_test(tc, population_size_costs_nothing_on_demand);
     tcase_add_loop_test(tc, held_out_set_made_in_shares_merges_to_the_whole, 0, 2);
     tcase_add_test(tc, iid_features_are_centred);
     tcase_add_test(tc, iid_labels_come_from_one_linear_model);

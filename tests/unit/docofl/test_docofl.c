@@ -542,6 +542,52 @@ START_TEST(rejects_bad_parameters)
 END_TEST
 
 /* Failing each allocation of server and client construction in turn: NULL, no leak. */
+/*
+ * The server records only the clients that hold an anchor: one for 2^40 clients (an id
+ * each would take 4 TiB) serves clients at both ends and in between, in any order; each
+ * keeps its anchor across rounds; when the record cannot grow, prepare fails with
+ * -ERR_NOMEM and changes nothing, and succeeds once memory is back.
+ */
+START_TEST(anchor_record_follows_the_clients_that_take_part)
+{
+    struct dc_fixture f;
+    const size_t n = (size_t)1 << 40;
+    dc_setup(&f, 2, 2, DOCOFL_WIRE_ANCHOR_ECUQ, 200, n);
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    dc_begin(&f, 0);
+    const uint64_t who[4] = { n - 1, 7, (uint64_t)1 << 33, 0 };
+    struct docofl_server_msgs m;
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(docofl_server_prepare(f.s, who[i], &m, &eb), 0);
+        ck_assert(m.anchor_download);
+        ck_assert_uint_eq(docofl_server_client_anchor(f.s, who[i]), 0);
+    }
+    ck_assert_uint_eq(docofl_server_client_anchor(f.s, 8), DOCOFL_WIRE_NO_ANCHOR);
+    dc_begin(&f, 2); /* anchor 1; anchor 0 stays in the deposit */
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(docofl_server_prepare(f.s, who[i], &m, &eb), 0);
+        ck_assert(!m.anchor_download);
+        ck_assert_uint_eq(m.anchor_id, 0);
+    }
+    /* The record (kept at most half full: 64, 128, 256 slots) grows at its 65th client. */
+    for (uint64_t k = 100; k < 160; k++)
+        ck_assert_int_eq(docofl_server_prepare(f.s, k, &m, &eb), 0);
+    struct docofl_server_totals before, after;
+    docofl_server_totals(f.s, &before);
+    mem_fault_arm(1);
+    ck_assert_int_eq(docofl_server_prepare(f.s, 5, &m, &eb), -ERR_NOMEM);
+    mem_fault_arm(0);
+    docofl_server_totals(f.s, &after);
+    ck_assert_mem_eq(&after, &before, sizeof before);
+    ck_assert_uint_eq(docofl_server_client_anchor(f.s, 5), DOCOFL_WIRE_NO_ANCHOR);
+    ck_assert_int_eq(docofl_server_prepare(f.s, 5, &m, &eb), 0);
+    ck_assert_uint_eq(docofl_server_client_anchor(f.s, 5), 1);
+    ck_assert_uint_eq(docofl_server_client_anchor(f.s, n - 1), 0);
+    dc_teardown(&f);
+}
+END_TEST
+
 START_TEST(allocation_failures)
 {
     struct docofl_wire_params p;
@@ -581,6 +627,7 @@ docofl_suite(void)
     tcase_add_test(tc, client_states_table);
     tcase_add_test(tc, client_rejects_bad_messages);
     tcase_add_test(tc, rejects_bad_parameters);
+    tcase_add_test(tc, anchor_record_follows_the_clients_that_take_part);
     tcase_add_test(tc, allocation_failures);
     suite_add_tcase(s, tc);
     return s;

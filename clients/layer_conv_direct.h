@@ -1,0 +1,53 @@
+/*
+ * layer_conv_direct: direct 2-D convolution kernels for layers with few input channels.
+ *
+ * im2col + sgemm (layer_conv.c) multiplies by a matrix of in_c * k * k rows: with the 1 or 3
+ * input channels of an image (25 or 75 rows for a 5x5 kernel) the products are too thin for
+ * the BLAS library's kernels. These kernels compute the forward pass and the weight gradient
+ * of such a layer straight from the zero-padded input (stride 1), vectorised over output
+ * columns, on AVX-512 or AVX2 with FMA when the CPU has them (chosen at run time) and in
+ * portable C otherwise. The input gradient stays on im2col (the first layer of a net needs
+ * none).
+ *
+ * Every path computes the same operations in the same order, so results are bit-identical
+ * whatever the CPU and independent of the batch split:
+ *   - forward, per output element: acc = 0, then acc = fma(w[t], x[t], acc) over the taps t
+ *     in (channel, kernel row, kernel column) order, then y = acc + bias;
+ *   - weight gradient, per (output channel, tap): 16 lane sums, lane l taking the output
+ *     columns j = 16 v + l of every row of every sample (samples, rows, then v in order, one
+ *     fma each), then summed as a tree: lanes l + (l + 8), then + 4, + 2, + 1.
+ *
+ * Inputs are padded samples xp [in_c x (h + 2 pad) x (w + 2 pad)] (layer_conv.c makes them);
+ * nothing is allocated.
+ */
+#ifndef FEDBITS_CLIENTS_LAYER_CONV_DIRECT_H
+#define FEDBITS_CLIENTS_LAYER_CONV_DIRECT_H
+
+#include <stddef.h>
+
+#include "clients/layer.h"
+
+/* Kernel sets, narrowest first; a call runs the widest the CPU has, up to the one it names. */
+enum layer_conv_isa {
+    LAYER_CONV_ISA_PORTABLE = 0,
+    LAYER_CONV_ISA_AVX2,   /* AVX2 and FMA */
+    LAYER_CONV_ISA_AVX512, /* AVX-512F */
+    LAYER_CONV_ISA_BEST = LAYER_CONV_ISA_AVX512,
+};
+
+/* Whether the conv layer l runs its forward pass and weight gradient here. */
+int layer_conv_direct_applies(const struct layer *l);
+/* y [out_c x out_h x out_w] of one padded sample xp; w is the layer's parameters. */
+void layer_conv_direct_forward(const struct layer *l, const float *w, const float *xp, float *y,
+                               enum layer_conv_isa max);
+/*
+ * dw [out_c x in_c k k] = the weight gradient summed over n samples: padded inputs one after
+ * the other in xp, output gradients dy (n x out); acc is scratch of
+ * layer_conv_direct_acc_floats() floats. The bias gradient is not written.
+ */
+void layer_conv_direct_weight_grad(const struct layer *l, const float *xp, const float *dy,
+                                   float *dw, size_t n, float *acc, enum layer_conv_isa max);
+/* Floats of the weight gradient's lane sums (out_c x in_c k k x 16). */
+size_t layer_conv_direct_acc_floats(const struct layer *l);
+
+#endif

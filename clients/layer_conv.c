@@ -48,11 +48,15 @@ layer_conv_init(struct layer *l, struct layer_shape in, size_t out_c, size_t ker
         .n_params = out_c * (taps + 1),
         .scratch_fixed = taps * pos + in.c * (in.h + 2 * pad) * (in.w + 2 * pad),
     };
-    /* The direct weight gradient keeps lane sums after col and xp, and reads every sample
-     * padded, after the fixed scratch. */
-    if (layer_conv_direct_applies(l)) {
-        l->scratch_fixed += layer_conv_direct_acc_floats(l);
+    /* The direct kernels: their packed weights or lane sums share col's place (each is used
+     * while col is not), and every sample is padded after the fixed scratch. */
+    if (layer_conv_direct_forward_applies(l)) {
+        size_t work = taps * pos, pack = layer_conv_direct_pack_floats(l);
+        size_t acc = layer_conv_direct_grad_applies(l) ? layer_conv_direct_acc_floats(l) : 0;
+        work = pack > work ? pack : work;
+        work = acc > work ? acc : work;
         l->scratch = in.c * (in.h + 2 * pad) * (in.w + 2 * pad);
+        l->scratch_fixed = work + l->scratch;
     }
     return 0;
 }
@@ -274,39 +278,43 @@ layer_conv_backward_im2col(const struct layer *l, const float *w, const float *x
     layer_conv_backward_run(l, w, x, dy, dx, dw, n, scratch, 0);
 }
 
+/* Pads the n samples of x one after the other into xp (l->scratch floats each). */
+static void
+layer_conv_pad_all(const struct layer *l, const float *x, float *xp, size_t n)
+{
+    size_t in_size = layer_shape_size(l->in);
+    for (size_t i = 0; i < n; i++)
+        layer_conv_pad(l, x + i * in_size, xp + i * l->scratch);
+}
+
 /*
- * Layers with few input channels run the direct kernels (layer_conv_direct.h) for the output
- * and the weight gradient, on samples padded into the scratch after col and xp.
+ * Stride-1 layers run the direct kernels (layer_conv_direct.h) for the output, and those with
+ * few input channels for the weight gradient too. Scratch: col (or the packed weights, or the
+ * lane sums), xp, then the padded samples.
  */
 void
 layer_conv_forward(const struct layer *l, const float *w, const float *x, float *y, size_t n,
                    float *scratch)
 {
-    if (!layer_conv_direct_applies(l)) {
+    if (!layer_conv_direct_forward_applies(l)) {
         layer_conv_forward_im2col(l, w, x, y, n, scratch);
         return;
     }
     float *xp = scratch + l->scratch_fixed;
-    size_t in_size = layer_shape_size(l->in), out_size = layer_shape_size(l->out);
-    for (size_t i = 0; i < n; i++) {
-        layer_conv_pad(l, x + i * in_size, xp);
-        layer_conv_direct_forward(l, w, xp, y + i * out_size, LAYER_CONV_ISA_BEST);
-    }
+    layer_conv_pad_all(l, x, xp, n);
+    layer_conv_direct_forward(l, w, xp, y, n, scratch, LAYER_CONV_ISA_BEST);
 }
 
 void
 layer_conv_backward(const struct layer *l, const float *w, const float *x, const float *dy,
                     float *dx, float *dw, size_t n, float *scratch)
 {
-    if (!layer_conv_direct_applies(l)) {
+    if (!layer_conv_direct_grad_applies(l)) {
         layer_conv_backward_run(l, w, x, dy, dx, dw, n, scratch, 0);
         return;
     }
     float *xp = scratch + l->scratch_fixed;
-    float *acc = scratch + l->scratch_fixed - layer_conv_direct_acc_floats(l);
-    size_t in_size = layer_shape_size(l->in);
-    for (size_t i = 0; i < n; i++)
-        layer_conv_pad(l, x + i * in_size, xp + i * l->scratch);
-    layer_conv_direct_weight_grad(l, xp, dy, dw, n, acc, LAYER_CONV_ISA_BEST);
+    layer_conv_pad_all(l, x, xp, n);
+    layer_conv_direct_weight_grad(l, xp, dy, dw, n, scratch, LAYER_CONV_ISA_BEST);
     layer_conv_backward_run(l, w, x, dy, dx, dw, n, scratch, 1);
 }

@@ -31,9 +31,21 @@
 #define LCD_MAX_IN_C 4
 
 int
-layer_conv_direct_applies(const struct layer *l)
+layer_conv_direct_grad_applies(const struct layer *l)
 {
     return l->kind == LAYER_CONV && l->stride == 1 && l->in.c <= LCD_MAX_IN_C;
+}
+
+int
+layer_conv_direct_forward_applies(const struct layer *l)
+{
+    return l->kind == LAYER_CONV && l->stride == 1;
+}
+
+size_t
+layer_conv_direct_pack_floats(const struct layer *l)
+{
+    return l->out.c * l->in.c * l->kernel * l->kernel;
 }
 
 size_t
@@ -136,6 +148,9 @@ lcd_weight_grad_portable(const struct lcd_geom *g, const float *xp, const float 
 #define LCD_DW_TAPS_512 4
 #define LCD_DW_CH_256   2
 #define LCD_DW_TAPS_256 2
+/* Largest blocks of the many-channel forward kernel: pixels, and vectors of 16 channels. */
+#define LCD_WIDE_PIX 12
+#define LCD_WIDE_VEC 4
 
 #define LCD_X512 __attribute__((target("avx512f"))) static inline __attribute__((always_inline))
 #define LCD_X256 __attribute__((target("avx2,fma"))) static inline __attribute__((always_inline))
@@ -200,6 +215,88 @@ lcd_forward_avx512(const struct lcd_geom *g, const float *w, const float *xp, fl
             for (; co < g->out_c; co++)
                 lcd_fwd_block512(g, w, xp, y, co, i, j0, 1, 2);
         }
+}
+
+/*
+ * Many output channels: 16 channels a vector, weights packed [taps x out_c] (wt). Output
+ * positions p0..p0+P of one sample (flattened, so a block may span rows) by channels
+ * co..co+16 CV: per tap, CV weight vectors and P broadcast inputs, CV P fmas.
+ */
+LCD_X512 void
+lcd_wide_block512(const struct lcd_geom *g, const float *wt, const float *b, const float *xs,
+                  float *ys, size_t co, size_t p0, const size_t CV, const size_t P)
+{
+    __m512 acc[LCD_WIDE_PIX][LCD_WIDE_VEC];
+    const float *base[LCD_WIDE_PIX];
+#pragma GCC unroll 12
+    for (size_t p = 0; p < P; p++) {
+        base[p] = xs + (p0 + p) / g->ow * g->wp + (p0 + p) % g->ow;
+#pragma GCC unroll 4
+        for (size_t v = 0; v < CV; v++)
+            acc[p][v] = _mm512_setzero_ps();
+    }
+    const float *wr = wt + co;
+    for (size_t c = 0; c < g->in_c; c++)
+        for (size_t ki = 0; ki < g->k; ki++) {
+            size_t off = (c * g->hp + ki) * g->wp;
+            for (size_t kj = 0; kj < g->k; kj++, off++, wr += g->out_c) {
+                __m512 wv[LCD_WIDE_VEC];
+#pragma GCC unroll 4
+                for (size_t v = 0; v < CV; v++)
+                    wv[v] = _mm512_loadu_ps(wr + 16 * v);
+#pragma GCC unroll 12
+                for (size_t p = 0; p < P; p++) {
+                    __m512 xv = _mm512_set1_ps(base[p][off]);
+#pragma GCC unroll 4
+                    for (size_t v = 0; v < CV; v++)
+                        acc[p][v] = _mm512_fmadd_ps(wv[v], xv, acc[p][v]);
+                }
+            }
+        }
+    const __m512i stride =
+        _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                           _mm512_set1_epi32((int)g->pos));
+#pragma GCC unroll 4
+    for (size_t v = 0; v < CV; v++) {
+        __m512 bv = _mm512_loadu_ps(b + co + 16 * v);
+#pragma GCC unroll 12
+        for (size_t p = 0; p < P; p++)
+            _mm512_i32scatter_ps(ys + (co + 16 * v) * g->pos + p0 + p, stride,
+                                 _mm512_add_ps(acc[p][v], bv), 4);
+    }
+}
+
+/* Channels co..co+16 CV of every output position of one sample, P at a time, then one. */
+LCD_X512 void
+lcd_wide_channels512(const struct lcd_geom *g, const float *wt, const float *b, const float *xs,
+                     float *ys, size_t co, const size_t CV, const size_t P)
+{
+    size_t p = 0;
+    for (; p + P <= g->pos; p += P)
+        lcd_wide_block512(g, wt, b, xs, ys, co, p, CV, P);
+    for (; p < g->pos; p++)
+        lcd_wide_block512(g, wt, b, xs, ys, co, p, CV, 1);
+}
+
+__attribute__((target("avx512f"))) static void
+lcd_forward_wide512(const struct lcd_geom *g, const float *w, const float *xp, float *y, size_t n,
+                    float *wt)
+{
+    for (size_t co = 0; co < g->out_c; co++)
+        for (size_t t = 0; t < g->taps; t++)
+            wt[t * g->out_c + co] = w[co * g->taps + t];
+    const float *b = w + g->out_c * g->taps;
+    for (size_t s = 0; s < n; s++) {
+        const float *xs = xp + s * g->psize;
+        float *ys = y + s * g->osize;
+        size_t co = 0;
+        for (; co + 64 <= g->out_c; co += 64)
+            lcd_wide_channels512(g, wt, b, xs, ys, co, 4, 6);
+        for (; co + 32 <= g->out_c; co += 32)
+            lcd_wide_channels512(g, wt, b, xs, ys, co, 2, 12);
+        for (; co + 16 <= g->out_c; co += 16)
+            lcd_wide_channels512(g, wt, b, xs, ys, co, 1, 12);
+    }
 }
 
 /*
@@ -439,20 +536,33 @@ lcd_isa(enum layer_conv_isa max)
 
 void
 layer_conv_direct_forward(const struct layer *l, const float *w, const float *xp, float *y,
-                          enum layer_conv_isa max)
+                          size_t n, float *pack, enum layer_conv_isa max)
 {
     struct lcd_geom g = lcd_geom(l);
-    switch (lcd_isa(max)) {
+    enum layer_conv_isa isa = lcd_isa(max);
 #if LAYER_CONV_DIRECT_X86
-    case LAYER_CONV_ISA_AVX512:
-        lcd_forward_avx512(&g, w, xp, y);
+    if (isa == LAYER_CONV_ISA_AVX512 && g.in_c > LCD_MAX_IN_C && g.out_c % 16 == 0) {
+        lcd_forward_wide512(&g, w, xp, y, n, pack);
         return;
-    case LAYER_CONV_ISA_AVX2:
-        lcd_forward_avx2(&g, w, xp, y);
-        return;
+    }
+#else
+    (void)pack;
 #endif
-    default:
-        lcd_forward_portable(&g, w, xp, y);
+    for (size_t s = 0; s < n; s++) {
+        const float *xs = xp + s * g.psize;
+        float *ys = y + s * g.osize;
+        switch (isa) {
+#if LAYER_CONV_DIRECT_X86
+        case LAYER_CONV_ISA_AVX512:
+            lcd_forward_avx512(&g, w, xs, ys);
+            break;
+        case LAYER_CONV_ISA_AVX2:
+            lcd_forward_avx2(&g, w, xs, ys);
+            break;
+#endif
+        default:
+            lcd_forward_portable(&g, w, xs, ys);
+        }
     }
 }
 

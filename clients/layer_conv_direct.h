@@ -35,11 +35,19 @@ enum layer_conv_isa {
     LAYER_CONV_ISA_BEST = LAYER_CONV_ISA_AVX512,
 };
 
-/* Whether the conv layer l runs its forward pass and weight gradient here. */
-int layer_conv_direct_applies(const struct layer *l);
-/* y [out_c x out_h x out_w] of one padded sample xp; w is the layer's parameters. */
+/* Whether the conv layer l runs its forward pass here (stride 1), and its weight gradient
+ * (stride 1, at most 4 input channels). */
+int layer_conv_direct_forward_applies(const struct layer *l);
+int layer_conv_direct_grad_applies(const struct layer *l);
+
+/*
+ * y [n x out_c x out_h x out_w] of n padded samples xp, one after the other; w is the
+ * layer's parameters, pack scratch of layer_conv_direct_pack_floats() floats.
+ */
 void layer_conv_direct_forward(const struct layer *l, const float *w, const float *xp, float *y,
-                               enum layer_conv_isa max);
+                               size_t n, float *pack, enum layer_conv_isa max);
+/* Floats of the forward pass's packed weights (out_c x in_c k k). */
+size_t layer_conv_direct_pack_floats(const struct layer *l);
 /*
  * dw [out_c x in_c k k] = the weight gradient summed over n samples: padded inputs one after
  * the other in xp, output gradients dy (n x out); acc is scratch of

@@ -246,15 +246,17 @@ START_TEST(conv_hand_computed)
 END_TEST
 
 /* Floats of the largest buffer of the direct-against-im2col comparison. */
-#define LC_DIRECT_MAX 40000
+#define LC_DIRECT_MAX 100000
 
 /*
  * The direct convolution (every kernel set this CPU has) against im2col + sgemm and against
- * sums in double, on random shapes with 1 to 4 input channels: outputs and weight gradients
- * agree within the rounding bound of a float sum of T terms in any order, gamma_T times the
- * sum of the terms' magnitudes (Higham, "Accuracy and Stability of Numerical Algorithms",
- * 2nd ed., §3.1, eq. 3.5, gamma_T = T u / (1 - T u), u = 2^-24), doubled for the two sides;
- * and the kernel sets give identical bits.
+ * sums in double, on random stride-1 shapes: with 1 to 4 input channels (direct output and
+ * weight gradient) and with 5 to 16 input channels and 16 to 80 output channels (direct
+ * output, vectorised over output channels on AVX-512). Outputs and weight gradients agree
+ * within the rounding bound of a float sum of T terms in any order, gamma_T times the sum of
+ * the terms' magnitudes (Higham, "Accuracy and Stability of Numerical Algorithms", 2nd ed.,
+ * §3.1, eq. 3.5, gamma_T = T u / (1 - T u), u = 2^-24), doubled for the two sides; and the
+ * kernel sets give identical bits.
  */
 START_TEST(conv_direct_matches_im2col)
 {
@@ -263,23 +265,29 @@ START_TEST(conv_direct_matches_im2col)
     static float x[LC_DIRECT_MAX], w[LC_DIRECT_MAX], dy[LC_DIRECT_MAX], xp[LC_DIRECT_MAX];
     static float y_ref[LC_DIRECT_MAX], y[3][LC_DIRECT_MAX], dw_ref[LC_DIRECT_MAX];
     static float dw[3][LC_DIRECT_MAX], acc[LC_DIRECT_MAX], scratch[4 * LC_DIRECT_MAX];
-    for (int trial = 0; trial < 40; trial++) {
+    for (int trial = 0; trial < 60; trial++) {
+        int wide = trial % 2;
         size_t k = 1 + (size_t)rng_below(&r, 6), pad = (size_t)rng_below(&r, k);
-        struct layer_shape in = { 1 + (size_t)rng_below(&r, 4), 0, 0 };
+        struct layer_shape in = { wide ? 5 + (size_t)rng_below(&r, 12)
+                                       : 1 + (size_t)rng_below(&r, 4),
+                                  0, 0 };
         in.h = k > 2 * pad ? k - 2 * pad : 1;
-        in.w = in.h + (size_t)rng_below(&r, 36);
+        in.w = in.h + (size_t)rng_below(&r, wide ? 14 : 36);
         in.h += (size_t)rng_below(&r, 9);
-        size_t out_c = 1 + (size_t)rng_below(&r, 11), n = 1 + (size_t)rng_below(&r, 3);
+        size_t out_c = wide ? 16 * (1 + (size_t)rng_below(&r, 5)) : 1 + (size_t)rng_below(&r, 11);
+        size_t n = 1 + (size_t)rng_below(&r, 3);
         struct layer l;
         struct errbuf eb;
         errbuf_clear(&eb);
         ck_assert_int_eq(layer_conv_init(&l, in, out_c, k, 1, pad, &eb), 0);
-        ck_assert(layer_conv_direct_applies(&l));
+        ck_assert(layer_conv_direct_forward_applies(&l));
+        ck_assert_int_eq(layer_conv_direct_grad_applies(&l), !wide);
         size_t nin = n * layer_shape_size(in), nout = n * layer_shape_size(l.out);
         size_t taps = in.c * k * k, pos = l.out.h * l.out.w, hp = in.h + 2 * pad;
         size_t wp = in.w + 2 * pad, psize = in.c * hp * wp;
         ck_assert_uint_le(nin + nout + n * psize + l.n_params, LC_DIRECT_MAX);
-        ck_assert_uint_le(layer_conv_direct_acc_floats(&l), LC_DIRECT_MAX);
+        ck_assert(wide || layer_conv_direct_acc_floats(&l) <= LC_DIRECT_MAX);
+        ck_assert_uint_le(layer_conv_direct_pack_floats(&l), LC_DIRECT_MAX);
         ck_assert_uint_le(layer_scratch(&l, n), 4 * LC_DIRECT_MAX);
         for (size_t i = 0; i < nin; i++)
             x[i] = (float)(2.0 * rng_uniform(&r) - 1.0);
@@ -296,19 +304,22 @@ START_TEST(conv_direct_matches_im2col)
         layer_conv_forward_im2col(&l, w, x, y_ref, n, scratch);
         layer_conv_backward_im2col(&l, w, x, dy, NULL, dw_ref, n, scratch);
         for (int isa = LAYER_CONV_ISA_PORTABLE; isa <= LAYER_CONV_ISA_BEST; isa++) {
-            for (size_t s = 0; s < n; s++)
-                layer_conv_direct_forward(&l, w, xp + s * psize, y[isa] + s * l.out.c * pos,
-                                          (enum layer_conv_isa)isa);
-            layer_conv_direct_weight_grad(&l, xp, dy, dw[isa], n, acc, (enum layer_conv_isa)isa);
+            layer_conv_direct_forward(&l, w, xp, y[isa], n, acc, (enum layer_conv_isa)isa);
             ck_assert_mem_eq(y[isa], y[0], nout * sizeof *y[0]);
+            if (wide)
+                continue;
+            layer_conv_direct_weight_grad(&l, xp, dy, dw[isa], n, acc, (enum layer_conv_isa)isa);
             ck_assert_mem_eq(dw[isa], dw[0], taps * out_c * sizeof *dw[0]);
         }
-        /* Through the layer's own passes (the direct path for this layer). */
+        /* Through the layer's own passes (the direct ones where they apply). */
         float *yl = y[1], *dwl = dw[1];
         layer_conv_forward(&l, w, x, yl, n, scratch);
         layer_conv_backward(&l, w, x, dy, NULL, dwl, n, scratch);
         ck_assert_mem_eq(yl, y[0], nout * sizeof *yl);
-        ck_assert_mem_eq(dwl, dw[0], taps * out_c * sizeof *dwl);
+        if (wide)
+            memcpy(dw[0], dwl, taps * out_c * sizeof *dwl); /* im2col's, checked below */
+        else
+            ck_assert_mem_eq(dwl, dw[0], taps * out_c * sizeof *dwl);
         const double u = ldexp(1.0, -24);
         for (size_t s = 0; s < n; s++)
             for (size_t co = 0; co < out_c; co++)

@@ -211,6 +211,46 @@ START_TEST(maxpool_ties_first)
 }
 END_TEST
 
+/*
+ * 2x2 max pooling on rows of 4 windows or more (the four-lane loops, then the scalar tail):
+ * values from {0, 1, 2} so that most windows hold ties; each window's maximum, and its dy on
+ * the first tap holding it in row-major order, zero on the others.
+ */
+START_TEST(maxpool_2x2_rows_ties_first)
+{
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    struct layer l;
+    ck_assert_int_eq(
+        layer_pool_init(&l, LAYER_MAXPOOL, (struct layer_shape){ 3, 6, 22 }, 2, 2, &eb), 0);
+    enum { N = 2, IN = 3 * 6 * 22, OUT = 3 * 3 * 11 };
+    static float x[N * IN], y[N * OUT], dy[N * OUT], dx[N * IN];
+    for (size_t i = 0; i < N * IN; i++)
+        x[i] = (float)((i * 7 + i / 5) % 3);
+    for (size_t i = 0; i < N * OUT; i++)
+        dy[i] = (float)i + 0.5f;
+    layer_forward(&l, NULL, x, y, N, NULL, NULL);
+    layer_backward(&l, NULL, x, y, dy, dx, NULL, N, NULL, NULL);
+    for (size_t pl = 0; pl < N * 3; pl++)
+        for (size_t i = 0; i < 3; i++)
+            for (size_t j = 0; j < 11; j++) {
+                size_t o = (pl * 3 + i) * 11 + j, at[4];
+                for (size_t t = 0; t < 4; t++)
+                    at[t] = (pl * 6 + 2 * i + t / 2) * 22 + 2 * j + t % 2;
+                float m = x[at[0]];
+                size_t first = 0;
+                for (size_t t = 1; t < 4; t++)
+                    if (x[at[t]] > m) {
+                        m = x[at[t]];
+                        first = t;
+                    }
+                ck_assert_float_eq(y[o], m);
+                for (size_t t = 0; t < 4; t++)
+                    ck_assert_float_eq(dx[at[t]], t == first ? dy[o] : 0.0f);
+            }
+}
+END_TEST
+
 START_TEST(conv_hand_computed)
 {
     struct errbuf eb;
@@ -596,6 +636,7 @@ layer_suite(void)
     tcase_add_test(tc, conv_hand_computed);
     tcase_add_test(tc, conv_direct_matches_im2col);
     tcase_add_test(tc, maxpool_ties_first);
+    tcase_add_test(tc, maxpool_2x2_rows_ties_first);
     tcase_add_test(tc, layer_init_rejects);
     suite_add_tcase(s, tc);
     tc = tcase_create("net");

@@ -266,7 +266,7 @@ lcd_wide_block512(const struct lcd_geom *g, const float *wt, const float *b, con
     }
 }
 
-/* Channels co..co+16 CV of every output position of one sample, P at a time, then one. */
+/* Channels co..co+16 CV of every output position of one sample, P at a time, then 4, then 1. */
 LCD_X512 void
 lcd_wide_channels512(const struct lcd_geom *g, const float *wt, const float *b, const float *xs,
                      float *ys, size_t co, const size_t CV, const size_t P)
@@ -274,6 +274,8 @@ lcd_wide_channels512(const struct lcd_geom *g, const float *wt, const float *b, 
     size_t p = 0;
     for (; p + P <= g->pos; p += P)
         lcd_wide_block512(g, wt, b, xs, ys, co, p, CV, P);
+    for (; p + 4 <= g->pos; p += 4)
+        lcd_wide_block512(g, wt, b, xs, ys, co, p, CV, 4);
     for (; p < g->pos; p++)
         lcd_wide_block512(g, wt, b, xs, ys, co, p, CV, 1);
 }

@@ -33,7 +33,8 @@
 int
 layer_conv_direct_grad_applies(const struct layer *l)
 {
-    return l->kind == LAYER_CONV && l->stride == 1 && l->in.c <= LCD_MAX_IN_C;
+    return l->kind == LAYER_CONV && l->stride == 1 &&
+           (l->in.c <= LCD_MAX_IN_C || l->out.c % 16 == 0);
 }
 
 int
@@ -51,7 +52,10 @@ layer_conv_direct_pack_floats(const struct layer *l)
 size_t
 layer_conv_direct_acc_floats(const struct layer *l)
 {
-    return l->out.c * l->in.c * l->kernel * l->kernel * LCD_LANES;
+    size_t taps = l->in.c * l->kernel * l->kernel;
+    if (l->in.c <= LCD_MAX_IN_C)
+        return l->out.c * taps * LCD_LANES;
+    return l->out.c * (taps + l->out.h * l->out.w); /* sums [taps x out_c], dy^T [pos x out_c] */
 }
 
 /* Shape constants of a layer, for the kernels. */
@@ -139,6 +143,35 @@ lcd_weight_grad_portable(const struct lcd_geom *g, const float *xp, const float 
         }
 }
 
+/* Many input channels: per (output channel, tap), one fma chain over samples and positions. */
+static void
+lcd_wide_grad_portable(const struct lcd_geom *g, const float *xp, const float *dy, float *dw,
+                       size_t n)
+{
+    for (size_t co = 0; co < g->out_c; co++)
+        for (size_t t = 0; t < g->taps; t++) {
+            size_t off = lcd_tap_offset(g, t);
+            float a = 0.0f;
+            for (size_t smp = 0; smp < n; smp++) {
+                const float *xs = xp + smp * g->psize + off;
+                const float *ds = dy + smp * g->osize + co * g->pos;
+                for (size_t i = 0; i < g->oh; i++)
+                    for (size_t j = 0; j < g->ow; j++)
+                        a = fmaf(ds[i * g->ow + j], xs[i * g->wp + j], a);
+            }
+            dw[co * g->taps + t] = a;
+        }
+}
+
+/* dyt [pos x out_c] = the transpose of one sample's dy [out_c x pos]. */
+static void
+lcd_transpose_dy(const struct lcd_geom *g, const float *ds, float *dyt)
+{
+    for (size_t co = 0; co < g->out_c; co++)
+        for (size_t p = 0; p < g->pos; p++)
+            dyt[p * g->out_c + co] = ds[co * g->pos + p];
+}
+
 #if LAYER_CONV_DIRECT_X86
 
 /* Output channels per block of the forward kernels, and blocks of the weight gradient. */
@@ -151,6 +184,8 @@ lcd_weight_grad_portable(const struct lcd_geom *g, const float *xp, const float 
 /* Largest blocks of the many-channel forward kernel: pixels, and vectors of 16 channels. */
 #define LCD_WIDE_PIX 12
 #define LCD_WIDE_VEC 4
+/* Largest tap block of the many-channel weight-gradient kernels. */
+#define LCD_WG_TAPS 12
 
 #define LCD_X512 __attribute__((target("avx512f"))) static inline __attribute__((always_inline))
 #define LCD_X256 __attribute__((target("avx2,fma"))) static inline __attribute__((always_inline))
@@ -518,6 +553,127 @@ lcd_weight_grad_avx2(const struct lcd_geom *g, const float *xp, const float *dy,
     }
 }
 
+/*
+ * The many-channel weight gradient, one sample: the chains of channels co..co+16 CV by taps
+ * t0..t0+S (sums acct [taps x out_c], in registers meanwhile) over the positions in order,
+ * dy^T rows (dyt) times the broadcast input.
+ */
+LCD_X512 void
+lcd_wgrad_block512(const struct lcd_geom *g, const float *xs, const float *dyt, float *acct,
+                   size_t co, size_t t0, const size_t CV, const size_t S)
+{
+    size_t off[LCD_WG_TAPS];
+    __m512 a[LCD_WG_TAPS][LCD_WIDE_VEC];
+#pragma GCC unroll 12
+    for (size_t s = 0; s < S; s++) {
+        off[s] = lcd_tap_offset(g, t0 + s);
+#pragma GCC unroll 4
+        for (size_t v = 0; v < CV; v++)
+            a[s][v] = _mm512_loadu_ps(acct + (t0 + s) * g->out_c + co + 16 * v);
+    }
+    const float *d = dyt + co;
+    for (size_t i = 0; i < g->oh; i++) {
+        const float *row = xs + i * g->wp;
+        for (size_t j = 0; j < g->ow; j++, d += g->out_c) {
+            __m512 dv[LCD_WIDE_VEC];
+#pragma GCC unroll 4
+            for (size_t v = 0; v < CV; v++)
+                dv[v] = _mm512_loadu_ps(d + 16 * v);
+#pragma GCC unroll 12
+            for (size_t s = 0; s < S; s++) {
+                __m512 xv = _mm512_set1_ps(row[j + off[s]]);
+#pragma GCC unroll 4
+                for (size_t v = 0; v < CV; v++)
+                    a[s][v] = _mm512_fmadd_ps(dv[v], xv, a[s][v]);
+            }
+        }
+    }
+#pragma GCC unroll 12
+    for (size_t s = 0; s < S; s++)
+#pragma GCC unroll 4
+        for (size_t v = 0; v < CV; v++)
+            _mm512_storeu_ps(acct + (t0 + s) * g->out_c + co + 16 * v, a[s][v]);
+}
+
+/* Every tap of channels co..co+16 CV, S at a time, then one. */
+LCD_X512 void
+lcd_wgrad_taps512(const struct lcd_geom *g, const float *xs, const float *dyt, float *acct,
+                  size_t co, const size_t CV, const size_t S)
+{
+    size_t t = 0;
+    for (; t + S <= g->taps; t += S)
+        lcd_wgrad_block512(g, xs, dyt, acct, co, t, CV, S);
+    for (; t < g->taps; t++)
+        lcd_wgrad_block512(g, xs, dyt, acct, co, t, CV, 1);
+}
+
+__attribute__((target("avx512f"))) static void
+lcd_wide_grad_avx512(const struct lcd_geom *g, const float *xp, const float *dy, float *acct,
+                     float *dyt, size_t n)
+{
+    for (size_t smp = 0; smp < n; smp++) {
+        const float *xs = xp + smp * g->psize;
+        lcd_transpose_dy(g, dy + smp * g->osize, dyt);
+        size_t co = 0;
+        for (; co + 64 <= g->out_c; co += 64)
+            lcd_wgrad_taps512(g, xs, dyt, acct, co, 4, 6);
+        for (; co + 32 <= g->out_c; co += 32)
+            lcd_wgrad_taps512(g, xs, dyt, acct, co, 2, 12);
+        for (; co < g->out_c; co += 16)
+            lcd_wgrad_taps512(g, xs, dyt, acct, co, 1, 12);
+    }
+}
+
+/* lcd_wgrad_block512() on AVX2: 16 channels as two vectors of 8, S taps. */
+LCD_X256 void
+lcd_wgrad_block256(const struct lcd_geom *g, const float *xs, const float *dyt, float *acct,
+                   size_t co, size_t t0, const size_t S)
+{
+    size_t off[LCD_WG_TAPS];
+    __m256 a[LCD_WG_TAPS][2];
+#pragma GCC unroll 6
+    for (size_t s = 0; s < S; s++) {
+        off[s] = lcd_tap_offset(g, t0 + s);
+        a[s][0] = _mm256_loadu_ps(acct + (t0 + s) * g->out_c + co);
+        a[s][1] = _mm256_loadu_ps(acct + (t0 + s) * g->out_c + co + 8);
+    }
+    const float *d = dyt + co;
+    for (size_t i = 0; i < g->oh; i++) {
+        const float *row = xs + i * g->wp;
+        for (size_t j = 0; j < g->ow; j++, d += g->out_c) {
+            __m256 d0 = _mm256_loadu_ps(d), d1 = _mm256_loadu_ps(d + 8);
+#pragma GCC unroll 6
+            for (size_t s = 0; s < S; s++) {
+                __m256 xv = _mm256_set1_ps(row[j + off[s]]);
+                a[s][0] = _mm256_fmadd_ps(d0, xv, a[s][0]);
+                a[s][1] = _mm256_fmadd_ps(d1, xv, a[s][1]);
+            }
+        }
+    }
+#pragma GCC unroll 6
+    for (size_t s = 0; s < S; s++) {
+        _mm256_storeu_ps(acct + (t0 + s) * g->out_c + co, a[s][0]);
+        _mm256_storeu_ps(acct + (t0 + s) * g->out_c + co + 8, a[s][1]);
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void
+lcd_wide_grad_avx2(const struct lcd_geom *g, const float *xp, const float *dy, float *acct,
+                   float *dyt, size_t n)
+{
+    for (size_t smp = 0; smp < n; smp++) {
+        const float *xs = xp + smp * g->psize;
+        lcd_transpose_dy(g, dy + smp * g->osize, dyt);
+        for (size_t co = 0; co < g->out_c; co += 16) {
+            size_t t = 0;
+            for (; t + 6 <= g->taps; t += 6)
+                lcd_wgrad_block256(g, xs, dyt, acct, co, t, 6);
+            for (; t < g->taps; t++)
+                lcd_wgrad_block256(g, xs, dyt, acct, co, t, 1);
+        }
+    }
+}
+
 #endif /* LAYER_CONV_DIRECT_X86 */
 
 /* The widest kernel set this CPU runs, capped at max. */
@@ -568,11 +724,41 @@ layer_conv_direct_forward(const struct layer *l, const float *w, const float *xp
     }
 }
 
+/* The many-channel weight gradient (out_c a multiple of 16): sums [taps x out_c] in acc. */
+static void
+lcd_wide_grad(const struct lcd_geom *g, const float *xp, const float *dy, float *dw, size_t n,
+              float *acc, enum layer_conv_isa isa)
+{
+    float *dyt = acc + g->taps * g->out_c;
+    switch (isa) {
+#if LAYER_CONV_DIRECT_X86
+    case LAYER_CONV_ISA_AVX512:
+    case LAYER_CONV_ISA_AVX2:
+        memset(acc, 0, g->taps * g->out_c * sizeof *acc);
+        if (isa == LAYER_CONV_ISA_AVX512)
+            lcd_wide_grad_avx512(g, xp, dy, acc, dyt, n);
+        else
+            lcd_wide_grad_avx2(g, xp, dy, acc, dyt, n);
+        for (size_t co = 0; co < g->out_c; co++)
+            for (size_t t = 0; t < g->taps; t++)
+                dw[co * g->taps + t] = acc[t * g->out_c + co];
+        return;
+#endif
+    default:
+        (void)dyt;
+        lcd_wide_grad_portable(g, xp, dy, dw, n);
+    }
+}
+
 void
 layer_conv_direct_weight_grad(const struct layer *l, const float *xp, const float *dy, float *dw,
                               size_t n, float *acc, enum layer_conv_isa max)
 {
     struct lcd_geom g = lcd_geom(l);
+    if (g.in_c > LCD_MAX_IN_C) {
+        lcd_wide_grad(&g, xp, dy, dw, n, acc, lcd_isa(max));
+        return;
+    }
     memset(acc, 0, g.out_c * g.taps * LCD_LANES * sizeof *acc);
     switch (lcd_isa(max)) {
 #if LAYER_CONV_DIRECT_X86

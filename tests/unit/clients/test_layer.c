@@ -16,7 +16,7 @@
 #include "tests/support/check_support.h"
 #include "tests/unit/clients/suites.h"
 
-#define LC_MAX 512 /* floats of the largest input, output or parameter vector below */
+#define LC_MAX 1024 /* floats of the largest input, output or parameter vector below */
 
 /* Distinct values 0.05 apart, none within 0.025 of zero: no pooling tie or ReLU kink is
  * within a finite-difference step of 1e-2. */
@@ -57,6 +57,7 @@ static const struct lc_case lc_cases[] = {
     /* Direct kernels (few input channels, stride 1): rows longer than one 16-lane vector. */
     { "conv direct, rows of 18", LAYER_CONV, { 1, 3, 18 }, 2, 3, 1, 1, 0, 1e-2f, 0, 0 },
     { "conv direct, 3 channels, rows of 17", LAYER_CONV, { 3, 4, 17 }, 2, 3, 1, 1, 0, 1e-2f, 0, 0 },
+    { "conv direct, 5 channels to 16", LAYER_CONV, { 5, 3, 3 }, 16, 3, 1, 1, 0, 1e-2f, 0, 0 },
     { "max pool 2x2", LAYER_MAXPOOL, { 2, 4, 4 }, 0, 2, 2, 0, 0, 1e-2f, 0, 0 },
     { "max pool 2x2 odd sides", LAYER_MAXPOOL, { 2, 5, 3 }, 0, 2, 2, 0, 0, 1e-2f, 0, 0 },
     { "max pool 3x3 stride 2", LAYER_MAXPOOL, { 2, 5, 5 }, 0, 3, 2, 0, 0, 1e-2f, 0, 0 },
@@ -290,9 +291,9 @@ END_TEST
 
 /*
  * The direct convolution (every kernel set this CPU has) against im2col + sgemm and against
- * sums in double, on random stride-1 shapes: with 1 to 4 input channels (direct output and
- * weight gradient) and with 5 to 16 input channels and 16 to 80 output channels (direct
- * output, vectorised over output channels on AVX-512). Outputs and weight gradients agree
+ * sums in double, on random stride-1 shapes: with 1 to 4 input channels (kernels vectorised
+ * over output columns) and with 5 to 16 input channels and 16 to 80 output channels
+ * (vectorised over output channels). Outputs and weight gradients agree
  * within the rounding bound of a float sum of T terms in any order, gamma_T times the sum of
  * the terms' magnitudes (Higham, "Accuracy and Stability of Numerical Algorithms", 2nd ed.,
  * §3.1, eq. 3.5, gamma_T = T u / (1 - T u), u = 2^-24), doubled for the two sides; and the
@@ -321,12 +322,12 @@ START_TEST(conv_direct_matches_im2col)
         errbuf_clear(&eb);
         ck_assert_int_eq(layer_conv_init(&l, in, out_c, k, 1, pad, &eb), 0);
         ck_assert(layer_conv_direct_forward_applies(&l));
-        ck_assert_int_eq(layer_conv_direct_grad_applies(&l), !wide);
+        ck_assert(layer_conv_direct_grad_applies(&l));
         size_t nin = n * layer_shape_size(in), nout = n * layer_shape_size(l.out);
         size_t taps = in.c * k * k, pos = l.out.h * l.out.w, hp = in.h + 2 * pad;
         size_t wp = in.w + 2 * pad, psize = in.c * hp * wp;
         ck_assert_uint_le(nin + nout + n * psize + l.n_params, LC_DIRECT_MAX);
-        ck_assert(wide || layer_conv_direct_acc_floats(&l) <= LC_DIRECT_MAX);
+        ck_assert_uint_le(layer_conv_direct_acc_floats(&l), LC_DIRECT_MAX);
         ck_assert_uint_le(layer_conv_direct_pack_floats(&l), LC_DIRECT_MAX);
         ck_assert_uint_le(layer_scratch(&l, n), 4 * LC_DIRECT_MAX);
         for (size_t i = 0; i < nin; i++)
@@ -346,8 +347,6 @@ START_TEST(conv_direct_matches_im2col)
         for (int isa = LAYER_CONV_ISA_PORTABLE; isa <= LAYER_CONV_ISA_BEST; isa++) {
             layer_conv_direct_forward(&l, w, xp, y[isa], n, acc, (enum layer_conv_isa)isa);
             ck_assert_mem_eq(y[isa], y[0], nout * sizeof *y[0]);
-            if (wide)
-                continue;
             layer_conv_direct_weight_grad(&l, xp, dy, dw[isa], n, acc, (enum layer_conv_isa)isa);
             ck_assert_mem_eq(dw[isa], dw[0], taps * out_c * sizeof *dw[0]);
         }
@@ -356,10 +355,7 @@ START_TEST(conv_direct_matches_im2col)
         layer_conv_forward(&l, w, x, yl, n, scratch);
         layer_conv_backward(&l, w, x, dy, NULL, dwl, n, scratch);
         ck_assert_mem_eq(yl, y[0], nout * sizeof *yl);
-        if (wide)
-            memcpy(dw[0], dwl, taps * out_c * sizeof *dwl); /* im2col's, checked below */
-        else
-            ck_assert_mem_eq(dwl, dw[0], taps * out_c * sizeof *dwl);
+        ck_assert_mem_eq(dwl, dw[0], taps * out_c * sizeof *dwl);
         const double u = ldexp(1.0, -24);
         for (size_t s = 0; s < n; s++)
             for (size_t co = 0; co < out_c; co++)

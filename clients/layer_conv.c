@@ -10,7 +10,9 @@
  *   backward: dW += dy col^T,  db += sum_p dy,  dcol = W^T dy and col2im(dcol) -> dx.
  * Samples are unfolded one at a time, so the scratch (col and a padded copy of the sample)
  * does not grow with the batch; the backward pass recomputes col rather than keeping it from
- * the forward pass, so the layers of a net share one scratch buffer.
+ * the forward pass, so the layers of a net share one scratch buffer. Stride-1 layers run
+ * their forward pass, and most their weight gradient, on the direct kernels of
+ * layer_conv_direct.h instead (padded samples then take n more scratch).
  */
 #include "clients/layer.h"
 
@@ -288,9 +290,9 @@ layer_conv_pad_all(const struct layer *l, const float *x, float *xp, size_t n)
 }
 
 /*
- * Stride-1 layers run the direct kernels (layer_conv_direct.h) for the output, and those with
- * few input channels for the weight gradient too. Scratch: col (or the packed weights, or the
- * lane sums), xp, then the padded samples.
+ * Stride-1 layers run the direct kernels (layer_conv_direct.h) for the output, and those of
+ * layer_conv_direct_grad_applies() for the weight gradient too. Scratch: col (or the packed
+ * weights, or the weight gradient's sums), xp, then the padded samples.
  */
 void
 layer_conv_forward(const struct layer *l, const float *w, const float *x, float *y, size_t n,

@@ -1,14 +1,21 @@
 /*
- * layer_conv_direct: direct convolution for layers with few input channels. See
- * layer_conv_direct.h.
+ * layer_conv_direct: direct convolution, stride 1. See layer_conv_direct.h.
  *
- * The forward kernels hold a block of output channels times one segment of an output row
- * (up to 32 columns on AVX-512, 16 on AVX2) in registers and run over the taps: each tap is
- * one or two loads of the padded input and one fma per channel and vector, the weight
- * broadcast. The weight-gradient kernels hold a block of output channels times a block of
- * taps, each a 16-lane vector of partial sums over output columns, and run over the samples
- * and rows: per 16 columns, one load of dy per channel, one of the input per tap, an fma per
- * pair. Row ends are masked lanes (they add exact zeros to lanes that stay zero).
+ * Few input channels: the forward kernels hold a block of output channels times one segment
+ * of an output row (up to 32 columns on AVX-512, 16 on AVX2) in registers and run over the
+ * taps: each tap is one or two loads of the padded input and one fma per channel and vector,
+ * the weight broadcast. The weight-gradient kernels hold a block of output channels times a
+ * block of taps, each a 16-lane vector of partial sums over output columns, and run over the
+ * rows of one sample at a time: per 16 columns, one load of dy per channel, one of the input
+ * per tap, an fma per pair. Row ends are masked lanes (they add exact zeros to lanes that
+ * stay zero).
+ *
+ * Many input channels (AVX-512 forward, AVX-512 and AVX2 weight gradient): vectors of 16 (8)
+ * output channels. The forward kernel holds 6 output positions by 64 channels (12 by 32, or
+ * by 16) and runs over the taps with the weights packed tap-major: per tap 4 weight vectors,
+ * 6 broadcast inputs, 24 fmas. The weight gradient holds 6 taps by 64 channels (12 by 32 or
+ * 16) and runs over the positions with dy transposed: per position 4 dy vectors, 6 broadcast
+ * inputs, 24 fmas.
  */
 #include "clients/layer_conv_direct.h"
 
@@ -27,7 +34,7 @@
 /* Lanes of the weight gradient's partial sums (fixed: they define the summation order). */
 #define LCD_LANES 16
 
-/* Input channels up to which a stride-1 convolution runs here. */
+/* Input channels up to which the column-vectorised kernels compute the weight gradient. */
 #define LCD_MAX_IN_C 4
 
 int

@@ -170,15 +170,6 @@ lcd_wide_grad_portable(const struct lcd_geom *g, const float *xp, const float *d
         }
 }
 
-/* dyt [pos x out_c] = the transpose of one sample's dy [out_c x pos]. */
-static void
-lcd_transpose_dy(const struct lcd_geom *g, const float *ds, float *dyt)
-{
-    for (size_t co = 0; co < g->out_c; co++)
-        for (size_t p = 0; p < g->pos; p++)
-            dyt[p * g->out_c + co] = ds[co * g->pos + p];
-}
-
 #if LAYER_CONV_DIRECT_X86
 
 /* Output channels per block of the forward kernels, and blocks of the weight gradient. */
@@ -558,6 +549,15 @@ lcd_weight_grad_avx2(const struct lcd_geom *g, const float *xp, const float *dy,
                 lcd_dw_block256(g, xs, ds, acc, co, t, 1, 1);
         }
     }
+}
+
+/* dyt [pos x out_c] = the transpose of one sample's dy [out_c x pos]. */
+static void
+lcd_transpose_dy(const struct lcd_geom *g, const float *ds, float *dyt)
+{
+    for (size_t co = 0; co < g->out_c; co++)
+        for (size_t p = 0; p < g->pos; p++)
+            dyt[p * g->out_c + co] = ds[co * g->pos + p];
 }
 
 /*

@@ -10,12 +10,12 @@
  * per tap, an fma per pair. Row ends are masked lanes (they add exact zeros to lanes that
  * stay zero).
  *
- * Many input channels (AVX-512 forward, AVX-512 and AVX2 weight gradient): vectors of 16 (8)
+ * Many input channels (a multiple of 16 output channels): vectors of 16 (AVX-512) or 8 (AVX2)
  * output channels. The forward kernel holds 6 output positions by 64 channels (12 by 32, or
- * by 16) and runs over the taps with the weights packed tap-major: per tap 4 weight vectors,
- * 6 broadcast inputs, 24 fmas. The weight gradient holds 6 taps by 64 channels (12 by 32 or
- * 16) and runs over the positions with dy transposed: per position 4 dy vectors, 6 broadcast
- * inputs, 24 fmas.
+ * by 16; AVX2 6 by 16) and runs over the taps with the weights packed tap-major: per tap 4
+ * weight vectors, 6 broadcast inputs, 24 fmas. The weight gradient holds 6 taps by 64 channels (12
+ * by 32 or 16) and runs over the positions with dy transposed: per position 4 dy vectors, 6
+ * broadcast inputs, 24 fmas.
  */
 #include "clients/layer_conv_direct.h"
 
@@ -172,6 +172,15 @@ lcd_wide_grad_portable(const struct lcd_geom *g, const float *xp, const float *d
 
 #if LAYER_CONV_DIRECT_X86
 
+/* wt [taps x out_c] = the weights w [out_c x taps] packed tap-major. */
+static void
+lcd_pack_weights(const struct lcd_geom *g, const float *w, float *wt)
+{
+    for (size_t co = 0; co < g->out_c; co++)
+        for (size_t t = 0; t < g->taps; t++)
+            wt[t * g->out_c + co] = w[co * g->taps + t];
+}
+
 /* Output channels per block of the forward kernels, and blocks of the weight gradient. */
 #define LCD_FWD_CH_512  8
 #define LCD_FWD_CH_256  4
@@ -181,7 +190,9 @@ lcd_wide_grad_portable(const struct lcd_geom *g, const float *xp, const float *d
 #define LCD_DW_TAPS_256 2
 /* Largest blocks of the many-channel forward kernel: pixels, and vectors of 16 channels. */
 #define LCD_WIDE_PIX 12
-#define LCD_WIDE_VEC 4
+/* Positions per block of the AVX2 many-channel forward kernel (12 accumulators). */
+#define LCD_WIDE_PIX_256 6
+#define LCD_WIDE_VEC     4
 /* Largest tap block of the many-channel weight-gradient kernels. */
 #define LCD_WG_TAPS 12
 
@@ -317,9 +328,7 @@ __attribute__((target("avx512f"))) static void
 lcd_forward_wide512(const struct lcd_geom *g, const float *w, const float *xp, float *y, size_t n,
                     float *wt)
 {
-    for (size_t co = 0; co < g->out_c; co++)
-        for (size_t t = 0; t < g->taps; t++)
-            wt[t * g->out_c + co] = w[co * g->taps + t];
+    lcd_pack_weights(g, w, wt);
     const float *b = w + g->out_c * g->taps;
     for (size_t s = 0; s < n; s++) {
         const float *xs = xp + s * g->psize;
@@ -631,6 +640,62 @@ lcd_wide_grad_avx512(const struct lcd_geom *g, const float *xp, const float *dy,
     }
 }
 
+/* lcd_wide_block512() on AVX2: channels co..co+16 as two vectors of 8, P positions. */
+LCD_X256 void
+lcd_wide_block256(const struct lcd_geom *g, const float *wt, const float *b, const float *xs,
+                  float *ys, size_t co, size_t p0, const size_t P)
+{
+    __m256 acc[LCD_WIDE_PIX_256][2];
+    const float *base[LCD_WIDE_PIX_256];
+#pragma GCC unroll 6
+    for (size_t p = 0; p < P; p++) {
+        base[p] = xs + (p0 + p) / g->ow * g->wp + (p0 + p) % g->ow;
+        acc[p][0] = acc[p][1] = _mm256_setzero_ps();
+    }
+    const float *wr = wt + co;
+    for (size_t c = 0; c < g->in_c; c++)
+        for (size_t ki = 0; ki < g->k; ki++) {
+            size_t off = (c * g->hp + ki) * g->wp;
+            for (size_t kj = 0; kj < g->k; kj++, off++, wr += g->out_c) {
+                __m256 w0 = _mm256_loadu_ps(wr), w1 = _mm256_loadu_ps(wr + 8);
+#pragma GCC unroll 6
+                for (size_t p = 0; p < P; p++) {
+                    __m256 xv = _mm256_set1_ps(base[p][off]);
+                    acc[p][0] = _mm256_fmadd_ps(w0, xv, acc[p][0]);
+                    acc[p][1] = _mm256_fmadd_ps(w1, xv, acc[p][1]);
+                }
+            }
+        }
+    __m256 b0 = _mm256_loadu_ps(b + co), b1 = _mm256_loadu_ps(b + co + 8);
+#pragma GCC unroll 6
+    for (size_t p = 0; p < P; p++) {
+        float v[16];
+        _mm256_storeu_ps(v, _mm256_add_ps(acc[p][0], b0));
+        _mm256_storeu_ps(v + 8, _mm256_add_ps(acc[p][1], b1));
+        for (size_t l = 0; l < 16; l++)
+            ys[(co + l) * g->pos + p0 + p] = v[l];
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void
+lcd_forward_wide256(const struct lcd_geom *g, const float *w, const float *xp, float *y, size_t n,
+                    float *wt)
+{
+    lcd_pack_weights(g, w, wt);
+    const float *b = w + g->out_c * g->taps;
+    for (size_t s = 0; s < n; s++) {
+        const float *xs = xp + s * g->psize;
+        float *ys = y + s * g->osize;
+        for (size_t co = 0; co < g->out_c; co += 16) {
+            size_t p = 0;
+            for (; p + LCD_WIDE_PIX_256 <= g->pos; p += LCD_WIDE_PIX_256)
+                lcd_wide_block256(g, wt, b, xs, ys, co, p, LCD_WIDE_PIX_256);
+            for (; p < g->pos; p++)
+                lcd_wide_block256(g, wt, b, xs, ys, co, p, 1);
+        }
+    }
+}
+
 /* lcd_wgrad_block512() on AVX2: 16 channels as two vectors of 8, S taps. */
 LCD_X256 void
 lcd_wgrad_block256(const struct lcd_geom *g, const float *xs, const float *dyt, float *acct,
@@ -706,8 +771,11 @@ layer_conv_direct_forward(const struct layer *l, const float *w, const float *xp
     struct lcd_geom g = lcd_geom(l);
     enum layer_conv_isa isa = lcd_isa(max);
 #if LAYER_CONV_DIRECT_X86
-    if (isa == LAYER_CONV_ISA_AVX512 && g.in_c > LCD_MAX_IN_C && g.out_c % 16 == 0) {
-        lcd_forward_wide512(&g, w, xp, y, n, pack);
+    if (isa != LAYER_CONV_ISA_PORTABLE && g.in_c > LCD_MAX_IN_C && g.out_c % 16 == 0) {
+        if (isa == LAYER_CONV_ISA_AVX512)
+            lcd_forward_wide512(&g, w, xp, y, n, pack);
+        else
+            lcd_forward_wide256(&g, w, xp, y, n, pack);
         return;
     }
 #else

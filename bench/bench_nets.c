@@ -9,13 +9,16 @@
  * 3 forward passes' worth of multiply-adds per training sample (forward, input gradient,
  * weight gradient). bench/bench_models.py runs it beside PyTorch when that is installed.
  *
- * With `eval`, it times instead the evaluation of the 28x28x1 CNN (trainer_evaluate(), one
- * thread, forward passes only) on 10,000 random images, the size of Fashion-MNIST's test set.
+ * With `eval`, it times instead the evaluation of the 28x28x1 CNN (forward passes only) on
+ * 10,000 random images, the size of Fashion-MNIST's test set, as the simulator runs it
+ * (sim/run_eval.c): chunks of 500 images shared by the threads, each with its own trainer,
+ * on 1 and then 2 threads; wall and CPU milliseconds (CPU of the whole process).
  *
  * Usage: bench_nets [repeats [28|32|lstm|eval]]   (default 5 repeats, the three epochs)
  */
 #include <cblas.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +29,10 @@
 #include "clients/net.h"
 #include "clients/trainer.h"
 #include "sim/wallclock.h"
+#include "fedbits_config.h"
+#if FEDBITS_HAVE_OPENMP
+#include <omp.h>
+#endif
 #include "base/banned.h"
 
 enum {
@@ -35,7 +42,9 @@ enum {
     BN_WARMUP = 1,
     BN_SEQ = 80,
     BN_VOCAB = 80,
-    BN_EVAL = 10000
+    BN_EVAL = 10000,
+    BN_EVAL_CHUNK = 500, /* sim/run_eval.c's chunk of test rows */
+    BN_EVAL_THREADS = 2
 };
 
 static int
@@ -43,6 +52,102 @@ bench_nets_cmp(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
+}
+
+/* CPU seconds of the whole process (every thread), user and system. */
+static double
+bench_nets_cpu(void)
+{
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return (double)u.ru_utime.tv_sec + (double)u.ru_utime.tv_usec / 1e6 +
+           (double)u.ru_stime.tv_sec + (double)u.ru_stime.tv_usec / 1e6;
+}
+
+/*
+ * The test split evaluated in chunks of BN_EVAL_CHUNK rows on `threads` trainers, the sums
+ * added in chunk order (sim/run_eval.c). Returns the accuracy; *loss the mean loss.
+ */
+static double
+bench_nets_eval(struct trainer **t, unsigned threads, const float *w,
+                const struct dataset_split *test, size_t d, double *loss)
+{
+    struct eval_result part[BN_EVAL / BN_EVAL_CHUNK];
+    long chunks = BN_EVAL / BN_EVAL_CHUNK;
+#if FEDBITS_HAVE_OPENMP
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+#endif
+    for (long c = 0; c < chunks; c++) {
+#if FEDBITS_HAVE_OPENMP
+        struct trainer *tr = t[omp_get_thread_num()];
+#else
+        struct trainer *tr = t[0];
+#endif
+        size_t at = (size_t)c * BN_EVAL_CHUNK;
+        struct dataset_split view = { test->x + at * d, test->y + at, BN_EVAL_CHUNK };
+        trainer_evaluate(tr, w, &view, NULL, BN_EVAL_CHUNK, &part[c]);
+    }
+    (void)threads;
+    size_t correct = 0;
+    double sum = 0;
+    for (long c = 0; c < chunks; c++) {
+        correct += part[c].correct;
+        sum += part[c].loss * (double)part[c].n;
+    }
+    *loss = sum / BN_EVAL;
+    return (double)correct / BN_EVAL;
+}
+
+/*
+ * `repeats` evaluations of the BN_EVAL test images on 1 and on BN_EVAL_THREADS threads (t is
+ * the first thread's trainer); prints wall and CPU milliseconds. 0, or -1 out of memory.
+ */
+static int
+bench_nets_eval_run(const struct model_spec *spec, const struct dataset *ds, struct trainer *t,
+                    const float *w, unsigned repeats, const struct net_plan *plan, size_t hw,
+                    size_t c)
+{
+    struct trainer *tr[BN_EVAL_THREADS] = { t };
+    double *wall = mem_alloc(2 * repeats * sizeof *wall), *cpu = wall + repeats;
+    int rc = -1;
+    for (unsigned i = 1; i < BN_EVAL_THREADS; i++)
+        if ((tr[i] = trainer_new(spec, ds, BN_BATCH)) == NULL)
+            goto out;
+    if (wall == NULL)
+        goto out;
+    double gflop = 2.0 * net_plan_forward_macs(plan) * BN_EVAL / 1e9, first = -1;
+    for (unsigned threads = 1; threads <= BN_EVAL_THREADS; threads++) {
+        double acc = 0, loss = 0;
+        for (unsigned i = 0; i < BN_WARMUP + repeats; i++) {
+            double c0 = bench_nets_cpu();
+            int64_t t0 = wallclock_ns();
+            acc = bench_nets_eval(tr, threads, w, &ds->test, ds->n_features, &loss);
+            int64_t t1 = wallclock_ns();
+            if (i >= BN_WARMUP) {
+                wall[i - BN_WARMUP] = (double)(t1 - t0) / 1e6;
+                cpu[i - BN_WARMUP] = (bench_nets_cpu() - c0) * 1e3;
+            }
+        }
+        /* The figures must not depend on the thread count (chunk sums in chunk order). */
+        if (first < 0)
+            first = loss;
+        else if (loss != first)
+            fprintf(stderr, "bench_nets: the loss differs with %u threads\n", threads);
+        qsort(wall, repeats, sizeof *wall, bench_nets_cmp);
+        qsort(cpu, repeats, sizeof *cpu, bench_nets_cmp);
+        printf("fedbits eval cnn-%zux%zux%zu: %d images, %u thread%s: median %.1f ms wall "
+               "(min %.1f, max %.1f), %.1f ms CPU (%u repeats, accuracy %.4f, loss %.6f), "
+               "%.2f GFLOP, %.1f GFLOP/s of CPU time\n",
+               hw, hw, c, BN_EVAL, threads, threads == 1 ? "" : "s", wall[repeats / 2], wall[0],
+               wall[repeats - 1], cpu[repeats / 2], repeats, acc, loss, gflop,
+               gflop / (cpu[repeats / 2] / 1e3));
+    }
+    rc = 0;
+out:
+    for (unsigned i = 1; i < BN_EVAL_THREADS; i++)
+        trainer_free(tr[i]);
+    mem_free(wall);
+    return rc;
 }
 
 /* Times `repeats` epochs of the FedAvg CNN on c x hw x hw inputs, or of the Shakespeare LSTM
@@ -98,36 +203,27 @@ bench_nets_run(size_t c, size_t hw, unsigned repeats, int eval)
         goto out;
     rng_init_stream(&r, 1, RNG_PURPOSE_MODEL_INIT, RNG_ANY, RNG_ANY);
     model_init_params(&spec, w0, &r);
-    struct train_params tp = { .epochs = 1, .batch_size = BN_BATCH, .lr = 0.05f };
-    struct train_result res = { 0 };
-    struct eval_result er = { 0 };
-    for (unsigned i = 0; i < BN_WARMUP + repeats; i++) {
-        memcpy(w, w0, dim * sizeof *w);
-        rng_init_stream(&r, 1, RNG_PURPOSE_TRAIN, i, 0);
-        int64_t t0 = wallclock_ns();
-        if (eval)
-            trainer_evaluate(t, w, &ds->test, NULL, BN_EVAL, &er);
-        else
-            trainer_train(t, w, NULL, 0, &tp, &r, &res);
-        int64_t t1 = wallclock_ns();
-        if (i >= BN_WARMUP)
-            ms[i - BN_WARMUP] = (double)(t1 - t0) / 1e6;
-    }
-    qsort(ms, repeats, sizeof *ms, bench_nets_cmp);
     struct net_plan plan;
     struct errbuf eb;
     errbuf_clear(&eb);
     if (net_plan_build(&plan, &spec, &eb) < 0)
         goto out;
     if (eval) {
-        double gflop = 2.0 * net_plan_forward_macs(&plan) * BN_EVAL / 1e9;
-        printf("fedbits eval cnn-%zux%zux%zu: %d images: median %.1f ms, min %.1f ms, max %.1f "
-               "ms (%u repeats, loss %.3f), %.2f GFLOP, %.1f GFLOP/s\n",
-               hw, hw, c, BN_EVAL, ms[repeats / 2], ms[0], ms[repeats - 1], repeats, er.loss, gflop,
-               gflop / (ms[repeats / 2] / 1e3));
-        rc = 0;
+        rc = bench_nets_eval_run(&spec, ds, t, w0, repeats, &plan, hw, c);
         goto out;
     }
+    struct train_params tp = { .epochs = 1, .batch_size = BN_BATCH, .lr = 0.05f };
+    struct train_result res = { 0 };
+    for (unsigned i = 0; i < BN_WARMUP + repeats; i++) {
+        memcpy(w, w0, dim * sizeof *w);
+        rng_init_stream(&r, 1, RNG_PURPOSE_TRAIN, i, 0);
+        int64_t t0 = wallclock_ns();
+        trainer_train(t, w, NULL, 0, &tp, &r, &res);
+        int64_t t1 = wallclock_ns();
+        if (i >= BN_WARMUP)
+            ms[i - BN_WARMUP] = (double)(t1 - t0) / 1e6;
+    }
+    qsort(ms, repeats, sizeof *ms, bench_nets_cmp);
     double gflop = 3.0 * 2.0 * net_plan_forward_macs(&plan) * BN_SAMPLES / 1e9;
     char name[32];
     if (c == 0)

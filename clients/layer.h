@@ -19,8 +19,8 @@
  * Kinds, one source file each:
  *   - dense (layer_dense.c): y = x W^T + b, W row-major [out x in], then b.
  *   - conv (layer_conv.c): 2-D cross-correlation with square kernel, stride and zero padding,
- *     through im2col and sgemm (Chellapilla, Puri and Simard, 2006); W [out_c x in_c x k x k],
- *     then b [out_c].
+ *     through im2col and sgemm (Chellapilla, Puri and Simard, 2006), or direct kernels for
+ *     stride 1 (layer_conv_direct.c); W [out_c x in_c x k x k], then b [out_c].
  *   - max and average pooling (layer_pool.c): square windows, no padding, floor size; max
  *     routes the gradient to the first maximum of its window.
  *   - relu (layer_relu.c): max(x, 0), gradient 0 at 0.
@@ -153,6 +153,12 @@ void layer_conv_forward(const struct layer *l, const float *w, const float *x, f
                         float *scratch);
 void layer_conv_backward(const struct layer *l, const float *w, const float *x, const float *dy,
                          float *dx, float *dw, size_t n, float *scratch);
+/* The im2col + sgemm passes whatever the layer (layer_conv_forward() and _backward() run the
+ * direct kernels of clients/layer_conv_direct.h where they apply); same scratch. */
+void layer_conv_forward_im2col(const struct layer *l, const float *w, const float *x, float *y,
+                               size_t n, float *scratch);
+void layer_conv_backward_im2col(const struct layer *l, const float *w, const float *x,
+                                const float *dy, float *dx, float *dw, size_t n, float *scratch);
 void layer_pool_forward(const struct layer *l, const float *x, float *y, size_t n);
 void layer_pool_backward(const struct layer *l, const float *x, const float *y, const float *dy,
                          float *dx, size_t n);

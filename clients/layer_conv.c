@@ -10,7 +10,9 @@
  *   backward: dW += dy col^T,  db += sum_p dy,  dcol = W^T dy and col2im(dcol) -> dx.
  * Samples are unfolded one at a time, so the scratch (col and a padded copy of the sample)
  * does not grow with the batch; the backward pass recomputes col rather than keeping it from
- * the forward pass, so the layers of a net share one scratch buffer.
+ * the forward pass, so the layers of a net share one scratch buffer. Stride-1 layers run
+ * their forward pass, and most their weight gradient, on the direct kernels of
+ * layer_conv_direct.h instead (padded samples then take n more scratch).
  */
 #include "clients/layer.h"
 
@@ -18,6 +20,7 @@
 #include <limits.h>
 #include <string.h>
 
+#include "clients/layer_conv_direct.h"
 #include "base/banned.h"
 
 int
@@ -47,6 +50,16 @@ layer_conv_init(struct layer *l, struct layer_shape in, size_t out_c, size_t ker
         .n_params = out_c * (taps + 1),
         .scratch_fixed = taps * pos + in.c * (in.h + 2 * pad) * (in.w + 2 * pad),
     };
+    /* The direct kernels: their packed weights or lane sums share col's place (each is used
+     * while col is not), and every sample is padded after the fixed scratch. */
+    if (layer_conv_direct_forward_applies(l)) {
+        size_t work = taps * pos, pack = layer_conv_direct_pack_floats(l);
+        size_t acc = layer_conv_direct_grad_applies(l) ? layer_conv_direct_acc_floats(l) : 0;
+        work = pack > work ? pack : work;
+        work = acc > work ? acc : work;
+        l->scratch = in.c * (in.h + 2 * pad) * (in.w + 2 * pad);
+        l->scratch_fixed = work + l->scratch;
+    }
     return 0;
 }
 
@@ -208,8 +221,8 @@ layer_conv_col2im(const struct layer *l, const float *col, float *dxp, float *dx
  * product writes it (no copy). Scratch: col, then the padded sample.
  */
 void
-layer_conv_forward(const struct layer *l, const float *w, const float *x, float *y, size_t n,
-                   float *scratch)
+layer_conv_forward_im2col(const struct layer *l, const float *w, const float *x, float *y, size_t n,
+                          float *scratch)
 {
     size_t taps = l->in.c * l->kernel * l->kernel, pos = l->out.h * l->out.w;
     size_t in_size = layer_shape_size(l->in), out_size = layer_shape_size(l->out);
@@ -228,12 +241,13 @@ layer_conv_forward(const struct layer *l, const float *w, const float *x, float 
 }
 
 /*
- * Per sample i: dW += dy_i col_i^T (the first sample overwrites), db += the row sums of dy_i,
- * dcol = W^T dy_i folded onto dx_i. Summation over the batch runs in sample order.
+ * Per sample i: dW += dy_i col_i^T (the first sample overwrites; with direct set the direct
+ * kernel wrote dW for the whole batch before), db += the row sums of dy_i, dcol = W^T dy_i
+ * folded onto dx_i. Summation over the batch runs in sample order.
  */
-void
-layer_conv_backward(const struct layer *l, const float *w, const float *x, const float *dy,
-                    float *dx, float *dw, size_t n, float *scratch)
+static void
+layer_conv_backward_run(const struct layer *l, const float *w, const float *x, const float *dy,
+                        float *dx, float *dw, size_t n, float *scratch, int direct)
 {
     size_t taps = l->in.c * l->kernel * l->kernel, pos = l->out.h * l->out.w;
     size_t in_size = layer_shape_size(l->in), out_size = layer_shape_size(l->out);
@@ -242,10 +256,12 @@ layer_conv_backward(const struct layer *l, const float *w, const float *x, const
     memset(db, 0, l->out.c * sizeof *db);
     for (size_t i = 0; i < n; i++) {
         const float *dyi = dy + i * out_size;
-        layer_conv_pad(l, x + i * in_size, xp);
-        layer_conv_im2col(l, xp, col);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)l->out.c, (int)taps, (int)pos,
-                    1.0f, dyi, (int)pos, col, (int)pos, i == 0 ? 0.0f : 1.0f, dw, (int)taps);
+        if (!direct) {
+            layer_conv_pad(l, x + i * in_size, xp);
+            layer_conv_im2col(l, xp, col);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)l->out.c, (int)taps, (int)pos,
+                        1.0f, dyi, (int)pos, col, (int)pos, i == 0 ? 0.0f : 1.0f, dw, (int)taps);
+        }
         for (size_t c = 0; c < l->out.c; c++)
             db[c] += layer_conv_sum(dyi + c * pos, pos);
         if (dx == NULL)
@@ -255,4 +271,52 @@ layer_conv_backward(const struct layer *l, const float *w, const float *x, const
                     1.0f, w, (int)taps, dyi, (int)pos, 0.0f, col, (int)pos);
         layer_conv_col2im(l, col, xp, dx + i * in_size);
     }
+}
+
+void
+layer_conv_backward_im2col(const struct layer *l, const float *w, const float *x, const float *dy,
+                           float *dx, float *dw, size_t n, float *scratch)
+{
+    layer_conv_backward_run(l, w, x, dy, dx, dw, n, scratch, 0);
+}
+
+/* Pads the n samples of x one after the other into xp (l->scratch floats each). */
+static void
+layer_conv_pad_all(const struct layer *l, const float *x, float *xp, size_t n)
+{
+    size_t in_size = layer_shape_size(l->in);
+    for (size_t i = 0; i < n; i++)
+        layer_conv_pad(l, x + i * in_size, xp + i * l->scratch);
+}
+
+/*
+ * Stride-1 layers run the direct kernels (layer_conv_direct.h) for the output, and those of
+ * layer_conv_direct_grad_applies() for the weight gradient too. Scratch: col (or the packed
+ * weights, or the weight gradient's sums), xp, then the padded samples.
+ */
+void
+layer_conv_forward(const struct layer *l, const float *w, const float *x, float *y, size_t n,
+                   float *scratch)
+{
+    if (!layer_conv_direct_forward_applies(l)) {
+        layer_conv_forward_im2col(l, w, x, y, n, scratch);
+        return;
+    }
+    float *xp = scratch + l->scratch_fixed;
+    layer_conv_pad_all(l, x, xp, n);
+    layer_conv_direct_forward(l, w, xp, y, n, scratch, LAYER_CONV_ISA_BEST);
+}
+
+void
+layer_conv_backward(const struct layer *l, const float *w, const float *x, const float *dy,
+                    float *dx, float *dw, size_t n, float *scratch)
+{
+    if (!layer_conv_direct_grad_applies(l)) {
+        layer_conv_backward_run(l, w, x, dy, dx, dw, n, scratch, 0);
+        return;
+    }
+    float *xp = scratch + l->scratch_fixed;
+    layer_conv_pad_all(l, x, xp, n);
+    layer_conv_direct_weight_grad(l, xp, dy, dw, n, scratch, LAYER_CONV_ISA_BEST);
+    layer_conv_backward_run(l, w, x, dy, dx, dw, n, scratch, 1);
 }

@@ -51,9 +51,15 @@ layer_pool_forward_2x2(const float *x, float *y, size_t planes, size_t h, size_t
     }
 }
 
+/* Four lanes (GCC and Clang vector extensions) and lane masks. */
+typedef float layer_pool_v4 __attribute__((vector_size(16)));
+typedef uint32_t layer_pool_u4 __attribute__((vector_size(16)));
+
 /*
  * Its gradient: each window's dy goes to the first of its taps, in row-major order, that
- * holds the maximum, and the other three get zero, so dx needs no clearing.
+ * holds the maximum, and the other three get zero, so dx needs no clearing. Four windows at a
+ * time (the even and odd columns of two rows of eight), then one at a time, with the same
+ * masks.
  */
 static void
 layer_pool_backward_2x2(const float *x, const float *y, const float *dy, float *dx, size_t planes,
@@ -64,7 +70,30 @@ layer_pool_backward_2x2(const float *x, const float *y, const float *dy, float *
         const float *a = x + 2 * r * w, *b = a + w;
         float *da = dx + 2 * r * w, *dbr = da + w;
         const float *yr = y + r * ow, *g = dy + r * ow;
-        for (size_t j = 0; j < ow; j++) {
+        size_t j = 0;
+        for (; j + 4 <= ow; j += 4) {
+            layer_pool_v4 a0, a1, b0, b1, m;
+            layer_pool_u4 d;
+            memcpy(&a0, a + 2 * j, sizeof a0);
+            memcpy(&a1, a + 2 * j + 4, sizeof a1);
+            memcpy(&b0, b + 2 * j, sizeof b0);
+            memcpy(&b1, b + 2 * j + 4, sizeof b1);
+            memcpy(&m, yr + j, sizeof m);
+            memcpy(&d, g + j, sizeof d);
+            layer_pool_u4 t0 = (layer_pool_u4)(__builtin_shufflevector(a0, a1, 0, 2, 4, 6) == m);
+            layer_pool_u4 t1 =
+                ~t0 & (layer_pool_u4)(__builtin_shufflevector(a0, a1, 1, 3, 5, 7) == m);
+            layer_pool_u4 t2 =
+                ~(t0 | t1) & (layer_pool_u4)(__builtin_shufflevector(b0, b1, 0, 2, 4, 6) == m);
+            layer_pool_u4 v0 = d & t0, v1 = d & t1, v2 = d & t2, v3 = d & ~(t0 | t1 | t2);
+            layer_pool_u4 o[4] = { __builtin_shufflevector(v0, v1, 0, 4, 1, 5),
+                                   __builtin_shufflevector(v0, v1, 2, 6, 3, 7),
+                                   __builtin_shufflevector(v2, v3, 0, 4, 1, 5),
+                                   __builtin_shufflevector(v2, v3, 2, 6, 3, 7) };
+            memcpy(da + 2 * j, &o[0], 2 * sizeof o[0]);
+            memcpy(dbr + 2 * j, &o[2], 2 * sizeof o[2]);
+        }
+        for (; j < ow; j++) {
             /* Masks rather than branches: which tap wins is data, and mispredicts cost. */
             float m = yr[j];
             uint32_t d, t0, t1, t2;

@@ -8,13 +8,15 @@
 #include <string.h>
 
 #include "base/mem.h"
+#include "base/rng.h"
 #include "clients/layer.h"
+#include "clients/layer_conv_direct.h"
 #include "clients/model.h"
 #include "clients/net.h"
 #include "tests/support/check_support.h"
 #include "tests/unit/clients/suites.h"
 
-#define LC_MAX 512 /* floats of the largest input, output or parameter vector below */
+#define LC_MAX 1024 /* floats of the largest input, output or parameter vector below */
 
 /* Distinct values 0.05 apart, none within 0.025 of zero: no pooling tie or ReLU kink is
  * within a finite-difference step of 1e-2. */
@@ -52,6 +54,10 @@ static const struct lc_case lc_cases[] = {
     { "conv 3x3 same", LAYER_CONV, { 2, 5, 5 }, 3, 3, 1, 1, 0, 1e-2f, 0, 0 },
     { "conv 3x3 stride 2", LAYER_CONV, { 2, 6, 5 }, 2, 3, 2, 0, 0, 1e-2f, 0, 0 },
     { "conv 5x5 stride 2 pad 2", LAYER_CONV, { 1, 7, 6 }, 2, 5, 2, 2, 0, 1e-2f, 0, 0 },
+    /* Direct kernels (few input channels, stride 1): rows longer than one 16-lane vector. */
+    { "conv direct, rows of 18", LAYER_CONV, { 1, 3, 18 }, 2, 3, 1, 1, 0, 1e-2f, 0, 0 },
+    { "conv direct, 3 channels, rows of 17", LAYER_CONV, { 3, 4, 17 }, 2, 3, 1, 1, 0, 1e-2f, 0, 0 },
+    { "conv direct, 5 channels to 16", LAYER_CONV, { 5, 3, 3 }, 16, 3, 1, 1, 0, 1e-2f, 0, 0 },
     { "max pool 2x2", LAYER_MAXPOOL, { 2, 4, 4 }, 0, 2, 2, 0, 0, 1e-2f, 0, 0 },
     { "max pool 2x2 odd sides", LAYER_MAXPOOL, { 2, 5, 3 }, 0, 2, 2, 0, 0, 1e-2f, 0, 0 },
     { "max pool 3x3 stride 2", LAYER_MAXPOOL, { 2, 5, 5 }, 0, 3, 2, 0, 0, 1e-2f, 0, 0 },
@@ -206,6 +212,46 @@ START_TEST(maxpool_ties_first)
 }
 END_TEST
 
+/*
+ * 2x2 max pooling on rows of 4 windows or more (the four-lane loops, then the scalar tail):
+ * values from {0, 1, 2} so that most windows hold ties; each window's maximum, and its dy on
+ * the first tap holding it in row-major order, zero on the others.
+ */
+START_TEST(maxpool_2x2_rows_ties_first)
+{
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    struct layer l;
+    ck_assert_int_eq(
+        layer_pool_init(&l, LAYER_MAXPOOL, (struct layer_shape){ 3, 6, 22 }, 2, 2, &eb), 0);
+    enum { N = 2, IN = 3 * 6 * 22, OUT = 3 * 3 * 11 };
+    static float x[N * IN], y[N * OUT], dy[N * OUT], dx[N * IN];
+    for (size_t i = 0; i < N * IN; i++)
+        x[i] = (float)(((uint32_t)i * 2654435761u >> 13) % 3);
+    for (size_t i = 0; i < N * OUT; i++)
+        dy[i] = (float)i + 0.5f;
+    layer_forward(&l, NULL, x, y, N, NULL, NULL);
+    layer_backward(&l, NULL, x, y, dy, dx, NULL, N, NULL, NULL);
+    for (size_t pl = 0; pl < N * 3; pl++)
+        for (size_t i = 0; i < 3; i++)
+            for (size_t j = 0; j < 11; j++) {
+                size_t o = (pl * 3 + i) * 11 + j, at[4];
+                for (size_t t = 0; t < 4; t++)
+                    at[t] = (pl * 6 + 2 * i + t / 2) * 22 + 2 * j + t % 2;
+                float m = x[at[0]];
+                size_t first = 0;
+                for (size_t t = 1; t < 4; t++)
+                    if (x[at[t]] > m) {
+                        m = x[at[t]];
+                        first = t;
+                    }
+                ck_assert_float_eq(y[o], m);
+                for (size_t t = 0; t < 4; t++)
+                    ck_assert_float_eq(dx[at[t]], t == first ? dy[o] : 0.0f);
+            }
+}
+END_TEST
+
 START_TEST(conv_hand_computed)
 {
     struct errbuf eb;
@@ -237,6 +283,118 @@ START_TEST(conv_hand_computed)
     static const float e2[4] = { 12 * 11, 16 * 11, 24 * 11, 28 * 11 };
     for (size_t i = 0; i < 4; i++)
         ck_assert_float_eq(y[i], e2[i]);
+}
+END_TEST
+
+/* Floats of the largest buffer of the direct-against-im2col comparison. */
+#define LC_DIRECT_MAX 100000
+
+/*
+ * The direct convolution (every kernel set this CPU has) against im2col + sgemm and against
+ * sums in double, on random stride-1 shapes: with 1 to 4 input channels (kernels vectorised
+ * over output columns) and with 5 to 16 input channels and 16 to 80 output channels
+ * (vectorised over output channels). Outputs and weight gradients agree
+ * within the rounding bound of a float sum of T terms in any order, gamma_T times the sum of
+ * the terms' magnitudes (Higham, "Accuracy and Stability of Numerical Algorithms", 2nd ed.,
+ * §3.1, eq. 3.5, gamma_T = T u / (1 - T u), u = 2^-24), doubled for the two sides; and the
+ * kernel sets give identical bits.
+ */
+START_TEST(conv_direct_matches_im2col)
+{
+    struct rng r;
+    rng_init_stream(&r, 15, RNG_PURPOSE_TEST, 0, 0);
+    static float x[LC_DIRECT_MAX], w[LC_DIRECT_MAX], dy[LC_DIRECT_MAX], xp[LC_DIRECT_MAX];
+    static float y_ref[LC_DIRECT_MAX], y[3][LC_DIRECT_MAX], dw_ref[LC_DIRECT_MAX];
+    static float dw[3][LC_DIRECT_MAX], acc[LC_DIRECT_MAX], scratch[4 * LC_DIRECT_MAX];
+    for (int trial = 0; trial < 60; trial++) {
+        int wide = trial % 2;
+        size_t k = 1 + (size_t)rng_below(&r, 6), pad = (size_t)rng_below(&r, k);
+        struct layer_shape in = { wide ? 5 + (size_t)rng_below(&r, 12)
+                                       : 1 + (size_t)rng_below(&r, 4),
+                                  0, 0 };
+        in.h = k > 2 * pad ? k - 2 * pad : 1;
+        in.w = in.h + (size_t)rng_below(&r, wide ? 14 : 36);
+        in.h += (size_t)rng_below(&r, 9);
+        size_t out_c = wide ? 16 * (1 + (size_t)rng_below(&r, 5)) : 1 + (size_t)rng_below(&r, 11);
+        size_t n = 1 + (size_t)rng_below(&r, 3);
+        struct layer l;
+        struct errbuf eb;
+        errbuf_clear(&eb);
+        ck_assert_int_eq(layer_conv_init(&l, in, out_c, k, 1, pad, &eb), 0);
+        ck_assert(layer_conv_direct_forward_applies(&l));
+        ck_assert(layer_conv_direct_grad_applies(&l));
+        size_t nin = n * layer_shape_size(in), nout = n * layer_shape_size(l.out);
+        size_t taps = in.c * k * k, pos = l.out.h * l.out.w, hp = in.h + 2 * pad;
+        size_t wp = in.w + 2 * pad, psize = in.c * hp * wp;
+        ck_assert_uint_le(nin + nout + n * psize + l.n_params, LC_DIRECT_MAX);
+        ck_assert_uint_le(layer_conv_direct_acc_floats(&l), LC_DIRECT_MAX);
+        ck_assert_uint_le(layer_conv_direct_pack_floats(&l), LC_DIRECT_MAX);
+        ck_assert_uint_le(layer_scratch(&l, n), 4 * LC_DIRECT_MAX);
+        for (size_t i = 0; i < nin; i++)
+            x[i] = (float)(2.0 * rng_uniform(&r) - 1.0);
+        for (size_t i = 0; i < l.n_params; i++)
+            w[i] = (float)(2.0 * rng_uniform(&r) - 1.0);
+        for (size_t i = 0; i < nout; i++)
+            dy[i] = (float)(2.0 * rng_uniform(&r) - 1.0);
+        memset(xp, 0, n * psize * sizeof *xp);
+        for (size_t s = 0; s < n; s++)
+            for (size_t c = 0; c < in.c; c++)
+                for (size_t i = 0; i < in.h; i++)
+                    memcpy(xp + s * psize + (c * hp + pad + i) * wp + pad,
+                           x + ((s * in.c + c) * in.h + i) * in.w, in.w * sizeof *x);
+        layer_conv_forward_im2col(&l, w, x, y_ref, n, scratch);
+        layer_conv_backward_im2col(&l, w, x, dy, NULL, dw_ref, n, scratch);
+        for (int isa = LAYER_CONV_ISA_PORTABLE; isa <= LAYER_CONV_ISA_BEST; isa++) {
+            layer_conv_direct_forward(&l, w, xp, y[isa], n, acc, (enum layer_conv_isa)isa);
+            ck_assert_mem_eq(y[isa], y[0], nout * sizeof *y[0]);
+            layer_conv_direct_weight_grad(&l, xp, dy, dw[isa], n, acc, (enum layer_conv_isa)isa);
+            ck_assert_mem_eq(dw[isa], dw[0], taps * out_c * sizeof *dw[0]);
+        }
+        /* Through the layer's own passes (the direct ones where they apply). */
+        float *yl = y[1], *dwl = dw[1];
+        layer_conv_forward(&l, w, x, yl, n, scratch);
+        layer_conv_backward(&l, w, x, dy, NULL, dwl, n, scratch);
+        ck_assert_mem_eq(yl, y[0], nout * sizeof *yl);
+        ck_assert_mem_eq(dwl, dw[0], taps * out_c * sizeof *dwl);
+        const double u = ldexp(1.0, -24);
+        for (size_t s = 0; s < n; s++)
+            for (size_t co = 0; co < out_c; co++)
+                for (size_t p = 0; p < pos; p++) {
+                    size_t i = p / l.out.w, j = p % l.out.w;
+                    double sum = w[out_c * taps + co], mag = fabs(sum);
+                    for (size_t t = 0; t < taps; t++) {
+                        size_t c = t / (k * k), ki = t / k % k, kj = t % k;
+                        double v = (double)w[co * taps + t] *
+                                   xp[s * psize + (c * hp + i + ki) * wp + j + kj];
+                        sum += v;
+                        mag += fabs(v);
+                    }
+                    double tol = 2.0 * (double)(taps + 1) * u / (1 - (double)(taps + 1) * u) * mag;
+                    size_t at = (s * out_c + co) * pos + p;
+                    ck_assert_msg(fabs(y[0][at] - sum) <= tol && fabs(y_ref[at] - sum) <= tol,
+                                  "trial %d: y[%zu] direct %.9g, im2col %.9g, exact %.9g", trial,
+                                  at, (double)y[0][at], (double)y_ref[at], sum);
+                }
+        for (size_t co = 0; co < out_c; co++)
+            for (size_t t = 0; t < taps; t++) {
+                size_t c = t / (k * k), ki = t / k % k, kj = t % k;
+                double sum = 0, mag = 0;
+                for (size_t s = 0; s < n; s++)
+                    for (size_t p = 0; p < pos; p++) {
+                        size_t i = p / l.out.w, j = p % l.out.w;
+                        double v = (double)dy[(s * out_c + co) * pos + p] *
+                                   xp[s * psize + (c * hp + i + ki) * wp + j + kj];
+                        sum += v;
+                        mag += fabs(v);
+                    }
+                double terms = (double)(n * pos + 4);
+                double tol = 2.0 * terms * u / (1 - terms * u) * mag;
+                size_t at = co * taps + t;
+                ck_assert_msg(fabs(dw[0][at] - sum) <= tol && fabs(dw_ref[at] - sum) <= tol,
+                              "trial %d: dw[%zu] direct %.9g, im2col %.9g, exact %.9g", trial, at,
+                              (double)dw[0][at], (double)dw_ref[at], sum);
+            }
+    }
 }
 END_TEST
 
@@ -472,7 +630,9 @@ layer_suite(void)
     tcase_add_loop_test(tc, layer_gradient_matches_finite_differences, 0,
                         (int)(sizeof lc_cases / sizeof lc_cases[0]));
     tcase_add_test(tc, conv_hand_computed);
+    tcase_add_test(tc, conv_direct_matches_im2col);
     tcase_add_test(tc, maxpool_ties_first);
+    tcase_add_test(tc, maxpool_2x2_rows_ties_first);
     tcase_add_test(tc, layer_init_rejects);
     suite_add_tcase(s, tc);
     tc = tcase_create("net");

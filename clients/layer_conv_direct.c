@@ -1,0 +1,852 @@
+/*
+ * layer_conv_direct: direct convolution, stride 1. See layer_conv_direct.h.
+ *
+ * Few input channels: the forward kernels hold a block of output channels times one segment
+ * of an output row (up to 32 columns on AVX-512, 16 on AVX2) in registers and run over the
+ * taps: each tap is one or two loads of the padded input and one fma per channel and vector,
+ * the weight broadcast. The weight-gradient kernels hold a block of output channels times a
+ * block of taps, each a 16-lane vector of partial sums over output columns, and run over the
+ * rows of one sample at a time: per 16 columns, one load of dy per channel, one of the input
+ * per tap, an fma per pair. Row ends are masked lanes (they add exact zeros to lanes that
+ * stay zero).
+ *
+ * Many input channels (a multiple of 16 output channels): vectors of 16 (AVX-512) or 8 (AVX2)
+ * output channels. The forward kernel holds 6 output positions by 64 channels (12 by 32, or
+ * by 16; AVX2 6 by 16) and runs over the taps with the weights packed tap-major: per tap 4
+ * weight vectors, 6 broadcast inputs, 24 fmas. The weight gradient holds 6 taps by 64 channels (12
+ * by 32 or 16) and runs over the positions with dy transposed: per position 4 dy vectors, 6
+ * broadcast inputs, 24 fmas.
+ */
+#include "clients/layer_conv_direct.h"
+
+#include <math.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define LAYER_CONV_DIRECT_X86 1
+#else
+#define LAYER_CONV_DIRECT_X86 0
+#endif
+
+#include "base/banned.h"
+
+/* Lanes of the weight gradient's partial sums (fixed: they define the summation order). */
+#define LCD_LANES 16
+
+/* Input channels up to which the column-vectorised kernels compute the weight gradient. */
+#define LCD_MAX_IN_C 4
+
+int
+layer_conv_direct_grad_applies(const struct layer *l)
+{
+    return l->kind == LAYER_CONV && l->stride == 1 &&
+           (l->in.c <= LCD_MAX_IN_C || l->out.c % 16 == 0);
+}
+
+int
+layer_conv_direct_forward_applies(const struct layer *l)
+{
+    return l->kind == LAYER_CONV && l->stride == 1;
+}
+
+size_t
+layer_conv_direct_pack_floats(const struct layer *l)
+{
+    return l->out.c * l->in.c * l->kernel * l->kernel;
+}
+
+size_t
+layer_conv_direct_acc_floats(const struct layer *l)
+{
+    size_t taps = l->in.c * l->kernel * l->kernel;
+    if (l->in.c <= LCD_MAX_IN_C)
+        return l->out.c * taps * LCD_LANES;
+    return l->out.c * (taps + l->out.h * l->out.w); /* sums [taps x out_c], dy^T [pos x out_c] */
+}
+
+/* Shape constants of a layer, for the kernels. */
+struct lcd_geom {
+    size_t in_c, k, hp, wp, oh, ow, out_c, taps, pos, psize, osize;
+};
+
+static struct lcd_geom
+lcd_geom(const struct layer *l)
+{
+    struct lcd_geom g = {
+        .in_c = l->in.c,
+        .k = l->kernel,
+        .hp = l->in.h + 2 * l->pad,
+        .wp = l->in.w + 2 * l->pad,
+        .oh = l->out.h,
+        .ow = l->out.w,
+        .out_c = l->out.c,
+    };
+    g.taps = g.in_c * g.k * g.k;
+    g.pos = g.oh * g.ow;
+    g.psize = g.in_c * g.hp * g.wp;
+    g.osize = g.out_c * g.pos;
+    return g;
+}
+
+/* Offset in a padded sample of tap t's input for output position (0, 0). */
+static size_t
+lcd_tap_offset(const struct lcd_geom *g, size_t t)
+{
+    size_t c = t / (g->k * g->k), r = t % (g->k * g->k);
+    return (c * g->hp + r / g->k) * g->wp + r % g->k;
+}
+
+/* The tree sum of the lanes of a weight-gradient entry (clobbers v). */
+static float
+lcd_tree16(float v[LCD_LANES])
+{
+    for (size_t h = LCD_LANES / 2; h >= 1; h /= 2)
+        for (size_t l = 0; l < h; l++)
+            v[l] = v[l] + v[l + h];
+    return v[0];
+}
+
+/* Portable C: the operations of the vector kernels, one lane at a time. */
+static void
+lcd_forward_portable(const struct lcd_geom *g, const float *w, const float *xp, float *y)
+{
+    const float *b = w + g->out_c * g->taps;
+    for (size_t co = 0; co < g->out_c; co++) {
+        const float *wc = w + co * g->taps;
+        for (size_t i = 0; i < g->oh; i++) {
+            for (size_t j = 0; j < g->ow; j++) {
+                float acc = 0.0f;
+                size_t t = 0;
+                for (size_t c = 0; c < g->in_c; c++)
+                    for (size_t ki = 0; ki < g->k; ki++) {
+                        const float *row = xp + (c * g->hp + i + ki) * g->wp + j;
+                        for (size_t kj = 0; kj < g->k; kj++, t++)
+                            acc = fmaf(wc[t], row[kj], acc);
+                    }
+                y[co * g->pos + i * g->ow + j] = acc + b[co];
+            }
+        }
+    }
+}
+
+static void
+lcd_weight_grad_portable(const struct lcd_geom *g, const float *xp, const float *dy, float *acc,
+                         size_t n)
+{
+    for (size_t smp = 0; smp < n; smp++)
+        for (size_t co = 0; co < g->out_c; co++) {
+            const float *ds = dy + smp * g->osize + co * g->pos;
+            for (size_t t = 0; t < g->taps; t++) {
+                const float *xs = xp + smp * g->psize + lcd_tap_offset(g, t);
+                float *s = acc + (co * g->taps + t) * LCD_LANES;
+                for (size_t i = 0; i < g->oh; i++)
+                    for (size_t j0 = 0; j0 < g->ow; j0 += LCD_LANES) {
+                        size_t m = g->ow - j0 < LCD_LANES ? g->ow - j0 : LCD_LANES;
+                        for (size_t l = 0; l < m; l++)
+                            s[l] = fmaf(ds[i * g->ow + j0 + l], xs[i * g->wp + j0 + l], s[l]);
+                    }
+            }
+        }
+}
+
+/* Many input channels: per (output channel, tap), one fma chain over samples and positions. */
+static void
+lcd_wide_grad_portable(const struct lcd_geom *g, const float *xp, const float *dy, float *dw,
+                       size_t n)
+{
+    for (size_t co = 0; co < g->out_c; co++)
+        for (size_t t = 0; t < g->taps; t++) {
+            size_t off = lcd_tap_offset(g, t);
+            float a = 0.0f;
+            for (size_t smp = 0; smp < n; smp++) {
+                const float *xs = xp + smp * g->psize + off;
+                const float *ds = dy + smp * g->osize + co * g->pos;
+                for (size_t i = 0; i < g->oh; i++)
+                    for (size_t j = 0; j < g->ow; j++)
+                        a = fmaf(ds[i * g->ow + j], xs[i * g->wp + j], a);
+            }
+            dw[co * g->taps + t] = a;
+        }
+}
+
+#if LAYER_CONV_DIRECT_X86
+
+/* wt [taps x out_c] = the weights w [out_c x taps] packed tap-major. */
+static void
+lcd_pack_weights(const struct lcd_geom *g, const float *w, float *wt)
+{
+    for (size_t co = 0; co < g->out_c; co++)
+        for (size_t t = 0; t < g->taps; t++)
+            wt[t * g->out_c + co] = w[co * g->taps + t];
+}
+
+/* Output channels per block of the forward kernels, and blocks of the weight gradient. */
+#define LCD_FWD_CH_512  8
+#define LCD_FWD_CH_256  4
+#define LCD_DW_CH_512   4
+#define LCD_DW_TAPS_512 4
+#define LCD_DW_CH_256   2
+#define LCD_DW_TAPS_256 2
+/* Largest blocks of the many-channel forward kernel: pixels, and vectors of 16 channels. */
+#define LCD_WIDE_PIX 12
+/* Positions per block of the AVX2 many-channel forward kernel (12 accumulators). */
+#define LCD_WIDE_PIX_256 6
+#define LCD_WIDE_VEC     4
+/* Largest tap block of the many-channel weight-gradient kernels. */
+#define LCD_WG_TAPS 12
+
+#define LCD_X512 __attribute__((target("avx512f"))) static inline __attribute__((always_inline))
+#define LCD_X256 __attribute__((target("avx2,fma"))) static inline __attribute__((always_inline))
+
+static inline __mmask16
+lcd_mask512(size_t m)
+{
+    return m >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << m) - 1u);
+}
+
+/* Channels co..co+R of output row i, columns j0..j0+16 nv (lanes past the row masked off). */
+LCD_X512 void
+lcd_fwd_block512(const struct lcd_geom *g, const float *w, const float *xp, float *y, size_t co,
+                 size_t i, size_t j0, const size_t R, const size_t nv)
+{
+    size_t rem = g->ow - j0;
+    __mmask16 m0 = lcd_mask512(rem), m1 = lcd_mask512(rem > 16 ? rem - 16 : 0);
+    __m512 acc0[LCD_FWD_CH_512], acc1[LCD_FWD_CH_512];
+#pragma GCC unroll 8
+    for (size_t r = 0; r < R; r++)
+        acc0[r] = acc1[r] = _mm512_setzero_ps();
+    const float *wc = w + co * g->taps;
+    size_t t = 0;
+    for (size_t c = 0; c < g->in_c; c++)
+        for (size_t ki = 0; ki < g->k; ki++) {
+            const float *row = xp + (c * g->hp + i + ki) * g->wp + j0;
+            for (size_t kj = 0; kj < g->k; kj++, t++) {
+                __m512 x0 = _mm512_maskz_loadu_ps(m0, row + kj);
+                __m512 x1 = nv > 1 ? _mm512_maskz_loadu_ps(m1, row + kj + 16) : x0;
+#pragma GCC unroll 8
+                for (size_t r = 0; r < R; r++) {
+                    __m512 wv = _mm512_set1_ps(wc[r * g->taps + t]);
+                    acc0[r] = _mm512_fmadd_ps(wv, x0, acc0[r]);
+                    if (nv > 1)
+                        acc1[r] = _mm512_fmadd_ps(wv, x1, acc1[r]);
+                }
+            }
+        }
+    const float *b = w + g->out_c * g->taps + co;
+#pragma GCC unroll 8
+    for (size_t r = 0; r < R; r++) {
+        __m512 bv = _mm512_set1_ps(b[r]);
+        float *yr = y + (co + r) * g->pos + i * g->ow + j0;
+        _mm512_mask_storeu_ps(yr, m0, _mm512_add_ps(acc0[r], bv));
+        if (nv > 1)
+            _mm512_mask_storeu_ps(yr + 16, m1, _mm512_add_ps(acc1[r], bv));
+    }
+}
+
+__attribute__((target("avx512f"))) static void
+lcd_forward_avx512(const struct lcd_geom *g, const float *w, const float *xp, float *y)
+{
+    for (size_t i = 0; i < g->oh; i++)
+        for (size_t j0 = 0; j0 < g->ow; j0 += 32) {
+            int two = g->ow - j0 > 16;
+            size_t co = 0;
+            for (; co + LCD_FWD_CH_512 <= g->out_c; co += LCD_FWD_CH_512)
+                if (two)
+                    lcd_fwd_block512(g, w, xp, y, co, i, j0, LCD_FWD_CH_512, 2);
+                else
+                    lcd_fwd_block512(g, w, xp, y, co, i, j0, LCD_FWD_CH_512, 1);
+            for (; co < g->out_c; co++)
+                lcd_fwd_block512(g, w, xp, y, co, i, j0, 1, 2);
+        }
+}
+
+/*
+ * Many output channels: 16 channels a vector, weights packed [taps x out_c] (wt). Output
+ * positions p0..p0+P of one sample (flattened, so a block may span rows) by channels
+ * co..co+16 CV: per tap, CV weight vectors and P broadcast inputs, CV P fmas.
+ */
+LCD_X512 void
+lcd_wide_block512(const struct lcd_geom *g, const float *wt, const float *b, const float *xs,
+                  float *ys, size_t co, size_t p0, const size_t CV, const size_t P)
+{
+    __m512 acc[LCD_WIDE_PIX][LCD_WIDE_VEC];
+    const float *base[LCD_WIDE_PIX];
+#pragma GCC unroll 12
+    for (size_t p = 0; p < P; p++) {
+        base[p] = xs + (p0 + p) / g->ow * g->wp + (p0 + p) % g->ow;
+#pragma GCC unroll 4
+        for (size_t v = 0; v < CV; v++)
+            acc[p][v] = _mm512_setzero_ps();
+    }
+    const float *wr = wt + co;
+    for (size_t c = 0; c < g->in_c; c++)
+        for (size_t ki = 0; ki < g->k; ki++) {
+            size_t off = (c * g->hp + ki) * g->wp;
+            for (size_t kj = 0; kj < g->k; kj++, off++, wr += g->out_c) {
+                __m512 wv[LCD_WIDE_VEC];
+#pragma GCC unroll 4
+                for (size_t v = 0; v < CV; v++)
+                    wv[v] = _mm512_loadu_ps(wr + 16 * v);
+#pragma GCC unroll 12
+                for (size_t p = 0; p < P; p++) {
+                    __m512 xv = _mm512_set1_ps(base[p][off]);
+#pragma GCC unroll 4
+                    for (size_t v = 0; v < CV; v++)
+                        acc[p][v] = _mm512_fmadd_ps(wv[v], xv, acc[p][v]);
+                }
+            }
+        }
+    const __m512i stride =
+        _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                           _mm512_set1_epi32((int)g->pos));
+#pragma GCC unroll 4
+    for (size_t v = 0; v < CV; v++) {
+        __m512 bv = _mm512_loadu_ps(b + co + 16 * v);
+#pragma GCC unroll 12
+        for (size_t p = 0; p < P; p++)
+            _mm512_i32scatter_ps(ys + (co + 16 * v) * g->pos + p0 + p, stride,
+                                 _mm512_add_ps(acc[p][v], bv), 4);
+    }
+}
+
+/* Channels co..co+16 CV of every output position of one sample, P at a time, then 4, then 1. */
+LCD_X512 void
+lcd_wide_channels512(const struct lcd_geom *g, const float *wt, const float *b, const float *xs,
+                     float *ys, size_t co, const size_t CV, const size_t P)
+{
+    size_t p = 0;
+    for (; p + P <= g->pos; p += P)
+        lcd_wide_block512(g, wt, b, xs, ys, co, p, CV, P);
+    for (; p + 4 <= g->pos; p += 4)
+        lcd_wide_block512(g, wt, b, xs, ys, co, p, CV, 4);
+    for (; p < g->pos; p++)
+        lcd_wide_block512(g, wt, b, xs, ys, co, p, CV, 1);
+}
+
+__attribute__((target("avx512f"))) static void
+lcd_forward_wide512(const struct lcd_geom *g, const float *w, const float *xp, float *y, size_t n,
+                    float *wt)
+{
+    lcd_pack_weights(g, w, wt);
+    const float *b = w + g->out_c * g->taps;
+    for (size_t s = 0; s < n; s++) {
+        const float *xs = xp + s * g->psize;
+        float *ys = y + s * g->osize;
+        size_t co = 0;
+        for (; co + 64 <= g->out_c; co += 64)
+            lcd_wide_channels512(g, wt, b, xs, ys, co, 4, 6);
+        for (; co + 32 <= g->out_c; co += 32)
+            lcd_wide_channels512(g, wt, b, xs, ys, co, 2, 12);
+        for (; co + 16 <= g->out_c; co += 16)
+            lcd_wide_channels512(g, wt, b, xs, ys, co, 1, 12);
+    }
+}
+
+/*
+ * Adds one sample's terms to the lane sums acc [out_c x taps][16] of channels co..co+R by
+ * taps t0..t0+S (in registers meanwhile): xs the padded sample, ds its dy.
+ */
+LCD_X512 void
+lcd_dw_block512(const struct lcd_geom *g, const float *xs, const float *ds, float *acc, size_t co,
+                size_t t0, const size_t R, const size_t S)
+{
+    size_t off[LCD_DW_TAPS_512];
+    __m512 a[LCD_DW_CH_512][LCD_DW_TAPS_512];
+#pragma GCC unroll 4
+    for (size_t s = 0; s < S; s++) {
+        off[s] = lcd_tap_offset(g, t0 + s);
+#pragma GCC unroll 4
+        for (size_t r = 0; r < R; r++)
+            a[r][s] = _mm512_loadu_ps(acc + ((co + r) * g->taps + t0 + s) * LCD_LANES);
+    }
+    ds += co * g->pos;
+    for (size_t i = 0; i < g->oh; i++)
+        for (size_t j0 = 0; j0 < g->ow; j0 += LCD_LANES) {
+            __mmask16 m = lcd_mask512(g->ow - j0);
+            __m512 d[LCD_DW_CH_512], x[LCD_DW_TAPS_512];
+#pragma GCC unroll 4
+            for (size_t r = 0; r < R; r++)
+                d[r] = _mm512_maskz_loadu_ps(m, ds + r * g->pos + i * g->ow + j0);
+#pragma GCC unroll 4
+            for (size_t s = 0; s < S; s++)
+                x[s] = _mm512_maskz_loadu_ps(m, xs + off[s] + i * g->wp + j0);
+#pragma GCC unroll 4
+            for (size_t r = 0; r < R; r++)
+#pragma GCC unroll 4
+                for (size_t s = 0; s < S; s++)
+                    a[r][s] = _mm512_fmadd_ps(d[r], x[s], a[r][s]);
+        }
+#pragma GCC unroll 4
+    for (size_t r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (size_t s = 0; s < S; s++)
+            _mm512_storeu_ps(acc + ((co + r) * g->taps + t0 + s) * LCD_LANES, a[r][s]);
+}
+
+/*
+ * Sample by sample, so that one sample's data (a block of dy channels and the padded input)
+ * stays in the L1 cache while every tap block reads it.
+ */
+__attribute__((target("avx512f"))) static void
+lcd_weight_grad_avx512(const struct lcd_geom *g, const float *xp, const float *dy, float *acc,
+                       size_t n)
+{
+    enum { R = LCD_DW_CH_512, S = LCD_DW_TAPS_512 };
+    for (size_t smp = 0; smp < n; smp++) {
+        const float *xs = xp + smp * g->psize, *ds = dy + smp * g->osize;
+        size_t co = 0;
+        for (; co + R <= g->out_c; co += R) {
+            size_t t = 0;
+            for (; t + S <= g->taps; t += S)
+                lcd_dw_block512(g, xs, ds, acc, co, t, R, S);
+            for (; t < g->taps; t++)
+                lcd_dw_block512(g, xs, ds, acc, co, t, R, 1);
+        }
+        for (; co < g->out_c; co++) {
+            size_t t = 0;
+            for (; t + S <= g->taps; t += S)
+                lcd_dw_block512(g, xs, ds, acc, co, t, 1, S);
+            for (; t < g->taps; t++)
+                lcd_dw_block512(g, xs, ds, acc, co, t, 1, 1);
+        }
+    }
+}
+
+/* AVX2: a 16-lane vector is two 8-lane halves, lo (lanes 0-7) and hi (8-15). */
+LCD_X256 __m256i
+lcd_mask256(size_t m)
+{
+    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(m > 8 ? 8 : m)), iota);
+}
+
+/* Channels co..co+R of output row i, columns j0..j0+8 nv. */
+LCD_X256 void
+lcd_fwd_block256(const struct lcd_geom *g, const float *w, const float *xp, float *y, size_t co,
+                 size_t i, size_t j0, const size_t R, const size_t nv)
+{
+    size_t rem = g->ow - j0;
+    __m256i m0 = lcd_mask256(rem), m1 = lcd_mask256(rem > 8 ? rem - 8 : 0);
+    __m256 acc0[LCD_FWD_CH_256], acc1[LCD_FWD_CH_256];
+#pragma GCC unroll 4
+    for (size_t r = 0; r < R; r++)
+        acc0[r] = acc1[r] = _mm256_setzero_ps();
+    const float *wc = w + co * g->taps;
+    size_t t = 0;
+    for (size_t c = 0; c < g->in_c; c++)
+        for (size_t ki = 0; ki < g->k; ki++) {
+            const float *row = xp + (c * g->hp + i + ki) * g->wp + j0;
+            for (size_t kj = 0; kj < g->k; kj++, t++) {
+                __m256 x0 = _mm256_maskload_ps(row + kj, m0);
+                __m256 x1 = nv > 1 ? _mm256_maskload_ps(row + kj + 8, m1) : x0;
+#pragma GCC unroll 4
+                for (size_t r = 0; r < R; r++) {
+                    __m256 wv = _mm256_set1_ps(wc[r * g->taps + t]);
+                    acc0[r] = _mm256_fmadd_ps(wv, x0, acc0[r]);
+                    if (nv > 1)
+                        acc1[r] = _mm256_fmadd_ps(wv, x1, acc1[r]);
+                }
+            }
+        }
+    const float *b = w + g->out_c * g->taps + co;
+#pragma GCC unroll 4
+    for (size_t r = 0; r < R; r++) {
+        __m256 bv = _mm256_set1_ps(b[r]);
+        float *yr = y + (co + r) * g->pos + i * g->ow + j0;
+        _mm256_maskstore_ps(yr, m0, _mm256_add_ps(acc0[r], bv));
+        if (nv > 1)
+            _mm256_maskstore_ps(yr + 8, m1, _mm256_add_ps(acc1[r], bv));
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void
+lcd_forward_avx2(const struct lcd_geom *g, const float *w, const float *xp, float *y)
+{
+    for (size_t i = 0; i < g->oh; i++)
+        for (size_t j0 = 0; j0 < g->ow; j0 += 16) {
+            int two = g->ow - j0 > 8;
+            size_t co = 0;
+            for (; co + LCD_FWD_CH_256 <= g->out_c; co += LCD_FWD_CH_256)
+                if (two)
+                    lcd_fwd_block256(g, w, xp, y, co, i, j0, LCD_FWD_CH_256, 2);
+                else
+                    lcd_fwd_block256(g, w, xp, y, co, i, j0, LCD_FWD_CH_256, 1);
+            for (; co < g->out_c; co++)
+                lcd_fwd_block256(g, w, xp, y, co, i, j0, 1, 2);
+        }
+}
+
+/* lcd_dw_block512() on AVX2, a 16-lane sum as two halves. */
+LCD_X256 void
+lcd_dw_block256(const struct lcd_geom *g, const float *xs, const float *ds, float *acc, size_t co,
+                size_t t0, const size_t R, const size_t S)
+{
+    size_t off[LCD_DW_TAPS_256];
+    __m256 lo[LCD_DW_CH_256][LCD_DW_TAPS_256], hi[LCD_DW_CH_256][LCD_DW_TAPS_256];
+#pragma GCC unroll 2
+    for (size_t s = 0; s < S; s++) {
+        off[s] = lcd_tap_offset(g, t0 + s);
+#pragma GCC unroll 2
+        for (size_t r = 0; r < R; r++) {
+            const float *at = acc + ((co + r) * g->taps + t0 + s) * LCD_LANES;
+            lo[r][s] = _mm256_loadu_ps(at);
+            hi[r][s] = _mm256_loadu_ps(at + 8);
+        }
+    }
+    ds += co * g->pos;
+    for (size_t i = 0; i < g->oh; i++)
+        for (size_t j0 = 0; j0 < g->ow; j0 += LCD_LANES) {
+            size_t rem = g->ow - j0;
+            __m256i m0 = lcd_mask256(rem), m1 = lcd_mask256(rem > 8 ? rem - 8 : 0);
+            __m256 d[LCD_DW_CH_256], x[LCD_DW_TAPS_256];
+#pragma GCC unroll 2
+            for (size_t r = 0; r < R; r++)
+                d[r] = _mm256_maskload_ps(ds + r * g->pos + i * g->ow + j0, m0);
+#pragma GCC unroll 2
+            for (size_t s = 0; s < S; s++)
+                x[s] = _mm256_maskload_ps(xs + off[s] + i * g->wp + j0, m0);
+#pragma GCC unroll 2
+            for (size_t r = 0; r < R; r++)
+#pragma GCC unroll 2
+                for (size_t s = 0; s < S; s++)
+                    lo[r][s] = _mm256_fmadd_ps(d[r], x[s], lo[r][s]);
+            if (rem <= 8)
+                continue; /* the hi lanes would add exact zeros */
+#pragma GCC unroll 2
+            for (size_t r = 0; r < R; r++)
+                d[r] = _mm256_maskload_ps(ds + r * g->pos + i * g->ow + j0 + 8, m1);
+#pragma GCC unroll 2
+            for (size_t s = 0; s < S; s++)
+                x[s] = _mm256_maskload_ps(xs + off[s] + i * g->wp + j0 + 8, m1);
+#pragma GCC unroll 2
+            for (size_t r = 0; r < R; r++)
+#pragma GCC unroll 2
+                for (size_t s = 0; s < S; s++)
+                    hi[r][s] = _mm256_fmadd_ps(d[r], x[s], hi[r][s]);
+        }
+#pragma GCC unroll 2
+    for (size_t r = 0; r < R; r++)
+#pragma GCC unroll 2
+        for (size_t s = 0; s < S; s++) {
+            float *at = acc + ((co + r) * g->taps + t0 + s) * LCD_LANES;
+            _mm256_storeu_ps(at, lo[r][s]);
+            _mm256_storeu_ps(at + 8, hi[r][s]);
+        }
+}
+
+__attribute__((target("avx2,fma"))) static void
+lcd_weight_grad_avx2(const struct lcd_geom *g, const float *xp, const float *dy, float *acc,
+                     size_t n)
+{
+    enum { R = LCD_DW_CH_256, S = LCD_DW_TAPS_256 };
+    for (size_t smp = 0; smp < n; smp++) {
+        const float *xs = xp + smp * g->psize, *ds = dy + smp * g->osize;
+        size_t co = 0;
+        for (; co + R <= g->out_c; co += R) {
+            size_t t = 0;
+            for (; t + S <= g->taps; t += S)
+                lcd_dw_block256(g, xs, ds, acc, co, t, R, S);
+            for (; t < g->taps; t++)
+                lcd_dw_block256(g, xs, ds, acc, co, t, R, 1);
+        }
+        for (; co < g->out_c; co++) {
+            size_t t = 0;
+            for (; t + S <= g->taps; t += S)
+                lcd_dw_block256(g, xs, ds, acc, co, t, 1, S);
+            for (; t < g->taps; t++)
+                lcd_dw_block256(g, xs, ds, acc, co, t, 1, 1);
+        }
+    }
+}
+
+/* dyt [pos x out_c] = the transpose of one sample's dy [out_c x pos]. */
+static void
+lcd_transpose_dy(const struct lcd_geom *g, const float *ds, float *dyt)
+{
+    for (size_t co = 0; co < g->out_c; co++)
+        for (size_t p = 0; p < g->pos; p++)
+            dyt[p * g->out_c + co] = ds[co * g->pos + p];
+}
+
+/*
+ * The many-channel weight gradient, one sample: the chains of channels co..co+16 CV by taps
+ * t0..t0+S (sums acct [taps x out_c], in registers meanwhile) over the positions in order,
+ * dy^T rows (dyt) times the broadcast input.
+ */
+LCD_X512 void
+lcd_wgrad_block512(const struct lcd_geom *g, const float *xs, const float *dyt, float *acct,
+                   size_t co, size_t t0, const size_t CV, const size_t S)
+{
+    size_t off[LCD_WG_TAPS];
+    __m512 a[LCD_WG_TAPS][LCD_WIDE_VEC];
+#pragma GCC unroll 12
+    for (size_t s = 0; s < S; s++) {
+        off[s] = lcd_tap_offset(g, t0 + s);
+#pragma GCC unroll 4
+        for (size_t v = 0; v < CV; v++)
+            a[s][v] = _mm512_loadu_ps(acct + (t0 + s) * g->out_c + co + 16 * v);
+    }
+    const float *d = dyt + co;
+    for (size_t i = 0; i < g->oh; i++) {
+        const float *row = xs + i * g->wp;
+        for (size_t j = 0; j < g->ow; j++, d += g->out_c) {
+            __m512 dv[LCD_WIDE_VEC];
+#pragma GCC unroll 4
+            for (size_t v = 0; v < CV; v++)
+                dv[v] = _mm512_loadu_ps(d + 16 * v);
+#pragma GCC unroll 12
+            for (size_t s = 0; s < S; s++) {
+                __m512 xv = _mm512_set1_ps(row[j + off[s]]);
+#pragma GCC unroll 4
+                for (size_t v = 0; v < CV; v++)
+                    a[s][v] = _mm512_fmadd_ps(dv[v], xv, a[s][v]);
+            }
+        }
+    }
+#pragma GCC unroll 12
+    for (size_t s = 0; s < S; s++)
+#pragma GCC unroll 4
+        for (size_t v = 0; v < CV; v++)
+            _mm512_storeu_ps(acct + (t0 + s) * g->out_c + co + 16 * v, a[s][v]);
+}
+
+/* Every tap of channels co..co+16 CV, S at a time, then one. */
+LCD_X512 void
+lcd_wgrad_taps512(const struct lcd_geom *g, const float *xs, const float *dyt, float *acct,
+                  size_t co, const size_t CV, const size_t S)
+{
+    size_t t = 0;
+    for (; t + S <= g->taps; t += S)
+        lcd_wgrad_block512(g, xs, dyt, acct, co, t, CV, S);
+    for (; t < g->taps; t++)
+        lcd_wgrad_block512(g, xs, dyt, acct, co, t, CV, 1);
+}
+
+__attribute__((target("avx512f"))) static void
+lcd_wide_grad_avx512(const struct lcd_geom *g, const float *xp, const float *dy, float *acct,
+                     float *dyt, size_t n)
+{
+    for (size_t smp = 0; smp < n; smp++) {
+        const float *xs = xp + smp * g->psize;
+        lcd_transpose_dy(g, dy + smp * g->osize, dyt);
+        size_t co = 0;
+        for (; co + 64 <= g->out_c; co += 64)
+            lcd_wgrad_taps512(g, xs, dyt, acct, co, 4, 6);
+        for (; co + 32 <= g->out_c; co += 32)
+            lcd_wgrad_taps512(g, xs, dyt, acct, co, 2, 12);
+        for (; co < g->out_c; co += 16)
+            lcd_wgrad_taps512(g, xs, dyt, acct, co, 1, 12);
+    }
+}
+
+/* lcd_wide_block512() on AVX2: channels co..co+16 as two vectors of 8, P positions. */
+LCD_X256 void
+lcd_wide_block256(const struct lcd_geom *g, const float *wt, const float *b, const float *xs,
+                  float *ys, size_t co, size_t p0, const size_t P)
+{
+    __m256 acc[LCD_WIDE_PIX_256][2];
+    const float *base[LCD_WIDE_PIX_256];
+#pragma GCC unroll 6
+    for (size_t p = 0; p < P; p++) {
+        base[p] = xs + (p0 + p) / g->ow * g->wp + (p0 + p) % g->ow;
+        acc[p][0] = acc[p][1] = _mm256_setzero_ps();
+    }
+    const float *wr = wt + co;
+    for (size_t c = 0; c < g->in_c; c++)
+        for (size_t ki = 0; ki < g->k; ki++) {
+            size_t off = (c * g->hp + ki) * g->wp;
+            for (size_t kj = 0; kj < g->k; kj++, off++, wr += g->out_c) {
+                __m256 w0 = _mm256_loadu_ps(wr), w1 = _mm256_loadu_ps(wr + 8);
+#pragma GCC unroll 6
+                for (size_t p = 0; p < P; p++) {
+                    __m256 xv = _mm256_set1_ps(base[p][off]);
+                    acc[p][0] = _mm256_fmadd_ps(w0, xv, acc[p][0]);
+                    acc[p][1] = _mm256_fmadd_ps(w1, xv, acc[p][1]);
+                }
+            }
+        }
+    __m256 b0 = _mm256_loadu_ps(b + co), b1 = _mm256_loadu_ps(b + co + 8);
+#pragma GCC unroll 6
+    for (size_t p = 0; p < P; p++) {
+        float v[16];
+        _mm256_storeu_ps(v, _mm256_add_ps(acc[p][0], b0));
+        _mm256_storeu_ps(v + 8, _mm256_add_ps(acc[p][1], b1));
+        for (size_t l = 0; l < 16; l++)
+            ys[(co + l) * g->pos + p0 + p] = v[l];
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void
+lcd_forward_wide256(const struct lcd_geom *g, const float *w, const float *xp, float *y, size_t n,
+                    float *wt)
+{
+    lcd_pack_weights(g, w, wt);
+    const float *b = w + g->out_c * g->taps;
+    for (size_t s = 0; s < n; s++) {
+        const float *xs = xp + s * g->psize;
+        float *ys = y + s * g->osize;
+        for (size_t co = 0; co < g->out_c; co += 16) {
+            size_t p = 0;
+            for (; p + LCD_WIDE_PIX_256 <= g->pos; p += LCD_WIDE_PIX_256)
+                lcd_wide_block256(g, wt, b, xs, ys, co, p, LCD_WIDE_PIX_256);
+            for (; p < g->pos; p++)
+                lcd_wide_block256(g, wt, b, xs, ys, co, p, 1);
+        }
+    }
+}
+
+/* lcd_wgrad_block512() on AVX2: 16 channels as two vectors of 8, S taps. */
+LCD_X256 void
+lcd_wgrad_block256(const struct lcd_geom *g, const float *xs, const float *dyt, float *acct,
+                   size_t co, size_t t0, const size_t S)
+{
+    size_t off[LCD_WG_TAPS];
+    __m256 a[LCD_WG_TAPS][2];
+#pragma GCC unroll 6
+    for (size_t s = 0; s < S; s++) {
+        off[s] = lcd_tap_offset(g, t0 + s);
+        a[s][0] = _mm256_loadu_ps(acct + (t0 + s) * g->out_c + co);
+        a[s][1] = _mm256_loadu_ps(acct + (t0 + s) * g->out_c + co + 8);
+    }
+    const float *d = dyt + co;
+    for (size_t i = 0; i < g->oh; i++) {
+        const float *row = xs + i * g->wp;
+        for (size_t j = 0; j < g->ow; j++, d += g->out_c) {
+            __m256 d0 = _mm256_loadu_ps(d), d1 = _mm256_loadu_ps(d + 8);
+#pragma GCC unroll 6
+            for (size_t s = 0; s < S; s++) {
+                __m256 xv = _mm256_set1_ps(row[j + off[s]]);
+                a[s][0] = _mm256_fmadd_ps(d0, xv, a[s][0]);
+                a[s][1] = _mm256_fmadd_ps(d1, xv, a[s][1]);
+            }
+        }
+    }
+#pragma GCC unroll 6
+    for (size_t s = 0; s < S; s++) {
+        _mm256_storeu_ps(acct + (t0 + s) * g->out_c + co, a[s][0]);
+        _mm256_storeu_ps(acct + (t0 + s) * g->out_c + co + 8, a[s][1]);
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void
+lcd_wide_grad_avx2(const struct lcd_geom *g, const float *xp, const float *dy, float *acct,
+                   float *dyt, size_t n)
+{
+    for (size_t smp = 0; smp < n; smp++) {
+        const float *xs = xp + smp * g->psize;
+        lcd_transpose_dy(g, dy + smp * g->osize, dyt);
+        for (size_t co = 0; co < g->out_c; co += 16) {
+            size_t t = 0;
+            for (; t + 6 <= g->taps; t += 6)
+                lcd_wgrad_block256(g, xs, dyt, acct, co, t, 6);
+            for (; t < g->taps; t++)
+                lcd_wgrad_block256(g, xs, dyt, acct, co, t, 1);
+        }
+    }
+}
+
+#endif /* LAYER_CONV_DIRECT_X86 */
+
+/* The widest kernel set this CPU runs, capped at max. */
+static enum layer_conv_isa
+lcd_isa(enum layer_conv_isa max)
+{
+#if LAYER_CONV_DIRECT_X86
+    if (max >= LAYER_CONV_ISA_AVX512 && __builtin_cpu_supports("avx512f"))
+        return LAYER_CONV_ISA_AVX512;
+    if (max >= LAYER_CONV_ISA_AVX2 && __builtin_cpu_supports("avx2") &&
+        __builtin_cpu_supports("fma"))
+        return LAYER_CONV_ISA_AVX2;
+#else
+    (void)max;
+#endif
+    return LAYER_CONV_ISA_PORTABLE;
+}
+
+void
+layer_conv_direct_forward(const struct layer *l, const float *w, const float *xp, float *y,
+                          size_t n, float *pack, enum layer_conv_isa max)
+{
+    struct lcd_geom g = lcd_geom(l);
+    enum layer_conv_isa isa = lcd_isa(max);
+#if LAYER_CONV_DIRECT_X86
+    if (isa != LAYER_CONV_ISA_PORTABLE && g.in_c > LCD_MAX_IN_C && g.out_c % 16 == 0) {
+        if (isa == LAYER_CONV_ISA_AVX512)
+            lcd_forward_wide512(&g, w, xp, y, n, pack);
+        else
+            lcd_forward_wide256(&g, w, xp, y, n, pack);
+        return;
+    }
+#else
+    (void)pack;
+#endif
+    for (size_t s = 0; s < n; s++) {
+        const float *xs = xp + s * g.psize;
+        float *ys = y + s * g.osize;
+        switch (isa) {
+#if LAYER_CONV_DIRECT_X86
+        case LAYER_CONV_ISA_AVX512:
+            lcd_forward_avx512(&g, w, xs, ys);
+            break;
+        case LAYER_CONV_ISA_AVX2:
+            lcd_forward_avx2(&g, w, xs, ys);
+            break;
+#endif
+        default:
+            lcd_forward_portable(&g, w, xs, ys);
+        }
+    }
+}
+
+/* The many-channel weight gradient (out_c a multiple of 16): sums [taps x out_c] in acc. */
+static void
+lcd_wide_grad(const struct lcd_geom *g, const float *xp, const float *dy, float *dw, size_t n,
+              float *acc, enum layer_conv_isa isa)
+{
+    float *dyt = acc + g->taps * g->out_c;
+    switch (isa) {
+#if LAYER_CONV_DIRECT_X86
+    case LAYER_CONV_ISA_AVX512:
+    case LAYER_CONV_ISA_AVX2:
+        memset(acc, 0, g->taps * g->out_c * sizeof *acc);
+        if (isa == LAYER_CONV_ISA_AVX512)
+            lcd_wide_grad_avx512(g, xp, dy, acc, dyt, n);
+        else
+            lcd_wide_grad_avx2(g, xp, dy, acc, dyt, n);
+        for (size_t co = 0; co < g->out_c; co++)
+            for (size_t t = 0; t < g->taps; t++)
+                dw[co * g->taps + t] = acc[t * g->out_c + co];
+        return;
+#endif
+    default:
+        (void)dyt;
+        lcd_wide_grad_portable(g, xp, dy, dw, n);
+    }
+}
+
+void
+layer_conv_direct_weight_grad(const struct layer *l, const float *xp, const float *dy, float *dw,
+                              size_t n, float *acc, enum layer_conv_isa max)
+{
+    struct lcd_geom g = lcd_geom(l);
+    if (g.in_c > LCD_MAX_IN_C) {
+        lcd_wide_grad(&g, xp, dy, dw, n, acc, lcd_isa(max));
+        return;
+    }
+    memset(acc, 0, g.out_c * g.taps * LCD_LANES * sizeof *acc);
+    switch (lcd_isa(max)) {
+#if LAYER_CONV_DIRECT_X86
+    case LAYER_CONV_ISA_AVX512:
+        lcd_weight_grad_avx512(&g, xp, dy, acc, n);
+        break;
+    case LAYER_CONV_ISA_AVX2:
+        lcd_weight_grad_avx2(&g, xp, dy, acc, n);
+        break;
+#endif
+    default:
+        lcd_weight_grad_portable(&g, xp, dy, acc, n);
+    }
+    for (size_t e = 0; e < g.out_c * g.taps; e++)
+        dw[e] = lcd_tree16(acc + e * LCD_LANES);
+}

@@ -1,0 +1,67 @@
+/*
+ * layer_conv_direct: direct 2-D convolution kernels (stride 1), without im2col.
+ *
+ * im2col + sgemm (layer_conv.c) multiplies by a matrix of in_c * k * k rows: with the 1 or 3
+ * input channels of an image (25 or 75 rows for a 5x5 kernel) the products are too thin for
+ * the BLAS library's kernels, and for every layer the unfolding costs a pass over memory.
+ * These kernels compute the forward pass of any stride-1 layer, and the weight gradient of
+ * layers with at most 4 input channels or a multiple of 16 output channels, straight from the
+ * zero-padded input: vectorised over output columns (few input channels) or over output
+ * channels (many), on AVX-512 or AVX2 with FMA when the CPU has them (chosen at run time) and
+ * in portable C otherwise. The input gradient stays in layer_conv.c (W^T dy folded back by
+ * col2im; the first layer of a net needs none).
+ *
+ * Every path computes the same operations in the same order, so results are bit-identical
+ * whatever the CPU and independent of the batch split:
+ *   - forward, per output element: acc = 0, then acc = fma(w[t], x[t], acc) over the taps t
+ *     in (channel, kernel row, kernel column) order, then y = acc + bias;
+ *   - weight gradient, at most 4 input channels, per (output channel, tap): 16 lane sums,
+ *     lane l taking the output columns j = 16 v + l of every row of every sample (samples,
+ *     rows, then v in order, one fma each), then summed as a tree: lanes l + (l + 8), then
+ *     + 4, + 2, + 1;
+ *   - weight gradient, more input channels, per (output channel, tap): one fma chain from
+ *     zero over the samples and their output positions in order.
+ *
+ * Inputs are padded samples xp [in_c x (h + 2 pad) x (w + 2 pad)] (layer_conv.c makes them);
+ * nothing is allocated.
+ */
+#ifndef FEDBITS_CLIENTS_LAYER_CONV_DIRECT_H
+#define FEDBITS_CLIENTS_LAYER_CONV_DIRECT_H
+
+#include <stddef.h>
+
+#include "clients/layer.h"
+
+/* Kernel sets, narrowest first; a call runs the widest the CPU has, up to the one it names. */
+enum layer_conv_isa {
+    LAYER_CONV_ISA_PORTABLE = 0,
+    LAYER_CONV_ISA_AVX2,   /* AVX2 and FMA */
+    LAYER_CONV_ISA_AVX512, /* AVX-512F */
+    LAYER_CONV_ISA_BEST = LAYER_CONV_ISA_AVX512,
+};
+
+/* Whether the conv layer l runs its forward pass here (stride 1), and its weight gradient
+ * (stride 1, at most 4 input channels or a multiple of 16 output channels). */
+int layer_conv_direct_forward_applies(const struct layer *l);
+int layer_conv_direct_grad_applies(const struct layer *l);
+
+/*
+ * y [n x out_c x out_h x out_w] of n padded samples xp, one after the other; w is the
+ * layer's parameters, pack scratch of layer_conv_direct_pack_floats() floats.
+ */
+void layer_conv_direct_forward(const struct layer *l, const float *w, const float *xp, float *y,
+                               size_t n, float *pack, enum layer_conv_isa max);
+/* Floats of the forward pass's packed weights (out_c x in_c k k). */
+size_t layer_conv_direct_pack_floats(const struct layer *l);
+/*
+ * dw [out_c x in_c k k] = the weight gradient summed over n samples: padded inputs one after
+ * the other in xp, output gradients dy (n x out); acc is scratch of
+ * layer_conv_direct_acc_floats() floats. The bias gradient is not written.
+ */
+void layer_conv_direct_weight_grad(const struct layer *l, const float *xp, const float *dy,
+                                   float *dw, size_t n, float *acc, enum layer_conv_isa max);
+/* Floats of the weight gradient's scratch: lane sums (out_c x in_c k k x 16) for at most 4
+ * input channels, else sums and dy^T (out_c x (in_c k k + out_h out_w)). */
+size_t layer_conv_direct_acc_floats(const struct layer *l);
+
+#endif

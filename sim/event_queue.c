@@ -50,6 +50,7 @@ event_queue_push(struct event_queue *q, const struct event *ev)
         q->cap = cap;
     }
     struct event e = *ev;
+    e.zero_ = 0;
     e.seq = q->next_seq++;
     size_t i = q->n++;
     while (i > 0) {
@@ -134,6 +135,8 @@ event_queue_restore(struct event_queue *q, const struct event *ev, size_t n, uin
     }
     if (n > 0)
         memcpy(q->heap, ev, n * sizeof *ev);
+    for (size_t i = 0; i < n; i++)
+        q->heap[i].zero_ = 0; /* a checkpoint written before the field had padding there */
     q->n = n;
     q->next_seq = next_seq;
     return 0;

@@ -22,6 +22,8 @@ struct event {
     int64_t time;    /* virtual time, microseconds */
     uint64_t key;    /* tie-break among equal times (smaller first) */
     uint32_t type;   /* what happens; meaning owned by the simulation */
+    uint32_t zero_;  /* 0 in the queue (set by event_queue_push()): checkpoints store events
+                        as bytes, so no byte of a struct event is left undefined */
     uint64_t round;  /* round the event belongs to */
     uint64_t client; /* client concerned, or UINT64_MAX */
     uint64_t arg;    /* handler-defined payload (e.g. a slot index); not part of the order */

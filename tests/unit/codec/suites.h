@@ -17,6 +17,7 @@ Suite *codec_suite(void);
 Suite *blocks_suite(void);
 Suite *packing_suite(void);
 Suite *every_codec_suite(void);
+Suite *fused_decode_suite(void);
 
 enum tdme_dist { TDME_NORMAL, TDME_LOGNORMAL, TDME_EXPONENTIAL };
 

@@ -3,6 +3,7 @@
 
 #include <assert.h>
 #include <immintrin.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "base/bitpack.h"
@@ -65,21 +66,39 @@ packing_pack(uint8_t *out, const uint16_t *idx, size_t n, unsigned b)
     packing_pack_portable(out, idx, n, b);
 }
 
+/*
+ * Groups j < groups of eight fields idx[8j..8j+8) (b = 3, 5, 6, 7: b whole bytes each),
+ * assembled in one word; b a constant where inlined. While 8 bytes remain in out[0..nbytes)
+ * the word is one 64-bit store (its high bytes rewritten by the next group).
+ */
+static inline __attribute__((always_inline)) void
+packing_groups_pack(uint8_t *out, const uint16_t *idx, size_t groups, size_t nbytes, unsigned b)
+{
+    for (size_t j = 0; j < groups; j++) {
+        const uint16_t *p = idx + 8 * j;
+        uint64_t word = 0;
+        for (unsigned k = 0; k < 8; k++)
+            word |= (uint64_t)p[k] << (k * b);
+        if ((size_t)b * j + 8 <= nbytes) {
+            le_store64(out + (size_t)b * j, word);
+        } else {
+            unsigned char bytes[8];
+            le_store64(bytes, word);
+            memcpy(out + (size_t)b * j, bytes, b);
+        }
+    }
+}
+
 void
 packing_pack_portable(uint8_t *out, const uint16_t *idx, size_t n, unsigned b)
 {
     if (b < 8 && (b & (b - 1)) != 0) {
         /* b = 3, 5, 6, 7: eight fields are b whole bytes, assembled in one word */
-        size_t groups = n / 8;
-        for (size_t j = 0; j < groups; j++) {
-            const uint16_t *p = idx + 8 * j;
-            uint64_t word = 0;
-            for (unsigned k = 0; k < 8; k++)
-                word |= (uint64_t)p[k] << (k * b);
-            unsigned char bytes[8];
-            le_store64(bytes, word);
-            memcpy(out + (size_t)b * j, bytes, b);
-        }
+        size_t groups = n / 8, nbytes = bitpack_bytes(n, b);
+        if (b == 3)
+            packing_groups_pack(out, idx, groups, nbytes, 3);
+        else
+            packing_groups_pack(out, idx, groups, nbytes, b);
         bitpack_pack(out + (size_t)b * groups, idx + 8 * groups, n - 8 * groups, b);
         return;
     }
@@ -186,23 +205,60 @@ packing_unpack_bytes(float *y, const uint8_t *in, size_t n, unsigned b, const fl
     return n / (8 / b);
 }
 
-void
-packing_unpack_lut(float *y, const uint8_t *in, size_t n, unsigned b, const float *lut)
+/*
+ * Groups j < groups of eight b-bit fields (b = 3, 5, 6, 7) into y[8j..8j+8) through lut;
+ * b a constant where inlined. A group is one unaligned 64-bit load while 8 bytes remain.
+ */
+static inline __attribute__((always_inline)) void
+packing_groups_lut(float *y, const uint8_t *in, size_t groups, size_t nbytes, unsigned b,
+                   const float *lut, bool add)
+{
+    uint64_t mask = ((uint64_t)1 << b) - 1;
+    for (size_t j = 0; j < groups; j++) {
+        uint64_t word = (size_t)b * j + 8 <= nbytes ? le_load64(in + (size_t)b * j)
+                                                    : packing_group_load(in, j, b);
+        for (unsigned k = 0; k < 8; k++) {
+            float v = lut[word >> (k * b) & mask];
+            y[8 * j + k] = add ? y[8 * j + k] + v : v;
+        }
+    }
+}
+
+/* y[i] += tbl[byte][k] over whole bytes: packing_unpack_table() adding. */
+static void
+packing_add_table(float *y, const uint8_t *in, size_t n, const struct packing_table *t)
+{
+    unsigned per = 8 / t->b;
+    for (size_t i = 0; i < n / per; i++)
+        for (unsigned k = 0; k < per; k++)
+            y[i * per + k] += t->tbl[in[i]][k];
+}
+
+/* packing_unpack_lut(), or with add y[i] += lut[field i]. */
+static inline __attribute__((always_inline)) void
+packing_lut_kernel(float *y, const uint8_t *in, size_t n, unsigned b, const float *lut, bool add)
 {
     if (n >= PACKING_BYTE_TABLE_MIN && (b == 1 || b == 2 || b == 4)) {
-        size_t done = packing_unpack_bytes(y, in, n, b, lut);
+        size_t done;
+        if (add) {
+            struct packing_table t;
+            packing_table_init(&t, b, lut);
+            done = n / (8 / b);
+            packing_add_table(y, in, done * (8 / b), &t);
+        } else {
+            done = packing_unpack_bytes(y, in, n, b, lut);
+        }
         y += done * (8 / b);
         in += done;
         n -= done * (8 / b);
     }
     uint64_t mask = ((uint64_t)1 << b) - 1;
     if (b < 8 && (b & (b - 1)) != 0) { /* b = 3, 5, 6, 7: eight fields from b bytes */
-        size_t groups = n / 8;
-        for (size_t j = 0; j < groups; j++) {
-            uint64_t word = packing_group_load(in, j, b);
-            for (unsigned k = 0; k < 8; k++)
-                y[8 * j + k] = lut[word >> (k * b) & mask];
-        }
+        size_t groups = n / 8, nbytes = bitpack_bytes(n, b);
+        if (b == 3)
+            packing_groups_lut(y, in, groups, nbytes, 3, lut, add);
+        else
+            packing_groups_lut(y, in, groups, nbytes, b, lut, add);
         y += 8 * groups;
         in += (size_t)b * groups;
         n -= 8 * groups;
@@ -212,11 +268,27 @@ packing_unpack_lut(float *y, const uint8_t *in, size_t n, unsigned b, const floa
     for (size_t w = 0; w < full; w++) {
         uint64_t word = le_load64(in + 8 * w);
         float *q = y + w * per;
-        for (size_t k = 0; k < per; k++)
-            q[k] = lut[(word >> (k * b)) & mask];
+        for (size_t k = 0; k < per; k++) {
+            float v = lut[(word >> (k * b)) & mask];
+            q[k] = add ? q[k] + v : v;
+        }
     }
     /* Other widths, and the fields after the last whole word. */
     struct bitpack_in r = { .in = in + 8 * full };
-    for (size_t i = full * per; i < n; i++)
-        y[i] = lut[bitpack_in_get(&r, b)];
+    for (size_t i = full * per; i < n; i++) {
+        float v = lut[bitpack_in_get(&r, b)];
+        y[i] = add ? y[i] + v : v;
+    }
+}
+
+void
+packing_unpack_lut(float *y, const uint8_t *in, size_t n, unsigned b, const float *lut)
+{
+    packing_lut_kernel(y, in, n, b, lut, false);
+}
+
+void
+packing_unpack_lut_add(float *acc, const uint8_t *in, size_t n, unsigned b, const float *lut)
+{
+    packing_lut_kernel(acc, in, n, b, lut, true);
 }

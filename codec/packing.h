@@ -26,6 +26,8 @@ void packing_pack_portable(uint8_t *out, const uint16_t *idx, size_t n, unsigned
 void packing_unpack(uint16_t *idx, const uint8_t *in, size_t n, unsigned b);
 /* y[i] = lut[field i] for i < n; in holds bitpack_bytes(n, b) bytes, lut 2^b entries. */
 void packing_unpack_lut(float *y, const uint8_t *in, size_t n, unsigned b, const float *lut);
+/* acc[i] += lut[field i] for i < n (b = 1..16): the unpacking and a sum in one pass. */
+void packing_unpack_lut_add(float *acc, const uint8_t *in, size_t n, unsigned b, const float *lut);
 /*
  * For decoding a long payload of b = 1, 2 or 4 bits in pieces: each byte's 8/b floats,
  * built once from lut. packing_unpack_table() then sets y[i] = lut[field i] for i < n

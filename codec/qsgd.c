@@ -195,6 +195,49 @@ qsgd_max_abs_avx2(float *m, const float *x, size_t n)
     return qsgd_max_abs(m, x + i, n - i) && finite;
 }
 
+/* *n2 = Σ x_i² in double in coordinate order, *m = max |x_i|; false when some x_i is not
+ * finite. */
+static bool
+qsgd_norm_max(float *m, double *n2, const float *x, size_t n)
+{
+    double sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += (double)x[i] * x[i];
+    *n2 = sum;
+    *m = 0;
+    return qsgd_max_abs(m, x, n);
+}
+
+/* qsgd_norm_max(): the chain of additions with the maximum eight at a time beside it (the
+ * same sum: the additions keep their order). */
+__attribute__((target("avx2"))) static bool
+qsgd_norm_max_avx2(float *m, double *n2, const float *x, size_t n)
+{
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const __m256 big = _mm256_set1_ps(FLT_MAX);
+    __m256 mx = _mm256_setzero_ps(), ok = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+    double sum = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 a = _mm256_and_ps(_mm256_loadu_ps(x + i), absmask);
+        mx = _mm256_max_ps(mx, a);
+        ok = _mm256_and_ps(ok, _mm256_cmp_ps(a, big, _CMP_LE_OQ));
+        for (size_t k = 0; k < 8; k++)
+            sum += (double)x[i + k] * x[i + k];
+    }
+    for (size_t k = i; k < n; k++)
+        sum += (double)x[k] * x[k];
+    *n2 = sum;
+    float lanes[8];
+    _mm256_storeu_ps(lanes, mx);
+    float best = 0;
+    for (int l = 0; l < 8; l++)
+        best = lanes[l] > best ? lanes[l] : best;
+    *m = best;
+    bool finite = _mm256_movemask_ps(ok) == 0xff;
+    return qsgd_max_abs(m, x + i, n - i) && finite;
+}
+
 /* idx[i] = idx[i] << 1 | (x_i < 0): the sign bit below the level. */
 static void
 qsgd_add_signs(uint16_t *idx, const float *x, size_t n)
@@ -233,12 +276,8 @@ qsgd_encode(struct qsgd *q, uint8_t *out, size_t cap, size_t *len, const float *
     bool finite = true;
     double n2 = 0;
     if (q->elias) {
-        for (size_t i = 0; i < q->d; i++) {
-            float a = fabsf(x[i]);
-            m = a > m ? a : m;
-            finite &= isfinite(a);
-            n2 += (double)a * a;
-        }
+        finite = __builtin_cpu_supports("avx2") ? qsgd_norm_max_avx2(&m, &n2, x, q->d)
+                                                : qsgd_norm_max(&m, &n2, x, q->d);
     } else {
         /* No sum in order: the maximum does not depend on the order. */
         finite = __builtin_cpu_supports("avx2") ? qsgd_max_abs_avx2(&m, x, q->d)
@@ -252,15 +291,23 @@ qsgd_encode(struct qsgd *q, uint8_t *out, size_t cap, size_t *len, const float *
     double scale = m > 0 ? s / (double)m : 0.0;
     struct rng r;
     codec_private_stream(&r, link);
-    sround(q->idx, x, q->d, 0.0, scale, true, s, &r);
-    if (__builtin_cpu_supports("avx2"))
-        qsgd_add_signs_avx2(q->idx, x, q->d);
-    else
-        qsgd_add_signs(q->idx, x, q->d);
+    bool avx2 = __builtin_cpu_supports("avx2");
+    /* Levels, signs and packing a batch at a time while it sits in cache; the batches draw
+     * from r in coordinate order as one call over the whole vector would. */
+    for (size_t i = 0; i < q->d; i += SROUND_BATCH) {
+        size_t n = q->d - i < SROUND_BATCH ? q->d - i : SROUND_BATCH;
+        uint16_t *idx = q->idx + i;
+        sround(idx, x + i, n, 0.0, scale, true, s, &r);
+        if (avx2)
+            qsgd_add_signs_avx2(idx, x + i, n);
+        else
+            qsgd_add_signs(idx, x + i, n);
+        if (!q->elias) /* SROUND_BATCH·(b + 1) bits are whole bytes */
+            packing_pack(out + 4 + i / 8 * (q->bits + 1), idx, n, q->bits + 1);
+    }
     codec_put_f32(out, m);
     if (q->elias)
         return qsgd_elias_write(q, out, len, eb);
-    packing_pack(out + 4, q->idx, q->d, q->bits + 1);
     *len = bytes;
     return 0;
 }
@@ -299,9 +346,10 @@ qsgd_elias_add(struct qsgd *q, float *acc, const uint8_t *msg, size_t len, float
     return 0;
 }
 
-int
-qsgd_decode_add(struct qsgd *q, float *acc, const uint8_t *msg, size_t len, double weight,
-                const struct codec_link *link, struct errbuf *eb)
+/* Reads the norm of msg[0..len) into *unit (weight·m/s) after the length and bound checks. */
+static int
+qsgd_decode_begin(struct qsgd *q, float *unit, const uint8_t *msg, size_t len, double weight,
+                  struct errbuf *eb)
 {
     size_t bytes = qsgd_max_bytes(q);
     if (q->elias ? len < 4 || len > bytes : len != bytes)
@@ -314,16 +362,73 @@ qsgd_decode_add(struct qsgd *q, float *acc, const uint8_t *msg, size_t len, doub
         return rc;
     if (m < 0)
         return codec_corrupt(eb, 0, "qsgd: negative norm %g", (double)m);
+    /* |decoded| = |unit|·level <= |weight|·m (level <= s) */
+    if ((rc = codec_bound_check(weight, m, 1.0, "qsgd norm", 0, eb)) < 0)
+        return rc;
     unsigned s = (1u << q->bits) - 1;
-    float unit = (float)(weight * m / s);
-    if (q->elias)
-        return qsgd_elias_add(q, acc, msg, len, unit, eb);
-    packing_unpack(q->idx, msg + 4, q->d, q->bits + 1);
+    *unit = (float)(weight * m / s);
+    return 0;
+}
+
+/* Widths decoded through a table of the 2^(b+1) signed values (the same floats). */
+#define QSGD_LUT_BITS 8
+
+/* acc[i] += the decoded coordinate i of the fixed-width payload; with set, acc[i] = 0 + it. */
+static void
+qsgd_fixed_add(struct qsgd *q, float *acc, const uint8_t *payload, float unit, bool set)
+{
+    unsigned w = q->bits + 1;
+    if (w <= QSGD_LUT_BITS) {
+        /* ±unit·level without a branch on the (random) sign bit, as the loop below. */
+        float lut[1u << QSGD_LUT_BITS];
+        for (unsigned f = 0; f < 1u << w; f++) {
+            float sign = 1.0f - 2.0f * (float)(f & 1);
+            lut[f] = sign * unit * (float)(f >> 1);
+            if (set)
+                lut[f] = 0.0f + lut[f]; /* what a zeroed accumulator gives */
+        }
+        if (set)
+            packing_unpack_lut(acc, payload, q->d, w, lut);
+        else
+            packing_unpack_lut_add(acc, payload, q->d, w, lut);
+        return;
+    }
+    if (set)
+        memset(acc, 0, q->d * sizeof *acc);
+    packing_unpack(q->idx, payload, q->d, w);
     for (size_t i = 0; i < q->d; i++) {
-        /* ±unit·level without a branch on the (random) sign bit. */
         float sign = 1.0f - 2.0f * (float)(q->idx[i] & 1);
         acc[i] += sign * unit * (float)(q->idx[i] >> 1);
     }
+}
+
+int
+qsgd_decode_add(struct qsgd *q, float *acc, const uint8_t *msg, size_t len, double weight,
+                const struct codec_link *link, struct errbuf *eb)
+{
+    float unit;
+    int rc = qsgd_decode_begin(q, &unit, msg, len, weight, eb);
+    if (rc < 0)
+        return rc;
+    if (q->elias)
+        return qsgd_elias_add(q, acc, msg, len, unit, eb);
+    qsgd_fixed_add(q, acc, msg + 4, unit, false);
+    return 0;
+}
+
+int
+qsgd_decode_set(struct qsgd *q, float *acc, const uint8_t *msg, size_t len,
+                const struct codec_link *link, struct errbuf *eb)
+{
+    float unit;
+    int rc = qsgd_decode_begin(q, &unit, msg, len, 1.0, eb);
+    if (rc < 0)
+        return rc;
+    if (q->elias) {
+        memset(acc, 0, q->d * sizeof *acc);
+        return qsgd_elias_add(q, acc, msg, len, unit, eb);
+    }
+    qsgd_fixed_add(q, acc, msg + 4, unit, true);
     return 0;
 }
 

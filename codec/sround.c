@@ -110,43 +110,52 @@ sround_cells_portable(uint16_t *idx, const float *y, size_t m, double sc, double
 }
 
 /*
- * Four coordinates a step, the table read by gathers; a step with a tie or a value that is
- * not finite is redone by the portable loop (which settles ties in order, or fails).
+ * Four coordinates a step, without a division. Per integer part u0 = floor(u) (clamped to
+ * g) two gathers read kl32[u0] = k | table[k] << 16 (k = cell[u0]) and
+ * inv[u0] = 2^16/(table[k + 1] - table[k]), and x' = (u - table[k])·inv approximates the
+ * portable x = fl((u - table[k])/(table[k + 1] - table[k]))·2^16 within 2^-34 (u - table[k]
+ * is exact, each product or quotient rounds once, and x <= 2^16 + 1). With the draw rd
+ * the portable coin is heads when x >= rd + 1 (rd < floor(x)), tails when x < rd, and a tie
+ * in between; so x' >= rd + 1 + 2^-20 is heads and x' < rd - 2^-20 tails for certain. A
+ * step with any other coordinate (a tie, or within 2^-20 of one: chance about 2^-16 each),
+ * or a value that is not finite, is redone by the portable loop (which settles ties in
+ * order, or fails).
  */
 __attribute__((target("avx2"))) static int
 sround_cells_avx2(uint16_t *idx, const float *y, size_t m, double sc, double T, double to_u,
-                  unsigned g, const int32_t *cell32, const int32_t *table32, const uint16_t *cell,
+                  unsigned g, const int32_t *kl32, const double *inv, const uint16_t *cell,
                   const uint16_t *table, const uint16_t *rnd, struct rng *r)
 {
     const __m256d vsc = _mm256_set1_pd(sc), vT = _mm256_set1_pd(T), vnT = _mm256_set1_pd(-T);
     const __m256d vto = _mm256_set1_pd(to_u), vg = _mm256_set1_pd((double)g);
-    const __m256d two16 = _mm256_set1_pd(0x1p16), one = _mm256_set1_pd(1.0);
+    const __m256d one = _mm256_set1_pd(1.0), up = _mm256_set1_pd(1.0 + 0x1p-20);
+    const __m256d down = _mm256_set1_pd(0x1p-20);
     const __m256d big = _mm256_set1_pd(0x1.fffffffffffffp+1023), sign = _mm256_set1_pd(-0.0);
-    const __m128i one32 = _mm_set1_epi32(1);
+    const __m128i low16 = _mm_set1_epi32(0xffff);
     size_t i = 0;
     for (; i + 4 <= m; i += 4) {
         __m256d z = _mm256_mul_pd(vsc, _mm256_cvtps_pd(_mm_loadu_ps(y + i)));
         int fin = _mm256_movemask_pd(_mm256_cmp_pd(_mm256_andnot_pd(sign, z), big, _CMP_LE_OQ));
-        z = _mm256_max_pd(_mm256_min_pd(z, vT), vnT);
+        z = _mm256_max_pd(_mm256_min_pd(z, vT), vnT); /* NaN becomes T: the index stays in range */
         __m256d u = _mm256_mul_pd(_mm256_add_pd(z, vT), vto);
         __m128i ui = _mm256_cvttpd_epi32(_mm256_min_pd(u, vg));
-        __m128i k = _mm_i32gather_epi32(cell32, ui, 4);
-        __m256d lo = _mm256_cvtepi32_pd(_mm_i32gather_epi32(table32, k, 4));
-        __m256d hi = _mm256_cvtepi32_pd(_mm_i32gather_epi32(table32, _mm_add_epi32(k, one32), 4));
-        __m256d p = _mm256_div_pd(_mm256_sub_pd(u, lo), _mm256_sub_pd(hi, lo));
-        __m256d t16 =
-            _mm256_round_pd(_mm256_mul_pd(p, two16), _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+        __m128i kl = _mm_i32gather_epi32(kl32, ui, 4);
+        __m256d iv = _mm256_i32gather_pd(inv, ui, 8);
+        __m256d lo = _mm256_cvtepi32_pd(_mm_srli_epi32(kl, 16));
+        __m256d x = _mm256_mul_pd(_mm256_sub_pd(u, lo), iv);
         __m128i r16 = _mm_loadl_epi64((const __m128i *)(rnd + i));
         __m256d rd = _mm256_cvtepi32_pd(_mm_cvtepu16_epi32(r16));
-        int tie = _mm256_movemask_pd(_mm256_cmp_pd(rd, t16, _CMP_EQ_OQ));
-        if (__builtin_expect(fin != 0xf || tie != 0, 0)) {
+        __m256d heads = _mm256_cmp_pd(x, _mm256_add_pd(rd, up), _CMP_GE_OQ);
+        __m256d tails = _mm256_cmp_pd(x, _mm256_sub_pd(rd, down), _CMP_LT_OQ);
+        int sure = _mm256_movemask_pd(_mm256_or_pd(heads, tails));
+        if (__builtin_expect(fin != 0xf || sure != 0xf, 0)) {
             if (sround_cells_portable(idx + i, y + i, 4, sc, T, to_u, g, cell, table, rnd + i, r) <
                 0)
                 return -1;
             continue;
         }
-        __m256d up = _mm256_and_pd(_mm256_cmp_pd(rd, t16, _CMP_LT_OQ), one);
-        __m128i q = _mm_add_epi32(k, _mm256_cvttpd_epi32(up));
+        __m128i k = _mm_and_si128(kl, low16);
+        __m128i q = _mm_add_epi32(k, _mm256_cvttpd_epi32(_mm256_and_pd(heads, one)));
         _mm_storel_epi64((__m128i *)(idx + i), _mm_packus_epi32(q, q));
     }
     return sround_cells_portable(idx + i, y + i, m - i, sc, T, to_u, g, cell, table, rnd + i, r);
@@ -157,22 +166,22 @@ sround_cells(uint16_t *idx, const float *y, size_t n, double sc, double T, doubl
              const uint16_t *cell, const uint16_t *table, struct rng *r, enum sround_path path)
 {
     uint16_t rnd[SROUND_BATCH];
-    int32_t cell32[SROUND_CELLS_MAX], table32[SROUND_CELLS_MAX];
+    int32_t kl32[SROUND_CELLS_MAX];
+    double inv[SROUND_CELLS_MAX];
     bool avx2 = path == SROUND_BEST && g < SROUND_CELLS_MAX && __builtin_cpu_supports("avx2");
     if (avx2) {
         for (unsigned u = 0; u <= g; u++) {
-            cell32[u] = cell[u];
-            table32[u] = 0;
+            unsigned k = cell[u];
+            kl32[u] = (int32_t)(k | (unsigned)table[k] << 16);
+            inv[u] = 0x1p16 / (double)(table[k + 1] - table[k]);
         }
-        for (unsigned u = 0; u <= g && u <= cell[g] + 1u; u++)
-            table32[u] = table[u];
     }
     for (size_t i = 0; i < n; i += SROUND_BATCH) {
         size_t m = n - i < SROUND_BATCH ? n - i : SROUND_BATCH;
         rng_fast_u16s(r, rnd, m);
         int rc =
-            avx2 ? sround_cells_avx2(idx + i, y + i, m, sc, T, to_u, g, cell32, table32, cell,
-                                     table, rnd, r)
+            avx2 ? sround_cells_avx2(idx + i, y + i, m, sc, T, to_u, g, kl32, inv, cell, table, rnd,
+                                     r)
                  : sround_cells_portable(idx + i, y + i, m, sc, T, to_u, g, cell, table, rnd, r);
         if (rc < 0)
             return -1;

@@ -244,6 +244,29 @@ thc_encode_ints(struct thc *t, uint16_t *ints, const float *x, double norm,
     return 0;
 }
 
+/* The payload of a message, loaded block by block into the inverse rotation (see rht.h). */
+struct thc_load {
+    const uint8_t *payload;
+    unsigned bits;
+    const float *lut;
+    struct packing_table table; /* b = 1, 2, 4 */
+};
+
+/* Fields off..off+n start on a byte: off is a multiple of 8 (see rht_load_fn). */
+static void
+thc_load_lut(void *ctx, float *dst, size_t off, size_t n)
+{
+    const struct thc_load *ld = ctx;
+    packing_unpack_lut(dst, ld->payload + off / 8 * ld->bits, n, ld->bits, ld->lut);
+}
+
+static void
+thc_load_table(void *ctx, float *dst, size_t off, size_t n)
+{
+    const struct thc_load *ld = ctx;
+    packing_unpack_table(dst, ld->payload + off / 8 * ld->bits, n, &ld->table);
+}
+
 int
 thc_decode_add(struct thc *t, float *acc, const uint8_t *msg, size_t len, double weight,
                const struct codec_link *link, struct errbuf *eb)
@@ -261,9 +284,29 @@ thc_decode_add(struct thc *t, float *acc, const uint8_t *msg, size_t len, double
     /* Rotated coordinate of table entry k: (v_k·2T/g − T)·norm/√D. */
     double unit = norm / sqrt((double)t->D);
     float lut[THC_MAX_LEVELS];
-    for (unsigned k = 0; k < t->levels; k++)
+    double top = 0;
+    for (unsigned k = 0; k < t->levels; k++) {
         lut[k] = (float)((t->table[k] * 2.0 * t->T / t->g - t->T) * unit);
-    packing_unpack_lut(t->y, msg + THC_HEADER_BYTES, t->D, t->bits, lut);
+        top = fmax(top, fabs((double)lut[k]));
+    }
+    /* |decoded| <= weight·max|lut|·(1/(1 − loss))·√D (an inverse rotation of D entries). */
+    double growth = t->rotation == CODEC_ROTATION_SHARED ? 1.0 : sqrt((double)t->D);
+    if (t->loss > 0.0)
+        growth /= 1.0 - t->loss;
+    if ((rc = codec_bound_check(weight, top, growth, "thc norm", 0, eb)) < 0)
+        return rc;
+    const uint8_t *payload = msg + THC_HEADER_BYTES;
+    if (t->loss <= 0.0 && t->rotation != CODEC_ROTATION_SHARED && t->D >= 16) {
+        thc_draw_signs(t, link);
+        struct thc_load ld = { .payload = payload, .bits = t->bits, .lut = lut };
+        bool table = t->bits == 1 || t->bits == 2 || t->bits == 4; /* whole bytes */
+        if (table)
+            packing_table_init(&ld.table, t->bits, lut);
+        rht_inverse_add_load(acc, t->d, t->y, t->D, t->signs, (float)weight,
+                             table ? thc_load_table : thc_load_lut, &ld, 0);
+        return 0;
+    }
+    packing_unpack_lut(t->y, payload, t->D, t->bits, lut);
     codec_loss_apply(t->y, t->D, t->loss, link);
     if (t->rotation == CODEC_ROTATION_SHARED) {
         float w = (float)weight;

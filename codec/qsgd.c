@@ -21,6 +21,7 @@ struct qsgd {
     unsigned bits;
     bool elias; /* CODEC_QSGD_L2: L2 norm, Elias-coded gaps and levels */
     uint16_t *idx;
+    uint16_t *rnd; /* qsgd_l2: the d coin draws, taken beside the norm's chain of additions */
 };
 
 int
@@ -45,7 +46,8 @@ qsgd_new(const struct codec_params *p, size_t dim)
     q->bits = (unsigned)p->bits;
     q->elias = p->kind == CODEC_QSGD_L2;
     q->idx = mem_alloc(dim * sizeof *q->idx);
-    if (q->idx == NULL) {
+    q->rnd = q->elias ? mem_alloc(dim * sizeof *q->rnd) : NULL;
+    if (q->idx == NULL || (q->elias && q->rnd == NULL)) {
         qsgd_free(q);
         return NULL;
     }
@@ -58,6 +60,7 @@ qsgd_free(struct qsgd *q)
     if (q == NULL)
         return;
     mem_free(q->idx);
+    mem_free(q->rnd);
     mem_free(q);
 }
 
@@ -132,23 +135,29 @@ qsgd_gamma_read(struct bitpack_reader *r, uint64_t *n, struct errbuf *eb)
 
 /* Writes the Elias-coded body of q->idx (level << 1 | negative) after the 4-byte norm. */
 static int
-qsgd_elias_write(struct qsgd *q, uint8_t *out, size_t *len, struct errbuf *eb)
+qsgd_elias_write(struct qsgd *q, uint8_t *out, size_t nnz, size_t *len, struct errbuf *eb)
 {
     struct bitpack_writer w;
     bitpack_writer_init(&w, out + 4, qsgd_max_bytes(q) - 4);
-    size_t nnz = 0;
-    for (size_t i = 0; i < q->d; i++)
-        nnz += (q->idx[i] >> 1) != 0;
     qsgd_gamma_write(&w, nnz + 1);
     size_t prev = 0; /* index after the previous nonzero */
-    for (size_t i = 0; i < q->d; i++) {
-        unsigned level = q->idx[i] >> 1;
-        if (level == 0)
-            continue;
-        qsgd_gamma_write(&w, i - prev + 1);
-        bitpack_write(&w, q->idx[i] & 1, 1);
-        qsgd_gamma_write(&w, level);
-        prev = i + 1;
+    for (size_t i0 = 0; i0 < q->d; i0 += 4) {
+        size_t n = q->d - i0 < 4 ? q->d - i0 : 4;
+        if (n == 4) { /* four zero levels (entries 0 or 1: the sign alone) skipped at once */
+            uint64_t four;
+            memcpy(&four, q->idx + i0, sizeof four);
+            if ((four & UINT64_C(0xfffefffefffefffe)) == 0)
+                continue;
+        }
+        for (size_t i = i0; i < i0 + n; i++) {
+            unsigned level = q->idx[i] >> 1;
+            if (level == 0)
+                continue;
+            qsgd_gamma_write(&w, i - prev + 1);
+            bitpack_write(&w, q->idx[i] & 1, 1);
+            qsgd_gamma_write(&w, level);
+            prev = i + 1;
+        }
     }
     long n = bitpack_writer_finish(&w, eb);
     if (n < 0)
@@ -195,16 +204,15 @@ qsgd_max_abs_avx2(float *m, const float *x, size_t n)
     return qsgd_max_abs(m, x + i, n - i) && finite;
 }
 
-/* *n2 = Σ x_i² in double in coordinate order, *m = max |x_i|; false when some x_i is not
- * finite. */
+/* *n2 += Σ x_i² in double in coordinate order, *m = max(*m, |x_i|); false when some x_i is
+ * not finite. */
 static bool
 qsgd_norm_max(float *m, double *n2, const float *x, size_t n)
 {
-    double sum = 0;
+    double sum = *n2;
     for (size_t i = 0; i < n; i++)
         sum += (double)x[i] * x[i];
     *n2 = sum;
-    *m = 0;
     return qsgd_max_abs(m, x, n);
 }
 
@@ -215,8 +223,8 @@ qsgd_norm_max_avx2(float *m, double *n2, const float *x, size_t n)
 {
     const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     const __m256 big = _mm256_set1_ps(FLT_MAX);
-    __m256 mx = _mm256_setzero_ps(), ok = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
-    double sum = 0;
+    __m256 mx = _mm256_set1_ps(*m), ok = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+    double sum = *n2;
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m256 a = _mm256_and_ps(_mm256_loadu_ps(x + i), absmask);
@@ -230,12 +238,35 @@ qsgd_norm_max_avx2(float *m, double *n2, const float *x, size_t n)
     *n2 = sum;
     float lanes[8];
     _mm256_storeu_ps(lanes, mx);
-    float best = 0;
+    float best = *m;
     for (int l = 0; l < 8; l++)
         best = lanes[l] > best ? lanes[l] : best;
     *m = best;
     bool finite = _mm256_movemask_ps(ok) == 0xff;
     return qsgd_max_abs(m, x + i, n - i) && finite;
+}
+
+/* Coordinates per step of qsgd_norm_draw(): 8 keystream blocks of 16-bit draws. */
+#define QSGD_DRAW_STEP 256
+
+/*
+ * qsgd_norm_max() over x[0..n), and rnd[0..n) <- the next n 16-bit draws of r's fast
+ * keystream (the draws sround() would take: whole blocks, in order), a step of draws beside
+ * each step of the chain of additions, so the keystream's arithmetic runs while the chain
+ * waits on its latency.
+ */
+static bool
+qsgd_norm_draw(float *m, double *n2, uint16_t *rnd, const float *x, size_t n, struct rng *r)
+{
+    bool avx2 = __builtin_cpu_supports("avx2"), finite = true;
+    *m = 0;
+    *n2 = 0;
+    for (size_t i = 0; i < n; i += QSGD_DRAW_STEP) {
+        size_t k = n - i < QSGD_DRAW_STEP ? n - i : QSGD_DRAW_STEP;
+        rng_fast_u16s(r, rnd + i, k);
+        finite &= avx2 ? qsgd_norm_max_avx2(m, n2, x + i, k) : qsgd_norm_max(m, n2, x + i, k);
+    }
+    return finite;
 }
 
 /* idx[i] = idx[i] << 1 | (x_i < 0): the sign bit below the level. */
@@ -275,9 +306,10 @@ qsgd_encode(struct qsgd *q, uint8_t *out, size_t cap, size_t *len, const float *
     float m = 0;
     bool finite = true;
     double n2 = 0;
+    struct rng r;
+    codec_private_stream(&r, link);
     if (q->elias) {
-        finite = __builtin_cpu_supports("avx2") ? qsgd_norm_max_avx2(&m, &n2, x, q->d)
-                                                : qsgd_norm_max(&m, &n2, x, q->d);
+        finite = qsgd_norm_draw(&m, &n2, q->rnd, x, q->d, &r);
     } else {
         /* No sum in order: the maximum does not depend on the order. */
         finite = __builtin_cpu_supports("avx2") ? qsgd_max_abs_avx2(&m, x, q->d)
@@ -289,25 +321,31 @@ qsgd_encode(struct qsgd *q, uint8_t *out, size_t cap, size_t *len, const float *
         m = (float)sqrt(n2); /* the L2 norm; |x_i| <= m up to rounding, clamped below */
     unsigned s = (1u << q->bits) - 1;
     double scale = m > 0 ? s / (double)m : 0.0;
-    struct rng r;
-    codec_private_stream(&r, link);
     bool avx2 = __builtin_cpu_supports("avx2");
+    size_t nnz = 0;
     /* Levels, signs and packing a batch at a time while it sits in cache; the batches draw
      * from r in coordinate order as one call over the whole vector would. */
     for (size_t i = 0; i < q->d; i += SROUND_BATCH) {
         size_t n = q->d - i < SROUND_BATCH ? q->d - i : SROUND_BATCH;
         uint16_t *idx = q->idx + i;
-        sround(idx, x + i, n, 0.0, scale, true, s, &r);
+        if (q->elias)
+            sround_drawn(idx, x + i, n, 0.0, scale, true, s, q->rnd + i, &r);
+        else
+            sround(idx, x + i, n, 0.0, scale, true, s, &r);
         if (avx2)
             qsgd_add_signs_avx2(idx, x + i, n);
         else
             qsgd_add_signs(idx, x + i, n);
-        if (!q->elias) /* SROUND_BATCH·(b + 1) bits are whole bytes */
+        if (!q->elias) { /* SROUND_BATCH·(b + 1) bits are whole bytes */
             packing_pack(out + 4 + i / 8 * (q->bits + 1), idx, n, q->bits + 1);
+            continue;
+        }
+        for (size_t k = 0; k < n; k++)
+            nnz += idx[k] > 1; /* a nonzero level */
     }
     codec_put_f32(out, m);
     if (q->elias)
-        return qsgd_elias_write(q, out, len, eb);
+        return qsgd_elias_write(q, out, nnz, len, eb);
     *len = bytes;
     return 0;
 }

@@ -41,6 +41,9 @@ enum sround_path {
 /* Levels of v[0..n) into k[0..n); top < 2^16. */
 void sround(uint16_t *k, const float *v, size_t n, double off, double mul, bool absval,
             unsigned top, struct rng *r);
+/* sround() with the fast-keystream draws already taken: rnd[0..n) (r settles ties). */
+void sround_drawn(uint16_t *k, const float *v, size_t n, double off, double mul, bool absval,
+                  unsigned top, const uint16_t *rnd, struct rng *r);
 /* sround() on the given path. */
 void sround_run(uint16_t *k, const float *v, size_t n, double off, double mul, bool absval,
                 unsigned top, struct rng *r, enum sround_path path);

@@ -15,6 +15,7 @@
 #include "base/mem.h"
 #include "base/rng.h"
 #include "codec/codec.h"
+#include "codec/sround.h"
 #include "codec/thc.h"
 #include "tests/unit/codec/suites.h"
 
@@ -206,12 +207,73 @@ START_TEST(fused_codecs_match_pinned_digests)
 }
 END_TEST
 
+/*
+ * sround_cells()'s vector path decides in float and hands anything in doubt to the portable
+ * loop: values at and next to the clamp ±T, to integer u and to the table's levels, for
+ * tables from g = 1 to the largest the vector path takes, give the portable levels and
+ * take the same tie draws.
+ */
+START_TEST(sround_cells_vector_matches_portable_at_edges)
+{
+    enum { N = 1 << 16 };
+    static float y[N];
+    static uint16_t k1[N], k2[N];
+    static const unsigned gs[] = { 1, 6, 16, 30, 45, 510, SROUND_CELLS_MAX - 1 };
+    for (size_t gi = 0; gi < sizeof gs / sizeof gs[0]; gi++) {
+        unsigned g = gs[gi], levels = g + 1 < 16 ? g + 1 : 16;
+        uint16_t table[16], cell[SROUND_CELLS_MAX];
+        for (unsigned j = 0; j < levels; j++) /* increasing, 0 to g, uneven steps */
+            table[j] = (uint16_t)((uint64_t)g * j * j / ((levels - 1) * (levels - 1)));
+        for (unsigned j = 1; j < levels; j++)
+            if (table[j] <= table[j - 1])
+                table[j] = (uint16_t)(table[j - 1] + 1);
+        table[levels - 1] = (uint16_t)g;
+        for (unsigned j = 0, u = 0; u <= g; u++) {
+            while (j + 2 < levels && table[j + 1] <= u)
+                j++;
+            cell[u] = (uint16_t)j;
+        }
+        double sc = 0.77, T = 2.1538746940614564, to_u = g / (2.0 * T);
+        struct rng r, c;
+        rng_init_stream(&r, 8, RNG_PURPOSE_TEST, g, 0);
+        rng_init_stream(&c, 9, RNG_PURPOSE_TEST, g, 0);
+        static uint16_t rd[N]; /* the draws sround_cells() will take */
+        rng_fast_u16s(&c, rd, N);
+        for (size_t i = 0; i < N; i++) {
+            /* z = sc·y at a chosen u (an integer, a level, a clamp, or where the coin's
+             * probability times 2^16 is the draw or the draw + 1), nudged by a few ulps */
+            unsigned k = (unsigned)rng_below(&r, levels - 1);
+            double at_draw =
+                table[k] + (rd[i] + (double)rng_below(&r, 2)) * 0x1p-16 * (table[k + 1] - table[k]);
+            double u = i % 5 == 0   ? (double)rng_below(&r, g + 1)
+                       : i % 5 == 1 ? (double)table[rng_below(&r, levels)]
+                       : i % 5 == 2 ? (rng_below(&r, 2) ? 0.0 : (double)g)
+                       : i % 5 == 3 ? at_draw
+                                    : rng_uniform(&r) * g;
+            float v = (float)((u / to_u - T) / sc);
+            for (int n = (int)rng_below(&r, 7) - 3; n != 0; n += n > 0 ? -1 : 1)
+                v = nextafterf(v, n > 0 ? INFINITY : -INFINITY);
+            y[i] = i % 97 == 0 ? v * 1e6f : v;
+        }
+        struct rng a, b;
+        rng_init_stream(&a, 9, RNG_PURPOSE_TEST, g, 0);
+        rng_init_stream(&b, 9, RNG_PURPOSE_TEST, g, 0);
+        ck_assert_int_eq(sround_cells(k1, y, N, sc, T, to_u, g, cell, table, &a, SROUND_BEST), 0);
+        ck_assert_int_eq(sround_cells(k2, y, N, sc, T, to_u, g, cell, table, &b, SROUND_PORTABLE),
+                         0);
+        ck_assert_mem_eq(k1, k2, sizeof k1);
+        ck_assert_uint_eq(rng_tell(&a), rng_tell(&b));
+    }
+}
+END_TEST
+
 Suite *
 fused_decode_suite(void)
 {
     Suite *s = suite_create("fused_decode");
     TCase *tc = tcase_create("fused_decode");
     tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, sround_cells_vector_matches_portable_at_edges);
     tcase_add_loop_test(tc, fused_codecs_match_pinned_digests, 0,
                         (int)(sizeof fd_pins / sizeof fd_pins[0]));
     suite_add_tcase(s, tc);

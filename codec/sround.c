@@ -229,8 +229,9 @@ sround_cells_avx2(uint16_t *idx, const float *y, size_t m, double sc, double T, 
 }
 
 int
-sround_cells(uint16_t *idx, const float *y, size_t n, double sc, double T, double to_u, unsigned g,
-             const uint16_t *cell, const uint16_t *table, struct rng *r, enum sround_path path)
+sround_cells_drawn(uint16_t *idx, const float *y, size_t n, double sc, double T, double to_u,
+                   unsigned g, const uint16_t *cell, const uint16_t *table, const uint16_t *drawn,
+                   struct rng *r, enum sround_path path)
 {
     uint16_t rnd[SROUND_BATCH];
     struct sround_cells_vec cv;
@@ -239,12 +240,21 @@ sround_cells(uint16_t *idx, const float *y, size_t n, double sc, double T, doubl
         sround_cells_vec_init(&cv, sc, T, to_u, g, cell, table);
     for (size_t i = 0; i < n; i += SROUND_BATCH) {
         size_t m = n - i < SROUND_BATCH ? n - i : SROUND_BATCH;
-        rng_fast_u16s(r, rnd, m);
-        int rc =
-            avx2 ? sround_cells_avx2(idx + i, y + i, m, sc, T, to_u, g, &cv, cell, table, rnd, r)
-                 : sround_cells_portable(idx + i, y + i, m, sc, T, to_u, g, cell, table, rnd, r);
+        const uint16_t *rd = drawn != NULL ? drawn + i : rnd;
+        if (drawn == NULL)
+            rng_fast_u16s(r, rnd, m);
+        int rc = avx2
+                     ? sround_cells_avx2(idx + i, y + i, m, sc, T, to_u, g, &cv, cell, table, rd, r)
+                     : sround_cells_portable(idx + i, y + i, m, sc, T, to_u, g, cell, table, rd, r);
         if (rc < 0)
             return -1;
     }
     return 0;
+}
+
+int
+sround_cells(uint16_t *idx, const float *y, size_t n, double sc, double T, double to_u, unsigned g,
+             const uint16_t *cell, const uint16_t *table, struct rng *r, enum sround_path path)
+{
+    return sround_cells_drawn(idx, y, n, sc, T, to_u, g, cell, table, NULL, r, path);
 }

@@ -60,6 +60,12 @@ int sround_cells(uint16_t *idx, const float *y, size_t n, double sc, double T, d
                  unsigned g, const uint16_t *cell, const uint16_t *table, struct rng *r,
                  enum sround_path path);
 
+/* sround_cells() with the fast-keystream draws already taken: drawn[0..n) (NULL: drawn
+ * from r as sround_cells() does); r settles ties. */
+int sround_cells_drawn(uint16_t *idx, const float *y, size_t n, double sc, double T, double to_u,
+                       unsigned g, const uint16_t *cell, const uint16_t *table,
+                       const uint16_t *drawn, struct rng *r, enum sround_path path);
+
 /* Coin flips one at a time, with draws fetched SROUND_BATCH at a time. */
 struct sround_rand {
     struct rng *r;

@@ -130,29 +130,6 @@ hadamard_sq_encode(struct hadamard_sq *h, uint8_t *out, size_t cap, size_t *len,
     return 0;
 }
 
-/* The payload of a message, loaded block by block into the inverse rotation (see rht.h). */
-struct hadamard_sq_load {
-    const uint8_t *payload;
-    unsigned bits;
-    const float *lut;
-    struct packing_table table; /* b = 1, 2, 4 */
-};
-
-/* Fields off..off+n start on a byte: off is a multiple of 8 (see rht_load_fn). */
-static void
-hadamard_sq_load_lut(void *ctx, float *dst, size_t off, size_t n)
-{
-    const struct hadamard_sq_load *ld = ctx;
-    packing_unpack_lut(dst, ld->payload + off / 8 * ld->bits, n, ld->bits, ld->lut);
-}
-
-static void
-hadamard_sq_load_table(void *ctx, float *dst, size_t off, size_t n)
-{
-    const struct hadamard_sq_load *ld = ctx;
-    packing_unpack_table(dst, ld->payload + off / 8 * ld->bits, n, &ld->table);
-}
-
 int
 hadamard_sq_decode_add(struct hadamard_sq *h, float *acc, const uint8_t *msg, size_t len,
                        double weight, const struct codec_link *link, struct errbuf *eb)
@@ -171,12 +148,9 @@ hadamard_sq_decode_add(struct hadamard_sq *h, float *acc, const uint8_t *msg, si
     unsigned b = h->bits;
     if (h->loss <= 0.0 && h->rotation != CODEC_ROTATION_SHARED && h->D >= 16 && b <= SQ_LUT_BITS) {
         hadamard_sq_draw_signs(h, link);
-        struct hadamard_sq_load ld = { .payload = msg + SQ_HEADER_BYTES, .bits = b, .lut = lut };
-        bool table = b == 1 || b == 2 || b == 4; /* whole bytes */
-        if (table)
-            packing_table_init(&ld.table, b, lut);
-        rht_inverse_add_load(acc, h->d, h->y, h->D, h->signs, (float)weight,
-                             table ? hadamard_sq_load_table : hadamard_sq_load_lut, &ld, 0);
+        struct packing_load ld; /* unpacked block by block inside the inverse rotation */
+        packing_load_init(&ld, msg + SQ_HEADER_BYTES, h->D, b, lut);
+        rht_inverse_add_load(acc, h->d, h->y, h->D, h->signs, (float)weight, packing_load, &ld, 0);
         return 0;
     }
     if ((rc = sq_decode(h->y, h->idx, msg, len, h->D, h->bits, eb)) < 0)

@@ -196,6 +196,29 @@ packing_unpack_table(float *y, const uint8_t *in, size_t n, const struct packing
     }
 }
 
+void
+packing_load_init(struct packing_load *ld, const uint8_t *payload, size_t n, unsigned b,
+                  const float *lut)
+{
+    ld->payload = payload;
+    ld->b = b;
+    ld->lut = lut;
+    ld->table = (b == 1 || b == 2 || b == 4) && n >= 8; /* whole bytes */
+    if (ld->table)
+        packing_table_init(&ld->tbl, b, lut);
+}
+
+void
+packing_load(void *ctx, float *dst, size_t off, size_t m)
+{
+    const struct packing_load *ld = ctx;
+    const uint8_t *in = ld->payload + off / 8 * ld->b;
+    if (ld->table && m % 8 == 0)
+        packing_unpack_table(dst, in, m, &ld->tbl);
+    else
+        packing_unpack_lut(dst, in, m, ld->b, ld->lut);
+}
+
 static size_t
 packing_unpack_bytes(float *y, const uint8_t *in, size_t n, unsigned b, const float *lut)
 {

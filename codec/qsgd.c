@@ -181,19 +181,29 @@ qsgd_max_abs(float *m, const float *x, size_t n)
     return finite;
 }
 
-/* qsgd_max_abs() eight at a time (the same maximum: it does not depend on the order). */
-__attribute__((target("avx2"))) static bool
-qsgd_max_abs_avx2(float *m, const float *x, size_t n)
+/*
+ * qsgd_max_abs() eight at a time (the same maximum: it does not depend on the order); with
+ * n2, also *n2 += Σ x_i² in double in coordinate order, the chain of additions beside it.
+ */
+__attribute__((target("avx2"))) static inline __attribute__((always_inline)) bool
+qsgd_max_kernel_avx2(float *m, double *n2, const float *x, size_t n)
 {
     const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     const __m256 big = _mm256_set1_ps(FLT_MAX);
     __m256 mx = _mm256_set1_ps(*m), ok = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+    double sum = n2 != NULL ? *n2 : 0.0;
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m256 a = _mm256_and_ps(_mm256_loadu_ps(x + i), absmask);
         mx = _mm256_max_ps(mx, a);
         ok = _mm256_and_ps(ok, _mm256_cmp_ps(a, big, _CMP_LE_OQ));
+        for (size_t k = 0; n2 != NULL && k < 8; k++)
+            sum += (double)x[i + k] * x[i + k];
     }
+    for (size_t k = i; n2 != NULL && k < n; k++)
+        sum += (double)x[k] * x[k];
+    if (n2 != NULL)
+        *n2 = sum;
     float lanes[8];
     _mm256_storeu_ps(lanes, mx);
     float best = *m;
@@ -202,6 +212,12 @@ qsgd_max_abs_avx2(float *m, const float *x, size_t n)
     *m = best;
     bool finite = _mm256_movemask_ps(ok) == 0xff;
     return qsgd_max_abs(m, x + i, n - i) && finite;
+}
+
+__attribute__((target("avx2"))) static bool
+qsgd_max_abs_avx2(float *m, const float *x, size_t n)
+{
+    return qsgd_max_kernel_avx2(m, NULL, x, n);
 }
 
 /* *n2 += Σ x_i² in double in coordinate order, *m = max(*m, |x_i|); false when some x_i is
@@ -216,34 +232,10 @@ qsgd_norm_max(float *m, double *n2, const float *x, size_t n)
     return qsgd_max_abs(m, x, n);
 }
 
-/* qsgd_norm_max(): the chain of additions with the maximum eight at a time beside it (the
- * same sum: the additions keep their order). */
 __attribute__((target("avx2"))) static bool
 qsgd_norm_max_avx2(float *m, double *n2, const float *x, size_t n)
 {
-    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
-    const __m256 big = _mm256_set1_ps(FLT_MAX);
-    __m256 mx = _mm256_set1_ps(*m), ok = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
-    double sum = *n2;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256 a = _mm256_and_ps(_mm256_loadu_ps(x + i), absmask);
-        mx = _mm256_max_ps(mx, a);
-        ok = _mm256_and_ps(ok, _mm256_cmp_ps(a, big, _CMP_LE_OQ));
-        for (size_t k = 0; k < 8; k++)
-            sum += (double)x[i + k] * x[i + k];
-    }
-    for (size_t k = i; k < n; k++)
-        sum += (double)x[k] * x[k];
-    *n2 = sum;
-    float lanes[8];
-    _mm256_storeu_ps(lanes, mx);
-    float best = *m;
-    for (int l = 0; l < 8; l++)
-        best = lanes[l] > best ? lanes[l] : best;
-    *m = best;
-    bool finite = _mm256_movemask_ps(ok) == 0xff;
-    return qsgd_max_abs(m, x + i, n - i) && finite;
+    return qsgd_max_kernel_avx2(m, n2, x, n);
 }
 
 /* Coordinates per step of qsgd_norm_draw(): 8 keystream blocks of 16-bit draws. */

@@ -273,29 +273,6 @@ thc_encode_ints(struct thc *t, uint16_t *ints, const float *x, double norm,
     return 0;
 }
 
-/* The payload of a message, loaded block by block into the inverse rotation (see rht.h). */
-struct thc_load {
-    const uint8_t *payload;
-    unsigned bits;
-    const float *lut;
-    struct packing_table table; /* b = 1, 2, 4 */
-};
-
-/* Fields off..off+n start on a byte: off is a multiple of 8 (see rht_load_fn). */
-static void
-thc_load_lut(void *ctx, float *dst, size_t off, size_t n)
-{
-    const struct thc_load *ld = ctx;
-    packing_unpack_lut(dst, ld->payload + off / 8 * ld->bits, n, ld->bits, ld->lut);
-}
-
-static void
-thc_load_table(void *ctx, float *dst, size_t off, size_t n)
-{
-    const struct thc_load *ld = ctx;
-    packing_unpack_table(dst, ld->payload + off / 8 * ld->bits, n, &ld->table);
-}
-
 int
 thc_decode_add(struct thc *t, float *acc, const uint8_t *msg, size_t len, double weight,
                const struct codec_link *link, struct errbuf *eb)
@@ -327,12 +304,9 @@ thc_decode_add(struct thc *t, float *acc, const uint8_t *msg, size_t len, double
     const uint8_t *payload = msg + THC_HEADER_BYTES;
     if (t->loss <= 0.0 && t->rotation != CODEC_ROTATION_SHARED && t->D >= 16) {
         thc_draw_signs(t, link);
-        struct thc_load ld = { .payload = payload, .bits = t->bits, .lut = lut };
-        bool table = t->bits == 1 || t->bits == 2 || t->bits == 4; /* whole bytes */
-        if (table)
-            packing_table_init(&ld.table, t->bits, lut);
-        rht_inverse_add_load(acc, t->d, t->y, t->D, t->signs, (float)weight,
-                             table ? thc_load_table : thc_load_lut, &ld, 0);
+        struct packing_load ld; /* unpacked block by block inside the inverse rotation */
+        packing_load_init(&ld, payload, t->D, t->bits, lut);
+        rht_inverse_add_load(acc, t->d, t->y, t->D, t->signs, (float)weight, packing_load, &ld, 0);
         return 0;
     }
     packing_unpack_lut(t->y, payload, t->D, t->bits, lut);

@@ -222,12 +222,8 @@ START_TEST(sround_cells_vector_matches_portable_at_edges)
     for (size_t gi = 0; gi < sizeof gs / sizeof gs[0]; gi++) {
         unsigned g = gs[gi], levels = g + 1 < 16 ? g + 1 : 16;
         uint16_t table[16], cell[SROUND_CELLS_MAX];
-        for (unsigned j = 0; j < levels; j++) /* increasing, 0 to g, uneven steps */
-            table[j] = (uint16_t)((uint64_t)g * j * j / ((levels - 1) * (levels - 1)));
-        for (unsigned j = 1; j < levels; j++)
-            if (table[j] <= table[j - 1])
-                table[j] = (uint16_t)(table[j - 1] + 1);
-        table[levels - 1] = (uint16_t)g;
+        for (unsigned j = 0; j < levels; j++) /* increasing from 0 to g, uneven when g > 15 */
+            table[j] = (uint16_t)(j * g / (levels - 1));
         for (unsigned j = 0, u = 0; u <= g; u++) {
             while (j + 2 < levels && table[j + 1] <= u)
                 j++;

@@ -263,6 +263,48 @@ START_TEST(sround_cells_vector_matches_portable_at_edges)
 }
 END_TEST
 
+/*
+ * sround()'s vector path against the portable loop: values whose u is an integer, or whose coin's
+ * probability times 2^16 is the draw or the draw + 1, nudged by a few ulps, with a negative offset
+ * (the min-max quantiser) and with |v| (QSGD).
+ */
+START_TEST(sround_vector_matches_portable_at_edges)
+{
+    enum { N = 1 << 16 };
+    static float v[N];
+    static uint16_t k1[N], k2[N], rd[N];
+    static const unsigned tops[] = { 1, 3, 15, 255, 1023, 4095 };
+    for (size_t ti = 0; ti < sizeof tops / sizeof tops[0]; ti++) {
+        for (int absval = 0; absval < 2; absval++) {
+            unsigned top = tops[ti];
+            double off = absval ? 0.0 : -1.375, mul = top / 2.75; /* v in [-1.375, 1.375] */
+            struct rng r, c;
+            rng_init_stream(&r, 10, RNG_PURPOSE_TEST, top, (uint64_t)absval);
+            rng_init_stream(&c, 11, RNG_PURPOSE_TEST, top, 0);
+            rng_fast_u16s(&c, rd, N);
+            for (size_t i = 0; i < N; i++) {
+                double fl = (double)rng_below(&r, top);
+                double u = i % 3 == 0   ? fl + (double)rng_below(&r, 2)
+                           : i % 3 == 1 ? fl + (rd[i] + (double)rng_below(&r, 2)) * 0x1p-16
+                                        : rng_uniform(&r) * top;
+                float x = (float)(u / mul + off);
+                for (int n = (int)rng_below(&r, 7) - 3; n != 0; n += n > 0 ? -1 : 1)
+                    x = nextafterf(x, n > 0 ? INFINITY : -INFINITY);
+                x = fminf(fmaxf(x, (float)off), (float)(top / mul + off));
+                v[i] = absval && i % 2 ? -x : x;
+            }
+            struct rng a, b;
+            rng_init_stream(&a, 11, RNG_PURPOSE_TEST, top, 0);
+            rng_init_stream(&b, 11, RNG_PURPOSE_TEST, top, 0);
+            sround_run(k1, v, N, off, mul, absval != 0, top, &a, SROUND_BEST);
+            sround_run(k2, v, N, off, mul, absval != 0, top, &b, SROUND_PORTABLE);
+            ck_assert_mem_eq(k1, k2, sizeof k1);
+            ck_assert_uint_eq(rng_tell(&a), rng_tell(&b));
+        }
+    }
+}
+END_TEST
+
 Suite *
 fused_decode_suite(void)
 {
@@ -270,6 +312,7 @@ fused_decode_suite(void)
     TCase *tc = tcase_create("fused_decode");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, sround_cells_vector_matches_portable_at_edges);
+    tcase_add_test(tc, sround_vector_matches_portable_at_edges);
     tcase_add_loop_test(tc, fused_codecs_match_pinned_digests, 0,
                         (int)(sizeof fd_pins / sizeof fd_pins[0]));
     suite_add_tcase(s, tc);

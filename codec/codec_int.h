@@ -6,7 +6,8 @@
  * - Registration: a module defines one `const struct codec_def` (below) and names it in a
  *   row of CODEC_TABLE (codec/codec.h). codec.c dispatches to its functions, splits a
  *   rotating codec's vector into blocks, checks the generic parameters and every decoded
- *   value (finite, at most CODEC_MAX_ABS), so a module only handles one block.
+ *   value (finite, at most CODEC_MAX_ABS; a `bounded` module refuses such messages itself
+ *   from their scale fields), so a module only handles one block.
  * - Streams: the shared stream of a link is (seed, RNG_PURPOSE_CODEC_SHARED, round,
  *   client), with client = RNG_ANY under a round-shared rotation; the private stream is
  *   (seed, RNG_PURPOSE_CODEC_PRIVATE, round, client). Each codec draws from the shared

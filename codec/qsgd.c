@@ -141,12 +141,12 @@ qsgd_elias_write(struct qsgd *q, uint8_t *out, size_t nnz, size_t *len, struct e
     bitpack_writer_init(&w, out + 4, qsgd_max_bytes(q) - 4);
     qsgd_gamma_write(&w, nnz + 1);
     size_t prev = 0; /* index after the previous nonzero */
-    for (size_t i0 = 0; i0 < q->d; i0 += 4) {
-        size_t n = q->d - i0 < 4 ? q->d - i0 : 4;
-        if (n == 4) { /* four zero levels (entries 0 or 1: the sign alone) skipped at once */
-            uint64_t four;
-            memcpy(&four, q->idx + i0, sizeof four);
-            if ((four & UINT64_C(0xfffefffefffefffe)) == 0)
+    for (size_t i0 = 0; i0 < q->d; i0 += 16) {
+        size_t n = q->d - i0 < 16 ? q->d - i0 : 16;
+        if (n == 16) { /* sixteen zero levels (entries 0 or 1: the sign alone) skipped at once */
+            uint64_t words[4];
+            memcpy(words, q->idx + i0, sizeof words);
+            if (((words[0] | words[1] | words[2] | words[3]) & UINT64_C(0xfffefffefffefffe)) == 0)
                 continue;
         }
         for (size_t i = i0; i < i0 + n; i++) {
@@ -261,31 +261,55 @@ qsgd_norm_draw(float *m, double *n2, uint16_t *rnd, const float *x, size_t n, st
     return finite;
 }
 
-/* idx[i] = idx[i] << 1 | (x_i < 0): the sign bit below the level. */
-static void
-qsgd_add_signs(uint16_t *idx, const float *x, size_t n)
+/* Minus the sum of the sixteen 16-bit lanes of c (each in -2^14..0). */
+__attribute__((target("avx2"))) static inline __attribute__((always_inline)) size_t
+qsgd_lanes_sum(__m256i c)
 {
-    for (size_t i = 0; i < n; i++)
-        idx[i] = (uint16_t)(idx[i] << 1 | (x[i] < 0));
+    int16_t lanes[16];
+    _mm256_storeu_si256((__m256i *)lanes, c);
+    size_t sum = 0;
+    for (int l = 0; l < 16; l++)
+        sum += (size_t)-lanes[l];
+    return sum;
 }
 
-__attribute__((target("avx2"))) static void
+/* idx[i] = idx[i] << 1 | (x_i < 0): the sign bit below the level; returns the number of
+ * nonzero levels. */
+static size_t
+qsgd_add_signs(uint16_t *idx, const float *x, size_t n)
+{
+    size_t nnz = 0;
+    for (size_t i = 0; i < n; i++) {
+        nnz += idx[i] != 0;
+        idx[i] = (uint16_t)(idx[i] << 1 | (x[i] < 0));
+    }
+    return nnz;
+}
+
+__attribute__((target("avx2"))) static size_t
 qsgd_add_signs_avx2(uint16_t *idx, const float *x, size_t n)
 {
     const __m256 zero = _mm256_setzero_ps();
-    const __m256i one = _mm256_set1_epi16(1);
-    size_t i = 0;
+    const __m256i one = _mm256_set1_epi16(1), zero16 = _mm256_setzero_si256();
+    __m256i count = _mm256_setzero_si256(); /* minus the nonzero levels, per 16-bit lane */
+    size_t i = 0, nnz = 0;
     for (; i + 16 <= n; i += 16) {
+        if ((i & 0x3fff) == 0) { /* before a lane could wrap */
+            nnz += qsgd_lanes_sum(count);
+            count = _mm256_setzero_si256();
+        }
         __m256i neg0 = _mm256_castps_si256(_mm256_cmp_ps(_mm256_loadu_ps(x + i), zero, _CMP_LT_OQ));
         __m256i neg1 =
             _mm256_castps_si256(_mm256_cmp_ps(_mm256_loadu_ps(x + i + 8), zero, _CMP_LT_OQ));
         /* -1/0 per 32-bit lane to -1/0 per 16-bit lane, in order */
         __m256i neg = _mm256_permute4x64_epi64(_mm256_packs_epi32(neg0, neg1), 0xd8);
         __m256i k = _mm256_loadu_si256((const __m256i *)(idx + i));
+        count = _mm256_add_epi16(
+            count, _mm256_xor_si256(_mm256_cmpeq_epi16(k, zero16), _mm256_set1_epi16(-1)));
         k = _mm256_or_si256(_mm256_slli_epi16(k, 1), _mm256_and_si256(neg, one));
         _mm256_storeu_si256((__m256i *)(idx + i), k);
     }
-    qsgd_add_signs(idx + i, x + i, n - i);
+    return nnz + qsgd_lanes_sum(count) + qsgd_add_signs(idx + i, x + i, n - i);
 }
 
 int
@@ -324,16 +348,12 @@ qsgd_encode(struct qsgd *q, uint8_t *out, size_t cap, size_t *len, const float *
             sround_drawn(idx, x + i, n, 0.0, scale, true, s, q->rnd + i, &r);
         else
             sround(idx, x + i, n, 0.0, scale, true, s, &r);
-        if (avx2)
-            qsgd_add_signs_avx2(idx, x + i, n);
-        else
-            qsgd_add_signs(idx, x + i, n);
+        size_t nz = avx2 ? qsgd_add_signs_avx2(idx, x + i, n) : qsgd_add_signs(idx, x + i, n);
         if (!q->elias) { /* SROUND_BATCH·(b + 1) bits are whole bytes */
             packing_pack(out + 4 + i / 8 * (q->bits + 1), idx, n, q->bits + 1);
             continue;
         }
-        for (size_t k = 0; k < n; k++)
-            nnz += idx[k] > 1; /* a nonzero level */
+        nnz += nz;
     }
     codec_put_f32(out, m);
     if (q->elias)

@@ -199,6 +199,13 @@ CODEC_ADAPT(drive, drive)
 CODEC_ADAPT(hadamard_sq, hadamard_sq)
 CODEC_ADAPT(kashin_sq, kashin_sq)
 CODEC_ADAPT(qsgd, qsgd)
+
+static int
+codec_qsgd_decode_set(void *impl, float *acc, const uint8_t *msg, size_t len,
+                      const struct codec_link *link, struct errbuf *eb)
+{
+    return qsgd_decode_set(impl, acc, msg, len, link, eb);
+}
 CODEC_ADAPT(quicfl, quicfl)
 CODEC_ADAPT(thc, thc)
 CODEC_ADAPT(turboquant, turboquant)
@@ -321,6 +328,7 @@ const struct codec_def codec_thc = {
     .uses = CODEC_USES_ROTATION | CODEC_USES_THC,
     .biased = true, /* unbiased inside the clamp [-T, T] only (codec/thc.h) */
     .fixed_length = codec_always_fixed,
+    .bounded = true,
     CODEC_OPS(thc, codec_make_thc),
 };
 const struct codec_def codec_hadamard_sq = {
@@ -329,6 +337,7 @@ const struct codec_def codec_hadamard_sq = {
     .default_bits = 2,
     .uses = CODEC_USES_ROTATION,
     .fixed_length = codec_always_fixed,
+    .bounded = true,
     CODEC_OPS(hadamard_sq, codec_make_hadamard_sq),
 };
 const struct codec_def codec_kashin_sq = {
@@ -344,6 +353,8 @@ const struct codec_def codec_qsgd = {
     .summary = "QSGD with the max-abs norm, 2^b - 1 levels plus a sign",
     .default_bits = 2,
     .fixed_length = codec_always_fixed,
+    .bounded = true,
+    .decode_set = codec_qsgd_decode_set,
     CODEC_OPS(qsgd, codec_make_qsgd),
 };
 const struct codec_def codec_tq_mse = {
@@ -367,6 +378,8 @@ const struct codec_def codec_qsgd_l2 = {
     .name = "qsgd_l2",
     .summary = "QSGD as published: L2 norm, 2^b - 1 levels, Elias-coded gaps and levels",
     .default_bits = 2,
+    .bounded = true,
+    .decode_set = codec_qsgd_decode_set,
     CODEC_OPS(qsgd, codec_make_qsgd_l2),
 };
 
@@ -732,15 +745,26 @@ codec_not_finite(const struct codec *c, struct errbuf *eb, size_t pos)
                          codec_kind_name(c->params.kind));
 }
 
-int
-codec_decode_add(struct codec *c, float *acc, const uint8_t *msg, size_t len, double weight,
-                 const struct codec_link *link, struct errbuf *eb)
+/* One block's decode into a: set (weight 1, the codec's decode_set) or added. */
+static int
+codec_decode_block(const struct codec *c, unsigned j, float *a, const uint8_t *msg, size_t len,
+                   double weight, bool set, const struct codec_link *link, struct errbuf *eb)
+{
+    if (set)
+        return c->ops->decode_set(c->impl[j], a, msg, len, link, eb);
+    return c->ops->decode_add(c->impl[j], a, msg, len, weight, link, eb);
+}
+
+/* codec_decode_add(), or with set the decode into acc of codec_decode(). */
+static int
+codec_decode_run(struct codec *c, float *acc, const uint8_t *msg, size_t len, double weight,
+                 bool set, const struct codec_link *link, struct errbuf *eb)
 {
     if (!isfinite(weight))
         return errbuf_set(eb, -ERR_RANGE, "decode weight %g is not finite", weight);
     if (c->blk.n == 1) {
-        int rc = c->ops->decode_add(c->impl[0], acc, msg, len, weight, link, eb);
-        if (rc == 0 && !codec_values_ok(acc, c->acc_off[1]))
+        int rc = codec_decode_block(c, 0, acc, msg, len, weight, set, link, eb);
+        if (rc == 0 && !c->ops->bounded && !codec_values_ok(acc, c->acc_off[1]))
             return codec_not_finite(c, eb, 0);
         return rc;
     }
@@ -762,19 +786,26 @@ codec_decode_add(struct codec *c, float *acc, const uint8_t *msg, size_t len, do
         struct codec_link l;
         codec_block_link(&l, link, j);
         float *a = acc + c->acc_off[j];
-        int rc = c->ops->decode_add(c->impl[j], a, msg + pos, n, weight, &l, eb);
+        int rc = codec_decode_block(c, j, a, msg + pos, n, weight, set, &l, eb);
         if (rc < 0) {
             if (eb != NULL && eb->offset >= 0)
                 eb->offset += (long)pos;
             return rc;
         }
-        if (!codec_values_ok(a, c->acc_off[j + 1] - c->acc_off[j]))
+        if (!c->ops->bounded && !codec_values_ok(a, c->acc_off[j + 1] - c->acc_off[j]))
             return codec_not_finite(c, eb, pos);
         pos += n;
     }
     if (pos != len)
         return codec_corrupt(eb, pos, "%zu trailing bytes after the last block", len - pos);
     return 0;
+}
+
+int
+codec_decode_add(struct codec *c, float *acc, const uint8_t *msg, size_t len, double weight,
+                 const struct codec_link *link, struct errbuf *eb)
+{
+    return codec_decode_run(c, acc, msg, len, weight, false, link, eb);
 }
 
 void
@@ -795,8 +826,10 @@ codec_decode(struct codec *c, float *out, const uint8_t *msg, size_t len,
 {
     /* An accumulator in the output's domain and size is out itself: no copy at the end. */
     float *acc = codec_acc_len(c) == c->dim ? out : c->acc_scratch;
-    memset(acc, 0, codec_acc_len(c) * sizeof *acc);
-    int rc = codec_decode_add(c, acc, msg, len, 1.0, link, eb);
+    bool set = c->ops->decode_set != NULL; /* writes every accumulator entry: no zeroing */
+    if (!set)
+        memset(acc, 0, codec_acc_len(c) * sizeof *acc);
+    int rc = codec_decode_run(c, acc, msg, len, 1.0, set, link, eb);
     if (rc < 0)
         return rc;
     codec_decode_finish(c, out, acc, link);
@@ -950,6 +983,19 @@ codec_get_scale(float *out, const uint8_t *msg, size_t len, size_t off, const ch
     if (!isfinite(v))
         return codec_corrupt(eb, off, "%s is not finite", what);
     *out = v;
+    return 0;
+}
+
+int
+codec_bound_check(double weight, double max_abs, double growth, const char *what, size_t pos,
+                  struct errbuf *eb)
+{
+    /* 2^-12 of room: far above the float rounding of a transform (at most 30 levels of
+     * relative error 2^-24 each) and of the decoders' products. */
+    double bound = fabs(weight) * max_abs * growth;
+    if (!(bound <= (double)CODEC_MAX_ABS * (1.0 - 0x1p-12)))
+        return codec_corrupt(eb, pos, "%s %g: decoded values would exceed 2^90 (weight %g)", what,
+                             max_abs, weight);
     return 0;
 }
 

@@ -6,7 +6,8 @@
  * - Registration: a module defines one `const struct codec_def` (below) and names it in a
  *   row of CODEC_TABLE (codec/codec.h). codec.c dispatches to its functions, splits a
  *   rotating codec's vector into blocks, checks the generic parameters and every decoded
- *   value (finite, at most CODEC_MAX_ABS), so a module only handles one block.
+ *   value (finite, at most CODEC_MAX_ABS; a `bounded` module refuses such messages itself
+ *   from their scale fields), so a module only handles one block.
  * - Streams: the shared stream of a link is (seed, RNG_PURPOSE_CODEC_SHARED, round,
  *   client), with client = RNG_ANY under a round-shared rotation; the private stream is
  *   (seed, RNG_PURPOSE_CODEC_PRIVATE, round, client). Each codec draws from the shared
@@ -60,7 +61,28 @@ struct codec_def {
     int (*decode_add)(void *impl, float *acc, const uint8_t *msg, size_t len, double weight,
                       const struct codec_link *link, struct errbuf *eb);
     void (*decode_finish)(void *impl, float *out, float *acc, const struct codec_link *link);
+    /*
+     * True when decode_add itself refuses (-ERR_CORRUPT) a message whose decoded values (after
+     * the weight) could exceed CODEC_MAX_ABS in magnitude, from a bound on its scale fields
+     * taken before decoding: codec.c then skips its own pass over the accumulator.
+     */
+    bool bounded;
+    /*
+     * Optional (NULL: zero the accumulator, then decode_add with weight 1): sets
+     * acc[0..acc_len) to what that gives, bit for bit, in one pass.
+     */
+    int (*decode_set)(void *impl, float *acc, const uint8_t *msg, size_t len,
+                      const struct codec_link *link, struct errbuf *eb);
 };
+
+/*
+ * For a bounded decoder (struct codec_def): 0 when weight · max_abs · growth (growth: how much
+ * the decoder's own transform may enlarge a value, e.g. √D for an inverse rotation) stays
+ * within CODEC_MAX_ABS with room for float rounding, else -ERR_CORRUPT naming `what` at
+ * offset pos.
+ */
+int codec_bound_check(double weight, double max_abs, double growth, const char *what, size_t pos,
+                      struct errbuf *eb) __attribute__((warn_unused_result));
 
 /* The table entries of CODEC_TABLE, one per row. */
 #define CODEC_DECLARE_ROW(id, def) extern const struct codec_def def;

@@ -6,6 +6,7 @@
 
 #include "base/mem.h"
 #include "codec/codec_int.h"
+#include "codec/packing.h"
 #include "codec/rht.h"
 #include "codec/sq.h"
 #include "base/banned.h"
@@ -81,15 +82,48 @@ hadamard_sq_draw_signs(struct hadamard_sq *h, const struct codec_link *link)
     rht_signs_draw(h->signs, h->D, &r);
 }
 
+/* The range of the rotated vector, gathered run by run while the runs sit in cache. */
+struct hadamard_sq_range {
+    float lo, hi;
+    bool finite, any;
+};
+
+static void
+hadamard_sq_range_begin(void *ctx, double norm2)
+{
+    (void)ctx;
+    (void)norm2;
+}
+
+static void
+hadamard_sq_range_put(void *ctx, const float *y, size_t off, size_t n)
+{
+    (void)off;
+    struct hadamard_sq_range *rg = ctx;
+    float lo, hi;
+    rg->finite &= sq_range(&lo, &hi, y, n);
+    rg->lo = !rg->any || lo < rg->lo ? lo : rg->lo;
+    rg->hi = !rg->any || hi > rg->hi ? hi : rg->hi;
+    rg->any = true;
+}
+
 int
 hadamard_sq_encode(struct hadamard_sq *h, uint8_t *out, size_t cap, size_t *len, const float *x,
                    const struct codec_link *link, struct errbuf *eb)
 {
     hadamard_sq_draw_signs(h, link);
-    (void)rht_forward_from(h->y, x, h->d, h->D, h->signs);
+    struct hadamard_sq_range rg = { .finite = true };
+    struct rht_sink sink = { hadamard_sq_range_begin, hadamard_sq_range_put, &rg };
+    (void)rht_forward_sink(h->y, x, h->d, h->D, h->signs, &sink, 0);
+    /* The runs come in any order: a minimum or maximum of zero (-0 and +0 compare equal,
+     * the first one counts) is taken again in coordinate order. */
+    if (rg.finite && (rg.lo == 0.0f || rg.hi == 0.0f))
+        rg.finite = sq_range(&rg.lo, &rg.hi, h->y, h->D);
+    if (!rg.finite)
+        return errbuf_set(eb, -ERR_RANGE, "sq: input vector is not finite");
     struct rng r;
     codec_private_stream(&r, link);
-    int rc = sq_encode(out, cap, h->idx, h->y, h->D, h->bits, &r, eb);
+    int rc = sq_encode_ranged(out, cap, h->idx, h->y, h->D, h->bits, rg.lo, rg.hi, &r, eb);
     if (rc < 0)
         return rc;
     *len = sq_bytes(h->D, h->bits);
@@ -100,8 +134,26 @@ int
 hadamard_sq_decode_add(struct hadamard_sq *h, float *acc, const uint8_t *msg, size_t len,
                        double weight, const struct codec_link *link, struct errbuf *eb)
 {
-    int rc = sq_decode(h->y, h->idx, msg, len, h->D, h->bits, eb);
+    float lo, hi, lut[1u << SQ_LUT_BITS];
+    int rc = sq_decode_header(&lo, &hi, lut, msg, len, h->D, h->bits, eb);
     if (rc < 0)
+        return rc;
+    /* |decoded| <= weight·max(|lo|, |hi|)·(1/(1 − loss))·√D (an inverse rotation). */
+    double growth = h->rotation == CODEC_ROTATION_SHARED ? 1.0 : sqrt((double)h->D);
+    if (h->loss > 0.0)
+        growth /= 1.0 - h->loss;
+    if ((rc = codec_bound_check(weight, fmax(fabs((double)lo), fabs((double)hi)), growth,
+                                "sq range", 0, eb)) < 0)
+        return rc;
+    unsigned b = h->bits;
+    if (h->loss <= 0.0 && h->rotation != CODEC_ROTATION_SHARED && h->D >= 16 && b <= SQ_LUT_BITS) {
+        hadamard_sq_draw_signs(h, link);
+        struct packing_load ld; /* unpacked block by block inside the inverse rotation */
+        packing_load_init(&ld, msg + SQ_HEADER_BYTES, h->D, b, lut);
+        rht_inverse_add_load(acc, h->d, h->y, h->D, h->signs, (float)weight, packing_load, &ld, 0);
+        return 0;
+    }
+    if ((rc = sq_decode(h->y, h->idx, msg, len, h->D, h->bits, eb)) < 0)
         return rc;
     codec_loss_apply(h->y, h->D, h->loss, link);
     if (h->rotation == CODEC_ROTATION_SHARED) {

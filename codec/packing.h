@@ -12,6 +12,7 @@
 #ifndef FEDBITS_CODEC_PACKING_H
 #define FEDBITS_CODEC_PACKING_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,6 +27,8 @@ void packing_pack_portable(uint8_t *out, const uint16_t *idx, size_t n, unsigned
 void packing_unpack(uint16_t *idx, const uint8_t *in, size_t n, unsigned b);
 /* y[i] = lut[field i] for i < n; in holds bitpack_bytes(n, b) bytes, lut 2^b entries. */
 void packing_unpack_lut(float *y, const uint8_t *in, size_t n, unsigned b, const float *lut);
+/* acc[i] += lut[field i] for i < n (b = 1..16): the unpacking and a sum in one pass. */
+void packing_unpack_lut_add(float *acc, const uint8_t *in, size_t n, unsigned b, const float *lut);
 /*
  * For decoding a long payload of b = 1, 2 or 4 bits in pieces: each byte's 8/b floats,
  * built once from lut. packing_unpack_table() then sets y[i] = lut[field i] for i < n
@@ -37,5 +40,22 @@ struct packing_table {
 };
 void packing_table_init(struct packing_table *t, unsigned b, const float *lut);
 void packing_unpack_table(float *y, const uint8_t *in, size_t n, const struct packing_table *t);
+/*
+ * A payload of n b-bit fields (b <= 8) decoded piece by piece through lut (2^b entries,
+ * borrowed), e.g. by the loader of an inverse rotation (codec/rht.h, rht_load_fn):
+ * packing_load_init() prepares it (a byte table for b = 1, 2, 4 when n >= 8), then
+ * packing_load() sets dst[0..m) to the values of fields off..off+m (off a multiple of 8, so
+ * that they start on a byte).
+ */
+struct packing_load {
+    const uint8_t *payload;
+    unsigned b;
+    const float *lut;
+    bool table;
+    struct packing_table tbl;
+};
+void packing_load_init(struct packing_load *ld, const uint8_t *payload, size_t n, unsigned b,
+                       const float *lut);
+void packing_load(void *ld, float *dst, size_t off, size_t m);
 
 #endif

@@ -50,6 +50,10 @@ int qsgd_encode(struct qsgd *q, uint8_t *out, size_t cap, size_t *len, const flo
 int qsgd_decode_add(struct qsgd *q, float *acc, const uint8_t *msg, size_t len, double weight,
                     const struct codec_link *link, struct errbuf *eb)
     __attribute__((warn_unused_result));
+/* out[0..d) <- the decoded message: qsgd_decode_add() with weight 1 into zeros, one pass. */
+int qsgd_decode_set(struct qsgd *q, float *out, const uint8_t *msg, size_t len,
+                    const struct codec_link *link, struct errbuf *eb)
+    __attribute__((warn_unused_result));
 void qsgd_decode_finish(struct qsgd *q, float *out, float *acc, const struct codec_link *link);
 
 #endif

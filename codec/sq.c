@@ -11,9 +11,6 @@
 #include "codec/sround.h"
 #include "base/banned.h"
 
-/* Widths decoded through a table of the 2^b level values (the same floats). */
-#define SQ_LUT_BITS 8
-
 size_t
 sq_bytes(size_t n, unsigned b)
 {
@@ -77,6 +74,35 @@ sq_range_avx2(float *lo_out, float *hi_out, const float *v, size_t n)
     return true;
 }
 
+bool
+sq_range(float *lo, float *hi, const float *v, size_t n)
+{
+    return __builtin_cpu_supports("avx2") ? sq_range_avx2(lo, hi, v, n)
+                                          : sq_range_portable(lo, hi, v, n);
+}
+
+int
+sq_encode_ranged(uint8_t *out, size_t cap, uint16_t *idx, const float *v, size_t n, unsigned b,
+                 float lo, float hi, struct rng *r, struct errbuf *eb)
+{
+    size_t bytes = sq_bytes(n, b);
+    if (cap < bytes)
+        return errbuf_set(eb, -ERR_RANGE, "sq: buffer of %zu bytes, %zu needed", cap, bytes);
+    unsigned top = (1u << b) - 1;
+    double step = ((double)hi - lo) / top;
+    double inv = step > 0 ? 1.0 / step : 0.0;
+    /* Batches of SROUND_BATCH draw from r as one call over v would, and their b-bit fields
+     * fill whole bytes. */
+    for (size_t i = 0; i < n; i += SROUND_BATCH) {
+        size_t m = n - i < SROUND_BATCH ? n - i : SROUND_BATCH;
+        sround(idx + i, v + i, m, lo, inv, false, top, r);
+        packing_pack(out + SQ_HEADER_BYTES + i / 8 * b, idx + i, m, b);
+    }
+    codec_put_f32(out, lo);
+    codec_put_f32(out + 4, hi);
+    return 0;
+}
+
 int
 sq_encode(uint8_t *out, size_t cap, uint16_t *idx, const float *v, size_t n, unsigned b,
           struct rng *r, struct errbuf *eb)
@@ -85,17 +111,29 @@ sq_encode(uint8_t *out, size_t cap, uint16_t *idx, const float *v, size_t n, uns
     if (cap < bytes)
         return errbuf_set(eb, -ERR_RANGE, "sq: buffer of %zu bytes, %zu needed", cap, bytes);
     float lo, hi;
-    bool finite = __builtin_cpu_supports("avx2") ? sq_range_avx2(&lo, &hi, v, n)
-                                                 : sq_range_portable(&lo, &hi, v, n);
-    if (!finite)
+    if (!sq_range(&lo, &hi, v, n))
         return errbuf_set(eb, -ERR_RANGE, "sq: input vector is not finite");
-    unsigned top = (1u << b) - 1;
-    double step = ((double)hi - lo) / top;
-    double inv = step > 0 ? 1.0 / step : 0.0;
-    sround(idx, v, n, lo, inv, false, top, r);
-    codec_put_f32(out, lo);
-    codec_put_f32(out + 4, hi);
-    packing_pack(out + SQ_HEADER_BYTES, idx, n, b);
+    return sq_encode_ranged(out, cap, idx, v, n, b, lo, hi, r, eb);
+}
+
+int
+sq_decode_header(float *lo, float *hi, float *lut, const uint8_t *msg, size_t len, size_t n,
+                 unsigned b, struct errbuf *eb)
+{
+    size_t bytes = sq_bytes(n, b);
+    if (len != bytes)
+        return codec_corrupt(eb, len < bytes ? len : bytes,
+                             "sq: message of %zu bytes, expected %zu", len, bytes);
+    int rc = codec_get_scale(lo, msg, len, 0, "sq minimum", eb);
+    if (rc == 0)
+        rc = codec_get_scale(hi, msg, len, 4, "sq maximum", eb);
+    if (rc < 0)
+        return rc;
+    if (!(*hi >= *lo))
+        return codec_corrupt(eb, 4, "sq: maximum %g below minimum %g", (double)*hi, (double)*lo);
+    double step = ((double)*hi - *lo) / ((1u << b) - 1);
+    for (unsigned k = 0; b <= SQ_LUT_BITS && k < 1u << b; k++)
+        lut[k] = (float)(*lo + step * k);
     return 0;
 }
 
@@ -103,26 +141,15 @@ int
 sq_decode(float *v, uint16_t *idx, const uint8_t *msg, size_t len, size_t n, unsigned b,
           struct errbuf *eb)
 {
-    size_t bytes = sq_bytes(n, b);
-    if (len != bytes)
-        return codec_corrupt(eb, len < bytes ? len : bytes,
-                             "sq: message of %zu bytes, expected %zu", len, bytes);
-    float lo, hi;
-    int rc = codec_get_scale(&lo, msg, len, 0, "sq minimum", eb);
-    if (rc == 0)
-        rc = codec_get_scale(&hi, msg, len, 4, "sq maximum", eb);
+    float lo, hi, lut[1u << SQ_LUT_BITS];
+    int rc = sq_decode_header(&lo, &hi, lut, msg, len, n, b, eb);
     if (rc < 0)
         return rc;
-    if (!(hi >= lo))
-        return codec_corrupt(eb, 4, "sq: maximum %g below minimum %g", (double)hi, (double)lo);
-    double step = ((double)hi - lo) / ((1u << b) - 1);
     if (b <= SQ_LUT_BITS) {
-        float lut[1u << SQ_LUT_BITS];
-        for (unsigned k = 0; k < 1u << b; k++)
-            lut[k] = (float)(lo + step * k);
         packing_unpack_lut(v, msg + SQ_HEADER_BYTES, n, b, lut);
         return 0;
     }
+    double step = ((double)hi - lo) / ((1u << b) - 1);
     bitpack_unpack(idx, msg + SQ_HEADER_BYTES, n, b);
     for (size_t i = 0; i < n; i++)
         v[i] = (float)(lo + step * idx[i]);

@@ -19,6 +19,7 @@
 #ifndef FEDBITS_CODEC_SQ_H
 #define FEDBITS_CODEC_SQ_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +34,24 @@ size_t sq_bytes(size_t n, unsigned b);
 /* Quantises v[0..n) into out[0..sq_bytes(n, b)) (cap checked). */
 int sq_encode(uint8_t *out, size_t cap, uint16_t *idx, const float *v, size_t n, unsigned b,
               struct rng *r, struct errbuf *eb) __attribute__((warn_unused_result));
+/*
+ * sq_encode() of v whose minimum and maximum (the first of equal values, as sq_range()
+ * gives them) are known: the levels and their packing a batch at a time.
+ */
+int sq_encode_ranged(uint8_t *out, size_t cap, uint16_t *idx, const float *v, size_t n, unsigned b,
+                     float lo, float hi, struct rng *r, struct errbuf *eb)
+    __attribute__((warn_unused_result));
+/* *lo, *hi = the minimum and maximum of v[0..n) (n >= 1; the first of equal values); false
+ * when some v_i is not finite. */
+bool sq_range(float *lo, float *hi, const float *v, size_t n);
+/*
+ * The header of a message of exactly sq_bytes(n, b) bytes, checked: *lo, *hi, and for
+ * b <= SQ_LUT_BITS lut[k] = the value of level k (2^b entries), the floats sq_decode()
+ * gives.
+ */
+#define SQ_LUT_BITS 8
+int sq_decode_header(float *lo, float *hi, float *lut, const uint8_t *msg, size_t len, size_t n,
+                     unsigned b, struct errbuf *eb) __attribute__((warn_unused_result));
 /* Decodes a message of exactly sq_bytes(n, b) bytes into v[0..n). */
 int sq_decode(float *v, uint16_t *idx, const uint8_t *msg, size_t len, size_t n, unsigned b,
               struct errbuf *eb) __attribute__((warn_unused_result));

@@ -2,6 +2,7 @@
 #include "codec/sround.h"
 
 #include <assert.h>
+#include <float.h>
 #include <immintrin.h>
 #include <math.h>
 
@@ -84,6 +85,16 @@ sround_run(uint16_t *k, const float *v, size_t n, double off, double mul, bool a
 }
 
 void
+sround_drawn(uint16_t *k, const float *v, size_t n, double off, double mul, bool absval,
+             unsigned top, const uint16_t *rnd, struct rng *r)
+{
+    if (__builtin_cpu_supports("avx2"))
+        sround_avx2(k, v, n, off, mul, absval, top, rnd, r);
+    else
+        sround_portable(k, v, n, off, mul, absval, top, rnd, r);
+}
+
+void
 sround(uint16_t *k, const float *v, size_t n, double off, double mul, bool absval, unsigned top,
        struct rng *r)
 {
@@ -110,75 +121,143 @@ sround_cells_portable(uint16_t *idx, const float *y, size_t m, double sc, double
     return 0;
 }
 
+/* The constants of the vector path of sround_cells() (see sround_cells_avx2()). */
+struct sround_cells_vec {
+    int32_t kl32[SROUND_CELLS_MAX]; /* k | table[k] << 16 for k = cell[u] */
+    float inv[SROUND_CELLS_MAX];    /* 2^16 / (table[k + 1] - table[k]), rounded to float */
+    float scf, Tf, to_uf;           /* sc, T, to_u rounded to float */
+    float eps_u, delta;             /* error bounds of u and of x' (see sround_cells_avx2()) */
+    int32_t k_hi, t16_hi;           /* cell and floor(p·2^16) of a coordinate clamped to T */
+};
+
+static void
+sround_cells_vec_init(struct sround_cells_vec *cv, double sc, double T, double to_u, unsigned g,
+                      const uint16_t *cell, const uint16_t *table)
+{
+    for (unsigned u = 0; u <= g; u++) {
+        unsigned k = cell[u];
+        cv->kl32[u] = (int32_t)(k | (unsigned)table[k] << 16);
+        cv->inv[u] = (float)(0x1p16 / (double)(table[k + 1] - table[k]));
+    }
+    cv->scf = (float)sc;
+    cv->Tf = (float)T;
+    cv->to_uf = (float)to_u;
+    cv->eps_u = (float)(g * 0x1p-20);
+    cv->delta = (float)((g + 1) * 0x1p-4);
+    /* As the portable loop computes a coordinate clamped to T. */
+    double u = (T + T) * to_u;
+    unsigned k = cell[u < (double)g ? (unsigned)u : g];
+    double p = (u - table[k]) / (double)(table[k + 1] - table[k]);
+    cv->k_hi = (int32_t)k;
+    cv->t16_hi = (int32_t)(p * 0x1p16);
+}
+
 /*
- * Four coordinates a step, the table read by gathers; a step with a tie or a value that is
- * not finite is redone by the portable loop (which settles ties in order, or fails).
+ * Eight coordinates a step in float, each decided only when the float error cannot change
+ * the portable result; a step with any coordinate in doubt is redone by the portable loop
+ * (which settles ties in order, or fails on a value that is not finite).
+ *
+ * With zf = fl32(fl32(sc)·y): |zf - z| <= 2^-22.8·|sc·y| against the portable z = sc·y.
+ * So |zf| >= Tf(1 + 2^-20) means z is clamped (u = 0 below; at T, u = 2T·to_u, whose cell
+ * k_hi and floor t16_hi are constants), |zf| < Tf(1 - 2^-20) means it is not, and in between
+ * is in doubt. Inside, uf = fl32(fl32(zf + Tf)·fl32(to_u)) is within g·4.7·2^-24 <
+ * eps_u = g·2^-20 of the portable u, so floor(u) = floor(uf) unless frac(uf) is within
+ * eps_u of 0 or 1 (in doubt). Then x' = (uf - table[k])·fl32(2^16/(table[k+1] - table[k]))
+ * (the subtraction exact) is within eps_u·2^16 + 2^-7 < delta = (g + 1)/16 of the portable
+ * x = fl((u - table[k])/(table[k+1] - table[k]))·2^16, and with the draw rd the portable
+ * coin is heads when x >= rd + 1, tails when x < rd, a tie in between: x' >= rd + 1 + delta
+ * is heads, x' < rd - delta tails, anything else in doubt (chance about (2·delta + 1)/2^16).
+ * Clamped coordinates are in doubt only on their own ties (rd = 0 below, rd = t16_hi above).
  */
 __attribute__((target("avx2"))) static int
 sround_cells_avx2(uint16_t *idx, const float *y, size_t m, double sc, double T, double to_u,
-                  unsigned g, const int32_t *cell32, const int32_t *table32, const uint16_t *cell,
+                  unsigned g, const struct sround_cells_vec *cv, const uint16_t *cell,
                   const uint16_t *table, const uint16_t *rnd, struct rng *r)
 {
-    const __m256d vsc = _mm256_set1_pd(sc), vT = _mm256_set1_pd(T), vnT = _mm256_set1_pd(-T);
-    const __m256d vto = _mm256_set1_pd(to_u), vg = _mm256_set1_pd((double)g);
-    const __m256d two16 = _mm256_set1_pd(0x1p16), one = _mm256_set1_pd(1.0);
-    const __m256d big = _mm256_set1_pd(0x1.fffffffffffffp+1023), sign = _mm256_set1_pd(-0.0);
-    const __m128i one32 = _mm_set1_epi32(1);
+    const __m256 vsc = _mm256_set1_ps(cv->scf), vT = _mm256_set1_ps(cv->Tf);
+    const __m256 vto = _mm256_set1_ps(cv->to_uf), veps = _mm256_set1_ps(cv->eps_u);
+    const __m256 vdelta = _mm256_set1_ps(cv->delta), one = _mm256_set1_ps(1.0f);
+    const __m256 clamp_at = _mm256_set1_ps(cv->Tf * (1.0f + 0x1p-20f));
+    const __m256 inside_below = _mm256_set1_ps(cv->Tf * (1.0f - 0x1p-20f));
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const __m256i low16 = _mm256_set1_epi32(0xffff), zero = _mm256_setzero_si256();
+    const __m256i k_hi = _mm256_set1_epi32(cv->k_hi), t16_hi = _mm256_set1_epi32(cv->t16_hi);
     size_t i = 0;
-    for (; i + 4 <= m; i += 4) {
-        __m256d z = _mm256_mul_pd(vsc, _mm256_cvtps_pd(_mm_loadu_ps(y + i)));
-        int fin = _mm256_movemask_pd(_mm256_cmp_pd(_mm256_andnot_pd(sign, z), big, _CMP_LE_OQ));
-        z = _mm256_max_pd(_mm256_min_pd(z, vT), vnT);
-        __m256d u = _mm256_mul_pd(_mm256_add_pd(z, vT), vto);
-        __m128i ui = _mm256_cvttpd_epi32(_mm256_min_pd(u, vg));
-        __m128i k = _mm_i32gather_epi32(cell32, ui, 4);
-        __m256d lo = _mm256_cvtepi32_pd(_mm_i32gather_epi32(table32, k, 4));
-        __m256d hi = _mm256_cvtepi32_pd(_mm_i32gather_epi32(table32, _mm_add_epi32(k, one32), 4));
-        __m256d p = _mm256_div_pd(_mm256_sub_pd(u, lo), _mm256_sub_pd(hi, lo));
-        __m256d t16 =
-            _mm256_round_pd(_mm256_mul_pd(p, two16), _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-        __m128i r16 = _mm_loadl_epi64((const __m128i *)(rnd + i));
-        __m256d rd = _mm256_cvtepi32_pd(_mm_cvtepu16_epi32(r16));
-        int tie = _mm256_movemask_pd(_mm256_cmp_pd(rd, t16, _CMP_EQ_OQ));
-        if (__builtin_expect(fin != 0xf || tie != 0, 0)) {
-            if (sround_cells_portable(idx + i, y + i, 4, sc, T, to_u, g, cell, table, rnd + i, r) <
+    for (; i + 8 <= m; i += 8) {
+        __m256 zf = _mm256_mul_ps(vsc, _mm256_loadu_ps(y + i));
+        __m256 az = _mm256_and_ps(zf, absmask);
+        __m256 inside = _mm256_cmp_ps(az, inside_below, _CMP_LT_OQ); /* false for NaN */
+        __m256 clamped = _mm256_cmp_ps(az, clamp_at, _CMP_GE_OQ);    /* true for inf */
+        __m256 finite = _mm256_cmp_ps(az, _mm256_set1_ps(FLT_MAX), _CMP_LE_OQ);
+        clamped = _mm256_and_ps(clamped, finite);
+        __m256 high = _mm256_and_ps(clamped, _mm256_cmp_ps(zf, _mm256_setzero_ps(), _CMP_GT_OQ));
+        /* inside: uf in (0, g); elsewhere 0 so that the lookups stay in range */
+        __m256 uf = _mm256_and_ps(_mm256_mul_ps(_mm256_add_ps(zf, vT), vto), inside);
+        __m256 fl = _mm256_round_ps(uf, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+        __m256 fr = _mm256_sub_ps(uf, fl);
+        __m256 sure_floor = _mm256_and_ps(_mm256_cmp_ps(fr, veps, _CMP_GE_OQ),
+                                          _mm256_cmp_ps(fr, _mm256_sub_ps(one, veps), _CMP_LE_OQ));
+        __m256i ui = _mm256_cvttps_epi32(fl);
+        __m256i kl = _mm256_i32gather_epi32(cv->kl32, ui, 4);
+        __m256 iv = _mm256_i32gather_ps(cv->inv, ui, 4);
+        __m256 lo = _mm256_cvtepi32_ps(_mm256_srli_epi32(kl, 16));
+        __m256 x = _mm256_mul_ps(_mm256_sub_ps(uf, lo), iv);
+        __m256i rdi = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(rnd + i)));
+        __m256 rd = _mm256_cvtepi32_ps(rdi);
+        __m256 heads = _mm256_cmp_ps(x, _mm256_add_ps(_mm256_add_ps(rd, one), vdelta), _CMP_GE_OQ);
+        __m256 tails = _mm256_cmp_ps(x, _mm256_sub_ps(rd, vdelta), _CMP_LT_OQ);
+        __m256 sure_in =
+            _mm256_and_ps(_mm256_and_ps(inside, sure_floor), _mm256_or_ps(heads, tails));
+        /* clamped: a tie only at rd = 0 (below) or rd = t16_hi (above) */
+        __m256i tie_c =
+            _mm256_cmpeq_epi32(rdi, _mm256_blendv_epi8(zero, t16_hi, _mm256_castps_si256(high)));
+        __m256 sure_c = _mm256_andnot_ps(_mm256_castsi256_ps(tie_c), clamped);
+        if (__builtin_expect(_mm256_movemask_ps(_mm256_or_ps(sure_in, sure_c)) != 0xff, 0)) {
+            if (sround_cells_portable(idx + i, y + i, 8, sc, T, to_u, g, cell, table, rnd + i, r) <
                 0)
                 return -1;
             continue;
         }
-        __m256d up = _mm256_and_pd(_mm256_cmp_pd(rd, t16, _CMP_LT_OQ), one);
-        __m128i q = _mm_add_epi32(k, _mm256_cvttpd_epi32(up));
-        _mm_storel_epi64((__m128i *)(idx + i), _mm_packus_epi32(q, q));
+        __m256i k_in = _mm256_sub_epi32(_mm256_and_si256(kl, low16),
+                                        _mm256_castps_si256(heads)); /* heads is -1 */
+        __m256i k_c = _mm256_and_si256(_mm256_sub_epi32(k_hi, _mm256_cmpgt_epi32(t16_hi, rdi)),
+                                       _mm256_castps_si256(high));
+        __m256i q = _mm256_blendv_epi8(k_c, k_in, _mm256_castps_si256(inside));
+        __m256i p = _mm256_permute4x64_epi64(_mm256_packus_epi32(q, q), 0xd8);
+        _mm_storeu_si128((__m128i *)(idx + i), _mm256_castsi256_si128(p));
     }
     return sround_cells_portable(idx + i, y + i, m - i, sc, T, to_u, g, cell, table, rnd + i, r);
+}
+
+int
+sround_cells_drawn(uint16_t *idx, const float *y, size_t n, double sc, double T, double to_u,
+                   unsigned g, const uint16_t *cell, const uint16_t *table, const uint16_t *drawn,
+                   struct rng *r, enum sround_path path)
+{
+    uint16_t rnd[SROUND_BATCH];
+    struct sround_cells_vec cv;
+    bool avx2 = path == SROUND_BEST && g < SROUND_CELLS_MAX && __builtin_cpu_supports("avx2");
+    if (avx2)
+        sround_cells_vec_init(&cv, sc, T, to_u, g, cell, table);
+    for (size_t i = 0; i < n; i += SROUND_BATCH) {
+        size_t m = n - i < SROUND_BATCH ? n - i : SROUND_BATCH;
+        const uint16_t *rd = drawn != NULL ? drawn + i : rnd;
+        if (drawn == NULL)
+            rng_fast_u16s(r, rnd, m);
+        int rc = avx2
+                     ? sround_cells_avx2(idx + i, y + i, m, sc, T, to_u, g, &cv, cell, table, rd, r)
+                     : sround_cells_portable(idx + i, y + i, m, sc, T, to_u, g, cell, table, rd, r);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
 }
 
 int
 sround_cells(uint16_t *idx, const float *y, size_t n, double sc, double T, double to_u, unsigned g,
              const uint16_t *cell, const uint16_t *table, struct rng *r, enum sround_path path)
 {
-    uint16_t rnd[SROUND_BATCH];
-    int32_t cell32[SROUND_CELLS_MAX], table32[SROUND_CELLS_MAX];
-    bool avx2 = path == SROUND_BEST && g < SROUND_CELLS_MAX && __builtin_cpu_supports("avx2");
-    if (avx2) {
-        for (unsigned u = 0; u <= g; u++) {
-            cell32[u] = cell[u];
-            table32[u] = 0;
-        }
-        for (unsigned u = 0; u <= g && u <= cell[g] + 1u; u++)
-            table32[u] = table[u];
-    }
-    for (size_t i = 0; i < n; i += SROUND_BATCH) {
-        size_t m = n - i < SROUND_BATCH ? n - i : SROUND_BATCH;
-        rng_fast_u16s(r, rnd, m);
-        int rc =
-            avx2 ? sround_cells_avx2(idx + i, y + i, m, sc, T, to_u, g, cell32, table32, cell,
-                                     table, rnd, r)
-                 : sround_cells_portable(idx + i, y + i, m, sc, T, to_u, g, cell, table, rnd, r);
-        if (rc < 0)
-            return -1;
-    }
-    return 0;
+    return sround_cells_drawn(idx, y, n, sc, T, to_u, g, cell, table, NULL, r, path);
 }
 
 /*

@@ -41,6 +41,9 @@ enum sround_path {
 /* Levels of v[0..n) into k[0..n); top < 2^16. */
 void sround(uint16_t *k, const float *v, size_t n, double off, double mul, bool absval,
             unsigned top, struct rng *r);
+/* sround() with the fast-keystream draws already taken: rnd[0..n) (r settles ties). */
+void sround_drawn(uint16_t *k, const float *v, size_t n, double off, double mul, bool absval,
+                  unsigned top, const uint16_t *rnd, struct rng *r);
 /* sround() on the given path. */
 void sround_run(uint16_t *k, const float *v, size_t n, double off, double mul, bool absval,
                 unsigned top, struct rng *r, enum sround_path path);
@@ -64,6 +67,11 @@ int sround_cells(uint16_t *idx, const float *y, size_t n, double sc, double T, d
  */
 void sround_twice(uint16_t *k1, uint16_t *k2, const float *v, size_t n, double off, double mul,
                   unsigned top, struct rng *r, enum sround_path path);
+/* sround_cells() with the fast-keystream draws already taken: drawn[0..n) (NULL: drawn
+ * from r as sround_cells() does); r settles ties. */
+int sround_cells_drawn(uint16_t *idx, const float *y, size_t n, double sc, double T, double to_u,
+                       unsigned g, const uint16_t *cell, const uint16_t *table,
+                       const uint16_t *drawn, struct rng *r, enum sround_path path);
 
 /* Coin flips one at a time, with draws fetched SROUND_BATCH at a time. */
 struct sround_rand {

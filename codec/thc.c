@@ -28,6 +28,7 @@ struct thc {
     float *y;
     uint8_t *signs;
     uint16_t *idx;
+    uint16_t *rnd; /* thc_encode(): the D coin draws, taken beside the norm's chain */
 };
 
 int
@@ -125,11 +126,12 @@ thc_new(const struct codec_params *p, size_t dim)
     t->y = mem_alloc_aligned(64, t->D * sizeof *t->y);
     t->signs = mem_alloc(rht_sign_bytes(t->D));
     t->idx = mem_alloc(t->D * sizeof *t->idx);
+    t->rnd = mem_alloc(t->D * sizeof *t->rnd);
     if (t->uniform) {
         for (unsigned k = 0; k < t->levels; k++)
             t->table[k] = (uint16_t)(k * (t->g / (t->levels - 1)));
     }
-    if (t->y == NULL || t->signs == NULL || t->idx == NULL ||
+    if (t->y == NULL || t->signs == NULL || t->idx == NULL || t->rnd == NULL ||
         (!t->uniform && thc_solve_table(t) < 0)) {
         thc_free(t);
         return NULL;
@@ -145,6 +147,7 @@ thc_free(struct thc *t)
     mem_free_aligned(t->y);
     mem_free(t->signs);
     mem_free(t->idx);
+    mem_free(t->rnd);
     mem_free(t);
 }
 
@@ -188,10 +191,13 @@ thc_draw_signs(struct thc *t, const struct codec_link *link)
     rht_signs_draw(t->signs, t->D, &r);
 }
 
-/* Rotates x and writes table positions into t->idx under the norm; private randomness. */
+/*
+ * Rotates x and writes table positions into t->idx under the norm; private randomness r
+ * (the private stream), whose D coin draws are already in drawn when not NULL.
+ */
 static int
 thc_quantize(struct thc *t, const float *x, double norm, const struct codec_link *link,
-             struct errbuf *eb)
+             const uint16_t *drawn, struct rng *r, struct errbuf *eb)
 {
     if (!isfinite(norm) || norm < 0)
         return errbuf_set(eb, -ERR_RANGE, "thc: norm %g is not a finite non-negative number", norm);
@@ -206,11 +212,32 @@ thc_quantize(struct thc *t, const float *x, double norm, const struct codec_link
             k++;
         cell[u] = (uint16_t)k;
     }
-    struct rng r;
-    codec_private_stream(&r, link);
-    if (sround_cells(t->idx, t->y, t->D, sc, t->T, to_u, t->g, cell, t->table, &r, SROUND_BEST) < 0)
+    if (sround_cells_drawn(t->idx, t->y, t->D, sc, t->T, to_u, t->g, cell, t->table, drawn, r,
+                           SROUND_BEST) < 0)
         return errbuf_set(eb, -ERR_RANGE, "thc: input vector is not finite");
     return 0;
+}
+
+/* Coordinates per step of thc_norm_draw(): 8 keystream blocks of 16-bit draws. */
+#define THC_DRAW_STEP 256
+
+/*
+ * Σ x_i² in double in coordinate order, and t->rnd[0..D) <- the next D 16-bit draws of r's
+ * fast keystream (those sround_cells() would take), a step of draws beside each step of the
+ * chain of additions: the keystream's arithmetic runs while the chain waits on its latency.
+ */
+static double
+thc_norm_draw(struct thc *t, const float *x, struct rng *r)
+{
+    double nx2 = 0;
+    for (size_t i = 0; i < t->D; i += THC_DRAW_STEP) {
+        size_t k = t->D - i < THC_DRAW_STEP ? t->D - i : THC_DRAW_STEP;
+        rng_fast_u16s(r, t->rnd + i, k);
+        size_t end = i + k < t->d ? i + k : t->d;
+        for (size_t j = i; j < end; j++)
+            nx2 += (double)x[j] * x[j];
+    }
+    return nx2;
 }
 
 int
@@ -220,10 +247,10 @@ thc_encode(struct thc *t, uint8_t *out, size_t cap, size_t *len, const float *x,
     size_t bytes = thc_max_bytes(t);
     if (cap < bytes)
         return errbuf_set(eb, -ERR_RANGE, "thc: buffer of %zu bytes, %zu needed", cap, bytes);
-    double nx2 = 0;
-    for (size_t i = 0; i < t->d; i++)
-        nx2 += (double)x[i] * x[i];
-    int rc = thc_quantize(t, x, sqrt(nx2), link, eb);
+    struct rng r;
+    codec_private_stream(&r, link);
+    double nx2 = thc_norm_draw(t, x, &r);
+    int rc = thc_quantize(t, x, sqrt(nx2), link, t->rnd, &r, eb);
     if (rc < 0)
         return rc;
     codec_put_f32(out, (float)sqrt(nx2));
@@ -236,7 +263,9 @@ int
 thc_encode_ints(struct thc *t, uint16_t *ints, const float *x, double norm,
                 const struct codec_link *link, struct errbuf *eb)
 {
-    int rc = thc_quantize(t, x, norm, link, eb);
+    struct rng r;
+    codec_private_stream(&r, link);
+    int rc = thc_quantize(t, x, norm, link, NULL, &r, eb);
     if (rc < 0)
         return rc;
     for (size_t i = 0; i < t->D; i++)
@@ -261,9 +290,26 @@ thc_decode_add(struct thc *t, float *acc, const uint8_t *msg, size_t len, double
     /* Rotated coordinate of table entry k: (v_k·2T/g − T)·norm/√D. */
     double unit = norm / sqrt((double)t->D);
     float lut[THC_MAX_LEVELS];
-    for (unsigned k = 0; k < t->levels; k++)
+    double top = 0;
+    for (unsigned k = 0; k < t->levels; k++) {
         lut[k] = (float)((t->table[k] * 2.0 * t->T / t->g - t->T) * unit);
-    packing_unpack_lut(t->y, msg + THC_HEADER_BYTES, t->D, t->bits, lut);
+        top = fmax(top, fabs((double)lut[k]));
+    }
+    /* |decoded| <= weight·max|lut|·(1/(1 − loss))·√D (an inverse rotation of D entries). */
+    double growth = t->rotation == CODEC_ROTATION_SHARED ? 1.0 : sqrt((double)t->D);
+    if (t->loss > 0.0)
+        growth /= 1.0 - t->loss;
+    if ((rc = codec_bound_check(weight, top, growth, "thc norm", 0, eb)) < 0)
+        return rc;
+    const uint8_t *payload = msg + THC_HEADER_BYTES;
+    if (t->loss <= 0.0 && t->rotation != CODEC_ROTATION_SHARED && t->D >= 16) {
+        thc_draw_signs(t, link);
+        struct packing_load ld; /* unpacked block by block inside the inverse rotation */
+        packing_load_init(&ld, payload, t->D, t->bits, lut);
+        rht_inverse_add_load(acc, t->d, t->y, t->D, t->signs, (float)weight, packing_load, &ld, 0);
+        return 0;
+    }
+    packing_unpack_lut(t->y, payload, t->D, t->bits, lut);
     codec_loss_apply(t->y, t->D, t->loss, link);
     if (t->rotation == CODEC_ROTATION_SHARED) {
         float w = (float)weight;

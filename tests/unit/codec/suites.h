@@ -21,6 +21,7 @@ Suite *every_codec_suite(void);
 Suite *randk_suite(void);
 Suite *eden_speed_suite(void);
 Suite *kashin_suite(void);
+Suite *fused_decode_suite(void);
 
 enum tdme_dist { TDME_NORMAL, TDME_LOGNORMAL, TDME_EXPONENTIAL };
 

@@ -39,6 +39,7 @@ def torch_epochs(repeats, ch, hw):
     import torch
     import torch.nn as nn
     torch.set_num_threads(1)
+    torch.set_num_interop_threads(1)
     torch.manual_seed(0)
 
     class FedAvgCNN(nn.Module):
@@ -126,8 +127,11 @@ def main():
         print(line)
         print(f'fedbits {name}: wall {wall:.3f} s, cpu {cpu:.3f} s per epoch')
         if have_torch:
+            # One thread for PyTorch too: set_num_threads(1) alone left an OpenMP pool
+            # spinning (more CPU than wall time), so its pools are sized before import.
+            tenv = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
             out = subprocess.run([py, __file__, '--torch', str(repeats), str(ch), str(hw)],
-                                 check=True, capture_output=True, text=True).stdout
+                                 check=True, capture_output=True, text=True, env=tenv).stdout
             twall, tcpu = (float(v) for v in out.split())
             print(f'pytorch {name}: wall {twall:.3f} s, cpu {tcpu:.3f} s per epoch')
             print(f'ratio fedbits/pytorch {name}: wall {wall / twall:.2f}, cpu {cpu / tcpu:.2f}')

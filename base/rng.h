@@ -155,7 +155,7 @@ void rng_fast_u16s(struct rng *r, uint16_t *out, size_t n);
 enum rng_chacha_impl {
     RNG_CHACHA_BEST,     /* the widest the CPU has: AVX-512F, AVX2 or portable */
     RNG_CHACHA_PORTABLE, /* one block at a time, plain C */
-    RNG_CHACHA_AVX2,     /* AVX2 at most (what BEST was before AVX-512F) */
+    RNG_CHACHA_AVX2,     /* AVX2 at most: what BEST gives on a CPU without AVX-512F */
     RNG_CHACHA_AVX512,   /* AVX-512F at most (the same as BEST) */
 };
 /*

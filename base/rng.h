@@ -26,10 +26,10 @@
  * rand), under the same key with nonce RNG_FAST_NONCE, so it never overlaps the ChaCha20
  * keystream. rng_fast_bytes() and rng_fast_u16s() read it in whole 64-byte blocks from its
  * own block counter (starting at 0 on init; rng_seek() and the draws above do not move it):
- * a call of n bytes consumes ceil(n / 64) blocks. The keystream is computed eight blocks
- * at a time with AVX2 when the CPU has it (chosen at run time) and one block at a time
- * otherwise; both give the same bytes (rng_chacha_blocks() is the kernel, with the round
- * count and the implementation as arguments for tests).
+ * a call of n bytes consumes ceil(n / 64) blocks. The keystream is computed sixteen blocks
+ * at a time with AVX-512F or eight at a time with AVX2 when the CPU has them (chosen at run
+ * time) and one block at a time otherwise; all give the same bytes (rng_chacha_blocks() is the
+ * kernel, with the round count and the implementation as arguments for tests).
  */
 #ifndef FEDBITS_BASE_RNG_H
 #define FEDBITS_BASE_RNG_H
@@ -146,10 +146,17 @@ void rng_fast_bytes(struct rng *r, void *out, size_t n);
 /* n values of 16 bits, the fast keystream's bytes little-endian (ceil(n / 32) blocks). */
 void rng_fast_u16s(struct rng *r, uint16_t *out, size_t n);
 
-/* Implementations of rng_chacha_blocks(). */
+/*
+ * Implementations of rng_chacha_blocks(). Each vector value names the widest kernel that
+ * may be used: blocks are taken sixteen at a time with AVX-512F, then eight at a time with
+ * AVX2, then one at a time in plain C, skipping a kernel the value excludes or the CPU lacks
+ * (so every value is safe on every CPU). All give the same bytes.
+ */
 enum rng_chacha_impl {
-    RNG_CHACHA_BEST,     /* AVX2 when the CPU has it, else portable */
+    RNG_CHACHA_BEST,     /* the widest the CPU has: AVX-512F, AVX2 or portable */
     RNG_CHACHA_PORTABLE, /* one block at a time, plain C */
+    RNG_CHACHA_AVX2,     /* AVX2 at most: what BEST gives on a CPU without AVX-512F */
+    RNG_CHACHA_AVX512,   /* AVX-512F at most (the same as BEST) */
 };
 /*
  * Blocks first_block .. first_block + nblocks - 1 of the ChaCha keystream with `rounds`

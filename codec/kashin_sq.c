@@ -489,24 +489,6 @@ kashin_load(void *ctx, float *dst, size_t off, size_t n)
         dst[i] = kashin_sum(ld, (unsigned)k1[i] + k2[i]);
 }
 
-/* sq's header (codec/sq.h): the minimum and maximum, checked as sq_decode() does. */
-static int
-kashin_sq_header(float *lo, float *hi, const uint8_t *msg, size_t len, size_t bytes,
-                 struct errbuf *eb)
-{
-    if (len != bytes)
-        return codec_corrupt(eb, len < bytes ? len : bytes,
-                             "sq: message of %zu bytes, expected %zu", len, bytes);
-    int rc = codec_get_scale(lo, msg, len, 0, "sq minimum", eb);
-    if (rc == 0)
-        rc = codec_get_scale(hi, msg, len, 4, "sq maximum", eb);
-    if (rc < 0)
-        return rc;
-    if (!(*hi >= *lo))
-        return codec_corrupt(eb, 4, "sq: maximum %g below minimum %g", (double)*hi, (double)*lo);
-    return 0;
-}
-
 int
 kashin_sq_decode_add(struct kashin_sq *k, float *acc, const uint8_t *msg, size_t len, double weight,
                      const struct codec_link *link, struct errbuf *eb)
@@ -518,12 +500,11 @@ kashin_sq_decode_add(struct kashin_sq *k, float *acc, const uint8_t *msg, size_t
     float w = twice ? (float)(weight * KASHIN_SQ_RSQRT2) : (float)weight;
     unsigned flags = k->portable ? RHT_PORTABLE : 0;
     if (k->loss <= 0.0 && k->rotation != CODEC_ROTATION_SHARED && (twice || (b <= 8 && D >= 16))) {
-        float lo, hi;
-        int rc = kashin_sq_header(&lo, &hi, msg, len, sq_bytes(Dk, b), eb);
+        float lo, hi, lut[1u << SQ_LUT_BITS], sum[(2u << SQ_LUT_BITS) - 1 + 1];
+        int rc = sq_decode_header(&lo, &hi, lut, msg, len, Dk, b, eb);
         if (rc < 0)
             return rc;
         double step = ((double)hi - lo) / ((1u << b) - 1);
-        float lut[256], sum[511 + 1];
         struct kashin_load ld = {
             .payload = msg + SQ_HEADER_BYTES,
             .bits = b,
@@ -535,9 +516,7 @@ kashin_sq_decode_add(struct kashin_sq *k, float *acc, const uint8_t *msg, size_t
             .q1 = k->q1,
             .q2 = k->q2,
         };
-        if (b <= 8) {
-            for (unsigned j = 0; j < 1u << b; j++)
-                lut[j] = (float)(lo + step * j);
+        if (b <= SQ_LUT_BITS) {
             for (unsigned j = 0; j < 2u << b || j < 8; j++) /* 8: the vector kernel's table */
                 sum[j] = (float)(2.0 * lo + step * j);
             ld.sum = twice ? sum : NULL;

@@ -37,6 +37,8 @@ struct tdme tdme_run(const struct codec_params *p, size_t d, enum tdme_dist dist
                      int same_vector, size_t trials, unsigned long seed);
 /* Fills x[0..d) with N(0.25, 1) draws of the test stream (seed, key): an off-centre vector. */
 void tdme_fill(float *x, size_t d, uint64_t seed, uint64_t key);
+/* h after FNV-1a over the n bytes at p (offset basis 14695981039346656037 to start). */
+uint64_t tdme_fnv1a(uint64_t h, const void *p, size_t n);
 /* Fills p for kind and bits with the other fields at their defaults. */
 void tdme_params(struct codec_params *p, enum codec_kind kind, double bits);
 

@@ -16,6 +16,15 @@ tdme_params(struct codec_params *p, enum codec_kind kind, double bits)
     p->bits = bits;
 }
 
+uint64_t
+tdme_fnv1a(uint64_t h, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * UINT64_C(1099511628211);
+    return h;
+}
+
 void
 tdme_fill(float *x, size_t d, uint64_t seed, uint64_t key)
 {

@@ -46,16 +46,6 @@ es_input(float *x, size_t d, uint64_t k)
     }
 }
 
-/* Adds bytes to an FNV-1a hash. */
-static uint64_t
-es_hash(uint64_t h, const void *p, size_t n)
-{
-    const uint8_t *b = p;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ b[i]) * UINT64_C(1099511628211);
-    return h;
-}
-
 /* FNV-1a over ES_ROUNDS rounds of messages and decoded vectors of codec p at d. */
 static uint64_t
 es_digest(const struct codec_params *p, size_t d)
@@ -73,9 +63,9 @@ es_digest(const struct codec_params *p, size_t d)
         struct codec_link l = { .seed = 5, .round = k, .client = k % 3 };
         size_t len;
         ck_assert_int_eq(codec_encode(c, msg, codec_max_bytes(c), &len, x, &l, &eb), 0);
-        h = es_hash(h, msg, len);
+        h = tdme_fnv1a(h, msg, len);
         ck_assert_int_eq(codec_decode(c, out, msg, len, &l, &eb), 0);
-        h = es_hash(h, out, d * sizeof *out);
+        h = tdme_fnv1a(h, out, d * sizeof *out);
     }
     codec_free(c);
     mem_free(x);

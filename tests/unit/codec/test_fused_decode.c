@@ -21,15 +21,6 @@
 
 #define FD_ROUNDS 8
 
-static uint64_t
-fd_mix(uint64_t h, const void *p, size_t n)
-{
-    const uint8_t *b = p;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ b[i]) * UINT64_C(1099511628211);
-    return h;
-}
-
 /* x[0..d): uniform(-0.5, 0.5), times i % 97 every third round (large coordinates too). */
 static void
 fd_fill(float *x, size_t d, uint64_t k)
@@ -62,16 +53,16 @@ fd_digest(const struct codec_params *p, size_t d)
             struct codec_link l = { .seed = 1, .round = k, .client = cl };
             size_t len;
             ck_assert_int_eq(codec_encode(c, msg, cap, &len, x, &l, &eb), 0);
-            h = fd_mix(h, msg, len);
+            h = tdme_fnv1a(h, msg, len);
             ck_assert_int_eq(codec_decode_add(c, acc, msg, len, weights[cl], &l, &eb), 0);
             if (cl == 0) {
                 ck_assert_int_eq(codec_decode(c, out, msg, len, &l, &eb), 0);
-                h = fd_mix(h, out, d * sizeof *out);
+                h = tdme_fnv1a(h, out, d * sizeof *out);
             }
         }
         struct codec_link l = { .seed = 1, .round = k, .client = 0 };
         codec_decode_finish(c, out, acc, &l);
-        h = fd_mix(h, out, d * sizeof *out);
+        h = tdme_fnv1a(h, out, d * sizeof *out);
     }
     codec_free(c);
     mem_free(x);
@@ -101,14 +92,14 @@ fd_thc_ints_digest(const struct codec_params *p, size_t d)
             fd_fill(x, d, k * 3 + cl);
             l.client = cl;
             ck_assert_int_eq(thc_encode_ints(t, ints, x, 40.0 + (double)k, &l, &eb), 0);
-            h = fd_mix(h, ints, D * sizeof *ints);
+            h = tdme_fnv1a(h, ints, D * sizeof *ints);
             for (size_t i = 0; i < D; i++)
                 sum[i] += ints[i];
         }
         thc_decode_ints(t, out, ints, 40.0 + (double)k, &l);
-        h = fd_mix(h, out, d * sizeof *out);
+        h = tdme_fnv1a(h, out, d * sizeof *out);
         thc_decode_sum(t, out, sum, 3, 40.0 + (double)k, &l);
-        h = fd_mix(h, out, d * sizeof *out);
+        h = tdme_fnv1a(h, out, d * sizeof *out);
     }
     thc_free(t);
     mem_free(x);

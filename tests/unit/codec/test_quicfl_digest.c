@@ -26,14 +26,6 @@ struct qd_case {
     uint64_t digest;
 };
 
-static void
-qd_mix(uint64_t *h, const void *p, size_t n)
-{
-    const uint8_t *b = p;
-    for (size_t i = 0; i < n; i++)
-        *h = (*h ^ b[i]) * UINT64_C(1099511628211);
-}
-
 /*
  * FNV-1a over `rounds` rounds of messages and decoded vectors: the decode of each message
  * alone (as codec_decode(): a zeroed accumulator, then finish), and both clients' messages
@@ -75,18 +67,18 @@ qd_digest(const struct qd_case *t, bool portable)
             struct errbuf eb;
             size_t len;
             ck_assert_int_eq(quicfl_encode(q, msg, cap, &len, x, &l, &eb), 0);
-            qd_mix(&h, &len, sizeof len);
-            qd_mix(&h, msg, len);
+            h = tdme_fnv1a(h, &len, sizeof len);
+            h = tdme_fnv1a(h, msg, len);
             memset(acc, 0, acc_len * sizeof *acc);
             ck_assert_int_eq(quicfl_decode_add(q, acc, msg, len, 1.0, &l, &eb), 0);
             quicfl_decode_finish(q, out, acc, &l);
-            qd_mix(&h, out, d * sizeof *out);
+            h = tdme_fnv1a(h, out, d * sizeof *out);
             double w = 0.75 + 0.5 * (double)client;
             ck_assert_int_eq(quicfl_decode_add(q, acc2, msg, len, w, &l, &eb), 0);
         }
         struct codec_link l = { .seed = 3, .round = k, .client = 0 };
         quicfl_decode_finish(q, out, acc2, &l);
-        qd_mix(&h, out, d * sizeof *out);
+        h = tdme_fnv1a(h, out, d * sizeof *out);
     }
     quicfl_free(q);
     mem_free(x);

@@ -456,7 +456,7 @@ int
 qsgd_decode_add(struct qsgd *q, float *acc, const uint8_t *msg, size_t len, double weight,
                 const struct codec_link *link, struct errbuf *eb)
 {
-    float unit;
+    float unit = 0.0f; /* set by qsgd_decode_begin() when it succeeds */
     int rc = qsgd_decode_begin(q, &unit, msg, len, weight, eb);
     if (rc < 0)
         return rc;
@@ -470,7 +470,7 @@ int
 qsgd_decode_set(struct qsgd *q, float *acc, const uint8_t *msg, size_t len,
                 const struct codec_link *link, struct errbuf *eb)
 {
-    float unit;
+    float unit = 0.0f; /* set by qsgd_decode_begin() when it succeeds */
     int rc = qsgd_decode_begin(q, &unit, msg, len, 1.0, eb);
     if (rc < 0)
         return rc;

@@ -95,7 +95,7 @@ sq_encode_ranged(uint8_t *out, size_t cap, uint16_t *idx, const float *v, size_t
      * fill whole bytes. */
     for (size_t i = 0; i < n; i += SROUND_BATCH) {
         size_t m = n - i < SROUND_BATCH ? n - i : SROUND_BATCH;
-        sround(idx + i, v + i, m, lo, inv, false, top, r);
+        sround_above(idx + i, v + i, m, lo, inv, top, r, SROUND_BEST);
         packing_pack(out + SQ_HEADER_BYTES + i / 8 * b, idx + i, m, b);
     }
     codec_put_f32(out, lo);

@@ -101,6 +101,72 @@ sround(uint16_t *k, const float *v, size_t n, double off, double mul, bool absva
     sround_run(k, v, n, off, mul, absval, top, r, SROUND_BEST);
 }
 
+/* The error bound sround_above_avx2() allows on V = u·2^16: (top + 1)/64. */
+#define SROUND_ABOVE_TOP_MAX 15 /* its float path takes top <= this */
+
+/*
+ * sround_run() of v[i] >= lo in float, eight coordinates a step; a step with any coordinate
+ * in doubt is redone by the portable loop (which settles ties in coordinate order).
+ *
+ * The portable loop's level is a function of U = floor(V), V = u·2^16 = (v_i - lo)·mul·2^16
+ * (double): q(U) = (U >> 16) + (U & 0xffff > rd), nondecreasing in U, with a tie at
+ * U & 0xffff = rd. Here Vf = fl32(fl32(v_i - lo)·fl32(mul·2^16)) is within
+ * 3.001·2^-24·V <= 3.001·top/256 of V (the double path adds 2^-50 relative, V <= top·2^16
+ * up to that), below E = (top + 1)/64 by more than half an ulp of Vf (2^-7·(top + 1) for
+ * V < 2^16(top + 1)): so V lies in [a, b] with a = max(fl32(Vf - E), 0), b = fl32(Vf + E),
+ * b - a < 1 for top <= 15, and floor(V) is floor(a) or floor(b). When q(floor(a)) =
+ * q(floor(b)) and neither is a tie, that is the level; otherwise (chance about 2^-16 a
+ * coordinate) the step is in doubt, as is Vf >= 2^16(top + 1) (an overflow of v_i - lo).
+ */
+__attribute__((target("avx2"))) static void
+sround_above_avx2(uint16_t *k, const float *v, size_t n, float lo, double mul, unsigned top,
+                  const uint16_t *rnd, struct rng *r)
+{
+    const __m256 vlo = _mm256_set1_ps(lo), vm = _mm256_set1_ps((float)(mul * 0x1p16));
+    const __m256 ve = _mm256_set1_ps((float)(top + 1) / 64.0f);
+    const __m256 lim = _mm256_set1_ps((float)(top + 1) * 0x1p16f), zero = _mm256_setzero_ps();
+    const __m256i low16 = _mm256_set1_epi32(0xffff), vtop = _mm256_set1_epi32((int)top);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 vf = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(v + i), vlo), vm);
+        __m256i in = _mm256_castps_si256(_mm256_cmp_ps(vf, lim, _CMP_LT_OQ));
+        __m256i ua = _mm256_cvttps_epi32(_mm256_max_ps(_mm256_sub_ps(vf, ve), zero));
+        __m256i ub = _mm256_cvttps_epi32(_mm256_add_ps(vf, ve));
+        __m256i rd = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(rnd + i)));
+        __m256i ta = _mm256_and_si256(ua, low16), tb = _mm256_and_si256(ub, low16);
+        __m256i qa = _mm256_sub_epi32(_mm256_srli_epi32(ua, 16), _mm256_cmpgt_epi32(ta, rd));
+        __m256i qb = _mm256_sub_epi32(_mm256_srli_epi32(ub, 16), _mm256_cmpgt_epi32(tb, rd));
+        __m256i tie = _mm256_or_si256(_mm256_cmpeq_epi32(ta, rd), _mm256_cmpeq_epi32(tb, rd));
+        __m256i sure = _mm256_andnot_si256(tie, _mm256_and_si256(in, _mm256_cmpeq_epi32(qa, qb)));
+        if (__builtin_expect(_mm256_movemask_ps(_mm256_castsi256_ps(sure)) != 0xff, 0)) {
+            sround_portable(k + i, v + i, 8, (double)lo, mul, false, top, rnd + i, r);
+            continue;
+        }
+        __m256i q = _mm256_min_epu32(qa, vtop);
+        __m256i p = _mm256_permute4x64_epi64(_mm256_packus_epi32(q, q), 0xd8);
+        _mm_storeu_si128((__m128i *)(k + i), _mm256_castsi256_si128(p));
+    }
+    sround_portable(k + i, v + i, n - i, (double)lo, mul, false, top, rnd + i, r);
+}
+
+void
+sround_above(uint16_t *k, const float *v, size_t n, float lo, double mul, unsigned top,
+             struct rng *r, enum sround_path path)
+{
+    /* mul·2^16 must be a finite float for the float path */
+    if (path != SROUND_BEST || top > SROUND_ABOVE_TOP_MAX || !(mul * 0x1p16 <= FLT_MAX) ||
+        !__builtin_cpu_supports("avx2")) {
+        sround_run(k, v, n, (double)lo, mul, false, top, r, path);
+        return;
+    }
+    uint16_t rnd[SROUND_BATCH];
+    for (size_t i = 0; i < n; i += SROUND_BATCH) {
+        size_t m = n - i < SROUND_BATCH ? n - i : SROUND_BATCH;
+        rng_fast_u16s(r, rnd, m);
+        sround_above_avx2(k + i, v + i, m, lo, mul, top, rnd, r);
+    }
+}
+
 /* sround_cells() on coordinates [i, i + m) with their draws rnd[0..m). */
 static int
 sround_cells_portable(uint16_t *idx, const float *y, size_t m, double sc, double T, double to_u,

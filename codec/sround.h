@@ -49,6 +49,14 @@ void sround_run(uint16_t *k, const float *v, size_t n, double off, double mul, b
                 unsigned top, struct rng *r, enum sround_path path);
 
 /*
+ * sround_run(k, v, n, lo, mul, false, top, r, path) for v[i] >= lo (the min-max quantiser,
+ * codec/sq.h), the same levels and draws bit for bit; the vector path works in float for
+ * top <= 15 and proves each level equal to the double one (else takes the portable loop).
+ */
+void sround_above(uint16_t *k, const float *v, size_t n, float lo, double mul, unsigned top,
+                  struct rng *r, enum sround_path path);
+
+/*
  * Rounding onto a table of integer levels (THC, codec/thc.h): for i < n, z = sc·y_i
  * clamped to [-T, T], u = (z + T)·to_u, k = cell[min(floor(u), g)] (table[k] <= u <=
  * table[k + 1]) and the level is k + coin((u - table[k]) / (table[k + 1] - table[k])), one

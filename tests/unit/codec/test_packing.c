@@ -1,4 +1,5 @@
 /* packing, sround and the codecs' vector loops: the fast paths against the plain definitions. */
+#include <float.h>
 #include <gsl/gsl_randist.h>
 #include <math.h>
 #include <string.h>
@@ -117,6 +118,57 @@ START_TEST(sround_matches_definition)
                 ck_assert_uint_eq(rng_tell(&a), rng_tell(&b));
                 if (ties)
                     ck_assert_uint_eq(nties, PK_MAX);
+            }
+        }
+    }
+}
+END_TEST
+
+/*
+ * sround_above() (the float vector path of the min-max quantiser) against sround_run() on the
+ * portable path: ranges as sq.c forms them, coordinates at and near ties (V = u·2^16 within
+ * 1/64 of a draw's boundary), a range whose float difference overflows, and one whose
+ * 2^16·mul does not fit a float.
+ */
+START_TEST(sround_above_matches_portable)
+{
+    static float v[PK_MAX];
+    static uint16_t k[PK_MAX], kp[PK_MAX], rd[PK_MAX];
+    for (int kind = 0; kind < 4; kind++) {
+        for (unsigned top = 1; top <= 63; top = top * 2 + 1) {
+            struct rng r, a, c;
+            rng_init_stream(&r, 4, RNG_PURPOSE_TEST, top, (uint64_t)kind);
+            rng_init_stream(&a, 5, RNG_PURPOSE_TEST, top, 0);
+            rng_fast_u16s(&a, rd, PK_MAX);
+            rng_init_stream(&a, 5, RNG_PURPOSE_TEST, top, 0);
+            rng_init_stream(&c, 5, RNG_PURPOSE_TEST, top, 0);
+            float lo = 0.0f, hi = 0.0f;
+            for (size_t i = 0; i < PK_MAX; i++) {
+                if (kind == 0) { /* random, min-max */
+                    v[i] = (float)(rng_uniform(&r) * 3.0 - 1.25);
+                } else if (kind == 1) { /* v = level + (draw + j/16)·2^-16, j in -2..17 */
+                    double u = (double)(i % (top + 1)) +
+                               (rd[i] + (double)(i % 20) / 16 - 2.0 / 16) * 0x1p-16;
+                    v[i] = (float)(u > 0 ? u : 0); /* exact in float */
+                } else if (kind == 2) {            /* v - lo overflows a float */
+                    v[i] = i % 3 == 0 ? -FLT_MAX : i % 3 == 1 ? FLT_MAX : (float)rng_uniform(&r);
+                } else { /* hi - lo = 2^-140 */
+                    v[i] = i % 2 ? 0x1p-140f : 0.0f;
+                }
+                lo = i == 0 || v[i] < lo ? v[i] : lo;
+                hi = i == 0 || v[i] > hi ? v[i] : hi;
+            }
+            double step = ((double)hi - lo) / top;
+            double inv = step > 0 ? 1.0 / step : 0.0;
+            for (int sh = 0; sh < (kind == 1 ? 3 : 1); sh++) {
+                if (kind == 1) { /* u = v (ties and near ties), or v shrunk by 2^-22 or 2^-17 */
+                    lo = 0.0f;
+                    inv = sh == 0 ? 1.0 : sh == 1 ? 1.0 - 0x1p-22 : 1.0 - 0x1p-17;
+                }
+                sround_above(k, v, PK_MAX, lo, inv, top, &a, SROUND_BEST);
+                sround_run(kp, v, PK_MAX, lo, inv, false, top, &c, SROUND_PORTABLE);
+                ck_assert_mem_eq(k, kp, sizeof k);
+                ck_assert_uint_eq(rng_tell(&a), rng_tell(&c));
             }
         }
     }
@@ -297,6 +349,7 @@ packing_suite(void)
     TCase *tc = tcase_create("packing");
     tcase_add_test(tc, packing_matches_bitpack);
     tcase_add_test(tc, sround_matches_definition);
+    tcase_add_test(tc, sround_above_matches_portable);
     tcase_add_test(tc, sround_is_unbiased);
     tcase_add_test(tc, sround_cells_matches_definition);
     tcase_add_test(tc, vector_paths_match_portable_digests);

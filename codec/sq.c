@@ -47,6 +47,27 @@ sq_range_avx2(float *lo_out, float *hi_out, const float *v, size_t n)
                  abs = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     __m256 ok = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
     size_t i = 0;
+    /* four chains of minima and maxima at once (the order does not matter, as above) */
+    __m256 lo8b = lo8, hi8b = hi8, lo8c = lo8, hi8c = hi8, lo8d = lo8, hi8d = hi8;
+    for (; i + 32 <= n; i += 32) {
+        __m256 x0 = _mm256_loadu_ps(v + i), x1 = _mm256_loadu_ps(v + i + 8);
+        __m256 x2 = _mm256_loadu_ps(v + i + 16), x3 = _mm256_loadu_ps(v + i + 24);
+        lo8 = _mm256_min_ps(lo8, x0);
+        hi8 = _mm256_max_ps(hi8, x0);
+        lo8b = _mm256_min_ps(lo8b, x1);
+        hi8b = _mm256_max_ps(hi8b, x1);
+        lo8c = _mm256_min_ps(lo8c, x2);
+        hi8c = _mm256_max_ps(hi8c, x2);
+        lo8d = _mm256_min_ps(lo8d, x3);
+        hi8d = _mm256_max_ps(hi8d, x3);
+        __m256 f01 = _mm256_and_ps(_mm256_cmp_ps(_mm256_and_ps(x0, abs), inf, _CMP_LT_OQ),
+                                   _mm256_cmp_ps(_mm256_and_ps(x1, abs), inf, _CMP_LT_OQ));
+        __m256 f23 = _mm256_and_ps(_mm256_cmp_ps(_mm256_and_ps(x2, abs), inf, _CMP_LT_OQ),
+                                   _mm256_cmp_ps(_mm256_and_ps(x3, abs), inf, _CMP_LT_OQ));
+        ok = _mm256_and_ps(ok, _mm256_and_ps(f01, f23));
+    }
+    lo8 = _mm256_min_ps(_mm256_min_ps(lo8, lo8b), _mm256_min_ps(lo8c, lo8d));
+    hi8 = _mm256_max_ps(_mm256_max_ps(hi8, hi8b), _mm256_max_ps(hi8c, hi8d));
     for (; i + 8 <= n; i += 8) {
         __m256 x = _mm256_loadu_ps(v + i);
         lo8 = _mm256_min_ps(lo8, x);

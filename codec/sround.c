@@ -162,6 +162,9 @@ sround_above(uint16_t *k, const float *v, size_t n, float lo, double mul, unsign
     uint16_t rnd[SROUND_BATCH];
     for (size_t i = 0; i < n; i += SROUND_BATCH) {
         size_t m = n - i < SROUND_BATCH ? n - i : SROUND_BATCH;
+        /* the batch's coordinates come from memory while the keystream is computed */
+        for (size_t j = 0; j < m; j += 16)
+            __builtin_prefetch(v + i + j, 0, 2);
         rng_fast_u16s(r, rnd, m);
         sround_above_avx2(k + i, v + i, m, lo, mul, top, rnd, r);
     }

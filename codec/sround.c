@@ -112,11 +112,12 @@ sround(uint16_t *k, const float *v, size_t n, double off, double mul, bool absva
  * (double): q(U) = (U >> 16) + (U & 0xffff > rd), nondecreasing in U, with a tie at
  * U & 0xffff = rd. Here Vf = fl32(fl32(v_i - lo)·fl32(mul·2^16)) is within
  * 3.001·2^-24·V <= 3.001·top/256 of V (the double path adds 2^-50 relative, V <= top·2^16
- * up to that), below E = (top + 1)/64 by more than half an ulp of Vf (2^-7·(top + 1) for
- * V < 2^16(top + 1)): so V lies in [a, b] with a = max(fl32(Vf - E), 0), b = fl32(Vf + E),
- * b - a < 1 for top <= 15, and floor(V) is floor(a) or floor(b). When q(floor(a)) =
- * q(floor(b)) and neither is a tie, that is the level; otherwise (chance about 2^-16 a
- * coordinate) the step is in doubt, as is Vf >= 2^16(top + 1) (an overflow of v_i - lo).
+ * up to that), below E = (top + 1)/64 by (top + 1)/256 at least, more than half an ulp of
+ * a float below 2^16(top + 1) (an ulp there is at most 2^-7·(top + 1)): so V lies in [a, b] with a
+ * = max(fl32(Vf - E), 0), b = fl32(Vf + E), b - a < 1 for top <= 15, and floor(V) is floor(a) or
+ * floor(b). When q(floor(a)) = q(floor(b)) and neither is a tie, that is the level; otherwise
+ * (chance about 2^-16 a coordinate) the step is in doubt, as is Vf >= 2^16(top + 1) (an overflow of
+ * v_i - lo).
  */
 __attribute__((target("avx2"))) static void
 sround_above_avx2(uint16_t *k, const float *v, size_t n, float lo, double mul, unsigned top,

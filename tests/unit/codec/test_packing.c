@@ -126,9 +126,9 @@ END_TEST
 
 /*
  * sround_above() (the float vector path of the min-max quantiser) against sround_run() on the
- * portable path: ranges as sq.c forms them, coordinates at and near ties (V = u·2^16 within
- * 1/64 of a draw's boundary), a range whose float difference overflows, and one whose
- * 2^16·mul does not fit a float.
+ * portable path: ranges as sq.c forms them, coordinates at and near ties (V = u·2^16 on a
+ * draw's tie band or up to 1/8 either side of it, exact and shrunk), a range whose float difference
+ * overflows, and one whose 2^16·mul does not fit a float.
  */
 START_TEST(sround_above_matches_portable)
 {

@@ -498,15 +498,26 @@ eden_qfast_init(struct eden_qfast *qf, const float *thr, const struct eden_book 
     eden_qtab(qf->q_tab, bk->cent, bk->levels - 1);
 }
 
-/* The ORed fields of the 8 lanes (each idx_l << l·b): one 32-bit word. */
-__attribute__((target("avx2"), always_inline)) static inline uint32_t
-eden_qfast_word(const __m256i *f)
-{
-    __m128i w = _mm_or_si128(_mm256_castsi256_si128(*f), _mm256_extracti128_si256(*f, 1));
-    w = _mm_or_si128(w, _mm_shuffle_epi32(w, 0x4e));
-    w = _mm_or_si128(w, _mm_shuffle_epi32(w, 0xb1));
-    return (uint32_t)_mm_cvtsi128_si32(w);
-}
+/* eden_spread2[v], eden_spread4[v]: bit l of the byte v moved to bit 2l, to bit 4l. */
+#define EDEN_SPR(v, s)                                                                             \
+    (((v)&1u) | ((v) >> 1 & 1u) << (s) | ((v) >> 2 & 1u) << 2 * (s) | ((v) >> 3 & 1u) << 3 * (s) | \
+     ((v) >> 4 & 1u) << 4 * (s) | ((v) >> 5 & 1u) << 5 * (s) | ((v) >> 6 & 1u) << 6 * (s) |        \
+     ((v) >> 7 & 1u) << 7 * (s))
+#define EDEN_SPR4(v, s)                                                                            \
+    EDEN_SPR(v, s), EDEN_SPR((v) + 1, s), EDEN_SPR((v) + 2, s), EDEN_SPR((v) + 3, s)
+#define EDEN_SPR32(v, s)                                                                           \
+    EDEN_SPR4(v, s), EDEN_SPR4((v) + 4, s), EDEN_SPR4((v) + 8, s), EDEN_SPR4((v) + 12, s),         \
+        EDEN_SPR4((v) + 16, s), EDEN_SPR4((v) + 20, s), EDEN_SPR4((v) + 24, s),                    \
+        EDEN_SPR4((v) + 28, s)
+#define EDEN_SPR256(s)                                                                             \
+    EDEN_SPR32(0, s), EDEN_SPR32(32, s), EDEN_SPR32(64, s), EDEN_SPR32(96, s), EDEN_SPR32(128, s), \
+        EDEN_SPR32(160, s), EDEN_SPR32(192, s), EDEN_SPR32(224, s)
+static const uint16_t eden_spread2[256] = { EDEN_SPR256(2) };
+static const uint32_t eden_spread4[256] = { EDEN_SPR256(4) };
+#undef EDEN_SPR256
+#undef EDEN_SPR32
+#undef EDEN_SPR4
+#undef EDEN_SPR
 
 __attribute__((target("avx2"), always_inline)) static inline void
 eden_qfast_kernel(const struct eden_qfast *qf, uint16_t *idx, uint8_t *packed, unsigned bits,
@@ -517,8 +528,6 @@ eden_qfast_kernel(const struct eden_qfast *qf, uint16_t *idx, uint8_t *packed, u
         lvl[j] = _mm256_loadu_ps(qf->bs.lvl[j]);
     const __m256 qt[2] = { _mm256_loadu_ps(qf->q_tab), _mm256_loadu_ps(qf->q_tab + 8) };
     const __m256 q0 = _mm256_set1_ps(qf->q_tab[0]), q1 = _mm256_set1_ps(qf->q_tab[1]);
-    const int b = (int)bits;
-    const __m256i shl = _mm256_setr_epi32(0, b, 2 * b, 3 * b, 4 * b, 5 * b, 6 * b, 7 * b);
     for (size_t i0 = 0; i0 < n;) {
         size_t g = off + i0, blk = g / EDEN_SUM_BLOCK;
         size_t end = i0 + (EDEN_SUM_BLOCK - g % EDEN_SUM_BLOCK);
@@ -527,13 +536,35 @@ eden_qfast_kernel(const struct eden_qfast *qf, uint16_t *idx, uint8_t *packed, u
         for (size_t i = i0; i < end; i += 8) {
             __m256 yv = _mm256_loadu_ps(y + i), m = _mm256_setzero_ps(), q;
             __m256i k;
+            __m256 m2 = m, m3 = m, m4 = m;
             if (bits == 1) { /* the search's one step, its mask kept for the packing */
                 m = EDEN_ABOVE(yv, lvl[0], ties);
                 k = _mm256_srli_epi32(_mm256_castps_si256(m), 31);
                 q = _mm256_blendv_ps(q0, q1, m);
+            } else if (bits == 2) {
+                /*
+                 * The search's two steps on the masks themselves: an all-ones lane indexes
+                 * lane 7 of level 2, which holds the upper candidate like every odd lane;
+                 * the cell is (m & 2) − m2 (each mask −1 or 0).
+                 */
+                m = EDEN_ABOVE(yv, lvl[0], ties);
+                __m256i mi = _mm256_castps_si256(m);
+                m2 = EDEN_ABOVE(yv, _mm256_permutevar8x32_ps(lvl[1], mi), ties);
+                k = _mm256_sub_epi32(_mm256_and_si256(mi, _mm256_set1_epi32(2)),
+                                     _mm256_castps_si256(m2));
+                q = _mm256_permutevar8x32_ps(qt[0], k);
             } else {
-                k = eden_bsearch_cells(bits, lvl, yv, ties);
-                q = eden_lookup8(qf->q_tab, 1u << bits, qt, k);
+                /* The same on four steps: the cells so far are 2k − m after each. */
+                m = EDEN_ABOVE(yv, lvl[0], ties);
+                __m256i mi = _mm256_castps_si256(m);
+                m2 = EDEN_ABOVE(yv, _mm256_permutevar8x32_ps(lvl[1], mi), ties);
+                k = _mm256_sub_epi32(_mm256_and_si256(mi, _mm256_set1_epi32(2)),
+                                     _mm256_castps_si256(m2));
+                m3 = EDEN_ABOVE(yv, _mm256_permutevar8x32_ps(lvl[2], k), ties);
+                k = _mm256_sub_epi32(_mm256_slli_epi32(k, 1), _mm256_castps_si256(m3));
+                m4 = EDEN_ABOVE(yv, _mm256_permutevar8x32_ps(lvl[3], k), ties);
+                k = _mm256_sub_epi32(_mm256_slli_epi32(k, 1), _mm256_castps_si256(m4));
+                q = eden_lookup8(qf->q_tab, 16, qt, k);
             }
             ayq = _mm256_add_ps(ayq, _mm256_mul_ps(yv, q));
             aqq = _mm256_add_ps(aqq, _mm256_mul_ps(q, q));
@@ -542,13 +573,16 @@ eden_qfast_kernel(const struct eden_qfast *qf, uint16_t *idx, uint8_t *packed, u
                 uint8_t *p = packed + (off + i) / 8 * bits;
                 if (bits == 1) {
                     *p = (uint8_t)_mm256_movemask_ps(m);
-                } else {
-                    __m256i f = _mm256_sllv_epi32(k, shl);
-                    uint32_t word = eden_qfast_word(&f);
-                    if (bits == 2)
-                        le_store16(p, (uint16_t)word);
-                    else
-                        le_store32(p, word);
+                } else if (bits == 2) { /* field l: bit 2l from step 2, bit 2l + 1 from 1 */
+                    unsigned hi = (unsigned)_mm256_movemask_ps(m);
+                    unsigned lo = (unsigned)_mm256_movemask_ps(m2);
+                    le_store16(p, (uint16_t)(eden_spread2[lo] | eden_spread2[hi] << 1));
+                } else { /* field l: bit 4l + 3 − j from step j */
+                    uint32_t w = eden_spread4[_mm256_movemask_ps(m4)] |
+                                 eden_spread4[_mm256_movemask_ps(m3)] << 1 |
+                                 eden_spread4[_mm256_movemask_ps(m2)] << 2 |
+                                 eden_spread4[_mm256_movemask_ps(m)] << 3;
+                    le_store32(p, w);
                 }
             } else {
                 __m256i w = _mm256_permute4x64_epi64(_mm256_packus_epi32(k, k), 0x08);

@@ -319,6 +319,7 @@ const struct codec_def codec_quicfl = {
     .summary = "QUIC-FL: shared rotation, bounded support, unbiased tables",
     .default_bits = 2,
     .uses = CODEC_USES_ROTATION | CODEC_USES_P,
+    .bounded = true,
     CODEC_OPS(quicfl, codec_make_quicfl),
 };
 const struct codec_def codec_thc = {

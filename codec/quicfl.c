@@ -685,9 +685,10 @@ quicfl_load_portable(void *ctx, float *dst, size_t off, size_t n)
     quicfl_load_block(ctx, dst, off, n, false);
 }
 
-int
-quicfl_decode_add(struct quicfl *q, float *acc, const uint8_t *msg, size_t len, double weight,
-                  const struct codec_link *link, struct errbuf *eb)
+/* quicfl_decode_add(), or with set quicfl_decode_set() (weight 1). */
+static int
+quicfl_decode_run(struct quicfl *q, float *acc, const uint8_t *msg, size_t len, double weight,
+                  bool set, const struct codec_link *link, struct errbuf *eb)
 {
     size_t D = q->D;
     size_t base = QUICFL_HEADER + quicfl_payload_bytes(q);
@@ -703,6 +704,7 @@ quicfl_decode_add(struct quicfl *q, float *acc, const uint8_t *msg, size_t len, 
     if (norm < 0)
         return codec_corrupt(eb, 0, "quicfl: negative norm %g", (double)norm);
     size_t next = 0;
+    double zmax = 0; /* the largest |z| sent verbatim */
     for (size_t off = base; off < len; off += QUICFL_PAIR_BYTES) {
         uint32_t i = le_load32(msg + off);
         float z = codec_get_f32(msg + off + 4);
@@ -710,6 +712,7 @@ quicfl_decode_add(struct quicfl *q, float *acc, const uint8_t *msg, size_t len, 
             return codec_corrupt(eb, off, "quicfl: exact index %u out of order or >= %zu", i, D);
         if (!isfinite(z))
             return codec_corrupt(eb, off + 4, "quicfl: exact value is not finite");
+        zmax = fmax(zmax, fabs((double)z));
         next = (size_t)i + 1;
     }
     quicfl_draw_shared(q, link);
@@ -721,16 +724,29 @@ quicfl_decode_add(struct quicfl *q, float *acc, const uint8_t *msg, size_t len, 
         .npairs = (len - base) / QUICFL_PAIR_BYTES,
         .unit = (float)(norm / sqrt((double)D)),
     };
-    for (size_t k = 0; k < (size_t)q->nx * q->nh; k++)
+    double top = (double)ld.unit * zmax; /* the exact coordinates decode to unit·z */
+    for (size_t k = 0; k < (size_t)q->nx * q->nh; k++) {
         ld.lut[k] = ld.unit * q->R[k];
+        top = fmax(top, fabs((double)ld.lut[k]));
+    }
+    /* |decoded| <= weight·top·(1/(1 − loss))·√D (an inverse rotation of D entries; the
+     * accumulator of a shared rotation is checked before its inverse rotation). A float
+     * product that overflowed makes top infinite: refused. */
+    double growth = q->rotation == CODEC_ROTATION_SHARED ? 1.0 : sqrt((double)D);
+    if (q->loss > 0.0)
+        growth /= 1.0 - q->loss;
+    if ((rc = codec_bound_check(weight, top, growth, "quicfl norm", 0, eb)) < 0)
+        return rc;
     bool avx2 = !q->portable && __builtin_cpu_supports("avx2");
     rht_load_fn *load = avx2 ? quicfl_load_avx2 : quicfl_load_portable;
     if (q->loss <= 0.0 && q->rotation != CODEC_ROTATION_SHARED) {
         /* Looked up block by block inside the inverse rotation (see rht.h). */
         rht_inverse_add_load(acc, q->d, q->y, D, q->signs, (float)weight, load, &ld,
-                             q->portable ? RHT_PORTABLE : 0);
+                             (q->portable ? RHT_PORTABLE : 0) | (set ? RHT_SET : 0));
         return 0;
     }
+    if (set)
+        memset(acc, 0, quicfl_acc_len(q) * sizeof *acc);
     load(&ld, q->y, 0, D);
     codec_loss_apply(q->y, D, q->loss, link);
     if (q->rotation == CODEC_ROTATION_SHARED) {
@@ -741,6 +757,20 @@ quicfl_decode_add(struct quicfl *q, float *acc, const uint8_t *msg, size_t len, 
         rht_inverse_add(acc, q->d, q->y, D, q->signs, (float)weight);
     }
     return 0;
+}
+
+int
+quicfl_decode_add(struct quicfl *q, float *acc, const uint8_t *msg, size_t len, double weight,
+                  const struct codec_link *link, struct errbuf *eb)
+{
+    return quicfl_decode_run(q, acc, msg, len, weight, false, link, eb);
+}
+
+int
+quicfl_decode_set(struct quicfl *q, float *acc, const uint8_t *msg, size_t len,
+                  const struct codec_link *link, struct errbuf *eb)
+{
+    return quicfl_decode_run(q, acc, msg, len, 1.0, true, link, eb);
 }
 
 void

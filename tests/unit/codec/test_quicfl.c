@@ -1,12 +1,15 @@
 /*
  * quicfl: our solved tables are unbiased on every grid point and reach the vNMSE figures
  * of the official QUIC-FL tables (below); the exact set has the right size; structured
- * inputs stay unbiased.
+ * inputs stay unbiased; a message whose decoded values could exceed 2^90 (from its norm or
+ * an exact value) is refused up front.
  */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/le.h"
 #include "codec/quicfl.h"
 #include "tests/support/check_support.h"
 #include "tests/unit/codec/suites.h"
@@ -114,6 +117,75 @@ START_TEST(solve_other_p)
 }
 END_TEST
 
+/* v as a little-endian float32 at p (the wire's scalars) */
+static void
+put_f32_le(uint8_t *p, float v)
+{
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    le_store32(p, u);
+}
+
+/*
+ * The decoder is bounded (codec/codec_int.h): the norm field and the exact values bound the
+ * decoded vector by unit·max(|R|, |z|)·√D (unit = norm/√D), and a message whose bound
+ * exceeds 2^90 is refused before decoding, whatever its actual values.
+ */
+START_TEST(bounded_decode)
+{
+    size_t d = 1024;
+    struct codec_params p;
+    tdme_params(&p, CODEC_QUICFL, 2);
+    struct codec *c = codec_new(&p, d);
+    size_t cap = codec_max_bytes(c);
+    float *x = calloc(d, sizeof *x), *xh = malloc(d * sizeof *xh);
+    uint8_t *msg = calloc(cap, 1);
+    struct codec_link link = { .seed = 4, .round = 1, .client = 0 };
+    size_t len;
+    /* x = 0: norm 0 and no exact pairs; the header is the norm, float32 at byte 0 */
+    ck_assert_int_eq(codec_encode(c, msg, cap, &len, x, &link, NULL), 0);
+    ck_assert_uint_lt(len + 8, cap + 1);
+    /* norms: huge ones refused; 2^80 (values about 2^75·|R|·32 < 2^90) accepted, finite */
+    const float norms[4] = { FLT_MAX, 0x1p100f, 0x1p89f, 0x1p80f };
+    for (int k = 0; k < 4; k++) {
+        put_f32_le(msg, norms[k]);
+        struct errbuf eb;
+        errbuf_clear(&eb);
+        int rc = codec_decode(c, xh, msg, len, &link, &eb);
+        if (k < 3) {
+            ck_assert_int_eq(rc, -ERR_CORRUPT);
+            ck_assert_int_eq(eb.offset, 0);
+        } else {
+            ck_assert_int_eq(rc, 0);
+            for (size_t i = 0; i < d; i++)
+                ck_assert(isfinite(xh[i]) && fabsf(xh[i]) < 0x1p90f);
+        }
+    }
+    /* one exact pair (index 5, value z) at norm √D (unit 1): |z|·32 decides */
+    put_f32_le(msg, 32.0f);
+    const float zs[3] = { 0x1p100f, -FLT_MAX, 0x1p60f };
+    for (int k = 0; k < 3; k++) {
+        uint8_t pair[8] = { 5, 0, 0, 0 };
+        put_f32_le(pair + 4, zs[k]);
+        memcpy(msg + len, pair, sizeof pair);
+        struct errbuf eb;
+        errbuf_clear(&eb);
+        int rc = codec_decode(c, xh, msg, len + 8, &link, &eb);
+        if (k < 2) {
+            ck_assert_int_eq(rc, -ERR_CORRUPT);
+        } else {
+            ck_assert_int_eq(rc, 0);
+            for (size_t i = 0; i < d; i++)
+                ck_assert(isfinite(xh[i]) && fabsf(xh[i]) <= 0x1p55f * 1.001f);
+        }
+    }
+    codec_free(c);
+    free(x);
+    free(xh);
+    free(msg);
+}
+END_TEST
+
 Suite *
 quicfl_suite(void)
 {
@@ -125,6 +197,7 @@ quicfl_suite(void)
     tcase_add_test(tc, shared_rotation_nmse);
     tcase_add_test(tc, two_hot_unbiased);
     tcase_add_test(tc, solve_other_p);
+    tcase_add_test(tc, bounded_decode);
     suite_add_tcase(s, tc);
     return s;
 }

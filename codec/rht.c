@@ -83,15 +83,11 @@ rht_sign(const uint8_t *signs, size_t i)
  * the last pass, at coordinate pos, goes straight into acc[pos..] (signs flipped, only the
  * coordinates below d). The same per-coordinate operations as the separate pass
  * rht_signs_add_kernel() below: a vector wherever 8 coordinates lie below d, else scalars.
- * The summands are read at in[pos & mask]: in = acc and mask = SIZE_MAX, or for RHT_SET
- * (acc not read) eight zeros and mask = 0, without a branch in the loop.
  */
 struct rht_out {
     float *acc;
     size_t d;
     const uint8_t *signs;
-    const float *in;
-    size_t mask;
 };
 
 static inline __attribute__((always_inline)) void
@@ -104,7 +100,7 @@ rht_emit(const struct rht_out *o, size_t pos, const rht_v8 *xp)
         const rht_i8 sign_bit = { INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN,
                                   INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN };
         rht_v8 a;
-        RHT_LOAD(a, o->in + (pos & o->mask));
+        RHT_LOAD(a, o->acc + pos);
         if (o->signs != NULL) {
             int32_t b = (int32_t)o->signs[pos / 8];
             rht_i8 bb = { b, b, b, b, b, b, b, b };
@@ -117,8 +113,7 @@ rht_emit(const struct rht_out *o, size_t pos, const rht_v8 *xp)
         float t[8];
         RHT_STORE(t, x);
         for (size_t l = 0; pos + l < o->d; l++)
-            o->acc[pos + l] = o->in[(pos + l) & o->mask] +
-                              (o->signs != NULL ? rht_sign(o->signs, pos + l) * t[l] : t[l]);
+            o->acc[pos + l] += o->signs != NULL ? rht_sign(o->signs, pos + l) * t[l] : t[l];
     }
 }
 
@@ -649,17 +644,12 @@ rht_inverse_add_load(float *acc, size_t d, float *ws, size_t D, const uint8_t *s
                      rht_load_fn *load, void *ctx, unsigned flags)
 {
     assert(d <= D && (D & (D - 1)) == 0);
-    bool portable = (flags & RHT_PORTABLE) != 0, set = (flags & RHT_SET) != 0;
+    bool portable = (flags & RHT_PORTABLE) != 0;
     if ((flags & RHT_UNFUSED) != 0 || D < 16) {
-        if (set)
-            memset(acc, 0, d * sizeof *acc);
         rht_inverse_add_unfused(acc, d, ws, D, signs, weight, load, ctx, portable);
         return;
     }
-    static const float zeros[8] = { 0 };
-    struct rht_out o = {
-        .acc = acc, .d = d, .signs = signs, .in = set ? zeros : acc, .mask = set ? 0 : SIZE_MAX
-    };
+    struct rht_out o = { .acc = acc, .d = d, .signs = signs };
     struct rht_io io = { .load = load, .ctx = ctx, .out = &o };
     rht_kernel_run(ws, D, NULL, (float)((double)weight / sqrt((double)D)), &io, portable);
 }

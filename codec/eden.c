@@ -40,6 +40,7 @@ struct eden {
     bool fixed_scale; /* EDEN_FIXED_SCALE */
     bool ties_up;     /* EDEN_TIES_UP */
     bool portable;    /* EDEN_PORTABLE */
+    bool avx512;      /* the 16-lane quantiser runs: AVX-512F and BMI2, not EDEN_NO_AVX512 */
     enum codec_rotation rotation;
     double loss;
     struct eden_book lo, hi; /* hi used in FRAC mode only */
@@ -133,6 +134,8 @@ eden_new(const struct codec_params *p, size_t dim, unsigned flags)
     e->fixed_scale = (flags & EDEN_FIXED_SCALE) != 0;
     e->ties_up = (flags & EDEN_TIES_UP) != 0;
     e->portable = (flags & EDEN_PORTABLE) != 0;
+    e->avx512 = !e->portable && (flags & EDEN_NO_AVX512) == 0 &&
+                __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("bmi2");
     e->rotation = p->rotation;
     e->loss = p->packet_loss;
     double bl = floor(p->bits);
@@ -621,6 +624,93 @@ eden_qfast_ok(const struct eden *e, const struct eden_book *bk)
     return !e->portable && eden_fused_pack(bk) && __builtin_cpu_supports("avx2");
 }
 
+/* y > t, or y >= t when ties go up, on 16 lanes: a mask. */
+#define EDEN_ABOVE16(y, t, ties)                                                                   \
+    ((ties) ? _mm512_cmp_ps_mask((y), (t), _CMP_GE_OQ) : _mm512_cmp_ps_mask((y), (t), _CMP_GT_OQ))
+
+/*
+ * eden_qfast_kernel() for b = 2 and 4 on 16 lanes (AVX-512F): each step of the search
+ * compares into a mask, the next candidates come from a blend (step 2) or a permutation
+ * (steps 3 and 4) indexed by the cells so far, the centroid from one permutation of the
+ * 16-entry q_tab, and the fields from the masks' bits, spread by pdep (field l: bit
+ * b·l + b − j from step j). The 16 products are added to the 8 lanes of each sum as two
+ * halves, the lower coordinates first: the additions of eden_qfast_kernel() in the same
+ * order, hence the same sums. off and n are multiples of 16.
+ */
+__attribute__((target("avx512f,bmi2"), always_inline)) static inline void
+eden_qfast16_kernel(const struct eden_qfast *qf, uint16_t *idx, uint8_t *packed, unsigned bits,
+                    float *part, const float *y, size_t off, size_t n, bool ties)
+{
+    const __m512 t1 = _mm512_set1_ps(qf->bs.lvl[0][0]);
+    const __m512 t2lo = _mm512_set1_ps(qf->bs.lvl[1][0]), t2hi = _mm512_set1_ps(qf->bs.lvl[1][1]);
+    const __m512 lvl3 = _mm512_maskz_loadu_ps(0x00ff, qf->bs.lvl[2]);
+    const __m512 lvl4 = _mm512_maskz_loadu_ps(0x00ff, qf->bs.lvl[3]);
+    const __m512 qt = _mm512_loadu_ps(qf->q_tab);
+    const __m512i one = _mm512_set1_epi32(1), two = _mm512_set1_epi32(2);
+    for (size_t i0 = 0; i0 < n;) {
+        size_t g = off + i0, blk = g / EDEN_SUM_BLOCK;
+        size_t end = i0 + (EDEN_SUM_BLOCK - g % EDEN_SUM_BLOCK);
+        end = end < n ? end : n;
+        __m256 ayq = _mm256_loadu_ps(part + 16 * blk), aqq = _mm256_loadu_ps(part + 16 * blk + 8);
+        for (size_t i = i0; i < end; i += 16) {
+            __m512 yv = _mm512_loadu_ps(y + i);
+            __mmask16 m1 = EDEN_ABOVE16(yv, t1, ties);
+            __mmask16 m2 = EDEN_ABOVE16(yv, _mm512_mask_blend_ps(m1, t2lo, t2hi), ties);
+            __m512i k = _mm512_maskz_mov_epi32(m1, two);
+            k = _mm512_mask_or_epi32(k, m2, k, one);
+            __mmask16 m3 = 0, m4 = 0;
+            if (bits == 4) {
+                m3 = EDEN_ABOVE16(yv, _mm512_permutexvar_ps(k, lvl3), ties);
+                k = _mm512_add_epi32(k, k);
+                k = _mm512_mask_or_epi32(k, m3, k, one);
+                m4 = EDEN_ABOVE16(yv, _mm512_permutexvar_ps(k, lvl4), ties);
+                k = _mm512_add_epi32(k, k);
+                k = _mm512_mask_or_epi32(k, m4, k, one);
+            }
+            __m512 q = _mm512_permutexvar_ps(k, qt);
+            __m512 yq = _mm512_mul_ps(yv, q), qq = _mm512_mul_ps(q, q);
+            ayq = _mm256_add_ps(ayq, _mm512_castps512_ps256(yq));
+            aqq = _mm256_add_ps(aqq, _mm512_castps512_ps256(qq));
+            ayq = _mm256_add_ps(ayq,
+                                _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(yq), 1)));
+            aqq = _mm256_add_ps(aqq,
+                                _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(qq), 1)));
+            if (packed != NULL) {
+                uint8_t *p = packed + (off + i) / 8 * bits;
+                if (bits == 2) {
+                    le_store32(p,
+                               (uint32_t)(_pdep_u32(m2, 0x55555555u) | _pdep_u32(m1, 0xaaaaaaaau)));
+                } else {
+                    le_store64(p, _pdep_u64(m4, UINT64_C(0x1111111111111111)) |
+                                      _pdep_u64(m3, UINT64_C(0x2222222222222222)) |
+                                      _pdep_u64(m2, UINT64_C(0x4444444444444444)) |
+                                      _pdep_u64(m1, UINT64_C(0x8888888888888888)));
+                }
+            } else {
+                _mm256_storeu_si256((__m256i *)(idx + off + i), _mm512_cvtepi32_epi16(k));
+            }
+        }
+        _mm256_storeu_ps(part + 16 * blk, ayq);
+        _mm256_storeu_ps(part + 16 * blk + 8, aqq);
+        i0 = end;
+    }
+}
+
+/* eden_qfast16_kernel() with the width and the tie rule constant in each copy. */
+__attribute__((target("avx512f,bmi2"))) static void
+eden_qfast_avx512(const struct eden_qfast *qf, uint16_t *idx, uint8_t *packed, unsigned bits,
+                  float *part, const float *y, size_t off, size_t n, bool ties)
+{
+    if (bits == 2 && ties)
+        eden_qfast16_kernel(qf, idx, packed, 2, part, y, off, n, true);
+    else if (bits == 2)
+        eden_qfast16_kernel(qf, idx, packed, 2, part, y, off, n, false);
+    else if (ties)
+        eden_qfast16_kernel(qf, idx, packed, 4, part, y, off, n, true);
+    else
+        eden_qfast16_kernel(qf, idx, packed, 4, part, y, off, n, false);
+}
+
 /*
  * One run of the vector quantiser (eden_quantize_kernel()) on this CPU; qf, when not NULL,
  * holds eden_qfast_init() of thr and bk (else it is made here).
@@ -638,7 +728,10 @@ eden_quantize_run(struct eden *e, uint8_t *packed, const float *y, size_t off, s
             eden_qfast_init(&own, thr, bk);
             qf = &own;
         }
-        eden_qfast_avx2(qf, idx, fused, bk->bits, e->part, y, off, n, e->ties_up);
+        if (e->avx512 && bk->bits >= 2 && off % 16 == 0 && n % 16 == 0)
+            eden_qfast_avx512(qf, idx, fused, bk->bits, e->part, y, off, n, e->ties_up);
+        else
+            eden_qfast_avx2(qf, idx, fused, bk->bits, e->part, y, off, n, e->ties_up);
         return;
     }
     if (!e->portable && __builtin_cpu_supports("avx2"))
@@ -936,6 +1029,22 @@ eden_encode_grouped(struct eden *e, uint8_t *payload, size_t pbytes, double *yq,
     eden_cells(e, thrs);
     eden_grouped_sums(e, yq, qq, ny2_sel, src, cents);
     eden_grouped_pack(e, payload, pbytes, src);
+}
+
+void
+eden_boundaries(const struct eden *e, float *thr, double unit)
+{
+    eden_thresholds(thr, &e->lo, unit);
+}
+
+void
+eden_quantize_probe(struct eden *e, uint8_t *packed, double *sums, const float *y, size_t n,
+                    double unit)
+{
+    assert(e->mode == EDEN_MODE_INT && n <= e->D && n % 8 == 0);
+    float thr[EDEN_MAX_LEVELS - 1];
+    eden_thresholds(thr, &e->lo, unit);
+    eden_quantize(e, e->idx, packed, &sums[0], &sums[1], y, n, thr, &e->lo);
 }
 
 /* Integer b <= 4: the quantiser fed by the rotation's last pass (struct rht_sink). */

@@ -71,6 +71,7 @@ enum eden_flags {
     EDEN_FIXED_SCALE = 1 << 0, /* S = ‖x‖/√D (TurboQuant_mse) instead of p->scale */
     EDEN_TIES_UP = 1 << 1,     /* boundary values go to the upper cell (DRIVE) */
     EDEN_PORTABLE = 1 << 2,    /* for tests: the portable code, not the AVX2 paths (same bytes) */
+    EDEN_NO_AVX512 = 1 << 3,   /* for tests: the AVX2 quantiser, not the AVX-512 one (same bytes) */
 };
 
 /* Lifecycle */
@@ -95,5 +96,16 @@ int eden_decode_add(struct eden *e, float *acc, const uint8_t *msg, size_t len, 
                     const struct codec_link *link, struct errbuf *eb)
     __attribute__((warn_unused_result));
 void eden_decode_finish(struct eden *e, float *out, float *acc, const struct codec_link *link);
+
+/* The quantiser alone (for tests; integer b) */
+/* thr[0..2^b − 1): the cell boundaries the encoder compares with when ‖x‖/√D = unit. */
+void eden_boundaries(const struct eden *e, float *thr, double unit);
+/*
+ * The encoder's quantiser on a rotated vector y[0..n) (n <= D, a multiple of 8) with
+ * ‖x‖/√D = unit: the cells packed into packed (⌈n·b/8⌉ bytes, the message's layout) and
+ * sums[0] = ⟨y,q⟩, sums[1] = ‖q‖² as the scale is computed from them.
+ */
+void eden_quantize_probe(struct eden *e, uint8_t *packed, double *sums, const float *y, size_t n,
+                         double unit);
 
 #endif

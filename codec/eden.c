@@ -480,6 +480,9 @@ eden_lookup8(const float *tab, unsigned levels, const __m256 *tab8, __m256i idx)
 struct eden_qfast {
     struct eden_bsearch bs;
     float q_tab[16]; /* the kernel's centroid of each cell */
+    /* b = 4, for eden_qfast16_kernel(): the candidates of steps 3 and 4 at index 8·m_1 +
+     * 4·m_2 (+ 2·m_3), m_j the outcomes of the steps before */
+    float at3[16], at4[16];
 };
 
 /* The kernel's centroid of cell i: c_0 + Σ_{k<nb} [k < i]·(c_{k+1} − c_k), in float. */
@@ -499,6 +502,10 @@ eden_qfast_init(struct eden_qfast *qf, const float *thr, const struct eden_book 
 {
     eden_bsearch_init(&qf->bs, thr, bk->bits);
     eden_qtab(qf->q_tab, bk->cent, bk->levels - 1);
+    for (unsigned s = 0; s < 16; s++) {
+        qf->at3[s] = qf->bs.lvl[2][s / 4 % 8];
+        qf->at4[s] = qf->bs.lvl[3][s / 2 % 8];
+    }
 }
 
 /* eden_spread2[v], eden_spread4[v]: bit l of the byte v moved to bit 2l, to bit 4l. */
@@ -631,11 +638,12 @@ eden_qfast_ok(const struct eden *e, const struct eden_book *bk)
 /*
  * eden_qfast_kernel() for b = 2 and 4 on 16 lanes (AVX-512F): each step of the search
  * compares into a mask, the next candidates come from a blend (step 2) or a permutation
- * (steps 3 and 4) indexed by the cells so far, the centroid from one permutation of the
- * 16-entry q_tab, and the fields from the masks' bits, spread by pdep (field l: bit
- * b·l + b − j from step j). The 16 products are added to the 8 lanes of each sum as two
- * halves, the lower coordinates first: the additions of eden_qfast_kernel() in the same
- * order, hence the same sums. off and n are multiples of 16.
+ * (steps 3 and 4, struct eden_qfast's at3 and at4) indexed by the outcomes so far, the
+ * centroid from one permutation of the 16-entry q_tab, and the fields from the masks'
+ * bits, spread by pdep (field l: bit b·l + b − j from step j). Both sums sit in one
+ * register, 8 lanes each; the 16 coordinates' terms are added to it as two halves, the
+ * lower coordinates first: the additions of eden_qfast_kernel() in the same order, hence
+ * the same sums. off and n are multiples of 16.
  */
 __attribute__((target("avx512f,bmi2"), always_inline)) static inline void
 eden_qfast16_kernel(const struct eden_qfast *qf, uint16_t *idx, uint8_t *packed, unsigned bits,
@@ -643,38 +651,37 @@ eden_qfast16_kernel(const struct eden_qfast *qf, uint16_t *idx, uint8_t *packed,
 {
     const __m512 t1 = _mm512_set1_ps(qf->bs.lvl[0][0]);
     const __m512 t2lo = _mm512_set1_ps(qf->bs.lvl[1][0]), t2hi = _mm512_set1_ps(qf->bs.lvl[1][1]);
-    const __m512 lvl3 = _mm512_maskz_loadu_ps(0x00ff, qf->bs.lvl[2]);
-    const __m512 lvl4 = _mm512_maskz_loadu_ps(0x00ff, qf->bs.lvl[3]);
+    const __m512 at3 = _mm512_loadu_ps(qf->at3), at4 = _mm512_loadu_ps(qf->at4);
     const __m512 qt = _mm512_loadu_ps(qf->q_tab);
     const __m512i one = _mm512_set1_epi32(1), two = _mm512_set1_epi32(2);
+    const __m512i four = _mm512_set1_epi32(4), eight = _mm512_set1_epi32(8);
     for (size_t i0 = 0; i0 < n;) {
         size_t g = off + i0, blk = g / EDEN_SUM_BLOCK;
         size_t end = i0 + (EDEN_SUM_BLOCK - g % EDEN_SUM_BLOCK);
         end = end < n ? end : n;
-        __m256 ayq = _mm256_loadu_ps(part + 16 * blk), aqq = _mm256_loadu_ps(part + 16 * blk + 8);
+        __m512 acc = _mm512_loadu_ps(part + 16 * blk); /* ⟨y,q⟩ lanes, then ‖q‖² lanes */
         for (size_t i = i0; i < end; i += 16) {
             __m512 yv = _mm512_loadu_ps(y + i);
             __mmask16 m1 = EDEN_ABOVE16(yv, t1, ties);
             __mmask16 m2 = EDEN_ABOVE16(yv, _mm512_mask_blend_ps(m1, t2lo, t2hi), ties);
-            __m512i k = _mm512_maskz_mov_epi32(m1, two);
-            k = _mm512_mask_or_epi32(k, m2, k, one);
             __mmask16 m3 = 0, m4 = 0;
-            if (bits == 4) {
-                m3 = EDEN_ABOVE16(yv, _mm512_permutexvar_ps(k, lvl3), ties);
-                k = _mm512_add_epi32(k, k);
-                k = _mm512_mask_or_epi32(k, m3, k, one);
-                m4 = EDEN_ABOVE16(yv, _mm512_permutexvar_ps(k, lvl4), ties);
-                k = _mm512_add_epi32(k, k);
+            __m512i k;
+            if (bits == 2) {
+                k = _mm512_maskz_mov_epi32(m1, two);
+                k = _mm512_mask_or_epi32(k, m2, k, one);
+            } else {
+                k = _mm512_maskz_mov_epi32(m1, eight);
+                k = _mm512_mask_or_epi32(k, m2, k, four);
+                m3 = EDEN_ABOVE16(yv, _mm512_permutexvar_ps(k, at3), ties);
+                k = _mm512_mask_or_epi32(k, m3, k, two);
+                m4 = EDEN_ABOVE16(yv, _mm512_permutexvar_ps(k, at4), ties);
                 k = _mm512_mask_or_epi32(k, m4, k, one);
             }
             __m512 q = _mm512_permutexvar_ps(k, qt);
             __m512 yq = _mm512_mul_ps(yv, q), qq = _mm512_mul_ps(q, q);
-            ayq = _mm256_add_ps(ayq, _mm512_castps512_ps256(yq));
-            aqq = _mm256_add_ps(aqq, _mm512_castps512_ps256(qq));
-            ayq = _mm256_add_ps(ayq,
-                                _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(yq), 1)));
-            aqq = _mm256_add_ps(aqq,
-                                _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(qq), 1)));
+            /* (⟨y,q⟩ | ‖q‖²) terms of the lower 8 coordinates, then of the upper 8 */
+            acc = _mm512_add_ps(acc, _mm512_shuffle_f32x4(yq, qq, _MM_SHUFFLE(1, 0, 1, 0)));
+            acc = _mm512_add_ps(acc, _mm512_shuffle_f32x4(yq, qq, _MM_SHUFFLE(3, 2, 3, 2)));
             if (packed != NULL) {
                 uint8_t *p = packed + (off + i) / 8 * bits;
                 if (bits == 2) {
@@ -690,8 +697,7 @@ eden_qfast16_kernel(const struct eden_qfast *qf, uint16_t *idx, uint8_t *packed,
                 _mm256_storeu_si256((__m256i *)(idx + off + i), _mm512_cvtepi32_epi16(k));
             }
         }
-        _mm256_storeu_ps(part + 16 * blk, ayq);
-        _mm256_storeu_ps(part + 16 * blk + 8, aqq);
+        _mm512_storeu_ps(part + 16 * blk, acc);
         i0 = end;
     }
 }

@@ -207,6 +207,13 @@ codec_qsgd_decode_set(void *impl, float *acc, const uint8_t *msg, size_t len,
     return qsgd_decode_set(impl, acc, msg, len, link, eb);
 }
 CODEC_ADAPT(quicfl, quicfl)
+
+static int
+codec_quicfl_decode_set(void *impl, float *acc, const uint8_t *msg, size_t len,
+                        const struct codec_link *link, struct errbuf *eb)
+{
+    return quicfl_decode_set(impl, acc, msg, len, link, eb);
+}
 CODEC_ADAPT(thc, thc)
 CODEC_ADAPT(turboquant, turboquant)
 
@@ -320,6 +327,7 @@ const struct codec_def codec_quicfl = {
     .default_bits = 2,
     .uses = CODEC_USES_ROTATION | CODEC_USES_P,
     .bounded = true,
+    .decode_set = codec_quicfl_decode_set,
     CODEC_OPS(quicfl, codec_make_quicfl),
 };
 const struct codec_def codec_thc = {

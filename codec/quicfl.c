@@ -685,9 +685,10 @@ quicfl_load_portable(void *ctx, float *dst, size_t off, size_t n)
     quicfl_load_block(ctx, dst, off, n, false);
 }
 
-int
-quicfl_decode_add(struct quicfl *q, float *acc, const uint8_t *msg, size_t len, double weight,
-                  const struct codec_link *link, struct errbuf *eb)
+/* quicfl_decode_add(), or with set quicfl_decode_set() (weight 1). */
+static int
+quicfl_decode_run(struct quicfl *q, float *acc, const uint8_t *msg, size_t len, double weight,
+                  bool set, const struct codec_link *link, struct errbuf *eb)
 {
     size_t D = q->D;
     size_t base = QUICFL_HEADER + quicfl_payload_bytes(q);
@@ -741,9 +742,11 @@ quicfl_decode_add(struct quicfl *q, float *acc, const uint8_t *msg, size_t len, 
     if (q->loss <= 0.0 && q->rotation != CODEC_ROTATION_SHARED) {
         /* Looked up block by block inside the inverse rotation (see rht.h). */
         rht_inverse_add_load(acc, q->d, q->y, D, q->signs, (float)weight, load, &ld,
-                             q->portable ? RHT_PORTABLE : 0);
+                             (q->portable ? RHT_PORTABLE : 0) | (set ? RHT_SET : 0));
         return 0;
     }
+    if (set)
+        memset(acc, 0, quicfl_acc_len(q) * sizeof *acc);
     load(&ld, q->y, 0, D);
     codec_loss_apply(q->y, D, q->loss, link);
     if (q->rotation == CODEC_ROTATION_SHARED) {
@@ -754,6 +757,20 @@ quicfl_decode_add(struct quicfl *q, float *acc, const uint8_t *msg, size_t len, 
         rht_inverse_add(acc, q->d, q->y, D, q->signs, (float)weight);
     }
     return 0;
+}
+
+int
+quicfl_decode_add(struct quicfl *q, float *acc, const uint8_t *msg, size_t len, double weight,
+                  const struct codec_link *link, struct errbuf *eb)
+{
+    return quicfl_decode_run(q, acc, msg, len, weight, false, link, eb);
+}
+
+int
+quicfl_decode_set(struct quicfl *q, float *acc, const uint8_t *msg, size_t len,
+                  const struct codec_link *link, struct errbuf *eb)
+{
+    return quicfl_decode_run(q, acc, msg, len, 1.0, true, link, eb);
 }
 
 void

@@ -67,6 +67,11 @@ int quicfl_encode(struct quicfl *q, uint8_t *out, size_t cap, size_t *len, const
 int quicfl_decode_add(struct quicfl *q, float *acc, const uint8_t *msg, size_t len, double weight,
                       const struct codec_link *link, struct errbuf *eb)
     __attribute__((warn_unused_result));
+/* Sets acc[0..quicfl_acc_len) to what zeroing it and quicfl_decode_add() with weight 1 give,
+ * bit for bit, without the zeroing pass (struct codec_def.decode_set). */
+int quicfl_decode_set(struct quicfl *q, float *acc, const uint8_t *msg, size_t len,
+                      const struct codec_link *link, struct errbuf *eb)
+    __attribute__((warn_unused_result));
 void quicfl_decode_finish(struct quicfl *q, float *out, float *acc, const struct codec_link *link);
 /* For tests: with on, encode and decode take the portable loops (the same bytes). */
 void quicfl_set_portable(struct quicfl *q, bool on);

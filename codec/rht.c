@@ -589,9 +589,10 @@ rht_inverse(float *v, size_t D, const uint8_t *signs)
         rht_apply_signs(v, D, signs);
 }
 
-/* acc[i] += s_i · v[i] for i < n, branch-free. */
+/* acc[i] += s_i · v[i] for i < n, branch-free; with set (a constant in each copy) acc is not
+ * read: acc[i] = 0 + s_i · v[i], the bits of a zeroed acc. */
 static inline __attribute__((always_inline)) void
-rht_signs_add_kernel(float *acc, const float *v, size_t n, const uint8_t *signs)
+rht_signs_add_kernel(float *acc, const float *v, size_t n, const uint8_t *signs, bool set)
 {
     const rht_i8 sel = { 1, 2, 4, 8, 16, 32, 64, 128 };
     const rht_i8 zero = { 0 };
@@ -599,9 +600,10 @@ rht_signs_add_kernel(float *acc, const float *v, size_t n, const uint8_t *signs)
                               INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN };
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        rht_v8 x, a;
+        rht_v8 x, a = { 0 };
         RHT_LOAD(x, v + i);
-        RHT_LOAD(a, acc + i);
+        if (!set)
+            RHT_LOAD(a, acc + i);
         if (signs != NULL) {
             int32_t b = (int32_t)signs[i / 8];
             rht_i8 bb = { b, b, b, b, b, b, b, b };
@@ -612,13 +614,25 @@ rht_signs_add_kernel(float *acc, const float *v, size_t n, const uint8_t *signs)
         RHT_STORE(acc + i, a);
     }
     for (; i < n; i++)
-        acc[i] += signs != NULL ? rht_sign(signs, i) * v[i] : v[i];
+        acc[i] = (set ? 0.0f : acc[i]) + (signs != NULL ? rht_sign(signs, i) * v[i] : v[i]);
 }
 
 __attribute__((target("avx2"))) static void
 rht_signs_add_avx2(float *acc, const float *v, size_t n, const uint8_t *signs)
 {
-    rht_signs_add_kernel(acc, v, n, signs);
+    rht_signs_add_kernel(acc, v, n, signs, false);
+}
+
+__attribute__((target("avx2"))) static void
+rht_signs_set_avx2(float *acc, const float *v, size_t n, const uint8_t *signs)
+{
+    rht_signs_add_kernel(acc, v, n, signs, true);
+}
+
+static void
+rht_signs_set_portable(float *acc, const float *v, size_t n, const uint8_t *signs)
+{
+    rht_signs_add_kernel(acc, v, n, signs, true);
 }
 
 /* The separate ending of rht_inverse_add(): transform, then one pass over acc. */
@@ -636,7 +650,41 @@ rht_inverse_add_unfused(float *acc, size_t d, float *v, size_t D, const uint8_t 
     if (!portable && __builtin_cpu_supports("avx2"))
         rht_signs_add_avx2(acc, v, d, signs);
     else
-        rht_signs_add_kernel(acc, v, d, signs);
+        rht_signs_add_kernel(acc, v, d, signs, false);
+}
+
+/*
+ * RHT_SET's ending: a sink (struct rht_sink) given the last pass's runs while they sit in
+ * cache, setting acc[off..) = 0 + s ⊙ y below d. The fused kernels' own ending (rht_emit())
+ * is left as it is: a second, setting variant of it there would change the code every
+ * other decoder runs.
+ */
+struct rht_set {
+    float *acc;
+    size_t d;
+    const uint8_t *signs;
+    bool avx2;
+};
+
+static void
+rht_set_begin(void *ctx, double norm2)
+{
+    (void)ctx;
+    (void)norm2;
+}
+
+/* Runs start on a multiple of 8 (rht_levels_sink()), so signs + off/8 is their first bit. */
+static void
+rht_set_put(void *ctx, const float *y, size_t off, size_t n)
+{
+    const struct rht_set *st = ctx;
+    if (off >= st->d)
+        return;
+    size_t m = st->d - off < n ? st->d - off : n;
+    if (st->avx2)
+        rht_signs_set_avx2(st->acc + off, y, m, st->signs + off / 8);
+    else
+        rht_signs_set_portable(st->acc + off, y, m, st->signs + off / 8);
 }
 
 void
@@ -645,13 +693,26 @@ rht_inverse_add_load(float *acc, size_t d, float *ws, size_t D, const uint8_t *s
 {
     assert(d <= D && (D & (D - 1)) == 0);
     bool portable = (flags & RHT_PORTABLE) != 0;
+    float scale = (float)((double)weight / sqrt((double)D));
     if ((flags & RHT_UNFUSED) != 0 || D < 16) {
+        if ((flags & RHT_SET) != 0)
+            memset(acc, 0, d * sizeof *acc);
         rht_inverse_add_unfused(acc, d, ws, D, signs, weight, load, ctx, portable);
+        return;
+    }
+    if ((flags & RHT_SET) != 0) {
+        struct rht_set st = {
+            .acc = acc, .d = d, .signs = signs, .avx2 = !portable && __builtin_cpu_supports("avx2")
+        };
+        struct rht_sink sink = { rht_set_begin, rht_set_put, &st };
+        double norm2 = 0; /* (no input to measure) */
+        struct rht_io io = { .load = load, .ctx = ctx, .norm2 = &norm2, .sink = &sink };
+        rht_kernel_run(ws, D, NULL, scale, &io, portable);
         return;
     }
     struct rht_out o = { .acc = acc, .d = d, .signs = signs };
     struct rht_io io = { .load = load, .ctx = ctx, .out = &o };
-    rht_kernel_run(ws, D, NULL, (float)((double)weight / sqrt((double)D)), &io, portable);
+    rht_kernel_run(ws, D, NULL, scale, &io, portable);
 }
 
 void

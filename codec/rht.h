@@ -70,9 +70,11 @@ struct rht_sink {
     void *ctx;
 };
 /* Flags of rht_forward_sink() and rht_inverse_add_load(), for tests: the portable kernel,
- * the unfused passes. */
+ * the unfused passes. RHT_SET (rht_inverse_add_load() only): acc[0..d) is not read, the
+ * result is that of acc zeroed first, bit for bit. */
 #define RHT_PORTABLE 1u
 #define RHT_UNFUSED  2u
+#define RHT_SET      4u
 /*
  * rht_forward_from() that also hands y to sink, the last pass slab by slab (see struct
  * rht_sink); y holds the whole rotated vector on return. The same bits, and the same sink

@@ -218,6 +218,52 @@ START_TEST(inverse_add_fused)
 }
 END_TEST
 
+/*
+ * RHT_SET: acc is not read (here it holds NaN) and gets the bits of a zeroed acc plus the
+ * transform, with every kernel and pass shape; weight 0 makes outputs -0 where a sign is
+ * set, which the zeroed sum turns into +0.
+ */
+START_TEST(inverse_set_fused)
+{
+    struct rng r;
+    rng_init_stream(&r, 12, RNG_PURPOSE_TEST, 0, 0);
+    static const size_t dims[] = { 1, 7, 9, 17, 1000, 2049, 70000, 262147, 1048573 };
+    static const float weights[] = { 0.37f, 0.0f };
+    for (size_t k = 0; k < sizeof dims / sizeof dims[0]; k++) {
+        size_t d = dims[k], D = rht_padded_len(d);
+        float *src = malloc(D * sizeof *src), *ws = malloc(D * sizeof *ws);
+        float *want = malloc(d * sizeof *want), *got = malloc(d * sizeof *got);
+        uint8_t *s = malloc(rht_sign_bytes(D));
+        rht_signs_draw(s, D, &r);
+        for (size_t i = 0; i < D; i++)
+            src[i] = (float)(rng_uniform(&r) * 3.1 - 1.7);
+        for (int w = 0; w < 2; w++) {
+            memset(want, 0, d * sizeof *want);
+            memcpy(ws, src, D * sizeof *ws);
+            rht_inverse_add_load(want, d, ws, D, s, weights[w], NULL, NULL,
+                                 RHT_UNFUSED | RHT_PORTABLE);
+            for (unsigned flags = 0; flags < 4; flags++) {
+                for (int load = 0; load < 2; load++) {
+                    for (size_t i = 0; i < d; i++)
+                        got[i] = NAN;
+                    memcpy(ws, src, D * sizeof *ws);
+                    rht_inverse_add_load(got, d, ws, D, s, weights[w], load ? copy_load : NULL,
+                                         load ? src : NULL, flags | RHT_SET);
+                    ck_assert_msg(memcmp(got, want, d * sizeof *got) == 0,
+                                  "d %zu weight %g flags %u load %d", d, (double)weights[w], flags,
+                                  load);
+                }
+            }
+        }
+        free(src);
+        free(ws);
+        free(want);
+        free(got);
+        free(s);
+    }
+}
+END_TEST
+
 /* A sink recording what it is given, and checking the order promised in rht.h. */
 struct rec_sink {
     float *got;
@@ -300,6 +346,7 @@ rht_suite(void)
     tcase_add_test(tc, signs_from_stream);
     tcase_add_test(tc, forward_from);
     tcase_add_test(tc, inverse_add_fused);
+    tcase_add_test(tc, inverse_set_fused);
     tcase_add_test(tc, forward_sink);
     suite_add_tcase(s, tc);
     return s;

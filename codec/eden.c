@@ -605,24 +605,26 @@ eden_qfast_kernel(const struct eden_qfast *qf, uint16_t *idx, uint8_t *packed, u
     }
 }
 
-/* eden_qfast_kernel() with the width and the tie rule constant in each copy. */
-__attribute__((target("avx2"))) static void
-eden_qfast_avx2(const struct eden_qfast *qf, uint16_t *idx, uint8_t *packed, unsigned bits,
-                float *part, const float *y, size_t off, size_t n, bool ties)
-{
-    if (bits == 1 && ties)
-        eden_qfast_kernel(qf, idx, packed, 1, part, y, off, n, true);
-    else if (bits == 1)
-        eden_qfast_kernel(qf, idx, packed, 1, part, y, off, n, false);
-    else if (bits == 2 && ties)
-        eden_qfast_kernel(qf, idx, packed, 2, part, y, off, n, true);
-    else if (bits == 2)
-        eden_qfast_kernel(qf, idx, packed, 2, part, y, off, n, false);
-    else if (ties)
-        eden_qfast_kernel(qf, idx, packed, 4, part, y, off, n, true);
-    else
-        eden_qfast_kernel(qf, idx, packed, 4, part, y, off, n, false);
-}
+/* The quantiser kernel's copies with the width and the tie rule constant in each. */
+#define EDEN_QFAST_ENTRY(name, attr, kernel)                                                       \
+    attr static void name(const struct eden_qfast *qf, uint16_t *idx, uint8_t *packed,             \
+                          unsigned bits, float *part, const float *y, size_t off, size_t n,        \
+                          bool ties)                                                               \
+    {                                                                                              \
+        if (bits == 1 && ties)                                                                     \
+            kernel(qf, idx, packed, 1, part, y, off, n, true);                                     \
+        else if (bits == 1)                                                                        \
+            kernel(qf, idx, packed, 1, part, y, off, n, false);                                    \
+        else if (bits == 2 && ties)                                                                \
+            kernel(qf, idx, packed, 2, part, y, off, n, true);                                     \
+        else if (bits == 2)                                                                        \
+            kernel(qf, idx, packed, 2, part, y, off, n, false);                                    \
+        else if (ties)                                                                             \
+            kernel(qf, idx, packed, 4, part, y, off, n, true);                                     \
+        else                                                                                       \
+            kernel(qf, idx, packed, 4, part, y, off, n, false);                                    \
+    }
+EDEN_QFAST_ENTRY(eden_qfast_avx2, __attribute__((target("avx2"))), eden_qfast_kernel)
 
 /* eden_qfast_avx2() applies: b = 1, 2 or 4, AVX2, not forced portable. */
 static bool
@@ -636,7 +638,7 @@ eden_qfast_ok(const struct eden *e, const struct eden_book *bk)
     ((ties) ? _mm512_cmp_ps_mask((y), (t), _CMP_GE_OQ) : _mm512_cmp_ps_mask((y), (t), _CMP_GT_OQ))
 
 /*
- * eden_qfast_kernel() for b = 2 and 4 on 16 lanes (AVX-512F): each step of the search
+ * eden_qfast_kernel() on 16 lanes (AVX-512F): each step of the search
  * compares into a mask, the next candidates come from a blend (step 2) or a permutation
  * (steps 3 and 4, struct eden_qfast's at3 and at4) indexed by the outcomes so far, the
  * centroid from one permutation of the 16-entry q_tab, and the fields from the masks'
@@ -662,11 +664,13 @@ eden_qfast16_kernel(const struct eden_qfast *qf, uint16_t *idx, uint8_t *packed,
         __m512 acc = _mm512_loadu_ps(part + 16 * blk); /* ⟨y,q⟩ lanes, then ‖q‖² lanes */
         for (size_t i = i0; i < end; i += 16) {
             __m512 yv = _mm512_loadu_ps(y + i);
-            __mmask16 m1 = EDEN_ABOVE16(yv, t1, ties);
-            __mmask16 m2 = EDEN_ABOVE16(yv, _mm512_mask_blend_ps(m1, t2lo, t2hi), ties);
-            __mmask16 m3 = 0, m4 = 0;
+            __mmask16 m1 = EDEN_ABOVE16(yv, t1, ties), m2 = 0, m3 = 0, m4 = 0;
+            if (bits > 1)
+                m2 = EDEN_ABOVE16(yv, _mm512_mask_blend_ps(m1, t2lo, t2hi), ties);
             __m512i k;
-            if (bits == 2) {
+            if (bits == 1) {
+                k = _mm512_maskz_mov_epi32(m1, one);
+            } else if (bits == 2) {
                 k = _mm512_maskz_mov_epi32(m1, two);
                 k = _mm512_mask_or_epi32(k, m2, k, one);
             } else {
@@ -684,7 +688,9 @@ eden_qfast16_kernel(const struct eden_qfast *qf, uint16_t *idx, uint8_t *packed,
             acc = _mm512_add_ps(acc, _mm512_shuffle_f32x4(yq, qq, _MM_SHUFFLE(3, 2, 3, 2)));
             if (packed != NULL) {
                 uint8_t *p = packed + (off + i) / 8 * bits;
-                if (bits == 2) {
+                if (bits == 1) {
+                    le_store16(p, m1);
+                } else if (bits == 2) {
                     le_store32(p,
                                (uint32_t)(_pdep_u32(m2, 0x55555555u) | _pdep_u32(m1, 0xaaaaaaaau)));
                 } else {
@@ -702,20 +708,8 @@ eden_qfast16_kernel(const struct eden_qfast *qf, uint16_t *idx, uint8_t *packed,
     }
 }
 
-/* eden_qfast16_kernel() with the width and the tie rule constant in each copy. */
-__attribute__((target("avx512f,bmi2"))) static void
-eden_qfast_avx512(const struct eden_qfast *qf, uint16_t *idx, uint8_t *packed, unsigned bits,
-                  float *part, const float *y, size_t off, size_t n, bool ties)
-{
-    if (bits == 2 && ties)
-        eden_qfast16_kernel(qf, idx, packed, 2, part, y, off, n, true);
-    else if (bits == 2)
-        eden_qfast16_kernel(qf, idx, packed, 2, part, y, off, n, false);
-    else if (ties)
-        eden_qfast16_kernel(qf, idx, packed, 4, part, y, off, n, true);
-    else
-        eden_qfast16_kernel(qf, idx, packed, 4, part, y, off, n, false);
-}
+EDEN_QFAST_ENTRY(eden_qfast_avx512, __attribute__((target("avx512f,bmi2"))), eden_qfast16_kernel)
+#undef EDEN_QFAST_ENTRY
 
 /*
  * One run of the vector quantiser (eden_quantize_kernel()) on this CPU; qf, when not NULL,
@@ -734,7 +728,7 @@ eden_quantize_run(struct eden *e, uint8_t *packed, const float *y, size_t off, s
             eden_qfast_init(&own, thr, bk);
             qf = &own;
         }
-        if (e->avx512 && bk->bits >= 2 && off % 16 == 0 && n % 16 == 0)
+        if (e->avx512 && off % 16 == 0 && n % 16 == 0)
             eden_qfast_avx512(qf, idx, fused, bk->bits, e->part, y, off, n, e->ties_up);
         else
             eden_qfast_avx2(qf, idx, fused, bk->bits, e->part, y, off, n, e->ties_up);

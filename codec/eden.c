@@ -40,7 +40,8 @@ struct eden {
     bool fixed_scale; /* EDEN_FIXED_SCALE */
     bool ties_up;     /* EDEN_TIES_UP */
     bool portable;    /* EDEN_PORTABLE */
-    bool avx512;      /* the 16-lane quantiser runs: AVX-512F and BMI2, not EDEN_NO_AVX512 */
+    bool avx512;      /* the 16-lane quantiser and unpacking run: AVX-512F and BMI2, not
+                         EDEN_NO_AVX512 */
     enum codec_rotation rotation;
     double loss;
     struct eden_book lo, hi; /* hi used in FRAC mode only */
@@ -1205,6 +1206,52 @@ eden_load_table(void *ctx, float *dst, size_t off, size_t n)
 }
 
 /*
+ * eden_load_table() on 16 lanes (AVX-512F, b = 1, 2, 4; n a multiple of 16): the 16 fields
+ * of 2·b bytes, each in its own lane, index the lut held in one register (b = 1: the
+ * fields are the blend mask). The same floats, lut[field].
+ */
+__attribute__((target("avx512f"), always_inline)) static inline void
+eden_unpack16_kernel(float *dst, const uint8_t *in, size_t n, unsigned bits, const float *lut)
+{
+    const __m512 tab = _mm512_maskz_loadu_ps((__mmask16)((1u << (1u << bits)) - 1), lut);
+    const __m512 lo = _mm512_set1_ps(lut[0]), hi = _mm512_set1_ps(lut[1]);
+    const __m512i sh2 =
+        _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m128i low4 = _mm_set1_epi8(0x0f);
+    for (size_t i = 0; i < n; i += 16) {
+        __m512 v;
+        if (bits == 1) {
+            v = _mm512_mask_blend_ps((__mmask16)le_load16(in + i / 8), lo, hi);
+        } else if (bits == 2) {
+            __m512i w = _mm512_set1_epi32((int)le_load32(in + i / 4));
+            __m512i f = _mm512_and_si512(_mm512_srlv_epi32(w, sh2), _mm512_set1_epi32(3));
+            v = _mm512_permutexvar_ps(f, tab);
+        } else { /* bytes split into nibbles, low first: field 2j, then 2j + 1 */
+            __m128i x = _mm_loadl_epi64((const __m128i *)(in + i / 2));
+            __m128i nib = _mm_unpacklo_epi8(_mm_and_si128(x, low4),
+                                            _mm_and_si128(_mm_srli_epi16(x, 4), low4));
+            v = _mm512_permutexvar_ps(_mm512_cvtepu8_epi32(nib), tab);
+        }
+        _mm512_storeu_ps(dst + i, v);
+    }
+}
+
+__attribute__((target("avx512f"))) static void
+eden_load_avx512(void *ctx, float *dst, size_t off, size_t n)
+{
+    const struct eden_load *ld = ctx;
+    const uint8_t *in = ld->payload + off / 8 * ld->bits;
+    if (n % 16 != 0)
+        packing_unpack_table(dst, in, n, &ld->table);
+    else if (ld->bits == 1)
+        eden_unpack16_kernel(dst, in, n, 1, ld->lut);
+    else if (ld->bits == 2)
+        eden_unpack16_kernel(dst, in, n, 2, ld->lut);
+    else
+        eden_unpack16_kernel(dst, in, n, 4, ld->lut);
+}
+
+/*
  * A FRAC/SPARSE payload (grouped) being unpacked: each field's value from luts[book][field]
  * (a skipped SPARSE coordinate is 0), eight coordinates (one mask byte) a step.
  */
@@ -1332,8 +1379,10 @@ eden_decode_add(struct eden *e, float *acc, const uint8_t *msg, size_t len, doub
             bool table = (b == 1 || b == 2 || b == 4) && D >= 8; /* whole bytes */
             if (table)
                 packing_table_init(&ld.table, b, lut);
-            rht_inverse_add_load(acc, e->d, y, D, e->signs, (float)weight,
-                                 table ? eden_load_table : eden_load_lut, &ld, 0);
+            rht_load_fn *load = !table      ? eden_load_lut
+                                : e->avx512 ? eden_load_avx512
+                                            : eden_load_table;
+            rht_inverse_add_load(acc, e->d, y, D, e->signs, (float)weight, load, &ld, 0);
             return 0;
         }
         packing_unpack_lut(y, payload, D, e->lo.bits, lut);

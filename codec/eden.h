@@ -71,7 +71,7 @@ enum eden_flags {
     EDEN_FIXED_SCALE = 1 << 0, /* S = ‖x‖/√D (TurboQuant_mse) instead of p->scale */
     EDEN_TIES_UP = 1 << 1,     /* boundary values go to the upper cell (DRIVE) */
     EDEN_PORTABLE = 1 << 2,    /* for tests: the portable code, not the AVX2 paths (same bytes) */
-    EDEN_NO_AVX512 = 1 << 3,   /* for tests: the AVX2 quantiser, not the AVX-512 one (same bytes) */
+    EDEN_NO_AVX512 = 1 << 3,   /* for tests: the AVX2 paths, not the AVX-512 ones (same bytes) */
 };
 
 /* Lifecycle */

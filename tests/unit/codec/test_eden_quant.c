@@ -4,9 +4,10 @@
  * give the same cells, the same packed fields and the same sums, on coordinates exactly on
  * the boundaries and one float either side, on ±0 and on values far beyond the outer
  * boundaries, under both tie rules; the cells are checked against their definition (the
- * count of boundaries below, or not above when ties go up). Whole messages of EDEN-2/4,
- * DRIVE's tie rule and the fixed scale are compared too, at dimensions whose rotation's last
- * pass comes in runs of 8, 16 and more.
+ * count of boundaries below, or not above when ties go up). Whole messages of EDEN-1/2/4,
+ * DRIVE's tie rule and the fixed scale, and their decoding (the fields unpacked 16 at a
+ * time on AVX-512), are compared too, at dimensions whose rotation's last pass comes in runs
+ * of 8, 16 and more.
  */
 #include <check.h>
 #include <math.h>
@@ -127,15 +128,22 @@ START_TEST(quantiser_paths_agree_on_boundaries)
 }
 END_TEST
 
-/* Whole messages: runs of the last pass of 8 (d = 16), 16 (d = 32) and 1,024 coordinates. */
+/*
+ * Whole messages and their decoding: runs of the last pass of 8 (d = 16), 16 (d = 32) and
+ * 1,024 coordinates; the inverse rotation's blocks of 16 and 2,048 coordinates.
+ */
 START_TEST(encoder_paths_agree)
 {
     static const size_t dims[] = { 16, 32, 1000, 4096, 65536, 1 << 18 };
     static const unsigned widths[] = { 1, 2, 4 };
     static const unsigned flags[] = { 0, EDEN_TIES_UP, EDEN_FIXED_SCALE };
     size_t d = dims[_i];
-    float *x = mem_alloc(d * sizeof *x);
+    float *x = mem_alloc(d * sizeof *x), *acc[EQ_PATHS];
     ck_assert(x != NULL);
+    for (int p = 0; p < EQ_PATHS; p++) {
+        acc[p] = mem_alloc(d * sizeof *acc[p]);
+        ck_assert(acc[p] != NULL);
+    }
     for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++) {
         for (size_t f = 0; f < sizeof flags / sizeof flags[0]; f++) {
             struct codec_params cp;
@@ -165,6 +173,17 @@ START_TEST(encoder_paths_agree)
                                   "d %zu, %u bits, flags %u, round %llu: path %d differs", d,
                                   widths[w], flags[f], (unsigned long long)k, p);
                 }
+                /* Decoded by each path into an accumulator holding a previous vector. */
+                for (int p = 0; p < EQ_PATHS; p++) {
+                    for (size_t i = 0; i < d; i++)
+                        acc[p][i] = x[(i * 5) % d];
+                    ck_assert_int_eq(eden_decode_add(e[p], acc[p], msg[0], len[0], 0.625, &l, &eb),
+                                     0);
+                }
+                for (int p = 1; p < EQ_PATHS; p++)
+                    ck_assert_msg(memcmp(acc[p], acc[0], d * sizeof *acc[0]) == 0,
+                                  "decode: d %zu, %u bits, flags %u, round %llu: path %d differs",
+                                  d, widths[w], flags[f], (unsigned long long)k, p);
             }
             for (int p = 0; p < EQ_PATHS; p++) {
                 mem_free(msg[p]);
@@ -172,6 +191,8 @@ START_TEST(encoder_paths_agree)
             }
         }
     }
+    for (int p = 0; p < EQ_PATHS; p++)
+        mem_free(acc[p]);
     mem_free(x);
 }
 END_TEST

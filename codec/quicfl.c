@@ -42,6 +42,7 @@ struct quicfl {
     enum codec_rotation rotation;
     double loss;
     bool portable;                        /* tests: no vector paths */
+    bool no_avx512;                       /* tests: the AVX2 paths, not the AVX-512 ones */
     float R[QUICFL_MAX_X * QUICFL_MAX_H]; /* R[x * nh + h] */
     uint8_t *sx;                          /* QUICFL_GRID x nh base messages */
     uint16_t *fh;                         /* per grid point: the randomised column, or NO_H */
@@ -649,11 +650,61 @@ quicfl_lookup_avx2(const struct quicfl_load *ld, float *dst, size_t off, size_t 
     return k;
 }
 
+/* Tables of at most this many entries are looked up in registers (quicfl_lookup_avx512()). */
+#define QUICFL_LUT_REGS 128
+
+/*
+ * quicfl_lookup_avx2() on 16 coordinates a step (AVX-512F), the table in eight registers:
+ * vpermt2ps picks from each pair of them by the cell's low 5 bits, two blends by bits 5
+ * and 6. Each half of a step takes its eight fields from a 32-bit load, as there.
+ */
+__attribute__((target("avx512f"))) static size_t
+quicfl_lookup_avx512(const struct quicfl_load *ld, float *dst, size_t off, size_t n)
+{
+    const struct quicfl *q = ld->q;
+    unsigned b = q->bits, entries = q->nx * q->nh;
+    __m512 t[QUICFL_LUT_REGS / 16];
+    for (unsigned j = 0; j < QUICFL_LUT_REGS / 16; j++) {
+        unsigned have = entries > 16 * j ? entries - 16 * j : 0;
+        t[j] = _mm512_maskz_loadu_ps((__mmask16)(have >= 16 ? 0xffffu : (1u << have) - 1),
+                                     ld->lut + (have > 0 ? 16 * j : 0));
+    }
+    const __m512i shifts =
+        _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7),
+                           _mm512_set1_epi32((int)b));
+    const __m512i fmask = _mm512_set1_epi32((int)q->nx - 1);
+    const __m512i hmask = _mm512_set1_epi32((int)q->nh - 1);
+    const __m512i bit5 = _mm512_set1_epi32(32), bit6 = _mm512_set1_epi32(64);
+    const __m128i ell = _mm_cvtsi32_si128((int)q->ell);
+    const uint8_t *pay = ld->payload + off / 8 * b, *hb = q->hbuf + off;
+    size_t k = 0;
+    for (; k + 16 <= n && pay + b + sizeof(uint32_t) <= ld->payload_end; k += 16, pay += 2 * b) {
+        __m512i w = _mm512_mask_set1_epi32(_mm512_set1_epi32((int)le_load32(pay)), 0xff00,
+                                           (int)le_load32(pay + b));
+        __m512i f = _mm512_and_si512(_mm512_srlv_epi32(w, shifts), fmask);
+        __m512i h = _mm512_and_si512(
+            _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(hb + k))), hmask);
+        __m512i cell = _mm512_or_si512(_mm512_sll_epi32(f, ell), h);
+        __mmask16 m5 = _mm512_test_epi32_mask(cell, bit5), m6 = _mm512_test_epi32_mask(cell, bit6);
+        __m512 lo = _mm512_mask_blend_ps(m5, _mm512_permutex2var_ps(t[0], cell, t[1]),
+                                         _mm512_permutex2var_ps(t[2], cell, t[3]));
+        __m512 hi = _mm512_mask_blend_ps(m5, _mm512_permutex2var_ps(t[4], cell, t[5]),
+                                         _mm512_permutex2var_ps(t[6], cell, t[7]));
+        _mm512_storeu_ps(dst + k, _mm512_mask_blend_ps(m6, lo, hi));
+    }
+    return k;
+}
+
+enum quicfl_isa { QUICFL_PORTABLE, QUICFL_AVX2, QUICFL_AVX512 };
+
 /* Fills dst[0..n) with the decoded coordinates off..off+n (rht_load_fn). */
 static void
-quicfl_load_block(const struct quicfl_load *ld, float *dst, size_t off, size_t n, bool avx2)
+quicfl_load_block(const struct quicfl_load *ld, float *dst, size_t off, size_t n,
+                  enum quicfl_isa isa)
 {
-    size_t k0 = avx2 ? quicfl_lookup_avx2(ld, dst, off, n) : 0;
+    size_t k0 = isa == QUICFL_AVX512 ? quicfl_lookup_avx512(ld, dst, off, n)
+                : isa == QUICFL_AVX2 ? quicfl_lookup_avx2(ld, dst, off, n)
+                                     : 0;
     quicfl_lookup(ld, dst, off, k0, n);
     /* the exact coordinates in the block: the first index >= off by bisection */
     size_t lo = 0, hi = ld->npairs;
@@ -674,15 +725,21 @@ quicfl_load_block(const struct quicfl_load *ld, float *dst, size_t off, size_t n
 }
 
 static void
+quicfl_load_avx512(void *ctx, float *dst, size_t off, size_t n)
+{
+    quicfl_load_block(ctx, dst, off, n, QUICFL_AVX512);
+}
+
+static void
 quicfl_load_avx2(void *ctx, float *dst, size_t off, size_t n)
 {
-    quicfl_load_block(ctx, dst, off, n, true);
+    quicfl_load_block(ctx, dst, off, n, QUICFL_AVX2);
 }
 
 static void
 quicfl_load_portable(void *ctx, float *dst, size_t off, size_t n)
 {
-    quicfl_load_block(ctx, dst, off, n, false);
+    quicfl_load_block(ctx, dst, off, n, QUICFL_PORTABLE);
 }
 
 /* quicfl_decode_add(), or with set quicfl_decode_set() (weight 1). */
@@ -738,7 +795,11 @@ quicfl_decode_run(struct quicfl *q, float *acc, const uint8_t *msg, size_t len, 
     if ((rc = codec_bound_check(weight, top, growth, "quicfl norm", 0, eb)) < 0)
         return rc;
     bool avx2 = !q->portable && __builtin_cpu_supports("avx2");
-    rht_load_fn *load = avx2 ? quicfl_load_avx2 : quicfl_load_portable;
+    bool avx512 = avx2 && !q->no_avx512 && q->nx * q->nh <= QUICFL_LUT_REGS &&
+                  __builtin_cpu_supports("avx512f");
+    rht_load_fn *load = avx512 ? quicfl_load_avx512
+                        : avx2 ? quicfl_load_avx2
+                               : quicfl_load_portable;
     if (q->loss <= 0.0 && q->rotation != CODEC_ROTATION_SHARED) {
         /* Looked up block by block inside the inverse rotation (see rht.h). */
         rht_inverse_add_load(acc, q->d, q->y, D, q->signs, (float)weight, load, &ld,
@@ -786,6 +847,12 @@ void
 quicfl_set_portable(struct quicfl *q, bool on)
 {
     q->portable = on;
+}
+
+void
+quicfl_set_no_avx512(struct quicfl *q, bool on)
+{
+    q->no_avx512 = on;
 }
 
 double

@@ -82,7 +82,7 @@ layer_forward(const struct layer *l, const float *w, const float *x, float *y, s
         layer_embed_forward(l, w, x, y, n);
         break;
     case LAYER_LSTM:
-        layer_lstm_forward(l, w, x, y, n, saved);
+        layer_lstm_forward(l, w, x, y, n, saved, scratch);
         break;
     case LAYER_GRU:
         layer_gru_forward(l, w, x, y, n, saved);
@@ -176,6 +176,8 @@ layer_rnn_init(struct layer *l, enum layer_kind kind, struct layer_shape in, siz
                                     : 6 * steps * hidden + (steps + 1) * hidden,
         /* Gate gradients (GRU: input and recurrent side), then two state rows. */
         .scratch = (kind == LAYER_LSTM ? 4 : 6) * steps * hidden + 2 * hidden,
+        /* LSTM forward: the recurrent weights transposed [H x 4H]. */
+        .scratch_fixed = kind == LAYER_LSTM ? 4 * hidden * hidden : 0,
     };
     return 0;
 }

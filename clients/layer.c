@@ -5,6 +5,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "clients/rnn_step.h"
+
 #include "base/banned.h"
 
 size_t
@@ -176,8 +178,8 @@ layer_rnn_init(struct layer *l, enum layer_kind kind, struct layer_shape in, siz
                                     : 6 * steps * hidden + (steps + 1) * hidden,
         /* Gate gradients (GRU: input and recurrent side), then two state rows. */
         .scratch = (kind == LAYER_LSTM ? 4 : 6) * steps * hidden + 2 * hidden,
-        /* LSTM forward: the recurrent weights transposed [H x 4H]. */
-        .scratch_fixed = kind == LAYER_LSTM ? 4 * hidden * hidden : 0,
+        /* LSTM: its recurrent weights packed (transposed for the forward pass). */
+        .scratch_fixed = kind == LAYER_LSTM ? rnn_step_packed_floats(4 * hidden, hidden) : 0,
     };
     return 0;
 }

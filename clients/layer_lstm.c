@@ -10,10 +10,10 @@
  *
  * The input products of all steps are one sgemm per sample before the recurrence; each step
  * then multiplies the batch's states by the recurrent weights (rnn_step_product, on a
- * transposed copy of them made once per pass in scratch) and runs the cell
+ * transposed copy of them packed once per pass in scratch) and runs the cell
  * (rnn_step_lstm_cell; the samples' rows lie l->saved floats apart). The backward pass keeps
  * the gate gradients of every step so that the weight gradient is two sgemm per sample over
- * the whole sequence; its per-step products read the recurrent weights where they lie.
+ * the whole sequence; its per-step products run on a packed copy of the weights too.
  */
 #include "clients/layer.h"
 
@@ -23,25 +23,14 @@
 
 #include "base/banned.h"
 
-/* wt [H x 4H] = the recurrent columns of w [4H x (D + H)], transposed, in 16 x 16 tiles. */
-static void
-layer_lstm_transpose(const float *w, size_t D, size_t H, float *wt)
-{
-    size_t G4 = 4 * H, ld = D + H;
-    for (size_t j0 = 0; j0 < G4; j0 += 16)
-        for (size_t k0 = 0; k0 < H; k0 += 16)
-            for (size_t j = j0; j < j0 + 16 && j < G4; j++)
-                for (size_t k = k0; k < k0 + 16 && k < H; k++)
-                    wt[k * G4 + j] = w[j * ld + D + k];
-}
-
 void
 layer_lstm_forward(const struct layer *l, const float *w, const float *x, float *y, size_t n,
                    float *saved, float *scratch)
 {
     size_t T = l->steps, D = l->in.w, H = l->hidden, G4 = 4 * H, S = l->saved;
-    float *wt = scratch;
-    layer_lstm_transpose(w, D, H, wt);
+    size_t ld = D + H;
+    float *wt = scratch; /* wt[k][j] = W[j][D + k], packed */
+    rnn_step_pack(w + D, 1, ld, H, G4, wt);
     layer_rnn_project(l, 4, w, x, saved, n);
     for (size_t i = 0; i < n; i++)
         memset(saved + i * S + T * G4, 0, H * sizeof *saved); /* c_{-1} */
@@ -49,7 +38,7 @@ layer_lstm_forward(const struct layer *l, const float *w, const float *x, float 
         memset(saved + i * S + T * G4 + (T + 1) * H, 0, H * sizeof *saved); /* h_{-1} */
     size_t coff = T * G4, hoff = coff + (T + 1) * H;
     for (size_t t = 0; t < T; t++) {
-        rnn_step_product(n, G4, H, saved + hoff + t * H, S, wt, G4, saved + t * G4, S, 1,
+        rnn_step_product(n, G4, H, saved + hoff + t * H, S, wt, saved + t * G4, S, 1,
                          RNN_STEP_ISA_BEST);
         for (size_t i = 0; i < n; i++) {
             float *h = saved + i * S + hoff + (t + 1) * H;
@@ -67,6 +56,8 @@ layer_lstm_backward(const struct layer *l, const float *w, const float *x, const
     size_t T = l->steps, D = l->in.w, H = l->hidden, G4 = 4 * H, S = l->saved;
     size_t ld = D + H, coff = T * G4, hoff = coff + (T + 1) * H;
     float *da = scratch, *dh_next = da + n * T * G4, *dc_next = dh_next + n * H;
+    float *wp = scratch + n * l->scratch; /* the recurrent columns of W, packed */
+    rnn_step_pack(w + D, ld, 1, G4, H, wp);
     memset(dh_next, 0, 2 * n * H * sizeof *dh_next);
     for (size_t t = T; t-- > 0;) {
         for (size_t i = 0; i < n; i++) {
@@ -77,8 +68,7 @@ layer_lstm_backward(const struct layer *l, const float *w, const float *x, const
                                     dc_next + i * H, da + (i * T + t) * G4, H, RNN_STEP_ISA_BEST);
         }
         if (t > 0)
-            rnn_step_product(n, H, G4, da + t * G4, T * G4, w + D, ld, dh_next, H, 0,
-                             RNN_STEP_ISA_BEST);
+            rnn_step_product(n, H, G4, da + t * G4, T * G4, wp, dh_next, H, 0, RNN_STEP_ISA_BEST);
     }
     layer_rnn_weight_grads(l, 4, w, da, da, x, saved + hoff, dw, dx, n);
 }

@@ -108,15 +108,41 @@ rs_cell_grad_one(const float *g, const float *cp, const float *c, const float *d
     dc[u] = dcu * fg;
 }
 
+/* Columns per panel of a packed matrix (rnn_step.h). */
+#define RS_PANEL 64
+
+size_t
+rnn_step_packed_floats(size_t depth, size_t cols)
+{
+    return (cols + RS_PANEL - 1) / RS_PANEL * RS_PANEL * depth;
+}
+
+void
+rnn_step_pack(const float *b, size_t rs, size_t cs, size_t depth, size_t cols, float *packed)
+{
+    for (size_t c0 = 0; c0 < cols; c0 += RS_PANEL) {
+        float *panel = packed + c0 * depth;
+        size_t w = cols - c0 < RS_PANEL ? cols - c0 : RS_PANEL;
+        for (size_t r0 = 0; r0 < depth; r0 += 16) {
+            size_t r1 = depth - r0 < 16 ? depth : r0 + 16;
+            for (size_t c = 0; c < RS_PANEL; c++)
+                for (size_t r = r0; r < r1; r++)
+                    panel[r * RS_PANEL + c] = c < w ? b[r * rs + (c0 + c) * cs] : 0.0f;
+        }
+    }
+}
+
+/* Columns [c_lo, cols) of the product, from the packed matrix p. */
 static void
-rs_product_portable(size_t rows, size_t c0, size_t cols, size_t depth, const float *a, size_t lda,
-                    const float *b, size_t ldb, float *out, size_t ldo, int accumulate)
+rs_product_portable(size_t rows, size_t c_lo, size_t cols, size_t depth, const float *a, size_t lda,
+                    const float *p, float *out, size_t ldo, int accumulate)
 {
     for (size_t i = 0; i < rows; i++)
-        for (size_t c = c0; c < cols; c++) {
+        for (size_t c = c_lo; c < cols; c++) {
+            const float *pc = p + c / RS_PANEL * RS_PANEL * depth + c % RS_PANEL;
             float acc = accumulate ? out[i * ldo + c] : 0.0f;
             for (size_t r = 0; r < depth; r++)
-                acc = fmaf(a[i * lda + r], b[r * ldb + c], acc);
+                acc = fmaf(a[i * lda + r], pc[r * RS_PANEL], acc);
             out[i * ldo + c] = acc;
         }
 }
@@ -126,86 +152,97 @@ rs_product_portable(size_t rows, size_t c0, size_t cols, size_t depth, const flo
 #define RS_X512 __attribute__((target("avx512f"))) static inline __attribute__((always_inline))
 #define RS_X256 __attribute__((target("avx2,fma"))) static inline __attribute__((always_inline))
 
-/* Rows per block and 16-lane vectors per block of columns (20 sums in registers). */
+/* Rows per block (a panel's 4 vectors of 16 columns each: 20 sums in registers). */
 #define RS512_ROWS 5
-#define RS512_VECS 4
 
-/* out's rows [i0, i0 + R) x columns [c0, c0 + w), w <= 64, R a constant after inlining. */
+/* out's rows [0, R) x columns [c0, c0 + w) from panel p (w <= 64); R and, for a full
+ * panel, w are constants after inlining. */
 RS_X512 void
-rs_block512(size_t R, size_t c0, size_t w, size_t depth, const float *a, size_t lda, const float *b,
-            size_t ldb, float *out, size_t ldo, int accumulate)
+rs_block512(size_t R, size_t c0, size_t w, size_t depth, const float *a, size_t lda, const float *p,
+            float *out, size_t ldo, int accumulate)
 {
-    __mmask16 m[RS512_VECS];
-    for (size_t v = 0; v < RS512_VECS; v++) {
+    __mmask16 m[4];
+    for (size_t v = 0; v < 4; v++) {
         size_t lanes = w > 16 * v ? w - 16 * v : 0;
         m[v] = lanes >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << lanes) - 1u);
     }
-    __m512 acc[RS512_ROWS][RS512_VECS];
+    __m512 acc[RS512_ROWS][4];
 #pragma GCC unroll 5
     for (size_t i = 0; i < R; i++)
 #pragma GCC unroll 4
-        for (size_t v = 0; v < RS512_VECS; v++)
+        for (size_t v = 0; v < 4; v++)
             acc[i][v] = accumulate ? _mm512_maskz_loadu_ps(m[v], out + i * ldo + c0 + 16 * v)
                                    : _mm512_setzero_ps();
     for (size_t r = 0; r < depth; r++) {
-        const float *br = b + r * ldb + c0;
-        __m512 bv[RS512_VECS];
+        const float *pr = p + r * RS_PANEL;
+        __m512 bv[4];
 #pragma GCC unroll 4
-        for (size_t v = 0; v < RS512_VECS; v++)
-            bv[v] = _mm512_maskz_loadu_ps(m[v], br + 16 * v);
+        for (size_t v = 0; v < 4; v++)
+            bv[v] = _mm512_loadu_ps(pr + 16 * v);
 #pragma GCC unroll 5
         for (size_t i = 0; i < R; i++) {
             __m512 ai = _mm512_set1_ps(a[i * lda + r]);
 #pragma GCC unroll 4
-            for (size_t v = 0; v < RS512_VECS; v++)
+            for (size_t v = 0; v < 4; v++)
                 acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
         }
     }
 #pragma GCC unroll 5
     for (size_t i = 0; i < R; i++)
 #pragma GCC unroll 4
-        for (size_t v = 0; v < RS512_VECS; v++)
+        for (size_t v = 0; v < 4; v++)
             _mm512_mask_storeu_ps(out + i * ldo + c0 + 16 * v, m[v], acc[i][v]);
 }
 
-__attribute__((target("avx512f"))) static void
-rs_product512(size_t rows, size_t cols, size_t depth, const float *a, size_t lda, const float *b,
-              size_t ldb, float *out, size_t ldo, int accumulate)
+/* One panel for rows [0, R): a full one with w a constant, or the last. */
+RS_X512 void
+rs_rows512(size_t R, size_t c0, size_t w, size_t depth, const float *a, size_t lda, const float *p,
+           float *out, size_t ldo, int accumulate)
 {
-    size_t cw = 16 * RS512_VECS;
-    for (size_t c0 = 0; c0 < cols; c0 += cw) {
-        size_t w = cols - c0 < cw ? cols - c0 : cw;
+    if (w == RS_PANEL)
+        rs_block512(R, c0, RS_PANEL, depth, a, lda, p, out, ldo, accumulate);
+    else
+        rs_block512(R, c0, w, depth, a, lda, p, out, ldo, accumulate);
+}
+
+__attribute__((target("avx512f"))) static void
+rs_product512(size_t rows, size_t cols, size_t depth, const float *a, size_t lda, const float *p,
+              float *out, size_t ldo, int accumulate)
+{
+    for (size_t c0 = 0; c0 < cols; c0 += RS_PANEL) {
+        size_t w = cols - c0 < RS_PANEL ? cols - c0 : RS_PANEL;
+        const float *panel = p + c0 * depth;
         for (size_t i0 = 0; i0 < rows; i0 += RS512_ROWS) {
             const float *ai = a + i0 * lda;
             float *oi = out + i0 * ldo;
             switch (rows - i0 < RS512_ROWS ? rows - i0 : RS512_ROWS) {
             case 1:
-                rs_block512(1, c0, w, depth, ai, lda, b, ldb, oi, ldo, accumulate);
+                rs_rows512(1, c0, w, depth, ai, lda, panel, oi, ldo, accumulate);
                 break;
             case 2:
-                rs_block512(2, c0, w, depth, ai, lda, b, ldb, oi, ldo, accumulate);
+                rs_rows512(2, c0, w, depth, ai, lda, panel, oi, ldo, accumulate);
                 break;
             case 3:
-                rs_block512(3, c0, w, depth, ai, lda, b, ldb, oi, ldo, accumulate);
+                rs_rows512(3, c0, w, depth, ai, lda, panel, oi, ldo, accumulate);
                 break;
             case 4:
-                rs_block512(4, c0, w, depth, ai, lda, b, ldb, oi, ldo, accumulate);
+                rs_rows512(4, c0, w, depth, ai, lda, panel, oi, ldo, accumulate);
                 break;
             default:
-                rs_block512(5, c0, w, depth, ai, lda, b, ldb, oi, ldo, accumulate);
+                rs_rows512(5, c0, w, depth, ai, lda, panel, oi, ldo, accumulate);
                 break;
             }
         }
     }
 }
 
-/* AVX2: rows in blocks of 4, columns in blocks of 16 (8 sums in registers); the columns
- * past the last full block of 16 go the portable way. */
+/* AVX2: rows in blocks of 4, columns in blocks of 16 of a panel (8 sums in registers); the
+ * columns past the last full block of 16 go the portable way. */
 #define RS256_ROWS 4
 
 RS_X256 void
-rs_block256(size_t R, size_t c0, size_t depth, const float *a, size_t lda, const float *b,
-            size_t ldb, float *out, size_t ldo, int accumulate)
+rs_block256(size_t R, size_t c0, size_t depth, const float *a, size_t lda, const float *p,
+            float *out, size_t ldo, int accumulate)
 {
     __m256 acc[RS256_ROWS][2];
 #pragma GCC unroll 4
@@ -214,7 +251,7 @@ rs_block256(size_t R, size_t c0, size_t depth, const float *a, size_t lda, const
             acc[i][v] =
                 accumulate ? _mm256_loadu_ps(out + i * ldo + c0 + 8 * v) : _mm256_setzero_ps();
     for (size_t r = 0; r < depth; r++) {
-        __m256 b0 = _mm256_loadu_ps(b + r * ldb + c0), b1 = _mm256_loadu_ps(b + r * ldb + c0 + 8);
+        __m256 b0 = _mm256_loadu_ps(p + r * RS_PANEL), b1 = _mm256_loadu_ps(p + r * RS_PANEL + 8);
 #pragma GCC unroll 4
         for (size_t i = 0; i < R; i++) {
             __m256 ai = _mm256_broadcast_ss(a + i * lda + r);
@@ -229,30 +266,32 @@ rs_block256(size_t R, size_t c0, size_t depth, const float *a, size_t lda, const
 }
 
 __attribute__((target("avx2,fma"))) static void
-rs_product256(size_t rows, size_t cols, size_t depth, const float *a, size_t lda, const float *b,
-              size_t ldb, float *out, size_t ldo, int accumulate)
+rs_product256(size_t rows, size_t cols, size_t depth, const float *a, size_t lda, const float *p,
+              float *out, size_t ldo, int accumulate)
 {
     size_t full = cols / 16 * 16;
-    for (size_t c0 = 0; c0 < full; c0 += 16)
+    for (size_t c0 = 0; c0 < full; c0 += 16) {
+        const float *sub = p + c0 / RS_PANEL * RS_PANEL * depth + c0 % RS_PANEL;
         for (size_t i0 = 0; i0 < rows; i0 += RS256_ROWS) {
             const float *ai = a + i0 * lda;
             float *oi = out + i0 * ldo;
             switch (rows - i0 < RS256_ROWS ? rows - i0 : RS256_ROWS) {
             case 1:
-                rs_block256(1, c0, depth, ai, lda, b, ldb, oi, ldo, accumulate);
+                rs_block256(1, c0, depth, ai, lda, sub, oi, ldo, accumulate);
                 break;
             case 2:
-                rs_block256(2, c0, depth, ai, lda, b, ldb, oi, ldo, accumulate);
+                rs_block256(2, c0, depth, ai, lda, sub, oi, ldo, accumulate);
                 break;
             case 3:
-                rs_block256(3, c0, depth, ai, lda, b, ldb, oi, ldo, accumulate);
+                rs_block256(3, c0, depth, ai, lda, sub, oi, ldo, accumulate);
                 break;
             default:
-                rs_block256(4, c0, depth, ai, lda, b, ldb, oi, ldo, accumulate);
+                rs_block256(4, c0, depth, ai, lda, sub, oi, ldo, accumulate);
                 break;
             }
         }
-    rs_product_portable(rows, full, cols, depth, a, lda, b, ldb, out, ldo, accumulate);
+    }
+    rs_product_portable(rows, full, cols, depth, a, lda, p, out, ldo, accumulate);
 }
 
 /* exp of 16 lanes, the operations of rnn_step_exp. */
@@ -446,20 +485,20 @@ rs_isa(enum rnn_step_isa max)
 }
 
 void
-rnn_step_product(size_t rows, size_t cols, size_t depth, const float *a, size_t lda, const float *b,
-                 size_t ldb, float *out, size_t ldo, int accumulate, enum rnn_step_isa max)
+rnn_step_product(size_t rows, size_t cols, size_t depth, const float *a, size_t lda,
+                 const float *packed, float *out, size_t ldo, int accumulate, enum rnn_step_isa max)
 {
     switch (rs_isa(max)) {
 #if RNN_STEP_X86
     case RNN_STEP_ISA_AVX512:
-        rs_product512(rows, cols, depth, a, lda, b, ldb, out, ldo, accumulate);
+        rs_product512(rows, cols, depth, a, lda, packed, out, ldo, accumulate);
         return;
     case RNN_STEP_ISA_AVX2:
-        rs_product256(rows, cols, depth, a, lda, b, ldb, out, ldo, accumulate);
+        rs_product256(rows, cols, depth, a, lda, packed, out, ldo, accumulate);
         return;
 #endif
     default:
-        rs_product_portable(rows, 0, cols, depth, a, lda, b, ldb, out, ldo, accumulate);
+        rs_product_portable(rows, 0, cols, depth, a, lda, packed, out, ldo, accumulate);
         return;
     }
 }

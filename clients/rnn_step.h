@@ -4,9 +4,10 @@
  * their gradients.
  *
  * At the batch sizes of local training (about 10 rows) a BLAS library spends most of such a
- * product packing the weights, once per time step; these kernels read the weights where they
- * lie and keep a block of rows x 64 columns of sums in registers. The gate functions use one
- * exponential of their own (below), vectorised, instead of the C library's expf/tanhf.
+ * product packing the weights, once per time step; here the weights are packed once per pass
+ * over the sequence, and the kernels keep a block of rows x 64 columns of sums in registers. The
+ * gate functions use one exponential of their own (below), vectorised, instead of the C library's
+ * expf/tanhf.
  *
  * Every path (AVX-512F, AVX2 with FMA, portable C; chosen at run time) computes the same
  * operations in the same order, so results are bit-identical whatever the CPU:
@@ -38,11 +39,20 @@ enum rnn_step_isa {
 };
 
 /*
+ * A depth x cols matrix b, element (r, c) at b[r rs + c cs], packed for rnn_step_product():
+ * panels of 64 columns one after the other (the last one padded with zeros), each depth rows
+ * of 64 floats. packed holds rnn_step_packed_floats(depth, cols) floats.
+ */
+size_t rnn_step_packed_floats(size_t depth, size_t cols);
+void rnn_step_pack(const float *b, size_t rs, size_t cs, size_t depth, size_t cols, float *packed);
+
+/*
  * out[i][c] = (accumulate ? out[i][c] : 0) + sum over r < depth of a[i][r] b[r][c], for
- * i < rows and c < cols; rows of a, b and out lie lda, ldb and ldo floats apart.
+ * i < rows and c < cols, b packed by rnn_step_pack(); rows of a and out lie lda and ldo floats
+ * apart.
  */
 void rnn_step_product(size_t rows, size_t cols, size_t depth, const float *a, size_t lda,
-                      const float *b, size_t ldb, float *out, size_t ldo, int accumulate,
+                      const float *packed, float *out, size_t ldo, int accumulate,
                       enum rnn_step_isa max);
 
 /*

@@ -28,7 +28,7 @@ START_TEST(product_same_bits_on_every_kernel_set)
 {
     struct rng r;
     rng_init_stream(&r, 11, RNG_PURPOSE_TEST, 0, 0);
-    static float a[16 * 40], b[40 * 140], out[RNN_STEP_ISA_BEST + 1][16 * 140];
+    static float a[16 * 40], b[40 * 140], p[40 * 192], out[RNN_STEP_ISA_BEST + 1][16 * 140];
     for (size_t ri = 0; ri < sizeof rt_rows / sizeof rt_rows[0]; ri++)
         for (size_t ci = 0; ci < sizeof rt_cols / sizeof rt_cols[0]; ci++)
             for (size_t di = 0; di < sizeof rt_depth / sizeof rt_depth[0]; di++)
@@ -43,9 +43,11 @@ START_TEST(product_same_bits_on_every_kernel_set)
                         out[0][i] = rt_uniform(&r, -1, 1);
                     for (int isa = 1; isa <= RNN_STEP_ISA_BEST; isa++)
                         memcpy(out[isa], out[0], rows * ldo * sizeof out[0][0]);
+                    ck_assert_uint_le(rnn_step_packed_floats(depth, cols), sizeof p / sizeof p[0]);
+                    rnn_step_pack(b, ldb, 1, depth, cols, p);
                     for (int isa = 0; isa <= RNN_STEP_ISA_BEST; isa++)
-                        rnn_step_product(rows, cols, depth, a, lda, b, ldb, out[isa], ldo,
-                                         accumulate, (enum rnn_step_isa)isa);
+                        rnn_step_product(rows, cols, depth, a, lda, p, out[isa], ldo, accumulate,
+                                         (enum rnn_step_isa)isa);
                     for (int isa = 1; isa <= RNN_STEP_ISA_BEST; isa++)
                         ck_assert_mem_eq(out[isa], out[0], rows * ldo * sizeof out[0][0]);
                 }
@@ -59,16 +61,26 @@ START_TEST(product_exact_on_integers)
     struct rng r;
     rng_init_stream(&r, 12, RNG_PURPOSE_TEST, 0, 0);
     enum { ROWS = 10, COLS = 100, DEPTH = 64, LDO = 103 };
-    static float a[ROWS * DEPTH], b[DEPTH * COLS], out[ROWS * LDO];
+    static float a[ROWS * DEPTH], b[DEPTH * COLS], bt[COLS * DEPTH], p[DEPTH * 128],
+        p2[DEPTH * 128];
+    static float out[ROWS * LDO];
     for (size_t i = 0; i < ROWS * DEPTH; i++)
         a[i] = (float)((int)(rng_uniform(&r) * 33) - 16);
     for (size_t i = 0; i < DEPTH * COLS; i++)
         b[i] = (float)((int)(rng_uniform(&r) * 33) - 16);
+    for (size_t k = 0; k < DEPTH; k++)
+        for (size_t c = 0; c < COLS; c++)
+            bt[c * DEPTH + k] = b[k * COLS + c];
+    /* Packing the matrix or its transpose read the other way gives the same panels. */
+    ck_assert_uint_eq(rnn_step_packed_floats(DEPTH, COLS), DEPTH * 128);
+    rnn_step_pack(b, COLS, 1, DEPTH, COLS, p);
+    rnn_step_pack(bt, 1, DEPTH, DEPTH, COLS, p2);
+    ck_assert_mem_eq(p, p2, sizeof p);
     for (int isa = 0; isa <= RNN_STEP_ISA_BEST; isa++)
         for (int accumulate = 0; accumulate <= 1; accumulate++) {
             for (size_t i = 0; i < ROWS * LDO; i++)
                 out[i] = (float)(i % 7);
-            rnn_step_product(ROWS, COLS, DEPTH, a, DEPTH, b, COLS, out, LDO, accumulate,
+            rnn_step_product(ROWS, COLS, DEPTH, a, DEPTH, p, out, LDO, accumulate,
                              (enum rnn_step_isa)isa);
             for (size_t i = 0; i < ROWS; i++) {
                 for (size_t c = 0; c < COLS; c++) {

@@ -87,7 +87,7 @@ layer_forward(const struct layer *l, const float *w, const float *x, float *y, s
         layer_lstm_forward(l, w, x, y, n, saved, scratch);
         break;
     case LAYER_GRU:
-        layer_gru_forward(l, w, x, y, n, saved);
+        layer_gru_forward(l, w, x, y, n, saved, scratch);
         break;
     }
 }
@@ -178,8 +178,8 @@ layer_rnn_init(struct layer *l, enum layer_kind kind, struct layer_shape in, siz
                                     : 6 * steps * hidden + (steps + 1) * hidden,
         /* Gate gradients (GRU: input and recurrent side), then two state rows. */
         .scratch = (kind == LAYER_LSTM ? 4 : 6) * steps * hidden + 2 * hidden,
-        /* LSTM: its recurrent weights packed (transposed for the forward pass). */
-        .scratch_fixed = kind == LAYER_LSTM ? rnn_step_packed_floats(4 * hidden, hidden) : 0,
+        /* The recurrent weights packed (transposed for the forward pass). */
+        .scratch_fixed = rnn_step_packed_floats(gates * hidden, hidden),
     };
     return 0;
 }

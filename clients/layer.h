@@ -176,7 +176,7 @@ void layer_lstm_forward(const struct layer *l, const float *w, const float *x, f
 void layer_lstm_backward(const struct layer *l, const float *w, const float *x, const float *dy,
                          float *dx, float *dw, size_t n, const float *saved, float *scratch);
 void layer_gru_forward(const struct layer *l, const float *w, const float *x, float *y, size_t n,
-                       float *saved);
+                       float *saved, float *scratch);
 void layer_gru_backward(const struct layer *l, const float *w, const float *x, const float *dy,
                         float *dx, float *dw, size_t n, const float *saved, float *scratch);
 

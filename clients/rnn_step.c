@@ -152,57 +152,68 @@ rs_product_portable(size_t rows, size_t c_lo, size_t cols, size_t depth, const f
 #define RS_X512 __attribute__((target("avx512f"))) static inline __attribute__((always_inline))
 #define RS_X256 __attribute__((target("avx2,fma"))) static inline __attribute__((always_inline))
 
-/* Rows per block (a panel's 4 vectors of 16 columns each: 20 sums in registers). */
-#define RS512_ROWS 5
+/* Blocks of sums kept in registers: up to 5 rows x a whole panel (4 vectors of 16), or up
+ * to 10 rows x half a panel (2 vectors), at most 20 sums either way. */
+#define RS512_ROWS 10
 
-/* out's rows [0, R) x columns [c0, c0 + w) from panel p (w <= 64); R and, for a full
- * panel, w are constants after inlining. */
+/* out's rows [0, R) x columns [c0, c0 + w) (w <= 16 V) from the panel columns at p (rows 64
+ * floats apart); R, V and, for a full block, w are constants after inlining. */
 RS_X512 void
-rs_block512(size_t R, size_t c0, size_t w, size_t depth, const float *a, size_t lda, const float *p,
-            float *out, size_t ldo, int accumulate)
+rs_block512(size_t R, size_t V, size_t c0, size_t w, size_t depth, const float *a, size_t lda,
+            const float *p, float *out, size_t ldo, int accumulate)
 {
     __mmask16 m[4];
-    for (size_t v = 0; v < 4; v++) {
+    for (size_t v = 0; v < V; v++) {
         size_t lanes = w > 16 * v ? w - 16 * v : 0;
         m[v] = lanes >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << lanes) - 1u);
     }
     __m512 acc[RS512_ROWS][4];
-#pragma GCC unroll 5
+#pragma GCC unroll 10
     for (size_t i = 0; i < R; i++)
 #pragma GCC unroll 4
-        for (size_t v = 0; v < 4; v++)
+        for (size_t v = 0; v < V; v++)
             acc[i][v] = accumulate ? _mm512_maskz_loadu_ps(m[v], out + i * ldo + c0 + 16 * v)
                                    : _mm512_setzero_ps();
     for (size_t r = 0; r < depth; r++) {
         const float *pr = p + r * RS_PANEL;
         __m512 bv[4];
 #pragma GCC unroll 4
-        for (size_t v = 0; v < 4; v++)
+        for (size_t v = 0; v < V; v++)
             bv[v] = _mm512_loadu_ps(pr + 16 * v);
-#pragma GCC unroll 5
+#pragma GCC unroll 10
         for (size_t i = 0; i < R; i++) {
             __m512 ai = _mm512_set1_ps(a[i * lda + r]);
 #pragma GCC unroll 4
-            for (size_t v = 0; v < 4; v++)
+            for (size_t v = 0; v < V; v++)
                 acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
         }
     }
-#pragma GCC unroll 5
+#pragma GCC unroll 10
     for (size_t i = 0; i < R; i++)
 #pragma GCC unroll 4
-        for (size_t v = 0; v < 4; v++)
+        for (size_t v = 0; v < V; v++)
             _mm512_mask_storeu_ps(out + i * ldo + c0 + 16 * v, m[v], acc[i][v]);
 }
 
-/* One panel for rows [0, R): a full one with w a constant, or the last. */
+/* One block: full (w a constant) or the last columns. */
 RS_X512 void
-rs_rows512(size_t R, size_t c0, size_t w, size_t depth, const float *a, size_t lda, const float *p,
-           float *out, size_t ldo, int accumulate)
+rs_rows512(size_t R, size_t V, size_t c0, size_t w, size_t depth, const float *a, size_t lda,
+           const float *p, float *out, size_t ldo, int accumulate)
 {
-    if (w == RS_PANEL)
-        rs_block512(R, c0, RS_PANEL, depth, a, lda, p, out, ldo, accumulate);
+    if (w == 16 * V)
+        rs_block512(R, V, c0, 16 * V, depth, a, lda, p, out, ldo, accumulate);
     else
-        rs_block512(R, c0, w, depth, a, lda, p, out, ldo, accumulate);
+        rs_block512(R, V, c0, w, depth, a, lda, p, out, ldo, accumulate);
+}
+
+/* Rows [0, R), 6 <= R <= 10, of one panel: its two halves of 32 columns. */
+RS_X512 void
+rs_halves512(size_t R, size_t c0, size_t w, size_t depth, const float *a, size_t lda,
+             const float *p, float *out, size_t ldo, int accumulate)
+{
+    rs_rows512(R, 2, c0, w < 32 ? w : 32, depth, a, lda, p, out, ldo, accumulate);
+    if (w > 32)
+        rs_rows512(R, 2, c0 + 32, w - 32, depth, a, lda, p + 32, out, ldo, accumulate);
 }
 
 __attribute__((target("avx512f"))) static void
@@ -217,19 +228,34 @@ rs_product512(size_t rows, size_t cols, size_t depth, const float *a, size_t lda
             float *oi = out + i0 * ldo;
             switch (rows - i0 < RS512_ROWS ? rows - i0 : RS512_ROWS) {
             case 1:
-                rs_rows512(1, c0, w, depth, ai, lda, panel, oi, ldo, accumulate);
+                rs_rows512(1, 4, c0, w, depth, ai, lda, panel, oi, ldo, accumulate);
                 break;
             case 2:
-                rs_rows512(2, c0, w, depth, ai, lda, panel, oi, ldo, accumulate);
+                rs_rows512(2, 4, c0, w, depth, ai, lda, panel, oi, ldo, accumulate);
                 break;
             case 3:
-                rs_rows512(3, c0, w, depth, ai, lda, panel, oi, ldo, accumulate);
+                rs_rows512(3, 4, c0, w, depth, ai, lda, panel, oi, ldo, accumulate);
                 break;
             case 4:
-                rs_rows512(4, c0, w, depth, ai, lda, panel, oi, ldo, accumulate);
+                rs_rows512(4, 4, c0, w, depth, ai, lda, panel, oi, ldo, accumulate);
+                break;
+            case 5:
+                rs_rows512(5, 4, c0, w, depth, ai, lda, panel, oi, ldo, accumulate);
+                break;
+            case 6:
+                rs_halves512(6, c0, w, depth, ai, lda, panel, oi, ldo, accumulate);
+                break;
+            case 7:
+                rs_halves512(7, c0, w, depth, ai, lda, panel, oi, ldo, accumulate);
+                break;
+            case 8:
+                rs_halves512(8, c0, w, depth, ai, lda, panel, oi, ldo, accumulate);
+                break;
+            case 9:
+                rs_halves512(9, c0, w, depth, ai, lda, panel, oi, ldo, accumulate);
                 break;
             default:
-                rs_rows512(5, c0, w, depth, ai, lda, panel, oi, ldo, accumulate);
+                rs_halves512(10, c0, w, depth, ai, lda, panel, oi, ldo, accumulate);
                 break;
             }
         }

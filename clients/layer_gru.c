@@ -62,8 +62,8 @@ layer_gru_forward(const struct layer *l, const float *w, const float *x, float *
     }
 }
 
-/* Scratch: input-side gate gradients ax [n][T][3H], recurrent-side ah [n][T][3H], then the
- * state gradient [n x H]. */
+/* Scratch: input-side gate gradients ax [n][T][3H], recurrent-side ah [n][T][3H], the state
+ * gradient [n x H] (and n H unused), the gathered states [n T x H], the packed weights. */
 void
 layer_gru_backward(const struct layer *l, const float *w, const float *x, const float *dy,
                    float *dx, float *dw, size_t n, const float *saved, float *scratch)
@@ -98,7 +98,7 @@ layer_gru_backward(const struct layer *l, const float *w, const float *x, const 
         if (t > 0)
             rnn_step_product(n, H, G3, ah + t * G3, T * G3, wp, dh_next, H, 1, RNN_STEP_ISA_BEST);
     }
-    layer_rnn_weight_grads(l, 3, w, ax, ah, x, saved + hoff, dw, dx, n);
+    layer_rnn_weight_grads(l, 3, w, ax, ah, x, saved + hoff, dw, dx, n, dh_next + 2 * n * H);
     float *dbh = dw + G3 * (ld + 1);
     memset(dbh, 0, H * sizeof *dbh);
     for (size_t r = 0; r < n * T; r++)

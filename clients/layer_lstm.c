@@ -12,8 +12,9 @@
  * then multiplies the batch's states by the recurrent weights (rnn_step_product, on a
  * transposed copy of them packed once per pass in scratch) and runs the cell
  * (rnn_step_lstm_cell; the samples' rows lie l->saved floats apart). The backward pass keeps
- * the gate gradients of every step so that the weight gradient is two sgemm per sample over
- * the whole sequence; its per-step products run on a packed copy of the weights too.
+ * the gate gradients of every step so that the weight gradient is two sgemm over the whole
+ * sequence of every sample of the batch; its per-step products run on a packed copy of the weights
+ * too.
  */
 #include "clients/layer.h"
 
@@ -70,5 +71,5 @@ layer_lstm_backward(const struct layer *l, const float *w, const float *x, const
         if (t > 0)
             rnn_step_product(n, H, G4, da + t * G4, T * G4, wp, dh_next, H, 0, RNN_STEP_ISA_BEST);
     }
-    layer_rnn_weight_grads(l, 4, w, da, da, x, saved + hoff, dw, dx, n);
+    layer_rnn_weight_grads(l, 4, w, da, da, x, saved + hoff, dw, dx, n, dc_next + n * H);
 }

@@ -5,6 +5,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "clients/rnn_step.h"
+
 #include "base/banned.h"
 
 size_t
@@ -82,10 +84,10 @@ layer_forward(const struct layer *l, const float *w, const float *x, float *y, s
         layer_embed_forward(l, w, x, y, n);
         break;
     case LAYER_LSTM:
-        layer_lstm_forward(l, w, x, y, n, saved);
+        layer_lstm_forward(l, w, x, y, n, saved, scratch);
         break;
     case LAYER_GRU:
-        layer_gru_forward(l, w, x, y, n, saved);
+        layer_gru_forward(l, w, x, y, n, saved, scratch);
         break;
     }
 }
@@ -174,8 +176,11 @@ layer_rnn_init(struct layer *l, enum layer_kind kind, struct layer_shape in, siz
          * recurrent products [T x 3H] each, states [(T + 1) x H]. */
         .saved = kind == LAYER_LSTM ? 4 * steps * hidden + 2 * (steps + 1) * hidden
                                     : 6 * steps * hidden + (steps + 1) * hidden,
-        /* Gate gradients (GRU: input and recurrent side), then two state rows. */
-        .scratch = (kind == LAYER_LSTM ? 4 : 6) * steps * hidden + 2 * hidden,
+        /* Gate gradients (GRU: input and recurrent side), two state rows, the states
+         * gathered for the weight gradient. */
+        .scratch = (kind == LAYER_LSTM ? 5 : 7) * steps * hidden + 2 * hidden,
+        /* The recurrent weights packed (transposed for the forward pass). */
+        .scratch_fixed = rnn_step_packed_floats(gates * hidden, hidden),
     };
     return 0;
 }
@@ -209,23 +214,21 @@ layer_rnn_emit(const struct layer *l, const float *h, float *y, size_t i, size_t
 void
 layer_rnn_weight_grads(const struct layer *l, size_t gates, const float *w, const float *ax,
                        const float *ah, const float *x, const float *hprev, float *dw, float *dx,
-                       size_t n)
+                       size_t n, float *hcat)
 {
-    size_t T = l->steps, D = l->in.w, H = l->hidden, G = gates * H, ld = D + H;
+    size_t T = l->steps, D = l->in.w, H = l->hidden, G = gates * H, ld = D + H, rows = n * T;
     float *db = dw + G * ld;
+    for (size_t i = 0; i < n; i++)
+        memcpy(hcat + i * T * H, hprev + i * l->saved, T * H * sizeof *hcat);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)G, (int)D, (int)rows, 1.0f, ax,
+                (int)G, x, (int)D, 0.0f, dw, (int)ld);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)G, (int)H, (int)rows, 1.0f, ah,
+                (int)G, hcat, (int)H, 0.0f, dw + D, (int)ld);
     memset(db, 0, G * sizeof *db);
-    for (size_t i = 0; i < n; i++) {
-        const float *ai = ax + i * T * G, *qi = ah + i * T * G;
-        float beta = i == 0 ? 0.0f : 1.0f;
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)G, (int)D, (int)T, 1.0f, ai,
-                    (int)G, x + i * T * D, (int)D, beta, dw, (int)ld);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)G, (int)H, (int)T, 1.0f, qi,
-                    (int)G, hprev + i * l->saved, (int)H, beta, dw + D, (int)ld);
-        for (size_t t = 0; t < T; t++)
-            for (size_t k = 0; k < G; k++)
-                db[k] += ai[t * G + k];
-        if (dx != NULL)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)D, (int)G, 1.0f, ai,
-                        (int)G, w, (int)ld, 0.0f, dx + i * T * D, (int)D);
-    }
+    for (size_t r = 0; r < rows; r++)
+        for (size_t k = 0; k < G; k++)
+            db[k] += ax[r * G + k];
+    if (dx != NULL)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)D, (int)G, 1.0f, ax,
+                    (int)G, w, (int)ld, 0.0f, dx, (int)D);
 }

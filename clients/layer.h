@@ -131,12 +131,13 @@ void layer_rnn_project(const struct layer *l, size_t gates, const float *w, cons
 void layer_rnn_emit(const struct layer *l, const float *h, float *y, size_t i, size_t t);
 /*
  * Weight gradients from the gate gradients of every step: dWx from ax [n][T][G] and x, dWh
- * from ah and the previous states (h_i rows 0..T-1 at hprev + i * l->saved), db from ax; dx
- * (unless NULL) = ax Wx.
+ * from ah and the previous states (h_i rows 0..T-1 at hprev + i * l->saved, gathered into
+ * hcat [n T x H]), db from ax; dx (unless NULL) = ax Wx. Each is one product over all n T
+ * rows of the batch.
  */
 void layer_rnn_weight_grads(const struct layer *l, size_t gates, const float *w, const float *ax,
                             const float *ah, const float *x, const float *hprev, float *dw,
-                            float *dx, size_t n);
+                            float *dx, size_t n, float *hcat);
 
 /* The kinds' passes, called through layer_forward()/layer_backward(). */
 void layer_dense_forward(const struct layer *l, const float *w, const float *x, float *y, size_t n);
@@ -172,11 +173,11 @@ void layer_embed_forward(const struct layer *l, const float *w, const float *x, 
 void layer_embed_backward(const struct layer *l, const float *x, const float *dy, float *dx,
                           float *dw, size_t n);
 void layer_lstm_forward(const struct layer *l, const float *w, const float *x, float *y, size_t n,
-                        float *saved);
+                        float *saved, float *scratch);
 void layer_lstm_backward(const struct layer *l, const float *w, const float *x, const float *dy,
                          float *dx, float *dw, size_t n, const float *saved, float *scratch);
 void layer_gru_forward(const struct layer *l, const float *w, const float *x, float *y, size_t n,
-                       float *saved);
+                       float *saved, float *scratch);
 void layer_gru_backward(const struct layer *l, const float *w, const float *x, const float *dy,
                         float *dx, float *dw, size_t n, const float *saved, float *scratch);
 

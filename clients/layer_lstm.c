@@ -9,30 +9,29 @@
  * Parameters: W [4H x (D + H)] (input columns, then recurrent), b [4H].
  *
  * The input products of all steps are one sgemm per sample before the recurrence; each step
- * is then one sgemm over the batch (the samples' rows lie l->saved floats apart). The
- * backward pass keeps the gate gradients of every step so that the weight gradient is two
- * sgemm per sample over the whole sequence.
+ * then multiplies the batch's states by the recurrent weights (rnn_step_product, on a
+ * transposed copy of them packed once per pass in scratch) and runs the cell
+ * (rnn_step_lstm_cell; the samples' rows lie l->saved floats apart). The backward pass keeps
+ * the gate gradients of every step so that the weight gradient is two sgemm over the whole
+ * sequence of every sample of the batch; its per-step products run on a packed copy of the weights
+ * too.
  */
 #include "clients/layer.h"
 
-#include <cblas.h>
-#include <math.h>
 #include <string.h>
+
+#include "clients/rnn_step.h"
 
 #include "base/banned.h"
 
-static float
-layer_lstm_sigmoid(float a)
-{
-    return 1.0f / (1.0f + expf(-a));
-}
-
 void
 layer_lstm_forward(const struct layer *l, const float *w, const float *x, float *y, size_t n,
-                   float *saved)
+                   float *saved, float *scratch)
 {
     size_t T = l->steps, D = l->in.w, H = l->hidden, G4 = 4 * H, S = l->saved;
     size_t ld = D + H;
+    float *wt = scratch; /* wt[k][j] = W[j][D + k], packed */
+    rnn_step_pack(w + D, 1, ld, H, G4, wt);
     layer_rnn_project(l, 4, w, x, saved, n);
     for (size_t i = 0; i < n; i++)
         memset(saved + i * S + T * G4, 0, H * sizeof *saved); /* c_{-1} */
@@ -40,23 +39,12 @@ layer_lstm_forward(const struct layer *l, const float *w, const float *x, float 
         memset(saved + i * S + T * G4 + (T + 1) * H, 0, H * sizeof *saved); /* h_{-1} */
     size_t coff = T * G4, hoff = coff + (T + 1) * H;
     for (size_t t = 0; t < T; t++) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)G4, (int)H, 1.0f,
-                    saved + hoff + t * H, (int)S, w + D, (int)ld, 1.0f, saved + t * G4, (int)S);
+        rnn_step_product(n, G4, H, saved + hoff + t * H, S, wt, saved + t * G4, S, 1,
+                         RNN_STEP_ISA_BEST);
         for (size_t i = 0; i < n; i++) {
-            float *g = saved + i * S + t * G4;
-            const float *cp = saved + i * S + coff + t * H;
-            float *c = saved + i * S + coff + (t + 1) * H;
             float *h = saved + i * S + hoff + (t + 1) * H;
-            for (size_t u = 0; u < H; u++) {
-                float ig = layer_lstm_sigmoid(g[u]), fg = layer_lstm_sigmoid(g[H + u]);
-                float gg = tanhf(g[2 * H + u]), og = layer_lstm_sigmoid(g[3 * H + u]);
-                g[u] = ig;
-                g[H + u] = fg;
-                g[2 * H + u] = gg;
-                g[3 * H + u] = og;
-                c[u] = fg * cp[u] + ig * gg;
-                h[u] = og * tanhf(c[u]);
-            }
+            rnn_step_lstm_cell(saved + i * S + t * G4, saved + i * S + coff + t * H,
+                               saved + i * S + coff + (t + 1) * H, h, H, RNN_STEP_ISA_BEST);
             layer_rnn_emit(l, h, y, i, t);
         }
     }
@@ -69,30 +57,19 @@ layer_lstm_backward(const struct layer *l, const float *w, const float *x, const
     size_t T = l->steps, D = l->in.w, H = l->hidden, G4 = 4 * H, S = l->saved;
     size_t ld = D + H, coff = T * G4, hoff = coff + (T + 1) * H;
     float *da = scratch, *dh_next = da + n * T * G4, *dc_next = dh_next + n * H;
+    float *wp = scratch + n * l->scratch; /* the recurrent columns of W, packed */
+    rnn_step_pack(w + D, ld, 1, G4, H, wp);
     memset(dh_next, 0, 2 * n * H * sizeof *dh_next);
     for (size_t t = T; t-- > 0;) {
         for (size_t i = 0; i < n; i++) {
-            const float *g = saved + i * S + t * G4;
-            const float *cp = saved + i * S + coff + t * H;
-            const float *c = cp + H;
             const float *dyt =
                 l->last_only ? (t + 1 == T ? dy + i * H : NULL) : dy + (i * T + t) * H;
-            float *a = da + (i * T + t) * G4, *dhn = dh_next + i * H, *dcn = dc_next + i * H;
-            for (size_t u = 0; u < H; u++) {
-                float ig = g[u], fg = g[H + u], gg = g[2 * H + u], og = g[3 * H + u];
-                float dh = dhn[u] + (dyt != NULL ? dyt[u] : 0.0f);
-                float tc = tanhf(c[u]);
-                float dc = dh * og * (1.0f - tc * tc) + dcn[u];
-                a[u] = dc * gg * ig * (1.0f - ig);
-                a[H + u] = dc * cp[u] * fg * (1.0f - fg);
-                a[2 * H + u] = dc * ig * (1.0f - gg * gg);
-                a[3 * H + u] = dh * tc * og * (1.0f - og);
-                dcn[u] = dc * fg;
-            }
+            rnn_step_lstm_cell_grad(saved + i * S + t * G4, saved + i * S + coff + t * H,
+                                    saved + i * S + coff + (t + 1) * H, dyt, dh_next + i * H,
+                                    dc_next + i * H, da + (i * T + t) * G4, H, RNN_STEP_ISA_BEST);
         }
         if (t > 0)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)H, (int)G4, 1.0f,
-                        da + t * G4, (int)(T * G4), w + D, (int)ld, 0.0f, dh_next, (int)H);
+            rnn_step_product(n, H, G4, da + t * G4, T * G4, wp, dh_next, H, 0, RNN_STEP_ISA_BEST);
     }
-    layer_rnn_weight_grads(l, 4, w, da, da, x, saved + hoff, dw, dx, n);
+    layer_rnn_weight_grads(l, 4, w, da, da, x, saved + hoff, dw, dx, n, dc_next + n * H);
 }

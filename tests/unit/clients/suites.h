@@ -16,4 +16,5 @@ Suite *layer_suite(void);
 Suite *cifar_suite(void);
 Suite *leaf_json_suite(void);
 Suite *net_memory_suite(void);
+Suite *rnn_step_suite(void);
 #endif

@@ -19,6 +19,7 @@
 #include "base/rng.h"
 #include "clients/model.h"
 #include "clients/net.h"
+#include "clients/rnn_step.h"
 #include "tests/support/check_support.h"
 #include "tests/unit/clients/suites.h"
 
@@ -78,7 +79,8 @@ nm_plan_floats(const struct net_plan *p, const struct model_spec *s, size_t b, s
 /*
  * The scratch, bracketed: at least every layer's per-sample scratch for the whole batch, at
  * most that plus the batch-independent work of a convolution done one image at a time (the
- * image zero-padded, its unfolded taps x positions matrix and its output columns).
+ * image zero-padded, its unfolded taps x positions matrix and its output columns) or of an
+ * recurrent layer (its recurrent weights packed: gates x H x H and the panels' padding).
  */
 static void
 nm_scratch_bounds(const struct net_plan *p, size_t b, size_t *lo, size_t *hi)
@@ -87,6 +89,10 @@ nm_scratch_bounds(const struct net_plan *p, size_t b, size_t *lo, size_t *hi)
     for (size_t l = 0; l < p->n_layers; l++) {
         const struct layer *ly = &p->layer[l];
         per_sample = ly->scratch > per_sample ? ly->scratch : per_sample;
+        size_t gates = ly->kind == LAYER_LSTM ? 4 : 3;
+        size_t packed = rnn_step_packed_floats(gates * ly->hidden, ly->hidden);
+        if ((ly->kind == LAYER_LSTM || ly->kind == LAYER_GRU) && packed > one_image)
+            one_image = packed;
         if (ly->kind != LAYER_CONV)
             continue;
         size_t padded = ly->in.c * (ly->in.h + 2 * ly->pad) * (ly->in.w + 2 * ly->pad);

@@ -65,6 +65,49 @@ layer_conv_direct_acc_floats(const struct layer *l)
     return l->out.c * (taps + l->out.h * l->out.w); /* sums [taps x out_c], dy^T [pos x out_c] */
 }
 
+int
+layer_conv_direct_input_grad_applies(const struct layer *l)
+{
+    return l->kind == LAYER_CONV && l->stride == 1 && l->in.c % 16 == 0 && l->out.c > LCD_MAX_IN_C;
+}
+
+struct layer
+layer_conv_direct_transposed(const struct layer *l)
+{
+    size_t k = l->kernel, q = k - 1 - l->pad;
+    struct layer t = {
+        .kind = LAYER_CONV,
+        .in = l->out,
+        .out = l->in,
+        .kernel = k,
+        .stride = 1,
+        .pad = q,
+        .n_params = layer_conv_direct_flip_floats(l),
+        .scratch = l->out.c * (l->out.h + 2 * q) * (l->out.w + 2 * q),
+    };
+    return t;
+}
+
+size_t
+layer_conv_direct_flip_floats(const struct layer *l)
+{
+    return l->in.c * (l->out.c * l->kernel * l->kernel + 1);
+}
+
+void
+layer_conv_direct_flip(const struct layer *l, const float *w, float *wf)
+{
+    size_t k = l->kernel, kk = k * k, in_c = l->in.c, out_c = l->out.c;
+    for (size_t c = 0; c < in_c; c++)
+        for (size_t co = 0; co < out_c; co++) {
+            const float *src = w + (co * in_c + c) * kk;
+            float *dst = wf + (c * out_c + co) * kk;
+            for (size_t e = 0; e < kk; e++)
+                dst[e] = src[kk - 1 - e];
+        }
+    memset(wf + in_c * out_c * kk, 0, in_c * sizeof *wf);
+}
+
 /* Shape constants of a layer, for the kernels. */
 struct lcd_geom {
     size_t in_c, k, hp, wp, oh, ow, out_c, taps, pos, psize, osize;

@@ -8,7 +8,8 @@
  * layers with at most 4 input channels or a multiple of 16 output channels, straight from the
  * zero-padded input: vectorised over output columns (few input channels) or over output
  * channels (many), on AVX-512 or AVX2 with FMA when the CPU has them (chosen at run time) and
- * in portable C otherwise. The input gradient stays in layer_conv.c (W^T dy folded back by
+ * in portable C otherwise. The input gradient of many-channel layers is the forward pass of
+ * the transposed layer (below); other layers keep layer_conv.c's (W^T dy folded back by
  * col2im; the first layer of a net needs none).
  *
  * Every path computes the same operations in the same order, so results are bit-identical
@@ -63,5 +64,25 @@ void layer_conv_direct_weight_grad(const struct layer *l, const float *xp, const
 /* Floats of the weight gradient's scratch: lane sums (out_c x in_c k k x 16) for at most 4
  * input channels, else sums and dy^T (out_c x (in_c k k + out_h out_w)). */
 size_t layer_conv_direct_acc_floats(const struct layer *l);
+
+/*
+ * The input gradient of a stride-1 layer is the forward pass of its transposed layer on dy:
+ * dx[c][a][b] = sum over (co, u, v) of wf[c][co][u][v] dy[co][a + u - q][b + v - q], with
+ * wf[c][co][u][v] = w[co][c][k-1-u][k-1-v] (input and output channels swapped, the kernel
+ * turned by half a turn), q = k - 1 - pad and dy zero outside its plane (Dumoulin and
+ * Visin, "A guide to convolution arithmetic for deep learning", 2016, §4.1 and §4.2). So it
+ * runs on the forward kernels, and sums per dx element over (co, k-1-ki, k-1-kj) in that
+ * order: the same bits on every kernel set.
+ *
+ * Whether l's input gradient runs that way (stride 1, a multiple of 16 input channels and
+ * more than 4 output channels: the shapes of the many-channel forward kernels).
+ */
+int layer_conv_direct_input_grad_applies(const struct layer *l);
+/* The transposed layer of a stride-1 layer l: input l->out, output l->in, padding k-1-pad. */
+struct layer layer_conv_direct_transposed(const struct layer *l);
+/* wf = the transposed layer's parameters from l's w: the weights above, then in_c zero
+ * biases (layer_conv_direct_flip_floats() floats). */
+void layer_conv_direct_flip(const struct layer *l, const float *w, float *wf);
+size_t layer_conv_direct_flip_floats(const struct layer *l);
 
 #endif

@@ -64,7 +64,9 @@ layer_conv_init(struct layer *l, struct layer_shape in, size_t out_c, size_t ker
         if (layer_conv_direct_input_grad_applies(l)) {
             struct layer t = layer_conv_direct_transposed(l);
             size_t flip = layer_conv_direct_flip_floats(l) + layer_conv_direct_pack_floats(&t);
+            size_t sparse = layer_conv_direct_sparse_floats(l);
             work = flip > work ? flip : work;
+            work = sparse > work ? sparse : work;
             l->scratch = t.scratch > padded ? t.scratch : padded;
         }
         l->scratch_fixed = work + padded;
@@ -331,6 +333,10 @@ layer_conv_backward(const struct layer *l, const float *w, const float *x, const
     layer_conv_backward_run(l, w, x, dy, xdirect ? NULL : dx, dw, n, scratch, wdirect);
     if (!xdirect)
         return;
+    if (layer_conv_direct_sparse(l, dy, n)) {
+        layer_conv_direct_input_grad_sparse(l, w, dy, dx, n, scratch, LAYER_CONV_ISA_BEST);
+        return;
+    }
     /* dx: the forward pass of the transposed layer on dy (layer_conv_direct.h). */
     struct layer t = layer_conv_direct_transposed(l);
     float *wf = scratch, *pack = scratch + layer_conv_direct_flip_floats(l);

@@ -20,6 +20,7 @@
 #include "clients/layer_conv_direct.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -62,7 +63,9 @@ layer_conv_direct_acc_floats(const struct layer *l)
     size_t taps = l->in.c * l->kernel * l->kernel;
     if (l->in.c <= LCD_MAX_IN_C)
         return l->out.c * taps * LCD_LANES;
-    return l->out.c * (taps + l->out.h * l->out.w); /* sums [taps x out_c], dy^T [pos x out_c] */
+    size_t wide = l->out.c * (taps + l->out.h * l->out.w); /* sums, dy^T [pos x out_c] */
+    size_t sparse = layer_conv_direct_sparse_floats(l);
+    return sparse > wide ? sparse : wide;
 }
 
 int
@@ -791,6 +794,177 @@ lcd_wide_grad_avx2(const struct lcd_geom *g, const float *xp, const float *dy, f
 
 #endif /* LAYER_CONV_DIRECT_X86 */
 
+/*
+ * Sparse output gradients. Behind a max pooling only one position of each window receives a
+ * gradient, so most of dy is zero; these kernels visit the nonzero entries alone. A zero
+ * term leaves an fma chain's value unchanged (for finite operands: the chain never holds -0,
+ * as it starts from +0 and a rounded sum of nonzero terms is never -0), so they give the bits
+ * of the dense kernels, with the same order per sum. Layouts are channel-last ([row][column]
+ * [channel], in_c a multiple of 16) so that each term is a run of contiguous vectors.
+ */
+
+/*
+ * The nonzero entries of one channel of one sample's dy, in position order: their values
+ * and the offsets in a channel-last padded plane ([hp][wp][in_c]) of output position (i, j).
+ */
+static size_t
+lcd_nonzeros(const struct lcd_geom *g, const float *dc, uint32_t *at, float *val)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < g->oh; i++)
+        for (size_t j = 0; j < g->ow; j++) {
+            float v = dc[i * g->ow + j];
+            at[m] = (uint32_t)((i * g->wp + j) * g->in_c);
+            val[m] = v;
+            m += v != 0.0f;
+        }
+    return m;
+}
+
+/* d[0..len) = fma(v, s[0..len), d[0..len)), len a multiple of 16. */
+static inline __attribute__((always_inline)) void
+lcd_axpy_portable(float *restrict d, const float *restrict s, float v, size_t len)
+{
+    for (size_t e = 0; e < len; e++)
+        d[e] = fmaf(v, s[e], d[e]);
+}
+
+#if LAYER_CONV_DIRECT_X86
+LCD_X512 void
+lcd_axpy512(float *restrict d, const float *restrict s, float v, size_t len)
+{
+    __m512 vv = _mm512_set1_ps(v);
+    for (size_t e = 0; e < len; e += 16)
+        _mm512_storeu_ps(d + e,
+                         _mm512_fmadd_ps(vv, _mm512_loadu_ps(s + e), _mm512_loadu_ps(d + e)));
+}
+
+LCD_X256 void
+lcd_axpy256(float *restrict d, const float *restrict s, float v, size_t len)
+{
+    __m256 vv = _mm256_set1_ps(v);
+    for (size_t e = 0; e < len; e += 8)
+        _mm256_storeu_ps(d + e,
+                         _mm256_fmadd_ps(vv, _mm256_loadu_ps(s + e), _mm256_loadu_ps(d + e)));
+}
+#endif
+
+/* xh [hp x wp x in_c] = the padded sample xs [in_c x hp x wp], channel-last. */
+static void
+lcd_channel_last(const struct lcd_geom *g, const float *xs, float *xh)
+{
+    for (size_t c = 0; c < g->in_c; c++)
+        for (size_t r = 0; r < g->hp * g->wp; r++)
+            xh[r * g->in_c + c] = xs[c * g->hp * g->wp + r];
+}
+
+/* Scratch of the sparse kernels after their sums: a channel-last plane and the nonzeros. */
+struct lcd_sparse {
+    float *plane, *val;
+    uint32_t *at;
+};
+
+static struct lcd_sparse
+lcd_sparse_scratch(const struct lcd_geom *g, float *after)
+{
+    struct lcd_sparse sp = { .plane = after, .val = after + g->psize };
+    sp.at = (uint32_t *)(void *)(sp.val + g->pos);
+    return sp;
+}
+
+/*
+ * The weight gradient from nonzero dy: sums acc [out_c x k x k x in_c] (cleared by the
+ * caller), per entry over the samples and their positions in order. AXPY is the vector
+ * kernel of the set.
+ */
+#define LCD_SPARSE_GRAD(AXPY)                                                                      \
+    do {                                                                                           \
+        size_t kc = g->k * g->in_c;                                                                \
+        for (size_t smp = 0; smp < n; smp++) {                                                     \
+            lcd_channel_last(g, xp + smp * g->psize, sp.plane);                                    \
+            for (size_t co = 0; co < g->out_c; co++) {                                             \
+                size_t m = lcd_nonzeros(g, dy + smp * g->osize + co * g->pos, sp.at, sp.val);      \
+                float *ac = acc + co * g->taps;                                                    \
+                for (size_t q = 0; q < m; q++)                                                     \
+                    for (size_t ki = 0; ki < g->k; ki++)                                           \
+                        AXPY(ac + ki * kc, sp.plane + sp.at[q] + ki * g->wp * g->in_c, sp.val[q],  \
+                             kc);                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+
+/*
+ * The input gradient from nonzero dy, per sample: the channel-last padded plane of dx
+ * gathers, per dy entry (channel, then position, in order), that entry times the weights
+ * wr [out_c x k x k x in_c] at the k x k positions it reached; dx is its interior + 0 (the
+ * transposed layer's zero bias).
+ */
+#define LCD_SPARSE_INPUT_GRAD(AXPY)                                                                \
+    do {                                                                                           \
+        size_t kc = g->k * g->in_c, p = pad, h = g->hp - 2 * p, w = g->wp - 2 * p;                 \
+        for (size_t smp = 0; smp < n; smp++) {                                                     \
+            memset(sp.plane, 0, g->psize * sizeof *sp.plane);                                      \
+            for (size_t co = 0; co < g->out_c; co++) {                                             \
+                size_t m = lcd_nonzeros(g, dy + smp * g->osize + co * g->pos, sp.at, sp.val);      \
+                const float *wc = wr + co * g->taps;                                               \
+                for (size_t q = 0; q < m; q++)                                                     \
+                    for (size_t ki = 0; ki < g->k; ki++)                                           \
+                        AXPY(sp.plane + sp.at[q] + ki * g->wp * g->in_c, wc + ki * kc, sp.val[q],  \
+                             kc);                                                                  \
+            }                                                                                      \
+            float *ds = dx + smp * g->in_c * h * w;                                                \
+            for (size_t c = 0; c < g->in_c; c++)                                                   \
+                for (size_t a = 0; a < h; a++)                                                     \
+                    for (size_t b = 0; b < w; b++)                                                 \
+                        ds[(c * h + a) * w + b] =                                                  \
+                            sp.plane[((a + p) * g->wp + b + p) * g->in_c + c] + 0.0f;              \
+        }                                                                                          \
+    } while (0)
+
+static void
+lcd_sparse_grad_portable(const struct lcd_geom *g, const float *xp, const float *dy, float *acc,
+                         struct lcd_sparse sp, size_t n)
+{
+    LCD_SPARSE_GRAD(lcd_axpy_portable);
+}
+
+static void
+lcd_sparse_input_grad_portable(const struct lcd_geom *g, const float *wr, const float *dy,
+                               float *dx, struct lcd_sparse sp, size_t n, size_t pad)
+{
+    LCD_SPARSE_INPUT_GRAD(lcd_axpy_portable);
+}
+
+#if LAYER_CONV_DIRECT_X86
+__attribute__((target("avx512f"))) static void
+lcd_sparse_grad_avx512(const struct lcd_geom *g, const float *xp, const float *dy, float *acc,
+                       struct lcd_sparse sp, size_t n)
+{
+    LCD_SPARSE_GRAD(lcd_axpy512);
+}
+
+__attribute__((target("avx2,fma"))) static void
+lcd_sparse_grad_avx2(const struct lcd_geom *g, const float *xp, const float *dy, float *acc,
+                     struct lcd_sparse sp, size_t n)
+{
+    LCD_SPARSE_GRAD(lcd_axpy256);
+}
+
+__attribute__((target("avx512f"))) static void
+lcd_sparse_input_grad_avx512(const struct lcd_geom *g, const float *wr, const float *dy, float *dx,
+                             struct lcd_sparse sp, size_t n, size_t pad)
+{
+    LCD_SPARSE_INPUT_GRAD(lcd_axpy512);
+}
+
+__attribute__((target("avx2,fma"))) static void
+lcd_sparse_input_grad_avx2(const struct lcd_geom *g, const float *wr, const float *dy, float *dx,
+                           struct lcd_sparse sp, size_t n, size_t pad)
+{
+    LCD_SPARSE_INPUT_GRAD(lcd_axpy256);
+}
+#endif
+
 /* The widest kernel set this CPU runs, capped at max. */
 static enum layer_conv_isa
 lcd_isa(enum layer_conv_isa max)
@@ -842,6 +1016,51 @@ layer_conv_direct_forward(const struct layer *l, const float *w, const float *xp
     }
 }
 
+/* Whether dy (n samples) is at most half nonzero, for a layer the sparse kernels serve. */
+int
+layer_conv_direct_sparse(const struct layer *l, const float *dy, size_t n)
+{
+    if (l->kind != LAYER_CONV || l->stride != 1 || l->in.c % 16 != 0 || l->out.c <= LCD_MAX_IN_C)
+        return 0;
+    size_t total = n * layer_shape_size(l->out), nonzero = 0;
+    for (size_t e = 0; e < total; e++)
+        nonzero += dy[e] != 0.0f;
+    return 2 * nonzero <= total;
+}
+
+size_t
+layer_conv_direct_sparse_floats(const struct layer *l)
+{
+    struct lcd_geom g = lcd_geom(l);
+    return g.out_c * g.taps + g.psize + 2 * g.pos;
+}
+
+/* The sparse weight gradient: sums [out_c x k x k x in_c] in acc, then dw. */
+static void
+lcd_sparse_grad(const struct lcd_geom *g, const float *xp, const float *dy, float *dw, size_t n,
+                float *acc, enum layer_conv_isa isa)
+{
+    struct lcd_sparse sp = lcd_sparse_scratch(g, acc + g->out_c * g->taps);
+    memset(acc, 0, g->out_c * g->taps * sizeof *acc);
+    switch (isa) {
+#if LAYER_CONV_DIRECT_X86
+    case LAYER_CONV_ISA_AVX512:
+        lcd_sparse_grad_avx512(g, xp, dy, acc, sp, n);
+        break;
+    case LAYER_CONV_ISA_AVX2:
+        lcd_sparse_grad_avx2(g, xp, dy, acc, sp, n);
+        break;
+#endif
+    default:
+        lcd_sparse_grad_portable(g, xp, dy, acc, sp, n);
+    }
+    size_t kk = g->k * g->k;
+    for (size_t co = 0; co < g->out_c; co++)
+        for (size_t c = 0; c < g->in_c; c++)
+            for (size_t t = 0; t < kk; t++)
+                dw[co * g->taps + c * kk + t] = acc[co * g->taps + t * g->in_c + c];
+}
+
 /* The many-channel weight gradient (out_c a multiple of 16): sums [taps x out_c] in acc. */
 static void
 lcd_wide_grad(const struct lcd_geom *g, const float *xp, const float *dy, float *dw, size_t n,
@@ -868,11 +1087,16 @@ lcd_wide_grad(const struct lcd_geom *g, const float *xp, const float *dy, float 
     }
 }
 
-void
-layer_conv_direct_weight_grad(const struct layer *l, const float *xp, const float *dy, float *dw,
-                              size_t n, float *acc, enum layer_conv_isa max)
+/* The weight gradient, on the sparse kernels when sparse is set and they serve l. */
+static void
+lcd_weight_grad_run(const struct layer *l, const float *xp, const float *dy, float *dw, size_t n,
+                    float *acc, enum layer_conv_isa max, int sparse)
 {
     struct lcd_geom g = lcd_geom(l);
+    if (g.in_c > LCD_MAX_IN_C && sparse) {
+        lcd_sparse_grad(&g, xp, dy, dw, n, acc, lcd_isa(max));
+        return;
+    }
     if (g.in_c > LCD_MAX_IN_C) {
         lcd_wide_grad(&g, xp, dy, dw, n, acc, lcd_isa(max));
         return;
@@ -892,4 +1116,44 @@ layer_conv_direct_weight_grad(const struct layer *l, const float *xp, const floa
     }
     for (size_t e = 0; e < g.out_c * g.taps; e++)
         dw[e] = lcd_tree16(acc + e * LCD_LANES);
+}
+
+void
+layer_conv_direct_input_grad_sparse(const struct layer *l, const float *w, const float *dy,
+                                    float *dx, size_t n, float *scratch, enum layer_conv_isa max)
+{
+    struct lcd_geom g = lcd_geom(l);
+    float *wr = scratch;
+    struct lcd_sparse sp = lcd_sparse_scratch(&g, wr + g.out_c * g.taps);
+    size_t kk = g.k * g.k;
+    for (size_t co = 0; co < g.out_c; co++)
+        for (size_t c = 0; c < g.in_c; c++)
+            for (size_t t = 0; t < kk; t++)
+                wr[co * g.taps + t * g.in_c + c] = w[co * g.taps + c * kk + t];
+    switch (lcd_isa(max)) {
+#if LAYER_CONV_DIRECT_X86
+    case LAYER_CONV_ISA_AVX512:
+        lcd_sparse_input_grad_avx512(&g, wr, dy, dx, sp, n, l->pad);
+        break;
+    case LAYER_CONV_ISA_AVX2:
+        lcd_sparse_input_grad_avx2(&g, wr, dy, dx, sp, n, l->pad);
+        break;
+#endif
+    default:
+        lcd_sparse_input_grad_portable(&g, wr, dy, dx, sp, n, l->pad);
+    }
+}
+
+void
+layer_conv_direct_weight_grad(const struct layer *l, const float *xp, const float *dy, float *dw,
+                              size_t n, float *acc, enum layer_conv_isa max)
+{
+    lcd_weight_grad_run(l, xp, dy, dw, n, acc, max, layer_conv_direct_sparse(l, dy, n));
+}
+
+void
+layer_conv_direct_weight_grad_dense(const struct layer *l, const float *xp, const float *dy,
+                                    float *dw, size_t n, float *acc, enum layer_conv_isa max)
+{
+    lcd_weight_grad_run(l, xp, dy, dw, n, acc, max, 0);
 }

@@ -21,7 +21,8 @@
  *     rows, then v in order, one fma each), then summed as a tree: lanes l + (l + 8), then
  *     + 4, + 2, + 1;
  *   - weight gradient, more input channels, per (output channel, tap): one fma chain from
- *     zero over the samples and their output positions in order.
+ *     zero over the samples and their output positions in order (zero terms of dy skipped
+ *     when most are zero, which leaves the chain's bits unchanged).
  *
  * Inputs are padded samples xp [in_c x (h + 2 pad) x (w + 2 pad)] (layer_conv.c makes them);
  * nothing is allocated.
@@ -84,5 +85,26 @@ struct layer layer_conv_direct_transposed(const struct layer *l);
  * biases (layer_conv_direct_flip_floats() floats). */
 void layer_conv_direct_flip(const struct layer *l, const float *w, float *wf);
 size_t layer_conv_direct_flip_floats(const struct layer *l);
+
+/*
+ * Sparse output gradients (behind a max pooling, at most a quarter of dy is nonzero): the
+ * weight gradient of a layer with a multiple of 16 input channels, and its input gradient,
+ * from the nonzero entries of dy alone, with the bits of the dense kernels (a zero term
+ * leaves an fma chain unchanged when every operand is finite). Whether they run: stride 1,
+ * a multiple of 16 input channels, more than 4 output channels, and at most half of the n
+ * samples' dy nonzero (layer_conv_direct_weight_grad() checks it itself).
+ */
+int layer_conv_direct_sparse(const struct layer *l, const float *dy, size_t n);
+/*
+ * dx [n x in] from dy [n x out] and the layer's parameters w; scratch of
+ * layer_conv_direct_sparse_floats() floats (the weight gradient's acc holds as many).
+ */
+void layer_conv_direct_input_grad_sparse(const struct layer *l, const float *w, const float *dy,
+                                         float *dx, size_t n, float *scratch,
+                                         enum layer_conv_isa max);
+size_t layer_conv_direct_sparse_floats(const struct layer *l);
+/* layer_conv_direct_weight_grad() on the dense kernels whatever dy (to compare the two). */
+void layer_conv_direct_weight_grad_dense(const struct layer *l, const float *xp, const float *dy,
+                                         float *dw, size_t n, float *acc, enum layer_conv_isa max);
 
 #endif

@@ -489,6 +489,87 @@ START_TEST(conv_direct_input_grad_matches_im2col)
 }
 END_TEST
 
+/*
+ * The sparse kernels (dy three quarters zero, as behind a max pooling) against the dense
+ * ones, bit for bit, on every kernel set: the input gradient against the transposed layer's
+ * forward pass, the weight gradient (a multiple of 16 output channels) against the
+ * many-channel kernels, and both through the layer's backward pass.
+ */
+START_TEST(conv_direct_sparse_matches_dense)
+{
+    struct rng r;
+    rng_init_stream(&r, 15, RNG_PURPOSE_TEST, 0, 2);
+    static float x[LC_DIRECT_MAX], w[LC_DIRECT_MAX], dy[LC_DIRECT_MAX], dyp[LC_DIRECT_MAX];
+    static float xp[LC_DIRECT_MAX], wf[LC_DIRECT_MAX], acc[LC_DIRECT_MAX];
+    static float dx_ref[LC_DIRECT_MAX], dx[3][LC_DIRECT_MAX], dw_ref[LC_DIRECT_MAX];
+    static float dw[3][LC_DIRECT_MAX], scratch[4 * LC_DIRECT_MAX];
+    for (int trial = 0; trial < 40; trial++) {
+        size_t k = 1 + (size_t)rng_below(&r, 5), pad = (size_t)rng_below(&r, k);
+        struct layer_shape in = { 16 * (1 + (size_t)rng_below(&r, 2)), 0, 0 };
+        in.h = (k > 2 * pad ? k - 2 * pad : 1) + (size_t)rng_below(&r, 8);
+        in.w = (k > 2 * pad ? k - 2 * pad : 1) + (size_t)rng_below(&r, 14);
+        size_t out_c =
+            trial % 2 ? 5 + (size_t)rng_below(&r, 36) : 16 * (1 + (size_t)rng_below(&r, 2));
+        size_t n = 1 + (size_t)rng_below(&r, 3);
+        struct layer l;
+        struct errbuf eb;
+        errbuf_clear(&eb);
+        ck_assert_int_eq(layer_conv_init(&l, in, out_c, k, 1, pad, &eb), 0);
+        struct layer t = layer_conv_direct_transposed(&l);
+        size_t nin = n * layer_shape_size(in), nout = n * layer_shape_size(l.out);
+        size_t taps = in.c * k * k, q = k - 1 - pad, oh = l.out.h, ow = l.out.w;
+        size_t hq = oh + 2 * q, wq = ow + 2 * q, qsize = out_c * hq * wq;
+        size_t hp = in.h + 2 * pad, wp = in.w + 2 * pad, psize = in.c * hp * wp;
+        ck_assert_uint_le(nin + nout + l.n_params, LC_DIRECT_MAX);
+        ck_assert_uint_le(n * qsize, LC_DIRECT_MAX);
+        ck_assert_uint_le(n * psize, LC_DIRECT_MAX);
+        ck_assert_uint_le(layer_conv_direct_acc_floats(&l), LC_DIRECT_MAX);
+        ck_assert_uint_le(layer_scratch(&l, n), 4 * LC_DIRECT_MAX);
+        for (size_t i = 0; i < nin; i++)
+            x[i] = (float)(2.0 * rng_uniform(&r) - 1.0);
+        for (size_t i = 0; i < l.n_params; i++)
+            w[i] = (float)(2.0 * rng_uniform(&r) - 1.0);
+        size_t nonzero = 0;
+        for (size_t i = 0; i < nout; i++) {
+            dy[i] = rng_below(&r, 4) == 0 ? (float)(2.0 * rng_uniform(&r) - 1.0) : 0.0f;
+            nonzero += dy[i] != 0.0f;
+        }
+        ck_assert(2 * nonzero <= nout && layer_conv_direct_sparse(&l, dy, n));
+        memset(dyp, 0, n * qsize * sizeof *dyp);
+        memset(xp, 0, n * psize * sizeof *xp);
+        for (size_t s = 0; s < n; s++) {
+            for (size_t c = 0; c < out_c; c++)
+                for (size_t i = 0; i < oh; i++)
+                    memcpy(dyp + s * qsize + (c * hq + q + i) * wq + q,
+                           dy + ((s * out_c + c) * oh + i) * ow, ow * sizeof *dy);
+            for (size_t c = 0; c < in.c; c++)
+                for (size_t i = 0; i < in.h; i++)
+                    memcpy(xp + s * psize + (c * hp + pad + i) * wp + pad,
+                           x + ((s * in.c + c) * in.h + i) * in.w, in.w * sizeof *x);
+        }
+        layer_conv_direct_flip(&l, w, wf);
+        layer_conv_direct_forward(&t, wf, dyp, dx_ref, n, acc, LAYER_CONV_ISA_PORTABLE);
+        int wide = out_c % 16 == 0;
+        if (wide)
+            layer_conv_direct_weight_grad_dense(&l, xp, dy, dw_ref, n, acc,
+                                                LAYER_CONV_ISA_PORTABLE);
+        for (int isa = LAYER_CONV_ISA_PORTABLE; isa <= LAYER_CONV_ISA_BEST; isa++) {
+            layer_conv_direct_input_grad_sparse(&l, w, dy, dx[isa], n, scratch,
+                                                (enum layer_conv_isa)isa);
+            ck_assert_mem_eq(dx[isa], dx_ref, nin * sizeof *dx_ref);
+            if (!wide)
+                continue;
+            layer_conv_direct_weight_grad(&l, xp, dy, dw[isa], n, acc, (enum layer_conv_isa)isa);
+            ck_assert_mem_eq(dw[isa], dw_ref, taps * out_c * sizeof *dw_ref);
+        }
+        layer_conv_backward(&l, w, x, dy, dx[1], dw[1], n, scratch);
+        ck_assert_mem_eq(dx[1], dx_ref, nin * sizeof *dx_ref);
+        if (wide)
+            ck_assert_mem_eq(dw[1], dw_ref, taps * out_c * sizeof *dw_ref);
+    }
+}
+END_TEST
+
 START_TEST(layer_init_rejects)
 {
     struct errbuf eb;
@@ -723,6 +804,7 @@ layer_suite(void)
     tcase_add_test(tc, conv_hand_computed);
     tcase_add_test(tc, conv_direct_matches_im2col);
     tcase_add_test(tc, conv_direct_input_grad_matches_im2col);
+    tcase_add_test(tc, conv_direct_sparse_matches_dense);
     tcase_add_test(tc, maxpool_ties_first);
     tcase_add_test(tc, maxpool_2x2_rows_ties_first);
     tcase_add_test(tc, layer_init_rejects);

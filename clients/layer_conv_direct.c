@@ -805,20 +805,29 @@ lcd_wide_grad_avx2(const struct lcd_geom *g, const float *xp, const float *dy, f
 
 /*
  * The nonzero entries of one channel of one sample's dy, in position order: their values
- * and the offsets in a channel-last padded plane ([hp][wp][in_c]) of output position (i, j).
+ * and their positions' offsets pat[] in a channel-last padded plane ([hp][wp][in_c]).
  */
 static size_t
-lcd_nonzeros(const struct lcd_geom *g, const float *dc, uint32_t *at, float *val)
+lcd_nonzeros(const struct lcd_geom *g, const float *dc, const uint32_t *pat, uint32_t *at,
+             float *val)
 {
     size_t m = 0;
-    for (size_t i = 0; i < g->oh; i++)
-        for (size_t j = 0; j < g->ow; j++) {
-            float v = dc[i * g->ow + j];
-            at[m] = (uint32_t)((i * g->wp + j) * g->in_c);
-            val[m] = v;
-            m += v != 0.0f;
-        }
+    for (size_t p = 0; p < g->pos; p++) {
+        float v = dc[p];
+        at[m] = pat[p];
+        val[m] = v;
+        m += v != 0.0f;
+    }
     return m;
+}
+
+/* pat[i ow + j] = the offset of output position (i, j) in a channel-last padded plane. */
+static void
+lcd_offsets(const struct lcd_geom *g, uint32_t *pat)
+{
+    for (size_t i = 0; i < g->oh; i++)
+        for (size_t j = 0; j < g->ow; j++)
+            pat[i * g->ow + j] = (uint32_t)((i * g->wp + j) * g->in_c);
 }
 
 /* d[0..len) = fma(v, s[0..len), d[0..len)), len a multiple of 16. */
@@ -861,7 +870,7 @@ lcd_channel_last(const struct lcd_geom *g, const float *xs, float *xh)
 /* Scratch of the sparse kernels after their sums: a channel-last plane and the nonzeros. */
 struct lcd_sparse {
     float *plane, *val;
-    uint32_t *at;
+    uint32_t *at, *pat; /* the nonzeros' offsets, every position's (lcd_offsets()) */
 };
 
 static struct lcd_sparse
@@ -869,6 +878,7 @@ lcd_sparse_scratch(const struct lcd_geom *g, float *after)
 {
     struct lcd_sparse sp = { .plane = after, .val = after + g->psize };
     sp.at = (uint32_t *)(void *)(sp.val + g->pos);
+    sp.pat = sp.at + g->pos;
     return sp;
 }
 
@@ -877,13 +887,14 @@ lcd_sparse_scratch(const struct lcd_geom *g, float *after)
  * caller), per entry over the samples and their positions in order. AXPY is the vector
  * kernel of the set.
  */
-#define LCD_SPARSE_GRAD(AXPY)                                                                      \
+#define LCD_SPARSE_GRAD(AXPY, NZ)                                                                  \
     do {                                                                                           \
+        lcd_offsets(g, sp.pat);                                                                    \
         size_t kc = g->k * g->in_c;                                                                \
         for (size_t smp = 0; smp < n; smp++) {                                                     \
             lcd_channel_last(g, xp + smp * g->psize, sp.plane);                                    \
             for (size_t co = 0; co < g->out_c; co++) {                                             \
-                size_t m = lcd_nonzeros(g, dy + smp * g->osize + co * g->pos, sp.at, sp.val);      \
+                size_t m = NZ(g, dy + smp * g->osize + co * g->pos, sp.pat, sp.at, sp.val);        \
                 float *ac = acc + co * g->taps;                                                    \
                 for (size_t q = 0; q < m; q++)                                                     \
                     for (size_t ki = 0; ki < g->k; ki++)                                           \
@@ -899,13 +910,14 @@ lcd_sparse_scratch(const struct lcd_geom *g, float *after)
  * wr [out_c x k x k x in_c] at the k x k positions it reached; dx is its interior + 0 (the
  * transposed layer's zero bias).
  */
-#define LCD_SPARSE_INPUT_GRAD(AXPY)                                                                \
+#define LCD_SPARSE_INPUT_GRAD(AXPY, NZ)                                                            \
     do {                                                                                           \
+        lcd_offsets(g, sp.pat);                                                                    \
         size_t kc = g->k * g->in_c, p = pad, h = g->hp - 2 * p, w = g->wp - 2 * p;                 \
         for (size_t smp = 0; smp < n; smp++) {                                                     \
             memset(sp.plane, 0, g->psize * sizeof *sp.plane);                                      \
             for (size_t co = 0; co < g->out_c; co++) {                                             \
-                size_t m = lcd_nonzeros(g, dy + smp * g->osize + co * g->pos, sp.at, sp.val);      \
+                size_t m = NZ(g, dy + smp * g->osize + co * g->pos, sp.pat, sp.at, sp.val);        \
                 const float *wc = wr + co * g->taps;                                               \
                 for (size_t q = 0; q < m; q++)                                                     \
                     for (size_t ki = 0; ki < g->k; ki++)                                           \
@@ -925,43 +937,124 @@ static void
 lcd_sparse_grad_portable(const struct lcd_geom *g, const float *xp, const float *dy, float *acc,
                          struct lcd_sparse sp, size_t n)
 {
-    LCD_SPARSE_GRAD(lcd_axpy_portable);
+    LCD_SPARSE_GRAD(lcd_axpy_portable, lcd_nonzeros);
 }
 
 static void
 lcd_sparse_input_grad_portable(const struct lcd_geom *g, const float *wr, const float *dy,
                                float *dx, struct lcd_sparse sp, size_t n, size_t pad)
 {
-    LCD_SPARSE_INPUT_GRAD(lcd_axpy_portable);
+    LCD_SPARSE_INPUT_GRAD(lcd_axpy_portable, lcd_nonzeros);
 }
 
 #if LAYER_CONV_DIRECT_X86
+/*
+ * lcd_nonzeros() with AVX-512: per 16 positions a mask of the nonzero values (NaN
+ * included, as v != 0 there) compresses values and offsets; pat holds the offsets of every
+ * position ((i wp + j) in_c).
+ */
+LCD_X512 size_t
+lcd_nonzeros512(const struct lcd_geom *g, const float *dc, const uint32_t *pat, uint32_t *at,
+                float *val)
+{
+    size_t m = 0;
+    for (size_t p = 0; p < g->pos; p += 16) {
+        __mmask16 in = lcd_mask512(g->pos - p);
+        __m512 v = _mm512_maskz_loadu_ps(in, dc + p);
+        __mmask16 nz = _mm512_mask_cmp_ps_mask(in, v, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+        __m512i o = _mm512_maskz_loadu_epi32(in, pat + p);
+        _mm512_mask_compressstoreu_ps(val + m, nz, v);
+        _mm512_mask_compressstoreu_epi32(at + m, nz, o);
+        m += (size_t)__builtin_popcount((unsigned)nz);
+    }
+    return m;
+}
+
+/* Rows of kernel taps and vectors of 16 input channels per block of the sparse weight gradient. */
+#define LCD_SPG_ROWS 3
+#define LCD_SPG_VEC  8
+
+/*
+ * The sparse weight gradient of one output channel and sample, its sums ac [k x k x in_c] in
+ * registers meanwhile for kernel rows ki0..ki0+nr by the V vectors from float e0 of a row:
+ * per nonzero dy entry, one broadcast and nr V fmas with the input it reached.
+ */
+LCD_X512 void
+lcd_spg_block512(const struct lcd_geom *g, const float *plane, const uint32_t *at, const float *val,
+                 size_t m, float *ac, size_t ki0, size_t nr, size_t e0, const size_t V)
+{
+    size_t rs = g->wp * g->in_c, kc = g->k * g->in_c;
+    __m512 a[LCD_SPG_ROWS][LCD_SPG_VEC];
+#pragma GCC unroll 3
+    for (size_t r = 0; r < LCD_SPG_ROWS; r++)
+#pragma GCC unroll 8
+        for (size_t v = 0; v < V; v++)
+            a[r][v] =
+                r < nr ? _mm512_loadu_ps(ac + (ki0 + r) * kc + e0 + 16 * v) : _mm512_setzero_ps();
+    plane += ki0 * rs + e0;
+    for (size_t q = 0; q < m; q++) {
+        const float *b = plane + at[q];
+        __m512 d = _mm512_set1_ps(val[q]);
+#pragma GCC unroll 3
+        for (size_t r = 0; r < LCD_SPG_ROWS; r++)
+            if (r < nr)
+#pragma GCC unroll 8
+                for (size_t v = 0; v < V; v++)
+                    a[r][v] = _mm512_fmadd_ps(d, _mm512_loadu_ps(b + r * rs + 16 * v), a[r][v]);
+    }
+#pragma GCC unroll 3
+    for (size_t r = 0; r < LCD_SPG_ROWS; r++)
+        if (r < nr)
+#pragma GCC unroll 8
+            for (size_t v = 0; v < V; v++)
+                _mm512_storeu_ps(ac + (ki0 + r) * kc + e0 + 16 * v, a[r][v]);
+}
+
 __attribute__((target("avx512f"))) static void
 lcd_sparse_grad_avx512(const struct lcd_geom *g, const float *xp, const float *dy, float *acc,
                        struct lcd_sparse sp, size_t n)
 {
-    LCD_SPARSE_GRAD(lcd_axpy512);
+    size_t kc = g->k * g->in_c;
+    lcd_offsets(g, sp.pat);
+    for (size_t smp = 0; smp < n; smp++) {
+        lcd_channel_last(g, xp + smp * g->psize, sp.plane);
+        for (size_t co = 0; co < g->out_c; co++) {
+            size_t m = lcd_nonzeros512(g, dy + smp * g->osize + co * g->pos, sp.pat, sp.at, sp.val);
+            float *ac = acc + co * g->taps;
+            for (size_t ki0 = 0; ki0 < g->k; ki0 += LCD_SPG_ROWS) {
+                size_t nr = g->k - ki0 < LCD_SPG_ROWS ? g->k - ki0 : LCD_SPG_ROWS, e0 = 0;
+                for (; e0 + 16 * 8 <= kc; e0 += 16 * 8)
+                    lcd_spg_block512(g, sp.plane, sp.at, sp.val, m, ac, ki0, nr, e0, 8);
+                for (; e0 + 16 * 4 <= kc; e0 += 16 * 4)
+                    lcd_spg_block512(g, sp.plane, sp.at, sp.val, m, ac, ki0, nr, e0, 4);
+                for (; e0 + 16 * 2 <= kc; e0 += 16 * 2)
+                    lcd_spg_block512(g, sp.plane, sp.at, sp.val, m, ac, ki0, nr, e0, 2);
+                for (; e0 < kc; e0 += 16)
+                    lcd_spg_block512(g, sp.plane, sp.at, sp.val, m, ac, ki0, nr, e0, 1);
+            }
+        }
+    }
 }
 
 __attribute__((target("avx2,fma"))) static void
 lcd_sparse_grad_avx2(const struct lcd_geom *g, const float *xp, const float *dy, float *acc,
                      struct lcd_sparse sp, size_t n)
 {
-    LCD_SPARSE_GRAD(lcd_axpy256);
+    LCD_SPARSE_GRAD(lcd_axpy256, lcd_nonzeros);
 }
 
 __attribute__((target("avx512f"))) static void
 lcd_sparse_input_grad_avx512(const struct lcd_geom *g, const float *wr, const float *dy, float *dx,
                              struct lcd_sparse sp, size_t n, size_t pad)
 {
-    LCD_SPARSE_INPUT_GRAD(lcd_axpy512);
+    LCD_SPARSE_INPUT_GRAD(lcd_axpy512, lcd_nonzeros512);
 }
 
 __attribute__((target("avx2,fma"))) static void
 lcd_sparse_input_grad_avx2(const struct lcd_geom *g, const float *wr, const float *dy, float *dx,
                            struct lcd_sparse sp, size_t n, size_t pad)
 {
-    LCD_SPARSE_INPUT_GRAD(lcd_axpy256);
+    LCD_SPARSE_INPUT_GRAD(lcd_axpy256, lcd_nonzeros);
 }
 #endif
 
@@ -1032,7 +1125,7 @@ size_t
 layer_conv_direct_sparse_floats(const struct layer *l)
 {
     struct lcd_geom g = lcd_geom(l);
-    return g.out_c * g.taps + g.psize + 2 * g.pos;
+    return g.out_c * g.taps + g.psize + 3 * g.pos;
 }
 
 /* The sparse weight gradient: sums [out_c x k x k x in_c] in acc, then dw. */

@@ -905,24 +905,119 @@ lcd_sparse_scratch(const struct lcd_geom *g, float *after)
     } while (0)
 
 /*
+ * Adds the m nonzero dy entries of one output channel, times its weights wc [k x k x in_c],
+ * to the channel-last plane at the k x k positions each reached: entry by entry in order.
+ */
+#define LCD_SCATTER(AXPY)                                                                          \
+    do {                                                                                           \
+        size_t kc = g->k * g->in_c, rs = g->wp * g->in_c;                                          \
+        for (size_t q = 0; q < m; q++)                                                             \
+            for (size_t ki = 0; ki < g->k; ki++)                                                   \
+                AXPY(plane + at[q] + ki * rs, wc + ki * kc, val[q], kc);                           \
+    } while (0)
+
+static void
+lcd_scatter_portable(const struct lcd_geom *g, float *plane, const uint32_t *at, const float *val,
+                     size_t m, const float *wc)
+{
+    LCD_SCATTER(lcd_axpy_portable);
+}
+
+#if LAYER_CONV_DIRECT_X86
+__attribute__((target("avx2,fma"))) static void
+lcd_scatter256(const struct lcd_geom *g, float *plane, const uint32_t *at, const float *val,
+               size_t m, const float *wc)
+{
+    LCD_SCATTER(lcd_axpy256);
+}
+
+/* Rows of kernel taps and vectors of 16 input channels per block of the sparse kernels. */
+#define LCD_SPG_ROWS 3
+#define LCD_SPG_VEC  8
+
+/* Kernel rows and columns of a scatter block (of 2 vectors of 16 input channels). */
+#define LCD_SC_ROWS 2
+#define LCD_SC_COLS 5
+
+/*
+ * lcd_scatter_portable() on AVX-512 for K x K kernels: the weights of kernel rows
+ * ki0 - NR + 1..ki0, every column, input channels 16 cv0..16 cv0 + 32 in registers over the
+ * entries; per entry, 2 NR K independent loads, fmas and stores of the plane. Blocks of
+ * kernel rows run last to first and take every entry in order, so that each plane element
+ * still receives its terms in entry order (a later kernel row meets an earlier row of dy).
+ */
+LCD_X512 void
+lcd_scatter_block512(const struct lcd_geom *g, float *plane, const uint32_t *at, const float *val,
+                     size_t m, const float *wc, size_t ki0, size_t cv0, const size_t NR,
+                     const size_t K)
+{
+    size_t C = g->in_c, rs = g->wp * C;
+    __m512 wv[LCD_SC_ROWS][2][LCD_SC_COLS];
+#pragma GCC unroll 2
+    for (size_t r = 0; r < NR; r++)
+#pragma GCC unroll 2
+        for (size_t v = 0; v < 2; v++)
+#pragma GCC unroll 5
+            for (size_t kj = 0; kj < K; kj++)
+                wv[r][v][kj] = _mm512_loadu_ps(wc + ((ki0 - r) * K + kj) * C + 16 * (cv0 + v));
+    for (size_t q = 0; q < m; q++) {
+        float *d = plane + at[q] + 16 * cv0;
+        __m512 x = _mm512_set1_ps(val[q]);
+#pragma GCC unroll 2
+        for (size_t r = 0; r < NR; r++)
+#pragma GCC unroll 2
+            for (size_t v = 0; v < 2; v++)
+#pragma GCC unroll 5
+                for (size_t kj = 0; kj < K; kj++) {
+                    float *e = d + (ki0 - r) * rs + kj * C + 16 * v;
+                    _mm512_storeu_ps(e, _mm512_fmadd_ps(x, wv[r][v][kj], _mm512_loadu_ps(e)));
+                }
+    }
+}
+
+/* Every kernel row of a K x K kernel, two rows a block, last to first. */
+LCD_X512 void
+lcd_scatter_rows512(const struct lcd_geom *g, float *plane, const uint32_t *at, const float *val,
+                    size_t m, const float *wc, const size_t K)
+{
+    for (size_t cv = 0; cv < g->in_c / 16; cv += 2) {
+        size_t end = K;
+        for (; end >= 2; end -= 2)
+            lcd_scatter_block512(g, plane, at, val, m, wc, end - 1, cv, 2, K);
+        if (end == 1)
+            lcd_scatter_block512(g, plane, at, val, m, wc, 0, cv, 1, K);
+    }
+}
+
+/* Blocks of 5 x 5 and 3 x 3 kernels with a multiple of 32 input channels; else lcd_axpy512(). */
+LCD_X512 void
+lcd_scatter512(const struct lcd_geom *g, float *plane, const uint32_t *at, const float *val,
+               size_t m, const float *wc)
+{
+    if (g->in_c % 32 == 0 && g->k == 5)
+        lcd_scatter_rows512(g, plane, at, val, m, wc, 5);
+    else if (g->in_c % 32 == 0 && g->k == 3)
+        lcd_scatter_rows512(g, plane, at, val, m, wc, 3);
+    else
+        LCD_SCATTER(lcd_axpy512);
+}
+#endif
+
+/*
  * The input gradient from nonzero dy, per sample: the channel-last padded plane of dx
  * gathers, per dy entry (channel, then position, in order), that entry times the weights
  * wr [out_c x k x k x in_c] at the k x k positions it reached; dx is its interior + 0 (the
  * transposed layer's zero bias).
  */
-#define LCD_SPARSE_INPUT_GRAD(AXPY, NZ)                                                            \
+#define LCD_SPARSE_INPUT_GRAD(SCATTER, NZ)                                                         \
     do {                                                                                           \
         lcd_offsets(g, sp.pat);                                                                    \
-        size_t kc = g->k * g->in_c, p = pad, h = g->hp - 2 * p, w = g->wp - 2 * p;                 \
+        size_t p = pad, h = g->hp - 2 * p, w = g->wp - 2 * p;                                      \
         for (size_t smp = 0; smp < n; smp++) {                                                     \
             memset(sp.plane, 0, g->psize * sizeof *sp.plane);                                      \
             for (size_t co = 0; co < g->out_c; co++) {                                             \
                 size_t m = NZ(g, dy + smp * g->osize + co * g->pos, sp.pat, sp.at, sp.val);        \
-                const float *wc = wr + co * g->taps;                                               \
-                for (size_t q = 0; q < m; q++)                                                     \
-                    for (size_t ki = 0; ki < g->k; ki++)                                           \
-                        AXPY(sp.plane + sp.at[q] + ki * g->wp * g->in_c, wc + ki * kc, sp.val[q],  \
-                             kc);                                                                  \
+                SCATTER(g, sp.plane, sp.at, sp.val, m, wr + co * g->taps);                         \
             }                                                                                      \
             float *ds = dx + smp * g->in_c * h * w;                                                \
             for (size_t c = 0; c < g->in_c; c++)                                                   \
@@ -944,7 +1039,7 @@ static void
 lcd_sparse_input_grad_portable(const struct lcd_geom *g, const float *wr, const float *dy,
                                float *dx, struct lcd_sparse sp, size_t n, size_t pad)
 {
-    LCD_SPARSE_INPUT_GRAD(lcd_axpy_portable, lcd_nonzeros);
+    LCD_SPARSE_INPUT_GRAD(lcd_scatter_portable, lcd_nonzeros);
 }
 
 #if LAYER_CONV_DIRECT_X86
@@ -969,10 +1064,6 @@ lcd_nonzeros512(const struct lcd_geom *g, const float *dc, const uint32_t *pat, 
     }
     return m;
 }
-
-/* Rows of kernel taps and vectors of 16 input channels per block of the sparse weight gradient. */
-#define LCD_SPG_ROWS 3
-#define LCD_SPG_VEC  8
 
 /*
  * The sparse weight gradient of one output channel and sample, its sums ac [k x k x in_c] in
@@ -1047,14 +1138,14 @@ __attribute__((target("avx512f"))) static void
 lcd_sparse_input_grad_avx512(const struct lcd_geom *g, const float *wr, const float *dy, float *dx,
                              struct lcd_sparse sp, size_t n, size_t pad)
 {
-    LCD_SPARSE_INPUT_GRAD(lcd_axpy512, lcd_nonzeros512);
+    LCD_SPARSE_INPUT_GRAD(lcd_scatter512, lcd_nonzeros512);
 }
 
 __attribute__((target("avx2,fma"))) static void
 lcd_sparse_input_grad_avx2(const struct lcd_geom *g, const float *wr, const float *dy, float *dx,
                            struct lcd_sparse sp, size_t n, size_t pad)
 {
-    LCD_SPARSE_INPUT_GRAD(lcd_axpy256, lcd_nonzeros);
+    LCD_SPARSE_INPUT_GRAD(lcd_scatter256, lcd_nonzeros);
 }
 #endif
 

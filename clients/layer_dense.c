@@ -52,9 +52,8 @@ layer_dense_forward(const struct layer *l, const float *w, const float *x, float
     for (size_t i = 0; i < n; i++)
         memcpy(y + i * fan_out, b, fan_out * sizeof *y);
     size_t block = n >= LAYER_DENSE_FULL_ROWS ? fan_out : LAYER_DENSE_BLOCK;
-    for (size_t end = fan_out; end > 0;) {
-        size_t m = (end - 1) % block + 1, o = end - m;
-        end = o;
+    for (size_t o = 0; o < fan_out; o += block) {
+        size_t m = fan_out - o < block ? fan_out - o : block;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)m, (int)fan_in, 1.0f, x,
                     (int)fan_in, w + o * fan_in, (int)fan_in, 1.0f, y + o, (int)fan_out);
     }

@@ -71,7 +71,7 @@ size_t layer_conv_direct_acc_floats(const struct layer *l);
  * dx[c][a][b] = sum over (co, u, v) of wf[c][co][u][v] dy[co][a + u - q][b + v - q], with
  * wf[c][co][u][v] = w[co][c][k-1-u][k-1-v] (input and output channels swapped, the kernel
  * turned by half a turn), q = k - 1 - pad and dy zero outside its plane (Dumoulin and
- * Visin, "A guide to convolution arithmetic for deep learning", 2016, §4.1 and §4.2). So it
+ * Visin, "A guide to convolution arithmetic for deep learning", 2016, §4, unit strides). So it
  * runs on the forward kernels, and sums per dx element over (co, k-1-ki, k-1-kj) in that
  * order: the same bits on every kernel set.
  *

@@ -291,6 +291,45 @@ END_TEST
 /* Floats of the largest buffer of the direct-against-im2col comparison. */
 #define LC_DIRECT_MAX 100000
 
+/* v[0..count) uniform in [-1, 1), each nonzero with probability 1/keep (1: all drawn). */
+static void
+lc_fill_uniform(struct rng *r, float *v, size_t count, uint64_t keep)
+{
+    for (size_t i = 0; i < count; i++)
+        v[i] = keep == 1 || rng_below(r, keep) == 0 ? (float)(2.0 * rng_uniform(r) - 1.0) : 0.0f;
+}
+
+/* xp = the n samples of s (c x h x w each) inside a border of pad zeros, one after another. */
+static void
+lc_pad_planes(const float *x, float *xp, size_t n, struct layer_shape s, size_t pad)
+{
+    size_t hp = s.h + 2 * pad, wp = s.w + 2 * pad;
+    memset(xp, 0, n * s.c * hp * wp * sizeof *xp);
+    for (size_t i = 0; i < n * s.c; i++)
+        for (size_t row = 0; row < s.h; row++)
+            memcpy(xp + (i * hp + pad + row) * wp + pad, x + (i * s.h + row) * s.w,
+                   s.w * sizeof *x);
+}
+
+/*
+ * A random stride-1 layer with 16 or 32 input channels and a k x k kernel, k <= 5, of out_c
+ * output channels (0: 5 to 40 drawn), and a batch size n of 1 to 3.
+ */
+static void
+lc_random_wide_layer(struct rng *r, struct layer *l, size_t out_c, size_t *n)
+{
+    size_t k = 1 + (size_t)rng_below(r, 5), pad = (size_t)rng_below(r, k);
+    struct layer_shape in = { 16 * (1 + (size_t)rng_below(r, 2)), 0, 0 };
+    in.h = (k > 2 * pad ? k - 2 * pad : 1) + (size_t)rng_below(r, 8);
+    in.w = (k > 2 * pad ? k - 2 * pad : 1) + (size_t)rng_below(r, 14);
+    if (out_c == 0)
+        out_c = 5 + (size_t)rng_below(r, 36);
+    *n = 1 + (size_t)rng_below(r, 3);
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    ck_assert_int_eq(layer_conv_init(l, in, out_c, k, 1, pad, &eb), 0);
+}
+
 /*
  * The direct convolution (every kernel set this CPU has) against im2col + sgemm and against
  * sums in double, on random stride-1 shapes: with 1 to 4 input channels (kernels vectorised
@@ -332,18 +371,10 @@ START_TEST(conv_direct_matches_im2col)
         ck_assert_uint_le(layer_conv_direct_acc_floats(&l), LC_DIRECT_MAX);
         ck_assert_uint_le(layer_conv_direct_pack_floats(&l), LC_DIRECT_MAX);
         ck_assert_uint_le(layer_scratch(&l, n), 4 * LC_DIRECT_MAX);
-        for (size_t i = 0; i < nin; i++)
-            x[i] = (float)(2.0 * rng_uniform(&r) - 1.0);
-        for (size_t i = 0; i < l.n_params; i++)
-            w[i] = (float)(2.0 * rng_uniform(&r) - 1.0);
-        for (size_t i = 0; i < nout; i++)
-            dy[i] = (float)(2.0 * rng_uniform(&r) - 1.0);
-        memset(xp, 0, n * psize * sizeof *xp);
-        for (size_t s = 0; s < n; s++)
-            for (size_t c = 0; c < in.c; c++)
-                for (size_t i = 0; i < in.h; i++)
-                    memcpy(xp + s * psize + (c * hp + pad + i) * wp + pad,
-                           x + ((s * in.c + c) * in.h + i) * in.w, in.w * sizeof *x);
+        lc_fill_uniform(&r, x, nin, 1);
+        lc_fill_uniform(&r, w, l.n_params, 1);
+        lc_fill_uniform(&r, dy, nout, 1);
+        lc_pad_planes(x, xp, n, in, pad);
         layer_conv_forward_im2col(&l, w, x, y_ref, n, scratch);
         layer_conv_backward_im2col(&l, w, x, dy, NULL, dw_ref, n, scratch);
         for (int isa = LAYER_CONV_ISA_PORTABLE; isa <= LAYER_CONV_ISA_BEST; isa++) {
@@ -414,17 +445,12 @@ START_TEST(conv_direct_input_grad_matches_im2col)
     static float wf[LC_DIRECT_MAX], pack[LC_DIRECT_MAX], dx_ref[LC_DIRECT_MAX];
     static float dx[3][LC_DIRECT_MAX], dw[LC_DIRECT_MAX], scratch[4 * LC_DIRECT_MAX];
     for (int trial = 0; trial < 40; trial++) {
-        size_t k = 1 + (size_t)rng_below(&r, 5), pad = (size_t)rng_below(&r, k);
-        struct layer_shape in = { 16 * (1 + (size_t)rng_below(&r, 2)), 0, 0 };
-        in.h = (k > 2 * pad ? k - 2 * pad : 1) + (size_t)rng_below(&r, 8);
-        in.w = (k > 2 * pad ? k - 2 * pad : 1) + (size_t)rng_below(&r, 14);
-        size_t out_c = 5 + (size_t)rng_below(&r, 36), n = 1 + (size_t)rng_below(&r, 3);
-        if (trial % 4 == 0)
-            out_c = 16 * (1 + (size_t)rng_below(&r, 2)); /* the direct weight gradient too */
         struct layer l;
-        struct errbuf eb;
-        errbuf_clear(&eb);
-        ck_assert_int_eq(layer_conv_init(&l, in, out_c, k, 1, pad, &eb), 0);
+        size_t n;
+        /* Every fourth trial, the direct weight gradient too. */
+        lc_random_wide_layer(&r, &l, trial % 4 == 0 ? 16 * (1 + (size_t)rng_below(&r, 2)) : 0, &n);
+        struct layer_shape in = l.in;
+        size_t k = l.kernel, pad = l.pad, out_c = l.out.c;
         ck_assert(layer_conv_direct_input_grad_applies(&l));
         struct layer t = layer_conv_direct_transposed(&l);
         ck_assert_uint_eq(t.out.c, in.c);
@@ -437,19 +463,11 @@ START_TEST(conv_direct_input_grad_matches_im2col)
         ck_assert_uint_le(n * psize, LC_DIRECT_MAX);
         ck_assert_uint_le(layer_conv_direct_flip_floats(&l), LC_DIRECT_MAX);
         ck_assert_uint_le(layer_scratch(&l, n), 4 * LC_DIRECT_MAX);
-        for (size_t i = 0; i < nin; i++)
-            x[i] = (float)(2.0 * rng_uniform(&r) - 1.0);
-        for (size_t i = 0; i < l.n_params; i++)
-            w[i] = (float)(2.0 * rng_uniform(&r) - 1.0);
-        for (size_t i = 0; i < nout; i++)
-            dy[i] = (float)(2.0 * rng_uniform(&r) - 1.0);
+        lc_fill_uniform(&r, x, nin, 1);
+        lc_fill_uniform(&r, w, l.n_params, 1);
+        lc_fill_uniform(&r, dy, nout, 1);
         layer_conv_backward_im2col(&l, w, x, dy, dx_ref, dw, n, scratch);
-        memset(dyp, 0, n * psize * sizeof *dyp);
-        for (size_t s = 0; s < n; s++)
-            for (size_t c = 0; c < out_c; c++)
-                for (size_t i = 0; i < oh; i++)
-                    memcpy(dyp + s * psize + (c * hq + q + i) * wq + q,
-                           dy + ((s * out_c + c) * oh + i) * ow, ow * sizeof *dy);
+        lc_pad_planes(dy, dyp, n, l.out, q);
         layer_conv_direct_flip(&l, w, wf);
         for (int isa = LAYER_CONV_ISA_PORTABLE; isa <= LAYER_CONV_ISA_BEST; isa++) {
             layer_conv_direct_forward(&t, wf, dyp, dx[isa], n, pack, (enum layer_conv_isa)isa);
@@ -504,17 +522,11 @@ START_TEST(conv_direct_sparse_matches_dense)
     static float dx_ref[LC_DIRECT_MAX], dx[3][LC_DIRECT_MAX], dw_ref[LC_DIRECT_MAX];
     static float dw[3][LC_DIRECT_MAX], scratch[4 * LC_DIRECT_MAX];
     for (int trial = 0; trial < 40; trial++) {
-        size_t k = 1 + (size_t)rng_below(&r, 5), pad = (size_t)rng_below(&r, k);
-        struct layer_shape in = { 16 * (1 + (size_t)rng_below(&r, 2)), 0, 0 };
-        in.h = (k > 2 * pad ? k - 2 * pad : 1) + (size_t)rng_below(&r, 8);
-        in.w = (k > 2 * pad ? k - 2 * pad : 1) + (size_t)rng_below(&r, 14);
-        size_t out_c =
-            trial % 2 ? 5 + (size_t)rng_below(&r, 36) : 16 * (1 + (size_t)rng_below(&r, 2));
-        size_t n = 1 + (size_t)rng_below(&r, 3);
         struct layer l;
-        struct errbuf eb;
-        errbuf_clear(&eb);
-        ck_assert_int_eq(layer_conv_init(&l, in, out_c, k, 1, pad, &eb), 0);
+        size_t n;
+        lc_random_wide_layer(&r, &l, trial % 2 ? 0 : 16 * (1 + (size_t)rng_below(&r, 2)), &n);
+        struct layer_shape in = l.in;
+        size_t k = l.kernel, pad = l.pad, out_c = l.out.c;
         struct layer t = layer_conv_direct_transposed(&l);
         size_t nin = n * layer_shape_size(in), nout = n * layer_shape_size(l.out);
         size_t taps = in.c * k * k, q = k - 1 - pad, oh = l.out.h, ow = l.out.w;
@@ -525,28 +537,15 @@ START_TEST(conv_direct_sparse_matches_dense)
         ck_assert_uint_le(n * psize, LC_DIRECT_MAX);
         ck_assert_uint_le(layer_conv_direct_acc_floats(&l), LC_DIRECT_MAX);
         ck_assert_uint_le(layer_scratch(&l, n), 4 * LC_DIRECT_MAX);
-        for (size_t i = 0; i < nin; i++)
-            x[i] = (float)(2.0 * rng_uniform(&r) - 1.0);
-        for (size_t i = 0; i < l.n_params; i++)
-            w[i] = (float)(2.0 * rng_uniform(&r) - 1.0);
+        lc_fill_uniform(&r, x, nin, 1);
+        lc_fill_uniform(&r, w, l.n_params, 1);
+        lc_fill_uniform(&r, dy, nout, 4);
         size_t nonzero = 0;
-        for (size_t i = 0; i < nout; i++) {
-            dy[i] = rng_below(&r, 4) == 0 ? (float)(2.0 * rng_uniform(&r) - 1.0) : 0.0f;
+        for (size_t i = 0; i < nout; i++)
             nonzero += dy[i] != 0.0f;
-        }
         ck_assert(2 * nonzero <= nout && layer_conv_direct_sparse(&l, dy, n));
-        memset(dyp, 0, n * qsize * sizeof *dyp);
-        memset(xp, 0, n * psize * sizeof *xp);
-        for (size_t s = 0; s < n; s++) {
-            for (size_t c = 0; c < out_c; c++)
-                for (size_t i = 0; i < oh; i++)
-                    memcpy(dyp + s * qsize + (c * hq + q + i) * wq + q,
-                           dy + ((s * out_c + c) * oh + i) * ow, ow * sizeof *dy);
-            for (size_t c = 0; c < in.c; c++)
-                for (size_t i = 0; i < in.h; i++)
-                    memcpy(xp + s * psize + (c * hp + pad + i) * wp + pad,
-                           x + ((s * in.c + c) * in.h + i) * in.w, in.w * sizeof *x);
-        }
+        lc_pad_planes(dy, dyp, n, l.out, q);
+        lc_pad_planes(x, xp, n, in, pad);
         layer_conv_direct_flip(&l, w, wf);
         layer_conv_direct_forward(&t, wf, dyp, dx_ref, n, acc, LAYER_CONV_ISA_PORTABLE);
         int wide = out_c % 16 == 0;

@@ -232,6 +232,7 @@ lcd_pack_weights(const struct lcd_geom *g, const float *w, float *wt)
 #define LCD_FWD_CH_256  4
 #define LCD_DW_CH_512   4
 #define LCD_DW_TAPS_512 4
+#define LCD_DW_ROW      5 /* the largest kernel row of lcd_dw_row512() */
 #define LCD_DW_CH_256   2
 #define LCD_DW_TAPS_256 2
 /* Largest blocks of the many-channel forward kernel: pixels, and vectors of 16 channels. */
@@ -431,8 +432,61 @@ lcd_dw_block512(const struct lcd_geom *g, const float *xs, const float *ds, floa
 }
 
 /*
+ * lcd_dw_block512() for the K taps of one kernel row (t0 its first tap): the input vectors of
+ * the taps are one base plus the tap's column, so that only two pointers move over the rows.
+ */
+LCD_X512 void
+lcd_dw_row512(const struct lcd_geom *g, const float *xs, const float *ds, float *acc, size_t co,
+              size_t t0, const size_t R, const size_t K)
+{
+    __m512 a[LCD_DW_CH_512][LCD_DW_ROW];
+#pragma GCC unroll 4
+    for (size_t r = 0; r < R; r++)
+#pragma GCC unroll 5
+        for (size_t s = 0; s < K; s++)
+            a[r][s] = _mm512_loadu_ps(acc + ((co + r) * g->taps + t0 + s) * LCD_LANES);
+    const float *xr = xs + lcd_tap_offset(g, t0), *dr = ds + co * g->pos;
+    for (size_t i = 0; i < g->oh; i++, xr += g->wp, dr += g->ow)
+        for (size_t j0 = 0; j0 < g->ow; j0 += LCD_LANES) {
+            __mmask16 m = lcd_mask512(g->ow - j0);
+            __m512 d[LCD_DW_CH_512], x[LCD_DW_ROW];
+#pragma GCC unroll 4
+            for (size_t r = 0; r < R; r++)
+                d[r] = _mm512_maskz_loadu_ps(m, dr + r * g->pos + j0);
+#pragma GCC unroll 5
+            for (size_t s = 0; s < K; s++)
+                x[s] = _mm512_maskz_loadu_ps(m, xr + s + j0);
+#pragma GCC unroll 4
+            for (size_t r = 0; r < R; r++)
+#pragma GCC unroll 5
+                for (size_t s = 0; s < K; s++)
+                    a[r][s] = _mm512_fmadd_ps(d[r], x[s], a[r][s]);
+        }
+#pragma GCC unroll 4
+    for (size_t r = 0; r < R; r++)
+#pragma GCC unroll 5
+        for (size_t s = 0; s < K; s++)
+            _mm512_storeu_ps(acc + ((co + r) * g->taps + t0 + s) * LCD_LANES, a[r][s]);
+}
+
+/* Every kernel row of a K x K kernel, channels R at a time, then one. */
+LCD_X512 void
+lcd_dw_rows512(const struct lcd_geom *g, const float *xs, const float *ds, float *acc,
+               const size_t K)
+{
+    size_t co = 0;
+    for (; co + LCD_DW_CH_512 <= g->out_c; co += LCD_DW_CH_512)
+        for (size_t t0 = 0; t0 < g->taps; t0 += K)
+            lcd_dw_row512(g, xs, ds, acc, co, t0, LCD_DW_CH_512, K);
+    for (; co < g->out_c; co++)
+        for (size_t t0 = 0; t0 < g->taps; t0 += K)
+            lcd_dw_row512(g, xs, ds, acc, co, t0, 1, K);
+}
+
+/*
  * Sample by sample, so that one sample's data (a block of dy channels and the padded input)
- * stays in the L1 cache while every tap block reads it.
+ * stays in the L1 cache while every tap block reads it. 5 x 5 and 3 x 3 kernels take their
+ * taps a kernel row at a time.
  */
 __attribute__((target("avx512f"))) static void
 lcd_weight_grad_avx512(const struct lcd_geom *g, const float *xp, const float *dy, float *acc,
@@ -441,6 +495,14 @@ lcd_weight_grad_avx512(const struct lcd_geom *g, const float *xp, const float *d
     enum { R = LCD_DW_CH_512, S = LCD_DW_TAPS_512 };
     for (size_t smp = 0; smp < n; smp++) {
         const float *xs = xp + smp * g->psize, *ds = dy + smp * g->osize;
+        if (g->k == 5) {
+            lcd_dw_rows512(g, xs, ds, acc, 5);
+            continue;
+        }
+        if (g->k == 3) {
+            lcd_dw_rows512(g, xs, ds, acc, 3);
+            continue;
+        }
         size_t co = 0;
         for (; co + R <= g->out_c; co += R) {
             size_t t = 0;

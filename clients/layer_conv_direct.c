@@ -252,10 +252,13 @@ lcd_mask512(size_t m)
     return m >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << m) - 1u);
 }
 
-/* Channels co..co+R of output row i, columns j0..j0+16 nv (lanes past the row masked off). */
+/*
+ * Channels co..co+R of output row i, columns j0..j0+16 nv (lanes past the row masked off);
+ * wt the weights packed tap-major (lcd_pack_weights()), w the parameters (for the bias).
+ */
 LCD_X512 void
-lcd_fwd_block512(const struct lcd_geom *g, const float *w, const float *xp, float *y, size_t co,
-                 size_t i, size_t j0, const size_t R, const size_t nv)
+lcd_fwd_block512(const struct lcd_geom *g, const float *w, const float *wt, const float *xp,
+                 float *y, size_t co, size_t i, size_t j0, const size_t R, const size_t nv)
 {
     size_t rem = g->ow - j0;
     __mmask16 m0 = lcd_mask512(rem), m1 = lcd_mask512(rem > 16 ? rem - 16 : 0);
@@ -263,17 +266,16 @@ lcd_fwd_block512(const struct lcd_geom *g, const float *w, const float *xp, floa
 #pragma GCC unroll 8
     for (size_t r = 0; r < R; r++)
         acc0[r] = acc1[r] = _mm512_setzero_ps();
-    const float *wc = w + co * g->taps;
-    size_t t = 0;
+    const float *wr = wt + co;
     for (size_t c = 0; c < g->in_c; c++)
         for (size_t ki = 0; ki < g->k; ki++) {
             const float *row = xp + (c * g->hp + i + ki) * g->wp + j0;
-            for (size_t kj = 0; kj < g->k; kj++, t++) {
+            for (size_t kj = 0; kj < g->k; kj++, wr += g->out_c) {
                 __m512 x0 = _mm512_maskz_loadu_ps(m0, row + kj);
                 __m512 x1 = nv > 1 ? _mm512_maskz_loadu_ps(m1, row + kj + 16) : x0;
 #pragma GCC unroll 8
                 for (size_t r = 0; r < R; r++) {
-                    __m512 wv = _mm512_set1_ps(wc[r * g->taps + t]);
+                    __m512 wv = _mm512_set1_ps(wr[r]);
                     acc0[r] = _mm512_fmadd_ps(wv, x0, acc0[r]);
                     if (nv > 1)
                         acc1[r] = _mm512_fmadd_ps(wv, x1, acc1[r]);
@@ -292,7 +294,8 @@ lcd_fwd_block512(const struct lcd_geom *g, const float *w, const float *xp, floa
 }
 
 __attribute__((target("avx512f"))) static void
-lcd_forward_avx512(const struct lcd_geom *g, const float *w, const float *xp, float *y)
+lcd_forward_avx512(const struct lcd_geom *g, const float *w, const float *wt, const float *xp,
+                   float *y)
 {
     for (size_t i = 0; i < g->oh; i++)
         for (size_t j0 = 0; j0 < g->ow; j0 += 32) {
@@ -300,11 +303,11 @@ lcd_forward_avx512(const struct lcd_geom *g, const float *w, const float *xp, fl
             size_t co = 0;
             for (; co + LCD_FWD_CH_512 <= g->out_c; co += LCD_FWD_CH_512)
                 if (two)
-                    lcd_fwd_block512(g, w, xp, y, co, i, j0, LCD_FWD_CH_512, 2);
+                    lcd_fwd_block512(g, w, wt, xp, y, co, i, j0, LCD_FWD_CH_512, 2);
                 else
-                    lcd_fwd_block512(g, w, xp, y, co, i, j0, LCD_FWD_CH_512, 1);
+                    lcd_fwd_block512(g, w, wt, xp, y, co, i, j0, LCD_FWD_CH_512, 1);
             for (; co < g->out_c; co++)
-                lcd_fwd_block512(g, w, xp, y, co, i, j0, 1, 2);
+                lcd_fwd_block512(g, w, wt, xp, y, co, i, j0, 1, 2);
         }
 }
 
@@ -1241,6 +1244,8 @@ layer_conv_direct_forward(const struct layer *l, const float *w, const float *xp
             lcd_forward_wide256(&g, w, xp, y, n, pack);
         return;
     }
+    if (isa == LAYER_CONV_ISA_AVX512)
+        lcd_pack_weights(&g, w, pack);
 #else
     (void)pack;
 #endif
@@ -1250,7 +1255,7 @@ layer_conv_direct_forward(const struct layer *l, const float *w, const float *xp
         switch (isa) {
 #if LAYER_CONV_DIRECT_X86
         case LAYER_CONV_ISA_AVX512:
-            lcd_forward_avx512(&g, w, xs, ys);
+            lcd_forward_avx512(&g, w, pack, xs, ys);
             break;
         case LAYER_CONV_ISA_AVX2:
             lcd_forward_avx2(&g, w, xs, ys);

@@ -895,7 +895,7 @@ lcd_offsets(const struct lcd_geom *g, uint32_t *pat)
             pat[i * g->ow + j] = (uint32_t)((i * g->wp + j) * g->in_c);
 }
 
-/* d[0..len) = fma(v, s[0..len), d[0..len)), len a multiple of 16. */
+/* d[0..len) = fma(v, s[0..len), d[0..len)) (len a multiple of 16 for the vector versions). */
 static inline __attribute__((always_inline)) void
 lcd_axpy_portable(float *restrict d, const float *restrict s, float v, size_t len)
 {

@@ -11,8 +11,9 @@
  * Samples are unfolded one at a time, so the scratch (col and a padded copy of the sample)
  * does not grow with the batch; the backward pass recomputes col rather than keeping it from
  * the forward pass, so the layers of a net share one scratch buffer. Stride-1 layers run
- * their forward pass, and most their weight gradient, on the direct kernels of
- * layer_conv_direct.h instead (padded samples then take n more scratch).
+ * their forward pass, most their weight gradient, and many-channel ones their input gradient
+ * on the direct kernels of layer_conv_direct.h instead (padded samples, or padded output
+ * gradients, then take n more scratch).
  */
 #include "clients/layer.h"
 
@@ -55,10 +56,20 @@ layer_conv_init(struct layer *l, struct layer_shape in, size_t out_c, size_t ker
     if (layer_conv_direct_forward_applies(l)) {
         size_t work = taps * pos, pack = layer_conv_direct_pack_floats(l);
         size_t acc = layer_conv_direct_grad_applies(l) ? layer_conv_direct_acc_floats(l) : 0;
+        size_t padded = in.c * (in.h + 2 * pad) * (in.w + 2 * pad);
         work = pack > work ? pack : work;
         work = acc > work ? acc : work;
-        l->scratch = in.c * (in.h + 2 * pad) * (in.w + 2 * pad);
-        l->scratch_fixed = work + l->scratch;
+        l->scratch = padded;
+        /* The input gradient: the flipped weights and their packed copy, and padded dy. */
+        if (layer_conv_direct_input_grad_applies(l)) {
+            struct layer t = layer_conv_direct_transposed(l);
+            size_t flip = layer_conv_direct_flip_floats(l) + layer_conv_direct_pack_floats(&t);
+            size_t sparse = layer_conv_direct_sparse_floats(l);
+            work = flip > work ? flip : work;
+            work = sparse > work ? sparse : work;
+            l->scratch = t.scratch > padded ? t.scratch : padded;
+        }
+        l->scratch_fixed = work + padded;
     }
     return 0;
 }
@@ -243,7 +254,7 @@ layer_conv_forward_im2col(const struct layer *l, const float *w, const float *x,
 /*
  * Per sample i: dW += dy_i col_i^T (the first sample overwrites; with direct set the direct
  * kernel wrote dW for the whole batch before), db += the row sums of dy_i, dcol = W^T dy_i
- * folded onto dx_i. Summation over the batch runs in sample order.
+ * folded onto dx_i (unless dx is NULL). Summation over the batch runs in sample order.
  */
 static void
 layer_conv_backward_run(const struct layer *l, const float *w, const float *x, const float *dy,
@@ -280,13 +291,14 @@ layer_conv_backward_im2col(const struct layer *l, const float *w, const float *x
     layer_conv_backward_run(l, w, x, dy, dx, dw, n, scratch, 0);
 }
 
-/* Pads the n samples of x one after the other into xp (l->scratch floats each). */
+/* Pads the n samples of x one after the other into xp. */
 static void
 layer_conv_pad_all(const struct layer *l, const float *x, float *xp, size_t n)
 {
     size_t in_size = layer_shape_size(l->in);
+    size_t padded = l->in.c * (l->in.h + 2 * l->pad) * (l->in.w + 2 * l->pad);
     for (size_t i = 0; i < n; i++)
-        layer_conv_pad(l, x + i * in_size, xp + i * l->scratch);
+        layer_conv_pad(l, x + i * in_size, xp + i * padded);
 }
 
 /*
@@ -311,12 +323,24 @@ void
 layer_conv_backward(const struct layer *l, const float *w, const float *x, const float *dy,
                     float *dx, float *dw, size_t n, float *scratch)
 {
-    if (!layer_conv_direct_grad_applies(l)) {
-        layer_conv_backward_run(l, w, x, dy, dx, dw, n, scratch, 0);
+    int wdirect = layer_conv_direct_grad_applies(l);
+    int xdirect = dx != NULL && layer_conv_direct_input_grad_applies(l);
+    float *xp = scratch + l->scratch_fixed;
+    if (wdirect) {
+        layer_conv_pad_all(l, x, xp, n);
+        layer_conv_direct_weight_grad(l, xp, dy, dw, n, scratch, LAYER_CONV_ISA_BEST);
+    }
+    layer_conv_backward_run(l, w, x, dy, xdirect ? NULL : dx, dw, n, scratch, wdirect);
+    if (!xdirect)
+        return;
+    if (layer_conv_direct_sparse(l, dy, n)) {
+        layer_conv_direct_input_grad_sparse(l, w, dy, dx, n, scratch, LAYER_CONV_ISA_BEST);
         return;
     }
-    float *xp = scratch + l->scratch_fixed;
-    layer_conv_pad_all(l, x, xp, n);
-    layer_conv_direct_weight_grad(l, xp, dy, dw, n, scratch, LAYER_CONV_ISA_BEST);
-    layer_conv_backward_run(l, w, x, dy, dx, dw, n, scratch, 1);
+    /* dx: the forward pass of the transposed layer on dy (layer_conv_direct.h). */
+    struct layer t = layer_conv_direct_transposed(l);
+    float *wf = scratch, *pack = scratch + layer_conv_direct_flip_floats(l);
+    layer_conv_direct_flip(l, w, wf);
+    layer_conv_pad_all(&t, dy, xp, n);
+    layer_conv_direct_forward(&t, wf, xp, dx, n, pack, LAYER_CONV_ISA_BEST);
 }

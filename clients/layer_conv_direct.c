@@ -20,6 +20,7 @@
 #include "clients/layer_conv_direct.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -62,7 +63,52 @@ layer_conv_direct_acc_floats(const struct layer *l)
     size_t taps = l->in.c * l->kernel * l->kernel;
     if (l->in.c <= LCD_MAX_IN_C)
         return l->out.c * taps * LCD_LANES;
-    return l->out.c * (taps + l->out.h * l->out.w); /* sums [taps x out_c], dy^T [pos x out_c] */
+    size_t wide = l->out.c * (taps + l->out.h * l->out.w); /* sums, dy^T [pos x out_c] */
+    size_t sparse = layer_conv_direct_sparse_floats(l);
+    return sparse > wide ? sparse : wide;
+}
+
+int
+layer_conv_direct_input_grad_applies(const struct layer *l)
+{
+    return l->kind == LAYER_CONV && l->stride == 1 && l->in.c % 16 == 0 && l->out.c > LCD_MAX_IN_C;
+}
+
+struct layer
+layer_conv_direct_transposed(const struct layer *l)
+{
+    size_t k = l->kernel, q = k - 1 - l->pad;
+    struct layer t = {
+        .kind = LAYER_CONV,
+        .in = l->out,
+        .out = l->in,
+        .kernel = k,
+        .stride = 1,
+        .pad = q,
+        .n_params = layer_conv_direct_flip_floats(l),
+        .scratch = l->out.c * (l->out.h + 2 * q) * (l->out.w + 2 * q),
+    };
+    return t;
+}
+
+size_t
+layer_conv_direct_flip_floats(const struct layer *l)
+{
+    return l->in.c * (l->out.c * l->kernel * l->kernel + 1);
+}
+
+void
+layer_conv_direct_flip(const struct layer *l, const float *w, float *wf)
+{
+    size_t k = l->kernel, kk = k * k, in_c = l->in.c, out_c = l->out.c;
+    for (size_t c = 0; c < in_c; c++)
+        for (size_t co = 0; co < out_c; co++) {
+            const float *src = w + (co * in_c + c) * kk;
+            float *dst = wf + (c * out_c + co) * kk;
+            for (size_t e = 0; e < kk; e++)
+                dst[e] = src[kk - 1 - e];
+        }
+    memset(wf + in_c * out_c * kk, 0, in_c * sizeof *wf);
 }
 
 /* Shape constants of a layer, for the kernels. */
@@ -186,6 +232,7 @@ lcd_pack_weights(const struct lcd_geom *g, const float *w, float *wt)
 #define LCD_FWD_CH_256  4
 #define LCD_DW_CH_512   4
 #define LCD_DW_TAPS_512 4
+#define LCD_DW_ROW      5 /* the largest kernel row of lcd_dw_row512() */
 #define LCD_DW_CH_256   2
 #define LCD_DW_TAPS_256 2
 /* Largest blocks of the many-channel forward kernel: pixels, and vectors of 16 channels. */
@@ -205,10 +252,13 @@ lcd_mask512(size_t m)
     return m >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << m) - 1u);
 }
 
-/* Channels co..co+R of output row i, columns j0..j0+16 nv (lanes past the row masked off). */
+/*
+ * Channels co..co+R of output row i, columns j0..j0+16 nv (lanes past the row masked off);
+ * wt the weights packed tap-major (lcd_pack_weights()), w the parameters (for the bias).
+ */
 LCD_X512 void
-lcd_fwd_block512(const struct lcd_geom *g, const float *w, const float *xp, float *y, size_t co,
-                 size_t i, size_t j0, const size_t R, const size_t nv)
+lcd_fwd_block512(const struct lcd_geom *g, const float *w, const float *wt, const float *xp,
+                 float *y, size_t co, size_t i, size_t j0, const size_t R, const size_t nv)
 {
     size_t rem = g->ow - j0;
     __mmask16 m0 = lcd_mask512(rem), m1 = lcd_mask512(rem > 16 ? rem - 16 : 0);
@@ -216,17 +266,16 @@ lcd_fwd_block512(const struct lcd_geom *g, const float *w, const float *xp, floa
 #pragma GCC unroll 8
     for (size_t r = 0; r < R; r++)
         acc0[r] = acc1[r] = _mm512_setzero_ps();
-    const float *wc = w + co * g->taps;
-    size_t t = 0;
+    const float *wr = wt + co;
     for (size_t c = 0; c < g->in_c; c++)
         for (size_t ki = 0; ki < g->k; ki++) {
             const float *row = xp + (c * g->hp + i + ki) * g->wp + j0;
-            for (size_t kj = 0; kj < g->k; kj++, t++) {
+            for (size_t kj = 0; kj < g->k; kj++, wr += g->out_c) {
                 __m512 x0 = _mm512_maskz_loadu_ps(m0, row + kj);
                 __m512 x1 = nv > 1 ? _mm512_maskz_loadu_ps(m1, row + kj + 16) : x0;
 #pragma GCC unroll 8
                 for (size_t r = 0; r < R; r++) {
-                    __m512 wv = _mm512_set1_ps(wc[r * g->taps + t]);
+                    __m512 wv = _mm512_set1_ps(wr[r]);
                     acc0[r] = _mm512_fmadd_ps(wv, x0, acc0[r]);
                     if (nv > 1)
                         acc1[r] = _mm512_fmadd_ps(wv, x1, acc1[r]);
@@ -245,7 +294,8 @@ lcd_fwd_block512(const struct lcd_geom *g, const float *w, const float *xp, floa
 }
 
 __attribute__((target("avx512f"))) static void
-lcd_forward_avx512(const struct lcd_geom *g, const float *w, const float *xp, float *y)
+lcd_forward_avx512(const struct lcd_geom *g, const float *w, const float *wt, const float *xp,
+                   float *y)
 {
     for (size_t i = 0; i < g->oh; i++)
         for (size_t j0 = 0; j0 < g->ow; j0 += 32) {
@@ -253,11 +303,11 @@ lcd_forward_avx512(const struct lcd_geom *g, const float *w, const float *xp, fl
             size_t co = 0;
             for (; co + LCD_FWD_CH_512 <= g->out_c; co += LCD_FWD_CH_512)
                 if (two)
-                    lcd_fwd_block512(g, w, xp, y, co, i, j0, LCD_FWD_CH_512, 2);
+                    lcd_fwd_block512(g, w, wt, xp, y, co, i, j0, LCD_FWD_CH_512, 2);
                 else
-                    lcd_fwd_block512(g, w, xp, y, co, i, j0, LCD_FWD_CH_512, 1);
+                    lcd_fwd_block512(g, w, wt, xp, y, co, i, j0, LCD_FWD_CH_512, 1);
             for (; co < g->out_c; co++)
-                lcd_fwd_block512(g, w, xp, y, co, i, j0, 1, 2);
+                lcd_fwd_block512(g, w, wt, xp, y, co, i, j0, 1, 2);
         }
 }
 
@@ -385,8 +435,61 @@ lcd_dw_block512(const struct lcd_geom *g, const float *xs, const float *ds, floa
 }
 
 /*
+ * lcd_dw_block512() for the K taps of one kernel row (t0 its first tap): the input vectors of
+ * the taps are one base plus the tap's column, so that only two pointers move over the rows.
+ */
+LCD_X512 void
+lcd_dw_row512(const struct lcd_geom *g, const float *xs, const float *ds, float *acc, size_t co,
+              size_t t0, const size_t R, const size_t K)
+{
+    __m512 a[LCD_DW_CH_512][LCD_DW_ROW];
+#pragma GCC unroll 4
+    for (size_t r = 0; r < R; r++)
+#pragma GCC unroll 5
+        for (size_t s = 0; s < K; s++)
+            a[r][s] = _mm512_loadu_ps(acc + ((co + r) * g->taps + t0 + s) * LCD_LANES);
+    const float *xr = xs + lcd_tap_offset(g, t0), *dr = ds + co * g->pos;
+    for (size_t i = 0; i < g->oh; i++, xr += g->wp, dr += g->ow)
+        for (size_t j0 = 0; j0 < g->ow; j0 += LCD_LANES) {
+            __mmask16 m = lcd_mask512(g->ow - j0);
+            __m512 d[LCD_DW_CH_512], x[LCD_DW_ROW];
+#pragma GCC unroll 4
+            for (size_t r = 0; r < R; r++)
+                d[r] = _mm512_maskz_loadu_ps(m, dr + r * g->pos + j0);
+#pragma GCC unroll 5
+            for (size_t s = 0; s < K; s++)
+                x[s] = _mm512_maskz_loadu_ps(m, xr + s + j0);
+#pragma GCC unroll 4
+            for (size_t r = 0; r < R; r++)
+#pragma GCC unroll 5
+                for (size_t s = 0; s < K; s++)
+                    a[r][s] = _mm512_fmadd_ps(d[r], x[s], a[r][s]);
+        }
+#pragma GCC unroll 4
+    for (size_t r = 0; r < R; r++)
+#pragma GCC unroll 5
+        for (size_t s = 0; s < K; s++)
+            _mm512_storeu_ps(acc + ((co + r) * g->taps + t0 + s) * LCD_LANES, a[r][s]);
+}
+
+/* Every kernel row of a K x K kernel, channels R at a time, then one. */
+LCD_X512 void
+lcd_dw_rows512(const struct lcd_geom *g, const float *xs, const float *ds, float *acc,
+               const size_t K)
+{
+    size_t co = 0;
+    for (; co + LCD_DW_CH_512 <= g->out_c; co += LCD_DW_CH_512)
+        for (size_t t0 = 0; t0 < g->taps; t0 += K)
+            lcd_dw_row512(g, xs, ds, acc, co, t0, LCD_DW_CH_512, K);
+    for (; co < g->out_c; co++)
+        for (size_t t0 = 0; t0 < g->taps; t0 += K)
+            lcd_dw_row512(g, xs, ds, acc, co, t0, 1, K);
+}
+
+/*
  * Sample by sample, so that one sample's data (a block of dy channels and the padded input)
- * stays in the L1 cache while every tap block reads it.
+ * stays in the L1 cache while every tap block reads it. 5 x 5 and 3 x 3 kernels take their
+ * taps a kernel row at a time.
  */
 __attribute__((target("avx512f"))) static void
 lcd_weight_grad_avx512(const struct lcd_geom *g, const float *xp, const float *dy, float *acc,
@@ -395,6 +498,14 @@ lcd_weight_grad_avx512(const struct lcd_geom *g, const float *xp, const float *d
     enum { R = LCD_DW_CH_512, S = LCD_DW_TAPS_512 };
     for (size_t smp = 0; smp < n; smp++) {
         const float *xs = xp + smp * g->psize, *ds = dy + smp * g->osize;
+        if (g->k == 5) {
+            lcd_dw_rows512(g, xs, ds, acc, 5);
+            continue;
+        }
+        if (g->k == 3) {
+            lcd_dw_rows512(g, xs, ds, acc, 3);
+            continue;
+        }
         size_t co = 0;
         for (; co + R <= g->out_c; co += R) {
             size_t t = 0;
@@ -748,6 +859,361 @@ lcd_wide_grad_avx2(const struct lcd_geom *g, const float *xp, const float *dy, f
 
 #endif /* LAYER_CONV_DIRECT_X86 */
 
+/*
+ * Sparse output gradients. Behind a max pooling only one position of each window receives a
+ * gradient, so most of dy is zero; these kernels visit the nonzero entries alone. A zero
+ * term leaves an fma chain's value unchanged (for finite operands: the chain never holds -0,
+ * as it starts from +0 and a rounded sum of nonzero terms is never -0), so they give the bits
+ * of the dense kernels, with the same order per sum. Layouts are channel-last ([row][column]
+ * [channel], in_c a multiple of 16) so that each term is a run of contiguous vectors.
+ */
+
+/*
+ * The nonzero entries of one channel of one sample's dy, in position order: their values
+ * and their positions' offsets pat[] in a channel-last padded plane ([hp][wp][in_c]).
+ */
+static size_t
+lcd_nonzeros(const struct lcd_geom *g, const float *dc, const uint32_t *pat, uint32_t *at,
+             float *val)
+{
+    size_t m = 0;
+    for (size_t p = 0; p < g->pos; p++) {
+        float v = dc[p];
+        at[m] = pat[p];
+        val[m] = v;
+        m += v != 0.0f;
+    }
+    return m;
+}
+
+/* pat[i ow + j] = the offset of output position (i, j) in a channel-last padded plane. */
+static void
+lcd_offsets(const struct lcd_geom *g, uint32_t *pat)
+{
+    for (size_t i = 0; i < g->oh; i++)
+        for (size_t j = 0; j < g->ow; j++)
+            pat[i * g->ow + j] = (uint32_t)((i * g->wp + j) * g->in_c);
+}
+
+/* d[0..len) = fma(v, s[0..len), d[0..len)) (len a multiple of 16 for the vector versions). */
+static inline __attribute__((always_inline)) void
+lcd_axpy_portable(float *restrict d, const float *restrict s, float v, size_t len)
+{
+    for (size_t e = 0; e < len; e++)
+        d[e] = fmaf(v, s[e], d[e]);
+}
+
+#if LAYER_CONV_DIRECT_X86
+LCD_X512 void
+lcd_axpy512(float *restrict d, const float *restrict s, float v, size_t len)
+{
+    __m512 vv = _mm512_set1_ps(v);
+    for (size_t e = 0; e < len; e += 16)
+        _mm512_storeu_ps(d + e,
+                         _mm512_fmadd_ps(vv, _mm512_loadu_ps(s + e), _mm512_loadu_ps(d + e)));
+}
+
+LCD_X256 void
+lcd_axpy256(float *restrict d, const float *restrict s, float v, size_t len)
+{
+    __m256 vv = _mm256_set1_ps(v);
+    for (size_t e = 0; e < len; e += 8)
+        _mm256_storeu_ps(d + e,
+                         _mm256_fmadd_ps(vv, _mm256_loadu_ps(s + e), _mm256_loadu_ps(d + e)));
+}
+#endif
+
+/* xh [hp x wp x in_c] = the padded sample xs [in_c x hp x wp], channel-last. */
+static void
+lcd_channel_last(const struct lcd_geom *g, const float *xs, float *xh)
+{
+    for (size_t c = 0; c < g->in_c; c++)
+        for (size_t r = 0; r < g->hp * g->wp; r++)
+            xh[r * g->in_c + c] = xs[c * g->hp * g->wp + r];
+}
+
+/* Scratch of the sparse kernels after their sums: a channel-last plane and the nonzeros. */
+struct lcd_sparse {
+    float *plane, *val;
+    uint32_t *at, *pat; /* the nonzeros' offsets, every position's (lcd_offsets()) */
+};
+
+static struct lcd_sparse
+lcd_sparse_scratch(const struct lcd_geom *g, float *after)
+{
+    struct lcd_sparse sp = { .plane = after, .val = after + g->psize };
+    sp.at = (uint32_t *)(void *)(sp.val + g->pos);
+    sp.pat = sp.at + g->pos;
+    return sp;
+}
+
+/*
+ * The weight gradient from nonzero dy: sums acc [out_c x k x k x in_c] (cleared by the
+ * caller), per entry over the samples and their positions in order. AXPY is the vector
+ * kernel of the set.
+ */
+#define LCD_SPARSE_GRAD(AXPY, NZ)                                                                  \
+    do {                                                                                           \
+        lcd_offsets(g, sp.pat);                                                                    \
+        size_t kc = g->k * g->in_c;                                                                \
+        for (size_t smp = 0; smp < n; smp++) {                                                     \
+            lcd_channel_last(g, xp + smp * g->psize, sp.plane);                                    \
+            for (size_t co = 0; co < g->out_c; co++) {                                             \
+                size_t m = NZ(g, dy + smp * g->osize + co * g->pos, sp.pat, sp.at, sp.val);        \
+                float *ac = acc + co * g->taps;                                                    \
+                for (size_t q = 0; q < m; q++)                                                     \
+                    for (size_t ki = 0; ki < g->k; ki++)                                           \
+                        AXPY(ac + ki * kc, sp.plane + sp.at[q] + ki * g->wp * g->in_c, sp.val[q],  \
+                             kc);                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+
+/*
+ * Adds the m nonzero dy entries of one output channel, times its weights wc [k x k x in_c],
+ * to the channel-last plane at the k x k positions each reached: entry by entry in order.
+ */
+#define LCD_SCATTER(AXPY)                                                                          \
+    do {                                                                                           \
+        size_t kc = g->k * g->in_c, rs = g->wp * g->in_c;                                          \
+        for (size_t q = 0; q < m; q++)                                                             \
+            for (size_t ki = 0; ki < g->k; ki++)                                                   \
+                AXPY(plane + at[q] + ki * rs, wc + ki * kc, val[q], kc);                           \
+    } while (0)
+
+static void
+lcd_scatter_portable(const struct lcd_geom *g, float *plane, const uint32_t *at, const float *val,
+                     size_t m, const float *wc)
+{
+    LCD_SCATTER(lcd_axpy_portable);
+}
+
+#if LAYER_CONV_DIRECT_X86
+__attribute__((target("avx2,fma"))) static void
+lcd_scatter256(const struct lcd_geom *g, float *plane, const uint32_t *at, const float *val,
+               size_t m, const float *wc)
+{
+    LCD_SCATTER(lcd_axpy256);
+}
+
+/* Rows of kernel taps and vectors of 16 input channels per block of the sparse kernels. */
+#define LCD_SPG_ROWS 3
+#define LCD_SPG_VEC  8
+
+/* Kernel rows and columns of a scatter block (of 2 vectors of 16 input channels). */
+#define LCD_SC_ROWS 2
+#define LCD_SC_COLS 5
+
+/*
+ * lcd_scatter_portable() on AVX-512 for K x K kernels: the weights of kernel rows
+ * ki0 - NR + 1..ki0, every column, input channels 16 cv0..16 cv0 + 32 in registers over the
+ * entries; per entry, 2 NR K independent loads, fmas and stores of the plane. Blocks of
+ * kernel rows run last to first and take every entry in order, so that each plane element
+ * still receives its terms in entry order (a later kernel row meets an earlier row of dy).
+ */
+LCD_X512 void
+lcd_scatter_block512(const struct lcd_geom *g, float *plane, const uint32_t *at, const float *val,
+                     size_t m, const float *wc, size_t ki0, size_t cv0, const size_t NR,
+                     const size_t K)
+{
+    size_t C = g->in_c, rs = g->wp * C;
+    __m512 wv[LCD_SC_ROWS][2][LCD_SC_COLS];
+#pragma GCC unroll 2
+    for (size_t r = 0; r < NR; r++)
+#pragma GCC unroll 2
+        for (size_t v = 0; v < 2; v++)
+#pragma GCC unroll 5
+            for (size_t kj = 0; kj < K; kj++)
+                wv[r][v][kj] = _mm512_loadu_ps(wc + ((ki0 - r) * K + kj) * C + 16 * (cv0 + v));
+    for (size_t q = 0; q < m; q++) {
+        float *d = plane + at[q] + 16 * cv0;
+        __m512 x = _mm512_set1_ps(val[q]);
+#pragma GCC unroll 2
+        for (size_t r = 0; r < NR; r++)
+#pragma GCC unroll 2
+            for (size_t v = 0; v < 2; v++)
+#pragma GCC unroll 5
+                for (size_t kj = 0; kj < K; kj++) {
+                    float *e = d + (ki0 - r) * rs + kj * C + 16 * v;
+                    _mm512_storeu_ps(e, _mm512_fmadd_ps(x, wv[r][v][kj], _mm512_loadu_ps(e)));
+                }
+    }
+}
+
+/* Every kernel row of a K x K kernel, two rows a block, last to first. */
+LCD_X512 void
+lcd_scatter_rows512(const struct lcd_geom *g, float *plane, const uint32_t *at, const float *val,
+                    size_t m, const float *wc, const size_t K)
+{
+    for (size_t cv = 0; cv < g->in_c / 16; cv += 2) {
+        size_t end = K;
+        for (; end >= 2; end -= 2)
+            lcd_scatter_block512(g, plane, at, val, m, wc, end - 1, cv, 2, K);
+        if (end == 1)
+            lcd_scatter_block512(g, plane, at, val, m, wc, 0, cv, 1, K);
+    }
+}
+
+/* Blocks of 5 x 5 and 3 x 3 kernels with a multiple of 32 input channels; else lcd_axpy512(). */
+LCD_X512 void
+lcd_scatter512(const struct lcd_geom *g, float *plane, const uint32_t *at, const float *val,
+               size_t m, const float *wc)
+{
+    if (g->in_c % 32 == 0 && g->k == 5)
+        lcd_scatter_rows512(g, plane, at, val, m, wc, 5);
+    else if (g->in_c % 32 == 0 && g->k == 3)
+        lcd_scatter_rows512(g, plane, at, val, m, wc, 3);
+    else
+        LCD_SCATTER(lcd_axpy512);
+}
+#endif
+
+/*
+ * The input gradient from nonzero dy, per sample: the channel-last padded plane of dx
+ * gathers, per dy entry (channel, then position, in order), that entry times the weights
+ * wr [out_c x k x k x in_c] at the k x k positions it reached; dx is its interior + 0 (the
+ * transposed layer's zero bias).
+ */
+#define LCD_SPARSE_INPUT_GRAD(SCATTER, NZ)                                                         \
+    do {                                                                                           \
+        lcd_offsets(g, sp.pat);                                                                    \
+        size_t p = pad, h = g->hp - 2 * p, w = g->wp - 2 * p;                                      \
+        for (size_t smp = 0; smp < n; smp++) {                                                     \
+            memset(sp.plane, 0, g->psize * sizeof *sp.plane);                                      \
+            for (size_t co = 0; co < g->out_c; co++) {                                             \
+                size_t m = NZ(g, dy + smp * g->osize + co * g->pos, sp.pat, sp.at, sp.val);        \
+                SCATTER(g, sp.plane, sp.at, sp.val, m, wr + co * g->taps);                         \
+            }                                                                                      \
+            float *ds = dx + smp * g->in_c * h * w;                                                \
+            for (size_t c = 0; c < g->in_c; c++)                                                   \
+                for (size_t a = 0; a < h; a++)                                                     \
+                    for (size_t b = 0; b < w; b++)                                                 \
+                        ds[(c * h + a) * w + b] =                                                  \
+                            sp.plane[((a + p) * g->wp + b + p) * g->in_c + c] + 0.0f;              \
+        }                                                                                          \
+    } while (0)
+
+static void
+lcd_sparse_grad_portable(const struct lcd_geom *g, const float *xp, const float *dy, float *acc,
+                         struct lcd_sparse sp, size_t n)
+{
+    LCD_SPARSE_GRAD(lcd_axpy_portable, lcd_nonzeros);
+}
+
+static void
+lcd_sparse_input_grad_portable(const struct lcd_geom *g, const float *wr, const float *dy,
+                               float *dx, struct lcd_sparse sp, size_t n, size_t pad)
+{
+    LCD_SPARSE_INPUT_GRAD(lcd_scatter_portable, lcd_nonzeros);
+}
+
+#if LAYER_CONV_DIRECT_X86
+/*
+ * lcd_nonzeros() with AVX-512: per 16 positions a mask of the nonzero values (NaN
+ * included, as v != 0 there) compresses values and offsets; pat holds the offsets of every
+ * position ((i wp + j) in_c).
+ */
+LCD_X512 size_t
+lcd_nonzeros512(const struct lcd_geom *g, const float *dc, const uint32_t *pat, uint32_t *at,
+                float *val)
+{
+    size_t m = 0;
+    for (size_t p = 0; p < g->pos; p += 16) {
+        __mmask16 in = lcd_mask512(g->pos - p);
+        __m512 v = _mm512_maskz_loadu_ps(in, dc + p);
+        __mmask16 nz = _mm512_mask_cmp_ps_mask(in, v, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+        __m512i o = _mm512_maskz_loadu_epi32(in, pat + p);
+        _mm512_mask_compressstoreu_ps(val + m, nz, v);
+        _mm512_mask_compressstoreu_epi32(at + m, nz, o);
+        m += (size_t)__builtin_popcount((unsigned)nz);
+    }
+    return m;
+}
+
+/*
+ * The sparse weight gradient of one output channel and sample, its sums ac [k x k x in_c] in
+ * registers meanwhile for kernel rows ki0..ki0+nr by the V vectors from float e0 of a row:
+ * per nonzero dy entry, one broadcast and nr V fmas with the input it reached.
+ */
+LCD_X512 void
+lcd_spg_block512(const struct lcd_geom *g, const float *plane, const uint32_t *at, const float *val,
+                 size_t m, float *ac, size_t ki0, size_t nr, size_t e0, const size_t V)
+{
+    size_t rs = g->wp * g->in_c, kc = g->k * g->in_c;
+    __m512 a[LCD_SPG_ROWS][LCD_SPG_VEC];
+#pragma GCC unroll 3
+    for (size_t r = 0; r < LCD_SPG_ROWS; r++)
+#pragma GCC unroll 8
+        for (size_t v = 0; v < V; v++)
+            a[r][v] =
+                r < nr ? _mm512_loadu_ps(ac + (ki0 + r) * kc + e0 + 16 * v) : _mm512_setzero_ps();
+    plane += ki0 * rs + e0;
+    for (size_t q = 0; q < m; q++) {
+        const float *b = plane + at[q];
+        __m512 d = _mm512_set1_ps(val[q]);
+#pragma GCC unroll 3
+        for (size_t r = 0; r < LCD_SPG_ROWS; r++)
+            if (r < nr)
+#pragma GCC unroll 8
+                for (size_t v = 0; v < V; v++)
+                    a[r][v] = _mm512_fmadd_ps(d, _mm512_loadu_ps(b + r * rs + 16 * v), a[r][v]);
+    }
+#pragma GCC unroll 3
+    for (size_t r = 0; r < LCD_SPG_ROWS; r++)
+        if (r < nr)
+#pragma GCC unroll 8
+            for (size_t v = 0; v < V; v++)
+                _mm512_storeu_ps(ac + (ki0 + r) * kc + e0 + 16 * v, a[r][v]);
+}
+
+__attribute__((target("avx512f"))) static void
+lcd_sparse_grad_avx512(const struct lcd_geom *g, const float *xp, const float *dy, float *acc,
+                       struct lcd_sparse sp, size_t n)
+{
+    size_t kc = g->k * g->in_c;
+    lcd_offsets(g, sp.pat);
+    for (size_t smp = 0; smp < n; smp++) {
+        lcd_channel_last(g, xp + smp * g->psize, sp.plane);
+        for (size_t co = 0; co < g->out_c; co++) {
+            size_t m = lcd_nonzeros512(g, dy + smp * g->osize + co * g->pos, sp.pat, sp.at, sp.val);
+            float *ac = acc + co * g->taps;
+            for (size_t ki0 = 0; ki0 < g->k; ki0 += LCD_SPG_ROWS) {
+                size_t nr = g->k - ki0 < LCD_SPG_ROWS ? g->k - ki0 : LCD_SPG_ROWS, e0 = 0;
+                for (; e0 + 16 * 8 <= kc; e0 += 16 * 8)
+                    lcd_spg_block512(g, sp.plane, sp.at, sp.val, m, ac, ki0, nr, e0, 8);
+                for (; e0 + 16 * 4 <= kc; e0 += 16 * 4)
+                    lcd_spg_block512(g, sp.plane, sp.at, sp.val, m, ac, ki0, nr, e0, 4);
+                for (; e0 + 16 * 2 <= kc; e0 += 16 * 2)
+                    lcd_spg_block512(g, sp.plane, sp.at, sp.val, m, ac, ki0, nr, e0, 2);
+                for (; e0 < kc; e0 += 16)
+                    lcd_spg_block512(g, sp.plane, sp.at, sp.val, m, ac, ki0, nr, e0, 1);
+            }
+        }
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void
+lcd_sparse_grad_avx2(const struct lcd_geom *g, const float *xp, const float *dy, float *acc,
+                     struct lcd_sparse sp, size_t n)
+{
+    LCD_SPARSE_GRAD(lcd_axpy256, lcd_nonzeros);
+}
+
+__attribute__((target("avx512f"))) static void
+lcd_sparse_input_grad_avx512(const struct lcd_geom *g, const float *wr, const float *dy, float *dx,
+                             struct lcd_sparse sp, size_t n, size_t pad)
+{
+    LCD_SPARSE_INPUT_GRAD(lcd_scatter512, lcd_nonzeros512);
+}
+
+__attribute__((target("avx2,fma"))) static void
+lcd_sparse_input_grad_avx2(const struct lcd_geom *g, const float *wr, const float *dy, float *dx,
+                           struct lcd_sparse sp, size_t n, size_t pad)
+{
+    LCD_SPARSE_INPUT_GRAD(lcd_scatter256, lcd_nonzeros);
+}
+#endif
+
 /* The widest kernel set this CPU runs, capped at max. */
 static enum layer_conv_isa
 lcd_isa(enum layer_conv_isa max)
@@ -778,6 +1244,8 @@ layer_conv_direct_forward(const struct layer *l, const float *w, const float *xp
             lcd_forward_wide256(&g, w, xp, y, n, pack);
         return;
     }
+    if (isa == LAYER_CONV_ISA_AVX512)
+        lcd_pack_weights(&g, w, pack);
 #else
     (void)pack;
 #endif
@@ -787,7 +1255,7 @@ layer_conv_direct_forward(const struct layer *l, const float *w, const float *xp
         switch (isa) {
 #if LAYER_CONV_DIRECT_X86
         case LAYER_CONV_ISA_AVX512:
-            lcd_forward_avx512(&g, w, xs, ys);
+            lcd_forward_avx512(&g, w, pack, xs, ys);
             break;
         case LAYER_CONV_ISA_AVX2:
             lcd_forward_avx2(&g, w, xs, ys);
@@ -797,6 +1265,51 @@ layer_conv_direct_forward(const struct layer *l, const float *w, const float *xp
             lcd_forward_portable(&g, w, xs, ys);
         }
     }
+}
+
+/* Whether dy (n samples) is at most half nonzero, for a layer the sparse kernels serve. */
+int
+layer_conv_direct_sparse(const struct layer *l, const float *dy, size_t n)
+{
+    if (l->kind != LAYER_CONV || l->stride != 1 || l->in.c % 16 != 0 || l->out.c <= LCD_MAX_IN_C)
+        return 0;
+    size_t total = n * layer_shape_size(l->out), nonzero = 0;
+    for (size_t e = 0; e < total; e++)
+        nonzero += dy[e] != 0.0f;
+    return 2 * nonzero <= total;
+}
+
+size_t
+layer_conv_direct_sparse_floats(const struct layer *l)
+{
+    struct lcd_geom g = lcd_geom(l);
+    return g.out_c * g.taps + g.psize + 3 * g.pos;
+}
+
+/* The sparse weight gradient: sums [out_c x k x k x in_c] in acc, then dw. */
+static void
+lcd_sparse_grad(const struct lcd_geom *g, const float *xp, const float *dy, float *dw, size_t n,
+                float *acc, enum layer_conv_isa isa)
+{
+    struct lcd_sparse sp = lcd_sparse_scratch(g, acc + g->out_c * g->taps);
+    memset(acc, 0, g->out_c * g->taps * sizeof *acc);
+    switch (isa) {
+#if LAYER_CONV_DIRECT_X86
+    case LAYER_CONV_ISA_AVX512:
+        lcd_sparse_grad_avx512(g, xp, dy, acc, sp, n);
+        break;
+    case LAYER_CONV_ISA_AVX2:
+        lcd_sparse_grad_avx2(g, xp, dy, acc, sp, n);
+        break;
+#endif
+    default:
+        lcd_sparse_grad_portable(g, xp, dy, acc, sp, n);
+    }
+    size_t kk = g->k * g->k;
+    for (size_t co = 0; co < g->out_c; co++)
+        for (size_t c = 0; c < g->in_c; c++)
+            for (size_t t = 0; t < kk; t++)
+                dw[co * g->taps + c * kk + t] = acc[co * g->taps + t * g->in_c + c];
 }
 
 /* The many-channel weight gradient (out_c a multiple of 16): sums [taps x out_c] in acc. */
@@ -825,11 +1338,16 @@ lcd_wide_grad(const struct lcd_geom *g, const float *xp, const float *dy, float 
     }
 }
 
-void
-layer_conv_direct_weight_grad(const struct layer *l, const float *xp, const float *dy, float *dw,
-                              size_t n, float *acc, enum layer_conv_isa max)
+/* The weight gradient, on the sparse kernels when sparse is set and they serve l. */
+static void
+lcd_weight_grad_run(const struct layer *l, const float *xp, const float *dy, float *dw, size_t n,
+                    float *acc, enum layer_conv_isa max, int sparse)
 {
     struct lcd_geom g = lcd_geom(l);
+    if (g.in_c > LCD_MAX_IN_C && sparse) {
+        lcd_sparse_grad(&g, xp, dy, dw, n, acc, lcd_isa(max));
+        return;
+    }
     if (g.in_c > LCD_MAX_IN_C) {
         lcd_wide_grad(&g, xp, dy, dw, n, acc, lcd_isa(max));
         return;
@@ -849,4 +1367,44 @@ layer_conv_direct_weight_grad(const struct layer *l, const float *xp, const floa
     }
     for (size_t e = 0; e < g.out_c * g.taps; e++)
         dw[e] = lcd_tree16(acc + e * LCD_LANES);
+}
+
+void
+layer_conv_direct_input_grad_sparse(const struct layer *l, const float *w, const float *dy,
+                                    float *dx, size_t n, float *scratch, enum layer_conv_isa max)
+{
+    struct lcd_geom g = lcd_geom(l);
+    float *wr = scratch;
+    struct lcd_sparse sp = lcd_sparse_scratch(&g, wr + g.out_c * g.taps);
+    size_t kk = g.k * g.k;
+    for (size_t co = 0; co < g.out_c; co++)
+        for (size_t c = 0; c < g.in_c; c++)
+            for (size_t t = 0; t < kk; t++)
+                wr[co * g.taps + t * g.in_c + c] = w[co * g.taps + c * kk + t];
+    switch (lcd_isa(max)) {
+#if LAYER_CONV_DIRECT_X86
+    case LAYER_CONV_ISA_AVX512:
+        lcd_sparse_input_grad_avx512(&g, wr, dy, dx, sp, n, l->pad);
+        break;
+    case LAYER_CONV_ISA_AVX2:
+        lcd_sparse_input_grad_avx2(&g, wr, dy, dx, sp, n, l->pad);
+        break;
+#endif
+    default:
+        lcd_sparse_input_grad_portable(&g, wr, dy, dx, sp, n, l->pad);
+    }
+}
+
+void
+layer_conv_direct_weight_grad(const struct layer *l, const float *xp, const float *dy, float *dw,
+                              size_t n, float *acc, enum layer_conv_isa max)
+{
+    lcd_weight_grad_run(l, xp, dy, dw, n, acc, max, layer_conv_direct_sparse(l, dy, n));
+}
+
+void
+layer_conv_direct_weight_grad_dense(const struct layer *l, const float *xp, const float *dy,
+                                    float *dw, size_t n, float *acc, enum layer_conv_isa max)
+{
+    lcd_weight_grad_run(l, xp, dy, dw, n, acc, max, 0);
 }

@@ -8,7 +8,8 @@
  * layers with at most 4 input channels or a multiple of 16 output channels, straight from the
  * zero-padded input: vectorised over output columns (few input channels) or over output
  * channels (many), on AVX-512 or AVX2 with FMA when the CPU has them (chosen at run time) and
- * in portable C otherwise. The input gradient stays in layer_conv.c (W^T dy folded back by
+ * in portable C otherwise. The input gradient of many-channel layers is the forward pass of
+ * the transposed layer (below); other layers keep layer_conv.c's (W^T dy folded back by
  * col2im; the first layer of a net needs none).
  *
  * Every path computes the same operations in the same order, so results are bit-identical
@@ -20,7 +21,8 @@
  *     rows, then v in order, one fma each), then summed as a tree: lanes l + (l + 8), then
  *     + 4, + 2, + 1;
  *   - weight gradient, more input channels, per (output channel, tap): one fma chain from
- *     zero over the samples and their output positions in order.
+ *     zero over the samples and their output positions in order (zero terms of dy skipped
+ *     when most are zero, which leaves the chain's bits unchanged).
  *
  * Inputs are padded samples xp [in_c x (h + 2 pad) x (w + 2 pad)] (layer_conv.c makes them);
  * nothing is allocated.
@@ -63,5 +65,46 @@ void layer_conv_direct_weight_grad(const struct layer *l, const float *xp, const
 /* Floats of the weight gradient's scratch: lane sums (out_c x in_c k k x 16) for at most 4
  * input channels, else sums and dy^T (out_c x (in_c k k + out_h out_w)). */
 size_t layer_conv_direct_acc_floats(const struct layer *l);
+
+/*
+ * The input gradient of a stride-1 layer is the forward pass of its transposed layer on dy:
+ * dx[c][a][b] = sum over (co, u, v) of wf[c][co][u][v] dy[co][a + u - q][b + v - q], with
+ * wf[c][co][u][v] = w[co][c][k-1-u][k-1-v] (input and output channels swapped, the kernel
+ * turned by half a turn), q = k - 1 - pad and dy zero outside its plane (Dumoulin and
+ * Visin, "A guide to convolution arithmetic for deep learning", 2016, §4, unit strides). So it
+ * runs on the forward kernels, and sums per dx element over (co, k-1-ki, k-1-kj) in that
+ * order: the same bits on every kernel set.
+ *
+ * Whether l's input gradient runs that way (stride 1, a multiple of 16 input channels and
+ * more than 4 output channels: the shapes of the many-channel forward kernels).
+ */
+int layer_conv_direct_input_grad_applies(const struct layer *l);
+/* The transposed layer of a stride-1 layer l: input l->out, output l->in, padding k-1-pad. */
+struct layer layer_conv_direct_transposed(const struct layer *l);
+/* wf = the transposed layer's parameters from l's w: the weights above, then in_c zero
+ * biases (layer_conv_direct_flip_floats() floats). */
+void layer_conv_direct_flip(const struct layer *l, const float *w, float *wf);
+size_t layer_conv_direct_flip_floats(const struct layer *l);
+
+/*
+ * Sparse output gradients (behind a max pooling, at most a quarter of dy is nonzero): the
+ * weight gradient of a layer with a multiple of 16 input channels, and its input gradient,
+ * from the nonzero entries of dy alone, with the bits of the dense kernels (a zero term
+ * leaves an fma chain unchanged when every operand is finite). Whether they run: stride 1,
+ * a multiple of 16 input channels, more than 4 output channels, and at most half of the n
+ * samples' dy nonzero (layer_conv_direct_weight_grad() checks it itself).
+ */
+int layer_conv_direct_sparse(const struct layer *l, const float *dy, size_t n);
+/*
+ * dx [n x in] from dy [n x out] and the layer's parameters w; scratch of
+ * layer_conv_direct_sparse_floats() floats (the weight gradient's acc holds as many).
+ */
+void layer_conv_direct_input_grad_sparse(const struct layer *l, const float *w, const float *dy,
+                                         float *dx, size_t n, float *scratch,
+                                         enum layer_conv_isa max);
+size_t layer_conv_direct_sparse_floats(const struct layer *l);
+/* layer_conv_direct_weight_grad() on the dense kernels whatever dy (to compare the two). */
+void layer_conv_direct_weight_grad_dense(const struct layer *l, const float *xp, const float *dy,
+                                         float *dw, size_t n, float *acc, enum layer_conv_isa max);
 
 #endif

@@ -58,6 +58,8 @@ static const struct lc_case lc_cases[] = {
     { "conv direct, rows of 18", LAYER_CONV, { 1, 3, 18 }, 2, 3, 1, 1, 0, 1e-2f, 0, 0 },
     { "conv direct, 3 channels, rows of 17", LAYER_CONV, { 3, 4, 17 }, 2, 3, 1, 1, 0, 1e-2f, 0, 0 },
     { "conv direct, 5 channels to 16", LAYER_CONV, { 5, 3, 3 }, 16, 3, 1, 1, 0, 1e-2f, 0, 0 },
+    /* Input gradient as the transposed layer's forward pass (a multiple of 16 channels in). */
+    { "conv direct, 16 channels to 5", LAYER_CONV, { 16, 3, 3 }, 5, 3, 1, 1, 0, 1e-2f, 0, 0 },
     { "max pool 2x2", LAYER_MAXPOOL, { 2, 4, 4 }, 0, 2, 2, 0, 0, 1e-2f, 0, 0 },
     { "max pool 2x2 odd sides", LAYER_MAXPOOL, { 2, 5, 3 }, 0, 2, 2, 0, 0, 1e-2f, 0, 0 },
     { "max pool 3x3 stride 2", LAYER_MAXPOOL, { 2, 5, 5 }, 0, 3, 2, 0, 0, 1e-2f, 0, 0 },
@@ -289,6 +291,45 @@ END_TEST
 /* Floats of the largest buffer of the direct-against-im2col comparison. */
 #define LC_DIRECT_MAX 100000
 
+/* v[0..count) uniform in [-1, 1), each nonzero with probability 1/keep (1: all drawn). */
+static void
+lc_fill_uniform(struct rng *r, float *v, size_t count, uint64_t keep)
+{
+    for (size_t i = 0; i < count; i++)
+        v[i] = keep == 1 || rng_below(r, keep) == 0 ? (float)(2.0 * rng_uniform(r) - 1.0) : 0.0f;
+}
+
+/* xp = the n samples of s (c x h x w each) inside a border of pad zeros, one after another. */
+static void
+lc_pad_planes(const float *x, float *xp, size_t n, struct layer_shape s, size_t pad)
+{
+    size_t hp = s.h + 2 * pad, wp = s.w + 2 * pad;
+    memset(xp, 0, n * s.c * hp * wp * sizeof *xp);
+    for (size_t i = 0; i < n * s.c; i++)
+        for (size_t row = 0; row < s.h; row++)
+            memcpy(xp + (i * hp + pad + row) * wp + pad, x + (i * s.h + row) * s.w,
+                   s.w * sizeof *x);
+}
+
+/*
+ * A random stride-1 layer with 16 or 32 input channels and a k x k kernel, k <= 5, of out_c
+ * output channels (0: 5 to 40 drawn), and a batch size n of 1 to 3.
+ */
+static void
+lc_random_wide_layer(struct rng *r, struct layer *l, size_t out_c, size_t *n)
+{
+    size_t k = 1 + (size_t)rng_below(r, 5), pad = (size_t)rng_below(r, k);
+    struct layer_shape in = { 16 * (1 + (size_t)rng_below(r, 2)), 0, 0 };
+    in.h = (k > 2 * pad ? k - 2 * pad : 1) + (size_t)rng_below(r, 8);
+    in.w = (k > 2 * pad ? k - 2 * pad : 1) + (size_t)rng_below(r, 14);
+    if (out_c == 0)
+        out_c = 5 + (size_t)rng_below(r, 36);
+    *n = 1 + (size_t)rng_below(r, 3);
+    struct errbuf eb;
+    errbuf_clear(&eb);
+    ck_assert_int_eq(layer_conv_init(l, in, out_c, k, 1, pad, &eb), 0);
+}
+
 /*
  * The direct convolution (every kernel set this CPU has) against im2col + sgemm and against
  * sums in double, on random stride-1 shapes: with 1 to 4 input channels (kernels vectorised
@@ -330,18 +371,10 @@ START_TEST(conv_direct_matches_im2col)
         ck_assert_uint_le(layer_conv_direct_acc_floats(&l), LC_DIRECT_MAX);
         ck_assert_uint_le(layer_conv_direct_pack_floats(&l), LC_DIRECT_MAX);
         ck_assert_uint_le(layer_scratch(&l, n), 4 * LC_DIRECT_MAX);
-        for (size_t i = 0; i < nin; i++)
-            x[i] = (float)(2.0 * rng_uniform(&r) - 1.0);
-        for (size_t i = 0; i < l.n_params; i++)
-            w[i] = (float)(2.0 * rng_uniform(&r) - 1.0);
-        for (size_t i = 0; i < nout; i++)
-            dy[i] = (float)(2.0 * rng_uniform(&r) - 1.0);
-        memset(xp, 0, n * psize * sizeof *xp);
-        for (size_t s = 0; s < n; s++)
-            for (size_t c = 0; c < in.c; c++)
-                for (size_t i = 0; i < in.h; i++)
-                    memcpy(xp + s * psize + (c * hp + pad + i) * wp + pad,
-                           x + ((s * in.c + c) * in.h + i) * in.w, in.w * sizeof *x);
+        lc_fill_uniform(&r, x, nin, 1);
+        lc_fill_uniform(&r, w, l.n_params, 1);
+        lc_fill_uniform(&r, dy, nout, 1);
+        lc_pad_planes(x, xp, n, in, pad);
         layer_conv_forward_im2col(&l, w, x, y_ref, n, scratch);
         layer_conv_backward_im2col(&l, w, x, dy, NULL, dw_ref, n, scratch);
         for (int isa = LAYER_CONV_ISA_PORTABLE; isa <= LAYER_CONV_ISA_BEST; isa++) {
@@ -394,6 +427,144 @@ START_TEST(conv_direct_matches_im2col)
                               "trial %d: dw[%zu] direct %.9g, im2col %.9g, exact %.9g", trial, at,
                               (double)dw[0][at], (double)dw_ref[at], sum);
             }
+    }
+}
+END_TEST
+
+/*
+ * The input gradient of many-channel stride-1 layers (the forward kernels on the transposed
+ * layer) against im2col + sgemm + col2im and against sums in double, on random shapes with 16
+ * or 32 input channels: within the rounding bound of the test above, and the kernel sets
+ * give identical bits.
+ */
+START_TEST(conv_direct_input_grad_matches_im2col)
+{
+    struct rng r;
+    rng_init_stream(&r, 15, RNG_PURPOSE_TEST, 0, 1);
+    static float x[LC_DIRECT_MAX], w[LC_DIRECT_MAX], dy[LC_DIRECT_MAX], dyp[LC_DIRECT_MAX];
+    static float wf[LC_DIRECT_MAX], pack[LC_DIRECT_MAX], dx_ref[LC_DIRECT_MAX];
+    static float dx[3][LC_DIRECT_MAX], dw[LC_DIRECT_MAX], scratch[4 * LC_DIRECT_MAX];
+    for (int trial = 0; trial < 40; trial++) {
+        struct layer l;
+        size_t n;
+        /* Every fourth trial, the direct weight gradient too. */
+        lc_random_wide_layer(&r, &l, trial % 4 == 0 ? 16 * (1 + (size_t)rng_below(&r, 2)) : 0, &n);
+        struct layer_shape in = l.in;
+        size_t k = l.kernel, pad = l.pad, out_c = l.out.c;
+        ck_assert(layer_conv_direct_input_grad_applies(&l));
+        struct layer t = layer_conv_direct_transposed(&l);
+        ck_assert_uint_eq(t.out.c, in.c);
+        ck_assert_uint_eq(t.out.h, in.h);
+        ck_assert_uint_eq(t.out.w, in.w);
+        size_t nin = n * layer_shape_size(in), nout = n * layer_shape_size(l.out);
+        size_t taps = in.c * k * k, q = k - 1 - pad, oh = l.out.h, ow = l.out.w;
+        size_t hq = oh + 2 * q, wq = ow + 2 * q, psize = out_c * hq * wq;
+        ck_assert_uint_le(nin + nout + l.n_params, LC_DIRECT_MAX);
+        ck_assert_uint_le(n * psize, LC_DIRECT_MAX);
+        ck_assert_uint_le(layer_conv_direct_flip_floats(&l), LC_DIRECT_MAX);
+        ck_assert_uint_le(layer_scratch(&l, n), 4 * LC_DIRECT_MAX);
+        lc_fill_uniform(&r, x, nin, 1);
+        lc_fill_uniform(&r, w, l.n_params, 1);
+        lc_fill_uniform(&r, dy, nout, 1);
+        layer_conv_backward_im2col(&l, w, x, dy, dx_ref, dw, n, scratch);
+        lc_pad_planes(dy, dyp, n, l.out, q);
+        layer_conv_direct_flip(&l, w, wf);
+        for (int isa = LAYER_CONV_ISA_PORTABLE; isa <= LAYER_CONV_ISA_BEST; isa++) {
+            layer_conv_direct_forward(&t, wf, dyp, dx[isa], n, pack, (enum layer_conv_isa)isa);
+            ck_assert_mem_eq(dx[isa], dx[0], nin * sizeof *dx[0]);
+        }
+        /* Through the layer's own backward pass. */
+        layer_conv_backward(&l, w, x, dy, dx[1], dw, n, scratch);
+        ck_assert_mem_eq(dx[1], dx[0], nin * sizeof *dx[0]);
+        const double u = ldexp(1.0, -24);
+        double terms = (double)(out_c * k * k + 1);
+        for (size_t s = 0; s < n; s++)
+            for (size_t c = 0; c < in.c; c++)
+                for (size_t a = 0; a < in.h; a++)
+                    for (size_t b = 0; b < in.w; b++) {
+                        double sum = 0, mag = 0;
+                        for (size_t co = 0; co < out_c; co++)
+                            for (size_t ki = 0; ki < k; ki++)
+                                for (size_t kj = 0; kj < k; kj++) {
+                                    /* output (i, j) with i + ki - pad = a, j + kj - pad = b */
+                                    if (a + pad < ki || b + pad < kj)
+                                        continue;
+                                    size_t i = a + pad - ki, j = b + pad - kj;
+                                    if (i >= oh || j >= ow)
+                                        continue;
+                                    double v = (double)w[co * taps + (c * k + ki) * k + kj] *
+                                               dy[((s * out_c + co) * oh + i) * ow + j];
+                                    sum += v;
+                                    mag += fabs(v);
+                                }
+                        double tol = 2.0 * terms * u / (1 - terms * u) * mag;
+                        size_t at = ((s * in.c + c) * in.h + a) * in.w + b;
+                        ck_assert_msg(fabs(dx[0][at] - sum) <= tol && fabs(dx_ref[at] - sum) <= tol,
+                                      "trial %d: dx[%zu] direct %.9g, im2col %.9g, exact %.9g",
+                                      trial, at, (double)dx[0][at], (double)dx_ref[at], sum);
+                    }
+    }
+}
+END_TEST
+
+/*
+ * The sparse kernels (dy three quarters zero, as behind a max pooling) against the dense
+ * ones, bit for bit, on every kernel set: the input gradient against the transposed layer's
+ * forward pass, the weight gradient (a multiple of 16 output channels) against the
+ * many-channel kernels, and both through the layer's backward pass.
+ */
+START_TEST(conv_direct_sparse_matches_dense)
+{
+    struct rng r;
+    rng_init_stream(&r, 15, RNG_PURPOSE_TEST, 0, 2);
+    static float x[LC_DIRECT_MAX], w[LC_DIRECT_MAX], dy[LC_DIRECT_MAX], dyp[LC_DIRECT_MAX];
+    static float xp[LC_DIRECT_MAX], wf[LC_DIRECT_MAX], acc[LC_DIRECT_MAX];
+    static float dx_ref[LC_DIRECT_MAX], dx[3][LC_DIRECT_MAX], dw_ref[LC_DIRECT_MAX];
+    static float dw[3][LC_DIRECT_MAX], scratch[4 * LC_DIRECT_MAX];
+    for (int trial = 0; trial < 40; trial++) {
+        struct layer l;
+        size_t n;
+        lc_random_wide_layer(&r, &l, trial % 2 ? 0 : 16 * (1 + (size_t)rng_below(&r, 2)), &n);
+        struct layer_shape in = l.in;
+        size_t k = l.kernel, pad = l.pad, out_c = l.out.c;
+        struct layer t = layer_conv_direct_transposed(&l);
+        size_t nin = n * layer_shape_size(in), nout = n * layer_shape_size(l.out);
+        size_t taps = in.c * k * k, q = k - 1 - pad, oh = l.out.h, ow = l.out.w;
+        size_t hq = oh + 2 * q, wq = ow + 2 * q, qsize = out_c * hq * wq;
+        size_t hp = in.h + 2 * pad, wp = in.w + 2 * pad, psize = in.c * hp * wp;
+        ck_assert_uint_le(nin + nout + l.n_params, LC_DIRECT_MAX);
+        ck_assert_uint_le(n * qsize, LC_DIRECT_MAX);
+        ck_assert_uint_le(n * psize, LC_DIRECT_MAX);
+        ck_assert_uint_le(layer_conv_direct_acc_floats(&l), LC_DIRECT_MAX);
+        ck_assert_uint_le(layer_scratch(&l, n), 4 * LC_DIRECT_MAX);
+        lc_fill_uniform(&r, x, nin, 1);
+        lc_fill_uniform(&r, w, l.n_params, 1);
+        lc_fill_uniform(&r, dy, nout, 4);
+        size_t nonzero = 0;
+        for (size_t i = 0; i < nout; i++)
+            nonzero += dy[i] != 0.0f;
+        ck_assert(2 * nonzero <= nout && layer_conv_direct_sparse(&l, dy, n));
+        lc_pad_planes(dy, dyp, n, l.out, q);
+        lc_pad_planes(x, xp, n, in, pad);
+        layer_conv_direct_flip(&l, w, wf);
+        layer_conv_direct_forward(&t, wf, dyp, dx_ref, n, acc, LAYER_CONV_ISA_PORTABLE);
+        int wide = out_c % 16 == 0;
+        if (wide)
+            layer_conv_direct_weight_grad_dense(&l, xp, dy, dw_ref, n, acc,
+                                                LAYER_CONV_ISA_PORTABLE);
+        for (int isa = LAYER_CONV_ISA_PORTABLE; isa <= LAYER_CONV_ISA_BEST; isa++) {
+            layer_conv_direct_input_grad_sparse(&l, w, dy, dx[isa], n, scratch,
+                                                (enum layer_conv_isa)isa);
+            ck_assert_mem_eq(dx[isa], dx_ref, nin * sizeof *dx_ref);
+            if (!wide)
+                continue;
+            layer_conv_direct_weight_grad(&l, xp, dy, dw[isa], n, acc, (enum layer_conv_isa)isa);
+            ck_assert_mem_eq(dw[isa], dw_ref, taps * out_c * sizeof *dw_ref);
+        }
+        layer_conv_backward(&l, w, x, dy, dx[1], dw[1], n, scratch);
+        ck_assert_mem_eq(dx[1], dx_ref, nin * sizeof *dx_ref);
+        if (wide)
+            ck_assert_mem_eq(dw[1], dw_ref, taps * out_c * sizeof *dw_ref);
     }
 }
 END_TEST
@@ -631,6 +802,8 @@ layer_suite(void)
                         (int)(sizeof lc_cases / sizeof lc_cases[0]));
     tcase_add_test(tc, conv_hand_computed);
     tcase_add_test(tc, conv_direct_matches_im2col);
+    tcase_add_test(tc, conv_direct_input_grad_matches_im2col);
+    tcase_add_test(tc, conv_direct_sparse_matches_dense);
     tcase_add_test(tc, maxpool_ties_first);
     tcase_add_test(tc, maxpool_2x2_rows_ties_first);
     tcase_add_test(tc, layer_init_rejects);

@@ -316,7 +316,7 @@ layer_conv_forward(const struct layer *l, const float *w, const float *x, float 
     }
     float *xp = scratch + l->scratch_fixed;
     layer_conv_pad_all(l, x, xp, n);
-    layer_conv_direct_forward(l, w, xp, y, n, scratch, LAYER_CONV_ISA_BEST);
+    layer_conv_direct_forward(l, w, xp, y, n, scratch, KERNEL_ISA_BEST);
 }
 
 void
@@ -328,13 +328,13 @@ layer_conv_backward(const struct layer *l, const float *w, const float *x, const
     float *xp = scratch + l->scratch_fixed;
     if (wdirect) {
         layer_conv_pad_all(l, x, xp, n);
-        layer_conv_direct_weight_grad(l, xp, dy, dw, n, scratch, LAYER_CONV_ISA_BEST);
+        layer_conv_direct_weight_grad(l, xp, dy, dw, n, scratch, KERNEL_ISA_BEST);
     }
     layer_conv_backward_run(l, w, x, dy, xdirect ? NULL : dx, dw, n, scratch, wdirect);
     if (!xdirect)
         return;
     if (layer_conv_direct_sparse(l, dy, n)) {
-        layer_conv_direct_input_grad_sparse(l, w, dy, dx, n, scratch, LAYER_CONV_ISA_BEST);
+        layer_conv_direct_input_grad_sparse(l, w, dy, dx, n, scratch, KERNEL_ISA_BEST);
         return;
     }
     /* dx: the forward pass of the transposed layer on dy (layer_conv_direct.h). */
@@ -342,5 +342,5 @@ layer_conv_backward(const struct layer *l, const float *w, const float *x, const
     float *wf = scratch, *pack = scratch + layer_conv_direct_flip_floats(l);
     layer_conv_direct_flip(l, w, wf);
     layer_conv_pad_all(&t, dy, xp, n);
-    layer_conv_direct_forward(&t, wf, xp, dx, n, pack, LAYER_CONV_ISA_BEST);
+    layer_conv_direct_forward(&t, wf, xp, dx, n, pack, KERNEL_ISA_BEST);
 }

@@ -1214,37 +1214,21 @@ lcd_sparse_input_grad_avx2(const struct lcd_geom *g, const float *wr, const floa
 }
 #endif
 
-/* The widest kernel set this CPU runs, capped at max. */
-static enum layer_conv_isa
-lcd_isa(enum layer_conv_isa max)
-{
-#if LAYER_CONV_DIRECT_X86
-    if (max >= LAYER_CONV_ISA_AVX512 && __builtin_cpu_supports("avx512f"))
-        return LAYER_CONV_ISA_AVX512;
-    if (max >= LAYER_CONV_ISA_AVX2 && __builtin_cpu_supports("avx2") &&
-        __builtin_cpu_supports("fma"))
-        return LAYER_CONV_ISA_AVX2;
-#else
-    (void)max;
-#endif
-    return LAYER_CONV_ISA_PORTABLE;
-}
-
 void
 layer_conv_direct_forward(const struct layer *l, const float *w, const float *xp, float *y,
-                          size_t n, float *pack, enum layer_conv_isa max)
+                          size_t n, float *pack, enum kernel_isa max)
 {
     struct lcd_geom g = lcd_geom(l);
-    enum layer_conv_isa isa = lcd_isa(max);
+    enum kernel_isa isa = kernel_isa_pick(max);
 #if LAYER_CONV_DIRECT_X86
-    if (isa != LAYER_CONV_ISA_PORTABLE && g.in_c > LCD_MAX_IN_C && g.out_c % 16 == 0) {
-        if (isa == LAYER_CONV_ISA_AVX512)
+    if (isa != KERNEL_ISA_PORTABLE && g.in_c > LCD_MAX_IN_C && g.out_c % 16 == 0) {
+        if (isa == KERNEL_ISA_AVX512)
             lcd_forward_wide512(&g, w, xp, y, n, pack);
         else
             lcd_forward_wide256(&g, w, xp, y, n, pack);
         return;
     }
-    if (isa == LAYER_CONV_ISA_AVX512)
+    if (isa == KERNEL_ISA_AVX512)
         lcd_pack_weights(&g, w, pack);
 #else
     (void)pack;
@@ -1254,10 +1238,10 @@ layer_conv_direct_forward(const struct layer *l, const float *w, const float *xp
         float *ys = y + s * g.osize;
         switch (isa) {
 #if LAYER_CONV_DIRECT_X86
-        case LAYER_CONV_ISA_AVX512:
+        case KERNEL_ISA_AVX512:
             lcd_forward_avx512(&g, w, pack, xs, ys);
             break;
-        case LAYER_CONV_ISA_AVX2:
+        case KERNEL_ISA_AVX2:
             lcd_forward_avx2(&g, w, xs, ys);
             break;
 #endif
@@ -1289,16 +1273,16 @@ layer_conv_direct_sparse_floats(const struct layer *l)
 /* The sparse weight gradient: sums [out_c x k x k x in_c] in acc, then dw. */
 static void
 lcd_sparse_grad(const struct lcd_geom *g, const float *xp, const float *dy, float *dw, size_t n,
-                float *acc, enum layer_conv_isa isa)
+                float *acc, enum kernel_isa isa)
 {
     struct lcd_sparse sp = lcd_sparse_scratch(g, acc + g->out_c * g->taps);
     memset(acc, 0, g->out_c * g->taps * sizeof *acc);
     switch (isa) {
 #if LAYER_CONV_DIRECT_X86
-    case LAYER_CONV_ISA_AVX512:
+    case KERNEL_ISA_AVX512:
         lcd_sparse_grad_avx512(g, xp, dy, acc, sp, n);
         break;
-    case LAYER_CONV_ISA_AVX2:
+    case KERNEL_ISA_AVX2:
         lcd_sparse_grad_avx2(g, xp, dy, acc, sp, n);
         break;
 #endif
@@ -1315,15 +1299,15 @@ lcd_sparse_grad(const struct lcd_geom *g, const float *xp, const float *dy, floa
 /* The many-channel weight gradient (out_c a multiple of 16): sums [taps x out_c] in acc. */
 static void
 lcd_wide_grad(const struct lcd_geom *g, const float *xp, const float *dy, float *dw, size_t n,
-              float *acc, enum layer_conv_isa isa)
+              float *acc, enum kernel_isa isa)
 {
     float *dyt = acc + g->taps * g->out_c;
     switch (isa) {
 #if LAYER_CONV_DIRECT_X86
-    case LAYER_CONV_ISA_AVX512:
-    case LAYER_CONV_ISA_AVX2:
+    case KERNEL_ISA_AVX512:
+    case KERNEL_ISA_AVX2:
         memset(acc, 0, g->taps * g->out_c * sizeof *acc);
-        if (isa == LAYER_CONV_ISA_AVX512)
+        if (isa == KERNEL_ISA_AVX512)
             lcd_wide_grad_avx512(g, xp, dy, acc, dyt, n);
         else
             lcd_wide_grad_avx2(g, xp, dy, acc, dyt, n);
@@ -1341,24 +1325,24 @@ lcd_wide_grad(const struct lcd_geom *g, const float *xp, const float *dy, float 
 /* The weight gradient, on the sparse kernels when sparse is set and they serve l. */
 static void
 lcd_weight_grad_run(const struct layer *l, const float *xp, const float *dy, float *dw, size_t n,
-                    float *acc, enum layer_conv_isa max, int sparse)
+                    float *acc, enum kernel_isa max, int sparse)
 {
     struct lcd_geom g = lcd_geom(l);
     if (g.in_c > LCD_MAX_IN_C && sparse) {
-        lcd_sparse_grad(&g, xp, dy, dw, n, acc, lcd_isa(max));
+        lcd_sparse_grad(&g, xp, dy, dw, n, acc, kernel_isa_pick(max));
         return;
     }
     if (g.in_c > LCD_MAX_IN_C) {
-        lcd_wide_grad(&g, xp, dy, dw, n, acc, lcd_isa(max));
+        lcd_wide_grad(&g, xp, dy, dw, n, acc, kernel_isa_pick(max));
         return;
     }
     memset(acc, 0, g.out_c * g.taps * LCD_LANES * sizeof *acc);
-    switch (lcd_isa(max)) {
+    switch (kernel_isa_pick(max)) {
 #if LAYER_CONV_DIRECT_X86
-    case LAYER_CONV_ISA_AVX512:
+    case KERNEL_ISA_AVX512:
         lcd_weight_grad_avx512(&g, xp, dy, acc, n);
         break;
-    case LAYER_CONV_ISA_AVX2:
+    case KERNEL_ISA_AVX2:
         lcd_weight_grad_avx2(&g, xp, dy, acc, n);
         break;
 #endif
@@ -1371,7 +1355,7 @@ lcd_weight_grad_run(const struct layer *l, const float *xp, const float *dy, flo
 
 void
 layer_conv_direct_input_grad_sparse(const struct layer *l, const float *w, const float *dy,
-                                    float *dx, size_t n, float *scratch, enum layer_conv_isa max)
+                                    float *dx, size_t n, float *scratch, enum kernel_isa max)
 {
     struct lcd_geom g = lcd_geom(l);
     float *wr = scratch;
@@ -1381,12 +1365,12 @@ layer_conv_direct_input_grad_sparse(const struct layer *l, const float *w, const
         for (size_t c = 0; c < g.in_c; c++)
             for (size_t t = 0; t < kk; t++)
                 wr[co * g.taps + t * g.in_c + c] = w[co * g.taps + c * kk + t];
-    switch (lcd_isa(max)) {
+    switch (kernel_isa_pick(max)) {
 #if LAYER_CONV_DIRECT_X86
-    case LAYER_CONV_ISA_AVX512:
+    case KERNEL_ISA_AVX512:
         lcd_sparse_input_grad_avx512(&g, wr, dy, dx, sp, n, l->pad);
         break;
-    case LAYER_CONV_ISA_AVX2:
+    case KERNEL_ISA_AVX2:
         lcd_sparse_input_grad_avx2(&g, wr, dy, dx, sp, n, l->pad);
         break;
 #endif
@@ -1397,14 +1381,14 @@ layer_conv_direct_input_grad_sparse(const struct layer *l, const float *w, const
 
 void
 layer_conv_direct_weight_grad(const struct layer *l, const float *xp, const float *dy, float *dw,
-                              size_t n, float *acc, enum layer_conv_isa max)
+                              size_t n, float *acc, enum kernel_isa max)
 {
     lcd_weight_grad_run(l, xp, dy, dw, n, acc, max, layer_conv_direct_sparse(l, dy, n));
 }
 
 void
 layer_conv_direct_weight_grad_dense(const struct layer *l, const float *xp, const float *dy,
-                                    float *dw, size_t n, float *acc, enum layer_conv_isa max)
+                                    float *dw, size_t n, float *acc, enum kernel_isa max)
 {
     lcd_weight_grad_run(l, xp, dy, dw, n, acc, max, 0);
 }

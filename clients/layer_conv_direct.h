@@ -32,15 +32,8 @@
 
 #include <stddef.h>
 
+#include "clients/kernel_isa.h"
 #include "clients/layer.h"
-
-/* Kernel sets, narrowest first; a call runs the widest the CPU has, up to the one it names. */
-enum layer_conv_isa {
-    LAYER_CONV_ISA_PORTABLE = 0,
-    LAYER_CONV_ISA_AVX2,   /* AVX2 and FMA */
-    LAYER_CONV_ISA_AVX512, /* AVX-512F */
-    LAYER_CONV_ISA_BEST = LAYER_CONV_ISA_AVX512,
-};
 
 /* Whether the conv layer l runs its forward pass here (stride 1), and its weight gradient
  * (stride 1, at most 4 input channels or a multiple of 16 output channels). */
@@ -52,7 +45,7 @@ int layer_conv_direct_grad_applies(const struct layer *l);
  * layer's parameters, pack scratch of layer_conv_direct_pack_floats() floats.
  */
 void layer_conv_direct_forward(const struct layer *l, const float *w, const float *xp, float *y,
-                               size_t n, float *pack, enum layer_conv_isa max);
+                               size_t n, float *pack, enum kernel_isa max);
 /* Floats of the forward pass's packed weights (out_c x in_c k k). */
 size_t layer_conv_direct_pack_floats(const struct layer *l);
 /*
@@ -61,7 +54,7 @@ size_t layer_conv_direct_pack_floats(const struct layer *l);
  * layer_conv_direct_acc_floats() floats. The bias gradient is not written.
  */
 void layer_conv_direct_weight_grad(const struct layer *l, const float *xp, const float *dy,
-                                   float *dw, size_t n, float *acc, enum layer_conv_isa max);
+                                   float *dw, size_t n, float *acc, enum kernel_isa max);
 /* Floats of the weight gradient's scratch: lane sums (out_c x in_c k k x 16) for at most 4
  * input channels, else sums and dy^T (out_c x (in_c k k + out_h out_w)). */
 size_t layer_conv_direct_acc_floats(const struct layer *l);
@@ -100,11 +93,10 @@ int layer_conv_direct_sparse(const struct layer *l, const float *dy, size_t n);
  * layer_conv_direct_sparse_floats() floats (the weight gradient's acc holds as many).
  */
 void layer_conv_direct_input_grad_sparse(const struct layer *l, const float *w, const float *dy,
-                                         float *dx, size_t n, float *scratch,
-                                         enum layer_conv_isa max);
+                                         float *dx, size_t n, float *scratch, enum kernel_isa max);
 size_t layer_conv_direct_sparse_floats(const struct layer *l);
 /* layer_conv_direct_weight_grad() on the dense kernels whatever dy (to compare the two). */
 void layer_conv_direct_weight_grad_dense(const struct layer *l, const float *xp, const float *dy,
-                                         float *dw, size_t n, float *acc, enum layer_conv_isa max);
+                                         float *dw, size_t n, float *acc, enum kernel_isa max);
 
 #endif

@@ -42,7 +42,7 @@ layer_gru_forward(const struct layer *l, const float *w, const float *x, float *
         memset(saved + i * S + hoff, 0, H * sizeof *saved); /* h_{-1} */
     for (size_t t = 0; t < T; t++) {
         rnn_step_product(n, G3, H, saved + hoff + t * H, S, wt, saved + poff + t * G3, S, 0,
-                         RNN_STEP_ISA_BEST);
+                         KERNEL_ISA_BEST);
         for (size_t i = 0; i < n; i++) {
             float *g = saved + i * S + t * G3, *p = saved + i * S + poff + t * G3;
             const float *hp = saved + i * S + hoff + t * H;
@@ -96,7 +96,7 @@ layer_gru_backward(const struct layer *l, const float *w, const float *x, const 
             }
         }
         if (t > 0)
-            rnn_step_product(n, H, G3, ah + t * G3, T * G3, wp, dh_next, H, 1, RNN_STEP_ISA_BEST);
+            rnn_step_product(n, H, G3, ah + t * G3, T * G3, wp, dh_next, H, 1, KERNEL_ISA_BEST);
     }
     layer_rnn_weight_grads(l, 3, w, ax, ah, x, saved + hoff, dw, dx, n, dh_next + 2 * n * H);
     float *dbh = dw + G3 * (ld + 1);

@@ -40,11 +40,11 @@ layer_lstm_forward(const struct layer *l, const float *w, const float *x, float 
     size_t coff = T * G4, hoff = coff + (T + 1) * H;
     for (size_t t = 0; t < T; t++) {
         rnn_step_product(n, G4, H, saved + hoff + t * H, S, wt, saved + t * G4, S, 1,
-                         RNN_STEP_ISA_BEST);
+                         KERNEL_ISA_BEST);
         for (size_t i = 0; i < n; i++) {
             float *h = saved + i * S + hoff + (t + 1) * H;
             rnn_step_lstm_cell(saved + i * S + t * G4, saved + i * S + coff + t * H,
-                               saved + i * S + coff + (t + 1) * H, h, H, RNN_STEP_ISA_BEST);
+                               saved + i * S + coff + (t + 1) * H, h, H, KERNEL_ISA_BEST);
             layer_rnn_emit(l, h, y, i, t);
         }
     }
@@ -66,10 +66,10 @@ layer_lstm_backward(const struct layer *l, const float *w, const float *x, const
                 l->last_only ? (t + 1 == T ? dy + i * H : NULL) : dy + (i * T + t) * H;
             rnn_step_lstm_cell_grad(saved + i * S + t * G4, saved + i * S + coff + t * H,
                                     saved + i * S + coff + (t + 1) * H, dyt, dh_next + i * H,
-                                    dc_next + i * H, da + (i * T + t) * G4, H, RNN_STEP_ISA_BEST);
+                                    dc_next + i * H, da + (i * T + t) * G4, H, KERNEL_ISA_BEST);
         }
         if (t > 0)
-            rnn_step_product(n, H, G4, da + t * G4, T * G4, wp, dh_next, H, 0, RNN_STEP_ISA_BEST);
+            rnn_step_product(n, H, G4, da + t * G4, T * G4, wp, dh_next, H, 0, KERNEL_ISA_BEST);
     }
     layer_rnn_weight_grads(l, 4, w, da, da, x, saved + hoff, dw, dx, n, dc_next + n * H);
 }

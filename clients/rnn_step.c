@@ -495,31 +495,16 @@ rs_cell_grad256(const float *g, const float *cp, const float *c, const float *dy
 
 #endif /* RNN_STEP_X86 */
 
-/* The widest kernel set this CPU runs, capped at max. */
-static enum rnn_step_isa
-rs_isa(enum rnn_step_isa max)
-{
-#if RNN_STEP_X86
-    if (max >= RNN_STEP_ISA_AVX512 && __builtin_cpu_supports("avx512f"))
-        return RNN_STEP_ISA_AVX512;
-    if (max >= RNN_STEP_ISA_AVX2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return RNN_STEP_ISA_AVX2;
-#else
-    (void)max;
-#endif
-    return RNN_STEP_ISA_PORTABLE;
-}
-
 void
 rnn_step_product(size_t rows, size_t cols, size_t depth, const float *a, size_t lda,
-                 const float *packed, float *out, size_t ldo, int accumulate, enum rnn_step_isa max)
+                 const float *packed, float *out, size_t ldo, int accumulate, enum kernel_isa max)
 {
-    switch (rs_isa(max)) {
+    switch (kernel_isa_pick(max)) {
 #if RNN_STEP_X86
-    case RNN_STEP_ISA_AVX512:
+    case KERNEL_ISA_AVX512:
         rs_product512(rows, cols, depth, a, lda, packed, out, ldo, accumulate);
         return;
-    case RNN_STEP_ISA_AVX2:
+    case KERNEL_ISA_AVX2:
         rs_product256(rows, cols, depth, a, lda, packed, out, ldo, accumulate);
         return;
 #endif
@@ -530,15 +515,15 @@ rnn_step_product(size_t rows, size_t cols, size_t depth, const float *a, size_t 
 }
 
 void
-rnn_step_lstm_cell(float *g, const float *cp, float *c, float *h, size_t H, enum rnn_step_isa max)
+rnn_step_lstm_cell(float *g, const float *cp, float *c, float *h, size_t H, enum kernel_isa max)
 {
     size_t u = 0;
-    switch (rs_isa(max)) {
+    switch (kernel_isa_pick(max)) {
 #if RNN_STEP_X86
-    case RNN_STEP_ISA_AVX512:
+    case KERNEL_ISA_AVX512:
         u = rs_cell512(g, cp, c, h, H);
         break;
-    case RNN_STEP_ISA_AVX2:
+    case KERNEL_ISA_AVX2:
         u = rs_cell256(g, cp, c, h, H);
         break;
 #endif
@@ -551,15 +536,15 @@ rnn_step_lstm_cell(float *g, const float *cp, float *c, float *h, size_t H, enum
 
 void
 rnn_step_lstm_cell_grad(const float *g, const float *cp, const float *c, const float *dy,
-                        const float *dh, float *dc, float *da, size_t H, enum rnn_step_isa max)
+                        const float *dh, float *dc, float *da, size_t H, enum kernel_isa max)
 {
     size_t u = 0;
-    switch (rs_isa(max)) {
+    switch (kernel_isa_pick(max)) {
 #if RNN_STEP_X86
-    case RNN_STEP_ISA_AVX512:
+    case KERNEL_ISA_AVX512:
         u = rs_cell_grad512(g, cp, c, dy, dh, dc, da, H);
         break;
-    case RNN_STEP_ISA_AVX2:
+    case KERNEL_ISA_AVX2:
         u = rs_cell_grad256(g, cp, c, dy, dh, dc, da, H);
         break;
 #endif

@@ -30,13 +30,7 @@
 
 #include <stddef.h>
 
-/* Kernel sets, narrowest first; a call runs the widest the CPU has, up to the one it names. */
-enum rnn_step_isa {
-    RNN_STEP_ISA_PORTABLE = 0,
-    RNN_STEP_ISA_AVX2,   /* AVX2 and FMA */
-    RNN_STEP_ISA_AVX512, /* AVX-512F */
-    RNN_STEP_ISA_BEST = RNN_STEP_ISA_AVX512,
-};
+#include "clients/kernel_isa.h"
 
 /*
  * A depth x cols matrix b, element (r, c) at b[r rs + c cs], packed for rnn_step_product():
@@ -53,7 +47,7 @@ void rnn_step_pack(const float *b, size_t rs, size_t cs, size_t depth, size_t co
  */
 void rnn_step_product(size_t rows, size_t cols, size_t depth, const float *a, size_t lda,
                       const float *packed, float *out, size_t ldo, int accumulate,
-                      enum rnn_step_isa max);
+                      enum kernel_isa max);
 
 /*
  * The LSTM cell of one sample at one step: g [4H] holds the pre-activations of the input,
@@ -61,7 +55,7 @@ void rnn_step_product(size_t rows, size_t cols, size_t depth, const float *a, si
  * tanh, sigmoid) on return; c = f cp + i g, h = o tanh(c).
  */
 void rnn_step_lstm_cell(float *g, const float *cp, float *c, float *h, size_t H,
-                        enum rnn_step_isa max);
+                        enum kernel_isa max);
 
 /*
  * Its gradient: g the activations and cp, c the cells kept by the forward step, dy the
@@ -70,8 +64,7 @@ void rnn_step_lstm_cell(float *g, const float *cp, float *c, float *h, size_t H,
  * gradient of the four pre-activations.
  */
 void rnn_step_lstm_cell_grad(const float *g, const float *cp, const float *c, const float *dy,
-                             const float *dh, float *dc, float *da, size_t H,
-                             enum rnn_step_isa max);
+                             const float *dh, float *dc, float *da, size_t H, enum kernel_isa max);
 
 /* The exponential and the gate functions above, one value (the portable path). */
 float rnn_step_exp(float x);

@@ -377,10 +377,10 @@ START_TEST(conv_direct_matches_im2col)
         lc_pad_planes(x, xp, n, in, pad);
         layer_conv_forward_im2col(&l, w, x, y_ref, n, scratch);
         layer_conv_backward_im2col(&l, w, x, dy, NULL, dw_ref, n, scratch);
-        for (int isa = LAYER_CONV_ISA_PORTABLE; isa <= LAYER_CONV_ISA_BEST; isa++) {
-            layer_conv_direct_forward(&l, w, xp, y[isa], n, acc, (enum layer_conv_isa)isa);
+        for (int isa = KERNEL_ISA_PORTABLE; isa <= KERNEL_ISA_BEST; isa++) {
+            layer_conv_direct_forward(&l, w, xp, y[isa], n, acc, (enum kernel_isa)isa);
             ck_assert_mem_eq(y[isa], y[0], nout * sizeof *y[0]);
-            layer_conv_direct_weight_grad(&l, xp, dy, dw[isa], n, acc, (enum layer_conv_isa)isa);
+            layer_conv_direct_weight_grad(&l, xp, dy, dw[isa], n, acc, (enum kernel_isa)isa);
             ck_assert_mem_eq(dw[isa], dw[0], taps * out_c * sizeof *dw[0]);
         }
         /* Through the layer's own passes (the direct ones where they apply). */
@@ -469,8 +469,8 @@ START_TEST(conv_direct_input_grad_matches_im2col)
         layer_conv_backward_im2col(&l, w, x, dy, dx_ref, dw, n, scratch);
         lc_pad_planes(dy, dyp, n, l.out, q);
         layer_conv_direct_flip(&l, w, wf);
-        for (int isa = LAYER_CONV_ISA_PORTABLE; isa <= LAYER_CONV_ISA_BEST; isa++) {
-            layer_conv_direct_forward(&t, wf, dyp, dx[isa], n, pack, (enum layer_conv_isa)isa);
+        for (int isa = KERNEL_ISA_PORTABLE; isa <= KERNEL_ISA_BEST; isa++) {
+            layer_conv_direct_forward(&t, wf, dyp, dx[isa], n, pack, (enum kernel_isa)isa);
             ck_assert_mem_eq(dx[isa], dx[0], nin * sizeof *dx[0]);
         }
         /* Through the layer's own backward pass. */
@@ -547,18 +547,17 @@ START_TEST(conv_direct_sparse_matches_dense)
         lc_pad_planes(dy, dyp, n, l.out, q);
         lc_pad_planes(x, xp, n, in, pad);
         layer_conv_direct_flip(&l, w, wf);
-        layer_conv_direct_forward(&t, wf, dyp, dx_ref, n, acc, LAYER_CONV_ISA_PORTABLE);
+        layer_conv_direct_forward(&t, wf, dyp, dx_ref, n, acc, KERNEL_ISA_PORTABLE);
         int wide = out_c % 16 == 0;
         if (wide)
-            layer_conv_direct_weight_grad_dense(&l, xp, dy, dw_ref, n, acc,
-                                                LAYER_CONV_ISA_PORTABLE);
-        for (int isa = LAYER_CONV_ISA_PORTABLE; isa <= LAYER_CONV_ISA_BEST; isa++) {
+            layer_conv_direct_weight_grad_dense(&l, xp, dy, dw_ref, n, acc, KERNEL_ISA_PORTABLE);
+        for (int isa = KERNEL_ISA_PORTABLE; isa <= KERNEL_ISA_BEST; isa++) {
             layer_conv_direct_input_grad_sparse(&l, w, dy, dx[isa], n, scratch,
-                                                (enum layer_conv_isa)isa);
+                                                (enum kernel_isa)isa);
             ck_assert_mem_eq(dx[isa], dx_ref, nin * sizeof *dx_ref);
             if (!wide)
                 continue;
-            layer_conv_direct_weight_grad(&l, xp, dy, dw[isa], n, acc, (enum layer_conv_isa)isa);
+            layer_conv_direct_weight_grad(&l, xp, dy, dw[isa], n, acc, (enum kernel_isa)isa);
             ck_assert_mem_eq(dw[isa], dw_ref, taps * out_c * sizeof *dw_ref);
         }
         layer_conv_backward(&l, w, x, dy, dx[1], dw[1], n, scratch);

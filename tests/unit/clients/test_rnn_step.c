@@ -28,7 +28,7 @@ START_TEST(product_same_bits_on_every_kernel_set)
 {
     struct rng r;
     rng_init_stream(&r, 11, RNG_PURPOSE_TEST, 0, 0);
-    static float a[16 * 40], b[40 * 140], p[40 * 192], out[RNN_STEP_ISA_BEST + 1][16 * 140];
+    static float a[16 * 40], b[40 * 140], p[40 * 192], out[KERNEL_ISA_BEST + 1][16 * 140];
     for (size_t ri = 0; ri < sizeof rt_rows / sizeof rt_rows[0]; ri++)
         for (size_t ci = 0; ci < sizeof rt_cols / sizeof rt_cols[0]; ci++)
             for (size_t di = 0; di < sizeof rt_depth / sizeof rt_depth[0]; di++)
@@ -41,14 +41,14 @@ START_TEST(product_same_bits_on_every_kernel_set)
                         b[i] = rt_uniform(&r, -1, 1);
                     for (size_t i = 0; i < rows * ldo; i++)
                         out[0][i] = rt_uniform(&r, -1, 1);
-                    for (int isa = 1; isa <= RNN_STEP_ISA_BEST; isa++)
+                    for (int isa = 1; isa <= KERNEL_ISA_BEST; isa++)
                         memcpy(out[isa], out[0], rows * ldo * sizeof out[0][0]);
                     ck_assert_uint_le(rnn_step_packed_floats(depth, cols), sizeof p / sizeof p[0]);
                     rnn_step_pack(b, ldb, 1, depth, cols, p);
-                    for (int isa = 0; isa <= RNN_STEP_ISA_BEST; isa++)
+                    for (int isa = 0; isa <= KERNEL_ISA_BEST; isa++)
                         rnn_step_product(rows, cols, depth, a, lda, p, out[isa], ldo, accumulate,
-                                         (enum rnn_step_isa)isa);
-                    for (int isa = 1; isa <= RNN_STEP_ISA_BEST; isa++)
+                                         (enum kernel_isa)isa);
+                    for (int isa = 1; isa <= KERNEL_ISA_BEST; isa++)
                         ck_assert_mem_eq(out[isa], out[0], rows * ldo * sizeof out[0][0]);
                 }
 }
@@ -76,12 +76,12 @@ START_TEST(product_exact_on_integers)
     rnn_step_pack(b, COLS, 1, DEPTH, COLS, p);
     rnn_step_pack(bt, 1, DEPTH, DEPTH, COLS, p2);
     ck_assert_mem_eq(p, p2, sizeof p);
-    for (int isa = 0; isa <= RNN_STEP_ISA_BEST; isa++)
+    for (int isa = 0; isa <= KERNEL_ISA_BEST; isa++)
         for (int accumulate = 0; accumulate <= 1; accumulate++) {
             for (size_t i = 0; i < ROWS * LDO; i++)
                 out[i] = (float)(i % 7);
             rnn_step_product(ROWS, COLS, DEPTH, a, DEPTH, p, out, LDO, accumulate,
-                             (enum rnn_step_isa)isa);
+                             (enum kernel_isa)isa);
             for (size_t i = 0; i < ROWS; i++) {
                 for (size_t c = 0; c < COLS; c++) {
                     long want = accumulate ? (long)((i * LDO + c) % 7) : 0;
@@ -143,8 +143,8 @@ START_TEST(cell_same_bits_on_every_kernel_set)
     struct rng r;
     rng_init_stream(&r, 13, RNG_PURPOSE_TEST, 0, 0);
     float g0[4 * H], cp[H], dh[H], dy[H], dc0[H];
-    float g[RNN_STEP_ISA_BEST + 1][4 * H], c[RNN_STEP_ISA_BEST + 1][H], h[RNN_STEP_ISA_BEST + 1][H];
-    float dc[RNN_STEP_ISA_BEST + 1][H], da[RNN_STEP_ISA_BEST + 1][4 * H];
+    float g[KERNEL_ISA_BEST + 1][4 * H], c[KERNEL_ISA_BEST + 1][H], h[KERNEL_ISA_BEST + 1][H];
+    float dc[KERNEL_ISA_BEST + 1][H], da[KERNEL_ISA_BEST + 1][4 * H];
     for (int trial = 0; trial < 50; trial++) {
         for (size_t u = 0; u < 4 * H; u++)
             g0[u] = rt_uniform(&r, -12, 12);
@@ -154,12 +154,12 @@ START_TEST(cell_same_bits_on_every_kernel_set)
             dy[u] = rt_uniform(&r, -1, 1);
             dc0[u] = rt_uniform(&r, -1, 1);
         }
-        for (int isa = 0; isa <= RNN_STEP_ISA_BEST; isa++) {
+        for (int isa = 0; isa <= KERNEL_ISA_BEST; isa++) {
             memcpy(g[isa], g0, sizeof g0);
-            rnn_step_lstm_cell(g[isa], cp, c[isa], h[isa], H, (enum rnn_step_isa)isa);
+            rnn_step_lstm_cell(g[isa], cp, c[isa], h[isa], H, (enum kernel_isa)isa);
             memcpy(dc[isa], dc0, sizeof dc0);
             rnn_step_lstm_cell_grad(g[isa], cp, c[isa], trial % 2 ? dy : NULL, dh, dc[isa], da[isa],
-                                    H, (enum rnn_step_isa)isa);
+                                    H, (enum kernel_isa)isa);
             ck_assert_mem_eq(g[isa], g[0], sizeof g[0]);
             ck_assert_mem_eq(c[isa], c[0], sizeof c[0]);
             ck_assert_mem_eq(h[isa], h[0], sizeof h[0]);

@@ -50,8 +50,10 @@ rs_bits(float f)
 float
 rnn_step_exp(float x)
 {
-    x = x > RS_LO ? x : RS_LO; /* the order of the vector max and min: NaN gives RS_LO */
-    x = x < RS_HI ? x : RS_HI;
+    /* The operand order of the vector max and min below: NaN passes through (and makes the
+     * result NaN), infinities are clamped. */
+    x = RS_LO > x ? RS_LO : x;
+    x = RS_HI < x ? RS_HI : x;
     float t = fmaf(x, RS_LOG2E, RS_ROUND);
     float n = t - RS_ROUND;
     float r = fmaf(n, -RS_LN2_HI, x);
@@ -324,8 +326,8 @@ rs_product256(size_t rows, size_t cols, size_t depth, const float *a, size_t lda
 RS_X512 __m512
 rs_exp512(__m512 x)
 {
-    x = _mm512_max_ps(x, _mm512_set1_ps(RS_LO));
-    x = _mm512_min_ps(x, _mm512_set1_ps(RS_HI));
+    x = _mm512_max_ps(_mm512_set1_ps(RS_LO), x);
+    x = _mm512_min_ps(_mm512_set1_ps(RS_HI), x);
     __m512 t = _mm512_fmadd_ps(x, _mm512_set1_ps(RS_LOG2E), _mm512_set1_ps(RS_ROUND));
     __m512 n = _mm512_sub_ps(t, _mm512_set1_ps(RS_ROUND));
     __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-RS_LN2_HI), x);
@@ -410,8 +412,8 @@ rs_cell_grad512(const float *g, const float *cp, const float *c, const float *dy
 RS_X256 __m256
 rs_exp256(__m256 x)
 {
-    x = _mm256_max_ps(x, _mm256_set1_ps(RS_LO));
-    x = _mm256_min_ps(x, _mm256_set1_ps(RS_HI));
+    x = _mm256_max_ps(_mm256_set1_ps(RS_LO), x);
+    x = _mm256_min_ps(_mm256_set1_ps(RS_HI), x);
     __m256 t = _mm256_fmadd_ps(x, _mm256_set1_ps(RS_LOG2E), _mm256_set1_ps(RS_ROUND));
     __m256 n = _mm256_sub_ps(t, _mm256_set1_ps(RS_ROUND));
     __m256 r = _mm256_fmadd_ps(n, _mm256_set1_ps(-RS_LN2_HI), x);

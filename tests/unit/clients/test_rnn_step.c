@@ -114,6 +114,11 @@ START_TEST(exp_within_one_ulp)
     ck_assert_float_eq(rnn_step_exp(-1000.0f), rnn_step_exp(-87.0f));
     ck_assert_float_eq(rnn_step_exp(1000.0f), rnn_step_exp(88.0f));
     ck_assert(isfinite(rnn_step_exp(88.0f)) && rnn_step_exp(-87.0f) > 0.0f);
+    ck_assert_float_eq(rnn_step_exp(INFINITY), rnn_step_exp(88.0f));
+    ck_assert_float_eq(rnn_step_exp(-INFINITY), rnn_step_exp(-87.0f));
+    /* A diverged pre-activation is not hidden by the gates. */
+    ck_assert(isnan(rnn_step_exp(NAN)) && isnan(rnn_step_sigmoid(NAN)) &&
+              isnan(rnn_step_tanh(NAN)));
 }
 END_TEST
 
@@ -180,6 +185,17 @@ START_TEST(cell_same_bits_on_every_kernel_set)
             ck_assert_float_eq(da[0][3 * H + u], d * tc * og * (1.0f - og));
             ck_assert_float_eq(dc[0][u], dcu * fg);
         }
+    }
+    /* A NaN pre-activation (a diverged model) reaches the cell and the state on every kernel
+     * set, in the vector body (u = 3) and in the tail (u = 36). */
+    for (int isa = 0; isa <= KERNEL_ISA_BEST; isa++) {
+        memcpy(g[isa], g0, sizeof g0);
+        g[isa][3] = NAN;
+        g[isa][2 * H + 36] = NAN;
+        rnn_step_lstm_cell(g[isa], cp, c[isa], h[isa], H, (enum kernel_isa)isa);
+        ck_assert(isnan(c[isa][3]) && isnan(h[isa][3]));
+        ck_assert(isnan(c[isa][36]) && isnan(h[isa][36]));
+        ck_assert(!isnan(c[isa][4]) && !isnan(h[isa][4]));
     }
 }
 END_TEST

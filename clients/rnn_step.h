@@ -13,12 +13,12 @@
  * operations in the same order, so results are bit-identical whatever the CPU:
  *   - product, per output element: acc = (the old value, or 0), then acc = fma(a[r], b[r], acc)
  *     over r in increasing order;
- *   - exp(x), x clamped to [-87, 88] (NaN stays NaN): n = x log2(e) rounded to nearest, r = x - n
- * ln 2 in two fused steps (Cody and Waite, "Software Manual for the Elementary Functions", 1980,
- *     ch. 6), the degree-7 Taylor polynomial of e^r by Horner's rule in fused multiply-adds,
- *     times 2^n built in the exponent field (|r| <= ln 2 / 2, so the polynomial's relative
- *     error is about 1e-8; on every 97th float of [-87, 88] the result is within 0.92 ulp of
- *     e^x);
+ *   - exp(x), x clamped to [-87, 88] (NaN stays NaN): n = x log2(e) rounded to nearest,
+ *     r = x - n ln 2 in two fused steps (Cody and Waite, "Software Manual for the Elementary
+ *     Functions", 1980, ch. 6), the degree-7 Taylor polynomial of e^r by Horner's rule in
+ *     fused multiply-adds, times 2^n built in the exponent field (|r| <= ln 2 / 2, so the
+ *     polynomial's relative error is about 1e-8; on every 97th float of [-87, 88] the result
+ *     is within 0.92 ulp of e^x);
  *   - sigmoid(x) = 1 / (1 + exp(-x)), tanh(x) = 1 - 2 / (1 + exp(2x)) (absolute errors at
  *     most 9e-8 and 1.8e-7 on [-40, 40]; tests/unit/clients/test_rnn_step.c checks 2e-7);
  *   - the cell (forward and backward) in the expressions of layer_lstm.c, operation by

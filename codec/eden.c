@@ -13,6 +13,7 @@
 #include "codec/lloyd_max.h"
 #include "codec/packing.h"
 #include "codec/rht.h"
+#include "codec/sround.h"
 #include "base/banned.h"
 
 #define EDEN_MAX_LEVELS  (1u << LLOYD_MAX_MAX_BITS)
@@ -56,6 +57,9 @@ struct eden {
     bool grouped;
     uint8_t group_off[256][8];
     uint8_t group_bits[256];
+    /* FRAC/SPARSE: the mask drawn, the fields packed and unpacked 16 or 64 coordinates a
+     * step (AVX-512F/BW/VL, BMI2 and POPCNT, not EDEN_PORTABLE or EDEN_NO_AVX512) */
+    bool frac512;
 };
 
 /* Float partial sums are flushed to double every this many coordinates (in order). */
@@ -182,6 +186,8 @@ eden_new(const struct codec_params *p, size_t dim, unsigned flags)
         }
         e->group_bits[v] = (uint8_t)pos;
     }
+    e->frac512 = e->mode != EDEN_MODE_INT && e->avx512 && __builtin_cpu_supports("avx512bw") &&
+                 __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("popcnt");
     return e;
 }
 
@@ -226,6 +232,50 @@ eden_acc_len(const struct eden *e)
     return e->rotation == CODEC_ROTATION_SHARED ? e->D : e->d;
 }
 
+/*
+ * codec_mask_draw() with AVX-512BW: the same draws (SROUND_BATCH 16-bit draws of the fast
+ * keystream a call, ties settled in coordinate order by sround_coin_with()), the same mask
+ * bits and count, 64 coins a step from two unsigned compares into masks.
+ */
+__attribute__((target("avx512f,avx512bw,popcnt"))) static size_t
+eden_mask_draw_avx512(uint8_t *mask, size_t D, double f, struct rng *r)
+{
+    uint32_t t16 = (uint32_t)(f * 0x1p16); /* f < 1 */
+    const __m512i t = _mm512_set1_epi16((short)t16);
+    size_t count = 0;
+    uint16_t rnd[SROUND_BATCH]; /* a multiple of 64 */
+    for (size_t i0 = 0; i0 < D; i0 += SROUND_BATCH) {
+        size_t m = D - i0 < SROUND_BATCH ? D - i0 : SROUND_BATCH;
+        rng_fast_u16s(r, rnd, m);
+        uint8_t *out = mask + i0 / 8;
+        for (size_t j = 0; j < m; j += 64) {
+            uint64_t below, tie;
+            if (j + 64 <= m) {
+                __m512i a = _mm512_loadu_si512(rnd + j), b = _mm512_loadu_si512(rnd + j + 32);
+                below = (uint64_t)_mm512_cmplt_epu16_mask(a, t) |
+                        (uint64_t)_mm512_cmplt_epu16_mask(b, t) << 32;
+                tie = (uint64_t)_mm512_cmpeq_epu16_mask(a, t) |
+                      (uint64_t)_mm512_cmpeq_epu16_mask(b, t) << 32;
+            } else {
+                below = tie = 0;
+                for (size_t l = 0; j + l < m; l++) {
+                    below |= (uint64_t)(rnd[j + l] < t16) << l;
+                    tie |= (uint64_t)(rnd[j + l] == t16) << l;
+                }
+            }
+            for (; tie != 0; tie &= tie - 1) {
+                unsigned l = (unsigned)__builtin_ctzll(tie);
+                below |= (uint64_t)sround_coin_with(f, rnd[j + l], r) << l;
+            }
+            count += (size_t)__builtin_popcountll(below);
+            size_t nb = (m - j < 64 ? m - j + 7 : 64) / 8;
+            for (size_t k = 0; k < nb; k++)
+                out[j / 8 + k] = (uint8_t)(below >> (8 * k));
+        }
+    }
+    return count;
+}
+
 /* Draws the rotation signs and, for FRAC/SPARSE, the mask; returns the mask count. */
 static size_t
 eden_draw_shared(struct eden *e, const struct codec_link *link)
@@ -235,6 +285,8 @@ eden_draw_shared(struct eden *e, const struct codec_link *link)
     rht_signs_draw(e->signs, e->D, &r);
     if (e->mode == EDEN_MODE_INT)
         return 0;
+    if (e->frac512)
+        return eden_mask_draw_avx512(e->mask, e->D, e->f, &r);
     return codec_mask_draw(e->mask, e->D, e->f, &r);
 }
 

@@ -1007,6 +1007,220 @@ eden_grouped_avx2(const struct eden *e, uint8_t *payload, size_t pbytes, double 
 }
 
 /*
+ * Whether eden_unpack_avx512() and eden_grouped_avx512() apply: the 16-lane paths, with
+ * both books' values in one pair of registers (FRAC with b + 1 <= 4, or SPARSE).
+ */
+static bool
+eden_frac512_ok(const struct eden *e)
+{
+    return e->frac512 && e->grouped && e->D % 16 == 0 &&
+           (e->mode == EDEN_MODE_SPARSE || e->hi.bits <= 4);
+}
+
+/* The cells of y under bs, 16 lanes (eden_bsearch_cells()); lvl[j] holds bs->lvl[j] twice. */
+__attribute__((target("avx512f"), always_inline)) static inline __m512i
+eden_bsearch16(unsigned bits, const __m512 *lvl, __m512 y, bool ties)
+{
+    __m512i k = _mm512_setzero_si512();
+    const __m512i one = _mm512_set1_epi32(1);
+    for (unsigned j = 0; j < bits; j++) {
+        __m512 t = j == 0 ? lvl[0] : _mm512_permutexvar_ps(k, lvl[j]);
+        __mmask16 m =
+            ties ? _mm512_cmp_ps_mask(y, t, _CMP_GE_OQ) : _mm512_cmp_ps_mask(y, t, _CMP_GT_OQ);
+        k = _mm512_slli_epi32(k, 1);
+        k = _mm512_mask_or_epi32(k, m, k, one);
+    }
+    return k;
+}
+
+/* Appends the n low bits of word (n + 7 <= 64) to the stream at *out, bit *bp (< 8). */
+static inline void
+eden_bits_put(uint8_t **out, uint64_t *buf, unsigned *bp, uint64_t word, unsigned n)
+{
+    *buf |= word << *bp;
+    le_store64(*out, *buf);
+    *bp += n;
+    *out += *bp / 8;
+    *buf >>= *bp / 8 * 8;
+    *bp %= 8;
+}
+
+/*
+ * eden_grouped_avx2() with books of b <= 4, 16 coordinates (two mask bytes) a step: the
+ * same cells and centroids (a binary search on 16 lanes, both books' centroids in one pair
+ * of registers indexed by 16·mask bit + cell), the same fields, taken from one byte per
+ * field by `pext` with the widths the mask bits give and appended to a bit stream by
+ * whole-word stores (no read back of the payload), and the sums in 16 double lanes per
+ * step parity. The lane sums differ from eden_grouped_avx2()'s in order only, which
+ * eden_grouped_sums_certain() allows for.
+ */
+/* The running state of eden_grouped16_kernel(): the bit stream and the lane sums. */
+struct eden_g16 {
+    uint8_t *out;
+    uint64_t buf;
+    unsigned bp;
+    __m512d a0, a1, q0, q1, c0, c1; /* ⟨y,q⟩, ‖q‖², ‖y‖² selected: lanes 0-7, 8-15 */
+    __m512i sign;
+};
+
+/* One step of eden_grouped16_kernel(): coordinates i..i+16. */
+__attribute__((target("avx512f,avx512bw,avx512vl,bmi2,popcnt"), always_inline)) static inline void
+eden_grouped16_step(const struct eden *e, struct eden_g16 *g, size_t i, const __m512 *lvl0,
+                    const __m512 *lvl1, __m512 tc0, __m512 tc1, unsigned blo, bool frac, bool ties,
+                    bool one_word)
+{
+    const uint64_t ones = UINT64_C(0x0101010101010101);
+    /* A byte's field width mask: b bits, and one more under a set mask bit (FRAC), or one
+     * bit under a set mask bit (SPARSE). */
+    const uint64_t wbase = frac ? ones * ((1u << blo) - 1) : 0;
+    const uint64_t wsel = frac ? ones << blo : ones;
+    unsigned mb0 = e->mask[i / 8], mb1 = e->mask[i / 8 + 1];
+    __mmask16 sel = (__mmask16)(mb0 | mb1 << 8);
+    __m512 yv = _mm512_loadu_ps(e->y + i);
+    __m512i k0 = eden_bsearch16(blo, lvl0, yv, ties), f;
+    if (frac)
+        f = _mm512_mask_blend_epi32(sel, k0, eden_bsearch16(blo + 1, lvl1, yv, ties));
+    else
+        f = _mm512_maskz_mov_epi32(sel, k0);
+    __m512 c =
+        _mm512_permutex2var_ps(tc0, _mm512_mask_add_epi32(f, sel, f, _mm512_set1_epi32(16)), tc1);
+    if (!frac)
+        yv = _mm512_maskz_mov_ps(sel, yv);
+    __m512 t = _mm512_mul_ps(yv, c), qq = _mm512_mul_ps(c, c);
+    g->sign = _mm512_or_si512(g->sign, _mm512_castps_si512(t));
+    __m256 th = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(t), 1));
+    __m256 qh = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(qq), 1));
+    g->a0 = _mm512_add_pd(g->a0, _mm512_cvtps_pd(_mm512_castps512_ps256(t)));
+    g->a1 = _mm512_add_pd(g->a1, _mm512_cvtps_pd(th));
+    g->q0 = _mm512_add_pd(g->q0, _mm512_cvtps_pd(_mm512_castps512_ps256(qq)));
+    g->q1 = _mm512_add_pd(g->q1, _mm512_cvtps_pd(qh));
+    if (!frac) { /* (double)y·y is exact: the fused multiply-add rounds once, as the add */
+        __m512d y0 = _mm512_cvtps_pd(_mm512_castps512_ps256(yv));
+        __m512d y1 =
+            _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(yv), 1)));
+        g->c0 = _mm512_fmadd_pd(y0, y0, g->c0);
+        g->c1 = _mm512_fmadd_pd(y1, y1, g->c1);
+    }
+    __m128i fb = _mm512_cvtepi32_epi8(f);
+    uint64_t w0 = _pext_u64((uint64_t)_mm_cvtsi128_si64(fb), wbase | _pdep_u64(mb0, wsel));
+    uint64_t w1 = _pext_u64((uint64_t)_mm_extract_epi64(fb, 1), wbase | _pdep_u64(mb1, wsel));
+    unsigned n0 = e->group_bits[mb0], n1 = e->group_bits[mb1];
+    if (one_word) {
+        eden_bits_put(&g->out, &g->buf, &g->bp, w0 | w1 << n0, n0 + n1);
+    } else {
+        eden_bits_put(&g->out, &g->buf, &g->bp, w0, n0);
+        eden_bits_put(&g->out, &g->buf, &g->bp, w1, n1);
+    }
+}
+
+/*
+ * eden_grouped_avx2() with books of b <= 4, 16 coordinates (two mask bytes) a step: the
+ * same cells and centroids (a binary search on 16 lanes, both books' centroids in one pair
+ * of registers indexed by 16·mask bit + cell), the same fields, taken from one byte per
+ * field by `pext` with the widths the mask bits give and appended to a bit stream by
+ * whole-word stores (no read back of the payload), and the sums in 16 double lanes per
+ * step parity. The lane sums differ from eden_grouped_avx2()'s in order only, which
+ * eden_grouped_sums_certain() allows for. blo: the low book's bits (SPARSE: 1).
+ */
+__attribute__((target("avx512f,avx512bw,avx512vl,bmi2,popcnt"), always_inline)) static inline bool
+eden_grouped16_kernel(const struct eden *e, uint8_t *payload, size_t pbytes, double *sums,
+                      const struct eden_bsearch *bs, const float *const cents[2], unsigned blo,
+                      bool frac, bool ties, bool one_word)
+{
+    float tab[32] = { 0 }, lv[2][4][16];
+    for (unsigned k = 0; k < e->lo.levels; k++)
+        tab[frac ? k : 16 + k] = cents[0][k];
+    for (unsigned k = 0; frac && k < e->hi.levels; k++)
+        tab[16 + k] = cents[1][k];
+    for (unsigned h = 0; h < 2; h++)
+        for (unsigned j = 0; j < 4; j++)
+            for (unsigned k = 0; k < 16; k++)
+                lv[h][j][k] = bs[h].lvl[j][k % 8];
+    const __m512 tc0 = _mm512_loadu_ps(tab), tc1 = _mm512_loadu_ps(tab + 16);
+    __m512 lvl0[4], lvl1[4];
+    for (unsigned j = 0; j < 4; j++) {
+        lvl0[j] = _mm512_loadu_ps(lv[0][j]);
+        lvl1[j] = _mm512_loadu_ps(lv[1][j]);
+    }
+    const __m512d z = _mm512_setzero_pd();
+    struct eden_g16 g[2] = {
+        { .a0 = z, .a1 = z, .q0 = z, .q1 = z, .c0 = z, .c1 = z, .sign = _mm512_setzero_si512() },
+        { .a0 = z, .a1 = z, .q0 = z, .q1 = z, .c0 = z, .c1 = z, .sign = _mm512_setzero_si512() },
+    };
+    uint8_t tail[48];
+    size_t j = 0;
+    /* Two steps an iteration, into two sets of lane sums; the stream (state in g[0]) goes
+     * to the payload while 40 bytes remain past the write position, then through tail. */
+    g[0].out = payload;
+    for (; j + 32 <= e->D && (size_t)(g[0].out - payload) + 40 <= pbytes; j += 32) {
+        eden_grouped16_step(e, &g[0], j, lvl0, lvl1, tc0, tc1, blo, frac, ties, one_word);
+        g[1].out = g[0].out;
+        g[1].buf = g[0].buf;
+        g[1].bp = g[0].bp;
+        eden_grouped16_step(e, &g[1], j + 16, lvl0, lvl1, tc0, tc1, blo, frac, ties, one_word);
+        g[0].out = g[1].out;
+        g[0].buf = g[1].buf;
+        g[0].bp = g[1].bp;
+    }
+    size_t done = (size_t)(g[0].out - payload);
+    g[0].out = tail;
+    for (; j < e->D; j += 16)
+        eden_grouped16_step(e, &g[0], j, lvl0, lvl1, tc0, tc1, blo, frac, ties, one_word);
+    if (g[0].bp > 0)
+        *g[0].out++ = (uint8_t)g[0].buf;
+    assert(done + (size_t)(g[0].out - tail) == pbytes);
+    memcpy(payload + done, tail, pbytes - done);
+    __m512d a = _mm512_add_pd(_mm512_add_pd(g[0].a0, g[0].a1), _mm512_add_pd(g[1].a0, g[1].a1));
+    __m512d q = _mm512_add_pd(_mm512_add_pd(g[0].q0, g[0].q1), _mm512_add_pd(g[1].q0, g[1].q1));
+    __m512d c = _mm512_add_pd(_mm512_add_pd(g[0].c0, g[0].c1), _mm512_add_pd(g[1].c0, g[1].c1));
+    double l[3][8];
+    _mm512_storeu_pd(l[0], a);
+    _mm512_storeu_pd(l[1], q);
+    _mm512_storeu_pd(l[2], c);
+    for (unsigned k = 0; k < 3; k++)
+        sums[k] = ((l[k][0] + l[k][1]) + (l[k][2] + l[k][3])) +
+                  ((l[k][4] + l[k][5]) + (l[k][6] + l[k][7]));
+    __m512i sign = _mm512_or_si512(g[0].sign, g[1].sign);
+    return _mm512_cmplt_epi32_mask(sign, _mm512_setzero_si512()) == 0;
+}
+
+#define EDEN_GROUPED16(name, blo, frac, ties, one_word)                                            \
+    __attribute__((target("avx512f,avx512bw,avx512vl,bmi2,popcnt"))) static bool name(             \
+        const struct eden *e, uint8_t *payload, size_t pbytes, double *sums,                       \
+        const struct eden_bsearch *bs, const float *const cents[2])                                \
+    {                                                                                              \
+        return eden_grouped16_kernel(e, payload, pbytes, sums, bs, cents, blo, frac, ties,         \
+                                     one_word);                                                    \
+    }
+EDEN_GROUPED16(eden_grouped16_f1, 1, true, false, true)
+EDEN_GROUPED16(eden_grouped16_f1_up, 1, true, true, true)
+EDEN_GROUPED16(eden_grouped16_f2, 2, true, false, true)
+EDEN_GROUPED16(eden_grouped16_f2_up, 2, true, true, true)
+EDEN_GROUPED16(eden_grouped16_f3, 3, true, false, false)
+EDEN_GROUPED16(eden_grouped16_f3_up, 3, true, true, false)
+EDEN_GROUPED16(eden_grouped16_sparse, 1, false, false, true)
+EDEN_GROUPED16(eden_grouped16_sparse_up, 1, false, true, true)
+#undef EDEN_GROUPED16
+
+typedef bool eden_grouped16_fn(const struct eden *e, uint8_t *payload, size_t pbytes, double *sums,
+                               const struct eden_bsearch *bs, const float *const cents[2]);
+
+/* The 16-lane pass for e (eden_frac512_ok()): by mode, the low book's bits and the tie rule. */
+static bool
+eden_grouped_avx512(const struct eden *e, uint8_t *payload, size_t pbytes, double *sums,
+                    const struct eden_bsearch *bs, const float *const cents[2])
+{
+    static eden_grouped16_fn *const fns[4][2] = {
+        { eden_grouped16_sparse, eden_grouped16_sparse_up },
+        { eden_grouped16_f1, eden_grouped16_f1_up },
+        { eden_grouped16_f2, eden_grouped16_f2_up },
+        { eden_grouped16_f3, eden_grouped16_f3_up },
+    };
+    unsigned row = e->mode == EDEN_MODE_SPARSE ? 0 : e->lo.bits;
+    return fns[row][e->ties_up](e, payload, pbytes, sums, bs, cents);
+}
+
+/*
  * Whether sums in another order than eden_grouped_sums()'s give the same float scale. Every
  * term is >= 0 (a coordinate and its centroid have the same sign, the middle boundary being
  * exactly 0; eden_grouped_avx2() checks it), so any order of summation of n terms is within
@@ -1067,7 +1281,10 @@ eden_encode_grouped(struct eden *e, uint8_t *payload, size_t pbytes, double *yq,
             eden_cells(e, thrs);
         }
         double sums[3];
-        bool nonneg = eden_grouped_avx2(e, payload, pbytes, sums, fuse ? bs : NULL, src, cents);
+        bool nonneg =
+            fuse && eden_frac512_ok(e)
+                ? eden_grouped_avx512(e, payload, pbytes, sums, bs, cents)
+                : eden_grouped_avx2(e, payload, pbytes, sums, fuse ? bs : NULL, src, cents);
         if (e->fixed_scale || (nonneg && eden_grouped_sums_certain(e, nx2, sums))) {
             *yq = sums[0]; /* (the fixed scale uses none of them) */
             *qq = sums[1];
@@ -1381,6 +1598,56 @@ eden_unpack_avx2(const struct eden_unpack *u, float *dst, size_t j0, size_t n, s
     return pos;
 }
 
+/*
+ * eden_unpack_avx2() 16 coordinates (two mask bytes) a step, n a multiple of 16: each
+ * lane's field offset from group_off, the two bytes holding it picked from the 16 payload
+ * bytes at pos (a field ends at most 7 + 16·7 bits in) by a byte shuffle, shifted and
+ * masked; the value from a 32-entry table (the low book's values, the high book's or
+ * zeros at 16 + field, by the mask bit). The same floats as eden_unpack8().
+ */
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static size_t
+eden_unpack_avx512(const struct eden_unpack *u, float *dst, size_t j0, size_t n, size_t pos)
+{
+    const struct eden *e = u->e;
+    bool frac = e->mode == EDEN_MODE_FRAC;
+    float t[32] = { 0 };
+    for (unsigned k = 0; k < e->lo.levels; k++)
+        t[frac ? k : 16 + k] = u->luts[0][k];
+    for (unsigned k = 0; frac && k < e->hi.levels; k++)
+        t[16 + k] = u->luts[1][k];
+    const __m512 t0 = _mm512_loadu_ps(t), t1 = _mm512_loadu_ps(t + 16);
+    const __m512i wlo = _mm512_set1_epi32(frac ? (int)((1u << e->lo.bits) - 1) : 0);
+    const __m512i whi = _mm512_set1_epi32(frac ? (int)((1u << e->hi.bits) - 1) : 1);
+    const __m512i sixteen = _mm512_set1_epi32(16), seven = _mm512_set1_epi32(7);
+    const __m512i pair = _mm512_set1_epi32((int)0x80800100); /* bytes q, q + 1, zero, zero */
+    for (size_t i = 0; i < n; i += 16) {
+        unsigned mb0 = e->mask[j0 + i / 8], mb1 = e->mask[j0 + i / 8 + 1];
+        __mmask16 sel = (__mmask16)(mb0 | mb1 << 8);
+        __m128i win;
+        size_t b = pos / 8;
+        if (b + 16 <= u->pbytes) {
+            win = _mm_loadu_si128((const __m128i *)(u->payload + b));
+        } else {
+            uint8_t tail[16] = { 0 };
+            memcpy(tail, u->payload + b, u->pbytes - b);
+            win = _mm_loadu_si128((const __m128i *)tail);
+        }
+        __m128i go = _mm_set_epi64x((long long)le_load64(e->group_off[mb1]),
+                                    (long long)le_load64(e->group_off[mb0]));
+        __m512i off = _mm512_add_epi32(_mm512_cvtepu8_epi32(go), _mm512_set1_epi32((int)(pos % 8)));
+        off = _mm512_mask_add_epi32(off, 0xff00, off, _mm512_set1_epi32(e->group_bits[mb0]));
+        __m512i q = _mm512_srli_epi32(off, 3);
+        __m512i idx = _mm512_add_epi32(_mm512_or_si512(q, _mm512_slli_epi32(q, 8)), pair);
+        __m512i w = _mm512_shuffle_epi8(_mm512_broadcast_i32x4(win), idx);
+        __m512i f = _mm512_srlv_epi32(w, _mm512_and_si512(off, seven));
+        f = _mm512_and_si512(f, _mm512_mask_blend_epi32(sel, wlo, whi));
+        f = _mm512_mask_add_epi32(f, sel, f, sixteen);
+        _mm512_storeu_ps(dst + i, _mm512_permutex2var_ps(t0, f, t1));
+        pos += (size_t)e->group_bits[mb0] + e->group_bits[mb1];
+    }
+    return pos;
+}
+
 /* Coordinates off..off+n (multiples of 8) into dst (rht_load_fn). */
 static void
 eden_unpack_load(void *ctx, float *dst, size_t off, size_t n)
@@ -1391,7 +1658,9 @@ eden_unpack_load(void *ctx, float *dst, size_t off, size_t n)
     if (off != u->next_off) /* not where the last call ended: count the bits before off */
         for (size_t j = pos = 0; j < off / 8; j++)
             pos += e->group_bits[e->mask[j]];
-    if (!e->portable && __builtin_cpu_supports("avx2")) {
+    if (n % 16 == 0 && eden_frac512_ok(e)) {
+        pos = eden_unpack_avx512(u, dst, off / 8, n, pos);
+    } else if (!e->portable && __builtin_cpu_supports("avx2")) {
         pos = eden_unpack_avx2(u, dst, off / 8, n, pos);
     } else {
         for (size_t i = 0; i < n; i += 8) {

@@ -268,9 +268,12 @@ eden_mask_draw_avx512(uint8_t *mask, size_t D, double f, struct rng *r)
                 below |= (uint64_t)sround_coin_with(f, rnd[j + l], r) << l;
             }
             count += (size_t)__builtin_popcountll(below);
-            size_t nb = (m - j < 64 ? m - j + 7 : 64) / 8;
-            for (size_t k = 0; k < nb; k++)
-                out[j / 8 + k] = (uint8_t)(below >> (8 * k));
+            if (j + 64 <= m) {
+                le_store64(out + j / 8, below);
+            } else {
+                for (size_t k = 0; k < (m - j + 7) / 8; k++)
+                    out[j / 8 + k] = (uint8_t)(below >> (8 * k));
+            }
         }
     }
     return count;
@@ -1599,13 +1602,13 @@ eden_unpack_avx2(const struct eden_unpack *u, float *dst, size_t j0, size_t n, s
 }
 
 /*
- * eden_unpack_avx2() 16 coordinates (two mask bytes) a step, n a multiple of 16: each
- * lane's field offset from group_off, the two bytes holding it picked from the 16 payload
- * bytes at pos (a field ends at most 7 + 16·7 bits in) by a byte shuffle, shifted and
- * masked; the value from a 32-entry table (the low book's values, the high book's or
- * zeros at 16 + field, by the mask bit). The same floats as eden_unpack8().
+ * eden_unpack_avx2() 16 coordinates (two mask bytes) a step, n a multiple of 16: the fields
+ * of a mask byte, one word from their first bit, are spread one to a byte by `pdep` with the
+ * widths the mask bits give (the inverse of eden_grouped16_step()'s `pext`), 16 added under
+ * a set mask bit, and the 16 bytes index a 32-entry table: the low book's values, then the
+ * high book's (FRAC) or zeros, then the values (SPARSE). The same floats as eden_unpack8().
  */
-__attribute__((target("avx512f,avx512bw,avx512vl"))) static size_t
+__attribute__((target("avx512f,avx512bw,avx512vl,bmi2"))) static size_t
 eden_unpack_avx512(const struct eden_unpack *u, float *dst, size_t j0, size_t n, size_t pos)
 {
     const struct eden *e = u->e;
@@ -1616,34 +1619,27 @@ eden_unpack_avx512(const struct eden_unpack *u, float *dst, size_t j0, size_t n,
     for (unsigned k = 0; frac && k < e->hi.levels; k++)
         t[16 + k] = u->luts[1][k];
     const __m512 t0 = _mm512_loadu_ps(t), t1 = _mm512_loadu_ps(t + 16);
-    const __m512i wlo = _mm512_set1_epi32(frac ? (int)((1u << e->lo.bits) - 1) : 0);
-    const __m512i whi = _mm512_set1_epi32(frac ? (int)((1u << e->hi.bits) - 1) : 1);
-    const __m512i sixteen = _mm512_set1_epi32(16), seven = _mm512_set1_epi32(7);
-    const __m512i pair = _mm512_set1_epi32((int)0x80800100); /* bytes q, q + 1, zero, zero */
+    const uint64_t ones = UINT64_C(0x0101010101010101);
+    unsigned sh = frac ? e->lo.bits : 0; /* the bit a set mask bit adds to a byte's width */
+    const uint64_t wbase = frac ? ones * ((1u << e->lo.bits) - 1) : 0, wsel = ones << sh;
+    const uint8_t *mask = e->mask + j0, *payload = u->payload, *gbits = e->group_bits;
+    size_t pbytes = u->pbytes;
     for (size_t i = 0; i < n; i += 16) {
-        unsigned mb0 = e->mask[j0 + i / 8], mb1 = e->mask[j0 + i / 8 + 1];
-        __mmask16 sel = (__mmask16)(mb0 | mb1 << 8);
-        __m128i win;
-        size_t b = pos / 8;
-        if (b + 16 <= u->pbytes) {
-            win = _mm_loadu_si128((const __m128i *)(u->payload + b));
+        unsigned mb0 = mask[i / 8], mb1 = mask[i / 8 + 1];
+        size_t pos1 = pos + gbits[mb0];
+        uint64_t w0, w1;
+        if (pos1 / 8 + 8 <= pbytes) {
+            w0 = le_load64(payload + pos / 8) >> (pos % 8);
+            w1 = le_load64(payload + pos1 / 8) >> (pos1 % 8);
         } else {
-            uint8_t tail[16] = { 0 };
-            memcpy(tail, u->payload + b, u->pbytes - b);
-            win = _mm_loadu_si128((const __m128i *)tail);
+            w0 = eden_unpack_word(u, pos);
+            w1 = eden_unpack_word(u, pos1);
         }
-        __m128i go = _mm_set_epi64x((long long)le_load64(e->group_off[mb1]),
-                                    (long long)le_load64(e->group_off[mb0]));
-        __m512i off = _mm512_add_epi32(_mm512_cvtepu8_epi32(go), _mm512_set1_epi32((int)(pos % 8)));
-        off = _mm512_mask_add_epi32(off, 0xff00, off, _mm512_set1_epi32(e->group_bits[mb0]));
-        __m512i q = _mm512_srli_epi32(off, 3);
-        __m512i idx = _mm512_add_epi32(_mm512_or_si512(q, _mm512_slli_epi32(q, 8)), pair);
-        __m512i w = _mm512_shuffle_epi8(_mm512_broadcast_i32x4(win), idx);
-        __m512i f = _mm512_srlv_epi32(w, _mm512_and_si512(off, seven));
-        f = _mm512_and_si512(f, _mm512_mask_blend_epi32(sel, wlo, whi));
-        f = _mm512_mask_add_epi32(f, sel, f, sixteen);
-        _mm512_storeu_ps(dst + i, _mm512_permutex2var_ps(t0, f, t1));
-        pos += (size_t)e->group_bits[mb0] + e->group_bits[mb1];
+        uint64_t m0 = wbase | _pdep_u64(mb0, wsel), m1 = wbase | _pdep_u64(mb1, wsel);
+        __m128i b = _mm_cvtsi64_si128((long long)(_pdep_u64(w0, m0) | (m0 >> sh & ones) << 4));
+        b = _mm_insert_epi64(b, (long long)(_pdep_u64(w1, m1) | (m1 >> sh & ones) << 4), 1);
+        _mm512_storeu_ps(dst + i, _mm512_permutex2var_ps(t0, _mm512_cvtepu8_epi32(b), t1));
+        pos = pos1 + gbits[mb1];
     }
     return pos;
 }

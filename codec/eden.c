@@ -60,6 +60,9 @@ struct eden {
     /* FRAC/SPARSE: the mask drawn, the fields packed and unpacked 16 or 64 coordinates a
      * step (AVX-512F/BW/VL, BMI2 and POPCNT, not EDEN_PORTABLE or EDEN_NO_AVX512) */
     bool frac512;
+    /* With frac512, by mask byte: the field width mask of each of its 8 coordinates, one a
+     * byte (eden_grouped16_step()), and 16 in each byte whose mask bit is set */
+    uint64_t group_wmask[256], group_sel16[256];
 };
 
 /* Float partial sums are flushed to double every this many coordinates (in order). */
@@ -188,6 +191,15 @@ eden_new(const struct codec_params *p, size_t dim, unsigned flags)
     }
     e->frac512 = e->mode != EDEN_MODE_INT && e->avx512 && __builtin_cpu_supports("avx512bw") &&
                  __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("popcnt");
+    for (unsigned v = 0; e->frac512 && v < 256; v++) {
+        uint64_t wm = 0, s16 = 0;
+        for (unsigned k = 0; k < 8; k++) {
+            wm |= (uint64_t)((1u << eden_field_bits(e, v >> k & 1)) - 1) << (8 * k);
+            s16 |= (uint64_t)(16 * (v >> k & 1)) << (8 * k);
+        }
+        e->group_wmask[v] = wm;
+        e->group_sel16[v] = s16;
+    }
     return e;
 }
 
@@ -1533,7 +1545,22 @@ struct eden_unpack {
     size_t pbytes;
     const float *luts[2];
     size_t next_off, next_pos; /* where the previous call ended: coordinate, payload bit */
+    float t32[32];             /* eden_unpack_avx512()'s table (eden_frac512_ok()) */
 };
+
+/* u->t32: the low book's values, then the high book's (FRAC) or zeros, then the values
+ * (SPARSE). */
+static void
+eden_unpack_t32(struct eden_unpack *u)
+{
+    const struct eden *e = u->e;
+    bool frac = e->mode == EDEN_MODE_FRAC;
+    memset(u->t32, 0, sizeof u->t32);
+    for (unsigned k = 0; k < e->lo.levels; k++)
+        u->t32[frac ? k : 16 + k] = u->luts[0][k];
+    for (unsigned k = 0; frac && k < e->hi.levels; k++)
+        u->t32[16 + k] = u->luts[1][k];
+}
 
 /* Bits pos.. of the payload as a word (zeros past its end). */
 static uint64_t
@@ -1605,23 +1632,14 @@ eden_unpack_avx2(const struct eden_unpack *u, float *dst, size_t j0, size_t n, s
  * eden_unpack_avx2() 16 coordinates (two mask bytes) a step, n a multiple of 16: the fields
  * of a mask byte, one word from their first bit, are spread one to a byte by `pdep` with the
  * widths the mask bits give (the inverse of eden_grouped16_step()'s `pext`), 16 added under
- * a set mask bit, and the 16 bytes index a 32-entry table: the low book's values, then the
- * high book's (FRAC) or zeros, then the values (SPARSE). The same floats as eden_unpack8().
+ * a set mask bit, and the 16 bytes index the 32-entry table u->t32. The same floats as
+ * eden_unpack8().
  */
 __attribute__((target("avx512f,avx512bw,avx512vl,bmi2"))) static size_t
 eden_unpack_avx512(const struct eden_unpack *u, float *dst, size_t j0, size_t n, size_t pos)
 {
     const struct eden *e = u->e;
-    bool frac = e->mode == EDEN_MODE_FRAC;
-    float t[32] = { 0 };
-    for (unsigned k = 0; k < e->lo.levels; k++)
-        t[frac ? k : 16 + k] = u->luts[0][k];
-    for (unsigned k = 0; frac && k < e->hi.levels; k++)
-        t[16 + k] = u->luts[1][k];
-    const __m512 t0 = _mm512_loadu_ps(t), t1 = _mm512_loadu_ps(t + 16);
-    const uint64_t ones = UINT64_C(0x0101010101010101);
-    unsigned sh = frac ? e->lo.bits : 0; /* the bit a set mask bit adds to a byte's width */
-    const uint64_t wbase = frac ? ones * ((1u << e->lo.bits) - 1) : 0, wsel = ones << sh;
+    const __m512 t0 = _mm512_loadu_ps(u->t32), t1 = _mm512_loadu_ps(u->t32 + 16);
     const uint8_t *mask = e->mask + j0, *payload = u->payload, *gbits = e->group_bits;
     size_t pbytes = u->pbytes;
     for (size_t i = 0; i < n; i += 16) {
@@ -1635,9 +1653,10 @@ eden_unpack_avx512(const struct eden_unpack *u, float *dst, size_t j0, size_t n,
             w0 = eden_unpack_word(u, pos);
             w1 = eden_unpack_word(u, pos1);
         }
-        uint64_t m0 = wbase | _pdep_u64(mb0, wsel), m1 = wbase | _pdep_u64(mb1, wsel);
-        __m128i b = _mm_cvtsi64_si128((long long)(_pdep_u64(w0, m0) | (m0 >> sh & ones) << 4));
-        b = _mm_insert_epi64(b, (long long)(_pdep_u64(w1, m1) | (m1 >> sh & ones) << 4), 1);
+        __m128i b = _mm_cvtsi64_si128(
+            (long long)(_pdep_u64(w0, e->group_wmask[mb0]) | e->group_sel16[mb0]));
+        b = _mm_insert_epi64(
+            b, (long long)(_pdep_u64(w1, e->group_wmask[mb1]) | e->group_sel16[mb1]), 1);
         _mm512_storeu_ps(dst + i, _mm512_permutex2var_ps(t0, _mm512_cvtepu8_epi32(b), t1));
         pos = pos1 + gbits[mb1];
     }
@@ -1729,6 +1748,8 @@ eden_decode_add(struct eden *e, float *acc, const uint8_t *msg, size_t len, doub
                                      .payload = payload,
                                      .pbytes = pbytes,
                                      .luts = { lut_lo, frac ? lut_hi : lut_lo } };
+            if (eden_frac512_ok(e))
+                eden_unpack_t32(&u);
             if (e->loss <= 0.0 && e->rotation != CODEC_ROTATION_SHARED) {
                 rht_inverse_add_load(acc, e->d, y, D, e->signs, (float)weight, eden_unpack_load, &u,
                                      e->portable ? RHT_PORTABLE : 0);

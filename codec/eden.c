@@ -1028,13 +1028,13 @@ eden_grouped_avx2(const struct eden *e, uint8_t *payload, size_t pbytes, double 
 static bool
 eden_frac512_ok(const struct eden *e)
 {
-    return e->frac512 && e->grouped && e->D % 16 == 0 &&
+    return e->frac512 && e->grouped && e->D % 16 == 0 && e->D < (size_t)1 << 29 &&
            (e->mode == EDEN_MODE_SPARSE || e->hi.bits <= 4);
 }
 
 /* The cells of y under bs, 16 lanes (eden_bsearch_cells()); lvl[j] holds bs->lvl[j] twice. */
 __attribute__((target("avx512f"), always_inline)) static inline __m512i
-eden_bsearch16(unsigned bits, const __m512 *lvl, __m512 y, bool ties)
+eden_bsearch16(unsigned bits, const __m512 *lvl, __m512 y, bool ties, __mmask16 *ms)
 {
     __m512i k = _mm512_setzero_si512();
     const __m512i one = _mm512_set1_epi32(1);
@@ -1044,6 +1044,7 @@ eden_bsearch16(unsigned bits, const __m512 *lvl, __m512 y, bool ties)
             ties ? _mm512_cmp_ps_mask(y, t, _CMP_GE_OQ) : _mm512_cmp_ps_mask(y, t, _CMP_GT_OQ);
         k = _mm512_slli_epi32(k, 1);
         k = _mm512_mask_or_epi32(k, m, k, one);
+        ms[j] = m;
     }
     return k;
 }
@@ -1060,15 +1061,6 @@ eden_bits_put(uint8_t **out, uint64_t *buf, unsigned *bp, uint64_t word, unsigne
     *bp %= 8;
 }
 
-/*
- * eden_grouped_avx2() with books of b <= 4, 16 coordinates (two mask bytes) a step: the
- * same cells and centroids (a binary search on 16 lanes, both books' centroids in one pair
- * of registers indexed by 16·mask bit + cell), the same fields, taken from one byte per
- * field by `pext` with the widths the mask bits give and appended to a bit stream by
- * whole-word stores (no read back of the payload), and the sums in 16 double lanes per
- * step parity. The lane sums differ from eden_grouped_avx2()'s in order only, which
- * eden_grouped_sums_certain() allows for.
- */
 /* The running state of eden_grouped16_kernel(): the bit stream and the lane sums. */
 struct eden_g16 {
     uint8_t *out;
@@ -1076,39 +1068,44 @@ struct eden_g16 {
     unsigned bp;
     __m512d a0, a1, q0, q1, c0, c1; /* ⟨y,q⟩, ‖q‖², ‖y‖² selected: lanes 0-7, 8-15 */
     __m512i sign;
+    size_t n_sel, n_out; /* counted: see eden_grouped16_kernel() */
 };
 
 /* One step of eden_grouped16_kernel(): coordinates i..i+16. */
 __attribute__((target("avx512f,avx512bw,avx512vl,bmi2,popcnt"), always_inline)) static inline void
 eden_grouped16_step(const struct eden *e, struct eden_g16 *g, size_t i, const __m512 *lvl0,
                     const __m512 *lvl1, __m512 tc0, __m512 tc1, unsigned blo, bool frac, bool ties,
-                    bool one_word)
+                    bool one_word, bool counted)
 {
-    const uint64_t ones = UINT64_C(0x0101010101010101);
-    /* A byte's field width mask: b bits, and one more under a set mask bit (FRAC), or one
-     * bit under a set mask bit (SPARSE). */
-    const uint64_t wbase = frac ? ones * ((1u << blo) - 1) : 0;
-    const uint64_t wsel = frac ? ones << blo : ones;
     unsigned mb0 = e->mask[i / 8], mb1 = e->mask[i / 8 + 1];
-    __mmask16 sel = (__mmask16)(mb0 | mb1 << 8);
+    __mmask16 sel = (__mmask16)(mb0 | mb1 << 8), ms0[4], ms1[4];
     __m512 yv = _mm512_loadu_ps(e->y + i);
-    __m512i k0 = eden_bsearch16(blo, lvl0, yv, ties), f;
+    __m512i k0 = eden_bsearch16(blo, lvl0, yv, ties, ms0), f;
     if (frac)
-        f = _mm512_mask_blend_epi32(sel, k0, eden_bsearch16(blo + 1, lvl1, yv, ties));
+        f = _mm512_mask_blend_epi32(sel, k0, eden_bsearch16(blo + 1, lvl1, yv, ties, ms1));
     else
         f = _mm512_maskz_mov_epi32(sel, k0);
+    if (counted) { /* the selected, and those in an outer cell (0 or 3) of a 2-bit high book */
+        unsigned sl = sel;
+        g->n_sel += (unsigned)__builtin_popcount(sl);
+        if (frac)
+            g->n_out += (unsigned)__builtin_popcount(sl & ~((unsigned)ms1[0] ^ (unsigned)ms1[1]));
+    }
     __m512 c =
         _mm512_permutex2var_ps(tc0, _mm512_mask_add_epi32(f, sel, f, _mm512_set1_epi32(16)), tc1);
     if (!frac)
         yv = _mm512_maskz_mov_ps(sel, yv);
-    __m512 t = _mm512_mul_ps(yv, c), qq = _mm512_mul_ps(c, c);
+    __m512 t = _mm512_mul_ps(yv, c);
     g->sign = _mm512_or_si512(g->sign, _mm512_castps_si512(t));
     __m256 th = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(t), 1));
-    __m256 qh = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(qq), 1));
     g->a0 = _mm512_add_pd(g->a0, _mm512_cvtps_pd(_mm512_castps512_ps256(t)));
     g->a1 = _mm512_add_pd(g->a1, _mm512_cvtps_pd(th));
-    g->q0 = _mm512_add_pd(g->q0, _mm512_cvtps_pd(_mm512_castps512_ps256(qq)));
-    g->q1 = _mm512_add_pd(g->q1, _mm512_cvtps_pd(qh));
+    if (!counted) {
+        __m512 qq = _mm512_mul_ps(c, c);
+        __m256 qh = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(qq), 1));
+        g->q0 = _mm512_add_pd(g->q0, _mm512_cvtps_pd(_mm512_castps512_ps256(qq)));
+        g->q1 = _mm512_add_pd(g->q1, _mm512_cvtps_pd(qh));
+    }
     if (!frac) { /* (double)y·y is exact: the fused multiply-add rounds once, as the add */
         __m512d y0 = _mm512_cvtps_pd(_mm512_castps512_ps256(yv));
         __m512d y1 =
@@ -1117,8 +1114,8 @@ eden_grouped16_step(const struct eden *e, struct eden_g16 *g, size_t i, const __
         g->c1 = _mm512_fmadd_pd(y1, y1, g->c1);
     }
     __m128i fb = _mm512_cvtepi32_epi8(f);
-    uint64_t w0 = _pext_u64((uint64_t)_mm_cvtsi128_si64(fb), wbase | _pdep_u64(mb0, wsel));
-    uint64_t w1 = _pext_u64((uint64_t)_mm_extract_epi64(fb, 1), wbase | _pdep_u64(mb1, wsel));
+    uint64_t w0 = _pext_u64((uint64_t)_mm_cvtsi128_si64(fb), e->group_wmask[mb0]);
+    uint64_t w1 = _pext_u64((uint64_t)_mm_extract_epi64(fb, 1), e->group_wmask[mb1]);
     unsigned n0 = e->group_bits[mb0], n1 = e->group_bits[mb1];
     if (one_word) {
         eden_bits_put(&g->out, &g->buf, &g->bp, w0 | w1 << n0, n0 + n1);
@@ -1142,6 +1139,10 @@ eden_grouped16_kernel(const struct eden *e, uint8_t *payload, size_t pbytes, dou
                       const struct eden_bsearch *bs, const float *const cents[2], unsigned blo,
                       bool frac, bool ties, bool one_word)
 {
+    /* ‖q‖² from counts when the centroids' squares take two or three values: a 1-bit book's
+     * two centroids are opposite, and a 2-bit book's inner and outer pairs too (struct
+     * eden_book). */
+    bool counted = !frac || blo == 1;
     float tab[32] = { 0 }, lv[2][4][16];
     for (unsigned k = 0; k < e->lo.levels; k++)
         tab[frac ? k : 16 + k] = cents[0][k];
@@ -1168,11 +1169,12 @@ eden_grouped16_kernel(const struct eden *e, uint8_t *payload, size_t pbytes, dou
      * to the payload while 40 bytes remain past the write position, then through tail. */
     g[0].out = payload;
     for (; j + 32 <= e->D && (size_t)(g[0].out - payload) + 40 <= pbytes; j += 32) {
-        eden_grouped16_step(e, &g[0], j, lvl0, lvl1, tc0, tc1, blo, frac, ties, one_word);
+        eden_grouped16_step(e, &g[0], j, lvl0, lvl1, tc0, tc1, blo, frac, ties, one_word, counted);
         g[1].out = g[0].out;
         g[1].buf = g[0].buf;
         g[1].bp = g[0].bp;
-        eden_grouped16_step(e, &g[1], j + 16, lvl0, lvl1, tc0, tc1, blo, frac, ties, one_word);
+        eden_grouped16_step(e, &g[1], j + 16, lvl0, lvl1, tc0, tc1, blo, frac, ties, one_word,
+                            counted);
         g[0].out = g[1].out;
         g[0].buf = g[1].buf;
         g[0].bp = g[1].bp;
@@ -1180,7 +1182,7 @@ eden_grouped16_kernel(const struct eden *e, uint8_t *payload, size_t pbytes, dou
     size_t done = (size_t)(g[0].out - payload);
     g[0].out = tail;
     for (; j < e->D; j += 16)
-        eden_grouped16_step(e, &g[0], j, lvl0, lvl1, tc0, tc1, blo, frac, ties, one_word);
+        eden_grouped16_step(e, &g[0], j, lvl0, lvl1, tc0, tc1, blo, frac, ties, one_word, counted);
     if (g[0].bp > 0)
         *g[0].out++ = (uint8_t)g[0].buf;
     assert(done + (size_t)(g[0].out - tail) == pbytes);
@@ -1195,6 +1197,20 @@ eden_grouped16_kernel(const struct eden *e, uint8_t *payload, size_t pbytes, dou
     for (unsigned k = 0; k < 3; k++)
         sums[k] = ((l[k][0] + l[k][1]) + (l[k][2] + l[k][3])) +
                   ((l[k][4] + l[k][5]) + (l[k][6] + l[k][7]));
+    if (counted) {
+        /* n·(c·c) is exact (n < 2^29, a float square has 24 significant bits); two or three
+         * such terms summed are within the bound eden_grouped_sums_certain() assumes. */
+        size_t n_sel = g[0].n_sel + g[1].n_sel, n_out = g[0].n_out + g[1].n_out;
+        float c0 = cents[0][0];
+        if (!frac) {
+            sums[1] = (double)n_sel * (double)(c0 * c0);
+        } else {
+            float h0 = cents[1][0], h1 = cents[1][1];
+            sums[1] = ((double)(e->D - n_sel) * (double)(c0 * c0) +
+                       (double)(n_sel - n_out) * (double)(h1 * h1)) +
+                      (double)n_out * (double)(h0 * h0);
+        }
+    }
     __m512i sign = _mm512_or_si512(g[0].sign, g[1].sign);
     return _mm512_cmplt_epi32_mask(sign, _mm512_setzero_si512()) == 0;
 }

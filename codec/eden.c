@@ -1279,14 +1279,58 @@ eden_grouped_sums_certain(const struct eden *e, double nx2, const double *sums)
     return R < 0x1p-26 && (float)(s * (1.0 - R)) == (float)(s * (1.0 + R));
 }
 
+/*
+ * The cells of y[0..n) (n a multiple of 16) against the 2^b − 1 boundaries thr of a b-bit
+ * book, 5 <= b <= 8: the branch-free binary search of struct eden_bsearch on 16 lanes, the
+ * candidates of a level from one register (up to 16), two (32) or a gather. The boundaries
+ * are non-decreasing, so the count found is eden_bucketize()'s.
+ */
+__attribute__((target("avx512f,avx512bw"))) static void
+eden_cells_avx512(uint16_t *idx, const float *y, size_t n, const float *thr, unsigned bits,
+                  bool ties)
+{
+    float lvl[8][128] = { { 0 } }; /* lvl[j − 1][k]: level j's candidate after cells k */
+    for (unsigned j = 1; j <= bits; j++)
+        for (unsigned k = 0; k < 1u << (j - 1); k++)
+            lvl[j - 1][k] = thr[(2 * k + 1) * (1u << (bits - j)) - 1];
+    __m512 l16[5], l32[2];
+    for (unsigned j = 1; j <= 5; j++) /* (levels below 5 repeat their entries) */
+        l16[j - 1] =
+            _mm512_permutexvar_ps(_mm512_and_si512(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9,
+                                                                     10, 11, 12, 13, 14, 15),
+                                                   _mm512_set1_epi32((int)(1u << (j - 1)) - 1)),
+                                  _mm512_loadu_ps(lvl[j - 1]));
+    l32[0] = _mm512_loadu_ps(lvl[5]);
+    l32[1] = _mm512_loadu_ps(lvl[5] + 16);
+    const __m512i one = _mm512_set1_epi32(1);
+    for (size_t i = 0; i < n; i += 16) {
+        __m512 yv = _mm512_loadu_ps(y + i);
+        __m512i k = _mm512_setzero_si512();
+        for (unsigned j = 1; j <= bits; j++) {
+            __m512 t = j <= 5   ? _mm512_permutexvar_ps(k, l16[j - 1])
+                       : j == 6 ? _mm512_permutex2var_ps(l32[0], k, l32[1])
+                                : _mm512_i32gather_ps(k, lvl[j - 1], 4);
+            __mmask16 m = ties ? _mm512_cmp_ps_mask(yv, t, _CMP_GE_OQ)
+                               : _mm512_cmp_ps_mask(yv, t, _CMP_GT_OQ);
+            k = _mm512_mask_or_epi32(_mm512_slli_epi32(k, 1), m, _mm512_slli_epi32(k, 1), one);
+        }
+        _mm256_storeu_si256((__m256i *)(idx + i), _mm512_cvtepi32_epi16(k));
+    }
+}
+
 /* The cell indices of y under the low book (and, FRAC, the high one) into e->idx (idx_hi). */
 static void
 eden_cells(struct eden *e, const float *const thrs[2])
 {
     double unused_yq, unused_qq;
-    eden_quantize(e, e->idx, NULL, &unused_yq, &unused_qq, e->y, e->D, thrs[0], &e->lo);
-    if (e->mode == EDEN_MODE_FRAC)
-        eden_quantize(e, e->idx_hi, NULL, &unused_yq, &unused_qq, e->y, e->D, thrs[1], &e->hi);
+    const struct eden_book *bks[2] = { &e->lo, &e->hi };
+    uint16_t *idxs[2] = { e->idx, e->idx_hi };
+    for (unsigned h = 0; h < (e->mode == EDEN_MODE_FRAC ? 2u : 1u); h++) {
+        if (e->frac512 && bks[h]->bits >= 5 && e->D % 16 == 0)
+            eden_cells_avx512(idxs[h], e->y, e->D, thrs[h], bks[h]->bits, e->ties_up);
+        else
+            eden_quantize(e, idxs[h], NULL, &unused_yq, &unused_qq, e->y, e->D, thrs[h], bks[h]);
+    }
 }
 
 /*

@@ -1071,15 +1071,23 @@ struct eden_g16 {
     size_t n_sel, n_out; /* counted: see eden_grouped16_kernel() */
 };
 
+/* What eden_grouped16_step() reads of struct eden, in locals (the payload's byte stores
+ * would otherwise make the compiler load these pointers again after each). */
+struct eden_g16_in {
+    const uint8_t *mask, *gbits;
+    const float *y;
+    const uint64_t *wmask;
+};
+
 /* One step of eden_grouped16_kernel(): coordinates i..i+16. */
 __attribute__((target("avx512f,avx512bw,avx512vl,bmi2,popcnt"), always_inline)) static inline void
-eden_grouped16_step(const struct eden *e, struct eden_g16 *g, size_t i, const __m512 *lvl0,
+eden_grouped16_step(const struct eden_g16_in *in, struct eden_g16 *g, size_t i, const __m512 *lvl0,
                     const __m512 *lvl1, __m512 tc0, __m512 tc1, unsigned blo, bool frac, bool ties,
                     bool one_word, bool counted)
 {
-    unsigned mb0 = e->mask[i / 8], mb1 = e->mask[i / 8 + 1];
+    unsigned mb0 = in->mask[i / 8], mb1 = in->mask[i / 8 + 1];
     __mmask16 sel = (__mmask16)(mb0 | mb1 << 8), ms0[4], ms1[4];
-    __m512 yv = _mm512_loadu_ps(e->y + i);
+    __m512 yv = _mm512_loadu_ps(in->y + i);
     __m512i k0 = eden_bsearch16(blo, lvl0, yv, ties, ms0), f;
     if (frac)
         f = _mm512_mask_blend_epi32(sel, k0, eden_bsearch16(blo + 1, lvl1, yv, ties, ms1));
@@ -1114,9 +1122,9 @@ eden_grouped16_step(const struct eden *e, struct eden_g16 *g, size_t i, const __
         g->c1 = _mm512_fmadd_pd(y1, y1, g->c1);
     }
     __m128i fb = _mm512_cvtepi32_epi8(f);
-    uint64_t w0 = _pext_u64((uint64_t)_mm_cvtsi128_si64(fb), e->group_wmask[mb0]);
-    uint64_t w1 = _pext_u64((uint64_t)_mm_extract_epi64(fb, 1), e->group_wmask[mb1]);
-    unsigned n0 = e->group_bits[mb0], n1 = e->group_bits[mb1];
+    uint64_t w0 = _pext_u64((uint64_t)_mm_cvtsi128_si64(fb), in->wmask[mb0]);
+    uint64_t w1 = _pext_u64((uint64_t)_mm_extract_epi64(fb, 1), in->wmask[mb1]);
+    unsigned n0 = in->gbits[mb0], n1 = in->gbits[mb1];
     if (one_word) {
         eden_bits_put(&g->out, &g->buf, &g->bp, w0 | w1 << n0, n0 + n1);
     } else {
@@ -1163,17 +1171,21 @@ eden_grouped16_kernel(const struct eden *e, uint8_t *payload, size_t pbytes, dou
         { .a0 = z, .a1 = z, .q0 = z, .q1 = z, .c0 = z, .c1 = z, .sign = _mm512_setzero_si512() },
         { .a0 = z, .a1 = z, .q0 = z, .q1 = z, .c0 = z, .c1 = z, .sign = _mm512_setzero_si512() },
     };
+    const struct eden_g16_in in = {
+        .mask = e->mask, .gbits = e->group_bits, .y = e->y, .wmask = e->group_wmask
+    };
     uint8_t tail[48];
     size_t j = 0;
     /* Two steps an iteration, into two sets of lane sums; the stream (state in g[0]) goes
      * to the payload while 40 bytes remain past the write position, then through tail. */
     g[0].out = payload;
     for (; j + 32 <= e->D && (size_t)(g[0].out - payload) + 40 <= pbytes; j += 32) {
-        eden_grouped16_step(e, &g[0], j, lvl0, lvl1, tc0, tc1, blo, frac, ties, one_word, counted);
+        eden_grouped16_step(&in, &g[0], j, lvl0, lvl1, tc0, tc1, blo, frac, ties, one_word,
+                            counted);
         g[1].out = g[0].out;
         g[1].buf = g[0].buf;
         g[1].bp = g[0].bp;
-        eden_grouped16_step(e, &g[1], j + 16, lvl0, lvl1, tc0, tc1, blo, frac, ties, one_word,
+        eden_grouped16_step(&in, &g[1], j + 16, lvl0, lvl1, tc0, tc1, blo, frac, ties, one_word,
                             counted);
         g[0].out = g[1].out;
         g[0].buf = g[1].buf;
@@ -1182,7 +1194,8 @@ eden_grouped16_kernel(const struct eden *e, uint8_t *payload, size_t pbytes, dou
     size_t done = (size_t)(g[0].out - payload);
     g[0].out = tail;
     for (; j < e->D; j += 16)
-        eden_grouped16_step(e, &g[0], j, lvl0, lvl1, tc0, tc1, blo, frac, ties, one_word, counted);
+        eden_grouped16_step(&in, &g[0], j, lvl0, lvl1, tc0, tc1, blo, frac, ties, one_word,
+                            counted);
     if (g[0].bp > 0)
         *g[0].out++ = (uint8_t)g[0].buf;
     assert(done + (size_t)(g[0].out - tail) == pbytes);

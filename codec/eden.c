@@ -1351,7 +1351,8 @@ eden_cells(struct eden *e, const float *const thrs[2])
  * (in lanes when that gives the same scale, else in coordinate order), and the fields of
  * eight coordinates (one mask byte) assembled in one word and ORed into the zeroed payload
  * at their bit position. With AVX2 and books of b <= 4, the cells are found in the same
- * pass (no index arrays), unless the in-order sums are needed.
+ * pass (no index arrays), unless the in-order sums are needed; with AVX-512 and a high book
+ * of b <= 4 (eden_frac512_ok()), 16 coordinates a step (eden_grouped_avx512()).
  */
 static void
 eden_encode_grouped(struct eden *e, uint8_t *payload, size_t pbytes, double *yq, double *qq,

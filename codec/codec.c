@@ -195,7 +195,21 @@ none_decode_finish(struct none *n, float *out, float *acc, const struct codec_li
 
 CODEC_ADAPT(none, none)
 CODEC_ADAPT(eden, eden)
+
+static int
+codec_eden_decode_set(void *impl, float *acc, const uint8_t *msg, size_t len,
+                      const struct codec_link *link, struct errbuf *eb)
+{
+    return eden_decode_set(impl, acc, msg, len, link, eb);
+}
 CODEC_ADAPT(drive, drive)
+
+static int
+codec_drive_decode_set(void *impl, float *acc, const uint8_t *msg, size_t len,
+                       const struct codec_link *link, struct errbuf *eb)
+{
+    return drive_decode_set(impl, acc, msg, len, link, eb);
+}
 CODEC_ADAPT(hadamard_sq, hadamard_sq)
 CODEC_ADAPT(kashin_sq, kashin_sq)
 CODEC_ADAPT(qsgd, qsgd)
@@ -311,6 +325,8 @@ const struct codec_def codec_drive = {
     .default_bits = 1,
     .uses = CODEC_USES_ROTATION | CODEC_USES_SCALE | CODEC_USES_DRIVE_PLUS,
     .fixed_length = codec_always_fixed,
+    .bounded = true,
+    .decode_set = codec_drive_decode_set,
     CODEC_OPS(drive, codec_make_drive),
 };
 const struct codec_def codec_eden = {
@@ -319,6 +335,8 @@ const struct codec_def codec_eden = {
     .default_bits = 2,
     .uses = CODEC_USES_ROTATION | CODEC_USES_SCALE | CODEC_USES_EXACT_CODEBOOK,
     .fixed_length = codec_eden_fixed,
+    .bounded = true,
+    .decode_set = codec_eden_decode_set,
     CODEC_OPS(eden, codec_make_eden),
 };
 const struct codec_def codec_quicfl = {
@@ -373,6 +391,8 @@ const struct codec_def codec_tq_mse = {
     .uses = CODEC_USES_ROTATION | CODEC_USES_EXACT_CODEBOOK,
     .biased = true,
     .fixed_length = codec_eden_fixed,
+    .bounded = true,
+    .decode_set = codec_eden_decode_set,
     CODEC_OPS(eden, codec_make_tq_mse),
 };
 const struct codec_def codec_tq_prod = {

@@ -155,6 +155,14 @@ drive_decode_add(struct drive *dr, float *acc, const uint8_t *msg, size_t len, d
         rc = codec_get_scale(&c[1], msg, len, 4, "drive+ centre 1", eb);
     if (rc < 0)
         return rc;
+    /* |decoded| <= weight·max|c|·(1/(1 − loss))·√D (an inverse rotation of D entries; the
+     * accumulator of a shared rotation is checked before its inverse rotation). */
+    double growth = dr->rotation == CODEC_ROTATION_SHARED ? 1.0 : sqrt((double)D);
+    if (dr->loss > 0.0)
+        growth /= 1.0 - dr->loss;
+    double top = fmax(fabs((double)c[0]), fabs((double)c[1]));
+    if ((rc = codec_bound_check(weight, top, growth, "drive+ centre", 0, eb)) < 0)
+        return rc;
     drive_draw_signs(dr, link);
     const uint8_t *bits = msg + DRIVE_PLUS_HEADER;
     float *y = dr->y;
@@ -169,6 +177,16 @@ drive_decode_add(struct drive *dr, float *acc, const uint8_t *msg, size_t len, d
         rht_inverse_add(acc, dr->d, y, D, dr->signs, (float)weight);
     }
     return 0;
+}
+
+int
+drive_decode_set(struct drive *dr, float *acc, const uint8_t *msg, size_t len,
+                 const struct codec_link *link, struct errbuf *eb)
+{
+    if (dr->plain != NULL)
+        return eden_decode_set(dr->plain, acc, msg, len, link, eb);
+    memset(acc, 0, drive_acc_len(dr) * sizeof *acc);
+    return drive_decode_add(dr, acc, msg, len, 1.0, link, eb);
 }
 
 void

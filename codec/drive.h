@@ -49,7 +49,14 @@ size_t drive_acc_len(const struct drive *dr);
 int drive_encode(struct drive *dr, uint8_t *out, size_t cap, size_t *len, const float *x,
                  const struct codec_link *link, struct errbuf *eb)
     __attribute__((warn_unused_result));
+/* Refuses (-ERR_CORRUPT) a message whose weighted values could exceed CODEC_MAX_ABS, from its
+ * scale fields before decoding (struct codec_def.bounded). */
 int drive_decode_add(struct drive *dr, float *acc, const uint8_t *msg, size_t len, double weight,
+                     const struct codec_link *link, struct errbuf *eb)
+    __attribute__((warn_unused_result));
+/* Sets acc[0..drive_acc_len) to what zeroing it and drive_decode_add() with weight 1 give, bit
+ * for bit (decode_set). */
+int drive_decode_set(struct drive *dr, float *acc, const uint8_t *msg, size_t len,
                      const struct codec_link *link, struct errbuf *eb)
     __attribute__((warn_unused_result));
 void drive_decode_finish(struct drive *dr, float *out, float *acc, const struct codec_link *link);

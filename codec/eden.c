@@ -1762,8 +1762,36 @@ eden_unpack_load(void *ctx, float *dst, size_t off, size_t n)
     u->next_pos = pos;
 }
 
-int
-eden_decode_add(struct eden *e, float *acc, const uint8_t *msg, size_t len, double weight,
+/*
+ * The largest |value| the message's fields decode to before the inverse rotation, from the
+ * tables (a float product that overflowed is infinite: refused by codec_bound_check()).
+ */
+static double
+eden_lut_max(const float *lut, unsigned levels)
+{
+    double top = 0;
+    for (unsigned k = 0; k < levels; k++)
+        top = fmax(top, fabs((double)lut[k]));
+    return top;
+}
+
+/*
+ * Refuses (codec_bound_check()) a message whose decoded values, weighted, could exceed
+ * CODEC_MAX_ABS: |decoded| <= weight·top·(1/(1 − loss))·√D (an inverse rotation of D entries;
+ * the accumulator of a shared rotation is checked before its inverse rotation).
+ */
+static int
+eden_bound(const struct eden *e, double weight, double top, struct errbuf *eb)
+{
+    double growth = e->rotation == CODEC_ROTATION_SHARED ? 1.0 : sqrt((double)e->D);
+    if (e->loss > 0.0)
+        growth /= 1.0 - e->loss;
+    return codec_bound_check(weight, top, growth, "eden scale", 0, eb);
+}
+
+/* eden_decode_add(), or with set eden_decode_set() (weight 1). */
+static int
+eden_decode_run(struct eden *e, float *acc, const uint8_t *msg, size_t len, double weight, bool set,
                 const struct codec_link *link, struct errbuf *eb)
 {
     size_t D = e->D;
@@ -1782,6 +1810,8 @@ eden_decode_add(struct eden *e, float *acc, const uint8_t *msg, size_t len, doub
         float lut[EDEN_MAX_LEVELS];
         for (unsigned k = 0; k < e->lo.levels; k++)
             lut[k] = s * e->lo.cent[k];
+        if ((rc = eden_bound(e, weight, eden_lut_max(lut, e->lo.levels), eb)) < 0)
+            return rc;
         if (e->loss <= 0.0 && e->rotation != CODEC_ROTATION_SHARED) {
             /* Unpacked block by block inside the inverse rotation (see rht.h). */
             struct eden_load ld = { .payload = payload, .bits = e->lo.bits, .lut = lut };
@@ -1792,7 +1822,8 @@ eden_decode_add(struct eden *e, float *acc, const uint8_t *msg, size_t len, doub
             rht_load_fn *load = !table      ? eden_load_lut
                                 : e->avx512 ? eden_load_avx512
                                             : eden_load_table;
-            rht_inverse_add_load(acc, e->d, y, D, e->signs, (float)weight, load, &ld, 0);
+            rht_inverse_add_load(acc, e->d, y, D, e->signs, (float)weight, load, &ld,
+                                 set ? RHT_SET : 0);
             return 0;
         }
         packing_unpack_lut(y, payload, D, e->lo.bits, lut);
@@ -1805,6 +1836,11 @@ eden_decode_add(struct eden *e, float *acc, const uint8_t *msg, size_t len, doub
             lut_lo[k] = s * e->lo.cent[k] * inv_p;
         for (unsigned k = 0; frac && k < e->hi.levels; k++)
             lut_hi[k] = s * e->hi.cent[k];
+        double top = eden_lut_max(lut_lo, e->lo.levels);
+        if (frac)
+            top = fmax(top, eden_lut_max(lut_hi, e->hi.levels));
+        if ((rc = eden_bound(e, weight, top, eb)) < 0)
+            return rc;
         uint64_t word = 0;
         unsigned have = 0;
         size_t o = 0;
@@ -1826,7 +1862,7 @@ eden_decode_add(struct eden *e, float *acc, const uint8_t *msg, size_t len, doub
                 eden_unpack_t32(&u);
             if (e->loss <= 0.0 && e->rotation != CODEC_ROTATION_SHARED) {
                 rht_inverse_add_load(acc, e->d, y, D, e->signs, (float)weight, eden_unpack_load, &u,
-                                     e->portable ? RHT_PORTABLE : 0);
+                                     (e->portable ? RHT_PORTABLE : 0) | (set ? RHT_SET : 0));
                 return 0;
             }
             eden_unpack_load(&u, y, 0, D);
@@ -1865,6 +1901,8 @@ eden_decode_add(struct eden *e, float *acc, const uint8_t *msg, size_t len, doub
         }
     }
     codec_loss_apply(y, D, e->loss, link);
+    if (set)
+        memset(acc, 0, eden_acc_len(e) * sizeof *acc);
     if (e->rotation == CODEC_ROTATION_SHARED) {
         float w = (float)weight;
         for (size_t i = 0; i < D; i++)
@@ -1873,6 +1911,20 @@ eden_decode_add(struct eden *e, float *acc, const uint8_t *msg, size_t len, doub
         rht_inverse_add(acc, e->d, y, D, e->signs, (float)weight);
     }
     return 0;
+}
+
+int
+eden_decode_add(struct eden *e, float *acc, const uint8_t *msg, size_t len, double weight,
+                const struct codec_link *link, struct errbuf *eb)
+{
+    return eden_decode_run(e, acc, msg, len, weight, false, link, eb);
+}
+
+int
+eden_decode_set(struct eden *e, float *acc, const uint8_t *msg, size_t len,
+                const struct codec_link *link, struct errbuf *eb)
+{
+    return eden_decode_run(e, acc, msg, len, 1.0, true, link, eb);
 }
 
 void

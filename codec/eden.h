@@ -92,7 +92,14 @@ size_t eden_acc_len(const struct eden *e);
 int eden_encode(struct eden *e, uint8_t *out, size_t cap, size_t *len, const float *x,
                 const struct codec_link *link, struct errbuf *eb)
     __attribute__((warn_unused_result));
+/* Refuses (-ERR_CORRUPT) a message whose weighted values could exceed CODEC_MAX_ABS, from its
+ * scale before decoding (struct codec_def.bounded). */
 int eden_decode_add(struct eden *e, float *acc, const uint8_t *msg, size_t len, double weight,
+                    const struct codec_link *link, struct errbuf *eb)
+    __attribute__((warn_unused_result));
+/* Sets acc[0..eden_acc_len) to what zeroing it and eden_decode_add() with weight 1 give, bit
+ * for bit, without the zeroing pass where the inverse rotation is fused (decode_set). */
+int eden_decode_set(struct eden *e, float *acc, const uint8_t *msg, size_t len,
                     const struct codec_link *link, struct errbuf *eb)
     __attribute__((warn_unused_result));
 void eden_decode_finish(struct eden *e, float *out, float *acc, const struct codec_link *link);

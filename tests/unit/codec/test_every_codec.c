@@ -123,10 +123,11 @@ every_finite(const float *v, size_t n)
 }
 
 /*
- * Round trip: a message within codec_max_bytes() that decodes to a finite vector, the same
- * bytes from a second codec for the same link, an error for a buffer one byte short, and
- * decode_add of three clients with weights + one finish equal to the weighted sum of their
- * own decodes.
+ * Round trip: a message within codec_max_bytes() that decodes to a finite vector, bit for bit
+ * the vector of decode_add with weight 1 into a zeroed accumulator and a finish (codec_decode()
+ * takes a codec's decode_set where it has one), the same bytes from a second codec for the
+ * same link, an error for a buffer one byte short, and decode_add of three clients with
+ * weights + one finish equal to the weighted sum of their own decodes.
  */
 START_TEST(round_trip)
 {
@@ -137,7 +138,8 @@ START_TEST(round_trip)
     const char *name = codec_kind_name(p.kind);
     size_t d = EVERY_DIM, cap = codec_max_bytes(c), acc_len = codec_acc_len(c);
     float *x = malloc(d * sizeof *x), *xh = malloc(d * sizeof *xh), *out = malloc(d * sizeof *out);
-    float *acc = calloc(acc_len, sizeof *acc);
+    float *acc = calloc(acc_len, sizeof *acc), *acc1 = malloc(acc_len * sizeof *acc1);
+    float *xh1 = malloc(d * sizeof *xh1);
     double *want = calloc(d, sizeof *want);
     uint8_t *m1 = malloc(cap), *m2 = malloc(cap);
     struct codec *c2 = codec_new(&p, d);
@@ -155,6 +157,11 @@ START_TEST(round_trip)
         ck_assert_uint_le(l1, cap);
         ck_assert_int_eq(codec_decode(c, xh, m1, l1, &link, NULL), 0);
         ck_assert_msg(every_finite(xh, d), "%s case %d: decoded values not finite", name, _i);
+        memset(acc1, 0, acc_len * sizeof *acc1);
+        ck_assert_int_eq(codec_decode_add(c, acc1, m1, l1, 1.0, &link, NULL), 0);
+        codec_decode_finish(c, xh1, acc1, &link);
+        ck_assert_msg(memcmp(xh, xh1, d * sizeof *xh) == 0,
+                      "%s case %d: codec_decode() differs from decode_add into zeros", name, _i);
         ck_assert_int_eq(codec_encode(c2, m2, cap, &l2, x, &link, NULL), 0);
         ck_assert_uint_eq(l1, l2);
         ck_assert_mem_eq(m1, m2, l1);
@@ -177,6 +184,8 @@ START_TEST(round_trip)
     free(xh);
     free(out);
     free(acc);
+    free(acc1);
+    free(xh1);
     free(want);
     free(m1);
     free(m2);

@@ -211,7 +211,21 @@ codec_drive_decode_set(void *impl, float *acc, const uint8_t *msg, size_t len,
     return drive_decode_set(impl, acc, msg, len, link, eb);
 }
 CODEC_ADAPT(hadamard_sq, hadamard_sq)
+
+static int
+codec_hadamard_sq_decode_set(void *impl, float *acc, const uint8_t *msg, size_t len,
+                             const struct codec_link *link, struct errbuf *eb)
+{
+    return hadamard_sq_decode_set(impl, acc, msg, len, link, eb);
+}
 CODEC_ADAPT(kashin_sq, kashin_sq)
+
+static int
+codec_kashin_sq_decode_set(void *impl, float *acc, const uint8_t *msg, size_t len,
+                           const struct codec_link *link, struct errbuf *eb)
+{
+    return kashin_sq_decode_set(impl, acc, msg, len, link, eb);
+}
 CODEC_ADAPT(qsgd, qsgd)
 
 static int
@@ -365,6 +379,7 @@ const struct codec_def codec_hadamard_sq = {
     .uses = CODEC_USES_ROTATION,
     .fixed_length = codec_always_fixed,
     .bounded = true,
+    .decode_set = codec_hadamard_sq_decode_set,
     CODEC_OPS(hadamard_sq, codec_make_hadamard_sq),
 };
 const struct codec_def codec_kashin_sq = {
@@ -373,6 +388,8 @@ const struct codec_def codec_kashin_sq = {
     .default_bits = 2,
     .uses = CODEC_USES_ROTATION,
     .fixed_length = codec_always_fixed,
+    .bounded = true,
+    .decode_set = codec_kashin_sq_decode_set,
     CODEC_OPS(kashin_sq, codec_make_kashin_sq),
 };
 const struct codec_def codec_qsgd = {

@@ -130,9 +130,10 @@ hadamard_sq_encode(struct hadamard_sq *h, uint8_t *out, size_t cap, size_t *len,
     return 0;
 }
 
-int
-hadamard_sq_decode_add(struct hadamard_sq *h, float *acc, const uint8_t *msg, size_t len,
-                       double weight, const struct codec_link *link, struct errbuf *eb)
+/* hadamard_sq_decode_add(), or with set hadamard_sq_decode_set() (weight 1). */
+static int
+hadamard_sq_decode_run(struct hadamard_sq *h, float *acc, const uint8_t *msg, size_t len,
+                       double weight, bool set, const struct codec_link *link, struct errbuf *eb)
 {
     float lo, hi, lut[1u << SQ_LUT_BITS];
     int rc = sq_decode_header(&lo, &hi, lut, msg, len, h->D, h->bits, eb);
@@ -150,11 +151,14 @@ hadamard_sq_decode_add(struct hadamard_sq *h, float *acc, const uint8_t *msg, si
         hadamard_sq_draw_signs(h, link);
         struct packing_load ld; /* unpacked block by block inside the inverse rotation */
         packing_load_init(&ld, msg + SQ_HEADER_BYTES, h->D, b, lut);
-        rht_inverse_add_load(acc, h->d, h->y, h->D, h->signs, (float)weight, packing_load, &ld, 0);
+        rht_inverse_add_load(acc, h->d, h->y, h->D, h->signs, (float)weight, packing_load, &ld,
+                             set ? RHT_SET : 0);
         return 0;
     }
     if ((rc = sq_decode(h->y, h->idx, msg, len, h->D, h->bits, eb)) < 0)
         return rc;
+    if (set)
+        memset(acc, 0, hadamard_sq_acc_len(h) * sizeof *acc);
     codec_loss_apply(h->y, h->D, h->loss, link);
     if (h->rotation == CODEC_ROTATION_SHARED) {
         float w = (float)weight;
@@ -165,6 +169,20 @@ hadamard_sq_decode_add(struct hadamard_sq *h, float *acc, const uint8_t *msg, si
     hadamard_sq_draw_signs(h, link);
     rht_inverse_add(acc, h->d, h->y, h->D, h->signs, (float)weight);
     return 0;
+}
+
+int
+hadamard_sq_decode_add(struct hadamard_sq *h, float *acc, const uint8_t *msg, size_t len,
+                       double weight, const struct codec_link *link, struct errbuf *eb)
+{
+    return hadamard_sq_decode_run(h, acc, msg, len, weight, false, link, eb);
+}
+
+int
+hadamard_sq_decode_set(struct hadamard_sq *h, float *acc, const uint8_t *msg, size_t len,
+                       const struct codec_link *link, struct errbuf *eb)
+{
+    return hadamard_sq_decode_run(h, acc, msg, len, 1.0, true, link, eb);
 }
 
 void

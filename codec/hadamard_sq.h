@@ -37,6 +37,11 @@ int hadamard_sq_encode(struct hadamard_sq *h, uint8_t *out, size_t cap, size_t *
 int hadamard_sq_decode_add(struct hadamard_sq *h, float *acc, const uint8_t *msg, size_t len,
                            double weight, const struct codec_link *link, struct errbuf *eb)
     __attribute__((warn_unused_result));
+/* Sets acc[0..hadamard_sq_acc_len) to what zeroing it and hadamard_sq_decode_add() with
+ * weight 1 give, bit for bit (decode_set). */
+int hadamard_sq_decode_set(struct hadamard_sq *h, float *acc, const uint8_t *msg, size_t len,
+                           const struct codec_link *link, struct errbuf *eb)
+    __attribute__((warn_unused_result));
 void hadamard_sq_decode_finish(struct hadamard_sq *h, float *out, float *acc,
                                const struct codec_link *link);
 

@@ -489,21 +489,33 @@ kashin_load(void *ctx, float *dst, size_t off, size_t n)
         dst[i] = kashin_sum(ld, (unsigned)k1[i] + k2[i]);
 }
 
-int
-kashin_sq_decode_add(struct kashin_sq *k, float *acc, const uint8_t *msg, size_t len, double weight,
-                     const struct codec_link *link, struct errbuf *eb)
+/* kashin_sq_decode_add(), or with set kashin_sq_decode_set() (weight 1). */
+static int
+kashin_sq_decode_run(struct kashin_sq *k, float *acc, const uint8_t *msg, size_t len, double weight,
+                     bool set, const struct codec_link *link, struct errbuf *eb)
 {
     size_t D = k->D, Dk = k->Dk;
     bool twice = Dk == 2 * D;
     unsigned b = k->bits;
+    float lo, hi, lut[1u << SQ_LUT_BITS], sum[(2u << SQ_LUT_BITS) - 1 + 1];
+    int rc = sq_decode_header(&lo, &hi, lut, msg, len, Dk, b, eb);
+    if (rc < 0)
+        return rc;
+    /* |decoded| <= weight·max(|lo|, |hi|)·(1/(1 − loss))·√D, times 2/√2 for the doubled frame
+     * (the sum of two coefficients through 1/√(2D)); the accumulator of a shared rotation holds
+     * the D_k coefficients themselves. */
+    double growth = 1.0;
+    if (k->rotation != CODEC_ROTATION_SHARED)
+        growth = twice ? sqrt(2.0 * (double)D) : sqrt((double)D);
+    if (k->loss > 0.0)
+        growth /= 1.0 - k->loss;
+    if ((rc = codec_bound_check(weight, fmax(fabs((double)lo), fabs((double)hi)), growth,
+                                "sq range", 0, eb)) < 0)
+        return rc;
     /* The doubled frame's inverse is S·H·(a1 + a2)/√(2D) on the first D coordinates. */
     float w = twice ? (float)(weight * KASHIN_SQ_RSQRT2) : (float)weight;
     unsigned flags = k->portable ? RHT_PORTABLE : 0;
     if (k->loss <= 0.0 && k->rotation != CODEC_ROTATION_SHARED && (twice || (b <= 8 && D >= 16))) {
-        float lo, hi, lut[1u << SQ_LUT_BITS], sum[(2u << SQ_LUT_BITS) - 1 + 1];
-        int rc = sq_decode_header(&lo, &hi, lut, msg, len, Dk, b, eb);
-        if (rc < 0)
-            return rc;
         double step = ((double)hi - lo) / ((1u << b) - 1);
         struct kashin_load ld = {
             .payload = msg + SQ_HEADER_BYTES,
@@ -530,11 +542,13 @@ kashin_sq_decode_add(struct kashin_sq *k, float *acc, const uint8_t *msg, size_t
             ld.idx = k->idx;
         }
         kashin_sq_draw_signs(k, link, D);
-        rht_inverse_add_load(acc, k->d, k->v, D, k->signs, w, kashin_load, &ld, flags);
+        rht_inverse_add_load(acc, k->d, k->v, D, k->signs, w, kashin_load, &ld,
+                             flags | (set ? RHT_SET : 0));
         return 0;
     }
-    int rc = sq_decode(k->v, k->idx, msg, len, Dk, b, eb);
-    if (rc < 0)
+    if (set)
+        memset(acc, 0, kashin_sq_acc_len(k) * sizeof *acc);
+    if ((rc = sq_decode(k->v, k->idx, msg, len, Dk, b, eb)) < 0)
         return rc;
     codec_loss_apply(k->v, Dk, k->loss, link);
     if (k->rotation == CODEC_ROTATION_SHARED) {
@@ -549,6 +563,20 @@ kashin_sq_decode_add(struct kashin_sq *k, float *acc, const uint8_t *msg, size_t
     kashin_sq_draw_signs(k, link, D);
     rht_inverse_add_load(acc, k->d, k->v, D, k->signs, w, NULL, NULL, flags);
     return 0;
+}
+
+int
+kashin_sq_decode_add(struct kashin_sq *k, float *acc, const uint8_t *msg, size_t len, double weight,
+                     const struct codec_link *link, struct errbuf *eb)
+{
+    return kashin_sq_decode_run(k, acc, msg, len, weight, false, link, eb);
+}
+
+int
+kashin_sq_decode_set(struct kashin_sq *k, float *acc, const uint8_t *msg, size_t len,
+                     const struct codec_link *link, struct errbuf *eb)
+{
+    return kashin_sq_decode_run(k, acc, msg, len, 1.0, true, link, eb);
 }
 
 void

@@ -65,8 +65,15 @@ size_t kashin_sq_acc_len(const struct kashin_sq *k);
 int kashin_sq_encode(struct kashin_sq *k, uint8_t *out, size_t cap, size_t *len, const float *x,
                      const struct codec_link *link, struct errbuf *eb)
     __attribute__((warn_unused_result));
+/* Refuses (-ERR_CORRUPT) a message whose weighted values could exceed CODEC_MAX_ABS, from its
+ * range fields before decoding (struct codec_def.bounded). */
 int kashin_sq_decode_add(struct kashin_sq *k, float *acc, const uint8_t *msg, size_t len,
                          double weight, const struct codec_link *link, struct errbuf *eb)
+    __attribute__((warn_unused_result));
+/* Sets acc[0..kashin_sq_acc_len) to what zeroing it and kashin_sq_decode_add() with weight 1
+ * give, bit for bit (decode_set). */
+int kashin_sq_decode_set(struct kashin_sq *k, float *acc, const uint8_t *msg, size_t len,
+                         const struct codec_link *link, struct errbuf *eb)
     __attribute__((warn_unused_result));
 void kashin_sq_decode_finish(struct kashin_sq *k, float *out, float *acc,
                              const struct codec_link *link);

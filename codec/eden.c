@@ -472,6 +472,81 @@ eden_lookup8(const float *tab, unsigned levels, const __m256 *tab8, __m256i idx)
 }
 
 /*
+ * The cell of y at b = 4 without a search (eden_qfast16_direct()). y is clamped to
+ * [lo, hi] (NaN to lo), lo below every boundary and hi above them, which changes no cell;
+ * g = fma(y, s, mag) − 2^23 is then an integer in [0, 32), read from the sum's low bits
+ * (mag puts it in the binade [2^23, 2^24), where floats are the integers), and since
+ * rounding is monotone, so is g in y. Boundary k turns "above" on between two adjacent
+ * floats y⁻_k < y⁺_k (t_k and the next float up, or when ties go up the float below t_k
+ * and t_k): it is above for every y of grid cell g > g(y⁻_k), for none with g < g(y⁺_k),
+ * and is undecided only in g = g(y⁻_k) = g(y⁺_k). eden_qdirect_init() checks that each g
+ * holds at most one undecided boundary; then the cell is base[g], the boundaries decided
+ * above, plus one compare with thr[g], the undecided one (+∞ when none, never above a
+ * clamped y): the count of the search, for every float y, ±0, ±∞ and NaN included. When
+ * the check fails (boundaries closer than the grid step: a unit of 0, a subnormal or an
+ * overflowed one) the search runs instead.
+ */
+struct eden_qdirect {
+    bool ok;
+    float lo, hi, s, mag;
+    float thr[32];
+    int32_t base[32];
+};
+
+/* g(y) for y in [lo, hi] (then exact: the sum lies in [2^23, 2^23 + 32)). */
+static int32_t
+eden_qdirect_cell(const struct eden_qdirect *qd, float y)
+{
+    return (int32_t)(fmaf(y, qd->s, qd->mag) - 8388608.0f);
+}
+
+/* Fills qd for the nb boundaries thr under the tie rule; qd->ok false when it cannot. */
+static void
+eden_qdirect_init(struct eden_qdirect *qd, const float *thr, unsigned nb, bool ties_up)
+{
+    *qd = (struct eden_qdirect){ .ok = false };
+    for (unsigned k = 0; k < nb; k++)
+        if (!isfinite(thr[k]))
+            return;
+    float t0 = thr[0], tn = thr[nb - 1], w = tn - t0;
+    if (!(t0 < tn && isfinite(w)))
+        return;
+    /* A grid of about 28 cells over [lo, hi]: the boundaries of N(0,1)'s 16-level book are
+     * 0.26 of its 4.8-wide span apart or more, 1.4 cells. */
+    float s = 26.0f / w, lo = t0 - w / 32.0f, hi = tn + w / 32.0f;
+    float mag = (float)(8388608.0 + 2.0 - (double)lo * (double)s);
+    if (!(isfinite(s) && s > 0.0f && lo < t0 && hi > tn))
+        return;
+    qd->lo = lo;
+    qd->hi = hi;
+    qd->s = s;
+    qd->mag = mag;
+    float zlo = fmaf(lo, s, mag), zhi = fmaf(hi, s, mag);
+    if (!(zlo >= 8388608.0f && zhi < 8388608.0f + 32.0f))
+        return;
+    int active[32];
+    for (unsigned g = 0; g < 32; g++) {
+        active[g] = -1;
+        qd->base[g] = 0;
+    }
+    for (unsigned k = 0; k < nb; k++) {
+        float below = ties_up ? nextafterf(thr[k], -INFINITY) : thr[k];
+        float above = ties_up ? thr[k] : nextafterf(thr[k], INFINITY);
+        int32_t gb = eden_qdirect_cell(qd, below), ga = eden_qdirect_cell(qd, above);
+        for (int32_t g = gb + 1; g < 32; g++)
+            qd->base[g]++;
+        if (gb == ga) {
+            if (active[gb] >= 0)
+                return;
+            active[gb] = (int)k;
+        }
+    }
+    for (unsigned g = 0; g < 32; g++)
+        qd->thr[g] = active[g] >= 0 ? thr[active[g]] : INFINITY;
+    qd->ok = true;
+}
+
+/*
  * The AVX2 quantiser for b = 1, 2 and 4: the same indices, the same centroids and the same
  * float sums in the same lanes as eden_quantize_kernel(), the cells found by a binary search
  * (struct eden_bsearch). The kernel's centroid, c_0 plus the differences c_{k+1} − c_k of
@@ -484,6 +559,7 @@ struct eden_qfast {
     /* b = 4, for eden_qfast16_kernel(): the candidates of steps 3 and 4 at index 8·m_1 +
      * 4·m_2 (+ 2·m_3), m_j the outcomes of the steps before */
     float at3[16], at4[16];
+    struct eden_qdirect dir; /* b = 4 with AVX-512: the cells without a search */
 };
 
 /* The kernel's centroid of cell i: c_0 + Σ_{k<nb} [k < i]·(c_{k+1} − c_k), in float. */
@@ -499,7 +575,7 @@ eden_qtab(float *q_tab, const float *cent, unsigned nb)
 }
 
 static void
-eden_qfast_init(struct eden_qfast *qf, const float *thr, const struct eden_book *bk)
+eden_qfast_init(struct eden_qfast *qf, const float *thr, const struct eden_book *bk, bool ties_up)
 {
     eden_bsearch_init(&qf->bs, thr, bk->bits);
     eden_qtab(qf->q_tab, bk->cent, bk->levels - 1);
@@ -507,6 +583,9 @@ eden_qfast_init(struct eden_qfast *qf, const float *thr, const struct eden_book 
         qf->at3[s] = qf->bs.lvl[2][s / 4 % 8];
         qf->at4[s] = qf->bs.lvl[3][s / 2 % 8];
     }
+    qf->dir.ok = false;
+    if (bk->bits == 4)
+        eden_qdirect_init(&qf->dir, thr, bk->levels - 1, ties_up);
 }
 
 /* eden_spread2[v], eden_spread4[v]: bit l of the byte v moved to bit 2l, to bit 4l. */
@@ -713,6 +792,65 @@ EDEN_QFAST_ENTRY(eden_qfast_avx512, __attribute__((target("avx512f,bmi2"))), ede
 #undef EDEN_QFAST_ENTRY
 
 /*
+ * eden_qfast16_kernel() at b = 4 when qf->dir.ok: the cells of struct eden_qdirect (the
+ * grid cell from one fused multiply-add, its undecided boundary and the count below from
+ * two permutations of 32-entry tables, one compare), the same centroids and sums; the
+ * fields from the cells, two to a byte (the odd lane's shifted onto the even one's, then
+ * the bytes gathered by one byte permutation).
+ */
+__attribute__((target("avx512f,avx512bw,avx512vbmi"), always_inline)) static inline void
+eden_qfast16_direct(const struct eden_qfast *qf, uint16_t *idx, uint8_t *packed, float *part,
+                    const float *y, size_t off, size_t n, bool ties)
+{
+    const struct eden_qdirect *qd = &qf->dir;
+    const __m512 lo = _mm512_set1_ps(qd->lo), hi = _mm512_set1_ps(qd->hi);
+    const __m512 sc = _mm512_set1_ps(qd->s), mag = _mm512_set1_ps(qd->mag);
+    const __m512 thr0 = _mm512_loadu_ps(qd->thr), thr1 = _mm512_loadu_ps(qd->thr + 16);
+    const __m512i base0 = _mm512_loadu_si512(qd->base), base1 = _mm512_loadu_si512(qd->base + 16);
+    const __m512 qt = _mm512_loadu_ps(qf->q_tab);
+    const __m512i one = _mm512_set1_epi32(1);
+    /* byte 8·j (field pair j) to byte j */
+    const __m512i gather = _mm512_set_epi64(0, 0, 0, 0, 0, 0, 0, 0x3830282018100800);
+    for (size_t i0 = 0; i0 < n;) {
+        size_t g = off + i0, blk = g / EDEN_SUM_BLOCK;
+        size_t end = i0 + (EDEN_SUM_BLOCK - g % EDEN_SUM_BLOCK);
+        end = end < n ? end : n;
+        __m512 acc = _mm512_loadu_ps(part + 16 * blk); /* ⟨y,q⟩ lanes, then ‖q‖² lanes */
+        for (size_t i = i0; i < end; i += 16) {
+            __m512 yv = _mm512_loadu_ps(y + i);
+            __m512 yc = _mm512_min_ps(_mm512_max_ps(yv, lo), hi); /* NaN: lo */
+            __m512i gi = _mm512_castps_si512(_mm512_fmadd_ps(yc, sc, mag));
+            __m512 t = _mm512_permutex2var_ps(thr0, gi, thr1);
+            __m512i k = _mm512_permutex2var_epi32(base0, gi, base1);
+            k = _mm512_mask_add_epi32(k, EDEN_ABOVE16(yc, t, ties), k, one);
+            __m512 q = _mm512_permutexvar_ps(k, qt);
+            __m512 yq = _mm512_mul_ps(yv, q), qq = _mm512_mul_ps(q, q);
+            acc = _mm512_add_ps(acc, _mm512_shuffle_f32x4(yq, qq, _MM_SHUFFLE(1, 0, 1, 0)));
+            acc = _mm512_add_ps(acc, _mm512_shuffle_f32x4(yq, qq, _MM_SHUFFLE(3, 2, 3, 2)));
+            if (packed != NULL) {
+                __m512i pairs = _mm512_or_si512(k, _mm512_srli_epi64(k, 28));
+                __m512i bytes = _mm512_permutexvar_epi8(gather, pairs);
+                _mm_storel_epi64((__m128i *)(packed + (off + i) / 2), _mm512_castsi512_si128(bytes));
+            } else {
+                _mm256_storeu_si256((__m256i *)(idx + off + i), _mm512_cvtepi32_epi16(k));
+            }
+        }
+        _mm512_storeu_ps(part + 16 * blk, acc);
+        i0 = end;
+    }
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vbmi"))) static void
+eden_qfast_direct_avx512(const struct eden_qfast *qf, uint16_t *idx, uint8_t *packed, float *part,
+                         const float *y, size_t off, size_t n, bool ties)
+{
+    if (ties)
+        eden_qfast16_direct(qf, idx, packed, part, y, off, n, true);
+    else
+        eden_qfast16_direct(qf, idx, packed, part, y, off, n, false);
+}
+
+/*
  * One run of the vector quantiser (eden_quantize_kernel()) on this CPU; qf, when not NULL,
  * holds eden_qfast_init() of thr and bk (else it is made here).
  */
@@ -726,10 +864,13 @@ eden_quantize_run(struct eden *e, uint8_t *packed, const float *y, size_t off, s
     if (eden_qfast_ok(e, bk)) {
         struct eden_qfast own;
         if (qf == NULL) {
-            eden_qfast_init(&own, thr, bk);
+            eden_qfast_init(&own, thr, bk, e->ties_up);
             qf = &own;
         }
-        if (e->avx512 && off % 16 == 0 && n % 16 == 0)
+        if (e->avx512 && off % 16 == 0 && n % 16 == 0 && qf->dir.ok &&
+            __builtin_cpu_supports("avx512vbmi"))
+            eden_qfast_direct_avx512(qf, idx, fused, e->part, y, off, n, e->ties_up);
+        else if (e->avx512 && off % 16 == 0 && n % 16 == 0)
             eden_qfast_avx512(qf, idx, fused, bk->bits, e->part, y, off, n, e->ties_up);
         else
             eden_qfast_avx2(qf, idx, fused, bk->bits, e->part, y, off, n, e->ties_up);
@@ -1067,7 +1208,7 @@ eden_sink_begin(void *ctx, double nx2)
         return;
     eden_thresholds(es->thr, &e->lo, sqrt(nx2 / (double)e->D)); /* y_i = unit · z_i */
     if (eden_qfast_ok(e, &e->lo))
-        eden_qfast_init(&es->qf, es->thr, &e->lo);
+        eden_qfast_init(&es->qf, es->thr, &e->lo, e->ties_up);
     memset(e->part, 0, eden_part_floats(e->D) * sizeof *e->part);
 }
 

@@ -513,7 +513,7 @@ eden_qdirect_init(struct eden_qdirect *qd, const float *thr, unsigned nb, bool t
         return;
     /* A grid of about 28 cells over [lo, hi]: the boundaries of N(0,1)'s 16-level book are
      * 0.26 of its 4.8-wide span apart or more, 1.4 cells. */
-    float s = 26.0f / w, lo = t0 - w / 32.0f, hi = tn + w / 32.0f;
+    float hi = fmaxf(-t0, tn) + w / 32.0f, lo = -hi, s = 26.0f / w;
     float mag = (float)(8388608.0 + 2.0 - (double)lo * (double)s);
     if (!(isfinite(s) && s > 0.0f && lo < t0 && hi > tn))
         return;
@@ -798,49 +798,172 @@ EDEN_QFAST_ENTRY(eden_qfast_avx512, __attribute__((target("avx512f,bmi2"))), ede
  * fields from the cells, two to a byte (the odd lane's shifted onto the even one's, then
  * the bytes gathered by one byte permutation).
  */
-__attribute__((target("avx512f,avx512bw,avx512vbmi"), always_inline)) static inline void
+#define EDEN_QDIRECT_ISA "avx512f,avx512bw,avx512dq,avx512vbmi,bmi2"
+
+/*
+ * The tables of eden_qfast16_direct() in registers. A lane carries its cell c as
+ * c + c·2^28: vpermps reads only the index's low 4 bits, and the fields of an even lane and
+ * the next lane, bits 28–35 of their 64 bits, shift to one byte.
+ */
+struct eden_qdirect16 {
+    __m512 hi, s, mag, thr0, thr1, qt;
+    __m512i base0, base1, one, gather, gather2;
+};
+
+__attribute__((target(EDEN_QDIRECT_ISA), always_inline)) static inline void
+eden_qdirect16_init(struct eden_qdirect16 *r, const struct eden_qfast *qf)
+{
+    const struct eden_qdirect *qd = &qf->dir;
+    r->hi = _mm512_set1_ps(qd->hi);
+    r->s = _mm512_set1_ps(qd->s);
+    r->mag = _mm512_set1_ps(qd->mag);
+    r->thr0 = _mm512_loadu_ps(qd->thr);
+    r->thr1 = _mm512_loadu_ps(qd->thr + 16);
+    r->qt = _mm512_loadu_ps(qf->q_tab);
+    __m512i b0 = _mm512_loadu_si512(qd->base), b1 = _mm512_loadu_si512(qd->base + 16);
+    r->base0 = _mm512_or_si512(b0, _mm512_slli_epi32(b0, 28));
+    r->base1 = _mm512_or_si512(b1, _mm512_slli_epi32(b1, 28));
+    r->one = _mm512_set1_epi32(0x10000001);
+    /* byte 8·j (cells 2j, 2j + 1) to byte j; for two blocks, j >= 4 to byte 4 + j */
+    r->gather = _mm512_set_epi64(0, 0, 0, 0, 0, 0, 0, 0x3830282018100800);
+    r->gather2 = _mm512_set_epi64(0, 0, 0, 0, 0, 0, 0x38302820, 0x18100800);
+}
+
+/*
+ * The cells (as above) of the 16 coordinates in yv, and their centroids in *q. yv lies
+ * within [−hi, hi] after vrangeps (absolute minimum with hi, y's sign), y's cell for any
+ * finite y; the grid cell g is the fused multiply-add's low 5 bits, which are all that
+ * vpermt2ps and vpermt2d read.
+ */
+__attribute__((target(EDEN_QDIRECT_ISA), always_inline)) static inline __m512i
+eden_qdirect_cells(const struct eden_qdirect16 *r, __m512 yv, __m512 *q, bool ties)
+{
+    __m512 yc = _mm512_range_ps(yv, r->hi, 2);
+    __m512i gi = _mm512_castps_si512(_mm512_fmadd_ps(yc, r->s, r->mag));
+    __m512 t = _mm512_permutex2var_ps(r->thr0, gi, r->thr1);
+    __m512i k = _mm512_permutex2var_epi32(r->base0, gi, r->base1);
+    k = _mm512_mask_add_epi32(k, EDEN_ABOVE16(yc, t, ties), k, r->one);
+    *q = _mm512_permutexvar_ps(k, r->qt);
+    return k;
+}
+
+/* The fields of 16 cells k, two to a byte, in bytes 0–7 (gather2: 0–3 and 8–11). */
+__attribute__((target(EDEN_QDIRECT_ISA), always_inline)) static inline __m128i
+eden_qdirect_fields(__m512i gather, __m512i k)
+{
+    return _mm512_castsi512_si128(_mm512_permutexvar_epi8(gather, _mm512_srli_epi64(k, 28)));
+}
+
+/* Whether the 16 float sums are finite (every coordinate they took was). */
+__attribute__((target(EDEN_QDIRECT_ISA), always_inline)) static inline bool
+eden_qdirect_finite(__m512 acc)
+{
+    return _mm512_cmp_ps_mask(_mm512_sub_ps(acc, acc), _mm512_setzero_ps(), _CMP_EQ_OQ) == 0xffff;
+}
+
+/*
+ * eden_qfast16_kernel() at b = 4 when qf->dir.ok: the cells of struct eden_qdirect, the
+ * same centroids and the same sums. The clamp is exact for finite y only, so a block whose
+ * sums come out non-finite (some y infinite or NaN, or products that overflow) is done
+ * again by the search, from the sums it started with.
+ */
+__attribute__((target(EDEN_QDIRECT_ISA), always_inline)) static inline void
 eden_qfast16_direct(const struct eden_qfast *qf, uint16_t *idx, uint8_t *packed, float *part,
                     const float *y, size_t off, size_t n, bool ties)
 {
-    const struct eden_qdirect *qd = &qf->dir;
-    const __m512 lo = _mm512_set1_ps(qd->lo), hi = _mm512_set1_ps(qd->hi);
-    const __m512 sc = _mm512_set1_ps(qd->s), mag = _mm512_set1_ps(qd->mag);
-    const __m512 thr0 = _mm512_loadu_ps(qd->thr), thr1 = _mm512_loadu_ps(qd->thr + 16);
-    const __m512i base0 = _mm512_loadu_si512(qd->base), base1 = _mm512_loadu_si512(qd->base + 16);
-    const __m512 qt = _mm512_loadu_ps(qf->q_tab);
-    const __m512i one = _mm512_set1_epi32(1);
-    /* byte 8·j (field pair j) to byte j */
-    const __m512i gather = _mm512_set_epi64(0, 0, 0, 0, 0, 0, 0, 0x3830282018100800);
+    struct eden_qdirect16 r;
+    eden_qdirect16_init(&r, qf);
     for (size_t i0 = 0; i0 < n;) {
         size_t g = off + i0, blk = g / EDEN_SUM_BLOCK;
         size_t end = i0 + (EDEN_SUM_BLOCK - g % EDEN_SUM_BLOCK);
         end = end < n ? end : n;
-        __m512 acc = _mm512_loadu_ps(part + 16 * blk); /* ⟨y,q⟩ lanes, then ‖q‖² lanes */
+        const __m512 acc0 = _mm512_loadu_ps(part + 16 * blk);
+        __m512 acc = acc0; /* ⟨y,q⟩ lanes, then ‖q‖² lanes */
         for (size_t i = i0; i < end; i += 16) {
-            __m512 yv = _mm512_loadu_ps(y + i);
-            __m512 yc = _mm512_min_ps(_mm512_max_ps(yv, lo), hi); /* NaN: lo */
-            __m512i gi = _mm512_castps_si512(_mm512_fmadd_ps(yc, sc, mag));
-            __m512 t = _mm512_permutex2var_ps(thr0, gi, thr1);
-            __m512i k = _mm512_permutex2var_epi32(base0, gi, base1);
-            k = _mm512_mask_add_epi32(k, EDEN_ABOVE16(yc, t, ties), k, one);
-            __m512 q = _mm512_permutexvar_ps(k, qt);
+            __m512 yv = _mm512_loadu_ps(y + i), q;
+            __m512i k = eden_qdirect_cells(&r, yv, &q, ties);
             __m512 yq = _mm512_mul_ps(yv, q), qq = _mm512_mul_ps(q, q);
+            /* (⟨y,q⟩ | ‖q‖²) terms of the lower 8 coordinates, then of the upper 8 */
             acc = _mm512_add_ps(acc, _mm512_shuffle_f32x4(yq, qq, _MM_SHUFFLE(1, 0, 1, 0)));
             acc = _mm512_add_ps(acc, _mm512_shuffle_f32x4(yq, qq, _MM_SHUFFLE(3, 2, 3, 2)));
             if (packed != NULL) {
-                __m512i pairs = _mm512_or_si512(k, _mm512_srli_epi64(k, 28));
-                __m512i bytes = _mm512_permutexvar_epi8(gather, pairs);
-                _mm_storel_epi64((__m128i *)(packed + (off + i) / 2), _mm512_castsi512_si128(bytes));
+                _mm_storel_epi64((__m128i *)(packed + (off + i) / 2),
+                                 eden_qdirect_fields(r.gather, k));
             } else {
                 _mm256_storeu_si256((__m256i *)(idx + off + i), _mm512_cvtepi32_epi16(k));
             }
         }
-        _mm512_storeu_ps(part + 16 * blk, acc);
+        if (eden_qdirect_finite(acc)) {
+            _mm512_storeu_ps(part + 16 * blk, acc);
+        } else {
+            _mm512_storeu_ps(part + 16 * blk, acc0);
+            eden_qfast16_kernel(qf, idx, packed, 4, part, y + i0, off + i0, end - i0, ties);
+        }
         i0 = end;
     }
 }
 
-__attribute__((target("avx512f,avx512bw,avx512vbmi"))) static void
+/*
+ * eden_qfast16_direct() on two whole blocks of fields (EDEN_SUM_BLOCK coordinates at
+ * offA and offB, both multiples of it) at once: each vector holds 8 coordinates of each,
+ * so that the ⟨y,q⟩ sums of both blocks sit in one register and the ‖q‖² sums in another,
+ * the terms added in coordinate order without moving lanes. Each 8 coordinates' fields
+ * are stored 8 bytes at a time, the 4 beyond theirs overwritten by the next ones' (the last
+ * 4 bytes at a time).
+ */
+__attribute__((target(EDEN_QDIRECT_ISA), always_inline)) static inline void
+eden_qfast16_direct2(const struct eden_qfast *qf, uint8_t *packed, float *part, const float *ya,
+                     size_t offa, const float *yb, size_t offb, bool ties)
+{
+    struct eden_qdirect16 r;
+    eden_qdirect16_init(&r, qf);
+    float *pa = part + 16 * (offa / EDEN_SUM_BLOCK), *pb = part + 16 * (offb / EDEN_SUM_BLOCK);
+    __m512 ayq = _mm512_insertf32x8(_mm512_loadu_ps(pa), _mm256_loadu_ps(pb), 1);
+    __m512 aqq = _mm512_insertf32x8(_mm512_loadu_ps(pa + 8), _mm256_loadu_ps(pb + 8), 1);
+    const __m512 ayq0 = ayq, aqq0 = aqq;
+    uint8_t *fa = packed + offa / 2, *fb = packed + offb / 2;
+    for (size_t i = 0; i < EDEN_SUM_BLOCK; i += 8) {
+        __m512 yv = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(ya + i)),
+                                       _mm256_loadu_ps(yb + i), 1);
+        __m512 q;
+        __m512i k = eden_qdirect_cells(&r, yv, &q, ties);
+        ayq = _mm512_add_ps(ayq, _mm512_mul_ps(yv, q));
+        aqq = _mm512_add_ps(aqq, _mm512_mul_ps(q, q));
+        __m128i f = eden_qdirect_fields(r.gather2, k);
+        if (i + 8 < EDEN_SUM_BLOCK) {
+            _mm_storel_epi64((__m128i *)(fa + i / 2), f);
+            _mm_storeh_pd((double *)(fb + i / 2), _mm_castsi128_pd(f));
+        } else {
+            _mm_storeu_si32(fa + i / 2, f);
+            _mm_storeu_si32(fb + i / 2, _mm_unpackhi_epi64(f, f));
+        }
+    }
+    if (eden_qdirect_finite(ayq) && eden_qdirect_finite(aqq)) {
+        _mm256_storeu_ps(pa, _mm512_castps512_ps256(ayq));
+        _mm256_storeu_ps(pa + 8, _mm512_castps512_ps256(aqq));
+        _mm256_storeu_ps(pb, _mm512_extractf32x8_ps(ayq, 1));
+        _mm256_storeu_ps(pb + 8, _mm512_extractf32x8_ps(aqq, 1));
+    } else {
+        _mm256_storeu_ps(pa, _mm512_castps512_ps256(ayq0));
+        _mm256_storeu_ps(pa + 8, _mm512_castps512_ps256(aqq0));
+        _mm256_storeu_ps(pb, _mm512_extractf32x8_ps(ayq0, 1));
+        _mm256_storeu_ps(pb + 8, _mm512_extractf32x8_ps(aqq0, 1));
+        eden_qfast16_kernel(qf, NULL, packed, 4, part, ya, offa, EDEN_SUM_BLOCK, ties);
+        eden_qfast16_kernel(qf, NULL, packed, 4, part, yb, offb, EDEN_SUM_BLOCK, ties);
+    }
+}
+
+__attribute__((target(EDEN_QDIRECT_ISA))) static void
+eden_qfast_direct2_avx512(const struct eden_qfast *qf, uint8_t *packed, float *part,
+                          const float *ya, size_t offa, const float *yb, size_t offb, bool ties)
+{
+    if (ties)
+        eden_qfast16_direct2(qf, packed, part, ya, offa, yb, offb, true);
+    else
+        eden_qfast16_direct2(qf, packed, part, ya, offa, yb, offb, false);
+}
+
+__attribute__((target(EDEN_QDIRECT_ISA))) static void
 eden_qfast_direct_avx512(const struct eden_qfast *qf, uint16_t *idx, uint8_t *packed, float *part,
                          const float *y, size_t off, size_t n, bool ties)
 {
@@ -848,6 +971,15 @@ eden_qfast_direct_avx512(const struct eden_qfast *qf, uint16_t *idx, uint8_t *pa
         eden_qfast16_direct(qf, idx, packed, part, y, off, n, true);
     else
         eden_qfast16_direct(qf, idx, packed, part, y, off, n, false);
+}
+
+/* eden_qfast_direct_avx512() applies (to runs of whole 16s): qf has a grid (b = 4), and the
+ * CPU AVX-512 F, BW, DQ and VBMI, not EDEN_NO_AVX512. */
+static bool
+eden_qdirect_ok(const struct eden *e, const struct eden_qfast *qf)
+{
+    return e->avx512 && qf->dir.ok && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vbmi");
 }
 
 /*
@@ -867,8 +999,7 @@ eden_quantize_run(struct eden *e, uint8_t *packed, const float *y, size_t off, s
             eden_qfast_init(&own, thr, bk, e->ties_up);
             qf = &own;
         }
-        if (e->avx512 && off % 16 == 0 && n % 16 == 0 && qf->dir.ok &&
-            __builtin_cpu_supports("avx512vbmi"))
+        if (off % 16 == 0 && n % 16 == 0 && eden_qdirect_ok(e, qf))
             eden_qfast_direct_avx512(qf, idx, fused, e->part, y, off, n, e->ties_up);
         else if (e->avx512 && off % 16 == 0 && n % 16 == 0)
             eden_qfast_avx512(qf, idx, fused, bk->bits, e->part, y, off, n, e->ties_up);
@@ -1196,6 +1327,10 @@ struct eden_sink {
     bool ok; /* the norm is finite */
     float thr[EDEN_MAX_LEVELS - 1];
     struct eden_qfast qf; /* of thr, when eden_qfast_ok() */
+    /* whole blocks go to eden_qfast_direct2_avx512() two at a time: the one waiting */
+    bool pair;
+    const float *wait_y;
+    size_t wait_off;
 };
 
 static void
@@ -1207,17 +1342,48 @@ eden_sink_begin(void *ctx, double nx2)
     if (!es->ok)
         return;
     eden_thresholds(es->thr, &e->lo, sqrt(nx2 / (double)e->D)); /* y_i = unit · z_i */
-    if (eden_qfast_ok(e, &e->lo))
+    es->pair = false;
+    es->wait_y = NULL;
+    if (eden_qfast_ok(e, &e->lo)) {
         eden_qfast_init(&es->qf, es->thr, &e->lo, e->ties_up);
+        es->pair = eden_qdirect_ok(e, &es->qf);
+    }
     memset(e->part, 0, eden_part_floats(e->D) * sizeof *e->part);
 }
 
+/*
+ * A run of the last pass. A whole block (the rotation's runs at D >= 2^11) waits for the
+ * next one when es->pair; the rotation leaves it in y, unchanged, until it returns.
+ */
 static void
 eden_sink_put(void *ctx, const float *y, size_t off, size_t n)
 {
     struct eden_sink *es = ctx;
-    if (es->ok)
-        eden_quantize_run(es->e, es->payload, y, off, n, es->thr, &es->e->lo, es->e->idx, &es->qf);
+    struct eden *e = es->e;
+    if (!es->ok)
+        return;
+    if (es->pair && n == EDEN_SUM_BLOCK && off % EDEN_SUM_BLOCK == 0) {
+        if (es->wait_y == NULL) {
+            es->wait_y = y;
+            es->wait_off = off;
+        } else {
+            eden_qfast_direct2_avx512(&es->qf, es->payload, e->part, es->wait_y, es->wait_off, y,
+                                      off, e->ties_up);
+            es->wait_y = NULL;
+        }
+        return;
+    }
+    eden_quantize_run(e, es->payload, y, off, n, es->thr, &e->lo, e->idx, &es->qf);
+}
+
+/* After the rotation: the block still waiting, if any. */
+static void
+eden_sink_end(struct eden_sink *es)
+{
+    if (es->ok && es->wait_y != NULL)
+        eden_quantize_run(es->e, es->payload, es->wait_y, es->wait_off, EDEN_SUM_BLOCK, es->thr,
+                          &es->e->lo, es->e->idx, &es->qf);
+    es->wait_y = NULL;
 }
 
 /*
@@ -1234,6 +1400,7 @@ eden_encode_int(struct eden *e, uint8_t *out, size_t bytes, size_t *len, const f
     double nx2 = rht_forward_sink(e->y, x, e->d, e->D, e->signs, &sink, 0);
     if (!isfinite(nx2))
         return errbuf_set(eb, -ERR_RANGE, "eden: input vector is not finite");
+    eden_sink_end(&es);
     double yq, qq;
     eden_part_sum(&yq, &qq, e->part, e->D);
     if (!eden_fused_pack(&e->lo))

@@ -963,6 +963,74 @@ eden_qfast_direct2_avx512(const struct eden_qfast *qf, uint8_t *packed, float *p
         eden_qfast16_direct2(qf, packed, part, ya, offa, yb, offb, false);
 }
 
+/* [a | b]: 8 floats of a and 8 of b in one register (AVX-512F). */
+__attribute__((target("avx512f"), always_inline)) static inline __m512
+eden_qfast16_join(const float *a, const float *b)
+{
+    return _mm512_castpd_ps(
+        _mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(_mm256_loadu_ps(a))),
+                           _mm256_castps_pd(_mm256_loadu_ps(b)), 1));
+}
+
+/*
+ * eden_qfast16_kernel() at b = 1 and 2 on two whole blocks at once, as
+ * eden_qfast16_direct2(): the same masks, cells, centroids and sums; the fields of a
+ * block's 8 coordinates from the low 8 bits of the masks, the other block's from the high.
+ */
+__attribute__((target("avx512f,bmi2"), always_inline)) static inline void
+eden_qfast16_search2(const struct eden_qfast *qf, uint8_t *packed, unsigned bits, float *part,
+                     const float *ya, size_t offa, const float *yb, size_t offb, bool ties)
+{
+    const __m512 t1 = _mm512_set1_ps(qf->bs.lvl[0][0]);
+    const __m512 t2lo = _mm512_set1_ps(qf->bs.lvl[1][0]), t2hi = _mm512_set1_ps(qf->bs.lvl[1][1]);
+    const __m512 qt = _mm512_loadu_ps(qf->q_tab);
+    const __m512 q0 = _mm512_set1_ps(qf->q_tab[0]), q1 = _mm512_set1_ps(qf->q_tab[1]);
+    const __m512i one = _mm512_set1_epi32(1), two = _mm512_set1_epi32(2);
+    float *pa = part + 16 * (offa / EDEN_SUM_BLOCK), *pb = part + 16 * (offb / EDEN_SUM_BLOCK);
+    __m512 ayq = eden_qfast16_join(pa, pb), aqq = eden_qfast16_join(pa + 8, pb + 8);
+    uint8_t *fa = packed + offa / 8 * bits, *fb = packed + offb / 8 * bits;
+    for (size_t i = 0; i < EDEN_SUM_BLOCK; i += 8) {
+        __m512 yv = eden_qfast16_join(ya + i, yb + i);
+        __mmask16 m1 = EDEN_ABOVE16(yv, t1, ties), m2 = 0;
+        __m512 q;
+        if (bits == 1) { /* q_tab[m1] */
+            q = _mm512_mask_blend_ps(m1, q0, q1);
+        } else {
+            m2 = EDEN_ABOVE16(yv, _mm512_mask_blend_ps(m1, t2lo, t2hi), ties);
+            __m512i k = _mm512_maskz_mov_epi32(m1, two);
+            q = _mm512_permutexvar_ps(_mm512_mask_or_epi32(k, m2, k, one), qt);
+        }
+        ayq = _mm512_add_ps(ayq, _mm512_mul_ps(yv, q));
+        aqq = _mm512_add_ps(aqq, _mm512_mul_ps(q, q));
+        if (bits == 1) {
+            fa[i / 8] = (uint8_t)m1;
+            fb[i / 8] = (uint8_t)(m1 >> 8);
+        } else {
+            uint32_t w = _pdep_u32(m2, 0x55555555u) | _pdep_u32(m1, 0xaaaaaaaau);
+            le_store16(fa + i / 4, (uint16_t)w);
+            le_store16(fb + i / 4, (uint16_t)(w >> 16));
+        }
+    }
+    _mm256_storeu_ps(pa, _mm512_castps512_ps256(ayq));
+    _mm256_storeu_ps(pa + 8, _mm512_castps512_ps256(aqq));
+    _mm256_storeu_ps(pb, _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(ayq), 1)));
+    _mm256_storeu_ps(pb + 8, _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(aqq), 1)));
+}
+
+__attribute__((target("avx512f,bmi2"))) static void
+eden_qfast_search2_avx512(const struct eden_qfast *qf, uint8_t *packed, unsigned bits, float *part,
+                          const float *ya, size_t offa, const float *yb, size_t offb, bool ties)
+{
+    if (bits == 1 && ties)
+        eden_qfast16_search2(qf, packed, 1, part, ya, offa, yb, offb, true);
+    else if (bits == 1)
+        eden_qfast16_search2(qf, packed, 1, part, ya, offa, yb, offb, false);
+    else if (ties)
+        eden_qfast16_search2(qf, packed, 2, part, ya, offa, yb, offb, true);
+    else
+        eden_qfast16_search2(qf, packed, 2, part, ya, offa, yb, offb, false);
+}
+
 __attribute__((target(EDEN_QDIRECT_ISA))) static void
 eden_qfast_direct_avx512(const struct eden_qfast *qf, uint16_t *idx, uint8_t *packed, float *part,
                          const float *y, size_t off, size_t n, bool ties)
@@ -1327,7 +1395,8 @@ struct eden_sink {
     bool ok; /* the norm is finite */
     float thr[EDEN_MAX_LEVELS - 1];
     struct eden_qfast qf; /* of thr, when eden_qfast_ok() */
-    /* whole blocks go to eden_qfast_direct2_avx512() two at a time: the one waiting */
+    /* whole blocks go to eden_qfast_direct2_avx512() (b = 4) or eden_qfast_search2_avx512()
+     * two at a time: the one waiting */
     bool pair;
     const float *wait_y;
     size_t wait_off;
@@ -1346,7 +1415,7 @@ eden_sink_begin(void *ctx, double nx2)
     es->wait_y = NULL;
     if (eden_qfast_ok(e, &e->lo)) {
         eden_qfast_init(&es->qf, es->thr, &e->lo, e->ties_up);
-        es->pair = eden_qdirect_ok(e, &es->qf);
+        es->pair = e->lo.bits == 4 ? eden_qdirect_ok(e, &es->qf) : e->avx512;
     }
     memset(e->part, 0, eden_part_floats(e->D) * sizeof *e->part);
 }
@@ -1367,8 +1436,12 @@ eden_sink_put(void *ctx, const float *y, size_t off, size_t n)
             es->wait_y = y;
             es->wait_off = off;
         } else {
-            eden_qfast_direct2_avx512(&es->qf, es->payload, e->part, es->wait_y, es->wait_off, y,
-                                      off, e->ties_up);
+            if (e->lo.bits == 4)
+                eden_qfast_direct2_avx512(&es->qf, es->payload, e->part, es->wait_y, es->wait_off,
+                                          y, off, e->ties_up);
+            else
+                eden_qfast_search2_avx512(&es->qf, es->payload, e->lo.bits, e->part, es->wait_y,
+                                          es->wait_off, y, off, e->ties_up);
             es->wait_y = NULL;
         }
         return;

@@ -472,8 +472,8 @@ eden_lookup8(const float *tab, unsigned levels, const __m256 *tab8, __m256i idx)
 }
 
 /*
- * The cell of y at b = 4 without a search (eden_qfast16_direct()). y is clamped to
- * [lo, hi] (NaN to lo), lo below every boundary and hi above them, which changes no cell;
+ * The cell of y at b = 4 without a search (eden_qfast16_direct()). A finite y is clamped
+ * to [−hi, hi], −hi below every boundary and hi above them, which changes no cell;
  * g = fma(y, s, mag) − 2^23 is then an integer in [0, 32), read from the sum's low bits
  * (mag puts it in the binade [2^23, 2^24), where floats are the integers), and since
  * rounding is monotone, so is g in y. Boundary k turns "above" on between two adjacent
@@ -482,20 +482,21 @@ eden_lookup8(const float *tab, unsigned levels, const __m256 *tab8, __m256i idx)
  * and is undecided only in g = g(y⁻_k) = g(y⁺_k). eden_qdirect_init() checks that each g
  * holds at most one undecided boundary; then the cell is base[g], the boundaries decided
  * above, plus one compare with thr[g], the undecided one (+∞ when none, never above a
- * clamped y): the count of the search, for every float y, ±0, ±∞ and NaN included. When
- * the check fails (boundaries closer than the grid step: a unit of 0, a subnormal or an
- * overflowed one) the search runs instead.
+ * clamped y): the count of the search, for every finite y, ±0 and subnormals included
+ * (infinite and NaN y go to the search, see eden_qfast16_direct()). When the check fails
+ * (boundaries closer than the grid step: a unit of 0, a subnormal or an overflowed one)
+ * the search runs instead.
  */
 struct eden_qdirect {
     bool ok;
-    float lo, hi, s, mag;
+    float hi, s, mag;
     float thr[32];
     int32_t base[32];
 };
 
-/* g(y) for y in [lo, hi] (then exact: the sum lies in [2^23, 2^23 + 32)). */
+/* g(y) for y in [−hi, hi] (then exact: the sum lies in [2^23, 2^23 + 32)). */
 static int32_t
-eden_qdirect_cell(const struct eden_qdirect *qd, float y)
+eden_qdirect_grid(const struct eden_qdirect *qd, float y)
 {
     return (int32_t)(fmaf(y, qd->s, qd->mag) - 8388608.0f);
 }
@@ -511,13 +512,12 @@ eden_qdirect_init(struct eden_qdirect *qd, const float *thr, unsigned nb, bool t
     float t0 = thr[0], tn = thr[nb - 1], w = tn - t0;
     if (!(t0 < tn && isfinite(w)))
         return;
-    /* A grid of about 28 cells over [lo, hi]: the boundaries of N(0,1)'s 16-level book are
-     * 0.26 of its 4.8-wide span apart or more, 1.4 cells. */
+    /* A grid of about 28 cells over [−hi, hi]: the boundaries of N(0,1)'s 16-level book
+     * are 0.26 of its 4.8-wide span apart or more, 1.4 cells. */
     float hi = fmaxf(-t0, tn) + w / 32.0f, lo = -hi, s = 26.0f / w;
     float mag = (float)(8388608.0 + 2.0 - (double)lo * (double)s);
     if (!(isfinite(s) && s > 0.0f && lo < t0 && hi > tn))
         return;
-    qd->lo = lo;
     qd->hi = hi;
     qd->s = s;
     qd->mag = mag;
@@ -532,7 +532,7 @@ eden_qdirect_init(struct eden_qdirect *qd, const float *thr, unsigned nb, bool t
     for (unsigned k = 0; k < nb; k++) {
         float below = ties_up ? nextafterf(thr[k], -INFINITY) : thr[k];
         float above = ties_up ? thr[k] : nextafterf(thr[k], INFINITY);
-        int32_t gb = eden_qdirect_cell(qd, below), ga = eden_qdirect_cell(qd, above);
+        int32_t gb = eden_qdirect_grid(qd, below), ga = eden_qdirect_grid(qd, above);
         for (int32_t g = gb + 1; g < 32; g++)
             qd->base[g]++;
         if (gb == ga) {
@@ -791,13 +791,6 @@ eden_qfast16_kernel(const struct eden_qfast *qf, uint16_t *idx, uint8_t *packed,
 EDEN_QFAST_ENTRY(eden_qfast_avx512, __attribute__((target("avx512f,bmi2"))), eden_qfast16_kernel)
 #undef EDEN_QFAST_ENTRY
 
-/*
- * eden_qfast16_kernel() at b = 4 when qf->dir.ok: the cells of struct eden_qdirect (the
- * grid cell from one fused multiply-add, its undecided boundary and the count below from
- * two permutations of 32-entry tables, one compare), the same centroids and sums; the
- * fields from the cells, two to a byte (the odd lane's shifted onto the even one's, then
- * the bytes gathered by one byte permutation).
- */
 #define EDEN_QDIRECT_ISA "avx512f,avx512bw,avx512dq,avx512vbmi,bmi2"
 
 /*
@@ -862,10 +855,12 @@ eden_qdirect_finite(__m512 acc)
 }
 
 /*
- * eden_qfast16_kernel() at b = 4 when qf->dir.ok: the cells of struct eden_qdirect, the
- * same centroids and the same sums. The clamp is exact for finite y only, so a block whose
- * sums come out non-finite (some y infinite or NaN, or products that overflow) is done
- * again by the search, from the sums it started with.
+ * eden_qfast16_kernel() at b = 4 when qf->dir.ok: the cells of struct eden_qdirect (the
+ * grid cell from one fused multiply-add, its undecided boundary and the count below from
+ * two permutations of 32-entry tables, one compare), the same centroids and the same sums;
+ * the fields two to a byte by a shift and one byte permutation. The clamp is exact for
+ * finite y only, so a block whose sums come out non-finite (some y infinite or NaN, or
+ * products that overflow) is done again by the search, from the sums it started with.
  */
 __attribute__((target(EDEN_QDIRECT_ISA), always_inline)) static inline void
 eden_qfast16_direct(const struct eden_qfast *qf, uint16_t *idx, uint8_t *packed, float *part,
@@ -903,6 +898,23 @@ eden_qfast16_direct(const struct eden_qfast *qf, uint16_t *idx, uint8_t *packed,
     }
 }
 
+/* [a | b]: 8 floats of a and 8 of b in one register (AVX-512F). */
+__attribute__((target("avx512f"), always_inline)) static inline __m512
+eden_qfast16_join(const float *a, const float *b)
+{
+    return _mm512_castpd_ps(
+        _mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(_mm256_loadu_ps(a))),
+                           _mm256_castps_pd(_mm256_loadu_ps(b)), 1));
+}
+
+/* The inverse of eden_qfast16_join(): the lower 8 floats of v to a, the upper to b. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+eden_qfast16_split(float *a, float *b, __m512 v)
+{
+    _mm256_storeu_ps(a, _mm512_castps512_ps256(v));
+    _mm256_storeu_ps(b, _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+}
+
 /*
  * eden_qfast16_direct() on two whole blocks of fields (EDEN_SUM_BLOCK coordinates at
  * offA and offB, both multiples of it) at once: each vector holds 8 coordinates of each,
@@ -918,14 +930,11 @@ eden_qfast16_direct2(const struct eden_qfast *qf, uint8_t *packed, float *part, 
     struct eden_qdirect16 r;
     eden_qdirect16_init(&r, qf);
     float *pa = part + 16 * (offa / EDEN_SUM_BLOCK), *pb = part + 16 * (offb / EDEN_SUM_BLOCK);
-    __m512 ayq = _mm512_insertf32x8(_mm512_loadu_ps(pa), _mm256_loadu_ps(pb), 1);
-    __m512 aqq = _mm512_insertf32x8(_mm512_loadu_ps(pa + 8), _mm256_loadu_ps(pb + 8), 1);
-    const __m512 ayq0 = ayq, aqq0 = aqq;
+    const __m512 ayq0 = eden_qfast16_join(pa, pb), aqq0 = eden_qfast16_join(pa + 8, pb + 8);
+    __m512 ayq = ayq0, aqq = aqq0;
     uint8_t *fa = packed + offa / 2, *fb = packed + offb / 2;
     for (size_t i = 0; i < EDEN_SUM_BLOCK; i += 8) {
-        __m512 yv = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(ya + i)),
-                                       _mm256_loadu_ps(yb + i), 1);
-        __m512 q;
+        __m512 yv = eden_qfast16_join(ya + i, yb + i), q;
         __m512i k = eden_qdirect_cells(&r, yv, &q, ties);
         ayq = _mm512_add_ps(ayq, _mm512_mul_ps(yv, q));
         aqq = _mm512_add_ps(aqq, _mm512_mul_ps(q, q));
@@ -938,16 +947,10 @@ eden_qfast16_direct2(const struct eden_qfast *qf, uint8_t *packed, float *part, 
             _mm_storeu_si32(fb + i / 2, _mm_unpackhi_epi64(f, f));
         }
     }
-    if (eden_qdirect_finite(ayq) && eden_qdirect_finite(aqq)) {
-        _mm256_storeu_ps(pa, _mm512_castps512_ps256(ayq));
-        _mm256_storeu_ps(pa + 8, _mm512_castps512_ps256(aqq));
-        _mm256_storeu_ps(pb, _mm512_extractf32x8_ps(ayq, 1));
-        _mm256_storeu_ps(pb + 8, _mm512_extractf32x8_ps(aqq, 1));
-    } else {
-        _mm256_storeu_ps(pa, _mm512_castps512_ps256(ayq0));
-        _mm256_storeu_ps(pa + 8, _mm512_castps512_ps256(aqq0));
-        _mm256_storeu_ps(pb, _mm512_extractf32x8_ps(ayq0, 1));
-        _mm256_storeu_ps(pb + 8, _mm512_extractf32x8_ps(aqq0, 1));
+    bool finite = eden_qdirect_finite(ayq) && eden_qdirect_finite(aqq);
+    eden_qfast16_split(pa, pb, finite ? ayq : ayq0);
+    eden_qfast16_split(pa + 8, pb + 8, finite ? aqq : aqq0);
+    if (!finite) {
         eden_qfast16_kernel(qf, NULL, packed, 4, part, ya, offa, EDEN_SUM_BLOCK, ties);
         eden_qfast16_kernel(qf, NULL, packed, 4, part, yb, offb, EDEN_SUM_BLOCK, ties);
     }
@@ -961,15 +964,6 @@ eden_qfast_direct2_avx512(const struct eden_qfast *qf, uint8_t *packed, float *p
         eden_qfast16_direct2(qf, packed, part, ya, offa, yb, offb, true);
     else
         eden_qfast16_direct2(qf, packed, part, ya, offa, yb, offb, false);
-}
-
-/* [a | b]: 8 floats of a and 8 of b in one register (AVX-512F). */
-__attribute__((target("avx512f"), always_inline)) static inline __m512
-eden_qfast16_join(const float *a, const float *b)
-{
-    return _mm512_castpd_ps(
-        _mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(_mm256_loadu_ps(a))),
-                           _mm256_castps_pd(_mm256_loadu_ps(b)), 1));
 }
 
 /*
@@ -1011,10 +1005,8 @@ eden_qfast16_search2(const struct eden_qfast *qf, uint8_t *packed, unsigned bits
             le_store16(fb + i / 4, (uint16_t)(w >> 16));
         }
     }
-    _mm256_storeu_ps(pa, _mm512_castps512_ps256(ayq));
-    _mm256_storeu_ps(pa + 8, _mm512_castps512_ps256(aqq));
-    _mm256_storeu_ps(pb, _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(ayq), 1)));
-    _mm256_storeu_ps(pb + 8, _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(aqq), 1)));
+    eden_qfast16_split(pa, pb, ayq);
+    eden_qfast16_split(pa + 8, pb + 8, aqq);
 }
 
 __attribute__((target("avx512f,bmi2"))) static void

@@ -1413,8 +1413,9 @@ eden_sink_begin(void *ctx, double nx2)
 }
 
 /*
- * A run of the last pass. A whole block (the rotation's runs at D >= 2^11) waits for the
- * next one when es->pair; the rotation leaves it in y, unchanged, until it returns.
+ * A run of the last pass. When es->pair, a run that is a whole block (as every run is at
+ * large D) waits for the next such run; the rotation leaves it in y, unchanged, until it
+ * returns, and eden_sink_end() takes the last one if it has no partner.
  */
 static void
 eden_sink_put(void *ctx, const float *y, size_t off, size_t n)

@@ -941,7 +941,7 @@ eden_qfast16_direct2(const struct eden_qfast *qf, uint8_t *packed, float *part, 
         __m128i f = eden_qdirect_fields(r.gather2, k);
         if (i + 8 < EDEN_SUM_BLOCK) {
             _mm_storel_epi64((__m128i *)(fa + i / 2), f);
-            _mm_storeh_pd((double *)(fb + i / 2), _mm_castsi128_pd(f));
+            _mm_storeh_pi((__m64 *)(fb + i / 2), _mm_castsi128_ps(f));
         } else {
             _mm_storeu_si32(fa + i / 2, f);
             _mm_storeu_si32(fb + i / 2, _mm_unpackhi_epi64(f, f));

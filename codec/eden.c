@@ -539,6 +539,81 @@ eden_lookup8(const float *tab, unsigned levels, const __m256 *tab8, __m256i idx)
 }
 
 /*
+ * The cell of y at b = 4 without a search (eden_qfast16_direct()). A finite y is clamped
+ * to [−hi, hi], −hi below every boundary and hi above them, which changes no cell;
+ * g = fma(y, s, mag) − 2^23 is then an integer in [0, 32), read from the sum's low bits
+ * (mag puts it in the binade [2^23, 2^24), where floats are the integers), and since
+ * rounding is monotone, so is g in y. Boundary k turns "above" on between two adjacent
+ * floats y⁻_k < y⁺_k (t_k and the next float up, or when ties go up the float below t_k
+ * and t_k): it is above for every y of grid cell g > g(y⁻_k), for none with g < g(y⁺_k),
+ * and is undecided only in g = g(y⁻_k) = g(y⁺_k). eden_qdirect_init() checks that each g
+ * holds at most one undecided boundary; then the cell is base[g], the boundaries decided
+ * above, plus one compare with thr[g], the undecided one (+∞ when none, never above a
+ * clamped y): the count of the search, for every finite y, ±0 and subnormals included
+ * (infinite and NaN y go to the search, see eden_qfast16_direct()). When the check fails
+ * (boundaries closer than the grid step: a unit of 0, a subnormal or an overflowed one)
+ * the search runs instead.
+ */
+struct eden_qdirect {
+    bool ok;
+    float hi, s, mag;
+    float thr[32];
+    int32_t base[32];
+};
+
+/* g(y) for y in [−hi, hi] (then exact: the sum lies in [2^23, 2^23 + 32)). */
+static int32_t
+eden_qdirect_grid(const struct eden_qdirect *qd, float y)
+{
+    return (int32_t)(fmaf(y, qd->s, qd->mag) - 8388608.0f);
+}
+
+/* Fills qd for the nb boundaries thr under the tie rule; qd->ok false when it cannot. */
+static void
+eden_qdirect_init(struct eden_qdirect *qd, const float *thr, unsigned nb, bool ties_up)
+{
+    *qd = (struct eden_qdirect){ .ok = false };
+    for (unsigned k = 0; k < nb; k++)
+        if (!isfinite(thr[k]))
+            return;
+    float t0 = thr[0], tn = thr[nb - 1], w = tn - t0;
+    if (!(t0 < tn && isfinite(w)))
+        return;
+    /* A grid of about 28 cells over [−hi, hi]: the boundaries of N(0,1)'s 16-level book
+     * are 0.26 of its 4.8-wide span apart or more, 1.4 cells. */
+    float hi = fmaxf(-t0, tn) + w / 32.0f, lo = -hi, s = 26.0f / w;
+    float mag = (float)(8388608.0 + 2.0 - (double)lo * (double)s);
+    if (!(isfinite(s) && s > 0.0f && lo < t0 && hi > tn))
+        return;
+    qd->hi = hi;
+    qd->s = s;
+    qd->mag = mag;
+    float zlo = fmaf(lo, s, mag), zhi = fmaf(hi, s, mag);
+    if (!(zlo >= 8388608.0f && zhi < 8388608.0f + 32.0f))
+        return;
+    int active[32];
+    for (unsigned g = 0; g < 32; g++) {
+        active[g] = -1;
+        qd->base[g] = 0;
+    }
+    for (unsigned k = 0; k < nb; k++) {
+        float below = ties_up ? nextafterf(thr[k], -INFINITY) : thr[k];
+        float above = ties_up ? thr[k] : nextafterf(thr[k], INFINITY);
+        int32_t gb = eden_qdirect_grid(qd, below), ga = eden_qdirect_grid(qd, above);
+        for (int32_t g = gb + 1; g < 32; g++)
+            qd->base[g]++;
+        if (gb == ga) {
+            if (active[gb] >= 0)
+                return;
+            active[gb] = (int)k;
+        }
+    }
+    for (unsigned g = 0; g < 32; g++)
+        qd->thr[g] = active[g] >= 0 ? thr[active[g]] : INFINITY;
+    qd->ok = true;
+}
+
+/*
  * The AVX2 quantiser for b = 1, 2 and 4: the same indices, the same centroids and the same
  * float sums in the same lanes as eden_quantize_kernel(), the cells found by a binary search
  * (struct eden_bsearch). The kernel's centroid, c_0 plus the differences c_{k+1} − c_k of
@@ -551,6 +626,7 @@ struct eden_qfast {
     /* b = 4, for eden_qfast16_kernel(): the candidates of steps 3 and 4 at index 8·m_1 +
      * 4·m_2 (+ 2·m_3), m_j the outcomes of the steps before */
     float at3[16], at4[16];
+    struct eden_qdirect dir; /* b = 4 with AVX-512: the cells without a search */
 };
 
 /* The kernel's centroid of cell i: c_0 + Σ_{k<nb} [k < i]·(c_{k+1} − c_k), in float. */
@@ -566,7 +642,7 @@ eden_qtab(float *q_tab, const float *cent, unsigned nb)
 }
 
 static void
-eden_qfast_init(struct eden_qfast *qf, const float *thr, const struct eden_book *bk)
+eden_qfast_init(struct eden_qfast *qf, const float *thr, const struct eden_book *bk, bool ties_up)
 {
     eden_bsearch_init(&qf->bs, thr, bk->bits);
     eden_qtab(qf->q_tab, bk->cent, bk->levels - 1);
@@ -574,6 +650,9 @@ eden_qfast_init(struct eden_qfast *qf, const float *thr, const struct eden_book 
         qf->at3[s] = qf->bs.lvl[2][s / 4 % 8];
         qf->at4[s] = qf->bs.lvl[3][s / 2 % 8];
     }
+    qf->dir.ok = false;
+    if (bk->bits == 4)
+        eden_qdirect_init(&qf->dir, thr, bk->levels - 1, ties_up);
 }
 
 /* eden_spread2[v], eden_spread4[v]: bit l of the byte v moved to bit 2l, to bit 4l. */
@@ -779,6 +858,257 @@ eden_qfast16_kernel(const struct eden_qfast *qf, uint16_t *idx, uint8_t *packed,
 EDEN_QFAST_ENTRY(eden_qfast_avx512, __attribute__((target("avx512f,bmi2"))), eden_qfast16_kernel)
 #undef EDEN_QFAST_ENTRY
 
+#define EDEN_QDIRECT_ISA "avx512f,avx512bw,avx512dq,avx512vbmi,bmi2"
+
+/*
+ * The tables of eden_qfast16_direct() in registers. A lane carries its cell c as
+ * c + c·2^28: vpermps reads only the index's low 4 bits, and the fields of an even lane and
+ * the next lane, bits 28–35 of their 64 bits, shift to one byte.
+ */
+struct eden_qdirect16 {
+    __m512 hi, s, mag, thr0, thr1, qt;
+    __m512i base0, base1, one, gather, gather2;
+};
+
+__attribute__((target(EDEN_QDIRECT_ISA), always_inline)) static inline void
+eden_qdirect16_init(struct eden_qdirect16 *r, const struct eden_qfast *qf)
+{
+    const struct eden_qdirect *qd = &qf->dir;
+    r->hi = _mm512_set1_ps(qd->hi);
+    r->s = _mm512_set1_ps(qd->s);
+    r->mag = _mm512_set1_ps(qd->mag);
+    r->thr0 = _mm512_loadu_ps(qd->thr);
+    r->thr1 = _mm512_loadu_ps(qd->thr + 16);
+    r->qt = _mm512_loadu_ps(qf->q_tab);
+    __m512i b0 = _mm512_loadu_si512(qd->base), b1 = _mm512_loadu_si512(qd->base + 16);
+    r->base0 = _mm512_or_si512(b0, _mm512_slli_epi32(b0, 28));
+    r->base1 = _mm512_or_si512(b1, _mm512_slli_epi32(b1, 28));
+    r->one = _mm512_set1_epi32(0x10000001);
+    /* byte 8·j (cells 2j, 2j + 1) to byte j; for two blocks, j >= 4 to byte 4 + j */
+    r->gather = _mm512_set_epi64(0, 0, 0, 0, 0, 0, 0, 0x3830282018100800);
+    r->gather2 = _mm512_set_epi64(0, 0, 0, 0, 0, 0, 0x38302820, 0x18100800);
+}
+
+/*
+ * The cells (as above) of the 16 coordinates in yv, and their centroids in *q. yv lies
+ * within [−hi, hi] after vrangeps (absolute minimum with hi, y's sign), y's cell for any
+ * finite y; the grid cell g is the fused multiply-add's low 5 bits, which are all that
+ * vpermt2ps and vpermt2d read.
+ */
+__attribute__((target(EDEN_QDIRECT_ISA), always_inline)) static inline __m512i
+eden_qdirect_cells(const struct eden_qdirect16 *r, __m512 yv, __m512 *q, bool ties)
+{
+    __m512 yc = _mm512_range_ps(yv, r->hi, 2);
+    __m512i gi = _mm512_castps_si512(_mm512_fmadd_ps(yc, r->s, r->mag));
+    __m512 t = _mm512_permutex2var_ps(r->thr0, gi, r->thr1);
+    __m512i k = _mm512_permutex2var_epi32(r->base0, gi, r->base1);
+    k = _mm512_mask_add_epi32(k, EDEN_ABOVE16(yc, t, ties), k, r->one);
+    *q = _mm512_permutexvar_ps(k, r->qt);
+    return k;
+}
+
+/* The fields of 16 cells k, two to a byte, in bytes 0–7 (gather2: 0–3 and 8–11). */
+__attribute__((target(EDEN_QDIRECT_ISA), always_inline)) static inline __m128i
+eden_qdirect_fields(__m512i gather, __m512i k)
+{
+    return _mm512_castsi512_si128(_mm512_permutexvar_epi8(gather, _mm512_srli_epi64(k, 28)));
+}
+
+/* Whether the 16 float sums are finite (every coordinate they took was). */
+__attribute__((target(EDEN_QDIRECT_ISA), always_inline)) static inline bool
+eden_qdirect_finite(__m512 acc)
+{
+    return _mm512_cmp_ps_mask(_mm512_sub_ps(acc, acc), _mm512_setzero_ps(), _CMP_EQ_OQ) == 0xffff;
+}
+
+/*
+ * eden_qfast16_kernel() at b = 4 when qf->dir.ok: the cells of struct eden_qdirect (the
+ * grid cell from one fused multiply-add, its undecided boundary and the count below from
+ * two permutations of 32-entry tables, one compare), the same centroids and the same sums;
+ * the fields two to a byte by a shift and one byte permutation. The clamp is exact for
+ * finite y only, so a block whose sums come out non-finite (some y infinite or NaN, or
+ * products that overflow) is done again by the search, from the sums it started with.
+ */
+__attribute__((target(EDEN_QDIRECT_ISA), always_inline)) static inline void
+eden_qfast16_direct(const struct eden_qfast *qf, uint16_t *idx, uint8_t *packed, float *part,
+                    const float *y, size_t off, size_t n, bool ties)
+{
+    struct eden_qdirect16 r;
+    eden_qdirect16_init(&r, qf);
+    for (size_t i0 = 0; i0 < n;) {
+        size_t g = off + i0, blk = g / EDEN_SUM_BLOCK;
+        size_t end = i0 + (EDEN_SUM_BLOCK - g % EDEN_SUM_BLOCK);
+        end = end < n ? end : n;
+        const __m512 acc0 = _mm512_loadu_ps(part + 16 * blk);
+        __m512 acc = acc0; /* ⟨y,q⟩ lanes, then ‖q‖² lanes */
+        for (size_t i = i0; i < end; i += 16) {
+            __m512 yv = _mm512_loadu_ps(y + i), q;
+            __m512i k = eden_qdirect_cells(&r, yv, &q, ties);
+            __m512 yq = _mm512_mul_ps(yv, q), qq = _mm512_mul_ps(q, q);
+            /* (⟨y,q⟩ | ‖q‖²) terms of the lower 8 coordinates, then of the upper 8 */
+            acc = _mm512_add_ps(acc, _mm512_shuffle_f32x4(yq, qq, _MM_SHUFFLE(1, 0, 1, 0)));
+            acc = _mm512_add_ps(acc, _mm512_shuffle_f32x4(yq, qq, _MM_SHUFFLE(3, 2, 3, 2)));
+            if (packed != NULL) {
+                _mm_storel_epi64((__m128i *)(packed + (off + i) / 2),
+                                 eden_qdirect_fields(r.gather, k));
+            } else {
+                _mm256_storeu_si256((__m256i *)(idx + off + i), _mm512_cvtepi32_epi16(k));
+            }
+        }
+        if (eden_qdirect_finite(acc)) {
+            _mm512_storeu_ps(part + 16 * blk, acc);
+        } else {
+            _mm512_storeu_ps(part + 16 * blk, acc0);
+            eden_qfast16_kernel(qf, idx, packed, 4, part, y + i0, off + i0, end - i0, ties);
+        }
+        i0 = end;
+    }
+}
+
+/* [a | b]: 8 floats of a and 8 of b in one register (AVX-512F). */
+__attribute__((target("avx512f"), always_inline)) static inline __m512
+eden_qfast16_join(const float *a, const float *b)
+{
+    return _mm512_castpd_ps(
+        _mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(_mm256_loadu_ps(a))),
+                           _mm256_castps_pd(_mm256_loadu_ps(b)), 1));
+}
+
+/* The inverse of eden_qfast16_join(): the lower 8 floats of v to a, the upper to b. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+eden_qfast16_split(float *a, float *b, __m512 v)
+{
+    _mm256_storeu_ps(a, _mm512_castps512_ps256(v));
+    _mm256_storeu_ps(b, _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+}
+
+/*
+ * eden_qfast16_direct() on two whole blocks of fields (EDEN_SUM_BLOCK coordinates at
+ * offA and offB, both multiples of it) at once: each vector holds 8 coordinates of each,
+ * so that the ⟨y,q⟩ sums of both blocks sit in one register and the ‖q‖² sums in another,
+ * the terms added in coordinate order without moving lanes. Each 8 coordinates' fields
+ * are stored 8 bytes at a time, the 4 beyond theirs overwritten by the next ones' (the last
+ * 4 bytes at a time).
+ */
+__attribute__((target(EDEN_QDIRECT_ISA), always_inline)) static inline void
+eden_qfast16_direct2(const struct eden_qfast *qf, uint8_t *packed, float *part, const float *ya,
+                     size_t offa, const float *yb, size_t offb, bool ties)
+{
+    struct eden_qdirect16 r;
+    eden_qdirect16_init(&r, qf);
+    float *pa = part + 16 * (offa / EDEN_SUM_BLOCK), *pb = part + 16 * (offb / EDEN_SUM_BLOCK);
+    const __m512 ayq0 = eden_qfast16_join(pa, pb), aqq0 = eden_qfast16_join(pa + 8, pb + 8);
+    __m512 ayq = ayq0, aqq = aqq0;
+    uint8_t *fa = packed + offa / 2, *fb = packed + offb / 2;
+    for (size_t i = 0; i < EDEN_SUM_BLOCK; i += 8) {
+        __m512 yv = eden_qfast16_join(ya + i, yb + i), q;
+        __m512i k = eden_qdirect_cells(&r, yv, &q, ties);
+        ayq = _mm512_add_ps(ayq, _mm512_mul_ps(yv, q));
+        aqq = _mm512_add_ps(aqq, _mm512_mul_ps(q, q));
+        __m128i f = eden_qdirect_fields(r.gather2, k);
+        if (i + 8 < EDEN_SUM_BLOCK) {
+            _mm_storel_epi64((__m128i *)(fa + i / 2), f);
+            _mm_storeh_pi((__m64 *)(fb + i / 2), _mm_castsi128_ps(f));
+        } else {
+            _mm_storeu_si32(fa + i / 2, f);
+            _mm_storeu_si32(fb + i / 2, _mm_unpackhi_epi64(f, f));
+        }
+    }
+    bool finite = eden_qdirect_finite(ayq) && eden_qdirect_finite(aqq);
+    eden_qfast16_split(pa, pb, finite ? ayq : ayq0);
+    eden_qfast16_split(pa + 8, pb + 8, finite ? aqq : aqq0);
+    if (!finite) {
+        eden_qfast16_kernel(qf, NULL, packed, 4, part, ya, offa, EDEN_SUM_BLOCK, ties);
+        eden_qfast16_kernel(qf, NULL, packed, 4, part, yb, offb, EDEN_SUM_BLOCK, ties);
+    }
+}
+
+__attribute__((target(EDEN_QDIRECT_ISA))) static void
+eden_qfast_direct2_avx512(const struct eden_qfast *qf, uint8_t *packed, float *part,
+                          const float *ya, size_t offa, const float *yb, size_t offb, bool ties)
+{
+    if (ties)
+        eden_qfast16_direct2(qf, packed, part, ya, offa, yb, offb, true);
+    else
+        eden_qfast16_direct2(qf, packed, part, ya, offa, yb, offb, false);
+}
+
+/*
+ * eden_qfast16_kernel() at b = 1 and 2 on two whole blocks at once, as
+ * eden_qfast16_direct2(): the same masks, cells, centroids and sums; the fields of a
+ * block's 8 coordinates from the low 8 bits of the masks, the other block's from the high.
+ */
+__attribute__((target("avx512f,bmi2"), always_inline)) static inline void
+eden_qfast16_search2(const struct eden_qfast *qf, uint8_t *packed, unsigned bits, float *part,
+                     const float *ya, size_t offa, const float *yb, size_t offb, bool ties)
+{
+    const __m512 t1 = _mm512_set1_ps(qf->bs.lvl[0][0]);
+    const __m512 t2lo = _mm512_set1_ps(qf->bs.lvl[1][0]), t2hi = _mm512_set1_ps(qf->bs.lvl[1][1]);
+    const __m512 qt = _mm512_loadu_ps(qf->q_tab);
+    const __m512 q0 = _mm512_set1_ps(qf->q_tab[0]), q1 = _mm512_set1_ps(qf->q_tab[1]);
+    const __m512i one = _mm512_set1_epi32(1), two = _mm512_set1_epi32(2);
+    float *pa = part + 16 * (offa / EDEN_SUM_BLOCK), *pb = part + 16 * (offb / EDEN_SUM_BLOCK);
+    __m512 ayq = eden_qfast16_join(pa, pb), aqq = eden_qfast16_join(pa + 8, pb + 8);
+    uint8_t *fa = packed + offa / 8 * bits, *fb = packed + offb / 8 * bits;
+    for (size_t i = 0; i < EDEN_SUM_BLOCK; i += 8) {
+        __m512 yv = eden_qfast16_join(ya + i, yb + i);
+        __mmask16 m1 = EDEN_ABOVE16(yv, t1, ties), m2 = 0;
+        __m512 q;
+        if (bits == 1) { /* q_tab[m1] */
+            q = _mm512_mask_blend_ps(m1, q0, q1);
+        } else {
+            m2 = EDEN_ABOVE16(yv, _mm512_mask_blend_ps(m1, t2lo, t2hi), ties);
+            __m512i k = _mm512_maskz_mov_epi32(m1, two);
+            q = _mm512_permutexvar_ps(_mm512_mask_or_epi32(k, m2, k, one), qt);
+        }
+        ayq = _mm512_add_ps(ayq, _mm512_mul_ps(yv, q));
+        aqq = _mm512_add_ps(aqq, _mm512_mul_ps(q, q));
+        if (bits == 1) {
+            fa[i / 8] = (uint8_t)m1;
+            fb[i / 8] = (uint8_t)(m1 >> 8);
+        } else {
+            uint32_t w = _pdep_u32(m2, 0x55555555u) | _pdep_u32(m1, 0xaaaaaaaau);
+            le_store16(fa + i / 4, (uint16_t)w);
+            le_store16(fb + i / 4, (uint16_t)(w >> 16));
+        }
+    }
+    eden_qfast16_split(pa, pb, ayq);
+    eden_qfast16_split(pa + 8, pb + 8, aqq);
+}
+
+__attribute__((target("avx512f,bmi2"))) static void
+eden_qfast_search2_avx512(const struct eden_qfast *qf, uint8_t *packed, unsigned bits, float *part,
+                          const float *ya, size_t offa, const float *yb, size_t offb, bool ties)
+{
+    if (bits == 1 && ties)
+        eden_qfast16_search2(qf, packed, 1, part, ya, offa, yb, offb, true);
+    else if (bits == 1)
+        eden_qfast16_search2(qf, packed, 1, part, ya, offa, yb, offb, false);
+    else if (ties)
+        eden_qfast16_search2(qf, packed, 2, part, ya, offa, yb, offb, true);
+    else
+        eden_qfast16_search2(qf, packed, 2, part, ya, offa, yb, offb, false);
+}
+
+__attribute__((target(EDEN_QDIRECT_ISA))) static void
+eden_qfast_direct_avx512(const struct eden_qfast *qf, uint16_t *idx, uint8_t *packed, float *part,
+                         const float *y, size_t off, size_t n, bool ties)
+{
+    if (ties)
+        eden_qfast16_direct(qf, idx, packed, part, y, off, n, true);
+    else
+        eden_qfast16_direct(qf, idx, packed, part, y, off, n, false);
+}
+
+/* eden_qfast_direct_avx512() applies (to runs of whole 16s): qf has a grid (b = 4), and the
+ * CPU AVX-512 F, BW, DQ and VBMI, not EDEN_NO_AVX512. */
+static bool
+eden_qdirect_ok(const struct eden *e, const struct eden_qfast *qf)
+{
+    return e->avx512 && qf->dir.ok && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vbmi");
+}
+
 /*
  * One run of the vector quantiser (eden_quantize_kernel()) on this CPU; qf, when not NULL,
  * holds eden_qfast_init() of thr and bk (else it is made here).
@@ -793,10 +1123,12 @@ eden_quantize_run(struct eden *e, uint8_t *packed, const float *y, size_t off, s
     if (eden_qfast_ok(e, bk)) {
         struct eden_qfast own;
         if (qf == NULL) {
-            eden_qfast_init(&own, thr, bk);
+            eden_qfast_init(&own, thr, bk, e->ties_up);
             qf = &own;
         }
-        if (e->avx512 && off % 16 == 0 && n % 16 == 0)
+        if (off % 16 == 0 && n % 16 == 0 && eden_qdirect_ok(e, qf))
+            eden_qfast_direct_avx512(qf, idx, fused, e->part, y, off, n, e->ties_up);
+        else if (e->avx512 && off % 16 == 0 && n % 16 == 0)
             eden_qfast_avx512(qf, idx, fused, bk->bits, e->part, y, off, n, e->ties_up);
         else
             eden_qfast_avx2(qf, idx, fused, bk->bits, e->part, y, off, n, e->ties_up);
@@ -1413,6 +1745,11 @@ struct eden_sink {
     bool ok; /* the norm is finite */
     float thr[EDEN_MAX_LEVELS - 1];
     struct eden_qfast qf; /* of thr, when eden_qfast_ok() */
+    /* whole blocks go to eden_qfast_direct2_avx512() (b = 4) or eden_qfast_search2_avx512()
+     * two at a time: the one waiting */
+    bool pair;
+    const float *wait_y;
+    size_t wait_off;
 };
 
 static void
@@ -1424,17 +1761,53 @@ eden_sink_begin(void *ctx, double nx2)
     if (!es->ok)
         return;
     eden_thresholds(es->thr, &e->lo, sqrt(nx2 / (double)e->D)); /* y_i = unit · z_i */
-    if (eden_qfast_ok(e, &e->lo))
-        eden_qfast_init(&es->qf, es->thr, &e->lo);
+    es->pair = false;
+    es->wait_y = NULL;
+    if (eden_qfast_ok(e, &e->lo)) {
+        eden_qfast_init(&es->qf, es->thr, &e->lo, e->ties_up);
+        es->pair = e->lo.bits == 4 ? eden_qdirect_ok(e, &es->qf) : e->avx512;
+    }
     memset(e->part, 0, eden_part_floats(e->D) * sizeof *e->part);
 }
 
+/*
+ * A run of the last pass. When es->pair, a run that is a whole block (as every run is at
+ * large D) waits for the next such run; the rotation leaves it in y, unchanged, until it
+ * returns, and eden_sink_end() takes the last one if it has no partner.
+ */
 static void
 eden_sink_put(void *ctx, const float *y, size_t off, size_t n)
 {
     struct eden_sink *es = ctx;
-    if (es->ok)
-        eden_quantize_run(es->e, es->payload, y, off, n, es->thr, &es->e->lo, es->e->idx, &es->qf);
+    struct eden *e = es->e;
+    if (!es->ok)
+        return;
+    if (es->pair && n == EDEN_SUM_BLOCK && off % EDEN_SUM_BLOCK == 0) {
+        if (es->wait_y == NULL) {
+            es->wait_y = y;
+            es->wait_off = off;
+        } else {
+            if (e->lo.bits == 4)
+                eden_qfast_direct2_avx512(&es->qf, es->payload, e->part, es->wait_y, es->wait_off,
+                                          y, off, e->ties_up);
+            else
+                eden_qfast_search2_avx512(&es->qf, es->payload, e->lo.bits, e->part, es->wait_y,
+                                          es->wait_off, y, off, e->ties_up);
+            es->wait_y = NULL;
+        }
+        return;
+    }
+    eden_quantize_run(e, es->payload, y, off, n, es->thr, &e->lo, e->idx, &es->qf);
+}
+
+/* After the rotation: the block still waiting, if any. */
+static void
+eden_sink_end(struct eden_sink *es)
+{
+    if (es->ok && es->wait_y != NULL)
+        eden_quantize_run(es->e, es->payload, es->wait_y, es->wait_off, EDEN_SUM_BLOCK, es->thr,
+                          &es->e->lo, es->e->idx, &es->qf);
+    es->wait_y = NULL;
 }
 
 /*
@@ -1451,6 +1824,7 @@ eden_encode_int(struct eden *e, uint8_t *out, size_t bytes, size_t *len, const f
     double nx2 = rht_forward_sink(e->y, x, e->d, e->D, e->signs, &sink, 0);
     if (!isfinite(nx2))
         return errbuf_set(eb, -ERR_RANGE, "eden: input vector is not finite");
+    eden_sink_end(&es);
     double yq, qq;
     eden_part_sum(&yq, &qq, e->part, e->D);
     if (!eden_fused_pack(&e->lo))

@@ -23,6 +23,7 @@ Suite *eden_speed_suite(void);
 Suite *kashin_suite(void);
 Suite *fused_decode_suite(void);
 Suite *eden_quant_suite(void);
+Suite *thc_speed_suite(void);
 
 enum tdme_dist { TDME_NORMAL, TDME_LOGNORMAL, TDME_EXPONENTIAL };
 

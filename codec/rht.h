@@ -58,6 +58,14 @@ void rht_forward(float *v, size_t D, const uint8_t *signs);
  */
 double rht_forward_from(float *y, const float *x, size_t d, size_t D, const uint8_t *signs);
 /*
+ * rht_forward_from() (the same y), returning Σ x_i² for i < d as one chain of double
+ * additions in coordinate order, ((x_0² + x_1²) + x_2²) + ..., each term (double)x_i·x_i,
+ * bit for bit that loop's result, advanced beside the butterflies so that its latency
+ * hides behind them. flags: RHT_PORTABLE, RHT_UNFUSED, RHT_AVX2 (below; the same bits).
+ */
+double rht_forward_norm(float *y, const float *x, size_t d, size_t D, const uint8_t *signs,
+                        unsigned flags);
+/*
  * A consumer of the forward rotation's output, fed while it sits in cache: begin(ctx, ‖x‖²)
  * once the norm is known (before the last butterfly pass), then put(ctx, y, off, n) for
  * runs y[0..n) holding rotated coordinates off..off+n. The runs tile [0, D); within each
@@ -75,6 +83,7 @@ struct rht_sink {
 #define RHT_PORTABLE 1u
 #define RHT_UNFUSED  2u
 #define RHT_SET      4u
+#define RHT_AVX2     8u /* rht_forward_norm() only: AVX2 at most (it has an AVX-512 kernel) */
 /*
  * rht_forward_from() that also hands y to sink, the last pass slab by slab (see struct
  * rht_sink); y holds the whole rotated vector on return. The same bits, and the same sink

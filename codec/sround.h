@@ -36,6 +36,7 @@
 enum sround_path {
     SROUND_BEST,     /* AVX2 when the CPU has it */
     SROUND_PORTABLE, /* plain C, the same levels */
+    SROUND_AVX2,     /* for tests: AVX2 at most (sround_cells() has an AVX-512 path too) */
 };
 
 /* Levels of v[0..n) into k[0..n); top < 2^16. */

@@ -192,17 +192,14 @@ thc_draw_signs(struct thc *t, const struct codec_link *link)
 }
 
 /*
- * Rotates x and writes table positions into t->idx under the norm; private randomness r
- * (the private stream), whose D coin draws are already in drawn when not NULL.
+ * Writes the table positions of the rotated vector t->y under the norm into t->idx; private
+ * randomness r (the private stream), whose D coin draws are already in drawn when not NULL.
  */
 static int
-thc_quantize(struct thc *t, const float *x, double norm, const struct codec_link *link,
-             const uint16_t *drawn, struct rng *r, struct errbuf *eb)
+thc_round(struct thc *t, double norm, const uint16_t *drawn, struct rng *r, struct errbuf *eb)
 {
     if (!isfinite(norm) || norm < 0)
         return errbuf_set(eb, -ERR_RANGE, "thc: norm %g is not a finite non-negative number", norm);
-    thc_draw_signs(t, link);
-    (void)rht_forward_from(t->y, x, t->d, t->D, t->signs);
     double sc = norm > 0 ? sqrt((double)t->D) / norm : 0.0;
     double to_u = t->g / (2.0 * t->T);
     /* cell[u] = index k of the table cell [v_k, v_{k+1}) containing integer part u. */
@@ -218,26 +215,14 @@ thc_quantize(struct thc *t, const float *x, double norm, const struct codec_link
     return 0;
 }
 
-/* Coordinates per step of thc_norm_draw(): 8 keystream blocks of 16-bit draws. */
-#define THC_DRAW_STEP 256
-
-/*
- * Σ x_i² in double in coordinate order, and t->rnd[0..D) <- the next D 16-bit draws of r's
- * fast keystream (those sround_cells() would take), a step of draws beside each step of the
- * chain of additions: the keystream's arithmetic runs while the chain waits on its latency.
- */
-static double
-thc_norm_draw(struct thc *t, const float *x, struct rng *r)
+/* Rotates x into t->y and rounds it under the norm (thc_round()). */
+static int
+thc_quantize(struct thc *t, const float *x, double norm, const struct codec_link *link,
+             struct rng *r, struct errbuf *eb)
 {
-    double nx2 = 0;
-    for (size_t i = 0; i < t->D; i += THC_DRAW_STEP) {
-        size_t k = t->D - i < THC_DRAW_STEP ? t->D - i : THC_DRAW_STEP;
-        rng_fast_u16s(r, t->rnd + i, k);
-        size_t end = i + k < t->d ? i + k : t->d;
-        for (size_t j = i; j < end; j++)
-            nx2 += (double)x[j] * x[j];
-    }
-    return nx2;
+    thc_draw_signs(t, link);
+    (void)rht_forward_from(t->y, x, t->d, t->D, t->signs);
+    return thc_round(t, norm, NULL, r, eb);
 }
 
 int
@@ -249,8 +234,11 @@ thc_encode(struct thc *t, uint8_t *out, size_t cap, size_t *len, const float *x,
         return errbuf_set(eb, -ERR_RANGE, "thc: buffer of %zu bytes, %zu needed", cap, bytes);
     struct rng r;
     codec_private_stream(&r, link);
-    double nx2 = thc_norm_draw(t, x, &r);
-    int rc = thc_quantize(t, x, sqrt(nx2), link, t->rnd, &r, eb);
+    /* The norm's chain of double additions runs beside the rotation's butterflies. */
+    thc_draw_signs(t, link);
+    double nx2 = rht_forward_norm(t->y, x, t->d, t->D, t->signs, 0);
+    rng_fast_u16s(&r, t->rnd, t->D);
+    int rc = thc_round(t, sqrt(nx2), t->rnd, &r, eb);
     if (rc < 0)
         return rc;
     codec_put_f32(out, (float)sqrt(nx2));
@@ -265,7 +253,7 @@ thc_encode_ints(struct thc *t, uint16_t *ints, const float *x, double norm,
 {
     struct rng r;
     codec_private_stream(&r, link);
-    int rc = thc_quantize(t, x, norm, link, NULL, &r, eb);
+    int rc = thc_quantize(t, x, norm, link, &r, eb);
     if (rc < 0)
         return rc;
     for (size_t i = 0; i < t->D; i++)

@@ -10,6 +10,7 @@
  * the new value from the failure message and say why in the commit).
  */
 #include <check.h>
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -17,6 +18,8 @@
 #include "base/mem.h"
 #include "base/rng.h"
 #include "codec/codec.h"
+#include "codec/rht.h"
+#include "codec/sround.h"
 #include "codec/thc.h"
 #include "tests/unit/codec/suites.h"
 
@@ -134,12 +137,118 @@ START_TEST(thc_fast_paths_match_pinned_digests)
 }
 END_TEST
 
+/*
+ * rht_forward_norm() on every path gives rht_forward_from()'s rotation bit for bit and the
+ * sum of squares of the plain loop in coordinate order, at sizes that end in the in-block,
+ * chunk and top-level passes, with d below D, large and tiny coordinates mixed.
+ */
+START_TEST(rht_forward_norm_matches_loop)
+{
+    static const size_t dims[][2] = { { 5, 8 },           { 16, 16 },          { 100, 128 },
+                                      { 2048, 2048 },     { 3000, 4096 },      { 131072, 131072 },
+                                      { 200001, 262144 }, { 1 << 20, 1 << 20 } };
+    static const unsigned flags[] = { 0, RHT_AVX2, RHT_PORTABLE, RHT_UNFUSED };
+    size_t Dmax = 1 << 20;
+    float *x = mem_alloc(Dmax * sizeof *x), *y0 = mem_alloc(Dmax * sizeof *y0);
+    float *y1 = mem_alloc(Dmax * sizeof *y1);
+    uint8_t *sg = mem_alloc(rht_sign_bytes(Dmax));
+    ck_assert(x != NULL && y0 != NULL && y1 != NULL && sg != NULL);
+    for (size_t c = 0; c < sizeof dims / sizeof dims[0]; c++) {
+        size_t d = dims[c][0], D = dims[c][1];
+        ts_input(x, d, c % 2 == 0 ? 1 : 4);
+        struct rng r;
+        rng_init_stream(&r, 22, RNG_PURPOSE_TEST, c, 0);
+        rht_signs_draw(sg, D, &r);
+        double want = 0;
+        for (size_t i = 0; i < d; i++)
+            want += (double)x[i] * x[i];
+        (void)rht_forward_from(y0, x, d, D, sg);
+        for (size_t f = 0; f < sizeof flags / sizeof flags[0]; f++) {
+            memset(y1, 0xff, D * sizeof *y1);
+            double got = rht_forward_norm(y1, x, d, D, sg, flags[f]);
+            ck_assert_msg(got == want, "d %zu flags %u: %.17g, want %.17g", d, flags[f], got, want);
+            ck_assert_mem_eq(y1, y0, D * sizeof *y0);
+        }
+    }
+    mem_free(x);
+    mem_free(y0);
+    mem_free(y1);
+    mem_free(sg);
+}
+END_TEST
+
+/*
+ * sround_cells() on its three paths (AVX-512 for g < 32, AVX2, portable): the same levels and
+ * tie draws for every g < 32, on values at and next to the clamp, integer u, the table's
+ * levels and the draws' thresholds, and non-finite values (an error on every path).
+ */
+START_TEST(sround_cells_paths_agree)
+{
+    enum { N = 1 << 15 };
+    static float y[N];
+    static uint16_t k[3][N], rd[N];
+    static const enum sround_path paths[] = { SROUND_BEST, SROUND_AVX2, SROUND_PORTABLE };
+    for (unsigned g = 1; g < 32; g++) {
+        unsigned levels = g + 1 < 16 ? g + 1 : 16;
+        uint16_t table[16], cell[32];
+        for (unsigned j = 0; j < levels; j++) /* increasing from 0 to g, uneven when g > 15 */
+            table[j] = (uint16_t)(j * g / (levels - 1));
+        for (unsigned j = 0, u = 0; u <= g; u++) {
+            while (j + 2 < levels && table[j + 1] <= u)
+                j++;
+            cell[u] = (uint16_t)j;
+        }
+        double sc = 1.3, T = 2.1538746940614564, to_u = g / (2.0 * T);
+        struct rng r, c;
+        rng_init_stream(&r, 23, RNG_PURPOSE_TEST, g, 0);
+        rng_init_stream(&c, 24, RNG_PURPOSE_TEST, g, 0);
+        rng_fast_u16s(&c, rd, N);
+        for (size_t i = 0; i < N; i++) {
+            /* within a few error bounds of an integer u, of a coin's thresholds (the draw
+             * and the draw + 1, in units of 2^-16 of the cell) or of a clamp */
+            unsigned j = (unsigned)rng_below(&r, levels - 1);
+            double w = table[j + 1] - table[j], e = (rng_uniform(&r) * 4 - 2) * g * 0x1p-20;
+            double ex = (rng_uniform(&r) * 4 - 2) * (g + 1) / 16.0;
+            double u = i % 4 == 0 ? (double)rng_below(&r, g + 1) + e
+                       : i % 4 == 1
+                           ? table[j] + (rd[i] + (double)rng_below(&r, 2) + ex) * 0x1p-16 * w
+                       : i % 4 == 2 ? (rng_below(&r, 2) ? 0.0 : (double)g) + e
+                                    : rng_uniform(&r) * g;
+            float v = (float)((u / to_u - T) / sc);
+            for (int n = (int)rng_below(&r, 7) - 3; n != 0; n += n > 0 ? -1 : 1)
+                v = nextafterf(v, n > 0 ? INFINITY : -INFINITY);
+            y[i] = v;
+        }
+        uint64_t pos[3];
+        for (int p = 0; p < 3; p++) {
+            struct rng a;
+            rng_init_stream(&a, 24, RNG_PURPOSE_TEST, g, 0);
+            ck_assert_int_eq(sround_cells(k[p], y, N, sc, T, to_u, g, cell, table, &a, paths[p]),
+                             0);
+            pos[p] = rng_tell(&a);
+        }
+        ck_assert_mem_eq(k[0], k[2], sizeof k[0]);
+        ck_assert_mem_eq(k[1], k[2], sizeof k[1]);
+        ck_assert(pos[0] == pos[2] && pos[1] == pos[2]);
+        y[N / 2 + g] = g % 2 ? INFINITY : NAN;
+        for (int p = 0; p < 3; p++) {
+            struct rng a;
+            rng_init_stream(&a, 24, RNG_PURPOSE_TEST, g, 0);
+            ck_assert_int_eq(sround_cells(k[p], y, N, sc, T, to_u, g, cell, table, &a, paths[p]),
+                             -1);
+        }
+    }
+}
+END_TEST
+
 Suite *
 thc_speed_suite(void)
 {
     Suite *s = suite_create("thc_speed");
     TCase *tc = tcase_create("thc_speed");
     tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, rht_forward_norm_matches_loop);
+    tcase_add_test(tc, sround_cells_paths_agree);
     tcase_add_loop_test(tc, thc_fast_paths_match_pinned_digests, 0,
                         (int)(sizeof ts_cases / sizeof ts_cases[0]));
     suite_add_tcase(s, tc);

@@ -84,7 +84,8 @@ rht_sign(const uint8_t *signs, size_t i)
  * butterflies: the chain waits on the latency of its additions, the butterflies on their
  * throughput, so the two overlap. NULL in every other transform (compiled out).
  */
-#define RHT_CHAIN_STEP 12
+#define RHT_CHAIN_STEP  12
+#define RHT_CHAIN_AHEAD 256 /* prefetch distance of the chain's reads of x, in floats */
 struct rht_chain {
     const float *x;
     size_t pos, end;
@@ -98,6 +99,7 @@ rht_chain_tick(struct rht_chain *ch)
         return;
     const float *p = ch->x + ch->pos;
     double s = ch->sum;
+    __builtin_prefetch(p + RHT_CHAIN_AHEAD);
 #pragma GCC unroll 32
     for (size_t k = 0; k < RHT_CHAIN_STEP; k++)
         s += (double)p[k] * p[k];
@@ -385,6 +387,20 @@ rht_norm2_double(const float *x, size_t d)
     return norm2;
 }
 
+/* The rest of the chain, in order; with a sink, its sum is the ‖x‖² the sink is given. */
+static inline __attribute__((always_inline)) void
+rht_chain_finish(struct rht_chain *ch, const struct rht_io *io)
+{
+    if (ch == NULL)
+        return;
+    double s = ch->sum;
+    for (size_t i = ch->pos; i < ch->end; i++)
+        s += (double)ch->x[i] * ch->x[i];
+    ch->sum = s;
+    ch->pos = ch->end;
+    *io->norm2 = s;
+}
+
 /* Before the last pass of a transform with a sink: ‖x‖² is complete, tell the sink. */
 static void
 rht_sink_begin(const struct rht_io *io)
@@ -436,6 +452,7 @@ rht_block(float *v, size_t n, const uint8_t *signs, float scale, const struct rh
     if (last && io != NULL && io->out != NULL) {
         rht_levels_from(v, n, 8, io->out, off, ch);
     } else if (last && io != NULL && io->sink != NULL) {
+        rht_chain_finish(ch, io);
         rht_sink_begin(io);
         rht_levels_sink(v, n, 8, io->sink, off);
     } else {
@@ -462,6 +479,7 @@ rht_kernel(float *v, size_t n, const uint8_t *signs, float scale, const struct r
         if (n == chunk && o != NULL) {
             rht_levels_from(v, chunk, RHT_L1_BLOCK, o, 0, ch);
         } else if (n == chunk && sk != NULL) {
+            rht_chain_finish(ch, io);
             rht_sink_begin(io);
             rht_levels_sink(v, chunk, RHT_L1_BLOCK, sk, 0);
         } else {
@@ -472,6 +490,7 @@ rht_kernel(float *v, size_t n, const uint8_t *signs, float scale, const struct r
         if (o != NULL) {
             rht_levels_from(v, n, chunk, o, 0, ch);
         } else if (sk != NULL) {
+            rht_chain_finish(ch, io);
             rht_sink_begin(io);
             rht_levels_sink(v, n, chunk, sk, 0);
         } else {
@@ -589,15 +608,23 @@ rht_forward_from(float *y, const float *x, size_t d, size_t D, const uint8_t *si
 }
 
 double
-rht_forward_norm(float *y, const float *x, size_t d, size_t D, const uint8_t *signs, unsigned flags)
+rht_forward_norm(float *y, const float *x, size_t d, size_t D, const uint8_t *signs,
+                 const struct rht_sink *sink, unsigned flags)
 {
     assert(d >= 1 && d <= D && (D & (D - 1)) == 0);
     struct rht_chain ch = { .x = x, .pos = 0, .end = d, .sum = 0 };
     if ((flags & RHT_UNFUSED) != 0 || D < 16) {
         (void)rht_forward_from(y, x, d, D, signs);
+        if (sink != NULL) {
+            for (size_t i = 0; i < d; i++)
+                ch.sum += (double)x[i] * x[i];
+            sink->begin(sink->ctx, ch.sum);
+            sink->put(sink->ctx, y, 0, D);
+            return ch.sum;
+        }
     } else {
-        double norm2 = 0; /* the float partial sums, not used */
-        struct rht_io io = { .src = x, .src_len = d, .norm2 = &norm2 };
+        double norm2 = 0; /* the float partial sums, then (with a sink) the chain's sum */
+        struct rht_io io = { .src = x, .src_len = d, .norm2 = &norm2, .sink = sink };
         float scale = (float)(1.0 / sqrt((double)D));
         if ((flags & (RHT_PORTABLE | RHT_AVX2)) == 0 && __builtin_cpu_supports("avx512f"))
             rht_kernel_chain_avx512(y, D, signs, scale, &io, &ch);

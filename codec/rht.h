@@ -58,14 +58,6 @@ void rht_forward(float *v, size_t D, const uint8_t *signs);
  */
 double rht_forward_from(float *y, const float *x, size_t d, size_t D, const uint8_t *signs);
 /*
- * rht_forward_from() (the same y), returning Σ x_i² for i < d as one chain of double
- * additions in coordinate order, ((x_0² + x_1²) + x_2²) + ..., each term (double)x_i·x_i,
- * bit for bit that loop's result, advanced beside the butterflies so that its latency
- * hides behind them. flags: RHT_PORTABLE, RHT_UNFUSED, RHT_AVX2 (below; the same bits).
- */
-double rht_forward_norm(float *y, const float *x, size_t d, size_t D, const uint8_t *signs,
-                        unsigned flags);
-/*
  * A consumer of the forward rotation's output, fed while it sits in cache: begin(ctx, ‖x‖²)
  * once the norm is known (before the last butterfly pass), then put(ctx, y, off, n) for
  * runs y[0..n) holding rotated coordinates off..off+n. The runs tile [0, D); within each
@@ -90,6 +82,16 @@ struct rht_sink {
  * calls up to the runs' order, whatever the flags.
  */
 double rht_forward_sink(float *y, const float *x, size_t d, size_t D, const uint8_t *signs,
+                        const struct rht_sink *sink, unsigned flags);
+/*
+ * rht_forward_from() (the same y), returning Σ x_i² for i < d as one chain of double
+ * additions in coordinate order, ((x_0² + x_1²) + x_2²) + ..., each term (double)x_i·x_i,
+ * bit for bit that loop's result, advanced beside the butterflies so that its latency
+ * hides behind them. With sink (else NULL), as rht_forward_sink() but begin() gets that
+ * in-order sum. flags: RHT_PORTABLE, RHT_UNFUSED, RHT_AVX2 (the same bits and sink calls,
+ * up to the runs' order).
+ */
+double rht_forward_norm(float *y, const float *x, size_t d, size_t D, const uint8_t *signs,
                         const struct rht_sink *sink, unsigned flags);
 /* v <- s ⊙ (H·v)/√D (the inverse rotation). */
 void rht_inverse(float *v, size_t D, const uint8_t *signs);

@@ -171,11 +171,15 @@ sround_above(uint16_t *k, const float *v, size_t n, float lo, double mul, unsign
     }
 }
 
-/* sround_cells() on coordinates [i, i + m) with their draws rnd[0..m). */
+/*
+ * sround_cells() on coordinates [i, i + m) with their draws rnd[0..m); with ties (not NULL),
+ * a coin tie takes no draw of r: the coordinate gets the lower level and base + its index
+ * goes to ties (sround_cells_defer()).
+ */
 static int
 sround_cells_portable(uint16_t *idx, const float *y, size_t m, double sc, double T, double to_u,
                       unsigned g, const uint16_t *cell, const uint16_t *table, const uint16_t *rnd,
-                      struct rng *r)
+                      struct rng *r, struct sround_ties *ties, size_t base)
 {
     for (size_t i = 0; i < m; i++) {
         double z = sc * y[i];
@@ -185,7 +189,18 @@ sround_cells_portable(uint16_t *idx, const float *y, size_t m, double sc, double
         double u = (z + T) * to_u;
         unsigned k = cell[u < (double)g ? (unsigned)u : g]; /* u >= 0: truncation = floor */
         double lo = table[k], hi = table[k + 1];
-        k += sround_coin_with((u - lo) / (hi - lo), rnd[i], r);
+        double p = (u - lo) / (hi - lo);
+        if (ties == NULL) {
+            k += sround_coin_with(p, rnd[i], r);
+        } else { /* sround_coin_with() up to the tie's draw */
+            double t16 = (double)(int64_t)(p * 0x1p16);
+            if ((double)rnd[i] != t16)
+                k += (double)rnd[i] < t16;
+            else if (ties->n < ties->cap)
+                ties->at[ties->n++] = base + i;
+            else
+                ties->full = true;
+        }
         idx[i] = (uint16_t)k;
     }
     return 0;
@@ -246,7 +261,8 @@ sround_cells_vec_init(struct sround_cells_vec *cv, double sc, double T, double t
 __attribute__((target("avx2"))) static int
 sround_cells_avx2(uint16_t *idx, const float *y, size_t m, double sc, double T, double to_u,
                   unsigned g, const struct sround_cells_vec *cv, const uint16_t *cell,
-                  const uint16_t *table, const uint16_t *rnd, struct rng *r)
+                  const uint16_t *table, const uint16_t *rnd, struct rng *r,
+                  struct sround_ties *ties, size_t base)
 {
     const __m256 vsc = _mm256_set1_ps(cv->scf), vT = _mm256_set1_ps(cv->Tf);
     const __m256 vto = _mm256_set1_ps(cv->to_uf), veps = _mm256_set1_ps(cv->eps_u);
@@ -287,8 +303,8 @@ sround_cells_avx2(uint16_t *idx, const float *y, size_t m, double sc, double T, 
             _mm256_cmpeq_epi32(rdi, _mm256_blendv_epi8(zero, t16_hi, _mm256_castps_si256(high)));
         __m256 sure_c = _mm256_andnot_ps(_mm256_castsi256_ps(tie_c), clamped);
         if (__builtin_expect(_mm256_movemask_ps(_mm256_or_ps(sure_in, sure_c)) != 0xff, 0)) {
-            if (sround_cells_portable(idx + i, y + i, 8, sc, T, to_u, g, cell, table, rnd + i, r) <
-                0)
+            if (sround_cells_portable(idx + i, y + i, 8, sc, T, to_u, g, cell, table, rnd + i, r,
+                                      ties, base + i) < 0)
                 return -1;
             continue;
         }
@@ -300,7 +316,8 @@ sround_cells_avx2(uint16_t *idx, const float *y, size_t m, double sc, double T, 
         __m256i p = _mm256_permute4x64_epi64(_mm256_packus_epi32(q, q), 0xd8);
         _mm_storeu_si128((__m128i *)(idx + i), _mm256_castsi256_si128(p));
     }
-    return sround_cells_portable(idx + i, y + i, m - i, sc, T, to_u, g, cell, table, rnd + i, r);
+    return sround_cells_portable(idx + i, y + i, m - i, sc, T, to_u, g, cell, table, rnd + i, r,
+                                 ties, base + i);
 }
 
 /*
@@ -312,7 +329,8 @@ sround_cells_avx2(uint16_t *idx, const float *y, size_t m, double sc, double T, 
 __attribute__((target("avx512f"))) static int
 sround_cells_avx512(uint16_t *idx, const float *y, size_t m, double sc, double T, double to_u,
                     unsigned g, const struct sround_cells_vec *cv, const uint16_t *cell,
-                    const uint16_t *table, const uint16_t *rnd, struct rng *r)
+                    const uint16_t *table, const uint16_t *rnd, struct rng *r,
+                    struct sround_ties *ties, size_t base)
 {
     const __m512 vsc = _mm512_set1_ps(cv->scf), vT = _mm512_set1_ps(cv->Tf);
     const __m512 vto = _mm512_set1_ps(cv->to_uf), veps = _mm512_set1_ps(cv->eps_u);
@@ -354,8 +372,8 @@ sround_cells_avx512(uint16_t *idx, const float *y, size_t m, double sc, double T
         __mmask16 tie_c = _mm512_cmpeq_epi32_mask(rdi, _mm512_maskz_mov_epi32(high, t16_hi));
         __mmask16 sure_c = clamped & (__mmask16)~tie_c;
         if (__builtin_expect((__mmask16)(sure_in | sure_c) != 0xffff, 0)) {
-            if (sround_cells_portable(idx + i, y + i, 16, sc, T, to_u, g, cell, table, rnd + i, r) <
-                0)
+            if (sround_cells_portable(idx + i, y + i, 16, sc, T, to_u, g, cell, table, rnd + i, r,
+                                      ties, base + i) < 0)
                 return -1;
             continue;
         }
@@ -367,7 +385,8 @@ sround_cells_avx512(uint16_t *idx, const float *y, size_t m, double sc, double T
         __m512i q = _mm512_mask_mov_epi32(k_c, inside, k_in);
         _mm256_storeu_si256((__m256i *)(idx + i), _mm512_cvtepi32_epi16(q));
     }
-    return sround_cells_portable(idx + i, y + i, m - i, sc, T, to_u, g, cell, table, rnd + i, r);
+    return sround_cells_portable(idx + i, y + i, m - i, sc, T, to_u, g, cell, table, rnd + i, r,
+                                 ties, base + i);
 }
 
 /* The vector kernel sround_cells_drawn() runs on this CPU for g and path. */
@@ -383,10 +402,11 @@ sround_cells_pick(unsigned g, enum sround_path path)
     return SROUND_CELLS_AVX2;
 }
 
-int
-sround_cells_drawn(uint16_t *idx, const float *y, size_t n, double sc, double T, double to_u,
-                   unsigned g, const uint16_t *cell, const uint16_t *table, const uint16_t *drawn,
-                   struct rng *r, enum sround_path path)
+/* sround_cells_drawn(), or with ties sround_cells_defer() (r NULL, drawn given). */
+static int
+sround_cells_batches(uint16_t *idx, const float *y, size_t n, double sc, double T, double to_u,
+                     unsigned g, const uint16_t *cell, const uint16_t *table, const uint16_t *drawn,
+                     struct rng *r, struct sround_ties *ties, size_t base, enum sround_path path)
 {
     uint16_t rnd[SROUND_BATCH];
     struct sround_cells_vec cv;
@@ -400,15 +420,35 @@ sround_cells_drawn(uint16_t *idx, const float *y, size_t n, double sc, double T,
             rng_fast_u16s(r, rnd, m);
         int rc;
         if (kind == SROUND_CELLS_AVX512)
-            rc = sround_cells_avx512(idx + i, y + i, m, sc, T, to_u, g, &cv, cell, table, rd, r);
+            rc = sround_cells_avx512(idx + i, y + i, m, sc, T, to_u, g, &cv, cell, table, rd, r,
+                                     ties, base + i);
         else if (kind == SROUND_CELLS_AVX2)
-            rc = sround_cells_avx2(idx + i, y + i, m, sc, T, to_u, g, &cv, cell, table, rd, r);
+            rc = sround_cells_avx2(idx + i, y + i, m, sc, T, to_u, g, &cv, cell, table, rd, r, ties,
+                                   base + i);
         else
-            rc = sround_cells_portable(idx + i, y + i, m, sc, T, to_u, g, cell, table, rd, r);
+            rc = sround_cells_portable(idx + i, y + i, m, sc, T, to_u, g, cell, table, rd, r, ties,
+                                       base + i);
         if (rc < 0)
             return -1;
     }
     return 0;
+}
+
+int
+sround_cells_drawn(uint16_t *idx, const float *y, size_t n, double sc, double T, double to_u,
+                   unsigned g, const uint16_t *cell, const uint16_t *table, const uint16_t *drawn,
+                   struct rng *r, enum sround_path path)
+{
+    return sround_cells_batches(idx, y, n, sc, T, to_u, g, cell, table, drawn, r, NULL, 0, path);
+}
+
+int
+sround_cells_defer(uint16_t *idx, const float *y, size_t n, double sc, double T, double to_u,
+                   unsigned g, const uint16_t *cell, const uint16_t *table, const uint16_t *drawn,
+                   struct sround_ties *ties, size_t base, enum sround_path path)
+{
+    return sround_cells_batches(idx, y, n, sc, T, to_u, g, cell, table, drawn, NULL, ties, base,
+                                path);
 }
 
 int

@@ -82,6 +82,25 @@ int sround_cells_drawn(uint16_t *idx, const float *y, size_t n, double sc, doubl
                        unsigned g, const uint16_t *cell, const uint16_t *table,
                        const uint16_t *drawn, struct rng *r, enum sround_path path);
 
+/*
+ * sround_cells_drawn() without the draws that settle coin ties, for coordinates taken out of
+ * order: y[0..n) are coordinates base..base+n of a longer vector, drawn[0..n) their draws. A
+ * coordinate whose coin is a tie gets the lower level (k) and base + its index is appended
+ * to ties (ties->full set instead once ties->cap are held). Settling the ties afterwards in
+ * increasing coordinate order, each by sround_cells_drawn() of that one coordinate with the
+ * stream, gives sround_cells_drawn()'s levels and draws bit for bit. Returns as
+ * sround_cells().
+ */
+struct sround_ties {
+    size_t *at;    /* coordinates, caller-owned, cap entries */
+    size_t n, cap; /* held, room */
+    bool full;     /* some tie was not recorded */
+};
+int sround_cells_defer(uint16_t *idx, const float *y, size_t n, double sc, double T, double to_u,
+                       unsigned g, const uint16_t *cell, const uint16_t *table,
+                       const uint16_t *drawn, struct sround_ties *ties, size_t base,
+                       enum sround_path path);
+
 /* Coin flips one at a time, with draws fetched SROUND_BATCH at a time. */
 struct sround_rand {
     struct rng *r;

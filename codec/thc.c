@@ -195,20 +195,32 @@ thc_draw_signs(struct thc *t, const struct codec_link *link)
  * Writes the table positions of the rotated vector t->y under the norm into t->idx; private
  * randomness r (the private stream), whose D coin draws are already in drawn when not NULL.
  */
-static int
-thc_round(struct thc *t, double norm, const uint16_t *drawn, struct rng *r, struct errbuf *eb)
+/* cell[u] = index k of the table cell [v_k, v_{k+1}) containing integer part u (u <= g). */
+static void
+thc_cells(const struct thc *t, uint16_t *cell)
 {
-    if (!isfinite(norm) || norm < 0)
-        return errbuf_set(eb, -ERR_RANGE, "thc: norm %g is not a finite non-negative number", norm);
-    double sc = norm > 0 ? sqrt((double)t->D) / norm : 0.0;
-    double to_u = t->g / (2.0 * t->T);
-    /* cell[u] = index k of the table cell [v_k, v_{k+1}) containing integer part u. */
-    uint16_t cell[THC_MAX_G + 1];
     for (unsigned k = 0, u = 0; u <= t->g; u++) {
         while (k + 2 < t->levels && t->table[k + 1] <= u)
             k++;
         cell[u] = (uint16_t)k;
     }
+}
+
+static int
+thc_norm_error(double norm, struct errbuf *eb)
+{
+    return errbuf_set(eb, -ERR_RANGE, "thc: norm %g is not a finite non-negative number", norm);
+}
+
+static int
+thc_round(struct thc *t, double norm, const uint16_t *drawn, struct rng *r, struct errbuf *eb)
+{
+    if (!isfinite(norm) || norm < 0)
+        return thc_norm_error(norm, eb);
+    double sc = norm > 0 ? sqrt((double)t->D) / norm : 0.0;
+    double to_u = t->g / (2.0 * t->T);
+    uint16_t cell[THC_MAX_G + 1];
+    thc_cells(t, cell);
     if (sround_cells_drawn(t->idx, t->y, t->D, sc, t->T, to_u, t->g, cell, t->table, drawn, r,
                            SROUND_BEST) < 0)
         return errbuf_set(eb, -ERR_RANGE, "thc: input vector is not finite");
@@ -225,6 +237,69 @@ thc_quantize(struct thc *t, const float *x, double norm, const struct codec_link
     return thc_round(t, norm, NULL, r, eb);
 }
 
+/* Coin ties thc_encode() settles after the rotation; with more it rounds again unfused. */
+#define THC_TIES_MAX 256
+
+/*
+ * thc_encode()'s consumer of the rotation's last pass (struct rht_sink): each run of rotated
+ * coordinates is rounded (sround_cells_defer(), its coins from t->rnd) and packed into the
+ * payload while in cache; the coin ties, which take draws of the stream in coordinate order,
+ * are only listed.
+ */
+struct thc_fused {
+    struct thc *t;
+    uint8_t *payload;
+    double norm2, sc, to_u;
+    bool bad; /* the norm or a rotated coordinate is not finite */
+    struct sround_ties ties;
+    size_t at[THC_TIES_MAX];
+    uint16_t cell[THC_MAX_G + 1];
+    uint16_t idx[RHT_RUN];
+};
+
+static void
+thc_fused_begin(void *ctx, double norm2)
+{
+    struct thc_fused *f = ctx;
+    double norm = sqrt(norm2);
+    f->norm2 = norm2;
+    f->bad = !isfinite(norm);
+    f->sc = !f->bad && norm > 0 ? sqrt((double)f->t->D) / norm : 0.0;
+}
+
+static void
+thc_fused_put(void *ctx, const float *y, size_t off, size_t n)
+{
+    struct thc_fused *f = ctx;
+    const struct thc *t = f->t;
+    for (size_t j = 0; j < n && !f->bad; j += RHT_RUN) {
+        size_t m = n - j < RHT_RUN ? n - j : RHT_RUN;
+        if (sround_cells_defer(f->idx, y + j, m, f->sc, t->T, f->to_u, t->g, f->cell, t->table,
+                               t->rnd + off + j, &f->ties, off + j, SROUND_BEST) < 0)
+            f->bad = true;
+        else /* off + j is a multiple of 8 (or 0): the fields start on a byte */
+            packing_pack(f->payload + (off + j) * t->bits / 8, f->idx, m, t->bits);
+    }
+}
+
+/* Sets the b-bit field i of payload (LSB-first) to k. */
+static void
+thc_field_set(uint8_t *payload, size_t i, unsigned b, unsigned k)
+{
+    for (unsigned l = 0; l < b; l++) {
+        size_t bit = i * b + l;
+        uint8_t mask = (uint8_t)(1u << (bit % 8));
+        payload[bit / 8] =
+            (uint8_t)((k >> l & 1) ? payload[bit / 8] | mask : payload[bit / 8] & ~mask);
+    }
+}
+
+/*
+ * The coordinates' draws come first (t->rnd), then the rotation, whose butterflies also
+ * carry the norm's chain of double additions in coordinate order (rht_forward_norm()), hands
+ * its last pass to thc_fused_put(); the ties are settled last, in coordinate order, so the
+ * message is that of the rotation, thc_round() and packing_pack() one after the other.
+ */
 int
 thc_encode(struct thc *t, uint8_t *out, size_t cap, size_t *len, const float *x,
            const struct codec_link *link, struct errbuf *eb)
@@ -234,15 +309,40 @@ thc_encode(struct thc *t, uint8_t *out, size_t cap, size_t *len, const float *x,
         return errbuf_set(eb, -ERR_RANGE, "thc: buffer of %zu bytes, %zu needed", cap, bytes);
     struct rng r;
     codec_private_stream(&r, link);
-    /* The norm's chain of double additions runs beside the rotation's butterflies. */
-    thc_draw_signs(t, link);
-    double nx2 = rht_forward_norm(t->y, x, t->d, t->D, t->signs, 0);
     rng_fast_u16s(&r, t->rnd, t->D);
-    int rc = thc_round(t, sqrt(nx2), t->rnd, &r, eb);
-    if (rc < 0)
-        return rc;
-    codec_put_f32(out, (float)sqrt(nx2));
-    packing_pack(out + THC_HEADER_BYTES, t->idx, t->D, t->bits);
+    thc_draw_signs(t, link);
+    struct thc_fused f = { .t = t, .payload = out + THC_HEADER_BYTES };
+    f.to_u = t->g / (2.0 * t->T);
+    f.ties = (struct sround_ties){ .at = f.at, .cap = THC_TIES_MAX };
+    thc_cells(t, f.cell);
+    struct rht_sink sink = { thc_fused_begin, thc_fused_put, &f };
+    (void)rht_forward_norm(t->y, x, t->d, t->D, t->signs, &sink, 0);
+    double norm = sqrt(f.norm2);
+    if (!isfinite(norm))
+        return thc_norm_error(norm, eb);
+    if (f.bad)
+        return errbuf_set(eb, -ERR_RANGE, "thc: input vector is not finite");
+    if (f.ties.full) {
+        int rc = thc_round(t, norm, t->rnd, &r, eb);
+        if (rc < 0)
+            return rc;
+        packing_pack(out + THC_HEADER_BYTES, t->idx, t->D, t->bits);
+    } else {
+        for (size_t a = 1; a < f.ties.n; a++) /* in coordinate order (few) */
+            for (size_t b = a; b > 0 && f.at[b - 1] > f.at[b]; b--) {
+                size_t tmp = f.at[b];
+                f.at[b] = f.at[b - 1];
+                f.at[b - 1] = tmp;
+            }
+        for (size_t a = 0; a < f.ties.n; a++) {
+            size_t i = f.at[a];
+            uint16_t k;
+            (void)sround_cells_drawn(&k, t->y + i, 1, f.sc, t->T, f.to_u, t->g, f.cell, t->table,
+                                     t->rnd + i, &r, SROUND_PORTABLE);
+            thc_field_set(out + THC_HEADER_BYTES, i, t->bits, k);
+        }
+    }
+    codec_put_f32(out, (float)norm);
     *len = bytes;
     return 0;
 }

@@ -165,7 +165,7 @@ START_TEST(rht_forward_norm_matches_loop)
         (void)rht_forward_from(y0, x, d, D, sg);
         for (size_t f = 0; f < sizeof flags / sizeof flags[0]; f++) {
             memset(y1, 0xff, D * sizeof *y1);
-            double got = rht_forward_norm(y1, x, d, D, sg, flags[f]);
+            double got = rht_forward_norm(y1, x, d, D, sg, NULL, flags[f]);
             ck_assert_msg(got == want, "d %zu flags %u: %.17g, want %.17g", d, flags[f], got, want);
             ck_assert_mem_eq(y1, y0, D * sizeof *y0);
         }

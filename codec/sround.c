@@ -206,15 +206,6 @@ sround_cells_portable(uint16_t *idx, const float *y, size_t m, double sc, double
     return 0;
 }
 
-/* The constants of the vector path of sround_cells() (see sround_cells_avx2()). */
-struct sround_cells_vec {
-    int32_t kl32[SROUND_CELLS_MAX]; /* k | table[k] << 16 for k = cell[u] */
-    float inv[SROUND_CELLS_MAX];    /* 2^16 / (table[k + 1] - table[k]), rounded to float */
-    float scf, Tf, to_uf;           /* sc, T, to_u rounded to float */
-    float eps_u, delta;             /* error bounds of u and of x' (see sround_cells_avx2()) */
-    int32_t k_hi, t16_hi;           /* cell and floor(p·2^16) of a coordinate clamped to T */
-};
-
 static void
 sround_cells_vec_init(struct sround_cells_vec *cv, double sc, double T, double to_u, unsigned g,
                       const uint16_t *cell, const uint16_t *table)
@@ -402,29 +393,42 @@ sround_cells_pick(unsigned g, enum sround_path path)
     return SROUND_CELLS_AVX2;
 }
 
-/* sround_cells_drawn(), or with ties sround_cells_defer() (r NULL, drawn given). */
+void
+sround_cells_prepare(struct sround_cells_prep *p, double sc, double T, double to_u, unsigned g,
+                     const uint16_t *cell, const uint16_t *table, enum sround_path path)
+{
+    p->sc = sc;
+    p->T = T;
+    p->to_u = to_u;
+    p->g = g;
+    p->cell = cell;
+    p->table = table;
+    p->kind = (int)sround_cells_pick(g, path);
+    if (p->kind != SROUND_CELLS_PORTABLE)
+        sround_cells_vec_init(&p->cv, sc, T, to_u, g, cell, table);
+}
+
+/* sround_cells_drawn() under p, or with ties sround_cells_defer() (r NULL, drawn given). */
 static int
-sround_cells_batches(uint16_t *idx, const float *y, size_t n, double sc, double T, double to_u,
-                     unsigned g, const uint16_t *cell, const uint16_t *table, const uint16_t *drawn,
-                     struct rng *r, struct sround_ties *ties, size_t base, enum sround_path path)
+sround_cells_batches(uint16_t *idx, const float *y, size_t n, const struct sround_cells_prep *p,
+                     const uint16_t *drawn, struct rng *r, struct sround_ties *ties, size_t base)
 {
     uint16_t rnd[SROUND_BATCH];
-    struct sround_cells_vec cv;
-    enum sround_cells_kind kind = sround_cells_pick(g, path);
-    if (kind != SROUND_CELLS_PORTABLE)
-        sround_cells_vec_init(&cv, sc, T, to_u, g, cell, table);
+    double sc = p->sc, T = p->T, to_u = p->to_u;
+    unsigned g = p->g;
+    const uint16_t *cell = p->cell, *table = p->table;
     for (size_t i = 0; i < n; i += SROUND_BATCH) {
         size_t m = n - i < SROUND_BATCH ? n - i : SROUND_BATCH;
         const uint16_t *rd = drawn != NULL ? drawn + i : rnd;
         if (drawn == NULL)
             rng_fast_u16s(r, rnd, m);
         int rc;
-        if (kind == SROUND_CELLS_AVX512)
-            rc = sround_cells_avx512(idx + i, y + i, m, sc, T, to_u, g, &cv, cell, table, rd, r,
+        if (p->kind == SROUND_CELLS_AVX512)
+            rc = sround_cells_avx512(idx + i, y + i, m, sc, T, to_u, g, &p->cv, cell, table, rd, r,
                                      ties, base + i);
-        else if (kind == SROUND_CELLS_AVX2)
-            rc = sround_cells_avx2(idx + i, y + i, m, sc, T, to_u, g, &cv, cell, table, rd, r, ties,
-                                   base + i);
+        else if (p->kind == SROUND_CELLS_AVX2)
+            rc = sround_cells_avx2(idx + i, y + i, m, sc, T, to_u, g, &p->cv, cell, table, rd, r,
+                                   ties, base + i);
         else
             rc = sround_cells_portable(idx + i, y + i, m, sc, T, to_u, g, cell, table, rd, r, ties,
                                        base + i);
@@ -439,16 +443,16 @@ sround_cells_drawn(uint16_t *idx, const float *y, size_t n, double sc, double T,
                    unsigned g, const uint16_t *cell, const uint16_t *table, const uint16_t *drawn,
                    struct rng *r, enum sround_path path)
 {
-    return sround_cells_batches(idx, y, n, sc, T, to_u, g, cell, table, drawn, r, NULL, 0, path);
+    struct sround_cells_prep p;
+    sround_cells_prepare(&p, sc, T, to_u, g, cell, table, path);
+    return sround_cells_batches(idx, y, n, &p, drawn, r, NULL, 0);
 }
 
 int
-sround_cells_defer(uint16_t *idx, const float *y, size_t n, double sc, double T, double to_u,
-                   unsigned g, const uint16_t *cell, const uint16_t *table, const uint16_t *drawn,
-                   struct sround_ties *ties, size_t base, enum sround_path path)
+sround_cells_defer(uint16_t *idx, const float *y, size_t n, const struct sround_cells_prep *p,
+                   const uint16_t *drawn, struct sround_ties *ties, size_t base)
 {
-    return sround_cells_batches(idx, y, n, sc, T, to_u, g, cell, table, drawn, NULL, ties, base,
-                                path);
+    return sround_cells_batches(idx, y, n, p, drawn, NULL, ties, base);
 }
 
 int

@@ -83,23 +83,43 @@ int sround_cells_drawn(uint16_t *idx, const float *y, size_t n, double sc, doubl
                        const uint16_t *drawn, struct rng *r, enum sround_path path);
 
 /*
- * sround_cells_drawn() without the draws that settle coin ties, for coordinates taken out of
- * order: y[0..n) are coordinates base..base+n of a longer vector, drawn[0..n) their draws. A
- * coordinate whose coin is a tie gets the lower level (k) and base + its index is appended
- * to ties (ties->full set instead once ties->cap are held). Settling the ties afterwards in
- * increasing coordinate order, each by sround_cells_drawn() of that one coordinate with the
- * stream, gives sround_cells_drawn()'s levels and draws bit for bit. Returns as
- * sround_cells().
+ * sround_cells()'s constants, computed once by sround_cells_prepare() for any number of
+ * sround_cells_defer() calls with the same sc, T, to_u, g, cell and table (borrowed: they
+ * must outlive p) and path. The fields are private.
+ */
+struct sround_cells_vec {
+    int32_t kl32[SROUND_CELLS_MAX]; /* k | table[k] << 16 for k = cell[u] */
+    float inv[SROUND_CELLS_MAX];    /* 2^16 / (table[k + 1] - table[k]), rounded to float */
+    float scf, Tf, to_uf;           /* sc, T, to_u rounded to float */
+    float eps_u, delta;             /* error bounds of u and of x' (see sround_cells_avx2()) */
+    int32_t k_hi, t16_hi;           /* cell and floor(p·2^16) of a coordinate clamped to T */
+};
+struct sround_cells_prep {
+    double sc, T, to_u;
+    unsigned g;
+    const uint16_t *cell, *table;
+    int kind; /* the kernel that runs */
+    struct sround_cells_vec cv;
+};
+void sround_cells_prepare(struct sround_cells_prep *p, double sc, double T, double to_u, unsigned g,
+                          const uint16_t *cell, const uint16_t *table, enum sround_path path);
+
+/*
+ * sround_cells_drawn() under p without the draws that settle coin ties, for coordinates
+ * taken out of order: y[0..n) are coordinates base..base+n of a longer vector, drawn[0..n)
+ * their draws. A coordinate whose coin is a tie gets the lower level (k) and base + its
+ * index is appended to ties (ties->full set instead once ties->cap are held). Settling the
+ * ties afterwards in increasing coordinate order, each by sround_cells_drawn() of that one
+ * coordinate with the stream, gives sround_cells_drawn()'s levels and draws bit for bit.
+ * Returns as sround_cells().
  */
 struct sround_ties {
     size_t *at;    /* coordinates, caller-owned, cap entries */
     size_t n, cap; /* held, room */
     bool full;     /* some tie was not recorded */
 };
-int sround_cells_defer(uint16_t *idx, const float *y, size_t n, double sc, double T, double to_u,
-                       unsigned g, const uint16_t *cell, const uint16_t *table,
-                       const uint16_t *drawn, struct sround_ties *ties, size_t base,
-                       enum sround_path path);
+int sround_cells_defer(uint16_t *idx, const float *y, size_t n, const struct sround_cells_prep *p,
+                       const uint16_t *drawn, struct sround_ties *ties, size_t base);
 
 /* Coin flips one at a time, with draws fetched SROUND_BATCH at a time. */
 struct sround_rand {

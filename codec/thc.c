@@ -254,6 +254,7 @@ struct thc_fused {
     struct sround_ties ties;
     size_t at[THC_TIES_MAX];
     uint16_t cell[THC_MAX_G + 1];
+    struct sround_cells_prep prep;
     uint16_t idx[RHT_RUN];
 };
 
@@ -265,6 +266,8 @@ thc_fused_begin(void *ctx, double norm2)
     f->norm2 = norm2;
     f->bad = !isfinite(norm);
     f->sc = !f->bad && norm > 0 ? sqrt((double)f->t->D) / norm : 0.0;
+    sround_cells_prepare(&f->prep, f->sc, f->t->T, f->to_u, f->t->g, f->cell, f->t->table,
+                         SROUND_BEST);
 }
 
 static void
@@ -274,8 +277,7 @@ thc_fused_put(void *ctx, const float *y, size_t off, size_t n)
     const struct thc *t = f->t;
     for (size_t j = 0; j < n && !f->bad; j += RHT_RUN) {
         size_t m = n - j < RHT_RUN ? n - j : RHT_RUN;
-        if (sround_cells_defer(f->idx, y + j, m, f->sc, t->T, f->to_u, t->g, f->cell, t->table,
-                               t->rnd + off + j, &f->ties, off + j, SROUND_BEST) < 0)
+        if (sround_cells_defer(f->idx, y + j, m, &f->prep, t->rnd + off + j, &f->ties, off + j) < 0)
             f->bad = true;
         else /* off + j is a multiple of 8 (or 0): the fields start on a byte */
             packing_pack(f->payload + (off + j) * t->bits / 8, f->idx, m, t->bits);

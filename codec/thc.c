@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/bitpack.h"
+#include "base/le.h"
 #include "base/mem.h"
 #include "codec/codec_int.h"
 #include "codec/packing.h"
@@ -16,6 +17,14 @@
 
 #define THC_HEADER_BYTES 4
 #define THC_MAX_LEVELS   (1u << THC_MAX_BITS)
+/* Coin ties thc_encode() settles after the rotation; with more it rounds again unfused. */
+#define THC_TIES_MAX 256
+/* The fast keystream (base/rng.h): 32 16-bit draws a 64-byte block, ChaCha with 8 rounds. */
+#define THC_DRAWS_PER_BLOCK (RNG_BLOCK_BYTES / 2)
+#define THC_FAST_ROUNDS     8
+/* From this D on, the rotation's last pass comes in runs of whole blocks of draws (D > the
+ * L1 block of codec/rht.c: runs of RHT_RUN coordinates at multiples of RHT_RUN). */
+#define THC_RUN_DRAWS_MIN 4096
 
 struct thc {
     size_t d, D;
@@ -25,6 +34,7 @@ struct thc {
     bool uniform; /* evenly spaced levels (UHC) instead of the optimal table */
     double loss;
     uint16_t table[THC_MAX_LEVELS];
+    size_t ties_max; /* thc_encode(): coin ties listed at most (THC_TIES_MAX; tests lower it) */
     float *y;
     uint8_t *signs;
     uint16_t *idx;
@@ -123,6 +133,7 @@ thc_new(const struct codec_params *p, size_t dim)
     t->T = gsl_cdf_ugaussian_Qinv(1.0 / (2.0 * THC_OFREQ));
     t->rotation = p->rotation;
     t->loss = p->packet_loss;
+    t->ties_max = THC_TIES_MAX;
     t->y = mem_alloc_aligned(64, t->D * sizeof *t->y);
     t->signs = mem_alloc(rht_sign_bytes(t->D));
     t->idx = mem_alloc(t->D * sizeof *t->idx);
@@ -149,6 +160,12 @@ thc_free(struct thc *t)
     mem_free(t->idx);
     mem_free(t->rnd);
     mem_free(t);
+}
+
+void
+thc_set_ties_max(struct thc *t, size_t n)
+{
+    t->ties_max = n < THC_TIES_MAX ? n : THC_TIES_MAX;
 }
 
 size_t
@@ -237,9 +254,6 @@ thc_quantize(struct thc *t, const float *x, double norm, const struct codec_link
     return thc_round(t, norm, NULL, r, eb);
 }
 
-/* Coin ties thc_encode() settles after the rotation; with more it rounds again unfused. */
-#define THC_TIES_MAX 256
-
 /*
  * thc_encode()'s consumer of the rotation's last pass (struct rht_sink): each run of rotated
  * coordinates is rounded (sround_cells_defer(), its coins from t->rnd) and packed into the
@@ -250,9 +264,12 @@ struct thc_fused {
     struct thc *t;
     uint8_t *payload;
     double norm2, sc, to_u;
-    bool bad; /* the norm or a rotated coordinate is not finite */
+    bool bad;                  /* the norm or a rotated coordinate is not finite */
+    const struct rng_key *key; /* the private stream's key: coins drawn run by run, or NULL */
     struct sround_ties ties;
     size_t at[THC_TIES_MAX];
+    uint16_t rv[THC_TIES_MAX]; /* the draw of each tie */
+    uint16_t rd[RHT_RUN];      /* a run's draws */
     uint16_t cell[THC_MAX_G + 1];
     struct sround_cells_prep prep;
     uint16_t idx[RHT_RUN];
@@ -277,10 +294,24 @@ thc_fused_put(void *ctx, const float *y, size_t off, size_t n)
     const struct thc *t = f->t;
     for (size_t j = 0; j < n && !f->bad; j += RHT_RUN) {
         size_t m = n - j < RHT_RUN ? n - j : RHT_RUN;
-        if (sround_cells_defer(f->idx, y + j, m, &f->prep, t->rnd + off + j, &f->ties, off + j) < 0)
+        size_t n0 = f->ties.n;
+        const uint16_t *rd = t->rnd + off + j;
+        if (f->key != NULL) { /* coordinate i's draw: bytes 2i, 2i + 1 of the fast keystream */
+            rng_chacha_blocks((unsigned char *)f->rd, f->key->bytes, RNG_FAST_NONCE,
+                              (off + j) / THC_DRAWS_PER_BLOCK, m / THC_DRAWS_PER_BLOCK,
+                              THC_FAST_ROUNDS, RNG_CHACHA_BEST);
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+            for (size_t i = 0; i < m; i++)
+                f->rd[i] = le_load16(&f->rd[i]);
+#endif
+            rd = f->rd;
+        }
+        if (sround_cells_defer(f->idx, y + j, m, &f->prep, rd, &f->ties, off + j) < 0)
             f->bad = true;
         else /* off + j is a multiple of 8 (or 0): the fields start on a byte */
             packing_pack(f->payload + (off + j) * t->bits / 8, f->idx, m, t->bits);
+        for (size_t a = n0; a < f->ties.n; a++)
+            f->rv[a] = rd[f->at[a] - off - j];
     }
 }
 
@@ -311,11 +342,17 @@ thc_encode(struct thc *t, uint8_t *out, size_t cap, size_t *len, const float *x,
         return errbuf_set(eb, -ERR_RANGE, "thc: buffer of %zu bytes, %zu needed", cap, bytes);
     struct rng r;
     codec_private_stream(&r, link);
-    rng_fast_u16s(&r, t->rnd, t->D);
+    struct rng_key key; /* codec_private_stream()'s */
+    rng_key_derive(&key, link->seed, RNG_PURPOSE_CODEC_PRIVATE, link->round, link->client);
+    /* With runs of whole keystream blocks the coins are drawn run by run (random access to
+     * the counter-based keystream), else all first, as r would give them. */
+    bool by_run = t->D >= THC_RUN_DRAWS_MIN;
+    if (!by_run)
+        rng_fast_u16s(&r, t->rnd, t->D);
     thc_draw_signs(t, link);
-    struct thc_fused f = { .t = t, .payload = out + THC_HEADER_BYTES };
+    struct thc_fused f = { .t = t, .payload = out + THC_HEADER_BYTES, .key = by_run ? &key : NULL };
     f.to_u = t->g / (2.0 * t->T);
-    f.ties = (struct sround_ties){ .at = f.at, .cap = THC_TIES_MAX };
+    f.ties = (struct sround_ties){ .at = f.at, .cap = t->ties_max };
     thc_cells(t, f.cell);
     struct rht_sink sink = { thc_fused_begin, thc_fused_put, &f };
     (void)rht_forward_norm(t->y, x, t->d, t->D, t->signs, &sink, 0);
@@ -325,6 +362,8 @@ thc_encode(struct thc *t, uint8_t *out, size_t cap, size_t *len, const float *x,
     if (f.bad)
         return errbuf_set(eb, -ERR_RANGE, "thc: input vector is not finite");
     if (f.ties.full) {
+        if (by_run)
+            rng_fast_u16s(&r, t->rnd, t->D);
         int rc = thc_round(t, norm, t->rnd, &r, eb);
         if (rc < 0)
             return rc;
@@ -333,14 +372,17 @@ thc_encode(struct thc *t, uint8_t *out, size_t cap, size_t *len, const float *x,
         for (size_t a = 1; a < f.ties.n; a++) /* in coordinate order (few) */
             for (size_t b = a; b > 0 && f.at[b - 1] > f.at[b]; b--) {
                 size_t tmp = f.at[b];
+                uint16_t rt = f.rv[b];
                 f.at[b] = f.at[b - 1];
+                f.rv[b] = f.rv[b - 1];
                 f.at[b - 1] = tmp;
+                f.rv[b - 1] = rt;
             }
         for (size_t a = 0; a < f.ties.n; a++) {
             size_t i = f.at[a];
             uint16_t k;
             (void)sround_cells_drawn(&k, t->y + i, 1, f.sc, t->T, f.to_u, t->g, f.cell, t->table,
-                                     t->rnd + i, &r, SROUND_PORTABLE);
+                                     &f.rv[a], &r, SROUND_PORTABLE);
             thc_field_set(out + THC_HEADER_BYTES, i, t->bits, k);
         }
     }

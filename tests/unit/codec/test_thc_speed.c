@@ -241,6 +241,43 @@ START_TEST(sround_cells_paths_agree)
 }
 END_TEST
 
+/*
+ * thc_encode() settles the coin ties it listed after the rotation, or rounds the whole vector
+ * again when there are more than it may list: the same message either way, with every tie
+ * listed, with none (the fallback from the first tie) and with one.
+ */
+START_TEST(thc_ties_fallback_same_message)
+{
+    size_t d = 1 << 20;
+    struct codec_params p;
+    codec_params_default(&p);
+    p.kind = CODEC_THC;
+    p.bits = 4;
+    struct thc *t = thc_new(&p, d);
+    float *x = mem_alloc(d * sizeof *x);
+    ck_assert(t != NULL && x != NULL);
+    size_t cap = thc_max_bytes(t), len;
+    uint8_t *m0 = mem_alloc(cap), *m1 = mem_alloc(cap);
+    ck_assert(m0 != NULL && m1 != NULL);
+    struct errbuf eb;
+    for (uint64_t k = 0; k < 2; k++) {
+        ts_input(x, d, k);
+        struct codec_link l = { .seed = 4, .round = k, .client = 1 };
+        thc_set_ties_max(t, 256);
+        ck_assert_int_eq(thc_encode(t, m0, cap, &len, x, &l, &eb), 0);
+        for (size_t n = 0; n < 2; n++) {
+            thc_set_ties_max(t, n);
+            ck_assert_int_eq(thc_encode(t, m1, cap, &len, x, &l, &eb), 0);
+            ck_assert_mem_eq(m0, m1, cap);
+        }
+    }
+    thc_free(t);
+    mem_free(x);
+    mem_free(m0);
+    mem_free(m1);
+}
+END_TEST
+
 Suite *
 thc_speed_suite(void)
 {
@@ -249,6 +286,7 @@ thc_speed_suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, rht_forward_norm_matches_loop);
     tcase_add_test(tc, sround_cells_paths_agree);
+    tcase_add_test(tc, thc_ties_fallback_same_message);
     tcase_add_loop_test(tc, thc_fast_paths_match_pinned_digests, 0,
                         (int)(sizeof ts_cases / sizeof ts_cases[0]));
     suite_add_tcase(s, tc);

@@ -63,7 +63,8 @@ void sround_above(uint16_t *k, const float *v, size_t n, float lo, double mul, u
  * table[k + 1]) and the level is k + coin((u - table[k]) / (table[k + 1] - table[k])), one
  * coin per coordinate as above. cell has g + 1 entries; table is increasing, from 0 to g.
  * Returns -1 when some sc·y_i is not finite (idx then partly written), else 0.
- * The AVX2 path gives the portable one's levels bit for bit.
+ * The AVX2 path, and for g < 32 the AVX-512F one (SROUND_AVX2 excludes it), give the
+ * portable one's levels bit for bit.
  */
 int sround_cells(uint16_t *idx, const float *y, size_t n, double sc, double T, double to_u,
                  unsigned g, const uint16_t *cell, const uint16_t *table, struct rng *r,

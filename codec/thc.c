@@ -19,7 +19,8 @@
 #define THC_MAX_LEVELS   (1u << THC_MAX_BITS)
 /* Coin ties thc_encode() settles after the rotation; with more it rounds again unfused. */
 #define THC_TIES_MAX 256
-/* The fast keystream (base/rng.h): 32 16-bit draws a 64-byte block, ChaCha with 8 rounds. */
+/* The fast keystream (base/rng.h: nonce RNG_FAST_NONCE, ChaCha with 8 rounds, counter from
+ * 0 on init): 32 16-bit draws a 64-byte block. */
 #define THC_DRAWS_PER_BLOCK (RNG_BLOCK_BYTES / 2)
 #define THC_FAST_ROUNDS     8
 /* From this D on, the rotation's last pass comes in runs of whole blocks of draws (D > the
@@ -38,7 +39,8 @@ struct thc {
     float *y;
     uint8_t *signs;
     uint16_t *idx;
-    uint16_t *rnd; /* thc_encode(): the D coin draws, taken beside the norm's chain */
+    uint16_t *rnd; /* thc_encode(): the D coin draws, when not drawn run by run
+                    * (D < THC_RUN_DRAWS_MIN, or the fallback) */
 };
 
 int
@@ -208,10 +210,6 @@ thc_draw_signs(struct thc *t, const struct codec_link *link)
     rht_signs_draw(t->signs, t->D, &r);
 }
 
-/*
- * Writes the table positions of the rotated vector t->y under the norm into t->idx; private
- * randomness r (the private stream), whose D coin draws are already in drawn when not NULL.
- */
 /* cell[u] = index k of the table cell [v_k, v_{k+1}) containing integer part u (u <= g). */
 static void
 thc_cells(const struct thc *t, uint16_t *cell)
@@ -229,6 +227,10 @@ thc_norm_error(double norm, struct errbuf *eb)
     return errbuf_set(eb, -ERR_RANGE, "thc: norm %g is not a finite non-negative number", norm);
 }
 
+/*
+ * Writes the table positions of the rotated vector t->y under the norm into t->idx; private
+ * randomness r (the private stream), whose D coin draws are already in drawn when not NULL.
+ */
 static int
 thc_round(struct thc *t, double norm, const uint16_t *drawn, struct rng *r, struct errbuf *eb)
 {
@@ -256,9 +258,9 @@ thc_quantize(struct thc *t, const float *x, double norm, const struct codec_link
 
 /*
  * thc_encode()'s consumer of the rotation's last pass (struct rht_sink): each run of rotated
- * coordinates is rounded (sround_cells_defer(), its coins from t->rnd) and packed into the
- * payload while in cache; the coin ties, which take draws of the stream in coordinate order,
- * are only listed.
+ * coordinates is rounded (sround_cells_defer(); its coins drawn for the run from the fast
+ * keystream, or taken from t->rnd) and packed into the payload while in cache; the coin
+ * ties, which take draws of the stream in coordinate order, are only listed.
  */
 struct thc_fused {
     struct thc *t;
@@ -328,10 +330,14 @@ thc_field_set(uint8_t *payload, size_t i, unsigned b, unsigned k)
 }
 
 /*
- * The coordinates' draws come first (t->rnd), then the rotation, whose butterflies also
- * carry the norm's chain of double additions in coordinate order (rht_forward_norm()), hands
- * its last pass to thc_fused_put(); the ties are settled last, in coordinate order, so the
- * message is that of the rotation, thc_round() and packing_pack() one after the other.
+ * One pass over memory fewer than the rotation, thc_round() and packing_pack() one after the
+ * other, with the same message: the rotation's butterflies also carry the norm's chain of
+ * double additions in coordinate order (rht_forward_norm()) and hand the last pass, run by
+ * run, to thc_fused_put(), which draws the run's coins (coordinate i's are bytes 2i, 2i + 1
+ * of the fast keystream, which rng_chacha_blocks() computes from any block), rounds and
+ * packs; the coin ties are settled last, in coordinate order, as the plain loop takes their
+ * draws. With more ties than listed (not seen in practice: about D/2^16 are expected) the
+ * whole vector is rounded again the plain way.
  */
 int
 thc_encode(struct thc *t, uint8_t *out, size_t cap, size_t *len, const float *x,
@@ -342,7 +348,7 @@ thc_encode(struct thc *t, uint8_t *out, size_t cap, size_t *len, const float *x,
         return errbuf_set(eb, -ERR_RANGE, "thc: buffer of %zu bytes, %zu needed", cap, bytes);
     struct rng r;
     codec_private_stream(&r, link);
-    struct rng_key key; /* codec_private_stream()'s */
+    struct rng_key key; /* r's key: codec_private_stream()'s stream name */
     rng_key_derive(&key, link->seed, RNG_PURPOSE_CODEC_PRIVATE, link->round, link->client);
     /* With runs of whole keystream blocks the coins are drawn run by run (random access to
      * the counter-based keystream), else all first, as r would give them. */

@@ -31,25 +31,14 @@ ts_input(float *x, size_t d, uint64_t k)
 {
     struct rng r;
     rng_init_stream(&r, 21, RNG_PURPOSE_TEST, k, 0);
+    static const float big[TS_ROUNDS] = { 1.0f, 0.0f, 1e18f, 0.0f, 3e4f };
+    static const float small[TS_ROUNDS] = { 1.0f, 0.0f, 1e18f, 0.0f, 1e-3f };
     for (size_t i = 0; i < d; i++) {
         float u = (float)(rng_uniform(&r) - 0.5);
-        switch (k % TS_ROUNDS) {
-        case 0:
-            x[i] = u;
-            break;
-        case 1:
-            x[i] = u * (float)(i % 97);
-            break;
-        case 2:
-            x[i] = u * 1e18f;
-            break;
-        case 3:
-            x[i] = 0.0f;
-            break;
-        default:
-            x[i] = i % 1000 == 7 ? u * 3e4f : u * 1e-3f;
-            break;
-        }
+        unsigned c = (unsigned)(k % TS_ROUNDS);
+        x[i] = c == 3   ? 0.0f
+               : c == 1 ? u * (float)(i % 97)
+                        : u * (i % 1000 == 7 ? big[c] : small[c]);
     }
 }
 
@@ -189,13 +178,16 @@ START_TEST(sround_cells_paths_agree)
     static uint16_t k[3][N], rd[N];
     static const enum sround_path paths[] = { SROUND_BEST, SROUND_AVX2, SROUND_PORTABLE };
     for (unsigned g = 1; g < 32; g++) {
-        unsigned levels = g + 1 < 16 ? g + 1 : 16;
+        /* levels increasing from 0 to g (uneven when g > 15); cell[u]: the last level
+         * below the top one that is <= u */
+        unsigned levels = g < 15 ? g + 1 : 16;
         uint16_t table[16], cell[32];
-        for (unsigned j = 0; j < levels; j++) /* increasing from 0 to g, uneven when g > 15 */
+        for (unsigned j = 0; j < levels; j++)
             table[j] = (uint16_t)(j * g / (levels - 1));
-        for (unsigned j = 0, u = 0; u <= g; u++) {
-            while (j + 2 < levels && table[j + 1] <= u)
-                j++;
+        for (unsigned u = 0; u <= g; u++) {
+            unsigned j = levels - 2;
+            while (table[j] > u)
+                j--;
             cell[u] = (uint16_t)j;
         }
         double sc = 1.3, T = 2.1538746940614564, to_u = g / (2.0 * T);

@@ -79,6 +79,35 @@ rht_sign(const uint8_t *signs, size_t i)
 }
 
 /*
+ * Σ x_i² of x[0..end) as one chain of double additions in coordinate order
+ * (rht_forward_norm()), advanced RHT_CHAIN_STEP coordinates at each vector step of the
+ * butterflies: the chain waits on the latency of its additions, the butterflies on their
+ * throughput, so the two overlap. NULL in every other transform (compiled out).
+ */
+#define RHT_CHAIN_STEP  12
+#define RHT_CHAIN_AHEAD 256 /* prefetch distance of the chain's reads of x, in floats */
+struct rht_chain {
+    const float *x;
+    size_t pos, end;
+    double sum;
+};
+
+static inline __attribute__((always_inline)) void
+rht_chain_tick(struct rht_chain *ch)
+{
+    if (ch == NULL || ch->pos + RHT_CHAIN_STEP > ch->end)
+        return;
+    const float *p = ch->x + ch->pos;
+    double s = ch->sum;
+    __builtin_prefetch(p + RHT_CHAIN_AHEAD);
+#pragma GCC unroll 32
+    for (size_t k = 0; k < RHT_CHAIN_STEP; k++)
+        s += (double)p[k] * p[k];
+    ch->sum = s;
+    ch->pos += RHT_CHAIN_STEP;
+}
+
+/*
  * The fused ending of rht_inverse_add(): instead of being stored, each output vector of
  * the last pass, at coordinate pos, goes straight into acc[pos..] (signs flipped, only the
  * coordinates below d). The same per-coordinate operations as the separate pass
@@ -160,9 +189,11 @@ rht_levels_in8(float *v, size_t n, const uint8_t *signs, float scale)
  * go to rht_emit() (v[j] being coordinate base_off + j).
  */
 static inline __attribute__((always_inline)) void
-rht_cols4(float *v, size_t h, size_t j0, size_t j1, const struct rht_out *o, size_t base_off)
+rht_cols4(float *v, size_t h, size_t j0, size_t j1, const struct rht_out *o, size_t base_off,
+          struct rht_chain *ch)
 {
     for (size_t j = j0; j < j1; j += 8) {
+        rht_chain_tick(ch);
         rht_v8 a0, a1, a2, a3;
         RHT_LOAD(a0, v + j);
         RHT_LOAD(a1, v + j + h);
@@ -181,9 +212,11 @@ rht_cols4(float *v, size_t h, size_t j0, size_t j1, const struct rht_out *o, siz
 
 /* Levels h, 2h and 4h over the columns j in [j0, j1) of v[0..8h), as rht_cols4(). */
 static inline __attribute__((always_inline)) void
-rht_cols8(float *v, size_t h, size_t j0, size_t j1, const struct rht_out *o, size_t base_off)
+rht_cols8(float *v, size_t h, size_t j0, size_t j1, const struct rht_out *o, size_t base_off,
+          struct rht_chain *ch)
 {
     for (size_t j = j0; j < j1; j += 8) {
+        rht_chain_tick(ch);
         rht_v8 a0, a1, a2, a3, a4, a5, a6, a7;
         RHT_LOAD(a0, v + j);
         RHT_LOAD(a1, v + j + h);
@@ -218,9 +251,11 @@ rht_cols8(float *v, size_t h, size_t j0, size_t j1, const struct rht_out *o, siz
 
 /* Level h over the columns j in [j0, j1) of v[0..2h), as rht_cols4(). */
 static inline __attribute__((always_inline)) void
-rht_cols2(float *v, size_t h, size_t j0, size_t j1, const struct rht_out *o, size_t base_off)
+rht_cols2(float *v, size_t h, size_t j0, size_t j1, const struct rht_out *o, size_t base_off,
+          struct rht_chain *ch)
 {
     for (size_t j = j0; j < j1; j += 8) {
+        rht_chain_tick(ch);
         rht_v8 a, b;
         RHT_LOAD(a, v + j);
         RHT_LOAD(b, v + j + h);
@@ -232,25 +267,27 @@ rht_cols2(float *v, size_t h, size_t j0, size_t j1, const struct rht_out *o, siz
 
 /* Levels h and 2h over v[0..n) (h >= 8); with o, the outputs go to rht_emit(). */
 static inline __attribute__((always_inline)) void
-rht_pass4(float *v, size_t n, size_t h, const struct rht_out *o, size_t base_off)
+rht_pass4(float *v, size_t n, size_t h, const struct rht_out *o, size_t base_off,
+          struct rht_chain *ch)
 {
     for (size_t base = 0; base < n; base += 4 * h)
-        rht_cols4(v + base, h, 0, h, o, base_off + base);
+        rht_cols4(v + base, h, 0, h, o, base_off + base, ch);
 }
 
 /* Levels h, 2h and 4h over v[0..n) (h >= 8); with o, the outputs go to rht_emit(). */
 static inline __attribute__((always_inline)) void
-rht_pass8(float *v, size_t n, size_t h, const struct rht_out *o, size_t base_off)
+rht_pass8(float *v, size_t n, size_t h, const struct rht_out *o, size_t base_off,
+          struct rht_chain *ch)
 {
     for (size_t base = 0; base < n; base += 8 * h)
-        rht_cols8(v + base, h, 0, h, o, base_off + base);
+        rht_cols8(v + base, h, 0, h, o, base_off + base, ch);
 }
 
 /* One butterfly level h over v[0..n) with n = 2h (h >= 8). */
 static inline __attribute__((always_inline)) void
-rht_pass2(float *v, size_t h, const struct rht_out *o, size_t base_off)
+rht_pass2(float *v, size_t h, const struct rht_out *o, size_t base_off, struct rht_chain *ch)
 {
-    rht_cols2(v, h, 0, h, o, base_off);
+    rht_cols2(v, h, 0, h, o, base_off, ch);
 }
 
 /*
@@ -258,7 +295,8 @@ rht_pass2(float *v, size_t h, const struct rht_out *o, size_t base_off)
  * last pass hands its outputs (v[j] being coordinate base_off + j) to rht_emit().
  */
 static inline __attribute__((always_inline)) void
-rht_levels_from(float *v, size_t n, size_t h0, const struct rht_out *o, size_t base_off)
+rht_levels_from(float *v, size_t n, size_t h0, const struct rht_out *o, size_t base_off,
+                struct rht_chain *ch)
 {
     size_t h = h0;
     while (h < n) {
@@ -267,21 +305,21 @@ rht_levels_from(float *v, size_t n, size_t h0, const struct rht_out *o, size_t b
             left++;
         if (left >= 3 && left != 4) {
             if (o != NULL && left == 3)
-                rht_pass8(v, n, h, o, base_off);
+                rht_pass8(v, n, h, o, base_off, ch);
             else
-                rht_pass8(v, n, h, NULL, 0);
+                rht_pass8(v, n, h, NULL, 0, ch);
             h <<= 3;
         } else if (left >= 2) {
             if (o != NULL && left == 2)
-                rht_pass4(v, n, h, o, base_off);
+                rht_pass4(v, n, h, o, base_off, ch);
             else
-                rht_pass4(v, n, h, NULL, 0);
+                rht_pass4(v, n, h, NULL, 0, ch);
             h <<= 2;
         } else {
             if (o != NULL)
-                rht_pass2(v, h, o, base_off);
+                rht_pass2(v, h, o, base_off, ch);
             else
-                rht_pass2(v, h, NULL, 0);
+                rht_pass2(v, h, NULL, 0, ch);
             h <<= 1;
         }
     }
@@ -304,21 +342,21 @@ rht_levels_sink(float *v, size_t n, size_t h0, const struct rht_sink *sink, size
         if (left <= 3 && left != 0) /* 1, 2 or 3 levels: the last pass (as rht_levels_from) */
             break;
         if (left != 4) {
-            rht_pass8(v, n, h, NULL, 0);
+            rht_pass8(v, n, h, NULL, 0, NULL);
             h <<= 3;
         } else {
-            rht_pass4(v, n, h, NULL, 0);
+            rht_pass4(v, n, h, NULL, 0, NULL);
             h <<= 2;
         }
     }
     size_t run = h < RHT_RUN ? h : RHT_RUN;
     for (size_t j0 = 0; j0 < h; j0 += run) {
         if (left == 3)
-            rht_cols8(v, h, j0, j0 + run, NULL, 0);
+            rht_cols8(v, h, j0, j0 + run, NULL, 0, NULL);
         else if (left == 2)
-            rht_cols4(v, h, j0, j0 + run, NULL, 0);
+            rht_cols4(v, h, j0, j0 + run, NULL, 0, NULL);
         else
-            rht_cols2(v, h, j0, j0 + run, NULL, 0);
+            rht_cols2(v, h, j0, j0 + run, NULL, 0, NULL);
         for (size_t k = 0; k < ((size_t)1 << left); k++)
             sink->put(sink->ctx, v + k * h + j0, base_off + k * h + j0, run);
     }
@@ -349,6 +387,20 @@ rht_norm2_double(const float *x, size_t d)
     return norm2;
 }
 
+/* The rest of the chain, in order; with a sink, its sum is the ‖x‖² the sink is given. */
+static inline __attribute__((always_inline)) void
+rht_chain_finish(struct rht_chain *ch, const struct rht_io *io)
+{
+    if (ch == NULL)
+        return;
+    double s = ch->sum;
+    for (size_t i = ch->pos; i < ch->end; i++)
+        s += (double)ch->x[i] * ch->x[i];
+    ch->sum = s;
+    ch->pos = ch->end;
+    *io->norm2 = s;
+}
+
 /* Before the last pass of a transform with a sink: ‖x‖² is complete, tell the sink. */
 static void
 rht_sink_begin(const struct rht_io *io)
@@ -366,7 +418,7 @@ rht_sink_begin(const struct rht_io *io)
  */
 static inline __attribute__((always_inline)) void
 rht_block(float *v, size_t n, const uint8_t *signs, float scale, const struct rht_io *io,
-          size_t off, bool last)
+          size_t off, bool last, struct rht_chain *ch)
 {
     if (io != NULL && io->src != NULL) {
         const float *src = io->src + off;
@@ -398,47 +450,51 @@ rht_block(float *v, size_t n, const uint8_t *signs, float scale, const struct rh
     }
     rht_levels_in8(v, n, signs, scale);
     if (last && io != NULL && io->out != NULL) {
-        rht_levels_from(v, n, 8, io->out, off);
+        rht_levels_from(v, n, 8, io->out, off, ch);
     } else if (last && io != NULL && io->sink != NULL) {
+        rht_chain_finish(ch, io);
         rht_sink_begin(io);
         rht_levels_sink(v, n, 8, io->sink, off);
     } else {
-        rht_levels_from(v, n, 8, NULL, 0);
+        rht_levels_from(v, n, 8, NULL, 0, ch);
     }
 }
 
 /* The whole transform for n >= 8 (n >= 16 with out or sink); inlined into each ISA's entry. */
 static inline __attribute__((always_inline)) void
-rht_kernel(float *v, size_t n, const uint8_t *signs, float scale, const struct rht_io *io)
+rht_kernel(float *v, size_t n, const uint8_t *signs, float scale, const struct rht_io *io,
+           struct rht_chain *ch)
 {
     const struct rht_out *o = io != NULL ? io->out : NULL;
     const struct rht_sink *sk = io != NULL ? io->sink : NULL;
     if (n <= RHT_L1_BLOCK) {
-        rht_block(v, n, signs, scale, io, 0, true);
+        rht_block(v, n, signs, scale, io, 0, true, ch);
         return;
     }
     size_t chunk = n < RHT_L2_CHUNK ? n : RHT_L2_CHUNK;
     for (size_t c = 0; c < n; c += chunk) {
         for (size_t k = c; k < c + chunk; k += RHT_L1_BLOCK)
             rht_block(v + k, RHT_L1_BLOCK, signs != NULL ? signs + k / 8 : NULL, scale, io, k,
-                      false);
+                      false, ch);
         if (n == chunk && o != NULL) {
-            rht_levels_from(v, chunk, RHT_L1_BLOCK, o, 0);
+            rht_levels_from(v, chunk, RHT_L1_BLOCK, o, 0, ch);
         } else if (n == chunk && sk != NULL) {
+            rht_chain_finish(ch, io);
             rht_sink_begin(io);
             rht_levels_sink(v, chunk, RHT_L1_BLOCK, sk, 0);
         } else {
-            rht_levels_from(v + c, chunk, RHT_L1_BLOCK, NULL, 0);
+            rht_levels_from(v + c, chunk, RHT_L1_BLOCK, NULL, 0, ch);
         }
     }
     if (n > chunk) {
         if (o != NULL) {
-            rht_levels_from(v, n, chunk, o, 0);
+            rht_levels_from(v, n, chunk, o, 0, ch);
         } else if (sk != NULL) {
+            rht_chain_finish(ch, io);
             rht_sink_begin(io);
             rht_levels_sink(v, n, chunk, sk, 0);
         } else {
-            rht_levels_from(v, n, chunk, NULL, 0);
+            rht_levels_from(v, n, chunk, NULL, 0, ch);
         }
     }
 }
@@ -446,13 +502,13 @@ rht_kernel(float *v, size_t n, const uint8_t *signs, float scale, const struct r
 __attribute__((target("avx2"))) static void
 rht_kernel_avx2(float *v, size_t n, const uint8_t *signs, float scale, const struct rht_io *io)
 {
-    rht_kernel(v, n, signs, scale, io);
+    rht_kernel(v, n, signs, scale, io, NULL);
 }
 
 static void
 rht_kernel_portable(float *v, size_t n, const uint8_t *signs, float scale, const struct rht_io *io)
 {
-    rht_kernel(v, n, signs, scale, io);
+    rht_kernel(v, n, signs, scale, io, NULL);
 }
 
 /* The kernel for this CPU, or the portable one (n >= 8). */
@@ -464,6 +520,34 @@ rht_kernel_run(float *v, size_t n, const uint8_t *signs, float scale, const stru
         rht_kernel_avx2(v, n, signs, scale, io);
     else
         rht_kernel_portable(v, n, signs, scale, io);
+}
+
+/* With AVX-512F the same 8-wide code, but 32 vector registers: the chain's sum stays in one. */
+__attribute__((target("avx512f"))) static void
+rht_kernel_chain_avx512(float *v, size_t n, const uint8_t *signs, float scale,
+                        const struct rht_io *io, struct rht_chain *ch)
+{
+    struct rht_chain c = *ch;
+    rht_kernel(v, n, signs, scale, io, &c);
+    *ch = c;
+}
+
+__attribute__((target("avx2"))) static void
+rht_kernel_chain_avx2(float *v, size_t n, const uint8_t *signs, float scale,
+                      const struct rht_io *io, struct rht_chain *ch)
+{
+    struct rht_chain c = *ch; /* a local: kept in registers across the passes */
+    rht_kernel(v, n, signs, scale, io, &c);
+    *ch = c;
+}
+
+static void
+rht_kernel_chain_portable(float *v, size_t n, const uint8_t *signs, float scale,
+                          const struct rht_io *io, struct rht_chain *ch)
+{
+    struct rht_chain c = *ch;
+    rht_kernel(v, n, signs, scale, io, &c);
+    *ch = c;
 }
 
 /* Textbook butterflies for D < 8. */
@@ -521,6 +605,38 @@ rht_forward_from(float *y, const float *x, size_t d, size_t D, const uint8_t *si
         norm2 = rht_norm2_double(x, d);
     }
     return norm2;
+}
+
+double
+rht_forward_norm(float *y, const float *x, size_t d, size_t D, const uint8_t *signs,
+                 const struct rht_sink *sink, unsigned flags)
+{
+    assert(d >= 1 && d <= D && (D & (D - 1)) == 0);
+    struct rht_chain ch = { .x = x, .pos = 0, .end = d, .sum = 0 };
+    if ((flags & RHT_UNFUSED) != 0 || D < 16) {
+        (void)rht_forward_from(y, x, d, D, signs);
+        if (sink != NULL) {
+            for (size_t i = 0; i < d; i++)
+                ch.sum += (double)x[i] * x[i];
+            sink->begin(sink->ctx, ch.sum);
+            sink->put(sink->ctx, y, 0, D);
+            return ch.sum;
+        }
+    } else {
+        double norm2 = 0; /* the float partial sums, then (with a sink) the chain's sum */
+        struct rht_io io = { .src = x, .src_len = d, .norm2 = &norm2, .sink = sink };
+        float scale = (float)(1.0 / sqrt((double)D));
+        if ((flags & (RHT_PORTABLE | RHT_AVX2)) == 0 && __builtin_cpu_supports("avx512f"))
+            rht_kernel_chain_avx512(y, D, signs, scale, &io, &ch);
+        else if ((flags & RHT_PORTABLE) == 0 && __builtin_cpu_supports("avx2"))
+            rht_kernel_chain_avx2(y, D, signs, scale, &io, &ch);
+        else
+            rht_kernel_chain_portable(y, D, signs, scale, &io, &ch);
+    }
+    double sum = ch.sum; /* the rest of the chain, in order */
+    for (size_t i = ch.pos; i < d; i++)
+        sum += (double)x[i] * x[i];
+    return sum;
 }
 
 double

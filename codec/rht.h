@@ -75,12 +75,23 @@ struct rht_sink {
 #define RHT_PORTABLE 1u
 #define RHT_UNFUSED  2u
 #define RHT_SET      4u
+#define RHT_AVX2     8u /* rht_forward_norm() only: AVX2 at most (it has an AVX-512 kernel) */
 /*
  * rht_forward_from() that also hands y to sink, the last pass slab by slab (see struct
  * rht_sink); y holds the whole rotated vector on return. The same bits, and the same sink
  * calls up to the runs' order, whatever the flags.
  */
 double rht_forward_sink(float *y, const float *x, size_t d, size_t D, const uint8_t *signs,
+                        const struct rht_sink *sink, unsigned flags);
+/*
+ * rht_forward_from() (the same y), returning Σ x_i² for i < d as one chain of double
+ * additions in coordinate order, ((x_0² + x_1²) + x_2²) + ..., each term (double)x_i·x_i,
+ * bit for bit that loop's result, advanced beside the butterflies so that its latency
+ * hides behind them. With sink (else NULL), as rht_forward_sink() but begin() gets that
+ * in-order sum. flags: RHT_PORTABLE, RHT_UNFUSED, RHT_AVX2 (the same bits and sink calls,
+ * up to the runs' order).
+ */
+double rht_forward_norm(float *y, const float *x, size_t d, size_t D, const uint8_t *signs,
                         const struct rht_sink *sink, unsigned flags);
 /* v <- s ⊙ (H·v)/√D (the inverse rotation). */
 void rht_inverse(float *v, size_t D, const uint8_t *signs);

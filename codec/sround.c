@@ -73,7 +73,7 @@ sround_run(uint16_t *k, const float *v, size_t n, double off, double mul, bool a
            struct rng *r, enum sround_path path)
 {
     uint16_t rnd[SROUND_BATCH];
-    bool avx2 = path == SROUND_BEST && __builtin_cpu_supports("avx2");
+    bool avx2 = path != SROUND_PORTABLE && __builtin_cpu_supports("avx2");
     for (size_t i = 0; i < n; i += SROUND_BATCH) {
         size_t m = n - i < SROUND_BATCH ? n - i : SROUND_BATCH;
         rng_fast_u16s(r, rnd, m);
@@ -155,7 +155,7 @@ sround_above(uint16_t *k, const float *v, size_t n, float lo, double mul, unsign
              struct rng *r, enum sround_path path)
 {
     /* mul·2^16 must be a finite float for the float path */
-    if (path != SROUND_BEST || top > SROUND_ABOVE_TOP_MAX || !(mul * 0x1p16 <= FLT_MAX) ||
+    if (path == SROUND_PORTABLE || top > SROUND_ABOVE_TOP_MAX || !(mul * 0x1p16 <= FLT_MAX) ||
         !__builtin_cpu_supports("avx2")) {
         sround_run(k, v, n, (double)lo, mul, false, top, r, path);
         return;
@@ -171,11 +171,15 @@ sround_above(uint16_t *k, const float *v, size_t n, float lo, double mul, unsign
     }
 }
 
-/* sround_cells() on coordinates [i, i + m) with their draws rnd[0..m). */
+/*
+ * sround_cells() on coordinates [i, i + m) with their draws rnd[0..m); with ties (not NULL),
+ * a coin tie takes no draw of r: the coordinate gets the lower level and base + its index
+ * goes to ties (sround_cells_defer()).
+ */
 static int
 sround_cells_portable(uint16_t *idx, const float *y, size_t m, double sc, double T, double to_u,
                       unsigned g, const uint16_t *cell, const uint16_t *table, const uint16_t *rnd,
-                      struct rng *r)
+                      struct rng *r, struct sround_ties *ties, size_t base)
 {
     for (size_t i = 0; i < m; i++) {
         double z = sc * y[i];
@@ -185,25 +189,31 @@ sround_cells_portable(uint16_t *idx, const float *y, size_t m, double sc, double
         double u = (z + T) * to_u;
         unsigned k = cell[u < (double)g ? (unsigned)u : g]; /* u >= 0: truncation = floor */
         double lo = table[k], hi = table[k + 1];
-        k += sround_coin_with((u - lo) / (hi - lo), rnd[i], r);
+        double p = (u - lo) / (hi - lo);
+        if (ties == NULL) {
+            k += sround_coin_with(p, rnd[i], r);
+        } else { /* sround_coin_with() up to the tie's draw */
+            double t16 = (double)(int64_t)(p * 0x1p16);
+            if ((double)rnd[i] != t16)
+                k += (double)rnd[i] < t16;
+            else if (ties->n < ties->cap)
+                ties->at[ties->n++] = base + i;
+            else
+                ties->full = true;
+        }
         idx[i] = (uint16_t)k;
     }
     return 0;
 }
 
-/* The constants of the vector path of sround_cells() (see sround_cells_avx2()). */
-struct sround_cells_vec {
-    int32_t kl32[SROUND_CELLS_MAX]; /* k | table[k] << 16 for k = cell[u] */
-    float inv[SROUND_CELLS_MAX];    /* 2^16 / (table[k + 1] - table[k]), rounded to float */
-    float scf, Tf, to_uf;           /* sc, T, to_u rounded to float */
-    float eps_u, delta;             /* error bounds of u and of x' (see sround_cells_avx2()) */
-    int32_t k_hi, t16_hi;           /* cell and floor(p·2^16) of a coordinate clamped to T */
-};
-
 static void
 sround_cells_vec_init(struct sround_cells_vec *cv, double sc, double T, double to_u, unsigned g,
                       const uint16_t *cell, const uint16_t *table)
 {
+    for (unsigned u = g + 1; u < 32; u++) { /* the AVX-512 path loads 32 entries */
+        cv->kl32[u] = 0;
+        cv->inv[u] = 0.0f;
+    }
     for (unsigned u = 0; u <= g; u++) {
         unsigned k = cell[u];
         cv->kl32[u] = (int32_t)(k | (unsigned)table[k] << 16);
@@ -242,7 +252,8 @@ sround_cells_vec_init(struct sround_cells_vec *cv, double sc, double T, double t
 __attribute__((target("avx2"))) static int
 sround_cells_avx2(uint16_t *idx, const float *y, size_t m, double sc, double T, double to_u,
                   unsigned g, const struct sround_cells_vec *cv, const uint16_t *cell,
-                  const uint16_t *table, const uint16_t *rnd, struct rng *r)
+                  const uint16_t *table, const uint16_t *rnd, struct rng *r,
+                  struct sround_ties *ties, size_t base)
 {
     const __m256 vsc = _mm256_set1_ps(cv->scf), vT = _mm256_set1_ps(cv->Tf);
     const __m256 vto = _mm256_set1_ps(cv->to_uf), veps = _mm256_set1_ps(cv->eps_u);
@@ -283,8 +294,8 @@ sround_cells_avx2(uint16_t *idx, const float *y, size_t m, double sc, double T, 
             _mm256_cmpeq_epi32(rdi, _mm256_blendv_epi8(zero, t16_hi, _mm256_castps_si256(high)));
         __m256 sure_c = _mm256_andnot_ps(_mm256_castsi256_ps(tie_c), clamped);
         if (__builtin_expect(_mm256_movemask_ps(_mm256_or_ps(sure_in, sure_c)) != 0xff, 0)) {
-            if (sround_cells_portable(idx + i, y + i, 8, sc, T, to_u, g, cell, table, rnd + i, r) <
-                0)
+            if (sround_cells_portable(idx + i, y + i, 8, sc, T, to_u, g, cell, table, rnd + i, r,
+                                      ties, base + i) < 0)
                 return -1;
             continue;
         }
@@ -296,7 +307,135 @@ sround_cells_avx2(uint16_t *idx, const float *y, size_t m, double sc, double T, 
         __m256i p = _mm256_permute4x64_epi64(_mm256_packus_epi32(q, q), 0xd8);
         _mm_storeu_si128((__m128i *)(idx + i), _mm256_castsi256_si128(p));
     }
-    return sround_cells_portable(idx + i, y + i, m - i, sc, T, to_u, g, cell, table, rnd + i, r);
+    return sround_cells_portable(idx + i, y + i, m - i, sc, T, to_u, g, cell, table, rnd + i, r,
+                                 ties, base + i);
+}
+
+/*
+ * sround_cells_avx2() sixteen coordinates a step with AVX-512F, for tables of g < 32: the
+ * same float operations, bounds and decisions lane by lane, the two lookups from registers
+ * (vpermt2d/vpermt2ps over the 32 entries) instead of gathers, the conditions as masks.
+ * kl32 and inv hold 32 entries (those beyond g are never selected: uf < g when inside).
+ */
+__attribute__((target("avx512f"))) static int
+sround_cells_avx512(uint16_t *idx, const float *y, size_t m, double sc, double T, double to_u,
+                    unsigned g, const struct sround_cells_vec *cv, const uint16_t *cell,
+                    const uint16_t *table, const uint16_t *rnd, struct rng *r,
+                    struct sround_ties *ties, size_t base)
+{
+    const __m512 vsc = _mm512_set1_ps(cv->scf), vT = _mm512_set1_ps(cv->Tf);
+    const __m512 vto = _mm512_set1_ps(cv->to_uf), veps = _mm512_set1_ps(cv->eps_u);
+    const __m512 vdelta = _mm512_set1_ps(cv->delta), one = _mm512_set1_ps(1.0f);
+    const __m512 one_eps = _mm512_sub_ps(one, veps), fmax = _mm512_set1_ps(FLT_MAX);
+    const __m512 clamp_at = _mm512_set1_ps(cv->Tf * (1.0f + 0x1p-20f));
+    const __m512 inside_below = _mm512_set1_ps(cv->Tf * (1.0f - 0x1p-20f));
+    const __m512 zerof = _mm512_setzero_ps();
+    const __m512i low16 = _mm512_set1_epi32(0xffff), one_i = _mm512_set1_epi32(1);
+    const __m512i k_hi = _mm512_set1_epi32(cv->k_hi), t16_hi = _mm512_set1_epi32(cv->t16_hi);
+    const __m512i kl_a = _mm512_loadu_si512(cv->kl32), kl_b = _mm512_loadu_si512(cv->kl32 + 16);
+    const __m512 inv_a = _mm512_loadu_ps(cv->inv), inv_b = _mm512_loadu_ps(cv->inv + 16);
+    size_t i = 0;
+    for (; i + 16 <= m; i += 16) {
+        __m512 zf = _mm512_mul_ps(vsc, _mm512_loadu_ps(y + i));
+        __m512 az = _mm512_abs_ps(zf);
+        __mmask16 inside = _mm512_cmp_ps_mask(az, inside_below, _CMP_LT_OQ); /* false for NaN */
+        __mmask16 clamped = _mm512_cmp_ps_mask(az, clamp_at, _CMP_GE_OQ) &
+                            _mm512_cmp_ps_mask(az, fmax, _CMP_LE_OQ); /* finite only */
+        __mmask16 high = clamped & _mm512_cmp_ps_mask(zf, zerof, _CMP_GT_OQ);
+        /* inside: uf in (0, g); elsewhere 0 so that the lookups stay in range */
+        __m512 uf = _mm512_maskz_mul_ps(inside, _mm512_add_ps(zf, vT), vto);
+        __m512 fl = _mm512_roundscale_ps(uf, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+        __m512 fr = _mm512_sub_ps(uf, fl);
+        __mmask16 sure_floor =
+            _mm512_cmp_ps_mask(fr, veps, _CMP_GE_OQ) & _mm512_cmp_ps_mask(fr, one_eps, _CMP_LE_OQ);
+        __m512i ui = _mm512_cvttps_epi32(fl);
+        __m512i kl = _mm512_permutex2var_epi32(kl_a, ui, kl_b);
+        __m512 iv = _mm512_permutex2var_ps(inv_a, ui, inv_b);
+        __m512 lo = _mm512_cvtepi32_ps(_mm512_srli_epi32(kl, 16));
+        __m512 x = _mm512_mul_ps(_mm512_sub_ps(uf, lo), iv);
+        __m512i rdi = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(rnd + i)));
+        __m512 rd = _mm512_cvtepi32_ps(rdi);
+        __mmask16 heads =
+            _mm512_cmp_ps_mask(x, _mm512_add_ps(_mm512_add_ps(rd, one), vdelta), _CMP_GE_OQ);
+        __mmask16 tails = _mm512_cmp_ps_mask(x, _mm512_sub_ps(rd, vdelta), _CMP_LT_OQ);
+        __mmask16 sure_in = inside & sure_floor & (heads | tails);
+        /* clamped: a tie only at rd = 0 (below) or rd = t16_hi (above) */
+        __mmask16 tie_c = _mm512_cmpeq_epi32_mask(rdi, _mm512_maskz_mov_epi32(high, t16_hi));
+        __mmask16 sure_c = clamped & (__mmask16)~tie_c;
+        if (__builtin_expect((__mmask16)(sure_in | sure_c) != 0xffff, 0)) {
+            if (sround_cells_portable(idx + i, y + i, 16, sc, T, to_u, g, cell, table, rnd + i, r,
+                                      ties, base + i) < 0)
+                return -1;
+            continue;
+        }
+        __m512i k_in = _mm512_and_si512(kl, low16);
+        k_in = _mm512_mask_add_epi32(k_in, heads, k_in, one_i);
+        __m512i k_c =
+            _mm512_mask_add_epi32(k_hi, _mm512_cmpgt_epi32_mask(t16_hi, rdi), k_hi, one_i);
+        k_c = _mm512_maskz_mov_epi32(high, k_c);
+        __m512i q = _mm512_mask_mov_epi32(k_c, inside, k_in);
+        _mm256_storeu_si256((__m256i *)(idx + i), _mm512_cvtepi32_epi16(q));
+    }
+    return sround_cells_portable(idx + i, y + i, m - i, sc, T, to_u, g, cell, table, rnd + i, r,
+                                 ties, base + i);
+}
+
+/* The vector kernel sround_cells_drawn() runs on this CPU for g and path. */
+enum sround_cells_kind { SROUND_CELLS_PORTABLE, SROUND_CELLS_AVX2, SROUND_CELLS_AVX512 };
+
+static enum sround_cells_kind
+sround_cells_pick(unsigned g, enum sround_path path)
+{
+    if (path == SROUND_PORTABLE || g >= SROUND_CELLS_MAX || !__builtin_cpu_supports("avx2"))
+        return SROUND_CELLS_PORTABLE;
+    if (path == SROUND_BEST && g < 32 && __builtin_cpu_supports("avx512f"))
+        return SROUND_CELLS_AVX512;
+    return SROUND_CELLS_AVX2;
+}
+
+void
+sround_cells_prepare(struct sround_cells_prep *p, double sc, double T, double to_u, unsigned g,
+                     const uint16_t *cell, const uint16_t *table, enum sround_path path)
+{
+    p->sc = sc;
+    p->T = T;
+    p->to_u = to_u;
+    p->g = g;
+    p->cell = cell;
+    p->table = table;
+    p->kind = (int)sround_cells_pick(g, path);
+    if (p->kind != SROUND_CELLS_PORTABLE)
+        sround_cells_vec_init(&p->cv, sc, T, to_u, g, cell, table);
+}
+
+/* sround_cells_drawn() under p, or with ties sround_cells_defer() (r NULL, drawn given). */
+static int
+sround_cells_batches(uint16_t *idx, const float *y, size_t n, const struct sround_cells_prep *p,
+                     const uint16_t *drawn, struct rng *r, struct sround_ties *ties, size_t base)
+{
+    uint16_t rnd[SROUND_BATCH];
+    double sc = p->sc, T = p->T, to_u = p->to_u;
+    unsigned g = p->g;
+    const uint16_t *cell = p->cell, *table = p->table;
+    for (size_t i = 0; i < n; i += SROUND_BATCH) {
+        size_t m = n - i < SROUND_BATCH ? n - i : SROUND_BATCH;
+        const uint16_t *rd = drawn != NULL ? drawn + i : rnd;
+        if (drawn == NULL)
+            rng_fast_u16s(r, rnd, m);
+        int rc;
+        if (p->kind == SROUND_CELLS_AVX512)
+            rc = sround_cells_avx512(idx + i, y + i, m, sc, T, to_u, g, &p->cv, cell, table, rd, r,
+                                     ties, base + i);
+        else if (p->kind == SROUND_CELLS_AVX2)
+            rc = sround_cells_avx2(idx + i, y + i, m, sc, T, to_u, g, &p->cv, cell, table, rd, r,
+                                   ties, base + i);
+        else
+            rc = sround_cells_portable(idx + i, y + i, m, sc, T, to_u, g, cell, table, rd, r, ties,
+                                       base + i);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
 }
 
 int
@@ -304,23 +443,16 @@ sround_cells_drawn(uint16_t *idx, const float *y, size_t n, double sc, double T,
                    unsigned g, const uint16_t *cell, const uint16_t *table, const uint16_t *drawn,
                    struct rng *r, enum sround_path path)
 {
-    uint16_t rnd[SROUND_BATCH];
-    struct sround_cells_vec cv;
-    bool avx2 = path == SROUND_BEST && g < SROUND_CELLS_MAX && __builtin_cpu_supports("avx2");
-    if (avx2)
-        sround_cells_vec_init(&cv, sc, T, to_u, g, cell, table);
-    for (size_t i = 0; i < n; i += SROUND_BATCH) {
-        size_t m = n - i < SROUND_BATCH ? n - i : SROUND_BATCH;
-        const uint16_t *rd = drawn != NULL ? drawn + i : rnd;
-        if (drawn == NULL)
-            rng_fast_u16s(r, rnd, m);
-        int rc = avx2
-                     ? sround_cells_avx2(idx + i, y + i, m, sc, T, to_u, g, &cv, cell, table, rd, r)
-                     : sround_cells_portable(idx + i, y + i, m, sc, T, to_u, g, cell, table, rd, r);
-        if (rc < 0)
-            return -1;
-    }
-    return 0;
+    struct sround_cells_prep p;
+    sround_cells_prepare(&p, sc, T, to_u, g, cell, table, path);
+    return sround_cells_batches(idx, y, n, &p, drawn, r, NULL, 0);
+}
+
+int
+sround_cells_defer(uint16_t *idx, const float *y, size_t n, const struct sround_cells_prep *p,
+                   const uint16_t *drawn, struct sround_ties *ties, size_t base)
+{
+    return sround_cells_batches(idx, y, n, p, drawn, NULL, ties, base);
 }
 
 int
@@ -391,7 +523,7 @@ sround_twice(uint16_t *k1, uint16_t *k2, const float *v, size_t n, double off, d
     uint16_t rnd1[SROUND_BATCH], rnd2[SROUND_BATCH];
     rng_fast_u16s(r, rnd1, n);
     rng_fast_u16s(r, rnd2, n);
-    if (path == SROUND_BEST && __builtin_cpu_supports("avx2")) {
+    if (path != SROUND_PORTABLE && __builtin_cpu_supports("avx2")) {
         sround_twice_avx2(k1, k2, v, n, off, mul, top, rnd1, rnd2, r);
     } else {
         sround_portable(k1, v, n, off, mul, false, top, rnd1, r);

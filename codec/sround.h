@@ -36,6 +36,7 @@
 enum sround_path {
     SROUND_BEST,     /* AVX2 when the CPU has it */
     SROUND_PORTABLE, /* plain C, the same levels */
+    SROUND_AVX2,     /* for tests: AVX2 at most (sround_cells() has an AVX-512 path too) */
 };
 
 /* Levels of v[0..n) into k[0..n); top < 2^16. */
@@ -62,7 +63,8 @@ void sround_above(uint16_t *k, const float *v, size_t n, float lo, double mul, u
  * table[k + 1]) and the level is k + coin((u - table[k]) / (table[k + 1] - table[k])), one
  * coin per coordinate as above. cell has g + 1 entries; table is increasing, from 0 to g.
  * Returns -1 when some sc·y_i is not finite (idx then partly written), else 0.
- * The AVX2 path gives the portable one's levels bit for bit.
+ * The AVX2 path, and for g < 32 the AVX-512F one (SROUND_AVX2 excludes it), give the
+ * portable one's levels bit for bit.
  */
 int sround_cells(uint16_t *idx, const float *y, size_t n, double sc, double T, double to_u,
                  unsigned g, const uint16_t *cell, const uint16_t *table, struct rng *r,
@@ -80,6 +82,45 @@ void sround_twice(uint16_t *k1, uint16_t *k2, const float *v, size_t n, double o
 int sround_cells_drawn(uint16_t *idx, const float *y, size_t n, double sc, double T, double to_u,
                        unsigned g, const uint16_t *cell, const uint16_t *table,
                        const uint16_t *drawn, struct rng *r, enum sround_path path);
+
+/*
+ * sround_cells()'s constants, computed once by sround_cells_prepare() for any number of
+ * sround_cells_defer() calls with the same sc, T, to_u, g, cell and table (borrowed: they
+ * must outlive p) and path. The fields are private.
+ */
+struct sround_cells_vec {
+    int32_t kl32[SROUND_CELLS_MAX]; /* k | table[k] << 16 for k = cell[u] */
+    float inv[SROUND_CELLS_MAX];    /* 2^16 / (table[k + 1] - table[k]), rounded to float */
+    float scf, Tf, to_uf;           /* sc, T, to_u rounded to float */
+    float eps_u, delta;             /* error bounds of u and of x' (see sround_cells_avx2()) */
+    int32_t k_hi, t16_hi;           /* cell and floor(p·2^16) of a coordinate clamped to T */
+};
+struct sround_cells_prep {
+    double sc, T, to_u;
+    unsigned g;
+    const uint16_t *cell, *table;
+    int kind; /* the kernel that runs */
+    struct sround_cells_vec cv;
+};
+void sround_cells_prepare(struct sround_cells_prep *p, double sc, double T, double to_u, unsigned g,
+                          const uint16_t *cell, const uint16_t *table, enum sround_path path);
+
+/*
+ * sround_cells_drawn() under p without the draws that settle coin ties, for coordinates
+ * taken out of order: y[0..n) are coordinates base..base+n of a longer vector, drawn[0..n)
+ * their draws. A coordinate whose coin is a tie gets the lower level (k) and base + its
+ * index is appended to ties (ties->full set instead once ties->cap are held). Settling the
+ * ties afterwards in increasing coordinate order, each by sround_cells_drawn() of that one
+ * coordinate with the stream, gives sround_cells_drawn()'s levels and draws bit for bit.
+ * Returns as sround_cells().
+ */
+struct sround_ties {
+    size_t *at;    /* coordinates, caller-owned, cap entries */
+    size_t n, cap; /* held, room */
+    bool full;     /* some tie was not recorded */
+};
+int sround_cells_defer(uint16_t *idx, const float *y, size_t n, const struct sround_cells_prep *p,
+                       const uint16_t *drawn, struct sround_ties *ties, size_t base);
 
 /* Coin flips one at a time, with draws fetched SROUND_BATCH at a time. */
 struct sround_rand {

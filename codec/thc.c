@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/bitpack.h"
+#include "base/le.h"
 #include "base/mem.h"
 #include "codec/codec_int.h"
 #include "codec/packing.h"
@@ -16,6 +17,15 @@
 
 #define THC_HEADER_BYTES 4
 #define THC_MAX_LEVELS   (1u << THC_MAX_BITS)
+/* Coin ties thc_encode() settles after the rotation; with more it rounds again unfused. */
+#define THC_TIES_MAX 256
+/* The fast keystream (base/rng.h: nonce RNG_FAST_NONCE, ChaCha with 8 rounds, counter from
+ * 0 on init): 32 16-bit draws a 64-byte block. */
+#define THC_DRAWS_PER_BLOCK (RNG_BLOCK_BYTES / 2)
+#define THC_FAST_ROUNDS     8
+/* From this D on, the rotation's last pass comes in runs of whole blocks of draws (D > the
+ * L1 block of codec/rht.c: runs of RHT_RUN coordinates at multiples of RHT_RUN). */
+#define THC_RUN_DRAWS_MIN 4096
 
 struct thc {
     size_t d, D;
@@ -25,10 +35,12 @@ struct thc {
     bool uniform; /* evenly spaced levels (UHC) instead of the optimal table */
     double loss;
     uint16_t table[THC_MAX_LEVELS];
+    size_t ties_max; /* thc_encode(): coin ties listed at most (THC_TIES_MAX; tests lower it) */
     float *y;
     uint8_t *signs;
     uint16_t *idx;
-    uint16_t *rnd; /* thc_encode(): the D coin draws, taken beside the norm's chain */
+    uint16_t *rnd; /* thc_encode(): the D coin draws, when not drawn run by run
+                    * (D < THC_RUN_DRAWS_MIN, or the fallback) */
 };
 
 int
@@ -123,6 +135,7 @@ thc_new(const struct codec_params *p, size_t dim)
     t->T = gsl_cdf_ugaussian_Qinv(1.0 / (2.0 * THC_OFREQ));
     t->rotation = p->rotation;
     t->loss = p->packet_loss;
+    t->ties_max = THC_TIES_MAX;
     t->y = mem_alloc_aligned(64, t->D * sizeof *t->y);
     t->signs = mem_alloc(rht_sign_bytes(t->D));
     t->idx = mem_alloc(t->D * sizeof *t->idx);
@@ -149,6 +162,12 @@ thc_free(struct thc *t)
     mem_free(t->idx);
     mem_free(t->rnd);
     mem_free(t);
+}
+
+void
+thc_set_ties_max(struct thc *t, size_t n)
+{
+    t->ties_max = n < THC_TIES_MAX ? n : THC_TIES_MAX;
 }
 
 size_t
@@ -191,55 +210,135 @@ thc_draw_signs(struct thc *t, const struct codec_link *link)
     rht_signs_draw(t->signs, t->D, &r);
 }
 
-/*
- * Rotates x and writes table positions into t->idx under the norm; private randomness r
- * (the private stream), whose D coin draws are already in drawn when not NULL.
- */
-static int
-thc_quantize(struct thc *t, const float *x, double norm, const struct codec_link *link,
-             const uint16_t *drawn, struct rng *r, struct errbuf *eb)
+/* cell[u] = index k of the table cell [v_k, v_{k+1}) containing integer part u (u <= g). */
+static void
+thc_cells(const struct thc *t, uint16_t *cell)
 {
-    if (!isfinite(norm) || norm < 0)
-        return errbuf_set(eb, -ERR_RANGE, "thc: norm %g is not a finite non-negative number", norm);
-    thc_draw_signs(t, link);
-    (void)rht_forward_from(t->y, x, t->d, t->D, t->signs);
-    double sc = norm > 0 ? sqrt((double)t->D) / norm : 0.0;
-    double to_u = t->g / (2.0 * t->T);
-    /* cell[u] = index k of the table cell [v_k, v_{k+1}) containing integer part u. */
-    uint16_t cell[THC_MAX_G + 1];
     for (unsigned k = 0, u = 0; u <= t->g; u++) {
         while (k + 2 < t->levels && t->table[k + 1] <= u)
             k++;
         cell[u] = (uint16_t)k;
     }
+}
+
+static int
+thc_norm_error(double norm, struct errbuf *eb)
+{
+    return errbuf_set(eb, -ERR_RANGE, "thc: norm %g is not a finite non-negative number", norm);
+}
+
+/*
+ * Writes the table positions of the rotated vector t->y under the norm into t->idx; private
+ * randomness r (the private stream), whose D coin draws are already in drawn when not NULL.
+ */
+static int
+thc_round(struct thc *t, double norm, const uint16_t *drawn, struct rng *r, struct errbuf *eb)
+{
+    if (!isfinite(norm) || norm < 0)
+        return thc_norm_error(norm, eb);
+    double sc = norm > 0 ? sqrt((double)t->D) / norm : 0.0;
+    double to_u = t->g / (2.0 * t->T);
+    uint16_t cell[THC_MAX_G + 1];
+    thc_cells(t, cell);
     if (sround_cells_drawn(t->idx, t->y, t->D, sc, t->T, to_u, t->g, cell, t->table, drawn, r,
                            SROUND_BEST) < 0)
         return errbuf_set(eb, -ERR_RANGE, "thc: input vector is not finite");
     return 0;
 }
 
-/* Coordinates per step of thc_norm_draw(): 8 keystream blocks of 16-bit draws. */
-#define THC_DRAW_STEP 256
-
-/*
- * Σ x_i² in double in coordinate order, and t->rnd[0..D) <- the next D 16-bit draws of r's
- * fast keystream (those sround_cells() would take), a step of draws beside each step of the
- * chain of additions: the keystream's arithmetic runs while the chain waits on its latency.
- */
-static double
-thc_norm_draw(struct thc *t, const float *x, struct rng *r)
+/* Rotates x into t->y and rounds it under the norm (thc_round()). */
+static int
+thc_quantize(struct thc *t, const float *x, double norm, const struct codec_link *link,
+             struct rng *r, struct errbuf *eb)
 {
-    double nx2 = 0;
-    for (size_t i = 0; i < t->D; i += THC_DRAW_STEP) {
-        size_t k = t->D - i < THC_DRAW_STEP ? t->D - i : THC_DRAW_STEP;
-        rng_fast_u16s(r, t->rnd + i, k);
-        size_t end = i + k < t->d ? i + k : t->d;
-        for (size_t j = i; j < end; j++)
-            nx2 += (double)x[j] * x[j];
-    }
-    return nx2;
+    thc_draw_signs(t, link);
+    (void)rht_forward_from(t->y, x, t->d, t->D, t->signs);
+    return thc_round(t, norm, NULL, r, eb);
 }
 
+/*
+ * thc_encode()'s consumer of the rotation's last pass (struct rht_sink): each run of rotated
+ * coordinates is rounded (sround_cells_defer(); its coins drawn for the run from the fast
+ * keystream, or taken from t->rnd) and packed into the payload while in cache; the coin
+ * ties, which take draws of the stream in coordinate order, are only listed.
+ */
+struct thc_fused {
+    struct thc *t;
+    uint8_t *payload;
+    double norm2, sc, to_u;
+    bool bad;                  /* the norm or a rotated coordinate is not finite */
+    const struct rng_key *key; /* the private stream's key: coins drawn run by run, or NULL */
+    struct sround_ties ties;
+    size_t at[THC_TIES_MAX];
+    uint16_t rv[THC_TIES_MAX]; /* the draw of each tie */
+    uint16_t rd[RHT_RUN];      /* a run's draws */
+    uint16_t cell[THC_MAX_G + 1];
+    struct sround_cells_prep prep;
+    uint16_t idx[RHT_RUN];
+};
+
+static void
+thc_fused_begin(void *ctx, double norm2)
+{
+    struct thc_fused *f = ctx;
+    double norm = sqrt(norm2);
+    f->norm2 = norm2;
+    f->bad = !isfinite(norm);
+    f->sc = !f->bad && norm > 0 ? sqrt((double)f->t->D) / norm : 0.0;
+    sround_cells_prepare(&f->prep, f->sc, f->t->T, f->to_u, f->t->g, f->cell, f->t->table,
+                         SROUND_BEST);
+}
+
+static void
+thc_fused_put(void *ctx, const float *y, size_t off, size_t n)
+{
+    struct thc_fused *f = ctx;
+    const struct thc *t = f->t;
+    for (size_t j = 0; j < n && !f->bad; j += RHT_RUN) {
+        size_t m = n - j < RHT_RUN ? n - j : RHT_RUN;
+        size_t n0 = f->ties.n;
+        const uint16_t *rd = t->rnd + off + j;
+        if (f->key != NULL) { /* coordinate i's draw: bytes 2i, 2i + 1 of the fast keystream */
+            rng_chacha_blocks((unsigned char *)f->rd, f->key->bytes, RNG_FAST_NONCE,
+                              (off + j) / THC_DRAWS_PER_BLOCK, m / THC_DRAWS_PER_BLOCK,
+                              THC_FAST_ROUNDS, RNG_CHACHA_BEST);
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+            for (size_t i = 0; i < m; i++)
+                f->rd[i] = le_load16(&f->rd[i]);
+#endif
+            rd = f->rd;
+        }
+        if (sround_cells_defer(f->idx, y + j, m, &f->prep, rd, &f->ties, off + j) < 0)
+            f->bad = true;
+        else /* off + j is a multiple of 8 (or 0): the fields start on a byte */
+            packing_pack(f->payload + (off + j) * t->bits / 8, f->idx, m, t->bits);
+        for (size_t a = n0; a < f->ties.n; a++)
+            f->rv[a] = rd[f->at[a] - off - j];
+    }
+}
+
+/* Sets the b-bit field i of payload (LSB-first) to k. */
+static void
+thc_field_set(uint8_t *payload, size_t i, unsigned b, unsigned k)
+{
+    for (unsigned l = 0; l < b; l++) {
+        size_t bit = i * b + l;
+        uint8_t mask = (uint8_t)(1u << (bit % 8));
+        payload[bit / 8] =
+            (uint8_t)((k >> l & 1) ? payload[bit / 8] | mask : payload[bit / 8] & ~mask);
+    }
+}
+
+/*
+ * One pass over memory fewer than the rotation, thc_round() and packing_pack() one after the
+ * other, with the same message: the rotation's butterflies also carry the norm's chain of
+ * double additions in coordinate order (rht_forward_norm()) and hand the last pass, run by
+ * run, to thc_fused_put(), which draws the run's coins (coordinate i's are bytes 2i, 2i + 1
+ * of the fast keystream, which rng_chacha_blocks() computes from any block), rounds and
+ * packs; the coin ties are settled last, in coordinate order, as the plain loop takes their
+ * draws. With more ties than listed (not seen in practice: about D/2^16 are expected) the
+ * whole vector is rounded again the plain way.
+ */
 int
 thc_encode(struct thc *t, uint8_t *out, size_t cap, size_t *len, const float *x,
            const struct codec_link *link, struct errbuf *eb)
@@ -249,12 +348,51 @@ thc_encode(struct thc *t, uint8_t *out, size_t cap, size_t *len, const float *x,
         return errbuf_set(eb, -ERR_RANGE, "thc: buffer of %zu bytes, %zu needed", cap, bytes);
     struct rng r;
     codec_private_stream(&r, link);
-    double nx2 = thc_norm_draw(t, x, &r);
-    int rc = thc_quantize(t, x, sqrt(nx2), link, t->rnd, &r, eb);
-    if (rc < 0)
-        return rc;
-    codec_put_f32(out, (float)sqrt(nx2));
-    packing_pack(out + THC_HEADER_BYTES, t->idx, t->D, t->bits);
+    struct rng_key key; /* r's key: codec_private_stream()'s stream name */
+    rng_key_derive(&key, link->seed, RNG_PURPOSE_CODEC_PRIVATE, link->round, link->client);
+    /* With runs of whole keystream blocks the coins are drawn run by run (random access to
+     * the counter-based keystream), else all first, as r would give them. */
+    bool by_run = t->D >= THC_RUN_DRAWS_MIN;
+    if (!by_run)
+        rng_fast_u16s(&r, t->rnd, t->D);
+    thc_draw_signs(t, link);
+    struct thc_fused f = { .t = t, .payload = out + THC_HEADER_BYTES, .key = by_run ? &key : NULL };
+    f.to_u = t->g / (2.0 * t->T);
+    f.ties = (struct sround_ties){ .at = f.at, .cap = t->ties_max };
+    thc_cells(t, f.cell);
+    struct rht_sink sink = { thc_fused_begin, thc_fused_put, &f };
+    (void)rht_forward_norm(t->y, x, t->d, t->D, t->signs, &sink, 0);
+    double norm = sqrt(f.norm2);
+    if (!isfinite(norm))
+        return thc_norm_error(norm, eb);
+    if (f.bad)
+        return errbuf_set(eb, -ERR_RANGE, "thc: input vector is not finite");
+    if (f.ties.full) {
+        if (by_run)
+            rng_fast_u16s(&r, t->rnd, t->D);
+        int rc = thc_round(t, norm, t->rnd, &r, eb);
+        if (rc < 0)
+            return rc;
+        packing_pack(out + THC_HEADER_BYTES, t->idx, t->D, t->bits);
+    } else {
+        for (size_t a = 1; a < f.ties.n; a++) /* in coordinate order (few) */
+            for (size_t b = a; b > 0 && f.at[b - 1] > f.at[b]; b--) {
+                size_t tmp = f.at[b];
+                uint16_t rt = f.rv[b];
+                f.at[b] = f.at[b - 1];
+                f.rv[b] = f.rv[b - 1];
+                f.at[b - 1] = tmp;
+                f.rv[b - 1] = rt;
+            }
+        for (size_t a = 0; a < f.ties.n; a++) {
+            size_t i = f.at[a];
+            uint16_t k;
+            (void)sround_cells_drawn(&k, t->y + i, 1, f.sc, t->T, f.to_u, t->g, f.cell, t->table,
+                                     &f.rv[a], &r, SROUND_PORTABLE);
+            thc_field_set(out + THC_HEADER_BYTES, i, t->bits, k);
+        }
+    }
+    codec_put_f32(out, (float)norm);
     *len = bytes;
     return 0;
 }
@@ -265,7 +403,7 @@ thc_encode_ints(struct thc *t, uint16_t *ints, const float *x, double norm,
 {
     struct rng r;
     codec_private_stream(&r, link);
-    int rc = thc_quantize(t, x, norm, link, NULL, &r, eb);
+    int rc = thc_quantize(t, x, norm, link, &r, eb);
     if (rc < 0)
         return rc;
     for (size_t i = 0; i < t->D; i++)

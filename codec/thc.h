@@ -62,6 +62,10 @@ int thc_params_check(const struct codec_params *p, size_t dim, struct errbuf *eb
 struct thc *thc_new(const struct codec_params *p, size_t dim);
 void thc_free(struct thc *t);
 
+/* For tests: thc_encode() lists at most n coin ties (default 256, the most) before it
+ * settles them; with more it rounds the whole vector again (the same message). */
+void thc_set_ties_max(struct thc *t, size_t n);
+
 size_t thc_max_bytes(const struct thc *t);
 size_t thc_acc_len(const struct thc *t);
 

@@ -25,6 +25,7 @@ Suite *fused_decode_suite(void);
 Suite *eden_quant_suite(void);
 Suite *eden_frac_suite(void);
 Suite *eden_direct_suite(void);
+Suite *thc_speed_suite(void);
 
 enum tdme_dist { TDME_NORMAL, TDME_LOGNORMAL, TDME_EXPONENTIAL };
 

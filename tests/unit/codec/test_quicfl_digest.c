@@ -116,6 +116,13 @@ static const struct qd_case qd_cases[] = {
     { 2, 0, 0, 0.1, QD_OWN, 5000, 6, UINT64_C(0x03153d04475831eb) },
     { 2, 0, 0, 0, QD_OWN, 1048576, 2, UINT64_C(0x1a9d4c0fc24ffc7e) },
     { 1, 0, 0, 0, QD_OWN, 600000, 2, UINT64_C(0x7d44fb9f3d010402) },
+    /* shared bits around the 16-wide encoder's limits (added before it, main's digests) */
+    { 2, 6, 0, 0, QD_OWN, 5000, 6, UINT64_C(0x0a13ffd2e22684f3) },
+    { 3, 5, 0, 0, QD_OWN, 5000, 6, UINT64_C(0x55a7b4d946097e6a) },
+    { 4, 5, 0, 0, QD_OWN, 5000, 6, UINT64_C(0xb99fd05631ef39ae) },
+    { 4, 1, 0, 0, QD_OWN, 5000, 6, UINT64_C(0x3fd9faa0a9681126) },
+    { 3, 0, 0.01, 0, QD_OWN, 5000, 6, UINT64_C(0x34cba1283d176fb7) },
+    { 3, 0, 0, 0, QD_OWN, 100000, 2, UINT64_C(0xe40863750634c7fb) },
 };
 
 #define QD_NCASES (sizeof qd_cases / sizeof qd_cases[0])

@@ -26,6 +26,8 @@
 #define QUICFL_PAIR_BYTES  8
 #define QUICFL_SOLVE_ITERS 4000
 #define QUICFL_DEFAULT_P   (1.0 / 512.0)
+#define QUICFL_POS_WORDS   4  /* the 16-wide encoder: up to 15 breakpoints per column, */
+#define QUICFL_POS_COLS    64 /* up to 64 columns and 255 breakpoints */
 
 /* One breakpoint of the sender walk: column h moves up one level when c passes c. */
 struct quicfl_bp {
@@ -51,6 +53,11 @@ struct quicfl {
      * << 17 | floor(fp·2^16); per s and h, the base level | 0x100 when h is bp[s]'s column. */
     uint32_t *coin2;
     uint16_t *lvl;
+    /* The 16-wide encoder's table (when nbp <= 255 and nh <= 64, else unused): per word w
+     * and column h, byte k of pos[w·nh + h] is the rank among the sorted breakpoints of
+     * column h's breakpoint 4w + k (0xff beyond the nx − 1 of them). */
+    uint32_t pos[QUICFL_POS_WORDS * QUICFL_POS_COLS];
+    bool pos_ok;
     float *y;
     uint8_t *signs;
     uint8_t *hbuf;
@@ -318,9 +325,17 @@ quicfl_build_sender(struct quicfl *q, const double *R)
      * one (the randomised column at the grid points with s applied) is column h. When
      * s = 0 or nbp with no randomised column, fp = 0 and the flag moves nothing. */
     unsigned cnt[QUICFL_MAX_H] = { 0 };
+    q->pos_ok = nbp <= 0xff && nh <= QUICFL_POS_COLS;
+    if (q->pos_ok)
+        memset(q->pos, 0xff, sizeof q->pos);
     for (size_t k = 0; k <= nbp; k++) {
         for (unsigned h = 0; h < nh; h++)
             q->lvl[k * nh + h] = (uint16_t)(cnt[h] | (k < nbp && bp[k].h == h ? 0x100u : 0));
+        if (k < nbp && q->pos_ok) {
+            unsigned h = bp[k].h, x = cnt[h];
+            uint32_t *w = &q->pos[x / 4 * nh + h];
+            *w = (*w & ~(UINT32_C(0xff) << 8 * (x % 4))) | (uint32_t)k << 8 * (x % 4);
+        }
         if (k < nbp)
             cnt[bp[k].h]++;
     }
@@ -428,6 +443,48 @@ quicfl_draw_shared(struct quicfl *q, const struct codec_link *link)
     rng_fast_bytes(&r, q->hbuf, q->D);
 }
 
+/* A float threshold: |y| <= it gives |z| = |sc·y| < T after rounding (sc >= 0; with sc = 0
+ * every z is 0). */
+static float
+quicfl_exact_thr(const struct quicfl *q, double sc)
+{
+    double thr_d = sc > 0 ? q->T / sc * (1.0 - 0x1p-40) : 0.0;
+    float thr_f = (float)thr_d;
+    if ((double)thr_f > thr_d)
+        thr_f = nextafterf(thr_f, 0.0f);
+    return thr_f;
+}
+
+/* The message of a coordinate with |z| <= T, from its column h and its two 16-bit draws
+ * (r settles ties, in this order): the grid cell's coin, then the column's. */
+static inline uint16_t
+quicfl_quantise(const struct quicfl *q, double z, unsigned h, uint16_t rd1, uint16_t rd2,
+                struct rng *r)
+{
+    double t = z / q->delta + QUICFL_GRID_HALF;
+    double fl = (double)(uint64_t)t; /* floor: t >= 0 since |z| <= T */
+    size_t g = (size_t)fl;
+    g += sround_coin_with(t - fl, rd1, r);
+    if (g >= QUICFL_GRID)
+        g = QUICFL_GRID - 1;
+    unsigned m = q->sx[g * q->nh + h];
+    m += (h == q->fh[g]) & sround_coin_with(q->fp[g], rd2, r); /* the coin is always drawn */
+    return (uint16_t)m;
+}
+
+/* Appends the exact coordinate (i, z) at out + *off. */
+static int
+quicfl_put_exact(const struct quicfl *q, uint8_t *out, size_t cap, size_t base, size_t *off,
+                 size_t i, double z, struct errbuf *eb)
+{
+    if (*off + QUICFL_PAIR_BYTES > cap || (*off - base) / QUICFL_PAIR_BYTES >= q->max_exact)
+        return errbuf_set(eb, -ERR_RANGE, "quicfl: buffer of %zu bytes too small", cap);
+    le_store32(out + *off, (uint32_t)i);
+    codec_put_f32(out + *off + 4, (float)z);
+    *off += QUICFL_PAIR_BYTES;
+    return 0;
+}
+
 /*
  * The encoder's loop from coordinate i, eight coordinates a step, taking the 16-bit draws
  * sr->buf[sr->pos..] (two coins per coordinate, in order) while the batch holds a step's
@@ -451,12 +508,7 @@ quicfl_steps_avx2(const struct quicfl *q, size_t i0, double sc, struct sround_ra
     const __m256d vc = _mm256_set1_pd(QUICFL_GRID_HALF * 0x1p32 + 0x1.8p52);
     const __m256i magic = _mm256_set1_epi64x(INT64_C(0x4338000000000000)); /* bits of M */
     const __m256i one64 = _mm256_set1_epi64x(1), mid16 = _mm256_set1_epi64x(0xfffe);
-    /* |y| <= thr gives |z| < T after rounding (sc > 0; with sc = 0 every z is 0) */
-    double thr_d = sc > 0 ? q->T / sc * (1.0 - 0x1p-40) : 0.0;
-    float thr_f = (float)thr_d;
-    if ((double)thr_f > thr_d)
-        thr_f = nextafterf(thr_f, 0.0f);
-    const __m256 thr = _mm256_set1_ps(thr_f);
+    const __m256 thr = _mm256_set1_ps(quicfl_exact_thr(q, sc));
     const __m256 sign = _mm256_set1_ps(-0.0f);
     const __m256i top = _mm256_set1_epi32(QUICFL_GRID - 1);
     const __m256i hmask = _mm256_set1_epi32((int)q->nh - 1);
@@ -529,6 +581,192 @@ quicfl_steps_avx2(const struct quicfl *q, size_t i0, double sc, struct sround_ra
     return i - i0;
 }
 
+/* The 16-bit draws of the 16-wide encoder: buf[pos..fill) the next ones of the stream's fast
+ * keystream, refilled SROUND_BATCH at a time (whole blocks) behind what is left. */
+struct quicfl_coins {
+    struct rng *r;
+    size_t pos, fill;
+    uint16_t buf[SROUND_BATCH + 32];
+};
+
+/* Makes at least n <= 32 draws available at buf + pos. */
+static inline void
+quicfl_coins_need(struct quicfl_coins *cs, size_t n)
+{
+    if (cs->pos + n <= cs->fill)
+        return;
+    size_t rem = cs->fill - cs->pos;
+    memmove(cs->buf, cs->buf + cs->pos, rem * sizeof *cs->buf);
+    rng_fast_u16s(cs->r, cs->buf + rem, SROUND_BATCH);
+    cs->pos = 0;
+    cs->fill = rem + SROUND_BATCH;
+}
+
+/*
+ * Column h's message for walk position s' (16 lanes; AVX-512F, BW and VNNI): the number of
+ * its breakpoints ranked below s', from the byte ranks of q->pos in `nw` words held in
+ * tab[w·nreg ..] (nreg registers of 16 columns each). With s' = s + the column coin, this
+ * is lvl[s·nh + h]'s level plus the coin where lvl's flag is set (the rank s is column h's
+ * next breakpoint exactly when the flag is).
+ */
+__attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inline __m512i
+quicfl_rank16(const __m512i *tab, unsigned nw, unsigned nreg, __m512i h, __m512i s1)
+{
+    /* s' in every byte of its lane */
+    const __m512i bcast = _mm512_set4_epi32(0x0c0c0c0c, 0x08080808, 0x04040404, 0x00000000);
+    const __m512i ones8 = _mm512_set1_epi8(1), bit5 = _mm512_set1_epi32(32);
+    __m512i sb = _mm512_shuffle_epi8(s1, bcast), m = _mm512_setzero_si512();
+    for (unsigned w = 0; w < nw; w++) {
+        const __m512i *t = tab + w * nreg;
+        __m512i p = nreg == 1   ? _mm512_permutexvar_epi32(h, t[0])
+                    : nreg == 2 ? _mm512_permutex2var_epi32(t[0], h, t[1])
+                                : _mm512_mask_blend_epi32(_mm512_test_epi32_mask(h, bit5),
+                                                          _mm512_permutex2var_epi32(t[0], h, t[1]),
+                                                          _mm512_permutex2var_epi32(t[2], h, t[3]));
+        /* byte k: 1 when rank < s' (ranks and s' <= 255; unused bytes 0xff give 0) */
+        __m512i below = _mm512_min_epu8(_mm512_subs_epu8(sb, p), ones8);
+        m = _mm512_dpbusd_epi32(m, below, ones8);
+    }
+    return m;
+}
+
+/*
+ * quicfl_steps_avx2() on 16 coordinates a step, the whole loop from coordinate 0: the
+ * same rounding, certificate and troublesome lanes, the second table looked up from
+ * registers (quicfl_rank16()) instead of gathered, and a troublesome coordinate taken the
+ * portable way in the loop. Returns what quicfl_encode() would (exact list at out + *off).
+ */
+__attribute__((target("avx512f,avx512bw,avx512vnni,fma"), always_inline)) static inline int
+quicfl_encode16_kernel(struct quicfl *q, double sc, struct quicfl_coins *cs, uint8_t *out,
+                       size_t cap, size_t base, size_t *off, struct errbuf *eb, unsigned nw,
+                       unsigned nreg)
+{
+    const __m512d vk = _mm512_set1_pd(sc * (1.0 / q->delta) * 0x1p32);
+    const __m512d vc = _mm512_set1_pd(QUICFL_GRID_HALF * 0x1p32 + 0x1.8p52);
+    const __m512i magic = _mm512_set1_epi64(INT64_C(0x4338000000000000)); /* bits of M */
+    const __m512i one64 = _mm512_set1_epi64(1), mid16 = _mm512_set1_epi64(0xfffe);
+    const __m512i evens =
+        _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512 thr = _mm512_set1_ps(quicfl_exact_thr(q, sc));
+    const __m512i top = _mm512_set1_epi32(QUICFL_GRID - 1);
+    const __m512i hmask = _mm512_set1_epi32((int)q->nh - 1);
+    const __m512i lo16 = _mm512_set1_epi32(0xffff), lo17 = _mm512_set1_epi32(0x1ffff);
+    const __m512i one = _mm512_set1_epi32(1);
+    __m512i tab[QUICFL_POS_WORDS * 4];
+    for (unsigned w = 0; w < nw; w++)
+        for (unsigned k = 0; k < nreg; k++)
+            tab[w * nreg + k] = _mm512_loadu_si512(q->pos + w * q->nh + 16 * k);
+    const float *y = q->y;
+    const uint8_t *hbuf = q->hbuf;
+    const uint32_t *coin2 = q->coin2;
+    uint16_t *idx = q->idx;
+    unsigned hm = q->nh - 1;
+    size_t i = 0, D = q->D;
+    while (i < D) {
+        if (i + 16 <= D) {
+            quicfl_coins_need(cs, 32);
+            __m512 yv = _mm512_loadu_ps(y + i);
+            __m512d y0 = _mm512_cvtps_pd(_mm512_castps512_ps256(yv));
+            __m512d y1 =
+                _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(yv), 1)));
+            __m512i R0 = _mm512_sub_epi64(_mm512_castpd_si512(_mm512_fmadd_pd(y0, vk, vc)), magic);
+            __m512i R1 = _mm512_sub_epi64(_mm512_castpd_si512(_mm512_fmadd_pd(y1, vk, vc)), magic);
+            /* R's low 16 bits 0 or 0xffff: too near a multiple of 2^16, no certificate */
+            __mmask16 bad =
+                _mm512_kunpackb(_mm512_testn_epi64_mask(_mm512_add_epi64(R1, one64), mid16),
+                                _mm512_testn_epi64_mask(_mm512_add_epi64(R0, one64), mid16));
+            /* F = R >> 16 = floor(t·2^16), lanes in order */
+            __m512i F = _mm512_permutex2var_epi32(_mm512_srli_epi64(R0, 16), evens,
+                                                  _mm512_srli_epi64(R1, 16));
+            __m512i t16 = _mm512_and_si512(F, lo16);
+            /* lane k: draw 2k (first coin) low, draw 2k + 1 (second coin) high */
+            __m512i rv = _mm512_loadu_si512(cs->buf + cs->pos);
+            __m512i rd1 = _mm512_and_si512(rv, lo16), rd2 = _mm512_srli_epi32(rv, 16);
+            bad |= _mm512_cmp_ps_mask(_mm512_abs_ps(yv), thr, _CMP_GT_OQ);
+            bad |= _mm512_cmpeq_epi32_mask(rd1, t16);
+            /* g = min(fl + heads, top), in [0, top] in a troublesome lane too */
+            __m512i fl = _mm512_srli_epi32(F, 16);
+            __m512i g = _mm512_min_epu32(
+                _mm512_mask_add_epi32(fl, _mm512_cmpgt_epi32_mask(t16, rd1), fl, one), top);
+            __m512i c2 = _mm512_i32gather_epi32(g, (const void *)coin2, 4);
+            __m512i t16b = _mm512_and_si512(c2, lo17), s = _mm512_srli_epi32(c2, 17);
+            bad |= _mm512_cmpeq_epi32_mask(rd2, t16b);
+            __m512i s1 = _mm512_mask_add_epi32(s, _mm512_cmpgt_epi32_mask(t16b, rd2), s, one);
+            __m512i h = _mm512_and_si512(
+                _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(hbuf + i))),
+                hmask);
+            __m512i m = quicfl_rank16(tab, nw, nreg, h, s1);
+            _mm256_storeu_si256((__m256i *)(void *)(idx + i), _mm512_cvtepi32_epi16(m));
+            if (bad == 0) {
+                i += 16;
+                cs->pos += 32;
+                continue;
+            }
+            /* the lanes before the first troublesome one are done (their draws come first) */
+            unsigned done = (unsigned)__builtin_ctz(bad);
+            i += done;
+            cs->pos += 2 * done;
+        }
+        double z = sc * y[i];
+        if (fabs(z) > q->T) {
+            int rc = quicfl_put_exact(q, out, cap, base, off, i, z, eb);
+            if (rc < 0)
+                return rc;
+            idx[i] = 0;
+        } else {
+            quicfl_coins_need(cs, 2);
+            const uint16_t *rd = cs->buf + cs->pos;
+            idx[i] = quicfl_quantise(q, z, hbuf[i] & hm, rd[0], rd[1], cs->r);
+            cs->pos += 2;
+        }
+        i++;
+    }
+    return 0;
+}
+
+#define QUICFL_ENCODE16(name, nw, nreg)                                                            \
+    __attribute__((target("avx512f,avx512bw,avx512vnni,fma"))) static int name(                    \
+        struct quicfl *q, double sc, struct quicfl_coins *cs, uint8_t *out, size_t cap,            \
+        size_t base, size_t *off, struct errbuf *eb)                                               \
+    {                                                                                              \
+        return quicfl_encode16_kernel(q, sc, cs, out, cap, base, off, eb, nw, nreg);               \
+    }
+QUICFL_ENCODE16(quicfl_encode16_w1r1, 1, 1)
+QUICFL_ENCODE16(quicfl_encode16_w1r2, 1, 2)
+QUICFL_ENCODE16(quicfl_encode16_w1r4, 1, 4)
+QUICFL_ENCODE16(quicfl_encode16_w2r1, 2, 1)
+QUICFL_ENCODE16(quicfl_encode16_w2r2, 2, 2)
+QUICFL_ENCODE16(quicfl_encode16_w4r1, 4, 1)
+
+typedef int quicfl_encode16_fn(struct quicfl *q, double sc, struct quicfl_coins *cs, uint8_t *out,
+                               size_t cap, size_t base, size_t *off, struct errbuf *eb);
+
+/* The 16-wide encoder for q's tables on this CPU, or NULL (then the AVX2 or portable loop). */
+static quicfl_encode16_fn *
+quicfl_encode16_pick(const struct quicfl *q)
+{
+    if (q->portable || q->no_avx512 || !q->pos_ok || !__builtin_cpu_supports("avx512f") ||
+        !__builtin_cpu_supports("avx512bw") || !__builtin_cpu_supports("avx512vnni"))
+        return NULL;
+    unsigned nw = (q->nx - 1 + 3) / 4, nreg = q->nh <= 16 ? 1 : q->nh <= 32 ? 2 : 4;
+    switch (nw * 8 + nreg) {
+    case 9:
+        return quicfl_encode16_w1r1;
+    case 10:
+        return quicfl_encode16_w1r2;
+    case 12:
+        return quicfl_encode16_w1r4;
+    case 17:
+        return quicfl_encode16_w2r1;
+    case 18:
+        return quicfl_encode16_w2r2;
+    case 33:
+        return quicfl_encode16_w4r1;
+    default:
+        return NULL;
+    }
+}
+
 int
 quicfl_encode(struct quicfl *q, uint8_t *out, size_t cap, size_t *len, const float *x,
               const struct codec_link *link, struct errbuf *eb)
@@ -545,9 +783,22 @@ quicfl_encode(struct quicfl *q, uint8_t *out, size_t cap, size_t *len, const flo
     double sc = nx2 > 0 ? sqrt((double)D / nx2) : 0.0;
     struct rng r;
     codec_private_stream(&r, link);
+    size_t off = base;
+    quicfl_encode16_fn *enc16 = quicfl_encode16_pick(q);
+    if (enc16 != NULL) {
+        struct quicfl_coins cs;
+        cs.r = &r;
+        cs.pos = cs.fill = 0;
+        int rc = enc16(q, sc, &cs, out, cap, base, &off, eb);
+        if (rc < 0)
+            return rc;
+        codec_put_f32(out, (float)sqrt(nx2));
+        packing_pack(out + QUICFL_HEADER, q->idx, D, q->bits);
+        *len = off;
+        return 0;
+    }
     struct sround_rand sr;
     sround_rand_init(&sr, &r);
-    size_t off = base;
     unsigned hmask = q->nh - 1;
     bool avx2 = !q->portable && __builtin_cpu_supports("avx2");
     size_t scalar_until = 0; /* the vector loop resumes at this coordinate */
@@ -565,24 +816,14 @@ quicfl_encode(struct quicfl *q, uint8_t *out, size_t cap, size_t *len, const flo
             break;
         double z = sc * q->y[i];
         if (fabs(z) > q->T) {
-            if (off + QUICFL_PAIR_BYTES > cap || (off - base) / QUICFL_PAIR_BYTES >= q->max_exact)
-                return errbuf_set(eb, -ERR_RANGE, "quicfl: buffer of %zu bytes too small", cap);
-            le_store32(out + off, (uint32_t)i);
-            codec_put_f32(out + off + 4, (float)z);
-            off += QUICFL_PAIR_BYTES;
+            int rc = quicfl_put_exact(q, out, cap, base, &off, i, z, eb);
+            if (rc < 0)
+                return rc;
             q->idx[i] = 0;
             continue;
         }
-        double t = z / q->delta + QUICFL_GRID_HALF;
-        double fl = (double)(uint64_t)t; /* floor: t >= 0 since |z| <= T */
-        size_t g = (size_t)fl;
-        g += sround_coin(&sr, t - fl);
-        if (g >= QUICFL_GRID)
-            g = QUICFL_GRID - 1;
-        unsigned h = q->hbuf[i] & hmask;
-        unsigned m = q->sx[g * q->nh + h];
-        m += (h == q->fh[g]) & sround_coin(&sr, q->fp[g]); /* the coin is always drawn */
-        q->idx[i] = (uint16_t)m;
+        uint16_t rd1 = sround_rand_u16(&sr), rd2 = sround_rand_u16(&sr);
+        q->idx[i] = quicfl_quantise(q, z, q->hbuf[i] & hmask, rd1, rd2, &r);
     }
     codec_put_f32(out, (float)sqrt(nx2));
     packing_pack(out + QUICFL_HEADER, q->idx, D, q->bits);

@@ -602,6 +602,23 @@ quicfl_coins_need(struct quicfl_coins *cs, size_t n)
     cs->fill = rem + SROUND_BATCH;
 }
 
+/* Coordinate i of the 16-wide encoder the portable way (an exact one draws nothing). */
+static int
+quicfl_encode_one(struct quicfl *q, size_t i, double sc, struct quicfl_coins *cs, uint8_t *out,
+                  size_t cap, size_t base, size_t *off, struct errbuf *eb)
+{
+    double z = sc * q->y[i];
+    if (fabs(z) > q->T) {
+        q->idx[i] = 0;
+        return quicfl_put_exact(q, out, cap, base, off, i, z, eb);
+    }
+    quicfl_coins_need(cs, 2);
+    const uint16_t *rd = cs->buf + cs->pos;
+    q->idx[i] = quicfl_quantise(q, z, q->hbuf[i] & (q->nh - 1), rd[0], rd[1], cs->r);
+    cs->pos += 2;
+    return 0;
+}
+
 /*
  * Column h's message for walk position s' (16 lanes; AVX-512F, BW and VNNI): the number of
  * its breakpoints ranked below s', from the byte ranks of q->pos in `nw` words held in
@@ -643,15 +660,20 @@ quicfl_encode16_kernel(struct quicfl *q, double sc, struct quicfl_coins *cs, uin
 {
     const __m512d vk = _mm512_set1_pd(sc * (1.0 / q->delta) * 0x1p32);
     const __m512d vc = _mm512_set1_pd(QUICFL_GRID_HALF * 0x1p32 + 0x1.8p52);
-    const __m512i magic = _mm512_set1_epi64(INT64_C(0x4338000000000000)); /* bits of M */
-    const __m512i one64 = _mm512_set1_epi64(1), mid16 = _mm512_set1_epi64(0xfffe);
+    /* the bits of M, less 1: subtracted from v's bits, they give A = R + 1 */
+    const __m512i magic1 = _mm512_set1_epi64(INT64_C(0x4338000000000000) - 1);
+    const __m512i mid16 = _mm512_set1_epi64(0xfffe);
     const __m512i evens =
         _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512 thr = _mm512_set1_ps(quicfl_exact_thr(q, sc));
+    /* |y| > thr (may be exact) when the bits of |y| minus those of thr, minus 1, are >= 0 */
+    float thr_f = quicfl_exact_thr(q, sc);
+    uint32_t thr_bits;
+    memcpy(&thr_bits, &thr_f, sizeof thr_bits);
+    const __m512i thr1 = _mm512_set1_epi32((int)(thr_bits + 1));
+    const __m512i abs31 = _mm512_set1_epi32(0x7fffffff);
     const __m512i top = _mm512_set1_epi32(QUICFL_GRID - 1);
     const __m512i hmask = _mm512_set1_epi32((int)q->nh - 1);
     const __m512i lo16 = _mm512_set1_epi32(0xffff), lo17 = _mm512_set1_epi32(0x1ffff);
-    const __m512i one = _mm512_set1_epi32(1);
     __m512i tab[QUICFL_POS_WORDS * 4];
     for (unsigned w = 0; w < nw; w++)
         for (unsigned k = 0; k < nreg; k++)
@@ -660,65 +682,67 @@ quicfl_encode16_kernel(struct quicfl *q, double sc, struct quicfl_coins *cs, uin
     const uint8_t *hbuf = q->hbuf;
     const uint32_t *coin2 = q->coin2;
     uint16_t *idx = q->idx;
-    unsigned hm = q->nh - 1;
     size_t i = 0, D = q->D;
     while (i < D) {
-        if (i + 16 <= D) {
-            quicfl_coins_need(cs, 32);
+        size_t pos = cs->pos, fill = cs->fill;
+        unsigned bad = 0;
+        for (; i + 16 <= D && pos + 32 <= fill; i += 16, pos += 32) {
             __m512 yv = _mm512_loadu_ps(y + i);
-            __m512d y0 = _mm512_cvtps_pd(_mm512_castps512_ps256(yv));
-            __m512d y1 =
-                _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(yv), 1)));
-            __m512i R0 = _mm512_sub_epi64(_mm512_castpd_si512(_mm512_fmadd_pd(y0, vk, vc)), magic);
-            __m512i R1 = _mm512_sub_epi64(_mm512_castpd_si512(_mm512_fmadd_pd(y1, vk, vc)), magic);
-            /* R's low 16 bits 0 or 0xffff: too near a multiple of 2^16, no certificate */
-            __mmask16 bad =
-                _mm512_kunpackb(_mm512_testn_epi64_mask(_mm512_add_epi64(R1, one64), mid16),
-                                _mm512_testn_epi64_mask(_mm512_add_epi64(R0, one64), mid16));
-            /* F = R >> 16 = floor(t·2^16), lanes in order */
-            __m512i F = _mm512_permutex2var_epi32(_mm512_srli_epi64(R0, 16), evens,
-                                                  _mm512_srli_epi64(R1, 16));
+            __m512d y0 = _mm512_cvtps_pd(_mm256_loadu_ps(y + i));
+            __m512d y1 = _mm512_cvtps_pd(_mm256_loadu_ps(y + i + 8));
+            /* A = R + 1 */
+            __m512i A0 = _mm512_sub_epi64(_mm512_castpd_si512(_mm512_fmadd_pd(y0, vk, vc)), magic1);
+            __m512i A1 = _mm512_sub_epi64(_mm512_castpd_si512(_mm512_fmadd_pd(y1, vk, vc)), magic1);
+            /* F = A >> 16 = R >> 16 = floor(t·2^16) unless R's low 16 bits are 0xffff (then
+             * the lane has no certificate anyway), lanes in order */
+            __m512i F = _mm512_permutex2var_epi32(_mm512_srli_epi64(A0, 16), evens,
+                                                  _mm512_srli_epi64(A1, 16));
             __m512i t16 = _mm512_and_si512(F, lo16);
             /* lane k: draw 2k (first coin) low, draw 2k + 1 (second coin) high */
-            __m512i rv = _mm512_loadu_si512(cs->buf + cs->pos);
+            __m512i rv = _mm512_loadu_si512(cs->buf + pos);
             __m512i rd1 = _mm512_and_si512(rv, lo16), rd2 = _mm512_srli_epi32(rv, 16);
-            bad |= _mm512_cmp_ps_mask(_mm512_abs_ps(yv), thr, _CMP_GT_OQ);
-            bad |= _mm512_cmpeq_epi32_mask(rd1, t16);
-            /* g = min(fl + heads, top), in [0, top] in a troublesome lane too */
+            /* g = min(fl + heads, top), in [0, top] in a troublesome lane too; heads
+             * (rd1 < t16) is the sign of rd1 - t16 */
             __m512i fl = _mm512_srli_epi32(F, 16);
             __m512i g = _mm512_min_epu32(
-                _mm512_mask_add_epi32(fl, _mm512_cmpgt_epi32_mask(t16, rd1), fl, one), top);
+                _mm512_sub_epi32(fl, _mm512_srai_epi32(_mm512_sub_epi32(rd1, t16), 31)), top);
             __m512i c2 = _mm512_i32gather_epi32(g, (const void *)coin2, 4);
             __m512i t16b = _mm512_and_si512(c2, lo17), s = _mm512_srli_epi32(c2, 17);
-            bad |= _mm512_cmpeq_epi32_mask(rd2, t16b);
-            __m512i s1 = _mm512_mask_add_epi32(s, _mm512_cmpgt_epi32_mask(t16b, rd2), s, one);
+            __m512i s1 = _mm512_sub_epi32(s, _mm512_srai_epi32(_mm512_sub_epi32(rd2, t16b), 31));
             __m512i h = _mm512_and_si512(
                 _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(hbuf + i))),
                 hmask);
             __m512i m = quicfl_rank16(tab, nw, nreg, h, s1);
             _mm256_storeu_si256((__m256i *)(void *)(idx + i), _mm512_cvtepi32_epi16(m));
-            if (bad == 0) {
-                i += 16;
-                cs->pos += 32;
-                continue;
+            /* Troublesome lanes, as zeros: R's low 16 bits 0 or 0xffff (too near a multiple
+             * of 2^16, no certificate), a coin tie, |y| above thr (may be exact). */
+            __m512i nr = _mm512_min_epu64(_mm512_and_si512(A0, mid16), _mm512_and_si512(A1, mid16));
+            __m512i ya = _mm512_and_si512(_mm512_castps_si512(yv), abs31);
+            __m512i ok = _mm512_min_epu32(
+                _mm512_min_epu32(_mm512_xor_si512(rd1, t16), _mm512_xor_si512(rd2, t16b)),
+                _mm512_srli_epi32(_mm512_sub_epi32(ya, thr1), 31));
+            if (__builtin_expect(
+                    (_mm512_testn_epi32_mask(ok, ok) | _mm512_testn_epi64_mask(nr, nr)) != 0, 0)) {
+                bad = _mm512_kunpackb(_mm512_testn_epi64_mask(A1, mid16),
+                                      _mm512_testn_epi64_mask(A0, mid16)) |
+                      _mm512_testn_epi32_mask(ok, ok);
+                break;
             }
+        }
+        if (bad != 0) {
             /* the lanes before the first troublesome one are done (their draws come first) */
             unsigned done = (unsigned)__builtin_ctz(bad);
             i += done;
-            cs->pos += 2 * done;
+            pos += 2 * done;
+        } else if (i + 16 <= D) {
+            cs->pos = pos;
+            quicfl_coins_need(cs, 32);
+            continue;
         }
-        double z = sc * y[i];
-        if (fabs(z) > q->T) {
-            int rc = quicfl_put_exact(q, out, cap, base, off, i, z, eb);
-            if (rc < 0)
-                return rc;
-            idx[i] = 0;
-        } else {
-            quicfl_coins_need(cs, 2);
-            const uint16_t *rd = cs->buf + cs->pos;
-            idx[i] = quicfl_quantise(q, z, hbuf[i] & hm, rd[0], rd[1], cs->r);
-            cs->pos += 2;
-        }
+        cs->pos = pos;
+        int rc = quicfl_encode_one(q, i, sc, cs, out, cap, base, off, eb);
+        if (rc < 0)
+            return rc;
         i++;
     }
     return 0;

@@ -602,19 +602,63 @@ quicfl_coins_need(struct quicfl_coins *cs, size_t n)
     cs->fill = rem + SROUND_BATCH;
 }
 
+/* The payload written in coordinate order, LSB-first (bitpack's layout): acc holds the
+ * n < 32 bits not yet stored at p. */
+struct quicfl_bits {
+    uint8_t *p;
+    uint64_t acc;
+    unsigned n;
+};
+
+/* Appends the k <= 32 bits v (nothing above them set). */
+static inline void
+quicfl_bits_put(struct quicfl_bits *w, uint64_t v, unsigned k)
+{
+    w->acc |= v << w->n;
+    w->n += k;
+    if (w->n >= 32) {
+        le_store32(w->p, (uint32_t)w->acc);
+        w->p += 4;
+        w->acc >>= 32;
+        w->n -= 32;
+    }
+}
+
+/* Appends the k <= 64 bits v. */
+static inline void
+quicfl_bits_put64(struct quicfl_bits *w, uint64_t v, unsigned k)
+{
+    if (k > 32) {
+        quicfl_bits_put(w, v & UINT32_MAX, 32);
+        v >>= 32;
+        k -= 32;
+    }
+    quicfl_bits_put(w, v, k);
+}
+
+/* Stores the last bits (whole bytes, zeros above). */
+static void
+quicfl_bits_flush(struct quicfl_bits *w)
+{
+    for (; w->n > 0; w->n = w->n > 8 ? w->n - 8 : 0, w->acc >>= 8)
+        *w->p++ = (uint8_t)w->acc;
+}
+
 /* Coordinate i of the 16-wide encoder the portable way (an exact one draws nothing). */
 static int
-quicfl_encode_one(struct quicfl *q, size_t i, double sc, struct quicfl_coins *cs, uint8_t *out,
-                  size_t cap, size_t base, size_t *off, struct errbuf *eb)
+quicfl_encode_one(struct quicfl *q, size_t i, double sc, struct quicfl_coins *cs,
+                  struct quicfl_bits *w, uint8_t *out, size_t cap, size_t base, size_t *off,
+                  struct errbuf *eb)
 {
     double z = sc * q->y[i];
     if (fabs(z) > q->T) {
-        q->idx[i] = 0;
+        quicfl_bits_put(w, 0, q->bits);
         return quicfl_put_exact(q, out, cap, base, off, i, z, eb);
     }
     quicfl_coins_need(cs, 2);
     const uint16_t *rd = cs->buf + cs->pos;
-    q->idx[i] = quicfl_quantise(q, z, q->hbuf[i] & (q->nh - 1), rd[0], rd[1], cs->r);
+    quicfl_bits_put(w, quicfl_quantise(q, z, q->hbuf[i] & (q->nh - 1), rd[0], rd[1], cs->r),
+                    q->bits);
     cs->pos += 2;
     return 0;
 }
@@ -653,10 +697,10 @@ quicfl_rank16(const __m512i *tab, unsigned nw, unsigned nreg, __m512i h, __m512i
  * registers (quicfl_rank16()) instead of gathered, and a troublesome coordinate taken the
  * portable way in the loop. Returns what quicfl_encode() would (exact list at out + *off).
  */
-__attribute__((target("avx512f,avx512bw,avx512vnni,fma"), always_inline)) static inline int
-quicfl_encode16_kernel(struct quicfl *q, double sc, struct quicfl_coins *cs, uint8_t *out,
-                       size_t cap, size_t base, size_t *off, struct errbuf *eb, unsigned nw,
-                       unsigned nreg)
+__attribute__((target("avx512f,avx512bw,avx512vnni,fma,bmi2"), always_inline)) static inline int
+quicfl_encode16_kernel(struct quicfl *q, double sc, struct quicfl_coins *cs, struct quicfl_bits *w,
+                       uint8_t *out, size_t cap, size_t base, size_t *off, struct errbuf *eb,
+                       unsigned nw, unsigned nreg)
 {
     const __m512d vk = _mm512_set1_pd(sc * (1.0 / q->delta) * 0x1p32);
     const __m512d vc = _mm512_set1_pd(QUICFL_GRID_HALF * 0x1p32 + 0x1.8p52);
@@ -675,17 +719,22 @@ quicfl_encode16_kernel(struct quicfl *q, double sc, struct quicfl_coins *cs, uin
     const __m512i hmask = _mm512_set1_epi32((int)q->nh - 1);
     const __m512i lo16 = _mm512_set1_epi32(0xffff), lo17 = _mm512_set1_epi32(0x1ffff);
     __m512i tab[QUICFL_POS_WORDS * 4];
-    for (unsigned w = 0; w < nw; w++)
+    for (unsigned j = 0; j < nw; j++)
         for (unsigned k = 0; k < nreg; k++)
-            tab[w * nreg + k] = _mm512_loadu_si512(q->pos + w * q->nh + 16 * k);
+            tab[j * nreg + k] = _mm512_loadu_si512(q->pos + j * q->nh + 16 * k);
     const float *y = q->y;
     const uint8_t *hbuf = q->hbuf;
     const uint32_t *coin2 = q->coin2;
-    uint16_t *idx = q->idx;
+    const unsigned nbits = q->bits;
+    /* bit 0 of every field: bits 0, b, 2b, ... of 16 fields */
+    uint64_t spread = 0;
+    for (unsigned k = 0; k < 16; k++)
+        spread |= UINT64_C(1) << (k * nbits);
     size_t i = 0, D = q->D;
     while (i < D) {
         size_t pos = cs->pos, fill = cs->fill;
         unsigned bad = 0;
+        uint64_t fields = 0;
         for (; i + 16 <= D && pos + 32 <= fill; i += 16, pos += 32) {
             __m512 yv = _mm512_loadu_ps(y + i);
             __m512d y0 = _mm512_cvtps_pd(_mm256_loadu_ps(y + i));
@@ -713,7 +762,10 @@ quicfl_encode16_kernel(struct quicfl *q, double sc, struct quicfl_coins *cs, uin
                 _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(hbuf + i))),
                 hmask);
             __m512i m = quicfl_rank16(tab, nw, nreg, h, s1);
-            _mm256_storeu_si256((__m256i *)(void *)(idx + i), _mm512_cvtepi32_epi16(m));
+            /* the fields: bit k of every lane's message from a mask, spread by pdep */
+            uint64_t f = 0;
+            for (unsigned k = 0; k < nbits; k++)
+                f |= _pdep_u64(_mm512_test_epi32_mask(m, _mm512_set1_epi32(1 << k)), spread << k);
             /* Troublesome lanes, as zeros: R's low 16 bits 0 or 0xffff (too near a multiple
              * of 2^16, no certificate), a coin tie, |y| above thr (may be exact). */
             __m512i nr = _mm512_min_epu64(_mm512_and_si512(A0, mid16), _mm512_and_si512(A1, mid16));
@@ -726,21 +778,27 @@ quicfl_encode16_kernel(struct quicfl *q, double sc, struct quicfl_coins *cs, uin
                 bad = _mm512_kunpackb(_mm512_testn_epi64_mask(A1, mid16),
                                       _mm512_testn_epi64_mask(A0, mid16)) |
                       _mm512_testn_epi32_mask(ok, ok);
+                fields = f;
                 break;
             }
+            quicfl_bits_put64(w, f, 16 * nbits);
         }
         if (bad != 0) {
             /* the lanes before the first troublesome one are done (their draws come first) */
             unsigned done = (unsigned)__builtin_ctz(bad);
+            if (done > 0)
+                quicfl_bits_put64(w, fields & (~UINT64_C(0) >> (64 - done * nbits)), done * nbits);
             i += done;
             pos += 2 * done;
+        } else if (i == D) {
+            break;
         } else if (i + 16 <= D) {
             cs->pos = pos;
             quicfl_coins_need(cs, 32);
             continue;
         }
         cs->pos = pos;
-        int rc = quicfl_encode_one(q, i, sc, cs, out, cap, base, off, eb);
+        int rc = quicfl_encode_one(q, i, sc, cs, w, out, cap, base, off, eb);
         if (rc < 0)
             return rc;
         i++;
@@ -749,11 +807,11 @@ quicfl_encode16_kernel(struct quicfl *q, double sc, struct quicfl_coins *cs, uin
 }
 
 #define QUICFL_ENCODE16(name, nw, nreg)                                                            \
-    __attribute__((target("avx512f,avx512bw,avx512vnni,fma"))) static int name(                    \
-        struct quicfl *q, double sc, struct quicfl_coins *cs, uint8_t *out, size_t cap,            \
-        size_t base, size_t *off, struct errbuf *eb)                                               \
+    __attribute__((target("avx512f,avx512bw,avx512vnni,fma,bmi2"))) static int name(               \
+        struct quicfl *q, double sc, struct quicfl_coins *cs, struct quicfl_bits *w, uint8_t *out, \
+        size_t cap, size_t base, size_t *off, struct errbuf *eb)                                   \
     {                                                                                              \
-        return quicfl_encode16_kernel(q, sc, cs, out, cap, base, off, eb, nw, nreg);               \
+        return quicfl_encode16_kernel(q, sc, cs, w, out, cap, base, off, eb, nw, nreg);            \
     }
 QUICFL_ENCODE16(quicfl_encode16_w1r1, 1, 1)
 QUICFL_ENCODE16(quicfl_encode16_w1r2, 1, 2)
@@ -762,15 +820,17 @@ QUICFL_ENCODE16(quicfl_encode16_w2r1, 2, 1)
 QUICFL_ENCODE16(quicfl_encode16_w2r2, 2, 2)
 QUICFL_ENCODE16(quicfl_encode16_w4r1, 4, 1)
 
-typedef int quicfl_encode16_fn(struct quicfl *q, double sc, struct quicfl_coins *cs, uint8_t *out,
-                               size_t cap, size_t base, size_t *off, struct errbuf *eb);
+typedef int quicfl_encode16_fn(struct quicfl *q, double sc, struct quicfl_coins *cs,
+                               struct quicfl_bits *w, uint8_t *out, size_t cap, size_t base,
+                               size_t *off, struct errbuf *eb);
 
 /* The 16-wide encoder for q's tables on this CPU, or NULL (then the AVX2 or portable loop). */
 static quicfl_encode16_fn *
 quicfl_encode16_pick(const struct quicfl *q)
 {
     if (q->portable || q->no_avx512 || !q->pos_ok || !__builtin_cpu_supports("avx512f") ||
-        !__builtin_cpu_supports("avx512bw") || !__builtin_cpu_supports("avx512vnni"))
+        !__builtin_cpu_supports("avx512bw") || !__builtin_cpu_supports("avx512vnni") ||
+        !__builtin_cpu_supports("bmi2"))
         return NULL;
     unsigned nw = (q->nx - 1 + 3) / 4, nreg = q->nh <= 16 ? 1 : q->nh <= 32 ? 2 : 4;
     switch (nw * 8 + nreg) {
@@ -813,11 +873,12 @@ quicfl_encode(struct quicfl *q, uint8_t *out, size_t cap, size_t *len, const flo
         struct quicfl_coins cs;
         cs.r = &r;
         cs.pos = cs.fill = 0;
-        int rc = enc16(q, sc, &cs, out, cap, base, &off, eb);
+        struct quicfl_bits w = { .p = out + QUICFL_HEADER };
+        int rc = enc16(q, sc, &cs, &w, out, cap, base, &off, eb);
         if (rc < 0)
             return rc;
+        quicfl_bits_flush(&w);
         codec_put_f32(out, (float)sqrt(nx2));
-        packing_pack(out + QUICFL_HEADER, q->idx, D, q->bits);
         *len = off;
         return 0;
     }

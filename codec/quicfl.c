@@ -700,8 +700,9 @@ quicfl_rank16(const __m512i *tab, unsigned nw, unsigned nreg, __m512i h, __m512i
 __attribute__((target("avx512f,avx512bw,avx512vnni,fma,bmi2"), always_inline)) static inline int
 quicfl_encode16_kernel(struct quicfl *q, double sc, struct quicfl_coins *cs, struct quicfl_bits *w,
                        uint8_t *out, size_t cap, size_t base, size_t *off, struct errbuf *eb,
-                       unsigned nw, unsigned nreg)
+                       unsigned nbits, unsigned nreg)
 {
+    const unsigned nw = ((1u << nbits) - 1 + 3) / 4;
     const __m512d vk = _mm512_set1_pd(sc * (1.0 / q->delta) * 0x1p32);
     const __m512d vc = _mm512_set1_pd(QUICFL_GRID_HALF * 0x1p32 + 0x1.8p52);
     /* the bits of M, less 1: subtracted from v's bits, they give A = R + 1 */
@@ -725,12 +726,12 @@ quicfl_encode16_kernel(struct quicfl *q, double sc, struct quicfl_coins *cs, str
     const float *y = q->y;
     const uint8_t *hbuf = q->hbuf;
     const uint32_t *coin2 = q->coin2;
-    const unsigned nbits = q->bits;
     /* bit 0 of every field: bits 0, b, 2b, ... of 16 fields */
     uint64_t spread = 0;
     for (unsigned k = 0; k < 16; k++)
         spread |= UINT64_C(1) << (k * nbits);
     size_t i = 0, D = q->D;
+    struct quicfl_bits wl = *w; /* in registers in the loop */
     while (i < D) {
         size_t pos = cs->pos, fill = cs->fill;
         unsigned bad = 0;
@@ -781,13 +782,14 @@ quicfl_encode16_kernel(struct quicfl *q, double sc, struct quicfl_coins *cs, str
                 fields = f;
                 break;
             }
-            quicfl_bits_put64(w, f, 16 * nbits);
+            quicfl_bits_put64(&wl, f, 16 * nbits);
         }
         if (bad != 0) {
             /* the lanes before the first troublesome one are done (their draws come first) */
             unsigned done = (unsigned)__builtin_ctz(bad);
             if (done > 0)
-                quicfl_bits_put64(w, fields & (~UINT64_C(0) >> (64 - done * nbits)), done * nbits);
+                quicfl_bits_put64(&wl, fields & (~UINT64_C(0) >> (64 - done * nbits)),
+                                  done * nbits);
             i += done;
             pos += 2 * done;
         } else if (i == D) {
@@ -798,27 +800,31 @@ quicfl_encode16_kernel(struct quicfl *q, double sc, struct quicfl_coins *cs, str
             continue;
         }
         cs->pos = pos;
-        int rc = quicfl_encode_one(q, i, sc, cs, w, out, cap, base, off, eb);
+        int rc = quicfl_encode_one(q, i, sc, cs, &wl, out, cap, base, off, eb);
         if (rc < 0)
             return rc;
         i++;
     }
+    *w = wl;
     return 0;
 }
 
-#define QUICFL_ENCODE16(name, nw, nreg)                                                            \
+#define QUICFL_ENCODE16(name, nbits, nreg)                                                         \
     __attribute__((target("avx512f,avx512bw,avx512vnni,fma,bmi2"))) static int name(               \
         struct quicfl *q, double sc, struct quicfl_coins *cs, struct quicfl_bits *w, uint8_t *out, \
         size_t cap, size_t base, size_t *off, struct errbuf *eb)                                   \
     {                                                                                              \
-        return quicfl_encode16_kernel(q, sc, cs, w, out, cap, base, off, eb, nw, nreg);            \
+        return quicfl_encode16_kernel(q, sc, cs, w, out, cap, base, off, eb, nbits, nreg);         \
     }
-QUICFL_ENCODE16(quicfl_encode16_w1r1, 1, 1)
-QUICFL_ENCODE16(quicfl_encode16_w1r2, 1, 2)
-QUICFL_ENCODE16(quicfl_encode16_w1r4, 1, 4)
-QUICFL_ENCODE16(quicfl_encode16_w2r1, 2, 1)
-QUICFL_ENCODE16(quicfl_encode16_w2r2, 2, 2)
-QUICFL_ENCODE16(quicfl_encode16_w4r1, 4, 1)
+QUICFL_ENCODE16(quicfl_encode16_b1r1, 1, 1)
+QUICFL_ENCODE16(quicfl_encode16_b1r2, 1, 2)
+QUICFL_ENCODE16(quicfl_encode16_b1r4, 1, 4)
+QUICFL_ENCODE16(quicfl_encode16_b2r1, 2, 1)
+QUICFL_ENCODE16(quicfl_encode16_b2r2, 2, 2)
+QUICFL_ENCODE16(quicfl_encode16_b2r4, 2, 4)
+QUICFL_ENCODE16(quicfl_encode16_b3r1, 3, 1)
+QUICFL_ENCODE16(quicfl_encode16_b3r2, 3, 2)
+QUICFL_ENCODE16(quicfl_encode16_b4r1, 4, 1)
 
 typedef int quicfl_encode16_fn(struct quicfl *q, double sc, struct quicfl_coins *cs,
                                struct quicfl_bits *w, uint8_t *out, size_t cap, size_t base,
@@ -832,20 +838,26 @@ quicfl_encode16_pick(const struct quicfl *q)
         !__builtin_cpu_supports("avx512bw") || !__builtin_cpu_supports("avx512vnni") ||
         !__builtin_cpu_supports("bmi2"))
         return NULL;
-    unsigned nw = (q->nx - 1 + 3) / 4, nreg = q->nh <= 16 ? 1 : q->nh <= 32 ? 2 : 4;
-    switch (nw * 8 + nreg) {
+    unsigned nreg = q->nh <= 16 ? 1 : q->nh <= 32 ? 2 : 4;
+    switch (q->bits * 8 + nreg) {
     case 9:
-        return quicfl_encode16_w1r1;
+        return quicfl_encode16_b1r1;
     case 10:
-        return quicfl_encode16_w1r2;
+        return quicfl_encode16_b1r2;
     case 12:
-        return quicfl_encode16_w1r4;
+        return quicfl_encode16_b1r4;
     case 17:
-        return quicfl_encode16_w2r1;
+        return quicfl_encode16_b2r1;
     case 18:
-        return quicfl_encode16_w2r2;
+        return quicfl_encode16_b2r2;
+    case 20:
+        return quicfl_encode16_b2r4;
+    case 25:
+        return quicfl_encode16_b3r1;
+    case 26:
+        return quicfl_encode16_b3r2;
     case 33:
-        return quicfl_encode16_w4r1;
+        return quicfl_encode16_b4r1;
     default:
         return NULL;
     }

@@ -800,9 +800,11 @@ quicfl_encode16_kernel(struct quicfl *q, double sc, struct quicfl_coins *cs, str
             continue;
         }
         cs->pos = pos;
-        int rc = quicfl_encode_one(q, i, sc, cs, &wl, out, cap, base, off, eb);
+        struct quicfl_bits wt = wl; /* wl's address stays in this function */
+        int rc = quicfl_encode_one(q, i, sc, cs, &wt, out, cap, base, off, eb);
         if (rc < 0)
             return rc;
+        wl = wt;
         i++;
     }
     *w = wl;

@@ -719,6 +719,7 @@ quicfl_encode16_kernel(struct quicfl *q, double sc, struct quicfl_coins *cs, str
     const __m512i top = _mm512_set1_epi32(QUICFL_GRID - 1);
     const __m512i hmask = _mm512_set1_epi32((int)q->nh - 1);
     const __m512i lo16 = _mm512_set1_epi32(0xffff), lo17 = _mm512_set1_epi32(0x1ffff);
+    const __m512i one = _mm512_set1_epi32(1);
     __m512i tab[QUICFL_POS_WORDS * 4];
     for (unsigned j = 0; j < nw; j++)
         for (unsigned k = 0; k < nreg; k++)
@@ -751,14 +752,13 @@ quicfl_encode16_kernel(struct quicfl *q, double sc, struct quicfl_coins *cs, str
             /* lane k: draw 2k (first coin) low, draw 2k + 1 (second coin) high */
             __m512i rv = _mm512_loadu_si512(cs->buf + pos);
             __m512i rd1 = _mm512_and_si512(rv, lo16), rd2 = _mm512_srli_epi32(rv, 16);
-            /* g = min(fl + heads, top), in [0, top] in a troublesome lane too; heads
-             * (rd1 < t16) is the sign of rd1 - t16 */
+            /* g = min(fl + heads, top), in [0, top] in a troublesome lane too */
             __m512i fl = _mm512_srli_epi32(F, 16);
             __m512i g = _mm512_min_epu32(
-                _mm512_sub_epi32(fl, _mm512_srai_epi32(_mm512_sub_epi32(rd1, t16), 31)), top);
+                _mm512_mask_add_epi32(fl, _mm512_cmpgt_epi32_mask(t16, rd1), fl, one), top);
             __m512i c2 = _mm512_i32gather_epi32(g, (const void *)coin2, 4);
             __m512i t16b = _mm512_and_si512(c2, lo17), s = _mm512_srli_epi32(c2, 17);
-            __m512i s1 = _mm512_sub_epi32(s, _mm512_srai_epi32(_mm512_sub_epi32(rd2, t16b), 31));
+            __m512i s1 = _mm512_mask_add_epi32(s, _mm512_cmpgt_epi32_mask(t16b, rd2), s, one);
             __m512i h = _mm512_and_si512(
                 _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(hbuf + i))),
                 hmask);
@@ -774,8 +774,9 @@ quicfl_encode16_kernel(struct quicfl *q, double sc, struct quicfl_coins *cs, str
             __m512i ok = _mm512_min_epu32(
                 _mm512_min_epu32(_mm512_xor_si512(rd1, t16), _mm512_xor_si512(rd2, t16b)),
                 _mm512_srli_epi32(_mm512_sub_epi32(ya, thr1), 31));
-            if (__builtin_expect(
-                    (_mm512_testn_epi32_mask(ok, ok) | _mm512_testn_epi64_mask(nr, nr)) != 0, 0)) {
+            if (__builtin_expect(!_kortestz_mask16_u8(_mm512_testn_epi32_mask(ok, ok),
+                                                      (__mmask16)_mm512_testn_epi64_mask(nr, nr)),
+                                 0)) {
                 bad = _mm512_kunpackb(_mm512_testn_epi64_mask(A1, mid16),
                                       _mm512_testn_epi64_mask(A0, mid16)) |
                       _mm512_testn_epi32_mask(ok, ok);

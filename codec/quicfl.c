@@ -717,7 +717,8 @@ quicfl_encode16_kernel(struct quicfl *q, double sc, struct quicfl_coins *cs, str
     const __m512i thr1 = _mm512_set1_epi32((int)(thr_bits + 1));
     const __m512i abs31 = _mm512_set1_epi32(0x7fffffff);
     const __m512i top = _mm512_set1_epi32(QUICFL_GRID - 1);
-    const __m512i hmask = _mm512_set1_epi32((int)q->nh - 1);
+    const unsigned q_nh = q->nh;
+    const __m512i hmask = _mm512_set1_epi32((int)q_nh - 1);
     const __m512i lo16 = _mm512_set1_epi32(0xffff), lo17 = _mm512_set1_epi32(0x1ffff);
     const __m512i one = _mm512_set1_epi32(1);
     __m512i tab[QUICFL_POS_WORDS * 4];
@@ -759,9 +760,11 @@ quicfl_encode16_kernel(struct quicfl *q, double sc, struct quicfl_coins *cs, str
             __m512i c2 = _mm512_i32gather_epi32(g, (const void *)coin2, 4);
             __m512i t16b = _mm512_and_si512(c2, lo17), s = _mm512_srli_epi32(c2, 17);
             __m512i s1 = _mm512_mask_add_epi32(s, _mm512_cmpgt_epi32_mask(t16b, rd2), s, one);
-            __m512i h = _mm512_and_si512(
-                _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(hbuf + i))),
-                hmask);
+            /* the permutations read only the low 4, 5 or 6 bits of h: 16·nreg columns */
+            __m512i h =
+                _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(hbuf + i)));
+            if (q_nh < 16 * nreg)
+                h = _mm512_and_si512(h, hmask);
             __m512i m = quicfl_rank16(tab, nw, nreg, h, s1);
             /* the fields: bit k of every lane's message from a mask, spread by pdep */
             uint64_t f = 0;

@@ -693,9 +693,11 @@ quicfl_rank16(const __m512i *tab, unsigned nw, unsigned nreg, __m512i h, __m512i
 
 /*
  * quicfl_steps_avx2() on 16 coordinates a step, the whole loop from coordinate 0: the
- * same rounding, certificate and troublesome lanes, the second table looked up from
- * registers (quicfl_rank16()) instead of gathered, and a troublesome coordinate taken the
- * portable way in the loop. Returns what quicfl_encode() would (exact list at out + *off).
+ * same rounding, certificate and troublesome lanes (found by one test of a vector that is
+ * zero in them, the mask itself only when some lane is), the second table looked up from
+ * registers (quicfl_rank16()) instead of gathered, the fields packed as they come
+ * (no index pass), and a troublesome coordinate taken the portable way in the loop.
+ * Returns what quicfl_encode() would (payload through w, exact list at out + *off).
  */
 __attribute__((target("avx512f,avx512bw,avx512vnni,fma,bmi2"), always_inline)) static inline int
 quicfl_encode16_kernel(struct quicfl *q, double sc, struct quicfl_coins *cs, struct quicfl_bits *w,
@@ -925,7 +927,8 @@ quicfl_encode(struct quicfl *q, uint8_t *out, size_t cap, size_t *len, const flo
             q->idx[i] = 0;
             continue;
         }
-        uint16_t rd1 = sround_rand_u16(&sr), rd2 = sround_rand_u16(&sr);
+        uint16_t rd1 = sround_rand_u16(&sr);
+        uint16_t rd2 = sround_rand_u16(&sr);
         q->idx[i] = quicfl_quantise(q, z, q->hbuf[i] & hmask, rd1, rd2, &r);
     }
     codec_put_f32(out, (float)sqrt(nx2));

@@ -26,6 +26,8 @@
 #define QUICFL_PAIR_BYTES  8
 #define QUICFL_SOLVE_ITERS 4000
 #define QUICFL_DEFAULT_P   (1.0 / 512.0)
+#define QUICFL_POS_WORDS   4  /* the 16-wide encoder: up to 15 breakpoints per column, */
+#define QUICFL_POS_COLS    64 /* up to 64 columns and 255 breakpoints */
 
 /* One breakpoint of the sender walk: column h moves up one level when c passes c. */
 struct quicfl_bp {
@@ -51,6 +53,11 @@ struct quicfl {
      * << 17 | floor(fp·2^16); per s and h, the base level | 0x100 when h is bp[s]'s column. */
     uint32_t *coin2;
     uint16_t *lvl;
+    /* The 16-wide encoder's table (when nbp <= 255 and nh <= 64, else unused): per word w
+     * and column h, byte k of pos[w·nh + h] is the rank among the sorted breakpoints of
+     * column h's breakpoint 4w + k (0xff beyond the nx − 1 of them). */
+    uint32_t pos[QUICFL_POS_WORDS * QUICFL_POS_COLS];
+    bool pos_ok;
     float *y;
     uint8_t *signs;
     uint8_t *hbuf;
@@ -318,9 +325,17 @@ quicfl_build_sender(struct quicfl *q, const double *R)
      * one (the randomised column at the grid points with s applied) is column h. When
      * s = 0 or nbp with no randomised column, fp = 0 and the flag moves nothing. */
     unsigned cnt[QUICFL_MAX_H] = { 0 };
+    q->pos_ok = nbp <= 0xff && nh <= QUICFL_POS_COLS;
+    if (q->pos_ok)
+        memset(q->pos, 0xff, sizeof q->pos);
     for (size_t k = 0; k <= nbp; k++) {
         for (unsigned h = 0; h < nh; h++)
             q->lvl[k * nh + h] = (uint16_t)(cnt[h] | (k < nbp && bp[k].h == h ? 0x100u : 0));
+        if (k < nbp && q->pos_ok) {
+            unsigned h = bp[k].h, x = cnt[h];
+            uint32_t *w = &q->pos[x / 4 * nh + h];
+            *w = (*w & ~(UINT32_C(0xff) << 8 * (x % 4))) | (uint32_t)k << 8 * (x % 4);
+        }
         if (k < nbp)
             cnt[bp[k].h]++;
     }
@@ -428,6 +443,48 @@ quicfl_draw_shared(struct quicfl *q, const struct codec_link *link)
     rng_fast_bytes(&r, q->hbuf, q->D);
 }
 
+/* A float threshold: |y| <= it gives |z| = |sc·y| < T after rounding (sc >= 0; with sc = 0
+ * every z is 0). */
+static float
+quicfl_exact_thr(const struct quicfl *q, double sc)
+{
+    double thr_d = sc > 0 ? q->T / sc * (1.0 - 0x1p-40) : 0.0;
+    float thr_f = (float)thr_d;
+    if ((double)thr_f > thr_d)
+        thr_f = nextafterf(thr_f, 0.0f);
+    return thr_f;
+}
+
+/* The message of a coordinate with |z| <= T, from its column h and its two 16-bit draws
+ * (r settles ties, in this order): the grid cell's coin, then the column's. */
+static inline uint16_t
+quicfl_quantise(const struct quicfl *q, double z, unsigned h, uint16_t rd1, uint16_t rd2,
+                struct rng *r)
+{
+    double t = z / q->delta + QUICFL_GRID_HALF;
+    double fl = (double)(uint64_t)t; /* floor: t >= 0 since |z| <= T */
+    size_t g = (size_t)fl;
+    g += sround_coin_with(t - fl, rd1, r);
+    if (g >= QUICFL_GRID)
+        g = QUICFL_GRID - 1;
+    unsigned m = q->sx[g * q->nh + h];
+    m += (h == q->fh[g]) & sround_coin_with(q->fp[g], rd2, r); /* the coin is always drawn */
+    return (uint16_t)m;
+}
+
+/* Appends the exact coordinate (i, z) at out + *off. */
+static int
+quicfl_put_exact(const struct quicfl *q, uint8_t *out, size_t cap, size_t base, size_t *off,
+                 size_t i, double z, struct errbuf *eb)
+{
+    if (*off + QUICFL_PAIR_BYTES > cap || (*off - base) / QUICFL_PAIR_BYTES >= q->max_exact)
+        return errbuf_set(eb, -ERR_RANGE, "quicfl: buffer of %zu bytes too small", cap);
+    le_store32(out + *off, (uint32_t)i);
+    codec_put_f32(out + *off + 4, (float)z);
+    *off += QUICFL_PAIR_BYTES;
+    return 0;
+}
+
 /*
  * The encoder's loop from coordinate i, eight coordinates a step, taking the 16-bit draws
  * sr->buf[sr->pos..] (two coins per coordinate, in order) while the batch holds a step's
@@ -451,12 +508,7 @@ quicfl_steps_avx2(const struct quicfl *q, size_t i0, double sc, struct sround_ra
     const __m256d vc = _mm256_set1_pd(QUICFL_GRID_HALF * 0x1p32 + 0x1.8p52);
     const __m256i magic = _mm256_set1_epi64x(INT64_C(0x4338000000000000)); /* bits of M */
     const __m256i one64 = _mm256_set1_epi64x(1), mid16 = _mm256_set1_epi64x(0xfffe);
-    /* |y| <= thr gives |z| < T after rounding (sc > 0; with sc = 0 every z is 0) */
-    double thr_d = sc > 0 ? q->T / sc * (1.0 - 0x1p-40) : 0.0;
-    float thr_f = (float)thr_d;
-    if ((double)thr_f > thr_d)
-        thr_f = nextafterf(thr_f, 0.0f);
-    const __m256 thr = _mm256_set1_ps(thr_f);
+    const __m256 thr = _mm256_set1_ps(quicfl_exact_thr(q, sc));
     const __m256 sign = _mm256_set1_ps(-0.0f);
     const __m256i top = _mm256_set1_epi32(QUICFL_GRID - 1);
     const __m256i hmask = _mm256_set1_epi32((int)q->nh - 1);
@@ -529,6 +581,296 @@ quicfl_steps_avx2(const struct quicfl *q, size_t i0, double sc, struct sround_ra
     return i - i0;
 }
 
+/* The 16-bit draws of the 16-wide encoder: buf[pos..fill) the next ones of the stream's fast
+ * keystream, refilled SROUND_BATCH at a time (whole blocks) behind what is left. */
+struct quicfl_coins {
+    struct rng *r;
+    size_t pos, fill;
+    uint16_t buf[SROUND_BATCH + 32];
+};
+
+/* Makes at least n <= 32 draws available at buf + pos. */
+static inline void
+quicfl_coins_need(struct quicfl_coins *cs, size_t n)
+{
+    if (cs->pos + n <= cs->fill)
+        return;
+    size_t rem = cs->fill - cs->pos;
+    memmove(cs->buf, cs->buf + cs->pos, rem * sizeof *cs->buf);
+    rng_fast_u16s(cs->r, cs->buf + rem, SROUND_BATCH);
+    cs->pos = 0;
+    cs->fill = rem + SROUND_BATCH;
+}
+
+/* The payload written in coordinate order, LSB-first (bitpack's layout): acc holds the
+ * n < 32 bits not yet stored at p. */
+struct quicfl_bits {
+    uint8_t *p;
+    uint64_t acc;
+    unsigned n;
+};
+
+/* Appends the k <= 32 bits v (nothing above them set). */
+static inline void
+quicfl_bits_put(struct quicfl_bits *w, uint64_t v, unsigned k)
+{
+    w->acc |= v << w->n;
+    w->n += k;
+    if (w->n >= 32) {
+        le_store32(w->p, (uint32_t)w->acc);
+        w->p += 4;
+        w->acc >>= 32;
+        w->n -= 32;
+    }
+}
+
+/* Appends the k <= 64 bits v. */
+static inline void
+quicfl_bits_put64(struct quicfl_bits *w, uint64_t v, unsigned k)
+{
+    if (k > 32) {
+        quicfl_bits_put(w, v & UINT32_MAX, 32);
+        v >>= 32;
+        k -= 32;
+    }
+    quicfl_bits_put(w, v, k);
+}
+
+/* Stores the last bits (whole bytes, zeros above). */
+static void
+quicfl_bits_flush(struct quicfl_bits *w)
+{
+    for (; w->n > 0; w->n = w->n > 8 ? w->n - 8 : 0, w->acc >>= 8)
+        *w->p++ = (uint8_t)w->acc;
+}
+
+/* Coordinate i of the 16-wide encoder the portable way (an exact one draws nothing). */
+static int
+quicfl_encode_one(struct quicfl *q, size_t i, double sc, struct quicfl_coins *cs,
+                  struct quicfl_bits *w, uint8_t *out, size_t cap, size_t base, size_t *off,
+                  struct errbuf *eb)
+{
+    double z = sc * q->y[i];
+    if (fabs(z) > q->T) {
+        quicfl_bits_put(w, 0, q->bits);
+        return quicfl_put_exact(q, out, cap, base, off, i, z, eb);
+    }
+    quicfl_coins_need(cs, 2);
+    const uint16_t *rd = cs->buf + cs->pos;
+    quicfl_bits_put(w, quicfl_quantise(q, z, q->hbuf[i] & (q->nh - 1), rd[0], rd[1], cs->r),
+                    q->bits);
+    cs->pos += 2;
+    return 0;
+}
+
+/*
+ * Column h's message for walk position s' (16 lanes; AVX-512F, BW and VNNI): the number of
+ * its breakpoints ranked below s', from the byte ranks of q->pos in `nw` words held in
+ * tab[w·nreg ..] (nreg registers of 16 columns each). With s' = s + the column coin, this
+ * is lvl[s·nh + h]'s level plus the coin where lvl's flag is set (the rank s is column h's
+ * next breakpoint exactly when the flag is).
+ */
+__attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inline __m512i
+quicfl_rank16(const __m512i *tab, unsigned nw, unsigned nreg, __m512i h, __m512i s1)
+{
+    /* s' in every byte of its lane */
+    const __m512i bcast = _mm512_set4_epi32(0x0c0c0c0c, 0x08080808, 0x04040404, 0x00000000);
+    const __m512i ones8 = _mm512_set1_epi8(1), bit5 = _mm512_set1_epi32(32);
+    __m512i sb = _mm512_shuffle_epi8(s1, bcast), m = _mm512_setzero_si512();
+    for (unsigned w = 0; w < nw; w++) {
+        const __m512i *t = tab + w * nreg;
+        __m512i p = nreg == 1   ? _mm512_permutexvar_epi32(h, t[0])
+                    : nreg == 2 ? _mm512_permutex2var_epi32(t[0], h, t[1])
+                                : _mm512_mask_blend_epi32(_mm512_test_epi32_mask(h, bit5),
+                                                          _mm512_permutex2var_epi32(t[0], h, t[1]),
+                                                          _mm512_permutex2var_epi32(t[2], h, t[3]));
+        /* byte k: 1 when rank < s' (ranks and s' <= 255; unused bytes 0xff give 0) */
+        __m512i below = _mm512_min_epu8(_mm512_subs_epu8(sb, p), ones8);
+        m = _mm512_dpbusd_epi32(m, below, ones8);
+    }
+    return m;
+}
+
+/*
+ * quicfl_steps_avx2() on 16 coordinates a step, the whole loop from coordinate 0: the
+ * same rounding, certificate and troublesome lanes (found by one test of a vector that is
+ * zero in them, the mask itself only when some lane is), the second table looked up from
+ * registers (quicfl_rank16()) instead of gathered, the fields packed as they come
+ * (no index pass), and a troublesome coordinate taken the portable way in the loop.
+ * Returns what quicfl_encode() would (payload through w, exact list at out + *off).
+ */
+__attribute__((target("avx512f,avx512bw,avx512vnni,fma,bmi2"), always_inline)) static inline int
+quicfl_encode16_kernel(struct quicfl *q, double sc, struct quicfl_coins *cs, struct quicfl_bits *w,
+                       uint8_t *out, size_t cap, size_t base, size_t *off, struct errbuf *eb,
+                       unsigned nbits, unsigned nreg)
+{
+    const unsigned nw = ((1u << nbits) - 1 + 3) / 4;
+    const __m512d vk = _mm512_set1_pd(sc * (1.0 / q->delta) * 0x1p32);
+    const __m512d vc = _mm512_set1_pd(QUICFL_GRID_HALF * 0x1p32 + 0x1.8p52);
+    /* the bits of M, less 1: subtracted from v's bits, they give A = R + 1 */
+    const __m512i magic1 = _mm512_set1_epi64(INT64_C(0x4338000000000000) - 1);
+    const __m512i mid16 = _mm512_set1_epi64(0xfffe);
+    const __m512i evens =
+        _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    /* |y| > thr (may be exact) when the bits of |y| minus those of thr, minus 1, are >= 0 */
+    float thr_f = quicfl_exact_thr(q, sc);
+    uint32_t thr_bits;
+    memcpy(&thr_bits, &thr_f, sizeof thr_bits);
+    const __m512i thr1 = _mm512_set1_epi32((int)(thr_bits + 1));
+    const __m512i abs31 = _mm512_set1_epi32(0x7fffffff);
+    const __m512i top = _mm512_set1_epi32(QUICFL_GRID - 1);
+    const unsigned q_nh = q->nh;
+    const __m512i hmask = _mm512_set1_epi32((int)q_nh - 1);
+    const __m512i lo16 = _mm512_set1_epi32(0xffff), lo17 = _mm512_set1_epi32(0x1ffff);
+    const __m512i one = _mm512_set1_epi32(1);
+    __m512i tab[QUICFL_POS_WORDS * 4];
+    for (unsigned j = 0; j < nw; j++)
+        for (unsigned k = 0; k < nreg; k++)
+            tab[j * nreg + k] = _mm512_loadu_si512(q->pos + j * q->nh + 16 * k);
+    const float *y = q->y;
+    const uint8_t *hbuf = q->hbuf;
+    const uint32_t *coin2 = q->coin2;
+    /* bit 0 of every field: bits 0, b, 2b, ... of 16 fields */
+    uint64_t spread = 0;
+    for (unsigned k = 0; k < 16; k++)
+        spread |= UINT64_C(1) << (k * nbits);
+    size_t i = 0, D = q->D;
+    struct quicfl_bits wl = *w; /* in registers in the loop */
+    while (i < D) {
+        size_t pos = cs->pos, fill = cs->fill;
+        unsigned bad = 0;
+        uint64_t fields = 0;
+        for (; i + 16 <= D && pos + 32 <= fill; i += 16, pos += 32) {
+            __m512 yv = _mm512_loadu_ps(y + i);
+            __m512d y0 = _mm512_cvtps_pd(_mm256_loadu_ps(y + i));
+            __m512d y1 = _mm512_cvtps_pd(_mm256_loadu_ps(y + i + 8));
+            /* A = R + 1 */
+            __m512i A0 = _mm512_sub_epi64(_mm512_castpd_si512(_mm512_fmadd_pd(y0, vk, vc)), magic1);
+            __m512i A1 = _mm512_sub_epi64(_mm512_castpd_si512(_mm512_fmadd_pd(y1, vk, vc)), magic1);
+            /* F = A >> 16 = R >> 16 = floor(t·2^16) unless R's low 16 bits are 0xffff (then
+             * the lane has no certificate anyway), lanes in order */
+            __m512i F = _mm512_permutex2var_epi32(_mm512_srli_epi64(A0, 16), evens,
+                                                  _mm512_srli_epi64(A1, 16));
+            __m512i t16 = _mm512_and_si512(F, lo16);
+            /* lane k: draw 2k (first coin) low, draw 2k + 1 (second coin) high */
+            __m512i rv = _mm512_loadu_si512(cs->buf + pos);
+            __m512i rd1 = _mm512_and_si512(rv, lo16), rd2 = _mm512_srli_epi32(rv, 16);
+            /* g = min(fl + heads, top), in [0, top] in a troublesome lane too */
+            __m512i fl = _mm512_srli_epi32(F, 16);
+            __m512i g = _mm512_min_epu32(
+                _mm512_mask_add_epi32(fl, _mm512_cmpgt_epi32_mask(t16, rd1), fl, one), top);
+            __m512i c2 = _mm512_i32gather_epi32(g, (const void *)coin2, 4);
+            __m512i t16b = _mm512_and_si512(c2, lo17), s = _mm512_srli_epi32(c2, 17);
+            __m512i s1 = _mm512_mask_add_epi32(s, _mm512_cmpgt_epi32_mask(t16b, rd2), s, one);
+            /* the permutations read only the low 4, 5 or 6 bits of h: 16·nreg columns */
+            __m512i h =
+                _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(hbuf + i)));
+            if (q_nh < 16 * nreg)
+                h = _mm512_and_si512(h, hmask);
+            __m512i m = quicfl_rank16(tab, nw, nreg, h, s1);
+            /* the fields: bit k of every lane's message from a mask, spread by pdep */
+            uint64_t f = 0;
+            for (unsigned k = 0; k < nbits; k++)
+                f |= _pdep_u64(_mm512_test_epi32_mask(m, _mm512_set1_epi32(1 << k)), spread << k);
+            /* Troublesome lanes, as zeros: R's low 16 bits 0 or 0xffff (too near a multiple
+             * of 2^16, no certificate), a coin tie, |y| above thr (may be exact). */
+            __m512i nr = _mm512_min_epu64(_mm512_and_si512(A0, mid16), _mm512_and_si512(A1, mid16));
+            __m512i ya = _mm512_and_si512(_mm512_castps_si512(yv), abs31);
+            __m512i ok = _mm512_min_epu32(
+                _mm512_min_epu32(_mm512_xor_si512(rd1, t16), _mm512_xor_si512(rd2, t16b)),
+                _mm512_srli_epi32(_mm512_sub_epi32(ya, thr1), 31));
+            if (__builtin_expect(!_kortestz_mask16_u8(_mm512_testn_epi32_mask(ok, ok),
+                                                      (__mmask16)_mm512_testn_epi64_mask(nr, nr)),
+                                 0)) {
+                bad = _mm512_kunpackb(_mm512_testn_epi64_mask(A1, mid16),
+                                      _mm512_testn_epi64_mask(A0, mid16)) |
+                      _mm512_testn_epi32_mask(ok, ok);
+                fields = f;
+                break;
+            }
+            quicfl_bits_put64(&wl, f, 16 * nbits);
+        }
+        if (bad != 0) {
+            /* the lanes before the first troublesome one are done (their draws come first) */
+            unsigned done = (unsigned)__builtin_ctz(bad);
+            if (done > 0)
+                quicfl_bits_put64(&wl, fields & (~UINT64_C(0) >> (64 - done * nbits)),
+                                  done * nbits);
+            i += done;
+            pos += 2 * done;
+        } else if (i == D) {
+            break;
+        } else if (i + 16 <= D) {
+            cs->pos = pos;
+            quicfl_coins_need(cs, 32);
+            continue;
+        }
+        cs->pos = pos;
+        struct quicfl_bits wt = wl; /* wl's address stays in this function */
+        int rc = quicfl_encode_one(q, i, sc, cs, &wt, out, cap, base, off, eb);
+        if (rc < 0)
+            return rc;
+        wl = wt;
+        i++;
+    }
+    *w = wl;
+    return 0;
+}
+
+#define QUICFL_ENCODE16(name, nbits, nreg)                                                         \
+    __attribute__((target("avx512f,avx512bw,avx512vnni,fma,bmi2"))) static int name(               \
+        struct quicfl *q, double sc, struct quicfl_coins *cs, struct quicfl_bits *w, uint8_t *out, \
+        size_t cap, size_t base, size_t *off, struct errbuf *eb)                                   \
+    {                                                                                              \
+        return quicfl_encode16_kernel(q, sc, cs, w, out, cap, base, off, eb, nbits, nreg);         \
+    }
+QUICFL_ENCODE16(quicfl_encode16_b1r1, 1, 1)
+QUICFL_ENCODE16(quicfl_encode16_b1r2, 1, 2)
+QUICFL_ENCODE16(quicfl_encode16_b1r4, 1, 4)
+QUICFL_ENCODE16(quicfl_encode16_b2r1, 2, 1)
+QUICFL_ENCODE16(quicfl_encode16_b2r2, 2, 2)
+QUICFL_ENCODE16(quicfl_encode16_b2r4, 2, 4)
+QUICFL_ENCODE16(quicfl_encode16_b3r1, 3, 1)
+QUICFL_ENCODE16(quicfl_encode16_b3r2, 3, 2)
+QUICFL_ENCODE16(quicfl_encode16_b4r1, 4, 1)
+
+typedef int quicfl_encode16_fn(struct quicfl *q, double sc, struct quicfl_coins *cs,
+                               struct quicfl_bits *w, uint8_t *out, size_t cap, size_t base,
+                               size_t *off, struct errbuf *eb);
+
+/* The 16-wide encoder for q's tables on this CPU, or NULL (then the AVX2 or portable loop). */
+static quicfl_encode16_fn *
+quicfl_encode16_pick(const struct quicfl *q)
+{
+    if (q->portable || q->no_avx512 || !q->pos_ok || !__builtin_cpu_supports("avx512f") ||
+        !__builtin_cpu_supports("avx512bw") || !__builtin_cpu_supports("avx512vnni") ||
+        !__builtin_cpu_supports("bmi2"))
+        return NULL;
+    unsigned nreg = q->nh <= 16 ? 1 : q->nh <= 32 ? 2 : 4;
+    switch (q->bits * 8 + nreg) {
+    case 9:
+        return quicfl_encode16_b1r1;
+    case 10:
+        return quicfl_encode16_b1r2;
+    case 12:
+        return quicfl_encode16_b1r4;
+    case 17:
+        return quicfl_encode16_b2r1;
+    case 18:
+        return quicfl_encode16_b2r2;
+    case 20:
+        return quicfl_encode16_b2r4;
+    case 25:
+        return quicfl_encode16_b3r1;
+    case 26:
+        return quicfl_encode16_b3r2;
+    case 33:
+        return quicfl_encode16_b4r1;
+    default:
+        return NULL;
+    }
+}
+
 int
 quicfl_encode(struct quicfl *q, uint8_t *out, size_t cap, size_t *len, const float *x,
               const struct codec_link *link, struct errbuf *eb)
@@ -545,9 +887,23 @@ quicfl_encode(struct quicfl *q, uint8_t *out, size_t cap, size_t *len, const flo
     double sc = nx2 > 0 ? sqrt((double)D / nx2) : 0.0;
     struct rng r;
     codec_private_stream(&r, link);
+    size_t off = base;
+    quicfl_encode16_fn *enc16 = quicfl_encode16_pick(q);
+    if (enc16 != NULL) {
+        struct quicfl_coins cs;
+        cs.r = &r;
+        cs.pos = cs.fill = 0;
+        struct quicfl_bits w = { .p = out + QUICFL_HEADER };
+        int rc = enc16(q, sc, &cs, &w, out, cap, base, &off, eb);
+        if (rc < 0)
+            return rc;
+        quicfl_bits_flush(&w);
+        codec_put_f32(out, (float)sqrt(nx2));
+        *len = off;
+        return 0;
+    }
     struct sround_rand sr;
     sround_rand_init(&sr, &r);
-    size_t off = base;
     unsigned hmask = q->nh - 1;
     bool avx2 = !q->portable && __builtin_cpu_supports("avx2");
     size_t scalar_until = 0; /* the vector loop resumes at this coordinate */
@@ -565,24 +921,15 @@ quicfl_encode(struct quicfl *q, uint8_t *out, size_t cap, size_t *len, const flo
             break;
         double z = sc * q->y[i];
         if (fabs(z) > q->T) {
-            if (off + QUICFL_PAIR_BYTES > cap || (off - base) / QUICFL_PAIR_BYTES >= q->max_exact)
-                return errbuf_set(eb, -ERR_RANGE, "quicfl: buffer of %zu bytes too small", cap);
-            le_store32(out + off, (uint32_t)i);
-            codec_put_f32(out + off + 4, (float)z);
-            off += QUICFL_PAIR_BYTES;
+            int rc = quicfl_put_exact(q, out, cap, base, &off, i, z, eb);
+            if (rc < 0)
+                return rc;
             q->idx[i] = 0;
             continue;
         }
-        double t = z / q->delta + QUICFL_GRID_HALF;
-        double fl = (double)(uint64_t)t; /* floor: t >= 0 since |z| <= T */
-        size_t g = (size_t)fl;
-        g += sround_coin(&sr, t - fl);
-        if (g >= QUICFL_GRID)
-            g = QUICFL_GRID - 1;
-        unsigned h = q->hbuf[i] & hmask;
-        unsigned m = q->sx[g * q->nh + h];
-        m += (h == q->fh[g]) & sround_coin(&sr, q->fp[g]); /* the coin is always drawn */
-        q->idx[i] = (uint16_t)m;
+        uint16_t rd1 = sround_rand_u16(&sr);
+        uint16_t rd2 = sround_rand_u16(&sr);
+        q->idx[i] = quicfl_quantise(q, z, q->hbuf[i] & hmask, rd1, rd2, &r);
     }
     codec_put_f32(out, (float)sqrt(nx2));
     packing_pack(out + QUICFL_HEADER, q->idx, D, q->bits);

@@ -75,8 +75,8 @@ int quicfl_decode_set(struct quicfl *q, float *acc, const uint8_t *msg, size_t l
 void quicfl_decode_finish(struct quicfl *q, float *out, float *acc, const struct codec_link *link);
 /* For tests: with on, encode and decode take the portable loops (the same bytes). */
 void quicfl_set_portable(struct quicfl *q, bool on);
-/* For tests: with on, the decoder takes the AVX2 lookup, not the AVX-512 one (the same
- * vectors). */
+/* For tests: with on, the encoder and the decoder take their AVX2 loops, not the AVX-512
+ * ones (the same bytes and vectors). */
 void quicfl_set_no_avx512(struct quicfl *q, bool on);
 
 /* Tables */

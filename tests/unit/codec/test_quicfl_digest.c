@@ -116,6 +116,13 @@ static const struct qd_case qd_cases[] = {
     { 2, 0, 0, 0.1, QD_OWN, 5000, 6, UINT64_C(0x03153d04475831eb) },
     { 2, 0, 0, 0, QD_OWN, 1048576, 2, UINT64_C(0x1a9d4c0fc24ffc7e) },
     { 1, 0, 0, 0, QD_OWN, 600000, 2, UINT64_C(0x7d44fb9f3d010402) },
+    /* shared bits around the 16-wide encoder's limits (added before it, main's digests) */
+    { 2, 6, 0, 0, QD_OWN, 5000, 6, UINT64_C(0x0a13ffd2e22684f3) },
+    { 3, 5, 0, 0, QD_OWN, 5000, 6, UINT64_C(0x55a7b4d946097e6a) },
+    { 4, 5, 0, 0, QD_OWN, 5000, 6, UINT64_C(0xb99fd05631ef39ae) },
+    { 4, 1, 0, 0, QD_OWN, 5000, 6, UINT64_C(0x3fd9faa0a9681126) },
+    { 3, 0, 0.01, 0, QD_OWN, 5000, 6, UINT64_C(0x34cba1283d176fb7) },
+    { 3, 0, 0, 0, QD_OWN, 100000, 2, UINT64_C(0xe40863750634c7fb) },
 };
 
 #define QD_NCASES (sizeof qd_cases / sizeof qd_cases[0])
@@ -194,6 +201,65 @@ START_TEST(vector_matches_portable_any_scale)
 }
 END_TEST
 
+/*
+ * The encoder's three paths (16-wide AVX-512 where the tables allow it, AVX2, portable)
+ * give the same messages: every bit width with small and large column tables, dimensions
+ * that are not multiples of 16, many exact coordinates, zero and constant vectors (no
+ * certificate anywhere) and random scales.
+ */
+START_TEST(encoder_paths_agree)
+{
+    static const unsigned cfg[][2] = { { 1, 0 }, { 2, 0 }, { 3, 0 }, { 4, 0 },
+                                       { 1, 2 }, { 2, 6 }, { 3, 5 }, { 4, 1 } };
+    static const size_t dims[] = { 7, 31, 1000, 4097 };
+    for (size_t c = 0; c < sizeof cfg / sizeof cfg[0]; c++) {
+        struct codec_params p;
+        codec_params_default(&p);
+        p.kind = CODEC_QUICFL;
+        p.bits = cfg[c][0];
+        p.shared_bits = cfg[c][1];
+        for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++) {
+            size_t d = dims[di];
+            if (cfg[c][1] != 0 && di % 2 == 0)
+                continue; /* a table to solve: two dimensions */
+            struct quicfl *q = quicfl_new(&p, d);
+            ck_assert(q != NULL);
+            size_t cap = quicfl_max_bytes(q);
+            uint8_t *m[3] = { mem_alloc(cap), mem_alloc(cap), mem_alloc(cap) };
+            float *x = mem_alloc(d * sizeof *x);
+            ck_assert(m[0] != NULL && m[1] != NULL && m[2] != NULL && x != NULL);
+            for (uint64_t k = 0; k < (d < 1000 ? 24u : 8u); k++) {
+                struct rng r;
+                rng_init_stream(&r, 13, RNG_PURPOSE_TEST, k, c * 16 + di);
+                double scale = ldexp(1.0, (int)rng_below(&r, 81) - 40);
+                for (size_t i = 0; i < d; i++) {
+                    double v = (rng_uniform(&r) - 0.5) * scale;
+                    if (k % 4 == 1 && rng_below(&r, 20) == 0)
+                        v *= 1e4; /* many exact coordinates */
+                    x[i] = k == 2 ? 0.0f : k == 3 ? 0.25f : (float)v;
+                }
+                struct codec_link l = { .seed = 9, .round = k, .client = c };
+                size_t len[3];
+                for (int path = 0; path < 3; path++) {
+                    quicfl_set_no_avx512(q, path == 1);
+                    quicfl_set_portable(q, path == 2);
+                    struct errbuf eb;
+                    ck_assert_int_eq(quicfl_encode(q, m[path], cap, &len[path], x, &l, &eb), 0);
+                }
+                for (int path = 1; path < 3; path++)
+                    ck_assert_msg(len[path] == len[0] && memcmp(m[path], m[0], len[0]) == 0,
+                                  "b %u ell %u d %zu round %llu: path %d differs", cfg[c][0],
+                                  cfg[c][1], d, (unsigned long long)k, path);
+            }
+            quicfl_free(q);
+            for (int path = 0; path < 3; path++)
+                mem_free(m[path]);
+            mem_free(x);
+        }
+    }
+}
+END_TEST
+
 /* rht_signs_draw_key() gives rht_signs_draw()'s bytes on a fresh stream, whole blocks or not. */
 START_TEST(signs_draw_key_matches_stream)
 {
@@ -222,6 +288,7 @@ quicfl_digest_suite(void)
     TCase *tc = tcase_create("quicfl_digest");
     tcase_add_loop_test(tc, digests_pinned, 0, (int)(2 * QD_NCASES));
     tcase_add_test(tc, vector_matches_portable_any_scale);
+    tcase_add_test(tc, encoder_paths_agree);
     tcase_add_test(tc, signs_draw_key_matches_stream);
     suite_add_tcase(s, tc);
     return s;

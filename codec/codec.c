@@ -243,6 +243,13 @@ codec_quicfl_decode_set(void *impl, float *acc, const uint8_t *msg, size_t len,
     return quicfl_decode_set(impl, acc, msg, len, link, eb);
 }
 CODEC_ADAPT(thc, thc)
+
+static int
+codec_thc_decode_set(void *impl, float *acc, const uint8_t *msg, size_t len,
+                     const struct codec_link *link, struct errbuf *eb)
+{
+    return thc_decode_set(impl, acc, msg, len, link, eb);
+}
 CODEC_ADAPT(turboquant, turboquant)
 
 static void *
@@ -370,6 +377,7 @@ const struct codec_def codec_thc = {
     .biased = true, /* unbiased inside the clamp [-T, T] only (codec/thc.h) */
     .fixed_length = codec_always_fixed,
     .bounded = true,
+    .decode_set = codec_thc_decode_set,
     CODEC_OPS(thc, codec_make_thc),
 };
 const struct codec_def codec_hadamard_sq = {

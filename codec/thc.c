@@ -411,8 +411,9 @@ thc_encode_ints(struct thc *t, uint16_t *ints, const float *x, double norm,
     return 0;
 }
 
-int
-thc_decode_add(struct thc *t, float *acc, const uint8_t *msg, size_t len, double weight,
+/* thc_decode_add(), or with set thc_decode_set() (weight 1). */
+static int
+thc_decode_run(struct thc *t, float *acc, const uint8_t *msg, size_t len, double weight, bool set,
                const struct codec_link *link, struct errbuf *eb)
 {
     size_t bytes = thc_max_bytes(t);
@@ -444,11 +445,14 @@ thc_decode_add(struct thc *t, float *acc, const uint8_t *msg, size_t len, double
         thc_draw_signs(t, link);
         struct packing_load ld; /* unpacked block by block inside the inverse rotation */
         packing_load_init(&ld, payload, t->D, t->bits, lut);
-        rht_inverse_add_load(acc, t->d, t->y, t->D, t->signs, (float)weight, packing_load, &ld, 0);
+        rht_inverse_add_load(acc, t->d, t->y, t->D, t->signs, (float)weight, packing_load, &ld,
+                             set ? RHT_SET : 0);
         return 0;
     }
     packing_unpack_lut(t->y, payload, t->D, t->bits, lut);
     codec_loss_apply(t->y, t->D, t->loss, link);
+    if (set)
+        memset(acc, 0, thc_acc_len(t) * sizeof *acc);
     if (t->rotation == CODEC_ROTATION_SHARED) {
         float w = (float)weight;
         for (size_t i = 0; i < t->D; i++)
@@ -458,6 +462,20 @@ thc_decode_add(struct thc *t, float *acc, const uint8_t *msg, size_t len, double
     thc_draw_signs(t, link);
     rht_inverse_add(acc, t->d, t->y, t->D, t->signs, (float)weight);
     return 0;
+}
+
+int
+thc_decode_add(struct thc *t, float *acc, const uint8_t *msg, size_t len, double weight,
+               const struct codec_link *link, struct errbuf *eb)
+{
+    return thc_decode_run(t, acc, msg, len, weight, false, link, eb);
+}
+
+int
+thc_decode_set(struct thc *t, float *acc, const uint8_t *msg, size_t len,
+               const struct codec_link *link, struct errbuf *eb)
+{
+    return thc_decode_run(t, acc, msg, len, 1.0, true, link, eb);
 }
 
 void

@@ -75,6 +75,11 @@ int thc_encode(struct thc *t, uint8_t *out, size_t cap, size_t *len, const float
 int thc_decode_add(struct thc *t, float *acc, const uint8_t *msg, size_t len, double weight,
                    const struct codec_link *link, struct errbuf *eb)
     __attribute__((warn_unused_result));
+/* Sets acc[0..thc_acc_len) to what zeroing it and thc_decode_add() with weight 1 give, bit for
+ * bit (struct codec_def.decode_set). */
+int thc_decode_set(struct thc *t, float *acc, const uint8_t *msg, size_t len,
+                   const struct codec_link *link, struct errbuf *eb)
+    __attribute__((warn_unused_result));
 void thc_decode_finish(struct thc *t, float *out, float *acc, const struct codec_link *link);
 
 /* Homomorphic interface */

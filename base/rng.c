@@ -542,6 +542,13 @@ rng_fast_bytes(struct rng *r, void *out, size_t n)
 }
 
 void
+rng_fast_blocks(const struct rng_key *key, uint64_t first_block, size_t nblocks, void *out)
+{
+    rng_chacha_blocks(out, key->bytes, RNG_FAST_NONCE, first_block, nblocks, RNG_FAST_ROUNDS,
+                      RNG_CHACHA_BEST);
+}
+
+void
 rng_fast_u16s(struct rng *r, uint16_t *out, size_t n)
 {
     rng_fast_bytes(r, out, n * sizeof *out);

@@ -145,6 +145,12 @@ void rng_shuffle_u32(struct rng *r, uint32_t *idx, size_t n);
 void rng_fast_bytes(struct rng *r, void *out, size_t n);
 /* n values of 16 bits, the fast keystream's bytes little-endian (ceil(n / 32) blocks). */
 void rng_fast_u16s(struct rng *r, uint16_t *out, size_t n);
+/*
+ * Random access: blocks first_block .. first_block + nblocks - 1 of the fast keystream of the
+ * stream keyed by key (those rng_fast_bytes() reads after first_block blocks from rng_init()),
+ * written to out[0 .. 64·nblocks).
+ */
+void rng_fast_blocks(const struct rng_key *key, uint64_t first_block, size_t nblocks, void *out);
 
 /*
  * Implementations of rng_chacha_blocks(). Each vector value names the widest kernel that

@@ -900,6 +900,12 @@ codec_shared_stream(struct rng *r, const struct codec_link *link, enum codec_rot
 }
 
 void
+codec_private_key(struct rng_key *key, const struct codec_link *link)
+{
+    rng_key_derive(key, link->seed, RNG_PURPOSE_CODEC_PRIVATE, link->round, link->client);
+}
+
+void
 codec_private_stream(struct rng *r, const struct codec_link *link)
 {
     rng_init_stream(r, link->seed, RNG_PURPOSE_CODEC_PRIVATE, link->round, link->client);

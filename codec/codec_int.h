@@ -93,6 +93,8 @@ CODEC_TABLE(CODEC_DECLARE_ROW)
 void codec_shared_stream(struct rng *r, const struct codec_link *link,
                          enum codec_rotation rotation);
 void codec_private_stream(struct rng *r, const struct codec_link *link);
+/* The key codec_private_stream() derives (for random access to its fast keystream). */
+void codec_private_key(struct rng_key *key, const struct codec_link *link);
 /*
  * Sets bit i of mask (LSB-first, rht sign layout) with probability f, independently, from
  * r (one coin of codec/sround.h per coordinate: a 16-bit draw of the fast keystream);

@@ -19,10 +19,8 @@
 #define THC_MAX_LEVELS   (1u << THC_MAX_BITS)
 /* Coin ties thc_encode() settles after the rotation; with more it rounds again unfused. */
 #define THC_TIES_MAX 256
-/* The fast keystream (base/rng.h: nonce RNG_FAST_NONCE, ChaCha with 8 rounds, counter from
- * 0 on init): 32 16-bit draws a 64-byte block. */
+/* The fast keystream (base/rng.h): 32 16-bit draws a 64-byte block. */
 #define THC_DRAWS_PER_BLOCK (RNG_BLOCK_BYTES / 2)
-#define THC_FAST_ROUNDS     8
 /* From this D on, the rotation's last pass comes in runs of whole blocks of draws (D > the
  * L1 block of codec/rht.c: runs of RHT_RUN coordinates at multiples of RHT_RUN). */
 #define THC_RUN_DRAWS_MIN 4096
@@ -299,9 +297,8 @@ thc_fused_put(void *ctx, const float *y, size_t off, size_t n)
         size_t n0 = f->ties.n;
         const uint16_t *rd = t->rnd + off + j;
         if (f->key != NULL) { /* coordinate i's draw: bytes 2i, 2i + 1 of the fast keystream */
-            rng_chacha_blocks((unsigned char *)f->rd, f->key->bytes, RNG_FAST_NONCE,
-                              (off + j) / THC_DRAWS_PER_BLOCK, m / THC_DRAWS_PER_BLOCK,
-                              THC_FAST_ROUNDS, RNG_CHACHA_BEST);
+            rng_fast_blocks(f->key, (off + j) / THC_DRAWS_PER_BLOCK, m / THC_DRAWS_PER_BLOCK,
+                            f->rd);
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
             for (size_t i = 0; i < m; i++)
                 f->rd[i] = le_load16(&f->rd[i]);
@@ -348,8 +345,8 @@ thc_encode(struct thc *t, uint8_t *out, size_t cap, size_t *len, const float *x,
         return errbuf_set(eb, -ERR_RANGE, "thc: buffer of %zu bytes, %zu needed", cap, bytes);
     struct rng r;
     codec_private_stream(&r, link);
-    struct rng_key key; /* r's key: codec_private_stream()'s stream name */
-    rng_key_derive(&key, link->seed, RNG_PURPOSE_CODEC_PRIVATE, link->round, link->client);
+    struct rng_key key; /* r's key */
+    codec_private_key(&key, link);
     /* With runs of whole keystream blocks the coins are drawn run by run (random access to
      * the counter-based keystream), else all first, as r would give them. */
     bool by_run = t->D >= THC_RUN_DRAWS_MIN;

@@ -304,9 +304,9 @@ START_TEST(chacha8_vector_matches_portable)
 END_TEST
 
 /*
- * The fast stream: whole blocks per call, a split request gives the same bytes when the
- * parts are whole blocks, it does not move the ChaCha20 stream, and its 16-bit draws are
- * uniform (chi-square over the top 8 bits).
+ * The fast stream: whole blocks per call, a split request or random access by key gives the
+ * same bytes when the parts are whole blocks, it does not move the ChaCha20 stream, and its
+ * 16-bit draws are uniform (chi-square over the top 8 bits).
  */
 START_TEST(fast_stream)
 {
@@ -318,6 +318,13 @@ START_TEST(fast_stream)
     rng_fast_bytes(&s, b, 64 * 30);
     rng_fast_bytes(&s, b + 64 * 30, 64 * 70);
     ck_assert_mem_eq(a, b, sizeof a);
+    /* Random access by key: any run of blocks is the sequential stream's. */
+    struct rng_key key;
+    rng_key_derive(&key, 9, RNG_PURPOSE_TEST, 1, 2);
+    static unsigned char ra[64 * 100];
+    rng_fast_blocks(&key, 37, 63, ra + 64 * 37);
+    rng_fast_blocks(&key, 0, 37, ra);
+    ck_assert_mem_eq(a, ra, 64 * 100);
     ck_assert_uint_eq(rng_tell(&r), 0);
     ck_assert_uint_eq(rng_u32(&r), rng_u32(&s));
     unsigned char c[10], d[64];

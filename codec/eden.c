@@ -2163,6 +2163,54 @@ eden_bound(const struct eden *e, double weight, double top, struct errbuf *eb)
     return codec_bound_check(weight, top, growth, "eden scale", 0, eb);
 }
 
+/*
+ * The fields of a fractional or sub-1-bit message, coordinate by coordinate, into y[0..D)
+ * (coders whose widths are not grouped by mask byte). While 8 payload bytes remain past the
+ * field's first byte, a field is one unaligned 64-bit load at its bit position (the chain
+ * between fields is one add); the rest goes byte by byte. The length check of the caller
+ * guarantees the fields fit in the payload.
+ */
+static void
+eden_unpack_fields(const struct eden *e, float *y, const uint8_t *payload, size_t pbytes,
+                   const float *const luts[2])
+{
+    size_t D = e->D, pos = 0, i = 0;
+    bool frac = e->mode == EDEN_MODE_FRAC;
+    for (; i < D && pos / 8 + 8 <= pbytes; i++) {
+        unsigned sel = (unsigned)codec_mask_bit(e->mask, i);
+        unsigned high = frac ? sel : 0;
+        unsigned w = (frac || sel) ? e->lo.bits + high : 0;
+        uint64_t k = le_load64(payload + pos / 8) >> (pos % 8) & ((1u << w) - 1);
+        float val = luts[high][k];
+        y[i] = w ? val : 0.0f;
+        pos += w;
+    }
+    uint64_t word = 0;
+    unsigned have = 0;
+    size_t o = (pos + 7) / 8;
+    if (pos % 8 != 0) {
+        have = 8 - (unsigned)(pos % 8);
+        word = (uint64_t)payload[pos / 8] >> (pos % 8);
+    }
+    for (; i < D; i++) {
+        unsigned sel = (unsigned)codec_mask_bit(e->mask, i);
+        if (!frac && !sel) {
+            y[i] = 0.0f;
+            continue;
+        }
+        unsigned high = frac ? sel : 0; /* indexes, not branches: the mask is random */
+        unsigned w = e->lo.bits + high;
+        while (have < w) {
+            word |= (uint64_t)payload[o++] << have;
+            have += 8;
+        }
+        unsigned k = (unsigned)(word & ((1u << w) - 1));
+        word >>= w;
+        have -= w;
+        y[i] = luts[high][k];
+    }
+}
+
 /* eden_decode_add(), or with set eden_decode_set() (weight 1). */
 static int
 eden_decode_run(struct eden *e, float *acc, const uint8_t *msg, size_t len, double weight, bool set,
@@ -2202,7 +2250,6 @@ eden_decode_run(struct eden *e, float *acc, const uint8_t *msg, size_t len, doub
         }
         packing_unpack_lut(y, payload, D, e->lo.bits, lut);
     } else {
-        /* The length check above guarantees the fields fit in the payload. */
         bool frac = e->mode == EDEN_MODE_FRAC;
         float inv_p = frac ? 1.0f : (float)(1.0 / e->f);
         float lut_lo[EDEN_MAX_LEVELS], lut_hi[EDEN_MAX_LEVELS];
@@ -2215,16 +2262,9 @@ eden_decode_run(struct eden *e, float *acc, const uint8_t *msg, size_t len, doub
             top = fmax(top, eden_lut_max(lut_hi, e->hi.levels));
         if ((rc = eden_bound(e, weight, top, eb)) < 0)
             return rc;
-        uint64_t word = 0;
-        unsigned have = 0;
-        size_t o = 0;
-        const float *luts[2] = { lut_lo, lut_hi };
-        /*
-         * While 8 payload bytes remain past the field's first byte, a field is one unaligned
-         * 64-bit load at its bit position (the chain between fields is one add); the rest
-         * goes byte by byte.
-         */
-        size_t pbytes = len - EDEN_SCALE_BYTES, pos = 0, i = 0;
+        /* The length check above guarantees the fields fit in the payload. */
+        size_t pbytes = len - EDEN_SCALE_BYTES;
+        const float *const luts[2] = { lut_lo, lut_hi };
         if (e->grouped) {
             /* Eight coordinates (one mask byte) a step, all their fields in one load; without
              * loss or a shared rotation, block by block inside the inverse rotation. */
@@ -2240,38 +2280,8 @@ eden_decode_run(struct eden *e, float *acc, const uint8_t *msg, size_t len, doub
                 return 0;
             }
             eden_unpack_load(&u, y, 0, D);
-            i = D;
-        }
-        for (; i < D && pos / 8 + 8 <= pbytes; i++) {
-            unsigned sel = (unsigned)codec_mask_bit(e->mask, i);
-            unsigned high = frac ? sel : 0;
-            unsigned w = (frac || sel) ? e->lo.bits + high : 0;
-            uint64_t k = le_load64(payload + pos / 8) >> (pos % 8) & ((1u << w) - 1);
-            float val = luts[high][k];
-            y[i] = w ? val : 0.0f;
-            pos += w;
-        }
-        o = (pos + 7) / 8;
-        if (pos % 8 != 0) {
-            have = 8 - (unsigned)(pos % 8);
-            word = (uint64_t)payload[pos / 8] >> (pos % 8);
-        }
-        for (; i < D; i++) {
-            unsigned sel = (unsigned)codec_mask_bit(e->mask, i);
-            if (!frac && !sel) {
-                y[i] = 0.0f;
-                continue;
-            }
-            unsigned high = frac ? sel : 0; /* indexes, not branches: the mask is random */
-            unsigned w = e->lo.bits + high;
-            while (have < w) {
-                word |= (uint64_t)payload[o++] << have;
-                have += 8;
-            }
-            unsigned k = (unsigned)(word & ((1u << w) - 1));
-            word >>= w;
-            have -= w;
-            y[i] = luts[high][k];
+        } else {
+            eden_unpack_fields(e, y, payload, pbytes, luts);
         }
     }
     codec_loss_apply(y, D, e->loss, link);
